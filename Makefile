@@ -1,0 +1,34 @@
+# torsh: `make demo` trains a small model and writes its profile; `make test` runs the whole suite.
+# Both create (or reuse) .venv and install everything they need into it.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.torsh-installed
+PYTEST_ARGS ?=
+
+.PHONY: setup test demo bench lab clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Editable install: meson rebuilds the Pythran kernels on import when their sources change.
+$(STAMP): $(BIN)/python pyproject.toml meson.build meson.options requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pip install --quiet --no-build-isolation --editable .
+	touch $@
+
+setup: $(STAMP)
+
+# The kernels are required here: a missing compiled module fails the run instead of falling back to NumPy.
+test: $(STAMP)
+	TORSH_REQUIRE_KERNELS=1 $(BIN)/python -m pytest tests -q $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	TORSH_REQUIRE_KERNELS=1 $(BIN)/python -m torsh.demo --out profile
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) build profile .pytest_cache

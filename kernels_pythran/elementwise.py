@@ -1,0 +1,141 @@
+"""Elementwise kernels: binary arithmetic and unary math on flat contiguous arrays.
+
+Every kernel writes into a caller-provided ``out`` (the caller owns allocation, so the
+memory accounting stays in torsh.backend.memory) and takes ``parallel``: when true the
+array is cut into cache-sized chunks shared among OpenMP threads, each chunk still being
+one vectorised (xsimd) array expression; when false it is a single vectorised pass.
+Array expressions vectorise, explicit per-element loops do not, hence the chunking.
+"""
+
+# pythran export add(float32[:], float32[:], float32[:], bool)
+# pythran export add(float64[:], float64[:], float64[:], bool)
+# pythran export sub(float32[:], float32[:], float32[:], bool)
+# pythran export sub(float64[:], float64[:], float64[:], bool)
+# pythran export mul(float32[:], float32[:], float32[:], bool)
+# pythran export mul(float64[:], float64[:], float64[:], bool)
+# pythran export div(float32[:], float32[:], float32[:], bool)
+# pythran export div(float64[:], float64[:], float64[:], bool)
+# pythran export exp(float32[:], float32[:], bool)
+# pythran export exp(float64[:], float64[:], bool)
+# pythran export tanh(float32[:], float32[:], bool)
+# pythran export tanh(float64[:], float64[:], bool)
+# pythran export sigmoid(float32[:], float32[:], bool)
+# pythran export sigmoid(float64[:], float64[:], bool)
+# pythran export relu(float32[:], float32[:], bool)
+# pythran export relu(float64[:], float64[:], bool)
+# pythran export gelu_tanh(float32[:], float32[:], bool)
+# pythran export gelu_tanh(float64[:], float64[:], bool)
+
+import numpy as np
+
+CHUNK = 16384  # elements per OpenMP work item: 64 KiB of float32, fits in L2 with its operands
+
+
+def add(a, b, out, parallel):
+    n = out.shape[0]
+    if parallel:
+        # omp parallel for schedule(static)
+        for c in range((n + CHUNK - 1) // CHUNK):
+            s = c * CHUNK
+            e = min(n, s + CHUNK)
+            out[s:e] = a[s:e] + b[s:e]
+    else:
+        out[:] = a + b
+
+
+def sub(a, b, out, parallel):
+    n = out.shape[0]
+    if parallel:
+        # omp parallel for schedule(static)
+        for c in range((n + CHUNK - 1) // CHUNK):
+            s = c * CHUNK
+            e = min(n, s + CHUNK)
+            out[s:e] = a[s:e] - b[s:e]
+    else:
+        out[:] = a - b
+
+
+def mul(a, b, out, parallel):
+    n = out.shape[0]
+    if parallel:
+        # omp parallel for schedule(static)
+        for c in range((n + CHUNK - 1) // CHUNK):
+            s = c * CHUNK
+            e = min(n, s + CHUNK)
+            out[s:e] = a[s:e] * b[s:e]
+    else:
+        out[:] = a * b
+
+
+def div(a, b, out, parallel):
+    n = out.shape[0]
+    if parallel:
+        # omp parallel for schedule(static)
+        for c in range((n + CHUNK - 1) // CHUNK):
+            s = c * CHUNK
+            e = min(n, s + CHUNK)
+            out[s:e] = a[s:e] / b[s:e]
+    else:
+        out[:] = a / b
+
+
+def exp(x, out, parallel):
+    n = out.shape[0]
+    if parallel:
+        # omp parallel for schedule(static)
+        for c in range((n + CHUNK - 1) // CHUNK):
+            s = c * CHUNK
+            e = min(n, s + CHUNK)
+            out[s:e] = np.exp(x[s:e])
+    else:
+        out[:] = np.exp(x)
+
+
+def tanh(x, out, parallel):
+    n = out.shape[0]
+    if parallel:
+        # omp parallel for schedule(static)
+        for c in range((n + CHUNK - 1) // CHUNK):
+            s = c * CHUNK
+            e = min(n, s + CHUNK)
+            out[s:e] = np.tanh(x[s:e])
+    else:
+        out[:] = np.tanh(x)
+
+
+def sigmoid(x, out, parallel):
+    # 0.5 * (1 + tanh(x / 2)) equals 1 / (1 + exp(-x)) and never overflows exp
+    n = out.shape[0]
+    if parallel:
+        # omp parallel for schedule(static)
+        for c in range((n + CHUNK - 1) // CHUNK):
+            s = c * CHUNK
+            e = min(n, s + CHUNK)
+            out[s:e] = 0.5 + 0.5 * np.tanh(0.5 * x[s:e])
+    else:
+        out[:] = 0.5 + 0.5 * np.tanh(0.5 * x)
+
+
+def relu(x, out, parallel):
+    n = out.shape[0]
+    if parallel:
+        # omp parallel for schedule(static)
+        for c in range((n + CHUNK - 1) // CHUNK):
+            s = c * CHUNK
+            e = min(n, s + CHUNK)
+            out[s:e] = np.maximum(x[s:e], 0)
+    else:
+        out[:] = np.maximum(x, 0)
+
+
+def gelu_tanh(x, out, parallel):
+    n = out.shape[0]
+    if parallel:
+        # omp parallel for schedule(static)
+        for c in range((n + CHUNK - 1) // CHUNK):
+            s = c * CHUNK
+            e = min(n, s + CHUNK)
+            v = x[s:e]
+            out[s:e] = 0.5 * v * (1 + np.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)))
+    else:
+        out[:] = 0.5 * x * (1 + np.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)))

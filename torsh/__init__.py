@@ -1,0 +1,85 @@
+"""torsh: a PyTorch-compatible deep-learning framework for CPUs, built to be watched while it works.
+
+``import torsh as torch`` runs ordinary PyTorch tensor and autograd code. Documented
+differences from PyTorch: CPU only; random streams are reproducible but not PyTorch's bits;
+no separate inference tensors (``inference_mode`` behaves like ``no_grad``).
+"""
+from . import _dtype
+from ._dtype import (bfloat16, bool, cdouble, cfloat, complex64, complex128, double, dtype, float, float16,
+                     float32, float64, get_default_dtype, half, int, int8, int16, int32, int64, long, promote_types,
+                     set_default_dtype, short, uint8, can_cast)
+from ._tensor import Size, Tensor, device
+from .backend import kernels as _kernels  # loads the compiled kernels (ImportError under TORSH_REQUIRE_KERNELS=1)
+from . import _ops
+from ._ops import conversion as _conversion, creation as _creation, indexing as _indexing, linalg as _linalg
+from ._ops import pointwise as _pointwise, reduction as _reduction, shape as _shape
+from ._ops.creation import (arange, as_tensor, asarray, empty, empty_like, eye, from_dlpack, from_numpy, full,
+                            full_like, linspace, logspace, normal, ones, ones_like, rand, rand_like, randint,
+                            randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like)
+from ._ops.pointwise import *  # noqa: F401,F403  (elementwise ops: add, exp, where, clamp, ...; see its __all__)
+from ._ops.reduction import (all, amax, amin, any, argmax, argmin, count_nonzero, logsumexp, max, mean, min, norm,
+                             prod, std, std_mean, sum, var, var_mean)
+from ._ops.shape import (adjoint, cat, chunk, clone, concat, concatenate, flatten, movedim, moveaxis, narrow, permute, reshape, select, split, squeeze, stack,
+                         swapaxes, swapdims, t, transpose, unbind, unflatten, unsqueeze)
+from ._ops.linalg import bmm, dot, ger, matmul, mm, mv, outer
+from ._ops.indexing import argwhere, masked_fill, nonzero
+from ._random import Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from . import autograd
+from .autograd import enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled
+from . import backends
+
+__version__ = "0.1.0"
+
+
+def result_type(tensor1, tensor2):
+    """The dtype PyTorch's promotion gives ``tensor1 op tensor2`` (tensors or scalars)."""
+    return _dtype.result_type_of(tensor1, tensor2)
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(input):
+    return input.dtype.is_floating_point
+
+
+def is_complex(input):
+    return input.dtype.is_complex
+
+
+def numel(input):
+    return input.numel()
+
+
+def detach(input):
+    return input.detach()
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None):
+    from . import _tensor_str
+    if profile == "default":
+        precision, threshold, edgeitems, linewidth = 4, 1000, 3, 80
+    for name, value in (("PRECISION", precision), ("THRESHOLD", threshold), ("EDGEITEMS", edgeitems),
+                        ("LINEWIDTH", linewidth)):
+        if value is not None:
+            setattr(_tensor_str, name, value)
+
+
+def broadcast_shapes(*shapes):
+    from ._ops._helpers import broadcast_shapes as _bs
+    return Size(_bs(*[tuple(s) if not isinstance(s, (int,)) else (s,) for s in shapes]))
+
+
+def get_num_threads():
+    from .backend import threads
+    return threads.get_num_threads()
+
+
+def set_num_threads(n):
+    from .backend import threads
+    threads.set_num_threads(n)
+
+
+strided = "torsh.strided"
+contiguous_format = preserve_format = channels_last = None

@@ -1,0 +1,194 @@
+"""torsh dtypes: thin named wrappers over NumPy dtypes, and PyTorch's type-promotion rules.
+
+PyTorch and NumPy promote differently (int64 + float32 is float32 in PyTorch, float64 in
+NumPy; float16 + int64 stays float16), so promotion is computed here, never by NumPy.
+"""
+import builtins
+
+import ml_dtypes
+import numpy as np
+
+
+class dtype:
+    """A tensor element type, named and behaving like ``torch.dtype``."""
+
+    __slots__ = ("name", "np", "itemsize", "is_floating_point", "is_complex", "is_signed", "_category", "_rank")
+
+    def __init__(self, name, np_dtype, category, rank):
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self.itemsize = self.np.itemsize
+        self.is_floating_point = category == 2
+        self.is_complex = category == 3
+        self.is_signed = name not in ("uint8", "bool")
+        self._category = category  # 0 bool, 1 integer, 2 floating, 3 complex
+        self._rank = rank
+
+    def __repr__(self):
+        return "torsh." + self.name
+
+    def __reduce__(self):
+        return (_dtype_by_name, (self.name,))
+
+    def to_real(self):
+        return {"complex64": float32, "complex128": float64}.get(self.name, self)
+
+    def to_complex(self):
+        return {"float32": complex64, "float64": complex128, "float16": complex64}.get(self.name, self)
+
+
+_BOOL, _INT, _FLOAT, _COMPLEX = 0, 1, 2, 3
+
+bool = dtype("bool", np.bool_, _BOOL, 0)
+uint8 = dtype("uint8", np.uint8, _INT, 1)
+int8 = dtype("int8", np.int8, _INT, 1)
+int16 = dtype("int16", np.int16, _INT, 2)
+int32 = dtype("int32", np.int32, _INT, 3)
+int64 = dtype("int64", np.int64, _INT, 4)
+float16 = dtype("float16", np.float16, _FLOAT, 1)
+bfloat16 = dtype("bfloat16", ml_dtypes.bfloat16, _FLOAT, 1)
+float32 = dtype("float32", np.float32, _FLOAT, 2)
+float64 = dtype("float64", np.float64, _FLOAT, 3)
+complex64 = dtype("complex64", np.complex64, _COMPLEX, 2)
+complex128 = dtype("complex128", np.complex128, _COMPLEX, 3)
+
+# PyTorch's aliases
+half, float, double = float16, float32, float64
+short, int, long = int16, int32, int64
+cfloat, cdouble = complex64, complex128
+
+ALL_DTYPES = (bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, complex64, complex128)
+_BY_NAME = {d.name: d for d in ALL_DTYPES}
+_BY_NP = {d.np: d for d in ALL_DTYPES}
+
+
+def _dtype_by_name(name):
+    return _BY_NAME[name]
+
+
+def from_numpy_dtype(np_dtype):
+    """The torsh dtype of a NumPy dtype; TypeError for types a tensor cannot hold."""
+    try:
+        return _BY_NP[np.dtype(np_dtype)]
+    except (KeyError, TypeError):
+        raise TypeError(
+            f"can't convert np.ndarray of type {np.dtype(np_dtype)}. The only supported types are: "
+            "float64, float32, float16, complex64, complex128, int64, int32, int16, int8, uint8, and bool."
+        ) from None
+
+
+def to_dtype(d):
+    """Accept a torsh dtype, a NumPy dtype, a Python type or a name; return a torsh dtype."""
+    if isinstance(d, dtype):
+        return d
+    if d is builtins.float:
+        return get_default_dtype()
+    if d is builtins.int:
+        return int64
+    if d is builtins.bool:
+        return bool
+    if d is builtins.complex:
+        return get_default_dtype().to_complex()
+    if isinstance(d, str) and d in _BY_NAME:
+        return _BY_NAME[d]
+    return from_numpy_dtype(d)
+
+
+_default_dtype = float32
+
+
+def get_default_dtype():
+    return _default_dtype
+
+
+def set_default_dtype(d):
+    global _default_dtype
+    d = to_dtype(d)
+    if d not in (float16, bfloat16, float32, float64):
+        raise TypeError(f"only floating-point types are supported as the default type, got {d}")
+    _default_dtype = d
+
+
+def promote_types(a, b):
+    """PyTorch's ``promote_types``: the smallest dtype both ``a`` and ``b`` cast to safely."""
+    a, b = to_dtype(a), to_dtype(b)
+    if a is b:
+        return a
+    if a._category != b._category:
+        hi, lo = (a, b) if a._category > b._category else (b, a)
+        if hi._category == _COMPLEX and lo._category == _FLOAT and lo._rank > hi._rank:
+            return complex128  # complex64 + float64 keeps float64's precision
+        return hi
+    if a._category == _FLOAT:
+        if a._rank == b._rank:  # float16 with bfloat16
+            return float32
+        return a if a._rank > b._rank else b
+    if a._category == _INT:
+        if {a.name, b.name} == {"uint8", "int8"}:
+            return int16
+        if a is uint8 or b is uint8:
+            return b if a is uint8 else a
+        return a if a._rank > b._rank else b
+    return a if a._rank > b._rank else b
+
+
+def _combine_categories(higher, lower):
+    """Merge a higher-priority result with a lower-priority one (PyTorch's combine_categories)."""
+    if higher is None:
+        return lower
+    if lower is None:
+        return higher
+    if higher._category == _COMPLEX:
+        return higher
+    if lower._category == _COMPLEX:
+        return higher.to_complex() if higher._category == _FLOAT else lower
+    if higher._category == _FLOAT:
+        return higher
+    if higher is bool or lower._category == _FLOAT:
+        return promote_types(higher, lower)
+    return higher
+
+
+def scalar_dtype(value):
+    """The dtype a Python number takes part in promotion with (a 'wrapped number')."""
+    if isinstance(value, builtins.bool):
+        return bool
+    if isinstance(value, builtins.int):
+        return int64
+    if isinstance(value, builtins.float):
+        return get_default_dtype()
+    if isinstance(value, builtins.complex):
+        return get_default_dtype().to_complex()
+    if isinstance(value, np.generic):
+        return from_numpy_dtype(value.dtype)
+    raise TypeError(f"unsupported scalar type {type(value).__name__}")
+
+
+def result_type_of(*operands):
+    """PyTorch's result_type over tensors (anything with ``.dtype`` and ``.ndim``) and scalars.
+
+    Dimensioned tensors outrank zero-dim tensors, which outrank Python scalars; a lower
+    rank only matters when it brings a higher category (e.g. an int tensor times 2.5).
+    """
+    dim_result = zero_result = wrapped_result = None
+    for x in operands:
+        if hasattr(x, "_data"):
+            d = x.dtype
+            if x._data.ndim:
+                dim_result = d if dim_result is None else promote_types(dim_result, d)
+            else:
+                zero_result = d if zero_result is None else promote_types(zero_result, d)
+        elif x is not None:
+            d = scalar_dtype(x)
+            wrapped_result = d if wrapped_result is None else promote_types(wrapped_result, d)
+    return _combine_categories(dim_result, _combine_categories(zero_result, wrapped_result))
+
+
+def can_cast(from_, to):
+    """PyTorch's can_cast: no float->int, no complex->non-complex, no non-bool->bool."""
+    from_, to = to_dtype(from_), to_dtype(to)
+    return from_._category <= to._category
+
+
+def finfo_np(d):
+    return ml_dtypes.finfo(d.np) if d is bfloat16 else np.finfo(d.np)

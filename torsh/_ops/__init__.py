@@ -1,0 +1,201 @@
+"""All tensor ops, and their binding as Tensor methods, operators and in-place variants."""
+import numpy as np
+
+from .. import _dtype
+from .._tensor import Tensor, wrap
+from . import conversion, creation, indexing, inplace, linalg, pointwise, reduction, shape
+from ._helpers import broadcast_shapes, shape_str
+from .inplace import apply_inplace
+
+# -- in-place variants ----------------------------------------------------------------------
+
+
+def _inplace_method(name, op, fast=None):
+    def method(self, *args, **kwargs):
+        return apply_inplace(self, name, op, *args, fast=fast, **kwargs)
+    method.__name__ = name
+    method.__doc__ = f"In-place version of :meth:`Tensor.{name[:-1]}`."
+    return method
+
+
+def _unary_fast(np_fn):
+    def fast(t):
+        np_fn(t._data, out=t._data)
+    return fast
+
+
+def _copy_source(self, src, non_blocking=False):
+    return src.to(self.dtype).expand_as(self) if src._data.shape != self._data.shape else src.to(self.dtype)
+
+
+def _copy_fast(self, src, non_blocking=False):
+    try:
+        np.copyto(self._data, src._data if isinstance(src, Tensor) else src, casting="unsafe")
+    except ValueError:
+        broadcast_shapes(self._data.shape, src._data.shape)
+        raise RuntimeError(f"output with shape {shape_str(self)} doesn't match the broadcast shape "
+                           f"{shape_str(broadcast_shapes(self._data.shape, src._data.shape))}") from None
+
+
+def _fill_source(self, value):
+    if isinstance(value, Tensor):
+        if value._data.ndim:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                               f"{value._data.ndim} dimensions.")
+        return value.to(self.dtype).expand_as(self)
+    return creation.full_like(self, value)
+
+
+def _fill_fast(self, value):
+    self._data[...] = value._data if isinstance(value, Tensor) else value
+
+
+def _zero_source(self):
+    return creation.zeros_like(self)
+
+
+def _zero_fast(self):
+    self._data[...] = 0
+
+
+def _uniform_fast(self, a=0.0, b=1.0, *, generator=None):
+    from .. import _random
+    self._data[...] = _random.rng(generator).uniform(a, b, self._data.shape)
+
+
+def _normal_fast(self, mean=0.0, std=1.0, *, generator=None):
+    from .. import _random
+    self._data[...] = _random.rng(generator).normal(mean, std, self._data.shape)
+
+
+def _random_source(fast):
+    def source(self, *args, **kwargs):
+        out = creation.empty_like(self)
+        fast(out, *args, **kwargs)
+        return out
+    return source
+
+
+_INPLACE = {
+    "add_": (pointwise.add, inplace.add_fast),
+    "sub_": (pointwise.sub, inplace.sub_fast),
+    "mul_": (pointwise.mul, inplace.mul_fast),
+    "div_": (pointwise.div, inplace.div_fast),
+    "pow_": (pointwise.pow, None),
+    "remainder_": (pointwise.remainder, None),
+    "floor_divide_": (pointwise.floor_divide, None),
+    "copy_": (_copy_source, _copy_fast),
+    "fill_": (_fill_source, _fill_fast),
+    "zero_": (_zero_source, _zero_fast),
+    "clamp_": (pointwise.clamp, None),
+    "clamp_min_": (pointwise.clamp_min, None),
+    "clamp_max_": (pointwise.clamp_max, None),
+    "masked_fill_": (indexing.masked_fill, None),
+    "index_put_": (indexing.index_put, None),
+    "lerp_": (pointwise.lerp, None),
+    "addcmul_": (pointwise.addcmul, None),
+    "addcdiv_": (pointwise.addcdiv, None),
+    "uniform_": (_random_source(_uniform_fast), _uniform_fast),
+    "normal_": (_random_source(_normal_fast), _normal_fast),
+    "where_": (lambda self, cond, other: pointwise.where(cond, self, other), None),
+}
+_UNARY_INPLACE = ["exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "neg", "abs", "floor", "ceil",
+                  "trunc", "sign", "reciprocal", "rsqrt", "log1p", "expm1", "square", "frac", "sgn", "erf"]
+_NUMPY_UNARY_FAST = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos,
+                     "tanh": np.tanh, "neg": np.negative, "abs": np.abs, "floor": np.floor, "ceil": np.ceil,
+                     "trunc": np.trunc}
+
+for _name, (_op, _fast) in _INPLACE.items():
+    setattr(Tensor, _name, _inplace_method(_name, _op, _fast))
+for _name in _UNARY_INPLACE:
+    _np_fn = _NUMPY_UNARY_FAST.get(_name)
+    _fast = _unary_fast(_np_fn) if _np_fn is not None and _name in ("neg", "abs") else None
+    setattr(Tensor, _name + "_", _inplace_method(_name + "_", getattr(pointwise, _name), _fast))
+Tensor.clip_ = Tensor.clamp_
+Tensor.subtract_ = Tensor.sub_
+Tensor.multiply_ = Tensor.mul_
+Tensor.divide_ = Tensor.div_
+Tensor.negative_ = Tensor.neg_
+Tensor.absolute_ = Tensor.abs_
+
+# -- methods that are the op with ``self`` first ---------------------------------------------
+_METHODS = {
+    pointwise: ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",
+                "remainder", "pow", "float_power", "neg", "negative", "abs", "absolute", "exp", "exp2", "expm1",
+                "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "sin", "cos", "tan", "asin", "acos", "atan",
+                "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "arcsinh",
+                "arccosh", "arctanh", "sigmoid", "erf", "erfc", "reciprocal", "square", "relu", "frac", "sign",
+                "sgn", "floor", "ceil", "trunc", "fix", "round", "eq", "ne", "lt", "le", "gt", "ge", "greater",
+                "greater_equal", "less", "less_equal", "not_equal", "logical_and", "logical_or", "logical_xor",
+                "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "isnan", "isinf",
+                "isfinite", "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "lerp", "addcmul",
+                "addcdiv"],
+    reduction: ["sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std",
+                "logsumexp", "norm", "all", "any", "count_nonzero"],
+    shape: ["view", "reshape", "view_as", "reshape_as", "transpose", "swapaxes", "swapdims", "permute", "t",
+            "squeeze", "unsqueeze", "flatten", "unflatten", "expand", "expand_as", "clone", "contiguous",
+            "split", "chunk", "unbind", "narrow", "select", "movedim", "moveaxis", "adjoint"],
+    linalg: ["matmul", "mm", "bmm", "dot", "mv", "outer", "ger"],
+    indexing: ["masked_fill", "nonzero", "argwhere", "index_put"],
+    conversion: ["to", "type_as", "double", "half", "bfloat16", "long", "short", "char", "byte", "cfloat",
+                 "cdouble", "cpu", "conj"],
+}
+for _module, _names in _METHODS.items():
+    for _name in _names:
+        setattr(Tensor, _name, getattr(_module, _name))
+Tensor.float = conversion.float_
+Tensor.int = conversion.int_
+Tensor.bool = conversion.bool_
+Tensor.type = conversion.type_
+Tensor.where = lambda self, condition, other: pointwise.where(condition, self, other)
+Tensor.mT = property(shape._mT)
+Tensor.T = property(lambda self: self.permute(tuple(reversed(range(self._data.ndim)))))
+Tensor.H = property(lambda self: shape.adjoint(self) if self._data.ndim == 2 else shape.t(self))
+Tensor.mH = property(shape.adjoint)
+Tensor.real = property(conversion.real)
+Tensor.imag = property(conversion.imag)
+Tensor.__getitem__ = indexing.getitem
+Tensor.__setitem__ = indexing.setitem
+
+# -- operators ----------------------------------------------------------------------------------
+
+
+def _reflected(op):
+    return lambda self, other: op(other, self)
+
+
+def _bool_or_bitwise(logical, bitwise):
+    def op(self, other):
+        if _dtype.result_type_of(self, other) is _dtype.bool:
+            return logical(self, other)
+        return bitwise(self, other)
+    return op
+
+
+_and = _bool_or_bitwise(pointwise.logical_and, pointwise.bitwise_and)
+_or = _bool_or_bitwise(pointwise.logical_or, pointwise.bitwise_or)
+_xor = _bool_or_bitwise(pointwise.logical_xor, pointwise.bitwise_xor)
+
+_OPERATORS = {
+    "__add__": pointwise.add, "__radd__": _reflected(pointwise.add),
+    "__sub__": pointwise.sub, "__rsub__": _reflected(pointwise.sub),
+    "__mul__": pointwise.mul, "__rmul__": _reflected(pointwise.mul),
+    "__truediv__": pointwise.div, "__rtruediv__": _reflected(pointwise.div),
+    "__floordiv__": pointwise.floor_divide, "__rfloordiv__": _reflected(pointwise.floor_divide),
+    "__mod__": pointwise.remainder, "__rmod__": _reflected(pointwise.remainder),
+    "__pow__": pointwise.pow, "__rpow__": _reflected(pointwise.pow),
+    "__matmul__": linalg.matmul, "__rmatmul__": _reflected(linalg.matmul),
+    "__eq__": pointwise.eq, "__ne__": pointwise.ne, "__lt__": pointwise.lt, "__le__": pointwise.le,
+    "__gt__": pointwise.gt, "__ge__": pointwise.ge,
+    "__and__": _and, "__rand__": _reflected(_and), "__or__": _or, "__ror__": _reflected(_or),
+    "__xor__": _xor, "__rxor__": _reflected(_xor),
+    "__neg__": pointwise.neg, "__abs__": pointwise.abs,
+    "__pos__": lambda self: self,
+    "__invert__": lambda self: pointwise.logical_not(self) if self.dtype is _dtype.bool else pointwise.bitwise_not(self),
+    "__iadd__": Tensor.add_, "__isub__": Tensor.sub_, "__imul__": Tensor.mul_, "__itruediv__": Tensor.div_,
+    "__ipow__": Tensor.pow_, "__imod__": Tensor.remainder_, "__ifloordiv__": Tensor.floor_divide_,
+    "__iand__": lambda self, other: Tensor.copy_(self, _and(self, other)),
+    "__ior__": lambda self, other: Tensor.copy_(self, _or(self, other)),
+}
+for _name, _fn in _OPERATORS.items():
+    setattr(Tensor, _name, _fn)

@@ -1,0 +1,102 @@
+"""Shared plumbing for op definitions: operand unwrapping, dims, broadcasting, errors."""
+import numpy as np
+
+from .. import _dtype
+from .._tensor import Tensor, wrap
+
+
+def is_tensor(x):
+    return isinstance(x, Tensor)
+
+
+def shape_str(t):
+    return "[" + ", ".join(str(s) for s in (t._data.shape if is_tensor(t) else t)) + "]"
+
+
+def normalize_dim(dim, ndim, op=None):
+    """Map a possibly negative ``dim`` into [0, ndim); IndexError worded as PyTorch's."""
+    rank = max(ndim, 1)  # a 0-dim tensor accepts dim 0 and -1
+    if not -rank <= dim < rank:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-rank}, {rank - 1}], but got {dim})")
+    return dim % rank if ndim else 0
+
+
+def normalize_dims(dim, ndim):
+    """A sorted tuple of non-negative dims from an int, a sequence or None (all dims)."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (int, np.integer)):
+        dim = (int(dim),)
+    dims = tuple(normalize_dim(int(d), ndim) for d in dim)
+    if len(set(dims)) != len(dims):
+        raise RuntimeError(f"dim {dims[0]} appears multiple times in the list of dims")
+    return tuple(sorted(set(dims))) if ndim else ()
+
+
+def broadcast_shapes(*shapes):
+    """Broadcast shape of ``shapes``; RuntimeError in PyTorch's words on mismatch."""
+    ndim = max((len(s) for s in shapes), default=0)
+    result = [1] * ndim
+    for shape in shapes:
+        for i, size in enumerate(shape):
+            j = ndim - len(shape) + i
+            if result[j] == 1:
+                result[j] = size
+            elif size != 1 and size != result[j]:
+                raise RuntimeError(_broadcast_message(shapes, j - ndim))
+    return tuple(result)
+
+
+def _broadcast_message(shapes, neg_dim):
+    a, b = shapes[0], shapes[1] if len(shapes) > 1 else shapes[0]
+    size_a = a[neg_dim] if -neg_dim <= len(a) else 1
+    size_b = b[neg_dim] if -neg_dim <= len(b) else 1
+    ndim = max(len(a), len(b))
+    return (f"The size of tensor a ({size_a}) must match the size of tensor b ({size_b}) "
+            f"at non-singleton dimension {ndim + neg_dim}")
+
+
+def sum_to(grad, shape):
+    """Sum a broadcast gradient back down to ``shape`` (differentiable: written in torsh ops)."""
+    if grad._data.shape == tuple(shape):
+        return grad
+    lead = grad.ndim - len(shape)
+    dims = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and grad._data.shape[lead + i] != 1)
+    if dims:
+        grad = grad.sum(dims, keepdim=True)
+    if lead:
+        grad = grad.reshape(shape)
+    return grad
+
+
+def to_array(x, np_dtype):
+    """``x`` (tensor or scalar) as an ndarray / NumPy scalar of ``np_dtype``."""
+    if is_tensor(x):
+        data = x._data
+        return data if data.dtype == np_dtype else data.astype(np_dtype)
+    return np_dtype.type(x)
+
+
+def as_tensor_arg(x, like):
+    """A scalar argument as a 0-dim tensor of ``like``'s dtype; tensors pass through."""
+    if is_tensor(x):
+        return x
+    return wrap(np.asarray(x, dtype=like._data.dtype))
+
+
+def dtype_name(d):
+    names = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
+             "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+             "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+    return names[d.name]
+
+
+def check_floating(op, t):
+    if not (t.dtype.is_floating_point or t.dtype.is_complex):
+        raise RuntimeError(f"{op}: expected a floating point or complex tensor but got {t.dtype}")
+
+
+def result_dtype(*operands):
+    return _dtype.result_type_of(*operands)

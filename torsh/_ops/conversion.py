@@ -1,0 +1,102 @@
+"""dtype/device conversion: Tensor.to, type, float(), double(), ..."""
+import numpy as np
+
+from .. import _dtype
+from .._tensor import Tensor, device as _device, wrap
+from ..autograd.graph import Node, needs_grad, record
+
+
+class ToCopyBackward0(Node):
+    def backward(self, grad):
+        return (grad.to(self.dtype),)
+
+
+def _cast(input, d, copy=False):
+    if d is input.dtype and not copy:
+        return input
+    data = input._data
+    if d.is_complex or not data.dtype.kind == "c":
+        value = data.astype(d.np, copy=True)
+    else:
+        value = data.real.astype(d.np)  # complex -> real drops the imaginary part, as PyTorch (with a warning)
+    result = wrap(value)
+    if needs_grad(input) and (d.is_floating_point or d.is_complex):
+        node = ToCopyBackward0()
+        node.dtype = input.dtype
+        record(node, (input,), (result,))
+    return result
+
+
+def to(input, *args, dtype=None, device=None, non_blocking=False, copy=False, memory_format=None):
+    """Tensor.to(dtype), .to(device), .to(device, dtype), .to(other_tensor)."""
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype = a.dtype
+        elif isinstance(a, (_dtype.dtype, type)) or (isinstance(a, str) and a in _dtype._BY_NAME):
+            dtype = a
+        elif isinstance(a, (str, _device)):
+            device = a
+        elif a is None:
+            continue
+        else:
+            raise TypeError(f"to() received an invalid combination of arguments - got ({type(a).__name__})")
+    if device is not None:
+        _device(device)
+    d = input.dtype if dtype is None else _dtype.to_dtype(dtype)
+    return _cast(input, d, copy)
+
+
+def type_(input, dtype=None, non_blocking=False):
+    if dtype is None:
+        from .._tensor_str import type_name
+        return type_name(input._data.dtype)
+    if isinstance(dtype, str) and dtype.startswith(("torch.", "torsh.")):
+        names = {"FloatTensor": "float32", "DoubleTensor": "float64", "HalfTensor": "float16",
+                 "LongTensor": "int64", "IntTensor": "int32", "ShortTensor": "int16", "CharTensor": "int8",
+                 "ByteTensor": "uint8", "BoolTensor": "bool", "BFloat16Tensor": "bfloat16"}
+        dtype = names[dtype.split(".")[-1]]
+    return _cast(input, _dtype.to_dtype(dtype))
+
+
+def type_as(input, other):
+    return _cast(input, other.dtype)
+
+
+def _caster(d):
+    def cast(input, memory_format=None):
+        return _cast(input, d)
+    return cast
+
+
+float_ = _caster(_dtype.float32)
+double = _caster(_dtype.float64)
+half = _caster(_dtype.float16)
+bfloat16 = _caster(_dtype.bfloat16)
+int_ = _caster(_dtype.int32)
+long = _caster(_dtype.int64)
+short = _caster(_dtype.int16)
+char = _caster(_dtype.int8)
+byte = _caster(_dtype.uint8)
+bool_ = _caster(_dtype.bool)
+cfloat = _caster(_dtype.complex64)
+cdouble = _caster(_dtype.complex128)
+
+
+def cpu(input, memory_format=None):
+    return input
+
+
+def real(input):
+    if not input.dtype.is_complex:
+        return input
+    return input._make_view(input._data.real, lambda t: t.real)
+
+
+def imag(input):
+    if not input.dtype.is_complex:
+        raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+    return input._make_view(input._data.imag, lambda t: t.imag)
+
+
+def conj(input):
+    return input if not input.dtype.is_complex else wrap(np.conj(input._data))

@@ -1,0 +1,294 @@
+"""Tensor creation: from data, constant fills, ranges, eye, and random sampling."""
+import builtins
+import math
+
+import numpy as np
+
+from .. import _dtype, _random
+from .._tensor import Tensor, device as _device, wrap
+from ._helpers import is_tensor
+
+
+def _check_device(device):
+    if device is not None:
+        _device(device)  # raises for anything but the CPU
+
+
+def _finish(t, requires_grad):
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _sizes(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    sizes = tuple(int(s) for s in size)
+    for s in sizes:
+        if s < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(sizes)}")
+    return sizes
+
+
+def _infer_dtype(data):
+    """PyTorch's dtype inference for nested Python data."""
+    kinds = set()
+
+    def visit(x):
+        if is_tensor(x):
+            kinds.add(x.dtype)
+        elif isinstance(x, (list, tuple)):
+            for item in x:
+                visit(item)
+        elif isinstance(x, np.ndarray):
+            kinds.add(_dtype.from_numpy_dtype(x.dtype))
+        else:
+            kinds.add(_dtype.scalar_dtype(x))
+
+    visit(data)
+    if not kinds:
+        return _dtype.get_default_dtype()
+    result = None
+    for d in kinds:
+        result = d if result is None else _dtype.promote_types(result, d)
+    return result
+
+
+def _to_numpy(data):
+    if is_tensor(data):
+        return data._data
+    if isinstance(data, (list, tuple)) and any(is_tensor(x) or isinstance(x, (list, tuple)) for x in data):
+        parts = [_to_numpy(x) for x in data]
+        return np.array(parts) if parts else np.array([])
+    return np.asarray(data)
+
+
+def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
+    """A new tensor copying ``data`` (nested lists, scalars, NumPy arrays or tensors)."""
+    _check_device(device)
+    if isinstance(data, np.ndarray):
+        d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.from_numpy_dtype(data.dtype)
+        array = np.array(data, dtype=d.np, copy=True)
+    else:
+        d = _dtype.to_dtype(dtype) if dtype is not None else (
+            data.dtype if is_tensor(data) else _infer_dtype(data))
+        raw = _to_numpy(data)
+        if raw.dtype == object:
+            raise ValueError("expected sequence of equal-length sequences to build a tensor")
+        array = np.array(raw, dtype=d.np, copy=True)
+    return _finish(wrap(array), requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """Share memory with ``data`` when it is already a tensor or array of the right dtype."""
+    _check_device(device)
+    if is_tensor(data):
+        return data if dtype is None or data.dtype is _dtype.to_dtype(dtype) else data.to(dtype)
+    if isinstance(data, np.ndarray):
+        d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.from_numpy_dtype(data.dtype)
+        return wrap(data if data.dtype == d.np else data.astype(d.np))
+    return tensor(data, dtype=dtype)
+
+
+asarray = as_tensor
+
+
+def from_numpy(ndarray):
+    """A tensor sharing ``ndarray``'s memory (writes through either are seen by both)."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    _dtype.from_numpy_dtype(ndarray.dtype)
+    return wrap(ndarray)
+
+
+def from_dlpack(ext_tensor):
+    return wrap(np.from_dlpack(ext_tensor))
+
+
+def _fill(size, value, dtype, requires_grad, device):
+    _check_device(device)
+    d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
+    return _finish(wrap(np.full(_sizes(size), value, dtype=d.np)), requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    return _fill(size, 0, dtype, requires_grad, device)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    return _fill(size, 1, dtype, requires_grad, device)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None, pin_memory=False,
+          memory_format=None):
+    _check_device(device)
+    d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
+    return _finish(wrap(np.empty(_sizes(size), dtype=d.np)), requires_grad)
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    if dtype is None:
+        dtype = _dtype.scalar_dtype(fill_value.item() if is_tensor(fill_value) else fill_value)
+    value = fill_value.item() if is_tensor(fill_value) else fill_value
+    return _fill((size,) if isinstance(size, int) else tuple(size), value, dtype, requires_grad, device)
+
+
+def _like(input, dtype):
+    return input.dtype if dtype is None else _dtype.to_dtype(dtype)
+
+
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None, layout=None):
+    return zeros(input._data.shape, dtype=_like(input, dtype), requires_grad=requires_grad, device=device)
+
+
+def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None, layout=None):
+    return ones(input._data.shape, dtype=_like(input, dtype), requires_grad=requires_grad, device=device)
+
+
+def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None, layout=None):
+    return empty(input._data.shape, dtype=_like(input, dtype), requires_grad=requires_grad, device=device)
+
+
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None, layout=None):
+    return _fill(input._data.shape, fill_value, _like(input, dtype), requires_grad, device)
+
+
+def zeros_for(shape, dtype):
+    """Zeros of a recorded (shape, dtype): the engine's stand-in for a missing gradient."""
+    return wrap(np.zeros(shape, dtype=dtype.np))
+
+
+def _scalar(x):
+    return x.item() if is_tensor(x) else x
+
+
+def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    _check_device(device)
+    start, end, step = _scalar(start), _scalar(end), _scalar(step)
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+    if dtype is None:
+        is_float = any(isinstance(v, float) for v in (start, end, step))
+        d = _dtype.get_default_dtype() if is_float else _dtype.int64
+    else:
+        d = _dtype.to_dtype(dtype)
+    count = math.ceil((end - start) / step)
+    values = start + np.arange(count, dtype=np.float64 if d.is_floating_point else np.int64) * step
+    return _finish(wrap(values.astype(d.np)), requires_grad)
+
+
+def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
+    """Deprecated torch.range: like arange but including ``end``; float by default."""
+    d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
+    count = int(math.floor((end - start) / step)) + 1
+    return _finish(wrap((start + np.arange(count) * step).astype(d.np)), requires_grad)
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    _check_device(device)
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
+    values = np.linspace(_scalar(start), _scalar(end), int(steps), dtype=np.float64)
+    return _finish(wrap(values.astype(d.np)), requires_grad)
+
+
+def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    _check_device(device)
+    d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
+    values = np.power(float(base), np.linspace(_scalar(start), _scalar(end), int(steps), dtype=np.float64))
+    return _finish(wrap(values.astype(d.np)), requires_grad)
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    _check_device(device)
+    d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
+    return _finish(wrap(np.eye(n, n if m is None else m, dtype=d.np)), requires_grad)
+
+
+# -- random ------------------------------------------------------------------------------------
+def _float_dtype(dtype):
+    d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
+    if not (d.is_floating_point or d.is_complex):
+        raise RuntimeError(f'"check_uniform_bounds" not implemented for \'{d.name}\'')
+    return d
+
+
+def _sample(values, d):
+    """NumPy samples (float64 or float32) as a tensor of ``d``."""
+    return wrap(values if values.dtype == d.np else values.astype(d.np))
+
+
+def _native(d):
+    return np.float32 if d.np == np.float32 else np.float64
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    _check_device(device)
+    d = _float_dtype(dtype)
+    return _finish(_sample(_random.rng(generator).random(_sizes(size), dtype=_native(d)), d), requires_grad)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    _check_device(device)
+    d = _float_dtype(dtype)
+    return _finish(_sample(_random.rng(generator).standard_normal(_sizes(size), dtype=_native(d)), d), requires_grad)
+
+
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False, out=None,
+            layout=None):
+    _check_device(device)
+    if size is None:  # randint(high, size)
+        low, high, size = 0, low, high
+    if high is None:
+        raise TypeError("randint() missing required argument 'high'")
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.int64
+    values = _random.rng(generator).integers(low, high, size=tuple(size), dtype=np.int64)
+    return _finish(wrap(values.astype(d.np)), requires_grad)
+
+
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    _check_device(device)
+    d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.int64
+    return _finish(wrap(_random.rng(generator).permutation(int(n)).astype(d.np)), requires_grad)
+
+
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False, out=None):
+    """torch.normal: tensor or float mean/std (broadcast), or a size with float mean/std."""
+    rng = _random.rng(generator)
+    if is_tensor(mean) or is_tensor(std):
+        m = mean._data if is_tensor(mean) else mean
+        s = std._data if is_tensor(std) else std
+        if np.any(np.asarray(s) < 0):
+            raise RuntimeError(f"normal expects all elements of std >= 0.0")
+        ref = mean if is_tensor(mean) else std
+        shape = np.broadcast_shapes(np.shape(m), np.shape(s))
+        values = m + s * rng.standard_normal(shape)
+        return wrap(np.asarray(values, dtype=ref._data.dtype))
+    if size is None:
+        raise TypeError("normal() missing required argument 'size' when mean and std are floats")
+    if std < 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+    d = _float_dtype(dtype)
+    values = mean + std * rng.standard_normal(_sizes((size,)), dtype=_native(d))
+    return _finish(_sample(np.asarray(values, dtype=_native(d)), d), requires_grad)
+
+
+def rand_like(input, *, dtype=None, generator=None, requires_grad=False, **_):
+    return rand(input._data.shape, dtype=_like(input, dtype), generator=generator, requires_grad=requires_grad)
+
+
+def randn_like(input, *, dtype=None, generator=None, requires_grad=False, **_):
+    return randn(input._data.shape, dtype=_like(input, dtype), generator=generator, requires_grad=requires_grad)
+
+
+def randint_like(input, low=0, high=None, *, dtype=None, generator=None, **_):
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, input._data.shape, dtype=_like(input, dtype), generator=generator)

@@ -1,0 +1,148 @@
+"""Matrix products: matmul (NumPy broadcasting rules, as PyTorch), mm, bmm, mv, dot, outer."""
+import numpy as np
+
+from .._tensor import wrap
+from ..autograd.graph import Node, needs_grad, record
+from ._helpers import dtype_name, sum_to
+
+
+def _check_same_dtype(a, b, op):
+    if a.dtype is not b.dtype:
+        raise RuntimeError(
+            f"expected m1 and m2 to have the same dtype, but got: {_c_name(a.dtype)} != {_c_name(b.dtype)}"
+            if op != "dot" else
+            f"dot : expected both vectors to have same dtype, but found {dtype_name(a.dtype)} and {dtype_name(b.dtype)}")
+
+
+def _c_name(d):
+    return {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+            "int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
+            "uint8": "unsigned char", "bool": "bool", "complex64": "c10::complex<float>",
+            "complex128": "c10::complex<double>"}[d.name]
+
+
+class MmBackward0(Node):
+    """Backward of a (batched, broadcasting) product of operands with >= 2 dims."""
+
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        grad_a = sum_to(grad.matmul(b.mT), self.shapes[0]) if self.next_functions[0][0] is not None else None
+        grad_b = sum_to(a.mT.matmul(grad), self.shapes[1]) if self.next_functions[1][0] is not None else None
+        return grad_a, grad_b
+
+
+BmmBackward0 = type("BmmBackward0", (MmBackward0,), {})
+UnsafeViewBackward0 = type("UnsafeViewBackward0", (MmBackward0,), {})
+
+
+def _product(a, b, node_cls):
+    try:
+        value = np.matmul(a._data, b._data)
+    except ValueError:
+        raise RuntimeError(
+            f"mat1 and mat2 shapes cannot be multiplied ({'x'.join(map(str, a._data.shape[-2:]))} and "
+            f"{'x'.join(map(str, b._data.shape[-2:]))})") from None
+    result = wrap(np.asarray(value))
+    if needs_grad(a, b):
+        node = node_cls()
+        node.shapes = (a._data.shape, b._data.shape)
+        record(node, (a, b), (result,))
+        # each operand is needed only for the other's gradient
+        node.save_for_backward(a if b._requires_grad else None, b if a._requires_grad else None)
+    return result
+
+
+def matmul(input, other, *, out=None):
+    _check_same_dtype(input, other, "matmul")
+    da, db = input._data.ndim, other._data.ndim
+    if da == 0 or db == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {da}D and {db}D")
+    if da == 1 and db == 1:
+        return dot(input, other)
+    if da == 1:
+        if input._data.shape[0] != other._data.shape[-2]:
+            raise RuntimeError(f"size mismatch, got input ({input._data.shape[0]}), mat "
+                               f"({other._data.shape[-2]}x{other._data.shape[-1]}), vec ({input._data.shape[0]})")
+        return matmul(input.unsqueeze(0), other).squeeze(-2)
+    if db == 1:
+        if input._data.shape[-1] != other._data.shape[0]:
+            raise RuntimeError(f"size mismatch, got input ({input._data.shape[-2]}), mat "
+                               f"({input._data.shape[-2]}x{input._data.shape[-1]}), vec ({other._data.shape[0]})")
+        return matmul(input, other.unsqueeze(-1)).squeeze(-1)
+    if input._data.shape[-1] != other._data.shape[-2]:
+        raise RuntimeError(
+            f"mat1 and mat2 shapes cannot be multiplied ({_rows(input)}x{input._data.shape[-1]} and "
+            f"{other._data.shape[-2]}x{other._data.shape[-1]})")
+    return _product(input, other, MmBackward0 if da == 2 and db == 2 else UnsafeViewBackward0)
+
+
+def _rows(t):
+    shape = t._data.shape
+    n = 1
+    for s in shape[:-1]:
+        n *= s
+    return n
+
+
+def mm(input, mat2, *, out=None):
+    if input._data.ndim != 2:
+        raise RuntimeError(f"self must be a matrix")
+    if mat2._data.ndim != 2:
+        raise RuntimeError(f"mat2 must be a matrix")
+    _check_same_dtype(input, mat2, "mm")
+    if input._data.shape[1] != mat2._data.shape[0]:
+        raise RuntimeError(
+            f"mat1 and mat2 shapes cannot be multiplied ({input._data.shape[0]}x{input._data.shape[1]} and "
+            f"{mat2._data.shape[0]}x{mat2._data.shape[1]})")
+    return _product(input, mat2, MmBackward0)
+
+
+def bmm(input, mat2, *, out=None):
+    if input._data.ndim != 3:
+        raise RuntimeError("batch1 must be a 3D tensor")
+    if mat2._data.ndim != 3:
+        raise RuntimeError("batch2 must be a 3D tensor")
+    _check_same_dtype(input, mat2, "bmm")
+    b, n, m = input._data.shape
+    if mat2._data.shape[:2] != (b, m):
+        raise RuntimeError(
+            f"Expected size for first two dimensions of batch2 tensor to be: [{b}, {m}] but got: "
+            f"[{mat2._data.shape[0]}, {mat2._data.shape[1]}].")
+    return _product(input, mat2, BmmBackward0)
+
+
+class DotBackward0(Node):
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        return (grad * b if self.next_functions[0][0] is not None else None,
+                grad * a if self.next_functions[1][0] is not None else None)
+
+
+def dot(input, other, *, out=None):
+    if input._data.ndim != 1 or other._data.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input._data.ndim}D and {other._data.ndim}D tensors")
+    _check_same_dtype(input, other, "dot")
+    if input._data.shape != other._data.shape:
+        raise RuntimeError(
+            f"inconsistent tensor size, expected tensor [{input._data.shape[0]}] and src [{other._data.shape[0]}] "
+            f"to have the same number of elements, but got {input._data.shape[0]} and {other._data.shape[0]} "
+            "elements respectively")
+    result = wrap(np.asarray(np.dot(input._data, other._data)))
+    if needs_grad(input, other):
+        node = DotBackward0()
+        record(node, (input, other), (result,))
+        node.save_for_backward(input, other)
+    return result
+
+
+def mv(input, vec):
+    if input._data.ndim != 2 or vec._data.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got {input._data.ndim}, {input._data.ndim}, {vec._data.ndim}")
+    return matmul(input, vec)
+
+
+def outer(input, vec2):
+    return input.unsqueeze(1) * vec2.unsqueeze(0)
+
+
+ger = outer

@@ -1,0 +1,625 @@
+"""Elementwise ops: arithmetic, unary math, comparisons, logical ops, where and clamp.
+
+Each op is one function (forward on NumPy, through the dispatcher where a compiled kernel
+exists) plus one Node subclass whose backward is written in torsh ops.
+"""
+import math
+
+import numpy as np
+import scipy.special as sps
+
+from .. import _dtype
+from .._tensor import Tensor, wrap
+from ..autograd.graph import Node, needs_grad, record
+from ..backend import dispatch
+from ._helpers import broadcast_shapes, is_tensor, sum_to, to_array
+
+
+def _operands(a, b, op):
+    """Both operands as arrays of their promoted dtype, and that dtype."""
+    if not is_tensor(a) and not is_tensor(b):
+        raise TypeError(f"{op}(): at least one of the arguments must be a Tensor")
+    rt = _dtype.result_type_of(a, b)
+    return to_array(a, rt.np), to_array(b, rt.np), rt
+
+
+def _shape(x):
+    return x._data.shape if is_tensor(x) else ()
+
+
+def _numpy_binary(np_fn, a, b):
+    try:
+        return np_fn(a, b)
+    except ValueError:
+        broadcast_shapes(np.shape(a), np.shape(b))  # raises PyTorch's message
+        raise
+
+
+def _compute_binary(op, a, b, np_fn):
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        try:
+            return dispatch.binary(op, a, b, np_fn)
+        except ValueError:
+            broadcast_shapes(a.shape, b.shape)
+            raise
+    return np.asarray(np_fn(a, b))
+
+
+def _wrap_result(array, rt):
+    if array.dtype != rt.np:
+        array = array.astype(rt.np)
+    return wrap(array)
+
+
+def _grad_if(node, i, make):
+    return make() if node.next_functions[i][0] is not None else None
+
+
+# -- add / sub -------------------------------------------------------------------------------
+class AddBackward0(Node):
+    def backward(self, grad):
+        return (_grad_if(self, 0, lambda: sum_to(grad, self.shapes[0])),
+                _grad_if(self, 1, lambda: sum_to(grad if self.alpha == 1 else grad * self.alpha, self.shapes[1])))
+
+
+class SubBackward0(Node):
+    def backward(self, grad):
+        return (_grad_if(self, 0, lambda: sum_to(grad, self.shapes[0])),
+                _grad_if(self, 1, lambda: sum_to(-grad if self.alpha == 1 else grad * -self.alpha, self.shapes[1])))
+
+
+def _add_like(op, np_fn, node_cls, input, other, alpha):
+    a, b, rt = _operands(input, other, op)
+    if rt is _dtype.bool and op == "sub":
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                           "Use the `^` or `logical_xor()` operator instead.")
+    if alpha != 1:
+        b = b * rt.np.type(alpha)
+    result = _wrap_result(_compute_binary(op, a, b, np_fn), rt)
+    if needs_grad(input, other):
+        node = node_cls()
+        node.shapes, node.alpha = (_shape(input), _shape(other)), alpha
+        record(node, (input, other), (result,))
+    return result
+
+
+def add(input, other, *, alpha=1, out=None):
+    return _out(_add_like("add", np.add, AddBackward0, input, other, alpha), out)
+
+
+def sub(input, other, *, alpha=1, out=None):
+    return _out(_add_like("sub", np.subtract, SubBackward0, input, other, alpha), out)
+
+
+subtract = sub
+
+
+def rsub(input, other, alpha=1):
+    return sub(other, input, alpha=alpha)
+
+
+# -- mul / div -------------------------------------------------------------------------------
+class MulBackward0(Node):
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        a = self.scalars[0] if a is None else a
+        b = self.scalars[1] if b is None else b
+        return (_grad_if(self, 0, lambda: sum_to(grad * b, self.shapes[0])),
+                _grad_if(self, 1, lambda: sum_to(grad * a, self.shapes[1])))
+
+
+def mul(input, other, *, out=None):
+    a, b, rt = _operands(input, other, "mul")
+    np_fn = np.logical_and if rt is _dtype.bool else np.multiply
+    result = _wrap_result(_compute_binary("mul", a, b, np_fn), rt)
+    if needs_grad(input, other):
+        node = MulBackward0()
+        node.shapes = (_shape(input), _shape(other))
+        node.scalars = (None if is_tensor(input) else input, None if is_tensor(other) else other)
+        # each operand is needed only for the other's gradient
+        node.save_for_backward(input if is_tensor(input) and getattr(other, "_requires_grad", False) else None,
+                               other if is_tensor(other) and getattr(input, "_requires_grad", False) else None)
+        record(node, (input, other), (result,))
+    return _out(result, out)
+
+
+multiply = mul
+
+
+class DivBackward0(Node):
+    def backward(self, grad):
+        b, result = self.saved_tensors
+        b = self.scalars[1] if b is None else b
+        return (_grad_if(self, 0, lambda: sum_to(grad / b, self.shapes[0])),
+                _grad_if(self, 1, lambda: sum_to(-grad * result / b, self.shapes[1])))
+
+
+def div(input, other, *, rounding_mode=None, out=None):
+    if rounding_mode is not None:
+        return _out(_rounding_div(input, other, rounding_mode), out)
+    a, b, rt = _operands(input, other, "div")
+    if not (rt.is_floating_point or rt.is_complex):
+        rt = _dtype.get_default_dtype()
+        a, b = to_array(input, rt.np), to_array(other, rt.np)
+    result = _wrap_result(_compute_binary("div", a, b, np.true_divide), rt)
+    if needs_grad(input, other):
+        node = DivBackward0()
+        node.shapes = (_shape(input), _shape(other))
+        node.scalars = (None, None if is_tensor(other) else other)
+        record(node, (input, other), (result,))
+        node.save_for_backward(other if is_tensor(other) else None,
+                               result if getattr(other, "_requires_grad", False) else None)
+    return _out(result, out)
+
+
+divide = true_divide = div
+
+
+def _rounding_div(input, other, mode):
+    a, b, rt = _operands(input, other, "div")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if mode == "floor":
+            if rt.is_floating_point:
+                value = np.floor(np.true_divide(a, b))
+            else:
+                _check_int_zero_division(b)
+                value = np.floor_divide(a, b)
+        elif mode == "trunc":
+            if rt.is_floating_point:
+                value = np.trunc(np.true_divide(a, b))
+            else:
+                _check_int_zero_division(b)
+                value = np.trunc(np.true_divide(a, b))
+        else:
+            raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{mode}'")
+    result = _wrap_result(np.asarray(value), rt)
+    if needs_grad(input, other):  # piecewise constant: zero gradient everywhere
+        record(_ZeroGrad("DivBackward1", (_shape(input), _shape(other))), (input, other), (result,))
+    return result
+
+
+def _check_int_zero_division(b):
+    if np.any(np.asarray(b) == 0):
+        raise RuntimeError("ZeroDivisionError")
+
+
+def floor_divide(input, other, *, out=None):
+    return _out(_rounding_div(input, other, "floor"), out)
+
+
+class _ZeroGrad(Node):
+    """Backward of piecewise-constant ops (floor, sign, comparisons, ...): zeros."""
+
+    def __init__(self, name, shapes):
+        super().__init__()
+        self._name, self.shapes = name, shapes
+
+    def name(self):
+        return self._name
+
+    def backward(self, grad):
+        from .creation import zeros
+        return tuple(None if fn is None else zeros(shape, dtype=grad.dtype)
+                     for (fn, _), shape in zip(self.next_functions, self.shapes))
+
+
+def remainder(input, other, *, out=None):
+    a, b, rt = _operands(input, other, "remainder")
+    if not rt.is_floating_point:
+        _check_int_zero_division(b)
+    result = _wrap_result(np.asarray(np.mod(a, b)), rt)
+    if needs_grad(input, other):
+        node = RemainderBackward0()
+        node.shapes = (_shape(input), _shape(other))
+        node.other = other
+        record(node, (input, other), (result,))
+        node.save_for_backward(input if is_tensor(input) else None, other if is_tensor(other) else None)
+    return _out(result, out)
+
+
+class RemainderBackward0(Node):
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        b = self.other if b is None else b
+        return (_grad_if(self, 0, lambda: sum_to(grad, self.shapes[0])),
+                _grad_if(self, 1, lambda: sum_to(-grad * floor_divide(a, b), self.shapes[1])))
+
+
+# -- pow -----------------------------------------------------------------------------------
+class PowBackward0(Node):  # tensor ** scalar
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        e = self.exponent
+        if e == 0:
+            return (grad * 0,)
+        return (grad * e * x.pow(e - 1),)
+
+
+class PowBackward1(Node):  # tensor ** tensor
+    def backward(self, grad):
+        a, b, result = self.saved_tensors
+        grad_a = _grad_if(self, 0, lambda: sum_to(
+            grad * b * a.pow(b - 1), self.shapes[0]))
+        grad_b = _grad_if(self, 1, lambda: sum_to(
+            grad * where((a == 0) & (b >= 0), 0.0, result * log(a)), self.shapes[1]))
+        return grad_a, grad_b
+
+
+class PowBackward2(Node):  # scalar ** tensor
+    def backward(self, grad):
+        (result,) = self.saved_tensors
+        if self.base == 0:
+            return (grad * where(result == 0, 0.0, result * math.log(self.base) if self.base > 0 else 0.0),)
+        return (grad * result * math.log(self.base),)
+
+
+def pow(input, exponent, *, out=None):
+    a, b, rt = _operands(input, exponent, "pow")
+    if not (rt.is_floating_point or rt.is_complex) and np.any(np.asarray(b) < 0):
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        value = np.power(a, b) if is_tensor(exponent) or not (rt.is_floating_point and exponent == 2) else np.square(a)
+    result = _wrap_result(np.asarray(value), rt)
+    if needs_grad(input, exponent):
+        if not is_tensor(exponent):
+            node = PowBackward0()
+            node.exponent = exponent
+            record(node, (input,), (result,))
+            node.save_for_backward(input)
+        elif not is_tensor(input):
+            node = PowBackward2()
+            node.base = input
+            record(node, (exponent,), (result,))
+            node.save_for_backward(result)
+        else:
+            node = PowBackward1()
+            node.shapes = (_shape(input), _shape(exponent))
+            record(node, (input, exponent), (result,))
+            node.save_for_backward(input, exponent, result)
+    return _out(result, out)
+
+
+def float_power(input, exponent):
+    cast = lambda x: x.to(_dtype.float64) if is_tensor(x) else float(x)
+    return pow(cast(input), cast(exponent))
+
+
+# -- unary ops -------------------------------------------------------------------------------
+def _float_result_dtype(d):
+    return d if (d.is_floating_point or d.is_complex) else _dtype.get_default_dtype()
+
+
+def _make_unary(name, np_fn, derivative, *, node_name, kernel=None, to_float=True, saves="input"):
+    """Define a unary op ``name`` whose gradient is ``derivative(grad, x, y)`` in torsh ops.
+
+    ``to_float``: integer inputs give default-float outputs (exp, sin, ...), as in PyTorch.
+    ``saves``: which of input/output the derivative reads ("input", "output", "both", None).
+    """
+
+    def backward(self, grad):
+        saved = self.saved_tensors
+        x = saved[0] if saves in ("input", "both") else None
+        y = saved[-1] if saves in ("output", "both") else None
+        return (derivative(grad, x, y),)
+
+    node_cls = type(node_name, (Node,), {"backward": backward, "__module__": __name__})
+
+    def op(input, *, out=None):
+        data = input._data
+        if to_float and data.dtype.kind in "biu":
+            data = data.astype(_dtype.get_default_dtype().np)
+        with np.errstate(all="ignore"):
+            if kernel is not None:
+                value = dispatch.unary(kernel, data, np_fn)
+            else:
+                value = np_fn(data)
+        result = wrap(np.asarray(value, dtype=data.dtype) if not isinstance(value, np.ndarray) or value.dtype != data.dtype else value)
+        if needs_grad(input):
+            node = node_cls()
+            record(node, (input,), (result,))
+            if saves == "input":
+                node.save_for_backward(input)
+            elif saves == "output":
+                node.save_for_backward(result)
+            elif saves == "both":
+                node.save_for_backward(input, result)
+        return _out(result, out)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"torch.{name} equivalent: elementwise {name}."
+    return op, node_cls
+
+
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
+def _np_sigmoid(x):
+    return sps.expit(x)
+
+
+def _np_rsqrt(x):
+    return 1.0 / np.sqrt(x)
+
+
+def _np_relu(x):
+    return np.maximum(x, 0).astype(x.dtype, copy=False)
+
+
+_UNARY = {
+    # name: (numpy function, derivative(grad, x, y), backward node name, kernel, to_float, saves)
+    "exp": (np.exp, lambda g, x, y: g * y, "ExpBackward0", "exp", True, "output"),
+    "exp2": (np.exp2, lambda g, x, y: g * y * _LN2, "Exp2Backward0", None, True, "output"),
+    "expm1": (np.expm1, lambda g, x, y: g * (y + 1), "Expm1Backward0", None, True, "output"),
+    "log": (np.log, lambda g, x, y: g / x, "LogBackward0", None, True, "input"),
+    "log2": (np.log2, lambda g, x, y: g / (x * _LN2), "Log2Backward0", None, True, "input"),
+    "log10": (np.log10, lambda g, x, y: g / (x * _LN10), "Log10Backward0", None, True, "input"),
+    "log1p": (np.log1p, lambda g, x, y: g / (x + 1), "Log1PBackward0", None, True, "input"),
+    "sqrt": (np.sqrt, lambda g, x, y: g / (2 * y), "SqrtBackward0", None, True, "output"),
+    "rsqrt": (_np_rsqrt, lambda g, x, y: g * -0.5 * y.pow(3), "RsqrtBackward0", None, True, "output"),
+    "sin": (np.sin, lambda g, x, y: g * x.cos(), "SinBackward0", None, True, "input"),
+    "cos": (np.cos, lambda g, x, y: g * -x.sin(), "CosBackward0", None, True, "input"),
+    "tan": (np.tan, lambda g, x, y: g * (1 + y * y), "TanBackward0", None, True, "output"),
+    "asin": (np.arcsin, lambda g, x, y: g / (1 - x * x).sqrt(), "AsinBackward0", None, True, "input"),
+    "acos": (np.arccos, lambda g, x, y: -g / (1 - x * x).sqrt(), "AcosBackward0", None, True, "input"),
+    "atan": (np.arctan, lambda g, x, y: g / (1 + x * x), "AtanBackward0", None, True, "input"),
+    "sinh": (np.sinh, lambda g, x, y: g * x.cosh(), "SinhBackward0", None, True, "input"),
+    "cosh": (np.cosh, lambda g, x, y: g * x.sinh(), "CoshBackward0", None, True, "input"),
+    "tanh": (np.tanh, lambda g, x, y: g * (1 - y * y), "TanhBackward0", "tanh", True, "output"),
+    "asinh": (np.arcsinh, lambda g, x, y: g / (x * x + 1).sqrt(), "AsinhBackward0", None, True, "input"),
+    "acosh": (np.arccosh, lambda g, x, y: g / (x * x - 1).sqrt(), "AcoshBackward0", None, True, "input"),
+    "atanh": (np.arctanh, lambda g, x, y: g / (1 - x * x), "AtanhBackward0", None, True, "input"),
+    "sigmoid": (_np_sigmoid, lambda g, x, y: g * y * (1 - y), "SigmoidBackward0", "sigmoid", True, "output"),
+    "erf": (sps.erf, lambda g, x, y: g * _TWO_OVER_SQRT_PI * (-x * x).exp(), "ErfBackward0", None, True, "input"),
+    "erfc": (sps.erfc, lambda g, x, y: g * -_TWO_OVER_SQRT_PI * (-x * x).exp(), "ErfcBackward0", None, True, "input"),
+    "reciprocal": (np.reciprocal, lambda g, x, y: -g * y * y, "ReciprocalBackward0", None, True, "output"),
+    "neg": (np.negative, lambda g, x, y: -g, "NegBackward0", None, False, None),
+    "abs": (np.abs, lambda g, x, y: g * x.sgn(), "AbsBackward0", None, False, "input"),
+    "square": (np.square, lambda g, x, y: g * 2 * x, "PowBackward0", None, False, "input"),
+    "relu": (_np_relu, lambda g, x, y: g * (y > 0), "ReluBackward0", "relu", False, "output"),
+    "frac": (lambda x: x - np.trunc(x), lambda g, x, y: g, "FracBackward0", None, False, None),
+}
+
+for _name, (_np_fn, _deriv, _node_name, _kernel, _to_float, _saves) in _UNARY.items():
+    globals()[_name], globals()[_node_name if _node_name not in globals() else "_" + _node_name] = _make_unary(
+        _name, _np_fn, _deriv, node_name=_node_name, kernel=_kernel, to_float=_to_float, saves=_saves)
+
+negative, absolute, arcsin, arccos, arctan = neg, abs, asin, acos, atan  # noqa: F821 (made above)
+arcsinh, arccosh, arctanh = asinh, acosh, atanh  # noqa: F821
+
+
+def _make_piecewise_constant(name, np_fn, node_name):
+    def op(input, *, out=None):
+        result = wrap(np.asarray(np_fn(input._data)))
+        if needs_grad(input) and result.dtype.is_floating_point:
+            record(_ZeroGrad(node_name, (input._data.shape,)), (input,), (result,))
+        return _out(result, out)
+    op.__name__ = name
+    return op
+
+
+def _np_sign(x):
+    return np.sign(x) if x.dtype != np.bool_ else x.copy()
+
+
+sign = _make_piecewise_constant("sign", _np_sign, "SignBackward0")
+floor = _make_piecewise_constant("floor", lambda x: x.copy() if x.dtype.kind in "biu" else np.floor(x), "FloorBackward0")
+ceil = _make_piecewise_constant("ceil", lambda x: x.copy() if x.dtype.kind in "biu" else np.ceil(x), "CeilBackward0")
+trunc = _make_piecewise_constant("trunc", lambda x: x.copy() if x.dtype.kind in "biu" else np.trunc(x), "TruncBackward0")
+fix = trunc
+
+
+def sgn(input):
+    return sign(input)
+
+
+def round(input, *, decimals=0, out=None):
+    data = input._data
+    value = data.copy() if data.dtype.kind in "biu" else np.round(data, decimals)
+    result = wrap(np.asarray(value, dtype=data.dtype))
+    if needs_grad(input):
+        record(_ZeroGrad("RoundBackward0" if decimals == 0 else "RoundBackward1", (data.shape,)), (input,), (result,))
+    return _out(result, out)
+
+
+# -- comparisons and logical ops (never differentiable) ---------------------------------------
+def _make_comparison(name, np_fn):
+    def op(input, other, *, out=None):
+        a, b, _ = _operands(input, other, name)
+        return _out(wrap(np.asarray(_numpy_binary(np_fn, a, b))), out)
+    op.__name__ = name
+    return op
+
+
+eq = _make_comparison("eq", np.equal)
+ne = _make_comparison("ne", np.not_equal)
+lt = _make_comparison("lt", np.less)
+le = _make_comparison("le", np.less_equal)
+gt = _make_comparison("gt", np.greater)
+ge = _make_comparison("ge", np.greater_equal)
+greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+
+
+def _bool_array(x):
+    return x._data.astype(bool, copy=False) if is_tensor(x) else bool(x)
+
+
+def logical_and(input, other):
+    return wrap(np.asarray(_numpy_binary(np.logical_and, _bool_array(input), _bool_array(other))))
+
+
+def logical_or(input, other):
+    return wrap(np.asarray(_numpy_binary(np.logical_or, _bool_array(input), _bool_array(other))))
+
+
+def logical_xor(input, other):
+    return wrap(np.asarray(_numpy_binary(np.logical_xor, _bool_array(input), _bool_array(other))))
+
+
+def logical_not(input):
+    return wrap(np.logical_not(input._data))
+
+
+def _make_bitwise(name, np_fn):
+    def op(input, other):
+        a, b, rt = _operands(input, other, name)
+        if rt.is_floating_point or rt.is_complex:
+            raise RuntimeError(f'"{name}_cpu" not implemented for \'{_type_label(rt)}\'')
+        return wrap(np.asarray(_numpy_binary(np_fn, a, b)))
+    op.__name__ = name
+    return op
+
+
+def _type_label(d):
+    from ._helpers import dtype_name
+    return dtype_name(d)
+
+
+bitwise_and = _make_bitwise("bitwise_and", np.bitwise_and)
+bitwise_or = _make_bitwise("bitwise_or", np.bitwise_or)
+bitwise_xor = _make_bitwise("bitwise_xor", np.bitwise_xor)
+
+
+def bitwise_not(input):
+    if input.dtype.is_floating_point or input.dtype.is_complex:
+        raise RuntimeError(f'"bitwise_not_cpu" not implemented for \'{_type_label(input.dtype)}\'')
+    return wrap(np.invert(input._data))
+
+
+def isnan(input):
+    return wrap(np.isnan(input._data) if input._data.dtype.kind in "fc" else np.zeros(input._data.shape, bool))
+
+
+def isinf(input):
+    return wrap(np.isinf(input._data) if input._data.dtype.kind in "fc" else np.zeros(input._data.shape, bool))
+
+
+def isfinite(input):
+    return wrap(np.isfinite(input._data) if input._data.dtype.kind in "fc" else np.ones(input._data.shape, bool))
+
+
+# -- where / clamp ------------------------------------------------------------------------
+class WhereBackward0(Node):
+    def backward(self, grad):
+        (condition,) = self.saved_tensors
+        return (None,
+                _grad_if(self, 1, lambda: sum_to(where(condition, grad, 0.0), self.shapes[0])),
+                _grad_if(self, 2, lambda: sum_to(where(condition, 0.0, grad), self.shapes[1])))
+
+
+def where(condition, input=None, other=None, *, out=None):
+    if input is None and other is None:
+        from .indexing import nonzero
+        return nonzero(condition, as_tuple=True)
+    if condition.dtype is not _dtype.bool:
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {_type_label(condition.dtype)}")
+    a, b, rt = _operands(input, other, "where")
+    try:
+        value = np.where(condition._data, a, b)
+    except ValueError:
+        broadcast_shapes(condition._data.shape, np.shape(a), np.shape(b))
+        raise
+    result = wrap(np.asarray(value, dtype=rt.np))
+    if needs_grad(input, other):
+        node = WhereBackward0()
+        node.shapes = (_shape(input), _shape(other))
+        record(node, (condition, input, other), (result,))
+        node.save_for_backward(condition)
+    return _out(result, out)
+
+
+class ClampBackward1(Node):
+    def backward(self, grad):
+        x, lo, hi = self.saved_tensors
+        lo = self.bounds[0] if lo is None else lo
+        hi = self.bounds[1] if hi is None else hi
+        inside = ones_mask = None
+        if lo is not None:
+            inside = x >= lo
+        if hi is not None:
+            inside = (x <= hi) if inside is None else inside & (x <= hi)
+        grad_x = _grad_if(self, 0, lambda: grad * inside if inside is not None else grad)
+        grad_lo = _grad_if(self, 1, lambda: sum_to(grad * (x < lo), self.shapes[1]))
+        grad_hi = _grad_if(self, 2, lambda: sum_to(grad * (x > hi), self.shapes[2]))
+        del ones_mask
+        return grad_x, grad_lo, grad_hi
+
+
+def clamp(input, min=None, max=None, *, out=None):
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    rt = _dtype.result_type_of(input, min, max)
+    data = to_array(input, rt.np)
+    value = data
+    if min is not None:
+        value = np.maximum(value, to_array(min, rt.np))
+    if max is not None:
+        value = np.minimum(value, to_array(max, rt.np))
+    if value is data:
+        value = data.copy()
+    result = wrap(np.asarray(value, dtype=rt.np))
+    if needs_grad(input, min, max):
+        node = ClampBackward1()
+        node.bounds = (None if is_tensor(min) else min, None if is_tensor(max) else max)
+        node.shapes = (_shape(input), _shape(min), _shape(max))
+        record(node, (input, min, max), (result,))
+        node.save_for_backward(input, min if is_tensor(min) else None, max if is_tensor(max) else None)
+    return _out(result, out)
+
+
+clip = clamp
+
+
+def clamp_min(input, min):
+    return clamp(input, min=min)
+
+
+def clamp_max(input, max):
+    return clamp(input, max=max)
+
+
+def maximum(input, other):
+    return where(input >= other, input, other) if _dtype.result_type_of(input, other).is_floating_point \
+        else wrap(np.maximum(input._data, other._data))
+
+
+def minimum(input, other):
+    return where(input <= other, input, other) if _dtype.result_type_of(input, other).is_floating_point \
+        else wrap(np.minimum(input._data, other._data))
+
+
+def lerp(input, end, weight):
+    return input + weight * (end - input)
+
+
+def addcmul(input, tensor1, tensor2, *, value=1):
+    return input + value * tensor1 * tensor2
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1):
+    return input + value * tensor1 / tensor2
+
+
+__all__ = ["add", "sub", "subtract", "rsub", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",
+           "remainder", "pow", "float_power", "sign", "sgn", "floor", "ceil", "trunc", "fix", "round",
+           "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal", "not_equal",
+           "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor",
+           "bitwise_not", "isnan", "isinf", "isfinite", "where", "clamp", "clip", "clamp_min", "clamp_max",
+           "maximum", "minimum", "lerp", "addcmul", "addcdiv", "negative", "absolute", "arcsin", "arccos",
+           "arctan", "arcsinh", "arccosh", "arctanh"] + list(_UNARY)
+
+
+def _out(result, out):
+    """Honour an ``out=`` argument: resize ``out`` to the result and copy into it."""
+    if out is None:
+        return result
+    if result.requires_grad and (out.requires_grad or result.requires_grad):
+        from ..autograd import grad_mode
+        if grad_mode.is_grad_enabled():
+            raise RuntimeError(f"{result.grad_fn.name() if result.grad_fn else 'op'}(): functions with out=... "
+                               "arguments don't support automatic differentiation, but one of the arguments requires grad.")
+    if out._data.shape != result._data.shape:
+        out._data = np.empty(result._data.shape, dtype=out._data.dtype)
+    np.copyto(out._data, result._data, casting="unsafe")
+    out._version[0] += 1
+    return out

@@ -1,0 +1,412 @@
+"""Reductions: sum, mean, prod, max/min (with indices), argmax/argmin, var/std, logsumexp, norm, all/any."""
+import collections
+import math
+
+import numpy as np
+
+from .. import _dtype
+from .._tensor import wrap
+from ..autograd.graph import Node, needs_grad, record
+from ..backend import dispatch
+from ._helpers import dtype_name, normalize_dim, normalize_dims
+
+values_indices = collections.namedtuple("return_types", ["values", "indices"])
+
+
+def _expand_back(grad, dims, keepdim, shape):
+    """Undo a reduction over ``dims`` on ``grad``: re-insert the dims, broadcast to ``shape``."""
+    if not keepdim:
+        for d in dims:
+            grad = grad.unsqueeze(d)
+    return grad.expand(shape)
+
+
+def _as_rows(data, dims):
+    """``data`` as a C-contiguous (rest, reduced) 2-D array when ``dims`` are its trailing dims."""
+    if not dims or dims != tuple(range(data.ndim - len(dims), data.ndim)) or not data.flags.c_contiguous:
+        return None
+    return data.reshape(-1, math.prod(data.shape[d] for d in dims))
+
+
+def _reduced_shape(shape, dims, keepdim):
+    return tuple(1 if i in dims else s for i, s in enumerate(shape)) if keepdim else \
+        tuple(s for i, s in enumerate(shape) if i not in dims)
+
+
+class SumBackward1(Node):
+    def backward(self, grad):
+        return (_expand_back(grad, self.dims, self.keepdim, self.shape),)
+
+
+SumBackward0 = type("SumBackward0", (SumBackward1,), {})
+
+
+def sum(input, dim=None, keepdim=False, *, dtype=None):
+    data = input._data
+    out_dtype = _dtype.to_dtype(dtype) if dtype is not None else (
+        _dtype.int64 if data.dtype.kind in "biu" else input.dtype)
+    dims = normalize_dims(dim, data.ndim) if dim is not None and dim != () else tuple(range(data.ndim))
+    rows = _as_rows(data, dims) if data.dtype == out_dtype.np else None
+    if rows is not None and rows.shape[1] > 0:
+        value = dispatch.reduce_rows("sum_rows", rows, lambda r: r.sum(axis=1))
+        value = value.reshape(_reduced_shape(data.shape, dims, keepdim))
+    else:
+        value = np.sum(data, axis=dims, keepdims=keepdim, dtype=out_dtype.np)
+    result = wrap(np.asarray(value, dtype=out_dtype.np))
+    if needs_grad(input):
+        node = (SumBackward0 if dim is None else SumBackward1)()
+        node.dims, node.keepdim, node.shape = dims, keepdim, data.shape
+        record(node, (input,), (result,))
+    return result
+
+
+class MeanBackward1(Node):
+    def backward(self, grad):
+        return (_expand_back(grad, self.dims, self.keepdim, self.shape) / self.count,)
+
+
+MeanBackward0 = type("MeanBackward0", (MeanBackward1,), {})
+
+
+def mean(input, dim=None, keepdim=False, *, dtype=None):
+    out_dtype = _dtype.to_dtype(dtype) if dtype is not None else input.dtype
+    if not (out_dtype.is_floating_point or out_dtype.is_complex):
+        raise RuntimeError(
+            "mean(): could not infer output dtype. Input dtype must be either a floating point or complex "
+            f"dtype. Got: {dtype_name(input.dtype)}")
+    data = input._data
+    dims = normalize_dims(dim, data.ndim) if dim is not None and dim != () else tuple(range(data.ndim))
+    count = math.prod(data.shape[d] for d in dims)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = np.mean(data, axis=dims, keepdims=keepdim, dtype=out_dtype.np) if count else \
+            np.full(_reduced_shape(data.shape, dims, keepdim), np.nan, dtype=out_dtype.np)
+    result = wrap(np.asarray(value, dtype=out_dtype.np))
+    if needs_grad(input):
+        node = (MeanBackward0 if dim is None else MeanBackward1)()
+        node.dims, node.keepdim, node.shape, node.count = dims, keepdim, data.shape, count
+        record(node, (input,), (result,))
+    return result
+
+
+class ProdBackward1(Node):
+    def backward(self, grad):
+        # zero-safe: with one zero in a slice only it gets a gradient, with two none do
+        (x,) = self.saved_tensors
+        dims = self.dims
+        is_zero = x == 0
+        nonzero = x.masked_fill(is_zero, 1)
+        prod_nonzero = _keep(nonzero.prod(dims[0]) if len(dims) == 1 else _prod_all(nonzero), dims, x.ndim)
+        zeros_in_slice = _keep(is_zero.sum(dims[0]) if len(dims) == 1 else is_zero.sum(), dims, x.ndim)
+        from .pointwise import where
+        partial = where(zeros_in_slice == 0, prod_nonzero / nonzero,
+                        where((zeros_in_slice == 1) & is_zero, prod_nonzero, 0.0))
+        return (_expand_back(grad, dims, self.keepdim, self.shape) * partial,)
+
+
+ProdBackward0 = type("ProdBackward0", (ProdBackward1,), {})
+
+
+def _prod_all(t):
+    return t.reshape(-1).prod(0)
+
+
+def _keep(t, dims, ndim):
+    """Reshape a reduced tensor so it broadcasts against the unreduced one."""
+    if t.ndim == ndim:
+        return t
+    sizes = iter(t._data.shape)
+    return t.reshape([1 if i in dims else next(sizes) for i in range(ndim)])
+
+
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    data = input._data
+    out_dtype = _dtype.to_dtype(dtype) if dtype is not None else (
+        _dtype.int64 if data.dtype.kind in "biu" else input.dtype)
+    dims = tuple(range(data.ndim)) if dim is None else (normalize_dim(dim, data.ndim),) if data.ndim else ()
+    value = np.prod(data, axis=dims, keepdims=keepdim, dtype=out_dtype.np)
+    result = wrap(np.asarray(value, dtype=out_dtype.np))
+    if needs_grad(input):
+        node = (ProdBackward0 if dim is None else ProdBackward1)()
+        node.dims, node.keepdim, node.shape = dims, keepdim, data.shape
+        record(node, (input,), (result,))
+        node.save_for_backward(input)
+    return result
+
+
+# -- max / min ------------------------------------------------------------------------------
+class MaxBackward0(Node):
+    """Full max/min/amax/amin: the gradient is shared evenly among tied extrema."""
+
+    def backward(self, grad):
+        x, result = self.saved_tensors
+        dims = self.dims
+        r = result if self.keepdim else _keep(result, dims, x.ndim)
+        mask = (x == r)
+        count = mask.sum(dims, keepdim=True) if dims else mask.to(x.dtype)
+        return (_expand_back(grad, dims, self.keepdim, self.shape) * mask / count,)
+
+
+class MaxBackward1(Node):
+    """max/min along a dim: the gradient goes to the index that was returned."""
+
+    def backward(self, grad, grad_indices=None):
+        g = grad if self.keepdim else grad.unsqueeze(self.dim)
+        return (g * wrap(self.one_hot),)
+
+    def _on_release(self):
+        self.one_hot = None
+
+
+def _extremum(name, np_fn, arg_fn, input, dim, keepdim):
+    data = input._data
+    if dim is None:
+        if data.size == 0:
+            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                               "Specify the reduction dim with the 'dim' argument.")
+        result = wrap(np.asarray(np_fn(data)))
+        if needs_grad(input):
+            node = type(f"{name.capitalize()}Backward1", (MaxBackward0,), {})()
+            node.dims, node.keepdim, node.shape = tuple(range(data.ndim)), False, data.shape
+            record(node, (input,), (result,))
+            node.save_for_backward(input, result)
+        return result
+    d = normalize_dim(dim, data.ndim)
+    if data.ndim and data.shape[d] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    idx = arg_fn(data, axis=d, keepdims=True) if data.ndim else np.zeros((), np.int64)
+    values = np.take_along_axis(data, idx, axis=d) if data.ndim else data.copy()
+    if not keepdim and data.ndim:
+        values, idx = values.squeeze(d), idx.squeeze(d)
+    values_t, indices_t = wrap(np.ascontiguousarray(values)), wrap(np.asarray(idx, dtype=np.int64))
+    if needs_grad(input):
+        node = type(f"{name.capitalize()}Backward0", (MaxBackward1,), {})()
+        node.dim, node.keepdim = d, keepdim
+        one_hot = np.zeros(data.shape, dtype=data.dtype)
+        if data.ndim:
+            np.put_along_axis(one_hot, idx if keepdim else np.expand_dims(idx, d), 1, axis=d)
+        else:
+            one_hot[()] = 1
+        node.one_hot = one_hot
+        record(node, (input,), (values_t,))
+        indices_t._requires_grad = False
+    return values_indices(values_t, indices_t)
+
+
+def _nan_arg(np_arg, np_nanarg):
+    # PyTorch propagates NaN: the index of the first NaN wins
+    def arg(data, axis, keepdims):
+        if data.dtype.kind == "f" and np.isnan(data).any():
+            nan_idx = np.argmax(np.isnan(data), axis=axis, keepdims=keepdims)
+            has_nan = np.isnan(data).any(axis=axis, keepdims=keepdims)
+            return np.where(has_nan, nan_idx, np_arg(np.where(np.isnan(data), 0, data), axis=axis, keepdims=keepdims))
+        return np_arg(data, axis=axis, keepdims=keepdims)
+    return arg
+
+
+_argmax_nan = _nan_arg(np.argmax, np.nanargmax)
+_argmin_nan = _nan_arg(np.argmin, np.nanargmin)
+
+
+def max(input, dim=None, keepdim=False, *, out=None):
+    if dim is not None and hasattr(dim, "_data"):  # torch.max(a, b) is maximum
+        from .pointwise import maximum
+        return maximum(input, dim)
+    return _extremum("max", np.max, _argmax_nan, input, dim, keepdim)
+
+
+def min(input, dim=None, keepdim=False, *, out=None):
+    if dim is not None and hasattr(dim, "_data"):
+        from .pointwise import minimum
+        return minimum(input, dim)
+    return _extremum("min", np.min, _argmin_nan, input, dim, keepdim)
+
+
+def _amax_like(name, np_fn):
+    def op(input, dim=(), keepdim=False):
+        data = input._data
+        dims = normalize_dims(dim if dim != () else None, data.ndim)
+        value = np_fn(data, axis=dims, keepdims=keepdim) if data.ndim else data.copy()
+        result = wrap(np.asarray(value, dtype=data.dtype))
+        if needs_grad(input):
+            node = type(f"{name.capitalize()}Backward0", (MaxBackward0,), {})()
+            node.dims, node.keepdim, node.shape = dims, keepdim, data.shape
+            record(node, (input,), (result,))
+            node.save_for_backward(input, result)
+        return result
+    op.__name__ = name
+    return op
+
+
+amax = _amax_like("amax", np.max)
+amin = _amax_like("amin", np.min)
+
+
+def argmax(input, dim=None, keepdim=False):
+    data = input._data
+    if dim is None:
+        return wrap(np.asarray(_argmax_nan(data.reshape(-1), axis=0, keepdims=False), dtype=np.int64))
+    return max(input.detach(), dim, keepdim).indices
+
+
+def argmin(input, dim=None, keepdim=False):
+    data = input._data
+    if dim is None:
+        return wrap(np.asarray(_argmin_nan(data.reshape(-1), axis=0, keepdims=False), dtype=np.int64))
+    return min(input.detach(), dim, keepdim).indices
+
+
+# -- var / std --------------------------------------------------------------------------------
+def _correction(unbiased, correction):
+    if correction is not None:
+        return correction
+    return 1 if unbiased is None or unbiased else 0
+
+
+class VarBackward0(Node):
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        centered = x - x.mean(self.dims, keepdim=True)
+        return (_expand_back(grad, self.dims, self.keepdim, self.shape) * centered * (2.0 / self.denominator),)
+
+
+class StdBackward0(Node):
+    def backward(self, grad):
+        x, result = self.saved_tensors
+        centered = x - x.mean(self.dims, keepdim=True)
+        r = result if self.keepdim else _keep(result, self.dims, x.ndim)
+        g = _expand_back(grad, self.dims, self.keepdim, self.shape)
+        return (g * centered / (r * self.denominator),)
+
+
+def _var_std(node_cls, np_fn, input, dim, unbiased, keepdim, correction):
+    if isinstance(dim, bool):  # var(x, unbiased) positional form
+        dim, unbiased = None, dim
+    data = input._data
+    if not (input.dtype.is_floating_point or input.dtype.is_complex):
+        raise RuntimeError(f"std and var only support floating point and complex dtypes")
+    dims = normalize_dims(dim, data.ndim)
+    c = _correction(unbiased, correction)
+    count = math.prod(data.shape[d] for d in dims)
+    with np.errstate(invalid="ignore", divide="ignore"):  # N - correction <= 0 gives nan, as in PyTorch
+        value = np_fn(data, axis=dims, keepdims=keepdim, ddof=c)
+    result = wrap(np.asarray(value, dtype=input.dtype.to_real().np))
+    if needs_grad(input):
+        node = node_cls()
+        node.dims, node.keepdim, node.shape, node.denominator = dims, keepdim, data.shape, count - c
+        record(node, (input,), (result,))
+        node.save_for_backward(input, result) if node_cls is StdBackward0 else node.save_for_backward(input)
+    return result
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return _var_std(VarBackward0, np.var, input, dim, unbiased, keepdim, correction)
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return _var_std(StdBackward0, np.std, input, dim, unbiased, keepdim, correction)
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+
+
+# -- logsumexp / norm -------------------------------------------------------------------------
+class LogsumexpBackward0(Node):
+    def backward(self, grad):
+        x, result = self.saved_tensors
+        r = result if self.keepdim else _keep(result, self.dims, x.ndim)
+        return (_expand_back(grad, self.dims, self.keepdim, self.shape) * (x - r).exp(),)
+
+
+def logsumexp(input, dim, keepdim=False):
+    data = input._data
+    if data.dtype.kind in "biu":
+        data = data.astype(_dtype.get_default_dtype().np)
+    dims = normalize_dims(dim, data.ndim)
+    rows = _as_rows(data, dims)
+    if rows is not None and rows.shape[1] > 0:
+        value = dispatch.reduce_rows("logsumexp_rows", rows, _np_logsumexp_rows)
+        value = value.reshape(_reduced_shape(data.shape, dims, keepdim))
+    else:
+        value = _np_logsumexp(data, dims, keepdim)
+    result = wrap(np.asarray(value, dtype=data.dtype))
+    if needs_grad(input):
+        node = LogsumexpBackward0()
+        node.dims, node.keepdim, node.shape = dims, keepdim, data.shape
+        record(node, (input,), (result,))
+        node.save_for_backward(input, result)
+    return result
+
+
+def _np_logsumexp(data, dims, keepdim):
+    if data.size == 0:
+        return np.full(_reduced_shape(data.shape, dims, keepdim), -np.inf, dtype=data.dtype)
+    m = np.max(data, axis=dims, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    with np.errstate(divide="ignore"):
+        out = np.log(np.sum(np.exp(data - m), axis=dims, keepdims=True)) + m
+    return out if keepdim else out.squeeze(dims)
+
+
+def _np_logsumexp_rows(rows):
+    return _np_logsumexp(rows, (1,), False)
+
+
+class NormBackward1(Node):
+    """2-norm: x / ||x||, with zero gradient where the norm is zero (as PyTorch)."""
+
+    def backward(self, grad):
+        x, result = self.saved_tensors
+        r = result if self.keepdim else _keep(result, self.dims, x.ndim)
+        from .pointwise import where
+        scale = where(r == 0, 0.0, 1.0 / where(r == 0, 1.0, r))
+        return (_expand_back(grad, self.dims, self.keepdim, self.shape) * x * scale,)
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    if dtype is not None:
+        input = input.to(dtype)
+    if not (input.dtype.is_floating_point or input.dtype.is_complex):
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got {dtype_name(input.dtype)}")
+    if p is None or p == "fro" or p == 2:
+        data = input._data
+        dims = normalize_dims(dim, data.ndim)
+        value = np.sqrt(np.sum(np.abs(data) ** 2, axis=dims, keepdims=keepdim))
+        result = wrap(np.asarray(value, dtype=input.dtype.to_real().np))
+        if needs_grad(input):
+            node = NormBackward1()
+            node.dims, node.keepdim, node.shape = dims, keepdim, data.shape
+            record(node, (input,), (result,))
+            node.save_for_backward(input, result)
+        return result
+    if p == "nuc":
+        raise NotImplementedError("torsh.norm: the nuclear norm arrives with torsh.linalg")
+    a = input.abs()
+    if p == math.inf or p == "inf":
+        return a.amax(dim if dim is not None else (), keepdim)
+    if p == -math.inf:
+        return a.amin(dim if dim is not None else (), keepdim)
+    if p == 0:
+        return (input != 0).to(input.dtype).sum(dim, keepdim)
+    if p == 1:
+        return a.sum(dim, keepdim)
+    return a.pow(p).sum(dim, keepdim).pow(1.0 / p)
+
+
+def all(input, dim=None, keepdim=False):
+    dims = normalize_dims(dim, input._data.ndim) if dim is not None else None
+    return wrap(np.asarray(np.all(input._data, axis=dims, keepdims=keepdim)))
+
+
+def any(input, dim=None, keepdim=False):
+    dims = normalize_dims(dim, input._data.ndim) if dim is not None else None
+    return wrap(np.asarray(np.any(input._data, axis=dims, keepdims=keepdim)))
+
+
+def count_nonzero(input, dim=None):
+    dims = normalize_dims(dim, input._data.ndim) if dim is not None else None
+    return wrap(np.asarray(np.count_nonzero(input._data, axis=dims), dtype=np.int64))

@@ -1,0 +1,430 @@
+"""torsh.Tensor: a NumPy array (the storage) plus the autograd state around it.
+
+Views (view, slicing, transpose, ...) are NumPy views of the same buffer; they share a
+version counter with their base so in-place writes are seen by saved-tensor checks, and
+remember how to re-derive themselves from the base (``_view_fn``) so autograd can follow
+an in-place op on a view back to the base, as PyTorch's view + in-place semantics require.
+
+Most methods are thin names over the ops in ``torsh._ops``; they are attached at the end
+of ``torsh._ops.__init__`` so that this module stays about the tensor itself.
+"""
+import numpy as np
+
+from . import _dtype
+from .autograd import grad_mode
+from .backend import events, memory
+
+
+class Size(tuple):
+    """torch.Size: a tuple of ints with PyTorch's repr."""
+
+    def __repr__(self):
+        return f"torsh.Size({list(self)})"
+
+    def numel(self):
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+
+class device:
+    """torch.device; torsh runs on the CPU only."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type="cpu", index=None):
+        if isinstance(type, device):
+            type, index = type.type, type.index
+        if ":" in type:
+            type, _, idx = type.partition(":")
+            index = int(idx)
+        if type != "cpu":
+            raise RuntimeError(f"torsh runs on the CPU only; device '{type}' is not available")
+        self.type, self.index = type, index
+
+    def __repr__(self):
+        return f"device(type='{self.type}')" if self.index is None else f"device(type='{self.type}', index={self.index})"
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            other = device(other)
+        return isinstance(other, device) and other.type == self.type
+
+    def __hash__(self):
+        return hash(self.type)
+
+
+CPU = device("cpu")
+
+
+def wrap(array, requires_grad=False):
+    """A new tensor owning ``array`` (no copy). The one place tensors are born from ops."""
+    t = Tensor._wrap(array, requires_grad)
+    return t
+
+
+class Tensor:
+    __slots__ = ("_data", "_requires_grad", "_grad", "_grad_fn", "_output_nr", "_version", "_base",
+                 "_view_fn", "_view_version", "_accumulator", "_backward_hooks", "_retains_grad",
+                 "__weakref__", "__dict__")
+
+    # -- construction ----------------------------------------------------------------------
+    @classmethod
+    def _wrap(cls, array, requires_grad=False):
+        t = object.__new__(cls)
+        t._data = array
+        t._requires_grad = requires_grad
+        t._grad = None
+        t._grad_fn = None
+        t._output_nr = 0
+        t._version = [0]
+        t._base = None
+        t._view_fn = None
+        t._accumulator = None
+        t._backward_hooks = None
+        t._retains_grad = False
+        if memory.TOPIC in events._subscribers:
+            memory.track(array)
+        return t
+
+    def __new__(cls, *args, **kwargs):
+        # torch.Tensor(data) or torch.Tensor(*sizes): float32 (the default dtype) either way
+        from ._ops import creation
+        if len(args) == 1 and not isinstance(args[0], (int, np.integer)) and not isinstance(args[0], Size):
+            src = creation.tensor(args[0], dtype=_dtype.get_default_dtype())
+        else:
+            sizes = args[0] if len(args) == 1 and isinstance(args[0], Size) else args
+            src = creation.empty(*sizes)
+        t = cls._wrap(src._data)
+        return t
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def _make_view(self, array, view_fn):
+        """A tensor viewing ``array`` (a NumPy view of self's buffer), re-derivable by ``view_fn``."""
+        out = Tensor._wrap(array)
+        out._version = self._version
+        if self._base is None:
+            out._base, out._view_fn = self, view_fn
+        else:
+            parent_fn = self._view_fn
+            out._base, out._view_fn = self._base, lambda base: view_fn(parent_fn(base))
+        out._view_version = self._version[0]
+        return out
+
+    # -- metadata ---------------------------------------------------------------------------
+    @property
+    def shape(self):
+        return Size(self._data.shape)
+
+    def size(self, dim=None):
+        if dim is None:
+            return Size(self._data.shape)
+        from ._ops._helpers import normalize_dim
+        return self._data.shape[normalize_dim(dim, self._data.ndim)]
+
+    @property
+    def dtype(self):
+        return _dtype._BY_NP[self._data.dtype]
+
+    @property
+    def device(self):
+        return CPU
+
+    @property
+    def is_cpu(self):
+        return True
+
+    is_cuda = False
+    is_sparse = False
+    is_quantized = False
+    is_meta = False
+
+    @property
+    def layout(self):
+        return "torsh.strided"
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    def dim(self):
+        return self._data.ndim
+
+    ndimension = dim
+
+    def numel(self):
+        return self._data.size
+
+    nelement = numel
+
+    def element_size(self):
+        return self._data.itemsize
+
+    def stride(self, dim=None):
+        strides = tuple(s // self._data.itemsize for s in self._data.strides)
+        if dim is None:
+            return strides
+        from ._ops._helpers import normalize_dim
+        return strides[normalize_dim(dim, self._data.ndim)]
+
+    def storage_offset(self):
+        if self._base is None:
+            return 0
+        root = self._base._data
+        return (self._data.__array_interface__["data"][0] - root.__array_interface__["data"][0]) // self._data.itemsize
+
+    def data_ptr(self):
+        return self._data.__array_interface__["data"][0]
+
+    def untyped_storage(self):
+        return (self._base if self._base is not None else self)._data
+
+    def is_contiguous(self, memory_format=None):
+        return self._data.flags.c_contiguous
+
+    def is_floating_point(self):
+        return self.dtype.is_floating_point
+
+    def is_complex(self):
+        return self.dtype.is_complex
+
+    def get_device(self):
+        return -1
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    # -- autograd state ---------------------------------------------------------------------
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        self.requires_grad_(flag)
+
+    def requires_grad_(self, requires_grad=True):
+        if self.grad_fn is not None and not requires_grad:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use a computed "
+                "variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach().")
+        if requires_grad and not (self.dtype.is_floating_point or self.dtype.is_complex):
+            raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def grad_fn(self):
+        base = self._base
+        if base is not None and base._requires_grad and self._view_version != self._version[0]:
+            self._regenerate_view_grad_fn()
+        return self._grad_fn
+
+    def _regenerate_view_grad_fn(self):
+        """The base changed in place since this view got its grad_fn: re-derive it from the base."""
+        with grad_mode.enable_grad():
+            fresh = self._view_fn(self._base)
+        self._grad_fn, self._output_nr = fresh._grad_fn, fresh._output_nr
+        self._requires_grad = fresh._requires_grad
+        self._view_version = self._version[0]
+
+    @property
+    def is_leaf(self):
+        return not self._requires_grad or self.grad_fn is None
+
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}")
+            if value._data.shape != self._data.shape:
+                raise RuntimeError("assigned grad has data of a different size")
+            if value.dtype is not self.dtype:
+                raise RuntimeError("assigned grad has data of a different type")
+        self._grad = value
+
+    @property
+    def output_nr(self):
+        return self._output_nr
+
+    @property
+    def _version_value(self):
+        return self._version[0]
+
+    def _bump_version(self):
+        self._version[0] += 1
+
+    @property
+    def retains_grad(self):
+        return self._retains_grad
+
+    def retain_grad(self):
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        fn = self.grad_fn
+        if fn is None or self._retains_grad:
+            return
+        self._retains_grad = True
+        import weakref
+        ref = weakref.ref(self)
+
+        def retain(grad):
+            t = ref()
+            if t is None:
+                return
+            if t._grad is None:
+                t._grad = grad if grad_mode.is_grad_enabled() else grad.detach().clone()
+            else:
+                t._grad = t._grad + grad
+        if fn._retain_hooks is None:
+            fn._retain_hooks = {}
+        fn._retain_hooks[self._output_nr] = retain
+
+    def register_hook(self, hook):
+        """``hook(grad)`` runs when this tensor's gradient is computed; may return a replacement."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        from .autograd.graph import _RemovableHandle
+        fn = self.grad_fn
+        if fn is None:
+            if self._backward_hooks is None:
+                self._backward_hooks = {0: []}
+            hooks = self._backward_hooks[0]
+        else:
+            if fn._pre_hooks is None:
+                fn._pre_hooks = {}
+            hooks = fn._pre_hooks.setdefault(self._output_nr, [])
+        hooks.append(hook)
+        return _RemovableHandle(hooks, hook)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        from .autograd import engine
+        engine.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    def detach(self):
+        """A tensor sharing this one's storage and version counter, outside the graph."""
+        out = Tensor._wrap(self._data)
+        out._version = self._version
+        return out
+
+    def detach_(self):
+        if self._base is not None:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        self._grad_fn = None
+        self._requires_grad = False
+        return self
+
+    @property
+    def data(self):
+        return self.detach()
+
+    @data.setter
+    def data(self, value):
+        self._data = value._data
+
+    # -- conversion -------------------------------------------------------------------------
+    def numpy(self, *, force=False):
+        if self._requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        if dtype is None:
+            return self._data
+        return self._data.astype(dtype, copy=bool(copy))
+
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        if self._requires_grad:
+            raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
+        kwargs = {} if max_version is None else {"max_version": max_version}
+        return self._data.__dlpack__(stream=stream, **kwargs)
+
+    def __dlpack_device__(self):
+        return self._data.__dlpack_device__()
+
+    def item(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        return self._data.reshape(()).item()
+
+    def tolist(self):
+        return self._data.tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self._data.reshape(()))
+
+    def __index__(self):
+        if self.dtype.is_floating_point or self.dtype.is_complex or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self._data.reshape(()))
+
+    def __complex__(self):
+        return complex(self.item())
+
+    def __hash__(self):
+        return id(self)
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __repr__(self, *, tensor_contents=None):
+        from ._tensor_str import tensor_repr
+        return tensor_repr(self)
+
+    def __format__(self, spec):
+        if self._data.ndim == 0:
+            return self.item().__format__(spec)
+        return object.__format__(self, spec)
+
+    def __reduce_ex__(self, protocol):
+        from .serialization import _rebuild_tensor_for_pickle
+        return (_rebuild_tensor_for_pickle, (np.ascontiguousarray(self._data), self._requires_grad))
+
+    def __deepcopy__(self, memo):
+        if not self.is_leaf:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy protocol at the moment.")
+        out = type(self)._wrap(self._data.copy(), self._requires_grad) if type(self) is Tensor else self._deepcopy_subclass(memo)
+        if self._grad is not None:
+            out._grad = self._grad.__deepcopy__(memo)
+        memo[id(self)] = out
+        return out
+
+    def _deepcopy_subclass(self, memo):
+        out = object.__new__(type(self))
+        Tensor.__init_from(out, self._data.copy(), self._requires_grad)
+        out.__dict__.update({k: v for k, v in self.__dict__.items()})
+        return out
+
+    @staticmethod
+    def __init_from(t, array, requires_grad):
+        fresh = Tensor._wrap(array, requires_grad)
+        for slot in Tensor.__slots__:
+            if slot not in ("__weakref__", "__dict__"):
+                setattr(t, slot, getattr(fresh, slot))
+
+    # -- in-place helpers used by optimizers and the engine (no graph) ----------------------
+    def _iadd_no_grad(self, other):
+        np.add(self._data, other._data, out=self._data, casting="unsafe")
+        self._version[0] += 1

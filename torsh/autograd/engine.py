@@ -1,0 +1,273 @@
+"""The backward engine: walks the graph from the roots and runs each Node once.
+
+Ready nodes run latest-created first (highest sequence number), as in PyTorch, and a
+node runs only once every gradient flowing into it has arrived. ``autograd.grad``
+prunes the walk to the nodes that lead to the requested inputs and captures their
+gradients without touching ``.grad``.
+"""
+import heapq
+
+from . import grad_mode
+from .graph import AccumulateGrad, Node, SECOND_BACKWARD_ERROR, gradient_edge
+
+
+def _collect(roots, targets):
+    """Nodes to run and their dependency counts.
+
+    A node runs when some path from it reaches a target (a node whose incoming gradient
+    is wanted); with no targets every node runs. Returns (runs, dependencies).
+    """
+    order, visited = [], set()
+    for root in roots:  # iterative DFS post-order: deep graphs (RNNs) must not hit the recursion limit
+        if root in visited:
+            continue
+        visited.add(root)
+        stack = [(root, iter(root.next_functions))]
+        while stack:
+            node, edges = stack[-1]
+            for child, _ in edges:
+                if child is not None and child not in visited:
+                    visited.add(child)
+                    stack.append((child, iter(child.next_functions)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    leads_to_target = {}
+    for node in order:  # children come before parents in post-order
+        leads = targets is None or node in targets
+        for child, _ in node.next_functions:
+            if child is not None and leads_to_target.get(child, False):
+                leads = True
+        leads_to_target[node] = leads
+    runs = set()
+    for node in order:
+        if targets is None:
+            runs.add(node)
+        elif any(child is not None and leads_to_target[child] for child, _ in node.next_functions):
+            runs.add(node)
+    dependencies = {}
+    for node in runs:
+        for child, _ in node.next_functions:
+            if child is not None:
+                dependencies[child] = dependencies.get(child, 0) + 1
+    return runs, dependencies
+
+
+def _accumulate(buffer, node, nr, grad):
+    slots = buffer.get(node)
+    if slots is None:
+        slots = buffer[node] = [None] * max(1, len(node._output_meta))
+    slots[nr] = grad if slots[nr] is None else slots[nr] + grad
+
+
+def _fill_missing(node, grads):
+    from .. import _ops
+    return tuple(
+        _ops.creation.zeros_for(*node._output_meta[i]) if g is None and i < len(node._output_meta) else g
+        for i, g in enumerate(grads))
+
+
+def _check_gradient(node, i, grad):
+    """Cast a produced gradient to its input's dtype; refuse one of the wrong shape."""
+    meta = node._input_meta[i] if i < len(node._input_meta) else None
+    if meta is None:
+        return grad
+    shape, dtype = meta
+    if grad._data.shape != shape:
+        raise RuntimeError(
+            f"Function {node.name()} returned an invalid gradient at index {i} - got "
+            f"{list(grad._data.shape)} but expected shape compatible with {list(shape)}")
+    if grad.dtype is not dtype:
+        grad = grad.to(dtype)
+    return grad
+
+
+def _run_pre_hooks(node, grads):
+    grads = list(grads)
+    for hook in node.metadata.get("_node_prehooks", ()):
+        result = hook(tuple(grads))
+        if result is not None:
+            grads = list(result)
+    tensor_hooks = node.variable._backward_hooks if isinstance(node, AccumulateGrad) else node._pre_hooks
+    if tensor_hooks:
+        for nr, hooks in tensor_hooks.items():
+            for hook in list(hooks):
+                if grads[nr] is None:
+                    continue
+                result = hook(grads[nr])
+                if result is not None:
+                    grads[nr] = result
+    if node._retain_hooks:
+        for nr, hook in node._retain_hooks.items():
+            if grads[nr] is not None:
+                hook(grads[nr])
+    return grads
+
+
+def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, accumulate=True):
+    """Propagate ``root_grads`` from ``roots``; with ``accumulate=False`` return input grads.
+
+    ``inputs``: tensors whose gradients are wanted (``autograd.grad``, or ``backward(inputs=)``).
+    """
+    root_edges = [gradient_edge(t) for t in roots]
+    capture = None
+    targets = None
+    if inputs is not None:
+        capture = {}
+        for i, t in enumerate(inputs):
+            node, nr = gradient_edge(t)
+            if node is None:
+                continue
+            capture.setdefault((node, nr), []).append(i)
+        targets = {node for node, _ in capture}
+    runs, dependencies = _collect([n for n, _ in root_edges if n is not None], targets)
+    captured = [None] * (len(inputs) if inputs is not None else 0)
+
+    buffer = {}
+    for (node, nr), grad in zip(root_edges, root_grads):
+        if node is not None:
+            _accumulate(buffer, node, nr, grad)
+    ready = []
+    for node in {n for n, _ in root_edges if n is not None}:
+        if dependencies.get(node, 0) == 0:
+            heapq.heappush(ready, (-node._sequence_nr, id(node), node))
+
+    with grad_mode.set_grad_enabled(create_graph):
+        while ready:
+            _, _, node = heapq.heappop(ready)
+            grads = _run_pre_hooks(node, buffer.pop(node, [None]))
+            if capture is not None:
+                for nr, g in enumerate(grads):
+                    for i in capture.get((node, nr), ()):
+                        captured[i] = g
+            if node not in runs or (isinstance(node, AccumulateGrad) and not accumulate):
+                continue
+            if node._released:
+                raise RuntimeError(SECOND_BACKWARD_ERROR)
+            if isinstance(node, AccumulateGrad):
+                if grads[0] is not None:
+                    node.apply(_check_gradient(node, 0, grads[0]))
+                continue
+            grad_inputs = node.apply(*_fill_missing(node, grads))
+            if not isinstance(grad_inputs, tuple):
+                grad_inputs = (grad_inputs,)
+            if node._post_hooks:
+                for hook in node._post_hooks:
+                    result = hook(grad_inputs, tuple(grads))
+                    if result is not None:
+                        grad_inputs = tuple(result)
+            if not retain_graph:
+                node._release()
+            if len(grad_inputs) != len(node.next_functions):
+                raise RuntimeError(
+                    f"function {node.name()} returned an incorrect number of gradients "
+                    f"(expected {len(node.next_functions)}, got {len(grad_inputs)})")
+            for i, ((child, nr), grad) in enumerate(zip(node.next_functions, grad_inputs)):
+                if child is None:
+                    continue
+                if grad is not None:
+                    _accumulate(buffer, child, nr, _check_gradient(node, i, grad))
+                if child in dependencies:
+                    dependencies[child] -= 1
+                    if dependencies[child] == 0:
+                        heapq.heappush(ready, (-child._sequence_nr, id(child), child))
+    return captured
+
+
+def _make_root_grads(outputs, grad_outputs, create_graph):
+    from .. import _ops
+    grads = []
+    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
+        if g is None:
+            if out._data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            if not out.dtype.is_floating_point and not out.dtype.is_complex:
+                raise RuntimeError(
+                    f"grad can be implicitly created only for real scalar outputs but got {out.dtype}")
+            g = _ops.creation.ones_like(out)
+        elif not hasattr(g, "_data"):
+            g = _ops.creation.full_like(out, g)
+        elif g._data.shape != out._data.shape:
+            raise RuntimeError(
+                f"Mismatch in shape: grad_output[{i}] has a shape of {_ops.shape_str(g)} and output[{i}] "
+                f"has a shape of {_ops.shape_str(out)}.")
+        grads.append(g)
+    return grads
+
+
+def _as_tuple(x):
+    if x is None:
+        return None
+    if hasattr(x, "_data"):
+        return (x,)
+    return tuple(x)
+
+
+def _check_requires_grad(outputs):
+    for i, out in enumerate(outputs):
+        if not out._requires_grad:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate into ``.grad`` of the leaves the gradients of ``tensors`` (torch.autograd.backward)."""
+    tensors = _as_tuple(tensors)
+    grad_tensors = _as_tuple(grad_tensors) or (None,) * len(tensors)
+    if retain_graph is None:
+        retain_graph = create_graph
+    _check_requires_grad(tensors)
+    roots = _make_root_grads(tensors, grad_tensors, create_graph)
+    if inputs is not None:
+        inputs = _as_tuple(inputs)
+        if len(inputs) == 0:
+            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+        grads = run_backward(tensors, roots, retain_graph, create_graph, inputs=inputs, accumulate=False)
+        for t, g in zip(inputs, grads):
+            if g is not None:
+                accumulate_into_leaf(t, g, create_graph)
+        return None
+    run_backward(tensors, roots, retain_graph, create_graph)
+    return None
+
+
+def accumulate_into_leaf(t, g, create_graph):
+    with grad_mode.set_grad_enabled(create_graph):
+        if t.grad_fn is None:
+            from .graph import accumulator_of
+            accumulator_of(t).apply(g)
+        else:  # backward(inputs=[non_leaf]) fills non_leaf.grad like a retained grad
+            t._grad = g if t._grad is None else t._grad + g
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad`` (torch.autograd.grad)."""
+    if is_grads_batched:
+        raise NotImplementedError("torsh.autograd.grad: is_grads_batched=True is not supported")
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    outputs = _as_tuple(outputs)
+    single_input = hasattr(inputs, "_data")
+    inputs = _as_tuple(inputs)
+    grad_outputs = _as_tuple(grad_outputs) or (None,) * len(outputs)
+    if retain_graph is None:
+        retain_graph = create_graph
+    _check_requires_grad(outputs)
+    for i, t in enumerate(inputs):
+        if not t._requires_grad:
+            raise RuntimeError(f"One of the differentiated Tensors does not require grad")
+    roots = _make_root_grads(outputs, grad_outputs, create_graph)
+    grads = run_backward(outputs, roots, retain_graph, create_graph, inputs=inputs, accumulate=False)
+    result = []
+    for t, g in zip(inputs, grads):
+        if g is None:
+            if materialize_grads:
+                from .. import _ops
+                g = _ops.creation.zeros_like(t)
+            elif not allow_unused:
+                raise RuntimeError(
+                    "One of the differentiated Tensors appears to not have been used in the graph. "
+                    "Set allow_unused=True if this is the desired behavior.")
+        result.append(g)
+    return tuple(result)

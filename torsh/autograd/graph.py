@@ -1,0 +1,215 @@
+"""The autograd graph: Node (a backward function), saved tensors and gradient accumulators.
+
+Every differentiable op records one Node subclass instance (named like PyTorch's,
+``MulBackward0``) whose ``backward`` is written in torsh ops, so running it with grad
+mode on (``create_graph=True``) builds the graph of the gradient itself.
+"""
+import itertools
+import weakref
+
+import numpy as np
+
+from . import grad_mode
+
+_sequence = itertools.count()
+
+SECOND_BACKWARD_ERROR = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved tensors after calling backward.")
+
+
+class SavedTensor:
+    """A tensor saved for backward, with the version it had, so later in-place edits are caught.
+
+    An op's own output is saved without its grad_fn (that would be a reference cycle through
+    the node) and re-attached to the owning node when unpacked, as PyTorch does.
+    """
+
+    __slots__ = ("tensor", "version", "is_output", "data", "version_box", "requires_grad", "output_nr")
+
+    def __init__(self, tensor, node):
+        self.version = tensor._version[0]
+        self.is_output = tensor._grad_fn is node and node is not None
+        if self.is_output:
+            self.tensor = None
+            self.data = tensor._data
+            self.version_box = tensor._version
+            self.requires_grad = tensor._requires_grad
+            self.output_nr = tensor._output_nr
+        else:
+            self.tensor = tensor
+            self.version_box = tensor._version
+
+    def unpack(self, node):
+        if self.version_box[0] != self.version:
+            t = self.tensor
+            if t is None:
+                desc, where = self.data, f"output {self.output_nr} of {node.name()}"
+            else:
+                desc = t._data
+                where = (f"output {t._output_nr} of {t._grad_fn.name()}" if t._grad_fn is not None
+                         else "a leaf Variable")
+            from .._tensor_str import type_name
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an inplace "
+                f"operation: [{type_name(desc.dtype)} {list(desc.shape)}], which is {where}, is at version "
+                f"{self.version_box[0]}; expected version {self.version} instead. Hint: the backtrace further "
+                "above can show the operation that failed to compute its gradient. The variable in "
+                "question was changed in there or anywhere later. Good luck!")
+        if self.tensor is not None:
+            return self.tensor
+        from .._tensor import Tensor
+        t = Tensor._wrap(self.data, self.requires_grad)
+        t._version = self.version_box
+        if self.requires_grad:
+            t._grad_fn = node
+            t._output_nr = self.output_nr
+        return t
+
+
+class Node:
+    """A backward function: ``apply(*grad_outputs)`` returns one gradient per next edge."""
+
+    _output_meta = ()  # [(shape, dtype)] of the forward outputs, to fill in missing grads
+    _input_meta = ()  # [(shape, dtype)] of the forward inputs, to check and cast gradients
+    _saved = None
+    _released = False
+
+    def __init__(self):
+        self.next_functions = ()
+        self._sequence_nr = next(_sequence)
+        self._pre_hooks = None  # {output_nr: [hook(grad) -> grad or None]}
+        self._retain_hooks = None  # {output_nr: retain_grad hook}, run after the others
+        self._post_hooks = None
+        self.metadata = {}
+
+    # -- what the engine and users see ------------------------------------------------
+    def name(self):
+        return type(self).__name__
+
+    def __repr__(self):
+        return f"<{self.name()} object at {hex(id(self))}>"
+
+    def _sequence(self):
+        return self._sequence_nr
+
+    def register_hook(self, hook):
+        """``hook(grad_inputs, grad_outputs)`` runs after this node; may return new grad_inputs."""
+        if self._post_hooks is None:
+            self._post_hooks = []
+        self._post_hooks.append(hook)
+        return _RemovableHandle(self._post_hooks, hook)
+
+    def register_prehook(self, hook):
+        """``hook(grad_outputs)`` runs before this node; may return new grad_outputs."""
+        self.metadata.setdefault("_node_prehooks", []).append(hook)
+        return _RemovableHandle(self.metadata["_node_prehooks"], hook)
+
+    # -- saved tensors ---------------------------------------------------------------------
+    def save_for_backward(self, *tensors):
+        self._saved = tuple(None if t is None else SavedTensor(t, self) for t in tensors)
+
+    @property
+    def saved_tensors(self):
+        if self._released:
+            raise RuntimeError(SECOND_BACKWARD_ERROR)
+        if self._saved is None:
+            return ()
+        return tuple(None if s is None else s.unpack(self) for s in self._saved)
+
+    def _release(self):
+        self._saved = None
+        self._released = True
+        self._on_release()
+
+    def _on_release(self):
+        """Drop any other state kept for backward (overridden by nodes holding more)."""
+
+    def backward(self, *grads):
+        raise NotImplementedError(f"{self.name()} has no backward")
+
+    def apply(self, *grads):
+        return self.backward(*grads)
+
+
+class _RemovableHandle:
+    def __init__(self, container, item, key=None):
+        self._container, self._item, self._key = container, item, key
+
+    def remove(self):
+        try:
+            self._container.remove(self._item)
+        except ValueError:
+            pass
+
+
+class AccumulateGrad(Node):
+    """The sink of a leaf tensor: adds the incoming gradient into ``tensor.grad``."""
+
+    def __init__(self, variable):
+        super().__init__()
+        self.variable = variable
+        self._sequence_nr = float("inf")  # run as soon as ready, as PyTorch does
+        self._input_meta = ((variable.shape, variable.dtype),)
+        self._output_meta = self._input_meta
+
+    def apply(self, grad):
+        var = self.variable
+        if grad_mode.is_grad_enabled():  # create_graph: keep the graph of the gradient
+            var._grad = grad if var._grad is None else var._grad + grad
+        elif var._grad is None:
+            # a private copy: the incoming array may be shared (a broadcast, a user's gradient)
+            from .._tensor import wrap
+            var._grad = wrap(np.array(grad._data, copy=True, order="C"))
+        else:
+            var._grad._iadd_no_grad(grad)
+        return ()
+
+
+def accumulator_of(tensor):
+    """The AccumulateGrad node of a leaf, made once and kept as long as a graph uses it."""
+    ref = tensor._accumulator
+    acc = ref() if ref is not None else None
+    if acc is None:
+        acc = AccumulateGrad(tensor)
+        tensor._accumulator = weakref.ref(acc)
+    return acc
+
+
+def gradient_edge(tensor):
+    """(node, output_nr) through which a gradient reaches ``tensor``; (None, 0) if none."""
+    if not tensor._requires_grad:
+        return (None, 0)
+    fn = tensor.grad_fn
+    if fn is None:
+        return (accumulator_of(tensor), 0)
+    return (fn, tensor._output_nr)
+
+
+def record(node, inputs, outputs):
+    """Link ``node`` into the graph: its edges to ``inputs``, and ``outputs`` to it.
+
+    ``inputs`` may hold non-tensors (scalars) or None, which get no edge.
+    """
+    node.next_functions = tuple(
+        gradient_edge(t) if hasattr(t, "_data") else (None, 0) for t in inputs)
+    node._input_meta = tuple(
+        (t._data.shape, t.dtype) if hasattr(t, "_data") else None for t in inputs)
+    node._output_meta = tuple((o._data.shape, o.dtype) for o in outputs)
+    for nr, out in enumerate(outputs):
+        out._grad_fn = node
+        out._output_nr = nr
+        out._requires_grad = True
+    return node
+
+
+def needs_grad(*tensors):
+    """True when grad mode is on and any of ``tensors`` (non-tensors ignored) requires grad."""
+    if not grad_mode._state.enabled:
+        return False
+    for t in tensors:
+        if getattr(t, "_requires_grad", False):
+            return True
+    return False

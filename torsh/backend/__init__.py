@@ -1,0 +1,1 @@
+"""Backend layer: event bus, kernel dispatch and memory accounting (imports nothing above it)."""

@@ -1,0 +1,137 @@
+"""Per-call choice of the kernel variant that runs an op, and the record of why.
+
+Variants, cheapest set-up first: ``numpy`` (reference, any dtype/layout/broadcast),
+``pythran_simd`` (compiled single-thread vectorised pass) and ``pythran_omp`` (the same
+cut into chunks over OpenMP threads). Compiled kernels take flat contiguous float32/float64
+operands of one shape; everything else goes to NumPy and the record says so.
+
+Thresholds are per op, in elements: ``simd`` is the numel from which the single-thread
+kernel beats NumPy, ``parallel`` the numel from which threads pay for their start-up.
+The defaults were measured on a 2-core x86-64 (see benchmarks/); issue 6's calibration
+replaces them with numbers measured on the running machine.
+
+Records (op, variant, reason, numel, dtype, seconds) are built only while somebody
+listens on the ``dispatch`` topic, so an unobserved call pays one dict lookup.
+"""
+import contextlib
+import math
+import time
+from typing import NamedTuple
+
+import numpy as np
+
+from . import events, kernels
+
+INF = math.inf
+TOPIC = "dispatch"
+
+# op -> (simd threshold, parallel threshold); INF means "never worth it" on the reference machine
+thresholds = {
+    "add": (INF, 2_000_000),
+    "sub": (INF, 2_000_000),
+    "mul": (INF, 2_000_000),
+    "div": (INF, 2_000_000),
+    "exp": (INF, 2_000_000),
+    "tanh": (INF, 50_000),
+    "sigmoid": (512, 50_000),
+    "relu": (INF, 500_000),
+    "gelu_tanh": (0, 50_000),
+    "sum_rows": (INF, 16_384),
+    "max_rows": (INF, 16_384),
+    "logsumexp_rows": (0, 16_384),
+}
+
+_FAMILY = {"sum_rows": "reductions", "max_rows": "reductions", "logsumexp_rows": "reductions"}
+_COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class DispatchRecord(NamedTuple):
+    op: str
+    variant: str
+    reason: str
+    numel: int
+    dtype: str
+    seconds: float
+
+
+def choose(op, numel, np_dtype, contiguous=True):
+    """(variant, reason) for running ``op`` on ``numel`` elements of ``np_dtype``."""
+    module = kernels.get(_FAMILY.get(op, "elementwise"))
+    if module is None:
+        return "numpy", f"kernel family {_FAMILY.get(op, 'elementwise')} not compiled"
+    if np_dtype not in _COMPILED_DTYPES:
+        return "numpy", f"dtype {np_dtype} has no compiled kernel"
+    if not contiguous:
+        return "numpy", "operands not contiguous or not of one shape"
+    simd, parallel = thresholds.get(op, (INF, INF))
+    if numel >= parallel:
+        return "pythran_omp", f"numel {numel:,} >= parallel threshold {parallel:,}"
+    if numel >= simd:
+        return "pythran_simd", f"numel {numel:,} >= simd threshold {simd:,}"
+    limit = simd if simd != INF else parallel
+    return "numpy", f"numel {numel:,} < threshold {limit:,}"
+
+
+def _run(op, variant, reason, numel, np_dtype, compiled_call, numpy_call):
+    if not events.listening(TOPIC):
+        return numpy_call() if variant == "numpy" else compiled_call(variant == "pythran_omp")
+    start = time.perf_counter()
+    out = numpy_call() if variant == "numpy" else compiled_call(variant == "pythran_omp")
+    events.emit(TOPIC, DispatchRecord(op, variant, reason, numel, str(np_dtype), time.perf_counter() - start))
+    return out
+
+
+def unary(op, x, numpy_fn):
+    """Apply elementwise ``op`` to ndarray ``x``; ``numpy_fn(x)`` is the reference variant."""
+    contiguous = x.flags.c_contiguous
+    variant, reason = choose(op, x.size, x.dtype, contiguous)
+
+    def compiled(parallel):
+        out = np.empty_like(x)
+        getattr(kernels.get("elementwise"), op)(x.reshape(-1), out.reshape(-1), parallel)
+        return out
+
+    return _run(op, variant, reason, x.size, x.dtype, compiled, lambda: numpy_fn(x))
+
+
+def binary(op, a, b, numpy_fn):
+    """Apply elementwise ``op`` to ndarrays ``a`` and ``b`` (already of the result dtype)."""
+    same_layout = (a.shape == b.shape and a.dtype == b.dtype
+                   and a.flags.c_contiguous and b.flags.c_contiguous)
+    variant, reason = choose(op, a.size if same_layout else max(a.size, b.size), a.dtype, same_layout)
+
+    def compiled(parallel):
+        out = np.empty_like(a)
+        getattr(kernels.get("elementwise"), op)(a.reshape(-1), b.reshape(-1), out.reshape(-1), parallel)
+        return out
+
+    return _run(op, variant, reason, a.size, a.dtype, compiled, lambda: numpy_fn(a, b))
+
+
+def reduce_rows(op, x2d, numpy_fn):
+    """Reduce each row of a 2-D ndarray; ``numpy_fn(x2d)`` is the reference variant."""
+    variant, reason = choose(op, x2d.size, x2d.dtype, x2d.flags.c_contiguous and x2d.shape[1] > 0)
+
+    def compiled(parallel):
+        out = np.empty(x2d.shape[0], dtype=x2d.dtype)
+        getattr(kernels.get("reductions"), op)(x2d, out, parallel)
+        return out
+
+    return _run(op, variant, reason, x2d.size, x2d.dtype, compiled, lambda: numpy_fn(x2d))
+
+
+@contextlib.contextmanager
+def record():
+    """Collect the DispatchRecords of the calls made inside the block into a list."""
+    records = []
+    unsubscribe = events.subscribe(TOPIC, records.append)
+    try:
+        yield records
+    finally:
+        unsubscribe()
+
+
+def explain(op, numel, dtype="float32", contiguous=True):
+    """Say which variant ``op`` would run on ``numel`` elements, and why."""
+    variant, reason = choose(op, numel, np.dtype(dtype), contiguous)
+    return f"{op}: {variant} ({reason})"
