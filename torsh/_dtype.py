@@ -34,7 +34,9 @@ class dtype:
         return {"complex64": float32, "complex128": float64}.get(self.name, self)
 
     def to_complex(self):
-        return {"float32": complex64, "float64": complex128, "float16": complex64}.get(self.name, self)
+        # no complex32 here: float16 and bfloat16 pair with complex64
+        return {"float32": complex64, "float64": complex128, "float16": complex64,
+                "bfloat16": complex64}.get(self.name, self)
 
 
 _BOOL, _INT, _FLOAT, _COMPLEX = 0, 1, 2, 3

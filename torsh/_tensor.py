@@ -68,7 +68,7 @@ def wrap(array, requires_grad=False):
 
 
 class Tensor:
-    __slots__ = ("_data", "_requires_grad", "_grad", "_grad_fn", "_output_nr", "_version", "_base",
+    __slots__ = ("_data", "_requires_grad", "_grad", "_grad_fn", "_output_nr", "_version_counter", "_base",
                  "_view_fn", "_view_version", "_accumulator", "_backward_hooks", "_retains_grad",
                  "__weakref__", "__dict__")
 
@@ -81,7 +81,7 @@ class Tensor:
         t._grad = None
         t._grad_fn = None
         t._output_nr = 0
-        t._version = [0]
+        t._version_counter = [0]
         t._base = None
         t._view_fn = None
         t._accumulator = None
@@ -108,13 +108,13 @@ class Tensor:
     def _make_view(self, array, view_fn):
         """A tensor viewing ``array`` (a NumPy view of self's buffer), re-derivable by ``view_fn``."""
         out = Tensor._wrap(array)
-        out._version = self._version
+        out._version_counter = self._version_counter
         if self._base is None:
             out._base, out._view_fn = self, view_fn
         else:
             parent_fn = self._view_fn
             out._base, out._view_fn = self._base, lambda base: view_fn(parent_fn(base))
-        out._view_version = self._version[0]
+        out._view_version = self._version_counter[0]
         return out
 
     # -- metadata ---------------------------------------------------------------------------
@@ -217,14 +217,14 @@ class Tensor:
                 "you can only change requires_grad flags of leaf variables. If you want to use a computed "
                 "variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach().")
         if requires_grad and not (self.dtype.is_floating_point or self.dtype.is_complex):
-            raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self._requires_grad = bool(requires_grad)
         return self
 
     @property
     def grad_fn(self):
         base = self._base
-        if base is not None and base._requires_grad and self._view_version != self._version[0]:
+        if base is not None and base._requires_grad and self._view_version != self._version_counter[0]:
             self._regenerate_view_grad_fn()
         return self._grad_fn
 
@@ -234,7 +234,7 @@ class Tensor:
             fresh = self._view_fn(self._base)
         self._grad_fn, self._output_nr = fresh._grad_fn, fresh._output_nr
         self._requires_grad = fresh._requires_grad
-        self._view_version = self._version[0]
+        self._view_version = self._version_counter[0]
 
     @property
     def is_leaf(self):
@@ -260,11 +260,9 @@ class Tensor:
         return self._output_nr
 
     @property
-    def _version_value(self):
-        return self._version[0]
-
-    def _bump_version(self):
-        self._version[0] += 1
+    def _version(self):
+        """How many in-place writes this tensor's storage has seen (shared with its views)."""
+        return self._version_counter[0]
 
     @property
     def retains_grad(self):
@@ -316,7 +314,7 @@ class Tensor:
     def detach(self):
         """A tensor sharing this one's storage and version counter, outside the graph."""
         out = Tensor._wrap(self._data)
-        out._version = self._version
+        out._version_counter = self._version_counter
         return out
 
     def detach_(self):
@@ -400,7 +398,7 @@ class Tensor:
 
     def __reduce_ex__(self, protocol):
         from .serialization import _rebuild_tensor_for_pickle
-        return (_rebuild_tensor_for_pickle, (np.ascontiguousarray(self._data), self._requires_grad))
+        return (_rebuild_tensor_for_pickle, (np.array(self._data, order="C"), self._requires_grad))
 
     def __deepcopy__(self, memo):
         if not self.is_leaf:
@@ -427,4 +425,4 @@ class Tensor:
     # -- in-place helpers used by optimizers and the engine (no graph) ----------------------
     def _iadd_no_grad(self, other):
         np.add(self._data, other._data, out=self._data, casting="unsafe")
-        self._version[0] += 1
+        self._version_counter[0] += 1

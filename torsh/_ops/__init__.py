@@ -178,7 +178,7 @@ _xor = _bool_or_bitwise(pointwise.logical_xor, pointwise.bitwise_xor)
 
 _OPERATORS = {
     "__add__": pointwise.add, "__radd__": _reflected(pointwise.add),
-    "__sub__": pointwise.sub, "__rsub__": _reflected(pointwise.sub),
+    "__sub__": pointwise.sub, "__rsub__": pointwise.rsub,
     "__mul__": pointwise.mul, "__rmul__": _reflected(pointwise.mul),
     "__truediv__": pointwise.div, "__rtruediv__": _reflected(pointwise.div),
     "__floordiv__": pointwise.floor_divide, "__rfloordiv__": _reflected(pointwise.floor_divide),

@@ -36,25 +36,23 @@ def normalize_dims(dim, ndim):
 
 def broadcast_shapes(*shapes):
     """Broadcast shape of ``shapes``; RuntimeError in PyTorch's words on mismatch."""
-    ndim = max((len(s) for s in shapes), default=0)
-    result = [1] * ndim
+    result = ()
     for shape in shapes:
-        for i, size in enumerate(shape):
-            j = ndim - len(shape) + i
-            if result[j] == 1:
-                result[j] = size
-            elif size != 1 and size != result[j]:
-                raise RuntimeError(_broadcast_message(shapes, j - ndim))
-    return tuple(result)
+        result = _broadcast_pair(result, tuple(shape))
+    return result
 
 
-def _broadcast_message(shapes, neg_dim):
-    a, b = shapes[0], shapes[1] if len(shapes) > 1 else shapes[0]
-    size_a = a[neg_dim] if -neg_dim <= len(a) else 1
-    size_b = b[neg_dim] if -neg_dim <= len(b) else 1
+def _broadcast_pair(a, b):
     ndim = max(len(a), len(b))
-    return (f"The size of tensor a ({size_a}) must match the size of tensor b ({size_b}) "
-            f"at non-singleton dimension {ndim + neg_dim}")
+    a_full = (1,) * (ndim - len(a)) + a
+    b_full = (1,) * (ndim - len(b)) + b
+    out = []
+    for i, (x, y) in enumerate(zip(a_full, b_full)):
+        if x != y and x != 1 and y != 1:
+            raise RuntimeError(f"The size of tensor a ({x}) must match the size of tensor b ({y}) "
+                               f"at non-singleton dimension {i}")
+        out.append(y if x == 1 else x)
+    return tuple(out)
 
 
 def sum_to(grad, shape):

@@ -40,7 +40,7 @@ def _infer_dtype(data):
         elif isinstance(x, (list, tuple)):
             for item in x:
                 visit(item)
-        elif isinstance(x, np.ndarray):
+        elif isinstance(x, (np.ndarray, np.generic)):  # before float: np.float64 is a float subclass
             kinds.add(_dtype.from_numpy_dtype(x.dtype))
         else:
             kinds.add(_dtype.scalar_dtype(x))

@@ -8,12 +8,32 @@ from ..autograd.graph import Node, needs_grad, record
 from ._helpers import is_tensor
 
 
-def _convert_key(key):
-    """A NumPy key from a torsh key; (key, is_basic). Bool masks become integer arrays."""
+def _check_mask_shape(mask, shape, position):
+    indexed = shape[position:position + mask.ndim]
+    for i, (m, s) in enumerate(zip(mask.shape, indexed)):
+        if m != s:
+            raise IndexError(
+                f"The shape of the mask {list(mask.shape)} at index {i} does not match the shape of the indexed "
+                f"tensor {list(shape)} at index {position + i}")
+
+
+def _convert_key(key, shape=None):
+    """A NumPy key from a torsh key; (key, is_basic). Bool masks become integer arrays.
+
+    With ``shape`` (the indexed tensor's), a mask is checked against the dims it covers.
+    """
     if not isinstance(key, tuple):
         key = (key,)
     out, basic = [], True
+    position = 0  # the tensor dim the next key element indexes (until an Ellipsis)
     for k in key:
+        if k is Ellipsis:
+            position = None
+        elif position is not None and k is not None:
+            mask = k._data if is_tensor(k) else k
+            if isinstance(mask, np.ndarray) and mask.dtype == np.bool_ and shape is not None and mask.ndim:
+                _check_mask_shape(mask, shape, position)
+            position += mask.ndim if isinstance(mask, np.ndarray) and mask.dtype == np.bool_ else 1
         if is_tensor(k):
             k = k._data
         if isinstance(k, (list, np.ndarray)) or (isinstance(k, np.generic) and k.dtype == np.bool_):
@@ -67,11 +87,14 @@ SelectBackward0 = type("SelectBackward0", (IndexBackward0,), {})
 
 
 def getitem(input, key):
-    np_key, basic = _convert_key(key)
+    np_key, basic = _convert_key(key, input._data.shape)
     data = input._data
+    if basic and Ellipsis not in np_key:
+        np_key = np_key + (Ellipsis,)  # all-int keys then give a 0-d view, not a NumPy scalar copy
     value = _index(data, np_key)
     if basic:
-        name = SelectBackward0 if all(isinstance(k, (int, np.integer)) for k in np_key) else SliceBackward0
+        name = SelectBackward0 if all(isinstance(k, (int, np.integer)) or k is Ellipsis for k in np_key) \
+            else SliceBackward0
         out = input._make_view(value, lambda t: t[key])
     else:
         name = IndexBackward0
@@ -80,7 +103,7 @@ def getitem(input, key):
         node = name()
         node.shape, node.key = data.shape, np_key
         record(node, (input,), (out,))
-        out._view_version = out._version[0]
+        out._view_version = out._version_counter[0]
     return out
 
 
@@ -120,7 +143,7 @@ class IndexPutBackward0(Node):
 
 def index_put(input, key, value, accumulate=False):
     """Out-of-place ``input[key] = value`` (``accumulate`` adds instead)."""
-    np_key, _ = _convert_key(key)
+    np_key, _ = _convert_key(key, input._data.shape)
     data = np.array(input._data, copy=True)
     v = value._data.astype(data.dtype, copy=False) if is_tensor(value) else value
     try:
@@ -154,11 +177,19 @@ def setitem(input, key, value):
     if not is_tensor(value) and not isinstance(value, (int, float, bool, complex, np.generic)):
         from .creation import tensor
         value = tensor(value, dtype=input.dtype)
+    if needs_grad(input, value) and _convert_key(key, input._data.shape)[1]:
+        # a basic key writes through a view, so autograd sees it as PyTorch does (CopySlices)
+        target = getitem(input, key)
+        if is_tensor(value):
+            target.copy_(value)
+        else:
+            target.fill_(value)
+        return
     apply_inplace(input, "index_put_", index_put, key, value, fast=_setitem_fast)
 
 
 def _setitem_fast(input, key, value):
-    np_key, _ = _convert_key(key)
+    np_key, _ = _convert_key(key, input._data.shape)
     v = value._data if is_tensor(value) else value
     try:
         input._data[np_key] = v

@@ -42,7 +42,7 @@ def _write(t, array):
             raise RuntimeError(
                 f"output with shape {list(t._data.shape)} doesn't match the broadcast shape {list(array.shape)}") from None
     np.copyto(t._data, array, casting="unsafe")
-    t._version[0] += 1
+    t._version_counter[0] += 1
 
 
 def _snapshot(t):
@@ -56,6 +56,9 @@ def _snapshot(t):
 
 class CopySlices(Node):
     """The base after an in-place op on one of its views: old base outside the view, result inside."""
+
+    def name(self):
+        return "torch::autograd::CopySlices"  # PyTorch's own name for this node
 
     def backward(self, grad):
         grad_base = None
@@ -76,7 +79,7 @@ def apply_inplace(t, name, op, *args, fast=None, **kwargs):
             if not t._data.flags.writeable:
                 raise RuntimeError(OVERLAP_ERROR)
             fast(t, *args, **kwargs)
-            t._version[0] += 1
+            t._version_counter[0] += 1
         else:
             with grad_mode.no_grad():
                 result = op(t, *args, **kwargs)
@@ -143,4 +146,4 @@ def div_fast(t, other, rounding_mode=None):
 
 def _write_unversioned(t, array):
     _write(t, array)
-    t._version[0] -= 1  # apply_inplace bumps it once for the whole op
+    t._version_counter[0] -= 1  # apply_inplace bumps it once for the whole op

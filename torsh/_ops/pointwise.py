@@ -10,6 +10,7 @@ import scipy.special as sps
 
 from .. import _dtype
 from .._tensor import Tensor, wrap
+from ..autograd.grad_mode import no_grad
 from ..autograd.graph import Node, needs_grad, record
 from ..backend import dispatch
 from ._helpers import broadcast_shapes, is_tensor, sum_to, to_array
@@ -17,8 +18,9 @@ from ._helpers import broadcast_shapes, is_tensor, sum_to, to_array
 
 def _operands(a, b, op):
     """Both operands as arrays of their promoted dtype, and that dtype."""
-    if not is_tensor(a) and not is_tensor(b):
-        raise TypeError(f"{op}(): at least one of the arguments must be a Tensor")
+    if not is_tensor(a) and not is_tensor(b):  # torch.add(5, 5): the first becomes a tensor
+        from .creation import tensor
+        a = tensor(a)
     rt = _dtype.result_type_of(a, b)
     return to_array(a, rt.np), to_array(b, rt.np), rt
 
@@ -94,8 +96,22 @@ def sub(input, other, *, alpha=1, out=None):
 subtract = sub
 
 
+class RsubBackward1(Node):
+    def backward(self, grad):
+        return (grad * -self.alpha,)
+
+
 def rsub(input, other, alpha=1):
-    return sub(other, input, alpha=alpha)
+    """other - alpha * input; ``other`` a scalar here (the reflected operator ``2 - t``)."""
+    if is_tensor(other):
+        return sub(other, input, alpha=alpha)
+    with no_grad():
+        result = sub(other, input, alpha=alpha)
+    if needs_grad(input):
+        node = RsubBackward1()
+        node.alpha = alpha
+        record(node, (input,), (result,))
+    return result
 
 
 # -- mul / div -------------------------------------------------------------------------------
@@ -255,10 +271,16 @@ class PowBackward2(Node):  # scalar ** tensor
 
 def pow(input, exponent, *, out=None):
     a, b, rt = _operands(input, exponent, "pow")
-    if not (rt.is_floating_point or rt.is_complex) and np.any(np.asarray(b) < 0):
+    integral = not (rt.is_floating_point or rt.is_complex)
+    if integral and not is_tensor(exponent) and exponent < 0:
         raise RuntimeError("Integers to negative integer powers are not allowed.")
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        value = np.power(a, b) if is_tensor(exponent) or not (rt.is_floating_point and exponent == 2) else np.square(a)
+        if integral:
+            value = _integer_power(a, b)
+        elif not is_tensor(exponent) and exponent == 2:
+            value = np.square(a)
+        else:
+            value = np.power(a, b)
     result = _wrap_result(np.asarray(value), rt)
     if needs_grad(input, exponent):
         if not is_tensor(exponent):
@@ -277,6 +299,17 @@ def pow(input, exponent, *, out=None):
             record(node, (input, exponent), (result,))
             node.save_for_backward(input, exponent, result)
     return _out(result, out)
+
+
+def _integer_power(a, b):
+    """Integer a ** b with PyTorch's rule for negative b: 1 for a == 1, +-1 for a == -1, else 0."""
+    b = np.asarray(b)
+    if not np.any(b < 0):
+        return np.power(a, b)
+    a = np.asarray(a)
+    magnitude = np.power(a, np.abs(b))
+    negative = np.where(a == 1, 1, np.where(a == -1, np.where(b % 2 == 0, 1, -1), 0))
+    return np.where(b < 0, negative, magnitude).astype(np.result_type(a, b))
 
 
 def float_power(input, exponent):
@@ -621,5 +654,5 @@ def _out(result, out):
     if out._data.shape != result._data.shape:
         out._data = np.empty(result._data.shape, dtype=out._data.dtype)
     np.copyto(out._data, result._data, casting="unsafe")
-    out._version[0] += 1
+    out._version_counter[0] += 1
     return out

@@ -25,7 +25,8 @@ def _as_rows(data, dims):
     """``data`` as a C-contiguous (rest, reduced) 2-D array when ``dims`` are its trailing dims."""
     if not dims or dims != tuple(range(data.ndim - len(dims), data.ndim)) or not data.flags.c_contiguous:
         return None
-    return data.reshape(-1, math.prod(data.shape[d] for d in dims))
+    reduced = math.prod(data.shape[d] for d in dims)
+    return data.reshape(math.prod(data.shape[:data.ndim - len(dims)]), reduced)
 
 
 def _reduced_shape(shape, dims, keepdim):
@@ -150,7 +151,7 @@ class MaxBackward1(Node):
     """max/min along a dim: the gradient goes to the index that was returned."""
 
     def backward(self, grad, grad_indices=None):
-        g = grad if self.keepdim else grad.unsqueeze(self.dim)
+        g = grad if self.keepdim or self.one_hot.ndim == 0 else grad.unsqueeze(self.dim)
         return (g * wrap(self.one_hot),)
 
     def _on_release(self):
@@ -177,7 +178,7 @@ def _extremum(name, np_fn, arg_fn, input, dim, keepdim):
     values = np.take_along_axis(data, idx, axis=d) if data.ndim else data.copy()
     if not keepdim and data.ndim:
         values, idx = values.squeeze(d), idx.squeeze(d)
-    values_t, indices_t = wrap(np.ascontiguousarray(values)), wrap(np.asarray(idx, dtype=np.int64))
+    values_t, indices_t = wrap(np.array(values, order="C")), wrap(np.asarray(idx, dtype=np.int64))
     if needs_grad(input):
         node = type(f"{name.capitalize()}Backward0", (MaxBackward1,), {})()
         node.dim, node.keepdim = d, keepdim

@@ -38,7 +38,7 @@ def _view(input, array, node_cls, view_fn, **attrs):
         node = node_cls()
         node.__dict__.update(attrs)
         record(node, (input,), (out,))
-        out._view_version = out._version[0]
+        out._view_version = out._version_counter[0]
     return out
 
 
@@ -135,11 +135,16 @@ def permute(input, *dims):
     return _view(input, np.transpose(input._data, dims), PermuteBackward0, lambda t: t.permute(dims), inverse=inverse)
 
 
+class TBackward0(Node):
+    def backward(self, grad):
+        return (grad.t(),)
+
+
 def t(input):
     if input._data.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input._data.ndim}D")
-    return transpose(input, 0, 1) if input._data.ndim == 2 else _view(
-        input, input._data.view(), TransposeBackward0, lambda x: x.t(), dim0=0, dim1=0)
+    array = input._data.T if input._data.ndim == 2 else input._data.view()
+    return _view(input, array, TBackward0, lambda x: x.t())
 
 
 def _mT(input):
@@ -366,7 +371,7 @@ def _multi_view(input, arrays, node_cls, view_fns, **attrs):
         node.__dict__.update(attrs)
         record(node, (input,), outs)
         for o in outs:
-            o._view_version = o._version[0]
+            o._view_version = o._version_counter[0]
     return tuple(outs)
 
 

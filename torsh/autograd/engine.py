@@ -260,14 +260,14 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     roots = _make_root_grads(outputs, grad_outputs, create_graph)
     grads = run_backward(outputs, roots, retain_graph, create_graph, inputs=inputs, accumulate=False)
     result = []
-    for t, g in zip(inputs, grads):
+    for i, (t, g) in enumerate(zip(inputs, grads)):
         if g is None:
             if materialize_grads:
                 from .. import _ops
                 g = _ops.creation.zeros_like(t)
             elif not allow_unused:
                 raise RuntimeError(
-                    "One of the differentiated Tensors appears to not have been used in the graph. "
+                    f"The differentiated Tensor at index {i} appears to not have been used in the graph. "
                     "Set allow_unused=True if this is the desired behavior.")
         result.append(g)
     return tuple(result)

@@ -23,15 +23,15 @@ def _numerical_jacobian(func, inputs, index, eps):
     if flat is None:
         raise GradcheckError("gradcheck expects contiguous inputs")
     columns = []
-    with grad_mode.no_grad():
-        for j in range(flat.size):
-            orig = flat[j]
-            flat[j] = orig + eps
-            plus = [o._data.astype(np.float64).reshape(-1).copy() for o in _as_tuple(func(*inputs)) if hasattr(o, "_data")]
-            flat[j] = orig - eps
-            minus = [o._data.astype(np.float64).reshape(-1).copy() for o in _as_tuple(func(*inputs)) if hasattr(o, "_data")]
-            flat[j] = orig
-            columns.append([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
+    # not under no_grad: gradgradcheck's function itself calls autograd.grad
+    for j in range(flat.size):
+        orig = flat[j]
+        flat[j] = orig + eps
+        plus = [o._data.astype(np.float64).reshape(-1).copy() for o in _as_tuple(func(*inputs)) if hasattr(o, "_data")]
+        flat[j] = orig - eps
+        minus = [o._data.astype(np.float64).reshape(-1).copy() for o in _as_tuple(func(*inputs)) if hasattr(o, "_data")]
+        flat[j] = orig
+        columns.append([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
     return columns
 
 

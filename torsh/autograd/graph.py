@@ -5,6 +5,7 @@ Every differentiable op records one Node subclass instance (named like PyTorch's
 mode on (``create_graph=True``) builds the graph of the gradient itself.
 """
 import itertools
+import re
 import weakref
 
 import numpy as np
@@ -30,43 +31,51 @@ class SavedTensor:
     __slots__ = ("tensor", "version", "is_output", "data", "version_box", "requires_grad", "output_nr")
 
     def __init__(self, tensor, node):
-        self.version = tensor._version[0]
+        self.version = tensor._version_counter[0]
         self.is_output = tensor._grad_fn is node and node is not None
         if self.is_output:
             self.tensor = None
             self.data = tensor._data
-            self.version_box = tensor._version
+            self.version_box = tensor._version_counter
             self.requires_grad = tensor._requires_grad
             self.output_nr = tensor._output_nr
         else:
             self.tensor = tensor
-            self.version_box = tensor._version
+            self.version_box = tensor._version_counter
+
+    def _modified_message(self, node):
+        # PyTorch names the node that produced the value: the saving node for an output,
+        # the tensor's current history (re-derived for a view) for an input
+        if self.tensor is None:
+            data, producer = self.data, f"output {self.output_nr} of {_short_name(node)}"
+        else:
+            t = self.tensor
+            data, fn = t._data, t.grad_fn
+            producer = f"output {t._output_nr} of {_short_name(fn)}" if fn is not None else "a leaf Variable"
+        from .._tensor_str import type_name
+        return ("one of the variables needed for gradient computation has been modified by an inplace "
+                f"operation: [{type_name(data.dtype)} {list(data.shape)}], which is {producer}, is at version "
+                f"{self.version_box[0]}; expected version {self.version} instead. Hint: enable anomaly detection "
+                "to find the operation that failed to compute its gradient, with "
+                "torch.autograd.set_detect_anomaly(True, check_nan=False).")
 
     def unpack(self, node):
         if self.version_box[0] != self.version:
-            t = self.tensor
-            if t is None:
-                desc, where = self.data, f"output {self.output_nr} of {node.name()}"
-            else:
-                desc = t._data
-                where = (f"output {t._output_nr} of {t._grad_fn.name()}" if t._grad_fn is not None
-                         else "a leaf Variable")
-            from .._tensor_str import type_name
-            raise RuntimeError(
-                "one of the variables needed for gradient computation has been modified by an inplace "
-                f"operation: [{type_name(desc.dtype)} {list(desc.shape)}], which is {where}, is at version "
-                f"{self.version_box[0]}; expected version {self.version} instead. Hint: the backtrace further "
-                "above can show the operation that failed to compute its gradient. The variable in "
-                "question was changed in there or anywhere later. Good luck!")
+            raise RuntimeError(self._modified_message(node))
         if self.tensor is not None:
             return self.tensor
         from .._tensor import Tensor
         t = Tensor._wrap(self.data, self.requires_grad)
-        t._version = self.version_box
+        t._version_counter = self.version_box
         if self.requires_grad:
             t._grad_fn = node
             t._output_nr = self.output_nr
         return t
+
+
+def _short_name(node):
+    """ExpBackward0 -> Exp, as PyTorch's saved-variable messages print node names."""
+    return re.sub(r"Backward\d*$", "", node.name())
 
 
 class Node:
@@ -90,7 +99,7 @@ class Node:
         return type(self).__name__
 
     def __repr__(self):
-        return f"<{self.name()} object at {hex(id(self))}>"
+        return f"<{type(self).__name__} object at {hex(id(self))}>"
 
     def _sequence(self):
         return self._sequence_nr
