@@ -9,8 +9,6 @@ import pytest
 import torsh
 from helpers import (assert_close, check_same_error, from_array, make_array, torch_ref)
 
-LIBS = [torsh] + ([torch_ref] if torch_ref is not None else [])
-
 
 def leaf(lib, shape=(3,), seed=0, dtype="float64", low=-2.0, high=2.0):
     return from_array(lib, make_array(shape, dtype, low, high, seed=seed), dtype, requires_grad=True)

@@ -18,6 +18,19 @@ from ._helpers import broadcast_shapes, is_tensor, sum_to, to_array
 
 def _operands(a, b, op):
     """Both operands as arrays of their promoted dtype, and that dtype."""
+    # the common cases first, without the full promotion rules: same dtypes, or a tensor and a
+    # Python number that does not change its dtype (NumPy keeps such scalars "weak", as PyTorch does)
+    if isinstance(a, Tensor):
+        kind = a._data.dtype.kind
+        if isinstance(b, Tensor):
+            if a._data.dtype == b._data.dtype:
+                return a._data, b._data, _dtype._BY_NP[a._data.dtype]
+        elif (type(b) is float and kind in "fc") or (type(b) is int and kind in "fci"):
+            return a._data, b, _dtype._BY_NP[a._data.dtype]
+    elif isinstance(b, Tensor):
+        kind = b._data.dtype.kind
+        if (type(a) is float and kind in "fc") or (type(a) is int and kind in "fci"):
+            return a, b._data, _dtype._BY_NP[b._data.dtype]
     if not is_tensor(a) and not is_tensor(b):  # torch.add(5, 5): the first becomes a tensor
         from .creation import tensor
         a = tensor(a)

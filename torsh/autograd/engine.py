@@ -62,6 +62,7 @@ def _accumulate(buffer, node, nr, grad):
 
 
 def _fill_missing(node, grads):
+    """Zeros for the outputs that received no gradient (PyTorch materializes them too)."""
     from .. import _ops
     return tuple(
         _ops.creation.zeros_for(*node._output_meta[i]) if g is None and i < len(node._output_meta) else g
@@ -136,20 +137,23 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
     with grad_mode.set_grad_enabled(create_graph):
         while ready:
             _, _, node = heapq.heappop(ready)
-            grads = _run_pre_hooks(node, buffer.pop(node, [None]))
+            grads = buffer.pop(node, [None])
+            is_sink = type(node) is AccumulateGrad
+            if node._pre_hooks or node._retain_hooks or node.metadata or (is_sink and node.variable._backward_hooks):
+                grads = _run_pre_hooks(node, grads)
             if capture is not None:
                 for nr, g in enumerate(grads):
                     for i in capture.get((node, nr), ()):
                         captured[i] = g
-            if node not in runs or (isinstance(node, AccumulateGrad) and not accumulate):
+            if node not in runs:
                 continue
-            if node._released:
-                raise RuntimeError(SECOND_BACKWARD_ERROR)
-            if isinstance(node, AccumulateGrad):
-                if grads[0] is not None:
+            if is_sink:
+                if accumulate and grads[0] is not None:
                     node.apply(_check_gradient(node, 0, grads[0]))
                 continue
-            grad_inputs = node.apply(*_fill_missing(node, grads))
+            if node._released and node._holds_state():
+                raise RuntimeError(SECOND_BACKWARD_ERROR)
+            grad_inputs = node.apply(*(_fill_missing(node, grads) if any(g is None for g in grads) else grads))
             if not isinstance(grad_inputs, tuple):
                 grad_inputs = (grad_inputs,)
             if node._post_hooks:
@@ -159,19 +163,20 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                         grad_inputs = tuple(result)
             if not retain_graph:
                 node._release()
-            if len(grad_inputs) != len(node.next_functions):
+            edges = node.next_functions
+            if len(grad_inputs) != len(edges):
                 raise RuntimeError(
                     f"function {node.name()} returned an incorrect number of gradients "
-                    f"(expected {len(node.next_functions)}, got {len(grad_inputs)})")
-            for i, ((child, nr), grad) in enumerate(zip(node.next_functions, grad_inputs)):
+                    f"(expected {len(edges)}, got {len(grad_inputs)})")
+            for i, ((child, nr), grad) in enumerate(zip(edges, grad_inputs)):
                 if child is None:
                     continue
                 if grad is not None:
                     _accumulate(buffer, child, nr, _check_gradient(node, i, grad))
-                if child in dependencies:
-                    dependencies[child] -= 1
-                    if dependencies[child] == 0:
-                        heapq.heappush(ready, (-child._sequence_nr, id(child), child))
+                remaining = dependencies[child] - 1
+                dependencies[child] = remaining
+                if remaining == 0:
+                    heapq.heappush(ready, (-child._sequence_nr, id(child), child))
     return captured
 
 

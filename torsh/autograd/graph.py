@@ -92,7 +92,7 @@ class Node:
         self._pre_hooks = None  # {output_nr: [hook(grad) -> grad or None]}
         self._retain_hooks = None  # {output_nr: retain_grad hook}, run after the others
         self._post_hooks = None
-        self.metadata = {}
+        self.metadata = {}  # free for users and tools (PyTorch's Node.metadata); the engine reads prehooks here
 
     # -- what the engine and users see ------------------------------------------------
     def name(self):
@@ -119,6 +119,13 @@ class Node:
     # -- saved tensors ---------------------------------------------------------------------
     def save_for_backward(self, *tensors):
         self._saved = tuple(None if t is None else SavedTensor(t, self) for t in tensors)
+        self._had_saved = True
+
+    _had_saved = False
+
+    def _holds_state(self):
+        """True when this node needs state that a backward without retain_graph frees."""
+        return self._had_saved or type(self)._on_release is not Node._on_release
 
     @property
     def saved_tensors(self):

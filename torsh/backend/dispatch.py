@@ -41,6 +41,9 @@ thresholds = {
     "logsumexp_rows": (0, 16_384),
 }
 
+# below this numel NumPy runs the op whatever else holds; checked first, so small ops pay nothing more
+_numpy_below = {op: min(limits) for op, limits in thresholds.items()}
+
 _FAMILY = {"sum_rows": "reductions", "max_rows": "reductions", "logsumexp_rows": "reductions"}
 _COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -83,6 +86,8 @@ def _run(op, variant, reason, numel, np_dtype, compiled_call, numpy_call):
 
 def unary(op, x, numpy_fn):
     """Apply elementwise ``op`` to ndarray ``x``; ``numpy_fn(x)`` is the reference variant."""
+    if x.size < _numpy_below[op] and TOPIC not in events._subscribers:
+        return numpy_fn(x)
     contiguous = x.flags.c_contiguous
     variant, reason = choose(op, x.size, x.dtype, contiguous)
 
@@ -96,6 +101,8 @@ def unary(op, x, numpy_fn):
 
 def binary(op, a, b, numpy_fn):
     """Apply elementwise ``op`` to ndarrays ``a`` and ``b`` (already of the result dtype)."""
+    if a.size < _numpy_below[op] and b.size < _numpy_below[op] and TOPIC not in events._subscribers:
+        return numpy_fn(a, b)
     same_layout = (a.shape == b.shape and a.dtype == b.dtype
                    and a.flags.c_contiguous and b.flags.c_contiguous)
     variant, reason = choose(op, a.size if same_layout else max(a.size, b.size), a.dtype, same_layout)
