@@ -744,3 +744,23 @@ def test_gradgradcheck_detects_wrong_double_backward():
         torsh.autograd.gradgradcheck(F.apply, (x,))
     assert type(info.value).__name__ == "GradcheckError"
     assert torsh.autograd.gradgradcheck(F.apply, (x,), raise_exception=False) is False
+
+
+# ============================================================================ anomaly detection
+
+def test_anomaly_mode_check_nan_names_the_node():
+    x = torsh.tensor([0.0, 1.0], requires_grad=True)
+    with torsh.autograd.detect_anomaly():
+        y = x.sqrt() * 0  # sqrt's backward at 0 gives inf * 0 = nan
+        with pytest.raises(RuntimeError, match=r"Function 'SqrtBackward0' returned nan values in its 0th output."):
+            y.sum().backward()
+    assert not torsh.autograd.is_anomaly_enabled()
+
+
+def test_anomaly_mode_records_forward_stack_and_is_off_by_default():
+    x = torsh.ones(2, requires_grad=True)
+    assert (x * 2).grad_fn.metadata == {}
+    with torsh.autograd.set_detect_anomaly(True):
+        y = x * 2
+    stack = "".join(y.grad_fn.metadata["traceback_"])
+    assert "test_anomaly_mode_records_forward_stack" in stack

@@ -7,7 +7,7 @@ gradients without touching ``.grad``.
 """
 import heapq
 
-from . import grad_mode
+from . import anomaly_mode, grad_mode
 from .graph import AccumulateGrad, Node, SECOND_BACKWARD_ERROR, gradient_edge
 
 
@@ -153,9 +153,16 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                 continue
             if node._released and node._holds_state():
                 raise RuntimeError(SECOND_BACKWARD_ERROR)
-            grad_inputs = node.apply(*(_fill_missing(node, grads) if any(g is None for g in grads) else grads))
+            try:
+                grad_inputs = node.apply(*(_fill_missing(node, grads) if any(g is None for g in grads) else grads))
+            except Exception:
+                if anomaly_mode._enabled:
+                    anomaly_mode.report_failure(node)
+                raise
             if not isinstance(grad_inputs, tuple):
                 grad_inputs = (grad_inputs,)
+            if anomaly_mode._enabled and anomaly_mode._check_nan:
+                anomaly_mode.check_for_nan(node, grad_inputs)
             if node._post_hooks:
                 for hook in node._post_hooks:
                     result = hook(grad_inputs, tuple(grads))

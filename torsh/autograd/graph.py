@@ -10,7 +10,7 @@ import weakref
 
 import numpy as np
 
-from . import grad_mode
+from . import anomaly_mode, grad_mode
 
 _sequence = itertools.count()
 
@@ -218,6 +218,8 @@ def record(node, inputs, outputs):
         out._grad_fn = node
         out._output_nr = nr
         out._requires_grad = True
+    if anomaly_mode._enabled:
+        anomaly_mode.remember_forward_stack(node)
     return node
 
 
