@@ -7,14 +7,17 @@ operands of one shape; everything else goes to NumPy and the record says so.
 
 Thresholds are per op, in elements: ``simd`` is the numel from which the single-thread
 kernel beats NumPy, ``parallel`` the numel from which threads pay for their start-up.
-The defaults were measured on a 2-core x86-64 (see benchmarks/); issue 6's calibration
-replaces them with numbers measured on the running machine.
+The defaults below were measured on a 2-core x86-64; ``python -m torsh.backends.calibrate``
+measures them on the running machine and caches them (see ``calibration_path``), and
+that cache is loaded at import.
 
 Records (op, variant, reason, numel, dtype, seconds) are built only while somebody
 listens on the ``dispatch`` topic, so an unobserved call pays one dict lookup.
 """
 import contextlib
+import json
 import math
+import os
 import time
 from typing import NamedTuple
 
@@ -43,6 +46,55 @@ thresholds = {
 
 # below this numel NumPy runs the op whatever else holds; checked first, so small ops pay nothing more
 _numpy_below = {op: min(limits) for op, limits in thresholds.items()}
+thresholds_source = "built-in defaults"
+
+
+def set_thresholds(op, simd=None, parallel=None):
+    """Change when ``op`` moves to the compiled kernels (numel; math.inf for never)."""
+    old_simd, old_parallel = thresholds[op]
+    thresholds[op] = (old_simd if simd is None else simd, old_parallel if parallel is None else parallel)
+    _numpy_below[op] = min(thresholds[op])
+
+
+def calibration_path():
+    """Where calibrated thresholds are cached: $TORSH_CALIBRATION, else the user cache dir."""
+    if os.environ.get("TORSH_CALIBRATION"):
+        return os.environ["TORSH_CALIBRATION"]
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(cache, "torsh", "dispatch-thresholds.json")
+
+
+def machine_signature():
+    """What a calibration is valid for: thresholds measured elsewhere are not trusted."""
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "kernels": sorted(kernels.available())}
+
+
+def load_calibration(path=None):
+    """Use the thresholds cached at ``path`` if they were measured on this machine; True if loaded."""
+    global thresholds_source
+    path = path or calibration_path()
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+    except (OSError, ValueError):
+        return False
+    if saved.get("machine") != machine_signature():
+        return False
+    for op, (simd, parallel) in saved.get("thresholds", {}).items():
+        if op in thresholds:
+            set_thresholds(op, _from_json(simd), _from_json(parallel))
+    thresholds_source = path
+    return True
+
+
+def _from_json(value):
+    return INF if value is None else int(value)
 
 _FAMILY = {"sum_rows": "reductions", "max_rows": "reductions", "logsumexp_rows": "reductions"}
 _COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -105,14 +157,15 @@ def binary(op, a, b, numpy_fn):
         return numpy_fn(a, b)
     same_layout = (a.shape == b.shape and a.dtype == b.dtype
                    and a.flags.c_contiguous and b.flags.c_contiguous)
-    variant, reason = choose(op, a.size if same_layout else max(a.size, b.size), a.dtype, same_layout)
+    numel = a.size if same_layout else math.prod(np.broadcast_shapes(a.shape, b.shape))
+    variant, reason = choose(op, numel, a.dtype, same_layout)
 
     def compiled(parallel):
         out = np.empty_like(a)
         getattr(kernels.get("elementwise"), op)(a.reshape(-1), b.reshape(-1), out.reshape(-1), parallel)
         return out
 
-    return _run(op, variant, reason, a.size, a.dtype, compiled, lambda: numpy_fn(a, b))
+    return _run(op, variant, reason, numel, a.dtype, compiled, lambda: numpy_fn(a, b))
 
 
 def reduce_rows(op, x2d, numpy_fn):
@@ -141,4 +194,8 @@ def record():
 def explain(op, numel, dtype="float32", contiguous=True):
     """Say which variant ``op`` would run on ``numel`` elements, and why."""
     variant, reason = choose(op, numel, np.dtype(dtype), contiguous)
-    return f"{op}: {variant} ({reason})"
+    return f"{op}: {variant} ({reason}; thresholds from {thresholds_source})"
+
+
+if os.environ.get("TORSH_NO_CALIBRATION") != "1":
+    load_calibration()
