@@ -5,6 +5,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.torsh-installed
 PYTEST_ARGS ?=
+# `make setup MARCH=native` compiles the kernels for this CPU only (faster, not portable)
+MARCH ?=
+MESON_ARGS := $(if $(MARCH),-Csetup-args=-Dmarch=$(MARCH),)
 
 .PHONY: setup test demo bench lab clean
 
@@ -15,7 +18,7 @@ $(BIN)/python:
 # Editable install: meson rebuilds the Pythran kernels on import when their sources change.
 $(STAMP): $(BIN)/python pyproject.toml meson.build meson.options requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pip install --quiet --no-build-isolation --editable .
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pip install --quiet --no-build-isolation --editable . $(MESON_ARGS)
 	touch $@
 
 setup: $(STAMP)
