@@ -83,3 +83,4 @@ def set_num_threads(n):
 
 strided = "torsh.strided"
 contiguous_format = preserve_format = channels_last = None
+from . import nn  # noqa: E402  (torch.nn: modules, functional, init)

@@ -1,0 +1,5 @@
+"""torch.nn for torsh: Module system, layers, functional API, losses and init."""
+from .parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter
+from .modules import *  # noqa: F401,F403
+from .modules.module import Module
+from . import functional, init, modules, parameter  # noqa: F401

@@ -1,0 +1,6 @@
+"""The nn layers, one file per family as PyTorch lays them out."""
+from .module import Module
+from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from .linear import Bilinear, Identity, LazyLinear, Linear
+from .flatten import Flatten, Unflatten
+from .lazy import LazyModuleMixin
