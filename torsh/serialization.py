@@ -1,8 +1,496 @@
-"""Pickling support for tensors. (torsh.save / torsh.load in PyTorch's zip format come with issue 5.)"""
-from ._tensor import Tensor
+"""torsh.save / torsh.load in PyTorch's zip checkpoint format, and tensor pickling between processes.
+
+The file layout is PyTorch's (torch/serialization.py), so checkpoints move both ways:
+
+    <archive>/data.pkl            pickle (protocol 2) of the object; every tensor is
+                                  torch._utils._rebuild_tensor_v2(storage, offset, size, stride,
+                                  requires_grad, OrderedDict()), its storage a persistent id
+                                  ('storage', torch.<Type>Storage, key, 'cpu', numel)
+    <archive>/data/<key>          the storage's raw little-endian bytes (64-byte aligned)
+    <archive>/byteorder, version, .format_version, .storage_alignment, .data/serialization_id
+
+Tensors that view the same NumPy memory are written as one storage with their own offset and
+strides, so shared storages and views survive the round trip. Loading is restricted by default
+(``weights_only=True``): only tensors, containers and primitive types are built; any other global
+in the pickle (os.system, a class, ...) is refused before anything runs.
+"""
+import _compat_pickle
+import collections
+import io
+import os
+import pickle
+import struct
+import zipfile
+import zlib
+
+import numpy as np
+
+from . import _dtype
+from ._tensor import Size, Tensor, device
+
+__all__ = ["save", "load", "DEFAULT_PROTOCOL"]
+
+DEFAULT_PROTOCOL = 2
+_STORAGE_ALIGNMENT = 64
+_FORMAT_VERSION = b"3\n"
 
 
 def _rebuild_tensor_for_pickle(array, requires_grad):
+    """Unpickle target of Tensor.__reduce_ex__ (plain pickle, e.g. DataLoader workers)."""
     t = Tensor._wrap(array)
     t._requires_grad = requires_grad
     return t
+
+
+# ----------------------------------------------------------------------------- name tables
+
+# storage class name in the checkpoint <-> torsh dtype
+_STORAGE_NAME_OF = {
+    "float32": "FloatStorage", "float64": "DoubleStorage", "float16": "HalfStorage",
+    "bfloat16": "BFloat16Storage", "int64": "LongStorage", "int32": "IntStorage", "int16": "ShortStorage",
+    "int8": "CharStorage", "uint8": "ByteStorage", "bool": "BoolStorage",
+    "complex64": "ComplexFloatStorage", "complex128": "ComplexDoubleStorage",
+}
+_DTYPE_OF_STORAGE = {v: _dtype._BY_NAME[k] for k, v in _STORAGE_NAME_OF.items()}
+
+
+class _StorageType:
+    """What a ``torch.<Type>Storage`` global unpickles to: just the element dtype."""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+
+class _Global:
+    """A ``module.name`` global written into the pickle by name (PyTorch need not be importable)."""
+
+    def __init__(self, module, name):
+        self.module, self.name = module, name
+
+    def __call__(self, *args):  # pickle requires reduce functions to be callable
+        raise TypeError(f"{self.module}.{self.name} is a name for pickling only")
+
+
+_REBUILD_TENSOR_V2 = _Global("torch._utils", "_rebuild_tensor_v2")
+_REBUILD_PARAMETER = _Global("torch._utils", "_rebuild_parameter")
+_ORDERED_DICT = _Global("collections", "OrderedDict")
+_TORCH_SIZE = _Global("torch", "Size")
+_TORCH_DEVICE = _Global("torch", "device")
+_STORAGE_GLOBALS = {name: _Global("torch", name) for name in _DTYPE_OF_STORAGE}
+_DTYPE_GLOBALS = {name: _Global("torch", name) for name in _dtype._BY_NAME}
+
+
+# ----------------------------------------------------------------------------- saving
+
+class _StorageRef:
+    """A storage to be written as ``data/<key>``; the pickle refers to it by persistent id."""
+
+    __slots__ = ("key", "array")
+
+    def __init__(self, key, array):
+        self.key, self.array = key, array
+
+
+def _memory_owner(array):
+    owner = array
+    while isinstance(owner.base, np.ndarray):
+        owner = owner.base
+    return owner
+
+
+def _address(array):
+    return array.__array_interface__["data"][0]
+
+
+class _Pickler(pickle._Pickler):
+    """Writes torsh objects under PyTorch's global names, tensors' storages as persistent ids."""
+
+    dispatch = dict(pickle._Pickler.dispatch)
+
+    def __init__(self, file, protocol):
+        super().__init__(file, protocol)
+        self.storages = {}   # key -> _StorageRef, in first-seen order
+        self._by_memory = {}  # (id(owner), dtype name) -> (_StorageRef, lowest address, owner)
+
+    def _save_global_by_name(self, obj):
+        self.write(pickle.GLOBAL + f"{obj.module}\n{obj.name}\n".encode("utf-8"))
+        self.memoize(obj)
+
+    dispatch[_Global] = _save_global_by_name
+
+    def persistent_id(self, obj):
+        if isinstance(obj, _StorageRef):
+            dtype = _dtype._BY_NP[obj.array.dtype]
+            return ("storage", _STORAGE_GLOBALS[_STORAGE_NAME_OF[dtype.name]], obj.key, "cpu", obj.array.size)
+        return None
+
+    def _storage_of(self, array):
+        """(storage ref, element offset, element strides) for a tensor's array, sharing memory when possible."""
+        itemsize = array.itemsize
+        owner = _memory_owner(array)
+        lo, hi = np.lib.array_utils.byte_bounds(owner)
+        shareable = (_address(owner) == lo and (owner.flags.c_contiguous or owner.flags.f_contiguous)
+                     and (hi - lo) % itemsize == 0 and (_address(array) - lo) % itemsize == 0
+                     and all(s % itemsize == 0 and s >= 0 for s in array.strides))
+        if not shareable:  # odd memory layouts: write this tensor's own contiguous copy
+            flat = np.ascontiguousarray(array).reshape(-1)
+            ref = _StorageRef(str(len(self.storages)), flat)
+            self.storages[ref.key] = ref
+            strides = tuple(int(s) for s in np.ascontiguousarray(array).strides)
+            return ref, 0, tuple(s // itemsize for s in strides) if array.size else (1,) * array.ndim
+        mem_key = (id(owner), array.dtype.str)
+        entry = self._by_memory.get(mem_key)
+        if entry is None:
+            flat = owner.reshape(-1, order="A").view(np.uint8).view(array.dtype)
+            ref = _StorageRef(str(len(self.storages)), flat)
+            self.storages[ref.key] = ref
+            entry = self._by_memory[mem_key] = (ref, lo, owner)  # owner kept alive so ids stay unique
+        ref, lo, _ = entry
+        return ref, (_address(array) - lo) // itemsize, tuple(s // itemsize for s in array.strides)
+
+    def reducer_override(self, obj):
+        if isinstance(obj, Tensor):
+            array = obj._data
+            ref, offset, strides = self._storage_of(array)
+            args = (ref, int(offset), tuple(array.shape), tuple(int(s) for s in strides), bool(obj._requires_grad),
+                    collections.OrderedDict())
+            if _is_parameter(obj):
+                plain = Tensor._wrap(array)
+                return (_REBUILD_PARAMETER, (plain, bool(obj._requires_grad), collections.OrderedDict()))
+            return (_REBUILD_TENSOR_V2, args)
+        if isinstance(obj, Size):
+            return (_TORCH_SIZE, (tuple(obj),))
+        if isinstance(obj, device):
+            return (_TORCH_DEVICE, (str(obj),))
+        return NotImplemented
+
+    def save(self, obj, save_persistent_id=True):
+        if isinstance(obj, _dtype.dtype):  # a dtype is the global torch.<name> itself
+            return self.save(_DTYPE_GLOBALS[obj.name])
+        return super().save(obj, save_persistent_id)
+
+
+def _is_parameter(t):
+    return type(t).__name__ == "Parameter" and type(t).__module__.startswith("torsh.nn")
+
+
+def _padded_zipinfo(name, header_offset):
+    """A stored ZipInfo whose data starts on a 64-byte boundary (padding in an extra field, as PyTorch)."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_STORED
+    start = header_offset + 30 + len(name.encode("utf-8"))
+    pad = (-(start + 4)) % _STORAGE_ALIGNMENT
+    info.extra = struct.pack("<HH", 0x4246, pad) + b"Z" * pad  # "FB" padding record
+    return info
+
+
+def _archive_name(f):
+    if isinstance(f, (str, os.PathLike)):
+        base = os.path.basename(os.fspath(f))
+        return os.path.splitext(base)[0] or "archive"
+    return "archive"
+
+
+def save(obj, f, pickle_module=pickle, pickle_protocol=DEFAULT_PROTOCOL, _use_new_zipfile_serialization=True,
+         _disable_byteorder_record=False):
+    """Save ``obj`` to ``f`` (a path or a writable binary file) in PyTorch's zip checkpoint format."""
+    if not _use_new_zipfile_serialization:
+        raise NotImplementedError("torsh.save writes only the zip checkpoint format "
+                                  "(_use_new_zipfile_serialization=True)")
+    buffer = io.BytesIO()
+    pickler = _Pickler(buffer, pickle_protocol)
+    pickler.dump(obj)
+    prefix = _archive_name(f)
+    records = [("data.pkl", buffer.getvalue()), (".format_version", b"1"),
+               (".storage_alignment", str(_STORAGE_ALIGNMENT).encode()), ("byteorder", b"little")]
+    records += [(f"data/{key}", ref.array) for key, ref in pickler.storages.items()]
+    records += [("version", _FORMAT_VERSION)]
+    if isinstance(f, (str, os.PathLike)):
+        with open(f, "wb") as out:
+            _write_zip(out, prefix, records)
+    else:
+        _write_zip(f, prefix, records)
+
+
+def _write_zip(out, prefix, records):
+    target = out
+    if not (hasattr(out, "seekable") and out.seekable() and hasattr(out, "tell")):
+        target = io.BytesIO()
+    base = target.tell()
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as zf:
+        for name, payload in records:
+            full = f"{prefix}/{name}"
+            info = _padded_zipinfo(full, target.tell() - base)
+            data = payload if isinstance(payload, bytes) else np.ascontiguousarray(payload).view(np.uint8).data
+            zf.writestr(info, data)
+    if target is not out:
+        out.write(target.getvalue())
+
+
+# ----------------------------------------------------------------------------- loading
+
+class _WeightsOnlyError(pickle.UnpicklingError):
+    pass
+
+
+def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None,
+                       metadata=None):
+    if not isinstance(storage, _LoadedStorage):
+        raise pickle.UnpicklingError("corrupted checkpoint: a tensor's storage is not a storage record")
+    array = _strided_view(storage.array, storage_offset, size, stride)
+    t = Tensor._wrap(array)
+    t._version_counter = storage.version_counter  # tensors of one storage share memory, so one counter
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, backward_hooks, dtype,
+                       metadata=None):
+    if not isinstance(dtype, _dtype.dtype):
+        raise pickle.UnpicklingError("corrupted checkpoint: _rebuild_tensor_v3 without a dtype")
+    if isinstance(storage, _LoadedStorage) and storage.array.dtype != dtype.np:
+        if storage.array.nbytes % dtype.itemsize:
+            raise pickle.UnpicklingError("corrupted checkpoint: storage size does not fit the tensor dtype")
+        storage = _LoadedStorage(storage.array.view(np.uint8).view(dtype.np), storage.version_counter)
+    return _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks, metadata)
+
+
+class _LoadedStorage:
+    """One ``data/<key>`` record as a flat array, and the version counter its tensors share."""
+
+    __slots__ = ("array", "version_counter")
+
+    def __init__(self, array, version_counter=None):
+        self.array = array
+        self.version_counter = [0] if version_counter is None else version_counter
+
+
+def _check_int_tuple(value, what):
+    if not isinstance(value, (tuple, list)) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise pickle.UnpicklingError(f"corrupted checkpoint: tensor {what} is not a tuple of ints: {value!r}")
+    return tuple(value)
+
+
+def _strided_view(storage, offset, size, stride):
+    """The array (offset, size, stride) describes inside ``storage``; bounds-checked, never out of range."""
+    size = _check_int_tuple(size, "size")
+    stride = _check_int_tuple(stride, "stride")
+    if not isinstance(offset, int) or offset < 0 or len(size) != len(stride) or any(s < 0 for s in size) \
+            or any(s < 0 for s in stride):
+        raise pickle.UnpicklingError(f"corrupted checkpoint: invalid tensor geometry offset={offset!r} "
+                                     f"size={size} stride={stride}")
+    numel = int(np.prod(size)) if size else 1
+    if numel == 0:
+        return np.empty(size, dtype=storage.dtype)
+    last = offset + sum((n - 1) * s for n, s in zip(size, stride))
+    if last >= storage.size:
+        raise pickle.UnpicklingError(
+            f"corrupted checkpoint: tensor of size {list(size)} with stride {list(stride)} at offset {offset} "
+            f"needs {last + 1} elements but its storage has {storage.size}")
+    item = storage.itemsize
+    return np.lib.stride_tricks.as_strided(storage[offset:], shape=size, strides=tuple(s * item for s in stride),
+                                           writeable=True)
+
+
+def _rebuild_parameter(data, requires_grad, backward_hooks, state=None):
+    if not isinstance(data, Tensor):
+        raise pickle.UnpicklingError("corrupted checkpoint: a parameter's data is not a tensor")
+    try:
+        from .nn.parameter import Parameter
+    except ImportError:  # torsh.nn not available: a plain tensor that requires grad
+        return data.requires_grad_(bool(requires_grad)) if data.is_floating_point() else data
+    return Parameter(data, bool(requires_grad))
+
+
+def _rebuild_from_type_v2(func, new_type, args, state):
+    if func not in (_rebuild_tensor_v2, _rebuild_tensor_v3, _rebuild_parameter):
+        raise pickle.UnpicklingError("corrupted checkpoint: unexpected tensor rebuild function")
+    out = func(*args)
+    if state:
+        for name, value in (state.items() if isinstance(state, dict) else ()):
+            if isinstance(name, str) and not name.startswith("__"):
+                setattr(out, name, value)
+    return out
+
+
+def _size(*args):
+    return Size(*args)
+
+
+def _set(*args):
+    return set(*args)
+
+
+def _torch_globals():
+    import _codecs
+    table = {
+        ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
+        ("torch._utils", "_rebuild_tensor_v3"): _rebuild_tensor_v3,
+        ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+        ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
+        ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
+        ("torch", "Size"): _size,
+        ("torch", "device"): device,
+        ("torch", "Tensor"): Tensor,
+        ("torch.nn.parameter", "Parameter"): _ParameterType,
+        ("collections", "OrderedDict"): collections.OrderedDict,
+        ("collections", "Counter"): collections.Counter,
+        ("_codecs", "encode"): _codecs.encode,
+        ("builtins", "bytearray"): bytearray,
+        ("builtins", "set"): set,
+        ("builtins", "frozenset"): frozenset,
+        ("builtins", "complex"): complex,
+        ("builtins", "slice"): slice,
+    }
+    for name, dtype in _DTYPE_OF_STORAGE.items():
+        table[("torch", name)] = _StorageType(dtype)
+    for name, dtype in _dtype._BY_NAME.items():
+        table[("torch", name)] = dtype
+    for alias, name in (("float", "float32"), ("double", "float64"), ("half", "float16"), ("long", "int64"),
+                        ("int", "int32"), ("short", "int16"), ("cfloat", "complex64"), ("cdouble", "complex128")):
+        table[("torch", alias)] = _dtype._BY_NAME[name]
+    return table
+
+
+class _ParameterType:
+    """``torch.nn.parameter.Parameter`` as a global (used with _rebuild_from_type_v2)."""
+
+
+_TORCH_GLOBALS = None
+
+
+class _Unpickler(pickle.Unpickler):
+    """Resolves PyTorch's names to torsh's; with ``weights_only`` refuses every other global."""
+
+    def __init__(self, file, storage_loader, weights_only):
+        super().__init__(file, encoding="utf-8")
+        self._load_storage = storage_loader
+        self._weights_only = weights_only
+
+    def find_class(self, module, name):
+        global _TORCH_GLOBALS
+        if _TORCH_GLOBALS is None:
+            _TORCH_GLOBALS = _torch_globals()
+        if (module, name) in _compat_pickle.NAME_MAPPING:  # protocol 2 writes Python 2 names
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        elif module in _compat_pickle.IMPORT_MAPPING:
+            module = _compat_pickle.IMPORT_MAPPING[module]
+        found = _TORCH_GLOBALS.get((module, name))
+        if found is not None:
+            return found
+        if self._weights_only:
+            raise _WeightsOnlyError(
+                f"Weights only load failed. Unsupported global: GLOBAL {module}.{name} was not an allowed "
+                f"global by default. torsh.load(weights_only=True) builds only tensors, containers and "
+                f"primitive types; pass weights_only=False only if you trust the source of this file.")
+        if module == "torch" or module.startswith("torch."):
+            try:
+                return super().find_class("torsh" + module[len("torch"):], name)
+            except (ImportError, AttributeError):
+                pass
+        return super().find_class(module, name)
+
+    def persistent_load(self, pid):
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
+            raise pickle.UnpicklingError(f"corrupted checkpoint: unknown persistent id {pid!r}")
+        _, storage_type, key, location, numel = pid
+        if not isinstance(storage_type, _StorageType) or not isinstance(key, str) or not isinstance(numel, int):
+            raise pickle.UnpicklingError(f"corrupted checkpoint: bad storage record {pid!r}")
+        return self._load_storage(storage_type.dtype, key, location, numel)
+
+
+def _check_location(map_location, location, storage):
+    """torsh is CPU-only: every storage stays on the CPU; a non-CPU target is an error."""
+    if map_location is None:
+        target = location
+    elif callable(map_location) and not isinstance(map_location, (str, device)):
+        map_location(storage, location)  # called for its checks, as PyTorch would; storages stay CPU arrays
+        return
+    elif isinstance(map_location, dict):
+        target = map_location.get(location, location)
+    else:
+        target = str(map_location)
+    if not str(target).startswith("cpu"):
+        if map_location is None:
+            raise RuntimeError(f"Attempting to deserialize object on device '{target}' but torsh runs on the CPU "
+                               f"only. Pass map_location='cpu' to load it on the CPU.")
+        raise RuntimeError(f"torsh runs on the CPU only; cannot map storages to '{target}'")
+
+
+def _open_for_read(f):
+    if isinstance(f, (str, os.PathLike)):
+        with open(f, "rb") as fh:
+            return fh.read()
+    data = f.read()
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError("torsh.load expects a path or a binary file object")
+    return bytes(data)
+
+
+def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None, **pickle_load_args):
+    """Load an object saved by ``torsh.save`` or ``torch.save`` (zip format).
+
+    ``weights_only=True`` (the default) builds only tensors, dtypes, sizes, containers and primitive
+    types and raises ``pickle.UnpicklingError`` on anything else. A truncated or corrupted file raises
+    ``RuntimeError`` before any object is returned, so nothing the caller owns is touched.
+    """
+    if weights_only is None:
+        weights_only = True
+    raw = _open_for_read(f)
+    if raw[:2] != b"PK":
+        if raw[:2] == b"\x80\x02" or raw[:1] == b"\x80":
+            raise RuntimeError("torsh.load reads PyTorch's zip checkpoint format (torch>=1.6); this file is in "
+                               "the legacy format: re-save it with a current torch.save")
+        raise RuntimeError("torsh.load: not a checkpoint (no zip archive found); the file may be truncated "
+                           "or corrupted")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+        names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise RuntimeError(f"torsh.load: the checkpoint is truncated or corrupted ({e})") from None
+    pkl_names = [n for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
+    if not pkl_names:
+        raise RuntimeError("torsh.load: the checkpoint has no data.pkl record; truncated or corrupted file")
+    prefix = pkl_names[0][: -len("data.pkl")]
+    byteorder = archive.read(prefix + "byteorder").decode() if prefix + "byteorder" in names else "little"
+    if byteorder not in ("little", "big"):
+        raise RuntimeError(f"torsh.load: corrupted byteorder record {byteorder!r}")
+    loaded = {}
+
+    def load_storage(dtype, key, location, numel):
+        if key in loaded:
+            return loaded[key]
+        name = f"{prefix}data/{key}"
+        try:
+            payload = archive.read(name)
+        except KeyError:
+            raise RuntimeError(f"torsh.load: storage record {name} is missing; truncated or corrupted file") from None
+        except (zipfile.BadZipFile, OSError, zlib.error) as e:
+            raise RuntimeError(f"torsh.load: storage record {name} is corrupted ({e})") from None
+        np_dtype = dtype.np.newbyteorder("<" if byteorder == "little" else ">") if dtype.np.itemsize > 1 else dtype.np
+        if len(payload) != numel * dtype.itemsize:
+            raise RuntimeError(f"torsh.load: storage record {name} holds {len(payload)} bytes, expected "
+                               f"{numel * dtype.itemsize} ({numel} x {dtype}); truncated or corrupted file")
+        array = np.frombuffer(bytearray(payload), dtype=np_dtype).astype(dtype.np, copy=False)
+        _check_location(map_location, str(location), Tensor._wrap(array))
+        loaded[key] = _LoadedStorage(array)
+        return loaded[key]
+
+    try:
+        data = archive.read(prefix + "data.pkl")
+    except (zipfile.BadZipFile, OSError) as e:
+        raise RuntimeError(f"torsh.load: the checkpoint's data.pkl is corrupted ({e})") from None
+    unpickler = _Unpickler(io.BytesIO(data), load_storage, weights_only)
+    try:
+        return unpickler.load()
+    except _WeightsOnlyError:
+        raise
+    except pickle.UnpicklingError as e:
+        if weights_only:
+            raise pickle.UnpicklingError(f"Weights only load failed. {e}") from None
+        raise
+    except (EOFError, ValueError, KeyError, IndexError, TypeError, struct.error, AttributeError) as e:
+        raise RuntimeError(f"torsh.load: the checkpoint's data.pkl is truncated or corrupted "
+                           f"({type(e).__name__}: {e})") from None
+

@@ -1,0 +1,2 @@
+"""DataLoader internals: batch collation and the worker-process loop."""
+from . import collate, worker  # noqa: F401
