@@ -29,6 +29,7 @@ from .autograd import enable_grad, inference_mode, is_grad_enabled, is_inference
 from . import backends
 from .serialization import load, save
 from . import utils
+from . import profiler  # torch.profiler: profile, record_function, schedule
 
 __version__ = "0.1.0"
 

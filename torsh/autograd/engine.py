@@ -7,8 +7,9 @@ gradients without touching ``.grad``.
 """
 import heapq
 
+from ..backend import events
 from . import anomaly_mode, grad_mode
-from .graph import AccumulateGrad, Node, SECOND_BACKWARD_ERROR, gradient_edge
+from .graph import AccumulateGrad, Node, PROFILER_TOPIC, SECOND_BACKWARD_ERROR, gradient_edge
 
 
 def _collect(roots, targets):
@@ -106,6 +107,15 @@ def _run_pre_hooks(node, grads):
     return grads
 
 
+def _observed_apply(node, *grads):
+    """node.apply bracketed by begin/end events, only while a profiler listens."""
+    events.emit(PROFILER_TOPIC, ("begin", node))
+    try:
+        return node.apply(*grads)
+    finally:
+        events.emit(PROFILER_TOPIC, ("end", node))
+
+
 def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, accumulate=True):
     """Propagate ``root_grads`` from ``roots``; with ``accumulate=False`` return input grads.
 
@@ -149,12 +159,15 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                 continue
             if is_sink:
                 if accumulate and grads[0] is not None:
-                    node.apply(_check_gradient(node, 0, grads[0]))
+                    grad = _check_gradient(node, 0, grads[0])
+                    node.apply(grad) if PROFILER_TOPIC not in events._subscribers else _observed_apply(node, grad)
                 continue
             if node._released and node._holds_state():
                 raise RuntimeError(SECOND_BACKWARD_ERROR)
             try:
-                grad_inputs = node.apply(*(_fill_missing(node, grads) if any(g is None for g in grads) else grads))
+                filled = _fill_missing(node, grads) if any(g is None for g in grads) else grads
+                grad_inputs = (node.apply(*filled) if PROFILER_TOPIC not in events._subscribers
+                               else _observed_apply(node, *filled))
             except Exception:
                 if anomaly_mode._enabled:
                     anomaly_mode.report_failure(node)

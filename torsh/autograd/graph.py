@@ -10,9 +10,11 @@ import weakref
 
 import numpy as np
 
+from ..backend import events
 from . import anomaly_mode, grad_mode
 
 _sequence = itertools.count()
+PROFILER_TOPIC = "autograd"  # node creation here, node runs in engine.py: emitted only while a profiler listens
 
 SECOND_BACKWARD_ERROR = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -220,6 +222,8 @@ def record(node, inputs, outputs):
         out._requires_grad = True
     if anomaly_mode._enabled:
         anomaly_mode.remember_forward_stack(node)
+    if PROFILER_TOPIC in events._subscribers:  # links the op running now to this node (sequence number)
+        events.emit(PROFILER_TOPIC, ("record", node))
     return node
 
 

@@ -1,0 +1,271 @@
+"""The recording side of the profiler: raw, timestamped events while a profile runs.
+
+One ``Collector`` per recording window. It times op calls (handed over by ``_instrument``),
+and subscribes to the core's topics: ``range`` (record_function, DataLoader, optimizer
+steps), ``autograd`` (backward nodes, and the node each forward op creates), ``dispatch``
+(kernel variant decisions) and ``memory`` (allocations and frees).
+
+Each thread keeps its own stack of open events (thread-local), so ops on DataLoader or
+user threads land on their own tid and nest correctly; finished events go to one shared
+list (``list.append`` is atomic under the GIL). Times are ``perf_counter_ns``. Turning
+the raw events into FunctionEvents (self times, memory sums) happens once, at the end,
+in ``function_events.build``.
+"""
+import os
+import sys
+import threading
+import time
+
+from ..autograd.graph import PROFILER_TOPIC as AUTOGRAD_TOPIC  # engine.py/graph.py emit node runs, creations
+from ..backend import dispatch, events, memory, ranges
+from . import _instrument, flops
+
+_PROFILER_DIR = os.path.dirname(os.path.abspath(__file__))
+_MAX_STACK_DEPTH = 128
+
+
+class RawEvent:
+    """One timed range on one thread: an op, a user/library range or a backward node."""
+
+    __slots__ = ("name", "cat", "tid", "start_ns", "end_ns", "parent", "input_shapes", "input_types",
+                 "stack", "flops", "sequence_nr", "fwd_tid", "dispatch", "self_memory", "node", "id")
+
+    def __init__(self, name, cat, tid, parent):
+        self.name = name
+        self.cat = cat  # "cpu_op" (ops, backward nodes) or "user_annotation" (ranges)
+        self.tid = tid
+        self.parent = parent
+        self.start_ns = self.end_ns = 0
+        self.input_shapes = self.input_types = self.stack = None
+        self.flops = 0
+        self.sequence_nr = -1
+        self.fwd_tid = 0
+        self.dispatch = None  # [DispatchRecord-like dicts] decided while this event was innermost
+        self.self_memory = 0  # bytes allocated minus freed while this event was innermost
+        self.node = None  # the autograd Node a backward event runs
+        self.id = 0
+
+
+class MemoryRecord:
+    __slots__ = ("time_ns", "tid", "kind", "nbytes", "live_bytes", "address", "op")
+
+    def __init__(self, time_ns, tid, kind, nbytes, live_bytes, address, op):
+        self.time_ns, self.tid, self.kind, self.nbytes = time_ns, tid, kind, nbytes
+        self.live_bytes, self.address, self.op = live_bytes, address, op
+
+
+class Collector:
+    def __init__(self, record_shapes=False, profile_memory=False, with_stack=False, with_flops=False,
+                 with_dispatch=True):
+        self.record_shapes = record_shapes
+        self.profile_memory = profile_memory
+        self.with_stack = with_stack
+        self.with_flops = with_flops
+        self.with_dispatch = with_dispatch
+        self.events = []  # finished RawEvents, all threads
+        self.memory = []  # MemoryRecords
+        self.orphan_dispatch = []  # (time_ns, tid, record dict) decided outside any recorded event
+        self.threads = {}  # tid -> thread name
+        self.forward_ops = {}  # autograd sequence number -> the forward RawEvent that created the node
+        self.window_start_ns = 0
+        self.stop_ns = 0
+        self.base_time_ns = 0  # wall clock (ns since epoch) minus perf_counter_ns, for absolute times
+        self._local = threading.local()
+        self._unsubscribe = []
+        self._running = False
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self):
+        self.base_time_ns = time.time_ns() - time.perf_counter_ns()
+        _instrument.enable(self)
+        try:
+            self._subscribe(ranges.TOPIC, self._on_range)
+            self._subscribe(AUTOGRAD_TOPIC, self._on_autograd)
+            if self.with_dispatch:
+                self._subscribe(dispatch.TOPIC, self._on_dispatch)
+            if self.profile_memory:
+                self._subscribe(memory.TOPIC, self._on_memory)
+        except BaseException:
+            self.stop()
+            raise
+        self._running = True
+        self.clear()
+
+    def clear(self):
+        """Forget what was recorded so far (end of warm-up); the window starts now."""
+        self.events = []
+        self.memory = []
+        self.orphan_dispatch = []
+        self.forward_ops = {}
+        self.window_start_ns = time.perf_counter_ns()
+
+    def stop(self):
+        for unsubscribe in reversed(self._unsubscribe):
+            unsubscribe()
+        self._unsubscribe = []
+        _instrument.disable(self)
+        self._running = False
+        self.stop_ns = time.perf_counter_ns()
+
+    def _subscribe(self, topic, callback):
+        self._unsubscribe.append(events.subscribe(topic, callback))
+
+    # -- per-thread state ----------------------------------------------------------------
+    def _stack(self):
+        """This thread's stack of open events (made, and the thread named, on first use)."""
+        try:
+            return self._local.stack
+        except AttributeError:
+            self._local.stack = []
+            self._local.tid = threading.get_native_id()
+            self.threads.setdefault(self._local.tid, threading.current_thread().name)
+            return self._local.stack
+
+    def _open(self, name, cat):
+        stack = self._stack()
+        event = RawEvent(name, cat, self._local.tid, stack[-1] if stack else None)
+        stack.append(event)
+        return event
+
+    @staticmethod
+    def _close(stack, event):
+        if stack and stack[-1] is event:
+            stack.pop()
+        else:  # a range left open inside an op (misused record_function): keep the stack sane
+            stack.remove(event)
+
+    # -- ops (called by the wrappers installed by _instrument) ----------------------------
+    def op_call(self, name, fn, args, kwargs, attribute):
+        stack = self._stack()
+        event = RawEvent(name, "cpu_op", self._local.tid, stack[-1] if stack else None)
+        if self.record_shapes:
+            event.input_shapes, event.input_types = describe_inputs(args, kwargs)
+        if self.with_stack:
+            event.stack = python_stack()
+        stack.append(event)
+        event.start_ns = time.perf_counter_ns()
+        try:
+            result = fn(*args, **kwargs)
+        finally:
+            event.end_ns = time.perf_counter_ns()
+            self._close(stack, event)
+            self.events.append(event)
+        if self.with_flops:
+            event.flops = flops.count(attribute, args, kwargs, result)
+        return result
+
+    # -- subscriptions ---------------------------------------------------------------------
+    def _on_range(self, record):
+        if record.kind == "begin":
+            event = self._open(record.name, "user_annotation")
+            event.start_ns = record.time_ns
+            return
+        stack = self._stack()
+        for event in reversed(stack):  # the innermost open range of that name
+            if event.cat == "user_annotation" and event.name == record.name:
+                event.end_ns = record.time_ns
+                self._close(stack, event)
+                self.events.append(event)
+                return
+        # an end without a begin (the range opened before the profiler started): nothing to close
+
+    def _on_autograd(self, record):
+        kind, node = record
+        if kind == "record":  # a forward op created `node`: link them by sequence number
+            seq = node._sequence_nr
+            for event in reversed(self._stack()):
+                if event.cat == "cpu_op" and event.node is None:
+                    if event.sequence_nr < 0:
+                        event.sequence_nr = seq
+                        self.forward_ops[seq] = event
+                    return
+            return
+        if kind == "begin":
+            now = time.perf_counter_ns()
+            name = node_name(node)
+            outer = self._open("autograd::engine::evaluate_function: " + name, "cpu_op")
+            inner = self._open(name, "cpu_op")
+            seq = node._sequence_nr
+            for event in (outer, inner):
+                event.node = node
+                event.start_ns = now
+                if seq != float("inf"):
+                    event.sequence_nr = seq
+            return
+        # "end": close the inner node event and its evaluate_function parent
+        now = time.perf_counter_ns()
+        stack = self._stack()
+        closing = [e for e in stack if e.node is node][-2:]
+        for event in reversed(closing):
+            event.end_ns = now
+            self._close(stack, event)
+            self.events.append(event)
+
+    def _on_dispatch(self, record):
+        stack = self._stack()
+        entry = {"op": record.op, "variant": record.variant, "reason": record.reason,
+                 "numel": record.numel, "dtype": record.dtype, "us": round(record.seconds * 1e6, 3)}
+        if stack:
+            event = stack[-1]
+            if event.dispatch is None:
+                event.dispatch = []
+            event.dispatch.append(entry)
+        else:
+            self.orphan_dispatch.append((time.perf_counter_ns(), self._local.tid, entry))
+
+    def _on_memory(self, record):
+        stack = self._stack()
+        nbytes = record.nbytes if record.kind == "alloc" else -record.nbytes
+        op = None
+        if stack:
+            stack[-1].self_memory += nbytes
+            op = stack[-1].name
+        self.memory.append(MemoryRecord(time.perf_counter_ns(), self._local.tid, record.kind, nbytes,
+                                        record.live_bytes, record.address, op))
+
+
+def node_name(node):
+    """PyTorch's name for a backward node in traces (the leaf sink is a C++ class there)."""
+    name = node.name()
+    return "torch::autograd::AccumulateGrad" if name == "AccumulateGrad" else name
+
+
+# C++ scalar type names, as PyTorch's "Input type" column prints them
+_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
+               "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
+               "bool": "bool", "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
+
+
+def describe_inputs(args, kwargs):
+    """(shapes, types) of an op's arguments, in PyTorch's ``Input Dims`` / ``Input type`` form."""
+    shapes, types_ = [], []
+    for value in (args if not kwargs else args + tuple(kwargs.values())):
+        data = getattr(value, "_data", None)
+        if data is not None and hasattr(data, "shape"):
+            shapes.append(list(data.shape))
+            types_.append(_TYPE_NAMES.get(data.dtype.name, data.dtype.name))
+        elif isinstance(value, (list, tuple)) and value and hasattr(value[0], "_data"):
+            shapes.append([list(v._data.shape) for v in value if hasattr(v, "_data")])
+            types_.append("TensorList")
+        elif isinstance(value, (list, tuple)):
+            shapes.append([])
+            types_.append("ScalarList")
+        elif value is None:
+            shapes.append([])
+            types_.append("")
+        else:
+            shapes.append([])
+            types_.append("Scalar")
+    return shapes, types_
+
+
+def python_stack():
+    """The Python call stack of the op, innermost first, as ``file(line): function``."""
+    frames = []
+    frame = sys._getframe(1)
+    while frame is not None and len(frames) < _MAX_STACK_DEPTH:
+        code = frame.f_code
+        if not code.co_filename.startswith(_PROFILER_DIR):
+            frames.append(f"{code.co_filename}({frame.f_lineno}): {code.co_name}")
+        frame = frame.f_back
+    return frames

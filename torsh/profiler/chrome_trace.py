@@ -1,0 +1,109 @@
+"""The one producer of profiler trace JSON (Chrome Trace Event Format; Perfetto, chrome://tracing).
+
+``build_trace(result)`` returns the JSON object; ``export_chrome_trace`` writes it. The
+JupyterLab viewer reads the same object, so its shape is documented here:
+
+- top level: ``traceEvents`` plus ``schemaVersion``, ``displayTimeUnit``, ``baseTimeNanoseconds``
+  (wall clock of ts=0, so absolute time = baseTimeNanoseconds + ts*1000), ``deviceProperties``,
+  ``traceName``, the profile options and ``producer``.
+- ``"M"`` metadata: ``process_name``, ``process_labels``, ``thread_name``, ``thread_sort_index``.
+- ``"X"`` complete events (``ts``/``dur`` in microseconds of the monotonic clock, ``pid``/``tid``):
+  ops (``cat: cpu_op``, ``aten::add``), backward nodes (``autograd::engine::evaluate_function: X``
+  enclosing ``X``), ranges (``cat: user_annotation``: record_function, ProfilerStep#N,
+  DataLoader.__next__, Optimizer.step#SGD.step). Args: ``External id``, ``Sequence number``,
+  ``Fwd thread id``, ``Input Dims``, ``Input type``, ``flops``, and ``Dispatch``: the kernel
+  variant decisions made directly inside the call (op, variant, reason, numel, dtype, us).
+- ``"s"``/``"f"`` flow events (``cat: fwdbwd``): forward op -> backward node of the same sequence number.
+- ``"i"`` instants ``[memory]`` (args ``Addr``, ``Bytes`` (negative for a free), ``Total Allocated``,
+  ``Op``) and ``dispatch::<op>`` for decisions made outside any recorded call.
+- ``"C"`` counter ``CPU Memory`` with arg ``Live Bytes``: the live-bytes track.
+"""
+import json
+
+from ._files import write_text_atomically
+
+SCHEMA_VERSION = 1
+MEMORY_COUNTER = "CPU Memory"
+
+
+def _us(ns):
+    return round(ns / 1000.0, 3)
+
+
+def _duration_us(event):
+    return round(event.time_range.end - event.time_range.start, 3)
+
+
+def _event_args(event):
+    args = {"External id": event.id, "Ev Idx": event.id}
+    if event.sequence_nr >= 0:
+        args["Sequence number"] = event.sequence_nr
+    if getattr(event, "is_backward", False):
+        args["Fwd thread id"] = event.fwd_thread
+    if event.input_types is not None:
+        args["Input Dims"] = event.input_shapes
+        args["Input type"] = event.input_types
+    if event.flops:
+        args["flops"] = event.flops
+    if event.dispatch:
+        args["Dispatch"] = event.dispatch
+    return args
+
+
+def build_trace(result, trace_name=""):
+    """The trace of one ProfileResult as a JSON-ready dict."""
+    pid = result.pid
+    trace = []
+    trace.append({"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "ts": 0, "args": {"name": "python"}})
+    trace.append({"ph": "M", "name": "process_labels", "pid": pid, "tid": 0, "ts": 0, "args": {"labels": "CPU"}})
+    for index, (tid, name) in enumerate(sorted(result.threads.items())):
+        trace.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "ts": 0,
+                      "args": {"name": f"{name} (thread {tid})"}})
+        trace.append({"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid, "ts": 0,
+                      "args": {"sort_index": index}})
+
+    by_id = {}
+    for event in result.events:
+        by_id[event.id] = event
+        trace.append({"ph": "X", "cat": event.category, "name": event.name, "pid": pid, "tid": event.thread,
+                      "ts": round(event.time_range.start, 3), "dur": _duration_us(event),
+                      "args": _event_args(event)})
+    for event in result.events:  # arrows from each forward op to the backward node it created
+        forward = getattr(event, "forward_op", None)
+        if forward is None:
+            continue
+        flow = {"cat": "fwdbwd", "name": "fwdbwd", "id": event.id, "pid": pid}
+        trace.append(dict(flow, ph="s", tid=forward.thread, ts=round(forward.time_range.start, 3)))
+        trace.append(dict(flow, ph="f", bp="e", tid=event.thread, ts=round(event.time_range.start, 3)))
+
+    for record in result.memory:
+        ts = _us(record.time_ns)
+        trace.append({"ph": "i", "s": "t", "cat": "cpu_instant_event", "name": "[memory]", "pid": pid,
+                      "tid": record.tid, "ts": ts,
+                      "args": {"Addr": record.address, "Bytes": record.nbytes, "Total Allocated": record.live_bytes,
+                               "Op": record.op}})
+        trace.append({"ph": "C", "name": MEMORY_COUNTER, "pid": pid, "ts": ts,
+                      "args": {"Live Bytes": record.live_bytes}})
+    for time_ns, tid, decision in result.orphan_dispatch:
+        trace.append({"ph": "i", "s": "t", "cat": "dispatch", "name": "dispatch::" + decision["op"], "pid": pid,
+                      "tid": tid, "ts": _us(time_ns), "args": decision})
+
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "producer": "torsh.profiler",
+        "deviceProperties": [],
+        "displayTimeUnit": "ms",
+        "baseTimeNanoseconds": result.base_time_ns,
+        "traceName": trace_name,
+        "record_shapes": int(bool(result.options.get("record_shapes"))),
+        "profile_memory": int(bool(result.options.get("profile_memory"))),
+        "with_stack": int(bool(result.options.get("with_stack"))),
+        "with_flops": int(bool(result.options.get("with_flops"))),
+        "traceEvents": trace,
+    }
+
+
+def export_chrome_trace(result, path):
+    """Write the trace of ``result`` to ``path`` (gzip when it ends in .gz), atomically."""
+    text = json.dumps(build_trace(result, trace_name=str(path)), separators=(",", ":"), default=str)
+    write_text_atomically(path, text)

@@ -1,0 +1,70 @@
+"""Floating-point operation counts for the ops PyTorch counts (matrix products and convolutions).
+
+A multiply-add is two FLOPs, as in PyTorch's profiler: ``mm`` of (M, K) x (K, N) is 2*M*K*N.
+Counts are taken from shapes only; every other op counts 0 (shown as ``--`` in tables).
+"""
+def _shape(value):
+    data = getattr(value, "_data", None)
+    return None if data is None else data.shape
+
+
+def _numel(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def _matmul(left, result):
+    """2 * (elements of the product) * (length of the contracted dimension)."""
+    left_shape, out_shape = _shape(left), _shape(result)
+    if left_shape is None or out_shape is None or not left_shape:
+        return 0
+    return 2 * _numel(out_shape) * left_shape[-1]
+
+
+def _conv(weight, result):
+    """2 * output elements * (input channels per group * kernel size) = weight[0].numel()."""
+    weight_shape, out_shape = _shape(weight), _shape(result)
+    if weight_shape is None or out_shape is None or not weight_shape:
+        return 0
+    return 2 * _numel(out_shape) * _numel(weight_shape[1:])
+
+
+def _conv_transpose(input, weight):
+    """Each input element scatters into out_channels/groups * kernel outputs: weight[0].numel()."""
+    input_shape, weight_shape = _shape(input), _shape(weight)
+    if input_shape is None or weight_shape is None:
+        return 0
+    return 2 * _numel(input_shape) * _numel(weight_shape[1:])
+
+
+def _arg(args, kwargs, index, name):
+    if len(args) > index:
+        return args[index]
+    return kwargs.get(name)
+
+
+_MATMULS = {"matmul", "mm", "bmm", "mv", "dot", "__matmul__", "inner"}
+_MATMULS_WITH_BIAS = {"addmm", "baddbmm", "addmv", "addbmm"}  # (bias, left, right)
+
+
+def count(attribute, args, kwargs, result):
+    """FLOPs of one call of the op bound under ``attribute``; 0 when not counted."""
+    try:
+        if attribute in _MATMULS:
+            return _matmul(args[0], result)
+        if attribute == "__rmatmul__":
+            return _matmul(args[1], result)
+        if attribute in _MATMULS_WITH_BIAS:
+            return _matmul(args[1], result)
+        if attribute == "linear":
+            return _matmul(_arg(args, kwargs, 0, "input"), result)
+        if attribute in ("conv1d", "conv2d", "conv3d"):
+            return _conv(_arg(args, kwargs, 1, "weight"), result)
+        if attribute in ("conv_transpose1d", "conv_transpose2d", "conv_transpose3d"):
+            return _conv_transpose(_arg(args, kwargs, 0, "input"), _arg(args, kwargs, 1, "weight"))
+    except (IndexError, TypeError, AttributeError):
+        return 0
+    return 0
+
