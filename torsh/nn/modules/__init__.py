@@ -4,3 +4,5 @@ from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Seq
 from .linear import Bilinear, Identity, LazyLinear, Linear
 from .flatten import Flatten, Unflatten
 from .lazy import LazyModuleMixin
+from .activation import *  # noqa: F401,F403
+from .loss import *  # noqa: F401,F403

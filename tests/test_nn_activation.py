@@ -1,0 +1,106 @@
+"""Activations: module and functional forms against torch.nn (values, input grads, double backward)."""
+import numpy as np
+import pytest
+
+import torsh
+import torsh.nn as nn
+from helpers import assert_close, check_same_error, torch_ref as torch
+from test_nn_common import compare_module
+
+# values straddle every kink (0, +-0.5, +-1, +-3, 6) without landing on one
+X = np.array([[-7.0, -3.5, -2.9, -1.2, -0.7, -0.45, -0.1, 0.05],
+              [0.3, 0.55, 0.9, 1.3, 2.5, 3.2, 5.9, 6.5]])
+
+MODULES = [
+    ("ReLU", lambda nn: nn.ReLU()), ("ReLU6", lambda nn: nn.ReLU6()),
+    ("LeakyReLU", lambda nn: nn.LeakyReLU(0.2)), ("PReLU", lambda nn: nn.PReLU()),
+    ("PReLU8", lambda nn: nn.PReLU(2, init=0.1)),
+    ("ELU", lambda nn: nn.ELU(0.7)), ("SELU", lambda nn: nn.SELU()), ("CELU", lambda nn: nn.CELU(1.3)),
+    ("GELU", lambda nn: nn.GELU()), ("GELUtanh", lambda nn: nn.GELU(approximate="tanh")),
+    ("SiLU", lambda nn: nn.SiLU()), ("Mish", lambda nn: nn.Mish()), ("Sigmoid", lambda nn: nn.Sigmoid()),
+    ("Tanh", lambda nn: nn.Tanh()), ("Softmax", lambda nn: nn.Softmax(dim=1)),
+    ("LogSoftmax", lambda nn: nn.LogSoftmax(dim=0)), ("Softmin", lambda nn: nn.Softmin(dim=1)),
+    ("Hardshrink", lambda nn: nn.Hardshrink()), ("Softshrink", lambda nn: nn.Softshrink(0.6)),
+    ("Tanhshrink", lambda nn: nn.Tanhshrink()), ("Hardtanh", lambda nn: nn.Hardtanh(-2.0, 2.0)),
+    ("Hardsigmoid", lambda nn: nn.Hardsigmoid()), ("Hardswish", lambda nn: nn.Hardswish()),
+    ("Softplus", lambda nn: nn.Softplus(beta=2.0, threshold=3.0)), ("Softsign", lambda nn: nn.Softsign()),
+    ("Threshold", lambda nn: nn.Threshold(0.5, -3.0)), ("LogSigmoid", lambda nn: nn.LogSigmoid()),
+    ("GLU", lambda nn: nn.GLU(dim=1)), ("RReLUeval", lambda nn: nn.RReLU()),
+]
+
+
+@pytest.mark.parametrize("name,make", MODULES, ids=[m[0] for m in MODULES])
+def test_activation_module_matches_torch(name, make):
+    modes = (False,) if name == "RReLUeval" else (True, False)
+    x = X if name != "PReLU8" else X.reshape(2, 2, 4)
+    compare_module(lambda lib: make(lib.nn), [x], modes=modes)
+
+
+@pytest.mark.parametrize("name,make", MODULES, ids=[m[0] for m in MODULES])
+def test_activation_repr_matches_torch(name, make):
+    assert repr(make(nn)) == repr(make(torch.nn))
+
+
+def test_softmax2d():
+    compare_module(lambda lib: lib.nn.Softmax2d(), [(2, 3, 4, 5)])
+
+
+@pytest.mark.parametrize("fn", ["gelu", "silu", "mish", "elu", "softplus", "logsigmoid", "hardswish",
+                                "softmax", "log_softmax"])
+def test_double_backward(fn):
+    def f(lib, x):
+        F = lib.nn.functional
+        if fn in ("softmax", "log_softmax"):
+            return getattr(F, fn)(x, dim=1)
+        return getattr(F, fn)(x)
+    xa = X * 0.7
+    xo = torsh.tensor(xa, requires_grad=True)
+    xr = torch.tensor(xa, requires_grad=True)
+    w = np.linspace(-1, 1, X.size).reshape(X.shape)
+    go, = torsh.autograd.grad((f(torsh, xo) * torsh.tensor(w)).sum(), xo, create_graph=True)
+    gr, = torch.autograd.grad((f(torch, xr) * torch.tensor(w)).sum(), xr, create_graph=True)
+    assert_close(go, gr.detach())
+    ggo, = torsh.autograd.grad((go * go).sum(), xo)
+    ggr, = torch.autograd.grad((gr * gr).sum(), xr)
+    assert_close(ggo, ggr, rtol=1e-6, atol=1e-8)
+
+
+def test_gradcheck_smooth_activations():
+    F = nn.functional
+    x = torsh.tensor(X * 0.5, requires_grad=True)
+    for fn in (F.gelu, F.silu, F.mish, F.elu, F.selu, F.softplus, F.logsigmoid, F.tanhshrink, F.softsign):
+        assert torsh.autograd.gradcheck(fn, (x,))
+    assert torsh.autograd.gradcheck(lambda t: F.gelu(t, approximate="tanh"), (x,))
+    assert torsh.autograd.gradcheck(lambda t: F.glu(t, 1), (x,))
+
+
+def test_inplace_functional_variants():
+    F = nn.functional
+    for name, kw in [("relu", {}), ("leaky_relu", {"negative_slope": 0.3}), ("elu", {}), ("hardtanh", {}),
+                     ("relu6", {}), ("silu", {}), ("hardswish", {})]:
+        a = torsh.tensor(X.copy())
+        r = torch.tensor(X.copy())
+        out_a = getattr(F, name)(a, inplace=True, **kw)
+        getattr(torch.nn.functional, name)(r, inplace=True, **kw)
+        assert out_a is a
+        assert_close(a, r)
+
+
+def test_rrelu_training_slopes_in_range():
+    x = torsh.tensor(-np.ones((1000,)))
+    y = nn.RReLU(0.1, 0.3).train()(x).numpy()
+    assert np.all(y <= -0.1 + 1e-12) and np.all(y >= -0.3 - 1e-12) and np.std(y) > 0.01
+    pos = nn.RReLU()(torsh.tensor(np.ones(5)))
+    assert_close(pos, np.ones(5))
+
+
+def test_errors_match_torch():
+    check_same_error(lambda lib: lib.nn.functional.glu(lib.zeros(2, 3), dim=1))
+    check_same_error(lambda lib: lib.nn.functional.gelu(lib.zeros(2), approximate="x"))
+    check_same_error(lambda lib: lib.nn.functional.prelu(lib.zeros(2, 3), lib.zeros(2)))
+
+
+def test_implicit_softmax_dim_warns():
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
+        out = nn.functional.softmax(torsh.tensor(X))
+    assert_close(out, torch.nn.functional.softmax(torch.tensor(X), dim=1))

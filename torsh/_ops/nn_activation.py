@@ -1,0 +1,245 @@
+"""Pointwise activation ops of torch.nn.functional (forward on NumPy, backward in torsh ops).
+
+Each op is one NumPy forward plus one Node named as PyTorch's, whose backward is written in
+torsh ops so double backward works. Gradients at the kinks follow PyTorch's conventions
+(e.g. hardtanh passes no gradient at its bounds, leaky_relu uses the slope at 0).
+"""
+import math
+
+import numpy as np
+import scipy.special as sps
+
+from .._tensor import wrap
+from ..autograd.graph import Node, needs_grad, record
+from ..backend import dispatch
+from . import pointwise
+from ._helpers import dtype_name
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _check_float(op, input):
+    if not (input.dtype.is_floating_point or input.dtype.is_complex):
+        raise NotImplementedError(f'"{op}" not implemented for \'{dtype_name(input.dtype)}\'')
+
+
+def _make(name, node_name, forward, derivative, saves="input", kernel=None):
+    """An activation ``name(input, **params)``: ``forward(x, **params)`` on NumPy and
+    ``derivative(grad, x, y, **params)`` in torsh ops."""
+
+    def backward(self, grad):
+        saved = self.saved_tensors
+        x = saved[0] if saves in ("input", "both") else None
+        y = saved[-1] if saves in ("output", "both") else None
+        return (derivative(grad, x, y, **self.params),)
+
+    node_cls = type(node_name, (Node,), {"backward": backward, "__module__": __name__})
+
+    def op(input, **params):
+        _check_float(name + "_cpu", input)
+        data = input._data
+        with np.errstate(all="ignore"):
+            if kernel is not None and not params:
+                value = dispatch.unary(kernel, data, forward)
+            else:
+                value = forward(data, **params)
+        value = np.asarray(value)
+        if value.dtype != data.dtype:
+            value = value.astype(data.dtype)
+        result = wrap(value)
+        if needs_grad(input):
+            node = node_cls()
+            node.params = params
+            record(node, (input,), (result,))
+            if saves == "input":
+                node.save_for_backward(input)
+            elif saves == "output":
+                node.save_for_backward(result)
+            else:
+                node.save_for_backward(input, result)
+        return result
+
+    op.__name__ = op.__qualname__ = name
+    return op, node_cls
+
+
+def _where(cond, a, b):
+    return pointwise.where(cond, a, b)
+
+
+# -- relu family ----------------------------------------------------------------------------
+leaky_relu, LeakyReluBackward0 = _make(
+    "leaky_relu", "LeakyReluBackward0",
+    lambda x, negative_slope=0.01: np.where(x > 0, x, x * x.dtype.type(negative_slope)),
+    lambda g, x, y, negative_slope=0.01: _where(x > 0, g, g * negative_slope))
+
+hardtanh, HardtanhBackward0 = _make(
+    "hardtanh", "HardtanhBackward0",
+    lambda x, min_val=-1.0, max_val=1.0: np.clip(x, min_val, max_val),
+    lambda g, x, y, min_val=-1.0, max_val=1.0: g * ((x > min_val) & (x < max_val)))
+
+threshold, ThresholdBackward0 = _make(
+    "threshold", "ThresholdBackward0",
+    lambda x, threshold=0.0, value=0.0: np.where(x > threshold, x, x.dtype.type(value)),
+    lambda g, x, y, threshold=0.0, value=0.0: g * (x > threshold))
+
+
+# -- exponential family -----------------------------------------------------------------------
+def _elu_forward(x, alpha=1.0, scale=1.0, input_scale=1.0):
+    return np.where(x > 0, x * scale, scale * alpha * np.expm1(np.minimum(x, 0) * input_scale))
+
+
+def _elu_derivative(g, x, y, alpha=1.0, scale=1.0, input_scale=1.0):
+    return _where(x > 0, g * scale, g * (input_scale * scale * alpha) * (x * input_scale).exp())
+
+
+elu, EluBackward0 = _make("elu", "EluBackward0", _elu_forward, _elu_derivative)
+
+
+def selu(input):
+    return elu(input, alpha=SELU_ALPHA, scale=SELU_SCALE, input_scale=1.0)
+
+
+def celu(input, alpha=1.0):
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError")
+    return elu(input, alpha=alpha, scale=1.0, input_scale=1.0 / alpha)
+
+
+# -- smooth gates -----------------------------------------------------------------------------
+def _np_gelu_tanh(x):
+    return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
+
+
+def _gelu_forward(x, approximate="none"):
+    if approximate == "tanh":
+        return dispatch.unary("gelu_tanh", x, _np_gelu_tanh)  # a compiled kernel exists for this one
+    return x * 0.5 * (1.0 + sps.erf(x / math.sqrt(2.0)))
+
+
+def _gelu_derivative(g, x, y, approximate="none"):
+    if approximate == "tanh":
+        inner = (x + x * x * x * 0.044715) * _SQRT_2_OVER_PI
+        t = inner.tanh()
+        d_inner = (x * x * (3 * 0.044715) + 1) * _SQRT_2_OVER_PI
+        return g * ((t + 1) * 0.5 + x * 0.5 * (1 - t * t) * d_inner)
+    cdf = ((x * (1 / math.sqrt(2.0))).erf() + 1) * 0.5
+    pdf = (x * x * -0.5).exp() * _INV_SQRT_2PI
+    return g * (cdf + x * pdf)
+
+
+_gelu_op, GeluBackward0 = _make("gelu", "GeluBackward0", _gelu_forward, _gelu_derivative)
+
+
+def gelu(input, approximate="none"):
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError("approximate argument must be either none or tanh.")
+    return _gelu_op(input, approximate=approximate)
+
+
+def _np_sigmoid(x):
+    return sps.expit(x)
+
+
+silu, SiluBackward0 = _make(
+    "silu", "SiluBackward0", lambda x: x * _np_sigmoid(x),
+    lambda g, x, y: (lambda s: g * s * (1 + x * (1 - s)))(x.sigmoid()))
+
+
+def _mish_forward(x):
+    return x * np.tanh(np.logaddexp(0, x))
+
+
+def _mish_derivative(g, x, y):
+    t = _softplus_tensor(x).tanh()
+    return g * (t + x * x.sigmoid() * (1 - t * t))
+
+
+def _softplus_tensor(x):
+    # log(1 + exp(x)) = relu(x) + log1p(exp(-|x|)), differentiable and overflow-free
+    return x.relu() + (-x.abs()).exp().log1p()
+
+
+mish, MishBackward0 = _make("mish", "MishBackward0", _mish_forward, _mish_derivative)
+
+
+def _softplus_forward(x, beta=1.0, threshold=20.0):
+    bx = x * beta
+    return np.where(bx > threshold, x, np.logaddexp(0, bx) / beta)
+
+
+def _softplus_derivative(g, x, y, beta=1.0, threshold=20.0):
+    bx = x * beta
+    return _where(bx > threshold, g, g * bx.sigmoid())
+
+
+softplus, SoftplusBackward0 = _make("softplus", "SoftplusBackward0", _softplus_forward, _softplus_derivative)
+
+logsigmoid, LogSigmoidBackward0 = _make(
+    "log_sigmoid", "LogSigmoidBackward0", lambda x: -np.logaddexp(0, -x), lambda g, x, y: g * (-x).sigmoid())
+
+# -- hard gates -------------------------------------------------------------------------------
+hardsigmoid, HardsigmoidBackward0 = _make(
+    "hardsigmoid", "HardsigmoidBackward0", lambda x: np.clip(x / 6 + 0.5, 0, 1),
+    lambda g, x, y: g * ((x > -3) & (x < 3)) * (1 / 6))
+
+hardswish, HardswishBackward0 = _make(
+    "hardswish", "HardswishBackward0", lambda x: x * np.clip(x + 3, 0, 6) / 6,
+    lambda g, x, y: _where(x < -3, g * 0, _where(x <= 3, g * (x / 3 + 0.5), g)))
+
+hardshrink, HardshrinkBackward0 = _make(
+    "hardshrink", "HardshrinkBackward0",
+    lambda x, lambd=0.5: np.where((x >= -lambd) & (x <= lambd), x.dtype.type(0), x),
+    lambda g, x, y, lambd=0.5: g * ((x < -lambd) | (x > lambd)))
+
+softshrink, SoftshrinkBackward0 = _make(
+    "softshrink", "SoftshrinkBackward0",
+    lambda x, lambd=0.5: np.where(x > lambd, x - lambd, np.where(x < -lambd, x + lambd, x.dtype.type(0))),
+    lambda g, x, y, lambd=0.5: g * ((x < -lambd) | (x > lambd)))
+
+
+# -- softmax fallback -------------------------------------------------------------------------
+# TODO: remove once torsh._ops.activation (softmax/log_softmax as general tensor ops) has landed
+class SoftmaxBackward0(Node):
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        gy = grad * y
+        return (gy - y * gy.sum(self.dim, keepdim=True),)
+
+
+class LogSoftmaxBackward0(Node):
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return (grad - y.exp() * grad.sum(self.dim, keepdim=True),)
+
+
+def _softmax_like(node_cls, log, input, dim, dtype=None):
+    if dtype is not None:
+        input = input.to(dtype)
+    x = input._data
+    d = dim % max(x.ndim, 1)
+    with np.errstate(all="ignore"):
+        z = x - np.max(x, axis=d, keepdims=True) if x.ndim else x - x
+        if log:
+            value = z - np.log(np.sum(np.exp(z), axis=d, keepdims=True) if x.ndim else np.exp(z))
+        else:
+            e = np.exp(z)
+            value = e / (np.sum(e, axis=d, keepdims=True) if x.ndim else e)
+    result = wrap(np.asarray(value, dtype=x.dtype))
+    if needs_grad(input):
+        node = node_cls()
+        node.dim = d
+        record(node, (input,), (result,))
+        node.save_for_backward(result)
+    return result
+
+
+def _softmax(input, dim, dtype=None):
+    return _softmax_like(SoftmaxBackward0, False, input, dim, dtype)
+
+
+def _log_softmax(input, dim, dtype=None):
+    return _softmax_like(LogSoftmaxBackward0, True, input, dim, dtype)

@@ -1,0 +1,55 @@
+"""Argument handling shared by the functional families."""
+import warnings
+
+import numpy as np
+
+from ..._tensor import Tensor, wrap
+
+
+def reduction_from_legacy(size_average, reduce, reduction):
+    """PyTorch's deprecated size_average/reduce flags mapped onto ``reduction``."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    if size_average and reduce:
+        ret = "mean"
+    elif reduce:
+        ret = "sum"
+    else:
+        ret = "none"
+    warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{ret}' instead.",
+                  stacklevel=3)
+    return ret
+
+
+def reduce_loss(loss, reduction):
+    if reduction == "none":
+        return loss
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def check_reduction(reduction):
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def const(array, like):
+    """A constant tensor of ``like``'s dtype from a NumPy array (no grad)."""
+    return wrap(np.asarray(array, dtype=like._data.dtype))
+
+
+def ntuple(value, n, name="kernel_size"):
+    if isinstance(value, (list, tuple)):
+        if len(value) == 1 and n > 1:
+            return tuple(int(value[0]) for _ in range(n))
+        return tuple(int(v) for v in value)
+    return (int(value),) * n
+
+
+def is_tensor(x):
+    return isinstance(x, Tensor)

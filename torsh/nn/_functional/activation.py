@@ -1,0 +1,201 @@
+"""Activation functions of nn.functional."""
+import numpy as np
+
+from ... import _random
+from ..._ops import nn_activation as act
+from ..._ops import pointwise
+from ..._tensor import Tensor, wrap
+from ...autograd import grad_mode
+
+try:  # softmax/log_softmax are general tensor ops (torsh._ops.activation)
+    from ..._ops.activation import log_softmax as _log_softmax_op, softmax as _softmax_op
+except ImportError:  # TODO: drop once torsh._ops.activation (general softmax) lands
+    from ..._ops.nn_activation import _log_softmax as _log_softmax_op, _softmax as _softmax_op
+
+__all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "prelu", "rrelu", "rrelu_", "elu", "elu_", "selu",
+           "selu_", "celu", "celu_", "gelu", "silu", "mish", "sigmoid", "tanh", "softmax", "log_softmax", "softmin",
+           "hardshrink", "softshrink", "tanhshrink", "hardtanh", "hardtanh_", "hardsigmoid", "hardswish",
+           "softplus", "softsign", "threshold", "threshold_", "logsigmoid", "glu"]
+
+
+def _maybe_inplace(result, input, inplace):
+    if inplace:
+        return input.copy_(result)
+    return result
+
+
+def relu(input, inplace=False):
+    return input.relu_() if inplace else input.relu()
+
+
+def relu_(input):
+    return input.relu_()
+
+
+def relu6(input, inplace=False):
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    return _maybe_inplace(act.hardtanh(input, min_val=min_val, max_val=max_val), input, inplace)
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    return hardtanh(input, min_val, max_val, True)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    return _maybe_inplace(act.leaky_relu(input, negative_slope=negative_slope), input, inplace)
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    return leaky_relu(input, negative_slope, True)
+
+
+def prelu(input, weight):
+    channels = input.shape[1] if input.ndim >= 2 else 1
+    if weight.numel() != 1 and weight.numel() != channels:
+        raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
+                           f"{weight.numel()} and channel size = {channels}.")
+    w = weight
+    if weight.numel() != 1 and input.ndim >= 2:
+        w = weight.reshape((-1,) + (1,) * (input.ndim - 2))
+    return pointwise.where(input > 0, input, w * input)
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    slopes = _random.rng().uniform(lower, upper, input.shape).astype(input._data.dtype)
+    out = pointwise.where(input >= 0, input, input * wrap(slopes))
+    return _maybe_inplace(out, input, inplace)
+
+
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    return rrelu(input, lower, upper, training, True)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    return _maybe_inplace(act.elu(input, alpha=alpha), input, inplace)
+
+
+def elu_(input, alpha=1.0):
+    return elu(input, alpha, True)
+
+
+def selu(input, inplace=False):
+    return _maybe_inplace(act.selu(input), input, inplace)
+
+
+def selu_(input):
+    return selu(input, True)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    return _maybe_inplace(act.celu(input, alpha), input, inplace)
+
+
+def celu_(input, alpha=1.0):
+    return celu(input, alpha, True)
+
+
+def gelu(input, approximate="none"):
+    return act.gelu(input, approximate)
+
+
+def silu(input, inplace=False):
+    return _maybe_inplace(act.silu(input), input, inplace)
+
+
+def mish(input, inplace=False):
+    return _maybe_inplace(act.mish(input), input, inplace)
+
+
+def sigmoid(input):
+    return input.sigmoid()
+
+
+def tanh(input):
+    return input.tanh()
+
+
+def hardsigmoid(input, inplace=False):
+    return _maybe_inplace(act.hardsigmoid(input), input, inplace)
+
+
+def hardswish(input, inplace=False):
+    return _maybe_inplace(act.hardswish(input), input, inplace)
+
+
+def hardshrink(input, lambd=0.5):
+    return act.hardshrink(input, lambd=lambd)
+
+
+def softshrink(input, lambd=0.5):
+    if lambd < 0:
+        raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
+    return act.softshrink(input, lambd=lambd)
+
+
+def tanhshrink(input):
+    return input - input.tanh()
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    return act.softplus(input, beta=beta, threshold=threshold)
+
+
+def softsign(input):
+    return input / (input.abs() + 1)
+
+
+def threshold(input, threshold, value, inplace=False):
+    return _maybe_inplace(act.threshold(input, threshold=threshold, value=value), input, inplace)
+
+
+def threshold_(input, threshold, value):
+    return input.copy_(act.threshold(input, threshold=threshold, value=value))
+
+
+def logsigmoid(input):
+    return act.logsigmoid(input)
+
+
+def glu(input, dim=-1):
+    if input.ndim == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    size = input.shape[dim]
+    if size % 2:
+        d = dim % input.ndim
+        raise RuntimeError(f"Halving dimension must be even, but dimension {d} is size {size}")
+    a, b = input.chunk(2, dim)
+    return a * b.sigmoid()
+
+
+def _softmax_dim(ndim):
+    import warnings
+    warnings.warn("Implicit dimension choice for softmax has been deprecated. Change the call to include dim=X "
+                  "as an argument.", stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    if dim is None:
+        dim = _softmax_dim(input.ndim)
+    return _softmax_op(input, dim, dtype=dtype)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    if dim is None:
+        dim = _softmax_dim(input.ndim)
+    return _log_softmax_op(input, dim, dtype=dtype)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    if dim is None:
+        dim = _softmax_dim(input.ndim)
+    if dtype is not None:
+        input = input.to(dtype)
+    return _softmax_op(-input, dim)

@@ -1,0 +1,25 @@
+"""linear and bilinear."""
+__all__ = ["linear", "bilinear"]
+
+
+def linear(input, weight, bias=None):
+    if weight.ndim == 2 and (input.ndim == 0 or input.shape[-1] != weight.shape[1]):
+        if input.ndim <= 1:
+            shape_a = f"1x{input.shape[0] if input.ndim else 1}"
+        else:
+            shape_a = f"{input.numel() // max(input.shape[-1], 1)}x{input.shape[-1]}"
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({shape_a} and "
+                           f"{weight.shape[1]}x{weight.shape[0]})")
+    out = input.matmul(weight.t()) if weight.ndim == 2 else input.matmul(weight)
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def bilinear(input1, input2, weight, bias=None):
+    # y_k = x1^T W_k x2 + b_k, as (x1 W_k) . x2 for every k at once
+    tmp = (input1.unsqueeze(-2).unsqueeze(-3) @ weight).squeeze(-2)  # (..., out, in2)
+    out = (tmp * input2.unsqueeze(-2)).sum(-1)
+    if bias is not None:
+        out = out + bias
+    return out

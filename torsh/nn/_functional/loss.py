@@ -1,0 +1,345 @@
+"""Loss functions of nn.functional, composed of torsh ops (nll_loss is an op of its own)."""
+import math
+import warnings
+
+import numpy as np
+
+from ..._ops import nn_loss, pointwise
+from ..._tensor import Tensor, wrap
+from ...autograd import grad_mode
+from . import activation as A
+from ._utils import check_reduction, const, reduce_loss, reduction_from_legacy
+
+__all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "cross_entropy",
+           "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "margin_ranking_loss",
+           "hinge_embedding_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss",
+           "soft_margin_loss", "cosine_embedding_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
+           "poisson_nll_loss", "gaussian_nll_loss", "pairwise_distance", "cosine_similarity"]
+
+
+def _broadcast_warning(name, input, target):
+    if tuple(target.shape) != tuple(input.shape):
+        warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
+                      "This will likely lead to incorrect results due to broadcasting. Please ensure they have the "
+                      "same size.", stacklevel=3)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    reduction = reduction_from_legacy(size_average, reduce, reduction)
+    check_reduction(reduction)
+    _broadcast_warning("mse_loss", input, target)
+    loss = (input - target) ** 2
+    if weight is not None:
+        loss = loss * weight
+    return reduce_loss(loss, reduction)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    reduction = reduction_from_legacy(size_average, reduce, reduction)
+    check_reduction(reduction)
+    _broadcast_warning("l1_loss", input, target)
+    loss = (input - target).abs()
+    if weight is not None:
+        loss = loss * weight
+    return reduce_loss(loss, reduction)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    reduction = reduction_from_legacy(size_average, reduce, reduction)
+    check_reduction(reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    _broadcast_warning("smooth_l1_loss", input, target)
+    if beta == 0:
+        return l1_loss(input, target, reduction=reduction)
+    diff = input - target
+    d = diff.abs()
+    loss = pointwise.where(d < beta, diff * diff * (0.5 / beta), d - 0.5 * beta)
+    return reduce_loss(loss, reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    check_reduction(reduction)
+    _broadcast_warning("huber_loss", input, target)
+    diff = input - target
+    d = diff.abs()
+    loss = pointwise.where(d < delta, diff * diff * 0.5, (d - 0.5 * delta) * delta)
+    if weight is not None:
+        loss = loss * weight
+    return reduce_loss(loss, reduction)
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    reduction = reduction_from_legacy(size_average, reduce, reduction)
+    check_reduction(reduction)
+    return nn_loss.nll_loss(input, target, weight, ignore_index, reduction)
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    reduction = reduction_from_legacy(size_average, reduce, reduction)
+    check_reduction(reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    class_dim = 0 if input.ndim == 1 else 1
+    logp = A.log_softmax(input, class_dim)
+    n_classes = input.shape[class_dim]
+    w_shape = [1] * input.ndim
+    w_shape[class_dim] = n_classes
+    if target.dtype.is_floating_point:  # class probabilities
+        if tuple(target.shape) != tuple(input.shape):
+            raise RuntimeError(f"Expected target size {list(input.shape)}, got {list(target.shape)}")
+        if label_smoothing > 0:
+            target = target * (1 - label_smoothing) + label_smoothing / n_classes
+        prod = logp * target
+        if weight is not None:
+            prod = prod * weight.reshape(w_shape)
+        loss = -prod.sum(class_dim)
+        if reduction == "mean":
+            return loss.sum() / (input.numel() / n_classes) if input.numel() else loss.sum() / 0.0
+        return reduce_loss(loss, reduction)
+    nll = nn_loss.nll_loss(logp, target, weight, ignore_index, reduction)
+    if label_smoothing == 0:
+        return nll
+    ignore = target == ignore_index
+    smooth = -(logp * weight.reshape(w_shape)).sum(class_dim) if weight is not None else -logp.sum(class_dim)
+    smooth = smooth.masked_fill(ignore, 0.0)
+    if reduction == "mean":
+        if weight is not None:
+            kept = target._data[~ignore._data].reshape(-1)
+            smooth = smooth.sum() / float(weight._data[kept].sum())
+        else:
+            smooth = smooth.sum() / float((~ignore._data).sum())
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    return nll * (1 - label_smoothing) + smooth * (label_smoothing / n_classes)
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    reduction = reduction_from_legacy(size_average, reduce, reduction)
+    check_reduction(reduction)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Using a target size ({target.shape}) that is different to the input size "
+                         f"({input.shape}) is deprecated. Please ensure they have the same size.")
+    x = input._data
+    if x.size and (np.any(x < 0) or np.any(x > 1) or np.any(np.isnan(x))):
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    # PyTorch clamps the logs at -100 so that 0 * log(0) stays finite
+    loss = -(target * input.log().clamp_min(-100) + (1 - target) * (1 - input).log().clamp_min(-100))
+    if weight is not None:
+        loss = loss * weight
+    return reduce_loss(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean", pos_weight=None):
+    reduction = reduction_from_legacy(size_average, reduce, reduction)
+    check_reduction(reduction)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
+    if pos_weight is not None:
+        log_weight = (pos_weight - 1) * target + 1
+        loss = (1 - target) * input + log_weight * ((-input.abs()).exp().log1p() + (-input).clamp_min(0))
+    else:
+        loss = (1 - target) * input + (-input).clamp_min(0) + (-input.abs()).exp().log1p()
+    if weight is not None:
+        loss = loss * weight
+    return reduce_loss(loss, reduction)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    reduction = reduction_from_legacy(size_average, reduce, reduction)
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                      "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                      "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                      stacklevel=2)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        tiny = np.finfo(target._data.dtype).tiny if target.dtype.is_floating_point else 1e-38
+        loss = target * target.clamp_min(float(tiny)).log() - target * input  # xlogy(t, t) - t * input
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0] if input.ndim else loss.sum()
+    check_reduction(reduction)
+    return reduce_loss(loss, reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    reduction = reduction_from_legacy(size_average, reduce, reduction)
+    check_reduction(reduction)
+    if input1.ndim != input2.ndim or input1.ndim != target.ndim:
+        raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
+                           f"input1: {input1.shape}, input2: {input2.shape}, target: {target.shape} ")
+    loss = (-target * (input1 - input2) + margin).clamp_min(0)
+    return reduce_loss(loss, reduction)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
+    reduction = reduction_from_legacy(size_average, reduce, reduction)
+    check_reduction(reduction)
+    zeros = input * 0
+    margin_clamp = (margin - input).clamp_min(0)
+    output_margin = pointwise.where(target != 1, margin_clamp, zeros)
+    output_self = pointwise.where(target != -1, input, zeros)
+    return reduce_loss(output_margin + output_self, reduction)
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    reduction = reduction_from_legacy(size_average, reduce, reduction)
+    check_reduction(reduction)
+    squeeze = input.ndim <= 1
+    x = input.reshape(1, -1) if squeeze else input
+    t = target._data.reshape(1, -1) if squeeze else target._data
+    if t.shape != tuple(x.shape):
+        raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: {list(input.shape)}")
+    n, c = x.shape
+    # targets are the leading entries of each row up to the first -1
+    stop = np.cumsum(t < 0, axis=1) > 0
+    is_target = np.zeros((n, c), dtype=bool)
+    rows, cols = np.nonzero(~stop)
+    is_target[rows, t[rows, cols]] = True
+    pair_mask = is_target[:, :, None] & ~is_target[:, None, :]  # (j a target, i not a target)
+    margins = (1 - x.unsqueeze(2) + x.unsqueeze(1)).clamp_min(0)
+    loss = (margins * const(pair_mask, x)).sum((1, 2)) / c
+    if squeeze:
+        loss = loss.reshape(())
+    return reduce_loss(loss, reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    reduction = reduction_from_legacy(size_average, reduce, reduction)
+    check_reduction(reduction)
+    loss = -(target * A.logsigmoid(input) + (1 - target) * A.logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    class_dim = input.ndim - 1
+    loss = loss.sum(class_dim) / input.shape[class_dim]
+    return reduce_loss(loss, reduction)
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
+                      reduction="mean"):
+    reduction = reduction_from_legacy(size_average, reduce, reduction)
+    check_reduction(reduction)
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    squeeze = input.ndim <= 1
+    x = input.reshape(1, -1) if squeeze else input
+    t = target._data.reshape(-1)
+    n, c = x.shape
+    onehot = np.zeros((n, c), dtype=bool)
+    onehot[np.arange(n), t] = True
+    x_y = (x * const(onehot, x)).sum(1, keepdim=True)
+    m = (x - x_y + margin).clamp_min(0)
+    if p == 2:
+        m = m * m
+    if weight is not None:
+        m = m * const(weight._data[t].reshape(n, 1), x) if not weight.requires_grad else m * weight[wrap(t)].reshape(n, 1)
+    loss = (m * const(~onehot, x)).sum(1) / c
+    if squeeze:
+        loss = loss.reshape(())
+    return reduce_loss(loss, reduction)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    reduction = reduction_from_legacy(size_average, reduce, reduction)
+    check_reduction(reduction)
+    z = -target * input
+    loss = z.clamp_min(0) + (-z.abs()).exp().log1p()  # log(1 + exp(z)), stably
+    return reduce_loss(loss, reduction)
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    reduction = reduction_from_legacy(size_average, reduce, reduction)
+    check_reduction(reduction)
+    eps = 1e-12
+    dim = input1.ndim - 1
+    prod_sum = (input1 * input2).sum(dim)
+    mag1 = (input1 * input1).sum(dim) + eps
+    mag2 = (input2 * input2).sum(dim) + eps
+    cos = prod_sum / (mag1 * mag2).sqrt()
+    zeros = cos * 0
+    pos = 1 - cos
+    neg = (cos - margin).clamp_min(0)
+    loss = pointwise.where(target == 1, pos, zeros) + pointwise.where(target == -1, neg, zeros)
+    return reduce_loss(loss, reduction)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    diff = x1 - x2 + eps
+    dim = max(x1.ndim, x2.ndim) - 1
+    if p == 2:
+        return (diff * diff).sum(dim, keepdim=keepdim).sqrt()
+    return diff.norm(p, dim, keepdim)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    n1 = (x1 * x1).sum(dim, keepdim=True).sqrt().clamp_min(eps)
+    n2 = (x2 * x2).sum(dim, keepdim=True).sqrt().clamp_min(eps)
+    return ((x1 / n1) * (x2 / n2)).sum(dim)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
+                        reduce=None, reduction="mean"):
+    reduction = reduction_from_legacy(size_average, reduce, reduction)
+    check_reduction(reduction)
+    d_ap = pairwise_distance(anchor, positive, p, eps)
+    d_an = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_an = pointwise.minimum(d_an, pairwise_distance(positive, negative, p, eps))
+    loss = (d_ap - d_an + margin).clamp_min(0)
+    return reduce_loss(loss, reduction)
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0,
+                                      swap=False, reduction="mean"):
+    check_reduction(reduction)
+    if margin <= 0:
+        raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater than 0, got {margin} instead")
+    dist = distance_function if distance_function is not None else pairwise_distance
+    d_ap = dist(anchor, positive)
+    d_an = dist(anchor, negative)
+    if swap:
+        d_an = pointwise.minimum(d_an, dist(positive, negative))
+    loss = (d_ap - d_an + margin).clamp_min(0)
+    return reduce_loss(loss, reduction)
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                     reduction="mean"):
+    reduction = reduction_from_legacy(size_average, reduce, reduction)
+    check_reduction(reduction)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        t = target._data
+        with np.errstate(all="ignore"):
+            stirling = np.where(t > 1, t * np.log(t) - t + 0.5 * np.log(2 * np.pi * t), 0)
+        loss = loss + const(stirling, loss)
+    return reduce_loss(loss, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    if isinstance(var, (int, float)):
+        var = const(np.full(input.shape, var), input)
+    if tuple(var.shape) != tuple(input.shape):
+        if tuple(input.shape[:-1]) == tuple(var.shape):
+            var = var.unsqueeze(-1)
+        elif tuple(input.shape[:-1]) == tuple(var.shape[:-1]) and var.shape[-1] == 1:
+            pass
+        else:
+            raise ValueError("var is of incorrect size")
+    check_reduction(reduction)
+    if np.any(var._data < 0):
+        raise ValueError("var has negative entry/entries")
+    # clamp without letting the clamp stop the gradient, as PyTorch does
+    with grad_mode.no_grad():
+        shift = var.clamp_min(eps) - var
+    var = var + shift
+    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return reduce_loss(loss, reduction)
