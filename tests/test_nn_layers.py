@@ -1,0 +1,242 @@
+"""Normalisation, dropout, embedding, padding, upsampling and other layers against torch.nn."""
+import numpy as np
+import pytest
+
+import torsh
+import torsh.nn as nn
+from helpers import assert_close, check_same_error, torch_ref as torch
+from test_nn_common import build_pair, compare_module, run_and_compare
+
+NORMS = [
+    ("bn1d", lambda nn: nn.BatchNorm1d(3), (4, 3)),
+    ("bn1d_3d", lambda nn: nn.BatchNorm1d(3, momentum=0.3), (4, 3, 5)),
+    ("bn2d", lambda nn: nn.BatchNorm2d(3), (4, 3, 5, 4)),
+    ("bn2d_cma", lambda nn: nn.BatchNorm2d(3, momentum=None), (4, 3, 5, 4)),
+    ("bn2d_noaffine", lambda nn: nn.BatchNorm2d(3, affine=False), (2, 3, 3, 4)),
+    ("bn2d_notrack", lambda nn: nn.BatchNorm2d(3, track_running_stats=False), (2, 3, 3, 4)),
+    ("bn3d", lambda nn: nn.BatchNorm3d(2), (2, 2, 3, 4, 3)),
+    ("in1d", lambda nn: nn.InstanceNorm1d(3), (2, 3, 6)),
+    ("in2d_affine_track", lambda nn: nn.InstanceNorm2d(3, affine=True, track_running_stats=True), (2, 3, 4, 5)),
+    ("in3d", lambda nn: nn.InstanceNorm3d(2, affine=True), (2, 2, 3, 4, 3)),
+    ("in2d_unbatched", lambda nn: nn.InstanceNorm2d(3), (3, 4, 5)),
+    ("ln", lambda nn: nn.LayerNorm(5), (2, 3, 5)),
+    ("ln2", lambda nn: nn.LayerNorm((3, 5), eps=1e-3), (2, 3, 5)),
+    ("ln_nobias", lambda nn: nn.LayerNorm(5, bias=False), (4, 5)),
+    ("ln_noaffine", lambda nn: nn.LayerNorm(5, elementwise_affine=False), (4, 5)),
+    ("gn", lambda nn: nn.GroupNorm(2, 4), (3, 4, 5, 2)),
+    ("gn_noaffine", lambda nn: nn.GroupNorm(1, 3, affine=False), (3, 3, 5)),
+    ("gn_nobias", lambda nn: nn.GroupNorm(1, 3, bias=False), (3, 3, 5)),
+    ("bn2d_nobias", lambda nn: nn.BatchNorm2d(3, bias=False), (2, 3, 3, 4)),
+    ("rms", lambda nn: nn.RMSNorm(5), (2, 3, 5)),
+    ("rms_eps", lambda nn: nn.RMSNorm((3, 5), eps=1e-4), (2, 3, 5)),
+    ("lrn3d", lambda nn: nn.LocalResponseNorm(3), (2, 5, 7)),
+    ("lrn4d", lambda nn: nn.LocalResponseNorm(2, alpha=0.1, beta=0.5, k=2.0), (2, 5, 3, 4)),
+]
+
+
+def _randomize_affine(ours, ref):
+    """Non-trivial affine parameters and running stats, identical in both modules."""
+    rng = np.random.default_rng(0)
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.copy_(torch.tensor(rng.normal(size=tuple(p.shape))))
+        for name, b in ref.named_buffers():
+            if b.dtype.is_floating_point:
+                b.copy_(torch.tensor(rng.uniform(0.5, 1.5, size=tuple(b.shape))))
+    ours.load_state_dict({k: v.detach().numpy().copy() for k, v in ref.state_dict().items()})
+
+
+@pytest.mark.parametrize("name,make,shape", NORMS, ids=[n[0] for n in NORMS])
+@pytest.mark.parametrize("train", [True, False])
+def test_norm_matches_torch(name, make, shape, train):
+    ours, ref = build_pair(lambda lib: make(lib.nn))
+    _randomize_affine(ours, ref)
+    x = np.random.default_rng(1).normal(size=shape) * 2 + 0.5
+    for _ in range(2):  # twice: running statistics evolve the same way
+        run_and_compare(ours, ref, [x], train=train, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name,make,shape", NORMS, ids=[n[0] for n in NORMS])
+def test_norm_repr_and_keys(name, make, shape):
+    assert repr(make(nn)) == repr(make(torch.nn))
+    assert list(make(nn).state_dict()) == list(make(torch.nn).state_dict())
+
+
+def test_batchnorm_num_batches_tracked_and_old_checkpoint():
+    bn = nn.BatchNorm2d(3)
+    bn(torsh.randn(2, 3, 4, 4))
+    bn(torsh.randn(2, 3, 4, 4))
+    assert bn.num_batches_tracked.item() == 2 and bn.num_batches_tracked.dtype == torsh.int64
+    # checkpoints without version metadata predate num_batches_tracked: its absence is not an error
+    sd = {k: v for k, v in torch.nn.BatchNorm2d(3).state_dict().items() if k != "num_batches_tracked"}
+    res = nn.BatchNorm2d(3).load_state_dict(sd)
+    ref_res = torch.nn.BatchNorm2d(3).load_state_dict(sd)
+    assert res.missing_keys == ref_res.missing_keys == []
+
+
+def test_layer_norm_double_backward():
+    xa = np.random.default_rng(0).normal(size=(3, 6))
+    res = []
+    for lib in (torsh, torch):
+        x = lib.tensor(xa, requires_grad=True)
+        ln = lib.nn.LayerNorm(6).double()
+        y = ln(x)
+        g, = lib.autograd.grad((y ** 3).sum(), x, create_graph=True)
+        res.append(lib.autograd.grad((g * g).sum(), x)[0])
+    assert_close(res[0], res[1], rtol=1e-6, atol=1e-8)
+
+
+def test_norm_gradcheck():
+    F = nn.functional
+    x = torsh.tensor(np.random.default_rng(0).normal(size=(3, 4, 2)), requires_grad=True)
+    w = torsh.tensor(np.random.default_rng(1).normal(size=(4,)), requires_grad=True)
+    assert torsh.autograd.gradcheck(lambda x, w: F.batch_norm(x, None, None, w, w, True), (x, w))
+    assert torsh.autograd.gradcheck(lambda x: F.group_norm(x, 2), (x,))
+    assert torsh.autograd.gradgradcheck(lambda x: F.layer_norm(x, (2,)), (x,))
+
+
+def test_dropout_statistics_and_eval():
+    torsh.manual_seed(0)
+    x = torsh.ones(200, 100)
+    d = nn.Dropout(0.3)
+    y = d(x).numpy()
+    kept = y != 0
+    assert abs(kept.mean() - 0.7) < 0.02 and np.allclose(y[kept], 1 / 0.7)
+    assert d.eval()(x) is x
+    y2 = nn.Dropout2d(0.5)(torsh.ones(50, 20, 3, 3)).numpy()
+    per_channel = y2.reshape(50, 20, 9)
+    assert np.all((per_channel == 0).all(-1) | (per_channel == 2).all(-1))
+    assert np.all(nn.Dropout(1.0)(x).numpy() == 0)
+    xg = torsh.ones(10, 10, requires_grad=True)
+    out = nn.Dropout(0.5)(xg)
+    out.sum().backward()
+    assert np.array_equal(xg.grad.numpy(), out.detach().numpy())
+    a = nn.AlphaDropout(0.2).train()(torsh.randn(400, 400)).numpy()
+    assert abs(a.mean()) < 0.02 and abs(a.std() - 1) < 0.03
+    assert repr(nn.Dropout(0.2)) == repr(torch.nn.Dropout(0.2))
+    check_same_error(lambda lib: lib.nn.Dropout(1.5))
+    check_same_error(lambda lib: lib.nn.functional.dropout1d(lib.ones(2, 3, 4, 5)))
+
+
+EMBEDDINGS = [
+    ("plain", lambda nn: nn.Embedding(10, 4)),
+    ("padding", lambda nn: nn.Embedding(10, 4, padding_idx=2)),
+    ("padding_neg", lambda nn: nn.Embedding(10, 4, padding_idx=-1)),
+    ("scale_freq", lambda nn: nn.Embedding(10, 4, scale_grad_by_freq=True)),
+    ("max_norm", lambda nn: nn.Embedding(10, 4, max_norm=1.0)),
+]
+
+
+@pytest.mark.parametrize("name,make", EMBEDDINGS, ids=[e[0] for e in EMBEDDINGS])
+def test_embedding_matches_torch(name, make):
+    idx = np.array([[1, 2, 2, 9], [0, 9, 3, 2]])
+    compare_module(lambda lib: make(lib.nn), [idx], modes=(True,))
+    assert repr(make(nn)) == repr(make(torch.nn))
+
+
+def test_embedding_padding_row_is_zero_and_from_pretrained():
+    emb = nn.Embedding(5, 3, padding_idx=1)
+    assert np.all(emb.weight[1].detach().numpy() == 0)
+    w = torsh.randn(4, 2)
+    pre = nn.Embedding.from_pretrained(w)
+    assert not pre.weight.requires_grad
+    assert_close(pre(torsh.tensor([3]))[0], w[3].numpy())
+    check_same_error(lambda lib: lib.nn.Embedding(5, 3)(lib.tensor([5])))
+    check_same_error(lambda lib: lib.nn.functional.one_hot(lib.tensor([1, 5]), 3))
+    assert_close(nn.functional.one_hot(torsh.tensor([0, 2])), torch.nn.functional.one_hot(torch.tensor([0, 2])))
+
+
+def test_embedding_double_backward():
+    res = []
+    for lib in (torsh, torch):
+        w = lib.tensor(np.random.default_rng(0).normal(size=(6, 3)), requires_grad=True)
+        y = lib.nn.functional.embedding(lib.tensor([[1, 2], [2, 5]]), w)
+        g, = lib.autograd.grad((y ** 3).sum(), w, create_graph=True)
+        res.append(lib.autograd.grad((g * g).sum(), w)[0])
+    assert_close(res[0], res[1])
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_embedding_bag_matches_torch(mode):
+    idx = np.array([1, 2, 4, 5, 4, 3, 2, 9])
+    offsets = np.array([0, 2, 2, 5])
+
+    def call(m, x):
+        lib = torsh if isinstance(x, torsh.Tensor) else torch
+        return m(x, lib.tensor(offsets))
+    compare_module(lambda lib: lib.nn.EmbeddingBag(10, 3, mode=mode), [idx], modes=(True,), call=call)
+    compare_module(lambda lib: lib.nn.EmbeddingBag(10, 3, mode=mode, padding_idx=4),
+                   [idx.reshape(2, 4)], modes=(True,))
+
+
+def test_embedding_bag_per_sample_weights():
+    idx = np.array([[1, 2, 3], [4, 5, 1]])
+    psw = np.random.default_rng(0).random((2, 3))
+
+    def call(m, x):
+        lib = torsh if isinstance(x, torsh.Tensor) else torch
+        return m(x, per_sample_weights=lib.tensor(psw))
+    compare_module(lambda lib: lib.nn.EmbeddingBag(10, 3, mode="sum"), [idx], modes=(True,), call=call)
+
+
+MISC = [
+    ("zeropad2d", lambda nn: nn.ZeroPad2d((1, 2, 0, 3)), (2, 3, 4, 4)),
+    ("constpad1d", lambda nn: nn.ConstantPad1d((2, -1), 3.5), (2, 3, 4)),
+    ("constpad3d", lambda nn: nn.ConstantPad3d(1, -1.0), (1, 2, 2, 3, 2)),
+    ("reflect1d", lambda nn: nn.ReflectionPad1d((3, 1)), (2, 3, 5)),
+    ("reflect2d", lambda nn: nn.ReflectionPad2d((1, 2, 2, 0)), (2, 3, 4, 4)),
+    ("reflect3d", lambda nn: nn.ReflectionPad3d(1), (1, 2, 3, 3, 3)),
+    ("replicate2d", lambda nn: nn.ReplicationPad2d((3, 0, 1, 4)), (2, 3, 4, 4)),
+    ("replicate3d", lambda nn: nn.ReplicationPad3d((1, 2, 0, 1, 2, 0)), (1, 2, 3, 3, 3)),
+    ("circular1d", lambda nn: nn.CircularPad1d((2, 1)), (2, 3, 4)),
+    ("circular2d", lambda nn: nn.CircularPad2d((1, 2, 3, 0)), (2, 3, 4, 4)),
+    ("up_nearest", lambda nn: nn.Upsample(scale_factor=2), (2, 3, 4, 5)),
+    ("up_nearest_size", lambda nn: nn.Upsample(size=(7, 3)), (2, 3, 4, 5)),
+    ("up_nearest_exact", lambda nn: nn.Upsample(size=(7, 3), mode="nearest-exact"), (2, 3, 4, 5)),
+    ("up_bilinear", lambda nn: nn.Upsample(scale_factor=1.7, mode="bilinear"), (2, 3, 4, 5)),
+    ("up_bilinear_ac", lambda nn: nn.Upsample(size=(9, 4), mode="bilinear", align_corners=True), (2, 3, 4, 5)),
+    ("up_bicubic", lambda nn: nn.Upsample(scale_factor=2, mode="bicubic"), (2, 3, 4, 5)),
+    ("up_bicubic_ac", lambda nn: nn.Upsample(size=(6, 3), mode="bicubic", align_corners=True), (2, 3, 4, 5)),
+    ("up_linear", lambda nn: nn.Upsample(scale_factor=3, mode="linear"), (2, 3, 4)),
+    ("up_trilinear", lambda nn: nn.Upsample(size=(3, 5, 2), mode="trilinear"), (1, 2, 2, 3, 4)),
+    ("up_nearest_3d", lambda nn: nn.Upsample(scale_factor=(2, 1, 1.5)), (1, 2, 2, 3, 4)),
+    ("upsampling_bilinear2d", lambda nn: nn.UpsamplingBilinear2d(scale_factor=2), (1, 2, 3, 3)),
+    ("pixelshuffle", lambda nn: nn.PixelShuffle(2), (2, 8, 3, 4)),
+    ("pixelunshuffle", lambda nn: nn.PixelUnshuffle(2), (2, 2, 4, 6)),
+    ("channelshuffle", lambda nn: nn.ChannelShuffle(3), (2, 6, 2, 2)),
+    ("flatten", lambda nn: nn.Flatten(1, 2), (2, 3, 4, 5)),
+    ("unflatten", lambda nn: nn.Unflatten(1, (2, 2)), (3, 4, 5)),
+    ("identity", lambda nn: nn.Identity(), (3, 4)),
+]
+
+
+@pytest.mark.parametrize("name,make,shape", MISC, ids=[m[0] for m in MISC])
+def test_misc_layers_match_torch(name, make, shape):
+    compare_module(lambda lib: make(lib.nn), [shape], modes=(True,))
+    assert repr(make(nn)) == repr(make(torch.nn))
+
+
+def test_area_interpolate_and_errors():
+    x = np.random.default_rng(0).normal(size=(1, 2, 7, 9))
+    assert_close(nn.functional.interpolate(torsh.tensor(x), size=(3, 4), mode="area"),
+                 torch.nn.functional.interpolate(torch.tensor(x), size=(3, 4), mode="area"))
+    F = lambda lib: lib.nn.functional  # noqa: E731
+    check_same_error(lambda lib: F(lib).pad(lib.zeros(1, 1, 3), (3, 3), mode="reflect"))
+    check_same_error(lambda lib: F(lib).pad(lib.zeros(1, 1, 3), (3,)))
+    check_same_error(lambda lib: F(lib).interpolate(lib.zeros(1, 1, 3), size=4, mode="nearest", align_corners=True))
+    check_same_error(lambda lib: F(lib).pixel_shuffle(lib.zeros(1, 3, 2, 2), 2))
+
+
+def test_distance_layers_and_linear_bilinear():
+    compare_module(lambda lib: lib.nn.Bilinear(3, 4, 5), [(6, 3), (6, 4)], modes=(True,))
+    compare_module(lambda lib: lib.nn.Linear(4, 3), [(2, 5, 4)], modes=(True,))
+    compare_module(lambda lib: lib.nn.Linear(4, 3, bias=False), [(4,)], modes=(True,))
+    compare_module(lambda lib: lib.nn.CosineSimilarity(dim=1), [(4, 5), (4, 5)], modes=(True,))
+    compare_module(lambda lib: lib.nn.PairwiseDistance(p=1.5, keepdim=True), [(4, 5), (4, 5)], modes=(True,))
+    compare_module(lambda lib: lib.nn.PairwiseDistance(), [(4, 5), (4, 5)], modes=(True,))
+    check_same_error(lambda lib: lib.nn.Linear(3, 2)(lib.zeros(4, 5)))
+    check_same_error(lambda lib: lib.nn.functional.normalize(lib.zeros(2, 3), dim=5) if False else
+                     lib.nn.Linear(3, 2)(lib.zeros(5)))
+    x = np.random.default_rng(0).normal(size=(3, 4))
+    assert_close(nn.functional.normalize(torsh.tensor(x), p=1, dim=0),
+                 torch.nn.functional.normalize(torch.tensor(x), p=1, dim=0))

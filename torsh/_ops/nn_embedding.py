@@ -1,0 +1,76 @@
+"""embedding: rows of a weight matrix picked by integer indices; its backward sums the
+incoming rows into a zero matrix (and each of the pair's backward is the other)."""
+import numpy as np
+
+from .._tensor import wrap
+from ..autograd.graph import Node, needs_grad, record
+
+
+def _scatter_rows_np(grad, idx, num_rows, padding_idx, scale_grad_by_freq):
+    flat_idx = idx.reshape(-1)
+    rows = grad.reshape(-1, grad.shape[-1])
+    if scale_grad_by_freq:
+        counts = np.bincount(flat_idx, minlength=num_rows)
+        rows = rows / counts[flat_idx][:, None]
+    out = np.zeros((num_rows, grad.shape[-1]), dtype=grad.dtype)
+    np.add.at(out, flat_idx, rows)
+    if padding_idx is not None:
+        out[padding_idx] = 0
+    return out
+
+
+class EmbeddingBackward0(Node):
+    def backward(self, grad):
+        return (embedding_dense_backward(grad, self.idx, self.num_rows, self.padding_idx, self.scale_grad_by_freq),
+                None)
+
+    def _on_release(self):
+        self.idx = None
+
+
+class EmbeddingDenseBackwardBackward(Node):
+    def name(self):
+        return "EmbeddingDenseBackwardBackward0"
+
+    def backward(self, grad):
+        g = grad
+        if self.padding_idx is not None:
+            mask = np.ones((grad.shape[0], 1), dtype=grad._data.dtype)
+            mask[self.padding_idx] = 0
+            g = grad * wrap(mask)
+        out = embedding(g, self.idx)
+        if self.scale_grad_by_freq:
+            counts = np.bincount(self.idx.reshape(-1), minlength=self.num_rows)
+            out = out / wrap((counts[self.idx])[..., None].astype(grad._data.dtype))
+        return (out,)
+
+
+def embedding(weight, idx):
+    """weight[idx] for an integer ndarray ``idx``."""
+    result = wrap(np.take(weight._data, idx, axis=0))
+    if needs_grad(weight):
+        node = EmbeddingBackward0()
+        node.idx, node.num_rows = idx, weight.shape[0]
+        node.padding_idx, node.scale_grad_by_freq = None, False
+        record(node, (weight, None), (result,))
+    return result
+
+
+def embedding_with_options(weight, idx, padding_idx, scale_grad_by_freq):
+    result = wrap(np.take(weight._data, idx, axis=0))
+    if needs_grad(weight):
+        node = EmbeddingBackward0()
+        node.idx, node.num_rows = idx, weight.shape[0]
+        node.padding_idx, node.scale_grad_by_freq = padding_idx, scale_grad_by_freq
+        record(node, (weight, None), (result,))
+    return result
+
+
+def embedding_dense_backward(grad, idx, num_rows, padding_idx=None, scale_grad_by_freq=False):
+    result = wrap(_scatter_rows_np(grad._data, idx, num_rows, padding_idx, scale_grad_by_freq))
+    if needs_grad(grad):
+        node = EmbeddingDenseBackwardBackward()
+        node.idx, node.num_rows = idx, num_rows
+        node.padding_idx, node.scale_grad_by_freq = padding_idx, scale_grad_by_freq
+        record(node, (grad,), (result,))
+    return result

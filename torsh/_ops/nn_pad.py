@@ -1,0 +1,86 @@
+"""F.pad: constant padding (np.pad forward, slicing backward) and reflect/replicate/circular
+padding as a gather along each padded dim (its adjoint is a scatter-add along that dim)."""
+import numpy as np
+
+from .._tensor import wrap
+from ..autograd.graph import Node, needs_grad, record
+
+
+class ConstantPadNdBackward0(Node):
+    # the adjoint of padding by (lo, hi) is padding by (-lo, -hi): crop what was added, zero-fill what was cut
+    def backward(self, grad):
+        return (constant_pad(grad, tuple((-lo, -hi) for lo, hi in self.pads), 0.0),)
+
+
+def constant_pad(x, pads, value):
+    """``pads``: (low, high) per dim of x (negative values crop)."""
+    data = x._data
+    grow = tuple((max(lo, 0), max(hi, 0)) for lo, hi in pads)
+    out = np.pad(data, grow, constant_values=value) if any(lo or hi for lo, hi in grow) else data.copy()
+    shrink = tuple(slice(-min(lo, 0), out.shape[i] + min(hi, 0)) for i, (lo, hi) in enumerate(pads))
+    out = np.ascontiguousarray(out[shrink])
+    result = wrap(out)
+    if needs_grad(x):
+        node = ConstantPadNdBackward0()
+        node.pads = pads
+        record(node, (x,), (result,))
+    return result
+
+
+class IndexDimBackward(Node):
+    def __init__(self, name):
+        super().__init__()
+        self._name = name
+
+    def name(self):
+        return self._name
+
+    def backward(self, grad):
+        return (scatter_dim(grad, self.dim, self.index, self.size, self._name),)
+
+
+class ScatterDimBackward(Node):
+    def __init__(self, name):
+        super().__init__()
+        self._name = name
+
+    def name(self):
+        return self._name
+
+    def backward(self, grad):
+        return (take_dim(grad, self.dim, self.index, self._name),)
+
+
+def take_dim(x, dim, index, name="ReflectionPad2DBackward0"):
+    result = wrap(np.take(x._data, index, axis=dim))
+    if needs_grad(x):
+        node = IndexDimBackward(name)
+        node.dim, node.index, node.size = dim, index, x.shape[dim]
+        record(node, (x,), (result,))
+    return result
+
+
+def scatter_dim(g, dim, index, size, name="ReflectionPad2DBackward0"):
+    data = np.moveaxis(g._data, dim, 0)
+    out = np.zeros((size,) + data.shape[1:], dtype=g._data.dtype)
+    np.add.at(out, index, data)
+    result = wrap(np.ascontiguousarray(np.moveaxis(out, 0, dim)))
+    if needs_grad(g):
+        node = ScatterDimBackward(name)
+        node.dim, node.index = dim, index
+        record(node, (g,), (result,))
+    return result
+
+
+def pad_index(size, lo, hi, mode):
+    """Source index for each output position of one dim padded by (lo, hi) in ``mode``."""
+    pos = np.arange(-lo, size + hi)
+    if mode == "reflect":
+        period = 2 * (size - 1)
+        pos = np.abs(pos) % period if period else np.zeros_like(pos)
+        pos = np.where(pos >= size, period - pos, pos)
+    elif mode == "replicate":
+        pos = np.clip(pos, 0, size - 1)
+    elif mode == "circular":
+        pos = pos % size
+    return pos

@@ -1,0 +1,93 @@
+"""dropout family: a Bernoulli keep-mask times 1/(1-p) (per element, or per channel for
+dropout1d/2d/3d), multiplied in with an ordinary mul so autograd needs nothing special."""
+import numpy as np
+
+from ... import _random
+from ._utils import const
+
+__all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout"]
+
+_ALPHA = 1.7580993408473766  # SELU's alpha * scale
+
+
+def _check_p(p):
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _keep_mask(shape, p, dtype):
+    return (_random.rng().random(shape) >= p).astype(dtype)
+
+
+def _apply(input, mask, p, inplace):
+    scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
+    out = input * const(mask * scale, input)
+    return input.copy_(out) if inplace else out
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    _check_p(p)
+    if not training or p == 0:
+        return input
+    return _apply(input, _keep_mask(input.shape, p, input._data.dtype), p, inplace)
+
+
+def _feature_dropout(name, nd, input, p, training, inplace):
+    _check_p(p)
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(f"{name}: Expected {nd + 1}D or {nd + 2}D input, but received a {input.ndim}D input. Note "
+                           f"that {name} exists to provide channel-wise dropout on inputs with {nd} spatial dimension, "
+                           "a channel dimension, and an optional batch dimension (i.e. "
+                           f"{nd + 1}D or {nd + 2}D inputs).")
+    if not training or p == 0:
+        return input
+    lead = input.ndim - nd
+    mask_shape = tuple(input.shape[:lead]) + (1,) * nd
+    return _apply(input, _keep_mask(mask_shape, p, input._data.dtype), p, inplace)
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    return _feature_dropout("dropout1d", 1, input, p, training, inplace)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    if input.ndim not in (3, 4):
+        import warnings
+        warnings.warn(f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated and will result "
+                      "in an error in a future release.", stacklevel=2)
+        _check_p(p)
+        if not training or p == 0:
+            return input
+        mask_shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
+        return _apply(input, _keep_mask(mask_shape, p, input._data.dtype), p, inplace)
+    return _feature_dropout("dropout2d", 2, input, p, training, inplace)
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    return _feature_dropout("dropout3d", 3, input, p, training, inplace)
+
+
+def _alpha(input, mask, p, inplace):
+    a = 1.0 / np.sqrt((_ALPHA * _ALPHA * p + 1) * (1 - p))
+    b = (mask - 1) * (_ALPHA * a) + _ALPHA * a * p
+    out = input * const(mask * a, input) + const(b, input)
+    return input.copy_(out) if inplace else out
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False):
+    _check_p(p)
+    if not training or p == 0:
+        return input
+    if p == 1:
+        return input * 0
+    return _alpha(input, _keep_mask(input.shape, p, input._data.dtype), p, inplace)
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
+    _check_p(p)
+    if not training or p == 0:
+        return input
+    if p == 1:
+        return input * 0
+    mask_shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
+    return _alpha(input, _keep_mask(mask_shape, p, input._data.dtype), p, inplace)

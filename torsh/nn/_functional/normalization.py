@@ -1,0 +1,134 @@
+"""batch_norm, layer_norm, group_norm, instance_norm, rms_norm, local_response_norm, normalize."""
+import numpy as np
+
+from ..._ops import nn_norm
+from ...autograd import grad_mode
+from ._utils import const
+
+__all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm", "local_response_norm",
+           "normalize"]
+
+
+def _channel_shape(x):
+    return (1, -1) + (1,) * (x.ndim - 2)
+
+
+def _affine(out, weight, bias, shape):
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+def _update_running(running, batch_value, momentum):
+    """running = (1 - momentum) * running + momentum * batch_value, in place without autograd."""
+    with grad_mode.no_grad():
+        data = running._data
+        data *= (1 - momentum)
+        data += momentum * batch_value.astype(data.dtype, copy=False)
+        running._version_counter[0] += 1
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    if training:
+        size = input.numel() // input.shape[1] if input.ndim > 1 else 1
+        if size == 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                             f"{input.shape}")
+    if input.ndim < 2:
+        raise ValueError(f"expected 2D or 3D input (got {input.ndim}D input)")
+    shape = _channel_shape(input)
+    if training or running_mean is None:
+        axes = (0,) + tuple(range(2, input.ndim))
+        out, mean, var = nn_norm.normalize(input, axes, eps, "NativeBatchNormBackward0")
+        if training and running_mean is not None:
+            n = input.numel() // input.shape[1]
+            _update_running(running_mean, mean.reshape(-1), momentum)
+            _update_running(running_var, var.reshape(-1) * n / max(n - 1, 1), momentum)
+    else:
+        rstd = 1.0 / np.sqrt(running_var._data.astype(input._data.dtype) + eps)
+        out = (input - const(running_mean._data.reshape(shape), input)) * const(rstd.reshape(shape), input)
+    return _affine(out, weight, bias, shape)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    shape = _channel_shape(input)
+    if use_input_stats:
+        axes = tuple(range(2, input.ndim))
+        out, mean, var = nn_norm.normalize(input, axes, eps, "NativeBatchNormBackward0")
+        if running_mean is not None:
+            n = input.numel() // (input.shape[0] * input.shape[1])
+            _update_running(running_mean, mean.reshape(input.shape[:2]).mean(0), momentum)
+            _update_running(running_var, (var.reshape(input.shape[:2]) * n / max(n - 1, 1)).mean(0), momentum)
+    else:
+        rstd = 1.0 / np.sqrt(running_var._data.astype(input._data.dtype) + eps)
+        out = (input - const(running_mean._data.reshape(shape), input)) * const(rstd.reshape(shape), input)
+    return _affine(out, weight, bias, shape)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(normalized_shape)
+    if tuple(input.shape[input.ndim - k:]) != normalized_shape or k > input.ndim:
+        raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, normalized_shape))}], but got input of size{input.shape}")
+    axes = tuple(range(input.ndim - k, input.ndim))
+    out, _, _ = nn_norm.normalize(input, axes, eps, "NativeLayerNormBackward0")
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    if input.ndim < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.ndim}")
+    n, c = input.shape[:2]
+    if c % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input of "
+                           f"shape {input.shape} and num_groups={num_groups}")
+    grouped = input.reshape(n, num_groups, -1)
+    out, _, _ = nn_norm.normalize(grouped, (2,), eps, "NativeGroupNormBackward0")
+    out = out.reshape(input.shape)
+    return _affine(out, weight, bias, _channel_shape(input))
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    dims = tuple(range(input.ndim - len(normalized_shape), input.ndim))
+    if eps is None:
+        eps = float(np.finfo(input._data.dtype).eps)
+    out = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
+    if weight is not None:
+        out = out * weight
+    return out
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    from .pooling import avg_pool2d, avg_pool3d
+    from .vision import pad
+    dim = input.ndim
+    if dim < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality input (got {dim} dimensions)")
+    if input.numel() == 0:
+        return input
+    div = (input * input).unsqueeze(1)
+    if dim == 3:
+        div = pad(div, (0, 0, size // 2, (size - 1) // 2))
+        div = avg_pool2d(div, (size, 1), stride=1).squeeze(1)
+    else:
+        sizes = input.shape
+        div = div.reshape(sizes[0], 1, sizes[1], sizes[2], -1)
+        div = pad(div, (0, 0, 0, 0, size // 2, (size - 1) // 2))
+        div = avg_pool3d(div, (size, 1, 1), stride=1).squeeze(1)
+        div = div.reshape(sizes)
+    div = (div * alpha + k).pow(beta)
+    return input / div
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    denom = input.norm(p, dim, keepdim=True).clamp_min(eps).expand_as(input)
+    return input / denom

@@ -1,0 +1,201 @@
+"""pad, interpolate/upsample, pixel_shuffle/unshuffle, channel_shuffle.
+
+Interpolation is separable: one constant (in x out) weight matrix per resized dim (nearest,
+linear and cubic taps with PyTorch's source-index rules), applied with matmul, so autograd
+and double backward come from matmul.
+"""
+import math
+import warnings
+
+import numpy as np
+
+from ..._ops import nn_pad
+from ._utils import const
+
+__all__ = ["pad", "interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle",
+           "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle"]
+
+_PAD_NODE = {"reflect": "ReflectionPad{}DBackward0", "replicate": "ReplicationPad{}DBackward0",
+             "circular": "CircularPad{}DBackward0"}
+
+
+def pad(input, pad, mode="constant", value=None):
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    n_dims = len(pad) // 2
+    if n_dims > input.ndim:
+        raise RuntimeError("Padding length should be less than or equal to two times the input dimension but got "
+                           f"padding length {len(pad)} and input of dimension {input.ndim}")
+    pads = [(0, 0)] * input.ndim
+    for i in range(n_dims):
+        pads[input.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    if mode == "constant":
+        return nn_pad.constant_pad(input, tuple(pads), 0.0 if value is None else value)
+    if mode not in _PAD_NODE:
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if value is not None and value != 0:
+        raise AssertionError(f'Padding mode "{mode}" doesn\'t take in value argument')
+    if input.ndim not in (n_dims + 1, n_dims + 2):
+        raise NotImplementedError(f"Only 2D, 3D, 4D, 5D padding with non-constant padding are supported for now")
+    out = input
+    node = _PAD_NODE[mode].format(n_dims)
+    for dim in range(input.ndim - n_dims, input.ndim):
+        lo, hi = pads[dim]
+        size = input.shape[dim]
+        if mode == "reflect" and (lo >= size or hi >= size):
+            raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, "
+                               f"but got: padding ({lo}, {hi}) at dimension {dim} of input {list(input.shape)}")
+        if mode == "circular" and (lo > size or hi > size):
+            raise RuntimeError("Padding value causes wrapping around more than once.")
+        if lo or hi:
+            out = nn_pad.take_dim(out, dim, nn_pad.pad_index(size, lo, hi, mode), node)
+    return out
+
+
+def _cubic_weights(t, A=-0.75):
+    def cc1(x):
+        return ((A + 2) * x - (A + 3)) * x * x + 1
+
+    def cc2(x):
+        return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A
+    return [cc2(t + 1), cc1(t), cc1(1 - t), cc2(2 - t)]
+
+
+def _resize_matrix(in_size, out_size, mode, align_corners, scale):
+    """(in, out) matrix M with out[..., j] = sum_i in[..., i] M[i, j] for one dim."""
+    M = np.zeros((in_size, out_size))
+    dst = np.arange(out_size, dtype=np.float64)
+    cols = np.arange(out_size)
+    if mode in ("nearest", "nearest-exact"):
+        s = (in_size / out_size) if scale is None else 1.0 / scale
+        src = np.floor((dst + 0.5) * s) if mode == "nearest-exact" else np.floor(dst * s)
+        src = np.minimum(src.astype(np.int64), in_size - 1)
+        M[src, cols] = 1.0
+        return M
+    if align_corners:
+        s = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
+        src = dst * s
+    else:
+        s = (in_size / out_size) if scale is None else 1.0 / scale
+        src = (dst + 0.5) * s - 0.5
+        if mode != "cubic":
+            src = np.maximum(src, 0.0)
+    i0 = np.floor(src).astype(np.int64)
+    t = src - i0
+    if mode == "cubic":
+        for k, w in enumerate(_cubic_weights(t)):
+            idx = np.clip(i0 - 1 + k, 0, in_size - 1)
+            np.add.at(M, (idx, cols), w)
+        return M
+    i0 = np.minimum(i0, in_size - 1)
+    i1 = np.minimum(i0 + 1, in_size - 1)
+    np.add.at(M, (i0, cols), 1.0 - t)
+    np.add.at(M, (i1, cols), t)
+    return M
+
+
+_MODE_DIMS = {"linear": 1, "bilinear": 2, "trilinear": 3, "bicubic": 2}
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    nd = input.ndim - 2
+    if nd < 1:
+        raise ValueError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) for the modes: "
+                         "nearest | linear | bilinear | bicubic | trilinear | area | nearest-exact "
+                         f"(got {mode})")
+    if mode in ("nearest", "area", "nearest-exact"):
+        if align_corners is not None:
+            raise ValueError("align_corners option can only be set with the interpolating modes: "
+                             "linear | bilinear | bicubic | trilinear")
+    elif align_corners is None:
+        align_corners = False
+    if mode in _MODE_DIMS and _MODE_DIMS[mode] != nd:
+        raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {_MODE_DIMS[mode] + 2}D input")
+    if antialias:
+        raise NotImplementedError("torsh: interpolate(antialias=True) is not implemented")
+    spatial = input.shape[2:]
+    if size is not None and scale_factor is not None:
+        raise ValueError("only one of size or scale_factor should be defined")
+    if size is not None:
+        out_sizes = [int(s) for s in (size if isinstance(size, (list, tuple)) else [size] * nd)]
+        if len(out_sizes) != nd:
+            raise ValueError(f"Input and output must have the same number of spatial dimensions, but got input with "
+                             f"spatial dimensions of {list(spatial)} and output size of {out_sizes}. Please provide "
+                             "input tensor in (N, C, d1, d2, ...,dK) format and output size in (o1, o2, ...,oK) "
+                             "format.")
+        scales = [None] * nd
+    elif scale_factor is not None:
+        factors = list(scale_factor) if isinstance(scale_factor, (list, tuple)) else [scale_factor] * nd
+        out_sizes = [int(math.floor(float(L) * f)) for L, f in zip(spatial, factors)]
+        scales = [None] * nd if recompute_scale_factor else [float(f) for f in factors]
+    else:
+        raise ValueError("either size or scale_factor should be defined")
+    if mode == "area":
+        from .pooling import _adaptive_avg
+        return _adaptive_avg(nd, input, out_sizes)
+    kind = {"nearest": "nearest", "nearest-exact": "nearest-exact", "linear": "linear", "bilinear": "linear",
+            "trilinear": "linear", "bicubic": "cubic"}.get(mode)
+    if kind is None:
+        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) for "
+                                  "the modes: nearest | linear | bilinear | bicubic | trilinear | area | "
+                                  f"nearest-exact (got {mode})")
+    out = input
+    for i in range(nd):
+        dim = 2 + i
+        if out_sizes[i] == spatial[i] and kind != "cubic" and (scales[i] in (None, 1.0)):
+            continue
+        M = _resize_matrix(spatial[i], out_sizes[i], kind, align_corners, scales[i])
+        out = out.movedim(dim, -1).matmul(const(M, input)).movedim(-1, dim)
+    return out if out is not input else input.clone()
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    warnings.warn("nn.functional.upsample is deprecated. Use nn.functional.interpolate instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+def pixel_shuffle(input, upscale_factor):
+    r = upscale_factor
+    *batch, c, h, w = input.shape
+    if c % (r * r):
+        raise RuntimeError(f"pixel_shuffle expects its input's 'channel' dimension to be divisible by the square of "
+                           f"upscale_factor, but input.size(-3)={c} is not divisible by {r * r}")
+    oc = c // (r * r)
+    x = input.reshape(*batch, oc, r, r, h, w)
+    nb = len(batch)
+    x = x.permute(*range(nb), nb, nb + 3, nb + 1, nb + 4, nb + 2)
+    return x.reshape(*batch, oc, h * r, w * r)
+
+
+def pixel_unshuffle(input, downscale_factor):
+    r = downscale_factor
+    *batch, c, h, w = input.shape
+    if h % r or w % r:
+        raise RuntimeError(f"pixel_unshuffle expects height to be divisible by downscale_factor, but input.size(-2)={h}"
+                           f" is not divisible by {r}" if h % r else
+                           f"pixel_unshuffle expects width to be divisible by downscale_factor, but input.size(-1)={w}"
+                           f" is not divisible by {r}")
+    x = input.reshape(*batch, c, h // r, r, w // r, r)
+    nb = len(batch)
+    x = x.permute(*range(nb), nb, nb + 2, nb + 4, nb + 1, nb + 3)
+    return x.reshape(*batch, c * r * r, h // r, w // r)
+
+
+def channel_shuffle(input, groups):
+    n, c = input.shape[:2]
+    if c % groups:
+        raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels and {groups} groups.")
+    rest = input.shape[2:]
+    return input.reshape(n, groups, c // groups, *rest).transpose(1, 2).reshape(n, c, *rest)
+
+
+native_channel_shuffle = channel_shuffle
