@@ -27,6 +27,7 @@ from ._random import Generator, default_generator, get_rng_state, initial_seed, 
 from . import autograd
 from .autograd import enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled
 from . import backends
+from ._compile import compile
 from .serialization import load, save
 from . import utils
 from . import profiler  # torch.profiler: profile, record_function, schedule

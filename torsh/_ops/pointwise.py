@@ -94,6 +94,7 @@ def _add_like(op, np_fn, node_cls, input, other, alpha):
     if needs_grad(input, other):
         node = node_cls()
         node.shapes, node.alpha = (_shape(input), _shape(other)), alpha
+        node.scalars = (None if is_tensor(input) else input, None if is_tensor(other) else other)  # for tracing
         record(node, (input, other), (result,))
     return result
 
@@ -122,7 +123,7 @@ def rsub(input, other, alpha=1):
         result = sub(other, input, alpha=alpha)
     if needs_grad(input):
         node = RsubBackward1()
-        node.alpha = alpha
+        node.alpha, node.other = alpha, other
         record(node, (input,), (result,))
     return result
 
@@ -174,7 +175,7 @@ def div(input, other, *, rounding_mode=None, out=None):
     if needs_grad(input, other):
         node = DivBackward0()
         node.shapes = (_shape(input), _shape(other))
-        node.scalars = (None, None if is_tensor(other) else other)
+        node.scalars = (None if is_tensor(input) else input, None if is_tensor(other) else other)
         record(node, (input, other), (result,))
         node.save_for_backward(other if is_tensor(other) else None,
                                result if getattr(other, "_requires_grad", False) else None)

@@ -1,6 +1,8 @@
 """Loading of the compiled Pythran kernel families (torsh/_kernels/*.so).
 
-A family that failed to build or import is recorded as missing and its ops run on NumPy,
+On x86-64 each family is built twice, for the portable baseline and for x86-64-v3 (AVX2,
+FMA); the v3 copy is loaded when this CPU has those instructions (TORSH_KERNEL_ISA=baseline
+forces the portable one). A family that failed to build or import is recorded as missing and its ops run on NumPy,
 unless TORSH_REQUIRE_KERNELS=1, when a missing family is an ImportError (CI sets it so a
 broken build can never pass as a slow one). TORSH_KERNELS_DISABLE=family[,family] makes
 the loader treat those families as missing, to test exactly that.
@@ -12,6 +14,31 @@ FAMILIES = ("elementwise", "reductions")
 
 _modules = {}
 _errors = {}
+_isa = {}
+
+# x86-64-v3 as /proc/cpuinfo spells it (lzcnt shows up as "abm")
+_X86_64_V3_FLAGS = {"avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"}
+
+
+def cpu_supports_x86_64_v3():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return _X86_64_V3_FLAGS <= set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return False
+
+
+def _import_family(family):
+    """The fastest copy of ``family`` this CPU runs, and the name of its instruction set."""
+    if os.environ.get("TORSH_KERNEL_ISA") != "baseline" and cpu_supports_x86_64_v3():
+        try:
+            return importlib.import_module(f"torsh._kernels.{family}_avx2"), "x86-64-v3"
+        except ImportError:
+            pass  # not built (non-x86 or -Dmarch=...): the baseline copy below
+    return importlib.import_module(f"torsh._kernels.{family}"), "baseline"
 
 
 def _load():
@@ -24,7 +51,7 @@ def _load():
             _errors[family] = "disabled by TORSH_KERNELS_DISABLE"
             continue
         try:
-            _modules[family] = importlib.import_module(f"torsh._kernels.{family}")
+            _modules[family], _isa[family] = _import_family(family)
         except ImportError as exc:
             _errors[family] = str(exc)
     if _errors and os.environ.get("TORSH_REQUIRE_KERNELS") == "1":
@@ -42,6 +69,11 @@ def get(family):
 def available():
     """{family: True/False} for every kernel family torsh knows."""
     return {family: family in _modules for family in FAMILIES}
+
+
+def instruction_sets():
+    """{family: "x86-64-v3" or "baseline"}: which compiled copy of each family is in use."""
+    return dict(_isa)
 
 
 def load_errors():

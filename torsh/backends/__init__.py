@@ -10,3 +10,8 @@ def kernels_available():
 def kernel_load_errors():
     """{kernel family: why it is missing} for the families that did not load."""
     return _kernels.load_errors()
+
+
+def kernel_instruction_sets():
+    """{kernel family: "x86-64-v3" (AVX2 + FMA build) or "baseline" (portable build)}."""
+    return _kernels.instruction_sets()

@@ -1,0 +1,141 @@
+"""torsh.compile: run a chain of elementwise tensor ops as one fused numexpr pass.
+
+The function is traced once per input signature (shapes, dtypes): it runs eagerly on
+traced inputs, its autograd graph is read back into an expression (see trace.py), and
+that expression and its symbolic gradients are evaluated by numexpr in one pass each,
+instead of one NumPy temporary per op. Functions that do anything else (reductions,
+views, tensors captured from outside, several outputs) run eagerly, and the reason is
+kept in ``explain()``: compiling never changes results, only how they are computed.
+"""
+import functools
+
+import numpy as np
+
+from .._tensor import Tensor, wrap
+from ..autograd import grad_mode
+from ..autograd.graph import Node, needs_grad, record
+from ..backend import dispatch, events
+from .expr import Const, count_ops, gradients
+from .numexpr_backend import NumexprProgram, evaluate_with_torsh
+from .trace import NotFusable, expression_of
+
+
+class _Eager:
+    def __init__(self, reason):
+        self.reason = reason
+
+
+class _FusedPlan:
+    def __init__(self, expr, n_inputs, np_dtype):
+        self.expr = expr
+        self.forward = NumexprProgram(expr, np_dtype)
+        self.grad_exprs = gradients(expr, n_inputs)
+        self.grad_programs = [None if g is None or isinstance(g, Const) else NumexprProgram(g, np_dtype)
+                              for g in self.grad_exprs]
+        self.op_count = count_ops(expr)
+        self.reason = f"{self.op_count} elementwise ops fused into one numexpr pass"
+
+
+class CompiledFunctionBackward(Node):
+    def backward(self, grad):
+        inputs = self.saved_tensors
+        plan = self.plan
+        out_shape = grad._data.shape
+        grads = []
+        for i, (x, g_expr, program) in enumerate(zip(inputs, plan.grad_exprs, plan.grad_programs)):
+            if g_expr is None or self.next_functions[i][0] is None:
+                grads.append(None)
+                continue
+            if grad_mode.is_grad_enabled():  # create_graph: build the gradient from torsh ops
+                g = evaluate_with_torsh(g_expr, inputs, grad)
+                g = g if isinstance(g, Tensor) else grad * 0 + g
+            elif program is None:  # a constant derivative
+                g = wrap(np.asarray(grad._data * grad._data.dtype.type(g_expr.value)))
+            else:
+                g = wrap(np.asarray(program([t._data for t in inputs], grad._data)))
+            if g._data.shape != out_shape:
+                g = g.expand(out_shape)
+            from .._ops._helpers import sum_to
+            grads.append(sum_to(g, x._data.shape))
+        return tuple(grads)
+
+
+class CompiledFunction:
+    """The callable ``torsh.compile(fn)`` returns."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self._plans = {}
+        functools.update_wrapper(self, fn)
+
+    def _signature(self, args):
+        return tuple((a._data.shape, a._data.dtype.str) for a in args)
+
+    def _plan(self, args):
+        if not args or not all(isinstance(a, Tensor) for a in args):
+            return _Eager("only positional tensor arguments are traced")
+        dtypes = {a._data.dtype for a in args}
+        if len(dtypes) != 1 or next(iter(dtypes)).kind != "f":
+            return _Eager("inputs must share one floating-point dtype")
+        leaves = [Tensor._wrap(a._data, requires_grad=True) for a in args]
+        with grad_mode.enable_grad():
+            out = self.fn(*leaves)
+        if not isinstance(out, Tensor):
+            return _Eager("the function must return one tensor")
+        if out._data.dtype != args[0]._data.dtype:
+            return _Eager(f"the result dtype {out.dtype} differs from the inputs'")
+        try:
+            expr = expression_of(out, leaves)
+        except NotFusable as exc:
+            return _Eager(str(exc))
+        return _FusedPlan(expr, len(args), args[0]._data.dtype)
+
+    def explain(self, *args):
+        """Why calls with these arguments are fused, or why they run eagerly."""
+        key = self._signature(args)
+        plan = self._plans.get(key) or self._plans.setdefault(key, self._plan(args))
+        return plan.reason if isinstance(plan, _FusedPlan) else f"runs eagerly: {plan.reason}"
+
+    def __call__(self, *args, **kwargs):
+        if kwargs or not all(isinstance(a, Tensor) for a in args):
+            return self.fn(*args, **kwargs)
+        key = self._signature(args)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._plan(args)
+        if isinstance(plan, _Eager):
+            return self.fn(*args)
+        return self._run(plan, args)
+
+    def _run(self, plan, args):
+        arrays = [a._data for a in args]
+        listening = dispatch.TOPIC in events._subscribers
+        if listening:
+            import time
+            start = time.perf_counter()
+        result = wrap(np.asarray(plan.forward(arrays)))
+        if listening:
+            events.emit(dispatch.TOPIC, dispatch.DispatchRecord(
+                f"compiled:{getattr(self.fn, '__name__', 'fn')}", "numexpr", plan.reason, result._data.size,
+                str(result._data.dtype), time.perf_counter() - start))
+        if needs_grad(*args):
+            node = CompiledFunctionBackward()
+            node.plan = plan
+            record(node, args, (result,))
+            node.save_for_backward(*args)
+        return result
+
+
+def compile(model=None, *, fullgraph=False, dynamic=None, backend="numexpr", mode=None, options=None,
+            disable=False):
+    """torch.compile for elementwise code: fuses a function's chain of elementwise ops into one
+    numexpr pass (forward and gradient). Differs from PyTorch: only single-output functions of
+    tensors built from elementwise ops are fused; anything else runs eagerly (see ``explain``)."""
+    if model is None:
+        return lambda fn: compile(fn, fullgraph=fullgraph, dynamic=dynamic, backend=backend, mode=mode,
+                                  options=options, disable=disable)
+    if disable:
+        return model
+    if backend != "numexpr":
+        raise RuntimeError(f"torsh.compile: unknown backend '{backend}' (available: 'numexpr')")
+    return CompiledFunction(model)
