@@ -12,3 +12,5 @@ from .normalization import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .sparse import *  # noqa: F401,F403
 from .vision import *  # noqa: F401,F403
+from .attention import MultiheadAttention
+from .transformer import *  # noqa: F401,F403
