@@ -28,6 +28,8 @@ from . import autograd
 from .autograd import enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled
 from . import backends
 from ._compile import compile
+from ._ops.surface import *  # noqa: F401,F403  (gather/scatter, scans, einsum, more shape and elementwise ops)
+from . import linalg, special  # noqa: E402  (torch.linalg / torch.special namespaces)
 from .serialization import load, save
 from . import utils
 from . import profiler  # torch.profiler: profile, record_function, schedule

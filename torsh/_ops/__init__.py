@@ -199,3 +199,5 @@ _OPERATORS = {
 }
 for _name, _fn in _OPERATORS.items():
     setattr(Tensor, _name, _fn)
+
+from . import surface  # noqa: E402,F401  (the wider op surface binds its own methods and in-place variants)

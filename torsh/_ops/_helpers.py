@@ -47,12 +47,13 @@ def _broadcast_pair(a, b):
     a_full = (1,) * (ndim - len(a)) + a
     b_full = (1,) * (ndim - len(b)) + b
     out = []
-    for i, (x, y) in enumerate(zip(a_full, b_full)):
+    for i in reversed(range(ndim)):  # PyTorch reports the trailing-most mismatch
+        x, y = a_full[i], b_full[i]
         if x != y and x != 1 and y != 1:
             raise RuntimeError(f"The size of tensor a ({x}) must match the size of tensor b ({y}) "
                                f"at non-singleton dimension {i}")
         out.append(y if x == 1 else x)
-    return tuple(out)
+    return tuple(reversed(out))
 
 
 def sum_to(grad, shape):

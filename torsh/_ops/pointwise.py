@@ -511,7 +511,7 @@ def _make_bitwise(name, np_fn):
     def op(input, other):
         a, b, rt = _operands(input, other, name)
         if rt.is_floating_point or rt.is_complex:
-            raise RuntimeError(f'"{name}_cpu" not implemented for \'{_type_label(rt)}\'')
+            raise NotImplementedError(f'"{name}_cpu" not implemented for \'{_type_label(rt)}\'')
         return wrap(np.asarray(_numpy_binary(np_fn, a, b)))
     op.__name__ = name
     return op
@@ -529,7 +529,7 @@ bitwise_xor = _make_bitwise("bitwise_xor", np.bitwise_xor)
 
 def bitwise_not(input):
     if input.dtype.is_floating_point or input.dtype.is_complex:
-        raise RuntimeError(f'"bitwise_not_cpu" not implemented for \'{_type_label(input.dtype)}\'')
+        raise NotImplementedError(f'"bitwise_not_cpu" not implemented for \'{_type_label(input.dtype)}\'')
     return wrap(np.invert(input._data))
 
 
@@ -625,16 +625,6 @@ def clamp_max(input, max):
     return clamp(input, max=max)
 
 
-def maximum(input, other):
-    return where(input >= other, input, other) if _dtype.result_type_of(input, other).is_floating_point \
-        else wrap(np.maximum(input._data, other._data))
-
-
-def minimum(input, other):
-    return where(input <= other, input, other) if _dtype.result_type_of(input, other).is_floating_point \
-        else wrap(np.minimum(input._data, other._data))
-
-
 def lerp(input, end, weight):
     return input + weight * (end - input)
 
@@ -670,3 +660,7 @@ def _out(result, out):
     np.copyto(out._data, result._data, casting="unsafe")
     out._version_counter[0] += 1
     return out
+
+
+# maximum/minimum live with the other derivative-per-operand binary ops (NaN-propagating, ties split)
+from .pointwise_more import maximum, minimum  # noqa: E402

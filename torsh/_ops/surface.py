@@ -1,0 +1,83 @@
+"""The wider op surface (issue 3): re-exports the ops of the newer modules for ``torsh``'s namespace
+and binds them as Tensor methods and in-place variants, in one place.
+
+``_ops/__init__.py`` binds the core ops; this module only adds names (it never rebinds a core one
+unless listed in ``_REBIND``, where the newer module holds the better version).
+"""
+from .._tensor import Tensor
+from . import gather_scatter, pointwise, pointwise_more, products, scan
+from . import activation, shape_extra
+from .inplace import apply_inplace
+
+_MODULES = (activation, gather_scatter, pointwise_more, products, scan, shape_extra)
+
+# torsh.<name> for every public op of the newer modules
+__all__ = sorted({name for m in _MODULES for name in m.__all__})
+for _m in _MODULES:
+    for _name in _m.__all__:
+        globals()[_name] = getattr(_m, _name)
+
+
+def _method_from(fn):
+    return lambda self, *args, **kwargs: fn(self, *args, **kwargs)
+
+
+# Tensor.<name>(self, ...) is the op with self first
+_METHODS = {
+    gather_scatter: ["gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add", "index_copy",
+                     "index_fill", "take", "take_along_dim", "masked_select", "masked_scatter", "put"],
+    pointwise_more: ["atan2", "arctan2", "hypot", "logaddexp", "logaddexp2", "fmod", "fmax", "fmin", "maximum",
+                     "minimum", "xlogy", "copysign", "ldexp", "nextafter", "heaviside", "gcd", "lcm",
+                     "bitwise_left_shift", "bitwise_right_shift", "erfinv", "lgamma", "digamma", "i0", "sinc",
+                     "logit", "nan_to_num", "deg2rad", "rad2deg", "positive", "signbit", "isposinf", "isneginf",
+                     "isreal", "isclose", "allclose", "equal", "mvlgamma"],
+    products: ["addmm", "addmv", "addr", "baddbmm", "addbmm", "tensordot", "kron", "cross", "trace", "inner", "vdot"],
+    scan: ["cumsum", "cumprod", "cummax", "cummin", "logcumsumexp"],
+    shape_extra: ["flip", "fliplr", "flipud", "roll", "rot90", "repeat_interleave", "tile", "tril", "triu",
+                  "diagonal", "diagonal_scatter", "diag_embed", "diag", "diagflat", "broadcast_to", "tensor_split",
+                  "hsplit", "vsplit", "dsplit"],
+    activation: ["softmax", "log_softmax"],
+}
+for _m, _names in _METHODS.items():
+    for _name in _names:
+        setattr(Tensor, _name, getattr(_m, _name))
+Tensor.repeat = shape_extra.repeat
+Tensor.polygamma = lambda self, n: pointwise_more.polygamma(n, self)
+
+
+def _inplace(name, op):
+    def method(self, *args, **kwargs):
+        return apply_inplace(self, name, op, *args, **kwargs)
+    method.__name__ = name
+    method.__doc__ = f"In-place version of :meth:`Tensor.{name[:-1]}`."
+    return method
+
+
+# in-place variants PyTorch has (Tensor.<name>_), each the out-of-place op written back into self
+_INPLACE_OF = {
+    gather_scatter: ["scatter", "scatter_add", "scatter_reduce", "index_add", "index_copy", "index_fill",
+                     "masked_scatter", "put"],
+    pointwise_more: ["atan2", "arctan2", "hypot", "fmod", "xlogy", "copysign", "ldexp", "nextafter",
+                     "heaviside", "gcd", "lcm", "bitwise_left_shift", "bitwise_right_shift", "erfinv", "lgamma",
+                     "digamma", "i0", "sinc", "logit", "nan_to_num", "deg2rad", "rad2deg", "mvlgamma"],
+    scan: ["cumsum", "cumprod"],
+    shape_extra: ["tril", "triu"],
+    products: ["addmm", "addmv", "addr", "baddbmm", "addbmm"],
+    pointwise: ["exp2", "log2", "log10", "tan", "asin", "acos", "atan", "arcsin", "arccos", "arctan", "sinh", "cosh",
+                "asinh", "acosh", "atanh", "arcsinh", "arccosh", "arctanh", "erfc", "round", "fix", "float_power",
+                "true_divide", "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less",
+                "less_equal", "not_equal", "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and",
+                "bitwise_or", "bitwise_xor", "bitwise_not", "clip"],
+}
+for _m, _names in _INPLACE_OF.items():
+    for _name in _names:
+        if not hasattr(Tensor, _name + "_"):
+            setattr(Tensor, _name + "_", _inplace(_name + "_", getattr(_m, _name)))
+Tensor.polygamma_ = lambda self, n: apply_inplace(self, "polygamma_", lambda t: pointwise_more.polygamma(n, t))
+Tensor.__lshift__ = pointwise_more.bitwise_left_shift
+Tensor.__rshift__ = pointwise_more.bitwise_right_shift
+Tensor.__rlshift__ = lambda self, other: pointwise_more.bitwise_left_shift(other, self)
+Tensor.__rrshift__ = lambda self, other: pointwise_more.bitwise_right_shift(other, self)
+Tensor.__ilshift__ = Tensor.bitwise_left_shift_
+Tensor.__irshift__ = Tensor.bitwise_right_shift_
+Tensor.__ixor__ = lambda self, other: Tensor.copy_(self, self ^ other)
