@@ -57,9 +57,13 @@ def torsh_variants(fn):
 
 
 def measure(workload, settings):
-    """One table row: seconds per call for each library (None if unavailable) and torsh's variants."""
-    seconds = {name: median_seconds(workload.setup(lib), **settings) if lib is not None else None
-               for name, lib in LIBRARIES.items()}
+    """One table row: seconds per call for each library (None if unavailable) and torsh's variants.
+
+    A setup returns None where a library has no equivalent (NumPy has no autograd)."""
+    seconds = {}
+    for name, lib in LIBRARIES.items():
+        fn = workload.setup(lib) if lib is not None else None
+        seconds[name] = median_seconds(fn, **settings) if fn is not None else None
     return {"key": workload.key, "workload": workload.name, "seconds": seconds,
             "torsh_variant": torsh_variants(workload.setup(torsh))}
 

@@ -85,3 +85,34 @@ def sigmoid_1e6(lib):
 def tanh_1e6(lib):
     x = as_lib(lib, float32_data(10**6))
     return lambda: lib.tanh(x)
+
+
+# -- W3: a fused elementwise chain (torsh.compile vs PyTorch eager vs NumPy temporaries) -----
+def _chain(lib, x):
+    return lib.tanh(x * 0.5 + 1) * lib.sigmoid(x) - x * x
+
+
+@workload("W3", "tanh(x*0.5+1)*sigmoid(x) - x*x, 1e7 f32 [torsh.compile]", full_only=True, numel=10**7)
+@workload("W3", "tanh(x*0.5+1)*sigmoid(x) - x*x, 1e6 f32 [torsh.compile]", numel=10**6)
+def fused_chain(lib, numel):
+    x = as_lib(lib, float32_data(numel))
+    if lib is np:
+        half, one = np.float32(0.5), np.float32(1)
+        return lambda: np.tanh(x * half + one) * (one / (one + np.exp(-x))) - x * x
+    if lib.__name__ == "torsh":
+        compiled = lib.compile(lambda t: _chain(lib, t))
+        return lambda: compiled(x)
+    return lambda: _chain(lib, x)
+
+
+@workload("W3", "same chain, forward + backward, 1e6 f32 [torsh.compile]", numel=10**6)
+def fused_chain_backward(lib, numel):
+    if lib is np:
+        return None  # no autograd in NumPy
+    x = as_lib(lib, float32_data(numel), requires_grad=True)
+    fn = lib.compile(lambda t: _chain(lib, t)) if lib.__name__ == "torsh" else (lambda t: _chain(lib, t))
+
+    def step():
+        x.grad = None
+        fn(x).sum().backward()
+    return step

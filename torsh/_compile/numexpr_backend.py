@@ -2,7 +2,7 @@
 import numexpr
 import numpy as np
 
-from .expr import GRAD, Call, Const, Var, PRIMITIVES
+from .expr import GRAD, TEMPLATE_CONSTANTS, Call, Const, Var, PRIMITIVES
 
 
 class NumexprProgram:
@@ -12,6 +12,9 @@ class NumexprProgram:
     def __init__(self, expr, np_dtype):
         self.constants = {}
         self.source = self._print(expr, np_dtype)
+        for name, value in TEMPLATE_CONSTANTS.items():
+            if name in self.source:
+                self.constants[name] = np.asarray(value, dtype=np_dtype)
         self._compiled = None
 
     def _print(self, e, np_dtype):
