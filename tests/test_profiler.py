@@ -643,3 +643,38 @@ def test_non_cpu_activities_warn():
     with pytest.warns(UserWarning, match="CPU activity only"):
         prof = profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA])
     assert prof.activities == {ProfilerActivity.CPU}
+
+
+def test_an_alias_calling_its_op_counts_once():
+    x = torsh.ones(3)
+    with profile() as prof:
+        torsh.relu(x)
+        x.relu()
+        torsh.add(x, 1)
+    assert _counts(prof, ["aten::relu", "aten::add"]) == {"aten::relu": 2, "aten::add": 1}
+
+
+def test_nn_functional_and_modules_are_recorded():
+    import torsh.nn as nn
+    import torsh.nn.functional as F
+    layer = nn.Linear(4, 3)
+    x = torsh.ones(2, 4)
+    with profile(with_flops=True) as prof:
+        layer(x).sum().backward()
+        F.relu(x)
+    linear = next(e for e in prof.events() if e.name == "aten::linear")
+    assert linear.flops == 2 * 2 * 4 * 3
+    assert _counts(prof, ["aten::linear", "aten::relu"]) == {"aten::linear": 1, "aten::relu": 1}
+    assert layer.weight.grad is not None
+
+
+def test_dataloader_fetches_are_ranges():
+    from torsh.utils.data import DataLoader, TensorDataset
+    loader = DataLoader(TensorDataset(torsh.arange(10.0)), batch_size=4)
+    with profile() as prof:
+        batches = [batch for (batch,) in loader]
+    assert len(batches) == 3
+    fetches = [e for e in prof.events() if e.name == "DataLoader.__next__"]
+    assert len(fetches) == 3 + 1  # the last call finds the loader exhausted (PyTorch counts it too)
+    assert all(e.is_user_annotation for e in fetches)
+    assert any(c.name == "aten::stack" for e in fetches for c in e.cpu_children)  # default collate

@@ -25,25 +25,25 @@ _MAX_STACK_DEPTH = 128
 
 
 class RawEvent:
-    """One timed range on one thread: an op, a user/library range or a backward node."""
+    """One timed range on one thread: an op, a user/library range or a backward node.
 
-    __slots__ = ("name", "cat", "tid", "start_ns", "end_ns", "parent", "input_shapes", "input_types",
-                 "stack", "flops", "sequence_nr", "fwd_tid", "dispatch", "self_memory", "node", "id")
+    No __slots__: the rarely set fields are class-level defaults, so making one (per op call,
+    on the hot path) assigns four attributes only.
+    """
+
+    start_ns = end_ns = 0
+    input_shapes = input_types = stack = None
+    flops = 0
+    sequence_nr = -1  # autograd sequence number: of the node a forward op created, or a backward node's
+    dispatch = None  # [DispatchRecord] decided while this event was innermost
+    self_memory = 0  # bytes allocated minus freed while this event was innermost
+    node = None  # the autograd Node a backward event runs
 
     def __init__(self, name, cat, tid, parent):
         self.name = name
         self.cat = cat  # "cpu_op" (ops, backward nodes) or "user_annotation" (ranges)
         self.tid = tid
         self.parent = parent
-        self.start_ns = self.end_ns = 0
-        self.input_shapes = self.input_types = self.stack = None
-        self.flops = 0
-        self.sequence_nr = -1
-        self.fwd_tid = 0
-        self.dispatch = None  # [DispatchRecord-like dicts] decided while this event was innermost
-        self.self_memory = 0  # bytes allocated minus freed while this event was innermost
-        self.node = None  # the autograd Node a backward event runs
-        self.id = 0
 
 
 class MemoryRecord:
@@ -62,6 +62,7 @@ class Collector:
         self.with_stack = with_stack
         self.with_flops = with_flops
         self.with_dispatch = with_dispatch
+        self.with_details = record_shapes or with_stack  # anything to note before an op runs
         self.events = []  # finished RawEvents, all threads
         self.memory = []  # MemoryRecords
         self.orphan_dispatch = []  # (time_ns, tid, record dict) decided outside any recorded event
@@ -134,25 +135,49 @@ class Collector:
         else:  # a range left open inside an op (misused record_function): keep the stack sane
             stack.remove(event)
 
-    # -- ops (called by the wrappers installed by _instrument) ----------------------------
-    def op_call(self, name, fn, args, kwargs, attribute):
-        stack = self._stack()
-        event = RawEvent(name, "cpu_op", self._local.tid, stack[-1] if stack else None)
+    # -- ops ---------------------------------------------------------------------------------
+    @staticmethod
+    def make_wrapper(fn, name, attribute):
+        """The timing wrapper _instrument puts in place of op ``fn`` (inlined: it runs on every op call)."""
+        perf_counter_ns = time.perf_counter_ns
+        instrument = _instrument
+
+        def op(*args, **kwargs):
+            collector = instrument._observer
+            if collector is None:  # a call that started as the profiler stopped
+                return fn(*args, **kwargs)
+            local = collector._local
+            try:
+                stack = local.stack
+            except AttributeError:
+                stack = collector._stack()
+            parent = stack[-1] if stack else None
+            if parent is not None and parent.name == name:  # an alias calling its op (F.relu -> Tensor.relu)
+                return fn(*args, **kwargs)  # is one call, as in PyTorch's tables
+            event = RawEvent(name, "cpu_op", local.tid, parent)
+            if collector.with_details:
+                collector._describe(event, args, kwargs)
+            stack.append(event)
+            event.start_ns = perf_counter_ns()
+            try:
+                result = fn(*args, **kwargs)
+            finally:
+                event.end_ns = perf_counter_ns()
+                if stack[-1] is event:
+                    stack.pop()
+                else:  # a range left open inside the op (misused record_function): keep the stack sane
+                    stack.remove(event)
+                collector.events.append(event)
+            if collector.with_flops:
+                event.flops = flops.count(attribute, args, kwargs, result)
+            return result
+        return op
+
+    def _describe(self, event, args, kwargs):
         if self.record_shapes:
             event.input_shapes, event.input_types = describe_inputs(args, kwargs)
         if self.with_stack:
             event.stack = python_stack()
-        stack.append(event)
-        event.start_ns = time.perf_counter_ns()
-        try:
-            result = fn(*args, **kwargs)
-        finally:
-            event.end_ns = time.perf_counter_ns()
-            self._close(stack, event)
-            self.events.append(event)
-        if self.with_flops:
-            event.flops = flops.count(attribute, args, kwargs, result)
-        return result
 
     # -- subscriptions ---------------------------------------------------------------------
     def _on_range(self, record):
@@ -203,15 +228,14 @@ class Collector:
 
     def _on_dispatch(self, record):
         stack = self._stack()
-        entry = {"op": record.op, "variant": record.variant, "reason": record.reason,
-                 "numel": record.numel, "dtype": record.dtype, "us": round(record.seconds * 1e6, 3)}
         if stack:
             event = stack[-1]
             if event.dispatch is None:
-                event.dispatch = []
-            event.dispatch.append(entry)
+                event.dispatch = [record]
+            else:
+                event.dispatch.append(record)
         else:
-            self.orphan_dispatch.append((time.perf_counter_ns(), self._local.tid, entry))
+            self.orphan_dispatch.append((time.perf_counter_ns(), self._local.tid, record))
 
     def _on_memory(self, record):
         stack = self._stack()

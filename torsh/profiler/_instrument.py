@@ -3,7 +3,7 @@
 torsh has no central op-call path (ops are plain functions bound as Tensor methods,
 operators and ``torsh.*`` / ``torsh.nn.functional.*`` attributes), so instead of a check
 on every call, ``enable(observer)`` swaps those attributes for thin wrappers that hand
-each call to ``observer.op_call(name, fn, args, kwargs)``, and ``disable`` puts the
+each call to the running observer (the profiler's Collector), and ``disable`` puts the
 originals back. With no profiler active the original functions are in place: the cost
 is exactly zero. Starts are reference-counted; one observer at a time.
 
@@ -18,7 +18,7 @@ _lock = threading.Lock()
 _observer = None  # read by every wrapper call: the object that times ops, or None
 _depth = 0  # nested enable() calls with the same observer
 _swapped = []  # (owner, attribute, original, wrapper) put in place by enable()
-_wrappers = {}  # (id(owner), attribute, original) -> wrapper, so a restart builds nothing
+_wrappers = {}  # (observer class, id(owner), attribute, original) -> wrapper, so a restart builds nothing
 
 # Tensor methods defined in torsh/_tensor.py that are ops in PyTorch's sense (aten::detach, aten::item)
 _TENSOR_OPS_IN_TENSOR_MODULE = ("detach", "detach_", "item")
@@ -50,13 +50,7 @@ def aten_name(attribute, prefix=""):
     return "aten::" + prefix + attribute
 
 
-def _make_wrapper(fn, name, attribute):
-    def op(*args, **kwargs):
-        observer = _observer
-        if observer is None:  # a call that started as the profiler stopped
-            return fn(*args, **kwargs)
-        return observer.op_call(name, fn, args, kwargs, attribute)
-
+def _finish_wrapper(op, fn, name, attribute):
     op.__name__ = getattr(fn, "__name__", attribute)
     op.__qualname__ = getattr(fn, "__qualname__", attribute)
     op.__doc__ = getattr(fn, "__doc__", None)
@@ -102,7 +96,11 @@ def _targets():
 
 
 def enable(observer):
-    """Route every op call through ``observer.op_call`` until the matching ``disable``."""
+    """Swap op names for ``observer.make_wrapper(fn, name, attribute)`` until the matching ``disable``.
+
+    Wrappers are cached per name and reused by later observers (of one class: the profiler's
+    Collector), so each wrapper must look up the running observer, ``_instrument._observer``, per call.
+    """
     global _observer, _depth
     with _lock:
         if _observer is not None:
@@ -112,10 +110,11 @@ def enable(observer):
             _depth += 1
             return
         for owner, attribute, original, name in _targets():
-            key = (id(owner), attribute, original)
+            key = (type(observer), id(owner), attribute, original)
             wrapper = _wrappers.get(key)
-            if wrapper is None:
-                wrapper = _wrappers[key] = _make_wrapper(original, name, attribute)
+            if wrapper is None:  # the observer's class writes the timing code; it reads _observer per call
+                wrapper = _wrappers[key] = _finish_wrapper(
+                    type(observer).make_wrapper(original, name, attribute), original, name, attribute)
             setattr(owner, attribute, wrapper)
             _swapped.append((owner, attribute, original, wrapper))
         _observer = observer

@@ -12,7 +12,8 @@ class ProfileResult:
         self.events = function_events.build(collector, options.get("profile_memory", False),
                                             options.get("with_flops", False), options.get("record_shapes", False))
         self.memory = list(collector.memory)
-        self.orphan_dispatch = list(collector.orphan_dispatch)
+        self.orphan_dispatch = [(t, tid, function_events.dispatch_decision(record))
+                                for t, tid, record in collector.orphan_dispatch]
         self.threads = dict(collector.threads)
         self.base_time_ns = collector.base_time_ns
         self.start_ns = collector.window_start_ns

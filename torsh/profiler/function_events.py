@@ -140,6 +140,12 @@ class EventList(list):
         return self.table()
 
 
+def dispatch_decision(record):
+    """A backend.dispatch.DispatchRecord as the plain dict events and traces carry."""
+    return {"op": record.op, "variant": record.variant, "reason": record.reason, "numel": record.numel,
+            "dtype": record.dtype, "us": round(record.seconds * 1e6, 3)}
+
+
 def build(collector, profile_memory=False, with_flops=False, record_shapes=False):
     """FunctionEvents from a stopped collector's raw events, ordered by start time."""
     depth = {}
@@ -164,7 +170,8 @@ def build(collector, profile_memory=False, with_flops=False, record_shapes=False
             input_shapes=raw.input_shapes if raw.input_shapes is not None or not record_shapes else [],
             input_types=raw.input_types, stack=raw.stack or [],
             sequence_nr=raw.sequence_nr, fwd_thread=fwd.tid if fwd is not None else 0, flops=raw.flops,
-            dispatch=raw.dispatch, self_cpu_memory_usage=raw.self_memory)
+            dispatch=[dispatch_decision(r) for r in raw.dispatch] if raw.dispatch else None,
+            self_cpu_memory_usage=raw.self_memory)
         event.is_backward = raw.node is not None
         converted[id(raw)] = event
         result.append(event)

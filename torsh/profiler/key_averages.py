@@ -25,7 +25,7 @@ class FunctionEventAvg(_FormattedTimes):
         self.is_user_annotation = False
         self.dispatch = {}  # (op, variant) -> number of decisions
 
-    def add(self, event):
+    def add(self, event):  # a FunctionEvent or another FunctionEventAvg
         if self.key is None:
             self.key = event.key
             self.is_user_annotation = event.is_user_annotation
@@ -36,8 +36,11 @@ class FunctionEventAvg(_FormattedTimes):
         self.cpu_memory_usage += event.cpu_memory_usage
         self.self_cpu_memory_usage += event.self_cpu_memory_usage
         self.flops += event.flops
-        for decision in getattr(event, "dispatch", ()) or ():
-            if isinstance(decision, dict):
+        if isinstance(event.dispatch, dict):  # another average
+            for key, n in event.dispatch.items():
+                self.dispatch[key] = self.dispatch.get(key, 0) + n
+        else:
+            for decision in event.dispatch:
                 key = (decision["op"], decision["variant"])
                 self.dispatch[key] = self.dispatch.get(key, 0) + 1
         return self

@@ -1,0 +1,132 @@
+"""What profiling costs: torsh with and without torsh.profiler, PyTorch with and without its profiler.
+
+    python benchmarks/profiler_overhead.py [--quick]
+
+Two workloads, each timed unprofiled and inside a running profiler (median per call, see
+timing.py), with the ratio profiled / unprofiled:
+- small op: ``x + y`` on 1-element tensors, the case where per-call overhead shows most;
+- training step: a 2-layer MLP (64-128-10, batch 32) forward, MSE loss, backward, SGD update,
+  written in plain tensor ops so that the same code runs on both libraries.
+The "inside" time is the recording cost per call; turning the records into tables and
+traces happens once at stop and is reported separately, per recorded step.
+
+No profiler active: torsh swaps op names for timing wrappers only while a profiler runs,
+so an idle profiler leaves the ops untouched. What remains are the guards in the autograd
+engine (one per backward node) and in graph.record (one per op that records a node), each
+a dict lookup; the script times that lookup against the small op, and checks that a small
+op costs the same before any profiler ran and after one ran and stopped.
+"""
+import argparse
+import statistics
+import sys
+import time
+import timeit
+
+import torsh
+from torsh.backend import events
+
+from machine import describe
+from timing import calls_per_repeat, median_seconds, seconds_per_call
+
+try:
+    import torch
+except ImportError:  # the torsh rows still run
+    torch = None
+
+SETTINGS = {False: {"repeats": 15, "min_repeat_seconds": 0.05}, True: {"repeats": 5, "min_repeat_seconds": 0.01}}
+
+
+def small_op(lib):
+    x, y = lib.ones(1), lib.ones(1)
+    return lambda: x + y
+
+
+def training_step(lib):
+    lib.manual_seed(0)
+    x, target = lib.randn(32, 64), lib.randn(32, 10)
+    params = [lib.randn(64, 128).mul_(0.1).requires_grad_(), lib.zeros(128).requires_grad_(),
+              lib.randn(128, 10).mul_(0.1).requires_grad_(), lib.zeros(10).requires_grad_()]
+    w1, b1, w2, b2 = params
+
+    def step():
+        hidden = (x @ w1 + b1).relu()
+        loss = ((hidden @ w2 + b2 - target) ** 2).mean()
+        loss.backward()
+        with lib.no_grad():
+            for p in params:
+                p.sub_(p.grad * 0.01)
+                p.grad = None
+    return step
+
+
+def compare(lib, fn, settings, **profile_options):
+    """Per-call seconds (unprofiled, profiled, stop + key_averages per recorded call).
+
+    The machine is shared and noisy: plain and profiled batches alternate, so both see the
+    same conditions, and the fastest batch of each counts (the least disturbed one).
+    """
+    number = calls_per_repeat(fn, settings["min_repeat_seconds"])
+    plain, profiled, finish = [], [], []
+    for _ in range(settings["repeats"]):
+        plain.append(seconds_per_call(fn, number))
+        prof = lib.profiler.profile(**profile_options)
+        prof.start()
+        try:
+            profiled.append(seconds_per_call(fn, number))
+        finally:
+            start = time.perf_counter()
+            prof.stop()
+            prof.key_averages()  # what a user asks for next; PyTorch builds its tables lazily here
+            finish.append((time.perf_counter() - start) / number)
+    return min(plain), min(profiled), statistics.median(finish)
+
+
+def us(seconds):
+    return f"{seconds * 1e6:9.2f} us"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter repeats")
+    args = parser.parse_args(argv)
+    settings = SETTINGS[args.quick]
+    torsh.set_num_threads(1)
+    if torch is not None:
+        torch.set_num_threads(1)
+    print(" ".join(f"{k}={v}" for k, v in describe({"torsh": torsh, "torch": torch}).items()))
+
+    # no profiler active: before any profiler ran vs after one ran and stopped
+    before = median_seconds(small_op(torsh), **settings)
+    with torsh.profiler.profile():
+        small_op(torsh)()
+    after = median_seconds(small_op(torsh), **settings)
+    guard = min(timeit.repeat(lambda: "autograd" in events._subscribers, number=200_000, repeat=5)) / 200_000
+    guard_empty = min(timeit.repeat(lambda: None, number=200_000, repeat=5)) / 200_000
+    guard_cost = max(guard - guard_empty, 0.0)
+    print()
+    print("no profiler active (torsh)")
+    print(f"  small op, before any profiler ran   {us(before)}")
+    print(f"  small op, after a profiler stopped  {us(after)}   ratio {after / before:5.2f}")
+    print(f"  one autograd guard (dict lookup)    {us(guard_cost)}   = {100 * guard_cost / before:4.1f}% of a small op")
+
+    print()
+    print(f"{'workload':16s} {'library / profiler options':36s} {'unprofiled':>13s} {'profiled':>13s} {'ratio':>6s} "
+          f"{'stop+tables/call':>17s}")
+    for name, make in (("small op", small_op), ("training step", training_step)):
+        for label, lib, options in (("torsh (default: dispatch recorded)", torsh, {}),
+                                    ("torsh with_dispatch=False", torsh, {"with_dispatch": False}),
+                                    ("torsh record_shapes+profile_memory", torsh,
+                                     {"record_shapes": True, "profile_memory": True}),
+                                    ("torch", torch, {}),
+                                    ("torch record_shapes+profile_memory", torch,
+                                     {"record_shapes": True, "profile_memory": True})):
+            if lib is None:
+                print(f"{name:16s} {label:36s} {'n/a':>13s}")
+                continue
+            plain, profiled, finish = compare(lib, make(lib), settings, **options)
+            print(f"{name:16s} {label:36s} {us(plain)} {us(profiled)} {profiled / plain:6.2f} {us(finish):>17s}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
