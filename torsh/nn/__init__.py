@@ -2,4 +2,4 @@
 from .parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter
 from .modules import *  # noqa: F401,F403
 from .modules.module import Module
-from . import functional, init, modules, parameter  # noqa: F401
+from . import functional, init, modules, parameter, utils  # noqa: F401

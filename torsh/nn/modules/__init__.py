@@ -14,3 +14,4 @@ from .sparse import *  # noqa: F401,F403
 from .vision import *  # noqa: F401,F403
 from .attention import MultiheadAttention
 from .transformer import *  # noqa: F401,F403
+from .rnn import *  # noqa: F401,F403
