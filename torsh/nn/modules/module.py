@@ -401,6 +401,9 @@ class Module:
                 continue
             with grad_mode.no_grad():
                 param_applied = fn(param)
+            if param_applied.dtype != param.dtype:
+                # a live graph's gradient sink would keep casting grads to the old dtype
+                param._accumulator = None
             param.data = param_applied
             if param.grad is not None:
                 with grad_mode.no_grad():
