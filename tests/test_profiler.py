@@ -427,6 +427,9 @@ def test_table_sort_and_bad_sort_key():
     assert "aten::ones" in table.split("\n")[3]  # two ones per add -> most calls
     with pytest.raises(ValueError, match="sort_by"):
         averages.table(sort_by="no_such_column")
+    # GPU-minded PyTorch code sorts by device columns: on the CPU they are all zero, the table still prints
+    assert "aten::ones" in averages.table(sort_by="cuda_time_total")
+    assert "aten::add" in averages.table(sort_by="self_cuda_memory_usage")
 
 
 # -- stacks, memory timeline -------------------------------------------------------------------------

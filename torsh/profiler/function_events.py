@@ -48,7 +48,8 @@ class FunctionEvent(_FormattedTimes):
     is_legacy = False
     node_id = -1
     device_type = "CPU"
-    self_device_time_total = device_time_total = 0.0
+    self_device_time_total = device_time_total = device_time = 0.0  # CPU only: no device columns
+    device_memory_usage = self_device_memory_usage = 0
     count = 1
 
     def __init__(self, id, name, thread, start_us, end_us, *, category="cpu_op", input_shapes=None,

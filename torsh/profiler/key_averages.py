@@ -9,7 +9,8 @@ class FunctionEventAvg(_FormattedTimes):
     is_legacy = False
     node_id = -1
     device_type = "CPU"
-    self_device_time_total = device_time_total = 0.0
+    self_device_time_total = device_time_total = device_time = 0.0  # CPU only: no device columns
+    device_memory_usage = self_device_memory_usage = 0
 
     def __init__(self):
         self.key = None

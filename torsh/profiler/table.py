@@ -8,7 +8,13 @@ Percentages are shares of the summed self time, as in PyTorch.
 import math
 
 SORT_KEYS = ("cpu_time", "cpu_time_total", "self_cpu_time_total", "cpu_memory_usage",
-             "self_cpu_memory_usage", "count", "flops")
+             "self_cpu_memory_usage", "count", "flops", "device_time", "device_time_total",
+             "self_device_time_total", "device_memory_usage", "self_device_memory_usage")
+# PyTorch code written for GPUs sorts by cuda_time_total etc.; on the CPU those columns are all 0
+
+
+def _sort_attribute(sort_by):
+    return sort_by.replace("cuda", "device").replace("xpu", "device").replace("privateuse1", "device")
 _COLUMN_WIDTH = 12
 _SPACING = 2
 _FLOP_UNITS = ("FLOPs", "KFLOPs", "MFLOPs", "GFLOPs", "TFLOPs", "PFLOPs")
@@ -56,9 +62,10 @@ def build_table(events, sort_by=None, row_limit=100, header=None, max_src_column
     if time_unit not in (None, "s", "ms", "us"):
         raise ValueError(f"time_unit should be one of None, 's', 'ms', 'us', got {time_unit!r}")
     if sort_by is not None:
-        if sort_by not in SORT_KEYS:
+        attribute = _sort_attribute(sort_by)
+        if attribute not in SORT_KEYS:
             raise ValueError(f"sort_by should be one of {', '.join(SORT_KEYS)}; got {sort_by!r}")
-        events = sorted(events, key=lambda event: getattr(event, sort_by), reverse=True)
+        events = sorted(events, key=lambda event: getattr(event, attribute), reverse=True)
 
     has_shapes = any(event.input_shapes for event in events)
     stacks = [event.stack for event in events if event.stack]
