@@ -157,3 +157,37 @@ def test_loss_errors_match_torch():
     check_same_error(lambda lib: F(lib).binary_cross_entropy_with_logits(lib.zeros(3, 1), lib.zeros(3)),
                      exact=False, fallback_msg="Size([3])) must be the same as input size (")
     check_same_error(lambda lib: F(lib).cross_entropy(lib.zeros(3, 4), lib.tensor([0, 1, 2]), label_smoothing=1.5))
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("layout", ["padded", "concatenated"])
+def test_ctc_loss_matches_torch(reduction, layout):
+    T, N, C = 12, 3, 5
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(T, N, C))
+    target_lengths = np.array([4, 2, 3])
+    input_lengths = np.array([12, 9, 7])
+    padded = np.array([[1, 2, 2, 3], [4, 1, 0, 0], [3, 3, 1, 0]])
+    concat = np.concatenate([padded[i, :target_lengths[i]] for i in range(N)])
+    tg = padded if layout == "padded" else concat
+    results = []
+    for lib in (torsh, torch):
+        x = lib.tensor(logits, requires_grad=True)
+        lp = lib.nn.functional.log_softmax(x, 2)
+        loss = lib.nn.CTCLoss(blank=0, reduction=reduction)(lp, lib.tensor(tg), lib.tensor(input_lengths),
+                                                            lib.tensor(target_lengths))
+        w = np.linspace(0.5, 1.5, loss.numel()).reshape(tuple(loss.shape))
+        (loss * lib.tensor(w)).sum().backward()
+        results.append((loss, x.grad))
+    assert_close(results[0][0], results[1][0].detach(), rtol=1e-6, atol=1e-8)
+    assert_close(results[0][1], results[1][1], rtol=1e-6, atol=1e-8)
+
+
+def test_ctc_loss_impossible_alignment_zero_infinity():
+    lp = np.log(np.full((2, 1, 3), 1 / 3))
+    for zero_inf in (False, True):
+        lo = nn.functional.ctc_loss(torsh.tensor(lp), torsh.tensor([[1, 1]]), [2], [2], reduction="none",
+                                    zero_infinity=zero_inf)
+        lr = torch.nn.functional.ctc_loss(torch.tensor(lp), torch.tensor([[1, 1]]), [2], [2], reduction="none",
+                                          zero_infinity=zero_inf)
+        assert_close(lo, lr)

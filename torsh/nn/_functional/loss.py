@@ -14,7 +14,7 @@ __all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "c
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "margin_ranking_loss",
            "hinge_embedding_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss",
            "soft_margin_loss", "cosine_embedding_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
-           "poisson_nll_loss", "gaussian_nll_loss", "pairwise_distance", "cosine_similarity"]
+           "poisson_nll_loss", "gaussian_nll_loss", "pairwise_distance", "cosine_similarity", "ctc_loss"]
 
 
 def _broadcast_warning(name, input, target):
@@ -343,3 +343,35 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
     return reduce_loss(loss, reduction)
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
+    """Connectionist temporal classification loss; targets padded (N, S) or concatenated (sum(target_lengths),)."""
+    from ..._ops import nn_ctc
+    check_reduction(reduction)
+    unbatched = log_probs.ndim == 2
+    lp = log_probs.unsqueeze(1) if unbatched else log_probs
+
+    def as_array(x):
+        return np.asarray(x._data if isinstance(x, Tensor) else x, dtype=np.int64).reshape(-1)
+    in_len, tgt_len = as_array(input_lengths), as_array(target_lengths)
+    tgt = targets._data.astype(np.int64)
+    n = lp.shape[1]
+    if tgt.ndim == 1 and not unbatched:  # concatenated targets
+        offsets = np.concatenate([[0], np.cumsum(tgt_len)])
+        padded = np.zeros((n, max(int(tgt_len.max()) if n else 0, 1)), dtype=np.int64)
+        for i in range(n):
+            padded[i, :tgt_len[i]] = tgt[offsets[i]:offsets[i + 1]]
+        tgt = padded
+    elif unbatched:
+        tgt = tgt.reshape(1, -1)
+    if np.any(in_len > lp.shape[0]):
+        raise RuntimeError(f"Expected input_lengths to have value at most {lp.shape[0]}, but got value "
+                           f"{int(in_len.max())} (while checking arguments for ctc_loss_cpu)")
+    losses = nn_ctc.ctc_loss(lp, tgt, in_len, tgt_len, blank, zero_infinity)
+    if reduction == "mean":
+        divisor = const(np.maximum(tgt_len, 1), losses)
+        return (losses / divisor).mean()
+    if reduction == "sum":
+        return losses.sum()
+    return losses.squeeze(0) if unbatched else losses
