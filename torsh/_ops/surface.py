@@ -6,10 +6,10 @@ unless listed in ``_REBIND``, where the newer module holds the better version).
 """
 from .._tensor import Tensor
 from . import gather_scatter, pointwise, pointwise_more, products, scan
-from . import activation, shape_extra
+from . import activation, reduction_more, shape_extra, sorting
 from .inplace import apply_inplace
 
-_MODULES = (activation, gather_scatter, pointwise_more, products, scan, shape_extra)
+_MODULES = (activation, gather_scatter, pointwise_more, products, reduction_more, scan, shape_extra, sorting)
 
 # torsh.<name> for every public op of the newer modules
 __all__ = sorted({name for m in _MODULES for name in m.__all__})
@@ -37,6 +37,9 @@ _METHODS = {
                   "diagonal", "diagonal_scatter", "diag_embed", "diag", "diagflat", "broadcast_to", "tensor_split",
                   "hsplit", "vsplit", "dsplit"],
     activation: ["softmax", "log_softmax"],
+    reduction_more: ["nansum", "nanmean"],
+    sorting: ["sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian", "mode", "aminmax", "quantile",
+              "nanquantile", "unique", "unique_consecutive", "bincount", "histc", "histogram"],
 }
 for _m, _names in _METHODS.items():
     for _name in _names:
