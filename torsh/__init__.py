@@ -31,7 +31,7 @@ from ._compile import compile
 from ._ops.surface import *  # noqa: F401,F403  (gather/scatter, scans, einsum, more shape and elementwise ops)
 from . import linalg, special  # noqa: E402  (torch.linalg / torch.special namespaces)
 from .serialization import load, save
-from . import utils
+from . import optim, utils
 from . import profiler  # torch.profiler: profile, record_function, schedule
 
 __version__ = "0.1.0"

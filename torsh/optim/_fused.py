@@ -1,0 +1,69 @@
+"""The fused element-wise pass every optimizer update is made of.
+
+``update(expr, out, **operands)`` evaluates ``expr`` once over NumPy arrays with numexpr, writing
+into ``out`` in place: one pass, no temporaries. Python-float operands are passed as scalars of
+``out``'s dtype, so float32 parameters are updated in float32 arithmetic, rounding per operation as
+PyTorch's single-tensor (foreach=False) CPU implementation does. (A float literal written inside
+``expr`` would make numexpr compute in float64, so formulas name every constant.)
+
+float16/bfloat16 arrays (which numexpr lacks) are computed in float32 and rounded back; complex
+arrays are handled by the callers through real views, as PyTorch does with view_as_real.
+"""
+import numexpr
+import numpy as np
+
+_NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def real_view(array):
+    """A complex array as a float array with a trailing (re, im) axis; other arrays unchanged."""
+    if array.dtype.kind == "c":
+        return array.view(array.real.dtype).reshape(array.shape + (2,))
+    return array
+
+
+def update(expr, out, **operands):
+    """out[...] = expr(operands), in one numexpr pass over ``out``'s dtype."""
+    dtype = out.dtype
+    compute = dtype if dtype in _NATIVE else np.dtype(np.float32)
+    local = {}
+    for name, value in operands.items():
+        if isinstance(value, np.ndarray):
+            local[name] = value if value.dtype == compute or value.dtype == np.bool_ else value.astype(compute)
+        else:
+            local[name] = compute.type(value)
+    if compute == dtype:
+        numexpr.evaluate(expr, local_dict=local, out=out, casting="same_kind")
+    else:
+        np.copyto(out, numexpr.evaluate(expr, local_dict=local), casting="unsafe")
+    return out
+
+
+def evaluate(expr, like, **operands):
+    """A new array of ``like``'s dtype holding expr(operands) (for values needed by two updates)."""
+    out = np.empty_like(like)
+    return update(expr, out, **operands)
+
+
+def bump(*tensors):
+    """Record an in-place write on each tensor (autograd's saved-tensor checks see it)."""
+    for t in tensors:
+        t._version_counter[0] += 1
+
+
+def new_state_like(p, fill=None):
+    """A fresh state tensor shaped like parameter ``p`` (zeros, ``fill``, or uninitialized)."""
+    from .._tensor import Tensor
+    if fill is None:
+        return Tensor._wrap(np.empty_like(p._data))
+    array = np.empty_like(p._data)
+    array[...] = fill
+    return Tensor._wrap(array)
+
+
+def lerp_expr(start, end, weight):
+    """numexpr text of PyTorch's lerp(start, end, w) for a Python-float weight named ``w``: its CPU
+    kernel switches formula at w = 0.5 to stay exact at both ends."""
+    if weight < 0.5:
+        return f"({start} + w * ({end} - {start}))"
+    return f"({end} - ({end} - {start}) * w1)"  # w1 = 1 - w

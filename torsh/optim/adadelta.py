@@ -1,0 +1,54 @@
+"""Adadelta: step sizes from running averages of squared gradients and squared updates."""
+
+from . import _fused
+from .optimizer import Optimizer, grad_expr
+
+__all__ = ["Adadelta"]
+
+
+class Adadelta(Optimizer):
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
+                 maximize=False, differentiable=False):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"Invalid rho value: {rho}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize, capturable=capturable,
+                        foreach=foreach, differentiable=differentiable)
+        super().__init__(params, defaults)
+
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            from ..autograd import grad_mode
+            with grad_mode.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lr, rho, eps, wd = group["lr"], group["rho"], group["eps"], group["weight_decay"]
+            g_expr = grad_expr(group["maximize"], wd)
+            for p in self._params_with_grad(group):
+                state = self.state[p]
+                if len(state) == 0:
+                    state["step"] = self._scalar_step_tensor()
+                    state["square_avg"] = _fused.new_state_like(p, 0)
+                    state["acc_delta"] = _fused.new_state_like(p, 0)
+                state["step"]._data += 1
+                param, grad = _fused.real_view(p._data), _fused.real_view(p._grad._data)
+                sq, acc = _fused.real_view(state["square_avg"]._data), _fused.real_view(state["acc_delta"]._data)
+                ops = dict(p=param, g=grad, wd=wd)
+                # square_avg = rho * square_avg + (1 - rho) * grad^2
+                _fused.update(f"sq * rho + crho * {g_expr} * {g_expr}", sq, sq=sq, rho=rho, crho=1 - rho, **ops)
+                # delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * grad  (needed by two updates)
+                delta = _fused.evaluate(f"sqrt(acc + eps) / sqrt(sq + eps) * {g_expr}", sq, acc=acc, sq=sq, eps=eps,
+                                        **ops)
+                # acc_delta = rho * acc_delta + (1 - rho) * delta^2;  p -= lr * delta
+                _fused.update("acc * rho + crho * d * d", acc, acc=acc, d=delta, rho=rho, crho=1 - rho)
+                _fused.update("p + nlr * d", param, p=param, d=delta, nlr=-lr)
+                _fused.bump(p, state["square_avg"], state["acc_delta"])
+        return loss
+
+

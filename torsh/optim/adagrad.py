@@ -1,0 +1,53 @@
+"""Adagrad: per-element learning rates from the running sum of squared gradients."""
+from . import _fused
+from .optimizer import Optimizer, grad_expr
+
+__all__ = ["Adagrad"]
+
+
+class Adagrad(Optimizer):
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
+                 foreach=None, *, maximize=False, differentiable=False, fused=None):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= lr_decay:
+            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= initial_accumulator_value:
+            raise ValueError(f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, foreach=foreach, maximize=maximize,
+                        differentiable=differentiable, fused=fused)
+        super().__init__(params, defaults)
+        for group in self.param_groups:  # PyTorch creates Adagrad's state up front
+            for p in group["params"]:
+                state = self.state[p]
+                state["step"] = self._scalar_step_tensor()
+                state["sum"] = _fused.new_state_like(p, group["initial_accumulator_value"])
+
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            from ..autograd import grad_mode
+            with grad_mode.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lr, lr_decay, eps, wd = group["lr"], group["lr_decay"], group["eps"], group["weight_decay"]
+            g_expr = grad_expr(group["maximize"], wd)
+            for p in self._params_with_grad(group):
+                state = self.state[p]
+                state["step"]._data += 1
+                step = float(state["step"]._data)
+                clr = lr / (1 + (step - 1) * lr_decay)
+                param, grad = _fused.real_view(p._data), _fused.real_view(p._grad._data)
+                acc = _fused.real_view(state["sum"]._data)
+                # sum += grad * grad
+                _fused.update(f"s + {g_expr} * {g_expr}", acc, s=acc, g=grad, p=param, wd=wd)
+                # p -= clr * grad / (sqrt(sum) + eps)
+                _fused.update(f"p + nclr * {g_expr} / (sqrt(s) + eps)", param, p=param, g=grad, s=acc, wd=wd,
+                              nclr=-clr, eps=eps)
+                _fused.bump(p, state["sum"])
+        return loss

@@ -1,0 +1,101 @@
+"""Adam (with amsgrad), and AdamW = Adam with decoupled weight decay."""
+from . import _fused
+from .optimizer import Optimizer, grad_expr
+
+__all__ = ["Adam", "AdamW"]
+
+
+def _check_betas(lr, eps, betas, weight_decay):
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+
+class Adam(Optimizer):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+                 decoupled_weight_decay=False):
+        _check_betas(lr, eps, betas, weight_decay)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
+                        foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("amsgrad", False)
+            group.setdefault("maximize", False)
+            group.setdefault("decoupled_weight_decay", False)
+
+    def _init_state(self, p, amsgrad):
+        state = self.state[p]
+        if len(state) == 0:
+            state["step"] = self._scalar_step_tensor()
+            state["exp_avg"] = _fused.new_state_like(p, 0)
+            state["exp_avg_sq"] = _fused.new_state_like(p, 0)
+            if amsgrad:
+                state["max_exp_avg_sq"] = _fused.new_state_like(p, 0)
+        return state
+
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            from ..autograd import grad_mode
+            with grad_mode.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            lr, eps, wd, amsgrad = group["lr"], group["eps"], group["weight_decay"], group["amsgrad"]
+            decoupled = group["decoupled_weight_decay"]
+            g_expr = grad_expr(group["maximize"], 0 if decoupled else wd)
+            for p in self._params_with_grad(group):
+                state = self._init_state(p, amsgrad)
+                state["step"]._data += 1
+                step = float(state["step"]._data)
+                param, grad = _fused.real_view(p._data), _fused.real_view(p._grad._data)
+                exp_avg, exp_avg_sq = _fused.real_view(state["exp_avg"]._data), \
+                    _fused.real_view(state["exp_avg_sq"]._data)
+                if wd != 0 and decoupled:
+                    # p *= 1 - lr * wd
+                    _fused.update("p * decay", param, p=param, decay=1 - lr * wd)
+                # exp_avg = lerp(exp_avg, grad, 1 - beta1)
+                _fused.update(_fused.lerp_expr("m", g_expr, 1 - beta1), exp_avg, m=exp_avg, g=grad, p=param, wd=wd,
+                              w=1 - beta1, w1=beta1)
+                # exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * grad * grad
+                _fused.update(f"v * b2 + c2 * {g_expr} * {g_expr}", exp_avg_sq, v=exp_avg_sq, g=grad, p=param, wd=wd,
+                              b2=beta2, c2=1 - beta2)
+                bias_correction1 = 1 - beta1 ** step
+                bias_correction2 = 1 - beta2 ** step
+                step_size = lr / bias_correction1
+                if amsgrad:
+                    vmax = _fused.real_view(state["max_exp_avg_sq"]._data)
+                    _fused.update("where(vmax > v, vmax, v)", vmax, vmax=vmax, v=exp_avg_sq)
+                    second = vmax
+                else:
+                    second = exp_avg_sq
+                # p -= step_size * exp_avg / (sqrt(v) / sqrt(bias_correction2) + eps)
+                _fused.update("p + nss * m / (sqrt(v) / bc2 + eps)", param, p=param, m=exp_avg, v=second,
+                              bc2=bias_correction2 ** 0.5, eps=eps, nss=-step_size)
+                _fused.bump(p, state["exp_avg"], state["exp_avg_sq"])
+        return loss
+
+
+class AdamW(Adam):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group["decoupled_weight_decay"] = True

@@ -1,0 +1,47 @@
+"""Adamax: Adam with the infinity norm in place of the second moment."""
+from . import _fused
+from .adam import _check_betas
+from .optimizer import Optimizer, grad_expr
+
+__all__ = ["Adamax"]
+
+
+class Adamax(Optimizer):
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
+                 maximize=False, differentiable=False, capturable=False):
+        _check_betas(lr, eps, betas, weight_decay)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach, maximize=maximize,
+                        differentiable=differentiable, capturable=capturable)
+        super().__init__(params, defaults)
+
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            from ..autograd import grad_mode
+            with grad_mode.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
+            g_expr = grad_expr(group["maximize"], wd)
+            for p in self._params_with_grad(group):
+                state = self.state[p]
+                if len(state) == 0:
+                    state["step"] = self._scalar_step_tensor()
+                    state["exp_avg"] = _fused.new_state_like(p, 0)
+                    state["exp_inf"] = _fused.new_state_like(p, 0)
+                state["step"]._data += 1
+                step = float(state["step"]._data)
+                param, grad = _fused.real_view(p._data), _fused.real_view(p._grad._data)
+                m, u = _fused.real_view(state["exp_avg"]._data), _fused.real_view(state["exp_inf"]._data)
+                ops = dict(p=param, g=grad, wd=wd)
+                # exp_avg = lerp(exp_avg, grad, 1 - beta1)
+                _fused.update(_fused.lerp_expr("m", g_expr, 1 - beta1), m, m=m, w=1 - beta1, w1=beta1, **ops)
+                # exp_inf = max(beta2 * exp_inf, |grad| + eps)
+                _fused.update(f"where(u * b2 > abs({g_expr}) + eps, u * b2, abs({g_expr}) + eps)", u, u=u, b2=beta2,
+                              eps=eps, **ops)
+                # p -= lr / (1 - beta1^step) * exp_avg / exp_inf
+                clr = lr / (1 - beta1 ** step)
+                _fused.update("p + nclr * m / u", param, p=param, m=m, u=u, nclr=-clr)
+                _fused.bump(p, state["exp_avg"], state["exp_inf"])
+        return loss

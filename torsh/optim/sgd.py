@@ -1,0 +1,66 @@
+"""SGD with momentum, dampening, Nesterov momentum, weight decay and maximize."""
+from . import _fused
+from .optimizer import Optimizer, grad_expr
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *, maximize=False,
+                 foreach=None, differentiable=False, fused=None):
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
+                        maximize=maximize, foreach=foreach, differentiable=differentiable, fused=fused)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("nesterov", False)
+            group.setdefault("maximize", False)
+
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            from ..autograd import grad_mode
+            with grad_mode.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+            wd, nesterov = group["weight_decay"], group["nesterov"]
+            g_expr = grad_expr(group["maximize"], wd)
+            for p in self._params_with_grad(group):
+                param, grad = _fused.real_view(p._data), _fused.real_view(p._grad._data)
+                if momentum == 0:
+                    # p -= lr * d_p,  d_p = grad (+ wd * p)
+                    _fused.update(f"p - lr * {g_expr}", param, p=param, g=grad, wd=wd, lr=lr)
+                    _fused.bump(p)
+                    continue
+                state = self.state[p]
+                buf_t = state.get("momentum_buffer")
+                if buf_t is None:
+                    # first step: buf = d_p (a copy)
+                    buf_t = state["momentum_buffer"] = _fused.new_state_like(p)
+                    buf = _fused.real_view(buf_t._data)
+                    _fused.update(g_expr, buf, p=param, g=grad, wd=wd)
+                else:
+                    # buf = momentum * buf + (1 - dampening) * d_p
+                    buf = _fused.real_view(buf_t._data)
+                    _fused.update(f"buf * mom + {g_expr} * damp", buf, buf=buf, p=param, g=grad, wd=wd, mom=momentum,
+                                  damp=1 - dampening)
+                if nesterov:
+                    # p -= lr * (d_p + momentum * buf)
+                    _fused.update(f"p - lr * ({g_expr} + buf * mom)", param, p=param, g=grad, buf=buf, wd=wd,
+                                  mom=momentum, lr=lr)
+                else:
+                    # p -= lr * buf
+                    _fused.update("p - lr * buf", param, p=param, buf=buf, lr=lr)
+                _fused.bump(p, buf_t)
+        return loss
