@@ -33,6 +33,7 @@ from . import linalg, special  # noqa: E402  (torch.linalg / torch.special names
 from .serialization import load, save
 from . import optim, utils
 from . import profiler  # torch.profiler: profile, record_function, schedule
+from . import viz  # notebook views: autograd graph JSON (docs/schemas/README.md)
 
 __version__ = "0.1.0"
 
