@@ -171,3 +171,35 @@ def test_init_does_not_record_graph_and_bumps_version():
     v = p._version
     nn.init.normal_(p)
     assert p.grad_fn is None and p.requires_grad and p._version > v
+
+
+def test_default_layer_initialisation_distributions():
+    torsh.manual_seed(0)
+    emb = nn.Embedding(300, 200).weight.detach().numpy()
+    assert abs(emb.std() - 1.0) < 0.02 and abs(emb.mean()) < 0.02
+    lstm = nn.LSTM(50, 100)
+    bound = 1 / math.sqrt(100)
+    for p in lstm.parameters():
+        a = p.detach().numpy()
+        assert a.min() >= -bound and a.max() <= bound and abs(a.std() - bound / math.sqrt(3)) < 0.1 * bound
+    mha = nn.MultiheadAttention(64, 4)
+    w = mha.in_proj_weight.detach().numpy()
+    limit = math.sqrt(6 / (64 + 3 * 64))
+    assert np.abs(w).max() <= limit and abs(w.std() - limit / math.sqrt(3)) < 0.05 * limit
+    assert np.all(mha.in_proj_bias.detach().numpy() == 0) and np.all(mha.out_proj.bias.detach().numpy() == 0)
+    bn = nn.BatchNorm2d(4)
+    assert np.all(bn.weight.detach().numpy() == 1) and np.all(bn.bias.detach().numpy() == 0)
+    convt = nn.ConvTranspose2d(4, 6, 3)  # fan_in from weight dim 1 (out_channels / groups) * k * k
+    b = 1 / math.sqrt(6 * 9)
+    assert np.abs(convt.weight.detach().numpy()).max() <= b
+
+
+def test_lazy_batchnorm_and_lazy_conv_transpose():
+    bn = nn.LazyBatchNorm2d()
+    out = bn(torsh.randn(4, 3, 2, 2))
+    assert type(bn) is nn.BatchNorm2d and bn.num_features == 3 and tuple(bn.running_mean.shape) == (3,)
+    assert list(bn.state_dict()) == list(torch.nn.BatchNorm2d(3).state_dict())
+    assert abs(float(out.mean())) < 1e-5
+    ct = nn.LazyConvTranspose2d(5, 3, stride=2)
+    y = ct(torsh.randn(1, 2, 4, 4))
+    assert type(ct) is nn.ConvTranspose2d and tuple(ct.weight.shape) == (2, 5, 3, 3) and tuple(y.shape) == (1, 5, 9, 9)
