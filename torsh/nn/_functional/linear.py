@@ -10,6 +10,14 @@ def linear(input, weight, bias=None):
             shape_a = f"{input.numel() // max(input.shape[-1], 1)}x{input.shape[-1]}"
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({shape_a} and "
                            f"{weight.shape[1]}x{weight.shape[0]})")
+    if weight.ndim == 2 and input.ndim > 2:
+        # one (rows x in) @ (in x out) product: its weight gradient is then one GEMM too, not a stack of
+        # per-batch products summed afterwards
+        lead = input.shape[:-1]
+        out = input.reshape(-1, input.shape[-1]).matmul(weight.t())
+        if bias is not None:
+            out = out + bias
+        return out.reshape(*lead, weight.shape[0])
     out = input.matmul(weight.t()) if weight.ndim == 2 else input.matmul(weight)
     if bias is not None:
         out = out + bias
