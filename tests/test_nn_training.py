@@ -115,3 +115,69 @@ def test_training_losses_match_torch(kind, make, lr):
     for (name, a), b in zip(ours.state_dict().items(), ref.state_dict().values()):
         np.testing.assert_allclose(a.numpy().astype(np.float64), b.numpy().astype(np.float64), rtol=2e-3, atol=2e-4,
                                    err_msg=name)
+
+
+def resnet_like(lib):
+    nn = lib.nn
+
+    class BasicBlock(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(cout)
+            self.relu = nn.ReLU(inplace=True)
+            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)) \
+                if stride != 1 or cin != cout else None
+
+        def forward(self, x):
+            identity = x if self.downsample is None else self.downsample(x)
+            out = self.relu(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+            return self.relu(out + identity)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, 1, 1, bias=False), nn.BatchNorm2d(8), nn.ReLU(inplace=True),
+                                      nn.MaxPool2d(3, 2, 1))
+            self.layer1 = nn.Sequential(BasicBlock(8, 8, 1), BasicBlock(8, 16, 2))
+            self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+            self.fc = nn.Linear(16, 5)
+
+        def forward(self, x):
+            x = self.layer1(self.stem(x))
+            return self.fc(self.avgpool(x).flatten(1))
+    return Net()
+
+
+def test_resnet_like_state_dict_train_and_eval_match_torch():
+    torch.manual_seed(0)
+    ref = resnet_like(torch)
+    ours = resnet_like(torsh)
+    assert list(ours.state_dict()) == list(ref.state_dict())
+    assert repr(ours) == repr(ref)
+    ours.load_state_dict(ref.state_dict())  # torch tensors load directly too
+    x = np.random.default_rng(0).normal(size=(4, 3, 16, 16)).astype(np.float32)
+    y = np.array([0, 3, 1, 4])
+    for step in range(3):
+        lo = torsh.nn.functional.cross_entropy(ours(torsh.tensor(x)), torsh.tensor(y))
+        lr = torch.nn.functional.cross_entropy(ref(torch.tensor(x)), torch.tensor(y))
+        np.testing.assert_allclose(lo.item(), lr.item(), rtol=1e-4)
+        ours.zero_grad()
+        ref.zero_grad()
+        lo.backward()
+        lr.backward()
+        with torsh.no_grad():
+            for p in ours.parameters():
+                p -= 0.1 * p.grad
+        with torch.no_grad():
+            for p in ref.parameters():
+                p -= 0.1 * p.grad
+    ours.eval()
+    ref.eval()
+    np.testing.assert_allclose(ours(torsh.tensor(x)).detach().numpy(), ref(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-3, atol=1e-4)
+    for (name, a), b in zip(ours.named_buffers(), ref.buffers()):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
