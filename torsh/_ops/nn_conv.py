@@ -77,17 +77,29 @@ def conv_input_grad_np(gy, w, in_spatial, stride, pads, dilation, groups):
     return np.ascontiguousarray(dx[(slice(None), slice(None)) + crop])
 
 
+def _im2col(x, kernel, stride, pads, dilation):
+    """(N*out, C*prod(k)) rows of input windows, copied once in row order (N, *out, C, *k)."""
+    nd = x.ndim - 2
+    win = _windows(_pad(x, pads), kernel, stride, dilation)  # (N, C, *out, *k), a strided view
+    order = (0,) + tuple(range(2, 2 + nd)) + (1,) + tuple(range(2 + nd, 2 + 2 * nd))
+    cols = np.ascontiguousarray(win.transpose(order))
+    out_sp = cols.shape[1:1 + nd]
+    return cols.reshape(-1, int(np.prod(cols.shape[1 + nd:]))), out_sp
+
+
 def conv_weight_grad_np(x, gy, kernel, stride, pads, dilation, groups):
     nd = x.ndim - 2
-    win = _windows(_pad(x, pads), kernel, stride, dilation)  # (N, C, *out, *k)
-    sp_axes = tuple(range(2, 2 + nd))
-    cg, og = x.shape[1] // groups, gy.shape[1] // groups
+    cols, _ = _im2col(x, kernel, stride, pads, dilation)  # (N*out, C*k)
+    o_total = gy.shape[1]
+    gy_rows = np.moveaxis(gy, 1, -1).reshape(-1, o_total)  # (N*out, O)
+    cg, og = x.shape[1] // groups, o_total // groups
+    kk = int(np.prod(kernel))
     parts = []
     for g in range(groups):
-        # dw[o, c, *k] = sum_{n,out} gy[n, o, out] win[n, c, out, k]
-        parts.append(np.tensordot(gy[:, g * og:(g + 1) * og], win[:, g * cg:(g + 1) * cg],
-                                  axes=((0,) + sp_axes, (0,) + sp_axes)))
-    return np.concatenate(parts, axis=0) if groups > 1 else parts[0]
+        # dw[o, (c, k)] = sum over rows of gy[row, o] * cols[row, (c, k)]
+        parts.append(gy_rows[:, g * og:(g + 1) * og].T @ cols[:, g * cg * kk:(g + 1) * cg * kk])
+    dw = np.concatenate(parts, axis=0) if groups > 1 else parts[0]
+    return dw.reshape((o_total, cg) + tuple(kernel))
 
 
 class _ConvNode(Node):
