@@ -382,3 +382,9 @@ def test_iterable_dataset_with_workers_shards_by_worker_info():
     batches = _tags(loader)
     assert sorted(x for b in batches for x in b) == list(range(10))
     assert batches[0] == [0, 2] and batches[1] == [1, 3]  # round-robin between the workers' streams
+
+
+def test_spawn_context_workers():
+    loader = DataLoader(Squares(6), batch_size=3, num_workers=1, timeout=60, multiprocessing_context="spawn")
+    batches = list(loader)
+    assert [b["i"].tolist() for b in batches] == [[0, 1, 2], [3, 4, 5]]

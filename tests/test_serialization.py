@@ -250,3 +250,24 @@ def test_safetensors_roundtrip_and_interop_with_safetensors_torch(tmp_path):
     assert st.load_file(tmp_path / "b.safetensors")["x"].tolist() == [0, 1, 2, 3, 4]
     with pytest.raises(ValueError, match="not a valid safetensors"):
         st.load(b"\x10\x00\x00\x00\x00\x00\x00\x00{broken")
+
+
+class Point:
+    def __init__(self, x):
+        self.x = x
+
+
+def test_safe_globals_allowlist(tmp_path):
+    torsh.save({"p": Point(3)}, tmp_path / "pt.pt")
+    with pytest.raises(pickle.UnpicklingError, match="Unsupported global: GLOBAL test_serialization.Point"):
+        torsh.load(tmp_path / "pt.pt")
+    with torsh.serialization.safe_globals([Point]):
+        assert torsh.load(tmp_path / "pt.pt")["p"].x == 3
+    with pytest.raises(pickle.UnpicklingError):  # the allowlist was scoped to the with block
+        torsh.load(tmp_path / "pt.pt")
+    torsh.serialization.add_safe_globals([Point])
+    try:
+        assert Point in torsh.serialization.get_safe_globals()
+        assert torsh.load(tmp_path / "pt.pt")["p"].x == 3
+    finally:
+        torsh.serialization.clear_safe_globals()

@@ -28,7 +28,7 @@ import numpy as np
 from . import _dtype
 from ._tensor import Size, Tensor, device
 
-__all__ = ["save", "load", "DEFAULT_PROTOCOL"]
+__all__ = ["save", "load", "DEFAULT_PROTOCOL", "add_safe_globals", "get_safe_globals", "clear_safe_globals", "safe_globals"]
 
 DEFAULT_PROTOCOL = 2
 _STORAGE_ALIGNMENT = 64
@@ -358,6 +358,50 @@ class _ParameterType:
 
 
 _TORCH_GLOBALS = None
+_user_safe_globals = {}  # (module, name) -> object, allowed by add_safe_globals
+
+
+def _global_key(obj):
+    if isinstance(obj, tuple):  # (object, "module.name") as in PyTorch
+        obj, full_name = obj
+        module, _, name = full_name.rpartition(".")
+        return (module, name), obj
+    return (obj.__module__, obj.__qualname__), obj
+
+
+def add_safe_globals(safe_globals):
+    """Let ``weights_only=True`` loads build these classes/functions too (torch.serialization's API).
+
+    Entries are objects or ``(object, "module.name")`` pairs. Only add what you trust: an allowed
+    class can be called with arguments chosen by whoever wrote the file.
+    """
+    for entry in safe_globals:
+        key, obj = _global_key(entry)
+        _user_safe_globals[key] = obj
+
+
+def get_safe_globals():
+    return list(_user_safe_globals.values())
+
+
+def clear_safe_globals():
+    _user_safe_globals.clear()
+
+
+class safe_globals:
+    """Context manager: ``with torsh.serialization.safe_globals([MyClass]): torsh.load(f)``."""
+
+    def __init__(self, safe_globals):
+        self._entries = list(safe_globals)
+
+    def __enter__(self):
+        self._saved = dict(_user_safe_globals)
+        add_safe_globals(self._entries)
+
+    def __exit__(self, *exc):
+        _user_safe_globals.clear()
+        _user_safe_globals.update(self._saved)
+        return False
 
 
 class _Unpickler(pickle.Unpickler):
@@ -377,6 +421,9 @@ class _Unpickler(pickle.Unpickler):
         elif module in _compat_pickle.IMPORT_MAPPING:
             module = _compat_pickle.IMPORT_MAPPING[module]
         found = _TORCH_GLOBALS.get((module, name))
+        if found is not None:
+            return found
+        found = _user_safe_globals.get((module, name))
         if found is not None:
             return found
         if self._weights_only:
