@@ -10,7 +10,7 @@ import numpy as np
 from .. import _dtype
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
-from ._helpers import dtype_name, normalize_dims
+from ._helpers import broadcast_shapes, dtype_name, normalize_dims, sum_to
 from .linalg import matmul
 
 
@@ -135,4 +135,413 @@ def _chain_in_best_order(mats):
     return build(0, n - 1)
 
 
-__all__ = ["vector_norm", "multi_dot"]
+
+
+# -- checks and errors ----------------------------------------------------------------------------
+class LinAlgError(RuntimeError):
+    """torch.linalg.LinAlgError: a numerical failure (singular matrix, not positive-definite)."""
+
+
+def _check_matrix(op, A, square=True):
+    if A._data.ndim < 2:
+        raise RuntimeError(f"{op}: The input tensor A must have at least 2 dimensions.")
+    m, n = A._data.shape[-2:]
+    if square and m != n:
+        raise RuntimeError(f"{op}: A must be batches of square matrices, but they are {m} by {n} matrices")
+    if not (A.dtype.is_floating_point or A.dtype.is_complex):
+        raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got {dtype_name(A.dtype)}")
+
+
+def _first_zero_pivot(a):
+    """1-based index of the first zero pivot of LU(a) (LAPACK's info), for PyTorch's singular message."""
+    import scipy.linalg
+    for mat in a.reshape(-1, *a.shape[-2:]):
+        try:
+            lu = scipy.linalg.lu_factor(mat, check_finite=False)[0]
+        except Exception:  # noqa: BLE001
+            return 1
+        zero = np.flatnonzero(np.diagonal(lu) == 0)
+        if zero.size:
+            return int(zero[0]) + 1
+    return 1
+
+
+def _w(array, like):
+    return wrap(np.ascontiguousarray(array, dtype=like._data.dtype) if np.ndim(array) else
+                np.asarray(array, dtype=like._data.dtype))
+
+
+# -- inverse, determinants, solve ------------------------------------------------------------------
+class LinalgInvExBackward0(Node):
+    def backward(self, grad, *_):
+        (inv_a,) = self.saved_tensors
+        inv_h = inv_a.mT
+        return (-(inv_h @ grad @ inv_h),)
+
+
+def inv(A, *, out=None):
+    _check_matrix("linalg.inv", A)
+    try:
+        with np.errstate(all="ignore"):
+            value = np.linalg.inv(A._data)
+    except np.linalg.LinAlgError:
+        raise LinAlgError(f"linalg.inv: The diagonal element {_first_zero_pivot(A._data)} is zero, the inversion "
+                          "could not be completed because the input matrix is singular.") from None
+    result = _w(value, A)
+    return _finish(LinalgInvExBackward0, (A,), result, (result,))
+
+
+class LinalgDetBackward0(Node):
+    def backward(self, grad):
+        A, det = self.saved_tensors
+        return ((grad * det).unsqueeze(-1).unsqueeze(-1) * inv(A).mT,)
+
+
+def det(A, *, out=None):
+    _check_matrix("linalg.det", A)
+    result = _w(np.linalg.det(A._data), A)
+    return _finish(LinalgDetBackward0, (A,), result, (A, result))
+
+
+class LinalgSlogdetBackward0(Node):
+    def backward(self, grad_sign, grad_logabs):
+        (A,) = self.saved_tensors
+        if grad_logabs is None:
+            return (None,)
+        return (grad_logabs.unsqueeze(-1).unsqueeze(-1) * inv(A).mT,)
+
+
+def slogdet(A, *, out=None):
+    _check_matrix("linalg.slogdet", A)
+    sign, logabs = np.linalg.slogdet(A._data)
+    sign_t, logabs_t = _w(sign, A), _w(logabs, A)
+    if needs_grad(A):
+        node = LinalgSlogdetBackward0()
+        record(node, (A,), (sign_t, logabs_t))
+        node.save_for_backward(A)
+    import collections
+    return collections.namedtuple("slogdet", ["sign", "logabsdet"])(sign_t, logabs_t)
+
+
+class LinalgSolveExBackward0(Node):
+    def backward(self, grad, *_):
+        A, X = self.saved_tensors
+        gB = solve(A.mT, grad)
+        gA = -(gB @ X.mT) if self.next_functions[0][0] is not None else None
+        return gA, sum_to(gB, self.b_shape) if self.next_functions[1][0] is not None else None
+
+
+def solve(A, B, *, left=True, out=None):
+    _check_matrix("linalg.solve", A)
+    if not left:  # X A = B  <=>  A^T X^T = B^T
+        return solve(A.mT, B.mT).mT
+    vector = B._data.ndim == 1 or (B._data.ndim == A._data.ndim - 1 and B._data.shape == A._data.shape[:-1])
+    b = B.unsqueeze(-1) if vector else B
+    batch = broadcast_shapes(A._data.shape[:-2], b._data.shape[:-2])
+    a_full = np.broadcast_to(A._data, batch + A._data.shape[-2:])
+    b_full = np.broadcast_to(b._data, batch + b._data.shape[-2:])
+    try:
+        value = np.linalg.solve(a_full, b_full)
+    except np.linalg.LinAlgError:
+        raise LinAlgError("torch.linalg.solve: The solver failed because the input matrix is singular.") from None
+    X = _w(value, A)
+    if needs_grad(A, b):
+        node = LinalgSolveExBackward0()
+        node.b_shape = b._data.shape
+        record(node, (A, b), (X,))
+        node.save_for_backward(A, X)
+    return X.squeeze(-1) if vector else X
+
+
+# -- factorizations ---------------------------------------------------------------------------------
+def _phi(X):
+    """Lower triangle with the diagonal halved (the Cholesky backward's projection)."""
+    return X.tril() - 0.5 * X.diagonal(0, -2, -1).diag_embed()
+
+
+class LinalgCholeskyExBackward0(Node):
+    def backward(self, grad, *_):
+        (L,) = self.saved_tensors
+        if self.upper:
+            L, grad = L.mT, grad.mT
+        Linv = inv(L)
+        S = Linv.mT @ _phi(L.mT @ grad) @ Linv
+        return (0.5 * (S + S.mT),)
+
+
+def cholesky(A, *, upper=False, out=None):
+    _check_matrix("linalg.cholesky", A)
+    try:
+        value = np.linalg.cholesky(A._data)
+    except np.linalg.LinAlgError:
+        order = 1
+        for k in range(1, A._data.shape[-1] + 1):
+            if np.any(np.linalg.eigvalsh(A._data[..., :k, :k]) <= 0):
+                order = k
+                break
+        raise LinAlgError(f"linalg.cholesky: The factorization could not be completed because the input is not "
+                          f"positive-definite (the leading minor of order {order} is not positive-definite).") from None
+    L = _w(value, A)
+    if upper:
+        L = _w(np.swapaxes(value, -1, -2), A)
+    return _finish(LinalgCholeskyExBackward0, (A,), L, (L,), upper=upper)
+
+
+def _copyltu(M):
+    low = M.tril(-1)
+    return low + low.mT + M.diagonal(0, -2, -1).diag_embed()
+
+
+class LinalgQrBackward0(Node):
+    def backward(self, gQ, gR):
+        Q, R = self.saved_tensors
+        from .creation import zeros_like
+        gQ = zeros_like(Q) if gQ is None else gQ
+        gR = zeros_like(R) if gR is None else gR
+        M = R @ gR.mT - gQ.mT @ Q
+        return ((gQ + Q @ _copyltu(M)) @ inv(R).mT,)
+
+
+def qr(A, mode="reduced", *, out=None):
+    _check_matrix("linalg.qr", A, square=False)
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), 'r', "
+                           "or 'complete'")
+    Q, R = np.linalg.qr(A._data, mode="complete" if mode == "complete" else "reduced")
+    Qt, Rt = _w(Q, A), _w(R, A)
+    if mode == "r":
+        Qt = wrap(np.zeros(0, A._data.dtype))
+    m, n = A._data.shape[-2:]
+    if needs_grad(A) and mode != "r" and (mode == "reduced" or m <= n) and m >= n:
+        node = LinalgQrBackward0()
+        record(node, (A,), (Qt, Rt))
+        node.save_for_backward(Qt, Rt)
+    import collections
+    return collections.namedtuple("qr", ["Q", "R"])(Qt, Rt)
+
+
+class LinalgSvdBackward0(Node):
+    """PyTorch's svd_backward (real case, reduced SVD)."""
+
+    def backward(self, gU, gS, gVh):
+        U, S, Vh = self.saved_tensors
+        m, n = U._data.shape[-2], Vh._data.shape[-1]
+        if gU is None and gVh is None:
+            return ((U * gS.unsqueeze(-2)) @ Vh,)
+        S2 = S * S
+        E = S2.unsqueeze(-2) - S2.unsqueeze(-1)
+        k = S._data.shape[-1]
+        from .creation import eye
+        E = E + eye(k, dtype=S.dtype)  # diagonal: 1 (its numerator is 0)
+        gA = gS.diag_embed() if gS is not None else 0
+        UhgU = None
+        if gU is not None:
+            UhgU = U.mT @ gU
+            gA = gA + ((UhgU - UhgU.mT) / E) * S.unsqueeze(-2)
+        if gVh is not None:
+            VhgV = Vh @ gVh.mT
+            gA = gA + S.unsqueeze(-1) * ((VhgV - VhgV.mT) / E)
+        gA = U @ gA @ Vh
+        if m > k and gU is not None:
+            gA = gA + ((gU - U @ UhgU) / S.unsqueeze(-2)) @ Vh
+        if n > k and gVh is not None:  # the part of gVh outside Vh's row space
+            gA = gA + U @ ((gVh - (gVh @ Vh.mT) @ Vh) / S.unsqueeze(-1))
+        return (gA,)
+
+
+def svd(A, full_matrices=True, *, driver=None, out=None):
+    _check_matrix("linalg.svd", A, square=False)
+    U, S, Vh = np.linalg.svd(A._data, full_matrices=full_matrices)
+    Ut, St, Vht = _w(U, A), _w(S, A), _w(Vh, A)
+    if needs_grad(A):
+        m, n = A._data.shape[-2:]
+        if full_matrices and m != n:
+            # as PyTorch: the extra columns are not unique; gradients need full_matrices=False
+            node = _SvdFullMatricesBackward()
+        else:
+            node = LinalgSvdBackward0()
+        record(node, (A,), (Ut, St, Vht))
+        node.save_for_backward(Ut, St, Vht)
+    import collections
+    return collections.namedtuple("svd", ["U", "S", "Vh"])(Ut, St, Vht)
+
+
+class _SvdFullMatricesBackward(Node):
+    def name(self):
+        return "LinalgSvdBackward0"
+
+    def backward(self, *grads):
+        raise RuntimeError("linalg_svd_backward: Setting full_matrices=True in forward is not supported in backward. "
+                           "Use full_matrices=False instead.")
+
+
+def svdvals(A, *, driver=None, out=None):
+    _check_matrix("linalg.svdvals", A, square=False)
+    if not needs_grad(A):
+        return _w(np.linalg.svd(A._data, compute_uv=False), A)
+    return svd(A, full_matrices=False).S
+
+
+class LinalgEighBackward0(Node):
+    def backward(self, gL, gV):
+        L, V = self.saved_tensors
+        from .creation import eye
+        n = L._data.shape[-1]
+        E = L.unsqueeze(-2) - L.unsqueeze(-1) + eye(n, dtype=L.dtype)
+        inner = 0
+        if gV is not None:
+            VhgV = V.mT @ gV
+            inner = (0.5 * (VhgV - VhgV.mT)) / E
+            inner = inner - inner.diagonal(0, -2, -1).diag_embed()
+        if gL is not None:
+            inner = inner + gL.diag_embed()
+        return (V @ inner @ V.mT,)
+
+
+def eigh(A, UPLO="L", *, out=None):
+    _check_matrix("linalg.eigh", A)
+    if UPLO not in ("L", "U"):
+        raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
+    L, V = np.linalg.eigh(A._data, UPLO=UPLO)
+    Lt, Vt = _w(L, A), _w(V, A)
+    if needs_grad(A):
+        node = LinalgEighBackward0()
+        record(node, (A,), (Lt, Vt))
+        node.save_for_backward(Lt, Vt)
+    import collections
+    return collections.namedtuple("eigh", ["eigenvalues", "eigenvectors"])(Lt, Vt)
+
+
+def eigvalsh(A, UPLO="L", *, out=None):
+    return eigh(A, UPLO).eigenvalues
+
+
+def _complex_of(A):
+    return np.complex64 if A._data.dtype in (np.float32, np.complex64) else np.complex128
+
+
+def eig(A, *, out=None):
+    """Eigen-decomposition of a general matrix (complex results). No gradient (documented gap)."""
+    _check_matrix("linalg.eig", A)
+    L, V = np.linalg.eig(A._data)
+    import collections
+    return collections.namedtuple("eig", ["eigenvalues", "eigenvectors"])(
+        wrap(np.ascontiguousarray(L, dtype=_complex_of(A))), wrap(np.ascontiguousarray(V, dtype=_complex_of(A))))
+
+
+def eigvals(A, *, out=None):
+    _check_matrix("linalg.eigvals", A)
+    return wrap(np.ascontiguousarray(np.linalg.eigvals(A._data), dtype=_complex_of(A)))
+
+
+# -- norms, pseudo-inverse, powers, rank, condition number -----------------------------------------
+def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=None):
+    if dtype is not None:
+        A = A.to(dtype)
+    _check_matrix("linalg.matrix_norm", A, square=False)
+    d0, d1 = dim
+    if ord == "fro":
+        return vector_norm(A, 2, dim, keepdim)
+    if ord == "nuc" or ord in (2, -2):
+        B = A.movedim((d0, d1), (-2, -1))
+        sv = svdvals(B)
+        r = sv.sum(-1) if ord == "nuc" else sv.amax(-1) if ord == 2 else sv.amin(-1)
+        if keepdim:
+            ndim = A._data.ndim
+            for d in sorted(x % ndim for x in dim):
+                r = r.unsqueeze(d)
+        return r
+    if ord in (1, -1, math.inf, -math.inf):
+        sum_dim, red_dim = (d0, d1) if ord in (1, -1) else (d1, d0)
+        ndim = A._data.ndim
+        s = A.abs().sum(sum_dim, keepdim=True)
+        r = s.amax(red_dim, keepdim=True) if ord > 0 else s.amin(red_dim, keepdim=True)
+        return r if keepdim else r.squeeze(tuple(sorted({d0 % ndim, d1 % ndim})))
+    raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+
+
+def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):
+    if isinstance(dim, int):
+        dim = (dim,)
+    if ord is None:  # 2-norm of the flattened dims (Frobenius for a matrix)
+        return vector_norm(A, 2, dim, keepdim, dtype=dtype)
+    if (dim is not None and len(dim) == 2) or (dim is None and A._data.ndim == 2):
+        return matrix_norm(A, ord, dim if dim is not None else (-2, -1), keepdim, dtype=dtype)
+    if isinstance(ord, str):
+        raise RuntimeError(f"linalg.norm: If dim is specified, it must be of length 1 or 2. Got {dim}")
+    return vector_norm(A, ord, dim, keepdim, dtype=dtype)
+
+
+def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None):
+    _check_matrix("linalg.pinv", A, square=False)
+    U, S, Vh = svd(A, full_matrices=False)
+    m, n = A._data.shape[-2:]
+    smax = S.detach().amax(-1, keepdim=True) if S._data.size else S.detach()
+    if rtol is None:
+        rtol = max(m, n) * np.finfo(A._data.dtype).eps if atol is None or atol == 0 else 0.0
+    tol = smax * rtol
+    if atol is not None:
+        from .pointwise_more import maximum
+        tol = maximum(tol, _w(np.asarray(atol), A))
+    keep = S > tol
+    from .pointwise import where
+    s_inv = where(keep, 1.0 / where(keep, S, 1.0), 0.0).to(A.dtype)
+    return (Vh.mT * s_inv.unsqueeze(-2)) @ U.mT
+
+
+def matrix_power(A, n):
+    _check_matrix("linalg.matrix_power", A)
+    if n == 0:
+        from .creation import eye, ones
+        identity = eye(A._data.shape[-1], dtype=A.dtype)
+        return A.masked_fill(ones((), dtype=_dtype.bool), 0) + identity  # zero gradient, as PyTorch
+    if n < 0:
+        A, n = inv(A), -n
+    result, base = None, A
+    while n:  # binary powering: O(log n) products
+        if n & 1:
+            result = base if result is None else result @ base
+        n >>= 1
+        if n:
+            base = base @ base
+    return result
+
+
+def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, tol=None, out=None):
+    _check_matrix("linalg.matrix_rank", A, square=False)
+    S = np.linalg.svd(A._data, compute_uv=False)
+    m, n = A._data.shape[-2:]
+    smax = S.max(axis=-1, keepdims=True) if S.size else np.zeros(S.shape[:-1] + (1,))
+    if tol is not None:
+        atol = tol
+    if rtol is None:
+        rtol = max(m, n) * np.finfo(A._data.dtype).eps if atol is None or atol == 0 else 0.0
+    threshold = np.maximum(smax * rtol, atol or 0.0)
+    return wrap(np.asarray((S > threshold).sum(axis=-1), dtype=np.int64))
+
+
+def cond(A, p=None, *, out=None):
+    _check_matrix("linalg.cond", A, square=p not in (None, 2, -2))
+    if p in (None, 2, -2):
+        S = svdvals(A)
+        return S.amax(-1) / S.amin(-1) if p in (None, 2) else S.amin(-1) / S.amax(-1)
+    return matrix_norm(A, p) * matrix_norm(inv(A), p)
+
+
+def lstsq(A, B, rcond=None, *, driver=None):
+    """Least squares via the pseudo-inverse (differentiable); rank as PyTorch's default gelsy reports it,
+    residuals and singular_values empty (as PyTorch's gelsy)."""
+    _check_matrix("linalg.lstsq", A, square=False)
+    vector = B._data.ndim == A._data.ndim - 1
+    b = B.unsqueeze(-1) if vector else B
+    X = pinv(A) @ b
+    import collections
+    rank = matrix_rank(A)
+    empty = wrap(np.zeros(0, A._data.dtype))
+    return collections.namedtuple("lstsq", ["solution", "residuals", "rank", "singular_values"])(
+        X.squeeze(-1) if vector else X, empty, rank, wrap(np.zeros(0, A._data.dtype)))
+
+
+__all__ = ["vector_norm", "matrix_norm", "norm", "multi_dot", "inv", "det", "slogdet", "solve", "cholesky", "qr",
+           "svd", "svdvals", "eig", "eigvals", "eigh", "eigvalsh", "pinv", "matrix_power", "matrix_rank", "cond",
+           "lstsq", "LinAlgError"]

@@ -45,6 +45,23 @@ for _m, _names in _METHODS.items():
     for _name in _names:
         setattr(Tensor, _name, getattr(_m, _name))
 Tensor.repeat = shape_extra.repeat
+
+# linear algebra under their top-level torch names (torch.det, Tensor.inverse, ...)
+from . import linalg_ops as _la  # noqa: E402
+
+inverse, det, slogdet, matrix_power, pinverse = _la.inv, _la.det, _la.slogdet, _la.matrix_power, _la.pinv
+
+
+def logdet(input):
+    """log(det(A)): NaN for a negative determinant, -inf for a singular matrix (as PyTorch)."""
+    sign, logabs = _la.slogdet(input)
+    from .pointwise import where
+    return where(sign < 0, float("nan"), where(sign == 0, float("-inf"), logabs))
+
+
+__all__ += ["inverse", "det", "slogdet", "logdet", "matrix_power", "pinverse"]
+for _name in ("inverse", "det", "slogdet", "logdet", "matrix_power", "pinverse"):
+    setattr(Tensor, _name, globals()[_name])
 Tensor.polygamma = lambda self, n: pointwise_more.polygamma(n, self)
 
 

@@ -1,0 +1,150 @@
+"""Table tests: torsh.linalg (and the top-level det/inverse/...) against torch: values, gradients, gradcheck.
+
+Decompositions read only part of their input (cholesky/eigh: one triangle), so their samples build a
+symmetric (positive-definite) matrix from the random input first, as PyTorch's own OpInfos do.
+"""
+import pytest
+
+import torsh
+from helpers import check_same_error
+from opinfo import MT, Op, S, T, make_tests
+
+FLOATS = ("float32", "float64")
+
+
+def spd(lib, x):
+    """A symmetric positive-definite matrix (batch) from any square x."""
+    return x @ x.mT + x.shape[-1] * lib.eye(x.shape[-1], dtype=x.dtype)
+
+
+def sym(lib, x):
+    return x + x.mT
+
+
+def la(name):
+    return lambda lib, a, **kw: getattr(lib.linalg, name)(a, **kw)
+
+
+SQUARE = [S((3, 3)), S((2, 3, 3), name="batched"), S((3, 3), prep=T, name="transposed"), S((1, 1), name="1x1")]
+
+OPS = [
+    Op("inv", la("inv"), SQUARE),
+    Op("inverse", lambda lib, a: a.inverse(), [S((3, 3))]),
+    Op("det", la("det"), SQUARE + [S((0, 0), name="empty")]),
+    Op("det_method", lambda lib, a: a.det(), [S((2, 2, 2))]),
+    Op("slogdet", la("slogdet"), SQUARE),
+    Op("logdet", lambda lib, a: lib.logdet(spd(lib, a)), [S((3, 3))]),
+    Op("solve", lambda lib, a, b, **kw: lib.linalg.solve(a, b, **kw),
+       [S((3, 3), (3, 2)), S((3, 3), (3,), name="vector"), S((2, 3, 3), (2, 3, 4), name="batched"),
+        S((2, 3, 3), (3, 1), name="broadcast_b"), S((3, 3), (2, 3), left=False, name="right")]),
+    Op("cholesky", lambda lib, a, **kw: lib.linalg.cholesky(spd(lib, a), **kw),
+       [S((3, 3)), S((2, 3, 3), name="batched"), S((3, 3), upper=True, name="upper")]),
+    Op("qr", lambda lib, a, **kw: lib.linalg.qr(a, **kw),
+       [S((3, 3)), S((4, 3), name="tall"), S((2, 4, 3), name="batched")]),
+    Op("qr_complete", lambda lib, a: lib.linalg.qr(a, mode="complete"), [S((4, 3))], differentiable=False),
+    Op("qr_r", lambda lib, a: lib.linalg.qr(a, mode="r").R, [S((4, 3))], differentiable=False),
+    # singular vectors are unique only up to a sign per pair: compare sign-free functions of them
+    Op("svd", lambda lib, a, **kw: _sign_free(lib.linalg.svd(a, full_matrices=False)),
+       [S((3, 3)), S((4, 3), name="tall"), S((3, 4), name="wide"), S((2, 4, 3), name="batched")]),
+    Op("svd_full_forward", lambda lib, a: _full_svd_parts(lib, a), [S((4, 3)), S((3, 5))], differentiable=False),
+    Op("svdvals", la("svdvals"), [S((3, 3)), S((4, 2)), S((2, 3, 5))]),
+    Op("eigh", lambda lib, a, **kw: _eigh_sign_free(lib.linalg.eigh(sym(lib, a), **kw)),
+       [S((3, 3)), S((2, 4, 4), name="batched"), S((3, 3), UPLO="U", name="upper")]),
+    Op("eigvalsh", lambda lib, a: lib.linalg.eigvalsh(sym(lib, a)), [S((3, 3)), S((2, 3, 3))]),
+    Op("eigvals", lambda lib, a: lib.linalg.eigvals(sym(lib, a)).real.sort().values, [S((3, 3))],
+       differentiable=False),
+    Op("eig_symmetric", lambda lib, a: lib.linalg.eig(sym(lib, a)).eigenvalues.real.sort().values, [S((3, 3))],
+       differentiable=False),
+    Op("vector_norm", la("vector_norm"),
+       [S((3, 4)), S((3, 4), ord=1), S((3, 4), ord=3, dim=1), S((3, 4), ord=float("inf"), dim=0, keepdim=True),
+        S((3, 4), ord=-float("inf")), S((3, 4), ord=0), S((2, 3, 4), dim=(0, 2)), S((), name="0d"),
+        S((3, 4), ord=0.5, dim=-1, name="fractional")]),
+    Op("vector_norm_zero_row", lambda lib, a: lib.linalg.vector_norm(a * (lib.arange(3) > 0).unsqueeze(1), dim=1),
+       [S((3, 4))]),
+    Op("matrix_norm", la("matrix_norm"),
+       [S((3, 4)), S((3, 4), ord="nuc"), S((3, 4), ord=2), S((3, 4), ord=-2), S((3, 4), ord=1),
+        S((3, 4), ord=-1), S((3, 4), ord=float("inf")), S((3, 4), ord=-float("inf")),
+        S((2, 3, 4), ord=1, dim=(0, 2), keepdim=True, name="dims_keepdim")]),
+    Op("norm", la("norm"),
+       [S((3, 4)), S((5,), ord=3), S((3, 4), ord="fro"), S((3, 4), ord=1), S((3, 4), dim=1),
+        S((2, 3, 4), dim=(1, 2), ord="nuc")]),
+    Op("pinv", la("pinv"), [S((3, 3)), S((4, 3), name="tall"), S((3, 5), name="wide"), S((2, 4, 3), name="batched")]),
+    Op("pinverse", lambda lib, a: lib.pinverse(a), [S((4, 3))]),
+    Op("matrix_power", lambda lib, a, n: lib.linalg.matrix_power(a, n),
+       [S((3, 3), n=0), S((3, 3), n=1), S((3, 3), n=3), S((3, 3), n=-2), S((2, 3, 3), n=5, name="batched")],
+       domain=(-0.8, 0.8)),
+    Op("matrix_power_method", lambda lib, a: a.matrix_power(2), [S((3, 3))]),
+    Op("matrix_rank", lambda lib, a: lib.linalg.matrix_rank(a), [S((3, 4)), S((2, 4, 4))], differentiable=False),
+    Op("matrix_rank_deficient", lambda lib, a: lib.linalg.matrix_rank(a[:, :1] @ a[:1, :]), [S((4, 4))],
+       differentiable=False),
+    Op("cond", la("cond"), [S((3, 3)), S((3, 3), p=-2), S((4, 3), name="tall")]),
+    # torch's own backward fails here (its inv output is modified in place): gradcheck only
+    Op("cond_p", la("cond"), [S((3, 3), p=1), S((3, 3), p="fro"), S((3, 3), p=float("inf"))], torch_grad=False),
+    Op("lstsq", lambda lib, a, b: lib.linalg.lstsq(a, b).solution, [S((5, 3), (5, 2)), S((4, 4), (4, 1))]),
+    Op("lstsq_rank", lambda lib, a, b: lib.linalg.lstsq(a, b).rank, [S((5, 3), (5, 2))], differentiable=False),
+    Op("multi_dot", lambda lib, *ts: lib.linalg.multi_dot(list(ts)),
+       [S((2, 3), (3, 4), (4, 5)), S((3,), (3, 4), (4,), name="vector_ends"), S((3,), (3, 2), name="two")]),
+    Op("linalg_matmul", lambda lib, a, b: lib.linalg.matmul(a, b), [S((3, 4), (4, 2))]),
+    Op("vecdot", lambda lib, a, b: lib.linalg.vecdot(a, b), [S((3, 4), (3, 4)), S((3, 4), (4,))]),
+]
+
+
+def _sign_free(usv):
+    U, S_, Vh = usv
+    return U * U, S_, Vh * Vh
+
+
+def _full_svd_parts(lib, a):
+    """Shapes, singular values and the reconstruction (the extra singular vectors are not unique)."""
+    U, S_, Vh = lib.linalg.svd(a)
+    k = S_.shape[-1]
+    return lib.tensor(list(U.shape) + list(Vh.shape)), S_, (U[..., :k] * S_) @ Vh[..., :k, :]
+
+
+def _eigh_sign_free(lv):
+    L, V = lv
+    return L, V * V
+
+
+test_forward, test_backward, test_gradcheck = make_tests(OPS)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda lib: lib.linalg.inv(lib.ones(2, 3)),
+    lambda lib: lib.linalg.inv(lib.ones(3)),
+    lambda lib: lib.linalg.det(lib.ones(2, 3)),
+    lambda lib: lib.linalg.eigh(lib.ones(2, 3)),
+    lambda lib: lib.linalg.multi_dot([lib.ones(2, 2)]),
+    lambda lib: lib.linalg.multi_dot([lib.ones(3, 3), lib.ones(2, 2)]),
+    lambda lib: lib.linalg.vector_norm(lib.ones(3, dtype=lib.int64)),
+    lambda lib: lib.linalg.qr(lib.ones(3, 3), mode="x"),
+    lambda lib: lib.linalg.cross(lib.ones(2, 4), lib.ones(2, 4)),
+], ids=["inv_not_square", "inv_1d", "det_not_square", "eigh_not_square", "multi_dot_one", "multi_dot_shapes", "vector_norm_int", "qr_mode", "cross_len"])
+def test_errors(fn):
+    check_same_error(fn)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda lib: lib.linalg.inv(lib.zeros(3, 3)),
+    lambda lib: lib.linalg.cholesky(-lib.eye(2)),
+    lambda lib: lib.linalg.cholesky(lib.tensor([[1.0, 2.0], [2.0, 1.0]])),
+    lambda lib: lib.linalg.solve(lib.zeros(3, 3), lib.ones(3)),
+], ids=["inv_singular", "cholesky_not_pd", "cholesky_minor_2", "solve_singular"])
+def test_linalg_errors(fn):
+    """Numerical failures raise linalg.LinAlgError (each library its own class) with PyTorch's message."""
+    ours = check_error_type_free(fn)
+    assert isinstance(ours, torsh.linalg.LinAlgError)
+
+
+def check_error_type_free(fn):
+    from helpers import error_of, torch_ref
+    ref, ours = error_of(lambda: fn(torch_ref)), error_of(lambda: fn(torsh))
+    assert isinstance(ref, torch_ref.linalg.LinAlgError)
+    assert str(ref).split("\n")[0] in str(ours), f"torsh: {ours}\ntorch: {ref}"
+    return ours
+
+
+def test_linalg_error_is_runtime_error_subclass():
+    assert issubclass(torsh.linalg.LinAlgError, RuntimeError)
+    with pytest.raises(torsh.linalg.LinAlgError):
+        torsh.linalg.inv(torsh.zeros(2, 2))
