@@ -410,3 +410,44 @@ def test_step_is_a_named_range_and_runs_without_grad():
     assert seen[0] == ("begin", "Optimizer.step#Adam.step") and seen[-1] == ("end", "Optimizer.step#Adam.step")
     assert ("grad enabled in closure", True) in seen
     assert p.grad_fn is None and p.is_leaf
+
+
+def test_checkpoint_resume_of_model_optimizer_and_scheduler_is_exact(tmp_path):
+    """Train, checkpoint (torsh.save), restore into fresh objects, continue: same as never stopping."""
+    from torsh.utils.data import DataLoader, TensorDataset
+    rng = np.random.default_rng(5)
+    data = TensorDataset(torsh.tensor(rng.standard_normal((40, 4))), torsh.tensor(rng.standard_normal((40, 1))))
+
+    def build():
+        torsh.manual_seed(0)
+        model = torsh.nn.Linear(4, 1, dtype=torsh.float64)
+        opt = torsh.optim.AdamW(model.parameters(), lr=0.05)
+        sched = torsh.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=40)
+        return model, opt, sched
+
+    def epoch(model, opt, sched, seed):
+        loader = DataLoader(data, batch_size=8, shuffle=True, generator=torsh.Generator().manual_seed(seed))
+        for x, y in loader:
+            opt.zero_grad()
+            ((model(x) - y) ** 2).mean().backward()
+            opt.step()
+            sched.step()
+
+    model, opt, sched = build()
+    for e in range(4):
+        epoch(model, opt, sched, e)
+    straight = model.weight.detach().clone()
+
+    model, opt, sched = build()
+    for e in range(2):
+        epoch(model, opt, sched, e)
+    torsh.save({"model": model.state_dict(), "optim": opt.state_dict(), "sched": sched.state_dict()},
+               tmp_path / "ckpt.pt")
+    model, opt, sched = build()
+    ckpt = torsh.load(tmp_path / "ckpt.pt")
+    model.load_state_dict(ckpt["model"])
+    opt.load_state_dict(ckpt["optim"])
+    sched.load_state_dict(ckpt["sched"])
+    for e in range(2, 4):
+        epoch(model, opt, sched, e)
+    np.testing.assert_array_equal(model.weight.detach().numpy(), straight.numpy())
