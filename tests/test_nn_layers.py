@@ -240,3 +240,27 @@ def test_distance_layers_and_linear_bilinear():
     x = np.random.default_rng(0).normal(size=(3, 4))
     assert_close(nn.functional.normalize(torsh.tensor(x), p=1, dim=0),
                  torch.nn.functional.normalize(torch.tensor(x), p=1, dim=0))
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("mode,padding_mode", [("bilinear", "zeros"), ("bilinear", "border"), ("nearest", "zeros"),
+                                               ("nearest", "border")])
+def test_affine_grid_and_grid_sample_match_torch(align_corners, mode, padding_mode):
+    rng = np.random.default_rng(0)
+    # generic values: no sample lands exactly on a pixel centre, where the bilinear gradient is discontinuous
+    theta = np.array([[[0.913, -0.31, 0.107], [0.217, 1.093, -0.203]], [[1.31, 0.013, 0.259], [0.107, 0.797, 0.053]]])
+    x = rng.normal(size=(2, 3, 5, 6))
+    res = []
+    for lib in (torsh, torch):
+        th = lib.tensor(theta, requires_grad=True)
+        xt = lib.tensor(x, requires_grad=True)
+        grid = lib.nn.functional.affine_grid(th, [2, 3, 4, 7], align_corners=align_corners)
+        out = lib.nn.functional.grid_sample(xt, grid, mode=mode, padding_mode=padding_mode,
+                                            align_corners=align_corners)
+        (out * lib.tensor(np.linspace(-1, 1, out.numel()).reshape(tuple(out.shape)))).sum().backward()
+        res.append((grid, out, xt.grad, th.grad))
+    if mode == "nearest":  # no gradient reaches the grid: torch gives zeros, torsh no gradient at all
+        assert res[0][3] is None and not res[1][3].abs().sum()
+        res = [r[:3] for r in res]
+    for a, b in zip(res[0], res[1]):
+        assert_close(a, b.detach() if b.requires_grad else b, rtol=1e-6, atol=1e-8)

@@ -352,3 +352,34 @@ def test_linear_default_init_distribution():
 def test_missing_forward_error_matches_torch():
     with pytest.raises(NotImplementedError, match='Module \\[Module\\] is missing the required "forward" function'):
         nn.Module()(1)
+
+
+def test_always_call_forward_hook_runs_when_forward_raises():
+    class Boom(nn.Module):
+        def forward(self, x):
+            raise ValueError("boom")
+    m = Boom()
+    seen = []
+    m.register_forward_hook(lambda mod, args, out: seen.append(out), always_call=True)
+    m.register_forward_hook(lambda mod, args, out: seen.append("never"))
+    with pytest.raises(ValueError, match="boom"):
+        m(torsh.zeros(1))
+    assert seen == [None]
+
+
+def test_global_forward_hooks_and_prepend():
+    from torsh.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
+    calls = []
+    h1 = register_module_forward_pre_hook(lambda m, a: calls.append(("pre", type(m).__name__)))
+    h2 = register_module_forward_hook(lambda m, a, o: calls.append(("post", type(m).__name__)))
+    try:
+        lin = nn.Linear(2, 2)
+        lin.register_forward_hook(lambda m, a, o: calls.append("local-last"))
+        lin.register_forward_hook(lambda m, a, o: calls.append("local-first"), prepend=True)
+        lin(torsh.zeros(1, 2))
+    finally:
+        h1.remove()
+        h2.remove()
+    assert calls == [("pre", "Linear"), ("post", "Linear"), "local-first", "local-last"]
+    lin(torsh.zeros(1, 2))
+    assert len(calls) == 6

@@ -203,3 +203,40 @@ def test_lazy_batchnorm_and_lazy_conv_transpose():
     ct = nn.LazyConvTranspose2d(5, 3, stride=2)
     y = ct(torsh.randn(1, 2, 4, 4))
     assert type(ct) is nn.ConvTranspose2d and tuple(ct.weight.shape) == (2, 5, 3, 3) and tuple(y.shape) == (1, 5, 9, 9)
+
+
+def test_fuse_conv_bn_and_linear_bn_eval():
+    def make(lib):
+        return lib.nn.Sequential(lib.nn.Conv2d(2, 3, 3), lib.nn.BatchNorm2d(3))
+    ours, ref = build_pair(make, dtype="float64")
+    from test_nn_layers import _randomize_affine
+    _randomize_affine(ours, ref)
+    ours.eval()
+    x = np.random.default_rng(0).normal(size=(2, 2, 5, 5))
+    fused = nn.utils.fuse_conv_bn_eval(ours[0], ours[1])
+    assert_close(fused(torsh.tensor(x)), ours(torsh.tensor(x)).detach().numpy(), rtol=1e-10, atol=1e-10)
+    lin, bn = nn.Linear(3, 4).double().eval(), nn.BatchNorm1d(4).double().eval()
+    bn.running_mean.fill_(0.3)
+    xl = torsh.tensor(np.random.default_rng(1).normal(size=(5, 3)))
+    assert_close(nn.utils.fuse_linear_bn_eval(lin, bn)(xl), bn(lin(xl)).detach().numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_gumbel_softmax_pdist_lazy_instance_norm():
+    logits = torsh.randn(6, 5, requires_grad=True)
+    soft = nn.functional.gumbel_softmax(logits, tau=0.5)
+    assert np.allclose(soft.detach().numpy().sum(1), 1)
+    hard = nn.functional.gumbel_softmax(logits, hard=True)
+    assert np.all(hard.detach().numpy().sum(1) == 1) and set(np.unique(hard.detach().numpy())) <= {0.0, 1.0}
+    hard.sum().backward()
+    assert logits.grad is not None
+    x = np.random.default_rng(0).normal(size=(5, 3))
+    for p in (2, 1):
+        xo, xr = torsh.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        do, dr = nn.functional.pdist(xo, p), torch.nn.functional.pdist(xr, p)
+        assert_close(do, dr.detach())
+        do.sum().backward()
+        dr.sum().backward()
+        assert_close(xo.grad, xr.grad)
+    lazy = nn.LazyInstanceNorm2d(affine=True)
+    lazy(torsh.randn(3, 4, 4))
+    assert type(lazy) is nn.InstanceNorm2d and lazy.num_features == 3 and tuple(lazy.weight.shape) == (3,)

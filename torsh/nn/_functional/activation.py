@@ -15,7 +15,7 @@ except ImportError:  # TODO: drop once torsh._ops.activation (general softmax) l
 __all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "prelu", "rrelu", "rrelu_", "elu", "elu_", "selu",
            "selu_", "celu", "celu_", "gelu", "silu", "mish", "sigmoid", "tanh", "softmax", "log_softmax", "softmin",
            "hardshrink", "softshrink", "tanhshrink", "hardtanh", "hardtanh_", "hardsigmoid", "hardswish",
-           "softplus", "softsign", "threshold", "threshold_", "logsigmoid", "glu"]
+           "softplus", "softsign", "threshold", "threshold_", "logsigmoid", "glu", "gumbel_softmax"]
 
 
 def _maybe_inplace(result, input, inplace):
@@ -199,3 +199,15 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
     if dtype is not None:
         input = input.to(dtype)
     return _softmax_op(-input, dim)
+
+
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+    """Samples from the Gumbel-softmax distribution; ``hard`` gives one-hot values with soft gradients."""
+    gumbels = -np.log(_random.rng().exponential(size=tuple(logits.shape))).astype(logits._data.dtype)
+    y_soft = softmax((logits + wrap(gumbels)) / tau, dim)
+    if not hard:
+        return y_soft
+    index = np.argmax(y_soft._data, axis=dim)
+    y_hard = np.zeros(y_soft.shape, dtype=y_soft._data.dtype)
+    np.put_along_axis(y_hard, np.expand_dims(index, dim), 1.0, axis=dim)
+    return wrap(y_hard) - y_soft.detach() + y_soft

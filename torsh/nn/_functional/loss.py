@@ -14,7 +14,7 @@ __all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "c
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "margin_ranking_loss",
            "hinge_embedding_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss",
            "soft_margin_loss", "cosine_embedding_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
-           "poisson_nll_loss", "gaussian_nll_loss", "pairwise_distance", "cosine_similarity", "ctc_loss"]
+           "poisson_nll_loss", "gaussian_nll_loss", "pairwise_distance", "cosine_similarity", "ctc_loss", "pdist"]
 
 
 def _broadcast_warning(name, input, target):
@@ -375,3 +375,14 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     if reduction == "sum":
         return losses.sum()
     return losses.squeeze(0) if unbatched else losses
+
+
+def pdist(input, p=2):
+    """Distances between all row pairs i < j of an (N, M) input, in row-major pair order."""
+    if input.ndim != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
+    i, j = np.triu_indices(input.shape[0], k=1)
+    diff = input[wrap(i)] - input[wrap(j)]
+    if p == 2:
+        return (diff * diff).sum(1).sqrt()
+    return diff.norm(p, 1)

@@ -13,7 +13,7 @@ from ..._ops import nn_pad
 from ._utils import const
 
 __all__ = ["pad", "interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle",
-           "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle"]
+           "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle", "affine_grid", "grid_sample"]
 
 _PAD_NODE = {"reflect": "ReflectionPad{}DBackward0", "replicate": "ReplicationPad{}DBackward0",
              "circular": "CircularPad{}DBackward0"}
@@ -199,3 +199,87 @@ def channel_shuffle(input, groups):
 
 
 native_channel_shuffle = channel_shuffle
+
+
+def affine_grid(theta, size, align_corners=None):
+    """Sampling grid (N, H, W, 2) or (N, D, H, W, 3) of the affine maps ``theta`` over [-1, 1] coordinates."""
+    if align_corners is None:
+        warnings.warn("Default grid_sample and affine_grid behavior has changed to align_corners=False since 1.3.0. "
+                      "Please specify align_corners=True if the old behavior is desired. See the documentation of "
+                      "grid_sample for details.", stacklevel=2)
+        align_corners = False
+    spatial = list(size[2:])
+    nd = len(spatial)
+    if nd not in (2, 3):
+        raise NotImplementedError(f"affine_grid only supports 4D and 5D sizes, for 2D and 3D affine transforms, "
+                                  f"respectively. Got size {list(size)}.")
+    if theta.ndim != 3 or tuple(theta.shape[1:]) != (nd, nd + 1):
+        raise ValueError(f"Expected a batch of {nd}D affine matrices of shape Nx{nd}x{nd + 1} for size {list(size)}. "
+                         f"Got {list(theta.shape)}.")
+
+    def axis(n):
+        if n <= 1:
+            return np.zeros(max(n, 1))
+        lin = np.linspace(-1.0, 1.0, n)
+        return lin if align_corners else lin * (n - 1) / n
+    coords = np.meshgrid(*[axis(n) for n in spatial], indexing="ij")  # slowest dim first
+    base = np.stack(list(reversed(coords)) + [np.ones(spatial)], axis=-1)  # (..., x, y[, z], 1)
+    base = const(base.reshape(1, -1, nd + 1), theta)
+    grid = base.matmul(theta.transpose(1, 2))
+    return grid.reshape(theta.shape[0], *spatial, nd)
+
+
+def _unnormalize(coord, size, align_corners):
+    # PyTorch's exact operation order: points on pixel centres must floor the same way
+    if align_corners:
+        return ((coord + 1) / 2) * (size - 1)
+    return ((coord + 1) * size - 1) / 2
+
+
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
+    """2-D sampling of ``input`` (N, C, H, W) at ``grid`` (N, Ho, Wo, 2) points in [-1, 1]; differentiable in both.
+
+    Supports mode 'bilinear'/'nearest' and padding 'zeros'/'border' ('reflection' and 3-D inputs are not implemented).
+    """
+    from ..._ops import nn_pool
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or 'bicubic', but "
+                         f"got: '{mode}'")
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', 'border', or "
+                         f"'reflection', but got: '{padding_mode}'")
+    if input.ndim != 4 or mode == "bicubic" or padding_mode == "reflection":
+        raise NotImplementedError("torsh: grid_sample supports 4-D inputs with mode bilinear/nearest and padding "
+                                  "zeros/border")
+    if align_corners is None:
+        warnings.warn("Default grid_sample and affine_grid behavior has changed to align_corners=False since 1.3.0. "
+                      "Please specify align_corners=True if the old behavior is desired. See the documentation of "
+                      "grid_sample for details.", stacklevel=2)
+        align_corners = False
+    n, c, h, w = input.shape
+    ix = _unnormalize(grid[..., 0], w, align_corners)
+    iy = _unnormalize(grid[..., 1], h, align_corners)
+    if padding_mode == "border":
+        ix, iy = ix.clamp(0, w - 1), iy.clamp(0, h - 1)
+    out_shape = (n, c) + tuple(grid.shape[1:3])
+
+    def sample(xi, yi):
+        inside = (xi >= 0) & (xi <= w - 1) & (yi >= 0) & (yi <= h - 1)
+        idx = (np.clip(yi, 0, h - 1) * w + np.clip(xi, 0, w - 1)).astype(np.int64)
+        vals = nn_pool.take_spatial(input, np.broadcast_to(idx[:, None], out_shape).copy(), "GridSampler2DBackward0")
+        return vals, inside
+    if mode == "nearest":
+        xi, yi = np.rint(ix._data).astype(np.int64), np.rint(iy._data).astype(np.int64)
+        vals, inside = sample(xi, yi)
+        return vals * const(inside[:, None], input)
+    x0, y0 = np.floor(ix._data).astype(np.int64), np.floor(iy._data).astype(np.int64)
+    wx1 = ix - const(x0, ix)
+    wy1 = iy - const(y0, iy)
+    wx0, wy0 = 1 - wx1, 1 - wy1
+    out = None
+    for xk, yk, wgt in ((x0, y0, wx0 * wy0), (x0 + 1, y0, wx1 * wy0), (x0, y0 + 1, wx0 * wy1),
+                        (x0 + 1, y0 + 1, wx1 * wy1)):
+        vals, inside = sample(xk, yk)
+        term = vals * (wgt * const(inside, wgt)).unsqueeze(1)
+        out = term if out is None else out + term
+    return out

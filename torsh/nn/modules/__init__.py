@@ -15,3 +15,4 @@ from .vision import *  # noqa: F401,F403
 from .attention import MultiheadAttention
 from .transformer import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
+from . import batchnorm, instancenorm  # noqa: F401,E402  (PyTorch's module paths)

@@ -708,7 +708,20 @@ class Module:
             bw_hook = BackwardHook(self, list(self._backward_hooks.values()),
                                    list(self._backward_pre_hooks.values()))
             args = bw_hook.setup_input_hook(args)
-        result = forward_call(*args, **kwargs)
+        try:
+            result = forward_call(*args, **kwargs)
+        except Exception:
+            # hooks registered with always_call=True run even when forward raises
+            for hook_id, hook in self._forward_hooks.items():
+                if hook_id in self._forward_hooks_always_called:
+                    try:
+                        if hook_id in self._forward_hooks_with_kwargs:
+                            hook(self, args, kwargs, None)
+                        else:
+                            hook(self, args, None)
+                    except Exception:
+                        pass
+            raise
         for hook_id, hook in itertools.chain(_global_forward_hooks.items(), self._forward_hooks.items()):
             if hook_id in self._forward_hooks_with_kwargs:
                 hook_result = hook(self, args, kwargs, result)

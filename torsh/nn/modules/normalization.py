@@ -11,7 +11,7 @@ from .module import Module
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
            "LayerNorm", "GroupNorm", "RMSNorm", "LocalResponseNorm", "LazyBatchNorm1d", "LazyBatchNorm2d",
-           "LazyBatchNorm3d", "SyncBatchNorm"]
+           "LazyBatchNorm3d", "SyncBatchNorm", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d"]
 
 
 class _NormBase(Module):
@@ -127,8 +127,10 @@ class _LazyNormBase(LazyModuleMixin):
             self.reset_parameters()
 
 
-def _lazy_bn(base):
-    def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None, dtype=None):
+def _lazy_norm(base, mixin, affine_default=True, track_default=True):
+    """The Lazy<base> class: parameters and running stats shaped by the first input's channel count."""
+    def __init__(self, eps=1e-5, momentum=0.1, affine=affine_default, track_running_stats=track_default, device=None,
+                 dtype=None):
         base.__init__(self, 0, eps, momentum, False, False)
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
@@ -143,9 +145,13 @@ def _lazy_bn(base):
     def reset_parameters(self):
         if not self.has_uninitialized_params() and self.num_features != 0:
             base.reset_parameters(self)
-    return type("Lazy" + base.__name__, (_LazyNormBase, base), {"__init__": __init__, "cls_to_become": base,
-                                                                "reset_parameters": reset_parameters,
-                                                                "__module__": __name__})
+    return type("Lazy" + base.__name__, (mixin, base), {"__init__": __init__, "cls_to_become": base,
+                                                        "reset_parameters": reset_parameters,
+                                                        "__module__": __name__})
+
+
+def _lazy_bn(base):
+    return _lazy_norm(base, _LazyNormBase)
 
 
 LazyBatchNorm1d = _lazy_bn(BatchNorm1d)
@@ -188,6 +194,28 @@ class InstanceNorm2d(_InstanceNorm):
 
 class InstanceNorm3d(_InstanceNorm):
     _nd = 3
+
+
+class _LazyInstanceNormBase(_LazyNormBase):
+    def initialize_parameters(self, input):
+        if self.has_uninitialized_params():
+            self.num_features = input.shape[0] if input.ndim == self._nd + 1 else input.shape[1]
+            if self.affine:
+                self.weight.materialize((self.num_features,))
+                self.bias.materialize((self.num_features,))
+            if self.track_running_stats:
+                self.running_mean.materialize((self.num_features,))
+                self.running_var.materialize((self.num_features,))
+            self.reset_parameters()
+
+
+def _lazy_in(base):
+    return _lazy_norm(base, _LazyInstanceNormBase, affine_default=False, track_default=False)
+
+
+LazyInstanceNorm1d = _lazy_in(InstanceNorm1d)
+LazyInstanceNorm2d = _lazy_in(InstanceNorm2d)
+LazyInstanceNorm3d = _lazy_in(InstanceNorm3d)
 
 
 class LayerNorm(Module):
