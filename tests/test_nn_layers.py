@@ -264,3 +264,26 @@ def test_affine_grid_and_grid_sample_match_torch(align_corners, mode, padding_mo
         res = [r[:3] for r in res]
     for a, b in zip(res[0], res[1]):
         assert_close(a, b.detach() if b.requires_grad else b, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("name,fn,shape", [
+    ("avg_pool2d", lambda F, x: F.avg_pool2d(x, 2, 1, 1, count_include_pad=False), (1, 2, 4, 4)),
+    ("max_pool2d", lambda F, x: F.max_pool2d(x, 2, 1), (1, 2, 4, 4)),
+    ("adaptive_avg", lambda F, x: F.adaptive_avg_pool2d(x, (3, 2)), (1, 2, 5, 4)),
+    ("adaptive_max", lambda F, x: F.adaptive_max_pool2d(x, (2, 2)), (1, 2, 5, 4)),
+    ("interp_bilinear", lambda F, x: F.interpolate(x, scale_factor=1.5, mode="bilinear"), (1, 2, 3, 3)),
+    ("interp_bicubic", lambda F, x: F.interpolate(x, size=(4, 5), mode="bicubic", align_corners=True), (1, 1, 3, 3)),
+    ("pad_reflect", lambda F, x: F.pad(x, (2, 1, 1, 2), mode="reflect"), (1, 2, 3, 4)),
+    ("pad_circular", lambda F, x: F.pad(x, (1, 2), mode="circular"), (1, 2, 4)),
+    ("pad_constant_crop", lambda F, x: F.pad(x, (1, -1, -1, 2), value=0.5), (1, 2, 3, 4)),
+    ("group_norm", lambda F, x: F.group_norm(x, 2), (2, 4, 3)),
+    ("instance_norm", lambda F, x: F.instance_norm(x), (2, 3, 4)),
+    ("rms_norm", lambda F, x: F.rms_norm(x, (4,)), (2, 3, 4)),
+    ("pixel_shuffle", lambda F, x: F.pixel_shuffle(x, 2), (1, 4, 2, 3)),
+    ("fold", lambda F, x: F.fold(x, (3, 4), 2), (1, 8, 6)),
+])
+def test_gradcheck_and_gradgradcheck(name, fn, shape):
+    F = nn.functional
+    x = torsh.tensor(np.random.default_rng(0).normal(size=shape), requires_grad=True)
+    assert torsh.autograd.gradcheck(lambda t: fn(F, t), (x,))
+    assert torsh.autograd.gradgradcheck(lambda t: fn(F, t), (x,))
