@@ -240,3 +240,22 @@ def test_gumbel_softmax_pdist_lazy_instance_norm():
     lazy = nn.LazyInstanceNorm2d(affine=True)
     lazy(torsh.randn(3, 4, 4))
     assert type(lazy) is nn.InstanceNorm2d and lazy.num_features == 3 and tuple(lazy.weight.shape) == (3,)
+
+
+def test_functional_call_matches_torch_and_restores():
+    ours, ref = build_pair(lambda lib: lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.BatchNorm1d(4)))
+    new = {"0.weight": np.random.default_rng(0).normal(size=(4, 3)), "1.running_mean": np.ones(4)}
+    x = np.random.default_rng(1).normal(size=(5, 3))
+    for train in (True, False):
+        ours.train(train)
+        ref.train(train)
+        wo = {k: torsh.tensor(v, requires_grad=k.endswith("weight")) for k, v in new.items()}
+        wr = {k: torch.tensor(v, requires_grad=k.endswith("weight")) for k, v in new.items()}
+        out_o = nn.utils.stateless.functional_call(ours, wo, (torsh.tensor(x),))
+        out_r = torch.nn.utils.stateless.functional_call(ref, wr, (torch.tensor(x),))
+        assert_close(out_o, out_r.detach())
+        out_o.sum().backward()
+        out_r.sum().backward()
+        assert_close(wo["0.weight"].grad, wr["0.weight"].grad)
+    assert isinstance(ours[0].weight, nn.Parameter) and ours[0].weight.shape == (4, 3)
+    assert not np.allclose(ours[0].weight.detach().numpy(), new["0.weight"])

@@ -12,3 +12,4 @@ def skip_init(module_cls, *args, **kwargs):
     if "device" not in __import__("inspect").signature(module_cls).parameters:
         raise RuntimeError("Module must support a 'device' arg to skip initialization")
     return module_cls(*args, **kwargs)
+from . import stateless  # noqa: F401,E402
