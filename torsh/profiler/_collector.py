@@ -65,7 +65,7 @@ class Collector:
         self.with_details = record_shapes or with_stack  # anything to note before an op runs
         self.events = []  # finished RawEvents, all threads
         self.memory = []  # MemoryRecords
-        self.orphan_dispatch = []  # (time_ns, tid, record dict) decided outside any recorded event
+        self.orphan_dispatch = []  # (time_ns, tid, DispatchRecord) decided outside any recorded event
         self.threads = {}  # tid -> thread name
         self.forward_ops = {}  # autograd sequence number -> the forward RawEvent that created the node
         self.window_start_ns = 0
