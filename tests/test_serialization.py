@@ -61,6 +61,15 @@ def test_views_share_storage_torsh_to_torch(tmp_path):
     assert got["view"][1, 2].item() == -1.0 and got["row"].tolist() == list(range(12, 18))
 
 
+def test_sharing_survives_torch_to_torsh_to_torch(tmp_path):
+    base = torch.arange(10.0)
+    torch.save([base, base[3:7], base[::2]], tmp_path / "a.pt")
+    torsh.save(torsh.load(tmp_path / "a.pt"), tmp_path / "b.pt")
+    back = torch.load(tmp_path / "b.pt", weights_only=True)
+    assert len({t.untyped_storage().data_ptr() for t in back}) == 1
+    assert back[1].storage_offset() == 3 and back[2].stride() == (2,)
+
+
 def test_views_share_storage_torch_to_torsh(tmp_path):
     base = torch.arange(24, dtype=torch.float64).reshape(4, 6)
     obj = {"base": base, "view": base[1:, 2:].t(), "flat": base.view(-1)[5:9]}
@@ -271,3 +280,17 @@ def test_safe_globals_allowlist(tmp_path):
         assert torsh.load(tmp_path / "pt.pt")["p"].x == 3
     finally:
         torsh.serialization.clear_safe_globals()
+
+
+def test_mmap_load_maps_storages_copy_on_write(tmp_path):
+    base = torch.arange(12, dtype=torch.float32).reshape(3, 4)
+    torch.save({"w": base, "v": base[1:, 1:], "b": torch.tensor([1.5], dtype=torch.bfloat16)}, tmp_path / "m.pt")
+    got = torsh.load(tmp_path / "m.pt", mmap=True)
+    assert isinstance(torsh.serialization._memory_owner(got["w"]._data), np.memmap)
+    np.testing.assert_array_equal(got["v"].numpy(), base[1:, 1:].numpy())
+    assert got["b"].float().item() == 1.5
+    got["w"][1, 1] = -5.0  # copy-on-write: visible through the shared storage, never written to the file
+    assert got["v"][0, 0].item() == -5.0
+    assert torsh.load(tmp_path / "m.pt")["w"][1, 1].item() == 5.0
+    with pytest.raises(ValueError, match="file path"):
+        torsh.load(io.BytesIO(b"PK"), mmap=True)

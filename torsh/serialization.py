@@ -92,10 +92,16 @@ class _StorageRef:
 
 
 def _memory_owner(array):
+    """The outermost ndarray whose memory ``array`` views (through as_strided's DummyArray too)."""
     owner = array
-    while isinstance(owner.base, np.ndarray):
-        owner = owner.base
-    return owner
+    while True:
+        base = owner.base
+        if isinstance(base, np.ndarray):
+            owner = base
+        elif isinstance(getattr(base, "base", None), np.ndarray) and hasattr(base, "__array_interface__"):
+            owner = base.base  # np.lib.stride_tricks.as_strided wraps its source in a DummyArray
+        else:
+            return owner
 
 
 def _address(array):
@@ -318,10 +324,6 @@ def _size(*args):
     return Size(*args)
 
 
-def _set(*args):
-    return set(*args)
-
-
 def _torch_globals():
     import _codecs
     table = {
@@ -465,6 +467,31 @@ def _check_location(map_location, location, storage):
         raise RuntimeError(f"torsh runs on the CPU only; cannot map storages to '{target}'")
 
 
+def _mapped_record(archive, path, name, np_dtype, numel):
+    """A stored (uncompressed) record mapped copy-on-write from the file, as PyTorch's mmap=True."""
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        raise RuntimeError(f"torsh.load: storage record {name} is missing; truncated or corrupted file") from None
+    expected = numel * np_dtype.itemsize
+    if info.compress_type != zipfile.ZIP_STORED or info.file_size != expected:
+        raise RuntimeError(f"torsh.load: storage record {name} holds {info.file_size} bytes (compression "
+                           f"{info.compress_type}), expected {expected} stored bytes; corrupted file")
+    with open(path, "rb") as fh:
+        fh.seek(info.header_offset)
+        header = fh.read(30)
+        fh.seek(0, os.SEEK_END)
+        file_size = fh.tell()
+    if len(header) != 30 or header[:4] != b"PK\x03\x04":
+        raise RuntimeError(f"torsh.load: corrupted local header for {name}")
+    name_len, extra_len = struct.unpack("<HH", header[26:30])
+    offset = info.header_offset + 30 + name_len + extra_len
+    if offset + expected > file_size:
+        raise RuntimeError(f"torsh.load: storage record {name} runs past the end of the file; truncated file")
+    array = np.memmap(path, dtype=np_dtype, mode="c", offset=offset, shape=(numel,))
+    return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
+
+
 def _open_for_read(f):
     if isinstance(f, (str, os.PathLike)):
         with open(f, "rb") as fh:
@@ -481,10 +508,19 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
     ``weights_only=True`` (the default) builds only tensors, dtypes, sizes, containers and primitive
     types and raises ``pickle.UnpicklingError`` on anything else. A truncated or corrupted file raises
     ``RuntimeError`` before any object is returned, so nothing the caller owns is touched.
+    ``mmap=True`` (``f`` a path) maps the storages from the file copy-on-write instead of reading them.
     """
     if weights_only is None:
         weights_only = True
-    raw = _open_for_read(f)
+    if mmap and not isinstance(f, (str, os.PathLike)):
+        raise ValueError("f must be a file path in order to use the mmap argument")
+    if mmap:
+        with open(f, "rb") as fh:
+            raw = fh.read(4)
+        source = os.fspath(f)
+    else:
+        raw = _open_for_read(f)
+        source = io.BytesIO(raw)
     if raw[:2] != b"PK":
         if raw[:2] == b"\x80\x02" or raw[:1] == b"\x80":
             raise RuntimeError("torsh.load reads PyTorch's zip checkpoint format (torch>=1.6); this file is in "
@@ -492,7 +528,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
         raise RuntimeError("torsh.load: not a checkpoint (no zip archive found); the file may be truncated "
                            "or corrupted")
     try:
-        archive = zipfile.ZipFile(io.BytesIO(raw))
+        archive = zipfile.ZipFile(source)
         names = archive.namelist()
     except (zipfile.BadZipFile, OSError, ValueError) as e:
         raise RuntimeError(f"torsh.load: the checkpoint is truncated or corrupted ({e})") from None
@@ -509,13 +545,17 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
         if key in loaded:
             return loaded[key]
         name = f"{prefix}data/{key}"
+        np_dtype = dtype.np.newbyteorder("<" if byteorder == "little" else ">") if dtype.np.itemsize > 1 else dtype.np
+        if mmap and numel > 0:
+            loaded[key] = _LoadedStorage(_mapped_record(archive, source, name, np_dtype, numel))
+            _check_location(map_location, str(location), Tensor._wrap(loaded[key].array))
+            return loaded[key]
         try:
             payload = archive.read(name)
         except KeyError:
             raise RuntimeError(f"torsh.load: storage record {name} is missing; truncated or corrupted file") from None
         except (zipfile.BadZipFile, OSError, zlib.error) as e:
             raise RuntimeError(f"torsh.load: storage record {name} is corrupted ({e})") from None
-        np_dtype = dtype.np.newbyteorder("<" if byteorder == "little" else ">") if dtype.np.itemsize > 1 else dtype.np
         if len(payload) != numel * dtype.itemsize:
             raise RuntimeError(f"torsh.load: storage record {name} holds {len(payload)} bytes, expected "
                                f"{numel * dtype.itemsize} ({numel} x {dtype}); truncated or corrupted file")
