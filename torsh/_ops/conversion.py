@@ -86,16 +86,36 @@ def cpu(input, memory_format=None):
     return input
 
 
+class RealBackward0(Node):
+    def backward(self, grad):
+        return (grad.to(self.dtype),)  # d real(z) / dz, in PyTorch's convention: the real grad as complex
+
+
+class ImagBackward0(Node):
+    def backward(self, grad):
+        return (grad.to(self.dtype) * 1j,)
+
+
+def _complex_part(input, array, node_cls, view_fn):
+    out = input._make_view(array, view_fn)
+    if needs_grad(input):
+        node = node_cls()
+        node.dtype = input.dtype
+        record(node, (input,), (out,))
+        out._view_version = out._version_counter[0]
+    return out
+
+
 def real(input):
     if not input.dtype.is_complex:
         return input
-    return input._make_view(input._data.real, lambda t: t.real)
+    return _complex_part(input, input._data.real, RealBackward0, lambda t: t.real)
 
 
 def imag(input):
     if not input.dtype.is_complex:
         raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
-    return input._make_view(input._data.imag, lambda t: t.imag)
+    return _complex_part(input, input._data.imag, ImagBackward0, lambda t: t.imag)
 
 
 def conj(input):

@@ -6,10 +6,11 @@ unless listed in ``_REBIND``, where the newer module holds the better version).
 """
 from .._tensor import Tensor
 from . import gather_scatter, pointwise, pointwise_more, products, scan
-from . import activation, reduction_more, shape_extra, sorting
+from . import activation, random_ops, reduction_more, shape_extra, sorting
 from .inplace import apply_inplace
 
-_MODULES = (activation, gather_scatter, pointwise_more, products, reduction_more, scan, shape_extra, sorting)
+_MODULES = (activation, gather_scatter, pointwise_more, products, random_ops, reduction_more, scan, shape_extra,
+            sorting)
 
 # torsh.<name> for every public op of the newer modules
 __all__ = sorted({name for m in _MODULES for name in m.__all__})
