@@ -1,4 +1,5 @@
 """The outcome of one recording window, as the exporters read it."""
+import gc
 import os
 
 from . import function_events
@@ -9,8 +10,16 @@ class ProfileResult:
 
     def __init__(self, collector, options):
         self.options = dict(options)  # record_shapes, profile_memory, with_stack, with_flops
-        self.events = function_events.build(collector, options.get("profile_memory", False),
-                                            options.get("with_flops", False), options.get("record_shapes", False))
+        # building makes several objects per event, all kept: cyclic GC passes over them would
+        # cost more than the build itself (they grow with the number of events)
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self.events = function_events.build(collector, options.get("profile_memory", False),
+                                                options.get("with_flops", False), options.get("record_shapes", False))
+        finally:
+            if gc_was_enabled:
+                gc.enable()
         self.memory = list(collector.memory)
         self.orphan_dispatch = [(t, tid, function_events.dispatch_decision(record))
                                 for t, tid, record in collector.orphan_dispatch]
