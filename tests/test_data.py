@@ -388,3 +388,20 @@ def test_spawn_context_workers():
     loader = DataLoader(Squares(6), batch_size=3, num_workers=1, timeout=60, multiprocessing_context="spawn")
     batches = list(loader)
     assert [b["i"].tolist() for b in batches] == [[0, 1, 2], [3, 4, 5]]
+
+
+class Unpicklable(Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return lambda: i  # a sample no process boundary can carry
+
+
+def test_unpicklable_batch_is_an_error_not_a_hang():
+    loader = DataLoader(Unpicklable(), batch_size=2, num_workers=1, timeout=WORKER_TIMEOUT,
+                        collate_fn=lambda batch: batch)
+    start = time.monotonic()
+    with pytest.raises(Exception, match="(?s)in DataLoader worker process 0.*pickle"):
+        next(iter(loader))
+    assert time.monotonic() - start < WORKER_TIMEOUT

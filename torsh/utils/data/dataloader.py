@@ -8,6 +8,7 @@ liveness checked on every empty poll).
 """
 import itertools
 import multiprocessing
+import pickle
 import queue
 
 from ... import _random
@@ -251,7 +252,7 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         while True:
             wait = _POLL_SECONDS if deadline is None else max(0.0, min(_POLL_SECONDS, deadline - time.monotonic()))
             try:
-                return self._result_queue.get(timeout=wait)
+                return pickle.loads(self._result_queue.get(timeout=wait))  # pickled by the worker
             except queue.Empty:
                 dead = [w for w in self._workers if not w.is_alive()]
                 if dead:

@@ -86,6 +86,24 @@ def _fetch(dataset, indices, auto_collation, collate_fn, iterable_state):
     return collate_fn(dataset[indices])
 
 
+def _serialize(task_id, data, worker_id):
+    """The pickled (task_id, data) for the result queue.
+
+    Pickled here rather than by the queue's feeder thread: there an unpicklable batch would only print
+    a traceback and the main process would wait for it forever; here it becomes an error to re-raise.
+    """
+    from multiprocessing.reduction import ForkingPickler
+    try:
+        return bytes(ForkingPickler.dumps((task_id, data)))
+    except Exception:
+        wrapper = ExceptionWrapper(sys.exc_info(), where=f"in DataLoader worker process {worker_id}")
+        try:
+            return bytes(ForkingPickler.dumps((task_id, wrapper)))
+        except Exception:  # the exception type itself cannot be pickled
+            wrapper.exc_type = RuntimeError
+            return bytes(ForkingPickler.dumps((task_id, wrapper)))
+
+
 def worker_loop(dataset, index_queue, result_queue, done_event, auto_collation, collate_fn, batch_size, drop_last,
                 seed, init_fn, worker_id, num_workers, is_iterable):
     """Body of one worker process (runs until it gets None or the main process goes away)."""
@@ -113,6 +131,8 @@ def worker_loop(dataset, index_queue, result_queue, done_event, auto_collation, 
                 if os.getppid() != parent or done_event.is_set():  # the main process is gone
                     return
                 continue
+            except (EOFError, OSError):  # the main process closed the queue
+                return
             if task is None:
                 return
             if isinstance(task, _ResumeIteration):
@@ -133,11 +153,7 @@ def worker_loop(dataset, index_queue, result_queue, done_event, auto_collation, 
                     data = _IterableDatasetStopIteration(worker_id)
                 except Exception:
                     data = ExceptionWrapper(sys.exc_info(), where=f"in DataLoader worker process {worker_id}")
-            try:
-                result_queue.put((task_id, data))
-            except Exception:  # the batch cannot be pickled: report that instead
-                result_queue.put((task_id, ExceptionWrapper(sys.exc_info(),
-                                                            where=f"in DataLoader worker process {worker_id}")))
+            result_queue.put(_serialize(task_id, data, worker_id))
             del data
     except KeyboardInterrupt:
         pass
