@@ -7,10 +7,8 @@ from ..._ops import pointwise
 from ..._tensor import Tensor, wrap
 from ...autograd import grad_mode
 
-try:  # softmax/log_softmax are general tensor ops (torsh._ops.activation)
-    from ..._ops.activation import log_softmax as _log_softmax_op, softmax as _softmax_op
-except ImportError:  # TODO: drop once torsh._ops.activation (general softmax) lands
-    from ..._ops.nn_activation import _log_softmax as _log_softmax_op, _softmax as _softmax_op
+# softmax/log_softmax are general tensor ops (torsh.softmax); nn.functional names them
+from ..._ops.activation import log_softmax as _log_softmax_op, softmax as _softmax_op
 
 __all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "prelu", "rrelu", "rrelu_", "elu", "elu_", "selu",
            "selu_", "celu", "celu_", "gelu", "silu", "mish", "sigmoid", "tanh", "softmax", "log_softmax", "softmin",
