@@ -29,8 +29,8 @@ def _wants(node, i):
 
 # -- dim-wise index checks, worded as PyTorch's ----------------------------------------------
 def _check_index_dtype(op, index):
-    if index.dtype is not _dtype.int64:
-        raise RuntimeError(f"{op}(): Expected dtype int64 for index")
+    if index.dtype not in (_dtype.int64, _dtype.int32):
+        raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index")
 
 
 def _check_bounds(idx, size, d):
@@ -462,7 +462,7 @@ class MaskedSelectBackward0(Node):
 def masked_select(input, mask):
     if mask.dtype is not _dtype.bool:
         raise RuntimeError("masked_select: expected BoolTensor for mask")
-    shape = broadcast_shapes(input._data.shape, mask._data.shape)
+    shape = broadcast_shapes(mask._data.shape, input._data.shape)  # PyTorch's operand order in its message
     data = np.broadcast_to(input._data, shape)
     m = np.broadcast_to(mask._data, shape)
     result = wrap(np.asarray(data[m]))

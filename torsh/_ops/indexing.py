@@ -229,6 +229,8 @@ def masked_fill(input, mask, value):
 
 
 def nonzero(input, *, as_tuple=False):
+    if input._data.ndim == 0 and not as_tuple:  # one row per nonzero element, no columns
+        return wrap(np.zeros((int(bool(input._data)), 0), np.int64))
     idx = np.nonzero(input._data) if input._data.ndim else np.nonzero(input._data.reshape(1))
     if as_tuple:
         return tuple(wrap(i.astype(np.int64)) for i in idx)

@@ -225,7 +225,7 @@ def _sinc_grad(g, x, y):
 
 def _i1_grad(g, x, y):
     safe = where(x == 0, 1.0, x).to(x.dtype)
-    return g * where(x == 0, 0.5, special_i0(x) - y / safe).to(g.dtype)
+    return g * where(x == 0, 0.5, i0(x) - y / safe).to(g.dtype)
 
 
 def _i1e_grad(g, x, y):

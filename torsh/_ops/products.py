@@ -213,19 +213,20 @@ def tensordot(a, b, dims=2, out=None):
         n = int(dims)
         if n < 0:
             raise RuntimeError(f"tensordot expects dims >= 0, but got dims={n}")
-        dims_a = list(range(a._data.ndim - n, a._data.ndim))
+        dims_a = list(range(-n, 0))
         dims_b = list(range(n))
     else:
         dims_a, dims_b = ([int(d) for d in ([x] if isinstance(x, int) else (x.tolist() if hasattr(x, "tolist") else x))]
                           for x in dims)
         if len(dims_a) != len(dims_b):
             raise RuntimeError("both dimension lists should have same length")
+    given = list(zip(dims_a, dims_b))
     dims_a = [normalize_dim(d, a._data.ndim) for d in dims_a]
     dims_b = [normalize_dim(d, b._data.ndim) for d in dims_b]
-    for da, db in zip(dims_a, dims_b):
+    for (da, db), (ga, gb) in zip(zip(dims_a, dims_b), given):
         if a._data.shape[da] != b._data.shape[db]:
             raise RuntimeError(f"contracted dimensions need to match, but first has size {a._data.shape[da]} in dim "
-                               f"{da} and second has size {b._data.shape[db]} in dim {db}")
+                               f"{ga} and second has size {b._data.shape[db]} in dim {gb}")
     letters = iter(_LETTERS)
     sa = [next(letters) for _ in range(a._data.ndim)]
     sb = [next(letters) for _ in range(b._data.ndim)]

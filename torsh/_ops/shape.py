@@ -206,6 +206,9 @@ def unflatten(input, dim, sizes):
     sizes = tuple(sizes)
     if -1 in sizes:
         sizes = _infer_shape(sizes, shape[d])
+    elif math.prod(sizes) != shape[d]:
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim {d} "
+                           f"({shape[d]}) in the input tensor")
     return view(input, shape[:d] + sizes + shape[d + 1:]) if _try_view(input._data, shape[:d] + sizes + shape[d + 1:]) is not None \
         else reshape(input, shape[:d] + sizes + shape[d + 1:])
 

@@ -5,7 +5,7 @@ and binds them as Tensor methods and in-place variants, in one place.
 unless listed in ``_REBIND``, where the newer module holds the better version).
 """
 from .._tensor import Tensor
-from . import gather_scatter, pointwise, pointwise_more, products, scan
+from . import gather_scatter, indexing, pointwise, pointwise_more, products, scan
 from . import activation, random_ops, reduction_more, shape_extra, sorting
 from .inplace import apply_inplace
 
@@ -94,6 +94,24 @@ for _m, _names in _INPLACE_OF.items():
     for _name in _names:
         if not hasattr(Tensor, _name + "_"):
             setattr(Tensor, _name + "_", _inplace(_name + "_", getattr(_m, _name)))
+# in-place view ops: self takes the view's array and place in the graph (metadata change, no version bump)
+def _inplace_view(name, op):
+    def method(self, *args, **kwargs):
+        out = op(self, *args, **kwargs)
+        self._data = out._data
+        if self._grad_fn is not None:  # a non-leaf: its history continues through the view op
+            self._grad_fn, self._output_nr = out._grad_fn, out._output_nr
+        return self
+    method.__name__ = name
+    return method
+
+
+for _name in ("squeeze", "unsqueeze", "swapaxes", "swapdims", "transpose", "t"):
+    if not hasattr(Tensor, _name + "_"):
+        setattr(Tensor, _name + "_", _inplace_view(_name + "_", getattr(Tensor, _name)))
+
+index_put = indexing.index_put
+__all__.append("index_put")
 Tensor.polygamma_ = lambda self, n: apply_inplace(self, "polygamma_", lambda t: pointwise_more.polygamma(n, t))
 Tensor.__lshift__ = pointwise_more.bitwise_left_shift
 Tensor.__rshift__ = pointwise_more.bitwise_right_shift
