@@ -354,3 +354,12 @@ def test_pair_helper_builds_equal_tensors():
     # the helpers themselves must agree, otherwise every comparison below is meaningless
     ours, ref = pair(np.array([[1.0, 2.0]], dtype=np.float32))
     assert_close(ours, ref, rtol=0, atol=0)
+
+
+def test_storage_offset_survives_detach_and_data():
+    base = torsh.arange(12.0).reshape(3, 4)
+    view = base.t()[1:]
+    ref = torch_ref.arange(12.0).reshape(3, 4).t()[1:] if torch_ref is not None else None
+    expected = ref.storage_offset() if ref is not None else 1
+    assert view.storage_offset() == view.detach().storage_offset() == view.data.storage_offset() == expected
+    assert view.detach().untyped_storage() is view.untyped_storage()

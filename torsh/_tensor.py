@@ -61,6 +61,13 @@ class device:
 CPU = device("cpu")
 
 
+def _storage_array(array):
+    """The NumPy array that owns ``array``'s memory (a detached view's storage is its base's)."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
 def wrap(array, requires_grad=False):
     """A new tensor owning ``array`` (no copy). The one place tensors are born from ops."""
     t = Tensor._wrap(array, requires_grad)
@@ -174,16 +181,14 @@ class Tensor:
         return strides[normalize_dim(dim, self._data.ndim)]
 
     def storage_offset(self):
-        if self._base is None:
-            return 0
-        root = self._base._data
+        root = _storage_array(self._data)
         return (self._data.__array_interface__["data"][0] - root.__array_interface__["data"][0]) // self._data.itemsize
 
     def data_ptr(self):
         return self._data.__array_interface__["data"][0]
 
     def untyped_storage(self):
-        return (self._base if self._base is not None else self)._data
+        return _storage_array(self._data)
 
     def is_contiguous(self, memory_format=None):
         return self._data.flags.c_contiguous
