@@ -287,3 +287,14 @@ def test_gradcheck_and_gradgradcheck(name, fn, shape):
     x = torsh.tensor(np.random.default_rng(0).normal(size=shape), requires_grad=True)
     assert torsh.autograd.gradcheck(lambda t: fn(F, t), (x,))
     assert torsh.autograd.gradgradcheck(lambda t: fn(F, t), (x,))
+
+
+def test_common_user_errors_match_torch():
+    check_same_error(lambda lib: lib.nn.Linear(3, 2)(lib.zeros(4, 3, dtype=lib.float64)))
+    check_same_error(lambda lib: lib.nn.functional.cross_entropy(lib.zeros(4, 3), lib.zeros(4, dtype=lib.int32)))
+    check_same_error(lambda lib: lib.nn.BatchNorm2d(3)(lib.zeros(2, 4, 2, 2)))
+    check_same_error(lambda lib: lib.nn.functional.batch_norm(lib.zeros(2, 3, 2, 2), lib.zeros(3), lib.ones(3),
+                                                              lib.ones(4)))
+    check_same_error(lambda lib: lib.nn.LayerNorm(5)(lib.zeros(2, 4)))
+    check_same_error(lambda lib: lib.nn.LSTM(3, 2)(lib.zeros(4, 1, 3, dtype=lib.float64)), exact=False,
+                     fallback_msg="float64) does not match weight dtype (")

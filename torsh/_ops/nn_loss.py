@@ -24,7 +24,7 @@ def _shape_str(shape):
 
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     x, t = input._data, target._data
-    if t.dtype.kind not in "iu":
+    if t.dtype not in (np.int64, np.uint8):
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {dtype_name(target.dtype)}")
     if x.ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {x.ndim})")

@@ -2,7 +2,15 @@
 __all__ = ["linear", "bilinear"]
 
 
+def _dtype_word(d):
+    from ..._ops._helpers import dtype_name
+    return dtype_name(d)
+
+
 def linear(input, weight, bias=None):
+    if input.dtype != weight.dtype:
+        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_dtype_word(input.dtype)} and "
+                           f"{_dtype_word(weight.dtype)}")
     if weight.ndim == 2 and (input.ndim == 0 or input.shape[-1] != weight.shape[1]):
         if input.ndim <= 1:
             shape_a = f"1x{input.shape[0] if input.ndim else 1}"

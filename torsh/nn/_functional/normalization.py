@@ -38,6 +38,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                              f"{input.shape}")
     if input.ndim < 2:
         raise ValueError(f"expected 2D or 3D input (got {input.ndim}D input)")
+    channels = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        if t is not None and t.numel() != channels:
+            raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
     shape = _channel_shape(input)
     if training or running_mean is None:
         axes = (0,) + tuple(range(2, input.ndim))
@@ -73,7 +78,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     k = len(normalized_shape)
     if tuple(input.shape[input.ndim - k:]) != normalized_shape or k > input.ndim:
         raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
-                           f"[*, {', '.join(map(str, normalized_shape))}], but got input of size{input.shape}")
+                           f"[*, {', '.join(map(str, normalized_shape))}], but got input of size{list(input.shape)}")
     axes = tuple(range(input.ndim - k, input.ndim))
     out, _, _ = nn_norm.normalize(input, axes, eps, "NativeLayerNormBackward0")
     if weight is not None:

@@ -211,6 +211,10 @@ class RNNBase(Module):
             elif self.batch_first:
                 x = x.transpose(0, 1)
             batch = x.shape[1]
+        if x.dtype != self.weight_ih_l0.dtype:
+            w = self.weight_ih_l0.dtype
+            raise ValueError(f"RNN input dtype ({x.dtype}) does not match weight dtype ({w}). Convert input: "
+                             f"input.to({w}), or convert model: model.to({x.dtype})")
         feat = x.shape[-1]
         if feat != self.input_size:
             raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got {feat}")
