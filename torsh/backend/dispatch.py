@@ -127,12 +127,22 @@ def choose(op, numel, np_dtype, contiguous=True):
     return "numpy", f"numel {numel:,} < threshold {limit:,}"
 
 
+_dtype_names = {}  # str(np.dtype) costs microseconds in NumPy 2: name each dtype once
+
+
+def _dtype_name(np_dtype):
+    name = _dtype_names.get(np_dtype)
+    if name is None:
+        name = _dtype_names[np_dtype] = str(np_dtype)
+    return name
+
+
 def _run(op, variant, reason, numel, np_dtype, compiled_call, numpy_call):
     if not events.listening(TOPIC):
         return numpy_call() if variant == "numpy" else compiled_call(variant == "pythran_omp")
     start = time.perf_counter()
     out = numpy_call() if variant == "numpy" else compiled_call(variant == "pythran_omp")
-    events.emit(TOPIC, DispatchRecord(op, variant, reason, numel, str(np_dtype), time.perf_counter() - start))
+    events.emit(TOPIC, DispatchRecord(op, variant, reason, numel, _dtype_name(np_dtype), time.perf_counter() - start))
     return out
 
 
