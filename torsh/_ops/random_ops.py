@@ -45,7 +45,10 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
         cdf = np.cumsum(rows / totals, axis=1)
         cdf[:, -1] = 1.0
         u = rng.random((rows.shape[0], num_samples))
-        idx = (u[:, :, None] >= cdf[:, None, :]).sum(axis=2)
+        # one searchsorted for all rows: shifting row r by r keeps the concatenated CDFs sorted
+        shift = np.arange(rows.shape[0])[:, None]
+        flat = np.searchsorted((cdf + shift).ravel(), (u + shift).ravel(), side="right")
+        idx = flat.reshape(u.shape) - shift * n
     else:  # Efraimidis-Spirakis: the k largest u ** (1 / w) are a weighted sample without replacement
         with np.errstate(divide="ignore"):
             keys = np.log(rng.random(rows.shape)) / rows  # log of u ** (1/w); -inf where w == 0
