@@ -764,3 +764,12 @@ def test_anomaly_mode_records_forward_stack_and_is_off_by_default():
         y = x * 2
     stack = "".join(y.grad_fn.metadata["traceback_"])
     assert "test_anomaly_mode_records_forward_stack" in stack
+
+
+def test_leaf_gradient_follows_a_dtype_change_through_data():
+    p = torsh.ones(2, requires_grad=True)
+    kept_alive = p * 2  # an old graph still holds p's gradient accumulator
+    p.data = torsh.ones(2, dtype=torsh.float64)
+    (p * 3).sum().backward()
+    assert p.grad.dtype == torsh.float64 and p.grad.tolist() == [3.0, 3.0]
+    assert kept_alive.grad_fn is not None

@@ -170,8 +170,13 @@ class AccumulateGrad(Node):
         super().__init__()
         self.variable = variable
         self._sequence_nr = float("inf")  # run as soon as ready, as PyTorch does
-        self._input_meta = ((variable.shape, variable.dtype),)
-        self._output_meta = self._input_meta
+
+    @property
+    def _input_meta(self):
+        # read from the leaf each time: `p.data = ...` may change its dtype while old graphs live
+        return ((self.variable._data.shape, self.variable.dtype),)
+
+    _output_meta = _input_meta
 
     def apply(self, grad):
         var = self.variable
