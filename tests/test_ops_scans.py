@@ -17,6 +17,8 @@ OPS = [
     Op("cummin", lambda lib, a, **kw: a.cummin(**kw), SCAN, dtypes=("float32", "float64", "int64")),
     Op("cummin_ties", lambda lib, a: lib.cummin(a, 0), [S((6, 3))], rounded=True, gradcheck=False),
     Op("logcumsumexp", lambda lib, a, **kw: lib.logcumsumexp(a, **kw), SCAN, domain=(-10.0, 10.0)),
+    # past the pairwise-table length the log-space backward is used
+    Op("logcumsumexp_long", lambda lib, a: a.logcumsumexp(1), [S((2, 1100))], domain=(-30.0, 30.0), gradcheck=False),
     Op("logcumsumexp_method", lambda lib, a: a.logcumsumexp(-1), [S((2, 5))], domain=(-50.0, 50.0)),
 ]
 

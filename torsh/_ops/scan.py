@@ -125,17 +125,36 @@ class LogcumsumexpBackward0(Node):
         d = self.dim
         if x.ndim == 0:
             return (grad,)
-        # sum_{j >= i} g_j exp(x_i - out_j), in log space for positive and negative g separately
-        from .pointwise import where
-        neg_inf = float("-inf")
+        if x._data.shape[d] <= _PAIRWISE_MAX:
+            return (_logcumsumexp_grad_pairwise(grad, x, result, d),)
+        return (_logcumsumexp_grad_logspace(grad, x, result, d),)
 
-        def part(g):
-            log_g = where(g > 0, g.clamp(min=1e-300 if x.dtype.itemsize == 8 else 1e-38), 1.0).log()
-            log_g = where(g > 0, log_g, neg_inf)
-            acc = (log_g - result).flip(d).logcumsumexp(d).flip(d)
-            return (acc + x).exp()
 
-        return (part(grad) - part(-grad),)
+_PAIRWISE_MAX = 1024  # up to this scan length the exact (i, j) table is used: stable and twice differentiable
+
+
+def _logcumsumexp_grad_pairwise(grad, x, result, d):
+    """sum_{j >= i} g_j exp(x_i - out_j): every weight is <= 1 (out_j >= x_i), so no overflow."""
+    from .creation import ones
+    n = x._data.shape[d]
+    xm, om, gm = x.movedim(d, -1), result.movedim(d, -1), grad.movedim(d, -1)
+    before = ones((n, n), dtype=_dtype.bool).tril(-1)  # [i, j] with j < i: out_j does not depend on x_i
+    weights = (xm.unsqueeze(-1) - om.unsqueeze(-2)).masked_fill(before, float("-inf")).exp()
+    return (weights * gm.unsqueeze(-2)).sum(-1).movedim(-1, d)
+
+
+def _logcumsumexp_grad_logspace(grad, x, result, d):
+    """The same sum in log space for long scans (first derivative only is exact)."""
+    from .pointwise import where
+    neg_inf = float("-inf")
+
+    def part(g):
+        log_g = where(g > 0, g.clamp(min=1e-300 if x.dtype.itemsize == 8 else 1e-38), 1.0).log()
+        log_g = where(g > 0, log_g, neg_inf)
+        acc = (log_g - result).flip(d).logcumsumexp(d).flip(d)
+        return (acc + x).exp()
+
+    return part(grad) - part(-grad)
 
 
 def logcumsumexp(input, dim):
