@@ -75,3 +75,23 @@ def test_set_num_threads_sets_openmp_numexpr_and_blas_together():
             torsh.set_num_threads(0)
     finally:
         torsh.set_num_threads(before)
+
+
+def test_memory_tracking_counts_allocations_and_frees():
+    import gc
+    from torsh.backend import events, memory
+    records = []
+    unsubscribe = events.subscribe(memory.TOPIC, records.append)
+    try:
+        before = memory.live_bytes()
+        t = torsh.ones(1000, dtype=torsh.float64)
+        assert memory.live_bytes() - before == 8000
+        view = t[10:]  # views share their base's bytes: not counted again
+        assert memory.live_bytes() - before == 8000
+        del t, view
+        gc.collect()
+        assert memory.live_bytes() == before
+        kinds = [(r.kind, r.nbytes) for r in records if r.nbytes == 8000]
+        assert kinds == [("alloc", 8000), ("free", 8000)]
+    finally:
+        unsubscribe()

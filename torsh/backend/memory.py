@@ -36,7 +36,17 @@ def track(array):
         _peak = max(_peak, _live)
         live = _live
     events.emit(TOPIC, MemoryEvent("alloc", nbytes, live, address))
-    weakref.finalize(array, _freed, nbytes, address)
+    # a bare weakref with a callback costs a tenth of weakref.finalize; the ref must stay alive
+    ref = weakref.ref(array, _on_collected)
+    _pending[id(ref)] = (ref, nbytes, address)  # keyed by the ref's id: arrays are unhashable
+
+
+_pending = {}  # id(weakref of a tracked array) -> (weakref, nbytes, address)
+
+
+def _on_collected(ref):
+    _, nbytes, address = _pending.pop(id(ref))
+    _freed(nbytes, address)
 
 
 def _freed(nbytes, address):
