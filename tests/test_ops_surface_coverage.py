@@ -4,7 +4,7 @@ torsh.fft and torsh.special. (Values, gradients and errors are checked by the te
 import pytest
 
 import torsh
-from helpers import torch_ref
+from helpers import assert_close, torch_ref
 
 ELEMENTWISE = """exp log log2 log10 log1p expm1 sqrt rsqrt sin cos tan asin acos atan sinh cosh tanh asinh acosh atanh
 arcsin arccos arctan arcsinh arccosh arctanh sigmoid erf erfc erfinv lgamma digamma polygamma abs sign sgn floor
@@ -80,3 +80,25 @@ def test_inplace_view_ops():
 
 def test_counts():
     assert len(ALL) > 250
+
+
+@pytest.mark.parametrize("fn", [
+    lambda lib, o: lib.cumsum(lib.tensor([1.0, 2.0, 3.0]), 0, out=o),
+    lambda lib, o: lib.atan2(lib.tensor([1.0, -1.0]), lib.tensor([2.0, 2.0]), out=o),
+    lambda lib, o: lib.index_select(lib.tensor([[1.0, 2.0], [3.0, 4.0]]), 1, lib.tensor([1]), out=o),
+    lambda lib, o: lib.linalg.det(lib.tensor([[2.0, 1.0], [1.0, 3.0]]), out=o),
+    lambda lib, o: lib.cross(lib.eye(3), lib.ones(3, 3), dim=1, out=o),
+])
+def test_out_argument(fn):
+    ours_out, ref_out = torsh.empty(0), torch_ref.empty(0)
+    ours, ref = fn(torsh, ours_out), fn(torch_ref, ref_out)
+    assert ours is ours_out and ref is ref_out
+    assert_close(ours, ref)
+
+
+def test_out_argument_tuple_and_autograd_refusal():
+    v, i = torsh.empty(0), torsh.empty(0, dtype=torsh.int64)
+    assert torsh.sort(torsh.tensor([3.0, 1.0, 2.0]), out=(v, i)) == (v, i)
+    assert v.tolist() == [1.0, 2.0, 3.0] and i.tolist() == [1, 2, 0]
+    with pytest.raises(RuntimeError, match="out=... arguments don't support automatic differentiation"):
+        torsh.cumsum(torsh.ones(3, requires_grad=True), 0, out=torsh.empty(3))

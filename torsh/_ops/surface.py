@@ -12,11 +12,39 @@ from .inplace import apply_inplace
 _MODULES = (activation, gather_scatter, pointwise_more, products, random_ops, reduction_more, scan, shape_extra,
             sorting)
 
+
+
+def with_out(fn):
+    """``fn`` honouring ``out=`` the one way for every op: compute, then copy into ``out`` (a tensor, or a
+    tuple of tensors for ops returning several) as PyTorch's out= variants do."""
+    import functools
+    import inspect
+    try:
+        takes_out = "out" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        takes_out = False
+    if not takes_out:
+        return fn
+
+    @functools.wraps(fn)
+    def op(*args, out=None, **kwargs):
+        result = fn(*args, **kwargs)
+        if out is None:
+            return result
+        from .pointwise import _out
+        if isinstance(result, tuple):
+            for r, o in zip(result, out):
+                _out(r, o)
+            return out
+        return _out(result, out)
+    return op
+
+
 # torsh.<name> for every public op of the newer modules
 __all__ = sorted({name for m in _MODULES for name in m.__all__})
 for _m in _MODULES:
     for _name in _m.__all__:
-        globals()[_name] = getattr(_m, _name)
+        globals()[_name] = with_out(getattr(_m, _name))
 
 
 def _method_from(fn):

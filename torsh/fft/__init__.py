@@ -1,2 +1,6 @@
 """torsh.fft: PyTorch's ``torch.fft`` namespace (ops live in ``torsh/_ops/fft_ops.py``)."""
-from .._ops.fft_ops import *  # noqa: F401,F403
+from .._ops import fft_ops as _impl
+from .._ops.surface import with_out as _with_out
+
+for _name in _impl.__all__:  # each op with out= handled uniformly
+    globals()[_name] = _with_out(getattr(_impl, _name))

@@ -1,13 +1,13 @@
 """torsh.linalg: PyTorch's ``torch.linalg`` namespace (ops live in ``torsh/_ops/linalg_ops.py``)."""
+from .._ops import linalg_ops as _impl
 from .._ops.linalg import matmul  # noqa: F401
-from .._ops.linalg_ops import *  # noqa: F401,F403
 from .._ops.products import linalg_cross as cross  # noqa: F401
+from .._ops.surface import with_out as _with_out
 
+for _name in _impl.__all__:  # each op with out= handled uniformly
+    globals()[_name] = _with_out(getattr(_impl, _name))
 
 
 def vecdot(x, y, *, dim=-1, out=None):
     """torch.linalg.vecdot: sum(conj(x) * y, dim), broadcasting."""
     return ((x.conj() if x.dtype.is_complex else x) * y).sum(dim)
-
-
-
