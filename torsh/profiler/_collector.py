@@ -260,6 +260,16 @@ _TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", 
                "bool": "bool", "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
 
 
+_type_name_cache = {}  # np.dtype -> C++ name; dtype.name is slow Python code in NumPy 2
+
+
+def _type_name(np_dtype):
+    name = _type_name_cache.get(np_dtype)
+    if name is None:
+        name = _type_name_cache[np_dtype] = _TYPE_NAMES.get(np_dtype.name, np_dtype.name)
+    return name
+
+
 def describe_inputs(args, kwargs):
     """(shapes, types) of an op's arguments, in PyTorch's ``Input Dims`` / ``Input type`` form."""
     shapes, types_ = [], []
@@ -267,7 +277,7 @@ def describe_inputs(args, kwargs):
         data = getattr(value, "_data", None)
         if data is not None and hasattr(data, "shape"):
             shapes.append(list(data.shape))
-            types_.append(_TYPE_NAMES.get(data.dtype.name, data.dtype.name))
+            types_.append(_type_name(data.dtype))
         elif isinstance(value, (list, tuple)) and value and hasattr(value[0], "_data"):
             shapes.append([list(v._data.shape) for v in value if hasattr(v, "_data")])
             types_.append("TensorList")
