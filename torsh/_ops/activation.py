@@ -1,7 +1,6 @@
 """softmax and log_softmax along a dim (torch.softmax / Tensor.softmax; torsh.special and torsh.nn use them)."""
 import numpy as np
 
-from .. import _dtype
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
 from ._helpers import dtype_name, normalize_dim

@@ -170,7 +170,6 @@ class FftC2RBackward0(Node):
         last, n = self.dims[-1], self.sizes[-1]
         doubled = n - g._data.shape[last]  # bins standing for a conjugate pair count twice
         if doubled > 0:
-            from .creation import ones
             scale = np.ones(g._data.shape[last])
             scale[1:1 + doubled] = 2
             shape = [1] * g._data.ndim

@@ -11,7 +11,7 @@ import numpy as np
 from .. import _dtype
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
-from ._helpers import broadcast_shapes, dtype_name, normalize_dim, shape_str
+from ._helpers import broadcast_shapes, normalize_dim, shape_str
 from .linalg import bmm, dot, matmul, mm, mv
 
 

@@ -1,11 +1,9 @@
 """Sampling ops: bernoulli, multinomial, and the in-place fillers exponential_, random_, geometric_,
 cauchy_, log_normal_, bernoulli_. All draw from ``torsh.Generator`` streams (the default one unless
 ``generator=`` is given), so results repeat under ``manual_seed``; they are not PyTorch's bit streams."""
-import math
-
 import numpy as np
 
-from .. import _dtype, _random
+from .. import _random
 from .._tensor import Tensor, wrap
 from ._helpers import dtype_name
 from .inplace import apply_inplace

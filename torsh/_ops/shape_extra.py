@@ -1,7 +1,6 @@
 """More shape ops: flips and rolls, repeats, triangles and diagonals, broadcasting, stacking helpers,
 splitting, grids. Copies are computed on NumPy with the adjoint as backward; composites of existing
 differentiable ops (atleast_*, hstack, meshgrid, ...) get autograd for free."""
-import math
 
 import numpy as np
 

@@ -8,7 +8,6 @@ import collections
 
 import numpy as np
 
-from .. import _dtype
 from .._tensor import wrap
 from ._helpers import dtype_name, normalize_dim
 from .gather_scatter import gather

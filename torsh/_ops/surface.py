@@ -1,8 +1,8 @@
 """The wider op surface (issue 3): re-exports the ops of the newer modules for ``torsh``'s namespace
 and binds them as Tensor methods and in-place variants, in one place.
 
-``_ops/__init__.py`` binds the core ops; this module only adds names (it never rebinds a core one
-unless listed in ``_REBIND``, where the newer module holds the better version).
+``_ops/__init__.py`` binds the core ops; this module only adds names. (maximum/minimum moved to
+``pointwise_more``; ``pointwise`` re-exports them, so both bindings are the same function.)
 """
 from .._tensor import Tensor
 from . import gather_scatter, indexing, pointwise, pointwise_more, products, scan
@@ -11,7 +11,6 @@ from .inplace import apply_inplace
 
 _MODULES = (activation, gather_scatter, pointwise_more, products, random_ops, reduction_more, scan, shape_extra,
             sorting)
-
 
 
 def with_out(fn):
@@ -45,10 +44,6 @@ __all__ = sorted({name for m in _MODULES for name in m.__all__})
 for _m in _MODULES:
     for _name in _m.__all__:
         globals()[_name] = with_out(getattr(_m, _name))
-
-
-def _method_from(fn):
-    return lambda self, *args, **kwargs: fn(self, *args, **kwargs)
 
 
 # Tensor.<name>(self, ...) is the op with self first
