@@ -265,3 +265,16 @@ def test_clamp_max_nan_propagates_through_maximum():
         "log_softmax_int", "polygamma_negative", "maximum_shapes", "inplace_broadcast"])
 def test_errors(fn):
     check_same_error(fn)
+
+
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+def test_abs_of_complex_is_real_with_complex_gradient(dtype):
+    from helpers import assert_close, make_array, pair
+    arr = make_array((3, 4), dtype, seed=5)
+    w = make_array((3, 4), "float64", seed=6)
+    ours, ref = pair(arr, dtype, requires_grad=True)
+    a, r = ours.abs(), ref.abs()
+    assert_close(a, r)
+    (a * torsh.tensor(w).to(a.dtype)).sum().backward()
+    (r * torch_ref.tensor(w).to(r.dtype)).sum().backward()
+    assert_close(ours.grad, ref.grad)

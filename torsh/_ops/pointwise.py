@@ -360,7 +360,9 @@ def _make_unary(name, np_fn, derivative, *, node_name, kernel=None, to_float=Tru
                 value = dispatch.unary(kernel, data, np_fn)
             else:
                 value = np_fn(data)
-        result = wrap(np.asarray(value, dtype=data.dtype) if not isinstance(value, np.ndarray) or value.dtype != data.dtype else value)
+        out_dtype = value.dtype if data.dtype.kind == "c" and np.asarray(value).dtype.kind == "f" else data.dtype
+        result = wrap(np.asarray(value, dtype=out_dtype) if not isinstance(value, np.ndarray) or value.dtype != out_dtype
+                      else value)  # complex -> real ops (abs) keep their real dtype
         if needs_grad(input):
             node = node_cls()
             record(node, (input,), (result,))
