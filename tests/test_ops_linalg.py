@@ -53,6 +53,8 @@ OPS = [
     Op("eigvalsh", lambda lib, a: lib.linalg.eigvalsh(sym(lib, a)), [S((3, 3)), S((2, 3, 3))]),
     Op("eigvals", lambda lib, a: lib.linalg.eigvals(sym(lib, a)).real.sort().values, [S((3, 3))],
        differentiable=False),
+    # general (non-symmetric) matrices: complex eigenvalues, compared and differentiated via real/imag parts
+    Op("eigvals_general", lambda lib, a: _real_imag(lib.linalg.eigvals(a)), [S((3, 3)), S((2, 4, 4), name="batched")]),
     Op("eig_symmetric", lambda lib, a: lib.linalg.eig(sym(lib, a)).eigenvalues.real.sort().values, [S((3, 3))],
        differentiable=False),
     Op("vector_norm", la("vector_norm"),
@@ -87,6 +89,10 @@ OPS = [
     Op("linalg_matmul", lambda lib, a, b: lib.linalg.matmul(a, b), [S((3, 4), (4, 2))]),
     Op("vecdot", lambda lib, a, b: lib.linalg.vecdot(a, b), [S((3, 4), (3, 4)), S((3, 4), (4,))]),
 ]
+
+
+def _real_imag(z):
+    return z.real, z.imag * 1  # * 1: a plain tensor (torch may hand back a lazily negated view)
 
 
 def _sign_free(usv):

@@ -421,7 +421,8 @@ def _complex_of(A):
 
 
 def eig(A, *, out=None):
-    """Eigen-decomposition of a general matrix (complex results). No gradient (documented gap)."""
+    """Eigen-decomposition of a general matrix (complex results). No gradient here (use eigvals for
+    differentiable eigenvalues); eigenvector gradients are a documented gap."""
     _check_matrix("linalg.eig", A)
     L, V = np.linalg.eig(A._data)
     import collections
@@ -429,9 +430,24 @@ def eig(A, *, out=None):
         wrap(np.ascontiguousarray(L, dtype=_complex_of(A))), wrap(np.ascontiguousarray(V, dtype=_complex_of(A))))
 
 
+class LinalgEigBackward0(Node):
+    """Eigenvalues only: gA = V^-H diag(gL) V^H (its real part for a real A), as PyTorch's formula."""
+
+    def backward(self, grad):
+        (V,) = self.saved_tensors
+        Vh = V.mH
+        gA = solve(Vh, grad.diag_embed() @ Vh)
+        return (gA.real if self.real_input else gA,)
+
+
 def eigvals(A, *, out=None):
     _check_matrix("linalg.eigvals", A)
-    return wrap(np.ascontiguousarray(np.linalg.eigvals(A._data), dtype=_complex_of(A)))
+    if not needs_grad(A):
+        return wrap(np.ascontiguousarray(np.linalg.eigvals(A._data), dtype=_complex_of(A)))
+    L, V = np.linalg.eig(A._data)
+    Lt = wrap(np.ascontiguousarray(L, dtype=_complex_of(A)))
+    Vt = wrap(np.ascontiguousarray(V, dtype=_complex_of(A)))
+    return _finish(LinalgEigBackward0, (A,), Lt, (Vt,), real_input=not A.dtype.is_complex)
 
 
 # -- norms, pseudo-inverse, powers, rank, condition number -----------------------------------------
