@@ -55,6 +55,7 @@ OPS = [
        differentiable=False),
     # general (non-symmetric) matrices: complex eigenvalues, compared and differentiated via real/imag parts
     Op("eigvals_general", lambda lib, a: _real_imag(lib.linalg.eigvals(a)), [S((3, 3)), S((2, 4, 4), name="batched")]),
+    Op("eig_general", lambda lib, a: _eig_phase_free(lib.linalg.eig(a)), [S((3, 3)), S((2, 3, 3), name="batched")]),
     Op("eig_symmetric", lambda lib, a: lib.linalg.eig(sym(lib, a)).eigenvalues.real.sort().values, [S((3, 3))],
        differentiable=False),
     Op("vector_norm", la("vector_norm"),
@@ -93,6 +94,11 @@ OPS = [
 
 def _real_imag(z):
     return z.real, z.imag * 1  # * 1: a plain tensor (torch may hand back a lazily negated view)
+
+
+def _eig_phase_free(lv):
+    L, V = lv
+    return L.real, L.imag * 1, V.abs() ** 2  # |V|^2 does not depend on the eigenvectors' phases
 
 
 def _sign_free(usv):

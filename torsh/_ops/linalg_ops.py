@@ -421,13 +421,46 @@ def _complex_of(A):
 
 
 def eig(A, *, out=None):
-    """Eigen-decomposition of a general matrix (complex results). No gradient here (use eigvals for
-    differentiable eigenvalues); eigenvector gradients are a documented gap."""
+    """Eigen-decomposition of a general matrix (complex results). Like PyTorch's, the eigenvector gradient
+    is only meaningful for losses that do not depend on each eigenvector's (arbitrary) phase."""
     _check_matrix("linalg.eig", A)
     L, V = np.linalg.eig(A._data)
+    Lt = wrap(np.ascontiguousarray(L, dtype=_complex_of(A)))
+    Vt = wrap(np.ascontiguousarray(V, dtype=_complex_of(A)))
+    if needs_grad(A):
+        node = LinalgEigVectorsBackward0()
+        node.real_input = not A.dtype.is_complex
+        record(node, (A,), (Lt, Vt))
+        node.save_for_backward(Lt.detach(), Vt.detach())
     import collections
-    return collections.namedtuple("eig", ["eigenvalues", "eigenvectors"])(
-        wrap(np.ascontiguousarray(L, dtype=_complex_of(A))), wrap(np.ascontiguousarray(V, dtype=_complex_of(A))))
+    return collections.namedtuple("eig", ["eigenvalues", "eigenvectors"])(Lt, Vt)
+
+
+class LinalgEigVectorsBackward0(Node):
+    """PyTorch's linalg_eig_backward; valid for losses invariant to each eigenvector's phase."""
+
+    def name(self):
+        return "LinalgEigBackward0"
+
+    def backward(self, gL, gV):
+        L, V = self.saved_tensors
+        from .creation import eye, zeros_like
+        Vh = V.mH
+        n = L._data.shape[-1]
+        if gV is None:
+            ret = gL.diag_embed()
+        else:
+            VhgV = Vh @ gV
+            diag_re = VhgV.diagonal(0, -2, -1).real.to(V.dtype)
+            VhgV = VhgV - (Vh @ V) * diag_re.unsqueeze(-2)
+            Lc = L.conj()
+            Econj = Lc.unsqueeze(-2) - Lc.unsqueeze(-1) + eye(n, dtype=L.dtype)
+            ret = VhgV / Econj
+            ret = ret - ret.diagonal(0, -2, -1).diag_embed()
+            if gL is not None:
+                ret = ret + gL.diag_embed()
+        gA = solve(Vh, ret @ Vh)
+        return (gA.real if self.real_input else gA,)
 
 
 class LinalgEigBackward0(Node):
