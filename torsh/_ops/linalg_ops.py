@@ -312,12 +312,21 @@ def qr(A, mode="reduced", *, out=None):
     if mode == "r":
         Qt = wrap(np.zeros(0, A._data.dtype))
     m, n = A._data.shape[-2:]
-    if needs_grad(A) and mode != "r" and (mode == "reduced" or m <= n) and m >= n:
-        node = LinalgQrBackward0()
+    if needs_grad(A) and mode != "r":
+        # the formula below covers m >= n; wider inputs get a node that says so instead of a silent None
+        node = LinalgQrBackward0() if m >= n else _QrWideBackward()
         record(node, (A,), (Qt, Rt))
         node.save_for_backward(Qt, Rt)
     import collections
     return collections.namedtuple("qr", ["Q", "R"])(Qt, Rt)
+
+
+class _QrWideBackward(Node):
+    def name(self):
+        return "LinalgQrBackward0"
+
+    def backward(self, gQ, gR):
+        raise NotImplementedError("torsh: the gradient of linalg.qr is implemented for inputs with rows >= columns")
 
 
 class LinalgSvdBackward0(Node):
