@@ -190,7 +190,3 @@ def can_cast(from_, to):
     """PyTorch's can_cast: no float->int, no complex->non-complex, no non-bool->bool."""
     from_, to = to_dtype(from_), to_dtype(to)
     return from_._category <= to._category
-
-
-def finfo_np(d):
-    return ml_dtypes.finfo(d.np) if d is bfloat16 else np.finfo(d.np)

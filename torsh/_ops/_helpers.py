@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import _dtype
-from .._tensor import Tensor, wrap
+from .._tensor import Tensor
 
 
 def is_tensor(x):
@@ -78,12 +78,6 @@ def to_array(x, np_dtype):
     return np_dtype.type(x)
 
 
-def as_tensor_arg(x, like):
-    """A scalar argument as a 0-dim tensor of ``like``'s dtype; tensors pass through."""
-    if is_tensor(x):
-        return x
-    return wrap(np.asarray(x, dtype=like._data.dtype))
-
 
 def dtype_name(d):
     names = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
@@ -92,10 +86,3 @@ def dtype_name(d):
     return names[d.name]
 
 
-def check_floating(op, t):
-    if not (t.dtype.is_floating_point or t.dtype.is_complex):
-        raise RuntimeError(f"{op}: expected a floating point or complex tensor but got {t.dtype}")
-
-
-def result_dtype(*operands):
-    return _dtype.result_type_of(*operands)

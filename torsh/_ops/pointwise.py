@@ -332,9 +332,6 @@ def float_power(input, exponent):
 
 
 # -- unary ops -------------------------------------------------------------------------------
-def _float_result_dtype(d):
-    return d if (d.is_floating_point or d.is_complex) else _dtype.get_default_dtype()
-
 
 def _make_unary(name, np_fn, derivative, *, node_name, kernel=None, to_float=True, saves="input"):
     """Define a unary op ``name`` whose gradient is ``derivative(grad, x, y)`` in torsh ops.

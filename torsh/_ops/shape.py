@@ -390,7 +390,7 @@ def split(tensor, split_size_or_sections, dim=0):
         node_cls = SplitBackward0
     else:
         sizes = [int(s) for s in split_size_or_sections]
-        if builtins_sum(sizes) != size:
+        if sum(sizes) != size:
             raise RuntimeError(
                 f"split_with_sizes expects split_sizes to sum exactly to {size} (input tensor's size at dimension "
                 f"{d}), but got split_sizes={sizes}")
@@ -400,12 +400,6 @@ def split(tensor, split_size_or_sections, dim=0):
     fns = [(lambda s, n: lambda t: t.narrow(d, s, n))(s, n) for s, n in zip(starts, sizes)]
     return _multi_view(tensor, arrays, node_cls, fns, dim=d)
 
-
-def builtins_sum(values):
-    total = 0
-    for v in values:
-        total += v
-    return total
 
 
 def chunk(input, chunks, dim=0):
