@@ -30,6 +30,10 @@ test: $(STAMP)
 demo: $(STAMP)
 	TORSH_REQUIRE_KERNELS=1 $(BIN)/python -m torsh.demo --out profile
 
+# JupyterLab on the tutorials (notebooks/), with torsh's extension and widgets installed
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
