@@ -23,6 +23,7 @@ import json
 from ._files import write_text_atomically
 
 SCHEMA_VERSION = 1
+MIME_TYPE = "application/vnd.torsh.trace+json"  # notebooks: docs/schemas/trace.schema.json
 MEMORY_COUNTER = "CPU Memory"
 
 

@@ -254,5 +254,15 @@ class profile:
         """The trace JSON object itself (what export_chrome_trace writes), for viewers and notebooks."""
         return chrome_trace.build_trace(self._require_results("trace()"))
 
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        """In Jupyter: the trace (application/vnd.torsh.trace+json) once results exist, plus a text summary."""
+        if self._results is None:
+            state = "recording" if self._running else "no results yet"
+            return {"text/plain": f"<torsh.profiler.profile ({state})>"}
+        trace = chrome_trace.build_trace(self._results)
+        calls = sum(1 for e in trace["traceEvents"] if e["ph"] == "X")
+        return {chrome_trace.MIME_TYPE: trace,
+                "text/plain": f"<torsh.profiler.profile: {calls} calls recorded; trace_view(prof) draws them>"}
+
 
 __all__ = ["profile", "ProfilerActivity", "supported_activities", "EventList"]

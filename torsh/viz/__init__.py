@@ -2,12 +2,38 @@
 
 ``graph(loss, model)`` returns the autograd graph (MIME ``application/vnd.torsh.graph+json``);
 ``record_modules(model)`` stamps the nodes created inside each module so the graph can group
-them by module path.
+them by module path. ``kernel_stats()`` is a JSON-able snapshot (docs/schemas/stats.schema.json).
+
+Widgets (ipywidgets + plotly, imported only when first used, so ``import torsh`` stays free
+of them): ``graph_view``, ``trace_view``, ``MemoryTimeline``, ``DispatchView``, ``Dashboard``.
+IPython magics: ``%load_ext torsh.viz`` (``%%torsh_profile``, ``%torsh_memory``).
 """
+import importlib
+
 from ._modules import record_modules
 from .graph import MIME_TYPE as GRAPH_MIME_TYPE, Graph, GraphEdge, GraphGroup, GraphNode, graph
 
 TRACE_MIME_TYPE = "application/vnd.torsh.trace+json"
 
+# name -> module (relative) that defines it; these modules import ipywidgets / plotly / IPython
+_LAZY = {"graph_view": "graph_view", "GraphView": "graph_view", "trace_view": "trace_view",
+         "TraceView": "trace_view", "MemoryTimeline": "memory_view", "DispatchView": "dispatch_view",
+         "Dashboard": "dashboard", "kernel_stats": "stats"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'torsh.viz' has no attribute '{name}'")
+
+
+def load_ipython_extension(ipython):
+    """``%load_ext torsh.viz``: register the magics and start counting dispatch decisions."""
+    from .magics import load_ipython_extension as load
+    load(ipython)
+
+
 __all__ = ["graph", "record_modules", "Graph", "GraphNode", "GraphEdge", "GraphGroup",
-           "GRAPH_MIME_TYPE", "TRACE_MIME_TYPE"]
+           "GRAPH_MIME_TYPE", "TRACE_MIME_TYPE", *_LAZY, "load_ipython_extension"]

@@ -1,0 +1,198 @@
+"""torsh.viz widgets: what they draw (plotly figure data) and hold, checked against the models and runs that made them.
+
+Clicks are simulated the way the browser sends them (FigureWidget._js2py_pointsCallback).
+"""
+import json
+import pathlib
+import subprocess
+import sys
+
+import jsonschema
+import pytest
+
+import torsh
+import torsh.nn as nn
+import torsh.nn.functional as F
+import torsh.viz as viz
+from torsh.profiler import profile, record_function
+
+SCHEMAS = pathlib.Path(__file__).resolve().parent.parent / "docs" / "schemas"
+
+
+def _validator(name):
+    schema = json.loads((SCHEMAS / name).read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _blocks(n_blocks, width=8):
+    torsh.manual_seed(0)
+    blocks = [nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, width)) for _ in range(n_blocks)]
+    return nn.Sequential(*blocks, nn.Linear(width, 3))
+
+
+def _loss(model, width=8):
+    x = torsh.randn(5, width)
+    return F.cross_entropy(model(x), torsh.tensor([0, 1, 2, 0, 1]))
+
+
+def _click(figure, trace_index, point_index):
+    """Send a plotly_click the way the browser does."""
+    trace = figure.data[trace_index]
+    figure._js2py_pointsCallback = {
+        "event_type": "plotly_click",
+        "points": {"xs": [trace.x[point_index]], "ys": [trace.y[point_index]],
+                   "point_indexes": [point_index], "trace_indexes": [trace_index]}}
+
+
+def test_import_torsh_does_not_import_widget_libraries():
+    code = ("import sys, torsh, torsh.viz; "
+            "print(sorted(m for m in ('ipywidgets', 'plotly', 'IPython', 'anywidget') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+# -- graph view -------------------------------------------------------------------------------
+def test_graph_view_draws_one_marker_per_node_and_every_edge():
+    model = _blocks(2)
+    loss = _loss(model)
+    doc = viz.graph(loss, model).to_json()
+    view = viz.graph_view(loss, model)
+    edges, nodes = view.figure.data
+    assert view.collapsed == []  # small graph: nothing folded
+    assert len(nodes.x) == len(doc["nodes"]) and len(nodes.customdata) == len(doc["nodes"])
+    by_id = {n["id"]: n for n in doc["nodes"]}
+    assert list(nodes.text) == [by_id[i]["label"] for i in nodes.customdata]
+    assert sorted(nodes.text) == sorted(n["label"] for n in doc["nodes"])
+    assert len(edges.x) == 3 * len(doc["edges"])  # x0, x1, None per edge
+    # top-down: every producer is drawn above its consumer
+    y = dict(zip(nodes.customdata, nodes.y))
+    assert all(y[e["source"]] > y[e["target"]] for e in doc["edges"])
+    # the output is at the bottom, and the first layer holds no op that consumes anything drawn
+    assert y["out0"] == min(nodes.y)
+
+
+def test_graph_view_click_fills_details():
+    model = _blocks(1)
+    view = viz.graph_view(_loss(model), model)
+    nodes = view.figure.data[1]
+    relu = list(nodes.text).index("ReluBackward0")
+    _click(view.figure, 1, relu)
+    assert view.selected["label"] == "ReluBackward0"
+    details = view.details.value
+    assert "ReluBackward0" in details and "(5, 8) float32" in details and "160 B" in details  # 5*8*4 saved
+    weight = list(nodes.text).index("0.0.weight")
+    _click(view.figure, 1, weight)
+    assert "0.0.weight" in view.details.value and "parameter" in view.details.value
+
+
+def test_graph_view_folds_repeated_blocks_and_expands_on_demand():
+    model = _blocks(8)
+    with viz.record_modules(model):
+        loss = _loss(model)
+    doc = viz.graph(loss, model).to_json()
+    assert len(doc["nodes"]) > 60
+    view = viz.graph_view(loss, model)  # auto: folds the deepest module level that fits in 60
+    nodes = view.figure.data[1]
+    assert 0 < len(nodes.x) <= 60 and view.collapsed
+    boxes = [n for n in view.visible_nodes if n["kind"] == "group"]
+    assert len(boxes) == 24 and {b["label"] for b in boxes} >= {"0.0 (Linear)", "7.1 (ReLU)"}
+    # every hidden node is inside exactly one box; all drawn edges join drawn nodes
+    drawn = {n["id"] for n in view.visible_nodes}
+    hidden = {i for b in boxes for i in b["members"]}
+    assert hidden.isdisjoint(drawn) and len(hidden) + len(drawn) - len(boxes) == len(doc["nodes"])
+    assert all(e["source"] in drawn and e["target"] in drawn for e in view.visible_edges)
+    assert len(view.figure.data[0].x) == 3 * len(view.visible_edges)
+
+    # coarser: fold the eight top-level blocks
+    coarse = viz.graph_view(loss, model, collapse=True)
+    assert sum(n["kind"] == "group" for n in coarse.visible_nodes) == 9  # 8 blocks + the last Linear
+    # click a box, then Expand: its members come back
+    box = [n["id"] for n in coarse.visible_nodes].index("g:3")
+    _click(coarse.figure, 1, box)
+    assert "3 (Sequential) (folded)" in coarse.details.value and "mm x2" in coarse.details.value
+    before = len(coarse.figure.data[1].x)
+    coarse.toggle.click()
+    assert "g:3" not in coarse.collapsed
+    assert len(coarse.figure.data[1].x) == before - 1 + len(next(g for g in doc["groups"] if g["id"] == "g:3")["nodes"])
+    # and a node inside it folds its module again
+    mm = next(i for i, n in enumerate(coarse.visible_nodes) if n.get("module") == "3.0" and n["kind"] == "op")
+    _click(coarse.figure, 1, mm)
+    assert coarse.toggle.description == "Collapse its module" and not coarse.toggle.disabled
+    coarse.toggle.click()
+    assert "g:3.0" in coarse.collapsed
+
+    flat = viz.graph_view(viz.graph(loss, model), collapse=False)
+    assert len(flat.figure.data[1].x) == len(doc["nodes"])
+
+
+def test_graph_view_of_a_deep_chain_lays_out_without_recursion():
+    x = torsh.ones(2, requires_grad=True)
+    y = x
+    for _ in range(3000):
+        y = y * 1.0
+    view = viz.graph_view(y)
+    assert len(view.figure.data[1].x) == 3002
+    assert len(set(view.figure.data[1].y)) == 3002  # a chain: one node per layer
+
+
+# -- trace view and the profiler's MIME bundle ------------------------------------------------------
+def _profiled(**options):
+    model = _blocks(2)
+    with profile(**options) as prof:
+        with record_function("step"):
+            loss = _loss(model)
+            loss.backward()
+    return prof
+
+
+def test_trace_view_has_one_bar_per_complete_event_nested_by_time():
+    prof = _profiled(record_shapes=True)
+    trace = prof.trace()
+    complete = [e for e in trace["traceEvents"] if e["ph"] == "X"]
+    view = viz.trace_view(prof)
+    bars = view.figure.data[0]
+    assert len(bars.x) == len(complete) > 20
+    assert sorted(bars.text) == sorted(e["name"] for e in complete)
+    assert sorted(bars.x) == pytest.approx(sorted(e["dur"] / 1000.0 for e in complete))
+    # the user range encloses the ops: it is on the top row of its thread, ops below it
+    rows = dict(zip(bars.text, bars.y))
+    assert rows["step"] < rows["aten::linear"] < rows["aten::matmul"]
+    for bar in view.bars:  # a nested call lies inside a call one row up on its thread
+        assert 0 <= bar["self"] <= bar["dur"] + 1e-6
+        if bar["depth"]:
+            assert any(p["tid"] == bar["tid"] and p["row"] == bar["row"] - 1 and p["ts"] <= bar["ts"]
+                       and bar["end"] <= p["end"] + 1e-3 for p in view.bars), bar
+    # table: key_averages rows, most self time first, counts as recorded
+    averages = {a.key: a for a in prof.key_averages()}
+    table = {r["name"]: r for r in view.rows}
+    assert [r["self_ms"] for r in view.rows] == sorted((r["self_ms"] for r in view.rows), reverse=True)
+    assert table["aten::matmul"]["calls"] == averages["aten::matmul"].count == sum(e["name"] == "aten::matmul" for e in complete)
+    assert "aten::matmul" in view.table.value
+
+
+def test_trace_view_reads_a_trace_file(tmp_path):
+    prof = _profiled()
+    path = tmp_path / "trace.json.gz"
+    prof.export_chrome_trace(str(path))
+    view = viz.trace_view(str(path))
+    complete = [e for e in prof.trace()["traceEvents"] if e["ph"] == "X"]
+    assert len(view.figure.data[0].x) == len(complete)
+    # computed from the file alone: the op table still counts every call
+    mm_calls = sum(e["name"] == "aten::matmul" for e in complete)
+    assert {r["name"]: r["calls"] for r in view.rows}["aten::matmul"] == mm_calls > 5
+    step = next(r for r in view.rows if r["name"] == "step")
+    assert step["self_ms"] < step["total_ms"]  # the range's children are not its self time
+
+
+def test_profile_mimebundle_validates_against_trace_schema():
+    trace_schema = _validator("trace.schema.json")
+    prof = profile()
+    assert set(prof._repr_mimebundle_()) == {"text/plain"}  # nothing recorded yet
+    prof = _profiled(profile_memory=True)
+    bundle = prof._repr_mimebundle_()
+    assert set(bundle) == {viz.TRACE_MIME_TYPE, "text/plain"}
+    trace_schema.validate(bundle[viz.TRACE_MIME_TYPE])
+    json.dumps(bundle)  # plain JSON, as Jupyter sends it
+    calls = sum(e["ph"] == "X" for e in bundle[viz.TRACE_MIME_TYPE]["traceEvents"])
+    assert f"{calls} calls" in bundle["text/plain"]
