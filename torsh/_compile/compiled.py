@@ -17,6 +17,7 @@ from ..autograd import grad_mode
 from ..autograd.graph import Node, needs_grad, record
 from ..backend import dispatch, events
 from .expr import Const, count_ops, gradients
+from . import pythran_backend
 from .numexpr_backend import NumexprProgram, evaluate_with_torsh
 from .trace import NotFusable, expression_of
 
@@ -27,6 +28,8 @@ class _Eager:
 
 
 class _FusedPlan:
+    backend = "numexpr"
+
     def __init__(self, expr, n_inputs, np_dtype):
         self.expr = expr
         self.forward = NumexprProgram(expr, np_dtype)
@@ -35,6 +38,27 @@ class _FusedPlan:
                               for g in self.grad_exprs]
         self.op_count = count_ops(expr)
         self.reason = f"{self.op_count} elementwise ops fused into one numexpr pass"
+
+
+class _PythranPlan(_FusedPlan):
+    """The same expressions as one generated, compiled Pythran module (see pythran_backend.py)."""
+    backend = "pythran"
+
+    def __init__(self, expr, n_inputs, np_dtype):
+        super().__init__(expr, n_inputs, np_dtype)
+        source = pythran_backend.KernelSource(np_dtype)
+        source.add("forward", expr, n_inputs, with_grad=False)
+        for i, program in enumerate(self.grad_programs):
+            if program is not None:
+                source.add(f"grad{i}", self.grad_exprs[i], n_inputs, with_grad=True)
+        self.source = source.text()
+        module, how = pythran_backend.load_module(self.source)
+        self.forward = pythran_backend.PythranProgram(module, "forward")
+        self.grad_programs = [None if p is None else pythran_backend.PythranProgram(module, f"grad{i}")
+                              for i, p in enumerate(self.grad_programs)]
+        self.reason = (f"{self.op_count} elementwise ops fused into one Pythran kernel "
+                       f"({'loaded from the cache' if how == 'cache' else 'compiled now, cached'}: "
+                       f"{module.__file__})")
 
 
 class CompiledFunctionBackward(Node):
@@ -64,8 +88,9 @@ class CompiledFunctionBackward(Node):
 class CompiledFunction:
     """The callable ``torsh.compile(fn)`` returns."""
 
-    def __init__(self, fn):
+    def __init__(self, fn, backend="numexpr"):
         self.fn = fn
+        self.backend = backend
         self._plans = {}
         functools.update_wrapper(self, fn)
 
@@ -89,7 +114,26 @@ class CompiledFunction:
             expr = expression_of(out, leaves)
         except NotFusable as exc:
             return _Eager(str(exc))
-        return _FusedPlan(expr, len(args), args[0]._data.dtype)
+        np_dtype = args[0]._data.dtype
+        if self.backend == "pythran":
+            why_not = self._pythran_unsuitable(expr, args)
+            if why_not is None:
+                return _PythranPlan(expr, len(args), np_dtype)
+            plan = _FusedPlan(expr, len(args), np_dtype)
+            plan.reason += f" (not Pythran: {why_not})"
+            return plan
+        return _FusedPlan(expr, len(args), np_dtype)
+
+    @staticmethod
+    def _pythran_unsuitable(expr, args):
+        """Why the Pythran kernel cannot run these arguments (None when it can)."""
+        if args[0]._data.dtype not in (np.float32, np.float64):
+            return f"its kernels are float32/float64, got {args[0].dtype}"
+        shapes = {a._data.shape for a in args}
+        if len(shapes) != 1:
+            return f"inputs must have one shape (got {sorted(shapes)}); broadcasting runs on numexpr"
+        ok = pythran_backend.supported(expr)
+        return None if ok is True else ok
 
     def explain(self, *args):
         """Why calls with these arguments are fused, or why they run eagerly."""
@@ -117,7 +161,7 @@ class CompiledFunction:
         result = wrap(np.asarray(plan.forward(arrays)))
         if listening:
             events.emit(dispatch.TOPIC, dispatch.DispatchRecord(
-                f"compiled:{getattr(self.fn, '__name__', 'fn')}", "numexpr", plan.reason, result._data.size,
+                f"compiled:{getattr(self.fn, '__name__', 'fn')}", plan.backend, plan.reason, result._data.size,
                 str(result._data.dtype), time.perf_counter() - start))
         if needs_grad(*args):
             node = CompiledFunctionBackward()
@@ -130,13 +174,20 @@ class CompiledFunction:
 def compile(model=None, *, fullgraph=False, dynamic=None, backend="numexpr", mode=None, options=None,
             disable=False):
     """torch.compile for elementwise code: fuses a function's chain of elementwise ops into one
-    numexpr pass (forward and gradient). Differs from PyTorch: only single-output functions of
-    tensors built from elementwise ops are fused; anything else runs eagerly (see ``explain``)."""
+    pass over the data (forward and gradient).
+
+    ``backend="numexpr"`` (default) evaluates the fused expression with numexpr, ready at once.
+    ``backend="pythran"`` generates a Pythran kernel (SIMD, OpenMP over chunks) for each input
+    signature and compiles it on first call (~15 s; cached on disk by hash, so once per machine):
+    several times faster where the chain has transcendental functions. It needs pythran and a C++
+    compiler at run time, and inputs of one shape (broadcasting calls use numexpr, and ``explain``
+    says so). Differs from PyTorch: only single-output functions of tensors built from
+    elementwise ops are fused; anything else runs eagerly (see ``explain``)."""
     if model is None:
         return lambda fn: compile(fn, fullgraph=fullgraph, dynamic=dynamic, backend=backend, mode=mode,
                                   options=options, disable=disable)
     if disable:
         return model
-    if backend != "numexpr":
-        raise RuntimeError(f"torsh.compile: unknown backend '{backend}' (available: 'numexpr')")
-    return CompiledFunction(model)
+    if backend not in ("numexpr", "pythran"):
+        raise RuntimeError(f"torsh.compile: unknown backend '{backend}' (available: 'numexpr', 'pythran')")
+    return CompiledFunction(model, backend=backend)
