@@ -34,6 +34,7 @@ from .serialization import load, save
 from . import optim, utils
 from . import profiler  # torch.profiler: profile, record_function, schedule
 from . import viz  # notebook views: autograd graph JSON (docs/schemas/README.md)
+from ._memory_api import *  # noqa: F401,F403  (memory_allocated, max_memory_allocated, memory_stats, ...)
 
 __version__ = "0.1.0"
 

@@ -10,7 +10,7 @@ import weakref
 
 import numpy as np
 
-from ..backend import events
+from ..backend import events, memory
 from . import anomaly_mode, grad_mode
 
 _sequence = itertools.count()
@@ -30,9 +30,12 @@ class SavedTensor:
     the node) and re-attached to the owning node when unpacked, as PyTorch does.
     """
 
-    __slots__ = ("tensor", "version", "is_output", "data", "version_box", "requires_grad", "output_nr")
+    __slots__ = ("tensor", "version", "is_output", "data", "version_box", "requires_grad", "output_nr",
+                 "__weakref__")
 
     def __init__(self, tensor, node):
+        if memory.counting:  # the memory categories find live saved tensors here
+            register_saved(self)
         self.version = tensor._version_counter[0]
         self.is_output = tensor._grad_fn is node and node is not None
         if self.is_output:
@@ -73,6 +76,26 @@ class SavedTensor:
             t._grad_fn = node
             t._output_nr = self.output_nr
         return t
+
+
+_live_saved = {}  # id(weakref) -> weakref of every SavedTensor alive (kept while memory is counted)
+
+
+def register_saved(saved):
+    ref = weakref.ref(saved, _forget_saved)
+    _live_saved[id(ref)] = ref
+
+
+def _forget_saved(ref):
+    _live_saved.pop(id(ref), None)
+
+
+def saved_arrays():
+    """The arrays held by the SavedTensors alive now (for backend.memory.categorized_bytes)."""
+    for ref in list(_live_saved.values()):
+        saved = ref()
+        if saved is not None:
+            yield saved.data if saved.tensor is None else saved.tensor._data
 
 
 def _short_name(node):

@@ -1,20 +1,45 @@
-"""Accounting of tensor storage: live and peak bytes, allocation and free events.
+"""Accounting of tensor storage: live and peak bytes, allocation and free events, categories.
 
-Tracking starts when someone subscribes to the ``memory`` topic (a profiler, a widget,
-a test) and costs nothing before that: tensor construction checks one dict lookup.
-Only arrays that own their memory are counted; views share their base's bytes.
+Counting starts the first time anybody asks (``torsh.memory_allocated()`` and friends,
+``categorized_bytes``, or a subscriber to the ``memory`` topic such as the profiler with
+``profile_memory=True``) and then stays on. At that moment the storages already alive are
+found once (a ``gc`` scan for tensors and saved tensors, ~30 ms), so the current count is
+exact from then on; only the peak before that moment is unknown (it starts at the live
+bytes). PyTorch counts always; torsh does not, because counting is not free here:
+a weakref with a Python callback per storage costs about 0.5-1 us per tensor, alloc plus
+free, measured with timeit (benchmarks/RESULTS.md, "memory accounting"), i.e. 15-25% of a
+1-element add, while a program that never looks pays one flag test per tensor.
+
+What is counted: the storage of every tensor born through ``Tensor._wrap`` (op outputs,
+factories, ``from_numpy``), once per storage. A tensor wrapping a NumPy view is charged to
+the array that owns the memory (its ``base`` chain), so views and ``detach()`` add nothing.
+A storage is freed for the count when its owning array is garbage collected. Events
+(``alloc``/``free`` MemoryEvents) are built only while someone subscribes to ``memory``.
 """
 import threading
 import weakref
 from typing import NamedTuple
 
+import numpy as np
+
 from . import events
 
 TOPIC = "memory"
 
+counting = False  # turned on for good by the first reader (start_counting); read by Tensor._wrap
+_scanning = False  # no events for the storages found alive when counting starts
+
 _lock = threading.Lock()
-_live = 0
+_live = 0  # bytes of tracked storage alive now
 _peak = 0
+_live_count = 0  # storages alive now
+_peak_count = 0
+_allocated_total = 0  # cumulative bytes / storages ever tracked and freed (PyTorch's .allocated / .freed)
+_freed_total = 0
+_allocations = 0
+_frees = 0
+_by_storage = {}  # id(owning array) -> its weakref (ids are unique while the array lives)
+_by_ref = {}  # id(weakref) -> (id(owning array), nbytes), for the collection callback
 
 
 class MemoryEvent(NamedTuple):
@@ -24,49 +49,190 @@ class MemoryEvent(NamedTuple):
     address: int  # an identity for pairing alloc with free (the owning array's id), not a pointer
 
 
+def storage_of(array):
+    """The NumPy array that owns ``array``'s memory (itself unless it is a view)."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
 def track(array):
-    """Count ``array`` as allocated now and freed when it is garbage collected."""
-    global _live, _peak
-    if array.base is not None or array.nbytes == 0:
+    """Count ``array``'s storage as allocated now and freed when it is garbage collected."""
+    global _live, _peak, _live_count, _peak_count, _allocated_total, _allocations
+    if not counting:  # a memory subscriber appeared: count from now on, existing storage included
+        start_counting()
+    if array.base is not None:
+        array = storage_of(array)
+    key = id(array)
+    if key in _by_storage:
         return
     nbytes = array.nbytes
-    address = id(array)  # __array_interface__ would give the pointer but costs ~3 us per tensor
+    if not nbytes:
+        return
+    # a bare weakref with a callback costs a tenth of weakref.finalize
+    try:
+        ref = weakref.ref(array, _on_collected)
+    except TypeError:  # a NumPy scalar that some path wrapped as is: no storage to follow
+        return
+    _by_ref[id(ref)] = (key, nbytes)
+    _by_storage[key] = ref
     with _lock:
         _live += nbytes
-        _peak = max(_peak, _live)
+        _live_count += 1
+        _allocated_total += nbytes
+        _allocations += 1
+        if _live > _peak:
+            _peak = _live
+        if _live_count > _peak_count:
+            _peak_count = _live_count
         live = _live
-    events.emit(TOPIC, MemoryEvent("alloc", nbytes, live, address))
-    # a bare weakref with a callback costs a tenth of weakref.finalize; the ref must stay alive
-    ref = weakref.ref(array, _on_collected)
-    _pending[id(ref)] = (ref, nbytes, address)  # keyed by the ref's id: arrays are unhashable
-
-
-_pending = {}  # id(weakref of a tracked array) -> (weakref, nbytes, address)
+    if TOPIC in events._subscribers and not _scanning:
+        events.emit(TOPIC, MemoryEvent("alloc", nbytes, live, key))
 
 
 def _on_collected(ref):
-    _, nbytes, address = _pending.pop(id(ref))
-    _freed(nbytes, address)
-
-
-def _freed(nbytes, address):
-    global _live
+    global _live, _live_count, _freed_total, _frees
+    key, nbytes = _by_ref.pop(id(ref))
+    _by_storage.pop(key, None)
     with _lock:
         _live -= nbytes
+        _live_count -= 1
+        _freed_total += nbytes
+        _frees += 1
         live = _live
-    events.emit(TOPIC, MemoryEvent("free", nbytes, live, address))
+    if TOPIC in events._subscribers:
+        events.emit(TOPIC, MemoryEvent("free", nbytes, live, key))
+
+
+def start_counting():
+    """Count tensor storage from now on, starting with every storage alive now (idempotent)."""
+    global counting, _scanning
+    if counting:
+        return
+    counting = True
+    import gc
+    from .._tensor import Tensor  # upward import, once: the scan must recognise tensors
+    from ..autograd import graph
+    _scanning = True
+    try:
+        for obj in gc.get_objects():
+            kind = type(obj)  # not isinstance: that reads __class__, which some objects compute (and warn)
+            if issubclass(kind, Tensor) and hasattr(obj, "_data"):  # (one being built has none yet)
+                track(obj._data)
+            elif kind is graph.SavedTensor:
+                graph.register_saved(obj)
+                if obj.tensor is None:
+                    track(obj.data)
+    finally:
+        _scanning = False
+    reset_peak()
+
+
+def is_tracked(array):
+    """True when ``array``'s storage is counted in ``live_bytes()``."""
+    return id(storage_of(array)) in _by_storage
 
 
 def live_bytes():
-    """Bytes of tracked storage alive now (counted only while tracking was on)."""
+    """Bytes of tensor storage alive now."""
+    start_counting()
     return _live
 
 
 def peak_bytes():
+    start_counting()
     return _peak
 
 
 def reset_peak():
-    global _peak
+    global _peak, _peak_count
     with _lock:
         _peak = _live
+        _peak_count = _live_count
+
+
+def reset_accumulated():
+    global _allocated_total, _freed_total, _allocations, _frees
+    with _lock:
+        _allocated_total = _freed_total = _allocations = _frees = 0
+
+
+def stats():
+    """The counters as PyTorch's ``memory_stats()`` keys (the ones that mean something here)."""
+    start_counting()
+    with _lock:
+        return {
+            "allocated_bytes.all.current": _live,
+            "allocated_bytes.all.peak": _peak,
+            "allocated_bytes.all.allocated": _allocated_total,
+            "allocated_bytes.all.freed": _freed_total,
+            "allocation.all.current": _live_count,
+            "allocation.all.peak": _peak_count,
+            "allocation.all.allocated": _allocations,
+            "allocation.all.freed": _frees,
+        }
+
+
+# -- categories, for the notebook memory timeline --------------------------------------------
+CATEGORIES = ("parameters", "gradients", "saved_activations", "optimizer_state", "temporaries")
+
+
+def _tensors_in(value):
+    """Tensors inside an optimizer state entry (a tensor, or dicts/lists/tuples of them)."""
+    if hasattr(value, "_data"):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _tensors_in(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _tensors_in(v)
+
+
+def categorized_bytes(model=None, optimizer=None):
+    """Live bytes by role: {"parameters", "gradients", "saved_activations", "optimizer_state",
+    "temporaries", "total"}.
+
+    Each storage is counted once, in the first category that claims it (in the order above),
+    so a parameter saved for backward is a parameter and views share their base's bytes.
+    ``parameters``/``gradients`` come from ``model.parameters()`` and their ``.grad``,
+    ``optimizer_state`` from the tensors in ``optimizer.state``, ``saved_activations`` from
+    every tensor saved for backward by a graph that is still alive. ``temporaries`` is the
+    rest of the tracked storage; ``total`` is ``live_bytes()`` plus any claimed storage that
+    was not tracked (e.g. created before this module counted), so the parts add up to it.
+    """
+    from ..autograd import graph  # upward import: the saved-tensor registry lives with SavedTensor
+    start_counting()
+    seen = set()
+    out = dict.fromkeys(CATEGORIES, 0)
+    untracked = 0
+
+    def claim(category, array):
+        nonlocal untracked
+        storage = storage_of(array)
+        key = id(storage)
+        if key in seen:
+            return
+        seen.add(key)
+        out[category] += storage.nbytes
+        if key not in _by_storage:
+            untracked += storage.nbytes
+
+    params = list(model.parameters()) if model is not None else []
+    if optimizer is not None:  # an optimizer alone still names its parameters
+        params += [p for group in optimizer.param_groups for p in group["params"]]
+    for p in params:
+        claim("parameters", p._data)
+    for p in params:
+        if p._grad is not None:
+            claim("gradients", p._grad._data)
+    for array in graph.saved_arrays():
+        claim("saved_activations", array)
+    if optimizer is not None:
+        for state in optimizer.state.values():
+            for t in _tensors_in(state):
+                claim("optimizer_state", t._data)
+    total = _live + untracked
+    out["temporaries"] = max(total - sum(out.values()), 0)
+    out["total"] = total
+    return out

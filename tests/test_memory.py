@@ -1,0 +1,164 @@
+"""Memory accounting: torsh.memory_allocated & co., categories for the notebook timeline,
+and flat memory across training steps (no graph or buffer leak)."""
+import gc
+
+import numpy as np
+import pytest
+
+import torsh
+from torsh import nn
+from torsh.backend import events, memory
+
+
+def live():
+    gc.collect()
+    return torsh.memory_allocated()
+
+
+def test_allocated_counts_storage_once_and_frees_it():
+    start = live()
+    t = torsh.ones(1000, dtype=torsh.float64)
+    assert torsh.memory_allocated() - start == 8000
+    views = [t[10:], t.view(10, 100), t.detach(), t.data, t.reshape(-1)]
+    assert torsh.memory_allocated() - start == 8000  # views and detach share the storage
+    del t
+    assert live() - start == 8000  # a view keeps the storage alive
+    del views
+    assert live() == start
+
+
+def test_storage_alive_before_counting_started_is_counted():
+    # run in a fresh interpreter: counting may already be on in this one
+    import subprocess
+    import sys
+    code = ("import torsh\nfrom torsh.backend import memory\nassert not memory.counting\n"
+            "a = torsh.zeros(100, 10)\nb = a[3:]\nassert torsh.memory_allocated() == 4000, torsh.memory_allocated()\n"
+            "del a, b\nimport gc; gc.collect()\nassert torsh.memory_allocated() == 0\nprint('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_peak_and_reset_and_stats_keys():
+    start = live()
+    torsh.reset_peak_memory_stats()
+    assert torsh.max_memory_allocated() == start
+    a = torsh.empty(1000)  # 4000 bytes
+    b = torsh.empty(500)  # 2000 bytes
+    del a
+    gc.collect()
+    assert torsh.max_memory_allocated() == start + 6000
+    assert torsh.memory_allocated() == start + 2000
+    stats = torsh.memory_stats()
+    assert stats["allocated_bytes.all.current"] == start + 2000
+    assert stats["allocated_bytes.all.peak"] == start + 6000
+    assert stats["allocation.all.current"] >= 1
+    torsh.reset_peak_memory_stats()
+    assert torsh.max_memory_allocated() == start + 2000
+    del b
+    assert set(stats) == {f"{k}.all.{s}" for k in ("allocated_bytes", "allocation")
+                          for s in ("current", "peak", "allocated", "freed")}
+
+
+def test_cumulative_counters_and_their_reset():
+    live()
+    torsh.reset_accumulated_memory_stats()
+    x = torsh.empty(250)
+    del x
+    gc.collect()
+    stats = torsh.memory_stats()
+    assert stats["allocated_bytes.all.allocated"] == 1000 and stats["allocated_bytes.all.freed"] == 1000
+    assert stats["allocation.all.allocated"] == 1 and stats["allocation.all.freed"] == 1
+
+
+def test_device_argument_names_the_cpu():
+    assert torsh.memory_allocated("cpu") == torsh.memory_allocated(torsh.device("cpu"))
+    with pytest.raises(RuntimeError, match="CPU only"):
+        torsh.memory_allocated("cuda")
+
+
+def test_memory_events_pair_alloc_and_free():
+    live()
+    records = []
+    unsubscribe = events.subscribe(memory.TOPIC, records.append)
+    try:
+        t = torsh.ones(300, dtype=torsh.float64)
+        del t
+        gc.collect()
+    finally:
+        unsubscribe()
+    mine = [r for r in records if r.nbytes == 2400]
+    assert [r.kind for r in mine] == ["alloc", "free"] and mine[0].address == mine[1].address
+
+
+# -- categories --------------------------------------------------------------------------
+def small_model():
+    torsh.manual_seed(0)
+    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+
+
+PARAM_BYTES = (8 * 16 + 16 + 16 * 4 + 4) * 4
+
+
+def check_parts_add_up(parts):
+    assert set(parts) == {"parameters", "gradients", "saved_activations", "optimizer_state", "temporaries", "total"}
+    assert sum(v for k, v in parts.items() if k != "total") == parts["total"]
+    assert parts["total"] == torsh.memory_allocated()
+    assert all(v >= 0 for v in parts.values())
+
+
+def test_categories_across_forward_backward_step_zero_grad():
+    gc.collect()
+    model = small_model()
+    optimizer = torsh.optim.Adam(model.parameters(), lr=1e-3)
+    x = torsh.randn(32, 8)
+    cat = lambda: memory.categorized_bytes(model, optimizer)  # noqa: E731
+
+    parts = cat()
+    check_parts_add_up(parts)
+    assert parts["parameters"] == PARAM_BYTES
+    assert parts["gradients"] == parts["saved_activations"] == parts["optimizer_state"] == 0
+    assert parts["temporaries"] >= x._data.nbytes
+
+    loss = model(x).pow(2).mean()
+    parts = cat()
+    check_parts_add_up(parts)
+    # at least the linear layers' inputs (x, the ReLU output) are saved; weights count as parameters
+    assert parts["saved_activations"] >= x._data.nbytes + 32 * 16 * 4
+    assert parts["parameters"] == PARAM_BYTES
+
+    loss.backward()
+    parts = cat()
+    check_parts_add_up(parts)
+    assert parts["saved_activations"] == 0  # backward freed the graph's saved tensors
+    assert parts["gradients"] == PARAM_BYTES
+
+    optimizer.step()
+    parts = cat()
+    check_parts_add_up(parts)
+    state_bytes = sum(v._data.nbytes for s in optimizer.state.values() for v in s.values() if torsh.is_tensor(v))
+    assert parts["optimizer_state"] == state_bytes >= 2 * PARAM_BYTES  # exp_avg and exp_avg_sq (+ step)
+
+    optimizer.zero_grad()  # set_to_none=True, as PyTorch's default
+    parts = cat()
+    check_parts_add_up(parts)
+    assert parts["gradients"] == 0 and parts["optimizer_state"] == state_bytes
+
+
+def test_categories_count_each_storage_once():
+    gc.collect()
+    model = small_model()
+    weight = model[0].weight
+    alias = weight.t()  # a view of a parameter saved for backward is still the parameter's storage
+    x = torsh.randn(3, 8)
+    y = (x @ alias).sum()  # saves x and the view of the weight
+    parts = memory.categorized_bytes(model)
+    check_parts_add_up(parts)
+    assert parts["parameters"] == PARAM_BYTES
+    assert parts["saved_activations"] == x._data.nbytes
+    del y, alias
+
+
+def test_categories_without_model_put_everything_in_temporaries():
+    parts = memory.categorized_bytes()
+    check_parts_add_up(parts)
+    assert parts["temporaries"] == parts["total"] - parts["saved_activations"]
