@@ -19,6 +19,7 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml meson.build meson.options requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pip install --quiet --no-build-isolation --editable . $(MESON_ARGS)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pip install --quiet --no-build-isolation ./extension
 	touch $@
 
 setup: $(STAMP)

@@ -1,0 +1,125 @@
+// The "ToRSh" side panel (package.json "extension"): live memory and dispatch counts of the
+// current notebook's kernel, polled every 2 s with a silent execute.
+
+import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { KernelMessage } from '@jupyterlab/services';
+import { Widget } from '@lumino/widgets';
+
+import { formatBytes } from './graph-layout';
+import { htmlEl } from './svg';
+import { KernelStats, parseStats, STATS_CODE } from './stats';
+
+const POLL_MS = 2000;
+
+export class TorshPanel extends Widget {
+  private timer = 0;
+  private busy = false;
+  private readonly status: HTMLElement;
+  private readonly body: HTMLElement;
+
+  constructor(private readonly notebooks: INotebookTracker) {
+    super();
+    this.id = 'torsh-panel';
+    this.title.label = 'ToRSh';
+    this.title.caption = 'torsh: live memory and kernel dispatch of the current notebook';
+    this.addClass('torsh-panel');
+    htmlEl('h3', {}, this.node, 'ToRSh');
+    this.status = htmlEl('div', { class: 'torsh-panel-status' }, this.node, 'waiting for a notebook kernel');
+    this.body = htmlEl('div', { class: 'torsh-panel-body' }, this.node);
+  }
+
+  protected onAfterShow(): void {
+    void this.poll();
+    this.timer = window.setInterval(() => void this.poll(), POLL_MS);
+  }
+
+  protected onBeforeHide(): void {
+    window.clearInterval(this.timer); // nobody looks: do not keep the kernel busy
+  }
+
+  dispose(): void {
+    window.clearInterval(this.timer);
+    super.dispose();
+  }
+
+  /** One request at a time: a kernel busy with a long cell queues it, and we wait for it. */
+  async poll(): Promise<void> {
+    const kernel = this.notebooks.currentWidget?.sessionContext.session?.kernel;
+    if (!kernel) {
+      this.status.textContent = 'no notebook kernel';
+      return;
+    }
+    if (this.busy) {
+      return;
+    }
+    this.busy = true;
+    let stdout = '';
+    let error = '';
+    try {
+      const future = kernel.requestExecute({ code: STATS_CODE, silent: true, store_history: false });
+      future.onIOPub = msg => {
+        if (KernelMessage.isStreamMsg(msg) && msg.content.name === 'stdout') {
+          stdout += msg.content.text;
+        } else if (KernelMessage.isErrorMsg(msg)) {
+          error = `${msg.content.ename}: ${msg.content.evalue}`;
+        }
+      };
+      await future.done;
+    } catch (err) {
+      error = String(err);
+    } finally {
+      this.busy = false;
+    }
+    const result = error ? { error } : parseStats(stdout);
+    if ('error' in result) {
+      this.status.textContent = result.error;
+      this.body.replaceChildren();
+    } else {
+      this.status.textContent = `kernel ${kernel.name}, updated ${new Date().toLocaleTimeString()}`;
+      this.show_(result.stats);
+    }
+  }
+
+  private show_(stats: KernelStats): void {
+    this.body.replaceChildren();
+    const mem = htmlEl('table', { class: 'torsh-table torsh-memory-table' }, this.body);
+    const row = (table: HTMLElement, cells: string[], cls = '') => {
+      const tr = htmlEl('tr', cls ? { class: cls } : {}, table);
+      cells.forEach(c => htmlEl('td', {}, tr, c));
+    };
+    row(mem, ['allocated', formatBytes(stats.memory.allocated_bytes)], 'torsh-allocated');
+    row(mem, ['peak', formatBytes(stats.memory.peak_bytes)], 'torsh-peak');
+    for (const [category, bytes] of Object.entries(stats.memory.by_category ?? {})) {
+      row(mem, [`  ${category}`, formatBytes(bytes)]);
+    }
+    mem.querySelector('.torsh-allocated')?.setAttribute('data-bytes', String(stats.memory.allocated_bytes));
+    htmlEl('h4', {}, this.body, 'dispatch');
+    const dispatch = htmlEl('table', { class: 'torsh-table torsh-dispatch-table' }, this.body);
+    const head = htmlEl('tr', {}, dispatch);
+    ['op', 'variant', 'count'].forEach(h => htmlEl('th', {}, head, h));
+    for (const d of [...stats.dispatch].sort((a, b) => b.count - a.count)) {
+      row(dispatch, [d.op, d.variant, String(d.count)]);
+    }
+    const kernels = Object.entries(stats.kernels ?? {});
+    if (kernels.length) {
+      htmlEl('div', { class: 'torsh-kernels' }, this.body,
+        'compiled kernels: ' + kernels.map(([k, ok]) => `${k} ${ok ? '✓' : '✗'}`).join(', '));
+    }
+  }
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: 'torsh-jupyterlab:panel',
+  description: 'ToRSh side panel: live memory and dispatch stats of the current kernel',
+  autoStart: true,
+  requires: [INotebookTracker],
+  optional: [ILabShell],
+  activate: (app: JupyterFrontEnd, notebooks: INotebookTracker) => {
+    const panel = new TorshPanel(notebooks);
+    app.shell.add(panel, 'right', { rank: 900 });
+    notebooks.currentChanged.connect(() => void panel.poll());
+  }
+};
+
+export default plugin;

@@ -1,0 +1,91 @@
+"""Graph and trace documents made by real torsh runs, for the extension's tests.
+
+The TypeScript tests (schema + layout) and the browser tests read these files and notebooks,
+so what the extension is tested on is what torsh writes, not hand-written JSON.
+"""
+import json
+import os
+
+import nbformat
+
+import torsh
+import torsh.nn as nn
+import torsh.nn.functional as F
+import torsh.viz as viz
+from torsh.profiler import profile, record_function
+
+GRAPH_MIME = "application/vnd.torsh.graph+json"
+TRACE_MIME = "application/vnd.torsh.trace+json"
+
+
+def mlp_graph():
+    """Graph of an MLP's loss, parameters by name, nodes grouped by module."""
+    torsh.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Sequential(nn.Linear(8, 8), nn.ReLU()), nn.Linear(8, 3))
+    x, y = torsh.randn(16, 4), torsh.tensor([0, 1, 2, 1] * 4)
+    with viz.record_modules(model):
+        loss = F.cross_entropy(model(x), y)
+    return viz.graph(loss, model)
+
+
+def expression_graph():
+    """Graph of plain tensor code (user leaves, two outputs, no module)."""
+    a = torsh.randn(5, 3, requires_grad=True)
+    b = torsh.randn(3, requires_grad=True)
+    h = (a * b).tanh()
+    return viz.graph({"sum": h.sum(), "mean": (h @ b).exp().mean()})
+
+
+def profiled_training(steps=3):
+    """Profiler result of a few training steps: ranges, ops, backward nodes, memory."""
+    torsh.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 32), nn.Tanh(), nn.Linear(32, 3))
+    optimizer = torsh.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    x, y = torsh.randn(64, 2), torsh.tensor([0, 1, 2, 0] * 16)
+    with profile(profile_memory=True, record_shapes=True) as prof:
+        for _ in range(steps):
+            with record_function("step"):
+                with record_function("forward"):
+                    loss = F.cross_entropy(model(x), y)
+                with record_function("backward"):
+                    optimizer.zero_grad()
+                    loss.backward()
+                with record_function("optimizer"):
+                    optimizer.step()
+    return prof
+
+
+def write_examples(directory):
+    """Write *.graph.json and *.trace.json (the trace through prof.export_chrome_trace) into ``directory``."""
+    os.makedirs(directory, exist_ok=True)
+    paths = []
+    for name, g in (("mlp", mlp_graph()), ("expression", expression_graph())):
+        path = os.path.join(directory, f"{name}.graph.json")
+        with open(path, "w") as f:
+            json.dump(g.to_json(), f)
+        paths.append(path)
+    path = os.path.join(directory, "training.trace.json")
+    profiled_training().export_chrome_trace(path)
+    paths.append(path)
+    return paths
+
+
+def saved_outputs_notebook(path, trace_path):
+    """A notebook whose cells hold saved graph and trace MIME outputs (as if run and saved).
+
+    The sources are the code that makes them; the outputs are what that code displayed.
+    """
+    graph = mlp_graph()
+    with open(trace_path) as f:
+        trace = json.load(f)
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Saved torsh outputs\nRendered by the torsh JupyterLab extension without a kernel."),
+        nbformat.v4.new_code_cell("viz.graph(loss, model)", execution_count=1, outputs=[
+            nbformat.v4.new_output("display_data", data=graph._repr_mimebundle_())]),
+        nbformat.v4.new_code_cell("IPython.display.display({TRACE_MIME: trace}, raw=True)", execution_count=2, outputs=[
+            nbformat.v4.new_output("display_data", data={TRACE_MIME: trace, "text/plain": "<torsh trace>"})]),
+    ]
+    nbformat.write(nb, path)
+    return graph
