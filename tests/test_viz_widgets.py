@@ -196,3 +196,193 @@ def test_profile_mimebundle_validates_against_trace_schema():
     json.dumps(bundle)  # plain JSON, as Jupyter sends it
     calls = sum(e["ph"] == "X" for e in bundle[viz.TRACE_MIME_TYPE]["traceEvents"])
     assert f"{calls} calls" in bundle["text/plain"]
+
+
+# -- memory timeline ----------------------------------------------------------------------------
+def _mlp_and_adam():
+    torsh.manual_seed(0)
+    model = nn.Sequential(nn.Linear(32, 128), nn.ReLU(), nn.Linear(128, 10))
+    return model, torsh.optim.Adam(model.parameters(), lr=1e-3)
+
+
+def test_memory_timeline_records_events_and_categories():
+    from torsh.backend import events, memory
+    model, opt = _mlp_and_adam()
+    x, y = torsh.randn(64, 32), torsh.randint(0, 10, (64,))
+    param_bytes = sum(p._data.nbytes for p in model.parameters())
+    seen = []
+    unsubscribe = events.subscribe(memory.TOPIC, seen.append)  # an independent count of the events
+    try:
+        with viz.MemoryTimeline(model, opt, interval=0.02) as mt:
+            for _ in range(3):
+                opt.zero_grad()
+                loss = F.cross_entropy(model(x), y)
+                mid = mt.sample()  # the graph is alive: the relu output is saved for backward
+                loss.backward()
+                opt.step()
+                del loss
+    finally:
+        unsubscribe()
+    assert len(mt.events) == len(seen) + 1 > 20  # + the start point
+    times = [e[0] for e in mt.events]
+    assert times == sorted(times)
+    assert [e[1] for e in mt.events[1:]] == [e.kind for e in seen]
+    assert all(mt.peak_bytes >= e[3] for e in mt.events)
+    assert all(mt.peak_bytes >= s["total"] for s in mt.samples)
+    for s in mt.samples:
+        assert sum(s[c] for c in ("parameters", "gradients", "saved_activations", "optimizer_state",
+                                  "temporaries")) == s["total"]
+    assert mid["saved_activations"] >= 64 * 128 * 4  # the (64, 128) float32 relu output at least
+    assert mid["parameters"] == param_bytes
+    last = mt.samples[-1]  # after opt.step: Adam holds exp_avg and exp_avg_sq per parameter
+    assert last["gradients"] == param_bytes and last["optimizer_state"] >= 2 * param_bytes
+    assert last["saved_activations"] == 0  # the graphs were freed by backward
+    # the figure: stacked categories per sample, the live line per event (below max_points), peak
+    data = mt.figure.data
+    assert [d.name for d in data[:5]] == ["parameters", "gradients", "saved activations", "optimizer state",
+                                         "temporaries"]
+    assert all(len(d.x) == len(mt.samples) for d in data[:5])
+    assert list(data[5].y) == [e[3] for e in mt.events]
+    assert any("alloc" in text for text in data[5].hovertext)
+    assert max(data[6].y) == mt.peak_bytes
+    assert 2 <= mt.redraws and "stopped" in mt.header.value
+
+
+def test_memory_timeline_thins_long_runs_but_keeps_the_peak():
+    with viz.MemoryTimeline(interval=float("inf"), max_points=50) as mt:
+        keep = [torsh.zeros(1000) for _ in range(10)]
+        del keep
+        for _ in range(300):
+            torsh.ones(10)
+    assert mt.redraws == 2  # start and stop only: nothing in between with an infinite interval
+    drawn = mt.figure.data[5]
+    assert len(drawn.x) <= 51 and max(drawn.y) == max(e[3] for e in mt.events)
+
+
+# -- dispatch view -----------------------------------------------------------------------------
+def test_dispatch_view_counts_match_calls_with_forced_thresholds():
+    import math
+    from torsh.backend import dispatch
+    x, small, ints = torsh.randn(1000), torsh.randn(10), torsh.arange(1000)
+    saved = dispatch.thresholds["tanh"]
+    try:
+        dispatch.set_thresholds("tanh", simd=100, parallel=math.inf)
+        with viz.DispatchView(interval=0.0) as dv:
+            for _ in range(7):
+                x.tanh()  # 1000 >= 100: the SIMD kernel
+            for _ in range(3):
+                small.tanh()  # 10 < 100: NumPy
+            for _ in range(2):
+                x[::2].tanh()  # a strided view: NumPy, operands not contiguous
+            for _ in range(4):
+                ints + ints  # int64: no compiled kernel
+            rows = {r["op"]: r for r in dv.rows()}
+    finally:
+        dispatch.set_thresholds("tanh", *saved)
+    tanh, add = rows["tanh"], rows["add"]
+    assert tanh["count"] == 12 and tanh["variants"] == {"pythran_simd": 7, "numpy": 5}
+    assert tanh["numel_histogram"] == {512: 7, 8: 3, 256: 2}  # log2 buckets: 1000, 10, 500
+    assert tanh["thresholds"] == {"simd": 100, "parallel": None}
+    assert tanh["numpy_reasons"] == {"numel < threshold": 3, "operands not contiguous or not of one shape": 2}
+    assert add["variants"] == {"numpy": 4} and add["numpy_reasons"] == {"dtype int64 has no compiled kernel": 4}
+    assert set(rows) == {"tanh", "add"}
+    assert dv.redraws == 16 + 2  # interval 0: one redraw per decision, plus start and stop
+    assert "tanh" in dv.table.value and dv.table.value.count("<rect") == 3 + 1  # tanh's 3 buckets + add's 1
+    assert "16 decisions over 2 ops" in dv.header.value
+    assert not torsh.backend.events.listening("dispatch")
+
+
+# -- dashboard ---------------------------------------------------------------------------------
+class _CountingList(list):
+    """A list that counts reads of its elements (recording must not walk the history)."""
+
+    reads = 0
+
+    def __iter__(self):
+        type(self).reads += 1
+        return super().__iter__()
+
+    def __getitem__(self, index):
+        type(self).reads += 1
+        return super().__getitem__(index)
+
+
+def test_dashboard_records_steps_and_redraws_at_a_bounded_rate():
+    import time
+    from torsh.backend import dispatch
+    model, opt = _mlp_and_adam()
+    x, y = torsh.randn(64, 32), torsh.randint(0, 10, (64,))
+    dash = viz.Dashboard(model, opt, interval=0.02)
+    losses = []
+    with dispatch.record() as decisions:
+        start = time.perf_counter()
+        with dash:
+            for i in range(40):
+                opt.zero_grad()
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                opt.step()
+                losses.append(loss.item())
+                if i % 2:
+                    dash.step(loss, acc=0.5)
+                else:
+                    dash.log(loss=loss.item())
+        elapsed = time.perf_counter() - start
+    assert len(dash.history) == 40 and [r["step"] for r in dash.history] == list(range(40))
+    assert [r["loss"] for r in dash.history] == pytest.approx(losses)
+    assert 2 <= dash.redraws <= elapsed / dash.interval + 2
+    assert all(r["step_time"] > 0 for r in dash.history)
+    assert all(r["peak_bytes"] >= r["live_bytes"] > 0 for r in dash.history)
+    data = dash.figure.data
+    assert list(data[0].y) == pytest.approx(losses) and len(data[1].y) == 40
+    # the dispatch bars count exactly the decisions made while the dashboard ran
+    counted = sum(sum(d.y) for d in data[4:])
+    assert counted == len(decisions) > 0
+    assert "step 39" in dash.header.value and "lr 0.001" in dash.header.value
+    assert "optimizer state" in dash.header.value  # the category split of the last redraw
+
+
+def test_dashboard_step_is_constant_work_between_redraws():
+    dash = viz.Dashboard(interval=float("inf"))
+    dash.history = _CountingList()
+    _CountingList.reads = 0
+    with dash:
+        reads_after_start = _CountingList.reads
+        for step in range(500):
+            dash.step(loss=1.0 / (step + 1))
+        reads_in_loop = _CountingList.reads - reads_after_start
+    assert reads_in_loop == 0  # recording never walks the history: O(1) per step
+    assert dash.redraws == 2  # start and stop; the infinite interval never came due
+    assert len(dash.history) == 500 and len(dash.figure.data[0].y) == 500
+
+
+# -- kernel_stats --------------------------------------------------------------------------------
+def test_kernel_stats_validates_and_counts_dispatch_from_the_first_call():
+    from torsh.backend import kernels, memory
+    from torsh.viz import stats
+    schema = _validator("stats.schema.json")
+    model, opt = _mlp_and_adam()
+    a = torsh.randn(10)
+    try:
+        first = viz.kernel_stats()
+        schema.validate(first)
+        before = {(r["op"], r["variant"]): r["count"] for r in first["dispatch"]}
+        for _ in range(5):
+            a + a
+        after = viz.kernel_stats(model, opt)
+        schema.validate(after)
+        json.dumps(after)
+        counts = {(r["op"], r["variant"]): r["count"] for r in after["dispatch"]}
+        assert counts[("add", "numpy")] == before.get(("add", "numpy"), 0) + 5
+        assert after["kernels"] == kernels.available()
+        mem = after["memory"]
+        assert mem["allocated_bytes"] == memory.live_bytes() and mem["peak_bytes"] >= mem["allocated_bytes"]
+        split = mem["by_category"]
+        assert split["parameters"] == sum(p._data.nbytes for p in model.parameters())
+        assert sum(v for k, v in split.items() if k != "total") == split["total"]
+        bad = json.loads(json.dumps(after))
+        bad["dispatch"].append({"op": "add", "variant": "cuda", "count": 1})
+        assert not schema.is_valid(bad)
+    finally:
+        stats.stop_counting()
+    assert not torsh.backend.events.listening("dispatch")

@@ -35,5 +35,10 @@ def load_ipython_extension(ipython):
     load(ipython)
 
 
+def unload_ipython_extension(ipython):
+    from .magics import unload_ipython_extension as unload
+    unload(ipython)
+
+
 __all__ = ["graph", "record_modules", "Graph", "GraphNode", "GraphEdge", "GraphGroup",
            "GRAPH_MIME_TYPE", "TRACE_MIME_TYPE", *_LAZY, "load_ipython_extension"]

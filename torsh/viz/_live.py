@@ -1,0 +1,94 @@
+"""What the live widgets share: start/stop as a context manager, display through their ``widget``,
+and redraws throttled to at most one per ``interval`` seconds, only on the main thread.
+
+Recording (the event callbacks, ``Dashboard.step``) stays O(1) per call; all the work of
+turning records into plot data happens in ``redraw``, which runs at a bounded rate and once
+more at ``stop``. In Jupyter, widget updates made while a cell runs reach the browser at once,
+so the views move while the loop runs.
+"""
+import threading
+import time
+
+_MAIN_THREAD = threading.main_thread().ident
+
+
+class LiveView:
+    """Base class: subclasses build ``self.widget`` and implement ``_subscribe`` and ``redraw``."""
+
+    def __init__(self, interval=0.5):
+        self.interval = float(interval)
+        self.redraws = 0  # how many times the figure was rebuilt (tests bound it by elapsed / interval)
+        self.redraw_seconds = 0.0  # total time spent in redraw
+        self.running = False
+        self.started_at = None
+        self._last_draw = -float("inf")
+        self._unsubscribe = []
+        self._drawing = False  # redraw may allocate: events it causes must not redraw again
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self):
+        if self.running:
+            raise RuntimeError(f"{type(self).__name__} is already running")
+        self.running = True
+        self.started_at = time.perf_counter()
+        self._unsubscribe = self._subscribe()
+        self.maybe_redraw(force=True)
+        return self
+
+    def stop(self):
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
+        self.running = False
+        self.maybe_redraw(force=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb):
+        self.stop()
+        return False
+
+    # -- drawing ---------------------------------------------------------------------------
+    def maybe_redraw(self, force=False):
+        """Redraw if ``interval`` passed since the last redraw (always when ``force``); main thread only."""
+        if self._drawing or threading.get_ident() != _MAIN_THREAD:
+            return False
+        now = time.perf_counter()
+        if not force and now - self._last_draw < self.interval:
+            return False
+        self._drawing = True
+        try:
+            self.redraw()
+            self.redraws += 1
+        finally:
+            self._last_draw = time.perf_counter()  # after drawing: a slow redraw cannot eat the loop
+            self.redraw_seconds += self._last_draw - now
+            self._drawing = False
+        return True
+
+    def redraw(self):
+        raise NotImplementedError
+
+    def _subscribe(self):
+        """Subscribe to the event topics; return the unsubscribe functions."""
+        return []
+
+    # -- display ---------------------------------------------------------------------------
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return self.widget._repr_mimebundle_(include=include, exclude=exclude)
+
+
+def downsample(n, limit):
+    """Indices of at most ``limit`` of ``n`` points, evenly spread, first and last kept."""
+    if n <= limit:
+        return range(n)
+    step = (n - 1) / (limit - 1)
+    return sorted({round(i * step) for i in range(limit)})
+
+
+def human_bytes(n):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024

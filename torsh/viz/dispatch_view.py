@@ -1,0 +1,102 @@
+"""DispatchView: per op, which kernel variant ran, how often, on how many elements, and why NumPy.
+
+    with torsh.viz.DispatchView() as dv:
+        train(...)
+    dv
+
+One row per op: calls per variant (numpy / pythran_simd / pythran_omp), a log2 histogram of
+numel with the op's thresholds (``dispatch.thresholds``) drawn on it, and the reasons calls
+ran on NumPy (below threshold, dtype without a compiled kernel, non-contiguous operands,
+kernel family not compiled). Each DispatchRecord costs a few dict updates; the table is
+rebuilt at most once per ``interval``.
+
+Note: while anybody listens on ``dispatch``, small ops take the observed path (they are
+recorded too), which costs about a microsecond per op; see benchmarks/dashboard_overhead.py.
+"""
+import html
+
+import ipywidgets as widgets
+
+from ..backend import dispatch, events
+from ._dispatch_counts import DispatchCounter
+from ._live import LiveView
+
+VARIANTS = ("numpy", "pythran_simd", "pythran_omp")
+VARIANT_COLORS = {"numpy": "#bab0ac", "pythran_simd": "#4c78a8", "pythran_omp": "#e45756"}
+
+
+class DispatchView(LiveView):
+    """Widget + context manager over the ``dispatch`` topic; ``.widget`` is a VBox(header, table)."""
+
+    def __init__(self, interval=0.5):
+        super().__init__(interval)
+        self.counter = DispatchCounter()
+        self.header = widgets.HTML("<i>dispatch: not started</i>")
+        self.table = widgets.HTML()
+        self.widget = widgets.VBox([self.header, self.table])
+
+    @property
+    def ops(self):
+        return self.counter.ops
+
+    def rows(self):
+        return self.counter.rows()
+
+    def _subscribe(self):
+        return [events.subscribe(dispatch.TOPIC, self._on_record)]
+
+    def _on_record(self, rec):
+        self.counter.record(rec)
+        self.maybe_redraw()
+
+    def redraw(self):
+        rows = self.rows()
+        calls = sum(r["count"] for r in rows)
+        state = "recording" if self.running else "stopped"
+        self.header.value = (f"<b>dispatch</b> ({state}): {calls:,} decisions over {len(rows)} ops; "
+                             f"thresholds from {html.escape(dispatch.thresholds_source)}")
+        self.table.value = table_html(rows)
+
+
+def table_html(rows):
+    head = "".join(f"<th style='text-align:left;padding:2px 8px'>{h}</th>" for h in
+                   ("op", "calls", "variants", "numel histogram (log2; | simd, || parallel threshold)",
+                    "thresholds", "ran on NumPy because"))
+    body = []
+    for r in rows:
+        variants = " ".join(f"<span style='color:{VARIANT_COLORS.get(v, '#333')}'>&#9632;</span>{html.escape(v)} {n:,}"
+                            for v, n in sorted(r["variants"].items()))
+        t = r["thresholds"]
+        limits = f"simd {_fmt(t['simd'])}, parallel {_fmt(t['parallel'])}"
+        reasons = "<br>".join(f"{html.escape(k)} ({n:,})" for k, n in
+                              sorted(r["numpy_reasons"].items(), key=lambda item: -item[1]))
+        body.append(f"<tr><td style='padding:2px 8px'><code>{html.escape(r['op'])}</code></td>"
+                    f"<td style='text-align:right;padding:2px 8px'>{r['count']:,}</td><td style='padding:2px 8px'>{variants}</td>"
+                    f"<td style='padding:2px 8px'>{histogram_svg(r['numel_histogram'], t)}</td>"
+                    f"<td style='padding:2px 8px'>{limits}</td><td style='padding:2px 8px'>{reasons or '-'}</td></tr>")
+    return f"<table style='font-size:12px;border-collapse:collapse'><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _fmt(value):
+    return "never" if value is None else f"{value:,}"
+
+
+def histogram_svg(histogram, thresholds, width=240, height=36, buckets=32):
+    """Bars per log2(numel) bucket (0 .. 2**31), thresholds as vertical lines."""
+    if not histogram:
+        return ""
+    top = max(histogram.values())
+    step = width / buckets
+    parts = []
+    for low, n in histogram.items():
+        b = (int(low).bit_length()) if low else 0  # bucket index from its lower bound
+        h = max(1.0, n / top * (height - 4))
+        parts.append(f"<rect x='{b * step:.1f}' y='{height - h:.1f}' width='{step - 1:.1f}' height='{h:.1f}' "
+                     f"fill='#4c78a8'><title>numel {low:,}..{max(2 * low - 1, 0):,}: {n:,} calls</title></rect>")
+    for name, dash in (("simd", ""), ("parallel", "3,2")):
+        value = thresholds.get(name)
+        if value is not None:  # bucket holding the threshold value, at its left edge
+            x = (int(value).bit_length()) * step if value else 0
+            parts.append(f"<line x1='{x:.1f}' x2='{x:.1f}' y1='0' y2='{height}' stroke='#e45756' "
+                         f"stroke-dasharray='{dash}'><title>{name} threshold {value:,}</title></line>")
+    return f"<svg width='{width}' height='{height}' style='background:#f6f6f6'>{''.join(parts)}</svg>"
