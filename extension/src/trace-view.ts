@@ -121,7 +121,7 @@ function renderOpTable(host: HTMLElement, doc: TraceDoc): void {
   const all = totals.reduce((a, t) => a + t.totalUs, 0) || 1;
   const table = htmlEl('table', { class: 'torsh-table torsh-op-table' }, host);
   const head = htmlEl('tr', {}, htmlEl('thead', {}, table));
-  for (const h of ['op', 'calls', 'total (us)', 'avg (us)', '% of op time']) {
+  for (const h of ['op', 'calls', 'total (us, with children)', 'avg (us)', '% of op time']) {
     htmlEl('th', {}, head, h);
   }
   const body = htmlEl('tbody', {}, table);
