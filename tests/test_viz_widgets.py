@@ -171,6 +171,15 @@ def test_trace_view_has_one_bar_per_complete_event_nested_by_time():
     assert "aten::matmul" in view.table.value
 
 
+def test_trace_view_leaves_out_the_shortest_calls_of_a_huge_trace():
+    prof = _profiled()
+    view = viz.trace_view(prof, max_bars=10)
+    longest = sorted((b["dur"] for b in view.bars), reverse=True)[:10]
+    assert sorted(view.figure.data[0].x, reverse=True) == pytest.approx([d / 1000.0 for d in longest])
+    assert f"({len(view.bars) - 10} shortest not drawn)" in view.children[0].children[0].value
+    assert sum(r["calls"] for r in viz.trace_view(prof.trace(), max_bars=10, row_limit=1000).rows) == len(view.bars)
+
+
 def test_trace_view_reads_a_trace_file(tmp_path):
     prof = _profiled()
     path = tmp_path / "trace.json.gz"
@@ -257,6 +266,18 @@ def test_memory_timeline_thins_long_runs_but_keeps_the_peak():
     assert mt.redraws == 2  # start and stop only: nothing in between with an infinite interval
     drawn = mt.figure.data[5]
     assert len(drawn.x) <= 51 and max(drawn.y) == max(e[3] for e in mt.events)
+
+
+def test_memory_timeline_keeps_a_bounded_record():
+    with viz.MemoryTimeline(interval=float("inf"), max_events=100) as mt:
+        big = torsh.zeros(100_000)  # the peak, early on
+        del big
+        for _ in range(400):
+            torsh.ones(10)
+    assert len(mt.events) <= 101
+    times = [e[0] for e in mt.events]
+    assert times == sorted(times)
+    assert max(e[3] for e in mt.events) == mt.peak_bytes >= 400_000  # the peak event survived thinning
 
 
 # -- dispatch view -----------------------------------------------------------------------------
@@ -354,6 +375,18 @@ def test_dashboard_step_is_constant_work_between_redraws():
     assert reads_in_loop == 0  # recording never walks the history: O(1) per step
     assert dash.redraws == 2  # start and stop; the infinite interval never came due
     assert len(dash.history) == 500 and len(dash.figure.data[0].y) == 500
+
+
+def test_dashboard_keeps_a_bounded_history():
+    dash = viz.Dashboard(interval=float("inf"), memory=False, dispatch=False, max_history=64)
+    with dash:
+        for step in range(200):
+            dash.step(loss=float(step))
+    steps = [r["step"] for r in dash.history]
+    assert dash.steps == 200 and len(steps) <= 65 and steps == sorted(set(steps))
+    assert steps[0] == 0 and steps[-1] == 199
+    assert all(r["loss"] == r["step"] for r in dash.history)
+    assert list(dash.figure.data[0].x) == steps
 
 
 # -- kernel_stats --------------------------------------------------------------------------------

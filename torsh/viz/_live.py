@@ -92,3 +92,12 @@ def human_bytes(n):
         if abs(n) < 1024 or unit == "GiB":
             return f"{n} B" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
+
+
+def thin_in_place(rows, keep_index=None):
+    """Drop every second row (the first, last and ``keep_index`` rows stay): amortised O(1) when a
+    list is thinned each time it doubles past a cap, and the rows keep their order."""
+    keep = set(range(0, len(rows), 2)) | {len(rows) - 1}
+    if keep_index is not None:
+        keep.add(keep_index)
+    rows[:] = [rows[i] for i in sorted(keep)]

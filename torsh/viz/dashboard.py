@@ -23,7 +23,7 @@ from plotly.subplots import make_subplots
 
 from ..backend import memory
 from ._dispatch_counts import DispatchCounter
-from ._live import LiveView, downsample, human_bytes
+from ._live import LiveView, downsample, human_bytes, thin_in_place
 from .dispatch_view import VARIANT_COLORS, VARIANTS
 from .stats import CATEGORIES, categorized
 
@@ -43,11 +43,13 @@ class Dashboard(LiveView):
     ``history``: one dict per step {"step", "time", "step_time", "live_bytes", "peak_bytes", metrics...}.
     """
 
-    def __init__(self, model=None, optimizer=None, interval=0.5, memory=True, dispatch=True):
+    def __init__(self, model=None, optimizer=None, interval=0.5, memory=True, dispatch=True, max_history=100_000):
         super().__init__(interval)
         self._model, self._optimizer = model, optimizer
         self.track_memory, self.track_dispatch = memory, dispatch
         self.history = []
+        self.steps = 0
+        self.max_history = max_history  # past it, every second row is dropped (rows keep their "step")
         self.counter = DispatchCounter()
         self.memory_split = None
         self._last_step = None
@@ -80,7 +82,7 @@ class Dashboard(LiveView):
         now = time.perf_counter()
         if self._last_step is None:  # used without `with`: the first step's time is unknown
             self._last_step = now
-        row = {"step": len(self.history), "time": now, "step_time": now - self._last_step}
+        row = {"step": self.steps, "time": now, "step_time": now - self._last_step}
         if loss is not None:
             row["loss"] = _number(loss)
         for name, value in metrics.items():
@@ -89,6 +91,9 @@ class Dashboard(LiveView):
             row["live_bytes"] = memory.live_bytes()
             row["peak_bytes"] = memory.peak_bytes()
         self.history.append(row)
+        self.steps += 1
+        if len(self.history) > self.max_history:
+            thin_in_place(self.history)
         self._last_step = now
         self.maybe_redraw()
         self._last_step = time.perf_counter()  # a redraw is not part of the next step's time

@@ -17,7 +17,7 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 
 from ..backend import events, memory
-from ._live import LiveView, downsample, human_bytes
+from ._live import LiveView, downsample, human_bytes, thin_in_place
 from .stats import CATEGORIES, categorized
 
 CATEGORY_COLORS = {"parameters": "#54a24b", "gradients": "#f58518", "saved_activations": "#4c78a8",
@@ -33,10 +33,11 @@ class MemoryTimeline(LiveView):
     kept per storage and no stack traces are recorded.
     """
 
-    def __init__(self, model=None, optimizer=None, interval=0.5, max_points=2000):
+    def __init__(self, model=None, optimizer=None, interval=0.5, max_points=2000, max_events=200_000):
         super().__init__(interval)
         self._model, self._optimizer = model, optimizer
-        self.max_points = max_points
+        self.max_points = max_points  # drawn
+        self.max_events = max_events  # kept: past it, every second event is dropped (the peak stays)
         self.events = []
         self.samples = []
         self.peak_bytes = 0
@@ -68,6 +69,8 @@ class MemoryTimeline(LiveView):
             self.events.append((time.perf_counter() - self._t0, event.kind, event.nbytes, live))
             if live > self.peak_bytes:
                 self.peak_bytes = live
+            if len(self.events) > self.max_events:
+                thin_in_place(self.events, max(range(len(self.events)), key=lambda i: self.events[i][3]))
         if event.kind == "alloc":  # frees come from GC callbacks: never draw from inside one
             self.maybe_redraw()
 

@@ -118,17 +118,21 @@ def _hover(bar):
 class TraceView(widgets.HBox):
     """HBox(VBox(title, FigureWidget flame chart), table HTML). ``figure.data[0]`` holds one bar per X event."""
 
-    def __init__(self, trace, averages=None, row_limit=30):
+    def __init__(self, trace, averages=None, row_limit=30, max_bars=20_000):
         self.trace = trace
         self.bars, self.bands = flame_rows(trace)
+        drawn = self.bars
+        if len(drawn) > max_bars:  # a browser draws ~20k bars smoothly: leave out the shortest calls
+            drawn = sorted(sorted(drawn, key=lambda b: -b["dur"])[:max_bars], key=lambda b: b["ts"])
+        self.drawn = drawn
         t0 = min((b["ts"] for b in self.bars), default=0.0)
         self.figure = go.FigureWidget()
         self.figure.add_trace(go.Bar(
-            orientation="h", base=[(b["ts"] - t0) / 1000.0 for b in self.bars],
-            x=[b["dur"] / 1000.0 for b in self.bars], y=[b["row"] for b in self.bars],
-            text=[b["name"] for b in self.bars], textposition="inside", insidetextanchor="start",
-            hovertext=[_hover(b) for b in self.bars], hoverinfo="text",
-            marker={"color": [_color(b) for b in self.bars], "line": {"width": 0.5, "color": "white"}}, width=0.9))
+            orientation="h", base=[(b["ts"] - t0) / 1000.0 for b in drawn],
+            x=[b["dur"] / 1000.0 for b in drawn], y=[b["row"] for b in drawn],
+            text=[b["name"] for b in drawn], textposition="inside", insidetextanchor="start",
+            hovertext=[_hover(b) for b in drawn], hoverinfo="text",
+            marker={"color": [_color(b) for b in drawn], "line": {"width": 0.5, "color": "white"}}, width=0.9))
         rows = max((b["row"] for b in self.bars), default=0) + 1
         self.figure.update_layout(
             barmode="overlay", showlegend=False, height=min(700, 140 + 22 * rows), dragmode="zoom",
@@ -138,14 +142,18 @@ class TraceView(widgets.HBox):
         self.rows = table_rows(self.bars, averages, row_limit)
         self.table = widgets.HTML(_table_html(self.rows))
         span = max((b["end"] for b in self.bars), default=t0) - t0
-        title = widgets.HTML(f"<b>{len(self.bars)} calls</b> over {span / 1000.0:.2f} ms on {len(self.bands)} "
-                             "thread(s); drag to zoom, double-click to reset")
+        left_out = f" ({len(self.bars) - len(drawn)} shortest not drawn)" if len(drawn) < len(self.bars) else ""
+        title = widgets.HTML(f"<b>{len(self.bars)} calls</b>{left_out} over {span / 1000.0:.2f} ms on "
+                             f"{len(self.bands)} thread(s); drag to zoom, double-click to reset")
         super().__init__([widgets.VBox([title, self.figure], layout={"flex": "3 1 0%", "min_width": "400px"}),
                           widgets.VBox([widgets.HTML("<b>Ops (key_averages, by self time)</b>"), self.table],
                                        layout={"flex": "2 1 0%", "overflow": "auto", "max_height": "700px"})])
 
 
-def trace_view(prof_or_trace_path, row_limit=30):
-    """A widget: flame chart of a profile's trace (a ``profile``, a trace dict or a .json/.json.gz path) + op table."""
+def trace_view(prof_or_trace_path, row_limit=30, max_bars=20_000):
+    """A widget: flame chart of a profile's trace (a ``profile``, a trace dict or a .json/.json.gz path) + op table.
+
+    Over ``max_bars`` calls, the shortest are left out of the chart (the table counts them all).
+    """
     trace, averages = load_trace(prof_or_trace_path)
-    return TraceView(trace, averages, row_limit)
+    return TraceView(trace, averages, row_limit, max_bars)
