@@ -162,3 +162,74 @@ def test_categories_without_model_put_everything_in_temporaries():
     parts = memory.categorized_bytes()
     check_parts_add_up(parts)
     assert parts["temporaries"] == parts["total"] - parts["saved_activations"]
+
+
+# -- flat memory across training steps ---------------------------------------------------
+def mlp():
+    torsh.manual_seed(0)
+    return nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 5))
+
+
+def run_steps(model, optimizer, steps, x, y, **backward_kwargs):
+    """Train ``steps`` steps; memory_allocated() after each (garbage collector off: no cycle may hold memory)."""
+    after = []
+    gc.disable()
+    try:
+        for _ in range(steps):
+            optimizer.zero_grad()
+            loss = nn.functional.cross_entropy(model(x), y)
+            loss.backward(**backward_kwargs)
+            optimizer.step()
+            del loss
+            after.append(torsh.memory_allocated())
+    finally:
+        gc.enable()
+    return after
+
+
+@pytest.mark.parametrize("backward_kwargs", [{}, {"retain_graph": True}, {"create_graph": True}],
+                         ids=["plain", "retain_graph", "create_graph"])
+def test_training_memory_is_flat_and_returns_to_start(backward_kwargs):
+    start = live()
+    model = mlp()
+    optimizer = torsh.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = torsh.randn(16, 20), torsh.randint(0, 5, (16,))
+    after = run_steps(model, optimizer, 20, x, y, **backward_kwargs)
+    assert after[4] == after[19], after  # nothing grows from step 5 to step 20
+    assert len(set(after[4:])) == 1, after
+    del model, optimizer, x, y
+    assert live() == start
+
+
+def test_sgd_momentum_training_memory_is_flat():
+    model = mlp()
+    optimizer = torsh.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x, y = torsh.randn(16, 20), torsh.randint(0, 5, (16,))
+    after = run_steps(model, optimizer, 20, x, y)
+    assert after[4] == after[19], after
+
+
+def test_peak_of_a_step_is_steady():
+    model = mlp()
+    optimizer = torsh.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = torsh.randn(16, 20), torsh.randint(0, 5, (16,))
+    run_steps(model, optimizer, 3, x, y)
+    peaks = []
+    for _ in range(3):
+        torsh.reset_peak_memory_stats()
+        run_steps(model, optimizer, 1, x, y)
+        peaks.append(torsh.max_memory_allocated())
+    assert peaks[0] == peaks[1] == peaks[2] > torsh.memory_allocated()
+
+
+def test_a_kept_graph_shows_as_growth():
+    # the flat-memory check can fail: keeping each step's loss (and so its graph) grows memory
+    model = mlp()
+    x, y = torsh.randn(16, 20), torsh.randint(0, 5, (16,))
+    kept, after = [], []
+    for _ in range(4):
+        kept.append(nn.functional.cross_entropy(model(x), y))
+        after.append(torsh.memory_allocated())
+    assert after[0] < after[1] < after[2] < after[3]
+    parts = memory.categorized_bytes(model)
+    assert parts["saved_activations"] >= 4 * 16 * 64 * 4  # four graphs' hidden activations, at least
