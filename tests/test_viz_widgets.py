@@ -126,6 +126,18 @@ def test_graph_view_folds_repeated_blocks_and_expands_on_demand():
     assert len(flat.figure.data[1].x) == len(doc["nodes"])
 
 
+def test_graph_view_of_a_module_forward_groups_by_module():
+    model = _blocks(2)
+    view = viz.graph_view(model, inputs=torsh.randn(5, 8), collapse=False)
+    ops = [n for n in view.visible_nodes if n["kind"] == "op"]
+    assert {n["module"] for n in ops} == {"0.0", "0.1", "0.2", "1.0", "1.1", "1.2", "2"}
+    assert sum(n["op"] == "mm" for n in ops) == 5
+    assert {g["module"] for g in view.doc["groups"]} >= {"0", "1", "0.0", "2"}
+    assert list(view.figure.data[1].text).count("MmBackward0") == 5
+    with pytest.raises(TypeError, match="inputs"):
+        viz.graph_view(model)
+
+
 def test_graph_view_of_a_deep_chain_lays_out_without_recursion():
     x = torsh.ones(2, requires_grad=True)
     y = x

@@ -11,6 +11,7 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 
 from . import _layout
+from ._modules import record_modules
 from .graph import Graph, _bytes, graph
 
 KIND_COLORS = {"op": "#4c78a8", "parameter": "#54a24b", "leaf": "#f58518", "output": "#e45756", "group": "#b279a2"}
@@ -18,20 +19,28 @@ KIND_SYMBOLS = {"op": "circle", "parameter": "diamond", "leaf": "diamond", "outp
 EDGE_TRACE, NODE_TRACE = 0, 1  # indices into figure.data
 
 
-def graph_view(loss_or_graph, model=None, *, collapse=None, height=None):
+def graph_view(loss_or_graph, model=None, *, inputs=None, collapse=None, height=None):
     """A widget drawing the autograd graph behind ``loss_or_graph`` (tensor(s), a Graph or its JSON).
 
-    ``model`` names parameters and types module groups (as ``torsh.viz.graph``). ``collapse``:
-    ``None`` folds module groups when more than 60 nodes would show (the deepest module level
-    that fits), ``True`` folds the top-level modules, ``False`` nothing, or an iterable of
-    module paths / group ids to fold.
+    ``model`` names parameters and types module groups (as ``torsh.viz.graph``). For a Module's
+    forward, pass the module and its ``inputs`` (a tensor or a tuple): ``graph_view(model,
+    inputs=x)`` runs ``model(*inputs)`` under ``record_modules`` and draws the output's graph,
+    grouped by module. ``collapse``: ``None`` folds module groups when more than 60 nodes would
+    show (the deepest module level that fits), ``True`` folds the top-level modules, ``False``
+    nothing, or an iterable of module paths / group ids to fold.
     """
+    if hasattr(loss_or_graph, "named_modules") and hasattr(loss_or_graph, "forward"):
+        if inputs is None:
+            raise TypeError("graph_view(module): pass the forward's inputs, e.g. graph_view(model, inputs=x)")
+        model = loss_or_graph
+        with record_modules(model):
+            loss_or_graph = model(*(inputs if isinstance(inputs, tuple) else (inputs,)))
     if isinstance(loss_or_graph, Graph):
         doc = loss_or_graph.to_json()
     elif isinstance(loss_or_graph, dict) and "nodes" in loss_or_graph and "edges" in loss_or_graph:
         doc = loss_or_graph
     else:
-        doc = graph(loss_or_graph, module=model).to_json() if model is not None else graph(loss_or_graph).to_json()
+        doc = graph(loss_or_graph, module=model).to_json()
     return GraphView(doc, collapse=collapse, height=height)
 
 
@@ -64,6 +73,7 @@ class GraphView(widgets.VBox):
                                   xaxis={"visible": False}, yaxis={"visible": False},
                                   plot_bgcolor="white", hovermode="closest")
         self.figure.data[NODE_TRACE].on_click(self._on_click)
+        self.figure._config = {"scrollZoom": True, "displaylogo": False}  # wheel zooms (plotly.js config)
         self.summary = widgets.HTML()
         self.toggle = widgets.Button(description="Expand", disabled=True, tooltip="fold or unfold the selected module")
         self.toggle.on_click(lambda _: self._toggle_selected())

@@ -133,11 +133,12 @@ class TraceView(widgets.HBox):
             text=[b["name"] for b in drawn], textposition="inside", insidetextanchor="start",
             hovertext=[_hover(b) for b in drawn], hoverinfo="text",
             marker={"color": [_color(b) for b in drawn], "line": {"width": 0.5, "color": "white"}}, width=0.9))
+        self.figure._config = {"scrollZoom": True, "displaylogo": False}  # wheel zooms (plotly.js config)
         rows = max((b["row"] for b in self.bars), default=0) + 1
         self.figure.update_layout(
             barmode="overlay", showlegend=False, height=min(700, 140 + 22 * rows), dragmode="zoom",
             margin={"l": 60, "r": 10, "t": 10, "b": 40}, xaxis={"title": "time (ms)"},
-            yaxis={"autorange": "reversed", "tickvals": [first for first, _ in self.bands.values()],
+            yaxis={"autorange": "reversed", "fixedrange": True,  # zoom and pan move along time only "tickvals": [first for first, _ in self.bands.values()],
                    "ticktext": [f"thread {tid}" for tid in self.bands], "zeroline": False})
         self.rows = table_rows(self.bars, averages, row_limit)
         self.table = widgets.HTML(_table_html(self.rows))
