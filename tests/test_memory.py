@@ -56,7 +56,7 @@ def test_peak_and_reset_and_stats_keys():
     assert torsh.max_memory_allocated() == start + 2000
     del b
     assert set(stats) == {f"{k}.all.{s}" for k in ("allocated_bytes", "allocation")
-                          for s in ("current", "peak", "allocated", "freed")}
+                          for s in ("current", "peak", "allocated", "freed")} | {"reserved_bytes.all.current"}
 
 
 def test_cumulative_counters_and_their_reset():
@@ -233,3 +233,75 @@ def test_a_kept_graph_shows_as_growth():
     assert after[0] < after[1] < after[2] < after[3]
     parts = memory.categorized_bytes(model)
     assert parts["saved_activations"] >= 4 * 16 * 64 * 4  # four graphs' hidden activations, at least
+
+
+# -- the pool of large output buffers ------------------------------------------------------
+BIG = (memory.POOL_MIN_BYTES // 4,)  # float32 elements of the smallest pooled block
+
+
+def address(array):
+    return array.__array_interface__["data"][0]
+
+
+def test_small_outputs_are_plain_numpy_arrays():
+    out = memory.empty((1000, 10), np.float64)
+    assert out.base is None and out.shape == (1000, 10) and out.dtype == np.float64
+
+
+def test_a_pooled_buffer_is_reused_only_after_its_last_view_dies():
+    memory.empty_cache()
+    first = memory.empty(BIG, np.float32)
+    first[:] = 7.0
+    view = first[100:]
+    where = address(first)
+    del first
+    gc.collect()
+    assert memory.cached_bytes() == 0  # the view still uses the buffer
+    other = memory.empty(BIG, np.float32)
+    assert address(other) != where
+    other[:] = 1.0
+    assert view[0] == 7.0 and view[-1] == 7.0  # untouched by the new array
+    del view
+    gc.collect()
+    assert memory.cached_bytes() == memory.POOL_MIN_BYTES
+    again = memory.empty(BIG, np.float32)
+    assert address(again) == where and memory.cached_bytes() == 0
+    assert again.flags.c_contiguous and again.flags.writeable and again.shape == BIG
+    del other, again
+    memory.empty_cache()
+    assert memory.cached_bytes() == 0
+
+
+def test_pool_keeps_at_most_its_cap(monkeypatch):
+    memory.empty_cache()
+    monkeypatch.setattr(memory, "POOL_MAX_CACHED_BYTES", memory.POOL_MIN_BYTES)
+    a, b = memory.empty(BIG, np.float32), memory.empty(BIG, np.float32)
+    del a, b
+    gc.collect()
+    assert memory.cached_bytes() == memory.POOL_MIN_BYTES
+    memory.empty_cache()
+
+
+def test_large_dispatched_outputs_come_from_the_pool_and_are_counted():
+    from torsh.backend import dispatch
+    memory.empty_cache()
+    before = dispatch.thresholds["add"]
+    dispatch.set_thresholds("add", parallel=0)  # the compiled kernel whatever the calibration says
+    try:
+        a, b = torsh.ones(BIG), torsh.full(BIG, 2.0)
+        start = live()
+        with dispatch.record() as records:
+            c = a + b
+        assert records[0].variant == "pythran_omp"  # the path that takes its output from the pool
+        assert isinstance(c._data.base, memory._Block)
+        assert torsh.memory_allocated() - start == memory.POOL_MIN_BYTES
+        assert float(c[0]) == 3.0 and float(c[-1]) == 3.0
+        where = address(c._data)
+        del c
+        assert live() == start and memory.cached_bytes() == memory.POOL_MIN_BYTES
+        assert torsh.memory_reserved() == start + memory.POOL_MIN_BYTES
+        d = a + a
+        assert address(d._data) == where and float(d[5]) == 2.0
+    finally:
+        dispatch.set_thresholds("add", *before)
+        memory.empty_cache()

@@ -7,11 +7,14 @@ must name the CPU. What differs from PyTorch (see ``torsh/backend/memory.py``):
 - counting starts with the first call of any of these (or a memory subscriber such as the
   profiler with ``profile_memory=True``); the storage alive then is counted at once, but
   ``max_memory_allocated`` knows the peak only from that moment on;
-- bytes are tensor storage bytes (NumPy's ``nbytes``), with no allocator rounding and no
-  reserved-but-unused cache, so ``memory_reserved`` equals ``memory_allocated``;
-- ``memory_stats()`` has only the keys that mean something without a caching allocator:
-  ``allocated_bytes.all.{current,peak,allocated,freed}`` and
-  ``allocation.all.{current,peak,allocated,freed}`` (counts of storages).
+- bytes are tensor storage bytes (NumPy's ``nbytes``), with no allocator rounding; the only
+  cache is the pool of large freed output buffers (``torsh.backend.memory.empty``), so
+  ``memory_reserved`` is ``memory_allocated`` plus the pooled bytes, and ``empty_cache``
+  releases them;
+- ``memory_stats()`` has only the keys that mean something here:
+  ``allocated_bytes.all.{current,peak,allocated,freed}``,
+  ``allocation.all.{current,peak,allocated,freed}`` (counts of storages) and
+  ``reserved_bytes.all.current``.
 """
 from ._tensor import device as _device
 from .backend import memory as _memory
@@ -35,12 +38,13 @@ def max_memory_allocated(device=None):
 
 
 def memory_reserved(device=None):
-    """Equals ``memory_allocated()``: NumPy returns freed storage to the C allocator at once."""
-    return memory_allocated(device)
+    """``memory_allocated()`` plus the freed large buffers pooled for reuse."""
+    return memory_allocated(device) + _memory.cached_bytes()
 
 
-def max_memory_reserved(device=None):
-    return max_memory_allocated(device)
+def empty_cache():
+    """Release the pooled buffers to the C allocator."""
+    _memory.empty_cache()
 
 
 def reset_peak_memory_stats(device=None):
@@ -63,5 +67,5 @@ def memory_stats(device=None):
     return _memory.stats()
 
 
-__all__ = ["memory_allocated", "max_memory_allocated", "memory_reserved", "max_memory_reserved",
+__all__ = ["memory_allocated", "max_memory_allocated", "memory_reserved", "empty_cache",
            "reset_peak_memory_stats", "reset_accumulated_memory_stats", "memory_stats"]

@@ -24,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import events, kernels
+from . import memory  # large outputs come from its pool of recycled buffers
 
 INF = math.inf
 TOPIC = "dispatch"
@@ -154,7 +155,7 @@ def unary(op, x, numpy_fn):
     variant, reason = choose(op, x.size, x.dtype, contiguous)
 
     def compiled(parallel):
-        out = np.empty_like(x)
+        out = memory.empty(x.shape, x.dtype)
         getattr(kernels.get("elementwise"), op)(x.reshape(-1), out.reshape(-1), parallel)
         return out
 
@@ -171,7 +172,7 @@ def binary(op, a, b, numpy_fn):
     variant, reason = choose(op, numel, a.dtype, same_layout)
 
     def compiled(parallel):
-        out = np.empty_like(a)
+        out = memory.empty(a.shape, a.dtype)
         getattr(kernels.get("elementwise"), op)(a.reshape(-1), b.reshape(-1), out.reshape(-1), parallel)
         return out
 

@@ -16,6 +16,7 @@ the array that owns the memory (its ``base`` chain), so views and ``detach()`` a
 A storage is freed for the count when its owning array is garbage collected. Events
 (``alloc``/``free`` MemoryEvents) are built only while someone subscribes to ``memory``.
 """
+import math
 import weakref
 from typing import NamedTuple
 
@@ -165,6 +166,7 @@ def stats():
         "allocation.all.peak": _peak_count,
         "allocation.all.allocated": _allocations,
         "allocation.all.freed": _frees,
+        "reserved_bytes.all.current": _live + _pool_bytes,
     }
 
 
@@ -231,3 +233,75 @@ def categorized_bytes(model=None, optimizer=None):
     out["temporaries"] = max(total - sum(out.values()), 0)
     out["total"] = total
     return out
+
+
+# -- output buffers: recycling of large blocks ------------------------------------------------
+# Measured (benchmarks/memory_costs.py, RESULTS.md "Memory"): below 32 MiB a fresh np.empty
+# costs nothing extra, because glibc serves it from its heap and recycles freed blocks itself
+# (its mmap threshold adapts up to 32 MiB); above that every allocation is a fresh mmap whose
+# pages fault on first touch, and writing a 40 MB add into a recycled buffer takes ~0.6x the
+# time. So only blocks of at least POOL_MIN_BYTES are pooled, by exact size (training loops
+# repeat their shapes), and at most POOL_MAX_CACHED_BYTES wait in the pool.
+POOL_MIN_BYTES = 32 * 2**20
+POOL_MAX_CACHED_BYTES = 512 * 2**20
+
+_pool = {}  # nbytes -> [raw uint8 buffers ready for reuse]
+_pool_bytes = 0
+_pool_hits = 0
+
+
+class _Block:
+    """The owner of a pooled buffer, as NumPy sees it (the ``base`` of the array handed out).
+
+    Every array sharing the buffer keeps this object alive (NumPy's base chain ends here), so
+    ``__del__`` runs only when no array or view of the buffer is left; only then does the
+    buffer go back to the pool.
+    """
+
+    __slots__ = ("raw", "__array_interface__")
+
+    def __init__(self, raw, shape, dtype):
+        self.raw = raw
+        self.__array_interface__ = {"shape": shape, "typestr": dtype.str, "version": 3,
+                                    "data": (raw.__array_interface__["data"][0], False)}
+
+    def __del__(self):
+        _give_back(self.raw)
+
+
+def _give_back(raw):
+    global _pool_bytes
+    if _pool_bytes + raw.nbytes > POOL_MAX_CACHED_BYTES:
+        return  # let NumPy free it
+    _pool.setdefault(raw.nbytes, []).append(raw)
+    _pool_bytes += raw.nbytes
+
+
+def empty(shape, dtype):
+    """An uninitialised C-contiguous array, from the pool when it is large enough to pay."""
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes < POOL_MIN_BYTES or dtype.hasobject:
+        return np.empty(shape, dtype)
+    shape = tuple(shape)
+    global _pool_bytes, _pool_hits
+    free = _pool.get(nbytes)
+    if free:
+        raw = free.pop()
+        _pool_bytes -= nbytes
+        _pool_hits += 1
+    else:
+        raw = np.empty(nbytes, np.uint8)
+    return np.asarray(_Block(raw, shape, dtype))
+
+
+def cached_bytes():
+    """Bytes of freed large buffers waiting in the pool for reuse."""
+    return _pool_bytes
+
+
+def empty_cache():
+    """Give the pooled buffers back to the C allocator (torch.cuda.empty_cache's namesake)."""
+    global _pool_bytes
+    _pool.clear()
+    _pool_bytes = 0
