@@ -300,7 +300,7 @@ def test_dispatch_view_counts_match_calls_with_forced_thresholds():
     saved = dispatch.thresholds["tanh"]
     try:
         dispatch.set_thresholds("tanh", simd=100, parallel=math.inf)
-        with viz.DispatchView(interval=0.0) as dv:
+        with viz.DispatchView(interval=0.0, budget=1.0) as dv:  # no throttle at all
             for _ in range(7):
                 x.tanh()  # 1000 >= 100: the SIMD kernel
             for _ in range(3):
@@ -319,7 +319,7 @@ def test_dispatch_view_counts_match_calls_with_forced_thresholds():
     assert tanh["numpy_reasons"] == {"numel < threshold": 3, "operands not contiguous or not of one shape": 2}
     assert add["variants"] == {"numpy": 4} and add["numpy_reasons"] == {"dtype int64 has no compiled kernel": 4}
     assert set(rows) == {"tanh", "add"}
-    assert dv.redraws == 16 + 2  # interval 0: one redraw per decision, plus start and stop
+    assert dv.redraws == 16 + 2  # unthrottled: one redraw per decision, plus start and stop
     assert "tanh" in dv.table.value and dv.table.value.count("<rect") == 3 + 1  # tanh's 3 buckets + add's 1
     assert "16 decisions over 2 ops" in dv.header.value
     assert not torsh.backend.events.listening("dispatch")
@@ -387,6 +387,38 @@ def test_dashboard_step_is_constant_work_between_redraws():
     assert reads_in_loop == 0  # recording never walks the history: O(1) per step
     assert dash.redraws == 2  # start and stop; the infinite interval never came due
     assert len(dash.history) == 500 and len(dash.figure.data[0].y) == 500
+
+
+class _FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_dashboard_redraws_stay_within_the_time_budget():
+    """Fake clock: each step takes 1 ms, each redraw 30 ms. With interval 0.1 s alone the
+    redraws would take 30 / 130 = 23% of the time; the budget stretches the gap so they take 5%."""
+    clock = _FakeClock()
+    dash = viz.Dashboard(interval=0.1, memory=False, dispatch=False, budget=0.05)
+    dash.clock = clock
+    real_redraw = dash.redraw
+
+    def slow_redraw():
+        real_redraw()
+        clock.now += 0.030
+    dash.redraw = slow_redraw
+    with dash:
+        for _ in range(10_000):  # 10 s of steps
+            clock.now += 0.001
+            dash.step(loss=1.0)
+    loop_time = clock.now - dash.started_at
+    in_loop = dash.redraws - 2  # without the forced draws at start and stop
+    # a redraw every 0.6 s (30 ms + a 570 ms gap = 30 * 0.95 / 0.05), from 0.6 s on: 10 s of steps + 17 redraws
+    assert in_loop == 17 and loop_time == pytest.approx(10.0 + (17 + 2) * 0.030)  # + the draws at start, stop
+    assert in_loop * 0.030 <= 0.05 * loop_time
+    assert all(abs(r["step_time"] - 0.001) < 1e-9 for r in dash.history[1:])  # redraws not charged to steps
 
 
 def test_dashboard_keeps_a_bounded_history():

@@ -1,10 +1,13 @@
 """What the live widgets share: start/stop as a context manager, display through their ``widget``,
-and redraws throttled to at most one per ``interval`` seconds, only on the main thread.
+and throttled redraws, only on the main thread.
 
 Recording (the event callbacks, ``Dashboard.step``) stays O(1) per call; all the work of
 turning records into plot data happens in ``redraw``, which runs at a bounded rate and once
-more at ``stop``. In Jupyter, widget updates made while a cell runs reach the browser at once,
-so the views move while the loop runs.
+more at ``stop``. A redraw waits for ``interval`` seconds after the previous one, and longer
+if that one was slow: the gap is at least ``took * (1 - budget) / budget``, so drawing takes
+at most ``budget`` (5%) of the loop's wall time whatever a redraw costs on this machine.
+In Jupyter, widget updates made while a cell runs reach the browser at once, so the views
+move while the loop runs.
 """
 import threading
 import time
@@ -15,13 +18,16 @@ _MAIN_THREAD = threading.main_thread().ident
 class LiveView:
     """Base class: subclasses build ``self.widget`` and implement ``_subscribe`` and ``redraw``."""
 
-    def __init__(self, interval=0.5):
+    clock = staticmethod(time.perf_counter)  # seconds; tests substitute a fake clock
+
+    def __init__(self, interval=0.5, budget=0.05):
         self.interval = float(interval)
+        self.budget = float(budget)
         self.redraws = 0  # how many times the figure was rebuilt (tests bound it by elapsed / interval)
         self.redraw_seconds = 0.0  # total time spent in redraw
         self.running = False
         self.started_at = None
-        self._last_draw = -float("inf")
+        self._next_draw = -float("inf")
         self._unsubscribe = []
         self._drawing = False  # redraw may allocate: events it causes must not redraw again
 
@@ -30,7 +36,7 @@ class LiveView:
         if self.running:
             raise RuntimeError(f"{type(self).__name__} is already running")
         self.running = True
-        self.started_at = time.perf_counter()
+        self.started_at = self.clock()
         self._unsubscribe = self._subscribe()
         self.maybe_redraw(force=True)
         return self
@@ -51,19 +57,22 @@ class LiveView:
 
     # -- drawing ---------------------------------------------------------------------------
     def maybe_redraw(self, force=False):
-        """Redraw if ``interval`` passed since the last redraw (always when ``force``); main thread only."""
+        """Redraw if the throttle allows it now (always when ``force``); main thread only."""
         if self._drawing or threading.get_ident() != _MAIN_THREAD:
             return False
-        now = time.perf_counter()
-        if not force and now - self._last_draw < self.interval:
+        now = self.clock()
+        if not force and now < self._next_draw:
             return False
         self._drawing = True
         try:
             self.redraw()
             self.redraws += 1
         finally:
-            self._last_draw = time.perf_counter()  # after drawing: a slow redraw cannot eat the loop
-            self.redraw_seconds += self._last_draw - now
+            end = self.clock()
+            took = end - now
+            self.redraw_seconds += took
+            # the gap after a redraw: interval, or longer so drawing stays within the budget
+            self._next_draw = end + max(self.interval, took * (1.0 - self.budget) / self.budget)
             self._drawing = False
         return True
 

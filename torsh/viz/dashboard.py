@@ -15,9 +15,9 @@ the observed path; benchmarks/dashboard_overhead.py measures the whole cost.
 """
 import html
 import math
-import time
 
 import ipywidgets as widgets
+import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -29,6 +29,10 @@ from .stats import CATEGORIES, categorized
 
 MAX_POINTS = 1000  # points per curve sent to the browser
 LOSS, STEP_TIME, LIVE, PEAK = 0, 1, 2, 3  # figure.data indices; dispatch bars follow, one per variant
+
+
+def _array(values):
+    return np.asarray(values, dtype=np.float64)
 
 
 def _number(value):
@@ -43,8 +47,9 @@ class Dashboard(LiveView):
     ``history``: one dict per step {"step", "time", "step_time", "live_bytes", "peak_bytes", metrics...}.
     """
 
-    def __init__(self, model=None, optimizer=None, interval=0.5, memory=True, dispatch=True, max_history=100_000):
-        super().__init__(interval)
+    def __init__(self, model=None, optimizer=None, interval=0.5, memory=True, dispatch=True, max_history=100_000,
+                 budget=0.05):
+        super().__init__(interval, budget)
         self._model, self._optimizer = model, optimizer
         self.track_memory, self.track_dispatch = memory, dispatch
         self.history = []
@@ -74,12 +79,12 @@ class Dashboard(LiveView):
 
     # -- recording (O(1) per step) -----------------------------------------------------------
     def _subscribe(self):
-        self._last_step = time.perf_counter()
+        self._last_step = self.clock()
         return [self.counter.subscribe()] if self.track_dispatch else []
 
     def step(self, loss=None, **metrics):
         """End of one training step: record its time, ``loss`` (tensor or number) and other metrics."""
-        now = time.perf_counter()
+        now = self.clock()
         if self._last_step is None:  # used without `with`: the first step's time is unknown
             self._last_step = now
         row = {"step": self.steps, "time": now, "step_time": now - self._last_step}
@@ -96,7 +101,7 @@ class Dashboard(LiveView):
             thin_in_place(self.history)
         self._last_step = now
         self.maybe_redraw()
-        self._last_step = time.perf_counter()  # a redraw is not part of the next step's time
+        self._last_step = self.clock()  # a redraw is not part of the next step's time
         return row
 
     def log(self, **metrics):
@@ -111,13 +116,14 @@ class Dashboard(LiveView):
         if self.track_memory and (self._model is not None or self._optimizer is not None):
             self.memory_split = categorized(self._model, self._optimizer)
         ops = self.counter.rows()[:12]
-        with self.figure.batch_update():
+        with self.figure.batch_update():  # numpy arrays: plotly validates them without a Python loop per point
             data = self.figure.data
-            data[LOSS].update(x=[r["step"] for r in shown if "loss" in r], y=[r["loss"] for r in shown if "loss" in r])
-            data[STEP_TIME].update(x=steps, y=[r["step_time"] * 1e3 for r in shown])
+            data[LOSS].update(x=_array([r["step"] for r in shown if "loss" in r]),
+                              y=_array([r["loss"] for r in shown if "loss" in r]))
+            data[STEP_TIME].update(x=_array(steps), y=_array([r["step_time"] * 1e3 for r in shown]))
             if self.track_memory:
-                data[LIVE].update(x=steps, y=[r["live_bytes"] for r in shown])
-                data[PEAK].update(x=steps, y=[r["peak_bytes"] for r in shown])
+                data[LIVE].update(x=_array(steps), y=_array([r["live_bytes"] for r in shown]))
+                data[PEAK].update(x=_array(steps), y=_array([r["peak_bytes"] for r in shown]))
             for index, variant in enumerate(VARIANTS):
                 data[PEAK + 1 + index].update(x=[o["op"] for o in ops], y=[o["variants"].get(variant, 0) for o in ops])
         self.header.value = self._summary()
@@ -155,5 +161,5 @@ class Dashboard(LiveView):
 
     def overhead_bound(self):
         """Most redraws this run may have made: start + one per interval + stop."""
-        elapsed = (time.perf_counter() - self.started_at) if self.started_at else 0.0
+        elapsed = (self.clock() - self.started_at) if self.started_at else 0.0
         return 2 + (math.floor(elapsed / self.interval) if self.interval > 0 else len(self.history))

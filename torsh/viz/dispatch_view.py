@@ -28,8 +28,8 @@ VARIANT_COLORS = {"numpy": "#bab0ac", "pythran_simd": "#4c78a8", "pythran_omp": 
 class DispatchView(LiveView):
     """Widget + context manager over the ``dispatch`` topic; ``.widget`` is a VBox(header, table)."""
 
-    def __init__(self, interval=0.5):
-        super().__init__(interval)
+    def __init__(self, interval=0.5, budget=0.05):
+        super().__init__(interval, budget)
         self.counter = DispatchCounter()
         self.header = widgets.HTML("<i>dispatch: not started</i>")
         self.table = widgets.HTML()
