@@ -7,6 +7,7 @@
 2. Reuse: a fresh NumPy output (np.empty + first write: malloc, for large blocks mmap and a
    page fault per 4 KiB page) against writing into a recycled buffer, at 4 MB and 40 MB; and
    the same for ``np.add(a, b)`` vs ``np.add(a, b, out=recycled)`` at 1e6 and 1e7 float32.
+3. torsh end to end: ``a + b`` at 1e7 float32 with torsh's buffer pool off and on.
 """
 import sys
 
@@ -72,13 +73,30 @@ def reuse_cost():
     return rows
 
 
+def pool_effect():
+    a, b = torsh.ones(10**7), torsh.ones(10**7)
+    pooled_from = memory.POOL_MIN_BYTES
+
+    def toggled(on):
+        def call():
+            memory.POOL_MIN_BYTES = pooled_from if on else float("inf")
+            a + b
+        return call
+
+    try:
+        off, on = fastest_pair(toggled(False), toggled(True), repeats=7)
+    finally:
+        memory.POOL_MIN_BYTES = pooled_from
+    return [("torsh a + b, 1e7 f32 (40 MB output)", off, on)]
+
+
 def main():
     torsh.set_num_threads(2)
     print("| counting | off | on | extra per call |\n|---|---|---|---|")
     for name, off, on in counting_cost():
         print(f"| {name} | {off * 1e6:.2f} us | {on * 1e6:.2f} us | {(on - off) * 1e6:+.2f} us ({on / off - 1:+.0%}) |")
     print("\n| reuse | fresh buffer | recycled buffer | fresh/recycled |\n|---|---|---|---|")
-    for name, fresh, reused in reuse_cost():
+    for name, fresh, reused in reuse_cost() + pool_effect():
         print(f"| {name} | {fresh * 1e6:.0f} us | {reused * 1e6:.0f} us | {fresh / reused:.2f}x |")
     return 0
 
