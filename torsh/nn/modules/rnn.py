@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from ..._ops import creation
+from ..._ops.nn_rnn_fused import lstm_sequence
 from ..._ops.shape import cat, stack
 from ..._tensor import Tensor, wrap
 from .. import functional as F
@@ -155,9 +156,15 @@ class RNNBase(Module):
         return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh"), get("weight_hr")
 
     def _run_direction(self, x, batch_sizes, h0, c0, params, reverse):
-        """x: (T, N, F) padded time-major input, or packed rows with ``batch_sizes``. Returns outputs per step."""
+        """x: (T, N, F) padded time-major input, or packed rows with ``batch_sizes``.
+
+        Returns the outputs (T, N, H) (packed: stacked rows) and the last hidden and cell state."""
         w_ih, w_hh, b_ih, b_hh, w_hr = params
         gates_x = F.linear(x, w_ih, b_ih)  # the whole sequence's input projection at once
+        if self.mode == "LSTM" and batch_sizes is None and w_hr is None:
+            # the common case runs as one node per layer and direction (see nn_rnn_fused.py)
+            out, h, c = lstm_sequence(gates_x, h0, c0, w_hh, b_hh, reverse)
+            return out, h, c
         steps = len(batch_sizes) if batch_sizes is not None else x.shape[0]
         order = range(steps - 1, -1, -1) if reverse else range(steps)
         if batch_sizes is not None:
@@ -187,7 +194,7 @@ class RNNBase(Module):
                 h = cat([h_new, h[bs:]], 0)
                 if self.mode == "LSTM":
                     c = cat([c_new, c[bs:]], 0)
-        return outputs, h, c
+        return (cat(outputs, 0) if batch_sizes is not None else stack(outputs, 0)), h, c
 
     def forward(self, input, hx=None):
         packed = isinstance(input, PackedSequence)
@@ -244,10 +251,10 @@ class RNNBase(Module):
             dir_outputs = []
             for direction in range(num_directions):
                 k = layer * num_directions + direction
-                outs, h_last, c_last = self._run_direction(
+                out, h_last, c_last = self._run_direction(
                     layer_input, batch_sizes, h0[k], c0[k] if c0 is not None else None,
                     self._layer_params(layer, direction), reverse=direction == 1)
-                dir_outputs.append(cat(outs, 0) if packed else stack(outs, 0))
+                dir_outputs.append(out)
                 h_n.append(h_last)
                 if is_lstm:
                     c_n.append(c_last)
