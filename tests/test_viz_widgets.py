@@ -345,7 +345,7 @@ def test_dashboard_records_steps_and_redraws_at_a_bounded_rate():
     from torsh.backend import dispatch
     model, opt = _mlp_and_adam()
     x, y = torsh.randn(64, 32), torsh.randint(0, 10, (64,))
-    dash = viz.Dashboard(model, opt, interval=0.02)
+    dash = viz.Dashboard(model, opt, interval=0.02, dispatch_every=1)
     losses = []
     with dispatch.record() as decisions:
         start = time.perf_counter()
@@ -373,6 +373,31 @@ def test_dashboard_records_steps_and_redraws_at_a_bounded_rate():
     assert counted == len(decisions) > 0
     assert "step 39" in dash.header.value and "lr 0.001" in dash.header.value
     assert "optimizer state" in dash.header.value  # the category split of the last redraw
+
+
+def test_dashboard_watches_dispatch_on_one_step_in_n():
+    from torsh.backend import dispatch
+    model, opt = _mlp_and_adam()
+    x, y = torsh.randn(64, 32), torsh.randint(0, 10, (64,))
+
+    def train_step():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    train_step()
+    with dispatch.record() as one_step:
+        train_step()
+    dash = viz.Dashboard(model, opt, interval=float("inf"), dispatch_every=4)
+    with dash:
+        for _ in range(12):
+            dash.step(train_step())
+            assert torsh.backend.events.listening("dispatch") == (dash.steps % 4 == 0)
+    assert dash.dispatch_steps == 3  # steps 0, 4 and 8
+    assert sum(s.count for s in dash.counter.ops.values()) == 3 * len(one_step) > 0
+    assert not torsh.backend.events.listening("dispatch")
+    assert "3 watched steps, 1 in 4" in dash.header.value
 
 
 def test_dashboard_step_is_constant_work_between_redraws():

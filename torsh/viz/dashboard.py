@@ -10,8 +10,10 @@
 Per step it appends one row (time, step time, metrics, live and peak bytes): O(1), a few
 microseconds. Redraws happen at most once per ``interval`` seconds (default 0.5) and once at
 the end, so drawing cost is bounded by the loop's wall time, not its step count. Dispatch
-counting (``dispatch=True``) subscribes to the ``dispatch`` topic, which puts small ops on
-the observed path; benchmarks/dashboard_overhead.py measures the whole cost.
+counting subscribes to the ``dispatch`` topic, which puts every op on the observed path
+(several microseconds each), so by default it watches one step in ``dispatch_every`` (10)
+and the panel shows the counts of those sampled steps; ``dispatch_every=1`` counts every
+step. benchmarks/dashboard_overhead.py counts the whole cost.
 """
 import html
 import math
@@ -23,7 +25,7 @@ from plotly.subplots import make_subplots
 
 from ..backend import memory
 from ._dispatch_counts import DispatchCounter
-from ._live import LiveView, downsample, human_bytes, thin_in_place
+from ._live import DEFAULT_BUDGET, LiveView, downsample, human_bytes, thin_in_place
 from .dispatch_view import VARIANT_COLORS, VARIANTS
 from .stats import CATEGORIES, categorized
 
@@ -45,13 +47,17 @@ class Dashboard(LiveView):
     """Widget + context manager for a training loop; ``.widget`` is a VBox(header, FigureWidget).
 
     ``history``: one dict per step {"step", "time", "step_time", "live_bytes", "peak_bytes", metrics...}.
+    ``counter``: dispatch decisions of the watched steps (``dispatch_steps`` of them).
     """
 
     def __init__(self, model=None, optimizer=None, interval=0.5, memory=True, dispatch=True, max_history=100_000,
-                 budget=0.05):
+                 budget=DEFAULT_BUDGET, dispatch_every=10):
         super().__init__(interval, budget)
         self._model, self._optimizer = model, optimizer
         self.track_memory, self.track_dispatch = memory, dispatch
+        self.dispatch_every = max(1, int(dispatch_every))
+        self.dispatch_steps = 0  # steps whose dispatch decisions were counted
+        self._unsubscribe_dispatch = None
         self.history = []
         self.steps = 0
         self.max_history = max_history  # past it, every second row is dropped (rows keep their "step")
@@ -60,7 +66,7 @@ class Dashboard(LiveView):
         self._last_step = None
         self.header = widgets.HTML("<i>dashboard: waiting for the first step</i>")
         fig = make_subplots(rows=2, cols=2, subplot_titles=("loss", "step time (ms)", "memory (bytes)",
-                                                            "dispatch (calls per op)"),
+                                                            "dispatch (calls per op, watched steps)"),
                             vertical_spacing=0.18, horizontal_spacing=0.1)
         fig.add_trace(go.Scatter(x=[], y=[], name="loss", mode="lines", line={"color": "#4c78a8"}), 1, 1)
         fig.add_trace(go.Scatter(x=[], y=[], name="step time", mode="lines", line={"color": "#f58518"}), 1, 2)
@@ -80,7 +86,16 @@ class Dashboard(LiveView):
     # -- recording (O(1) per step) -----------------------------------------------------------
     def _subscribe(self):
         self._last_step = self.clock()
-        return [self.counter.subscribe()] if self.track_dispatch else []
+        self._watch_dispatch(self.track_dispatch)  # step 0 is watched
+        return [lambda: self._watch_dispatch(False)]
+
+    def _watch_dispatch(self, on):
+        """Count the dispatch decisions of the step that starts now (on) or not (off)."""
+        if on and self._unsubscribe_dispatch is None:
+            self._unsubscribe_dispatch = self.counter.subscribe()
+        elif not on and self._unsubscribe_dispatch is not None:
+            self._unsubscribe_dispatch()
+            self._unsubscribe_dispatch = None
 
     def step(self, loss=None, **metrics):
         """End of one training step: record its time, ``loss`` (tensor or number) and other metrics."""
@@ -99,6 +114,12 @@ class Dashboard(LiveView):
         self.steps += 1
         if len(self.history) > self.max_history:
             thin_in_place(self.history)
+        if self._unsubscribe_dispatch is not None:
+            self.dispatch_steps += 1  # this step's decisions were counted
+        if self.running and self.track_dispatch:  # watch one step in dispatch_every
+            watch = self.steps % self.dispatch_every == 0
+            if watch != (self._unsubscribe_dispatch is not None):
+                self._watch_dispatch(watch)
         self._last_step = now
         self.maybe_redraw()
         self._last_step = self.clock()  # a redraw is not part of the next step's time
@@ -154,8 +175,8 @@ class Dashboard(LiveView):
                 for v, n in s.variants.items():
                     calls[v] = calls.get(v, 0) + n
             total = sum(calls.values())
-            text += "<br>dispatch: " + ", ".join(f"{html.escape(v)} {n:,} ({100 * n / total:.0f}%)"
-                                                 for v, n in calls.items() if n)
+            text += f"<br>dispatch ({self.dispatch_steps} watched steps, 1 in {self.dispatch_every}): " + ", ".join(
+                f"{html.escape(v)} {n:,} ({100 * n / total:.0f}%)" for v, n in calls.items() if n)
         state = "" if self.running else " (stopped)"
         return text + state
 

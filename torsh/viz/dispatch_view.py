@@ -19,7 +19,7 @@ import ipywidgets as widgets
 
 from ..backend import dispatch, events
 from ._dispatch_counts import DispatchCounter
-from ._live import LiveView
+from ._live import DEFAULT_BUDGET, LiveView
 
 VARIANTS = ("numpy", "pythran_simd", "pythran_omp")
 VARIANT_COLORS = {"numpy": "#bab0ac", "pythran_simd": "#4c78a8", "pythran_omp": "#e45756"}
@@ -28,7 +28,7 @@ VARIANT_COLORS = {"numpy": "#bab0ac", "pythran_simd": "#4c78a8", "pythran_omp": 
 class DispatchView(LiveView):
     """Widget + context manager over the ``dispatch`` topic; ``.widget`` is a VBox(header, table)."""
 
-    def __init__(self, interval=0.5, budget=0.05):
+    def __init__(self, interval=0.5, budget=DEFAULT_BUDGET):
         super().__init__(interval, budget)
         self.counter = DispatchCounter()
         self.header = widgets.HTML("<i>dispatch: not started</i>")

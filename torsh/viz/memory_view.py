@@ -17,7 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..backend import events, memory
-from ._live import LiveView, downsample, human_bytes, thin_in_place
+from ._live import DEFAULT_BUDGET, LiveView, downsample, human_bytes, thin_in_place
 from .stats import CATEGORIES, categorized
 
 CATEGORY_COLORS = {"parameters": "#54a24b", "gradients": "#f58518", "saved_activations": "#4c78a8",
@@ -33,7 +33,8 @@ class MemoryTimeline(LiveView):
     kept per storage and no stack traces are recorded.
     """
 
-    def __init__(self, model=None, optimizer=None, interval=0.5, max_points=2000, max_events=200_000, budget=0.05):
+    def __init__(self, model=None, optimizer=None, interval=0.5, max_points=2000, max_events=200_000,
+                 budget=DEFAULT_BUDGET):
         super().__init__(interval, budget)
         self._model, self._optimizer = model, optimizer
         self.max_points = max_points  # drawn
