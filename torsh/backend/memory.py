@@ -29,14 +29,14 @@ TOPIC = "memory"
 counting = False  # turned on for good by the first reader (start_counting); read by Tensor._wrap
 _scanning = False  # no events for the storages found alive when counting starts
 
+# the hot path updates as few globals as it can: storage counts are len(_by_storage), frees
+# are derived (freed = allocated - live), and the cumulative counters restart from offsets
 _live = 0  # bytes of tracked storage alive now
 _peak = 0
-_live_count = 0  # storages alive now
-_peak_count = 0
-_allocated_total = 0  # cumulative bytes / storages ever tracked and freed (PyTorch's .allocated / .freed)
-_freed_total = 0
+_peak_count = 0  # most storages alive at once
+_allocated_total = 0  # cumulative bytes / storages ever tracked
 _allocations = 0
-_frees = 0
+_accumulated_since = (0, 0, 0, 0)  # (_allocated_total, _allocations, freed bytes, frees) at the last reset
 _by_storage = {}  # id(owning array) -> its weakref (ids are unique while the array lives)
 _by_ref = {}  # id(weakref) -> (id(owning array), nbytes), for the collection callback
 
@@ -57,7 +57,7 @@ def storage_of(array):
 
 def track(array):
     """Count ``array``'s storage as allocated now and freed when it is garbage collected."""
-    global _live, _peak, _live_count, _peak_count, _allocated_total, _allocations
+    global _live, _peak, _peak_count, _allocated_total, _allocations
     if not counting:  # a memory subscriber appeared: count from now on, existing storage included
         start_counting()
     if array.base is not None:
@@ -78,29 +78,23 @@ def track(array):
     # no lock (a `with lock` costs ~0.4 us here): under the GIL this run of int arithmetic on
     # globals cannot be interleaved, as CPython switches threads only at calls and backward jumps
     _live += nbytes
-    _live_count += 1
     _allocated_total += nbytes
     _allocations += 1
     if _live > _peak:
         _peak = _live
-    if _live_count > _peak_count:
-        _peak_count = _live_count
-    live = _live
+    if len(_by_storage) > _peak_count:
+        _peak_count = len(_by_storage)
     if TOPIC in events._subscribers and not _scanning:
-        events.emit(TOPIC, MemoryEvent("alloc", nbytes, live, key))
+        events.emit(TOPIC, MemoryEvent("alloc", nbytes, _live, key))
 
 
 def _on_collected(ref):
-    global _live, _live_count, _freed_total, _frees
+    global _live
     key, nbytes = _by_ref.pop(id(ref))
-    _by_storage.pop(key, None)
+    del _by_storage[key]
     _live -= nbytes  # no lock: see track
-    _live_count -= 1
-    _freed_total += nbytes
-    _frees += 1
-    live = _live
     if TOPIC in events._subscribers:
-        events.emit(TOPIC, MemoryEvent("free", nbytes, live, key))
+        events.emit(TOPIC, MemoryEvent("free", nbytes, _live, key))
 
 
 def start_counting():
@@ -146,26 +140,28 @@ def peak_bytes():
 def reset_peak():
     global _peak, _peak_count
     _peak = _live
-    _peak_count = _live_count
+    _peak_count = len(_by_storage)
 
 
 def reset_accumulated():
-    global _allocated_total, _freed_total, _allocations, _frees
-    _allocated_total = _freed_total = _allocations = _frees = 0
+    global _accumulated_since
+    _accumulated_since = (_allocated_total, _allocations, _allocated_total - _live, _allocations - len(_by_storage))
 
 
 def stats():
     """The counters as PyTorch's ``memory_stats()`` keys (the ones that mean something here)."""
     start_counting()
+    live_count = len(_by_storage)
+    bytes0, count0, freed_bytes0, frees0 = _accumulated_since
     return {
         "allocated_bytes.all.current": _live,
         "allocated_bytes.all.peak": _peak,
-        "allocated_bytes.all.allocated": _allocated_total,
-        "allocated_bytes.all.freed": _freed_total,
-        "allocation.all.current": _live_count,
+        "allocated_bytes.all.allocated": _allocated_total - bytes0,
+        "allocated_bytes.all.freed": _allocated_total - _live - freed_bytes0,
+        "allocation.all.current": live_count,
         "allocation.all.peak": _peak_count,
-        "allocation.all.allocated": _allocations,
-        "allocation.all.freed": _frees,
+        "allocation.all.allocated": _allocations - count0,
+        "allocation.all.freed": _allocations - live_count - frees0,
         "reserved_bytes.all.current": _live + _pool_bytes,
     }
 
