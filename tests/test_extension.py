@@ -28,7 +28,7 @@ def test_typescript_tests_pass_on_documents_written_by_torsh(tmp_path):
     if not os.path.isdir(os.path.join(EXTENSION, "node_modules")):
         pytest.fail("extension/node_modules is missing: `pip install ./extension` (make setup) runs jlpm install")
     paths = write_examples(tmp_path)
-    assert len(paths) == 3
+    assert len(paths) == 4
     env = dict(_env(), TORSH_EXAMPLES=str(tmp_path), TORSH_SCHEMAS=os.path.join(ROOT, "docs", "schemas"))
     run = subprocess.run([os.path.join(BIN, "jlpm"), "test", "--reporter=verbose"], cwd=EXTENSION, env=env,
                          capture_output=True, text=True, timeout=600)

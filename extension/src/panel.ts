@@ -90,7 +90,7 @@ export class TorshPanel extends Widget {
     };
     row(mem, ['allocated', formatBytes(stats.memory.allocated_bytes)], 'torsh-allocated');
     row(mem, ['peak', formatBytes(stats.memory.peak_bytes)], 'torsh-peak');
-    for (const [category, bytes] of Object.entries(stats.memory.by_category ?? {})) {
+    for (const [category, bytes] of Object.entries(stats.memory.by_category ?? {}).filter(([c]) => c !== 'total')) {
       row(mem, [`  ${category}`, formatBytes(bytes)]);
     }
     mem.querySelector('.torsh-allocated')?.setAttribute('data-bytes', String(stats.memory.allocated_bytes));

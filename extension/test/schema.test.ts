@@ -5,20 +5,29 @@ import * as path from 'path';
 import { describe, expect, it } from 'vitest';
 
 import { graphProblem } from '../src/graph-layout';
+import { parseStats } from '../src/stats';
 import { traceProblem } from '../src/trace-model';
 import { EXAMPLE_DIR, examples, readJson, SCHEMA_DIR } from './examples';
 
 const ajv = new Ajv2020({ allErrors: true, strict: false });
 const validateGraph = ajv.compile(readJson(path.join(SCHEMA_DIR, 'graph.schema.json')));
 const validateTrace = ajv.compile(readJson(path.join(SCHEMA_DIR, 'trace.schema.json')));
+const validateStats = ajv.compile(readJson(path.join(SCHEMA_DIR, 'stats.schema.json')));
 
 describe.skipIf(!EXAMPLE_DIR)('documents written by torsh', () => {
   const graphs = examples('.graph.json');
   const traces = examples('.trace.json');
+  const stats = examples('.stats.json');
 
-  it('include graphs and traces', () => {
+  it('include graphs, traces and kernel stats', () => {
     expect(graphs.length).toBeGreaterThan(0);
     expect(traces.length).toBeGreaterThan(0);
+    expect(stats.length).toBeGreaterThan(0);
+  });
+  it.each(stats)('kernel stats %s match stats.schema.json and the side panel reads them', (_name, doc) => {
+    expect(validateStats(doc), ajv.errorsText(validateStats.errors)).toBe(true);
+    const parsed = parseStats('TORSH_STATS ' + JSON.stringify(doc) + '\n');
+    expect('stats' in parsed && parsed.stats.memory.allocated_bytes).toBe(doc.memory.allocated_bytes);
   });
   it.each(graphs)('graph %s matches graph.schema.json and is drawable', (_name, doc) => {
     expect(validateGraph(doc), ajv.errorsText(validateGraph.errors)).toBe(true);
@@ -31,6 +40,12 @@ describe.skipIf(!EXAMPLE_DIR)('documents written by torsh', () => {
 });
 
 describe('schemas reject what the viewer rejects', () => {
+  it('side panel answers without stats', () => {
+    expect(parseStats('')).toEqual({ error: 'no answer from the kernel' });
+    expect(parseStats('TORSH_STATS {"error": "torsh is not imported in this kernel"}')).toEqual({
+      error: 'torsh is not imported in this kernel' });
+    expect(parseStats('TORSH_STATS {"version": 2, "memory": {}}')).toEqual({ error: 'unsupported kernel_stats version 2' });
+  });
   it('graph of another version', () => {
     const doc = { version: 2, nodes: [], edges: [], groups: [] };
     expect(validateGraph(doc)).toBe(false);

@@ -4,6 +4,8 @@ the ToRSh side panel.
 """
 import json
 
+import pytest
+
 from .conftest import shot
 
 LOAD_MS = 90_000
@@ -68,3 +70,77 @@ def test_trace_file_opens_in_trace_viewer(page, lab):
     assert bars.count() < before
     shot(page, "trace-file-viewer")
     assert not page.errors, page.errors
+
+
+# one code cell's plotly figures: per figure, its traces' mode and values (gd.data is plotly's own state)
+PLOTLY_DATA = """cell => [...cell.querySelectorAll('.js-plotly-plot')].map(gd => (gd.data || []).map(t => ({
+    mode: t.mode || '', name: t.name || '', x: Array.from(t.x || []).length,
+    y: Array.from(t.y || []).filter(v => typeof v === 'number'),
+})))"""
+
+
+def figures(page, code_cell):
+    return page.locator(".jp-CodeCell").nth(code_cell).evaluate(PLOTLY_DATA)
+
+
+def run_all_cells(page, timeout_s=150):
+    """Run every cell through JupyterLab's own command, then wait until none is queued or running."""
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
+                           timeout=LOAD_MS)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    code_cells = page.locator(".jp-CodeCell")
+    page.wait_for_function(
+        "n => { const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(e => e.textContent);"
+        " return p.length === n && p.every(t => /\\[\\d+\\]/.test(t)); }",
+        arg=code_cells.count(), timeout=timeout_s * 1000, polling=500)
+
+
+@pytest.fixture(scope="module")
+def live(browser, lab):
+    """live_widgets.ipynb opened and run once; the tests below read what it drew."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    open_lab(page, lab, "live_widgets.ipynb")
+    run_all_cells(page)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=60_000)
+    page.wait_for_timeout(1500)  # the widgets' last throttled redraw after the loop
+    yield page
+    shot(page, "live-final")
+    context.close()
+
+
+def test_live_run_has_no_errors(live):
+    assert live.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+    assert live.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']").count() == 0
+    assert not live.errors, live.errors
+
+
+def test_memory_timeline_curve_is_not_empty(live):
+    memory = figures(live, 2)
+    curves = [t["y"] for fig in memory for t in fig if "lines" in t["mode"] and len(t["y"]) > 1]
+    assert curves and max(max(y) for y in curves) > 0, memory
+    live.locator(".jp-CodeCell").nth(2).locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+    shot(live, "live-memory-timeline")
+
+
+def test_dispatch_view_and_mime_outputs_of_the_run(live):
+    assert live.locator(".jp-CodeCell").nth(2).locator(".jp-OutputArea-output table tr").count() > 2
+    assert live.locator(".jp-CodeCell").nth(3).locator(".torsh-trace g.torsh-slice").count() > 10
+    assert live.locator(".jp-CodeCell").nth(4).locator(".torsh-graph g.torsh-node").count() >= 8
+
+
+def test_side_panel_shows_kernel_memory_and_dispatch(live):
+    live.evaluate("() => window.jupyterapp.shell.activateById('torsh-panel')")
+    allocated = live.locator("#torsh-panel .torsh-allocated[data-bytes]")
+    allocated.wait_for(timeout=20_000)
+    assert int(allocated.get_attribute("data-bytes")) >= 4 * 512 * 512 * 4  # the last cell keeps 4 MiB alive
+    live.locator("#torsh-panel .torsh-dispatch-table tr").nth(2).wait_for(timeout=10_000)  # header + ops
+    rows = live.locator("#torsh-panel .torsh-dispatch-table tr").all_text_contents()
+    assert any("pythran" in r or "numpy" in r for r in rows[1:]), rows
+    shot(live, "side-panel")

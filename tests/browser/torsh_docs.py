@@ -67,25 +67,28 @@ def write_examples(directory):
     path = os.path.join(directory, "training.trace.json")
     profiled_training().export_chrome_trace(path)
     paths.append(path)
+    path = os.path.join(directory, "kernel.stats.json")  # what the side panel reads
+    with open(path, "w") as f:
+        json.dump(viz.kernel_stats(), f)
+    paths.append(path)
     return paths
 
 
-def saved_outputs_notebook(path, trace_path):
+def saved_outputs_notebook(path):
     """A notebook whose cells hold saved graph and trace MIME outputs (as if run and saved).
 
-    The sources are the code that makes them; the outputs are what that code displayed.
+    The outputs are the MIME bundles torsh's own objects display (Graph, profiler.profile).
     """
     graph = mlp_graph()
-    with open(trace_path) as f:
-        trace = json.load(f)
+    prof = profiled_training()
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [
         nbformat.v4.new_markdown_cell("# Saved torsh outputs\nRendered by the torsh JupyterLab extension without a kernel."),
         nbformat.v4.new_code_cell("viz.graph(loss, model)", execution_count=1, outputs=[
             nbformat.v4.new_output("display_data", data=graph._repr_mimebundle_())]),
-        nbformat.v4.new_code_cell("IPython.display.display({TRACE_MIME: trace}, raw=True)", execution_count=2, outputs=[
-            nbformat.v4.new_output("display_data", data={TRACE_MIME: trace, "text/plain": "<torsh trace>"})]),
+        nbformat.v4.new_code_cell("prof", execution_count=2, outputs=[
+            nbformat.v4.new_output("display_data", data=prof._repr_mimebundle_())]),
     ]
     nbformat.write(nb, path)
     return graph
