@@ -1,4 +1,4 @@
-"""N-d convolution as im2col (sliding_window_view + one tensordot), and its two adjoints.
+"""N-d convolution as im2col (sliding_window_view + one batched GEMM), and its two adjoints.
 
 Three ops, each with a NumPy forward and a backward written in the other two, so every
 order of derivative works:
@@ -37,69 +37,69 @@ def out_size(size, k, s, d, lo, hi):
     return (size + lo + hi - d * (k - 1) - 1) // s + 1
 
 
+def _columns(x, kernel, stride, pads, dilation):
+    """im2col in the layout (N, C * prod(k), L) with L = prod(out): one copy of the windows.
+
+    Per sample this is the (C*K, L) matrix that W (O, C*K) multiplies from the left, giving the
+    output already in (N, O, *out) order. The copy's inner loop runs along the output's last
+    axis, contiguous in the input for stride 1; the (N*L, C*K) layout of textbook im2col copies
+    runs of kernel width instead and measured 4x slower here (32x3x32x32, 3x3: 41 ms vs 10 ms).
+    """
+    nd = len(kernel)
+    win = _windows(_pad(x, pads), kernel, stride, dilation)  # (N, C, *out, *k), a strided view
+    order = (0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd))
+    cols = np.ascontiguousarray(win.transpose(order))  # (N, C, *k, *out)
+    out_sp = win.shape[2:2 + nd]
+    n, c = x.shape[:2]
+    return cols.reshape(n, c * int(np.prod(kernel)), int(np.prod(out_sp))), out_sp
+
+
 def conv_forward_np(x, w, stride, pads, dilation, groups):
-    nd = x.ndim - 2
     kernel = w.shape[2:]
-    win = _windows(_pad(x, pads), kernel, stride, dilation)  # (N, C, *out, *k)
-    k_axes = tuple(range(2 + nd, 2 + 2 * nd))
-    if groups == 1:
-        y = np.tensordot(win, w, axes=((1,) + k_axes, (1,) + tuple(range(2, 2 + nd))))  # (N, *out, O)
-        return np.ascontiguousarray(np.moveaxis(y, -1, 1))
-    cg, og = x.shape[1] // groups, w.shape[0] // groups
-    parts = []
-    for g in range(groups):
-        wg = w[g * og:(g + 1) * og]
-        yg = np.tensordot(win[:, g * cg:(g + 1) * cg], wg, axes=((1,) + k_axes, (1,) + tuple(range(2, 2 + nd))))
-        parts.append(yg)
-    return np.ascontiguousarray(np.moveaxis(np.concatenate(parts, axis=-1), -1, 1))
+    cols, out_sp = _columns(x, kernel, stride, pads, dilation)  # (N, C*K, L)
+    n, ck, length = cols.shape
+    o = w.shape[0]
+    w_rows = w.reshape(groups, o // groups, ck // groups).astype(np.result_type(x, w), copy=False)
+    # (G, O/G, C/G*K) @ (N, G, C/G*K, L) -> (N, G, O/G, L): one GEMM per sample and group
+    y = np.matmul(w_rows, cols.reshape(n, groups, ck // groups, length))
+    return y.reshape((n, o) + tuple(out_sp))
 
 
 def conv_input_grad_np(gy, w, in_spatial, stride, pads, dilation, groups):
     """col2im: the gradient of conv_forward_np w.r.t. its (unpadded) input of spatial size ``in_spatial``."""
     nd = gy.ndim - 2
-    n = gy.shape[0]
-    kernel = w.shape[2:]
+    n, o_total = gy.shape[:2]
+    kernel = tuple(w.shape[2:])
     out_sp = gy.shape[2:]
-    cg, og = w.shape[1], w.shape[0] // groups
-    c_total = cg * groups
-    padded = tuple(s + lo + hi for s, (lo, hi) in zip(in_spatial, pads))
-    dx = np.zeros((n, c_total) + padded, dtype=np.result_type(gy, w))
-    for g in range(groups):
-        # cols[n, *out, c, *k] = sum_o gy[n, o, *out] w[o, c, *k]
-        cols = np.tensordot(np.moveaxis(gy[:, g * og:(g + 1) * og], 1, -1), w[g * og:(g + 1) * og], axes=(-1, 0))
-        target = dx[:, g * cg:(g + 1) * cg]
-        for koff in np.ndindex(*kernel):
-            sl = tuple(slice(k * d, k * d + (o - 1) * s + 1, s)
-                       for k, d, o, s in zip(koff, dilation, out_sp, stride))
-            contrib = cols[(slice(None),) + (slice(None),) * nd + (slice(None),) + koff]  # (N, *out, c)
-            target[(slice(None), slice(None)) + sl] += np.moveaxis(contrib, -1, 1)
-    crop = tuple(slice(lo, lo + s) for s, (lo, hi) in zip(in_spatial, pads))
+    cg, og = w.shape[1], o_total // groups
+    kk = int(np.prod(kernel))
+    length = int(np.prod(out_sp))
+    dtype = np.result_type(gy, w)
+    # cols[n, g, (c, k), l] = sum_o w[g, o, (c, k)] gy[n, g, o, l]
+    w_rows = w.reshape(groups, og, cg * kk).astype(dtype, copy=False)
+    cols = np.matmul(w_rows.transpose(0, 2, 1), gy.reshape(n, groups, og, length).astype(dtype, copy=False))
+    cols = cols.reshape((n, groups * cg) + kernel + tuple(out_sp))  # (N, C, *k, *out)
+    padded = tuple(size + lo + hi for size, (lo, hi) in zip(in_spatial, pads))
+    dx = np.zeros((n, groups * cg) + padded, dtype=dtype)
+    for koff in np.ndindex(*kernel):  # scatter each kernel offset's plane back onto the input
+        sl = tuple(slice(k * d, k * d + (size - 1) * s + 1, s)
+                   for k, d, size, s in zip(koff, dilation, out_sp, stride))
+        dx[(slice(None), slice(None)) + sl] += cols[(slice(None), slice(None)) + koff]
+    crop = tuple(slice(lo, lo + size) for size, (lo, hi) in zip(in_spatial, pads))
     return np.ascontiguousarray(dx[(slice(None), slice(None)) + crop])
 
 
-def _im2col(x, kernel, stride, pads, dilation):
-    """(N*out, C*prod(k)) rows of input windows, copied once in row order (N, *out, C, *k)."""
-    nd = x.ndim - 2
-    win = _windows(_pad(x, pads), kernel, stride, dilation)  # (N, C, *out, *k), a strided view
-    order = (0,) + tuple(range(2, 2 + nd)) + (1,) + tuple(range(2 + nd, 2 + 2 * nd))
-    cols = np.ascontiguousarray(win.transpose(order))
-    out_sp = cols.shape[1:1 + nd]
-    return cols.reshape(-1, int(np.prod(cols.shape[1 + nd:]))), out_sp
-
-
 def conv_weight_grad_np(x, gy, kernel, stride, pads, dilation, groups):
-    nd = x.ndim - 2
-    cols, _ = _im2col(x, kernel, stride, pads, dilation)  # (N*out, C*k)
+    cols, _ = _columns(x, kernel, stride, pads, dilation)  # (N, C*K, L)
+    n, ck, length = cols.shape
     o_total = gy.shape[1]
-    gy_rows = np.moveaxis(gy, 1, -1).reshape(-1, o_total)  # (N*out, O)
-    cg, og = x.shape[1] // groups, o_total // groups
-    kk = int(np.prod(kernel))
-    parts = []
-    for g in range(groups):
-        # dw[o, (c, k)] = sum over rows of gy[row, o] * cols[row, (c, k)]
-        parts.append(gy_rows[:, g * og:(g + 1) * og].T @ cols[:, g * cg * kk:(g + 1) * cg * kk])
-    dw = np.concatenate(parts, axis=0) if groups > 1 else parts[0]
-    return dw.reshape((o_total, cg) + tuple(kernel))
+    og = o_total // groups
+    dtype = np.result_type(x, gy)
+    # dw[g, o, (c, k)] = sum_n sum_l gy[n, g, o, l] cols[n, g, (c, k), l]
+    gy_rows = gy.reshape(n, groups, og, length).astype(dtype, copy=False)
+    per_sample = np.matmul(gy_rows, cols.reshape(n, groups, ck // groups, length).transpose(0, 1, 3, 2))
+    dw = per_sample.sum(0)  # (G, O/G, C/G*K)
+    return dw.reshape((o_total, ck // groups // int(np.prod(kernel))) + tuple(kernel))
 
 
 class _ConvNode(Node):
