@@ -103,13 +103,22 @@ def max_pool_indices(x, kernel, stride, padding, dilation, ceil_mode):
                                                                                       sp, padding)]
     fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     xp = np.pad(x, ((0, 0), (0, 0)) + tuple((p, h) for p, h in zip(padding, his)), constant_values=fill)
-    extents = tuple((k - 1) * d + 1 for k, d in zip(kernel, dilation))
-    win = sliding_window_view(xp, extents, axis=tuple(range(2, 2 + nd)))
-    index = (slice(None), slice(None)) + tuple(slice(None, o * s, s) for o, s in zip(outs, stride)) \
-        + tuple(slice(None, None, d) for d in dilation)
-    win = win[index]
-    flat = win.reshape(win.shape[:2 + nd] + (-1,))
-    local = np.argmax(flat, axis=-1)  # index within the window, C order over kernel dims
+    # one pass per kernel offset over the strided plane of window elements at that offset: each
+    # pass is a whole-array comparison, where argmax over a copied (..., k*k) window axis made a
+    # call per window (measured 31 ms vs ~6 ms for 64x6x28x28, 2x2)
+    best = local = None
+    for k_index, koff in enumerate(np.ndindex(*kernel)):
+        plane = xp[(slice(None), slice(None)) + tuple(slice(k * d, k * d + (o - 1) * s + 1, s)
+                                                      for k, d, o, s in zip(koff, dilation, outs, stride))]
+        if best is None:
+            best, local = plane.copy(), np.zeros(plane.shape, dtype=np.int64)
+            continue
+        # PyTorch's CPU kernel: take the element when it is greater or NaN (so a NaN wins)
+        take = plane > best
+        if plane.dtype.kind == "f":
+            take |= np.isnan(plane)
+        np.copyto(best, plane, where=take)
+        local[take] = k_index
     k_pos = np.unravel_index(local, kernel)
     idx = np.zeros(local.shape, dtype=np.int64)
     for dim in range(nd):
