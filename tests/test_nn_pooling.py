@@ -120,3 +120,12 @@ def test_pool_errors_match_torch():
     check_same_error(lambda lib: F(lib).max_pool2d(lib.zeros(2, 3, 5, 5), 3, padding=2))
     check_same_error(lambda lib: F(lib).max_pool2d(lib.zeros(2, 3, 1, 1), 3))
     check_same_error(lambda lib: F(lib).avg_pool2d(lib.zeros(2, 3, 1, 1), 3))
+
+
+def test_max_pool_index_with_two_nans_in_a_window_matches_torch():
+    from helpers import torch_ref
+    data = np.array([[[[1.0, np.nan, 3.0, np.nan], [np.nan, 5.0, np.nan, 2.0]]]], dtype=np.float32)
+    out, idx = torsh.nn.functional.max_pool2d(torsh.tensor(data), (1, 4), return_indices=True)
+    ref_out, ref_idx = torch_ref.nn.functional.max_pool2d(torch_ref.tensor(data), (1, 4), return_indices=True)
+    np.testing.assert_array_equal(idx.numpy(), ref_idx.numpy())  # PyTorch: a later NaN replaces an earlier one
+    assert np.isnan(out.numpy()).all() and np.isnan(ref_out.numpy()).all()
