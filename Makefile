@@ -30,10 +30,12 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	TORSH_REQUIRE_KERNELS=1 $(BIN)/python -m torsh.demo --out profile
+	@echo "Next: 'make lab' opens JupyterLab on the tutorials in notebooks/ (open profile/*.trace.json there too)."
 
-# JupyterLab on the tutorials (notebooks/), with torsh's extension and widgets installed
+# JupyterLab opened on the tutorials (notebooks/), with torsh's extension and widgets installed;
+# rooted at the repository so profile/demo.trace.json opens in it too
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks
+	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

@@ -15,7 +15,7 @@ STEPS = 40
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     summary = demo.main(["--out", str(out), "--steps", str(STEPS)])
-    with open(out / "trace.json") as f:
+    with open(out / "demo.trace.json") as f:
         trace = json.load(f)
     with open(out / "summary.json") as f:
         assert json.load(f) == summary  # JSON round-trips Python floats exactly

@@ -4,7 +4,7 @@
 ``torsh.optim.SGD`` (momentum) on a generated three-class spiral, under ``torsh.profiler``,
 and writes:
 
-- ``DIR/trace.json``: the profiler's Chrome trace (open it in Perfetto or chrome://tracing):
+- ``DIR/demo.trace.json``: the profiler's Chrome trace (open it in Perfetto or chrome://tracing):
   one ``step`` range per training step holding ``forward``, ``backward`` and ``optimizer``
   ranges, every op with its kernel dispatch decision, backward nodes linked to their
   forward ops, and the live-bytes counter;
@@ -81,7 +81,7 @@ def write_json_atomic(path, obj):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description="Train a small MLP with torsh and write its profile.")
-    parser.add_argument("--out", default="profile", help="directory for trace.json and summary.json")
+    parser.add_argument("--out", default="profile", help="directory for demo.trace.json and summary.json")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--lr", type=float, default=0.5)
     parser.add_argument("--momentum", type=float, default=0.9)
@@ -93,10 +93,10 @@ def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     prof, summary = train(args)
-    prof.export_chrome_trace(os.path.join(args.out, "trace.json"))
+    prof.export_chrome_trace(os.path.join(args.out, "demo.trace.json"))
     write_json_atomic(os.path.join(args.out, "summary.json"), summary)
     print(f"final train accuracy {summary['accuracy']:.3f}  ({summary['steps']} steps in {summary['seconds']:.1f} s)")
-    print(f"profile written to {os.path.join(args.out, 'trace.json')} (open in Perfetto or chrome://tracing)")
+    print(f"profile written to {os.path.join(args.out, 'demo.trace.json')} (open in Perfetto, chrome://tracing or JupyterLab)")
     return summary
 
 
