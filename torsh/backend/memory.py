@@ -6,9 +6,10 @@ Counting starts the first time anybody asks (``torsh.memory_allocated()`` and fr
 found once (a ``gc`` scan for tensors and saved tensors, ~30 ms), so the current count is
 exact from then on; only the peak before that moment is unknown (it starts at the live
 bytes). PyTorch counts always; torsh does not, because counting is not free here:
-a weakref with a Python callback per storage costs about 0.5-1 us per tensor, alloc plus
-free, measured with timeit (benchmarks/RESULTS.md, "memory accounting"), i.e. 15-25% of a
-1-element add, while a program that never looks pays one flag test per tensor.
+a weakref with a Python callback per storage, two dict writes and the counters add ~1-3 us
+per tensor (alloc plus free; benchmarks/memory_costs.py, RESULTS.md "Memory"), i.e. +17-34%
+on a 1-element add and ~+18% on a small forward/backward, while a program that never looks
+pays one flag test per tensor.
 
 What is counted: the storage of every tensor born through ``Tensor._wrap`` (op outputs,
 factories, ``from_numpy``), once per storage. A tensor wrapping a NumPy view is charged to
@@ -106,6 +107,7 @@ def start_counting():
     import gc
     from .._tensor import Tensor  # upward import, once: the scan must recognise tensors
     from ..autograd import graph
+    gc.collect()  # unreachable tensors waiting for the cycle collector are not counted as alive
     _scanning = True
     try:
         for obj in gc.get_objects():
@@ -262,7 +264,10 @@ class _Block:
                                     "data": (raw.__array_interface__["data"][0], False)}
 
     def __del__(self):
-        _give_back(self.raw)
+        try:
+            _give_back(self.raw)
+        except Exception:  # at interpreter exit the module's globals may already be gone
+            pass
 
 
 def _give_back(raw):
