@@ -148,6 +148,31 @@ def test_graph_view_of_a_deep_chain_lays_out_without_recursion():
     assert len(set(view.figure.data[1].y)) == 3002  # a chain: one node per layer
 
 
+def test_figures_open_their_comm_with_data_and_layout(monkeypatch):
+    """The browser creates a widget's model from the state in comm_open; an update sent right
+    after can be lost while the model's module loads (plotly sends data that way). Our figures
+    open the comm only once data, layout and config are set."""
+    import ipywidgets.widgets.widget as widget_module
+    opened = []
+    real_create = widget_module.comm.create_comm
+
+    def recording_create(**kwargs):
+        opened.append(kwargs["data"]["state"])
+        return real_create(**kwargs)
+    monkeypatch.setattr(widget_module.comm, "create_comm", recording_create)
+    model = _blocks(1)
+    view = viz.graph_view(_loss(model), model)
+    (state,) = [s for s in opened if "_widget_data" in s]
+    edges, nodes = state["_widget_data"]
+    assert len(nodes["x"]) == len(view.visible_nodes) > 5 and nodes["text"] == list(view.figure.data[1].text)
+    assert len(edges["x"]) == 3 * len(view.visible_edges)
+    assert state["_widget_layout"]["height"] == view.figure.layout.height and state["_config"]["scrollZoom"]
+    opened.clear()
+    import plotly.graph_objects as go
+    go.FigureWidget(data=[go.Scatter(x=[1, 2], y=[3, 4])])  # plotly's own: opens empty, sends the data after
+    assert [s["_widget_data"] for s in opened if "_widget_data" in s] == [[]]
+
+
 # -- trace view and the profiler's MIME bundle ------------------------------------------------------
 def _profiled(**options):
     model = _blocks(2)

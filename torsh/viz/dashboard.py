@@ -25,6 +25,7 @@ from plotly.subplots import make_subplots
 
 from ..backend import memory
 from ._dispatch_counts import DispatchCounter
+from ._figure import Figure
 from ._live import DEFAULT_BUDGET, LiveView, downsample, human_bytes, thin_in_place
 from .dispatch_view import VARIANT_COLORS, VARIANTS
 from .stats import CATEGORIES, categorized
@@ -80,7 +81,7 @@ class Dashboard(LiveView):
         fig.update_xaxes(title_text="step", row=1, col=1)
         fig.update_xaxes(title_text="step", row=1, col=2)
         fig.update_xaxes(title_text="step", row=2, col=1)
-        self.figure = go.FigureWidget(fig)
+        self.figure = Figure(data=fig.data, layout=fig.layout)  # built whole: see _figure.py
         self.widget = widgets.VBox([self.header, self.figure])
 
     # -- recording (O(1) per step) -----------------------------------------------------------

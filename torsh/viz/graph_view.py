@@ -11,6 +11,7 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 
 from . import _layout
+from ._figure import WHEEL_ZOOM, Figure
 from ._modules import record_modules
 from .graph import Graph, _bytes, graph
 
@@ -64,16 +65,17 @@ class GraphView(widgets.VBox):
         self.selected = None
         self.visible_nodes, self.visible_edges = [], []
         self._height = height
-        self.figure = go.FigureWidget()
-        self.figure.add_trace(go.Scatter(x=[], y=[], mode="lines", hoverinfo="skip", name="edges",
-                                         line={"color": "#999", "width": 1}))
-        self.figure.add_trace(go.Scatter(x=[], y=[], mode="markers+text", name="nodes", textposition="middle right",
-                                         hoverinfo="text", marker={"size": 12, "line": {"width": 1, "color": "#333"}}))
-        self.figure.update_layout(showlegend=False, dragmode="pan", margin={"l": 10, "r": 10, "t": 30, "b": 10},
-                                  xaxis={"visible": False}, yaxis={"visible": False},
-                                  plot_bgcolor="white", hovermode="closest")
+        edges, nodes, height = self._traces()  # the figure is built whole: see _figure.py
+        self.figure = Figure(
+            data=[go.Scatter(mode="lines", hoverinfo="skip", name="edges", line={"color": "#999", "width": 1},
+                             **edges),
+                  go.Scatter(mode="markers+text", name="nodes", textposition="middle right", hoverinfo="text",
+                             **nodes)],
+            layout={"showlegend": False, "dragmode": "pan", "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
+                    "xaxis": {"visible": False}, "yaxis": {"visible": False}, "plot_bgcolor": "white",
+                    "hovermode": "closest", "height": height},
+            config=WHEEL_ZOOM)
         self.figure.data[NODE_TRACE].on_click(self._on_click)
-        self.figure._config = {"scrollZoom": True, "displaylogo": False}  # wheel zooms (plotly.js config)
         self.summary = widgets.HTML()
         self.toggle = widgets.Button(description="Expand", disabled=True, tooltip="fold or unfold the selected module")
         self.toggle.on_click(lambda _: self._toggle_selected())
@@ -84,7 +86,7 @@ class GraphView(widgets.VBox):
         self.details = widgets.HTML(value="<i>click a node for its details</i>")
         super().__init__([widgets.HBox([self.summary, self.toggle, self.expand_all, self.fold]),
                           self.figure, self.details])
-        self._draw()
+        self._summarize()
 
     # -- drawing ---------------------------------------------------------------------------
     def set_collapsed(self, group_ids):
@@ -92,7 +94,8 @@ class GraphView(widgets.VBox):
         self.collapsed = _initial_collapse(self.doc, list(group_ids))
         self._draw()
 
-    def _draw(self):
+    def _traces(self):
+        """(edge trace values, node trace values, figure height) of the current folding."""
         nodes, edges = _layout.collapse_view(self.doc, self.collapsed)
         coords = _layout.layered_layout(nodes, edges)
         self.visible_nodes, self.visible_edges = nodes, edges
@@ -102,19 +105,28 @@ class GraphView(widgets.VBox):
             ex += [x0, x1, None]
             ey += [y0, y1, None]
         layers = len({y for _, y in coords.values()}) if coords else 1
+        node_values = {
+            "x": [coords[n["id"]][0] for n in nodes], "y": [coords[n["id"]][1] for n in nodes],
+            "text": [n["label"] for n in nodes], "customdata": [n["id"] for n in nodes],
+            "hovertext": [_hover(n) for n in nodes],
+            "marker": {"color": [KIND_COLORS[n["kind"]] for n in nodes],
+                       "symbol": [KIND_SYMBOLS[n["kind"]] for n in nodes],
+                       "size": [18 if n["kind"] == "group" else 12 for n in nodes],
+                       "line": {"width": 1, "color": "#333"}}}
+        return {"x": ex, "y": ey}, node_values, self._height or min(900, 160 + 45 * layers)
+
+    def _draw(self):
+        edges, nodes, height = self._traces()
         with self.figure.batch_update():
-            self.figure.data[EDGE_TRACE].update(x=ex, y=ey)
-            self.figure.data[NODE_TRACE].update(
-                x=[coords[n["id"]][0] for n in nodes], y=[coords[n["id"]][1] for n in nodes],
-                text=[n["label"] for n in nodes], customdata=[n["id"] for n in nodes],
-                hovertext=[_hover(n) for n in nodes],
-                marker={"color": [KIND_COLORS[n["kind"]] for n in nodes],
-                        "symbol": [KIND_SYMBOLS[n["kind"]] for n in nodes],
-                        "size": [18 if n["kind"] == "group" else 12 for n in nodes]})
-            self.figure.layout.height = self._height or min(900, 160 + 45 * layers)
+            self.figure.data[EDGE_TRACE].update(**edges)
+            self.figure.data[NODE_TRACE].update(**nodes)
+            self.figure.layout.height = height
+        self._summarize()
+
+    def _summarize(self):
         folded = f", {len(self.collapsed)} modules folded" if self.collapsed else ""
         self.summary.value = (f"<b>{len(self.doc['nodes'])}</b> nodes, {len(self.doc['edges'])} edges; "
-                              f"showing {len(nodes)} nodes, {len(edges)} edges{folded}")
+                              f"showing {len(self.visible_nodes)} nodes, {len(self.visible_edges)} edges{folded}")
 
     # -- interaction -------------------------------------------------------------------------
     def _on_click(self, trace, points, selector):

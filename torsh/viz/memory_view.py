@@ -17,6 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..backend import events, memory
+from ._figure import Figure
 from ._live import DEFAULT_BUDGET, LiveView, downsample, human_bytes, thin_in_place
 from .stats import CATEGORIES, categorized
 
@@ -44,17 +45,16 @@ class MemoryTimeline(LiveView):
         self.peak_bytes = 0
         self._lock = threading.Lock()
         self.header = widgets.HTML("<i>memory timeline: not started</i>")
-        self.figure = go.FigureWidget()
-        for name in CATEGORIES:
-            self.figure.add_trace(go.Scatter(x=[], y=[], name=name.replace("_", " "), stackgroup="categories",
-                                             mode="lines", line={"width": 0.5, "color": CATEGORY_COLORS[name]}))
-        self.figure.add_trace(go.Scatter(x=[], y=[], name="live bytes", mode="lines+markers", hoverinfo="text",
-                                         line={"color": "#222", "width": 1.5, "shape": "hv"}, marker={"size": 3}))
-        self.figure.add_trace(go.Scatter(x=[], y=[], name="peak", mode="lines", hoverinfo="name+y",
-                                         line={"color": "#e45756", "dash": "dash"}))
-        self.figure.update_layout(height=320, margin={"l": 60, "r": 10, "t": 10, "b": 40}, hovermode="closest",
-                                  xaxis={"title": "time (s)"}, yaxis={"title": "bytes"},
-                                  legend={"orientation": "h", "y": -0.25})
+        traces = [go.Scatter(x=[], y=[], name=name.replace("_", " "), stackgroup="categories", mode="lines",
+                             line={"width": 0.5, "color": CATEGORY_COLORS[name]}) for name in CATEGORIES]
+        traces.append(go.Scatter(x=[], y=[], name="live bytes", mode="lines+markers", hoverinfo="text",
+                                 line={"color": "#222", "width": 1.5, "shape": "hv"}, marker={"size": 3}))
+        traces.append(go.Scatter(x=[], y=[], name="peak", mode="lines", hoverinfo="name+y",
+                                 line={"color": "#e45756", "dash": "dash"}))
+        self.figure = Figure(data=traces, layout={  # built whole: see _figure.py
+            "height": 320, "margin": {"l": 60, "r": 10, "t": 10, "b": 40}, "hovermode": "closest",
+            "xaxis": {"title": {"text": "time (s)"}}, "yaxis": {"title": {"text": "bytes"}},
+            "legend": {"orientation": "h", "y": -0.25}})
         self.widget = widgets.VBox([self.header, self.figure])
 
     def _subscribe(self):

@@ -12,6 +12,8 @@ import json
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
+from ._figure import WHEEL_ZOOM, Figure
+
 CATEGORY_COLORS = {"cpu_op": "#4c78a8", "user_annotation": "#f58518", "python_function": "#72b7b2"}
 BACKWARD_COLOR = "#e45756"
 
@@ -126,20 +128,21 @@ class TraceView(widgets.HBox):
             drawn = sorted(sorted(drawn, key=lambda b: -b["dur"])[:max_bars], key=lambda b: b["ts"])
         self.drawn = drawn
         t0 = min((b["ts"] for b in self.bars), default=0.0)
-        self.figure = go.FigureWidget()
-        self.figure.add_trace(go.Bar(
-            orientation="h", base=[(b["ts"] - t0) / 1000.0 for b in drawn],
-            x=[b["dur"] / 1000.0 for b in drawn], y=[b["row"] for b in drawn],
-            text=[b["name"] for b in drawn], textposition="inside", insidetextanchor="start",
-            hovertext=[_hover(b) for b in drawn], hoverinfo="text",
-            marker={"color": [_color(b) for b in drawn], "line": {"width": 0.5, "color": "white"}}, width=0.9))
-        self.figure._config = {"scrollZoom": True, "displaylogo": False}  # wheel zooms (plotly.js config)
         rows = max((b["row"] for b in self.bars), default=0) + 1
-        self.figure.update_layout(
-            barmode="overlay", showlegend=False, height=min(700, 140 + 22 * rows), dragmode="zoom",
-            margin={"l": 60, "r": 10, "t": 10, "b": 40}, xaxis={"title": "time (ms)"},
-            yaxis={"autorange": "reversed", "fixedrange": True,  # zoom and pan move along time only "tickvals": [first for first, _ in self.bands.values()],
-                   "ticktext": [f"thread {tid}" for tid in self.bands], "zeroline": False})
+        self.figure = Figure(  # built whole: see _figure.py
+            data=[go.Bar(
+                orientation="h", base=[(b["ts"] - t0) / 1000.0 for b in drawn],
+                x=[b["dur"] / 1000.0 for b in drawn], y=[b["row"] for b in drawn],
+                text=[b["name"] for b in drawn], textposition="inside", insidetextanchor="start",
+                hovertext=[_hover(b) for b in drawn], hoverinfo="text",
+                marker={"color": [_color(b) for b in drawn], "line": {"width": 0.5, "color": "white"}}, width=0.9)],
+            layout={"barmode": "overlay", "showlegend": False, "height": min(700, 140 + 22 * rows),
+                    "dragmode": "zoom", "margin": {"l": 60, "r": 10, "t": 10, "b": 40},
+                    "xaxis": {"title": {"text": "time (ms)"}},
+                    "yaxis": {"autorange": "reversed", "fixedrange": True,  # zoom and pan move along time only
+                              "tickvals": [first for first, _ in self.bands.values()],
+                              "ticktext": [f"thread {tid}" for tid in self.bands], "zeroline": False}},
+            config=WHEEL_ZOOM)
         self.rows = table_rows(self.bars, averages, row_limit)
         self.table = widgets.HTML(_table_html(self.rows))
         span = max((b["end"] for b in self.bars), default=t0) - t0
