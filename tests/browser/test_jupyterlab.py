@@ -3,8 +3,11 @@ running anything, *.trace.json files from the file browser, and a tutorial run l
 the ToRSh side panel.
 """
 import json
+import os
 
 import pytest
+
+from .conftest import ROOT
 
 from .conftest import shot
 
@@ -83,6 +86,18 @@ def figures(page, code_cell):
     return page.locator(".jp-CodeCell").nth(code_cell).evaluate(PLOTLY_DATA)
 
 
+# error outputs in the notebook model (JupyterLab renders them like stderr, so ask the model)
+ERRORS = """() => { const nb = window.jupyterapp.shell.currentWidget.content.model; const found = [];
+  for (let i = 0; i < nb.cells.length; i++) { const cell = nb.cells.get(i); if (cell.type !== 'code') continue;
+    for (let j = 0; j < cell.outputs.length; j++) { const o = cell.outputs.get(j).toJSON();
+      if (o.output_type === 'error') found.push(`cell ${i}: ${o.ename}: ${o.evalue}`); } }
+  return found; }"""
+
+
+def error_outputs(page):
+    return page.evaluate(ERRORS)
+
+
 def run_all_cells(page, timeout_s=150):
     """Run every cell through JupyterLab's own command, then wait until none is queued or running."""
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
@@ -91,12 +106,10 @@ def run_all_cells(page, timeout_s=150):
                            " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
                            " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
                            timeout=LOAD_MS)
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    code_cells = page.locator(".jp-CodeCell")
-    page.wait_for_function(
-        "n => { const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(e => e.textContent);"
-        " return p.length === n && p.every(t => /\\[\\d+\\]/.test(t)); }",
-        arg=code_cells.count(), timeout=timeout_s * 1000, polling=500)
+    # the command's promise settles when the last cell finished, or one failed and stopped the run
+    page.evaluate("""s => Promise.race([window.jupyterapp.commands.execute('notebook:run-all-cells'),
+        new Promise((_, reject) => setTimeout(() => reject(new Error(`cells still running after ${s} s`)), s * 1000))])""",
+                  timeout_s)
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +118,7 @@ def live(browser, lab):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.errors = []
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.on("pageerror", lambda e: page.errors.append(f"{e}\n{e.stack}"))
     open_lab(page, lab, "live_widgets.ipynb")
     run_all_cells(page)
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=60_000)
@@ -116,8 +129,7 @@ def live(browser, lab):
 
 
 def test_live_run_has_no_errors(live):
-    assert live.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
-    assert live.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']").count() == 0
+    assert error_outputs(live) == []
     assert not live.errors, live.errors
 
 
@@ -144,3 +156,41 @@ def test_side_panel_shows_kernel_memory_and_dispatch(live):
     rows = live.locator("#torsh-panel .torsh-dispatch-table tr").all_text_contents()
     assert any("pythran" in r or "numpy" in r for r in rows[1:]), rows
     shot(live, "side-panel")
+
+
+# The tutorial on memory and dispatch (what the side panel shows), once it exists;
+# tests/browser/notebooks/live_widgets.ipynb covers the same widgets meanwhile. 04_profiling is
+# left out for the time budget (and see the lead's report: a plotly/anywidget page error there).
+TUTORIALS = [name for name in ("05_memory_and_dispatch.ipynb",)
+             if os.path.exists(os.path.join(ROOT, "notebooks", name))]
+
+if TUTORIALS:
+    @pytest.mark.parametrize("name", TUTORIALS)
+    def test_tutorial_runs_and_its_views_draw(browser, lab, name):
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.errors = []
+        page.on("pageerror", lambda e: page.errors.append(f"{e}\n{e.stack}"))
+        try:
+            open_lab(page, lab, name)
+            run_all_cells(page, timeout_s=240)
+            page.wait_for_timeout(1500)
+            assert error_outputs(page) == []
+            # every torsh MIME output drew something (graph nodes, trace bars), none refused its document
+            renders = page.locator(".jp-OutputArea-output .torsh-render")
+            for i in range(renders.count()):
+                assert renders.nth(i).locator("g.torsh-node, g.torsh-slice").count() > 0, f"empty torsh output {i}"
+            assert page.locator(".jp-OutputArea-output .torsh-error").count() == 0
+            # a plotly view with a non-empty curve or set of bars (memory timeline, trace view, ...)
+            data = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(gd => "
+                                 "(gd.data || []).map(t => Array.from(t.y || t.x || []).length))")
+            assert renders.count() + len(data) > 0, "the tutorial shows no torsh view"
+            if data:
+                assert max(data) > 1, data
+            page.evaluate("() => window.jupyterapp.shell.activateById('torsh-panel')")
+            # the panel's memory table appears only once the kernel answered with valid stats
+            page.locator("#torsh-panel .torsh-allocated[data-bytes]").wait_for(timeout=20_000)
+            shot(page, name.replace(".ipynb", ""))
+            assert not page.errors, page.errors
+        finally:
+            context.close()
