@@ -16,7 +16,6 @@ and the panel shows the counts of those sampled steps; ``dispatch_every=1`` coun
 step. benchmarks/dashboard_overhead.py counts the whole cost.
 """
 import html
-import math
 
 import ipywidgets as widgets
 import numpy as np
@@ -180,8 +179,3 @@ class Dashboard(LiveView):
                 f"{html.escape(v)} {n:,} ({100 * n / total:.0f}%)" for v, n in calls.items() if n)
         state = "" if self.running else " (stopped)"
         return text + state
-
-    def overhead_bound(self):
-        """Most redraws this run may have made: start + one per interval + stop."""
-        elapsed = (self.clock() - self.started_at) if self.started_at else 0.0
-        return 2 + (math.floor(elapsed / self.interval) if self.interval > 0 else len(self.history))
