@@ -75,7 +75,7 @@ def test_trace_file_opens_in_trace_viewer(page, lab):
     assert not page.errors, page.errors
 
 
-# one code cell's plotly figures: per figure, its traces' mode and values (gd.data is plotly's own state)
+# one code cell's plotly figures: per figure, its traces' mode and values (gd.data: plotly's own state)
 PLOTLY_DATA = """cell => [...cell.querySelectorAll('.js-plotly-plot')].map(gd => (gd.data || []).map(t => ({
     mode: t.mode || '', name: t.name || '', x: Array.from(t.x || []).length,
     y: Array.from(t.y || []).filter(v => typeof v === 'number'),
@@ -133,7 +133,17 @@ def test_live_run_has_no_errors(live):
     assert not live.errors, live.errors
 
 
+# Known bug, reported to the lead (torsh.viz live views, as of c000ad2): when the cell runs
+# while JupyterLab still loads plotly's widget module, the redraws sent meanwhile are lost and
+# the timeline stays empty (traces present, no points) in some runs. Not strict: it flakes.
+@pytest.mark.xfail(strict=False, reason="MemoryTimeline updates sent while the plotly widget module loads are lost")
 def test_memory_timeline_curve_is_not_empty(live):
+    # the widget's last redraw reaches the page a little after the cell finished: poll for it
+    live.wait_for_function(
+        "code => { const cell = document.querySelectorAll('.jp-CodeCell')[code];"
+        " return [...cell.querySelectorAll('.js-plotly-plot')].some(gd => (gd.data || []).some("
+        "   t => Array.from(t.y || []).filter(v => typeof v === 'number' && v > 0).length > 1)); }",
+        arg=2, timeout=20_000, polling=250)
     memory = figures(live, 2)
     curves = [t["y"] for fig in memory for t in fig if "lines" in t["mode"] and len(t["y"]) > 1]
     assert curves and max(max(y) for y in curves) > 0, memory
