@@ -40,7 +40,7 @@ def test_load_ext_registers_magics_and_starts_dispatch_counting(ip):
 
 
 def test_torsh_profile_shows_trace_view_of_the_cell(ip):
-    from torsh.viz.trace_view import TraceView
+    from torsh.viz import TraceView
     with capture_output() as captured:
         result = ip.run_cell("%%torsh_profile --record-shapes\n"
                              "loss = model(x).sum()\n"

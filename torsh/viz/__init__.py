@@ -15,9 +15,11 @@ from .graph import MIME_TYPE as GRAPH_MIME_TYPE, Graph, GraphEdge, GraphGroup, G
 
 TRACE_MIME_TYPE = "application/vnd.torsh.trace+json"
 
-# name -> module (relative) that defines it; these modules import ipywidgets / plotly / IPython
-_LAZY = {"graph_view": "graph_view", "GraphView": "graph_view", "trace_view": "trace_view",
-         "TraceView": "trace_view", "MemoryTimeline": "memory_view", "DispatchView": "dispatch_view",
+# name -> module (relative) that defines it; these modules import ipywidgets / plotly / IPython.
+# A module must not share its name with a function exported here: importing torsh.viz.<module>
+# binds the module object to that attribute of the package (hence _graph_view, _trace_view).
+_LAZY = {"graph_view": "_graph_view", "GraphView": "_graph_view", "trace_view": "_trace_view",
+         "TraceView": "_trace_view", "MemoryTimeline": "memory_view", "DispatchView": "dispatch_view",
          "Dashboard": "dashboard", "kernel_stats": "stats"}
 
 

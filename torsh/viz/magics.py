@@ -30,7 +30,7 @@ class TorshMagics(Magics):
     def torsh_profile(self, line, cell):
         """Profile the cell with torsh.profiler and show its trace (flame chart) with the op table."""
         from ..profiler import profile
-        from .trace_view import trace_view
+        from ._trace_view import trace_view
         args = parse_argstring(self.torsh_profile, line)
         timeline = None
         if args.memory:
