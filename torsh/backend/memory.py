@@ -7,9 +7,9 @@ found once (a ``gc`` scan for tensors and saved tensors, ~30 ms), so the current
 exact from then on; only the peak before that moment is unknown (it starts at the live
 bytes). PyTorch counts always; torsh does not, because counting is not free here:
 a weakref with a Python callback per storage, two dict writes and the counters add ~1-3 us
-per tensor (alloc plus free; benchmarks/memory_costs.py, RESULTS.md "Memory"), i.e. +17-34%
-on a 1-element add and ~+18% on a small forward/backward, while a program that never looks
-pays one flag test per tensor.
+per tensor (alloc plus free; benchmarks/memory_costs.py, RESULTS.md "Memory"), i.e. +17-58%
+on a 1-element add and +18-33% on a small forward/backward, while a program that never
+looks pays one flag test per tensor.
 
 What is counted: the storage of every tensor born through ``Tensor._wrap`` (op outputs,
 factories, ``from_numpy``), once per storage. A tensor wrapping a NumPy view is charged to
