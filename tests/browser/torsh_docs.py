@@ -3,6 +3,7 @@
 The TypeScript tests (schema + layout) and the browser tests read these files and notebooks,
 so what the extension is tested on is what torsh writes, not hand-written JSON.
 """
+import gc
 import json
 import os
 
@@ -12,6 +13,7 @@ import torsh
 import torsh.nn as nn
 import torsh.nn.functional as F
 import torsh.viz as viz
+from torsh.viz import stats as viz_stats
 from torsh.profiler import profile, record_function
 
 GRAPH_MIME = "application/vnd.torsh.graph+json"
@@ -70,7 +72,9 @@ def write_examples(directory):
     path = os.path.join(directory, "kernel.stats.json")  # what the side panel reads
     with open(path, "w") as f:
         json.dump(viz.kernel_stats(), f)
+    viz_stats.stop_counting()  # kernel_stats() starts process-wide dispatch counting: leave nobody listening
     paths.append(path)
+    gc.collect()  # free the models' cyclic garbage now, not inside a later test that counts live bytes
     return paths
 
 
@@ -91,4 +95,6 @@ def saved_outputs_notebook(path):
             nbformat.v4.new_output("display_data", data=prof._repr_mimebundle_())]),
     ]
     nbformat.write(nb, path)
+    del prof
+    gc.collect()  # as in write_examples
     return graph
