@@ -39,6 +39,17 @@ def test_calibration_measures_every_variant_and_writes_a_loadable_cache(tmp_path
     assert records[-1].variant == "pythran_simd"
 
 
+def test_calibration_measures_the_row_and_optimizer_kernels(saved_thresholds):
+    ops = [op for op in ("softmax", "cross_entropy_backward", "layer_norm_backward", "sgd_step", "adam_step",
+                         "silu_backward") if torsh.backends.kernels_available()[dispatch._FAMILY[op]]]
+    assert ops, "no nn/norm/optim/activation kernel family is built"
+    results, timings = calibrate.calibrate(ops=ops, sizes=(1024, 4096), repeats=1)
+    assert set(results) == set(ops)
+    for op in ops:
+        assert set(timings[op]["4096"]) == {"numpy", "pythran_simd", "pythran_omp"}
+        assert all(t > 0 for row in timings[op].values() for t in row.values())
+
+
 def test_a_cache_from_another_machine_is_ignored(tmp_path, saved_thresholds):
     path = tmp_path / "thresholds.json"
     path.write_text(json.dumps({"machine": {"cpu": "some other cpu", "cores": 128, "kernels": []},

@@ -10,7 +10,7 @@ import pytest
 
 from torsh.backend import kernels
 
-FAMILIES = ("elementwise", "reductions")
+FAMILIES = ("elementwise", "reductions", "nn", "norm", "optim", "activation")
 AVX2_BUILT = all(importlib.util.find_spec(f"torsh._kernels.{f}_avx2") for f in FAMILIES)
 
 
@@ -44,6 +44,71 @@ def test_row_reductions_agree_across_instruction_sets(name):
     getattr(base, name)(x, a, True)
     getattr(fast, name)(x, b, True)
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def _both(family):
+    return importlib.import_module(f"torsh._kernels.{family}"), importlib.import_module(f"torsh._kernels.{family}_avx2")
+
+
+@pytest.mark.skipif(not AVX2_BUILT, reason="x86-64-v3 copies are only built on x86-64 without -Dmarch")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_and_step_kernels_agree_across_instruction_sets(dtype):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((300, 257)).astype(dtype)
+    g = rng.standard_normal((300, 257)).astype(dtype)
+    t = rng.integers(0, 257, 300)
+    w = rng.uniform(0.5, 1.5, 257).astype(dtype)
+    s = dtype(0.1)
+    rtol = 1e-4 if dtype == np.float32 else 1e-12  # FMA contraction in the x86-64-v3 copy: float32 row sums drift
+    calls = {
+        "nn": [("softmax_rows", lambda: (x,), (x.shape,)),
+               ("log_softmax_rows", lambda: (x,), (x.shape,)),
+               ("softmax_backward_rows", lambda: (x, g), (x.shape,)),
+               ("log_softmax_backward_rows", lambda: (x, g), (x.shape,)),
+               ("cross_entropy_rows", lambda: (x, t, w, -100, s, dtype(s / 257)), ((300,), (300,)))],
+        "norm": [("layer_norm_rows", lambda: (x, w, w, dtype(1e-5), dtype(1 / 257)), (x.shape, (300,), (300,))),
+                 ("layer_norm_backward_rows", lambda: (g, x, w, x[:, 0].copy(), np.abs(x[:, 1]), dtype(1 / 257)),
+                  (x.shape, (4, 257), (4, 257)))],
+    }
+    for family, cases in calls.items():
+        base, fast = _both(family)
+        for name, inputs, out_shapes in cases:
+            outs = []
+            for module in (base, fast):
+                out = [np.zeros(shape, dtype) for shape in out_shapes]
+                extra = (True,) if name.startswith("layer_norm") else ()
+                getattr(module, name)(*inputs(), *out, *extra, True)
+                outs.append(out)
+            for a, b in zip(*outs):
+                np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol, err_msg=f"{family}.{name}")
+    base, fast = _both("optim")
+    results = []
+    for module in (base, fast):
+        p, m, v = x.reshape(-1).copy(), g.reshape(-1).copy(), np.abs(g.reshape(-1))
+        module.sgd_step(p, g.reshape(-1), m, dtype(0.1), dtype(1), dtype(0.01), dtype(0.9), dtype(1), True, False,
+                        True, True)
+        module.adam_step(p, g.reshape(-1), m, v, v.copy(), dtype(0.99), dtype(-1), dtype(0), dtype(0.1), dtype(0.9),
+                         True, dtype(0.999), dtype(0.001), dtype(0.3), dtype(1e-8), dtype(-0.01), True, True)
+        results.append((p, m, v))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol)
+
+
+@pytest.mark.skipif(not AVX2_BUILT, reason="x86-64-v3 copies are only built on x86-64 without -Dmarch")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,scalars", [("silu_backward", (0.5, 1)), ("gelu_backward", (-0.5, 0.3989422804014327)),
+                                          ("gelu_tanh_backward", (0.5, 1, 0.7978845608028654, 0.044715, 0.134145)),
+                                          ("softplus_backward", (0.5, 1, 2.0, 5.0)), ("elu_backward", (0, 1, 1, 1)),
+                                          ("mish_backward", (0.5, 1))])
+def test_activation_backward_kernels_agree_across_instruction_sets(name, scalars, dtype):
+    base, fast = _both("activation")
+    x, out_base = _unary_inputs(np.random.default_rng(3), dtype)
+    g = np.random.default_rng(4).standard_normal(x.shape).astype(dtype)
+    out_fast = np.empty_like(out_base)
+    getattr(base, name)(g, x, out_base, *[dtype(v) for v in scalars], True)
+    getattr(fast, name)(g, x, out_fast, *[dtype(v) for v in scalars], True)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out_fast, out_base, rtol=rtol, atol=rtol)
 
 
 def test_loader_reports_the_copy_in_use():

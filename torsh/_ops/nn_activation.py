@@ -10,8 +10,9 @@ import numpy as np
 import scipy.special as sps
 
 from .._tensor import wrap
+from ..autograd import grad_mode
 from ..autograd.graph import Node, needs_grad, record
-from ..backend import dispatch
+from ..backend import dispatch, kernels
 from . import pointwise
 from ._helpers import dtype_name
 
@@ -26,14 +27,35 @@ def _check_float(op, input):
         raise NotImplementedError(f'"{op}" not implemented for \'{dtype_name(input.dtype)}\'')
 
 
-def _make(name, node_name, forward, derivative, saves="input", kernel=None):
+def _kernel_backward(spec, grad, x, params, formula):
+    """grad * f'(x) on the ``activation`` kernel family, or ``formula()`` (torsh ops), as dispatched.
+    ``spec(**params)`` gives the kernel's name and its scalar arguments."""
+    op, scalars = spec(**params)
+    xd, gd = x._data, grad._data
+    fits = xd.flags.c_contiguous and gd.shape == xd.shape and gd.dtype == xd.dtype
+
+    def compiled(parallel):
+        out = np.empty_like(xd)
+        getattr(kernels.get("activation"), op)(np.ascontiguousarray(gd).reshape(-1), xd.reshape(-1), out.reshape(-1),
+                                               *[xd.dtype.type(v) for v in scalars], parallel)
+        return wrap(out)
+
+    return dispatch.call(op, xd.size, xd.dtype, fits, compiled, formula)
+
+
+def _make(name, node_name, forward, derivative, saves="input", kernel=None, backward_kernel=None):
     """An activation ``name(input, **params)``: ``forward(x, **params)`` on NumPy and
-    ``derivative(grad, x, y, **params)`` in torsh ops."""
+    ``derivative(grad, x, y, **params)`` in torsh ops. With ``backward_kernel`` (a function of the
+    params giving a kernel name and its scalars) the backward runs on that compiled kernel when
+    no graph of the gradient is being built."""
 
     def backward(self, grad):
         saved = self.saved_tensors
         x = saved[0] if saves in ("input", "both") else None
         y = saved[-1] if saves in ("output", "both") else None
+        if backward_kernel is not None and not grad_mode.is_grad_enabled():
+            return (_kernel_backward(backward_kernel, grad, x, self.params,
+                                     lambda: derivative(grad, x, y, **self.params)),)
         return (derivative(grad, x, y, **self.params),)
 
     node_cls = type(node_name, (Node,), {"backward": backward, "__module__": __name__})
@@ -96,7 +118,8 @@ def _elu_derivative(g, x, y, alpha=1.0, scale=1.0, input_scale=1.0):
     return _where(x > 0, g * scale, g * (input_scale * scale * alpha) * (x * input_scale).exp())
 
 
-elu, EluBackward0 = _make("elu", "EluBackward0", _elu_forward, _elu_derivative)
+elu, EluBackward0 = _make("elu", "EluBackward0", _elu_forward, _elu_derivative, backward_kernel=lambda alpha=1.0,
+                          scale=1.0, input_scale=1.0: ("elu_backward", (0, scale, input_scale * scale * alpha, input_scale)))
 
 
 def selu(input):
@@ -131,7 +154,13 @@ def _gelu_derivative(g, x, y, approximate="none"):
     return g * (cdf + x * pdf)
 
 
-_gelu_op, GeluBackward0 = _make("gelu", "GeluBackward0", _gelu_forward, _gelu_derivative)
+def _gelu_kernel(approximate="none"):
+    if approximate == "tanh":
+        return "gelu_tanh_backward", (0.5, 1, _SQRT_2_OVER_PI, 0.044715, 3 * 0.044715)
+    return "gelu_backward", (-0.5, _INV_SQRT_2PI)
+
+
+_gelu_op, GeluBackward0 = _make("gelu", "GeluBackward0", _gelu_forward, _gelu_derivative, backward_kernel=_gelu_kernel)
 
 
 def gelu(input, approximate="none"):
@@ -146,7 +175,8 @@ def _np_sigmoid(x):
 
 silu, SiluBackward0 = _make(
     "silu", "SiluBackward0", lambda x: x * _np_sigmoid(x),
-    lambda g, x, y: (lambda s: g * s * (1 + x * (1 - s)))(x.sigmoid()))
+    lambda g, x, y: (lambda s: g * s * (1 + x * (1 - s)))(x.sigmoid()),
+    backward_kernel=lambda: ("silu_backward", (0.5, 1)))
 
 
 def _mish_forward(x):
@@ -163,7 +193,8 @@ def _softplus_tensor(x):
     return x.relu() + (-x.abs()).exp().log1p()
 
 
-mish, MishBackward0 = _make("mish", "MishBackward0", _mish_forward, _mish_derivative)
+mish, MishBackward0 = _make("mish", "MishBackward0", _mish_forward, _mish_derivative,
+                            backward_kernel=lambda: ("mish_backward", (0.5, 1)))
 
 
 def _softplus_forward(x, beta=1.0, threshold=20.0):
@@ -176,7 +207,9 @@ def _softplus_derivative(g, x, y, beta=1.0, threshold=20.0):
     return _where(bx > threshold, g, g * bx.sigmoid())
 
 
-softplus, SoftplusBackward0 = _make("softplus", "SoftplusBackward0", _softplus_forward, _softplus_derivative)
+softplus, SoftplusBackward0 = _make(
+    "softplus", "SoftplusBackward0", _softplus_forward, _softplus_derivative,
+    backward_kernel=lambda beta=1.0, threshold=20.0: ("softplus_backward", (0.5, 1, beta, threshold)))
 
 logsigmoid, LogSigmoidBackward0 = _make(
     "log_sigmoid", "LogSigmoidBackward0", lambda x: -np.logaddexp(0, -x), lambda g, x, y: g * (-x).sigmoid())

@@ -43,6 +43,26 @@ thresholds = {
     "sum_rows": (INF, 16_384),
     "max_rows": (INF, 16_384),
     "logsumexp_rows": (0, 16_384),
+    # row kernels of the nn family (numel of the whole (rows, cols) operand)
+    "softmax": (0, 65_536),
+    "log_softmax": (0, 65_536),
+    "softmax_backward": (0, 65_536),
+    "log_softmax_backward": (0, 65_536),
+    # below this the composed log_softmax + nll_loss (PyTorch's graph) is kept: fusing saves only microseconds
+    "cross_entropy": (4096, 65_536),
+    "cross_entropy_backward": (0, 65_536),
+    "layer_norm": (0, 65_536),
+    "layer_norm_backward": (0, 65_536),
+    # activation backward: one kernel pass against the derivative's torsh ops
+    "silu_backward": (0, 262_144),
+    "gelu_backward": (INF, INF),  # scipy's ndtr in Pythran is scalar code: 5x slower than the torsh ops at 1e6
+    "gelu_tanh_backward": (0, 262_144),
+    "softplus_backward": (0, 262_144),
+    "elu_backward": (0, 262_144),
+    "mish_backward": (0, 262_144),
+    # optimizer steps: the fused kernel against the numexpr passes of torsh.optim
+    "sgd_step": (0, 1_000_000),
+    "adam_step": (0, 1_000_000),
 }
 
 # below this numel NumPy runs the op whatever else holds; checked first, so small ops pay nothing more
@@ -97,7 +117,11 @@ def load_calibration(path=None):
 def _from_json(value):
     return INF if value is None else int(value)
 
-_FAMILY = {"sum_rows": "reductions", "max_rows": "reductions", "logsumexp_rows": "reductions"}
+_FAMILY = {"sum_rows": "reductions", "max_rows": "reductions", "logsumexp_rows": "reductions",
+           "softmax": "nn", "log_softmax": "nn", "softmax_backward": "nn", "log_softmax_backward": "nn",
+           "cross_entropy": "nn", "cross_entropy_backward": "nn",
+           "layer_norm": "norm", "layer_norm_backward": "norm", "sgd_step": "optim", "adam_step": "optim",
+           **{op + "_backward": "activation" for op in ("silu", "gelu", "gelu_tanh", "softplus", "elu", "mish")}}
 _COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -110,15 +134,19 @@ class DispatchRecord(NamedTuple):
     seconds: float
 
 
-def choose(op, numel, np_dtype, contiguous=True):
-    """(variant, reason) for running ``op`` on ``numel`` elements of ``np_dtype``."""
+NOT_CONTIGUOUS = "operands not contiguous or not of one shape"
+
+
+def choose(op, numel, np_dtype, contiguous=True, layout_reason=NOT_CONTIGUOUS):
+    """(variant, reason) for running ``op`` on ``numel`` elements of ``np_dtype``; when
+    ``contiguous`` is false the layout rules the kernels out and ``layout_reason`` says why."""
     module = kernels.get(_FAMILY.get(op, "elementwise"))
     if module is None:
         return "numpy", f"kernel family {_FAMILY.get(op, 'elementwise')} not compiled"
     if np_dtype not in _COMPILED_DTYPES:
         return "numpy", f"dtype {np_dtype} has no compiled kernel"
     if not contiguous:
-        return "numpy", "operands not contiguous or not of one shape"
+        return "numpy", layout_reason
     simd, parallel = thresholds.get(op, (INF, INF))
     if numel >= parallel:
         return "pythran_omp", f"numel {numel:,} >= parallel threshold {parallel:,}"
@@ -138,12 +166,13 @@ def _dtype_name(np_dtype):
     return name
 
 
-def _run(op, variant, reason, numel, np_dtype, compiled_call, numpy_call):
+def _run(op, variant, reason, numel, np_dtype, compiled_call, numpy_call, reference="numpy"):
     if not events.listening(TOPIC):
         return numpy_call() if variant == "numpy" else compiled_call(variant == "pythran_omp")
     start = time.perf_counter()
     out = numpy_call() if variant == "numpy" else compiled_call(variant == "pythran_omp")
-    events.emit(TOPIC, DispatchRecord(op, variant, reason, numel, _dtype_name(np_dtype), time.perf_counter() - start))
+    shown = reference if variant == "numpy" else variant
+    events.emit(TOPIC, DispatchRecord(op, shown, reason, numel, _dtype_name(np_dtype), time.perf_counter() - start))
     return out
 
 
@@ -189,6 +218,19 @@ def reduce_rows(op, x2d, numpy_fn):
         return out
 
     return _run(op, variant, reason, x2d.size, x2d.dtype, compiled, lambda: numpy_fn(x2d))
+
+
+def call(op, numel, np_dtype, contiguous, compiled, numpy_fn, layout_reason=NOT_CONTIGUOUS, reference="numpy"):
+    """Run ``op`` on the variant chosen for it: ``compiled(parallel)`` or ``numpy_fn()``.
+
+    For ops whose kernels take several operands or several outputs (the nn and optim
+    families): the caller checks layout (``contiguous``) and wraps the kernel call itself.
+    ``reference`` names the non-compiled variant in records (e.g. "numexpr" for optimizers).
+    """
+    if numel < _numpy_below[op] and TOPIC not in events._subscribers:
+        return numpy_fn()
+    variant, reason = choose(op, numel, np_dtype, contiguous, layout_reason)
+    return _run(op, variant, reason, numel, np_dtype, compiled, numpy_fn, reference)
 
 
 @contextlib.contextmanager

@@ -1,7 +1,7 @@
 """Measure this machine's dispatch thresholds: ``python -m torsh.backends.calibrate``.
 
-For each op with a compiled kernel it times NumPy, the single-thread kernel and the OpenMP
-kernel over a ladder of sizes, takes as ``simd`` threshold the smallest size from which the
+For each op with a compiled kernel it times NumPy (numexpr for the optimizer steps), the
+single-thread kernel and the OpenMP kernel over a ladder of sizes, takes as ``simd`` threshold the smallest size from which the
 single-thread kernel wins at every larger size (likewise ``parallel`` for OpenMP against the
 best other variant), and writes the result where ``torsh.backend.dispatch`` loads it.
 """
@@ -31,8 +31,119 @@ def _time(fn, repeats):
     return best
 
 
+def _row_op_variants(op, size, rng):
+    """Variants of the nn/norm row ops on (size / 1024, 1024) float32 rows (1000-class logits and
+    1024-wide layers are the common case), and of the optimizer steps on ``size`` elements."""
+    from .._ops import activation, nn_norm
+    from ..optim import adam, sgd
+    family = kernels.get(dispatch._FAMILY[op])
+    cols = min(size, 1024)
+    rows = max(1, size // cols)
+    x = rng.standard_normal((rows, cols)).astype(np.float32)
+    g = rng.standard_normal((rows, cols)).astype(np.float32)
+    out = np.empty_like(x)
+    f32 = np.float32
+    if op in ("softmax", "log_softmax"):
+        reference = {"softmax": activation._softmax_np, "log_softmax": activation._log_softmax_np}[op]
+        kernel = getattr(family, op + "_rows")
+        return {"numpy": lambda: reference(x, 1), "pythran_simd": lambda: kernel(x, out, False),
+                "pythran_omp": lambda: kernel(x, out, True)}
+    if op in ("softmax_backward", "log_softmax_backward"):
+        y = activation._softmax_np(x, 1) if op == "softmax_backward" else activation._log_softmax_np(x, 1)
+        reference = {"softmax_backward": lambda: g * y - y * (g * y).sum(1, keepdims=True),
+                     "log_softmax_backward": lambda: g - np.exp(y) * g.sum(1, keepdims=True)}[op]
+        kernel = getattr(family, op + "_rows")
+        return {"numpy": reference, "pythran_simd": lambda: kernel(y, g, out, False),
+                "pythran_omp": lambda: kernel(y, g, out, True)}
+    if op in ("cross_entropy", "cross_entropy_backward"):
+        t = rng.integers(0, cols, rows)
+        w = np.ones(cols, f32)
+        losses, lse = np.empty(rows, f32), np.empty(rows, f32)
+        family.cross_entropy_rows(x, t, w, -100, f32(0), f32(0), losses, lse, False)
+        scale = np.full(rows, 1 / rows, f32)
+        if op == "cross_entropy":  # the NumPy variant: log_softmax then nll_loss's pick
+            return {"numpy": lambda: -activation._log_softmax_np(x, 1)[np.arange(rows), t].mean(),
+                    "pythran_simd": lambda: family.cross_entropy_rows(x, t, w, -100, f32(0), f32(0), losses, lse, False),
+                    "pythran_omp": lambda: family.cross_entropy_rows(x, t, w, -100, f32(0), f32(0), losses, lse, True)}
+
+        def reference():
+            p = np.exp(x - lse[:, None])
+            p[np.arange(rows), t] -= 1
+            return p * scale[:, None]
+
+        return {"numpy": reference,
+                "pythran_simd": lambda: family.cross_entropy_backward_rows(x, t, w, f32(0), f32(0), scale, lse, out,
+                                                                           False),
+                "pythran_omp": lambda: family.cross_entropy_backward_rows(x, t, w, f32(0), f32(0), scale, lse, out,
+                                                                          True)}
+    if op in ("layer_norm", "layer_norm_backward"):
+        w, b = rng.uniform(0.5, 1.5, cols).astype(f32), rng.standard_normal(cols).astype(f32)
+        _, mean, rstd = nn_norm.layer_norm_np(x, w, b, 1e-5)
+        if op == "layer_norm":
+            return {"numpy": lambda: nn_norm.layer_norm_np(x, w, b, 1e-5),
+                    "pythran_simd": lambda: family.layer_norm_rows(x, w, b, f32(1e-5), f32(1 / cols), out, mean, rstd,
+                                                                   True, False),
+                    "pythran_omp": lambda: family.layer_norm_rows(x, w, b, f32(1e-5), f32(1 / cols), out, mean, rstd,
+                                                                  True, True)}
+        part = np.empty((8, cols), f32)
+        return {"numpy": lambda: nn_norm.layer_norm_backward_np(g, x, w, mean, rstd),
+                "pythran_simd": lambda: family.layer_norm_backward_rows(g, x, w, mean, rstd, f32(1 / cols), out,
+                                                                        part[:1], part[1:2], True, False),
+                "pythran_omp": lambda: family.layer_norm_backward_rows(g, x, w, mean, rstd, f32(1 / cols), out,
+                                                                       part[:4], part[4:], True, True)}
+    # optimizer steps on flat float32 arrays: numexpr passes (the reference variant) against the kernel
+    p, grad, m, v = (rng.standard_normal(size).astype(f32) for _ in range(4))
+    v = np.abs(v)
+    if op == "sgd_step":
+        args = (f32(0.01), f32(1), f32(0), f32(0.9), f32(1), True, False, False)
+        return {"numpy": lambda: sgd._numexpr_update(p, grad, m, False, "g", 0.01, 0.9, 0, 0, False),
+                "pythran_simd": lambda: family.sgd_step(p, grad, m, *args, False),
+                "pythran_omp": lambda: family.sgd_step(p, grad, m, *args, True)}
+    args = (f32(1), f32(1), f32(0), f32(0.1), f32(0.9), True, f32(0.999), f32(0.001), f32(0.3), f32(1e-8),
+            f32(-0.001), False)
+    return {"numpy": lambda: adam._numexpr_update(p, grad, m, v, v, "g", 1, 0, 0.9, 0.999, 0.09, 0.001, 1e-8, False),
+            "pythran_simd": lambda: family.adam_step(p, grad, m, v, v, *args, False),
+            "pythran_omp": lambda: family.adam_step(p, grad, m, v, v, *args, True)}
+
+
+_ACTIVATION_CALLS = {"silu_backward": ("silu", {}), "gelu_backward": ("gelu", {}),
+                     "gelu_tanh_backward": ("gelu", {"approximate": "tanh"}), "softplus_backward": ("softplus", {}),
+                     "elu_backward": ("elu", {}), "mish_backward": ("mish", {})}
+
+
+def _activation_backward_variants(op, size, rng):
+    """The activation's backward node run with ``op`` forced onto each variant in turn (the
+    reference variant is the derivative in torsh ops)."""
+    from .. import nn, tensor
+    from ..autograd import grad_mode
+    name, kwargs = _ACTIVATION_CALLS[op]
+    x = tensor(rng.standard_normal(size).astype(np.float32), requires_grad=True)
+    grad = tensor(rng.standard_normal(size).astype(np.float32))
+    node = getattr(nn.functional, name)(x, **kwargs).grad_fn
+
+    def forced(simd, parallel):
+        def run():
+            saved = dispatch.thresholds[op]
+            dispatch.set_thresholds(op, simd, parallel)
+            try:
+                with grad_mode.no_grad():
+                    node.backward(grad)
+            finally:
+                dispatch.set_thresholds(op, *saved)
+        return run
+
+    return {"numpy": forced(INF, INF), "pythran_simd": forced(0, INF), "pythran_omp": forced(0, 0)}
+
+
+_ROW_AND_STEP_FAMILIES = ("nn", "norm", "optim")
+
+
 def _variants(op, size, rng):
     """{variant: zero-argument callable} running ``op`` on ``size`` float32 elements."""
+    if dispatch._FAMILY.get(op) in _ROW_AND_STEP_FAMILIES:
+        return _row_op_variants(op, size, rng)
+    if op in _ACTIVATION_CALLS:
+        return _activation_backward_variants(op, size, rng)
     family = kernels.get(dispatch._FAMILY.get(op, "elementwise"))
     if op in dispatch._FAMILY:  # row reductions: 1024-wide rows
         cols = min(size, 1024)

@@ -12,6 +12,8 @@ arrays are handled by the callers through real views, as PyTorch does with view_
 import numexpr
 import numpy as np
 
+from ..backend import dispatch, kernels
+
 _NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -67,3 +69,25 @@ def lerp_expr(start, end, weight):
     if weight < 0.5:
         return f"({start} + w * ({end} - {start}))"
     return f"({end} - ({end} - {start}) * w1)"  # w1 = 1 - w
+
+
+_STEP_LAYOUT = "parameter, gradient and state are not contiguous arrays of one float32/float64 dtype"
+
+
+def step(op, arrays, kernel_args, numexpr_update):
+    """One optimizer update of ``arrays[0]`` (the parameter) on the fused ``optim`` kernel ``op``,
+    called as ``op(*flat arrays, *kernel_args, parallel)``, or by ``numexpr_update()``: whichever the
+    dispatcher picks (the numexpr passes are the reference variant, named so in records)."""
+    param = arrays[0]
+    dtype = param.dtype
+    fits = dtype in _NATIVE and all(a.dtype == dtype and a.flags.c_contiguous for a in arrays)
+
+    def compiled(parallel):
+        getattr(kernels.get("optim"), op)(*[a.reshape(-1) for a in arrays], *kernel_args, parallel)
+
+    dispatch.call(op, param.size, dtype, fits, compiled, numexpr_update, _STEP_LAYOUT, reference="numexpr")
+
+
+def scalars(dtype, *values):
+    """Python numbers as scalars of ``dtype`` (what the kernels' float arguments are typed as)."""
+    return [dtype.type(v) for v in values]

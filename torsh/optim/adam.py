@@ -63,29 +63,40 @@ class Adam(Optimizer):
                 param, grad = _fused.real_view(p._data), _fused.real_view(p._grad._data)
                 exp_avg, exp_avg_sq = _fused.real_view(state["exp_avg"]._data), \
                     _fused.real_view(state["exp_avg_sq"]._data)
-                if wd != 0 and decoupled:
-                    # p *= 1 - lr * wd
-                    _fused.update("p * decay", param, p=param, decay=1 - lr * wd)
-                # exp_avg = lerp(exp_avg, grad, 1 - beta1)
-                _fused.update(_fused.lerp_expr("m", g_expr, 1 - beta1), exp_avg, m=exp_avg, g=grad, p=param, wd=wd,
-                              w=1 - beta1, w1=beta1)
-                # exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * grad * grad
-                _fused.update(f"v * b2 + c2 * {g_expr} * {g_expr}", exp_avg_sq, v=exp_avg_sq, g=grad, p=param, wd=wd,
-                              b2=beta2, c2=1 - beta2)
+                vmax = _fused.real_view(state["max_exp_avg_sq"]._data) if amsgrad else exp_avg_sq
                 bias_correction1 = 1 - beta1 ** step
                 bias_correction2 = 1 - beta2 ** step
                 step_size = lr / bias_correction1
-                if amsgrad:
-                    vmax = _fused.real_view(state["max_exp_avg_sq"]._data)
-                    _fused.update("where(vmax > v, vmax, v)", vmax, vmax=vmax, v=exp_avg_sq)
-                    second = vmax
-                else:
-                    second = exp_avg_sq
-                # p -= step_size * exp_avg / (sqrt(v) / sqrt(bias_correction2) + eps)
-                _fused.update("p + nss * m / (sqrt(v) / bc2 + eps)", param, p=param, m=exp_avg, v=second,
-                              bc2=bias_correction2 ** 0.5, eps=eps, nss=-step_size)
+                decay = 1 - lr * wd if wd != 0 and decoupled else 1
+                kernel_args = (*_fused.scalars(param.dtype, decay, -1 if group["maximize"] else 1,
+                                               0 if decoupled else wd, 1 - beta1, beta1),
+                               1 - beta1 < 0.5,
+                               *_fused.scalars(param.dtype, beta2, 1 - beta2, bias_correction2 ** 0.5, eps, -step_size),
+                               bool(amsgrad))
+                _fused.step("adam_step", (param, grad, exp_avg, exp_avg_sq, vmax), kernel_args,
+                            lambda: _numexpr_update(param, grad, exp_avg, exp_avg_sq, vmax, g_expr, decay, wd,
+                                                    beta1, beta2, bias_correction2, step_size, eps, amsgrad))
                 _fused.bump(p, state["exp_avg"], state["exp_avg_sq"])
         return loss
+
+
+def _numexpr_update(param, grad, exp_avg, exp_avg_sq, vmax, g_expr, decay, wd, beta1, beta2, bias_correction2,
+                    step_size, eps, amsgrad):
+    """The Adam update as numexpr passes (the reference variant of the ``adam_step`` kernel)."""
+    if decay != 1:
+        # p *= 1 - lr * wd
+        _fused.update("p * decay", param, p=param, decay=decay)
+    # exp_avg = lerp(exp_avg, grad, 1 - beta1)
+    _fused.update(_fused.lerp_expr("m", g_expr, 1 - beta1), exp_avg, m=exp_avg, g=grad, p=param, wd=wd,
+                  w=1 - beta1, w1=beta1)
+    # exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * grad * grad
+    _fused.update(f"v * b2 + c2 * {g_expr} * {g_expr}", exp_avg_sq, v=exp_avg_sq, g=grad, p=param, wd=wd,
+                  b2=beta2, c2=1 - beta2)
+    if amsgrad:
+        _fused.update("where(vmax > v, vmax, v)", vmax, vmax=vmax, v=exp_avg_sq)
+    # p -= step_size * exp_avg / (sqrt(v) / sqrt(bias_correction2) + eps)
+    _fused.update("p + nss * m / (sqrt(v) / bc2 + eps)", param, p=param, m=exp_avg, v=vmax if amsgrad else exp_avg_sq,
+                  bc2=bias_correction2 ** 0.5, eps=eps, nss=-step_size)
 
 
 class AdamW(Adam):

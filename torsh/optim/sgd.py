@@ -39,28 +39,39 @@ class SGD(Optimizer):
             for p in self._params_with_grad(group):
                 param, grad = _fused.real_view(p._data), _fused.real_view(p._grad._data)
                 if momentum == 0:
-                    # p -= lr * d_p,  d_p = grad (+ wd * p)
-                    _fused.update(f"p - lr * {g_expr}", param, p=param, g=grad, wd=wd, lr=lr)
-                    _fused.bump(p)
-                    continue
-                state = self.state[p]
-                buf_t = state.get("momentum_buffer")
-                if buf_t is None:
-                    # first step: buf = d_p (a copy)
-                    buf_t = state["momentum_buffer"] = _fused.new_state_like(p)
-                    buf = _fused.real_view(buf_t._data)
-                    _fused.update(g_expr, buf, p=param, g=grad, wd=wd)
+                    buf_t, first = None, False
                 else:
-                    # buf = momentum * buf + (1 - dampening) * d_p
-                    buf = _fused.real_view(buf_t._data)
-                    _fused.update(f"buf * mom + {g_expr} * damp", buf, buf=buf, p=param, g=grad, wd=wd, mom=momentum,
-                                  damp=1 - dampening)
-                if nesterov:
-                    # p -= lr * (d_p + momentum * buf)
-                    _fused.update(f"p - lr * ({g_expr} + buf * mom)", param, p=param, g=grad, buf=buf, wd=wd,
-                                  mom=momentum, lr=lr)
-                else:
-                    # p -= lr * buf
-                    _fused.update("p - lr * buf", param, p=param, buf=buf, lr=lr)
-                _fused.bump(p, buf_t)
+                    state = self.state[p]
+                    buf_t = state.get("momentum_buffer")
+                    first = buf_t is None
+                    if first:
+                        buf_t = state["momentum_buffer"] = _fused.new_state_like(p)
+                buf = param if buf_t is None else _fused.real_view(buf_t._data)  # the kernel ignores it then
+                kernel_args = (*_fused.scalars(param.dtype, lr, -1 if group["maximize"] else 1, wd, momentum,
+                                               1 - dampening), momentum != 0, first, nesterov)
+                _fused.step("sgd_step", (param, grad, buf), kernel_args,
+                            lambda: _numexpr_update(param, grad, buf, first, g_expr, lr, momentum, dampening, wd,
+                                                    nesterov))
+                _fused.bump(p, *(() if buf_t is None else (buf_t,)))
         return loss
+
+
+def _numexpr_update(param, grad, buf, first, g_expr, lr, momentum, dampening, wd, nesterov):
+    """The SGD update as numexpr passes (the reference variant of the ``sgd_step`` kernel)."""
+    if momentum == 0:
+        # p -= lr * d_p,  d_p = grad (+ wd * p)
+        _fused.update(f"p - lr * {g_expr}", param, p=param, g=grad, wd=wd, lr=lr)
+        return
+    if first:
+        # first step: buf = d_p (a copy)
+        _fused.update(g_expr, buf, p=param, g=grad, wd=wd)
+    else:
+        # buf = momentum * buf + (1 - dampening) * d_p
+        _fused.update(f"buf * mom + {g_expr} * damp", buf, buf=buf, p=param, g=grad, wd=wd, mom=momentum,
+                      damp=1 - dampening)
+    if nesterov:
+        # p -= lr * (d_p + momentum * buf)
+        _fused.update(f"p - lr * ({g_expr} + buf * mom)", param, p=param, g=grad, buf=buf, wd=wd, mom=momentum, lr=lr)
+    else:
+        # p -= lr * buf
+        _fused.update("p - lr * buf", param, p=param, buf=buf, lr=lr)

@@ -81,6 +81,15 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if input.ndim <= 2 and not target.dtype.is_floating_point:  # one fused kernel when the dispatcher picks it
+        return nn_loss.cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing,
+                                     lambda: _cross_entropy(input, target, weight, ignore_index, reduction,
+                                                            label_smoothing))
+    return _cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)
+
+
+def _cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing):
+    """log_softmax then nll_loss, as PyTorch composes them."""
     class_dim = 0 if input.ndim == 1 else 1
     logp = A.log_softmax(input, class_dim)
     n_classes = input.shape[class_dim]

@@ -79,6 +79,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if tuple(input.shape[input.ndim - k:]) != normalized_shape or k > input.ndim:
         raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
                            f"[*, {', '.join(map(str, normalized_shape))}], but got input of size{list(input.shape)}")
+    fused = nn_norm.layer_norm(input, k, weight, bias, eps)  # one op (and kernel) when dtypes allow
+    if fused is not None:
+        return fused
     axes = tuple(range(input.ndim - k, input.ndim))
     out, _, _ = nn_norm.normalize(input, axes, eps, "NativeLayerNormBackward0")
     if weight is not None:

@@ -1,0 +1,166 @@
+"""Side-by-side timings of the nn / norm / optim kernel families: PyTorch, torsh on its NumPy
+(or numexpr) variant ("before"), torsh as dispatched ("after"), and NumPy by hand.
+
+    python benchmarks/kernels_bench.py [--threads 2] [--repeats 15] [--only W10,layer_norm,sgd,adam]
+
+Each cell is the best of ``--repeats`` calls after a warm-up (best, not median: the machine is
+shared and the minimum is the least noisy estimate of the undisturbed time).
+"""
+import argparse
+import time
+
+import numpy as np
+import torch
+
+import torsh
+import torsh.nn.functional as F
+from torsh.backend import dispatch
+
+
+def best_of(fn, repeats):
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+class forced_numpy:
+    """Run torsh with ``ops`` on their reference variant (the "before" column)."""
+
+    def __init__(self, ops):
+        self.ops = ops
+
+    def __enter__(self):
+        self.saved = {op: dispatch.thresholds[op] for op in self.ops}
+        for op in self.ops:
+            dispatch.set_thresholds(op, dispatch.INF, dispatch.INF)
+
+    def __exit__(self, *exc):
+        for op, (simd, parallel) in self.saved.items():
+            dispatch.set_thresholds(op, simd, parallel)
+
+
+def row(name, cells):
+    ms = {k: v * 1e3 for k, v in cells.items()}
+    ratio = ms["torsh after"] / ms["torch"]
+    print(f"{name:<44} " + "  ".join(f"{k} {v:8.3f} ms" for k, v in ms.items()) + f"  after/torch {ratio:.2f}x")
+
+
+def softmax_ce(repeats):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4096, 1000)).astype(np.float32)
+    g = rng.standard_normal((4096, 1000)).astype(np.float32)
+    t = rng.integers(0, 1000, 4096)
+    xs, gs, ts = torsh.tensor(x, requires_grad=True), torsh.tensor(g), torsh.tensor(t)
+    xt, gt, tt = torch.tensor(x, requires_grad=True), torch.tensor(g), torch.tensor(t)
+
+    def torsh_sm():
+        torsh.softmax(xs, 1).backward(gs)
+
+    def torch_sm():
+        torch.softmax(xt, 1).backward(gt)
+
+    def torsh_ce():
+        F.cross_entropy(xs, ts).backward()
+
+    def torch_ce():
+        torch.nn.functional.cross_entropy(xt, tt).backward()
+
+    def numpy_sm():
+        e = np.exp(x - x.max(1, keepdims=True))
+        y = e / e.sum(1, keepdims=True)
+        gy = g * y
+        return gy - y * gy.sum(1, keepdims=True)
+
+    def numpy_ce():
+        z = x - x.max(1, keepdims=True)
+        lse = np.log(np.exp(z).sum(1))
+        loss = (lse - z[np.arange(4096), t]).mean()
+        p = np.exp(z - lse[:, None])
+        p[np.arange(4096), t] -= 1
+        return loss, p / 4096
+
+    ops = ["softmax", "softmax_backward", "log_softmax", "log_softmax_backward", "cross_entropy",
+           "cross_entropy_backward"]
+    results = {}
+    for name, ours, ref, by_hand in (("softmax fwd+bwd (4096, 1000) f32", torsh_sm, torch_sm, numpy_sm),
+                                     ("cross_entropy fwd+bwd (4096, 1000) f32", torsh_ce, torch_ce, numpy_ce)):
+        with forced_numpy(ops):
+            before = best_of(ours, repeats)
+        cells = {"torch": best_of(ref, repeats), "torsh before": before, "torsh after": best_of(ours, repeats),
+                 "numpy": best_of(by_hand, repeats)}
+        row(name, cells)
+        results[name] = cells
+    total = {k: sum(c[k] for c in results.values()) for k in cells}
+    row("W10: softmax + cross_entropy fwd+bwd", total)
+
+
+def layer_norm(repeats):
+    rng = np.random.default_rng(1)
+    for shape in ((4096, 1024), (64, 128, 768)):
+        x = rng.standard_normal(shape).astype(np.float32)
+        g = rng.standard_normal(shape).astype(np.float32)
+        n = shape[-1]
+        xs, gs = torsh.tensor(x, requires_grad=True), torsh.tensor(g)
+        ws, bs = torsh.ones(n, requires_grad=True), torsh.zeros(n, requires_grad=True)
+        xt, gt = torch.tensor(x, requires_grad=True), torch.tensor(g)
+        wt, bt = torch.ones(n, requires_grad=True), torch.zeros(n, requires_grad=True)
+
+        def ours():
+            F.layer_norm(xs, (n,), ws, bs).backward(gs)
+
+        def ref():
+            torch.nn.functional.layer_norm(xt, (n,), wt, bt).backward(gt)
+
+        with forced_numpy(["layer_norm", "layer_norm_backward"]):
+            before = best_of(ours, repeats)
+        row(f"layer_norm fwd+bwd {shape} f32",
+            {"torch": best_of(ref, repeats), "torsh before": before, "torsh after": best_of(ours, repeats)})
+
+
+def optimizers(repeats, names):
+    rng = np.random.default_rng(2)
+    for numel in (1_000, 100_000, 1_000_000, 10_000_000):
+        init = rng.standard_normal(numel).astype(np.float32)
+        grad = rng.standard_normal(numel).astype(np.float32)
+        for opt_name, kwargs, op in (("SGD", dict(lr=0.01, momentum=0.9, weight_decay=1e-4), "sgd_step"),
+                                     ("Adam", dict(lr=1e-3), "adam_step"), ("AdamW", dict(lr=1e-3), "adam_step")):
+            if opt_name.lower().rstrip("w") not in names and opt_name.lower() not in names:
+                continue
+            cells = {}
+            for label, lib in (("torch", torch), ("torsh", torsh)):
+                p = lib.tensor(init.copy(), requires_grad=True)
+                p.grad = lib.tensor(grad)
+                opt = getattr(lib.optim, opt_name)([p], **kwargs)
+                if lib is torsh:
+                    with forced_numpy([op]):
+                        cells["torsh before"] = best_of(opt.step, repeats)
+                    cells["torsh after"] = best_of(opt.step, repeats)
+                else:
+                    cells["torch"] = best_of(opt.step, repeats)
+            row(f"{opt_name} step {numel:,} f32", {k: cells[k] for k in ("torch", "torsh before", "torsh after")})
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--only", default="W10,layer_norm,sgd,adam")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torsh.set_num_threads(args.threads)
+    only = set(args.only.split(","))
+    print(f"threads {args.threads}, best of {args.repeats}; kernels {torsh.backends.kernels_available()}")
+    if "W10" in only:
+        softmax_ce(args.repeats)
+    if "layer_norm" in only:
+        layer_norm(args.repeats)
+    if only & {"sgd", "adam"}:
+        optimizers(args.repeats, only)
+
+
+if __name__ == "__main__":
+    main()

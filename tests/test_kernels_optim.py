@@ -1,0 +1,97 @@
+"""The ``optim`` kernel family (one fused in-place pass per SGD / Adam / AdamW step) against
+PyTorch, and the dispatcher's choice between it and the numexpr passes of torsh.optim."""
+import numpy as np
+import pytest
+import torch
+
+import torsh
+from torsh.backend import dispatch
+
+STEP_OPS = ("sgd_step", "adam_step")
+TOL = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-10, atol=1e-12)}
+
+
+@pytest.fixture(params=["kernel", "kernel_omp", "numexpr"])
+def variant(request):
+    """Force every optimizer step onto one variant; yields the name its records must show."""
+    before = {op: dispatch.thresholds[op] for op in STEP_OPS}
+    limits = {"kernel": (0, dispatch.INF), "kernel_omp": (0, 0), "numexpr": (dispatch.INF, dispatch.INF)}
+    for op in STEP_OPS:
+        dispatch.set_thresholds(op, *limits[request.param])
+    yield {"kernel": "pythran_simd", "kernel_omp": "pythran_omp", "numexpr": "numexpr"}[request.param]
+    for op, (simd, parallel) in before.items():
+        dispatch.set_thresholds(op, simd, parallel)
+
+
+def _run(lib, opt_name, kwargs, dtype, steps=4, shape=(40_000,), complex_=False):
+    rng = np.random.default_rng(0)
+    init = rng.standard_normal(shape).astype(dtype)
+    if complex_:
+        init = (init + 1j * rng.standard_normal(shape)).astype(np.complex64 if dtype == np.float32 else np.complex128)
+    params = [lib.tensor(init, requires_grad=True), lib.tensor(init[:7].copy(), requires_grad=True)]
+    opt = getattr(lib.optim, opt_name)(params, **kwargs)
+    for step in range(steps):
+        grads = np.random.default_rng(step + 1).standard_normal(shape).astype(init.dtype)
+        for p in params:
+            p.grad = lib.tensor(grads[:p.shape[0]].copy())
+        opt.step()
+    return [p.detach().numpy() for p in params]
+
+
+CASES = [
+    ("SGD", dict(lr=0.1)),
+    ("SGD", dict(lr=0.1, momentum=0.9)),
+    ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.3, weight_decay=0.01)),
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01, maximize=True)),
+    ("Adam", dict(lr=0.01)),
+    ("Adam", dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
+    ("Adam", dict(lr=0.01, betas=(0.3, 0.9), maximize=True)),  # 1 - beta1 >= 0.5: the other lerp formula
+    ("AdamW", dict(lr=0.01)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.1, amsgrad=True, maximize=True)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("opt_name,kwargs", CASES, ids=lambda c: str(c))
+def test_steps_match_torch(opt_name, kwargs, dtype, variant):
+    op = "sgd_step" if opt_name == "SGD" else "adam_step"
+    with dispatch.record() as records:
+        ours = _run(torsh, opt_name, kwargs, dtype)
+    ref = _run(torch, opt_name, kwargs, dtype)
+    for a, b in zip(ours, ref):
+        np.testing.assert_allclose(a, b, **TOL[dtype])
+    assert {r.variant for r in records if r.op == op} == {variant}
+
+
+@pytest.mark.parametrize("opt_name,kwargs", [CASES[2], CASES[5]], ids=["SGD", "Adam"])
+def test_complex_parameters_step_through_their_real_view(opt_name, kwargs, variant):
+    ours = _run(torsh, opt_name, kwargs, np.float64, complex_=True, shape=(300,))
+    ref = _run(torch, opt_name, kwargs, np.float64, complex_=True, shape=(300,))
+    for a, b in zip(ours, ref):
+        np.testing.assert_allclose(a, b, **TOL[np.float64])
+
+
+def test_non_contiguous_or_half_parameters_take_numexpr_and_say_why():
+    p = torsh.randn(30, 40).t().detach().requires_grad_()  # a transposed leaf: not contiguous
+    h = torsh.randn(50, dtype=torsh.float16).requires_grad_()
+    opt = torsh.optim.SGD([p, h], lr=0.1, momentum=0.9)
+    p.grad, h.grad = torsh.ones(40, 30), torsh.ones(50, dtype=torsh.float16)
+    before = p.detach().numpy().copy()
+    with dispatch.record() as records:
+        opt.step()
+    reasons = [r.reason for r in records if r.op == "sgd_step"]
+    assert len(reasons) == 2 and all(r for r in reasons)
+    assert "not contiguous arrays" in reasons[0] and "float16" in reasons[1]
+    assert {r.variant for r in records if r.op == "sgd_step"} == {"numexpr"}
+    np.testing.assert_allclose(p.detach().numpy(), before - 0.1, rtol=1e-6)
+
+
+def test_step_records_version_bumps_for_autograd(variant):
+    p = torsh.randn(10, requires_grad=True)
+    y = p * 2
+    z = y * p  # saves p for backward
+    opt = torsh.optim.Adam([p])
+    p.grad = torsh.ones(10)
+    opt.step()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()
