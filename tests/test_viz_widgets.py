@@ -526,3 +526,38 @@ def test_kernel_stats_validates_and_counts_dispatch_from_the_first_call():
     finally:
         stats.stop_counting()
     assert not torsh.backend.events.listening("dispatch")
+
+
+def test_kernel_stats_rows_of_optimizer_steps_and_compiled_functions_validate():
+    from torsh.backend import dispatch
+    from torsh.viz import stats
+    schema = _validator("stats.schema.json")
+    model, opt = _mlp_and_adam()
+    fused = torsh.compile(lambda x: x * 2 + 1)
+    try:
+        viz.kernel_stats()
+        with _forced_numexpr_adam(dispatch):
+            F.mse_loss(model(torsh.randn(4, 32)), torsh.randn(4, 10)).backward()
+            opt.step()
+        fused(torsh.randn(5))
+        after = viz.kernel_stats(model, opt)
+        schema.validate(after)
+        variants = {(r["op"], r["variant"]) for r in after["dispatch"]}
+        assert ("adam_step", "numexpr") in variants
+        assert any(op.startswith("compiled:") and variant == "numexpr" for op, variant in variants)
+    finally:
+        stats.stop_counting()
+
+
+class _forced_numexpr_adam:
+    """adam_step on its numexpr reference path for the block (thresholds restored after)."""
+
+    def __init__(self, dispatch):
+        self.dispatch = dispatch
+
+    def __enter__(self):
+        self.saved = self.dispatch.thresholds["adam_step"]
+        self.dispatch.set_thresholds("adam_step", simd=float("inf"), parallel=float("inf"))
+
+    def __exit__(self, *exc):
+        self.dispatch.set_thresholds("adam_step", *self.saved)

@@ -9,18 +9,13 @@ and the recurrent weight's gradient as one GEMM over all steps.
 Double backward (create_graph=True) re-runs the recurrence with torsh ops from the saved
 inputs and differentiates that, so higher-order gradients stay exact.
 """
-import contextlib
-
 import numpy as np
 
 from .._tensor import wrap
 from ..autograd import grad_mode
 from ..autograd.graph import Node, needs_grad, record
 from ..backend import dispatch
-from ..backend.threads import single_threaded_blas
-
-# per-step GEMMs below this many multiply-adds run on one BLAS thread (see single_threaded_blas)
-SMALL_GEMM = 1 << 22
+from ..backend.threads import blas_threads_for
 
 
 def _sigmoid(x):
@@ -45,14 +40,10 @@ def _steps(length, reverse):
     return range(length - 1, -1, -1) if reverse else range(length)
 
 
-def _blas_threads_for(batch, four_h, hidden):
-    return single_threaded_blas() if batch * four_h * hidden < SMALL_GEMM else contextlib.nullcontext()
-
-
 def lstm_forward_arrays(gates_x, h0, c0, w_hh, b_hh, reverse):
     """The recurrence on arrays: outputs (T, N, H), and what backward needs."""
     steps, batch, four_h = gates_x.shape
-    with _blas_threads_for(batch, four_h, four_h // 4):
+    with blas_threads_for(batch * four_h * (four_h // 4)):  # small per-step GEMMs: one thread
         return _lstm_forward_loop(gates_x, h0, c0, w_hh, b_hh, reverse)
 
 
@@ -110,7 +101,7 @@ class LstmSequenceBackward(Node):
         dh = np.array(grad_h, dtype=dtype)
         dc = np.array(grad_c, dtype=dtype)
         order = list(_steps(steps, reverse))
-        with _blas_threads_for(batch, four_h, hidden):
+        with blas_threads_for(batch * four_h * hidden):
             dh, dc = self._backward_loop(order, acts, cells, tanh_cells, c0, w_hh, grad_out, d_gates, dh, dc)
         # the hidden state each step multiplied with w_hh: h0 for the first step, else the previous output
         h_prev = np.empty_like(outputs)

@@ -1,4 +1,5 @@
 """One thread count for every pool torsh uses: OpenMP (Pythran kernels), numexpr and BLAS."""
+import contextlib
 import os
 
 import numexpr
@@ -35,12 +36,15 @@ def _blas():
 
 
 class single_threaded_blas:
-    """Run BLAS on one thread inside the block, for loops of small GEMMs (an RNN's recurrence).
+    """Run BLAS on one thread inside the block, for loops of small GEMMs (an RNN's recurrence,
+    the per-sample GEMMs of a convolution).
 
-    Below a few million multiply-adds a GEMM takes ~100 us on one core; handing half of it to a
-    second BLAS thread costs more than it saves, and far more when the other core is busy
-    (measured here: 32x128 @ 128x512 float32 took 0.2 ms on one thread, 2.3 ms on two with the
-    other core loaded). Switching costs ~1 us per library (threadpool_limits would cost ~0.9 ms).
+    Below a few million multiply-adds a GEMM takes ~100 us on one core. On an idle 2-core
+    machine a second BLAS thread makes it ~1.4x faster (32x128 @ 128x512 float32: 77 vs 105 us),
+    but OpenBLAS's threads spin-wait, and when the other core is busy the same GEMM took 2.3 ms
+    on two threads against 0.2 ms on one, and a convolution's 32 per-sample GEMMs up to 750 ms
+    against 5 ms. Shared machines are the norm here, so small GEMMs give up the best case to
+    avoid the worst. Switching costs ~1 us per library (threadpool_limits would cost ~0.9 ms).
     """
 
     def __enter__(self):
@@ -56,3 +60,11 @@ class single_threaded_blas:
         for lib, previous in self._restore:
             lib.set_num_threads(previous)
         return False
+
+
+SMALL_GEMM = 1 << 22  # multiply-adds per GEMM below which a loop of GEMMs runs single-threaded
+
+
+def blas_threads_for(macs_per_gemm):
+    """single_threaded_blas() for small GEMMs, else a no-op context."""
+    return single_threaded_blas() if macs_per_gemm < SMALL_GEMM else contextlib.nullcontext()
