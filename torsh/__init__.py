@@ -29,7 +29,7 @@ from .autograd import enable_grad, inference_mode, is_grad_enabled, is_inference
 from . import backends
 from ._compile import compile
 from ._ops.surface import *  # noqa: F401,F403  (gather/scatter, scans, einsum, more shape and elementwise ops)
-from . import fft, linalg, special  # noqa: E402  (torch.fft / torch.linalg / torch.special namespaces)
+from . import cuda, fft, linalg, special  # noqa: E402  (torch.cuda answers "no GPU"; torch.fft / linalg / special)
 from .serialization import load, save
 from . import optim, utils
 from . import profiler  # torch.profiler: profile, record_function, schedule
