@@ -561,3 +561,34 @@ class _forced_numexpr_adam:
 
     def __exit__(self, *exc):
         self.dispatch.set_thresholds("adam_step", *self.saved)
+
+
+def test_stopping_a_live_view_shows_its_final_state_in_a_figure_opened_with_it():
+    # redraw messages sent while the browser loads plotly's module can be lost; the figure the
+    # view ends with is a new one whose comm opens with the final data (see LiveView._reopen_figure)
+    model, opt = _mlp_and_adam()
+    x, y = torsh.randn(16, 32), torsh.randint(0, 10, (16,))
+    mt = viz.MemoryTimeline(model, opt, interval=1e9)  # no redraw during the loop
+    from torsh.viz._figure import Figure
+    first_figure = mt.figure
+    opened_with = []
+    original_open = Figure.open
+
+    def spy(self):
+        if not getattr(self, "_defer_open", False):
+            opened_with.append(0 if self.data[0].x is None else len(self.data[0].x))
+        return original_open(self)
+
+    Figure.open = spy
+    try:
+        with mt:
+            for _ in range(3):
+                opt.zero_grad()
+                F.cross_entropy(model(x), y).backward()
+                opt.step()
+    finally:
+        Figure.open = original_open
+    assert mt.figure is not first_figure and first_figure.comm is None  # the old one is closed
+    assert mt.figure in mt.widget.children and first_figure not in mt.widget.children
+    assert len(mt.figure.data[0].x) == len(mt.samples) >= 2
+    assert opened_with and opened_with[-1] == len(mt.samples)  # the comm opened with the final points

@@ -50,6 +50,24 @@ class LiveView:
         self._unsubscribe = []
         self.running = False
         self.maybe_redraw(force=True)
+        self._reopen_figure()
+
+    def _reopen_figure(self):
+        """Show the final state in a new figure whose comm opens with it.
+
+        Redraws are update messages, and JupyterLab drops those that arrive while it is still
+        loading plotly's widget module (seen in tests/browser: a timeline with no points when the
+        loop ended within that time). A figure's opening state is never lost (see _figure.py), so
+        the last picture is shown by a fresh figure put in the old one's place.
+        """
+        old = getattr(self, "figure", None)
+        if old is None or not hasattr(self, "widget"):
+            return
+        from ._figure import Figure
+        fresh = Figure(data=old.data, layout=old.layout, config=getattr(old, "_config", None))
+        self.widget.children = tuple(fresh if child is old else child for child in self.widget.children)
+        self.figure = fresh
+        old.close()
 
     def __enter__(self):
         return self.start()
