@@ -25,8 +25,11 @@ $(STAMP): $(BIN)/python pyproject.toml meson.build meson.options requirements-de
 setup: $(STAMP)
 
 # The kernels are required here: a missing compiled module fails the run instead of falling back to NumPy.
+# The tutorials run top to bottom under nbval, outputs compared after notebooks/sanitize.cfg;
+# TORSH_NO_CALIBRATION keeps a machine's calibration cache from changing the dispatch they print.
 test: $(STAMP)
-	TORSH_REQUIRE_KERNELS=1 $(BIN)/python -m pytest tests -q $(PYTEST_ARGS)
+	TORSH_REQUIRE_KERNELS=1 TORSH_NO_CALIBRATION=1 $(BIN)/python -m pytest tests notebooks -q \
+		--nbval --nbval-sanitize-with notebooks/sanitize.cfg $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	TORSH_REQUIRE_KERNELS=1 $(BIN)/python -m torsh.demo --out profile

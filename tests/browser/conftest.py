@@ -119,3 +119,6 @@ def page(browser, request):
 
 def shot(page, name):
     page.screenshot(path=os.path.join(ARTIFACTS, f"{name}.png"), full_page=False)
+
+# the browser tests open these notebooks in JupyterLab; nbval (make test's --nbval) must not run them
+collect_ignore_glob = ["notebooks/*.ipynb"]
