@@ -3,13 +3,13 @@
     python benchmarks/dashboard_overhead.py [--quick]
 
 Workload: an nn.Sequential MLP (64-128-10, batch 32), cross-entropy, backward, SGD step,
-``dash.step(loss)`` once per step, dispatch watched on 1 step in 10 (the default), redraws at the default interval (0.5 s) and budget (2% of wall time)
+``dash.step(loss)`` once per step, dispatch watched on 1 step in 10 (the default), redraws at the default interval (0.5 s) and budget (1% of wall time)
 into a widget that is not displayed (plotly still builds every update).
 
 Two estimates of the overhead ratio (dashboard / plain, goal <= 1.05):
 1. counted: the work the dashboard adds per step, each piece timed on its own with timeit
    (one ``dash.step``, one observed dispatch decision, one counted allocation) times how
-   often it happens per step, plus the redraw budget (at most 2% of wall time by
+   often it happens per step, plus the redraw budget (at most 1% of wall time by
    construction, see torsh/viz/_live.py). Stable on a noisy machine.
 2. measured: plain and dashboard batches alternating, the fastest of each (noisy on a shared
    machine; reported as is).
