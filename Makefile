@@ -16,7 +16,9 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Editable install: meson rebuilds the Pythran kernels on import when their sources change.
-$(STAMP): $(BIN)/python pyproject.toml meson.build meson.options requirements-dev.txt
+# The JupyterLab extension is a regular install, so its sources are listed: editing them reinstalls.
+EXTENSION_SOURCES := extension/package.json extension/pyproject.toml $(wildcard extension/src/*.ts extension/style/*)
+$(STAMP): $(BIN)/python pyproject.toml meson.build meson.options requirements-dev.txt $(EXTENSION_SOURCES)
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pip install --quiet --no-build-isolation --editable . $(MESON_ARGS)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pip install --quiet --no-build-isolation ./extension
