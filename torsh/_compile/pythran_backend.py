@@ -197,7 +197,7 @@ def _compile(source, module_name, directory, path):
 class PythranProgram:
     """A callable like NumexprProgram: evaluates its expression over arrays of one shape."""
 
-    def __init__(self, module, name, n_threads=None):
+    def __init__(self, module, name):
         self.serial = getattr(module, f"{name}_serial")
         self.parallel = getattr(module, f"{name}_parallel")
 

@@ -69,7 +69,6 @@ def conv_forward_np(x, w, stride, pads, dilation, groups):
 
 def conv_input_grad_np(gy, w, in_spatial, stride, pads, dilation, groups):
     """col2im: the gradient of conv_forward_np w.r.t. its (unpadded) input of spatial size ``in_spatial``."""
-    nd = gy.ndim - 2
     n, o_total = gy.shape[:2]
     kernel = tuple(w.shape[2:])
     out_sp = gy.shape[2:]

@@ -6,7 +6,6 @@ that max pooling, adaptive/fractional max pooling and max_unpool are made of.
 backward is the other, so max pooling differentiates to any order.
 """
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
