@@ -83,7 +83,9 @@ class Tensor:
     @classmethod
     def _wrap(cls, array, requires_grad=False):
         t = object.__new__(cls)
-        t._data = array
+        # NumPy returns scalars, not 0-d arrays, from ops on 0-d operands; a scalar cannot be
+        # written in place (add_, copy_), so every tensor holds an array
+        t._data = array if isinstance(array, np.ndarray) else np.asarray(array)
         t._requires_grad = requires_grad
         t._grad = None
         t._grad_fn = None

@@ -160,6 +160,9 @@ Tensor.__setitem__ = indexing.setitem
 # -- operators ----------------------------------------------------------------------------------
 
 
+_shortcut = pointwise.operator_with_shortcut
+
+
 def _reflected(op):
     return lambda self, other: op(other, self)
 
@@ -177,10 +180,14 @@ _or = _bool_or_bitwise(pointwise.logical_or, pointwise.bitwise_or)
 _xor = _bool_or_bitwise(pointwise.logical_xor, pointwise.bitwise_xor)
 
 _OPERATORS = {
-    "__add__": pointwise.add, "__radd__": _reflected(pointwise.add),
-    "__sub__": pointwise.sub, "__rsub__": pointwise.rsub,
-    "__mul__": pointwise.mul, "__rmul__": _reflected(pointwise.mul),
-    "__truediv__": pointwise.div, "__rtruediv__": _reflected(pointwise.div),
+    "__add__": _shortcut("add", np.add, pointwise.add),
+    "__radd__": _shortcut("add", np.add, _reflected(pointwise.add), reflected=True),
+    "__sub__": _shortcut("sub", np.subtract, pointwise.sub),
+    "__rsub__": _shortcut("sub", np.subtract, pointwise.rsub, reflected=True),
+    "__mul__": _shortcut("mul", np.multiply, pointwise.mul),
+    "__rmul__": _shortcut("mul", np.multiply, _reflected(pointwise.mul), reflected=True),
+    "__truediv__": _shortcut("div", np.true_divide, pointwise.div),
+    "__rtruediv__": _shortcut("div", np.true_divide, _reflected(pointwise.div), reflected=True),
     "__floordiv__": pointwise.floor_divide, "__rfloordiv__": _reflected(pointwise.floor_divide),
     "__mod__": pointwise.remainder, "__rmod__": _reflected(pointwise.remainder),
     "__pow__": pointwise.pow, "__rpow__": _reflected(pointwise.pow),

@@ -75,7 +75,13 @@ def to_array(x, np_dtype):
     if is_tensor(x):
         data = x._data
         return data if data.dtype == np_dtype else data.astype(np_dtype)
-    return np_dtype.type(x)
+    try:
+        return np_dtype.type(x)
+    except OverflowError:
+        if np_dtype.kind not in "iu" or not isinstance(x, int):
+            raise
+        # uint8_tensor + (-3): PyTorch wraps the number around the integer type, as C does
+        return np.array(x, dtype=np.int64).astype(np_dtype)[()]
 
 
 
