@@ -95,3 +95,20 @@ def test_step_records_version_bumps_for_autograd(variant):
     opt.step()
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         z.sum().backward()
+
+
+@pytest.mark.parametrize("opt_name,kwargs", [("SGD", dict(lr=0.1, momentum=0.9)), ("SGD", dict(lr=0.1)),
+                                             ("Adam", dict(lr=0.01)), ("AdamW", dict(lr=0.01, weight_decay=0))])
+def test_infinite_parameters_stay_infinite_without_weight_decay(opt_name, kwargs, variant):
+    # PyTorch adds weight_decay * p only when weight_decay != 0: 0 * inf would turn inf into nan
+    values = np.array([np.inf, -np.inf, 1.0, 2.0] * 5, np.float32)
+    results = []
+    for lib in (torsh, torch):
+        p = lib.tensor(values.copy(), requires_grad=True)
+        opt = getattr(lib.optim, opt_name)([p], **kwargs)
+        for _ in range(2):
+            p.grad = lib.ones(20)
+            opt.step()
+        results.append(p.detach().numpy())
+    np.testing.assert_array_equal(np.isinf(results[0]), np.isinf(results[1]))
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-6)

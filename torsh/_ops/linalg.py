@@ -26,9 +26,27 @@ class MmBackward0(Node):
 
     def backward(self, grad):
         a, b = self.saved_tensors
-        grad_a = sum_to(grad.matmul(b.mT), self.shapes[0]) if self.next_functions[0][0] is not None else None
-        grad_b = sum_to(a.mT.matmul(grad), self.shapes[1]) if self.next_functions[1][0] is not None else None
+        grad_a = grad_b = None
+        a_transposed, b_transposed = self.transposed
+        if self.next_functions[0][0] is not None:
+            grad_a = b.matmul(grad.mT).mT if a_transposed else grad.matmul(b.mT)
+            grad_a = sum_to(grad_a, self.shapes[0])
+        if self.next_functions[1][0] is not None:
+            grad_b = grad.mT.matmul(a).mT if b_transposed else a.mT.matmul(grad)
+            grad_b = sum_to(grad_b, self.shapes[1])
         return grad_a, grad_b
+
+
+def _is_transposed_matrix(data):
+    """True for a 2-D array laid out column-major (``weight.t()``).
+
+    nn.Linear multiplies by ``weight.t()``; its gradient flows back through TBackward0, so a
+    row-major product would reach ``weight.grad`` transposed and be copied into row order
+    there (2.7 ms of a 20 ms MLP step). The backward computes such an operand's gradient as
+    the transposed product instead, so that it arrives row-major, as PyTorch's mm backward
+    does by looking at the operand's strides.
+    """
+    return data.ndim == 2 and data.flags.f_contiguous and not data.flags.c_contiguous
 
 
 BmmBackward0 = type("BmmBackward0", (MmBackward0,), {})
@@ -46,6 +64,7 @@ def _product(a, b, node_cls):
     if needs_grad(a, b):
         node = node_cls()
         node.shapes = (a._data.shape, b._data.shape)
+        node.transposed = (_is_transposed_matrix(a._data), _is_transposed_matrix(b._data))
         record(node, (a, b), (result,))
         # each operand is needed only for the other's gradient
         node.save_for_backward(a if b._requires_grad else None, b if a._requires_grad else None)

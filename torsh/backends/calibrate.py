@@ -35,7 +35,7 @@ def _row_op_variants(op, size, rng):
     """Variants of the nn/norm row ops on (size / 1024, 1024) float32 rows (1000-class logits and
     1024-wide layers are the common case), and of the optimizer steps on ``size`` elements."""
     from .._ops import activation, nn_norm
-    from ..optim import adam, sgd
+    from ..optim import _fused, adam, sgd
     family = kernels.get(dispatch._FAMILY[op])
     cols = min(size, 1024)
     rows = max(1, size // cols)
@@ -95,15 +95,15 @@ def _row_op_variants(op, size, rng):
     p, grad, m, v = (rng.standard_normal(size).astype(f32) for _ in range(4))
     v = np.abs(v)
     if op == "sgd_step":
-        args = (f32(0.01), f32(1), f32(0), f32(0.9), f32(1), True, False, False)
+        args = (f32(0.01), f32(1), f32(0), f32(0.9), f32(0.9), f32(1), True, False)
         return {"numpy": lambda: sgd._numexpr_update(p, grad, m, False, "g", 0.01, 0.9, 0, 0, False),
-                "pythran_simd": lambda: family.sgd_step(p, grad, m, *args, False),
-                "pythran_omp": lambda: family.sgd_step(p, grad, m, *args, True)}
+                "pythran_simd": lambda: _fused.run_kernel("sgd_step", (p, grad, m), args, False),
+                "pythran_omp": lambda: _fused.run_kernel("sgd_step", (p, grad, m), args, True)}
     args = (f32(1), f32(1), f32(0), f32(0.1), f32(0.9), True, f32(0.999), f32(0.001), f32(0.3), f32(1e-8),
             f32(-0.001), False)
     return {"numpy": lambda: adam._numexpr_update(p, grad, m, v, v, "g", 1, 0, 0.9, 0.999, 0.09, 0.001, 1e-8, False),
-            "pythran_simd": lambda: family.adam_step(p, grad, m, v, v, *args, False),
-            "pythran_omp": lambda: family.adam_step(p, grad, m, v, v, *args, True)}
+            "pythran_simd": lambda: _fused.run_kernel("adam_step", (p, grad, m, v, v), args, False),
+            "pythran_omp": lambda: _fused.run_kernel("adam_step", (p, grad, m, v, v), args, True)}
 
 
 _ACTIVATION_CALLS = {"silu_backward": ("silu", {}), "gelu_backward": ("gelu", {}),

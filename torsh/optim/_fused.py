@@ -9,10 +9,12 @@ PyTorch's single-tensor (foreach=False) CPU implementation does. (A float litera
 float16/bfloat16 arrays (which numexpr lacks) are computed in float32 and rounded back; complex
 arrays are handled by the callers through real views, as PyTorch does with view_as_real.
 """
+from concurrent.futures import ThreadPoolExecutor
+
 import numexpr
 import numpy as np
 
-from ..backend import dispatch, kernels
+from ..backend import dispatch, kernels, threads
 
 _NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -83,9 +85,35 @@ def step(op, arrays, kernel_args, numexpr_update):
     fits = dtype in _NATIVE and all(a.dtype == dtype and a.flags.c_contiguous for a in arrays)
 
     def compiled(parallel):
-        getattr(kernels.get("optim"), op)(*[a.reshape(-1) for a in arrays], *kernel_args, parallel)
+        run_kernel(op, [a.reshape(-1) for a in arrays], kernel_args, parallel)
 
     dispatch.call(op, param.size, dtype, fits, compiled, numexpr_update, _STEP_LAYOUT, reference="numexpr")
+
+
+def run_kernel(op, flat_arrays, kernel_args, parallel):
+    """``op(*flat_arrays, *kernel_args)`` from the optim family; with ``parallel``, one slice per thread.
+
+    The optim kernels have no OpenMP (see kernels_pythran/optim.py) but release the GIL, so the
+    parallel variant runs them on slices from a thread pool."""
+    kernel = getattr(kernels.get("optim"), op)
+    if not parallel:
+        kernel(*flat_arrays, *kernel_args)
+        return
+    size = flat_arrays[0].size
+    bounds = np.linspace(0, size, threads.get_num_threads() + 1).astype(int)
+    parts = [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:]) if stop > start]
+    for future in [_pool().submit(kernel, *[a[part] for a in flat_arrays], *kernel_args) for part in parts]:
+        future.result()
+
+
+_executor = None
+
+
+def _pool():
+    global _executor
+    if _executor is None or _executor._max_workers < threads.get_num_threads():
+        _executor = ThreadPoolExecutor(max_workers=threads.get_num_threads(), thread_name_prefix="torsh-optim")
+    return _executor
 
 
 def scalars(dtype, *values):

@@ -44,11 +44,12 @@ class SGD(Optimizer):
                     state = self.state[p]
                     buf_t = state.get("momentum_buffer")
                     first = buf_t is None
-                    if first:
-                        buf_t = state["momentum_buffer"] = _fused.new_state_like(p)
+                    if first:  # zeros: the kernel's first step is buf = 0 * buf + 1 * d
+                        buf_t = state["momentum_buffer"] = _fused.new_state_like(p, 0)
                 buf = param if buf_t is None else _fused.real_view(buf_t._data)  # the kernel ignores it then
+                buf_coefficients = (0, 1) if first else (momentum, 1 - dampening)
                 kernel_args = (*_fused.scalars(param.dtype, lr, -1 if group["maximize"] else 1, wd, momentum,
-                                               1 - dampening), momentum != 0, first, nesterov)
+                                               *buf_coefficients), momentum != 0, nesterov)
                 _fused.step("sgd_step", (param, grad, buf), kernel_args,
                             lambda: _numexpr_update(param, grad, buf, first, g_expr, lr, momentum, dampening, wd,
                                                     nesterov))
