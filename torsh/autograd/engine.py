@@ -161,6 +161,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                 if accumulate and grads[0] is not None:
                     grad = _check_gradient(node, 0, grads[0])
                     node.apply(grad) if PROFILER_TOPIC not in events._subscribers else _observed_apply(node, grad)
+                    grad = None
                 continue
             if node._released and node._holds_state():
                 raise RuntimeError(SECOND_BACKWARD_ERROR)
@@ -197,6 +198,9 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                 dependencies[child] = remaining
                 if remaining == 0:
                     heapq.heappush(ready, (-child._sequence_nr, id(child), child))
+            # drop this node's gradients now: AccumulateGrad takes an array without copying only
+            # when nothing but the engine refers to it (graph._unshared counts the references)
+            grads = filled = grad_inputs = grad = None
     return captured
 
 
