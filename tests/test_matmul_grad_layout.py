@@ -35,3 +35,53 @@ def test_transposed_operands_gradcheck(transpose_a, transpose_b):
     out.backward(torsh.ones_like(out))
     for leaf in (a, b):
         assert leaf.grad._data.flags.c_contiguous
+
+
+def _graph_names(fn):
+    names, stack, seen = [], [fn], set()
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        names.append(type(node).__name__)
+        stack.extend(child for child, _ in node.next_functions)
+    return sorted(names)
+
+
+def test_linear_records_pytorchs_graph():
+    import torch
+    for lib in (torsh, torch):
+        lib.manual_seed(0)
+    ours = _graph_names(torsh.nn.Linear(4, 3)(torsh.randn(2, 4)).grad_fn)
+    ref = _graph_names(torch.nn.Linear(4, 3)(torch.randn(2, 4)).grad_fn)
+    assert ours == ref == ["AccumulateGrad", "AccumulateGrad", "AddmmBackward0", "TBackward0"]
+
+
+@pytest.mark.parametrize("bias_shape", [(3,), (1, 3), (2, 3), (2, 1), ()])
+def test_addmm_grads_match_pytorch_and_gradcheck(bias_shape):
+    import torch
+    rng = np.random.default_rng(2)
+    arrays = [rng.standard_normal(bias_shape), rng.standard_normal((2, 4)), rng.standard_normal((4, 3))]
+    ours = [torsh.tensor(a, requires_grad=True) for a in arrays]
+    ref = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, want = torsh.addmm(*ours), torch.addmm(*ref)
+    assert type(out.grad_fn).__name__ == type(want.grad_fn).__name__ == "AddmmBackward0"
+    g = rng.standard_normal((2, 3))
+    out.backward(torsh.tensor(g))
+    want.backward(torch.tensor(g))
+    np.testing.assert_allclose(out.detach().numpy(), want.detach().numpy(), rtol=1e-12)
+    for a, b in zip(ours, ref):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12)
+    assert gradcheck(torsh.addmm, tuple(torsh.tensor(a, requires_grad=True) for a in arrays))
+
+
+def test_addmm_with_a_bias_that_would_broadcast_the_product_keeps_pytorchs_result():
+    bias = torsh.ones(4, 2, 3)  # addmm needs a bias broadcastable to (2, 3)
+    with pytest.raises(RuntimeError):
+        torsh.addmm(bias, torsh.ones(2, 4), torsh.ones(4, 3))
+
+
+def test_gradcheck_takes_a_list_of_inputs_like_pytorch():
+    a, b = torsh.randn(2, 3, dtype=torsh.float64, requires_grad=True), torsh.randn(3, dtype=torsh.float64)
+    assert gradcheck(torsh.mv, [a, b])

@@ -78,7 +78,7 @@ def test_mlp_loss_graph_matches_schema_and_model():
     assert set(params) == {"0.weight", "0.bias", "2.weight", "2.bias"}
     assert params["0.weight"]["shape"] == [8, 4] and params["2.bias"]["dtype"] == "float32"
     ops = {n["op"] for n in doc["nodes"] if n["kind"] == "op"}
-    assert {"mm", "add", "t", "relu", "log_softmax", "nll_loss"} <= ops
+    assert {"addmm", "t", "relu", "log_softmax", "nll_loss"} <= ops  # Linear records addmm, as PyTorch
     assert all(n["label"].endswith("Backward0") for n in doc["nodes"] if n["kind"] == "op")
 
     # the relu node saves its (5, 8) float32 output for backward
@@ -133,7 +133,7 @@ def test_released_graph_reports_no_saved_bytes():
     loss.backward()
     doc = viz.graph(loss, model).to_json()
     GRAPH.validate(doc)
-    saving = [n for n in doc["nodes"] if n["op"] in ("relu", "mm")]
+    saving = [n for n in doc["nodes"] if n["op"] in ("relu", "addmm")]
     assert saving and all(n["released"] and n["saved_bytes"] == 0 for n in saving)
 
 
@@ -165,12 +165,12 @@ def test_record_modules_groups_nodes_by_module_path():
     nodes = {n["id"]: n for n in doc["nodes"]}
     (relu,) = [n for n in doc["nodes"] if n["op"] == "relu"]
     assert relu["module"] == "1"
-    assert {n["module"] for n in doc["nodes"] if n["op"] == "mm"} == {"0", "2"}
+    assert {n["module"] for n in doc["nodes"] if n["op"] == "addmm"} == {"0", "2"}
     assert all(n["module"] is None for n in doc["nodes"] if n["op"] in ("log_softmax", "nll_loss"))  # outside the model
     groups = {gr["module"]: gr for gr in doc["groups"]}
     assert set(groups) == {"0", "1", "2"}
     assert groups["0"]["type"] == "Linear" and groups["1"]["label"] == "1 (ReLU)"
-    assert {nodes[i]["label"] for i in groups["2"]["nodes"]} == {"MmBackward0", "AddBackward0", "TBackward0",
+    assert {nodes[i]["label"] for i in groups["2"]["nodes"]} == {"AddmmBackward0", "TBackward0",
                                                                 "2.weight", "2.bias"}
     # grouped without module=: types come from the stamps
     assert {gr["type"] for gr in viz.graph(loss).to_json()["groups"]} == {"Linear", "ReLU"}
@@ -215,7 +215,7 @@ def test_record_modules_recovers_after_a_forward_raises():
         y = model[0](z) * 3.0  # the mul is outside every module again
     doc = viz.graph(y).to_json()
     assert [n["module"] for n in doc["nodes"] if n["op"] == "mul"] == [None, None]
-    assert {n["module"] for n in doc["nodes"] if n["op"] == "mm"} == {"0"}
+    assert {n["module"] for n in doc["nodes"] if n["op"] == "addmm"} == {"0"}
 
 
 def test_schema_rejects_malformed_documents():

@@ -142,9 +142,9 @@ def test_graph_view_of_a_module_forward_groups_by_module():
     view = viz.graph_view(model, inputs=torsh.randn(5, 8), collapse=False)
     ops = [n for n in view.visible_nodes if n["kind"] == "op"]
     assert {n["module"] for n in ops} == {"0.0", "0.1", "0.2", "1.0", "1.1", "1.2", "2"}
-    assert sum(n["op"] == "mm" for n in ops) == 5
+    assert sum(n["op"] == "addmm" for n in ops) == 5
     assert {g["module"] for g in view.doc["groups"]} >= {"0", "1", "0.0", "2"}
-    assert list(view.figure.data[1].text).count("MmBackward0") == 5
+    assert list(view.figure.data[1].text).count("AddmmBackward0") == 5
     with pytest.raises(TypeError, match="inputs"):
         viz.graph_view(model)
 

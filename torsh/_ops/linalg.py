@@ -25,16 +25,16 @@ class MmBackward0(Node):
     """Backward of a (batched, broadcasting) product of operands with >= 2 dims."""
 
     def backward(self, grad):
-        a, b = self.saved_tensors
-        grad_a = grad_b = None
-        a_transposed, b_transposed = self.transposed
-        if self.next_functions[0][0] is not None:
-            grad_a = b.matmul(grad.mT).mT if a_transposed else grad.matmul(b.mT)
-            grad_a = sum_to(grad_a, self.shapes[0])
-        if self.next_functions[1][0] is not None:
-            grad_b = grad.mT.matmul(a).mT if b_transposed else a.mT.matmul(grad)
-            grad_b = sum_to(grad_b, self.shapes[1])
-        return grad_a, grad_b
+        return _product_grads(self, grad, self.next_functions[0][0] is not None, self.next_functions[1][0] is not None)
+
+
+class AddmmBackward0(Node):
+    """Backward of ``bias + a @ b`` as one node (nn.Linear's addmm(bias, x, weight.t()), as in PyTorch)."""
+
+    def backward(self, grad):
+        edges = self.next_functions
+        grad_bias = sum_to(grad, self.bias_shape) if edges[0][0] is not None else None
+        return (grad_bias, *_product_grads(self, grad, edges[1][0] is not None, edges[2][0] is not None))
 
 
 def _is_transposed_matrix(data):
@@ -49,26 +49,60 @@ def _is_transposed_matrix(data):
     return data.ndim == 2 and data.flags.f_contiguous and not data.flags.c_contiguous
 
 
+def _product_grads(node, grad, need_a, need_b):
+    a, b = node.saved_tensors
+    a_transposed, b_transposed = node.transposed
+    grad_a = grad_b = None
+    if need_a:
+        grad_a = sum_to(b.matmul(grad.mT).mT if a_transposed else grad.matmul(b.mT), node.shapes[0])
+    if need_b:
+        grad_b = sum_to(grad.mT.matmul(a).mT if b_transposed else a.mT.matmul(grad), node.shapes[1])
+    return grad_a, grad_b
+
+
 BmmBackward0 = type("BmmBackward0", (MmBackward0,), {})
 UnsafeViewBackward0 = type("UnsafeViewBackward0", (MmBackward0,), {})
 
 
-def _product(a, b, node_cls):
+def _product(a, b, node_cls, bias=None):
+    """``a @ b`` (plus ``bias``, added in place into the fresh product) and its autograd node."""
     try:
         value = np.matmul(a._data, b._data)
     except ValueError:
         raise RuntimeError(
             f"mat1 and mat2 shapes cannot be multiplied ({'x'.join(map(str, a._data.shape[-2:]))} and "
             f"{'x'.join(map(str, b._data.shape[-2:]))})") from None
-    result = wrap(np.asarray(value))
-    if needs_grad(a, b):
+    value = np.asarray(value)
+    if bias is not None:
+        value += bias._data
+    result = wrap(value)
+    if needs_grad(a, b, bias):
         node = node_cls()
         node.shapes = (a._data.shape, b._data.shape)
         node.transposed = (_is_transposed_matrix(a._data), _is_transposed_matrix(b._data))
-        record(node, (a, b), (result,))
+        if bias is None:
+            record(node, (a, b), (result,))
+        else:
+            node.bias_shape = bias._data.shape
+            record(node, (bias, a, b), (result,))
         # each operand is needed only for the other's gradient
         node.save_for_backward(a if b._requires_grad else None, b if a._requires_grad else None)
     return result
+
+
+def addmm_fused(bias, mat1, mat2):
+    """``bias + mat1 @ mat2`` with one AddmmBackward0 node, or None when ``bias`` does not fit the
+    product as is (another dtype, or a shape that would broadcast the product): callers then add."""
+    if (bias._data.dtype != mat1._data.dtype or mat1._data.ndim != 2 or mat2._data.ndim != 2
+            or bias._data.ndim > 2 or mat1._data.shape[1] != mat2._data.shape[0]):
+        return None
+    out_shape = (mat1._data.shape[0], mat2._data.shape[1])
+    try:
+        if np.broadcast_shapes(bias._data.shape, out_shape) != out_shape:
+            return None
+    except ValueError:
+        return None  # the general path raises PyTorch's message
+    return _product(mat1, mat2, AddmmBackward0, bias)
 
 
 def matmul(input, other, *, out=None):

@@ -12,6 +12,7 @@ from .. import _dtype
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
 from ._helpers import broadcast_shapes, normalize_dim, shape_str
+from . import linalg
 from .linalg import bmm, dot, matmul, mm, mv
 
 
@@ -38,6 +39,10 @@ def _need_matrix(t, what):
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     _need_matrix(mat1, "mat1")
     _need_matrix(mat2, "mat2")
+    if beta == 1 and alpha == 1 and out is None and hasattr(input, "_data") and mat1._data.dtype == mat2._data.dtype:
+        fused = linalg.addmm_fused(input, mat1, mat2)  # one AddmmBackward0 node, as PyTorch records
+        if fused is not None:
+            return fused
     return _add_scaled(input, mm(mat1, mat2), beta, alpha)
 
 

@@ -9,7 +9,9 @@ class GradcheckError(RuntimeError):
 
 
 def _as_tuple(x):
-    return x if isinstance(x, tuple) else (x,)
+    if isinstance(x, tuple):
+        return x
+    return tuple(x) if isinstance(x, list) else (x,)  # a list of inputs counts as a tuple, as in PyTorch
 
 
 def _differentiable_outputs(outputs):

@@ -1,4 +1,6 @@
 """linear and bilinear."""
+from ..._ops import linalg
+
 __all__ = ["linear", "bilinear"]
 
 
@@ -22,10 +24,12 @@ def linear(input, weight, bias=None):
         # one (rows x in) @ (in x out) product: its weight gradient is then one GEMM too, not a stack of
         # per-batch products summed afterwards
         lead = input.shape[:-1]
-        out = input.reshape(-1, input.shape[-1]).matmul(weight.t())
-        if bias is not None:
-            out = out + bias
-        return out.reshape(*lead, weight.shape[0])
+        return linear(input.reshape(-1, input.shape[-1]), weight, bias).reshape(*lead, weight.shape[0])
+    if weight.ndim == 2 and input.ndim == 2 and bias is not None:
+        # addmm(bias, input, weight.t()) as PyTorch: one AddmmBackward0 node, bias added in place
+        out = linalg.addmm_fused(bias, input, weight.t())
+        if out is not None:
+            return out
     out = input.matmul(weight.t()) if weight.ndim == 2 else input.matmul(weight)
     if bias is not None:
         out = out + bias
