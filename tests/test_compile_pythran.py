@@ -109,3 +109,30 @@ def test_a_failing_compile_raises_with_the_compiler_output(tmp_path, monkeypatch
 def test_unknown_backend_names_the_available_ones():
     with pytest.raises(RuntimeError, match="available: 'numexpr', 'pythran'"):
         torsh.compile(lambda x: x, backend="inductor")
+
+
+def test_forward_saves_partials_so_backward_runs_no_kernel(cache):
+    # with inputs requiring grad the forward pass writes d out / d input too (transcendentals
+    # once); backward is then grad * partial and must not run the gradient kernels at all
+    compiled = torsh.compile(lambda a, b: two_inputs(torsh, a, b), backend="pythran")
+    rng = np.random.default_rng(3)
+    data = [rng.uniform(0.5, 2, 50) for _ in range(2)]
+    a, b = (torsh.tensor(d, requires_grad=True) for d in data)
+    compiled(a, b)  # builds the plan
+    plan = next(iter(compiled._plans.values()))
+    assert plan.partial_inputs == [0, 1]
+    plan.grad_programs = [None if p is None else _refuse for p in plan.grad_programs]
+    out = compiled(a, b)
+    out.backward(torsh.ones_like(out), retain_graph=True)
+    ref = [torch_ref.tensor(d, requires_grad=True) for d in data]
+    two_inputs(torch_ref, *ref).sum().backward()
+    for ours, theirs in zip((a, b), ref):
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12)
+    out.backward(torsh.ones_like(out))  # retain_graph kept the partials for a second backward
+    np.testing.assert_allclose(a.grad.numpy(), 2 * ref[0].grad.numpy(), rtol=1e-12)
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        out.backward(torsh.ones_like(out))
+
+
+def _refuse(*args):
+    raise AssertionError("the gradient kernel ran although the forward saved the partials")

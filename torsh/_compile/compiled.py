@@ -51,9 +51,18 @@ class _PythranPlan(_FusedPlan):
         for i, program in enumerate(self.grad_programs):
             if program is not None:
                 source.add(f"grad{i}", self.grad_exprs[i], n_inputs, with_grad=True)
+        # when inputs require grad, the forward also writes d output / d input (the partials) in the
+        # same pass: the transcendental functions are evaluated once, not again in backward
+        partials = gradients(expr, n_inputs, seed=Const(1.0))
+        self.partial_inputs = [i for i, p in enumerate(partials) if p is not None and not isinstance(p, Const)]
+        if self.partial_inputs:
+            source.add_several("forward_partials", [expr] + [partials[i] for i in self.partial_inputs], n_inputs)
         self.source = source.text()
         module, how = pythran_backend.load_module(self.source)
         self.forward = pythran_backend.PythranProgram(module, "forward")
+        self.forward_partials = (pythran_backend.PythranPartialsProgram(module, "forward_partials",
+                                                                        1 + len(self.partial_inputs))
+                                 if self.partial_inputs else None)
         self.grad_programs = [None if p is None else pythran_backend.PythranProgram(module, f"grad{i}")
                               for i, p in enumerate(self.grad_programs)]
         self.reason = (f"{self.op_count} elementwise ops fused into one Pythran kernel "
@@ -62,6 +71,9 @@ class _PythranPlan(_FusedPlan):
 
 
 class CompiledFunctionBackward(Node):
+    def _on_release(self):
+        self.partials = {}  # the partial derivatives the forward saved (Pythran plans)
+
     def backward(self, grad):
         inputs = self.saved_tensors
         plan = self.plan
@@ -76,6 +88,8 @@ class CompiledFunctionBackward(Node):
                 g = g if isinstance(g, Tensor) else grad * 0 + g
             elif program is None:  # a constant derivative
                 g = wrap(np.asarray(grad._data * grad._data.dtype.type(g_expr.value)))
+            elif i in self.partials:  # saved by the forward pass: the chain rule is one product
+                g = wrap(np.multiply(grad._data, self.partials[i]))
             else:
                 g = wrap(np.asarray(program([t._data for t in inputs], grad._data)))
             if g._data.shape != out_shape:
@@ -158,14 +172,20 @@ class CompiledFunction:
         if listening:
             import time
             start = time.perf_counter()
-        result = wrap(np.asarray(plan.forward(arrays)))
+        partials = {}
+        if getattr(plan, "forward_partials", None) is not None and needs_grad(*args):
+            value, *partial_arrays = plan.forward_partials(arrays)
+            partials = dict(zip(plan.partial_inputs, partial_arrays))
+            result = wrap(value)
+        else:
+            result = wrap(np.asarray(plan.forward(arrays)))
         if listening:
             events.emit(dispatch.TOPIC, dispatch.DispatchRecord(
                 f"compiled:{getattr(self.fn, '__name__', 'fn')}", plan.backend, plan.reason, result._data.size,
                 str(result._data.dtype), time.perf_counter() - start))
         if needs_grad(*args):
             node = CompiledFunctionBackward()
-            node.plan = plan
+            node.plan, node.partials = plan, partials
             record(node, args, (result,))
             node.save_for_backward(*args)
         return result

@@ -88,8 +88,10 @@ PRIMITIVES = {
 TEMPLATE_CONSTANTS = {}
 
 
-def gradients(output, n_inputs):
-    """Expressions for d(sum(GRAD * output)) / d(input i), i < n_inputs (None when unused)."""
+def gradients(output, n_inputs, seed=GRAD):
+    """Expressions for d(sum(seed * output)) / d(input i), i < n_inputs (None when unused).
+
+    With ``seed=Const(1.0)`` they are the partial derivatives d output / d input i themselves."""
     order, seen = [], set()
 
     def visit(e):  # post-order over the DAG
@@ -101,7 +103,7 @@ def gradients(output, n_inputs):
         order.append(e)
 
     visit(output)
-    adjoint = {id(output): GRAD}
+    adjoint = {id(output): seed}
     grads = [None] * n_inputs
     for node in reversed(order):
         g = adjoint.get(id(node))
@@ -117,7 +119,7 @@ def gradients(output, n_inputs):
                 prev = adjoint.get(id(arg))
                 adjoint[id(arg)] = contribution if prev is None else call("add", prev, contribution)
     if isinstance(output, Var):
-        grads[output.index] = GRAD
+        grads[output.index] = seed
     return grads
 
 

@@ -77,31 +77,48 @@ class KernelSource:
             self.exports.append(f"#pythran export {fn}({signature})")
             self.lines += self._function(fn, expr, params, parallel=mode == "parallel")
 
+    def add_several(self, name, exprs, n_inputs):
+        """``name_serial`` / ``name_parallel`` computing every expression of ``exprs`` in one pass
+        (shared subexpressions once), into ``out0, out1, ...`` after the inputs."""
+        params = [f"x{i}" for i in range(n_inputs)]
+        outs = [f"out{k}" for k in range(len(exprs))]
+        signature = ", ".join(f"{self.type_name}[:]" for _ in params + outs)
+        for mode in ("serial", "parallel"):
+            fn = f"{name}_{mode}"
+            self.exports.append(f"#pythran export {fn}({signature})")
+            self.lines += self._function(fn, exprs, params, parallel=mode == "parallel", outs=outs)
+
     def text(self):
         return "\n".join(self.exports + [""] + self.lines) + "\n"
 
-    def _function(self, fn, expr, params, parallel):
+    def _function(self, fn, exprs, params, parallel, outs=("out",)):
+        if not isinstance(exprs, (list, tuple)):
+            exprs = [exprs]
         t = self.type_name
-        body = [f"def {fn}({', '.join(params + ['out'])}):",
-                "    n = out.shape[0]"]
+        body = [f"def {fn}({', '.join(list(params) + list(outs))}):",
+                f"    n = {outs[0]}.shape[0]"]
         if parallel:
             body.append("    #omp parallel for schedule(static)")
         body += [f"    for c in range(0, n, {CHUNK}):",
                  f"        e = min(c + {CHUNK}, n)",
                  "        m = e - c"]
-        statements, result = self._statements(expr, t)
-        if statements and statements[-1].startswith(result + " = "):
-            # the root's value goes straight into ``out`` instead of through a buffer
-            statements = statements[:-2] + ["out[c:e] = " + statements[-1][len(result) + 3:]]
-        else:  # the expression is an input or a constant
-            statements.append(f"out[c:e] = {result}")
+        names, statements = {}, []
+        for out, expr in zip(outs, exprs):
+            result = self._statements(expr, t, names, statements)
+            statements.append(f"{out}[c:e] = {result}")
+        root_value = statements[-1].split(" = ", 1)[1]
+        if len(exprs) == 1 and len(statements) >= 3 and statements[-2].startswith(root_value + " = "):
+            # a single root computed by the statement before: its value goes straight into the
+            # output instead of through a buffer (drops the buffer's allocation and the copy)
+            statements = statements[:-3] + [f"{outs[0]}[c:e] = " + statements[-2][len(root_value) + 3:]]
         body += ["        " + s for s in statements]
-        body += ["    return out", ""]
+        body += [f"    return {outs[0]}", ""]
         return body
 
-    def _statements(self, expr, t):
-        """One statement per Call node (shared subtrees once), each into its own chunk buffer."""
-        names, statements = {}, []
+    def _statements(self, expr, t, names, statements):
+        """One statement per Call node (shared subtrees once: ``names`` maps id(node) to its
+        buffer), each into its own chunk buffer, appended to ``statements``; returns the text of
+        ``expr``'s value."""
 
         def const(value):
             return f"np.{t}({float(value)!r})"
@@ -120,7 +137,7 @@ class KernelSource:
                 statements.append(f"{buffer}[:m] = {text}")
             return names[id(e)]
 
-        return statements, operand(expr)
+        return operand(expr)
 
 
 def supported(expr):
@@ -211,3 +228,20 @@ class PythranProgram:
         kernel = self.parallel if flat.size >= PARALLEL_FROM else self.serial
         kernel(*operands, flat)
         return out
+
+
+class PythranPartialsProgram:
+    """The expression and its partial derivatives in one pass: returns [value, partial_0, ...]."""
+
+    def __init__(self, module, name, n_outputs):
+        self.serial = getattr(module, f"{name}_serial")
+        self.parallel = getattr(module, f"{name}_parallel")
+        self.n_outputs = n_outputs
+
+    def __call__(self, arrays):
+        operands = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
+        outs = [np.empty(arrays[0].shape, dtype=operands[0].dtype) for _ in range(self.n_outputs)]
+        flat = [o.reshape(-1) for o in outs]
+        kernel = self.parallel if flat[0].size >= PARALLEL_FROM else self.serial
+        kernel(*operands, *flat)
+        return outs
