@@ -101,3 +101,15 @@ def test_zero_dim_results_can_be_written_in_place(make, value):
     c.add_(1)
     c.mul_(2)
     assert c.item() == pytest.approx((value + 1) * 2, rel=1e-6)
+
+
+def test_division_by_zero_is_silent_as_in_pytorch():
+    import subprocess
+    import sys
+    code = ("import torsh\n"
+            "x = torsh.ones(3) / torsh.zeros(3)\n"
+            "y = torsh.log(torsh.zeros(2)) + torsh.sqrt(-torsh.ones(2))\n"
+            "print(x.tolist(), y.isnan().tolist())\n")
+    done = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[inf, inf, inf] [True, True]"
+    assert "RuntimeWarning" not in done.stderr, done.stderr

@@ -4,7 +4,13 @@
 differences from PyTorch: CPU only; random streams are reproducible but not PyTorch's bits;
 no separate inference tensors (``inference_mode`` behaves like ``no_grad``).
 """
-from . import _dtype
+import warnings as _warnings
+
+# PyTorch computes inf/nan silently; NumPy warns ("divide by zero encountered") on the same
+# arithmetic. Warnings raised inside torsh's own modules are silenced, the user's NumPy code keeps its own.
+_warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"torsh(\.|$)")
+
+from . import _dtype  # noqa: E402
 from ._dtype import (bfloat16, bool, cdouble, cfloat, complex64, complex128, double, dtype, float, float16,
                      float32, float64, get_default_dtype, half, int, int8, int16, int32, int64, long, promote_types,
                      set_default_dtype, short, uint8, can_cast)
