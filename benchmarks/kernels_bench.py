@@ -1,7 +1,7 @@
 """Side-by-side timings of the nn / norm / optim kernel families: PyTorch, torsh on its NumPy
 (or numexpr) variant ("before"), torsh as dispatched ("after"), and NumPy by hand.
 
-    python benchmarks/kernels_bench.py [--threads 2] [--repeats 15] [--only W10,layer_norm,sgd,adam]
+    python benchmarks/kernels_bench.py [--threads 2] [--repeats 15] [--only W10,layer_norm,sgd,adam,conv]
 
 Each cell is the best of ``--repeats`` calls after a warm-up (best, not median: the machine is
 shared and the minimum is the least noisy estimate of the undisturbed time).
@@ -144,11 +144,49 @@ def optimizers(repeats, names):
             row(f"{opt_name} step {numel:,} f32", {k: cells[k] for k in ("torch", "torsh before", "torsh after")})
 
 
+CONV_OPS = ["im2col2d", "col2im2d", "max_pool2d", "take_spatial", "scatter_spatial"]
+
+
+def conv_pool(repeats):
+    """conv family: conv2d and max_pool2d forward+backward at the W5/W7 layer sizes."""
+    rng = np.random.default_rng(3)
+    convs = (((64, 1, 28, 28), (6, 1, 5, 5), 2), ((64, 6, 14, 14), (16, 6, 5, 5), 0), ((32, 3, 32, 32), (64, 3, 3, 3), 1))
+    for xs, ws, pad in convs:
+        x, w = rng.standard_normal(xs).astype(np.float32), rng.standard_normal(ws).astype(np.float32)
+        xa, wa = torsh.tensor(x, requires_grad=True), torsh.tensor(w, requires_grad=True)
+        xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+
+        def ours():
+            F.conv2d(xa, wa, padding=pad).sum().backward()
+
+        def ref():
+            torch.nn.functional.conv2d(xt, wt, padding=pad).sum().backward()
+
+        with forced_numpy(CONV_OPS):
+            before = best_of(ours, repeats)
+        row(f"conv2d fwd+bwd {xs} k{ws[2]} -> {ws[0]} f32",
+            {"torch": best_of(ref, repeats), "torsh before": before, "torsh after": best_of(ours, repeats)})
+    for xs in ((64, 6, 28, 28), (64, 16, 10, 10)):
+        x = rng.standard_normal(xs).astype(np.float32)
+        xa, xt = torsh.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+
+        def ours():
+            F.max_pool2d(xa, 2).sum().backward()
+
+        def ref():
+            torch.nn.functional.max_pool2d(xt, 2).sum().backward()
+
+        with forced_numpy(CONV_OPS):
+            before = best_of(ours, repeats)
+        row(f"max_pool2d(2) fwd+bwd {xs} f32",
+            {"torch": best_of(ref, repeats), "torsh before": before, "torsh after": best_of(ours, repeats)})
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--only", default="W10,layer_norm,sgd,adam")
+    parser.add_argument("--only", default="W10,layer_norm,sgd,adam,conv")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torsh.set_num_threads(args.threads)
@@ -160,6 +198,8 @@ def main():
         layer_norm(args.repeats)
     if only & {"sgd", "adam"}:
         optimizers(args.repeats, only)
+    if "conv" in only:
+        conv_pool(args.repeats)
 
 
 if __name__ == "__main__":

@@ -4,11 +4,17 @@ that max pooling, adaptive/fractional max pooling and max_unpool are made of.
 ``take_spatial(x, idx)`` gathers x (N, C, *in) at flat spatial indices idx (N, C, *out);
 ``scatter_spatial(g, idx, in_spatial)`` is its adjoint (sums g into zeros at idx). Each one's
 backward is the other, so max pooling differentiates to any order.
+
+Every array function here has a NumPy variant and a compiled one in the ``conv`` kernel family
+(torsh.backend.dispatch picks; ops ``max_pool2d``, ``take_spatial``, ``scatter_spatial``). The compiled variants take C-contiguous float32/float64
+planes; anything else (other dtypes, non-contiguous, 1-D/3-D windows) runs the NumPy code.
+The ops' graphs are the same whichever variant runs, so create_graph keeps working.
 """
 import numpy as np
 
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
+from ..backend import dispatch, kernels
 
 
 def _planes(a):
@@ -16,13 +22,46 @@ def _planes(a):
     return a.reshape(n * c, -1)
 
 
+def _fits(*arrays):
+    """Whether the compiled kernels take these arrays: C-contiguous, one float dtype (+ int64 indices)."""
+    dtype = arrays[0].dtype
+    return (dtype in dispatch._COMPILED_DTYPES and all(a.flags.c_contiguous for a in arrays)
+            and all(a.dtype == dtype or a.dtype == np.int64 for a in arrays[1:]))
+
+
+def _parallel_planes(parallel, planes):
+    return parallel and planes > 1
+
+
 def take_spatial_np(x, idx):
+    if x.size and idx.size and x.dtype in dispatch._COMPILED_DTYPES and idx.dtype == np.int64:
+        def compiled(parallel):
+            out = np.empty(idx.shape, dtype=x.dtype)
+            kernels.get("conv").gather_planes(_planes(x), _planes(idx), _planes(out), parallel)
+            return out
+        return dispatch.call("take_spatial", idx.size, x.dtype, _fits(x, idx), compiled,
+                             lambda: _take_spatial_numpy(x, idx))
+    return _take_spatial_numpy(x, idx)
+
+
+def _take_spatial_numpy(x, idx):
     flat = _planes(x)
     out = np.take_along_axis(flat, _planes(idx), axis=1)
     return out.reshape(idx.shape)
 
 
 def scatter_spatial_np(g, idx, in_spatial):
+    if g.size and g.dtype in dispatch._COMPILED_DTYPES and idx.dtype == np.int64:
+        def compiled(parallel):
+            out = np.empty(g.shape[:2] + tuple(in_spatial), dtype=g.dtype)
+            kernels.get("conv").scatter_add_planes(_planes(g), _planes(idx), _planes(out), parallel)
+            return out
+        return dispatch.call("scatter_spatial", g.size, g.dtype, _fits(g, idx), compiled,
+                             lambda: _scatter_spatial_numpy(g, idx, in_spatial))
+    return _scatter_spatial_numpy(g, idx, in_spatial)
+
+
+def _scatter_spatial_numpy(g, idx, in_spatial):
     n, c = g.shape[:2]
     size = int(np.prod(in_spatial))
     planes = n * c
@@ -95,9 +134,25 @@ def pool_out_size(size, k, s, p, d, ceil_mode):
 
 def max_pool_indices(x, kernel, stride, padding, dilation, ceil_mode):
     """Flat spatial indices (N, C, *out) of each window's maximum (NaN wins, as in PyTorch)."""
-    nd = len(kernel)
     sp = x.shape[2:]
     outs = [pool_out_size(L, k, s, p, d, ceil_mode) for L, k, s, p, d in zip(sp, kernel, stride, padding, dilation)]
+    if len(kernel) == 2 and x.size and x.dtype in dispatch._COMPILED_DTYPES:
+        def compiled(parallel):
+            n, c, h, w = x.shape
+            out = np.empty(n * c * outs[0] * outs[1], dtype=x.dtype)
+            idx = np.empty((n, c) + tuple(outs), dtype=np.int64)
+            kernels.get("conv").max_pool2d_planes(x.reshape(-1), out, idx.reshape(-1), n * c, h, w, *outs, *kernel,
+                                                  *stride, *padding, *dilation, _parallel_planes(parallel, n * c))
+            return idx
+        return dispatch.call("max_pool2d", x.size, x.dtype, x.flags.c_contiguous, compiled,
+                             lambda: max_pool_indices_np(x, kernel, stride, padding, dilation, outs))
+    return max_pool_indices_np(x, kernel, stride, padding, dilation, outs)
+
+
+def max_pool_indices_np(x, kernel, stride, padding, dilation, outs):
+    """The NumPy variant of max_pool_indices, for output sizes ``outs``."""
+    nd = len(kernel)
+    sp = x.shape[2:]
     his = [max((o - 1) * s + d * (k - 1) + 1 - L - p, 0) for o, s, d, k, L, p in zip(outs, stride, dilation, kernel,
                                                                                       sp, padding)]
     fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
@@ -118,6 +173,14 @@ def max_pool_indices(x, kernel, stride, padding, dilation, ceil_mode):
             take |= np.isnan(plane)
         np.copyto(best, plane, where=take)
         local[take] = k_index
+    if plane.dtype.kind == "f" and any(padding):
+        # a window whose in-bounds elements are all -inf: PyTorch keeps its first in-bounds element,
+        # where the offset-0 pass above may have kept a padding position
+        first = np.zeros(local.shape, dtype=np.int64)
+        for dim in range(nd):
+            o = np.arange(outs[dim]).reshape((-1,) + (1,) * (nd - 1 - dim))
+            first = first * kernel[dim] + -(-np.maximum(padding[dim] - o * stride[dim], 0) // dilation[dim])
+        np.copyto(local, first, where=best == -np.inf)
     k_pos = np.unravel_index(local, kernel)
     idx = np.zeros(local.shape, dtype=np.int64)
     for dim in range(nd):

@@ -63,6 +63,13 @@ thresholds = {
     # optimizer steps: the fused kernel against the numexpr passes of torsh.optim
     "sgd_step": (0, 1_000_000),
     "adam_step": (0, 1_000_000),
+    # conv family (numel of the column matrix / the pooled input / the gathered values); OpenMP never
+    # paid on 2 shared cores. im2col2d only ties NumPy's strided copy (0.8-1.0x at W5/W7 sizes).
+    "im2col2d": (INF, INF),
+    "col2im2d": (0, INF),
+    "max_pool2d": (0, INF),
+    "take_spatial": (0, INF),
+    "scatter_spatial": (0, INF),
 }
 
 # below this numel NumPy runs the op whatever else holds; checked first, so small ops pay nothing more
@@ -121,6 +128,7 @@ _FAMILY = {"sum_rows": "reductions", "max_rows": "reductions", "logsumexp_rows":
            "softmax": "nn", "log_softmax": "nn", "softmax_backward": "nn", "log_softmax_backward": "nn",
            "cross_entropy": "nn", "cross_entropy_backward": "nn",
            "layer_norm": "norm", "layer_norm_backward": "norm", "sgd_step": "optim", "adam_step": "optim",
+           **{op: "conv" for op in ("im2col2d", "col2im2d", "max_pool2d", "take_spatial", "scatter_spatial")},
            **{op + "_backward": "activation" for op in ("silu", "gelu", "gelu_tanh", "softplus", "elu", "mish")}}
 _COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 

@@ -1,0 +1,207 @@
+"""2-D convolution and pooling kernels: im2col/col2im, max pooling, and the gather/scatter of
+values at flat spatial indices that max pooling differentiates into.
+
+Layouts (all C-contiguous, float32 or float64):
+
+Arrays arrive flattened (1-D, with their shapes as arguments) for im2col/col2im/max pooling:
+explicit offsets into flat arrays compile to plain pointer arithmetic, where nested views of
+4-D arrays measured 2x slower than NumPy's strided copies.
+
+* ``x``    (N, C, H, W) input planes; ``dx`` its gradient, same shape.
+* ``cols`` (N, C*KH*KW, OH*OW): per sample the matrix that W (O, C*KH*KW) multiplies from the
+  left, row ``(c*KH + ki)*KW + kj`` holding x[c, oi*SH - PH + ki*DH, oj*SW - PW + kj*DW]
+  (zero where that falls in the padding). ``col2im`` is its adjoint (adds back, overlapping
+  windows summed).
+* pooling works on planes: ``x`` (P, H, W) with P = N*C, output (P, OH, OW); max pooling's
+  indices are flat positions ``ih*W + iw`` in the plane, as PyTorch's.
+
+``parallel`` shares the outer loop (samples or planes) among OpenMP threads; each iteration
+writes only its own sample/plane, so no two threads write the same element. Every loop is
+explicit scalar code over rows; the valid column range of each row is computed once, so the
+inner loops have no bounds tests.
+"""
+
+# pythran export im2col2d(float32[:], float32[:], int, int, int, int, int, int, int, int, int, int, int, int, int, int, bool)
+# pythran export im2col2d(float64[:], float64[:], int, int, int, int, int, int, int, int, int, int, int, int, int, int, bool)
+# pythran export col2im2d(float32[:], float32[:], int, int, int, int, int, int, int, int, int, int, int, int, int, int, bool)
+# pythran export col2im2d(float64[:], float64[:], int, int, int, int, int, int, int, int, int, int, int, int, int, int, bool)
+# pythran export max_pool2d_planes(float32[:], float32[:], int64[:], int, int, int, int, int, int, int, int, int, int, int, int, int, bool)
+# pythran export max_pool2d_planes(float64[:], float64[:], int64[:], int, int, int, int, int, int, int, int, int, int, int, int, int, bool)
+# pythran export gather_planes(float32[:,:], int64[:,:], float32[:,:], bool)
+# pythran export gather_planes(float64[:,:], int64[:,:], float64[:,:], bool)
+# pythran export scatter_add_planes(float32[:,:], int64[:,:], float32[:,:], bool)
+# pythran export scatter_add_planes(float64[:,:], int64[:,:], float64[:,:], bool)
+
+import numpy as np
+
+
+def _valid_range(size, out, stride, offset):
+    """[lo, hi) of the output positions o with 0 <= o*stride + offset < size."""
+    lo = 0
+    if offset < 0:
+        lo = (-offset + stride - 1) // stride
+    hi = 0
+    if size - offset > 0:
+        hi = (size - offset - 1) // stride + 1
+    if hi > out:
+        hi = out
+    if lo > hi:
+        lo = hi
+    return lo, hi
+
+
+def _im2col_sample(x, col, xo, co, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    length = oh * ow
+    for c in range(channels):
+        for ki in range(kh):
+            oi_lo, oi_hi = _valid_range(height, oh, sh, ki * dh - ph)
+            for kj in range(kw):
+                off = kj * dw - pw
+                lo, hi = _valid_range(width, ow, sw, off)
+                rbase = co + ((c * kh + ki) * kw + kj) * length
+                for oi in range(oh):
+                    base = rbase + oi * ow
+                    if oi < oi_lo or oi >= oi_hi:
+                        for oj in range(ow):
+                            col[base + oj] = 0
+                    else:
+                        src = xo + (c * height + oi * sh + ki * dh - ph) * width + off
+                        for oj in range(lo):
+                            col[base + oj] = 0
+                        if sw == 1:
+                            for oj in range(lo, hi):
+                                col[base + oj] = x[src + oj]
+                        else:
+                            for oj in range(lo, hi):
+                                col[base + oj] = x[src + oj * sw]
+                        for oj in range(hi, ow):
+                            col[base + oj] = 0
+
+
+def im2col2d(x, cols, n, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, parallel):
+    """Fill ``cols`` (N, C*KH*KW, OH*OW), flat, with the windows of ``x`` (N, C, H, W), flat; zero padding."""
+    xs = channels * height * width
+    cs = channels * kh * kw * oh * ow
+    if parallel:
+        # omp parallel for schedule(static)
+        for i in range(n):
+            _im2col_sample(x, cols, i * xs, i * cs, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+    else:
+        for i in range(n):
+            _im2col_sample(x, cols, i * xs, i * cs, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+
+
+def _col2im_sample(col, dx, co, xo, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    length = oh * ow
+    for j in range(xo, xo + channels * height * width):
+        dx[j] = 0
+    for c in range(channels):
+        for ki in range(kh):
+            oi_lo, oi_hi = _valid_range(height, oh, sh, ki * dh - ph)
+            for kj in range(kw):
+                off = kj * dw - pw
+                lo, hi = _valid_range(width, ow, sw, off)
+                rbase = co + ((c * kh + ki) * kw + kj) * length
+                for oi in range(oi_lo, oi_hi):
+                    dst = xo + (c * height + oi * sh + ki * dh - ph) * width + off
+                    base = rbase + oi * ow
+                    if sw == 1:
+                        for oj in range(lo, hi):
+                            dx[dst + oj] += col[base + oj]
+                    else:
+                        for oj in range(lo, hi):
+                            dx[dst + oj * sw] += col[base + oj]
+
+
+def col2im2d(cols, dx, n, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, parallel):
+    """dx (N, C, H, W), flat = the adjoint of im2col2d applied to ``cols``: overlapping windows add up."""
+    xs = channels * height * width
+    cs = channels * kh * kw * oh * ow
+    if parallel:
+        # omp parallel for schedule(static)
+        for i in range(n):
+            _col2im_sample(cols, dx, i * cs, i * xs, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+    else:
+        for i in range(n):
+            _col2im_sample(cols, dx, i * cs, i * xs, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+
+
+def _max_pool_plane(x, out, idx, xo, oo, height, width, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw):
+    for oi in range(oh):
+        h0 = oi * sh - ph
+        hs = h0
+        while hs < 0:
+            hs += dh
+        he = min(h0 + (kh - 1) * dh + 1, height)
+        for oj in range(ow):
+            w0 = oj * sw - pw
+            ws = w0
+            while ws < 0:
+                ws += dw
+            we = min(w0 + (kw - 1) * dw + 1, width)
+            # PyTorch's CPU kernel: start at the first in-bounds element with -inf, then take an
+            # element when it is greater or NaN (so NaN wins, the last NaN of the window)
+            best = -np.inf
+            best_i = hs * width + ws
+            ih = hs
+            while ih < he:
+                iw = ws
+                while iw < we:
+                    k = ih * width + iw
+                    v = x[xo + k]
+                    if v > best or v != v:
+                        best = v
+                        best_i = k
+                    iw += dw
+                ih += dh
+            out[oo + oi * ow + oj] = best
+            idx[oo + oi * ow + oj] = best_i
+
+
+def max_pool2d_planes(x, out, idx, planes, height, width, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, parallel):
+    """Window maxima of x (P, H, W), flat, into ``out`` (P, OH, OW), flat, and their in-plane flat
+    indices into ``idx``."""
+    if parallel:
+        # omp parallel for schedule(static)
+        for p in range(planes):
+            _max_pool_plane(x, out, idx, p * height * width, p * oh * ow, height, width, oh, ow, kh, kw, sh, sw,
+                            ph, pw, dh, dw)
+    else:
+        for p in range(planes):
+            _max_pool_plane(x, out, idx, p * height * width, p * oh * ow, height, width, oh, ow, kh, kw, sh, sw,
+                            ph, pw, dh, dw)
+
+
+def _gather_plane(x, idx, out):
+    for j in range(idx.shape[0]):
+        out[j] = x[idx[j]]
+
+
+def gather_planes(x, idx, out, parallel):
+    """out[p, j] = x[p, idx[p, j]] for planes x (P, L_in), idx and out (P, L_out)."""
+    planes = x.shape[0]
+    if parallel:
+        # omp parallel for schedule(static)
+        for p in range(planes):
+            _gather_plane(x[p], idx[p], out[p])
+    else:
+        for p in range(planes):
+            _gather_plane(x[p], idx[p], out[p])
+
+
+def _scatter_add_plane(g, idx, out):
+    out[:] = 0
+    for j in range(idx.shape[0]):
+        out[idx[j]] += g[j]
+
+
+def scatter_add_planes(g, idx, out, parallel):
+    """out (P, L_in) = zeros, then out[p, idx[p, j]] += g[p, j]: the adjoint of gather_planes."""
+    planes = g.shape[0]
+    if parallel:
+        # omp parallel for schedule(static)
+        for p in range(planes):
+            _scatter_add_plane(g[p], idx[p], out[p])
+    else:
+        for p in range(planes):
+            _scatter_add_plane(g[p], idx[p], out[p])
