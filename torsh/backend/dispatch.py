@@ -63,6 +63,11 @@ thresholds = {
     # optimizer steps: the fused kernel against the numexpr passes of torsh.optim
     "sgd_step": (0, 1_000_000),
     "adam_step": (0, 1_000_000),
+    # fused LSTM/GRU cell steps, decided once per sequence (numel: steps * batch * gates * hidden)
+    "lstm_sequence": (0, INF),
+    "lstm_sequence_backward": (0, INF),
+    "gru_sequence": (0, INF),
+    "gru_sequence_backward": (0, INF),
 }
 
 # below this numel NumPy runs the op whatever else holds; checked first, so small ops pay nothing more
@@ -121,6 +126,7 @@ _FAMILY = {"sum_rows": "reductions", "max_rows": "reductions", "logsumexp_rows":
            "softmax": "nn", "log_softmax": "nn", "softmax_backward": "nn", "log_softmax_backward": "nn",
            "cross_entropy": "nn", "cross_entropy_backward": "nn",
            "layer_norm": "norm", "layer_norm_backward": "norm", "sgd_step": "optim", "adam_step": "optim",
+           **{op + suffix: "rnn" for op in ("lstm_sequence", "gru_sequence") for suffix in ("", "_backward")},
            **{op + "_backward": "activation" for op in ("silu", "gelu", "gelu_tanh", "softplus", "elu", "mish")}}
 _COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
