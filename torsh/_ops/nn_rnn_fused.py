@@ -139,10 +139,11 @@ def _weight_grads(d_in, d_rec, x2, w_ih, h0, outputs, reverse, has_bias, need_x)
     return d_x, d_w_ih, d_w_hh, d_b_ih, d_b_hh
 
 
-def _run(op, numel, dtype, loop, numpy_steps):
-    """Run ``loop(steps, parallel)`` once per sequence on the variant the dispatcher picks."""
+def _run(op, numel, dtype, hidden, loop):
+    """Run ``loop(steps, parallel)`` once per sequence on the variant the dispatcher picks: the
+    compiled steps of the rnn family, or their NumPy twins."""
     return dispatch.call(op, numel, dtype, True, lambda parallel: loop(kernels.get("rnn"), parallel),
-                         lambda: loop(numpy_steps, False))
+                         lambda: loop(_NumpySteps(hidden, dtype), False))
 
 
 # -- LSTM ------------------------------------------------------------------------------------------
@@ -168,7 +169,7 @@ def lstm_forward_arrays(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
                 k.lstm_step_forward(hw, gx[t], c, acts[t], cells[t], tanh_cells[t], outputs[t], parallel)
                 h, c = outputs[t], cells[t]
 
-        _run("lstm_sequence", acts.size, dtype, loop, _NumpySteps(hidden, dtype))
+        _run("lstm_sequence", acts.size, dtype, hidden, loop)
     return outputs, x2, acts, cells, tanh_cells
 
 
@@ -205,7 +206,7 @@ class LstmSequenceBackward(Node):
                 np.matmul(d_gates[t], w_hh, out=dh)
 
         with blas_threads_for(batch * four_h * hidden):
-            _run("lstm_sequence_backward", acts.size, dtype, loop, _NumpySteps(hidden, dtype))
+            _run("lstm_sequence_backward", acts.size, dtype, hidden, loop)
             d_x, d_w_ih, d_w_hh, d_b_ih, d_b_hh = _weight_grads(d_gates, d_gates, self.x2, w_ih, h0, outputs,
                                                                 reverse, has_bias, need_x)
         return d_x, dh, dc, d_w_ih, d_w_hh, d_b_ih, d_b_hh
@@ -292,7 +293,7 @@ def gru_forward_arrays(x, h0, w_ih, w_hh, b_ih, b_hh, reverse):
                 k.gru_step_forward(gh, gx[t], b_hn, h, acts[t], hns[t], outputs[t], parallel)
                 h = outputs[t]
 
-        _run("gru_sequence", acts.size, dtype, loop, _NumpySteps(hidden, dtype))
+        _run("gru_sequence", acts.size, dtype, hidden, loop)
     return outputs, x2, acts, hns
 
 
@@ -331,7 +332,7 @@ class GruSequenceBackward(Node):
                 np.matmul(d_rec[t], w_hh, out=dh)
 
         with blas_threads_for(batch * three_h * hidden):
-            _run("gru_sequence_backward", acts.size, dtype, loop, _NumpySteps(hidden, dtype))
+            _run("gru_sequence_backward", acts.size, dtype, hidden, loop)
             dh += carry
             d_x, d_w_ih, d_w_hh, d_b_ih, d_b_hh = _weight_grads(d_in, d_rec, self.x2, w_ih, h0, outputs,
                                                                 reverse, has_bias, need_x)
