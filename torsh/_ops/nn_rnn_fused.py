@@ -235,9 +235,10 @@ def _lstm_torsh(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
 
 def _grads_with_graph(outputs, inputs, grad_outputs):
     from ..autograd import grad as autograd_grad
-    used = [t for t in inputs if t is not None]
-    grads = list(autograd_grad(outputs, used, grad_outputs, create_graph=True, allow_unused=True))
-    return tuple(grads.pop(0) if t is not None else None for t in inputs)
+    wanted = [t is not None and t.requires_grad for t in inputs]  # e.g. default zero h0 does not
+    grads = list(autograd_grad(outputs, [t for t, w in zip(inputs, wanted) if w], grad_outputs,
+                               create_graph=True, allow_unused=True))
+    return tuple(grads.pop(0) if w else None for w in wanted)
 
 
 def _lstm_backward_with_graph(reverse, x, h0, c0, w_ih, w_hh, b_ih, b_hh, grad_out, grad_h, grad_c):
