@@ -180,13 +180,38 @@ def conv_pool(repeats):
             before = best_of(ours, repeats)
         row(f"max_pool2d(2) fwd+bwd {xs} f32",
             {"torch": best_of(ref, repeats), "torsh before": before, "torsh after": best_of(ours, repeats)})
+def rnn_sequences(repeats):
+    """W9 (LSTM(32, 128), seq 50, batch 32, fwd+bwd) and its GRU twin; also a larger batch."""
+    rng = np.random.default_rng(3)
+    for cls, batch, hidden in (("LSTM", 32, 128), ("GRU", 32, 128), ("LSTM", 128, 256), ("GRU", 128, 256)):
+        x = rng.standard_normal((50, batch, 32)).astype(np.float32)
+        cells = {}
+        for label, lib in (("torch", torch), ("torsh", torsh)):
+            lib.manual_seed(0)
+            module = getattr(lib.nn, cls)(32, hidden)
+            xs = lib.tensor(x)
+
+            def step(module=module, xs=xs):
+                module.zero_grad()
+                out, _ = module(xs)
+                out.pow(2).mean().backward()
+
+            if lib is torsh:
+                op = cls.lower() + "_sequence"
+                with forced_numpy([op, op + "_backward"]):
+                    cells["torsh before"] = best_of(step, repeats)
+                cells["torsh after"] = best_of(step, repeats)
+            else:
+                cells["torch"] = best_of(step, repeats)
+        row(f"{cls}(32, {hidden}) seq 50 batch {batch} fwd+bwd f32",
+            {k: cells[k] for k in ("torch", "torsh before", "torsh after")})
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--only", default="W10,layer_norm,sgd,adam,conv")
+    parser.add_argument("--only", default="W10,layer_norm,sgd,adam,conv,rnn")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torsh.set_num_threads(args.threads)
@@ -200,6 +225,8 @@ def main():
         optimizers(args.repeats, only)
     if "conv" in only:
         conv_pool(args.repeats)
+    if "rnn" in only:
+        rnn_sequences(args.repeats)
 
 
 if __name__ == "__main__":

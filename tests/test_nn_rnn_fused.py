@@ -57,13 +57,13 @@ def test_lstm_layer_is_one_node_per_direction():
 @pytest.mark.parametrize("reverse", [False, True])
 def test_gradcheck_and_gradgradcheck_float64(reverse):
     rng = np.random.default_rng(1)
-    steps, batch, hidden = 3, 1, 2  # small: gradgradcheck differentiates every element twice
-    args = tuple(torsh.tensor(rng.standard_normal(s) * 0.5, requires_grad=True)
-                 for s in ((steps, batch, 4 * hidden), (batch, hidden), (batch, hidden), (4 * hidden, hidden), (4 * hidden,)))
+    steps, batch, feat, hidden = 2, 1, 1, 2  # small: gradgradcheck differentiates every element twice
+    shapes = ((steps, batch, feat), (batch, hidden), (batch, hidden), (4 * hidden, feat), (4 * hidden, hidden),
+              (4 * hidden,), (4 * hidden,))
+    args = tuple(torsh.tensor(rng.standard_normal(s) * 0.5, requires_grad=True) for s in shapes)
 
-    def fn(gx, h0, c0, w, b):
-        out, h, c = lstm_sequence(gx, h0, c0, w, b, reverse=reverse)
-        return out, h, c
+    def fn(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+        return lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=reverse)
 
     assert torsh.autograd.gradcheck(fn, args)
     assert torsh.autograd.gradgradcheck(fn, args)

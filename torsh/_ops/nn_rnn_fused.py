@@ -1,10 +1,17 @@
-"""One LSTM layer direction over a whole sequence as a single autograd node.
+"""One LSTM or GRU layer direction over a whole sequence as a single autograd node.
 
 The unfused recurrence (nn/modules/rnn.py) records ~15 nodes per time step, and the Python
-cost of building and walking them dominated small-batch LSTMs (5x PyTorch on W9). Here the
-forward loops over time on NumPy arrays, keeping the gate activations, and the backward is
-hand-written backpropagation through time: per step a few array expressions and one GEMM,
-and the recurrent weight's gradient as one GEMM over all steps.
+cost of building and walking them dominated small-batch LSTMs (5x PyTorch on W9). Here one
+node covers the input projection (one GEMM over all steps, both biases folded in) and the
+recurrence. A time step is one GEMM (h_prev @ W_hh^T, NumPy/BLAS) plus one call of a fused
+cell kernel (kernels_pythran/rnn.py) that does all of the step's elementwise work: gate
+activations, cell and hidden state forward; gate gradients and the carried cell/hidden
+gradient backward (hand-written backpropagation through time). The weight and input
+gradients are then GEMMs over all steps at once.
+
+The dispatcher decides once per sequence (ops ``lstm_sequence``, ``gru_sequence`` and their
+``_backward``) between the compiled steps and their NumPy twins below, which fill the same
+buffers, and records one record per sequence.
 
 Double backward (create_graph=True) re-runs the recurrence with torsh ops from the saved
 inputs and differentiates that, so higher-order gradients stay exact.
@@ -14,71 +21,156 @@ import numpy as np
 from .._tensor import wrap
 from ..autograd import grad_mode
 from ..autograd.graph import Node, needs_grad, record
-from ..backend import dispatch
+from ..backend import dispatch, kernels
 from ..backend.threads import blas_threads_for
-
-
-def _sigmoid(x):
-    """sigmoid through the dispatcher: the compiled SIMD kernel for a step's gates (visible in traces)."""
-    return dispatch.unary("sigmoid", x, _sigmoid_numpy)
-
-
-def _sigmoid_numpy(x):
-    # 1/(1+exp(-x)) overflows exp for x << 0 (a warning, still the right limit); tanh does not
-    return np.tanh(x * x.dtype.type(0.5)) * x.dtype.type(0.5) + x.dtype.type(0.5)
-
-
-def _tanh_via_sigmoid(x):
-    """tanh(x) = 2 sigmoid(2x) - 1: one compiled kernel serves all four gates and the cell."""
-    y = _sigmoid(x * x.dtype.type(2))
-    y *= 2
-    y -= 1
-    return y
 
 
 def _steps(length, reverse):
     return range(length - 1, -1, -1) if reverse else range(length)
 
 
-def lstm_forward_arrays(gates_x, h0, c0, w_hh, b_hh, reverse):
-    """The recurrence on arrays: outputs (T, N, H), and what backward needs."""
-    steps, batch, four_h = gates_x.shape
-    with blas_threads_for(batch * four_h * (four_h // 4)):  # small per-step GEMMs: one thread
-        return _lstm_forward_loop(gates_x, h0, c0, w_hh, b_hh, reverse)
+def _contiguous(a, dtype):
+    return np.ascontiguousarray(a, dtype=dtype)
 
 
-def _lstm_forward_loop(gates_x, h0, c0, w_hh, b_hh, reverse):
-    steps, batch, four_h = gates_x.shape
-    hidden = four_h // 4
-    dtype = gates_x.dtype
-    acts = np.empty((steps, batch, four_h), dtype)  # sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
-    cells = np.empty((steps, batch, hidden), dtype)
-    tanh_cells = np.empty((steps, batch, hidden), dtype)
-    outputs = np.empty((steps, batch, hidden), dtype)
-    w_hh_t = np.ascontiguousarray(w_hh.T)
-    # the g gate's columns are doubled so that one sigmoid pass gives sigmoid(i, f, o) and sigmoid(2g)
-    scale = np.ones(four_h, dtype)
-    scale[2 * hidden:3 * hidden] = 2
-    h, c = h0, c0
-    gates = np.empty((batch, four_h), dtype)
-    for t in _steps(steps, reverse):
-        np.matmul(h, w_hh_t, out=gates)
-        gates += gates_x[t]
-        if b_hh is not None:
-            gates += b_hh
-        gates *= scale
-        act = acts[t]
-        act[...] = _sigmoid(gates)
-        g = act[:, 2 * hidden:3 * hidden]
-        g *= 2
-        g -= 1  # tanh(g) = 2 sigmoid(2g) - 1
-        i, f, o = act[:, :hidden], act[:, hidden:2 * hidden], act[:, 3 * hidden:]
-        c = f * c + i * g
-        cells[t] = c
-        tanh_cells[t] = _tanh_via_sigmoid(c)
-        h = outputs[t]
-        np.multiply(o, tanh_cells[t], out=h)
-    return outputs, acts, cells, tanh_cells
+# -- NumPy twins of the compiled steps (same operands, same buffers filled) -----------------------
+def _sigmoid_tanh_scales(hidden, gates, tanh_gate, dtype):
+    """Per-column (scale, offset): sigmoid(x) = 0.5 tanh(0.5 x) + 0.5, and tanh(x) for ``tanh_gate``."""
+    scale = np.full(gates * hidden, 0.5, dtype)
+    offset = np.full(gates * hidden, 0.5, dtype)
+    if tanh_gate is not None:
+        scale[tanh_gate * hidden:(tanh_gate + 1) * hidden] = 1
+        offset[tanh_gate * hidden:(tanh_gate + 1) * hidden] = 0
+    return scale, offset
+
+
+class _NumpySteps:
+    """The cell steps in NumPy ufuncs writing into the given buffers (no exp overflow warnings:
+    sigmoid goes through tanh)."""
+
+    def __init__(self, hidden, dtype):
+        self.lstm_scale, self.lstm_offset = _sigmoid_tanh_scales(hidden, 4, 2, dtype)
+        self.half = dtype.type(0.5)
+
+    def lstm_step_forward(self, hw, gx, c_prev, act, c, tc, h, parallel):
+        hidden = c.shape[1]
+        np.add(hw, gx, out=act)
+        act *= self.lstm_scale
+        np.tanh(act, out=act)
+        act *= self.lstm_scale
+        act += self.lstm_offset
+        i, f, g, o = (act[:, k * hidden:(k + 1) * hidden] for k in range(4))
+        np.multiply(f, c_prev, out=c)
+        c += i * g
+        np.tanh(c, out=tc)
+        np.multiply(o, tc, out=h)
+
+    @staticmethod
+    def lstm_step_backward(dh, gout, dc, act, c_prev, tc, dg, parallel):
+        hidden = dh.shape[1]
+        dh += gout
+        i, f, g, o = (act[:, k * hidden:(k + 1) * hidden] for k in range(4))
+        dc += dh * o * (1 - tc * tc)
+        np.multiply(dc * g, i * (1 - i), out=dg[:, :hidden])
+        np.multiply(dc * c_prev, f * (1 - f), out=dg[:, hidden:2 * hidden])
+        np.multiply(dc * i, 1 - g * g, out=dg[:, 2 * hidden:3 * hidden])
+        np.multiply(dh * tc, o * (1 - o), out=dg[:, 3 * hidden:])
+        dc *= f
+
+    def gru_step_forward(self, gh, gx, b_hn, h_prev, act, hn, h, parallel):
+        hidden = h.shape[1]
+        rz = act[:, :2 * hidden]
+        n = act[:, 2 * hidden:]
+        np.add(gh[:, :2 * hidden], gx[:, :2 * hidden], out=rz)
+        rz *= self.half
+        np.tanh(rz, out=rz)
+        rz *= self.half
+        rz += self.half
+        np.add(gh[:, 2 * hidden:], b_hn, out=hn)
+        np.multiply(act[:, :hidden], hn, out=n)
+        n += gx[:, 2 * hidden:]
+        np.tanh(n, out=n)
+        np.subtract(h_prev, n, out=h)
+        h *= act[:, hidden:2 * hidden]
+        h += n
+
+    @staticmethod
+    def gru_step_backward(dh, gout, carry, act, hn, h_prev, dgx, dgh, parallel):
+        hidden = dh.shape[1]
+        r, z, n = act[:, :hidden], act[:, hidden:2 * hidden], act[:, 2 * hidden:]
+        dh += gout
+        dh += carry
+        dn = dgx[:, 2 * hidden:]
+        np.multiply(dh * (1 - z), 1 - n * n, out=dn)
+        np.multiply(dn, r, out=dgh[:, 2 * hidden:])
+        np.multiply(dn * hn, r * (1 - r), out=dgx[:, :hidden])
+        np.multiply(dh * (h_prev - n), z * (1 - z), out=dgx[:, hidden:2 * hidden])
+        dgh[:, :2 * hidden] = dgx[:, :2 * hidden]
+        np.multiply(dh, z, out=carry)
+
+
+def _input_gates(x, w_ih, b_ih, extra_bias, dtype):
+    """x (T, N, F) @ W_ih^T + b_ih (+ extra_bias) as a contiguous (T, N, G) array; also x as (T*N, F)."""
+    steps, batch, feat = x.shape
+    x2 = _contiguous(x, dtype).reshape(steps * batch, feat)
+    gx = x2 @ w_ih.T
+    bias = b_ih if extra_bias is None else (extra_bias if b_ih is None else b_ih + extra_bias)
+    if bias is not None:
+        gx += bias
+    return gx.reshape(steps, batch, -1), x2
+
+
+def _weight_grads(d_in, d_rec, x2, w_ih, h0, outputs, reverse, has_bias, need_x):
+    """Gradients of x, W_ih, W_hh, b_ih, b_hh from the pre-activation gradients of the input
+    gates ``d_in`` and of the recurrent gates ``d_rec`` (T, N, G), GEMMs over all steps."""
+    steps, batch, gates = d_in.shape
+    hidden = outputs.shape[-1]
+    flat_in = d_in.reshape(-1, gates)
+    d_x = (flat_in @ w_ih).reshape(steps, batch, -1) if need_x else None
+    d_w_ih = flat_in.T @ x2
+    # the hidden state each step multiplied with W_hh: h0 first, then the previous step's output
+    first, rest, prev = (steps - 1, slice(0, steps - 1), slice(1, steps)) if reverse else \
+        (0, slice(1, steps), slice(0, steps - 1))
+    d_w_hh = d_rec[first].T @ h0
+    if steps > 1:
+        d_w_hh += d_rec[rest].reshape(-1, gates).T @ outputs[prev].reshape(-1, hidden)
+    d_b_ih = flat_in.sum(0) if has_bias else None
+    d_b_hh = (flat_in.sum(0) if d_rec is d_in else d_rec.reshape(-1, gates).sum(0)) if has_bias else None
+    return d_x, d_w_ih, d_w_hh, d_b_ih, d_b_hh
+
+
+def _run(op, numel, dtype, hidden, loop):
+    """Run ``loop(steps, parallel)`` once per sequence on the variant the dispatcher picks: the
+    compiled steps of the rnn family, or their NumPy twins."""
+    return dispatch.call(op, numel, dtype, True, lambda parallel: loop(kernels.get("rnn"), parallel),
+                         lambda: loop(_NumpySteps(hidden, dtype), False))
+
+
+# -- LSTM ------------------------------------------------------------------------------------------
+def lstm_forward_arrays(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
+    """The recurrence on arrays: outputs (T, N, H) and what backward needs."""
+    dtype = w_hh.dtype
+    steps, batch, _ = x.shape
+    hidden = w_hh.shape[1]
+    with blas_threads_for(batch * 4 * hidden * hidden):  # small per-step GEMMs: one thread
+        gx, x2 = _input_gates(x, w_ih, b_ih, b_hh, dtype)
+        acts = np.empty((steps, batch, 4 * hidden), dtype)  # sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
+        cells = np.empty((steps, batch, hidden), dtype)
+        tanh_cells = np.empty((steps, batch, hidden), dtype)
+        outputs = np.empty((steps, batch, hidden), dtype)
+        w_hh_t = np.ascontiguousarray(w_hh.T)
+        h0, c0 = _contiguous(h0, dtype), _contiguous(c0, dtype)
+        hw = np.empty((batch, 4 * hidden), dtype)
+
+        def loop(k, parallel):
+            h, c = h0, c0
+            for t in _steps(steps, reverse):
+                np.matmul(h, w_hh_t, out=hw)
+                k.lstm_step_forward(hw, gx[t], c, acts[t], cells[t], tanh_cells[t], outputs[t], parallel)
+                h, c = outputs[t], cells[t]
+
+        _run("lstm_sequence", acts.size, dtype, hidden, loop)
+    return outputs, x2, acts, cells, tanh_cells
 
 
 class LstmSequenceBackward(Node):
@@ -86,89 +178,203 @@ class LstmSequenceBackward(Node):
         return "LstmSequenceBackward0"
 
     def backward(self, grad_out, grad_h, grad_c):
-        gates_x, h0, c0, w_hh, b_hh = self.saved_tensors
+        x, h0, c0, w_ih, w_hh, b_ih, b_hh = self.saved_tensors
         if grad_mode.is_grad_enabled():  # create_graph: differentiate the recurrence in torsh ops
-            return self._backward_with_graph(gates_x, h0, c0, w_hh, b_hh, grad_out, grad_h, grad_c)
-        return tuple(None if g is None else wrap(g) for g in self._backward_arrays(
-            w_hh._data, h0._data, c0._data, grad_out._data, grad_h._data, grad_c._data, b_hh is not None))
+            return _lstm_backward_with_graph(self.reverse, x, h0, c0, w_ih, w_hh, b_ih, b_hh,
+                                             grad_out, grad_h, grad_c)
+        grads = self._backward_arrays(w_ih._data, w_hh._data, h0._data, c0._data, grad_out._data, grad_h._data,
+                                      grad_c._data, b_ih is not None, self.next_functions[0][0] is not None)
+        return tuple(None if g is None else wrap(g) for g in grads)
 
-    def _backward_arrays(self, w_hh, h0, c0, grad_out, grad_h, grad_c, has_bias):
+    def _backward_arrays(self, w_ih, w_hh, h0, c0, grad_out, grad_h, grad_c, has_bias, need_x):
         acts, cells, tanh_cells, outputs, reverse = self.acts, self.cells, self.tanh_cells, self.outputs, self.reverse
         steps, batch, four_h = acts.shape
         hidden = four_h // 4
         dtype = acts.dtype
         d_gates = np.empty_like(acts)
-        dh = np.array(grad_h, dtype=dtype)
-        dc = np.array(grad_c, dtype=dtype)
+        dh = np.array(grad_h, dtype=dtype, order="C")
+        dc = np.array(grad_c, dtype=dtype, order="C")
+        gout = _contiguous(grad_out, dtype)
+        h0, c0 = _contiguous(h0, dtype), _contiguous(c0, dtype)
         order = list(_steps(steps, reverse))
+
+        def loop(k, parallel):
+            for n in range(steps - 1, -1, -1):
+                t = order[n]
+                c_prev = c0 if n == 0 else cells[order[n - 1]]
+                k.lstm_step_backward(dh, gout[t], dc, acts[t], c_prev, tanh_cells[t], d_gates[t], parallel)
+                np.matmul(d_gates[t], w_hh, out=dh)
+
         with blas_threads_for(batch * four_h * hidden):
-            dh, dc = self._backward_loop(order, acts, cells, tanh_cells, c0, w_hh, grad_out, d_gates, dh, dc)
-        # the hidden state each step multiplied with w_hh: h0 for the first step, else the previous output
-        h_prev = np.empty_like(outputs)
-        h_prev[order[0]] = h0
-        for k in range(1, len(order)):
-            h_prev[order[k]] = outputs[order[k - 1]]
-        flat = d_gates.reshape(-1, four_h)
-        d_w_hh = flat.T @ h_prev.reshape(-1, hidden)
-        d_b_hh = flat.sum(0) if has_bias else None
-        return d_gates, dh, dc, d_w_hh, d_b_hh
-
-    @staticmethod
-    def _backward_loop(order, acts, cells, tanh_cells, c0, w_hh, grad_out, d_gates, dh, dc):
-        hidden = cells.shape[-1]
-        for k, t in enumerate(reversed(order)):
-            prev = order[len(order) - 2 - k] if k < len(order) - 1 else None  # the step before t
-            c_prev = c0 if prev is None else cells[prev]
-            act = acts[t]
-            i, f, g, o = act[:, :hidden], act[:, hidden:2 * hidden], act[:, 2 * hidden:3 * hidden], act[:, 3 * hidden:]
-            dh += grad_out[t]
-            tanh_c = tanh_cells[t]
-            dc += dh * o * (1 - tanh_c * tanh_c)
-            dg = d_gates[t]
-            np.multiply(dc * g, i * (1 - i), out=dg[:, :hidden])
-            np.multiply(dc * c_prev, f * (1 - f), out=dg[:, hidden:2 * hidden])
-            np.multiply(dc * i, 1 - g * g, out=dg[:, 2 * hidden:3 * hidden])
-            np.multiply(dh * tanh_c, o * (1 - o), out=dg[:, 3 * hidden:])
-            dh = dg @ w_hh
-            dc = dc * f
-        return dh, dc
-
-    def _backward_with_graph(self, gates_x, h0, c0, w_hh, b_hh, grad_out, grad_h, grad_c):
-        from ..autograd import grad as autograd_grad
-        from .shape import stack
-        with grad_mode.enable_grad():
-            outs, h, c = [None] * gates_x.shape[0], h0, c0
-            hidden = h0.shape[-1]
-            for t in _steps(gates_x.shape[0], self.reverse):
-                gates = gates_x[t] + h.matmul(w_hh.t())
-                if b_hh is not None:
-                    gates = gates + b_hh
-                i, f = gates[:, :hidden].sigmoid(), gates[:, hidden:2 * hidden].sigmoid()
-                g, o = gates[:, 2 * hidden:3 * hidden].tanh(), gates[:, 3 * hidden:].sigmoid()
-                c = f * c + i * g
-                h = o * c.tanh()
-                outs[t] = h
-            inputs = [t for t in (gates_x, h0, c0, w_hh, b_hh) if t is not None]
-            grads = autograd_grad((stack(outs, 0), h, c), inputs, (grad_out, grad_h, grad_c),
-                                  create_graph=True, allow_unused=True)
-        grads = list(grads)
-        return tuple(grads.pop(0) if t is not None else None for t in (gates_x, h0, c0, w_hh, b_hh))
+            _run("lstm_sequence_backward", acts.size, dtype, hidden, loop)
+            d_x, d_w_ih, d_w_hh, d_b_ih, d_b_hh = _weight_grads(d_gates, d_gates, self.x2, w_ih, h0, outputs,
+                                                                reverse, has_bias, need_x)
+        return d_x, dh, dc, d_w_ih, d_w_hh, d_b_ih, d_b_hh
 
     def _on_release(self):
-        self.acts = self.cells = self.tanh_cells = self.outputs = None
+        self.acts = self.cells = self.tanh_cells = self.outputs = self.x2 = None
 
 
-def lstm_sequence(gates_x, h0, c0, w_hh, b_hh, reverse=False):
-    """LSTM recurrence over (T, N, 4H) input projections: returns (outputs (T, N, H), h_T, c_T)."""
-    outputs, acts, cells, tanh_cells = lstm_forward_arrays(
-        gates_x._data, h0._data, c0._data, w_hh._data, None if b_hh is None else b_hh._data, reverse)
+def _lstm_torsh(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
+    """The same recurrence in torsh ops (differentiable to any order)."""
+    from .shape import stack
+    steps, hidden = x.shape[0], h0.shape[-1]
+    gates_x = x.matmul(w_ih.t())
+    if b_ih is not None:
+        gates_x = gates_x + b_ih + b_hh
+    outs, h, c = [None] * steps, h0, c0
+    for t in _steps(steps, reverse):
+        gates = gates_x[t] + h.matmul(w_hh.t())
+        i, f = gates[:, :hidden].sigmoid(), gates[:, hidden:2 * hidden].sigmoid()
+        g, o = gates[:, 2 * hidden:3 * hidden].tanh(), gates[:, 3 * hidden:].sigmoid()
+        c = f * c + i * g
+        h = o * c.tanh()
+        outs[t] = h
+    return stack(outs, 0), h, c
+
+
+def _grads_with_graph(outputs, inputs, grad_outputs):
+    from ..autograd import grad as autograd_grad
+    wanted = [t is not None and t.requires_grad for t in inputs]  # e.g. default zero h0 does not
+    grads = list(autograd_grad(outputs, [t for t, w in zip(inputs, wanted) if w], grad_outputs,
+                               create_graph=True, allow_unused=True))
+    return tuple(grads.pop(0) if w else None for w in wanted)
+
+
+def _lstm_backward_with_graph(reverse, x, h0, c0, w_ih, w_hh, b_ih, b_hh, grad_out, grad_h, grad_c):
+    with grad_mode.enable_grad():
+        outputs = _lstm_torsh(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse)
+        return _grads_with_graph(outputs, (x, h0, c0, w_ih, w_hh, b_ih, b_hh), (grad_out, grad_h, grad_c))
+
+
+def lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
+    """One LSTM layer direction over x (T, N, F): returns (outputs (T, N, H), h_T, c_T).
+
+    PyTorch's gate order (i, f, g, o); b_ih and b_hh both given or both None."""
+    outputs, x2, acts, cells, tanh_cells = lstm_forward_arrays(
+        x._data, h0._data, c0._data, w_ih._data, w_hh._data, None if b_ih is None else b_ih._data,
+        None if b_hh is None else b_hh._data, reverse)
     last = 0 if reverse else outputs.shape[0] - 1
     out, h_last, c_last = wrap(outputs), wrap(outputs[last].copy()), wrap(cells[last].copy())
-    if needs_grad(gates_x, h0, c0, w_hh, b_hh):
+    inputs = (x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    if needs_grad(*inputs):
         node = LstmSequenceBackward()
+        node.acts, node.cells, node.tanh_cells, node.reverse, node.x2 = acts, cells, tanh_cells, reverse, x2
         # a private copy of the outputs: the caller may modify the returned tensor in place
-        node.acts, node.cells, node.tanh_cells, node.reverse = acts, cells, tanh_cells, reverse
         node.outputs = outputs.copy()
-        record(node, (gates_x, h0, c0, w_hh, b_hh), (out, h_last, c_last))
-        node.save_for_backward(gates_x, h0, c0, w_hh, b_hh)
+        record(node, inputs, (out, h_last, c_last))
+        node.save_for_backward(*inputs)
     return out, h_last, c_last
+
+
+# -- GRU -------------------------------------------------------------------------------------------
+def gru_forward_arrays(x, h0, w_ih, w_hh, b_ih, b_hh, reverse):
+    dtype = w_hh.dtype
+    steps, batch, _ = x.shape
+    hidden = w_hh.shape[1]
+    with blas_threads_for(batch * 3 * hidden * hidden):
+        # b_hh's r and z parts add to the input gates; its n part sits inside r * (h W_hn^T + b_hn)
+        extra = None
+        if b_hh is not None:
+            extra = np.zeros(3 * hidden, dtype)
+            extra[:2 * hidden] = b_hh[:2 * hidden]
+        b_hn = _contiguous(b_hh[2 * hidden:], dtype) if b_hh is not None else np.zeros(hidden, dtype)
+        gx, x2 = _input_gates(x, w_ih, b_ih, extra, dtype)
+        acts = np.empty((steps, batch, 3 * hidden), dtype)  # r, z, n
+        hns = np.empty((steps, batch, hidden), dtype)  # h_prev W_hn^T + b_hn
+        outputs = np.empty((steps, batch, hidden), dtype)
+        w_hh_t = np.ascontiguousarray(w_hh.T)
+        h0 = _contiguous(h0, dtype)
+        gh = np.empty((batch, 3 * hidden), dtype)
+
+        def loop(k, parallel):
+            h = h0
+            for t in _steps(steps, reverse):
+                np.matmul(h, w_hh_t, out=gh)
+                k.gru_step_forward(gh, gx[t], b_hn, h, acts[t], hns[t], outputs[t], parallel)
+                h = outputs[t]
+
+        _run("gru_sequence", acts.size, dtype, hidden, loop)
+    return outputs, x2, acts, hns
+
+
+class GruSequenceBackward(Node):
+    def name(self):
+        return "GruSequenceBackward0"
+
+    def backward(self, grad_out, grad_h):
+        x, h0, w_ih, w_hh, b_ih, b_hh = self.saved_tensors
+        if grad_mode.is_grad_enabled():
+            with grad_mode.enable_grad():
+                outputs = _gru_torsh(x, h0, w_ih, w_hh, b_ih, b_hh, self.reverse)
+                return _grads_with_graph(outputs, (x, h0, w_ih, w_hh, b_ih, b_hh), (grad_out, grad_h))
+        grads = self._backward_arrays(w_ih._data, w_hh._data, h0._data, grad_out._data, grad_h._data,
+                                      b_ih is not None, self.next_functions[0][0] is not None)
+        return tuple(None if g is None else wrap(g) for g in grads)
+
+    def _backward_arrays(self, w_ih, w_hh, h0, grad_out, grad_h, has_bias, need_x):
+        acts, hns, outputs, reverse = self.acts, self.hns, self.outputs, self.reverse
+        steps, batch, three_h = acts.shape
+        hidden = three_h // 3
+        dtype = acts.dtype
+        d_in = np.empty_like(acts)
+        d_rec = np.empty_like(acts)
+        dh = np.array(grad_h, dtype=dtype, order="C")
+        carry = np.zeros_like(dh)
+        gout = _contiguous(grad_out, dtype)
+        h0 = _contiguous(h0, dtype)
+        order = list(_steps(steps, reverse))
+
+        def loop(k, parallel):
+            for n in range(steps - 1, -1, -1):
+                t = order[n]
+                h_prev = h0 if n == 0 else outputs[order[n - 1]]
+                k.gru_step_backward(dh, gout[t], carry, acts[t], hns[t], h_prev, d_in[t], d_rec[t], parallel)
+                np.matmul(d_rec[t], w_hh, out=dh)
+
+        with blas_threads_for(batch * three_h * hidden):
+            _run("gru_sequence_backward", acts.size, dtype, hidden, loop)
+            dh += carry
+            d_x, d_w_ih, d_w_hh, d_b_ih, d_b_hh = _weight_grads(d_in, d_rec, self.x2, w_ih, h0, outputs,
+                                                                reverse, has_bias, need_x)
+        return d_x, dh, d_w_ih, d_w_hh, d_b_ih, d_b_hh
+
+    def _on_release(self):
+        self.acts = self.hns = self.outputs = self.x2 = None
+
+
+def _gru_torsh(x, h0, w_ih, w_hh, b_ih, b_hh, reverse):
+    from .shape import stack
+    steps, hidden = x.shape[0], h0.shape[-1]
+    gates_x = x.matmul(w_ih.t())
+    if b_ih is not None:
+        gates_x = gates_x + b_ih
+    outs, h = [None] * steps, h0
+    for t in _steps(steps, reverse):
+        gh = h.matmul(w_hh.t())
+        if b_hh is not None:
+            gh = gh + b_hh
+        gx = gates_x[t]
+        r = (gx[:, :hidden] + gh[:, :hidden]).sigmoid()
+        z = (gx[:, hidden:2 * hidden] + gh[:, hidden:2 * hidden]).sigmoid()
+        n = (gx[:, 2 * hidden:] + r * gh[:, 2 * hidden:]).tanh()
+        h = (1 - z) * n + z * h
+        outs[t] = h
+    return stack(outs, 0), h
+
+
+def gru_sequence(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
+    """One GRU layer direction over x (T, N, F): returns (outputs (T, N, H), h_T). Gate order (r, z, n)."""
+    outputs, x2, acts, hns = gru_forward_arrays(
+        x._data, h0._data, w_ih._data, w_hh._data, None if b_ih is None else b_ih._data,
+        None if b_hh is None else b_hh._data, reverse)
+    last = 0 if reverse else outputs.shape[0] - 1
+    out, h_last = wrap(outputs), wrap(outputs[last].copy())
+    inputs = (x, h0, w_ih, w_hh, b_ih, b_hh)
+    if needs_grad(*inputs):
+        node = GruSequenceBackward()
+        node.acts, node.hns, node.reverse, node.x2 = acts, hns, reverse, x2
+        node.outputs = outputs.copy()
+        record(node, inputs, (out, h_last))
+        node.save_for_backward(*inputs)
+    return out, h_last

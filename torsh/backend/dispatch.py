@@ -70,6 +70,11 @@ thresholds = {
     "max_pool2d": (0, INF),
     "take_spatial": (0, INF),
     "scatter_spatial": (0, INF),
+    # fused LSTM/GRU cell steps, decided once per sequence (numel: steps * batch * gates * hidden)
+    "lstm_sequence": (0, INF),
+    "lstm_sequence_backward": (0, INF),
+    "gru_sequence": (0, INF),
+    "gru_sequence_backward": (0, INF),
 }
 
 # below this numel NumPy runs the op whatever else holds; checked first, so small ops pay nothing more
@@ -129,6 +134,7 @@ _FAMILY = {"sum_rows": "reductions", "max_rows": "reductions", "logsumexp_rows":
            "cross_entropy": "nn", "cross_entropy_backward": "nn",
            "layer_norm": "norm", "layer_norm_backward": "norm", "sgd_step": "optim", "adam_step": "optim",
            **{op: "conv" for op in ("im2col2d", "col2im2d", "max_pool2d", "take_spatial", "scatter_spatial")},
+           **{op + suffix: "rnn" for op in ("lstm_sequence", "gru_sequence") for suffix in ("", "_backward")},
            **{op + "_backward": "activation" for op in ("silu", "gelu", "gelu_tanh", "softplus", "elu", "mish")}}
 _COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ..._ops import creation
-from ..._ops.nn_rnn_fused import lstm_sequence
+from ..._ops.nn_rnn_fused import gru_sequence, lstm_sequence
 from ..._ops.shape import cat, stack
 from ..._tensor import Tensor, wrap
 from .. import functional as F
@@ -160,11 +160,14 @@ class RNNBase(Module):
 
         Returns the outputs (T, N, H) (packed: stacked rows) and the last hidden and cell state."""
         w_ih, w_hh, b_ih, b_hh, w_hr = params
+        if batch_sizes is None and w_hr is None and self.mode in ("LSTM", "GRU"):
+            # the common case runs as one node per layer and direction, input projection included
+            # (see nn_rnn_fused.py: one GEMM and one fused cell kernel per step)
+            if self.mode == "LSTM":
+                return lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse)
+            out, h = gru_sequence(x, h0, w_ih, w_hh, b_ih, b_hh, reverse)
+            return out, h, None
         gates_x = F.linear(x, w_ih, b_ih)  # the whole sequence's input projection at once
-        if self.mode == "LSTM" and batch_sizes is None and w_hr is None:
-            # the common case runs as one node per layer and direction (see nn_rnn_fused.py)
-            out, h, c = lstm_sequence(gates_x, h0, c0, w_hh, b_hh, reverse)
-            return out, h, c
         steps = len(batch_sizes) if batch_sizes is not None else x.shape[0]
         order = range(steps - 1, -1, -1) if reverse else range(steps)
         if batch_sizes is not None:
