@@ -53,6 +53,12 @@ thresholds = {
     "cross_entropy_backward": (0, 65_536),
     "layer_norm": (0, 65_536),
     "layer_norm_backward": (0, 65_536),
+    "batch_norm": (0, 65_536),
+    "batch_norm_backward": (0, 65_536),
+    "batch_norm_eval": (0, 65_536),
+    "group_norm": (0, 65_536),
+    "group_norm_backward": (0, 65_536),
+    "embedding_backward": (0, 65_536),
     # activation backward: one kernel pass against the derivative's torsh ops
     "silu_backward": (0, 262_144),
     "gelu_backward": (INF, INF),  # scipy's ndtr in Pythran is scalar code: 5x slower than the torsh ops at 1e6
@@ -121,6 +127,8 @@ _FAMILY = {"sum_rows": "reductions", "max_rows": "reductions", "logsumexp_rows":
            "softmax": "nn", "log_softmax": "nn", "softmax_backward": "nn", "log_softmax_backward": "nn",
            "cross_entropy": "nn", "cross_entropy_backward": "nn",
            "layer_norm": "norm", "layer_norm_backward": "norm", "sgd_step": "optim", "adam_step": "optim",
+           "batch_norm": "norm", "batch_norm_backward": "norm", "batch_norm_eval": "norm",
+           "group_norm": "norm", "group_norm_backward": "norm", "embedding_backward": "embedding",
            **{op + "_backward": "activation" for op in ("silu", "gelu", "gelu_tanh", "softplus", "elu", "mish")}}
 _COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
