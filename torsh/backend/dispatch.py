@@ -53,12 +53,14 @@ thresholds = {
     "cross_entropy_backward": (0, 65_536),
     "layer_norm": (0, 65_536),
     "layer_norm_backward": (0, 65_536),
-    "batch_norm": (0, 65_536),
-    "batch_norm_backward": (0, 65_536),
-    "batch_norm_eval": (0, 65_536),
-    "group_norm": (0, 65_536),
-    "group_norm_backward": (0, 65_536),
-    "embedding_backward": (0, 65_536),
+    # batch/group norm, embedding backward: the single-thread kernel won at every size measured (0.12-0.64x of the
+    # NumPy path); the OpenMP copy lost under load 4-5 on the 2 shared cores except eval batch norm at 2M elements
+    "batch_norm": (0, INF),
+    "batch_norm_backward": (0, INF),
+    "batch_norm_eval": (0, 1_048_576),
+    "group_norm": (0, INF),
+    "group_norm_backward": (0, INF),
+    "embedding_backward": (0, INF),
     # activation backward: one kernel pass against the derivative's torsh ops
     "silu_backward": (0, 262_144),
     "gelu_backward": (INF, INF),  # scipy's ndtr in Pythran is scalar code: 5x slower than the torsh ops at 1e6
