@@ -207,11 +207,78 @@ def rnn_sequences(repeats):
             {k: cells[k] for k in ("torch", "torsh before", "torsh after")})
 
 
+def norm_embedding(repeats):
+    """batch_norm (train fwd+bwd, eval fwd), group_norm fwd+bwd and embedding fwd+bwd, float32."""
+    rng = np.random.default_rng(3)
+    bn_ops = ["batch_norm", "batch_norm_backward", "batch_norm_eval"]
+    for shape in ((32, 64, 16, 16), (64, 16, 8, 8), (256, 512)):
+        x = rng.standard_normal(shape).astype(np.float32)
+        g = rng.standard_normal(shape).astype(np.float32)
+        c = shape[1]
+        for training in (True, False):
+            cells = {}
+            for label, lib, f in (("torch", torch, torch.nn.functional), ("torsh", torsh, F)):
+                xs, gs = lib.tensor(x, requires_grad=training), lib.tensor(g)
+                w, b = lib.ones(c, requires_grad=training), lib.zeros(c, requires_grad=training)
+                rm, rv = lib.zeros(c), lib.ones(c)
+                if training:
+                    def step(f=f, xs=xs, gs=gs, w=w, b=b, rm=rm, rv=rv):
+                        f.batch_norm(xs, rm, rv, w, b, training=True).backward(gs)
+                else:
+                    def step(f=f, xs=xs, w=w, b=b, rm=rm, rv=rv):
+                        f.batch_norm(xs, rm, rv, w, b, training=False)
+                if lib is torsh:
+                    with forced_numpy(bn_ops):
+                        cells["torsh before"] = best_of(step, repeats)
+                    cells["torsh after"] = best_of(step, repeats)
+                else:
+                    cells["torch"] = best_of(step, repeats)
+            row(f"batch_norm {'train fwd+bwd' if training else 'eval fwd'} {shape} f32",
+                {k: cells[k] for k in ("torch", "torsh before", "torsh after")})
+    for shape, groups in (((16, 64, 16, 16), 8), ((32, 64, 8, 8), 8)):
+        x = rng.standard_normal(shape).astype(np.float32)
+        g = rng.standard_normal(shape).astype(np.float32)
+        c = shape[1]
+        cells = {}
+        for lib, f in ((torch, torch.nn.functional), (torsh, F)):
+            xs, gs = lib.tensor(x, requires_grad=True), lib.tensor(g)
+            w, b = lib.ones(c, requires_grad=True), lib.zeros(c, requires_grad=True)
+
+            def step(f=f, xs=xs, gs=gs, w=w, b=b):
+                f.group_norm(xs, groups, w, b).backward(gs)
+            if lib is torsh:
+                with forced_numpy(["group_norm", "group_norm_backward"]):
+                    cells["torsh before"] = best_of(step, repeats)
+                cells["torsh after"] = best_of(step, repeats)
+            else:
+                cells["torch"] = best_of(step, repeats)
+        row(f"group_norm({groups}) fwd+bwd {shape} f32", {k: cells[k] for k in ("torch", "torsh before", "torsh after")})
+    for (num, dim), idx_shape in (((10000, 128), (32, 64)), ((50000, 256), (64, 128))):
+        weight = rng.standard_normal((num, dim)).astype(np.float32)
+        idx = rng.integers(0, num, idx_shape)
+        g = rng.standard_normal(idx_shape + (dim,)).astype(np.float32)
+        cells = {}
+        for lib, f in ((torch, torch.nn.functional), (torsh, F)):
+            ws, it, gs = lib.tensor(weight, requires_grad=True), lib.tensor(idx), lib.tensor(g)
+
+            def step(f=f, ws=ws, it=it, gs=gs):
+                ws.grad = None
+                f.embedding(it, ws).backward(gs)
+            if lib is torsh:
+                with forced_numpy(["embedding_backward"]):
+                    cells["torsh before"] = best_of(step, repeats)
+                cells["torsh after"] = best_of(step, repeats)
+            else:
+                cells["torch"] = best_of(step, repeats)
+        row(f"embedding({num}, {dim}) fwd+bwd idx {idx_shape} f32",
+            {k: cells[k] for k in ("torch", "torsh before", "torsh after")})
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--only", default="W10,layer_norm,sgd,adam,conv,rnn")
+    parser.add_argument("--only", default="W10,layer_norm,sgd,adam,conv,rnn,norm_embedding")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torsh.set_num_threads(args.threads)
@@ -227,6 +294,8 @@ def main():
         conv_pool(args.repeats)
     if "rnn" in only:
         rnn_sequences(args.repeats)
+    if "norm_embedding" in only:
+        norm_embedding(args.repeats)
 
 
 if __name__ == "__main__":

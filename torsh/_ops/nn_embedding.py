@@ -4,6 +4,30 @@ import numpy as np
 
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
+from ..backend import dispatch, kernels
+
+
+def _scatter_rows(grad, idx, num_rows, padding_idx, scale_grad_by_freq):
+    """The weight gradient: grad's rows summed by index, on the ``embedding`` kernel or NumPy's add.at."""
+    dim = grad.shape[-1] if grad.ndim else 0
+    if grad.size == 0 or dim == 0:
+        return _scatter_rows_np(grad, idx, num_rows, padding_idx, scale_grad_by_freq)
+
+    def compiled(parallel):
+        from ..backend import threads
+        flat_idx = np.ascontiguousarray(idx.reshape(-1), dtype=np.int64)
+        rows = np.ascontiguousarray(grad).reshape(-1, dim)
+        if scale_grad_by_freq:
+            counts = np.bincount(flat_idx, minlength=num_rows)
+            rows = (rows / counts[flat_idx][:, None]).astype(grad.dtype, copy=False)
+        out = np.zeros((num_rows, dim), dtype=grad.dtype)
+        blocks = max(1, min(dim // 16, threads.get_num_threads())) if parallel else 1
+        kernels.get("embedding").embedding_backward(rows, flat_idx, -1 if padding_idx is None else int(padding_idx),
+                                                    out, blocks, parallel)
+        return out
+
+    return dispatch.call("embedding_backward", grad.size, grad.dtype, True, compiled,
+                         lambda: _scatter_rows_np(grad, idx, num_rows, padding_idx, scale_grad_by_freq))
 
 
 def _scatter_rows_np(grad, idx, num_rows, padding_idx, scale_grad_by_freq):
@@ -67,7 +91,7 @@ def embedding_with_options(weight, idx, padding_idx, scale_grad_by_freq):
 
 
 def embedding_dense_backward(grad, idx, num_rows, padding_idx=None, scale_grad_by_freq=False):
-    result = wrap(_scatter_rows_np(grad._data, idx, num_rows, padding_idx, scale_grad_by_freq))
+    result = wrap(_scatter_rows(grad._data, idx, num_rows, padding_idx, scale_grad_by_freq))
     if needs_grad(grad):
         node = EmbeddingDenseBackwardBackward()
         node.idx, node.num_rows = idx, num_rows

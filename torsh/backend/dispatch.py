@@ -53,6 +53,14 @@ thresholds = {
     "cross_entropy_backward": (0, 65_536),
     "layer_norm": (0, 65_536),
     "layer_norm_backward": (0, 65_536),
+    # batch/group norm, embedding backward: the single-thread kernel won at every size measured (0.12-0.64x of the
+    # NumPy path); the OpenMP copy lost under load 4-5 on the 2 shared cores except eval batch norm at 2M elements
+    "batch_norm": (0, INF),
+    "batch_norm_backward": (0, INF),
+    "batch_norm_eval": (0, 1_048_576),
+    "group_norm": (0, INF),
+    "group_norm_backward": (0, INF),
+    "embedding_backward": (0, INF),
     # activation backward: one kernel pass against the derivative's torsh ops
     "silu_backward": (0, 262_144),
     "gelu_backward": (INF, INF),  # scipy's ndtr in Pythran is scalar code: 5x slower than the torsh ops at 1e6
@@ -135,6 +143,8 @@ _FAMILY = {"sum_rows": "reductions", "max_rows": "reductions", "logsumexp_rows":
            "layer_norm": "norm", "layer_norm_backward": "norm", "sgd_step": "optim", "adam_step": "optim",
            **{op: "conv" for op in ("im2col2d", "col2im2d", "max_pool2d", "take_spatial", "scatter_spatial")},
            **{op + suffix: "rnn" for op in ("lstm_sequence", "gru_sequence") for suffix in ("", "_backward")},
+           "batch_norm": "norm", "batch_norm_backward": "norm", "batch_norm_eval": "norm",
+           "group_norm": "norm", "group_norm_backward": "norm", "embedding_backward": "embedding",
            **{op + "_backward": "activation" for op in ("silu", "gelu", "gelu_tanh", "softplus", "elu", "mish")}}
 _COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 

@@ -10,7 +10,7 @@ the loader treat those families as missing, to test exactly that.
 import importlib
 import os
 
-FAMILIES = ("elementwise", "reductions", "nn", "norm", "optim", "activation", "conv", "rnn")
+FAMILIES = ("elementwise", "reductions", "nn", "norm", "optim", "activation", "conv", "rnn", "embedding")
 
 _modules = {}
 _errors = {}

@@ -44,6 +44,17 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if t is not None and t.numel() != channels:
             raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
     shape = _channel_shape(input)
+    fused = (nn_norm.batch_norm_train(input, weight, bias, eps) if training or running_mean is None
+             else nn_norm.batch_norm_eval(input, running_mean, running_var, weight, bias, eps))
+    if fused is not None and not (training or running_mean is None):  # one op (and kernel) when dtypes allow
+        return fused
+    if fused is not None:
+        out, mean, var = fused
+        if training and running_mean is not None:
+            n = input.numel() // input.shape[1]
+            _update_running(running_mean, mean, momentum)
+            _update_running(running_var, var * n / max(n - 1, 1), momentum)
+        return out
     if training or running_mean is None:
         axes = (0,) + tuple(range(2, input.ndim))
         out, mean, var = nn_norm.normalize(input, axes, eps, "NativeBatchNormBackward0")
@@ -98,6 +109,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if c % num_groups:
         raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input of "
                            f"shape {input.shape} and num_groups={num_groups}")
+    fused = nn_norm.group_norm(input, num_groups, weight, bias, eps)  # one op (and kernel) when dtypes allow
+    if fused is not None:
+        return fused
     grouped = input.reshape(n, num_groups, -1)
     out, _, _ = nn_norm.normalize(grouped, (2,), eps, "NativeGroupNormBackward0")
     out = out.reshape(input.shape)
