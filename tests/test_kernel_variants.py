@@ -10,7 +10,7 @@ import pytest
 
 from torsh.backend import kernels
 
-FAMILIES = ("elementwise", "reductions", "nn", "norm", "optim", "activation")
+FAMILIES = ("elementwise", "reductions", "nn", "norm", "optim", "activation", "conv")
 AVX2_BUILT = all(importlib.util.find_spec(f"torsh._kernels.{f}_avx2") for f in FAMILIES)
 
 
