@@ -107,3 +107,13 @@ def test_memory_tracking_counts_allocations_and_frees():
         assert kinds == [("alloc", 8000), ("free", 8000)]
     finally:
         unsubscribe()
+
+
+def test_calibration_runs_over_every_dispatched_op(saved_thresholds):
+    # every op either has a timing recipe or is listed as kept at its measured default
+    results, timings = calibrate.calibrate(sizes=(1024,), repeats=1)
+    built = torsh.backends.kernels_available()
+    for op in dispatch.thresholds:
+        if not built[dispatch._FAMILY.get(op, "elementwise")]:
+            continue
+        assert (op in results) != (op in calibrate.NOT_CALIBRATED), op

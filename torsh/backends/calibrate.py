@@ -137,6 +137,14 @@ def _activation_backward_variants(op, size, rng):
 
 _ROW_AND_STEP_FAMILIES = ("nn", "norm", "optim")
 
+# Whole-layer kernels whose cost depends on more than a numel (kernel size, channels, sequence
+# length): not timed here. Their built-in thresholds were measured at the benchmark workloads'
+# shapes (benchmarks/kernels_bench.py --only conv,rnn,norm_embedding) and are kept.
+NOT_CALIBRATED = ("im2col2d", "col2im2d", "max_pool2d", "take_spatial", "scatter_spatial",
+                  "lstm_sequence", "lstm_sequence_backward", "gru_sequence", "gru_sequence_backward",
+                  "batch_norm", "batch_norm_backward", "batch_norm_eval", "group_norm", "group_norm_backward",
+                  "embedding_backward")
+
 
 def _variants(op, size, rng):
     """{variant: zero-argument callable} running ``op`` on ``size`` float32 elements."""
@@ -187,7 +195,7 @@ def calibrate(ops=None, sizes=SIZES, repeats=5, seed=0):
     rng = np.random.default_rng(seed)
     results, timings = {}, {}
     for op in ops or dispatch.thresholds:
-        if kernels.get(dispatch._FAMILY.get(op, "elementwise")) is None:
+        if kernels.get(dispatch._FAMILY.get(op, "elementwise")) is None or op in NOT_CALIBRATED:
             continue
         rows = []
         for size in sizes:
@@ -228,6 +236,8 @@ def main(argv=None):
     print(f"{'op':<{width}}  {'simd from':>12}  {'parallel from':>14}")
     for op, (simd, parallel) in results.items():
         print(f"{op:<{width}}  {_numel(simd):>12}  {_numel(parallel):>14}")
+    print(f"kept built-in thresholds (layer kernels, measured by benchmarks/kernels_bench.py): "
+          f"{', '.join(op for op in NOT_CALIBRATED if op in dispatch.thresholds)}")
     print(f"written to {path}")
     return results
 
