@@ -51,6 +51,9 @@ def parse_args(argv):
     parser.add_argument("--markdown", metavar="PATH", help="also write machine, command, table and targets as Markdown")
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
                         help="threads for every library (1 gives steadier numbers on a busy machine)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every row this many times (the libraries take turns each round); "
+                             "cells are the median over rounds and the ratio column shows the rounds' range")
     return parser.parse_args(argv)
 
 
@@ -93,6 +96,19 @@ def measure(workload, settings):
             "copy_target": workload.copy_target}
 
 
+def measure_rounds(workload, settings, rounds):
+    """``measure`` ``rounds`` times: per library the median over rounds, plus the range of the
+    per-round torsh/PyTorch ratios (on a shared VM one round can land in a slow spell of the host)."""
+    runs = [measure(workload, settings) for _ in range(rounds)]
+    result = dict(runs[0])
+    result["seconds"] = {name: None if runs[0]["seconds"][name] is None else
+                         statistics.median(r["seconds"][name] for r in runs) for name in runs[0]["seconds"]}
+    ratios = [r["seconds"]["torsh"] / r["seconds"]["torch"] for r in runs
+              if r["seconds"]["torsh"] is not None and r["seconds"].get("torch")]
+    result["ratio_range"] = (min(ratios), max(ratios)) if len(ratios) > 1 else None
+    return result
+
+
 def format_seconds(seconds):
     if seconds is None:
         return "n/a"
@@ -125,8 +141,13 @@ def table_rows(results):
     for r in results:
         s = r["seconds"]
         yield (r["key"], r["workload"], format_seconds(s["torsh"]), format_seconds(s["torch"]),
-               format_seconds(s["numpy"]), format_ratio(s["torsh"], s["torch"]),
+               format_seconds(s["numpy"]), format_ratio(s["torsh"], s["torch"]) + _range_text(r),
                format_ratio(s["torsh"], s["numpy"]), format_throughput(r), r["torsh_variant"])
+
+
+def _range_text(r):
+    spread = r.get("ratio_range")
+    return "" if not spread else f" ({spread[0]:.2f}-{spread[1]:.2f})"
 
 
 def markdown_table(rows):
@@ -207,7 +228,8 @@ def main(argv=None):
     settings = SETTINGS[args.quick]
     results = []
     for workload in selected(args):
-        results.append(measure(workload, settings))
+        results.append(measure_rounds(workload, settings, args.rounds) if args.rounds > 1
+                       else measure(workload, settings))
         print(f"  measured {workload.key} {workload.name}", file=sys.stderr)
     print(markdown_table(table_rows(results)))
     print()
