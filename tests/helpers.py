@@ -6,6 +6,9 @@ NumPy.  Most tests are written once against a *library* argument ``lib`` (either
 PyTorch code, the same lambda computes the torsh result and the reference result.
 """
 
+import contextlib
+import math
+
 import numpy as np
 import pytest
 
@@ -265,3 +268,24 @@ def weighted_sum(lib, out, seed=3):
         term = (o * w).sum()
         total = term if total is None else total + term
     return total
+
+
+# -- kernel variants ------------------------------------------------------------------------------
+VARIANTS = ("kernel", "kernel_omp", "numpy")
+_VARIANT_LIMITS = {"kernel": (0, math.inf), "kernel_omp": (0, 0), "numpy": (math.inf, math.inf)}
+_VARIANT_RECORDED = {"kernel": "pythran_simd", "kernel_omp": "pythran_omp", "numpy": "numpy"}
+
+
+@contextlib.contextmanager
+def forced_variant(ops, variant, reference_name="numpy"):
+    """Run the dispatched ``ops`` on one variant ("kernel", "kernel_omp" or "numpy") inside the block;
+    yields the variant name their dispatch records must show (``reference_name`` for "numpy")."""
+    from torsh.backend import dispatch
+    before = {op: dispatch.thresholds[op] for op in ops}
+    for op in ops:
+        dispatch.set_thresholds(op, *_VARIANT_LIMITS[variant])
+    try:
+        yield reference_name if variant == "numpy" else _VARIANT_RECORDED[variant]
+    finally:
+        for op, (simd, parallel) in before.items():
+            dispatch.set_thresholds(op, simd, parallel)

@@ -10,21 +10,17 @@ import torch
 import torsh
 import torsh.nn.functional as F
 from torsh.backend import dispatch, kernels
+from helpers import VARIANTS, forced_variant
 
 TOL = {np.float32: dict(rtol=2e-4, atol=2e-5), np.float64: dict(rtol=1e-10, atol=1e-11)}
 CONV_OPS = ("im2col2d", "col2im2d", "max_pool2d", "take_spatial", "scatter_spatial")
 
 
-@pytest.fixture(params=["kernel", "kernel_omp", "numpy"])
+@pytest.fixture(params=VARIANTS)
 def variant(request):
     """Force every conv-family op onto one variant; yields the variant name records must show."""
-    before = {op: dispatch.thresholds[op] for op in CONV_OPS}
-    limits = {"kernel": (0, dispatch.INF), "kernel_omp": (0, 0), "numpy": (dispatch.INF, dispatch.INF)}
-    for op in CONV_OPS:
-        dispatch.set_thresholds(op, *limits[request.param])
-    yield {"kernel": "pythran_simd", "kernel_omp": "pythran_omp", "numpy": "numpy"}[request.param]
-    for op, (simd, parallel) in before.items():
-        dispatch.set_thresholds(op, simd, parallel)
+    with forced_variant(CONV_OPS, request.param) as recorded:
+        yield recorded
 
 
 def test_conv_family_is_compiled():

@@ -12,6 +12,7 @@ import torch
 import torsh
 import torsh.nn.functional as F
 from torsh.backend import dispatch
+from helpers import VARIANTS, forced_variant
 
 TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-10, atol=1e-12)}
 NN_OPS = ("softmax", "log_softmax", "softmax_backward", "log_softmax_backward", "cross_entropy",
@@ -19,16 +20,11 @@ NN_OPS = ("softmax", "log_softmax", "softmax_backward", "log_softmax_backward", 
           "gelu_tanh_backward", "softplus_backward", "elu_backward", "mish_backward")
 
 
-@pytest.fixture(params=["kernel", "kernel_omp", "numpy"])
+@pytest.fixture(params=VARIANTS)
 def variant(request):
     """Force every nn op onto one variant; yields the variant name the records must show."""
-    before = {op: dispatch.thresholds[op] for op in NN_OPS}
-    limits = {"kernel": (0, dispatch.INF), "kernel_omp": (0, 0), "numpy": (dispatch.INF, dispatch.INF)}
-    for op in NN_OPS:
-        dispatch.set_thresholds(op, *limits[request.param])
-    yield {"kernel": "pythran_simd", "kernel_omp": "pythran_omp", "numpy": "numpy"}[request.param]
-    for op, (simd, parallel) in before.items():
-        dispatch.set_thresholds(op, simd, parallel)
+    with forced_variant(NN_OPS, request.param) as recorded:
+        yield recorded
 
 
 def _pair(arr, requires_grad=True):

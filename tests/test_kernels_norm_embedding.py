@@ -9,22 +9,18 @@ import torch
 import torsh
 import torsh.nn.functional as F
 from torsh.backend import dispatch
+from helpers import VARIANTS, forced_variant
 
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-10, atol=1e-11)}
 OPS = ("batch_norm", "batch_norm_backward", "batch_norm_eval", "group_norm", "group_norm_backward",
        "embedding_backward")
 
 
-@pytest.fixture(params=["kernel", "kernel_omp", "numpy"])
+@pytest.fixture(params=VARIANTS)
 def variant(request):
     """Force every op of this file onto one variant; yields the variant name the records must show."""
-    before = {op: dispatch.thresholds[op] for op in OPS}
-    limits = {"kernel": (0, dispatch.INF), "kernel_omp": (0, 0), "numpy": (dispatch.INF, dispatch.INF)}
-    for op in OPS:
-        dispatch.set_thresholds(op, *limits[request.param])
-    yield {"kernel": "pythran_simd", "kernel_omp": "pythran_omp", "numpy": "numpy"}[request.param]
-    for op, (simd, parallel) in before.items():
-        dispatch.set_thresholds(op, simd, parallel)
+    with forced_variant(OPS, request.param) as recorded:
+        yield recorded
 
 
 def _close(ours, ref, dtype):

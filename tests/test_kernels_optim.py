@@ -6,21 +6,17 @@ import torch
 
 import torsh
 from torsh.backend import dispatch
+from helpers import VARIANTS, forced_variant
 
 STEP_OPS = ("sgd_step", "adam_step")
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-10, atol=1e-12)}
 
 
-@pytest.fixture(params=["kernel", "kernel_omp", "numexpr"])
+@pytest.fixture(params=VARIANTS)
 def variant(request):
     """Force every optimizer step onto one variant; yields the name its records must show."""
-    before = {op: dispatch.thresholds[op] for op in STEP_OPS}
-    limits = {"kernel": (0, dispatch.INF), "kernel_omp": (0, 0), "numexpr": (dispatch.INF, dispatch.INF)}
-    for op in STEP_OPS:
-        dispatch.set_thresholds(op, *limits[request.param])
-    yield {"kernel": "pythran_simd", "kernel_omp": "pythran_omp", "numexpr": "numexpr"}[request.param]
-    for op, (simd, parallel) in before.items():
-        dispatch.set_thresholds(op, simd, parallel)
+    with forced_variant(STEP_OPS, request.param, reference_name="numexpr") as recorded:
+        yield recorded
 
 
 def _run(lib, opt_name, kwargs, dtype, steps=4, shape=(40_000,), complex_=False):
