@@ -20,7 +20,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
 from ..backend import dispatch, kernels
-from ..backend.threads import blas_threads_for
+from ..backend.threads import batched_matmul
 
 
 def _pad(x, pads):
@@ -87,8 +87,7 @@ def conv_forward_np(x, w, stride, pads, dilation, groups, keep_cols=None):
     o = w.shape[0]
     w_rows = w.reshape(groups, o // groups, ck // groups).astype(np.result_type(x, w), copy=False)
     # (G, O/G, C/G*K) @ (N, G, C/G*K, L) -> (N, G, O/G, L): one GEMM per sample and group
-    with blas_threads_for(o // groups * ck // groups * length):
-        y = np.matmul(w_rows, cols.reshape(n, groups, ck // groups, length))
+    y = batched_matmul(w_rows, cols.reshape(n, groups, ck // groups, length), o // groups * ck // groups * length)
     return y.reshape((n, o) + tuple(out_sp))
 
 
@@ -103,8 +102,8 @@ def conv_input_grad_np(gy, w, in_spatial, stride, pads, dilation, groups):
     dtype = np.result_type(gy, w)
     # cols[n, g, (c, k), l] = sum_o w[g, o, (c, k)] gy[n, g, o, l]
     w_rows = w.reshape(groups, og, cg * kk).astype(dtype, copy=False)
-    with blas_threads_for(og * cg * kk * length):
-        cols = np.matmul(w_rows.transpose(0, 2, 1), gy.reshape(n, groups, og, length).astype(dtype, copy=False))
+    cols = batched_matmul(w_rows.transpose(0, 2, 1), gy.reshape(n, groups, og, length).astype(dtype, copy=False),
+                          og * cg * kk * length)
     if len(kernel) == 2 and cols.dtype in dispatch._COMPILED_DTYPES and all(lo >= 0 and hi >= 0 for lo, hi in pads):
         def compiled(parallel):
             dx = np.empty((n, groups * cg) + tuple(in_spatial), dtype=dtype)
@@ -139,8 +138,8 @@ def conv_weight_grad_np(x, gy, kernel, stride, pads, dilation, groups, cols=None
     dtype = np.result_type(x, gy)
     # dw[g, o, (c, k)] = sum_n sum_l gy[n, g, o, l] cols[n, g, (c, k), l]
     gy_rows = gy.reshape(n, groups, og, length).astype(dtype, copy=False)
-    with blas_threads_for(og * ck // groups * length):
-        per_sample = np.matmul(gy_rows, cols.reshape(n, groups, ck // groups, length).transpose(0, 1, 3, 2))
+    per_sample = batched_matmul(gy_rows, cols.reshape(n, groups, ck // groups, length).transpose(0, 1, 3, 2),
+                                og * ck // groups * length)
     dw = per_sample.sum(0)  # (G, O/G, C/G*K)
     return dw.reshape((o_total, ck // groups // int(np.prod(kernel))) + tuple(kernel))
 

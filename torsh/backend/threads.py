@@ -1,8 +1,10 @@
 """One thread count for every pool torsh uses: OpenMP (Pythran kernels), numexpr and BLAS."""
 import contextlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numexpr
+import numpy as np
 from threadpoolctl import threadpool_limits
 
 _num_threads = int(os.environ.get("OMP_NUM_THREADS", 0)) or os.cpu_count() or 1
@@ -68,3 +70,46 @@ SMALL_GEMM = 1 << 22  # multiply-adds per GEMM below which a loop of GEMMs runs 
 def blas_threads_for(macs_per_gemm):
     """single_threaded_blas() for small GEMMs, else a no-op context."""
     return single_threaded_blas() if macs_per_gemm < SMALL_GEMM else contextlib.nullcontext()
+
+
+_executor = None
+
+
+def pool():
+    """A thread pool of get_num_threads() workers, for compiled code that releases the GIL."""
+    global _executor
+    if _executor is None or _executor._max_workers < _num_threads:
+        _executor = ThreadPoolExecutor(max_workers=_num_threads, thread_name_prefix="torsh")
+    return _executor
+
+
+def run_in_parts(fn, size):
+    """``fn(slice)`` over ``size`` items cut into one contiguous part per thread, in the pool."""
+    parts = min(_num_threads, size)
+    bounds = [size * i // parts for i in range(parts + 1)]
+    futures = [pool().submit(fn, slice(start, stop)) for start, stop in zip(bounds[:-1], bounds[1:])]
+    for future in futures:
+        future.result()
+
+
+def batched_matmul(a, b, macs_per_gemm):
+    """``np.matmul(a, b)`` over a leading batch axis of small GEMMs.
+
+    A loop of small GEMMs runs on one BLAS thread (see single_threaded_blas); with several
+    threads allowed, the batch is cut into one part per thread instead, each part a matmul on
+    one BLAS thread in the pool (NumPy releases the GIL inside), so both cores work without
+    OpenBLAS's spin-waiting threads."""
+    out_shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
+    batch = out_shape[0] if len(out_shape) > 2 else 1
+    if macs_per_gemm >= SMALL_GEMM or _num_threads < 2 or batch < 2:
+        with blas_threads_for(macs_per_gemm):
+            return np.matmul(a, b)
+    out = np.empty(out_shape, np.result_type(a, b))
+
+    def part(rows):
+        pick = lambda m: m[rows] if m.ndim == len(out_shape) and m.shape[0] == batch else m  # noqa: E731
+        np.matmul(pick(a), pick(b), out=out[rows])
+
+    with single_threaded_blas():
+        run_in_parts(part, batch)
+    return out

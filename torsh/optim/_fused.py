@@ -9,8 +9,6 @@ PyTorch's single-tensor (foreach=False) CPU implementation does. (A float litera
 float16/bfloat16 arrays (which numexpr lacks) are computed in float32 and rounded back; complex
 arrays are handled by the callers through real views, as PyTorch does with view_as_real.
 """
-from concurrent.futures import ThreadPoolExecutor
-
 import numexpr
 import numpy as np
 
@@ -99,21 +97,7 @@ def run_kernel(op, flat_arrays, kernel_args, parallel):
     if not parallel:
         kernel(*flat_arrays, *kernel_args)
         return
-    size = flat_arrays[0].size
-    bounds = np.linspace(0, size, threads.get_num_threads() + 1).astype(int)
-    parts = [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:]) if stop > start]
-    for future in [_pool().submit(kernel, *[a[part] for a in flat_arrays], *kernel_args) for part in parts]:
-        future.result()
-
-
-_executor = None
-
-
-def _pool():
-    global _executor
-    if _executor is None or _executor._max_workers < threads.get_num_threads():
-        _executor = ThreadPoolExecutor(max_workers=threads.get_num_threads(), thread_name_prefix="torsh-optim")
-    return _executor
+    threads.run_in_parts(lambda part: kernel(*[a[part] for a in flat_arrays], *kernel_args), flat_arrays[0].size)
 
 
 def scalars(dtype, *values):
