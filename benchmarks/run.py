@@ -13,6 +13,10 @@ torsh's dispatcher chose for the workload's dispatched ops (recorded during the 
 
 OPENBLAS_CORETYPE may be set on this machine (it pins the CPU kernels OpenBLAS picks); it
 affects only BLAS workloads (matmul, conv2d, the models). Its value is printed.
+
+Freed memory stays in the process (``machine.keep_freed_memory``, unless ``--return-memory``):
+page faults are so slow on this VM that a library returning an 8 MB block to the kernel
+between calls measured 5x slower for it, depending on what ran before.
 """
 import argparse
 import json
@@ -26,7 +30,7 @@ import numpy as np
 import torsh
 from torsh.backend import dispatch
 
-from machine import describe
+from machine import describe, keep_freed_memory
 from timing import median_seconds, seconds_per_call
 from workloads import WORKLOADS
 
@@ -54,6 +58,9 @@ def parse_args(argv):
     parser.add_argument("--rounds", type=int, default=1,
                         help="measure every row this many times (the libraries take turns each round); "
                              "cells are the median over rounds and the ratio column shows the rounds' range")
+    parser.add_argument("--return-memory", action="store_true",
+                        help="keep glibc's default of handing large freed blocks back to the kernel (by default "
+                             "they are kept: page faults on this VM cost ~5 us each, see machine.keep_freed_memory)")
     return parser.parse_args(argv)
 
 
@@ -222,6 +229,8 @@ def selected(args):
 
 def main(argv=None):
     args = parse_args(argv)
+    if not args.return_memory:
+        keep_freed_memory()
     set_threads(args.threads)
     machine = describe(LIBRARIES)
     print(", ".join(f"{k}: {v}" for k, v in machine.items()) + f", threads: {args.threads}")

@@ -8,10 +8,13 @@ explicit offsets into flat arrays compile to plain pointer arithmetic, where nes
 4-D arrays measured 2x slower than NumPy's strided copies.
 
 * ``x``    (N, C, H, W) input planes; ``dx`` its gradient, same shape.
-* ``cols`` (N, C*KH*KW, OH*OW): per sample the matrix that W (O, C*KH*KW) multiplies from the
-  left, row ``(c*KH + ki)*KW + kj`` holding x[c, oi*SH - PH + ki*DH, oj*SW - PW + kj*DW]
-  (zero where that falls in the padding). ``col2im`` is its adjoint (adds back, overlapping
-  windows summed).
+* ``cols``: row ``(c*KH + ki)*KW + kj`` of sample n holds x[n, c, oi*SH - PH + ki*DH, oj*SW - PW + kj*DW]
+  at position oi*OW + oj (zero where that falls in the padding), starting at flat offset
+  ``n * sample_stride + row * row_stride``. Two layouts use this: sample-major (N, C*KH*KW, OH*OW)
+  (sample_stride = C*KH*KW*OH*OW, row_stride = OH*OW), per sample the matrix that W (O, C*KH*KW)
+  multiplies from the left; and channel-major (C*KH*KW, N, OH*OW) (sample_stride = OH*OW,
+  row_stride = N*OH*OW), the matrix of one GEMM over the whole batch. ``col2im`` is the adjoint
+  (adds back, overlapping windows summed).
 * pooling works on planes: ``x`` (P, H, W) with P = N*C, output (P, OH, OW); max pooling's
   indices are flat positions ``ih*W + iw`` in the plane, as PyTorch's.
 
@@ -21,10 +24,10 @@ explicit scalar code over rows; the valid column range of each row is computed o
 inner loops have no bounds tests.
 """
 
-# pythran export im2col2d(float32[:], float32[:], int, int, int, int, int, int, int, int, int, int, int, int, int, int, bool)
-# pythran export im2col2d(float64[:], float64[:], int, int, int, int, int, int, int, int, int, int, int, int, int, int, bool)
-# pythran export col2im2d(float32[:], float32[:], int, int, int, int, int, int, int, int, int, int, int, int, int, int, bool)
-# pythran export col2im2d(float64[:], float64[:], int, int, int, int, int, int, int, int, int, int, int, int, int, int, bool)
+# pythran export im2col2d(float32[:], float32[:], int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, bool)
+# pythran export im2col2d(float64[:], float64[:], int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, bool)
+# pythran export col2im2d(float32[:], float32[:], int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, bool)
+# pythran export col2im2d(float64[:], float64[:], int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, bool)
 # pythran export max_pool2d_planes(float32[:], float32[:], int64[:], int, int, int, int, int, int, int, int, int, int, int, int, int, bool)
 # pythran export max_pool2d_planes(float64[:], float64[:], int64[:], int, int, int, int, int, int, int, int, int, int, int, int, int, bool)
 # pythran export gather_planes(float32[:,:], int64[:,:], float32[:,:], bool)
@@ -50,15 +53,14 @@ def _valid_range(size, out, stride, offset):
     return lo, hi
 
 
-def _im2col_sample(x, col, xo, co, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
-    length = oh * ow
+def _im2col_sample(x, col, xo, co, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, row_stride):
     for c in range(channels):
         for ki in range(kh):
             oi_lo, oi_hi = _valid_range(height, oh, sh, ki * dh - ph)
             for kj in range(kw):
                 off = kj * dw - pw
                 lo, hi = _valid_range(width, ow, sw, off)
-                rbase = co + ((c * kh + ki) * kw + kj) * length
+                rbase = co + ((c * kh + ki) * kw + kj) * row_stride
                 for oi in range(oh):
                     base = rbase + oi * ow
                     if oi < oi_lo or oi >= oi_hi:
@@ -78,21 +80,22 @@ def _im2col_sample(x, col, xo, co, channels, height, width, kh, kw, sh, sw, ph, 
                             col[base + oj] = 0
 
 
-def im2col2d(x, cols, n, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, parallel):
-    """Fill ``cols`` (N, C*KH*KW, OH*OW), flat, with the windows of ``x`` (N, C, H, W), flat; zero padding."""
+def im2col2d(x, cols, n, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, sample_stride, row_stride,
+             parallel):
+    """Fill ``cols`` (either layout above), flat, with the windows of ``x`` (N, C, H, W), flat; zero padding."""
     xs = channels * height * width
-    cs = channels * kh * kw * oh * ow
     if parallel:
         # omp parallel for schedule(static)
         for i in range(n):
-            _im2col_sample(x, cols, i * xs, i * cs, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+            _im2col_sample(x, cols, i * xs, i * sample_stride, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw,
+                           oh, ow, row_stride)
     else:
         for i in range(n):
-            _im2col_sample(x, cols, i * xs, i * cs, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+            _im2col_sample(x, cols, i * xs, i * sample_stride, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw,
+                           oh, ow, row_stride)
 
 
-def _col2im_sample(col, dx, co, xo, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
-    length = oh * ow
+def _col2im_sample(col, dx, co, xo, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, row_stride):
     for j in range(xo, xo + channels * height * width):
         dx[j] = 0
     for c in range(channels):
@@ -101,7 +104,7 @@ def _col2im_sample(col, dx, co, xo, channels, height, width, kh, kw, sh, sw, ph,
             for kj in range(kw):
                 off = kj * dw - pw
                 lo, hi = _valid_range(width, ow, sw, off)
-                rbase = co + ((c * kh + ki) * kw + kj) * length
+                rbase = co + ((c * kh + ki) * kw + kj) * row_stride
                 for oi in range(oi_lo, oi_hi):
                     dst = xo + (c * height + oi * sh + ki * dh - ph) * width + off
                     base = rbase + oi * ow
@@ -113,17 +116,19 @@ def _col2im_sample(col, dx, co, xo, channels, height, width, kh, kw, sh, sw, ph,
                             dx[dst + oj * sw] += col[base + oj]
 
 
-def col2im2d(cols, dx, n, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, parallel):
+def col2im2d(cols, dx, n, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, sample_stride, row_stride,
+             parallel):
     """dx (N, C, H, W), flat = the adjoint of im2col2d applied to ``cols``: overlapping windows add up."""
     xs = channels * height * width
-    cs = channels * kh * kw * oh * ow
     if parallel:
         # omp parallel for schedule(static)
         for i in range(n):
-            _col2im_sample(cols, dx, i * cs, i * xs, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+            _col2im_sample(cols, dx, i * sample_stride, i * xs, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw,
+                           oh, ow, row_stride)
     else:
         for i in range(n):
-            _col2im_sample(cols, dx, i * cs, i * xs, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+            _col2im_sample(cols, dx, i * sample_stride, i * xs, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw,
+                           oh, ow, row_stride)
 
 
 def _max_pool_plane(x, out, idx, xo, oo, height, width, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw):

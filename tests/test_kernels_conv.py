@@ -9,6 +9,7 @@ import torch
 
 import torsh
 import torsh.nn.functional as F
+from torsh._ops import nn_conv
 from torsh.backend import dispatch, kernels
 from helpers import VARIANTS, forced_variant
 
@@ -21,6 +22,13 @@ def variant(request):
     """Force every conv-family op onto one variant; yields the variant name records must show."""
     with forced_variant(CONV_OPS, request.param) as recorded:
         yield recorded
+
+
+@pytest.fixture(params=["sample-major", "channel-major"])
+def layout(request, monkeypatch):
+    """Force the im2col layout: per-sample GEMMs, or one GEMM over the batch (groups == 1, N > 1)."""
+    monkeypatch.setattr(nn_conv, "BATCH_GEMM_BELOW", 0 if request.param == "sample-major" else np.inf)
+    return request.param
 
 
 def test_conv_family_is_compiled():
@@ -51,7 +59,7 @@ CONVS = [  # (x shape, w shape, stride, padding, dilation, groups)
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("xs,ws,stride,padding,dilation,groups", CONVS)
-def test_conv2d_forward_backward_match_torch(xs, ws, stride, padding, dilation, groups, dtype, variant):
+def test_conv2d_forward_backward_match_torch(xs, ws, stride, padding, dilation, groups, dtype, variant, layout):
     rng = np.random.default_rng(1)
     x, xr = _pair(rng.standard_normal(xs).astype(dtype))
     w, wr = _pair(rng.standard_normal(ws).astype(dtype))
@@ -59,6 +67,9 @@ def test_conv2d_forward_backward_match_torch(xs, ws, stride, padding, dilation, 
     kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     with dispatch.record() as records:
         y = F.conv2d(x, w, b, **kwargs)
+        channel_major = layout == "channel-major" and groups == 1 and xs[0] > 1
+        assert y.grad_fn.cols.shape == ((ws[1] * ws[2] * ws[3], y.numel() // ws[0]) if channel_major
+                                        else (xs[0], xs[1] * ws[2] * ws[3], y[0, 0].numel()))
         g = rng.standard_normal(tuple(y.shape)).astype(dtype)
         y.backward(torsh.tensor(g))
     yr = torch.nn.functional.conv2d(xr, wr, br, **kwargs)
@@ -71,7 +82,7 @@ def test_conv2d_forward_backward_match_torch(xs, ws, stride, padding, dilation, 
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_conv_transpose2d_matches_torch(dtype, variant):
+def test_conv_transpose2d_matches_torch(dtype, variant, layout):
     rng = np.random.default_rng(2)
     x, xr = _pair(rng.standard_normal((2, 4, 5, 6)).astype(dtype))
     w, wr = _pair(rng.standard_normal((4, 3, 3, 3)).astype(dtype))
@@ -86,7 +97,7 @@ def test_conv_transpose2d_matches_torch(dtype, variant):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_conv2d_non_contiguous_input(dtype, variant):
+def test_conv2d_non_contiguous_input(dtype, variant, layout):
     rng = np.random.default_rng(3)
     base = rng.standard_normal((3, 9, 2, 11)).astype(dtype)
     x = torsh.tensor(base, requires_grad=True)
@@ -189,7 +200,7 @@ def test_avg_pool2d_through_conv_kernels_matches_torch(dtype, variant):
         xr.grad = None
 
 
-def test_gradcheck_and_gradgradcheck_float64(variant):
+def test_gradcheck_and_gradgradcheck_float64(variant, layout):
     rng = np.random.default_rng(7)
     x = torsh.tensor(rng.standard_normal((2, 2, 7, 6)), requires_grad=True)
     w = torsh.tensor(rng.standard_normal((3, 2, 3, 2)), requires_grad=True)
@@ -204,7 +215,7 @@ def test_gradcheck_and_gradgradcheck_float64(variant):
     assert torsh.autograd.gradgradcheck(pool, (xp,))
 
 
-def test_double_backward_matches_torch(variant):
+def test_double_backward_matches_torch(variant, layout):
     """create_graph through conv2d and max_pool2d: a gradient penalty's gradient, against PyTorch."""
     rng = np.random.default_rng(8)
     x, xr = _pair(rng.standard_normal((2, 2, 8, 8)))
@@ -217,3 +228,25 @@ def test_double_backward_matches_torch(variant):
         grads.append((xx.grad, ww.grad))
     _close(grads[0][0], grads[1][0], np.float64)
     _close(grads[0][1], grads[1][1], np.float64)
+
+
+@pytest.mark.parametrize("num_threads", [1, 2, 3])
+def test_conv2d_pipeline_parts_match_torch_at_any_thread_count(num_threads, layout):
+    """The forward pipeline (im2col, GEMMs, bias) and the batch-wide backward GEMMs run per part of
+    the batch, one part per thread: every split must give PyTorch's results."""
+    before = torsh.get_num_threads()
+    torsh.set_num_threads(num_threads)
+    try:
+        rng = np.random.default_rng(11)
+        x, xr = _pair(rng.standard_normal((7, 3, 9, 8)))
+        w, wr = _pair(rng.standard_normal((5, 3, 3, 3)))
+        b, br = _pair(rng.standard_normal(5))
+        y = F.conv2d(x, w, b, padding=1)
+        yr = torch.nn.functional.conv2d(xr, wr, br, padding=1)
+        g = rng.standard_normal(tuple(y.shape))
+        y.backward(torsh.tensor(g))
+        yr.backward(torch.tensor(g))
+        for ours, ref in ((y, yr), (x.grad, xr.grad), (w.grad, wr.grad), (b.grad, br.grad)):
+            _close(ours, ref, np.float64)
+    finally:
+        torsh.set_num_threads(before)

@@ -3,6 +3,7 @@ import numpy as np
 
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
+from ..backend.threads import gemm_threads
 from ._helpers import dtype_name, sum_to
 
 
@@ -64,10 +65,16 @@ BmmBackward0 = type("BmmBackward0", (MmBackward0,), {})
 UnsafeViewBackward0 = type("UnsafeViewBackward0", (MmBackward0,), {})
 
 
+def _macs_per_gemm(a_shape, b_shape):
+    """Multiply-adds of one of the 2-D GEMMs np.matmul makes of (..., m, k) @ (..., k, n)."""
+    return a_shape[-2] * a_shape[-1] * b_shape[-1] if len(a_shape) >= 2 and len(b_shape) >= 2 else 0
+
+
 def _product(a, b, node_cls, bias=None):
     """``a @ b`` (plus ``bias``, added in place into the fresh product) and its autograd node."""
     try:
-        value = np.matmul(a._data, b._data)
+        with gemm_threads(_macs_per_gemm(a._data.shape, b._data.shape)):
+            value = np.matmul(a._data, b._data)
     except ValueError:
         raise RuntimeError(
             f"mat1 and mat2 shapes cannot be multiplied ({'x'.join(map(str, a._data.shape[-2:]))} and "

@@ -7,7 +7,7 @@ recurrence. A time step is one GEMM (h_prev @ W_hh^T, NumPy/BLAS) plus one call 
 cell kernel (kernels_pythran/rnn.py) that does all of the step's elementwise work: gate
 activations, cell and hidden state forward; gate gradients and the carried cell/hidden
 gradient backward (hand-written backpropagation through time). The weight and input
-gradients are then GEMMs over all steps at once.
+gradients are GEMMs over blocks of steps, overlapped with the recurrence (rnn_weight_grads).
 
 The dispatcher decides once per sequence (ops ``lstm_sequence``, ``gru_sequence`` and their
 ``_backward``) between the compiled steps and their NumPy twins below, which fill the same
@@ -23,6 +23,7 @@ from ..autograd import grad_mode
 from ..autograd.graph import Node, needs_grad, record
 from ..backend import dispatch, kernels
 from ..backend.threads import blas_threads_for
+from .rnn_weight_grads import WeightGrads
 
 
 def _steps(length, reverse):
@@ -120,25 +121,6 @@ def _input_gates(x, w_ih, b_ih, extra_bias, dtype):
     return gx.reshape(steps, batch, -1), x2
 
 
-def _weight_grads(d_in, d_rec, x2, w_ih, h0, outputs, reverse, has_bias, need_x):
-    """Gradients of x, W_ih, W_hh, b_ih, b_hh from the pre-activation gradients of the input
-    gates ``d_in`` and of the recurrent gates ``d_rec`` (T, N, G), GEMMs over all steps."""
-    steps, batch, gates = d_in.shape
-    hidden = outputs.shape[-1]
-    flat_in = d_in.reshape(-1, gates)
-    d_x = (flat_in @ w_ih).reshape(steps, batch, -1) if need_x else None
-    d_w_ih = flat_in.T @ x2
-    # the hidden state each step multiplied with W_hh: h0 first, then the previous step's output
-    first, rest, prev = (steps - 1, slice(0, steps - 1), slice(1, steps)) if reverse else \
-        (0, slice(1, steps), slice(0, steps - 1))
-    d_w_hh = d_rec[first].T @ h0
-    if steps > 1:
-        d_w_hh += d_rec[rest].reshape(-1, gates).T @ outputs[prev].reshape(-1, hidden)
-    d_b_ih = flat_in.sum(0) if has_bias else None
-    d_b_hh = (flat_in.sum(0) if d_rec is d_in else d_rec.reshape(-1, gates).sum(0)) if has_bias else None
-    return d_x, d_w_ih, d_w_hh, d_b_ih, d_b_hh
-
-
 def _run(op, numel, dtype, hidden, loop):
     """Run ``loop(steps, parallel)`` once per sequence on the variant the dispatcher picks: the
     compiled steps of the rnn family, or their NumPy twins."""
@@ -197,18 +179,19 @@ class LstmSequenceBackward(Node):
         gout = _contiguous(grad_out, dtype)
         h0, c0 = _contiguous(h0, dtype), _contiguous(c0, dtype)
         order = list(_steps(steps, reverse))
+        weight_grads = WeightGrads(d_gates, d_gates, self.x2, w_ih, h0, outputs, reverse, has_bias, need_x)
 
         def loop(k, parallel):
             for n in range(steps - 1, -1, -1):
                 t = order[n]
                 c_prev = c0 if n == 0 else cells[order[n - 1]]
                 k.lstm_step_backward(dh, gout[t], dc, acts[t], c_prev, tanh_cells[t], d_gates[t], parallel)
+                weight_grads.step_done()
                 np.matmul(d_gates[t], w_hh, out=dh)
 
         with blas_threads_for(batch * four_h * hidden):
             _run("lstm_sequence_backward", acts.size, dtype, hidden, loop)
-            d_x, d_w_ih, d_w_hh, d_b_ih, d_b_hh = _weight_grads(d_gates, d_gates, self.x2, w_ih, h0, outputs,
-                                                                reverse, has_bias, need_x)
+            d_x, d_w_ih, d_w_hh, d_b_ih, d_b_hh = weight_grads.result()
         return d_x, dh, dc, d_w_ih, d_w_hh, d_b_ih, d_b_hh
 
     def _on_release(self):
@@ -324,19 +307,20 @@ class GruSequenceBackward(Node):
         gout = _contiguous(grad_out, dtype)
         h0 = _contiguous(h0, dtype)
         order = list(_steps(steps, reverse))
+        weight_grads = WeightGrads(d_in, d_rec, self.x2, w_ih, h0, outputs, reverse, has_bias, need_x)
 
         def loop(k, parallel):
             for n in range(steps - 1, -1, -1):
                 t = order[n]
                 h_prev = h0 if n == 0 else outputs[order[n - 1]]
                 k.gru_step_backward(dh, gout[t], carry, acts[t], hns[t], h_prev, d_in[t], d_rec[t], parallel)
+                weight_grads.step_done()
                 np.matmul(d_rec[t], w_hh, out=dh)
 
         with blas_threads_for(batch * three_h * hidden):
             _run("gru_sequence_backward", acts.size, dtype, hidden, loop)
             dh += carry
-            d_x, d_w_ih, d_w_hh, d_b_ih, d_b_hh = _weight_grads(d_in, d_rec, self.x2, w_ih, h0, outputs,
-                                                                reverse, has_bias, need_x)
+            d_x, d_w_ih, d_w_hh, d_b_ih, d_b_hh = weight_grads.result()
         return d_x, dh, d_w_ih, d_w_hh, d_b_ih, d_b_hh
 
     def _on_release(self):

@@ -72,6 +72,24 @@ def blas_threads_for(macs_per_gemm):
     return single_threaded_blas() if macs_per_gemm < SMALL_GEMM else contextlib.nullcontext()
 
 
+# OpenBLAS runs a GEMM of at most this many multiply-adds on one thread by itself
+# (interface/gemm.c: SMP_THRESHOLD_MIN 65536 x GEMM_MULTITHREAD_THRESHOLD 4)
+OPENBLAS_SERIAL_GEMM = 65536 * 4
+
+
+def gemm_threads(macs_per_gemm):
+    """The BLAS thread policy for one product (torsh.matmul, nn.Linear, their backward).
+
+    GEMMs too small to share (below SMALL_GEMM) but big enough that OpenBLAS would split them run
+    on one thread: LeNet-5's 64x400 @ 400x120 Linear took 9-12 ms on two OpenBLAS threads while
+    another process kept the second core busy, against ~0.1 ms on one (one thread waits out the
+    other's lost time slice). On an idle machine the second thread would save a few tens of us.
+    Smaller products skip the switch (~2 us)."""
+    if _num_threads > 1 and OPENBLAS_SERIAL_GEMM < macs_per_gemm < SMALL_GEMM:
+        return single_threaded_blas()
+    return contextlib.nullcontext()
+
+
 _executor = None
 
 
@@ -90,6 +108,20 @@ def run_in_parts(fn, size):
     futures = [pool().submit(fn, slice(start, stop)) for start, stop in zip(bounds[:-1], bounds[1:])]
     for future in futures:
         future.result()
+
+
+def in_parts_with_blas(fn, size, macs):
+    """``fn(slice)`` over ``size`` items (samples of a batch), whose GEMMs total ``macs`` multiply-adds.
+
+    With several threads: one part per thread in the pool, each on one BLAS thread (the policy of
+    batched_matmul, for the same reason: OpenBLAS's own threads spin-wait, and on a busy 2-core
+    machine a GEMM on two of them took 10x longer). With one thread: one call over everything."""
+    if _num_threads < 2 or size < 2:
+        with blas_threads_for(macs):
+            fn(slice(0, size))
+        return
+    with single_threaded_blas():
+        run_in_parts(fn, size)
 
 
 def batched_matmul(a, b, macs_per_gemm):
