@@ -58,6 +58,26 @@ def test_key_averages_counts_match_pytorch_for_the_same_code():
     assert _counts(prof, names) == expected
 
 
+@needs_torch
+def test_layers_record_their_functional_op_like_pytorch():
+    """Conv, pooling, dropout and activation modules call torsh.nn.functional by name at call time,
+    so the profiler's wrappers see them (they were invisible when modules kept the function itself)."""
+    names = ["aten::conv2d", "aten::max_pool2d", "aten::sigmoid", "aten::dropout", "aten::conv_transpose2d"]
+
+    def program(lib):
+        nn = lib.nn
+        model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2), nn.Sigmoid(), nn.Dropout(0.0),
+                              nn.ConvTranspose2d(2, 1, 2))
+        model(lib.ones(1, 1, 6, 6))
+
+    with profile() as prof:
+        program(torsh)
+    with torch_ref.profiler.profile() as reference:
+        program(torch_ref)
+    theirs = {avg.key: avg.count for avg in reference.key_averages()}
+    assert _counts(prof, names) == {name: theirs.get(name, 0) for name in names} == dict.fromkeys(names, 1)
+
+
 def test_events_nest_and_self_time_excludes_children():
     x = torsh.ones(8, 8)
     with profile() as prof:

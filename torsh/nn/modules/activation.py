@@ -170,30 +170,30 @@ class Hardswish(SELU):
 
 
 class _Stateless(Module):
-    fn = None
+    fn = None  # name of the torsh.nn.functional op, looked up per call (the profiler swaps those names)
 
     def forward(self, input):
-        return type(self).fn(input)
+        return getattr(F, self.fn)(input)
 
 
 class Sigmoid(_Stateless):
-    fn = staticmethod(F.sigmoid)
+    fn = "sigmoid"
 
 
 class Tanh(_Stateless):
-    fn = staticmethod(F.tanh)
+    fn = "tanh"
 
 
 class Tanhshrink(_Stateless):
-    fn = staticmethod(F.tanhshrink)
+    fn = "tanhshrink"
 
 
 class Softsign(_Stateless):
-    fn = staticmethod(F.softsign)
+    fn = "softsign"
 
 
 class LogSigmoid(_Stateless):
-    fn = staticmethod(F.logsigmoid)
+    fn = "logsigmoid"
 
 
 class Hardshrink(Module):

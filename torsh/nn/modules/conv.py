@@ -103,7 +103,7 @@ class _ConvNd(Module):
 
 
 class _Conv(_ConvNd):
-    _fn = None
+    _fn = None  # name of the torsh.nn.functional op, looked up per call (the profiler swaps those names)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
                  padding_mode="zeros", device=None, dtype=None):
@@ -111,7 +111,7 @@ class _Conv(_ConvNd):
                          (0,) * self._nd, groups, bias, padding_mode, device, dtype)
 
     def _conv_forward(self, input, weight, bias):
-        fn = type(self)._fn
+        fn = getattr(F, self._fn)
         if self.padding_mode != "zeros":
             padded = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
             return fn(padded, weight, bias, self.stride, 0, self.dilation, self.groups)
@@ -123,21 +123,21 @@ class _Conv(_ConvNd):
 
 class Conv1d(_Conv):
     _nd = 1
-    _fn = staticmethod(F.conv1d)
+    _fn = "conv1d"
 
 
 class Conv2d(_Conv):
     _nd = 2
-    _fn = staticmethod(F.conv2d)
+    _fn = "conv2d"
 
 
 class Conv3d(_Conv):
     _nd = 3
-    _fn = staticmethod(F.conv3d)
+    _fn = "conv3d"
 
 
 class _ConvTransposeNd(_ConvNd):
-    _fn = None
+    _fn = None  # name of the torsh.nn.functional op, looked up per call (the profiler swaps those names)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
                  bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
@@ -167,23 +167,23 @@ class _ConvTransposeNd(_ConvNd):
 
     def forward(self, input, output_size=None):
         output_padding = self._output_padding(input, output_size)
-        return type(self)._fn(input, self.weight, self.bias, self.stride, self.padding, output_padding, self.groups,
+        return getattr(F, self._fn)(input, self.weight, self.bias, self.stride, self.padding, output_padding, self.groups,
                               self.dilation)
 
 
 class ConvTranspose1d(_ConvTransposeNd):
     _nd = 1
-    _fn = staticmethod(F.conv_transpose1d)
+    _fn = "conv_transpose1d"
 
 
 class ConvTranspose2d(_ConvTransposeNd):
     _nd = 2
-    _fn = staticmethod(F.conv_transpose2d)
+    _fn = "conv_transpose2d"
 
 
 class ConvTranspose3d(_ConvTransposeNd):
     _nd = 3
-    _fn = staticmethod(F.conv_transpose3d)
+    _fn = "conv_transpose3d"
 
 
 class _LazyConvMixin(LazyModuleMixin):

@@ -6,7 +6,7 @@ __all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "Fe
 
 
 class _DropoutNd(Module):
-    _fn = None
+    _fn = None  # name of the torsh.nn.functional op, looked up per call (the profiler swaps those names)
 
     def __init__(self, p=0.5, inplace=False):
         super().__init__()
@@ -16,31 +16,31 @@ class _DropoutNd(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        return type(self)._fn(input, self.p, self.training, self.inplace)
+        return getattr(F, self._fn)(input, self.p, self.training, self.inplace)
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
 
 
 class Dropout(_DropoutNd):
-    _fn = staticmethod(F.dropout)
+    _fn = "dropout"
 
 
 class Dropout1d(_DropoutNd):
-    _fn = staticmethod(F.dropout1d)
+    _fn = "dropout1d"
 
 
 class Dropout2d(_DropoutNd):
-    _fn = staticmethod(F.dropout2d)
+    _fn = "dropout2d"
 
 
 class Dropout3d(_DropoutNd):
-    _fn = staticmethod(F.dropout3d)
+    _fn = "dropout3d"
 
 
 class AlphaDropout(_DropoutNd):
-    _fn = staticmethod(F.alpha_dropout)
+    _fn = "alpha_dropout"
 
 
 class FeatureAlphaDropout(_DropoutNd):
-    _fn = staticmethod(F.feature_alpha_dropout)
+    _fn = "feature_alpha_dropout"

@@ -9,7 +9,7 @@ __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "MaxUnpool1d", "MaxUnpool2d", 
 
 
 class _MaxPoolNd(Module):
-    _fn = None
+    _fn = None  # name of the torsh.nn.functional op, looked up per call (the profiler swaps those names)
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
         super().__init__()
@@ -21,7 +21,7 @@ class _MaxPoolNd(Module):
         self.ceil_mode = ceil_mode
 
     def forward(self, input):
-        return type(self)._fn(input, self.kernel_size, self.stride, self.padding, self.dilation,
+        return getattr(F, self._fn)(input, self.kernel_size, self.stride, self.padding, self.dilation,
                               ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
     def extra_repr(self):
@@ -30,20 +30,20 @@ class _MaxPoolNd(Module):
 
 
 class MaxPool1d(_MaxPoolNd):
-    _fn = staticmethod(F.max_pool1d)
+    _fn = "max_pool1d"
 
 
 class MaxPool2d(_MaxPoolNd):
-    _fn = staticmethod(F.max_pool2d)
+    _fn = "max_pool2d"
 
 
 class MaxPool3d(_MaxPoolNd):
-    _fn = staticmethod(F.max_pool3d)
+    _fn = "max_pool3d"
 
 
 class _MaxUnpoolNd(Module):
     _nd = 2
-    _fn = None
+    _fn = None  # name of the torsh.nn.functional op, looked up per call (the profiler swaps those names)
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
@@ -53,7 +53,7 @@ class _MaxUnpoolNd(Module):
         self.padding = ntuple(padding, self._nd)
 
     def forward(self, input, indices, output_size=None):
-        return type(self)._fn(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+        return getattr(F, self._fn)(input, indices, self.kernel_size, self.stride, self.padding, output_size)
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -61,17 +61,17 @@ class _MaxUnpoolNd(Module):
 
 class MaxUnpool1d(_MaxUnpoolNd):
     _nd = 1
-    _fn = staticmethod(F.max_unpool1d)
+    _fn = "max_unpool1d"
 
 
 class MaxUnpool2d(_MaxUnpoolNd):
     _nd = 2
-    _fn = staticmethod(F.max_unpool2d)
+    _fn = "max_unpool2d"
 
 
 class MaxUnpool3d(_MaxUnpoolNd):
     _nd = 3
-    _fn = staticmethod(F.max_unpool3d)
+    _fn = "max_unpool3d"
 
 
 class AvgPool1d(Module):
@@ -92,7 +92,7 @@ class AvgPool1d(Module):
 
 
 class _AvgPoolNd(Module):
-    _fn = None
+    _fn = None  # name of the torsh.nn.functional op, looked up per call (the profiler swaps those names)
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                  divisor_override=None):
@@ -105,7 +105,7 @@ class _AvgPoolNd(Module):
         self.divisor_override = divisor_override
 
     def forward(self, input):
-        return type(self)._fn(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+        return getattr(F, self._fn)(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                               self.count_include_pad, self.divisor_override)
 
     def extra_repr(self):
@@ -113,41 +113,41 @@ class _AvgPoolNd(Module):
 
 
 class AvgPool2d(_AvgPoolNd):
-    _fn = staticmethod(F.avg_pool2d)
+    _fn = "avg_pool2d"
 
 
 class AvgPool3d(_AvgPoolNd):
-    _fn = staticmethod(F.avg_pool3d)
+    _fn = "avg_pool3d"
 
 
 class _AdaptiveAvgPoolNd(Module):
-    _fn = None
+    _fn = None  # name of the torsh.nn.functional op, looked up per call (the profiler swaps those names)
 
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size
 
     def forward(self, input):
-        return type(self)._fn(input, self.output_size)
+        return getattr(F, self._fn)(input, self.output_size)
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
 
 
 class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
-    _fn = staticmethod(F.adaptive_avg_pool1d)
+    _fn = "adaptive_avg_pool1d"
 
 
 class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
-    _fn = staticmethod(F.adaptive_avg_pool2d)
+    _fn = "adaptive_avg_pool2d"
 
 
 class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
-    _fn = staticmethod(F.adaptive_avg_pool3d)
+    _fn = "adaptive_avg_pool3d"
 
 
 class _AdaptiveMaxPoolNd(Module):
-    _fn = None
+    _fn = None  # name of the torsh.nn.functional op, looked up per call (the profiler swaps those names)
 
     def __init__(self, output_size, return_indices=False):
         super().__init__()
@@ -155,26 +155,26 @@ class _AdaptiveMaxPoolNd(Module):
         self.return_indices = return_indices
 
     def forward(self, input):
-        return type(self)._fn(input, self.output_size, self.return_indices)
+        return getattr(F, self._fn)(input, self.output_size, self.return_indices)
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
 
 
 class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
-    _fn = staticmethod(F.adaptive_max_pool1d)
+    _fn = "adaptive_max_pool1d"
 
 
 class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
-    _fn = staticmethod(F.adaptive_max_pool2d)
+    _fn = "adaptive_max_pool2d"
 
 
 class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
-    _fn = staticmethod(F.adaptive_max_pool3d)
+    _fn = "adaptive_max_pool3d"
 
 
 class _LPPoolNd(Module):
-    _fn = None
+    _fn = None  # name of the torsh.nn.functional op, looked up per call (the profiler swaps those names)
 
     def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
         super().__init__()
@@ -184,7 +184,7 @@ class _LPPoolNd(Module):
         self.ceil_mode = ceil_mode
 
     def forward(self, input):
-        return type(self)._fn(input, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode)
+        return getattr(F, self._fn)(input, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode)
 
     def extra_repr(self):
         return "norm_type={norm_type}, kernel_size={kernel_size}, stride={stride}, ceil_mode={ceil_mode}".format(
@@ -192,19 +192,19 @@ class _LPPoolNd(Module):
 
 
 class LPPool1d(_LPPoolNd):
-    _fn = staticmethod(F.lp_pool1d)
+    _fn = "lp_pool1d"
 
 
 class LPPool2d(_LPPoolNd):
-    _fn = staticmethod(F.lp_pool2d)
+    _fn = "lp_pool2d"
 
 
 class LPPool3d(_LPPoolNd):
-    _fn = staticmethod(F.lp_pool3d)
+    _fn = "lp_pool3d"
 
 
 class FractionalMaxPool2d(Module):
-    _fn = staticmethod(F.fractional_max_pool2d)
+    _fn = "fractional_max_pool2d"
 
     def __init__(self, kernel_size, output_size=None, output_ratio=None, return_indices=False,
                  _random_samples=None):
@@ -224,9 +224,9 @@ class FractionalMaxPool2d(Module):
                 raise ValueError(f"output_ratio must be between 0 and 1 (got {output_ratio})")
 
     def forward(self, input):
-        return type(self)._fn(input, self.kernel_size, self.output_size, self.output_ratio, self.return_indices,
+        return getattr(F, self._fn)(input, self.kernel_size, self.output_size, self.output_ratio, self.return_indices,
                               _random_samples=self._random_samples)
 
 
 class FractionalMaxPool3d(FractionalMaxPool2d):
-    _fn = staticmethod(F.fractional_max_pool3d)
+    _fn = "fractional_max_pool3d"
