@@ -1,5 +1,6 @@
-"""2-D convolution and pooling kernels: im2col/col2im, max pooling, and the gather/scatter of
-values at flat spatial indices that max pooling differentiates into.
+"""2-D convolution and pooling kernels: im2col/col2im, max pooling, the gather/scatter of
+values at flat spatial indices that max pooling differentiates into, and average pooling's
+window mean with its adjoint.
 
 Layouts (all C-contiguous, float32 or float64):
 
@@ -13,7 +14,9 @@ explicit offsets into flat arrays compile to plain pointer arithmetic, where nes
   (zero where that falls in the padding). ``col2im`` is its adjoint (adds back, overlapping
   windows summed).
 * pooling works on planes: ``x`` (P, H, W) with P = N*C, output (P, OH, OW); max pooling's
-  indices are flat positions ``ih*W + iw`` in the plane, as PyTorch's.
+  indices are flat positions ``ih*W + iw`` in the plane, as PyTorch's. Average pooling takes
+  ``scale`` (OH*OW,): 1/divisor per output position, computed by the caller (so ceil_mode,
+  count_include_pad and divisor_override never reach the kernel).
 
 ``parallel`` shares the outer loop (samples or planes) among OpenMP threads; each iteration
 writes only its own sample/plane, so no two threads write the same element. Every loop is
@@ -27,6 +30,10 @@ inner loops have no bounds tests.
 # pythran export col2im2d(float64[:], float64[:], int, int, int, int, int, int, int, int, int, int, int, int, int, int, bool)
 # pythran export max_pool2d_planes(float32[:], float32[:], int64[:], int, int, int, int, int, int, int, int, int, int, int, int, int, bool)
 # pythran export max_pool2d_planes(float64[:], float64[:], int64[:], int, int, int, int, int, int, int, int, int, int, int, int, int, bool)
+# pythran export avg_pool2d_planes(float32[:], float32[:], float32[:], int, int, int, int, int, int, int, int, int, int, int, bool)
+# pythran export avg_pool2d_planes(float64[:], float64[:], float64[:], int, int, int, int, int, int, int, int, int, int, int, bool)
+# pythran export avg_pool2d_adjoint_planes(float32[:], float32[:], float32[:], int, int, int, int, int, int, int, int, int, int, int, bool)
+# pythran export avg_pool2d_adjoint_planes(float64[:], float64[:], float64[:], int, int, int, int, int, int, int, int, int, int, int, bool)
 # pythran export gather_planes(float32[:,:], int64[:,:], float32[:,:], bool)
 # pythran export gather_planes(float64[:,:], int64[:,:], float64[:,:], bool)
 # pythran export scatter_add_planes(float32[:,:], int64[:,:], float32[:,:], bool)
@@ -170,6 +177,71 @@ def max_pool2d_planes(x, out, idx, planes, height, width, oh, ow, kh, kw, sh, sw
         for p in range(planes):
             _max_pool_plane(x, out, idx, p * height * width, p * oh * ow, height, width, oh, ow, kh, kw, sh, sw,
                             ph, pw, dh, dw)
+
+
+def _avg_pool_plane(x, out, scale, xo, oo, height, width, oh, ow, kh, kw, sh, sw, ph, pw):
+    for oi in range(oh):
+        h0 = oi * sh - ph
+        hs = max(h0, 0)
+        he = min(h0 + kh, height)
+        for oj in range(ow):
+            w0 = oj * sw - pw
+            ws = max(w0, 0)
+            we = min(w0 + kw, width)
+            o = oi * ow + oj
+            # accumulate in the array dtype, in window row-major order, as PyTorch's CPU kernel does
+            acc = scale[o] * 0
+            for ih in range(hs, he):
+                row = xo + ih * width
+                for iw in range(ws, we):
+                    acc += x[row + iw]
+            out[oo + o] = acc * scale[o]
+
+
+def avg_pool2d_planes(x, out, scale, planes, height, width, oh, ow, kh, kw, sh, sw, ph, pw, parallel):
+    """out[p, o] = scale[o] * (sum of x (P, H, W), flat, over the zero-padded window of output position o)."""
+    if parallel:
+        # omp parallel for schedule(static)
+        for p in range(planes):
+            _avg_pool_plane(x, out, scale, p * height * width, p * oh * ow, height, width, oh, ow, kh, kw, sh, sw,
+                            ph, pw)
+    else:
+        for p in range(planes):
+            _avg_pool_plane(x, out, scale, p * height * width, p * oh * ow, height, width, oh, ow, kh, kw, sh, sw,
+                            ph, pw)
+
+
+def _avg_pool_adjoint_plane(g, dx, scale, go, xo, height, width, oh, ow, kh, kw, sh, sw, ph, pw):
+    for j in range(xo, xo + height * width):
+        dx[j] = 0
+    for oi in range(oh):
+        h0 = oi * sh - ph
+        hs = max(h0, 0)
+        he = min(h0 + kh, height)
+        for oj in range(ow):
+            w0 = oj * sw - pw
+            ws = max(w0, 0)
+            we = min(w0 + kw, width)
+            o = oi * ow + oj
+            v = g[go + o] * scale[o]
+            for ih in range(hs, he):
+                row = xo + ih * width
+                for iw in range(ws, we):
+                    dx[row + iw] += v
+
+
+def avg_pool2d_adjoint_planes(g, dx, scale, planes, height, width, oh, ow, kh, kw, sh, sw, ph, pw, parallel):
+    """dx (P, H, W), flat = the adjoint of avg_pool2d_planes applied to g (P, OH, OW), flat:
+    each g[p, o] * scale[o] added to every input position of window o."""
+    if parallel:
+        # omp parallel for schedule(static)
+        for p in range(planes):
+            _avg_pool_adjoint_plane(g, dx, scale, p * oh * ow, p * height * width, height, width, oh, ow, kh, kw,
+                                    sh, sw, ph, pw)
+    else:
+        for p in range(planes):
+            _avg_pool_adjoint_plane(g, dx, scale, p * oh * ow, p * height * width, height, width, oh, ow, kh, kw,
+                                    sh, sw, ph, pw)
 
 
 def _gather_plane(x, idx, out):
