@@ -231,14 +231,29 @@ def avg_pool(repeats):
                 y.backward(gt)
 
         for backward in (True, False):
-            cells = {"torch": best_of(lambda: ref(backward), repeats),
-                     "torsh old": best_of(lambda: old(backward), repeats)}
-            for label, limits in (("numpy", (dispatch.INF, dispatch.INF)), ("kernel", (0, dispatch.INF)),
-                                  ("kernel omp", (0, 0))):
-                with forced_avg(*limits):
-                    cells[label] = best_of(lambda: ours(backward), repeats)
-            cells["torsh after"] = best_of(lambda: ours(backward), repeats)
+            def forced(limits, backward=backward):
+                def run():
+                    with forced_avg(*limits):
+                        ours(backward)
+                return run
+            cells = best_interleaved({"torch": lambda: ref(backward), "torsh old": lambda: old(backward),
+                                      "numpy": forced((dispatch.INF, dispatch.INF)), "kernel": forced((0, dispatch.INF)),
+                                      "kernel omp": forced((0, 0)), "torsh after": lambda: ours(backward)}, repeats)
             row(f"avg_pool2d k{k} s{s} p{p} {'fwd+bwd' if backward else 'fwd'} {xs} f32", cells)
+
+
+def best_interleaved(fns, repeats):
+    """{label: best time} with the callables run in turn each round: on a shared machine a load spike
+    then hits every column alike instead of whichever one was being timed."""
+    for fn in fns.values():
+        fn()
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(repeats):
+        for label, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            best[label] = min(best[label], time.perf_counter() - start)
+    return best
 
 
 def rnn_sequences(repeats):
