@@ -12,7 +12,9 @@ backward is the other.
 Every array function here has a NumPy variant and a compiled one in the ``conv`` kernel family
 (torsh.backend.dispatch picks; ops ``max_pool2d``, ``take_spatial``, ``scatter_spatial``,
 ``avg_pool2d``, ``avg_pool2d_backward``). The compiled variants take C-contiguous float32/float64
-planes; anything else (other dtypes, non-contiguous, 1-D/3-D windows) runs the NumPy code.
+planes; anything else (other dtypes, non-contiguous, 1-D/3-D windows) runs the NumPy code,
+except that average pooling copies a strided float operand for its kernels (one pass, against
+the NumPy variant's KH*KW passes; gradients of sum() arrive as stride-0 views).
 The ops' graphs are the same whichever variant runs, so create_graph keeps working.
 """
 import numpy as np
@@ -236,8 +238,7 @@ def _avg_dispatch(op, a, scale, geom, out_spatial, kernel_name, numpy_fn):
         return numpy_fn()
 
     def compiled(parallel):
-        # a strided operand (a transposed input, sum()'s broadcast gradient) is copied once:
-        # one pass, where the NumPy variant makes KH*KW passes over a padded copy
+        # a strided operand (a transposed input, sum()'s broadcast gradient) is copied once
         flat = np.ascontiguousarray(a).reshape(-1)
         n, c = a.shape[:2]
         out = np.empty((n, c) + out_spatial, dtype=a.dtype)
