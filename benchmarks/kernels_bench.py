@@ -1,7 +1,7 @@
 """Side-by-side timings of the nn / norm / optim kernel families: PyTorch, torsh on its NumPy
 (or numexpr) variant ("before"), torsh as dispatched ("after"), and NumPy by hand.
 
-    python benchmarks/kernels_bench.py [--threads 2] [--repeats 15] [--only W10,layer_norm,sgd,adam,conv]
+    python benchmarks/kernels_bench.py [--threads 2] [--repeats 15] [--only W10,layer_norm,sgd,adam,conv,avg_pool]
 
 Each cell is the best of ``--repeats`` calls after a warm-up (best, not median: the machine is
 shared and the minimum is the least noisy estimate of the undisturbed time).
@@ -180,6 +180,82 @@ def conv_pool(repeats):
             before = best_of(ours, repeats)
         row(f"max_pool2d(2) fwd+bwd {xs} f32",
             {"torch": best_of(ref, repeats), "torsh before": before, "torsh after": best_of(ours, repeats)})
+
+
+AVG_OPS = ["avg_pool2d", "avg_pool2d_backward"]
+
+
+class forced_avg:
+    """Run torsh's average-pooling ops on one variant: thresholds (simd, parallel) for both."""
+
+    def __init__(self, simd, parallel):
+        self.limits = (simd, parallel)
+
+    def __enter__(self):
+        self.saved = {op: dispatch.thresholds[op] for op in AVG_OPS}
+        for op in AVG_OPS:
+            dispatch.set_thresholds(op, *self.limits)
+
+    def __exit__(self, *exc):
+        for op, (simd, parallel) in self.saved.items():
+            dispatch.set_thresholds(op, simd, parallel)
+
+
+def avg_pool(repeats):
+    """avg_pool2d forward+backward and forward alone: torsh's old path (a depthwise convolution with a
+    ones kernel: im2col + a one-channel GEMM), the window-mean kernels on each variant, and PyTorch."""
+    from torsh._ops import nn_pool
+    from torsh.nn._functional import pooling
+    rng = np.random.default_rng(4)
+    for xs, k, s, p in (((32, 64, 32, 32), 2, 2, 0), ((64, 16, 14, 14), 3, 1, 1)):
+        x = rng.standard_normal(xs).astype(np.float32)
+        outs = [nn_pool.pool_out_size(L, k, s, p, 1, False) for L in xs[2:]]
+        g = rng.standard_normal(xs[:2] + tuple(outs)).astype(np.float32)
+        xa, ga = torsh.tensor(x, requires_grad=True), torsh.tensor(g)
+        xt, gt = torch.tensor(x, requires_grad=True), torch.tensor(g)
+        div = np.multiply.outer(*[pooling._avg_divisor_1d(L, k, s, p, o, True) for L, o in zip(xs[2:], outs)])
+
+        def old(backward=True):  # the conv path avg_pool2d took before its kernels
+            y = pooling._avg_pool_conv(xa, False, (k, k), (s, s), (p, p), outs, div)
+            if backward:
+                y.backward(ga)
+
+        def ours(backward=True):
+            y = F.avg_pool2d(xa, k, s, p)
+            if backward:
+                y.backward(ga)
+
+        def ref(backward=True):
+            y = torch.nn.functional.avg_pool2d(xt, k, s, p)
+            if backward:
+                y.backward(gt)
+
+        for backward in (True, False):
+            def forced(limits, backward=backward):
+                def run():
+                    with forced_avg(*limits):
+                        ours(backward)
+                return run
+            cells = best_interleaved({"torch": lambda: ref(backward), "torsh old": lambda: old(backward),
+                                      "numpy": forced((dispatch.INF, dispatch.INF)), "kernel": forced((0, dispatch.INF)),
+                                      "kernel omp": forced((0, 0)), "torsh after": lambda: ours(backward)}, repeats)
+            row(f"avg_pool2d k{k} s{s} p{p} {'fwd+bwd' if backward else 'fwd'} {xs} f32", cells)
+
+
+def best_interleaved(fns, repeats):
+    """{label: best time} with the callables run in turn each round: on a shared machine a load spike
+    then hits every column alike instead of whichever one was being timed."""
+    for fn in fns.values():
+        fn()
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(repeats):
+        for label, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            best[label] = min(best[label], time.perf_counter() - start)
+    return best
+
+
 def rnn_sequences(repeats):
     """W9 (LSTM(32, 128), seq 50, batch 32, fwd+bwd) and its GRU twin; also a larger batch."""
     rng = np.random.default_rng(3)
@@ -278,7 +354,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--only", default="W10,layer_norm,sgd,adam,conv,rnn,norm_embedding")
+    parser.add_argument("--only", default="W10,layer_norm,sgd,adam,conv,avg_pool,rnn,norm_embedding")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torsh.set_num_threads(args.threads)
@@ -292,6 +368,8 @@ def main():
         optimizers(args.repeats, only)
     if "conv" in only:
         conv_pool(args.repeats)
+    if "avg_pool" in only:
+        avg_pool(args.repeats)
     if "rnn" in only:
         rnn_sequences(args.repeats)
     if "norm_embedding" in only:

@@ -14,7 +14,8 @@ from torsh.backend import dispatch, kernels
 from helpers import VARIANTS, forced_variant
 
 TOL = {np.float32: dict(rtol=2e-4, atol=2e-5), np.float64: dict(rtol=1e-10, atol=1e-11)}
-CONV_OPS = ("im2col2d", "col2im2d", "max_pool2d", "take_spatial", "scatter_spatial")
+CONV_OPS = ("im2col2d", "col2im2d", "max_pool2d", "take_spatial", "scatter_spatial", "avg_pool2d",
+            "avg_pool2d_backward")
 
 
 @pytest.fixture(params=VARIANTS)
@@ -184,7 +185,7 @@ def test_max_pool2d_non_contiguous_input(dtype, variant):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_avg_pool2d_through_conv_kernels_matches_torch(dtype, variant):
+def test_avg_pool2d_on_conv_family_kernels_matches_torch(dtype, variant):
     rng = np.random.default_rng(6)
     x, xr = _pair(rng.standard_normal((2, 3, 9, 8)).astype(dtype))
     for kwargs in (dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),

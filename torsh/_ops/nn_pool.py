@@ -5,9 +5,16 @@ that max pooling, adaptive/fractional max pooling and max_unpool are made of.
 ``scatter_spatial(g, idx, in_spatial)`` is its adjoint (sums g into zeros at idx). Each one's
 backward is the other, so max pooling differentiates to any order.
 
+``avg_pool2d_window(x, scale, geom)`` is average pooling's window mean (scale = 1/divisor per
+output position) and ``avg_pool2d_adjoint(g, scale, geom)`` its adjoint; again each one's
+backward is the other.
+
 Every array function here has a NumPy variant and a compiled one in the ``conv`` kernel family
-(torsh.backend.dispatch picks; ops ``max_pool2d``, ``take_spatial``, ``scatter_spatial``). The compiled variants take C-contiguous float32/float64
-planes; anything else (other dtypes, non-contiguous, 1-D/3-D windows) runs the NumPy code.
+(torsh.backend.dispatch picks; ops ``max_pool2d``, ``take_spatial``, ``scatter_spatial``,
+``avg_pool2d``, ``avg_pool2d_backward``). The compiled variants take C-contiguous float32/float64
+planes; anything else (other dtypes, non-contiguous, 1-D/3-D windows) runs the NumPy code,
+except that average pooling copies a strided float operand for its kernels (one pass, against
+the NumPy variant's KH*KW passes; gradients of sum() arrive as stride-0 views).
 The ops' graphs are the same whichever variant runs, so create_graph keeps working.
 """
 import numpy as np
@@ -188,3 +195,118 @@ def max_pool_indices_np(x, kernel, stride, padding, dilation, outs):
         pos = o * stride[dim] + k_pos[dim] * dilation[dim] - padding[dim]
         idx = idx * sp[dim] + pos
     return idx
+
+
+# -- average pooling: geom = (H, W, OH, OW, KH, KW, SH, SW, PH, PW), the kernels' argument order
+def _window_offsets(geom):
+    """Per kernel offset (ki, kj), the strided slice of the padded plane it reads for every output."""
+    _, _, oh, ow, kh, kw, sh, sw, _, _ = geom
+    for ki in range(kh):
+        for kj in range(kw):
+            yield (Ellipsis, slice(ki, ki + (oh - 1) * sh + 1, sh), slice(kj, kj + (ow - 1) * sw + 1, sw))
+
+
+def _padded_shape(geom):
+    """The zero-padded plane every window fits in: left padding, and on the right what ceil_mode needs."""
+    h, w, oh, ow, kh, kw, sh, sw, ph, pw = geom
+    return max(h + ph, (oh - 1) * sh + kh), max(w + pw, (ow - 1) * sw + kw)
+
+
+def _avg_window_numpy(x, scale, geom):
+    h, w, oh, ow, _, _, _, _, ph, pw = geom
+    xp = np.zeros(x.shape[:-2] + _padded_shape(geom), dtype=x.dtype)
+    xp[..., ph:ph + h, pw:pw + w] = x
+    # one strided slice of the padded plane per kernel offset, added in PyTorch's window order
+    acc = None
+    for sl in _window_offsets(geom):
+        acc = xp[sl].copy() if acc is None else np.add(acc, xp[sl], out=acc)
+    return acc * scale.reshape(oh, ow)
+
+
+def _avg_adjoint_numpy(g, scale, geom):
+    h, w, oh, ow, _, _, _, _, ph, pw = geom
+    gs = g * scale.reshape(oh, ow)
+    dxp = np.zeros(g.shape[:-2] + _padded_shape(geom), dtype=gs.dtype)
+    for sl in _window_offsets(geom):
+        dxp[sl] += gs  # the slices of one offset never overlap, so += adds each element once
+    return dxp[..., ph:ph + h, pw:pw + w].copy()
+
+
+def _avg_dispatch(op, a, scale, geom, out_spatial, kernel_name, numpy_fn):
+    """Run op on the (N, C, *in) array ``a``: the compiled kernel over N*C planes, or ``numpy_fn``."""
+    if not (a.size and a.dtype in dispatch._COMPILED_DTYPES and scale.dtype == a.dtype):
+        return numpy_fn()
+
+    def compiled(parallel):
+        # a strided operand (a transposed input, sum()'s broadcast gradient) is copied once
+        flat = np.ascontiguousarray(a).reshape(-1)
+        n, c = a.shape[:2]
+        out = np.empty((n, c) + out_spatial, dtype=a.dtype)
+        getattr(kernels.get("conv"), kernel_name)(flat, out.reshape(-1), scale, n * c, *geom,
+                                                  _parallel_planes(parallel, n * c))
+        return out
+    n, c, h, w = a.shape[:2] + geom[:2]
+    return dispatch.call(op, n * c * h * w, a.dtype, True, compiled, numpy_fn)
+
+
+def avg_pool2d_window_np(x, scale, geom):
+    """out (N, C, OH, OW)[..., o] = scale[o] * sum of x (N, C, H, W) over the zero-padded window o."""
+    return _avg_dispatch("avg_pool2d", x, scale, geom, geom[2:4], "avg_pool2d_planes",
+                         lambda: _avg_window_numpy(x, scale, geom))
+
+
+def avg_pool2d_adjoint_np(g, scale, geom):
+    """dx (N, C, H, W): each g (N, C, OH, OW)[..., o] * scale[o] added over window o (the adjoint)."""
+    return _avg_dispatch("avg_pool2d_backward", g, scale, geom, geom[:2], "avg_pool2d_adjoint_planes",
+                         lambda: _avg_adjoint_numpy(g, scale, geom))
+
+
+class AvgPoolWindowBackward(Node):
+    def __init__(self, node_name="AvgPool2DBackward0"):
+        super().__init__()
+        self._name = node_name
+
+    def name(self):
+        return self._name
+
+    def backward(self, grad):
+        return (avg_pool2d_adjoint(grad, self.scale, self.geom),)
+
+    def _on_release(self):
+        self.scale = None
+
+
+class AvgPoolAdjointBackward(Node):
+    def __init__(self, node_name="AvgPool2DBackwardBackward0"):
+        super().__init__()
+        self._name = node_name
+
+    def name(self):
+        return self._name
+
+    def backward(self, grad):
+        return (avg_pool2d_window(grad, self.scale, self.geom),)
+
+    def _on_release(self):
+        self.scale = None
+
+
+def avg_pool2d_window(x, scale, geom, node_name="AvgPool2DBackward0"):
+    """Average pooling of x (N, C, H, W) as scale (OH*OW,) times each zero-padded window's sum;
+    ``scale`` is an ndarray of x's dtype (1/divisor per output position)."""
+    result = wrap(avg_pool2d_window_np(x._data, scale, geom))
+    if needs_grad(x):
+        node = AvgPoolWindowBackward(node_name)
+        node.scale, node.geom = scale, geom
+        record(node, (x,), (result,))
+    return result
+
+
+def avg_pool2d_adjoint(g, scale, geom, node_name="AvgPool2DBackwardBackward0"):
+    """The adjoint of avg_pool2d_window: g (N, C, OH, OW) spread back over the windows, (N, C, H, W)."""
+    result = wrap(avg_pool2d_adjoint_np(g._data, scale, geom))
+    if needs_grad(g):
+        node = AvgPoolAdjointBackward(node_name)
+        node.scale, node.geom = scale, geom
+        record(node, (g,), (result,))
+    return result

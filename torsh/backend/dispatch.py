@@ -78,6 +78,11 @@ thresholds = {
     "max_pool2d": (0, INF),
     "take_spatial": (0, INF),
     "scatter_spatial": (0, INF),
+    # average pooling (numel of the pooled input): the kernel beat NumPy's strided-slice sums from 784 elements
+    # up; OpenMP won from 1M in interleaved rounds (4M, 32x32 k2: fwd 7.7 -> 4.3 ms, bwd 12.2 -> 5.4 ms)
+    # and was a toss-up below
+    "avg_pool2d": (0, 1_048_576),
+    "avg_pool2d_backward": (0, 1_048_576),
     # fused LSTM/GRU cell steps, decided once per sequence (numel: steps * batch * gates * hidden)
     "lstm_sequence": (0, INF),
     "lstm_sequence_backward": (0, INF),
@@ -141,7 +146,8 @@ _FAMILY = {"sum_rows": "reductions", "max_rows": "reductions", "logsumexp_rows":
            "softmax": "nn", "log_softmax": "nn", "softmax_backward": "nn", "log_softmax_backward": "nn",
            "cross_entropy": "nn", "cross_entropy_backward": "nn",
            "layer_norm": "norm", "layer_norm_backward": "norm", "sgd_step": "optim", "adam_step": "optim",
-           **{op: "conv" for op in ("im2col2d", "col2im2d", "max_pool2d", "take_spatial", "scatter_spatial")},
+           **{op: "conv" for op in ("im2col2d", "col2im2d", "max_pool2d", "take_spatial", "scatter_spatial",
+                                     "avg_pool2d", "avg_pool2d_backward")},
            **{op + suffix: "rnn" for op in ("lstm_sequence", "gru_sequence") for suffix in ("", "_backward")},
            "batch_norm": "norm", "batch_norm_backward": "norm", "batch_norm_eval": "norm",
            "group_norm": "norm", "group_norm_backward": "norm", "embedding_backward": "embedding",

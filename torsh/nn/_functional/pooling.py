@@ -1,7 +1,9 @@
 """Max/avg/adaptive/LP/fractional pooling and max_unpool.
 
 Max pooling finds each window's argmax on a strided NumPy view and gathers (torsh._ops.nn_pool);
-average pooling is a depthwise convolution with a ones kernel divided by PyTorch's divisor;
+average pooling (1-D and 2-D) is the conv family's window-mean kernel (torsh._ops.nn_pool.avg_pool2d_window,
+scaled by 1/PyTorch's divisor per output position); avg_pool3d a depthwise convolution with a ones kernel
+divided by that divisor;
 adaptive average pooling is one constant averaging matrix per spatial dim.
 """
 import math
@@ -105,7 +107,25 @@ def _avg_divisor_1d(L, k, s, p, out, count_include_pad):
     return np.minimum(end, L) - np.maximum(start, 0)
 
 
+_TORCH_DTYPE_NAMES = {"bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+
+
+def _check_avg_input(nd, input):
+    """PyTorch's avg_pool1d/2d input checks (ranks, empty non-batch dims, dtypes), in its words."""
+    if nd == 1 and input.ndim not in (2, 3):
+        raise RuntimeError(f"Expected 2 to 3 dimensions, but got {input.ndim}-dimensional tensor for argument #1 "
+                           "'self' (while checking arguments for avg_pool1d)")
+    if nd == 2 and (input.ndim not in (3, 4) or 0 in input.shape[-3:]):
+        raise RuntimeError("Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, "
+                           f"but got:{list(input.shape)}")
+    name = str(input.dtype).replace("torsh.", "")
+    if name in _TORCH_DTYPE_NAMES:  # avg_pool1d runs PyTorch's avg_pool2d too, and says so
+        raise NotImplementedError(f'"avg_pool2d" not implemented for \'{_TORCH_DTYPE_NAMES[name]}\'')
+
+
 def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    if nd < 3:
+        _check_avg_input(nd, input)
     x, unbatched = _batched(f"avg_pool{nd}d", input, nd)
     kernel = ntuple(kernel_size, nd)
     stride = kernel if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0) \
@@ -114,25 +134,46 @@ def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_
     for k, p in zip(kernel, padding):
         if p > k // 2:
             raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={p}, "
-                               f"kernel_size={k} and dilation=1" if nd != 2 else
-                               "pad should be smaller than or equal to half of kernel size, but got "
-                               f"padW = {p}, padH = {p}, kW = {k}, kH = {k}")
+                               f"kernel_size={k} and dilation=1")
+    if divisor_override is not None and divisor_override == 0:
+        raise RuntimeError("divisor must be not zero")
     outs = _check_pool(x, kernel, stride, padding, (1,) * nd, ceil_mode)
+    sp = tuple(x.shape[2:])
+    if divisor_override:
+        div = np.full(tuple(outs), float(divisor_override))
+    else:
+        div = np.ones(())
+        for L, k, s, p, o in zip(sp, kernel, stride, padding, outs):
+            div = np.multiply.outer(div, _avg_divisor_1d(L, k, s, p, o, count_include_pad))
+    if nd == 3:
+        return _avg_pool_conv(x, unbatched, kernel, stride, padding, outs, div)
+    if nd == 1:  # as PyTorch: a 2-D pooling of the (N, C, 1, L) view, so the graph reads the same
+        x = x.unsqueeze(-2)
+        kernel, stride, padding, sp, outs = (1,) + kernel, (1,) + stride, (0,) + padding, (1,) + sp, [1] + outs
+    geom = sp + tuple(outs) + kernel + stride + padding
+    if x.dtype.is_floating_point:
+        scale = (1.0 / div).reshape(-1).astype(x._data.dtype)
+        out = nn_pool.avg_pool2d_window(x, scale, geom)
+    else:  # integer inputs: PyTorch sums in the input dtype and divides truncating toward zero
+        summed = nn_pool.avg_pool2d_window(x, np.ones(div.size, dtype=x._data.dtype), geom)._data
+        d = div.reshape(summed.shape[-2:]).astype(summed.dtype)
+        out = wrap((np.sign(summed) * np.sign(d) * (np.abs(summed) // np.abs(d))).astype(summed.dtype))
+    if nd == 1:
+        out = out.squeeze(-2)
+    return out.squeeze(0) if unbatched else out
+
+
+def _avg_pool_conv(x, unbatched, kernel, stride, padding, outs, div):
+    """avg_pool3d (and 1-D/2-D before their kernels; benchmarks/kernels_bench.py times it as the old path):
+    a depthwise convolution of each plane with a ones kernel, divided by ``div``."""
     n, c = x.shape[:2]
     sp = tuple(x.shape[2:])
     his = [max((o - 1) * s + k - L - p, 0) for o, s, k, L, p in zip(outs, stride, kernel, sp, padding)]
     ones = const(np.ones((1, 1) + kernel), x)
     pads = tuple((p, h) for p, h in zip(padding, his))
-    summed = nn_conv.convolution(x.reshape((n * c, 1) + sp), ones, None, stride, pads, (1,) * nd, 1)
+    summed = nn_conv.convolution(x.reshape((n * c, 1) + sp), ones, None, stride, pads, (1,) * len(sp), 1)
     summed = summed[(slice(None), slice(None)) + tuple(slice(0, o) for o in outs)]
-    if divisor_override:
-        out = summed / divisor_override
-    else:
-        div = np.ones(())
-        for L, k, s, p, o in zip(sp, kernel, stride, padding, outs):
-            div = np.multiply.outer(div, _avg_divisor_1d(L, k, s, p, o, count_include_pad))
-        out = summed / const(div, x)
-    out = out.reshape((n, c) + tuple(outs))
+    out = (summed / const(div, x)).reshape((n, c) + tuple(outs))
     return out.squeeze(0) if unbatched else out
 
 
