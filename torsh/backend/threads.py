@@ -110,13 +110,14 @@ def run_in_parts(fn, size):
         future.result()
 
 
-def in_parts_with_blas(fn, size, macs):
+def in_parts_with_blas(fn, size, macs, split=True):
     """``fn(slice)`` over ``size`` items (samples of a batch), whose GEMMs total ``macs`` multiply-adds.
 
-    With several threads: one part per thread in the pool, each on one BLAS thread (the policy of
-    batched_matmul, for the same reason: OpenBLAS's own threads spin-wait, and on a busy 2-core
-    machine a GEMM on two of them took 10x longer). With one thread: one call over everything."""
-    if _num_threads < 2 or size < 2:
+    With several threads and ``split``: one part per thread in the pool, each on one BLAS thread
+    (the policy of batched_matmul, for the same reason: OpenBLAS's own threads spin-wait, and on
+    a busy 2-core machine a GEMM on two of them took 10x longer). Otherwise one call over
+    everything, BLAS threaded only for big GEMMs (blas_threads_for)."""
+    if not split or _num_threads < 2 or size < 2:
         with blas_threads_for(macs):
             fn(slice(0, size))
         return
