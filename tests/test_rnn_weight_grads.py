@@ -66,6 +66,20 @@ def test_blocks_sum_to_the_whole_sequence(num_threads, steps, reverse, shared_ga
         np.testing.assert_allclose(mine, expected, rtol=1e-12, atol=1e-12)
 
 
+def test_large_steps_do_not_overlap(monkeypatch):
+    """Step GEMMs of SMALL_GEMM multiply-adds or more run on every BLAS thread: no pool blocks beside them."""
+    before = torsh.get_num_threads()
+    torsh.set_num_threads(2)
+    try:
+        d = np.zeros((16, 2, 8))
+        args = (np.zeros((32, 3)), np.zeros((8, 3)), np.zeros((2, 4)), np.zeros((16, 2, 4)), False, False, False)
+        assert WeightGrads(d, d, *args).overlap
+        monkeypatch.setattr(rnn_weight_grads.threads, "SMALL_GEMM", 2 * 8 * 4)
+        assert not WeightGrads(d, d, *args).overlap
+    finally:
+        torsh.set_num_threads(before)
+
+
 def test_no_input_gradient_when_x_needs_none(num_threads):
     rng = np.random.default_rng(0)
     d = rng.standard_normal((20, 2, 8))

@@ -47,8 +47,8 @@ def out_size(size, k, s, d, lo, hi):
 
 # Column layouts. Sample-major (N, C*K, L): per sample the matrix that W (O, C*K) multiplies
 # from the left, one GEMM per sample, the output already in (N, O, L) order. Channel-major
-# (C*K, N*L): one GEMM over each thread's part of the batch, its output (O, n*L) transposed into
-# (n, O, L) in one copy that also adds the bias. OpenBLAS is slow on many small GEMMs: in
+# (C*K, N*L): one GEMM over the batch, its output (O, N*L) transposed into (N, O, L) in one copy
+# that also adds the bias. OpenBLAS is slow on many small GEMMs: in
 # isolation (NumPy, 1 thread) LeNet-5's second convolution (240K multiply-adds per sample, batch 64)
 # took 1.2 ms for its weight gradient channel-major against 2.3 ms per sample, forward and input
 # gradient about even; at W5's 1.8M per sample the per-sample GEMMs are efficient and the
@@ -72,7 +72,7 @@ def _compiled_im2col_fits(x, pads):
             and all(lo >= 0 and hi >= 0 for lo, hi in pads))
 
 
-def _im2col_into(cols, x, samples, kernel, stride, pads, dilation, channel_major, compiled):
+def _im2col_into(cols, x, samples, kernel, stride, pads, dilation, channel_major, compiled, parallel=False):
     """Write the columns of samples ``samples`` (a slice) of x into ``cols``: (N, C*K, L) sample-major or
     (C*K, N*L) channel-major, over the whole batch.
 
@@ -92,7 +92,7 @@ def _im2col_into(cols, x, samples, kernel, stride, pads, dilation, channel_major
         part = np.ascontiguousarray(x[samples])
         kernels.get("conv").im2col2d(part.reshape(-1), cols.reshape(-1)[samples.start * sample_stride:], count,
                                      c, *x.shape[2:], *kernel, *stride, pads[0][0], pads[1][0], *dilation, *out_sp,
-                                     sample_stride, row_stride, False)
+                                     sample_stride, row_stride, parallel and count > 1)
         return
     win = _windows(_pad(x[samples], pads), kernel, stride, dilation)  # (n, C, *out, *k), a strided view
     kernel_axes, out_axes = tuple(range(2 + nd, 2 + 2 * nd)), tuple(range(2, 2 + nd))
@@ -105,11 +105,11 @@ def _im2col_into(cols, x, samples, kernel, stride, pads, dilation, channel_major
 
 
 def _with_im2col_variant(op_numel, x, pads, run):
-    """``run(compiled)`` on the im2col variant the dispatcher picks (op ``im2col2d``, 2-D only)."""
+    """``run(compiled, parallel)`` on the im2col variant the dispatcher picks (op ``im2col2d``, 2-D only)."""
     if _compiled_im2col_fits(x, pads):
-        return dispatch.call("im2col2d", op_numel, x.dtype, x.flags.c_contiguous, lambda parallel: run(True),
-                             lambda: run(False))
-    return run(False)
+        return dispatch.call("im2col2d", op_numel, x.dtype, x.flags.c_contiguous, lambda parallel: run(True, parallel),
+                             lambda: run(False, False))
+    return run(False, False)
 
 
 def _new_columns(x, kernel, stride, pads, dilation, channel_major):
@@ -122,8 +122,8 @@ def _new_columns(x, kernel, stride, pads, dilation, channel_major):
 def _columns(x, kernel, stride, pads, dilation, channel_major=False):
     """im2col of the whole batch: (N, C*K, L) sample-major or (C*K, N*L) channel-major; and the output's spatial shape."""
     cols = _new_columns(x, kernel, stride, pads, dilation, channel_major)
-    _with_im2col_variant(cols.size, x, pads, lambda compiled: _im2col_into(
-        cols, x, slice(0, x.shape[0]), kernel, stride, pads, dilation, channel_major, compiled))
+    _with_im2col_variant(cols.size, x, pads, lambda compiled, parallel: _im2col_into(
+        cols, x, slice(0, x.shape[0]), kernel, stride, pads, dilation, channel_major, compiled, parallel))
     return cols, _out_spatial(x.shape[2:], kernel, stride, pads, dilation)
 
 
@@ -139,9 +139,9 @@ def conv_forward_np(x, w, stride, pads, dilation, groups, keep_cols=None, bias=N
     """The convolution's output (plus ``bias``, an array of O values, if given); ``keep_cols`` (a list)
     receives the im2col matrix for the weight grad.
 
-    One pipeline per part of the batch (one part per thread, one BLAS thread each): im2col of the
-    part's samples, their GEMMs, the bias add, so that the columns and outputs are still in
-    cache when the next stage reads them (a separate bias pass over W5's 8 MB output took 1.3 ms)."""
+    A pipeline over parts of the batch: im2col of the part's samples, their GEMMs, the bias add,
+    so that columns and outputs are still in cache when the next stage reads them. Sample-major:
+    one part per thread, one BLAS thread each; channel-major: one part."""
     kernel = w.shape[2:]
     n, o = x.shape[0], w.shape[0]
     ck = int(np.prod(w.shape[1:])) * groups
@@ -176,13 +176,16 @@ def conv_forward_np(x, w, stride, pads, dilation, groups, keep_cols=None, bias=N
                 if bias_rows is not None:
                     y4[rows] += bias_rows
 
-    def run(compiled):
-        def part(samples):
-            _im2col_into(cols, x, samples, kernel, stride, pads, dilation, channel_major, compiled)
+    # small (channel-major) convolutions stay in one part: with LeNet-5's, two parts measured
+    # 1.3x slower than one on an idle machine (mostly copies, which two threads do not speed up)
+    split = not channel_major
+
+    def run(compiled, parallel):
+        def part(samples):  # OpenMP im2col only where the parts are not already the threads
+            _im2col_into(cols, x, samples, kernel, stride, pads, dilation, channel_major, compiled,
+                         parallel and not split)
             finish(samples)
-        # small (channel-major) convolutions stay in one part: with LeNet-5's, two parts measured
-        # 1.3x slower than one on an idle machine (mostly copies, which two threads do not speed up)
-        in_parts_with_blas(part, n, o * ck // groups * n * length, split=not channel_major)
+        in_parts_with_blas(part, n, o * ck // groups * n * length, split=split)
 
     _with_im2col_variant(cols.size, x, pads, run)
     return y.reshape((n, o) + tuple(out_sp))

@@ -42,7 +42,11 @@ class WeightGrads:
         steps, batch, _ = d_in.shape
         self.batch = batch
         self.d_x = np.empty((steps, batch, w_ih.shape[1]), d_in.dtype) if need_x else None
-        self.overlap = threads.get_num_threads() > 1 and steps >= 2 * _MIN_BLOCK_STEPS
+        # overlap only where the recurrence's step GEMMs run on one BLAS thread (the callers'
+        # blas_threads_for): the blocks then take the other core instead of competing for both
+        step_macs = batch * d_in.shape[-1] * self.h_prev.shape[-1]
+        self.overlap = (threads.get_num_threads() > 1 and steps >= 2 * _MIN_BLOCK_STEPS
+                        and step_macs < threads.SMALL_GEMM)
         self.block = max(_MIN_BLOCK_STEPS, -(-steps // _BLOCKS))
         self.steps = steps
         self.finished = 0  # steps whose gate gradients are written: the last ones of the direction
