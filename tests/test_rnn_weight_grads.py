@@ -108,3 +108,25 @@ def test_long_bidirectional_sequences_match_torch(num_threads, cls):
     for name, p in mine.named_parameters():
         np.testing.assert_allclose(p.grad.numpy(), ref.get_parameter(name).grad.numpy(), rtol=1e-10, atol=1e-12,
                                    err_msg=name)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_gradcheck_float64_with_overlapped_blocks(reverse):
+    """gradcheck through LSTM and GRU layers long enough that, at 2 threads, the weight gradients
+    come from blocks computed beside the recurrence."""
+    from torsh._ops.nn_rnn_fused import gru_sequence, lstm_sequence
+    before = torsh.get_num_threads()
+    torsh.set_num_threads(2)
+    try:
+        rng = np.random.default_rng(2)
+        steps, batch, feat, hidden = 2 * rnn_weight_grads._MIN_BLOCK_STEPS + 1, 1, 1, 2
+        x, h0, c0 = (torsh.tensor(rng.standard_normal(s) * 0.5, requires_grad=True)
+                     for s in ((steps, batch, feat), (batch, hidden), (batch, hidden)))
+        for gates, run in ((4, lambda *a: lstm_sequence(a[0], a[1], c0, *a[2:], reverse=reverse)[0]),
+                           (3, lambda *a: gru_sequence(*a, reverse=reverse)[0])):
+            weights = tuple(torsh.tensor(rng.standard_normal(s) * 0.5, requires_grad=True)
+                            for s in ((gates * hidden, feat), (gates * hidden, hidden), (gates * hidden,),
+                                      (gates * hidden,)))
+            assert torsh.autograd.gradcheck(run, (x, h0) + weights)
+    finally:
+        torsh.set_num_threads(before)
