@@ -88,7 +88,7 @@ def _im2col_into(cols, x, samples, kernel, stride, pads, dilation, channel_major
         return
     if compiled:
         ck = c * int(np.prod(kernel))
-        sample_stride, row_stride = (length, n * length) if channel_major else (ck * length, length)
+        sample_stride, row_stride = (length, n * length) if channel_major else (cols.shape[1] * length, length)
         part = np.ascontiguousarray(x[samples])
         kernels.get("conv").im2col2d(part.reshape(-1), cols.reshape(-1)[samples.start * sample_stride:], count,
                                      c, *x.shape[2:], *kernel, *stride, pads[0][0], pads[1][0], *dilation, *out_sp,
@@ -99,8 +99,9 @@ def _im2col_into(cols, x, samples, kernel, stride, pads, dilation, channel_major
     if channel_major:  # cols seen as (C, *k, N, *out)
         dest = cols.reshape((c,) + tuple(kernel) + (n,) + tuple(out_sp))[(slice(None),) * (1 + nd) + (samples,)]
         np.copyto(dest, win.transpose((1,) + kernel_axes + (0,) + out_axes))
-    else:  # cols seen as (N, C, *k, *out)
-        dest = cols.reshape((n, c) + tuple(kernel) + tuple(out_sp))[samples]
+    else:  # cols seen as (N, C, *k, *out) (a view: the rows past C*K, if any, are left alone)
+        ck = c * int(np.prod(kernel))
+        dest = np.reshape(cols[samples, :ck], (count, c) + tuple(kernel) + tuple(out_sp), copy=False)
         np.copyto(dest, win.transpose((0, 1) + kernel_axes + out_axes))
 
 
@@ -112,11 +113,12 @@ def _with_im2col_variant(op_numel, x, pads, run):
     return run(False, False)
 
 
-def _new_columns(x, kernel, stride, pads, dilation, channel_major):
+def _new_columns(x, kernel, stride, pads, dilation, channel_major, ones_row=False):
+    """Room for the columns; sample-major with ``ones_row``: (N, C*K + 1, L), the last row for ones."""
     n, c = x.shape[:2]
     ck = c * int(np.prod(kernel))
     length = int(np.prod(_out_spatial(x.shape[2:], kernel, stride, pads, dilation)))
-    return np.empty((ck, n * length) if channel_major else (n, ck, length), dtype=x.dtype)
+    return np.empty((ck, n * length) if channel_major else (n, ck + ones_row, length), dtype=x.dtype)
 
 
 def _columns(x, kernel, stride, pads, dilation, channel_major=False):
@@ -148,9 +150,12 @@ def conv_forward_np(x, w, stride, pads, dilation, groups, keep_cols=None, bias=N
     out_sp = _out_spatial(x.shape[2:], kernel, stride, pads, dilation)
     length = int(np.prod(out_sp))
     channel_major = _channel_major(n, groups, o, ck, length)
-    cols = _new_columns(x, kernel, stride, pads, dilation, channel_major)
+    # per-sample GEMMs add the bias themselves: one more column of W (the bias) against a row of
+    # ones in the columns, instead of a pass over the output (W5, 1 thread: 0.26 ms against 0.77)
+    ones_row = bias is not None and not channel_major and groups == 1
+    cols = _new_columns(x, kernel, stride, pads, dilation, channel_major, ones_row)
     if keep_cols is not None:
-        keep_cols.append(cols)
+        keep_cols.append(cols[:, :ck] if ones_row else cols)
     dtype = np.result_type(x, w)
     y = np.empty((n, o, length), dtype)
     bias_rows = None if bias is None else bias.reshape(1, groups, o // groups, 1).astype(dtype, copy=False)
@@ -165,15 +170,22 @@ def conv_forward_np(x, w, stride, pads, dilation, groups, keep_cols=None, bias=N
                 np.add(y_rows.transpose(1, 0, 2), bias_rows.reshape(1, o, 1), out=y[samples])
     else:
         # (G, O/G, C/G*K) @ (n, G, C/G*K, L) -> (n, G, O/G, L): one GEMM per sample and group
-        w_rows = w.reshape(groups, o // groups, ck // groups).astype(dtype, copy=False)
-        cols4, y4 = cols.reshape(n, groups, ck // groups, length), y.reshape(n, groups, o // groups, length)
+        if ones_row:
+            w_rows = np.concatenate((w.reshape(o, ck), bias.reshape(o, 1)), axis=1).astype(dtype)[None]
+            cols4 = cols[:, None]
+        else:
+            w_rows = w.reshape(groups, o // groups, ck // groups).astype(dtype, copy=False)
+            cols4 = cols.reshape(n, groups, ck // groups, length)
+        y4 = y.reshape(n, groups, o // groups, length)
         chunk = max(1, _CACHE_CHUNK_BYTES // max(1, y[0].nbytes))
 
         def finish(samples):
+            if ones_row:
+                cols[samples, ck] = 1
             for start in range(samples.start, samples.stop, chunk):
                 rows = slice(start, min(start + chunk, samples.stop))
                 np.matmul(w_rows, cols4[rows], out=y4[rows])
-                if bias_rows is not None:
+                if bias_rows is not None and not ones_row:
                     y4[rows] += bias_rows
 
     # small (channel-major) convolutions stay in one part: with LeNet-5's, two parts measured
