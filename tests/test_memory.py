@@ -39,17 +39,18 @@ def test_storage_alive_before_counting_started_is_counted():
 
 
 def test_the_allocation_that_starts_counting_has_its_alloc_event():
-    """A memory subscriber turns counting on at the next tensor made; that tensor already holds its
-    storage when the scan of live storage runs, and must still get an alloc event (it had only a free)."""
+    """A memory subscriber turns counting on at the next tensor made, which already holds its array
+    when the scan of live storage runs. A view of existing storage allocates nothing (no event);
+    a fresh tensor must get its alloc event (it had only a free). Both storages are freed."""
     import subprocess
     import sys
     code = ("import gc, torsh\nfrom torsh.backend import events, memory\nassert not memory.counting\n"
-            "seen = []\nevents.subscribe(memory.TOPIC, seen.append)\n"
-            "a = torsh.zeros(250, 4)\ndel a\ngc.collect()\n"
+            "a = torsh.zeros(250, 4)\nseen = []\nevents.subscribe(memory.TOPIC, seen.append)\n"
+            "view = a.view(-1)\nb = torsh.zeros(250, 4)\ndel a, view, b\ngc.collect()\n"
             "print([(e.kind, e.nbytes) for e in seen])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[('alloc', 4000), ('free', 4000)]"
+    assert out.stdout.strip() == "[('alloc', 4000), ('free', 4000), ('free', 4000)]"
 
 
 def test_peak_and_reset_and_stats_keys():

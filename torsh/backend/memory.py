@@ -59,10 +59,10 @@ def storage_of(array):
 def track(array):
     """Count ``array``'s storage as allocated now and freed when it is garbage collected."""
     global _live, _peak, _peak_count, _allocated_total, _allocations
+    if not counting:  # a memory subscriber appeared: count from now on, existing storage included
+        start_counting(new_array=array)
     if array.base is not None:
         array = storage_of(array)
-    if not counting:  # a memory subscriber appeared: count from now on, existing storage included
-        start_counting(new_storage=array)
     key = id(array)
     if key in _by_storage:
         return
@@ -98,11 +98,12 @@ def _on_collected(ref):
         events.emit(TOPIC, MemoryEvent("free", nbytes, _live, key))
 
 
-def start_counting(new_storage=None):
+def start_counting(new_array=None):
     """Count tensor storage from now on, starting with every storage alive now (idempotent).
 
-    ``new_storage``: the storage whose tracking started the counting; its tensor already holds it,
-    but it is a new allocation, left out of the scan so that it gets its alloc event."""
+    ``new_array``: the array whose tracking started the counting. Its tensor already holds it, so
+    the scan leaves that tensor out: a fresh allocation then gets its alloc event, while a view of
+    storage that other tensors hold is found through them and gets none."""
     global counting, _scanning
     if counting:
         return
@@ -116,7 +117,7 @@ def start_counting(new_storage=None):
         for obj in gc.get_objects():
             kind = type(obj)  # not isinstance: that reads __class__, which some objects compute (and warn)
             if issubclass(kind, Tensor) and hasattr(obj, "_data"):  # (one being built has none yet)
-                if new_storage is None or storage_of(obj._data) is not new_storage:
+                if obj._data is not new_array:
                     track(obj._data)
             elif kind is graph.SavedTensor:
                 graph.register_saved(obj)
