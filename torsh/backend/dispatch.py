@@ -82,6 +82,9 @@ thresholds = {
     # up; OpenMP won from 1M in interleaved rounds (4M, 32x32 k2: fwd 7.7 -> 4.3 ms, bwd 12.2 -> 5.4 ms)
     # and was a toss-up below
     "avg_pool2d": (0, 1_048_576),
+    # direct convolution (numel of the output; the C++ family conv_direct, called where nn_conv's
+    # DIRECT_MAX_TAPS allows): OpenMP over samples, W5 at 2 threads 0.94 ms against 1.76 ms on one
+    "conv2d_direct": (0, 0),
     "avg_pool2d_backward": (0, 1_048_576),
     # fused LSTM/GRU cell steps, decided once per sequence (numel: steps * batch * gates * hidden)
     "lstm_sequence": (0, INF),
@@ -148,6 +151,7 @@ _FAMILY = {"sum_rows": "reductions", "max_rows": "reductions", "logsumexp_rows":
            "layer_norm": "norm", "layer_norm_backward": "norm", "sgd_step": "optim", "adam_step": "optim",
            **{op: "conv" for op in ("im2col2d", "col2im2d", "max_pool2d", "take_spatial", "scatter_spatial",
                                      "avg_pool2d", "avg_pool2d_backward")},
+           "conv2d_direct": "conv_direct",
            **{op + suffix: "rnn" for op in ("lstm_sequence", "gru_sequence") for suffix in ("", "_backward")},
            "batch_norm": "norm", "batch_norm_backward": "norm", "batch_norm_eval": "norm",
            "group_norm": "norm", "group_norm_backward": "norm", "embedding_backward": "embedding",

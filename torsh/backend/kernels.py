@@ -1,4 +1,4 @@
-"""Loading of the compiled Pythran kernel families (torsh/_kernels/*.so).
+"""Loading of the compiled kernel families (torsh/_kernels/*.so: Pythran, and conv_direct in C++).
 
 On x86-64 each family is built twice, for the portable baseline and for x86-64-v3 (AVX2,
 FMA); the v3 copy is loaded when this CPU has those instructions (TORSH_KERNEL_ISA=baseline
@@ -10,7 +10,8 @@ the loader treat those families as missing, to test exactly that.
 import importlib
 import os
 
-FAMILIES = ("elementwise", "reductions", "nn", "norm", "optim", "activation", "conv", "rnn", "embedding")
+FAMILIES = ("elementwise", "reductions", "nn", "norm", "optim", "activation", "conv", "rnn", "embedding",
+            "conv_direct")
 
 _modules = {}
 _errors = {}
