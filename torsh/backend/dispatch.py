@@ -83,7 +83,9 @@ thresholds = {
     # and was a toss-up below
     "avg_pool2d": (0, 1_048_576),
     # direct convolution (numel of the output; the C++ family conv_direct, called where nn_conv's
-    # DIRECT_MAX_TAPS allows): OpenMP over samples, W5 at 2 threads 0.94 ms against 1.76 ms on one
+    # DIRECT_MAX_TAPS allows): OpenMP over samples, W5 at 2 threads 0.94 ms against 1.76 ms on one.
+    # Its records keep the tier names ("pythran_omp": compiled, OpenMP) that the notebook views and
+    # the stats schema know, though this kernel is C++
     "conv2d_direct": (0, 0),
     "avg_pool2d_backward": (0, 1_048_576),
     # fused LSTM/GRU cell steps, decided once per sequence (numel: steps * batch * gates * hidden)
