@@ -6,7 +6,9 @@ Layouts (all C-contiguous, float32 or float64):
 
 Arrays arrive flattened (1-D, with their shapes as arguments) for im2col/col2im/max pooling:
 explicit offsets into flat arrays compile to plain pointer arithmetic, where nested views of
-4-D arrays measured 2x slower than NumPy's strided copies.
+4-D arrays measured 2x slower than NumPy's strided copies. The innermost loops over a row run on
+1-D slices of the flat arrays (``_copy_row``, ``_add_row``), which Pythran indexes without the
+negative-index wrap of computed offsets, so that GCC vectorises them.
 
 * ``x``    (N, C, H, W) input planes; ``dx`` its gradient, same shape.
 * ``cols``: row ``(c*KH + ki)*KW + kj`` of sample n holds x[n, c, oi*SH - PH + ki*DH, oj*SW - PW + kj*DW]
@@ -23,8 +25,8 @@ explicit offsets into flat arrays compile to plain pointer arithmetic, where nes
 
 ``parallel`` shares the outer loop (samples, planes, or average pooling's groups of four planes)
 among OpenMP threads; each iteration writes only its own sample/plane(s), so no two threads write
-the same element. Every loop is explicit scalar code over rows; the valid column range of each
-row (or window) is computed once, so the inner loops have no bounds tests.
+the same element. The valid column range of each row (or window) is computed once, so the inner
+loops have no bounds tests.
 """
 
 # pythran export im2col2d(float32[:], float32[:], int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, bool)
@@ -60,6 +62,24 @@ def _valid_range(size, out, stride, offset):
     return lo, hi
 
 
+def _copy_row(dst, src, count):
+    # dst and src are views, which Pythran indexes without the negative-index wrap it adds to
+    # computed flat offsets: GCC vectorises these loops, not the flat ones (LeNet-5's first
+    # convolution's im2col, 1.25M floats: 1.05 -> 0.44 ms; its col2im 0.87 -> 0.33 ms)
+    for p in range(count):
+        dst[p] = src[p]
+
+
+def _add_row(dst, src, count):
+    for p in range(count):
+        dst[p] += src[p]
+
+
+def _zero_row(dst, count):
+    for p in range(count):
+        dst[p] = 0
+
+
 def _im2col_sample(x, col, xo, co, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, row_stride):
     for c in range(channels):
         for ki in range(kh):
@@ -68,23 +88,22 @@ def _im2col_sample(x, col, xo, co, channels, height, width, kh, kw, sh, sw, ph, 
                 off = kj * dw - pw
                 lo, hi = _valid_range(width, ow, sw, off)
                 rbase = co + ((c * kh + ki) * kw + kj) * row_stride
-                for oi in range(oh):
+                _zero_row(col[rbase:rbase + oi_lo * ow], oi_lo * ow)  # output rows whose window row is padding
+                _zero_row(col[rbase + oi_hi * ow:rbase + oh * ow], (oh - oi_hi) * ow)
+                for oi in range(oi_lo, oi_hi):
                     base = rbase + oi * ow
-                    if oi < oi_lo or oi >= oi_hi:
-                        for oj in range(ow):
-                            col[base + oj] = 0
-                    else:
-                        src = xo + (c * height + oi * sh + ki * dh - ph) * width + off
+                    src = xo + (c * height + oi * sh + ki * dh - ph) * width + off
+                    if sw == 1:
                         for oj in range(lo):
                             col[base + oj] = 0
-                        if sw == 1:
-                            for oj in range(lo, hi):
-                                col[base + oj] = x[src + oj]
-                        else:
-                            for oj in range(lo, hi):
-                                col[base + oj] = x[src + oj * sw]
+                        _copy_row(col[base + lo:base + hi], x[src + lo:src + hi], hi - lo)
                         for oj in range(hi, ow):
                             col[base + oj] = 0
+                    else:
+                        for oj in range(ow):
+                            col[base + oj] = 0
+                        for oj in range(lo, hi):
+                            col[base + oj] = x[src + oj * sw]
 
 
 def im2col2d(x, cols, n, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, sample_stride, row_stride,
@@ -103,8 +122,7 @@ def im2col2d(x, cols, n, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw
 
 
 def _col2im_sample(col, dx, co, xo, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, row_stride):
-    for j in range(xo, xo + channels * height * width):
-        dx[j] = 0
+    _zero_row(dx[xo:xo + channels * height * width], channels * height * width)
     for c in range(channels):
         for ki in range(kh):
             oi_lo, oi_hi = _valid_range(height, oh, sh, ki * dh - ph)
@@ -116,8 +134,7 @@ def _col2im_sample(col, dx, co, xo, channels, height, width, kh, kw, sh, sw, ph,
                     dst = xo + (c * height + oi * sh + ki * dh - ph) * width + off
                     base = rbase + oi * ow
                     if sw == 1:
-                        for oj in range(lo, hi):
-                            dx[dst + oj] += col[base + oj]
+                        _add_row(dx[dst + lo:dst + hi], col[base + lo:base + hi], hi - lo)
                     else:
                         for oj in range(lo, hi):
                             dx[dst + oj * sw] += col[base + oj]
@@ -170,18 +187,56 @@ def _max_pool_plane(x, out, idx, xo, oo, height, width, oh, ow, kh, kw, sh, sw, 
             idx[oo + oi * ow + oj] = best_i
 
 
+def _max_pool_plane_2x2(x, out, idx, width, oh, ow):
+    # 2x2 windows, stride 2, all in bounds: straight-line compares over row views instead of the
+    # general loops (64x6x28x28: 1.83 -> 0.44 ms); the same order and NaN rule as _max_pool_plane
+    for oi in range(oh):
+        k0 = 2 * oi * width
+        r0 = x[k0:k0 + width]
+        r1 = x[k0 + width:k0 + 2 * width]
+        out_row = out[oi * ow:oi * ow + ow]
+        idx_row = idx[oi * ow:oi * ow + ow]
+        for oj in range(ow):
+            best = r0[2 * oj]
+            best_i = k0 + 2 * oj
+            v = r0[2 * oj + 1]
+            if v > best or v != v:
+                best = v
+                best_i = k0 + 2 * oj + 1
+            v = r1[2 * oj]
+            if v > best or v != v:
+                best = v
+                best_i = k0 + width + 2 * oj
+            v = r1[2 * oj + 1]
+            if v > best or v != v:
+                best = v
+                best_i = k0 + width + 2 * oj + 1
+            out_row[oj] = best
+            idx_row[oj] = best_i
+
+
+def _max_pool_one_plane(x, out, idx, p, height, width, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw):
+    if (kh == 2 and kw == 2 and sh == 2 and sw == 2 and ph == 0 and pw == 0 and dh == 1 and dw == 1
+            and 2 * oh <= height and 2 * ow <= width):
+        xs = height * width
+        os_ = oh * ow
+        _max_pool_plane_2x2(x[p * xs:(p + 1) * xs], out[p * os_:(p + 1) * os_], idx[p * os_:(p + 1) * os_], width,
+                            oh, ow)
+    else:
+        _max_pool_plane(x, out, idx, p * height * width, p * oh * ow, height, width, oh, ow, kh, kw, sh, sw, ph, pw,
+                        dh, dw)
+
+
 def max_pool2d_planes(x, out, idx, planes, height, width, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, parallel):
     """Window maxima of x (P, H, W), flat, into ``out`` (P, OH, OW), flat, and their in-plane flat
     indices into ``idx``."""
     if parallel:
         # omp parallel for schedule(static)
         for p in range(planes):
-            _max_pool_plane(x, out, idx, p * height * width, p * oh * ow, height, width, oh, ow, kh, kw, sh, sw,
-                            ph, pw, dh, dw)
+            _max_pool_one_plane(x, out, idx, p, height, width, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw)
     else:
         for p in range(planes):
-            _max_pool_plane(x, out, idx, p * height * width, p * oh * ow, height, width, oh, ow, kh, kw, sh, sw,
-                            ph, pw, dh, dw)
+            _max_pool_one_plane(x, out, idx, p, height, width, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw)
 
 
 def _avg_pool_plane(x, out, scale, xo, oo, height, width, oh, ow, kh, kw, sh, sw, ph, pw):

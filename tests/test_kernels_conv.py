@@ -124,6 +124,8 @@ POOLS = [  # (x shape, kernel, stride, padding, dilation, ceil_mode)
     ((1, 2, 6, 7), 3, 2, 1, 1, True),
     ((3, 4, 11, 13), (2, 3), (3, 2), (1, 1), (2, 2), True),
     ((4, 6, 28, 28), 2, None, 0, 1, False),  # LeNet
+    ((2, 3, 7, 9), 2, None, 0, 1, False),  # the 2x2 kernel's fast path, a row and a column left over
+    ((2, 3, 7, 9), 2, None, 0, 1, True),  # ceil mode: the last windows overhang, the general path
 ]
 
 
