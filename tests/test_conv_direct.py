@@ -1,7 +1,8 @@
 """The direct convolution kernel (C++ family ``conv_direct``, dispatch op ``conv2d_direct``) against
 PyTorch: which convolutions take it, its output on register-block tails (output channels not a
-multiple of 4, rows not a multiple of 16), bias or none, thread counts, the gradients of a graph
-whose forward ran on it, and the kernel's own argument checks."""
+multiple of 4, rows not a multiple of 16 or 8, rows narrower than 8), bias or none, thread counts, the gradients of a graph
+whose forward ran on it, the direct weight gradient of a training step (and its double backward),
+and the kernels' own argument checks."""
 import os
 import subprocess
 import sys
@@ -38,6 +39,8 @@ def _ops(records):
     ((1, 1, 40, 37), (5, 1, 3, 3), (0, 2), False),   # batch 1, asymmetric padding per dim, no bias
     ((3, 2, 11, 17), (8, 2, 3, 5), 0, True),         # kh != kw, no padding
     ((2, 2, 20, 20), (4, 2, 4, 4), 1, True),         # C*kh*kw = 32, the largest taken
+    ((2, 3, 6, 6), (3, 3, 3, 3), 0, True),           # rows of 4 columns (scalar), 3 channels
+    ((2, 1, 12, 12), (7, 1, 3, 3), 1, True),         # 12 columns: 8 + a block moved back; 4 + 3 channels
 ])
 def test_forward_matches_torch_and_runs_on_the_direct_kernel(xs, ws, padding, bias):
     x, w, b = _inputs(xs, ws, bias=bias)
@@ -50,7 +53,7 @@ def test_forward_matches_torch_and_runs_on_the_direct_kernel(xs, ws, padding, bi
     np.testing.assert_allclose(y.numpy(), expected.numpy(), **TOL)
 
 
-@pytest.mark.parametrize("case", ["float64", "stride 2", "dilation 2", "groups 2", "33 taps", "weight grad"])
+@pytest.mark.parametrize("case", ["float64", "stride 2", "dilation 2", "groups 2", "33 taps"])
 def test_other_convolutions_stay_on_im2col(case):
     xs, ws, kwargs, dtype = (2, 4, 12, 12), (8, 4, 3, 3), {}, np.float32
     if case == "stride 2":
@@ -64,12 +67,16 @@ def test_other_convolutions_stay_on_im2col(case):
     elif case == "float64":
         dtype = np.float64
     x, w, b = (a.astype(dtype) for a in _inputs(xs, ws))
-    tw = torsh.tensor(w, requires_grad=case == "weight grad")
-    with torsh.set_grad_enabled(case == "weight grad"), dispatch.record() as records:
+    tw = torsh.tensor(w, requires_grad=True)
+    with dispatch.record() as records:
         y = F.conv2d(torsh.tensor(x), tw, torsh.tensor(b), **kwargs)
-    assert "conv2d_direct" not in {r.op for r in records}
-    expected = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), **kwargs)
-    np.testing.assert_allclose(y.detach().numpy(), expected.numpy(), **TOL)
+        y.sum().backward()
+    assert not {"conv2d_direct", "conv2d_direct_weight_grad"} & {r.op for r in records}
+    rw = torch.tensor(w, requires_grad=True)
+    expected = torch.nn.functional.conv2d(torch.from_numpy(x), rw, torch.from_numpy(b), **kwargs)
+    expected.sum().backward()
+    np.testing.assert_allclose(y.detach().numpy(), expected.detach().numpy(), **TOL)
+    np.testing.assert_allclose(tw.grad.numpy(), rw.grad.numpy(), **TOL)
 
 
 def test_input_gradient_through_a_direct_forward_matches_torch():
@@ -86,18 +93,61 @@ def test_input_gradient_through_a_direct_forward_matches_torch():
     np.testing.assert_allclose(tx.grad.numpy(), rx.grad.numpy(), **TOL)
 
 
+@pytest.mark.parametrize("xs, ws, padding", [
+    ((32, 3, 32, 32), (64, 3, 3, 3), 1),   # W5: rows of 32, taps in one block of 3
+    ((4, 1, 28, 28), (6, 1, 5, 5), 2),     # LeNet-5's first layer: 5 taps = 3 + 2, 6 channels = 4 + 2
+    ((3, 2, 9, 13), (7, 2, 4, 3), 1),      # rows of 11 (8 + a masked tail), 4 taps = 3 + 1, 4 + 3 channels
+    ((2, 3, 6, 5), (1, 3, 3, 3), 0),       # rows of 3 (masked only), 1 channel
+])
+def test_training_step_runs_both_direct_kernels_and_matches_torch(xs, ws, padding):
+    """Weight and input requiring grad: the forward and the weight gradient run direct, no columns are kept."""
+    x, w, b = _inputs(xs, ws, seed=4)
+    tx, tw, tb = (torsh.tensor(a, requires_grad=True) for a in (x, w, b))
+    with dispatch.record() as records:
+        y = F.conv2d(tx, tw, tb, padding=padding)
+        assert y.grad_fn.cols is None
+        g = np.random.default_rng(5).standard_normal(y.shape).astype(np.float32)
+        y.backward(torsh.tensor(g))
+    assert _ops(records) == {("conv2d_direct", "pythran_omp")}
+    assert ("conv2d_direct_weight_grad", "pythran_omp") in {(r.op, r.variant) for r in records}
+    rx, rw, rb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    yr = torch.nn.functional.conv2d(rx, rw, rb, padding=padding)
+    yr.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(y.detach().numpy(), yr.detach().numpy(), **TOL)
+    for ours, ref in ((tx, rx), (tw, rw), (tb, rb)):
+        np.testing.assert_allclose(ours.grad.numpy(), ref.grad.numpy(), rtol=2e-4, atol=1e-3)
+
+
+def test_direct_weight_gradient_has_gradients_itself():
+    """The weight gradient's own graph (double backward) stays torsh ops around the direct kernel."""
+    x, w, _ = _inputs((2, 2, 7, 9), (3, 2, 3, 3), seed=6)
+    tx, tw = torsh.tensor(x, requires_grad=True), torsh.tensor(w, requires_grad=True)
+    rx, rw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    (gw,) = torsh.autograd.grad(F.conv2d(tx, tw, padding=1).square().sum(), tw, create_graph=True)
+    (gwr,) = torch.autograd.grad(torch.nn.functional.conv2d(rx, rw, padding=1).square().sum(), rw, create_graph=True)
+    np.testing.assert_allclose(gw.detach().numpy(), gwr.detach().numpy(), rtol=2e-4, atol=1e-3)
+    gw.sum().backward()
+    gwr.sum().backward()
+    np.testing.assert_allclose(tx.grad.numpy(), rx.grad.numpy(), rtol=2e-4, atol=1e-3)
+    np.testing.assert_allclose(tw.grad.numpy(), rw.grad.numpy(), rtol=2e-4, atol=1e-3)
+
+
 @pytest.mark.parametrize("num_threads", [1, 2])
 def test_any_thread_count_gives_the_same_output(num_threads):
     x, w, b = _inputs((5, 3, 16, 33), (7, 3, 3, 3), seed=3)
     before = torsh.get_num_threads()
     torsh.set_num_threads(num_threads)
+    tw = torsh.tensor(w, requires_grad=True)
     try:
-        with torsh.no_grad():
-            y = F.conv2d(torsh.from_numpy(x), torsh.from_numpy(w), torsh.from_numpy(b), padding=1)
+        y = F.conv2d(torsh.from_numpy(x), tw, torsh.from_numpy(b), padding=1)
+        y.sum().backward()
     finally:
         torsh.set_num_threads(before)
-    expected = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), padding=1)
-    np.testing.assert_allclose(y.numpy(), expected.numpy(), **TOL)
+    rw = torch.tensor(w, requires_grad=True)
+    expected = torch.nn.functional.conv2d(torch.from_numpy(x), rw, torch.from_numpy(b), padding=1)
+    expected.sum().backward()
+    np.testing.assert_allclose(y.detach().numpy(), expected.detach().numpy(), **TOL)
+    np.testing.assert_allclose(tw.grad.numpy(), rw.grad.numpy(), rtol=2e-4, atol=1e-3)
 
 
 def test_kernel_refuses_buffers_smaller_than_the_shapes_say():
@@ -110,6 +160,11 @@ def test_kernel_refuses_buffers_smaller_than_the_shapes_say():
         DIRECT.conv2d_direct(xp, w, b, np.zeros((1, 2, 5, 5), np.float32), 1, 1, 6, 6, 2, 3, 3, 5, 5, False)
     with pytest.raises(TypeError):  # a read-only output buffer
         DIRECT.conv2d_direct(xp, w, b, b"\0" * 128, 1, 1, 6, 6, 2, 3, 3, 4, 4, False)
+    gy = np.zeros((1, 2, 4, 4), np.float32)
+    with pytest.raises(ValueError, match="conv2d_direct_weight_grad: dw holds 68 bytes"):
+        DIRECT.conv2d_direct_weight_grad(xp, gy, np.zeros(17, np.float32), 1, 1, 6, 6, 2, 3, 3, 4, 4, False)
+    with pytest.raises(ValueError, match="conv2d_direct_weight_grad: gy holds 128 bytes"):
+        DIRECT.conv2d_direct_weight_grad(np.zeros((2, 1, 6, 6), np.float32), gy, w, 2, 1, 6, 6, 2, 3, 3, 4, 4, False)
 
 
 def test_the_baseline_copy_has_no_direct_kernel_and_convolutions_use_im2col():
@@ -121,3 +176,23 @@ def test_the_baseline_copy_has_no_direct_kernel_and_convolutions_use_im2col():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "['im2col2d']", "27.0"]
+
+
+def test_the_baseline_copys_scalar_kernels_compute_the_same_as_numpy():
+    """Not called by torsh (VECTORISED is False there) but exported: they must still be right."""
+    code = ("import numpy as np; from torsh.backend import kernels\n"
+            "from numpy.lib.stride_tricks import sliding_window_view as win\n"
+            "m = kernels.get('conv_direct'); rng = np.random.default_rng(0)\n"
+            "xp = rng.standard_normal((2, 3, 7, 9), dtype=np.float32); w = rng.standard_normal((5, 3, 3, 2), dtype=np.float32)\n"
+            "b = rng.standard_normal(5, dtype=np.float32); y = np.empty((2, 5, 5, 8), np.float32)\n"
+            "m.conv2d_direct(xp, w, b, y, 2, 3, 7, 9, 5, 3, 2, 5, 8, True)\n"
+            "windows = win(xp.astype(np.float64), (3, 2), axis=(2, 3))\n"
+            "ref = np.einsum('ncijkl,ockl->noij', windows, w) + b[:, None, None]\n"
+            "gy = rng.standard_normal((2, 5, 5, 8), dtype=np.float32); dw = np.empty_like(w)\n"
+            "m.conv2d_direct_weight_grad(xp, gy, dw, 2, 3, 7, 9, 5, 3, 2, 5, 8, True)\n"
+            "ref_dw = np.einsum('noij,ncijkl->ockl', gy, windows)\n"
+            "print(m.VECTORISED, np.abs(y - ref).max() < 1e-4, np.abs(dw - ref_dw).max() < 1e-4)")
+    env = dict(os.environ, TORSH_KERNEL_ISA="baseline")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True", "True"]

@@ -25,6 +25,13 @@ def variant(request):
         yield recorded
 
 
+@pytest.fixture(autouse=True)
+def im2col_only(monkeypatch):
+    """Keep every convolution on im2col + GEMMs, whose kernels these tests are about (the direct
+    kernels that small float32 convolutions take have theirs in test_conv_direct.py)."""
+    monkeypatch.setattr(nn_conv, "DIRECT_MAX_TAPS", 0)
+
+
 @pytest.fixture(params=["sample-major", "channel-major"])
 def layout(request, monkeypatch):
     """Force the im2col layout: per-sample GEMMs, or one GEMM over the batch (groups == 1, N > 1)."""

@@ -137,23 +137,23 @@ def _out_spatial(in_spatial, kernel, stride, pads, dilation):
 _CACHE_CHUNK_BYTES = 256 * 1024  # output rows finished (bias added) while they are still in L2
 
 
-# C*kh*kw up to which a float32 convolution of stride 1 runs on the direct kernel (kernels_cpp/
-# conv_direct.cpp) instead of im2col + GEMMs. Measured at W5's 27 (32x3x32x32 -> 64, 3x3, interleaved
-# with PyTorch 2.13, 1 thread: 1.76 ms against 2.8 ms for im2col + GEMMs and PyTorch's 2.57 ms;
-# 2 threads: 0.94 ms against PyTorch's 1.29 ms); not measured above 32, where K gives BLAS more to chew.
+# C*kh*kw up to which a float32 convolution of stride 1 runs on the direct kernels (kernels_cpp/
+# conv_direct.cpp: forward and weight gradient) instead of im2col + GEMMs. Measured at W5's 27
+# (32x3x32x32 -> 64, 3x3; best of 40, 2 threads: forward 0.80 ms against PyTorch's 1.09 ms, weight
+# gradient 0.71 ms against 1.14 ms for the GEMM on kept columns) and LeNet-5's first layer's 25
+# (forward 0.16 ms, weight gradient 0.13 ms against 0.75 ms). Not taken above: at LeNet-5's second
+# layer (150 taps) the weight gradient's GEMM on kept columns won (0.35 against 0.44 ms).
 DIRECT_MAX_TAPS = 32
 
 
-def _direct_kernel(x, w, stride, pads, dilation, groups, keep_cols):
-    """The conv_direct module if it runs this convolution, else None.
-
-    Forward-only calls (``keep_cols`` None): a training forward keeps im2col's columns for the
-    weight gradient anyway."""
+def _direct_kernel(x, w_shape, w_dtype, stride, pads, dilation, groups):
+    """The conv_direct module if its kernels run this convolution (x an ndarray, w of shape
+    ``w_shape`` and dtype ``w_dtype``), else None."""
     module = kernels.get("conv_direct")
-    if (module is None or not module.VECTORISED or keep_cols is not None or x.ndim != 4 or groups != 1
-            or x.dtype != np.float32 or w.dtype != np.float32 or x.shape[0] == 0
+    if (module is None or not module.VECTORISED or x.ndim != 4 or groups != 1
+            or x.dtype != np.float32 or w_dtype != np.float32 or x.shape[0] == 0
             or any(s != 1 for s in stride) or any(d != 1 for d in dilation)
-            or any(lo < 0 or hi < 0 for lo, hi in pads) or int(np.prod(w.shape[1:])) > DIRECT_MAX_TAPS):
+            or any(lo < 0 or hi < 0 for lo, hi in pads) or int(np.prod(w_shape[1:])) > DIRECT_MAX_TAPS):
         return None
     return module
 
@@ -168,13 +168,23 @@ def _conv_direct(module, x, w, pads, bias, out_sp, parallel):
     return y
 
 
+def _weight_grad_direct(module, x, gy, kernel, pads, parallel):
+    n, o = gy.shape[:2]
+    xp = np.ascontiguousarray(_pad(x, pads))
+    dw = np.empty((o, x.shape[1]) + tuple(kernel), np.float32)
+    module.conv2d_direct_weight_grad(xp, np.ascontiguousarray(gy), dw, n, x.shape[1], *xp.shape[2:], o, *kernel,
+                                     *gy.shape[2:], parallel)
+    return dw
+
+
 def conv_forward_np(x, w, stride, pads, dilation, groups, keep_cols=None, bias=None):
     """The convolution's output (plus ``bias``, an array of O values, if given); ``keep_cols`` (a list)
-    receives the im2col matrix for the weight grad.
+    receives the im2col matrix for the weight grad, if the forward made one.
 
     Small float32 convolutions of stride 1 run on the direct kernel (dispatch op
-    ``conv2d_direct``), the others on im2col + GEMMs (``_conv_forward_im2col``)."""
-    module = _direct_kernel(x, w, stride, pads, dilation, groups, keep_cols)
+    ``conv2d_direct``; their weight gradient has one too), the others on im2col + GEMMs
+    (``_conv_forward_im2col``)."""
+    module = _direct_kernel(x, w.shape, w.dtype, stride, pads, dilation, groups)
     if module is None:
         return _conv_forward_im2col(x, w, stride, pads, dilation, groups, keep_cols, bias)
     out_sp = _out_spatial(x.shape[2:], w.shape[2:], stride, pads, dilation)
@@ -301,7 +311,26 @@ def _col2im_np(cols, n, channels, kernel, out_sp, in_spatial, stride, pads, dila
 
 
 def conv_weight_grad_np(x, gy, kernel, stride, pads, dilation, groups, cols=None):
-    """dW from the input and the output gradient; ``cols``: x's im2col matrix in either layout, if known."""
+    """dW from the input and the output gradient; ``cols``: x's im2col matrix in either layout, if known.
+
+    Without columns, small float32 convolutions of stride 1 run on the direct kernel (dispatch op
+    ``conv2d_direct_weight_grad``), the others on GEMMs (``_weight_grad_im2col``)."""
+    n, o_total = gy.shape[:2]
+    og = o_total // groups
+    length = int(np.prod(gy.shape[2:]))
+    ck = x.shape[1] * int(np.prod(kernel))
+    module = None if cols is not None or gy.dtype != np.float32 else _direct_kernel(
+        x, (o_total, x.shape[1]) + tuple(kernel), gy.dtype, stride, pads, dilation, groups)
+    if module is not None:
+        return dispatch.call("conv2d_direct_weight_grad", o_total * ck * n * length, x.dtype, True,
+                             lambda parallel: _weight_grad_direct(module, x, gy, kernel, pads, parallel),
+                             lambda: _weight_grad_im2col(x, gy, kernel, stride, pads, dilation, groups),
+                             reference="im2col")
+    return _weight_grad_im2col(x, gy, kernel, stride, pads, dilation, groups, cols)
+
+
+def _weight_grad_im2col(x, gy, kernel, stride, pads, dilation, groups, cols=None):
+    """conv_weight_grad_np by GEMMs on x's im2col matrix (made here if not given)."""
     n, o_total = gy.shape[:2]
     og = o_total // groups
     length = int(np.prod(gy.shape[2:]))
@@ -378,7 +407,8 @@ def _add_bias(y, b):
 def convolution(x, w, b, stride, pads, dilation, groups):
     """Cross-correlation of x (N, C, *sp) with w (O, C/groups, *k), zero ``pads`` per dim."""
     # the weight gradient needs the same im2col matrix: kept from the forward (one copy of the
-    # windows saved per step; W7 measured 4 im2col calls a step before, 2 now)
+    # windows saved per step; W7 measured 4 im2col calls a step before, 2 now). A direct forward
+    # keeps none: its weight gradient runs direct too.
     keep = [] if needs_grad(w) else None
     y = conv_forward_np(x._data, w._data, stride, pads, dilation, groups, keep, None if b is None else b._data)
     result = wrap(y)

@@ -86,11 +86,13 @@ thresholds = {
     # up; OpenMP won from 1M in interleaved rounds (4M, 32x32 k2: fwd 7.7 -> 4.3 ms, bwd 12.2 -> 5.4 ms)
     # and was a toss-up below
     "avg_pool2d": (0, 1_048_576),
-    # direct convolution (numel of the output; the C++ family conv_direct, called where nn_conv's
-    # DIRECT_MAX_TAPS allows): OpenMP over samples, W5 at 2 threads 0.94 ms against 1.76 ms on one.
-    # Its records keep the tier names ("pythran_omp": compiled, OpenMP) that the notebook views and
-    # the stats schema know, though this kernel is C++
+    # direct convolution (numel of the output; of the weight gradient: its multiply-adds) in the C++
+    # family conv_direct, called where nn_conv's DIRECT_MAX_TAPS allows: OpenMP over samples, W5 at
+    # 2 threads 0.80 ms against 1.61 ms on one, its weight gradient 0.71 against 1.42 ms. The records
+    # keep the tier names ("pythran_omp": compiled, OpenMP) that the notebook views and the stats
+    # schema know, though these kernels are C++
     "conv2d_direct": (0, 0),
+    "conv2d_direct_weight_grad": (0, 0),
     "avg_pool2d_backward": (0, 1_048_576),
     # fused LSTM/GRU cell steps, decided once per sequence (numel: steps * batch * gates * hidden)
     "lstm_sequence": (0, INF),
@@ -157,7 +159,7 @@ _FAMILY = {"sum_rows": "reductions", "max_rows": "reductions", "logsumexp_rows":
            "layer_norm": "norm", "layer_norm_backward": "norm", "sgd_step": "optim", "adam_step": "optim",
            **{op: "conv" for op in ("im2col2d", "col2im2d", "max_pool2d", "take_spatial", "scatter_spatial",
                                      "avg_pool2d", "avg_pool2d_backward")},
-           "conv2d_direct": "conv_direct",
+           "conv2d_direct": "conv_direct", "conv2d_direct_weight_grad": "conv_direct",
            **{op + suffix: "rnn" for op in ("lstm_sequence", "gru_sequence") for suffix in ("", "_backward")},
            "batch_norm": "norm", "batch_norm_backward": "norm", "batch_norm_eval": "norm",
            "group_norm": "norm", "group_norm_backward": "norm", "embedding_backward": "embedding",
