@@ -167,15 +167,20 @@ def test_kernel_refuses_buffers_smaller_than_the_shapes_say():
         DIRECT.conv2d_direct_weight_grad(np.zeros((2, 1, 6, 6), np.float32), gy, w, 2, 1, 6, 6, 2, 3, 3, 4, 4, False)
 
 
+def _run_on_baseline_copy(code):
+    """The words ``code`` prints, run in a fresh interpreter that loads the portable kernel copies."""
+    env = dict(os.environ, TORSH_KERNEL_ISA="baseline")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.split()
+
+
 def test_the_baseline_copy_has_no_direct_kernel_and_convolutions_use_im2col():
     code = ("import numpy as np, torsh; from torsh.backend import kernels, dispatch\n"
             "x = torsh.ones(2, 3, 8, 8); w = torsh.ones(4, 3, 3, 3)\n"
             "with torsh.no_grad(), dispatch.record() as r: y = torsh.nn.functional.conv2d(x, w, padding=1)\n"
             "print(kernels.get('conv_direct').VECTORISED, sorted({e.op for e in r}), float(y[0, 0, 4, 4]))")
-    env = dict(os.environ, TORSH_KERNEL_ISA="baseline")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["False", "['im2col2d']", "27.0"]
+    assert _run_on_baseline_copy(code) == ["False", "['im2col2d']", "27.0"]
 
 
 def test_the_baseline_copys_scalar_kernels_compute_the_same_as_numpy():
@@ -192,7 +197,4 @@ def test_the_baseline_copys_scalar_kernels_compute_the_same_as_numpy():
             "m.conv2d_direct_weight_grad(xp, gy, dw, 2, 3, 7, 9, 5, 3, 2, 5, 8, True)\n"
             "ref_dw = np.einsum('noij,ncijkl->ockl', gy, windows)\n"
             "print(m.VECTORISED, np.abs(y - ref).max() < 1e-4, np.abs(dw - ref_dw).max() < 1e-4)")
-    env = dict(os.environ, TORSH_KERNEL_ISA="baseline")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["False", "True", "True"]
+    assert _run_on_baseline_copy(code) == ["False", "True", "True"]
