@@ -118,6 +118,20 @@ def test_training_step_runs_both_direct_kernels_and_matches_torch(xs, ws, paddin
         np.testing.assert_allclose(ours.grad.numpy(), ref.grad.numpy(), rtol=2e-4, atol=1e-3)
 
 
+def test_conv_transpose2d_gradients_run_on_the_direct_kernels_and_match_torch():
+    """The transposed convolution's backward is a convolution (input gradient) and a weight gradient
+    with the roles of input and output gradient swapped: both direct at stride 1."""
+    x, w, _ = _inputs((2, 4, 6, 7), (4, 3, 3, 3), seed=7, bias=False)
+    tx, tw = torsh.tensor(x, requires_grad=True), torsh.tensor(w, requires_grad=True)
+    with dispatch.record() as records:
+        F.conv_transpose2d(tx, tw, padding=1).square().sum().backward()
+    assert {"conv2d_direct", "conv2d_direct_weight_grad"} <= {r.op for r in records}
+    rx, rw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    torch.nn.functional.conv_transpose2d(rx, rw, padding=1).square().sum().backward()
+    np.testing.assert_allclose(tx.grad.numpy(), rx.grad.numpy(), rtol=2e-4, atol=1e-3)
+    np.testing.assert_allclose(tw.grad.numpy(), rw.grad.numpy(), rtol=2e-4, atol=1e-3)
+
+
 def test_direct_weight_gradient_has_gradients_itself():
     """The weight gradient's own graph (double backward) stays torsh ops around the direct kernel."""
     x, w, _ = _inputs((2, 2, 7, 9), (3, 2, 3, 3), seed=6)
