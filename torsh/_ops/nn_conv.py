@@ -316,13 +316,11 @@ def conv_weight_grad_np(x, gy, kernel, stride, pads, dilation, groups, cols=None
     Without columns, small float32 convolutions of stride 1 run on the direct kernel (dispatch op
     ``conv2d_direct_weight_grad``), the others on GEMMs (``_weight_grad_im2col``)."""
     n, o_total = gy.shape[:2]
-    og = o_total // groups
-    length = int(np.prod(gy.shape[2:]))
-    ck = x.shape[1] * int(np.prod(kernel))
+    macs = o_total * x.shape[1] * int(np.prod(kernel)) * n * int(np.prod(gy.shape[2:]))
     module = None if cols is not None or gy.dtype != np.float32 else _direct_kernel(
         x, (o_total, x.shape[1]) + tuple(kernel), gy.dtype, stride, pads, dilation, groups)
     if module is not None:
-        return dispatch.call("conv2d_direct_weight_grad", o_total * ck * n * length, x.dtype, True,
+        return dispatch.call("conv2d_direct_weight_grad", macs, x.dtype, True,
                              lambda parallel: _weight_grad_direct(module, x, gy, kernel, pads, parallel),
                              lambda: _weight_grad_im2col(x, gy, kernel, stride, pads, dilation, groups),
                              reference="im2col")
