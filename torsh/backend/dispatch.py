@@ -48,7 +48,9 @@ thresholds = {
     "log_softmax": (0, 65_536),
     "softmax_backward": (0, 65_536),
     "log_softmax_backward": (0, 65_536),
-    # below this the composed log_softmax + nll_loss (PyTorch's graph) is kept: fusing saves only microseconds
+    # below this the composed log_softmax + nll_loss is kept, for PyTorch's graph (LogSoftmaxBackward0 +
+    # NllLossBackward0 in the notebook views of small models). It costs time: at 128x10 the fused
+    # kernel's forward + backward took 144 us against 320 us composed (2026-12-04)
     "cross_entropy": (4096, 65_536),
     "cross_entropy_backward": (0, 65_536),
     "layer_norm": (0, 65_536),
