@@ -4,7 +4,8 @@
     python benchmarks/kernels_bench.py [--threads 2] [--repeats 15] [--only W10,layer_norm,sgd,adam,conv,avg_pool]
 
 Each cell is the best of ``--repeats`` calls after a warm-up (best, not median: the machine is
-shared and the minimum is the least noisy estimate of the undisturbed time).
+shared and the minimum is the least noisy estimate of the undisturbed time). Freed memory stays in
+the process unless ``--return-memory``, as in run.py.
 """
 import argparse
 import time
@@ -14,6 +15,7 @@ import torch
 
 import torsh
 import torsh.nn.functional as F
+from machine import keep_freed_memory
 from torsh.backend import dispatch
 
 
@@ -355,7 +357,11 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--only", default="W10,layer_norm,sgd,adam,conv,avg_pool,rnn,norm_embedding")
+    parser.add_argument("--return-memory", action="store_true",
+                        help="keep glibc's default of handing large freed blocks back to the kernel (as run.py)")
     args = parser.parse_args()
+    if not args.return_memory:  # as run.py: a fresh page-faulting buffer per call would dwarf the kernels
+        keep_freed_memory()
     torch.set_num_threads(args.threads)
     torsh.set_num_threads(args.threads)
     only = set(args.only.split(","))
