@@ -19,6 +19,8 @@ writing an intermediate (a sigmoid or tanh) into ``out`` while the chunk is in c
 # pythran export elu_backward(float64[:], float64[:], float64[:], float64, float64, float64, float64, bool)
 # pythran export mish_backward(float32[:], float32[:], float32[:], float32, float32, bool)
 # pythran export mish_backward(float64[:], float64[:], float64[:], float64, float64, bool)
+# pythran export relu_backward(float32[:], float32[:], float32[:], float32, bool)
+# pythran export relu_backward(float64[:], float64[:], float64[:], float64, bool)
 
 import numpy as np
 from scipy.special import ndtr
@@ -130,3 +132,29 @@ def mish_backward(g, x, out, half, one, parallel):
             _mish(g[s:e], x[s:e], out[s:e], half, one)
     else:
         _mish(g, x, out, half, one)
+
+
+def _relu(g, y, out, zero):
+    # an explicit loop: GCC turns it into a compare and blend (np.where here ran 1.1-1.3x slower)
+    for i in range(out.shape[0]):
+        out[i] = zero if y[i] <= zero else g[i]
+
+
+def relu_backward(g, y, out, zero, parallel):
+    """PyTorch's threshold_backward of relu's output ``y``: 0 where y <= 0, else grad (NaN in y
+    passes the gradient, a NaN gradient where y <= 0 does not).
+
+    Both branches walk chunks: called on the whole arrays, the loop compiled to scalar code
+    with OpenMP on (65K float32: 300 us against 24 us)."""
+    n = out.shape[0]
+    if parallel:
+        # omp parallel for schedule(static)
+        for c in range((n + CHUNK - 1) // CHUNK):
+            s = c * CHUNK
+            e = min(n, s + CHUNK)
+            _relu(g[s:e], y[s:e], out[s:e], zero)
+    else:
+        for c in range((n + CHUNK - 1) // CHUNK):
+            s = c * CHUNK
+            e = min(n, s + CHUNK)
+            _relu(g[s:e], y[s:e], out[s:e], zero)

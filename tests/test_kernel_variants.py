@@ -99,7 +99,7 @@ def test_row_and_step_kernels_agree_across_instruction_sets(dtype):
 @pytest.mark.parametrize("name,scalars", [("silu_backward", (0.5, 1)), ("gelu_backward", (-0.5, 0.3989422804014327)),
                                           ("gelu_tanh_backward", (0.5, 1, 0.7978845608028654, 0.044715, 0.134145)),
                                           ("softplus_backward", (0.5, 1, 2.0, 5.0)), ("elu_backward", (0, 1, 1, 1)),
-                                          ("mish_backward", (0.5, 1))])
+                                          ("mish_backward", (0.5, 1)), ("relu_backward", (0,))])
 def test_activation_backward_kernels_agree_across_instruction_sets(name, scalars, dtype):
     base, fast = _both("activation")
     x, out_base = _unary_inputs(np.random.default_rng(3), dtype)

@@ -17,7 +17,7 @@ from helpers import VARIANTS, forced_variant
 TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-10, atol=1e-12)}
 NN_OPS = ("softmax", "log_softmax", "softmax_backward", "log_softmax_backward", "cross_entropy",
           "cross_entropy_backward", "layer_norm", "layer_norm_backward", "silu_backward", "gelu_backward",
-          "gelu_tanh_backward", "softplus_backward", "elu_backward", "mish_backward")
+          "gelu_tanh_backward", "softplus_backward", "elu_backward", "mish_backward", "relu_backward")
 
 
 @pytest.fixture(params=VARIANTS)
@@ -242,7 +242,7 @@ ACTIVATIONS = [("silu", {}, "silu_backward"), ("gelu", {}, "gelu_backward"),
                ("gelu", {"approximate": "tanh"}, "gelu_tanh_backward"), ("softplus", {}, "softplus_backward"),
                ("softplus", {"beta": 2.0, "threshold": 1.0}, "softplus_backward"), ("elu", {}, "elu_backward"),
                ("elu", {"alpha": 0.7}, "elu_backward"), ("selu", {}, "elu_backward"),
-               ("celu", {"alpha": 0.5}, "elu_backward"), ("mish", {}, "mish_backward")]
+               ("celu", {"alpha": 0.5}, "elu_backward"), ("mish", {}, "mish_backward"), ("relu", {}, "relu_backward")]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -268,6 +268,19 @@ def test_activation_double_backward_uses_torsh_ops(name, kwargs, op, variant):
     fn = lambda t: getattr(F, name)(t, **kwargs)  # noqa: E731
     assert torsh.autograd.gradcheck(fn, (x,))
     assert torsh.autograd.gradgradcheck(fn, (x,))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_backward_treats_nan_as_threshold_backward_does(dtype, variant):
+    # NaN in relu's output passes the gradient; a NaN gradient where the output is <= 0 is dropped
+    arr = np.array([np.nan, -1.0, 0.0, 2.0, -3.0, 4.0] * 5000, dtype=dtype)
+    grad = np.array([1.0, np.nan, np.nan, 3.0, 5.0, np.nan] * 5000, dtype=dtype)
+    x, xr = _pair(arr)
+    with dispatch.record() as records:
+        F.relu(x).backward(torsh.tensor(grad))
+    torch.relu(xr).backward(torch.tensor(grad))
+    np.testing.assert_array_equal(x.grad.numpy(), xr.grad.numpy())
+    assert _variants_of(records, "relu_backward") == {variant}
 
 
 def test_activation_backward_of_a_non_contiguous_input_runs_the_formula_and_says_why():

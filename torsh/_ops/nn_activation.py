@@ -12,8 +12,8 @@ import scipy.special as sps
 from .._tensor import wrap
 from ..autograd import grad_mode
 from ..autograd.graph import Node, needs_grad, record
-from ..backend import dispatch, kernels
-from . import pointwise
+from ..backend import dispatch
+from . import _activation_backward, pointwise
 from ._helpers import dtype_name
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -31,16 +31,7 @@ def _kernel_backward(spec, grad, x, params, formula):
     """grad * f'(x) on the ``activation`` kernel family, or ``formula()`` (torsh ops), as dispatched.
     ``spec(**params)`` gives the kernel's name and its scalar arguments."""
     op, scalars = spec(**params)
-    xd, gd = x._data, grad._data
-    fits = xd.flags.c_contiguous and gd.shape == xd.shape and gd.dtype == xd.dtype
-
-    def compiled(parallel):
-        out = np.empty_like(xd)
-        getattr(kernels.get("activation"), op)(np.ascontiguousarray(gd).reshape(-1), xd.reshape(-1), out.reshape(-1),
-                                               *[xd.dtype.type(v) for v in scalars], parallel)
-        return wrap(out)
-
-    return dispatch.call(op, xd.size, xd.dtype, fits, compiled, formula)
+    return _activation_backward.on_kernel(op, scalars, grad, x, formula)
 
 
 def _make(name, node_name, forward, derivative, saves="input", kernel=None, backward_kernel=None):

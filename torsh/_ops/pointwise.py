@@ -10,9 +10,11 @@ import scipy.special as sps
 
 from .. import _dtype
 from .._tensor import Tensor, wrap
+from ..autograd import grad_mode as _grad_mode
 from ..autograd.grad_mode import no_grad
 from ..autograd.graph import Node, needs_grad, record
 from ..backend import dispatch
+from . import _activation_backward
 from ._helpers import broadcast_shapes, is_tensor, sum_to, to_array
 
 
@@ -392,6 +394,15 @@ def _np_relu(x):
     return np.maximum(x, 0).astype(x.dtype, copy=False)
 
 
+def _relu_backward(grad, y):
+    """PyTorch's threshold_backward(grad, y, 0) of relu's output ``y``: one kernel pass without
+    create_graph, else masked_fill in torsh ops (so higher derivatives flow through ``grad``)."""
+    formula = lambda: grad.masked_fill(y <= 0, 0)  # noqa: E731
+    if _grad_mode.is_grad_enabled():
+        return formula()
+    return _activation_backward.on_kernel("relu_backward", (0,), grad, y, formula)
+
+
 _UNARY = {
     # name: (numpy function, derivative(grad, x, y), backward node name, kernel, to_float, saves)
     "exp": (np.exp, lambda g, x, y: g * y, "ExpBackward0", "exp", True, "output"),
@@ -422,7 +433,7 @@ _UNARY = {
     "neg": (np.negative, lambda g, x, y: -g, "NegBackward0", None, False, None),
     "abs": (np.abs, lambda g, x, y: g * x.sgn(), "AbsBackward0", None, False, "input"),
     "square": (np.square, lambda g, x, y: g * 2 * x, "PowBackward0", None, False, "input"),
-    "relu": (_np_relu, lambda g, x, y: g * (y > 0), "ReluBackward0", "relu", False, "output"),
+    "relu": (_np_relu, lambda g, x, y: _relu_backward(g, y), "ReluBackward0", "relu", False, "output"),
     "frac": (lambda x: x - np.trunc(x), lambda g, x, y: g, "FracBackward0", None, False, None),
 }
 
@@ -666,7 +677,6 @@ from .pointwise_more import maximum, minimum  # noqa: E402
 
 
 # -- operator shortcut ---------------------------------------------------------------------------
-from ..autograd import grad_mode as _grad_mode  # noqa: E402
 from ..backend import events as _events  # noqa: E402
 
 _SHORTCUT_KINDS = {"add": "fciu", "sub": "fciu", "mul": "fciu", "div": "fc"}

@@ -108,7 +108,7 @@ def _row_op_variants(op, size, rng):
 
 _ACTIVATION_CALLS = {"silu_backward": ("silu", {}), "gelu_backward": ("gelu", {}),
                      "gelu_tanh_backward": ("gelu", {"approximate": "tanh"}), "softplus_backward": ("softplus", {}),
-                     "elu_backward": ("elu", {}), "mish_backward": ("mish", {})}
+                     "elu_backward": ("elu", {}), "mish_backward": ("mish", {}), "relu_backward": ("relu", {})}
 
 
 def _activation_backward_variants(op, size, rng):
