@@ -2,7 +2,8 @@
 import numpy as np
 
 from .. import _dtype
-from .._tensor import Tensor
+from .._tensor import Tensor, wrap
+from ..autograd import grad_mode
 
 
 def is_tensor(x):
@@ -57,12 +58,16 @@ def _broadcast_pair(a, b):
 
 
 def sum_to(grad, shape):
-    """Sum a broadcast gradient back down to ``shape`` (differentiable: written in torsh ops)."""
-    if grad._data.shape == tuple(shape):
+    """Sum a broadcast gradient back down to ``shape`` (differentiable: written in torsh ops, or
+    one NumPy reduction when no graph of the gradient is being built)."""
+    shape = tuple(shape)
+    if grad._data.shape == shape:
         return grad
-    lead = grad.ndim - len(shape)
+    lead = grad._data.ndim - len(shape)
     dims = tuple(range(lead)) + tuple(
         lead + i for i, s in enumerate(shape) if s == 1 and grad._data.shape[lead + i] != 1)
+    if not grad_mode.is_grad_enabled():
+        return wrap(np.sum(grad._data, axis=dims, keepdims=True).reshape(shape))
     if dims:
         grad = grad.sum(dims, keepdim=True)
     if lead:

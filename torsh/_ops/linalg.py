@@ -2,6 +2,7 @@
 import numpy as np
 
 from .._tensor import wrap
+from ..autograd import grad_mode
 from ..autograd.graph import Node, needs_grad, record
 from ..backend.threads import gemm_threads
 from ._helpers import dtype_name, sum_to
@@ -53,11 +54,24 @@ def _is_transposed_matrix(data):
 def _product_grads(node, grad, need_a, need_b):
     a, b = node.saved_tensors
     a_transposed, b_transposed = node.transposed
+    if not grad_mode.is_grad_enabled() and grad._data.ndim == 2 and len(node.shapes[0]) == len(node.shapes[1]) == 2:
+        return _matrix_product_grads(a, b, grad._data, a_transposed, b_transposed, need_a, need_b)
     grad_a = grad_b = None
     if need_a:
         grad_a = sum_to(b.matmul(grad.mT).mT if a_transposed else grad.matmul(b.mT), node.shapes[0])
     if need_b:
         grad_b = sum_to(grad.mT.matmul(a).mT if b_transposed else a.mT.matmul(grad), node.shapes[1])
+    return grad_a, grad_b
+
+
+def _matrix_product_grads(a, b, g, a_transposed, b_transposed, need_a, need_b):
+    """_product_grads of a 2-D product when no graph of the gradient is built: the same GEMMs on
+    the arrays, without the torsh transposes around them (a Linear layer's backward made 12 views)."""
+    grad_a = grad_b = None
+    if need_a:
+        grad_a = wrap(_gemm(b._data, g.T)).mT if a_transposed else wrap(_gemm(g, b._data.T))
+    if need_b:  # a transposed operand's gradient is the transpose of a row-major product, as above
+        grad_b = wrap(_gemm(g.T, a._data)).mT if b_transposed else wrap(_gemm(a._data.T, g))
     return grad_a, grad_b
 
 
@@ -70,11 +84,16 @@ def _macs_per_gemm(a_shape, b_shape):
     return a_shape[-2] * a_shape[-1] * b_shape[-1] if len(a_shape) >= 2 and len(b_shape) >= 2 else 0
 
 
+def _gemm(a, b):
+    """``np.matmul(a, b)`` of arrays on the BLAS threads that gemm_threads gives its size."""
+    with gemm_threads(_macs_per_gemm(a.shape, b.shape)):
+        return np.matmul(a, b)
+
+
 def _product(a, b, node_cls, bias=None):
     """``a @ b`` (plus ``bias``, added in place into the fresh product) and its autograd node."""
     try:
-        with gemm_threads(_macs_per_gemm(a._data.shape, b._data.shape)):
-            value = np.matmul(a._data, b._data)
+        value = _gemm(a._data, b._data)
     except ValueError:
         raise RuntimeError(
             f"mat1 and mat2 shapes cannot be multiplied ({'x'.join(map(str, a._data.shape[-2:]))} and "

@@ -42,41 +42,46 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
                              f"({t.shape[0] if t.ndim else 1}).")
         if t.shape[1:] != x.shape[2:] or t.ndim != x.ndim - 1:
             raise RuntimeError(f"size mismatch (got input: {_shape_str(x.shape)} , target: {_shape_str(t.shape)}")
-        xs = np.moveaxis(x, 1, -1).reshape(-1, x.shape[1])
+        # (N, C, d1, ...) -> rows of C; an (N, C) input already is (moveaxis alone costs ~8 us)
+        xs = x if x.ndim == 2 else np.moveaxis(x, 1, -1).reshape(-1, x.shape[1])
         ts = t.reshape(-1)
+    if reduction not in ("none", "sum", "mean"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
     n_classes = x.shape[class_dim]
     valid = ts != ignore_index
-    bad = valid & ((ts < 0) | (ts >= n_classes))
-    if bad.any():
+    all_valid = bool(valid.all())
+    if ts.size and (all_valid and (ts.min() < 0 or ts.max() >= n_classes)
+                    or not all_valid and np.any(valid & ((ts < 0) | (ts >= n_classes)))):
+        bad = valid & ((ts < 0) | (ts >= n_classes))
         raise IndexError(f"Target {int(ts[bad][0])} is out of bounds.")
-    safe_t = np.where(valid, ts, 0)
-    w = np.ones(n_classes, dtype=x.dtype) if weight is None else weight._data.astype(x.dtype)
-    if weight is not None and w.shape != (n_classes,):
-        raise RuntimeError(f"weight tensor should be defined either for all {n_classes} classes or no classes "
-                           f"but got weight tensor of shape: {_shape_str(w.shape)}")
-    wt = np.where(valid, w[safe_t], 0).astype(x.dtype)
-    picked = xs[np.arange(xs.shape[0]), safe_t]
-    losses = -wt * picked
+    safe_t = ts if all_valid else np.where(valid, ts, 0)
+    if weight is None:  # each row counts 1, ignored rows 0
+        wt = valid.astype(x.dtype)
+    else:
+        w = weight._data.astype(x.dtype, copy=False)
+        if w.shape != (n_classes,):
+            raise RuntimeError(f"weight tensor should be defined either for all {n_classes} classes or no classes "
+                               f"but got weight tensor of shape: {_shape_str(w.shape)}")
+        wt = w[safe_t] if all_valid else np.where(valid, w[safe_t], 0).astype(x.dtype)
+    rows = np.arange(xs.shape[0])
+    losses = -wt * xs[rows, safe_t]
+    scale = 1.0  # d value / d loss of each row
     if reduction == "none":
         value = losses.reshape(t.shape)
-        scale = np.ones_like(wt)
     elif reduction == "sum":
-        value = np.asarray(losses.sum(), dtype=x.dtype)
-        scale = np.ones_like(wt)
-    elif reduction == "mean":
+        value = losses.sum()
+    else:
         total = wt.sum()
         with np.errstate(invalid="ignore", divide="ignore"):
-            value = np.asarray(losses.sum() / total, dtype=x.dtype)
-            scale = np.full_like(wt, 1.0 / total if total != 0 else np.nan)
-    else:
-        raise ValueError(f"{reduction} is not a valid value for reduction")
+            value = losses.sum() / total
+        scale = 1.0 / total if total != 0 else np.nan
     result = wrap(np.asarray(value, dtype=x.dtype))
     if needs_grad(input):
         coeff = np.zeros(xs.shape, dtype=x.dtype)
-        coeff[np.arange(xs.shape[0]), safe_t] = -wt * scale
+        coeff[rows, safe_t] = -wt * x.dtype.type(scale)
         if x.ndim == 1:
             coeff = coeff[0]
-        else:
+        elif x.ndim > 2:
             coeff = np.moveaxis(coeff.reshape(x.shape[:1] + x.shape[2:] + (n_classes,)), -1, 1)
         node = NllLossBackward0() if x.ndim <= 2 else _NllLoss2dBackward0()
         node.coeff, node.reduction = coeff, reduction
@@ -176,6 +181,8 @@ def cross_entropy(input, target, weight, ignore_index, reduction, label_smoothin
     ``composed()`` (log_softmax then nll_loss, as PyTorch) where the dispatcher or the
     arguments rule the kernel out."""
     x, t = input._data, target._data
+    if dispatch.runs_numpy("cross_entropy", x.size):  # small: skip the checks below (~15 us at 128x10)
+        return composed()
     fits = x.dtype in dispatch._COMPILED_DTYPES and x.flags.c_contiguous and _fused_cross_entropy_fits(
         x, t, weight, ignore_index)
     if not fits:

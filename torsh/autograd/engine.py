@@ -16,8 +16,10 @@ def _collect(roots, targets):
     """Nodes to run and their dependency counts.
 
     A node runs when some path from it reaches a target (a node whose incoming gradient
-    is wanted); with no targets every node runs. Returns (runs, dependencies).
+    is wanted); with no targets every node runs (``runs`` is then None). Returns (runs, dependencies).
     """
+    if targets is None:
+        return None, _dependencies(roots)
     order, visited = [], set()
     for root in roots:  # iterative DFS post-order: deep graphs (RNNs) must not hit the recursion limit
         if root in visited:
@@ -36,16 +38,14 @@ def _collect(roots, targets):
                 order.append(node)
     leads_to_target = {}
     for node in order:  # children come before parents in post-order
-        leads = targets is None or node in targets
+        leads = node in targets
         for child, _ in node.next_functions:
             if child is not None and leads_to_target.get(child, False):
                 leads = True
         leads_to_target[node] = leads
     runs = set()
     for node in order:
-        if targets is None:
-            runs.add(node)
-        elif any(child is not None and leads_to_target[child] for child, _ in node.next_functions):
+        if any(child is not None and leads_to_target[child] for child, _ in node.next_functions):
             runs.add(node)
     dependencies = {}
     for node in runs:
@@ -53,6 +53,20 @@ def _collect(roots, targets):
             if child is not None:
                 dependencies[child] = dependencies.get(child, 0) + 1
     return runs, dependencies
+
+
+def _dependencies(roots):
+    """How many edges lead into each node reachable from ``roots`` (a backward of the whole graph)."""
+    seen = set(roots)
+    dependencies, stack = {}, list(seen)  # each node once, however often it is a root
+    while stack:
+        for child, _ in stack.pop().next_functions:
+            if child is not None:
+                dependencies[child] = dependencies.get(child, 0) + 1
+                if child not in seen:
+                    seen.add(child)
+                    stack.append(child)
+    return dependencies
 
 
 def _accumulate(buffer, node, nr, grad):
@@ -155,18 +169,21 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                 for nr, g in enumerate(grads):
                     for i in capture.get((node, nr), ()):
                         captured[i] = g
-            if node not in runs:
+            if runs is not None and node not in runs:
                 continue
             if is_sink:
                 if accumulate and grads[0] is not None:
-                    grad = _check_gradient(node, 0, grads[0])
+                    grad, data = grads[0], node.variable._data
+                    if grad._data.shape != data.shape or grad._data.dtype is not data.dtype:
+                        grad = _check_gradient(node, 0, grad)
                     node.apply(grad) if PROFILER_TOPIC not in events._subscribers else _observed_apply(node, grad)
                     grad = None
                 continue
             if node._released and node._holds_state():
                 raise RuntimeError(SECOND_BACKWARD_ERROR)
             try:
-                filled = _fill_missing(node, grads) if any(g is None for g in grads) else grads
+                filled = grads if (grads[0] is not None if len(grads) == 1 else all(g is not None for g in grads)) \
+                    else _fill_missing(node, grads)
                 grad_inputs = (node.apply(*filled) if PROFILER_TOPIC not in events._subscribers
                                else _observed_apply(node, *filled))
             except Exception:
@@ -189,11 +206,16 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                 raise RuntimeError(
                     f"function {node.name()} returned an incorrect number of gradients "
                     f"(expected {len(edges)}, got {len(grad_inputs)})")
+            metas = node._input_meta
             for i, ((child, nr), grad) in enumerate(zip(edges, grad_inputs)):
                 if child is None:
                     continue
                 if grad is not None:
-                    _accumulate(buffer, child, nr, _check_gradient(node, i, grad))
+                    meta = metas[i] if i < len(metas) else None
+                    # the common case checked inline; _check_gradient casts or raises
+                    if meta is not None and (grad._data.shape != meta[0] or grad._data.dtype is not meta[1].np):
+                        grad = _check_gradient(node, i, grad)
+                    _accumulate(buffer, child, nr, grad)
                 remaining = dependencies[child] - 1
                 dependencies[child] = remaining
                 if remaining == 0:

@@ -11,6 +11,7 @@ import weakref
 
 import numpy as np
 
+from .. import _tensor  # partly initialised when torsh._tensor imports autograd: read at call time
 from ..backend import events, memory
 from . import anomaly_mode, grad_mode
 
@@ -70,8 +71,7 @@ class SavedTensor:
             raise RuntimeError(self._modified_message(node))
         if self.tensor is not None:
             return self.tensor
-        from .._tensor import Tensor
-        t = Tensor._wrap(self.data, self.requires_grad)
+        t = _tensor.Tensor._wrap(self.data, self.requires_grad)
         t._version_counter = self.version_box
         if self.requires_grad:
             t._grad_fn = node
@@ -207,12 +207,11 @@ class AccumulateGrad(Node):
         if grad_mode.is_grad_enabled():  # create_graph: keep the graph of the gradient
             var._grad = grad if var._grad is None else var._grad + grad
         elif var._grad is None:
-            from .._tensor import wrap
             if _unshared(grad) and grad._data.flags.c_contiguous and grad._data.flags.writeable:
-                var._grad = wrap(grad._data)  # a fresh array nobody else holds: take it, as PyTorch does
+                var._grad = _tensor.wrap(grad._data)  # a fresh array nobody else holds: take it, as PyTorch does
             else:
                 # a private copy: the incoming array may be shared (a broadcast, a user's gradient)
-                var._grad = wrap(_private_copy(grad._data))
+                var._grad = _tensor.wrap(_private_copy(grad._data))
         else:
             var._grad._iadd_no_grad(grad)
         return ()

@@ -266,6 +266,12 @@ def reduce_rows(op, x2d, numpy_fn):
     return _run(op, variant, reason, x2d.size, x2d.dtype, compiled, lambda: numpy_fn(x2d))
 
 
+def runs_numpy(op, numel):
+    """True when ``op`` on ``numel`` elements takes the NumPy variant whatever its layout and no
+    one records it, so that callers can skip preparing a kernel call (the check ``call`` makes first)."""
+    return numel < _numpy_below[op] and TOPIC not in events._subscribers
+
+
 def call(op, numel, np_dtype, contiguous, compiled, numpy_fn, layout_reason=NOT_CONTIGUOUS, reference="numpy"):
     """Run ``op`` on the variant chosen for it: ``compiled(parallel)`` or ``numpy_fn()``.
 
@@ -273,7 +279,7 @@ def call(op, numel, np_dtype, contiguous, compiled, numpy_fn, layout_reason=NOT_
     families): the caller checks layout (``contiguous``) and wraps the kernel call itself.
     ``reference`` names the non-compiled variant in records (e.g. "numexpr" for optimizers).
     """
-    if numel < _numpy_below[op] and TOPIC not in events._subscribers:
+    if runs_numpy(op, numel):
         return numpy_fn()
     variant, reason = choose(op, numel, np_dtype, contiguous, layout_reason)
     return _run(op, variant, reason, numel, np_dtype, compiled, numpy_fn, reference)
