@@ -123,11 +123,12 @@ def addmm_fused(bias, mat1, mat2):
             or bias._data.ndim > 2 or mat1._data.shape[1] != mat2._data.shape[0]):
         return None
     out_shape = (mat1._data.shape[0], mat2._data.shape[1])
-    try:
-        if np.broadcast_shapes(bias._data.shape, out_shape) != out_shape:
-            return None
-    except ValueError:
-        return None  # the general path raises PyTorch's message
+    if bias._data.shape != out_shape[1:]:  # nn.Linear's bias takes this path; others check broadcasting
+        try:
+            if np.broadcast_shapes(bias._data.shape, out_shape) != out_shape:
+                return None
+        except ValueError:
+            return None  # the general path raises PyTorch's message
     return _product(mat1, mat2, AddmmBackward0, bias)
 
 

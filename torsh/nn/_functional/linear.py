@@ -10,22 +10,23 @@ def _dtype_word(d):
 
 
 def linear(input, weight, bias=None):
-    if input.dtype != weight.dtype:
+    x, w = input._data, weight._data  # the arrays' metadata: Tensor.shape builds a torch.Size per call
+    if x.dtype != w.dtype:
         raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_dtype_word(input.dtype)} and "
                            f"{_dtype_word(weight.dtype)}")
-    if weight.ndim == 2 and (input.ndim == 0 or input.shape[-1] != weight.shape[1]):
+    if w.ndim == 2 and (x.ndim == 0 or x.shape[-1] != w.shape[1]):
         if input.ndim <= 1:
             shape_a = f"1x{input.shape[0] if input.ndim else 1}"
         else:
             shape_a = f"{input.numel() // max(input.shape[-1], 1)}x{input.shape[-1]}"
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({shape_a} and "
                            f"{weight.shape[1]}x{weight.shape[0]})")
-    if weight.ndim == 2 and input.ndim > 2:
+    if w.ndim == 2 and x.ndim > 2:
         # one (rows x in) @ (in x out) product: its weight gradient is then one GEMM too, not a stack of
         # per-batch products summed afterwards
         lead = input.shape[:-1]
         return linear(input.reshape(-1, input.shape[-1]), weight, bias).reshape(*lead, weight.shape[0])
-    if weight.ndim == 2 and input.ndim == 2 and bias is not None:
+    if w.ndim == 2 and x.ndim == 2 and bias is not None:
         # addmm(bias, input, weight.t()) as PyTorch: one AddmmBackward0 node, bias added in place
         out = linalg.addmm_fused(bias, input, weight.t())
         if out is not None:
