@@ -23,7 +23,7 @@ from ..autograd import grad_mode
 from ..autograd.graph import Node, needs_grad, record
 from ..backend import dispatch, kernels
 from ..backend import threads
-from ..backend.threads import blas_threads_for
+from ..backend.threads import blas_threads_for, gemm_threads
 from .rnn_weight_grads import WeightGrads
 
 
@@ -115,7 +115,8 @@ def _input_gates(x, w_ih, b_ih, extra_bias, dtype):
     """x (T, N, F) @ W_ih^T + b_ih (+ extra_bias) as a contiguous (T, N, G) array; also x as (T*N, F)."""
     steps, batch, feat = x.shape
     x2 = _contiguous(x, dtype).reshape(steps * batch, feat)
-    gx = x2 @ w_ih.T
+    with gemm_threads(steps * batch * feat * w_ih.shape[0]):
+        gx = x2 @ w_ih.T
     bias = b_ih if extra_bias is None else (extra_bias if b_ih is None else b_ih + extra_bias)
     if bias is not None:
         gx += bias
@@ -149,8 +150,8 @@ def lstm_forward_arrays(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
     dtype = w_hh.dtype
     steps, batch, _ = x.shape
     hidden = w_hh.shape[1]
+    gx, x2 = _input_gates(x, w_ih, b_ih, b_hh, dtype)  # one GEMM over all steps: BLAS threads as its size asks
     with blas_threads_for(batch * 4 * hidden * hidden):  # small per-step GEMMs: one thread
-        gx, x2 = _input_gates(x, w_ih, b_ih, b_hh, dtype)
         acts = np.empty((steps, batch, 4 * hidden), dtype)  # sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
         cells = np.empty((steps, batch, hidden), dtype)
         tanh_cells = np.empty((steps, batch, hidden), dtype)
@@ -273,14 +274,14 @@ def gru_forward_arrays(x, h0, w_ih, w_hh, b_ih, b_hh, reverse):
     dtype = w_hh.dtype
     steps, batch, _ = x.shape
     hidden = w_hh.shape[1]
+    # b_hh's r and z parts add to the input gates; its n part sits inside r * (h W_hn^T + b_hn)
+    extra = None
+    if b_hh is not None:
+        extra = np.zeros(3 * hidden, dtype)
+        extra[:2 * hidden] = b_hh[:2 * hidden]
+    b_hn = _contiguous(b_hh[2 * hidden:], dtype) if b_hh is not None else np.zeros(hidden, dtype)
+    gx, x2 = _input_gates(x, w_ih, b_ih, extra, dtype)
     with blas_threads_for(batch * 3 * hidden * hidden):
-        # b_hh's r and z parts add to the input gates; its n part sits inside r * (h W_hn^T + b_hn)
-        extra = None
-        if b_hh is not None:
-            extra = np.zeros(3 * hidden, dtype)
-            extra[:2 * hidden] = b_hh[:2 * hidden]
-        b_hn = _contiguous(b_hh[2 * hidden:], dtype) if b_hh is not None else np.zeros(hidden, dtype)
-        gx, x2 = _input_gates(x, w_ih, b_ih, extra, dtype)
         acts = np.empty((steps, batch, 3 * hidden), dtype)  # r, z, n
         hns = np.empty((steps, batch, hidden), dtype)  # h_prev W_hn^T + b_hn
         outputs = np.empty((steps, batch, hidden), dtype)
