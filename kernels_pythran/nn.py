@@ -19,6 +19,8 @@ Outputs are caller-provided (the caller owns allocation).
 # pythran export cross_entropy_rows(float64[:,:], int64[:], float64[:], int64, float64, float64, float64[:], float64[:], bool)
 # pythran export cross_entropy_backward_rows(float32[:,:], int64[:], float32[:], float32, float32, float32[:], float32[:], float32[:,:], bool)
 # pythran export cross_entropy_backward_rows(float64[:,:], int64[:], float64[:], float64, float64, float64[:], float64[:], float64[:,:], bool)
+# pythran export nll_rows(float32[:,:], int64[:], float32[:], int64, float32[:], float32[:,:], bool)
+# pythran export nll_rows(float64[:,:], int64[:], float64[:], int64, float64[:], float64[:,:], bool)
 
 import numpy as np
 
@@ -148,3 +150,25 @@ def cross_entropy_backward_rows(x, target, weight, smoothing, smoothing_per_clas
         for r in range(rows):
             _cross_entropy_backward_row(x[r], target[r], weight, smoothing, smoothing_per_class, row_scale[r], lse[r],
                                         out[r])
+
+
+def nll_rows(logp, target, weight, ignore_index, losses, coeff, want_coeff):
+    """nll_loss over (N, C) rows in one pass: losses[r] = -weight[t] * logp[r, t] for each row's
+    target t, and with ``want_coeff`` the gradient's pattern coeff[r, t] = -weight[t] (``coeff``
+    arrives zeroed). Rows whose target is ``ignore_index`` get 0. Returns (the sum of the weights
+    of the rows counted, accumulated in double; the first row whose target is out of range, or -1)."""
+    cols = logp.shape[1]
+    total = 0.0
+    for r in range(logp.shape[0]):
+        t = target[r]
+        if t == ignore_index:
+            losses[r] = 0
+            continue
+        if t < 0 or t >= cols:
+            return total, r
+        w = weight[t]
+        losses[r] = -w * logp[r, t]
+        if want_coeff:
+            coeff[r, t] = -w
+        total += w
+    return total, -1

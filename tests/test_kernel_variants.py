@@ -123,3 +123,23 @@ def test_baseline_can_be_forced():
                          env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "'elementwise': 'baseline'" in out.stdout
+
+
+@pytest.mark.skipif(not AVX2_BUILT, reason="x86-64-v3 copies are only built on x86-64 without -Dmarch")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nll_rows_agrees_across_instruction_sets(dtype):
+    rng = np.random.default_rng(5)
+    logp = rng.standard_normal((300, 17)).astype(dtype)
+    target = rng.integers(0, 17, 300)
+    target[::7] = -100
+    weight = rng.uniform(0.5, 1.5, 17).astype(dtype)
+    results = []
+    for module in _both("nn"):
+        losses, coeff = np.empty(300, dtype), np.zeros((300, 17), dtype)
+        total, bad_row = module.nll_rows(logp, target, weight, -100, losses, coeff, True)
+        results.append((losses, coeff, total, bad_row))
+    (losses_a, coeff_a, total_a, bad_a), (losses_b, coeff_b, total_b, bad_b) = results
+    np.testing.assert_array_equal(losses_a, losses_b)
+    np.testing.assert_array_equal(coeff_a, coeff_b)
+    assert (total_a, bad_a) == (total_b, bad_b) and bad_a == -1
+    np.testing.assert_allclose(total_a, weight[target[target != -100]].astype(np.float64).sum(), rtol=1e-12)

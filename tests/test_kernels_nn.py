@@ -17,7 +17,7 @@ from helpers import VARIANTS, forced_variant
 TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-10, atol=1e-12)}
 NN_OPS = ("softmax", "log_softmax", "softmax_backward", "log_softmax_backward", "cross_entropy",
           "cross_entropy_backward", "layer_norm", "layer_norm_backward", "silu_backward", "gelu_backward",
-          "gelu_tanh_backward", "softplus_backward", "elu_backward", "mish_backward", "relu_backward")
+          "gelu_tanh_backward", "softplus_backward", "elu_backward", "mish_backward", "relu_backward", "nll_loss")
 
 
 @pytest.fixture(params=VARIANTS)
@@ -268,6 +268,40 @@ def test_activation_double_backward_uses_torsh_ops(name, kwargs, op, variant):
     fn = lambda t: getattr(F, name)(t, **kwargs)  # noqa: E731
     assert torsh.autograd.gradcheck(fn, (x,))
     assert torsh.autograd.gradgradcheck(fn, (x,))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("shape", [(37, 6), (6,), (3, 6, 2, 5)], ids=str)
+def test_nll_loss_forward_backward_match_torch(shape, weighted, reduction, dtype, variant):
+    rng = np.random.default_rng(11)
+    logp = rng.standard_normal(shape).astype(dtype)
+    target_shape = () if len(shape) == 1 else shape[:1] + shape[2:]
+    target = rng.integers(0, 6, target_shape)
+    if target.ndim:
+        target.reshape(-1)[[1, 4]] = -100  # ignored rows
+    weight = rng.uniform(0.5, 2.0, 6).astype(dtype) if weighted else None
+    x, xr = _pair(logp)
+    with dispatch.record() as records:
+        out = F.nll_loss(x, torsh.tensor(target), None if weight is None else torsh.tensor(weight), reduction=reduction)
+    ref = torch.nn.functional.nll_loss(xr, torch.tensor(target), None if weight is None else torch.tensor(weight),
+                                       reduction=reduction)
+    _close(out, ref, dtype)
+    grad = rng.standard_normal(tuple(ref.shape)).astype(dtype)
+    out.backward(torsh.tensor(grad))
+    ref.backward(torch.tensor(grad))
+    _close(x.grad, xr.grad, dtype)
+    assert _variants_of(records, "nll_loss") == {variant}
+
+
+@pytest.mark.parametrize("bad", [6, -3])
+def test_nll_loss_names_the_first_target_out_of_range(bad, variant):
+    target = torsh.tensor([0, -100, bad, 7, 2])
+    logp = torsh.randn(5, 6, requires_grad=True)
+    with pytest.raises(IndexError, match=f"^Target {bad} is out of bounds.$"):
+        F.nll_loss(logp, target)
+    assert logp.grad is None
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -12,10 +12,11 @@ from ._helpers import dtype_name
 class NllLossBackward0(Node):
     # d loss / d input is a constant (one-hot of -weight / total) times the incoming gradient
     def backward(self, grad):
-        coeff = wrap(self.coeff)
         if self.reduction == "none" and self.class_dim is not None:
             grad = grad.unsqueeze(self.class_dim)
-        return (grad * coeff, None, None)
+        if not grad_mode.is_grad_enabled():  # no graph of the gradient: one NumPy multiply
+            return (wrap(np.multiply(grad._data, self.coeff)), None, None)
+        return (grad * wrap(self.coeff), None, None)
 
     def _on_release(self):
         self.coeff = None
@@ -48,37 +49,38 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     if reduction not in ("none", "sum", "mean"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
     n_classes = x.shape[class_dim]
-    valid = ts != ignore_index
-    all_valid = bool(valid.all())
-    if ts.size and (all_valid and (ts.min() < 0 or ts.max() >= n_classes)
-                    or not all_valid and np.any(valid & ((ts < 0) | (ts >= n_classes)))):
-        bad = valid & ((ts < 0) | (ts >= n_classes))
-        raise IndexError(f"Target {int(ts[bad][0])} is out of bounds.")
-    safe_t = ts if all_valid else np.where(valid, ts, 0)
-    if weight is None:  # each row counts 1, ignored rows 0
-        wt = valid.astype(x.dtype)
+    if weight is None:
+        w = np.ones(n_classes, dtype=x.dtype)
     else:
         w = weight._data.astype(x.dtype, copy=False)
         if w.shape != (n_classes,):
             raise RuntimeError(f"weight tensor should be defined either for all {n_classes} classes or no classes "
                                f"but got weight tensor of shape: {_shape_str(w.shape)}")
-        wt = w[safe_t] if all_valid else np.where(valid, w[safe_t], 0).astype(x.dtype)
-    rows = np.arange(xs.shape[0])
-    losses = -wt * xs[rows, safe_t]
-    scale = 1.0  # d value / d loss of each row
+    want_coeff = needs_grad(input)
+    fits = xs.flags.c_contiguous and xs.dtype in dispatch._COMPILED_DTYPES and ts.dtype == np.int64
+
+    def compiled(parallel):
+        losses = np.empty(xs.shape[0], dtype=x.dtype)
+        coeff = np.zeros(xs.shape if want_coeff else (1, 1), dtype=x.dtype)
+        total, bad_row = kernels.get("nn").nll_rows(xs, ts, np.ascontiguousarray(w), ignore_index, losses, coeff,
+                                                    want_coeff)
+        if bad_row >= 0:
+            raise IndexError(f"Target {int(ts[bad_row])} is out of bounds.")
+        return losses, x.dtype.type(total), coeff
+
+    losses, total, coeff = dispatch.call("nll_loss", xs.size, x.dtype, fits, compiled,
+                                         lambda: _nll_rows_numpy(xs, ts, w, ignore_index, want_coeff))
     if reduction == "none":
         value = losses.reshape(t.shape)
     elif reduction == "sum":
         value = losses.sum()
     else:
-        total = wt.sum()
         with np.errstate(invalid="ignore", divide="ignore"):
             value = losses.sum() / total
-        scale = 1.0 / total if total != 0 else np.nan
+        if want_coeff:
+            coeff *= x.dtype.type(1.0 / total if total != 0 else np.nan)
     result = wrap(np.asarray(value, dtype=x.dtype))
-    if needs_grad(input):
-        coeff = np.zeros(xs.shape, dtype=x.dtype)
-        coeff[rows, safe_t] = -wt * x.dtype.type(scale)
+    if want_coeff:
         if x.ndim == 1:
             coeff = coeff[0]
         elif x.ndim > 2:
@@ -88,6 +90,26 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
         node.class_dim = class_dim if x.ndim > 1 else None
         record(node, (input, target, weight), (result,))
     return result
+
+
+def _nll_rows_numpy(xs, ts, w, ignore_index, want_coeff):
+    """The NumPy variant of the ``nll_rows`` kernel: (row losses, total weight, gradient pattern)."""
+    n_classes = xs.shape[1]
+    valid = ts != ignore_index
+    all_valid = bool(valid.all())
+    if ts.size and (all_valid and (ts.min() < 0 or ts.max() >= n_classes)
+                    or not all_valid and np.any(valid & ((ts < 0) | (ts >= n_classes)))):
+        bad = valid & ((ts < 0) | (ts >= n_classes))
+        raise IndexError(f"Target {int(ts[bad][0])} is out of bounds.")
+    safe_t = ts if all_valid else np.where(valid, ts, 0)
+    wt = w[safe_t] if all_valid else np.where(valid, w[safe_t], 0).astype(xs.dtype)
+    rows = np.arange(xs.shape[0])
+    losses = -wt * xs[rows, safe_t]
+    coeff = None
+    if want_coeff:
+        coeff = np.zeros(xs.shape, dtype=xs.dtype)
+        coeff[rows, safe_t] = -wt
+    return losses, wt.sum(), coeff
 
 
 class _NllLoss2dBackward0(NllLossBackward0):

@@ -53,6 +53,8 @@ thresholds = {
     # kernel's forward + backward took 144 us against 320 us composed (2026-12-04)
     "cross_entropy": (4096, 65_536),
     "cross_entropy_backward": (0, 65_536),
+    # nll_loss over (N, C) rows: one pass (checks, losses, the gradient's pattern) against ~15 NumPy calls
+    "nll_loss": (0, INF),
     "layer_norm": (0, 65_536),
     "layer_norm_backward": (0, 65_536),
     # batch/group norm, embedding backward: the single-thread kernel won at every size measured (0.12-0.64x of the
@@ -159,7 +161,7 @@ def _from_json(value):
 
 _FAMILY = {"sum_rows": "reductions", "max_rows": "reductions", "logsumexp_rows": "reductions",
            "softmax": "nn", "log_softmax": "nn", "softmax_backward": "nn", "log_softmax_backward": "nn",
-           "cross_entropy": "nn", "cross_entropy_backward": "nn",
+           "cross_entropy": "nn", "cross_entropy_backward": "nn", "nll_loss": "nn",
            "layer_norm": "norm", "layer_norm_backward": "norm", "sgd_step": "optim", "adam_step": "optim",
            **{op: "conv" for op in ("im2col2d", "col2im2d", "max_pool2d", "take_spatial", "scatter_spatial",
                                      "avg_pool2d", "avg_pool2d_backward")},
