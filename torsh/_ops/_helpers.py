@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import _dtype
 from .._tensor import Tensor, wrap
-from ..autograd import grad_mode
+from ..autograd.graph import backward_on_arrays
 
 
 def is_tensor(x):
@@ -59,14 +59,14 @@ def _broadcast_pair(a, b):
 
 def sum_to(grad, shape):
     """Sum a broadcast gradient back down to ``shape`` (differentiable: written in torsh ops, or
-    one NumPy reduction when no graph of the gradient is being built)."""
+    one NumPy reduction where graph.backward_on_arrays allows)."""
     shape = tuple(shape)
     if grad._data.shape == shape:
         return grad
     lead = grad._data.ndim - len(shape)
     dims = tuple(range(lead)) + tuple(
         lead + i for i, s in enumerate(shape) if s == 1 and grad._data.shape[lead + i] != 1)
-    if not grad_mode.is_grad_enabled():
+    if backward_on_arrays():
         return wrap(np.sum(grad._data, axis=dims, keepdims=True).reshape(shape))
     if dims:
         grad = grad.sum(dims, keepdim=True)

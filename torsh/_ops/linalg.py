@@ -2,8 +2,7 @@
 import numpy as np
 
 from .._tensor import wrap
-from ..autograd import grad_mode
-from ..autograd.graph import Node, needs_grad, record
+from ..autograd.graph import Node, backward_on_arrays, needs_grad, record
 from ..backend.threads import gemm_threads
 from ._helpers import dtype_name, sum_to
 
@@ -54,7 +53,7 @@ def _is_transposed_matrix(data):
 def _product_grads(node, grad, need_a, need_b):
     a, b = node.saved_tensors
     a_transposed, b_transposed = node.transposed
-    if not grad_mode.is_grad_enabled() and grad._data.ndim == 2 and len(node.shapes[0]) == len(node.shapes[1]) == 2:
+    if backward_on_arrays() and grad._data.ndim == 2 and len(node.shapes[0]) == len(node.shapes[1]) == 2:
         return _matrix_product_grads(a, b, grad._data, a_transposed, b_transposed, need_a, need_b)
     grad_a = grad_b = None
     if need_a:
@@ -65,7 +64,7 @@ def _product_grads(node, grad, need_a, need_b):
 
 
 def _matrix_product_grads(a, b, g, a_transposed, b_transposed, need_a, need_b):
-    """_product_grads of a 2-D product when no graph of the gradient is built: the same GEMMs on
+    """_product_grads of a 2-D product where graph.backward_on_arrays allows: the same GEMMs on
     the arrays, without the torsh transposes around them (a Linear layer's backward made 12 views)."""
     grad_a = grad_b = None
     if need_a:

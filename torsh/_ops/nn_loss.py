@@ -4,7 +4,7 @@ import numpy as np
 
 from .._tensor import wrap
 from ..autograd import grad_mode
-from ..autograd.graph import Node, needs_grad, record
+from ..autograd.graph import Node, backward_on_arrays, needs_grad, record
 from ..backend import dispatch, kernels
 from ._helpers import dtype_name
 
@@ -14,7 +14,7 @@ class NllLossBackward0(Node):
     def backward(self, grad):
         if self.reduction == "none" and self.class_dim is not None:
             grad = grad.unsqueeze(self.class_dim)
-        if not grad_mode.is_grad_enabled():  # no graph of the gradient: one NumPy multiply
+        if backward_on_arrays():  # one NumPy multiply
             return (wrap(np.multiply(grad._data, self.coeff)), None, None)
         return (grad * wrap(self.coeff), None, None)
 

@@ -297,6 +297,13 @@ def record(node, inputs, outputs):
     return node
 
 
+def backward_on_arrays():
+    """True when a backward formula may work on the NumPy arrays instead of torsh ops: no graph of
+    the gradient is being built (create_graph=False) and no profiler records the ops that backward
+    nodes run (it shows them inside each node, as PyTorch's shows aten::mm inside AddmmBackward0)."""
+    return not grad_mode._state.enabled and PROFILER_TOPIC not in events._subscribers
+
+
 def needs_grad(*tensors):
     """True when grad mode is on and any of ``tensors`` (non-tensors ignored) requires grad."""
     if not grad_mode._state.enabled:
