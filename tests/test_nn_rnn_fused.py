@@ -92,36 +92,3 @@ def test_float32_lstm_forward_matches_torch():
     out, _ = lstm(torsh.tensor(x_np))
     rout, _ = ref(torch_ref.tensor(x_np))
     np.testing.assert_allclose(out.detach().numpy(), rout.detach().numpy(), rtol=1e-4, atol=1e-5)
-
-
-@pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("mode,bidirectional", [("LSTM", False), ("LSTM", True), ("GRU", True)])
-def test_forward_cut_into_batch_parts_matches_torch(mode, bidirectional, threads, monkeypatch):
-    # from MIN_SPLIT_BATCH rows each thread runs the recurrence for its own rows
-    from torsh._ops import nn_rnn_fused
-    from torsh.backend import threads as torsh_threads
-    parts = []
-    real_run_in_parts = torsh_threads.run_in_parts
-    monkeypatch.setattr(torsh_threads, "run_in_parts", lambda fn, size: (parts.append(size), real_run_in_parts(fn, size)))
-    batch = nn_rnn_fused.MIN_SPLIT_BATCH + 3
-    ref = getattr(torch_ref.nn, mode)(6, 9, bidirectional=bidirectional).double()
-    rnn = getattr(torsh.nn, mode)(6, 9, bidirectional=bidirectional).double()
-    rnn.load_state_dict({k: torsh.tensor(v.detach().numpy()) for k, v in ref.state_dict().items()})
-    x_np = np.random.default_rng(7).standard_normal((5, batch, 6))
-    x, rx = torsh.tensor(x_np, requires_grad=True), torch_ref.tensor(x_np, requires_grad=True)
-    previous = torsh.get_num_threads()
-    torsh.set_num_threads(threads)
-    try:
-        out, _ = rnn(x)
-        out.pow(2).sum().backward()
-    finally:
-        torsh.set_num_threads(previous)
-    rout, _ = ref(rx)
-    rout.pow(2).sum().backward()
-    np.testing.assert_allclose(out.detach().numpy(), rout.detach().numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(x.grad.numpy(), rx.grad.numpy(), rtol=1e-10, atol=1e-12)
-    for name, p in rnn.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), ref.get_parameter(name).grad.numpy(), rtol=1e-10, atol=1e-12,
-                                   err_msg=name)
-    directions = 2 if bidirectional else 1
-    assert parts.count(batch) == (directions if threads == 2 else 0)

@@ -22,8 +22,7 @@ from .._tensor import wrap
 from ..autograd import grad_mode
 from ..autograd.graph import Node, needs_grad, record
 from ..backend import dispatch, kernels
-from ..backend import threads
-from ..backend.threads import blas_threads_for, gemm_threads
+from ..backend.threads import blas_threads_for
 from .rnn_weight_grads import WeightGrads
 
 
@@ -115,26 +114,11 @@ def _input_gates(x, w_ih, b_ih, extra_bias, dtype):
     """x (T, N, F) @ W_ih^T + b_ih (+ extra_bias) as a contiguous (T, N, G) array; also x as (T*N, F)."""
     steps, batch, feat = x.shape
     x2 = _contiguous(x, dtype).reshape(steps * batch, feat)
-    with gemm_threads(steps * batch * feat * w_ih.shape[0]):
-        gx = x2 @ w_ih.T
+    gx = x2 @ w_ih.T
     bias = b_ih if extra_bias is None else (extra_bias if b_ih is None else b_ih + extra_bias)
     if bias is not None:
         gx += bias
     return gx.reshape(steps, batch, -1), x2
-
-
-# batch rows from which the forward recurrence is cut into one part of rows per thread
-MIN_SPLIT_BATCH = 8
-
-
-def _over_batch(recurrence, batch, macs_per_row):
-    """``recurrence(rows)`` over a slice of batch rows, for all rows.
-
-    The rows of a batch never mix in a recurrence, so with several threads each runs the whole
-    sequence for its own rows (its step GEMMs on one BLAS thread; NumPy and the kernels release
-    the GIL): the forward used one core, the step being too small to share (W9: 32x128 @ 128x512,
-    58 us on one BLAS thread, 45 us on two)."""
-    threads.in_parts_with_blas(recurrence, batch, batch * macs_per_row, split=batch >= MIN_SPLIT_BATCH)
 
 
 def _run(op, numel, dtype, hidden, loop):
@@ -150,25 +134,22 @@ def lstm_forward_arrays(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
     dtype = w_hh.dtype
     steps, batch, _ = x.shape
     hidden = w_hh.shape[1]
-    gx, x2 = _input_gates(x, w_ih, b_ih, b_hh, dtype)  # one GEMM over all steps: BLAS threads as its size asks
     with blas_threads_for(batch * 4 * hidden * hidden):  # small per-step GEMMs: one thread
+        gx, x2 = _input_gates(x, w_ih, b_ih, b_hh, dtype)
         acts = np.empty((steps, batch, 4 * hidden), dtype)  # sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
         cells = np.empty((steps, batch, hidden), dtype)
         tanh_cells = np.empty((steps, batch, hidden), dtype)
         outputs = np.empty((steps, batch, hidden), dtype)
         w_hh_t = np.ascontiguousarray(w_hh.T)
         h0, c0 = _contiguous(h0, dtype), _contiguous(c0, dtype)
+        hw = np.empty((batch, 4 * hidden), dtype)
 
         def loop(k, parallel):
-            def recurrence(rows):
-                h, c = h0[rows], c0[rows]
-                hw = np.empty((h.shape[0], 4 * hidden), dtype)
-                for t in _steps(steps, reverse):
-                    np.matmul(h, w_hh_t, out=hw)
-                    k.lstm_step_forward(hw, gx[t, rows], c, acts[t, rows], cells[t, rows], tanh_cells[t, rows],
-                                        outputs[t, rows], parallel)
-                    h, c = outputs[t, rows], cells[t, rows]
-            _over_batch(recurrence, batch, 4 * hidden * hidden)
+            h, c = h0, c0
+            for t in _steps(steps, reverse):
+                np.matmul(h, w_hh_t, out=hw)
+                k.lstm_step_forward(hw, gx[t], c, acts[t], cells[t], tanh_cells[t], outputs[t], parallel)
+                h, c = outputs[t], cells[t]
 
         _run("lstm_sequence", acts.size, dtype, hidden, loop)
     return outputs, x2, acts, cells, tanh_cells
@@ -274,30 +255,27 @@ def gru_forward_arrays(x, h0, w_ih, w_hh, b_ih, b_hh, reverse):
     dtype = w_hh.dtype
     steps, batch, _ = x.shape
     hidden = w_hh.shape[1]
-    # b_hh's r and z parts add to the input gates; its n part sits inside r * (h W_hn^T + b_hn)
-    extra = None
-    if b_hh is not None:
-        extra = np.zeros(3 * hidden, dtype)
-        extra[:2 * hidden] = b_hh[:2 * hidden]
-    b_hn = _contiguous(b_hh[2 * hidden:], dtype) if b_hh is not None else np.zeros(hidden, dtype)
-    gx, x2 = _input_gates(x, w_ih, b_ih, extra, dtype)
     with blas_threads_for(batch * 3 * hidden * hidden):
+        # b_hh's r and z parts add to the input gates; its n part sits inside r * (h W_hn^T + b_hn)
+        extra = None
+        if b_hh is not None:
+            extra = np.zeros(3 * hidden, dtype)
+            extra[:2 * hidden] = b_hh[:2 * hidden]
+        b_hn = _contiguous(b_hh[2 * hidden:], dtype) if b_hh is not None else np.zeros(hidden, dtype)
+        gx, x2 = _input_gates(x, w_ih, b_ih, extra, dtype)
         acts = np.empty((steps, batch, 3 * hidden), dtype)  # r, z, n
         hns = np.empty((steps, batch, hidden), dtype)  # h_prev W_hn^T + b_hn
         outputs = np.empty((steps, batch, hidden), dtype)
         w_hh_t = np.ascontiguousarray(w_hh.T)
         h0 = _contiguous(h0, dtype)
+        gh = np.empty((batch, 3 * hidden), dtype)
 
         def loop(k, parallel):
-            def recurrence(rows):
-                h = h0[rows]
-                gh = np.empty((h.shape[0], 3 * hidden), dtype)
-                for t in _steps(steps, reverse):
-                    np.matmul(h, w_hh_t, out=gh)
-                    k.gru_step_forward(gh, gx[t, rows], b_hn, h, acts[t, rows], hns[t, rows], outputs[t, rows],
-                                       parallel)
-                    h = outputs[t, rows]
-            _over_batch(recurrence, batch, 3 * hidden * hidden)
+            h = h0
+            for t in _steps(steps, reverse):
+                np.matmul(h, w_hh_t, out=gh)
+                k.gru_step_forward(gh, gx[t], b_hn, h, acts[t], hns[t], outputs[t], parallel)
+                h = outputs[t]
 
         _run("gru_sequence", acts.size, dtype, hidden, loop)
     return outputs, x2, acts, hns
