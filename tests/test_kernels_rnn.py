@@ -15,7 +15,7 @@ import pytest
 import torsh
 from helpers import torch_ref
 from torsh._ops.nn_rnn_fused import gru_sequence, lstm_sequence
-from torsh.backend import dispatch
+from torsh.backend import dispatch, kernels
 
 OPS = ("lstm_sequence", "lstm_sequence_backward", "gru_sequence", "gru_sequence_backward")
 VARIANTS = {"numpy": (math.inf, math.inf), "pythran_simd": (0, math.inf), "pythran_omp": (0, 0)}
@@ -209,3 +209,64 @@ def test_disabled_kernel_family_runs_the_numpy_steps_and_says_why():
     out_sum, grad_sum = (float(v) for v in lines[1].replace("np.float64(", "").replace(")", "").split())
     assert out_sum == pytest.approx(float(out.detach().numpy().sum()), rel=1e-12)
     assert grad_sum == pytest.approx(float(x.grad.numpy().sum()), rel=1e-12)
+
+
+# -- the C++ float32 step backward (family lstm_cell) -----------------------------------------------
+def _step_operands(rng, rows, hidden):
+    f = lambda *shape: rng.standard_normal(shape).astype(np.float32)  # noqa: E731
+    act = (1 / (1 + np.exp(-f(rows, 4 * hidden)))).astype(np.float32)
+    act[:, 2 * hidden:3 * hidden] = 2 * act[:, 2 * hidden:3 * hidden] - 1  # the g gate holds tanh
+    return f(rows, hidden), f(rows, hidden), f(rows, hidden), act, f(rows, hidden), np.tanh(f(rows, hidden))
+
+
+@pytest.mark.parametrize("isa", ["", "_avx2"])
+@pytest.mark.parametrize("rows,hidden", [(1, 1), (3, 7), (2, 8), (32, 128), (5, 131)])
+def test_lstm_cell_step_backward_matches_the_pythran_step(isa, rows, hidden):
+    import importlib
+    if isa and importlib.util.find_spec("torsh._kernels.lstm_cell_avx2") is None:
+        pytest.skip("x86-64-v3 copies are only built on x86-64 without -Dmarch")
+    cell = importlib.import_module(f"torsh._kernels.lstm_cell{isa}")
+    dh, gout, dc, act, c_prev, tc = _step_operands(np.random.default_rng(rows * hidden), rows, hidden)
+    results = []
+    for step in (lambda *a: kernels.get("rnn").lstm_step_backward(*a, False),
+                 lambda *a: cell.lstm_step_backward(*a, rows, hidden)):
+        d_h, d_c, d_g = dh.copy(), dc.copy(), np.empty_like(act)
+        step(d_h, gout, d_c, act, c_prev, tc, d_g)
+        results.append((d_h, d_c, d_g))
+    for ours, pythran in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, pythran, rtol=1e-6, atol=1e-6)
+
+
+def test_lstm_cell_refuses_buffers_of_the_wrong_size():
+    dh, gout, dc, act, c_prev, tc = _step_operands(np.random.default_rng(0), 4, 6)
+    with pytest.raises(ValueError, match="lstm_step_backward: dg holds 384 bytes, expected 80 float32 values"):
+        kernels.get("lstm_cell").lstm_step_backward(dh[:, :5].copy(), gout[:, :5].copy(), dc[:, :5].copy(),
+                                                    act[:, :20].copy(), c_prev[:, :5].copy(), tc[:, :5].copy(),
+                                                    np.empty((4, 24), np.float32), 4, 5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_float32_lstm_backward_runs_the_cpp_step_and_matches_the_pythran_step(dtype, monkeypatch):
+    calls = []
+    real = kernels.get("lstm_cell")
+
+    class Spy:
+        def lstm_step_backward(self, *args):
+            calls.append(args[-2:])
+            return real.lstm_step_backward(*args)
+
+    def grads(cell_family):
+        monkeypatch.setitem(kernels._modules, "lstm_cell", cell_family)
+        torsh.manual_seed(3)
+        lstm = torsh.nn.LSTM(6, 9, bidirectional=True).to(getattr(torsh, dtype))
+        x = torsh.tensor(np.random.default_rng(4).standard_normal((5, 4, 6)).astype(dtype), requires_grad=True)
+        out, (h, c) = lstm(x)
+        (out.pow(2).sum() + c.sum()).backward()
+        return [x.grad.numpy()] + [p.grad.numpy() for p in lstm.parameters()]
+
+    with_cpp = grads(Spy())
+    assert calls == ([(4, 9)] * 10 if dtype == "float32" else [])  # 5 steps, 2 directions
+    without = grads(None)  # the family missing: the rnn family's step
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == "float32" else dict(rtol=0, atol=0)
+    for a, b in zip(with_cpp, without):
+        np.testing.assert_allclose(a, b, **tol)

@@ -1,4 +1,4 @@
-"""Loading of the compiled kernel families (torsh/_kernels/*.so: Pythran, and conv_direct in C++).
+"""Loading of the compiled kernel families (torsh/_kernels/*.so: Pythran, and conv_direct and lstm_cell in C++).
 
 On x86-64 each family is built twice, for the portable baseline and for x86-64-v3 (AVX2,
 FMA); the v3 copy is loaded when this CPU has those instructions (TORSH_KERNEL_ISA=baseline
@@ -11,7 +11,7 @@ import importlib
 import os
 
 FAMILIES = ("elementwise", "reductions", "nn", "norm", "optim", "activation", "conv", "rnn", "embedding",
-            "conv_direct")
+            "conv_direct", "lstm_cell")
 
 _modules = {}
 _errors = {}
