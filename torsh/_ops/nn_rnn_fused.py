@@ -167,9 +167,9 @@ def lstm_forward_arrays(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
 
 
 def _lstm_step_backward(k, dtype, rows, hidden):
-    """``k``'s lstm_step_backward, or for float32 on the compiled variant the C++ family
-    lstm_cell's (kernels_cpp/lstm_cell.cpp: ~3 us against ~14 us a W9 step; the dispatch
-    records keep the rnn family's variant names)."""
+    """``k``'s lstm_step_backward, or for float32 on the compiled variants the C++ family
+    lstm_cell's (kernels_cpp/lstm_cell.cpp: ~3 us against ~14 us a W9 step, too short to share
+    among threads, so it ignores ``parallel``; the dispatch records keep the rnn family's names)."""
     cell = kernels.get("lstm_cell")
     if cell is None or dtype != np.float32 or k is not kernels.get("rnn"):
         return k.lstm_step_backward
