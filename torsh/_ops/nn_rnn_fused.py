@@ -23,6 +23,7 @@ from ..autograd import grad_mode
 from ..autograd.graph import Node, needs_grad, record
 from ..backend import dispatch, kernels
 from ..backend.threads import blas_threads_for
+from .rnn_input_gates import InputGates
 from .rnn_weight_grads import WeightGrads
 
 
@@ -110,26 +111,9 @@ class _NumpySteps:
         np.multiply(dh, z, out=carry)
 
 
-def _input_gates(x, w_ih, b_ih, extra_bias, dtype):
-    """x (T, N, F) @ W_ih^T + b_ih (+ extra_bias) as a contiguous (T, N, G) array; also x as (T*N, F).
-
-    The bias rides in the GEMM as a column of ones against a row of bias (K = F + 1): adding it
-    to the (T*N, G) product afterwards was another pass over it (W9: 174 us on a 541 us GEMM).
-    Callers run it on one BLAS thread, with the step GEMMs: after a two-thread GEMM OpenBLAS's
-    worker spins on the second core, and W9's backward (recurrence plus weight-gradient blocks
-    on a pool thread) took 6.1-6.9 ms against 4.3-5.2 ms."""
-    steps, batch, feat = x.shape
-    x2 = _contiguous(x, dtype).reshape(steps * batch, feat)  # contiguous for the weight gradient's GEMMs
-    bias = b_ih if extra_bias is None else (extra_bias if b_ih is None else b_ih + extra_bias)
-    if bias is None:
-        return (x2 @ w_ih.T).reshape(steps, batch, -1), x2
-    x_ones = np.empty((steps * batch, feat + 1), dtype)
-    x_ones[:, :feat] = x2
-    x_ones[:, feat] = 1
-    w_bias = np.empty((feat + 1, w_ih.shape[0]), dtype)
-    w_bias[:feat] = w_ih.T
-    w_bias[feat] = bias
-    return (x_ones @ w_bias).reshape(steps, batch, -1), x2
+def _bias(b_ih, extra):
+    """The bias added to the input gates: b_ih, plus b_hh (LSTM) or its r and z parts (GRU)."""
+    return b_ih if extra is None else (extra if b_ih is None else b_ih + extra)
 
 
 def _run(op, numel, dtype, hidden, loop):
@@ -145,8 +129,9 @@ def lstm_forward_arrays(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
     dtype = w_hh.dtype
     steps, batch, _ = x.shape
     hidden = w_hh.shape[1]
-    with blas_threads_for(batch * 4 * hidden * hidden):  # small per-step GEMMs: one thread
-        gx, x2 = _input_gates(x, w_ih, b_ih, b_hh, dtype)
+    step_macs = batch * 4 * hidden * hidden
+    with blas_threads_for(step_macs):  # small per-step GEMMs: one thread
+        gates = InputGates(x, w_ih, _bias(b_ih, b_hh), dtype, reverse, step_macs)
         acts = np.empty((steps, batch, 4 * hidden), dtype)  # sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
         cells = np.empty((steps, batch, hidden), dtype)
         tanh_cells = np.empty((steps, batch, hidden), dtype)
@@ -157,13 +142,16 @@ def lstm_forward_arrays(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
 
         def loop(k, parallel):
             h, c = h0, c0
-            for t in _steps(steps, reverse):
+            for n, t in enumerate(_steps(steps, reverse)):
                 np.matmul(h, w_hh_t, out=hw)
-                k.lstm_step_forward(hw, gx[t], c, acts[t], cells[t], tanh_cells[t], outputs[t], parallel)
+                k.lstm_step_forward(hw, gates.gates(n), c, acts[t], cells[t], tanh_cells[t], outputs[t], parallel)
                 h, c = outputs[t], cells[t]
 
-        _run("lstm_sequence", acts.size, dtype, hidden, loop)
-    return outputs, x2, acts, cells, tanh_cells
+        try:
+            _run("lstm_sequence", acts.size, dtype, hidden, loop)
+        finally:
+            gates.close()
+    return outputs, gates.x2, acts, cells, tanh_cells
 
 
 def _lstm_step_backward(k, dtype, rows, hidden):
@@ -284,8 +272,9 @@ def gru_forward_arrays(x, h0, w_ih, w_hh, b_ih, b_hh, reverse):
         extra = np.zeros(3 * hidden, dtype)
         extra[:2 * hidden] = b_hh[:2 * hidden]
     b_hn = _contiguous(b_hh[2 * hidden:], dtype) if b_hh is not None else np.zeros(hidden, dtype)
-    with blas_threads_for(batch * 3 * hidden * hidden):
-        gx, x2 = _input_gates(x, w_ih, b_ih, extra, dtype)
+    step_macs = batch * 3 * hidden * hidden
+    with blas_threads_for(step_macs):
+        gates = InputGates(x, w_ih, _bias(b_ih, extra), dtype, reverse, step_macs)
         acts = np.empty((steps, batch, 3 * hidden), dtype)  # r, z, n
         hns = np.empty((steps, batch, hidden), dtype)  # h_prev W_hn^T + b_hn
         outputs = np.empty((steps, batch, hidden), dtype)
@@ -295,13 +284,16 @@ def gru_forward_arrays(x, h0, w_ih, w_hh, b_ih, b_hh, reverse):
 
         def loop(k, parallel):
             h = h0
-            for t in _steps(steps, reverse):
+            for n, t in enumerate(_steps(steps, reverse)):
                 np.matmul(h, w_hh_t, out=gh)
-                k.gru_step_forward(gh, gx[t], b_hn, h, acts[t], hns[t], outputs[t], parallel)
+                k.gru_step_forward(gh, gates.gates(n), b_hn, h, acts[t], hns[t], outputs[t], parallel)
                 h = outputs[t]
 
-        _run("gru_sequence", acts.size, dtype, hidden, loop)
-    return outputs, x2, acts, hns
+        try:
+            _run("gru_sequence", acts.size, dtype, hidden, loop)
+        finally:
+            gates.close()
+    return outputs, gates.x2, acts, hns
 
 
 class GruSequenceBackward(Node):
