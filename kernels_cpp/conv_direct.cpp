@@ -23,10 +23,7 @@
 #ifndef TORSH_MODULE_NAME
 #define TORSH_MODULE_NAME conv_direct
 #endif
-#define TORSH_STR2(x) #x
-#define TORSH_STR(x) TORSH_STR2(x)
-#define TORSH_CAT2(a, b) a##b
-#define TORSH_CAT(a, b) TORSH_CAT2(a, b)
+#include "module_name.h"
 
 namespace {
 
@@ -324,11 +321,11 @@ PyMethodDef methods[] = {
      "of conv2d_direct (float32, stride 1) into dw (O, C, kh, kw)."},
     {nullptr, nullptr, 0, nullptr}};
 
-PyModuleDef module = {PyModuleDef_HEAD_INIT, TORSH_STR(TORSH_MODULE_NAME), nullptr, -1, methods};
+PyModuleDef module = {PyModuleDef_HEAD_INIT, TORSH_MODULE_STR, nullptr, -1, methods};
 
 }  // namespace
 
-PyMODINIT_FUNC TORSH_CAT(PyInit_, TORSH_MODULE_NAME)(void) {
+PyMODINIT_FUNC TORSH_MODULE_INIT(void) {
     PyObject* m = PyModule_Create(&module);
     if (m && PyModule_AddObject(m, "VECTORISED", PyBool_FromLong(TORSH_VECTORISED)) < 0) {
         Py_DECREF(m);

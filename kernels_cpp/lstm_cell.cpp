@@ -14,10 +14,7 @@
 #ifndef TORSH_MODULE_NAME
 #define TORSH_MODULE_NAME lstm_cell
 #endif
-#define TORSH_STR2(x) #x
-#define TORSH_STR(x) TORSH_STR2(x)
-#define TORSH_CAT2(a, b) a##b
-#define TORSH_CAT(a, b) TORSH_CAT2(a, b)
+#include "module_name.h"
 
 namespace {
 
@@ -91,8 +88,8 @@ PyMethodDef methods[] = {
      "step (see kernels_pythran/rnn.py)."},
     {nullptr, nullptr, 0, nullptr}};
 
-PyModuleDef module = {PyModuleDef_HEAD_INIT, TORSH_STR(TORSH_MODULE_NAME), nullptr, -1, methods};
+PyModuleDef module = {PyModuleDef_HEAD_INIT, TORSH_MODULE_STR, nullptr, -1, methods};
 
 }  // namespace
 
-PyMODINIT_FUNC TORSH_CAT(PyInit_, TORSH_MODULE_NAME)(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC TORSH_MODULE_INIT(void) { return PyModule_Create(&module); }

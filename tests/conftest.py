@@ -23,3 +23,12 @@ def _restore_global_state():
         torsh.set_default_dtype(saved_dtype)
     if saved_grad is not None and torsh.is_grad_enabled() != saved_grad:
         torsh.set_grad_enabled(saved_grad)
+
+
+@pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
+def num_threads(request):
+    """Run the test with torsh.set_num_threads(1), then (2); the thread count is restored after."""
+    before = torsh.get_num_threads()
+    torsh.set_num_threads(request.param)
+    yield request.param
+    torsh.set_num_threads(before)

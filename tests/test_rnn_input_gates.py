@@ -11,14 +11,6 @@ from torsh._ops.rnn_input_gates import InputGates
 SMALL_STEP = 1000  # multiply-adds of a recurrence step: small, so the projection may overlap it
 
 
-@pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
-def num_threads(request):
-    before = torsh.get_num_threads()
-    torsh.set_num_threads(request.param)
-    yield request.param
-    torsh.set_num_threads(before)
-
-
 @pytest.mark.parametrize("steps", [3, 8, 13, 50])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("with_bias", [True, False])

@@ -11,14 +11,6 @@ from torsh._ops import rnn_weight_grads
 from torsh._ops.rnn_weight_grads import WeightGrads
 
 
-@pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
-def num_threads(request):
-    before = torsh.get_num_threads()
-    torsh.set_num_threads(request.param)
-    yield request.param
-    torsh.set_num_threads(before)
-
-
 def _reference(d_in, d_rec, x2, w_ih, h0, outputs, reverse):
     """The weight gradients written out step by step."""
     steps, batch, gates = d_in.shape
