@@ -295,6 +295,18 @@ def test_nll_loss_forward_backward_match_torch(shape, weighted, reduction, dtype
     assert _variants_of(records, "nll_loss") == {variant}
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_nll_loss_gradcheck_float64(reduction, variant):
+    weight = torsh.tensor([0.5, 2.0, 1.0, 1.5], dtype=torsh.float64)
+    target = torsh.tensor([0, 3, -100, 1, 3])
+    logp = torsh.tensor(np.random.default_rng(12).standard_normal((5, 4)), requires_grad=True)
+    fn = lambda x: F.nll_loss(x, target, weight, reduction=reduction)  # noqa: E731
+    with dispatch.record() as records:
+        assert torsh.autograd.gradcheck(fn, (logp,))
+        assert torsh.autograd.gradgradcheck(fn, (logp,))
+    assert _variants_of(records, "nll_loss") == {variant}
+
+
 @pytest.mark.parametrize("bad", [6, -3])
 def test_nll_loss_names_the_first_target_out_of_range(bad, variant):
     target = torsh.tensor([0, -100, bad, 7, 2])
