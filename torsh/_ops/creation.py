@@ -14,13 +14,25 @@ def _check_device(device):
         _device(device)  # raises for anything but the CPU
 
 
-def _finish(t, requires_grad):
+def _finish(t, requires_grad, out=None):
     if requires_grad:
         t.requires_grad_(True)
     return t
+    if out is not None:  # PyTorch's out= of a factory: out is resized and filled
+        from .pointwise import _out
+        return _out(t, out)
 
 
 def _sizes(size):
+def _size_arg(sizes, size, op):
+    """The shape given as ``*sizes`` varargs or as the ``size=`` keyword (PyTorch takes either, not both)."""
+    if size is not None:
+        if sizes:
+            raise TypeError(f"{op}() got multiple values for argument 'size'")
+        sizes = (size,)
+    return _sizes(sizes)
+
+
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = size[0]
     sizes = tuple(int(s) for s in size)
@@ -31,6 +43,13 @@ def _sizes(size):
 
 
 def _infer_dtype(data):
+def _is_sequence(x):
+    """What PyTorch's tensor() reads as a sequence (Python's sequence protocol): list, tuple, deque, range, ...;
+    not str, bytes or dict."""
+    kind = type(x)
+    return hasattr(kind, "__getitem__") and hasattr(kind, "__len__") and not isinstance(x, (str, bytes, dict))
+
+
     """PyTorch's dtype inference for nested Python data."""
     kinds = set()
 
@@ -42,9 +61,16 @@ def _infer_dtype(data):
                 visit(item)
         elif isinstance(x, (np.ndarray, np.generic)):  # before float: np.float64 is a float subclass
             kinds.add(_dtype.from_numpy_dtype(x.dtype))
-        else:
+        elif isinstance(x, (builtins.int, builtins.float, builtins.complex)):
             kinds.add(_dtype.scalar_dtype(x))
 
+        elif isinstance(x, str):
+            raise TypeError("new(): invalid data type 'str'")
+        elif _is_sequence(x):
+            for item in x:
+                visit(item)
+        else:
+            raise RuntimeError(f"Could not infer dtype of {type(x).__name__}")
     visit(data)
     if not kinds:
         return _dtype.get_default_dtype()
@@ -55,12 +81,47 @@ def _infer_dtype(data):
 
 
 def _to_numpy(data):
+def _element(t):
+    """A tensor inside a data sequence: PyTorch reads it as one scalar (its 0-d array keeps the dtype)."""
+    if t._data.size != 1:
+        raise ValueError("only one element tensors can be converted to Python scalars")
+    return t._data.reshape(())
+
+
+def _plain(data):
+    """Nested data as lists of scalars and arrays that NumPy reads: other sequences (deque, range, ...) become
+    lists and one-element tensors become scalars; ragged data raises PyTorch's errors."""
+    if is_tensor(data):
+        return _element(data)
+    if isinstance(data, np.ndarray) or not (isinstance(data, (list, tuple)) or _is_sequence(data)):
+        return data
+    return [_plain(x) for x in data]
+
+
+def _check_ragged(data, dim=0):
+    """PyTorch's errors for nested sequences whose lengths differ (the first element sets the length)."""
+    if not isinstance(data, list) or not data:
+        return
+    first = data[0]
+    for item in data:
+        if isinstance(first, (list, np.ndarray)) and np.ndim(first):
+            if not isinstance(item, (list, np.ndarray)) or not np.ndim(item):
+                raise TypeError("not a sequence")
+            if len(item) != len(first):
+                raise ValueError(f"expected sequence of length {len(first)} at dim {dim + 1} (got {len(item)})")
+            _check_ragged(item if isinstance(item, list) else list(item), dim + 1)
+
+
     if is_tensor(data):
         return data._data
-    if isinstance(data, (list, tuple)) and any(is_tensor(x) or isinstance(x, (list, tuple)) for x in data):
-        parts = [_to_numpy(x) for x in data]
-        return np.array(parts) if parts else np.array([])
-    return np.asarray(data)
+    if isinstance(data, np.ndarray):
+        return data
+    plain = _plain(data)
+    try:
+        return np.asarray(plain)
+    except ValueError:
+        _check_ragged(plain)
+        raise
 
 
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
@@ -111,19 +172,21 @@ def _fill(size, value, dtype, requires_grad, device):
     return _finish(wrap(np.full(_sizes(size), value, dtype=d.np)), requires_grad)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
-    return _fill(size, 0, dtype, requires_grad, device)
+def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
+          pin_memory=False, names=None):
+    return _finish(_fill(_size_arg(sizes, size, "zeros"), 0, dtype, requires_grad, device), False, out)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
-    return _fill(size, 1, dtype, requires_grad, device)
+def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
+         pin_memory=False, names=None):
+    return _finish(_fill(_size_arg(sizes, size, "ones"), 1, dtype, requires_grad, device), False, out)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None, pin_memory=False,
-          memory_format=None):
+def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
+          pin_memory=False, memory_format=None, names=None):
     _check_device(device)
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
-    return _finish(wrap(np.empty(_sizes(size), dtype=d.np)), requires_grad)
+    return _finish(wrap(np.empty(_size_arg(sizes, size, "empty"), dtype=d.np)), requires_grad, out)
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
@@ -227,36 +290,41 @@ def _native(d):
     return np.float32 if d.np == np.float32 else np.float64
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
+         pin_memory=False, names=None):
     _check_device(device)
     d = _float_dtype(dtype)
-    return _finish(_sample(_random.rng(generator).random(_sizes(size), dtype=_native(d)), d), requires_grad)
+    shape = _size_arg(sizes, size, "rand")
+    return _finish(_sample(_random.rng(generator).random(shape, dtype=_native(d)), d), requires_grad, out)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
+          pin_memory=False, names=None):
     _check_device(device)
     d = _float_dtype(dtype)
-    return _finish(_sample(_random.rng(generator).standard_normal(_sizes(size), dtype=_native(d)), d), requires_grad)
+    shape = _size_arg(sizes, size, "randn")
+    return _finish(_sample(_random.rng(generator).standard_normal(shape, dtype=_native(d)), d), requires_grad, out)
 
 
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False, out=None,
-            layout=None):
+            layout=None, pin_memory=False):
     _check_device(device)
     if size is None:  # randint(high, size)
         low, high, size = 0, low, high
-    if high is None:
-        raise TypeError("randint() missing required argument 'high'")
+    elif high is None:  # randint(high, size=...)
+        low, high = 0, low
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.int64
-    values = _random.rng(generator).integers(low, high, size=tuple(size), dtype=np.int64)
-    return _finish(wrap(values.astype(d.np)), requires_grad)
+    values = _random.rng(generator).integers(low, high, size=_sizes((size,)), dtype=np.int64)
+    return _finish(wrap(values.astype(d.np)), requires_grad, out)
 
 
-def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
+             pin_memory=False):
     _check_device(device)
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.int64
-    return _finish(wrap(_random.rng(generator).permutation(int(n)).astype(d.np)), requires_grad)
+    return _finish(wrap(_random.rng(generator).permutation(int(n)).astype(d.np)), requires_grad, out)
 
 
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False, out=None):
@@ -292,3 +360,8 @@ def randint_like(input, low=0, high=None, *, dtype=None, generator=None, **_):
     if high is None:
         low, high = 0, low
     return randint(low, high, input._data.shape, dtype=_like(input, dtype), generator=generator)
+        if high is None:
+            raise TypeError("randint() received an invalid combination of arguments - got (int), but expected one "
+                            "of:\n * (int high, tuple of ints size, *, torch.Generator generator, Tensor out = None, "
+                            "torch.dtype dtype = None, torch.layout layout = None, torch.device device = None, bool "
+                            "pin_memory = False, bool requires_grad = False)")
