@@ -47,7 +47,7 @@ def _fill_source(self, value):
 
 
 def _fill_fast(self, value):
-    self._data[...] = value._data if isinstance(value, Tensor) else value
+    self._data[...] = value._data if isinstance(value, Tensor) else creation.fill_value(value, self.dtype)
 
 
 def _zero_source(self):

@@ -2,11 +2,12 @@
 import builtins
 import math
 
+import ml_dtypes
 import numpy as np
 
 from .. import _dtype, _random
 from .._tensor import Tensor, device as _device, wrap
-from ._helpers import is_tensor
+from ._helpers import is_tensor, to_array
 
 
 def _check_device(device):
@@ -17,13 +18,12 @@ def _check_device(device):
 def _finish(t, requires_grad, out=None):
     if requires_grad:
         t.requires_grad_(True)
-    return t
     if out is not None:  # PyTorch's out= of a factory: out is resized and filled
         from .pointwise import _out
         return _out(t, out)
+    return t
 
 
-def _sizes(size):
 def _size_arg(sizes, size, op):
     """The shape given as ``*sizes`` varargs or as the ``size=`` keyword (PyTorch takes either, not both)."""
     if size is not None:
@@ -33,6 +33,7 @@ def _size_arg(sizes, size, op):
     return _sizes(sizes)
 
 
+def _sizes(size):
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = size[0]
     sizes = tuple(int(s) for s in size)
@@ -42,7 +43,6 @@ def _size_arg(sizes, size, op):
     return sizes
 
 
-def _infer_dtype(data):
 def _is_sequence(x):
     """What PyTorch's tensor() reads as a sequence (Python's sequence protocol): list, tuple, deque, range, ...;
     not str, bytes or dict."""
@@ -50,6 +50,7 @@ def _is_sequence(x):
     return hasattr(kind, "__getitem__") and hasattr(kind, "__len__") and not isinstance(x, (str, bytes, dict))
 
 
+def _infer_dtype(data):
     """PyTorch's dtype inference for nested Python data."""
     kinds = set()
 
@@ -63,7 +64,6 @@ def _is_sequence(x):
             kinds.add(_dtype.from_numpy_dtype(x.dtype))
         elif isinstance(x, (builtins.int, builtins.float, builtins.complex)):
             kinds.add(_dtype.scalar_dtype(x))
-
         elif isinstance(x, str):
             raise TypeError("new(): invalid data type 'str'")
         elif _is_sequence(x):
@@ -71,6 +71,7 @@ def _is_sequence(x):
                 visit(item)
         else:
             raise RuntimeError(f"Could not infer dtype of {type(x).__name__}")
+
     visit(data)
     if not kinds:
         return _dtype.get_default_dtype()
@@ -80,7 +81,6 @@ def _is_sequence(x):
     return result
 
 
-def _to_numpy(data):
 def _element(t):
     """A tensor inside a data sequence: PyTorch reads it as one scalar (its 0-d array keeps the dtype)."""
     if t._data.size != 1:
@@ -112,6 +112,7 @@ def _check_ragged(data, dim=0):
             _check_ragged(item if isinstance(item, list) else list(item), dim + 1)
 
 
+def _to_numpy(data):
     if is_tensor(data):
         return data._data
     if isinstance(data, np.ndarray):
@@ -166,10 +167,61 @@ def from_dlpack(ext_tensor):
     return wrap(np.from_dlpack(ext_tensor))
 
 
+_C_TYPE_NAMES = {"bool": "bool", "uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int",
+                 "int64": "int64_t", "float16": "c10::Half", "bfloat16": "c10::BFloat16", "float32": "float",
+                 "float64": "double", "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
+
+
+def _overflows(value, d):
+    """c10's ``overflows<To>(value)`` for a Python number ``value`` and the dtype ``d``."""
+    if d.is_complex:
+        value = complex(value)
+        real = d.to_real()
+        return _overflows(value.real, real) or _overflows(value.imag, real)
+    if isinstance(value, complex):
+        return value.imag != 0 or _overflows(value.real, d)
+    if d.is_floating_point:
+        if isinstance(value, float) and not math.isfinite(value):
+            return False  # inf and nan exist in every float type
+        return abs(float(value)) > float(ml_dtypes.finfo(d.np).max)
+    info = np.iinfo(d.np)
+    if isinstance(value, float):  # NaN, +-inf and values past the limits (compared as doubles, as C++ does)
+        return not float(info.min) <= value <= float(info.max)
+    if info.min == 0 and value < 0:  # unsigned: negative numbers wrap around (two's complement)
+        return -value > info.max
+    return not info.min <= value <= info.max
+
+
+def check_scalar_fits(value, d):
+    """Raise PyTorch's errors for a Python number that dtype ``d`` cannot hold (full, fill_): NaN or inf
+    into an integer type, 300 into uint8, 1e300 into float32. Tensors and bool targets are never checked."""
+    if d is _dtype.bool or not isinstance(value, (builtins.int, builtins.float, builtins.complex, np.generic)):
+        return
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, builtins.int) and not isinstance(value, builtins.bool):
+        if value < -2 ** 63:  # a Python int goes through int64 or uint64 first
+            raise OverflowError("can't convert negative int to unsigned")
+        if value >= 2 ** 64:
+            raise OverflowError("int too big to convert")
+    if _overflows(value, d):
+        raise RuntimeError(f"value cannot be converted to type {_C_TYPE_NAMES[d.name]} without overflow")
+
+
+def fill_value(value, d):
+    """A Python number as the NumPy scalar of dtype ``d`` that full/fill_ write, after PyTorch's overflow
+    check: floats into integer types truncate as a C cast, negative ints wrap around unsigned types."""
+    check_scalar_fits(value, d)
+    if isinstance(value, builtins.float) and d.np.kind in "iub":
+        with np.errstate(invalid="ignore"):
+            return np.array(value).astype(d.np)[()]
+    return to_array(value, d.np)
+
+
 def _fill(size, value, dtype, requires_grad, device):
     _check_device(device)
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
-    return _finish(wrap(np.full(_sizes(size), value, dtype=d.np)), requires_grad)
+    return _finish(wrap(np.full(_sizes(size), fill_value(value, d), dtype=d.np)), requires_grad)
 
 
 def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
@@ -230,18 +282,47 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=
     start, end, step = _scalar(start), _scalar(end), _scalar(step)
     if end is None:
         start, end = 0, start
-    if step == 0:
-        raise RuntimeError("step must be nonzero")
-    if (end - start) * step < 0:
-        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+    count = _arange_count(start, end, step)
     if dtype is None:
         is_float = any(isinstance(v, float) for v in (start, end, step))
         d = _dtype.get_default_dtype() if is_float else _dtype.int64
     else:
         d = _dtype.to_dtype(dtype)
-    count = math.ceil((end - start) / step)
+    if not (d.is_floating_point or d.is_complex) and any(isinstance(v, float) for v in (start, end, step)):
+        start, end, step, count = _integer_range(start, end, step, count, d)
     values = start + np.arange(count, dtype=np.float64 if d.is_floating_point else np.int64) * step
     return _finish(wrap(values.astype(d.np)), requires_grad)
+
+
+def _integer_range(start, end, step, count, d):
+    """An integer-dtype arange of float bounds as PyTorch computes it: the values step from the truncated start
+    by the truncated step; int64 also counts them on the truncated bounds, other types on the given ones."""
+    start, step = builtins.int(start), builtins.int(step)
+    if d is _dtype.int64:
+        end = builtins.int(end)
+        if step == 0:
+            raise ValueError("step must be nonzero")
+        count = _arange_count(start, end, step)
+    return start, end, step, count
+
+
+def _c_number(x):
+    """A number as C++'s ostream prints it in PyTorch's messages (1.5e+10, inf, 0.5, 3)."""
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def _arange_count(start, end, step):
+    """How many values arange(start, end, step) holds; PyTorch's errors for ranges it cannot make."""
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise RuntimeError(f"unsupported range: {_c_number(start)} -> {_c_number(end)}")
+    if not (step > 0 or step < 0):  # zero and NaN
+        raise RuntimeError("step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    count = (end - start) / step
+    if count > 2 ** 63 - 1:
+        raise RuntimeError("invalid size, possible overflow?")
+    return math.ceil(count)
 
 
 def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
@@ -251,10 +332,14 @@ def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=F
     return _finish(wrap((start + np.arange(count) * step).astype(d.np)), requires_grad)
 
 
+def _check_steps(steps):
+    if _scalar(steps) < 0:
+        raise RuntimeError("number of steps must be non-negative")
+
+
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
     _check_device(device)
-    if steps < 0:
-        raise RuntimeError("number of steps must be non-negative")
+    _check_steps(steps)
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
     values = np.linspace(_scalar(start), _scalar(end), int(steps), dtype=np.float64)
     return _finish(wrap(values.astype(d.np)), requires_grad)
@@ -262,6 +347,7 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False,
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
     _check_device(device)
+    _check_steps(steps)
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
     values = np.power(float(base), np.linspace(_scalar(start), _scalar(end), int(steps), dtype=np.float64))
     return _finish(wrap(values.astype(d.np)), requires_grad)
@@ -310,6 +396,11 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
             layout=None, pin_memory=False):
     _check_device(device)
     if size is None:  # randint(high, size)
+        if high is None:
+            raise TypeError("randint() received an invalid combination of arguments - got (int), but expected one "
+                            "of:\n * (int high, tuple of ints size, *, torch.Generator generator, Tensor out = None, "
+                            "torch.dtype dtype = None, torch.layout layout = None, torch.device device = None, bool "
+                            "pin_memory = False, bool requires_grad = False)")
         low, high, size = 0, low, high
     elif high is None:  # randint(high, size=...)
         low, high = 0, low
@@ -360,8 +451,3 @@ def randint_like(input, low=0, high=None, *, dtype=None, generator=None, **_):
     if high is None:
         low, high = 0, low
     return randint(low, high, input._data.shape, dtype=_like(input, dtype), generator=generator)
-        if high is None:
-            raise TypeError("randint() received an invalid combination of arguments - got (int), but expected one "
-                            "of:\n * (int high, tuple of ints size, *, torch.Generator generator, Tensor out = None, "
-                            "torch.dtype dtype = None, torch.layout layout = None, torch.device device = None, bool "
-                            "pin_memory = False, bool requires_grad = False)")

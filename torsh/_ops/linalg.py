@@ -1,4 +1,5 @@
 """Matrix products: matmul (NumPy broadcasting rules, as PyTorch), mm, bmm, mv, dot, outer."""
+import ml_dtypes
 import numpy as np
 
 from .._tensor import wrap
@@ -83,8 +84,16 @@ def _macs_per_gemm(a_shape, b_shape):
     return a_shape[-2] * a_shape[-1] * b_shape[-1] if len(a_shape) >= 2 and len(b_shape) >= 2 else 0
 
 
+_HALF_DTYPES = (np.dtype(ml_dtypes.bfloat16), np.dtype(np.float16))
+
+
 def _gemm(a, b):
-    """``np.matmul(a, b)`` of arrays on the BLAS threads that gemm_threads gives its size."""
+    """``np.matmul(a, b)`` of arrays on the BLAS threads that gemm_threads gives its size.
+
+    Half-precision operands are multiplied in float32 and the product rounded back, as PyTorch's CPU
+    kernels accumulate them (NumPy's matmul would return bfloat16 products as float32)."""
+    if a.dtype in _HALF_DTYPES:
+        return _gemm(a.astype(np.float32), b.astype(np.float32)).astype(a.dtype)
     with gemm_threads(_macs_per_gemm(a.shape, b.shape)):
         return np.matmul(a, b)
 

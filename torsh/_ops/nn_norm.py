@@ -18,6 +18,9 @@ from ..backend import dispatch, kernels
 
 
 def moments_np(x, axes):
+    if x.size == 0:  # no values: NaN statistics, without NumPy's empty-slice warnings
+        nan = np.full([1 if i in axes else s for i, s in enumerate(x.shape)], np.nan, dtype=x.dtype)
+        return nan, nan
     mean = x.mean(axis=axes, keepdims=True)
     var = np.square(x - mean).mean(axis=axes, keepdims=True)
     return mean, var

@@ -48,8 +48,13 @@ def _numpy_binary(np_fn, a, b):
     try:
         return np_fn(a, b)
     except ValueError:
-        broadcast_shapes(np.shape(a), np.shape(b))  # raises PyTorch's message
+        _raise_broadcast_error(a, b)
         raise
+
+
+def _raise_broadcast_error(*operands):
+    """On NumPy's ValueError: PyTorch's RuntimeError naming the sizes, if the operands do not broadcast."""
+    broadcast_shapes(*(np.shape(x) for x in operands))
 
 
 def _compute_binary(op, a, b, np_fn):
@@ -189,6 +194,18 @@ divide = true_divide = div
 
 def _rounding_div(input, other, mode):
     a, b, rt = _operands(input, other, "div")
+    try:
+        value = _rounded_quotient(a, b, rt, mode)
+    except ValueError:
+        _raise_broadcast_error(a, b)
+        raise
+    result = _wrap_result(np.asarray(value), rt)
+    if needs_grad(input, other):  # piecewise constant: zero gradient everywhere
+        record(_ZeroGrad("DivBackward1", (_shape(input), _shape(other))), (input, other), (result,))
+    return result
+
+
+def _rounded_quotient(a, b, rt, mode):
     with np.errstate(divide="ignore", invalid="ignore"):
         if mode == "floor":
             if rt.is_floating_point:
@@ -204,10 +221,7 @@ def _rounding_div(input, other, mode):
                 value = np.trunc(np.true_divide(a, b))
         else:
             raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{mode}'")
-    result = _wrap_result(np.asarray(value), rt)
-    if needs_grad(input, other):  # piecewise constant: zero gradient everywhere
-        record(_ZeroGrad("DivBackward1", (_shape(input), _shape(other))), (input, other), (result,))
-    return result
+    return value
 
 
 def _check_int_zero_division(b):
@@ -239,7 +253,7 @@ def remainder(input, other, *, out=None):
     a, b, rt = _operands(input, other, "remainder")
     if not rt.is_floating_point:
         _check_int_zero_division(b)
-    result = _wrap_result(np.asarray(np.mod(a, b)), rt)
+    result = _wrap_result(np.asarray(_numpy_binary(np.mod, a, b)), rt)
     if needs_grad(input, other):
         node = RemainderBackward0()
         node.shapes = (_shape(input), _shape(other))
@@ -292,11 +306,11 @@ def pow(input, exponent, *, out=None):
         raise RuntimeError("Integers to negative integer powers are not allowed.")
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if integral:
-            value = _integer_power(a, b)
+            value = _numpy_binary(_integer_power, a, b)
         elif not is_tensor(exponent) and exponent == 2:
             value = np.square(a)
         else:
-            value = np.power(a, b)
+            value = _numpy_binary(np.power, a, b)
     result = _wrap_result(np.asarray(value), rt)
     if needs_grad(input, exponent):
         if not is_tensor(exponent):
@@ -609,9 +623,9 @@ def clamp(input, min=None, max=None, *, out=None):
     data = to_array(input, rt.np)
     value = data
     if min is not None:
-        value = np.maximum(value, to_array(min, rt.np))
+        value = _numpy_binary(np.maximum, value, to_array(min, rt.np))
     if max is not None:
-        value = np.minimum(value, to_array(max, rt.np))
+        value = _numpy_binary(np.minimum, value, to_array(max, rt.np))
     if value is data:
         value = data.copy()
     result = wrap(np.asarray(value, dtype=rt.np))
@@ -636,6 +650,7 @@ def clamp_max(input, max):
 
 
 def lerp(input, end, weight):
+    broadcast_shapes(_shape(input), _shape(end), _shape(weight))  # PyTorch names the sizes in this order
     return input + weight * (end - input)
 
 

@@ -196,7 +196,7 @@ def _shift(name, np_fn, label):
         a, b = _arr(input, rt), _arr(other, rt)
         bits = rt.np.itemsize * 8
         with np.errstate(all="ignore"):
-            value = np_fn(a, np.clip(b, 0, bits - 1) if name.endswith("right_shift") else b)
+            value = _numpy_binary(np_fn, a, np.clip(b, 0, bits - 1) if name.endswith("right_shift") else b)
             if name.endswith("left_shift"):
                 value = np.where((b >= bits) | (b < 0), 0, value)
         return _out(wrap(np.asarray(value, dtype=rt.np)), out)

@@ -178,7 +178,9 @@ class EinsumBackward0(Node):
 
 def _einsum_core(specs, out, operands, rt):
     """The contraction itself: every letter is unique within an operand and appears in out or 2+ operands."""
-    arrays = [o._data if o._data.dtype == rt.np else o._data.astype(rt.np) for o in operands]
+    # bfloat16 (which np.einsum rejects) and float16 are contracted in float32, as PyTorch accumulates them
+    work = np.dtype(np.float32) if rt.np in linalg._HALF_DTYPES else rt.np
+    arrays = [o._data if o._data.dtype == work else o._data.astype(work) for o in operands]
     equation = ",".join(specs) + "->" + out
     value = np.einsum(equation, *arrays, optimize="greedy" if len(arrays) > 1 else False)
     value = np.asarray(value, dtype=rt.np)

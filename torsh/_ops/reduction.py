@@ -123,7 +123,11 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     data = input._data
     out_dtype = _dtype.to_dtype(dtype) if dtype is not None else (
         _dtype.int64 if data.dtype.kind in "biu" else input.dtype)
-    dims = tuple(range(data.ndim)) if dim is None else (normalize_dim(dim, data.ndim),) if data.ndim else ()
+    if dim is None:
+        dims = tuple(range(data.ndim))
+    else:
+        d = normalize_dim(dim, data.ndim)  # a 0-dim tensor accepts dim 0 and -1 only
+        dims = (d,) if data.ndim else ()
     value = np.prod(data, axis=dims, keepdims=keepdim, dtype=out_dtype.np)
     result = wrap(np.asarray(value, dtype=out_dtype.np))
     if needs_grad(input):
@@ -330,7 +334,7 @@ def logsumexp(input, dim, keepdim=False):
     dims = normalize_dims(dim, data.ndim)
     rows = _as_rows(data, dims)
     if rows is not None and rows.shape[1] > 0:
-        value = dispatch.reduce_rows("logsumexp_rows", rows, _np_logsumexp_rows)
+        value = _redo_nan_rows(dispatch.reduce_rows("logsumexp_rows", rows, _np_logsumexp_rows), rows)
         value = value.reshape(_reduced_shape(data.shape, dims, keepdim))
     else:
         value = _np_logsumexp(data, dims, keepdim)
@@ -351,6 +355,15 @@ def _np_logsumexp(data, dims, keepdim):
     with np.errstate(divide="ignore"):
         out = np.log(np.sum(np.exp(data - m), axis=dims, keepdims=True)) + m
     return out if keepdim else out.squeeze(dims)
+
+
+def _redo_nan_rows(value, rows):
+    """Rows whose logsumexp came out NaN, redone on NumPy: the kernel's max + log(sum(exp(x - max))) is
+    inf - inf for a row whose max is +-inf, where PyTorch gives inf (a +inf in the row) or -inf (all -inf)."""
+    redo = np.isnan(value)
+    if redo.any():
+        value[redo] = _np_logsumexp_rows(rows[redo])
+    return value
 
 
 def _np_logsumexp_rows(rows):

@@ -60,7 +60,9 @@ def _try_view(data, shape):
     return v
 
 
-def view(input, *shape):
+def view(input, *shape, size=None):
+    if size is not None:  # Tensor.view(size=...)
+        shape = (size,)
     if len(shape) == 1 and isinstance(shape[0], _dtype.dtype):
         return _view_dtype(input, shape[0])
     shape = _infer_shape(_sizes(shape), input._data.size)
@@ -77,8 +79,8 @@ def _view_dtype(input, dtype):
     return input._make_view(array, lambda t: t.view(dtype))
 
 
-def reshape(input, *shape):
-    shape = _infer_shape(_sizes(shape), input._data.size)
+def reshape(input, *args, shape=None):
+    shape = _infer_shape(_sizes(args if shape is None else (shape,)), input._data.size)
     array = _try_view(input._data, shape)
     if array is not None:
         return _view(input, array, ViewBackward0, lambda t: t.reshape(shape), shape=input._data.shape)
@@ -113,7 +115,11 @@ def transpose(input, dim0, dim1):
     return _view(input, array, TransposeBackward0, lambda t: t.transpose(d0, d1), dim0=d0, dim1=d1)
 
 
-swapaxes = swapdims = transpose
+swapdims = transpose
+
+
+def swapaxes(input, axis0, axis1):
+    return transpose(input, axis0, axis1)
 
 
 class PermuteBackward0(Node):
@@ -121,8 +127,8 @@ class PermuteBackward0(Node):
         return (grad.permute(self.inverse),)
 
 
-def permute(input, *dims):
-    dims = _sizes(dims)
+def permute(input, *args, dims=None):
+    dims = _sizes(args if dims is None else (dims,))  # permute(*dims) or permute(dims=...), as in PyTorch
     ndim = input._data.ndim
     if len(dims) != ndim:
         raise RuntimeError(
@@ -191,9 +197,9 @@ def unsqueeze(input, dim):
 
 def flatten(input, start_dim=0, end_dim=-1):
     ndim = input._data.ndim
+    s, e = normalize_dim(start_dim, ndim), normalize_dim(end_dim, ndim)
     if ndim == 0:
         return reshape(input, (1,))
-    s, e = normalize_dim(start_dim, ndim), normalize_dim(end_dim, ndim)
     if s > e:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
     shape = input._data.shape
@@ -219,8 +225,8 @@ class ExpandBackward0(Node):
         return (sum_to(grad, self.shape),)
 
 
-def expand(input, *sizes):
-    sizes = _sizes(sizes)
+def expand(input, *sizes, size=None):
+    sizes = _sizes(sizes if size is None else (size,))
     shape = input._data.shape
     if len(sizes) < len(shape):
         raise RuntimeError(
@@ -378,15 +384,27 @@ def _multi_view(input, arrays, node_cls, view_fns, **attrs):
     return tuple(outs)
 
 
-def split(tensor, split_size_or_sections, dim=0):
+def _need_dims(input, op):
+    if input._data.ndim == 0:
+        raise RuntimeError(f"{op} expects at least a 1-dimensional tensor")
+
+
+def split(tensor, split_size_or_sections=None, dim=0, *, split_size=None):
+    """torch.split(tensor, split_size_or_sections, dim) and Tensor.split(split_size, dim)."""
+    if split_size is not None:
+        split_size_or_sections = split_size
     data = tensor._data
+    _need_dims(tensor, "split")
     d = normalize_dim(dim, data.ndim)
     size = data.shape[d]
     if isinstance(split_size_or_sections, (int, np.integer)):
         step = int(split_size_or_sections)
-        if step <= 0 and size:
+        if step < 0:
+            raise RuntimeError(f"split expects split_size be non-negative, but got split_size={step}")
+        if step == 0 and size:
             raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {size}")
-        sizes = [min(step, size - s) for s in range(0, size, step)] if step else [0]
+        count = max(-(-size // step), 1) if step else 1  # a zero-size dim still gives one (empty) piece
+        sizes = [step] * (count - 1) + [size - step * (count - 1)]
         node_cls = SplitBackward0
     else:
         sizes = [int(s) for s in split_size_or_sections]
@@ -403,16 +421,20 @@ def split(tensor, split_size_or_sections, dim=0):
 
 
 def chunk(input, chunks, dim=0):
+    _need_dims(input, "chunk")
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     size = input._data.shape[normalize_dim(dim, input._data.ndim)]
-    step = max(-(-size // chunks), 1) if size else 1
-    return split(input, step, dim)
+    if size == 0:  # PyTorch keeps the number of chunks: ``chunks`` empty pieces
+        return split(input, [0] * chunks, dim)
+    return split(input, -(-size // chunks), dim)
 
 
 def unbind(input, dim=0):
     data = input._data
     d = normalize_dim(dim, data.ndim)
+    if data.ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
     arrays = [data[(slice(None),) * d + (i,)] for i in range(data.shape[d])]
     fns = [(lambda i: lambda t: t.select(d, i))(i) for i in range(data.shape[d])]
     return _multi_view(input, arrays, type("UnbindBackward0", (_UnbindBackward,), {}), fns, dim=d)
@@ -420,6 +442,8 @@ def unbind(input, dim=0):
 
 def narrow(input, dim, start, length):
     data = input._data
+    if data.ndim == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     d = normalize_dim(dim, data.ndim)
     size = data.shape[d]
     start = int(start)
@@ -433,6 +457,8 @@ def narrow(input, dim, start, length):
 
 def select(input, dim, index):
     data = input._data
+    if data.ndim == 0:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
     d = normalize_dim(dim, data.ndim)
     size = data.shape[d]
     if not -size <= index < size:

@@ -33,9 +33,10 @@ class FlipBackward0(Node):
         return (grad.flip(self.dims),)
 
 
-def flip(input, *dims):
-    if len(dims) == 1 and not isinstance(dims[0], (int, np.integer)):
-        dims = dims[0]
+def flip(input, *args, dims=None):
+    """torch.flip(input, dims) and Tensor.flip(*dims)."""
+    if dims is None:
+        dims = args[0] if len(args) == 1 and not isinstance(args[0], (int, np.integer)) else args
     dims = normalize_dims(_int_list(dims), input._data.ndim)
     result = wrap(np.flip(input._data, axis=dims).copy() if dims else input._data.copy())
     return _finish(FlipBackward0, (input,), result, dims=dims)
@@ -69,6 +70,8 @@ def roll(input, shifts, dims=None):
     dims = _int_list(dims)
     if len(shifts) != len(dims):
         raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+    if data.ndim == 0:  # only the flattening roll (no dims) accepts a 0-dim tensor
+        raise IndexError(f"Dimension specified as {dims[0]} but tensor has no dimensions")
     dims = [normalize_dim(d, data.ndim) for d in dims]
     result = wrap(np.roll(data, shifts, axis=dims) if data.ndim else data.copy())
     return _finish(RollBackward0, (input,), result, shifts=shifts, dims=dims)
@@ -105,7 +108,9 @@ class RepeatBackward0(Node):
         return (g.reshape(self.shape),)
 
 
-def repeat(input, *sizes):
+def repeat(input, *sizes, repeats=None):
+    if repeats is not None:  # Tensor.repeat(repeats=...)
+        sizes = (repeats,)
     if len(sizes) == 1 and not isinstance(sizes[0], (int, np.integer)):
         sizes = sizes[0]
     sizes = _int_list(sizes)
@@ -120,7 +125,8 @@ def repeat(input, *sizes):
     return _finish(RepeatBackward0, (input,), result, sizes=sizes, padded_shape=padded, shape=data.shape)
 
 
-def tile(input, *dims):
+def tile(input, *args, dims=None):
+    dims = args if dims is None else (dims,)
     if len(dims) == 1 and not isinstance(dims[0], (int, np.integer)):
         dims = dims[0]
     dims = _int_list(dims)
@@ -347,7 +353,12 @@ def column_stack(tensors, *, out=None):
 
 
 # -- splitting ----------------------------------------------------------------------------------
-def tensor_split(input, indices_or_sections, dim=0):
+def tensor_split(input, indices_or_sections=None, dim=0, *, sections=None, indices=None,
+                 tensor_indices_or_sections=None):
+    """PyTorch's overloads: positional, or one of the keywords sections=, indices=, tensor_indices_or_sections=."""
+    for given in (sections, indices, tensor_indices_or_sections):
+        if given is not None:
+            indices_or_sections = given
     ndim = input._data.ndim
     if ndim == 0:
         raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")

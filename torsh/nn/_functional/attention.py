@@ -26,7 +26,11 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                                  enable_gqa=False):
     """softmax(q k^T * scale + mask) v; a bool ``attn_mask`` is True where attention is allowed."""
     L, S = query.shape[-2], key.shape[-2]
-    scale_factor = 1 / math.sqrt(query.shape[-1]) if scale is None else scale
+    head_dim = query.shape[-1]
+    if head_dim == 0:  # zero scores whatever the scale (PyTorch scales q and k, not the scores)
+        scale_factor = 1.0
+    else:
+        scale_factor = 1 / math.sqrt(head_dim) if scale is None else scale
     if is_causal:
         if attn_mask is not None:
             raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when "

@@ -1,4 +1,6 @@
 """batch_norm, layer_norm, group_norm, instance_norm, rms_norm, local_response_norm, normalize."""
+import math
+
 import numpy as np
 
 from ..._ops import nn_norm
@@ -30,12 +32,23 @@ def _update_running(running, batch_value, momentum):
         running._version_counter[0] += 1
 
 
+def _verify_batch_size(size, shown):
+    """PyTorch's check that training-mode statistics have more than one value per channel."""
+    if size[0] * math.prod(size[2:]) == 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size {shown}")
+
+
+def _check_eps(eps, training):
+    if training and eps <= 0.0:
+        raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+    if eps < 0.0:
+        raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     if training:
-        size = input.numel() // input.shape[1] if input.ndim > 1 else 1
-        if size == 1:
-            raise ValueError(f"Expected more than 1 value per channel when training, got input size "
-                             f"{input.shape}")
+        _verify_batch_size(tuple(input.shape) if input.ndim > 1 else (1,), input.shape)
+    _check_eps(eps, training)
     if input.ndim < 2:
         raise ValueError(f"expected 2D or 3D input (got {input.ndim}D input)")
     channels = input.shape[1]
@@ -50,7 +63,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         return fused
     if fused is not None:
         out, mean, var = fused
-        if training and running_mean is not None:
+        if training and running_mean is not None and input.numel():  # an empty batch leaves them as they are
             n = input.numel() // input.shape[1]
             _update_running(running_mean, mean, momentum)
             _update_running(running_var, var * n / max(n - 1, 1), momentum)
@@ -58,7 +71,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if training or running_mean is None:
         axes = (0,) + tuple(range(2, input.ndim))
         out, mean, var = nn_norm.normalize(input, axes, eps, "NativeBatchNormBackward0")
-        if training and running_mean is not None:
+        if training and running_mean is not None and input.numel():  # an empty batch leaves them as they are
             n = input.numel() // input.shape[1]
             _update_running(running_mean, mean.reshape(-1), momentum)
             _update_running(running_var, var.reshape(-1) * n / max(n - 1, 1), momentum)
@@ -106,13 +119,18 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if input.ndim < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.ndim}")
     n, c = input.shape[:2]
+    grouped_size = [n * c // num_groups, num_groups] + list(input.shape[2:])  # num_groups=0: ZeroDivisionError
+    _verify_batch_size(grouped_size, grouped_size)
+    if num_groups <= 0:
+        raise RuntimeError(f"Expected num groups to be greater than 0, got {num_groups}")
     if c % num_groups:
         raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input of "
-                           f"shape {input.shape} and num_groups={num_groups}")
-    fused = nn_norm.group_norm(input, num_groups, weight, bias, eps)  # one op (and kernel) when dtypes allow
-    if fused is not None:
-        return fused
-    grouped = input.reshape(n, num_groups, -1)
+                           f"shape {list(input.shape)} and num_groups={num_groups}")
+    if input.numel():
+        fused = nn_norm.group_norm(input, num_groups, weight, bias, eps)  # one op (and kernel) when dtypes allow
+        if fused is not None:
+            return fused
+    grouped = input.reshape(n, num_groups, (c // num_groups) * math.prod(input.shape[2:]))  # no -1: n may be 0
     out, _, _ = nn_norm.normalize(grouped, (2,), eps, "NativeGroupNormBackward0")
     out = out.reshape(input.shape)
     return _affine(out, weight, bias, _channel_shape(input))

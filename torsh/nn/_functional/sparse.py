@@ -13,7 +13,7 @@ def _check_indices(idx, num):
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar types: "
                            f"Long, Int; but got torch.{'FloatTensor' if idx.dtype == np.float32 else 'DoubleTensor'}"
                            " instead (while checking arguments for embedding)")
-    if idx.size and (idx.min() < -num or idx.max() >= num):
+    if idx.size and (idx.min() < 0 or idx.max() >= num):  # negative indices do not count from the end here
         raise IndexError("index out of range in self")
 
 
@@ -41,7 +41,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
                 raise AssertionError("Padding_idx must be within num_embeddings")
             padding_idx = num + padding_idx
     _check_indices(idx, num)
-    idx = np.where(idx < 0, idx + num, idx).astype(np.int64)
+    idx = idx.astype(np.int64)  # a copy: the backward keeps it
     if max_norm is not None:
         _renorm_(weight, idx, max_norm, norm_type)
     if sparse:

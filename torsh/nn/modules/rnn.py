@@ -160,9 +160,10 @@ class RNNBase(Module):
 
         Returns the outputs (T, N, H) (packed: stacked rows) and the last hidden and cell state."""
         w_ih, w_hh, b_ih, b_hh, w_hr = params
-        if batch_sizes is None and w_hr is None and self.mode in ("LSTM", "GRU"):
+        if batch_sizes is None and w_hr is None and self.mode in ("LSTM", "GRU") and x.shape[1]:
             # the common case runs as one node per layer and direction, input projection included
-            # (see nn_rnn_fused.py: one GEMM and one fused cell kernel per step)
+            # (see nn_rnn_fused.py: one GEMM and one fused cell kernel per step); an empty batch takes
+            # the step-by-step path below, whose ops all accept zero rows
             if self.mode == "LSTM":
                 return lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse)
             out, h = gru_sequence(x, h0, w_ih, w_hh, b_ih, b_hh, reverse)
@@ -221,6 +222,8 @@ class RNNBase(Module):
             elif self.batch_first:
                 x = x.transpose(0, 1)
             batch = x.shape[1]
+            if x.shape[0] == 0:
+                raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
         if x.dtype != self.weight_ih_l0.dtype:
             w = self.weight_ih_l0.dtype
             raise ValueError(f"RNN input dtype ({x.dtype}) does not match weight dtype ({w}). Convert input: "
