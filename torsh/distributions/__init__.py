@@ -1,0 +1,40 @@
+"""torsh.distributions: PyTorch's ``torch.distributions`` (parameterised distributions, their
+``sample``/``rsample``/``log_prob``/``entropy``, constraints, transforms and ``kl_divergence``).
+
+Written on torsh's public ops, so log_prob, entropy and reparameterised samples are differentiable.
+Ops the package needs that torsh has not got yet live in ``_extra_ops.py``.
+"""
+from . import constraints, transforms
+from .bernoulli import Bernoulli
+from .beta import Beta
+from .binomial import Binomial
+from .categorical import Categorical
+from .cauchy import Cauchy
+from .chi2 import Chi2
+from .dirichlet import Dirichlet
+from .distribution import Distribution
+from .exp_family import ExponentialFamily
+from .exponential import Exponential
+from .gamma import Gamma
+from .gumbel import Gumbel
+from .independent import Independent
+from .kl import kl_divergence, register_kl
+from .laplace import Laplace
+from .log_normal import LogNormal
+from .lowrank_multivariate_normal import LowRankMultivariateNormal
+from .multinomial import Multinomial
+from .multivariate_normal import MultivariateNormal
+from .normal import Normal
+from .one_hot_categorical import OneHotCategorical, OneHotCategoricalStraightThrough
+from .poisson import Poisson
+from .studentT import StudentT
+from .transformed_distribution import TransformedDistribution
+from .transforms import *  # noqa: F401,F403
+from .uniform import Uniform
+
+__all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "Dirichlet", "Gamma", "Multinomial",
+           "Poisson", "StudentT", "Distribution", "Exponential", "ExponentialFamily", "Gumbel",
+           "Independent", "Laplace", "LogNormal", "LowRankMultivariateNormal", "MultivariateNormal", "Normal",
+           "OneHotCategorical", "OneHotCategoricalStraightThrough", "TransformedDistribution", "Uniform",
+           "kl_divergence", "register_kl"]
+__all__.extend(transforms.__all__)
