@@ -97,5 +97,76 @@ def set_num_threads(n):
 
 strided = "torsh.strided"
 contiguous_format = preserve_format = channels_last = None
+
+# -- the top-level names every codebase reaches for ----------------------------------------------------
+import math as _math  # noqa: E402
+
+pi, e, inf, nan = _math.pi, _math.e, _math.inf, _math.nan
+newaxis = None
+from ._type_info import finfo, iinfo  # noqa: E402
+from ._tensor import LEGACY_TENSOR_TYPES as _LEGACY_TENSOR_TYPES  # noqa: E402
+
+# torch.FloatTensor, DoubleTensor, HalfTensor, BFloat16Tensor, LongTensor, IntTensor, ShortTensor, CharTensor,
+# ByteTensor, BoolTensor: the legacy typed constructors (and isinstance checks)
+globals().update(_LEGACY_TENSOR_TYPES)
+
+
+def typename(obj):
+    """'torch.FloatTensor' for a tensor (as ``x.type()``), the qualified class name otherwise."""
+    if isinstance(obj, Tensor):
+        return obj.type()
+    module = type(obj).__module__
+    return type(obj).__qualname__ if module in ("builtins", None) else f"{module}.{type(obj).__qualname__}"
+
+
+def is_storage(obj):
+    """False: torsh has no storage objects (``untyped_storage()`` hands out the NumPy buffer)."""
+    return False
+
+
+_default_device = None
+
+
+def set_default_device(device):
+    """Only the CPU exists: 'cpu' (or None) is accepted, any other device raises as ``torsh.device`` does."""
+    global _default_device
+    _default_device = None if device is None else globals()["device"](device)
+
+
+def get_default_device():
+    return _default_device if _default_device is not None else globals()["device"]("cpu")
+
+
+_float32_matmul_precision = "highest"
+
+
+def set_float32_matmul_precision(precision):
+    """Recorded for ``get_float32_matmul_precision``; torsh's float32 products always run in full precision."""
+    global _float32_matmul_precision
+    if precision not in ("highest", "high", "medium"):
+        _warnings.warn(f"{precision} is not one of 'highest', 'high', or 'medium'; the "
+                       "currentsetFloat32MatmulPrecision call has no effect.", UserWarning, stacklevel=2)
+        return
+    _float32_matmul_precision = precision
+
+
+def get_float32_matmul_precision():
+    return _float32_matmul_precision
+
+
+_deterministic = {"mode": False, "warn_only": False}
+
+
+def use_deterministic_algorithms(mode, *, warn_only=False):
+    """Recorded only: every torsh kernel is deterministic already."""
+    _deterministic.update(mode=not not mode, warn_only=not not warn_only)  # (bool is torsh.bool here)
+
+
+def are_deterministic_algorithms_enabled():
+    return _deterministic["mode"]
+
+
+def is_deterministic_algorithms_warn_only_enabled():
+    return _deterministic["warn_only"]
 from . import nn  # noqa: E402  (torch.nn: modules, functional, init)
 from . import distributions  # noqa: E402  (torch.distributions; needs nn.functional)

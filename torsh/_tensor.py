@@ -114,6 +114,42 @@ class Tensor:
     def __init__(self, *args, **kwargs):
         pass
 
+    # -- new_* factories: self's dtype (and device) unless told otherwise ---------------------------
+    def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+        from ._ops import creation
+        if isinstance(data, Tensor):
+            import warnings
+            warnings.warn("To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() "
+                          "or sourceTensor.detach().clone().requires_grad_(True), rather than "
+                          "tensor.new_tensor(sourceTensor).", UserWarning, stacklevel=2)
+            data = data.detach()
+        return creation.tensor(data, dtype=self.dtype if dtype is None else dtype, device=device,
+                               requires_grad=requires_grad)
+
+    def new_empty(self, *sizes, size=None, dtype=None, device=None, requires_grad=False, layout=None,
+                  pin_memory=False):
+        from ._ops import creation
+        return creation.empty(*sizes, size=size, dtype=self.dtype if dtype is None else dtype, device=device,
+                              requires_grad=requires_grad)
+
+    def new_zeros(self, *sizes, size=None, dtype=None, device=None, requires_grad=False, layout=None,
+                  pin_memory=False):
+        from ._ops import creation
+        return creation.zeros(*sizes, size=size, dtype=self.dtype if dtype is None else dtype, device=device,
+                              requires_grad=requires_grad)
+
+    def new_ones(self, *sizes, size=None, dtype=None, device=None, requires_grad=False, layout=None,
+                 pin_memory=False):
+        from ._ops import creation
+        return creation.ones(*sizes, size=size, dtype=self.dtype if dtype is None else dtype, device=device,
+                             requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None,
+                 pin_memory=False):
+        from ._ops import creation
+        return creation.full(size, fill_value, dtype=self.dtype if dtype is None else dtype, device=device,
+                             requires_grad=requires_grad)
+
     def _make_view(self, array, view_fn):
         """A tensor viewing ``array`` (a NumPy view of self's buffer), re-derivable by ``view_fn``."""
         out = Tensor._wrap(array)
@@ -149,10 +185,9 @@ class Tensor:
     def is_cpu(self):
         return True
 
-    is_cuda = False
-    is_sparse = False
-    is_quantized = False
-    is_meta = False
+    # torsh tensors live in CPU memory, dense and unquantized: every other device/layout flag is False
+    is_cuda = is_xpu = is_mps = is_meta = is_mkldnn = is_vulkan = is_ipu = is_xla = is_mtia = is_maia = False
+    is_sparse = is_sparse_csr = is_quantized = is_nested = False
 
     @property
     def layout(self):
@@ -433,3 +468,60 @@ class Tensor:
     def _iadd_no_grad(self, other):
         np.add(self._data, other._data, out=self._data, casting="unsafe")
         self._version_counter[0] += 1
+
+
+# -- legacy typed constructors: torch.FloatTensor, torch.LongTensor, ... ------------------------------
+_CPP_TYPE = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+             "int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
+             "uint8": "unsigned char", "bool": "bool"}
+
+
+def _options(d):
+    return (f"TensorOptions(dtype={_CPP_TYPE[d.name]}, device=cpu, layout=Strided, requires_grad=false (default), "
+            "pinned_memory=false (default), memory_format=(nullopt))")
+
+
+class _LegacyTensorType(type):
+    """The metaclass of torch.FloatTensor & co (PyTorch's ``torch.tensortype``): calling one builds a CPU tensor
+    of its dtype, ``isinstance(x, torch.FloatTensor)`` asks whether x is a float32 tensor."""
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Tensor) and obj.dtype is cls.dtype
+
+    def __subclasscheck__(cls, sub):
+        return sub is cls
+
+    def __repr__(cls):
+        return f"<class 'torch.{cls.__name__}'>"
+
+    def __call__(cls, *args, device=None):
+        from ._ops import creation
+        creation._check_device(device)
+        if not args:
+            return creation.empty(0, dtype=cls.dtype)
+        if len(args) == 1 and isinstance(args[0], Tensor):
+            return cls._alias(args[0])
+        if len(args) == 1 and not isinstance(args[0], (int, np.integer, Size)):
+            if isinstance(args[0], str):
+                raise TypeError("new(): invalid data type 'str'")
+            return creation.tensor(args[0], dtype=cls.dtype)
+        for pos, a in enumerate(args[0] if len(args) == 1 and isinstance(args[0], Size) else args, 1):
+            if not isinstance(a, (int, np.integer)):
+                raise TypeError(f"new(): argument 'size' failed to unpack the object at pos {pos} with error "
+                                f"\"type must be tuple of ints,but got {type(a).__name__}\"")
+        return creation.empty(*args, dtype=cls.dtype)
+
+    def _alias(cls, source):
+        if source.dtype is not cls.dtype:
+            raise TypeError(f"expected {_options(cls.dtype)} (got {_options(source.dtype)})")
+        return source.detach()
+
+
+def _legacy_tensor_types():
+    from ._tensor_str import _TYPE_NAMES
+    return {name: _LegacyTensorType(name, (), {"dtype": _dtype._BY_NAME[dtype_name], "is_cuda": False,
+                                               "is_sparse": False, "__module__": "torsh"})
+            for dtype_name, name in _TYPE_NAMES.items() if dtype_name in _CPP_TYPE}
+
+
+LEGACY_TENSOR_TYPES = _legacy_tensor_types()  # {"FloatTensor": <class torch.FloatTensor>, ...}

@@ -146,7 +146,17 @@ for _module, _names in _METHODS.items():
 Tensor.float = conversion.float_
 Tensor.int = conversion.int_
 Tensor.bool = conversion.bool_
-Tensor.type = conversion.type_
+
+
+def _type(self, dtype=None, non_blocking=False, **kwargs):
+    """Tensor.type(): the legacy name, or a cast to a dtype, a name or a legacy class (x.type(torch.LongTensor))."""
+    from .._tensor import _LegacyTensorType
+    if isinstance(dtype, _LegacyTensorType):
+        dtype = dtype.dtype
+    return conversion.type_(self, dtype, non_blocking)
+
+
+Tensor.type = _type
 Tensor.where = lambda self, condition, other: pointwise.where(condition, self, other)
 Tensor.mT = property(shape._mT)
 Tensor.T = property(lambda self: self.permute(tuple(reversed(range(self._data.ndim)))))

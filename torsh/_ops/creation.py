@@ -17,6 +17,8 @@ def _check_device(device):
 
 def _finish(t, requires_grad, out=None):
     if requires_grad:
+        if not (t.dtype.is_floating_point or t.dtype.is_complex):  # a factory's wording, not requires_grad_'s
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
         t.requires_grad_(True)
     if out is not None:  # PyTorch's out= of a factory: out is resized and filled
         from .pointwise import _out

@@ -17,13 +17,35 @@ def _check_mask_shape(mask, shape, position):
                 f"tensor {list(shape)} at index {position + i}")
 
 
+def _is_sequence(k):
+    return isinstance(k, (list, tuple, range)) or (
+        hasattr(type(k), "__getitem__") and hasattr(type(k), "__len__") and not isinstance(k, (str, bytes, dict)))
+
+
+def _key_tuple(key):
+    """The key as a tuple of indices, read as PyTorch does (treatSequenceAsTuple): a non-tuple sequence shorter
+    than 32 that holds a tensor, a sequence, a slice, Ellipsis or None is a tuple of indices (deprecated, with
+    PyTorch's warning); any other key, a list of ints or a range included, is one index."""
+    if isinstance(key, tuple):
+        return key
+    if is_tensor(key) or isinstance(key, np.ndarray) or not _is_sequence(key) or len(key) >= 32:
+        return (key,)
+    if any(is_tensor(k) or _is_sequence(k) or isinstance(k, slice) or k is None or k is Ellipsis for k in key):
+        import warnings
+        warnings.warn("Using a non-tuple sequence for multidimensional indexing is deprecated and will be changed "
+                      "in pytorch 2.9; use x[tuple(seq)] instead of x[seq]. In pytorch 2.9 this will be interpreted "
+                      "as tensor index, x[torch.tensor(seq)], which will result either in an error or a different "
+                      "result", UserWarning, stacklevel=4)
+        return tuple(key)
+    return (key,)
+
+
 def _convert_key(key, shape=None):
     """A NumPy key from a torsh key; (key, is_basic). Bool masks become integer arrays.
 
     With ``shape`` (the indexed tensor's), a mask is checked against the dims it covers.
     """
-    if not isinstance(key, tuple):
-        key = (key,)
+    key = _key_tuple(key)
     out, basic = [], True
     position = 0  # the tensor dim the next key element indexes (until an Ellipsis)
     for k in key:
@@ -36,8 +58,8 @@ def _convert_key(key, shape=None):
             position += mask.ndim if isinstance(mask, np.ndarray) and mask.dtype == np.bool_ else 1
         if is_tensor(k):
             k = k._data
-        if isinstance(k, (list, np.ndarray)) or (isinstance(k, np.generic) and k.dtype == np.bool_):
-            arr = np.asarray(k)
+        if isinstance(k, np.ndarray) or (isinstance(k, np.generic) and k.dtype == np.bool_) or _is_sequence(k):
+            arr = np.asarray(k if isinstance(k, (list, tuple, np.ndarray, np.generic)) else list(k))
             if arr.dtype == np.bool_:
                 out.extend(np.nonzero(arr) if arr.ndim else [arr])
             elif arr.dtype.kind in "iu":
