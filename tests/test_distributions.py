@@ -106,6 +106,16 @@ CASES = [
     Case("Poisson", lambda lib, r: D(lib).Poisson(r), [_pos((3,), 39, 0.5, 5.0)], _sample_np),
     Case("StudentT", lambda lib, df, m, s: D(lib).StudentT(df, m, s),
          [_pos((3,), 40, 2.5, 6.0), _real((3,), 41), _pos((3,), 42)], _sample_np),
+    Case("Geometric", lambda lib, p: D(lib).Geometric(p), [_pos((3,), 43, 0.2, 0.9)], _sample_np),
+    Case("Geometric_logits", lambda lib, lg: D(lib).Geometric(logits=lg), [_real((2,), 44)], _sample_np),
+    Case("HalfNormal", lambda lib, s: D(lib).HalfNormal(s), [_pos((3,), 45)], _sample_np),
+    Case("HalfCauchy", lambda lib, s: D(lib).HalfCauchy(s), [_pos((3,), 46)], _sample_np),
+    Case("MixtureSameFamily", lambda lib, lg, m, s: D(lib).MixtureSameFamily(
+        D(lib).Categorical(logits=lg), D(lib).Normal(m, s)), [_real((2, 3), 47), _real((2, 3), 48),
+                                                              _pos((2, 3), 49)], _sample_np),
+    Case("MixtureSameFamily_mvn", lambda lib, lg, m: D(lib).MixtureSameFamily(
+        D(lib).Categorical(logits=lg), D(lib).Independent(D(lib).Normal(m, 1.0), 1)),
+         [_real((3,), 50), _real((3, 2), 51)], _sample_np),
 ]
 
 
@@ -204,7 +214,7 @@ def test_log_prob_gradients(case):
 
 
 # -- sampling statistics ------------------------------------------------------------------------------
-MOMENT_CASES = [c for c in CASES if c.name not in ("Cauchy",)]  # Cauchy has no mean or variance
+MOMENT_CASES = [c for c in CASES if c.name not in ("Cauchy", "HalfCauchy")]  # Cauchy has no mean or variance
 
 
 @pytest.mark.parametrize("case", MOMENT_CASES, ids=repr)
@@ -227,7 +237,7 @@ def test_sample_mean_and_variance(case):
         assert np.all(np.abs(samples.var(0) - var) <= 5 * se_var + 1e-9), (samples.var(0), var)
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.name in ("Cauchy", "Laplace", "Gumbel")], ids=repr)
+@pytest.mark.parametrize("case", [c for c in CASES if c.name in ("Cauchy", "HalfCauchy", "Laplace", "Gumbel")], ids=repr)
 def test_sample_quantiles(case):
     """Empirical CDF at the exact quartiles (heavy-tailed families): within 5 standard errors."""
     torsh.manual_seed(1)
@@ -390,6 +400,11 @@ def _error_message(fn):
     lambda lib: lib.distributions.Categorical(probs=lib.tensor(0.5)),
     lambda lib: lib.distributions.Normal(0.0, 1.0).log_prob(0.5),
     lambda lib: lib.distributions.Bernoulli(),
+    lambda lib: lib.distributions.Geometric(lib.tensor([0.0, 0.5])),
+    lambda lib: lib.distributions.MixtureSameFamily(lib.distributions.Categorical(logits=lib.zeros(3)),
+                                                    lib.distributions.Normal(lib.zeros(2), 1.0)),
+    lambda lib: lib.distributions.MixtureSameFamily(lib.distributions.Normal(0.0, 1.0),
+                                                    lib.distributions.Normal(lib.zeros(2), 1.0)),
 ])
 def test_validation_errors_match_pytorch(build):
     """Same exception type and the same message up to the offending values (tensor printing is not
@@ -579,7 +594,8 @@ KL_PAIRS = [
     ("LowRankMultivariateNormal", "MultivariateNormal_prec"), ("MultivariateNormal_cov", "LowRankMultivariateNormal"),
     ("LogNormal", "LogNormal"), ("Normal", "Laplace"), ("Normal", "Gumbel"), ("Uniform", "Normal"),
     ("Exponential", "Normal"), ("Beta", "Beta"), ("Gamma", "Gamma"), ("Dirichlet", "Dirichlet"),
-    ("Poisson", "Poisson"), ("Binomial", "Binomial"), ("Chi2", "Chi2"),
+    ("Poisson", "Poisson"), ("Binomial", "Binomial"), ("Chi2", "Chi2"), ("Geometric", "Geometric"),
+    ("HalfNormal", "HalfNormal"),
 ]
 _CASE = {c.name: c for c in CASES}
 

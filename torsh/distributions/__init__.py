@@ -16,12 +16,16 @@ from .distribution import Distribution
 from .exp_family import ExponentialFamily
 from .exponential import Exponential
 from .gamma import Gamma
+from .geometric import Geometric
 from .gumbel import Gumbel
+from .half_cauchy import HalfCauchy
+from .half_normal import HalfNormal
 from .independent import Independent
 from .kl import kl_divergence, register_kl
 from .laplace import Laplace
 from .log_normal import LogNormal
 from .lowrank_multivariate_normal import LowRankMultivariateNormal
+from .mixture_same_family import MixtureSameFamily
 from .multinomial import Multinomial
 from .multivariate_normal import MultivariateNormal
 from .normal import Normal
@@ -33,7 +37,7 @@ from .transforms import *  # noqa: F401,F403
 from .uniform import Uniform
 
 __all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "Dirichlet", "Gamma", "Multinomial",
-           "Poisson", "StudentT", "Distribution", "Exponential", "ExponentialFamily", "Gumbel",
+           "Poisson", "StudentT", "Geometric", "HalfCauchy", "HalfNormal", "MixtureSameFamily", "Distribution", "Exponential", "ExponentialFamily", "Gumbel",
            "Independent", "Laplace", "LogNormal", "LowRankMultivariateNormal", "MultivariateNormal", "Normal",
            "OneHotCategorical", "OneHotCategoricalStraightThrough", "TransformedDistribution", "Uniform",
            "kl_divergence", "register_kl"]

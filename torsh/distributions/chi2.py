@@ -1,4 +1,3 @@
-import torsh
 from . import constraints
 from .gamma import Gamma
 

@@ -18,7 +18,9 @@ from .distribution import Distribution
 from .exp_family import ExponentialFamily
 from .exponential import Exponential
 from .gamma import Gamma
+from .geometric import Geometric
 from .gumbel import Gumbel
+from .half_normal import HalfNormal
 from .independent import Independent
 from .laplace import Laplace
 from .lowrank_multivariate_normal import LowRankMultivariateNormal, _batch_lowrank_logdet, _batch_lowrank_mahalanobis
@@ -99,14 +101,6 @@ def kl_divergence(p, q):
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def _infinite_like(tensor):
-    return torsh.full_like(tensor, math.inf)
-
-
-def _x_log_x(tensor):
-    return torsh.special.xlogy(tensor, tensor)
-
-
 def _batch_trace_XXT(bmat):
     """trace(X X^T) of each matrix in a batch: the sum of its squared entries."""
     return bmat.reshape(tuple(bmat.shape[:-2]) + (-1,)).pow(2).sum(-1)
@@ -209,6 +203,11 @@ def _kl_gamma_gamma(p, q):
     return t1 + t2 + t3 + t4
 
 
+@register_kl(Geometric, Geometric)
+def _kl_geometric_geometric(p, q):
+    return -p.entropy() - torsh.log1p(-q.probs) / p.probs - q.logits
+
+
 @register_kl(Gumbel, Gumbel)
 def _kl_gumbel_gumbel(p, q):
     ct1 = p.scale / q.scale
@@ -218,6 +217,11 @@ def _kl_gumbel_gumbel(p, q):
     t2 = ct1 * euler_constant
     t3 = torsh.exp(ct2 + (1 + ct1).lgamma() - ct3)
     return t1 + t2 + t3 - (1 + euler_constant)
+
+
+@register_kl(HalfNormal, HalfNormal)
+def _kl_halfnormal_halfnormal(p, q):
+    return _kl_normal_normal(p.base_dist, q.base_dist)
 
 
 @register_kl(Independent, Independent)
