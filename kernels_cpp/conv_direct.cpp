@@ -11,6 +11,7 @@
 #include <Python.h>
 #include <omp.h>
 
+#include <initializer_list>
 #include <vector>
 
 #if defined(__AVX2__) && defined(__FMA__)
@@ -217,7 +218,20 @@ void sample_weight_grad(const float* xs, const float* gys, float* part, const Sh
 #endif
 }
 
+// The product of the sizes (all >= 0), or -1 when it overflows a long: big_enough then refuses, where
+// a wrapped product could pass for a small buffer
+long product(std::initializer_list<long> sizes) {
+    long p = 1;
+    for (long size : sizes)
+        if (__builtin_mul_overflow(p, size, &p) || p > PY_SSIZE_T_MAX / (long)sizeof(float)) return -1;
+    return p;
+}
+
 bool big_enough(const Py_buffer& buf, long count, const char* name, const char* op = "conv2d_direct") {
+    if (count < 0) {
+        PyErr_Format(PyExc_ValueError, "%s: the shape arguments make %s larger than any buffer", op, name);
+        return false;
+    }
     if (buf.len < count * (Py_ssize_t)sizeof(float)) {
         PyErr_Format(PyExc_ValueError, "%s: %s holds %zd bytes, needs %ld float32 values", op, name, buf.len,
                      count);
@@ -236,11 +250,12 @@ PyObject* conv2d_direct(PyObject*, PyObject* args) {
     if (!PyArg_ParseTuple(args, "y*y*y*w*lllllllllp", &xp, &w, &b, &out, &n, &s.C, &s.Hp, &s.Wp, &s.O, &s.kh, &s.kw,
                           &s.OH, &s.OW, &parallel))
         return nullptr;
-    bool ok = n >= 0 && s.C > 0 && s.O > 0 && s.kh > 0 && s.kw > 0 && s.OH >= 0 && s.OW >= 0 &&
-              s.OH + s.kh - 1 <= s.Hp && s.OW + s.kw - 1 <= s.Wp;
+    bool ok = n >= 0 && s.C > 0 && s.O > 0 && s.kh > 0 && s.kw > 0 && s.OH >= 0 && s.OW >= 0 && s.Hp >= 0 &&
+              s.Wp >= 0 && s.OH <= s.Hp - s.kh + 1 && s.OW <= s.Wp - s.kw + 1;
     if (!ok) PyErr_SetString(PyExc_ValueError, "conv2d_direct: inconsistent shape arguments");
-    ok = ok && big_enough(xp, n * s.C * s.Hp * s.Wp, "xp") && big_enough(w, s.O * s.C * s.kh * s.kw, "w") &&
-         big_enough(b, s.O, "b") && big_enough(out, n * s.O * s.OH * s.OW, "out");
+    ok = ok && big_enough(xp, product({n, s.C, s.Hp, s.Wp}), "xp") &&
+         big_enough(w, product({s.O, s.C, s.kh, s.kw}), "w") && big_enough(b, s.O, "b") &&
+         big_enough(out, product({n, s.O, s.OH, s.OW}), "out");
     if (ok) {
         const float* x = static_cast<const float*>(xp.buf);
         const float* wp = static_cast<const float*>(w.buf);
@@ -272,12 +287,12 @@ PyObject* conv2d_direct_weight_grad(PyObject*, PyObject* args) {
     if (!PyArg_ParseTuple(args, "y*y*w*lllllllllp", &xp, &gy, &dw, &n, &s.C, &s.Hp, &s.Wp, &s.O, &s.kh, &s.kw, &s.OH,
                           &s.OW, &parallel))
         return nullptr;
-    bool ok = n >= 0 && s.C > 0 && s.O > 0 && s.kh > 0 && s.kw > 0 && s.OH >= 0 && s.OW >= 0 &&
-              s.OH + s.kh - 1 <= s.Hp && s.OW + s.kw - 1 <= s.Wp;
+    bool ok = n >= 0 && s.C > 0 && s.O > 0 && s.kh > 0 && s.kw > 0 && s.OH >= 0 && s.OW >= 0 && s.Hp >= 0 &&
+              s.Wp >= 0 && s.OH <= s.Hp - s.kh + 1 && s.OW <= s.Wp - s.kw + 1;
     if (!ok) PyErr_SetString(PyExc_ValueError, "conv2d_direct_weight_grad: inconsistent shape arguments");
-    const long taps = s.O * s.C * s.kh * s.kw;
-    ok = ok && big_enough(xp, n * s.C * s.Hp * s.Wp, "xp", "conv2d_direct_weight_grad") &&
-         big_enough(gy, n * s.O * s.OH * s.OW, "gy", "conv2d_direct_weight_grad") &&
+    const long taps = ok ? product({s.O, s.C, s.kh, s.kw}) : 0;
+    ok = ok && big_enough(xp, product({n, s.C, s.Hp, s.Wp}), "xp", "conv2d_direct_weight_grad") &&
+         big_enough(gy, product({n, s.O, s.OH, s.OW}), "gy", "conv2d_direct_weight_grad") &&
          big_enough(dw, taps, "dw", "conv2d_direct_weight_grad");
     if (ok) {
         const float* x = static_cast<const float*>(xp.buf);

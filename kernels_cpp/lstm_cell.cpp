@@ -58,11 +58,13 @@ PyObject* lstm_step_backward(PyObject*, PyObject* args) {
     long rows, hidden;
     if (!PyArg_ParseTuple(args, "w*y*w*y*y*y*w*ll", &dh, &gout, &dc, &act, &c_prev, &tc, &dg, &rows, &hidden))
         return nullptr;
-    const long n = rows * hidden;
-    bool ok = rows >= 0 && hidden >= 0;
-    if (!ok) PyErr_SetString(PyExc_ValueError, "lstm_step_backward: negative shape");
-    ok = ok && holds(dh, n, "dh") && holds(gout, n, "gout") && holds(dc, n, "dc") && holds(act, 4 * n, "act") &&
-         holds(c_prev, n, "c_prev") && holds(tc, n, "tc") && holds(dg, 4 * n, "dg");
+    long n = 0, gates = 0;
+    // a wrapped product could match a small buffer while the loops run over rows x hidden
+    bool ok = rows >= 0 && hidden >= 0 && !__builtin_mul_overflow(rows, hidden, &n) &&
+              !__builtin_mul_overflow(n, 4L, &gates) && gates <= PY_SSIZE_T_MAX / (long)sizeof(float);
+    if (!ok) PyErr_SetString(PyExc_ValueError, "lstm_step_backward: negative or too large shape");
+    ok = ok && holds(dh, n, "dh") && holds(gout, n, "gout") && holds(dc, n, "dc") && holds(act, gates, "act") &&
+         holds(c_prev, n, "c_prev") && holds(tc, n, "tc") && holds(dg, gates, "dg");
     if (ok) {
         float* pdh = static_cast<float*>(dh.buf);
         const float* pgout = static_cast<const float*>(gout.buf);

@@ -47,6 +47,86 @@ loops have no bounds tests.
 import numpy as np
 
 
+# -- argument checks: every exported entry point checks, in O(1), that its buffers hold what its
+# geometry makes it read and write, and raises ValueError instead of going out of bounds (the
+# Python callers check the geometry first; these checks catch a caller that did not). Sizes are
+# multiplied with a cap, so huge arguments cannot overflow int64 into a small product.
+_GEOMETRY_LIMIT = 1 << 31  # per size, stride, padding or dilation argument: keeps offset products in int64
+
+
+def _capped_product(a, b, cap):
+    """a * b for a, b >= 0, or ``cap`` when that is smaller."""
+    if a == 0 or b == 0:
+        return 0
+    if a > cap // b:
+        return cap
+    p = a * b
+    if p > cap:
+        return cap
+    return p
+
+
+def _volume(a, b, c, d, cap):
+    """a * b * c * d (all >= 0), capped at ``cap``."""
+    return _capped_product(_capped_product(_capped_product(a, b, cap), c, cap), d, cap)
+
+
+def _in_range(v, lo):
+    return lo <= v <= _GEOMETRY_LIMIT
+
+
+def _window_args_ok(kh, kw, sh, sw, ph, pw, dh, dw):
+    """Kernel sizes, strides and dilations >= 1, paddings >= 0, none above the limit."""
+    return (_in_range(kh, 1) and _in_range(kw, 1) and _in_range(sh, 1) and _in_range(sw, 1) and _in_range(ph, 0)
+            and _in_range(pw, 0) and _in_range(dh, 1) and _in_range(dw, 1))
+
+
+def _sizes_ok(n, channels, height, width, oh, ow):
+    return (_in_range(n, 0) and _in_range(channels, 0) and _in_range(height, 0) and _in_range(width, 0)
+            and _in_range(oh, 0) and _in_range(ow, 0))
+
+
+def _columns_needed(n, rows, oh, ow, sample_stride, row_stride, cap):
+    """One past the last element of the columns that im2col2d writes (col2im2d reads): the last
+    sample's last row ends at (n-1)*sample_stride + (rows-1)*row_stride + oh*ow."""
+    length = _capped_product(oh, ow, cap)
+    if n == 0 or rows == 0 or length == 0:
+        return 0
+    last = _capped_product(n - 1, sample_stride, cap) + _capped_product(rows - 1, row_stride, cap)
+    if last >= cap:
+        return cap
+    return last + length
+
+
+def _check_im2col_args(planes_size, cols_size, n, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow,
+                       sample_stride, row_stride):
+    """Whether im2col2d/col2im2d may run: the (N, C, H, W) buffer holds ``planes_size`` elements,
+    the columns ``cols_size``."""
+    if not (_window_args_ok(kh, kw, sh, sw, ph, pw, dh, dw) and _sizes_ok(n, channels, height, width, oh, ow)
+            and sample_stride >= 0 and row_stride >= 0):
+        return False
+    cap = planes_size + cols_size + 1
+    rows = _capped_product(_capped_product(channels, kh, cap), kw, cap)
+    return (_volume(n, channels, height, width, cap) <= planes_size
+            and _columns_needed(n, rows, oh, ow, sample_stride, row_stride, cap) <= cols_size)
+
+
+def _check_pool_args(in_size, out_size, planes, height, width, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw):
+    """Whether a pooling kernel over ``planes`` (H, W) planes into (OH, OW) planes may run on
+    buffers of ``in_size`` and ``out_size`` elements."""
+    if not (_window_args_ok(kh, kw, sh, sw, ph, pw, dh, dw) and _sizes_ok(planes, 1, height, width, oh, ow)):
+        return False
+    cap = in_size + out_size + 1
+    return _volume(planes, 1, height, width, cap) <= in_size and _volume(planes, 1, oh, ow, cap) <= out_size
+
+
+def _indices_within(idx, size):
+    """Whether every index is in [0, size): one vectorised pass, since indices are data."""
+    if idx.shape[0] == 0 or idx.shape[1] == 0:
+        return True
+    return idx.min() >= 0 and idx.max() < size
+
+
 def _valid_range(size, out, stride, offset):
     """[lo, hi) of the output positions o with 0 <= o*stride + offset < size."""
     lo = 0
@@ -109,6 +189,9 @@ def _im2col_sample(x, col, xo, co, channels, height, width, kh, kw, sh, sw, ph, 
 def im2col2d(x, cols, n, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, sample_stride, row_stride,
              parallel):
     """Fill ``cols`` (either layout above), flat, with the windows of ``x`` (N, C, H, W), flat; zero padding."""
+    if not _check_im2col_args(x.shape[0], cols.shape[0], n, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw,
+                              oh, ow, sample_stride, row_stride):
+        raise ValueError("im2col2d: the buffers are smaller than the geometry needs, or the geometry is invalid")
     xs = channels * height * width
     if parallel:
         # omp parallel for schedule(static)
@@ -143,6 +226,9 @@ def _col2im_sample(col, dx, co, xo, channels, height, width, kh, kw, sh, sw, ph,
 def col2im2d(cols, dx, n, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, sample_stride, row_stride,
              parallel):
     """dx (N, C, H, W), flat = the adjoint of im2col2d applied to ``cols``: overlapping windows add up."""
+    if not _check_im2col_args(dx.shape[0], cols.shape[0], n, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw,
+                              oh, ow, sample_stride, row_stride):
+        raise ValueError("col2im2d: the buffers are smaller than the geometry needs, or the geometry is invalid")
     xs = channels * height * width
     if parallel:
         # omp parallel for schedule(static)
@@ -230,6 +316,11 @@ def _max_pool_one_plane(x, out, idx, p, height, width, oh, ow, kh, kw, sh, sw, p
 def max_pool2d_planes(x, out, idx, planes, height, width, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, parallel):
     """Window maxima of x (P, H, W), flat, into ``out`` (P, OH, OW), flat, and their in-plane flat
     indices into ``idx``."""
+    if not (_check_pool_args(x.shape[0], out.shape[0], planes, height, width, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw)
+            and _check_pool_args(x.shape[0], idx.shape[0], planes, height, width, oh, ow, kh, kw, sh, sw, ph, pw, dh,
+                                 dw)):
+        raise ValueError("max_pool2d_planes: the buffers are smaller than the geometry needs, or the geometry "
+                         "is invalid")
     if parallel:
         # omp parallel for schedule(static)
         for p in range(planes):
@@ -304,6 +395,10 @@ def _avg_pool_group(x, out, scale, q, planes, height, width, oh, ow, kh, kw, sh,
 
 def avg_pool2d_planes(x, out, scale, planes, height, width, oh, ow, kh, kw, sh, sw, ph, pw, parallel):
     """out[p, o] = scale[o] * (sum of x (P, H, W), flat, over the zero-padded window of output position o)."""
+    if not (_check_pool_args(x.shape[0], out.shape[0], planes, height, width, oh, ow, kh, kw, sh, sw, ph, pw, 1, 1)
+            and _capped_product(oh, ow, scale.shape[0] + 1) <= scale.shape[0]):
+        raise ValueError("avg_pool2d_planes: the buffers are smaller than the geometry needs, or the geometry "
+                         "is invalid")
     groups = (planes + 3) // 4
     if parallel:
         # omp parallel for schedule(static)
@@ -378,6 +473,10 @@ def _avg_pool_adjoint_group(g, dx, scale, q, planes, height, width, oh, ow, kh, 
 def avg_pool2d_adjoint_planes(g, dx, scale, planes, height, width, oh, ow, kh, kw, sh, sw, ph, pw, parallel):
     """dx (P, H, W), flat = the adjoint of avg_pool2d_planes applied to g (P, OH, OW), flat:
     each g[p, o] * scale[o] added to every input position of window o."""
+    if not (_check_pool_args(dx.shape[0], g.shape[0], planes, height, width, oh, ow, kh, kw, sh, sw, ph, pw, 1, 1)
+            and _capped_product(oh, ow, scale.shape[0] + 1) <= scale.shape[0]):
+        raise ValueError("avg_pool2d_adjoint_planes: the buffers are smaller than the geometry needs, or the geometry "
+                         "is invalid")
     groups = (planes + 3) // 4
     if parallel:
         # omp parallel for schedule(static)
@@ -395,6 +494,10 @@ def _gather_plane(x, idx, out):
 
 def gather_planes(x, idx, out, parallel):
     """out[p, j] = x[p, idx[p, j]] for planes x (P, L_in), idx and out (P, L_out)."""
+    if idx.shape[0] < x.shape[0] or out.shape[0] < x.shape[0] or out.shape[1] < idx.shape[1]:
+        raise ValueError("gather_planes: idx and out need a row of idx.shape[1] elements per plane of x")
+    if not _indices_within(idx[:x.shape[0]], x.shape[1]):
+        raise ValueError("gather_planes: an index is outside the plane")
     planes = x.shape[0]
     if parallel:
         # omp parallel for schedule(static)
@@ -413,6 +516,10 @@ def _scatter_add_plane(g, idx, out):
 
 def scatter_add_planes(g, idx, out, parallel):
     """out (P, L_in) = zeros, then out[p, idx[p, j]] += g[p, j]: the adjoint of gather_planes."""
+    if idx.shape[0] < g.shape[0] or out.shape[0] < g.shape[0] or g.shape[1] < idx.shape[1]:
+        raise ValueError("scatter_add_planes: idx, g and out need a row per plane of g")
+    if not _indices_within(idx[:g.shape[0]], out.shape[1]):
+        raise ValueError("scatter_add_planes: an index is outside the plane")
     planes = g.shape[0]
     if parallel:
         # omp parallel for schedule(static)

@@ -17,8 +17,20 @@ def _add_rows(g, idx, pad, out, start, stop):
             out[i, start:stop] += g[t, start:stop]
 
 
+def _indices_within(idx, size):
+    """Whether every index is in [0, size): one vectorised pass, since indices are data."""
+    if idx.shape[0] == 0:
+        return True
+    return idx.min() >= 0 and idx.max() < size
+
+
 def embedding_backward(g, idx, pad, out, blocks, parallel):
     """out[idx[t]] += g[t] for every t with idx[t] != pad; ``blocks`` column blocks."""
+    # checked here too, not only by the caller: a bad row count or index would write out of bounds
+    if g.shape[0] != idx.shape[0] or g.shape[1] != out.shape[1] or blocks < 1:
+        raise ValueError("embedding_backward: g needs a row per index and out's width, blocks >= 1")
+    if not _indices_within(idx, out.shape[0]):
+        raise ValueError("embedding_backward: an index is outside out's rows")
     dim = g.shape[1]
     if parallel:
         # omp parallel for schedule(static)

@@ -25,12 +25,22 @@ tanh(c); GRU the activations (r, z, n) and hn = h_prev W_hn^T + b_hn.
 import numpy as np
 
 
+# Each step checks its operands' shapes first (O(1)): the loops index rows and gate columns by
+# the shapes of one operand, and a smaller other operand would be read or written out of bounds.
+def _rows_of(a, rows, width):
+    return a.shape[0] == rows and a.shape[1] == width
+
+
 def lstm_step_forward(hw, gx, c_prev, act, c, tc, h, parallel):
     """One LSTM step. hw = h_prev @ W_hh^T and gx = x_t @ W_ih^T + b_ih + b_hh, both (B, 4H).
 
     Writes the activations ``act`` (B, 4H), the cell ``c``, ``tc`` = tanh(c) and ``h`` (B, H)."""
     rows = hw.shape[0]
     hidden = c.shape[1]
+    if not (_rows_of(hw, rows, 4 * hidden) and _rows_of(gx, rows, 4 * hidden) and _rows_of(c_prev, rows, hidden)
+            and _rows_of(act, rows, 4 * hidden) and _rows_of(c, rows, hidden) and _rows_of(tc, rows, hidden)
+            and _rows_of(h, rows, hidden)):
+        raise ValueError("lstm_step_forward: operand shapes disagree (B, 4H) / (B, H)")
     h2 = 2 * hidden
     h3 = 3 * hidden
     # omp parallel for schedule(static) if(parallel)
@@ -51,6 +61,9 @@ def lstm_step_backward(dh, gout, dc, act, c_prev, tc, dg, parallel):
     leaves as that of c_prev. Writes the pre-activation gate gradients ``dg`` (B, 4H)."""
     rows = dh.shape[0]
     hidden = dh.shape[1]
+    if not (_rows_of(gout, rows, hidden) and _rows_of(dc, rows, hidden) and _rows_of(act, rows, 4 * hidden)
+            and _rows_of(c_prev, rows, hidden) and _rows_of(tc, rows, hidden) and _rows_of(dg, rows, 4 * hidden)):
+        raise ValueError("lstm_step_backward: operand shapes disagree (B, 4H) / (B, H)")
     h2 = 2 * hidden
     h3 = 3 * hidden
     # omp parallel for schedule(static) if(parallel)
@@ -71,6 +84,10 @@ def gru_step_forward(gh, gx, b_hn, h_prev, act, hn, h, parallel):
     Writes ``act`` = (r, z, n) (B, 3H), ``hn`` = gh_n + b_hn and ``h`` (B, H)."""
     rows = gh.shape[0]
     hidden = h.shape[1]
+    if not (_rows_of(gh, rows, 3 * hidden) and _rows_of(gx, rows, 3 * hidden) and b_hn.shape[0] == hidden
+            and _rows_of(h_prev, rows, hidden) and _rows_of(act, rows, 3 * hidden) and _rows_of(hn, rows, hidden)
+            and _rows_of(h, rows, hidden)):
+        raise ValueError("gru_step_forward: operand shapes disagree (B, 3H) / (B, H)")
     h2 = 2 * hidden
     # omp parallel for schedule(static) if(parallel)
     for r in range(rows):
@@ -89,6 +106,10 @@ def gru_step_backward(dh, gout, carry, act, hn, h_prev, dgx, dgh, parallel):
     gradient. Writes the gradients of the input gates ``dgx`` and of the recurrent gates ``dgh``."""
     rows = dh.shape[0]
     hidden = dh.shape[1]
+    if not (_rows_of(gout, rows, hidden) and _rows_of(carry, rows, hidden) and _rows_of(act, rows, 3 * hidden)
+            and _rows_of(hn, rows, hidden) and _rows_of(h_prev, rows, hidden) and _rows_of(dgx, rows, 3 * hidden)
+            and _rows_of(dgh, rows, 3 * hidden)):
+        raise ValueError("gru_step_backward: operand shapes disagree (B, 3H) / (B, H)")
     h2 = 2 * hidden
     # omp parallel for schedule(static) if(parallel)
     for r in range(rows):

@@ -184,6 +184,9 @@ def conv_forward_np(x, w, stride, pads, dilation, groups, keep_cols=None, bias=N
     Small float32 convolutions of stride 1 run on the direct kernel (dispatch op
     ``conv2d_direct``; their weight gradient has one too), the others on im2col + GEMMs
     (``_conv_forward_im2col``)."""
+    if x.shape[0] == 0:  # an empty batch: nothing for im2col or the kernels, whose loops assume samples
+        out_sp = _out_spatial(x.shape[2:], w.shape[2:], stride, pads, dilation)
+        return np.zeros((0, w.shape[0]) + tuple(out_sp), dtype=np.result_type(x, w))
     module = _direct_kernel(x, w.shape, w.dtype, stride, pads, dilation, groups)
     if module is None:
         return _conv_forward_im2col(x, w, stride, pads, dilation, groups, keep_cols, bias)
@@ -268,6 +271,8 @@ def conv_input_grad_np(gy, w, in_spatial, stride, pads, dilation, groups):
     kk = int(np.prod(kernel))
     length = int(np.prod(out_sp))
     dtype = np.result_type(gy, w)
+    if n == 0:  # an empty batch (see conv_forward_np)
+        return np.zeros((0, groups * cg) + tuple(in_spatial), dtype=dtype)
     w_rows = w.reshape(groups, og, cg * kk).astype(dtype, copy=False)
     if _channel_major(n, groups, o_total, cg * kk, length):
         # cols[(c, k), (n, l)] = sum_o w[o, (c, k)] gy[n, o, l]: one GEMM over the batch
@@ -316,6 +321,8 @@ def conv_weight_grad_np(x, gy, kernel, stride, pads, dilation, groups, cols=None
     Without columns, small float32 convolutions of stride 1 run on the direct kernel (dispatch op
     ``conv2d_direct_weight_grad``), the others on GEMMs (``_weight_grad_im2col``)."""
     n, o_total = gy.shape[:2]
+    if n == 0:  # an empty batch: no samples to sum over (see conv_forward_np)
+        return np.zeros((o_total, x.shape[1] // groups) + tuple(kernel), dtype=np.result_type(x, gy))
     macs = o_total * x.shape[1] * int(np.prod(kernel)) * n * int(np.prod(gy.shape[2:]))
     module = None if cols is not None or gy.dtype != np.float32 else _direct_kernel(
         x, (o_total, x.shape[1]) + tuple(kernel), gy.dtype, stride, pads, dilation, groups)

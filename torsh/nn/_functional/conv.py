@@ -1,4 +1,6 @@
 """conv1d/2d/3d, conv_transpose1d/2d/3d, unfold/fold (over torsh._ops.nn_conv)."""
+import math
+
 import numpy as np
 
 from ..._ops import nn_conv
@@ -15,12 +17,21 @@ def _shape_list(t):
     return "[" + ", ".join(str(s) for s in t.shape) + "]"
 
 
-def _check_dtypes(input, weight, bias):
+def _c_type(dtype):
+    return _C_TYPE.get(str(dtype).split('.')[-1], dtype)
+
+
+def _check_bias_dtype(input, bias):
+    # PyTorch checks this before anything else, even the input's rank
+    if bias is not None and bias.dtype != input.dtype:
+        raise RuntimeError(f"Input type ({_c_type(input.dtype)}) and bias type ({_c_type(bias.dtype)}) should be the "
+                           "same")
+
+
+def _check_weight_dtype(input, weight):
+    # and this one only after the geometry (the kernel's own check)
     if input.dtype != weight.dtype:
         raise RuntimeError(f"expected scalar type {dtype_name(input.dtype)} but found {dtype_name(weight.dtype)}")
-    if bias is not None and bias.dtype != input.dtype:
-        raise RuntimeError(f"Input type ({_C_TYPE.get(str(input.dtype).split('.')[-1], input.dtype)}) and bias type "
-                           f"({_C_TYPE.get(str(bias.dtype).split('.')[-1], bias.dtype)}) should be the same")
 
 
 def _batched(name, input, nd):
@@ -32,44 +43,148 @@ def _batched(name, input, nd):
     return input, False
 
 
+def _int_list(value, nd):
+    """An int or a sequence, as the list PyTorch's argument parser makes of it (ints expand to ``nd``)."""
+    if isinstance(value, (list, tuple)):
+        return [int(v) for v in value]
+    return [int(value)] * nd
+
+
+def _expand_param(value, name, dim):
+    """PyTorch's expand_param_if_needed: one value per spatial dim of the weight."""
+    if len(value) == 1:
+        return value * dim
+    if len(value) != dim:
+        raise RuntimeError(f"expected {name} to be a single integer value or a list of {dim} values to match the "
+                           f"convolution dimensions, but got {name}={value}")
+    return value
+
+
+def _check_params(weight, groups, stride, padding, dilation, output_padding=None):
+    """PyTorch's checks of the convolution's parameters, in its order (_convolution, check_shape_forward).
+
+    ``padding`` is a list of ints (a 'same'/'valid' string was resolved before); returns the
+    expanded (stride, padding, dilation, output_padding)."""
+    if weight.ndim < 3:
+        raise RuntimeError("weight should have at least three dimensions")
+    if groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
+    dim = weight.ndim - 2
+    stride = _expand_param(stride, "stride", dim)
+    padding = _expand_param(padding, "padding", dim)
+    dilation = _expand_param(dilation, "dilation", dim)
+    if output_padding is not None:
+        output_padding = _expand_param(output_padding, "output_padding", dim)
+    if any(p < 0 for p in padding):
+        raise RuntimeError("negative padding is not supported")
+    if output_padding is not None and any(p < 0 for p in output_padding):
+        raise RuntimeError("negative output_padding is not supported")
+    if any(s <= 0 for s in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    if any(d < 0 for d in dilation):
+        raise RuntimeError("dilation should be greater than zero")
+    return stride, padding, dilation, output_padding
+
+
+def _check_weight_groups(input, weight, groups):
+    if input.ndim != weight.ndim:
+        raise RuntimeError(f"Expected {weight.ndim}-dimensional input for {weight.ndim}-dimensional weight "
+                           f"{_shape_list(weight)}, but got {input.ndim}-dimensional input of size "
+                           f"{_shape_list(input)} instead")
+    if weight.shape[0] < groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be at least {groups} at dimension 0, but got "
+                           f"weight of size {_shape_list(weight)} instead")
+    if weight.shape[0] % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, but "
+                           f"got weight of size [{_shape_list(weight)}] instead")
+
+
+def _check_bias_shape(bias, count, prefix):
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != count):
+        raise RuntimeError(f"{prefix}, expected bias to be 1-dimensional with {count} elements, but got bias of size "
+                           f"{_shape_list(bias)} instead")
+
+
+def _as_2d_list(values, nd, fill):
+    """1-d convolutions run as 2-d ones in PyTorch, and its messages show the added dim."""
+    return [fill] + list(values) if nd == 1 else list(values)
+
+
+def _takes_onednn_path(input, weight, groups):
+    """Whether PyTorch's CPU backend choice (use_mkldnn) sends a dilated float32 convolution to oneDNN,
+    whose checks word their errors differently."""
+    if input.dtype != _float32():
+        return False
+    sizes = list(input.shape[:2]) + ([1] if input.ndim == 3 else []) + list(input.shape[2:])
+    return (groups > 1 or (weight.shape[-1] > 3 and (weight.ndim == 3 or weight.shape[-2] > 3))
+            or sizes[0] > 1 or math.prod(sizes[:4]) > 20480)
+
+
+def _check_dilation_nonzero(nd, input, weight, dilation, groups):
+    if 0 not in dilation:
+        return
+    if _takes_onednn_path(input, weight, groups):
+        raise RuntimeError("non-positive dilation is not supported")
+    raise RuntimeError(f"dilation should be greater than zero, but got {_as_2d_list(dilation, nd, 1)}")
+
+
+def _float32():
+    from ... import float32
+    return float32
+
+
 def resolve_padding(padding, kernel, dilation, stride, nd):
-    """(low, high) per dim from an int, a tuple, 'valid' or 'same'."""
+    """A list of paddings (one per dim, or PyTorch's 'same' (low, high) pairs) from an int, a tuple,
+    'valid' or 'same'."""
     if isinstance(padding, str):
         if padding == "valid":
-            return ((0, 0),) * nd
+            return [0] * nd
         if padding == "same":
             if any(s != 1 for s in stride):
                 raise RuntimeError("padding='same' is not supported for strided convolutions")
-            pads = []
-            for k, d in zip(kernel, dilation):
-                total = d * (k - 1)
-                pads.append((total // 2, total - total // 2))
-            return tuple(pads)
+            return [(d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2) for k, d in zip(kernel, dilation)]
         raise RuntimeError(f"Invalid padding string: '{padding}'")
-    return tuple((p, p) for p in ntuple(padding, nd))
+    return _int_list(padding, nd)
+
+
+def _conv_without_channels(input, weight, bias, out_sp):
+    """PyTorch's result for an input of 0 channels: an empty (N, 0, *out) output (not N x O zeros);
+    gradients are zeros, through a product with the empty input."""
+    from ..._tensor import wrap
+    out = wrap(np.zeros((input.shape[0], 0) + tuple(out_sp), dtype=input._data.dtype))
+    for t in (input, weight, bias):
+        if t is not None and t.requires_grad:
+            out = out + t.sum() * 0
+    return out
 
 
 def _conv(name, nd, input, weight, bias, stride, padding, dilation, groups):
+    _check_bias_dtype(input, bias)
     input, unbatched = _batched(name, input, nd)
-    _check_dtypes(input, weight, bias)
-    stride, dilation = ntuple(stride, nd), ntuple(dilation, nd)
-    kernel = tuple(weight.shape[2:])
-    pads = resolve_padding(padding, kernel, dilation, stride, nd)
-    if weight.ndim != nd + 2:
-        raise RuntimeError(f"weight should have at least three dimensions")
+    stride, dilation = _int_list(stride, nd), _int_list(dilation, nd)
+    padding = resolve_padding(padding, tuple(weight.shape[2:]), dilation, stride, nd)
+    same = padding and isinstance(padding[0], tuple)
+    stride, _, dilation, _ = _check_params(weight, groups, stride, [0] if same else padding, dilation)
+    pads = tuple(padding) if same else tuple((p, p) for p in _expand_param(padding, "padding", weight.ndim - 2))
+    _check_weight_groups(input, weight, groups)
     if input.shape[1] != weight.shape[1] * groups:
         raise RuntimeError(f"Given groups={groups}, weight of size {_shape_list(weight)}, expected input"
                            f"{_shape_list(input)} to have {weight.shape[1] * groups} channels, but got "
                            f"{input.shape[1]} channels instead")
-    if weight.shape[0] % groups:
-        raise RuntimeError("Given groups=%d, expected weight to be divisible by %d at dimension 0, but got weight of "
-                           "size %s instead" % (groups, groups, _shape_list(weight)))
+    _check_bias_shape(bias, weight.shape[0], f"Given weight of size {_shape_list(weight)}")
+    kernel = tuple(weight.shape[2:])
     padded = [s + lo + hi for s, (lo, hi) in zip(input.shape[2:], pads)]
     extents = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
     if any(p < e for p, e in zip(padded, extents)):
         raise RuntimeError(f"Calculated padded input size per channel: ({' x '.join(map(str, padded))}). Kernel size: "
                            f"({' x '.join(map(str, extents))}). Kernel size can't be greater than actual input size")
-    out = nn_conv.convolution(input, weight, bias, stride, pads, dilation, groups)
+    if input.shape[1] == 0:
+        out = _conv_without_channels(input, weight, bias, [(p - e) // s + 1 for p, e, s in zip(padded, extents, stride)])
+        return out.squeeze(0) if unbatched else out
+    if input.shape[0]:  # PyTorch's kernels check these; an empty batch never reaches them
+        _check_dilation_nonzero(nd, input, weight, dilation, groups)
+    _check_weight_dtype(input, weight)
+    out = nn_conv.convolution(input, weight, bias, tuple(stride), pads, tuple(dilation), groups)
     return out.squeeze(0) if unbatched else out
 
 
@@ -85,25 +200,52 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
 
 
+_DIM_NAMES = {1: ("height", "width"), 2: ("height", "width"), 3: ("depth", "height", "width")}
+
+
+def _named(prefix, values, nd, fill, sep):
+    return sep.join(f"{prefix}_{n}: {v}" for n, v in zip(_DIM_NAMES[nd], _as_2d_list(values, nd, fill)))
+
+
+def _check_transposed_geometry(nd, input, kernel, stride, padding, output_padding, dilation):
+    """PyTorch's slow_conv_transpose shape checks, in its words; returns the output's spatial size."""
+    if 0 in dilation:
+        raise RuntimeError(f"dilation should be greater than zero, but got {_named('dilation', dilation, nd, 1, ', ')}")
+    if any(op >= s and op >= d for op, s, d in zip(output_padding, stride, dilation)):
+        raise RuntimeError("output padding must be smaller than either stride or dilation, but got "
+                           + " ".join((_named("output_padding", output_padding, nd, 0, " "),
+                                       _named("stride", stride, nd, 1, " "), _named("dilation", dilation, nd, 1, " "))))
+    in_sp = tuple(input.shape[2:])
+    out_sp = tuple((i - 1) * s - 2 * p + d * (k - 1) + op + 1
+                   for i, s, p, d, k, op in zip(in_sp, stride, padding, dilation, kernel, output_padding))
+    if any(o < 1 for o in out_sp):
+        raise RuntimeError(f"Given input size per channel: ({' x '.join(map(str, _as_2d_list(in_sp, nd, 1)))}). "
+                           f"Calculated output size per channel: ({' x '.join(map(str, _as_2d_list(out_sp, nd, 1)))})."
+                           " Output size is too small")
+    return out_sp
+
+
 def _conv_transpose(name, nd, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    _check_bias_dtype(input, bias)
     input, unbatched = _batched(name, input, nd)
-    _check_dtypes(input, weight, bias)
-    stride, dilation = ntuple(stride, nd), ntuple(dilation, nd)
-    padding, output_padding = ntuple(padding, nd), ntuple(output_padding, nd)
+    stride, padding, dilation, output_padding = _check_params(
+        weight, groups, _int_list(stride, nd), _int_list(padding, nd), _int_list(dilation, nd),
+        _int_list(output_padding, nd))
+    _check_weight_groups(input, weight, groups)
     if input.shape[1] != weight.shape[0]:
         raise RuntimeError(f"Given transposed=1, weight of size {_shape_list(weight)}, expected input"
                            f"{_shape_list(input)} to have {weight.shape[0]} channels, but got {input.shape[1]} "
                            "channels instead")
-    for op, s, d in zip(output_padding, stride, dilation):
-        if op >= s and op >= d:
-            raise RuntimeError("output padding must be smaller than either stride or dilation, but got "
-                               f"output_padding_height: {op} output_padding_width: {op} stride_height: {s} "
-                               f"stride_width: {s} dilation_height: {d} dilation_width: {d}")
+    _check_bias_shape(bias, weight.shape[1] * groups, f"Given transposed=1, weight of size {_shape_list(weight)}")
     kernel = tuple(weight.shape[2:])
-    out_sp = tuple((i - 1) * s - 2 * p + d * (k - 1) + op + 1
-                   for i, s, p, d, k, op in zip(input.shape[2:], stride, padding, dilation, kernel, output_padding))
+    if input.shape[0] == 0:  # an empty batch never reaches PyTorch's shape checks
+        out_sp = tuple(max(0, (i - 1) * s - 2 * p + d * (k - 1) + op + 1) for i, s, p, d, k, op
+                       in zip(input.shape[2:], stride, padding, dilation, kernel, output_padding))
+    else:
+        out_sp = _check_transposed_geometry(nd, input, kernel, stride, padding, output_padding, dilation)
+    _check_weight_dtype(input, weight)
     pads = tuple((p, p) for p in padding)
-    out = nn_conv.conv_transpose(input, weight, bias, stride, pads, dilation, groups, out_sp)
+    out = nn_conv.conv_transpose(input, weight, bias, tuple(stride), pads, tuple(dilation), groups, out_sp)
     return out.squeeze(0) if unbatched else out
 
 
