@@ -11,24 +11,34 @@ The file layout is PyTorch's (torch/serialization.py), so checkpoints move both 
 
 Tensors that view the same NumPy memory are written as one storage with their own offset and
 strides, so shared storages and views survive the round trip. Loading is restricted by default
-(``weights_only=True``): only tensors, containers and primitive types are built; any other global
-in the pickle (os.system, a class, ...) is refused before anything runs.
+(``weights_only=True``, ``_weights_only_unpickler.py``): only tensors, containers, primitive types and
+the globals of ``add_safe_globals`` are built, BUILD sets state only on objects the load created;
+any other global in the pickle (os.system, a class, ...) is refused before anything runs. Saving
+to a path writes a temporary file beside it and renames it over the target once complete, so a
+failed save (full disk, unpicklable object) leaves the previous checkpoint intact.
 """
 import _compat_pickle
 import collections
+import contextlib
+import functools
 import io
+import math
 import os
 import pickle
+import re
 import struct
+import tempfile
+import warnings
 import zipfile
 import zlib
 
 import numpy as np
 
-from . import _dtype
+from . import _dtype, _weights_only_unpickler
 from ._tensor import Size, Tensor, device
 
-__all__ = ["save", "load", "DEFAULT_PROTOCOL", "add_safe_globals", "get_safe_globals", "clear_safe_globals", "safe_globals"]
+__all__ = ["save", "load", "DEFAULT_PROTOCOL", "add_safe_globals", "get_safe_globals", "clear_safe_globals",
+           "safe_globals", "get_unsafe_globals_in_checkpoint"]
 
 DEFAULT_PROTOCOL = 2
 _STORAGE_ALIGNMENT = 64
@@ -199,7 +209,11 @@ def _archive_name(f):
 
 def save(obj, f, pickle_module=pickle, pickle_protocol=DEFAULT_PROTOCOL, _use_new_zipfile_serialization=True,
          _disable_byteorder_record=False):
-    """Save ``obj`` to ``f`` (a path or a writable binary file) in PyTorch's zip checkpoint format."""
+    """Save ``obj`` to ``f`` (a path or a writable binary file) in PyTorch's zip checkpoint format.
+
+    ``obj`` is pickled before any file is touched; a path is written through a temporary file in
+    the same directory (flushed, fsynced, then renamed over ``f``), so an error leaves ``f`` as it was.
+    """
     if not _use_new_zipfile_serialization:
         raise NotImplementedError("torsh.save writes only the zip checkpoint format "
                                   "(_use_new_zipfile_serialization=True)")
@@ -212,10 +226,62 @@ def save(obj, f, pickle_module=pickle, pickle_protocol=DEFAULT_PROTOCOL, _use_ne
     records += [(f"data/{key}", ref.array) for key, ref in pickler.storages.items()]
     records += [("version", _FORMAT_VERSION)]
     if isinstance(f, (str, os.PathLike)):
-        with open(f, "wb") as out:
-            _write_zip(out, prefix, records)
+        _atomic_write(f, lambda out: _write_zip(out, prefix, records))
     else:
         _write_zip(f, prefix, records)
+
+
+def _atomic_write(path, write):
+    """Run ``write(file)`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    On any error the temporary file is removed and ``path`` keeps its previous content. The new
+    file gets the permissions ``open(path, "wb")`` would have given it.
+    """
+    path = os.path.realpath(os.fspath(path))  # through a symlink: replace its target, not the link
+    directory, name = os.path.split(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, _new_file_mode(path))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_directory(directory)
+
+
+def _new_file_mode(path):
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        return 0o666 & ~_current_umask()
+
+
+def _current_umask():
+    try:  # read without changing it: os.umask() sets it process-wide, racing other threads
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+def _fsync_directory(directory):
+    """Make the rename durable; best effort (some file systems cannot fsync a directory)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _write_zip(out, prefix, records):
@@ -235,8 +301,8 @@ def _write_zip(out, prefix, records):
 
 # ----------------------------------------------------------------------------- loading
 
-class _WeightsOnlyError(pickle.UnpicklingError):
-    pass
+class _CorruptCheckpointError(RuntimeError, pickle.UnpicklingError):
+    """A tensor whose geometry leaves its storage: RuntimeError as in PyTorch (also an UnpicklingError)."""
 
 
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None,
@@ -249,6 +315,10 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
     if requires_grad:
         t.requires_grad_(True)
     return t
+
+
+def _rebuild_tensor(storage, storage_offset, size, stride):
+    return _rebuild_tensor_v2(storage, storage_offset, size, stride)
 
 
 def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, backward_hooks, dtype,
@@ -286,34 +356,41 @@ def _strided_view(storage, offset, size, stride):
             or any(s < 0 for s in stride):
         raise pickle.UnpicklingError(f"corrupted checkpoint: invalid tensor geometry offset={offset!r} "
                                      f"size={size} stride={stride}")
-    numel = int(np.prod(size)) if size else 1
-    if numel == 0:
+    if math.prod(size) == 0:
         return np.empty(size, dtype=storage.dtype)
     last = offset + sum((n - 1) * s for n, s in zip(size, stride))
-    if last >= storage.size:
-        raise pickle.UnpicklingError(
-            f"corrupted checkpoint: tensor of size {list(size)} with stride {list(stride)} at offset {offset} "
-            f"needs {last + 1} elements but its storage has {storage.size}")
+    if math.prod(size) >= 2 ** 63 or (last + 1) * storage.itemsize >= 2 ** 63:
+        raise _CorruptCheckpointError(f"Storage size calculation overflowed with sizes={list(size)} and "
+                                      f"strides={list(stride)}")
+    if last >= storage.size:  # PyTorch's set_ would have to grow the storage
+        raise _CorruptCheckpointError(
+            f"Trying to resize storage that is not resizable: tensor of size {list(size)} with stride "
+            f"{list(stride)} at offset {offset} needs {last + 1} elements but its storage has {storage.size}")
     item = storage.itemsize
     return np.lib.stride_tricks.as_strided(storage[offset:], shape=size, strides=tuple(s * item for s in stride),
                                            writeable=True)
 
 
+def _parameter_class():
+    from .nn.parameter import Parameter
+    return Parameter
+
+
 def _rebuild_parameter(data, requires_grad, backward_hooks, state=None):
     if not isinstance(data, Tensor):
         raise pickle.UnpicklingError("corrupted checkpoint: a parameter's data is not a tensor")
-    try:
-        from .nn.parameter import Parameter
-    except ImportError:  # torsh.nn not available: a plain tensor that requires grad
-        return data.requires_grad_(bool(requires_grad)) if data.is_floating_point() else data
-    return Parameter(data, bool(requires_grad))
+    return _parameter_class()(data, bool(requires_grad))
 
 
 def _rebuild_from_type_v2(func, new_type, args, state):
-    if func not in (_rebuild_tensor_v2, _rebuild_tensor_v3, _rebuild_parameter):
+    if not any(func is f for f in (_rebuild_tensor, _rebuild_tensor_v2, _rebuild_tensor_v3, _rebuild_parameter)):
         raise pickle.UnpicklingError("corrupted checkpoint: unexpected tensor rebuild function")
+    if not isinstance(args, tuple):
+        raise pickle.UnpicklingError("corrupted checkpoint: tensor rebuild arguments are not a tuple")
     out = func(*args)
-    if state:
+    if new_type is _parameter_class() and not isinstance(out, new_type):
+        out = new_type(out, out.requires_grad)
+    if state:  # Python attributes of the tensor (torch._utils._set_obj_state), on this new tensor only
         for name, value in (state.items() if isinstance(state, dict) else ()):
             if isinstance(name, str) and not name.startswith("__"):
                 setattr(out, name, value)
@@ -324,115 +401,136 @@ def _size(*args):
     return Size(*args)
 
 
-def _torch_globals():
+def _get_layout(name):
+    """torch.serialization._get_layout: torsh has only the strided layout."""
+    if name != "torch.strided":
+        raise RuntimeError(f"torsh supports only the strided layout, not {name}")
+    from . import strided
+    return strided
+
+
+def _not_in_torsh(full_name):
+    """Stand-in for a global PyTorch's allowlist accepts but torsh cannot build (sparse, quantized, ...)."""
+    def refuse(*args, **kwargs):
+        raise pickle.UnpicklingError(f"{full_name} is a safe global, but torsh cannot build it (CPU strided "
+                                     f"tensors of {len(_dtype.ALL_DTYPES)} dtypes only)")
+    refuse.__qualname__ = refuse.__name__ = full_name.rpartition(".")[2]
+    return refuse
+
+
+# globals of PyTorch 2.13's default allowlist that torsh recognises but cannot build
+_UNBUILDABLE_TORCH_GLOBALS = (
+    ["torch._utils." + f for f in ("_rebuild_qtensor", "_rebuild_sparse_tensor", "_rebuild_meta_tensor_no_storage",
+                                   "_rebuild_nested_tensor", "_rebuild_wrapper_subclass",
+                                   "_rebuild_device_tensor_from_numpy", "_rebuild_device_tensor_from_cpu_tensor")]
+    + ["torch." + q for q in ("per_tensor_affine", "per_tensor_symmetric", "per_channel_affine",
+                              "per_channel_symmetric", "per_channel_affine_float_qparams", "complex32")])
+
+
+@functools.lru_cache(maxsize=1)
+def _default_allowed_globals():
+    """{"module.name": object} of ``torch.load(weights_only=True)``'s default allowlist, as torsh objects."""
     import _codecs
     table = {
-        ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
-        ("torch._utils", "_rebuild_tensor_v3"): _rebuild_tensor_v3,
-        ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-        ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
-        ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
-        ("torch", "Size"): _size,
-        ("torch", "device"): device,
-        ("torch", "Tensor"): Tensor,
-        ("torch.nn.parameter", "Parameter"): _ParameterType,
-        ("collections", "OrderedDict"): collections.OrderedDict,
-        ("collections", "Counter"): collections.Counter,
-        ("_codecs", "encode"): _codecs.encode,
-        ("builtins", "bytearray"): bytearray,
-        ("builtins", "set"): set,
-        ("builtins", "frozenset"): frozenset,
-        ("builtins", "complex"): complex,
-        ("builtins", "slice"): slice,
+        "collections.OrderedDict": collections.OrderedDict,
+        "collections.Counter": collections.Counter,
+        "torch.nn.parameter.Parameter": _parameter_class(),
+        "torch.serialization._get_layout": _get_layout,
+        "torch.Size": _size,
+        "torch.Tensor": Tensor,
+        "torch.device": device,
+        "_codecs.encode": _codecs.encode,  # bytes
+        "builtins.bytearray": bytearray,
+        "builtins.set": set,
+        "builtins.complex": complex,
+        "torch._utils._rebuild_tensor": _rebuild_tensor,
+        "torch._utils._rebuild_tensor_v2": _rebuild_tensor_v2,
+        "torch._utils._rebuild_tensor_v3": _rebuild_tensor_v3,
+        "torch._utils._rebuild_parameter": _rebuild_parameter,
+        "torch._utils._rebuild_parameter_with_state": _rebuild_parameter,
+        "torch._tensor._rebuild_from_type_v2": _rebuild_from_type_v2,
+        "torch.storage.UntypedStorage": _StorageType(_dtype.uint8),
     }
-    for name, dtype in _DTYPE_OF_STORAGE.items():
-        table[("torch", name)] = _StorageType(dtype)
-    for name, dtype in _dtype._BY_NAME.items():
-        table[("torch", name)] = dtype
-    for alias, name in (("float", "float32"), ("double", "float64"), ("half", "float16"), ("long", "int64"),
-                        ("int", "int32"), ("short", "int16"), ("cfloat", "complex64"), ("cdouble", "complex128")):
-        table[("torch", alias)] = _dtype._BY_NAME[name]
+    table.update({f"torch.{name}": _StorageType(dtype) for name, dtype in _DTYPE_OF_STORAGE.items()})
+    table.update({f"torch.{name}": dtype for name, dtype in _dtype._BY_NAME.items()})
+    table.update({name: _not_in_torsh(name) for name in _UNBUILDABLE_TORCH_GLOBALS})
     return table
 
 
-class _ParameterType:
-    """``torch.nn.parameter.Parameter`` as a global (used with _rebuild_from_type_v2)."""
-
-
-_TORCH_GLOBALS = None
-_user_safe_globals = {}  # (module, name) -> object, allowed by add_safe_globals
-
-
-def _global_key(obj):
-    if isinstance(obj, tuple):  # (object, "module.name") as in PyTorch
-        obj, full_name = obj
-        module, _, name = full_name.rpartition(".")
-        return (module, name), obj
-    return (obj.__module__, obj.__qualname__), obj
-
+# ----------------------------------------------------------------------------- the allowlist API
 
 def add_safe_globals(safe_globals):
-    """Let ``weights_only=True`` loads build these classes/functions too (torch.serialization's API).
+    """Marks the given globals as safe for ``weights_only`` load (torch.serialization.add_safe_globals).
 
-    Entries are objects or ``(object, "module.name")`` pairs. Only add what you trust: an allowed
-    class can be called with arguments chosen by whoever wrote the file.
+    Each item is a function/class or a ``(function/class, "module.qualname")`` pair naming it as the
+    checkpoint does. Only add what you trust: an allowed class can be called with arguments chosen by
+    whoever wrote the file.
     """
-    for entry in safe_globals:
-        key, obj = _global_key(entry)
-        _user_safe_globals[key] = obj
+    _weights_only_unpickler._add_safe_globals(safe_globals)
 
 
 def get_safe_globals():
-    return list(_user_safe_globals.values())
+    """Returns the list of user-added globals that are safe for ``weights_only`` load."""
+    return _weights_only_unpickler._get_safe_globals()
 
 
 def clear_safe_globals():
-    _user_safe_globals.clear()
+    """Clears the list of globals that are safe for ``weights_only`` load."""
+    _weights_only_unpickler._clear_safe_globals()
 
 
-class safe_globals:
-    """Context manager: ``with torsh.serialization.safe_globals([MyClass]): torsh.load(f)``."""
+class safe_globals(_weights_only_unpickler._safe_globals):
+    """Context manager: ``with torsh.serialization.safe_globals([MyClass]): torsh.load(f)``; the entries
+    are removed from the allowlist on exit (as in PyTorch)."""
 
-    def __init__(self, safe_globals):
-        self._entries = list(safe_globals)
 
-    def __enter__(self):
-        self._saved = dict(_user_safe_globals)
-        add_safe_globals(self._entries)
+def get_unsafe_globals_in_checkpoint(f):
+    """The "module.name" of every global in a checkpoint's pickle that ``weights_only`` would refuse.
 
-    def __exit__(self, *exc):
-        _user_safe_globals.clear()
-        _user_safe_globals.update(self._saved)
-        return False
+    Read statically: nothing in the file is built or called.
+    """
+    safe = set(_default_allowed_globals()) | set(_weights_only_unpickler._get_user_allowed_globals())
+    raw = _open_for_read(f)
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise ValueError("Expected input to be a checkpoint returned by torch.save") from None
+    with archive:
+        data = archive.read(_pickle_record_name(archive.namelist()))
+    return list(_weights_only_unpickler.get_globals_in_pkl(io.BytesIO(data)) - safe)
+
+
+# ----------------------------------------------------------------------------- unpicklers
+
+def _persistent_load(load_storage):
+    """persistent_load(pid) of both unpicklers: only ('storage', <Type>Storage, key, location, numel)."""
+    def persistent_load(pid):
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] in ("storage", b"storage")):
+            raise pickle.UnpicklingError(f"corrupted checkpoint: unknown persistent id {pid!r}")
+        _, storage_type, key, location, numel = pid
+        if not isinstance(storage_type, _StorageType) or not isinstance(key, str) or not isinstance(location, str) \
+                or not isinstance(numel, int) or isinstance(numel, bool) or numel < 0:
+            raise pickle.UnpicklingError(f"corrupted checkpoint: bad storage record {pid!r}")
+        return load_storage(storage_type.dtype, key, location, numel)
+    return persistent_load
 
 
 class _Unpickler(pickle.Unpickler):
-    """Resolves PyTorch's names to torsh's; with ``weights_only`` refuses every other global."""
+    """``weights_only=False``: a full unpickler that reads PyTorch's names as torsh's (trusted files only)."""
 
-    def __init__(self, file, storage_loader, weights_only):
-        super().__init__(file, encoding="utf-8")
-        self._load_storage = storage_loader
-        self._weights_only = weights_only
+    def __init__(self, file, storage_loader, **pickle_load_args):
+        pickle_load_args.setdefault("encoding", "utf-8")
+        super().__init__(file, **pickle_load_args)
+        self.persistent_load = _persistent_load(storage_loader)
 
     def find_class(self, module, name):
-        global _TORCH_GLOBALS
-        if _TORCH_GLOBALS is None:
-            _TORCH_GLOBALS = _torch_globals()
         if (module, name) in _compat_pickle.NAME_MAPPING:  # protocol 2 writes Python 2 names
             module, name = _compat_pickle.NAME_MAPPING[(module, name)]
         elif module in _compat_pickle.IMPORT_MAPPING:
             module = _compat_pickle.IMPORT_MAPPING[module]
-        found = _TORCH_GLOBALS.get((module, name))
+        found = _default_allowed_globals().get(f"{module}.{name}")
         if found is not None:
             return found
-        found = _user_safe_globals.get((module, name))
-        if found is not None:
-            return found
-        if self._weights_only:
-            raise _WeightsOnlyError(
-                f"Weights only load failed. Unsupported global: GLOBAL {module}.{name} was not an allowed "
-                f"global by default. torsh.load(weights_only=True) builds only tensors, containers and "
-                f"primitive types; pass weights_only=False only if you trust the source of this file.")
         if module == "torch" or module.startswith("torch."):
             try:
                 return super().find_class("torsh" + module[len("torch"):], name)
@@ -440,13 +538,13 @@ class _Unpickler(pickle.Unpickler):
                 pass
         return super().find_class(module, name)
 
-    def persistent_load(self, pid):
-        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
-            raise pickle.UnpicklingError(f"corrupted checkpoint: unknown persistent id {pid!r}")
-        _, storage_type, key, location, numel = pid
-        if not isinstance(storage_type, _StorageType) or not isinstance(key, str) or not isinstance(numel, int):
-            raise pickle.UnpicklingError(f"corrupted checkpoint: bad storage record {pid!r}")
-        return self._load_storage(storage_type.dtype, key, location, numel)
+
+def _unpickler(data, storage_loader, weights_only, pickle_load_args):
+    if not weights_only:
+        return _Unpickler(io.BytesIO(data), storage_loader, **pickle_load_args)
+    return _weights_only_unpickler.Unpickler(
+        io.BytesIO(data), _default_allowed_globals(), _persistent_load(storage_loader), Tensor, _parameter_class(),
+        encoding=pickle_load_args.get("encoding", "utf-8"))
 
 
 def _check_location(map_location, location, storage):
@@ -502,16 +600,83 @@ def _open_for_read(f):
     return bytes(data)
 
 
-def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None, **pickle_load_args):
+def _pickle_record_name(names):
+    pkl_names = [n for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
+    if not pkl_names:
+        raise RuntimeError("torsh.load: the checkpoint has no data.pkl record; truncated or corrupted file")
+    return pkl_names[0]
+
+
+# ----------------------------------------------------------------------------- torch.load's messages
+
+UNSAFE_MESSAGE = (
+    "In PyTorch 2.6, we changed the default value of the `weights_only` argument in `torch.load` "
+    "from `False` to `True`. Re-running `torch.load` with `weights_only` set to `False` will likely succeed, "
+    "but it can result in arbitrary code execution. Do it only if you got the file from a "
+    "trusted source."
+)
+_DOCS_MESSAGE = (
+    "\n\nCheck the documentation of torch.load to learn more about types accepted by default with "
+    "weights_only https://pytorch.org/docs/stable/generated/torch.load.html."
+)
+
+
+def _get_wo_message(message):
+    """torch.load's wrapping of a weights-only unpickler error (same wording, same cases)."""
+    if re.search(r"GLOBAL (\S+) was not an allowed global by default.", message):
+        return ("Weights only load failed. This file can still be loaded, to do so you have two options, "
+                "\033[1mdo those steps only if you trust the source of the checkpoint\033[0m. "
+                f"\n\t(1) {UNSAFE_MESSAGE}\n\t(2) Alternatively, to load with `weights_only=True` please check "
+                "the recommended steps in the following error message.\n\tWeightsUnpickler error: "
+                + message + _DOCS_MESSAGE)
+    if re.search(r"(\S+) must be (\S+) to load", message):
+        return f"Weights only load failed. {message}\n {UNSAFE_MESSAGE}\n"
+    updated_message = f"Weights only load failed. {UNSAFE_MESSAGE}\n"
+    if not re.search(r"whose module (\S+) is blocked", message):
+        updated_message += ("Please file an issue with the following so that we can make "
+                            "`weights_only=True` compatible with your use case: WeightsUnpickler error: ")
+    return updated_message + "\n\n" + message + _DOCS_MESSAGE
+
+
+def _resolve_weights_only(weights_only, pickle_module):
+    """torch.load's default and its TORCH_FORCE_WEIGHTS_ONLY_LOAD / TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD overrides."""
+    not_set = weights_only is None
+    if not_set:
+        weights_only = pickle_module is None
+    true_values = ["1", "y", "yes", "true"]
+    force = os.getenv("TORCH_FORCE_WEIGHTS_ONLY_LOAD", "0").lower() in true_values
+    force_no = os.getenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "0").lower() in true_values
+    if force and force_no:
+        raise RuntimeError("Only one of `TORCH_FORCE_WEIGHTS_ONLY_LOAD` or `TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD` "
+                           "should be set, but both were set.")
+    if force:
+        return True
+    if force_no and not_set:  # only overrides a call site that did not choose weights_only itself
+        warnings.warn("Environment variable TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD detected, since the"
+                      "`weights_only` argument was not explicitly passed to `torch.load`, forcing weights_only=False.",
+                      UserWarning, stacklevel=3)
+        return False
+    return bool(weights_only)
+
+
+# ----------------------------------------------------------------------------- load
+
+def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
     """Load an object saved by ``torsh.save`` or ``torch.save`` (zip format).
 
-    ``weights_only=True`` (the default) builds only tensors, dtypes, sizes, containers and primitive
-    types and raises ``pickle.UnpicklingError`` on anything else. A truncated or corrupted file raises
-    ``RuntimeError`` before any object is returned, so nothing the caller owns is touched.
-    ``mmap=True`` (``f`` a path) maps the storages from the file copy-on-write instead of reading them.
+    ``weights_only`` (the default unless a ``pickle_module`` is given, and forced by the
+    ``TORCH_FORCE_WEIGHTS_ONLY_LOAD`` / ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` environment variables as
+    in PyTorch) builds only tensors, dtypes, sizes, containers, primitive types and the globals of
+    ``add_safe_globals``, and raises ``pickle.UnpicklingError`` on anything else without running it.
+    A truncated or corrupted file raises ``RuntimeError`` before any object is returned, so nothing
+    the caller owns is touched. ``mmap=True`` (``f`` a path) maps the storages from the file
+    copy-on-write instead of reading them.
     """
-    if weights_only is None:
-        weights_only = True
+    weights_only = _resolve_weights_only(weights_only, pickle_module)
+    if weights_only and pickle_module is not None:
+        raise RuntimeError("Can not safely load weights when explicit pickle_module is specified")
+    if pickle_load_args and weights_only:
+        warnings.warn("pickle_load_args only works if `weights_only=False`.", stacklevel=2)
     if mmap and not isinstance(f, (str, os.PathLike)):
         raise ValueError("f must be a file path in order to use the mmap argument")
     if mmap:
@@ -532,13 +697,31 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
         names = archive.namelist()
     except (zipfile.BadZipFile, OSError, ValueError) as e:
         raise RuntimeError(f"torsh.load: the checkpoint is truncated or corrupted ({e})") from None
-    pkl_names = [n for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
-    if not pkl_names:
-        raise RuntimeError("torsh.load: the checkpoint has no data.pkl record; truncated or corrupted file")
-    prefix = pkl_names[0][: -len("data.pkl")]
+    prefix = _pickle_record_name(names)[: -len("data.pkl")]
     byteorder = archive.read(prefix + "byteorder").decode() if prefix + "byteorder" in names else "little"
     if byteorder not in ("little", "big"):
         raise RuntimeError(f"torsh.load: corrupted byteorder record {byteorder!r}")
+    load_storage = _storage_loader(archive, prefix, byteorder, source if mmap else None, map_location)
+    try:
+        data = archive.read(prefix + "data.pkl")
+    except (zipfile.BadZipFile, OSError) as e:
+        raise RuntimeError(f"torsh.load: the checkpoint's data.pkl is corrupted ({e})") from None
+    unpickler = _unpickler(data, load_storage, weights_only, pickle_load_args)  # a bad allowlist raises here
+    try:
+        return unpickler.load()
+    except _CorruptCheckpointError:
+        raise
+    except pickle.UnpicklingError as e:
+        if weights_only:
+            raise pickle.UnpicklingError(_get_wo_message(str(e))) from None
+        raise
+    except (EOFError, ValueError, KeyError, IndexError, TypeError, struct.error, AttributeError) as e:
+        raise RuntimeError(f"torsh.load: the checkpoint's data.pkl is truncated or corrupted "
+                           f"({type(e).__name__}: {e})") from None
+
+
+def _storage_loader(archive, prefix, byteorder, mmap_path, map_location):
+    """load_storage(dtype, key, location, numel): each ``data/<key>`` record read (or mapped) once."""
     loaded = {}
 
     def load_storage(dtype, key, location, numel):
@@ -546,38 +729,31 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
             return loaded[key]
         name = f"{prefix}data/{key}"
         np_dtype = dtype.np.newbyteorder("<" if byteorder == "little" else ">") if dtype.np.itemsize > 1 else dtype.np
-        if mmap and numel > 0:
-            loaded[key] = _LoadedStorage(_mapped_record(archive, source, name, np_dtype, numel))
-            _check_location(map_location, str(location), Tensor._wrap(loaded[key].array))
-            return loaded[key]
-        try:
-            payload = archive.read(name)
-        except KeyError:
-            raise RuntimeError(f"torsh.load: storage record {name} is missing; truncated or corrupted file") from None
-        except (zipfile.BadZipFile, OSError, zlib.error) as e:
-            raise RuntimeError(f"torsh.load: storage record {name} is corrupted ({e})") from None
-        if len(payload) != numel * dtype.itemsize:
-            raise RuntimeError(f"torsh.load: storage record {name} holds {len(payload)} bytes, expected "
-                               f"{numel * dtype.itemsize} ({numel} x {dtype}); truncated or corrupted file")
-        array = np.frombuffer(bytearray(payload), dtype=np_dtype).astype(dtype.np, copy=False)
+        if mmap_path is not None and numel > 0:
+            array = _mapped_record(archive, mmap_path, name, np_dtype, numel)
+        else:
+            array = _read_record(archive, name, np_dtype, numel).astype(dtype.np, copy=False)
         _check_location(map_location, str(location), Tensor._wrap(array))
         loaded[key] = _LoadedStorage(array)
         return loaded[key]
+    return load_storage
 
-    try:
-        data = archive.read(prefix + "data.pkl")
-    except (zipfile.BadZipFile, OSError) as e:
-        raise RuntimeError(f"torsh.load: the checkpoint's data.pkl is corrupted ({e})") from None
-    unpickler = _Unpickler(io.BytesIO(data), load_storage, weights_only)
-    try:
-        return unpickler.load()
-    except _WeightsOnlyError:
-        raise
-    except pickle.UnpicklingError as e:
-        if weights_only:
-            raise pickle.UnpicklingError(f"Weights only load failed. {e}") from None
-        raise
-    except (EOFError, ValueError, KeyError, IndexError, TypeError, struct.error, AttributeError) as e:
-        raise RuntimeError(f"torsh.load: the checkpoint's data.pkl is truncated or corrupted "
-                           f"({type(e).__name__}: {e})") from None
 
+def _read_record(archive, name, np_dtype, numel):
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        raise RuntimeError(f"torsh.load: storage record {name} is missing; truncated or corrupted file") from None
+    expected = numel * np_dtype.itemsize
+    if info.file_size != expected:  # checked before reading: a forged numel allocates nothing
+        raise RuntimeError(f"record size ({info.file_size} bytes) does not match expected size ({expected} bytes = "
+                           f"{expected} elements * 1 bytes/element) for dtype Byte; storage record {name} of "
+                           f"{numel} {np_dtype.name} elements is truncated or corrupted")
+    try:
+        payload = archive.read(name)
+    except (zipfile.BadZipFile, OSError, zlib.error, EOFError) as e:
+        raise RuntimeError(f"torsh.load: storage record {name} is corrupted ({e})") from None
+    if len(payload) != expected:
+        raise RuntimeError(f"torsh.load: storage record {name} holds {len(payload)} bytes, expected {expected}; "
+                           f"truncated or corrupted file")
+    return np.frombuffer(bytearray(payload), dtype=np_dtype)

@@ -298,6 +298,9 @@ class Optimizer:
         for k, v in state_dict["state"].items():
             if k in id_map:
                 param = id_map[k]
+                if not isinstance(v, dict):  # checked here: the optimizer is replaced only once all is valid
+                    raise TypeError(f"loaded state dict has a state of type {type(v).__name__} for parameter {k}; "
+                                    f"expected a dict")
                 state[param] = self._cast_state(param, v)
             else:
                 state[k] = v

@@ -4,8 +4,6 @@ Built on the ``safetensors`` package's NumPy-level core (``serialize``/``deseria
 also carries bfloat16 (ml_dtypes) that ``safetensors.numpy`` itself cannot name. Files are
 interchangeable with ``safetensors.torch.save_file`` / ``load_file``.
 """
-import os
-
 import numpy as np
 
 from .. import _dtype
@@ -42,9 +40,11 @@ def save(tensors, metadata=None):
 
 
 def save_file(tensors, filename, metadata=None):
-    from safetensors import serialize_file
-    _arrays, specs = _specs(tensors)
-    serialize_file(specs, os.fspath(filename), metadata=metadata)
+    """Write ``tensors`` to ``filename``; as torsh.save, through a temporary file renamed over it once
+    complete, so a failed write leaves the previous file intact."""
+    from ..serialization import _atomic_write
+    data = save(tensors, metadata=metadata)
+    _atomic_write(filename, lambda out: out.write(data))
 
 
 def load(data):

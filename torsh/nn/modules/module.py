@@ -538,8 +538,8 @@ class Module:
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                               error_msgs, _plan=None):
-        """Check this module's own entries of ``state_dict``; copies are appended to ``_plan``
-        and run only once every module validated, so a failed strict load changes nothing."""
+        """Check this module's own entries of ``state_dict`` (type, shape, dtype conversion); copies are
+        appended to ``_plan`` and run only once every module validated, so a failed load changes nothing."""
         for hook in self._load_state_dict_pre_hooks.values():
             hook(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
         persistent_buffers = {k: v for k, v in self._buffers.items() if k not in self._non_persistent_buffers_set}
@@ -552,14 +552,11 @@ class Module:
                 if strict:
                     missing_keys.append(key)
                 continue
-            input_param = state_dict[key]
-            if not isinstance(input_param, Tensor):
-                if hasattr(input_param, "__array__") or hasattr(input_param, "numpy"):
-                    input_param = _tensor_from_foreign(input_param)
-                else:
-                    error_msgs.append(f'While copying the parameter named "{key}", expected torch.Tensor or '
-                                      f"Tensor-like object from checkpoint but received {type(input_param)}")
-                    continue
+            input_param = _as_tensor_or_none(state_dict[key])
+            if input_param is None:
+                error_msgs.append(f'While copying the parameter named "{key}", expected torch.Tensor or '
+                                  f"Tensor-like object from checkpoint but received {type(state_dict[key])}")
+                continue
             if not is_lazy(param) and param.ndim == 0 and input_param.ndim == 1 and input_param.numel() == 1:
                 input_param = input_param[0]  # old checkpoints stored scalars as 1-element vectors
             if not is_lazy(param) and tuple(input_param.shape) != tuple(param.shape):
@@ -567,6 +564,8 @@ class Module:
                                   f"checkpoint, the shape in current model is {param.shape}.")
                 continue
             if _plan is not None:
+                if not assign and not is_lazy(param) and input_param.dtype != param.dtype:
+                    input_param = _converted_for(param, input_param)
                 _plan.append((self, name, param, input_param, assign))
             else:
                 _copy_into(self, name, param, input_param, assign)
@@ -585,11 +584,12 @@ class Module:
             for key in state_dict.keys():
                 if key.startswith(prefix) and key != extra_key:
                     input_name = key[len(prefix):].split(".", 1)
-                    if input_name[0] not in self._modules and input_name[0] not in local_state:
+                    # "a.b" must name a child module, "a" a parameter or buffer of this one (PyTorch's rule)
+                    if input_name[0] not in (self._modules if len(input_name) > 1 else local_state):
                         unexpected_keys.append(key)
 
     def load_state_dict(self, state_dict, strict=True, assign=False):
-        """Validate every entry first, then copy: a strict load that fails changes no tensor."""
+        """Validate every entry first, then copy: a load that raises changes no parameter or buffer."""
         if not isinstance(state_dict, dict) and not hasattr(state_dict, "keys"):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         missing_keys, unexpected_keys, error_msgs = [], [], []
@@ -799,6 +799,36 @@ def _tensor_from_foreign(value):
             value = value.float()
         return wrap(np.array(value.numpy(), copy=True))
     return wrap(np.array(value, copy=True))
+
+
+_LOADABLE_ARRAY_KINDS = "biufc"  # bool, signed, unsigned, floating, complex: what a tensor can hold
+
+
+def _as_tensor_or_none(value):
+    """A state-dict value as a torsh tensor: torsh and PyTorch tensors, numeric NumPy arrays and
+    array-likes (torsh accepts NumPy values too); None for anything a tensor cannot hold
+    (strings, objects, str/object arrays)."""
+    import numpy as np
+    if isinstance(value, Tensor):
+        return value
+    if not (hasattr(value, "__array__") or hasattr(value, "numpy")) or isinstance(value, (str, bytes)):
+        return None
+    try:
+        tensor = _tensor_from_foreign(value)
+    except (TypeError, ValueError):
+        return None
+    kind = np.dtype(tensor._data.dtype).kind
+    return tensor if kind in _LOADABLE_ARRAY_KINDS or tensor._data.dtype.name == "bfloat16" else None
+
+
+def _converted_for(param, input_param):
+    """``input_param`` in ``param``'s dtype, converted during validation so the copy cannot fail later."""
+    if input_param.is_complex() and not param.is_complex():
+        import warnings  # what PyTorch's copy_ says
+        warnings.warn("Casting complex values to real discards the imaginary part", UserWarning, stacklevel=4)
+        input_param = input_param.real
+    with grad_mode.no_grad():
+        return input_param.to(param.dtype)
 
 
 def _copy_into(module, name, param, input_param, assign):
