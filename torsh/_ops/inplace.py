@@ -55,7 +55,13 @@ def _snapshot(t):
 
 
 class CopySlices(Node):
-    """The base after an in-place op on one of its views: old base outside the view, result inside."""
+    """The base after an in-place op on one of its views: old base outside the view, result inside.
+
+    The view's region is found by replaying the view's chain of view functions (``view_fn``) on
+    the gradient, laid out in memory as the base was (``base_order``): a view function that
+    worked on the base (``view(6, 4)`` of a contiguous base) must work on its gradient too, which
+    may arrive transposed or strided from other views of the base.
+    """
 
     def name(self):
         return "torch::autograd::CopySlices"  # PyTorch's own name for this node
@@ -63,16 +69,60 @@ class CopySlices(Node):
     def backward(self, grad):
         grad_base = None
         if self.next_functions[0][0] is not None:
-            keep = np.ones(self.base_shape, dtype=grad._data.dtype)
+            keep = wrap(_ones_in_order(self.base_shape, self.base_order, grad._data.dtype))
             with grad_mode.no_grad():
-                self.view_fn(wrap(keep))._data[...] = 0
-            grad_base = grad * wrap(keep)
-        grad_result = self.view_fn(grad) if self.next_functions[1][0] is not None else None
+                self.view_fn(keep)._data[...] = 0
+            grad_base = grad * keep
+        grad_result = None
+        if self.next_functions[1][0] is not None:
+            grad_result = self.view_fn(_in_order(grad, self.base_order))
         return grad_base, grad_result
 
 
-def apply_inplace(t, name, op, *args, fast=None, **kwargs):
-    """Run out-of-place ``op(t, *args, **kwargs)`` and make its result t's new value."""
+def memory_order(array):
+    """The axes of ``array`` from the outermost in memory (largest stride) to the innermost."""
+    return tuple(sorted(range(array.ndim), key=lambda d: (-abs(array.strides[d]), d)))
+
+
+def _inverse(order):
+    inverse = [0] * len(order)
+    for position, axis in enumerate(order):
+        inverse[axis] = position
+    return tuple(inverse)
+
+
+def _in_order(t, order):
+    """``t``'s values in a dense array whose axes lie in memory in ``order`` (torsh ops: differentiable)."""
+    if order == tuple(range(len(order))):
+        return t.contiguous()
+    return t.permute(order).contiguous().permute(_inverse(order))
+
+
+def _ones_in_order(shape, order, dtype):
+    return np.ones([shape[d] for d in order], dtype=dtype).transpose(_inverse(order))
+
+
+def _keep_result_saved_in_place(result, t):
+    """Point the saved copy of ``result`` in its node at ``t``, which now holds the value.
+
+    PyTorch saves an in-place op's output as the modified tensor itself (``exp_`` saves self at
+    its new version), so a later in-place change of ``t`` makes backward raise instead of
+    silently using the stale private result.
+    """
+    node = result._grad_fn
+    for saved in (node._saved or ()) if node is not None else ():
+        if saved is not None and saved.tensor is None and saved.data is result._data:
+            saved.data, saved.version_box = t._data, t._version_counter
+            saved.version = t._version_counter[0]
+
+
+def apply_inplace(t, name, op, *args, fast=None, keeps_input=True, **kwargs):
+    """Run out-of-place ``op(t, *args, **kwargs)`` and make its result t's new value.
+
+    ``keeps_input=False`` says that ``op`` saves no reference to its input (only its result, or
+    nothing), so with autograd it runs on ``t`` itself instead of on a private copy of the old
+    value (PyTorch's ``self_is_result`` formulas: ``leaky_relu_``, ``elu_``).
+    """
     check_inplace_allowed(t)
     if not needs_grad(t, *args, *kwargs.values()):
         if fast is not None:
@@ -86,23 +136,25 @@ def apply_inplace(t, name, op, *args, fast=None, **kwargs):
             _write(t, result._data)
         return t
     base = t._base
-    snapshot = _snapshot(t)
-    result = op(snapshot, *args, **kwargs)
+    source = _snapshot(t) if keeps_input else t
+    result = op(source, *args, **kwargs)
     if not result._requires_grad:  # e.g. fill_ with a constant: the old value gets a zero gradient
         from .pointwise import _ZeroGrad
-        record(_ZeroGrad(name.rstrip("_").capitalize() + "Backward0", (t._data.shape,)), (snapshot,), (result,))
+        record(_ZeroGrad(name.rstrip("_").capitalize() + "Backward0", (t._data.shape,)), (source,), (result,))
+    op_result = result
     if result.dtype is not t.dtype:
         result = result.to(t.dtype) if _dtype.can_cast(result.dtype, t.dtype) else _raise_cast(result, t)
     if base is None or t._view_fn is None:
         _write(t, result._data)
         t._grad_fn, t._output_nr, t._requires_grad = result._grad_fn, result._output_nr, True
-        return t
-    node = CopySlices()
-    node.view_fn, node.base_shape = t._view_fn, base._data.shape
-    record(node, (base, result), (base,))
-    node._input_meta = (None, node._input_meta[1])
-    _write(t, result._data)
-    t._regenerate_view_grad_fn()
+    else:
+        node = CopySlices()
+        node.view_fn, node.base_shape, node.base_order = t._view_fn, base._data.shape, memory_order(base._data)
+        record(node, (base, result), (base,))
+        node._input_meta = (None, node._input_meta[1])
+        _write(t, result._data)
+        t._regenerate_view_grad_fn()
+    _keep_result_saved_in_place(op_result, t)
     return t
 
 

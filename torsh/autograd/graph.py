@@ -100,8 +100,8 @@ def saved_arrays():
 
 
 def _short_name(node):
-    """ExpBackward0 -> Exp, as PyTorch's saved-variable messages print node names."""
-    return re.sub(r"Backward\d*$", "", node.name())
+    """ExpBackward0 -> Exp, LeakyReluBackward1 -> LeakyRelu1, as PyTorch's saved-variable messages print them."""
+    return re.sub(r"Backward(\d*)$", lambda m: "" if m.group(1) in ("", "0") else m.group(1), node.name())
 
 
 class Node:

@@ -16,10 +16,9 @@ __all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "prelu", "rrel
            "softplus", "softsign", "threshold", "threshold_", "logsigmoid", "glu", "gumbel_softmax"]
 
 
-def _maybe_inplace(result, input, inplace):
-    if inplace:
-        return input.copy_(result)
-    return result
+def _maybe_inplace(input, inplace, name, *args, **params):
+    """``act.<name>_`` (written into ``input``, with PyTorch's in-place autograd node) or ``act.<name>``."""
+    return getattr(act, name + "_" if inplace else name)(input, *args, **params)
 
 
 def relu(input, inplace=False):
@@ -37,7 +36,7 @@ def relu6(input, inplace=False):
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
-    return _maybe_inplace(act.hardtanh(input, min_val=min_val, max_val=max_val), input, inplace)
+    return _maybe_inplace(input, inplace, "hardtanh", min_val=min_val, max_val=max_val)
 
 
 def hardtanh_(input, min_val=-1.0, max_val=1.0):
@@ -45,7 +44,7 @@ def hardtanh_(input, min_val=-1.0, max_val=1.0):
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    return _maybe_inplace(act.leaky_relu(input, negative_slope=negative_slope), input, inplace)
+    return _maybe_inplace(input, inplace, "leaky_relu", negative_slope=negative_slope)
 
 
 def leaky_relu_(input, negative_slope=0.01):
@@ -64,11 +63,7 @@ def prelu(input, weight):
 
 
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
-    if not training:
-        return leaky_relu(input, (lower + upper) / 2, inplace)
-    slopes = _random.rng().uniform(lower, upper, input.shape).astype(input._data.dtype)
-    out = pointwise.where(input >= 0, input, input * wrap(slopes))
-    return _maybe_inplace(out, input, inplace)
+    return _maybe_inplace(input, inplace, "rrelu", lower, upper, training)
 
 
 def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
@@ -76,7 +71,7 @@ def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
 
 
 def elu(input, alpha=1.0, inplace=False):
-    return _maybe_inplace(act.elu(input, alpha=alpha), input, inplace)
+    return _maybe_inplace(input, inplace, "elu", alpha=alpha)
 
 
 def elu_(input, alpha=1.0):
@@ -84,7 +79,7 @@ def elu_(input, alpha=1.0):
 
 
 def selu(input, inplace=False):
-    return _maybe_inplace(act.selu(input), input, inplace)
+    return _maybe_inplace(input, inplace, "selu")
 
 
 def selu_(input):
@@ -92,7 +87,7 @@ def selu_(input):
 
 
 def celu(input, alpha=1.0, inplace=False):
-    return _maybe_inplace(act.celu(input, alpha), input, inplace)
+    return _maybe_inplace(input, inplace, "celu", alpha)
 
 
 def celu_(input, alpha=1.0):
@@ -104,11 +99,11 @@ def gelu(input, approximate="none"):
 
 
 def silu(input, inplace=False):
-    return _maybe_inplace(act.silu(input), input, inplace)
+    return _maybe_inplace(input, inplace, "silu")
 
 
 def mish(input, inplace=False):
-    return _maybe_inplace(act.mish(input), input, inplace)
+    return _maybe_inplace(input, inplace, "mish")
 
 
 def sigmoid(input):
@@ -120,11 +115,11 @@ def tanh(input):
 
 
 def hardsigmoid(input, inplace=False):
-    return _maybe_inplace(act.hardsigmoid(input), input, inplace)
+    return _maybe_inplace(input, inplace, "hardsigmoid")
 
 
 def hardswish(input, inplace=False):
-    return _maybe_inplace(act.hardswish(input), input, inplace)
+    return _maybe_inplace(input, inplace, "hardswish")
 
 
 def hardshrink(input, lambd=0.5):
@@ -150,11 +145,11 @@ def softsign(input):
 
 
 def threshold(input, threshold, value, inplace=False):
-    return _maybe_inplace(act.threshold(input, threshold=threshold, value=value), input, inplace)
+    return _maybe_inplace(input, inplace, "threshold", threshold=threshold, value=value)
 
 
 def threshold_(input, threshold, value):
-    return input.copy_(act.threshold(input, threshold=threshold, value=value))
+    return act.threshold_(input, threshold=threshold, value=value)
 
 
 def logsigmoid(input):
