@@ -360,8 +360,11 @@ def test_files_written_by_torch_load_in_torsh(tmp_path):
            "i": torch.tensor([1, 2], dtype=torch.int64), "dtype": torch.float16, "size": torch.Size([2, 3]),
            "dev": torch.device("cpu"), "nested": [(1, 2.5, "s", b"\x00\xff", None, True), {3, 4}, 1 + 2j],
            "counter": collections.Counter(a=2), "bytes": bytearray(b"ab")}
+    obj["t"].note = "view"  # Python attributes travel through _rebuild_from_type_v2 / _with_state
+    obj["p"].tag = 7
     torch.save(obj, tmp_path / "t.pt")
     got = torsh.load(tmp_path / "t.pt")
+    assert got["t"].note == "view" and got["p"].tag == 7
     assert list(got["sd"]) == ["weight", "bias"] and got["sd"]._metadata == lin.state_dict()._metadata
     np.testing.assert_array_equal(got["sd"]["weight"].numpy(), lin.weight.detach().numpy())
     assert isinstance(got["p"], torsh.nn.Parameter) and got["p"].requires_grad
@@ -667,3 +670,10 @@ def test_safetensors_save_file_is_atomic_and_interoperable(tmp_path, monkeypatch
     with pytest.raises(TypeError):  # an invalid entry fails before the file is touched
         st.save_file({"w": "not a tensor"}, path)
     assert path.read_bytes() == before
+
+
+def test_missing_parent_directory_error_like_torch(tmp_path):
+    for lib in (torsh, torch):
+        with pytest.raises(RuntimeError, match=f"^Parent directory {tmp_path / 'missing'} does not exist.$"):
+            lib.save({"x": 1}, tmp_path / "missing" / "c.pt")
+    assert os.listdir(tmp_path) == []

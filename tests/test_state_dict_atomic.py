@@ -18,7 +18,7 @@ def _model(lib):
     return lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.BatchNorm1d(4), lib.nn.Linear(4, 2))
 
 
-def _good_state(lib, model):
+def _good_state(model):
     """Every entry replaced by a distinct value, so a partial load would show."""
     return {k: (v + 1 if v.is_floating_point() else v + 5) for k, v in model.state_dict().items()}
 
@@ -67,7 +67,7 @@ BAD_VALUES = [
 @pytest.mark.parametrize("case,key,ours_value,ref_value", BAD_VALUES, ids=[c[0] for c in BAD_VALUES])
 def test_failed_load_changes_nothing_and_matches_pytorchs_error(case, key, ours_value, ref_value, strict, assign):
     ours, ref = _model(torsh), _model(torch)
-    bad_ours, bad_ref = _good_state(torsh, ours), _good_state(torch, ref)
+    bad_ours, bad_ref = _good_state(ours), _good_state(ref)
     bad_ours[key], bad_ref[key] = ours_value, ref_value
     snapshot = _snapshot(ours)
     with pytest.raises(RuntimeError) as ours_err:
@@ -80,7 +80,7 @@ def test_failed_load_changes_nothing_and_matches_pytorchs_error(case, key, ours_
 
 def test_error_lists_every_problem_like_pytorch():
     ours, ref = _model(torsh), _model(torch)
-    bad_ours, bad_ref = _good_state(torsh, ours), _good_state(torch, ref)
+    bad_ours, bad_ref = _good_state(ours), _good_state(ref)
     for bad, lib in ((bad_ours, torsh), (bad_ref, torch)):
         bad["0.weight"] = lib.ones(2, 2)
         bad["2.bias"] = "x"
@@ -113,7 +113,7 @@ def test_linear_size_mismatch_message():
 
 def test_non_strict_reports_keys_like_pytorch_and_loads_the_rest():
     ours, ref = _model(torsh), _model(torch)
-    sd_ref = _good_state(torch, ref)
+    sd_ref = _good_state(ref)
     sd_ours = {k: torsh.tensor(v.numpy()) for k, v in sd_ref.items()}
     for sd, lib in ((sd_ours, torsh), (sd_ref, torch)):
         del sd["2.bias"]
@@ -135,7 +135,7 @@ def test_successful_load_copies_in_place_like_pytorch():
     identity = dict(ours.named_parameters())
     versions_ours = {k: p._version for k, p in ours.named_parameters()}
     versions_ref = {k: p._version for k, p in ref.named_parameters()}
-    sd_ref = _good_state(torch, ref)
+    sd_ref = _good_state(ref)
     sd_ref["1.num_batches_tracked"] = torch.tensor([3])  # a 1-element vector for a 0-d buffer (old checkpoints)
     sd_ref["0.bias"] = sd_ref["0.bias"].double()  # converted to the parameter's dtype
     ours.load_state_dict({k: torsh.tensor(v.numpy()) for k, v in sd_ref.items()})

@@ -237,6 +237,9 @@ def _atomic_write(path, write):
     On any error the temporary file is removed and ``path`` keeps its previous content. The new
     file gets the permissions ``open(path, "wb")`` would have given it.
     """
+    parent = os.path.dirname(os.fspath(path))
+    if parent and not os.path.isdir(parent):
+        raise RuntimeError(f"Parent directory {parent} does not exist.")  # torch.save's error
     path = os.path.realpath(os.fspath(path))  # through a symlink: replace its target, not the link
     directory, name = os.path.split(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
@@ -379,7 +382,18 @@ def _parameter_class():
 def _rebuild_parameter(data, requires_grad, backward_hooks, state=None):
     if not isinstance(data, Tensor):
         raise pickle.UnpicklingError("corrupted checkpoint: a parameter's data is not a tensor")
-    return _parameter_class()(data, bool(requires_grad))
+    return _set_obj_state(_parameter_class()(data, bool(requires_grad)), state)
+
+
+def _set_obj_state(obj, state):
+    """torch._utils._set_obj_state: the Python attributes saved with a tensor, set on this new tensor
+    only; ``state`` is a dict or a (dict, slots dict) pair. Special (dunder) names are not set."""
+    dict_state, slots_state = state if isinstance(state, tuple) and len(state) == 2 else (state, None)
+    for part in (dict_state, slots_state):
+        for name, value in (part.items() if isinstance(part, dict) else ()):
+            if isinstance(name, str) and not name.startswith("__"):
+                setattr(obj, name, value)
+    return obj
 
 
 def _rebuild_from_type_v2(func, new_type, args, state):
@@ -390,11 +404,7 @@ def _rebuild_from_type_v2(func, new_type, args, state):
     out = func(*args)
     if new_type is _parameter_class() and not isinstance(out, new_type):
         out = new_type(out, out.requires_grad)
-    if state:  # Python attributes of the tensor (torch._utils._set_obj_state), on this new tensor only
-        for name, value in (state.items() if isinstance(state, dict) else ()):
-            if isinstance(name, str) and not name.startswith("__"):
-                setattr(out, name, value)
-    return out
+    return _set_obj_state(out, state)
 
 
 def _size(*args):
