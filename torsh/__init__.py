@@ -170,3 +170,4 @@ def is_deterministic_algorithms_warn_only_enabled():
     return _deterministic["warn_only"]
 from . import nn  # noqa: E402  (torch.nn: modules, functional, init)
 from . import distributions  # noqa: E402  (torch.distributions; needs nn.functional)
+from . import accelerator, multiprocessing  # noqa: E402,F401  (torch.accelerator: none; torch.multiprocessing)

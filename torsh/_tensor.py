@@ -224,6 +224,18 @@ class Tensor:
     def data_ptr(self):
         return self._data.__array_interface__["data"][0]
 
+    def share_memory_(self):
+        """Move the values into shared memory (a no-op when already there): forked or spawned processes that
+        receive this tensor write the same memory (``torsh.multiprocessing``)."""
+        from .multiprocessing import reductions
+        if not reductions.is_shared(self._data):
+            self._data = reductions.shared_copy(self._data)
+        return self
+
+    def is_shared(self):
+        from .multiprocessing import reductions
+        return reductions.is_shared(self._data)
+
     def untyped_storage(self):
         return _storage_array(self._data)
 

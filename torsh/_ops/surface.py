@@ -6,11 +6,11 @@ and binds them as Tensor methods and in-place variants, in one place.
 """
 from .._tensor import Tensor
 from . import gather_scatter, indexing, pointwise, pointwise_more, products, scan
-from . import activation, random_ops, reduction_more, shape_extra, sorting
+from . import activation, misc_ops, random_ops, reduction_more, shape_extra, sorting
 from .inplace import apply_inplace
 
-_MODULES = (activation, gather_scatter, pointwise_more, products, random_ops, reduction_more, scan, shape_extra,
-            sorting)
+_MODULES = (activation, gather_scatter, misc_ops, pointwise_more, products, random_ops, reduction_more, scan,
+            shape_extra, sorting)
 
 
 def with_out(fn):
@@ -62,6 +62,7 @@ _METHODS = {
                   "hsplit", "vsplit", "dsplit"],
     activation: ["softmax", "log_softmax"],
     reduction_more: ["nansum", "nanmean"],
+    misc_ops: ["is_nonzero"],
     sorting: ["sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian", "mode", "aminmax", "quantile",
               "nanquantile", "unique", "unique_consecutive", "bincount", "histc", "histogram"],
 }

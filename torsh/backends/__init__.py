@@ -15,3 +15,6 @@ def kernel_load_errors():
 def kernel_instruction_sets():
     """{kernel family: "x86-64-v3" (AVX2 + FMA build) or "baseline" (portable build)}."""
     return _kernels.instruction_sets()
+
+
+from . import cuda, cudnn, mkldnn, mps, opt_einsum  # noqa: E402,F401  (PyTorch's backend flags, answered for the CPU)

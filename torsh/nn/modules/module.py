@@ -466,7 +466,8 @@ class Module:
         raise RuntimeError("torsh runs on the CPU only; device 'cuda' is not available")
 
     def share_memory(self):
-        return self
+        """Parameters and buffers into shared memory, for Hogwild-style training in several processes."""
+        return self._apply(lambda t: t.share_memory_())
 
     def to_empty(self, *, device=None, recurse=True):
         from ..._ops.creation import empty_like
