@@ -171,3 +171,4 @@ def is_deterministic_algorithms_warn_only_enabled():
 from . import nn  # noqa: E402  (torch.nn: modules, functional, init)
 from . import distributions  # noqa: E402  (torch.distributions; needs nn.functional)
 from . import accelerator, multiprocessing  # noqa: E402,F401  (torch.accelerator: none; torch.multiprocessing)
+from . import testing  # noqa: E402  (torch.testing: assert_close, make_tensor)
