@@ -26,7 +26,7 @@ from ..backend import dispatch, kernels
 
 def _planes(a):
     n, c = a.shape[:2]
-    return a.reshape(n * c, -1)
+    return a.reshape(n * c, int(np.prod(a.shape[2:])))  # not -1: an empty batch has planes of known size
 
 
 def _fits(*arrays):
@@ -143,6 +143,8 @@ def max_pool_indices(x, kernel, stride, padding, dilation, ceil_mode):
     """Flat spatial indices (N, C, *out) of each window's maximum (NaN wins, as in PyTorch)."""
     sp = x.shape[2:]
     outs = [pool_out_size(L, k, s, p, d, ceil_mode) for L, k, s, p, d in zip(sp, kernel, stride, padding, dilation)]
+    if x.size == 0:  # an empty batch: no windows to search
+        return np.zeros(x.shape[:2] + tuple(outs), dtype=np.int64)
     if len(kernel) == 2 and x.size and x.dtype in dispatch._COMPILED_DTYPES:
         def compiled(parallel):
             n, c, h, w = x.shape

@@ -39,31 +39,130 @@ def _size_str(shape):
     return "x".join(str(s) for s in shape)
 
 
-def _check_pool(input, kernel, stride, padding, dilation, ceil_mode):
-    for k, p, d in zip(kernel, padding, dilation):
-        if p > (d * (k - 1) + 1) // 2:
+def _half_toward_zero(v):
+    """v / 2 as C++ integer division (toward zero), the way PyTorch's pad check computes it."""
+    return int(v / 2) if v < 0 else v // 2
+
+
+def _pool_params(name, nd, kernel_size, stride, padding, dilation=1):
+    """(kernel, stride, padding, dilation) tuples of ``nd`` ints; stride None or empty means the kernel.
+
+    PyTorch's lengths check: one value, or one per spatial dim."""
+    values = []
+    for what, v in (("kernel_size", kernel_size), ("stride", stride), ("padding", padding), ("dilation", dilation)):
+        if what == "stride" and (v is None or (isinstance(v, (list, tuple)) and len(v) == 0)):
+            values.append(values[0])
+            continue
+        if isinstance(v, (list, tuple)) and len(v) not in (1, nd):
+            raise RuntimeError(f"{name}: {what} must either be a single int, or a tuple of {_WORDS[nd]} ints"
+                               if nd > 1 else f"{name}: {what} must be an int, or a tuple of 1 int")
+        values.append(ntuple(v, nd))
+    return tuple(values)
+
+
+_DIM_LETTERS = {2: "HW", 3: "THW"}
+_WORDS = {2: "two", 3: "three"}
+
+
+def _labelled(prefix, values, nd):
+    return " ".join(f"{prefix}{c}: {v}" for c, v in zip(_DIM_LETTERS[nd], values))
+
+
+def _check_pool(input, kernel, stride, padding, dilation, ceil_mode, shown_shape=None, fn_name="", avg3d=False):
+    """PyTorch's pooling_output_shape and pool2d/pool3d_shape_check, in its order and words; the
+    output sizes. ``input`` is batched (N, C, *sp), nd = 2 or 3 (1-d pooling comes as 2-d);
+    ``shown_shape``: the input's shape as PyTorch's messages print it."""
+    shown_shape = list(input.shape if shown_shape is None else shown_shape)
+    nd = len(kernel)
+    outs = []
+    for L, k, s, p, d in zip(input.shape[2:], kernel, stride, padding, dilation):
+        if s == 0:
+            raise RuntimeError("stride should not be zero")
+        if p < 0:
+            raise RuntimeError(f"pad must be non-negative, but got pad: {p}")
+        if p > _half_toward_zero((k - 1) * d + 1):
             raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={p}, "
                                f"kernel_size={k} and dilation={d}")
-    outs = [nn_pool.pool_out_size(L, k, s, p, d, ceil_mode)
-            for L, k, s, p, d in zip(input.shape[2:], kernel, stride, padding, dilation)]
+        outs.append(nn_pool.pool_out_size(L, k, s, p, d, ceil_mode))
+    if any(k <= 0 for k in kernel):
+        raise RuntimeError(f"kernel size should be greater than zero, but got {_labelled('k', kernel, nd)}")
+    if any(s <= 0 for s in stride):
+        raise RuntimeError(f"stride should be greater than zero, but got {_labelled('d', stride, nd)}")
+    if any(d <= 0 for d in dilation):
+        raise RuntimeError(f"dilation should be greater than zero, but got {_labelled('dilation', dilation, nd)}")
+    if nd == 2 and 0 in input.shape[1:]:
+        raise RuntimeError("Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but "
+                           f"got:{shown_shape}")
+    if nd == 3 and 0 in input.shape[1:]:
+        raise RuntimeError(f"{fn_name}: Expected input's non-batch dimensions to have positive length, but input has "
+                           f"a shape of {shown_shape} and non-batch dimension 0 has length zero!")
+    if avg3d and any(L < k for L, k in zip(input.shape[2:], kernel)):
+        t, h, w = input.shape[2:]
+        raise RuntimeError(f"input image (T: {t} H: {h} W: {w}) smaller than kernel size (kT: {kernel[0]} kH: "
+                           f"{kernel[1]} kW: {kernel[2]})")
     if any(o < 1 for o in outs):
         raise RuntimeError(f"Given input size: ({_size_str(input.shape[1:])}). Calculated output size: "
                            f"({_size_str([input.shape[1]] + outs)}). Output size is too small")
     return outs
 
 
+def _check_max_pool1d(input, kernel, stride, padding, dilation, ceil_mode):
+    """PyTorch's max_pool1d (no indices) runs its own checks, in its own words."""
+    if input.ndim not in (2, 3):
+        raise RuntimeError("max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size for "
+                           f"input, but got:{list(input.shape)}")
+    (k,), (s,), (p,), (d,) = kernel, stride, padding, dilation
+    if k <= 0:
+        raise RuntimeError(f"max_pool1d() kernel_size must be greater than zero, but got {k}")
+    if s <= 0:
+        raise RuntimeError(f"max_pool1d() stride must be greater than zero, but got {s}")
+    if p < 0:
+        raise RuntimeError(f"max_pool1d() padding must be non-negative, but got {p}")
+    if p > k // 2:
+        raise RuntimeError(f"max_pool1d() padding should be at most half of kernel size, but got padding={p} and "
+                           f"kernel_size={k}")
+    if d <= 0:
+        raise RuntimeError(f"max_pool1d() dilation must be greater than zero, but got {d}")
+    out = nn_pool.pool_out_size(input.shape[-1], k, s, p, d, ceil_mode)
+    if out <= 0:
+        raise RuntimeError(f"max_pool1d() Invalid computed output size: {out}")
+
+
+def _check_1d_rank(name, input):
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"Expected 2 to 3 dimensions, but got {input.ndim}-dimensional tensor for argument #1 "
+                           f"'self' (while checking arguments for {name})")
+
+
+def _as_2d(x, kernel, stride, padding, dilation):
+    """1-d pooling as PyTorch runs it: 2-d pooling of the (N, C, 1, L) view."""
+    return x.unsqueeze(-2), (1,) + kernel, (1,) + stride, (0,) + padding, (1,) + dilation
+
+
 _NODE = {1: "MaxPool1DWithIndicesBackward0", 2: "MaxPool2DWithIndicesBackward0", 3: "MaxPool3DWithIndicesBackward0"}
 
 
 def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
-    x, unbatched = _batched(f"max_pool{nd}d", input, nd)
-    kernel = ntuple(kernel_size, nd)
-    stride = kernel if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0) \
-        else ntuple(stride, nd)
-    padding, dilation = ntuple(padding, nd), ntuple(dilation, nd)
-    _check_pool(x, kernel, stride, padding, dilation, ceil_mode)
-    idx = nn_pool.max_pool_indices(x._data, kernel, stride, padding, dilation, ceil_mode)
+    name = f"max_pool{nd}d"
+    kernel, stride, padding, dilation = _pool_params(name, nd, kernel_size, stride, padding, dilation)
+    if nd == 1:
+        if return_indices:
+            _check_1d_rank(name, input)
+        else:
+            _check_max_pool1d(input, kernel, stride, padding, dilation, ceil_mode)
+    x, unbatched = _batched(name, input, nd)
+    shown = tuple(input.shape)
+    if nd == 1:
+        x, kernel, stride, padding, dilation = _as_2d(x, kernel, stride, padding, dilation)
+        shown = shown[:-1] + (1,) + shown[-1:]
+    _check_pool(x, kernel, stride, padding, dilation, ceil_mode, shown, f"{name}_with_indices()")
+    data = x._data
+    if data.dtype.name == "bfloat16":  # NumPy compares bfloat16 through float32: the same maxima and indices
+        data = data.astype(np.float32)
+    idx = nn_pool.max_pool_indices(data, kernel, stride, padding, dilation, ceil_mode)
     out = nn_pool.take_spatial(x, idx, _NODE[nd])
+    if nd == 1:
+        out, idx = out.squeeze(-2), idx[..., 0, :]
     if unbatched:
         out, idx = out.squeeze(0), idx[0]
     if return_indices:
@@ -126,18 +225,17 @@ def _check_avg_input(nd, input):
 def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
     if nd < 3:
         _check_avg_input(nd, input)
-    x, unbatched = _batched(f"avg_pool{nd}d", input, nd)
-    kernel = ntuple(kernel_size, nd)
-    stride = kernel if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0) \
-        else ntuple(stride, nd)
-    padding = ntuple(padding, nd)
-    for k, p in zip(kernel, padding):
-        if p > k // 2:
-            raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={p}, "
-                               f"kernel_size={k} and dilation=1")
+    name = f"avg_pool{nd}d"
+    x, unbatched = _batched(name, input, nd)
+    kernel, stride, padding, _ = _pool_params(name, nd, kernel_size, stride, padding)
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
-    outs = _check_pool(x, kernel, stride, padding, (1,) * nd, ceil_mode)
+    if nd == 1:  # PyTorch checks (and runs) it as 2-d pooling of the (N, C, 1, L) view
+        x2, k2, s2, p2, _ = _as_2d(x, kernel, stride, padding, (1,))
+        _check_pool(x2, k2, s2, p2, (1, 1), ceil_mode)
+        outs = [nn_pool.pool_out_size(x.shape[-1], kernel[0], stride[0], padding[0], 1, ceil_mode)]
+    else:
+        outs = _check_pool(x, kernel, stride, padding, (1,) * nd, ceil_mode, input.shape, f"{name}()", nd == 3)
     sp = tuple(x.shape[2:])
     if divisor_override:
         div = np.full(tuple(outs), float(divisor_override))
@@ -198,7 +296,31 @@ def _adaptive_bounds(L, out):
 
 def _adaptive_sizes(input, output_size, nd):
     sizes = ntuple(output_size, nd) if not isinstance(output_size, (list, tuple)) else tuple(output_size)
+    if len(sizes) != nd:
+        raise RuntimeError(f"adaptive_avg_pool{nd}d: output_size must be {nd}")
     return tuple(input.shape[-nd + i] if s is None else int(s) for i, s in enumerate(sizes))
+
+
+def _check_adaptive(kind, nd, input, outs):
+    """PyTorch's adaptive pooling checks of the output size and the input's non-batch dims."""
+    shown_nd = 2 if nd == 1 else nd  # 1-d adaptive pooling runs (and words its errors) as 2-d
+    shown_outs = [1] + list(outs) if nd == 1 else list(outs)
+    shape = list(input.shape)
+    if nd == 1:
+        shape.insert(-1, 1)
+    if kind == "avg" and any(o < 0 for o in outs):
+        received = ", ".join(map(str, shown_outs[:2])) + "".join(f",{o}" for o in shown_outs[2:])
+        raise RuntimeError(f"adaptive_avg_pool{shown_nd}d: elements of output_size must be greater than or equal to "
+                           f"0 but received {{{received}}}")
+    if kind == "max" and any(o < 0 for o in outs):
+        neg = next(o for o in shown_outs if o < 0)
+        raise RuntimeError(f"Trying to create tensor with negative dimension {neg}: "
+                           f"{shape[:len(shape) - shown_nd] + shown_outs}")
+    first = 1 if len(shape) == shown_nd + 2 else 0  # the batch dim may be empty, no other
+    for dim in range(first, len(shape)):
+        if shape[dim] == 0:
+            raise RuntimeError(f"adaptive_{kind}_pool{shown_nd}d(): Expected input to have non-zero size for "
+                               f"non-batch dimensions, but input has sizes {shape} with dimension {dim} being empty")
 
 
 def _adaptive_avg(nd, input, output_size):
@@ -206,6 +328,7 @@ def _adaptive_avg(nd, input, output_size):
         raise RuntimeError(f"adaptive_avg_pool{nd}d(): Expected {nd + 1}D or {nd + 2}D tensor, but got "
                            f"{list(input.shape)}")
     outs = _adaptive_sizes(input, output_size, nd)
+    _check_adaptive("avg", nd, input, outs)
     out = input
     for i, o in enumerate(outs):
         dim = input.ndim - nd + i
@@ -231,8 +354,12 @@ def adaptive_avg_pool3d(input, output_size):
 
 
 def _adaptive_max(nd, input, output_size, return_indices):
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(f"adaptive_max_pool{nd}d(): Expected {nd + 1}D or {nd + 2}D tensor, but got: "
+                           f"{list(input.shape)}")
+    outs = _adaptive_sizes(input, output_size, nd)
+    _check_adaptive("max", nd, input, outs)
     x, unbatched = _batched(f"adaptive_max_pool{nd}d", input, nd)
-    outs = _adaptive_sizes(x, output_size, nd)
     sp = tuple(x.shape[2:])
     data = x._data
     bounds = [_adaptive_bounds(L, o) for L, o in zip(sp, outs)]
