@@ -171,8 +171,8 @@ def test_subset_random_and_weighted_samplers():
     assert 0 not in draws and 150 < draws.count(2) < 400 and draws.count(1) > 40
     no_repl = list(WeightedRandomSampler(torsh.tensor([1.0, 1.0, 1.0, 0.0]), 3, replacement=False, generator=g))
     assert sorted(no_repl) == [0, 1, 2]
-    with pytest.raises(RuntimeError, match="without replacement"):
-        WeightedRandomSampler([1.0, 0.0], 2, replacement=False)
+    with pytest.raises(RuntimeError, match="without replacement"):  # checked when drawing, as PyTorch
+        list(WeightedRandomSampler([1.0, 0.0], 3, replacement=False))
 
 
 @needs_torch

@@ -29,12 +29,23 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
         raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: {dtype_name(input.dtype)}")
     if num_samples <= 0:
         raise RuntimeError("cannot sample n_sample <= 0 samples")
-    rows = w.reshape(-1, w.shape[-1]).astype(np.float64)
+    rows = (w[None] if w.ndim == 1 else w).astype(np.float64)  # (rows, categories), also when empty
     n = rows.shape[1]
     if not replacement and num_samples > n:
         raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
-    if not np.all(np.isfinite(rows)) or np.any(rows < 0):
-        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if n > 1 << 24:
+        raise RuntimeError("number of categories cannot exceed 2^24")
+    if n == 0 and num_samples == 1:  # PyTorch's one-sample path takes the min and max first
+        raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the operation has no "
+                           "identity.")
+    bad = ~(rows >= 0) | np.isinf(rows)
+    if bad.any():
+        if not replacement or num_samples == 1:
+            raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+        # PyTorch's sampling kernel with replacement names the first bad entry it meets
+        first = rows.ravel()[np.argmax(bad.ravel())]
+        entry = "< 0" if not first >= 0 else "= infinity or NaN"
+        raise RuntimeError(f"invalid multinomial distribution (encountering probability entry {entry})")
     totals = rows.sum(axis=1, keepdims=True)
     if np.any(totals <= 0):
         raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")

@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import events, kernels
+from . import events, kernels, threads
 from . import memory  # large outputs come from its pool of recycled buffers
 
 INF = math.inf
@@ -187,7 +187,8 @@ NOT_CONTIGUOUS = "operands not contiguous or not of one shape"
 
 def choose(op, numel, np_dtype, contiguous=True, layout_reason=NOT_CONTIGUOUS):
     """(variant, reason) for running ``op`` on ``numel`` elements of ``np_dtype``; when
-    ``contiguous`` is false the layout rules the kernels out and ``layout_reason`` says why."""
+    ``contiguous`` is false the layout rules the kernels out and ``layout_reason`` says why.
+    The parallel threshold counts only where several threads may run (threads.single_thread_reason)."""
     module = kernels.get(_FAMILY.get(op, "elementwise"))
     if module is None:
         return "numpy", f"kernel family {_FAMILY.get(op, 'elementwise')} not compiled"
@@ -197,7 +198,12 @@ def choose(op, numel, np_dtype, contiguous=True, layout_reason=NOT_CONTIGUOUS):
         return "numpy", layout_reason
     simd, parallel = thresholds.get(op, (INF, INF))
     if numel >= parallel:
-        return "pythran_omp", f"numel {numel:,} >= parallel threshold {parallel:,}"
+        single = threads.single_thread_reason()
+        if single is None:
+            return "pythran_omp", f"numel {numel:,} >= parallel threshold {parallel:,}"
+        if numel >= simd:
+            return "pythran_simd", f"numel {numel:,} >= simd threshold {simd:,}; {single}"
+        return "numpy", f"numel {numel:,} < simd threshold {simd:,}; {single}"
     if numel >= simd:
         return "pythran_simd", f"numel {numel:,} >= simd threshold {simd:,}"
     limit = simd if simd != INF else parallel

@@ -91,6 +91,7 @@ def gemm_threads(macs_per_gemm):
 
 
 _executor = None
+_forked = False  # this process is a fork() child of one that imported torsh
 
 
 def pool():
@@ -101,9 +102,36 @@ def pool():
     return _executor
 
 
+def single_thread_reason():
+    """Why the dispatcher must not pick a multi-thread kernel variant here, or None.
+
+    In a fork() child the GNU OpenMP runtime still believes the parent's worker threads exist: a
+    parallel region there waits for them forever (PyTorch's own fork children hang the same way)."""
+    if _num_threads < 2:
+        return "one thread (torsh.get_num_threads() == 1)"
+    if _forked:
+        return "forked process: the OpenMP threads of the parent are gone"
+    return None
+
+
+def _after_fork_in_child():
+    """fork() copies only the calling thread: the inherited executor's workers are gone and work
+    submitted to it would wait forever. pool() builds a fresh one when next needed."""
+    global _executor, _forked
+    _executor = None
+    _forked = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def run_in_parts(fn, size):
-    """``fn(slice)`` over ``size`` items cut into one contiguous part per thread, in the pool."""
+    """``fn(slice)`` over ``size`` items cut into one contiguous part per thread, in the pool
+    (on the calling thread when there is one part)."""
     parts = min(_num_threads, size)
+    if parts <= 1:
+        fn(slice(0, size))
+        return
     bounds = [size * i // parts for i in range(parts + 1)]
     futures = [pool().submit(fn, slice(start, stop)) for start, stop in zip(bounds[:-1], bounds[1:])]
     for future in futures:

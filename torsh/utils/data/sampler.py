@@ -1,20 +1,28 @@
-"""Samplers: which dataset indices a DataLoader visits, and in what order."""
-import numpy as np
+"""Samplers: which dataset indices a DataLoader visits, and in what order.
+
+Random indices are drawn as PyTorch draws them, on demand: ``RandomSampler(replacement=True)`` in
+chunks of 32, so that ``num_samples=10**10`` ("infinite" loaders) costs no memory up front."""
+import itertools
 
 from ... import _random
-from ..._tensor import Tensor
+from ..._dtype import float64, int64
+from ..._ops.creation import as_tensor, randint, randperm
+from ..._ops.random_ops import multinomial
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler",
            "BatchSampler"]
 
+_CHUNK = 32  # indices RandomSampler draws at a time with replacement (PyTorch's chunk)
+_WEIGHTED_CHUNK = 1 << 16  # at least this many weighted draws with replacement at a time
 
-def _numpy_rng(generator):
-    """A NumPy Generator for one pass: the given torsh Generator's stream, or a fresh stream seeded
-    from the default generator (so ``torsh.manual_seed`` makes unseeded samplers reproducible)."""
+
+def _pass_generator(generator):
+    """The Generator one pass draws from: the given one, or (as PyTorch) a fresh one seeded from the
+    default generator, so ``torsh.manual_seed`` makes unseeded samplers reproducible."""
     if generator is not None:
-        return _random.rng(generator)
+        return generator
     seed = int(_random.rng(None).integers(0, 2 ** 63 - 1))
-    return np.random.Generator(np.random.PCG64(seed))
+    return _random.Generator().manual_seed(seed)
 
 
 class Sampler:
@@ -55,13 +63,15 @@ class RandomSampler(Sampler):
 
     def __iter__(self):
         n = len(self.data_source)
-        rng = _numpy_rng(self.generator)
-        if self.replacement:
-            yield from rng.integers(0, n, size=self.num_samples).tolist()
+        generator = _pass_generator(self.generator)
+        if self.replacement:  # on demand, 32 at a time: num_samples may be far beyond what fits in memory
+            for _ in range(self.num_samples // _CHUNK):
+                yield from randint(high=n, size=(_CHUNK,), dtype=int64, generator=generator).tolist()
+            yield from randint(high=n, size=(self.num_samples % _CHUNK,), dtype=int64, generator=generator).tolist()
             return
         for _ in range(self.num_samples // n):
-            yield from rng.permutation(n).tolist()
-        yield from rng.permutation(n)[: self.num_samples % n].tolist()
+            yield from randperm(n, generator=generator).tolist()
+        yield from randperm(n, generator=generator).tolist()[: self.num_samples % n]
 
     def __len__(self):
         return self.num_samples
@@ -75,7 +85,7 @@ class SubsetRandomSampler(Sampler):
         self.generator = generator
 
     def __iter__(self):
-        for i in _numpy_rng(self.generator).permutation(len(self.indices)).tolist():
+        for i in randperm(len(self.indices), generator=self.generator).tolist():
             yield self.indices[i]
 
     def __len__(self):
@@ -83,31 +93,36 @@ class SubsetRandomSampler(Sampler):
 
 
 class WeightedRandomSampler(Sampler):
-    """``num_samples`` indices drawn with probability proportional to ``weights``."""
+    """``num_samples`` indices drawn with probability proportional to ``weights``.
+
+    As in PyTorch the weights are checked by ``multinomial`` when iteration starts. Draws with
+    replacement come a chunk at a time (PyTorch draws all at once), so a huge ``num_samples`` costs
+    no memory up front."""
 
     def __init__(self, weights, num_samples, replacement=True, generator=None):
         if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples <= 0:
             raise ValueError(f"num_samples should be a positive integer value, but got num_samples={num_samples}")
         if not isinstance(replacement, bool):
             raise ValueError(f"replacement should be a boolean value, but got replacement={replacement}")
-        weights = np.asarray(weights._data if isinstance(weights, Tensor) else weights, dtype=np.float64)
-        if weights.ndim != 1:
+        weights_tensor = as_tensor(weights, dtype=float64)
+        if len(weights_tensor.shape) != 1:
             raise ValueError("weights should be a 1d sequence but given weights have shape "
-                             f"{tuple(weights.shape)}")
-        if (weights < 0).any() or not np.isfinite(weights).all() or weights.sum() <= 0:
-            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0 or negative/inf "
-                               "weights)")
-        if not replacement and num_samples > np.count_nonzero(weights):
-            raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
-        self.weights = weights
+                             f"{tuple(weights_tensor.shape)}")
+        self.weights = weights_tensor
         self.num_samples = num_samples
         self.replacement = replacement
         self.generator = generator
 
     def __iter__(self):
-        p = self.weights / self.weights.sum()
-        draws = _numpy_rng(self.generator).choice(len(p), size=self.num_samples, replace=self.replacement, p=p)
-        yield from draws.tolist()
+        if not self.replacement:  # at most len(weights) draws
+            yield from multinomial(self.weights, self.num_samples, False, generator=self.generator).tolist()
+            return
+        chunk = max(_WEIGHTED_CHUNK, self.weights.shape[0])  # each call checks the weights: O(len) per chunk
+        left = self.num_samples
+        while left > 0:
+            size = min(chunk, left)
+            yield from multinomial(self.weights, size, True, generator=self.generator).tolist()
+            left -= size
 
     def __len__(self):
         return self.num_samples
@@ -126,14 +141,11 @@ class BatchSampler(Sampler):
         self.drop_last = drop_last
 
     def __iter__(self):
-        batch = []
-        for idx in self.sampler:
-            batch.append(idx)
-            if len(batch) == self.batch_size:
-                yield batch
-                batch = []
-        if batch and not self.drop_last:
+        indices = iter(self.sampler)
+        batch = list(itertools.islice(indices, self.batch_size))
+        while len(batch) == self.batch_size or (batch and not self.drop_last):
             yield batch
+            batch = list(itertools.islice(indices, self.batch_size))
 
     def __len__(self):
         if self.drop_last:
