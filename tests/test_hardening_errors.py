@@ -163,6 +163,8 @@ NORM_CASES = [
     ("group_norm_negative_groups", lambda lib: _F(lib).group_norm(lib.ones(2, 4, 3), -1)),
     ("group_norm_indivisible", lambda lib: _F(lib).group_norm(lib.ones(2, 4, 3), 3)),
     ("group_norm_one_value_per_group", lambda lib: _F(lib).group_norm(lib.ones(1, 2, 1), 2)),
+    ("GroupNorm_indivisible", lambda lib: lib.nn.GroupNorm(3, 4)),
+    ("GroupNorm_zero_groups", lambda lib: lib.nn.GroupNorm(0, 4)),
 ]
 
 RNN_CASES = [
