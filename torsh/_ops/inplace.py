@@ -11,11 +11,19 @@ import numpy as np
 from .. import _dtype
 from .._tensor import Tensor, wrap
 from ..autograd import grad_mode
-from ..autograd.graph import Node, needs_grad, record
+from ..autograd.graph import Node, _short_name, needs_grad, record
 from ._helpers import dtype_name
 
 OVERLAP_ERROR = ("unsupported operation: more than one element of the written-to tensor refers to a single memory "
                  "location. Please clone() the tensor before performing the operation.")
+
+
+# the nodes of PyTorch's view ops, through which a view's grad_fn leads down to its base's; the
+# multi-output ones (split, chunk, unbind) give views that may not be modified in place
+_VIEW_NODES = frozenset({"ViewBackward0", "TransposeBackward0", "PermuteBackward0", "TBackward0", "SqueezeBackward0",
+                         "SqueezeBackward1", "SqueezeBackward2", "UnsqueezeBackward0", "ExpandBackward0",
+                         "SliceBackward0", "SelectBackward0", "DiagonalBackward0", "AliasBackward0"})
+_MULTI_OUTPUT_VIEW_NODES = frozenset({"SplitBackward0", "SplitWithSizesBackward0", "UnbindBackward0"})
 
 
 def check_inplace_allowed(t):
@@ -26,6 +34,23 @@ def check_inplace_allowed(t):
     base = t._base
     if base is not None and base._requires_grad and base._grad_fn is None and base._base is None:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+    if base is not None and base._requires_grad:
+        _check_not_from_multi_output_view(t, base)
+
+
+def _check_not_from_multi_output_view(t, base):
+    """PyTorch refuses in-place ops on the views split/chunk/unbind return, and on views of them."""
+    fn, base_fn = t.grad_fn, base.grad_fn
+    while fn is not None and fn is not base_fn:
+        name = fn.name()
+        if name in _MULTI_OUTPUT_VIEW_NODES:
+            raise RuntimeError(
+                f"Output {t._output_nr} of {_short_name(t.grad_fn)} is a view and is being modified inplace. This view "
+                "is the output of a function that returns multiple views. Such functions do not allow the output "
+                "views to be modified inplace. You should replace the inplace operation by an out-of-place one.")
+        if name not in _VIEW_NODES:
+            return
+        fn = fn.next_functions[0][0]
 
 
 def _write(t, array):
