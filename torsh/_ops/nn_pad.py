@@ -84,3 +84,14 @@ def pad_index(size, lo, hi, mode):
     elif mode == "circular":
         pos = pos % size
     return pos
+
+
+def circular_pad_index(size, lo, hi):
+    """Source index per output position of one dim circularly padded by (lo, hi), as PyTorch pads:
+    negative sides crop first, and the padding wraps around the part that is kept."""
+    start, stop = max(-lo, 0), size - max(-hi, 0)
+    kept = stop - start
+    if kept <= 0 or size + lo + hi <= 0:
+        return np.zeros(max(size + lo + hi, 0), dtype=np.int64)
+    pos = np.arange(-max(lo, 0), kept + max(hi, 0))
+    return start + pos % kept

@@ -274,31 +274,91 @@ def _eye_kernel(c, kernel, like):
     return wrap(w.reshape((c * kk, c) + tuple(kernel)))
 
 
+def _block_params(kernel_size, dilation, padding, stride):
+    """(kernel, dilation, padding, stride) pairs for unfold/fold, with PyTorch's length check."""
+    values = []
+    for name, v in (("kernel_size", kernel_size), ("dilation", dilation), ("padding", padding), ("stride", stride)):
+        if isinstance(v, (list, tuple)) and len(v) != 2:
+            raise RuntimeError(f"It is expected {name} equals to 2, but got size {len(v)}")
+        values.append(ntuple(v, 2))
+    return values
+
+
+def _hw(name, values):
+    return f"{name}_height: {values[0]} {name}_width: {values[1]}"
+
+
+def _check_block_params(k, d, p, s, order):
+    """PyTorch's im2col/col2im checks of the window parameters (their order differs: ``order``)."""
+    checks = {"k": (all(v > 0 for v in k), "kernel size should be greater than zero, but got " + _hw("kernel", k)),
+              "d": (all(v > 0 for v in d), "dilation should be greater than zero, but got " + _hw("dilation", d)),
+              "p": (all(v >= 0 for v in p), "padding should be non-negative, but got " + _hw("pad", p)),
+              "s": (all(v > 0 for v in s), "stride should be greater than zero, but got " + _hw("stride", s))}
+    for key in order:
+        ok, message = checks[key]
+        if not ok:
+            raise RuntimeError(message)
+
+
+def _c_div(a, b):
+    """C++ integer division (toward zero), as PyTorch's im2col output size."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b >= 0) else -q
+
+
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """im2col: (N, C, H, W) -> (N, C*kh*kw, L), as a convolution with a one-hot kernel (differentiable)."""
-    if input.ndim not in (3, 4):
+    if input.ndim < 3:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-input.ndim}, {input.ndim - 1}], but "
+                         "got 2)")
+    if input.ndim > 4:
         raise NotImplementedError(f"Input Error: Only 3D or 4D input Tensors are supported (got {input.ndim}D)")
+    k, d, p, s = _block_params(kernel_size, dilation, padding, stride)
+    _check_block_params(k, d, p, s, "kdps")
+    if 0 in input.shape[1:] or (input.ndim == 3 and input.shape[0] == 0):
+        raise RuntimeError("Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and other non-zero "
+                           f"dimensions for input, but got: {list(input.shape)}")
+    h, w = input.shape[-2:]
+    blocks = [_c_div(size + 2 * pp - (dd * (kk - 1) + 1), ss) + 1 for size, kk, dd, pp, ss in zip((h, w), k, d, p, s)]
+    if min(blocks) < 1:
+        raise RuntimeError(f"Given input with spatial size ({h}, {w}), kernel_size=({k[0]}, {k[1]}), dilation=({d[0]}, "
+                           f"{d[1]}), padding=({p[0]}, {p[1]}), calculated shape of the array of sliding blocks as "
+                           f"({blocks[0]}, {blocks[1]}), but its components must be at least one.")
     batched = input.ndim == 4
     x = input if batched else input.unsqueeze(0)
-    k = ntuple(kernel_size, 2)
     kern = _eye_kernel(x.shape[1], k, x)
-    cols = nn_conv.convolution(x, kern, None, ntuple(stride, 2), tuple((p, p) for p in ntuple(padding, 2)),
-                               ntuple(dilation, 2), 1)
-    out = cols.reshape(cols.shape[0], cols.shape[1], -1)
+    cols = nn_conv.convolution(x, kern, None, s, tuple((q, q) for q in p), d, 1)
+    out = cols.reshape(cols.shape[0], cols.shape[1], blocks[0] * blocks[1])
     return out if batched else out.squeeze(0)
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """col2im: the adjoint of unfold, (N, C*kh*kw, L) -> (N, C, *output_size)."""
-    if input.ndim not in (2, 3):
-        raise NotImplementedError(f"Input Error: Only unbatched (2D) or batched (3D) input Tensors are supported "
-                                  f"(got {input.ndim}D)")
+    if isinstance(output_size, (list, tuple)) and len(output_size) != 2:
+        raise RuntimeError(f"It is expected output_size equals to 2, but got size {len(output_size)}")
+    out_sz = ntuple(output_size, 2)
+    k, d, p, s = _block_params(kernel_size, dilation, padding, stride)
+    _check_block_params(k, d, p, s, "ksdp")
+    if not ((input.ndim == 2 and 0 not in input.shape) or (input.ndim == 3 and 0 not in input.shape[1:])):
+        raise RuntimeError("Expected 2D or 3D (batch mode) tensor for input with possibly 0 batch size and non-zero "
+                           f"dimensions for input, but got: {list(input.shape)}")
+    planes, length = input.shape[-2:]
+    if planes % (k[0] * k[1]):
+        raise RuntimeError("Expected size of input's dimension 1 to be divisible by the product of kernel_size, but "
+                           f"got input.size(1)={planes} and kernel_size=({k[0]}, {k[1]}).")
+    blocks = [(o + 2 * pp - dd * (kk - 1) - 1) // ss + 1 for o, pp, dd, kk, ss in zip(out_sz, p, d, k, s)]
+    described = (f"Given output_size=({out_sz[0]}, {out_sz[1]}), kernel_size=({k[0]}, {k[1]}), dilation=({d[0]}, "
+                 f"{d[1]}), padding=({p[0]}, {p[1]}), stride=({s[0]}, {s[1]}), ")
+    if length != blocks[0] * blocks[1]:
+        raise RuntimeError(f"{described}expected size of input's dimension 2 to match the calculated number of "
+                           f"sliding blocks {blocks[0]} * {blocks[1]} = {blocks[0] * blocks[1]}, but got "
+                           f"input.size(2)={length}.")
+    if min(blocks) < 1:
+        raise RuntimeError(f"{described}calculated shape of the array of sliding blocks as ({blocks[0]}, "
+                           f"{blocks[1]}), which must be at least one.")
     batched = input.ndim == 3
     x = input if batched else input.unsqueeze(0)
-    k, d, p, s = ntuple(kernel_size, 2), ntuple(dilation, 2), ntuple(padding, 2), ntuple(stride, 2)
-    out_sz = ntuple(output_size, 2)
     c = x.shape[1] // (k[0] * k[1])
-    blocks = [(o + 2 * pp - dd * (kk - 1) - 1) // ss + 1 for o, pp, dd, kk, ss in zip(out_sz, p, d, k, s)]
     cols = x.reshape(x.shape[0], x.shape[1], *blocks)
     kern = _eye_kernel(c, k, x)
     out = nn_conv.conv_transpose(cols, kern, None, s, tuple((q, q) for q in p), d, 1, out_sz)

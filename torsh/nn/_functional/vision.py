@@ -30,13 +30,21 @@ def pad(input, pad, mode="constant", value=None):
     for i in range(n_dims):
         pads[input.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
     if mode == "constant":
+        for size, (lo, hi) in zip(input.shape, pads):
+            if size + lo + hi < 0:
+                raise RuntimeError("narrow(): length must be non-negative.")
         return nn_pad.constant_pad(input, tuple(pads), 0.0 if value is None else value)
     if mode not in _PAD_NODE:
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
     if value is not None and value != 0:
         raise AssertionError(f'Padding mode "{mode}" doesn\'t take in value argument')
-    if input.ndim not in (n_dims + 1, n_dims + 2):
-        raise NotImplementedError(f"Only 2D, 3D, 4D, 5D padding with non-constant padding are supported for now")
+    if input.ndim not in (n_dims + 1, n_dims + 2) or n_dims > 3:
+        raise NotImplementedError(f"Padding size {len(pad)} is not supported for {input.ndim}D input tensor.")
+    if mode == "circular":
+        return _pad_circular(input, pads, n_dims)
+    if 0 in input.shape[input.ndim - n_dims - 1:] if input.ndim == n_dims + 2 else 0 in input.shape:
+        raise RuntimeError(f"Expected {n_dims + 1}D or {n_dims + 2}D (batch mode) tensor with possibly 0 batch size "
+                           f"and other non-zero dimensions for input, but got: {list(input.shape)}")
     out = input
     node = _PAD_NODE[mode].format(n_dims)
     for dim in range(input.ndim - n_dims, input.ndim):
@@ -45,10 +53,26 @@ def pad(input, pad, mode="constant", value=None):
         if mode == "reflect" and (lo >= size or hi >= size):
             raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, "
                                f"but got: padding ({lo}, {hi}) at dimension {dim} of input {list(input.shape)}")
-        if mode == "circular" and (lo > size or hi > size):
-            raise RuntimeError("Padding value causes wrapping around more than once.")
         if lo or hi:
             out = nn_pad.take_dim(out, dim, nn_pad.pad_index(size, lo, hi, mode), node)
+    return out
+
+
+def _pad_circular(input, pads, n_dims):
+    """PyTorch's _pad_circular: negative pads crop first, and the padding wraps around what is left."""
+    out = input
+    node = _PAD_NODE["circular"].format(n_dims)
+    for dim in range(input.ndim - n_dims, input.ndim):
+        lo, hi = pads[dim]
+        size = input.shape[dim]
+        if lo > size or hi > size:
+            raise RuntimeError("Padding value causes wrapping around more than once.")
+        if size + lo + hi < 0:
+            raise RuntimeError("Negative padding value is resulting in an empty dimension.")
+    for dim in range(input.ndim - n_dims, input.ndim):
+        lo, hi = pads[dim]
+        if lo or hi:
+            out = nn_pad.take_dim(out, dim, nn_pad.circular_pad_index(input.shape[dim], lo, hi), node)
     return out
 
 
@@ -101,9 +125,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                 recompute_scale_factor=None, antialias=False):
     nd = input.ndim - 2
     if nd < 1:
-        raise ValueError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) for the modes: "
-                         "nearest | linear | bilinear | bicubic | trilinear | area | nearest-exact "
-                         f"(got {mode})")
+        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) for "
+                                  "the modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
+                                  f"nearest-exact (got {mode})")
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
             raise ValueError("align_corners option can only be set with the interpolating modes: "
@@ -121,12 +145,19 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         out_sizes = [int(s) for s in (size if isinstance(size, (list, tuple)) else [size] * nd)]
         if len(out_sizes) != nd:
             raise ValueError(f"Input and output must have the same number of spatial dimensions, but got input with "
-                             f"spatial dimensions of {list(spatial)} and output size of {out_sizes}. Please provide "
+                             f"spatial dimensions of {list(spatial)} and output size of {size}. Please provide "
                              "input tensor in (N, C, d1, d2, ...,dK) format and output size in (o1, o2, ...,oK) "
                              "format.")
         scales = [None] * nd
     elif scale_factor is not None:
         factors = list(scale_factor) if isinstance(scale_factor, (list, tuple)) else [scale_factor] * nd
+        if len(factors) != nd:
+            raise ValueError("Input and scale_factor must have the same number of spatial dimensions, but got input "
+                             f"with spatial dimensions of {list(spatial)} and scale_factor of shape {scale_factor}. "
+                             "Please provide input tensor in (N, C, d1, d2, ...,dK) format and scale_factor in (s1, "
+                             "s2, ...,sK) format.")
+        if not all(math.isfinite(float(f)) for f in factors):
+            raise RuntimeError("value cannot be converted to type int64_t without overflow")
         out_sizes = [int(math.floor(float(L) * f)) for L, f in zip(spatial, factors)]
         scales = [None] * nd if recompute_scale_factor else [float(f) for f in factors]
     else:
@@ -134,6 +165,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if mode == "area":
         from .pooling import _adaptive_avg
         return _adaptive_avg(nd, input, out_sizes)
+    _check_resize_sizes(spatial, out_sizes)
     kind = {"nearest": "nearest", "nearest-exact": "nearest-exact", "linear": "linear", "bilinear": "linear",
             "trilinear": "linear", "bicubic": "cubic"}.get(mode)
     if kind is None:
@@ -146,8 +178,23 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         if out_sizes[i] == spatial[i] and kind != "cubic" and (scales[i] in (None, 1.0)):
             continue
         M = _resize_matrix(spatial[i], out_sizes[i], kind, align_corners, scales[i])
+        if kind.startswith("nearest"):  # a gather: a product with the one-hot matrix makes 0 * inf = NaN
+            out = nn_pad.take_dim(out, dim, M.argmax(0), f"UpsampleNearest{nd}DBackward0")
+            continue
         out = out.movedim(dim, -1).matmul(const(M, input)).movedim(-1, dim)
     return out if out is not input else input.clone()
+
+
+def _check_resize_sizes(spatial, out_sizes):
+    """PyTorch's upsample check: every input and output size positive."""
+    if all(L > 0 for L in spatial) and all(o > 0 for o in out_sizes):
+        return
+    names = "DHW"[3 - len(spatial):]
+    shown_in = ", ".join(f"{n}: {v}" for n, v in zip(names, spatial))
+    shown_out = ", ".join(f"{n}: {v}" for n, v in zip(names, out_sizes))
+    joint = " and output" if len(spatial) == 1 else " output"
+    raise RuntimeError(f"Input and output sizes should be greater than 0, but got input ({shown_in}){joint} "
+                       f"({shown_out})")
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
