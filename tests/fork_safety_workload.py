@@ -45,6 +45,8 @@ def workload(lib):
     images = _from_numpy(lib, rng.standard_normal((32, 3, 32, 32)).astype(np.float32))
     weight = _from_numpy(lib, rng.standard_normal((16, 3, 3, 3)).astype(np.float32))
     out["conv"] = _total(lib.nn.functional.conv2d(images, weight, padding=1).abs())
+    a = _from_numpy(lib, rng.standard_normal((512, 512)).astype(np.float32))
+    out["matmul"] = _total((a @ a).abs())  # big enough for BLAS's own threads
     return out
 
 

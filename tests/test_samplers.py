@@ -185,3 +185,12 @@ def test_multinomial_checks_as_pytorch(weights, dtype, num_samples, replacement)
     PyTorch names the first bad entry, otherwise it has one message for every bad entry."""
     check_same_error(lambda lib: lib.multinomial(lib.tensor(weights, dtype=getattr(lib, dtype)), num_samples,
                                                  replacement))
+
+
+def test_distributed_sampler_accepts_any_seed_pytorch_accepts():
+    for seed in (0, -1, 2 ** 40):
+        ours = torsh.utils.data.DistributedSampler(range(9), 2, 1, seed=seed)
+        ref = torch_ref.utils.data.DistributedSampler(range(9), 2, 1, seed=seed)
+        assert len(list(ours)) == len(list(ref)) == 5
+        ours.set_epoch(3)
+        assert set(ours) <= set(range(9))

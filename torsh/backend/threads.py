@@ -116,7 +116,9 @@ def single_thread_reason():
 
 def _after_fork_in_child():
     """fork() copies only the calling thread: the inherited executor's workers are gone and work
-    submitted to it would wait forever. pool() builds a fresh one when next needed."""
+    submitted to it would wait forever. pool() builds a fresh one when next needed. (numexpr
+    restarts its threads when it sees a new pid and OpenBLAS has its own fork handlers; OpenMP is
+    kept out by single_thread_reason.)"""
     global _executor, _forked
     _executor = None
     _forked = True

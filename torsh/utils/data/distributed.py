@@ -1,8 +1,8 @@
 """DistributedSampler: each of ``num_replicas`` processes sees its own 1/num_replicas of the data."""
 import math
 
-import numpy as np
-
+from ... import _random
+from ..._ops.creation import randperm
 from .sampler import Sampler
 
 __all__ = ["DistributedSampler"]
@@ -33,9 +33,9 @@ class DistributedSampler(Sampler):
 
     def __iter__(self):
         n = len(self.dataset)
-        if self.shuffle:
-            rng = np.random.Generator(np.random.PCG64(self.seed + self.epoch))
-            indices = rng.permutation(n).tolist()
+        if self.shuffle:  # deterministically shuffled by seed and epoch, as PyTorch
+            generator = _random.Generator().manual_seed(self.seed + self.epoch)
+            indices = randperm(n, generator=generator).tolist()
         else:
             indices = list(range(n))
         if not self.drop_last:
