@@ -1,0 +1,4 @@
+"""torch.amp for torsh: CPU autocast (``autocast_mode``) and ``GradScaler``."""
+from .autocast_mode import autocast, custom_bwd, custom_fwd, is_autocast_available
+
+__all__ = ["autocast", "custom_bwd", "custom_fwd", "is_autocast_available"]
