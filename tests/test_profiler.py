@@ -280,6 +280,39 @@ def test_memory_events_and_counter():
     assert "CPU Mem" in prof.key_averages().table()
 
 
+def test_memory_counting_starts_when_the_profiler_is_entered_not_inside_the_first_op():
+    """profile_memory=True turns memory counting on; its one-off start (gc.collect, a scan of all
+    objects) must not be charged to whichever op runs first (it made tutorial 04's first
+    aten::index ~90% of the table). Fresh interpreter: counting may already be on in this one."""
+    import subprocess
+    import sys
+    code = """if True:
+        import time, torsh
+        from torsh.backend import memory
+        from torsh.profiler import profile
+        assert not memory.counting
+        original, started = memory.start_counting, []
+        def timed_start(*args, **kwargs):
+            begin = time.perf_counter_ns()
+            original(*args, **kwargs)
+            if memory.counting and not started:
+                started.append((begin, time.perf_counter_ns()))
+        memory.start_counting = timed_start
+        a = torsh.ones(64, 64)
+        with profile(profile_memory=True) as prof:
+            for _ in range(3):
+                a.t()
+        ops = sorted((e for e in prof.events() if e.name == "aten::t"), key=lambda e: e.time_range.start)
+        begin, end = started[0]
+        print(len(ops), end <= ops[0].time_range.start * 1000, sum(1 for e in prof.events()
+              if e.time_range.start * 1000 <= begin <= e.time_range.end * 1000))
+    """
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    # three calls recorded; counting started before the first began, and inside no recorded event
+    assert out.stdout.split() == ["3", "True", "0"]
+
+
 def test_memory_totals_include_children():
     with profile(profile_memory=True) as prof:
         with record_function("block"):

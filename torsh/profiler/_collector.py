@@ -77,6 +77,10 @@ class Collector:
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self):
+        if self.profile_memory:
+            # counting's one-off start (gc.collect and a scan of all objects) happens now, outside
+            # any recorded op: started lazily by the first allocation, it was charged to the first op
+            memory.start_counting()
         self.base_time_ns = time.time_ns() - time.perf_counter_ns()
         _instrument.enable(self)
         try:
