@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 MARCH ?=
 MESON_ARGS := $(if $(MARCH),-Csetup-args=-Dmarch=$(MARCH),)
 
-.PHONY: setup test demo bench lab clean
+.PHONY: setup test fuzz demo bench lab clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ setup: $(STAMP)
 test: $(STAMP)
 	TORSH_REQUIRE_KERNELS=1 TORSH_NO_CALIBRATION=1 $(BIN)/python -m pytest tests notebooks -q \
 		--nbval --nbval-sanitize-with notebooks/sanitize.cfg $(PYTEST_ARGS)
+
+# The property-based fuzz suite against PyTorch (tests/fuzz) for much longer than `make test` runs it:
+# random seeds and 40x the examples (TORSH_FUZZ_PROFILE=long); failures print a reproduction blob
+fuzz: $(STAMP)
+	TORSH_REQUIRE_KERNELS=1 TORSH_NO_CALIBRATION=1 TORSH_FUZZ_PROFILE=long $(BIN)/python -m pytest tests/fuzz -q \
+		$(PYTEST_ARGS)
 
 demo: $(STAMP)
 	TORSH_REQUIRE_KERNELS=1 $(BIN)/python -m torsh.demo --out profile

@@ -81,9 +81,9 @@ class GatherBackward0(Node):
 
 
 def gather(input, dim, index, *, sparse_grad=False, out=None):
+    d = normalize_dim(dim, input._data.ndim)  # PyTorch checks the dim first
     _check_index_dtype("gather", index)
     data, idx = _as_nd(input._data), _as_nd(index._data)
-    d = normalize_dim(dim, input._data.ndim)
     _check_gather_shapes(data, idx, d)
     _check_bounds(idx, data.shape[d], d)
     value = data[_full_index(idx, d)] if idx.size else np.zeros(idx.shape, data.dtype)
@@ -103,9 +103,9 @@ def _src_array(src, idx, dtype, op):
 
 
 def _scatter_prepare(op, input, dim, index, src):
+    d = normalize_dim(dim, input._data.ndim)  # PyTorch checks the dim first
     _check_index_dtype(op, index)
     data, idx = _as_nd(input._data), _as_nd(index._data)
-    d = normalize_dim(dim, input._data.ndim)
     _check_scatter_shapes(data, idx, _as_nd(src._data) if is_tensor(src) else None, d)
     _check_bounds(idx, data.shape[d], d)
     return data, idx, d, _src_array(src, idx, data.dtype, op)
@@ -287,6 +287,8 @@ def index_select(input, dim, index, *, out=None):
     idx = _check_index_vector("index_select", index)
     data = input._data
     d = normalize_dim(dim, data.ndim)
+    if data.ndim == 0 and idx.size != 1:
+        raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got {idx.size} value(s)")
     size = data.shape[d] if data.ndim else 1
     if idx.size and ((idx < 0) | (idx >= size)).any():
         bad = int(idx[(idx < 0) | (idx >= size)][0])

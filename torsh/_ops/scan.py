@@ -6,7 +6,7 @@ import numpy as np
 from .. import _dtype
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
-from ._helpers import normalize_dim
+from ._helpers import dtype_name, normalize_dim
 
 values_indices = collections.namedtuple("return_types", ["values", "indices"])
 
@@ -160,8 +160,8 @@ def _logcumsumexp_grad_logspace(grad, x, result, d):
 def logcumsumexp(input, dim):
     d = normalize_dim(dim, input._data.ndim)
     data = input._data
-    if data.dtype.kind in "biu":
-        data = data.astype(_dtype.get_default_dtype().np)
+    if data.dtype.kind in "biu":  # PyTorch has no integer kernel (no promotion either)
+        raise NotImplementedError(f'"logcumsumexp_out_cpu" not implemented for \'{dtype_name(input.dtype)}\'')
     with np.errstate(over="ignore", invalid="ignore"):
         value = np.logaddexp.accumulate(data, axis=d) if data.ndim and data.shape[d] else data.copy()
     result = wrap(np.asarray(value, dtype=data.dtype))

@@ -8,6 +8,7 @@ import collections
 
 import numpy as np
 
+from .. import _dtype
 from .._tensor import wrap
 from ._helpers import dtype_name, normalize_dim
 from .gather_scatter import gather
@@ -54,8 +55,15 @@ def msort(input):
     return sort(input, 0).values
 
 
+def _no_bool(input, kernel):
+    if input.dtype is _dtype.bool:
+        raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
+
+
 def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
     data = input._data
+    if data.dtype == np.bool_:
+        raise RuntimeError("topk does not support bool dtypes on CPU")
     d = normalize_dim(dim, data.ndim)
     n = data.shape[d] if data.ndim else 1
     if not 0 <= k <= n:
@@ -80,6 +88,7 @@ def _kth(input, dim, keepdim, pick):
 
 
 def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
+    _no_bool(input, "kthvalue_cpu")
     data = input._data
     d = normalize_dim(dim, data.ndim)
     n = data.shape[d] if data.ndim else 1
@@ -106,6 +115,7 @@ def _median_pos(ignore_nan):
 
 
 def _median(name, input, dim, keepdim, ignore_nan):
+    _no_bool(input, "median_cpu" if dim is None else "median_out")  # nanmedian's kernels too
     if dim is None:
         if input._data.size == 0:
             return wrap(np.asarray(np.nan, dtype=input._data.dtype))
@@ -240,6 +250,8 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
         inverse = inverse.reshape(data.shape)
     else:
         d = normalize_dim(dim, data.ndim)
+        if any(n == 0 for k, n in enumerate(data.shape) if k != d):
+            raise RuntimeError("There are 0 sized dimensions, and they aren't selected, so unique cannot be applied")
         if data.shape[d] == 0 and data.size == 0 and data.ndim > 1:
             values, inverse, counts = data.copy(), np.zeros(0, np.int64), np.zeros(0, np.int64)
         else:
