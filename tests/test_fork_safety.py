@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import torsh
-from helpers import assert_close, needs_torch, torch_ref
+from helpers import assert_close, check_same_error, needs_torch, torch_ref
 from torsh.backend import dispatch
 
 from fork_safety_workload import AdamDataset, adam_step, workload
@@ -162,3 +162,23 @@ def test_one_thread_results_match_torch(num_threads):
     ours = adam_step(torsh, 1.0, grad=0.25, numel=1_000_001)
     ref = adam_step(torch_ref, 1.0, grad=0.25, numel=1_000_001)
     assert_close(ours, ref)
+
+
+@needs_torch
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.utils.data.DataLoader(range(4), multiprocessing_context="spawn"),
+    lambda lib: lib.utils.data.DataLoader(range(4), num_workers=2, multiprocessing_context="threads"),
+    lambda lib: lib.utils.data.DataLoader(range(4), num_workers=2, multiprocessing_context=3),
+])
+def test_multiprocessing_context_is_checked_as_pytorch(make):
+    check_same_error(make)
+
+
+@needs_torch
+def test_multiprocessing_context_names_become_contexts():
+    import multiprocessing
+    for context in ("fork", "spawn", multiprocessing.get_context("forkserver")):
+        ours = torsh.utils.data.DataLoader(range(4), num_workers=1, multiprocessing_context=context)
+        ref = torch_ref.utils.data.DataLoader(range(4), num_workers=1, multiprocessing_context=context)
+        assert ours.multiprocessing_context.get_start_method() == ref.multiprocessing_context.get_start_method()
+    assert torsh.utils.data.DataLoader(range(4), num_workers=1).multiprocessing_context is None
