@@ -171,4 +171,13 @@ def is_deterministic_algorithms_warn_only_enabled():
 from . import nn  # noqa: E402  (torch.nn: modules, functional, init)
 from . import distributions  # noqa: E402  (torch.distributions; needs nn.functional)
 from . import accelerator, multiprocessing  # noqa: E402,F401  (torch.accelerator: none; torch.multiprocessing)
+
+# torch.<name> for the nn.functional ops PyTorch also has at top level with the same leading arguments
+# (torch.dropout(x, p, train), torch.conv2d(x, w, b, stride, ...), torch.layer_norm(x, shape, w, b, eps))
+for _name in ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "layer_norm",
+              "group_norm", "dropout", "alpha_dropout", "feature_alpha_dropout", "pixel_shuffle", "pixel_unshuffle",
+              "prelu", "selu", "celu", "threshold", "hardshrink", "rrelu", "max_pool1d", "max_pool2d", "max_pool3d",
+              "avg_pool1d", "adaptive_avg_pool1d", "cosine_similarity", "pairwise_distance", "pdist",
+              "channel_shuffle", "bilinear"):
+    globals()[_name] = getattr(nn.functional, _name)
 from . import testing  # noqa: E402  (torch.testing: assert_close, make_tensor)

@@ -1,5 +1,20 @@
-"""Common torch functions the wider surface lacked: is_nonzero, ..."""
-__all__ = ["is_nonzero"]
+"""Common torch functions the wider surface lacked: diff, isin, ravel, angle, real/imag, tril/triu_indices, the
+window functions and is_nonzero. Differentiable ones are written in torsh ops, so autograd follows them."""
+import math
+
+import numpy as np
+
+from .. import _dtype
+from .._tensor import wrap
+from ..autograd.graph import Node, needs_grad, record
+from . import conversion, pointwise, shape
+from .pointwise_more import atan2
+from ._helpers import is_tensor, normalize_dim
+
+__all__ = ["is_nonzero", "complex", "diff", "isin", "ravel", "angle", "real", "imag", "tril_indices", "triu_indices",
+           "hann_window", "hamming_window", "blackman_window", "bartlett_window", "kaiser_window"]
+
+real, imag = conversion.real, conversion.imag
 
 
 def is_nonzero(input):
@@ -9,3 +24,122 @@ def is_nonzero(input):
     if input._data.size > 1:
         raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
     return bool(input._data.reshape(()))
+
+
+def complex(real, imag):
+    """The complex tensor real + i * imag (float32 -> complex64, float64 -> complex128), differentiable in both."""
+    if real.dtype is not imag.dtype:
+        raise RuntimeError(f"Expected object of scalar type {_dtype_word(real.dtype)} but got scalar type "
+                           f"{_dtype_word(imag.dtype)} for second argument")
+    if real.dtype not in (_dtype.float32, _dtype.float64):
+        raise RuntimeError(f"Expected both inputs to be Half, Float or Double tensors but got "
+                           f"{_dtype_word(real.dtype)} and {_dtype_word(imag.dtype)}")
+    result = wrap(np.asarray(real._data + 1j * imag._data, dtype=real.dtype.to_complex().np))
+    if needs_grad(real, imag):
+        record(ComplexBackward0(), (real, imag), (result,))
+    return result
+
+
+class ComplexBackward0(Node):
+    def backward(self, grad):
+        return conversion.real(grad), conversion.imag(grad)
+
+
+def _dtype_word(d):
+    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int"}.get(
+        d.name, d.name)
+
+
+def diff(input, n=1, dim=-1, prepend=None, append=None):
+    """The n-th forward difference along ``dim`` (``prepend``/``append`` joined first); bool uses xor."""
+    if input._data.ndim == 0:
+        raise RuntimeError("diff expects input to be at least one-dimensional")
+    dim = normalize_dim(dim, input._data.ndim)
+    parts = [p for p in (prepend, input, append) if p is not None]
+    x = shape.cat(parts, dim) if len(parts) > 1 else input
+    for _ in range(n):
+        length = x._data.shape[dim]
+        if length == 0:
+            break
+        later, earlier = shape.narrow(x, dim, 1, length - 1), shape.narrow(x, dim, 0, length - 1)
+        x = pointwise.logical_xor(later, earlier) if x.dtype is _dtype.bool else pointwise.sub(later, earlier)
+    return x
+
+
+def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    """Whether each of ``elements`` is among ``test_elements`` (either may be a scalar)."""
+    values = elements._data if is_tensor(elements) else np.asarray(elements)
+    tests = test_elements._data if is_tensor(test_elements) else np.asarray(test_elements)
+    return wrap(np.isin(values, tests, assume_unique=assume_unique, invert=invert))
+
+
+def ravel(input):
+    return shape.reshape(input, (-1,))
+
+
+def angle(input):
+    """The argument of complex values; for real ones pi where negative, else 0 (NaN kept); ints give floats."""
+    if input.dtype.is_complex:
+        return atan2(imag(input), real(input))
+    x = input if input.dtype.is_floating_point else input.to(_dtype.get_default_dtype())
+    return pointwise.where(pointwise.lt(x, 0), math.pi, x * 0)
+
+
+def _triangle_indices(row, col, offset, dtype, upper):
+    rows, cols = (np.triu_indices if upper else np.tril_indices)(row, offset, col)
+    d = _dtype.int64 if dtype is None else _dtype.to_dtype(dtype)
+    return wrap(np.stack([rows, cols]).astype(d.np).reshape(2, -1))
+
+
+def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None, pin_memory=False):
+    """The (2, N) coordinates of the lower triangle of a row x col matrix, row by row."""
+    return _triangle_indices(row, col, offset, dtype, upper=False)
+
+
+def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None, pin_memory=False):
+    return _triangle_indices(row, col, offset, dtype, upper=True)
+
+
+def _window(name, window_length, periodic, dtype, requires_grad, values_of):
+    """A window of ``window_length`` points; periodic windows are the symmetric one of length + 1, cut."""
+    d = _dtype.get_default_dtype() if dtype is None else _dtype.to_dtype(dtype)
+    if not d.is_floating_point:
+        from .._tensor import _CPP_TYPE
+        raise RuntimeError(f"{name} expects floating point dtypes, got: TensorOptions(dtype={_CPP_TYPE[d.name]}, "
+                           "device=cpu, layout=Strided (default), requires_grad=false (default), "
+                           "pinned_memory=false, memory_format=(nullopt))")
+    if window_length < 0:
+        raise RuntimeError(f"{name} requires non-negative window_length, got window_length={window_length}")
+    if window_length <= 1:
+        values = np.ones(window_length)
+    else:
+        n = window_length + 1 if periodic else window_length
+        values = values_of(n)[:window_length]
+    out = wrap(values.astype(d.np))
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def hann_window(window_length, periodic=True, *, dtype=None, layout=None, device=None, pin_memory=False,
+                requires_grad=False):
+    return _window("hann_window", window_length, periodic, dtype, requires_grad, np.hanning)
+
+
+def hamming_window(window_length, periodic=True, alpha=0.54, beta=0.46, *, dtype=None, layout=None, device=None,
+                   pin_memory=False, requires_grad=False):
+    return _window("hamming_window", window_length, periodic, dtype, requires_grad,
+                   lambda n: alpha - beta * np.cos(2 * np.pi * np.arange(n) / (n - 1)))
+
+
+def blackman_window(window_length, periodic=True, *, dtype=None, layout=None, device=None, pin_memory=False,
+                    requires_grad=False):
+    return _window("blackman_window", window_length, periodic, dtype, requires_grad, np.blackman)
+
+
+def bartlett_window(window_length, periodic=True, *, dtype=None, layout=None, device=None, pin_memory=False,
+                    requires_grad=False):
+    return _window("bartlett_window", window_length, periodic, dtype, requires_grad, np.bartlett)
+
+
+def kaiser_window(window_length, periodic=True, beta=12.0, *, dtype=None, layout=None, device=None,
+                  pin_memory=False, requires_grad=False):
+    return _window("kaiser_window", window_length, periodic, dtype, requires_grad, lambda n: np.kaiser(n, beta))

@@ -62,7 +62,7 @@ _METHODS = {
                   "hsplit", "vsplit", "dsplit"],
     activation: ["softmax", "log_softmax"],
     reduction_more: ["nansum", "nanmean"],
-    misc_ops: ["is_nonzero"],
+    misc_ops: ["is_nonzero", "diff", "ravel", "angle"],
     sorting: ["sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian", "mode", "aminmax", "quantile",
               "nanquantile", "unique", "unique_consecutive", "bincount", "histc", "histogram"],
 }

@@ -1,0 +1,118 @@
+"""The common torch functions added beside the namespace work (diff, isin, ravel, angle, real/imag, tril_indices,
+triu_indices, window functions, nn.functional ops at top level): forward values and gradients against PyTorch
+2.13, float64 gradcheck where differentiable, and PyTorch's errors."""
+import numpy as np
+import pytest
+
+import torsh
+from helpers import assert_close, check_same_error, make_array, torch_ref, weighted_sum
+
+X = make_array((3, 5), "float64", seed=1)
+
+DIFFERENTIABLE = {
+    "diff": lambda lib, x: lib.diff(x),
+    "diff_n2_dim0": lambda lib, x: lib.diff(x, n=2, dim=0),
+    "diff_prepend_append": lambda lib, x: lib.diff(x, dim=1, prepend=x[:, :1] * 2, append=x[:, -2:]),
+    "diff_n_past_length": lambda lib, x: lib.diff(x, n=4, dim=0),
+    "method_diff": lambda lib, x: x.diff(dim=0),
+    "ravel": lambda lib, x: lib.ravel(x.t()),
+    "method_ravel": lambda lib, x: x.ravel() * 3,
+    "angle_real": lambda lib, x: lib.angle(x),
+    "angle_complex": lambda lib, x: lib.angle(lib.complex(x, x.flip(0))),
+    "real_imag": lambda lib, x: lib.real(lib.complex(x, x * 2)) + lib.imag(lib.complex(x, x * 2)),
+    "conv2d": lambda lib, x: lib.conv2d(x.reshape(1, 1, 3, 5), x[:2, :2].reshape(1, 1, 2, 2), None, 1, 1),
+    "conv1d": lambda lib, x: lib.conv1d(x.reshape(1, 3, 5), x[:, :2].reshape(1, 3, 2)),
+    "layer_norm": lambda lib, x: lib.layer_norm(x, (5,), x[0], x[1], 1e-5),
+    "group_norm": lambda lib, x: lib.group_norm(x.reshape(1, 3, 5), 3),
+    "dropout_eval": lambda lib, x: lib.dropout(x, 0.5, False),
+    "max_pool1d": lambda lib, x: lib.max_pool1d(x.reshape(1, 3, 5), 2),
+    "avg_pool1d": lambda lib, x: lib.avg_pool1d(x.reshape(1, 3, 5), 2),
+    "pixel_shuffle": lambda lib, x: lib.pixel_shuffle(x[:, :4].reshape(1, 4, 3, 1), 2),
+    "prelu": lambda lib, x: lib.prelu(x, x[0, :1].abs()),
+    "selu_celu": lambda lib, x: lib.selu(x) + lib.celu(x, 0.5),
+    "threshold": lambda lib, x: lib.threshold(x, 0.1, -1.0),
+    "hardshrink": lambda lib, x: lib.hardshrink(x, 0.5),
+    "cosine_similarity": lambda lib, x: lib.cosine_similarity(x, x.flip(1)),
+    "pairwise_distance": lambda lib, x: lib.pairwise_distance(x, x.flip(0)),
+    "pdist": lambda lib, x: lib.pdist(x),
+    "bilinear": lambda lib, x: lib.bilinear(x, x, x[:2, :].reshape(2, 1, 5).expand(2, 5, 5).contiguous()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DIFFERENTIABLE))
+def test_forward_and_backward_match_pytorch(name):
+    fn = DIFFERENTIABLE[name]
+    ours_x = torsh.tensor(X, requires_grad=True)
+    ref_x = torch_ref.tensor(X, requires_grad=True)
+    ours, ref = fn(torsh, ours_x), fn(torch_ref, ref_x)
+    assert_close(ours, ref)
+    if ref.requires_grad:
+        weighted_sum(torsh, ours).backward()
+        weighted_sum(torch_ref, ref).backward()
+        assert_close(ours_x.grad, ref_x.grad)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in DIFFERENTIABLE if not n.startswith("angle_real")))
+def test_gradcheck(name):
+    x = torsh.tensor(X, requires_grad=True)
+    assert torsh.autograd.gradcheck(lambda t: DIFFERENTIABLE[name](torsh, t), (x,))
+
+
+VALUES = {
+    "diff_int": lambda lib: lib.diff(lib.tensor([1, 4, 9, 16])),
+    "diff_bool": lambda lib: lib.diff(lib.tensor([True, False, False, True])),
+    "isin": lambda lib: lib.isin(lib.tensor([[1, 2], [3, 4]]), lib.tensor([2, 3])),
+    "isin_invert": lambda lib: lib.isin(lib.tensor([1.0, 2.0, 5.0]), lib.tensor([2.0]), invert=True),
+    "isin_scalar_test": lambda lib: lib.isin(lib.tensor([1, 2, 3]), 2),
+    "angle_int": lambda lib: lib.angle(lib.tensor([-2, 0, 3])),
+    "angle_nan": lambda lib: lib.angle(lib.tensor([float("nan"), -0.5])),
+    "tril_indices": lambda lib: lib.tril_indices(4, 3),
+    "tril_indices_offset": lambda lib: lib.tril_indices(3, 5, -1),
+    "triu_indices": lambda lib: lib.triu_indices(3, 4, 1),
+    "triu_indices_int32": lambda lib: lib.triu_indices(3, 3, dtype=lib.int32),
+    "triu_indices_empty": lambda lib: lib.triu_indices(0, 3),
+}
+for _window in ("hann_window", "hamming_window", "blackman_window", "bartlett_window", "kaiser_window"):
+    for _periodic in (True, False):
+        for _length in (0, 1, 2, 7):
+            VALUES[f"{_window}_{_length}_{_periodic}"] = (
+                lambda lib, w=_window, n=_length, p=_periodic: getattr(lib, w)(n, periodic=p))
+    VALUES[f"{_window}_float64"] = lambda lib, w=_window: getattr(lib, w)(6, dtype=lib.float64)
+VALUES["hamming_window_alpha_beta"] = lambda lib: lib.hamming_window(8, False, 0.5, 0.5)
+VALUES["kaiser_window_beta"] = lambda lib: lib.kaiser_window(8, True, 5.0)
+
+
+@pytest.mark.parametrize("name", sorted(VALUES))
+def test_values_match_pytorch(name):
+    assert_close(VALUES[name](torsh), VALUES[name](torch_ref), rtol=1e-6, atol=1e-6)
+
+
+def test_window_requires_grad_and_dropout_in_training():
+    assert torsh.hann_window(4, requires_grad=True).requires_grad
+    x = torsh.ones(1000)
+    kept = torsh.dropout(x, 0.5, True)
+    assert set(np.unique(kept.numpy()).tolist()) <= {0.0, 2.0} and 300 < int((kept > 0).sum()) < 700
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.diff(lib.tensor(1.0)),
+    lambda lib: lib.hann_window(4, dtype=lib.int64),
+    lambda lib: lib.hann_window(-1),
+    lambda lib: lib.is_nonzero(lib.ones(2)),
+])
+def test_errors(call):
+    check_same_error(call)
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.complex(lib.ones(2), lib.ones(2, dtype=lib.float64)),
+    lambda lib: lib.complex(lib.ones(2, dtype=lib.int64), lib.ones(2, dtype=lib.int64)),
+])
+def test_complex_errors(call):
+    check_same_error(call)
+
+
+def test_complex_dtypes():
+    for d, c in (("float32", "complex64"), ("float64", "complex128")):
+        assert torsh.complex(torsh.ones(1, dtype=getattr(torsh, d)), torsh.zeros(1, dtype=getattr(torsh, d))).dtype \
+            is getattr(torsh, c)
