@@ -1,4 +1,4 @@
-"""Interleaved A/B of one torsh module setting on one workload, in run.py's harness.
+"""Interleaved A/B of one torsh module setting on one workload, all in one process.
 
     ../.venv/bin/python ab_setting.py W7 torsh._ops.nn_conv.DIRECT_MAX_TAPS 0 32 1e9
     ../.venv/bin/python ab_setting.py W5 torsh._ops.nn_conv.DIRECT_MAX_TAPS 0 32 --row 1
@@ -7,17 +7,25 @@ Each round times the workload once per value of the setting, then PyTorch, all i
 (the same libraries loaded, the same allocator state), so a slow spell of the host hits every
 variant of that round alike; the medians over the rounds are printed with each round's times.
 Used for the choices that a size threshold cannot express (nn_conv.DIRECT_MAX_TAPS, ...).
+The torsh variants compare fairly with each other; the PyTorch column shares the process with
+torsh and is biased (see run.py --same-process): compare with PyTorch through run.py instead.
 """
 import argparse
 import importlib
+import importlib.util
 import statistics
 import sys
 
 import machine
-import run
+import same_process
+from timing import median_within_budget
 from workloads import WORKLOADS
 
-SETTINGS = dict(repeats=15, min_repeat_seconds=0.02, slow_cell_seconds=1.0)
+BUDGET_SECONDS, MIN_REPEAT_SECONDS = 1.0, 0.02
+
+
+def seconds_per_call(fn):
+    return median_within_budget(fn, BUDGET_SECONDS, MIN_REPEAT_SECONDS)[0]
 
 
 def parse_args(argv):
@@ -34,22 +42,23 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     module_name, attribute = args.setting.rsplit(".", 1)
+    libraries = same_process.import_libraries(
+        ["torsh"] + (["torch"] if importlib.util.find_spec("torch") else []), args.threads)
     module = importlib.import_module(module_name)
     original = getattr(module, attribute)
     values = [int(v) if v.is_integer() else v for v in args.values]
     workload = [w for w in WORKLOADS if w.key == args.workload][args.row]
     machine.keep_freed_memory()
-    run.set_threads(args.threads)
     times = {f"{attribute}={v}": [] for v in values}
-    if run.torch is not None:
-        times["PyTorch"] = []
+    if "torch" in libraries:
+        times["PyTorch (same process: biased)"] = []
     try:
         for _ in range(args.rounds):
             for value in values:
                 setattr(module, attribute, value)
-                times[f"{attribute}={value}"].append(run.time_cell(workload.setup(run.torsh), SETTINGS))
-            if run.torch is not None:
-                times["PyTorch"].append(run.time_cell(workload.setup(run.torch), SETTINGS))
+                times[f"{attribute}={value}"].append(seconds_per_call(workload.setup(libraries["torsh"])))
+            if "torch" in libraries:
+                times["PyTorch (same process: biased)"].append(seconds_per_call(workload.setup(libraries["torch"])))
     finally:
         setattr(module, attribute, original)
     print(f"{workload.key} {workload.name}, {args.threads} threads, {args.rounds} rounds")

@@ -41,10 +41,14 @@ def cpu_model():
 
 
 def describe(libraries):
-    """{field: value} for the machine and the versions of ``libraries`` ({name: module or None})."""
+    """{field: value} for the machine and the versions of ``libraries`` ({name: module, version
+    string (the solo harness gets them from its workers) or None})."""
     info = {"nproc": os.cpu_count(), "cpu": cpu_model(), "python": platform.python_version()}
     for name, module in libraries.items():
-        info[name] = getattr(module, "__version__", "n/a") if module is not None else "n/a"
+        if isinstance(module, str):
+            info[name] = module
+        else:
+            info[name] = getattr(module, "__version__", "n/a") if module is not None else "n/a"
     # other work on the machine skews 2-thread timings most; the 1-minute load says how much there was
     info["load_average_1min"] = round(os.getloadavg()[0], 2)
     info["OPENBLAS_CORETYPE"] = os.environ.get("OPENBLAS_CORETYPE", "(unset)")

@@ -34,3 +34,17 @@ def median_seconds(fn, repeats, min_repeat_seconds, warmup_calls=3):
         fn()
     number = calls_per_repeat(fn, min_repeat_seconds)
     return statistics.median(seconds_per_call(fn, number) for _ in range(repeats))
+
+
+def median_within_budget(fn, budget_seconds, min_repeat_seconds, warmup_calls=3, min_repeats=3):
+    """(median per-call seconds, number of repeats): warm-up, then repeats of at least
+    ``min_repeat_seconds`` each until ``budget_seconds`` have passed (and at least ``min_repeats``).
+
+    The solo-process workers use this: a fixed time budget per cell whatever a call costs."""
+    for _ in range(warmup_calls):
+        fn()
+    number = calls_per_repeat(fn, min_repeat_seconds)
+    samples, deadline = [], time.perf_counter() + budget_seconds
+    while len(samples) < min_repeats or time.perf_counter() < deadline:
+        samples.append(seconds_per_call(fn, number))
+    return statistics.median(samples), len(samples)

@@ -8,8 +8,15 @@ writes the NumPy equivalent by hand and says so in the row's name.
 
 Models are written once too: a builder takes the library module (torsh is imported the way
 a user would import torch) and returns the same architecture for both. Each row may carry
-``work`` (FLOPs or bytes per call, giving GFLOP/s or GB/s) and a ``target``: the torsh/PyTorch
-time ratio it should stay under (issue 6), or for W2 the factor to the copy bandwidth.
+``work`` (FLOPs, bytes or batches per call, giving GFLOP/s, GB/s or batches/s) and a
+``target``: the torsh/PyTorch time ratio it should stay under (issue 6), or for W2 the factor
+to the copy bandwidth.
+
+Every row has an ``id`` ("W6.2": the key and the row's number within it, in registration
+order), which the solo-process harness passes to its workers. ``metric`` says what a worker
+measures with the callable: "seconds" per call (the default) or "peak_mb", the growth of the
+process's peak resident memory during its first call. ``tiny`` holds keyword overrides that
+make the row cheap (small sizes), used by tests/test_benchmark_harness.py to run every row once.
 """
 import functools
 from typing import Callable, NamedTuple
@@ -26,6 +33,9 @@ class Workload(NamedTuple):
     unit: str = None
     target: float = None        # torsh/PyTorch time ratio to stay under (None: no target)
     copy_target: float = None   # W2: torsh's GB/s within this factor of the copy bandwidth
+    metric: str = "seconds"     # "seconds" per call, or "peak_mb" (peak RSS growth during the first call)
+    tiny: dict = None           # setup keyword overrides for a quick smoke run (tests)
+    id: str = None              # "W6.2": unique row id, the key plus the row's number within the key
 
 
 WORKLOADS = []
@@ -33,13 +43,23 @@ WORKLOADS = []
 TARGETS = {"W1": 1.5, "W3": 0.7, "W4": 1.1, "W5": 1.5, "W6": 1.0, "W7": 1.5, "W8": 1.5, "W9": 1.0, "W10": 0.7}
 
 
-def workload(key, name, full_only=False, work=None, unit=None, copy_target=None, **params):
+def workload(key, name, full_only=False, work=None, unit=None, copy_target=None, metric="seconds", tiny=None,
+             **params):
     """Register the decorated ``setup(lib, **params)`` as one table row."""
     def register(setup):
+        row_id = f"{key}.{sum(w.key == key for w in WORKLOADS) + 1}"
         WORKLOADS.append(Workload(key, name, functools.partial(setup, **params), full_only, work, unit,
-                                  TARGETS.get(key), copy_target))
+                                  TARGETS.get(key), copy_target, metric, tiny or {}, row_id))
         return setup
     return register
+
+
+def by_id(row_id):
+    """The registered row called ``row_id`` ("W6.2")."""
+    for w in WORKLOADS:
+        if w.id == row_id:
+            return w
+    raise KeyError(f"no workload row {row_id!r}; rows: {', '.join(w.id for w in WORKLOADS)}")
 
 
 def float32_data(numel, seed=0):
@@ -74,8 +94,10 @@ def small_forward_backward(lib):
 
 # -- W2: elementwise throughput (large tensors: the time is the kernel) ----------------------
 # decorators apply bottom-up, so the rows appear as 1e3, 1e6, 1e7; GB/s counts 2 reads + 1 write
-@workload("W2", "add, 1e7 elements f32", full_only=True, numel=10**7, work=12e7, unit="GB/s", copy_target=1.2)
-@workload("W2", "add, 1e6 elements f32", numel=10**6, work=12e6, unit="GB/s", copy_target=1.2)
+@workload("W2", "add, 1e7 elements f32", full_only=True, numel=10**7, work=12e7, unit="GB/s", copy_target=1.2,
+          tiny={"numel": 1000})
+@workload("W2", "add, 1e6 elements f32", numel=10**6, work=12e6, unit="GB/s", copy_target=1.2,
+          tiny={"numel": 1000})
 @workload("W2", "add, 1e3 elements f32", numel=10**3)
 def add_elementwise(lib, numel):
     a, b = as_lib(lib, float32_data(numel, seed=1)), as_lib(lib, float32_data(numel, seed=2))
@@ -84,8 +106,9 @@ def add_elementwise(lib, numel):
 
 # the machine's copy bandwidth at the same sizes (1 read + 1 write): what an add can hope for
 @workload("W2", "copy, 1e7 f32 [dst.copy_(src); NumPy: np.copyto]", full_only=True, numel=10**7, work=8e7,
-          unit="GB/s")
-@workload("W2", "copy, 1e6 f32 [dst.copy_(src); NumPy: np.copyto]", numel=10**6, work=8e6, unit="GB/s")
+          unit="GB/s", tiny={"numel": 1000})
+@workload("W2", "copy, 1e6 f32 [dst.copy_(src); NumPy: np.copyto]", numel=10**6, work=8e6, unit="GB/s",
+          tiny={"numel": 1000})
 def copy_bandwidth(lib, numel):
     src, dst = as_lib(lib, float32_data(numel, seed=1)), as_lib(lib, float32_data(numel, seed=2))
     if lib is np:
@@ -113,10 +136,15 @@ def _chain(lib, x):
 
 
 # torsh's fused kernel is generated and compiled by Pythran on the first call (~15-30 s, then
-# cached on disk by hash); the setup call below pays that before timing starts
-@workload("W3", "tanh(x*0.5+1)*sigmoid(x) - x*x, 1e7 f32 [torsh.compile, pythran]", full_only=True, numel=10**7)
-@workload("W3", "tanh(x*0.5+1)*sigmoid(x) - x*x, 1e6 f32 [torsh.compile, pythran]", numel=10**6)
-@workload("W3", "same chain, 1e6 f32 [torsh.compile, numexpr]", numel=10**6, backend="numexpr")
+# cached on disk by hash); the setup call below pays that before timing starts. The tiny runs
+# use numexpr so a smoke test never waits for a compiler (tests/test_compile_pythran.py covers it)
+TINY_CHAIN = {"numel": 1000, "backend": "numexpr"}
+
+
+@workload("W3", "tanh(x*0.5+1)*sigmoid(x) - x*x, 1e7 f32 [torsh.compile, pythran]", full_only=True, numel=10**7,
+          tiny=TINY_CHAIN)
+@workload("W3", "tanh(x*0.5+1)*sigmoid(x) - x*x, 1e6 f32 [torsh.compile, pythran]", numel=10**6, tiny=TINY_CHAIN)
+@workload("W3", "same chain, 1e6 f32 [torsh.compile, numexpr]", numel=10**6, backend="numexpr", tiny=TINY_CHAIN)
 def fused_chain(lib, numel, backend="pythran"):
     x = as_lib(lib, float32_data(numel))
     if lib is np:
@@ -129,12 +157,12 @@ def fused_chain(lib, numel, backend="pythran"):
     return lambda: _chain(lib, x)
 
 
-@workload("W3", "same chain, forward + backward, 1e6 f32 [torsh.compile, pythran]", numel=10**6)
-def fused_chain_backward(lib, numel):
+@workload("W3", "same chain, forward + backward, 1e6 f32 [torsh.compile, pythran]", numel=10**6, tiny=TINY_CHAIN)
+def fused_chain_backward(lib, numel, backend="pythran"):
     if lib is np:
         return None  # no autograd in NumPy
     x = as_lib(lib, float32_data(numel), requires_grad=True)
-    fn = lib.compile(lambda t: _chain(lib, t), backend="pythran") if lib.__name__ == "torsh" \
+    fn = lib.compile(lambda t: _chain(lib, t), backend=backend) if lib.__name__ == "torsh" \
         else (lambda t: _chain(lib, t))
 
     def step():
@@ -144,8 +172,8 @@ def fused_chain_backward(lib, numel):
 
 
 # -- W4: matmul (BLAS underneath for all three; the ratio is the wrapper's cost) --------------
-@workload("W4", "matmul 2048x2048 f32", n=2048, work=2 * 2048**3, unit="GFLOP/s")
-@workload("W4", "matmul 1024x1024 f32", n=1024, work=2 * 1024**3, unit="GFLOP/s")
+@workload("W4", "matmul 2048x2048 f32", n=2048, work=2 * 2048**3, unit="GFLOP/s", tiny={"n": 64})
+@workload("W4", "matmul 1024x1024 f32", n=1024, work=2 * 1024**3, unit="GFLOP/s", tiny={"n": 64})
 @workload("W4", "matmul 256x256 f32", n=256, work=2 * 256**3, unit="GFLOP/s")
 def matmul_square(lib, n):
     a, b = as_lib(lib, float32_data(n * n, seed=1).reshape(n, n)), as_lib(lib, float32_data(n * n, seed=2).reshape(n, n))
@@ -256,18 +284,23 @@ def transformer_step(lib):
 
 
 # -- W9: LSTM, input 32, hidden 128, seq 50, batch 32 ------------------------------------------
-@workload("W9", "LSTM(32, 128) forward + backward, seq 50, batch 32")
-def lstm_forward_backward(lib):
+def recurrent_forward_backward(lib, module, seq, batch):
+    """forward + backward of ``lib.nn.<module>(32, 128)`` over a (seq, batch, 32) input."""
     if is_numpy(lib):
         return None
-    lstm = seeded(lib, lambda: lib.nn.LSTM(32, 128))
-    x = as_lib(lib, float32_data(50 * 32 * 32).reshape(50, 32, 32))
+    rnn = seeded(lib, lambda: getattr(lib.nn, module)(32, 128))
+    x = as_lib(lib, float32_data(seq * batch * 32).reshape(seq, batch, 32))
 
     def step():
-        lstm.zero_grad()
-        out, _ = lstm(x)
+        rnn.zero_grad()
+        out, _ = rnn(x)
         out.pow(2).mean().backward()
     return step
+
+
+@workload("W9", "LSTM(32, 128) forward + backward, seq 50, batch 32", tiny={"seq": 5})
+def lstm_forward_backward(lib, seq=50, batch=32):
+    return recurrent_forward_backward(lib, "LSTM", seq, batch)
 
 
 # -- W10: softmax + cross-entropy, (4096, 1000) ------------------------------------------------
@@ -295,3 +328,186 @@ def cross_entropy_forward_backward(lib):
         logits.grad = None
         lib.nn.functional.cross_entropy(logits, target).backward()
     return step
+
+
+# -- W11: GRU, W9's sizes ------------------------------------------------------------------------
+@workload("W11", "GRU(32, 128) forward + backward, seq 50, batch 32 (W9's sizes)", tiny={"seq": 5})
+def gru_forward_backward(lib, seq=50, batch=32):
+    return recurrent_forward_backward(lib, "GRU", seq, batch)
+
+
+# -- W12: a small ResNet (basic blocks), batch 32, 3x32x32 ---------------------------------------
+def resnet_cnn(lib, widths=(16, 32, 64), classes=10):
+    """Stem conv-BN-ReLU, one basic block per width (stride 2 from the second on, 1x1 conv-BN
+    shortcut where the shape changes), global average pool, linear head."""
+    nn = lib.nn
+
+    class BasicBlock(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+            self.bn1 = nn.BatchNorm2d(cout)
+            self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.shortcut = nn.Identity() if stride == 1 and cin == cout else nn.Sequential(
+                nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
+
+        def forward(self, x):
+            out = lib.relu(self.bn1(self.conv1(x)))
+            return lib.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+    layers = [nn.Conv2d(3, widths[0], 3, padding=1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU()]
+    for i, width in enumerate(widths):
+        layers.append(BasicBlock(widths[max(i - 1, 0)], width, 1 if i == 0 else 2))
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(widths[-1], classes)]
+    return nn.Sequential(*layers)
+
+
+@workload("W12", "ResNet basic-block CNN training step (3 blocks 16-32-64, BN), batch 32, 3x32x32, SGD momentum 0.9",
+          tiny={"batch": 2})
+def resnet_step(lib, batch=32):
+    if is_numpy(lib):
+        return None
+    model = seeded(lib, lambda: resnet_cnn(lib))
+    opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x = as_lib(lib, float32_data(batch * 3 * 32 * 32).reshape(batch, 3, 32, 32))
+    return training_step(lib, model, opt, x, class_targets(lib, batch, 10), lib.nn.functional.cross_entropy)
+
+
+# -- W13: a GPT-style language model, vocab 1000, 4 layers, d_model 128, 4 heads, seq 64, batch 8 -
+def gpt(lib, vocab, layers, seq, d_model=128, heads=4):
+    """Pre-LayerNorm decoder blocks with causal scaled_dot_product_attention and a GELU MLP;
+    the head shares the token embedding's weight (weight tying)."""
+    nn, F = lib.nn, lib.nn.functional
+
+    class CausalSelfAttention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.qkv = nn.Linear(d_model, 3 * d_model)
+            self.proj = nn.Linear(d_model, d_model)
+
+        def forward(self, x):
+            b, t, _ = x.shape
+            q, k, v = (z.view(b, t, heads, d_model // heads).transpose(1, 2)
+                       for z in self.qkv(x).split(d_model, dim=2))
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            return self.proj(y.transpose(1, 2).reshape(b, t, d_model))
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln1, self.attn = nn.LayerNorm(d_model), CausalSelfAttention()
+            self.ln2 = nn.LayerNorm(d_model)
+            self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model))
+
+        def forward(self, x):
+            x = x + self.attn(self.ln1(x))
+            return x + self.mlp(self.ln2(x))
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.token = nn.Embedding(vocab, d_model)
+            self.position = nn.Embedding(seq, d_model)
+            self.blocks = nn.ModuleList([Block() for _ in range(layers)])
+            self.ln_f = nn.LayerNorm(d_model)
+            self.head = nn.Linear(d_model, vocab, bias=False)
+            self.head.weight = self.token.weight
+
+        def forward(self, idx):
+            x = self.token(idx) + self.position(lib.arange(idx.shape[1]))
+            for block in self.blocks:
+                x = block(x)
+            return self.head(self.ln_f(x))
+
+    return GPT()
+
+
+@workload("W13", "GPT LM training step (vocab 1000, 4 layers, d_model 128, 4 heads, causal SDPA, tied head), "
+          "seq 64, batch 8, AdamW", tiny={"batch": 1, "seq": 8, "layers": 1})
+def gpt_step(lib, batch=8, seq=64, layers=4, vocab=1000):
+    if is_numpy(lib):
+        return None
+    model = seeded(lib, lambda: gpt(lib, vocab, layers, seq))
+    opt = lib.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1)
+    tokens = np.random.default_rng(6).integers(0, vocab, (batch, seq + 1))
+    x, target = lib.from_numpy(tokens[:, :-1].copy()), lib.from_numpy(tokens[:, 1:].copy())
+
+    def next_token_loss(logits, target):
+        return lib.nn.functional.cross_entropy(logits.reshape(-1, vocab), target.reshape(-1))
+    return training_step(lib, model, opt, x, target, next_token_loss)
+
+
+# -- W14: batch-1 inference latency (eval mode, no_grad) -------------------------------------------
+def inference(lib, model, x):
+    model.eval()
+
+    def forward():
+        with lib.no_grad():
+            model(x)
+    return forward
+
+
+@workload("W14", "batch-1 inference (eval, no_grad): MLP 784-512-256-10")
+def mlp_inference(lib):
+    if is_numpy(lib):
+        return None
+    return inference(lib, seeded(lib, lambda: mlp(lib)), as_lib(lib, float32_data(784).reshape(1, 784)))
+
+
+@workload("W14", "batch-1 inference (eval, no_grad): LSTM(32, 128), seq 50", tiny={"seq": 5})
+def lstm_inference(lib, seq=50):
+    if is_numpy(lib):
+        return None
+    lstm = seeded(lib, lambda: lib.nn.LSTM(32, 128))
+    return inference(lib, lstm, as_lib(lib, float32_data(seq * 32).reshape(seq, 1, 32)))
+
+
+@workload("W14", "batch-1 inference (eval, no_grad): ResNet basic-block CNN (W12), 3x32x32")
+def resnet_inference(lib):
+    if is_numpy(lib):
+        return None
+    model = seeded(lib, lambda: resnet_cnn(lib))
+    return inference(lib, model, as_lib(lib, float32_data(3 * 32 * 32).reshape(1, 3, 32, 32)))
+
+
+# -- W15: DataLoader throughput, 2 worker processes (the library's own) ---------------------------
+class SyntheticImages:
+    """TensorDataset-like: uint8 3x32x32 images and labels; each item is converted, normalised and
+    every other one flipped, so the workers have some per-item work to do."""
+
+    def __init__(self, images, labels):
+        self.images, self.labels = images, labels
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, index):
+        image = (self.images[index].float() / 255 - 0.5) / 0.25
+        return (image.flip(2) if index % 2 else image), self.labels[index]
+
+
+@workload("W15", "DataLoader, 2 workers (persistent), shuffle: one pass over 1024 synthetic 3x32x32 items, "
+          "batch 32", work=32, unit="batches/s", tiny={"items": 64})
+def dataloader_pass(lib, items=1024, batch=32, workers=2):
+    if is_numpy(lib):
+        return None
+    rng = np.random.default_rng(5)
+    dataset = SyntheticImages(lib.from_numpy(rng.integers(0, 256, (items, 3, 32, 32), dtype=np.uint8)),
+                              lib.from_numpy(rng.integers(0, 10, items)))
+    loader = lib.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=workers,
+                                       persistent_workers=True)
+
+    def one_pass():
+        for _ in loader:
+            pass
+    return one_pass
+
+
+# -- W16: peak resident memory of one training step (the first, from a fresh model) ----------------
+workload("W16", "peak RSS growth, first training step: MLP (W6), batch 128, SGD momentum", metric="peak_mb",
+         unit="MB", optimizer="sgd")(mlp_step)
+workload("W16", "peak RSS growth, first training step: ResNet basic-block CNN (W12), batch 32", metric="peak_mb",
+         unit="MB", tiny={"batch": 2})(resnet_step)
+workload("W16", "peak RSS growth, first training step: GPT LM (W13), seq 64, batch 8", metric="peak_mb",
+         unit="MB", tiny={"batch": 1, "seq": 8, "layers": 1})(gpt_step)

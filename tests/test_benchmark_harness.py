@@ -1,0 +1,188 @@
+"""The benchmark harness (benchmarks/run.py, solo.py, report.py) and its workloads.
+
+The harness must run every (workload, library) pair in a process of its own (torch and torsh in
+one process measured PyTorch's W9 at 11.5-15.2 ms instead of 2.7 ms), record failures instead of
+crashing, and write the JSON the RESULTS.md tables come from. Every workload must keep running
+on torsh (and, being PyTorch code, on torch): they run once here at their tiny sizes.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import torsh
+from helpers import needs_torch, torch_ref
+
+BENCH_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
+BENCH_MODULES = ("machine", "timing", "workloads", "solo", "report", "run")
+TINY_TIMING = ["--budget", "0.01", "--min-repeat", "0.001", "--warmup", "1"]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    """benchmarks/ importable for this module only: {name: module} of the harness's modules."""
+    sys.path.insert(0, BENCH_DIR)
+    try:
+        modules = {name: __import__(name) for name in BENCH_MODULES}
+        yield modules
+    finally:
+        sys.path.remove(BENCH_DIR)
+        for name in BENCH_MODULES:
+            sys.modules.pop(name, None)
+
+
+def run_script(args, timeout=120):
+    done = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout, cwd=BENCH_DIR)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def solo_result(stdout):
+    line = [x for x in stdout.splitlines() if x.startswith("SOLO-RESULT ")][-1]
+    return json.loads(line[len("SOLO-RESULT "):])
+
+
+# -- the harness: separate processes, JSON structure ---------------------------------------------
+@pytest.fixture(scope="module")
+def harness_output(tmp_path_factory):
+    """run.py on the 1-element add, torsh and NumPy, two rounds, tiny timing budgets."""
+    out = tmp_path_factory.mktemp("bench")
+    run_script(["run.py", "--only", "W1.1", "--libs", "torsh,numpy", "--rounds", "2", *TINY_TIMING,
+                "--json", str(out / "r.json"), "--markdown", str(out / "r.md")])
+    with open(out / "r.json") as f:
+        return json.load(f), (out / "r.md").read_text()
+
+
+def test_harness_output_structure(harness_output):
+    output, markdown = harness_output
+    assert {"mode", "commit", "machine", "threads", "rounds", "settings", "command", "load_average",
+            "results"} <= set(output)
+    assert output["mode"].startswith("solo")
+    assert output["threads"] == 2 and output["rounds"] == 2
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          cwd=BENCH_DIR).stdout.strip()
+    assert output["commit"].startswith(head[:7])
+    for when in ("before", "after"):
+        assert len(output["load_average"][when]) == 3
+    assert output["machine"]["torsh"] == torsh.__version__
+    assert output["machine"]["numpy"] == np.__version__
+    [row] = output["results"]
+    assert row["id"] == "W1.1" and row["key"] == "W1" and row["target"] == 1.5
+    cells = row["cells"]
+    assert cells["torch"]["status"] == "n/a" and row["ratio"] is None  # not run: --libs torsh,numpy
+    for name in ("torsh", "numpy"):
+        c = cells[name]
+        assert c["status"] == "ok" and len(c["rounds"]) == 2
+        assert 0 < c["min"] <= c["median"] <= c["max"] < 1
+    assert row["torsh_variant"] == "numpy"
+    assert "| W1.1" in markdown and str(output["load_average"]["before"]) in markdown
+
+
+def test_harness_runs_each_library_in_its_own_process(harness_output):
+    output, _ = harness_output
+    cells = output["results"][0]["cells"]
+    pids = [p["pid"] for name in ("torsh", "numpy") for p in cells[name]["processes"]]
+    assert len(pids) == 4 and len(set(pids)) == 4 and os.getpid() not in pids  # a fresh process per round
+    for p in cells["torsh"]["processes"]:
+        assert p["loaded"] == ["numpy", "torsh"]  # no torch beside torsh
+    for p in cells["numpy"]["processes"]:
+        assert p["loaded"] == ["numpy"]
+
+
+@needs_torch
+def test_torch_worker_loads_no_torsh():
+    result = solo_result(run_script(["solo.py", "--lib", "torch", "--workload", "W1.1", *TINY_TIMING]).stdout)
+    assert result["status"] == "ok" and result["lib"] == "torch"
+    assert result["loaded"] == ["numpy", "torch"]
+    assert result["version"] == torch_ref.__version__
+    assert result["threads"] == 2
+
+
+# -- failures are recorded, not fatal -------------------------------------------------------------
+def missing_feature(lib):
+    raise NotImplementedError("torsh.fancy_op is not implemented\nsecond line")
+
+
+def failing_call(lib):
+    def call():
+        raise RuntimeError("shapes (2, 3) and (4, 5) do not match")
+    return call
+
+
+def test_failing_workload_is_recorded(bench):
+    settings = {"budget_seconds": 0.01, "min_repeat_seconds": 0.001, "warmup_calls": 1}
+    setup_fails = bench["workloads"].Workload("WX", "broken setup", missing_feature, id="WX.1")
+    call_fails = bench["workloads"].Workload("WX", "broken call", failing_call, id="WX.2")
+    assert bench["solo"].measure(setup_fails, torsh, settings) == {
+        "status": "fails", "error": "NotImplementedError: torsh.fancy_op is not implemented"}
+    assert bench["solo"].measure(call_fails, torsh, settings) == {
+        "status": "fails", "error": "RuntimeError: shapes (2, 3) and (4, 5) do not match"}
+
+    records = {"torsh": [{"status": "fails", "error": "NotImplementedError: x | y"}],
+               "torch": [{"status": "ok", "value": 1e-3}, {"status": "ok", "value": 2e-3}],
+               "numpy": [{"status": "n/a"}]}
+    row = bench["report"].summarize(setup_fails, records)
+    assert row["ratio"] is None
+    assert row["cells"]["torch"]["median"] == pytest.approx(1.5e-3)
+    table = bench["report"].markdown_table(bench["report"].table_rows([row]))
+    assert "fails: NotImplementedError: x \\| y" in table and "1.5 ms (1 ms - 2 ms)" in table
+
+
+def test_crashed_worker_becomes_a_failure(bench):
+    record = bench["run"].run_worker([sys.executable, "-c", "import sys; sys.exit('worker blew up')"], 60)
+    assert record == {"status": "fails", "error": "worker exited with code 1: worker blew up"}
+
+
+def test_rounds_alternate_the_library_order(bench):
+    libraries = ["torsh", "torch", "numpy"]
+    assert bench["run"].round_order(libraries, 0) == libraries
+    assert bench["run"].round_order(libraries, 1) == ["numpy", "torch", "torsh"]
+
+
+def test_ratio_is_median_ratio_with_round_range(bench):
+    cells = {"torsh": {"status": "ok", "median": 2.0, "rounds": [1.0, 2.0, 3.0]},
+             "torch": {"status": "ok", "median": 4.0, "rounds": [4.0, 4.0, 2.0]}}
+    assert bench["report"].ratio(cells) == {"median": 0.5, "min": 0.25, "max": 1.5}
+
+
+# -- every workload runs (tiny sizes) on torsh, and on torch and NumPy as the same code -------------
+def workload_ids():
+    sys.path.insert(0, BENCH_DIR)
+    try:
+        import workloads
+        return [w.id for w in workloads.WORKLOADS]
+    finally:
+        sys.path.remove(BENCH_DIR)
+        sys.modules.pop("workloads", None)
+
+
+def run_once(workload, lib):
+    """Set the row up at its tiny sizes and call it once; False if ``lib`` has no version of it."""
+    fn = workload.setup(lib, **workload.tiny)
+    if fn is None:
+        return False
+    fn()
+    return True  # fn and its objects (a DataLoader's persistent workers) go with this frame
+
+
+@pytest.mark.parametrize("row_id", workload_ids())
+def test_workload_runs_on_torsh(bench, row_id):
+    assert run_once(bench["workloads"].by_id(row_id), torsh)  # torsh has a version of every row
+
+
+@needs_torch
+@pytest.mark.parametrize("row_id", workload_ids())
+def test_workload_is_pytorch_code(bench, row_id):
+    """The same row runs on torch (so it measures PyTorch code) and on NumPy where it has a version."""
+    workload = bench["workloads"].by_id(row_id)
+    assert run_once(workload, torch_ref)
+    run_once(workload, np)
+
+
+def test_workload_ids_are_unique(bench):
+    ids = [w.id for w in bench["workloads"].WORKLOADS]
+    assert len(ids) == len(set(ids))
+    assert {"W11", "W12", "W13", "W14", "W15", "W16"} <= {w.key for w in bench["workloads"].WORKLOADS}
