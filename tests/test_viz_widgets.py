@@ -503,6 +503,7 @@ def test_kernel_stats_validates_and_counts_dispatch_from_the_first_call():
     schema = _validator("stats.schema.json")
     model, opt = _mlp_and_adam()
     a = torsh.randn(10)
+    stats.start_memory_counting()  # kernel_stats() reports memory only once counting is on
     try:
         first = viz.kernel_stats()
         schema.validate(first)
@@ -526,6 +527,29 @@ def test_kernel_stats_validates_and_counts_dispatch_from_the_first_call():
     finally:
         stats.stop_counting()
     assert not torsh.backend.events.listening("dispatch")
+
+
+def test_kernel_stats_never_turns_memory_counting_on():
+    """The side panel polls kernel_stats(); counting tensor memory costs every later tensor ~1-3 us,
+    so only an explicit start turns it on. Fresh interpreter: counting may be on in this one."""
+    code = """if True:
+        import json, torsh, torsh.viz
+        from torsh.backend import memory
+        from torsh.viz import stats
+        a = torsh.ones(10)
+        off = torsh.viz.kernel_stats()
+        print(json.dumps([off["memory"], memory.counting]))
+        stats.start_memory_counting()
+        on = torsh.viz.kernel_stats()
+        print(json.dumps([on["memory"]["allocated_bytes"], memory.counting]))
+    """
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    off, on = [json.loads(line) for line in out.stdout.splitlines()]
+    assert off == [None, False]
+    assert on == [40, True]  # the tensor made before counting started is found by its start
+    schema = _validator("stats.schema.json")
+    schema.validate({"version": 1, "memory": None, "dispatch": [], "kernels": {}})
 
 
 def test_kernel_stats_rows_of_optimizer_steps_and_compiled_functions_validate():

@@ -1,5 +1,6 @@
 // The "ToRSh" side panel (package.json "extension"): live memory and dispatch counts of the
-// current notebook's kernel, polled every 2 s with a silent execute.
+// current notebook's kernel, polled every 2 s with a silent execute while the panel is visible
+// (poll.ts). Memory is shown only if the kernel already counts it: a button turns counting on.
 
 import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { INotebookTracker } from '@jupyterlab/notebook';
@@ -8,12 +9,13 @@ import { Widget } from '@lumino/widgets';
 
 import { formatBytes } from './graph-layout';
 import { htmlEl } from './svg';
-import { KernelStats, parseStats, STATS_CODE } from './stats';
+import { PollSchedule } from './poll';
+import { KernelStats, parseStats, START_MEMORY_CODE, STATS_CODE } from './stats';
 
 const POLL_MS = 2000;
 
 export class TorshPanel extends Widget {
-  private timer = 0;
+  readonly polls = new PollSchedule(() => void this.poll(), POLL_MS);
   private busy = false;
   private readonly status: HTMLElement;
   private readonly body: HTMLElement;
@@ -30,16 +32,15 @@ export class TorshPanel extends Widget {
   }
 
   protected onAfterShow(): void {
-    void this.poll();
-    this.timer = window.setInterval(() => void this.poll(), POLL_MS);
+    this.polls.shown();
   }
 
-  protected onBeforeHide(): void {
-    window.clearInterval(this.timer); // nobody looks: do not keep the kernel busy
+  protected onAfterHide(): void {
+    this.polls.hidden(); // nobody looks: do not keep the kernel busy
   }
 
   dispose(): void {
-    window.clearInterval(this.timer);
+    this.polls.hidden();
     super.dispose();
   }
 
@@ -88,12 +89,11 @@ export class TorshPanel extends Widget {
       const tr = htmlEl('tr', cls ? { class: cls } : {}, table);
       cells.forEach(c => htmlEl('td', {}, tr, c));
     };
-    row(mem, ['allocated', formatBytes(stats.memory.allocated_bytes)], 'torsh-allocated');
-    row(mem, ['peak', formatBytes(stats.memory.peak_bytes)], 'torsh-peak');
-    for (const [category, bytes] of Object.entries(stats.memory.by_category ?? {}).filter(([c]) => c !== 'total')) {
-      row(mem, [`  ${category}`, formatBytes(bytes)]);
+    if (stats.memory === null) {
+      this.showMemoryOff_(mem);
+    } else {
+      this.showMemory_(mem, stats.memory, row);
     }
-    mem.querySelector('.torsh-allocated')?.setAttribute('data-bytes', String(stats.memory.allocated_bytes));
     htmlEl('h4', {}, this.body, 'dispatch');
     const dispatch = htmlEl('table', { class: 'torsh-table torsh-dispatch-table' }, this.body);
     const head = htmlEl('tr', {}, dispatch);
@@ -107,6 +107,41 @@ export class TorshPanel extends Widget {
         'compiled kernels: ' + kernels.map(([k, ok]) => `${k} ${ok ? '✓' : '✗'}`).join(', '));
     }
   }
+
+  private showMemory_(mem: HTMLElement, memory: NonNullable<KernelStats['memory']>,
+    row: (table: HTMLElement, cells: string[], cls?: string) => void): void {
+    row(mem, ['allocated', formatBytes(memory.allocated_bytes)], 'torsh-allocated');
+    row(mem, ['peak', formatBytes(memory.peak_bytes)], 'torsh-peak');
+    for (const [category, bytes] of Object.entries(memory.by_category ?? {}).filter(([c]) => c !== 'total')) {
+      row(mem, [`  ${category}`, formatBytes(bytes)]);
+    }
+    mem.querySelector('.torsh-allocated')?.setAttribute('data-bytes', String(memory.allocated_bytes));
+  }
+
+  /** Counting is off in the kernel (it costs every tensor ~1-3 us): say so, and offer to start it. */
+  private showMemoryOff_(mem: HTMLElement): void {
+    const tr = htmlEl('tr', { class: 'torsh-memory-off' }, mem);
+    htmlEl('td', {}, tr, 'memory counting is off');
+    const button = htmlEl('button', { class: 'jp-Button torsh-start-memory' }, htmlEl('td', {}, tr),
+      'start memory counting');
+    button.title = 'count tensor memory in this kernel from now on (stays on: ~1-3 us per tensor)';
+    button.onclick = () => void this.startMemoryCounting();
+  }
+
+  /** Turn memory counting on in the current kernel (explicitly, at the user's request), then refresh. */
+  async startMemoryCounting(): Promise<void> {
+    const kernel = this.notebooks.currentWidget?.sessionContext.session?.kernel;
+    if (!kernel) {
+      return;
+    }
+    try {
+      await kernel.requestExecute({ code: START_MEMORY_CODE, silent: true, store_history: false }).done;
+    } catch (err) {
+      this.status.textContent = String(err);
+      return;
+    }
+    await this.poll();
+  }
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -118,7 +153,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
   activate: (app: JupyterFrontEnd, notebooks: INotebookTracker) => {
     const panel = new TorshPanel(notebooks);
     app.shell.add(panel, 'right', { rank: 900 });
-    notebooks.currentChanged.connect(() => void panel.poll());
+    notebooks.currentChanged.connect(() => panel.polls.notebookChanged()); // ignored while hidden
   }
 };
 

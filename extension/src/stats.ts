@@ -2,7 +2,8 @@
 
 export interface KernelStats {
   version: number;
-  memory: { allocated_bytes: number; peak_bytes: number; by_category: Record<string, number> | null };
+  /** null while tensor memory counting is off in the kernel: polling never turns it on. */
+  memory: { allocated_bytes: number; peak_bytes: number; by_category: Record<string, number> | null } | null;
   dispatch: Array<{ op: string; variant: string; count: number }>;
   kernels: Record<string, boolean>;
 }
@@ -17,6 +18,9 @@ export const STATS_CODE =
   "{'error': 'torsh is not imported in this kernel'} if 'torsh' not in __import__('sys').modules else " +
   "(lambda v: v.kernel_stats() if hasattr(v, 'kernel_stats') else " +
   "{'error': 'this torsh has no torsh.viz.kernel_stats()'})(__import__('importlib').import_module('torsh.viz'))))";
+
+/** Python run (silently) by the panel's "start memory counting" button; counting then stays on. */
+export const START_MEMORY_CODE = "__import__('importlib').import_module('torsh.viz.stats').start_memory_counting()";
 
 export type StatsResult = { stats: KernelStats } | { error: string };
 
@@ -35,7 +39,7 @@ export function parseStats(stdout: string): StatsResult {
   if (value && typeof value.error === 'string') {
     return { error: value.error };
   }
-  if (!value || value.version !== 1 || typeof value.memory !== 'object') {
+  if (!value || value.version !== 1 || typeof value.memory !== 'object') { // (null is an object)
     return { error: `unsupported kernel_stats version ${String(value?.version)}` };
   }
   return { stats: value as KernelStats };

@@ -27,7 +27,7 @@ describe.skipIf(!EXAMPLE_DIR)('documents written by torsh', () => {
   it.each(stats)('kernel stats %s match stats.schema.json and the side panel reads them', (_name, doc) => {
     expect(validateStats(doc), ajv.errorsText(validateStats.errors)).toBe(true);
     const parsed = parseStats('TORSH_STATS ' + JSON.stringify(doc) + '\n');
-    expect('stats' in parsed && parsed.stats.memory.allocated_bytes).toBe(doc.memory.allocated_bytes);
+    expect('stats' in parsed && parsed.stats.memory?.allocated_bytes).toBe(doc.memory?.allocated_bytes);
   });
   it.each(graphs)('graph %s matches graph.schema.json and is drawable', (_name, doc) => {
     expect(validateGraph(doc), ajv.errorsText(validateGraph.errors)).toBe(true);
@@ -45,6 +45,12 @@ describe('schemas reject what the viewer rejects', () => {
     expect(parseStats('TORSH_STATS {"error": "torsh is not imported in this kernel"}')).toEqual({
       error: 'torsh is not imported in this kernel' });
     expect(parseStats('TORSH_STATS {"version": 2, "memory": {}}')).toEqual({ error: 'unsupported kernel_stats version 2' });
+  });
+  it('kernel stats while memory counting is off: memory is null, valid and readable', () => {
+    const doc = { version: 1, memory: null, dispatch: [], kernels: {} };
+    expect(validateStats(doc), ajv.errorsText(validateStats.errors)).toBe(true);
+    expect(parseStats('TORSH_STATS ' + JSON.stringify(doc))).toEqual({ stats: doc });
+    expect(validateStats({ ...doc, memory: { allocated_bytes: 1 } })).toBe(false);
   });
   it('graph of another version', () => {
     const doc = { version: 2, nodes: [], edges: [], groups: [] };
