@@ -3,6 +3,7 @@ import ml_dtypes
 import numpy as np
 
 from .._tensor import wrap
+from ..amp import autocast_mode as _autocast
 from ..autograd.graph import Node, backward_on_arrays, needs_grad, record
 from ..backend.threads import gemm_threads
 from ._helpers import dtype_name, sum_to
@@ -141,6 +142,8 @@ def addmm_fused(bias, mat1, mat2):
 
 
 def matmul(input, other, *, out=None):
+    if _autocast._state.enabled:  # torch.autocast: PyTorch's lower-precision op list
+        input, other = _autocast.lower_precision(input, other)
     _check_same_dtype(input, other, "matmul")
     da, db = input._data.ndim, other._data.ndim
     if da == 0 or db == 0:
@@ -173,6 +176,8 @@ def _rows(t):
 
 
 def mm(input, mat2, *, out=None):
+    if _autocast._state.enabled:  # torch.autocast: PyTorch's lower-precision op list
+        input, mat2 = _autocast.lower_precision(input, mat2)
     if input._data.ndim != 2:
         raise RuntimeError(f"self must be a matrix")
     if mat2._data.ndim != 2:
@@ -186,6 +191,8 @@ def mm(input, mat2, *, out=None):
 
 
 def bmm(input, mat2, *, out=None):
+    if _autocast._state.enabled:  # torch.autocast: PyTorch's lower-precision op list
+        input, mat2 = _autocast.lower_precision(input, mat2)
     if input._data.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor")
     if mat2._data.ndim != 3:

@@ -428,8 +428,10 @@ def convolution(x, w, b, stride, pads, dilation, groups):
 
 def conv_transpose(x, w, b, stride, pads, dilation, groups, out_spatial):
     """The adjoint of ``convolution`` in its input: x (N, Cin, *sp), w (Cin, Cout/groups, *k)."""
-    y = _add_bias(conv_input_grad_np(x._data, w._data, out_spatial, stride, pads, dilation, groups), b)
-    result = wrap(y)
+    y = conv_input_grad_np(x._data, w._data, out_spatial, stride, pads, dilation, groups)
+    if y.dtype != x._data.dtype:  # bfloat16 is computed in float32: the result keeps the input's dtype
+        y = y.astype(x._data.dtype)
+    result = wrap(_add_bias(y, b))
     if needs_grad(x, w, b):
         node = ConvTransposeBackward()
         node.stride, node.pads, node.dilation, node.groups = stride, pads, dilation, groups

@@ -9,6 +9,7 @@ import string
 import numpy as np
 
 from .. import _dtype
+from ..amp import autocast_mode as _autocast
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
 from ._helpers import broadcast_shapes, normalize_dim, shape_str
@@ -37,6 +38,8 @@ def _need_matrix(t, what):
 
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
+    if _autocast._state.enabled:  # torch.autocast: PyTorch's lower-precision op list
+        input, mat1, mat2 = _autocast.lower_precision(input, mat1, mat2)
     _need_matrix(mat1, "mat1")
     _need_matrix(mat2, "mat2")
     if beta == 1 and alpha == 1 and out is None and hasattr(input, "_data") and mat1._data.dtype == mat2._data.dtype:
@@ -64,10 +67,14 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    if _autocast._state.enabled:  # torch.autocast: PyTorch's lower-precision op list
+        input, batch1, batch2 = _autocast.lower_precision(input, batch1, batch2)
     return _add_scaled(input, bmm(batch1, batch2), beta, alpha)
 
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    if _autocast._state.enabled:  # torch.autocast: PyTorch's lower-precision op list
+        input, batch1, batch2 = _autocast.lower_precision(input, batch1, batch2)
     return _add_scaled(input, bmm(batch1, batch2).sum(0), beta, alpha)
 
 

@@ -20,7 +20,7 @@ class _AutocastState(threading.local):
     """Per thread: the CPU autocast flag/dtype, the cache flag and nesting depth, the cast cache."""
 
     def __init__(self):
-        from .. import bfloat16, float16
+        from .._dtype import bfloat16, float16
         self.enabled = False  # the one attribute the op hooks read
         self.dtype = bfloat16
         self.gpu_dtype = float16  # torch.get_autocast_dtype("cuda"), never enabled here

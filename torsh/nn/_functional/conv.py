@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from ..._ops import nn_conv
+from ...amp import autocast_mode as _autocast
 from ..._ops._helpers import dtype_name
 from ._utils import ntuple
 
@@ -159,6 +160,8 @@ def _conv_without_channels(input, weight, bias, out_sp):
 
 
 def _conv(name, nd, input, weight, bias, stride, padding, dilation, groups):
+    if _autocast._state.enabled:  # torch.autocast: PyTorch's lower-precision op list
+        input, weight, bias = _autocast.lower_precision(input, weight, bias)
     _check_bias_dtype(input, bias)
     input, unbatched = _batched(name, input, nd)
     stride, dilation = _int_list(stride, nd), _int_list(dilation, nd)
@@ -226,6 +229,8 @@ def _check_transposed_geometry(nd, input, kernel, stride, padding, output_paddin
 
 
 def _conv_transpose(name, nd, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    if _autocast._state.enabled:  # torch.autocast: PyTorch's lower-precision op list
+        input, weight, bias = _autocast.lower_precision(input, weight, bias)
     _check_bias_dtype(input, bias)
     input, unbatched = _batched(name, input, nd)
     stride, padding, dilation, output_padding = _check_params(

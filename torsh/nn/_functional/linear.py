@@ -1,5 +1,6 @@
 """linear and bilinear."""
 from ..._ops import linalg
+from ...amp import autocast_mode as _autocast
 
 __all__ = ["linear", "bilinear"]
 
@@ -10,6 +11,8 @@ def _dtype_word(d):
 
 
 def linear(input, weight, bias=None):
+    if _autocast._state.enabled:  # torch.autocast: PyTorch's lower-precision op list
+        input, weight, bias = _autocast.lower_precision(input, weight, bias)
     x, w = input._data, weight._data  # the arrays' metadata: Tensor.shape builds a torch.Size per call
     if x.dtype != w.dtype:
         raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_dtype_word(input.dtype)} and "
