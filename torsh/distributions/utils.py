@@ -25,10 +25,10 @@ def broadcast_all(*values):
 
 
 def finfo(tensor_or_dtype):
-    """NumPy's finfo for a torsh tensor's (or dtype's) floating type (torsh has no torch.finfo yet)."""
+    """torsh.finfo of a tensor's (or a dtype's) floating type."""
     if isinstance(tensor_or_dtype, torsh.Tensor):
-        return np.finfo(tensor_or_dtype._data.dtype)
-    return np.finfo(np.dtype(str(tensor_or_dtype).split(".")[-1]))
+        return torsh.finfo(tensor_or_dtype.dtype)
+    return torsh.finfo(tensor_or_dtype)
 
 
 def _broadcast_shapes(*shapes):
