@@ -243,9 +243,13 @@ def _conv_transpose(name, nd, input, weight, bias, stride, padding, output_paddi
                            "channels instead")
     _check_bias_shape(bias, weight.shape[1] * groups, f"Given transposed=1, weight of size {_shape_list(weight)}")
     kernel = tuple(weight.shape[2:])
-    if input.shape[0] == 0:  # an empty batch never reaches PyTorch's shape checks
-        out_sp = tuple(max(0, (i - 1) * s - 2 * p + d * (k - 1) + op + 1) for i, s, p, d, k, op
+    if input.shape[0] == 0:  # an empty batch never reaches PyTorch's shape checks, only its empty()
+        out_sp = tuple((i - 1) * s - 2 * p + d * (k - 1) + op + 1 for i, s, p, d, k, op
                        in zip(input.shape[2:], stride, padding, dilation, kernel, output_padding))
+        shape = [0, weight.shape[1] * groups] + list(out_sp)
+        for i, size in enumerate(shape):
+            if size < 0:
+                raise RuntimeError(f"invalid shape dimension {size} at index {i} of shape {shape}")
     else:
         out_sp = _check_transposed_geometry(nd, input, kernel, stride, padding, output_padding, dilation)
     _check_weight_dtype(input, weight)
@@ -361,6 +365,9 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     if min(blocks) < 1:
         raise RuntimeError(f"{described}calculated shape of the array of sliding blocks as ({blocks[0]}, "
                            f"{blocks[1]}), which must be at least one.")
+    if min(out_sz) <= 0:
+        raise RuntimeError(f"Expected output spatial size to be positive, but got: output_size=({out_sz[0]}, "
+                           f"{out_sz[1]}).")
     batched = input.ndim == 3
     x = input if batched else input.unsqueeze(0)
     c = x.shape[1] // (k[0] * k[1])

@@ -364,7 +364,7 @@ def _adaptive_max(nd, input, output_size, return_indices):
     data = x._data
     bounds = [_adaptive_bounds(L, o) for L, o in zip(sp, outs)]
     idx = np.zeros(x.shape[:2] + outs, dtype=np.int64)
-    for pos in np.ndindex(*outs):  # one vectorised argmax per output position (output sizes are small)
+    for pos in np.ndindex(*outs) if data.size else ():  # one vectorised argmax per output position (sizes are small)
         sl = tuple(slice(b[0][p], b[1][p]) for b, p in zip(bounds, pos))
         region = data[(slice(None), slice(None)) + sl]
         local = np.argmax(region.reshape(region.shape[:2] + (-1,)), axis=-1)

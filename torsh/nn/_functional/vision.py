@@ -31,7 +31,7 @@ def pad(input, pad, mode="constant", value=None):
         pads[input.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
     if mode == "constant":
         for size, (lo, hi) in zip(input.shape, pads):
-            if size + lo + hi < 0:
+            if size + min(lo, 0) + min(hi, 0) < 0:  # PyTorch crops (narrow) before it pads
                 raise RuntimeError("narrow(): length must be non-negative.")
         return nn_pad.constant_pad(input, tuple(pads), 0.0 if value is None else value)
     if mode not in _PAD_NODE:
@@ -53,9 +53,29 @@ def pad(input, pad, mode="constant", value=None):
         if mode == "reflect" and (lo >= size or hi >= size):
             raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, "
                                f"but got: padding ({lo}, {hi}) at dimension {dim} of input {list(input.shape)}")
+    _check_padded_sizes(input, pads, n_dims, mode)
+    for dim in range(input.ndim - n_dims, input.ndim):
+        lo, hi = pads[dim]
         if lo or hi:
-            out = nn_pad.take_dim(out, dim, nn_pad.pad_index(size, lo, hi, mode), node)
+            out = nn_pad.take_dim(out, dim, nn_pad.pad_index(input.shape[dim], lo, hi, mode), node)
     return out
+
+
+def _check_padded_sizes(input, pads, n_dims, mode):
+    """PyTorch's reflection/replication output checks: some padded size >= 1 (all, in 1-d), none negative."""
+    sizes = list(input.shape[-n_dims:])
+    outs = [size + lo + hi for size, (lo, hi) in zip(sizes, pads[-n_dims:])]
+    if not any(o >= 1 for o in outs):
+        names = "DHW"[3 - n_dims:]
+        sep = " " if n_dims == 3 else ", "
+        shown_in = (f"D: {sizes[0]} " if n_dims == 3 else "") + ", ".join(
+            f"{n}: {v}" for n, v in zip(names[-2:], sizes[-2:]))
+        tail = " " if n_dims == 2 and mode == "replicate" else ""  # PyTorch's two kernels print it differently
+        shown_out = " ".join(f"{n}: {v}" for n, v in zip(names, outs))
+        raise RuntimeError(f"input ({shown_in}{tail}) is too small. Calculated output {shown_out}")
+    if any(o < 0 for o in outs):
+        shape = list(input.shape[:-n_dims]) + outs
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(outs)}: {shape}")
 
 
 def _pad_circular(input, pads, n_dims):

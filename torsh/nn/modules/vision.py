@@ -16,8 +16,9 @@ class Upsample(Module):
         super().__init__()
         self.name = type(self).__name__
         self.size = size
-        self.scale_factor = float(scale_factor) if isinstance(scale_factor, (int, float)) else (
-            tuple(float(f) for f in scale_factor) if scale_factor else None)
+        # a falsy scale (0, 0.0) means none, as in PyTorch: interpolate then asks for a size or a scale
+        self.scale_factor = (float(scale_factor) if scale_factor else None) if isinstance(scale_factor, (int, float)) \
+            else (tuple(float(f) for f in scale_factor) if scale_factor else None)
         self.mode = mode
         self.align_corners = align_corners
         self.recompute_scale_factor = recompute_scale_factor
