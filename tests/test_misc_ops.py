@@ -116,3 +116,54 @@ def test_complex_dtypes():
     for d, c in (("float32", "complex64"), ("float64", "complex128")):
         assert torsh.complex(torsh.ones(1, dtype=getattr(torsh, d)), torsh.zeros(1, dtype=getattr(torsh, d))).dtype \
             is getattr(torsh, c)
+
+
+# -- Tensor methods ---------------------------------------------------------------------------------
+METHODS = {
+    "unfold": lambda lib, x: x.unfold(1, 2, 2),
+    "unfold_dim0_overlap": lambda lib, x: x.unfold(0, 2, 1),
+    "unfold_whole": lambda lib, x: x.unfold(-1, 5, 3),
+    "unfold_0d": lambda lib, x: x[0, 0].unfold(0, 1, 1),
+    "fill_diagonal": lambda lib, x: (x * 1).fill_diagonal_(2.5),
+    "fill_diagonal_wrap": lambda lib, x: x.reshape(5, 3).mul(1).fill_diagonal_(-1.0, wrap=True),
+    "fill_diagonal_tall_no_wrap": lambda lib, x: x.reshape(5, 3).mul(1).fill_diagonal_(-1.0),
+    "fill_diagonal_cube": lambda lib, x: x[:2, :2].reshape(2, 2, 1).expand(2, 2, 2).mul(1).fill_diagonal_(0.0),
+    "sum_to_size": lambda lib, x: x.sum_to_size(1, 5),
+    "sum_to_size_tuple": lambda lib, x: x.sum_to_size((3, 1)),
+    "split_with_sizes": lambda lib, x: x.split_with_sizes([2, 3], 1)[1] * 2,
+    "torch_split_with_sizes": lambda lib, x: lib.split_with_sizes(x, [1, 2])[0],
+    "resolve": lambda lib, x: lib.resolve_neg(lib.resolve_conj(x)) * 2,
+}
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_methods_forward_backward(name):
+    ours_x = torsh.tensor(X, requires_grad=True)
+    ref_x = torch_ref.tensor(X, requires_grad=True)
+    ours, ref = METHODS[name](torsh, ours_x), METHODS[name](torch_ref, ref_x)
+    assert_close(ours, ref)
+    weighted_sum(torsh, ours).backward()
+    weighted_sum(torch_ref, ref).backward()
+    assert_close(ours_x.grad, ref_x.grad)
+    assert torsh.autograd.gradcheck(lambda t: METHODS[name](torsh, t), (torsh.tensor(X, requires_grad=True),))
+
+
+def test_predicates_and_sizes():
+    for dtype in ("float32", "int64", "uint8", "bool", "complex64"):
+        ours, ref = torsh.ones(2, 3, dtype=getattr(torsh, dtype)), torch_ref.ones(2, 3, dtype=getattr(torch_ref, dtype))
+        for name in ("is_signed", "is_conj", "is_neg", "is_inference", "is_pinned"):
+            assert getattr(ours, name)() == getattr(ref, name)(), (dtype, name)
+        assert (ours.nbytes, ours.itemsize) == (ref.nbytes, ref.itemsize)
+        assert torsh.is_signed(ours) == torch_ref.is_signed(ref)
+    assert torsh.ones(2, 3).is_same_size(torsh.zeros(2, 3)) and not torsh.is_same_size(torsh.ones(2), torsh.ones(3))
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.ones(1).pin_memory(),
+    lambda lib: lib.arange(5.0).unfold(0, 6, 1),
+    lambda lib: lib.arange(5.0).unfold(0, 2, 0),
+    lambda lib: lib.ones(2).fill_diagonal_(1),
+    lambda lib: lib.ones(2, 3, 2).fill_diagonal_(1),
+])
+def test_method_errors(call):
+    check_same_error(call)

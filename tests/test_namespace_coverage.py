@@ -15,8 +15,8 @@ from helpers import torch_ref
 
 # (PyTorch name, torsh name, floor in percent)
 NAMESPACES = [
-    ("torch", "torsh", 57),
-    ("torch.Tensor", "torsh.Tensor", 83),
+    ("torch", "torsh", 58),
+    ("torch.Tensor", "torsh.Tensor", 86),
     ("torch.nn", "torsh.nn", 96),
     ("torch.nn.functional", "torsh.nn.functional", 92),
     ("torch.nn.init", "torsh.nn.init", 100),

@@ -12,7 +12,9 @@ from .pointwise_more import atan2
 from ._helpers import is_tensor, normalize_dim
 
 __all__ = ["is_nonzero", "complex", "diff", "isin", "ravel", "angle", "real", "imag", "tril_indices", "triu_indices",
-           "hann_window", "hamming_window", "blackman_window", "bartlett_window", "kaiser_window"]
+           "hann_window", "hamming_window", "blackman_window", "bartlett_window", "kaiser_window",
+           "split_with_sizes", "resolve_conj", "resolve_neg", "is_conj", "is_neg",
+           "is_same_size", "is_signed", "is_inference"]
 
 real, imag = conversion.real, conversion.imag
 
@@ -143,3 +145,94 @@ def bartlett_window(window_length, periodic=True, *, dtype=None, layout=None, de
 def kaiser_window(window_length, periodic=True, beta=12.0, *, dtype=None, layout=None, device=None,
                   pin_memory=False, requires_grad=False):
     return _window("kaiser_window", window_length, periodic, dtype, requires_grad, lambda n: np.kaiser(n, beta))
+
+
+# -- Tensor methods PyTorch programs use (torch.<name> too where PyTorch has it: those are in __all__) -----
+def unfold(input, dimension, size, step):
+    """Tensor.unfold: the windows of ``size`` every ``step`` along ``dimension``, as a new last dim."""
+    ndim = max(input._data.ndim, 1)
+    dim = normalize_dim(dimension, ndim)
+    length = input._data.shape[dim] if input._data.ndim else 1
+    if size > length:
+        raise RuntimeError(f"maximum size for tensor at dimension {dim} is {length} but size is {size}")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    starts = np.arange(0, length - size + 1, step)
+    windows = wrap(starts[:, None] + np.arange(size)[None, :])
+    x = input if input._data.ndim else shape.reshape(input, (1,))
+    picked = shape.movedim(x, dim, -1)[..., windows]  # (..., n_windows, size)
+    out = shape.movedim(picked, -2, dim)
+    return out if input._data.ndim else shape.reshape(out, (size,))
+
+
+def fill_diagonal(input, fill_value, wrap=False):
+    """``input`` with its main diagonal set to ``fill_value`` (tall 2-d matrices restart after a blank row when
+    ``wrap``); Tensor.fill_diagonal_ is its in-place form."""
+    if input._data.ndim < 2:
+        raise RuntimeError("dimensions must larger than 1")
+    rows = input._data.shape[0]
+    if input._data.ndim > 2 and len(set(input._data.shape)) != 1:
+        raise RuntimeError("all dimensions of input must be of equal length")
+    n = min(input._data.shape)
+    if input._data.ndim == 2 and wrap and rows > input._data.shape[1]:
+        step = input._data.shape[1] + 1  # the diagonal restarts every (columns + 1) rows
+        index = np.concatenate([np.arange(n) + start for start in range(0, rows, step)])
+        keep = index < rows
+        index, cols = index[keep], np.tile(np.arange(n), -(-rows // step))[:index.size][keep]
+        key = (wrap_index(index), wrap_index(cols))
+    else:
+        key = tuple(wrap_index(np.arange(n)) for _ in range(input._data.ndim))
+    from .indexing import index_put
+    return index_put(input, key, wrap_value(fill_value, input))
+
+
+def wrap_index(array):
+    return wrap(np.asarray(array, dtype=np.int64))
+
+
+def wrap_value(value, like):
+    return value if is_tensor(value) else wrap(np.asarray(value, dtype=like._data.dtype))
+
+
+def sum_to_size(input, *size):
+    """The sum of ``input`` down to ``size`` (a shape ``input`` broadcasts from)."""
+    from ._helpers import sum_to
+    target = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
+    try:
+        np.broadcast_to(np.empty(target), input._data.shape)
+    except ValueError:
+        raise RuntimeError(f"size {{{', '.join(map(str, target))}}} is not expandable to size "
+                           f"{{{', '.join(map(str, input._data.shape))}}}.") from None
+    return sum_to(input, target)
+
+
+def split_with_sizes(input, split_sizes, dim=0):
+    return shape.split(input, list(split_sizes), dim)
+
+
+def resolve_conj(input):
+    return input  # torsh conjugates eagerly: no lazy conjugate bit to resolve
+
+
+def resolve_neg(input):
+    return input
+
+
+def is_conj(input):
+    return False
+
+
+def is_neg(input):
+    return False
+
+
+def is_same_size(input, other):
+    return input._data.shape == other._data.shape
+
+
+def is_signed(input):
+    return input.dtype.is_floating_point or input.dtype.is_complex or input._data.dtype.kind == "i"
+
+
+def is_inference(input):
+    return False

@@ -62,7 +62,8 @@ _METHODS = {
                   "hsplit", "vsplit", "dsplit"],
     activation: ["softmax", "log_softmax"],
     reduction_more: ["nansum", "nanmean"],
-    misc_ops: ["is_nonzero", "diff", "ravel", "angle"],
+    misc_ops: ["is_nonzero", "diff", "ravel", "angle", "unfold", "sum_to_size", "split_with_sizes", "resolve_conj",
+               "resolve_neg", "is_conj", "is_neg", "is_same_size", "is_signed", "is_inference"],
     sorting: ["sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian", "mode", "aminmax", "quantile",
               "nanquantile", "unique", "unique_consecutive", "bincount", "histc", "histogram"],
 }
@@ -136,6 +137,7 @@ for _name in ("squeeze", "unsqueeze", "swapaxes", "swapdims", "transpose", "t"):
 
 index_put = indexing.index_put
 __all__.append("index_put")
+Tensor.fill_diagonal_ = _inplace("fill_diagonal_", misc_ops.fill_diagonal)
 Tensor.polygamma_ = lambda self, n: apply_inplace(self, "polygamma_", lambda t: pointwise_more.polygamma(n, t))
 Tensor.__lshift__ = pointwise_more.bitwise_left_shift
 Tensor.__rshift__ = pointwise_more.bitwise_right_shift
