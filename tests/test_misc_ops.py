@@ -167,3 +167,33 @@ def test_predicates_and_sizes():
 ])
 def test_method_errors(call):
     check_same_error(call)
+
+
+AS_STRIDED = {
+    "windows": lambda lib, x: lib.as_strided(x.reshape(-1), (3, 4), (2, 1)),
+    "with_offset": lambda lib, x: x.reshape(-1).as_strided((2, 2), (5, 1), 3),
+    "transposed": lambda lib, x: x.as_strided((5, 3), (1, 5)),
+    "overlapping_2d": lambda lib, x: x.as_strided((4, 4), (1, 2)) * 2,
+    "scalar": lambda lib, x: x.as_strided((), (), 4),
+}
+
+
+@pytest.mark.parametrize("name", sorted(AS_STRIDED))
+def test_as_strided(name):
+    fn = AS_STRIDED[name]
+    ours_x, ref_x = torsh.tensor(X, requires_grad=True), torch_ref.tensor(X, requires_grad=True)
+    ours, ref = fn(torsh, ours_x), fn(torch_ref, ref_x)
+    assert_close(ours, ref)
+    weighted_sum(torsh, ours).backward()
+    weighted_sum(torch_ref, ref).backward()
+    assert_close(ours_x.grad, ref_x.grad)
+    assert torsh.autograd.gradcheck(lambda t: fn(torsh, t), (torsh.tensor(X, requires_grad=True),))
+
+
+def test_as_strided_is_a_view_and_checks_bounds():
+    for lib in (torsh, torch_ref):
+        base = lib.arange(6.0).view(2, 3)
+        view = base.as_strided((2,), (3,), 1)
+        view[0] = 100.0
+        assert base.tolist() == [[0.0, 100.0, 2.0], [3.0, 4.0, 5.0]]
+    check_same_error(lambda lib: lib.arange(6.0).as_strided((3, 3), (2, 1)))

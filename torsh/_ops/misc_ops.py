@@ -13,7 +13,7 @@ from ._helpers import is_tensor, normalize_dim
 
 __all__ = ["is_nonzero", "complex", "diff", "isin", "ravel", "angle", "real", "imag", "tril_indices", "triu_indices",
            "hann_window", "hamming_window", "blackman_window", "bartlett_window", "kaiser_window",
-           "split_with_sizes", "resolve_conj", "resolve_neg", "is_conj", "is_neg",
+           "as_strided", "split_with_sizes", "resolve_conj", "resolve_neg", "is_conj", "is_neg",
            "is_same_size", "is_signed", "is_inference"]
 
 real, imag = conversion.real, conversion.imag
@@ -236,3 +236,39 @@ def is_signed(input):
 
 def is_inference(input):
     return False
+
+
+class AsStridedBackward0(Node):
+    def backward(self, grad):
+        from .indexing import _scatter_into_zeros
+        flat = _scatter_into_zeros((self.numel,), (self.index,), grad)
+        return (shape.reshape(flat, self.shape),)
+
+
+def as_strided(input, size, stride, storage_offset=None):
+    """A view of ``input``'s storage with the given sizes, strides and offset (in elements), as PyTorch's."""
+    from .._tensor import _storage_array
+    size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
+    if len(size) != len(stride):
+        raise RuntimeError(f"mismatch in length of strides and shape")
+    root = _storage_array(input._data).reshape(-1)
+    own_offset = input.storage_offset()
+    offset = own_offset if storage_offset is None else int(storage_offset)
+    index = offset + sum((np.arange(n) * st).reshape((-1,) + (1,) * (len(size) - k - 1))
+                         for k, (n, st) in enumerate(zip(size, stride))) if size else np.asarray(offset)
+    if np.size(index) and (np.min(index) < 0 or np.max(index) >= root.size):
+        raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset {offset}, and "
+                           f"itemsize {root.itemsize} requiring a storage size of "
+                           f"{(int(np.max(index)) + 1) * root.itemsize} are out of bounds for storage of size "
+                           f"{root.size * root.itemsize}")
+    view = np.lib.stride_tricks.as_strided(root[offset:], size, tuple(st * root.itemsize for st in stride))
+    out = input._make_view(view, lambda t: as_strided(t, size, stride, storage_offset))
+    if needs_grad(input):
+        if not input._data.flags.c_contiguous:
+            raise NotImplementedError("as_strided's gradient needs a contiguous input in torsh")
+        node = AsStridedBackward0()
+        node.numel, node.shape = input._data.size, input._data.shape
+        node.index = np.broadcast_to(index - own_offset, size).astype(np.int64)
+        record(node, (input,), (out,))
+        out._view_version = out._version_counter[0]
+    return out

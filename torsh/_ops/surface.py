@@ -62,7 +62,7 @@ _METHODS = {
                   "hsplit", "vsplit", "dsplit"],
     activation: ["softmax", "log_softmax"],
     reduction_more: ["nansum", "nanmean"],
-    misc_ops: ["is_nonzero", "diff", "ravel", "angle", "unfold", "sum_to_size", "split_with_sizes", "resolve_conj",
+    misc_ops: ["is_nonzero", "diff", "ravel", "angle", "as_strided", "unfold", "sum_to_size", "split_with_sizes", "resolve_conj",
                "resolve_neg", "is_conj", "is_neg", "is_same_size", "is_signed", "is_inference"],
     sorting: ["sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian", "mode", "aminmax", "quantile",
               "nanquantile", "unique", "unique_consecutive", "bincount", "histc", "histogram"],
