@@ -191,3 +191,18 @@ def test_ctc_loss_impossible_alignment_zero_infinity():
         lr = torch.nn.functional.ctc_loss(torch.tensor(lp), torch.tensor([[1, 1]]), [2], [2], reduction="none",
                                           zero_infinity=zero_inf)
         assert_close(lo, lr)
+
+
+@pytest.mark.parametrize("pos_weight", [None, [0.5, 2.0, 1.0, 3.0]])
+def test_bce_with_logits_gradient_at_zero_logits(pos_weight):
+    """At a logit of exactly 0 the gradient is sigmoid(0) - target (scaled), as PyTorch's formula gives; the
+    max(-x, 0) + log1p(e^-|x|) spelling picked the wrong subgradient there (-target)."""
+    logits = np.zeros((3, 4))
+    logits[0, 0], logits[2, 3] = 1.5, -40.0
+    compare_loss(lambda lib, r: lib.nn.BCEWithLogitsLoss(
+        reduction=r, pos_weight=None if pos_weight is None else lib.tensor(pos_weight)),
+        [logits, TARGET01[:3]], [True, True], "sum")
+    x = torsh.tensor(logits, requires_grad=True)
+    assert torsh.autograd.gradcheck(lambda x: nn.functional.binary_cross_entropy_with_logits(
+        x + 0.3, torsh.tensor(TARGET01[:3]),
+        pos_weight=None if pos_weight is None else torsh.tensor(pos_weight)), (x,))

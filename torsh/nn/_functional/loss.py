@@ -146,11 +146,13 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     check_reduction(reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
+    # -logsigmoid(x) = log(1 + e^-x), stably; its gradient at x = 0 is sigmoid(0) - 1 as in PyTorch's formula
+    # (the max(-x, 0) + log1p(e^-|x|) spelling differentiates to the wrong subgradient there)
     if pos_weight is not None:
         log_weight = (pos_weight - 1) * target + 1
-        loss = (1 - target) * input + log_weight * ((-input.abs()).exp().log1p() + (-input).clamp_min(0))
+        loss = (1 - target) * input - log_weight * A.logsigmoid(input)
     else:
-        loss = (1 - target) * input + (-input).clamp_min(0) + (-input.abs()).exp().log1p()
+        loss = (1 - target) * input - A.logsigmoid(input)
     if weight is not None:
         loss = loss * weight
     return reduce_loss(loss, reduction)
