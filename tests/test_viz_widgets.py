@@ -307,6 +307,66 @@ def test_memory_timeline_records_events_and_categories():
     assert 2 <= mt.redraws and "stopped" in mt.header.value
 
 
+def test_memory_timeline_samples_categories_at_allocations_and_draws_steps():
+    """Sampled only at redraws (start and stop here), the areas would interpolate between two
+    points; sampled at allocations they see the activations saved mid-step, drawn as steps."""
+    model, opt = _mlp_and_adam()
+    x, y = torsh.randn(64, 32), torsh.randint(0, 10, (64,))
+    gc.collect()
+    with viz.MemoryTimeline(model, opt, interval=float("inf"), split_budget=1.0) as mt:  # no time limit
+        for _ in range(3):
+            opt.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+    assert mt.redraws == 2  # start and stop: every other sample came from an allocation
+    allocations = sum(1 for e in mt.events if e[1] == "alloc")
+    assert len(mt.samples) >= allocations > 20
+    saved = [s["saved_activations"] for s in mt.samples]
+    assert max(saved) >= min(saved) + 64 * 128 * 4  # the (64, 128) relu output, saved while its graph lived
+    for s in mt.samples:
+        assert sum(s[c] for c in ("parameters", "gradients", "saved_activations", "optimizer_state",
+                                  "temporaries")) == s["total"]
+    data = mt.figure.data
+    assert all(d.line.shape == "hv" for d in data[:5])
+    assert list(data[2].y) == saved and list(data[2].x) == [s["t"] for s in mt.samples]
+    assert data[5].mode == "lines"  # more events than markers can show apart
+
+
+def test_memory_timeline_sampling_stays_within_its_time_budget():
+    clock = _FakeClock()
+    walk = 0.001  # each category walk takes 1 ms on this clock
+
+    class Timeline(viz.MemoryTimeline):
+        def sample(self):
+            clock.now += walk
+            return super().sample()
+    mt = Timeline(interval=float("inf"), split_budget=0.1)
+    mt.clock = clock
+    with mt:
+        keep = []
+        for _ in range(200):
+            clock.now += 0.0001  # an allocation every 0.1 ms
+            keep.append(torsh.zeros(8))
+    walks = len(mt.samples) - 2  # the start and stop samples are not budgeted
+    elapsed = clock.now
+    # each walk of 1 ms is followed by a 9 ms gap: at most a tenth of the time is spent walking
+    assert 1 <= walks and walks * walk <= 0.1 * elapsed + walk
+    del keep
+
+
+def test_memory_timeline_keeps_a_bounded_sample_buffer_and_marks_few_points():
+    with viz.MemoryTimeline(interval=float("inf"), split_budget=1.0, max_samples=50) as mt:
+        for _ in range(300):
+            torsh.ones(10)
+    assert len(mt.samples) <= 51
+    times = [s["t"] for s in mt.samples]
+    assert times == sorted(times)
+    with viz.MemoryTimeline(interval=float("inf")) as few:
+        keep = [torsh.zeros(100) for _ in range(5)]
+    assert few.figure.data[5].mode == "lines+markers" and len(few.figure.data[5].x) <= 40
+    del keep
+
+
 def test_memory_timeline_thins_long_runs_but_keeps_the_peak():
     with viz.MemoryTimeline(interval=float("inf"), max_points=50) as mt:
         keep = [torsh.zeros(1000) for _ in range(10)]
@@ -411,6 +471,29 @@ def test_dashboard_records_steps_and_redraws_at_a_bounded_rate():
     assert counted == len(decisions) > 0
     assert "step 39" in dash.header.value and "lr 0.001" in dash.header.value
     assert "optimizer state" in dash.header.value  # the category split of the last redraw
+
+
+def test_dashboard_peak_is_the_runs_not_the_process_peak_before_it():
+    from torsh.backend import memory
+    big = torsh.zeros(1_000_000)  # 4 MB, freed before the loop: the process peak
+    del big
+    gc.collect()
+    peak_before, live_before = memory.peak_bytes(), memory.live_bytes()
+    assert peak_before >= live_before + 4_000_000
+    model, opt = _mlp_and_adam()
+    x, y = torsh.randn(8, 32), torsh.randint(0, 10, (8,))
+    dash = viz.Dashboard(model, opt, interval=float("inf"), dispatch=False)
+    with dash:
+        for _ in range(3):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            dash.step(loss)
+    peaks = [r["peak_bytes"] for r in dash.history]
+    assert all(r["peak_bytes"] >= r["live_bytes"] for r in dash.history)
+    assert max(peaks) < live_before + 1_000_000 < peak_before  # the run never held the 4 MB
+    assert list(dash.figure.data[3].y) == peaks
 
 
 def test_dashboard_watches_dispatch_on_one_step_in_n():

@@ -13,7 +13,9 @@ the end, so drawing cost is bounded by the loop's wall time, not its step count.
 counting subscribes to the ``dispatch`` topic, which puts every op on the observed path
 (several microseconds each), so by default it watches one step in ``dispatch_every`` (10)
 and the panel shows the counts of those sampled steps; ``dispatch_every=1`` counts every
-step. benchmarks/dashboard_overhead.py counts the whole cost.
+step. benchmarks/dashboard_overhead.py counts the whole cost. With ``memory=True``, starting
+resets the peak (``torsh.backend.memory.reset_peak()``, as ``torch.cuda.reset_peak_memory_stats()``
+would), so the peak line is the run's, not the process's.
 """
 import html
 
@@ -85,6 +87,9 @@ class Dashboard(LiveView):
 
     # -- recording (O(1) per step) -----------------------------------------------------------
     def _subscribe(self):
+        if self.track_memory:  # the peak line is this run's: not a peak from before the loop
+            memory.live_bytes()  # (starts counting if nobody did)
+            memory.reset_peak()
         self._last_step = self.clock()
         self._watch_dispatch(self.track_dispatch)  # step 0 is watched
         return [lambda: self._watch_dispatch(False)]
