@@ -174,6 +174,12 @@ def target_rows(results):
                    "met" if factor <= r["copy_target"] else "missed")
 
 
+def targets_table(results):
+    """The targets table, or a sentence when no selected row has a target."""
+    rows = list(target_rows(results))
+    return markdown_table(rows) if len(rows) > 1 else "(no selected row has a target)"
+
+
 def failures(results):
     """(id, library, error) of every cell that failed."""
     for r in results:
@@ -194,7 +200,7 @@ def markdown_report(output):
               "## Command", "", "```", output["command"], "```", "",
               f"## Numbers ({output['finished']})", "",
               markdown_table(table_rows(output["results"])), "", "## Targets (issue 6)", "",
-              markdown_table(target_rows(output["results"])), ""]
+              targets_table(output["results"]), ""]
     failed = list(failures(output["results"]))
     if failed:
         lines += ["## Failures", ""] + [f"- {row_id} on {name}: {error}" for row_id, name, error in failed] + [""]

@@ -162,6 +162,7 @@ def machine_info(records, libraries):
                 versions.setdefault(name, record.get("version"))
                 malloc = malloc or (record.get("malloc") if record.get("status") == "ok" else None)
     info = machine.describe({name: versions.get(name) or "n/a" for name in report.LIBRARIES})
+    del info["load_average_1min"]  # the output records the load average before and after instead
     info["malloc"] = f"{malloc} (timed rows; memory rows: glibc defaults)" if malloc else machine.malloc_setting
     info["libraries run"] = ", ".join(libraries)
     return info
@@ -186,7 +187,7 @@ def main(argv=None):
               "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "results": results}
     print(report.markdown_table(report.table_rows(results)))
     print()
-    print(report.markdown_table(report.target_rows(results)))
+    print(report.targets_table(results))
     print(f"\nload average before {before}, after {output['load_average']['after']}; commit {output['commit']}")
     if args.json:
         with open(args.json, "w") as f:

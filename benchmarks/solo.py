@@ -44,7 +44,8 @@ def parse_args(argv):
                         help="each repeat times a batch of calls lasting at least this long")
     parser.add_argument("--warmup", type=int, default=DEFAULT_SETTINGS["warmup_calls"])
     parser.add_argument("--return-memory", action="store_true",
-                        help="keep glibc's default of handing freed blocks back (see machine.keep_freed_memory)")
+                        help="keep glibc's default of handing freed blocks back (see machine.keep_freed_memory); "
+                             "peak-memory rows always run with glibc's defaults")
     parser.add_argument("--tiny", action="store_true", help="the row's tiny sizes (workloads.Workload.tiny)")
     return parser.parse_args(argv)
 
