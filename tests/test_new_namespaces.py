@@ -244,3 +244,29 @@ def test_small_predicates():
         assert callable(lib.set_printoptions) and callable(lib.compile)
     check_same_error(lambda lib: lib.is_nonzero(lib.tensor([1, 2])))
     check_same_error(lambda lib: lib.is_nonzero(lib.tensor([])))
+
+
+def test_set_default_tensor_type():
+    try:
+        with pytest.warns(UserWarning, match="set_default_tensor_type\\(\\) is deprecated as of PyTorch 2.1"):
+            torsh.set_default_tensor_type(torsh.DoubleTensor)
+        assert torsh.ones(1).dtype is torsh.float64
+        with pytest.warns(UserWarning):
+            torsh.set_default_tensor_type("torch.FloatTensor")
+        assert torsh.ones(1).dtype is torsh.float32
+    finally:
+        torsh.set_default_dtype(torsh.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_same_error(lambda lib: lib.set_default_tensor_type("torch.cuda.FloatTensor"))
+        check_same_error(lambda lib: lib.set_default_tensor_type(lib.cuda.FloatTensor))
+        check_same_error(lambda lib: lib.set_default_tensor_type(lib.LongTensor))
+    assert torsh.get_default_dtype() is torsh.float32
+
+
+def test_deterministic_debug_mode():
+    for mode, expected in (("warn", 1), ("error", 2), (0, 0), (1, 1), ("default", 0)):
+        torsh.set_deterministic_debug_mode(mode)
+        torch_ref.set_deterministic_debug_mode(mode)
+        assert torsh.get_deterministic_debug_mode() == torch_ref.get_deterministic_debug_mode() == expected
+        assert torsh.are_deterministic_algorithms_enabled() == torch_ref.are_deterministic_algorithms_enabled()

@@ -168,6 +168,33 @@ def are_deterministic_algorithms_enabled():
 
 def is_deterministic_algorithms_warn_only_enabled():
     return _deterministic["warn_only"]
+
+
+def set_deterministic_debug_mode(debug_mode):
+    """0 / "default", 1 / "warn", 2 / "error": as use_deterministic_algorithms(off / warn_only / on)."""
+    mode = {"default": 0, "warn": 1, "error": 2}.get(debug_mode, debug_mode)
+    use_deterministic_algorithms(mode != 0, warn_only=mode == 1)
+
+
+def get_deterministic_debug_mode():
+    if not _deterministic["mode"]:
+        return 0
+    return 1 if _deterministic["warn_only"] else 2
+
+
+def set_default_tensor_type(t):
+    """Deprecated in PyTorch 2.1: sets the default dtype from a legacy type (torch.DoubleTensor or its name)."""
+    _warnings.warn("torch.set_default_tensor_type() is deprecated as of PyTorch 2.1, please use "
+                   "torch.set_default_dtype() and torch.set_default_device() as alternatives.", UserWarning,
+                   stacklevel=2)
+    name = t if isinstance(t, str) else f"torch.{t.__name__}" if not getattr(t, "is_cuda", False) else \
+        f"torch.cuda.{t.__name__}"
+    if name.startswith("torch.cuda."):
+        raise TypeError(f"type {name} not available. Torch not compiled with CUDA enabled.")
+    legacy = _LEGACY_TENSOR_TYPES[name.split(".")[-1]]
+    if not legacy.dtype.is_floating_point:
+        raise TypeError("only floating-point types are supported as the default type")
+    set_default_dtype(legacy.dtype)
 from . import nn  # noqa: E402  (torch.nn: modules, functional, init)
 from . import distributions  # noqa: E402  (torch.distributions; needs nn.functional)
 from . import accelerator, multiprocessing  # noqa: E402,F401  (torch.accelerator: none; torch.multiprocessing)
