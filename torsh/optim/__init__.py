@@ -1,5 +1,6 @@
 """torch.optim for torsh: optimizers (each update a fused numexpr pass) and ``lr_scheduler``."""
 from . import lr_scheduler  # noqa: F401
+from . import swa_utils  # noqa: F401
 from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
@@ -16,4 +17,4 @@ from .sparse_adam import SparseAdam
 
 __all__ = ["ASGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "LBFGS", "NAdam", "Optimizer", "RAdam",
            "RMSprop", "Rprop", "SGD", "SparseAdam", "lr_scheduler", "register_optimizer_step_post_hook",
-           "register_optimizer_step_pre_hook"]
+           "register_optimizer_step_pre_hook", "swa_utils"]
