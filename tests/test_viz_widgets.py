@@ -467,8 +467,10 @@ def test_dashboard_records_steps_and_redraws_at_a_bounded_rate():
     data = dash.figure.data
     assert list(data[0].y) == pytest.approx(losses) and len(data[1].y) == 40
     # the dispatch bars count exactly the decisions made while the dashboard ran
-    counted = sum(sum(d.y) for d in data[4:])
+    from torsh.viz.dispatch_view import VARIANTS
+    counted = sum(sum(d.y) for d in data[4:4 + len(VARIANTS)])  # (metric traces such as acc follow the bars)
     assert counted == len(decisions) > 0
+    assert list(data[dash.trace_of[("acc", "train")]].y) == [0.5] * 20  # logged on odd steps
     assert "step 39" in dash.header.value and "lr 0.001" in dash.header.value
     assert "optimizer state" in dash.header.value  # the category split of the last redraw
 
@@ -494,6 +496,38 @@ def test_dashboard_peak_is_the_runs_not_the_process_peak_before_it():
     assert all(r["peak_bytes"] >= r["live_bytes"] for r in dash.history)
     assert max(peaks) < live_before + 1_000_000 < peak_before  # the run never held the 4 MB
     assert list(dash.figure.data[3].y) == peaks
+
+
+def test_dashboard_plots_every_logged_metric_with_validation_on_the_training_plot():
+    dash = viz.Dashboard(interval=float("inf"), memory=False, dispatch=False)
+    with dash:
+        for step in range(60):
+            row = {"loss": 1.0 / (step + 1), "acc": step / 60}
+            if step % 20 == 19:  # an evaluation every 20 steps, two ways of logging it
+                row["val_loss"] = 2.0 / (step + 1)
+            dash.log(step, **row)
+            if step % 30 == 29:
+                dash.log(split="val", acc=0.5 + step / 100)
+    data = dash.figure.data
+    assert dash.series == [("loss", "train"), ("acc", "train"), ("loss", "val"), ("acc", "val")]
+    titles = [a.text for a in dash.figure.layout.annotations]
+    assert titles[:2] == ["loss", "acc"] and len(titles) == 5  # + step time, memory, dispatch
+
+    def trace(plot, split):
+        return data[dash.trace_of[(plot, split)]]
+    assert list(trace("loss", "train").y) == [1.0 / (s + 1) for s in range(60)]
+    assert list(trace("acc", "train").x) == list(range(60)) and trace("acc", "train").mode == "lines"
+    val_loss, val_acc = trace("loss", "val"), trace("acc", "val")
+    assert list(val_loss.x) == [19, 39, 59] and list(val_loss.y) == [2.0 / 20, 2.0 / 40, 2.0 / 60]
+    assert list(val_acc.x) == [29, 59] and list(val_acc.y) == [0.5 + 0.29, 0.5 + 0.59]
+    # a validation curve shares its training metric's plot (same axes) and colour, dashed, with markers
+    for train, val in ((trace("loss", "train"), val_loss), (trace("acc", "train"), val_acc)):
+        assert (val.xaxis, val.yaxis) == (train.xaxis, train.yaxis)
+        assert val.line.color == train.line.color and val.line.dash == "dash" and val.mode == "lines+markers"
+    assert trace("loss", "train").xaxis != trace("acc", "train").xaxis
+    assert [r["step"] for r in dash.eval_history] == [29, 59] and len(dash.history) == 60
+    assert "val acc 1.09" in dash.header.value
+    assert dash.widget.children[1] is dash.figure  # the figure rebuilt for new metrics is the one shown
 
 
 def test_dashboard_watches_dispatch_on_one_step_in_n():

@@ -6,6 +6,11 @@
         for x, y in loader:
             ...
             dash.step(loss)              # or dash.log(loss=loss.item(), acc=...)
+        dash.log(val_loss=..., val_acc=...)   # or dash.log(step, split="val", loss=..., acc=...)
+
+Every metric gets a plot (``loss`` first, the others in the order they first appear);
+validation values (a ``val_`` prefix, or ``log(..., split="val")``) are drawn on the plot of
+the training metric of the same name, dashed. A new metric rebuilds the figure once.
 
 Per step it appends one row (time, step time, metrics, live and peak bytes): O(1), a few
 microseconds. Redraws happen at most once per ``interval`` seconds (default 0.5) and once at
@@ -32,11 +37,27 @@ from .dispatch_view import VARIANT_COLORS, VARIANTS
 from .stats import CATEGORIES, categorized
 
 MAX_POINTS = 1000  # points per curve sent to the browser
-LOSS, STEP_TIME, LIVE, PEAK = 0, 1, 2, 3  # figure.data indices; dispatch bars follow, one per variant
+MARKERS_UP_TO = 40  # a metric curve shows its points as markers up to this many (sparse validation points)
+LOSS, STEP_TIME, LIVE, PEAK = 0, 1, 2, 3  # figure.data indices; dispatch bars follow, one per variant,
+# then one trace per other (metric, split) series in the order they first appeared
+TRAIN, VAL_PREFIX = "train", "val_"
+METRIC_COLORS = ("#4c78a8", "#54a24b", "#b279a2", "#9d755d", "#72b7b2", "#eeca3b", "#ff9da6", "#bab0ac")
+NOT_METRICS = ("step", "time", "step_time", "live_bytes", "peak_bytes", "split")
 
 
 def _array(values):
     return np.asarray(values, dtype=np.float64)
+
+
+def series_of(name, split=None):
+    """(plot, split) of a logged metric: ``val_loss`` -> ("loss", "val"); ``loss`` -> ("loss", "train");
+    with ``split="val"``, ``loss`` or ``val_loss`` -> ("loss", "val")."""
+    if split is not None and split != TRAIN:
+        prefix = split + "_"
+        return (name[len(prefix):] if name.startswith(prefix) and len(name) > len(prefix) else name), split
+    if name.startswith(VAL_PREFIX) and len(name) > len(VAL_PREFIX):
+        return name[len(VAL_PREFIX):], "val"
+    return name, TRAIN
 
 
 def _number(value):
@@ -49,6 +70,8 @@ class Dashboard(LiveView):
     """Widget + context manager for a training loop; ``.widget`` is a VBox(header, FigureWidget).
 
     ``history``: one dict per step {"step", "time", "step_time", "live_bytes", "peak_bytes", metrics...}.
+    ``eval_history``: one dict per ``log(split=...)`` call {"step", "split", metrics...}.
+    ``series``: the (plot, split) pairs logged so far, in order; ``trace_of[(plot, split)]`` its figure.data index.
     ``counter``: dispatch decisions of the watched steps (``dispatch_steps`` of them).
     """
 
@@ -61,29 +84,62 @@ class Dashboard(LiveView):
         self.dispatch_steps = 0  # steps whose dispatch decisions were counted
         self._unsubscribe_dispatch = None
         self.history = []
+        self.eval_history = []
+        self.series = [("loss", TRAIN)]  # the training loss always has its plot (figure.data[LOSS])
+        self._figure_series = 1  # how many of them the current figure draws
         self.steps = 0
         self.max_history = max_history  # past it, every second row is dropped (rows keep their "step")
         self.counter = DispatchCounter()
         self.memory_split = None
         self._last_step = None
         self.header = widgets.HTML("<i>dashboard: waiting for the first step</i>")
-        fig = make_subplots(rows=2, cols=2, subplot_titles=("loss", "step time (ms)", "memory (bytes)",
-                                                            "dispatch (calls per op, watched steps)"),
-                            vertical_spacing=0.18, horizontal_spacing=0.1)
-        fig.add_trace(go.Scatter(x=[], y=[], name="loss", mode="lines", line={"color": "#4c78a8"}), 1, 1)
-        fig.add_trace(go.Scatter(x=[], y=[], name="step time", mode="lines", line={"color": "#f58518"}), 1, 2)
-        fig.add_trace(go.Scatter(x=[], y=[], name="live", mode="lines", line={"color": "#222"}), 2, 1)
-        fig.add_trace(go.Scatter(x=[], y=[], name="peak", mode="lines", line={"color": "#e45756", "dash": "dash"}),
-                      2, 1)
-        for variant in VARIANTS:
-            fig.add_trace(go.Bar(x=[], y=[], name=variant, marker={"color": VARIANT_COLORS[variant]}), 2, 2)
-        fig.update_layout(height=520, barmode="stack", margin={"l": 50, "r": 10, "t": 40, "b": 40},
-                          legend={"orientation": "h", "y": -0.12})
-        fig.update_xaxes(title_text="step", row=1, col=1)
-        fig.update_xaxes(title_text="step", row=1, col=2)
-        fig.update_xaxes(title_text="step", row=2, col=1)
-        self.figure = Figure(data=fig.data, layout=fig.layout)  # built whole: see _figure.py
+        self.figure = self._make_figure()
         self.widget = widgets.VBox([self.header, self.figure])
+
+    def _make_figure(self):
+        """The figure for the series known now: one plot per metric, then step time, memory, dispatch."""
+        plots = list(dict.fromkeys(plot for plot, _ in self.series))
+        titles = [*plots, "step time (ms)", "memory (bytes)", "dispatch (calls per op, watched steps)"]
+        rows = (len(titles) + 1) // 2
+        fig = make_subplots(rows=rows, cols=2, subplot_titles=titles, vertical_spacing=0.36 / rows,
+                            horizontal_spacing=0.1)
+        cell = {title: (i // 2 + 1, i % 2 + 1) for i, title in enumerate(titles)}
+        fig.add_trace(self._metric_trace("loss", TRAIN, 0), *cell["loss"])
+        fig.add_trace(go.Scatter(x=[], y=[], name="step time", mode="lines", line={"color": "#f58518"}),
+                      *cell["step time (ms)"])
+        fig.add_trace(go.Scatter(x=[], y=[], name="live", mode="lines", line={"color": "#222"}), *cell["memory (bytes)"])
+        fig.add_trace(go.Scatter(x=[], y=[], name="peak", mode="lines", line={"color": "#e45756", "dash": "dash"}),
+                      *cell["memory (bytes)"])
+        for variant in VARIANTS:
+            fig.add_trace(go.Bar(x=[], y=[], name=variant, marker={"color": VARIANT_COLORS[variant]}), *cell[titles[-1]])
+        self.trace_of = {("loss", TRAIN): LOSS}
+        for plot, split in self.series[1:]:
+            self.trace_of[(plot, split)] = len(fig.data)
+            fig.add_trace(self._metric_trace(plot, split, plots.index(plot)), *cell[plot])
+        fig.update_layout(height=260 * rows, barmode="stack", margin={"l": 50, "r": 10, "t": 40, "b": 40},
+                          legend={"orientation": "h", "y": -0.24 / rows})
+        for title in titles[:-1]:
+            fig.update_xaxes(title_text="step", row=cell[title][0], col=cell[title][1])
+        self._figure_series = len(self.series)
+        return Figure(data=fig.data, layout=fig.layout)  # built whole: see _figure.py
+
+    @staticmethod
+    def _metric_trace(plot, split, index):
+        color = METRIC_COLORS[index % len(METRIC_COLORS)]
+        return go.Scatter(x=[], y=[], name=plot if split == TRAIN else f"{split} {plot}", mode="lines",
+                          line={"color": color, "dash": "solid" if split == TRAIN else "dash"})
+
+    def _rebuild_figure(self):
+        """A new figure in the old one's place, for series that appeared since it was made."""
+        old, self.figure = self.figure, self._make_figure()
+        self.widget.children = tuple(self.figure if child is old else child for child in self.widget.children)
+        old.close()
+
+    def _note_series(self, names, split=None):
+        for name in names:
+            key = series_of(name, split)
+            if key not in self.series:
+                self.series.append(key)
 
     # -- recording (O(1) per step) -----------------------------------------------------------
     def _subscribe(self):
@@ -112,6 +168,8 @@ class Dashboard(LiveView):
             row["loss"] = _number(loss)
         for name, value in metrics.items():
             row[name] = _number(value)
+        if metrics:
+            self._note_series(metrics)
         if self.track_memory:
             row["live_bytes"] = memory.live_bytes()
             row["peak_bytes"] = memory.peak_bytes()
@@ -130,9 +188,25 @@ class Dashboard(LiveView):
         self._last_step = self.clock()  # a redraw is not part of the next step's time
         return row
 
-    def log(self, **metrics):
-        """Same as ``step(**metrics)``: call one of them once per step."""
-        return self.step(**metrics)
+    def log(self, step=None, *, split=None, **metrics):
+        """Record metrics. Training ones (no ``split``, or ``split="train"``) end a step, as
+        ``step(**metrics)`` (call one of them once per step); ``val_<name>`` among them is drawn
+        on ``<name>``'s plot. With another ``split`` (``"val"``, ``"test"``...) the metrics are an
+        evaluation at ``step`` (default: the last step), drawn on the plots of the training
+        metrics of the same names, and no step ends. ``step`` also sets the x of a training row."""
+        if split is None or split == TRAIN:
+            row = self.step(**metrics)
+            if step is not None:
+                row["step"] = step
+            return row
+        at = step if step is not None else (self.history[-1]["step"] if self.history else 0)
+        row = {"step": at, "split": split, **{name: _number(value) for name, value in metrics.items()}}
+        self.eval_history.append(row)
+        if len(self.eval_history) > self.max_history:
+            thin_in_place(self.eval_history)
+        self._note_series(metrics, split)
+        self.maybe_redraw()
+        return row
 
     # -- drawing ----------------------------------------------------------------------------
     def redraw(self):
@@ -142,10 +216,15 @@ class Dashboard(LiveView):
         if self.track_memory and (self._model is not None or self._optimizer is not None):
             self.memory_split = categorized(self._model, self._optimizer)
         ops = self.counter.rows()[:12]
+        if len(self.series) != self._figure_series:
+            self._rebuild_figure()
+        points = self._metric_points(shown)
         with self.figure.batch_update():  # numpy arrays: plotly validates them without a Python loop per point
             data = self.figure.data
-            data[LOSS].update(x=_array([r["step"] for r in shown if "loss" in r]),
-                              y=_array([r["loss"] for r in shown if "loss" in r]))
+            for key, index in self.trace_of.items():
+                xs, ys = points.get(key, ([], []))
+                data[index].update(x=_array(xs), y=_array(ys),
+                                   mode="lines+markers" if 0 < len(xs) <= MARKERS_UP_TO else "lines")
             data[STEP_TIME].update(x=_array(steps), y=_array([r["step_time"] * 1e3 for r in shown]))
             if self.track_memory:
                 data[LIVE].update(x=_array(steps), y=_array([r["live_bytes"] for r in shown]))
@@ -153,6 +232,22 @@ class Dashboard(LiveView):
             for index, variant in enumerate(VARIANTS):
                 data[PEAK + 1 + index].update(x=[o["op"] for o in ops], y=[o["variants"].get(variant, 0) for o in ops])
         self.header.value = self._summary()
+
+    def _metric_points(self, shown):
+        """{(plot, split): (steps, values)} of the shown training rows and the evaluations."""
+        points = {}
+
+        def add(row, split):
+            for name, value in row.items():
+                if name not in NOT_METRICS:
+                    xs, ys = points.setdefault(series_of(name, split), ([], []))
+                    xs.append(row["step"])
+                    ys.append(value)
+        for row in shown:
+            add(row, None)
+        for i in downsample(len(self.eval_history), MAX_POINTS):
+            add(self.eval_history[i], self.eval_history[i]["split"])
+        return points
 
     def _summary(self):
         if not self.history:
@@ -162,8 +257,10 @@ class Dashboard(LiveView):
         parts = [f"<b>step {last['step']}</b>"]
         if "loss" in last:
             parts.append(f"loss {last['loss']:.4g}")
-        parts += [f"{k} {v:.4g}" for k, v in last.items()
-                  if k not in ("step", "time", "step_time", "loss", "live_bytes", "peak_bytes")]
+        parts += [f"{k} {v:.4g}" for k, v in last.items() if k not in NOT_METRICS and k != "loss"]
+        if self.eval_history:
+            evaluation = self.eval_history[-1]
+            parts += [f"{evaluation['split']} {k} {v:.4g}" for k, v in evaluation.items() if k not in NOT_METRICS]
         if times:
             parts.append(f"step {sorted(times)[len(times) // 2] * 1e3:.2f} ms (median of last {len(times)})")
         if "live_bytes" in last:
