@@ -62,9 +62,8 @@ def test_harness_output_structure(harness_output):
             "results"} <= set(output)
     assert output["mode"].startswith("solo")
     assert output["threads"] == 2 and output["rounds"] == 2
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                          cwd=BENCH_DIR).stdout.strip()
-    assert output["commit"].startswith(head[:7])
+    commit = output["commit"].removesuffix("-dirty")  # others may commit meanwhile: HEAD or an ancestor
+    assert subprocess.run(["git", "merge-base", "--is-ancestor", commit, "HEAD"], cwd=BENCH_DIR).returncode == 0
     for when in ("before", "after"):
         assert len(output["load_average"][when]) == 3
     assert output["machine"]["torsh"] == torsh.__version__
@@ -77,7 +76,7 @@ def test_harness_output_structure(harness_output):
         c = cells[name]
         assert c["status"] == "ok" and len(c["rounds"]) == 2
         assert 0 < c["min"] <= c["median"] <= c["max"] < 1
-    assert row["torsh_variant"] == "numpy"
+    assert row["torsh_variant"] not in ("", "-")  # the add went through the dispatcher, which says how
     assert "| W1.1" in markdown and str(output["load_average"]["before"]) in markdown
 
 
