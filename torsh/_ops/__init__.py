@@ -185,9 +185,9 @@ def _bool_or_bitwise(logical, bitwise):
     return op
 
 
-_and = _bool_or_bitwise(pointwise.logical_and, pointwise.bitwise_and)
-_or = _bool_or_bitwise(pointwise.logical_or, pointwise.bitwise_or)
-_xor = _bool_or_bitwise(pointwise.logical_xor, pointwise.bitwise_xor)
+_and = _bool_or_bitwise(pointwise.logical_and_operator, pointwise.bitwise_and)
+_or = _bool_or_bitwise(pointwise.logical_or_operator, pointwise.bitwise_or)
+_xor = _bool_or_bitwise(pointwise.logical_xor_operator, pointwise.bitwise_xor)
 
 _OPERATORS = {
     "__add__": _shortcut("add", np.add, pointwise.add),

@@ -97,3 +97,98 @@ def dtype_name(d):
     return names[d.name]
 
 
+# -- which dtype kinds each op has a kernel for --------------------------------------------------
+def _no_kernel(kernel):
+    """PyTorch's dispatch error for a dtype its kernel was not compiled for."""
+    return lambda dtype: NotImplementedError(f'"{kernel}" not implemented for \'{dtype_name(dtype)}\'')
+
+
+def _fixed(error_type, message):
+    return lambda dtype: error_type(message)
+
+
+def _on_complex(op, wording="is not supported for complex inputs", error_type=NotImplementedError):
+    return _fixed(error_type, f"{op} {wording}")
+
+
+_NEG_BOOL = ("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, "
+             "use the `~` or `logical_not()` operator instead.")
+
+# op -> {NumPy dtype kinds ("b" bool, "iu" integers, "c" complex): error for them}, as PyTorch 2.13 on CPU
+# raises it; kinds not listed are supported. Binary ops are looked up with their promoted dtype.
+_UNSUPPORTED = {
+    "abs": {"b": _no_kernel("abs_cpu")},
+    "neg": {"b": _fixed(RuntimeError, _NEG_BOOL)},
+    "relu": {"b": _fixed(RuntimeError, "Boolean inputs not supported for relu"),
+             "c": _fixed(NotImplementedError, "clamp is not supported for complex types")},
+    "floor": {"b": _no_kernel("floor_vml_cpu"), "c": _on_complex("floor")},
+    "ceil": {"b": _no_kernel("ceil_vml_cpu"), "c": _on_complex("ceil")},
+    "trunc": {"b": _no_kernel("trunc_vml_cpu"), "c": _on_complex("trunc")},
+    "round": {"bc": _no_kernel("round_vml_cpu")},
+    "frac": {"biuc": _no_kernel("frac_cpu")},
+    "sign": {"c": _fixed(NotImplementedError, "Unlike NumPy, torch.sign is not intended to support complex numbers. "
+                                              "Please use torch.sgn instead.")},
+    "erf": {"c": _no_kernel("erf_vml_cpu")},
+    "erfc": {"c": _no_kernel("erfc_vml_cpu")},
+    "rad2deg": {"c": _on_complex("rad2deg", "is not supported for complex tensors.", RuntimeError)},
+    "deg2rad": {"c": _on_complex("deg2rad", "is not supported for complex tensors.", RuntimeError)},
+    "isposinf": {"c": _on_complex("isposinf", "does not support complex inputs.", RuntimeError)},
+    "isneginf": {"c": _on_complex("isneginf", "does not support complex inputs.", RuntimeError)},
+    "signbit": {"c": _on_complex("signbit", "is not implemented for complex tensors.")},
+    "remainder": {"bc": _no_kernel("remainder_cpu")},
+    "div_floor": {"bc": _no_kernel("div_floor_cpu")},
+    "div_trunc": {"bc": _no_kernel("div_trunc_cpu")},
+    "fmod": {"bc": _no_kernel("fmod_cpu")},
+    "atan2": {"c": _no_kernel("atan2_cpu")},
+    "copysign": {"c": _no_kernel("copysign_cpu")},
+    "xlogy": {"c": _no_kernel("xlogy_cpu")},
+    "hypot": {"biuc": _no_kernel("hypot_cpu")},
+    "logaddexp": {"biu": _no_kernel("logaddexp_cpu")},
+    "logaddexp2": {"biuc": _no_kernel("logaddexp2_cpu")},
+    **{op: {"c": _no_kernel(f"{op}_cpu")} for op in ("lt", "le", "gt", "ge")},
+    **{op: {"c": _on_complex(op, "not implemented for complex tensors.", RuntimeError)}
+       for op in ("maximum", "minimum", "fmax", "fmin")},
+}
+UNSUPPORTED_KINDS = {op: {kind: error for kinds, error in by_kinds.items() for kind in kinds}
+                     for op, by_kinds in _UNSUPPORTED.items()}
+
+
+def check_dtype_support(op, np_dtype, *shapes):
+    """Raise PyTorch's error when ``op`` has no kernel for ``np_dtype`` (the input's, or the promoted one).
+
+    ``shapes``: the operands' shapes, for ops that (as PyTorch's TensorIterator) check broadcasting first.
+    One dict lookup on the dtype's kind: cheap enough for every call.
+    """
+    error = UNSUPPORTED_KINDS[op].get(np_dtype.kind)
+    if error is not None:
+        if shapes:
+            broadcast_shapes(*shapes)
+        raise error(np_dtype)
+
+
+def require_tensor_operands(op, input, other):
+    """PyTorch's TypeError for ops whose schema takes (Tensor input, Tensor other) only: no Python numbers."""
+    for name, position, value in (("input", 1, input), ("other", 2, other)):
+        if not is_tensor(value):
+            raise TypeError(f"{op}(): argument '{name}' (position {position}) must be Tensor, "
+                            f"not {type(value).__name__}")
+
+
+def float_to_int_like_torch(data, np_int):
+    """Float array ``data`` cast to the integer dtype ``np_int`` as PyTorch's CPU cast does.
+
+    NumPy's float32/float64 casts agree with PyTorch's on x86 (NaN/inf -> the int32/int64 minimum,
+    narrower types wrapped from int32); bfloat16 (ml_dtypes) casts on its own, so half-precision goes
+    through float32 first.
+    """
+    if data.dtype.itemsize < 4:
+        data = data.astype(np.float32)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return data.astype(np_int)
+
+
+def cast_for_integer_accumulation(data, np_out):
+    """A float input summed/multiplied into an integer dtype= is cast first, with PyTorch's cast (NaN/inf too)."""
+    if np_out.kind in "iu" and data.dtype.kind not in "biuc":
+        return float_to_int_like_torch(data, np_out)
+    return data

@@ -4,6 +4,7 @@ Each op is one function (forward on NumPy, through the dispatcher where a compil
 exists) plus one Node subclass whose backward is written in torsh ops.
 """
 import math
+import warnings
 
 import numpy as np
 import scipy.special as sps
@@ -15,7 +16,8 @@ from ..autograd.grad_mode import no_grad
 from ..autograd.graph import Node, needs_grad, record
 from ..backend import dispatch
 from . import _activation_backward
-from ._helpers import broadcast_shapes, is_tensor, sum_to, to_array
+from ._helpers import (UNSUPPORTED_KINDS, broadcast_shapes, check_dtype_support, is_tensor,
+                       require_tensor_operands, sum_to, to_array)
 
 
 def _operands(a, b, op):
@@ -91,10 +93,9 @@ class SubBackward0(Node):
 
 
 def _add_like(op, np_fn, node_cls, input, other, alpha):
+    if op == "sub":
+        _check_sub_operands(input, other)
     a, b, rt = _operands(input, other, op)
-    if rt is _dtype.bool and op == "sub":
-        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
-                           "Use the `^` or `logical_xor()` operator instead.")
     if alpha != 1:
         b = b * rt.np.type(alpha)
     result = _wrap_result(_compute_binary(op, a, b, np_fn), rt)
@@ -104,6 +105,21 @@ def _add_like(op, np_fn, node_cls, input, other, alpha):
         node.scalars = (None if is_tensor(input) else input, None if is_tensor(other) else other)  # for tracing
         record(node, (input, other), (result,))
     return result
+
+
+def _is_bool_operand(x):
+    return x._data.dtype.kind == "b" if is_tensor(x) else isinstance(x, (bool, np.bool_))
+
+
+def _check_sub_operands(input, other):
+    """PyTorch refuses a bool operand of ``-`` (a Python bool counts as a bool tensor)."""
+    a_bool, b_bool = _is_bool_operand(input), _is_bool_operand(other)
+    if a_bool and b_bool:
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                           "Use the `^` or `logical_xor()` operator instead.")
+    if a_bool or b_bool:
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
 
 
 def add(input, other, *, alpha=1, out=None):
@@ -194,6 +210,8 @@ divide = true_divide = div
 
 def _rounding_div(input, other, mode):
     a, b, rt = _operands(input, other, "div")
+    if mode in ("floor", "trunc"):
+        check_dtype_support("div_" + mode, rt.np, np.shape(a), np.shape(b))
     try:
         value = _rounded_quotient(a, b, rt, mode)
     except ValueError:
@@ -251,6 +269,7 @@ class _ZeroGrad(Node):
 
 def remainder(input, other, *, out=None):
     a, b, rt = _operands(input, other, "remainder")
+    check_dtype_support("remainder", rt.np, np.shape(a), np.shape(b))
     if not rt.is_floating_point:
         _check_int_zero_division(b)
     result = _wrap_result(np.asarray(_numpy_binary(np.mod, a, b)), rt)
@@ -363,9 +382,12 @@ def _make_unary(name, np_fn, derivative, *, node_name, kernel=None, to_float=Tru
         return (derivative(grad, x, y),)
 
     node_cls = type(node_name, (Node,), {"backward": backward, "__module__": __name__})
+    unsupported = UNSUPPORTED_KINDS.get(name, {})
 
     def op(input, *, out=None):
         data = input._data
+        if data.dtype.kind in unsupported:
+            check_dtype_support(name, data.dtype)
         if to_float and data.dtype.kind in "biu":
             data = data.astype(_dtype.get_default_dtype().np)
         with np.errstate(all="ignore"):
@@ -455,12 +477,25 @@ for _name, (_np_fn, _deriv, _node_name, _kernel, _to_float, _saves) in _UNARY.it
     globals()[_name], globals()[_node_name if _node_name not in globals() else "_" + _node_name] = _make_unary(
         _name, _np_fn, _deriv, node_name=_node_name, kernel=_kernel, to_float=_to_float, saves=_saves)
 
+_square_same_dtype = square  # noqa: F821 (made above)
+
+
+def square(input, *, out=None):
+    if input._data.dtype.kind == "b":  # PyTorch squares as pow(input, 2): a bool becomes int64
+        input = wrap(input._data.astype(np.int64))
+    return _square_same_dtype(input, out=out)
+
+
 negative, absolute, arcsin, arccos, arctan = neg, abs, asin, acos, atan  # noqa: F821 (made above)
 arcsinh, arccosh, arctanh = asinh, acosh, atanh  # noqa: F821
 
 
 def _make_piecewise_constant(name, np_fn, node_name):
+    unsupported = UNSUPPORTED_KINDS.get(name, {})
+
     def op(input, *, out=None):
+        if input._data.dtype.kind in unsupported:
+            check_dtype_support(name, input._data.dtype)
         result = wrap(np.asarray(np_fn(input._data)))
         if needs_grad(input) and result.dtype.is_floating_point:
             record(_ZeroGrad(node_name, (input._data.shape,)), (input,), (result,))
@@ -480,12 +515,12 @@ trunc = _make_piecewise_constant("trunc", lambda x: x.copy() if x.dtype.kind in 
 fix = trunc
 
 
-def sgn(input):
-    return sign(input)
+sgn = _make_piecewise_constant("sgn", _np_sign, "SgnBackward0")  # sign, defined for complex: x / |x|
 
 
 def round(input, *, decimals=0, out=None):
     data = input._data
+    check_dtype_support("round", data.dtype)
     value = data.copy() if data.dtype.kind in "biu" else np.round(data, decimals)
     result = wrap(np.asarray(value, dtype=data.dtype))
     if needs_grad(input):
@@ -495,8 +530,12 @@ def round(input, *, decimals=0, out=None):
 
 # -- comparisons and logical ops (never differentiable) ---------------------------------------
 def _make_comparison(name, np_fn):
+    unsupported = UNSUPPORTED_KINDS.get(name, {})
+
     def op(input, other, *, out=None):
-        a, b, _ = _operands(input, other, name)
+        a, b, rt = _operands(input, other, name)
+        if rt.np.kind in unsupported:
+            check_dtype_support(name, rt.np, np.shape(a), np.shape(b))
         return _out(wrap(np.asarray(_numpy_binary(np_fn, a, b))), out)
     op.__name__ = name
     return op
@@ -515,16 +554,22 @@ def _bool_array(x):
     return x._data.astype(bool, copy=False) if is_tensor(x) else bool(x)
 
 
-def logical_and(input, other):
-    return wrap(np.asarray(_numpy_binary(np.logical_and, _bool_array(input), _bool_array(other))))
+def _make_logical(name, np_fn):
+    """torch.logical_<name> (tensors only, as PyTorch) and the unchecked form the ``&``/``|``/``^`` operators
+    use on bools (``mask & True`` is fine)."""
+    def operator(input, other):
+        return wrap(np.asarray(_numpy_binary(np_fn, _bool_array(input), _bool_array(other))))
+
+    def op(input, other):
+        require_tensor_operands(name, input, other)
+        return operator(input, other)
+    op.__name__ = name
+    return op, operator
 
 
-def logical_or(input, other):
-    return wrap(np.asarray(_numpy_binary(np.logical_or, _bool_array(input), _bool_array(other))))
-
-
-def logical_xor(input, other):
-    return wrap(np.asarray(_numpy_binary(np.logical_xor, _bool_array(input), _bool_array(other))))
+logical_and, logical_and_operator = _make_logical("logical_and", np.logical_and)
+logical_or, logical_or_operator = _make_logical("logical_or", np.logical_or)
+logical_xor, logical_xor_operator = _make_logical("logical_xor", np.logical_xor)
 
 
 def logical_not(input):
@@ -535,6 +580,7 @@ def _make_bitwise(name, np_fn):
     def op(input, other):
         a, b, rt = _operands(input, other, name)
         if rt.is_floating_point or rt.is_complex:
+            broadcast_shapes(np.shape(a), np.shape(b))  # PyTorch checks the shapes first
             raise NotImplementedError(f'"{name}_cpu" not implemented for \'{_type_label(rt)}\'')
         return wrap(np.asarray(_numpy_binary(np_fn, a, b)))
     op.__name__ = name
@@ -557,16 +603,16 @@ def bitwise_not(input):
     return wrap(np.invert(input._data))
 
 
-def isnan(input):
-    return wrap(np.isnan(input._data) if input._data.dtype.kind in "fc" else np.zeros(input._data.shape, bool))
+def isnan(input):  # kind "V": bfloat16
+    return wrap(np.isnan(input._data) if input._data.dtype.kind in "fcV" else np.zeros(input._data.shape, bool))
 
 
-def isinf(input):
-    return wrap(np.isinf(input._data) if input._data.dtype.kind in "fc" else np.zeros(input._data.shape, bool))
+def isinf(input):  # kind "V": bfloat16
+    return wrap(np.isinf(input._data) if input._data.dtype.kind in "fcV" else np.zeros(input._data.shape, bool))
 
 
-def isfinite(input):
-    return wrap(np.isfinite(input._data) if input._data.dtype.kind in "fc" else np.ones(input._data.shape, bool))
+def isfinite(input):  # kind "V": bfloat16
+    return wrap(np.isfinite(input._data) if input._data.dtype.kind in "fcV" else np.ones(input._data.shape, bool))
 
 
 # -- where / clamp ------------------------------------------------------------------------
@@ -582,7 +628,11 @@ def where(condition, input=None, other=None, *, out=None):
     if input is None and other is None:
         from .indexing import nonzero
         return nonzero(condition, as_tuple=True)
-    if condition.dtype is not _dtype.bool:
+    if condition.dtype is _dtype.uint8:
+        warnings.warn("where received a uint8 condition tensor. This behavior is deprecated and will be removed in "
+                      "a future version of PyTorch. Use a boolean condition instead.")
+        condition = wrap(condition._data.astype(bool))
+    elif condition.dtype is not _dtype.bool:
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {_type_label(condition.dtype)}")
     a, b, rt = _operands(input, other, "where")
     try:

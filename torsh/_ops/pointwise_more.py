@@ -12,24 +12,35 @@ import scipy.special as sps
 from .. import _dtype
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
-from ._helpers import broadcast_shapes, dtype_name, is_tensor, sum_to, to_array
+from ._helpers import (UNSUPPORTED_KINDS, broadcast_shapes, check_dtype_support, dtype_name, is_tensor,
+                       require_tensor_operands, sum_to, to_array)
 from .pointwise import _make_unary, _numpy_binary, _out, where
 from .pointwise import pow as _pow
 
 
 # -- binary ops with a derivative per operand --------------------------------------------------
-def _promote(input, other, op, *, to_float, int_error=False):
-    """(a, b) as tensors of the promoted dtype; scalars become 0-dim tensors (no grad edge)."""
+def _promote(input, other, op, *, to_float):
+    """(a, b) as tensors of the promoted dtype; scalars become 0-dim tensors (no grad edge).
+
+    The promoted dtype must have a kernel (``_helpers.UNSUPPORTED_KINDS``); PyTorch checks the shapes
+    broadcast first, except for maximum/minimum/fmax/fmin, which refuse complex operands up front.
+    """
     if not is_tensor(input) and not is_tensor(other):
         from .creation import tensor
         input = tensor(input)
     rt = _dtype.result_type_of(input, other)
-    if not (rt.is_floating_point or rt.is_complex):
-        if int_error:
-            raise NotImplementedError(f'"{op}_cpu" not implemented for \'{dtype_name(rt)}\'')
-        if to_float:
-            rt = _dtype.get_default_dtype()
+    unsupported = UNSUPPORTED_KINDS.get(op, ())
+    if rt.np.kind in unsupported:
+        shapes = () if op in _EXTREMA else (np.shape(_arr(input, rt)), np.shape(_arr(other, rt)))
+        check_dtype_support(op, rt.np, *shapes)
+    if to_float and not (rt.is_floating_point or rt.is_complex):
+        rt = _dtype.get_default_dtype()
     return input, other, rt
+
+
+_EXTREMA = ("maximum", "minimum", "fmax", "fmin")
+# ops whose schema is (Tensor input, Tensor other): a Python number is a TypeError, as in PyTorch
+_TENSORS_ONLY = _EXTREMA + ("atan2", "hypot", "logaddexp", "logaddexp2")
 
 
 def _arr(x, rt):
@@ -40,7 +51,7 @@ def _as_t(x, rt):
     return x if is_tensor(x) else wrap(np.asarray(x, dtype=rt.np))
 
 
-def _make_binary(name, np_fn, grads, node_name, *, to_float=True, int_error=False):
+def _make_binary(name, np_fn, grads, node_name, *, to_float=True):
     """A binary op whose gradients are ``grads(grad, a, b, out) -> (grad_a, grad_b)`` in torsh ops."""
 
     def backward(self, grad):
@@ -51,8 +62,12 @@ def _make_binary(name, np_fn, grads, node_name, *, to_float=True, int_error=Fals
 
     node_cls = type(node_name, (Node,), {"backward": backward, "__module__": __name__})
 
+    tensors_only = name in _TENSORS_ONLY
+
     def op(input, other, *, out=None):
-        input, other, rt = _promote(input, other, name, to_float=to_float, int_error=int_error)
+        if tensors_only:
+            require_tensor_operands(name, input, other)
+        input, other, rt = _promote(input, other, name, to_float=to_float)
         with np.errstate(all="ignore"):
             value = _numpy_binary(np_fn, _arr(input, rt), _arr(other, rt))
         result = wrap(np.asarray(value, dtype=rt.np))
@@ -81,15 +96,34 @@ atan2 = _make_binary(
 arctan2 = atan2
 hypot = _make_binary(
     "hypot", np.hypot, lambda g, a, b, y, wa, wb: _only(wa, wb, lambda: g * a / y, lambda: g * b / y),
-    "HypotBackward0", int_error=True)
+    "HypotBackward0")
+def _logaddexp_np(a, b):
+    return _complex_logaddexp(a, b) if np.result_type(a, b).kind == "c" else np.logaddexp(a, b)
+
+
+def _complex_logaddexp(x, y):
+    """PyTorch's complex log(exp(x) + exp(y)): log1p(exp(min - max)) + max, ordered by real part (a NaN
+    operand makes the result NaN; equal infinite real parts give min for -inf, log(exp + exp) for +inf)."""
+    x, y = np.broadcast_arrays(np.asarray(x), np.asarray(y))
+    x_nan, y_nan = np.isnan(x.real) | np.isnan(x.imag), np.isnan(y.real) | np.isnan(y.imag)
+    y_is_min = y_nan | (~x_nan & ~(x.real < y.real))
+    lo, hi = np.where(y_is_min, y, x), np.where(y_is_min, x, y)
+    with np.errstate(all="ignore"):
+        value = np.log1p(np.exp(lo - hi)) + hi
+        both_inf = ~np.isfinite(lo.real) & (lo.real == hi.real)
+        value = np.where(both_inf, np.where(lo.real < 0, lo, np.log(np.exp(lo) + np.exp(hi))), value)
+    nan = np.array(complex(np.nan, np.nan), dtype=value.dtype)
+    return np.where(x_nan | y_nan, nan, value)
+
+
 logaddexp = _make_binary(
-    "logaddexp", np.logaddexp,
+    "logaddexp", _logaddexp_np,
     lambda g, a, b, y, wa, wb: _only(wa, wb, lambda: g * (a - y).exp(), lambda: g * (b - y).exp()),
-    "LogaddexpBackward0", int_error=True)
+    "LogaddexpBackward0")
 logaddexp2 = _make_binary(
     "logaddexp2", np.logaddexp2,
     lambda g, a, b, y, wa, wb: _only(wa, wb, lambda: g * ((a - y) * _LN2).exp(), lambda: g * ((b - y) * _LN2).exp()),
-    "Logaddexp2Backward0", int_error=True)
+    "Logaddexp2Backward0")
 
 
 def _np_fmod(a, b):
@@ -356,19 +390,22 @@ def positive(input):
 
 # -- predicates ---------------------------------------------------------------------------------
 def _is_float(t):
-    return t._data.dtype.kind in "fc"
+    return t._data.dtype.kind in "fcV"  # V: bfloat16
 
 
 def signbit(input, *, out=None):
+    check_dtype_support("signbit", input._data.dtype)
     return _out(wrap(np.signbit(input._data) if input._data.dtype.kind != "b" else np.zeros(input._data.shape, bool)),
                 out)
 
 
 def isposinf(input, *, out=None):
+    check_dtype_support("isposinf", input._data.dtype)
     return _out(wrap(np.isposinf(input._data) if _is_float(input) else np.zeros(input._data.shape, bool)), out)
 
 
 def isneginf(input, *, out=None):
+    check_dtype_support("isneginf", input._data.dtype)
     return _out(wrap(np.isneginf(input._data) if _is_float(input) else np.zeros(input._data.shape, bool)), out)
 
 

@@ -8,7 +8,7 @@ from .. import _dtype
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
 from ..backend import dispatch
-from ._helpers import dtype_name, normalize_dim, normalize_dims
+from ._helpers import cast_for_integer_accumulation, dtype_name, normalize_dim, normalize_dims
 
 values_indices = collections.namedtuple("return_types", ["values", "indices"])
 
@@ -42,10 +42,17 @@ class SumBackward1(Node):
 SumBackward0 = type("SumBackward0", (SumBackward1,), {})
 
 
+def _all_dims_if_empty(dim):
+    """dim=() or [] reduces over every dim in PyTorch's std/var/count_nonzero/logsumexp/amax/..."""
+    return None if dim is not None and not isinstance(dim, int) and len(dim) == 0 else dim
+
+
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     data = input._data
     out_dtype = _dtype.to_dtype(dtype) if dtype is not None else (
         _dtype.int64 if data.dtype.kind in "biu" else input.dtype)
+    if dtype is not None:
+        data = cast_for_integer_accumulation(data, out_dtype.np)
     dims = normalize_dims(dim, data.ndim) if dim is not None and dim != () else tuple(range(data.ndim))
     rows = _as_rows(data, dims) if data.dtype == out_dtype.np else None
     if rows is not None and rows.shape[1] > 0:
@@ -69,12 +76,18 @@ class MeanBackward1(Node):
 MeanBackward0 = type("MeanBackward0", (MeanBackward1,), {})
 
 
-def mean(input, dim=None, keepdim=False, *, dtype=None):
+def check_mean_dtype(op, input, dtype):
+    """The dtype mean/nanmean compute in: the input's, or dtype=; either must be floating point or complex."""
     out_dtype = _dtype.to_dtype(dtype) if dtype is not None else input.dtype
     if not (out_dtype.is_floating_point or out_dtype.is_complex):
-        raise RuntimeError(
-            "mean(): could not infer output dtype. Input dtype must be either a floating point or complex "
-            f"dtype. Got: {dtype_name(input.dtype)}")
+        which = "Input" if dtype is None else "Optional"
+        raise RuntimeError(f"{op}(): could not infer output dtype. {which} dtype must be either a floating point or "
+                           f"complex dtype. Got: {dtype_name(out_dtype)}")
+    return out_dtype
+
+
+def mean(input, dim=None, keepdim=False, *, dtype=None):
+    out_dtype = check_mean_dtype("mean", input, dtype)
     data = input._data
     dims = normalize_dims(dim, data.ndim) if dim is not None and dim != () else tuple(range(data.ndim))
     count = math.prod(data.shape[d] for d in dims)
@@ -123,6 +136,8 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     data = input._data
     out_dtype = _dtype.to_dtype(dtype) if dtype is not None else (
         _dtype.int64 if data.dtype.kind in "biu" else input.dtype)
+    if dtype is not None:
+        data = cast_for_integer_accumulation(data, out_dtype.np)
     if dim is None:
         dims = tuple(range(data.ndim))
     else:
@@ -162,12 +177,24 @@ class MaxBackward1(Node):
         self.one_hot = None
 
 
+def _check_not_empty(name, data, error=RuntimeError):
+    """A reduction over every dim of an empty tensor has no value: PyTorch's error (IndexError for argmax)."""
+    if data.size == 0:
+        hint = "" if error is IndexError else " Specify the reduction dim with the 'dim' argument."
+        raise error(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.{hint}")
+
+
+def _check_reduced_dims_not_empty(name, data, dims, shown):
+    """IndexError naming the first reduced dim of size zero (as the caller wrote it: ``shown[i]``)."""
+    for d, as_given in zip(dims, shown):
+        if data.ndim and data.shape[d] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {as_given} to have non-zero size.")
+
+
 def _extremum(name, np_fn, arg_fn, input, dim, keepdim):
     data = input._data
     if dim is None:
-        if data.size == 0:
-            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
-                               "Specify the reduction dim with the 'dim' argument.")
+        _check_not_empty(name, data)
         result = wrap(np.asarray(np_fn(data)))
         if needs_grad(input):
             node = type(f"{name.capitalize()}Backward1", (MaxBackward0,), {})()
@@ -176,8 +203,7 @@ def _extremum(name, np_fn, arg_fn, input, dim, keepdim):
             node.save_for_backward(input, result)
         return result
     d = normalize_dim(dim, data.ndim)
-    if data.ndim and data.shape[d] == 0:
-        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    _check_reduced_dims_not_empty(name, data, (d,), (d,))
     idx = arg_fn(data, axis=d, keepdims=True) if data.ndim else np.zeros((), np.int64)
     values = np.take_along_axis(data, idx, axis=d) if data.ndim else data.copy()
     if not keepdim and data.ndim:
@@ -229,7 +255,14 @@ def min(input, dim=None, keepdim=False, *, out=None):
 def _amax_like(name, np_fn):
     def op(input, dim=(), keepdim=False):
         data = input._data
-        dims = normalize_dims(dim if dim != () else None, data.ndim)
+        dim = _all_dims_if_empty(dim)
+        dims = normalize_dims(dim, data.ndim)
+        if dim is None:
+            _check_not_empty(name, data)
+        else:
+            shown = (dim,) if isinstance(dim, int) else tuple(dim)
+            order = [normalize_dim(int(d), data.ndim) for d in shown]
+            _check_reduced_dims_not_empty(name, data, order, shown)
         value = np_fn(data, axis=dims, keepdims=keepdim) if data.ndim else data.copy()
         result = wrap(np.asarray(value, dtype=data.dtype))
         if needs_grad(input):
@@ -249,14 +282,18 @@ amin = _amax_like("amin", np.min)
 def argmax(input, dim=None, keepdim=False):
     data = input._data
     if dim is None:
+        _check_not_empty("argmax", data, IndexError)
         return wrap(np.asarray(_argmax_nan(data.reshape(-1), axis=0, keepdims=False), dtype=np.int64))
+    _check_reduced_dims_not_empty("argmax", data, (normalize_dim(dim, data.ndim),), (normalize_dim(dim, data.ndim),))
     return max(input.detach(), dim, keepdim).indices
 
 
 def argmin(input, dim=None, keepdim=False):
     data = input._data
     if dim is None:
+        _check_not_empty("argmin", data, IndexError)
         return wrap(np.asarray(_argmin_nan(data.reshape(-1), axis=0, keepdims=False), dtype=np.int64))
+    _check_reduced_dims_not_empty("argmin", data, (normalize_dim(dim, data.ndim),), (normalize_dim(dim, data.ndim),))
     return min(input.detach(), dim, keepdim).indices
 
 
@@ -289,7 +326,7 @@ def _var_std(node_cls, np_fn, input, dim, unbiased, keepdim, correction):
     data = input._data
     if not (input.dtype.is_floating_point or input.dtype.is_complex):
         raise RuntimeError(f"std and var only support floating point and complex dtypes")
-    dims = normalize_dims(dim, data.ndim)
+    dims = normalize_dims(_all_dims_if_empty(dim), data.ndim)
     c = _correction(unbiased, correction)
     count = math.prod(data.shape[d] for d in dims)
     with np.errstate(invalid="ignore", divide="ignore"):  # N - correction <= 0 gives nan, as in PyTorch
@@ -329,6 +366,10 @@ class LogsumexpBackward0(Node):
 
 def logsumexp(input, dim, keepdim=False):
     data = input._data
+    if dim is not None and _all_dims_if_empty(dim) is None:
+        dim = None
+        if not keepdim and data.ndim:  # PyTorch 2.13 sizes its output for keepdim=True here, then refuses it
+            raise RuntimeError(f"output with shape [] doesn't match the broadcast shape {[1] * data.ndim}")
     if data.dtype.kind in "biu":
         data = data.astype(_dtype.get_default_dtype().np)
     dims = normalize_dims(dim, data.ndim)
@@ -411,16 +452,22 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     return a.pow(p).sum(dim, keepdim).pow(1.0 / p)
 
 
-def all(input, dim=None, keepdim=False):
+def _logical_reduction(np_fn, input, dim, keepdim):
     dims = normalize_dims(dim, input._data.ndim) if dim is not None else None
-    return wrap(np.asarray(np.all(input._data, axis=dims, keepdims=keepdim)))
+    value = np.asarray(np_fn(input._data, axis=dims, keepdims=keepdim))
+    # PyTorch keeps uint8 for uint8 inputs (the pre-bool convention), bool for every other dtype
+    return wrap(value.astype(np.uint8) if input._data.dtype == np.uint8 else value)
+
+
+def all(input, dim=None, keepdim=False):
+    return _logical_reduction(np.all, input, dim, keepdim)
 
 
 def any(input, dim=None, keepdim=False):
-    dims = normalize_dims(dim, input._data.ndim) if dim is not None else None
-    return wrap(np.asarray(np.any(input._data, axis=dims, keepdims=keepdim)))
+    return _logical_reduction(np.any, input, dim, keepdim)
 
 
 def count_nonzero(input, dim=None):
+    dim = _all_dims_if_empty(dim)
     dims = normalize_dims(dim, input._data.ndim) if dim is not None else None
     return wrap(np.asarray(np.count_nonzero(input._data, axis=dims), dtype=np.int64))

@@ -6,7 +6,7 @@ import numpy as np
 from .. import _dtype
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
-from ._helpers import dtype_name, normalize_dim
+from ._helpers import cast_for_integer_accumulation, dtype_name, normalize_dim
 
 values_indices = collections.namedtuple("return_types", ["values", "indices"])
 
@@ -30,7 +30,7 @@ class CumsumBackward0(Node):
 def cumsum(input, dim, *, dtype=None, out=None):
     d = normalize_dim(dim, input._data.ndim)
     out_dtype = _scan_dtype(input, dtype)
-    data = input._data
+    data = cast_for_integer_accumulation(input._data, out_dtype.np)
     value = np.cumsum(data, axis=d, dtype=out_dtype.np) if data.ndim else data.astype(out_dtype.np)
     result = wrap(np.asarray(value, dtype=out_dtype.np))
     if needs_grad(input):
@@ -65,7 +65,7 @@ class CumprodBackward0(Node):
 def cumprod(input, dim, *, dtype=None, out=None):
     d = normalize_dim(dim, input._data.ndim)
     out_dtype = _scan_dtype(input, dtype)
-    data = input._data
+    data = cast_for_integer_accumulation(input._data, out_dtype.np)
     value = np.cumprod(data, axis=d, dtype=out_dtype.np) if data.ndim else data.astype(out_dtype.np)
     result = wrap(np.asarray(value, dtype=out_dtype.np))
     if needs_grad(input):
