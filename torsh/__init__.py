@@ -209,6 +209,7 @@ for _name in ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2
     globals()[_name] = getattr(nn.functional, _name)
 from . import testing  # noqa: E402  (torch.testing: assert_close, make_tensor)
 from . import amp, cpu  # noqa: E402,F401  (torch.amp: CPU autocast, GradScaler; torch.cpu.amp)
+from .func import vmap  # noqa: E402,F401  (torch.func: grad, vmap, jacrev, functional_call, ...; torch.vmap)
 from .amp.autocast_mode import (autocast, autocast_decrement_nesting, autocast_increment_nesting,  # noqa: E402,F401
                                 clear_autocast_cache, get_autocast_cpu_dtype, get_autocast_dtype,
                                 get_autocast_gpu_dtype, is_autocast_cache_enabled, is_autocast_cpu_enabled,

@@ -1,5 +1,5 @@
 """Reverse-mode automatic differentiation (torch.autograd)."""
-from . import graph
+from . import functional, graph
 from .anomaly_mode import (detect_anomaly, is_anomaly_check_nan_enabled, is_anomaly_enabled,
                            set_detect_anomaly)
 from .engine import backward, grad

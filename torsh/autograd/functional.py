@@ -1,0 +1,363 @@
+"""torch.autograd.functional: jacobian, hessian, vjp, jvp, hvp, vhp on torsh's reverse-mode engine.
+
+Every product is computed with ``autograd.grad``: ``jvp`` and ``hvp`` use the double-backward trick
+(differentiate a vjp with respect to its cotangent), as PyTorch does. ``vectorize=True`` is accepted and
+runs the row loop through ``torsh.func.vmap`` (a per-sample loop); forward-mode AD is not available yet.
+"""
+import importlib
+
+from . import grad_mode
+from .engine import grad as _autograd_grad_raw
+
+__all__ = ["vjp", "jvp", "jacobian", "hessian", "hvp", "vhp"]
+
+_STRATEGIES = ("forward-mode", "reverse-mode")
+
+
+class _LazyOps:
+    """torsh._ops.<name>, imported on first use: torsh.autograd loads before the ops exist."""
+
+    def __getattr__(self, name):
+        return importlib.import_module(f"torsh._ops.{name}")
+
+
+_ops = _LazyOps()
+
+
+# ----------------------------------------------------------------------------- argument handling
+
+def _is_tensor(x):
+    from .._tensor import Tensor
+    return isinstance(x, Tensor)
+
+
+def _as_tuple(value, arg_name, fn_name):
+    """(was it a tuple, the tensors as a tuple); PyTorch's TypeError for anything but tensors."""
+    was_tuple = isinstance(value, tuple)
+    items = value if was_tuple else (value,)
+    for i, item in enumerate(items):
+        if not _is_tensor(item):
+            where = f"value at index {i}" if was_tuple else f"given {arg_name}"
+            raise TypeError(f"The {arg_name} given to {fn_name} must be either a Tensor or a tuple of Tensors "
+                            f"but the {where} has type {type(item)}.")
+    return was_tuple, items
+
+
+def _unpack(result, was_tuple):
+    """Undo _as_tuple: ``was_tuple`` is one flag, or (outer, inner) for a tuple of tuples."""
+    if isinstance(was_tuple, tuple):
+        outer, inner = was_tuple
+        if not inner:
+            result = tuple(row[0] for row in result)
+        return result if outer else result[0]
+    return result if was_tuple else result[0]
+
+
+def _fresh_inputs(inputs, create_graph, need_graph):
+    """New tensor objects for the inputs, so captured copies of them are told apart (PyTorch #32576)."""
+    if create_graph:
+        return tuple(t.view_as(t) if t.requires_grad else t.detach().requires_grad_(need_graph) for t in inputs)
+    return tuple(t.detach().requires_grad_(need_graph) for t in inputs)
+
+
+def _finish(tensors, create_graph):
+    """Detach the results unless the caller asked for a differentiable graph (nested tuples allowed)."""
+    if create_graph:
+        return tensors
+    return tuple(t.detach() if _is_tensor(t) else _finish(t, False) for t in tensors)
+
+
+def _validate_v(v, reference, reference_is_tuple):
+    if len(v) != len(reference):
+        if reference_is_tuple:
+            raise RuntimeError(f"v is a tuple of invalid length: should be {len(reference)} but got {len(v)}.")
+        raise RuntimeError("The given v should contain a single Tensor.")
+    for i, (vi, ri) in enumerate(zip(v, reference)):
+        if vi.size() != ri.size():
+            prefix = f"Entry {i} in " if reference_is_tuple else ""
+            raise RuntimeError(f"{prefix}v has invalid size: should be {ri.size()} but got {vi.size()}.")
+
+
+def _prepare_v(v, reference, reference_is_tuple, fn_name, create_graph, none_message):
+    """v as a tuple of tensors checked against ``reference``; None only for a single one-element reference."""
+    if v is None:
+        if len(reference) != 1 or reference[0].nelement() != 1:
+            raise RuntimeError(none_message)
+        return None
+    _, v = _as_tuple(v, "v", fn_name)
+    v = _fresh_inputs(v, create_graph, need_graph=False)
+    _validate_v(v, reference, reference_is_tuple)
+    return v
+
+
+_V_NONE_INPUT = ("The vector v can only be None if the input to the user-provided function is a single Tensor "
+                 "with a single element.")
+
+
+# ----------------------------------------------------------------------------- strict-mode checks
+
+def _strict_check(tensors, kind, strict):
+    """PyTorch's strict-mode errors for outputs / gradients that do not depend on the inputs."""
+    if not strict:
+        return
+    for i, t in enumerate(tensors):
+        if t is None:
+            raise RuntimeError(f"The output of the user-provided function is independent of input {i}. "
+                               "This is not allowed in strict mode.")
+        if t.requires_grad:
+            continue
+        if kind == "hessian":
+            raise RuntimeError(
+                f"The hessian of the user-provided function with respect to input {i} is independent of the "
+                "input. This is not allowed in strict mode. You should ensure that your function is thrice "
+                "differentiable and that the hessian depends on the inputs.")
+        if kind == "jacobian":
+            raise RuntimeError(
+                "While computing the hessian, found that the jacobian of the user-provided function with "
+                f"respect to input {i} is independent of the input. This is not allowed in strict mode. You "
+                "should ensure that your function is twice differentiable and that the jacobian depends on the "
+                "inputs (this would be violated by a linear function for example).")
+        if kind == "grad_inputs":
+            raise RuntimeError(f"The gradient with respect to input {i} is independent of the inputs of the "
+                               "user-provided function. This is not allowed in strict mode.")
+        raise RuntimeError(f"Output {i} of the user-provided function does not require gradients. The outputs "
+                           "must be computed in a differentiable manner from the input when running in strict mode.")
+
+
+_MISSING_GRAD = {
+    "back": "The output of the user-provided function is independent of input {i}. This is not allowed in "
+            "strict mode.",
+    "back_trick": "The gradient with respect to the input is independent of entry {i} in the grad_outputs when "
+                  "using the double backward trick to compute forward mode gradients. This is not allowed in "
+                  "strict mode.",
+    "double_back": "The jacobian of the user-provided function is independent of input {i}. This is not allowed "
+                   "in strict mode.",
+    "double_back_trick": "The hessian of the user-provided function is independent of entry {i} in the "
+                         "grad_jacobian. This is not allowed in strict mode as it prevents from using the double "
+                         "backward trick to replace forward mode AD.",
+}
+
+
+def _zeros_for_missing(grads, refs, strict, create_graph, stage):
+    """Replace None gradients by zeros shaped like ``refs`` (or raise PyTorch's strict-mode error)."""
+    filled = []
+    for i, g in enumerate(grads):
+        if g is None:
+            if strict:
+                raise RuntimeError(_MISSING_GRAD[stage].format(i=i))
+            g = _ops.creation.zeros_like(refs[i])
+        elif strict and create_graph and not g.requires_grad:
+            what = "hessian" if "double" in stage else "jacobian"
+            raise RuntimeError(f"The {what} of the user-provided function is independent of input {i}. This is "
+                               "not allowed in strict mode when create_graph=True.")
+        filled.append(g)
+    return tuple(filled)
+
+
+def _grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=None):
+    """autograd.grad that skips outputs without a graph and returns None for every input when none has one."""
+    if grad_outputs is None:
+        grad_outputs = (None,) * len(outputs)
+    kept = [(o, g) for o, g in zip(outputs, grad_outputs) if o is not None and o.requires_grad]
+    if not kept:
+        return (None,) * len(inputs)
+    outs, gouts = zip(*kept)
+    return _autograd_grad_raw(outs, inputs, gouts, allow_unused=True, create_graph=create_graph,
+                              retain_graph=retain_graph)
+
+
+def _call(func, inputs, fn_name, strict):
+    outputs = func(*inputs)
+    was_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", fn_name)
+    _strict_check(outputs, "outputs", strict)
+    return was_tuple, outputs
+
+
+# ----------------------------------------------------------------------------- public API
+
+def vjp(func, inputs, v=None, create_graph=False, strict=False):
+    """(func(inputs), v^T J): the vector-Jacobian product at ``inputs``."""
+    with grad_mode.enable_grad():
+        inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vjp")
+        inputs = _fresh_inputs(inputs, create_graph, need_graph=True)
+        outputs_tuple, outputs = _call(func, inputs, "vjp", strict)
+        v = _prepare_v(v, outputs, outputs_tuple, "vjp", create_graph,
+                       "The vector v can only be None if the user-provided function returns a single Tensor "
+                       "with a single element.")
+    with grad_mode.set_grad_enabled(create_graph or grad_mode.is_grad_enabled()):
+        grads = _grad(outputs, inputs, v, create_graph=create_graph)
+        result = _zeros_for_missing(grads, inputs, strict, create_graph, "back")
+    return (_unpack(_finish(outputs, create_graph), outputs_tuple),
+            _unpack(_finish(result, create_graph), inputs_tuple))
+
+
+def jvp(func, inputs, v=None, create_graph=False, strict=False):
+    """(func(inputs), J v), by the double-backward trick: J v = d/du (u^T J) v for a dummy cotangent u."""
+    with grad_mode.enable_grad():
+        inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
+        inputs = _fresh_inputs(inputs, create_graph, need_graph=True)
+        v = _prepare_v(v, inputs, inputs_tuple, "jvp", create_graph, _V_NONE_INPUT)
+        outputs_tuple, outputs = _call(func, inputs, "jvp", strict)
+        # u's value never reaches the result (the vjp is linear in u); zeros keep inf/nan out
+        cotangents = tuple(_ops.creation.zeros_like(o, requires_grad=True) for o in outputs)
+        vjps = _grad(outputs, inputs, cotangents, create_graph=True)
+        _strict_check(vjps, "grad_inputs", strict)
+    with grad_mode.set_grad_enabled(create_graph or grad_mode.is_grad_enabled()):
+        grads = _grad(vjps, cotangents, v, create_graph=create_graph)
+        result = _zeros_for_missing(grads, outputs, strict, create_graph, "back_trick")
+    return (_unpack(_finish(outputs, create_graph), outputs_tuple),
+            _unpack(_finish(result, create_graph), outputs_tuple))
+
+
+def _forward_mode_jacobian(inputs, strict, vectorize):
+    """PyTorch's checks for strategy="forward-mode", then torsh's missing forward-mode AD."""
+    if strict:
+        raise RuntimeError('torch.autograd.functional.jacobian: `strict=True` and `strategy="forward-mode"` are '
+                           'not supported together (yet). Please either set `strict=False` or '
+                           '`strategy="reverse-mode"`.')
+    _as_tuple(inputs, "inputs", "jacobian")
+    if not vectorize:
+        raise NotImplementedError("Computing Jacobian using forward-AD or forward-over-reverse Hessian is"
+                                  "only implemented for `vectorize=True`.")
+    raise NotImplementedError('torsh.autograd.functional.jacobian: forward-mode AD is not available in torsh yet; '
+                              'use strategy="reverse-mode" (the default).')
+
+
+def _jacobian_rows(out, inputs, create_graph, strict, out_index, vectorize):
+    """The rows d out.flatten()[k] / d inputs, one reverse pass each; a list (per input) of row lists."""
+    flat = out.reshape(-1)
+
+    def row(k):
+        return _grad((flat[k],), inputs, retain_graph=True, create_graph=create_graph)
+
+    if vectorize and flat.numel() > 0:
+        return _vectorized_rows(row, inputs, flat.numel())
+    per_input = [[] for _ in inputs]
+    for k in range(flat.numel()):
+        for j, (g, x) in enumerate(zip(row(k), inputs)):
+            if g is None:
+                if strict:
+                    raise RuntimeError(f"Output {out_index} of the user-provided function is independent of "
+                                       f"input {j}. This is not allowed in strict mode.")
+                g = _ops.creation.zeros_like(x)
+            elif strict and create_graph and not g.requires_grad:
+                raise RuntimeError(f"The jacobian of the user-provided function is independent of input "
+                                   f"{out_index}. This is not allowed in strict mode when create_graph=True.")
+            per_input[j].append(g)
+    return per_input
+
+
+def _vectorized_rows(row, inputs, count):
+    """The rows through torsh.func.vmap over the row index (its loop fallback runs one pass per row)."""
+    from ..func import vmap
+
+    def row_or_zeros(k):
+        return tuple(_ops.creation.zeros_like(x) if g is None else g for g, x in zip(row(int(k)), inputs))
+
+    stacked = vmap(row_or_zeros)(_ops.creation.arange(count))
+    return [list(s.unbind(0)) for s in stacked]
+
+
+def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, strategy="reverse-mode"):
+    """The Jacobian of ``func`` at ``inputs``: J[i][j] has shape outputs[i].shape + inputs[j].shape."""
+    if strategy not in _STRATEGIES:
+        raise AssertionError('Expected strategy to be either "forward-mode" or "reverse-mode". Hint: If your '
+                             'function has more outputs than inputs, "forward-mode" tends to be more performant. '
+                             'Otherwise, prefer to use "reverse-mode".')
+    if strategy == "forward-mode":
+        if create_graph:
+            raise NotImplementedError('torch.autograd.functional.jacobian: `create_graph=True` and '
+                                      '`strategy="forward-mode"` are not supported together (yet). Please either '
+                                      'set `create_graph=False` or `strategy="reverse-mode"`.')
+        return _forward_mode_jacobian(inputs, strict, vectorize)
+    with grad_mode.enable_grad():
+        inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
+        inputs = _fresh_inputs(inputs, create_graph, need_graph=True)
+        outputs_tuple, outputs = _call(func, inputs, "jacobian", strict)
+        if vectorize and strict:
+            raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and `vectorized=True` are not "
+                               "supported together. Please either set `strict=False` or `vectorize=False`.")
+        result = []
+        for i, out in enumerate(outputs):
+            rows = _jacobian_rows(out, inputs, create_graph, strict, i, vectorize)
+            result.append(tuple(_stack_rows(r, out, x) for r, x in zip(rows, inputs)))
+    return _unpack(_finish(tuple(result), create_graph), (outputs_tuple, inputs_tuple))
+
+
+def _stack_rows(rows, out, x):
+    shape = tuple(out.shape) + tuple(x.shape)
+    if not rows:  # an empty output: no rows to stack
+        return _ops.creation.zeros(shape, dtype=x.dtype)
+    return _ops.shape.stack(rows, 0).view(shape)
+
+
+def hessian(func, inputs, create_graph=False, strict=False, vectorize=False, outer_jacobian_strategy="reverse-mode"):
+    """The Hessian of a scalar ``func``: the Jacobian of its gradient. H[i][j] = d^2 f / d inputs[i] d inputs[j]."""
+    inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hessian")
+    if outer_jacobian_strategy not in _STRATEGIES:
+        raise AssertionError('Expected strategy to be either "forward-mode" or "reverse-mode".')
+
+    def scalar_func(*xs):
+        out = func(*xs)
+        out_tuple, outs = _as_tuple(out, "outputs of the user-provided function", "hessian")
+        _strict_check(outs, "outputs", strict)
+        if out_tuple or not _is_tensor(out):
+            raise RuntimeError("The function given to hessian should return a single Tensor")
+        if out.nelement() != 1:
+            raise RuntimeError("The Tensor returned by the function given to hessian should contain a single element")
+        return out.squeeze()
+
+    def gradient(*xs):
+        if outer_jacobian_strategy == "forward-mode":
+            xs = tuple(x.requires_grad_(True) for x in xs)
+        jac = jacobian(scalar_func, xs, create_graph=True)
+        _strict_check(jac, "jacobian", strict)
+        return jac
+
+    result = jacobian(gradient, inputs, create_graph=create_graph, strict=strict, vectorize=vectorize,
+                      strategy=outer_jacobian_strategy)
+    return _unpack(result, (inputs_tuple, inputs_tuple))
+
+
+def _scalar_output_checks(outputs, outputs_tuple, fn_name):
+    if outputs_tuple or not _is_tensor(outputs[0]):
+        raise RuntimeError(f"The function given to {fn_name} should return a single Tensor")
+    if outputs[0].nelement() != 1:
+        raise RuntimeError(f"The Tensor returned by the function given to {fn_name} should contain a single element")
+
+
+def vhp(func, inputs, v=None, create_graph=False, strict=False):
+    """(func(inputs), v^T H) for a scalar ``func``: the vjp of its gradient."""
+    with grad_mode.enable_grad():
+        inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vhp")
+        inputs = _fresh_inputs(inputs, create_graph, need_graph=True)
+        v = _prepare_v(v, inputs, inputs_tuple, "vhp", create_graph, _V_NONE_INPUT)
+        outputs_tuple, outputs = _call(func, inputs, "vhp", strict)
+        _scalar_output_checks(outputs, outputs_tuple, "vhp")
+        gradient = _grad(outputs, inputs, create_graph=True)
+        _strict_check(gradient, "jacobian", strict)
+    with grad_mode.set_grad_enabled(create_graph or grad_mode.is_grad_enabled()):
+        grads = _grad(gradient, inputs, v, create_graph=create_graph)
+        result = _zeros_for_missing(grads, inputs, strict, create_graph, "double_back")
+    return (_unpack(_finish(outputs, create_graph), outputs_tuple),
+            _unpack(_finish(result, create_graph), inputs_tuple))
+
+
+def hvp(func, inputs, v=None, create_graph=False, strict=False):
+    """(func(inputs), H v) for a scalar ``func``, by the double-backward trick on the vhp."""
+    with grad_mode.enable_grad():
+        inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hvp")
+        inputs = _fresh_inputs(inputs, create_graph, need_graph=True)
+        v = _prepare_v(v, inputs, inputs_tuple, "hvp", create_graph, _V_NONE_INPUT)
+        outputs_tuple, outputs = _call(func, inputs, "hvp", strict)
+        _scalar_output_checks(outputs, outputs_tuple, "hvp")
+        gradient = _grad(outputs, inputs, create_graph=True)
+        _strict_check(gradient, "jacobian", strict)
+        cotangents = tuple(_ops.creation.zeros_like(x, requires_grad=True) for x in inputs)
+        double_back = _grad(gradient, inputs, cotangents, create_graph=True)
+        _strict_check(gradient, "hessian", strict)
+    with grad_mode.set_grad_enabled(create_graph or grad_mode.is_grad_enabled()):
+        grads = _grad(double_back, cotangents, v, create_graph=create_graph)
+        result = _zeros_for_missing(grads, inputs, strict, create_graph, "double_back_trick")
+    return (_unpack(_finish(outputs, create_graph), outputs_tuple),
+            _unpack(_finish(result, create_graph), inputs_tuple))

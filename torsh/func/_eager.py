@@ -1,0 +1,308 @@
+"""torsh.func's differentiating transforms, all on torsh's reverse-mode engine.
+
+``grad``/``vjp``/``jacrev`` call ``autograd.grad`` on fresh copies of the differentiated inputs.
+``jvp``, ``linearize``, ``jacfwd`` and ``hessian`` have no forward-mode AD to use yet: ``jvp`` uses the
+double-vjp trick (J v = d/du <u, J^T ... > applied to v) and ``jacfwd`` is ``jacrev`` under another name.
+
+Nesting (``grad(grad(f))``, ``jacfwd(jacrev(f))``, closures over an outer transform's inputs) works
+because a transform running inside another one keeps the graph of its results (``create_graph``).
+"""
+import functools
+
+from .. import _ops
+from .._tensor import Tensor
+from ..autograd import grad_mode
+from ..autograd.engine import grad as _autograd_grad
+from ._pytree import tree_flatten, tree_map, tree_unflatten
+
+__all__ = ["grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian"]
+
+_active_transforms = [0]  # how many differentiating transforms are running (they may be nested)
+
+
+class _transform_level:
+    """Grad mode on, and one more active transform, while a transform runs ``func``."""
+
+    def __enter__(self):
+        self._grad = grad_mode.enable_grad()
+        self._grad.__enter__()
+        _active_transforms[0] += 1
+
+    def __exit__(self, *exc):
+        _active_transforms[0] -= 1
+        self._grad.__exit__(*exc)
+
+
+def _keeps_graph(leaves, levels_running=1):
+    """Results stay differentiable inside an outer transform, or when the caller's inputs require grad.
+
+    ``levels_running``: how many transforms of the caller's own are counted already (1 inside its level)."""
+    outer = _active_transforms[0] > levels_running
+    return outer or any(isinstance(x, Tensor) and x.requires_grad for x in leaves)
+
+
+def _differentiable(x):
+    """A fresh tensor for ``x`` that requires grad (a view when ``x`` already has a graph, so outer levels see it)."""
+    if not isinstance(x, Tensor):
+        raise ValueError(f"Thing passed to transform API must be Tensor, got {type(x)}")
+    return x.view_as(x) if x.requires_grad else x.detach().requires_grad_(True)
+
+
+def _release(tree, keep_graph):
+    """Outputs and aux leave the transform detached unless a graph is being kept."""
+    def release(x):
+        if not isinstance(x, Tensor):
+            raise RuntimeError(f"Expected tensors, got unsupported type {type(x)}")
+        return x if keep_graph else x.detach()
+    return tree_map(release, tree)
+
+
+def _gradients(outputs, inputs, grad_outputs, keep_graph, retain_graph=None):
+    """autograd.grad tolerant of outputs without a graph: zeros for every input that gets no gradient."""
+    pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
+    grads = [None] * len(inputs)
+    if pairs:
+        outs, gouts = zip(*pairs)
+        grads = _autograd_grad(outs, inputs, gouts, allow_unused=True, create_graph=keep_graph,
+                               retain_graph=True if retain_graph is None else retain_graph)
+    return [_ops.creation.zeros_like(x) if g is None else g for g, x in zip(grads, inputs)]
+
+
+# ----------------------------------------------------------------------------- argnums
+
+def _check_argnums(argnums, num_args):
+    """argnums as given (int or tuple), validated with PyTorch's errors and made non-negative."""
+    if isinstance(argnums, tuple):
+        if len(argnums) == 0:
+            raise RuntimeError("argnums must be non-empty")
+        if len(set(argnums)) != len(argnums):
+            raise RuntimeError(f"argnums elements must be unique, got {argnums}")
+        return tuple(_check_argnum(a, num_args) for a in argnums)
+    if isinstance(argnums, int):
+        return _check_argnum(argnums, num_args)
+    raise RuntimeError(f"argnums must be int or Tuple[int, ...], got: {type(argnums)}")
+
+
+def _check_argnum(argnum, num_args):
+    if not isinstance(argnum, int):
+        raise RuntimeError(f"argnum must be int, got: {type(argnum)}")
+    if -num_args <= argnum < num_args:
+        return argnum % num_args
+    raise RuntimeError(f"Got argnum={argnum}, but only {num_args} positional inputs")
+
+
+def _differentiate_args(args, argnums):
+    """(args with the argnums entries replaced by differentiable copies, the copied entries as one tree)."""
+    argnums = _check_argnums(argnums, len(args))
+    picked = args[argnums] if isinstance(argnums, int) else tuple(args[i] for i in argnums)
+    diff = tree_map(_differentiable, picked)
+    new_args = list(args)
+    if isinstance(argnums, int):
+        new_args[argnums] = diff
+    else:
+        for i, d in zip(argnums, diff):
+            new_args[i] = d
+    return tuple(new_args), diff, picked
+
+
+def _split_aux(output, has_aux, api):
+    if not has_aux:
+        return output, None
+    if not (isinstance(output, tuple) and len(output) == 2):
+        raise RuntimeError(f"{api}: output of function f should be a tuple: (output, aux) if has_aux is True")
+    return output
+
+
+# ----------------------------------------------------------------------------- grad
+
+def grad_and_value(func, argnums=0, has_aux=False):
+    """(gradient of the scalar ``func`` w.r.t. ``args[argnums]``, its value), as torch.func.grad_and_value."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with _transform_level():
+            new_args, diff, picked = _differentiate_args(args, argnums)
+            keep = _keeps_graph(tree_flatten(picked)[0])
+            output, aux = _split_aux(func(*new_args, **kwargs), has_aux, "grad_and_value(f)(*args)")
+            if not isinstance(output, Tensor):
+                raise RuntimeError(f"grad_and_value(f)(*args): Expected f(*args) to return a Tensor, got {type(output)}")
+            if output.dim() != 0:
+                raise RuntimeError("grad_and_value(f)(*args): Expected f(*args) to return a scalar Tensor, got "
+                                   f"tensor with {output.dim()} dims. Maybe you wanted to use the vjp or jacrev "
+                                   "APIs instead?")
+            flat, spec = tree_flatten(diff)
+            grads = tree_unflatten(_gradients([output], flat, [None], keep, retain_graph=keep), spec)
+            value = _release(output, keep)
+            if has_aux:
+                return grads, (value, _release(aux, keep))
+            return grads, value
+    return wrapper
+
+
+def grad(func, argnums=0, has_aux=False):
+    """The gradient of the scalar ``func`` w.r.t. ``args[argnums]`` (torch.func.grad); with has_aux, (grad, aux)."""
+    inner = grad_and_value(func, argnums, has_aux)
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        grads, value = inner(*args, **kwargs)
+        return (grads, value[1]) if has_aux else grads
+    return wrapper
+
+
+# ----------------------------------------------------------------------------- vjp / jvp / linearize
+
+def vjp(func, *primals, has_aux=False):
+    """(func(*primals), vjp_fn) [+ aux]: ``vjp_fn(cotangents)`` returns one gradient per primal (a tuple)."""
+    with _transform_level():
+        diff = tree_map(_differentiable, primals)
+        keep = _keeps_graph(tree_flatten(primals)[0])
+        output, aux = _split_aux(func(*diff), has_aux, "vjp(f, *primals)")
+        flat_out, out_spec = tree_flatten(output)
+        for o in flat_out:
+            if not isinstance(o, Tensor):
+                raise RuntimeError(f"vjp(f, ...): expected f(*primals) to return only tensors, got unsupported type "
+                                   f"{type(o)}")
+            if not (o.is_floating_point() or o.is_complex()):
+                raise RuntimeError("vjp(f, ...): All outputs of f must be floating-point or complex Tensors, got "
+                                   f"Tensor with dtype {o.dtype}")
+    flat_in, in_spec = tree_flatten(diff)
+
+    def vjp_fn(cotangents, retain_graph=True, create_graph=None):
+        flat_cot, cot_spec = tree_flatten(cotangents)
+        if cot_spec != out_spec:
+            raise RuntimeError("Expected pytree structure of cotangents to be the same as pytree structure of outputs "
+                               f"to the function. cotangents: {cot_spec}, primal output: {out_spec}")
+        graph = _keeps_graph([], 0) or keep if create_graph is None else create_graph
+        with grad_mode.enable_grad():
+            grads = _gradients(flat_out, flat_in, flat_cot, graph, retain_graph)
+        return tree_unflatten(grads, in_spec)
+
+    result = (_release(output, keep), vjp_fn)
+    return result + (_release(aux, keep),) if has_aux else result
+
+
+def _check_primals_tangents(primals, tangents, api):
+    if not isinstance(primals, tuple):
+        raise RuntimeError(f"{api}: Expected primals to be a tuple. E.g. it should be valid to call f(*primals).")
+    flat_p, p_spec = tree_flatten(primals)
+    flat_t, t_spec = tree_flatten(tangents)
+    if p_spec != t_spec:
+        raise RuntimeError(f"{api}: Expected primals and tangents to have the same python structure. For example, "
+                           f"if primals is a tuple of 3 tensors, tangents also must be. Got primals with structure "
+                           f"{p_spec} and tangents with structure {t_spec}")
+    for name, flat in (("primals", flat_p), ("tangents", flat_t)):
+        if not flat:
+            raise RuntimeError(f"{api}: Expected {name} to contain at least one Tensor.")
+        for x in flat:
+            if not isinstance(x, Tensor):
+                raise RuntimeError(f"{api}: Expected {name} to only contain Tensors, got {type(x)}")
+    return flat_t
+
+
+class _Linearization:
+    """f's outputs and the graph of u -> J^T u for dummy cotangents u: J v is then d<J^T u, v>/du."""
+
+    def __init__(self, func, primals, has_aux, api):
+        with _transform_level():
+            self.keep = _keeps_graph(tree_flatten(primals)[0])
+            diff = tree_map(_differentiable, primals)
+            output, self.aux = _split_aux(func(*diff), has_aux, api)
+            self.flat_out, self.out_spec = tree_flatten(output)
+            for o in self.flat_out:
+                if not isinstance(o, Tensor):
+                    raise RuntimeError(f"{api}: expected f(*args) to return only tensors, got unsupported type {type(o)}")
+            # the vjp is linear in u, so u's value never reaches the result; zeros keep inf/nan out
+            self.cotangents = [_ops.creation.zeros_like(o, requires_grad=True) for o in self.flat_out]
+            self.flat_in = tree_flatten(diff)[0]
+            self.vjps = _gradients(self.flat_out, self.flat_in, self.cotangents, keep_graph=True)
+
+    def output(self):
+        return tree_unflatten([_release(o, self.keep) for o in self.flat_out], self.out_spec)
+
+    def apply(self, flat_tangents):
+        with grad_mode.enable_grad():
+            jv = _gradients(self.vjps, self.cotangents, flat_tangents, self.keep or _keeps_graph([], 0))
+        return tree_unflatten(jv, self.out_spec)
+
+
+def jvp(func, primals, tangents, *, strict=False, has_aux=False):
+    """(func(*primals), J @ tangents) [+ aux], through the double-vjp trick (no forward-mode AD yet)."""
+    api = "jvp(f, primals, tangents)"
+    flat_t = _check_primals_tangents(primals, tangents, api)
+    lin = _Linearization(func, primals, has_aux, api)
+    result = (lin.output(), lin.apply(flat_t))
+    return result + (_release(lin.aux, lin.keep),) if has_aux else result
+
+
+def linearize(func, *primals):
+    """(func(*primals), jvp_fn): ``jvp_fn(*tangents)`` reuses one recorded graph for every call."""
+    lin = _Linearization(func, primals, False, "linearize")
+    in_spec = tree_flatten(primals)[1]
+
+    def jvp_fn(*tangents):
+        flat_t, t_spec = tree_flatten(tangents)
+        if t_spec != in_spec:
+            raise RuntimeError(f"linearize: Expected tangents to have the same structure as primals: {in_spec}, "
+                               f"got {t_spec}")
+        return lin.apply(flat_t)
+    return lin.output(), jvp_fn
+
+
+# ----------------------------------------------------------------------------- jacobians
+
+def _jacobian_of(out, flat_in, keep):
+    """d out / d each input: a list of tensors shaped out.shape + input.shape, one reverse pass per element."""
+    flat = out.reshape(-1)
+    rows = [_gradients([flat[k]], flat_in, [None], keep) for k in range(flat.numel())]
+    jacs = []
+    for j, x in enumerate(flat_in):
+        shape = tuple(out.shape) + tuple(x.shape)
+        if not rows:
+            jacs.append(_ops.creation.zeros(shape, dtype=x.dtype))
+        else:
+            jacs.append(_ops.shape.stack([r[j] for r in rows], 0).reshape(shape))
+    return jacs
+
+
+def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_copy=False):
+    """The Jacobian of ``func`` w.r.t. ``args[argnums]`` by reverse mode (torch.func.jacrev).
+
+    Each output leaf is replaced by the Jacobian w.r.t. the differentiated argument(s), shaped
+    output.shape + input.shape (a tree like args[argnums], or a tuple of them for a tuple argnums).
+    """
+    if not (chunk_size is None or chunk_size > 0):
+        raise ValueError("jacrev: `chunk_size` should be greater than 0.")
+
+    @functools.wraps(func)
+    def wrapper(*args):
+        with _transform_level():
+            new_args, diff, picked = _differentiate_args(args, argnums)
+            keep = _keeps_graph(tree_flatten(picked)[0])
+            output, aux = _split_aux(func(*new_args), has_aux, "jacrev(f, ...)(*args)")
+            flat_out, out_spec = tree_flatten(output)
+            for o in flat_out:
+                if not isinstance(o, Tensor):
+                    raise RuntimeError("jacrev(f, ...)(*args): Expected output of f to be a Tensor or Tensors, got "
+                                       f"{type(o)} as an output")
+            flat_in, in_spec = tree_flatten(diff)
+            jac = tree_unflatten([tree_unflatten(_jacobian_of(o, flat_in, keep), in_spec) for o in flat_out], out_spec)
+            return (jac, _release(aux, keep)) if has_aux else jac
+    return wrapper
+
+
+def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
+    """The Jacobian of ``func`` w.r.t. ``args[argnums]`` (torch.func.jacfwd).
+
+    torsh has no forward-mode AD yet, so this is computed by reverse mode (``jacrev``): the same values and
+    structure as PyTorch's jacfwd, at reverse mode's cost (one backward pass per output element).
+    ``randomness`` is checked but unused, since no vmap runs.
+    """
+    if randomness not in ("error", "different", "same"):
+        raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', or 'same'. Got {randomness}")
+    inner = jacrev(func, argnums, has_aux=has_aux)
+    return functools.wraps(func)(lambda *args: inner(*args))
+
+
+def hessian(func, argnums=0):
+    """The Hessian of a scalar ``func``: jacfwd(jacrev(func)), both by reverse mode for now."""
+    return jacfwd(jacrev(func, argnums), argnums)
