@@ -215,3 +215,4 @@ from .amp.autocast_mode import (autocast, autocast_decrement_nesting, autocast_i
                                 get_autocast_gpu_dtype, is_autocast_cache_enabled, is_autocast_cpu_enabled,
                                 is_autocast_enabled, set_autocast_cache_enabled, set_autocast_cpu_dtype,
                                 set_autocast_cpu_enabled, set_autocast_dtype, set_autocast_enabled)
+from . import hub  # noqa: E402,F401  (torch.hub: hubconf entrypoints, load_state_dict_from_url; no network)
