@@ -94,20 +94,7 @@ KNOWN_DIVERGENCES += (
 
 # -- shape, indexing and creation ops (torsh/_ops/shape*.py, indexing.py, creation.py) ------------------------
 KNOWN_DIVERGENCES += (
-    [Known("Tensor.view() without a shape: torsh returns the tensor, PyTorch raises TypeError",
-           when(("view",), lambda c, o, r: len(c.args) == 1), Call(".view", (UINT8_0D,))),
-     Known("cat/stack of an empty list: torsh raises RuntimeError, PyTorch ValueError ('cat expects a non-empty "
-           "TensorList')", when(("cat", "stack"), lambda c, o, r: not c.args[0]), Call("cat", ([],), {"dim": 0})),
-     Known("narrow with a start out of range: torsh raises RuntimeError, PyTorch IndexError ('start out of range')",
-           when(("narrow",), either_rejects), Call("narrow", (TensorSpec(np.zeros((4, 3)), "float64"), 0, -6, 5))),
-     Known("movedim on a 0-d tensor: torsh rejects, PyTorch returns the tensor", when(
-         ("movedim",), lambda c, o, r: c.tensors()[0].shape == () and either_rejects(c, o, r)),
-         Call("movedim", (BOOL_0D, 0, 0))),
-     Known("masked_fill of an integer tensor with a non-finite float value: torsh raises OverflowError, PyTorch "
-           "RuntimeError ('value cannot be converted to type int16_t without overflow')",
-           when(("masked_fill",), either_rejects),
-           Call("masked_fill", (TensorSpec(np.array(0, np.int16), "int16"), BOOL_0D, -np.inf))),
-     Known("arange with a complex dtype: torsh raises RuntimeError, PyTorch NotImplementedError",
+    [Known("arange with a complex dtype: torsh raises RuntimeError, PyTorch NotImplementedError",
            when(("arange",), lambda c, o, r: str(c.kwargs.get("dtype")) in COMPLEX_DTYPES and either_rejects(c, o, r)),
            Call("arange", (0, 3, 1), {"dtype": DType("complex64")})),
      Known("logspace with an integer dtype: torsh's values differ (PyTorch computes in float, then truncates)",

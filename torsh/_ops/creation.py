@@ -214,6 +214,8 @@ def fill_value(value, d):
     """A Python number as the NumPy scalar of dtype ``d`` that full/fill_ write, after PyTorch's overflow
     check: floats into integer types truncate as a C cast, negative ints wrap around unsigned types."""
     check_scalar_fits(value, d)
+    if isinstance(value, builtins.complex) and not d.is_complex:  # 1+0j passed the check: its imag is 0
+        value = value.real
     if isinstance(value, builtins.float) and d.np.kind in "iub":
         with np.errstate(invalid="ignore"):
             return np.array(value).astype(d.np)[()]

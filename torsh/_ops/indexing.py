@@ -5,7 +5,8 @@ import numpy as np
 from .. import _dtype
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
-from ._helpers import is_tensor
+from ._helpers import broadcast_shapes, is_tensor
+from .creation import check_scalar_fits, fill_value
 
 
 def _check_mask_shape(mask, shape, position):
@@ -239,9 +240,15 @@ class MaskedFillBackward0(Node):
 
 
 def masked_fill(input, mask, value):
+    broadcast_shapes(mask._data.shape, input._data.shape)  # PyTorch's RuntimeError, in its order (mask first)
     if mask.dtype is not _dtype.bool:
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype}")
-    v = value._data.astype(input._data.dtype) if is_tensor(value) else input.dtype.np.type(value)
+    if is_tensor(value):
+        if value._data.ndim == 0:  # PyTorch checks a 0-d value as it checks a Python number
+            check_scalar_fits(value._data.item(), input.dtype)
+        v = value._data.astype(input._data.dtype)
+    else:
+        v = fill_value(value, input.dtype)  # PyTorch's overflow check and C cast
     result = wrap(np.where(mask._data, v, input._data).astype(input._data.dtype, copy=False))
     if needs_grad(input, value):
         node = MaskedFillBackward0()

@@ -12,7 +12,7 @@ from .. import _dtype
 from .._tensor import Tensor, wrap
 from ..autograd import grad_mode
 from ..autograd.graph import Node, _short_name, needs_grad, record
-from ._helpers import dtype_name
+from ._helpers import dtype_name, to_array
 
 OVERLAP_ERROR = ("unsupported operation: more than one element of the written-to tensor refers to a single memory "
                  "location. Please clone() the tensor before performing the operation.")
@@ -197,6 +197,8 @@ def _binary_fast(np_fn):
             _raise_cast(wrap(np.empty(0, rt.np)), t)
         if alpha != 1:
             b = b * alpha
+        if type(b) is int:  # int8_tensor.add_(1000): PyTorch wraps the number around the type, NumPy raises
+            b = to_array(b, t._data.dtype)
         try:
             np_fn(t._data, b, out=t._data, casting="unsafe")
         except ValueError:

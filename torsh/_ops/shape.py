@@ -63,6 +63,9 @@ def _try_view(data, shape):
 def view(input, *shape, size=None):
     if size is not None:  # Tensor.view(size=...)
         shape = (size,)
+    if not shape:
+        raise TypeError("view() received an invalid combination of arguments - got (), but expected one of:\n"
+                        " * (torch.dtype dtype)\n * (tuple of ints size)")
     if len(shape) == 1 and isinstance(shape[0], _dtype.dtype):
         return _view_dtype(input, shape[0])
     shape = _infer_shape(_sizes(shape), input._data.size)
@@ -293,7 +296,7 @@ class CatBackward0(Node):
 def cat(tensors, dim=0, *, out=None):
     tensors = list(tensors)
     if not tensors:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     for i, t in enumerate(tensors):
         if not is_tensor(t):
             raise TypeError(f"expected Tensor as element {i} in argument 0, but got {type(t).__name__}")
@@ -444,12 +447,16 @@ def narrow(input, dim, start, length):
     data = input._data
     if data.ndim == 0:
         raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
+    if length < 0:  # checked before dim and start, as PyTorch does
+        raise RuntimeError("narrow(): length must be non-negative.")
     d = normalize_dim(dim, data.ndim)
     size = data.shape[d]
     start = int(start)
+    if not -size <= start <= size:
+        raise IndexError(f"start out of range (expected to be in range of [{-size}, {size}], but got {start})")
     if start < 0:
         start += size
-    if not 0 <= start <= size or length < 0 or start + length > size:
+    if start + length > size:
         raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
     key = (slice(None),) * d + (slice(start, start + length),)
     return _view(input, data[key], SliceBackward0, lambda t: t.narrow(d, start, length), shape=data.shape, key=key)
@@ -472,8 +479,17 @@ def movedim(input, source, destination):
     ndim = input._data.ndim
     src = [source] if isinstance(source, int) else list(source)
     dst = [destination] if isinstance(destination, int) else list(destination)
+    if len(src) != len(dst):
+        raise RuntimeError(
+            f"movedim: Invalid source or destination dims: source ({src} dims) should contain the same number of "
+            f"dims as destination ({dst} dims)")
     src = [normalize_dim(s, ndim) for s in src]
     dst = [normalize_dim(s, ndim) for s in dst]
+    for name, dims in (("source", src), ("destination", dst)):
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"movedim: repeated dim in `{name}` ({dims})")
+    if ndim == 0:  # normalize_dim maps 0 and -1 to 0: nothing to move
+        return permute(input, ())
     order = [i for i in range(ndim) if i not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
