@@ -41,6 +41,26 @@ def _keeps_graph(leaves, levels_running=1):
     return outer or any(isinstance(x, Tensor) and x.requires_grad for x in leaves)
 
 
+def _reaches_other_leaves(outputs, own_inputs):
+    """Does the graph of ``outputs`` reach a leaf requiring grad other than the transform's own inputs?
+
+    Then ``func`` closed over a tensor the caller differentiates (``w`` in ``grad(lambda x: (x * w).sum())``),
+    and the results must keep their graph for the caller's own backward."""
+    from ..autograd.graph import AccumulateGrad
+    own = {id(x) for x in own_inputs}
+    stack = [o.grad_fn for o in outputs if isinstance(o, Tensor) and o.grad_fn is not None]
+    seen = set()
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        if isinstance(node, AccumulateGrad) and id(node.variable) not in own:
+            return True
+        stack.extend(child for child, _ in node.next_functions)
+    return False
+
+
 def _differentiable(x):
     """A fresh tensor for ``x`` that requires grad (a view when ``x`` already has a graph, so outer levels see it)."""
     if not isinstance(x, Tensor):
@@ -130,6 +150,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
                                    f"tensor with {output.dim()} dims. Maybe you wanted to use the vjp or jacrev "
                                    "APIs instead?")
             flat, spec = tree_flatten(diff)
+            keep = keep or _reaches_other_leaves([output], flat)
             grads = tree_unflatten(_gradients([output], flat, [None], keep, retain_graph=keep), spec)
             value = _release(output, keep)
             if has_aux:
@@ -166,6 +187,7 @@ def vjp(func, *primals, has_aux=False):
                 raise RuntimeError("vjp(f, ...): All outputs of f must be floating-point or complex Tensors, got "
                                    f"Tensor with dtype {o.dtype}")
     flat_in, in_spec = tree_flatten(diff)
+    keep = keep or _reaches_other_leaves(flat_out, flat_in)
 
     def vjp_fn(cotangents, retain_graph=True, create_graph=None):
         flat_cot, cot_spec = tree_flatten(cotangents)
@@ -214,6 +236,7 @@ class _Linearization:
             # the vjp is linear in u, so u's value never reaches the result; zeros keep inf/nan out
             self.cotangents = [_ops.creation.zeros_like(o, requires_grad=True) for o in self.flat_out]
             self.flat_in = tree_flatten(diff)[0]
+            self.keep = self.keep or _reaches_other_leaves(self.flat_out, self.flat_in)
             self.vjps = _gradients(self.flat_out, self.flat_in, self.cotangents, keep_graph=True)
 
     def output(self):
@@ -285,6 +308,7 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_
                     raise RuntimeError("jacrev(f, ...)(*args): Expected output of f to be a Tensor or Tensors, got "
                                        f"{type(o)} as an output")
             flat_in, in_spec = tree_flatten(diff)
+            keep = keep or _reaches_other_leaves(flat_out, flat_in)
             jac = tree_unflatten([tree_unflatten(_jacobian_of(o, flat_in, keep), in_spec) for o in flat_out], out_spec)
             return (jac, _release(aux, keep)) if has_aux else jac
     return wrapper
