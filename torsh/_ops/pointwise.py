@@ -157,8 +157,18 @@ class MulBackward0(Node):
         a, b = self.saved_tensors
         a = self.scalars[0] if a is None else a
         b = self.scalars[1] if b is None else b
-        return (_grad_if(self, 0, lambda: sum_to(grad * b, self.shapes[0])),
-                _grad_if(self, 1, lambda: sum_to(grad * a, self.shapes[1])))
+        return (_grad_if(self, 0, lambda: sum_to(grad * _conj(b), self.shapes[0])),
+                _grad_if(self, 1, lambda: sum_to(grad * _conj(a), self.shapes[1])))
+
+
+def _conj(value):
+    """PyTorch's complex gradients are conjugate Wirtinger: a product's backward multiplies by the
+    conjugate of the other factor. Real tensors and numbers pass through unchanged (no extra op)."""
+    if isinstance(value, complex):
+        return value.conjugate()
+    if isinstance(value, Tensor) and value.dtype.is_complex:
+        return value.conj()
+    return value
 
 
 def mul(input, other, *, out=None):
@@ -183,8 +193,8 @@ class DivBackward0(Node):
     def backward(self, grad):
         b, result = self.saved_tensors
         b = self.scalars[1] if b is None else b
-        return (_grad_if(self, 0, lambda: sum_to(grad / b, self.shapes[0])),
-                _grad_if(self, 1, lambda: sum_to(-grad * result / b, self.shapes[1])))
+        return (_grad_if(self, 0, lambda: sum_to(grad / _conj(b), self.shapes[0])),
+                _grad_if(self, 1, lambda: sum_to(-grad * _conj(result / b), self.shapes[1])))
 
 
 def div(input, other, *, rounding_mode=None, out=None):
