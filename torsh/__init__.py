@@ -216,3 +216,6 @@ from .amp.autocast_mode import (autocast, autocast_decrement_nesting, autocast_i
                                 is_autocast_enabled, set_autocast_cache_enabled, set_autocast_cpu_dtype,
                                 set_autocast_cpu_enabled, set_autocast_dtype, set_autocast_enabled)
 from . import hub  # noqa: E402,F401  (torch.hub: hubconf entrypoints, load_state_dict_from_url; no network)
+from . import signal  # noqa: E402,F401  (torch.signal.windows)
+from .signal._spectral_windows import (bartlett_window, blackman_window, hamming_window,  # noqa: E402,F401
+                                       hann_window, kaiser_window)
