@@ -23,7 +23,7 @@ NAMESPACES = [
     ("torch.nn.utils", "torsh.nn.utils", 88),
     ("torch.optim", "torsh.optim", 82),
     ("torch.optim.lr_scheduler", "torsh.optim.lr_scheduler", 100),
-    ("torch.autograd", "torsh.autograd", 50),
+    ("torch.autograd", "torsh.autograd", 100),
     ("torch.linalg", "torsh.linalg", 58),
     ("torch.fft", "torsh.fft", 72),
     ("torch.special", "torsh.special", 51),

@@ -18,6 +18,19 @@ class FunctionCtx(Node):
         self._non_differentiable = ()
         self.saved_variables = None
 
+    _to_save = None
+
+    def save_for_backward(self, *tensors):
+        # packed by Function.apply once the outputs have their history, as PyTorch saves after forward
+        # (saved_tensors_hooks see an output with its grad_fn, the version after mark_dirty)
+        self._to_save = tensors
+
+    @property
+    def saved_tensors(self):
+        if self._to_save is not None:  # read inside forward or setup_context: nothing is packed yet
+            return self._to_save
+        return Node.saved_tensors.fget(self)
+
     def mark_dirty(self, *tensors):
         self._dirty = tensors
 
@@ -105,6 +118,9 @@ class Function(metaclass=_FunctionMeta):
         for t in tensor_outputs:
             if id(t) in non_diff or not (t.dtype.is_floating_point or t.dtype.is_complex):
                 t._grad_fn, t._requires_grad = None, False
+        if ctx._to_save is not None:
+            to_save, ctx._to_save = ctx._to_save, None
+            Node.save_for_backward(ctx, *to_save)
         final = tuple(final)
         return final if is_tuple else final[0]
 
@@ -147,3 +163,24 @@ class _DelayedError(Node):
 
     def backward(self, *grads):
         raise RuntimeError(self.message)
+
+
+class NestedIOFunction(Function):
+    """Kept only for backward compatibility (use Function): ``forward_extended``/``backward_extended`` on
+    nested inputs; torsh keeps PyTorch's surface of it."""
+
+    def forward_extended(self, *input):
+        raise NotImplementedError
+
+    def backward_extended(self, *grad_output):
+        raise NotImplementedError
+
+    def save_for_backward(self, *args):
+        self.to_save = tuple(a for a in args if a is not None)
+        self._to_save_nested = args
+
+    def mark_dirty(self, *args, **kwargs):
+        self.dirty_tensors = tuple(args) + tuple(kwargs.values())
+
+    def mark_non_differentiable(self, *args, **kwargs):
+        self.non_differentiable = tuple(args) + tuple(kwargs.values())

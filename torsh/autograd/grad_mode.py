@@ -104,3 +104,58 @@ class inference_mode(_DecoratorContextManager):
     def __exit__(self, *exc):
         _state.enabled, _state.inference = self._prev
         return False
+
+
+class _Flags(threading.local):
+    multithreading = True
+    grad_layout_enforced = True
+
+
+_flags = _Flags()
+
+
+def is_multithreading_enabled():
+    """torsh's engine always runs backward on the calling thread; the flag is kept for PyTorch code."""
+    return _flags.multithreading
+
+
+def is_view_replay_enabled():
+    return False
+
+
+class set_multithreading_enabled(_DecoratorContextManager):
+    """Switch multithreaded backward on or off; works as a function call and as a context manager."""
+
+    def __init__(self, mode):
+        self.prev = _flags.multithreading
+        _flags.multithreading = mode
+        self.mode = mode
+        self._args = (mode,)
+
+    def __enter__(self):
+        pass
+
+    def __exit__(self, *exc):
+        _flags.multithreading = self.prev
+
+    def clone(self):
+        return self.__class__(self.mode)
+
+
+class enforce_grad_layout_policy(_DecoratorContextManager):
+    """Whether accumulated gradients must match their parameter's strides (torsh's always are C-ordered)."""
+
+    def __init__(self, enable=True):
+        self.prev = _flags.grad_layout_enforced
+        _flags.grad_layout_enforced = enable
+        self.mode = enable
+        self._args = (enable,)
+
+    def __enter__(self):
+        pass
+
+    def __exit__(self, *exc):
+        _flags.grad_layout_enforced = self.prev
+
+    def clone(self):
+        return self.__class__(self.mode)

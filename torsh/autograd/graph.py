@@ -4,9 +4,11 @@ Every differentiable op records one Node subclass instance (named like PyTorch's
 ``MulBackward0``) whose ``backward`` is written in torsh ops, so running it with grad
 mode on (``create_graph=True``) builds the graph of the gradient itself.
 """
+import contextlib
 import itertools
 import re
 import sys
+import threading
 import weakref
 
 import numpy as np
@@ -25,22 +27,46 @@ SECOND_BACKWARD_ERROR = (
     "graph a second time or if you need to access saved tensors after calling backward.")
 
 
+PACK_INPLACE_ERROR = (
+    "A saved tensor pack hook is modifying its input in place. Tensors provided as input to pack hook cannot be "
+    "modified by in-place operations as this can lead to unexpected side-effects. Please open an issue if you "
+    "need to perform in-place operations on the input to a pack hook.")
+
+
+class _SavedHooksState(threading.local):
+    """The saved_tensors_hooks (pack, unpack) pairs in force, innermost last; thread-local as in PyTorch."""
+
+    def __init__(self):
+        self.stack = []
+        self.disabled_message = None  # set by disable_saved_tensors_hooks
+
+
+_saved_hooks = _SavedHooksState()
+_NO_DATA = np.empty(0)  # what memory counters and graph viewers read for a packed tensor: no bytes known
+
+
 class SavedTensor:
     """A tensor saved for backward, with the version it had, so later in-place edits are caught.
 
     An op's own output is saved without its grad_fn (that would be a reference cycle through
-    the node) and re-attached to the owning node when unpacked, as PyTorch does.
+    the node) and re-attached to the owning node when unpacked, as PyTorch does. Under
+    ``saved_tensors_hooks`` the pack hook's result is kept instead of the tensor, and the unpack
+    hook runs at each access (no version check then, as PyTorch).
     """
 
     __slots__ = ("tensor", "version", "is_output", "data", "version_box", "requires_grad", "output_nr",
-                 "__weakref__")
+                 "packed", "unpack_hook", "grad_fn", "accumulator", "__weakref__")
 
     def __init__(self, tensor, node):
         if memory.counting:  # the memory categories find live saved tensors here
             register_saved(self)
         self.version = tensor._version_counter[0]
         self.is_output = tensor._grad_fn is node and node is not None
-        if self.is_output:
+        hooks = _saved_hooks.stack
+        self.unpack_hook = None
+        if hooks:
+            self._pack(tensor, *hooks[-1])
+        elif self.is_output:
             self.tensor = None
             self.data = tensor._data
             self.version_box = tensor._version_counter
@@ -66,7 +92,36 @@ class SavedTensor:
                 "to find the operation that failed to compute its gradient, with "
                 "torch.autograd.set_detect_anomaly(True, check_nan=False).")
 
+    def _pack(self, tensor, pack_hook, unpack_hook):
+        """Keep ``pack_hook(tensor)`` and what is needed to give the unpacked value its history back."""
+        packed = pack_hook(tensor)
+        if tensor._version_counter[0] != self.version:
+            raise RuntimeError(PACK_INPLACE_ERROR)
+        self.tensor, self.data, self.version_box = None, _NO_DATA, None
+        self.packed, self.unpack_hook = packed, unpack_hook
+        self.requires_grad, self.output_nr = tensor._requires_grad, tensor._output_nr
+        self.grad_fn = None if self.is_output else tensor._grad_fn
+        is_grad_leaf = tensor._requires_grad and tensor._grad_fn is None
+        self.accumulator = accumulator_of(tensor) if is_grad_leaf else None
+
+    def _unpack_with_hook(self, node):
+        """A new tensor on the unpack hook's data with the saved tensor's place in the graph (PyTorch's
+        SavedVariable::unpack), so a create_graph backward still differentiates through it."""
+        value = self.unpack_hook(self.packed)
+        if not isinstance(value, _tensor.Tensor):
+            raise TypeError("Output of saved tensor unpack_hook expected to be a Tensor but got result of type "
+                            f"{type(value).__name__}")
+        t = _tensor.Tensor._wrap(value._data, self.requires_grad)
+        grad_fn = node if self.is_output else self.grad_fn
+        if self.requires_grad and grad_fn is not None:
+            t._grad_fn, t._output_nr = grad_fn, self.output_nr
+        elif self.accumulator is not None:
+            t._accumulator = weakref.ref(self.accumulator)
+        return t
+
     def unpack(self, node):
+        if self.unpack_hook is not None:
+            return self._unpack_with_hook(node)
         if self.version_box[0] != self.version:
             raise RuntimeError(self._modified_message(node))
         if self.tensor is not None:
@@ -312,3 +367,81 @@ def needs_grad(*tensors):
         if getattr(t, "_requires_grad", False):
             return True
     return False
+
+
+# -- saved tensors hooks (torch.autograd.graph) ---------------------------------------------------
+class saved_tensors_hooks:
+    """Inside this context every tensor saved for backward is stored as ``pack_hook(tensor)`` and read back
+    as ``unpack_hook(packed)``; only the innermost pair applies when nested."""
+
+    def __init__(self, pack_hook, unpack_hook):
+        self.pack_hook = pack_hook
+        self.unpack_hook = unpack_hook
+
+    def __enter__(self):
+        if _saved_hooks.disabled_message is not None:
+            raise RuntimeError(_saved_hooks.disabled_message)
+        _saved_hooks.stack.append((self.pack_hook, self.unpack_hook))
+
+    def __exit__(self, *args):
+        _saved_hooks.stack.pop()
+
+
+class save_on_cpu(saved_tensors_hooks):
+    """Saved tensors stored on the CPU and moved back to their device for backward (torsh's tensors all live
+    on the CPU, so this keeps ``(device, tensor)`` pairs as PyTorch's hooks do)."""
+
+    def __init__(self, pin_memory=False, device_type="cuda"):
+        def pack_to_cpu(tensor):
+            return (tensor.device, tensor.cpu())
+
+        def unpack_from_cpu(packed):
+            device, tensor = packed
+            return tensor.to(device, non_blocking=pin_memory)
+
+        super().__init__(pack_to_cpu, unpack_from_cpu)
+
+
+@contextlib.contextmanager
+def disable_saved_tensors_hooks(error_message):
+    """Make entering saved_tensors_hooks (or this context while hooks are in force) raise RuntimeError(error_message)."""
+    previous = _saved_hooks.disabled_message
+    if _saved_hooks.stack:
+        raise RuntimeError(error_message)
+    _saved_hooks.disabled_message = error_message
+    try:
+        yield
+    finally:
+        _saved_hooks.disabled_message = previous
+
+
+class GradientEdge(tuple):
+    """(node, output_nr, ownership_token): where the gradient of a tensor is computed (PyTorch's NamedTuple)."""
+
+    __slots__ = ()
+    _fields = ("node", "output_nr", "ownership_token")
+
+    def __new__(cls, node, output_nr, ownership_token=None):
+        return tuple.__new__(cls, (node, output_nr, ownership_token))
+
+    node = property(lambda self: self[0])
+    output_nr = property(lambda self: self[1])
+    ownership_token = property(lambda self: self[2])
+
+    def __repr__(self):
+        return f"GradientEdge(node={self[0]!r}, output_nr={self[1]!r}, ownership_token={self[2]!r})"
+
+
+def get_gradient_edge(tensor):
+    """The GradientEdge of ``tensor``: its grad_fn, or its AccumulateGrad node for a leaf."""
+    if not tensor.requires_grad:
+        raise RuntimeError("It is not possible to get the gradient edge for a Tensor that does not require gradients")
+    node, output_nr = gradient_edge(tensor)
+    return GradientEdge(node, output_nr)
+
+
+def increment_version(tensor):
+    """Mark ``tensor`` (or each tensor of an iterable) as modified in place, so saved copies of it are stale."""
+    tensors = (tensor,) if isinstance(tensor, _tensor.Tensor) else tensor
+    for t in tensors:
+        t._version_counter[0] += 1
