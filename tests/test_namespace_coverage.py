@@ -25,8 +25,8 @@ NAMESPACES = [
     ("torch.optim.lr_scheduler", "torsh.optim.lr_scheduler", 100),
     ("torch.autograd", "torsh.autograd", 100),
     ("torch.linalg", "torsh.linalg", 58),
-    ("torch.fft", "torsh.fft", 72),
-    ("torch.special", "torsh.special", 51),
+    ("torch.fft", "torsh.fft", 100),
+    ("torch.special", "torsh.special", 100),
     ("torch.utils.data", "torsh.utils.data", 65),
     ("torch.profiler", "torsh.profiler", 54),
 ]

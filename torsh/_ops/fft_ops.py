@@ -188,7 +188,8 @@ def _c2r(x, s, dim, norm, default_all):
         raise RuntimeError(f"Invalid number of data points ({sizes[-1]}) specified")
     half = sizes[-1] // 2 + 1
     xr = _resize(x, dims, sizes[:-1] + [half])
-    data = xr._data if xr.dtype.is_complex else _as_float_or_complex(xr).astype(np.complex64)
+    real = _as_float_or_complex(xr)
+    data = xr._data if xr.dtype.is_complex else real.astype(_complex_dtype(real))
     value = sfft.irfftn(data, s=sizes, axes=dims, norm=norm)
     real_dtype = np.float32 if data.dtype == np.complex64 else np.float64
     result = wrap(np.asarray(value, dtype=real_dtype))
@@ -210,6 +211,55 @@ def irfftn(input, s=None, dim=None, norm=None, *, out=None):
 
 def irfft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
     return irfftn(input, s, dim, norm)
+
+
+# -- Hermitian-input transforms: the real/complex transforms with conjugates and the dual norm ------
+class ConjBackward0(Node):
+    def backward(self, grad):
+        return (_conj(grad),)
+
+
+def _conj(x):
+    """Differentiable complex conjugate (Tensor.conj does not record a graph)."""
+    if not x.dtype.is_complex:
+        return x
+    result = wrap(np.conj(x._data))
+    if needs_grad(x):
+        record(ConjBackward0(), (x,), (result,))
+    return result
+
+
+def hfft(input, n=None, dim=-1, norm=None, *, out=None):
+    """The FFT of a Hermitian-symmetric signal given by its first half: irfft(conj(x)) un-normalised."""
+    return _c2r(_conj(input), None if n is None else [n], [dim], _DUAL[_norm(norm)], False)
+
+
+def hfftn(input, s=None, dim=None, norm=None, *, out=None):
+    return _c2r(_conj(input), s, dim, _DUAL[_norm(norm)], True)
+
+
+def hfft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
+    return hfftn(input, s, dim, norm)
+
+
+def ihfft(input, n=None, dim=-1, norm=None, *, out=None):
+    """The inverse of hfft: conj(rfft(x)) normalised as an inverse transform."""
+    return _conj(_r2c("ihfft", input, None if n is None else [n], [dim], _DUAL[_norm(norm)], False))
+
+
+def _check_floating(x):
+    if x.dtype.is_complex:  # the n-dimensional variants check the dtype before the op
+        raise RuntimeError(f"Only supports floating-point dtypes, but found: "
+                           f"{'ComplexFloat' if x.dtype is _dtype.complex64 else 'ComplexDouble'}")
+
+
+def ihfftn(input, s=None, dim=None, norm=None, *, out=None):
+    _check_floating(input)
+    return _conj(_r2c("ihfftn", input, s, dim, _DUAL[_norm(norm)], True))
+
+
+def ihfft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
+    return ihfftn(input, s, dim, norm)
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -240,4 +290,4 @@ def ifftshift(input, dim=None):
 
 
 __all__ = ["fft", "ifft", "fft2", "ifft2", "fftn", "ifftn", "rfft", "irfft", "rfft2", "irfft2", "rfftn", "irfftn",
-           "fftfreq", "rfftfreq", "fftshift", "ifftshift"]
+           "hfft", "ihfft", "hfft2", "ihfft2", "hfftn", "ihfftn", "fftfreq", "rfftfreq", "fftshift", "ifftshift"]

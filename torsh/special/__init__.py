@@ -3,6 +3,8 @@ elementwise ops (``torsh/_ops/pointwise*.py``) and softmax (``torsh/_ops/activat
 from .._ops import activation as _activation
 from .._ops import pointwise as _pw
 from .._ops import pointwise_more as _pm
+from .._ops import special_ops as _special
+from .._ops.special_ops import *  # noqa: F401,F403 (Bessel functions, polynomials, zeta, gammainc)
 
 expit = _pw.sigmoid
 exp2 = _pw.exp2
@@ -39,4 +41,4 @@ def logsumexp(input, dim, keepdim=False):
 
 __all__ = ["expit", "exp2", "expm1", "log1p", "erf", "erfc", "erfinv", "erfcx", "logit", "i0", "i0e", "i1", "i1e",
            "gammaln", "digamma", "psi", "polygamma", "multigammaln", "xlogy", "xlog1py", "entr", "log_ndtr", "ndtr",
-           "ndtri", "sinc", "round", "softmax", "log_softmax", "logsumexp"]
+           "ndtri", "sinc", "round", "softmax", "log_softmax", "logsumexp"] + _special.__all__
