@@ -81,3 +81,61 @@ def test_masked_fill_casts_as_pytorch(dtype, value):
                                             ("add_", "uint8", -3)])
 def test_in_place_arithmetic_wraps_an_integer_past_the_dtype(op, dtype, value):
     same_result(lambda lib: getattr(lib.ones(3, dtype=getattr(lib, dtype)), op)(value))
+
+
+# -- creation ---------------------------------------------------------------------------------------------
+INF, NAN = float("inf"), float("nan")
+SPACE_DTYPES = ("float32", "float64", "float16", "bfloat16", "int8", "uint8", "int64", "complex64", None)
+SPACE_ENDS = [(NAN, -0.0), (-2.42, INF), (INF, 1), (1, INF), (-INF, INF), (2.9260141849517822, -0.99999),
+              (-3, 7.5), (-3, 1), (-1, 5), (0, 3), (-3, 300), (1e5, 0), (1 + 1j, 2)]
+
+
+def _space(lib, op, start, end, steps, dtype):
+    kwargs = {} if dtype is None else {"dtype": getattr(lib, dtype)}
+    return getattr(lib, op)(start, end, steps, **kwargs)
+
+
+@pytest.mark.parametrize("op", ["linspace", "logspace"])
+@pytest.mark.parametrize("dtype", SPACE_DTYPES)
+@pytest.mark.parametrize("ends", SPACE_ENDS)
+@pytest.mark.parametrize("steps", [1, 2, 3, 7])
+def test_linspace_logspace_as_pytorch(op, dtype, ends, steps):
+    """PyTorch's formula (ends converted to the dtype first, halfway split, integer types in double),
+    its errors for ends the dtype cannot hold and non-finite ends' NaN/inf placement."""
+    fn = lambda lib: _space(lib, op, *ends, steps, dtype)
+    try:
+        expected = fn(torch_ref)
+    except Exception:  # noqa: BLE001 - torsh must raise the same
+        check_same_error(fn)
+        return
+    assert_close(fn(torsh), expected)
+
+
+@pytest.mark.parametrize("op", ["linspace", "logspace"])
+def test_linspace_logspace_of_bool_have_no_kernel(op):
+    check_same_error(lambda lib: getattr(lib, op)(0, 1, 3, dtype=lib.bool))
+    same_result(lambda lib: getattr(lib, op)(0, 1, 1, dtype=lib.bool))
+
+
+@pytest.mark.parametrize("dtype", ["complex64", "complex128", "bool"])
+def test_arange_with_a_dtype_it_has_no_kernel_for(dtype):
+    check_same_error(lambda lib: lib.arange(0, 3, 1, dtype=getattr(lib, dtype)))
+    check_same_error(lambda lib: lib.arange(0, INF, 1, dtype=getattr(lib, dtype)))
+
+
+@pytest.mark.parametrize("sizes", [(0, -1), (-1,), (-1, -2), (2, -3)])
+def test_eye_with_a_negative_size(sizes):
+    check_same_error(lambda lib: lib.eye(*sizes))
+
+
+@pytest.mark.parametrize("data,dtype", [([[-3, False, [-3, False]]], "float32"), ([[-3, False, [-3, False]]], None),
+                                        ([1.5, [2]], None), ([1, [2]], "bool"), ([1, [2]], "complex64"),
+                                        ([[1], 2], None), ([[1], [2, 3]], None), ([[1], [[2]]], None),
+                                        ([[[1, 2]], [[3]]], None)])
+def test_tensor_of_data_that_is_not_a_block(data, dtype):
+    kwargs = lambda lib: {} if dtype is None else {"dtype": getattr(lib, dtype)}
+    check_same_error(lambda lib: lib.tensor(data, **kwargs(lib)))
+
+
+def test_tensor_of_an_empty_ragged_block():
+    same_result(lambda lib: lib.tensor([[], [1]], dtype=lib.int8))

@@ -58,10 +58,6 @@ KNOWN_DIVERGENCES = [
           "arguments)", lambda call, ours, ref: call.op == "clamp" and _rejects(ref) and any(
               isinstance(v, bool) for v in call.kwargs.values()),
           Call("clamp", (INT,), {"min": TensorSpec(np.array([-4], np.int8), "int8"), "max": False})),
-    Known("linspace/logspace with a NaN/inf end: torsh computes where PyTorch raises RuntimeError (integer dtype), "
-          "or other values (linspace(-2.42, inf, 2): torsh [-2.42, nan], PyTorch [-2.42, inf])",
-          when(("linspace", "logspace"), lambda c, o, r: not all(
-              np.isfinite(v) for v in c.args[:2])), Call("linspace", (np.nan, -0.0, 4), {"dtype": DType("int8")})),
     Known("products of complex operands holding inf/NaN: where NaN lands differs (NumPy's complex multiply vs "
           "PyTorch's)", when(("matmul", "mm", "bmm", "mv", "dot", "inner", "outer", "addmm", "linear"),
                              lambda c, o, r: bool(_dtypes(c) & set(COMPLEX_DTYPES)) and not either_rejects(c, o, r)),
@@ -89,22 +85,6 @@ KNOWN_DIVERGENCES += (
      Known("cummax/cummin of an empty tensor with an out-of-range dim: torsh raises IndexError, PyTorch returns an "
            "empty result", when(("cummax", "cummin"), lambda c, o, r: _zero_size(c) and either_rejects(c, o, r)),
            Call("cummax", (TensorSpec(np.zeros(0, bool), "bool"), -2))),
-     ]
-)
-
-# -- shape, indexing and creation ops (torsh/_ops/shape*.py, indexing.py, creation.py) ------------------------
-KNOWN_DIVERGENCES += (
-    [Known("arange with a complex dtype: torsh raises RuntimeError, PyTorch NotImplementedError",
-           when(("arange",), lambda c, o, r: str(c.kwargs.get("dtype")) in COMPLEX_DTYPES and either_rejects(c, o, r)),
-           Call("arange", (0, 3, 1), {"dtype": DType("complex64")})),
-     Known("logspace with an integer dtype: torsh's values differ (PyTorch computes in float, then truncates)",
-           when(("logspace",), lambda c, o, r: str(c.kwargs.get("dtype")) in INT_DTYPES),
-           Call("logspace", (2.9260141849517822, -0.9999899864196777, 4), {"dtype": DType("int8")})),
-     Known("eye with a negative size: torsh raises NumPy's ValueError, PyTorch RuntimeError ('m must be greater than "
-           "or equal to 0, got -1')", when(("eye",), either_rejects), Call("eye", (0, -1))),
-     Known("tensor() of data PyTorch rejects with TypeError (e.g. ragged or non-numeric nesting): torsh raises "
-           "ValueError", when(("tensor",), either_rejects),
-           Call("tensor", ([[-3, False, [-3, False]]],), {"dtype": DType("float32")})),
      ]
 )
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import _dtype, _random
 from .._tensor import Tensor, device as _device, wrap
-from ._helpers import is_tensor, to_array
+from ._helpers import dtype_name, is_tensor, to_array
 
 
 def _check_device(device):
@@ -100,21 +100,39 @@ def _plain(data):
     return [_plain(x) for x in data]
 
 
-def _check_ragged(data, dim=0):
-    """PyTorch's errors for nested sequences whose lengths differ (the first element sets the length)."""
-    if not isinstance(data, list) or not data:
-        return
-    first = data[0]
-    for item in data:
-        if isinstance(first, (list, np.ndarray)) and np.ndim(first):
-            if not isinstance(item, (list, np.ndarray)) or not np.ndim(item):
-                raise TypeError("not a sequence")
-            if len(item) != len(first):
-                raise ValueError(f"expected sequence of length {len(first)} at dim {dim + 1} (got {len(item)})")
-            _check_ragged(item if isinstance(item, list) else list(item), dim + 1)
+def _is_nested(x):
+    return isinstance(x, list) or (isinstance(x, np.ndarray) and x.ndim > 0)
 
 
-def _to_numpy(data):
+def _check_ragged(data, d):
+    """PyTorch's errors for nested sequences that are not a block: the first elements set the shape, then
+    each item must be a sequence of that length, and the innermost ones numbers. Returns the empty array of
+    an empty block."""
+    shape, first = [], data
+    while _is_nested(first):
+        shape.append(len(first))
+        first = first[0] if len(first) else None
+    if 0 in shape:  # PyTorch reads no element of an empty block: [[], [1]] is a (2, 0) tensor
+        return np.zeros(shape)
+
+    def walk(item, dim):
+        if dim == len(shape):
+            if _is_nested(item):  # where PyTorch converts a number: the conversion fails
+                kind = type(item).__name__
+                raise TypeError(f"must be real number, not {kind}" if d.is_floating_point or d.is_complex else
+                                f"'{kind}' object cannot be interpreted as an integer")
+            return
+        if not _is_nested(item):
+            raise TypeError("not a sequence")
+        if len(item) != shape[dim]:
+            raise ValueError(f"expected sequence of length {shape[dim]} at dim {dim} (got {len(item)})")
+        for x in item:
+            walk(x, dim + 1)
+    walk(data, 0)
+    return None
+
+
+def _to_numpy(data, d):
     if is_tensor(data):
         return data._data
     if isinstance(data, np.ndarray):
@@ -123,8 +141,10 @@ def _to_numpy(data):
     try:
         return np.asarray(plain)
     except ValueError:
-        _check_ragged(plain)
-        raise
+        empty = _check_ragged(plain, d)
+        if empty is None:
+            raise
+        return empty
 
 
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
@@ -136,7 +156,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     else:
         d = _dtype.to_dtype(dtype) if dtype is not None else (
             data.dtype if is_tensor(data) else _infer_dtype(data))
-        raw = _to_numpy(data)
+        raw = _to_numpy(data, d)
         if raw.dtype == object:
             raise ValueError("expected sequence of equal-length sequences to build a tensor")
         array = np.array(raw, dtype=d.np, copy=True)
@@ -210,16 +230,34 @@ def check_scalar_fits(value, d):
         raise RuntimeError(f"value cannot be converted to type {_C_TYPE_NAMES[d.name]} without overflow")
 
 
-def fill_value(value, d):
-    """A Python number as the NumPy scalar of dtype ``d`` that full/fill_ write, after PyTorch's overflow
-    check: floats into integer types truncate as a C cast, negative ints wrap around unsigned types."""
+def scalar_to(value, d):
+    """A Python number as the NumPy scalar of dtype ``d``, as PyTorch's Scalar.to<T>() makes it: the overflow
+    check, then a C cast (floats into integer types truncate, negative ints wrap around unsigned types)."""
     check_scalar_fits(value, d)
     if isinstance(value, builtins.complex) and not d.is_complex:  # 1+0j passed the check: its imag is 0
         value = value.real
     if isinstance(value, builtins.float) and d.np.kind in "iub":
         with np.errstate(invalid="ignore"):
             return np.array(value).astype(d.np)[()]
-    return to_array(value, d.np)
+    with np.errstate(over="ignore"):
+        return to_array(value, d.np)
+
+
+def fill_value(value, d):
+    """The scalar full/fill_ write: PyTorch checks it as Scalar.to<T>() does."""
+    return scalar_to(value, d)
+
+
+_REDUCED_FLOATS = (_dtype.float16, _dtype.bfloat16)
+
+
+def _one_element_fill(value, d):
+    """What PyTorch's fill of a one-element tensor writes: its float16/bfloat16 path goes through float
+    unchecked (linspace(1e5, 0, 1, dtype=float16) is [inf])."""
+    if d in _REDUCED_FLOATS and isinstance(value, (builtins.int, builtins.float, np.floating)):
+        with np.errstate(over="ignore"):
+            return d.np.type(np.float32(value))
+    return scalar_to(value, d)
 
 
 def _fill(size, value, dtype, requires_grad, device):
@@ -286,6 +324,8 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=
     start, end, step = _scalar(start), _scalar(end), _scalar(step)
     if end is None:
         start, end = 0, start
+    if dtype is not None:
+        _check_kernel("arange_cpu", _dtype.to_dtype(dtype), complex_ok=False)
     count = _arange_count(start, end, step)
     if dtype is None:
         is_float = any(isinstance(v, float) for v in (start, end, step))
@@ -341,26 +381,114 @@ def _check_steps(steps):
         raise RuntimeError("number of steps must be non-negative")
 
 
+def _check_kernel(kernel, d, complex_ok=True):
+    """PyTorch's NotImplementedError for a dtype its range kernel is not compiled for (never bool)."""
+    if d is _dtype.bool or (d.is_complex and not complex_ok):
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{dtype_name(d)}\'')
+
+
+def _space_dtype(op, dtype, start, end):
+    """linspace/logspace's dtype: the given one, else the default (its complex partner for a complex end)."""
+    inferred = _dtype.get_default_dtype()
+    if any(isinstance(v, builtins.complex) for v in (start, end)):
+        inferred = inferred.to_complex()
+    if dtype is None:
+        return inferred
+    d = _dtype.to_dtype(dtype)
+    if inferred.is_complex and not d.is_complex:
+        c_type = "c10::complex<float>" if inferred is _dtype.complex64 else "c10::complex<double>"
+        raise RuntimeError(f"torch.{op}(): inferred dtype {c_type} can't be safely cast to passed dtype "
+                           f"{dtype_name(d)}")
+    return d
+
+
+# the ramp is computed with a fused multiply-add (PyTorch's CPU kernels are built with FMA contraction), so
+# first + step * i rounds once: emulated in a wider type. Half and bfloat16 arithmetic rounds each operation.
+_FMA_WIDER = {np.float32: np.float64, np.float64: np.longdouble}
+
+
+def _halfway_ramp(first, last, steps, ct):
+    """PyTorch's linspace formula in NumPy type ``ct``: first + step*i for i < steps // 2, then
+    last - step*(steps - 1 - i), with step = (last - first) / (steps - 1)."""
+    first, last, i = ct(first), ct(last), np.arange(steps)
+    step = (last - first) / ct(steps - 1)
+    wide = _FMA_WIDER.get(ct, ct)
+    with np.errstate(all="ignore"):  # inf/NaN ends give NaN where PyTorch's formula does
+        up = wide(first) + wide(step) * i.astype(ct).astype(wide)
+        down = wide(last) - wide(step) * (steps - 1 - i).astype(ct).astype(wide)
+        return np.where(i < steps // 2, up, down).astype(ct)
+
+
+def _linspace_array(start, end, steps, d):
+    if steps == 1:
+        return np.full(1, _one_element_fill(start, d), d.np)
+    first, last = scalar_to(start, d), scalar_to(end, d)  # the ends converted as PyTorch's Scalar.to<T>()
+    if d.is_complex:  # c10::complex scales by a real index part by part
+        ct = d.to_real().np.type
+        return (_halfway_ramp(first.real, last.real, steps, ct)
+                + 1j * _halfway_ramp(first.imag, last.imag, steps, ct)).astype(d.np)
+    ct = d.np.type if d.is_floating_point else np.float64  # integer types step in double
+    with np.errstate(invalid="ignore"):
+        return _halfway_ramp(first, last, steps, ct).astype(d.np)
+
+
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
     _check_device(device)
     _check_steps(steps)
-    d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
-    values = np.linspace(_scalar(start), _scalar(end), int(steps), dtype=np.float64)
-    return _finish(wrap(values.astype(d.np)), requires_grad)
+    start, end, steps = _scalar(start), _scalar(end), int(steps)
+    d = _space_dtype("linspace", dtype, start, end)
+    if steps > 1:
+        _check_kernel("linspace_cpu", d)
+    values = _linspace_array(start, end, steps, d) if steps else np.empty(0, d.np)
+    return _finish(wrap(values), requires_grad, out)
+
+
+def _polar_power(base, exponent):
+    """std::pow(double, complex<double>): polar(base ** exponent.real, exponent.imag * log(base))."""
+    radius, angle = np.power(np.float64(base), exponent.real), exponent.imag * np.log(np.float64(base))
+    return complex(radius * np.cos(angle), radius * np.sin(angle))
+
+
+def _logspace_array(start, end, steps, base, d):
+    """PyTorch's logspace loop: base ** (the linspace exponents, in double; complex types in their own)."""
+    with np.errstate(all="ignore"):
+        if steps == 1:  # fill_(pow(base, start)): the fill's overflow check, no conversion of ``end``
+            power = _polar_power(base, complex(start)) if d.is_complex else np.power(np.float64(base), np.float64(start))
+            return np.full(1, _one_element_fill(power, d), d.np)
+        first, last = scalar_to(start, d), scalar_to(end, d)
+        if d.is_complex:  # complex arithmetic throughout; std::pow(x, y) is exp(y * log(x))
+            ct = d.np.type
+            i = np.arange(steps).astype(ct)
+            step = (ct(last) - ct(first)) / ct(steps - 1)
+            exps = np.where(np.arange(steps) < steps // 2, ct(first) + step * i,
+                            ct(last) - step * (ct(steps - 1) - i))
+            return np.exp(exps * np.log(ct(base))).astype(d.np)
+        # the difference in the dtype (an integer one cannot overflow in C's int arithmetic), the rest in double
+        diff = builtins.int(last) - builtins.int(first) if not d.is_floating_point else last - first
+        step, i = np.float64(diff) / (steps - 1), np.arange(steps)  # not fused: this loop is not a CPU kernel
+        exps = np.where(i < steps // 2, np.float64(first) + step * i, np.float64(last) - step * (steps - 1 - i))
+        return np.power(np.float64(base), exps).astype(d.np)
 
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
     _check_device(device)
     _check_steps(steps)
-    d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
-    values = np.power(float(base), np.linspace(_scalar(start), _scalar(end), int(steps), dtype=np.float64))
-    return _finish(wrap(values.astype(d.np)), requires_grad)
+    start, end, steps = _scalar(start), _scalar(end), int(steps)
+    d = _space_dtype("logspace", dtype, start, end)
+    if steps > 1:
+        _check_kernel("logspace_cpu", d)
+    values = _logspace_array(start, end, steps, base, d) if steps else np.empty(0, d.np)
+    return _finish(wrap(values), requires_grad, out)
 
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
     _check_device(device)
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
-    return _finish(wrap(np.eye(n, n if m is None else m, dtype=d.np)), requires_grad)
+    m = n if m is None else m
+    for name, size in (("n", n), ("m", m)):
+        if size < 0:
+            raise RuntimeError(f"{name} must be greater or equal to 0, got {size}")
+    return _finish(wrap(np.eye(n, m, dtype=d.np)), requires_grad)
 
 
 # -- random ------------------------------------------------------------------------------------

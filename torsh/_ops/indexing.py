@@ -6,7 +6,7 @@ from .. import _dtype
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
 from ._helpers import broadcast_shapes, is_tensor
-from .creation import check_scalar_fits, fill_value
+from .creation import check_scalar_fits, scalar_to
 
 
 def _check_mask_shape(mask, shape, position):
@@ -248,7 +248,7 @@ def masked_fill(input, mask, value):
             check_scalar_fits(value._data.item(), input.dtype)
         v = value._data.astype(input._data.dtype)
     else:
-        v = fill_value(value, input.dtype)  # PyTorch's overflow check and C cast
+        v = scalar_to(value, input.dtype)  # PyTorch's overflow check and C cast
     result = wrap(np.where(mask._data, v, input._data).astype(input._data.dtype, copy=False))
     if needs_grad(input, value):
         node = MaskedFillBackward0()
