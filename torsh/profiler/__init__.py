@@ -15,6 +15,9 @@ _instrument.py (swaps op names for timing wrappers while a profiler runs), _coll
 (records raw events), function_events.py / key_averages.py / table.py (results and their
 table), chrome_trace.py (the trace JSON), memory_timeline.py, stacks.py, schedule.py.
 """
+from ..autograd import kineto_available
+from ..optim import Optimizer, register_optimizer_step_post_hook
+from .execution_trace import ExecutionTraceObserver, KinetoStepTracker
 from .function_events import EventList, FunctionEvent
 from .key_averages import FunctionEventAvg
 from .profiler import ProfilerActivity, profile, supported_activities
@@ -22,4 +25,5 @@ from .record_function import record_function
 from .schedule import ProfilerAction, schedule, tensorboard_trace_handler
 
 __all__ = ["profile", "record_function", "schedule", "ProfilerAction", "ProfilerActivity",
-           "supported_activities", "tensorboard_trace_handler", "EventList", "FunctionEvent", "FunctionEventAvg"]
+           "supported_activities", "tensorboard_trace_handler", "EventList", "FunctionEvent", "FunctionEventAvg",
+           "ExecutionTraceObserver", "KinetoStepTracker", "kineto_available"]

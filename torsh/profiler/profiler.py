@@ -12,7 +12,7 @@ Documented behaviour where PyTorch leaves room:
 - Exports write to a temporary file and rename it: a failed export (unwritable path)
   raises OSError naming the path and leaves no partial file.
 - ``activities`` other than CPU are ignored with a warning (torsh runs on the CPU only);
-  ``with_modules``, ``experimental_config``, ``execution_trace_observer`` are accepted and ignored.
+  ``with_modules``, ``experimental_config`` are accepted and ignored; an ``execution_trace_observer`` gets the recorded ops.
 """
 import enum
 import threading
@@ -65,6 +65,7 @@ class profile:
         self.with_dispatch = with_dispatch  # torsh: attach kernel dispatch decisions to op events
         self.acc_events = acc_events
         self.on_trace_ready = on_trace_ready
+        self.execution_trace_observer = execution_trace_observer  # fed the ops of each recorded window
         self.record_steps = schedule is not None  # ProfilerStep#N ranges, as PyTorch marks scheduled steps
         self.schedule = schedule if schedule is not None else _default_schedule_fn
         self.step_num = 0
@@ -124,6 +125,8 @@ class profile:
                                    "nested or run concurrently (stop the other one first)")
             _active = self
         self._running = True
+        if self.execution_trace_observer is not None:
+            self.execution_trace_observer.start()
         try:
             self._transit(ProfilerAction.NONE, self.current_action)
         except BaseException:
@@ -140,6 +143,8 @@ class profile:
             self._transit(self.current_action, None)
         finally:
             self._abandon()
+            if self.execution_trace_observer is not None:
+                self.execution_trace_observer.stop()
 
     def step(self):
         """Signal that the next step starts; the schedule decides what this step records."""
@@ -198,6 +203,8 @@ class profile:
         if collector is None:
             return
         collector.stop()
+        if self.execution_trace_observer is not None:
+            self.execution_trace_observer._take(collector.events)
         result = _results.ProfileResult(collector, self._options())
         if self.acc_events and self._results is not None:
             result = self._results.merge(result)
