@@ -18,12 +18,6 @@ def _inplace_method(name, op, fast=None):
     return method
 
 
-def _unary_fast(np_fn):
-    def fast(t):
-        np_fn(t._data, out=t._data)
-    return fast
-
-
 def _copy_source(self, src, non_blocking=False):
     return src.to(self.dtype).expand_as(self) if src._data.shape != self._data.shape else src.to(self.dtype)
 
@@ -99,33 +93,19 @@ _INPLACE = {
     "normal_": (_random_source(_normal_fast), _normal_fast),
     "where_": (lambda self, cond, other: pointwise.where(cond, self, other), None),
 }
-_UNARY_INPLACE = ["exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "neg", "abs", "floor", "ceil",
-                  "trunc", "sign", "reciprocal", "rsqrt", "log1p", "expm1", "square", "frac", "sgn", "erf"]
-_NUMPY_UNARY_FAST = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos,
-                     "tanh": np.tanh, "neg": np.negative, "abs": np.abs, "floor": np.floor, "ceil": np.ceil,
-                     "trunc": np.trunc}
 
 for _name, (_op, _fast) in _INPLACE.items():
     setattr(Tensor, _name, _inplace_method(_name, _op, _fast))
-for _name in _UNARY_INPLACE:
-    _np_fn = _NUMPY_UNARY_FAST.get(_name)
-    _fast = _unary_fast(_np_fn) if _np_fn is not None and _name in ("neg", "abs") else None
-    setattr(Tensor, _name + "_", _inplace_method(_name + "_", getattr(pointwise, _name), _fast))
 Tensor.clip_ = Tensor.clamp_
 Tensor.subtract_ = Tensor.sub_
 Tensor.multiply_ = Tensor.mul_
 Tensor.divide_ = Tensor.div_
-Tensor.negative_ = Tensor.neg_
-Tensor.absolute_ = Tensor.abs_
 
 # -- methods that are the op with ``self`` first ---------------------------------------------
 _METHODS = {
+    # (the unary ops are the registry's: bound by registry.bind_all(), called in surface)
     pointwise: ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",
-                "remainder", "pow", "float_power", "neg", "negative", "abs", "absolute", "exp", "exp2", "expm1",
-                "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "sin", "cos", "tan", "asin", "acos", "atan",
-                "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "arcsinh",
-                "arccosh", "arctanh", "sigmoid", "erf", "erfc", "reciprocal", "square", "relu", "frac", "sign",
-                "sgn", "floor", "ceil", "trunc", "fix", "round", "eq", "ne", "lt", "le", "gt", "ge", "greater",
+                "remainder", "pow", "float_power", "eq", "ne", "lt", "le", "gt", "ge", "greater",
                 "greater_equal", "less", "less_equal", "not_equal", "logical_and", "logical_or", "logical_xor",
                 "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "isnan", "isinf",
                 "isfinite", "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "lerp", "addcmul",

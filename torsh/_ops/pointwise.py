@@ -15,7 +15,7 @@ from ..autograd import grad_mode as _grad_mode
 from ..autograd.grad_mode import no_grad
 from ..autograd.graph import Node, needs_grad, record
 from ..backend import dispatch
-from . import _activation_backward
+from . import _activation_backward, registry
 from ._helpers import (UNSUPPORTED_KINDS, broadcast_shapes, check_dtype_support, is_tensor,
                        require_tensor_operands, sum_to, to_array)
 
@@ -449,45 +449,66 @@ def _relu_backward(grad, y):
     return _activation_backward.on_kernel("relu_backward", (0,), grad, y, formula)
 
 
-_UNARY = {
-    # name: (numpy function, derivative(grad, x, y), backward node name, kernel, to_float, saves)
-    "exp": (np.exp, lambda g, x, y: g * y, "ExpBackward0", "exp", True, "output"),
-    "exp2": (np.exp2, lambda g, x, y: g * y * _LN2, "Exp2Backward0", None, True, "output"),
-    "expm1": (np.expm1, lambda g, x, y: g * (y + 1), "Expm1Backward0", None, True, "output"),
-    "log": (np.log, lambda g, x, y: g / x, "LogBackward0", None, True, "input"),
-    "log2": (np.log2, lambda g, x, y: g / (x * _LN2), "Log2Backward0", None, True, "input"),
-    "log10": (np.log10, lambda g, x, y: g / (x * _LN10), "Log10Backward0", None, True, "input"),
-    "log1p": (np.log1p, lambda g, x, y: g / (x + 1), "Log1PBackward0", None, True, "input"),
-    "sqrt": (np.sqrt, lambda g, x, y: g / (2 * y), "SqrtBackward0", None, True, "output"),
-    "rsqrt": (_np_rsqrt, lambda g, x, y: g * -0.5 * y.pow(3), "RsqrtBackward0", None, True, "output"),
-    "sin": (np.sin, lambda g, x, y: g * x.cos(), "SinBackward0", None, True, "input"),
-    "cos": (np.cos, lambda g, x, y: g * -x.sin(), "CosBackward0", None, True, "input"),
-    "tan": (np.tan, lambda g, x, y: g * (1 + y * y), "TanBackward0", None, True, "output"),
-    "asin": (np.arcsin, lambda g, x, y: g / (1 - x * x).sqrt(), "AsinBackward0", None, True, "input"),
-    "acos": (np.arccos, lambda g, x, y: -g / (1 - x * x).sqrt(), "AcosBackward0", None, True, "input"),
-    "atan": (np.arctan, lambda g, x, y: g / (1 + x * x), "AtanBackward0", None, True, "input"),
-    "sinh": (np.sinh, lambda g, x, y: g * x.cosh(), "SinhBackward0", None, True, "input"),
-    "cosh": (np.cosh, lambda g, x, y: g * x.sinh(), "CoshBackward0", None, True, "input"),
-    "tanh": (np.tanh, lambda g, x, y: g * (1 - y * y), "TanhBackward0", "tanh", True, "output"),
-    "asinh": (np.arcsinh, lambda g, x, y: g / (x * x + 1).sqrt(), "AsinhBackward0", None, True, "input"),
-    "acosh": (np.arccosh, lambda g, x, y: g / (x * x - 1).sqrt(), "AcoshBackward0", None, True, "input"),
-    "atanh": (np.arctanh, lambda g, x, y: g / (1 - x * x), "AtanhBackward0", None, True, "input"),
-    "sigmoid": (_np_sigmoid, lambda g, x, y: g * y * (1 - y), "SigmoidBackward0", "sigmoid", True, "output"),
-    "erf": (sps.erf, lambda g, x, y: g * _TWO_OVER_SQRT_PI * (-x * x).exp(), "ErfBackward0", None, True, "input"),
-    "erfc": (sps.erfc, lambda g, x, y: g * -_TWO_OVER_SQRT_PI * (-x * x).exp(), "ErfcBackward0", None, True, "input"),
-    "reciprocal": (np.reciprocal, lambda g, x, y: -g * y * y, "ReciprocalBackward0", None, True, "output"),
-    "neg": (np.negative, lambda g, x, y: -g, "NegBackward0", None, False, None),
-    "abs": (np.abs, lambda g, x, y: g * x.sgn(), "AbsBackward0", None, False, "input"),
-    "square": (np.square, lambda g, x, y: g * 2 * x, "PowBackward0", None, False, "input"),
-    "relu": (_np_relu, lambda g, x, y: _relu_backward(g, y), "ReluBackward0", "relu", False, "output"),
-    "frac": (lambda x: x - np.trunc(x), lambda g, x, y: g, "FracBackward0", None, False, None),
-}
+def _unary(name, np_fn, derivative, node_name, *, kernel=None, to_float=True, saves="input", aliases=(),
+           inplace=True, fusion=None):
+    """Declare the unary op ``name`` (forward from ``np_fn``, gradient ``derivative(grad, x, y)``) in the
+    registry, and make it, its aliases and its node class names of this module."""
+    fn, node_cls = _make_unary(name, np_fn, derivative, node_name=node_name, kernel=kernel, to_float=to_float,
+                               saves=saves)
+    globals()[node_name if node_name not in globals() else "_" + node_name] = node_cls
+    return _declare(fn, name, aliases=aliases, node_name=node_name, kernel=kernel, inplace=inplace, fusion=fusion)
 
-for _name, (_np_fn, _deriv, _node_name, _kernel, _to_float, _saves) in _UNARY.items():
-    globals()[_name], globals()[_node_name if _node_name not in globals() else "_" + _node_name] = _make_unary(
-        _name, _np_fn, _deriv, node_name=_node_name, kernel=_kernel, to_float=_to_float, saves=_saves)
 
-_square_same_dtype = square  # noqa: F821 (made above)
+def _declare(fn, name, *, aliases=(), **facts):
+    """Register ``fn`` and bind it and its aliases in this module (torsh.* exports them via __all__)."""
+    registry.register(fn, name, aliases=aliases, **facts)
+    for public in (name,) + tuple(aliases):
+        globals()[public] = fn
+        _UNARY.append(public)
+    return fn
+
+
+_UNARY = []  # the unary ops' public names (and aliases) declared here
+_NEG_FAST, _ABS_FAST = registry.Inplace(np.negative), registry.Inplace(np.abs)  # in-place without a graph
+
+# one entry per op: numpy forward, derivative(grad, x, y) in torsh ops, PyTorch's node name, then
+# kernel (dispatch op), saves (what the derivative reads), to_float=False (integers keep their dtype)
+_unary("exp", np.exp, lambda g, x, y: g * y, "ExpBackward0", kernel="exp", saves="output", fusion="exp")
+_unary("exp2", np.exp2, lambda g, x, y: g * y * _LN2, "Exp2Backward0", saves="output")
+_unary("expm1", np.expm1, lambda g, x, y: g * (y + 1), "Expm1Backward0", saves="output")
+_unary("log", np.log, lambda g, x, y: g / x, "LogBackward0", fusion="log")
+_unary("log2", np.log2, lambda g, x, y: g / (x * _LN2), "Log2Backward0")
+_unary("log10", np.log10, lambda g, x, y: g / (x * _LN10), "Log10Backward0")
+_unary("log1p", np.log1p, lambda g, x, y: g / (x + 1), "Log1PBackward0")
+_unary("sqrt", np.sqrt, lambda g, x, y: g / (2 * y), "SqrtBackward0", saves="output", fusion="sqrt")
+_unary("rsqrt", _np_rsqrt, lambda g, x, y: g * -0.5 * y.pow(3), "RsqrtBackward0", saves="output")
+_unary("sin", np.sin, lambda g, x, y: g * x.cos(), "SinBackward0", fusion="sin")
+_unary("cos", np.cos, lambda g, x, y: g * -x.sin(), "CosBackward0", fusion="cos")
+_unary("tan", np.tan, lambda g, x, y: g * (1 + y * y), "TanBackward0", saves="output")
+_unary("asin", np.arcsin, lambda g, x, y: g / (1 - x * x).sqrt(), "AsinBackward0", aliases=("arcsin",))
+_unary("acos", np.arccos, lambda g, x, y: -g / (1 - x * x).sqrt(), "AcosBackward0", aliases=("arccos",))
+_unary("atan", np.arctan, lambda g, x, y: g / (1 + x * x), "AtanBackward0", aliases=("arctan",))
+_unary("sinh", np.sinh, lambda g, x, y: g * x.cosh(), "SinhBackward0")
+_unary("cosh", np.cosh, lambda g, x, y: g * x.sinh(), "CoshBackward0")
+_unary("tanh", np.tanh, lambda g, x, y: g * (1 - y * y), "TanhBackward0", kernel="tanh", saves="output",
+       fusion="tanh")
+_unary("asinh", np.arcsinh, lambda g, x, y: g / (x * x + 1).sqrt(), "AsinhBackward0", aliases=("arcsinh",))
+_unary("acosh", np.arccosh, lambda g, x, y: g / (x * x - 1).sqrt(), "AcoshBackward0", aliases=("arccosh",))
+_unary("atanh", np.arctanh, lambda g, x, y: g / (1 - x * x), "AtanhBackward0", aliases=("arctanh",))
+_unary("sigmoid", _np_sigmoid, lambda g, x, y: g * y * (1 - y), "SigmoidBackward0", kernel="sigmoid",
+       saves="output", fusion="sigmoid")
+_unary("erf", sps.erf, lambda g, x, y: g * _TWO_OVER_SQRT_PI * (-x * x).exp(), "ErfBackward0")
+_unary("erfc", sps.erfc, lambda g, x, y: g * -_TWO_OVER_SQRT_PI * (-x * x).exp(), "ErfcBackward0")
+_unary("reciprocal", np.reciprocal, lambda g, x, y: -g * y * y, "ReciprocalBackward0", saves="output")
+_unary("neg", np.negative, lambda g, x, y: -g, "NegBackward0", to_float=False, saves=None, aliases=("negative",),
+       inplace=_NEG_FAST, fusion="neg")
+_unary("abs", np.abs, lambda g, x, y: g * x.sgn(), "AbsBackward0", to_float=False, aliases=("absolute",),
+       inplace=_ABS_FAST)
+_unary("relu", _np_relu, lambda g, x, y: _relu_backward(g, y), "ReluBackward0", kernel="relu", to_float=False,
+       saves="output", fusion="relu")
+_unary("frac", lambda x: x - np.trunc(x), lambda g, x, y: g, "FracBackward0", to_float=False, saves=None)
+_square_same_dtype, _PowBackward0 = _make_unary("square", np.square, lambda g, x, y: g * 2 * x, node_name="PowBackward0",
+                                                to_float=False)
 
 
 def square(input, *, out=None):
@@ -496,11 +517,11 @@ def square(input, *, out=None):
     return _square_same_dtype(input, out=out)
 
 
-negative, absolute, arcsin, arccos, arctan = neg, abs, asin, acos, atan  # noqa: F821 (made above)
-arcsinh, arccosh, arctanh = asinh, acosh, atanh  # noqa: F821
+_declare(square, "square", node_name="PowBackward0", inplace=True)
 
 
-def _make_piecewise_constant(name, np_fn, node_name):
+def _make_piecewise_constant(name, np_fn, node_name, aliases=()):
+    """Declare a piecewise-constant unary op (floor, sign, ...): its gradient is zero."""
     unsupported = UNSUPPORTED_KINDS.get(name, {})
 
     def op(input, *, out=None):
@@ -511,21 +532,22 @@ def _make_piecewise_constant(name, np_fn, node_name):
             record(_ZeroGrad(node_name, (input._data.shape,)), (input,), (result,))
         return _out(result, out)
     op.__name__ = name
-    return op
+    return _declare(op, name, aliases=aliases, node_name=node_name, inplace=True)
 
 
 def _np_sign(x):
     return np.sign(x) if x.dtype != np.bool_ else x.copy()
 
 
-sign = _make_piecewise_constant("sign", _np_sign, "SignBackward0")
-floor = _make_piecewise_constant("floor", lambda x: x.copy() if x.dtype.kind in "biu" else np.floor(x), "FloorBackward0")
-ceil = _make_piecewise_constant("ceil", lambda x: x.copy() if x.dtype.kind in "biu" else np.ceil(x), "CeilBackward0")
-trunc = _make_piecewise_constant("trunc", lambda x: x.copy() if x.dtype.kind in "biu" else np.trunc(x), "TruncBackward0")
-fix = trunc
+def _keep_integers(np_fn):
+    return lambda x: x.copy() if x.dtype.kind in "biu" else np_fn(x)
 
 
-sgn = _make_piecewise_constant("sgn", _np_sign, "SgnBackward0")  # sign, defined for complex: x / |x|
+_make_piecewise_constant("sign", _np_sign, "SignBackward0")
+_make_piecewise_constant("floor", _keep_integers(np.floor), "FloorBackward0")
+_make_piecewise_constant("ceil", _keep_integers(np.ceil), "CeilBackward0")
+_make_piecewise_constant("trunc", _keep_integers(np.trunc), "TruncBackward0", aliases=("fix",))
+_make_piecewise_constant("sgn", _np_sign, "SgnBackward0")  # sign, defined for complex: x / |x|
 
 
 def round(input, *, decimals=0, out=None):
@@ -536,6 +558,9 @@ def round(input, *, decimals=0, out=None):
     if needs_grad(input):
         record(_ZeroGrad("RoundBackward0" if decimals == 0 else "RoundBackward1", (data.shape,)), (input,), (result,))
     return _out(result, out)
+
+
+_declare(round, "round", node_name="RoundBackward0", inplace=True)
 
 
 # -- comparisons and logical ops (never differentiable) ---------------------------------------
@@ -723,12 +748,11 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
 
 
 __all__ = ["add", "sub", "subtract", "rsub", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",
-           "remainder", "pow", "float_power", "sign", "sgn", "floor", "ceil", "trunc", "fix", "round",
+           "remainder", "pow", "float_power",
            "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal", "not_equal",
            "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor",
            "bitwise_not", "isnan", "isinf", "isfinite", "where", "clamp", "clip", "clamp_min", "clamp_max",
-           "maximum", "minimum", "lerp", "addcmul", "addcdiv", "negative", "absolute", "arcsin", "arccos",
-           "arctan", "arcsinh", "arccosh", "arctanh"] + list(_UNARY)
+           "maximum", "minimum", "lerp", "addcmul", "addcdiv"] + _UNARY  # _UNARY: the registry's unary ops
 
 
 def _out(result, out):

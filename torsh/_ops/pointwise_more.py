@@ -14,6 +14,7 @@ from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
 from ._helpers import (UNSUPPORTED_KINDS, broadcast_shapes, check_dtype_support, dtype_name, is_tensor,
                        require_tensor_operands, sum_to, to_array)
+from . import registry
 from .pointwise import _make_unary, _numpy_binary, _out, where
 from .pointwise import pow as _pow
 
@@ -276,32 +277,35 @@ def _entr_grad(g, x, y):
     return g * where(x == 0, float("-inf"), -(x.log() + 1)).to(g.dtype)
 
 
-_SPECIAL_UNARY = {
-    # name: (numpy fn, derivative(grad, x, y), node name, saves)
-    "erfinv": (sps.erfinv, lambda g, x, y: g * (_SQRT_PI / 2) * (y * y).exp(), "ErfinvBackward0", "output"),
-    "lgamma": (sps.gammaln, lambda g, x, y: g * digamma(x), "LgammaBackward0", "input"),
-    "digamma": (sps.digamma, lambda g, x, y: g * polygamma(1, x), "DigammaBackward0", "input"),
-    "i0": (sps.i0, lambda g, x, y: g * special_i1(x), "I0Backward0", "input"),
-    "special_i0e": (sps.i0e, lambda g, x, y: g * (special_i1e(x) - x.sgn() * y), "SpecialI0EBackward0", "both"),
-    "special_i1": (sps.i1, _i1_grad, "SpecialI1Backward0", "both"),
-    "special_i1e": (sps.i1e, _i1e_grad, "SpecialI1EBackward0", "both"),
-    "sinc": (_sinc_np, _sinc_grad, "SincBackward0", "input"),
-    "special_erfcx": (sps.erfcx, lambda g, x, y: g * (2 * x * y - 2 / _SQRT_PI), "SpecialErfcxBackward0", "both"),
-    "special_ndtr": (sps.ndtr, lambda g, x, y: g * (-x * x / 2).exp() / _SQRT_2PI, "SpecialNdtrBackward0", "input"),
-    "special_ndtri": (sps.ndtri, lambda g, x, y: g * _SQRT_2PI * (y * y / 2).exp(), "SpecialNdtriBackward0", "output"),
-    "special_log_ndtr": (sps.log_ndtr, lambda g, x, y: g * (-x * x / 2 - y).exp() / _SQRT_2PI,
-                         "SpecialLogNdtrBackward0", "both"),
-    "special_entr": (_entr_np, _entr_grad, "SpecialEntrBackward0", "input"),
-    "deg2rad": (np.deg2rad, lambda g, x, y: g * (math.pi / 180), "Deg2RadBackward0", None),
-    "rad2deg": (np.rad2deg, lambda g, x, y: g * (180 / math.pi), "Rad2DegBackward0", None),
-}
+def _special(name, np_fn, derivative, node_name, saves):
+    """Declare a unary special function in the registry; ``special_<f>`` ops live in torsh.special only."""
+    fn = _make_unary(name, np_fn, derivative, node_name=node_name, to_float=True, saves=saves)[0]
+    public = name.replace("special_", "")
+    fn.__name__ = public
+    in_torsh = public == name
+    globals()[name] = registry.register(fn, name, node_name=node_name, method=in_torsh, inplace=in_torsh,
+                                        namespace="torsh" if in_torsh else "torsh.special", public_name=public)
 
-for _name, (_np_fn, _deriv, _node_name, _saves) in _SPECIAL_UNARY.items():
-    globals()[_name] = _make_unary(_name, _np_fn, _deriv, node_name=_node_name, to_float=True, saves=_saves)[0]
-    globals()[_name].__name__ = _name.replace("special_", "")
 
-erfinv, lgamma, digamma, i0, sinc, deg2rad, rad2deg = (  # noqa: F821 (made above)
-    erfinv, lgamma, digamma, i0, sinc, deg2rad, rad2deg)  # noqa: F821
+# one entry per op: numpy forward, derivative(grad, x, y) in torsh ops, PyTorch's node name, what it saves
+_special("erfinv", sps.erfinv, lambda g, x, y: g * (_SQRT_PI / 2) * (y * y).exp(), "ErfinvBackward0", "output")
+_special("lgamma", sps.gammaln, lambda g, x, y: g * digamma(x), "LgammaBackward0", "input")
+_special("digamma", sps.digamma, lambda g, x, y: g * polygamma(1, x), "DigammaBackward0", "input")
+_special("i0", sps.i0, lambda g, x, y: g * special_i1(x), "I0Backward0", "input")
+_special("special_i0e", sps.i0e, lambda g, x, y: g * (special_i1e(x) - x.sgn() * y), "SpecialI0EBackward0", "both")
+_special("special_i1", sps.i1, _i1_grad, "SpecialI1Backward0", "both")
+_special("special_i1e", sps.i1e, _i1e_grad, "SpecialI1EBackward0", "both")
+_special("sinc", _sinc_np, _sinc_grad, "SincBackward0", "input")
+_special("special_erfcx", sps.erfcx, lambda g, x, y: g * (2 * x * y - 2 / _SQRT_PI), "SpecialErfcxBackward0", "both")
+_special("special_ndtr", sps.ndtr, lambda g, x, y: g * (-x * x / 2).exp() / _SQRT_2PI, "SpecialNdtrBackward0",
+         "input")
+_special("special_ndtri", sps.ndtri, lambda g, x, y: g * _SQRT_2PI * (y * y / 2).exp(), "SpecialNdtriBackward0",
+         "output")
+_special("special_log_ndtr", sps.log_ndtr, lambda g, x, y: g * (-x * x / 2 - y).exp() / _SQRT_2PI,
+         "SpecialLogNdtrBackward0", "both")
+_special("special_entr", _entr_np, _entr_grad, "SpecialEntrBackward0", "input")
+_special("deg2rad", np.deg2rad, lambda g, x, y: g * (math.pi / 180), "Deg2RadBackward0", None)
+_special("rad2deg", np.rad2deg, lambda g, x, y: g * (180 / math.pi), "Rad2DegBackward0", None)
 
 
 class PolygammaBackward0(Node):

@@ -6,7 +6,7 @@ and binds them as Tensor methods and in-place variants, in one place.
 """
 from .._tensor import Tensor
 from . import gather_scatter, indexing, pointwise, pointwise_more, products, scan
-from . import activation, misc_ops, random_ops, reduction_more, shape_extra, sorting
+from . import activation, misc_ops, random_ops, reduction_more, registry, shape_extra, sorting
 from .inplace import apply_inplace
 
 _MODULES = (activation, gather_scatter, misc_ops, pointwise_more, products, random_ops, reduction_more, scan,
@@ -44,6 +44,8 @@ __all__ = sorted({name for m in _MODULES for name in m.__all__})
 for _m in _MODULES:
     for _name in _m.__all__:
         globals()[_name] = with_out(getattr(_m, _name))
+# the registry's ops: torsh.<name>, Tensor methods and in-place variants, the declared functions themselves
+__all__ = sorted(set(__all__) | set(registry.bind_all(globals())))
 
 
 # Tensor.<name>(self, ...) is the op with self first
@@ -52,9 +54,8 @@ _METHODS = {
                      "index_fill", "take", "take_along_dim", "masked_select", "masked_scatter", "put"],
     pointwise_more: ["atan2", "arctan2", "hypot", "logaddexp", "logaddexp2", "fmod", "fmax", "fmin", "maximum",
                      "minimum", "xlogy", "copysign", "ldexp", "nextafter", "heaviside", "gcd", "lcm",
-                     "bitwise_left_shift", "bitwise_right_shift", "erfinv", "lgamma", "digamma", "i0", "sinc",
-                     "logit", "nan_to_num", "deg2rad", "rad2deg", "positive", "signbit", "isposinf", "isneginf",
-                     "isreal", "isclose", "allclose", "equal", "mvlgamma"],
+                     "bitwise_left_shift", "bitwise_right_shift", "logit", "nan_to_num", "positive", "signbit",
+                     "isposinf", "isneginf", "isreal", "isclose", "allclose", "equal", "mvlgamma"],
     products: ["addmm", "addmv", "addr", "baddbmm", "addbmm", "tensordot", "kron", "cross", "trace", "inner", "vdot"],
     scan: ["cumsum", "cumprod", "cummax", "cummin", "logcumsumexp"],
     shape_extra: ["flip", "fliplr", "flipud", "roll", "rot90", "repeat_interleave", "tile", "tril", "triu",
@@ -104,14 +105,12 @@ _INPLACE_OF = {
     gather_scatter: ["scatter", "scatter_add", "scatter_reduce", "index_add", "index_copy", "index_fill",
                      "masked_scatter", "put"],
     pointwise_more: ["atan2", "arctan2", "hypot", "fmod", "xlogy", "copysign", "ldexp", "nextafter",
-                     "heaviside", "gcd", "lcm", "bitwise_left_shift", "bitwise_right_shift", "erfinv", "lgamma",
-                     "digamma", "i0", "sinc", "logit", "nan_to_num", "deg2rad", "rad2deg", "mvlgamma"],
+                     "heaviside", "gcd", "lcm", "bitwise_left_shift", "bitwise_right_shift", "logit", "nan_to_num",
+                     "mvlgamma"],
     scan: ["cumsum", "cumprod"],
     shape_extra: ["tril", "triu"],
     products: ["addmm", "addmv", "addr", "baddbmm", "addbmm"],
-    pointwise: ["exp2", "log2", "log10", "tan", "asin", "acos", "atan", "arcsin", "arccos", "arctan", "sinh", "cosh",
-                "asinh", "acosh", "atanh", "arcsinh", "arccosh", "arctanh", "erfc", "round", "fix", "float_power",
-                "true_divide", "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less",
+    pointwise: ["float_power", "true_divide", "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less",
                 "less_equal", "not_equal", "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and",
                 "bitwise_or", "bitwise_xor", "bitwise_not", "clip"],
 }
