@@ -1,5 +1,7 @@
 """Regression tests for the shape/creation/product/nn.functional divergences the fuzz suite found
 (tests/fuzz/known.py), each compared with PyTorch 2.13."""
+from contextlib import nullcontext
+
 import numpy as np
 import pytest
 
@@ -139,3 +141,19 @@ def test_tensor_of_data_that_is_not_a_block(data, dtype):
 
 def test_tensor_of_an_empty_ragged_block():
     same_result(lambda lib: lib.tensor([[], [1]], dtype=lib.int8))
+
+
+# -- losses -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("loss", ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"])
+@pytest.mark.parametrize("input_dtype,target_dtype,target_shape", [("float32", "float64", ()),
+                                                                   ("float32", "float64", (2,)),
+                                                                   ("float64", "float32", ()),
+                                                                   ("float16", "float32", ())])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_loss_result_dtype_promotes_a_0d_target(loss, input_dtype, target_dtype, target_shape, reduction):
+    def fn(lib):
+        x = lib.tensor([0.5, -1.0], dtype=getattr(lib, input_dtype))
+        y = lib.full(target_shape, 1.5, dtype=getattr(lib, target_dtype))
+        return getattr(lib.nn.functional, loss)(x, y, reduction=reduction)
+    with pytest.warns(UserWarning) if target_shape == () else nullcontext():
+        same_result(fn, rtol=1e-3, atol=1e-3)

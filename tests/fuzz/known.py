@@ -125,9 +125,6 @@ KNOWN_DIVERGENCES += (
      Known("F.embedding with indices out of range (the embedding area being fixed): torsh raises IndexError, PyTorch "
            "RuntimeError/IndexError('index out of range in self')", when(("embedding",), either_rejects),
            Call("F.embedding", (TensorSpec(np.array([3]), "int64"), TensorSpec(np.zeros((3, 0), np.float16), "float16")))),
-     Known("F.mse_loss of float32 input and a float64 target: torsh returns float32, PyTorch promotes to float64",
-           when(("mse_loss",), lambda c, o, r: len(_dtypes(c)) > 1),
-           Call("F.mse_loss", (TensorSpec(np.ones(2, np.float32), "float32"), TensorSpec(np.array(1.0), "float64")))),
      Known("conv/pool/pad/interpolate geometry validation (being fixed elsewhere): invalid stride/padding/dilation/"
            "kernel/scale accepted by torsh, or rejected with another exception type than PyTorch's RuntimeError",
            when(("conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "pad", "interpolate"),

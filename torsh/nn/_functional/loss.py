@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 
+from ... import _dtype
 from ..._ops import nn_loss, pointwise
 from ..._tensor import Tensor, wrap
 from ...autograd import grad_mode
@@ -24,10 +25,20 @@ def _broadcast_warning(name, input, target):
                       "same size.", stacklevel=3)
 
 
+def _promoted_as_expanded(input, target):
+    """PyTorch's mse/l1/smooth_l1 losses broadcast the operands before computing: a 0-d float64 target
+    promotes a float32 input as a full tensor would (the result is float64)."""
+    if isinstance(target, Tensor) and isinstance(input, Tensor) and target.dtype is not input.dtype:
+        common = _dtype.promote_types(input.dtype, target.dtype)
+        return input.to(common), target.to(common)
+    return input, target
+
+
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     reduction = reduction_from_legacy(size_average, reduce, reduction)
     check_reduction(reduction)
     _broadcast_warning("mse_loss", input, target)
+    input, target = _promoted_as_expanded(input, target)
     loss = (input - target) ** 2
     if weight is not None:
         loss = loss * weight
@@ -38,6 +49,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     reduction = reduction_from_legacy(size_average, reduce, reduction)
     check_reduction(reduction)
     _broadcast_warning("l1_loss", input, target)
+    input, target = _promoted_as_expanded(input, target)
     loss = (input - target).abs()
     if weight is not None:
         loss = loss * weight
@@ -50,6 +62,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     _broadcast_warning("smooth_l1_loss", input, target)
+    input, target = _promoted_as_expanded(input, target)
     if beta == 0:
         return l1_loss(input, target, reduction=reduction)
     diff = input - target
@@ -61,6 +74,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     check_reduction(reduction)
     _broadcast_warning("huber_loss", input, target)
+    if isinstance(target, Tensor) and target.dtype is not input.dtype:  # PyTorch's result has input's dtype
+        target = target.to(input.dtype)
     diff = input - target
     d = diff.abs()
     loss = pointwise.where(d < delta, diff * diff * 0.5, (d - 0.5 * delta) * delta)
