@@ -27,7 +27,7 @@ NAMESPACES = [
     ("torch.linalg", "torsh.linalg", 58),
     ("torch.fft", "torsh.fft", 100),
     ("torch.special", "torsh.special", 100),
-    ("torch.utils.data", "torsh.utils.data", 65),
+    ("torch.utils.data", "torsh.utils.data", 100),
     ("torch.profiler", "torsh.profiler", 100),
 ]
 
