@@ -24,7 +24,7 @@ NAMESPACES = [
     ("torch.optim", "torsh.optim", 82),
     ("torch.optim.lr_scheduler", "torsh.optim.lr_scheduler", 100),
     ("torch.autograd", "torsh.autograd", 100),
-    ("torch.linalg", "torsh.linalg", 58),
+    ("torch.linalg", "torsh.linalg", 95),
     ("torch.fft", "torsh.fft", 100),
     ("torch.special", "torsh.special", 100),
     ("torch.utils.data", "torsh.utils.data", 100),

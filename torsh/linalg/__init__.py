@@ -4,8 +4,12 @@ from .._ops.linalg import matmul  # noqa: F401
 from .._ops.products import linalg_cross as cross  # noqa: F401
 from .._ops.surface import with_out as _with_out
 
+from .._ops import linalg_more as _more
+
 for _name in _impl.__all__:  # each op with out= handled uniformly
     globals()[_name] = _with_out(getattr(_impl, _name))
+for _name in _more.__all__:
+    globals()[_name] = _with_out(getattr(_more, _name))
 
 
 def vecdot(x, y, *, dim=-1, out=None):
