@@ -125,10 +125,5 @@ KNOWN_DIVERGENCES += (
      Known("F.embedding with indices out of range (the embedding area being fixed): torsh raises IndexError, PyTorch "
            "RuntimeError/IndexError('index out of range in self')", when(("embedding",), either_rejects),
            Call("F.embedding", (TensorSpec(np.array([3]), "int64"), TensorSpec(np.zeros((3, 0), np.float16), "float16")))),
-     Known("conv/pool/pad/interpolate geometry validation (being fixed elsewhere): invalid stride/padding/dilation/"
-           "kernel/scale accepted by torsh, or rejected with another exception type than PyTorch's RuntimeError",
-           when(("conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "pad", "interpolate"),
-                either_rejects),
-           Call("F.pad", (TensorSpec(np.array([2]), "int64"), (1, -2)), {"mode": "constant", "value": 0.0})),
      ]
 )

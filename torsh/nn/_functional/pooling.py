@@ -108,7 +108,8 @@ def _check_pool(input, kernel, stride, padding, dilation, ceil_mode, shown_shape
 
 def _check_max_pool1d(input, kernel, stride, padding, dilation, ceil_mode):
     """PyTorch's max_pool1d (no indices) runs its own checks, in its own words."""
-    if input.ndim not in (2, 3):
+    # only a batch dimension (the first of three) may be empty
+    if input.ndim not in (2, 3) or 0 in input.shape[input.ndim - 2:]:
         raise RuntimeError("max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size for "
                            f"input, but got:{list(input.shape)}")
     (k,), (s,), (p,), (d,) = kernel, stride, padding, dilation

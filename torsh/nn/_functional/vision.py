@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 
 from ..._ops import nn_pad
+from ..._ops._helpers import dtype_name
 from ._utils import const
 
 __all__ = ["pad", "interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle",
@@ -192,6 +193,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) for "
                                   "the modes: nearest | linear | bilinear | bicubic | trilinear | area | "
                                   f"nearest-exact (got {mode})")
+    _check_resize_dtype(input, kind, nd)
     out = input
     for i in range(nd):
         dim = 2 + i
@@ -203,6 +205,16 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             continue
         out = out.movedim(dim, -1).matmul(const(M, input)).movedim(-1, dim)
     return out if out is not input else input.clone()
+
+
+def _check_resize_dtype(input, kind, nd):
+    """PyTorch's resize kernels exist for floating types, and for uint8 except 1-d linear; its error names the
+    index-weights helper (4-d inputs name their channels-last kernel there, same exception type)."""
+    dt = input._data.dtype
+    if dt.kind == "f" or dt.name == "bfloat16" or (dt.kind == "u" and not (kind == "linear" and nd == 1)):
+        return
+    helper = {"nearest-exact": "nearest"}.get(kind, kind)
+    raise NotImplementedError(f'"compute_indices_weights_{helper}" not implemented for \'{dtype_name(dt)}\'')
 
 
 def _check_resize_sizes(spatial, out_sizes):
