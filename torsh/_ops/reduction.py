@@ -368,7 +368,8 @@ def logsumexp(input, dim, keepdim=False):
     data = input._data
     if dim is not None and _all_dims_if_empty(dim) is None:
         dim = None
-        if not keepdim and data.ndim:  # PyTorch 2.13 sizes its output for keepdim=True here, then refuses it
+        # PyTorch 2.13 sizes its output for keepdim=True here, then refuses it (empty inputs take another path)
+        if not keepdim and data.ndim and data.size:
             raise RuntimeError(f"output with shape [] doesn't match the broadcast shape {[1] * data.ndim}")
     if data.dtype.kind in "biu":
         data = data.astype(_dtype.get_default_dtype().np)
