@@ -15,7 +15,7 @@ from helpers import torch_ref
 
 # (PyTorch name, torsh name, floor in percent)
 NAMESPACES = [
-    ("torch", "torsh", 58),
+    ("torch", "torsh", 61),
     ("torch.Tensor", "torsh.Tensor", 86),
     ("torch.nn", "torsh.nn", 96),
     ("torch.nn.functional", "torsh.nn.functional", 92),
