@@ -1,5 +1,5 @@
-"""Common torch functions the wider surface lacked: diff, isin, ravel, angle, real/imag, tril/triu_indices, the
-window functions and is_nonzero. Differentiable ones are written in torsh ops, so autograd follows them."""
+"""Common torch functions the wider surface lacked: diff, isin, ravel, angle, real/imag, tril/triu_indices
+and is_nonzero (the window functions live in torsh/signal). Differentiable ones are written in torsh ops, so autograd follows them."""
 import math
 
 import numpy as np
@@ -12,7 +12,6 @@ from .pointwise_more import atan2
 from ._helpers import is_tensor, normalize_dim
 
 __all__ = ["is_nonzero", "complex", "diff", "isin", "ravel", "angle", "real", "imag", "tril_indices", "triu_indices",
-           "hann_window", "hamming_window", "blackman_window", "bartlett_window", "kaiser_window",
            "as_strided", "split_with_sizes", "resolve_conj", "resolve_neg", "is_conj", "is_neg",
            "is_same_size", "is_signed", "is_inference"]
 
@@ -102,52 +101,6 @@ def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None, pi
     return _triangle_indices(row, col, offset, dtype, upper=True)
 
 
-def _window(name, window_length, periodic, dtype, requires_grad, values_of):
-    """A window of ``window_length`` points; periodic windows are the symmetric one of length + 1, cut."""
-    d = _dtype.get_default_dtype() if dtype is None else _dtype.to_dtype(dtype)
-    if not d.is_floating_point:
-        from .._tensor import _CPP_TYPE
-        raise RuntimeError(f"{name} expects floating point dtypes, got: TensorOptions(dtype={_CPP_TYPE[d.name]}, "
-                           "device=cpu, layout=Strided (default), requires_grad=false (default), "
-                           "pinned_memory=false, memory_format=(nullopt))")
-    if window_length < 0:
-        raise RuntimeError(f"{name} requires non-negative window_length, got window_length={window_length}")
-    if window_length <= 1:
-        values = np.ones(window_length)
-    else:
-        n = window_length + 1 if periodic else window_length
-        values = values_of(n)[:window_length]
-    out = wrap(values.astype(d.np))
-    return out.requires_grad_(True) if requires_grad else out
-
-
-def hann_window(window_length, periodic=True, *, dtype=None, layout=None, device=None, pin_memory=False,
-                requires_grad=False):
-    return _window("hann_window", window_length, periodic, dtype, requires_grad, np.hanning)
-
-
-def hamming_window(window_length, periodic=True, alpha=0.54, beta=0.46, *, dtype=None, layout=None, device=None,
-                   pin_memory=False, requires_grad=False):
-    return _window("hamming_window", window_length, periodic, dtype, requires_grad,
-                   lambda n: alpha - beta * np.cos(2 * np.pi * np.arange(n) / (n - 1)))
-
-
-def blackman_window(window_length, periodic=True, *, dtype=None, layout=None, device=None, pin_memory=False,
-                    requires_grad=False):
-    return _window("blackman_window", window_length, periodic, dtype, requires_grad, np.blackman)
-
-
-def bartlett_window(window_length, periodic=True, *, dtype=None, layout=None, device=None, pin_memory=False,
-                    requires_grad=False):
-    return _window("bartlett_window", window_length, periodic, dtype, requires_grad, np.bartlett)
-
-
-def kaiser_window(window_length, periodic=True, beta=12.0, *, dtype=None, layout=None, device=None,
-                  pin_memory=False, requires_grad=False):
-    return _window("kaiser_window", window_length, periodic, dtype, requires_grad, lambda n: np.kaiser(n, beta))
-
-
-# -- Tensor methods PyTorch programs use (torch.<name> too where PyTorch has it: those are in __all__) -----
 def unfold(input, dimension, size, step):
     """Tensor.unfold: the windows of ``size`` every ``step`` along ``dimension``, as a new last dim."""
     ndim = max(input._data.ndim, 1)

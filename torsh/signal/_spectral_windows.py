@@ -18,7 +18,10 @@ def _checked_dtype(name, window_length, dtype):
     if dtype.is_complex:  # PyTorch accepts the dtype, then its arange has no complex kernel
         raise NotImplementedError(f"\"arange_cpu\" not implemented for '{_COMPLEX_NAMES[dtype.name]}'")
     if not dtype.is_floating_point:
-        raise RuntimeError(f"{name} expects floating point dtypes, got: {dtype}")
+        from .._tensor import _CPP_TYPE
+        raise RuntimeError(f"{name} expects floating point dtypes, got: TensorOptions(dtype={_CPP_TYPE[dtype.name]}, "
+                           "device=cpu, layout=Strided (default), requires_grad=false (default), "
+                           "pinned_memory=false, memory_format=(nullopt))")
     if window_length < 0:
         raise RuntimeError(f"{name} requires non-negative window_length, got window_length={window_length}")
     return dtype
