@@ -4,6 +4,7 @@ import numpy as np
 
 import torsh
 from .. import _dtype
+from .._tensor import _CPP_TYPE
 
 __all__ = ["bartlett_window", "blackman_window", "hamming_window", "hann_window", "kaiser_window"]
 
@@ -18,7 +19,6 @@ def _checked_dtype(name, window_length, dtype):
     if dtype.is_complex:  # PyTorch accepts the dtype, then its arange has no complex kernel
         raise NotImplementedError(f"\"arange_cpu\" not implemented for '{_COMPLEX_NAMES[dtype.name]}'")
     if not dtype.is_floating_point:
-        from .._tensor import _CPP_TYPE
         raise RuntimeError(f"{name} expects floating point dtypes, got: TensorOptions(dtype={_CPP_TYPE[dtype.name]}, "
                            "device=cpu, layout=Strided (default), requires_grad=false (default), "
                            "pinned_memory=false, memory_format=(nullopt))")
