@@ -7,6 +7,8 @@ import math
 
 import pytest
 
+import torsh
+
 from helpers import check_same_error, needs_torch
 
 inf, nan = math.inf, math.nan
@@ -190,3 +192,20 @@ def test_batch_norm_one_value_per_channel():
     # the message ends with the input's torch.Size (torsh.Size here): compare the stable part
     check_same_error(lambda lib: _F(lib).batch_norm(lib.ones(1, 4), None, None, training=True), ValueError,
                      "Expected more than 1 value per channel when training, got input size", exact=False)
+
+
+BROADCAST_SHAPES_CASES = [((2, 1), (3,)), (3, (2, 1)), (), ((0, 1), (1, 4)), ([2, 3], (1, 1, 3)), (None, (2,))]
+
+
+@needs_torch
+@pytest.mark.parametrize("shapes", BROADCAST_SHAPES_CASES, ids=[str(c) for c in BROADCAST_SHAPES_CASES])
+def test_broadcast_shapes_matches_pytorch(shapes):
+    import torch
+    assert tuple(torsh.broadcast_shapes(*shapes)) == tuple(torch.broadcast_shapes(*shapes))
+    assert type(torsh.broadcast_shapes(*shapes)) is torsh.Size
+
+
+@needs_torch
+@pytest.mark.parametrize("shapes", [((2,), (3,)), ((2, 3), (4, 3)), ((1, -1), (2,))])
+def test_broadcast_shapes_errors_match_pytorch(shapes):
+    check_same_error(lambda lib: lib.broadcast_shapes(*shapes))

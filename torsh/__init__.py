@@ -4,6 +4,8 @@
 differences from PyTorch: CPU only; random streams are reproducible but not PyTorch's bits;
 no separate inference tensors (``inference_mode`` behaves like ``no_grad``).
 """
+import builtins as _builtins
+import numbers as _numbers
 import warnings as _warnings
 
 # PyTorch computes inf/nan silently; NumPy warns ("divide by zero encountered") on the same
@@ -81,8 +83,26 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
 
 
 def broadcast_shapes(*shapes):
-    from ._ops._helpers import broadcast_shapes as _bs
-    return Size(_bs(*[tuple(s) if not isinstance(s, (int,)) else (s,) for s in shapes]))
+    """The shape tensors of these shapes broadcast to, checked as PyTorch's ``_broadcast_shapes`` does (an int
+    is a 1-d shape; ``int`` and ``max`` here are torsh's, hence numbers.Integral and builtins.max)."""
+    shapes = [(s,) if isinstance(s, _numbers.Integral) else s for s in shapes if s is not None]
+    for shape in shapes:
+        if not isinstance(shape, (tuple, list)):
+            raise RuntimeError(f"Input shapes should be of type ints, a tuple of ints, or a list of ints, got {shape}")
+    common = [1] * _builtins.max((len(shape) for shape in shapes), default=0)
+    for arg, shape in enumerate(shapes):
+        for i in range(-1, -1 - len(shape), -1):
+            if shape[i] == common[i]:
+                continue
+            if common[i] == 1:
+                if shape[i] < 0:
+                    raise ValueError("Attempting to broadcast a dimension with negative length!")
+                common[i] = shape[i]
+            elif shape[i] != 1:
+                raise RuntimeError(f"Attempting to broadcast a dimension of length {shape[i]} at {i}! Mismatching "
+                                   f"argument at index {arg} had {shape}; but expected shape should be broadcastable "
+                                   f"to {common}")
+    return Size(common)
 
 
 def get_num_threads():
