@@ -340,11 +340,9 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
         loss = input.exp() - target * input
     else:
         loss = input - target * (input + eps).log()
-    if full:
-        t = target._data
-        with np.errstate(all="ignore"):
-            stirling = np.where(t > 1, t * np.log(t) - t + 0.5 * np.log(2 * np.pi * t), 0)
-        loss = loss + const(stirling, loss)
+    if full:  # PyTorch's composition, so that the target's gradient includes the Stirling term
+        stirling = target * target.log() - target + 0.5 * (2 * math.pi * target).log()
+        loss = loss + stirling.masked_fill(target <= 1, 0)
     return reduce_loss(loss, reduction)
 
 

@@ -56,6 +56,75 @@ def _rnn_step(gates_x, h, w_hh, b_hh, relu):
     return pre.relu() if relu else pre.tanh()
 
 
+def run_direction(mode, x, batch_sizes, h0, c0, params, reverse):
+    """x: (T, N, F) padded time-major input, or packed rows with ``batch_sizes``.
+
+    Returns the outputs (T, N, H) (packed: stacked rows) and the last hidden and cell state."""
+    w_ih, w_hh, b_ih, b_hh, w_hr = params
+    if batch_sizes is None and w_hr is None and mode in ("LSTM", "GRU") and x.shape[1]:
+        # the common case runs as one node per layer and direction, input projection included
+        # (see nn_rnn_fused.py: one GEMM and one fused cell kernel per step); an empty batch takes
+        # the step-by-step path below, whose ops all accept zero rows
+        if mode == "LSTM":
+            return lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse)
+        out, h = gru_sequence(x, h0, w_ih, w_hh, b_ih, b_hh, reverse)
+        return out, h, None
+    gates_x = F.linear(x, w_ih, b_ih)  # the whole sequence's input projection at once
+    steps = len(batch_sizes) if batch_sizes is not None else x.shape[0]
+    order = range(steps - 1, -1, -1) if reverse else range(steps)
+    if batch_sizes is not None:
+        offsets = np.concatenate([[0], np.cumsum(batch_sizes)])
+    h, c = h0, c0
+    outputs = [None] * steps
+    for t in order:
+        if batch_sizes is None:
+            gx, bs = gates_x[t], None
+        else:
+            bs = int(batch_sizes[t])
+            gx = gates_x[int(offsets[t]):int(offsets[t]) + bs]
+        h_in = h if bs is None or bs == h.shape[0] else h[:bs]
+        if mode == "LSTM":
+            c_in = c if bs is None or bs == c.shape[0] else c[:bs]
+            h_new, c_new = _lstm_step(gx, h_in, c_in, w_hh, b_hh, w_hr)
+        elif mode == "GRU":
+            h_new = _gru_step(gx, h_in, w_hh, b_hh)
+        else:
+            h_new = _rnn_step(gx, h_in, w_hh, b_hh, mode == "RNN_RELU")
+        outputs[t] = h_new
+        if bs is None or bs == h.shape[0]:
+            h = h_new
+            if mode == "LSTM":
+                c = c_new
+        else:  # finished sequences (the tail rows) keep their state
+            h = cat([h_new, h[bs:]], 0)
+            if mode == "LSTM":
+                c = cat([c_new, c[bs:]], 0)
+    return (cat(outputs, 0) if batch_sizes is not None else stack(outputs, 0)), h, c
+
+
+def run_layers(mode, x, batch_sizes, h0, c0, layer_params, num_layers, num_directions, dropout, training):
+    """The stacked recurrence: (output, h_n, c_n); ``layer_params(layer, direction)`` gives
+    (w_ih, w_hh, b_ih, b_hh, w_hr) (None where absent). Shared by the modules and torch.lstm/gru/rnn_*."""
+    layer_input = x
+    h_n, c_n = [], []
+    for layer in range(num_layers):
+        dir_outputs = []
+        for direction in range(num_directions):
+            k = layer * num_directions + direction
+            out, h_last, c_last = run_direction(mode, layer_input, batch_sizes, h0[k],
+                                                c0[k] if c0 is not None else None,
+                                                layer_params(layer, direction), reverse=direction == 1)
+            dir_outputs.append(out)
+            h_n.append(h_last)
+            if mode == "LSTM":
+                c_n.append(c_last)
+        layer_output = dir_outputs[0] if num_directions == 1 else cat(dir_outputs, -1)
+        if dropout > 0 and training and layer < num_layers - 1:
+            layer_output = F.dropout(layer_output, dropout, True)
+        layer_input = layer_output
+    return layer_input, stack(h_n, 0), (stack(c_n, 0) if mode == "LSTM" else None)
+
+
 class RNNBase(Module):
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, proj_size=0, device=None, dtype=None):
@@ -155,51 +224,6 @@ class RNNBase(Module):
         get = lambda name: getattr(self, f"{name}_l{layer}{suffix}", None)  # noqa: E731
         return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh"), get("weight_hr")
 
-    def _run_direction(self, x, batch_sizes, h0, c0, params, reverse):
-        """x: (T, N, F) padded time-major input, or packed rows with ``batch_sizes``.
-
-        Returns the outputs (T, N, H) (packed: stacked rows) and the last hidden and cell state."""
-        w_ih, w_hh, b_ih, b_hh, w_hr = params
-        if batch_sizes is None and w_hr is None and self.mode in ("LSTM", "GRU") and x.shape[1]:
-            # the common case runs as one node per layer and direction, input projection included
-            # (see nn_rnn_fused.py: one GEMM and one fused cell kernel per step); an empty batch takes
-            # the step-by-step path below, whose ops all accept zero rows
-            if self.mode == "LSTM":
-                return lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse)
-            out, h = gru_sequence(x, h0, w_ih, w_hh, b_ih, b_hh, reverse)
-            return out, h, None
-        gates_x = F.linear(x, w_ih, b_ih)  # the whole sequence's input projection at once
-        steps = len(batch_sizes) if batch_sizes is not None else x.shape[0]
-        order = range(steps - 1, -1, -1) if reverse else range(steps)
-        if batch_sizes is not None:
-            offsets = np.concatenate([[0], np.cumsum(batch_sizes)])
-        h, c = h0, c0
-        outputs = [None] * steps
-        for t in order:
-            if batch_sizes is None:
-                gx, bs = gates_x[t], None
-            else:
-                bs = int(batch_sizes[t])
-                gx = gates_x[int(offsets[t]):int(offsets[t]) + bs]
-            h_in = h if bs is None or bs == h.shape[0] else h[:bs]
-            if self.mode == "LSTM":
-                c_in = c if bs is None or bs == c.shape[0] else c[:bs]
-                h_new, c_new = _lstm_step(gx, h_in, c_in, w_hh, b_hh, w_hr)
-            elif self.mode == "GRU":
-                h_new = _gru_step(gx, h_in, w_hh, b_hh)
-            else:
-                h_new = _rnn_step(gx, h_in, w_hh, b_hh, self.mode == "RNN_RELU")
-            outputs[t] = h_new
-            if bs is None or bs == h.shape[0]:
-                h = h_new
-                if self.mode == "LSTM":
-                    c = c_new
-            else:  # finished sequences (the tail rows) keep their state
-                h = cat([h_new, h[bs:]], 0)
-                if self.mode == "LSTM":
-                    c = cat([c_new, c[bs:]], 0)
-        return (cat(outputs, 0) if batch_sizes is not None else stack(outputs, 0)), h, c
-
     def forward(self, input, hx=None):
         packed = isinstance(input, PackedSequence)
         num_directions = 2 if self.bidirectional else 1
@@ -251,26 +275,8 @@ class RNNBase(Module):
             if sorted_indices is not None:
                 h0 = h0[:, sorted_indices]
                 c0 = c0[:, sorted_indices] if c0 is not None else None
-        layer_input = x
-        h_n, c_n = [], []
-        for layer in range(self.num_layers):
-            dir_outputs = []
-            for direction in range(num_directions):
-                k = layer * num_directions + direction
-                out, h_last, c_last = self._run_direction(
-                    layer_input, batch_sizes, h0[k], c0[k] if c0 is not None else None,
-                    self._layer_params(layer, direction), reverse=direction == 1)
-                dir_outputs.append(out)
-                h_n.append(h_last)
-                if is_lstm:
-                    c_n.append(c_last)
-            layer_output = dir_outputs[0] if num_directions == 1 else cat(dir_outputs, -1)
-            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
-                layer_output = F.dropout(layer_output, self.dropout, True)
-            layer_input = layer_output
-        output = layer_input
-        h_n = stack(h_n, 0)
-        c_n = stack(c_n, 0) if is_lstm else None
+        output, h_n, c_n = run_layers(self.mode, x, batch_sizes, h0, c0, self._layer_params, self.num_layers,
+                                      num_directions, self.dropout, self.training)
         if packed:
             if unsorted_indices is not None:
                 h_n = h_n[:, unsorted_indices]
