@@ -16,7 +16,7 @@ LAYERS = {
     "ops": ("torsh._ops", "torsh.linalg", "torsh.fft", "torsh.special"),
     "library": ("torsh.nn", "torsh.optim", "torsh.utils", "torsh.serialization", "torsh._weights_only_unpickler",
                 "torsh.distributions", "torsh.amp", "torsh.signal", "torsh.multiprocessing", "torsh.testing",
-                "torsh.hub", "torsh.cpu", "torsh.cuda", "torsh.accelerator"),
+                "torsh.hub", "torsh.cpu", "torsh.cuda", "torsh.accelerator", "torsh.masked"),
     "tools": ("torsh.profiler", "torsh._compile", "torsh.func", "torsh.viz", "torsh.backends", "torsh.demo"),
 }
 ORDER = list(LAYERS)

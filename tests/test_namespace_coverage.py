@@ -21,7 +21,7 @@ NAMESPACES = [
     ("torch.nn.functional", "torsh.nn.functional", 92),
     ("torch.nn.init", "torsh.nn.init", 100),
     ("torch.nn.utils", "torsh.nn.utils", 88),
-    ("torch.optim", "torsh.optim", 82),
+    ("torch.optim", "torsh.optim", 100),
     ("torch.optim.lr_scheduler", "torsh.optim.lr_scheduler", 100),
     ("torch.autograd", "torsh.autograd", 100),
     ("torch.linalg", "torsh.linalg", 95),
@@ -29,6 +29,7 @@ NAMESPACES = [
     ("torch.special", "torsh.special", 100),
     ("torch.utils.data", "torsh.utils.data", 100),
     ("torch.profiler", "torsh.profiler", 100),
+    ("torch.masked", "torsh.masked", 82),
 ]
 
 # Names out of this measure, each family belonging to another issue or to hardware torsh does not target.
