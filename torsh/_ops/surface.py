@@ -8,6 +8,9 @@ from .._tensor import Tensor
 from . import gather_scatter, indexing, pointwise, pointwise_more, products, scan
 from . import activation, misc_ops, random_ops, reduction_more, registry, shape_extra, sorting
 from .inplace import apply_inplace
+from . import statistics  # noqa: F401  (registers its ops: cov, gradient, trapezoid, ...)
+from . import scatter_views  # noqa: F401  (registers slice_scatter, index_reduce, segment_reduce, ...)
+from . import spectral  # noqa: F401  (registers stft, istft, view_as_real, view_as_complex, polar)
 
 _MODULES = (activation, gather_scatter, misc_ops, pointwise_more, products, random_ops, reduction_more, scan,
             shape_extra, sorting)
