@@ -1,14 +1,19 @@
-// The backward of one float32 LSTM time step, for torsh._ops.nn_rnn_fused (family lstm_cell).
+// The float32 LSTM for torsh._ops.nn_rnn_fused (family lstm_cell): whole stretches of the forward
+// and backward recurrence, and the backward of one time step.
 //
-// Why C++ and not Pythran: the step is ~25 multiply-adds per hidden unit over the four gates of a
-// row. Written as Pythran array expressions over row slices, or as its explicit loops, it ran
-// 12-15 us for W9's 32 x 128 step; this loop, which GCC vectorises (the gate offsets are
-// constants of the row), runs it in ~3 us. The step runs 50 times per W9 backward, while a pool
-// thread shares the other core for the weight gradients. Float64 stays on the Pythran kernel.
-// Built twice like the other families (baseline and x86-64-v3 copies).
+// Why C++: a time step is one small GEMM (W9: 32 x 128 @ 128 x 512) and the cell's elementwise
+// work. Driven from Python, each step paid NumPy's call overhead, OpenBLAS packing W_hh again
+// (and its AVX2 kernel even on AVX-512 CPUs) and a Pythran cell step of ~20 us (five exp passes).
+// Here W_hh is packed once per sequence (pack_weight), the GEMM keeps its tile in registers
+// (lstm_seq_impl.h) and the cell uses vectorised exp/tanh polynomials, so a stretch of steps runs
+// without returning to Python. Built twice like the other families (baseline and x86-64-v3
+// copies); the x86-64-v3 copy also holds an AVX-512 build of the recurrence, chosen at import
+// when the CPU has AVX-512 (ISA says which one runs). Float64 stays on the Pythran kernels.
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <algorithm>
+#include <cstring>
 #include <initializer_list>
 
 #ifndef TORSH_MODULE_NAME
@@ -16,82 +21,257 @@
 #endif
 #include "module_name.h"
 
+// One build of the recurrence per instruction set (see lstm_seq_impl.h for VEC, MR, NV)
+#ifdef __AVX2__
+#define VEC 8
+#define MR 6
+#define NV 2
+#define NATIVE_ISA "avx2"
+#else
+#define VEC 4
+#define MR 6
+#define NV 2
+#define NATIVE_ISA "sse2"
+#endif
+namespace {  // internal linkage: direct calls, no PLT
+namespace native {
+#include "lstm_seq_impl.h"
+}
+}  // namespace
+#undef VEC
+#undef MR
+#undef NV
+
+#if defined(__AVX2__) && defined(__GNUC__)
+#define HAVE_AVX512_BUILD 1
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw")
+#define VEC 16
+#define MR 8
+#define NV 2
+namespace {
+namespace avx512 {
+#include "lstm_seq_impl.h"
+}
+}  // namespace
+#undef VEC
+#undef MR
+#undef NV
+#pragma GCC pop_options
+#endif
+
 namespace {
 
-// One row (one sample) of the step; see lstm_step_backward below for the operands.
-void backward_row(float* dh, const float* gout, float* dc, const float* act, const float* c_prev, const float* tc,
-                  float* dg, long H) {
-    const float* i_gate = act;
-    const float* f_gate = act + H;
-    const float* g_gate = act + 2 * H;
-    const float* o_gate = act + 3 * H;
-#pragma GCC ivdep
-    for (long j = 0; j < H; ++j) {
-        const float d = dh[j] + gout[j];
-        const float i = i_gate[j], f = f_gate[j], g = g_gate[j], o = o_gate[j], t = tc[j];
-        const float cell = dc[j] + d * o * (1.0f - t * t);
-        dh[j] = d;
-        dg[j] = cell * g * i * (1.0f - i);
-        dg[H + j] = cell * c_prev[j] * f * (1.0f - f);
-        dg[2 * H + j] = cell * i * (1.0f - g * g);
-        dg[3 * H + j] = d * t * o * (1.0f - o);
-        dc[j] = cell * f;
-    }
+// The build of the recurrence this CPU runs, chosen once at import
+struct Recurrence {
+    const char* isa;
+    long (*packed_size)(long, long);
+    void (*pack)(const float*, long, long, bool, float*);
+    void (*forward_steps)(const float*, const float*, const float*, const float*, float*, float*, float*, float*,
+                          long, long, long, long, long, bool);
+    void (*backward_steps)(const float*, const float*, float*, float*, const float*, const float*, const float*,
+                           const float*, float*, long, long, long, long, long, bool);
+    void (*gemm)(const float*, long, long, const float*, long, long, long, float*, long, bool);
+};
+
+#define RECURRENCE(ns, name) {name, ns::packed_size, ns::pack, ns::forward_steps, ns::backward_steps, ns::gemm}
+Recurrence recurrence = RECURRENCE(native, NATIVE_ISA);
+
+void choose_recurrence() {
+#ifdef HAVE_AVX512_BUILD
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
+        recurrence = RECURRENCE(avx512, "avx512");
+#endif
 }
 
-bool holds(const Py_buffer& buf, long count, const char* name) {
+bool holds(const char* op, const Py_buffer& buf, long count, const char* name) {
     if (buf.len != count * (Py_ssize_t)sizeof(float)) {
-        PyErr_Format(PyExc_ValueError, "lstm_step_backward: %s holds %zd bytes, expected %ld float32 values", name,
-                     buf.len, count);
+        PyErr_Format(PyExc_ValueError, "%s: %s holds %zd bytes, expected %ld float32 values", op, name, buf.len,
+                     count);
         return false;
     }
     return true;
 }
 
-// lstm_step_backward(dh, gout, dc, act, c_prev, tc, dg, rows, hidden): the Pythran kernel of the
-// same name in kernels_pythran/rnn.py, for C-contiguous float32 buffers. dh (rows, H) holds the
-// recurrent gradient of h and leaves as the total with gout, the output's gradient (rows, H); dc
-// (rows, H) enters as the cell gradient and leaves as that of c_prev. act (rows, 4H) holds the
-// activations (sigmoid i, f, o and tanh g), tc = tanh(c). Writes the gate gradients dg (rows, 4H).
-PyObject* lstm_step_backward(PyObject*, PyObject* args) {
-    Py_buffer dh, gout, dc, act, c_prev, tc, dg;
-    long rows, hidden;
-    if (!PyArg_ParseTuple(args, "w*y*w*y*y*y*w*ll", &dh, &gout, &dc, &act, &c_prev, &tc, &dg, &rows, &hidden))
+// product = a * b * c, false (and a ValueError) when negative or when the bytes would overflow:
+// a wrapped product could match a small buffer while the loops run over the real sizes
+bool product(const char* op, long a, long b, long c, long* out) {
+    long ab = 0;
+    bool ok = a >= 0 && b >= 0 && c >= 0 && !__builtin_mul_overflow(a, b, &ab) && !__builtin_mul_overflow(ab, c, out) &&
+              *out <= PY_SSIZE_T_MAX / (long)sizeof(float);
+    if (!ok) PyErr_Format(PyExc_ValueError, "%s: negative or too large shape", op);
+    return ok;
+}
+
+void release(std::initializer_list<Py_buffer*> buffers) {
+    for (Py_buffer* b : buffers) PyBuffer_Release(b);
+}
+
+// pack_weight(w, rows, cols, transposed) -> bytearray: the (rows, cols) C-contiguous float32 matrix
+// w as the right-hand GEMM operand of the recurrence, packed for this CPU's build: w itself
+// (K = rows, N = cols), or w^T when ``transposed``. lstm_forward takes pack_weight(W_hh, 4H, H,
+// True), lstm_backward pack_weight(W_hh, 4H, H, False).
+PyObject* pack_weight(PyObject*, PyObject* args) {
+    Py_buffer w;
+    long rows, cols;
+    int transposed;
+    if (!PyArg_ParseTuple(args, "y*llp", &w, &rows, &cols, &transposed)) return nullptr;
+    long count = 0, size = 0;
+    bool ok = product("pack_weight", rows, cols, 1, &count) && holds("pack_weight", w, count, "w");
+    const long K = transposed ? cols : rows, N = transposed ? rows : cols;
+    // the packed size pads N to a panel: it must not overflow either
+    ok = ok && product("pack_weight", K, N + 64, 1, &size);
+    PyObject* out = nullptr;
+    if (ok) out = PyByteArray_FromStringAndSize(nullptr, recurrence.packed_size(K, N) * (Py_ssize_t)sizeof(float));
+    if (out) recurrence.pack(static_cast<const float*>(w.buf), K, N, transposed, (float*)PyByteArray_AS_STRING(out));
+    release({&w});
+    return out;
+}
+
+// The shapes lstm_forward and lstm_backward share: steps T, rows B, hidden H and the stretch
+// first .. end of visited steps; sets the element counts of the (T, B, 4H), (T, B, H) and (B, H) operands.
+struct Shapes {
+    long steps, rows, hidden, first, end;
+    long gates_all, units_all, state;
+    bool check(const char* op) {
+        bool ok = product(op, steps, rows, hidden, &units_all) && product(op, units_all, 4, 1, &gates_all) &&
+                  product(op, rows, hidden, 1, &state);
+        if (ok && !(0 <= first && first <= end && end <= steps)) {
+            PyErr_Format(PyExc_ValueError, "%s: steps %ld to %ld outside a sequence of %ld", op, first, end, steps);
+            ok = false;
+        }
+        return ok;
+    }
+};
+
+bool holds_packed(const char* op, const Py_buffer& buf, long K, long N) {
+    if (buf.len != recurrence.packed_size(K, N) * (Py_ssize_t)sizeof(float)) {
+        PyErr_Format(PyExc_ValueError, "%s: the packed weight holds %zd bytes, expected %ld float32 values of a "
+                     "%ld x %ld pack_weight", op, buf.len, recurrence.packed_size(K, N), K, N);
+        return false;
+    }
+    return true;
+}
+
+// lstm_forward(whh_t, gx, h0, c0, acts, cells, tanh_cells, outputs, steps, rows, hidden, first, end,
+// reverse): the visited steps first .. end - 1 of one LSTM direction (step n is time n, or
+// steps - 1 - n when ``reverse``), all operands C-contiguous float32. whh_t = pack_weight(W_hh, 4H,
+// H, True); gx (T, B, 4H) the input gates x_t W_ih^T + b_ih + b_hh; h0, c0 (B, H) the state before
+// visited step 0. Writes acts (T, B, 4H) (sigmoid i, f, o and tanh g), cells, tanh_cells and
+// outputs (T, B, H); a step reads the state of the visited step before it from cells and outputs.
+PyObject* lstm_forward(PyObject*, PyObject* args) {
+    const char* op = "lstm_forward";
+    Py_buffer whh_t, gx, h0, c0, acts, cells, tanh_cells, outputs;
+    Shapes s;
+    int reverse;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*w*w*w*lllllp", &whh_t, &gx, &h0, &c0, &acts, &cells, &tanh_cells,
+                          &outputs, &s.steps, &s.rows, &s.hidden, &s.first, &s.end, &reverse))
         return nullptr;
-    long n = 0, gates = 0;
-    // a wrapped product could match a small buffer while the loops run over rows x hidden
-    bool ok = rows >= 0 && hidden >= 0 && !__builtin_mul_overflow(rows, hidden, &n) &&
-              !__builtin_mul_overflow(n, 4L, &gates) && gates <= PY_SSIZE_T_MAX / (long)sizeof(float);
-    if (!ok) PyErr_SetString(PyExc_ValueError, "lstm_step_backward: negative or too large shape");
-    ok = ok && holds(dh, n, "dh") && holds(gout, n, "gout") && holds(dc, n, "dc") && holds(act, gates, "act") &&
-         holds(c_prev, n, "c_prev") && holds(tc, n, "tc") && holds(dg, gates, "dg");
+    bool ok = s.check(op) && holds_packed(op, whh_t, s.hidden, 4 * s.hidden) && holds(op, gx, s.gates_all, "gx") &&
+              holds(op, h0, s.state, "h0") && holds(op, c0, s.state, "c0") && holds(op, acts, s.gates_all, "acts") &&
+              holds(op, cells, s.units_all, "cells") && holds(op, tanh_cells, s.units_all, "tanh_cells") &&
+              holds(op, outputs, s.units_all, "outputs");
     if (ok) {
-        float* pdh = static_cast<float*>(dh.buf);
-        const float* pgout = static_cast<const float*>(gout.buf);
-        float* pdc = static_cast<float*>(dc.buf);
-        const float* pact = static_cast<const float*>(act.buf);
-        const float* pc = static_cast<const float*>(c_prev.buf);
-        const float* ptc = static_cast<const float*>(tc.buf);
-        float* pdg = static_cast<float*>(dg.buf);
         Py_BEGIN_ALLOW_THREADS
-        for (long r = 0; r < rows; ++r)
-            backward_row(pdh + r * hidden, pgout + r * hidden, pdc + r * hidden, pact + 4 * r * hidden,
-                         pc + r * hidden, ptc + r * hidden, pdg + 4 * r * hidden, hidden);
+        recurrence.forward_steps((const float*)whh_t.buf, (const float*)gx.buf, (const float*)h0.buf,
+                                 (const float*)c0.buf, (float*)acts.buf, (float*)cells.buf, (float*)tanh_cells.buf,
+                                 (float*)outputs.buf, s.steps, s.rows, s.hidden, s.first, s.end, reverse);
         Py_END_ALLOW_THREADS
     }
-    for (Py_buffer* b : {&dh, &gout, &dc, &act, &c_prev, &tc, &dg}) PyBuffer_Release(b);
+    release({&whh_t, &gx, &h0, &c0, &acts, &cells, &tanh_cells, &outputs});
+    if (!ok) return nullptr;
+    Py_RETURN_NONE;
+}
+
+// lstm_backward(whh, gout, dh, dc, acts, cells, tanh_cells, c0, d_gates, steps, rows, hidden, first,
+// end, reverse): the visited steps end - 1 down to first of the backward recurrence over what
+// lstm_forward saved. whh = pack_weight(W_hh, 4H, H, False); gout (T, B, H) the outputs' gradient;
+// dh, dc (B, H) enter as the gradients of the state after visited step end - 1 and leave as those
+// of the state before visited step first. Writes the pre-activation gate gradients d_gates (T, B, 4H).
+PyObject* lstm_backward(PyObject*, PyObject* args) {
+    const char* op = "lstm_backward";
+    Py_buffer whh, gout, dh, dc, acts, cells, tanh_cells, c0, d_gates;
+    Shapes s;
+    int reverse;
+    if (!PyArg_ParseTuple(args, "y*y*w*w*y*y*y*y*w*lllllp", &whh, &gout, &dh, &dc, &acts, &cells, &tanh_cells, &c0,
+                          &d_gates, &s.steps, &s.rows, &s.hidden, &s.first, &s.end, &reverse))
+        return nullptr;
+    bool ok = s.check(op) && holds_packed(op, whh, 4 * s.hidden, s.hidden) && holds(op, gout, s.units_all, "gout") &&
+              holds(op, dh, s.state, "dh") && holds(op, dc, s.state, "dc") && holds(op, acts, s.gates_all, "acts") &&
+              holds(op, cells, s.units_all, "cells") && holds(op, tanh_cells, s.units_all, "tanh_cells") &&
+              holds(op, c0, s.state, "c0") && holds(op, d_gates, s.gates_all, "d_gates");
+    if (ok) {
+        Py_BEGIN_ALLOW_THREADS
+        recurrence.backward_steps((const float*)whh.buf, (const float*)gout.buf, (float*)dh.buf, (float*)dc.buf,
+                                  (const float*)acts.buf, (const float*)cells.buf, (const float*)tanh_cells.buf,
+                                  (const float*)c0.buf, (float*)d_gates.buf, s.steps, s.rows, s.hidden, s.first,
+                                  s.end, reverse);
+        Py_END_ALLOW_THREADS
+    }
+    release({&whh, &gout, &dh, &dc, &acts, &cells, &tanh_cells, &c0, &d_gates});
+    if (!ok) return nullptr;
+    Py_RETURN_NONE;
+}
+
+// gemm(a, b_packed, c, M, K, N, a_row_stride, a_col_stride, add): C = A @ B (C += A @ B when
+// ``add``) in the recurrence's GEMM, for the layer's other products (input projection, weight
+// gradients). A(m, k) = a[m * a_row_stride + k * a_col_stride] (strides in floats, so A may be a
+// transposed view), b_packed = pack_weight(B, K, N, False), c (M, N) C-contiguous.
+PyObject* gemm(PyObject*, PyObject* args) {
+    const char* op = "gemm";
+    Py_buffer a, bp, c;
+    long M, K, N, sm, sk;
+    int add;
+    if (!PyArg_ParseTuple(args, "y*y*w*lllllp", &a, &bp, &c, &M, &K, &N, &sm, &sk, &add)) return nullptr;
+    long c_count = 0, b_count = 0, a_last = 0, a_last_k = 0;
+    bool ok = product(op, M, N, 1, &c_count) && product(op, K, N, 1, &b_count) && holds(op, c, c_count, "c") &&
+              holds_packed(op, bp, K, N);
+    // the last element A reads, (M - 1) * sm + (K - 1) * sk, lies within a
+    if (ok && M > 0 && K > 0) {
+        ok = product(op, M - 1, sm, 1, &a_last) && product(op, K - 1, sk, 1, &a_last_k) &&
+             !__builtin_add_overflow(a_last, a_last_k, &a_last);
+        if (!ok)
+            PyErr_Format(PyExc_ValueError, "%s: negative or too large strides", op);
+        else if (a.len / (Py_ssize_t)sizeof(float) <= a_last) {
+            PyErr_Format(PyExc_ValueError, "%s: a holds %zd bytes, the strides read element %ld", op, a.len, a_last);
+            ok = false;
+        }
+    }
+    if (ok) {
+        Py_BEGIN_ALLOW_THREADS
+        recurrence.gemm((const float*)a.buf, sm, sk, (const float*)bp.buf, M, K, N, (float*)c.buf, N, add);
+        Py_END_ALLOW_THREADS
+    }
+    release({&a, &bp, &c});
     if (!ok) return nullptr;
     Py_RETURN_NONE;
 }
 
 PyMethodDef methods[] = {
-    {"lstm_step_backward", lstm_step_backward, METH_VARARGS,
-     "lstm_step_backward(dh, gout, dc, act, c_prev, tc, dg, rows, hidden): the backward of one float32 LSTM "
-     "step (see kernels_pythran/rnn.py)."},
+    {"pack_weight", pack_weight, METH_VARARGS,
+     "pack_weight(w, rows, cols, transposed) -> bytearray: w (or w^T) packed as the recurrence's GEMM operand."},
+    {"lstm_forward", lstm_forward, METH_VARARGS,
+     "lstm_forward(whh_t, gx, h0, c0, acts, cells, tanh_cells, outputs, steps, rows, hidden, first, end, reverse): "
+     "a stretch of the float32 LSTM forward recurrence."},
+    {"lstm_backward", lstm_backward, METH_VARARGS,
+     "lstm_backward(whh, gout, dh, dc, acts, cells, tanh_cells, c0, d_gates, steps, rows, hidden, first, end, "
+     "reverse): a stretch of the float32 LSTM backward recurrence."},
+    {"gemm", gemm, METH_VARARGS,
+     "gemm(a, b_packed, c, M, K, N, a_row_stride, a_col_stride, add): C (+)= A @ B in the recurrence's GEMM."},
     {nullptr, nullptr, 0, nullptr}};
 
 PyModuleDef module = {PyModuleDef_HEAD_INIT, TORSH_MODULE_STR, nullptr, -1, methods};
 
 }  // namespace
 
-PyMODINIT_FUNC TORSH_MODULE_INIT(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC TORSH_MODULE_INIT(void) {
+    choose_recurrence();
+    PyObject* m = PyModule_Create(&module);
+    if (m && PyModule_AddStringConstant(m, "ISA", recurrence.isa) < 0) {
+        Py_DECREF(m);
+        return nullptr;
+    }
+    return m;
+}

@@ -220,14 +220,68 @@ def test_rnn_steps_refuse_operands_of_other_shapes(isa):
                               np.zeros((B, 2 * H), F32), False)
 
 
+def _lstm_sequence_args(cell, steps=3, batch=2, hidden=4):
+    """lstm_forward's and lstm_backward's operands on exact buffers (their last six arguments:
+    steps, rows, hidden, first, end, reverse)."""
+    w = np.zeros((4 * hidden, hidden), F32)
+    gates = lambda: np.zeros((steps, batch, 4 * hidden), F32)  # noqa: E731
+    units = lambda: np.zeros((steps, batch, hidden), F32)  # noqa: E731
+    state = lambda: np.zeros((batch, hidden), F32)  # noqa: E731
+    shape = [steps, batch, hidden, 0, steps, False]
+    forward = [cell.pack_weight(w, 4 * hidden, hidden, True), gates(), state(), state(), gates(), units(), units(),
+               units()] + shape
+    backward = [cell.pack_weight(w, 4 * hidden, hidden, False), units(), state(), state(), gates(), units(),
+                units(), state(), gates()] + list(shape)
+    return forward, backward
+
+
 @pytest.mark.parametrize("isa", ISAS)
-def test_lstm_cell_refuses_shapes_whose_product_overflows(isa):
+def test_lstm_sequence_refuses_shapes_its_buffers_cannot_hold(isa):
     cell = family("lstm_cell", isa)
-    a = np.zeros(0, F32)
-    with pytest.raises(ValueError, match="lstm_step_backward: negative or too large shape"):
-        cell.lstm_step_backward(a, a, a, a, a, a, a, 1 << 32, 1 << 32)
-    with pytest.raises(ValueError, match="lstm_step_backward: negative or too large shape"):
-        cell.lstm_step_backward(a, a, a, a, a, a, a, -1, 4)
+    forward, backward = _lstm_sequence_args(cell)
+    cell.lstm_forward(*forward)
+    cell.lstm_backward(*backward)
+    for args, op in ((forward, cell.lstm_forward), (backward, cell.lstm_backward)):
+        name = op.__name__
+        for position, value, message in ((-5, 3, "holds"),  # more rows than the buffers have
+                                         (-4, 8, "the packed weight holds"),  # another hidden size
+                                         (-2, 4, "steps 0 to 4 outside a sequence of 3"),  # past the last step
+                                         (-3, 2, "steps 2 to 1 outside"),  # a stretch ending before it starts
+                                         (-6, 1 << 62, "negative or too large shape"),
+                                         (-5, -1, "negative or too large shape")):
+            bad = list(args)
+            bad[position] = value
+            if position == -3:
+                bad[-2] = 1
+            with pytest.raises(ValueError, match=f"{name}: .*{message}"):
+                op(*bad)
+    short = list(forward)
+    short[0] = bytearray(len(forward[0]) - 4)  # a truncated packed weight
+    with pytest.raises(ValueError, match="lstm_forward: the packed weight holds"):
+        cell.lstm_forward(*short)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_lstm_cell_gemm_and_pack_refuse_what_their_buffers_cannot_hold(isa):
+    cell = family("lstm_cell", isa)
+    a, b, c = np.zeros((4, 3), F32), np.zeros((3, 5), F32), np.zeros((4, 5), F32)
+    packed = cell.pack_weight(b, 3, 5, False)
+    cell.gemm(a, packed, c, 4, 3, 5, 3, 1, False)
+    cell.gemm(a, packed, c, 4, 3, 5, 1, 4, False)  # a read as a transposed (3, 4): its last element is a[11]
+    with pytest.raises(ValueError, match="gemm: a holds 48 bytes, the strides read element 13"):
+        cell.gemm(a, packed, c, 4, 3, 5, 3, 2, False)
+    with pytest.raises(ValueError, match="gemm: c holds 80 bytes, expected 8 float32 values"):
+        cell.gemm(a, cell.pack_weight(b[:, :2].copy(), 3, 2, False), c, 4, 3, 2, 3, 1, False)
+    with pytest.raises(ValueError, match="gemm: the packed weight holds"):
+        cell.gemm(np.zeros((4, 4), F32), packed, c, 4, 4, 5, 4, 1, False)  # packed for K = 3, not 4
+    with pytest.raises(ValueError, match="gemm: negative or too large"):
+        cell.gemm(a, packed, c, 4, 3, 5, -3, 1, False)
+    with pytest.raises(ValueError, match="gemm: negative or too large"):
+        cell.gemm(a, packed, c, 4, 3, 5, 1 << 62, 1 << 62, False)
+    with pytest.raises(ValueError, match="pack_weight: w holds 60 bytes, expected 16 float32 values"):
+        cell.pack_weight(b, 4, 4, False)
+    with pytest.raises(ValueError, match="pack_weight: negative or too large shape"):
+        cell.pack_weight(b, 1 << 32, 1 << 32, True)
 
 
 @pytest.mark.parametrize("isa", ISAS)
@@ -257,6 +311,23 @@ for isa in ("", "_avx2"):
         except ValueError:
             pass
     big = [np.ones(10, np.float32) for _ in range(200)]
+for isa in ("", "_avx2"):
+    try:
+        cell = importlib.import_module("torsh._kernels.lstm_cell" + isa)
+    except ImportError:
+        continue
+    w, small = np.zeros((8, 2), np.float32), np.zeros(4, np.float32)
+    for args in ((cell.pack_weight(w, 8, 2, True), small, small, small, small, small, small, small, 50, 32, 2, 0, 50, False),
+                 (cell.pack_weight(w, 8, 2, False), small, small, small, small, small, small, small, small, 50, 32, 2, 0, 50, True)):
+        for op in (cell.lstm_forward, cell.lstm_backward):
+            try:
+                op(*args)
+            except (ValueError, TypeError):
+                pass
+    try:
+        cell.gemm(small, cell.pack_weight(w, 8, 2, False), small, 64, 8, 2, 64, 64, False)
+    except ValueError:
+        pass
 print("alive")
 """
 

@@ -211,62 +211,150 @@ def test_disabled_kernel_family_runs_the_numpy_steps_and_says_why():
     assert grad_sum == pytest.approx(float(x.grad.numpy().sum()), rel=1e-12)
 
 
-# -- the C++ float32 step backward (family lstm_cell) -----------------------------------------------
-def _step_operands(rng, rows, hidden):
-    f = lambda *shape: rng.standard_normal(shape).astype(np.float32)  # noqa: E731
-    act = (1 / (1 + np.exp(-f(rows, 4 * hidden)))).astype(np.float32)
-    act[:, 2 * hidden:3 * hidden] = 2 * act[:, 2 * hidden:3 * hidden] - 1  # the g gate holds tanh
-    return f(rows, hidden), f(rows, hidden), f(rows, hidden), act, f(rows, hidden), np.tanh(f(rows, hidden))
-
-
-@pytest.mark.parametrize("isa", ["", "_avx2"])
-@pytest.mark.parametrize("rows,hidden", [(1, 1), (3, 7), (2, 8), (32, 128), (5, 131)])
-def test_lstm_cell_step_backward_matches_the_pythran_step(isa, rows, hidden):
+# -- the C++ float32 recurrence (family lstm_cell) ---------------------------------------------------
+def _cell_family(isa):
     import importlib
     if isa and importlib.util.find_spec("torsh._kernels.lstm_cell_avx2") is None:
         pytest.skip("x86-64-v3 copies are only built on x86-64 without -Dmarch")
-    cell = importlib.import_module(f"torsh._kernels.lstm_cell{isa}")
-    dh, gout, dc, act, c_prev, tc = _step_operands(np.random.default_rng(rows * hidden), rows, hidden)
-    results = []
-    for step in (lambda *a: kernels.get("rnn").lstm_step_backward(*a, False),
-                 lambda *a: cell.lstm_step_backward(*a, rows, hidden)):
-        d_h, d_c, d_g = dh.copy(), dc.copy(), np.empty_like(act)
-        step(d_h, gout, d_c, act, c_prev, tc, d_g)
-        results.append((d_h, d_c, d_g))
-    for ours, pythran in zip(results[1], results[0]):
-        np.testing.assert_allclose(ours, pythran, rtol=1e-6, atol=1e-6)
+    return importlib.import_module(f"torsh._kernels.lstm_cell{isa}")
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _lstm_reference(gx, h0, c0, w_hh, reverse):
+    """The forward recurrence in float64 NumPy: outputs and cells (T, B, H)."""
+    steps, hidden = gx.shape[0], w_hh.shape[1]
+    h, c = h0.astype(np.float64), c0.astype(np.float64)
+    outputs, cells = np.zeros(gx.shape[:2] + (hidden,)), np.zeros(gx.shape[:2] + (hidden,))
+    for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
+        g = gx[t] + h @ w_hh.T.astype(np.float64)
+        i, f, o = (_sigmoid(g[:, k * hidden:(k + 1) * hidden]) for k in (0, 1, 3))
+        c = f * c + i * np.tanh(g[:, 2 * hidden:3 * hidden])
+        h = outputs[t] = o * np.tanh(c)
+        cells[t] = c
+    return outputs, cells
+
+
+@pytest.mark.parametrize("isa", ["", "_avx2"])
+@pytest.mark.parametrize("steps,batch,hidden,reverse", [(5, 1, 1, False), (6, 3, 7, True), (4, 32, 128, False),
+                                                        (3, 9, 37, True), (2, 13, 20, False)])
+def test_lstm_sequence_kernel_matches_float64_numpy_and_the_pythran_steps(isa, steps, batch, hidden, reverse):
+    """Forward in two stretches against float64 NumPy; backward in two stretches against the rnn
+    family's Pythran steps chained with NumPy GEMMs (odd sizes: partial tiles and panels)."""
+    cell = _cell_family(isa)
+    rng = np.random.default_rng(steps * batch * hidden)
+    f32 = lambda *shape, scale=1.0: (rng.standard_normal(shape) * scale).astype(np.float32)  # noqa: E731
+    gx, w_hh = f32(steps, batch, 4 * hidden, scale=2.0), f32(4 * hidden, hidden, scale=0.3)
+    h0, c0 = f32(batch, hidden), f32(batch, hidden)
+    acts = np.empty_like(gx)
+    cells, tanh_cells, outputs = (np.empty((steps, batch, hidden), np.float32) for _ in range(3))
+    packed = cell.pack_weight(w_hh, 4 * hidden, hidden, True)
+    for first, end in ((0, steps // 2), (steps // 2, steps)):
+        cell.lstm_forward(packed, gx, h0, c0, acts, cells, tanh_cells, outputs, steps, batch, hidden, first, end,
+                          reverse)
+    expected_out, expected_cells = _lstm_reference(gx, h0, c0, w_hh, reverse)
+    np.testing.assert_allclose(outputs, expected_out, rtol=1e-5, atol=2e-6)
+    np.testing.assert_allclose(cells, expected_cells, rtol=1e-5, atol=2e-6)
+    np.testing.assert_allclose(tanh_cells, np.tanh(expected_cells), rtol=1e-5, atol=2e-6)
+
+    gout, dh, dc = f32(steps, batch, hidden), f32(batch, hidden), f32(batch, hidden)
+    d_gates = np.empty_like(acts)
+    mine = (dh.copy(), dc.copy())
+    packed = cell.pack_weight(w_hh, 4 * hidden, hidden, False)
+    for first, end in ((steps // 3, steps), (0, steps // 3)):
+        cell.lstm_backward(packed, gout, *mine, acts, cells, tanh_cells, c0, d_gates, steps, batch, hidden, first, end,
+                           reverse)
+    order = list(range(steps - 1, -1, -1) if reverse else range(steps))
+    theirs, expected_gates = (dh.copy(), dc.copy()), np.empty_like(acts)
+    for n in range(steps - 1, -1, -1):
+        t = order[n]
+        c_prev = c0 if n == 0 else cells[order[n - 1]]
+        kernels.get("rnn").lstm_step_backward(theirs[0], gout[t], theirs[1], acts[t], c_prev, tanh_cells[t],
+                                              expected_gates[t], False)
+        np.matmul(expected_gates[t], w_hh, out=theirs[0])
+    np.testing.assert_allclose(d_gates, expected_gates, rtol=1e-5, atol=1e-5)
+    for a, b in zip(mine, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("isa", ["", "_avx2"])
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (5, 7, 3), (37, 129, 70), (512, 96, 128)])
+def test_lstm_cell_gemm_matches_numpy_with_a_transposed(isa, m, k, n):
+    cell = _cell_family(isa)
+    rng = np.random.default_rng(m + k + n)
+    a, b = rng.standard_normal((k, m)).astype(np.float32), rng.standard_normal((k, n)).astype(np.float32)
+    packed = cell.pack_weight(b, k, n, False)
+    out = np.empty((m, n), np.float32)
+    cell.gemm(a, packed, out, m, k, n, 1, m, False)  # A = a.T
+    expected = a.T.astype(np.float64) @ b
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+    row_major = np.ascontiguousarray(a.T)
+    out[:] = 1
+    cell.gemm(row_major, packed, out, m, k, n, k, 1, True)  # accumulates
+    np.testing.assert_allclose(out, expected + 1, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
 
 
 def test_lstm_cell_refuses_buffers_of_the_wrong_size():
-    dh, gout, dc, act, c_prev, tc = _step_operands(np.random.default_rng(0), 4, 6)
-    with pytest.raises(ValueError, match="lstm_step_backward: dg holds 384 bytes, expected 80 float32 values"):
-        kernels.get("lstm_cell").lstm_step_backward(dh[:, :5].copy(), gout[:, :5].copy(), dc[:, :5].copy(),
-                                                    act[:, :20].copy(), c_prev[:, :5].copy(), tc[:, :5].copy(),
-                                                    np.empty((4, 24), np.float32), 4, 5)
+    cell = kernels.get("lstm_cell")
+    steps, batch, hidden = 3, 4, 5
+    w = np.zeros((4 * hidden, hidden), np.float32)
+    gates, units, state = (np.zeros(shape, np.float32) for shape in
+                           ((steps, batch, 4 * hidden), (steps, batch, hidden), (batch, hidden)))
+    args = [cell.pack_weight(w, 4 * hidden, hidden, True), gates, state, state.copy(), gates.copy(), units,
+            units.copy(), units.copy(), steps, batch, hidden, 0, steps, False]
+    cell.lstm_forward(*args)
+    args[7] = units[:2].copy()
+    with pytest.raises(ValueError, match="lstm_forward: outputs holds 160 bytes, expected 60 float32 values"):
+        cell.lstm_forward(*args)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_float32_lstm_backward_runs_the_cpp_step_and_matches_the_pythran_step(dtype, monkeypatch):
-    calls = []
-    real = kernels.get("lstm_cell")
-
+def _spy_on(real, calls):
     class Spy:
-        def lstm_step_backward(self, *args):
-            calls.append(args[-2:])
-            return real.lstm_step_backward(*args)
+        def __getattr__(self, name):
+            method = getattr(real, name)
 
-    def grads(cell_family):
+            def spied(*args):
+                calls.append((name,) + args[-6:])
+                return method(*args)
+            return spied
+    return Spy()
+
+
+@pytest.mark.parametrize("num_threads_set", [1, 2])
+def test_float32_lstm_runs_the_sequence_kernel_in_stretches_and_matches_the_pythran_steps(num_threads_set,
+                                                                                          monkeypatch):
+    """float32: the lstm_cell family runs the recurrence in stretches covering every step once (with
+    two threads one per block of the input projection and weight gradients); without the family the
+    rnn family's Pythran steps give the same gradients. float64 never calls it."""
+    real = kernels.get("lstm_cell")
+    previous = torsh.get_num_threads()
+    torsh.set_num_threads(num_threads_set)
+
+    def grads(cell_family, dtype):
         monkeypatch.setitem(kernels._modules, "lstm_cell", cell_family)
         torsh.manual_seed(3)
         lstm = torsh.nn.LSTM(6, 9, bidirectional=True).to(getattr(torsh, dtype))
-        x = torsh.tensor(np.random.default_rng(4).standard_normal((5, 4, 6)).astype(dtype), requires_grad=True)
+        x = torsh.tensor(np.random.default_rng(4).standard_normal((12, 4, 6)).astype(dtype), requires_grad=True)
         out, (h, c) = lstm(x)
         (out.pow(2).sum() + c.sum()).backward()
-        return [x.grad.numpy()] + [p.grad.numpy() for p in lstm.parameters()]
+        return [out.detach().numpy(), x.grad.numpy()] + [p.grad.numpy() for p in lstm.parameters()]
 
-    with_cpp = grads(Spy())
-    assert calls == ([(4, 9)] * 10 if dtype == "float32" else [])  # 5 steps, 2 directions
-    without = grads(None)  # the family missing: the rnn family's step
-    tol = dict(rtol=1e-5, atol=1e-6) if dtype == "float32" else dict(rtol=0, atol=0)
-    for a, b in zip(with_cpp, without):
-        np.testing.assert_allclose(a, b, **tol)
+    try:
+        calls = []
+        with_kernel = grads(_spy_on(real, calls), "float32")
+        without = grads(None, "float32")  # the family missing: the rnn family's steps and NumPy GEMMs
+        float64_calls = []
+        grads(_spy_on(real, float64_calls), "float64")
+    finally:
+        torsh.set_num_threads(previous)
+    for a, b in zip(with_kernel, without):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert float64_calls == []
+    for name in ("lstm_forward", "lstm_backward"):
+        for reverse in (False, True):  # calls end with (steps, rows, hidden, first, end, reverse)
+            stretches = sorted(c[4:6] for c in calls if c[0] == name and c[6] == reverse)
+            assert [first for first, _ in stretches] == [0] + [end for _, end in stretches[:-1]]
+            assert stretches[-1][1] == 12
+            assert (len(stretches) > 1) == (num_threads_set > 1)

@@ -3,11 +3,18 @@
 The unfused recurrence (nn/modules/rnn.py) records ~15 nodes per time step, and the Python
 cost of building and walking them dominated small-batch LSTMs (5x PyTorch on W9). Here one
 node covers the input projection (one GEMM over all steps, both biases folded in) and the
-recurrence. A time step is one GEMM (h_prev @ W_hh^T, NumPy/BLAS) plus one call of a fused
-cell kernel (kernels_pythran/rnn.py) that does all of the step's elementwise work: gate
-activations, cell and hidden state forward; gate gradients and the carried cell/hidden
-gradient backward (hand-written backpropagation through time). The weight and input
-gradients are GEMMs over blocks of steps, overlapped with the recurrence (rnn_weight_grads).
+recurrence.
+
+A float32 LSTM on the compiled variant runs its recurrence in the C++ family lstm_cell
+(kernels_cpp/lstm_cell.cpp): stretches of steps per call, forward and backward, each step's GEMM
+on W_hh packed once per sequence and the cell with vectorised exp/tanh, no Python between steps.
+The stretches are the blocks of the input projection (rnn_input_gates) and of the weight
+gradients (rnn_weight_grads), which run on a pool thread beside it with two threads or more,
+on the same family's GEMM (rnn_gemm). Otherwise (float64, GRU, the family missing) a time step
+is one GEMM (h_prev @ W_hh^T, NumPy/BLAS) plus one call of a fused cell kernel
+(kernels_pythran/rnn.py) that does all of the step's elementwise work: gate activations, cell
+and hidden state forward; gate gradients and the carried cell/hidden gradient backward
+(hand-written backpropagation through time).
 
 The dispatcher decides once per sequence (ops ``lstm_sequence``, ``gru_sequence`` and their
 ``_backward``) between the compiled steps and their NumPy twins below, which fill the same
@@ -141,6 +148,10 @@ def lstm_forward_arrays(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
         hw = np.empty((batch, 4 * hidden), dtype)
 
         def loop(k, parallel):
+            sequence = _lstm_sequence_kernel(k, dtype)
+            if sequence is not None:
+                _lstm_forward_compiled(sequence, gates, w_hh, h0, c0, acts, cells, tanh_cells, outputs, reverse)
+                return
             h, c = h0, c0
             for n, t in enumerate(_steps(steps, reverse)):
                 np.matmul(h, w_hh_t, out=hw)
@@ -154,15 +165,40 @@ def lstm_forward_arrays(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
     return outputs, gates.x2, acts, cells, tanh_cells
 
 
-def _lstm_step_backward(k, dtype, rows, hidden):
-    """``k``'s lstm_step_backward, or for float32 on the compiled variants the C++ family
-    lstm_cell's (kernels_cpp/lstm_cell.cpp: ~3 us against ~14 us a W9 step, too short to share
-    among threads, so it ignores ``parallel``; the dispatch records keep the rnn family's names)."""
-    cell = kernels.get("lstm_cell")
-    if cell is None or dtype != np.float32 or k is not kernels.get("rnn"):
-        return k.lstm_step_backward
-    return lambda dh, gout, dc, act, c_prev, tc, dg, parallel: cell.lstm_step_backward(
-        dh, gout, dc, act, c_prev, tc, dg, rows, hidden)
+def _lstm_sequence_kernel(k, dtype):
+    """The C++ family lstm_cell (kernels_cpp/lstm_cell.cpp) when the compiled variant runs a float32
+    LSTM: it runs whole stretches of steps, forward and backward, GEMMs included. The dispatch
+    records keep the rnn family's names."""
+    if dtype != np.float32 or k is not kernels.get("rnn"):
+        return None
+    return kernels.get("lstm_cell")
+
+
+def _lstm_forward_compiled(sequence, gates, w_hh, h0, c0, acts, cells, tanh_cells, outputs, reverse):
+    """The forward recurrence in stretches of steps whose input gates are ready (one stretch with
+    one thread; a block at a time while the pool projects the next ones)."""
+    steps, batch, hidden = outputs.shape
+    w_hh_t = sequence.pack_weight(_contiguous(w_hh, np.float32), 4 * hidden, hidden, True)
+    first = 0
+    while first < steps:
+        end = gates.ready_from(first)
+        sequence.lstm_forward(w_hh_t, gates.gx, h0, c0, acts, cells, tanh_cells, outputs, steps, batch, hidden,
+                              first, end, reverse)
+        first = end
+
+
+def _lstm_backward_compiled(sequence, weight_grads, w_hh, gout, dh, dc, acts, cells, tanh_cells, c0, d_gates,
+                            reverse):
+    """The backward recurrence in stretches of steps, each handed to ``weight_grads`` when done."""
+    steps, batch, hidden = cells.shape
+    w_hh_packed = sequence.pack_weight(_contiguous(w_hh, np.float32), 4 * hidden, hidden, False)
+    end = steps
+    while end > 0:
+        first = max(0, end - weight_grads.stretch)
+        sequence.lstm_backward(w_hh_packed, gout, dh, dc, acts, cells, tanh_cells, c0, d_gates, steps, batch, hidden,
+                               first, end, reverse)
+        weight_grads.steps_done(end - first)
+        end = first
 
 
 class LstmSequenceBackward(Node):
@@ -192,11 +228,15 @@ class LstmSequenceBackward(Node):
         weight_grads = WeightGrads(d_gates, d_gates, self.x2, w_ih, h0, outputs, reverse, has_bias, need_x)
 
         def loop(k, parallel):
-            step_backward = _lstm_step_backward(k, dtype, batch, hidden)
+            sequence = _lstm_sequence_kernel(k, dtype)
+            if sequence is not None:
+                _lstm_backward_compiled(sequence, weight_grads, w_hh, gout, dh, dc, acts, cells, tanh_cells, c0,
+                                        d_gates, reverse)
+                return
             for n in range(steps - 1, -1, -1):
                 t = order[n]
                 c_prev = c0 if n == 0 else cells[order[n - 1]]
-                step_backward(dh, gout[t], dc, acts[t], c_prev, tanh_cells[t], d_gates[t], parallel)
+                k.lstm_step_backward(dh, gout[t], dc, acts[t], c_prev, tanh_cells[t], d_gates[t], parallel)
                 weight_grads.step_done()
                 np.matmul(d_gates[t], w_hh, out=dh)
 

@@ -16,6 +16,7 @@ import threading
 import numpy as np
 
 from ..backend import threads
+from . import rnn_gemm
 
 # steps per block: as in rnn_weight_grads, big enough for BLAS speed, small enough that the first
 # block (which nothing overlaps) is short
@@ -42,6 +43,8 @@ class InputGates:
             self._rhs = np.empty((feat + 1, w_ih.shape[0]), dtype)
             self._rhs[:feat] = w_ih.T
             self._rhs[feat] = bias
+        self._kernel = rnn_gemm.kernel_for(dtype)
+        self._rhs_packed = rnn_gemm.pack(self._kernel, self._rhs)
         self.steps, self.batch, self.reverse = steps, batch, reverse
         self.block = max(_MIN_BLOCK_STEPS, -(-steps // _BLOCKS))
         overlap = threads.get_num_threads() > 1 and steps >= 2 * self.block and step_macs < threads.SMALL_GEMM
@@ -59,8 +62,8 @@ class InputGates:
     def _project(self, first, end):
         """The gates of the visited steps number ``first`` to ``end``."""
         lo, hi = (self.steps - end, self.steps - first) if self.reverse else (first, end)
-        np.matmul(self._lhs[lo * self.batch:hi * self.batch], self._rhs,
-                  out=self.gx[lo:hi].reshape((hi - lo) * self.batch, -1))
+        rnn_gemm.matmul(self._kernel, self._lhs[lo * self.batch:hi * self.batch], self._rhs, self._rhs_packed,
+                        self.gx[lo:hi].reshape((hi - lo) * self.batch, -1))
 
     def _project_the_rest(self):
         try:
@@ -77,6 +80,12 @@ class InputGates:
             self._done[n // self.block - 1].wait()
             self._ready = min(self.steps, (n // self.block + 1) * self.block)
         return self.gx[self.steps - 1 - n if self.reverse else n]
+
+    def ready_from(self, n):
+        """The end of the stretch of visited steps from ``n`` whose gates are ready (waiting for the
+        block holding step n): a compiled recurrence runs steps n .. end - 1 in one call."""
+        self.gates(n)
+        return self._ready
 
     def close(self):
         if self._future is not None:

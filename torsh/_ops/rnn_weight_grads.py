@@ -15,6 +15,7 @@ hidden state step t multiplied with W_hh (h0 for the first step of the direction
 import numpy as np
 
 from ..backend import threads
+from . import rnn_gemm
 
 # steps per block handed to the pool: big enough that a block's GEMMs run near BLAS speed,
 # small enough that the last block (which nothing overlaps) is short
@@ -39,6 +40,8 @@ class WeightGrads:
         self.d_in, self.d_rec, self.x2, self.w_ih = d_in, d_rec, x2, w_ih
         self.h_prev = previous_hidden(h0, outputs, reverse)
         self.reverse, self.has_bias = reverse, has_bias
+        self.kernel = rnn_gemm.kernel_for(d_in.dtype)
+        self.w_ih_packed = rnn_gemm.pack(self.kernel, w_ih) if need_x else None
         steps, batch, _ = d_in.shape
         self.batch = batch
         self.d_x = np.empty((steps, batch, w_ih.shape[1]), d_in.dtype) if need_x else None
@@ -51,6 +54,16 @@ class WeightGrads:
         self.steps = steps
         self.finished = 0  # steps whose gate gradients are written: the last ones of the direction
         self.pending = []  # futures of the blocks' (d_w_ih, d_w_hh) partial sums
+
+    @property
+    def stretch(self):
+        """How many steps a compiled recurrence may run before calling ``steps_done``: a block when
+        the blocks overlap it, else the whole sequence."""
+        return self.block if self.overlap else self.steps
+
+    def steps_done(self, count):
+        for _ in range(count):
+            self.step_done()
 
     def step_done(self):
         """One more step's gate gradients are written (backward visits the direction's steps last to first)."""
@@ -69,9 +82,11 @@ class WeightGrads:
         gates = self.d_in.shape[-1]
         d_in = self.d_in[lo:hi].reshape(-1, gates)
         if self.d_x is not None:
-            np.matmul(d_in, self.w_ih, out=self.d_x[lo:hi].reshape(d_in.shape[0], -1))
-        d_w_ih = d_in.T @ self.x2[lo * self.batch:hi * self.batch]
-        d_w_hh = self.d_rec[lo:hi].reshape(-1, gates).T @ self.h_prev[lo:hi].reshape(d_in.shape[0], -1)
+            rnn_gemm.matmul(self.kernel, d_in, self.w_ih, self.w_ih_packed,
+                            self.d_x[lo:hi].reshape(d_in.shape[0], -1))
+        d_w_ih = rnn_gemm.matmul_tn(self.kernel, d_in, self.x2[lo * self.batch:hi * self.batch])
+        d_w_hh = rnn_gemm.matmul_tn(self.kernel, self.d_rec[lo:hi].reshape(-1, gates),
+                                    self.h_prev[lo:hi].reshape(d_in.shape[0], -1))
         return d_w_ih, d_w_hh
 
     def result(self):

@@ -1,0 +1,219 @@
+// The float32 LSTM recurrence for one instruction set: lstm_cell.cpp includes this file once per
+// instruction set, each time inside its own namespace and #pragma GCC target region, with
+//   VEC  floats per vector register (4 SSE2, 8 AVX2, 16 AVX-512)
+//   MR   rows of the output a GEMM tile holds in registers
+//   NV   vectors per tile row (a tile is MR x NR, NR = NV * VEC columns)
+// The code uses GCC vector types, so the one source compiles to each instruction set. No #include
+// here: the includer provides <cstring> and <algorithm>.
+
+typedef float vf __attribute__((vector_size(VEC * 4), aligned(4)));  // aligned(4): unaligned loads
+typedef int vi __attribute__((vector_size(VEC * 4), aligned(4)));
+
+constexpr long NR = VEC * NV;
+
+inline vf load(const float* p) { return *reinterpret_cast<const vf*>(p); }
+inline void store(float* p, vf v) { *reinterpret_cast<vf*>(p) = v; }
+inline vf load_n(const float* p, long n) {
+    vf v = {};
+    std::memcpy(&v, p, n * sizeof(float));
+    return v;
+}
+inline void store_n(float* p, vf v, long n) { std::memcpy(p, &v, n * sizeof(float)); }
+inline vf splat(float s) { return vf{} + s; }
+
+// -- the GEMM: C (M x N) (+)= A (M x K) @ B, A(m, k) = a[m * sm + k * sk], B packed once ------------
+
+// Floats of B (K x N) packed: column panels of NR, the last one zero-padded.
+inline long packed_size(long K, long N) { return K * ((N + NR - 1) / NR) * NR; }
+
+// B(k, n) = b[k * N + n], or b[n * K + k] when ``transposed``, packed panel by panel: panel p holds
+// columns p*NR .. p*NR + NR - 1, row k of the panel at k * NR, so a tile reads B contiguously.
+void pack(const float* b, long K, long N, bool transposed, float* out) {
+    for (long p = 0; p < N; p += NR)
+        for (long k = 0; k < K; ++k)
+            for (long j = 0; j < NR; ++j) {
+                const long n = p + j;
+                *out++ = n >= N ? 0.0f : transposed ? b[n * K + k] : b[k * N + n];
+            }
+}
+
+// One M x NR tile (``cols`` <= NR columns kept): the accumulators stay in registers over all of K.
+template <int M>
+inline void tile(const float* a, long sm, long sk, const float* panel, long K, float* c, long ldc, long cols,
+                 bool add) {
+    vf acc[M][NV];
+    const bool full = cols == NR;
+#pragma GCC unroll 16
+    for (int m = 0; m < M; ++m)
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) acc[m][v] = add && full ? load(c + m * ldc + v * VEC) : vf{};
+    for (long k = 0; k < K; ++k) {
+        vf b[NV];
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) b[v] = load(panel + k * NR + v * VEC);
+#pragma GCC unroll 16
+        for (int m = 0; m < M; ++m) {
+            const vf s = splat(a[m * sm + k * sk]);
+#pragma GCC unroll 8
+            for (int v = 0; v < NV; ++v) acc[m][v] += s * b[v];
+        }
+    }
+    if (full) {
+        for (int m = 0; m < M; ++m)
+            for (int v = 0; v < NV; ++v) store(c + m * ldc + v * VEC, acc[m][v]);
+        return;
+    }
+    for (int m = 0; m < M; ++m) {  // the last, narrower panel
+        float row[NR];
+        for (int v = 0; v < NV; ++v) store(row + v * VEC, acc[m][v]);
+        for (long j = 0; j < cols; ++j) c[m * ldc + j] = add ? c[m * ldc + j] + row[j] : row[j];
+    }
+}
+
+// The rows left below MR: a tile of exactly that height (R counts down to 1).
+template <int R>
+inline void tail_tile(long rows, const float* a, long sm, long sk, const float* panel, long K, float* c, long ldc,
+                      long cols, bool add) {
+    if constexpr (R > 0) {
+        if (rows == R)
+            tile<R>(a, sm, sk, panel, K, c, ldc, cols, add);
+        else
+            tail_tile<R - 1>(rows, a, sm, sk, panel, K, c, ldc, cols, add);
+    }
+}
+
+// C = A @ B, or C += A @ B when ``add``; bp from pack(). Panel-major: one panel of B stays in L1
+// while every row tile of A passes over it.
+void gemm(const float* a, long sm, long sk, const float* bp, long M, long K, long N, float* c, long ldc, bool add) {
+    for (long p = 0; p < N; p += NR) {
+        const long cols = std::min(NR, N - p);
+        const float* panel = bp + p * K;
+        long m = 0;
+        for (; m + MR <= M; m += MR) tile<MR>(a + m * sm, sm, sk, panel, K, c + m * ldc + p, ldc, cols, add);
+        tail_tile<MR - 1>(M - m, a + m * sm, sm, sk, panel, K, c + m * ldc + p, ldc, cols, add);
+    }
+}
+
+// -- exp, sigmoid, tanh on vectors (Cephes' single-precision polynomials, ~1 ulp) ----------------
+inline vf vmax(vf a, vf b) { return a > b ? a : b; }
+inline vf vmin(vf a, vf b) { return a < b ? a : b; }
+
+inline vf exp_v(vf x) {
+    x = vmin(vmax(x, splat(-87.3f)), splat(88.3f));  // 2^n stays a normal float; NaN passes through
+    const vf t = x * 1.44269504088896341f + 12582912.0f;  // n = round(x / ln 2) in t's low mantissa bits
+    const vf n = t - 12582912.0f;
+    vf r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    vf p = splat(1.9875691500e-4f);
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    const vi two_n = ((vi)t - 0x4B400000 + 127) << 23;  // C casts between vector types keep the bits
+    return p * (vf)two_n;
+}
+
+inline vf sigmoid_v(vf x) { return 1.0f / (1.0f + exp_v(-x)); }
+
+inline vf tanh_v(vf x) {
+    const vf ax = x < 0.0f ? -x : x;
+    const vf big = 1.0f - 2.0f / (exp_v(2.0f * ax) + 1.0f);  // no cancellation for |x| >= 0.625
+    const vf z = x * x;
+    vf p = splat(-5.70498872745e-3f);
+    p = p * z + 2.06390887954e-2f;
+    p = p * z - 5.37397155531e-2f;
+    p = p * z + 1.33314422036e-1f;
+    p = p * z - 3.33332819422e-1f;
+    const vf small = p * z * x + x;
+    return ax < 0.625f ? small : (x < 0.0f ? -big : big);
+}
+
+// -- the cell ----------------------------------------------------------------------------------
+
+// Forward of ``n`` (<= VEC) hidden units of one row: act holds the pre-activations of the four
+// gates (at 0, H, 2H, 3H) and leaves with sigmoid(i), sigmoid(f), tanh(g), sigmoid(o).
+inline void forward_units(float* act, const float* c_prev, float* c, float* tc, float* h, long H, long n) {
+    const bool full = n == VEC;
+    auto get = [&](const float* p) { return full ? load(p) : load_n(p, n); };
+    auto put = [&](float* p, vf v) { full ? store(p, v) : store_n(p, v, n); };
+    const vf i = sigmoid_v(get(act)), f = sigmoid_v(get(act + H)), g = tanh_v(get(act + 2 * H)),
+             o = sigmoid_v(get(act + 3 * H));
+    const vf cell = f * get(c_prev) + i * g;
+    const vf t = tanh_v(cell);
+    put(act, i);
+    put(act + H, f);
+    put(act + 2 * H, g);
+    put(act + 3 * H, o);
+    put(c, cell);
+    put(tc, t);
+    put(h, o * t);
+}
+
+void forward_row(float* act, const float* c_prev, float* c, float* tc, float* h, long H) {
+    long j = 0;
+    for (; j + VEC <= H; j += VEC) forward_units(act + j, c_prev + j, c + j, tc + j, h + j, H, VEC);
+    if (j < H) forward_units(act + j, c_prev + j, c + j, tc + j, h + j, H, H - j);
+}
+
+// Backward of one row. dh (H) holds the recurrent gradient of h and leaves as the total with gout,
+// the output's gradient; dc enters as the cell gradient and leaves as that of c_prev; act the four
+// activations, tc = tanh(c). Writes the pre-activation gate gradients dg (4H).
+void backward_row(float* dh, const float* gout, float* dc, const float* act, const float* c_prev, const float* tc,
+                  float* dg, long H) {
+    const float* i_gate = act;
+    const float* f_gate = act + H;
+    const float* g_gate = act + 2 * H;
+    const float* o_gate = act + 3 * H;
+#pragma GCC ivdep
+    for (long j = 0; j < H; ++j) {
+        const float d = dh[j] + gout[j];
+        const float i = i_gate[j], f = f_gate[j], g = g_gate[j], o = o_gate[j], t = tc[j];
+        const float cell = dc[j] + d * o * (1.0f - t * t);
+        dh[j] = d;
+        dg[j] = cell * g * i * (1.0f - i);
+        dg[H + j] = cell * c_prev[j] * f * (1.0f - f);
+        dg[2 * H + j] = cell * i * (1.0f - g * g);
+        dg[3 * H + j] = d * t * o * (1.0f - o);
+        dc[j] = cell * f;
+    }
+}
+
+// -- whole stretches of the sequence -------------------------------------------------------------
+
+// The visited steps first .. end - 1 of the forward recurrence (step n is time t = n, or T - 1 - n
+// when ``reverse``). Operands as lstm_forward in lstm_cell.cpp; ``whh_t`` = pack(W_hh, transposed).
+void forward_steps(const float* whh_t, const float* gx, const float* h0, const float* c0, float* acts, float* cells,
+                   float* tanh_cells, float* outputs, long T, long B, long H, long first, long end, bool reverse) {
+    const long G = 4 * H;
+    for (long n = first; n < end; ++n) {
+        const long t = reverse ? T - 1 - n : n;
+        const long prev = reverse ? t + 1 : t - 1;
+        const float* h_prev = n == 0 ? h0 : outputs + prev * B * H;
+        const float* c_prev = n == 0 ? c0 : cells + prev * B * H;
+        float* act = acts + t * B * G;
+        std::memcpy(act, gx + t * B * G, B * G * sizeof(float));
+        gemm(h_prev, H, 1, whh_t, B, H, G, act, G, true);
+        for (long r = 0; r < B; ++r)
+            forward_row(act + r * G, c_prev + r * H, cells + (t * B + r) * H, tanh_cells + (t * B + r) * H,
+                        outputs + (t * B + r) * H, H);
+    }
+}
+
+// The visited steps end - 1 down to first of the backward recurrence; ``whh`` = pack(W_hh).
+void backward_steps(const float* whh, const float* gout, float* dh, float* dc, const float* acts, const float* cells,
+                    const float* tanh_cells, const float* c0, float* d_gates, long T, long B, long H, long first,
+                    long end, bool reverse) {
+    const long G = 4 * H;
+    for (long n = end - 1; n >= first; --n) {
+        const long t = reverse ? T - 1 - n : n;
+        const long prev = reverse ? t + 1 : t - 1;
+        const float* c_prev = n == 0 ? c0 : cells + prev * B * H;
+        float* dg = d_gates + t * B * G;
+        for (long r = 0; r < B; ++r)
+            backward_row(dh + r * H, gout + (t * B + r) * H, dc + r * H, acts + (t * B + r) * G, c_prev + r * H,
+                         tanh_cells + (t * B + r) * H, dg + r * G, H);
+        gemm(dg, G, 1, whh, B, G, H, dh, H, false);
+    }
+}
