@@ -71,12 +71,13 @@ def view_as_complex(input):
 
 # -- polar ----------------------------------------------------------------------------------------
 class PolarBackward0(Node):
-    # z = abs * e^(i angle): grad_abs = Re(conj(e^(i angle)) grad), grad_angle = Im(conj(z) grad)
+    # z = abs * e^(i angle): grad_abs = Re(conj(e^(i angle)) grad), grad_angle = Im(conj(z) grad), written with
+    # real ops (cos, sin, real/imag parts) so double backward follows them
     def backward(self, grad):
         abs, angle = self.saved_tensors
-        phase = complex(cos(angle), sin(angle))
-        grad_abs = (grad * phase.conj()).real if self.next_functions[0][0] is not None else None
-        grad_angle = (grad * (abs * phase).conj()).imag if self.next_functions[1][0] is not None else None
+        c, s, g_re, g_im = cos(angle), sin(angle), grad.real, grad.imag
+        grad_abs = c * g_re + s * g_im if self.next_functions[0][0] is not None else None
+        grad_angle = abs * (c * g_im - s * g_re) if self.next_functions[1][0] is not None else None
         return grad_abs, grad_angle
 
 
@@ -84,6 +85,12 @@ def polar(abs, angle, *, out=None):
     """The complex tensor with magnitudes ``abs`` and phases ``angle``."""
     if abs.dtype is _dtype.float16 and angle.dtype is _dtype.float16:
         raise NotImplementedError("\"polar_cpu\" not implemented for 'Half'")
+    if abs.dtype is not angle.dtype:
+        raise RuntimeError(f"Expected object of scalar type {dtype_name(abs.dtype)} but got scalar type "
+                           f"{dtype_name(angle.dtype)} for second argument")
+    if abs.dtype not in (_dtype.float32, _dtype.float64):
+        raise RuntimeError(f"Expected both inputs to be Half, Float or Double tensors but got "
+                           f"{dtype_name(abs.dtype)} and {dtype_name(angle.dtype)}")
     real, imag = abs.detach() * cos(angle.detach()), abs.detach() * sin(angle.detach())
     result = complex(real, imag)
     if needs_grad(abs, angle):
