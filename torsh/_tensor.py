@@ -77,6 +77,7 @@ def wrap(array, requires_grad=False):
 class Tensor:
     __slots__ = ("_data", "_requires_grad", "_grad", "_grad_fn", "_output_nr", "_version_counter", "_base",
                  "_view_fn", "_view_version", "_accumulator", "_backward_hooks", "_retains_grad",
+                 "_fw_grad",  # forward-mode tangent (autograd/forward_ad.py); unset until a dual level gives one
                  "__weakref__", "__dict__")
 
     # -- construction ----------------------------------------------------------------------

@@ -11,6 +11,7 @@ import numpy as np
 from .. import _dtype
 from .._tensor import Tensor, wrap
 from ..autograd import grad_mode
+from ..autograd import graph as _graph
 from ..autograd.graph import Node, _short_name, needs_grad, record
 from ._helpers import dtype_name, to_array
 
@@ -148,6 +149,9 @@ def apply_inplace(t, name, op, *args, fast=None, keeps_input=True, **kwargs):
     nothing), so with autograd it runs on ``t`` itself instead of on a private copy of the old
     value (PyTorch's ``self_is_result`` formulas: ``leaky_relu_``, ``elu_``).
     """
+    if _graph._forward is not None:  # a dual level is open: forward_ad updates the tangent in place too
+        return _graph._forward.apply_inplace(t, op, args, kwargs, lambda: apply_inplace(
+            t, name, op, *args, fast=fast, keeps_input=keeps_input, **kwargs))
     check_inplace_allowed(t)
     if not needs_grad(t, *args, *kwargs.values()):
         if fast is not None:

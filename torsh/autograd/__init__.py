@@ -1,5 +1,5 @@
 """Reverse-mode automatic differentiation (torch.autograd)."""
-from . import functional, graph
+from . import forward_ad, functional, graph
 from .anomaly_mode import (detect_anomaly, is_anomaly_check_nan_enabled, is_anomaly_enabled,
                            set_detect_anomaly)
 from .engine import backward, grad
@@ -17,7 +17,7 @@ def kineto_available():
     return True
 
 
-__all__ = ["backward", "grad", "Function", "FunctionCtx", "once_differentiable", "enable_grad", "inference_mode",
+__all__ = ["backward", "grad", "forward_ad", "Function", "FunctionCtx", "once_differentiable", "enable_grad", "inference_mode",
            "is_grad_enabled", "no_grad", "set_grad_enabled", "gradcheck", "gradgradcheck", "GradcheckError", "graph", "detect_anomaly", "set_detect_anomaly",
            "is_anomaly_enabled", "is_anomaly_check_nan_enabled", "Variable", "variable", "NestedIOFunction", "kineto_available",
            "set_multithreading_enabled", "is_multithreading_enabled", "is_view_replay_enabled",
