@@ -17,10 +17,10 @@ from helpers import torch_ref
 NAMESPACES = [
     ("torch", "torsh", 61),
     ("torch.Tensor", "torsh.Tensor", 86),
-    ("torch.nn", "torsh.nn", 96),
-    ("torch.nn.functional", "torsh.nn.functional", 92),
+    ("torch.nn", "torsh.nn", 100),
+    ("torch.nn.functional", "torsh.nn.functional", 100),
     ("torch.nn.init", "torsh.nn.init", 100),
-    ("torch.nn.utils", "torsh.nn.utils", 88),
+    ("torch.nn.utils", "torsh.nn.utils", 100),
     ("torch.optim", "torsh.optim", 100),
     ("torch.optim.lr_scheduler", "torsh.optim.lr_scheduler", 100),
     ("torch.autograd", "torsh.autograd", 100),

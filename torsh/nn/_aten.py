@@ -270,24 +270,7 @@ def convolution(input, weight, bias, stride, padding, dilation, transposed, outp
     return conv(input, weight, bias, stride, padding, dilation, groups)
 
 
-def _check_conv_tbc(input, weight, bias):
-    if input.ndim != 3:
-        raise RuntimeError("Input must have 3 dims: time, batch, in_channel")
-    if weight.ndim != 3:
-        raise RuntimeError("Weight tensor must have 3 dims: kernel_width, in_channels, out_channels.")
-    if bias.ndim != 1:
-        raise RuntimeError("Bias must be 1-D")
-    if input.shape[2] != weight.shape[1]:
-        raise RuntimeError("Input dim 2 (input channels) is not == dim 1 in the weight tensor")
-    if weight.shape[2] != bias.shape[0]:
-        raise RuntimeError("Bias size must equal dim 2 in the weight tensor (output channels).")
-
-
-def conv_tbc(input, weight, bias, pad=0):
-    """1-d convolution over time of a (time, batch, channel) input with a (kernel, in, out) weight."""
-    _check_conv_tbc(input, weight, bias)
-    out = F.conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad)
-    return out.permute(2, 0, 1)
+conv_tbc = F.conv_tbc
 
 
 def adaptive_max_pool1d(input, output_size):

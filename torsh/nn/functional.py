@@ -10,3 +10,5 @@ from ._functional.pooling import *  # noqa: F401,F403
 from ._functional.sparse import *  # noqa: F401,F403
 from ._functional.vision import *  # noqa: F401,F403
 from ._functional.attention import *  # noqa: F401,F403
+from ._functional.grouped_mm import *  # noqa: F401,F403
+from ._functional.overrides import *  # noqa: F401,F403

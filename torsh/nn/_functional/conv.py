@@ -9,7 +9,7 @@ from ..._ops._helpers import dtype_name
 from ._utils import ntuple
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "unfold",
-           "fold"]
+           "fold", "conv_tbc"]
 
 _C_TYPE = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16"}
 
@@ -375,3 +375,23 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     kern = _eye_kernel(c, k, x)
     out = nn_conv.conv_transpose(cols, kern, None, s, tuple((q, q) for q in p), d, 1, out_sz)
     return out if batched else out.squeeze(0)
+
+
+def _check_conv_tbc(input, weight, bias):
+    if input.ndim != 3:
+        raise RuntimeError("Input must have 3 dims: time, batch, in_channel")
+    if weight.ndim != 3:
+        raise RuntimeError("Weight tensor must have 3 dims: kernel_width, in_channels, out_channels.")
+    if bias.ndim != 1:
+        raise RuntimeError("Bias must be 1-D")
+    if input.shape[2] != weight.shape[1]:
+        raise RuntimeError("Input dim 2 (input channels) is not == dim 1 in the weight tensor")
+    if weight.shape[2] != bias.shape[0]:
+        raise RuntimeError("Bias size must equal dim 2 in the weight tensor (output channels).")
+
+
+def conv_tbc(input, weight, bias, pad=0):
+    """1-d convolution over time of a (time, batch, channel) input with a (kernel, in, out) weight."""
+    _check_conv_tbc(input, weight, bias)
+    out = conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad)
+    return out.permute(2, 0, 1)

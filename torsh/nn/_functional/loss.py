@@ -9,13 +9,15 @@ from ..._ops import nn_loss, pointwise
 from ..._tensor import Tensor, wrap
 from ...autograd import grad_mode
 from . import activation as A
+from .linear import linear
 from ._utils import check_reduction, const, reduce_loss, reduction_from_legacy
 
 __all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "cross_entropy",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "margin_ranking_loss",
            "hinge_embedding_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss",
            "soft_margin_loss", "cosine_embedding_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
-           "poisson_nll_loss", "gaussian_nll_loss", "pairwise_distance", "cosine_similarity", "ctc_loss", "pdist"]
+           "poisson_nll_loss", "gaussian_nll_loss", "pairwise_distance", "cosine_similarity", "ctc_loss", "pdist",
+           "linear_cross_entropy"]
 
 
 def _broadcast_warning(name, input, target):
@@ -410,3 +412,45 @@ def pdist(input, p=2):
     if p == 2:
         return (diff * diff).sum(1).sqrt()
     return diff.norm(p, 1)
+
+
+def _check_linear_cross_entropy(input, linear_weight, linear_bias, num_classes, out_features):
+    if input.ndim < 1 or input.ndim > 2:
+        raise RuntimeError(f"expected input with dimensionality 1 or 2, got {input.ndim}")
+    if linear_weight.ndim < 2:
+        raise RuntimeError(f"expected linear_weight with dimensionality at least 2, got {linear_weight.ndim}")
+    if input.shape[-1] != linear_weight.shape[-1]:
+        raise RuntimeError("expected equal input and linear_weight last dimensions (in_features), "
+                         f"got {input.shape[-1]} and {linear_weight.shape[-1]}, respectively")
+    if linear_bias is not None and tuple(linear_bias.shape) != (num_classes, *out_features):
+        raise RuntimeError(f"expected linear_bias shape {(num_classes, *out_features)}, got {tuple(linear_bias.shape)}")
+    if out_features and input.ndim == 1:
+        raise RuntimeError(f"K-dimensional loss defined by linear_weight shape {tuple(linear_weight.shape)} requires"
+                         f" batched input, (N, {input.shape[-1]}), got unbatched input with shape {tuple(input.shape)}")
+
+
+def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weight=None, reduction="mean",
+                         ignore_index=None, label_smoothing=0.0, options=None):
+    """cross_entropy(linear(input, linear_weight, linear_bias), target, ...) with the logits shaped
+    (*batch, C, *out_features). torsh always runs this reference path: ``options`` (PyTorch's batch-chunked
+    implementation) only saves memory there, with the same result."""
+    num_classes, out_features = linear_weight.shape[0], tuple(linear_weight.shape[1:-1])
+    _check_linear_cross_entropy(input, linear_weight, linear_bias, num_classes, out_features)
+    logits_shape = (*input.shape[:-1], num_classes, *out_features)
+    if tuple(target.shape) == logits_shape and ignore_index is not None:
+        raise RuntimeError("ignore_index cannot be specified when target contains probabilities")
+    ignore_index = -100 if ignore_index is None else ignore_index
+    if options is not None and (out_features or reduction not in ("mean", "sum", "none") or label_smoothing != 0.0
+                                or target.dtype is not _dtype.int64):
+        warnings.warn("linear_cross_entropy: ``options`` ignored; chunked path needs reduction in "
+                      "{'mean','sum','none'}, label_smoothing == 0, target.dtype == int64, out_features == (). Got "
+                      f"reduction={reduction!r}, label_smoothing={label_smoothing}, target.dtype={target.dtype}, "
+                      f"out_features={out_features}, tracing=False, linear_bias.shape="
+                      f"{tuple(linear_bias.shape) if linear_bias is not None else None}.", stacklevel=2)
+    if out_features:
+        linear_weight = linear_weight.reshape(math.prod(out_features, start=num_classes), input.shape[-1])
+        if linear_bias is not None:
+            linear_bias = linear_bias.reshape(math.prod(out_features, start=num_classes))
+    logits = linear(input, linear_weight, linear_bias).reshape(logits_shape)
+    return cross_entropy(logits, target, weight=weight, reduction=reduction, ignore_index=ignore_index,
+                         label_smoothing=label_smoothing)

@@ -1,6 +1,6 @@
 """The nn layers, one file per family as PyTorch lays them out."""
 from .module import Module
-from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from .container import Container, ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .linear import Bilinear, Identity, LazyLinear, Linear
 from .flatten import Flatten, Unflatten
 from .lazy import LazyModuleMixin
@@ -15,4 +15,6 @@ from .vision import *  # noqa: F401,F403
 from .attention import MultiheadAttention
 from .transformer import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
+from .adaptive import AdaptiveLogSoftmaxWithLoss  # noqa: F401
+from .linear_cross_entropy import LinearCrossEntropyLoss, LinearCrossEntropyOptions  # noqa: F401
 from . import batchnorm, instancenorm  # noqa: F401,E402  (PyTorch's module paths)

@@ -1,5 +1,6 @@
-"""Containers: Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict."""
+"""Containers: Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict (and the deprecated Container)."""
 import operator
+import warnings
 from collections import OrderedDict
 from itertools import chain, islice
 
@@ -7,7 +8,7 @@ from ..._tensor import Tensor
 from ..parameter import Parameter
 from .module import Module, _addindent
 
-__all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
+__all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict", "Container"]
 
 
 def _get_abs_index(idx, length, what):
@@ -472,3 +473,14 @@ class ParameterDict(Module):
         copy = self.copy()
         copy.update(other)
         return copy
+
+
+class Container(Module):
+    """Deprecated: the pre-Module container, kept as PyTorch keeps it (its keyword arguments become submodules)."""
+
+    def __init__(self, **kwargs):
+        warnings.warn("`nn.Container` is deprecated. All of its functionality is now implemented in `nn.Module`. "
+                      "Subclass that instead.", FutureWarning, stacklevel=2)
+        super().__init__()
+        for key, value in kwargs.items():
+            self.add_module(key, value)

@@ -1,8 +1,12 @@
-"""BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d, LayerNorm, GroupNorm, RMSNorm, LocalResponseNorm."""
+"""BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d, LayerNorm, GroupNorm, RMSNorm, LocalResponseNorm, CrossMapLRN2d."""
 import numbers
 
+import numpy as np
+
 from ..._ops import creation
+from ..._tensor import wrap
 from ... import _dtype
+from ...autograd.function import Function
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter, UninitializedBuffer, UninitializedParameter
@@ -11,7 +15,8 @@ from .module import Module
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
            "LayerNorm", "GroupNorm", "RMSNorm", "LocalResponseNorm", "LazyBatchNorm1d", "LazyBatchNorm2d",
-           "LazyBatchNorm3d", "SyncBatchNorm", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d"]
+           "LazyBatchNorm3d", "SyncBatchNorm", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d",
+           "CrossMapLRN2d"]
 
 
 def _register_affine(module, affine, bias, shape, dtype):
@@ -305,6 +310,64 @@ class LocalResponseNorm(Module):
 
     def forward(self, input):
         return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self):
+        return "{size}, alpha={alpha}, beta={beta}, k={k}".format(**self.__dict__)
+
+
+class _CrossMapLRN2dFunction(Function):
+    """PyTorch's legacy cross-channel LRN, step for step: its forward keeps a running window sum (whose first
+    channel is never dropped once the window has passed it) and its backward is its own hand-written formula, so
+    both are ported as they are rather than derived."""
+
+    @staticmethod
+    def forward(ctx, input, size, alpha, beta, k):
+        if input.ndim != 4:
+            raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {input.ndim}D instead.")
+        x = input._data
+        channels = x.shape[1]
+        square = x * x
+        scale = np.zeros_like(x)
+        pre_pad = int((size - 1) / 2 + 1)
+        scale[:, 0] = square[:, :min(pre_pad, channels)].sum(1)
+        for c in range(1, channels):
+            scale[:, c] = scale[:, c - 1]
+            if c < channels - pre_pad + 1:
+                scale[:, c] += square[:, c + pre_pad - 1]
+            if c > pre_pad:
+                scale[:, c] -= square[:, c - pre_pad]
+        scale = scale * (alpha / size) + k
+        output = wrap(np.power(scale, -beta) * x)
+        ctx.size, ctx.alpha, ctx.beta, ctx.scale = size, alpha, beta, scale
+        ctx.save_for_backward(input, output)
+        return output
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        input, output = ctx.saved_tensors
+        x, out, g, scale = input._data, output._data, grad_output._data, ctx.scale
+        channels, size = x.shape[1], ctx.size
+        grad_input = np.power(scale, -ctx.beta) * g
+        padded_ratio = np.zeros((channels + size - 1,) + x.shape[2:], dtype=x.dtype)
+        cache_ratio_value = 2 * ctx.alpha * ctx.beta / size
+        inverse_pre_pad = int(size - (size - 1) / 2)
+        for n in range(x.shape[0]):
+            padded_ratio[inverse_pre_pad:inverse_pre_pad + channels] = g[n] * out[n] / scale[n]
+            accum_ratio = padded_ratio[:size - 1].sum(0)
+            for c in range(channels):
+                accum_ratio += padded_ratio[c + size - 1]
+                grad_input[n, c] -= cache_ratio_value * x[n, c] * accum_ratio
+                accum_ratio -= padded_ratio[c]
+        return wrap(grad_input), None, None, None, None
+
+
+class CrossMapLRN2d(Module):
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input):
+        return _CrossMapLRN2dFunction.apply(input, self.size, self.alpha, self.beta, self.k)
 
     def extra_repr(self):
         return "{size}, alpha={alpha}, beta={beta}, k={k}".format(**self.__dict__)
