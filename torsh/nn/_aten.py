@@ -13,7 +13,7 @@ from .. import _random
 from .._ops import creation
 from .._tensor import Tensor, wrap
 from . import functional as F
-from ._functional import dropout as _dropout, normalization as _norm, sparse as _sparse
+from ._functional import normalization as _norm, sparse as _sparse
 from ._functional._utils import const
 from .modules import rnn as _rnn
 
@@ -22,7 +22,7 @@ __all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "native_ba
            "embedding", "embedding_bag", "embedding_renorm_", "binary_cross_entropy_with_logits",
            "cosine_embedding_loss", "ctc_loss", "hinge_embedding_loss", "kl_div", "margin_ranking_loss",
            "poisson_nll_loss", "triplet_margin_loss", "constant_pad_nd", "convolution", "conv_tbc", "dropout",
-           "feature_dropout", "alpha_dropout", "feature_alpha_dropout", "adaptive_max_pool1d",
+           "alpha_dropout", "feature_alpha_dropout", "adaptive_max_pool1d",
            "max_pool1d_with_indices", "grid_sampler", "grid_sampler_2d", "grid_sampler_3d", "affine_grid_generator",
            "lstm", "gru", "rnn_tanh", "rnn_relu", "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell",
            "batch_norm_stats", "batch_norm_elemt", "batch_norm_gather_stats", "batch_norm_gather_stats_with_counts",
@@ -106,31 +106,27 @@ def norm_except_dim(v, pow=2, dim=0):
 
 
 # -- dropout ----------------------------------------------------------------------------------------------
+def _check_probability(p):
+    """ATen's check (a RuntimeError; nn.functional's is a ValueError)."""
+    if not 0 <= p <= 1:
+        raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
 def dropout(input, p, train):
+    _check_probability(p)
     return F.dropout(input, p, train)
 
 
 def alpha_dropout(input, p, train):
+    _check_probability(p)
     return F.alpha_dropout(input, p, train)
 
 
-def _check_feature_input(input):
-    if input.ndim < 2:
-        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
-
-
-def feature_dropout(input, p, train):
-    """Dropout of whole channels: one keep decision per (sample, channel) of an (N, C, *) input."""
-    _check_feature_input(input)
-    _dropout._check_p(p)
-    if not train or p == 0:
-        return input
-    mask_shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
-    return _dropout._apply(input, _dropout._keep_mask(mask_shape, p, input._data.dtype), p, False)
-
-
 def feature_alpha_dropout(input, p, train):
-    _check_feature_input(input)
+    """Channel-wise alpha dropout; the rank is only checked when something is dropped, as in ATen."""
+    _check_probability(p)
+    if train and p != 0 and input.numel() and input.ndim < 2:
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
     return F.feature_alpha_dropout(input, p, train)
 
 
