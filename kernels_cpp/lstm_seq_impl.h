@@ -29,43 +29,66 @@ inline long packed_size(long K, long N) { return K * ((N + NR - 1) / NR) * NR; }
 // B(k, n) = b[k * N + n], or b[n * K + k] when ``transposed``, packed panel by panel: panel p holds
 // columns p*NR .. p*NR + NR - 1, row k of the panel at k * NR, so a tile reads B contiguously.
 void pack(const float* b, long K, long N, bool transposed, float* out) {
-    for (long p = 0; p < N; p += NR)
-        for (long k = 0; k < K; ++k)
-            for (long j = 0; j < NR; ++j) {
-                const long n = p + j;
-                *out++ = n >= N ? 0.0f : transposed ? b[n * K + k] : b[k * N + n];
+    for (long p = 0; p < N; p += NR, out += K * NR) {
+        const long cols = std::min(NR, N - p);
+        if (cols < NR) std::memset(out, 0, K * NR * sizeof(float));
+        for (long j = 0; j < cols; ++j) {
+            if (transposed) {  // column p + j of B is a row of b: read it in order
+                const float* row = b + (p + j) * K;
+                for (long k = 0; k < K; ++k) out[k * NR + j] = row[k];
+            } else {
+                for (long k = 0; k < K; ++k) out[k * NR + j] = b[k * N + p + j];
             }
+        }
+    }
 }
 
 // One M x NR tile (``cols`` <= NR columns kept): the accumulators stay in registers over all of K.
+// Short tiles (a batch of one or two rows) keep KS sets of accumulators over interleaved k, so
+// that the FMAs do not wait on each other's latency; the sets are summed at the end.
 template <int M>
 inline void tile(const float* a, long sm, long sk, const float* panel, long K, float* c, long ldc, long cols,
                  bool add) {
-    vf acc[M][NV];
+    constexpr int KS = M <= 2 ? 4 : 1;
+    vf acc[KS][M][NV];
     const bool full = cols == NR;
+#pragma GCC unroll 4
+    for (int q = 0; q < KS; ++q)
 #pragma GCC unroll 16
-    for (int m = 0; m < M; ++m)
+        for (int m = 0; m < M; ++m)
 #pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v) acc[m][v] = add && full ? load(c + m * ldc + v * VEC) : vf{};
-    for (long k = 0; k < K; ++k) {
-        vf b[NV];
+            for (int v = 0; v < NV; ++v) acc[q][m][v] = q == 0 && add && full ? load(c + m * ldc + v * VEC) : vf{};
+    long k = 0;
+    for (; k + KS <= K; k += KS) {
+#pragma GCC unroll 4
+        for (int q = 0; q < KS; ++q) {
+            vf b[NV];
 #pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v) b[v] = load(panel + k * NR + v * VEC);
+            for (int v = 0; v < NV; ++v) b[v] = load(panel + (k + q) * NR + v * VEC);
 #pragma GCC unroll 16
-        for (int m = 0; m < M; ++m) {
-            const vf s = splat(a[m * sm + k * sk]);
+            for (int m = 0; m < M; ++m) {
+                const vf s = splat(a[m * sm + (k + q) * sk]);
 #pragma GCC unroll 8
-            for (int v = 0; v < NV; ++v) acc[m][v] += s * b[v];
+                for (int v = 0; v < NV; ++v) acc[q][m][v] += s * b[v];
+            }
         }
     }
+    for (; k < K; ++k)
+        for (int m = 0; m < M; ++m) {
+            const vf s = splat(a[m * sm + k * sk]);
+            for (int v = 0; v < NV; ++v) acc[0][m][v] += s * load(panel + k * NR + v * VEC);
+        }
+    for (int q = 1; q < KS; ++q)
+        for (int m = 0; m < M; ++m)
+            for (int v = 0; v < NV; ++v) acc[0][m][v] += acc[q][m][v];
     if (full) {
         for (int m = 0; m < M; ++m)
-            for (int v = 0; v < NV; ++v) store(c + m * ldc + v * VEC, acc[m][v]);
+            for (int v = 0; v < NV; ++v) store(c + m * ldc + v * VEC, acc[0][m][v]);
         return;
     }
     for (int m = 0; m < M; ++m) {  // the last, narrower panel
         float row[NR];
-        for (int v = 0; v < NV; ++v) store(row + v * VEC, acc[m][v]);
+        for (int v = 0; v < NV; ++v) store(row + v * VEC, acc[0][m][v]);
         for (long j = 0; j < cols; ++j) c[m * ldc + j] = add ? c[m * ldc + j] + row[j] : row[j];
     }
 }

@@ -11,6 +11,12 @@ from torsh._ops.rnn_input_gates import InputGates
 SMALL_STEP = 1000  # multiply-adds of a recurrence step: small, so the projection may overlap it
 
 
+@pytest.fixture(autouse=True)
+def overlap_small_projections(monkeypatch):
+    """These tests' projections are far below the size worth a pool thread: let them overlap."""
+    monkeypatch.setattr(rnn_input_gates, "_MIN_OVERLAP_MACS", 0)
+
+
 @pytest.mark.parametrize("steps", [3, 8, 13, 50])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("with_bias", [True, False])
@@ -76,3 +82,23 @@ def test_long_bidirectional_layers_match_torch(cls, num_threads):
     for name, p in mine.named_parameters():
         np.testing.assert_allclose(p.grad.numpy(), ref.get_parameter(name).grad.numpy(), rtol=1e-10, atol=1e-12,
                                    err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_small_projections_run_at_once_on_numpy_and_large_float32_ones_on_the_lstm_cell_gemm(monkeypatch, dtype):
+    """W14's batch-1 projection (50 x 33 @ 33 x 512) costs less than a pool hand-off or a packed
+    operand: it runs before the recurrence, on NumPy; W9's (1600 rows) overlaps on lstm_cell's GEMM."""
+    monkeypatch.setattr(rnn_input_gates, "_MIN_OVERLAP_MACS", 1 << 22)
+    monkeypatch.setattr(rnn_input_gates.threads, "get_num_threads", lambda: 2)
+    rng = np.random.default_rng(0)
+    w_ih, bias = rng.standard_normal((512, 32)).astype(dtype), rng.standard_normal(512).astype(dtype)
+    for batch, overlaps in ((1, False), (32, True)):
+        x = rng.standard_normal((50, batch, 32)).astype(dtype)
+        gates = InputGates(x, w_ih, bias, np.dtype(dtype), False, SMALL_STEP)
+        try:
+            assert (gates._future is not None) == overlaps
+            assert (gates._kernel is not None) == (overlaps and dtype == np.float32)
+            for n in range(50):
+                np.testing.assert_allclose(gates.gates(n), x[n] @ w_ih.T + bias, rtol=1e-5, atol=1e-4)
+        finally:
+            gates.close()

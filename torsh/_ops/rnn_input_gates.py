@@ -22,6 +22,9 @@ from . import rnn_gemm
 # block (which nothing overlaps) is short
 _MIN_BLOCK_STEPS = 4
 _BLOCKS = 6
+# a smaller projection costs less than handing its blocks to the pool and waiting for them
+# (W14's batch-1 LSTM: 0.85M multiply-adds, ~10 us)
+_MIN_OVERLAP_MACS = 1 << 22
 
 
 class InputGates:
@@ -43,11 +46,13 @@ class InputGates:
             self._rhs = np.empty((feat + 1, w_ih.shape[0]), dtype)
             self._rhs[:feat] = w_ih.T
             self._rhs[feat] = bias
-        self._kernel = rnn_gemm.kernel_for(dtype)
+        macs = steps * batch * self._rhs.shape[0] * self._rhs.shape[1]
+        self._kernel = rnn_gemm.kernel_for(dtype, macs)
         self._rhs_packed = rnn_gemm.pack(self._kernel, self._rhs)
         self.steps, self.batch, self.reverse = steps, batch, reverse
         self.block = max(_MIN_BLOCK_STEPS, -(-steps // _BLOCKS))
-        overlap = threads.get_num_threads() > 1 and steps >= 2 * self.block and step_macs < threads.SMALL_GEMM
+        overlap = (threads.get_num_threads() > 1 and steps >= 2 * self.block and step_macs < threads.SMALL_GEMM
+                   and macs >= _MIN_OVERLAP_MACS)
         self._done = []  # one Event per block after the first, set by the pool as it finishes them
         self._future = None
         if not overlap:
