@@ -11,6 +11,7 @@ from .inplace import apply_inplace
 from . import statistics  # noqa: F401  (registers its ops: cov, gradient, trapezoid, ...)
 from . import scatter_views  # noqa: F401  (registers slice_scatter, index_reduce, segment_reduce, ...)
 from . import spectral  # noqa: F401  (registers stft, istft, view_as_real, view_as_complex, polar)
+from . import tensor_methods  # noqa: F401  (Tensor.apply_, map_, dim_order, to_dense, ...)
 
 _MODULES = (activation, gather_scatter, misc_ops, pointwise_more, products, random_ops, reduction_more, scan,
             shape_extra, sorting)
