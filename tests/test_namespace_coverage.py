@@ -15,8 +15,8 @@ from helpers import torch_ref
 
 # (PyTorch name, torsh name, floor in percent)
 NAMESPACES = [
-    ("torch", "torsh", 61),
-    ("torch.Tensor", "torsh.Tensor", 86),
+    ("torch", "torsh", 64),
+    ("torch.Tensor", "torsh.Tensor", 91),
     ("torch.nn", "torsh.nn", 100),
     ("torch.nn.functional", "torsh.nn.functional", 100),
     ("torch.nn.init", "torsh.nn.init", 100),
