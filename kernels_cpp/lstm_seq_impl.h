@@ -32,13 +32,11 @@ void pack(const float* b, long K, long N, bool transposed, float* out) {
     for (long p = 0; p < N; p += NR, out += K * NR) {
         const long cols = std::min(NR, N - p);
         if (cols < NR) std::memset(out, 0, K * NR * sizeof(float));
-        for (long j = 0; j < cols; ++j) {
-            if (transposed) {  // column p + j of B is a row of b: read it in order
-                const float* row = b + (p + j) * K;
-                for (long k = 0; k < K; ++k) out[k * NR + j] = row[k];
-            } else {
-                for (long k = 0; k < K; ++k) out[k * NR + j] = b[k * N + p + j];
-            }
+        if (transposed) {  // column p + j of B is a row of b: read it in order
+            for (long j = 0; j < cols; ++j)
+                for (long k = 0; k < K; ++k) out[k * NR + j] = b[(p + j) * K + k];
+        } else {  // row k of the panel is a piece of row k of b
+            for (long k = 0; k < K; ++k) std::memcpy(out + k * NR, b + k * N + p, cols * sizeof(float));
         }
     }
 }

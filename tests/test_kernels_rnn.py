@@ -14,7 +14,7 @@ import pytest
 
 import torsh
 from helpers import torch_ref
-from torsh._ops import rnn_gemm, rnn_input_gates
+from torsh._ops import rnn_input_gates
 from torsh._ops.nn_rnn_fused import gru_sequence, lstm_sequence
 from torsh.backend import dispatch, kernels
 
@@ -333,7 +333,6 @@ def test_float32_lstm_runs_the_sequence_kernel_in_stretches_and_matches_the_pyth
     previous = torsh.get_num_threads()
     torsh.set_num_threads(num_threads_set)
     monkeypatch.setattr(rnn_input_gates, "_MIN_OVERLAP_MACS", 0)  # overlap (and stretches) at these small sizes
-    monkeypatch.setattr(rnn_gemm, "_MIN_MACS", 0)  # the products on the family's GEMM too
 
     def grads(cell_family, dtype):
         monkeypatch.setitem(kernels._modules, "lstm_cell", cell_family)

@@ -85,9 +85,9 @@ def test_long_bidirectional_layers_match_torch(cls, num_threads):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_small_projections_run_at_once_on_numpy_and_large_float32_ones_on_the_lstm_cell_gemm(monkeypatch, dtype):
-    """W14's batch-1 projection (50 x 33 @ 33 x 512) costs less than a pool hand-off or a packed
-    operand: it runs before the recurrence, on NumPy; W9's (1600 rows) overlaps on lstm_cell's GEMM."""
+def test_small_projections_run_at_once_and_float32_ones_on_the_lstm_cell_gemm(monkeypatch, dtype):
+    """W14's batch-1 projection (50 x 33 @ 33 x 512) costs less than a pool hand-off: it runs
+    before the recurrence; W9's (1600 rows) overlaps. float32 runs on lstm_cell's GEMM."""
     monkeypatch.setattr(rnn_input_gates, "_MIN_OVERLAP_MACS", 1 << 22)
     monkeypatch.setattr(rnn_input_gates.threads, "get_num_threads", lambda: 2)
     rng = np.random.default_rng(0)
@@ -97,7 +97,7 @@ def test_small_projections_run_at_once_on_numpy_and_large_float32_ones_on_the_ls
         gates = InputGates(x, w_ih, bias, np.dtype(dtype), False, SMALL_STEP)
         try:
             assert (gates._future is not None) == overlaps
-            assert (gates._kernel is not None) == (overlaps and dtype == np.float32)
+            assert (gates._kernel is not None) == (dtype == np.float32)
             for n in range(50):
                 np.testing.assert_allclose(gates.gates(n), x[n] @ w_ih.T + bias, rtol=1e-5, atol=1e-4)
         finally:

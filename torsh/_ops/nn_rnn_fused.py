@@ -23,6 +23,8 @@ buffers, and records one record per sequence.
 Double backward (create_graph=True) re-runs the recurrence with torsh ops from the saved
 inputs and differentiates that, so higher-order gradients stay exact.
 """
+import contextlib
+
 import numpy as np
 
 from .._tensor import wrap
@@ -137,7 +139,7 @@ def lstm_forward_arrays(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
     steps, batch, _ = x.shape
     hidden = w_hh.shape[1]
     step_macs = batch * 4 * hidden * hidden
-    with blas_threads_for(step_macs):  # small per-step GEMMs: one thread
+    with _lstm_blas_threads(dtype, step_macs):
         gates = InputGates(x, w_ih, _bias(b_ih, b_hh), dtype, reverse, step_macs)
         acts = np.empty((steps, batch, 4 * hidden), dtype)  # sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
         cells = np.empty((steps, batch, hidden), dtype)
@@ -172,6 +174,15 @@ def _lstm_sequence_kernel(k, dtype):
     if dtype != np.float32 or k is not kernels.get("rnn"):
         return None
     return kernels.get("lstm_cell")
+
+
+def _lstm_blas_threads(dtype, step_macs):
+    """One BLAS thread for the small per-step GEMMs (and the pool's blocks beside them); none of
+    that when the lstm_cell family runs a float32 layer, whose products do not go through BLAS
+    (setting BLAS's thread count twice costs ~10 us, W14's batch-1 forward is ~200 us)."""
+    if dtype == np.float32 and kernels.get("lstm_cell") is not None:
+        return contextlib.nullcontext()
+    return blas_threads_for(step_macs)
 
 
 def _lstm_forward_compiled(sequence, gates, w_hh, h0, c0, acts, cells, tanh_cells, outputs, reverse):
@@ -240,7 +251,7 @@ class LstmSequenceBackward(Node):
                 weight_grads.step_done()
                 np.matmul(d_gates[t], w_hh, out=dh)
 
-        with blas_threads_for(batch * four_h * hidden):
+        with _lstm_blas_threads(dtype, batch * four_h * hidden):
             _run("lstm_sequence_backward", acts.size, dtype, hidden, loop)
             d_x, d_w_ih, d_w_hh, d_b_ih, d_b_hh = weight_grads.result()
         return d_x, dh, dc, d_w_ih, d_w_hh, d_b_ih, d_b_hh

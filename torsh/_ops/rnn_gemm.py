@@ -9,14 +9,9 @@ import numpy as np
 from ..backend import kernels
 
 
-# below this many multiply-adds NumPy's call is cheaper than packing the right-hand operand
-# (W14's batch-1 input projection, 50 x 33 @ 33 x 512, stays on NumPy)
-_MIN_MACS = 1 << 20
-
-
-def kernel_for(dtype, macs):
-    """The lstm_cell family when it should run products of this dtype and size, else None."""
-    return kernels.get("lstm_cell") if dtype == np.float32 and macs >= _MIN_MACS else None
+def kernel_for(dtype):
+    """The lstm_cell family when it can run this dtype's products, else None."""
+    return kernels.get("lstm_cell") if dtype == np.float32 else None
 
 
 def pack(kernel, b):

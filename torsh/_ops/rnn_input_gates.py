@@ -47,7 +47,7 @@ class InputGates:
             self._rhs[:feat] = w_ih.T
             self._rhs[feat] = bias
         macs = steps * batch * self._rhs.shape[0] * self._rhs.shape[1]
-        self._kernel = rnn_gemm.kernel_for(dtype, macs)
+        self._kernel = rnn_gemm.kernel_for(dtype)
         self._rhs_packed = rnn_gemm.pack(self._kernel, self._rhs)
         self.steps, self.batch, self.reverse = steps, batch, reverse
         self.block = max(_MIN_BLOCK_STEPS, -(-steps // _BLOCKS))

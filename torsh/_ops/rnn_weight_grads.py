@@ -40,7 +40,7 @@ class WeightGrads:
         self.d_in, self.d_rec, self.x2, self.w_ih = d_in, d_rec, x2, w_ih
         self.h_prev = previous_hidden(h0, outputs, reverse)
         self.reverse, self.has_bias = reverse, has_bias
-        self.kernel = rnn_gemm.kernel_for(d_in.dtype, d_in.size * max(w_ih.shape[1], h0.shape[-1]))
+        self.kernel = rnn_gemm.kernel_for(d_in.dtype)
         self.w_ih_packed = rnn_gemm.pack(self.kernel, w_ih) if need_x else None
         steps, batch, _ = d_in.shape
         self.batch = batch
