@@ -30,6 +30,7 @@ NAMESPACES = [
     ("torch.utils.data", "torsh.utils.data", 100),
     ("torch.profiler", "torsh.profiler", 100),
     ("torch.masked", "torsh.masked", 82),
+    ("torch.utils.benchmark", "torsh.utils.benchmark", 57),
 ]
 
 # Names out of this measure, each family belonging to another issue or to hardware torsh does not target.
