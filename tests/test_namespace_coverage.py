@@ -15,7 +15,7 @@ from helpers import torch_ref
 
 # (PyTorch name, torsh name, floor in percent)
 NAMESPACES = [
-    ("torch", "torsh", 64),
+    ("torch", "torsh", 87),
     ("torch.Tensor", "torsh.Tensor", 91),
     ("torch.nn", "torsh.nn", 100),
     ("torch.nn.functional", "torsh.nn.functional", 100),

@@ -15,7 +15,10 @@ _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"torsh(\.|$)
 from . import _dtype  # noqa: E402
 from ._dtype import (bfloat16, bool, cdouble, cfloat, complex64, complex128, double, dtype, float, float16,
                      float32, float64, get_default_dtype, half, int, int8, int16, int32, int64, long, promote_types,
-                     set_default_dtype, short, uint8, can_cast)
+                     set_default_dtype, short, uint8, uint16, uint32, uint64, can_cast)
+from ._dtype import (bits1x8, bits2x4, bits4x2, bits8, bits16, chalf, complex32, float4_e2m1fn_x2,  # noqa: F401
+                     float8_e4m3fn, float8_e4m3fnuz, float8_e5m2, float8_e5m2fnuz, float8_e8m0fnu, int1, int2, int3,
+                     int4, int5, int6, int7, uint1, uint2, uint3, uint4, uint5, uint6, uint7)  # placeholder dtypes
 from ._tensor import Size, Tensor, device
 from .backend import kernels as _kernels  # loads the compiled kernels (ImportError under TORSH_REQUIRE_KERNELS=1)
 from . import _ops
@@ -72,16 +75,6 @@ def detach(input):
     return input.detach()
 
 
-def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None):
-    from . import _tensor_str
-    if profile == "default":
-        precision, threshold, edgeitems, linewidth = 4, 1000, 3, 80
-    for name, value in (("PRECISION", precision), ("THRESHOLD", threshold), ("EDGEITEMS", edgeitems),
-                        ("LINEWIDTH", linewidth)):
-        if value is not None:
-            setattr(_tensor_str, name, value)
-
-
 def broadcast_shapes(*shapes):
     """The shape tensors of these shapes broadcast to, checked as PyTorch's ``_broadcast_shapes`` does (an int
     is a 1-d shape; ``int`` and ``max`` here are torsh's, hence numbers.Integral and builtins.max)."""
@@ -91,7 +84,7 @@ def broadcast_shapes(*shapes):
             raise RuntimeError(f"Input shapes should be of type ints, a tuple of ints, or a list of ints, got {shape}")
     common = [1] * _builtins.max((len(shape) for shape in shapes), default=0)
     for arg, shape in enumerate(shapes):
-        for i in range(-1, -1 - len(shape), -1):
+        for i in _builtins.range(-1, -1 - len(shape), -1):
             if shape[i] == common[i]:
                 continue
             if common[i] == 1:
@@ -105,18 +98,12 @@ def broadcast_shapes(*shapes):
     return Size(common)
 
 
-def get_num_threads():
-    from .backend import threads
-    return threads.get_num_threads()
-
-
-def set_num_threads(n):
-    from .backend import threads
-    threads.set_num_threads(n)
-
-
-strided = "torsh.strided"
-contiguous_format = preserve_format = channels_last = None
+from ._layouts import (channels_last, channels_last_3d, contiguous_format, jagged, layout,  # noqa: E402
+                       legacy_contiguous_format, memory_format, preserve_format, sparse_bsc, sparse_bsr, sparse_coo,
+                       sparse_csc, sparse_csr, strided, _mkldnn)
+from ._settings import *  # noqa: E402,F401,F403  (threads, print options, defaults, determinism, anomaly, build facts)
+from ._toplevel import *  # noqa: E402,F401,F403  (scalar_tensor, empty_strided, frombuffer, range, conj_physical, ...)
+from ._ops.view_copy import *  # noqa: E402,F401,F403  (expand_copy, transpose_copy, ...: the views' *_copy variants)
 
 # -- the top-level names every codebase reaches for ----------------------------------------------------
 import math as _math  # noqa: E402
@@ -144,77 +131,6 @@ def is_storage(obj):
     return False
 
 
-_default_device = None
-
-
-def set_default_device(device):
-    """Only the CPU exists: 'cpu' (or None) is accepted, any other device raises as ``torsh.device`` does."""
-    global _default_device
-    _default_device = None if device is None else globals()["device"](device)
-
-
-def get_default_device():
-    return _default_device if _default_device is not None else globals()["device"]("cpu")
-
-
-_float32_matmul_precision = "highest"
-
-
-def set_float32_matmul_precision(precision):
-    """Recorded for ``get_float32_matmul_precision``; torsh's float32 products always run in full precision."""
-    global _float32_matmul_precision
-    if precision not in ("highest", "high", "medium"):
-        _warnings.warn(f"{precision} is not one of 'highest', 'high', or 'medium'; the "
-                       "currentsetFloat32MatmulPrecision call has no effect.", UserWarning, stacklevel=2)
-        return
-    _float32_matmul_precision = precision
-
-
-def get_float32_matmul_precision():
-    return _float32_matmul_precision
-
-
-_deterministic = {"mode": False, "warn_only": False}
-
-
-def use_deterministic_algorithms(mode, *, warn_only=False):
-    """Recorded only: every torsh kernel is deterministic already."""
-    _deterministic.update(mode=not not mode, warn_only=not not warn_only)  # (bool is torsh.bool here)
-
-
-def are_deterministic_algorithms_enabled():
-    return _deterministic["mode"]
-
-
-def is_deterministic_algorithms_warn_only_enabled():
-    return _deterministic["warn_only"]
-
-
-def set_deterministic_debug_mode(debug_mode):
-    """0 / "default", 1 / "warn", 2 / "error": as use_deterministic_algorithms(off / warn_only / on)."""
-    mode = {"default": 0, "warn": 1, "error": 2}.get(debug_mode, debug_mode)
-    use_deterministic_algorithms(mode != 0, warn_only=mode == 1)
-
-
-def get_deterministic_debug_mode():
-    if not _deterministic["mode"]:
-        return 0
-    return 1 if _deterministic["warn_only"] else 2
-
-
-def set_default_tensor_type(t):
-    """Deprecated in PyTorch 2.1: sets the default dtype from a legacy type (torch.DoubleTensor or its name)."""
-    _warnings.warn("torch.set_default_tensor_type() is deprecated as of PyTorch 2.1, please use "
-                   "torch.set_default_dtype() and torch.set_default_device() as alternatives.", UserWarning,
-                   stacklevel=2)
-    name = t if isinstance(t, str) else f"torch.{t.__name__}" if not getattr(t, "is_cuda", False) else \
-        f"torch.cuda.{t.__name__}"
-    if name.startswith("torch.cuda."):
-        raise TypeError(f"type {name} not available. Torch not compiled with CUDA enabled.")
-    legacy = _LEGACY_TENSOR_TYPES[name.split(".")[-1]]
-    if not legacy.dtype.is_floating_point:
-        raise TypeError("only floating-point types are supported as the default type")
-    set_default_dtype(legacy.dtype)
 from . import nn  # noqa: E402  (torch.nn: modules, functional, init)
 from . import distributions  # noqa: E402  (torch.distributions; needs nn.functional)
 from . import accelerator, multiprocessing  # noqa: E402,F401  (torch.accelerator: none; torch.multiprocessing)
@@ -239,3 +155,13 @@ from . import hub  # noqa: E402,F401  (torch.hub: hubconf entrypoints, load_stat
 from . import signal  # noqa: E402,F401  (torch.signal.windows)
 from .signal._spectral_windows import (bartlett_window, blackman_window, hamming_window,  # noqa: E402,F401
                                        hann_window, kaiser_window)
+from . import jit  # noqa: E402,F401  (torch.jit.fork / wait, eager)
+from .jit import Error as JITException, fork, wait  # noqa: E402,F401
+from .amp import GradScaler  # noqa: E402,F401  (torch.GradScaler is torch.amp.GradScaler)
+from ._nn_toplevel import *  # noqa: E402,F401,F403  (torch.selu_, dropout_, feature_dropout, ...)
+from ._ops import registry as _registry  # noqa: E402
+from ._ops import view_copy as _view_copy  # noqa: E402
+
+# torch.clamp_(x, ...) is x.clamp_(...): the top-level in-place functions whose methods are not the registry's
+_registry.bind_toplevel_inplace(globals())
+_view_copy.derive_complex_view_copies(globals())  # view_as_real_copy / view_as_complex_copy once the views exist

@@ -20,7 +20,7 @@ class dtype:
         self.itemsize = self.np.itemsize
         self.is_floating_point = category == 2
         self.is_complex = category == 3
-        self.is_signed = name not in ("uint8", "bool")
+        self.is_signed = name not in ("uint8", "uint16", "uint32", "uint64", "bool")
         self._category = category  # 0 bool, 1 integer, 2 floating, 3 complex
         self._rank = rank
 
@@ -31,7 +31,7 @@ class dtype:
         return (_dtype_by_name, (self.name,))
 
     def to_real(self):
-        return {"complex64": float32, "complex128": float64}.get(self.name, self)
+        return {"complex64": float32, "complex128": float64, "complex32": float16}.get(self.name, self)
 
     def to_complex(self):
         # no complex32 here: float16 and bfloat16 pair with complex64
@@ -53,14 +53,85 @@ float32 = dtype("float32", np.float32, _FLOAT, 2)
 float64 = dtype("float64", np.float64, _FLOAT, 3)
 complex64 = dtype("complex64", np.complex64, _COMPLEX, 2)
 complex128 = dtype("complex128", np.complex128, _COMPLEX, 3)
+# PyTorch's "limited support" unsigned types: creation, copies, casts, comparisons with scalars, bitwise ops;
+# promotion with any other integer type is refused (promote_types)
+uint16 = dtype("uint16", np.uint16, _INT, 2)
+uint32 = dtype("uint32", np.uint32, _INT, 3)
+uint64 = dtype("uint64", np.uint64, _INT, 4)
 
 # PyTorch's aliases
 half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64
 cfloat, cdouble = complex64, complex128
 
-ALL_DTYPES = (bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, complex64, complex128)
-_BY_NAME = {d.name: d for d in ALL_DTYPES}
+ALL_DTYPES = (bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, complex64, complex128,
+              uint16, uint32, uint64)
+_LIMITED_UNSIGNED = (uint16, uint32, uint64)
+# PyTorch's ScalarType names, as its error messages print them
+SCALAR_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
+                     "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                     "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble",
+                     "uint16": "UInt16", "uint32": "UInt32", "uint64": "UInt64"}
+
+
+class _PlaceholderDtype(dtype):
+    """A dtype PyTorch names but torsh cannot store (NumPy has no such type): the object, its flags and
+    its itemsize exist; making a tensor of it raises ``error_type`` naming the dtype."""
+
+    __slots__ = ("_error_type", "_why")
+
+    def __init__(self, name, itemsize, category, is_signed=True, error_type=TypeError, why=None):
+        self.name, self.itemsize, self._category, self._rank = name, itemsize, category, 0
+        self.is_floating_point = category == _FLOAT
+        self.is_complex = category == _COMPLEX
+        self.is_signed = is_signed
+        self._error_type = error_type
+        self._why = why or f"NumPy, which holds torsh's tensors, has no {name} type"
+
+    @property
+    def np(self):
+        raise self._error_type(f"torsh.{self.name} tensors are not supported: {self._why}")
+
+
+class _BitsDtype(_PlaceholderDtype):
+    """torch.bits8 & co: raw bit containers; PyTorch itself leaves their signedness undefined."""
+
+    __slots__ = ()
+
+    def __init__(self, name, itemsize):
+        super().__init__(name, itemsize, _INT, error_type=NotImplementedError,
+                         why="PyTorch declares it without CPU kernels")
+
+    @property
+    def is_signed(self):
+        raise RuntimeError("Bits types are undefined")
+
+    @is_signed.setter
+    def is_signed(self, value):
+        pass
+
+
+def _sub_byte(name, signed):
+    return _PlaceholderDtype(name, 1, _INT, signed, NotImplementedError, "PyTorch declares it without CPU kernels")
+
+
+complex32 = _PlaceholderDtype("complex32", 4, _COMPLEX)
+float8_e4m3fn = _PlaceholderDtype("float8_e4m3fn", 1, _FLOAT)
+float8_e4m3fnuz = _PlaceholderDtype("float8_e4m3fnuz", 1, _FLOAT)
+float8_e5m2 = _PlaceholderDtype("float8_e5m2", 1, _FLOAT)
+float8_e5m2fnuz = _PlaceholderDtype("float8_e5m2fnuz", 1, _FLOAT)
+float8_e8m0fnu = _PlaceholderDtype("float8_e8m0fnu", 1, _FLOAT, is_signed=False)
+float4_e2m1fn_x2 = _PlaceholderDtype("float4_e2m1fn_x2", 1, _FLOAT)
+int1, int2, int3, int4, int5, int6, int7 = (_sub_byte(f"int{n}", True) for n in range(1, 8))
+uint1, uint2, uint3, uint4, uint5, uint6, uint7 = (_sub_byte(f"uint{n}", False) for n in range(1, 8))
+bits1x8, bits2x4, bits4x2, bits8 = (_BitsDtype(n, 1) for n in ("bits1x8", "bits2x4", "bits4x2", "bits8"))
+bits16 = _BitsDtype("bits16", 2)
+chalf = complex32
+PLACEHOLDER_DTYPES = (complex32, float8_e4m3fn, float8_e4m3fnuz, float8_e5m2, float8_e5m2fnuz, float8_e8m0fnu,
+                      float4_e2m1fn_x2, int1, int2, int3, int4, int5, int6, int7, uint1, uint2, uint3, uint4,
+                      uint5, uint6, uint7, bits1x8, bits2x4, bits4x2, bits8, bits16)
+
+_BY_NAME = {d.name: d for d in ALL_DTYPES + PLACEHOLDER_DTYPES}
 _BY_NP = {d.np: d for d in ALL_DTYPES}
 
 
@@ -74,9 +145,9 @@ def from_numpy_dtype(np_dtype):
         return _BY_NP[np.dtype(np_dtype)]
     except (KeyError, TypeError):
         raise TypeError(
-            f"can't convert np.ndarray of type {np.dtype(np_dtype)}. The only supported types are: "
-            "float64, float32, float16, complex64, complex128, int64, int32, int16, int8, uint8, and bool."
-        ) from None
+            f"can't convert np.ndarray of type numpy.{np.dtype(np_dtype).type.__name__}. The only supported types "
+            "are: float64, float32, float16, complex64, complex128, int64, int32, int16, int8, uint64, uint32, uint16, "
+            "uint8, and bool.") from None
 
 
 def to_dtype(d):
@@ -116,6 +187,9 @@ def promote_types(a, b):
     a, b = to_dtype(a), to_dtype(b)
     if a is b:
         return a
+    if (a in _LIMITED_UNSIGNED or b in _LIMITED_UNSIGNED) and _FLOAT not in (a._category, b._category):
+        raise RuntimeError("Promotion for uint16, uint32, uint64 types is not supported, attempted to promote "
+                           f"{SCALAR_TYPE_NAMES[a.name]} and {SCALAR_TYPE_NAMES[b.name]}")
     if a._category != b._category:
         hi, lo = (a, b) if a._category > b._category else (b, a)
         if hi._category == _COMPLEX and lo._category == _FLOAT and lo._rank > hi._rank:

@@ -10,7 +10,7 @@ of ``torsh._ops.__init__`` so that this module stays about the tensor itself.
 """
 import numpy as np
 
-from . import _dtype
+from . import _dtype, _layouts
 from .autograd import grad_mode
 from .backend import events, memory
 
@@ -192,7 +192,7 @@ class Tensor:
 
     @property
     def layout(self):
-        return "torsh.strided"
+        return _layouts.strided
 
     @property
     def ndim(self):

@@ -95,6 +95,38 @@ def _inplace_method(name, op, numpy_fast):
     return method
 
 
+# PyTorch's top-level in-place functions (torch.exp_(x) is x.exp_()); every other in-place variant
+# (add_, sign_, lgamma_, ...) is a Tensor method only, so it gets no torsh.<name>_
+TOPLEVEL_INPLACE = frozenset({
+    "abs_", "acos_", "acosh_", "addmv_", "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_",
+    "as_strided_", "asin_", "asinh_", "atan_", "atanh_", "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_",
+    "conj_physical_", "cos_", "cosh_", "deg2rad_", "detach_", "erf_", "erfc_", "exp2_", "exp_", "expm1_", "fill_",
+    "fix_", "floor_", "frac_", "gcd_", "i0_", "index_put_", "lcm_", "ldexp_", "log10_", "log1p_", "log2_", "log_",
+    "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_", "reciprocal_", "relu_", "resize_as_", "round_",
+    "rsqrt_", "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_",
+    "zero_"})
+
+
+def inplace_function(name, tensor_type):
+    """``torsh.<name>(input, ...)``: the Tensor method ``name``, looked up per call (a rebound method is used)."""
+    def fn(input, *args, **kwargs):
+        if not isinstance(input, tensor_type):
+            raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+        return getattr(tensor_type, name)(input, *args, **kwargs)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"In-place version of :func:`torsh.{name[:-1]}`: ``input.{name}(...)``."
+    return fn
+
+
+def bind_toplevel_inplace(namespace):
+    """Bind into ``namespace`` each of PyTorch's top-level in-place functions whose Tensor method exists and
+    that is not bound yet (bind_all binds the registry's; this adds clamp_, zero_, fill_, ...). Returns them."""
+    from .._tensor import Tensor
+    missing = sorted(n for n in TOPLEVEL_INPLACE if n not in namespace and hasattr(Tensor, n))
+    namespace.update({name: inplace_function(name, Tensor) for name in missing})
+    return missing
+
+
 def bind_all(namespace=None):
     """Bind every entry: Tensor methods and in-place methods; and, given a module's ``namespace`` dict,
     the ``torsh.*`` names into it. Returns the names bound into ``namespace``."""
@@ -108,6 +140,9 @@ def bind_all(namespace=None):
     if namespace is None:
         return []
     bound = namespace_bindings("torsh")
+    bound.update({public + "_": inplace_function(public + "_", Tensor) for entry in _ENTRIES
+                  if entry.namespace == "torsh" and entry.inplace is not None
+                  for public in _public_names(entry) if public + "_" in TOPLEVEL_INPLACE})
     namespace.update(bound)
     return sorted(bound)
 
