@@ -92,3 +92,25 @@ def test_float32_lstm_forward_matches_torch():
     out, _ = lstm(torsh.tensor(x_np))
     rout, _ = ref(torch_ref.tensor(x_np))
     np.testing.assert_allclose(out.detach().numpy(), rout.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("steps,batch,bidirectional", [(50, 32, False), (20, 1, True), (9, 5, True)])
+def test_float32_lstm_matches_torch_to_1e_5_of_each_result(steps, batch, bidirectional):
+    """W9's and W14's sizes in float32 (the C++ recurrence of kernels_cpp/lstm_cell.cpp): outputs,
+    final states and every gradient within 1e-5 of the largest magnitude of PyTorch's result."""
+    torch_ref.manual_seed(0)
+    ref = torch_ref.nn.LSTM(32, 128, bidirectional=bidirectional)
+    lstm = torsh.nn.LSTM(32, 128, bidirectional=bidirectional)
+    lstm.load_state_dict({k: torsh.tensor(v.detach().numpy()) for k, v in ref.state_dict().items()})
+    x_np = np.random.default_rng(steps).standard_normal((steps, batch, 32)).astype(np.float32)
+    x, rx = torsh.tensor(x_np, requires_grad=True), torch_ref.tensor(x_np, requires_grad=True)
+    out, (hn, cn) = lstm(x)
+    rout, (rhn, rcn) = ref(rx)
+    (out.pow(2).mean() + cn.sum()).backward()
+    (rout.pow(2).mean() + rcn.sum()).backward()
+    pairs = [(out, rout), (hn, rhn), (cn, rcn), (x.grad, rx.grad)]
+    pairs += [(p.grad, ref.get_parameter(name).grad) for name, p in lstm.named_parameters()]
+    for mine, theirs in pairs:
+        expected = theirs.detach().numpy()
+        assert mine.dtype == torsh.float32
+        np.testing.assert_allclose(mine.detach().numpy(), expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
