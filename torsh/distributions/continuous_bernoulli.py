@@ -4,18 +4,18 @@ Near p = 0.5 the normaliser and moments are 0 / 0 forms, so inside ``lims`` PyTo
 module) uses Taylor expansions around 0.5 instead.
 """
 import math
-import numbers
 
 import torsh
 from torsh.nn.functional import binary_cross_entropy_with_logits
 from . import constraints
+from ._probs_or_logits import _ProbsOrLogitsParam
 from .exp_family import ExponentialFamily
-from .utils import broadcast_all, clamp_probs, lazy_property, logits_to_probs, probs_to_logits
+from .utils import broadcast_all, clamp_probs, lazy_property, logits_to_probs
 
 __all__ = ["ContinuousBernoulli"]
 
 
-class ContinuousBernoulli(ExponentialFamily):
+class ContinuousBernoulli(_ProbsOrLogitsParam, ExponentialFamily):
     """Continuous Bernoulli with ``probs`` (or ``logits``); ``lims`` bounds the Taylor-expanded region."""
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.unit_interval
@@ -23,30 +23,20 @@ class ContinuousBernoulli(ExponentialFamily):
     has_rsample = True
 
     def __init__(self, probs=None, logits=None, lims=(0.499, 0.501), validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        given = probs if probs is not None else logits
-        (param,) = broadcast_all(given)
+        (param,) = self._set_probs_or_logits(probs, logits)
         if probs is not None:
-            # the probabilities are clamped below, so check them before that (as PyTorch does)
+            # the probabilities are clamped here, so check them before that (as PyTorch does)
             if validate_args is not None and not bool(self.arg_constraints["probs"].check(param).all()):
                 raise ValueError("The parameter probs has invalid values")
-            self.probs = param = clamp_probs(param)
-        else:
-            self.logits = param
-        self._param = param
-        batch_shape = torsh.Size() if isinstance(given, numbers.Number) else param.size()
+            self._set_param("probs", clamp_probs(param))
         self._lims = lims
-        super().__init__(batch_shape, validate_args=validate_args)
+        super().__init__(param.size(), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(ContinuousBernoulli, _instance)
         new._lims = self._lims
         batch_shape = torsh.Size(batch_shape)
-        for name in ("probs", "logits"):
-            if name in self.__dict__:
-                setattr(new, name, getattr(self, name).expand(batch_shape))
-                new._param = getattr(new, name)
+        self._expand_probs_or_logits(new, batch_shape)
         return self._init_expanded(new, batch_shape)
 
     def _outside_unstable_region(self):
@@ -91,16 +81,8 @@ class ContinuousBernoulli(ExponentialFamily):
         return torsh.where(self._outside_unstable_region(), variances, taylor)
 
     @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
     def probs(self):
         return clamp_probs(logits_to_probs(self.logits, is_binary=True))
-
-    @property
-    def param_shape(self):
-        return self._param.size()
 
     def sample(self, sample_shape=torsh.Size()):
         u = torsh.rand(tuple(self._extended_shape(sample_shape)), dtype=self.probs.dtype)

@@ -3,7 +3,7 @@ import warnings
 
 import torsh
 from . import constraints
-from .utils import lazy_property
+from .utils import broadcast_all, lazy_property
 
 __all__ = ["Distribution"]
 
@@ -152,6 +152,22 @@ class Distribution:
             raise ValueError(f"Expected value argument ({type(value).__name__} of shape {tuple(value.shape)}) "
                              f"to be within the support ({support!r}) of the distribution {self!r}, "
                              f"but found invalid values:\n{value}")
+
+    def _broadcast_params(self, **params):
+        """Set ``params`` as attributes, broadcast together (numbers become tensors); returns their shape,
+        the batch shape of distributions whose parameters are all per batch element."""
+        values = broadcast_all(*params.values())
+        for name, value in zip(params, values):
+            setattr(self, name, value)
+        return values[0].size()
+
+    def _expand_params(self, cls, batch_shape, _instance, *names):
+        """``expand`` for distributions whose parameters ``names`` all have the batch shape."""
+        new = self._get_checked_instance(cls, _instance)
+        batch_shape = torsh.Size(batch_shape)
+        for name in names:
+            setattr(new, name, getattr(self, name).expand(batch_shape))
+        return self._init_expanded(new, batch_shape)
 
     def _init_expanded(self, new, batch_shape, event_shape=None):
         """Finish ``expand``: ``new`` gets the shapes and this distribution's validation flag, no re-check."""

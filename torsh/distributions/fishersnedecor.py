@@ -1,12 +1,10 @@
 """torch.distributions.FisherSnedecor: the ratio of two scaled chi-squared variables."""
 import math
-import numbers
 
 import torsh
 from . import constraints
 from .distribution import Distribution
 from .gamma import Gamma
-from .utils import broadcast_all
 
 __all__ = ["FisherSnedecor"]
 
@@ -18,20 +16,16 @@ class FisherSnedecor(Distribution):
     has_rsample = True
 
     def __init__(self, df1, df2, validate_args=None):
-        self.df1, self.df2 = broadcast_all(df1, df2)
+        batch_shape = self._broadcast_params(df1=df1, df2=df2)
         self._gamma1 = Gamma(self.df1 * 0.5, self.df1)
         self._gamma2 = Gamma(self.df2 * 0.5, self.df2)
-        scalar = isinstance(df1, numbers.Number) and isinstance(df2, numbers.Number)
-        super().__init__(torsh.Size() if scalar else self.df1.size(), validate_args=validate_args)
+        super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(FisherSnedecor, _instance)
-        batch_shape = torsh.Size(batch_shape)
-        new.df1 = self.df1.expand(batch_shape)
-        new.df2 = self.df2.expand(batch_shape)
+        new = self._expand_params(FisherSnedecor, batch_shape, _instance, "df1", "df2")
         new._gamma1 = self._gamma1.expand(batch_shape)
         new._gamma2 = self._gamma2.expand(batch_shape)
-        return self._init_expanded(new, batch_shape)
+        return new
 
     @property
     def mean(self):

@@ -1,10 +1,8 @@
-import numbers
-
 import torsh
 from . import constraints
 from ._extra_ops import gammainc, standard_gamma
 from .exp_family import ExponentialFamily
-from .utils import broadcast_all, finfo
+from .utils import finfo
 
 __all__ = ["Gamma"]
 
@@ -17,16 +15,11 @@ class Gamma(ExponentialFamily):
     _mean_carrier_measure = 0
 
     def __init__(self, concentration, rate, validate_args=None):
-        self.concentration, self.rate = broadcast_all(concentration, rate)
-        scalar = isinstance(concentration, numbers.Number) and isinstance(rate, numbers.Number)
-        super().__init__(torsh.Size() if scalar else self.concentration.size(), validate_args=validate_args)
+        batch_shape = self._broadcast_params(concentration=concentration, rate=rate)
+        super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Gamma, _instance)
-        batch_shape = torsh.Size(batch_shape)
-        new.concentration = self.concentration.expand(batch_shape)
-        new.rate = self.rate.expand(batch_shape)
-        return self._init_expanded(new, batch_shape)
+        return self._expand_params(Gamma, batch_shape, _instance, "concentration", "rate")
 
     @property
     def mean(self):

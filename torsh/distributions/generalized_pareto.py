@@ -1,11 +1,9 @@
 """torch.distributions.GeneralizedPareto: the limiting distribution of threshold exceedances."""
 import math
-import numbers
 
 import torsh
 from . import constraints
 from .distribution import Distribution
-from .utils import broadcast_all
 
 __all__ = ["GeneralizedPareto"]
 
@@ -16,16 +14,11 @@ class GeneralizedPareto(Distribution):
     has_rsample = True
 
     def __init__(self, loc, scale, concentration, validate_args=None):
-        self.loc, self.scale, self.concentration = broadcast_all(loc, scale, concentration)
-        scalar = all(isinstance(v, numbers.Number) for v in (loc, scale, concentration))
-        super().__init__(torsh.Size() if scalar else self.loc.size(), validate_args=validate_args)
+        batch_shape = self._broadcast_params(loc=loc, scale=scale, concentration=concentration)
+        super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(GeneralizedPareto, _instance)
-        batch_shape = torsh.Size(batch_shape)
-        for name in ("loc", "scale", "concentration"):
-            setattr(new, name, getattr(self, name).expand(batch_shape))
-        return self._init_expanded(new, batch_shape)
+        return self._expand_params(GeneralizedPareto, batch_shape, _instance, "loc", "scale", "concentration")
 
     def rsample(self, sample_shape=torsh.Size()):
         shape = tuple(self._extended_shape(sample_shape))

@@ -1,5 +1,3 @@
-import numbers
-
 import torsh
 from . import constraints
 from ._extra_ops import poisson
@@ -15,15 +13,11 @@ class Poisson(ExponentialFamily):
     support = constraints.nonnegative_integer
 
     def __init__(self, rate, validate_args=None):
-        (self.rate,) = broadcast_all(rate)
-        batch_shape = torsh.Size() if isinstance(rate, numbers.Number) else self.rate.size()
+        batch_shape = self._broadcast_params(rate=rate)
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Poisson, _instance)
-        batch_shape = torsh.Size(batch_shape)
-        new.rate = self.rate.expand(batch_shape)
-        return self._init_expanded(new, batch_shape)
+        return self._expand_params(Poisson, batch_shape, _instance, "rate")
 
     @property
     def mean(self):

@@ -4,7 +4,7 @@ import math
 import torsh
 from . import constraints
 from .distribution import Distribution
-from .utils import broadcast_all, lazy_property
+from .utils import lazy_property
 
 __all__ = ["VonMises"]
 
@@ -63,8 +63,8 @@ class VonMises(Distribution):
     has_rsample = False
 
     def __init__(self, loc, concentration, validate_args=None):
-        self.loc, self.concentration = broadcast_all(loc, concentration)
-        super().__init__(self.loc.shape, torsh.Size(), validate_args)
+        batch_shape = self._broadcast_params(loc=loc, concentration=concentration)
+        super().__init__(batch_shape, torsh.Size(), validate_args)
 
     def log_prob(self, value):
         if self._validate_args:
