@@ -38,8 +38,11 @@ SKIPPED = re.compile("|".join([
     r"cudnn|miopen|mkldnn|fbgemm|cuda|cufft|mps|xpu|hip|vulkan|ipu|mtia|hpu|xla|nnpack",  # device/vendor internals
     r"quantiz|^q_|qint|quint|qscheme|QInt|QUInt|^per_channel|^per_tensor|int_repr",       # quantization
     r"sparse|_coo|csr|csc|bsr|bsc|^indices$|^values$|^crow|^ccol|^row_indices|^col_indices",  # sparse tensors
+    r"^indices_copy$|^values_copy$|^[hds]?smm$|^hspmm$|^spmm$|^saddmm$|^sspaddmm$",            # sparse products
     r"vmap|^func$|forward_ad|^jvp$|^vjp$|^jacrev|^jacfwd|^hessian$|functional_call|dual",  # function transforms
     r"jit|^fx$|onnx|^export|Script|^Graph|^compiler|dynamo|inductor|^cond$|^while_loop|symbolic|^Sym|^sym_",  # capture
+    r"^parse_ir$|^parse_schema$|^parse_type_comment$|^import_ir_module|^merge_type_from_type_comment$|"
+    r"^unify_type_list$",                                                                   # TorchScript IR
     r"distributed|^rpc|DeviceMesh|DTensor",                                               # distributed
     r"Storage$|^storage$|_storage|nested|^align|names$|^rename|^refine_names|^unflatten_dense",  # storages, named
 ]))

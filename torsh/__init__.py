@@ -137,12 +137,15 @@ from . import accelerator, multiprocessing  # noqa: E402,F401  (torch.accelerato
 
 # torch.<name> for the nn.functional ops PyTorch also has at top level with the same leading arguments
 # (torch.dropout(x, p, train), torch.conv2d(x, w, b, stride, ...), torch.layer_norm(x, shape, w, b, eps))
-for _name in ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "layer_norm",
-              "group_norm", "dropout", "alpha_dropout", "feature_alpha_dropout", "pixel_shuffle", "pixel_unshuffle",
-              "prelu", "selu", "celu", "threshold", "hardshrink", "rrelu", "max_pool1d", "max_pool2d", "max_pool3d",
+for _name in ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+              "pixel_shuffle", "pixel_unshuffle", "prelu", "selu", "celu", "threshold", "hardshrink", "rrelu", "max_pool1d", "max_pool2d", "max_pool3d",
               "avg_pool1d", "adaptive_avg_pool1d", "cosine_similarity", "pairwise_distance", "pdist",
               "channel_shuffle", "bilinear"):
     globals()[_name] = getattr(nn.functional, _name)
+# torch.<name> for the nn ops whose top-level ATen form differs from F.* (torch.dropout(x, p, train),
+# torch.batch_norm(..., cudnn_enabled), torch.embedding(weight, indices), torch.lstm, the native_* forms)
+from .nn._aten import *  # noqa: E402,F401,F403
+from . import masked  # noqa: E402,F401  (torch.masked reductions)
 from . import testing  # noqa: E402  (torch.testing: assert_close, make_tensor)
 from . import amp, cpu  # noqa: E402,F401  (torch.amp: CPU autocast, GradScaler; torch.cpu.amp)
 from .func import vmap  # noqa: E402,F401  (torch.func: grad, vmap, jacrev, functional_call, ...; torch.vmap)
