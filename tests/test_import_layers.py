@@ -161,8 +161,6 @@ ALLOWED_LOCAL = {
     ('torsh.optim.rprop', 'torsh.autograd.grad_mode'): DEFERRED_DOWN,
     ('torsh.optim.sgd', 'torsh.autograd.grad_mode'): DEFERRED_DOWN,
     ('torsh.optim.sparse_adam', 'torsh.autograd.grad_mode'): DEFERRED_DOWN,
-    ('torsh.profiler._instrument', 'torsh'): DEFERRED_DOWN,
-    ('torsh.profiler._instrument', 'torsh._tensor'): DEFERRED_DOWN,
     ('torsh.testing._comparison', 'torsh._ops.creation'): DEFERRED_DOWN,
     ('torsh.testing._comparison', 'torsh._tensor'): DEFERRED_DOWN,
     ('torsh.utils.checkpoint', 'torsh._tensor'): DEFERRED_DOWN,

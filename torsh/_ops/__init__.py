@@ -1,21 +1,15 @@
-"""All tensor ops, and their binding as Tensor methods, operators and in-place variants."""
+"""All tensor ops. Each op declares its bindings (torsh.*, Tensor methods, in-place variants) in the
+registry next to its definition (``registry.register``); ``surface`` binds them all. This module keeps
+what is not an op entry: the in-place-only methods (``copy_``, ``fill_``, ...), the properties, indexing
+and the operators, whose reflected and bool-or-bitwise forms have no op of their own."""
 import numpy as np
 
 from .. import _dtype
-from .._tensor import Tensor, wrap
-from . import conversion, creation, indexing, inplace, linalg, pointwise, reduction, shape
+from .._tensor import Tensor
+from . import conversion, creation, indexing, inplace, linalg, pointwise, reduction, registry, shape
 from ._helpers import broadcast_shapes, shape_str
-from .inplace import apply_inplace
 
-# -- in-place variants ----------------------------------------------------------------------
-
-
-def _inplace_method(name, op, fast=None):
-    def method(self, *args, **kwargs):
-        return apply_inplace(self, name, op, *args, fast=fast, **kwargs)
-    method.__name__ = name
-    method.__doc__ = f"In-place version of :meth:`Tensor.{name[:-1]}`."
-    return method
+# -- in-place-only methods: no out-of-place op; the registry entry is the value written ("source") ---------
 
 
 def _copy_source(self, src, non_blocking=False):
@@ -70,62 +64,11 @@ def _random_source(fast):
     return source
 
 
-_INPLACE = {
-    "add_": (pointwise.add, inplace.add_fast),
-    "sub_": (pointwise.sub, inplace.sub_fast),
-    "mul_": (pointwise.mul, inplace.mul_fast),
-    "div_": (pointwise.div, inplace.div_fast),
-    "pow_": (pointwise.pow, None),
-    "remainder_": (pointwise.remainder, None),
-    "floor_divide_": (pointwise.floor_divide, None),
-    "copy_": (_copy_source, _copy_fast),
-    "fill_": (_fill_source, _fill_fast),
-    "zero_": (_zero_source, _zero_fast),
-    "clamp_": (pointwise.clamp, None),
-    "clamp_min_": (pointwise.clamp_min, None),
-    "clamp_max_": (pointwise.clamp_max, None),
-    "masked_fill_": (indexing.masked_fill, None),
-    "index_put_": (indexing.index_put, None),
-    "lerp_": (pointwise.lerp, None),
-    "addcmul_": (pointwise.addcmul, None),
-    "addcdiv_": (pointwise.addcdiv, None),
-    "uniform_": (_random_source(_uniform_fast), _uniform_fast),
-    "normal_": (_random_source(_normal_fast), _normal_fast),
-    "where_": (lambda self, cond, other: pointwise.where(cond, self, other), None),
-}
-
-for _name, (_op, _fast) in _INPLACE.items():
-    setattr(Tensor, _name, _inplace_method(_name, _op, _fast))
-Tensor.clip_ = Tensor.clamp_
-Tensor.subtract_ = Tensor.sub_
-Tensor.multiply_ = Tensor.mul_
-Tensor.divide_ = Tensor.div_
-
-# -- methods that are the op with ``self`` first ---------------------------------------------
-_METHODS = {
-    # (the unary ops are the registry's: bound by registry.bind_all(), called in surface)
-    pointwise: ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",
-                "remainder", "pow", "float_power", "eq", "ne", "lt", "le", "gt", "ge", "greater",
-                "greater_equal", "less", "less_equal", "not_equal", "logical_and", "logical_or", "logical_xor",
-                "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "isnan", "isinf",
-                "isfinite", "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "lerp", "addcmul",
-                "addcdiv"],
-    reduction: ["sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std",
-                "logsumexp", "norm", "all", "any", "count_nonzero"],
-    shape: ["view", "reshape", "view_as", "reshape_as", "transpose", "swapaxes", "swapdims", "permute", "t",
-            "squeeze", "unsqueeze", "flatten", "unflatten", "expand", "expand_as", "clone", "contiguous",
-            "split", "chunk", "unbind", "narrow", "select", "movedim", "moveaxis", "adjoint"],
-    linalg: ["matmul", "mm", "bmm", "dot", "mv", "outer", "ger"],
-    indexing: ["masked_fill", "nonzero", "argwhere", "index_put"],
-    conversion: ["to", "type_as", "double", "half", "bfloat16", "long", "short", "char", "byte", "cfloat",
-                 "cdouble", "cpu", "conj"],
-}
-for _module, _names in _METHODS.items():
-    for _name in _names:
-        setattr(Tensor, _name, getattr(_module, _name))
-Tensor.float = conversion.float_
-Tensor.int = conversion.int_
-Tensor.bool = conversion.bool_
+for _name, _source, _fast in (("copy", _copy_source, _copy_fast), ("fill", _fill_source, _fill_fast),
+                              ("zero", _zero_source, _zero_fast),
+                              ("uniform", _random_source(_uniform_fast), _uniform_fast),
+                              ("normal", _random_source(_normal_fast), _normal_fast)):
+    registry.register(_source, _name, method=False, namespace=None, inplace=registry.Inplace(fast=_fast))
 
 
 def _type(self, dtype=None, non_blocking=False, **kwargs):
@@ -136,8 +79,11 @@ def _type(self, dtype=None, non_blocking=False, **kwargs):
     return conversion.type_(self, dtype, non_blocking)
 
 
-Tensor.type = _type
-Tensor.where = lambda self, condition, other: pointwise.where(condition, self, other)
+registry.register(_type, "type", namespace=None)
+
+from . import surface  # noqa: E402,F401  (binds every registered op: torsh.*, Tensor methods, in-place variants)
+
+# -- properties and indexing -----------------------------------------------------------------------
 Tensor.mT = property(shape._mT)
 Tensor.T = property(lambda self: self.permute(tuple(reversed(range(self._data.ndim)))))
 Tensor.H = property(lambda self: shape.adjoint(self) if self._data.ndim == 2 else shape.t(self))
@@ -148,7 +94,7 @@ Tensor.__getitem__ = indexing.getitem
 Tensor.__setitem__ = indexing.setitem
 
 # -- operators ----------------------------------------------------------------------------------
-
+from .pointwise_more import bitwise_left_shift, bitwise_right_shift  # noqa: E402
 
 _shortcut = pointwise.operator_with_shortcut
 
@@ -186,15 +132,17 @@ _OPERATORS = {
     "__gt__": pointwise.gt, "__ge__": pointwise.ge,
     "__and__": _and, "__rand__": _reflected(_and), "__or__": _or, "__ror__": _reflected(_or),
     "__xor__": _xor, "__rxor__": _reflected(_xor),
+    "__lshift__": bitwise_left_shift, "__rshift__": bitwise_right_shift,
+    "__rlshift__": _reflected(bitwise_left_shift), "__rrshift__": _reflected(bitwise_right_shift),
     "__neg__": pointwise.neg, "__abs__": pointwise.abs,
     "__pos__": lambda self: self,
     "__invert__": lambda self: pointwise.logical_not(self) if self.dtype is _dtype.bool else pointwise.bitwise_not(self),
     "__iadd__": Tensor.add_, "__isub__": Tensor.sub_, "__imul__": Tensor.mul_, "__itruediv__": Tensor.div_,
     "__ipow__": Tensor.pow_, "__imod__": Tensor.remainder_, "__ifloordiv__": Tensor.floor_divide_,
+    "__ilshift__": Tensor.bitwise_left_shift_, "__irshift__": Tensor.bitwise_right_shift_,
     "__iand__": lambda self, other: Tensor.copy_(self, _and(self, other)),
     "__ior__": lambda self, other: Tensor.copy_(self, _or(self, other)),
+    "__ixor__": lambda self, other: Tensor.copy_(self, self ^ other),
 }
 for _name, _fn in _OPERATORS.items():
     setattr(Tensor, _name, _fn)
-
-from . import surface  # noqa: E402,F401  (the wider op surface binds its own methods and in-place variants)

@@ -12,6 +12,7 @@ from ..autograd import grad_mode
 from ..autograd.graph import Node, needs_grad, record
 from ..backend import dispatch, kernels
 from ._helpers import dtype_name, normalize_dim
+from .registry import register
 
 _NOT_LAST_DIM = "not a reduction over the last dim of a contiguous array"
 
@@ -118,6 +119,7 @@ def softmax(input, dim=None, dtype=None, *, _stacklevel=3):
         record(node, (input,), (result,))
         node.save_for_backward(result)
     return result
+register(softmax, node_name="SoftmaxBackward0")
 
 
 def log_softmax(input, dim=None, dtype=None, *, _stacklevel=3):
@@ -130,6 +132,7 @@ def log_softmax(input, dim=None, dtype=None, *, _stacklevel=3):
         record(node, (input,), (result,))
         node.save_for_backward(result)
     return result
+register(log_softmax, node_name="LogSoftmaxBackward0")
 
 
 __all__ = ["softmax", "log_softmax"]

@@ -4,6 +4,7 @@ import numpy as np
 from .. import _dtype
 from .._tensor import Tensor, device as _device, wrap
 from ..autograd.graph import Node, needs_grad, record
+from .registry import register
 
 
 class ToCopyBackward0(Node):
@@ -44,6 +45,7 @@ def to(input, *args, dtype=None, device=None, non_blocking=False, copy=False, me
         _device(device)
     d = input.dtype if dtype is None else _dtype.to_dtype(dtype)
     return _cast(input, d, copy)
+register(to, namespace=None)
 
 
 def type_(input, dtype=None, non_blocking=False):
@@ -60,6 +62,7 @@ def type_(input, dtype=None, non_blocking=False):
 
 def type_as(input, other):
     return _cast(input, other.dtype)
+register(type_as, namespace=None)
 
 
 def _caster(d):
@@ -69,21 +72,34 @@ def _caster(d):
 
 
 float_ = _caster(_dtype.float32)
+register(float_, "float", namespace=None)
 double = _caster(_dtype.float64)
+register(double, "double", namespace=None)
 half = _caster(_dtype.float16)
+register(half, "half", namespace=None)
 bfloat16 = _caster(_dtype.bfloat16)
+register(bfloat16, "bfloat16", namespace=None)
 int_ = _caster(_dtype.int32)
+register(int_, "int", namespace=None)
 long = _caster(_dtype.int64)
+register(long, "long", namespace=None)
 short = _caster(_dtype.int16)
+register(short, "short", namespace=None)
 char = _caster(_dtype.int8)
+register(char, "char", namespace=None)
 byte = _caster(_dtype.uint8)
+register(byte, "byte", namespace=None)
 bool_ = _caster(_dtype.bool)
+register(bool_, "bool", namespace=None)
 cfloat = _caster(_dtype.complex64)
+register(cfloat, "cfloat", namespace=None)
 cdouble = _caster(_dtype.complex128)
+register(cdouble, "cdouble", namespace=None)
 
 
 def cpu(input, memory_format=None):
     return input
+register(cpu, namespace=None)
 
 
 class RealBackward0(Node):
@@ -110,13 +126,16 @@ def real(input):
     if not input.dtype.is_complex:
         return input
     return _complex_part(input, input._data.real, RealBackward0, lambda t: t.real)
+register(real, method=False)
 
 
 def imag(input):
     if not input.dtype.is_complex:
         raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
     return _complex_part(input, input._data.imag, ImagBackward0, lambda t: t.imag)
+register(imag, method=False)
 
 
 def conj(input):
     return input if not input.dtype.is_complex else wrap(np.conj(input._data))
+register(conj, namespace=None)

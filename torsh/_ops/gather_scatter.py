@@ -10,6 +10,7 @@ from .. import _dtype
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
 from ._helpers import broadcast_shapes, dtype_name, is_tensor, normalize_dim, shape_str, sum_to
+from .registry import register
 
 
 def _finish(node_cls, inputs, result, saved=(), **attrs):
@@ -89,6 +90,7 @@ def gather(input, dim, index, *, sparse_grad=False, out=None):
     value = data[_full_index(idx, d)] if idx.size else np.zeros(idx.shape, data.dtype)
     result = wrap(np.asarray(value).reshape(index._data.shape))
     return _finish(GatherBackward0, (input, index), result, (index,), dim=d, shape=input._data.shape)
+register(gather, out="copy")
 
 
 # -- scatter family -----------------------------------------------------------------------------
@@ -151,6 +153,7 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None, out=None):
     if is_tensor(src):
         return _finish(ScatterBackward1, (input, src), result, (index,), dim=d, src_shape=src._data.shape)
     return _finish(ScatterBackward0, (input, None), result, (index,), dim=d)
+register(scatter, inplace=True, out="copy")
 
 
 class ScatterAddBackward0(Node):
@@ -167,6 +170,7 @@ def scatter_add(input, dim, index, src):
         np.add.at(result, _full_index(idx, d), s)
     result = wrap(result.reshape(input._data.shape))
     return _finish(ScatterAddBackward0, (input, src), result, (index,), dim=d, src_shape=src._data.shape)
+register(scatter_add, inplace=True)
 
 
 _REDUCE_UFUNC = {"sum": np.add, "mean": np.add, "prod": np.multiply, "amax": np.fmax, "amin": np.fmin}
@@ -264,6 +268,7 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True, out=Non
         src_view = src[tuple(slice(0, n) for n in idx.shape)] if src._data.shape != index._data.shape else src
         node.save_for_backward(input.detach(), idx_t, src_view.detach(), result.detach())
     return result
+register(scatter_reduce, node_name="ScatterReduceBackward0", inplace=True, out="copy")
 
 
 # -- index_* along one dim ----------------------------------------------------------------------
@@ -299,6 +304,7 @@ def index_select(input, dim, index, *, out=None):
     result = wrap(np.asarray(value))
     return _finish(IndexSelectBackward0, (input, index), result, (index.reshape(-1).long(),), dim=d,
                    shape=data.shape)
+register(index_select, out="copy")
 
 
 def _dim_key(d, idx):
@@ -347,6 +353,7 @@ def index_add(input, dim, index, source, *, alpha=1, out=None):
     result = wrap(np.asarray(result, dtype=data.dtype))
     return _finish(IndexAddBackward0, (input, index, source), result, (index.reshape(-1).long(),), dim=d,
                    alpha=alpha, src_shape=src.shape)
+register(index_add, inplace=True, out="copy")
 
 
 class IndexCopyBackward0(Node):
@@ -378,6 +385,7 @@ def index_copy(input, dim, index, source):
     result = wrap(result)
     return _finish(IndexCopyBackward0, (input, index, source), result, (index.reshape(-1),), dim=d,
                    src_shape=src.shape)
+register(index_copy, inplace=True)
 
 
 class IndexFillBackward0(Node):
@@ -407,6 +415,7 @@ def index_fill(input, dim, index, value):
         result[()] = v
     result = wrap(result)
     return _finish(IndexFillBackward0, (input, index, value), result, (index.reshape(-1),), dim=d)
+register(index_fill, inplace=True)
 
 
 # -- flat and masked selection ------------------------------------------------------------------
@@ -430,6 +439,7 @@ def take(input, index):
     result = wrap(np.asarray(flat[np.where(idx < 0, idx + n, idx)]))
     return _finish(TakeBackward0, (input, index), result, (wrap(np.where(idx < 0, idx + n, idx)),),
                    numel=n, shape=input._data.shape)
+register(take)
 
 
 def take_along_dim(input, indices, dim=None):
@@ -451,6 +461,7 @@ def take_along_dim(input, indices, dim=None):
     target_idx = common.copy()
     target_idx[d] = indices._data.shape[d]
     return gather(input.expand(target_in), d, indices.expand(target_idx))
+register(take_along_dim)
 
 
 class MaskedSelectBackward0(Node):
@@ -471,6 +482,7 @@ def masked_select(input, mask):
     mask_full = wrap(np.array(m))
     return _finish(MaskedSelectBackward0, (input, mask), result, (mask_full,), full_shape=shape,
                    shape=input._data.shape)
+register(masked_select)
 
 
 class MaskedScatterBackward0(Node):
@@ -506,6 +518,7 @@ def masked_scatter(input, mask, source):
     result = wrap(result)
     return _finish(MaskedScatterBackward0, (input, mask, source), result, (wrap(np.array(m)),),
                    shape=input._data.shape, src_shape=source._data.shape, src_numel=src.size)
+register(masked_scatter, inplace=True)
 
 
 def put(input, index, source, accumulate=False):
@@ -516,6 +529,7 @@ def put(input, index, source, accumulate=False):
     idx = wrap(np.where(idx._data < 0, idx._data + n, idx._data))
     out = flat.index_add(0, idx, source.reshape(-1)) if accumulate else flat.index_copy(0, idx, source.reshape(-1))
     return out.reshape(input._data.shape)
+register(put, inplace=True)
 
 
 __all__ = ["gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add", "index_copy",

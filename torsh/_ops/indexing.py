@@ -7,6 +7,7 @@ from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
 from ._helpers import broadcast_shapes, is_tensor
 from .creation import check_scalar_fits, scalar_to
+from .registry import register
 
 
 def _check_mask_shape(mask, shape, position):
@@ -193,6 +194,7 @@ def index_put(input, key, value, accumulate=False):
         node.keep_mask = mask
         record(node, (input, value), (result,))
     return result
+register(index_put, node_name="IndexPutBackward0", inplace=True)
 
 
 def setitem(input, key, value):
@@ -255,6 +257,7 @@ def masked_fill(input, mask, value):
         record(node, (input, mask, value), (result,))
         node.save_for_backward(mask)
     return result
+register(masked_fill, node_name="MaskedFillBackward0", inplace=True)
 
 
 def nonzero(input, *, as_tuple=False):
@@ -264,7 +267,9 @@ def nonzero(input, *, as_tuple=False):
     if as_tuple:
         return tuple(wrap(i.astype(np.int64)) for i in idx)
     return wrap(np.stack(idx, axis=-1).astype(np.int64) if idx else np.zeros((0, 0), np.int64))
+register(nonzero)
 
 
 def argwhere(input):
     return nonzero(input)
+register(argwhere)

@@ -7,6 +7,7 @@ from ..amp import autocast_mode as _autocast
 from ..autograd.graph import Node, backward_on_arrays, needs_grad, record
 from ..backend.threads import gemm_threads
 from ._helpers import dtype_name, sum_to
+from .registry import register
 
 
 def _check_same_dtype(a, b, op):
@@ -165,6 +166,7 @@ def matmul(input, other, *, out=None):
             f"mat1 and mat2 shapes cannot be multiplied ({_rows(input)}x{input._data.shape[-1]} and "
             f"{other._data.shape[-2]}x{other._data.shape[-1]})")
     return _product(input, other, MmBackward0 if da == 2 and db == 2 else UnsafeViewBackward0)
+register(matmul)
 
 
 def _rows(t):
@@ -188,6 +190,7 @@ def mm(input, mat2, *, out=None):
             f"mat1 and mat2 shapes cannot be multiplied ({input._data.shape[0]}x{input._data.shape[1]} and "
             f"{mat2._data.shape[0]}x{mat2._data.shape[1]})")
     return _product(input, mat2, MmBackward0)
+register(mm)
 
 
 def bmm(input, mat2, *, out=None):
@@ -204,6 +207,7 @@ def bmm(input, mat2, *, out=None):
             f"Expected size for first two dimensions of batch2 tensor to be: [{b}, {m}] but got: "
             f"[{mat2._data.shape[0]}, {mat2._data.shape[1]}].")
     return _product(input, mat2, BmmBackward0)
+register(bmm)
 
 
 class DotBackward0(Node):
@@ -228,16 +232,19 @@ def dot(input, other, *, out=None):
         record(node, (input, other), (result,))
         node.save_for_backward(input, other)
     return result
+register(dot, node_name="DotBackward0")
 
 
 def mv(input, vec):
     if input._data.ndim != 2 or vec._data.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got {input._data.ndim}, {input._data.ndim}, {vec._data.ndim}")
     return matmul(input, vec)
+register(mv)
 
 
 def outer(input, vec2):
     return input.unsqueeze(1) * vec2.unsqueeze(0)
+register(outer, aliases=("ger",))
 
 
 ger = outer

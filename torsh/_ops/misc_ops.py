@@ -10,6 +10,7 @@ from ..autograd.graph import Node, needs_grad, record
 from . import conversion, pointwise, shape
 from .pointwise_more import atan2
 from ._helpers import is_tensor, normalize_dim
+from .registry import register
 
 __all__ = ["is_nonzero", "complex", "diff", "isin", "ravel", "angle", "real", "imag", "tril_indices", "triu_indices",
            "as_strided", "split_with_sizes", "resolve_conj", "resolve_neg", "is_conj", "is_neg",
@@ -25,6 +26,7 @@ def is_nonzero(input):
     if input._data.size > 1:
         raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
     return bool(input._data.reshape(()))
+register(is_nonzero)
 
 
 def complex(real, imag):
@@ -39,6 +41,7 @@ def complex(real, imag):
     if needs_grad(real, imag):
         record(ComplexBackward0(), (real, imag), (result,))
     return result
+register(complex, node_name="ComplexBackward0", method=False)
 
 
 class ComplexBackward0(Node):
@@ -65,6 +68,7 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
         later, earlier = shape.narrow(x, dim, 1, length - 1), shape.narrow(x, dim, 0, length - 1)
         x = pointwise.logical_xor(later, earlier) if x.dtype is _dtype.bool else pointwise.sub(later, earlier)
     return x
+register(diff)
 
 
 def isin(elements, test_elements, *, assume_unique=False, invert=False):
@@ -72,10 +76,12 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
     values = elements._data if is_tensor(elements) else np.asarray(elements)
     tests = test_elements._data if is_tensor(test_elements) else np.asarray(test_elements)
     return wrap(np.isin(values, tests, assume_unique=assume_unique, invert=invert))
+register(isin, method=False)
 
 
 def ravel(input):
     return shape.reshape(input, (-1,))
+register(ravel)
 
 
 def angle(input):
@@ -84,6 +90,7 @@ def angle(input):
         return atan2(imag(input), real(input))
     x = input if input.dtype.is_floating_point else input.to(_dtype.get_default_dtype())
     return pointwise.where(pointwise.lt(x, 0), math.pi, x * 0)
+register(angle)
 
 
 def _triangle_indices(row, col, offset, dtype, upper):
@@ -95,10 +102,12 @@ def _triangle_indices(row, col, offset, dtype, upper):
 def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None, pin_memory=False):
     """The (2, N) coordinates of the lower triangle of a row x col matrix, row by row."""
     return _triangle_indices(row, col, offset, dtype, upper=False)
+register(tril_indices, method=False)
 
 
 def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None, pin_memory=False):
     return _triangle_indices(row, col, offset, dtype, upper=True)
+register(triu_indices, method=False)
 
 
 def unfold(input, dimension, size, step):
@@ -116,6 +125,7 @@ def unfold(input, dimension, size, step):
     picked = shape.movedim(x, dim, -1)[..., windows]  # (..., n_windows, size)
     out = shape.movedim(picked, -2, dim)
     return out if input._data.ndim else shape.reshape(out, (size,))
+register(unfold, namespace=None)
 
 
 def fill_diagonal(input, fill_value, wrap=False):
@@ -137,6 +147,7 @@ def fill_diagonal(input, fill_value, wrap=False):
         key = tuple(wrap_index(np.arange(n)) for _ in range(input._data.ndim))
     from .indexing import index_put
     return index_put(input, key, wrap_value(fill_value, input))
+register(fill_diagonal, method=False, namespace=None, inplace=True)  # Tensor.fill_diagonal_ only
 
 
 def wrap_index(array):
@@ -157,38 +168,47 @@ def sum_to_size(input, *size):
         raise RuntimeError(f"size {{{', '.join(map(str, target))}}} is not expandable to size "
                            f"{{{', '.join(map(str, input._data.shape))}}}.") from None
     return sum_to(input, target)
+register(sum_to_size, namespace=None)
 
 
 def split_with_sizes(input, split_sizes, dim=0):
     return shape.split(input, list(split_sizes), dim)
+register(split_with_sizes)
 
 
 def resolve_conj(input):
     return input  # torsh conjugates eagerly: no lazy conjugate bit to resolve
+register(resolve_conj)
 
 
 def resolve_neg(input):
     return input
+register(resolve_neg)
 
 
 def is_conj(input):
     return False
+register(is_conj)
 
 
 def is_neg(input):
     return False
+register(is_neg)
 
 
 def is_same_size(input, other):
     return input._data.shape == other._data.shape
+register(is_same_size)
 
 
 def is_signed(input):
     return input.dtype.is_floating_point or input.dtype.is_complex or input._data.dtype.kind == "i"
+register(is_signed)
 
 
 def is_inference(input):
     return False
+register(is_inference)
 
 
 class AsStridedBackward0(Node):
@@ -225,3 +245,4 @@ def as_strided(input, size, stride, storage_offset=None):
         record(node, (input,), (out,))
         out._view_version = out._version_counter[0]
     return out
+register(as_strided, node_name="AsStridedBackward0")

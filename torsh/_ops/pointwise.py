@@ -16,6 +16,7 @@ from ..autograd.grad_mode import no_grad
 from ..autograd.graph import Node, needs_grad, record
 from ..backend import dispatch
 from . import _activation_backward, registry
+from .inplace import add_fast, div_fast, mul_fast, sub_fast
 from ._helpers import (UNSUPPORTED_KINDS, broadcast_shapes, check_dtype_support, is_tensor,
                        require_tensor_operands, sum_to, to_array)
 
@@ -124,10 +125,12 @@ def _check_sub_operands(input, other):
 
 def add(input, other, *, alpha=1, out=None):
     return _out(_add_like("add", np.add, AddBackward0, input, other, alpha), out)
+registry.register(add, inplace=registry.Inplace(fast=add_fast))
 
 
 def sub(input, other, *, alpha=1, out=None):
     return _out(_add_like("sub", np.subtract, SubBackward0, input, other, alpha), out)
+registry.register(sub, aliases=("subtract",), inplace=registry.Inplace(fast=sub_fast))
 
 
 subtract = sub
@@ -149,6 +152,7 @@ def rsub(input, other, alpha=1):
         node.alpha, node.other = alpha, other
         record(node, (input,), (result,))
     return result
+registry.register(rsub, method=False)
 
 
 # -- mul / div -------------------------------------------------------------------------------
@@ -184,6 +188,7 @@ def mul(input, other, *, out=None):
                                other if is_tensor(other) and getattr(input, "_requires_grad", False) else None)
         record(node, (input, other), (result,))
     return _out(result, out)
+registry.register(mul, aliases=("multiply",), node_name="MulBackward0", inplace=registry.Inplace(fast=mul_fast))
 
 
 multiply = mul
@@ -213,6 +218,8 @@ def div(input, other, *, rounding_mode=None, out=None):
         node.save_for_backward(other if is_tensor(other) else None,
                                result if getattr(other, "_requires_grad", False) else None)
     return _out(result, out)
+registry.register(div, aliases=("divide", "true_divide"), node_name="DivBackward0",
+                  inplace=registry.Inplace(fast=div_fast))
 
 
 divide = true_divide = div
@@ -259,6 +266,7 @@ def _check_int_zero_division(b):
 
 def floor_divide(input, other, *, out=None):
     return _out(_rounding_div(input, other, "floor"), out)
+registry.register(floor_divide, inplace=True)
 
 
 class _ZeroGrad(Node):
@@ -290,6 +298,7 @@ def remainder(input, other, *, out=None):
         record(node, (input, other), (result,))
         node.save_for_backward(input if is_tensor(input) else None, other if is_tensor(other) else None)
     return _out(result, out)
+registry.register(remainder, inplace=True)
 
 
 class RemainderBackward0(Node):
@@ -358,6 +367,7 @@ def pow(input, exponent, *, out=None):
             record(node, (input, exponent), (result,))
             node.save_for_backward(input, exponent, result)
     return _out(result, out)
+registry.register(pow, inplace=True)
 
 
 def _integer_power(a, b):
@@ -374,6 +384,7 @@ def _integer_power(a, b):
 def float_power(input, exponent):
     cast = lambda x: x.to(_dtype.float64) if is_tensor(x) else float(x)
     return pow(cast(input), cast(exponent))
+registry.register(float_power, inplace=True)
 
 
 # -- unary ops -------------------------------------------------------------------------------
@@ -577,11 +588,17 @@ def _make_comparison(name, np_fn):
 
 
 eq = _make_comparison("eq", np.equal)
+registry.register(eq, "eq", inplace=True)
 ne = _make_comparison("ne", np.not_equal)
+registry.register(ne, "ne", aliases=("not_equal",), inplace=True)
 lt = _make_comparison("lt", np.less)
+registry.register(lt, "lt", aliases=("less",), inplace=True)
 le = _make_comparison("le", np.less_equal)
+registry.register(le, "le", aliases=("less_equal",), inplace=True)
 gt = _make_comparison("gt", np.greater)
+registry.register(gt, "gt", aliases=("greater",), inplace=True)
 ge = _make_comparison("ge", np.greater_equal)
+registry.register(ge, "ge", aliases=("greater_equal",), inplace=True)
 greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 
 
@@ -603,12 +620,16 @@ def _make_logical(name, np_fn):
 
 
 logical_and, logical_and_operator = _make_logical("logical_and", np.logical_and)
+registry.register(logical_and, "logical_and", inplace=True)
 logical_or, logical_or_operator = _make_logical("logical_or", np.logical_or)
+registry.register(logical_or, "logical_or", inplace=True)
 logical_xor, logical_xor_operator = _make_logical("logical_xor", np.logical_xor)
+registry.register(logical_xor, "logical_xor", inplace=True)
 
 
 def logical_not(input):
     return wrap(np.logical_not(input._data))
+registry.register(logical_not, inplace=True)
 
 
 def _make_bitwise(name, np_fn):
@@ -628,26 +649,33 @@ def _type_label(d):
 
 
 bitwise_and = _make_bitwise("bitwise_and", np.bitwise_and)
+registry.register(bitwise_and, "bitwise_and", inplace=True)
 bitwise_or = _make_bitwise("bitwise_or", np.bitwise_or)
+registry.register(bitwise_or, "bitwise_or", inplace=True)
 bitwise_xor = _make_bitwise("bitwise_xor", np.bitwise_xor)
+registry.register(bitwise_xor, "bitwise_xor", inplace=True)
 
 
 def bitwise_not(input):
     if input.dtype.is_floating_point or input.dtype.is_complex:
         raise NotImplementedError(f'"bitwise_not_cpu" not implemented for \'{_type_label(input.dtype)}\'')
     return wrap(np.invert(input._data))
+registry.register(bitwise_not, inplace=True)
 
 
 def isnan(input):  # kind "V": bfloat16
     return wrap(np.isnan(input._data) if input._data.dtype.kind in "fcV" else np.zeros(input._data.shape, bool))
+registry.register(isnan)
 
 
 def isinf(input):  # kind "V": bfloat16
     return wrap(np.isinf(input._data) if input._data.dtype.kind in "fcV" else np.zeros(input._data.shape, bool))
+registry.register(isinf)
 
 
 def isfinite(input):  # kind "V": bfloat16
     return wrap(np.isfinite(input._data) if input._data.dtype.kind in "fcV" else np.ones(input._data.shape, bool))
+registry.register(isfinite)
 
 
 # -- where / clamp ------------------------------------------------------------------------
@@ -682,6 +710,12 @@ def where(condition, input=None, other=None, *, out=None):
         record(node, (condition, input, other), (result,))
         node.save_for_backward(condition)
     return _out(result, out)
+
+
+def _where_method(self, condition, other):
+    """Tensor.where(condition, other): self is where's input."""
+    return where(condition, self, other)
+registry.register(where, node_name="WhereBackward0", method=_where_method, inplace=True)
 
 
 class ClampBackward1(Node):
@@ -721,6 +755,7 @@ def clamp(input, min=None, max=None, *, out=None):
         record(node, (input, min, max), (result,))
         node.save_for_backward(input, min if is_tensor(min) else None, max if is_tensor(max) else None)
     return _out(result, out)
+registry.register(clamp, aliases=("clip",), node_name="ClampBackward1", inplace=True)
 
 
 clip = clamp
@@ -728,23 +763,28 @@ clip = clamp
 
 def clamp_min(input, min):
     return clamp(input, min=min)
+registry.register(clamp_min, inplace=True)
 
 
 def clamp_max(input, max):
     return clamp(input, max=max)
+registry.register(clamp_max, inplace=True)
 
 
 def lerp(input, end, weight):
     broadcast_shapes(_shape(input), _shape(end), _shape(weight))  # PyTorch names the sizes in this order
     return input + weight * (end - input)
+registry.register(lerp, inplace=True)
 
 
 def addcmul(input, tensor1, tensor2, *, value=1):
     return input + value * tensor1 * tensor2
+registry.register(addcmul, inplace=True)
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1):
     return input + value * tensor1 / tensor2
+registry.register(addcdiv, inplace=True)
 
 
 __all__ = ["add", "sub", "subtract", "rsub", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",

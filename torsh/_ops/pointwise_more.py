@@ -94,10 +94,12 @@ atan2 = _make_binary(
     "atan2", np.arctan2,
     lambda g, a, b, y, wa, wb: _only(wa, wb, lambda: g * b / (a * a + b * b), lambda: g * -a / (a * a + b * b)),
     "Atan2Backward0")
+registry.register(atan2, "atan2", aliases=("arctan2",), inplace=True, out="copy")
 arctan2 = atan2
 hypot = _make_binary(
     "hypot", np.hypot, lambda g, a, b, y, wa, wb: _only(wa, wb, lambda: g * a / y, lambda: g * b / y),
     "HypotBackward0")
+registry.register(hypot, "hypot", inplace=True, out="copy")
 def _logaddexp_np(a, b):
     return _complex_logaddexp(a, b) if np.result_type(a, b).kind == "c" else np.logaddexp(a, b)
 
@@ -121,10 +123,12 @@ logaddexp = _make_binary(
     "logaddexp", _logaddexp_np,
     lambda g, a, b, y, wa, wb: _only(wa, wb, lambda: g * (a - y).exp(), lambda: g * (b - y).exp()),
     "LogaddexpBackward0")
+registry.register(logaddexp, "logaddexp", out="copy")
 logaddexp2 = _make_binary(
     "logaddexp2", np.logaddexp2,
     lambda g, a, b, y, wa, wb: _only(wa, wb, lambda: g * ((a - y) * _LN2).exp(), lambda: g * ((b - y) * _LN2).exp()),
     "Logaddexp2Backward0")
+registry.register(logaddexp2, "logaddexp2", out="copy")
 
 
 def _np_fmod(a, b):
@@ -137,6 +141,7 @@ fmod = _make_binary(
     "fmod", _np_fmod,
     lambda g, a, b, y, wa, wb: _only(wa, wb, lambda: g, lambda: -g * (a / b).trunc()),
     "FmodBackward1", to_float=False)
+registry.register(fmod, "fmod", inplace=True, out="copy")
 
 
 def _fmax_grads(g, a, b, y, wa, wb):
@@ -150,7 +155,9 @@ def _fmin_grads(g, a, b, y, wa, wb):
 
 
 fmax = _make_binary("fmax", np.fmax, _fmax_grads, "FmaxBackward0", to_float=False)
+registry.register(fmax, "fmax", out="copy")
 fmin = _make_binary("fmin", np.fmin, _fmin_grads, "FminBackward0", to_float=False)
+registry.register(fmin, "fmin", out="copy")
 
 
 def _extremum_grads(self_loses, other_loses):
@@ -164,8 +171,10 @@ def _extremum_grads(self_loses, other_loses):
 
 maximum = _make_binary("maximum", np.maximum, _extremum_grads(lambda a, b: a < b, lambda a, b: a > b),
                        "MaximumBackward0", to_float=False)
+registry.register(maximum, "maximum", out="copy")
 minimum = _make_binary("minimum", np.minimum, _extremum_grads(lambda a, b: a > b, lambda a, b: a < b),
                        "MinimumBackward0", to_float=False)
+registry.register(minimum, "minimum", out="copy")
 
 
 def _xlogy_grads(g, a, b, y, wa, wb):
@@ -174,6 +183,7 @@ def _xlogy_grads(g, a, b, y, wa, wb):
 
 
 xlogy = _make_binary("xlogy", sps.xlogy, _xlogy_grads, "XlogyBackward0")
+registry.register(xlogy, "xlogy", inplace=True, out="copy")
 
 
 def _xlog1py_grads(g, a, b, y, wa, wb):
@@ -191,10 +201,12 @@ def _copysign_grads(g, a, b, y, wa, wb):
 
 
 copysign = _make_binary("copysign", np.copysign, _copysign_grads, "CopysignBackward0")
+registry.register(copysign, "copysign", inplace=True, out="copy")
 
 
 def ldexp(input, other, *, out=None):
     return _out(input * _pow(2.0, other) if is_tensor(other) else input * 2.0 ** other, out)
+registry.register(ldexp, inplace=True, out="copy")
 
 
 def _non_diff_binary(name, np_fn, *, int_only=False, float_only=False, same_dtype=None):
@@ -217,10 +229,14 @@ def _non_diff_binary(name, np_fn, *, int_only=False, float_only=False, same_dtyp
 
 
 nextafter = _non_diff_binary("nextafter", np.nextafter, float_only=True)
+registry.register(nextafter, "nextafter", inplace=True, out="copy")
 heaviside = _non_diff_binary("heaviside", np.heaviside,
                              same_dtype="heaviside is not yet implemented for tensors with different dtypes.")
+registry.register(heaviside, "heaviside", inplace=True, out="copy")
 gcd = _non_diff_binary("gcd", np.gcd, int_only=True)
+registry.register(gcd, "gcd", inplace=True, out="copy")
 lcm = _non_diff_binary("lcm", np.lcm, int_only=True)
+registry.register(lcm, "lcm", inplace=True, out="copy")
 
 
 def _shift(name, np_fn, label):
@@ -240,7 +256,9 @@ def _shift(name, np_fn, label):
 
 
 bitwise_left_shift = _shift("bitwise_left_shift", np.left_shift, "lshift")
+registry.register(bitwise_left_shift, "bitwise_left_shift", inplace=True, out="copy")
 bitwise_right_shift = _shift("bitwise_right_shift", np.right_shift, "rshift")
+registry.register(bitwise_right_shift, "bitwise_right_shift", inplace=True, out="copy")
 
 
 # -- unary special functions -----------------------------------------------------------------
@@ -331,12 +349,19 @@ def polygamma(n, input, *, out=None):
     return _out(result, out)
 
 
+def _polygamma_method(self, n):
+    """Tensor.polygamma(n): self is polygamma's input."""
+    return polygamma(n, self)
+registry.register(polygamma, node_name="PolygammaBackward0", method=_polygamma_method, inplace=True, out="copy")
+
+
 def mvlgamma(input, p):
     if not bool((input._data > (p - 1) / 2).all()):
         raise RuntimeError(f"All elements must be greater than (p-1)/2")
     from .creation import arange
     j = arange(p, dtype=input.dtype) / -2.0
     return lgamma(input.unsqueeze(-1) + j).sum(-1) + (p * (p - 1) / 4) * math.log(math.pi)
+registry.register(mvlgamma, inplace=True)
 
 
 class LogitBackward0(Node):
@@ -362,6 +387,7 @@ def logit(input, eps=None, *, out=None):
         record(node, (input,), (result,))
         node.save_for_backward(input)
     return _out(result, out)
+registry.register(logit, node_name="LogitBackward0", inplace=True, out="copy")
 
 
 class NanToNumBackward0(Node):
@@ -384,12 +410,14 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
         record(node, (input,), (result,))
         node.save_for_backward(input)
     return _out(result, out)
+registry.register(nan_to_num, node_name="NanToNumBackward0", inplace=True, out="copy")
 
 
 def positive(input):
     if input.dtype is _dtype.bool:
         raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
     return input
+registry.register(positive)
 
 
 # -- predicates ---------------------------------------------------------------------------------
@@ -401,20 +429,24 @@ def signbit(input, *, out=None):
     check_dtype_support("signbit", input._data.dtype)
     return _out(wrap(np.signbit(input._data) if input._data.dtype.kind != "b" else np.zeros(input._data.shape, bool)),
                 out)
+registry.register(signbit, out="copy")
 
 
 def isposinf(input, *, out=None):
     check_dtype_support("isposinf", input._data.dtype)
     return _out(wrap(np.isposinf(input._data) if _is_float(input) else np.zeros(input._data.shape, bool)), out)
+registry.register(isposinf, out="copy")
 
 
 def isneginf(input, *, out=None):
     check_dtype_support("isneginf", input._data.dtype)
     return _out(wrap(np.isneginf(input._data) if _is_float(input) else np.zeros(input._data.shape, bool)), out)
+registry.register(isneginf, out="copy")
 
 
 def isreal(input):
     return wrap(np.isreal(input._data) if input._data.dtype.kind == "c" else np.ones(input._data.shape, bool))
+registry.register(isreal)
 
 
 def _check_same_dtype_close(input, other):
@@ -433,16 +465,19 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
         broadcast_shapes(a.shape, b.shape)
         raise
     return wrap(np.asarray(value))
+registry.register(isclose)
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
+registry.register(allclose)
 
 
 def equal(input, other):
     if input._data.shape != other._data.shape:
         return False
     return bool(np.array_equal(input._data, other._data))
+registry.register(equal)
 
 
 __all__ = ["atan2", "arctan2", "hypot", "logaddexp", "logaddexp2", "fmod", "fmax", "fmin", "maximum", "minimum",

@@ -15,6 +15,7 @@ from ..autograd.graph import Node, needs_grad, record
 from ._helpers import broadcast_shapes, normalize_dim, shape_str
 from . import linalg
 from .linalg import bmm, dot, matmul, mm, mv
+from .registry import register
 
 
 def _scaled(t, factor):
@@ -47,6 +48,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
         if fused is not None:
             return fused
     return _add_scaled(input, mm(mat1, mat2), beta, alpha)
+register(addmm, inplace=True, out="copy")
 
 
 def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
@@ -57,6 +59,7 @@ def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
         raise RuntimeError(f"size mismatch, got input ({mat._data.shape[0]}), mat "
                            f"({mat._data.shape[0]}x{mat._data.shape[1]}), vec ({vec._data.shape[0]})")
     return _add_scaled(input, mv(mat, vec), beta, alpha)
+register(addmv, inplace=True, out="copy")
 
 
 def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
@@ -64,18 +67,21 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
         raise RuntimeError(f"addr: Expected 1-D argument vec1, but got {vec1._data.ndim}-D"
                            if vec1._data.ndim != 1 else f"addr: Expected 1-D argument vec2, but got {vec2._data.ndim}-D")
     return _add_scaled(input, vec1.unsqueeze(1) * vec2.unsqueeze(0), beta, alpha)
+register(addr, inplace=True, out="copy")
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     if _autocast._state.enabled:  # torch.autocast: PyTorch's lower-precision op list
         input, batch1, batch2 = _autocast.lower_precision(input, batch1, batch2)
     return _add_scaled(input, bmm(batch1, batch2), beta, alpha)
+register(baddbmm, inplace=True, out="copy")
 
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     if _autocast._state.enabled:  # torch.autocast: PyTorch's lower-precision op list
         input, batch1, batch2 = _autocast.lower_precision(input, batch1, batch2)
     return _add_scaled(input, bmm(batch1, batch2).sum(0), beta, alpha)
+register(addbmm, inplace=True, out="copy")
 
 
 # -- einsum ---------------------------------------------------------------------------------------
@@ -219,6 +225,7 @@ def einsum(equation, *operands):
         simple_specs[0] += "".join(missing)
         simple_ops[0] = simple_ops[0].reshape(simple_ops[0]._data.shape + (1,) * len(missing))
     return _einsum_core(simple_specs, out, simple_ops, rt)
+register(einsum, method=False)
 
 
 # -- tensordot / kron / cross / trace / inner / vdot / cdist ---------------------------------------
@@ -248,6 +255,7 @@ def tensordot(a, b, dims=2, out=None):
         sb[db] = sa[da]
     out_spec = [c for i, c in enumerate(sa) if i not in dims_a] + [c for i, c in enumerate(sb) if i not in dims_b]
     return einsum("".join(sa) + "," + "".join(sb) + "->" + "".join(out_spec), a, b)
+register(tensordot, out="copy")
 
 
 def kron(input, other, *, out=None):
@@ -258,6 +266,7 @@ def kron(input, other, *, out=None):
     a_x = a.reshape([s for k in a_shape for s in (k, 1)])
     b_x = b.reshape([s for k in b_shape for s in (1, k)])
     return (a_x * b_x).reshape([x * y for x, y in zip(a_shape, b_shape)])
+register(kron, out="copy")
 
 
 def _cross_along(a, b, d):
@@ -291,6 +300,7 @@ def cross(input, other, dim=None, *, out=None):
         if dim is None:
             raise RuntimeError("no dimension of size 3 in input")
     return linalg_cross(input, other, dim=dim)
+register(cross, out="copy")
 
 
 def trace(input):
@@ -300,6 +310,7 @@ def trace(input):
     if d.dtype.is_floating_point or d.dtype.is_complex:
         return d.sum()
     return d.sum(dtype=_dtype.int64)
+register(trace)
 
 
 def inner(input, other, *, out=None):
@@ -309,12 +320,14 @@ def inner(input, other, *, out=None):
         raise RuntimeError(f"inner() the last dimension must match on both input tensors but got shapes "
                            f"{shape_str(input._data.shape)} and {shape_str(other._data.shape)}")
     return tensordot(input, other, ([-1], [-1]))
+register(inner, out="copy")
 
 
 def vdot(input, other, *, out=None):
     if input._data.ndim != 1 or other._data.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input._data.ndim}D and {other._data.ndim}D tensors")
     return dot(input.conj() if input.dtype.is_complex else input, other)
+register(vdot, out="copy")
 
 
 def cdist(x1, x2, p=2.0, compute_mode=None):
@@ -330,6 +343,7 @@ def cdist(x1, x2, p=2.0, compute_mode=None):
     diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
     from .linalg_ops import vector_norm
     return vector_norm(diff, p, -1)
+register(cdist, method=False)
 
 
 def chain_matmul(*matrices, out=None):
@@ -339,6 +353,7 @@ def chain_matmul(*matrices, out=None):
         return matrices[0].clone()
     from .linalg_ops import multi_dot
     return multi_dot(matrices)
+register(chain_matmul, method=False, out="copy")
 
 
 __all__ = ["addmm", "addmv", "addr", "baddbmm", "addbmm", "einsum", "tensordot", "kron", "cross", "trace", "inner",

@@ -7,6 +7,7 @@ from .. import _random
 from .._tensor import Tensor, wrap
 from ._helpers import dtype_name
 from .inplace import apply_inplace
+from .registry import register
 
 
 def bernoulli(input, p=None, *, generator=None, out=None):
@@ -19,6 +20,7 @@ def bernoulli(input, p=None, *, generator=None, out=None):
                            "be improved?  If so, please report an enhancement request to PyTorch.)")
     draws = _random.rng(generator).random(input._data.shape) < probs
     return wrap(draws.astype(input._data.dtype))
+register(bernoulli, out="copy")
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
@@ -64,6 +66,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
         idx = np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
     idx = np.minimum(idx, n - 1).astype(np.int64)
     return wrap(idx.reshape(w.shape[:-1] + (num_samples,)))
+register(multinomial, out="copy")
 
 
 # -- in-place fillers ---------------------------------------------------------------------------

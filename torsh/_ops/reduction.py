@@ -9,6 +9,7 @@ from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
 from ..backend import dispatch
 from ._helpers import cast_for_integer_accumulation, dtype_name, normalize_dim, normalize_dims
+from .registry import register
 
 values_indices = collections.namedtuple("return_types", ["values", "indices"])
 
@@ -66,6 +67,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
         node.dims, node.keepdim, node.shape = dims, keepdim, data.shape
         record(node, (input,), (result,))
     return result
+register(sum)
 
 
 class MeanBackward1(Node):
@@ -100,6 +102,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
         node.dims, node.keepdim, node.shape, node.count = dims, keepdim, data.shape, count
         record(node, (input,), (result,))
     return result
+register(mean)
 
 
 class ProdBackward1(Node):
@@ -151,6 +154,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
         record(node, (input,), (result,))
         node.save_for_backward(input)
     return result
+register(prod)
 
 
 # -- max / min ------------------------------------------------------------------------------
@@ -243,6 +247,7 @@ def max(input, dim=None, keepdim=False, *, out=None):
         from .pointwise import maximum
         return maximum(input, dim)
     return _extremum("max", np.max, _argmax_nan, input, dim, keepdim)
+register(max)
 
 
 def min(input, dim=None, keepdim=False, *, out=None):
@@ -250,6 +255,7 @@ def min(input, dim=None, keepdim=False, *, out=None):
         from .pointwise import minimum
         return minimum(input, dim)
     return _extremum("min", np.min, _argmin_nan, input, dim, keepdim)
+register(min)
 
 
 def _amax_like(name, np_fn):
@@ -276,7 +282,9 @@ def _amax_like(name, np_fn):
 
 
 amax = _amax_like("amax", np.max)
+register(amax, "amax")
 amin = _amax_like("amin", np.min)
+register(amin, "amin")
 
 
 def argmax(input, dim=None, keepdim=False):
@@ -286,6 +294,7 @@ def argmax(input, dim=None, keepdim=False):
         return wrap(np.asarray(_argmax_nan(data.reshape(-1), axis=0, keepdims=False), dtype=np.int64))
     _check_reduced_dims_not_empty("argmax", data, (normalize_dim(dim, data.ndim),), (normalize_dim(dim, data.ndim),))
     return max(input.detach(), dim, keepdim).indices
+register(argmax)
 
 
 def argmin(input, dim=None, keepdim=False):
@@ -295,6 +304,7 @@ def argmin(input, dim=None, keepdim=False):
         return wrap(np.asarray(_argmin_nan(data.reshape(-1), axis=0, keepdims=False), dtype=np.int64))
     _check_reduced_dims_not_empty("argmin", data, (normalize_dim(dim, data.ndim),), (normalize_dim(dim, data.ndim),))
     return min(input.detach(), dim, keepdim).indices
+register(argmin)
 
 
 # -- var / std --------------------------------------------------------------------------------
@@ -342,18 +352,22 @@ def _var_std(node_cls, np_fn, input, dim, unbiased, keepdim, correction):
 
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return _var_std(VarBackward0, np.var, input, dim, unbiased, keepdim, correction)
+register(var)
 
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return _var_std(StdBackward0, np.std, input, dim, unbiased, keepdim, correction)
+register(std)
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+register(var_mean, method=False)
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+register(std_mean, method=False)
 
 
 # -- logsumexp / norm -------------------------------------------------------------------------
@@ -387,6 +401,7 @@ def logsumexp(input, dim, keepdim=False):
         record(node, (input,), (result,))
         node.save_for_backward(input, result)
     return result
+register(logsumexp, node_name="LogsumexpBackward0")
 
 
 def _np_logsumexp(data, dims, keepdim):
@@ -451,6 +466,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if p == 1:
         return a.sum(dim, keepdim)
     return a.pow(p).sum(dim, keepdim).pow(1.0 / p)
+register(norm)
 
 
 def _logical_reduction(np_fn, input, dim, keepdim):
@@ -462,13 +478,16 @@ def _logical_reduction(np_fn, input, dim, keepdim):
 
 def all(input, dim=None, keepdim=False):
     return _logical_reduction(np.all, input, dim, keepdim)
+register(all)
 
 
 def any(input, dim=None, keepdim=False):
     return _logical_reduction(np.any, input, dim, keepdim)
+register(any)
 
 
 def count_nonzero(input, dim=None):
     dim = _all_dims_if_empty(dim)
     dims = normalize_dims(dim, input._data.ndim) if dim is not None else None
     return wrap(np.asarray(np.count_nonzero(input._data, axis=dims), dtype=np.int64))
+register(count_nonzero)

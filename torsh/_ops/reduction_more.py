@@ -1,6 +1,7 @@
 """NaN-ignoring reductions (nansum, nanmean): composites of where + sum, so autograd comes from those."""
 from .. import _dtype
 from ._helpers import dtype_name, normalize_dims
+from .registry import register
 
 
 def _check_not_complex(input):
@@ -15,6 +16,7 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
         if input.dtype is _dtype.float16 and dtype is not None and _dtype.to_dtype(dtype).np.kind in "iu":
             input = input.clamp(-65504.0, 65504.0)  # PyTorch's float16 nansum into an integer turns inf into +-max
     return input.sum(dim, keepdim, dtype=dtype) if dim is not None else input.sum(dtype=dtype)
+register(nansum)
 
 
 def nanmean(input, dim=None, keepdim=False, *, dtype=None):
@@ -29,6 +31,7 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     _check_not_complex(input)
     counts = input.isnan().logical_not().sum(dim, keepdim) if dim is not None else input.isnan().logical_not().sum()
     return nansum(input, dim, keepdim, dtype=dtype) / counts
+register(nanmean)
 
 
 __all__ = ["nansum", "nanmean"]

@@ -1,24 +1,37 @@
 """The op registry: each op is declared once, as an ``OpDef``; its bindings are derived from it.
 
 An entry holds an op's facts: the public function, aliases, PyTorch's backward node name, the
-dispatch kernel, whether it is a Tensor method, its in-place variant (and that variant's NumPy fast
+dispatch kernel, whether it is a Tensor method, its in-place variant (and that variant's fast
 path), whether it takes ``out=``, the ``torsh.compile`` fusion primitive, and (empty for now) its
 forward-mode and batching rules. ``bind_all()`` turns the entries into ``torsh.*`` names, Tensor
 methods and in-place methods, binding the very function objects declared (no wrapper, so no extra
 call on the hot path).
 
+The registry also owns the op-call hook: ``observe(listener)`` swaps every op binding for the
+listener's wrapper and puts the originals back when the last subscription ends, so an op costs
+nothing more when nobody listens (the profiler subscribes there).
+
     python -m torsh._ops.registry --markdown docs/ops.md   # regenerate the op table
 """
+import contextlib
+import functools
 import inspect
+import sys
+import threading
+import types
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 
 @dataclass(frozen=True, slots=True)
 class Inplace:
-    """How ``Tensor.<name>_`` runs: ``apply_inplace`` of the op, with ``numpy_fast(x, out=x)`` on the
-    array itself when no graph is recorded (only where it writes the same values as the op)."""
+    """How ``Tensor.<name>_`` runs: ``apply_inplace`` of the op. Without a graph to record it may write
+    the array directly: ``numpy_fast(x, out=x)`` (unary ufuncs) or ``fast(self, *args, **kwargs)``; only
+    where that writes the same values as the op."""
     numpy_fast: Optional[Callable] = None
+    fast: Optional[Callable] = None
+    op: Optional[Callable] = None   # what the variant computes when it is not the method (copy_: the source)
+    view: bool = False              # a view op (squeeze_, t_): self takes the view's array and graph place
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,14 +41,17 @@ class OpDef:
     aliases: tuple = ()
     node_name: Optional[str] = None     # PyTorch's backward node name (grad_fn.name())
     kernel: Optional[str] = None        # backend dispatch op, or None for NumPy only
-    method: bool = True                 # bound as Tensor.<name> (and each alias)
-    inplace: Optional[Inplace] = None   # Tensor.<name>_ (and each alias + "_")
-    out: bool = False                   # takes out=
+    method: object = True               # bound as Tensor.<name> (and each alias); or the method itself
+                                        # when it is not ``fn`` with self first (Tensor.where(cond, other))
+    inplace: Optional[Inplace] = None   # Tensor.<name>_ (and each alias + "_": one function)
+    out: object = False                 # takes out=: True (fn honours it) or "copy" (torsh.<name> copies)
     fusion: Optional[str] = None        # torsh.compile primitive
-    namespace: str = "torsh"            # where the public name lives ("torsh.special": bound there by hand)
+    namespace: Optional[str] = "torsh"  # where the public name lives ("torsh.special": bound there by hand;
+                                        # None: a Tensor method only)
     public_name: Optional[str] = None   # the name in ``namespace`` when it is not ``name``
     jvp: Optional[Callable] = None      # forward-mode rule (function transforms issue)
     vmap: Optional[Callable] = None     # batching rule (function transforms issue)
+    public: Optional[Callable] = None   # what ``namespace`` binds: ``fn``, or ``with_out(fn)`` for out="copy"
 
     @property
     def names(self):
@@ -50,15 +66,17 @@ def register(fn, name=None, *, aliases=(), node_name=None, kernel=None, method=T
              fusion=None, namespace="torsh", public_name=None):
     """Declare op ``fn`` (named ``name``, default ``fn.__name__``) and return ``fn`` unchanged.
 
-    ``inplace``: True, or an ``Inplace``; ``out``: default whether ``fn`` has an ``out`` parameter.
+    ``inplace``: True, or an ``Inplace``; ``out``: default whether ``fn`` has an ``out`` parameter;
+    ``out="copy"``: ``fn`` ignores ``out`` and ``torsh.<name>`` copies its result there (``with_out``).
     """
     name = name or fn.__name__
     if inplace is True:
         inplace = Inplace()
     if out is None:
         out = "out" in inspect.signature(fn).parameters
+    public = with_out(fn) if out == "copy" else fn
     entry = OpDef(name, fn, tuple(aliases), node_name, kernel, method, inplace or None, out, fusion, namespace,
-                  public_name)
+                  public_name, public=public)
     for key in entry.names:
         if key in REGISTRY:
             raise ValueError(f"op {key!r} is registered twice")
@@ -67,13 +85,36 @@ def register(fn, name=None, *, aliases=(), node_name=None, kernel=None, method=T
     return fn
 
 
+def with_out(fn):
+    """``fn`` honouring ``out=`` the one way for every op: compute, then copy into ``out`` (a tensor, or a
+    tuple of tensors for ops returning several) as PyTorch's out= variants do."""
+    try:
+        takes_out = "out" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        takes_out = False
+    if not takes_out:
+        return fn
+
+    @functools.wraps(fn)
+    def op(*args, out=None, **kwargs):
+        result = fn(*args, **kwargs)
+        if out is None:
+            return result
+        if isinstance(result, tuple):
+            for r, o in zip(result, out):
+                _pointwise._out(r, o)
+            return out
+        return _pointwise._out(result, out)
+    return op
+
+
 def entries():
     return list(_ENTRIES)
 
 
 def namespace_bindings(namespace="torsh"):
     """{public name: function} of the entries living in ``namespace`` (aliases included)."""
-    return {public: entry.fn for entry in _ENTRIES if entry.namespace == namespace
+    return {public: entry.public for entry in _ENTRIES if entry.namespace == namespace
             for public in _public_names(entry)}
 
 
@@ -81,10 +122,21 @@ def _public_names(entry):
     return ((entry.public_name or entry.name),) + entry.aliases
 
 
-def _inplace_method(name, op, numpy_fast):
+def _method_of(entry):
+    """The function bound as Tensor.<name>, or None."""
+    if entry.method is True:
+        return entry.fn
+    return entry.method or None
+
+
+def _inplace_method(name, op, spec):
+    if spec.view:
+        return _inplace_view(name, op)
     from .inplace import apply_inplace
-    fast = None
-    if numpy_fast is not None:
+    fast = spec.fast
+    if spec.numpy_fast is not None:
+        numpy_fast = spec.numpy_fast
+
         def fast(t):
             numpy_fast(t._data, out=t._data)
 
@@ -92,6 +144,18 @@ def _inplace_method(name, op, numpy_fast):
         return apply_inplace(self, name, op, *args, fast=fast, **kwargs)
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"In-place version of :meth:`Tensor.{name[:-1]}`."
+    return method
+
+
+def _inplace_view(name, op):
+    """An in-place view op: self takes the view's array and place in the graph (metadata, no version bump)."""
+    def method(self, *args, **kwargs):
+        out = op(self, *args, **kwargs)
+        self._data = out._data
+        if self._grad_fn is not None:  # a non-leaf: its history continues through the view op
+            self._grad_fn, self._output_nr = out._grad_fn, out._output_nr
+        return self
+    method.__name__ = method.__qualname__ = name
     return method
 
 
@@ -132,11 +196,15 @@ def bind_all(namespace=None):
     the ``torsh.*`` names into it. Returns the names bound into ``namespace``."""
     from .._tensor import Tensor
     for entry in _ENTRIES:
+        method = _method_of(entry)
+        inplace = None
+        if entry.inplace is not None:
+            inplace = _inplace_method(entry.name + "_", entry.inplace.op or method or entry.fn, entry.inplace)
         for name in entry.names:
-            if entry.method:
-                setattr(Tensor, name, entry.fn)
-            if entry.inplace is not None:
-                setattr(Tensor, name + "_", _inplace_method(name + "_", entry.fn, entry.inplace.numpy_fast))
+            if method is not None:
+                _bind(Tensor, name, method)
+            if inplace is not None:
+                _bind(Tensor, name + "_", inplace)
     if namespace is None:
         return []
     bound = namespace_bindings("torsh")
@@ -144,7 +212,126 @@ def bind_all(namespace=None):
                   if entry.namespace == "torsh" and entry.inplace is not None
                   for public in _public_names(entry) if public + "_" in TOPLEVEL_INPLACE})
     namespace.update(bound)
+    _MADE.extend(("torsh", name, fn) for name, fn in bound.items())
     return sorted(bound)
+
+
+# -- the op-call hook -------------------------------------------------------------------------------
+_MADE = []  # (owner, attribute, function) of every binding bind_all made; owner "torsh": the package
+# Public ops still bound by hand (creation ops, torsh.nn.functional, linalg, special, fft, Tensor.detach):
+# observed as well, found in these namespaces (those already imported: observing imports nothing)
+_ADOPTED_NAMESPACES = (("torsh.nn.functional", ""), ("torsh.linalg", "linalg_"), ("torsh.special", "special_"),
+                       ("torsh.fft", "fft_"))
+_TENSOR_OPS_IN_TENSOR_MODULE = ("detach", "detach_", "item")  # ops in PyTorch's sense (aten::detach, aten::item)
+_TORSH_FUNCTIONS_OUTSIDE_OPS = ("detach",)
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """One public name of an op: ``owner.<attribute>`` is ``fn``; ``prefix`` is its namespace's op prefix."""
+    owner: object
+    attribute: str
+    fn: Callable
+    prefix: str = ""
+
+
+def _bind(owner, attribute, fn):
+    setattr(owner, attribute, fn)
+    _MADE.append((owner, attribute, fn))
+
+
+def bindings():
+    """Every op binding now in place: those bind_all made, then the adopted hand-bound ones."""
+    from .._tensor import Tensor
+    torsh = sys.modules["torsh"]
+    found, seen = [], set()
+
+    def add(owner, attribute, fn, prefix=""):
+        if (id(owner), attribute) not in seen and getattr(owner, "__dict__", {}).get(attribute) is fn:
+            seen.add((id(owner), attribute))
+            found.append(Binding(owner, attribute, fn, prefix))
+
+    for owner, attribute, fn in _MADE:
+        add(torsh if owner == "torsh" else owner, attribute, fn)
+    for attribute, value in list(vars(Tensor).items()):
+        if attribute not in ("__init__", "__new__", "__repr__", "__hash__") and (
+                _is_op_function(value, "torsh._ops") or (
+                attribute in _TENSOR_OPS_IN_TENSOR_MODULE and isinstance(value, types.FunctionType))):
+            add(Tensor, attribute, value)
+    for attribute, value in list(vars(torsh).items()):
+        if not attribute.startswith("_") and (_is_op_function(value, "torsh._ops") or (
+                attribute in _TORSH_FUNCTIONS_OUTSIDE_OPS and isinstance(value, types.FunctionType))):
+            add(torsh, attribute, value)
+    for module_name, prefix in _ADOPTED_NAMESPACES:
+        module = sys.modules.get(module_name)
+        for attribute, value in list(vars(module).items()) if module is not None else ():
+            if not attribute.startswith("_") and _is_op_function(value, "torsh"):
+                add(module, attribute, value, prefix)
+    return found
+
+
+def _is_op_function(value, modules):
+    return (isinstance(value, types.FunctionType) and value not in _WRAPPERS_SET
+            and (value.__module__ or "").startswith(modules))
+
+
+_lock = threading.Lock()
+_listener = None  # the one subscribed listener, or None
+_depth = 0  # its subscriptions (reference count)
+_swapped = []  # (owner, attribute, original, wrapper) in place while observed
+_wrappers = {}  # (listener, id(owner), attribute, original) -> wrapper: a new subscription builds nothing
+_WRAPPERS_SET = set()  # every wrapper made (never observed twice)
+
+
+def subscribe(listener):
+    """Swap every op binding for ``listener(binding)`` (a wrapper calling ``binding.fn``) until the matching
+    ``unsubscribe``. Reference-counted; one listener at a time (RuntimeError for a second one)."""
+    global _listener, _depth
+    with _lock:
+        if _listener is not None:
+            if _listener is not listener:
+                raise RuntimeError("the ops are already observed by another listener")
+            _depth += 1
+            return
+        for binding in bindings():
+            key = (listener, id(binding.owner), binding.attribute, binding.fn)
+            wrapper = _wrappers.get(key)
+            if wrapper is None:
+                wrapper = _wrappers[key] = listener(binding)
+                _WRAPPERS_SET.add(wrapper)
+            setattr(binding.owner, binding.attribute, wrapper)
+            _swapped.append((binding.owner, binding.attribute, binding.fn, wrapper))
+        _listener, _depth = listener, 1
+
+
+def unsubscribe(listener):
+    """Undo one ``subscribe(listener)``; the last one puts the original functions back."""
+    global _listener, _depth
+    with _lock:
+        if _listener is not listener:
+            return
+        _depth -= 1
+        if _depth > 0:
+            return
+        for owner, attribute, original, wrapper in reversed(_swapped):
+            if owner.__dict__.get(attribute) is wrapper:  # leave alone a name rebound while observed
+                setattr(owner, attribute, original)
+        _swapped.clear()
+        _listener = None
+
+
+@contextlib.contextmanager
+def observe(listener):
+    """``with registry.observe(listener):`` every op call goes through ``listener``'s wrappers."""
+    subscribe(listener)
+    try:
+        yield
+    finally:
+        unsubscribe(listener)
+
+
+def observed():
+    return _listener is not None
 
 
 # -- generated docs -------------------------------------------------------------------------------
@@ -155,13 +342,14 @@ def markdown():
              "do not edit by hand (`tests/test_registry.py` checks it is current).", "",
              "| op | aliases | method | in-place | out= | backward node | kernel | fusion |",
              "|---|---|---|---|---|---|---|---|"]
-    for entry in sorted(_ENTRIES, key=lambda e: (e.namespace, e.public_name or e.name)):
-        public = f"{entry.namespace}.{entry.public_name or entry.name}"
+    for entry in sorted(_ENTRIES, key=lambda e: (e.namespace or "Tensor", e.public_name or e.name)):
+        public = f"{entry.namespace or 'Tensor'}.{entry.public_name or entry.name}"
         inplace = "" if entry.inplace is None else ", ".join(f"`{n}_`" for n in entry.names) + (
-            " (NumPy fast path)" if entry.inplace.numpy_fast is not None else "")
+            " (fast path)" if entry.inplace.numpy_fast or entry.inplace.fast else "") + (
+            " (view)" if entry.inplace.view else "")
+        out = {True: "yes", "copy": "yes (copied)"}.get(entry.out, "")
         cells = [f"`{public}`", ", ".join(f"`{a}`" for a in entry.aliases), "yes" if entry.method else "",
-                 inplace, "yes" if entry.out else "", _code(entry.node_name), _code(entry.kernel),
-                 _code(entry.fusion)]
+                 inplace, out, _code(entry.node_name), _code(entry.kernel), _code(entry.fusion)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -180,6 +368,9 @@ def _main(argv=None):
     with open(args.markdown, "w") as f:
         f.write(registry.markdown())
 
+
+# with_out's copy is pointwise's ``_out``; imported last because pointwise imports this module
+from . import pointwise as _pointwise  # noqa: E402
 
 if __name__ == "__main__":
     _main()

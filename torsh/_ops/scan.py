@@ -7,6 +7,7 @@ from .. import _dtype
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
 from ._helpers import cast_for_integer_accumulation, dtype_name, normalize_dim
+from .registry import register
 
 values_indices = collections.namedtuple("return_types", ["values", "indices"])
 
@@ -38,6 +39,7 @@ def cumsum(input, dim, *, dtype=None, out=None):
         node.dim, node.in_dtype = d, input.dtype
         record(node, (input,), (result,))
     return result
+register(cumsum, node_name="CumsumBackward0", inplace=True, out="copy")
 
 
 class CumprodBackward0(Node):
@@ -74,6 +76,7 @@ def cumprod(input, dim, *, dtype=None, out=None):
         record(node, (input,), (result,))
         node.save_for_backward(input, result)
     return result
+register(cumprod, node_name="CumprodBackward0", inplace=True, out="copy")
 
 
 class CummaxBackward0(Node):
@@ -113,10 +116,12 @@ def _cum_extremum(name, ufunc, input, dim):
 
 def cummax(input, dim):
     return _cum_extremum("cummax", np.maximum, input, dim)
+register(cummax)
 
 
 def cummin(input, dim):
     return _cum_extremum("cummin", np.minimum, input, dim)
+register(cummin)
 
 
 class LogcumsumexpBackward0(Node):
@@ -171,6 +176,7 @@ def logcumsumexp(input, dim):
         record(node, (input,), (result,))
         node.save_for_backward(input, result)
     return result
+register(logcumsumexp, node_name="LogcumsumexpBackward0")
 
 
 __all__ = ["cumsum", "cumprod", "cummax", "cummin", "logcumsumexp"]

@@ -9,6 +9,7 @@ from .._tensor import Tensor, wrap
 from ..autograd.graph import Node, needs_grad, record
 from ._helpers import is_tensor, normalize_dim, normalize_dims, shape_str
 from .indexing import SelectBackward0, SliceBackward0
+from .registry import Inplace, register
 
 
 def _sizes(args):
@@ -75,6 +76,7 @@ def view(input, *shape, size=None):
             "view size is not compatible with input tensor's size and stride (at least one dimension spans "
             "across two contiguous subspaces). Use .reshape(...) instead.")
     return _view(input, array, ViewBackward0, lambda t: t.view(shape), shape=input._data.shape)
+register(view, namespace=None)
 
 
 def _view_dtype(input, dtype):
@@ -93,14 +95,17 @@ def reshape(input, *args, shape=None):
         node.shape = input._data.shape
         record(node, (input,), (result,))
     return result
+register(reshape)
 
 
 def view_as(input, other):
     return view(input, other._data.shape)
+register(view_as, namespace=None)
 
 
 def reshape_as(input, other):
     return reshape(input, other._data.shape)
+register(reshape_as, namespace=None)
 
 
 class TransposeBackward0(Node):
@@ -116,6 +121,7 @@ def transpose(input, dim0, dim1):
     else:
         array = np.swapaxes(input._data, d0, d1)
     return _view(input, array, TransposeBackward0, lambda t: t.transpose(d0, d1), dim0=d0, dim1=d1)
+register(transpose, aliases=("swapdims",), inplace=Inplace(view=True))
 
 
 swapdims = transpose
@@ -123,6 +129,7 @@ swapdims = transpose
 
 def swapaxes(input, axis0, axis1):
     return transpose(input, axis0, axis1)
+register(swapaxes, inplace=Inplace(view=True))
 
 
 class PermuteBackward0(Node):
@@ -142,6 +149,7 @@ def permute(input, *args, dims=None):
         raise RuntimeError("permute(): duplicate dims are not allowed.")
     inverse = tuple(int(i) for i in np.argsort(dims))
     return _view(input, np.transpose(input._data, dims), PermuteBackward0, lambda t: t.permute(dims), inverse=inverse)
+register(permute)
 
 
 class TBackward0(Node):
@@ -154,6 +162,7 @@ def t(input):
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input._data.ndim}D")
     array = input._data.T if input._data.ndim == 2 else input._data.view()
     return _view(input, array, TBackward0, lambda x: x.t())
+register(t, inplace=Inplace(view=True))
 
 
 def _mT(input):
@@ -164,6 +173,7 @@ def _mT(input):
 
 def adjoint(input):
     return _mT(input).conj() if input.dtype.is_complex else _mT(input)
+register(adjoint)
 
 
 class SqueezeBackward0(Node):
@@ -185,6 +195,7 @@ def squeeze(input, dim=None):
         node_cls = SqueezeBackward1 if isinstance(dim, int) else SqueezeBackward2
     array = np.squeeze(data, axis=dims) if dims else data.view()
     return _view(input, array, node_cls, lambda t: t.squeeze(dim), shape=data.shape)
+register(squeeze, inplace=Inplace(view=True))
 
 
 class UnsqueezeBackward0(Node):
@@ -196,6 +207,7 @@ def unsqueeze(input, dim):
     ndim = input._data.ndim
     d = normalize_dim(dim, ndim + 1)
     return _view(input, np.expand_dims(input._data, d), UnsqueezeBackward0, lambda t: t.unsqueeze(d), dim=d)
+register(unsqueeze, inplace=Inplace(view=True))
 
 
 def flatten(input, start_dim=0, end_dim=-1):
@@ -207,6 +219,7 @@ def flatten(input, start_dim=0, end_dim=-1):
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
     shape = input._data.shape
     return reshape(input, shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
+register(flatten)
 
 
 def unflatten(input, dim, sizes):
@@ -220,6 +233,7 @@ def unflatten(input, dim, sizes):
                            f"({shape[d]}) in the input tensor")
     return view(input, shape[:d] + sizes + shape[d + 1:]) if _try_view(input._data, shape[:d] + sizes + shape[d + 1:]) is not None \
         else reshape(input, shape[:d] + sizes + shape[d + 1:])
+register(unflatten)
 
 
 class ExpandBackward0(Node):
@@ -254,10 +268,12 @@ def expand(input, *sizes, size=None):
     target = tuple(target)
     array = np.broadcast_to(input._data, target)
     return _view(input, array, ExpandBackward0, lambda t: t.expand(target), shape=shape)
+register(expand, namespace=None)
 
 
 def expand_as(input, other):
     return expand(input, other._data.shape)
+register(expand_as, namespace=None)
 
 
 def _legacy_type(t):
@@ -275,12 +291,14 @@ def clone(input, *, memory_format=None):
     if needs_grad(input):
         record(CloneBackward0(), (input,), (result,))
     return result
+register(clone, node_name="CloneBackward0")
 
 
 def contiguous(input, memory_format=None):
     if input._data.flags.c_contiguous:
         return input
     return clone(input)
+register(contiguous, namespace=None)
 
 
 # -- joining and splitting ------------------------------------------------------------------
@@ -329,6 +347,7 @@ def cat(tensors, dim=0, *, out=None):
         from .pointwise import _out
         return _out(result, out)
     return result
+register(cat, aliases=("concat", "concatenate"), node_name="CatBackward0", method=False)
 
 
 concat = concatenate = cat
@@ -358,6 +377,7 @@ def stack(tensors, dim=0, *, out=None):
         node.dim = d
         record(node, tensors, (result,))
     return result
+register(stack, node_name="StackBackward0", method=False)
 
 
 class SplitBackward0(Node):
@@ -420,6 +440,7 @@ def split(tensor, split_size_or_sections=None, dim=0, *, split_size=None):
     arrays = [data[(slice(None),) * d + (slice(s, s + n),)] for s, n in zip(starts, sizes)]
     fns = [(lambda s, n: lambda t: t.narrow(d, s, n))(s, n) for s, n in zip(starts, sizes)]
     return _multi_view(tensor, arrays, node_cls, fns, dim=d)
+register(split)
 
 
 
@@ -431,6 +452,7 @@ def chunk(input, chunks, dim=0):
     if size == 0:  # PyTorch keeps the number of chunks: ``chunks`` empty pieces
         return split(input, [0] * chunks, dim)
     return split(input, -(-size // chunks), dim)
+register(chunk)
 
 
 def unbind(input, dim=0):
@@ -441,6 +463,7 @@ def unbind(input, dim=0):
     arrays = [data[(slice(None),) * d + (i,)] for i in range(data.shape[d])]
     fns = [(lambda i: lambda t: t.select(d, i))(i) for i in range(data.shape[d])]
     return _multi_view(input, arrays, type("UnbindBackward0", (_UnbindBackward,), {}), fns, dim=d)
+register(unbind)
 
 
 def narrow(input, dim, start, length):
@@ -460,6 +483,7 @@ def narrow(input, dim, start, length):
         raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
     key = (slice(None),) * d + (slice(start, start + length),)
     return _view(input, data[key], SliceBackward0, lambda t: t.narrow(d, start, length), shape=data.shape, key=key)
+register(narrow)
 
 
 def select(input, dim, index):
@@ -473,6 +497,7 @@ def select(input, dim, index):
     index = index % size
     key = (slice(None),) * d + (index,)
     return _view(input, data[key], SelectBackward0, lambda t: t.select(d, index), shape=data.shape, key=key)
+register(select)
 
 
 def movedim(input, source, destination):
@@ -494,6 +519,7 @@ def movedim(input, source, destination):
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
     return permute(input, order)
+register(movedim, aliases=("moveaxis",))
 
 
 moveaxis = movedim

@@ -9,6 +9,7 @@ from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
 from ._helpers import broadcast_shapes, is_tensor, normalize_dim, normalize_dims
 from .shape import _view, cat, expand, narrow, reshape, stack
+from .registry import register
 
 
 def _finish(node_cls, inputs, result, saved=(), **attrs):
@@ -40,18 +41,21 @@ def flip(input, *args, dims=None):
     dims = normalize_dims(_int_list(dims), input._data.ndim)
     result = wrap(np.flip(input._data, axis=dims).copy() if dims else input._data.copy())
     return _finish(FlipBackward0, (input,), result, dims=dims)
+register(flip)
 
 
 def fliplr(input):
     if input._data.ndim < 2:
         raise RuntimeError("Input must be >= 2-d.")
     return flip(input, [1])
+register(fliplr)
 
 
 def flipud(input):
     if input._data.ndim < 1:
         raise RuntimeError("Input must be >= 1-d.")
     return flip(input, [0])
+register(flipud)
 
 
 class RollBackward0(Node):
@@ -75,6 +79,7 @@ def roll(input, shifts, dims=None):
     dims = [normalize_dim(d, data.ndim) for d in dims]
     result = wrap(np.roll(data, shifts, axis=dims) if data.ndim else data.copy())
     return _finish(RollBackward0, (input,), result, shifts=shifts, dims=dims)
+register(roll)
 
 
 def rot90(input, k=1, dims=(0, 1)):
@@ -95,6 +100,7 @@ def rot90(input, k=1, dims=(0, 1)):
     if k == 3:
         return flip(input, [d0]).transpose(d0, d1)
     return input.clone()
+register(rot90)
 
 
 # -- repeat / tile / repeat_interleave -----------------------------------------------------------
@@ -123,6 +129,7 @@ def repeat(input, *sizes, repeats=None):
     padded = (1,) * (len(sizes) - data.ndim) + data.shape
     result = wrap(np.tile(data.reshape(padded), sizes))
     return _finish(RepeatBackward0, (input,), result, sizes=sizes, padded_shape=padded, shape=data.shape)
+register(repeat, namespace=None)
 
 
 def tile(input, *args, dims=None):
@@ -133,6 +140,7 @@ def tile(input, *args, dims=None):
     if len(dims) < input._data.ndim:
         dims = [1] * (input._data.ndim - len(dims)) + dims
     return repeat(input, dims)
+register(tile)
 
 
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
@@ -167,6 +175,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     if counts.size and counts.min() < 0:
         raise RuntimeError("repeats can not be negative")
     return index_select(input, d, wrap(np.repeat(np.arange(n, dtype=np.int64), counts)))
+register(repeat_interleave)
 
 
 # -- triangles and diagonals --------------------------------------------------------------------
@@ -184,7 +193,9 @@ def _make_triangle(name, np_fn):
 
 
 tril = _make_triangle("tril", np.tril)
+register(tril, "tril", inplace=True, out="copy")
 triu = _make_triangle("triu", np.triu)
+register(triu, "triu", inplace=True, out="copy")
 
 
 def _diagonal_array(data, offset, d1, d2):
@@ -218,6 +229,7 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     array = _diagonal_array(data, offset, d1, d2)
     return _view(input, array, DiagonalBackward0, lambda t: t.diagonal(offset, d1, d2), shape=data.shape,
                  offset=offset, dim1=d1, dim2=d2)
+register(diagonal)
 
 
 class DiagonalScatterBackward0(Node):
@@ -240,6 +252,7 @@ def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):
                            f"{list(src._data.shape)}, slice size = {list(target.shape)}")
     target[...] = src._data
     return _finish(DiagonalScatterBackward0, (input, src), wrap(out), offset=offset, dim1=d1, dim2=d2)
+register(diagonal_scatter)
 
 
 def diag_embed(input, offset=0, dim1=-2, dim2=-1):
@@ -251,6 +264,7 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     from .creation import zeros
     src = input if input._data.ndim else input.reshape(1)
     return diagonal_scatter(zeros(shape, dtype=input.dtype), src, offset, d1, d2)
+register(diag_embed)
 
 
 def diag(input, diagonal=0):
@@ -260,15 +274,18 @@ def diag(input, diagonal=0):
     if ndim == 2:
         return globals()["diagonal"](input, diagonal, 0, 1).clone()
     raise RuntimeError("diag(): Supports 1D or 2D tensors. Got " + f"{ndim}D")
+register(diag)
 
 
 def diagflat(input, offset=0):
     return diag_embed(input.reshape(-1), offset, 0, 1)
+register(diagflat)
 
 
 # -- broadcasting -------------------------------------------------------------------------------
 def broadcast_to(input, size):
     return expand(input, tuple(size))
+register(broadcast_to)
 
 
 def broadcast_tensors(*tensors):
@@ -276,6 +293,7 @@ def broadcast_tensors(*tensors):
         tensors = tuple(tensors[0])
     shape = broadcast_shapes(*[t._data.shape for t in tensors])
     return tuple(expand(t, shape) for t in tensors)
+register(broadcast_tensors, method=False)
 
 
 # -- atleast / stacking helpers -----------------------------------------------------------------
@@ -309,14 +327,17 @@ def _at3(t):
 
 def atleast_1d(*tensors):
     return _atleast(_at1, tensors)
+register(atleast_1d, method=False)
 
 
 def atleast_2d(*tensors):
     return _atleast(_at2, tensors)
+register(atleast_2d, method=False)
 
 
 def atleast_3d(*tensors):
     return _atleast(_at3, tensors)
+register(atleast_3d, method=False)
 
 
 def _check_nonempty(op, tensors):
@@ -329,12 +350,14 @@ def hstack(tensors, *, out=None):
     _check_nonempty("hstack", tensors)
     ts = [_at1(t) for t in tensors]
     return cat(ts, 0 if ts[0]._data.ndim == 1 else 1)
+register(hstack, method=False, out="copy")
 
 
 def vstack(tensors, *, out=None):
     tensors = list(tensors)
     _check_nonempty("vstack", tensors)
     return cat([_at2(t) for t in tensors], 0)
+register(vstack, aliases=("row_stack",), method=False, out="copy")
 
 
 row_stack = vstack
@@ -344,12 +367,14 @@ def dstack(tensors, *, out=None):
     tensors = list(tensors)
     _check_nonempty("dstack", tensors)
     return cat([_at3(t) for t in tensors], 2)
+register(dstack, method=False, out="copy")
 
 
 def column_stack(tensors, *, out=None):
     tensors = list(tensors)
     _check_nonempty("column_stack", tensors)
     return cat([reshape(t, (t._data.size, 1)) if t._data.ndim <= 1 else t for t in tensors], 1)
+register(column_stack, method=False, out="copy")
 
 
 # -- splitting ----------------------------------------------------------------------------------
@@ -388,19 +413,23 @@ def tensor_split(input, indices_or_sections=None, dim=0, *, sections=None, indic
         bounds = [(a, max(b - a, 0)) for a, b in zip(edges[:-1], edges[1:])]
         bounds = [(min(a, size), n) for a, n in bounds]
     return tuple(narrow(input, d, a, n) for a, n in bounds)
+register(tensor_split)
 
 
 def hsplit(input, indices_or_sections):
     d = 0 if input._data.ndim == 1 else 1
     return _np_style_split(input, indices_or_sections, d, "hsplit")
+register(hsplit)
 
 
 def vsplit(input, indices_or_sections):
     return _np_style_split(input, indices_or_sections, 0, "vsplit")
+register(vsplit)
 
 
 def dsplit(input, indices_or_sections):
     return _np_style_split(input, indices_or_sections, 2, "dsplit")
+register(dsplit)
 
 
 def _np_style_split(input, ios, d, op):
@@ -432,6 +461,7 @@ def meshgrid(*tensors, indexing=None):
     if swap:
         grids[0], grids[1] = grids[1], grids[0]
     return tuple(grids)
+register(meshgrid, method=False)
 
 
 def cartesian_prod(*tensors):
@@ -439,6 +469,7 @@ def cartesian_prod(*tensors):
         return tensors[0]
     grids = meshgrid(*tensors, indexing="ij")
     return stack([reshape(g, (-1,)) for g in grids], 1)
+register(cartesian_prod, method=False)
 
 
 def block_diag(*tensors):
@@ -466,6 +497,7 @@ def block_diag(*tensors):
     if not rows:
         return zeros((0, 0), dtype=rt)
     return cat(rows, 0)
+register(block_diag, method=False)
 
 
 __all__ = ["flip", "fliplr", "flipud", "roll", "rot90", "repeat_interleave", "tile", "tril", "triu", "diagonal",

@@ -12,6 +12,7 @@ from .. import _dtype
 from .._tensor import wrap
 from ._helpers import dtype_name, normalize_dim
 from .gather_scatter import gather
+from .registry import register
 
 values_indices = collections.namedtuple("return_types", ["values", "indices"])
 min_max = collections.namedtuple("aminmax", ["min", "max"])
@@ -45,14 +46,17 @@ def sort(input, dim=-1, descending=False, stable=False, *, out=None):
     if input._data.ndim == 0:
         return _select(input, 0, None)
     return _select(input, d, _argsort(input._data, d, descending))
+register(sort, out="copy")
 
 
 def argsort(input, dim=-1, descending=False, stable=False):
     return sort(input.detach(), dim, descending, stable).indices
+register(argsort)
 
 
 def msort(input):
     return sort(input, 0).values
+register(msort)
 
 
 def _no_bool(input, kernel):
@@ -73,6 +77,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
     order = _argsort(data, d, descending=largest)
     idx = np.take(order, np.arange(k), axis=d)
     return _select(input, d, idx)
+register(topk, out="copy")
 
 
 def _kth(input, dim, keepdim, pick):
@@ -95,6 +100,7 @@ def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
     if not 1 <= k <= n:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
     return _kth(input, dim, keepdim, lambda data, order, d: np.full(_one(data.shape, d), k - 1, np.int64))
+register(kthvalue, out="copy")
 
 
 def _one(shape, d):
@@ -128,10 +134,12 @@ def _median(name, input, dim, keepdim, ignore_nan):
 
 def median(input, dim=None, keepdim=False, *, out=None):
     return _median("median", input, dim, keepdim, ignore_nan=False)
+register(median, out="copy")
 
 
 def nanmedian(input, dim=None, keepdim=False, *, out=None):
     return _median("nanmedian", input, dim, keepdim, ignore_nan=True)
+register(nanmedian, out="copy")
 
 
 def mode(input, dim=-1, keepdim=False, *, out=None):
@@ -155,6 +163,7 @@ def mode(input, dim=-1, keepdim=False, *, out=None):
     idx = np.take_along_axis(order, np.take_along_axis(run_end, best, axis=-1), axis=-1)  # its last index
     idx = np.moveaxis(idx, -1, d)
     return _select(input, d, idx, keepdim)
+register(mode, out="copy")
 
 
 def aminmax(input, *, dim=None, keepdim=False):
@@ -162,6 +171,7 @@ def aminmax(input, *, dim=None, keepdim=False):
         return min_max(input.amin(), input.amax()) if not keepdim else min_max(
             input.amin(tuple(range(input.ndim)), True), input.amax(tuple(range(input.ndim)), True))
     return min_max(input.amin(dim, keepdim), input.amax(dim, keepdim))
+register(aminmax)
 
 
 def _quantile(name, input, q, dim, keepdim, interpolation, ignore_nan):
@@ -227,10 +237,12 @@ def _quantile(name, input, q, dim, keepdim, interpolation, ignore_nan):
 
 def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear", out=None):
     return _quantile("quantile", input, q, dim, keepdim, interpolation, ignore_nan=False)
+register(quantile, out="copy")
 
 
 def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear", out=None):
     return _quantile("nanquantile", input, q, dim, keepdim, interpolation, ignore_nan=True)
+register(nanquantile, out="copy")
 
 
 # -- unique ----------------------------------------------------------------------------------------
@@ -259,6 +271,7 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
         inverse = inverse.reshape(-1)
     return _pack(wrap(np.ascontiguousarray(values)), wrap(np.asarray(inverse, dtype=np.int64)),
                  wrap(np.asarray(counts, dtype=np.int64)), return_inverse, return_counts)
+register(unique)
 
 
 def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
@@ -285,6 +298,7 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
         counts = np.diff(np.append(np.flatnonzero(starts), n))
     return _pack(wrap(np.ascontiguousarray(values)), wrap(np.asarray(inverse, dtype=np.int64)),
                  wrap(np.asarray(counts, dtype=np.int64)), return_inverse, return_counts)
+register(unique_consecutive)
 
 
 # -- counting and binning -----------------------------------------------------------------------
@@ -305,6 +319,7 @@ def bincount(input, weights=None, minlength=0):
     w = weights._data
     out_dtype = w.dtype if w.dtype == np.float32 else np.float64
     return wrap(np.bincount(data, weights=w.astype(np.float64), minlength=minlength).astype(out_dtype))
+register(bincount)
 
 
 def histc(input, bins=100, min=0, max=0, *, out=None):
@@ -322,6 +337,7 @@ def histc(input, bins=100, min=0, max=0, *, out=None):
         raise RuntimeError("torch.histc(): max must be larger than min")
     counts, _ = np.histogram(data, bins=bins, range=(lo, hi))
     return wrap(counts.astype(data.dtype))
+register(histc, out="copy")
 
 
 def histogram(input, bins, *, range=None, weight=None, density=False, out=None):
@@ -332,6 +348,7 @@ def histogram(input, bins, *, range=None, weight=None, density=False, out=None):
         range = (float(data.min()), float(data.max()))
     hist, edges = np.histogram(data, bins=b, range=range, weights=w, density=density)
     return hist_edges(wrap(hist.astype(data.dtype)), wrap(edges.astype(data.dtype)))
+register(histogram, out="copy")
 
 
 def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None, out=None):
@@ -360,12 +377,14 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
         rows_val = vals.reshape(-1, vals.shape[-1])
         result = np.stack([np.searchsorted(s, v, side=how) for s, v in zip(rows_seq, rows_val)]).reshape(vals.shape)
     return wrap(np.asarray(result, dtype=np.int32 if out_int32 else np.int64))
+register(searchsorted, method=False, out="copy")
 
 
 def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):
     if boundaries._data.ndim != 1:
         raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim({boundaries._data.ndim})")
     return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+register(bucketize, method=False, out="copy")
 
 
 __all__ = ["sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian", "mode", "aminmax", "quantile",

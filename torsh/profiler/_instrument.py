@@ -1,28 +1,22 @@
-"""The op-call hook: while a profiler runs, every public op name points at a timing wrapper.
+"""The profiler's subscription to the op-call hook (``torsh._ops.registry.subscribe``).
 
-torsh has no central op-call path (ops are plain functions bound as Tensor methods,
-operators and ``torsh.*`` / ``torsh.nn.functional.*`` attributes), so instead of a check
-on every call, ``enable(observer)`` swaps those attributes for thin wrappers that hand
-each call to the running observer (the profiler's Collector), and ``disable`` puts the
-originals back. With no profiler active the original functions are in place: the cost
-is exactly zero. Starts are reference-counted; one observer at a time.
+While a profiler runs, the registry has every op binding (Tensor methods, operators, ``torsh.*``,
+``torsh.nn.functional.*``, ``torsh.linalg/special/fft.*``) point at a timing wrapper that hands
+each call to the running observer (the profiler's Collector); when it stops, the registry puts the
+originals back. With no profiler active the original functions are in place: the cost is exactly
+zero. Starts are reference-counted; one observer at a time. The profiler itself sets no attribute.
 
-Only calls made through a swapped name are seen: code that bound an op before (``from
-torsh import add``, or library code importing a function directly) calls the original.
+Only calls made through a public name are seen: code that bound an op before (``from torsh import
+add``, or library code importing a function directly) calls the original.
 """
-import sys
 import threading
-import types
+
+from .._ops import registry
 
 _lock = threading.Lock()
 _observer = None  # read by every wrapper call: the object that times ops, or None
 _depth = 0  # nested enable() calls with the same observer
-_swapped = []  # (owner, attribute, original, wrapper) put in place by enable()
-_wrappers = {}  # (observer class, id(owner), attribute, original) -> wrapper, so a restart builds nothing
-
-# Tensor methods defined in torsh/_tensor.py that are ops in PyTorch's sense (aten::detach, aten::item)
-_TENSOR_OPS_IN_TENSOR_MODULE = ("detach", "detach_", "item")
-_TORSH_FUNCTIONS_OUTSIDE_OPS = ("detach",)
+_listeners = {}  # observer class -> its registry listener (one per class, so the registry's wrapper cache hits)
 
 # operator dunders -> aten op name (reflected variants run the same op)
 _DUNDER_NAMES = {
@@ -60,47 +54,21 @@ def _finish_wrapper(op, fn, name, attribute):
     return op
 
 
-def _is_op_function(value, modules):
-    return (isinstance(value, types.FunctionType) and not hasattr(value, "_torsh_profiled_op")
-            and (value.__module__ or "").startswith(modules))
-
-
-def _targets():
-    """(owner, attribute, original, op name) of every public op name to swap."""
-    from .._tensor import Tensor
-    import torsh
-
-    found = []
-    for attribute, value in list(vars(Tensor).items()):
-        if attribute in ("__init__", "__new__", "__repr__", "__hash__"):
-            continue
-        if _is_op_function(value, "torsh._ops") or (
-                attribute in _TENSOR_OPS_IN_TENSOR_MODULE and isinstance(value, types.FunctionType)):
-            found.append((Tensor, attribute, value, aten_name(attribute)))
-    for attribute, value in list(vars(torsh).items()):
-        if attribute.startswith("_"):
-            continue
-        if _is_op_function(value, "torsh._ops") or (
-                attribute in _TORSH_FUNCTIONS_OUTSIDE_OPS and isinstance(value, types.FunctionType)):
-            found.append((torsh, attribute, value, aten_name(attribute)))
-    # namespaces written by other modules; only those already imported (starting a profiler imports nothing)
-    for module_name, prefix in (("torsh.nn.functional", ""), ("torsh.linalg", "linalg_"),
-                                ("torsh.special", "special_"), ("torsh.fft", "fft_")):
-        module = sys.modules.get(module_name)
-        if module is None:
-            continue
-        for attribute, value in list(vars(module).items()):
-            if not attribute.startswith("_") and _is_op_function(value, "torsh"):
-                found.append((module, attribute, value, aten_name(attribute, prefix)))
-    return found
+def _listener(observer_class):
+    """The registry listener building ``observer_class.make_wrapper`` timing wrappers (which read
+    ``_instrument._observer`` per call, so a wrapper serves every later observer of that class)."""
+    listener = _listeners.get(observer_class)
+    if listener is None:
+        def listener(binding):
+            name = aten_name(binding.attribute, binding.prefix)
+            return _finish_wrapper(observer_class.make_wrapper(binding.fn, name, binding.attribute), binding.fn,
+                                   name, binding.attribute)
+        _listeners[observer_class] = listener
+    return listener
 
 
 def enable(observer):
-    """Swap op names for ``observer.make_wrapper(fn, name, attribute)`` until the matching ``disable``.
-
-    Wrappers are cached per name and reused by later observers (of one class: the profiler's
-    Collector), so each wrapper must look up the running observer, ``_instrument._observer``, per call.
-    """
+    """Have every op call timed by ``observer`` until the matching ``disable``."""
     global _observer, _depth
     with _lock:
         if _observer is not None:
@@ -109,14 +77,7 @@ def enable(observer):
                                    "only one profiler can run at a time")
             _depth += 1
             return
-        for owner, attribute, original, name in _targets():
-            key = (type(observer), id(owner), attribute, original)
-            wrapper = _wrappers.get(key)
-            if wrapper is None:  # the observer's class writes the timing code; it reads _observer per call
-                wrapper = _wrappers[key] = _finish_wrapper(
-                    type(observer).make_wrapper(original, name, attribute), original, name, attribute)
-            setattr(owner, attribute, wrapper)
-            _swapped.append((owner, attribute, original, wrapper))
+        registry.subscribe(_listener(type(observer)))
         _observer = observer
         _depth = 1
 
@@ -130,11 +91,7 @@ def disable(observer):
         _depth -= 1
         if _depth > 0:
             return
-        for owner, attribute, original, wrapper in reversed(_swapped):
-            # leave alone a name someone rebound while we were running
-            if owner.__dict__.get(attribute) is wrapper:
-                setattr(owner, attribute, original)
-        _swapped.clear()
+        registry.unsubscribe(_listener(type(observer)))
         _observer = None
 
 
