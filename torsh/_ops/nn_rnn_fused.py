@@ -32,6 +32,7 @@ from ..autograd import grad_mode
 from ..autograd.graph import Node, needs_grad, record
 from ..backend import dispatch, kernels
 from ..backend.threads import blas_threads_for
+from . import rnn_buffers
 from .rnn_input_gates import InputGates
 from .rnn_weight_grads import WeightGrads
 
@@ -141,10 +142,10 @@ def lstm_forward_arrays(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
     step_macs = batch * 4 * hidden * hidden
     with _lstm_blas_threads(dtype, step_macs):
         gates = InputGates(x, w_ih, _bias(b_ih, b_hh), dtype, reverse, step_macs)
-        acts = np.empty((steps, batch, 4 * hidden), dtype)  # sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
-        cells = np.empty((steps, batch, hidden), dtype)
-        tanh_cells = np.empty((steps, batch, hidden), dtype)
-        outputs = np.empty((steps, batch, hidden), dtype)
+        acts = rnn_buffers.empty((steps, batch, 4 * hidden), dtype)  # sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
+        cells = rnn_buffers.empty((steps, batch, hidden), dtype)
+        tanh_cells = rnn_buffers.empty((steps, batch, hidden), dtype)
+        outputs = rnn_buffers.empty((steps, batch, hidden), dtype)
         w_hh_t = w_hh.T  # BLAS takes the transposed layout as is (a contiguous copy: 91 us, no faster GEMM)
         h0, c0 = _contiguous(h0, dtype), _contiguous(c0, dtype)
         hw = np.empty((batch, 4 * hidden), dtype)
@@ -230,7 +231,7 @@ class LstmSequenceBackward(Node):
         steps, batch, four_h = acts.shape
         hidden = four_h // 4
         dtype = acts.dtype
-        d_gates = np.empty_like(acts)
+        d_gates = rnn_buffers.empty(acts.shape, dtype)
         dh = np.array(grad_h, dtype=dtype, order="C")
         dc = np.array(grad_c, dtype=dtype, order="C")
         gout = _contiguous(grad_out, dtype)
@@ -306,7 +307,7 @@ def lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
         node = LstmSequenceBackward()
         node.acts, node.cells, node.tanh_cells, node.reverse, node.x2 = acts, cells, tanh_cells, reverse, x2
         # a private copy of the outputs: the caller may modify the returned tensor in place
-        node.outputs = outputs.copy()
+        node.outputs = rnn_buffers.copy(outputs)
         record(node, inputs, (out, h_last, c_last))
         node.save_for_backward(*inputs)
     return out, h_last, c_last
@@ -326,9 +327,9 @@ def gru_forward_arrays(x, h0, w_ih, w_hh, b_ih, b_hh, reverse):
     step_macs = batch * 3 * hidden * hidden
     with blas_threads_for(step_macs):
         gates = InputGates(x, w_ih, _bias(b_ih, extra), dtype, reverse, step_macs)
-        acts = np.empty((steps, batch, 3 * hidden), dtype)  # r, z, n
-        hns = np.empty((steps, batch, hidden), dtype)  # h_prev W_hn^T + b_hn
-        outputs = np.empty((steps, batch, hidden), dtype)
+        acts = rnn_buffers.empty((steps, batch, 3 * hidden), dtype)  # r, z, n
+        hns = rnn_buffers.empty((steps, batch, hidden), dtype)  # h_prev W_hn^T + b_hn
+        outputs = rnn_buffers.empty((steps, batch, hidden), dtype)
         w_hh_t = w_hh.T
         h0 = _contiguous(h0, dtype)
         gh = np.empty((batch, 3 * hidden), dtype)
@@ -366,8 +367,8 @@ class GruSequenceBackward(Node):
         steps, batch, three_h = acts.shape
         hidden = three_h // 3
         dtype = acts.dtype
-        d_in = np.empty_like(acts)
-        d_rec = np.empty_like(acts)
+        d_in = rnn_buffers.empty(acts.shape, dtype)
+        d_rec = rnn_buffers.empty(acts.shape, dtype)
         dh = np.array(grad_h, dtype=dtype, order="C")
         carry = np.zeros_like(dh)
         gout = _contiguous(grad_out, dtype)
@@ -424,7 +425,7 @@ def gru_sequence(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
     if needs_grad(*inputs):
         node = GruSequenceBackward()
         node.acts, node.hns, node.reverse, node.x2 = acts, hns, reverse, x2
-        node.outputs = outputs.copy()
+        node.outputs = rnn_buffers.copy(outputs)
         record(node, inputs, (out, h_last))
         node.save_for_backward(*inputs)
     return out, h_last

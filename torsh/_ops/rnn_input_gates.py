@@ -16,7 +16,7 @@ import threading
 import numpy as np
 
 from ..backend import threads
-from . import rnn_gemm
+from . import rnn_buffers, rnn_gemm
 
 # steps per block: as in rnn_weight_grads, big enough for BLAS speed, small enough that the first
 # block (which nothing overlaps) is short
@@ -36,11 +36,11 @@ class InputGates:
     def __init__(self, x, w_ih, bias, dtype, reverse, step_macs):
         steps, batch, feat = x.shape
         self.x2 = np.ascontiguousarray(x, dtype=dtype).reshape(steps * batch, feat)
-        self.gx = np.empty((steps, batch, w_ih.shape[0]), dtype)
+        self.gx = rnn_buffers.empty((steps, batch, w_ih.shape[0]), dtype)
         if bias is None:
             self._lhs, self._rhs = self.x2, w_ih.T
         else:
-            self._lhs = np.empty((steps * batch, feat + 1), dtype)
+            self._lhs = rnn_buffers.empty((steps * batch, feat + 1), dtype)
             self._lhs[:, :feat] = self.x2
             self._lhs[:, feat] = 1
             self._rhs = np.empty((feat + 1, w_ih.shape[0]), dtype)

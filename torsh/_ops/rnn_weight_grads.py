@@ -15,7 +15,7 @@ hidden state step t multiplied with W_hh (h0 for the first step of the direction
 import numpy as np
 
 from ..backend import threads
-from . import rnn_gemm
+from . import rnn_buffers, rnn_gemm
 
 # steps per block handed to the pool: big enough that a block's GEMMs run near BLAS speed,
 # small enough that the last block (which nothing overlaps) is short
@@ -25,9 +25,10 @@ _BLOCKS = 6
 
 def previous_hidden(h0, outputs, reverse):
     """(T, N, H): the hidden state each step multiplied with W_hh."""
+    out = rnn_buffers.empty(outputs.shape, outputs.dtype)
     if reverse:
-        return np.concatenate((outputs[1:], h0[None]), axis=0)
-    return np.concatenate((h0[None], outputs[:-1]), axis=0)
+        return np.concatenate((outputs[1:], h0[None]), axis=0, out=out)
+    return np.concatenate((h0[None], outputs[:-1]), axis=0, out=out)
 
 
 class WeightGrads:
@@ -44,7 +45,7 @@ class WeightGrads:
         self.w_ih_packed = rnn_gemm.pack(self.kernel, w_ih) if need_x else None
         steps, batch, _ = d_in.shape
         self.batch = batch
-        self.d_x = np.empty((steps, batch, w_ih.shape[1]), d_in.dtype) if need_x else None
+        self.d_x = rnn_buffers.empty((steps, batch, w_ih.shape[1]), d_in.dtype) if need_x else None
         # overlap only where the recurrence's step GEMMs run on one BLAS thread (the callers'
         # blas_threads_for): the blocks then take the other core instead of competing for both
         step_macs = batch * d_in.shape[-1] * self.h_prev.shape[-1]

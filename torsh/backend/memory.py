@@ -283,11 +283,12 @@ def _give_back(raw):
     _pool_bytes += raw.nbytes
 
 
-def empty(shape, dtype):
-    """An uninitialised C-contiguous array, from the pool when it is large enough to pay."""
+def empty(shape, dtype, min_bytes=POOL_MIN_BYTES):
+    """An uninitialised C-contiguous array, from the pool when it is large enough to pay
+    (``min_bytes``: callers that allocate the same buffers call after call may pool smaller ones)."""
     dtype = np.dtype(dtype)
     nbytes = math.prod(shape) * dtype.itemsize
-    if nbytes < POOL_MIN_BYTES or dtype.hasobject:
+    if nbytes < min_bytes or dtype.hasobject:
         return np.empty(shape, dtype)
     shape = tuple(shape)
     global _pool_bytes, _pool_hits
