@@ -1,21 +1,14 @@
 import math
 
 import torsh
-from . import constraints
+from ._loc_scale import _LocScale
 from .distribution import Distribution
 
 __all__ = ["Cauchy"]
 
 
-class Cauchy(Distribution):
+class Cauchy(_LocScale, Distribution):
     """Cauchy (Lorentz) distribution with median ``loc`` and half width ``scale``."""
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args=None):
-        batch_shape = self._broadcast_params(loc=loc, scale=scale)
-        super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
         return self._expand_params(Cauchy, batch_shape, _instance, "loc", "scale")
@@ -23,10 +16,6 @@ class Cauchy(Distribution):
     @property
     def mean(self):
         return torsh.full(tuple(self._extended_shape()), math.nan, dtype=self.loc.dtype)
-
-    @property
-    def mode(self):
-        return self.loc
 
     @property
     def variance(self):

@@ -3,6 +3,7 @@ import math
 import torsh
 from . import constraints
 from ._extra_ops import solve_triangular
+from ._loc_scale import _CenteredAtLoc
 from .distribution import Distribution
 from .multivariate_normal import _batch_mahalanobis, _batch_mv
 from .utils import _standard_normal, lazy_property
@@ -31,7 +32,7 @@ def _batch_lowrank_mahalanobis(W, D, x, capacitance_tril):
     return (x.pow(2) / D).sum(-1) - _batch_mahalanobis(capacitance_tril, _batch_mv(Wt_Dinv, x))
 
 
-class LowRankMultivariateNormal(Distribution):
+class LowRankMultivariateNormal(_CenteredAtLoc, Distribution):
     """Multivariate normal with covariance ``cov_factor @ cov_factor.T + diag(cov_diag)``."""
     arg_constraints = {"loc": constraints.real_vector, "cov_factor": constraints.independent(constraints.real, 2),
                        "cov_diag": constraints.independent(constraints.positive, 1)}
@@ -75,14 +76,6 @@ class LowRankMultivariateNormal(Distribution):
 
     def _matrix_shape(self):
         return tuple(self._batch_shape) + tuple(self._event_shape) * 2
-
-    @property
-    def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
-        return self.loc
 
     @lazy_property
     def variance(self):

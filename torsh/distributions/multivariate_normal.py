@@ -3,6 +3,7 @@ import math
 import torsh
 from . import constraints
 from ._extra_ops import cholesky_inverse, solve_triangular
+from ._loc_scale import _CenteredAtLoc
 from .distribution import Distribution
 from .utils import _broadcast_shapes, _standard_normal, lazy_property
 
@@ -28,7 +29,7 @@ def _precision_to_scale_tril(P):
     return solve_triangular(L_inv, eye, upper=False)
 
 
-class MultivariateNormal(Distribution):
+class MultivariateNormal(_CenteredAtLoc, Distribution):
     """Multivariate normal with mean ``loc`` and exactly one of ``covariance_matrix``,
     ``precision_matrix`` or ``scale_tril`` (lower Cholesky factor of the covariance)."""
     arg_constraints = {"loc": constraints.real_vector, "covariance_matrix": constraints.positive_definite,
@@ -85,14 +86,6 @@ class MultivariateNormal(Distribution):
     @lazy_property
     def precision_matrix(self):
         return cholesky_inverse(self._unbroadcasted_scale_tril).expand(self._matrix_shape())
-
-    @property
-    def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
-        return self.loc
 
     @property
     def variance(self):

@@ -3,6 +3,7 @@ import math
 
 import torsh
 from . import constraints
+from ._loc_scale import _CenteredAtLoc
 from .distribution import Distribution
 from .utils import lazy_property
 
@@ -56,7 +57,7 @@ def _rejection_sample(loc, concentration, proposal_r, x):
     return (x + math.pi + loc) % (2 * math.pi) - math.pi
 
 
-class VonMises(Distribution):
+class VonMises(_CenteredAtLoc, Distribution):
     """Von Mises distribution with mean direction ``loc`` and ``concentration`` (kappa)."""
     arg_constraints = {"loc": constraints.real, "concentration": constraints.positive}
     support = constraints.real
@@ -102,14 +103,6 @@ class VonMises(Distribution):
             validate_args = self.__dict__.get("_validate_args")
             return type(self)(self.loc.expand(batch_shape), self.concentration.expand(batch_shape),
                               validate_args=validate_args)
-
-    @property
-    def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
-        return self.loc
 
     @lazy_property
     def variance(self):
