@@ -1,21 +1,20 @@
 """Adam (with amsgrad), and AdamW = Adam with decoupled weight decay."""
 from . import _fused
-from .optimizer import Optimizer, grad_expr
+from .optimizer import Optimizer, _check_nonnegative, _closure_loss, grad_expr
 
 __all__ = ["Adam", "AdamW"]
 
 
+def _check_beta_range(betas):
+    for index in (0, 1):
+        if not 0.0 <= betas[index] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {index}: {betas[index]}")
+
+
 def _check_betas(lr, eps, betas, weight_decay):
-    if not 0.0 <= lr:
-        raise ValueError(f"Invalid learning rate: {lr}")
-    if not 0.0 <= eps:
-        raise ValueError(f"Invalid epsilon value: {eps}")
-    if not 0.0 <= betas[0] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-    if not 0.0 <= betas[1] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-    if not 0.0 <= weight_decay:
-        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+    _check_nonnegative(lr=lr, eps=eps)
+    _check_beta_range(betas)
+    _check_nonnegative(weight_decay=weight_decay)
 
 
 class Adam(Optimizer):
@@ -35,29 +34,16 @@ class Adam(Optimizer):
             group.setdefault("maximize", False)
             group.setdefault("decoupled_weight_decay", False)
 
-    def _init_state(self, p, amsgrad):
-        state = self.state[p]
-        if len(state) == 0:
-            state["step"] = self._scalar_step_tensor()
-            state["exp_avg"] = _fused.new_state_like(p, 0)
-            state["exp_avg_sq"] = _fused.new_state_like(p, 0)
-            if amsgrad:
-                state["max_exp_avg_sq"] = _fused.new_state_like(p, 0)
-        return state
-
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            from ..autograd import grad_mode
-            with grad_mode.enable_grad():
-                loss = closure()
+        loss = _closure_loss(closure)
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             lr, eps, wd, amsgrad = group["lr"], group["eps"], group["weight_decay"], group["amsgrad"]
             decoupled = group["decoupled_weight_decay"]
             g_expr = grad_expr(group["maximize"], 0 if decoupled else wd)
+            buffers = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if amsgrad else ("exp_avg", "exp_avg_sq")
             for p in self._params_with_grad(group):
-                state = self._init_state(p, amsgrad)
+                state = self._lazy_state(p, buffers)
                 state["step"]._data += 1
                 step = float(state["step"]._data)
                 param, grad = _fused.real_view(p._data), _fused.real_view(p._grad._data)

@@ -1,7 +1,7 @@
 """Adamax: Adam with the infinity norm in place of the second moment."""
 from . import _fused
 from .adam import _check_betas
-from .optimizer import Optimizer, grad_expr
+from .optimizer import Optimizer, _closure_loss, grad_expr
 
 __all__ = ["Adamax"]
 
@@ -15,21 +15,13 @@ class Adamax(Optimizer):
         super().__init__(params, defaults)
 
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            from ..autograd import grad_mode
-            with grad_mode.enable_grad():
-                loss = closure()
+        loss = _closure_loss(closure)
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
             g_expr = grad_expr(group["maximize"], wd)
             for p in self._params_with_grad(group):
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = self._scalar_step_tensor()
-                    state["exp_avg"] = _fused.new_state_like(p, 0)
-                    state["exp_inf"] = _fused.new_state_like(p, 0)
+                state = self._lazy_state(p, ("exp_avg", "exp_inf"))
                 state["step"]._data += 1
                 step = float(state["step"]._data)
                 param, grad = _fused.real_view(p._data), _fused.real_view(p._grad._data)

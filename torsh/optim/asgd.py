@@ -2,7 +2,7 @@
 import numpy as np
 
 from . import _fused
-from .optimizer import Optimizer, grad_expr
+from .optimizer import Optimizer, _check_nonnegative, _closure_loss, grad_expr
 
 __all__ = ["ASGD"]
 
@@ -10,30 +10,18 @@ __all__ = ["ASGD"]
 class ASGD(Optimizer):
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, foreach=None,
                  maximize=False, differentiable=False, capturable=False):
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_nonnegative(lr=lr, weight_decay=weight_decay)
         defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay, foreach=foreach,
                         maximize=maximize, differentiable=differentiable, capturable=capturable)
         super().__init__(params, defaults)
 
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            from ..autograd import grad_mode
-            with grad_mode.enable_grad():
-                loss = closure()
+        loss = _closure_loss(closure)
         for group in self.param_groups:
             lr, lambd, alpha, t0, wd = group["lr"], group["lambd"], group["alpha"], group["t0"], group["weight_decay"]
             g_expr = grad_expr(group["maximize"], wd)
             for p in self._params_with_grad(group):
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = self._scalar_step_tensor()
-                    state["eta"] = self._scalar_step_tensor(lr)
-                    state["mu"] = self._scalar_step_tensor(1.0)
-                    state["ax"] = _fused.new_state_like(p, 0)
+                state = self._lazy_state(p, ("ax",), scalars={"eta": lr, "mu": 1.0})
                 state["step"]._data += 1
                 step = float(state["step"]._data)
                 param, grad = _fused.real_view(p._data), _fused.real_view(p._grad._data)

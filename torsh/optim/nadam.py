@@ -1,7 +1,7 @@
 """NAdam: Adam with Nesterov momentum (momentum_decay schedule, optional decoupled weight decay)."""
 from . import _fused
 from .adam import _check_betas
-from .optimizer import Optimizer, grad_expr
+from .optimizer import Optimizer, _check_nonnegative, _closure_loss, grad_expr
 
 __all__ = ["NAdam"]
 
@@ -11,31 +11,21 @@ class NAdam(Optimizer):
                  decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False):
         _check_betas(lr, eps, betas, weight_decay)
-        if not 0.0 <= momentum_decay:
-            raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
+        _check_nonnegative(momentum_decay=momentum_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay,
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize, foreach=foreach,
                         capturable=capturable, differentiable=differentiable)
         super().__init__(params, defaults)
 
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            from ..autograd import grad_mode
-            with grad_mode.enable_grad():
-                loss = closure()
+        loss = _closure_loss(closure)
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             lr, eps, wd, psi = group["lr"], group["eps"], group["weight_decay"], group["momentum_decay"]
             decoupled = group["decoupled_weight_decay"]
             g_expr = grad_expr(group["maximize"], 0 if decoupled else wd)
             for p in self._params_with_grad(group):
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = self._scalar_step_tensor()
-                    state["mu_product"] = self._scalar_step_tensor(1.0)
-                    state["exp_avg"] = _fused.new_state_like(p, 0)
-                    state["exp_avg_sq"] = _fused.new_state_like(p, 0)
+                state = self._lazy_state(p, ("exp_avg", "exp_avg_sq"), scalars={"mu_product": 1.0})
                 state["step"]._data += 1
                 step = float(state["step"]._data)
                 bias_correction2 = 1 - beta2 ** step

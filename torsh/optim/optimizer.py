@@ -14,6 +14,7 @@ from .. import _dtype
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..backend.ranges import span
+from . import _fused
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
 
@@ -326,6 +327,19 @@ class Optimizer:
         from .._ops.creation import tensor
         return tensor(float(value), dtype=_dtype.get_default_dtype())
 
+    def _lazy_state(self, p, buffers, scalars=None, fill=None):
+        """p's state, created on its first step as PyTorch does: the 'step' counter, then the 0-d
+        ``scalars`` (name: initial value), then the ``buffers`` shaped like p (zeros unless ``fill``
+        gives a name's initial value)."""
+        state = self.state[p]
+        if len(state) == 0:
+            state["step"] = self._scalar_step_tensor()
+            for name, value in (scalars or {}).items():
+                state[name] = self._scalar_step_tensor(value)
+            for name in buffers:
+                state[name] = _fused.new_state_like(p, (fill or {}).get(name, 0))
+        return state
+
     @staticmethod
     def _params_with_grad(group):
         for p in group["params"]:
@@ -333,6 +347,16 @@ class Optimizer:
                 if getattr(p._grad, "is_sparse", False):
                     raise RuntimeError(f"{group.get('_name', 'This optimizer')} does not support sparse gradients")
                 yield p
+
+
+_HYPERPARAMETER_WORDING = {"lr": "learning rate", "eps": "epsilon value"}
+
+
+def _check_nonnegative(**hyperparameters):
+    """PyTorch's ValueError for the first negative hyper-parameter, in the order given."""
+    for name, value in hyperparameters.items():
+        if not 0.0 <= value:
+            raise ValueError(f"Invalid {_HYPERPARAMETER_WORDING.get(name, name + ' value')}: {value}")
 
 
 def grad_expr(maximize, weight_decay):

@@ -1,6 +1,6 @@
 """RMSprop, optionally centered and with momentum."""
 from . import _fused
-from .optimizer import Optimizer, grad_expr
+from .optimizer import Optimizer, _check_nonnegative, _closure_loss, grad_expr
 
 __all__ = ["RMSprop"]
 
@@ -8,39 +8,24 @@ __all__ = ["RMSprop"]
 class RMSprop(Optimizer):
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
                  capturable=False, foreach=None, maximize=False, differentiable=False):
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= momentum:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= alpha:
-            raise ValueError(f"Invalid alpha value: {alpha}")
+        _check_nonnegative(lr=lr, eps=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha)
         defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered, weight_decay=weight_decay,
                         capturable=capturable, foreach=foreach, maximize=maximize, differentiable=differentiable)
         super().__init__(params, defaults)
 
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            from ..autograd import grad_mode
-            with grad_mode.enable_grad():
-                loss = closure()
+        loss = _closure_loss(closure)
         for group in self.param_groups:
             lr, alpha, eps, wd = group["lr"], group["alpha"], group["eps"], group["weight_decay"]
             momentum, centered = group["momentum"], group["centered"]
             g_expr = grad_expr(group["maximize"], wd)
+            buffers = ["square_avg"]
+            if momentum > 0:
+                buffers.append("momentum_buffer")
+            if centered:
+                buffers.append("grad_avg")
             for p in self._params_with_grad(group):
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = self._scalar_step_tensor()
-                    state["square_avg"] = _fused.new_state_like(p, 0)
-                    if momentum > 0:
-                        state["momentum_buffer"] = _fused.new_state_like(p, 0)
-                    if centered:
-                        state["grad_avg"] = _fused.new_state_like(p, 0)
+                state = self._lazy_state(p, buffers)
                 state["step"]._data += 1
                 param, grad = _fused.real_view(p._data), _fused.real_view(p._grad._data)
                 sq = _fused.real_view(state["square_avg"]._data)

@@ -1,7 +1,7 @@
 """Rprop: per-element step sizes grown or shrunk by the sign agreement of successive gradients."""
 
 from . import _fused
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _check_nonnegative, _closure_loss
 
 __all__ = ["Rprop"]
 
@@ -9,8 +9,7 @@ __all__ = ["Rprop"]
 class Rprop(Optimizer):
     def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *, capturable=False, foreach=None,
                  maximize=False, differentiable=False):
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        _check_nonnegative(lr=lr)
         if not 0.0 < etas[0] < 1.0 < etas[1]:
             raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
         defaults = dict(lr=lr, etas=etas, step_sizes=step_sizes, foreach=foreach, maximize=maximize,
@@ -18,23 +17,16 @@ class Rprop(Optimizer):
         super().__init__(params, defaults)
 
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            from ..autograd import grad_mode
-            with grad_mode.enable_grad():
-                loss = closure()
+        loss = _closure_loss(closure)
         for group in self.param_groups:
             etaminus, etaplus = group["etas"]
             step_size_min, step_size_max = group["step_sizes"]
             g_expr = "(-g)" if group["maximize"] else "g"
+            lr = group["lr"]
             for p in self._params_with_grad(group):
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = self._scalar_step_tensor()
-                    state["prev"] = _fused.new_state_like(p, 0)
-                    # complex entries are two independent reals: both parts start at lr
-                    lr = group["lr"]
-                    state["step_size"] = _fused.new_state_like(p, complex(lr, lr) if p.is_complex() else lr)
+                # complex entries are two independent reals: both parts of a step size start at lr
+                state = self._lazy_state(p, ("prev", "step_size"),
+                                         fill={"step_size": complex(lr, lr) if p.is_complex() else lr})
                 state["step"]._data += 1
                 param, grad = _fused.real_view(p._data), _fused.real_view(p._grad._data)
                 prev, size = _fused.real_view(state["prev"]._data), _fused.real_view(state["step_size"]._data)

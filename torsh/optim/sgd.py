@@ -1,6 +1,6 @@
 """SGD with momentum, dampening, Nesterov momentum, weight decay and maximize."""
 from . import _fused
-from .optimizer import Optimizer, grad_expr
+from .optimizer import Optimizer, _closure_loss, grad_expr
 
 __all__ = ["SGD"]
 
@@ -27,11 +27,7 @@ class SGD(Optimizer):
             group.setdefault("maximize", False)
 
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            from ..autograd import grad_mode
-            with grad_mode.enable_grad():
-                loss = closure()
+        loss = _closure_loss(closure)
         for group in self.param_groups:
             lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
             wd, nesterov = group["weight_decay"], group["nesterov"]
