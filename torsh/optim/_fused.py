@@ -24,6 +24,11 @@ def real_view(array):
     return array
 
 
+def param_and_grad(p):
+    """The arrays a step updates and reads: ``p``'s data and gradient, complex ones as real views."""
+    return real_view(p._data), real_view(p._grad._data)
+
+
 def update(expr, out, **operands):
     """out[...] = expr(operands), in one numexpr pass over ``out``'s dtype."""
     dtype = out.dtype

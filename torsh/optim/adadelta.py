@@ -24,8 +24,8 @@ class Adadelta(Optimizer):
             g_expr = grad_expr(group["maximize"], wd)
             for p in self._params_with_grad(group):
                 state = self._lazy_state(p, ("square_avg", "acc_delta"))
-                state["step"]._data += 1
-                param, grad = _fused.real_view(p._data), _fused.real_view(p._grad._data)
+                self._advance_step(state)
+                param, grad = _fused.param_and_grad(p)
                 sq, acc = _fused.real_view(state["square_avg"]._data), _fused.real_view(state["acc_delta"]._data)
                 ops = dict(p=param, g=grad, wd=wd)
                 # square_avg = rho * square_avg + (1 - rho) * grad^2

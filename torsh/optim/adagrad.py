@@ -27,10 +27,9 @@ class Adagrad(Optimizer):
             g_expr = grad_expr(group["maximize"], wd)
             for p in self._params_with_grad(group):
                 state = self.state[p]
-                state["step"]._data += 1
-                step = float(state["step"]._data)
+                step = self._advance_step(state)
                 clr = lr / (1 + (step - 1) * lr_decay)
-                param, grad = _fused.real_view(p._data), _fused.real_view(p._grad._data)
+                param, grad = _fused.param_and_grad(p)
                 acc = _fused.real_view(state["sum"]._data)
                 # sum += grad * grad
                 _fused.update(f"s + {g_expr} * {g_expr}", acc, s=acc, g=grad, p=param, wd=wd)

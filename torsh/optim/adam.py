@@ -44,9 +44,8 @@ class Adam(Optimizer):
             buffers = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if amsgrad else ("exp_avg", "exp_avg_sq")
             for p in self._params_with_grad(group):
                 state = self._lazy_state(p, buffers)
-                state["step"]._data += 1
-                step = float(state["step"]._data)
-                param, grad = _fused.real_view(p._data), _fused.real_view(p._grad._data)
+                step = self._advance_step(state)
+                param, grad = _fused.param_and_grad(p)
                 exp_avg, exp_avg_sq = _fused.real_view(state["exp_avg"]._data), \
                     _fused.real_view(state["exp_avg_sq"]._data)
                 vmax = _fused.real_view(state["max_exp_avg_sq"]._data) if amsgrad else exp_avg_sq

@@ -22,9 +22,8 @@ class Adamax(Optimizer):
             g_expr = grad_expr(group["maximize"], wd)
             for p in self._params_with_grad(group):
                 state = self._lazy_state(p, ("exp_avg", "exp_inf"))
-                state["step"]._data += 1
-                step = float(state["step"]._data)
-                param, grad = _fused.real_view(p._data), _fused.real_view(p._grad._data)
+                step = self._advance_step(state)
+                param, grad = _fused.param_and_grad(p)
                 m, u = _fused.real_view(state["exp_avg"]._data), _fused.real_view(state["exp_inf"]._data)
                 ops = dict(p=param, g=grad, wd=wd)
                 # exp_avg = lerp(exp_avg, grad, 1 - beta1)

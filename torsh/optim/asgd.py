@@ -22,9 +22,8 @@ class ASGD(Optimizer):
             g_expr = grad_expr(group["maximize"], wd)
             for p in self._params_with_grad(group):
                 state = self._lazy_state(p, ("ax",), scalars={"eta": lr, "mu": 1.0})
-                state["step"]._data += 1
-                step = float(state["step"]._data)
-                param, grad = _fused.real_view(p._data), _fused.real_view(p._grad._data)
+                step = self._advance_step(state)
+                param, grad = _fused.param_and_grad(p)
                 ax = _fused.real_view(state["ax"]._data)
                 eta = float(state["eta"]._data)  # read back from its float32 tensor, as PyTorch does
                 # p = p * (1 - lambd * eta) - eta * grad   (grad uses p before the decay)

@@ -341,6 +341,12 @@ class Optimizer:
         return state
 
     @staticmethod
+    def _advance_step(state):
+        """Count one more step in ``state['step']`` (in place, as PyTorch's tensor); returns the new count."""
+        state["step"]._data += 1
+        return float(state["step"]._data)
+
+    @staticmethod
     def _params_with_grad(group):
         for p in group["params"]:
             if p._grad is not None:

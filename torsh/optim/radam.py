@@ -24,9 +24,8 @@ class RAdam(Optimizer):
             g_expr = grad_expr(group["maximize"], 0 if decoupled else wd)
             for p in self._params_with_grad(group):
                 state = self._lazy_state(p, ("exp_avg", "exp_avg_sq"))
-                state["step"]._data += 1
-                step = float(state["step"]._data)
-                param, grad = _fused.real_view(p._data), _fused.real_view(p._grad._data)
+                step = self._advance_step(state)
+                param, grad = _fused.param_and_grad(p)
                 m, v = _fused.real_view(state["exp_avg"]._data), _fused.real_view(state["exp_avg_sq"]._data)
                 if wd != 0 and decoupled:
                     _fused.update("p * decay", param, p=param, decay=1 - lr * wd)

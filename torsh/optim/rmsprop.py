@@ -26,8 +26,8 @@ class RMSprop(Optimizer):
                 buffers.append("grad_avg")
             for p in self._params_with_grad(group):
                 state = self._lazy_state(p, buffers)
-                state["step"]._data += 1
-                param, grad = _fused.real_view(p._data), _fused.real_view(p._grad._data)
+                self._advance_step(state)
+                param, grad = _fused.param_and_grad(p)
                 sq = _fused.real_view(state["square_avg"]._data)
                 ops = dict(p=param, g=grad, wd=wd)
                 # square_avg = alpha * square_avg + (1 - alpha) * grad * grad

@@ -27,8 +27,8 @@ class Rprop(Optimizer):
                 # complex entries are two independent reals: both parts of a step size start at lr
                 state = self._lazy_state(p, ("prev", "step_size"),
                                          fill={"step_size": complex(lr, lr) if p.is_complex() else lr})
-                state["step"]._data += 1
-                param, grad = _fused.real_view(p._data), _fused.real_view(p._grad._data)
+                self._advance_step(state)
+                param, grad = _fused.param_and_grad(p)
                 prev, size = _fused.real_view(state["prev"]._data), _fused.real_view(state["step_size"]._data)
                 # factor = etaplus where grad*prev > 0, etaminus where < 0, 1 where == 0
                 # step_size = clamp(step_size * factor, min, max)

@@ -33,7 +33,7 @@ class SGD(Optimizer):
             wd, nesterov = group["weight_decay"], group["nesterov"]
             g_expr = grad_expr(group["maximize"], wd)
             for p in self._params_with_grad(group):
-                param, grad = _fused.real_view(p._data), _fused.real_view(p._grad._data)
+                param, grad = _fused.param_and_grad(p)
                 if momentum == 0:
                     buf_t, first = None, False
                 else:
