@@ -9,50 +9,16 @@ import functools
 from .dataset import Dataset, IterableDataset
 
 
-class IterDataPipe(IterableDataset):
-    """An iterable DataPipe; functional forms registered with ``functional_datapipe`` become methods."""
-
-    functions = {}
-
-    def __getattr__(self, attribute_name):
-        if attribute_name in IterDataPipe.functions:
-            return functools.partial(IterDataPipe.functions[attribute_name], self)
-        raise AttributeError(f"'{self.__class__.__name__}' object has no attribute '{attribute_name}")
-
-    @classmethod
-    def register_function(cls, function_name, function):
-        cls.functions[function_name] = function
-
-    @classmethod
-    def register_datapipe_as_function(cls, function_name, cls_to_register, enable_df_api_tracing=False):
-        if function_name in cls.functions:
-            raise Exception(f"Unable to add DataPipe function name {function_name} as it is already taken")  # noqa: TRY002
-        cls.functions[function_name] = lambda source_dp, *args, **kwargs: cls_to_register(source_dp, *args, **kwargs)
-
-    def __repr__(self):
-        return str(self.__class__.__qualname__)
-
-    def __str__(self):
-        return str(self.__class__.__qualname__)
-
-    def reset(self):
-        """Called at the start of each iteration (no state to reset by default)."""
+def _functional_form(functions, datapipe, attribute_name):
+    """``datapipe.<attribute_name>``: the functional form registered under that name, bound to ``datapipe``."""
+    if attribute_name in functions:
+        return functools.partial(functions[attribute_name], datapipe)
+    raise AttributeError(f"'{datapipe.__class__.__name__}' object has no attribute '{attribute_name}")
 
 
-class DFIterDataPipe(IterDataPipe):
-    def _is_dfpipe(self):
-        return True
-
-
-class MapDataPipe(Dataset):
-    """A map-style DataPipe; functional forms registered with ``functional_datapipe`` become methods."""
-
-    functions = {}
-
-    def __getattr__(self, attribute_name):
-        if attribute_name in MapDataPipe.functions:
-            return functools.partial(MapDataPipe.functions[attribute_name], self)
-        raise AttributeError(f"'{self.__class__.__name__}' object has no attribute '{attribute_name}")
+class _DataPipe:
+    """What both DataPipe kinds share: the registry of functional forms (each kind's ``functions``)
+    and printing as the class's qualified name."""
 
     @classmethod
     def register_function(cls, function_name, function):
@@ -69,6 +35,36 @@ class MapDataPipe(Dataset):
 
     def __str__(self):
         return str(self.__class__.__qualname__)
+
+
+class IterDataPipe(_DataPipe, IterableDataset):
+    """An iterable DataPipe; functional forms registered with ``functional_datapipe`` become methods."""
+
+    functions = {}
+
+    def __getattr__(self, attribute_name):
+        return _functional_form(IterDataPipe.functions, self, attribute_name)
+
+    @classmethod
+    def register_datapipe_as_function(cls, function_name, cls_to_register, enable_df_api_tracing=False):
+        super().register_datapipe_as_function(function_name, cls_to_register)
+
+    def reset(self):
+        """Called at the start of each iteration (no state to reset by default)."""
+
+
+class DFIterDataPipe(IterDataPipe):
+    def _is_dfpipe(self):
+        return True
+
+
+class MapDataPipe(_DataPipe, Dataset):
+    """A map-style DataPipe; functional forms registered with ``functional_datapipe`` become methods."""
+
+    functions = {}
+
+    def __getattr__(self, attribute_name):
+        return _functional_form(MapDataPipe.functions, self, attribute_name)
 
 
 class DataChunk(list):
@@ -105,22 +101,27 @@ class functional_datapipe:
 
 
 _determinism = False
+_runtime_validation_enabled = True
 
 
-class guaranteed_datapipes_determinism:
-    """Inside it, building a DataPipe class marked ``non_deterministic`` raises TypeError."""
+class _SetGlobal:
+    """Sets the module global ``_name`` to ``_value`` when built; ``with`` restores it on exit."""
+    _name = _value = None
 
     def __init__(self):
-        global _determinism
-        self.prev = _determinism
-        _determinism = True
+        self.prev = globals()[self._name]
+        globals()[self._name] = self._value
 
     def __enter__(self):
         pass
 
     def __exit__(self, exc_type, exc_value, traceback):
-        global _determinism
-        _determinism = self.prev
+        globals()[self._name] = self.prev
+
+
+class guaranteed_datapipes_determinism(_SetGlobal):
+    """Inside it, building a DataPipe class marked ``non_deterministic`` raises TypeError."""
+    _name, _value = "_determinism", True
 
 
 class non_deterministic:
@@ -172,21 +173,8 @@ def argument_validation(f):
     return wrapper
 
 
-_runtime_validation_enabled = True
-
-
-class runtime_validation_disabled:
-    def __init__(self):
-        global _runtime_validation_enabled
-        self.prev = _runtime_validation_enabled
-        _runtime_validation_enabled = False
-
-    def __enter__(self):
-        pass
-
-    def __exit__(self, exc_type, exc_value, traceback):
-        global _runtime_validation_enabled
-        _runtime_validation_enabled = self.prev
+class runtime_validation_disabled(_SetGlobal):
+    _name, _value = "_runtime_validation_enabled", False
 
 
 def runtime_validation(f):
