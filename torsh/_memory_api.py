@@ -16,13 +16,13 @@ must name the CPU. What differs from PyTorch (see ``torsh/backend/memory.py``):
   ``allocation.all.{current,peak,allocated,freed}`` (counts of storages) and
   ``reserved_bytes.all.current``.
 """
-from ._tensor import device as _device
+from ._tensor import require_cpu
 from .backend import memory as _memory
 
 
 def _check_device(device):
     if device is not None:
-        _device(device)  # raises for anything but the CPU, with PyTorch's wording
+        require_cpu(device)  # raises for anything but the CPU, with PyTorch's wording
 
 
 def memory_allocated(device=None):

@@ -9,7 +9,7 @@ import warnings
 
 from . import _tensor_str
 from ._dtype import set_default_dtype
-from ._tensor import LEGACY_TENSOR_TYPES, Tensor, device
+from ._tensor import LEGACY_TENSOR_TYPES, Tensor, device, require_cpu
 from .amp import autocast_mode
 from .autograd import anomaly_mode
 from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled
@@ -73,9 +73,10 @@ _default_device = None
 
 
 def set_default_device(device_):
-    """Only the CPU exists: 'cpu' (or None) is accepted, any other device raises as ``torsh.device`` does."""
+    """Only the CPU exists: 'cpu' (or None) is accepted; another device raises what PyTorch raises on its
+    first use there (AssertionError "Torch not compiled with CUDA enabled")."""
     global _default_device
-    _default_device = None if device_ is None else device(device_)
+    _default_device = None if device_ is None else require_cpu(device_)
 
 
 def get_default_device():

@@ -28,19 +28,27 @@ class Size(tuple):
         return n
 
 
+# PyTorch's device types, in the order its "Expected one of ..." message lists them
+_DEVICE_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga", "maia",
+                 "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone")
+
+
 class device:
-    """torch.device; torsh runs on the CPU only."""
+    """torch.device: any of PyTorch's device types can be named (``torch.device("cuda")`` in a script that
+    then checks ``cuda.is_available()``); only the CPU holds tensors (``require_cpu``)."""
 
     __slots__ = ("type", "index")
 
     def __init__(self, type="cpu", index=None):
         if isinstance(type, device):
             type, index = type.type, type.index
-        if ":" in type:
-            type, _, idx = type.partition(":")
-            index = int(idx)
-        if type != "cpu":
-            raise RuntimeError(f"torsh runs on the CPU only; device '{type}' is not available")
+        elif isinstance(type, int) and not isinstance(type, bool):
+            raise RuntimeError("Cannot access accelerator device when none is available.")
+        elif not isinstance(type, str):
+            raise TypeError(f"device() received an invalid combination of arguments - got ({_type_name(type)}), but "
+                            "expected one of:\n * (torch.device device)\n * (str type, int index = -1)")
+        else:
+            type, index = _parse_device(type, index)
         self.type, self.index = type, index
 
     def __repr__(self):
@@ -50,12 +58,45 @@ class device:
         return self.type if self.index is None else f"{self.type}:{self.index}"
 
     def __eq__(self, other):
-        if isinstance(other, str):
-            other = device(other)
-        return isinstance(other, device) and other.type == self.type
+        return isinstance(other, device) and other.type == self.type and other.index == self.index
 
     def __hash__(self):
-        return hash(self.type)
+        return hash((self.type, self.index))
+
+    def __reduce__(self):
+        return device, (self.type, self.index)
+
+
+def _type_name(value):
+    return type(value).__name__
+
+
+def _parse_device(text, index):
+    kind, colon, number = text.partition(":")
+    if kind not in _DEVICE_TYPES:
+        raise RuntimeError(f"Expected one of {', '.join(_DEVICE_TYPES)} device type at start of device string: {text}")
+    if colon:
+        if not number.isdigit() or (len(number) > 1 and number[0] == "0"):
+            raise RuntimeError(f"Invalid device string: '{text}'")
+        if index is not None:
+            raise RuntimeError(f"type (string) must not include an index because index was passed explicitly: "
+                               f"{text}")
+        index = int(number)
+    if index is not None and index < 0:
+        raise RuntimeError("Device index must not be negative")
+    return kind, index
+
+
+def require_cpu(where):
+    """The CPU device ``where`` names (a device, a string or an ordinal), or PyTorch's error on a machine
+    without that accelerator: AssertionError "Torch not compiled with CUDA enabled" for CUDA, as a CPU-only
+    PyTorch raises when a tensor is put there."""
+    dev = where if isinstance(where, device) else device(where)
+    if dev.type == "cpu":
+        return dev
+    if dev.type in ("cuda", "xpu", "hip"):
+        raise AssertionError(f"Torch not compiled with {'XPU' if dev.type == 'xpu' else 'CUDA'} enabled")
+    raise RuntimeError(f"torsh runs on the CPU only: tensors cannot be placed on the '{dev.type}' device")
 
 
 CPU = device("cpu")
@@ -187,6 +228,9 @@ class Tensor:
         return True
 
     # torsh tensors live in CPU memory, dense and unquantized: every other device/layout flag is False
+    def cuda(self, device=None, non_blocking=False, memory_format=None):
+        require_cpu("cuda")  # AssertionError "Torch not compiled with CUDA enabled", as a CPU-only PyTorch
+
     is_cuda = is_xpu = is_mps = is_meta = is_mkldnn = is_vulkan = is_ipu = is_xla = is_mtia = is_maia = False
     is_sparse = is_sparse_csr = is_quantized = is_nested = False
 

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import _dtype
-from .._tensor import Tensor, device as _device, wrap
+from .._tensor import Tensor, device as _device, require_cpu, wrap
 from ..autograd.graph import Node, needs_grad, record
 from .registry import register
 
@@ -42,7 +42,7 @@ def to(input, *args, dtype=None, device=None, non_blocking=False, copy=False, me
         else:
             raise TypeError(f"to() received an invalid combination of arguments - got ({type(a).__name__})")
     if device is not None:
-        _device(device)
+        require_cpu(device)
     d = input.dtype if dtype is None else _dtype.to_dtype(dtype)
     return _cast(input, d, copy)
 register(to, namespace=None)

@@ -6,13 +6,13 @@ import ml_dtypes
 import numpy as np
 
 from .. import _dtype, _random
-from .._tensor import Tensor, device as _device, wrap
+from .._tensor import Tensor, require_cpu, wrap
 from ._helpers import dtype_name, is_tensor, to_array
 
 
 def _check_device(device):
     if device is not None:
-        _device(device)  # raises for anything but the CPU
+        require_cpu(device)  # PyTorch's error for a device this CPU-only build has not
 
 
 def _finish(t, requires_grad, out=None):

@@ -5,7 +5,7 @@ import weakref
 from collections import OrderedDict, namedtuple
 
 from ... import _dtype
-from ..._tensor import Tensor
+from ..._tensor import Tensor, require_cpu
 from ...autograd import grad_mode
 from ..parameter import Buffer, Parameter, UninitializedTensorMixin, is_lazy
 
@@ -423,12 +423,10 @@ class Module:
             elif isinstance(a, Tensor):
                 dtype = a.dtype
             elif isinstance(a, str) or a is None or type(a).__name__ == "device":
-                from ..._tensor import device
                 if a is not None:
-                    device(a)  # CPU only: anything else raises
+                    require_cpu(a)  # CPU only: anything else raises PyTorch's error
         if "device" in kwargs and kwargs["device"] is not None:
-            from ..._tensor import device
-            device(kwargs["device"])
+            require_cpu(kwargs["device"])
         if dtype is not None and not (dtype.is_floating_point or dtype.is_complex):
             raise TypeError("nn.Module.to only accepts floating point or complex dtypes, but got desired "
                             f"dtype={dtype}")
@@ -463,7 +461,7 @@ class Module:
         return self
 
     def cuda(self, device=None):
-        raise RuntimeError("torsh runs on the CPU only; device 'cuda' is not available")
+        require_cpu("cuda")  # AssertionError "Torch not compiled with CUDA enabled", as a CPU-only PyTorch
 
     def share_memory(self):
         """Parameters and buffers into shared memory, for Hogwild-style training in several processes."""
