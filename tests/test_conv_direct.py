@@ -1,8 +1,8 @@
 """The direct convolution kernel (C++ family ``conv_direct``, dispatch op ``conv2d_direct``) against
 PyTorch: which convolutions take it, its output on register-block tails (output channels not a
-multiple of 4, rows not a multiple of 16 or 8, rows narrower than 8), bias or none, thread counts, the gradients of a graph
-whose forward ran on it, the direct weight gradient of a training step (and its double backward),
-and the kernels' own argument checks."""
+multiple of 4, rows not a multiple of 8, rows narrower than 8), strides, padding, bias or none, thread
+counts, the gradients of a graph whose forward ran on it (the stride-1 input gradient direct too), the
+direct weight gradient of a training step (and its double backward), and the kernels' own argument checks."""
 import os
 import subprocess
 import sys
@@ -38,7 +38,9 @@ def _ops(records):
     ((2, 1, 9, 28), (6, 1, 5, 5), 2, True),          # 6 channels: a block of 4 and 2 left; 28 = 16 + 12 columns
     ((1, 1, 40, 37), (5, 1, 3, 3), (0, 2), False),   # batch 1, asymmetric padding per dim, no bias
     ((3, 2, 11, 17), (8, 2, 3, 5), 0, True),         # kh != kw, no padding
-    ((2, 2, 20, 20), (4, 2, 4, 4), 1, True),         # C*kh*kw = 32, the largest taken
+    ((2, 2, 20, 20), (4, 2, 4, 4), 1, True),         # C*kh*kw = 32
+    ((2, 64, 8, 8), (64, 64, 3, 3), 1, True),        # 576 taps, rows of exactly 8 (W12's last block)
+    ((2, 11, 12, 12), (8, 11, 1, 3), 0, True),       # 33 taps: 11 chunks of 3
     ((2, 3, 6, 6), (3, 3, 3, 3), 0, True),           # rows of 4 columns (scalar), 3 channels
     ((2, 1, 12, 12), (7, 1, 3, 3), 1, True),         # 12 columns: 8 + a block moved back; 4 + 3 channels
 ])
@@ -53,17 +55,13 @@ def test_forward_matches_torch_and_runs_on_the_direct_kernel(xs, ws, padding, bi
     np.testing.assert_allclose(y.numpy(), expected.numpy(), **TOL)
 
 
-@pytest.mark.parametrize("case", ["float64", "stride 2", "dilation 2", "groups 2", "33 taps"])
+@pytest.mark.parametrize("case", ["float64", "dilation 2", "groups 2"])
 def test_other_convolutions_stay_on_im2col(case):
     xs, ws, kwargs, dtype = (2, 4, 12, 12), (8, 4, 3, 3), {}, np.float32
-    if case == "stride 2":
-        kwargs = dict(stride=2)
-    elif case == "dilation 2":
+    if case == "dilation 2":
         kwargs = dict(dilation=2)
     elif case == "groups 2":
         ws, kwargs = (8, 2, 3, 3), dict(groups=2)
-    elif case == "33 taps":
-        xs, ws = (2, 11, 12, 12), (8, 11, 1, 3)
     elif case == "float64":
         dtype = np.float64
     x, w, b = (a.astype(dtype) for a in _inputs(xs, ws))
@@ -79,17 +77,26 @@ def test_other_convolutions_stay_on_im2col(case):
     np.testing.assert_allclose(tw.grad.numpy(), rw.grad.numpy(), **TOL)
 
 
-def test_input_gradient_through_a_direct_forward_matches_torch():
-    """Only x requires grad: no columns are kept, the forward runs direct, the backward is col2im."""
-    x, w, b = _inputs((4, 3, 10, 18), (6, 3, 3, 3), seed=1)
+@pytest.mark.parametrize("xs, ws, kwargs, direct_backward", [
+    ((4, 3, 10, 18), (6, 3, 3, 3), dict(padding=1), True),     # stride 1: the input gradient is a direct convolution
+    ((2, 5, 9, 7), (4, 5, 2, 4), dict(padding=(0, 3)), True),   # padding past kw - 1 on one side: gy cropped, not padded
+    ((2, 4, 11, 10), (3, 4, 3, 3), dict(padding="same"), True),
+    ((2, 4, 10, 10), (3, 4, 4, 2), dict(padding="same"), True),  # even kernel: more zeros after than before
+    ((3, 4, 13, 12), (5, 4, 3, 3), dict(stride=2, padding=1), False),  # stride 2: GEMM and col2im
+])
+def test_input_gradient_through_a_direct_forward_matches_torch(xs, ws, kwargs, direct_backward):
+    """Only x requires grad: no columns are kept, the forward runs direct, and at stride 1 the backward too."""
+    x, w, b = _inputs(xs, ws, seed=1)
     tx = torsh.tensor(x, requires_grad=True)
     with dispatch.record() as records:
-        y = F.conv2d(tx, torsh.tensor(w), torsh.tensor(b), padding=1)
-    assert "conv2d_direct" in {r.op for r in records}
+        y = F.conv2d(tx, torsh.tensor(w), torsh.tensor(b), **kwargs)
+    assert _ops(records) == {("conv2d_direct", "pythran_omp")}
     g = np.random.default_rng(2).standard_normal(y.shape).astype(np.float32)
-    y.backward(torsh.tensor(g))
+    with dispatch.record() as records:
+        y.backward(torsh.tensor(g))
+    assert ("conv2d_direct" in {r.op for r in records}) == direct_backward
     rx = torch.tensor(x, requires_grad=True)
-    torch.nn.functional.conv2d(rx, torch.from_numpy(w), torch.from_numpy(b), padding=1).backward(torch.from_numpy(g))
+    torch.nn.functional.conv2d(rx, torch.from_numpy(w), torch.from_numpy(b), **kwargs).backward(torch.from_numpy(g))
     np.testing.assert_allclose(tx.grad.numpy(), rx.grad.numpy(), **TOL)
 
 
@@ -98,20 +105,24 @@ def test_input_gradient_through_a_direct_forward_matches_torch():
     ((4, 1, 28, 28), (6, 1, 5, 5), 2),     # LeNet-5's first layer: 5 taps = 3 + 2, 6 channels = 4 + 2
     ((3, 2, 9, 13), (7, 2, 4, 3), 1),      # rows of 11 (8 + a masked tail), 4 taps = 3 + 1, 4 + 3 channels
     ((2, 3, 6, 5), (1, 3, 3, 3), 0),       # rows of 3 (masked only), 1 channel
+    ((4, 16, 32, 32), (32, 16, 3, 3), dict(stride=2, padding=1)),  # W12's strided 3x3: column phases of the input
+    ((4, 16, 32, 32), (32, 16, 1, 1), dict(stride=2)),             # ... and its 1x1 shortcut
+    ((3, 3, 17, 23), (5, 3, 3, 2), dict(stride=(3, 2), padding=(2, 1))),  # strides and paddings per dim
 ])
 def test_training_step_runs_both_direct_kernels_and_matches_torch(xs, ws, padding):
     """Weight and input requiring grad: the forward and the weight gradient run direct, no columns are kept."""
     x, w, b = _inputs(xs, ws, seed=4)
     tx, tw, tb = (torsh.tensor(a, requires_grad=True) for a in (x, w, b))
+    kwargs = padding if isinstance(padding, dict) else dict(padding=padding)
     with dispatch.record() as records:
-        y = F.conv2d(tx, tw, tb, padding=padding)
+        y = F.conv2d(tx, tw, tb, **kwargs)
         assert y.grad_fn.cols is None
         g = np.random.default_rng(5).standard_normal(y.shape).astype(np.float32)
         y.backward(torsh.tensor(g))
     assert _ops(records) == {("conv2d_direct", "pythran_omp")}
     assert ("conv2d_direct_weight_grad", "pythran_omp") in {(r.op, r.variant) for r in records}
     rx, rw, rb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-    yr = torch.nn.functional.conv2d(rx, rw, rb, padding=padding)
+    yr = torch.nn.functional.conv2d(rx, rw, rb, **kwargs)
     yr.backward(torch.from_numpy(g))
     np.testing.assert_allclose(y.detach().numpy(), yr.detach().numpy(), **TOL)
     for ours, ref in ((tx, rx), (tw, rw), (tb, rb)):
@@ -147,8 +158,9 @@ def test_direct_weight_gradient_has_gradients_itself():
 
 
 @pytest.mark.parametrize("num_threads", [1, 2])
-def test_any_thread_count_gives_the_same_output(num_threads):
-    x, w, b = _inputs((5, 3, 16, 33), (7, 3, 3, 3), seed=3)
+@pytest.mark.parametrize("batch", [5, 1])  # batch 1: the threads share the output channels instead of samples
+def test_any_thread_count_gives_the_same_output(num_threads, batch):
+    x, w, b = _inputs((batch, 3, 16, 33), (7, 3, 3, 3), seed=3)
     before = torsh.get_num_threads()
     torsh.set_num_threads(num_threads)
     tw = torsh.tensor(w, requires_grad=True)
@@ -181,6 +193,42 @@ def test_kernel_refuses_buffers_smaller_than_the_shapes_say():
         DIRECT.conv2d_direct_weight_grad(np.zeros((2, 1, 6, 6), np.float32), gy, w, 2, 1, 6, 6, 2, 3, 3, 4, 4, False)
 
 
+def test_strided_padded_entry_points_refuse_buffers_smaller_than_the_shapes_say():
+    x = np.zeros((1, 1, 6, 6), np.float32)
+    w, b = np.zeros((2, 1, 3, 3), np.float32), np.zeros(2, np.float32)
+    out = np.zeros((1, 2, 3, 2), np.float32)  # stride 2, padding 1: (1, 2, 3, 3) needed
+    with pytest.raises(ValueError, match="conv2d: out holds 48 bytes, needs 18 float32 values"):
+        DIRECT.conv2d(x, w, b, out, 1, 1, 6, 6, 2, 3, 3, 2, 2, 1, 1, 3, 3, False)
+    with pytest.raises(ValueError, match="conv2d: x holds 144 bytes, needs 72 float32 values"):
+        DIRECT.conv2d(x, w, b, np.zeros(18, np.float32), 2, 1, 6, 6, 2, 3, 3, 2, 2, 1, 1, 3, 3, False)
+    with pytest.raises(ValueError, match="conv2d: inconsistent shape arguments"):  # stride 0
+        DIRECT.conv2d(x, w, b, np.zeros(18, np.float32), 1, 1, 6, 6, 2, 3, 3, 0, 2, 1, 1, 3, 3, False)
+    with pytest.raises(ValueError, match="conv2d_weight_grad: dw holds 68 bytes"):
+        DIRECT.conv2d_weight_grad(x, np.zeros(18, np.float32), np.zeros(17, np.float32), 1, 1, 6, 6, 2, 3, 3, 2, 2,
+                                  1, 1, 3, 3, False)
+    with pytest.raises(ValueError, match="conv2d_weight_grad: the shape arguments make the padded input larger"):
+        DIRECT.conv2d_weight_grad(x, np.zeros(18, np.float32), w, 1, 1, 6, 6, 2, 3, 3, 1 << 40, 2, 1, 1, 3, 3, False)
+    with pytest.raises(TypeError):  # a read-only output buffer
+        DIRECT.conv2d(x, w, b, b"\0" * 128, 1, 1, 6, 6, 2, 3, 3, 2, 2, 1, 1, 3, 3, False)
+
+
+def test_padding_larger_than_the_input_and_cropping_padding_match_a_reference():
+    """The kernel pads each sample itself: zeros past the input on every side, or (negative padding,
+    as the stride-1 input gradient passes when padding exceeds kernel - 1) rows and columns dropped."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 3, 5, 4), dtype=np.float32)
+    w = rng.standard_normal((5, 3, 2, 3), dtype=np.float32)
+    b = rng.standard_normal(5, dtype=np.float32)
+    for ph, pw in ((4, 6), (-1, -2), (0, 3)):
+        padded = np.pad(x, ((0, 0), (0, 0), (max(ph, 0), 8), (max(pw, 0), 8)))[:, :, max(-ph, 0):, max(-pw, 0):]
+        oh, ow = padded.shape[2] - 2 - 8 + 1 + 2, padded.shape[3] - 3 - 8 + 1 + 3  # some zero rows/columns past x
+        y = np.empty((2, 5, oh, ow), np.float32)
+        DIRECT.conv2d(x, w, b, y, 2, 3, 5, 4, 5, 2, 3, 1, 1, ph, pw, oh, ow, False)
+        expected = torch.nn.functional.conv2d(torch.from_numpy(np.ascontiguousarray(padded)), torch.from_numpy(w),
+                                              torch.from_numpy(b))[:, :, :oh, :ow]
+        np.testing.assert_allclose(y, expected.numpy(), **TOL)
+
+
 def _run_on_baseline_copy(code):
     """The words ``code`` prints, run in a fresh interpreter that loads the portable kernel copies."""
     env = dict(os.environ, TORSH_KERNEL_ISA="baseline")
@@ -210,5 +258,13 @@ def test_the_baseline_copys_scalar_kernels_compute_the_same_as_numpy():
             "gy = rng.standard_normal((2, 5, 5, 8), dtype=np.float32); dw = np.empty_like(w)\n"
             "m.conv2d_direct_weight_grad(xp, gy, dw, 2, 3, 7, 9, 5, 3, 2, 5, 8, True)\n"
             "ref_dw = np.einsum('noij,ncijkl->ockl', gy, windows)\n"
-            "print(m.VECTORISED, np.abs(y - ref).max() < 1e-4, np.abs(dw - ref_dw).max() < 1e-4)")
-    assert _run_on_baseline_copy(code) == ["False", "True", "True"]
+            "x = xp[:, :, 1:-1, 1:-1].copy(); ys = np.empty((2, 5, 3, 4), np.float32)\n"  # stride 2, padding 1
+            "m.conv2d(x, w, b, ys, 2, 3, 5, 7, 5, 3, 2, 2, 2, 1, 1, 3, 4, True)\n"
+            "xz = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)))\n"
+            "ws = win(xz, (3, 2), axis=(2, 3))[:, :, ::2, ::2][:, :, :3, :4]; ref_s = np.einsum('ncijkl,ockl->noij', ws, w) + b[:, None, None]\n"
+            "gs = gy[:, :, :3, :4].copy(); dws = np.empty_like(w)\n"
+            "m.conv2d_weight_grad(x, gs, dws, 2, 3, 5, 7, 5, 3, 2, 2, 2, 1, 1, 3, 4, True)\n"
+            "ref_dws = np.einsum('noij,ncijkl->ockl', gs, ws)\n"
+            "print(m.VECTORISED, np.abs(y - ref).max() < 1e-4, np.abs(dw - ref_dw).max() < 1e-4,\n"
+            "      np.abs(ys - ref_s).max() < 1e-4, np.abs(dws - ref_dws).max() < 1e-4)")
+    assert _run_on_baseline_copy(code) == ["False", "True", "True", "True", "True"]

@@ -297,6 +297,54 @@ def test_conv_direct_refuses_shapes_whose_product_overflows(isa):
         direct.conv2d_direct(xp, w, b, out, 1, 1, -(1 << 62), 4, 1, 2, 2, 3, 3, False)
 
 
+def _direct_geometry(n=2, c=3, h=7, w=6, o=5, kh=3, kw=2, sh=2, sw=1, ph=1, pw=2):
+    """A consistent conv2d (strided, padded) geometry of the conv_direct family and its buffer sizes."""
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    return [n, c, h, w, o, kh, kw, sh, sw, ph, pw, oh, ow], n * c * h * w, o * c * kh * kw, n * o * oh * ow
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_conv_direct_strided_entry_points_run_on_exact_buffers_and_refuse_smaller(isa):
+    direct = family("conv_direct", isa)
+    geom, x_size, w_size, y_size = _direct_geometry()
+    o = geom[4]
+    x, w, b, y = np.ones(x_size, F32), np.ones(w_size, F32), np.zeros(o, F32), np.zeros(y_size, F32)
+    direct.conv2d(x, w, b, y, *geom, False)
+    direct.conv2d_weight_grad(x, y, w, *geom, False)
+    for name in ("x", "w", "b", "out"):
+        args = dict(x=x, w=w, b=b, out=y)
+        args[name] = args[name][:-1]
+        with pytest.raises(ValueError, match=f"conv2d: {name} holds"):
+            direct.conv2d(*args.values(), *geom, False)
+    for name in ("x", "gy", "dw"):
+        args = dict(x=x, gy=y, dw=w)
+        args[name] = args[name][:-1]
+        with pytest.raises(ValueError, match=f"conv2d_weight_grad: {name} holds"):
+            direct.conv2d_weight_grad(*args.values(), *geom, False)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_conv_direct_strided_entry_points_refuse_impossible_geometry(isa):
+    direct = family("conv_direct", isa)
+    geom, x_size, w_size, y_size = _direct_geometry()
+    x, w, b, y = np.ones(x_size, F32), np.ones(w_size, F32), np.zeros(geom[4], F32), np.zeros(y_size, F32)
+    huge = 1 << 32
+    for index, value in ((7, 0), (8, -1), (1, 0), (11, -3), (0, -1)):  # stride 0, negative stride, no channels, ...
+        bad = list(geom)
+        bad[index] = value
+        with pytest.raises(ValueError, match="conv2d: inconsistent shape arguments"):
+            direct.conv2d(x, w, b, y, *bad, False)
+        with pytest.raises(ValueError, match="conv2d_weight_grad: inconsistent shape arguments"):
+            direct.conv2d_weight_grad(x, y, w, *bad, False)
+    with pytest.raises(ValueError, match="conv2d: the shape arguments make x larger than any buffer"):
+        direct.conv2d(x, w, b, y, huge, huge, 4, 4, 1, 2, 2, 1, 1, 0, 0, 3, 3, False)
+    for index in (7, 9):  # a stride or padding no buffer offset can reach (the buffers themselves are fine)
+        bad = list(geom)
+        bad[index] = 1 << 40
+        with pytest.raises(ValueError, match="conv2d_weight_grad: the shape arguments make the padded input larger"):
+            direct.conv2d_weight_grad(x, y, w, *bad, False)
+
+
 _CRASH_PROBE = """
 import numpy as np, importlib
 for isa in ("", "_avx2"):
@@ -328,6 +376,20 @@ for isa in ("", "_avx2"):
         cell.gemm(small, cell.pack_weight(w, 8, 2, False), small, 64, 8, 2, 64, 64, False)
     except ValueError:
         pass
+for isa in ("", "_avx2"):
+    try:
+        direct = importlib.import_module("torsh._kernels.conv_direct" + isa)
+    except ImportError:
+        continue
+    small = np.zeros(16, np.float32)
+    for geom in ((2, 3, 7, 6, 5, 3, 2, 2, 1, 1, 2, 4, 7), (1, 1, 4, 4, 1, 3, 3, 1, 1, -9, 40, 9, 9),
+                 (1, 1, 4, 4, 1, 3, 3, 1 << 40, 1, 0, 0, 2, 2)):
+        for call in (lambda: direct.conv2d(small, small, small, small, *geom, True),
+                     lambda: direct.conv2d_weight_grad(small, small, small, *geom, True)):
+            try:
+                call()
+            except ValueError:
+                pass
 print("alive")
 """
 

@@ -137,13 +137,13 @@ def _out_spatial(in_spatial, kernel, stride, pads, dilation):
 _CACHE_CHUNK_BYTES = 256 * 1024  # output rows finished (bias added) while they are still in L2
 
 
-# C*kh*kw up to which a float32 convolution of stride 1 runs on the direct kernels (kernels_cpp/
-# conv_direct.cpp: forward and weight gradient) instead of im2col + GEMMs. Measured at W5's 27
-# (32x3x32x32 -> 64, 3x3; best of 40, 2 threads: forward 0.80 ms against PyTorch's 1.09 ms, weight
-# gradient 0.71 ms against 1.14 ms for the GEMM on kept columns) and LeNet-5's first layer's 25
-# (forward 0.16 ms, weight gradient 0.13 ms against 0.75 ms). Not taken above: at LeNet-5's second
-# layer (150 taps) the weight gradient's GEMM on kept columns won (0.35 against 0.44 ms).
-DIRECT_MAX_TAPS = 32
+# C*kh*kw up to which a float32 convolution runs on the direct kernels (kernels_cpp/conv_direct.cpp:
+# forward, weight gradient, and at stride 1 the input gradient) instead of im2col + GEMMs. Their
+# register tiles (4 output channels x 24 positions) ran W12's 3x3 convolutions (16-64 channels, batch
+# 32, 1 thread) at 85-107 GFLOP/s against 43-88 for im2col + OpenBLAS, with no column matrices:
+# forward 6.7 ms against 12.4, the weight gradients 7.9 against 9.1, the stride-1 input gradients
+# 4.7 against 9.0 (the GEMM + col2im). The bound only keeps a tap's weights block small.
+DIRECT_MAX_TAPS = 1 << 14
 
 
 def _direct_kernel(x, w_shape, w_dtype, stride, pads, dilation, groups):
@@ -152,36 +152,52 @@ def _direct_kernel(x, w_shape, w_dtype, stride, pads, dilation, groups):
     module = kernels.get("conv_direct")
     if (module is None or not module.VECTORISED or x.ndim != 4 or groups != 1
             or x.dtype != np.float32 or w_dtype != np.float32 or x.shape[0] == 0
-            or any(s != 1 for s in stride) or any(d != 1 for d in dilation)
-            or any(lo < 0 or hi < 0 for lo, hi in pads) or int(np.prod(w_shape[1:])) > DIRECT_MAX_TAPS):
+            or any(d != 1 for d in dilation) or any(lo < 0 or hi < 0 for lo, hi in pads)
+            or int(np.prod(w_shape[1:])) > DIRECT_MAX_TAPS):
         return None
     return module
 
 
-def _conv_direct(module, x, w, pads, bias, out_sp, parallel):
+def _geometry(x, w_shape, stride, pads, out_sp):
+    """The kernels' shape arguments after the buffers: n, C, H, W, O, kh, kw, sh, sw, ph, pw, OH, OW
+    (the zeros after the input follow from the output's size)."""
+    return (*x.shape, w_shape[0], *w_shape[2:], *stride, pads[0][0], pads[1][0], *out_sp)
+
+
+def _conv_direct(module, x, w, pads, bias, stride, out_sp, parallel):
     n, o = x.shape[0], w.shape[0]
-    xp = np.ascontiguousarray(_pad(x, pads))
     y = np.empty((n, o) + tuple(out_sp), np.float32)
     b = np.zeros(o, np.float32) if bias is None else np.ascontiguousarray(bias, np.float32)
-    module.conv2d_direct(xp, np.ascontiguousarray(w), b, y, n, x.shape[1], *xp.shape[2:], o, *w.shape[2:], *out_sp,
-                         parallel)
+    module.conv2d(np.ascontiguousarray(x), np.ascontiguousarray(w), b, y, *_geometry(x, w.shape, stride, pads, out_sp),
+                  parallel)
     return y
 
 
-def _weight_grad_direct(module, x, gy, kernel, pads, parallel):
-    n, o = gy.shape[:2]
-    xp = np.ascontiguousarray(_pad(x, pads))
+def _weight_grad_direct(module, x, gy, kernel, stride, pads, parallel):
+    o = gy.shape[1]
     dw = np.empty((o, x.shape[1]) + tuple(kernel), np.float32)
-    module.conv2d_direct_weight_grad(xp, np.ascontiguousarray(gy), dw, n, x.shape[1], *xp.shape[2:], o, *kernel,
-                                     *gy.shape[2:], parallel)
+    module.conv2d_weight_grad(np.ascontiguousarray(x), np.ascontiguousarray(gy), dw,
+                              *_geometry(x, dw.shape, stride, pads, gy.shape[2:]), parallel)
     return dw
+
+
+def _input_grad_direct(module, gy, w, in_spatial, pads, parallel):
+    """At stride 1 the input gradient is a convolution of gy with the flipped weights, channels swapped:
+    dx[c, i] = sum_{o, k} w[o, c, k] gy[o, i + lo - k], i.e. kh - 1 - lo zeros before gy's rows."""
+    n, c = gy.shape[0], w.shape[1]
+    kh, kw = w.shape[2:]
+    flipped = np.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+    dx = np.empty((n, c) + tuple(in_spatial), np.float32)
+    module.conv2d(np.ascontiguousarray(gy), flipped, np.zeros(c, np.float32), dx, *gy.shape, c, kh, kw, 1, 1,
+                  kh - 1 - pads[0][0], kw - 1 - pads[1][0], *in_spatial, parallel)
+    return dx
 
 
 def conv_forward_np(x, w, stride, pads, dilation, groups, keep_cols=None, bias=None):
     """The convolution's output (plus ``bias``, an array of O values, if given); ``keep_cols`` (a list)
     receives the im2col matrix for the weight grad, if the forward made one.
 
-    Small float32 convolutions of stride 1 run on the direct kernel (dispatch op
+    float32 convolutions without dilation or groups run on the direct kernel (dispatch op
     ``conv2d_direct``; their weight gradient has one too), the others on im2col + GEMMs
     (``_conv_forward_im2col``)."""
     if x.shape[0] == 0:  # an empty batch: nothing for im2col or the kernels, whose loops assume samples
@@ -192,7 +208,7 @@ def conv_forward_np(x, w, stride, pads, dilation, groups, keep_cols=None, bias=N
         return _conv_forward_im2col(x, w, stride, pads, dilation, groups, keep_cols, bias)
     out_sp = _out_spatial(x.shape[2:], w.shape[2:], stride, pads, dilation)
     return dispatch.call("conv2d_direct", x.shape[0] * w.shape[0] * int(np.prod(out_sp)), x.dtype, True,
-                         lambda parallel: _conv_direct(module, x, w, pads, bias, out_sp, parallel),
+                         lambda parallel: _conv_direct(module, x, w, pads, bias, stride, out_sp, parallel),
                          lambda: _conv_forward_im2col(x, w, stride, pads, dilation, groups, keep_cols, bias),
                          reference="im2col")
 
@@ -263,7 +279,25 @@ def _conv_forward_im2col(x, w, stride, pads, dilation, groups, keep_cols=None, b
 
 
 def conv_input_grad_np(gy, w, in_spatial, stride, pads, dilation, groups):
-    """col2im: the gradient of conv_forward_np w.r.t. its (unpadded) input of spatial size ``in_spatial``."""
+    """The gradient of conv_forward_np w.r.t. its (unpadded) input of spatial size ``in_spatial``: at stride 1
+    in float32 a convolution on the direct kernel (dispatch op ``conv2d_direct``), else GEMMs and col2im."""
+    n, o_total = gy.shape[:2]
+    kernel, cg = tuple(w.shape[2:]), w.shape[1]
+    dtype = np.result_type(gy, w)
+    if n == 0:  # an empty batch (see conv_forward_np)
+        return np.zeros((0, groups * cg) + tuple(in_spatial), dtype=dtype)
+    module = None if gy.dtype != np.float32 or any(s != 1 for s in stride) else _direct_kernel(
+        gy, (cg, o_total) + kernel, w.dtype, stride, pads, dilation, groups)
+    if module is not None:
+        return dispatch.call("conv2d_direct", n * cg * int(np.prod(in_spatial)), dtype, True,
+                             lambda parallel: _input_grad_direct(module, gy, w, in_spatial, pads, parallel),
+                             lambda: _input_grad_im2col(gy, w, in_spatial, stride, pads, dilation, groups),
+                             reference="im2col")
+    return _input_grad_im2col(gy, w, in_spatial, stride, pads, dilation, groups)
+
+
+def _input_grad_im2col(gy, w, in_spatial, stride, pads, dilation, groups):
+    """conv_input_grad_np by GEMMs into columns and col2im."""
     n, o_total = gy.shape[:2]
     kernel = tuple(w.shape[2:])
     out_sp = gy.shape[2:]
@@ -271,8 +305,6 @@ def conv_input_grad_np(gy, w, in_spatial, stride, pads, dilation, groups):
     kk = int(np.prod(kernel))
     length = int(np.prod(out_sp))
     dtype = np.result_type(gy, w)
-    if n == 0:  # an empty batch (see conv_forward_np)
-        return np.zeros((0, groups * cg) + tuple(in_spatial), dtype=dtype)
     w_rows = w.reshape(groups, og, cg * kk).astype(dtype, copy=False)
     if _channel_major(n, groups, o_total, cg * kk, length):
         # cols[(c, k), (n, l)] = sum_o w[o, (c, k)] gy[n, o, l]: one GEMM over the batch
@@ -318,7 +350,7 @@ def _col2im_np(cols, n, channels, kernel, out_sp, in_spatial, stride, pads, dila
 def conv_weight_grad_np(x, gy, kernel, stride, pads, dilation, groups, cols=None):
     """dW from the input and the output gradient; ``cols``: x's im2col matrix in either layout, if known.
 
-    Without columns, small float32 convolutions of stride 1 run on the direct kernel (dispatch op
+    Without columns, float32 convolutions without dilation or groups run on the direct kernel (dispatch op
     ``conv2d_direct_weight_grad``), the others on GEMMs (``_weight_grad_im2col``)."""
     n, o_total = gy.shape[:2]
     if n == 0:  # an empty batch: no samples to sum over (see conv_forward_np)
@@ -328,7 +360,7 @@ def conv_weight_grad_np(x, gy, kernel, stride, pads, dilation, groups, cols=None
         x, (o_total, x.shape[1]) + tuple(kernel), gy.dtype, stride, pads, dilation, groups)
     if module is not None:
         return dispatch.call("conv2d_direct_weight_grad", macs, x.dtype, True,
-                             lambda parallel: _weight_grad_direct(module, x, gy, kernel, pads, parallel),
+                             lambda parallel: _weight_grad_direct(module, x, gy, kernel, stride, pads, parallel),
                              lambda: _weight_grad_im2col(x, gy, kernel, stride, pads, dilation, groups),
                              reference="im2col")
     return _weight_grad_im2col(x, gy, kernel, stride, pads, dilation, groups, cols)
