@@ -195,8 +195,8 @@ def _zero_entries(default_mask, flat_indices):
     return mask
 
 
-class RandomUnstructured(BasePruningMethod):
-    """Prunes ``amount`` entries (a count, or a fraction of the tensor) chosen at random."""
+class _EntryPruning(BasePruningMethod):
+    """Prunes ``amount`` entries (a count, or a fraction of the tensor): those ``_entries_to_prune`` picks."""
 
     PRUNING_TYPE = "unstructured"
 
@@ -208,29 +208,25 @@ class RandomUnstructured(BasePruningMethod):
         n_prune = _checked_nparams_toprune(self.amount, t.nelement())
         if n_prune == 0:
             return default_mask.clone(memory_format=torsh.contiguous_format)
-        scores = torsh.rand_like(t)
-        return _zero_entries(default_mask, torsh.topk(scores.view(-1), k=n_prune).indices)
+        return _zero_entries(default_mask, self._entries_to_prune(t, n_prune))
+
+
+class RandomUnstructured(_EntryPruning):
+    """Prunes ``amount`` entries (a count, or a fraction of the tensor) chosen at random."""
+
+    def _entries_to_prune(self, t, n_prune):
+        return torsh.topk(torsh.rand_like(t).view(-1), k=n_prune).indices
 
     @classmethod
     def apply(cls, module, name, amount):
         return super().apply(module, name, amount=amount)
 
 
-class L1Unstructured(BasePruningMethod):
+class L1Unstructured(_EntryPruning):
     """Prunes the ``amount`` entries of smallest absolute value."""
 
-    PRUNING_TYPE = "unstructured"
-
-    def __init__(self, amount):
-        _validate_pruning_amount_init(amount)
-        self.amount = amount
-
-    def compute_mask(self, t, default_mask):
-        n_prune = _checked_nparams_toprune(self.amount, t.nelement())
-        if n_prune == 0:
-            return default_mask.clone(memory_format=torsh.contiguous_format)
-        smallest = torsh.topk(torsh.abs(t).view(-1), k=n_prune, largest=False)
-        return _zero_entries(default_mask, smallest.indices)
+    def _entries_to_prune(self, t, n_prune):
+        return torsh.topk(torsh.abs(t).view(-1), k=n_prune, largest=False).indices
 
     @classmethod
     def apply(cls, module, name, amount, importance_scores=None):
@@ -246,38 +242,45 @@ def _channel_mask(t, dim, kept):
     return mask
 
 
-class RandomStructured(BasePruningMethod):
-    """Prunes ``amount`` whole channels along ``dim``, chosen at random."""
+class _ChannelPruning(BasePruningMethod):
+    """Prunes ``amount`` whole channels along ``dim``: all but those ``_channels_kept`` picks (None: keep
+    every channel, the mask stays ``default_mask``)."""
 
     PRUNING_TYPE = "structured"
+
+    def compute_mask(self, t, default_mask):
+        _validate_structured_pruning(t)
+        _validate_pruning_dim(t, self.dim)
+        n_channels = t.shape[self.dim]
+        kept = self._channels_kept(t, n_channels, _checked_nparams_toprune(self.amount, n_channels))
+        if kept is None:
+            return default_mask
+        mask = _channel_mask(t, self.dim, kept)
+        mask *= default_mask.to(dtype=mask.dtype)
+        return mask
+
+
+class RandomStructured(_ChannelPruning):
+    """Prunes ``amount`` whole channels along ``dim``, chosen at random."""
 
     def __init__(self, amount, dim=-1):
         _validate_pruning_amount_init(amount)
         self.amount = amount
         self.dim = dim
 
-    def compute_mask(self, t, default_mask):
-        _validate_structured_pruning(t)
-        _validate_pruning_dim(t, self.dim)
-        n_channels = t.shape[self.dim]
-        n_prune = _checked_nparams_toprune(self.amount, n_channels)
+    def _channels_kept(self, t, n_channels, n_prune):
         if n_prune == 0:
-            return default_mask
+            return None
         scores = torsh.rand(n_channels)
-        threshold = torsh.kthvalue(scores, k=n_prune).values
-        mask = _channel_mask(t, self.dim, scores > threshold)
-        mask *= default_mask.to(dtype=mask.dtype)
-        return mask
+        return scores > torsh.kthvalue(scores, k=n_prune).values
 
     @classmethod
     def apply(cls, module, name, amount, dim=-1):
         return super().apply(module, name, amount=amount, dim=dim)
 
 
-class LnStructured(BasePruningMethod):
+class LnStructured(_ChannelPruning):
     """Prunes the ``amount`` channels along ``dim`` of smallest L``n`` norm."""
-
-    PRUNING_TYPE = "structured"
 
     def __init__(self, amount, n, dim=-1):
         _validate_pruning_amount_init(amount)
@@ -285,18 +288,10 @@ class LnStructured(BasePruningMethod):
         self.n = n
         self.dim = dim
 
-    def compute_mask(self, t, default_mask):
-        _validate_structured_pruning(t)
-        _validate_pruning_dim(t, self.dim)
-        n_channels = t.shape[self.dim]
-        n_prune = _checked_nparams_toprune(self.amount, n_channels)
+    def _channels_kept(self, t, n_channels, n_prune):
         # PyTorch ranks the channels (and so checks n) even when nothing is pruned
         kept = torsh.topk(_compute_norm(t, self.n, self.dim), k=n_channels - n_prune, largest=True).indices
-        if n_prune == 0:
-            return default_mask
-        mask = _channel_mask(t, self.dim, kept)
-        mask *= default_mask.to(dtype=mask.dtype)
-        return mask
+        return kept if n_prune else None
 
     @classmethod
     def apply(cls, module, name, amount, n, dim, importance_scores=None):
