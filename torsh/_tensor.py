@@ -8,6 +8,8 @@ an in-place op on a view back to the base, as PyTorch's view + in-place semantic
 Most methods are thin names over the ops in ``torsh._ops``; they are attached at the end
 of ``torsh._ops.__init__`` so that this module stays about the tensor itself.
 """
+import operator
+
 import numpy as np
 
 from . import _dtype, _layouts
@@ -16,10 +18,44 @@ from .backend import events, memory
 
 
 class Size(tuple):
-    """torch.Size: a tuple of ints with PyTorch's repr."""
+    """torch.Size: a tuple of ints with PyTorch's repr; slices, concatenations and repeats stay Sizes."""
+
+    def __new__(cls, sizes=()):
+        items = tuple(sizes)
+        for i, item in enumerate(items):
+            if not isinstance(item, int) or isinstance(item, bool):
+                try:
+                    item = operator.index(item)  # NumPy integers, 0-d integer tensors
+                except TypeError:
+                    raise TypeError(f"torch.Size() takes an iterable of 'int' (item {i} is "
+                                    f"'{type(item).__name__}')") from None
+                items = items[:i] + (item,) + items[i + 1:]
+        return tuple.__new__(cls, items)
 
     def __repr__(self):
         return f"torsh.Size({list(self)})"
+
+    def __reduce__(self):
+        return Size, (tuple(self),)
+
+    def __getitem__(self, key):
+        item = tuple.__getitem__(self, key)
+        return tuple.__new__(Size, item) if isinstance(key, slice) else item
+
+    def __add__(self, other):
+        if not isinstance(other, tuple):
+            raise TypeError(f"can only concatenate tuple (not {type(other).__name__}) to torch.Size")
+        return tuple.__new__(Size, tuple.__add__(self, other))
+
+    def __radd__(self, other):
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return tuple.__new__(Size, tuple.__add__(other, self))
+
+    def __mul__(self, times):
+        return tuple.__new__(Size, tuple.__mul__(self, times))
+
+    __rmul__ = __mul__
 
     def numel(self):
         n = 1
@@ -207,11 +243,11 @@ class Tensor:
     # -- metadata ---------------------------------------------------------------------------
     @property
     def shape(self):
-        return Size(self._data.shape)
+        return tuple.__new__(Size, self._data.shape)  # NumPy's shape is ints already: no check
 
     def size(self, dim=None):
         if dim is None:
-            return Size(self._data.shape)
+            return tuple.__new__(Size, self._data.shape)
         from ._ops._helpers import normalize_dim
         return self._data.shape[normalize_dim(dim, self._data.ndim)]
 

@@ -91,10 +91,8 @@ def to_array(x, np_dtype):
 
 
 def dtype_name(d):
-    names = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
-             "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-             "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
-    return names[d.name]
+    """PyTorch's scalar-type name of ``d`` in messages: Float, Long, UInt16, ..."""
+    return _dtype.SCALAR_TYPE_NAMES[d.name]
 
 
 # -- which dtype kinds each op has a kernel for --------------------------------------------------
