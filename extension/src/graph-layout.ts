@@ -1,5 +1,11 @@
-// Layered top-down layout of a torsh graph document (docs/schemas/graph.schema.json).
-// Pure functions, no DOM: the view draws what this returns, the tests check its geometry.
+// Layout of a torsh graph document (docs/schemas/graph.schema.json) by ELK (elkjs): module groups
+// are compound nodes, so a group box holds exactly its module's nodes and boxes never overlap;
+// edges are routed orthogonally around the nodes. Repeated identical sibling modules (layers.0 ..
+// layers.11 of one type) fold into one "Block x 12" box until expanded. No DOM: the view draws
+// what this returns, the tests check its geometry.
+
+import ELK from 'elkjs/lib/elk.bundled.js';
+import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api';
 
 export const GRAPH_VERSION = 1;
 
@@ -24,6 +30,7 @@ export interface GraphGroup {
   id: string;
   label: string;
   module: string;
+  type?: string | null;
   parent: string | null;
   nodes: string[];
 }
@@ -53,119 +60,224 @@ export interface Box {
   width: number;
   height: number;
 }
+/** A run of identical sibling modules shown as one box. */
+export interface Fold {
+  id: string;
+  label: string; // "Linear x 12"
+  detail: string; // "layers.0 .. layers.11, 3 nodes each"
+  groups: GraphGroup[];
+  members: string[]; // node ids of all the folded modules
+}
 export interface PlacedNode extends Box {
-  node: GraphNode;
-  layer: number;
+  node: GraphNode | null; // null for a fold box
+  fold: Fold | null;
+  id: string;
 }
 export interface PlacedGroup extends Box {
   group: GraphGroup;
   depth: number;
+  label: Box & { text: string }; // the caption, clipped to fit inside the box
+}
+export interface PlacedEdge {
+  source: string; // visible ids (a fold box id when an end is folded)
+  target: string;
+  points: Array<[number, number]>; // absolute, first at the source, last at the target
 }
 export interface Layout {
   nodes: Map<string, PlacedNode>;
   groups: PlacedGroup[];
+  edges: PlacedEdge[];
+  folds: Fold[]; // folded now
   width: number;
   height: number;
 }
 
 export const NODE_WIDTH = 168;
 export const NODE_HEIGHT = 40;
-const GAP_X = 36;
-const GAP_Y = 56;
+export const LABEL_HEIGHT = 14;
+const CHAR_WIDTH = 6; // 10px UI font, generous average
 const GROUP_PAD = 10;
 const MARGIN = 24;
 
-/** Layer of each node: longest path from a node without inputs, so every edge points down. */
-export function assignLayers(doc: GraphDoc): Map<string, number> {
-  const inputs = new Map<string, string[]>(doc.nodes.map(n => [n.id, []]));
-  for (const e of doc.edges) {
-    inputs.get(e.target)?.push(e.source);
-  }
-  const layer = new Map<string, number>();
-  const visiting = new Set<string>();
-  // Iterative DFS: graphs of real models are deeper than the JS call stack likes.
-  for (const start of doc.nodes) {
-    const stack: string[] = [start.id];
-    while (stack.length) {
-      const id = stack[stack.length - 1];
-      if (layer.has(id)) {
-        stack.pop();
-        continue;
-      }
-      const pending = (inputs.get(id) ?? []).filter(s => !layer.has(s) && inputs.has(s));
-      if (pending.length && !visiting.has(id)) {
-        visiting.add(id);
-        stack.push(...pending);
-        continue;
-      }
-      const from = (inputs.get(id) ?? []).map(s => layer.get(s) ?? 0);
-      layer.set(id, from.length ? Math.max(...from) + 1 : 0);
-      stack.pop();
+/** Folds of repeated blocks: two or more numbered siblings in a row (layers.3, layers.4, ...) of one type
+ * whose nodes are the same ops, as nn.ModuleList / nn.Sequential blocks are. */
+export function findRepeats(doc: GraphDoc): Fold[] {
+  const byNode = new Map(doc.nodes.map(n => [n.id, n]));
+  const signature = (g: GraphGroup) => `${g.parent ?? ''}|${g.type ?? ''}|` +
+    g.nodes.map(id => byNode.get(id)).map(n => (n ? `${n.kind}:${n.op ?? ''}` : '?')).sort().join(',');
+  const index = (g: GraphGroup) => {
+    const last = g.module.slice(g.module.lastIndexOf('.') + 1);
+    return /^\d+$/.test(last) ? Number(last) : NaN;
+  };
+  const numbered = doc.groups.filter(g => g.nodes.length && !Number.isNaN(index(g)))
+    .sort((a, b) => (a.parent ?? '').localeCompare(b.parent ?? '') || index(a) - index(b));
+  const folds: Fold[] = [];
+  let run: GraphGroup[] = [];
+  const close = () => {
+    if (run.length >= 2) {
+      folds.push(foldOf(run));
     }
+    run = [];
+  };
+  for (const g of numbered) {
+    const last = run[run.length - 1];
+    if (last && !(last.parent === g.parent && index(g) === index(last) + 1 && signature(g) === signature(last))) {
+      close();
+    }
+    run.push(g);
   }
-  return layer;
+  close();
+  return folds;
 }
 
-/** Place nodes in layers; within a layer keep module members together, then follow their inputs. */
-export function layoutGraph(doc: GraphDoc): Layout {
-  const layerOf = assignLayers(doc);
-  const layers: GraphNode[][] = [];
-  for (const n of doc.nodes) {
-    const l = layerOf.get(n.id) ?? 0;
-    (layers[l] = layers[l] ?? []).push(n);
-  }
-  const inputs = new Map<string, string[]>();
-  for (const e of doc.edges) {
-    inputs.set(e.target, [...(inputs.get(e.target) ?? []), e.source]);
-  }
-  const column = new Map<string, number>();
-  const nodes = new Map<string, PlacedNode>();
-  let width = 0;
-  layers.forEach((members, l) => {
-    members = members ?? [];
-    // barycenter of the inputs' columns: fewer crossings than discovery order
-    const key = (n: GraphNode) => {
-      const cols = (inputs.get(n.id) ?? []).map(s => column.get(s)).filter((c): c is number => c !== undefined);
-      return cols.length ? cols.reduce((a, b) => a + b, 0) / cols.length : Number.MAX_SAFE_INTEGER;
-    };
-    const sorted = members
-      .map((n, i) => ({ n, i, module: n.module ?? '', bary: key(n) }))
-      .sort((a, b) => a.module.localeCompare(b.module) || a.bary - b.bary || a.i - b.i);
-    sorted.forEach(({ n }, i) => {
-      column.set(n.id, i);
-      const x = MARGIN + i * (NODE_WIDTH + GAP_X);
-      const y = MARGIN + l * (NODE_HEIGHT + GAP_Y);
-      nodes.set(n.id, { node: n, layer: l, x, y, width: NODE_WIDTH, height: NODE_HEIGHT });
-      width = Math.max(width, x + NODE_WIDTH + MARGIN);
-    });
-  });
-  const height = MARGIN * 2 + layers.length * (NODE_HEIGHT + GAP_Y) - GAP_Y;
-  return { nodes, groups: placeGroups(doc.groups, nodes), width, height: Math.max(height, 0) };
+function foldOf(groups: GraphGroup[]): Fold {
+  const first = groups[0];
+  const name = first.type || first.module;
+  return {
+    id: `fold:${first.id}`,
+    label: `${name} x ${groups.length}`,
+    detail: `${first.module} .. ${groups[groups.length - 1].module}, ${first.nodes.length} nodes each`,
+    groups,
+    members: groups.flatMap(g => g.nodes)
+  };
 }
 
-/** A module group is the bounding box of its nodes; enclosing modules get a wider margin. */
-function placeGroups(groups: GraphGroup[], nodes: Map<string, PlacedNode>): PlacedGroup[] {
-  const depthOf = new Map<string, number>();
-  for (const g of groups) {
-    // groups come parents first (schema), so the parent's depth is known
-    depthOf.set(g.id, g.parent ? (depthOf.get(g.parent) ?? 0) + 1 : 0);
-  }
-  const maxDepth = Math.max(0, ...depthOf.values());
-  const placed: PlacedGroup[] = [];
-  for (const g of groups) {
-    const members = g.nodes.map(id => nodes.get(id)).filter((p): p is PlacedNode => !!p);
-    if (!members.length) {
+/** The folds still closed: outer ones first; a fold inside a closed fold is hidden with it. */
+function activeFolds(doc: GraphDoc, expanded: Set<string>): Fold[] {
+  const depth = (f: Fold) => f.groups[0].module.split('.').length;
+  const active: Fold[] = [];
+  const hidden = new Set<string>();
+  for (const f of findRepeats(doc).sort((a, b) => depth(a) - depth(b))) {
+    if (expanded.has(f.id) || f.members.some(id => hidden.has(id))) {
       continue;
     }
-    const depth = depthOf.get(g.id) ?? 0;
-    const pad = GROUP_PAD * (1 + maxDepth - depth);
-    const x0 = Math.min(...members.map(m => m.x)) - pad;
-    const y0 = Math.min(...members.map(m => m.y)) - pad - 12;
-    const x1 = Math.max(...members.map(m => m.x + m.width)) + pad;
-    const y1 = Math.max(...members.map(m => m.y + m.height)) + pad;
-    placed.push({ group: g, depth, x: x0, y: y0, width: x1 - x0, height: y1 - y0 });
+    active.push(f);
+    f.members.forEach(id => hidden.add(id));
   }
-  return placed;
+  return active;
+}
+
+/** Caption text clipped to a width in pixels. */
+export function clipToWidth(text: string, width: number): string {
+  const max = Math.max(1, Math.floor(width / CHAR_WIDTH));
+  return text.length > max ? text.slice(0, Math.max(max - 1, 1)) + '…' : text;
+}
+
+const ROOT_OPTIONS: Record<string, string> = {
+  'elk.algorithm': 'layered',
+  'elk.direction': 'DOWN',
+  'elk.edgeRouting': 'ORTHOGONAL',
+  'elk.hierarchyHandling': 'INCLUDE_CHILDREN', // edges across module boxes are laid out with them
+  'elk.layered.spacing.nodeNodeBetweenLayers': '36',
+  'elk.spacing.nodeNode': '24',
+  'elk.spacing.edgeNode': '14',
+  'elk.layered.spacing.edgeNodeBetweenLayers': '14',
+  'elk.layered.nodePlacement.strategy': 'NETWORK_SIMPLEX',
+  'elk.padding': `[top=${MARGIN},left=${MARGIN},bottom=${MARGIN},right=${MARGIN}]`
+};
+const GROUP_OPTIONS: Record<string, string> = {
+  'elk.padding': `[top=${GROUP_PAD + LABEL_HEIGHT + 4},left=${GROUP_PAD},bottom=${GROUP_PAD},right=${GROUP_PAD}]`
+};
+
+/** Lay out ``doc`` with every repeated block folded except those whose fold id is in ``expanded``. */
+export async function layoutGraph(doc: GraphDoc, expanded: Set<string> = new Set()): Promise<Layout> {
+  const folds = activeFolds(doc, expanded);
+  const shownAs = new Map<string, string>(); // node id -> fold id
+  const foldedGroups = new Set<string>();
+  for (const f of folds) {
+    f.members.forEach(id => shownAs.set(id, f.id));
+    f.groups.forEach(g => foldedGroups.add(g.id));
+  }
+  // groups left visible: not folded and not inside a folded group
+  const groupById = new Map(doc.groups.map(g => [g.id, g]));
+  const insideFold = (g: GraphGroup): boolean => {
+    for (let p: GraphGroup | undefined = g; p; p = p.parent ? groupById.get(p.parent) : undefined) {
+      if (foldedGroups.has(p.id)) {
+        return true;
+      }
+    }
+    return false;
+  };
+  const groups = doc.groups.filter(g => !insideFold(g));
+  const elkOf = new Map<string, ElkNode>();
+  const root: ElkNode = { id: '__root', layoutOptions: ROOT_OPTIONS, children: [], edges: [] };
+  for (const g of groups) { // parents come first (schema)
+    const box: ElkNode = { id: g.id, layoutOptions: GROUP_OPTIONS, children: [] };
+    elkOf.set(g.id, box);
+    (elkOf.get(g.parent ?? '') ?? root).children!.push(box);
+  }
+  // innermost visible group of each node: the deepest group listing it
+  const container = new Map<string, string>();
+  for (const g of groups) {
+    for (const id of g.nodes) {
+      const now = container.get(id);
+      if (!now || groupById.get(now)!.module.length < g.module.length) {
+        container.set(id, g.id);
+      }
+    }
+  }
+  const leaf = (id: string, parentGroup: string | undefined) =>
+    (elkOf.get(parentGroup ?? '') ?? root).children!.push({ id, width: NODE_WIDTH, height: NODE_HEIGHT });
+  for (const n of doc.nodes) {
+    if (!shownAs.has(n.id)) {
+      leaf(n.id, container.get(n.id));
+    }
+  }
+  for (const f of folds) {
+    leaf(f.id, f.groups[0].parent ?? undefined);
+  }
+  const seen = new Set<string>();
+  const edges: ElkExtendedEdge[] = [];
+  for (const e of doc.edges) {
+    const source = shownAs.get(e.source) ?? e.source;
+    const target = shownAs.get(e.target) ?? e.target;
+    const key = `${source}->${target}`;
+    if (source !== target && !seen.has(key)) {
+      seen.add(key);
+      edges.push({ id: `e${edges.length}`, sources: [source], targets: [target] });
+    }
+  }
+  root.edges = edges;
+  const done = await new ELK().layout(root);
+  return placed(doc, done, folds, groups);
+}
+
+/** Absolute boxes from ELK's nested result (children are relative to their parent, edges to their container). */
+function placed(doc: GraphDoc, done: ElkNode, folds: Fold[], groups: GraphGroup[]): Layout {
+  const byNode = new Map(doc.nodes.map(n => [n.id, n]));
+  const byFold = new Map(folds.map(f => [f.id, f]));
+  const byGroup = new Map(groups.map(g => [g.id, g]));
+  const origin = new Map<string, [number, number]>([[done.id, [0, 0]]]);
+  const nodes = new Map<string, PlacedNode>();
+  const placedGroups: PlacedGroup[] = [];
+  const visit = (parent: ElkNode, ox: number, oy: number, depth: number) => {
+    for (const child of parent.children ?? []) {
+      const x = ox + (child.x ?? 0);
+      const y = oy + (child.y ?? 0);
+      const box = { x, y, width: child.width ?? 0, height: child.height ?? 0 };
+      const group = byGroup.get(child.id);
+      if (group) {
+        origin.set(child.id, [x, y]);
+        const text = clipToWidth(group.label, box.width - 2 * GROUP_PAD);
+        placedGroups.push({ group, depth, ...box,
+          label: { text, x: x + GROUP_PAD, y: y + 4, width: text.length * CHAR_WIDTH, height: LABEL_HEIGHT } });
+        visit(child, x, y, depth + 1);
+      } else {
+        nodes.set(child.id, { id: child.id, node: byNode.get(child.id) ?? null, fold: byFold.get(child.id) ?? null, ...box });
+      }
+    }
+  };
+  visit(done, 0, 0, 0);
+  const edges: PlacedEdge[] = [];
+  for (const e of (done.edges ?? []) as Array<ElkExtendedEdge & { container?: string }>) {
+    const [ox, oy] = origin.get(e.container ?? done.id) ?? [0, 0];
+    for (const s of e.sections ?? []) {
+      const points: Array<[number, number]> = [s.startPoint, ...(s.bendPoints ?? []), s.endPoint]
+        .map(p => [ox + p.x, oy + p.y]);
+      edges.push({ source: e.sources[0], target: e.targets[0], points });
+    }
+  }
+  return { nodes, groups: placedGroups, edges, folds, width: done.width ?? 0, height: done.height ?? 0 };
 }
 
 export function formatBytes(n: number): string {

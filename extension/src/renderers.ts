@@ -11,7 +11,7 @@ import { renderTrace } from './trace-view';
 export const GRAPH_MIME = 'application/vnd.torsh.graph+json';
 export const TRACE_MIME = 'application/vnd.torsh.trace+json';
 
-type Drawer = { problem: (doc: unknown) => string | null; draw: (host: HTMLElement, doc: any) => void };
+type Drawer = { problem: (doc: unknown) => string | null; draw: (host: HTMLElement, doc: any) => void | Promise<void> };
 
 const DRAWERS: Record<string, Drawer> = {
   [GRAPH_MIME]: { problem: graphProblem, draw: (host, doc: GraphDoc) => renderGraph(host, { ...doc, groups: doc.groups ?? [] }) },
@@ -37,7 +37,7 @@ export class TorshRenderer extends Widget implements IRenderMime.IRenderer {
         this.showError(problem);
         return;
       }
-      drawer.draw(this.node, doc);
+      await drawer.draw(this.node, doc);
     } catch (err) {
       this.showError(`cannot draw ${this.mimeType}: ${err instanceof Error ? err.message : String(err)}`);
     }

@@ -53,6 +53,9 @@ export function zoomPan(svg: SVGSVGElement, width: number, height: number): void
   });
   let drag: { x: number; y: number } | null = null;
   svg.addEventListener('pointerdown', ev => {
+    if ((ev.target as Element).closest?.('.torsh-clickable')) {
+      return; // a click on a folded block or a caption, not a drag (capture would take its click)
+    }
     drag = toView(ev.clientX, ev.clientY);
     svg.setPointerCapture(ev.pointerId);
   });

@@ -12,6 +12,8 @@ export interface TraceEvent {
   ts: number;
   dur?: number;
   args?: Record<string, unknown>;
+  id?: number | string; // flow events
+  s?: string; // instant scope
 }
 export interface TraceDoc {
   traceEvents: TraceEvent[];
@@ -23,17 +25,26 @@ export interface Slice {
   start: number;
   end: number;
   depth: number;
+  self: number; // duration less that of the slices directly inside it (us)
 }
 export interface Lane {
   key: string; // "pid:tid"
   name: string;
   slices: Slice[];
   depth: number; // number of rows
+  instants: TraceEvent[]; // "i"/"I" events of this thread
 }
 export interface OpTotal {
   name: string;
   count: number;
   totalUs: number;
+  selfUs: number;
+}
+/** A forward -> backward arrow: Chrome flow events "s" (start) and "f" (finish) paired by id. */
+export interface Flow {
+  id: string;
+  from: { lane: string; ts: number };
+  to: { lane: string; ts: number };
 }
 
 /** One lane per (pid, tid) with complete ("X") events; a slice nested in another gets depth + 1. */
@@ -41,6 +52,7 @@ export function buildLanes(doc: TraceDoc): Lane[] {
   const names = new Map<string, string>();
   const order = new Map<string, number>();
   const byLane = new Map<string, TraceEvent[]>();
+  const instants = new Map<string, TraceEvent[]>();
   for (const e of doc.traceEvents) {
     const key = `${e.pid}:${e.tid ?? 0}`;
     if (e.ph === 'M' && e.name === 'thread_name') {
@@ -49,12 +61,16 @@ export function buildLanes(doc: TraceDoc): Lane[] {
       order.set(key, Number(e.args?.sort_index ?? 0));
     } else if (e.ph === 'X') {
       (byLane.get(key) ?? byLane.set(key, []).get(key)!).push(e);
+    } else if (e.ph === 'i' || e.ph === 'I') {
+      (instants.get(key) ?? instants.set(key, []).get(key)!).push(e);
+      byLane.set(key, byLane.get(key) ?? []);
     }
   }
   const lanes = [...byLane.entries()].map(([key, events]) => {
     const slices = nest(events);
     return { key, name: names.get(key) ?? `thread ${key}`, slices,
-      depth: slices.reduce((d, s) => Math.max(d, s.depth + 1), 0) };
+      depth: Math.max(1, slices.reduce((d, s) => Math.max(d, s.depth + 1), 0)),
+      instants: (instants.get(key) ?? []).sort((a, b) => a.ts - b.ts) };
   });
   return lanes.sort((a, b) => (order.get(a.key) ?? 0) - (order.get(b.key) ?? 0) || a.key.localeCompare(b.key));
 }
@@ -62,31 +78,66 @@ export function buildLanes(doc: TraceDoc): Lane[] {
 /** Depth of each slice: the number of still-open slices that enclose its start. */
 export function nest(events: TraceEvent[]): Slice[] {
   const sorted = [...events].sort((a, b) => a.ts - b.ts || (b.dur ?? 0) - (a.dur ?? 0));
-  const open: number[] = []; // end times of the enclosing slices, innermost last
+  const open: Slice[] = []; // the enclosing slices, innermost last
   const eps = 1e-3; // timestamps are rounded to ns, so a child may end 1 ns after its parent
   return sorted.map(event => {
     const start = event.ts;
     const end = event.ts + (event.dur ?? 0);
-    while (open.length && open[open.length - 1] <= start + eps) {
+    while (open.length && open[open.length - 1].end <= start + eps) {
       open.pop();
     }
-    const depth = open.length;
-    open.push(end);
-    return { event, start, end, depth };
+    const slice = { event, start, end, depth: open.length, self: end - start };
+    if (open.length) {
+      open[open.length - 1].self -= end - start;
+    }
+    open.push(slice);
+    return slice;
   });
 }
 
-/** Total time and calls per event name over the op events (cat cpu_op, or all X events if none). */
-export function opTotals(doc: TraceDoc): OpTotal[] {
-  const complete = doc.traceEvents.filter(e => e.ph === 'X');
-  const ops = complete.some(e => e.cat === 'cpu_op') ? complete.filter(e => e.cat === 'cpu_op') : complete;
-  const totals = new Map<string, OpTotal>();
-  for (const e of ops) {
-    const t = totals.get(e.name) ?? totals.set(e.name, { name: e.name, count: 0, totalUs: 0 }).get(e.name)!;
-    t.count += 1;
-    t.totalUs += e.dur ?? 0;
+/** Forward -> backward arrows: each "s" event paired with the "f" event of the same cat and id. */
+export function flows(doc: TraceDoc): Flow[] {
+  const starts = new Map<string, TraceEvent>();
+  const found: Flow[] = [];
+  const lane = (e: TraceEvent) => `${e.pid}:${e.tid ?? 0}`;
+  for (const e of doc.traceEvents) {
+    const key = `${e.cat ?? ''}:${String(e.id)}`;
+    if (e.ph === 's') {
+      starts.set(key, e);
+    } else if (e.ph === 'f' && starts.has(key)) {
+      const s = starts.get(key)!;
+      found.push({ id: key, from: { lane: lane(s), ts: s.ts }, to: { lane: lane(e), ts: e.ts } });
+    }
   }
-  return [...totals.values()].sort((a, b) => b.totalUs - a.totalUs);
+  return found;
+}
+
+/** The slice a flow end binds to: the innermost one on its lane that starts at ``ts`` (else encloses it). */
+export function sliceAt(lane: Lane, ts: number): Slice | undefined {
+  const eps = 1e-3;
+  let best: Slice | undefined;
+  for (const s of lane.slices) {
+    if (s.start - eps <= ts && ts <= s.end + eps && (!best || s.depth > best.depth)) {
+      best = s;
+    }
+  }
+  return best;
+}
+
+/** Calls, total and self time per event name over the op events (cat cpu_op, or all X events if none),
+ * most self time first. Self time is measured on the flame chart's nesting (all X events). */
+export function opTotals(doc: TraceDoc, lanes: Lane[] = buildLanes(doc)): OpTotal[] {
+  const slices = lanes.flatMap(l => l.slices);
+  const ops = slices.some(s => s.event.cat === 'cpu_op') ? slices.filter(s => s.event.cat === 'cpu_op') : slices;
+  const totals = new Map<string, OpTotal>();
+  for (const s of ops) {
+    const name = s.event.name;
+    const t = totals.get(name) ?? totals.set(name, { name, count: 0, totalUs: 0, selfUs: 0 }).get(name)!;
+    t.count += 1;
+    t.totalUs += s.end - s.start;
+    t.selfUs += s.self;
+  }
+  return [...totals.values()].sort((a, b) => b.selfUs - a.selfUs || b.totalUs - a.totalUs);
 }
 
 /** The "C" counter samples (first numeric arg), time-ordered: torsh's CPU Memory live bytes. */

@@ -1,7 +1,8 @@
-// Flame chart (one lane per thread, nested slices stacked), live-bytes curve and op table.
+// Flame chart (one lane per thread, nested slices stacked) with instant events and forward ->
+// backward flow arrows, live-bytes curve, a search box, and the op table (self and total time).
 
 import { formatBytes } from './graph-layout';
-import { buildLanes, counterSeries, opTotals, timeRange, TraceDoc } from './trace-model';
+import { buildLanes, counterSeries, Flow, flows, Lane, opTotals, sliceAt, timeRange, TraceDoc } from './trace-model';
 import { htmlEl, svgEl } from './svg';
 
 const ROW = 18;
@@ -19,42 +20,64 @@ export function renderTrace(host: HTMLElement, doc: TraceDoc): void {
     `trace: ${events} events on ${lanes.length} thread(s), ${((t1 - t0) / 1000).toFixed(3)} ms` +
     (memory.length ? `, peak ${formatBytes(Math.max(...memory.map(m => m[1])))} live` : '') +
     ' (wheel: zoom, drag: pan, double-click: reset)');
+  const search = htmlEl('input', { class: 'torsh-trace-search', type: 'search',
+    placeholder: 'search events by name', 'aria-label': 'search events by name' }, host);
+  const found = htmlEl('span', { class: 'torsh-trace-found' }, host);
+  const arrows = flows(doc);
   const memoryHeight = memory.length ? MEMORY : 0;
   const height = AXIS + memoryHeight + lanes.reduce((h, l) => h + LANE_HEAD + l.depth * ROW, 0) + 4;
   const svg = svgEl('svg', { class: 'torsh-trace', width: '100%', height }, host);
   let view = { from: t0, to: t1 + (t1 - t0) * 0.01 || t0 + 1 };
 
+  const defs = () => {
+    const marker = svgEl('marker', { id: 'torsh-flow-arrow', viewBox: '0 0 10 10', refX: 10, refY: 5,
+      markerWidth: 6, markerHeight: 6, orient: 'auto' }, svgEl('defs', {}, svg));
+    svgEl('path', { d: 'M 0 0 L 10 5 L 0 10 z', class: 'torsh-flow-head' }, marker);
+  };
   const draw = () => {
     svg.replaceChildren();
+    defs();
     const width = svg.getBoundingClientRect().width || 800;
     const x = (t: number) => ((t - view.from) / (view.to - view.from)) * width;
+    const query = search.value.trim().toLowerCase();
+    let matches = 0;
     drawAxis(svg, view.from - t0, view.to - t0, width);
     if (memory.length) {
       drawMemory(svg, memory, x, width);
     }
     let y = AXIS + memoryHeight;
+    const laneTop = new Map<string, number>();
     for (const lane of lanes) {
       svgEl('text', { x: 2, y: y + 13, class: 'torsh-lane-name' }, svg).textContent = lane.name;
+      drawInstants(svg, lane, x, width, y + LANE_HEAD - 6);
       y += LANE_HEAD;
+      laneTop.set(lane.key, y);
       for (const s of lane.slices) {
+        const hit = !!query && s.event.name.toLowerCase().includes(query);
+        matches += hit ? 1 : 0;
         const a = x(s.start);
         const b = x(s.end);
         if (b < 0 || a > width) {
           continue; // outside the view: not drawn, so zooming into a long trace stays fast
         }
         const w = Math.max(b - a, 0.5);
-        const g = svgEl('g', { class: 'torsh-slice' }, svg);
+        const g = svgEl('g', { class: 'torsh-slice' + (hit ? ' torsh-match' : query ? ' torsh-dim' : '') }, svg);
         svgEl('rect', { x: a, y: y + s.depth * ROW, width: w, height: ROW - 2, fill: colour(s.event.name) }, g);
         if (w > LABEL_MIN_PX) {
           svgEl('text', { x: Math.max(a, 0) + 3, y: y + s.depth * ROW + 12 }, g).textContent =
             s.event.name.slice(0, Math.floor(w / 6.5));
         }
-        svgEl('title', {}, g).textContent = `${s.event.name}\n${(s.end - s.start).toFixed(3)} us` +
-          (s.event.cat ? `\ncat: ${s.event.cat}` : '') + argsText(s.event.args);
+        svgEl('title', {}, g).textContent = `${s.event.name}\n${(s.end - s.start).toFixed(3)} us ` +
+          `(self ${s.self.toFixed(3)} us)` + (s.event.cat ? `\ncat: ${s.event.cat}` : '') + argsText(s.event.args);
       }
       y += lane.depth * ROW;
     }
+    drawFlows(svg, arrows, lanes, laneTop, x, width);
+    found.textContent = query ? `${matches} event(s) named like "${search.value.trim()}"` : '';
+    table.filter(query);
   };
+  const table = renderOpTable(host, doc, lanes);
+  search.addEventListener('input', () => draw());
   draw();
   // the real width is known once the output is attached, and changes with the panel
   let lastWidth = 0;
@@ -90,8 +113,42 @@ export function renderTrace(host: HTMLElement, doc: TraceDoc): void {
     view = { from: t0, to: t1 + (t1 - t0) * 0.01 || t0 + 1 };
     draw();
   });
+}
 
-  renderOpTable(host, doc);
+/** Instant events ([memory] allocations, dispatch decisions) as small ticks at the top of their lane. */
+function drawInstants(svg: SVGSVGElement, lane: Lane, x: (t: number) => number, width: number, y: number): void {
+  for (const e of lane.instants) {
+    const px = x(e.ts);
+    if (px < 0 || px > width) {
+      continue;
+    }
+    const g = svgEl('g', { class: 'torsh-instant' }, svg);
+    svgEl('path', { d: `M ${px - 3} ${y} L ${px + 3} ${y} L ${px} ${y + 5} z` }, g);
+    svgEl('title', {}, g).textContent = e.name + argsText(e.args);
+  }
+}
+
+/** Forward -> backward arrows from the start of the forward op to the start of its backward node. */
+function drawFlows(svg: SVGSVGElement, arrows: Flow[], lanes: Lane[], laneTop: Map<string, number>, x: (t: number) => number,
+  width: number): void {
+  const byKey = new Map(lanes.map(l => [l.key, l]));
+  const end = (lane: string, ts: number): [number, number] | null => {
+    const l = byKey.get(lane);
+    const s = l && sliceAt(l, ts);
+    return s ? [x(ts), laneTop.get(lane)! + s.depth * ROW + (ROW - 2) / 2] : null;
+  };
+  for (const f of arrows) {
+    const a = end(f.from.lane, f.from.ts);
+    const b = end(f.to.lane, f.to.ts);
+    if (!a || !b || (a[0] < 0 && b[0] < 0) || (a[0] > width && b[0] > width)) {
+      continue;
+    }
+    const mid = (a[0] + b[0]) / 2;
+    const g = svgEl('g', { class: 'torsh-flow' }, svg);
+    svgEl('path', { d: `M ${a[0]} ${a[1]} C ${mid} ${a[1]} ${mid} ${b[1]} ${b[0]} ${b[1]}`,
+      'marker-end': 'url(#torsh-flow-arrow)' }, g);
+    svgEl('title', {}, g).textContent = 'forward op -> its backward node';
+  }
 }
 
 function drawAxis(svg: SVGSVGElement, from: number, to: number, width: number): void {
@@ -116,22 +173,25 @@ function drawMemory(svg: SVGSVGElement, memory: Array<[number, number]>, x: (t: 
     `live memory (peak ${formatBytes(peak)})`;
 }
 
-function renderOpTable(host: HTMLElement, doc: TraceDoc): void {
-  const totals = opTotals(doc);
-  const all = totals.reduce((a, t) => a + t.totalUs, 0) || 1;
+/** The op table, as wide as the output (names wrap); ``filter`` keeps the rows whose name matches. */
+function renderOpTable(host: HTMLElement, doc: TraceDoc, lanes: Lane[]): { filter: (query: string) => void } {
+  const totals = opTotals(doc, lanes);
+  const all = totals.reduce((a, t) => a + t.selfUs, 0) || 1;
   const table = htmlEl('table', { class: 'torsh-table torsh-op-table' }, host);
   const head = htmlEl('tr', {}, htmlEl('thead', {}, table));
-  for (const h of ['op', 'calls', 'total (us, with children)', 'avg (us)', '% of op time']) {
+  for (const h of ['op', 'calls', 'self (us)', 'total (us)', 'avg (us)', '% self']) {
     htmlEl('th', {}, head, h);
   }
   const body = htmlEl('tbody', {}, table);
-  for (const t of totals.slice(0, 40)) {
-    const row = htmlEl('tr', {}, body);
-    for (const cell of [t.name, String(t.count), t.totalUs.toFixed(1), (t.totalUs / t.count).toFixed(2),
-      ((100 * t.totalUs) / all).toFixed(1)]) {
+  const rows = totals.slice(0, 40).map(t => {
+    const row = htmlEl('tr', { 'data-name': t.name.toLowerCase() }, body);
+    for (const cell of [t.name, String(t.count), t.selfUs.toFixed(1), t.totalUs.toFixed(1),
+      (t.totalUs / t.count).toFixed(2), ((100 * t.selfUs) / all).toFixed(1)]) {
       htmlEl('td', {}, row, cell);
     }
-  }
+    return row;
+  });
+  return { filter: query => rows.forEach(r => (r.style.display = !query || r.dataset.name!.includes(query) ? '' : 'none')) };
 }
 
 function argsText(args: Record<string, unknown> | undefined): string {
