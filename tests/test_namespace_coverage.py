@@ -16,7 +16,7 @@ from helpers import torch_ref
 # (PyTorch name, torsh name, floor in percent)
 NAMESPACES = [
     ("torch", "torsh", 87),
-    ("torch.Tensor", "torsh.Tensor", 91),
+    ("torch.Tensor", "torsh.Tensor", 96),
     ("torch.nn", "torsh.nn", 100),
     ("torch.nn.functional", "torsh.nn.functional", 100),
     ("torch.nn.init", "torsh.nn.init", 100),
@@ -24,7 +24,7 @@ NAMESPACES = [
     ("torch.optim", "torsh.optim", 100),
     ("torch.optim.lr_scheduler", "torsh.optim.lr_scheduler", 100),
     ("torch.autograd", "torsh.autograd", 100),
-    ("torch.linalg", "torsh.linalg", 95),
+    ("torch.linalg", "torsh.linalg", 100),
     ("torch.fft", "torsh.fft", 100),
     ("torch.special", "torsh.special", 100),
     ("torch.utils.data", "torsh.utils.data", 100),

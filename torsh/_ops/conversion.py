@@ -136,6 +136,16 @@ def imag(input):
 register(imag, method=False)
 
 
+class ConjBackward0(Node):
+    def backward(self, grad):
+        return (conj(grad),)
+
+
 def conj(input):
-    return input if not input.dtype.is_complex else wrap(np.conj(input._data))
+    if not input.dtype.is_complex:
+        return input
+    result = wrap(np.conj(input._data))
+    if needs_grad(input):  # complex gradients (mH, the linalg backwards) flow through it
+        record(ConjBackward0(), (input,), (result,))
+    return result
 register(conj, namespace=None)

@@ -55,6 +55,8 @@ def _is_transposed_matrix(data):
 
 def _product_grads(node, grad, need_a, need_b):
     a, b = node.saved_tensors
+    # grad_a = grad @ b^H, grad_b = a^H @ grad: the adjoints (operands not needed are not saved)
+    a, b = (None if t is None else t.conj() for t in (a, b))
     a_transposed, b_transposed = node.transposed
     if backward_on_arrays() and grad._data.ndim == 2 and len(node.shapes[0]) == len(node.shapes[1]) == 2:
         return _matrix_product_grads(a, b, grad._data, a_transposed, b_transposed, need_a, need_b)

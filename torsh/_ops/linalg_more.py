@@ -12,6 +12,7 @@ import scipy.linalg.lapack as lapack
 
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
+from ._helpers import dtype_name
 from .linalg_ops import LinAlgError, _check_matrix, _finish, _w, cholesky, inv, solve
 
 _InvEx = collections.namedtuple("linalg_inv_ex", ["inverse", "info"])
@@ -182,6 +183,9 @@ def _check_square_grad(op, A):
 
 
 def _lu_factor_arrays(op, A):
+    if A._data.ndim < 2:
+        raise RuntimeError(f"torch.lu_factor: Expected tensor with 2 or more dimensions. Got size: "
+                           f"{list(A._data.shape)} instead")
     _check_matrix(op, A, square=False)
     m, n = A._data.shape[-2:]
     batch = A._data.shape[:-2]
@@ -237,8 +241,24 @@ def lu(A, *, pivot=True, out=None):
     return _Lu(P, L, U)
 
 
+def _check_lu_solve(LU, pivots, B, left):
+    if B._data.ndim < 2:
+        raise RuntimeError("linalg.lu_solve: The input tensor B must have at least 2 dimensions.")
+    if LU.dtype != B.dtype:
+        raise RuntimeError(f"linalg.lu_solve: Expected LU and B to have the same dtype, but found LU of type "
+                           f"{dtype_name(LU.dtype)} and B of type {dtype_name(B.dtype)} instead")
+    if pivots.dtype.np != np.int32:
+        raise RuntimeError("linalg.lu_solve: pivots should be a Tensor of scalar type torch.int32")
+    n = LU._data.shape[-1]
+    if (B._data.shape[-2] if left else B._data.shape[-1]) != n:
+        equation = "AX = B" if left else "XA = B"
+        raise RuntimeError(f"linalg.lu_solve: Incompatible shapes of A and B for the equation {equation} "
+                           f"({n}x{n} and {B._data.shape[-2]}x{B._data.shape[-1]})")
+
+
 def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     """Solve with a factorization of lu_factor: A = P L U (differentiable in LU and B through the solves)."""
+    _check_lu_solve(LU, pivots, B, left)
     m = LU._data.shape[-1]
     perms = [_permutation_from_pivots(p, m) for p in pivots._data.reshape(-1, pivots._data.shape[-1])]
     P = _w(np.reshape(perms, LU._data.shape), LU)
@@ -288,6 +308,75 @@ def ldl_factor(A, *, hermitian=False, out=None):
     return _LdlFactor(LD, piv)
 
 
+class LinalgLdlSolveBackward0(Node):
+    def backward(self, *grads):
+        raise RuntimeError("derivative for aten::linalg_ldl_solve is not implemented")
+
+
+def ldl_solve(LD, pivots, B, *, hermitian=False, out=None):
+    """X with A X = B from ldl_factor's (LD, pivots) (LAPACK sytrs / hetrs); no derivative, as in PyTorch."""
+    if B._data.ndim < 2:  # PyTorch's check reads B.size(-2) first
+        raise IndexError(f"Dimension out of range (expected to be in range of [-1, 0], but got -2)")
+    if B.dtype != LD.dtype:
+        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type {dtype_name(B.dtype)} and "
+                           f"A of type {dtype_name(LD.dtype)} instead.")
+    n = LD._data.shape[-1]
+    if B._data.shape[-2] != n:
+        raise RuntimeError(f"Incompatible matrix sizes for torch.linalg.ldl_solve: each A matrix is {n} by {n} but "
+                           f"each b matrix is {B._data.shape[-2]} by {B._data.shape[-1]}")
+    batch = np.broadcast_shapes(LD._data.shape[:-2], B._data.shape[:-2])
+    lds = _matrices(np.broadcast_to(LD._data, batch + LD._data.shape[-2:]))
+    pivs = np.broadcast_to(pivots._data, batch + pivots._data.shape[-1:]).reshape(-1, n)
+    bs = _matrices(np.broadcast_to(B._data, batch + B._data.shape[-2:]))
+    name = "hetrs" if hermitian and LD.dtype.is_complex else "sytrs"
+    values = []
+    for ld, piv, b in zip(lds, pivs, bs):
+        sytrs, = lapack.get_lapack_funcs((name,), (ld,))
+        values.append(sytrs(ld, piv.astype(np.int32), b, lower=1)[0])
+    X = _w(np.reshape(values, batch + B._data.shape[-2:]) if values else np.zeros(batch + B._data.shape[-2:]), B)
+    if needs_grad(LD, B):
+        record(LinalgLdlSolveBackward0(), (LD, B), (X,))
+    return X
+
+
+# -- Householder product ---------------------------------------------------------------------------------
+def _check_householder(A, tau):
+    op = "torch.linalg.householder_product"
+    if A._data.ndim < 2:
+        raise RuntimeError(f"{op}: input must have at least 2 dimensions.")
+    m, n = A._data.shape[-2:]
+    if m < n:
+        raise RuntimeError(f"{op}: input.shape[-2] must be greater than or equal to input.shape[-1]")
+    if tau._data.ndim != A._data.ndim - 1:
+        raise RuntimeError(f"{op}: Expected tau to have one dimension less than input, but got tau.ndim equal to "
+                           f"{tau._data.ndim} and input.ndim is equal to {A._data.ndim}")
+    if tau._data.shape[-1] > n:
+        raise RuntimeError(f"{op}: input.shape[-1] must be greater than or equal to tau.shape[-1]")
+    if tau._data.shape[:-1] != A._data.shape[:-2]:
+        raise RuntimeError(f"{op}: Expected batch dimensions of tau to be equal to input.shape[:-2], but got "
+                           f"{list(tau._data.shape[:-1])}")
+    if tau.dtype != A.dtype:
+        raise RuntimeError(f"{op}: tau dtype {dtype_name(tau.dtype)} does not match input dtype "
+                           f"{dtype_name(A.dtype)}")
+    if not (A.dtype.is_floating_point or A.dtype.is_complex):
+        raise NotImplementedError(f'"orgqr_cpu" not implemented for \'{dtype_name(A.dtype)}\'')
+
+
+def householder_product(A, tau, *, out=None):
+    """The first n columns of H_1 ... H_k, H_i = I - tau_i v_i v_i^H with v_i below A's diagonal (unit head): built
+    from the identity one reflector at a time in torsh ops, so the gradient (and its own) follows."""
+    from .creation import eye
+    _check_householder(A, tau)
+    m, n = A._data.shape[-2:]
+    k = tau._data.shape[-1]
+    Q = eye(m, n, dtype=A.dtype).expand(*A._data.shape[:-2], m, n)
+    V = _unit_lower(A[..., :, :k]) if k else None
+    for i in reversed(range(k)):  # Q = H_i Q, the last reflector first
+        v = V[..., :, i:i + 1]
+        Q = Q - tau[..., i:i + 1].unsqueeze(-1) * (v @ (v.mH @ Q))
+    return Q if k else Q.clone()
+
+
 # -- tensor inverse / solve, Vandermonde, diagonal -----------------------------------------------------
 def tensorinv(A, ind=2, *, out=None):
     if ind <= 0:
@@ -328,4 +417,4 @@ def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
 
 
 __all__ = ["inv_ex", "cholesky_ex", "solve_ex", "solve_triangular", "matrix_exp", "lu_factor", "lu_factor_ex", "lu",
-           "lu_solve", "ldl_factor", "ldl_factor_ex", "tensorinv", "tensorsolve", "vander", "diagonal"]
+           "lu_solve", "ldl_factor", "ldl_factor_ex", "ldl_solve", "householder_product", "tensorinv", "tensorsolve", "vander", "diagonal"]

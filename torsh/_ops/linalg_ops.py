@@ -175,7 +175,7 @@ def _w(array, like):
 class LinalgInvExBackward0(Node):
     def backward(self, grad, *_):
         (inv_a,) = self.saved_tensors
-        inv_h = inv_a.mT
+        inv_h = inv_a.mH  # the adjoint, not the transpose: complex inputs
         return (-(inv_h @ grad @ inv_h),)
 
 
@@ -194,7 +194,7 @@ def inv(A, *, out=None):
 class LinalgDetBackward0(Node):
     def backward(self, grad):
         A, det = self.saved_tensors
-        return ((grad * det).unsqueeze(-1).unsqueeze(-1) * inv(A).mT,)
+        return ((grad * det.conj()).unsqueeze(-1).unsqueeze(-1) * inv(A).mH,)
 
 
 def det(A, *, out=None):
@@ -205,20 +205,24 @@ def det(A, *, out=None):
 
 class LinalgSlogdetBackward0(Node):
     def backward(self, grad_sign, grad_logabs):
-        (A,) = self.saved_tensors
-        if grad_logabs is None:
+        A, sign = self.saved_tensors
+        g = grad_logabs
+        if A.dtype.is_complex and grad_sign is not None:  # the phase's part: -i Im(conj(sign) grad_sign)
+            phase = (grad_sign * sign.conj()).imag * -1j
+            g = phase if g is None else g + phase
+        if g is None:
             return (None,)
-        return (grad_logabs.unsqueeze(-1).unsqueeze(-1) * inv(A).mT,)
+        return (g.conj().unsqueeze(-1).unsqueeze(-1) * inv(A).mH,)
 
 
 def slogdet(A, *, out=None):
     _check_matrix("linalg.slogdet", A)
     sign, logabs = np.linalg.slogdet(A._data)
-    sign_t, logabs_t = _w(sign, A), _w(logabs, A)
+    sign_t, logabs_t = _w(sign, A), wrap(np.asarray(logabs, dtype=A.dtype.to_real().np))  # log|det| is real
     if needs_grad(A):
         node = LinalgSlogdetBackward0()
         record(node, (A,), (sign_t, logabs_t))
-        node.save_for_backward(A)
+        node.save_for_backward(A, sign_t)
     import collections
     return collections.namedtuple("slogdet", ["sign", "logabsdet"])(sign_t, logabs_t)
 
@@ -226,8 +230,8 @@ def slogdet(A, *, out=None):
 class LinalgSolveExBackward0(Node):
     def backward(self, grad, *_):
         A, X = self.saved_tensors
-        gB = solve(A.mT, grad)
-        gA = -(gB @ X.mT) if self.next_functions[0][0] is not None else None
+        gB = solve(A.mH, grad)
+        gA = sum_to(-(gB @ X.mH), A._data.shape) if self.next_functions[0][0] is not None else None  # batch bcast
         return gA, sum_to(gB, self.b_shape) if self.next_functions[1][0] is not None else None
 
 
@@ -254,23 +258,25 @@ def solve(A, B, *, left=True, out=None):
 
 
 # -- factorizations ---------------------------------------------------------------------------------
-def _phi(X):
-    """Lower triangle with the diagonal halved (the Cholesky backward's projection)."""
-    return X.tril() - 0.5 * X.diagonal(0, -2, -1).diag_embed()
-
-
 class LinalgCholeskyExBackward0(Node):
     def backward(self, grad, *_):
+        """PyTorch's cholesky_backward: L^-H [(M + tril(M, -1)^H) / 2] L^-1, M = tril(L^H gL) (for complex inputs
+        the diagonal keeps its imaginary part, as PyTorch's)."""
         (L,) = self.saved_tensors
         if self.upper:
-            L, grad = L.mT, grad.mT
+            L, grad = L.mH, grad.mH
+        M = (L.mH @ grad).tril()
         Linv = inv(L)
-        S = Linv.mT @ _phi(L.mT @ grad) @ Linv
-        return (0.5 * (S + S.mT),)
+        return (Linv.mH @ (0.5 * (M + M.tril(-1).mH)) @ Linv,)
 
 
 def cholesky(A, *, upper=False, out=None):
-    _check_matrix("linalg.cholesky", A)
+    return cholesky_named("linalg.cholesky", A, upper)
+
+
+def cholesky_named(op, A, upper):
+    """The Cholesky factor, errors naming ``op`` (torch.cholesky says "cholesky:", torch.linalg "linalg.cholesky:")."""
+    _check_matrix(op, A)
     try:
         value = np.linalg.cholesky(A._data)
     except np.linalg.LinAlgError:
@@ -279,17 +285,19 @@ def cholesky(A, *, upper=False, out=None):
             if np.any(np.linalg.eigvalsh(A._data[..., :k, :k]) <= 0):
                 order = k
                 break
-        raise LinAlgError(f"linalg.cholesky: The factorization could not be completed because the input is not "
+        raise LinAlgError(f"{op}: The factorization could not be completed because the input is not "
                           f"positive-definite (the leading minor of order {order} is not positive-definite).") from None
     L = _w(value, A)
     if upper:
-        L = _w(np.swapaxes(value, -1, -2), A)
+        L = _w(np.swapaxes(value, -1, -2).conj(), A)
     return _finish(LinalgCholeskyExBackward0, (A,), L, (L,), upper=upper)
 
 
 def _copyltu(M):
+    """The Hermitian matrix with M's strict lower triangle; its diagonal is M's real part (R's is real)."""
     low = M.tril(-1)
-    return low + low.mT + M.diagonal(0, -2, -1).diag_embed()
+    diag = M.diagonal(0, -2, -1)
+    return low + low.mH + (diag.real.to(M.dtype) if M.dtype.is_complex else diag).diag_embed()
 
 
 class LinalgQrBackward0(Node):
@@ -298,8 +306,8 @@ class LinalgQrBackward0(Node):
         from .creation import zeros_like
         gQ = zeros_like(Q) if gQ is None else gQ
         gR = zeros_like(R) if gR is None else gR
-        M = R @ gR.mT - gQ.mT @ Q
-        return ((gQ + Q @ _copyltu(M)) @ inv(R).mT,)
+        M = R @ gR.mH - gQ.mH @ Q
+        return ((gQ + Q @ _copyltu(M)) @ inv(R).mH,)
 
 
 def qr(A, mode="reduced", *, out=None):
@@ -330,64 +338,69 @@ class _QrWideBackward(Node):
 
 
 class LinalgSvdBackward0(Node):
-    """PyTorch's svd_backward (real case, reduced SVD)."""
+    """PyTorch's svd_backward (real and complex). With full_matrices the extra columns of U / rows of Vh are not
+    unique: as PyTorch, their gradients are dropped (U, Vh and the grads narrowed to the k = min(m, n) first)."""
 
     def backward(self, gU, gS, gVh):
         U, S, Vh = self.saved_tensors
-        m, n = U._data.shape[-2], Vh._data.shape[-1]
-        if gU is None and gVh is None:
-            return ((U * gS.unsqueeze(-2)) @ Vh,)
-        S2 = S * S
-        E = S2.unsqueeze(-2) - S2.unsqueeze(-1)
         k = S._data.shape[-1]
-        from .creation import eye
-        E = E + eye(k, dtype=S.dtype)  # diagonal: 1 (its numerator is 0)
-        gA = gS.diag_embed() if gS is not None else 0
-        UhgU = None
-        if gU is not None:
-            UhgU = U.mT @ gU
-            gA = gA + ((UhgU - UhgU.mT) / E) * S.unsqueeze(-2)
-        if gVh is not None:
-            VhgV = Vh @ gVh.mT
-            gA = gA + S.unsqueeze(-1) * ((VhgV - VhgV.mT) / E)
-        gA = U @ gA @ Vh
-        if m > k and gU is not None:
-            gA = gA + ((gU - U @ UhgU) / S.unsqueeze(-2)) @ Vh
-        if n > k and gVh is not None:  # the part of gVh outside Vh's row space
-            gA = gA + U @ ((gVh - (gVh @ Vh.mT) @ Vh) / S.unsqueeze(-1))
-        return (gA,)
+        if self.full_matrices:
+            U, Vh = U[..., :k], Vh[..., :k, :]
+            gU = None if gU is None else gU[..., :k]
+            gVh = None if gVh is None else gVh[..., :k, :]
+        if gU is None and gVh is None:
+            return (None,) if gS is None else ((U * gS.unsqueeze(-2)) @ Vh,)
+        m, n = U._data.shape[-2], Vh._data.shape[-1]
+        UhgU = _skew(U.mH @ gU) if gU is not None else None
+        VhgV = _skew(Vh @ gVh.mH) if gVh is not None else None
+        E = _squared_gaps(S)
+        if UhgU is not None and VhgV is not None:
+            gA = (UhgU * S.unsqueeze(-2) + S.unsqueeze(-1) * VhgV) / E
+        elif UhgU is not None:
+            gA = (UhgU / E) * S.unsqueeze(-2)
+        else:
+            gA = S.unsqueeze(-1) * (VhgV / E)
+        if gS is not None:
+            gA = gA + gS.diag_embed()
+        if U.dtype.is_complex and UhgU is not None:  # the imaginary diagonal of U^H gU / (2 S)
+            gA = gA + (UhgU.diagonal(0, -2, -1).imag / (2 * S) * 1j).diag_embed()
+        if m > k and gU is not None:  # gA = [U gA + (I - U U^H) gU S^-1] V^H
+            gUSinv = gU / S.unsqueeze(-2)
+            return ((U @ gA + gUSinv - U @ (U.mH @ gUSinv)) @ Vh,)
+        if n > k and gVh is not None:  # gA = U [gA V^H + S^-1 gV^H (I - V V^H)]
+            SinvgVh = gVh / S.unsqueeze(-1)
+            return (U @ (gA @ Vh + SinvgVh - (SinvgVh @ Vh.mH) @ Vh),)
+        return (U @ gA @ Vh,)
+
+
+def _skew(X):
+    return X - X.mH
+
+
+def _squared_gaps(S):
+    """E[i, j] = S[j]^2 - S[i]^2, with ones on the diagonal (where the numerators are zero)."""
+    from .creation import eye
+    S2 = S * S
+    return S2.unsqueeze(-2) - S2.unsqueeze(-1) + eye(S._data.shape[-1], dtype=S.dtype)
 
 
 def svd(A, full_matrices=True, *, driver=None, out=None):
     _check_matrix("linalg.svd", A, square=False)
     U, S, Vh = np.linalg.svd(A._data, full_matrices=full_matrices)
-    Ut, St, Vht = _w(U, A), _w(S, A), _w(Vh, A)
+    Ut, St, Vht = _w(U, A), wrap(np.ascontiguousarray(S, dtype=A.dtype.to_real().np)), _w(Vh, A)
     if needs_grad(A):
-        m, n = A._data.shape[-2:]
-        if full_matrices and m != n:
-            # as PyTorch: the extra columns are not unique; gradients need full_matrices=False
-            node = _SvdFullMatricesBackward()
-        else:
-            node = LinalgSvdBackward0()
+        node = LinalgSvdBackward0()
+        node.full_matrices = full_matrices and A._data.shape[-1] != A._data.shape[-2]
         record(node, (A,), (Ut, St, Vht))
         node.save_for_backward(Ut, St, Vht)
     import collections
     return collections.namedtuple("svd", ["U", "S", "Vh"])(Ut, St, Vht)
 
 
-class _SvdFullMatricesBackward(Node):
-    def name(self):
-        return "LinalgSvdBackward0"
-
-    def backward(self, *grads):
-        raise RuntimeError("linalg_svd_backward: Setting full_matrices=True in forward is not supported in backward. "
-                           "Use full_matrices=False instead.")
-
-
 def svdvals(A, *, driver=None, out=None):
     _check_matrix("linalg.svdvals", A, square=False)
     if not needs_grad(A):
-        return _w(np.linalg.svd(A._data, compute_uv=False), A)
+        return wrap(np.ascontiguousarray(np.linalg.svd(A._data, compute_uv=False), dtype=A.dtype.to_real().np))
     return svd(A, full_matrices=False).S
 
 
@@ -399,12 +412,12 @@ class LinalgEighBackward0(Node):
         E = L.unsqueeze(-2) - L.unsqueeze(-1) + eye(n, dtype=L.dtype)
         inner = 0
         if gV is not None:
-            VhgV = V.mT @ gV
-            inner = (0.5 * (VhgV - VhgV.mT)) / E
+            VhgV = V.mH @ gV
+            inner = (0.5 * (VhgV - VhgV.mH)) / E
             inner = inner - inner.diagonal(0, -2, -1).diag_embed()
         if gL is not None:
             inner = inner + gL.diag_embed()
-        return (V @ inner @ V.mT,)
+        return (V @ inner @ V.mH,)
 
 
 def eigh(A, UPLO="L", *, out=None):
@@ -412,7 +425,7 @@ def eigh(A, UPLO="L", *, out=None):
     if UPLO not in ("L", "U"):
         raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
     L, V = np.linalg.eigh(A._data, UPLO=UPLO)
-    Lt, Vt = _w(L, A), _w(V, A)
+    Lt, Vt = wrap(np.ascontiguousarray(L, dtype=A.dtype.to_real().np)), _w(V, A)  # real eigenvalues
     if needs_grad(A):
         node = LinalgEighBackward0()
         record(node, (A,), (Lt, Vt))
@@ -497,6 +510,8 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
     if dtype is not None:
         A = A.to(dtype)
     _check_matrix("linalg.matrix_norm", A, square=False)
+    if len(dim) != 2:
+        raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {' '.join(map(str, dim))}")
     d0, d1 = dim
     if ord == "fro":
         return vector_norm(A, 2, dim, keepdim)
@@ -544,7 +559,7 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None):
     keep = S > tol
     from .pointwise import where
     s_inv = where(keep, 1.0 / where(keep, S, 1.0), 0.0).to(A.dtype)
-    return (Vh.mT * s_inv.unsqueeze(-2)) @ U.mT
+    return (Vh.mH * s_inv.unsqueeze(-2)) @ U.mH
 
 
 def matrix_power(A, n):

@@ -4,11 +4,15 @@ Forward on scipy.special (float64 inside, result in the promoted dtype). As in P
 the polynomials record no graph (their results never require grad); zeta and gammainc/gammaincc are
 differentiable in their second argument only and raise PyTorch's "not implemented" error for the first.
 """
+import collections
+
 import numpy as np
 import scipy.special as sps
 
 from .. import _dtype
 from .._tensor import wrap
+from ..autograd.graph import Node, needs_grad, record
+from . import registry
 from ._helpers import broadcast_shapes, dtype_name, is_tensor, require_tensor_operands
 from .pointwise import _out
 from .pointwise_more import _make_binary
@@ -177,7 +181,7 @@ def _check_broadcast(a, b):
 
 
 def _incomplete_gamma(op, kernel, input, other, out):
-    require_tensor_operands(f"special_{op}", input, other)
+    require_tensor_operands(op, input, other)
     _check_broadcast(input, other)
     rt = _dtype.result_type_of(input, other)
     if not rt.is_floating_point:
@@ -187,13 +191,54 @@ def _incomplete_gamma(op, kernel, input, other, out):
 
 def gammainc(input, other, *, out=None):
     """The regularised lower incomplete gamma function P(a, x)."""
-    return _incomplete_gamma("gammainc", "igamma", input, other, out)
+    return _incomplete_gamma("special_gammainc", "igamma", input, other, out)
 
 
 def gammaincc(input, other, *, out=None):
     """The regularised upper incomplete gamma function Q(a, x) = 1 - P(a, x)."""
-    return _incomplete_gamma("gammaincc", "igammac", input, other, out)
+    return _incomplete_gamma("special_gammaincc", "igammac", input, other, out)
 
+
+def igamma(input, other, *, out=None):
+    """torch.igamma: special.gammainc under its ATen name (also Tensor.igamma, igamma_)."""
+    return _incomplete_gamma("igamma", "igamma", input, other, out)
+
+
+def igammac(input, other, *, out=None):
+    """torch.igammac: special.gammaincc under its ATen name (also Tensor.igammac, igammac_)."""
+    return _incomplete_gamma("igammac", "igammac", input, other, out)
+
+
+# -- frexp ------------------------------------------------------------------------------------------------
+_Frexp = collections.namedtuple("frexp", ["mantissa", "exponent"])
+
+
+class FrexpBackward0(Node):
+    def backward(self, grad_mantissa):  # the exponent (integers) has no gradient
+        (exponent,) = self.saved_tensors
+        return (grad_mantissa / exponent.to(grad_mantissa.dtype).exp2(),)
+
+
+def frexp(input, *, out=None):
+    """(mantissa, exponent) with input = mantissa * 2 ** exponent, |mantissa| in [0.5, 1); exponent int32."""
+    if not input.dtype.is_floating_point:
+        raise RuntimeError("torch.frexp() only supports floating-point dtypes")
+    wide = np.float64 if input._data.dtype == np.float64 else np.float32  # half types: exact in float32
+    mantissa, exponent = np.frexp(input._data.astype(wide))
+    m = wrap(np.asarray(mantissa, dtype=input._data.dtype))
+    e = wrap(np.asarray(exponent, dtype=np.int32))
+    if needs_grad(input):
+        node = FrexpBackward0()
+        record(node, (input,), (m,))
+        node.save_for_backward(e)
+    if out is not None:
+        return _Frexp(_out(m, out[0]), _out(e, out[1]))
+    return _Frexp(m, e)
+
+
+registry.register(igamma, inplace=True)
+registry.register(igammac, inplace=True)
+registry.register(frexp)
 
 for _name, _fn in _BESSEL.items():
     globals()[_name] = _bessel_op(_name, _fn)

@@ -11,6 +11,7 @@ from . import statistics  # noqa: F401  (registers its ops: cov, gradient, trape
 from . import scatter_views  # noqa: F401  (registers slice_scatter, index_reduce, segment_reduce, ...)
 from . import spectral  # noqa: F401  (registers stft, istft, view_as_real, view_as_complex, polar)
 from . import tensor_methods  # noqa: F401  (Tensor.apply_, map_, dim_order, to_dense, ...)
+from . import activation_methods, linalg_legacy, samplers, special_ops  # noqa: F401  (torch.svd, igamma, ...)
 from . import linalg_ops as _la
 
 with_out = registry.with_out  # torsh.linalg / torsh.fft wrap their ops with it

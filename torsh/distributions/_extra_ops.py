@@ -5,7 +5,7 @@
   (torch._standard_gamma / _standard_gamma_grad)
 - ``standard_gamma_grad(alpha, x)``: that gradient dx/dalpha on arrays
 - ``gammainc(a, x)``: regularised lower incomplete gamma (torch.special.gammainc), gradient w.r.t. x
-- ``poisson(rates)``, ``binomial(count, probs)``: samplers (torch.poisson, torch.binomial)
+- ``poisson(rates)``, ``binomial(count, probs)``: torch.poisson / torch.binomial, from ``torsh/_ops/samplers.py``
 
 Samplers draw from torsh's default generator, so ``torsh.manual_seed`` makes them repeat.
 """
@@ -14,6 +14,8 @@ from scipy import special as sp_special
 
 import torsh
 from torsh import _random
+from torsh._ops import samplers as _samplers
+from torsh._ops.samplers import poisson  # noqa: F401  (torch.poisson; Poisson and NegativeBinomial sample with it)
 from torsh.autograd import Function
 
 
@@ -128,14 +130,7 @@ def gammainc(a, x):
     return _GammaInc.apply(a, x)
 
 
-# -- discrete samplers --------------------------------------------------------------------------------
-def poisson(rates):
-    """Poisson(rates) counts, in the rates' dtype (torch.poisson)."""
-    return _wrap_like(_random.rng().poisson(rates.detach()._data), rates)
-
-
+# -- discrete samplers: torch.poisson / torch.binomial (torsh/_ops/samplers.py) -------------------------------------
 def binomial(count, probs):
-    """Binomial(count, probs) counts, in the probabilities' dtype (torch.binomial)."""
-    count, probs = torsh.broadcast_tensors(count.detach(), probs.detach())
-    draws = _random.rng().binomial(count._data.astype(np.int64), np.clip(probs._data, 0.0, 1.0))
-    return _wrap_like(draws, probs)
+    """Binomial(count, probs) counts in the probabilities' dtype (a distribution's total_count may be any dtype)."""
+    return _samplers.binomial(count.detach().to(probs.dtype), probs.detach())
