@@ -130,9 +130,12 @@ SyncBatchNorm = BatchNorm2d  # single process: plain batch norm
 
 
 class _LazyNormBase(LazyModuleMixin):
+    def _channels_of(self, input):
+        return input.shape[1]
+
     def initialize_parameters(self, input):
         if self.has_uninitialized_params():
-            self.num_features = input.shape[1]
+            self.num_features = self._channels_of(input)
             if self.affine:
                 self.weight.materialize((self.num_features,))
                 self.bias.materialize((self.num_features,))
@@ -212,16 +215,8 @@ class InstanceNorm3d(_InstanceNorm):
 
 
 class _LazyInstanceNormBase(_LazyNormBase):
-    def initialize_parameters(self, input):
-        if self.has_uninitialized_params():
-            self.num_features = input.shape[0] if input.ndim == self._nd + 1 else input.shape[1]
-            if self.affine:
-                self.weight.materialize((self.num_features,))
-                self.bias.materialize((self.num_features,))
-            if self.track_running_stats:
-                self.running_mean.materialize((self.num_features,))
-                self.running_var.materialize((self.num_features,))
-            self.reset_parameters()
+    def _channels_of(self, input):
+        return input.shape[0] if input.ndim == self._nd + 1 else input.shape[1]  # unbatched: channels first
 
 
 def _lazy_in(base):
@@ -233,29 +228,41 @@ LazyInstanceNorm2d = _lazy_in(InstanceNorm2d)
 LazyInstanceNorm3d = _lazy_in(InstanceNorm3d)
 
 
-class LayerNorm(Module):
+def _as_normalized_shape(normalized_shape):
+    if isinstance(normalized_shape, numbers.Integral):
+        return (normalized_shape,)
+    return tuple(normalized_shape)
+
+
+class _AffineNorm(Module):
+    """LayerNorm and GroupNorm: an optional elementwise weight (1) and bias (0); ``_repr`` names the fields."""
+    _repr = ""
+
+    def reset_parameters(self):
+        _reset_affine(self)
+
+    def extra_repr(self):
+        return self._repr.format(**self.__dict__, use_bias=self.bias is not None)
+
+
+class LayerNorm(_AffineNorm):
+    _repr = "{normalized_shape}, eps={eps}, elementwise_affine={elementwise_affine}, bias={use_bias}"
+
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
         super().__init__()
-        if isinstance(normalized_shape, numbers.Integral):
-            normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(normalized_shape)
+        self.normalized_shape = _as_normalized_shape(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         _register_affine(self, elementwise_affine, bias, self.normalized_shape, dtype)
         self.reset_parameters()
 
-    def reset_parameters(self):
-        _reset_affine(self)
-
     def forward(self, input):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
-    def extra_repr(self):
-        return "{normalized_shape}, eps={eps}, elementwise_affine={elementwise_affine}, bias={use_bias}".format(
-            **self.__dict__, use_bias=self.bias is not None)
 
+class GroupNorm(_AffineNorm):
+    _repr = "{num_groups}, {num_channels}, eps={eps}, affine={affine}, bias={use_bias}"
 
-class GroupNorm(Module):
     def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None, *, bias=True):
         super().__init__()
         if num_channels % num_groups != 0:
@@ -267,23 +274,14 @@ class GroupNorm(Module):
         _register_affine(self, affine, bias, (num_channels,), dtype)
         self.reset_parameters()
 
-    def reset_parameters(self):
-        _reset_affine(self)
-
     def forward(self, input):
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
-
-    def extra_repr(self):
-        return "{num_groups}, {num_channels}, eps={eps}, affine={affine}, bias={use_bias}".format(
-            **self.__dict__, use_bias=self.bias is not None)
 
 
 class RMSNorm(Module):
     def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
         super().__init__()
-        if isinstance(normalized_shape, numbers.Integral):
-            normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(normalized_shape)
+        self.normalized_shape = _as_normalized_shape(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if self.elementwise_affine:
@@ -303,16 +301,23 @@ class RMSNorm(Module):
         return "{normalized_shape}, eps={eps}, elementwise_affine={elementwise_affine}".format(**self.__dict__)
 
 
-class LocalResponseNorm(Module):
-    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
+class _LRN(Module):
+    """What the two local response norms share: their parameters and repr."""
+
+    def __init__(self, size, alpha, beta, k):
         super().__init__()
         self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
 
-    def forward(self, input):
-        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
-
     def extra_repr(self):
         return "{size}, alpha={alpha}, beta={beta}, k={k}".format(**self.__dict__)
+
+
+class LocalResponseNorm(_LRN):
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
+        super().__init__(size, alpha, beta, k)
+
+    def forward(self, input):
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
 
 
 class _CrossMapLRN2dFunction(Function):
@@ -361,13 +366,9 @@ class _CrossMapLRN2dFunction(Function):
         return wrap(grad_input), None, None, None, None
 
 
-class CrossMapLRN2d(Module):
+class CrossMapLRN2d(_LRN):
     def __init__(self, size, alpha=1e-4, beta=0.75, k=1):
-        super().__init__()
-        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+        super().__init__(size, alpha, beta, k)
 
     def forward(self, input):
         return _CrossMapLRN2dFunction.apply(input, self.size, self.alpha, self.beta, self.k)
-
-    def extra_repr(self):
-        return "{size}, alpha={alpha}, beta={beta}, k={k}".format(**self.__dict__)
