@@ -18,7 +18,8 @@ LAYERS = {
                 "torsh.nn", "torsh.optim", "torsh.utils", "torsh.serialization", "torsh._weights_only_unpickler",
                 "torsh.distributions", "torsh.amp", "torsh.signal", "torsh.multiprocessing", "torsh.testing",
                 "torsh.hub", "torsh.cpu", "torsh.cuda", "torsh.accelerator", "torsh.masked"),
-    "tools": ("torsh.profiler", "torsh._compile", "torsh.func", "torsh.viz", "torsh.backends", "torsh.demo"),
+    "tools": ("torsh.profiler", "torsh._compile", "torsh.func", "torsh.viz", "torsh.backends", "torsh.demo",
+              "torsh.onnx"),
 }
 ORDER = list(LAYERS)
 PUBLIC_API = ORDER.index("library")  # ``import torsh`` (the public API) is fine from the library up
@@ -103,7 +104,6 @@ ALLOWED_LOCAL = {
     ('torsh._tensor', 'torsh.serialization'): DEFERRED_UP,
     ('torsh.autograd.engine', 'torsh._ops'): DEFERRED_UP,
     ('torsh.autograd.function', 'torsh._ops.inplace'): DEFERRED_UP,
-    ('torsh.autograd.functional', 'torsh.func'): DEFERRED_UP,
     ('torsh.autograd.gradcheck', 'torsh._ops.creation'): DEFERRED_UP,
     ('torsh.autograd.variable', 'torsh._ops.creation'): DEFERRED_UP,
     ('torsh.backend.memory', 'torsh._tensor'): DEFERRED_UP,
@@ -135,7 +135,6 @@ ALLOWED_LOCAL = {
     ('torsh.distributions.utils', 'torsh._ops._helpers'): DEFERRED_DOWN,
     ('torsh.func._eager', 'torsh.autograd.graph'): DEFERRED_DOWN,
     ('torsh.func._functional_call', 'torsh._ops.shape'): DEFERRED_DOWN,
-    ('torsh.func._vmap', 'torsh._ops.shape'): DEFERRED_DOWN,
     ('torsh.nn._functional.attention', 'torsh._ops.shape'): DEFERRED_DOWN,
     ('torsh.nn._functional.conv', 'torsh._tensor'): DEFERRED_DOWN,
     ('torsh.nn._functional.linear', 'torsh._ops._helpers'): DEFERRED_DOWN,

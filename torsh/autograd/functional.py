@@ -2,7 +2,8 @@
 
 Every product is computed with ``autograd.grad``: ``jvp`` and ``hvp`` use the double-backward trick
 (differentiate a vjp with respect to its cotangent), as PyTorch does. ``vectorize=True`` is accepted and
-runs the row loop through ``torsh.func.vmap`` (a per-sample loop); forward-mode AD is not available yet.
+runs the same row loop: torsh's vmap batches the forward pass, but a backward pass over a batch of
+cotangents still runs one cotangent at a time (``torsh.func._eager._batched_gradients``).
 """
 import importlib
 
@@ -230,8 +231,6 @@ def _jacobian_rows(out, inputs, create_graph, strict, out_index, vectorize):
     def row(k):
         return _grad((flat[k],), inputs, retain_graph=True, create_graph=create_graph)
 
-    if vectorize and flat.numel() > 0:
-        return _vectorized_rows(row, inputs, flat.numel())
     per_input = [[] for _ in inputs]
     for k in range(flat.numel()):
         for j, (g, x) in enumerate(zip(row(k), inputs)):
@@ -245,17 +244,6 @@ def _jacobian_rows(out, inputs, create_graph, strict, out_index, vectorize):
                                    f"{out_index}. This is not allowed in strict mode when create_graph=True.")
             per_input[j].append(g)
     return per_input
-
-
-def _vectorized_rows(row, inputs, count):
-    """The rows through torsh.func.vmap over the row index (its loop fallback runs one pass per row)."""
-    from ..func import vmap
-
-    def row_or_zeros(k):
-        return tuple(_ops.creation.zeros_like(x) if g is None else g for g, x in zip(row(int(k)), inputs))
-
-    stacked = vmap(row_or_zeros)(_ops.creation.arange(count))
-    return [list(s.unbind(0)) for s in stacked]
 
 
 def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, strategy="reverse-mode"):

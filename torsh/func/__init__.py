@@ -6,7 +6,7 @@ until forward-mode AD exists (``_eager.py``).
 from .._ops import jvp_rules  # noqa: F401  (forward-mode rules into the registry; forward AD's operators)
 from ._eager import grad, grad_and_value, hessian, jacfwd, jacrev, jvp, linearize, vjp
 from ._functional_call import functional_call, stack_module_state
-from ._vmap import vmap
+from ._vmap import vmap, vmap_report
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian", "vmap",
-           "functional_call", "stack_module_state"]
+           "functional_call", "stack_module_state", "vmap_report"]

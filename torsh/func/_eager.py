@@ -10,10 +10,12 @@ because a transform running inside another one keeps the graph of its results (`
 import functools
 
 from .. import _ops
+from .._ops import batched_tensor as batched
 from .._tensor import Tensor
-from ..autograd import grad_mode
+from ..autograd import forward_ad, grad_mode
 from ..autograd.engine import grad as _autograd_grad
 from ._pytree import tree_flatten, tree_map, tree_unflatten
+from ._vmap import vmap
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian"]
 
@@ -47,7 +49,7 @@ def _reaches_other_leaves(outputs, own_inputs):
     Then ``func`` closed over a tensor the caller differentiates (``w`` in ``grad(lambda x: (x * w).sum())``),
     and the results must keep their graph for the caller's own backward."""
     from ..autograd.graph import AccumulateGrad
-    own = {id(x) for x in own_inputs}
+    own = {id(batched.physical(x)[0]) for x in own_inputs}
     stack = [o.grad_fn for o in outputs if isinstance(o, Tensor) and o.grad_fn is not None]
     seen = set()
     while stack:
@@ -62,10 +64,26 @@ def _reaches_other_leaves(outputs, own_inputs):
 
 
 def _differentiable(x):
-    """A fresh tensor for ``x`` that requires grad (a view when ``x`` already has a graph, so outer levels see it)."""
+    """A fresh tensor for ``x`` that requires grad (a view when ``x`` already has a graph, so outer levels see it).
+
+    Under vmap the fresh tensor is the physical one, batched at every running level (an unbatched input is
+    expanded): the graph then holds one copy per sample, so gradients come out per sample."""
     if not isinstance(x, Tensor):
         raise ValueError(f"Thing passed to transform API must be Tensor, got {type(x)}")
-    return x.view_as(x) if x.requires_grad else x.detach().requires_grad_(True)
+    levels = batched.active_levels()
+    if not levels:
+        return _fresh_leaf(x)
+    phys, have = batched.physical(x)
+    return batched.from_physical(_fresh_leaf(batched.align_levels(phys, have, levels)), levels)
+
+
+def _fresh_leaf(x):
+    """x.detach().requires_grad_() keeping x's forward-mode tangent (jacfwd(jacrev(f)): forward over reverse)."""
+    if x.requires_grad:
+        return x.view_as(x)
+    tangent = forward_ad.unpack_dual(x).tangent if forward_ad._current_level >= 0 else None
+    fresh = x.detach().requires_grad_(True)
+    return fresh if tangent is None else forward_ad.make_dual(fresh, tangent)
 
 
 def _release(tree, keep_graph):
@@ -79,6 +97,9 @@ def _release(tree, keep_graph):
 
 def _gradients(outputs, inputs, grad_outputs, keep_graph, retain_graph=None):
     """autograd.grad tolerant of outputs without a graph: zeros for every input that gets no gradient."""
+    if batched.active_levels() and any(isinstance(t, batched.BatchedTensor)
+                                       for t in (*outputs, *inputs, *grad_outputs)):
+        return _batched_gradients(outputs, inputs, grad_outputs, keep_graph, retain_graph)
     pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
     grads = [None] * len(inputs)
     if pairs:
@@ -86,6 +107,46 @@ def _gradients(outputs, inputs, grad_outputs, keep_graph, retain_graph=None):
         grads = _autograd_grad(outs, inputs, gouts, allow_unused=True, create_graph=keep_graph,
                                retain_graph=True if retain_graph is None else retain_graph)
     return [_ops.creation.zeros_like(x) if g is None else g for g, x in zip(grads, inputs)]
+
+
+def _batched_gradients(outputs, inputs, grad_outputs, keep_graph, retain_graph):
+    """_gradients under vmap: autograd.grad on the physical tensors (inputs batched at every level, see
+    _differentiable), the gradients batched as the inputs. A cotangent batched at a level its output is not
+    (vmap over a vjp_fn) is taken one sample at a time."""
+    for g, o in zip(grad_outputs, outputs):
+        extra = [lv for lv in batched.physical(g)[1] if lv not in batched.physical(o)[1]] if g is not None else []
+        if extra:
+            return _gradients_per_cotangent_sample(extra[-1], outputs, inputs, grad_outputs, keep_graph,
+                                                   retain_graph)
+    physical_inputs = [batched.physical(x) for x in inputs]
+    pairs = []
+    for o, g in zip(outputs, grad_outputs):
+        if not o.requires_grad:
+            continue
+        po, levels = batched.physical(o)
+        if g is None:
+            pg = _ops.creation.ones_like(po)
+        else:
+            pg, g_levels = batched.physical(g)
+            pg = batched.align_levels(pg, g_levels, levels)
+        pairs.append((po, pg))
+    grads = [None] * len(inputs)
+    if pairs:
+        outs, gouts = zip(*pairs)
+        grads = _autograd_grad(outs, [p for p, _ in physical_inputs], gouts, allow_unused=True,
+                               create_graph=keep_graph, retain_graph=True if retain_graph is None else retain_graph)
+    return [batched.from_physical(_ops.creation.zeros_like(p) if g is None else g, levels)
+            for g, (p, levels) in zip(grads, physical_inputs)]
+
+
+def _gradients_per_cotangent_sample(level, outputs, inputs, grad_outputs, keep_graph, retain_graph):
+    if level is not batched.active_levels()[-1]:
+        raise NotImplementedError("vmap over a vjp_fn: the cotangents' level must be the innermost vmap")
+    per_sample = []
+    for b in range(level.size):
+        cotangents = [g if not batched.batched_at(g, level) else g._value.select(0, b) for g in grad_outputs]
+        per_sample.append(_gradients(outputs, inputs, cotangents, keep_graph, True))
+    return [batched.stack_samples([grads[i] for grads in per_sample], level) for i in range(len(inputs))]
 
 
 # ----------------------------------------------------------------------------- argnums
@@ -249,12 +310,48 @@ class _Linearization:
 
 
 def jvp(func, primals, tangents, *, strict=False, has_aux=False):
-    """(func(*primals), J @ tangents) [+ aux], through the double-vjp trick (no forward-mode AD yet)."""
+    """(func(*primals), J @ tangents) [+ aux] by forward-mode AD (one forward pass with dual tensors).
+
+    Inside an open forward-AD level (nested forward mode is not supported) it falls back to the double-vjp trick."""
     api = "jvp(f, primals, tangents)"
     flat_t = _check_primals_tangents(primals, tangents, api)
-    lin = _Linearization(func, primals, has_aux, api)
-    result = (lin.output(), lin.apply(flat_t))
-    return result + (_release(lin.aux, lin.keep),) if has_aux else result
+    if forward_ad._current_level >= 0:
+        lin = _Linearization(func, primals, has_aux, api)
+        result = (lin.output(), lin.apply(flat_t))
+        return result + (_release(lin.aux, lin.keep),) if has_aux else result
+    flat_p, p_spec = tree_flatten(primals)
+    with forward_ad.dual_level():
+        duals = [_dual(p, t) for p, t in zip(flat_p, flat_t)]
+        output, aux = _split_aux(func(*tree_unflatten(duals, p_spec)), has_aux, api)
+        flat_out, out_spec = tree_flatten(output)
+        for o in flat_out:
+            if not isinstance(o, Tensor):
+                raise RuntimeError(f"{api}: expected f(*args) to return only tensors, got unsupported type {type(o)}")
+        unpacked = [_unpack(o) for o in flat_out]
+        aux = tree_map(lambda a: _unpack(a)[0] if isinstance(a, Tensor) else a, aux) if has_aux else None
+    keep = _keeps_graph(flat_p + flat_t, 0)  # outputs keep a graph only for an outer transform or the caller's
+    result = (_release(tree_unflatten([p for p, _ in unpacked], out_spec), keep),
+              _release(tree_unflatten([t for _, t in unpacked], out_spec), keep))
+    return result + (_release(aux, keep),) if has_aux else result
+
+
+def _dual(primal, tangent):
+    """make_dual on the physical tensors (both batched at the levels either one has), wrapped back."""
+    p, p_levels = batched.physical(primal)
+    t, t_levels = batched.physical(tangent)
+    levels = [lv for lv in batched.active_levels() if lv in p_levels or lv in t_levels]
+    p = batched.align_levels(p, p_levels, levels)
+    t = batched.align_levels(t, t_levels, levels)
+    return batched.from_physical(forward_ad.make_dual(p, t), levels)
+
+
+def _unpack(output):
+    """(primal, tangent) of an output: a zero tangent when the output does not depend on the primals."""
+    phys, levels = batched.physical(output)
+    primal, tangent = forward_ad.unpack_dual(phys)
+    if tangent is None:
+        tangent = _ops.creation.zeros_like(primal)
+    return batched.from_physical(primal, levels), batched.from_physical(tangent, levels)
 
 
 def linearize(func, *primals):
@@ -283,7 +380,7 @@ def _jacobian_of(out, flat_in, keep):
         if not rows:
             jacs.append(_ops.creation.zeros(shape, dtype=x.dtype))
         else:
-            jacs.append(_ops.shape.stack([r[j] for r in rows], 0).reshape(shape))
+            jacs.append(batched.dispatch("stack", _ops.shape.stack, ([r[j] for r in rows], 0), {}).reshape(shape))
     return jacs
 
 
@@ -315,18 +412,60 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_
 
 
 def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
-    """The Jacobian of ``func`` w.r.t. ``args[argnums]`` (torch.func.jacfwd).
-
-    torsh has no forward-mode AD yet, so this is computed by reverse mode (``jacrev``): the same values and
-    structure as PyTorch's jacfwd, at reverse mode's cost (one backward pass per output element).
-    ``randomness`` is checked but unused, since no vmap runs.
-    """
+    """The Jacobian of ``func`` w.r.t. ``args[argnums]`` by forward mode (torch.func.jacfwd): one jvp per input
+    element, all of them in one batched forward pass (vmap over the basis tangents)."""
     if randomness not in ("error", "different", "same"):
         raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', or 'same'. Got {randomness}")
-    inner = jacrev(func, argnums, has_aux=has_aux)
-    return functools.wraps(func)(lambda *args: inner(*args))
+
+    @functools.wraps(func)
+    def wrapper(*args):
+        argnums_ = _check_argnums(argnums, len(args))
+        picked = args[argnums_] if isinstance(argnums_, int) else tuple(args[i] for i in argnums_)
+        flat_in, in_spec = tree_flatten(picked)
+        for x in flat_in:
+            if not isinstance(x, Tensor):
+                raise ValueError(f"Thing passed to transform API must be Tensor, got {type(x)}")
+        sizes = [x.numel() for x in flat_in]
+        total = sum(sizes)
+        dtype = flat_in[0].dtype
+
+        def call(*leaves):
+            new_args = list(args)
+            tree = tree_unflatten(list(leaves), in_spec)
+            if isinstance(argnums_, int):
+                new_args[argnums_] = tree
+            else:
+                for i, d in zip(argnums_, tree):
+                    new_args[i] = d
+            return func(*new_args)
+
+        def push_forward(basis_row):
+            tangents, start = [], 0
+            for x, n in zip(flat_in, sizes):
+                tangents.append(basis_row[start:start + n].reshape(tuple(x.shape)))
+                start += n
+            out = jvp(call, tuple(flat_in), tuple(tangents), has_aux=has_aux)
+            return (out[1], out[2]) if has_aux else out[1]
+
+        basis = _ops.creation.eye(total, dtype=dtype)
+        pushed = vmap(push_forward, randomness=randomness, out_dims=(-1, None) if has_aux else -1)(basis)
+        tangents_out, aux = pushed if has_aux else (pushed, None)
+        flat_out, out_spec = tree_flatten(tangents_out)
+        jac = tree_unflatten([_split_columns(o, flat_in, sizes, in_spec, argnums_) for o in flat_out], out_spec)
+        return (jac, aux) if has_aux else jac
+    return wrapper
+
+
+def _split_columns(out, flat_in, sizes, in_spec, argnums):
+    """out: output.shape + (total,) -> per input, output.shape + input.shape (a tree like args[argnums])."""
+    pieces, start = [], 0
+    lead = tuple(out.shape[:-1])
+    for x, n in zip(flat_in, sizes):
+        pieces.append(out.narrow(-1, start, n).reshape(lead + tuple(x.shape)))
+        start += n
+    return tree_unflatten(pieces, in_spec)
 
 
 def hessian(func, argnums=0):
-    """The Hessian of a scalar ``func``: jacfwd(jacrev(func)), both by reverse mode for now."""
+    """The Hessian of a scalar ``func``: jacfwd(jacrev(func)) (forward over reverse)."""
     return jacfwd(jacrev(func, argnums), argnums)

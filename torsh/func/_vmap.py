@@ -1,31 +1,26 @@
-"""torsh.func.vmap: a loop fallback over the batch dimension.
+"""torsh.func.vmap: batching rules, with a per-sample loop for ops that have none.
 
-``vmap(f)(x)`` calls ``f`` once per sample (``x.select(in_dim, b)``) and stacks the outputs along
-``out_dims``. This is correct for every op, since each call is ordinary eager torsh; it is not fast.
-Per-op batching rules (one call on the whole batch) will come with the op registry.
+``vmap(f)(x)`` calls ``f`` once, on BatchedTensors (``torsh/_ops/batched_tensor.py``): each op inside runs by
+its batching rule (``torsh/_ops/vmap_rules.py``) on the whole batch, or, lacking one, once per sample
+(unbatch, call, restack). ``torsh.func.vmap_report()`` says which ops ran which way.
 
-Differences from PyTorch that follow from the loop:
-- PyTorch raises "vmap: It looks like you're attempting to use a Tensor in some data-dependent control
-  flow..." when ``f`` branches on a tensor's value (``if x.sum() > 0``). Here every sample is a real tensor,
-  so each sample simply takes its own branch and no error is raised.
-- With ``out_dims=None`` PyTorch checks that the output does not depend on the batch; the loop returns the
-  first sample's output unchecked.
-- ``randomness="error"`` is detected by intercepting torsh's random generators while ``f`` runs;
-  ``"same"`` replays the generators' states for each sample, ``"different"`` lets them advance.
+As in PyTorch: a data-dependent Python branch (``if x.sum() > 0``), ``.item()`` and an in-place op writing a
+batched value into an unbatched tensor raise; ``out_dims=None`` refuses a batched output; ``randomness``
+'error' refuses random ops, 'same' gives every sample the same draws, 'different' independent ones.
+While a profiler holds torsh's op-call hook, vmap falls back to calling ``f`` once per sample.
 """
-import contextlib
 import functools
 
-from .. import _random
+from .._ops import batched_tensor as batched
+from .._ops import vmap_rules  # noqa: F401  (the batching rules, into batched_tensor.RULES)
+from .._ops.shape import cat, stack
+from .._ops._helpers import normalize_dim
 from .._tensor import Tensor
 from ._pytree import broadcast_prefix, tree_flatten, tree_unflatten
 
-__all__ = ["vmap"]
+__all__ = ["vmap", "vmap_report"]
 
 _RANDOMNESS = ("error", "different", "same")
-_RANDOM_IN_ERROR_MODE = ("vmap: called random operation while in randomness error mode. Please either use the "
-                         "'same' or 'different' randomness flags on vmap or perform the randomness operation out "
-                         "of vmap")
 
 
 def _name(func):
@@ -37,14 +32,12 @@ def _name(func):
 
 
 def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
-    """Vectorize ``func`` over dimension ``in_dims`` of its inputs (torch.func.vmap), by a per-sample loop.
+    """Vectorize ``func`` over dimension ``in_dims`` of its inputs (torch.func.vmap).
 
     ``in_dims``: an int, None (not batched) or a nested tuple/list/dict matching the positional inputs;
     keyword arguments are passed unbatched. ``out_dims``: where the batch dimension goes in each output.
     ``randomness``: 'error' (random ops raise), 'different' (each sample draws anew) or 'same' (every sample
-    sees the same draws). ``chunk_size`` is validated and accepted; the loop already runs one sample at a time.
-    Per-op batching rules will replace the loop once the op registry exists (see the module docstring for the
-    behaviours the loop cannot reproduce).
+    sees the same draws). ``chunk_size``: run the batch in chunks of that many samples.
     """
     if randomness not in _RANDOMNESS:
         raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', or 'same'. Got {randomness}")
@@ -55,15 +48,92 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
     def wrapped(*args, **kwargs):
         _check_out_dims(out_dims, func)
         batch_size, flat_dims, flat_args, spec = _batched_inputs(func, in_dims, args)
-        outputs = []
-        with _randomness_mode(randomness) as start_sample:
-            for b in range(batch_size):
-                start_sample()
-                sample = [a if d is None else a.select(d, b) for a, d in zip(flat_args, flat_dims)]
-                outputs.append(func(*tree_unflatten(sample, spec), **kwargs))
-        return _stack_outputs(func, outputs, out_dims)
+        if not batched.intercept():
+            return _per_sample(func, batch_size, flat_dims, flat_args, spec, kwargs, out_dims, randomness)
+        try:
+            step = batch_size if chunk_size is None else min(chunk_size, batch_size)
+            chunks = [_run_batched(func, [a if d is None else a.narrow(d, start, min(step, batch_size - start))
+                                          for a, d in zip(flat_args, flat_dims)],
+                                   flat_dims, spec, min(step, batch_size - start), kwargs, out_dims, randomness)
+                      for start in range(0, batch_size, step)]
+            return chunks[0] if len(chunks) == 1 else _concat_chunks(func, chunks, out_dims)
+        finally:
+            batched.release()
 
     return wrapped
+
+
+class vmap_report:
+    """``with torsh.func.vmap_report() as report:`` records, for the vmaps run in the block, which ops ran
+    batched by a rule and which looped per sample: ``report.batched`` / ``report.looped`` (op -> calls)."""
+
+    def __enter__(self):
+        self.report = batched.start_report()
+        return self.report
+
+    def __exit__(self, *exc):
+        batched.stop_report(self.report)
+
+
+def _run_batched(func, flat_args, flat_dims, spec, size, kwargs, out_dims, randomness):
+    """``func`` called once on BatchedTensors of a new level; its outputs unbatched to ``out_dims``."""
+    level = batched.push_level(size, randomness)
+    batched.randomness.install()
+    try:
+        inputs = [a if d is None else level.wrap(a if d == 0 else a.movedim(d, 0))
+                  for a, d in zip(flat_args, flat_dims)]
+        output = func(*tree_unflatten(inputs, spec), **kwargs)
+        return _unbatch_outputs(func, output, out_dims, level)
+    finally:
+        batched.randomness.uninstall()
+        batched.pop_level(level)
+
+
+def _unbatch_outputs(func, output, out_dims, level):
+    flat, spec = tree_flatten(output)
+    name = _name(func)
+    results = []
+    for o, dim in zip(flat, _output_dims(func, output, spec, out_dims)):
+        if dim is None:
+            if batched.batched_at(o, level):
+                raise ValueError(f"vmap({name}, ...): `{name}` can not return a BatchedTensor when out_dim is None")
+            results.append(o)
+            continue
+        if not isinstance(o, Tensor):
+            raise ValueError(f"vmap({name}, ...): `{name}` must only return Tensors, got type {type(o)}. "
+                             "Did you mean to set out_dims= to None for output?")
+        phys, was_batched = batched.unwrap(o, level)
+        if not was_batched:  # an output that does not depend on the batch: the same for every sample
+            phys = phys.unsqueeze(0).expand(level.size, *phys.shape)
+        dim = normalize_dim(dim, phys.dim())
+        results.append(phys if dim == 0 else phys.movedim(0, dim))
+    return tree_unflatten(results, spec)
+
+
+def _concat_chunks(func, chunks, out_dims):
+    flat_chunks = [tree_flatten(c)[0] for c in chunks]
+    _, spec = tree_flatten(chunks[0])
+    dims = _output_dims(func, chunks[0], spec, out_dims)
+    return tree_unflatten([column[0] if dim is None else cat(column, dim)
+                           for dim, column in zip(dims, zip(*flat_chunks))], spec)
+
+
+def _per_sample(func, batch_size, flat_dims, flat_args, spec, kwargs, out_dims, randomness):
+    """The whole of ``func`` once per sample (when vmap cannot intercept the ops)."""
+    outputs = []
+    level = batched.Level(0, batch_size, randomness)
+    batched.randomness.install()
+    batched._levels.append(level)
+    try:
+        with batched.randomness.sample_loop(level) as next_sample:
+            for b in range(batch_size):
+                next_sample()
+                sample = [a if d is None else a.select(d, b) for a, d in zip(flat_args, flat_dims)]
+                outputs.append(func(*tree_unflatten(sample, spec), **kwargs))
+    finally:
+        batched.pop_level(level)
+        batched.randomness.uninstall()
+    return _stack_outputs(func, outputs, out_dims)
 
 
 def _check_out_dims(out_dims, func):
@@ -113,7 +183,6 @@ def _batched_inputs(func, in_dims, args):
 
 def _stack_outputs(func, outputs, out_dims):
     """Stack the per-sample outputs leaf by leaf along their out_dim."""
-    from .._ops.shape import stack
     flat_per_sample = [tree_flatten(o)[0] for o in outputs]
     first = outputs[0]
     _, spec = tree_flatten(first)
@@ -146,36 +215,3 @@ def _output_dims(func, output, spec, out_dims):
                          f"the structure of `outputs`. out_dims has structure {tree_flatten(out_dims)[1]} but "
                          f"outputs has structure {spec}.")
     return flat
-
-
-# ----------------------------------------------------------------------------- randomness
-
-@contextlib.contextmanager
-def _randomness_mode(randomness):
-    """Intercept torsh._random.rng (every random op draws through it) while the samples run.
-
-    Yields a callable to run before each sample: for 'same' it rewinds every generator used so far to
-    its state before the first sample, so each sample draws the same numbers.
-    """
-    original = _random.rng
-    if randomness == "different":
-        yield lambda: None
-        return
-    start_states = {}
-
-    def guarded_rng(generator=None):
-        if randomness == "error":
-            raise RuntimeError(_RANDOM_IN_ERROR_MODE)
-        gen = generator or _random.default_generator
-        start_states.setdefault(id(gen), (gen, gen._rng.bit_generator.state))
-        return original(generator)
-
-    def rewind():
-        for gen, state in start_states.values():
-            gen._rng.bit_generator.state = state
-
-    _random.rng = guarded_rng
-    try:
-        yield rewind
-    finally:
-        _random.rng = original
