@@ -56,3 +56,35 @@ class _ProbsOrLogitsParam(_ProbsOrLogits):
     @property
     def param_shape(self):
         return self._param.size()
+
+
+class _OfCategorical:
+    """Mixin of the distributions built on a ``self._categorical``: its parameters are theirs."""
+
+    @property
+    def logits(self):
+        return self._categorical.logits
+
+    @property
+    def probs(self):
+        return self._categorical.probs
+
+    @property
+    def param_shape(self):
+        return self._categorical.param_shape
+
+
+class _OfRelaxed:
+    """Mixin of the relaxed distributions, transforms of a ``base_dist`` that holds the parameters."""
+
+    @property
+    def temperature(self):
+        return self.base_dist.temperature
+
+    @property
+    def logits(self):
+        return self.base_dist.logits
+
+    @property
+    def probs(self):
+        return self.base_dist.probs

@@ -2,6 +2,7 @@ import math
 
 import torsh
 from . import constraints
+from ._probs_or_logits import _OfCategorical
 from .binomial import Binomial
 from .categorical import Categorical
 from .distribution import Distribution
@@ -10,7 +11,7 @@ from .utils import broadcast_all
 __all__ = ["Multinomial"]
 
 
-class Multinomial(Distribution):
+class Multinomial(_OfCategorical, Distribution):
     """Counts of each of K categories in ``total_count`` independent Categorical draws."""
     arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
 
@@ -41,18 +42,6 @@ class Multinomial(Distribution):
     @constraints.dependent_property(is_discrete=True, event_dim=1)
     def support(self):
         return constraints.multinomial(self.total_count)
-
-    @property
-    def logits(self):
-        return self._categorical.logits
-
-    @property
-    def probs(self):
-        return self._categorical.probs
-
-    @property
-    def param_shape(self):
-        return self._categorical.param_shape
 
     def sample(self, sample_shape=torsh.Size()):
         sample_shape = torsh.Size(sample_shape)

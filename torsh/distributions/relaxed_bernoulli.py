@@ -1,7 +1,7 @@
 """torch.distributions.RelaxedBernoulli and LogitRelaxedBernoulli (the binary Concrete distribution)."""
 import torsh
 from . import constraints
-from ._probs_or_logits import _ProbsOrLogitsParam
+from ._probs_or_logits import _OfRelaxed, _ProbsOrLogitsParam
 from .distribution import Distribution
 from .transformed_distribution import TransformedDistribution
 from .transforms import SigmoidTransform
@@ -41,7 +41,7 @@ class LogitRelaxedBernoulli(_ProbsOrLogitsParam, Distribution):
         return self.temperature.log() + diff - 2 * diff.exp().log1p()
 
 
-class RelaxedBernoulli(TransformedDistribution):
+class RelaxedBernoulli(_OfRelaxed, TransformedDistribution):
     """sigmoid of a LogitRelaxedBernoulli sample: a reparameterisable relaxation of Bernoulli on (0, 1)."""
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.unit_interval
@@ -54,15 +54,3 @@ class RelaxedBernoulli(TransformedDistribution):
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(RelaxedBernoulli, _instance)
         return super().expand(batch_shape, _instance=new)
-
-    @property
-    def temperature(self):
-        return self.base_dist.temperature
-
-    @property
-    def logits(self):
-        return self.base_dist.logits
-
-    @property
-    def probs(self):
-        return self.base_dist.probs
