@@ -185,6 +185,34 @@ class BatchedTensor(Tensor):
 
     numpy = tolist = data_ptr = __array__ = __dlpack__ = untyped_storage = _no_storage
 
+    # Tensor's view properties read the array's rank: here they are spelled with (dispatched) methods
+    @property
+    def mT(self):
+        if self.dim() < 2:
+            raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got {self.dim()}-D "
+                               "tensor.")
+        return self.transpose(-2, -1)
+
+    @property
+    def T(self):
+        return self.permute(tuple(reversed(range(self.dim()))))
+
+    @property
+    def mH(self):
+        return self.mT.conj() if self.dtype.is_complex else self.mT
+
+    @property
+    def H(self):
+        return self.mH if self.dim() == 2 else self.t()
+
+    @property
+    def real(self):
+        return dispatch("real", _conversion.real, (self,), {})
+
+    @property
+    def imag(self):
+        return dispatch("imag", _conversion.imag, (self,), {})
+
     def __iter__(self):
         if self.dim() == 0:
             raise TypeError("iteration over a 0-d tensor")
@@ -373,8 +401,7 @@ def check_inplace(call, args, kwargs):
     if args and isinstance(args[0], Tensor) and not batched_at(args[0], call.level):
         others = [*args[1:], *kwargs.values()]
         if any(batched_at(o, call.level) for o in others):
-            raise RuntimeError(INPLACE.format(op=call.name.strip("_") if call.name.startswith("__")
-                                              else "inplace arithmetic"))
+            raise RuntimeError(INPLACE.format(op="inplace arithmetic"))
 
 
 def _sample(x, level, b):
@@ -521,4 +548,4 @@ def stop_report(report):
     _reports.remove(report)
 
 
-from . import shape as _shape  # noqa: E402  (shape imports the op layer this module belongs to)
+from . import conversion as _conversion, shape as _shape  # noqa: E402  (they import the op layer's core)

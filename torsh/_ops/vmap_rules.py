@@ -580,7 +580,8 @@ def nll_loss(call, args, kwargs):
         tgt = tgt.unsqueeze(0).expand(size, *tgt.shape)
     if input.dim() > 1:  # (N, C, d...) samples: the batch joins N
         scores = scores.reshape((-1,) + tuple(scores.shape[2:]))
-    losses = call(scores, tgt.reshape((-1,) + tuple(tgt.shape[2:])) if input.dim() > 1 else tgt, weight, None,
+    folded_target = (tgt.reshape((-1,) + tuple(tgt.shape[2:])) if input.dim() > 1 else tgt).contiguous()
+    losses = call(scores, folded_target, weight, None,
                   ignore_index, None, "none").reshape(tuple(tgt.shape))
     reduction = bound.get("reduction", "mean")
     if reduction == "none":
@@ -691,11 +692,12 @@ def layer_norm(call, args, kwargs):
     x, weight, bias = bound["input"], bound.get("weight"), bound.get("bias")
     eps = bound.get("eps", 1e-5)
     level = call.level
-    if not batched_at(x, level):
-        return NotImplemented
+    px, x_batched = unwrap(x, level)
+    if not x_batched:
+        px = px.unsqueeze(0).expand(level.size, *px.shape)
     if not batched_at(weight, level) and not batched_at(bias, level):
-        return call.wrap(call(x._value, bound["normalized_shape"], weight, bias, eps))
-    out = call.wrap(call(x._value, bound["normalized_shape"], None, None, eps))
+        return call.wrap(call(px, bound["normalized_shape"], weight, bias, eps))
+    out = call.wrap(call(px, bound["normalized_shape"], None, None, eps))
     if weight is not None:
         out = out * weight
     return out if bias is None else out + bias
