@@ -174,40 +174,72 @@ def _call(func, inputs, fn_name, strict):
     return was_tuple, outputs
 
 
+def _differentiable_inputs(inputs, create_graph, fn_name):
+    """(was it a tuple, fresh copies of the inputs that require grad)."""
+    was_tuple, inputs = _as_tuple(inputs, "inputs", fn_name)
+    return was_tuple, _fresh_inputs(inputs, create_graph, need_graph=True)
+
+
+def _inputs_v_outputs(func, inputs, v, create_graph, strict, fn_name):
+    """jvp/vhp/hvp's first steps: the inputs, v checked against them (before func runs), func's outputs."""
+    inputs_tuple, inputs = _differentiable_inputs(inputs, create_graph, fn_name)
+    v = _prepare_v(v, inputs, inputs_tuple, fn_name, create_graph, _V_NONE_INPUT)
+    outputs_tuple, outputs = _call(func, inputs, fn_name, strict)
+    return inputs_tuple, inputs, v, outputs_tuple, outputs
+
+
+def _scalar_output_checks(outputs, outputs_tuple, fn_name):
+    if outputs_tuple or not _is_tensor(outputs[0]):
+        raise RuntimeError(f"The function given to {fn_name} should return a single Tensor")
+    if outputs[0].nelement() != 1:
+        raise RuntimeError(f"The Tensor returned by the function given to {fn_name} should contain a single element")
+
+
+def _scalar_gradient(outputs, outputs_tuple, inputs, strict, fn_name):
+    """vhp/hvp: the gradient of func's single-element output, kept differentiable for the second pass."""
+    _scalar_output_checks(outputs, outputs_tuple, fn_name)
+    gradient = _grad(outputs, inputs, create_graph=True)
+    _strict_check(gradient, "jacobian", strict)
+    return gradient
+
+
+def _last_backward(outputs, inputs, v, refs, strict, create_graph, stage):
+    """The product's final pass, recorded only if create_graph asks for it (or grad mode is on outside)."""
+    with grad_mode.set_grad_enabled(create_graph or grad_mode.is_grad_enabled()):
+        grads = _grad(outputs, inputs, v, create_graph=create_graph)
+        return _zeros_for_missing(grads, refs, strict, create_graph, stage)
+
+
+def _outputs_and_product(outputs, outputs_tuple, product, product_tuple, create_graph):
+    """(func's outputs, the product), detached unless create_graph, each unpacked as its argument came."""
+    return (_unpack(_finish(outputs, create_graph), outputs_tuple),
+            _unpack(_finish(product, create_graph), product_tuple))
+
+
 # ----------------------------------------------------------------------------- public API
 
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), v^T J): the vector-Jacobian product at ``inputs``."""
     with grad_mode.enable_grad():
-        inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vjp")
-        inputs = _fresh_inputs(inputs, create_graph, need_graph=True)
+        inputs_tuple, inputs = _differentiable_inputs(inputs, create_graph, "vjp")
         outputs_tuple, outputs = _call(func, inputs, "vjp", strict)
         v = _prepare_v(v, outputs, outputs_tuple, "vjp", create_graph,
                        "The vector v can only be None if the user-provided function returns a single Tensor "
                        "with a single element.")
-    with grad_mode.set_grad_enabled(create_graph or grad_mode.is_grad_enabled()):
-        grads = _grad(outputs, inputs, v, create_graph=create_graph)
-        result = _zeros_for_missing(grads, inputs, strict, create_graph, "back")
-    return (_unpack(_finish(outputs, create_graph), outputs_tuple),
-            _unpack(_finish(result, create_graph), inputs_tuple))
+    result = _last_backward(outputs, inputs, v, inputs, strict, create_graph, "back")
+    return _outputs_and_product(outputs, outputs_tuple, result, inputs_tuple, create_graph)
 
 
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), J v), by the double-backward trick: J v = d/du (u^T J) v for a dummy cotangent u."""
     with grad_mode.enable_grad():
-        inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
-        inputs = _fresh_inputs(inputs, create_graph, need_graph=True)
-        v = _prepare_v(v, inputs, inputs_tuple, "jvp", create_graph, _V_NONE_INPUT)
-        outputs_tuple, outputs = _call(func, inputs, "jvp", strict)
+        _, inputs, v, outputs_tuple, outputs = _inputs_v_outputs(func, inputs, v, create_graph, strict, "jvp")
         # u's value never reaches the result (the vjp is linear in u); zeros keep inf/nan out
         cotangents = tuple(_ops.creation.zeros_like(o, requires_grad=True) for o in outputs)
         vjps = _grad(outputs, inputs, cotangents, create_graph=True)
         _strict_check(vjps, "grad_inputs", strict)
-    with grad_mode.set_grad_enabled(create_graph or grad_mode.is_grad_enabled()):
-        grads = _grad(vjps, cotangents, v, create_graph=create_graph)
-        result = _zeros_for_missing(grads, outputs, strict, create_graph, "back_trick")
-    return (_unpack(_finish(outputs, create_graph), outputs_tuple),
-            _unpack(_finish(result, create_graph), outputs_tuple))
+    result = _last_backward(vjps, cotangents, v, outputs, strict, create_graph, "back_trick")
+    return _outputs_and_product(outputs, outputs_tuple, result, outputs_tuple, create_graph)
 
 
 def _forward_mode_jacobian(inputs, strict, vectorize):
@@ -259,8 +291,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
                                       'set `create_graph=False` or `strategy="reverse-mode"`.')
         return _forward_mode_jacobian(inputs, strict, vectorize)
     with grad_mode.enable_grad():
-        inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
-        inputs = _fresh_inputs(inputs, create_graph, need_graph=True)
+        inputs_tuple, inputs = _differentiable_inputs(inputs, create_graph, "jacobian")
         outputs_tuple, outputs = _call(func, inputs, "jacobian", strict)
         if vectorize and strict:
             raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and `vectorized=True` are not "
@@ -289,10 +320,7 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False, out
         out = func(*xs)
         out_tuple, outs = _as_tuple(out, "outputs of the user-provided function", "hessian")
         _strict_check(outs, "outputs", strict)
-        if out_tuple or not _is_tensor(out):
-            raise RuntimeError("The function given to hessian should return a single Tensor")
-        if out.nelement() != 1:
-            raise RuntimeError("The Tensor returned by the function given to hessian should contain a single element")
+        _scalar_output_checks(outs, out_tuple, "hessian")
         return out.squeeze()
 
     def gradient(*xs):
@@ -307,45 +335,24 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False, out
     return _unpack(result, (inputs_tuple, inputs_tuple))
 
 
-def _scalar_output_checks(outputs, outputs_tuple, fn_name):
-    if outputs_tuple or not _is_tensor(outputs[0]):
-        raise RuntimeError(f"The function given to {fn_name} should return a single Tensor")
-    if outputs[0].nelement() != 1:
-        raise RuntimeError(f"The Tensor returned by the function given to {fn_name} should contain a single element")
-
-
 def vhp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), v^T H) for a scalar ``func``: the vjp of its gradient."""
     with grad_mode.enable_grad():
-        inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vhp")
-        inputs = _fresh_inputs(inputs, create_graph, need_graph=True)
-        v = _prepare_v(v, inputs, inputs_tuple, "vhp", create_graph, _V_NONE_INPUT)
-        outputs_tuple, outputs = _call(func, inputs, "vhp", strict)
-        _scalar_output_checks(outputs, outputs_tuple, "vhp")
-        gradient = _grad(outputs, inputs, create_graph=True)
-        _strict_check(gradient, "jacobian", strict)
-    with grad_mode.set_grad_enabled(create_graph or grad_mode.is_grad_enabled()):
-        grads = _grad(gradient, inputs, v, create_graph=create_graph)
-        result = _zeros_for_missing(grads, inputs, strict, create_graph, "double_back")
-    return (_unpack(_finish(outputs, create_graph), outputs_tuple),
-            _unpack(_finish(result, create_graph), inputs_tuple))
+        inputs_tuple, inputs, v, outputs_tuple, outputs = _inputs_v_outputs(func, inputs, v, create_graph, strict,
+                                                                            "vhp")
+        gradient = _scalar_gradient(outputs, outputs_tuple, inputs, strict, "vhp")
+    result = _last_backward(gradient, inputs, v, inputs, strict, create_graph, "double_back")
+    return _outputs_and_product(outputs, outputs_tuple, result, inputs_tuple, create_graph)
 
 
 def hvp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), H v) for a scalar ``func``, by the double-backward trick on the vhp."""
     with grad_mode.enable_grad():
-        inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hvp")
-        inputs = _fresh_inputs(inputs, create_graph, need_graph=True)
-        v = _prepare_v(v, inputs, inputs_tuple, "hvp", create_graph, _V_NONE_INPUT)
-        outputs_tuple, outputs = _call(func, inputs, "hvp", strict)
-        _scalar_output_checks(outputs, outputs_tuple, "hvp")
-        gradient = _grad(outputs, inputs, create_graph=True)
-        _strict_check(gradient, "jacobian", strict)
+        inputs_tuple, inputs, v, outputs_tuple, outputs = _inputs_v_outputs(func, inputs, v, create_graph, strict,
+                                                                            "hvp")
+        gradient = _scalar_gradient(outputs, outputs_tuple, inputs, strict, "hvp")
         cotangents = tuple(_ops.creation.zeros_like(x, requires_grad=True) for x in inputs)
         double_back = _grad(gradient, inputs, cotangents, create_graph=True)
         _strict_check(gradient, "hessian", strict)
-    with grad_mode.set_grad_enabled(create_graph or grad_mode.is_grad_enabled()):
-        grads = _grad(double_back, cotangents, v, create_graph=create_graph)
-        result = _zeros_for_missing(grads, inputs, strict, create_graph, "double_back_trick")
-    return (_unpack(_finish(outputs, create_graph), outputs_tuple),
-            _unpack(_finish(result, create_graph), inputs_tuple))
+    result = _last_backward(double_back, cotangents, v, inputs, strict, create_graph, "double_back_trick")
+    return _outputs_and_product(outputs, outputs_tuple, result, inputs_tuple, create_graph)
