@@ -16,6 +16,8 @@ im2col, GEMMs, bias); the GEMMs stay on NumPy's BLAS, cut over the threads by ba
 one BLAS thread each (torsh.backend.threads). The ops' graphs do not depend on the variant or the
 column layout, so higher-order gradients work either way.
 """
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -152,8 +154,8 @@ def _direct_kernel(x, w_shape, w_dtype, stride, pads, dilation, groups):
     module = kernels.get("conv_direct")
     if (module is None or not module.VECTORISED or x.ndim != 4 or groups != 1
             or x.dtype != np.float32 or w_dtype != np.float32 or x.shape[0] == 0
-            or any(d != 1 for d in dilation) or any(lo < 0 or hi < 0 for lo, hi in pads)
-            or int(np.prod(w_shape[1:])) > DIRECT_MAX_TAPS):
+            or tuple(dilation) != (1, 1) or min(pads[0] + pads[1]) < 0
+            or w_shape[1] * w_shape[2] * w_shape[3] > DIRECT_MAX_TAPS):
         return None
     return module
 
@@ -164,10 +166,21 @@ def _geometry(x, w_shape, stride, pads, out_sp):
     return (*x.shape, w_shape[0], *w_shape[2:], *stride, pads[0][0], pads[1][0], *out_sp)
 
 
+_zero_bias = {}  # O -> read-only zeros: the bias of a convolution without one
+
+
+def _zeros(count):
+    zeros = _zero_bias.get(count)
+    if zeros is None:
+        zeros = _zero_bias[count] = np.zeros(count, np.float32)
+        zeros.flags.writeable = False
+    return zeros
+
+
 def _conv_direct(module, x, w, pads, bias, stride, out_sp, parallel):
     n, o = x.shape[0], w.shape[0]
     y = np.empty((n, o) + tuple(out_sp), np.float32)
-    b = np.zeros(o, np.float32) if bias is None else np.ascontiguousarray(bias, np.float32)
+    b = _zeros(o) if bias is None else np.ascontiguousarray(bias, np.float32)
     module.conv2d(np.ascontiguousarray(x), np.ascontiguousarray(w), b, y, *_geometry(x, w.shape, stride, pads, out_sp),
                   parallel)
     return y
@@ -188,7 +201,7 @@ def _input_grad_direct(module, gy, w, in_spatial, pads, parallel):
     kh, kw = w.shape[2:]
     flipped = np.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
     dx = np.empty((n, c) + tuple(in_spatial), np.float32)
-    module.conv2d(np.ascontiguousarray(gy), flipped, np.zeros(c, np.float32), dx, *gy.shape, c, kh, kw, 1, 1,
+    module.conv2d(np.ascontiguousarray(gy), flipped, _zeros(c), dx, *gy.shape, c, kh, kw, 1, 1,
                   kh - 1 - pads[0][0], kw - 1 - pads[1][0], *in_spatial, parallel)
     return dx
 
@@ -207,7 +220,7 @@ def conv_forward_np(x, w, stride, pads, dilation, groups, keep_cols=None, bias=N
     if module is None:
         return _conv_forward_im2col(x, w, stride, pads, dilation, groups, keep_cols, bias)
     out_sp = _out_spatial(x.shape[2:], w.shape[2:], stride, pads, dilation)
-    return dispatch.call("conv2d_direct", x.shape[0] * w.shape[0] * int(np.prod(out_sp)), x.dtype, True,
+    return dispatch.call("conv2d_direct", x.shape[0] * w.shape[0] * math.prod(out_sp), x.dtype, True,
                          lambda parallel: _conv_direct(module, x, w, pads, bias, stride, out_sp, parallel),
                          lambda: _conv_forward_im2col(x, w, stride, pads, dilation, groups, keep_cols, bias),
                          reference="im2col")
@@ -289,7 +302,7 @@ def conv_input_grad_np(gy, w, in_spatial, stride, pads, dilation, groups):
     module = None if gy.dtype != np.float32 or any(s != 1 for s in stride) else _direct_kernel(
         gy, (cg, o_total) + kernel, w.dtype, stride, pads, dilation, groups)
     if module is not None:
-        return dispatch.call("conv2d_direct", n * cg * int(np.prod(in_spatial)), dtype, True,
+        return dispatch.call("conv2d_direct", n * cg * math.prod(in_spatial), dtype, True,
                              lambda parallel: _input_grad_direct(module, gy, w, in_spatial, pads, parallel),
                              lambda: _input_grad_im2col(gy, w, in_spatial, stride, pads, dilation, groups),
                              reference="im2col")

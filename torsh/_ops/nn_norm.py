@@ -342,13 +342,15 @@ def batch_norm_eval(input, running_mean, running_var, weight, bias, eps):
     dtype = data.dtype
     n, c = data.shape[:2]
     x3 = data.reshape(n, c, -1)
-    rm = running_mean._data.reshape(-1).astype(dtype)
-    rstd = (1 / np.sqrt(running_var._data.reshape(-1).astype(dtype) + dtype.type(eps))).astype(dtype, copy=False)
-    scale = rstd if weight is None else (rstd * weight._data.reshape(-1)).astype(dtype, copy=False)
-    shift = -rm * scale
+    # in place on fresh arrays of the input's dtype: batch-1 inference calls this per layer and image
+    rstd = running_var._data.reshape(-1).astype(dtype)
+    rstd += eps
+    np.reciprocal(np.sqrt(rstd, out=rstd), out=rstd)
+    scale = rstd if weight is None else rstd * weight._data.reshape(-1)
+    shift = np.multiply(running_mean._data.reshape(-1), scale, dtype=dtype)
+    np.negative(shift, out=shift)
     if bias is not None:
-        shift = shift + bias._data.reshape(-1)
-    scale, shift = np.ascontiguousarray(scale), np.ascontiguousarray(shift)
+        shift += bias._data.reshape(-1)
 
     def compiled(parallel):
         out = np.empty_like(x3)
@@ -360,7 +362,7 @@ def batch_norm_eval(input, running_mean, running_var, weight, bias, eps):
     result = wrap(out.reshape(data.shape))
     if needs_grad(input, weight, bias):
         node = BatchNormEvalBackward()
-        node.has_bias, node.rstd, node.running_mean = bias is not None, rstd, rm
+        node.has_bias, node.rstd, node.running_mean = bias is not None, rstd, running_mean._data.reshape(-1).astype(dtype)
         record(node, (input, weight, bias), (result,))
         node.save_for_backward(input, weight)
     return result

@@ -159,7 +159,43 @@ def _conv_without_channels(input, weight, bias, out_sp):
     return out
 
 
+def _spatial_ints(value, nd, lowest):
+    """``value`` (an int or a sequence of nd ints, each >= lowest) as a tuple of nd ints, or None for
+    anything else (the checked path then decides)."""
+    if type(value) is int:
+        return (value,) * nd if value >= lowest else None
+    if type(value) in (tuple, list) and len(value) == nd and all(type(v) is int and v >= lowest for v in value):
+        return tuple(value)
+    return None
+
+
+def _plain_geometry(nd, input, weight, bias, stride, padding, dilation, groups):
+    """(stride, pads, dilation) of a convolution that passes every check of ``_conv`` below, found
+    from the arrays' shapes in a few microseconds, or None: then ``_conv`` runs its checks in
+    PyTorch's order, which also word the errors. Batch-1 CNN inference makes ~10 calls per image."""
+    x, w = getattr(input, "_data", None), getattr(weight, "_data", None)
+    if (_autocast._state.enabled or x is None or w is None or x.ndim != nd + 2 or w.ndim != nd + 2
+            or x.dtype != w.dtype or type(groups) is not int or not 1 <= groups <= w.shape[0] or w.shape[0] % groups
+            or x.shape[1] != w.shape[1] * groups or x.shape[1] == 0):
+        return None
+    if bias is not None:
+        b = getattr(bias, "_data", None)
+        if b is None or b.dtype != x.dtype or b.shape != (w.shape[0],):
+            return None
+    stride, dilation = _spatial_ints(stride, nd, 1), _spatial_ints(dilation, nd, 1)
+    padding = _spatial_ints(padding, nd, 0)
+    if stride is None or dilation is None or padding is None:
+        return None
+    for size, p, k, d in zip(x.shape[2:], padding, w.shape[2:], dilation):
+        if size + 2 * p < d * (k - 1) + 1:
+            return None
+    return stride, tuple((p, p) for p in padding), dilation
+
+
 def _conv(name, nd, input, weight, bias, stride, padding, dilation, groups):
+    plain = _plain_geometry(nd, input, weight, bias, stride, padding, dilation, groups)
+    if plain is not None:
+        return nn_conv.convolution(input, weight, bias, *plain, groups)
     if _autocast._state.enabled:  # torch.autocast: PyTorch's lower-precision op list
         input, weight, bias = _autocast.lower_precision(input, weight, bias)
     _check_bias_dtype(input, bias)

@@ -51,12 +51,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     _check_eps(eps, training)
     if input.ndim < 2:
         raise ValueError(f"expected 2D or 3D input (got {input.ndim}D input)")
-    channels = input.shape[1]
+    channels = input._data.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                     ("bias", bias)):
-        if t is not None and t.numel() != channels:
+        if t is not None and t._data.size != channels:
             raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
-    shape = _channel_shape(input)
     fused = (nn_norm.batch_norm_train(input, weight, bias, eps) if training or running_mean is None
              else nn_norm.batch_norm_eval(input, running_mean, running_var, weight, bias, eps))
     if fused is not None and not (training or running_mean is None):  # one op (and kernel) when dtypes allow
@@ -68,6 +67,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             _update_running(running_mean, mean, momentum)
             _update_running(running_var, var * n / max(n - 1, 1), momentum)
         return out
+    shape = _channel_shape(input)
     if training or running_mean is None:
         axes = (0,) + tuple(range(2, input.ndim))
         out, mean, var = nn_norm.normalize(input, axes, eps, "NativeBatchNormBackward0")
