@@ -40,7 +40,8 @@ class Workload(NamedTuple):
 
 WORKLOADS = []
 
-TARGETS = {"W1": 1.5, "W3": 0.7, "W4": 1.1, "W5": 1.5, "W6": 1.0, "W7": 1.5, "W8": 1.5, "W9": 1.0, "W10": 0.7}
+TARGETS = {"W1": 1.5, "W3": 0.7, "W4": 1.1, "W5": 1.5, "W6": 1.0, "W7": 1.5, "W8": 1.5, "W9": 1.0, "W10": 0.7,
+           "W17": 1.5}
 
 
 def workload(key, name, full_only=False, work=None, unit=None, copy_target=None, metric="seconds", tiny=None,
@@ -511,3 +512,26 @@ workload("W16", "peak RSS growth, first training step: ResNet basic-block CNN (W
          unit="MB", tiny={"batch": 2})(resnet_step)
 workload("W16", "peak RSS growth, first training step: GPT LM (W13), seq 64, batch 8", metric="peak_mb",
          unit="MB", tiny={"batch": 1, "seq": 8, "layers": 1})(gpt_step)
+
+
+# -- W17: per-sample gradients (torch.func), MLP 784-512-10, batch 64 ------------------------------
+@workload("W17", "per-sample gradients, same MLP: Python loop of grad(loss) over the samples (W17.1 should be >= 5x "
+          "faster on torsh)", looped=True, tiny={"batch": 4})
+@workload("W17", "per-sample gradients, MLP 784-512-10, batch 64: vmap(grad(loss)) [torch.func]", tiny={"batch": 4})
+def per_sample_grads(lib, batch=64, looped=False):
+    if is_numpy(lib):
+        return None
+    model = seeded(lib, lambda: lib.nn.Sequential(lib.nn.Linear(784, 512), lib.nn.ReLU(), lib.nn.Linear(512, 10)))
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    x = as_lib(lib, float32_data(batch * 784).reshape(batch, 784))
+    y = class_targets(lib, batch, 10)
+
+    def loss(params, xi, yi):
+        out = lib.func.functional_call(model, params, (xi.unsqueeze(0),))
+        return lib.nn.functional.cross_entropy(out, yi.unsqueeze(0))
+
+    if looped:
+        sample_grad = lib.func.grad(loss)
+        return lambda: [sample_grad(params, x[b], y[b]) for b in range(batch)]
+    batched = lib.func.vmap(lib.func.grad(loss), in_dims=(None, 0, 0))
+    return lambda: batched(params, x, y)
