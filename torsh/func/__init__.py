@@ -1,7 +1,8 @@
-"""torch.func (functorch) on torsh's reverse-mode autograd.
+"""torch.func (functorch) on torsh's autograd.
 
-``vmap`` runs a per-sample loop (``_vmap.py``); ``jvp``/``jacfwd``/``hessian`` are computed by reverse mode
-until forward-mode AD exists (``_eager.py``).
+``vmap`` batches ops by their batching rules, looping per sample over ops without one (``_vmap.py``,
+``torsh/_ops/batched_tensor.py``, ``torsh/_ops/vmap_rules.py``); ``grad``/``vjp``/``jacrev`` run reverse mode,
+``jvp``/``jacfwd`` forward mode (``_eager.py``).
 """
 from .._ops import jvp_rules  # noqa: F401  (forward-mode rules into the registry; forward AD's operators)
 from ._eager import grad, grad_and_value, hessian, jacfwd, jacrev, jvp, linearize, vjp
