@@ -8,14 +8,29 @@ __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "MaxUnpool1d", "MaxUnpool2d", 
            "FractionalMaxPool2d", "FractionalMaxPool3d"]
 
 
-class _MaxPoolNd(Module):
+class _PoolNd(Module):
+    """kernel_size, stride (kernel_size when not given) and padding, and their repr."""
     _fn = None  # name of the torsh.nn.functional op, looked up per call (the profiler swaps those names)
+    _tuple_len = None  # MaxUnpool and AvgPool1d keep the three as tuples of this length, as PyTorch does
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
+    def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if (stride is not None) else kernel_size
-        self.padding = padding
+        stride = kernel_size if stride is None else stride
+        self.kernel_size, self.stride, self.padding = (self._as_tuple(v) for v in (kernel_size, stride, padding))
+
+    def _as_tuple(self, value):
+        if self._tuple_len is None:
+            return value
+        from .._functional._utils import ntuple
+        return ntuple(value, self._tuple_len)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class _MaxPoolNd(_PoolNd):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
+        super().__init__(kernel_size, stride, padding)
         self.dilation = dilation
         self.return_indices = return_indices
         self.ceil_mode = ceil_mode
@@ -41,65 +56,42 @@ class MaxPool3d(_MaxPoolNd):
     _fn = "max_pool3d"
 
 
-class _MaxUnpoolNd(Module):
-    _nd = 2
-    _fn = None  # name of the torsh.nn.functional op, looked up per call (the profiler swaps those names)
-
-    def __init__(self, kernel_size, stride=None, padding=0):
-        super().__init__()
-        from .._functional._utils import ntuple
-        self.kernel_size = ntuple(kernel_size, self._nd)
-        self.stride = ntuple(stride if stride is not None else kernel_size, self._nd)
-        self.padding = ntuple(padding, self._nd)
-
+class _MaxUnpoolNd(_PoolNd):
     def forward(self, input, indices, output_size=None):
         return getattr(F, self._fn)(input, indices, self.kernel_size, self.stride, self.padding, output_size)
 
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
-
 
 class MaxUnpool1d(_MaxUnpoolNd):
-    _nd = 1
+    _tuple_len = 1
     _fn = "max_unpool1d"
 
 
 class MaxUnpool2d(_MaxUnpoolNd):
-    _nd = 2
+    _tuple_len = 2
     _fn = "max_unpool2d"
 
 
 class MaxUnpool3d(_MaxUnpoolNd):
-    _nd = 3
+    _tuple_len = 3
     _fn = "max_unpool3d"
 
 
-class AvgPool1d(Module):
+class AvgPool1d(_PoolNd):
+    _tuple_len = 1
+
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-        super().__init__()
-        from .._functional._utils import ntuple
-        self.kernel_size = ntuple(kernel_size, 1)
-        self.stride = ntuple(stride if stride is not None else kernel_size, 1)
-        self.padding = ntuple(padding, 1)
+        super().__init__(kernel_size, stride, padding)
         self.ceil_mode = ceil_mode
         self.count_include_pad = count_include_pad
 
     def forward(self, input):
         return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
 
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
-
-class _AvgPoolNd(Module):
-    _fn = None  # name of the torsh.nn.functional op, looked up per call (the profiler swaps those names)
-
+class _AvgPoolNd(_PoolNd):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                  divisor_override=None):
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if (stride is not None) else kernel_size
-        self.padding = padding
+        super().__init__(kernel_size, stride, padding)
         self.ceil_mode = ceil_mode
         self.count_include_pad = count_include_pad
         self.divisor_override = divisor_override
@@ -107,9 +99,6 @@ class _AvgPoolNd(Module):
     def forward(self, input):
         return getattr(F, self._fn)(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                               self.count_include_pad, self.divisor_override)
-
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class AvgPool2d(_AvgPoolNd):
@@ -120,18 +109,21 @@ class AvgPool3d(_AvgPoolNd):
     _fn = "avg_pool3d"
 
 
-class _AdaptiveAvgPoolNd(Module):
+class _AdaptivePoolNd(Module):
+    """output_size and its repr, shared by the adaptive average and max pools."""
     _fn = None  # name of the torsh.nn.functional op, looked up per call (the profiler swaps those names)
 
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size
 
-    def forward(self, input):
-        return getattr(F, self._fn)(input, self.output_size)
-
     def extra_repr(self):
         return f"output_size={self.output_size}"
+
+
+class _AdaptiveAvgPoolNd(_AdaptivePoolNd):
+    def forward(self, input):
+        return getattr(F, self._fn)(input, self.output_size)
 
 
 class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
@@ -146,19 +138,13 @@ class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
     _fn = "adaptive_avg_pool3d"
 
 
-class _AdaptiveMaxPoolNd(Module):
-    _fn = None  # name of the torsh.nn.functional op, looked up per call (the profiler swaps those names)
-
+class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
     def __init__(self, output_size, return_indices=False):
-        super().__init__()
-        self.output_size = output_size
+        super().__init__(output_size)
         self.return_indices = return_indices
 
     def forward(self, input):
         return getattr(F, self._fn)(input, self.output_size, self.return_indices)
-
-    def extra_repr(self):
-        return f"output_size={self.output_size}"
 
 
 class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
