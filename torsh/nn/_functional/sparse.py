@@ -28,18 +28,20 @@ def _renorm_(weight, idx, max_norm, norm_type):
         weight._version_counter[0] += 1
 
 
+def _normalize_padding_idx(padding_idx, num_embeddings, name="Padding_idx"):
+    """padding_idx checked to lie in [-num_embeddings, num_embeddings), negative ones counted from the end."""
+    if padding_idx is None:
+        return None
+    if (padding_idx > 0 and padding_idx >= num_embeddings) or padding_idx < -num_embeddings:
+        raise AssertionError(f"{name} must be within num_embeddings")
+    return padding_idx + num_embeddings if padding_idx < 0 else padding_idx
+
+
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
               sparse=False):
     idx = input._data
     num = weight.shape[0]
-    if padding_idx is not None:
-        if padding_idx > 0:
-            if padding_idx >= num:
-                raise AssertionError("Padding_idx must be within num_embeddings")
-        elif padding_idx < 0:
-            if padding_idx < -num:
-                raise AssertionError("Padding_idx must be within num_embeddings")
-            padding_idx = num + padding_idx
+    padding_idx = _normalize_padding_idx(padding_idx, num)
     _check_indices(idx, num)
     idx = idx.astype(np.int64)  # a copy: the backward keeps it
     if max_norm is not None:
