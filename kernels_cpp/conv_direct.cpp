@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cstring>
 #include <initializer_list>
+#include <utility>
 #include <vector>
 
 #if defined(__AVX2__) && defined(__FMA__)
@@ -49,6 +50,15 @@ struct Geometry {
     long plane() const { return OH * OW; }
     long buffer_floats() const { return C * Hp * sw * Wq + 8; }
 };
+
+// Where output (i, o, oi, oj) goes: out[i * sample + o * plane + oi * row + oj * col]. Contiguous
+// (n, O, OH, OW) but for conv2d_to_view, whose caller writes the phases of a strided convolution's
+// input gradient straight into their interleaved places (col > 1: the vectors are scattered).
+struct Layout {
+    long sample, plane, row, col;
+};
+
+Layout contiguous(const Geometry& g) { return {g.O * g.OH * g.OW, g.OH * g.OW, g.OW, 1}; }
 
 // The sample's input rows and columns the output reads, zero-padded, in phase rows (see above)
 void pad_sample(const float* x, const Geometry& g, float* buf) {
@@ -88,29 +98,29 @@ struct Plan {
     std::vector<long> tpoff, tyoff;  // ... and each row's masked tail of OW % 8 positions
 };
 
-Plan make_plan(const Geometry& g) {
+Plan make_plan(const Geometry& g, const Layout& out) {
     Plan p;
     for (long c = 0; c < g.C; ++c)
         for (long ki = 0; ki < g.kh; ++ki)
             for (long kj = 0; kj < g.kw; ++kj) p.toff.push_back(((c * g.Hp + ki) * g.sw + kj % g.sw) * g.Wq + kj / g.sw);
     for (long oi = 0; oi < g.OH; ++oi) {
-        const long row = oi * g.sh * g.sw * g.Wq, out = oi * g.OW;
+        const long row = oi * g.sh * g.sw * g.Wq, yrow = oi * out.row;
         long oj = 0;
         for (; oj + 8 <= g.OW; oj += 8) {
             p.poff.push_back(row + oj);
-            p.yoff.push_back(out + oj);
+            p.yoff.push_back(yrow + oj * out.col);
         }
         p.gpoff.insert(p.gpoff.end(), p.poff.end() - oj / 8, p.poff.end());
         p.gyoff.insert(p.gyoff.end(), p.yoff.end() - oj / 8, p.yoff.end());
         if (oj == g.OW) continue;
         p.tpoff.push_back(row + oj);
-        p.tyoff.push_back(out + oj);
+        p.tyoff.push_back(yrow + oj * out.col);
         if (g.OW >= 8) {
             p.poff.push_back(row + g.OW - 8);
-            p.yoff.push_back(out + g.OW - 8);
+            p.yoff.push_back(yrow + (g.OW - 8) * out.col);
         } else {
             p.mpoff.push_back(row);
-            p.myoff.push_back(out);
+            p.myoff.push_back(yrow);
         }
     }
     return p;
@@ -138,10 +148,11 @@ __m256i lane_mask(long count) {
 
 // NC output channels x NV output vectors: NC*NV accumulators stay in registers over all taps. The
 // loops over q and v must unroll for that; GCC 12 left them rolled without the pragmas. MASKED: one
-// vector of a row narrower than 8 (loads and stores only its lanes).
+// vector of a row narrower than 8 (loads and stores only its ``lanes``). Output columns ``col`` apart
+// (conv2d_to_view) are stored lane by lane.
 template <int NC, int NV, bool MASKED>
 void forward_tile(const float* xb, const long* toff, long taps, const float* wpk, const float* bias, float* y,
-                  long plane, const long* poff, const long* yoff, __m256i mask) {
+                  long plane, long col, const long* poff, const long* yoff, __m256i mask, long lanes) {
     __m256 acc[NC][NV];
 #pragma GCC unroll 4
     for (int q = 0; q < NC; ++q)
@@ -168,33 +179,40 @@ void forward_tile(const float* xb, const long* toff, long taps, const float* wpk
 #pragma GCC unroll 3
         for (int v = 0; v < NV; ++v) {
             float* out = y + q * plane + yoff[v];
-            if (MASKED)
+            if (col != 1) {
+                alignas(32) float lane[8];
+                _mm256_store_ps(lane, acc[q][v]);
+                for (long l = 0; l < (MASKED ? lanes : 8); ++l) out[l * col] = lane[l];
+            } else if (MASKED) {
                 _mm256_maskstore_ps(out, mask, acc[q][v]);
-            else
+            } else {
                 _mm256_storeu_ps(out, acc[q][v]);
+            }
         }
 }
 
 // All output vectors of NC channels: in threes, then the 1-2 left, then the masked ones
 template <int NC>
 void forward_channels(const float* xb, const Plan& p, long taps, const float* wpk, const float* bias, float* y,
-                      long plane, __m256i mask) {
+                      long plane, long col, __m256i mask, long lanes) {
     const long* toff = p.toff.data();
     const long count = p.poff.size();
     long v = 0;
     for (; v + 3 <= count; v += 3)
-        forward_tile<NC, 3, false>(xb, toff, taps, wpk, bias, y, plane, &p.poff[v], &p.yoff[v], mask);
-    if (count - v == 2) forward_tile<NC, 2, false>(xb, toff, taps, wpk, bias, y, plane, &p.poff[v], &p.yoff[v], mask);
-    if (count - v == 1) forward_tile<NC, 1, false>(xb, toff, taps, wpk, bias, y, plane, &p.poff[v], &p.yoff[v], mask);
+        forward_tile<NC, 3, false>(xb, toff, taps, wpk, bias, y, plane, col, &p.poff[v], &p.yoff[v], mask, lanes);
+    if (count - v == 2)
+        forward_tile<NC, 2, false>(xb, toff, taps, wpk, bias, y, plane, col, &p.poff[v], &p.yoff[v], mask, lanes);
+    if (count - v == 1)
+        forward_tile<NC, 1, false>(xb, toff, taps, wpk, bias, y, plane, col, &p.poff[v], &p.yoff[v], mask, lanes);
     for (size_t m = 0; m < p.mpoff.size(); ++m)
-        forward_tile<NC, 1, true>(xb, toff, taps, wpk, bias, y, plane, &p.mpoff[m], &p.myoff[m], mask);
+        forward_tile<NC, 1, true>(xb, toff, taps, wpk, bias, y, plane, col, &p.mpoff[m], &p.myoff[m], mask, lanes);
 }
 #endif
 
 // Output channel blocks [b0, b1) (of 4 channels) of one sample from its padded buffer
-void forward_blocks(const float* xb, const Plan& p, const Geometry& g, const float* wpk, const float* b, float* ys,
-                    long b0, long b1) {
-    const long taps = g.taps(), plane = g.plane();
+void forward_blocks(const float* xb, const Plan& p, const Geometry& g, const Layout& out, const float* wpk,
+                    const float* b, float* ys, long b0, long b1) {
+    const long taps = g.taps(), plane = out.plane;
     for (long blk = b0; blk < b1; ++blk) {
         const long o0 = blk * 4, nc = std::min(4L, g.O - o0);
         const float* wb = wpk + o0 * taps;
@@ -202,10 +220,10 @@ void forward_blocks(const float* xb, const Plan& p, const Geometry& g, const flo
         const __m256i mask = lane_mask(g.OW % 8);
         float* y = ys + o0 * plane;
         switch (nc) {
-            case 4: forward_channels<4>(xb, p, taps, wb, b + o0, y, plane, mask); break;
-            case 3: forward_channels<3>(xb, p, taps, wb, b + o0, y, plane, mask); break;
-            case 2: forward_channels<2>(xb, p, taps, wb, b + o0, y, plane, mask); break;
-            default: forward_channels<1>(xb, p, taps, wb, b + o0, y, plane, mask); break;
+            case 4: forward_channels<4>(xb, p, taps, wb, b + o0, y, plane, out.col, mask, g.OW % 8); break;
+            case 3: forward_channels<3>(xb, p, taps, wb, b + o0, y, plane, out.col, mask, g.OW % 8); break;
+            case 2: forward_channels<2>(xb, p, taps, wb, b + o0, y, plane, out.col, mask, g.OW % 8); break;
+            default: forward_channels<1>(xb, p, taps, wb, b + o0, y, plane, out.col, mask, g.OW % 8); break;
         }
 #else
         for (long q = 0; q < nc; ++q)
@@ -214,7 +232,7 @@ void forward_blocks(const float* xb, const Plan& p, const Geometry& g, const flo
                     const long pos = oi * g.sh * g.sw * g.Wq + oj;
                     float acc = b[o0 + q];
                     for (long t = 0; t < taps; ++t) acc += wb[t * nc + q] * xb[p.toff[t] + pos];
-                    ys[(o0 + q) * plane + oi * g.OW + oj] = acc;
+                    ys[(o0 + q) * plane + oi * out.row + oj * out.col] = acc;
                 }
 #endif
     }
@@ -358,17 +376,18 @@ bool complete(Geometry& g, const char* op) {
 
 // The forward over n samples, OpenMP over samples; with fewer samples than threads (batch-1
 // inference), over each sample's output channel blocks instead
-void forward(const float* x, const float* w, const float* b, float* y, long n, const Geometry& g, bool parallel) {
-    const Plan plan = make_plan(g);
+void forward(const float* x, const float* w, const float* b, float* y, long n, const Geometry& g, const Layout& out,
+             bool parallel) {
+    const Plan plan = make_plan(g, out);
     const std::vector<float> wpk = pack_weights(w, g);
-    const long xstride = g.C * g.H * g.W, ystride = g.O * g.plane(), blocks = (g.O + 3) / 4;
+    const long xstride = g.C * g.H * g.W, ystride = out.sample, blocks = (g.O + 3) / 4;
     if (parallel && n < omp_get_max_threads() && blocks > 1) {
         std::vector<float> buf(g.buffer_floats(), 0.0f);
         for (long i = 0; i < n; ++i) {
             pad_sample(x + i * xstride, g, buf.data());
 #pragma omp parallel for schedule(static)
             for (long blk = 0; blk < blocks; ++blk)
-                forward_blocks(buf.data(), plan, g, wpk.data(), b, y + i * ystride, blk, blk + 1);
+                forward_blocks(buf.data(), plan, g, out, wpk.data(), b, y + i * ystride, blk, blk + 1);
         }
         return;
     }
@@ -378,7 +397,7 @@ void forward(const float* x, const float* w, const float* b, float* y, long n, c
 #pragma omp for schedule(static)
         for (long i = 0; i < n; ++i) {
             pad_sample(x + i * xstride, g, buf.data());
-            forward_blocks(buf.data(), plan, g, wpk.data(), b, y + i * ystride, 0, blocks);
+            forward_blocks(buf.data(), plan, g, out, wpk.data(), b, y + i * ystride, 0, blocks);
         }
     }
 }
@@ -386,7 +405,7 @@ void forward(const float* x, const float* w, const float* b, float* y, long n, c
 // The weight gradient summed over n samples: per thread in float vector partials, then over lanes
 // and threads in double in a fixed order (the result does not depend on timing)
 void weight_grad(const float* x, const float* gy, float* dw, long n, const Geometry& g, bool parallel) {
-    const Plan plan = make_plan(g);
+    const Plan plan = make_plan(g, contiguous(g));
     const long taps = g.O * g.taps(), xstride = g.C * g.H * g.W, gstride = g.O * g.plane();
     const int threads = parallel && n > 1 ? omp_get_max_threads() : 1;
     std::vector<float> parts(threads * taps * PART_LANES, 0.0f);
@@ -439,7 +458,7 @@ PyObject* conv2d(PyObject*, PyObject* args) {
     if (n > 0 && g.OH > 0 && g.OW > 0) {
         Py_BEGIN_ALLOW_THREADS
         forward(static_cast<const float*>(xb.buf), static_cast<const float*>(wb.buf),
-                static_cast<const float*>(bb.buf), static_cast<float*>(ob.buf), n, g, parallel);
+                static_cast<const float*>(bb.buf), static_cast<float*>(ob.buf), n, g, contiguous(g), parallel);
         Py_END_ALLOW_THREADS
     }
     Py_RETURN_NONE;
@@ -475,6 +494,47 @@ PyObject* conv2d_weight_grad(PyObject*, PyObject* args) {
     Py_RETURN_NONE;
 }
 
+// The number of floats a layout spans (offset + the last element's index + 1), or -1 when it overflows
+long span(long offset, long n, long O, long OH, long OW, const Layout& out) {
+    long last = offset, term;
+    for (auto [count, step] : {std::pair<long, long>{n, out.sample}, {O, out.plane}, {OH, out.row}, {OW, out.col}})
+        if (__builtin_mul_overflow(count - 1, step, &term) || __builtin_add_overflow(last, term, &last)) return -1;
+    return last >= PY_SSIZE_T_MAX / (long)sizeof(float) ? -1 : last + 1;
+}
+
+// conv2d_to_view(x, w, b, out, n, C, H, W, O, kh, kw, sh, sw, ph, pw, OH, OW, offset, sample, plane, row,
+// col, parallel): conv2d with output (i, o, oi, oj) written to out[offset + i * sample + o * plane + oi * row
+// + oj * col] (all >= 0), e.g. one phase of an interleaved array
+PyObject* conv2d_to_view(PyObject*, PyObject* args) {
+    Py_buffer xb, wb, bb, ob;
+    long n, offset;
+    Geometry g{};
+    Layout out{};
+    int parallel;
+    if (!PyArg_ParseTuple(args, "y*y*y*w*llllllllllllllllllp", &xb, &wb, &bb, &ob, &n, &g.C, &g.H, &g.W, &g.O,
+                          &g.kh, &g.kw, &g.sh, &g.sw, &g.ph, &g.pw, &g.OH, &g.OW, &offset, &out.sample, &out.plane,
+                          &out.row, &out.col, &parallel))
+        return nullptr;
+    Buffers held{{xb, wb, bb, ob}};
+    const char* op = "conv2d_to_view";
+    if (!sane(g, n) || offset < 0 || out.sample < 0 || out.plane < 0 || out.row < 0 || out.col < 0) {
+        PyErr_SetString(PyExc_ValueError, "conv2d_to_view: inconsistent shape arguments");
+        return nullptr;
+    }
+    const bool empty = n == 0 || g.OH == 0 || g.OW == 0;
+    if (!big_enough(xb, product({n, g.C, g.H, g.W}), "x", op) ||
+        !big_enough(wb, product({g.O, g.C, g.kh, g.kw}), "w", op) || !big_enough(bb, g.O, "b", op) ||
+        !big_enough(ob, empty ? 0 : span(offset, n, g.O, g.OH, g.OW, out), "out", op) || !complete(g, op))
+        return nullptr;
+    if (!empty) {
+        Py_BEGIN_ALLOW_THREADS
+        forward(static_cast<const float*>(xb.buf), static_cast<const float*>(wb.buf),
+                static_cast<const float*>(bb.buf), static_cast<float*>(ob.buf) + offset, n, g, out, parallel);
+        Py_END_ALLOW_THREADS
+    }
+    Py_RETURN_NONE;
+}
+
 // The stride-1 entry points of the first version, on an input the caller padded: kept for callers
 // that hold a padded input (conv2d with no padding and stride 1 computes the same)
 bool padded_geometry(Geometry& g, long n, const char* op) {
@@ -506,7 +566,7 @@ PyObject* conv2d_direct(PyObject*, PyObject* args) {
     if (n > 0 && g.OH > 0 && g.OW > 0) {
         Py_BEGIN_ALLOW_THREADS
         forward(static_cast<const float*>(xb.buf), static_cast<const float*>(wb.buf),
-                static_cast<const float*>(bb.buf), static_cast<float*>(ob.buf), n, g, parallel);
+                static_cast<const float*>(bb.buf), static_cast<float*>(ob.buf), n, g, contiguous(g), parallel);
         Py_END_ALLOW_THREADS
     }
     Py_RETURN_NONE;
@@ -542,6 +602,9 @@ PyMethodDef methods[] = {
     {"conv2d", conv2d, METH_VARARGS,
      "conv2d(x, w, b, out, n, C, H, W, O, kh, kw, sh, sw, ph, pw, OH, OW, parallel): direct float32 "
      "convolution of x (zero rows ph / columns pw before it, stride (sh, sw)) into out, bias b included."},
+    {"conv2d_to_view", conv2d_to_view, METH_VARARGS,
+     "conv2d_to_view(x, w, b, out, n, C, H, W, O, kh, kw, sh, sw, ph, pw, OH, OW, offset, sample, plane, row, col, "
+     "parallel): conv2d writing output (i, o, oi, oj) to out[offset + i*sample + o*plane + oi*row + oj*col]."},
     {"conv2d_weight_grad", conv2d_weight_grad, METH_VARARGS,
      "conv2d_weight_grad(x, gy, dw, n, C, H, W, O, kh, kw, sh, sw, ph, pw, OH, OW, parallel): the weight "
      "gradient of conv2d into dw (O, C, kh, kw)."},

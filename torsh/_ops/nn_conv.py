@@ -194,7 +194,7 @@ def _weight_grad_direct(module, x, gy, kernel, stride, pads, parallel):
     return dw
 
 
-def _input_grad_direct(module, gy, w, in_spatial, pads, parallel):
+def _input_grad_direct(module, gy, w, in_spatial, stride, pads, parallel):
     """At stride 1 the input gradient is a convolution of gy with the flipped weights, channels swapped:
     dx[c, i] = sum_{o, k} w[o, c, k] gy[o, i + lo - k], i.e. kh - 1 - lo zeros before gy's rows."""
     n, c = gy.shape[0], w.shape[1]
@@ -203,6 +203,34 @@ def _input_grad_direct(module, gy, w, in_spatial, pads, parallel):
     dx = np.empty((n, c) + tuple(in_spatial), np.float32)
     module.conv2d(np.ascontiguousarray(gy), flipped, _zeros(c), dx, *gy.shape, c, kh, kw, 1, 1,
                   kh - 1 - pads[0][0], kw - 1 - pads[1][0], *in_spatial, parallel)
+    return dx
+
+
+def _input_grad_phases(module, gy, w, in_spatial, stride, pads, parallel):
+    """The input gradient of a strided convolution as one stride-1 convolution per phase (a, b) of dx's
+    rows and columns, written straight into dx[..., a::sh, b::sw]: row r = i*sh + a gets the taps
+    ki = k0 + m*sh with k0 = (a + lo) % sh, from gy rows i + d - m, d = (a + lo - k0) // sh; as a
+    correlation, the flipped sub-kernel with m_h - 1 - d zeros before gy. No zero-stuffed gy, no
+    columns: the phases' taps add up to the kernel's."""
+    n, o = gy.shape[:2]
+    c, (kh, kw) = w.shape[1], w.shape[2:]
+    (h, wd), (sh, sw) = in_spatial, stride
+    row_phases = [(a, (a + pads[0][0]) % sh) for a in range(min(sh, h))]
+    col_phases = [(b, (b + pads[1][0]) % sw) for b in range(min(sw, wd))]
+    gaps = any(k0 >= kh for _, k0 in row_phases) or any(k0 >= kw for _, k0 in col_phases)  # phases no tap reaches
+    dx = (np.zeros if gaps else np.empty)((n, c, h, wd), np.float32)
+    gy = np.ascontiguousarray(gy)
+    for a, k0h in row_phases:
+        for b, k0w in col_phases:
+            sub = w[:, :, k0h::sh, k0w::sw]
+            mh, mw = sub.shape[2:]
+            if mh == 0 or mw == 0:
+                continue
+            flipped = np.ascontiguousarray(sub.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+            dh, dw = (a + pads[0][0] - k0h) // sh, (b + pads[1][0] - k0w) // sw
+            module.conv2d_to_view(gy, flipped, _zeros(c), dx, *gy.shape, c, mh, mw, 1, 1, mh - 1 - dh, mw - 1 - dw,
+                                  len(range(a, h, sh)), len(range(b, wd, sw)), a * wd + b, c * h * wd, h * wd,
+                                  sh * wd, sw, parallel)
     return dx
 
 
@@ -299,11 +327,12 @@ def conv_input_grad_np(gy, w, in_spatial, stride, pads, dilation, groups):
     dtype = np.result_type(gy, w)
     if n == 0:  # an empty batch (see conv_forward_np)
         return np.zeros((0, groups * cg) + tuple(in_spatial), dtype=dtype)
-    module = None if gy.dtype != np.float32 or any(s != 1 for s in stride) else _direct_kernel(
+    module = None if gy.dtype != np.float32 else _direct_kernel(
         gy, (cg, o_total) + kernel, w.dtype, stride, pads, dilation, groups)
     if module is not None:
+        direct = _input_grad_direct if tuple(stride) == (1, 1) else _input_grad_phases
         return dispatch.call("conv2d_direct", n * cg * math.prod(in_spatial), dtype, True,
-                             lambda parallel: _input_grad_direct(module, gy, w, in_spatial, pads, parallel),
+                             lambda parallel: direct(module, gy, w, in_spatial, stride, pads, parallel),
                              lambda: _input_grad_im2col(gy, w, in_spatial, stride, pads, dilation, groups),
                              reference="im2col")
     return _input_grad_im2col(gy, w, in_spatial, stride, pads, dilation, groups)
