@@ -1,4 +1,5 @@
-"""Loading of the compiled kernel families (torsh/_kernels/*.so: Pythran, and conv_direct and lstm_cell in C++).
+"""Loading of the compiled kernel families declared in ``families.py`` (torsh/_kernels/*.so: Pythran, and
+conv_direct and lstm_cell in C++).
 
 On x86-64 each family is built twice, for the portable baseline and for x86-64-v3 (AVX2,
 FMA); the v3 copy is loaded when this CPU has those instructions (TORSH_KERNEL_ISA=baseline
@@ -10,8 +11,9 @@ the loader treat those families as missing, to test exactly that.
 import importlib
 import os
 
-FAMILIES = ("elementwise", "reductions", "nn", "norm", "optim", "activation", "conv", "rnn", "embedding",
-            "conv_direct", "lstm_cell")
+from . import families
+
+FAMILIES = families.names()  # as declared in families.py, which meson.build's lists must match
 
 _modules = {}
 _errors = {}
@@ -34,12 +36,13 @@ def cpu_supports_x86_64_v3():
 
 def _import_family(family):
     """The fastest copy of ``family`` this CPU runs, and the name of its instruction set."""
+    baseline, x86_64_v3 = families.by_name(family).modules
     if os.environ.get("TORSH_KERNEL_ISA") != "baseline" and cpu_supports_x86_64_v3():
         try:
-            return importlib.import_module(f"torsh._kernels.{family}_avx2"), "x86-64-v3"
+            return importlib.import_module(x86_64_v3), "x86-64-v3"
         except ImportError:
             pass  # not built (non-x86 or -Dmarch=...): the baseline copy below
-    return importlib.import_module(f"torsh._kernels.{family}"), "baseline"
+    return importlib.import_module(baseline), "baseline"
 
 
 def _load():

@@ -1,9 +1,10 @@
 """Measure this machine's dispatch thresholds: ``python -m torsh.backends.calibrate``.
 
-For each op with a compiled kernel it times NumPy (numexpr for the optimizer steps), the
-single-thread kernel and the OpenMP kernel over a ladder of sizes, takes as ``simd`` threshold the smallest size from which the
-single-thread kernel wins at every larger size (likewise ``parallel`` for OpenMP against the
-best other variant), and writes the result where ``torsh.backend.dispatch`` loads it.
+For each op whose kernel family (``torsh.backend.families``) declares a calibration recipe, it times
+the NumPy variant (the declared reference, or the op's own fallback: numexpr for the optimizer steps),
+the single-thread kernel and the OpenMP kernel over a ladder of sizes, takes as ``simd`` threshold the
+smallest size from which the single-thread kernel wins at every larger size (likewise ``parallel`` for
+OpenMP against the best other variant), and writes the result where ``torsh.backend.dispatch`` loads it.
 """
 import argparse
 import json
@@ -12,11 +13,9 @@ import os
 import time
 
 import numpy as np
-import scipy.special
 
-from ..backend import dispatch, kernels
+from ..backend import dispatch, families, kernels
 from ..backend.dispatch import INF
-from .._ops import gelu_formula
 
 SIZES = (256, 1024, 4096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304)
 QUICK_SIZES = (1024, 16_384, 262_144, 1_048_576)
@@ -32,67 +31,74 @@ def _time(fn, repeats):
     return best
 
 
-def _row_op_variants(op, size, rng):
-    """Variants of the nn/norm row ops on (size / 1024, 1024) float32 rows (1000-class logits and
-    1024-wide layers are the common case), and of the optimizer steps on ``size`` elements."""
-    from .._ops import activation, nn_norm
-    from ..optim import _fused, adam, sgd
-    family = kernels.get(dispatch._FAMILY[op])
+def _pass_variants(spec, family, size, rng):
+    """A PASS op: its entry point ``(*operands, out, parallel)`` against its declared NumPy reference."""
+    operands = spec.sample_operands(size, rng)
+    kernel = getattr(family, spec.entries[0])
+    out = np.empty_like(spec.reference(*operands))
+    return {"numpy": lambda: spec.reference(*operands), "pythran_simd": lambda: kernel(*operands, out, False),
+            "pythran_omp": lambda: kernel(*operands, out, True)}
+
+
+def _rows(size, rng):
+    """(size / 1024, 1024) float32 rows (1000-class logits and 1024-wide layers are the common case)."""
     cols = min(size, 1024)
     rows = max(1, size // cols)
-    x = rng.standard_normal((rows, cols)).astype(np.float32)
-    g = rng.standard_normal((rows, cols)).astype(np.float32)
-    out = np.empty_like(x)
+    return rng.standard_normal((rows, cols)).astype(np.float32), rng.standard_normal((rows, cols)).astype(np.float32)
+
+
+def _cross_entropy_variants(family, size, rng, backward):
+    x, _ = _rows(size, rng)
+    rows, cols = x.shape
     f32 = np.float32
-    if op in ("softmax", "log_softmax"):
-        reference = {"softmax": activation._softmax_np, "log_softmax": activation._log_softmax_np}[op]
-        kernel = getattr(family, op + "_rows")
-        return {"numpy": lambda: reference(x, 1), "pythran_simd": lambda: kernel(x, out, False),
-                "pythran_omp": lambda: kernel(x, out, True)}
-    if op in ("softmax_backward", "log_softmax_backward"):
-        y = activation._softmax_np(x, 1) if op == "softmax_backward" else activation._log_softmax_np(x, 1)
-        reference = {"softmax_backward": lambda: g * y - y * (g * y).sum(1, keepdims=True),
-                     "log_softmax_backward": lambda: g - np.exp(y) * g.sum(1, keepdims=True)}[op]
-        kernel = getattr(family, op + "_rows")
-        return {"numpy": reference, "pythran_simd": lambda: kernel(y, g, out, False),
-                "pythran_omp": lambda: kernel(y, g, out, True)}
-    if op in ("cross_entropy", "cross_entropy_backward"):
-        t = rng.integers(0, cols, rows)
-        w = np.ones(cols, f32)
-        losses, lse = np.empty(rows, f32), np.empty(rows, f32)
-        family.cross_entropy_rows(x, t, w, -100, f32(0), f32(0), losses, lse, False)
-        scale = np.full(rows, 1 / rows, f32)
-        if op == "cross_entropy":  # the NumPy variant: log_softmax then nll_loss's pick
-            return {"numpy": lambda: -activation._log_softmax_np(x, 1)[np.arange(rows), t].mean(),
-                    "pythran_simd": lambda: family.cross_entropy_rows(x, t, w, -100, f32(0), f32(0), losses, lse, False),
-                    "pythran_omp": lambda: family.cross_entropy_rows(x, t, w, -100, f32(0), f32(0), losses, lse, True)}
+    t = rng.integers(0, cols, rows)
+    w = np.ones(cols, f32)
+    losses, lse = np.empty(rows, f32), np.empty(rows, f32)
+    family.cross_entropy_rows(x, t, w, -100, f32(0), f32(0), losses, lse, False)
+    if not backward:  # the NumPy variant: log_softmax then nll_loss's pick
+        from .._ops import activation
+        return {"numpy": lambda: -activation._log_softmax_np(x, 1)[np.arange(rows), t].mean(),
+                "pythran_simd": lambda: family.cross_entropy_rows(x, t, w, -100, f32(0), f32(0), losses, lse, False),
+                "pythran_omp": lambda: family.cross_entropy_rows(x, t, w, -100, f32(0), f32(0), losses, lse, True)}
+    scale = np.full(rows, 1 / rows, f32)
+    out = np.empty_like(x)
 
-        def reference():
-            p = np.exp(x - lse[:, None])
-            p[np.arange(rows), t] -= 1
-            return p * scale[:, None]
+    def reference():
+        p = np.exp(x - lse[:, None])
+        p[np.arange(rows), t] -= 1
+        return p * scale[:, None]
 
-        return {"numpy": reference,
-                "pythran_simd": lambda: family.cross_entropy_backward_rows(x, t, w, f32(0), f32(0), scale, lse, out,
-                                                                           False),
-                "pythran_omp": lambda: family.cross_entropy_backward_rows(x, t, w, f32(0), f32(0), scale, lse, out,
-                                                                          True)}
-    if op in ("layer_norm", "layer_norm_backward"):
-        w, b = rng.uniform(0.5, 1.5, cols).astype(f32), rng.standard_normal(cols).astype(f32)
-        _, mean, rstd = nn_norm.layer_norm_np(x, w, b, 1e-5)
-        if op == "layer_norm":
-            return {"numpy": lambda: nn_norm.layer_norm_np(x, w, b, 1e-5),
-                    "pythran_simd": lambda: family.layer_norm_rows(x, w, b, f32(1e-5), f32(1 / cols), out, mean, rstd,
-                                                                   True, False),
-                    "pythran_omp": lambda: family.layer_norm_rows(x, w, b, f32(1e-5), f32(1 / cols), out, mean, rstd,
-                                                                  True, True)}
-        part = np.empty((8, cols), f32)
-        return {"numpy": lambda: nn_norm.layer_norm_backward_np(g, x, w, mean, rstd),
-                "pythran_simd": lambda: family.layer_norm_backward_rows(g, x, w, mean, rstd, f32(1 / cols), out,
-                                                                        part[:1], part[1:2], True, False),
-                "pythran_omp": lambda: family.layer_norm_backward_rows(g, x, w, mean, rstd, f32(1 / cols), out,
-                                                                       part[:4], part[4:], True, True)}
-    # optimizer steps on flat float32 arrays: numexpr passes (the reference variant) against the kernel
+    return {"numpy": reference,
+            "pythran_simd": lambda: family.cross_entropy_backward_rows(x, t, w, f32(0), f32(0), scale, lse, out, False),
+            "pythran_omp": lambda: family.cross_entropy_backward_rows(x, t, w, f32(0), f32(0), scale, lse, out, True)}
+
+
+def _layer_norm_variants(family, size, rng, backward):
+    from .._ops import nn_norm
+    x, g = _rows(size, rng)
+    cols = x.shape[1]
+    f32 = np.float32
+    out = np.empty_like(x)
+    w, b = rng.uniform(0.5, 1.5, cols).astype(f32), rng.standard_normal(cols).astype(f32)
+    _, mean, rstd = nn_norm.layer_norm_np(x, w, b, 1e-5)
+    if not backward:
+        return {"numpy": lambda: nn_norm.layer_norm_np(x, w, b, 1e-5),
+                "pythran_simd": lambda: family.layer_norm_rows(x, w, b, f32(1e-5), f32(1 / cols), out, mean, rstd,
+                                                               True, False),
+                "pythran_omp": lambda: family.layer_norm_rows(x, w, b, f32(1e-5), f32(1 / cols), out, mean, rstd,
+                                                              True, True)}
+    part = np.empty((8, cols), f32)
+    return {"numpy": lambda: nn_norm.layer_norm_backward_np(g, x, w, mean, rstd),
+            "pythran_simd": lambda: family.layer_norm_backward_rows(g, x, w, mean, rstd, f32(1 / cols), out,
+                                                                    part[:1], part[1:2], True, False),
+            "pythran_omp": lambda: family.layer_norm_backward_rows(g, x, w, mean, rstd, f32(1 / cols), out,
+                                                                   part[:4], part[4:], True, True)}
+
+
+def _optimizer_step_variants(op, size, rng):
+    """The optimizer steps on flat float32 arrays: numexpr passes (the reference variant) against the kernel."""
+    from ..optim import _fused, adam, sgd
+    f32 = np.float32
     p, grad, m, v = (rng.standard_normal(size).astype(f32) for _ in range(4))
     v = np.abs(v)
     if op == "sgd_step":
@@ -136,52 +142,32 @@ def _activation_backward_variants(op, size, rng):
     return {"numpy": forced(INF, INF), "pythran_simd": forced(0, INF), "pythran_omp": forced(0, 0)}
 
 
-_ROW_AND_STEP_FAMILIES = ("nn", "norm", "optim")
+# The recipes a family entry names in its ``calibration`` (besides PASS): (op, compiled module, size, rng) ->
+# {variant: zero-argument callable}. Their NumPy variant is the op's own fallback (numexpr for the optimizer
+# steps, the derivative's torsh ops for activation backward), which is what the thresholds must beat.
+RECIPES = {
+    "cross_entropy": lambda op, family, size, rng: _cross_entropy_variants(family, size, rng, backward=False),
+    "cross_entropy_backward": lambda op, family, size, rng: _cross_entropy_variants(family, size, rng, backward=True),
+    "layer_norm": lambda op, family, size, rng: _layer_norm_variants(family, size, rng, backward=False),
+    "layer_norm_backward": lambda op, family, size, rng: _layer_norm_variants(family, size, rng, backward=True),
+    "sgd_step": lambda op, family, size, rng: _optimizer_step_variants(op, size, rng),
+    "adam_step": lambda op, family, size, rng: _optimizer_step_variants(op, size, rng),
+    "activation_backward": lambda op, family, size, rng: _activation_backward_variants(op, size, rng),
+}
 
 # Whole-layer kernels whose cost depends on more than a numel (kernel size, channels, sequence
-# length): not timed here. Their built-in thresholds were measured at the benchmark workloads'
-# shapes (benchmarks/kernels_bench.py --only conv,rnn,norm_embedding) and are kept. So is
-# nll_loss's: its one pass has no OpenMP copy, and NumPy's ~15 calls lost at every size.
-NOT_CALIBRATED = ("nll_loss", "im2col2d", "col2im2d", "conv2d_direct", "conv2d_direct_weight_grad", "max_pool2d", "take_spatial",
-                  "scatter_spatial", "avg_pool2d", "avg_pool2d_backward",
-                  "lstm_sequence", "lstm_sequence_backward", "gru_sequence", "gru_sequence_backward",
-                  "batch_norm", "batch_norm_backward", "batch_norm_eval", "group_norm", "group_norm_backward",
-                  "embedding_backward")
+# length), and nll_loss: declared without a calibration recipe (backend/families.py says why); their
+# built-in thresholds are kept.
+NOT_CALIBRATED = tuple(op for op, spec in families.ops().items() if spec.calibration is None)
 
 
 def _variants(op, size, rng):
     """{variant: zero-argument callable} running ``op`` on ``size`` float32 elements."""
-    if dispatch._FAMILY.get(op) in _ROW_AND_STEP_FAMILIES:
-        return _row_op_variants(op, size, rng)
-    if op in _ACTIVATION_CALLS:
-        return _activation_backward_variants(op, size, rng)
-    family = kernels.get(dispatch._FAMILY.get(op, "elementwise"))
-    if op in dispatch._FAMILY:  # row reductions: 1024-wide rows
-        cols = min(size, 1024)
-        x = rng.standard_normal((size // cols, cols)).astype(np.float32)
-        out = np.empty(x.shape[0], np.float32)
-        reference = {"sum_rows": lambda: x.sum(axis=1), "max_rows": lambda: x.max(axis=1),
-                     "logsumexp_rows": lambda: np.log(np.exp(x - x.max(1, keepdims=True)).sum(1))}[op]
-        kernel = getattr(family, op)
-        return {"numpy": reference, "pythran_simd": lambda: kernel(x, out, False),
-                "pythran_omp": lambda: kernel(x, out, True)}
-    a = rng.standard_normal(size).astype(np.float32)
-    b = rng.standard_normal(size).astype(np.float32) + 2
-    out = np.empty_like(a)
-    kernel = getattr(family, op)
-    numpy_reference = {
-        "add": lambda: np.add(a, b, out=out), "sub": lambda: np.subtract(a, b, out=out),
-        "mul": lambda: np.multiply(a, b, out=out), "div": lambda: np.divide(a, b, out=out),
-        "exp": lambda: np.exp(a, out=out), "tanh": lambda: np.tanh(a, out=out),
-        "sigmoid": lambda: scipy.special.expit(a, out=out),  # what dispatch's NumPy variant runs
-        "relu": lambda: np.maximum(a, 0, out=out),
-        "gelu_tanh": lambda: gelu_formula.gelu_tanh(a, out=out),
-    }[op]
-    if op in ("add", "sub", "mul", "div"):
-        return {"numpy": numpy_reference, "pythran_simd": lambda: kernel(a, b, out, False),
-                "pythran_omp": lambda: kernel(a, b, out, True)}
-    return {"numpy": numpy_reference, "pythran_simd": lambda: kernel(a, out, False),
-            "pythran_omp": lambda: kernel(a, out, True)}
+    spec = families.ops()[op]
+    family = kernels.get(dispatch._FAMILY[op])
+    if spec.calibration == families.PASS:
+        return _pass_variants(spec, family, size, rng)
+    return RECIPES[spec.calibration](op, family, size, rng)
 
 
 def _first_size_winning_from_here_on(sizes, wins):
@@ -198,7 +184,7 @@ def calibrate(ops=None, sizes=SIZES, repeats=5, seed=0):
     rng = np.random.default_rng(seed)
     results, timings = {}, {}
     for op in ops or dispatch.thresholds:
-        if kernels.get(dispatch._FAMILY.get(op, "elementwise")) is None or op in NOT_CALIBRATED:
+        if kernels.get(dispatch._FAMILY[op]) is None or op in NOT_CALIBRATED:
             continue
         rows = []
         for size in sizes:

@@ -1,0 +1,331 @@
+"""Every compiled kernel family, declared once: the one place that says what a family is.
+
+A ``Family`` names its source (``kernels_pythran/<name>.py`` or ``kernels_cpp/<name>.cpp``, built by
+``meson.build`` into ``torsh/_kernels/<name>`` and ``<name>_avx2``), its entry points with their
+argument layout, and the ops the dispatcher runs on it (``KernelOp``: thresholds, entry points, NumPy
+reference, calibration recipe). Everything else is derived from ``FAMILIES``:
+
+- ``backend.kernels.FAMILIES``: the modules loaded at import (and reported missing under TORSH_REQUIRE_KERNELS);
+- ``backend.dispatch.thresholds`` and ``dispatch._FAMILY``: the built-in thresholds, the family of each op;
+- ``backends.calibrate``: which ops are timed, with which recipe, against which NumPy reference;
+- ``tests/test_kernel_families.py``: the build's family lists, the sources' signatures, both ISA copies' entry
+  points, and every kernel against its reference.
+
+Adding a family (or an entry point, or a dispatched op) is one entry here; see docs/ARCHITECTURE.md.
+Only NumPy and SciPy are imported: the backend sits below the ops that call these kernels.
+"""
+import math
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+import scipy.special
+
+INF = math.inf
+PYTHRAN, CPP = "pythran", "c++"
+# calibration recipes (torsh.backends.calibrate): PASS times ``entries[0](*operands, out, parallel)`` against
+# ``reference(*operands)``; the others build their own operands; None keeps the declared thresholds
+PASS = "pass"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One compiled entry point and its argument layout, in its source's own notation, checked against it:
+    Pythran families: the ``#pythran export`` argument list with ``T`` for each of the family's dtypes
+    (``T[:]`` a 1-D array, ``T[:,:] order(C)`` a C-contiguous matrix, ``T`` a scalar of that dtype);
+    C++ families: the ``PyArg_ParseTuple`` format (``y*`` a read-only contiguous buffer, ``w*`` a written
+    one, ``l`` an integer, ``p`` a bool)."""
+    name: str
+    args: str
+
+
+@dataclass(frozen=True)
+class KernelOp:
+    """One op the dispatcher decides on (``dispatch.call/unary/binary/reduce_rows(name, ...)``), the name
+    the DispatchRecords, the registry's ``kernel`` column and the calibration cache use."""
+    name: str
+    simd: float        # numel from which the single-thread kernel runs (INF: never)
+    parallel: float    # numel from which its OpenMP copy runs (INF: never)
+    entries: tuple = ()  # the family's entry points it calls
+    # NumPy function of the operands giving what ``entries[0]`` writes: calibration's "numpy" variant
+    # and the kernels' reference in tests
+    reference: Optional[Callable] = None
+    operands: tuple = ()  # with a reference: "flat" (1-D) or "rows" (2-D) per array operand
+    calibration: Optional[str] = PASS  # torsh.backends.calibrate's recipe; None: thresholds kept as measured
+
+    def sample_operands(self, numel, rng, dtype=np.float32):
+        """Random operands of about ``numel`` elements each in this op's layout: "rows" are 1024 wide (1000-class
+        logits and 1024-wide layers are the common case); later operands are kept away from 0 (divisors)."""
+        cols = min(numel, 1024)
+        shapes = {"flat": (numel,), "rows": (max(1, numel // cols), cols)}
+        return tuple((rng.standard_normal(shapes[kind]) + 2 * i).astype(dtype) for i, kind in enumerate(self.operands))
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    language: str          # PYTHRAN or CPP
+    entries: tuple
+    ops: tuple = ()
+    dtypes: tuple = ("float32", "float64")  # what ``T`` stands for in a Pythran entry's layout
+
+    @property
+    def source(self):
+        return f"kernels_pythran/{self.name}.py" if self.language == PYTHRAN else f"kernels_cpp/{self.name}.cpp"
+
+    @property
+    def modules(self):
+        """The baseline copy's module and the x86-64-v3 copy's (built on x86-64 without -Dmarch)."""
+        return f"torsh._kernels.{self.name}", f"torsh._kernels.{self.name}_avx2"
+
+
+# -- NumPy references (of the operands in a PASS op's layout) ----------------------------------------------
+def _relu(x):
+    return np.maximum(x, 0)
+
+
+def _gelu_tanh(x):
+    return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+def _sum_rows(x):
+    return x.sum(axis=1)
+
+
+def _max_rows(x):
+    return x.max(axis=1)
+
+
+def _logsumexp_rows(x):
+    top = x.max(axis=1, keepdims=True)
+    return (top + np.log(np.exp(x - top).sum(axis=1, keepdims=True)))[:, 0]
+
+
+def _softmax_rows(x):
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _log_softmax_rows(x):
+    z = x - x.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def _softmax_backward_rows(y, g):
+    gy = g * y
+    return gy - y * gy.sum(axis=1, keepdims=True)
+
+
+def _log_softmax_backward_rows(y, g):
+    return g - np.exp(y) * g.sum(axis=1, keepdims=True)
+
+
+def _elementwise(name, simd, parallel, reference, operands=("flat",)):
+    return KernelOp(name, simd, parallel, (name,), reference, operands)
+
+
+def _activation_backward(name, parallel=262_144, simd=0):
+    return KernelOp(name, simd, parallel, (name,), calibration="activation_backward")
+
+
+# Thresholds (simd, parallel) were measured on the 2-core x86-64 reference machine; INF: never worth it
+# there. ``python -m torsh.backends.calibrate`` re-measures those with a calibration recipe.
+FAMILIES = (
+    Family("elementwise", PYTHRAN, (
+        Entry("add", "T[:], T[:], T[:], bool"),
+        Entry("sub", "T[:], T[:], T[:], bool"),
+        Entry("mul", "T[:], T[:], T[:], bool"),
+        Entry("div", "T[:], T[:], T[:], bool"),
+        Entry("exp", "T[:], T[:], bool"),
+        Entry("tanh", "T[:], T[:], bool"),
+        Entry("sigmoid", "T[:], T[:], bool"),
+        Entry("relu", "T[:], T[:], bool"),
+        Entry("gelu_tanh", "T[:], T[:], bool"),
+    ), ops=(
+        _elementwise("add", INF, 2_000_000, np.add, ("flat", "flat")),
+        _elementwise("sub", INF, 2_000_000, np.subtract, ("flat", "flat")),
+        _elementwise("mul", INF, 2_000_000, np.multiply, ("flat", "flat")),
+        _elementwise("div", INF, 2_000_000, np.true_divide, ("flat", "flat")),
+        _elementwise("exp", INF, 2_000_000, np.exp),
+        _elementwise("tanh", INF, 50_000, np.tanh),
+        _elementwise("sigmoid", 512, 50_000, scipy.special.expit),
+        _elementwise("relu", INF, 500_000, _relu),
+        _elementwise("gelu_tanh", 0, 50_000, _gelu_tanh),
+    )),
+    Family("reductions", PYTHRAN, (
+        Entry("sum_rows", "T[:,:], T[:], bool"),
+        Entry("max_rows", "T[:,:], T[:], bool"),
+        Entry("logsumexp_rows", "T[:,:], T[:], bool"),
+    ), ops=(
+        KernelOp("sum_rows", INF, 16_384, ("sum_rows",), _sum_rows, ("rows",)),
+        KernelOp("max_rows", INF, 16_384, ("max_rows",), _max_rows, ("rows",)),
+        KernelOp("logsumexp_rows", 0, 16_384, ("logsumexp_rows",), _logsumexp_rows, ("rows",)),
+    )),
+    # row kernels (numel of the whole (rows, cols) operand)
+    Family("nn", PYTHRAN, (
+        Entry("softmax_rows", "T[:,:], T[:,:], bool"),
+        Entry("log_softmax_rows", "T[:,:], T[:,:], bool"),
+        Entry("softmax_backward_rows", "T[:,:], T[:,:], T[:,:], bool"),
+        Entry("log_softmax_backward_rows", "T[:,:], T[:,:], T[:,:], bool"),
+        Entry("cross_entropy_rows", "T[:,:], int64[:], T[:], int64, T, T, T[:], T[:], bool"),
+        Entry("cross_entropy_backward_rows", "T[:,:], int64[:], T[:], T, T, T[:], T[:], T[:,:], bool"),
+        Entry("nll_rows", "T[:,:], int64[:], T[:], int64, T[:], T[:,:], bool"),
+    ), ops=(
+        KernelOp("softmax", 0, 65_536, ("softmax_rows",), _softmax_rows, ("rows",)),
+        KernelOp("log_softmax", 0, 65_536, ("log_softmax_rows",), _log_softmax_rows, ("rows",)),
+        KernelOp("softmax_backward", 0, 65_536, ("softmax_backward_rows",), _softmax_backward_rows, ("rows", "rows")),
+        KernelOp("log_softmax_backward", 0, 65_536, ("log_softmax_backward_rows",), _log_softmax_backward_rows,
+                 ("rows", "rows")),
+        # below this the composed log_softmax + nll_loss is kept, for PyTorch's graph (LogSoftmaxBackward0 +
+        # NllLossBackward0 in the notebook views of small models). It costs time: at 128x10 the fused
+        # kernel's forward + backward took 144 us against 320 us composed (2026-12-04)
+        KernelOp("cross_entropy", 4096, 65_536, ("cross_entropy_rows",), calibration="cross_entropy"),
+        KernelOp("cross_entropy_backward", 0, 65_536, ("cross_entropy_backward_rows",),
+                 calibration="cross_entropy_backward"),
+        # nll_loss over (N, C) rows: one pass (checks, losses, the gradient's pattern) against ~15 NumPy calls,
+        # which lost at every size; no OpenMP copy
+        KernelOp("nll_loss", 0, INF, ("nll_rows",), calibration=None),
+    )),
+    # batch/group norm: the single-thread kernel won at every size measured (0.12-0.64x of the NumPy path);
+    # the OpenMP copy lost under load 4-5 on the 2 shared cores except eval batch norm at 2M elements
+    Family("norm", PYTHRAN, (
+        Entry("layer_norm_rows", "T[:,:], T[:], T[:], T, T, T[:,:], T[:], T[:], bool, bool"),
+        Entry("layer_norm_backward_rows", "T[:,:], T[:,:], T[:], T[:], T[:], T, T[:,:], T[:,:], T[:,:], bool, bool"),
+        Entry("batch_norm_train", "T[:,:], T[:], T[:], T, T, T[:,:], T[:], T[:], T[:], bool"),
+        Entry("batch_norm_backward", "T[:,:], T[:,:], T[:], T[:], T[:], T, T[:,:], T[:], T[:], bool"),
+        Entry("channel_affine", "T[:,:], T[:], T[:], T[:,:], bool"),
+        Entry("batch_norm_train_2d", "T[:,:], T[:], T[:], T, T, T[:,:], T[:], T[:], T[:]"),
+        Entry("batch_norm_backward_2d", "T[:,:], T[:,:], T[:], T[:], T[:], T, T[:,:], T[:], T[:]"),
+        Entry("group_norm_rows", "T[:,:], T[:], T[:], T, T, T[:,:], T[:], T[:], bool"),
+        Entry("group_norm_backward_rows", "T[:,:], T[:,:], T[:], T[:], T[:], T, T[:,:], T[:], T[:], bool"),
+    ), ops=(
+        KernelOp("layer_norm", 0, 65_536, ("layer_norm_rows",), calibration="layer_norm"),
+        KernelOp("layer_norm_backward", 0, 65_536, ("layer_norm_backward_rows",), calibration="layer_norm_backward"),
+        KernelOp("batch_norm", 0, INF, ("batch_norm_train", "batch_norm_train_2d"), calibration=None),
+        KernelOp("batch_norm_backward", 0, INF, ("batch_norm_backward", "batch_norm_backward_2d"), calibration=None),
+        KernelOp("batch_norm_eval", 0, 1_048_576, ("channel_affine",), calibration=None),
+        KernelOp("group_norm", 0, INF, ("group_norm_rows",), calibration=None),
+        KernelOp("group_norm_backward", 0, INF, ("group_norm_backward_rows",), calibration=None),
+    )),
+    # optimizer steps: the fused kernel against the numexpr passes of torsh.optim
+    Family("optim", PYTHRAN, (
+        Entry("sgd_step", "T[:], T[:], T[:], T, T, T, T, T, T, bool, bool"),
+        Entry("adam_step", "T[:], T[:], T[:], T[:], T[:], T, T, T, T, T, bool, T, T, T, T, T, bool"),
+    ), ops=(
+        KernelOp("sgd_step", 0, 1_000_000, ("sgd_step",), calibration="sgd_step"),
+        KernelOp("adam_step", 0, 1_000_000, ("adam_step",), calibration="adam_step"),
+    )),
+    # activation backward: one kernel pass against the derivative's torsh ops
+    Family("activation", PYTHRAN, (
+        Entry("silu_backward", "T[:], T[:], T[:], T, T, bool"),
+        Entry("gelu_tanh_backward", "T[:], T[:], T[:], T, T, T, T, T, bool"),
+        Entry("gelu_backward", "T[:], T[:], T[:], T, T, bool"),
+        Entry("softplus_backward", "T[:], T[:], T[:], T, T, T, T, bool"),
+        Entry("elu_backward", "T[:], T[:], T[:], T, T, T, T, bool"),
+        Entry("mish_backward", "T[:], T[:], T[:], T, T, bool"),
+        Entry("relu_backward", "T[:], T[:], T[:], T, bool"),
+    ), ops=(
+        _activation_backward("silu_backward"),
+        # scipy's ndtr in Pythran is scalar code: 5x slower than the torsh ops at 1e6
+        _activation_backward("gelu_backward", simd=INF, parallel=INF),
+        _activation_backward("gelu_tanh_backward"),
+        _activation_backward("softplus_backward"),
+        _activation_backward("elu_backward"),
+        _activation_backward("mish_backward"),
+        # relu's threshold_backward: one compare-and-blend pass against masked_fill's (65K float32: 17 vs 40 us)
+        _activation_backward("relu_backward"),
+    )),
+    # Whole-layer kernels below (conv, rnn, embedding, conv_direct) depend on more than a numel (kernel size,
+    # channels, sequence length): not calibrated; their thresholds were measured at the benchmark workloads'
+    # shapes (benchmarks/kernels_bench.py --only conv,rnn,norm_embedding).
+    # conv (numel of the column matrix / the pooled input / the gathered values). im2col2d and col2im2d copy
+    # and add rows in vectorised loops (best of 40, 2 threads, against NumPy's strided copies and adds:
+    # im2col 0.45 vs 0.57-0.72 ms at LeNet-5's first convolution, about even at its second, 10-wide rows;
+    # col2im 3-4x faster), and OpenMP over samples paid from ~150K (LeNet-5's first: im2col 0.45 -> 0.22-0.40
+    # ms, col2im 0.55 -> 0.33). Max pooling's OpenMP loop measured 1.5x slower than one thread at every size
+    # (64x6x28x28: 0.92 against 0.55 ms): it stays off. Average pooling: the kernel beat NumPy's strided-slice
+    # sums from 784 elements up; OpenMP won from 1M in interleaved rounds (4M, 32x32 k2: fwd 7.7 -> 4.3 ms,
+    # bwd 12.2 -> 5.4 ms) and was a toss-up below
+    Family("conv", PYTHRAN, (
+        Entry("im2col2d", "T[:], T[:], " + "int, " * 16 + "bool"),
+        Entry("col2im2d", "T[:], T[:], " + "int, " * 16 + "bool"),
+        Entry("max_pool2d_planes", "T[:], T[:], int64[:], " + "int, " * 13 + "bool"),
+        Entry("avg_pool2d_planes", "T[:], T[:], T[:], " + "int, " * 11 + "bool"),
+        Entry("avg_pool2d_adjoint_planes", "T[:], T[:], T[:], " + "int, " * 11 + "bool"),
+        Entry("gather_planes", "T[:,:], int64[:,:], T[:,:], bool"),
+        Entry("scatter_add_planes", "T[:,:], int64[:,:], T[:,:], bool"),
+    ), ops=(
+        KernelOp("im2col2d", 0, 262_144, ("im2col2d",), calibration=None),
+        KernelOp("col2im2d", 0, 262_144, ("col2im2d",), calibration=None),
+        KernelOp("max_pool2d", 0, INF, ("max_pool2d_planes",), calibration=None),
+        KernelOp("take_spatial", 0, INF, ("gather_planes",), calibration=None),
+        KernelOp("scatter_spatial", 0, INF, ("scatter_add_planes",), calibration=None),
+        KernelOp("avg_pool2d", 0, 1_048_576, ("avg_pool2d_planes",), calibration=None),
+        KernelOp("avg_pool2d_backward", 0, 1_048_576, ("avg_pool2d_adjoint_planes",), calibration=None),
+    )),
+    # fused LSTM/GRU cell steps, decided once per sequence (numel: steps * batch * gates * hidden); a float32
+    # LSTM runs the whole recurrence on lstm_cell's entry points under the same decision
+    Family("rnn", PYTHRAN, (
+        Entry("lstm_step_forward", ", ".join(["T[:,:] order(C)"] * 7 + ["bool"])),
+        Entry("lstm_step_backward", ", ".join(["T[:,:] order(C)"] * 7 + ["bool"])),
+        Entry("gru_step_forward", ", ".join(["T[:,:] order(C)"] * 2 + ["T[:]"] + ["T[:,:] order(C)"] * 4 + ["bool"])),
+        Entry("gru_step_backward", ", ".join(["T[:,:] order(C)"] * 8 + ["bool"])),
+    ), ops=(
+        KernelOp("lstm_sequence", 0, INF, ("lstm_step_forward",), calibration=None),
+        KernelOp("lstm_sequence_backward", 0, INF, ("lstm_step_backward",), calibration=None),
+        KernelOp("gru_sequence", 0, INF, ("gru_step_forward",), calibration=None),
+        KernelOp("gru_sequence_backward", 0, INF, ("gru_step_backward",), calibration=None),
+    )),
+    Family("embedding", PYTHRAN, (
+        Entry("embedding_backward", "T[:,:], int64[:], int64, T[:,:], int, bool"),
+    ), ops=(
+        KernelOp("embedding_backward", 0, INF, ("embedding_backward",), calibration=None),
+    )),
+    # direct convolution (numel of the output; of the weight gradient: its multiply-adds), called where
+    # nn_conv's DIRECT_MAX_TAPS allows: OpenMP over samples, W5 at 2 threads 0.80 ms against 1.61 ms on one,
+    # its weight gradient 0.71 against 1.42 ms. The records keep the tier names ("pythran_omp": compiled,
+    # OpenMP) that the notebook views and the stats schema know, though these kernels are C++
+    Family("conv_direct", CPP, (
+        Entry("conv2d", "y*y*y*w*" + "l" * 13 + "p"),
+        Entry("conv2d_weight_grad", "y*y*w*" + "l" * 13 + "p"),
+        Entry("conv2d_direct", "y*y*y*w*" + "l" * 9 + "p"),
+        Entry("conv2d_direct_weight_grad", "y*y*w*" + "l" * 9 + "p"),
+    ), ops=(
+        KernelOp("conv2d_direct", 0, 0, ("conv2d", "conv2d_direct"), calibration=None),
+        KernelOp("conv2d_direct_weight_grad", 0, 0, ("conv2d_weight_grad", "conv2d_direct_weight_grad"),
+                 calibration=None),
+    ), dtypes=("float32",)),
+    # the float32 LSTM recurrence: no op of its own (see rnn's lstm_sequence)
+    Family("lstm_cell", CPP, (
+        Entry("pack_weight", "y*llp"),
+        Entry("lstm_forward", "y*y*y*y*w*w*w*w*lllllp"),
+        Entry("lstm_backward", "y*y*w*w*y*y*y*y*w*lllllp"),
+        Entry("gemm", "y*y*w*lllllp"),
+    ), dtypes=("float32",)),
+)
+
+
+# -- the tables the rest of torsh derives ----------------------------------------------------------------
+def names():
+    """Every family's name, in declaration order (the load order)."""
+    return tuple(family.name for family in FAMILIES)
+
+
+def ops():
+    """{op name: KernelOp} over every family."""
+    return {op.name: op for family in FAMILIES for op in family.ops}
+
+
+def family_of():
+    """{op name: its family's name}."""
+    return {op.name: family.name for family in FAMILIES for op in family.ops}
+
+
+def thresholds():
+    """{op name: (simd, parallel)}: the built-in dispatch thresholds."""
+    return {op.name: (op.simd, op.parallel) for family in FAMILIES for op in family.ops}
+
+
+def by_name(name):
+    """The Family called ``name`` (KeyError if none is declared)."""
+    return {family.name: family for family in FAMILIES}[name]
