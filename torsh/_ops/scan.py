@@ -18,6 +18,23 @@ def _scan_dtype(input, dtype):
     return _dtype.int64 if input._data.dtype.kind in "biu" else input.dtype
 
 
+def _accumulate(np_scan, input, dim, dtype):
+    """(the normalized dim, np_scan of input along it in the result dtype) for cumsum and cumprod."""
+    d = normalize_dim(dim, input._data.ndim)
+    out_dtype = _scan_dtype(input, dtype)
+    data = cast_for_integer_accumulation(input._data, out_dtype.np)
+    value = np_scan(data, axis=d, dtype=out_dtype.np) if data.ndim else data.astype(out_dtype.np)
+    return d, wrap(np.asarray(value, dtype=out_dtype.np))
+
+
+def _record_scan(node, input, result, d, save_input_and_result=True):
+    """Record ``node`` (input -> result) for the backward of a scan along ``d``."""
+    node.dim = d
+    record(node, (input,), (result,))
+    if save_input_and_result:
+        node.save_for_backward(input, result)
+
+
 def _rev_cumsum(t, d):
     return t.flip(d).cumsum(d).flip(d)
 
@@ -29,27 +46,30 @@ class CumsumBackward0(Node):
 
 
 def cumsum(input, dim, *, dtype=None, out=None):
-    d = normalize_dim(dim, input._data.ndim)
-    out_dtype = _scan_dtype(input, dtype)
-    data = cast_for_integer_accumulation(input._data, out_dtype.np)
-    value = np.cumsum(data, axis=d, dtype=out_dtype.np) if data.ndim else data.astype(out_dtype.np)
-    result = wrap(np.asarray(value, dtype=out_dtype.np))
+    d, result = _accumulate(np.cumsum, input, dim, dtype)
     if needs_grad(input):
         node = CumsumBackward0()
-        node.dim, node.in_dtype = d, input.dtype
-        record(node, (input,), (result,))
+        node.in_dtype = input.dtype
+        _record_scan(node, input, result, d, save_input_and_result=False)
     return result
 register(cumsum, node_name="CumsumBackward0", inplace=True, out="copy")
 
 
-class CumprodBackward0(Node):
+class _SavedScanBackward(Node):
+    """Backward of a scan that saved (input, result); along a 0-d input the scan is the identity."""
+
     def backward(self, grad):
         x, result = self.saved_tensors
-        d = self.dim
         if x.ndim == 0:
             return (grad,)
+        return (self._input_grad(grad, x, result, self.dim),)
+
+
+class CumprodBackward0(_SavedScanBackward):
+    @staticmethod
+    def _input_grad(grad, x, result, d):
         if not bool((x == 0).any()):
-            return (_rev_cumsum(grad * result, d) / x,)
+            return _rev_cumsum(grad * result, d) / x
         # with zeros: d out_j / d x_i = prod_{k <= j, k != i} x_k, built as an (i, j) table per slice
         from .creation import eye
         xm = x.movedim(d, -1)
@@ -61,20 +81,13 @@ class CumprodBackward0(Node):
         excl = excl.masked_fill(before, 0)
         gm = grad.movedim(d, -1).unsqueeze(-2)  # [..., 1, j]
         gi = (excl * gm).sum(-1)
-        return (gi.movedim(-1, d),)
+        return gi.movedim(-1, d)
 
 
 def cumprod(input, dim, *, dtype=None, out=None):
-    d = normalize_dim(dim, input._data.ndim)
-    out_dtype = _scan_dtype(input, dtype)
-    data = cast_for_integer_accumulation(input._data, out_dtype.np)
-    value = np.cumprod(data, axis=d, dtype=out_dtype.np) if data.ndim else data.astype(out_dtype.np)
-    result = wrap(np.asarray(value, dtype=out_dtype.np))
+    d, result = _accumulate(np.cumprod, input, dim, dtype)
     if needs_grad(input):
-        node = CumprodBackward0()
-        node.dim = d
-        record(node, (input,), (result,))
-        node.save_for_backward(input, result)
+        _record_scan(CumprodBackward0(), input, result, d)
     return result
 register(cumprod, node_name="CumprodBackward0", inplace=True, out="copy")
 
@@ -124,15 +137,12 @@ def cummin(input, dim):
 register(cummin)
 
 
-class LogcumsumexpBackward0(Node):
-    def backward(self, grad):
-        x, result = self.saved_tensors
-        d = self.dim
-        if x.ndim == 0:
-            return (grad,)
+class LogcumsumexpBackward0(_SavedScanBackward):
+    @staticmethod
+    def _input_grad(grad, x, result, d):
         if x._data.shape[d] <= _PAIRWISE_MAX:
-            return (_logcumsumexp_grad_pairwise(grad, x, result, d),)
-        return (_logcumsumexp_grad_logspace(grad, x, result, d),)
+            return _logcumsumexp_grad_pairwise(grad, x, result, d)
+        return _logcumsumexp_grad_logspace(grad, x, result, d)
 
 
 _PAIRWISE_MAX = 1024  # up to this scan length the exact (i, j) table is used: stable and twice differentiable
@@ -171,10 +181,7 @@ def logcumsumexp(input, dim):
         value = np.logaddexp.accumulate(data, axis=d) if data.ndim and data.shape[d] else data.copy()
     result = wrap(np.asarray(value, dtype=data.dtype))
     if needs_grad(input):
-        node = LogcumsumexpBackward0()
-        node.dim = d
-        record(node, (input,), (result,))
-        node.save_for_backward(input, result)
+        _record_scan(LogcumsumexpBackward0(), input, result, d)
     return result
 register(logcumsumexp, node_name="LogcumsumexpBackward0")
 
