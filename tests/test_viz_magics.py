@@ -70,6 +70,22 @@ def test_torsh_profile_memory_adds_a_memory_timeline(ip):
     assert "memory" in header.value and len(figure.data[5].x) > 3  # start + the cell's allocations
 
 
+def test_torsh_profile_memory_with_model_and_optimizer_splits_by_category(ip):
+    # without them, parameters and gradients showed as 0 B; with them the split counts their bytes
+    with capture_output() as captured:
+        ip.run_cell("%%torsh_profile --memory model opt\nloss = model(x).sum()\nloss.backward()\nopt.step()\n",
+                    store_history=False)
+    assert len(captured.outputs) == 2
+    param_bytes = sum(p._data.nbytes for p in ip.user_ns["model"].parameters())
+    frame = captured.outputs[1].data["application/vnd.plotly.v1+json"]  # the static frame beside the widget
+    figure = _widget(captured.outputs[1]).children[1]
+    parameters, gradients, _, optimizer_state = (figure.data[i].y for i in range(4))
+    assert parameters[-1] == param_bytes and gradients[-1] == param_bytes and optimizer_state[-1] == param_bytes
+    assert frame["data"][0]["name"] == "parameters"
+    with pytest.raises(NameError, match="torsh_profile: name 'nope'"):
+        ip.run_cell_magic("torsh_profile", "--memory nope", "pass")
+
+
 def test_torsh_profile_of_a_failing_cell_still_shows_the_trace(ip):
     with capture_output() as captured:
         result = ip.run_cell("%%torsh_profile\ny = model(x)\nraise ValueError('boom')\n", store_history=False)

@@ -81,6 +81,29 @@ def test_graph_view_draws_one_marker_per_node_and_every_edge():
     assert all(y[e["source"]] > y[e["target"]] for e in doc["edges"])
     # the output is at the bottom, and the first layer holds no op that consumes anything drawn
     assert y["out0"] == min(nodes.y)
+    _expect_labels_clear(view)
+
+
+def _expect_labels_clear(view):
+    """In each layer a node's label (drawn right of its marker, ~7 px per character of 11 px text) ends
+    before the next node's marker, at the figure's initial scale."""
+    from torsh.viz import _graph_view
+    nodes, layout = view.figure.data[1], view.figure.layout
+    plot_px = layout.width - layout.margin.l - layout.margin.r
+    px_per_unit = plot_px / (layout.xaxis.range[1] - layout.xaxis.range[0])
+    assert px_per_unit >= _graph_view.PX_PER_UNIT - 1e-9 and nodes.textfont.size <= 11
+    layers = {}
+    for x, y, text in zip(nodes.x, nodes.y, nodes.text):
+        layers.setdefault(y, []).append((x, text))
+    crowded = 0
+    for row in layers.values():
+        row.sort()
+        crowded += len(row) > 1
+        for (x0, text), (x1, _) in zip(row, row[1:]):
+            assert (x1 - x0) * px_per_unit >= (_graph_view.MARKER_UNITS + len(text)) * 7, (text, x0, x1)
+        xs = [x for x, _ in row]
+        assert layout.xaxis.range[0] <= min(xs) and max(x + _graph_view.MARKER_UNITS + len(t) for x, t in row) <= layout.xaxis.range[1]
+    assert crowded  # some layer holds several nodes side by side
 
 
 def test_graph_view_click_fills_details():
@@ -224,7 +247,7 @@ def test_trace_view_leaves_out_the_shortest_calls_of_a_huge_trace():
     view = viz.trace_view(prof, max_bars=10)
     longest = sorted((b["dur"] for b in view.bars), reverse=True)[:10]
     assert sorted(view.figure.data[0].x, reverse=True) == pytest.approx([d / 1000.0 for d in longest])
-    assert f"({len(view.bars) - 10} shortest not drawn)" in view.children[0].children[0].value
+    assert f"({len(view.bars) - 10} shortest not drawn)" in view.children[0].value
     assert sum(r["calls"] for r in viz.trace_view(prof.trace(), max_bars=10, row_limit=1000).rows) == len(view.bars)
 
 

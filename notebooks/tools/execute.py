@@ -4,12 +4,13 @@
     .venv/bin/python notebooks/tools/execute.py 04_profiling    # some of them
 
 Each notebook runs in a fresh kernel ("python3", i.e. this interpreter) with the notebooks
-folder as working directory, like `pytest --nbval` runs them. Widget state is saved so that
-progress bars and HTML widgets still show when the notebook is opened without a kernel, except
-for widgets built on plotly's FigureWidget: each of those embeds the whole plotly.js bundle
-(~5 MB) in the saved state, so their state is dropped and their output keeps only its text
-form (re-run the cell to get the live widget). The kernel-less views of torsh (graph and trace
-MIME outputs) are plain JSON and are kept.
+folder as working directory, like `pytest --nbval` runs them. The torsh views (graph_view,
+trace_view, MemoryTimeline, DispatchView, Dashboard) put a static frame beside their widget
+(torsh/viz/_static.py: a torsh graph/trace document, a plotly figure or HTML, each drawn by a
+JupyterLab renderer without a kernel); such outputs are saved as that frame alone, without the
+widget view, which would show "Loading widget..." once no kernel holds its model. Other widgets
+(progress bars) keep their saved state, except those built on plotly's FigureWidget: each of
+those embeds the whole plotly.js bundle (~5 MB) in the saved state, so their state is dropped.
 """
 import json
 import os
@@ -43,6 +44,18 @@ def _closure(model_id, refs):
         seen.add(current)
         todo.extend(refs.get(current, ()))
     return seen
+
+
+def keep_static_frames(nb):
+    """Drop the widget view of outputs that carry a static frame (any MIME type besides text/plain)."""
+    dropped = 0
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if WIDGET_VIEW in data and set(data) - {WIDGET_VIEW, "text/plain"}:
+                del data[WIDGET_VIEW]
+                dropped += 1
+    return dropped
 
 
 def drop_heavy_widgets(nb):
@@ -79,9 +92,11 @@ def execute(path, timeout=600):
     NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
                    resources={"metadata": {"path": os.path.dirname(path)}}).execute()
     seconds = time.perf_counter() - start
+    frames = keep_static_frames(nb)
     dropped = drop_heavy_widgets(nb)
     nbformat.write(nb, path)
     print(f"{os.path.basename(path)}: {seconds:.0f} s, {os.path.getsize(path) / 1e6:.2f} MB"
+          f"{f', {frames} views saved as their static frame' if frames else ''}"
           f"{f', {dropped} plotly widget outputs saved as text' if dropped else ''}")
 
 

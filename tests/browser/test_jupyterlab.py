@@ -27,12 +27,13 @@ def test_saved_notebook_renders_graph_and_trace_without_running(page, lab):
     complete = [e for e in trace["traceEvents"] if e["ph"] == "X"]
 
     open_lab(page, lab, "saved_outputs.ipynb")
-    nodes = page.locator(".jp-OutputArea-output .torsh-graph g.torsh-node")
+    first = page.locator(".jp-OutputArea-output .torsh-graph").first  # the MLP's (cell 3 holds another graph)
+    nodes = first.locator("g.torsh-node")
     nodes.first.wait_for(timeout=LOAD_MS)
     assert nodes.count() == len(graph["nodes"]) >= 10
-    assert page.locator(".torsh-graph path.torsh-edge").count() == len(graph["edges"])
-    assert page.locator(".torsh-graph g.torsh-group").count() == len(graph["groups"]) > 0
-    labels = page.locator(".torsh-graph .torsh-node-label").all_text_contents()
+    assert first.locator("path.torsh-edge").count() == len(graph["edges"])
+    assert first.locator("g.torsh-group").count() == len(graph["groups"]) > 0
+    labels = first.locator(".torsh-node-label").all_text_contents()
     assert "0.weight" in labels and any(l.startswith("NllLoss") or l.startswith("LogSoftmax") for l in labels), labels
     shot(page, "saved-graph")
 
@@ -47,6 +48,94 @@ def test_saved_notebook_renders_graph_and_trace_without_running(page, lab):
     # nothing ran: the execution counts are still the saved ones
     prompts = page.locator(".jp-InputArea-prompt").all_text_contents()
     assert "[1]:" in prompts and "[2]:" in prompts, prompts
+    assert not page.errors, page.errors
+
+
+BOXES = """svg => [...svg.querySelectorAll('g.torsh-group > rect, g.torsh-node > rect, g.torsh-fold > rect:last-of-type')]
+  .map(r => { const b = r.getBoundingClientRect(); const g = r.parentElement;
+    return { kind: g.classList.contains('torsh-group') ? 'group' : 'node', module: g.dataset.module || '',
+             id: g.dataset.id || g.dataset.fold || '', x: b.x, y: b.y, w: b.width, h: b.height }; })"""
+
+
+def _overlap(a, b):
+    return a["x"] + 0.5 < b["x"] + b["w"] and b["x"] + 0.5 < a["x"] + a["w"] and \
+        a["y"] + 0.5 < b["y"] + b["h"] and b["y"] + 0.5 < a["y"] + a["h"]
+
+
+def _inside(a, b):
+    return a["x"] >= b["x"] - 0.5 and a["y"] >= b["y"] - 0.5 and \
+        a["x"] + a["w"] <= b["x"] + b["w"] + 0.5 and a["y"] + a["h"] <= b["y"] + b["h"] + 0.5
+
+
+def test_saved_graph_folds_repeated_blocks_and_module_boxes_nest_without_overlap(page, lab):
+    with open(lab.root / "saved_outputs.ipynb") as f:
+        graph = json.load(f)["cells"][3]["outputs"][0]["data"]["application/vnd.torsh.graph+json"]
+    open_lab(page, lab, "saved_outputs.ipynb")
+    svg = page.locator(".jp-OutputArea-output .torsh-graph").nth(1)
+    fold = svg.locator("g.torsh-fold")
+    fold.first.wait_for(timeout=LOAD_MS)
+    assert fold.count() == 1 and "Sequential x 4" in fold.locator("text").first.text_content()
+    folded_nodes = svg.locator("g.torsh-node").count()
+    fold.first.click()  # expands in place
+    page.wait_for_function("svg => !svg.querySelector('g.torsh-fold')", arg=svg.element_handle(), timeout=10_000)
+    svg = page.locator(".jp-OutputArea-output .torsh-graph").nth(1)
+    assert svg.locator("g.torsh-node").count() == len(graph["nodes"]) > folded_nodes
+    assert svg.locator("g.torsh-group").count() == len(graph["groups"])
+    boxes = svg.evaluate(BOXES)
+    groups = [b for b in boxes if b["kind"] == "group"]
+    nodes = [b for b in boxes if b["kind"] == "node"]
+    module_of = {n["id"]: n["module"] for n in graph["nodes"]}
+    for g in groups:  # a box holds its module's nodes and no other
+        for n in nodes:
+            mine = (module_of[n["id"]] or "").startswith(g["module"] + ".") or module_of[n["id"]] == g["module"]
+            assert _inside(n, g) if mine else not _overlap(n, g), (g["module"], n["id"], module_of[n["id"]])
+        for other in groups:  # boxes nest or stay apart
+            if other is not g:
+                assert _inside(g, other) or _inside(other, g) or not _overlap(g, other), (g["module"], other["module"])
+    shot(page, "saved-graph-blocks-expanded")
+    assert not page.errors, page.errors
+
+
+def test_saved_trace_draws_flows_instants_and_searches(page, lab):
+    with open(lab.root / "saved_outputs.ipynb") as f:
+        trace = json.load(f)["cells"][2]["outputs"][0]["data"]["application/vnd.torsh.trace+json"]
+    open_lab(page, lab, "saved_outputs.ipynb")
+    out = page.locator(".torsh-render").filter(has=page.locator(".torsh-trace")).first  # the renderer's node
+    out.locator("g.torsh-slice").first.wait_for(timeout=LOAD_MS)
+    assert out.locator("g.torsh-flow").count() == sum(e["ph"] == "s" for e in trace["traceEvents"]) > 0
+    assert out.locator("g.torsh-instant").count() == sum(e["ph"] == "i" for e in trace["traceEvents"]) > 0
+    heads = out.locator(".torsh-op-table thead th").all_text_contents()
+    assert heads[:3] == ["op", "calls", "self (us)"]
+    table = out.locator(".torsh-op-table").bounding_box()
+    assert table["width"] <= out.bounding_box()["width"] + 1  # fits the output
+    out.locator("input.torsh-trace-search").fill("addmm")
+    page.wait_for_timeout(200)
+    matches = out.locator("g.torsh-slice.torsh-match").count()
+    assert matches == sum(e["ph"] == "X" and "addmm" in e["name"].lower() for e in trace["traceEvents"]) > 0
+    shown = [r for r in out.locator(".torsh-op-table tbody tr").all() if r.is_visible()]
+    assert shown and all("addmm" in r.text_content().lower() for r in shown)
+    shot(page, "saved-trace-search")
+    assert not page.errors, page.errors
+
+
+def test_saved_tutorials_show_their_views_without_running(page, lab):
+    """The tutorials as saved (notebooks/tools/execute.py): every view shows its last frame, no kernel needed."""
+    open_lab(page, lab, "05_memory_and_dispatch.ipynb")
+    page.locator(".jp-Notebook .js-plotly-plot").first.wait_for(timeout=LOAD_MS)  # plotly's renderer, no kernel
+    plots = page.locator(".jp-Notebook .js-plotly-plot")
+    assert plots.count() >= 2  # memory timeline and dashboard, as plotly figures
+    # points plotly drew (its _fullData holds the arrays decoded from the saved base64 ones)
+    drawn = plots.evaluate_all("gds => gds.map(gd => (gd._fullData || []).reduce((n, t) => n + (t.y ? t.y.length : 0), 0))")
+    assert all(n > 0 for n in drawn), drawn
+    assert page.locator(".jp-OutputArea-output .torsh-graph g.torsh-node").count() > 0
+    texts = " ".join(page.locator(".jp-OutputArea-output").all_text_contents())
+    assert "Loading widget" not in texts and "VBox(children" not in texts
+    shot(page, "saved-tutorial-05")
+    open_lab(page, lab, "04_profiling.ipynb")
+    page.locator(".jp-OutputArea-output .torsh-trace").first.wait_for(timeout=LOAD_MS)
+    assert page.locator(".jp-OutputArea-output .torsh-trace").count() >= 3  # trace_view, prof, %%torsh_profile
+    texts = " ".join(page.locator(".jp-OutputArea-output").all_text_contents())
+    assert "Loading widget" not in texts and "TraceView(children" not in texts
     assert not page.errors, page.errors
 
 

@@ -30,6 +30,18 @@ def mlp_graph():
     return viz.graph(loss, model)
 
 
+def blocks_graph(n_blocks=4, width=8):
+    """Graph of a stack of identical blocks (an nn.Sequential of Sequential(Linear, ReLU)): the
+    extension folds them into one "Sequential x 4" box."""
+    torsh.manual_seed(0)
+    model = nn.Sequential(*[nn.Sequential(nn.Linear(width, width), nn.ReLU()) for _ in range(n_blocks)],
+                          nn.Linear(width, 3))
+    x, y = torsh.randn(5, width), torsh.tensor([0, 1, 2, 0, 1])
+    with viz.record_modules(model):
+        loss = F.cross_entropy(model(x), y)
+    return viz.graph(loss, model)
+
+
 def expression_graph():
     """Graph of plain tensor code (user leaves, two outputs, no module)."""
     a = torsh.randn(5, 3, requires_grad=True)
@@ -93,6 +105,8 @@ def saved_outputs_notebook(path):
             nbformat.v4.new_output("display_data", data=graph._repr_mimebundle_())]),
         nbformat.v4.new_code_cell("prof", execution_count=2, outputs=[
             nbformat.v4.new_output("display_data", data=prof._repr_mimebundle_())]),
+        nbformat.v4.new_code_cell("viz.graph(loss, blocks)", execution_count=3, outputs=[
+            nbformat.v4.new_output("display_data", data=blocks_graph()._repr_mimebundle_())]),
     ]
     nbformat.write(nb, path)
     del prof

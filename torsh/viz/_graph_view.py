@@ -13,11 +13,15 @@ import plotly.graph_objects as go
 from . import _layout
 from ._figure import WHEEL_ZOOM, Figure
 from ._modules import record_modules
-from .graph import Graph, _bytes, graph
+from ._static import widget_bundle
+from .graph import MIME_TYPE as GRAPH_MIME, Graph, _bytes, graph
 
 KIND_COLORS = {"op": "#4c78a8", "parameter": "#54a24b", "leaf": "#f58518", "output": "#e45756", "group": "#b279a2"}
 KIND_SYMBOLS = {"op": "circle", "parameter": "diamond", "leaf": "diamond", "output": "star", "group": "square"}
 EDGE_TRACE, NODE_TRACE = 0, 1  # indices into figure.data
+# x is measured in characters of the labels (drawn right of their marker): the figure is made wide
+# enough for PX_PER_UNIT pixels per character, so neighbours in a layer never overlap unzoomed
+PX_PER_UNIT, MARKER_UNITS, LABEL_CHARS = 7.0, 3.0, 28
 
 
 def graph_view(loss_or_graph, model=None, *, inputs=None, collapse=None, height=None):
@@ -70,10 +74,11 @@ class GraphView(widgets.VBox):
             data=[go.Scatter(mode="lines", hoverinfo="skip", name="edges", line={"color": "#999", "width": 1},
                              **edges),
                   go.Scatter(mode="markers+text", name="nodes", textposition="middle right", hoverinfo="text",
+                       textfont={"size": 11},  # <= PX_PER_UNIT per character
                              **nodes)],
             layout={"showlegend": False, "dragmode": "pan", "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
-                    "xaxis": {"visible": False}, "yaxis": {"visible": False}, "plot_bgcolor": "white",
-                    "hovermode": "closest", "height": height},
+                    "xaxis": {"visible": False, "range": self._x_range}, "yaxis": {"visible": False},
+                    "plot_bgcolor": "white", "hovermode": "closest", "height": height, "width": self._width()},
             config=WHEEL_ZOOM)
         self.figure.data[NODE_TRACE].on_click(self._on_click)
         self.summary = widgets.HTML()
@@ -88,6 +93,12 @@ class GraphView(widgets.VBox):
                           self.figure, self.details])
         self._summarize()
 
+    def _repr_mimebundle_(self, **kwargs):
+        """The widget, and the graph document the torsh JupyterLab extension draws without a kernel."""
+        summary = (f"torsh.viz.GraphView: {len(self.doc['nodes'])} nodes, {len(self.doc['edges'])} edges, "
+                   f"{len(self.doc['groups'])} module groups")
+        return widget_bundle(super(), {GRAPH_MIME: self.doc, "text/plain": summary}, **kwargs)
+
     # -- drawing ---------------------------------------------------------------------------
     def set_collapsed(self, group_ids):
         """Fold exactly these groups (ids or module paths) and redraw."""
@@ -97,8 +108,12 @@ class GraphView(widgets.VBox):
     def _traces(self):
         """(edge trace values, node trace values, figure height) of the current folding."""
         nodes, edges = _layout.collapse_view(self.doc, self.collapsed)
-        coords = _layout.layered_layout(nodes, edges)
+        widths = {n["id"]: MARKER_UNITS + len(_short(n["label"])) for n in nodes}
+        coords = _layout.spread_by_labels(_layout.layered_layout(nodes, edges), widths)
         self.visible_nodes, self.visible_edges = nodes, edges
+        left = min((x for x, _ in coords.values()), default=0.0) - 1.0
+        right = max((coords[i][0] + widths[i] for i in coords), default=1.0) + 1.0
+        self._x_range = [left, right]
         ex, ey = [], []
         for e in edges:
             (x0, y0), (x1, y1) = coords[e["source"]], coords[e["target"]]
@@ -107,7 +122,7 @@ class GraphView(widgets.VBox):
         layers = len({y for _, y in coords.values()}) if coords else 1
         node_values = {
             "x": [coords[n["id"]][0] for n in nodes], "y": [coords[n["id"]][1] for n in nodes],
-            "text": [n["label"] for n in nodes], "customdata": [n["id"] for n in nodes],
+            "text": [_short(n["label"]) for n in nodes], "customdata": [n["id"] for n in nodes],
             "hovertext": [_hover(n) for n in nodes],
             "marker": {"color": [KIND_COLORS[n["kind"]] for n in nodes],
                        "symbol": [KIND_SYMBOLS[n["kind"]] for n in nodes],
@@ -115,12 +130,18 @@ class GraphView(widgets.VBox):
                        "line": {"width": 1, "color": "#333"}}}
         return {"x": ex, "y": ey}, node_values, self._height or min(900, 160 + 45 * layers)
 
+    def _width(self):
+        """Pixels for PX_PER_UNIT per character across the widest layer (at least 600)."""
+        return int(max(600, (self._x_range[1] - self._x_range[0]) * PX_PER_UNIT + 20))
+
     def _draw(self):
         edges, nodes, height = self._traces()
         with self.figure.batch_update():
             self.figure.data[EDGE_TRACE].update(**edges)
             self.figure.data[NODE_TRACE].update(**nodes)
             self.figure.layout.height = height
+            self.figure.layout.width = self._width()
+            self.figure.layout.xaxis.range = self._x_range
         self._summarize()
 
     def _summarize(self):
@@ -169,6 +190,11 @@ class GraphView(widgets.VBox):
                 ("parameters", ", ".join(n["label"] for n in inner if n["kind"] == "parameter")),
                 ("saved for backward", _bytes(sum(n["saved_bytes"] for n in inner)))]
         return _table(f"{box['label']} (folded)", rows)
+
+
+def _short(label):
+    """A label as drawn beside its marker (the hover text has it whole)."""
+    return label if len(label) <= LABEL_CHARS else label[:LABEL_CHARS - 1] + "…"
 
 
 def _hover(node):

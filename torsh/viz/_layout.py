@@ -101,6 +101,28 @@ def layered_layout(nodes, edges, sweeps=4):
     return coords
 
 
+def spread_by_labels(coords, widths, gap=2.0):
+    """{node id: (x, y)} with each layer's nodes placed side by side by their drawn width.
+
+    ``coords`` as ``layered_layout`` returns them (x = slot in the layer), ``widths`` the width
+    of each node with its label, in x units. A node starts where the previous one in its layer
+    ended plus ``gap``, so labels drawn to the right of their marker never run into the next
+    node; each layer stays centred on 0.
+    """
+    layers = defaultdict(list)
+    for node_id, (x, y) in coords.items():
+        layers[y].append((x, node_id))
+    spread = {}
+    for y, row in layers.items():
+        row.sort()
+        total = sum(widths[node_id] for _, node_id in row) + gap * (len(row) - 1)
+        x = -total / 2.0
+        for _, node_id in row:
+            spread[node_id] = (x, y)
+            x += widths[node_id] + gap
+    return spread
+
+
 def _topological(ids, preds, succs):
     """Kahn order (the graph is a DAG by construction); nodes left on a cycle are appended."""
     indegree = {i: len(preds[i]) for i in ids}

@@ -9,7 +9,8 @@ at most ``budget`` (default 1%) of the loop's wall time whatever a redraw costs 
 The default leaves room under the 5% goal for the recording itself (events, per-step rows),
 which benchmarks/dashboard_overhead.py counts.
 In Jupyter, widget updates made while a cell runs reach the browser at once, so the views
-move while the loop runs.
+move while the loop runs. Each output also carries a static frame (``_static.py``), and a view
+displayed before its loop replaces that output with its final frame when it stops.
 """
 import threading
 import time
@@ -35,6 +36,7 @@ class LiveView:
         self._next_draw = -float("inf")
         self._unsubscribe = []
         self._drawing = False  # redraw may allocate: events it causes must not redraw again
+        self._displays = []  # IPython display handles of this view's outputs (updated at stop)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self):
@@ -53,6 +55,7 @@ class LiveView:
         self.running = False
         self.maybe_redraw(force=True)
         self._reopen_figure()
+        self._update_displays()
 
     def _reopen_figure(self):
         """Show the final state in a new figure whose comm opens with it.
@@ -107,8 +110,26 @@ class LiveView:
         return []
 
     # -- display ---------------------------------------------------------------------------
+    def static_bundle(self):
+        """The view's last frame as MIME data a renderer draws without a kernel, with a text/plain summary."""
+        raise NotImplementedError
+
     def _repr_mimebundle_(self, include=None, exclude=None):
-        return self.widget._repr_mimebundle_(include=include, exclude=exclude)
+        from ._static import widget_bundle
+        return widget_bundle(self.widget, self.static_bundle(), include=include, exclude=exclude)
+
+    def _ipython_display_(self):
+        """display(view): the bundle under a display id, so ``stop`` can put the final frame in its place."""
+        from IPython.display import display
+        handle = display(self._repr_mimebundle_(), raw=True, display_id=True)
+        if handle is not None:
+            self._displays.append(handle)
+
+    def _update_displays(self):
+        if self._displays:
+            bundle = self._repr_mimebundle_()
+            for handle in self._displays:
+                handle.update(bundle, raw=True)
 
 
 def downsample(n, limit):

@@ -1,9 +1,13 @@
-"""trace_view(prof_or_trace): a profiler trace as a zoomable flame chart, with the op table beside it.
+"""trace_view(prof_or_trace): a profiler trace as a zoomable flame chart, with the op table below it.
 
 The chart has one horizontal bar per complete (``ph: "X"``) event: x is time in ms from the
 first event, each thread gets a band of rows, and a call sits one row below the call that
-encloses it. The table is ``prof.key_averages()`` for a profile object; for a trace file
-(or dict) the same columns are computed from the trace's events.
+encloses it. Instant events (``ph: "i"``: memory allocations, dispatch decisions) are small
+triangles above their thread's band; flow events (``ph: "s"``/``"f"``, torsh writes one per
+backward node) are arrows from a forward op to its backward node. A search box highlights the
+calls whose name contains the text and keeps the matching table rows. The table is
+``prof.key_averages()`` for a profile object; for a trace file (or dict) the same columns are
+computed from the trace's events. It takes the output's width (names wrap).
 """
 import gzip
 import html
@@ -13,9 +17,13 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 
 from ._figure import WHEEL_ZOOM, Figure
+from ._static import widget_bundle
 
 CATEGORY_COLORS = {"cpu_op": "#4c78a8", "user_annotation": "#f58518", "python_function": "#72b7b2"}
 BACKWARD_COLOR = "#e45756"
+FLOW_COLOR = "#d62728"
+TRACE_MIME = "application/vnd.torsh.trace+json"
+BARS, INSTANTS, FLOWS = 0, 1, 2  # figure.data indices
 
 
 def load_trace(prof_or_trace):
@@ -90,15 +98,42 @@ def table_rows(bars, averages=None, limit=30):
 
 
 def _table_html(rows):
-    head = "".join(f"<th style='text-align:{a};padding:0 6px'>{h}</th>" for h, a in
-                   (("Name", "left"), ("Calls", "right"), ("Self ms", "right"), ("Total ms", "right"),
-                    ("Avg us", "right"), ("Dispatch", "left")))
+    """The op table at the output's width: fixed layout, the name column wraps."""
+    columns = (("Name", "left", "34%"), ("Calls", "right", "9%"), ("Self ms", "right", "11%"),
+               ("Total ms", "right", "11%"), ("Avg us", "right", "10%"), ("Dispatch", "left", "25%"))
+    head = "".join(f"<th style='text-align:{a};padding:0 6px;width:{w}'>{h}</th>" for h, a, w in columns)
+    wrap = "padding:0 6px;overflow-wrap:anywhere"
     body = "".join(
-        f"<tr><td style='padding:0 6px'>{html.escape(r['name'])}</td><td style='text-align:right'>{r['calls']}</td>"
+        f"<tr><td style='{wrap}'>{html.escape(r['name'])}</td><td style='text-align:right'>{r['calls']}</td>"
         f"<td style='text-align:right'>{r['self_ms']:.3f}</td><td style='text-align:right'>{r['total_ms']:.3f}</td>"
-        f"<td style='text-align:right'>{r['avg_us']:.1f}</td><td style='padding:0 6px'>{html.escape(r['dispatch'])}</td></tr>"
+        f"<td style='text-align:right'>{r['avg_us']:.1f}</td><td style='{wrap}'>{html.escape(r['dispatch'])}</td></tr>"
         for r in rows)
-    return f"<table style='font-size:12px;border-collapse:collapse'><tr>{head}</tr>{body}</table>"
+    return (f"<table style='font-size:12px;border-collapse:collapse;width:100%;table-layout:fixed'>"
+            f"<tr>{head}</tr>{body}</table>")
+
+
+def instant_events(trace):
+    """The instant (``ph: "i"``/``"I"``) events, in time order."""
+    return sorted((e for e in trace.get("traceEvents", []) if e.get("ph") in ("i", "I")), key=lambda e: e["ts"])
+
+
+def flow_pairs(trace, bars):
+    """[(forward bar, backward bar)] of the trace's flow events: each "s" paired with the "f" of the
+    same cat and id, each end bound to the innermost bar of its thread that starts at its time."""
+    starting = {}
+    for bar in bars:  # bars come outer first, so the innermost bar starting at a time wins
+        starting[(bar["tid"], bar["ts"])] = bar
+    starts, pairs = {}, []
+    for e in trace.get("traceEvents", []):
+        key = (e.get("cat"), e.get("id"))
+        if e.get("ph") == "s":
+            starts[key] = e
+        elif e.get("ph") == "f" and key in starts:
+            s = starts.pop(key)
+            source, target = starting.get((s.get("tid", 0), s["ts"])), starting.get((e.get("tid", 0), e["ts"]))
+            if source is not None and target is not None:
+                pairs.append((source, target))
+    return pairs
 
 
 def _color(bar):
@@ -117,8 +152,12 @@ def _hover(bar):
     return "<br>".join(parts)
 
 
-class TraceView(widgets.HBox):
-    """HBox(VBox(title, FigureWidget flame chart), table HTML). ``figure.data[0]`` holds one bar per X event."""
+class TraceView(widgets.VBox):
+    """VBox(title and search box, FigureWidget flame chart, table HTML).
+
+    ``figure.data[0]`` holds one bar per drawn X event, ``data[1]`` the instant events,
+    ``data[2]`` the flow arrows (one segment per forward -> backward pair, None-separated).
+    """
 
     def __init__(self, trace, averages=None, row_limit=30, max_bars=20_000):
         self.trace = trace
@@ -127,15 +166,12 @@ class TraceView(widgets.HBox):
         if len(drawn) > max_bars:  # a browser draws ~20k bars smoothly: leave out the shortest calls
             drawn = sorted(sorted(drawn, key=lambda b: -b["dur"])[:max_bars], key=lambda b: b["ts"])
         self.drawn = drawn
+        self.instants = instant_events(trace)
+        self.flows = flow_pairs(trace, drawn)
         t0 = min((b["ts"] for b in self.bars), default=0.0)
         rows = max((b["row"] for b in self.bars), default=0) + 1
         self.figure = Figure(  # built whole: see _figure.py
-            data=[go.Bar(
-                orientation="h", base=[(b["ts"] - t0) / 1000.0 for b in drawn],
-                x=[b["dur"] / 1000.0 for b in drawn], y=[b["row"] for b in drawn],
-                text=[b["name"] for b in drawn], textposition="inside", insidetextanchor="start",
-                hovertext=[_hover(b) for b in drawn], hoverinfo="text",
-                marker={"color": [_color(b) for b in drawn], "line": {"width": 0.5, "color": "white"}}, width=0.9)],
+            data=[_bar_trace(drawn, t0), _instant_trace(self.instants, self.bands, t0), _flow_trace(self.flows, t0)],
             layout={"barmode": "overlay", "showlegend": False, "height": min(700, 140 + 22 * rows),
                     "dragmode": "zoom", "margin": {"l": 60, "r": 10, "t": 10, "b": 40},
                     "xaxis": {"title": {"text": "time (ms)"}},
@@ -144,14 +180,67 @@ class TraceView(widgets.HBox):
                               "ticktext": [f"thread {tid}" for tid in self.bands], "zeroline": False}},
             config=WHEEL_ZOOM)
         self.rows = table_rows(self.bars, averages, row_limit)
-        self.table = widgets.HTML(_table_html(self.rows))
+        self.table = widgets.HTML(_table_html(self.rows), layout={"width": "100%"})
         span = max((b["end"] for b in self.bars), default=t0) - t0
         left_out = f" ({len(self.bars) - len(drawn)} shortest not drawn)" if len(drawn) < len(self.bars) else ""
-        title = widgets.HTML(f"<b>{len(self.bars)} calls</b>{left_out} over {span / 1000.0:.2f} ms on "
-                             f"{len(self.bands)} thread(s); drag to zoom, double-click to reset")
-        super().__init__([widgets.VBox([title, self.figure], layout={"flex": "3 1 0%", "min_width": "400px"}),
-                          widgets.VBox([widgets.HTML("<b>Ops (key_averages, by self time)</b>"), self.table],
-                                       layout={"flex": "2 1 0%", "overflow": "auto", "max_height": "700px"})])
+        self.summary = (f"{len(self.bars)} calls{left_out} over {span / 1000.0:.2f} ms on {len(self.bands)} thread(s), "
+                        f"{len(self.instants)} instant events, {len(self.flows)} forward->backward arrows")
+        title = widgets.HTML(f"<b>{html.escape(self.summary)}</b>; drag to zoom, double-click to reset")
+        self.search_box = widgets.Text(placeholder="search events by name", description="Search",
+                                       continuous_update=True, layout={"width": "24em"})
+        self.search_box.observe(lambda change: self.search(change["new"]), names="value")
+        self.found = widgets.HTML()
+        super().__init__([title, widgets.HBox([self.search_box, self.found]), self.figure,
+                          widgets.HTML("<b>Ops (key_averages, by self time)</b>"), self.table],
+                         layout={"width": "100%"})
+
+    def search(self, query):
+        """Highlight the drawn calls whose name contains ``query`` (case-insensitive), dim the others,
+        and keep the table rows that match; an empty query shows everything. Returns the matching calls."""
+        needle = query.strip().lower()
+        hits = [needle in b["name"].lower() for b in self.drawn] if needle else [True] * len(self.drawn)
+        self.figure.data[BARS].marker.opacity = [1.0 if hit else 0.25 for hit in hits]
+        rows = [r for r in self.rows if needle in r["name"].lower()] if needle else self.rows
+        self.table.value = _table_html(rows)
+        self.found.value = f"{sum(hits)} calls match" if needle else ""
+        return [b for b, hit in zip(self.drawn, hits) if hit] if needle else []
+
+    def _repr_mimebundle_(self, **kwargs):
+        """The widget, and the trace document the torsh JupyterLab extension draws without a kernel."""
+        return widget_bundle(super(), {TRACE_MIME: self.trace, "text/plain": f"torsh.viz.TraceView: {self.summary}"},
+                             **kwargs)
+
+
+def _bar_trace(drawn, t0):
+    return go.Bar(
+        orientation="h", base=[(b["ts"] - t0) / 1000.0 for b in drawn],
+        x=[b["dur"] / 1000.0 for b in drawn], y=[b["row"] for b in drawn],
+        text=[b["name"] for b in drawn], textposition="inside", insidetextanchor="start",
+        hovertext=[_hover(b) for b in drawn], hoverinfo="text",
+        marker={"color": [_color(b) for b in drawn], "line": {"width": 0.5, "color": "white"},
+                "opacity": [1.0] * len(drawn)}, width=0.9)
+
+
+def _instant_trace(instants, bands, t0):
+    """Triangles in the gap row above each thread's band, at the instant's time."""
+    shown = [e for e in instants if e.get("tid", 0) in bands]
+    return go.Scatter(
+        mode="markers", name="instant events", x=[(e["ts"] - t0) / 1000.0 for e in shown],
+        y=[bands[e.get("tid", 0)][0] - 0.6 for e in shown], hoverinfo="text",
+        hovertext=[html.escape(f"{e['name']} {json.dumps(e.get('args', {}), default=str)[:200]}") for e in shown],
+        marker={"symbol": "triangle-down", "size": 7, "color": "#444"})
+
+
+def _flow_trace(flows, t0):
+    """One segment per forward -> backward pair, an arrowhead at the backward end."""
+    x, y, size = [], [], []
+    for source, target in flows:
+        x += [(source["ts"] - t0) / 1000.0, (target["ts"] - t0) / 1000.0, None]
+        y += [source["row"], target["row"], None]
+        size += [0, 9, 0]
+    return go.Scatter(mode="lines+markers", name="forward -> backward", x=x, y=y, hoverinfo="skip",
+                      line={"color": FLOW_COLOR, "width": 1, "dash": "dot"},
+                      marker={"symbol": "arrow", "angleref": "previous", "size": size, "color": FLOW_COLOR})
 
 
 def trace_view(prof_or_trace_path, row_limit=30, max_bars=20_000):

@@ -33,6 +33,7 @@ from ..backend import memory
 from ._dispatch_counts import DispatchCounter
 from ._figure import Figure
 from ._live import DEFAULT_BUDGET, LiveView, downsample, human_bytes, thin_in_place
+from ._static import plain_text, plotly_frame
 from .dispatch_view import VARIANT_COLORS, VARIANTS
 from .stats import CATEGORIES, categorized
 
@@ -209,6 +210,10 @@ class Dashboard(LiveView):
         return row
 
     # -- drawing ----------------------------------------------------------------------------
+    def static_bundle(self):
+        header = plain_text(self.header.value)
+        return {**plotly_frame(self.figure, header), "text/plain": f"torsh.viz.Dashboard: {header}"}
+
     def redraw(self):
         rows = self.history
         shown = [rows[i] for i in downsample(len(rows), MAX_POINTS)]

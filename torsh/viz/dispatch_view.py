@@ -20,6 +20,7 @@ import ipywidgets as widgets
 from ..backend import dispatch, events
 from ._dispatch_counts import DispatchCounter
 from ._live import DEFAULT_BUDGET, LiveView
+from ._static import plain_text
 
 VARIANTS = ("numpy", "pythran_simd", "pythran_omp")
 VARIANT_COLORS = {"numpy": "#bab0ac", "pythran_simd": "#4c78a8", "pythran_omp": "#e45756"}
@@ -48,6 +49,10 @@ class DispatchView(LiveView):
     def _on_record(self, rec):
         self.counter.record(rec)
         self.maybe_redraw()
+
+    def static_bundle(self):
+        return {"text/html": f"<div>{self.header.value}</div>{self.table.value}",
+                "text/plain": "torsh.viz.DispatchView: " + plain_text(self.header.value)}
 
     def redraw(self):
         rows = self.rows()

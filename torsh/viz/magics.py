@@ -1,7 +1,9 @@
 """IPython magics: ``%load_ext torsh.viz``, then
 
-    %%torsh_profile [--record-shapes] [--memory] [--row-limit N]
-    <cell>                    # runs under torsh.profiler.profile; shows trace_view (flame chart + op table)
+    %%torsh_profile [--record-shapes] [--memory] [--row-limit N] [model] [optimizer]
+    <cell>                    # runs under torsh.profiler.profile; shows trace_view (flame chart + op table);
+                              # with --memory also a memory timeline, split by category when the model
+                              # and/or optimizer are named (else parameters and gradients count as 0 B)
 
     %torsh_memory [model] [optimizer] [--reset-peak]
                               # live and peak bytes, by category (names looked up in the namespace)
@@ -26,16 +28,18 @@ class TorshMagics(Magics):
     @argument("--record-shapes", action="store_true", help="record input shapes (Input Dims in the trace)")
     @argument("--memory", action="store_true", help="profile_memory=True, and show a memory timeline")
     @argument("--row-limit", type=int, default=30, help="rows of the op table")
+    @argument("names", nargs="*", help="model and/or optimizer variable names, for the memory split by category")
     @cell_magic
     def torsh_profile(self, line, cell):
         """Profile the cell with torsh.profiler and show its trace (flame chart) with the op table."""
         from ..profiler import profile
         from ._trace_view import trace_view
         args = parse_argstring(self.torsh_profile, line)
+        model, optimizer = self._model_and_optimizer(args.names, "torsh_profile")
         timeline = None
         if args.memory:
             from .memory_view import MemoryTimeline
-            timeline = MemoryTimeline(interval=float("inf"))  # drawn once, after the cell
+            timeline = MemoryTimeline(model, optimizer, interval=float("inf"))  # drawn once, after the cell
             timeline.start()
         try:
             with profile(record_shapes=args.record_shapes, profile_memory=args.memory) as prof:
@@ -46,7 +50,7 @@ class TorshMagics(Magics):
         self.shell.user_ns["_torsh_prof"] = prof
         display(trace_view(prof, row_limit=args.row_limit))
         if timeline is not None:
-            display(timeline.widget)
+            display(timeline)
         if result.error_in_exec is not None or result.error_before_exec is not None:
             print("torsh_profile: the cell raised; the trace shows what ran before the error")
 
@@ -57,19 +61,25 @@ class TorshMagics(Magics):
     def torsh_memory(self, line):
         """Show tensor memory: live (allocated) bytes, peak, and the split by category."""
         args = parse_argstring(self.torsh_memory, line)
+        model, optimizer = self._model_and_optimizer(args.names, "torsh_memory")
+        report = memory_report(model, optimizer)
+        display({"text/plain": report_text(report), "text/html": report_html(report)}, raw=True)
+        if args.reset_peak:
+            memory.reset_peak()
+
+
+    def _model_and_optimizer(self, names, magic):
+        """(model, optimizer) named in the user namespace: the one with param_groups is the optimizer."""
         model = optimizer = None
-        for name in args.names:
+        for name in names:
             if name not in self.shell.user_ns:
-                raise NameError(f"torsh_memory: name '{name}' is not defined")
+                raise NameError(f"{magic}: name '{name}' is not defined")
             value = self.shell.user_ns[name]
             if hasattr(value, "param_groups"):
                 optimizer = value
             else:
                 model = value
-        report = memory_report(model, optimizer)
-        display({"text/plain": report_text(report), "text/html": report_html(report)}, raw=True)
-        if args.reset_peak:
-            memory.reset_peak()
+        return model, optimizer
 
 
 def memory_report(model=None, optimizer=None):

@@ -23,6 +23,7 @@ import plotly.graph_objects as go
 from ..backend import events, memory
 from ._figure import Figure
 from ._live import _MAIN_THREAD, DEFAULT_BUDGET, LiveView, downsample, human_bytes, thin_in_place
+from ._static import plain_text, plotly_frame
 from .stats import CATEGORIES, categorized
 
 CATEGORY_COLORS = {"parameters": "#54a24b", "gradients": "#f58518", "saved_activations": "#4c78a8",
@@ -108,6 +109,10 @@ class MemoryTimeline(LiveView):
         if len(self.samples) > self.max_samples:
             thin_in_place(self.samples)
         return split
+
+    def static_bundle(self):
+        header = plain_text(self.header.value)
+        return {**plotly_frame(self.figure, header), "text/plain": f"torsh.viz.MemoryTimeline: {header}"}
 
     def redraw(self):
         if self.started_at is None:
