@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import _dtype
 from .._tensor import Tensor, wrap
-from ..autograd.graph import backward_on_arrays
+from ..autograd.graph import backward_on_arrays, needs_grad, record
 
 
 def is_tensor(x):
@@ -73,6 +73,18 @@ def sum_to(grad, shape):
     if lead:
         grad = grad.reshape(shape)
     return grad
+
+
+def with_grad_fn(node_cls, inputs, outputs, saved=(), **attrs):
+    """``outputs`` (a tensor or a tuple), with a ``node_cls`` node recorded when any of ``inputs`` needs grad;
+    ``attrs`` become the node's attributes and ``saved`` its saved tensors."""
+    if needs_grad(*inputs):
+        node = node_cls()
+        node.__dict__.update(attrs)
+        record(node, inputs, outputs if isinstance(outputs, tuple) else (outputs,))
+        if saved:
+            node.save_for_backward(*saved)
+    return outputs
 
 
 def to_array(x, np_dtype):

@@ -9,19 +9,8 @@ import numpy as np
 from .. import _dtype
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
-from ._helpers import broadcast_shapes, dtype_name, is_tensor, normalize_dim, shape_str, sum_to
+from ._helpers import broadcast_shapes, dtype_name, is_tensor, normalize_dim, shape_str, sum_to, with_grad_fn
 from .registry import register
-
-
-def _finish(node_cls, inputs, result, saved=(), **attrs):
-    """Record ``node_cls`` for ``result`` when any of ``inputs`` needs grad."""
-    if needs_grad(*inputs):
-        node = node_cls()
-        node.__dict__.update(attrs)
-        record(node, inputs, (result,))
-        if saved:
-            node.save_for_backward(*saved)
-    return result
 
 
 def _wants(node, i):
@@ -89,7 +78,7 @@ def gather(input, dim, index, *, sparse_grad=False, out=None):
     _check_bounds(idx, data.shape[d], d)
     value = data[_full_index(idx, d)] if idx.size else np.zeros(idx.shape, data.dtype)
     result = wrap(np.asarray(value).reshape(index._data.shape))
-    return _finish(GatherBackward0, (input, index), result, (index,), dim=d, shape=input._data.shape)
+    return with_grad_fn(GatherBackward0, (input, index), result, (index,), dim=d, shape=input._data.shape)
 register(gather, out="copy")
 
 
@@ -151,8 +140,8 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None, out=None):
         result[_full_index(idx, d)] = s
     result = wrap(result.reshape(input._data.shape))
     if is_tensor(src):
-        return _finish(ScatterBackward1, (input, src), result, (index,), dim=d, src_shape=src._data.shape)
-    return _finish(ScatterBackward0, (input, None), result, (index,), dim=d)
+        return with_grad_fn(ScatterBackward1, (input, src), result, (index,), dim=d, src_shape=src._data.shape)
+    return with_grad_fn(ScatterBackward0, (input, None), result, (index,), dim=d)
 register(scatter, inplace=True, out="copy")
 
 
@@ -169,7 +158,7 @@ def scatter_add(input, dim, index, src):
     if idx.size:
         np.add.at(result, _full_index(idx, d), s)
     result = wrap(result.reshape(input._data.shape))
-    return _finish(ScatterAddBackward0, (input, src), result, (index,), dim=d, src_shape=src._data.shape)
+    return with_grad_fn(ScatterAddBackward0, (input, src), result, (index,), dim=d, src_shape=src._data.shape)
 register(scatter_add, inplace=True)
 
 
@@ -302,7 +291,7 @@ def index_select(input, dim, index, *, out=None):
         raise RuntimeError(f"INDICES element is out of DATA bounds, id={bad} axis_dim={size}")
     value = np.take(data, idx, axis=d) if data.ndim else data.reshape(1)[idx].reshape(())
     result = wrap(np.asarray(value))
-    return _finish(IndexSelectBackward0, (input, index), result, (index.reshape(-1).long(),), dim=d,
+    return with_grad_fn(IndexSelectBackward0, (input, index), result, (index.reshape(-1).long(),), dim=d,
                    shape=data.shape)
 register(index_select, out="copy")
 
@@ -351,7 +340,7 @@ def index_add(input, dim, index, source, *, alpha=1, out=None):
     else:
         result = result + s.reshape(()) * len(idx)
     result = wrap(np.asarray(result, dtype=data.dtype))
-    return _finish(IndexAddBackward0, (input, index, source), result, (index.reshape(-1).long(),), dim=d,
+    return with_grad_fn(IndexAddBackward0, (input, index, source), result, (index.reshape(-1).long(),), dim=d,
                    alpha=alpha, src_shape=src.shape)
 register(index_add, inplace=True, out="copy")
 
@@ -383,7 +372,7 @@ def index_copy(input, dim, index, source):
     else:
         result[()] = src.reshape(-1)[-1]
     result = wrap(result)
-    return _finish(IndexCopyBackward0, (input, index, source), result, (index.reshape(-1),), dim=d,
+    return with_grad_fn(IndexCopyBackward0, (input, index, source), result, (index.reshape(-1),), dim=d,
                    src_shape=src.shape)
 register(index_copy, inplace=True)
 
@@ -414,7 +403,7 @@ def index_fill(input, dim, index, value):
     elif idx.size:
         result[()] = v
     result = wrap(result)
-    return _finish(IndexFillBackward0, (input, index, value), result, (index.reshape(-1),), dim=d)
+    return with_grad_fn(IndexFillBackward0, (input, index, value), result, (index.reshape(-1),), dim=d)
 register(index_fill, inplace=True)
 
 
@@ -437,7 +426,7 @@ def take(input, index):
     if bad.size:
         raise IndexError(f"out of range: tried to access index {int(bad.reshape(-1)[0])} on a tensor of {n} elements.")
     result = wrap(np.asarray(flat[np.where(idx < 0, idx + n, idx)]))
-    return _finish(TakeBackward0, (input, index), result, (wrap(np.where(idx < 0, idx + n, idx)),),
+    return with_grad_fn(TakeBackward0, (input, index), result, (wrap(np.where(idx < 0, idx + n, idx)),),
                    numel=n, shape=input._data.shape)
 register(take)
 
@@ -480,7 +469,7 @@ def masked_select(input, mask):
     m = np.broadcast_to(mask._data, shape)
     result = wrap(np.asarray(data[m]))
     mask_full = wrap(np.array(m))
-    return _finish(MaskedSelectBackward0, (input, mask), result, (mask_full,), full_shape=shape,
+    return with_grad_fn(MaskedSelectBackward0, (input, mask), result, (mask_full,), full_shape=shape,
                    shape=input._data.shape)
 register(masked_select)
 
@@ -516,7 +505,7 @@ def masked_scatter(input, mask, source):
         raise RuntimeError("masked_scatter: expected source to have at least as many elements as ones in mask")
     result[m] = src[:n]
     result = wrap(result)
-    return _finish(MaskedScatterBackward0, (input, mask, source), result, (wrap(np.array(m)),),
+    return with_grad_fn(MaskedScatterBackward0, (input, mask, source), result, (wrap(np.array(m)),),
                    shape=input._data.shape, src_shape=source._data.shape, src_numel=src.size)
 register(masked_scatter, inplace=True)
 

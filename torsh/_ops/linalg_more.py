@@ -12,8 +12,8 @@ import scipy.linalg.lapack as lapack
 
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
-from ._helpers import dtype_name
-from .linalg_ops import LinAlgError, _check_matrix, _finish, _w, cholesky, inv, solve
+from ._helpers import dtype_name, with_grad_fn
+from .linalg_ops import LinAlgError, _check_matrix, _w, cholesky, inv, solve
 
 _InvEx = collections.namedtuple("linalg_inv_ex", ["inverse", "info"])
 _CholeskyEx = collections.namedtuple("linalg_cholesky_ex", ["L", "info"])
@@ -112,7 +112,7 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
         values = [scipy.linalg.solve_triangular(am, bm, lower=not upper, unit_diagonal=unitriangular,
                                                 check_finite=False) for am, bm in zip(a, b)]
     X = _w(np.reshape(values, B._data.shape) if values else np.zeros(B._data.shape), B)
-    return _finish(LinalgSolveTriangularBackward0, (A, B), X, (A, X), upper=upper, unitriangular=unitriangular)
+    return with_grad_fn(LinalgSolveTriangularBackward0, (A, B), X, (A, X), upper=upper, unitriangular=unitriangular)
 
 
 # -- matrix exponential -----------------------------------------------------------------------------
@@ -132,7 +132,7 @@ def matrix_exp(A):
     _check_matrix("linalg.matrix_exp", A)
     values = [scipy.linalg.expm(m) for m in _matrices(A._data)]
     result = _w(np.reshape(values, A._data.shape) if values else np.zeros(A._data.shape), A)
-    return _finish(LinalgMatrixExpBackward0, (A,), result, (A,))
+    return with_grad_fn(LinalgMatrixExpBackward0, (A,), result, (A,))
 
 
 # -- LU ---------------------------------------------------------------------------------------------
@@ -209,7 +209,7 @@ def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
         _check_square_grad("linalg.lu_factor_ex", A)
         P = _w(np.reshape([_permutation_from_pivots(p, A._data.shape[-2]) for p in piv.reshape(-1, piv.shape[-1])],
                           A._data.shape), A)
-        _finish(LinalgLuFactorExBackward0, (A,), LU, (LU, P))
+        with_grad_fn(LinalgLuFactorExBackward0, (A,), LU, (LU, P))
     return _LuFactorEx(LU, wrap(piv), _info_tensor(infos, A._data.shape[:-2]))
 
 

@@ -10,19 +10,8 @@ import numpy as np
 from .. import _dtype
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
-from ._helpers import broadcast_shapes, dtype_name, normalize_dims, sum_to
+from ._helpers import broadcast_shapes, dtype_name, normalize_dims, sum_to, with_grad_fn
 from .linalg import matmul
-
-
-def _finish(node_cls, inputs, outputs, saved=(), **attrs):
-    outs = outputs if isinstance(outputs, tuple) else (outputs,)
-    if needs_grad(*inputs):
-        node = node_cls()
-        node.__dict__.update(attrs)
-        record(node, inputs, outs)
-        if saved:
-            node.save_for_backward(*saved)
-    return outputs
 
 
 # -- norms ------------------------------------------------------------------------------------
@@ -78,7 +67,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
         else:
             value = np.sum(a ** p, axis=dims, keepdims=keepdim) ** (1.0 / p)
     result = wrap(np.asarray(value, dtype=x.dtype.to_real().np))
-    return _finish(LinalgVectorNormBackward0, (x,), result, (x, result), ord=p, dims=dims, keepdim=keepdim)
+    return with_grad_fn(LinalgVectorNormBackward0, (x,), result, (x, result), ord=p, dims=dims, keepdim=keepdim)
 
 
 def multi_dot(tensors, *, out=None):
@@ -188,7 +177,7 @@ def inv(A, *, out=None):
         raise LinAlgError(f"linalg.inv: The diagonal element {_first_zero_pivot(A._data)} is zero, the inversion "
                           "could not be completed because the input matrix is singular.") from None
     result = _w(value, A)
-    return _finish(LinalgInvExBackward0, (A,), result, (result,))
+    return with_grad_fn(LinalgInvExBackward0, (A,), result, (result,))
 
 
 class LinalgDetBackward0(Node):
@@ -200,7 +189,7 @@ class LinalgDetBackward0(Node):
 def det(A, *, out=None):
     _check_matrix("linalg.det", A)
     result = _w(np.linalg.det(A._data), A)
-    return _finish(LinalgDetBackward0, (A,), result, (A, result))
+    return with_grad_fn(LinalgDetBackward0, (A,), result, (A, result))
 
 
 class LinalgSlogdetBackward0(Node):
@@ -290,7 +279,7 @@ def cholesky_named(op, A, upper):
     L = _w(value, A)
     if upper:
         L = _w(np.swapaxes(value, -1, -2).conj(), A)
-    return _finish(LinalgCholeskyExBackward0, (A,), L, (L,), upper=upper)
+    return with_grad_fn(LinalgCholeskyExBackward0, (A,), L, (L,), upper=upper)
 
 
 def _copyltu(M):
@@ -502,7 +491,7 @@ def eigvals(A, *, out=None):
     L, V = np.linalg.eig(A._data)
     Lt = wrap(np.ascontiguousarray(L, dtype=_complex_of(A)))
     Vt = wrap(np.ascontiguousarray(V, dtype=_complex_of(A)))
-    return _finish(LinalgEigBackward0, (A,), Lt, (Vt,), real_input=not A.dtype.is_complex)
+    return with_grad_fn(LinalgEigBackward0, (A,), Lt, (Vt,), real_input=not A.dtype.is_complex)
 
 
 # -- norms, pseudo-inverse, powers, rank, condition number -----------------------------------------

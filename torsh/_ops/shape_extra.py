@@ -6,20 +6,10 @@ import numpy as np
 
 from .. import _dtype
 from .._tensor import wrap
-from ..autograd.graph import Node, needs_grad, record
-from ._helpers import broadcast_shapes, is_tensor, normalize_dim, normalize_dims
+from ..autograd.graph import Node
+from ._helpers import broadcast_shapes, is_tensor, normalize_dim, normalize_dims, with_grad_fn
 from .shape import _view, cat, expand, narrow, reshape, stack
 from .registry import register
-
-
-def _finish(node_cls, inputs, result, saved=(), **attrs):
-    if needs_grad(*inputs):
-        node = node_cls()
-        node.__dict__.update(attrs)
-        record(node, inputs, (result,))
-        if saved:
-            node.save_for_backward(*saved)
-    return result
 
 
 def _int_list(x):
@@ -40,7 +30,7 @@ def flip(input, *args, dims=None):
         dims = args[0] if len(args) == 1 and not isinstance(args[0], (int, np.integer)) else args
     dims = normalize_dims(_int_list(dims), input._data.ndim)
     result = wrap(np.flip(input._data, axis=dims).copy() if dims else input._data.copy())
-    return _finish(FlipBackward0, (input,), result, dims=dims)
+    return with_grad_fn(FlipBackward0, (input,), result, dims=dims)
 register(flip)
 
 
@@ -70,7 +60,7 @@ def roll(input, shifts, dims=None):
         if len(shifts) != 1:
             raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:0")
         result = wrap(np.roll(data.reshape(-1), shifts[0]).reshape(data.shape))
-        return _finish(RollBackward0, (input,), result, shifts=shifts, dims=None)
+        return with_grad_fn(RollBackward0, (input,), result, shifts=shifts, dims=None)
     dims = _int_list(dims)
     if len(shifts) != len(dims):
         raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
@@ -78,7 +68,7 @@ def roll(input, shifts, dims=None):
         raise IndexError(f"Dimension specified as {dims[0]} but tensor has no dimensions")
     dims = [normalize_dim(d, data.ndim) for d in dims]
     result = wrap(np.roll(data, shifts, axis=dims) if data.ndim else data.copy())
-    return _finish(RollBackward0, (input,), result, shifts=shifts, dims=dims)
+    return with_grad_fn(RollBackward0, (input,), result, shifts=shifts, dims=dims)
 register(roll)
 
 
@@ -128,7 +118,7 @@ def repeat(input, *sizes, repeats=None):
                            f"{[s * n for s, n in zip(sizes, (1,) * (len(sizes) - data.ndim) + data.shape)]}")
     padded = (1,) * (len(sizes) - data.ndim) + data.shape
     result = wrap(np.tile(data.reshape(padded), sizes))
-    return _finish(RepeatBackward0, (input,), result, sizes=sizes, padded_shape=padded, shape=data.shape)
+    return with_grad_fn(RepeatBackward0, (input,), result, sizes=sizes, padded_shape=padded, shape=data.shape)
 register(repeat, namespace=None)
 
 
@@ -187,7 +177,7 @@ def _make_triangle(name, np_fn):
         if input._data.ndim < 2:
             raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
         result = wrap(np_fn(input._data, int(diagonal)))
-        return _finish(node_cls, (input,), result, diagonal=int(diagonal))
+        return with_grad_fn(node_cls, (input,), result, diagonal=int(diagonal))
     op.__name__ = name
     return op
 
@@ -251,7 +241,7 @@ def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):
         raise RuntimeError(f"expected src to have a size equal to the slice of self. src size = "
                            f"{list(src._data.shape)}, slice size = {list(target.shape)}")
     target[...] = src._data
-    return _finish(DiagonalScatterBackward0, (input, src), wrap(out), offset=offset, dim1=d1, dim2=d2)
+    return with_grad_fn(DiagonalScatterBackward0, (input, src), wrap(out), offset=offset, dim1=d1, dim2=d2)
 register(diagonal_scatter)
 
 
