@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import _dtype
 from .._tensor import Tensor, wrap
-from ..autograd.graph import backward_on_arrays, needs_grad, record
+from ..autograd.graph import Node, backward_on_arrays, needs_grad, record
 
 
 def is_tensor(x):
@@ -73,6 +73,20 @@ def sum_to(grad, shape):
     if lead:
         grad = grad.reshape(shape)
     return grad
+
+
+class NamedNode(Node):
+    """A node named per instance (its PyTorch name, as grad_fn shows it), so one class serves several ops:
+    ``NamedNode(name)``, or ``_name=name`` through ``with_grad_fn``."""
+    _name = None
+
+    def __init__(self, name=None):
+        super().__init__()
+        if name is not None:
+            self._name = name
+
+    def name(self):
+        return self._name
 
 
 def with_grad_fn(node_cls, inputs, outputs, saved=(), **attrs):

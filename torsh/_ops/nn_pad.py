@@ -3,7 +3,8 @@ padding as a gather along each padded dim (its adjoint is a scatter-add along th
 import numpy as np
 
 from .._tensor import wrap
-from ..autograd.graph import Node, needs_grad, record
+from ..autograd.graph import Node
+from ._helpers import NamedNode, with_grad_fn
 
 
 class ConstantPadNdBackward0(Node):
@@ -19,45 +20,22 @@ def constant_pad(x, pads, value):
     out = np.pad(data, grow, constant_values=value) if any(lo or hi for lo, hi in grow) else data.copy()
     shrink = tuple(slice(-min(lo, 0), out.shape[i] + min(hi, 0)) for i, (lo, hi) in enumerate(pads))
     out = np.ascontiguousarray(out[shrink])
-    result = wrap(out)
-    if needs_grad(x):
-        node = ConstantPadNdBackward0()
-        node.pads = pads
-        record(node, (x,), (result,))
-    return result
+    return with_grad_fn(ConstantPadNdBackward0, (x,), wrap(out), pads=pads)
 
 
-class IndexDimBackward(Node):
-    def __init__(self, name):
-        super().__init__()
-        self._name = name
-
-    def name(self):
-        return self._name
-
+class IndexDimBackward(NamedNode):
     def backward(self, grad):
         return (scatter_dim(grad, self.dim, self.index, self.size, self._name),)
 
 
-class ScatterDimBackward(Node):
-    def __init__(self, name):
-        super().__init__()
-        self._name = name
-
-    def name(self):
-        return self._name
-
+class ScatterDimBackward(NamedNode):
     def backward(self, grad):
         return (take_dim(grad, self.dim, self.index, self._name),)
 
 
 def take_dim(x, dim, index, name="ReflectionPad2DBackward0"):
     result = wrap(np.take(x._data, index, axis=dim))
-    if needs_grad(x):
-        node = IndexDimBackward(name)
-        node.dim, node.index, node.size = dim, index, x.shape[dim]
-        record(node, (x,), (result,))
-    return result
+    return with_grad_fn(IndexDimBackward, (x,), result, _name=name, dim=dim, index=index, size=x.shape[dim])
 
 
 def scatter_dim(g, dim, index, size, name="ReflectionPad2DBackward0"):
@@ -65,11 +43,7 @@ def scatter_dim(g, dim, index, size, name="ReflectionPad2DBackward0"):
     out = np.zeros((size,) + data.shape[1:], dtype=g._data.dtype)
     np.add.at(out, index, data)
     result = wrap(np.ascontiguousarray(np.moveaxis(out, 0, dim)))
-    if needs_grad(g):
-        node = ScatterDimBackward(name)
-        node.dim, node.index = dim, index
-        record(node, (g,), (result,))
-    return result
+    return with_grad_fn(ScatterDimBackward, (g,), result, _name=name, dim=dim, index=index)
 
 
 def pad_index(size, lo, hi, mode):

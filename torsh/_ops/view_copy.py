@@ -10,22 +10,15 @@ import numpy as np
 from .._tensor import wrap
 from ..autograd.graph import needs_grad, record
 from . import misc_ops, shape, shape_extra
-from ._helpers import normalize_dim
+from ._helpers import NamedNode, normalize_dim
 from .pointwise import _out
 from .shape import CloneBackward0
 
 __all__ = []
 
 
-class ViewCopyBackward(CloneBackward0):
+class ViewCopyBackward(NamedNode, CloneBackward0):
     """The copy after a view: passes the gradient on to the view's node; named as PyTorch names it."""
-
-    def __init__(self, name):
-        super().__init__()
-        self._name = name
-
-    def name(self):
-        return self._name
 
 
 def _copy_of(view, node_name):
