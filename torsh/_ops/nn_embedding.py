@@ -3,8 +3,9 @@ incoming rows into a zero matrix (and each of the pair's backward is the other).
 import numpy as np
 
 from .._tensor import wrap
-from ..autograd.graph import Node, needs_grad, record
+from ..autograd.graph import Node
 from ..backend import dispatch, kernels
+from ._helpers import with_grad_fn
 
 
 def _scatter_rows(grad, idx, num_rows, padding_idx, scale_grad_by_freq):
@@ -71,30 +72,16 @@ class EmbeddingDenseBackwardBackward(Node):
 
 def embedding(weight, idx):
     """weight[idx] for an integer ndarray ``idx``."""
-    result = wrap(np.take(weight._data, idx, axis=0))
-    if needs_grad(weight):
-        node = EmbeddingBackward0()
-        node.idx, node.num_rows = idx, weight.shape[0]
-        node.padding_idx, node.scale_grad_by_freq = None, False
-        record(node, (weight, None), (result,))
-    return result
+    return embedding_with_options(weight, idx, None, False)
 
 
 def embedding_with_options(weight, idx, padding_idx, scale_grad_by_freq):
     result = wrap(np.take(weight._data, idx, axis=0))
-    if needs_grad(weight):
-        node = EmbeddingBackward0()
-        node.idx, node.num_rows = idx, weight.shape[0]
-        node.padding_idx, node.scale_grad_by_freq = padding_idx, scale_grad_by_freq
-        record(node, (weight, None), (result,))
-    return result
+    return with_grad_fn(EmbeddingBackward0, (weight, None), result, idx=idx, num_rows=weight.shape[0],
+                        padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq)
 
 
 def embedding_dense_backward(grad, idx, num_rows, padding_idx=None, scale_grad_by_freq=False):
     result = wrap(_scatter_rows(grad._data, idx, num_rows, padding_idx, scale_grad_by_freq))
-    if needs_grad(grad):
-        node = EmbeddingDenseBackwardBackward()
-        node.idx, node.num_rows = idx, num_rows
-        node.padding_idx, node.scale_grad_by_freq = padding_idx, scale_grad_by_freq
-        record(node, (grad,), (result,))
-    return result
+    return with_grad_fn(EmbeddingDenseBackwardBackward, (grad,), result, idx=idx, num_rows=num_rows,
+                        padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq)
