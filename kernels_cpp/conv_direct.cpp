@@ -13,8 +13,9 @@
 // one tap are contiguous again. A tap t = (c, ki, kj) then reads the buffer at toff[t] + poff[v] for
 // output vector v: one table of tap offsets, one of vector offsets, whatever the geometry.
 //
-// Built twice like the Pythran families: the x86-64-v3 copy has the AVX2 kernels; the baseline copy
-// has only scalar ones and says so (VECTORISED = False), and torsh then keeps im2col.
+// Built twice like the Pythran families: the x86-64-v3 copy has the vector kernels (conv_direct_impl.h)
+// for AVX2 and, chosen at import where the CPU has it, AVX-512 (``ISA`` says which); the baseline copy has
+// only scalar ones and says so (VECTORISED = False), and torsh then keeps im2col.
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <omp.h>
@@ -92,13 +93,13 @@ void pad_sample(const float* x, const Geometry& g, float* buf) {
 // Where each tap and each output vector reads the padded buffer, and where the vectors write
 struct Plan {
     std::vector<long> toff;          // per tap (c, ki, kj)
-    std::vector<long> poff, yoff;    // the forward's 8-wide output vectors (a row's last one moved back to end at OW)
-    std::vector<long> mpoff, myoff;  // rows narrower than 8: one masked vector each
+    std::vector<long> poff, yoff;    // the forward's output vectors (a row's last one moved back to end at OW)
+    std::vector<long> mpoff, myoff;  // rows narrower than a vector: one masked vector each
     std::vector<long> gpoff, gyoff;  // the weight gradient's full vectors (no overlap: each position once)
-    std::vector<long> tpoff, tyoff;  // ... and each row's masked tail of OW % 8 positions
+    std::vector<long> tpoff, tyoff;  // ... and each row's masked tail of OW % lanes positions
 };
 
-Plan make_plan(const Geometry& g, const Layout& out) {
+Plan make_plan(const Geometry& g, const Layout& out, long lanes) {
     Plan p;
     for (long c = 0; c < g.C; ++c)
         for (long ki = 0; ki < g.kh; ++ki)
@@ -106,18 +107,18 @@ Plan make_plan(const Geometry& g, const Layout& out) {
     for (long oi = 0; oi < g.OH; ++oi) {
         const long row = oi * g.sh * g.sw * g.Wq, yrow = oi * out.row;
         long oj = 0;
-        for (; oj + 8 <= g.OW; oj += 8) {
+        for (; oj + lanes <= g.OW; oj += lanes) {
             p.poff.push_back(row + oj);
             p.yoff.push_back(yrow + oj * out.col);
         }
-        p.gpoff.insert(p.gpoff.end(), p.poff.end() - oj / 8, p.poff.end());
-        p.gyoff.insert(p.gyoff.end(), p.yoff.end() - oj / 8, p.yoff.end());
+        p.gpoff.insert(p.gpoff.end(), p.poff.end() - oj / lanes, p.poff.end());
+        p.gyoff.insert(p.gyoff.end(), p.yoff.end() - oj / lanes, p.yoff.end());
         if (oj == g.OW) continue;
         p.tpoff.push_back(row + oj);
         p.tyoff.push_back(yrow + oj * out.col);
-        if (g.OW >= 8) {
-            p.poff.push_back(row + g.OW - 8);
-            p.yoff.push_back(yrow + (g.OW - 8) * out.col);
+        if (g.OW >= lanes) {
+            p.poff.push_back(row + g.OW - lanes);
+            p.yoff.push_back(yrow + (g.OW - lanes) * out.col);
         } else {
             p.mpoff.push_back(row);
             p.myoff.push_back(yrow);
@@ -139,181 +140,28 @@ std::vector<float> pack_weights(const float* w, const Geometry& g) {
     return packed;
 }
 
-#if TORSH_VECTORISED
-__m256i lane_mask(long count) {
-    alignas(32) int lanes[8];
-    for (int l = 0; l < 8; ++l) lanes[l] = l < count ? -1 : 0;
-    return _mm256_load_si256(reinterpret_cast<const __m256i*>(lanes));
-}
-
-// NC output channels x NV output vectors: NC*NV accumulators stay in registers over all taps. The
-// loops over q and v must unroll for that; GCC 12 left them rolled without the pragmas. MASKED: one
-// vector of a row narrower than 8 (loads and stores only its ``lanes``). Output columns ``col`` apart
-// (conv2d_to_view) are stored lane by lane.
-template <int NC, int NV, bool MASKED>
-void forward_tile(const float* xb, const long* toff, long taps, const float* wpk, const float* bias, float* y,
-                  long plane, long col, const long* poff, const long* yoff, __m256i mask, long lanes) {
-    __m256 acc[NC][NV];
-#pragma GCC unroll 4
-    for (int q = 0; q < NC; ++q)
-#pragma GCC unroll 3
-        for (int v = 0; v < NV; ++v) acc[q][v] = _mm256_set1_ps(bias[q]);
-    long off[NV];
-#pragma GCC unroll 3
-    for (int v = 0; v < NV; ++v) off[v] = poff[v];
-    for (long t = 0; t < taps; ++t) {
-        const float* base = xb + toff[t];
-        __m256 xv[NV];
-#pragma GCC unroll 3
-        for (int v = 0; v < NV; ++v) xv[v] = MASKED ? _mm256_maskload_ps(base + off[v], mask) : _mm256_loadu_ps(base + off[v]);
-        const float* wt = wpk + t * NC;
-#pragma GCC unroll 4
-        for (int q = 0; q < NC; ++q) {
-            const __m256 wv = _mm256_broadcast_ss(wt + q);
-#pragma GCC unroll 3
-            for (int v = 0; v < NV; ++v) acc[q][v] = _mm256_fmadd_ps(wv, xv[v], acc[q][v]);
-        }
-    }
-#pragma GCC unroll 4
-    for (int q = 0; q < NC; ++q)
-#pragma GCC unroll 3
-        for (int v = 0; v < NV; ++v) {
-            float* out = y + q * plane + yoff[v];
-            if (col != 1) {
-                alignas(32) float lane[8];
-                _mm256_store_ps(lane, acc[q][v]);
-                for (long l = 0; l < (MASKED ? lanes : 8); ++l) out[l * col] = lane[l];
-            } else if (MASKED) {
-                _mm256_maskstore_ps(out, mask, acc[q][v]);
-            } else {
-                _mm256_storeu_ps(out, acc[q][v]);
-            }
-        }
-}
-
-// All output vectors of NC channels: in threes, then the 1-2 left, then the masked ones
-template <int NC>
-void forward_channels(const float* xb, const Plan& p, long taps, const float* wpk, const float* bias, float* y,
-                      long plane, long col, __m256i mask, long lanes) {
-    const long* toff = p.toff.data();
-    const long count = p.poff.size();
-    long v = 0;
-    for (; v + 3 <= count; v += 3)
-        forward_tile<NC, 3, false>(xb, toff, taps, wpk, bias, y, plane, col, &p.poff[v], &p.yoff[v], mask, lanes);
-    if (count - v == 2)
-        forward_tile<NC, 2, false>(xb, toff, taps, wpk, bias, y, plane, col, &p.poff[v], &p.yoff[v], mask, lanes);
-    if (count - v == 1)
-        forward_tile<NC, 1, false>(xb, toff, taps, wpk, bias, y, plane, col, &p.poff[v], &p.yoff[v], mask, lanes);
-    for (size_t m = 0; m < p.mpoff.size(); ++m)
-        forward_tile<NC, 1, true>(xb, toff, taps, wpk, bias, y, plane, col, &p.mpoff[m], &p.myoff[m], mask, lanes);
-}
-#endif
-
-// Output channel blocks [b0, b1) (of 4 channels) of one sample from its padded buffer
-void forward_blocks(const float* xb, const Plan& p, const Geometry& g, const Layout& out, const float* wpk,
-                    const float* b, float* ys, long b0, long b1) {
-    const long taps = g.taps(), plane = out.plane;
+// The scalar kernels (the baseline copy): output channel blocks [b0, b1) (of 4 channels) of one sample
+// from its padded buffer, with the weights packed as pack_weights does
+[[maybe_unused]] void scalar_forward_blocks(const float* xb, const Plan& p, const Geometry& g, const Layout& out, const float* wpk,
+                           const float* b, float* ys, long b0, long b1) {
+    const long taps = g.taps();
     for (long blk = b0; blk < b1; ++blk) {
         const long o0 = blk * 4, nc = std::min(4L, g.O - o0);
         const float* wb = wpk + o0 * taps;
-#if TORSH_VECTORISED
-        const __m256i mask = lane_mask(g.OW % 8);
-        float* y = ys + o0 * plane;
-        switch (nc) {
-            case 4: forward_channels<4>(xb, p, taps, wb, b + o0, y, plane, out.col, mask, g.OW % 8); break;
-            case 3: forward_channels<3>(xb, p, taps, wb, b + o0, y, plane, out.col, mask, g.OW % 8); break;
-            case 2: forward_channels<2>(xb, p, taps, wb, b + o0, y, plane, out.col, mask, g.OW % 8); break;
-            default: forward_channels<1>(xb, p, taps, wb, b + o0, y, plane, out.col, mask, g.OW % 8); break;
-        }
-#else
         for (long q = 0; q < nc; ++q)
             for (long oi = 0; oi < g.OH; ++oi)
                 for (long oj = 0; oj < g.OW; ++oj) {
                     const long pos = oi * g.sh * g.sw * g.Wq + oj;
                     float acc = b[o0 + q];
                     for (long t = 0; t < taps; ++t) acc += wb[t * nc + q] * xb[p.toff[t] + pos];
-                    ys[(o0 + q) * plane + oi * out.row + oj * out.col] = acc;
+                    ys[(o0 + q) * out.plane + oi * out.row + oj * out.col] = acc;
                 }
-#endif
     }
 }
 
-#if TORSH_VECTORISED
-// NO output channels x NK taps of the weight gradient over all positions of one sample: NO*NK
-// accumulators in registers (lanes = positions), added at the end to the vector partial sums
-// ``part`` (8 floats per (channel, tap)), whose lanes are summed once after the last sample.
-template <int NO, int NK>
-void weight_tile(const float* xb, const float* gys, long plane, const long* toff, const Plan& p, __m256i tail,
-                 float* part, long taps) {
-    __m256 acc[NO][NK];
-#pragma GCC unroll 4
-    for (int q = 0; q < NO; ++q)
-#pragma GCC unroll 3
-        for (int k = 0; k < NK; ++k) acc[q][k] = _mm256_setzero_ps();
-    const float* xk[NK];
-#pragma GCC unroll 3
-    for (int k = 0; k < NK; ++k) xk[k] = xb + toff[k];
-    const long full = p.gpoff.size();
-    for (long v = 0; v < full; ++v) {
-        const long po = p.gpoff[v], yo = p.gyoff[v];
-        __m256 xv[NK];
-#pragma GCC unroll 3
-        for (int k = 0; k < NK; ++k) xv[k] = _mm256_loadu_ps(xk[k] + po);
-#pragma GCC unroll 4
-        for (int q = 0; q < NO; ++q) {
-            const __m256 gv = _mm256_loadu_ps(gys + q * plane + yo);
-#pragma GCC unroll 3
-            for (int k = 0; k < NK; ++k) acc[q][k] = _mm256_fmadd_ps(gv, xv[k], acc[q][k]);
-        }
-    }
-    const long tails = p.tpoff.size();
-    for (long v = 0; v < tails; ++v) {
-        const long po = p.tpoff[v], yo = p.tyoff[v];
-        __m256 xv[NK];
-#pragma GCC unroll 3
-        for (int k = 0; k < NK; ++k) xv[k] = _mm256_maskload_ps(xk[k] + po, tail);
-#pragma GCC unroll 4
-        for (int q = 0; q < NO; ++q) {
-            const __m256 gv = _mm256_maskload_ps(gys + q * plane + yo, tail);
-#pragma GCC unroll 3
-            for (int k = 0; k < NK; ++k) acc[q][k] = _mm256_fmadd_ps(gv, xv[k], acc[q][k]);
-        }
-    }
-#pragma GCC unroll 4
-    for (int q = 0; q < NO; ++q)
-#pragma GCC unroll 3
-        for (int k = 0; k < NK; ++k) {
-            float* pp = part + (q * taps + k) * 8;
-            _mm256_storeu_ps(pp, _mm256_add_ps(_mm256_loadu_ps(pp), acc[q][k]));
-        }
-}
-
-template <int NO>
-void weight_taps(const float* xb, const float* gys, long plane, const Plan& p, __m256i tail, float* part, long taps) {
-    const long* toff = p.toff.data();
-    long t = 0;
-    for (; t + 3 <= taps; t += 3) weight_tile<NO, 3>(xb, gys, plane, toff + t, p, tail, part + t * 8, taps);
-    if (taps - t == 2) weight_tile<NO, 2>(xb, gys, plane, toff + t, p, tail, part + t * 8, taps);
-    if (taps - t == 1) weight_tile<NO, 1>(xb, gys, plane, toff + t, p, tail, part + t * 8, taps);
-}
-#endif
-
-// One sample's weight gradient added to ``part``: 8 lanes per (o, tap) in the vectorised copy, one
-// float per (o, tap) in the scalar one
-void weight_sample(const float* xb, const float* gys, const Plan& p, const Geometry& g, float* part) {
+// One sample's weight gradient added to ``part`` (one float per (o, tap))
+[[maybe_unused]] void scalar_weight_sample(const float* xb, const float* gys, const Plan& p, const Geometry& g, float* part) {
     const long taps = g.taps(), plane = g.plane();
-#if TORSH_VECTORISED
-    const __m256i tail = lane_mask(g.OW % 8);
-    long o = 0;
-    for (; o + 4 <= g.O; o += 4) weight_taps<4>(xb, gys + o * plane, plane, p, tail, part + o * taps * 8, taps);
-    float* rest = part + o * taps * 8;
-    switch (g.O - o) {
-        case 3: weight_taps<3>(xb, gys + o * plane, plane, p, tail, rest, taps); break;
-        case 2: weight_taps<2>(xb, gys + o * plane, plane, p, tail, rest, taps); break;
-        case 1: weight_taps<1>(xb, gys + o * plane, plane, p, tail, rest, taps); break;
-        default: break;
-    }
-#else
     for (long o = 0; o < g.O; ++o)
         for (long t = 0; t < taps; ++t) {
             float acc = 0;
@@ -322,10 +170,103 @@ void weight_sample(const float* xb, const float* gys, const Plan& p, const Geome
                     acc += gys[o * plane + oi * g.OW + oj] * xb[p.toff[t] + oi * g.sh * g.sw * g.Wq + oj];
             part[o * taps + t] += acc;
         }
-#endif
 }
 
-constexpr long PART_LANES = TORSH_VECTORISED ? 8 : 1;
+}  // namespace
+
+// The vector kernels, one copy per instruction set: AVX2 (this copy's own, x86-64-v3) and AVX-512,
+// chosen at run time for rows of at least 16 outputs when the CPU has it (Zen 5's 512-bit FMAs do
+// twice the work of its 256-bit ones; rows of 8 would leave half of each vector idle)
+#if TORSH_VECTORISED
+namespace {
+namespace avx2 {
+using V = __m256;
+using Mask = __m256i;
+constexpr long L = 8;
+constexpr int WEIGHT_TAPS = 3;  // 4 x 3 accumulators of 16 registers
+inline V vload(const float* p) { return _mm256_loadu_ps(p); }
+inline V vmaskload(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
+inline void vstore(float* p, V v) { _mm256_storeu_ps(p, v); }
+inline void vmaskstore(float* p, Mask m, V v) { _mm256_maskstore_ps(p, m, v); }
+inline V vfma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+inline V vbroadcast(const float* p) { return _mm256_broadcast_ss(p); }
+inline V vzero() { return _mm256_setzero_ps(); }
+inline V vadd(V a, V b) { return _mm256_add_ps(a, b); }
+inline Mask vmask(long count) {
+    alignas(32) int lanes[8];
+    for (int l = 0; l < 8; ++l) lanes[l] = l < count ? -1 : 0;
+    return _mm256_load_si256(reinterpret_cast<const __m256i*>(lanes));
+}
+#include "conv_direct_impl.h"
+}  // namespace avx2
+}  // namespace
+
+#if defined(__GNUC__)
+#define HAVE_AVX512_BUILD 1
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw")
+namespace {
+namespace avx512 {
+using V = __m512;
+using Mask = __mmask16;
+constexpr long L = 16;
+// 4 x 6 accumulators of 32 registers: 10 loads per 24 FMAs (4 x 3 measured 77 GFLOP/s against AVX2's
+// 100 on W12's layers: the unaligned 64-byte loads of x and gy, split over two cache lines, were the bound)
+constexpr int WEIGHT_TAPS = 6;
+inline V vload(const float* p) { return _mm512_loadu_ps(p); }
+inline V vmaskload(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
+inline void vstore(float* p, V v) { _mm512_storeu_ps(p, v); }
+inline void vmaskstore(float* p, Mask m, V v) { _mm512_mask_storeu_ps(p, m, v); }
+inline V vfma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+inline V vbroadcast(const float* p) { return _mm512_set1_ps(*p); }
+inline V vzero() { return _mm512_setzero_ps(); }
+inline V vadd(V a, V b) { return _mm512_add_ps(a, b); }
+inline Mask vmask(long count) { return static_cast<Mask>((1u << count) - 1); }
+#include "conv_direct_impl.h"
+}  // namespace avx512
+}  // namespace
+#pragma GCC pop_options
+#endif
+#endif
+
+namespace {
+
+// One instruction set's kernels and the width of its vectors (the plan's and the partial sums')
+struct Kernels {
+    const char* isa;
+    long lanes;
+    void (*forward_blocks)(const float*, const Plan&, const Geometry&, const Layout&, const float*, const float*,
+                           float*, long, long);
+    void (*weight_sample)(const float*, const float*, const Plan&, const Geometry&, float*);
+};
+
+#if TORSH_VECTORISED
+const Kernels native_kernels{"avx2", avx2::L, avx2::forward_blocks, avx2::weight_sample};
+#else
+const Kernels native_kernels{"scalar", 1, scalar_forward_blocks, scalar_weight_sample};
+#endif
+#ifdef HAVE_AVX512_BUILD
+const Kernels avx512_kernels{"avx512", avx512::L, avx512::forward_blocks, avx512::weight_sample};
+#endif
+bool use_avx512 = false;  // set at import when the CPU has AVX-512; set_isa changes it (tests)
+
+const Kernels& kernels_for(const Geometry& g) {
+#ifdef HAVE_AVX512_BUILD
+    if (use_avx512 && g.OW >= avx512_kernels.lanes) return avx512_kernels;
+#endif
+    (void)g;
+    return native_kernels;
+}
+
+bool cpu_has_avx512() {
+#ifdef HAVE_AVX512_BUILD
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
+#else
+    return false;
+#endif
+}
 
 // The product of the sizes (all >= 0), or -1 when it overflows a long: big_enough then refuses, where
 // a wrapped product could pass for a small buffer
@@ -378,7 +319,8 @@ bool complete(Geometry& g, const char* op) {
 // inference), over each sample's output channel blocks instead
 void forward(const float* x, const float* w, const float* b, float* y, long n, const Geometry& g, const Layout& out,
              bool parallel) {
-    const Plan plan = make_plan(g, out);
+    const Kernels& k = kernels_for(g);
+    const Plan plan = make_plan(g, out, k.lanes);
     const std::vector<float> wpk = pack_weights(w, g);
     const long xstride = g.C * g.H * g.W, ystride = out.sample, blocks = (g.O + 3) / 4;
     if (parallel && n < omp_get_max_threads() && blocks > 1) {
@@ -387,7 +329,7 @@ void forward(const float* x, const float* w, const float* b, float* y, long n, c
             pad_sample(x + i * xstride, g, buf.data());
 #pragma omp parallel for schedule(static)
             for (long blk = 0; blk < blocks; ++blk)
-                forward_blocks(buf.data(), plan, g, out, wpk.data(), b, y + i * ystride, blk, blk + 1);
+                k.forward_blocks(buf.data(), plan, g, out, wpk.data(), b, y + i * ystride, blk, blk + 1);
         }
         return;
     }
@@ -397,7 +339,7 @@ void forward(const float* x, const float* w, const float* b, float* y, long n, c
 #pragma omp for schedule(static)
         for (long i = 0; i < n; ++i) {
             pad_sample(x + i * xstride, g, buf.data());
-            forward_blocks(buf.data(), plan, g, out, wpk.data(), b, y + i * ystride, 0, blocks);
+            k.forward_blocks(buf.data(), plan, g, out, wpk.data(), b, y + i * ystride, 0, blocks);
         }
     }
 }
@@ -405,25 +347,27 @@ void forward(const float* x, const float* w, const float* b, float* y, long n, c
 // The weight gradient summed over n samples: per thread in float vector partials, then over lanes
 // and threads in double in a fixed order (the result does not depend on timing)
 void weight_grad(const float* x, const float* gy, float* dw, long n, const Geometry& g, bool parallel) {
-    const Plan plan = make_plan(g, contiguous(g));
+    const Kernels& k = kernels_for(g);
+    const Plan plan = make_plan(g, contiguous(g), k.lanes);
+    const long lanes = k.lanes;
     const long taps = g.O * g.taps(), xstride = g.C * g.H * g.W, gstride = g.O * g.plane();
     const int threads = parallel && n > 1 ? omp_get_max_threads() : 1;
-    std::vector<float> parts(threads * taps * PART_LANES, 0.0f);
+    std::vector<float> parts(threads * taps * lanes, 0.0f);
 #pragma omp parallel num_threads(threads)
     {
-        float* mine = parts.data() + omp_get_thread_num() * taps * PART_LANES;
+        float* mine = parts.data() + omp_get_thread_num() * taps * lanes;
         std::vector<float> buf(g.buffer_floats(), 0.0f);
 #pragma omp for schedule(static)
         for (long i = 0; i < n; ++i) {
             pad_sample(x + i * xstride, g, buf.data());
-            weight_sample(buf.data(), gy + i * gstride, plan, g, mine);
+            k.weight_sample(buf.data(), gy + i * gstride, plan, g, mine);
         }
     }
-    for (long k = 0; k < taps; ++k) {
+    for (long j = 0; j < taps; ++j) {
         double total = 0;
         for (int t = 0; t < threads; ++t)
-            for (long l = 0; l < PART_LANES; ++l) total += parts[(t * taps + k) * PART_LANES + l];
-        dw[k] = static_cast<float>(total);
+            for (long l = 0; l < lanes; ++l) total += parts[(t * taps + j) * lanes + l];
+        dw[j] = static_cast<float>(total);
     }
 }
 
@@ -598,7 +542,28 @@ PyObject* conv2d_direct_weight_grad(PyObject*, PyObject* args) {
     Py_RETURN_NONE;
 }
 
+// set_isa(name): "avx512" (rows of at least 16 outputs on AVX-512 where the CPU has it) or this copy's own
+// kernels ("avx2", or "scalar" in the baseline copy); returns the previous name. For tests of both builds.
+PyObject* set_isa(PyObject*, PyObject* args) {
+    const char* name;
+    if (!PyArg_ParseTuple(args, "s", &name)) return nullptr;
+    const char* previous = use_avx512 ? "avx512" : native_kernels.isa;
+    if (std::strcmp(name, "avx512") == 0 && cpu_has_avx512()) {
+        use_avx512 = true;
+    } else if (std::strcmp(name, native_kernels.isa) == 0) {
+        use_avx512 = false;
+    } else {
+        PyErr_Format(PyExc_ValueError, "set_isa: %s is not available here (this copy has %s%s)", name,
+                     native_kernels.isa, cpu_has_avx512() ? " and avx512" : "");
+        return nullptr;
+    }
+    return PyUnicode_FromString(previous);
+}
+
 PyMethodDef methods[] = {
+    {"set_isa", set_isa, METH_VARARGS,
+     "set_isa(name): run the vector kernels of instruction set name ('avx512' or this copy's own); returns the "
+     "previous one."},
     {"conv2d", conv2d, METH_VARARGS,
      "conv2d(x, w, b, out, n, C, H, W, O, kh, kw, sh, sw, ph, pw, OH, OW, parallel): direct float32 "
      "convolution of x (zero rows ph / columns pw before it, stride (sh, sw)) into out, bias b included."},
@@ -622,7 +587,9 @@ PyModuleDef module = {PyModuleDef_HEAD_INIT, TORSH_MODULE_STR, nullptr, -1, meth
 
 PyMODINIT_FUNC TORSH_MODULE_INIT(void) {
     PyObject* m = PyModule_Create(&module);
-    if (m && PyModule_AddObject(m, "VECTORISED", PyBool_FromLong(TORSH_VECTORISED)) < 0) {
+    use_avx512 = cpu_has_avx512();
+    if (m && (PyModule_AddObject(m, "VECTORISED", PyBool_FromLong(TORSH_VECTORISED)) < 0 ||
+              PyModule_AddStringConstant(m, "ISA", use_avx512 ? "avx512" : native_kernels.isa) < 0)) {
         Py_DECREF(m);
         return nullptr;
     }

@@ -21,6 +21,29 @@ pytestmark = pytest.mark.skipif(DIRECT is None or not DIRECT.VECTORISED,
 TOL = dict(rtol=2e-4, atol=2e-4)
 
 
+def _isas():
+    """The vector builds this CPU runs: the copy's own (AVX2) and, where the CPU has it, AVX-512."""
+    if DIRECT is None or not DIRECT.VECTORISED:
+        return []
+    names = ["avx2"]
+    previous = DIRECT.set_isa("avx2")
+    try:
+        DIRECT.set_isa("avx512")
+        names.append("avx512")
+    except ValueError:
+        pass
+    DIRECT.set_isa(previous)
+    return names
+
+
+@pytest.fixture(params=_isas())
+def isa(request):
+    """Runs the test on each vector build (AVX-512 takes rows of 16 outputs or more)."""
+    previous = DIRECT.set_isa(request.param)
+    yield request.param
+    DIRECT.set_isa(previous)
+
+
 def _inputs(xs, ws, seed=0, bias=True):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(xs, dtype=np.float32)
@@ -41,10 +64,11 @@ def _ops(records):
     ((2, 2, 20, 20), (4, 2, 4, 4), 1, True),         # C*kh*kw = 32
     ((2, 64, 8, 8), (64, 64, 3, 3), 1, True),        # 576 taps, rows of exactly 8 (W12's last block)
     ((2, 11, 12, 12), (8, 11, 1, 3), 0, True),       # 33 taps: 11 chunks of 3
+    ((2, 5, 7, 41), (6, 5, 3, 3), 1, True),          # 41 columns: AVX-512 vectors of 16, the last moved back
     ((2, 3, 6, 6), (3, 3, 3, 3), 0, True),           # rows of 4 columns (scalar), 3 channels
     ((2, 1, 12, 12), (7, 1, 3, 3), 1, True),         # 12 columns: 8 + a block moved back; 4 + 3 channels
 ])
-def test_forward_matches_torch_and_runs_on_the_direct_kernel(xs, ws, padding, bias):
+def test_forward_matches_torch_and_runs_on_the_direct_kernel(xs, ws, padding, bias, isa):
     x, w, b = _inputs(xs, ws, bias=bias)
     with torsh.no_grad(), dispatch.record() as records:
         y = F.conv2d(torsh.from_numpy(x), torsh.from_numpy(w), None if b is None else torsh.from_numpy(b),
@@ -88,7 +112,7 @@ def test_other_convolutions_stay_on_im2col(case):
     ((2, 2, 7, 9), (3, 2, 4, 4), dict(stride=3, padding=(0, 1)), True),  # 4 taps over stride 3: 2 + 1 + 1
     ((2, 3, 8, 8), (4, 3, 3, 3), dict(dilation=2), False),            # dilation: GEMM and col2im
 ])
-def test_input_gradient_through_a_direct_forward_matches_torch(xs, ws, kwargs, direct_backward):
+def test_input_gradient_through_a_direct_forward_matches_torch(xs, ws, kwargs, direct_backward, isa):
     """Only x requires grad: no columns are kept, the forward runs direct (not with dilation), and so does the
     backward: at stride 1 a convolution with the flipped kernel, with strides one per phase of dx."""
     x, w, b = _inputs(xs, ws, seed=1)
@@ -113,8 +137,9 @@ def test_input_gradient_through_a_direct_forward_matches_torch(xs, ws, kwargs, d
     ((4, 16, 32, 32), (32, 16, 3, 3), dict(stride=2, padding=1)),  # W12's strided 3x3: column phases of the input
     ((4, 16, 32, 32), (32, 16, 1, 1), dict(stride=2)),             # ... and its 1x1 shortcut
     ((3, 3, 17, 23), (5, 3, 3, 2), dict(stride=(3, 2), padding=(2, 1))),  # strides and paddings per dim
+    ((2, 7, 6, 37), (5, 7, 3, 3), dict(padding=1)),  # 37 columns: 2 x 16 + a masked tail of 5; 63 taps
 ])
-def test_training_step_runs_both_direct_kernels_and_matches_torch(xs, ws, padding):
+def test_training_step_runs_both_direct_kernels_and_matches_torch(xs, ws, padding, isa):
     """Weight and input requiring grad: the forward and the weight gradient run direct, no columns are kept."""
     x, w, b = _inputs(xs, ws, seed=4)
     tx, tw, tb = (torsh.tensor(a, requires_grad=True) for a in (x, w, b))
@@ -135,7 +160,7 @@ def test_training_step_runs_both_direct_kernels_and_matches_torch(xs, ws, paddin
 
 
 @pytest.mark.parametrize("kwargs", [dict(stride=2, padding=1, output_padding=1), dict(stride=(3, 2), padding=(1, 0))])
-def test_strided_conv_transpose2d_runs_on_the_phase_kernels_and_matches_torch(kwargs):
+def test_strided_conv_transpose2d_runs_on_the_phase_kernels_and_matches_torch(kwargs, isa):
     """A transposed convolution's forward is the input gradient of a convolution: strided, its phases."""
     x, w, _ = _inputs((2, 6, 5, 7), (6, 4, 3, 3), seed=9, bias=False)
     b = np.random.default_rng(11).standard_normal(4).astype(np.float32)  # one per output channel: w.shape[1]
@@ -183,8 +208,8 @@ def test_direct_weight_gradient_has_gradients_itself():
 
 @pytest.mark.parametrize("num_threads", [1, 2])
 @pytest.mark.parametrize("batch", [5, 1])  # batch 1: the threads share the output channels instead of samples
-def test_any_thread_count_gives_the_same_output(num_threads, batch):
-    x, w, b = _inputs((batch, 3, 16, 33), (7, 3, 3, 3), seed=3)
+def test_any_thread_count_gives_the_same_output(num_threads, batch, isa):
+    x, w, b = _inputs((batch, 3, 16, 35), (7, 3, 3, 3), seed=3)
     before = torsh.get_num_threads()
     torsh.set_num_threads(num_threads)
     tw = torsh.tensor(w, requires_grad=True)
@@ -236,7 +261,7 @@ def test_strided_padded_entry_points_refuse_buffers_smaller_than_the_shapes_say(
         DIRECT.conv2d(x, w, b, b"\0" * 128, 1, 1, 6, 6, 2, 3, 3, 2, 2, 1, 1, 3, 3, False)
 
 
-def test_padding_larger_than_the_input_and_cropping_padding_match_a_reference():
+def test_padding_larger_than_the_input_and_cropping_padding_match_a_reference(isa):
     """The kernel pads each sample itself: zeros past the input on every side, or (negative padding,
     as the stride-1 input gradient passes when padding exceeds kernel - 1) rows and columns dropped."""
     rng = np.random.default_rng(8)
@@ -267,6 +292,17 @@ def test_the_baseline_copy_has_no_direct_kernel_and_convolutions_use_im2col():
             "with torsh.no_grad(), dispatch.record() as r: y = torsh.nn.functional.conv2d(x, w, padding=1)\n"
             "print(kernels.get('conv_direct').VECTORISED, sorted({e.op for e in r}), float(y[0, 0, 4, 4]))")
     assert _run_on_baseline_copy(code) == ["False", "['im2col2d']", "27.0"]
+
+
+def test_set_isa_names_the_builds_it_can_run():
+    previous = DIRECT.set_isa("avx2")
+    try:
+        assert DIRECT.set_isa(previous) == "avx2"
+        with pytest.raises(ValueError, match="set_isa: neon is not available here"):
+            DIRECT.set_isa("neon")
+    finally:
+        DIRECT.set_isa(previous)
+    assert DIRECT.ISA in ("avx2", "avx512")
 
 
 def test_the_baseline_copys_scalar_kernels_compute_the_same_as_numpy():
