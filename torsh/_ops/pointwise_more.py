@@ -13,7 +13,7 @@ from .. import _dtype
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
 from ._helpers import (UNSUPPORTED_KINDS, broadcast_shapes, check_dtype_support, dtype_name, is_tensor,
-                       require_tensor_operands, sum_to, to_array)
+                       require_tensor_operands, sum_to, to_array, with_grad_fn)
 from . import registry
 from .pointwise import _make_unary, _numpy_binary, _out, where
 from .pointwise import pow as _pow
@@ -326,6 +326,12 @@ _special("deg2rad", np.deg2rad, lambda g, x, y: g * (math.pi / 180), "Deg2RadBac
 _special("rad2deg", np.rad2deg, lambda g, x, y: g * (180 / math.pi), "Rad2DegBackward0", None)
 
 
+def _float_data(input):
+    """input's array, integers and bools as the default float dtype (these functions compute in floats)."""
+    data = input._data
+    return data.astype(_dtype.get_default_dtype().np) if data.dtype.kind in "biu" else data
+
+
 class PolygammaBackward0(Node):
     def backward(self, grad):
         (x,) = self.saved_tensors
@@ -335,18 +341,11 @@ class PolygammaBackward0(Node):
 def polygamma(n, input, *, out=None):
     if n < 0:
         raise RuntimeError("polygamma(n, x) does not support negative n.")
-    data = input._data
-    if data.dtype.kind in "biu":
-        data = data.astype(_dtype.get_default_dtype().np)
+    data = _float_data(input)
     with np.errstate(all="ignore"):
         value = sps.digamma(data) if n == 0 else sps.polygamma(n, data)
     result = wrap(np.asarray(value, dtype=data.dtype))
-    if needs_grad(input):
-        node = PolygammaBackward0()
-        node.n = n
-        record(node, (input,), (result,))
-        node.save_for_backward(input)
-    return _out(result, out)
+    return _out(with_grad_fn(PolygammaBackward0, (input,), result, (input,), n=n), out)
 
 
 def _polygamma_method(self, n):
@@ -374,19 +373,12 @@ class LogitBackward0(Node):
 
 
 def logit(input, eps=None, *, out=None):
-    data = input._data
-    if data.dtype.kind in "biu":
-        data = data.astype(_dtype.get_default_dtype().np)
+    data = _float_data(input)
     z = np.clip(data, eps, 1 - eps) if eps is not None else data
     with np.errstate(all="ignore"):
         value = np.log(z / (1 - z))
     result = wrap(np.asarray(value, dtype=data.dtype))
-    if needs_grad(input):
-        node = LogitBackward0()
-        node.eps = eps
-        record(node, (input,), (result,))
-        node.save_for_backward(input)
-    return _out(result, out)
+    return _out(with_grad_fn(LogitBackward0, (input,), result, (input,), eps=eps), out)
 registry.register(logit, node_name="LogitBackward0", inplace=True, out="copy")
 
 
@@ -405,11 +397,7 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
     value = np.nan_to_num(data, copy=True, nan=nan, posinf=info.max if posinf is None else posinf,
                           neginf=info.min if neginf is None else neginf)
     result = wrap(np.asarray(value, dtype=data.dtype))
-    if needs_grad(input):
-        node = NanToNumBackward0()
-        record(node, (input,), (result,))
-        node.save_for_backward(input)
-    return _out(result, out)
+    return _out(with_grad_fn(NanToNumBackward0, (input,), result, (input,)), out)
 registry.register(nan_to_num, node_name="NanToNumBackward0", inplace=True, out="copy")
 
 
