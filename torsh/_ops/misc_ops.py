@@ -9,7 +9,7 @@ from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
 from . import conversion, pointwise, shape
 from .pointwise_more import atan2
-from ._helpers import is_tensor, normalize_dim
+from ._helpers import dtype_name, is_tensor, normalize_dim
 from .registry import register
 
 __all__ = ["is_nonzero", "complex", "diff", "isin", "ravel", "angle", "real", "imag", "tril_indices", "triu_indices",
@@ -29,14 +29,19 @@ def is_nonzero(input):
 register(is_nonzero)
 
 
-def complex(real, imag):
-    """The complex tensor real + i * imag (float32 -> complex64, float64 -> complex128), differentiable in both."""
+def check_complex_parts(real, imag):
+    """PyTorch's checks on the two parts of complex() and polar(): one dtype, float32 or float64."""
     if real.dtype is not imag.dtype:
-        raise RuntimeError(f"Expected object of scalar type {_dtype_word(real.dtype)} but got scalar type "
-                           f"{_dtype_word(imag.dtype)} for second argument")
+        raise RuntimeError(f"Expected object of scalar type {dtype_name(real.dtype)} but got scalar type "
+                           f"{dtype_name(imag.dtype)} for second argument")
     if real.dtype not in (_dtype.float32, _dtype.float64):
         raise RuntimeError(f"Expected both inputs to be Half, Float or Double tensors but got "
-                           f"{_dtype_word(real.dtype)} and {_dtype_word(imag.dtype)}")
+                           f"{dtype_name(real.dtype)} and {dtype_name(imag.dtype)}")
+
+
+def complex(real, imag):
+    """The complex tensor real + i * imag (float32 -> complex64, float64 -> complex128), differentiable in both."""
+    check_complex_parts(real, imag)
     result = wrap(np.asarray(real._data + 1j * imag._data, dtype=real.dtype.to_complex().np))
     if needs_grad(real, imag):
         record(ComplexBackward0(), (real, imag), (result,))

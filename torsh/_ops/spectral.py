@@ -12,7 +12,7 @@ from .._tensor import Tensor, wrap
 from ..autograd.graph import Node, needs_grad, record
 from . import creation, fft_ops, registry, shape
 from ._helpers import dtype_name, shape_str
-from .misc_ops import complex
+from .misc_ops import check_complex_parts, complex
 from .nn_pad import constant_pad, pad_index, take_dim
 from .pointwise import cos, sin
 
@@ -85,12 +85,7 @@ def polar(abs, angle, *, out=None):
     """The complex tensor with magnitudes ``abs`` and phases ``angle``."""
     if abs.dtype is _dtype.float16 and angle.dtype is _dtype.float16:
         raise NotImplementedError("\"polar_cpu\" not implemented for 'Half'")
-    if abs.dtype is not angle.dtype:
-        raise RuntimeError(f"Expected object of scalar type {dtype_name(abs.dtype)} but got scalar type "
-                           f"{dtype_name(angle.dtype)} for second argument")
-    if abs.dtype not in (_dtype.float32, _dtype.float64):
-        raise RuntimeError(f"Expected both inputs to be Half, Float or Double tensors but got "
-                           f"{dtype_name(abs.dtype)} and {dtype_name(angle.dtype)}")
+    check_complex_parts(abs, angle)
     real, imag = abs.detach() * cos(angle.detach()), abs.detach() * sin(angle.detach())
     result = complex(real, imag)
     if needs_grad(abs, angle):

@@ -1,4 +1,4 @@
-"""Behaviour that modules picked up from PyTorch when their shared logic got one home (the duplicates clean-up)."""
+"""Behaviour picked up from PyTorch where shared logic got one home (the duplicates clean-up)."""
 import pickle
 
 import pytest
@@ -46,3 +46,12 @@ def test_transformer_parameter_order_and_repr(make):
     ours, ref = make(torsh.nn), make(torch_ref.nn)
     assert [n for n, _ in ours.named_parameters()] == [n for n, _ in ref.named_parameters()]
     assert repr(ours) == repr(ref)
+
+
+@needs_torch
+@pytest.mark.parametrize("op", ["complex", "polar"])
+@pytest.mark.parametrize("dtypes", [("bfloat16", "bfloat16"), ("uint8", "uint8"), ("int16", "int16"),
+                                    ("float32", "float64"), ("float16", "float32")])
+def test_complex_parts_checks_name_dtypes_as_pytorch(op, dtypes):
+    check_same_error(lambda lib: getattr(lib, op)(lib.zeros(2, dtype=getattr(lib, dtypes[0])),
+                                                  lib.zeros(2, dtype=getattr(lib, dtypes[1]))))
