@@ -292,10 +292,11 @@ FAMILIES = (
     Family("conv_direct", CPP, (
         Entry("conv2d", "y*y*y*w*" + "l" * 13 + "p"),
         Entry("conv2d_weight_grad", "y*y*w*" + "l" * 13 + "p"),
+        Entry("conv2d_to_view", "y*y*y*w*" + "l" * 18 + "p"),
         Entry("conv2d_direct", "y*y*y*w*" + "l" * 9 + "p"),
         Entry("conv2d_direct_weight_grad", "y*y*w*" + "l" * 9 + "p"),
     ), ops=(
-        KernelOp("conv2d_direct", 0, 0, ("conv2d", "conv2d_direct"), calibration=None),
+        KernelOp("conv2d_direct", 0, 0, ("conv2d", "conv2d_to_view", "conv2d_direct"), calibration=None),
         KernelOp("conv2d_direct_weight_grad", 0, 0, ("conv2d_weight_grad", "conv2d_direct_weight_grad"),
                  calibration=None),
     ), dtypes=("float32",)),
