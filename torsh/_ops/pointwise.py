@@ -389,6 +389,25 @@ registry.register(float_power, inplace=True)
 
 # -- unary ops -------------------------------------------------------------------------------
 
+try:  # NumPy 2 keeps errstate in a context variable: setting it directly costs a third of np.errstate's ~0.9 us
+    from numpy._core._ufunc_config import _extobj_contextvar as _fp_error_state, _make_extobj
+    _IGNORE_FP_ERRORS = _make_extobj(all="ignore")
+except ImportError:  # another NumPy layout: the public context manager
+    _fp_error_state = None
+
+
+def _quietly(fn, *args):
+    """``fn(*args)`` with NumPy's floating-point warnings off (PyTorch warns for none of them)."""
+    if _fp_error_state is None:
+        with np.errstate(all="ignore"):
+            return fn(*args)
+    token = _fp_error_state.set(_IGNORE_FP_ERRORS)
+    try:
+        return fn(*args)
+    finally:
+        _fp_error_state.reset(token)
+
+
 def _make_unary(name, np_fn, derivative, *, node_name, kernel=None, to_float=True, saves="input"):
     """Define a unary op ``name`` whose gradient is ``derivative(grad, x, y)`` in torsh ops.
 
@@ -407,18 +426,20 @@ def _make_unary(name, np_fn, derivative, *, node_name, kernel=None, to_float=Tru
 
     def op(input, *, out=None):
         data = input._data
-        if data.dtype.kind in unsupported:
+        kind = data.dtype.kind
+        if kind in unsupported:
             check_dtype_support(name, data.dtype)
-        if to_float and data.dtype.kind in "biu":
+        if to_float and kind in "biu":
             data = data.astype(_dtype.get_default_dtype().np)
-        with np.errstate(all="ignore"):
-            if kernel is not None:
-                value = dispatch.unary(kernel, data, np_fn)
-            else:
-                value = np_fn(data)
-        out_dtype = value.dtype if data.dtype.kind == "c" and np.asarray(value).dtype.kind == "f" else data.dtype
-        result = wrap(np.asarray(value, dtype=out_dtype) if not isinstance(value, np.ndarray) or value.dtype != out_dtype
-                      else value)  # complex -> real ops (abs) keep their real dtype
+        if kernel is not None:
+            value = _quietly(dispatch.unary, kernel, data, np_fn)
+        else:
+            value = _quietly(np_fn, data)
+        if type(value) is not np.ndarray or value.dtype != data.dtype:
+            # complex -> real ops (abs) keep their real dtype
+            out_dtype = value.dtype if kind == "c" and np.asarray(value).dtype.kind == "f" else data.dtype
+            value = np.asarray(value, dtype=out_dtype)
+        result = wrap(value)
         if needs_grad(input):
             node = node_cls()
             record(node, (input,), (result,))

@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import _dtype
 from .._tensor import wrap
-from ..autograd.graph import Node, needs_grad, record
+from ..autograd.graph import Node, backward_on_arrays, needs_grad, record
 from ..backend import dispatch
 from ._helpers import cast_for_integer_accumulation, dtype_name, normalize_dim, normalize_dims
 from .registry import register
@@ -15,7 +15,11 @@ values_indices = collections.namedtuple("return_types", ["values", "indices"])
 
 
 def _expand_back(grad, dims, keepdim, shape):
-    """Undo a reduction over ``dims`` on ``grad``: re-insert the dims, broadcast to ``shape``."""
+    """Undo a reduction over ``dims`` on ``grad``: re-insert the dims, broadcast to ``shape`` (one
+    NumPy view where graph.backward_on_arrays allows: unsqueeze + expand as torsh ops cost ~5 us)."""
+    if backward_on_arrays():
+        data = grad._data if keepdim else grad._data.reshape(_reduced_shape(shape, dims, True))
+        return wrap(np.broadcast_to(data, shape))
     if not keepdim:
         for d in dims:
             grad = grad.unsqueeze(d)
@@ -24,13 +28,15 @@ def _expand_back(grad, dims, keepdim, shape):
 
 def _as_rows(data, dims):
     """``data`` as a C-contiguous (rest, reduced) 2-D array when ``dims`` are its trailing dims."""
-    if not dims or dims != tuple(range(data.ndim - len(dims), data.ndim)) or not data.flags.c_contiguous:
+    kept = data.ndim - len(dims)
+    if not dims or dims != tuple(range(kept, data.ndim)) or not data.flags.c_contiguous:
         return None
-    reduced = math.prod(data.shape[d] for d in dims)
-    return data.reshape(math.prod(data.shape[:data.ndim - len(dims)]), reduced)
+    return data.reshape(math.prod(data.shape[:kept]), math.prod(data.shape[kept:]))
 
 
 def _reduced_shape(shape, dims, keepdim):
+    if not keepdim and len(dims) == len(shape):  # a full reduction (sum(), mean()): the common case
+        return ()
     return tuple(1 if i in dims else s for i, s in enumerate(shape)) if keepdim else \
         tuple(s for i, s in enumerate(shape) if i not in dims)
 
@@ -43,6 +49,10 @@ class SumBackward1(Node):
 SumBackward0 = type("SumBackward0", (SumBackward1,), {})
 
 
+def _sum_rows(rows):
+    return rows.sum(axis=1)
+
+
 def _all_dims_if_empty(dim):
     """dim=() or [] reduces over every dim in PyTorch's std/var/count_nonzero/logsumexp/amax/..."""
     return None if dim is not None and not isinstance(dim, int) and len(dim) == 0 else dim
@@ -51,17 +61,17 @@ def _all_dims_if_empty(dim):
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     data = input._data
     out_dtype = _dtype.to_dtype(dtype) if dtype is not None else (
-        _dtype.int64 if data.dtype.kind in "biu" else input.dtype)
+        _dtype.int64 if data.dtype.kind in "biu" else _dtype._BY_NP[data.dtype])
     if dtype is not None:
         data = cast_for_integer_accumulation(data, out_dtype.np)
     dims = normalize_dims(dim, data.ndim) if dim is not None and dim != () else tuple(range(data.ndim))
     rows = _as_rows(data, dims) if data.dtype == out_dtype.np else None
     if rows is not None and rows.shape[1] > 0:
-        value = dispatch.reduce_rows("sum_rows", rows, lambda r: r.sum(axis=1))
+        value = dispatch.reduce_rows("sum_rows", rows, _sum_rows)
         value = value.reshape(_reduced_shape(data.shape, dims, keepdim))
     else:
-        value = np.sum(data, axis=dims, keepdims=keepdim, dtype=out_dtype.np)
-    result = wrap(np.asarray(value, dtype=out_dtype.np))
+        value = np.asarray(np.sum(data, axis=dims, keepdims=keepdim, dtype=out_dtype.np), dtype=out_dtype.np)
+    result = wrap(value)
     if needs_grad(input):
         node = (SumBackward0 if dim is None else SumBackward1)()
         node.dims, node.keepdim, node.shape = dims, keepdim, data.shape

@@ -180,6 +180,8 @@ def binary(op, a, b, numpy_fn):
 
 def reduce_rows(op, x2d, numpy_fn):
     """Reduce each row of a 2-D ndarray; ``numpy_fn(x2d)`` is the reference variant."""
+    if x2d.size < _numpy_below[op] and TOPIC not in events._subscribers:  # as unary: small ones pay nothing more
+        return numpy_fn(x2d)
     variant, reason = choose(op, x2d.size, x2d.dtype, x2d.flags.c_contiguous and x2d.shape[1] > 0)
 
     def compiled(parallel):
