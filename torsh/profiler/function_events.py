@@ -8,8 +8,16 @@ microseconds, as in PyTorch's ``torch.autograd.profiler_util``.
 from . import table as _table
 
 
-class _FormattedTimes:
-    """``*_str`` views of the time totals, and the per-call average ``cpu_time``."""
+class _CpuEventBase:
+    """What a FunctionEvent and a FunctionEventAvg share: the CPU-only constants, ``*_str`` views of the time
+    totals, and the per-call average ``cpu_time``."""
+
+    is_async = False
+    is_legacy = False
+    node_id = -1
+    device_type = "CPU"
+    self_device_time_total = device_time_total = device_time = 0.0  # CPU only: no device columns
+    device_memory_usage = self_device_memory_usage = 0
 
     @property
     def cpu_time(self):
@@ -41,15 +49,9 @@ class Interval:
         return f"Interval(start={self.start}, end={self.end})"
 
 
-class FunctionEvent(_FormattedTimes):
+class FunctionEvent(_CpuEventBase):
     """One recorded call: an op (``aten::add``), a backward node, or a named range."""
 
-    is_async = False
-    is_legacy = False
-    node_id = -1
-    device_type = "CPU"
-    self_device_time_total = device_time_total = device_time = 0.0  # CPU only: no device columns
-    device_memory_usage = self_device_memory_usage = 0
     count = 1
 
     def __init__(self, id, name, thread, start_us, end_us, *, category="cpu_op", input_shapes=None,

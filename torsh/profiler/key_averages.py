@@ -1,16 +1,9 @@
 """``key_averages``: the recorded calls summed per key (op name, optionally shapes / stack)."""
-from .function_events import _FormattedTimes
+from .function_events import _CpuEventBase
 
 
-class FunctionEventAvg(_FormattedTimes):
+class FunctionEventAvg(_CpuEventBase):
     """Totals over every call of one key; ``cpu_time`` is the average per call."""
-
-    is_async = False
-    is_legacy = False
-    node_id = -1
-    device_type = "CPU"
-    self_device_time_total = device_time_total = device_time = 0.0  # CPU only: no device columns
-    device_memory_usage = self_device_memory_usage = 0
 
     def __init__(self):
         self.key = None
