@@ -7,7 +7,7 @@ import numpy as np
 from .. import _dtype
 from .._tensor import Tensor, wrap
 from ..autograd.graph import Node, needs_grad, record
-from ._helpers import is_tensor, normalize_dim, normalize_dims, shape_str
+from ._helpers import is_tensor, normalize_dim, normalize_dims, shape_str, with_grad_fn
 from .indexing import SelectBackward0, SliceBackward0
 from .registry import Inplace, register
 
@@ -338,11 +338,8 @@ def cat(tensors, dim=0, *, out=None):
                     f"size {s[k]} for tensor number {i} in the list.")
     rt = _dtype.result_type_of(*tensors)
     result = wrap(np.concatenate([t._data for t in used], axis=d).astype(rt.np, copy=False))
-    if needs_grad(*tensors):
-        node = CatBackward0()
-        node.dim = d
-        record(node, tensors, (result,))
-        node.sizes = [t._data.shape[d] if t._data.ndim > d else 0 for t in tensors]  # skipped 1-D empties: 0
+    sizes = [t._data.shape[d] if t._data.ndim > d else 0 for t in tensors]  # skipped 1-D empties: 0
+    with_grad_fn(CatBackward0, tensors, result, dim=d, sizes=sizes)
     if out is not None:
         from .pointwise import _out
         return _out(result, out)
@@ -372,11 +369,7 @@ def stack(tensors, dim=0, *, out=None):
     d = normalize_dim(dim, len(shape0) + 1)
     rt = _dtype.result_type_of(*tensors)
     result = wrap(np.stack([t._data for t in tensors], axis=d).astype(rt.np, copy=False))
-    if needs_grad(*tensors):
-        node = StackBackward0()
-        node.dim = d
-        record(node, tensors, (result,))
-    return result
+    return with_grad_fn(StackBackward0, tensors, result, dim=d)
 register(stack, node_name="StackBackward0", method=False)
 
 
