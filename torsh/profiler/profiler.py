@@ -20,6 +20,7 @@ import warnings
 from functools import partial
 
 from . import _collector, _results, chrome_trace, memory_timeline, stacks
+from .advise import advise_result
 from .function_events import EventList
 from .record_function import record_function
 from .schedule import ProfilerAction, _default_schedule_fn
@@ -260,6 +261,11 @@ class profile:
     def trace(self):
         """The trace JSON object itself (what export_chrome_trace writes), for viewers and notebooks."""
         return chrome_trace.build_trace(self._require_results("trace()"))
+
+    def advise(self):
+        """Why is it slow: an Advice of findings (cause, evidence, fix) over the recorded ops, dispatch
+        decisions, memory and ranges, largest estimated time at stake first (torsh.profiler.advise)."""
+        return advise_result(self._require_results("advise()"))
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         """In Jupyter: the trace (application/vnd.torsh.trace+json) once results exist, plus a text summary."""

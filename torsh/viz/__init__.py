@@ -6,10 +6,14 @@ them by module path. ``kernel_stats()`` is a JSON-able snapshot (docs/schemas/st
 
 Widgets (ipywidgets + plotly, imported only when first used, so ``import torsh`` stays free
 of them): ``graph_view``, ``trace_view``, ``MemoryTimeline``, ``DispatchView``, ``Dashboard``.
+``diff(a, b)`` compares two runs (profiles or Chrome trace files of torsh or PyTorch) op by op, step
+by step and module by module; ``prof.advise()`` (an ``Advice``) says why a profile is slow.
 IPython magics: ``%load_ext torsh.viz`` (``%%torsh_profile``, ``%torsh_memory``).
 """
 import importlib
 
+from ..profiler.advise import Advice, Finding
+from ._diff import RunDiff, diff
 from ._modules import record_modules
 from .graph import MIME_TYPE as GRAPH_MIME_TYPE, Graph, GraphEdge, GraphGroup, GraphNode, graph
 
@@ -44,3 +48,4 @@ def unload_ipython_extension(ipython):
 
 __all__ = ["graph", "record_modules", "Graph", "GraphNode", "GraphEdge", "GraphGroup",
            "GRAPH_MIME_TYPE", "TRACE_MIME_TYPE", *_LAZY, "load_ipython_extension"]
+__all__ += ["diff", "RunDiff", "Advice", "Finding"]
