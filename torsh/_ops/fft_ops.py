@@ -12,6 +12,7 @@ from .. import _dtype
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
 from ._helpers import normalize_dim
+from .conversion import conj as _conj
 
 _DUAL = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
 
@@ -214,19 +215,6 @@ def irfft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
 
 
 # -- Hermitian-input transforms: the real/complex transforms with conjugates and the dual norm ------
-class ConjBackward0(Node):
-    def backward(self, grad):
-        return (_conj(grad),)
-
-
-def _conj(x):
-    """Differentiable complex conjugate (Tensor.conj does not record a graph)."""
-    if not x.dtype.is_complex:
-        return x
-    result = wrap(np.conj(x._data))
-    if needs_grad(x):
-        record(ConjBackward0(), (x,), (result,))
-    return result
 
 
 def hfft(input, n=None, dim=-1, norm=None, *, out=None):
