@@ -49,16 +49,17 @@ void forward_tile(const float* xb, const long* toff, long taps, const float* wpk
         }
 }
 
-// All output vectors of NC channels: in threes, then the 1-2 left, then the masked ones
+// All output vectors of NC channels: in threes, then the 1-2 left (4 left as 2 + 2: a tile of one vector
+// has too few accumulators to hide the FMA latency), then the masked ones
 template <int NC>
 void forward_channels(const float* xb, const Plan& p, long taps, const float* wpk, const float* bias, float* y,
                       long plane, long col, Mask mask, long lanes) {
     const long* toff = p.toff.data();
     const long count = p.poff.size();
     long v = 0;
-    for (; v + 3 <= count; v += 3)
+    for (; v + 3 <= count && count - v != 4; v += 3)
         forward_tile<NC, 3, false>(xb, toff, taps, wpk, bias, y, plane, col, &p.poff[v], &p.yoff[v], mask, lanes);
-    if (count - v == 2)
+    for (; v + 2 <= count; v += 2)
         forward_tile<NC, 2, false>(xb, toff, taps, wpk, bias, y, plane, col, &p.poff[v], &p.yoff[v], mask, lanes);
     if (count - v == 1)
         forward_tile<NC, 1, false>(xb, toff, taps, wpk, bias, y, plane, col, &p.poff[v], &p.yoff[v], mask, lanes);
@@ -69,7 +70,7 @@ void forward_channels(const float* xb, const Plan& p, long taps, const float* wp
 // Output channel blocks [b0, b1) (of 4 channels) of one sample from its padded buffer
 void forward_blocks(const float* xb, const Plan& p, const Geometry& g, const Layout& out, const float* wpk,
                     const float* b, float* ys, long b0, long b1) {
-    const long taps = g.taps(), plane = out.plane, lanes = g.OW % L;
+    const long taps = g.taps(), plane = out.plane, lanes = p.tail;
     const Mask mask = vmask(lanes);
     for (long blk = b0; blk < b1; ++blk) {
         const long o0 = blk * 4;
@@ -154,7 +155,7 @@ void weight_taps(const float* xb, const float* gys, long plane, const Plan& p, M
 // One sample's weight gradient added to ``part`` (L lanes per (o, tap))
 void weight_sample(const float* xb, const float* gys, const Plan& p, const Geometry& g, float* part) {
     const long taps = g.taps(), plane = g.plane();
-    const Mask tail = vmask(g.OW % L);
+    const Mask tail = vmask(p.tail);
     long o = 0;
     for (; o + 4 <= g.O; o += 4) weight_taps<4>(xb, gys + o * plane, plane, p, tail, part + o * taps * L, taps);
     float* rest = part + o * taps * L;

@@ -207,9 +207,13 @@ def test_direct_weight_gradient_has_gradients_itself():
 
 
 @pytest.mark.parametrize("num_threads", [1, 2])
-@pytest.mark.parametrize("batch", [5, 1])  # batch 1: the threads share the output channels instead of samples
-def test_any_thread_count_gives_the_same_output(num_threads, batch, isa):
-    x, w, b = _inputs((batch, 3, 16, 35), (7, 3, 3, 3), seed=3)
+@pytest.mark.parametrize("xs, ws", [
+    ((5, 3, 16, 35), (7, 3, 3, 3)),
+    ((1, 16, 40, 40), (21, 16, 3, 3)),  # batch 1, 4.8M multiply-adds: the threads share the output channels
+    ((3, 2, 6, 6), (3, 2, 3, 3)),       # too little work to wake a second thread
+])
+def test_any_thread_count_gives_the_same_output(num_threads, xs, ws, isa):
+    x, w, b = _inputs(xs, ws, seed=3)
     before = torsh.get_num_threads()
     torsh.set_num_threads(num_threads)
     tw = torsh.tensor(w, requires_grad=True)
