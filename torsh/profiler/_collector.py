@@ -18,7 +18,7 @@ import time
 
 from ..autograd.graph import PROFILER_TOPIC as AUTOGRAD_TOPIC  # engine.py/graph.py emit node runs, creations
 from ..backend import dispatch, events, memory, ranges
-from . import _instrument, flops
+from . import _instrument, _module_scopes, flops
 
 _PROFILER_DIR = os.path.dirname(os.path.abspath(__file__))
 _MAX_STACK_DEPTH = 128
@@ -56,7 +56,7 @@ class MemoryRecord:
 
 class Collector:
     def __init__(self, record_shapes=False, profile_memory=False, with_stack=False, with_flops=False,
-                 with_dispatch=True):
+                 with_dispatch=True, with_modules=False):
         self.record_shapes = record_shapes
         self.profile_memory = profile_memory
         self.with_stack = with_stack
@@ -68,6 +68,8 @@ class Collector:
         self.orphan_dispatch = []  # (time_ns, tid, DispatchRecord) decided outside any recorded event
         self.threads = {}  # tid -> thread name
         self.forward_ops = {}  # autograd sequence number -> the forward RawEvent that created the node
+        self.module_paths = {}  # with_modules: scope name ("Linear_0") -> dotted module path
+        self._modules = _module_scopes.ModuleScopes(self) if with_modules else None
         self.window_start_ns = 0
         self.stop_ns = 0
         self.base_time_ns = 0  # wall clock (ns since epoch) minus perf_counter_ns, for absolute times
@@ -90,6 +92,9 @@ class Collector:
                 self._subscribe(dispatch.TOPIC, self._on_dispatch)
             if self.profile_memory:
                 self._subscribe(memory.TOPIC, self._on_memory)
+            if self._modules is not None:
+                self._modules.start()
+                self._unsubscribe.append(self._modules.stop)
         except BaseException:
             self.stop()
             raise

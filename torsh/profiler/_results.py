@@ -24,6 +24,7 @@ class ProfileResult:
         self.orphan_dispatch = [(t, tid, function_events.dispatch_decision(record))
                                 for t, tid, record in collector.orphan_dispatch]
         self.threads = dict(collector.threads)
+        self.module_paths = dict(collector.module_paths)  # with_modules: scope name -> module path
         self.base_time_ns = collector.base_time_ns
         self.start_ns = collector.window_start_ns
         self.stop_ns = collector.stop_ns
@@ -38,5 +39,6 @@ class ProfileResult:
         self.memory += later.memory
         self.orphan_dispatch += later.orphan_dispatch
         self.threads.update(later.threads)
+        self.module_paths.update(later.module_paths)
         self.stop_ns = later.stop_ns
         return self

@@ -12,7 +12,10 @@ Documented behaviour where PyTorch leaves room:
 - Exports write to a temporary file and rename it: a failed export (unwritable path)
   raises OSError naming the path and leaves no partial file.
 - ``activities`` other than CPU are ignored with a warning (torsh runs on the CPU only);
-  ``with_modules``, ``experimental_config`` are accepted and ignored; an ``execution_trace_observer`` gets the recorded ops.
+  ``experimental_config`` is accepted and ignored; an ``execution_trace_observer`` gets the recorded ops.
+- ``with_modules=True`` records each ``nn.Module`` call as a ``python_function`` event named as
+  PyTorch's Python tracer names it (``nn.Module: Linear_0``; PyTorch records those with
+  ``with_stack=True``, torsh only these scopes and only with ``with_modules``); see _module_scopes.py.
 """
 import enum
 import threading
@@ -186,7 +189,7 @@ class profile:
 
     def _options(self):
         return {"record_shapes": self.record_shapes, "profile_memory": self.profile_memory,
-                "with_stack": self.with_stack, "with_flops": self.with_flops}
+                "with_stack": self.with_stack, "with_flops": self.with_flops, "with_modules": self.with_modules}
 
     def _prepare_trace(self):
         if self._collector is None:

@@ -3,6 +3,8 @@
 ``graph(loss, model)`` returns the autograd graph (MIME ``application/vnd.torsh.graph+json``);
 ``record_modules(model)`` stamps the nodes created inside each module so the graph can group
 them by module path. ``kernel_stats()`` is a JSON-able snapshot (docs/schemas/stats.schema.json).
+``module_view(prof, model)``: time and memory per nn.Module of a ``profile(with_modules=True)``,
+as a collapsible tree (its numbers: ``module_tree``).
 
 Widgets (ipywidgets + plotly, imported only when first used, so ``import torsh`` stays free
 of them): ``graph_view``, ``trace_view``, ``MemoryTimeline``, ``DispatchView``, ``Dashboard``.
@@ -16,6 +18,7 @@ from ..profiler.advise import Advice, Finding
 from ._diff import RunDiff, diff
 from ._modules import record_modules
 from .graph import MIME_TYPE as GRAPH_MIME_TYPE, Graph, GraphEdge, GraphGroup, GraphNode, graph
+from ._module_tree import ModuleNode, ModuleTree, module_tree
 
 TRACE_MIME_TYPE = "application/vnd.torsh.trace+json"
 
@@ -25,6 +28,7 @@ TRACE_MIME_TYPE = "application/vnd.torsh.trace+json"
 _LAZY = {"graph_view": "_graph_view", "GraphView": "_graph_view", "trace_view": "_trace_view",
          "TraceView": "_trace_view", "MemoryTimeline": "memory_view", "DispatchView": "dispatch_view",
          "Dashboard": "dashboard", "kernel_stats": "stats"}
+_LAZY.update(module_view="_module_view", ModuleView="_module_view")
 
 
 def __getattr__(name):
@@ -49,3 +53,4 @@ def unload_ipython_extension(ipython):
 __all__ = ["graph", "record_modules", "Graph", "GraphNode", "GraphEdge", "GraphGroup",
            "GRAPH_MIME_TYPE", "TRACE_MIME_TYPE", *_LAZY, "load_ipython_extension"]
 __all__ += ["diff", "RunDiff", "Advice", "Finding"]
+__all__ += ["module_tree", "ModuleTree", "ModuleNode"]

@@ -1,0 +1,126 @@
+"""module_view(prof): time and memory per nn.Module as a collapsible tree (``<details>``).
+
+    with torsh.profiler.profile(with_modules=True, profile_memory=True) as prof:
+        loss_fn(model(x), y).backward()
+    torsh.viz.module_view(prof, model)
+
+The numbers come from ``_module_tree`` (forward and backward, self and total, memory by phase
+and category, the checkpoint suggestion). The output carries a static frame (``text/html``: the
+tree, which needs no kernel) beside a widget (the same tree, re-sorted by a dropdown). Imports
+ipywidgets, so torsh.viz loads this module only when ``module_view`` is first used.
+"""
+import html
+
+import ipywidgets as widgets
+
+from ._live import human_bytes
+from ._module_tree import module_tree
+from ._static import widget_bundle
+
+# (key, label): how the children of each node are ordered
+ORDERS = (("calls", "call order"), ("forward", "forward time"), ("backward", "backward time"),
+          ("memory", "forward memory"))
+_SORT_KEYS = {"calls": None, "forward": lambda n: -n.forward_us, "backward": lambda n: -n.backward_us,
+              "memory": lambda n: -n.total("forward_allocated_self")}
+_TIME_COLUMNS = ("fwd self", "fwd total", "bwd self", "bwd total")
+_MEMORY_COLUMNS = ("fwd alloc", "kept for bwd", "bwd alloc", "params", "checkpoint saves")
+_ROW = "display:inline-grid;grid-template-columns:{};column-gap:8px;font-size:12px;width:calc(100% - 16px)"
+
+
+def module_view(prof, model=None, sort="calls"):
+    """The ModuleView of a finished ``torsh.profiler.profile(with_modules=True)``; ``model`` adds
+    each module's own parameter bytes; ``sort``: one of "calls", "forward", "backward", "memory"."""
+    return ModuleView(module_tree(prof, model), sort=sort)
+
+
+class ModuleView(widgets.VBox):
+    """VBox(header with the sort dropdown, the tree as HTML). ``tree`` is the ModuleTree."""
+
+    def __init__(self, tree, sort="calls"):
+        if sort not in _SORT_KEYS:
+            raise ValueError(f"module_view: sort must be one of {', '.join(_SORT_KEYS)}, not {sort!r}")
+        self.tree = tree
+        self.order = widgets.Dropdown(options=[(label, key) for key, label in ORDERS], value=sort,
+                                      description="order by")
+        self.body = widgets.HTML(tree_html(tree, sort))
+        self.order.observe(lambda change: setattr(self.body, "value", tree_html(self.tree, change["new"])),
+                           names="value")
+        super().__init__([self.order, self.body])
+
+    def _repr_mimebundle_(self, **kwargs):
+        return widget_bundle(super(), {"text/html": self.body.value, "text/plain": tree_text(self.tree)}, **kwargs)
+
+
+def _columns(tree):
+    names = ["module", "calls", *_TIME_COLUMNS]
+    return names + list(_MEMORY_COLUMNS) if tree.profile_memory else names
+
+
+def _values(node, tree):
+    times = [f"{node.forward_self_us:,.0f}", f"{node.forward_us:,.0f}",
+             f"{node.backward_self_us:,.0f}", f"{node.backward_us:,.0f}"]
+    if not tree.profile_memory:
+        return [str(node.calls), *times]
+    sizes = [node.total("forward_allocated_self"), node.total("activations_self"),
+             node.total("backward_allocated_self"), node.total("parameters_self"), node.checkpoint_saving]
+    return [str(node.calls), *times, *(human_bytes(b) if b else "-" for b in sizes)]
+
+
+def _children(node, sort):
+    key = _SORT_KEYS[sort]
+    return node.children if key is None else sorted(node.children, key=key)
+
+
+def tree_html(tree, sort="calls"):
+    """The tree as nested ``<details>`` (open down to the second level), one grid row per module."""
+    columns = _columns(tree)
+    grid = _ROW.format("minmax(200px,2fr) " + " ".join(["minmax(70px,1fr)"] * (len(columns) - 1)))
+    head = "".join(f"<span style='font-weight:bold'>{html.escape(c)}</span>" for c in columns)
+    parts = ["<div class='torsh-module-view'>",
+             "<div style='font-size:12px;color:#555'>times in microseconds; self = outside child modules; "
+             "backward = the backward nodes each module's forward created</div>",
+             f"<div style='{grid};padding-left:16px'>{head}</div>"]
+    for node in _children(tree.root, sort):
+        parts.append(_node_html(node, tree, sort, grid))
+    if tree.root.backward_self_us:
+        cells = ["<span>(outside modules)</span>", "<span></span>", "<span></span>", "<span></span>",
+                 f"<span>{tree.root.backward_self_us:,.0f}</span>"]
+        parts.append(f"<div class='torsh-module-root' style='{grid};padding-left:16px'>{''.join(cells)}</div>")
+    suggestion = tree.suggestion() if tree.profile_memory else None
+    if suggestion:
+        parts.append(f"<div class='torsh-module-suggestion' style='margin-top:6px'>&#128161; {html.escape(suggestion)}</div>")
+    if tree.profile_memory and tree.optimizer_allocated:
+        parts.append(f"<div style='font-size:12px'>optimizer steps: allocated {human_bytes(tree.optimizer_allocated)}, "
+                     f"state kept {human_bytes(tree.optimizer_state)}</div>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _node_html(node, tree, sort, grid):
+    name = (f"<span style='padding-left:{(node.depth - 1) * 14}px' title='{html.escape(node.type)}'>"
+            f"{html.escape(node.label)}</span>")
+    cells = name + "".join(f"<span>{html.escape(v)}</span>" for v in _values(node, tree))
+    attrs = f"class='torsh-module' data-module='{html.escape(node.name)}' data-path='{html.escape(node.path)}'"
+    if not node.children:
+        return f"<div {attrs} style='{grid};padding-left:16px'>{cells}</div>"
+    inner = "".join(_node_html(child, tree, sort, grid) for child in _children(node, sort))
+    opened = " open" if node.depth <= 2 else ""
+    return f"<details {attrs}{opened}><summary style='{grid}'>{cells}</summary>{inner}</details>"
+
+
+def tree_text(tree):
+    """The tree as an indented text table (``text/plain``)."""
+    columns = _columns(tree)
+    rows = [[("  " * (n.depth - 1)) + n.label, *_values(n, tree)] for n in tree.nodes()]
+    if tree.root.backward_self_us:
+        rows.append(["(outside modules)", "", "", "", f"{tree.root.backward_self_us:,.0f}", ""]
+                    + [""] * (len(columns) - 6))
+    widths = [max(len(str(r[i])) for r in [columns, *rows]) for i in range(len(columns))]
+    lines = ["torsh.viz.ModuleView (times in us)",
+             "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(columns, widths)))]
+    lines += ["  ".join(str(v).ljust(w) if i == 0 else str(v).rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
+              for r in rows]
+    suggestion = tree.suggestion() if tree.profile_memory else None
+    if suggestion:
+        lines.append(suggestion)
+    return "\n".join(lines)
