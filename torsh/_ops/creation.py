@@ -432,13 +432,19 @@ def _linspace_array(start, end, steps, d):
         return _halfway_ramp(first, last, steps, ct).astype(d.np)
 
 
-def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+def _space_args(op, start, end, steps, dtype, device):
+    """linspace/logspace's checks in PyTorch's order; (start, end, steps) as Python numbers and the dtype."""
     _check_device(device)
     _check_steps(steps)
     start, end, steps = _scalar(start), _scalar(end), int(steps)
-    d = _space_dtype("linspace", dtype, start, end)
+    d = _space_dtype(op, dtype, start, end)
     if steps > 1:
-        _check_kernel("linspace_cpu", d)
+        _check_kernel(f"{op}_cpu", d)
+    return start, end, steps, d
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    start, end, steps, d = _space_args("linspace", start, end, steps, dtype, device)
     values = _linspace_array(start, end, steps, d) if steps else np.empty(0, d.np)
     return _finish(wrap(values), requires_grad, out)
 
@@ -471,12 +477,7 @@ def _logspace_array(start, end, steps, base, d):
 
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
-    _check_device(device)
-    _check_steps(steps)
-    start, end, steps = _scalar(start), _scalar(end), int(steps)
-    d = _space_dtype("logspace", dtype, start, end)
-    if steps > 1:
-        _check_kernel("logspace_cpu", d)
+    start, end, steps, d = _space_args("logspace", start, end, steps, dtype, device)
     values = _logspace_array(start, end, steps, base, d) if steps else np.empty(0, d.np)
     return _finish(wrap(values), requires_grad, out)
 
@@ -508,20 +509,23 @@ def _native(d):
     return np.float32 if d.np == np.float32 else np.float64
 
 
-def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
-         pin_memory=False, names=None):
+def _float_draw(op, rng_method, sizes, size, generator, dtype, device, requires_grad, out):
+    """rand/randn: the generator's NumPy ``rng_method`` drawn in float32 or float64, cast to the dtype."""
     _check_device(device)
     d = _float_dtype(dtype)
-    shape = _size_arg(sizes, size, "rand")
-    return _finish(_sample(_random.rng(generator).random(shape, dtype=_native(d)), d), requires_grad, out)
+    shape = _size_arg(sizes, size, op)
+    draw = getattr(_random.rng(generator), rng_method)(shape, dtype=_native(d))
+    return _finish(_sample(draw, d), requires_grad, out)
+
+
+def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
+         pin_memory=False, names=None):
+    return _float_draw("rand", "random", sizes, size, generator, dtype, device, requires_grad, out)
 
 
 def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
           pin_memory=False, names=None):
-    _check_device(device)
-    d = _float_dtype(dtype)
-    shape = _size_arg(sizes, size, "randn")
-    return _finish(_sample(_random.rng(generator).standard_normal(shape, dtype=_native(d)), d), requires_grad, out)
+    return _float_draw("randn", "standard_normal", sizes, size, generator, dtype, device, requires_grad, out)
 
 
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False, out=None,
