@@ -154,6 +154,14 @@ class LRScheduler:
     def _current_lrs(self):
         return _group_values(self.optimizer, "lr")
 
+    def _current_lrs_times(self, factor):
+        """The chainable update: each group's current lr times ``factor``."""
+        return [g["lr"] * factor for g in self.optimizer.param_groups]
+
+    def _base_lrs_times(self, factor):
+        """The closed form: each base lr times ``factor``."""
+        return [base_lr * factor for base_lr in self.base_lrs]
+
 
 _LRScheduler = LRScheduler
 
@@ -228,10 +236,10 @@ class StepLR(LRScheduler):
         self._warn_outside_step()
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return self._current_lrs()
-        return [g["lr"] * self.gamma for g in self.optimizer.param_groups]
+        return self._current_lrs_times(self.gamma)
 
     def _get_closed_form_lr(self):
-        return [base_lr * self.gamma ** (self.last_epoch // self.step_size) for base_lr in self.base_lrs]
+        return self._base_lrs_times(self.gamma ** (self.last_epoch // self.step_size))
 
 
 class MultiStepLR(LRScheduler):
@@ -246,11 +254,11 @@ class MultiStepLR(LRScheduler):
         self._warn_outside_step()
         if self.last_epoch not in self.milestones:
             return self._current_lrs()
-        return [g["lr"] * self.gamma ** self.milestones[self.last_epoch] for g in self.optimizer.param_groups]
+        return self._current_lrs_times(self.gamma ** self.milestones[self.last_epoch])
 
     def _get_closed_form_lr(self):
         milestones = sorted(self.milestones.elements())
-        return [base_lr * self.gamma ** bisect_right(milestones, self.last_epoch) for base_lr in self.base_lrs]
+        return self._base_lrs_times(self.gamma ** bisect_right(milestones, self.last_epoch))
 
 
 class ConstantLR(LRScheduler):
@@ -266,14 +274,13 @@ class ConstantLR(LRScheduler):
     def get_lr(self):
         self._warn_outside_step()
         if self.last_epoch == 0:
-            return [g["lr"] * self.factor for g in self.optimizer.param_groups]
+            return self._current_lrs_times(self.factor)
         if self.last_epoch != self.total_iters:
             return self._current_lrs()
-        return [g["lr"] * (1.0 / self.factor) for g in self.optimizer.param_groups]
+        return self._current_lrs_times(1.0 / self.factor)
 
     def _get_closed_form_lr(self):
-        return [base_lr * (self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor))
-                for base_lr in self.base_lrs]
+        return self._base_lrs_times(self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor))
 
 
 class LinearLR(LRScheduler):
@@ -292,16 +299,16 @@ class LinearLR(LRScheduler):
     def get_lr(self):
         self._warn_outside_step()
         if self.last_epoch == 0:
-            return [g["lr"] * self.start_factor for g in self.optimizer.param_groups]
+            return self._current_lrs_times(self.start_factor)
         if self._is_initial or self.last_epoch > self.total_iters:
             return self._current_lrs()
         span = self.end_factor - self.start_factor
-        return [g["lr"] * (1.0 + span / (self.total_iters * self.start_factor + (self.last_epoch - 1) * span))
-                for g in self.optimizer.param_groups]
+        return self._current_lrs_times(
+            1.0 + span / (self.total_iters * self.start_factor + (self.last_epoch - 1) * span))
 
     def _get_closed_form_lr(self):
-        return [base_lr * (self.start_factor + (self.end_factor - self.start_factor)
-                           * min(self.total_iters, self.last_epoch) / self.total_iters) for base_lr in self.base_lrs]
+        return self._base_lrs_times(self.start_factor + (self.end_factor - self.start_factor)
+                                    * min(self.total_iters, self.last_epoch) / self.total_iters)
 
 
 class ExponentialLR(LRScheduler):
@@ -315,10 +322,10 @@ class ExponentialLR(LRScheduler):
         self._warn_outside_step()
         if self._is_initial:
             return self._current_lrs()
-        return [g["lr"] * self.gamma for g in self.optimizer.param_groups]
+        return self._current_lrs_times(self.gamma)
 
     def _get_closed_form_lr(self):
-        return [base_lr * self.gamma ** self.last_epoch for base_lr in self.base_lrs]
+        return self._base_lrs_times(self.gamma ** self.last_epoch)
 
 
 class PolynomialLR(LRScheduler):
@@ -335,11 +342,10 @@ class PolynomialLR(LRScheduler):
             return self._current_lrs()
         decay_factor = ((1.0 - self.last_epoch / self.total_iters)
                         / (1.0 - (self.last_epoch - 1) / self.total_iters)) ** self.power
-        return [g["lr"] * decay_factor for g in self.optimizer.param_groups]
+        return self._current_lrs_times(decay_factor)
 
     def _get_closed_form_lr(self):
-        return [base_lr * (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
-                for base_lr in self.base_lrs]
+        return self._base_lrs_times((1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power)
 
 
 class CosineAnnealingLR(LRScheduler):
