@@ -33,6 +33,8 @@ CHUNK = 16384  # elements per OpenMP work item: 64 KiB of float32, fits in L2 wi
 
 def add(a, b, out, parallel):
     n = out.shape[0]
+    if a.shape[0] != n or b.shape[0] != n:
+        raise ValueError("add: operands and out differ in size")
     if parallel:
         # omp parallel for schedule(static)
         for c in range((n + CHUNK - 1) // CHUNK):
@@ -45,6 +47,8 @@ def add(a, b, out, parallel):
 
 def sub(a, b, out, parallel):
     n = out.shape[0]
+    if a.shape[0] != n or b.shape[0] != n:
+        raise ValueError("sub: operands and out differ in size")
     if parallel:
         # omp parallel for schedule(static)
         for c in range((n + CHUNK - 1) // CHUNK):
@@ -57,6 +61,8 @@ def sub(a, b, out, parallel):
 
 def mul(a, b, out, parallel):
     n = out.shape[0]
+    if a.shape[0] != n or b.shape[0] != n:
+        raise ValueError("mul: operands and out differ in size")
     if parallel:
         # omp parallel for schedule(static)
         for c in range((n + CHUNK - 1) // CHUNK):
@@ -69,6 +75,8 @@ def mul(a, b, out, parallel):
 
 def div(a, b, out, parallel):
     n = out.shape[0]
+    if a.shape[0] != n or b.shape[0] != n:
+        raise ValueError("div: operands and out differ in size")
     if parallel:
         # omp parallel for schedule(static)
         for c in range((n + CHUNK - 1) // CHUNK):
@@ -81,6 +89,8 @@ def div(a, b, out, parallel):
 
 def exp(x, out, parallel):
     n = out.shape[0]
+    if x.shape[0] != n:
+        raise ValueError("exp: x and out differ in size")
     if parallel:
         # omp parallel for schedule(static)
         for c in range((n + CHUNK - 1) // CHUNK):
@@ -93,6 +103,8 @@ def exp(x, out, parallel):
 
 def tanh(x, out, parallel):
     n = out.shape[0]
+    if x.shape[0] != n:
+        raise ValueError("tanh: x and out differ in size")
     if parallel:
         # omp parallel for schedule(static)
         for c in range((n + CHUNK - 1) // CHUNK):
@@ -104,20 +116,27 @@ def tanh(x, out, parallel):
 
 
 def sigmoid(x, out, parallel):
-    # 0.5 * (1 + tanh(x / 2)) equals 1 / (1 + exp(-x)) and never overflows exp
+    # PyTorch's formula 1 / (1 + exp(-x)): exp(-x) overflowing to inf gives 1 / inf = 0, as it should.
+    # xsimd's exp is ~2.7x faster than its tanh (1e6 float32: 250 vs 670 us), and the old
+    # 0.5 + 0.5 * tanh(x / 2) cancelled to 0 below x = -17 where this keeps the tail (sigmoid(-20) = 2.06e-9).
+    # np.reciprocal, not 1 / (...): Pythran left that division unvectorised (1600 against 330 us)
     n = out.shape[0]
+    if x.shape[0] != n:
+        raise ValueError("sigmoid: x and out differ in size")
     if parallel:
         # omp parallel for schedule(static)
         for c in range((n + CHUNK - 1) // CHUNK):
             s = c * CHUNK
             e = min(n, s + CHUNK)
-            out[s:e] = 0.5 + 0.5 * np.tanh(0.5 * x[s:e])
+            out[s:e] = np.reciprocal(1 + np.exp(-x[s:e]))
     else:
-        out[:] = 0.5 + 0.5 * np.tanh(0.5 * x)
+        out[:] = np.reciprocal(1 + np.exp(-x))
 
 
 def relu(x, out, parallel):
     n = out.shape[0]
+    if x.shape[0] != n:
+        raise ValueError("relu: x and out differ in size")
     if parallel:
         # omp parallel for schedule(static)
         for c in range((n + CHUNK - 1) // CHUNK):
@@ -130,6 +149,8 @@ def relu(x, out, parallel):
 
 def gelu_tanh(x, out, parallel):
     n = out.shape[0]
+    if x.shape[0] != n:
+        raise ValueError("gelu_tanh: x and out differ in size")
     if parallel:
         # omp parallel for schedule(static)
         for c in range((n + CHUNK - 1) // CHUNK):
