@@ -18,7 +18,35 @@ def _get_abs_index(idx, length, what):
     return idx % length if length else idx
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: submodules in order, numbered '0', '1', ... (a Sequential may
+    name them), with a list's length, iteration, append and pop."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __dir__(self):
+        return [key for key in super().__dir__() if not key.isdigit()]
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+    def pop(self, key):
+        v = self[key]
+        del self[key]
+        return v
+
+    def _renumber(self):
+        """Keys '0' .. 'n-1' again after a deletion, as PyTorch does."""
+        str_indices = [str(i) for i in range(len(self._modules))]
+        self._modules = OrderedDict(list(zip(str_indices, self._modules.values())))
+
+
+class Sequential(_ModuleSequence):
     """Modules run in order; ``Sequential(OrderedDict(...))`` names them."""
 
     def __init__(self, *args):
@@ -54,12 +82,7 @@ class Sequential(Module):
         else:
             key = self._get_item_by_idx(iter(self._modules.keys()), idx)
             delattr(self, key)
-        # renumber to keep the indices contiguous, as PyTorch does
-        str_indices = [str(i) for i in range(len(self._modules))]
-        self._modules = OrderedDict(list(zip(str_indices, self._modules.values())))
-
-    def __len__(self):
-        return len(self._modules)
+        self._renumber()
 
     def __add__(self, other):
         if not isinstance(other, Sequential):
@@ -92,16 +115,6 @@ class Sequential(Module):
 
     __rmul__ = __mul__
 
-    def __dir__(self):
-        return [key for key in super().__dir__() if not key.isdigit()]
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
     def insert(self, index, module):
         if not isinstance(module, Module):
             raise AssertionError(f"module should be of type: {Module}")
@@ -120,18 +133,13 @@ class Sequential(Module):
             self.append(layer)
         return self
 
-    def pop(self, key):
-        v = self[key]
-        del self[key]
-        return v
-
     def forward(self, input):
         for module in self:
             input = module(input)
         return input
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of submodules, registered under the names '0', '1', ..."""
 
     def __init__(self, modules=None):
@@ -157,14 +165,7 @@ class ModuleList(Module):
                 delattr(self, str(k))
         else:
             delattr(self, self._get_abs_string_index(idx))
-        str_indices = [str(i) for i in range(len(self._modules))]
-        self._modules = OrderedDict(list(zip(str_indices, self._modules.values())))
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
+        self._renumber()
 
     def __iadd__(self, modules):
         return self.extend(modules)
@@ -175,22 +176,10 @@ class ModuleList(Module):
             combined.add_module(str(i), module)
         return combined
 
-    def __dir__(self):
-        return [key for key in super().__dir__() if not key.isdigit()]
-
     def insert(self, index, module):
         for i in range(len(self._modules), index, -1):
             self._modules[str(i)] = self._modules[str(i - 1)]
         self._modules[str(index)] = module
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def pop(self, key):
-        v = self[key]
-        del self[key]
-        return v
 
     def extend(self, modules):
         if not hasattr(modules, "__iter__") or isinstance(modules, Module) and not isinstance(modules, (ModuleList, Sequential)):
