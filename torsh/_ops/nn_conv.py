@@ -22,7 +22,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .._tensor import wrap
-from ..autograd.graph import Node, needs_grad, record
+from ..autograd.graph import Node, backward_on_arrays, needs_grad, record
 from ..backend import dispatch, kernels
 from ..backend.threads import batched_matmul, blas_threads_for, in_parts_with_blas
 
@@ -440,6 +440,8 @@ class _ConvNode(Node):
 class ConvolutionBackward0(_ConvNode):
     def backward(self, gy):
         x, w = self.saved_tensors
+        if backward_on_arrays() and gy._data.dtype in dispatch._COMPILED_DTYPES:
+            return self._on_arrays(x._data, w._data, gy._data)
         gx = gw = gb = None
         if self.next_functions[0][0] is not None:
             gx = conv_transpose(gy, w, None, *self._params(), out_spatial=tuple(x.shape[2:]))
@@ -451,6 +453,20 @@ class ConvolutionBackward0(_ConvNode):
 
     def _on_release(self):
         self.cols = None
+
+    def _on_arrays(self, x, w, gy):
+        """The same gradients on the arrays, each wrapped once: no graph of them is wanted, and the torsh
+        ops around the kernels cost tens of microseconds per layer (as linalg's product grads do)."""
+        wanted = [edge[0] is not None for edge in self.next_functions]
+        gx = gw = gb = None
+        if wanted[0]:
+            gx = conv_input_grad_np(gy, w, tuple(x.shape[2:]), *self._params())
+            gx = wrap(gx if gx.dtype == gy.dtype else gx.astype(gy.dtype))
+        if wanted[1]:
+            gw = wrap(conv_weight_grad_np(x, gy, tuple(w.shape[2:]), *self._params(), cols=self.cols))
+        if len(wanted) > 2 and wanted[2]:
+            gb = wrap(gy.sum((0,) + tuple(range(2, gy.ndim))))
+        return (gx, gw, gb)[:len(wanted)]
 
 
 class ConvTransposeBackward(_ConvNode):
