@@ -55,3 +55,24 @@ def test_transformer_parameter_order_and_repr(make):
 def test_complex_parts_checks_name_dtypes_as_pytorch(op, dtypes):
     check_same_error(lambda lib: getattr(lib, op)(lib.zeros(2, dtype=getattr(lib, dtypes[0])),
                                                   lib.zeros(2, dtype=getattr(lib, dtypes[1]))))
+
+
+@needs_torch
+@pytest.mark.parametrize("name", ["a.b", "", 3, "training"])
+@pytest.mark.parametrize("register", ["register_buffer", "register_parameter"])
+def test_register_name_checks(register, name):
+    def call(lib):
+        value = lib.nn.Parameter(lib.zeros(2)) if register == "register_parameter" else lib.zeros(2)
+        getattr(lib.nn.Linear(2, 2), register)(name, value)
+    check_same_error(call)
+
+
+@needs_torch
+@pytest.mark.parametrize("register", ["register_buffer", "register_parameter"])
+def test_register_before_module_init(register):
+    def call(lib):
+        class Early(lib.nn.Module):
+            def __init__(self):
+                getattr(self, register)("w", None)
+        Early()
+    check_same_error(call)
