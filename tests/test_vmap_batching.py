@@ -301,6 +301,225 @@ def _setitem_on_captured(lib):
     lambda lib: lib.vmap(lambda x: x.nonzero())(lib.ones(3, 2)),
     lambda lib: lib.vmap(lambda x: x[x > 0])(lib.ones(3, 2)),
     lambda lib: lib.vmap(lambda x: x.tolist())(lib.ones(3, 2)),
+    # in-place ops writing a batched value into a captured tensor: PyTorch's message differs per op
+    lambda lib: _inplace_on_captured(lib, "add_"),
+    lambda lib: _inplace_on_captured(lib, "__iadd__"),
+    lambda lib: _inplace_on_captured(lib, "atan2_"),
+    lambda lib: _inplace_on_captured(lib, "pow_"),
+    lambda lib: _inplace_on_captured(lib, "fmod_"),
+    lambda lib: _inplace_on_captured(lib, "fill_"),
+    lambda lib: lib.vmap(lambda x: lib.zeros(4).add_(x[0], alpha=2))(lib.ones(3, 4)),
+    lambda lib: lib.vmap(lambda x: lib.zeros(2, 4).add_(x))(lib.ones(3, 4)),
+    lambda lib: lib.vmap(lambda x: lib.zeros(4).add_(x[:3]))(lib.ones(3, 4)),
+    lambda lib: lib.vmap(lambda x: lib.zeros(4).addcmul_(x, x))(lib.ones(3, 4)),
+    lambda lib: lib.vmap(lambda x: lib.zeros(4).masked_fill_(lib.ones(4) > 0, x[0]))(lib.ones(3, 4)),
+    lambda lib: lib.vmap(lambda x: lib.zeros(4).masked_fill_(x > 0, 1.0))(lib.ones(3, 4)),
+    lambda lib: lib.vmap(lambda x: lib.exp(x, out=lib.zeros(4)))(lib.ones(3, 4)),
 ])
 def test_errors_as_pytorch(call):
     check_same_error(call)
+
+
+
+# ----------------------------------------------------------------------------- random ops without batched inputs
+
+def _rows_differ(t):
+    rows = t.reshape(t.shape[0], -1).numpy()
+    return len({r.tobytes() for r in rows}) == len(rows)
+
+
+def _random_structure(lib, randomness_outer, randomness_inner):
+    """Which samples of a nested vmap share torsh.rand's draws: (shape, rows differ along each vmapped dim)."""
+    inner = lib.vmap(lambda x: x + lib.rand(5), randomness=randomness_inner)
+    out = lib.vmap(inner, randomness=randomness_outer)(lib.zeros(3, 4, 5))
+    along_outer = out.transpose(0, 1)[0]  # [3, 5]: the outer samples of inner sample 0
+    return tuple(out.shape), _rows_differ(along_outer), _rows_differ(out[0])
+
+
+@pytest.mark.parametrize("outer, inner", [("different", "different"), ("different", "same"),
+                                          ("same", "different"), ("same", "same")])
+def test_random_factories_draw_per_sample_as_pytorch(outer, inner):
+    assert _random_structure(torsh, outer, inner) == _random_structure(torch_ref, outer, inner)
+
+
+def test_randomness_different_for_captured_random_ops():
+    def run(lib):
+        lib.manual_seed(0)
+        x = lib.ones(6, 40)
+        noise = lib.vmap(lambda x: x + lib.randn(40), randomness="different")(x)
+        ints = lib.vmap(lambda x: lib.randint(0, 1000, (3,)) + x.long(), randomness="different")(lib.zeros(6, 3))
+        dropped = lib.vmap(lambda x: lib.nn.functional.dropout(lib.ones(40), 0.5) * x,
+                           randomness="different")(x)
+        plain = lib.vmap(lambda x: x + lib.ones(40).sum(), randomness="different")(x)
+        return noise, ints, dropped, plain
+    ours, ref = run(torsh), run(torch_ref)
+    for o, r in zip(ours, ref):
+        assert tuple(o.shape) == tuple(r.shape) and str(o.dtype) == str(r.dtype).replace("torch.", "torsh.")
+        assert _rows_differ(o) == _rows_differ(r)
+    assert set(np.unique(ours[2].numpy())) == {0.0, 2.0}
+    assert_close(ours[3], ref[3])
+    check_same_error(lambda lib: lib.vmap(lambda x: lib.zeros(4).normal_() + x, randomness="different")(
+        lib.ones(3, 4)))
+    check_same_error(lambda lib: lib.vmap(lambda x: lib.randn(4) + x)(lib.ones(3, 4)))
+
+
+# ----------------------------------------------------------------------------- dropout, batch norm, einsum rules
+
+def _dropout_case(lib, randomness, p=0.5, training=True, fn="dropout"):
+    lib.manual_seed(0)
+    return lib.vmap(lambda x: getattr(lib.nn.functional, fn)(x, p, training), randomness=randomness)(
+        lib.ones(8, 64, dtype=lib.float64))
+
+
+@pytest.mark.parametrize("randomness", ["error", "same", "different"])
+def test_dropout_rule_without_random_draws_matches_pytorch(randomness):
+    with torsh.func.vmap_report() as report:
+        for p, training in ((0.0, True), (0.5, False), (1.0, True)):
+            assert_close(_dropout_case(torsh, randomness, p, training),
+                         _dropout_case(torch_ref, randomness, p, training))
+    assert not report.looped and report.batched["dropout"] == 3
+
+
+def test_dropout_rule_in_each_randomness_mode():
+    check_same_error(lambda lib: _dropout_case(lib, "error"))
+    with torsh.func.vmap_report() as report:
+        same, different = _dropout_case(torsh, "same"), _dropout_case(torsh, "different")
+    assert not report.looped and report.batched["dropout"] == 2
+    ref_same, ref_different = _dropout_case(torch_ref, "same"), _dropout_case(torch_ref, "different")
+    assert _rows_differ(same) == _rows_differ(ref_same) is False
+    assert (same.numpy() == same.numpy()[:1]).all()
+    assert _rows_differ(different) == _rows_differ(ref_different) is True
+    for out in (same, different):
+        assert set(np.unique(out.numpy())) == set(np.unique(ref_same.numpy())) == {0.0, 2.0}
+        assert 0.3 < (out.numpy() == 0).mean() < 0.7
+    alpha = _dropout_case(torsh, "different", fn="alpha_dropout")
+    assert _rows_differ(alpha) == _rows_differ(_dropout_case(torch_ref, "different", fn="alpha_dropout"))
+
+
+def test_per_sample_gradients_through_dropout_with_same_randomness():
+    def run(lib):
+        lib.manual_seed(0)
+        g = lib.vmap(lib.func.grad(lambda x: lib.nn.functional.dropout(x * 3, 0.5).sum()), randomness="same")(
+            lib.ones(4, 30, dtype=lib.float64))
+        return g
+    ours, ref = run(torsh), run(torch_ref)
+    assert (ours.numpy() == ours.numpy()[:1]).all()
+    assert set(np.unique(ours.numpy())) == set(np.unique(ref.numpy())) == {0.0, 6.0}
+
+
+def _batch_norm_cases(lib):
+    x, w, b = _t(lib, (4, 5, 3, 2), 1), _t(lib, (3,), 2), _t(lib, (3,), 3)
+    mean, var = _t(lib, (3,), 4), _t(lib, (3,), 5).abs() + 0.5
+    ws, bs = _t(lib, (4, 3), 6), _t(lib, (4, 3), 7)
+    F = lib.nn.functional
+    train = lib.vmap(lambda x: F.batch_norm(x, None, None, w, b, training=True))(x)
+    evaluated = lib.vmap(lambda x: F.batch_norm(x, mean, var, w, b, training=False, eps=1e-3))(x)
+    per_sample_affine = lib.vmap(lambda x, w, b: F.batch_norm(x, mean, var, w, b))(x, ws, bs)
+    shared_input = lib.vmap(lambda w: F.batch_norm(x[0], None, None, w, None, True))(ws)
+    flat = lib.vmap(lambda x: F.batch_norm(x, mean, var), in_dims=1)(x[:, :, :, 0])
+    return train, evaluated, per_sample_affine, shared_input, flat
+
+
+def test_batch_norm_rule_train_and_eval():
+    with torsh.func.vmap_report() as report:
+        ours = _batch_norm_cases(torsh)
+    _close(ours, _batch_norm_cases(torch_ref))
+    assert not report.looped and report.batched["batch_norm"] == 5
+    check_same_error(lambda lib: lib.vmap(lambda x: lib.nn.functional.batch_norm(
+        x, lib.zeros(3), lib.ones(3), training=True))(lib.ones(4, 5, 3)))
+
+
+def test_ensemble_of_batch_norm_models_updates_each_models_running_stats():
+    def run(lib, train):
+        lib.manual_seed(0)
+        models = [lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.BatchNorm1d(4), lib.nn.Tanh()).double()
+                  for _ in range(3)]
+        for i, m in enumerate(models):
+            with lib.no_grad():
+                for j, p in enumerate(m.parameters()):
+                    p.copy_(_t(lib, tuple(p.shape), 10 * i + j))
+            m.train(train)
+        params, buffers = lib.func.stack_module_state(models)
+        x = _t(lib, (3, 6, 3), 99)
+        out = lib.vmap(lambda p, b, x: lib.func.functional_call(models[0], (p, b), (x,)))(params, buffers, x)
+        return out, buffers
+
+    for train in (True, False):
+        with torsh.func.vmap_report() as report:
+            ours = run(torsh, train)
+        _close(ours, run(torch_ref, train))
+        assert not report.looped, f"ops that looped: {dict(report.looped)}"
+
+
+def test_per_sample_grads_through_eval_batch_norm():
+    def run(lib):
+        lib.manual_seed(0)
+        model = lib.nn.Sequential(lib.nn.Conv2d(2, 3, 3), lib.nn.BatchNorm2d(3), lib.nn.ReLU(), lib.nn.Flatten(),
+                                  lib.nn.Linear(12, 2)).double()
+        with lib.no_grad():
+            for j, p in enumerate(model.parameters()):
+                p.copy_(_t(lib, tuple(p.shape), j))
+            model[1].running_mean.copy_(_t(lib, (3,), 20))
+            model[1].running_var.copy_(_t(lib, (3,), 21).abs() + 0.5)
+        model.eval()
+        params = {k: v.detach() for k, v in model.named_parameters()}
+
+        def loss(p, x):
+            return lib.func.functional_call(model, p, (x.unsqueeze(0),)).pow(2).sum()
+        return lib.vmap(lib.func.grad(loss), in_dims=(None, 0))(params, _t(lib, (5, 2, 4, 4), 30))
+    _close(run(torsh), run(torch_ref))
+
+
+EINSUMS = [
+    ("ij,jk->ik", (0, 0)), ("ij,jk->ik", (0, None)), ("ij,jk->ik", (None, 1)), ("ij,jk", (0, 0)),
+    ("ii->i", (0,)), ("i j , j k -> k i", (1, 0)), ("...j,jk->...k", (0, None)), ("...j,jk", (0, 0)),
+    ("ij->", (0,)), ("ij,ij->ij", (0, None)),
+]
+
+
+@pytest.mark.parametrize("equation, in_dims", EINSUMS)
+def test_einsum_rule(equation, in_dims):
+    shapes = {"ij,jk->ik": [(3, 3), (3, 2)], "ij,jk": [(3, 3), (3, 2)], "ii->i": [(3, 3)],
+              "i j , j k -> k i": [(2, 3), (3, 4)], "...j,jk->...k": [(2, 3), (3, 4)], "...j,jk": [(2, 3), (3, 4)],
+              "ij->": [(2, 3)], "ij,ij->ij": [(2, 3), (2, 3)]}[equation]
+
+    def run(lib):
+        operands = []
+        for k, (shape, dim) in enumerate(zip(shapes, in_dims)):
+            t = _t(lib, shape, k + 1)
+            operands.append(t if dim is None else lib.stack([t * (b + 1) for b in range(4)], dim))
+        return lib.vmap(lambda *ops: lib.einsum(equation, *ops), in_dims=in_dims)(*operands)
+    with torsh.func.vmap_report() as report:
+        ours = run(torsh)
+    _close(ours, run(torch_ref))
+    assert not report.looped and report.batched["einsum"] == 1
+
+
+def test_einsum_rule_gradients_per_sample():
+    def run(lib):
+        w, x = _t(lib, (3, 4), 1), _t(lib, (5, 3), 2)
+        return lib.vmap(lib.func.grad(lambda w, x: lib.einsum("i,ij->j", x, w).sin().sum()), in_dims=(None, 0))(w, x)
+    _close(run(torsh), run(torch_ref))
+
+
+# ----------------------------------------------------------------------------- the op hook's bindings cache
+
+def test_bindings_cache_follows_rebinding_and_new_bindings(monkeypatch):
+    from torsh._ops import registry
+
+    def names():
+        return {(id(b.owner), b.attribute, b.fn) for b in registry.bindings()}
+    assert names() == {(id(b.owner), b.attribute, b.fn) for b in registry._scan_bindings()}
+    replacement = torsh._ops.pointwise.add  # an op function: adopted under a new name
+    monkeypatch.setattr(torsh, "added_for_the_test", replacement, raising=False)
+    assert (id(torsh), "added_for_the_test", replacement) in names()
+    original = torsh.Tensor.__dict__["sub"]
+    monkeypatch.setattr(torsh.Tensor, "sub", lambda self, other: original(self, other))  # not an op function
+    assert not any(attr == "sub" and owner == id(torsh.Tensor) for owner, attr, _ in names())
+    monkeypatch.undo()
+    assert (id(torsh.Tensor), "sub", original) in names()
+    assert not any(attr == "added_for_the_test" for _, attr, _ in names())
+    # vmap still batches through the restored bindings
+    with torsh.func.vmap_report() as report:
+        torsh.vmap(lambda x: x.sub(1))(torsh.ones(2, 3))
+    assert report.batched["sub"] == 1

@@ -35,8 +35,11 @@ ITEM = ("vmap: It looks like you're calling .item() on a Tensor. We don't suppor
 NO_STORAGE = "Cannot access data pointer of Tensor that doesn't have storage"
 INPLACE = ("vmap: {op}(self, *extra_args) is not possible because there exists a Tensor `other` in extra_args that "
            "has more elements than `self`. This happened due to `other` being vmapped over but `self` not being "
-           "vmapped over in a vmap. Please try to use out-of-place operators instead of {op}. If said operator is "
+           "vmapped over {where}. Please try to use out-of-place operators instead of {op}. If said operator is "
            "being called inside the PyTorch framework, please file a bug report instead.")
+OUT_VARIANT = "Batching rule not implemented for aten::{op}.out; the fallback path doesn't work on out= or view ops."
+DIFFERENT_INPLACE = ("vmap: Cannot ask for different inplace randomness on an unbatched tensor. This will appear like "
+                     "same randomness. If this is necessary for your usage, please file an issue with functorch.")
 DYNAMIC_SHAPE = ("vmap: We do not support batching operators that can output dynamic shape. Attempted to vmap over "
                  "aten::{op}. Please file an issue at https://github.com/pytorch/pytorch/issues if you need this "
                  "feature.")
@@ -64,15 +67,20 @@ class Level:
 _levels = []  # the running vmaps, outermost first
 
 
+_different = []  # the running vmaps with randomness='different': random ops draw once per sample of each
+
+
 def push_level(size, randomness):
     level = Level(len(_levels) + 1, size, randomness)
     _levels.append(level)
+    _different[:] = [lv for lv in _levels if lv.randomness == "different"]
     return level
 
 
 def pop_level(level):
     level.active = False
     _levels.remove(level)
+    _different[:] = [lv for lv in _levels if lv.randomness == "different"]
 
 
 def active_levels():
@@ -328,20 +336,30 @@ def _innermost_level(args, kwargs):
     return best
 
 
+_depth = 0  # > 0 while an op runs under vmap: the op calls it makes are its own, not the user's
+
+
 def dispatch(name, fn, args, kwargs):
     """Run op ``name`` (original function ``fn``): by its batching rule, else by the per-sample loop."""
+    global _depth
     level = _innermost_level(args, kwargs)
     if level is None:
         return fn(*args, **kwargs)
+    if kwargs.get("out") is not None:
+        raise RuntimeError(OUT_VARIANT.format(op=name))
     call = Call(name, fn, level)
     rule = RULES.get(name)
-    if rule is not None:
-        result = rule(call, args, kwargs)
-        if result is not NotImplemented:
-            _count(name, "batched", level)
-            return result
-    _count(name, "looped", level)
-    return loop(call, args, kwargs)
+    _depth += 1
+    try:
+        if rule is not None:
+            result = rule(call, args, kwargs)
+            if result is not NotImplemented:
+                _count(name, "batched", level)
+                return result
+        _count(name, "looped", level)
+        return loop(call, args, kwargs)
+    finally:
+        _depth -= 1
 
 
 def _has_batched(args, kwargs):
@@ -363,6 +381,8 @@ def _listener(binding):
     def op(*args, **kwargs):
         if _has_batched(args, kwargs):
             return dispatch(name, fn, args, kwargs)
+        if _different and not _depth:
+            return draws_per_sample(name, fn, args, kwargs)
         return fn(*args, **kwargs)
     op.__name__ = getattr(fn, "__name__", binding.attribute)
     op.__qualname__ = getattr(fn, "__qualname__", binding.attribute)
@@ -396,12 +416,42 @@ def is_inplace(name):
     return name in _INPLACE_DUNDERS or (name.endswith("_") and not name.endswith("__"))
 
 
+# how PyTorch names an in-place op in INPLACE: ops it runs through its fallback say "aten::<op>" (a few their
+# name), ops with a batching rule "inplace arithmetic"; add_ and atan2_ fail on broadcasting instead
+_INPLACE_NAMES = {"pow_": "aten::pow_", "__ipow__": "aten::pow_", "fill_": "fill_", "index_add_": "index_add_",
+                  **{op: "aten::" + op for op in ("hypot_", "xlogy_", "floor_divide_", "remainder_", "fmod_",
+                                                   "addcmul_", "addcdiv_", "lerp_", "clamp_")}}
+_BROADCAST_CHECKED = frozenset({"add_", "__iadd__", "atan2_", "arctan2_"})
+
+
 def check_inplace(call, args, kwargs):
     """PyTorch's error for an in-place op writing a batched value into an unbatched tensor."""
     if args and isinstance(args[0], Tensor) and not batched_at(args[0], call.level):
         others = [*args[1:], *kwargs.values()]
-        if any(batched_at(o, call.level) for o in others):
-            raise RuntimeError(INPLACE.format(op="inplace arithmetic"))
+        batched = [o for o in others if batched_at(o, call.level)]
+        if not batched:
+            return
+        if call.name in _BROADCAST_CHECKED:
+            raise RuntimeError(_broadcast_message(tuple(args[0].shape), tuple(batched[0].shape), call.level.size))
+        op = _INPLACE_NAMES.get(call.name, "inplace arithmetic")
+        if call.name == "masked_fill_" and batched_at(args[2] if len(args) > 2 else kwargs.get("value"), call.level):
+            op = "aten::masked_fill_"  # a batched fill value (a batched mask has a rule)
+        where = f"at level {call.level.index}" if op.startswith("aten::") else "in a vmap"  # PyTorch's fallback
+        raise RuntimeError(INPLACE.format(op=op, where=where))
+
+
+def _broadcast_message(self_shape, other_shape, size):
+    """PyTorch's message for ``self.add_(other)`` with other batched: the physical other ([B, 1.., *other]) and
+    self broadcast to a larger shape than self's, or do not broadcast."""
+    rank = max(len(self_shape), len(other_shape)) + 1
+    a = (1,) * (rank - len(self_shape)) + self_shape
+    b = (size,) + (1,) * (rank - 1 - len(other_shape)) + other_shape
+    for dim, (m, n) in enumerate(zip(a, b)):
+        if m != n and m != 1 and n != 1:
+            raise RuntimeError(f"The size of tensor a ({m}) must match the size of tensor b ({n}) at non-singleton "
+                               f"dimension {dim}")
+    broadcast = [max(m, n) if min(m, n) else 0 for m, n in zip(a, b)]
+    return f"output with shape {list(self_shape)} doesn't match the broadcast shape {broadcast}"
 
 
 def _sample(x, level, b):
@@ -465,6 +515,7 @@ class _Randomness:
         self.original = None
         self.depth = 0
         self.loops = []  # per running sample loop: {id(generator): (generator, state before the loop's first draw)}
+        self.draws = 0  # draws so far: tells draws_per_sample whether an op drew
 
     def install(self):
         if self.depth == 0:
@@ -480,6 +531,7 @@ class _Randomness:
     def guarded_rng(self, generator=None):
         if _levels and _levels[-1].randomness == "error":
             raise RuntimeError(self.RANDOM_IN_ERROR_MODE)
+        self.draws += 1
         gen = generator or _random.default_generator
         for states in self.loops:
             states.setdefault(id(gen), (gen, gen._rng.bit_generator.state))
@@ -507,6 +559,32 @@ class _SampleLoop:
 
 
 randomness = _Randomness()
+
+
+def draws_per_sample(name, fn, args, kwargs):
+    """An op without a batched argument, called by the function under vmap(randomness='different'): when it
+    draws random numbers (torsh.randn(3), dropout of a captured tensor), every sample of those vmaps gets its
+    own draws, as in PyTorch (a batched [B, 3]); otherwise its result is returned as is."""
+    global _depth
+    _depth += 1
+    try:
+        before = randomness.draws
+        first = fn(*args, **kwargs)
+        if randomness.draws == before or not isinstance(first, Tensor):
+            return first
+        if is_inplace(name):
+            raise RuntimeError(DIFFERENT_INPLACE)
+        levels = list(_different)
+        sizes = tuple(level.size for level in levels)
+        count = 1
+        for size in sizes:
+            count *= size
+        samples = [first] + [fn(*args, **kwargs) for _ in range(count - 1)]
+        drawn = _shape.stack(samples, 0).reshape(sizes + tuple(first.shape))
+    finally:
+        _depth -= 1
+    _count(name, "looped", levels[-1])
+    return from_physical(drawn, levels)
 
 
 # -- the report ---------------------------------------------------------------------------------------

@@ -240,8 +240,33 @@ def _bind(owner, attribute, fn):
     _MADE.append((owner, attribute, fn))
 
 
+_bindings_cache = None  # (namespaces' shape when scanned, the bindings found): what bindings() returns
+
+
 def bindings():
-    """Every op binding now in place: those bind_all made, then the adopted hand-bound ones."""
+    """Every op binding now in place: those bind_all made, then the adopted hand-bound ones.
+
+    The scan reads every attribute of Tensor, torsh and the adopted namespaces (~2 ms, paid by each vmap
+    call), so its result is kept while nothing was added (the namespaces' sizes and bind_all's list) and every
+    binding found still holds its function (an identity check each; a rebound name rescans)."""
+    global _bindings_cache
+    shape = _namespaces_shape()
+    cached = _bindings_cache
+    if cached is None or cached[0] != shape or not all(
+            b.owner.__dict__.get(b.attribute) is b.fn for b in cached[1]):
+        cached = _bindings_cache = (shape, tuple(_scan_bindings()))
+    return list(cached[1])
+
+
+def _namespaces_shape():
+    """What grows when a binding is added: bind_all's list, Tensor's, torsh's and each adopted module's dict."""
+    from .._tensor import Tensor
+    adopted = tuple(len(vars(module)) if (module := sys.modules.get(name)) is not None else -1
+                    for name, _ in _ADOPTED_NAMESPACES)
+    return len(_MADE), len(Tensor.__dict__), len(vars(sys.modules["torsh"])), adopted
+
+
+def _scan_bindings():
     from .._tensor import Tensor
     torsh = sys.modules["torsh"]
     found, seen = [], set()
@@ -293,15 +318,32 @@ def subscribe(listener):
                 raise RuntimeError("the ops are already observed by another listener")
             _depth += 1
             return
-        for binding in bindings():
-            key = (listener, id(binding.owner), binding.attribute, binding.fn)
-            wrapper = _wrappers.get(key)
-            if wrapper is None:
-                wrapper = _wrappers[key] = listener(binding)
-                _WRAPPERS_SET.add(wrapper)
-            setattr(binding.owner, binding.attribute, wrapper)
-            _swapped.append((binding.owner, binding.attribute, binding.fn, wrapper))
+        for owner, attribute, _, wrapper in _swap_plan(listener):
+            setattr(owner, attribute, wrapper)
+        _swapped[:] = _swap_plans[listener][1]
         _listener, _depth = listener, 1
+
+
+_swap_plans = {}  # listener -> (the cached bindings it was made for, [(owner, attribute, original, wrapper)])
+
+
+def _swap_plan(listener):
+    """The swaps subscribing ``listener`` makes: rebuilt only when bindings() found something new."""
+    bindings()
+    found = _bindings_cache[1]
+    plan = _swap_plans.get(listener)
+    if plan is None or plan[0] is not found:
+        plan = _swap_plans[listener] = (found, [(b.owner, b.attribute, b.fn, _wrapper(listener, b)) for b in found])
+    return plan[1]
+
+
+def _wrapper(listener, binding):
+    key = (listener, id(binding.owner), binding.attribute, binding.fn)
+    wrapper = _wrappers.get(key)
+    if wrapper is None:
+        wrapper = _wrappers[key] = listener(binding)
+        _WRAPPERS_SET.add(wrapper)
+    return wrapper
 
 
 def unsubscribe(listener):

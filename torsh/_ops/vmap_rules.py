@@ -14,7 +14,7 @@ from .._tensor import Tensor
 from ..autograd.function import Function
 from . import registry
 from ._helpers import normalize_dim
-from .batched_tensor import RULES, BatchedTensor, DATA_DEPENDENT, batched_at, check_inplace, unwrap
+from .batched_tensor import RULES, BatchedTensor, DATA_DEPENDENT, active_levels, batched_at, check_inplace, unwrap
 from .jvp_rules import _unary_node_class
 
 BOOLEAN_MASK = ("vmap: We do not support batching operators that can support dynamic shape. Attempting to batch "
@@ -736,6 +736,118 @@ def layer_norm(call, args, kwargs):
     if weight is not None:
         out = out * weight
     return out if bias is None else out + bias
+
+
+BATCH_NORM_UNBATCHED_STATS = (
+    "Batch norm got a batched tensor as input while the running_mean or running_var, which will be updated in "
+    "place, were not batched.\nIf you are using a module and do not need eval mode, please set "
+    "`track_running_stats` to be False.If you are using a prebuilt module and do not need eval mode, please see the "
+    "functorch website for resources on how to patch your module to work with vmap")
+
+
+@_rule("batch_norm")
+def batch_norm(call, args, kwargs):
+    """The vmap batch folded into the channels: samples (N, C, *S) -> one (N, B*C, *S) batch norm, so each
+    sample keeps its own statistics (training) or running stats (eval); per-channel tensors are stacked
+    [B, C] -> [B*C] (batched running stats as a view, so the training update writes each sample's row)."""
+    names = ("input", "running_mean", "running_var", "weight", "bias", "training", "momentum", "eps")
+    bound = dict(zip(names, args), **kwargs)
+    x, level = bound["input"], call.level
+    training = bound.get("training", False)
+    stats = (bound.get("running_mean"), bound.get("running_var"))
+    if training and batched_at(x, level) and any(s is not None and not batched_at(s, level) for s in stats):
+        raise RuntimeError(BATCH_NORM_UNBATCHED_STATS)
+    if not isinstance(x, Tensor) or x.dim() < 2:
+        return NotImplemented  # the op's own error, per sample
+    per_channel = {}
+    for name in ("running_mean", "running_var", "weight", "bias"):
+        folded = _fold_channels(bound.get(name), level, in_place=training and name.startswith("running"))
+        if folded is NotImplemented:
+            return NotImplemented
+        per_channel[name] = folded
+    px, x_batched = unwrap(x, level)
+    if not x_batched:
+        px = px.unsqueeze(0).expand(level.size, *px.shape)
+    size, n, channels = px.shape[0], px.shape[1], px.shape[2]
+    spatial = tuple(px.shape[3:])
+    folded_x = px.transpose(0, 1).reshape((n, size * channels) + spatial)
+    rest = {k: bound[k] for k in ("training", "momentum", "eps") if k in bound}
+    out = call(folded_x, per_channel["running_mean"], per_channel["running_var"], per_channel["weight"],
+               per_channel["bias"], **rest)
+    return level.wrap(out.reshape((n, size, channels) + spatial).transpose(0, 1))
+
+
+def _fold_channels(t, level, in_place):
+    """A per-channel tensor for the folded batch norm: [B*C]; a view of the physical one when it is updated."""
+    if t is None:
+        return None
+    pt, t_batched = unwrap(t, level)
+    if not t_batched:
+        return pt.repeat(level.size)
+    if in_place and (isinstance(pt, BatchedTensor) or not pt.is_contiguous()):
+        return NotImplemented  # no view of it to update: the loop writes each sample's
+    return pt.view(-1) if in_place else pt.reshape(-1)
+
+
+_DROPOUT_SCALES_ONLY = ("dropout",)  # dropout(ones) is the mask times 1/(1-p): 'same' multiplies by it
+
+
+@_rule("dropout", "alpha_dropout")
+def dropout(call, args, kwargs):
+    """Elementwise dropouts: 'different' draws one mask over the physical tensor (a new one per sample); 'same'
+    draws one sample's mask and multiplies every sample by it; 'error' raises as soon as a mask is drawn."""
+    names = ("input", "p", "training", "inplace")
+    bound = dict(zip(names, args), **kwargs)
+    defaults = {"dropout": True, "alpha_dropout": False}
+    x, p = bound["input"], bound.get("p", 0.5)
+    training = bound.get("training", defaults[call.name])
+    if not _only_first_batched(call, args, kwargs) or bound.get("inplace"):
+        return NotImplemented
+    phys = x._value
+    if not training or p == 0 or call.level.randomness == "different":
+        return call.wrap(call(phys, p, training))
+    if p == 1 and call.name == "dropout":
+        return call.wrap(phys * 0.0)  # PyTorch draws no mask: no error in 'error' mode
+    if call.level.randomness == "same" and call.name in _DROPOUT_SCALES_ONLY and not _any_different_level():
+        scaled_mask = call(phys.new_ones(tuple(x.shape)), p, training)
+        return call.wrap(phys * scaled_mask)
+    return NotImplemented  # 'error' (the loop's first draw raises), 'same' alpha dropout (the loop rewinds)
+
+
+def _any_different_level():
+    """An outer vmap drawing per sample: one unbatched mask would be shared across its samples too."""
+    return any(level.randomness == "different" for level in active_levels())
+
+
+@_rule("einsum")
+def einsum(call, args, kwargs):
+    """The batch as one more subscript: a letter not in the equation, first in every batched operand
+    (``...`` included: the batch dim is the physical tensor's first) and in the output."""
+    if kwargs or not args or not isinstance(args[0], str):
+        return NotImplemented  # einsum(op, [0, 1], ...) sublists
+    equation, operands = args[0].replace(" ", ""), args[1:]
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    lhs, arrow, rhs = equation.partition("->")
+    specs = lhs.split(",")
+    letter = next((c for c in _SUBSCRIPTS if c not in equation), None)
+    if len(specs) != len(operands) or letter is None or not all(isinstance(o, Tensor) for o in operands):
+        return NotImplemented  # the op's own error, per sample
+    output = rhs if arrow else _implicit_output(specs)
+    level = call.level
+    physical = [unwrap(o, level)[0] for o in operands]
+    batched = ",".join(letter + spec if batched_at(o, level) else spec for spec, o in zip(specs, operands))
+    return call.wrap(call(f"{batched}->{letter}{output}", *physical))
+
+
+_SUBSCRIPTS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _implicit_output(specs):
+    """einsum's output when the equation has no '->': the ellipsis, then the letters used once, sorted."""
+    letters = "".join(specs).replace("...", "")
+    ellipsis = "..." if any("..." in spec for spec in specs) else ""
+    return ellipsis + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
 
 
 @_rule("pad")
