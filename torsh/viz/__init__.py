@@ -4,7 +4,8 @@
 ``record_modules(model)`` stamps the nodes created inside each module so the graph can group
 them by module path. ``kernel_stats()`` is a JSON-able snapshot (docs/schemas/stats.schema.json).
 ``module_view(prof, model)``: time and memory per nn.Module of a ``profile(with_modules=True)``,
-as a collapsible tree (its numbers: ``module_tree``).
+as a collapsible tree (its numbers: ``module_tree``); ``StatsPublisher`` (``_publisher.py``) pushes
+kernel_stats to the JupyterLab side panel while cells run.
 
 Widgets (ipywidgets + plotly, imported only when first used, so ``import torsh`` stays free
 of them): ``graph_view``, ``trace_view``, ``MemoryTimeline``, ``DispatchView``, ``Dashboard``.
@@ -28,7 +29,7 @@ TRACE_MIME_TYPE = "application/vnd.torsh.trace+json"
 _LAZY = {"graph_view": "_graph_view", "GraphView": "_graph_view", "trace_view": "_trace_view",
          "TraceView": "_trace_view", "MemoryTimeline": "memory_view", "DispatchView": "dispatch_view",
          "Dashboard": "dashboard", "kernel_stats": "stats"}
-_LAZY.update(module_view="_module_view", ModuleView="_module_view")
+_LAZY.update(module_view="_module_view", ModuleView="_module_view", StatsPublisher="_publisher")
 
 
 def __getattr__(name):
