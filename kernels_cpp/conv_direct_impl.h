@@ -85,17 +85,19 @@ void forward_blocks(const float* xb, const Plan& p, const Geometry& g, const Lay
     }
 }
 
-// NO output channels x NK taps of the weight gradient over all positions of one sample: NO*NK
-// accumulators in registers (lanes = positions), added at the end to the vector partial sums
-// ``part`` (L floats per (channel, tap)), whose lanes are summed once after the last sample.
+// NO output channels x NK taps of the weight gradient over all positions of ``count`` samples (padded
+// buffers ``xstep`` floats apart, output gradients ``gstep`` apart): NO*NK accumulators in registers
+// (lanes = positions), added at the end to the vector partial sums ``part`` (L floats per (channel, tap)),
+// whose lanes are summed once after the last sample.
 template <int NO, int NK>
 void weight_tile(const float* xb, const float* gys, long plane, const long* toff, const Plan& p, Mask tail,
-                 float* part, long taps) {
+                 float* part, long taps, long count, long xstep, long gstep) {
     V acc[NO][NK];
 #pragma GCC unroll 4
     for (int q = 0; q < NO; ++q)
 #pragma GCC unroll 6
         for (int k = 0; k < NK; ++k) acc[q][k] = vzero();
+    for (long s = 0; s < count; ++s, xb += xstep, gys += gstep) {
     const float* xk[NK];
 #pragma GCC unroll 6
     for (int k = 0; k < NK; ++k) xk[k] = xb + toff[k];
@@ -125,6 +127,7 @@ void weight_tile(const float* xb, const float* gys, long plane, const long* toff
             for (int k = 0; k < NK; ++k) acc[q][k] = vfma(gv, xv[k], acc[q][k]);
         }
     }
+    }
 #pragma GCC unroll 4
     for (int q = 0; q < NO; ++q)
 #pragma GCC unroll 6
@@ -137,32 +140,34 @@ void weight_tile(const float* xb, const float* gys, long plane, const long* toff
 // The taps in chunks of WEIGHT_TAPS (the includer's choice: as many accumulators as its registers
 // hold), then one chunk of the rest
 template <int NO>
-void weight_taps(const float* xb, const float* gys, long plane, const Plan& p, Mask tail, float* part, long taps) {
+void weight_taps(const float* xb, const float* gys, long plane, const Plan& p, Mask tail, float* part, long taps,
+                 long count, long xstep, long gstep) {
     const long* toff = p.toff.data();
     long t = 0;
     for (; t + WEIGHT_TAPS <= taps; t += WEIGHT_TAPS)
-        weight_tile<NO, WEIGHT_TAPS>(xb, gys, plane, toff + t, p, tail, part + t * L, taps);
+        weight_tile<NO, WEIGHT_TAPS>(xb, gys, plane, toff + t, p, tail, part + t * L, taps, count, xstep, gstep);
     switch (taps - t) {
-        case 5: if constexpr (WEIGHT_TAPS > 5) weight_tile<NO, 5>(xb, gys, plane, toff + t, p, tail, part + t * L, taps); break;
-        case 4: if constexpr (WEIGHT_TAPS > 4) weight_tile<NO, 4>(xb, gys, plane, toff + t, p, tail, part + t * L, taps); break;
-        case 3: if constexpr (WEIGHT_TAPS > 3) weight_tile<NO, 3>(xb, gys, plane, toff + t, p, tail, part + t * L, taps); break;
-        case 2: weight_tile<NO, 2>(xb, gys, plane, toff + t, p, tail, part + t * L, taps); break;
-        case 1: weight_tile<NO, 1>(xb, gys, plane, toff + t, p, tail, part + t * L, taps); break;
+        case 5: if constexpr (WEIGHT_TAPS > 5) weight_tile<NO, 5>(xb, gys, plane, toff + t, p, tail, part + t * L, taps, count, xstep, gstep); break;
+        case 4: if constexpr (WEIGHT_TAPS > 4) weight_tile<NO, 4>(xb, gys, plane, toff + t, p, tail, part + t * L, taps, count, xstep, gstep); break;
+        case 3: if constexpr (WEIGHT_TAPS > 3) weight_tile<NO, 3>(xb, gys, plane, toff + t, p, tail, part + t * L, taps, count, xstep, gstep); break;
+        case 2: weight_tile<NO, 2>(xb, gys, plane, toff + t, p, tail, part + t * L, taps, count, xstep, gstep); break;
+        case 1: weight_tile<NO, 1>(xb, gys, plane, toff + t, p, tail, part + t * L, taps, count, xstep, gstep); break;
         default: break;
     }
 }
 
-// One sample's weight gradient added to ``part`` (L lanes per (o, tap))
-void weight_sample(const float* xb, const float* gys, const Plan& p, const Geometry& g, float* part) {
+// The weight gradient of ``count`` samples (see weight_tile) added to ``part`` (L lanes per (o, tap))
+void weight_samples(const float* xb, const float* gys, const Plan& p, const Geometry& g, float* part, long count,
+                    long xstep, long gstep) {
     const long taps = g.taps(), plane = g.plane();
     const Mask tail = vmask(p.tail);
     long o = 0;
-    for (; o + 4 <= g.O; o += 4) weight_taps<4>(xb, gys + o * plane, plane, p, tail, part + o * taps * L, taps);
+    for (; o + 4 <= g.O; o += 4) weight_taps<4>(xb, gys + o * plane, plane, p, tail, part + o * taps * L, taps, count, xstep, gstep);
     float* rest = part + o * taps * L;
     switch (g.O - o) {
-        case 3: weight_taps<3>(xb, gys + o * plane, plane, p, tail, rest, taps); break;
-        case 2: weight_taps<2>(xb, gys + o * plane, plane, p, tail, rest, taps); break;
-        case 1: weight_taps<1>(xb, gys + o * plane, plane, p, tail, rest, taps); break;
+        case 3: weight_taps<3>(xb, gys + o * plane, plane, p, tail, rest, taps, count, xstep, gstep); break;
+        case 2: weight_taps<2>(xb, gys + o * plane, plane, p, tail, rest, taps, count, xstep, gstep); break;
+        case 1: weight_taps<1>(xb, gys + o * plane, plane, p, tail, rest, taps, count, xstep, gstep); break;
         default: break;
     }
 }

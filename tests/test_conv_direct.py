@@ -211,6 +211,7 @@ def test_direct_weight_gradient_has_gradients_itself():
     ((5, 3, 16, 35), (7, 3, 3, 3)),
     ((1, 16, 40, 40), (21, 16, 3, 3)),  # batch 1, 4.8M multiply-adds: the threads share the output channels
     ((3, 2, 6, 6), (3, 2, 3, 3)),       # too little work to wake a second thread
+    ((20, 16, 8, 8), (24, 16, 3, 3)),   # 8 x 8 planes: weight-gradient tiles over groups of 8, 8 and 4 samples
 ])
 def test_any_thread_count_gives_the_same_output(num_threads, xs, ws, isa):
     x, w, b = _inputs(xs, ws, seed=3)
