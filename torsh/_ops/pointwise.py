@@ -141,10 +141,23 @@ class RsubBackward1(Node):
         return (grad * -self.alpha,)
 
 
+class RsubBackward0(Node):  # rsub(tensor, tensor): edges in (input, other) order, as PyTorch's
+    def backward(self, grad):
+        return (_grad_if(self, 0, lambda: sum_to(grad * -self.alpha, self.shapes[0])),
+                _grad_if(self, 1, lambda: sum_to(grad, self.shapes[1])))
+
+
 def rsub(input, other, alpha=1):
-    """other - alpha * input; ``other`` a scalar here (the reflected operator ``2 - t``)."""
+    """other - alpha * input (the reflected operator ``2 - t`` when ``other`` is a scalar)."""
     if is_tensor(other):
-        return sub(other, input, alpha=alpha)
+        if not needs_grad(input, other):
+            return sub(other, input, alpha=alpha)
+        with no_grad():
+            result = sub(other, input, alpha=alpha)
+        node = RsubBackward0()
+        node.alpha, node.shapes = alpha, (input.shape, other.shape)
+        record(node, (input, other), (result,))
+        return result
     with no_grad():
         result = sub(other, input, alpha=alpha)
     if needs_grad(input):
@@ -292,7 +305,7 @@ def remainder(input, other, *, out=None):
         _check_int_zero_division(b)
     result = _wrap_result(np.asarray(_numpy_binary(np.mod, a, b)), rt)
     if needs_grad(input, other):
-        node = RemainderBackward0()
+        node = RemainderBackward1() if is_tensor(other) else RemainderBackward0()
         node.shapes = (_shape(input), _shape(other))
         node.other = other
         record(node, (input, other), (result,))
@@ -307,6 +320,9 @@ class RemainderBackward0(Node):
         b = self.other if b is None else b
         return (_grad_if(self, 0, lambda: sum_to(grad, self.shapes[0])),
                 _grad_if(self, 1, lambda: sum_to(-grad * floor_divide(a, b), self.shapes[1])))
+
+
+RemainderBackward1 = type("RemainderBackward1", (RemainderBackward0,), {})  # PyTorch's tensor-tensor overload
 
 
 # -- pow -----------------------------------------------------------------------------------
@@ -756,7 +772,14 @@ class ClampBackward1(Node):
         return grad_x, grad_lo, grad_hi
 
 
-def clamp(input, min=None, max=None, *, out=None):
+# PyTorch's node names: (bounds are numbers, some bound is a tensor)
+ClampBackward0 = type("ClampBackward0", (ClampBackward1,), {})
+_CLAMP_NODES = (ClampBackward1, ClampBackward0)
+_CLAMP_MIN_NODES = (type("ClampMinBackward0", (ClampBackward1,), {}), type("ClampMinBackward1", (ClampBackward1,), {}))
+_CLAMP_MAX_NODES = (type("ClampMaxBackward0", (ClampBackward1,), {}), type("ClampMaxBackward1", (ClampBackward1,), {}))
+
+
+def clamp(input, min=None, max=None, *, out=None, _nodes=_CLAMP_NODES):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     rt = _dtype.result_type_of(input, min, max)
@@ -770,7 +793,7 @@ def clamp(input, min=None, max=None, *, out=None):
         value = data.copy()
     result = wrap(np.asarray(value, dtype=rt.np))
     if needs_grad(input, min, max):
-        node = ClampBackward1()
+        node = _nodes[is_tensor(min) or is_tensor(max)]()
         node.bounds = (None if is_tensor(min) else min, None if is_tensor(max) else max)
         node.shapes = (_shape(input), _shape(min), _shape(max))
         record(node, (input, min, max), (result,))
@@ -783,18 +806,39 @@ clip = clamp
 
 
 def clamp_min(input, min):
-    return clamp(input, min=min)
+    return clamp(input, min=min, _nodes=_CLAMP_MIN_NODES)
 registry.register(clamp_min, inplace=True)
 
 
 def clamp_max(input, max):
-    return clamp(input, max=max)
+    return clamp(input, max=max, _nodes=_CLAMP_MAX_NODES)
 registry.register(clamp_max, inplace=True)
+
+
+class LerpBackward0(Node):  # a number as weight
+    def backward(self, grad):
+        input, end, weight = self.saved_tensors
+        weight = self.weight if weight is None else weight
+        return (_grad_if(self, 0, lambda: sum_to(grad * (1 - weight), self.shapes[0])),
+                _grad_if(self, 1, lambda: sum_to(grad * weight, self.shapes[1])),
+                _grad_if(self, 2, lambda: sum_to(grad * (end - input), self.shapes[2])))
+
+
+LerpBackward1 = type("LerpBackward1", (LerpBackward0,), {})  # a tensor as weight
 
 
 def lerp(input, end, weight):
     broadcast_shapes(_shape(input), _shape(end), _shape(weight))  # PyTorch names the sizes in this order
-    return input + weight * (end - input)
+    if not needs_grad(input, end, weight):
+        return input + weight * (end - input)
+    with no_grad():
+        result = input + weight * (end - input)
+    weight_is_tensor = is_tensor(weight)
+    node = LerpBackward1() if weight_is_tensor else LerpBackward0()
+    node.weight, node.shapes = weight, (_shape(input), _shape(end), _shape(weight))
+    record(node, (input, end, weight), (result,))
+    node.save_for_backward(input, end, weight if weight_is_tensor else None)
+    return result
 registry.register(lerp, inplace=True)
 
 

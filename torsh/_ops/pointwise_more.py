@@ -52,8 +52,12 @@ def _as_t(x, rt):
     return x if is_tensor(x) else wrap(np.asarray(x, dtype=rt.np))
 
 
-def _make_binary(name, np_fn, grads, node_name, *, to_float=True):
-    """A binary op whose gradients are ``grads(grad, a, b, out) -> (grad_a, grad_b)`` in torsh ops."""
+def _make_binary(name, np_fn, grads, node_name, *, to_float=True, scalar_nodes=(None, None)):
+    """A binary op whose gradients are ``grads(grad, a, b, out) -> (grad_a, grad_b)`` in torsh ops.
+
+    ``scalar_nodes``: PyTorch's node names for the overloads with a Python number as input / as other
+    (``FmodBackward0`` for ``fmod(t, 2)``), where they differ from the tensor-tensor one's.
+    """
 
     def backward(self, grad):
         a, b, out = self.saved_tensors
@@ -61,7 +65,14 @@ def _make_binary(name, np_fn, grads, node_name, *, to_float=True):
         return (None if ga is None else sum_to(ga, self.shapes[0]),
                 None if gb is None else sum_to(gb, self.shapes[1]))
 
-    node_cls = type(node_name, (Node,), {"backward": backward, "__module__": __name__})
+    def node_class(cls_name):
+        return type(cls_name, (Node,), {"backward": backward, "__module__": __name__})
+
+    node_cls = node_class(node_name)
+    # node class by (input is a tensor, other is a tensor)
+    node_classes = {(True, True): node_cls,
+                    (False, True): node_class(scalar_nodes[0]) if scalar_nodes[0] else node_cls,
+                    (True, False): node_class(scalar_nodes[1]) if scalar_nodes[1] else node_cls}
 
     tensors_only = name in _TENSORS_ONLY
 
@@ -73,7 +84,7 @@ def _make_binary(name, np_fn, grads, node_name, *, to_float=True):
             value = _numpy_binary(np_fn, _arr(input, rt), _arr(other, rt))
         result = wrap(np.asarray(value, dtype=rt.np))
         if needs_grad(input, other):
-            node = node_cls()
+            node = node_classes[is_tensor(input), is_tensor(other)]()
             node.shapes = (np.shape(_arr(input, rt)), np.shape(_arr(other, rt)))
             record(node, (input, other), (result,))
             node.save_for_backward(_as_t(input, rt), _as_t(other, rt), result)
@@ -140,7 +151,7 @@ def _np_fmod(a, b):
 fmod = _make_binary(
     "fmod", _np_fmod,
     lambda g, a, b, y, wa, wb: _only(wa, wb, lambda: g, lambda: -g * (a / b).trunc()),
-    "FmodBackward1", to_float=False)
+    "FmodBackward1", to_float=False, scalar_nodes=(None, "FmodBackward0"))
 registry.register(fmod, "fmod", inplace=True, out="copy")
 
 
@@ -182,7 +193,8 @@ def _xlogy_grads(g, a, b, y, wa, wb):
                  lambda: g * a / b)
 
 
-xlogy = _make_binary("xlogy", sps.xlogy, _xlogy_grads, "XlogyBackward0")
+xlogy = _make_binary("xlogy", sps.xlogy, _xlogy_grads, "XlogyBackward0",
+                     scalar_nodes=("XlogyBackward1", "XlogyBackward2"))
 registry.register(xlogy, "xlogy", inplace=True, out="copy")
 
 
@@ -191,7 +203,8 @@ def _xlog1py_grads(g, a, b, y, wa, wb):
                  lambda: g * a / (b + 1))
 
 
-xlog1py = _make_binary("xlog1py", sps.xlog1py, _xlog1py_grads, "SpecialXlog1PyBackward0")
+xlog1py = _make_binary("xlog1py", sps.xlog1py, _xlog1py_grads, "SpecialXlog1PyBackward0",
+                       scalar_nodes=("SpecialXlog1PyBackward1", "SpecialXlog1PyBackward2"))
 
 
 def _copysign_grads(g, a, b, y, wa, wb):
@@ -200,7 +213,8 @@ def _copysign_grads(g, a, b, y, wa, wb):
                  lambda: zeros_like(g))
 
 
-copysign = _make_binary("copysign", np.copysign, _copysign_grads, "CopysignBackward0")
+copysign = _make_binary("copysign", np.copysign, _copysign_grads, "CopysignBackward0",
+                        scalar_nodes=(None, "CopysignBackward1"))
 registry.register(copysign, "copysign", inplace=True, out="copy")
 
 

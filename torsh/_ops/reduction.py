@@ -437,45 +437,13 @@ def _np_logsumexp_rows(rows):
     return _np_logsumexp(rows, (1,), False)
 
 
-class NormBackward1(Node):
-    """2-norm: x / ||x||, with zero gradient where the norm is zero (as PyTorch)."""
-
-    def backward(self, grad):
-        x, result = self.saved_tensors
-        r = result if self.keepdim else _keep(result, self.dims, x.ndim)
-        from .pointwise import where
-        scale = where(r == 0, 0.0, 1.0 / where(r == 0, 1.0, r))
-        return (_expand_back(grad, self.dims, self.keepdim, self.shape) * x * scale,)
-
-
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
-    if dtype is not None:
-        input = input.to(dtype)
-    if not (input.dtype.is_floating_point or input.dtype.is_complex):
-        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got {dtype_name(input.dtype)}")
-    if p is None or p == "fro" or p == 2:
-        data = input._data
-        dims = normalize_dims(dim, data.ndim)
-        value = np.sqrt(np.sum(np.abs(data) ** 2, axis=dims, keepdims=keepdim))
-        result = wrap(np.asarray(value, dtype=input.dtype.to_real().np))
-        if needs_grad(input):
-            node = NormBackward1()
-            node.dims, node.keepdim, node.shape = dims, keepdim, data.shape
-            record(node, (input,), (result,))
-            node.save_for_backward(input, result)
-        return result
+    """torch.norm: every vector norm ('fro' included) is linalg.vector_norm, as PyTorch (its node:
+    LinalgVectorNormBackward0)."""
     if p == "nuc":
         raise NotImplementedError("torsh.norm: the nuclear norm arrives with torsh.linalg")
-    a = input.abs()
-    if p == math.inf or p == "inf":
-        return a.amax(dim if dim is not None else (), keepdim)
-    if p == -math.inf:
-        return a.amin(dim if dim is not None else (), keepdim)
-    if p == 0:
-        return (input != 0).to(input.dtype).sum(dim, keepdim)
-    if p == 1:
-        return a.sum(dim, keepdim)
-    return a.pow(p).sum(dim, keepdim).pow(1.0 / p)
+    from .linalg_ops import vector_norm
+    return vector_norm(input, 2 if p is None or p == "fro" else p, dim, keepdim, dtype=dtype)
 register(norm)
 
 

@@ -48,7 +48,8 @@ class ViewBackward0(Node):
         return (grad.reshape(self.shape),)
 
 
-UnsafeViewBackward0 = type("UnsafeViewBackward0", (ViewBackward0,), {})
+UnsafeViewBackward0 = type("UnsafeViewBackward0", (ViewBackward0,), {})  # reshape after a copy
+ReshapeAliasBackward0 = type("ReshapeAliasBackward0", (ViewBackward0,), {})  # reshape viewing a non-contiguous tensor
 
 
 def _try_view(data, shape):
@@ -87,8 +88,9 @@ def _view_dtype(input, dtype):
 def reshape(input, *args, shape=None):
     shape = _infer_shape(_sizes(args if shape is None else (shape,)), input._data.size)
     array = _try_view(input._data, shape)
-    if array is not None:
-        return _view(input, array, ViewBackward0, lambda t: t.reshape(shape), shape=input._data.shape)
+    if array is not None:  # PyTorch: a view of a contiguous tensor, else _reshape_alias
+        node_cls = ViewBackward0 if input._data.flags.c_contiguous else ReshapeAliasBackward0
+        return _view(input, array, node_cls, lambda t: t.reshape(shape), shape=input._data.shape)
     result = wrap(np.ascontiguousarray(input._data).reshape(shape))
     if needs_grad(input):
         node = UnsafeViewBackward0()
