@@ -96,6 +96,8 @@ DEFERRED_UP = "points up the layers, deferred to call time so that import works 
 DEFERRED_DOWN = "points down, deferred to call time (import cycle through the package root or heavy module)"
 # function-local imports of torsh modules: (module, imported module): why
 ALLOWED_LOCAL = {
+    ('torsh.profiler._module_scopes', 'torsh.nn.modules.module'): DEFERRED_DOWN,  # nn imports much of torsh
+    ('torsh.viz._live', 'torsh.viz._static'): DEFERRED_DOWN,  # _static loads plotly: only when a view is shown
     ('torsh._ops.registry', 'torsh'): DEFERRED_UP,
     ('torsh._random', 'torsh._ops.creation'): DEFERRED_UP,
     ('torsh._tensor', 'torsh._ops._helpers'): DEFERRED_UP,
@@ -148,18 +150,7 @@ ALLOWED_LOCAL = {
     ('torsh.nn.utils.fusion', 'torsh._ops.creation'): DEFERRED_DOWN,
     ('torsh.nn.utils.weight_norm', 'torsh._random'): DEFERRED_DOWN,
     ('torsh.optim._fused', 'torsh._tensor'): DEFERRED_DOWN,
-    ('torsh.optim.adadelta', 'torsh.autograd.grad_mode'): DEFERRED_DOWN,
-    ('torsh.optim.adagrad', 'torsh.autograd.grad_mode'): DEFERRED_DOWN,
-    ('torsh.optim.adam', 'torsh.autograd.grad_mode'): DEFERRED_DOWN,
-    ('torsh.optim.adamax', 'torsh.autograd.grad_mode'): DEFERRED_DOWN,
-    ('torsh.optim.asgd', 'torsh.autograd.grad_mode'): DEFERRED_DOWN,
-    ('torsh.optim.nadam', 'torsh.autograd.grad_mode'): DEFERRED_DOWN,
     ('torsh.optim.optimizer', 'torsh._ops.creation'): DEFERRED_DOWN,
-    ('torsh.optim.radam', 'torsh.autograd.grad_mode'): DEFERRED_DOWN,
-    ('torsh.optim.rmsprop', 'torsh.autograd.grad_mode'): DEFERRED_DOWN,
-    ('torsh.optim.rprop', 'torsh.autograd.grad_mode'): DEFERRED_DOWN,
-    ('torsh.optim.sgd', 'torsh.autograd.grad_mode'): DEFERRED_DOWN,
-    ('torsh.optim.sparse_adam', 'torsh.autograd.grad_mode'): DEFERRED_DOWN,
     ('torsh.testing._comparison', 'torsh._ops.creation'): DEFERRED_DOWN,
     ('torsh.testing._comparison', 'torsh._tensor'): DEFERRED_DOWN,
     ('torsh.utils.checkpoint', 'torsh._tensor'): DEFERRED_DOWN,
