@@ -10,11 +10,15 @@ order of derivative works:
 ``pads`` is a tuple of (low, high) zero paddings per spatial dim; ``groups`` splits the
 channels. Backward nodes are named ``ConvolutionBackward0`` as in PyTorch.
 
-For 2-D, im2col and col2im have compiled variants in the ``conv`` kernel family (dispatch ops
-``im2col2d`` and ``col2im2d``; the ``im2col2d`` record of a forward covers its whole pipeline:
-im2col, GEMMs, bias); the GEMMs stay on NumPy's BLAS, cut over the threads by batch parts with
-one BLAS thread each (torsh.backend.threads). The ops' graphs do not depend on the variant or the
-column layout, so higher-order gradients work either way.
+float32 2-D convolutions without groups or dilation run on the direct kernels of the C++ family
+``conv_direct`` (dispatch ops ``conv2d_direct`` and ``conv2d_direct_weight_grad``): forward, weight
+gradient, and the input gradient as a convolution with the flipped kernel (one per phase of dx when
+strided), so no column matrix is made or kept. The others take im2col + GEMMs: for 2-D, im2col and
+col2im have compiled variants in the ``conv`` kernel family (dispatch ops ``im2col2d`` and
+``col2im2d``; the ``im2col2d`` record of a forward covers its whole pipeline: im2col, GEMMs, bias);
+the GEMMs stay on NumPy's BLAS, cut over the threads by batch parts with one BLAS thread each
+(torsh.backend.threads). The ops' graphs do not depend on the variant or the column layout, so
+higher-order gradients work either way.
 """
 import math
 
