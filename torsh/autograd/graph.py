@@ -230,7 +230,7 @@ class Node:
             raise RuntimeError(SECOND_BACKWARD_ERROR)
         if self._saved is None:
             return ()
-        return tuple(None if s is None else s.unpack(self) for s in self._saved)
+        return tuple([None if s is None else s.unpack(self) for s in self._saved])  # a list: no generator frame
 
     def _release(self):
         if _forward is not None:  # pending tangents may still read this node's saved tensors
