@@ -1,22 +1,34 @@
 // The "ToRSh" side panel (package.json "extension"): live memory and dispatch counts of the
 // current notebook's kernel, polled every 2 s with a silent execute while the panel is visible
 // (poll.ts). Memory is shown only if the kernel already counts it: a button turns counting on.
+// A poll waits behind a running cell, so once torsh answers, the panel opens a comm and the kernel
+// pushes its stats twice a second from a thread (torsh/viz/_publisher.py), also while cells run;
+// polls pause meanwhile. Hiding the panel or switching notebooks closes the comm.
 
 import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { INotebookTracker } from '@jupyterlab/notebook';
-import { KernelMessage } from '@jupyterlab/services';
+import { Kernel, KernelMessage } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
 
 import { formatBytes } from './graph-layout';
 import { htmlEl } from './svg';
 import { PollSchedule } from './poll';
-import { KernelStats, parseStats, START_MEMORY_CODE, STATS_CODE } from './stats';
+import { checkStats, KernelStats, LIVE_CODE, LIVE_TARGET, parseStats, START_MEMORY_CODE, STATS_CODE } from './stats';
 
 const POLL_MS = 2000;
+const LIVE_MS = 500; // what the panel asks of the kernel's feed (the kernel never goes faster)
+
+/** The comm on which a kernel pushes its stats, with that kernel. */
+interface LiveFeed {
+  comm: Kernel.IComm;
+  kernel: Kernel.IKernelConnection;
+}
 
 export class TorshPanel extends Widget {
-  readonly polls = new PollSchedule(() => void this.poll(), POLL_MS);
+  readonly polls = new PollSchedule(() => void this.poll(), POLL_MS, undefined, () => this.isLive());
   private busy = false;
+  private live: LiveFeed | null = null;
+  private opening = false;
   private readonly status: HTMLElement;
   private readonly body: HTMLElement;
 
@@ -37,11 +49,84 @@ export class TorshPanel extends Widget {
 
   protected onAfterHide(): void {
     this.polls.hidden(); // nobody looks: do not keep the kernel busy
+    this.stopLive();
   }
 
   dispose(): void {
     this.polls.hidden();
+    this.stopLive();
     super.dispose();
+  }
+
+  /** Another notebook became current: drop the old kernel's feed, show the new kernel if visible. */
+  notebookChanged(): void {
+    this.stopLive();
+    this.polls.notebookChanged();
+  }
+
+  private currentKernel(): Kernel.IKernelConnection | null {
+    return this.notebooks.currentWidget?.sessionContext.session?.kernel ?? null;
+  }
+
+  /** True while the current kernel pushes its stats on an open comm. */
+  isLive(): boolean {
+    return this.live !== null && !this.live.comm.isDisposed && this.live.kernel === this.currentKernel();
+  }
+
+  /** Ask the kernel for its feed (torsh is imported there: a poll just answered), if visible and not yet live. */
+  private async startLive(kernel: Kernel.IKernelConnection): Promise<void> {
+    if (this.opening || this.isLive() || !this.polls.active) {
+      return;
+    }
+    this.opening = true;
+    this.stopLive();
+    try {
+      const reply = await kernel.requestExecute({ code: LIVE_CODE, silent: true, store_history: false }).done;
+      if (reply.content.status !== 'ok' || !this.polls.active || kernel !== this.currentKernel()) {
+        return; // an older torsh without the feed keeps being polled
+      }
+      const comm = kernel.createComm(LIVE_TARGET);
+      comm.onMsg = msg => this.showLive_(comm, msg.content.data);
+      comm.onClose = () => {
+        if (this.live?.comm === comm) {
+          this.live = null;
+        }
+      };
+      this.live = { comm, kernel };
+      comm.open({ interval_ms: LIVE_MS }).done.catch(() => undefined);
+    } catch {
+      this.live = null; // polling goes on
+    } finally {
+      this.opening = false;
+    }
+  }
+
+  /** Close the feed: the kernel stops its publisher thread (once it handles the close). */
+  stopLive(): void {
+    const live = this.live;
+    this.live = null;
+    this.status.classList.remove('torsh-live');
+    if (live && !live.comm.isDisposed) {
+      try {
+        live.comm.close().done.catch(() => undefined);
+      } catch {
+        // the kernel is gone: nothing to stop
+      }
+    }
+  }
+
+  private showLive_(comm: Kernel.IComm, data: unknown): void {
+    if (this.live?.comm !== comm) {
+      return;
+    }
+    const result = checkStats(data);
+    if ('error' in result) {
+      this.status.textContent = result.error;
+      return;
+    }
+    this.status.textContent = `kernel ${this.live.kernel.name}, live, updated ${new Date().toLocaleTimeString()}`;
+    this.status.classList.add('torsh-live');
+    this.show_(result.stats);
   }
 
   /** One request at a time: a kernel busy with a long cell queues it, and we wait for it. */
@@ -78,7 +163,9 @@ export class TorshPanel extends Widget {
       this.body.replaceChildren();
     } else {
       this.status.textContent = `kernel ${kernel.name}, updated ${new Date().toLocaleTimeString()}`;
+      this.status.classList.remove('torsh-live');
       this.show_(result.stats);
+      void this.startLive(kernel);
     }
   }
 
@@ -153,7 +240,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
   activate: (app: JupyterFrontEnd, notebooks: INotebookTracker) => {
     const panel = new TorshPanel(notebooks);
     app.shell.add(panel, 'right', { rank: 900 });
-    notebooks.currentChanged.connect(() => panel.polls.notebookChanged()); // ignored while hidden
+    notebooks.currentChanged.connect(() => panel.notebookChanged()); // polls only if visible
   }
 };
 

@@ -1,6 +1,7 @@
 // When the side panel asks the kernel for stats: every POLL_MS while it is visible, once when it
 // is shown, and on a notebook switch only if visible. A hidden panel sends nothing, so a kernel
-// nobody watches runs no extra code. Pure (the timer is injected) so vitest can drive it.
+// nobody watches runs no extra code. While the kernel pushes stats itself (the live comm, see
+// panel.ts), timer ticks send nothing either. Pure (the timer is injected) so vitest can drive it.
 
 /** The two timer calls used; the browser's by default, a fake one in tests. */
 export interface IntervalTimer {
@@ -19,8 +20,16 @@ export class PollSchedule {
   constructor(
     private readonly poll: () => void,
     private readonly intervalMs: number,
-    private readonly timer: IntervalTimer = globalTimer
+    private readonly timer: IntervalTimer = globalTimer,
+    /** True while the kernel pushes its stats: ticks are skipped, the panel need not ask. */
+    private readonly pushed: () => boolean = () => false
   ) {}
+
+  private readonly tick = (): void => {
+    if (!this.pushed()) {
+      this.poll();
+    }
+  };
 
   /** True while the panel is visible (and so polling). */
   get active(): boolean {
@@ -32,7 +41,7 @@ export class PollSchedule {
     if (this.active) {
       return;
     }
-    this.handle = this.timer.setInterval(this.poll, this.intervalMs);
+    this.handle = this.timer.setInterval(this.tick, this.intervalMs);
     this.poll();
   }
 

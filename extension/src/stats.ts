@@ -24,6 +24,10 @@ export const START_MEMORY_CODE = "__import__('importlib').import_module('torsh.v
 
 export type StatsResult = { stats: KernelStats } | { error: string };
 
+/** The comm target of the kernel's live feed (torsh/viz/_publisher.py) and what registers it (run silently). */
+export const LIVE_TARGET = 'torsh_stats';
+export const LIVE_CODE = "__import__('importlib').import_module('torsh.viz._publisher').register_target()";
+
 /** The stats (or the reason there are none) from the kernel's stdout. */
 export function parseStats(stdout: string): StatsResult {
   const line = stdout.split('\n').find(l => l.startsWith('TORSH_STATS '));
@@ -36,6 +40,11 @@ export function parseStats(stdout: string): StatsResult {
   } catch {
     return { error: 'unreadable answer from the kernel' };
   }
+  return checkStats(value);
+}
+
+/** A kernel_stats() value as decoded JSON (a poll's answer, or a live comm message's data). */
+export function checkStats(value: any): StatsResult {
   if (value && typeof value.error === 'string') {
     return { error: value.error };
   }

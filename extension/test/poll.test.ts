@@ -1,4 +1,5 @@
-// The side panel's polling decision: no kernel request while the panel is hidden.
+// The side panel's polling decision: no kernel request while the panel is hidden, nor while the
+// kernel pushes its stats (the live comm).
 import { describe, expect, it } from 'vitest';
 
 import { IntervalTimer, PollSchedule } from '../src/poll';
@@ -61,5 +62,22 @@ describe('side panel polling', () => {
     s.shown();
     expect(polls()).toBe(2);
     expect(timer.callbacks.size).toBe(1);
+  });
+
+  it('skips ticks while the kernel pushes its stats and resumes when the feed ends', () => {
+    let count = 0;
+    let pushed = false;
+    const timer = new FakeTimer();
+    const s = new PollSchedule(() => count++, 2000, timer, () => pushed);
+    s.shown();
+    expect(count).toBe(1); // the first poll is what starts the feed
+    pushed = true;
+    timer.tick();
+    timer.tick();
+    expect(count).toBe(1);
+    expect(s.active).toBe(true); // still visible: the timer waits for the feed to end
+    pushed = false; // the comm closed (kernel restarted)
+    timer.tick();
+    expect(count).toBe(2);
   });
 });

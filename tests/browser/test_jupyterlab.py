@@ -294,3 +294,54 @@ if TUTORIALS:
             assert not page_errors(page), page.errors
         finally:
             context.close()
+
+
+# -- the side panel stays live while a cell runs (torsh/viz/_publisher.py) -------------------------
+LIVE_PANEL_CELLS = ["import time\nimport torsh\ntorsh.memory_allocated()  # memory counting on",
+                    "keep = []\nfor _ in range(16):\n    keep.append(torsh.ones(256, 1024))  # +1 MiB\n"
+                    "    time.sleep(0.4)"]
+KERNEL = "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+# Python run silently in the notebook's kernel, its stdout returned
+RUN_SILENTLY = f"""async code => {{ const future = {KERNEL}.requestExecute({{ code, silent: true }}); let out = '';
+  future.onIOPub = m => {{ if (m.header.msg_type === 'stream') out += m.content.text; }};
+  await future.done; return out; }}"""
+
+
+def test_side_panel_numbers_move_while_a_long_cell_runs(browser, lab):
+    import nbformat
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in LIVE_PANEL_CELLS], metadata={
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}})
+    nbformat.write(notebook, str(lab.root / "live_panel.ipynb"))
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(f"{e}\n{e.stack}"))
+    try:
+        open_lab(page, lab, "live_panel.ipynb")
+        page.wait_for_function("() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+                               " const k = w && w.sessionContext && w.sessionContext.session"
+                               " && w.sessionContext.session.kernel; return k && k.status === 'idle'; }",
+                               timeout=LOAD_MS)
+        page.evaluate(RUN_SILENTLY, LIVE_PANEL_CELLS[0])
+        page.evaluate("() => window.jupyterapp.shell.activateById('torsh-panel')")
+        # the first poll answers, then the panel opens the kernel's feed
+        page.locator("#torsh-panel .torsh-panel-status.torsh-live").wait_for(timeout=30_000)
+        page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")  # not awaited
+        page.wait_for_function(f"() => {KERNEL}.status === 'busy'", timeout=10_000)
+        seen = []  # panel's allocated bytes, sampled while the kernel is busy with the cell
+        while page.evaluate(f"() => {KERNEL}.status") == "busy" and len(seen) < 60:
+            seen.append(int(page.locator("#torsh-panel .torsh-allocated").get_attribute("data-bytes")))
+            page.wait_for_timeout(250)
+        shot(page, "side-panel-live")
+        distinct = sorted(set(seen))
+        assert len(distinct) >= 4 and distinct[-1] - distinct[0] >= 3 * 2**20, seen
+        # hidden: the panel closes the comm and the kernel stops its publisher thread
+        page.evaluate("() => window.jupyterapp.shell.collapseRight()")
+        page.wait_for_timeout(300)
+        out = page.evaluate(RUN_SILENTLY, "import threading, torsh.viz._publisher as p\n"
+                                          "print(len(p.publishers()), sum(t.name == 'torsh-stats-publisher'"
+                                          " for t in threading.enumerate()))")
+        assert out.split() == ["0", "0"], out
+        assert error_outputs(page) == [] and not page_errors(page), page.errors
+    finally:
+        context.close()
