@@ -24,7 +24,8 @@ _SORT_KEYS = {"calls": None, "forward": lambda n: -n.forward_us, "backward": lam
               "memory": lambda n: -n.total("forward_allocated_self")}
 _TIME_COLUMNS = ("fwd self", "fwd total", "bwd self", "bwd total")
 _MEMORY_COLUMNS = ("fwd alloc", "kept for bwd", "bwd alloc", "params", "checkpoint saves")
-_ROW = "display:inline-grid;grid-template-columns:{};column-gap:8px;font-size:12px;width:calc(100% - 16px)"
+# every row is the same grid, its first column the fold marker (summaries hide the browser's own)
+_ROW = "display:grid;grid-template-columns:{};column-gap:8px;font-size:12px;list-style:none"
 
 
 def module_view(prof, model=None, sort="calls"):
@@ -74,21 +75,22 @@ def _children(node, sort):
 def tree_html(tree, sort="calls"):
     """The tree as nested ``<details>`` (open down to the second level), one grid row per module."""
     columns = _columns(tree)
-    grid = _ROW.format("minmax(200px,2fr) " + " ".join(["minmax(70px,1fr)"] * (len(columns) - 1)))
-    head = "".join(f"<span style='font-weight:bold'>{html.escape(c)}</span>" for c in columns)
+    grid = _ROW.format("12px minmax(200px,2fr) " + " ".join(["minmax(70px,1fr)"] * (len(columns) - 1)))
+    head = "<span></span>" + "".join(f"<span style='font-weight:bold'>{html.escape(c)}</span>" for c in columns)
     parts = ["<div class='torsh-module-view'>",
              "<div style='font-size:12px;color:#555'>times in microseconds; self = outside child modules; "
              "backward = the backward nodes each module's forward created</div>",
-             f"<div style='{grid};padding-left:16px'>{head}</div>"]
+             f"<div style='{grid}'>{head}</div>"]
     for node in _children(tree.root, sort):
         parts.append(_node_html(node, tree, sort, grid))
     if tree.root.backward_self_us:
-        cells = ["<span>(outside modules)</span>", "<span></span>", "<span></span>", "<span></span>",
+        cells = ["<span></span>", "<span>(outside modules)</span>", "<span></span>", "<span></span>", "<span></span>",
                  f"<span>{tree.root.backward_self_us:,.0f}</span>"]
-        parts.append(f"<div class='torsh-module-root' style='{grid};padding-left:16px'>{''.join(cells)}</div>")
+        parts.append(f"<div class='torsh-module-root' style='{grid}'>{''.join(cells)}</div>")
     suggestion = tree.suggestion() if tree.profile_memory else None
     if suggestion:
-        parts.append(f"<div class='torsh-module-suggestion' style='margin-top:6px'>&#128161; {html.escape(suggestion)}</div>")
+        parts.append(f"<div class='torsh-module-suggestion' style='margin-top:6px;font-size:12px'>"
+                     f"<b>suggestion:</b> {html.escape(suggestion)}</div>")
     if tree.profile_memory and tree.optimizer_allocated:
         parts.append(f"<div style='font-size:12px'>optimizer steps: allocated {human_bytes(tree.optimizer_allocated)}, "
                      f"state kept {human_bytes(tree.optimizer_state)}</div>")
@@ -102,10 +104,11 @@ def _node_html(node, tree, sort, grid):
     cells = name + "".join(f"<span>{html.escape(v)}</span>" for v in _values(node, tree))
     attrs = f"class='torsh-module' data-module='{html.escape(node.name)}' data-path='{html.escape(node.path)}'"
     if not node.children:
-        return f"<div {attrs} style='{grid};padding-left:16px'>{cells}</div>"
+        return f"<div {attrs} style='{grid}'><span></span>{cells}</div>"
     inner = "".join(_node_html(child, tree, sort, grid) for child in _children(node, sort))
     opened = " open" if node.depth <= 2 else ""
-    return f"<details {attrs}{opened}><summary style='{grid}'>{cells}</summary>{inner}</details>"
+    marker = "<span style='cursor:pointer' title='fold / unfold'>&#9656;</span>"
+    return f"<details {attrs}{opened}><summary style='{grid};cursor:pointer'>{marker}{cells}</summary>{inner}</details>"
 
 
 def tree_text(tree):
