@@ -75,3 +75,96 @@ def test_rsub_and_lerp_edges_in_pytorchs_order():
         return [type(f).__name__ if f is not None else None for f, _ in node.next_functions]
     for fn in (lambda lib, a, b: lib.rsub(a, b), lambda lib, a, b: lib.lerp(a, b.detach(), b)):
         assert edges(torsh, fn) == edges(torch_ref, fn)
+
+
+# -- 3. mixed-dtype arithmetic computes in the promoted dtype ---------------------------------------------
+MIXED_CASES = {
+    "add_": lambda lib, t, o: t.add_(o, alpha=0.3337),
+    "sub_": lambda lib, t, o: t.sub_(o, alpha=0.3337),
+    "mul_": lambda lib, t, o: t.mul_(o),
+    "addcmul_": lambda lib, t, o: t.addcmul_(o, o, value=0.3337),
+    "addcdiv_": lambda lib, t, o: t.addcdiv_(o, o + 1, value=0.3337),
+    "add": lambda lib, t, o: lib.add(t, o, alpha=0.3337),
+    "addcmul": lambda lib, t, o: lib.addcmul(t, o, o, value=0.3337),
+    "addcdiv": lambda lib, t, o: lib.addcdiv(t, o, o + 1, value=0.3337),
+    "lerp_0dim_weight": lambda lib, t, o: t.lerp_(o.double() * 2, o[0]),
+}
+
+
+@pytest.mark.parametrize("with_graph", [False, True])
+@pytest.mark.parametrize("case", MIXED_CASES)
+def test_float64_with_bfloat16_operands_computes_in_float64(case, with_graph):
+    def run(lib):
+        t = lib.tensor(np.linspace(0.1, 1.7, 7), dtype=lib.float64, requires_grad=with_graph)
+        t = t * 1 if with_graph else t  # in place on a non-leaf records the graph
+        return MIXED_CASES[case](lib, t, lib.tensor(np.linspace(0.1, 1.7, 7), dtype=lib.bfloat16))
+    # to 1 ulp of float64 (PyTorch's add kernel fuses the multiply-add); bfloat16 scaling was ~1e-6 off
+    assert_close(run(torsh), run(torch_ref), rtol=4e-16, atol=0)
+
+
+@pytest.mark.parametrize("end_dtype, weight", [("bfloat16", 0.5), ("float64", 0.5), ("float32", "float64")])
+def test_lerp_refuses_operands_of_another_dtype(end_dtype, weight):
+    def call(lib):
+        w = weight if isinstance(weight, float) else lib.ones(2, dtype=getattr(lib, weight))
+        return lib.lerp(lib.ones(2), lib.ones(2, dtype=getattr(lib, end_dtype)), w)
+    check_same_error(call)
+
+
+# -- 4. cumsum/cumprod have no bool kernel ------------------------------------------------------------------
+@pytest.mark.parametrize("op", ["cumsum", "cumprod"])
+@pytest.mark.parametrize("input_dtype", ["bool", "float32", "int64"])
+def test_scan_to_bool_raises_as_pytorch(op, input_dtype):
+    check_same_error(lambda lib: getattr(lib, op)(lib.ones(3, dtype=getattr(lib, input_dtype)), 0, dtype=lib.bool))
+
+
+@pytest.mark.parametrize("op", ["cumsum", "cumprod"])
+def test_scan_of_bool_input_still_counts_in_int64(op):
+    def run(lib):
+        return getattr(lib, op)(lib.tensor([True, False, True]), 0)
+    assert_close(run(torsh), run(torch_ref))
+
+
+# -- 5. uint16/uint32/uint64: PyTorch 2.13 compiles few kernels for them -------------------------------------
+LIMITED_UINT_OPS = {
+    "add": lambda lib, a: a + a, "add_number": lambda lib, a: a + 1, "torch_add": lambda lib, a: lib.add(a, a),
+    "add_": lambda lib, a: a.add_(1), "sub": lambda lib, a: a - a, "floor_divide": lambda lib, a: a // a,
+    "remainder": lambda lib, a: a % a, "neg": lambda lib, a: -a, "abs": lambda lib, a: a.abs(),
+    "pow": lambda lib, a: a ** 2, "square": lambda lib, a: a.square(), "lt": lambda lib, a: a < a,
+    "gt_number": lambda lib, a: a > 1, "max": lambda lib, a: a.max(), "min": lambda lib, a: a.min(),
+    "max_dim": lambda lib, a: a.max(0), "maximum": lambda lib, a: lib.maximum(a, a),
+    "argmax": lambda lib, a: a.argmax(), "clamp": lambda lib, a: a.clamp(0, 2), "sign": lambda lib, a: a.sign(),
+    "bitwise_not": lambda lib, a: ~a, "logical_not": lambda lib, a: a.logical_not(),
+    "arange": lambda lib, a: lib.arange(3, dtype=a.dtype), "linspace": lambda lib, a: lib.linspace(0, 2, 3, dtype=a.dtype),
+    "topk": lambda lib, a: a.topk(1), "nonzero": lambda lib, a: a.nonzero(), "dot": lambda lib, a: lib.dot(a, a),
+}
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "uint32", "uint64"])
+@pytest.mark.parametrize("op", LIMITED_UINT_OPS)
+def test_limited_unsigned_dtypes_raise_as_pytorch(op, dtype):
+    check_same_error(lambda lib: LIMITED_UINT_OPS[op](lib, lib.tensor([1, 2, 3], dtype=getattr(lib, dtype))))
+
+
+# what PyTorch does compute on them keeps working
+SUPPORTED_UINT_OPS = {
+    "mul": lambda lib, a: a * a, "div": lambda lib, a: a / a, "eq": lambda lib, a: a == a, "sum": lambda lib, a: a.sum(),
+    "cumsum": lambda lib, a: a.cumsum(0), "bitwise_and": lambda lib, a: a & a, "to_float": lambda lib, a: a.float(),
+    "cat": lambda lib, a: lib.cat([a, a]),
+}
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "uint32", "uint64", "uint8"])
+@pytest.mark.parametrize("op", SUPPORTED_UINT_OPS)
+def test_unsigned_ops_pytorch_supports_still_compute(op, dtype):
+    def run(lib):
+        return SUPPORTED_UINT_OPS[op](lib, lib.tensor([1, 2, 3], dtype=getattr(lib, dtype)))
+    assert_close(run(torsh), run(torch_ref))
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "neg", "abs", "max", "lt", "arange", "clamp", "pow"])
+def test_uint8_keeps_computing(op):
+    ops = {**LIMITED_UINT_OPS, "sub": lambda lib, a: a - 1}
+    def run(lib):
+        return ops[op](lib, lib.tensor([1, 2, 3], dtype=lib.uint8))
+    ours, ref = run(torsh), run(torch_ref)
+    assert_close(ours if not isinstance(ours, tuple) else ours[0], ref if not isinstance(ref, tuple) else ref[0])

@@ -138,11 +138,12 @@ def _on_complex(op, wording="is not supported for complex inputs", error_type=No
 _NEG_BOOL = ("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, "
              "use the `~` or `logical_not()` operator instead.")
 
-# op -> {NumPy dtype kinds ("b" bool, "iu" integers, "c" complex): error for them}, as PyTorch 2.13 on CPU
-# raises it; kinds not listed are supported. Binary ops are looked up with their promoted dtype.
+# op -> {NumPy dtype kinds ("b" bool, "iu" integers, "c" complex; "U": uint16/uint32/uint64, PyTorch's
+# limited-support dtypes): error for them}, as PyTorch 2.13 on CPU raises it; kinds not listed are supported.
+# Binary ops are looked up with their promoted dtype.
 _UNSUPPORTED = {
-    "abs": {"b": _no_kernel("abs_cpu")},
-    "neg": {"b": _fixed(RuntimeError, _NEG_BOOL)},
+    "abs": {"bU": _no_kernel("abs_cpu")},
+    "neg": {"b": _fixed(RuntimeError, _NEG_BOOL), "U": _no_kernel("neg_cpu")},
     "relu": {"b": _fixed(RuntimeError, "Boolean inputs not supported for relu"),
              "c": _fixed(NotImplementedError, "clamp is not supported for complex types")},
     "floor": {"b": _no_kernel("floor_vml_cpu"), "c": _on_complex("floor")},
@@ -150,7 +151,7 @@ _UNSUPPORTED = {
     "trunc": {"b": _no_kernel("trunc_vml_cpu"), "c": _on_complex("trunc")},
     "round": {"bc": _no_kernel("round_vml_cpu")},
     "frac": {"biuc": _no_kernel("frac_cpu")},
-    "sign": {"c": _fixed(NotImplementedError, "Unlike NumPy, torch.sign is not intended to support complex numbers. "
+    "sign": {"U": _no_kernel("sign_cpu"), "c": _fixed(NotImplementedError, "Unlike NumPy, torch.sign is not intended to support complex numbers. "
                                               "Please use torch.sgn instead.")},
     "erf": {"c": _no_kernel("erf_vml_cpu")},
     "erfc": {"c": _no_kernel("erfc_vml_cpu")},
@@ -159,8 +160,8 @@ _UNSUPPORTED = {
     "isposinf": {"c": _on_complex("isposinf", "does not support complex inputs.", RuntimeError)},
     "isneginf": {"c": _on_complex("isneginf", "does not support complex inputs.", RuntimeError)},
     "signbit": {"c": _on_complex("signbit", "is not implemented for complex tensors.")},
-    "remainder": {"bc": _no_kernel("remainder_cpu")},
-    "div_floor": {"bc": _no_kernel("div_floor_cpu")},
+    "remainder": {"bcU": _no_kernel("remainder_cpu")},
+    "div_floor": {"bcU": _no_kernel("div_floor_cpu")},
     "div_trunc": {"bc": _no_kernel("div_trunc_cpu")},
     "fmod": {"bc": _no_kernel("fmod_cpu")},
     "atan2": {"c": _no_kernel("atan2_cpu")},
@@ -169,11 +170,23 @@ _UNSUPPORTED = {
     "hypot": {"biuc": _no_kernel("hypot_cpu")},
     "logaddexp": {"biu": _no_kernel("logaddexp_cpu")},
     "logaddexp2": {"biuc": _no_kernel("logaddexp2_cpu")},
-    **{op: {"c": _no_kernel(f"{op}_cpu")} for op in ("lt", "le", "gt", "ge")},
-    **{op: {"c": _on_complex(op, "not implemented for complex tensors.", RuntimeError)}
-       for op in ("maximum", "minimum", "fmax", "fmin")},
+    **{op: {"cU": _no_kernel(f"{op}_cpu")} for op in ("lt", "le", "gt", "ge")},
+    **{op: {"c": _on_complex(op, "not implemented for complex tensors.", RuntimeError), "U": _no_kernel(f"{op}_cpu")}
+       for op in ("maximum", "minimum")},
+    **{op: {"c": _on_complex(op, "not implemented for complex tensors.", RuntimeError)} for op in ("fmax", "fmin")},
+    # ops PyTorch 2.13 has no kernel for on uint16/uint32/uint64 (NumPy would compute them)
+    **{op: {"U": _no_kernel(kernel)} for op, kernel in (
+        ("add", "add_stub"), ("sub", "add_stub"), ("pow", "pow"), ("max_all", "max_all"), ("min_all", "min_all"),
+        ("max", "max_cpu"), ("min", "min_cpu"), ("argmax", "argmax_cpu"), ("argmin", "argmin_cpu"),
+        ("clamp", "clamp_scalar_cpu"), ("bitwise_not", "bitwise_not_cpu"), ("logical_not", "logical_not_cpu"),
+        ("arange", "arange_cpu"), ("topk", "topk_cpu"), ("nonzero", "nonzero_count_cpu"), ("dot", "dot"))},
+    "cumsum": {"b": _no_kernel("cumsum_out_cpu")},
+    "cumprod": {"b": _no_kernel("cumprod_out_cpu")},
 }
-UNSUPPORTED_KINDS = {op: {kind: error for kinds, error in by_kinds.items() for kind in kinds}
+# NumPy dtype characters of each kind letter above (int64 is "l" or "q", uint64 "L" or "Q")
+_KIND_CHARS = {"b": "?", "i": "bhilq", "u": "BHILQ", "U": "HILQ", "c": "FD"}
+# op -> {dtype.char: error}: one dict lookup per call (``check_dtype_support``)
+UNSUPPORTED_KINDS = {op: {char: error for kinds, error in by_kinds.items() for kind in kinds for char in _KIND_CHARS[kind]}
                      for op, by_kinds in _UNSUPPORTED.items()}
 
 
@@ -181,9 +194,9 @@ def check_dtype_support(op, np_dtype, *shapes):
     """Raise PyTorch's error when ``op`` has no kernel for ``np_dtype`` (the input's, or the promoted one).
 
     ``shapes``: the operands' shapes, for ops that (as PyTorch's TensorIterator) check broadcasting first.
-    One dict lookup on the dtype's kind: cheap enough for every call.
+    One dict lookup on the dtype's character: cheap enough for every call.
     """
-    error = UNSUPPORTED_KINDS[op].get(np_dtype.kind)
+    error = UNSUPPORTED_KINDS[op].get(np_dtype.char)
     if error is not None:
         if shapes:
             broadcast_shapes(*shapes)

@@ -381,9 +381,12 @@ def _check_steps(steps):
         raise RuntimeError("number of steps must be non-negative")
 
 
+_LIMITED_UINTS = "HILQ"  # uint16/32/64: PyTorch compiles no range kernel for them
+
+
 def _check_kernel(kernel, d, complex_ok=True):
     """PyTorch's NotImplementedError for a dtype its range kernel is not compiled for (never bool)."""
-    if d is _dtype.bool or (d.is_complex and not complex_ok):
+    if d is _dtype.bool or (d.is_complex and not complex_ok) or d.np.char in _LIMITED_UINTS:
         raise NotImplementedError(f'"{kernel}" not implemented for \'{dtype_name(d)}\'')
 
 

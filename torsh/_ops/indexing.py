@@ -5,7 +5,7 @@ import numpy as np
 from .. import _dtype
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
-from ._helpers import broadcast_shapes, is_tensor
+from ._helpers import broadcast_shapes, check_dtype_support, is_tensor
 from .creation import check_scalar_fits, scalar_to
 from .registry import register
 
@@ -261,6 +261,7 @@ register(masked_fill, node_name="MaskedFillBackward0", inplace=True)
 
 
 def nonzero(input, *, as_tuple=False):
+    check_dtype_support("nonzero", input._data.dtype)
     if input._data.ndim == 0 and not as_tuple:  # one row per nonzero element, no columns
         return wrap(np.zeros((int(bool(input._data)), 0), np.int64))
     idx = np.nonzero(input._data) if input._data.ndim else np.nonzero(input._data.reshape(1))

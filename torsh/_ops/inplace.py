@@ -13,7 +13,7 @@ from .._tensor import Tensor, wrap
 from ..autograd import grad_mode
 from ..autograd import graph as _graph
 from ..autograd.graph import Node, _short_name, needs_grad, record
-from ._helpers import dtype_name, to_array
+from ._helpers import check_dtype_support, dtype_name, to_array
 
 OVERLAP_ERROR = ("unsupported operation: more than one element of the written-to tensor refers to a single memory "
                  "location. Please clone() the tensor before performing the operation.")
@@ -192,15 +192,18 @@ def _raise_cast(result, t):
         f"result type {dtype_name(result.dtype)} can't be cast to the desired output type {dtype_name(t.dtype)}")
 
 
-def _binary_fast(np_fn):
+def _binary_fast(np_fn, op=None):
+    """``op``: the name whose dtype support is checked (add/sub: none for uint16/32/64 in PyTorch)."""
     def fast(t, other, **kwargs):
         alpha = kwargs.get("alpha", 1)
         b = other._data if isinstance(other, Tensor) else other
         rt = _dtype.result_type_of(t, other)
+        if op is not None:
+            check_dtype_support(op, rt.np)
         if not _dtype.can_cast(rt, t.dtype):
             _raise_cast(wrap(np.empty(0, rt.np)), t)
-        if alpha != 1:
-            b = b * alpha
+        if alpha != 1:  # scaled in the promoted dtype, as PyTorch (float64.add_(bfloat16, alpha=) is float64)
+            b = to_array(other, rt.np) * rt.np.type(alpha)
         if type(b) is int:  # int8_tensor.add_(1000): PyTorch wraps the number around the type, NumPy raises
             b = to_array(b, t._data.dtype)
         try:
@@ -212,8 +215,8 @@ def _binary_fast(np_fn):
     return fast
 
 
-add_fast = _binary_fast(np.add)
-sub_fast = _binary_fast(np.subtract)
+add_fast = _binary_fast(np.add, "add")
+sub_fast = _binary_fast(np.subtract, "sub")
 mul_fast = _binary_fast(np.multiply)
 
 

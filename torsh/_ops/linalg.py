@@ -6,7 +6,7 @@ from .._tensor import wrap
 from ..amp import autocast_mode as _autocast
 from ..autograd.graph import Node, backward_on_arrays, needs_grad, record
 from ..backend.threads import gemm_threads
-from ._helpers import dtype_name, sum_to
+from ._helpers import check_dtype_support, dtype_name, sum_to
 from .registry import register
 
 
@@ -223,6 +223,7 @@ def dot(input, other, *, out=None):
     if input._data.ndim != 1 or other._data.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input._data.ndim}D and {other._data.ndim}D tensors")
     _check_same_dtype(input, other, "dot")
+    check_dtype_support("dot", input._data.dtype)
     if input._data.shape != other._data.shape:
         raise RuntimeError(
             f"inconsistent tensor size, expected tensor [{input._data.shape[0]}] and src [{other._data.shape[0]}] "

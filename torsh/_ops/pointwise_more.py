@@ -31,7 +31,7 @@ def _promote(input, other, op, *, to_float):
         input = tensor(input)
     rt = _dtype.result_type_of(input, other)
     unsupported = UNSUPPORTED_KINDS.get(op, ())
-    if rt.np.kind in unsupported:
+    if rt.np.char in unsupported:
         shapes = () if op in _EXTREMA else (np.shape(_arr(input, rt)), np.shape(_arr(other, rt)))
         check_dtype_support(op, rt.np, *shapes)
     if to_float and not (rt.is_floating_point or rt.is_complex):

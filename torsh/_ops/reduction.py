@@ -8,7 +8,7 @@ from .. import _dtype
 from .._tensor import wrap
 from ..autograd.graph import Node, backward_on_arrays, needs_grad, record
 from ..backend import dispatch
-from ._helpers import cast_for_integer_accumulation, dtype_name, normalize_dim, normalize_dims
+from ._helpers import cast_for_integer_accumulation, check_dtype_support, dtype_name, normalize_dim, normalize_dims
 from .registry import register
 
 values_indices = collections.namedtuple("return_types", ["values", "indices"])
@@ -207,6 +207,7 @@ def _check_reduced_dims_not_empty(name, data, dims, shown):
 
 def _extremum(name, np_fn, arg_fn, input, dim, keepdim):
     data = input._data
+    check_dtype_support(name + "_all" if dim is None else name, data.dtype)
     if dim is None:
         _check_not_empty(name, data)
         result = wrap(np.asarray(np_fn(data)))
@@ -299,6 +300,7 @@ register(amin, "amin")
 
 def argmax(input, dim=None, keepdim=False):
     data = input._data
+    check_dtype_support("argmax", data.dtype)
     if dim is None:
         _check_not_empty("argmax", data, IndexError)
         return wrap(np.asarray(_argmax_nan(data.reshape(-1), axis=0, keepdims=False), dtype=np.int64))
@@ -309,6 +311,7 @@ register(argmax)
 
 def argmin(input, dim=None, keepdim=False):
     data = input._data
+    check_dtype_support("argmin", data.dtype)
     if dim is None:
         _check_not_empty("argmin", data, IndexError)
         return wrap(np.asarray(_argmin_nan(data.reshape(-1), axis=0, keepdims=False), dtype=np.int64))

@@ -6,7 +6,7 @@ import numpy as np
 from .. import _dtype
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
-from ._helpers import cast_for_integer_accumulation, dtype_name, normalize_dim
+from ._helpers import cast_for_integer_accumulation, check_dtype_support, dtype_name, normalize_dim
 from .registry import register
 
 values_indices = collections.namedtuple("return_types", ["values", "indices"])
@@ -22,6 +22,7 @@ def _accumulate(np_scan, input, dim, dtype):
     """(the normalized dim, np_scan of input along it in the result dtype) for cumsum and cumprod."""
     d = normalize_dim(dim, input._data.ndim)
     out_dtype = _scan_dtype(input, dtype)
+    check_dtype_support("cumsum" if np_scan is np.cumsum else "cumprod", out_dtype.np)  # dtype=bool: no kernel
     data = cast_for_integer_accumulation(input._data, out_dtype.np)
     value = np_scan(data, axis=d, dtype=out_dtype.np) if data.ndim else data.astype(out_dtype.np)
     return d, wrap(np.asarray(value, dtype=out_dtype.np))

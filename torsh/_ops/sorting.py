@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import _dtype
 from .._tensor import wrap
-from ._helpers import dtype_name, normalize_dim
+from ._helpers import check_dtype_support, dtype_name, normalize_dim
 from .gather_scatter import gather
 from .registry import register
 
@@ -68,6 +68,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
     data = input._data
     if data.dtype == np.bool_:
         raise RuntimeError("topk does not support bool dtypes on CPU")
+    check_dtype_support("topk", data.dtype)
     d = normalize_dim(dim, data.ndim)
     n = data.shape[d] if data.ndim else 1
     if not 0 <= k <= n:
