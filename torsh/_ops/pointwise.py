@@ -103,10 +103,15 @@ class SubBackward0(Node):
         return grad_a, grad_b
 
 
+_NO_ADD_KERNEL = UNSUPPORTED_KINDS["add"]  # uint16/32/64: PyTorch has no add kernel
+
+
 def _add_like(op, np_fn, node_cls, input, other, alpha):
     if op == "sub":
         _check_sub_operands(input, other)
     a, b, rt = _operands(input, other, op)
+    if rt.np.char in _NO_ADD_KERNEL:
+        check_dtype_support(op, rt.np, np.shape(a), np.shape(b))
     if alpha != 1:
         b = b * rt.np.type(alpha)
     result = _wrap_result(_compute_binary(op, a, b, np_fn), rt)
@@ -370,6 +375,7 @@ class PowBackward2(Node):  # scalar ** tensor
 
 def pow(input, exponent, *, out=None):
     a, b, rt = _operands(input, exponent, "pow")
+    check_dtype_support("pow", rt.np)
     integral = not (rt.is_floating_point or rt.is_complex)
     if integral and not is_tensor(exponent) and exponent < 0:
         raise RuntimeError("Integers to negative integer powers are not allowed.")
@@ -458,7 +464,7 @@ def _make_unary(name, np_fn, derivative, *, node_name, kernel=None, to_float=Tru
     def op(input, *, out=None):
         data = input._data
         kind = data.dtype.kind
-        if kind in unsupported:
+        if data.dtype.char in unsupported:
             check_dtype_support(name, data.dtype)
         if to_float and kind in "biu":
             data = data.astype(_dtype.get_default_dtype().np)
@@ -575,6 +581,7 @@ _square_same_dtype, _PowBackward0 = _make_unary("square", np.square, lambda g, x
 
 
 def square(input, *, out=None):
+    check_dtype_support("pow", input._data.dtype)  # PyTorch squares as pow(input, 2)
     if input._data.dtype.kind == "b":  # PyTorch squares as pow(input, 2): a bool becomes int64
         input = wrap(input._data.astype(np.int64))
     return _square_same_dtype(input, out=out)
@@ -588,7 +595,7 @@ def _make_piecewise_constant(name, np_fn, node_name, aliases=()):
     unsupported = UNSUPPORTED_KINDS.get(name, {})
 
     def op(input, *, out=None):
-        if input._data.dtype.kind in unsupported:
+        if input._data.dtype.char in unsupported:
             check_dtype_support(name, input._data.dtype)
         result = wrap(np.asarray(np_fn(input._data)))
         if needs_grad(input) and result.dtype.is_floating_point:
@@ -632,7 +639,7 @@ def _make_comparison(name, np_fn):
 
     def op(input, other, *, out=None):
         a, b, rt = _operands(input, other, name)
-        if rt.np.kind in unsupported:
+        if rt.np.char in unsupported:
             check_dtype_support(name, rt.np, np.shape(a), np.shape(b))
         return _out(wrap(np.asarray(_numpy_binary(np_fn, a, b))), out)
     op.__name__ = name
@@ -680,6 +687,7 @@ registry.register(logical_xor, "logical_xor", inplace=True)
 
 
 def logical_not(input):
+    check_dtype_support("logical_not", input._data.dtype)
     return wrap(np.logical_not(input._data))
 registry.register(logical_not, inplace=True)
 
@@ -711,6 +719,7 @@ registry.register(bitwise_xor, "bitwise_xor", inplace=True)
 def bitwise_not(input):
     if input.dtype.is_floating_point or input.dtype.is_complex:
         raise NotImplementedError(f'"bitwise_not_cpu" not implemented for \'{_type_label(input.dtype)}\'')
+    check_dtype_support("bitwise_not", input._data.dtype)
     return wrap(np.invert(input._data))
 registry.register(bitwise_not, inplace=True)
 
@@ -798,6 +807,7 @@ def clamp(input, min=None, max=None, *, out=None, _nodes=_CLAMP_NODES):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     rt = _dtype.result_type_of(input, min, max)
+    check_dtype_support("clamp", rt.np)
     data = to_array(input, rt.np)
     value = data
     if min is not None:
@@ -842,8 +852,18 @@ class LerpBackward0(Node):  # a number as weight
 LerpBackward1 = type("LerpBackward1", (LerpBackward0,), {})  # a tensor as weight
 
 
+def _check_lerp_dtypes(input, end, weight):
+    """PyTorch's lerp computes in input's dtype: end (and a weight tensor of some dimension) must have it."""
+    from .._tensor import _CPP_TYPE
+    for name, t in (("end", end), ("weight", weight)):
+        if is_tensor(t) and t.dtype is not input.dtype and (name == "end" or t._data.ndim):
+            raise RuntimeError(f"expected dtype {_CPP_TYPE.get(input.dtype.name, input.dtype.name)} for `{name}` "
+                               f"but got dtype {_CPP_TYPE.get(t.dtype.name, t.dtype.name)}")
+
+
 def lerp(input, end, weight):
     broadcast_shapes(_shape(input), _shape(end), _shape(weight))  # PyTorch names the sizes in this order
+    _check_lerp_dtypes(input, end, weight)
     if not needs_grad(input, end, weight):
         return input + weight * (end - input)
     with no_grad():
@@ -857,12 +877,21 @@ def lerp(input, end, weight):
 registry.register(lerp, inplace=True)
 
 
+def _in_result_dtype(input, tensor1, tensor2):
+    """tensor1, tensor2 in the promoted dtype: PyTorch's addcmul/addcdiv compute there (float64 input with
+    bfloat16 operands: in float64)."""
+    rt = _dtype.result_type_of(input, tensor1, tensor2)
+    return tuple(t.to(rt) if is_tensor(t) and t.dtype is not rt else t for t in (tensor1, tensor2))
+
+
 def addcmul(input, tensor1, tensor2, *, value=1):
+    tensor1, tensor2 = _in_result_dtype(input, tensor1, tensor2)
     return input + value * tensor1 * tensor2
 registry.register(addcmul, inplace=True)
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1):
+    tensor1, tensor2 = _in_result_dtype(input, tensor1, tensor2)
     return input + value * tensor1 / tensor2
 registry.register(addcdiv, inplace=True)
 
@@ -898,7 +927,10 @@ from .pointwise_more import maximum, minimum  # noqa: E402
 # -- operator shortcut ---------------------------------------------------------------------------
 from ..backend import events as _events  # noqa: E402
 
-_SHORTCUT_KINDS = {"add": "fciu", "sub": "fciu", "mul": "fciu", "div": "fc"}
+# NumPy dtype characters each shortcut serves (no add/sub of uint16/32/64: PyTorch refuses them)
+_FLOAT_CHARS, _INT_CHARS = "efdFD", "bhilqB"
+_SHORTCUT_KINDS = {"add": _FLOAT_CHARS + _INT_CHARS, "sub": _FLOAT_CHARS + _INT_CHARS,
+                   "mul": _FLOAT_CHARS + _INT_CHARS + "HILQ", "div": _FLOAT_CHARS}
 
 
 def operator_with_shortcut(op, np_fn, general, reflected=False):
@@ -921,7 +953,7 @@ def operator_with_shortcut(op, np_fn, general, reflected=False):
         data = self._data
         if isinstance(other, Tensor):
             other_data = other._data
-            if (data.dtype is other_data.dtype and data.dtype.kind in kinds
+            if (data.dtype is other_data.dtype and data.dtype.char in kinds
                     and not (grad_state.enabled and (self._requires_grad or other._requires_grad))
                     and data.size < below[op] and other_data.size < below[op] and dispatch.TOPIC not in subscribers):
                 try:
@@ -929,7 +961,7 @@ def operator_with_shortcut(op, np_fn, general, reflected=False):
                 except ValueError:
                     return general(self, other)  # shapes that do not broadcast: it raises PyTorch's message
                 return wrap_array(result)
-        elif (type(other) is float or type(other) is int) and data.dtype.kind in "fc" and data.dtype.kind in kinds:
+        elif (type(other) is float or type(other) is int) and data.dtype.kind in "fc" and data.dtype.char in kinds:
             # NumPy keeps a Python number "weak" against a float array, as PyTorch does: same dtype out
             if (not (grad_state.enabled and self._requires_grad) and data.size < below[op]
                     and dispatch.TOPIC not in subscribers):
