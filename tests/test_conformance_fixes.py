@@ -168,3 +168,37 @@ def test_uint8_keeps_computing(op):
         return ops[op](lib, lib.tensor([1, 2, 3], dtype=lib.uint8))
     ours, ref = run(torsh), run(torch_ref)
     assert_close(ours if not isinstance(ours, tuple) else ours[0], ref if not isinstance(ref, tuple) else ref[0])
+
+
+# -- 6. one prelu; dtype names in PyTorch's words ------------------------------------------------------------
+def test_functional_prelu_is_the_ops_prelu():
+    from torsh._ops import activation_methods
+    assert torsh.nn.functional.prelu is activation_methods.prelu is torsh.Tensor.prelu
+
+
+@pytest.mark.parametrize("weight_shape, weight_dtype", [((3,), "float32"), ((1,), "float32"), ((3,), "float64"),
+                                                        ((1, 3), "float64"), ((2,), "float32")])
+@pytest.mark.parametrize("input_dtype", ["float32", "int64"])
+def test_prelu_values_and_errors_as_pytorch(input_dtype, weight_shape, weight_dtype):
+    def call(lib):
+        x = lib.tensor(np.linspace(-2, 2, 12).reshape(2, 3, 2)).to(getattr(lib, input_dtype))
+        w = lib.full(weight_shape, 0.25, dtype=getattr(lib, weight_dtype))
+        return lib.nn.functional.prelu(x, w)
+    try:
+        expected = call(torch_ref)
+    except Exception:
+        check_same_error(call)
+        return
+    assert_close(call(torsh), expected)
+
+
+@pytest.mark.parametrize("input_dtype, weight_dtype", [("float32", "bfloat16"), ("bfloat16", "float32"),
+                                                     ("float64", "float32"), ("float32", "float16")])
+@pytest.mark.parametrize("with_bias", [False, True])
+@pytest.mark.parametrize("input_shape", [(2, 3), (5, 2, 3), (3,)])
+def test_linear_dtype_mismatch_as_pytorch(input_dtype, weight_dtype, with_bias, input_shape):
+    def call(lib):
+        bias = lib.ones(4, dtype=getattr(lib, weight_dtype)) if with_bias else None
+        return lib.nn.functional.linear(lib.ones(*input_shape, dtype=getattr(lib, input_dtype)),
+                                        lib.ones(4, 3, dtype=getattr(lib, weight_dtype)), bias)
+    check_same_error(call)

@@ -54,11 +54,6 @@ class ComplexBackward0(Node):
         return conversion.real(grad), conversion.imag(grad)
 
 
-def _dtype_word(d):
-    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int"}.get(
-        d.name, d.name)
-
-
 def diff(input, n=1, dim=-1, prepend=None, append=None):
     """The n-th forward difference along ``dim`` (``prepend``/``append`` joined first); bool uses xor."""
     if input._data.ndim == 0:
@@ -239,7 +234,9 @@ def as_strided(input, size, stride, storage_offset=None):
                            f"itemsize {root.itemsize} requiring a storage size of "
                            f"{(int(np.max(index)) + 1) * root.itemsize} are out of bounds for storage of size "
                            f"{root.size * root.itemsize}")
-    view = np.lib.stride_tricks.as_strided(root[offset:], size, tuple(st * root.itemsize for st in stride))
+    # an ndarray on root's buffer (not stride_tricks'): its base is root, so storage_offset() sees the offset
+    view = np.ndarray(size, root.dtype, buffer=root, offset=offset * root.itemsize,
+                      strides=tuple(st * root.itemsize for st in stride))
     out = input._make_view(view, lambda t: as_strided(t, size, stride, storage_offset))
     if needs_grad(input):
         if not input._data.flags.c_contiguous:

@@ -3,12 +3,12 @@ import numpy as np
 
 from ... import _random
 from ..._ops import nn_activation as act
-from ..._ops import pointwise
 from ..._tensor import Tensor, wrap
 from ...autograd import grad_mode
 
 # softmax/log_softmax are general tensor ops (torsh.softmax); nn.functional names them
 from ..._ops.activation import log_softmax as _log_softmax_op, softmax as _softmax_op
+from ..._ops.activation_methods import prelu  # noqa: F401 (one prelu: Tensor.prelu's, torch.prelu's)
 
 __all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "prelu", "rrelu", "rrelu_", "elu", "elu_", "selu",
            "selu_", "celu", "celu_", "gelu", "silu", "mish", "sigmoid", "tanh", "softmax", "log_softmax", "softmin",
@@ -49,17 +49,6 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 def leaky_relu_(input, negative_slope=0.01):
     return leaky_relu(input, negative_slope, True)
-
-
-def prelu(input, weight):
-    channels = input.shape[1] if input.ndim >= 2 else 1
-    if weight.numel() != 1 and weight.numel() != channels:
-        raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
-                           f"{weight.numel()} and channel size = {channels}.")
-    w = weight
-    if weight.numel() != 1 and input.ndim >= 2:
-        w = weight.reshape((-1,) + (1,) * (input.ndim - 2))
-    return pointwise.where(input > 0, input, w * input)
 
 
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):

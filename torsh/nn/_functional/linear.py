@@ -1,13 +1,19 @@
 """linear and bilinear."""
 from ..._ops import linalg
+from ..._ops._helpers import dtype_name
 from ...amp import autocast_mode as _autocast
 
 __all__ = ["linear", "bilinear"]
 
 
-def _dtype_word(d):
-    from ..._ops._helpers import dtype_name
-    return dtype_name(d)
+def _dtype_mismatch(input, weight, bias):
+    """PyTorch 2.13's error: addmm's words with a bias, matmul's (C++ type names) without."""
+    if bias is not None:
+        return RuntimeError(f"mat1 and mat2 must have the same dtype, but got {dtype_name(input.dtype)} and "
+                            f"{dtype_name(weight.dtype)}")
+    from ..._tensor import _CPP_TYPE
+    return RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_CPP_TYPE.get(input.dtype.name)} != "
+                        f"{_CPP_TYPE.get(weight.dtype.name)}")
 
 
 def linear(input, weight, bias=None):
@@ -15,8 +21,7 @@ def linear(input, weight, bias=None):
         input, weight, bias = _autocast.lower_precision(input, weight, bias)
     x, w = input._data, weight._data  # the arrays' metadata: Tensor.shape builds a torch.Size per call
     if x.dtype != w.dtype:
-        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_dtype_word(input.dtype)} and "
-                           f"{_dtype_word(weight.dtype)}")
+        raise _dtype_mismatch(input, weight, bias)
     if w.ndim == 2 and (x.ndim == 0 or x.shape[-1] != w.shape[1]):
         if input.ndim <= 1:
             shape_a = f"1x{input.shape[0] if input.ndim else 1}"
