@@ -611,6 +611,10 @@ class _LegacyTensorType(type):
         if len(args) == 1 and not isinstance(args[0], (int, np.integer, Size)):
             if isinstance(args[0], str):
                 raise TypeError("new(): invalid data type 'str'")
+            if isinstance(args[0], (float, complex, bool, np.generic)):  # a scalar is neither a size nor data
+                kind = type(args[0])
+                name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+                raise TypeError(f"new(): data must be a sequence (got {name})")
             return creation.tensor(args[0], dtype=cls.dtype)
         for pos, a in enumerate(args[0] if len(args) == 1 and isinstance(args[0], Size) else args, 1):
             if not isinstance(a, (int, np.integer)):
