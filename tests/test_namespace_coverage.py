@@ -16,7 +16,7 @@ from helpers import torch_ref
 # (PyTorch name, torsh name, floor in percent)
 NAMESPACES = [
     ("torch", "torsh", 87),
-    ("torch.Tensor", "torsh.Tensor", 96),
+    ("torch.Tensor", "torsh.Tensor", 99),
     ("torch.nn", "torsh.nn", 100),
     ("torch.nn.functional", "torsh.nn.functional", 100),
     ("torch.nn.init", "torsh.nn.init", 100),

@@ -287,6 +287,9 @@ class AccumulateGrad(Node):
                 var._grad = _tensor.wrap(_private_copy(grad._data))
         else:
             var._grad._iadd_no_grad(grad)
+        if var._post_accumulate_grad_hooks:  # Tensor.register_post_accumulate_grad_hook: after .grad is updated
+            for hook in tuple(var._post_accumulate_grad_hooks):
+                hook(var)
         return ()
 
 
