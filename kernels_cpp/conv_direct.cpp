@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cstring>
 #include <initializer_list>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -398,16 +399,18 @@ long macs(long n, const Geometry& g) { return n * g.O * g.OH * g.OW * g.taps(); 
 
 // The forward over n samples, OpenMP over samples; with fewer samples than threads, over each
 // sample's output channel blocks instead
+// (All memory is allocated before the parallel regions, which then cannot throw: std::bad_alloc reaches
+// the entry point, which raises MemoryError.)
 void forward(const float* x, const float* w, const float* b, float* y, long n, const Geometry& given,
              const Layout& out, bool parallel) {
     const Geometry g = with_layout_for(given, out);
     const Kernels& k = kernels_for(g);
     const Plan plan = make_plan(g, out, k.lanes);
     const std::vector<float> wpk = pack_weights(w, g);
-    const long xstride = g.C * g.H * g.W, ystride = out.sample, blocks = (g.O + 3) / 4;
+    const long xstride = g.C * g.H * g.W, ystride = out.sample, blocks = (g.O + 3) / 4, step = g.buffer_floats();
     parallel = parallel && macs(n, g) >= PARALLEL_MIN_MACS;
     if (parallel && n < omp_get_max_threads() && blocks > 1) {
-        std::vector<float> buf(g.buffer_floats(), 0.0f);
+        std::vector<float> buf(step, 0.0f);
         for (long i = 0; i < n; ++i) {
             pad_sample(x + i * xstride, g, buf.data());
 #pragma omp parallel for schedule(static)
@@ -416,13 +419,15 @@ void forward(const float* x, const float* w, const float* b, float* y, long n, c
         }
         return;
     }
-#pragma omp parallel if (parallel && n > 1)
+    const int threads = parallel && n > 1 ? omp_get_max_threads() : 1;
+    std::vector<float> bufs(threads * step, 0.0f);
+#pragma omp parallel num_threads(threads)
     {
-        std::vector<float> buf(g.buffer_floats(), 0.0f);
+        float* buf = bufs.data() + omp_get_thread_num() * step;
 #pragma omp for schedule(static)
         for (long i = 0; i < n; ++i) {
-            pad_sample(x + i * xstride, g, buf.data());
-            k.forward_blocks(buf.data(), plan, g, out, wpk.data(), b, y + i * ystride, 0, blocks);
+            pad_sample(x + i * xstride, g, buf);
+            k.forward_blocks(buf, plan, g, out, wpk.data(), b, y + i * ystride, 0, blocks);
         }
     }
 }
@@ -444,15 +449,16 @@ void weight_grad(const float* x, const float* gy, float* dw, long n, const Geome
     const long groups = (n + group - 1) / group;
     const int threads = parallel && groups > 1 && macs(n, g) >= PARALLEL_MIN_MACS ? omp_get_max_threads() : 1;
     std::vector<float> parts(threads * taps * lanes, 0.0f);
+    std::vector<float> bufs(threads * group * step, 0.0f);
 #pragma omp parallel num_threads(threads)
     {
         float* mine = parts.data() + omp_get_thread_num() * taps * lanes;
-        std::vector<float> buf(group * step, 0.0f);
+        float* buf = bufs.data() + omp_get_thread_num() * group * step;
 #pragma omp for schedule(static)
         for (long j = 0; j < groups; ++j) {
             const long first = j * group, count = std::min(group, n - first);
-            for (long s = 0; s < count; ++s) pad_sample(x + (first + s) * xstride, g, buf.data() + s * step);
-            k.weight_samples(buf.data(), gy + first * gstride, plan, g, mine, count, step, gstride);
+            for (long s = 0; s < count; ++s) pad_sample(x + (first + s) * xstride, g, buf + s * step);
+            k.weight_samples(buf, gy + first * gstride, plan, g, mine, count, step, gstride);
         }
     }
     for (long j = 0; j < taps; ++j) {
@@ -460,6 +466,17 @@ void weight_grad(const float* x, const float* gy, float* dw, long n, const Geome
         for (int t = 0; t < threads; ++t)
             for (long l = 0; l < lanes; ++l) total += parts[(t * taps + j) * lanes + l];
         dw[j] = static_cast<float>(total);
+    }
+}
+
+// Runs ``work`` (without the GIL); false if it ran out of memory
+template <class Work>
+bool guarded(Work work) {
+    try {
+        work();
+        return true;
+    } catch (const std::bad_alloc&) {
+        return false;
     }
 }
 
@@ -492,10 +509,14 @@ PyObject* conv2d(PyObject*, PyObject* args) {
         !big_enough(ob, product({n, g.O, g.OH, g.OW}), "out", op) || !complete(g, op))
         return nullptr;
     if (n > 0 && g.OH > 0 && g.OW > 0) {
+        bool ok = true;
         Py_BEGIN_ALLOW_THREADS
-        forward(static_cast<const float*>(xb.buf), static_cast<const float*>(wb.buf),
-                static_cast<const float*>(bb.buf), static_cast<float*>(ob.buf), n, g, contiguous(g), parallel);
+        ok = guarded([&] {
+            forward(static_cast<const float*>(xb.buf), static_cast<const float*>(wb.buf),
+                    static_cast<const float*>(bb.buf), static_cast<float*>(ob.buf), n, g, contiguous(g), parallel);
+        });
         Py_END_ALLOW_THREADS
+        if (!ok) return PyErr_NoMemory();
     }
     Py_RETURN_NONE;
 }
@@ -520,13 +541,17 @@ PyObject* conv2d_weight_grad(PyObject*, PyObject* args) {
         !big_enough(gb, product({n, g.O, g.OH, g.OW}), "gy", op) ||
         !big_enough(db, product({g.O, g.C, g.kh, g.kw}), "dw", op) || !complete(g, op))
         return nullptr;
+    bool ok = true;
     Py_BEGIN_ALLOW_THREADS
     if (n > 0 && g.OH > 0 && g.OW > 0)
-        weight_grad(static_cast<const float*>(xb.buf), static_cast<const float*>(gb.buf), static_cast<float*>(db.buf),
-                    n, g, parallel);
+        ok = guarded([&] {
+            weight_grad(static_cast<const float*>(xb.buf), static_cast<const float*>(gb.buf),
+                        static_cast<float*>(db.buf), n, g, parallel);
+        });
     else
         std::memset(db.buf, 0, g.O * g.taps() * sizeof(float));
     Py_END_ALLOW_THREADS
+    if (!ok) return PyErr_NoMemory();
     Py_RETURN_NONE;
 }
 
@@ -563,10 +588,14 @@ PyObject* conv2d_to_view(PyObject*, PyObject* args) {
         !big_enough(ob, empty ? 0 : span(offset, n, g.O, g.OH, g.OW, out), "out", op) || !complete(g, op))
         return nullptr;
     if (!empty) {
+        bool ok = true;
         Py_BEGIN_ALLOW_THREADS
-        forward(static_cast<const float*>(xb.buf), static_cast<const float*>(wb.buf),
-                static_cast<const float*>(bb.buf), static_cast<float*>(ob.buf) + offset, n, g, out, parallel);
+        ok = guarded([&] {
+            forward(static_cast<const float*>(xb.buf), static_cast<const float*>(wb.buf),
+                    static_cast<const float*>(bb.buf), static_cast<float*>(ob.buf) + offset, n, g, out, parallel);
+        });
         Py_END_ALLOW_THREADS
+        if (!ok) return PyErr_NoMemory();
     }
     Py_RETURN_NONE;
 }
@@ -600,10 +629,14 @@ PyObject* conv2d_direct(PyObject*, PyObject* args) {
         !big_enough(ob, product({n, g.O, g.OH, g.OW}), "out", op) || !complete(g, op))
         return nullptr;
     if (n > 0 && g.OH > 0 && g.OW > 0) {
+        bool ok = true;
         Py_BEGIN_ALLOW_THREADS
-        forward(static_cast<const float*>(xb.buf), static_cast<const float*>(wb.buf),
-                static_cast<const float*>(bb.buf), static_cast<float*>(ob.buf), n, g, contiguous(g), parallel);
+        ok = guarded([&] {
+            forward(static_cast<const float*>(xb.buf), static_cast<const float*>(wb.buf),
+                    static_cast<const float*>(bb.buf), static_cast<float*>(ob.buf), n, g, contiguous(g), parallel);
+        });
         Py_END_ALLOW_THREADS
+        if (!ok) return PyErr_NoMemory();
     }
     Py_RETURN_NONE;
 }
@@ -624,13 +657,17 @@ PyObject* conv2d_direct_weight_grad(PyObject*, PyObject* args) {
         !big_enough(gb, product({n, g.O, g.OH, g.OW}), "gy", op) ||
         !big_enough(db, product({g.O, g.C, g.kh, g.kw}), "dw", op) || !complete(g, op))
         return nullptr;
+    bool ok = true;
     Py_BEGIN_ALLOW_THREADS
     if (n > 0 && g.OH > 0 && g.OW > 0)
-        weight_grad(static_cast<const float*>(xb.buf), static_cast<const float*>(gb.buf), static_cast<float*>(db.buf),
-                    n, g, parallel);
+        ok = guarded([&] {
+            weight_grad(static_cast<const float*>(xb.buf), static_cast<const float*>(gb.buf),
+                        static_cast<float*>(db.buf), n, g, parallel);
+        });
     else
         std::memset(db.buf, 0, g.O * g.taps() * sizeof(float));
     Py_END_ALLOW_THREADS
+    if (!ok) return PyErr_NoMemory();
     Py_RETURN_NONE;
 }
 

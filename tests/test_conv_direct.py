@@ -79,6 +79,21 @@ def test_forward_matches_torch_and_runs_on_the_direct_kernel(xs, ws, padding, bi
     np.testing.assert_allclose(y.numpy(), expected.numpy(), **TOL)
 
 
+def test_weight_gradients_past_the_partial_sums_budget_take_the_gemm(monkeypatch):
+    """Above DIRECT_MAX_WEIGHTS the forward stays direct and the weight gradient makes its own columns."""
+    from torsh._ops import nn_conv
+    monkeypatch.setattr(nn_conv, "DIRECT_MAX_WEIGHTS", 8 * 4 * 9 - 1)
+    x, w, b = _inputs((3, 4, 9, 11), (8, 4, 3, 3), seed=12)
+    tw = torsh.tensor(w, requires_grad=True)
+    with dispatch.record() as records:
+        F.conv2d(torsh.tensor(x), tw, torsh.tensor(b), padding=1).square().sum().backward()
+    ops = {r.op for r in records}
+    assert "conv2d_direct" in ops and "conv2d_direct_weight_grad" not in ops and "im2col2d" in ops
+    rw = torch.tensor(w, requires_grad=True)
+    torch.nn.functional.conv2d(torch.from_numpy(x), rw, torch.from_numpy(b), padding=1).square().sum().backward()
+    np.testing.assert_allclose(tw.grad.numpy(), rw.grad.numpy(), rtol=2e-4, atol=1e-3)
+
+
 @pytest.mark.parametrize("case", ["float64", "dilation 2", "groups 2"])
 def test_other_convolutions_stay_on_im2col(case):
     xs, ws, kwargs, dtype = (2, 4, 12, 12), (8, 4, 3, 3), {}, np.float32

@@ -150,6 +150,9 @@ _CACHE_CHUNK_BYTES = 256 * 1024  # output rows finished (bias added) while they 
 # forward 6.7 ms against 12.4, the weight gradients 7.9 against 9.1, the stride-1 input gradients
 # 4.7 against 9.0 (the GEMM + col2im). The bound only keeps a tap's weights block small.
 DIRECT_MAX_TAPS = 1 << 14
+# Weights (O*C*kh*kw) up to which the weight gradient runs direct: its threads keep vector partial sums of
+# 16 floats per weight (16 MB each here); larger layers have GEMMs big enough for BLAS anyway
+DIRECT_MAX_WEIGHTS = 1 << 18
 
 
 def _direct_kernel(x, w_shape, w_dtype, stride, pads, dilation, groups):
@@ -402,8 +405,9 @@ def conv_weight_grad_np(x, gy, kernel, stride, pads, dilation, groups, cols=None
     if n == 0:  # an empty batch: no samples to sum over (see conv_forward_np)
         return np.zeros((o_total, x.shape[1] // groups) + tuple(kernel), dtype=np.result_type(x, gy))
     macs = o_total * x.shape[1] * int(np.prod(kernel)) * n * int(np.prod(gy.shape[2:]))
-    module = None if cols is not None or gy.dtype != np.float32 else _direct_kernel(
-        x, (o_total, x.shape[1]) + tuple(kernel), gy.dtype, stride, pads, dilation, groups)
+    w_shape = (o_total, x.shape[1]) + tuple(kernel)
+    module = None if cols is not None or gy.dtype != np.float32 or math.prod(w_shape) > DIRECT_MAX_WEIGHTS \
+        else _direct_kernel(x, w_shape, gy.dtype, stride, pads, dilation, groups)
     if module is not None:
         return dispatch.call("conv2d_direct_weight_grad", macs, x.dtype, True,
                              lambda parallel: _weight_grad_direct(module, x, gy, kernel, stride, pads, parallel),
