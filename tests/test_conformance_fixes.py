@@ -202,3 +202,42 @@ def test_linear_dtype_mismatch_as_pytorch(input_dtype, weight_dtype, with_bias, 
         return lib.nn.functional.linear(lib.ones(*input_shape, dtype=getattr(lib, input_dtype)),
                                         lib.ones(4, 3, dtype=getattr(lib, weight_dtype)), bias)
     check_same_error(call)
+
+
+# -- 2. float16/bfloat16 accumulate in float32 with one rounding at the end, as PyTorch's CPU kernels -------
+HALF_CASES = {
+    "norm": lambda lib, x: lib.norm(x),
+    "norm_dim": lambda lib, x: lib.norm(x, dim=1),
+    "vector_norm_3": lambda lib, x: lib.linalg.vector_norm(x, 3, dim=0),
+    "vector_norm_1": lambda lib, x: lib.linalg.vector_norm(x, 1),
+    "mm": lambda lib, x: x @ x.t(),
+    "addmm": lambda lib, x: lib.addmm(x[:, :4], x, x.t()[:, :4]),
+    "linear_bias": lambda lib, x: lib.nn.functional.linear(x, x[:3], x[0, :3]),
+}
+
+
+def _half_input(lib, dtype, shape):
+    values = np.random.default_rng(0).standard_normal(shape) * 0.7
+    return lib.tensor(values, dtype=getattr(lib, dtype), requires_grad=True)
+
+
+@pytest.mark.parametrize("shape", [(4, 6), (64, 300)])
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("case", HALF_CASES)
+def test_half_precision_values_and_grads_bit_exact(case, dtype, shape):
+    def run(lib):
+        x = _half_input(lib, dtype, shape)
+        y = HALF_CASES[case](lib, x)
+        y.backward(lib.ones_like(y))
+        return y, x.grad
+    (ours, our_grad), (ref, ref_grad) = run(torsh), run(torch_ref)
+    # to 1 ulp of the dtype (subnormal steps included) where float32 sums in another order (BLAS, long rows)
+    ulp = (2 ** -7, 2 ** -133) if dtype == "bfloat16" else (2 ** -10, 2 ** -24)
+    assert_close(ours, ref, *((0, 0) if shape == (4, 6) else ulp))
+    assert_close(our_grad, ref_grad, *ulp)  # several half-precision ops in both libraries
+
+
+def test_bfloat16_norm_of_the_reported_matrix():
+    def run(lib):
+        return lib.norm(lib.arange(24, dtype=lib.bfloat16).reshape(4, 6) / 12)
+    assert_close(run(torsh), run(torch_ref), rtol=0, atol=0)

@@ -116,6 +116,12 @@ def to_array(x, np_dtype):
 
 
 
+def accumulation_array(data):
+    """``data`` widened to float32 when it is float16/bfloat16 (chars "e"/"E"): PyTorch's CPU reductions
+    accumulate reduced-precision floats in float32 and round once at the end."""
+    return data.astype(np.float32) if data.dtype.char in "eE" else data
+
+
 def dtype_name(d):
     """PyTorch's scalar-type name of ``d`` in messages: Float, Long, UInt16, ..."""
     return _dtype.SCALAR_TYPE_NAMES[d.name]

@@ -91,29 +91,32 @@ def _macs_per_gemm(a_shape, b_shape):
 _HALF_DTYPES = (np.dtype(ml_dtypes.bfloat16), np.dtype(np.float16))
 
 
-def _gemm(a, b):
-    """``np.matmul(a, b)`` of arrays on the BLAS threads that gemm_threads gives its size.
+def _gemm(a, b, bias=None):
+    """``np.matmul(a, b)`` (+ ``bias``) of arrays on the BLAS threads that gemm_threads gives its size.
 
-    Half-precision operands are multiplied in float32 and the product rounded back, as PyTorch's CPU
-    kernels accumulate them (NumPy's matmul would return bfloat16 products as float32)."""
+    Half-precision operands are multiplied in float32, the bias added there too, and the sum rounded
+    back once, as PyTorch's CPU kernels accumulate them (NumPy's matmul would return bfloat16 products
+    as float32)."""
     if a.dtype in _HALF_DTYPES:
-        return _gemm(a.astype(np.float32), b.astype(np.float32)).astype(a.dtype)
+        value = _gemm(a.astype(np.float32), b.astype(np.float32), None if bias is None else bias.astype(np.float32))
+        return value.astype(a.dtype)
     with gemm_threads(_macs_per_gemm(a.shape, b.shape)):
-        return np.matmul(a, b)
+        value = np.matmul(a, b)
+    if bias is not None:
+        value = np.asarray(value)
+        value += bias  # into the fresh product
+    return value
 
 
 def _product(a, b, node_cls, bias=None):
     """``a @ b`` (plus ``bias``, added in place into the fresh product) and its autograd node."""
     try:
-        value = _gemm(a._data, b._data)
+        value = _gemm(a._data, b._data, None if bias is None else bias._data)
     except ValueError:
         raise RuntimeError(
             f"mat1 and mat2 shapes cannot be multiplied ({'x'.join(map(str, a._data.shape[-2:]))} and "
             f"{'x'.join(map(str, b._data.shape[-2:]))})") from None
-    value = np.asarray(value)
-    if bias is not None:
-        value += bias._data
-    result = wrap(value)
+    result = wrap(np.asarray(value))
     if needs_grad(a, b, bias):
         node = node_cls()
         node.shapes = (a._data.shape, b._data.shape)

@@ -10,7 +10,7 @@ import numpy as np
 from .. import _dtype
 from .._tensor import wrap
 from ..autograd.graph import Node, needs_grad, record
-from ._helpers import broadcast_shapes, dtype_name, normalize_dims, sum_to, with_grad_fn
+from ._helpers import accumulation_array, broadcast_shapes, dtype_name, normalize_dims, sum_to, with_grad_fn
 from .linalg import matmul
 
 
@@ -48,7 +48,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
     data = x._data
     dims = normalize_dims(dim, data.ndim) if dim is not None else tuple(range(data.ndim))
     p = float(ord)
-    a = np.abs(data)
+    a = np.abs(accumulation_array(data))  # float16/bfloat16: in float32, one rounding at the end
     if data.size == 0 and p < 0 or (data.size == 0 and math.isinf(p) and dim is None):
         raise RuntimeError(f"linalg.vector_norm cannot compute the {ord} norm on an empty tensor because the "
                            "operation does not have an identity")
