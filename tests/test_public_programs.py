@@ -312,3 +312,17 @@ def test_mnist_forward_forward_example_trains_alike(tmp_path):
         assert len(errors) == 2 and all(0 <= e <= 1 for e in errors), output
         numbers[lib] = losses
     assert abs(numbers["torsh"][0] - numbers["torch"][0]) < 0.05, numbers
+
+
+def test_siamese_network_example_runs_a_training_step(tmp_path):
+    """pytorch/examples siamese_network/main.py: a ResNet-18 (the stand-in's torchvision.models.resnet18, its conv1
+    replaced and its children sliced into a Sequential by the program) compares pairs of synthetic MNIST digits drawn
+    by a Dataset over the tensors MNIST.data / MNIST.targets; one --dry-run training step (BCELoss, Adadelta), then
+    the whole test set (256 pairs). One step teaches nothing: the checks are that both runs start at BCE's level for
+    untrained outputs and report an accuracy over the whole test set."""
+    args = ["--epochs", "1", "--batch-size", "32", "--test-batch-size", "128", "--dry-run", "--log-interval", "1"]
+    ours, ref = _both("siamese_network", args, tmp_path)
+    for output in (ours, ref):
+        loss = float(re.search(r"Loss: ([\d.]+)", output).group(1))
+        correct, total = (int(x) for x in re.search(r"Accuracy: (\d+)/(\d+)", output).groups())
+        assert 0.3 < loss < 1.5 and total == 256 and 0 <= correct <= total, output

@@ -5,4 +5,4 @@ real difference from torchvision: the datasets are small synthetic ones of the s
 spot instead of downloaded. Like the programs, it is imported by both runs: in the torsh run its `import torch`
 lines are rewritten to torsh as well.
 """
-from . import datasets, transforms, utils  # noqa: F401
+from . import datasets, models, transforms, utils  # noqa: F401

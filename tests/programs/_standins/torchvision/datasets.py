@@ -1,5 +1,6 @@
 """Synthetic datasets of MNIST's and FakeData's shapes: PIL images and int targets, as torchvision yields them."""
 import numpy as np
+import torch
 from PIL import Image
 
 MNIST_SIZES = {True: 512, False: 256}  # train / test images (MNIST has 60000 / 10000)
@@ -12,18 +13,20 @@ class MNIST:
     def __init__(self, root, train=True, transform=None, target_transform=None, download=False):
         rng = np.random.default_rng(0 if train else 1)
         n = MNIST_SIZES[bool(train)]
-        self.targets = rng.integers(0, 10, n)
-        self.data = (rng.random((n, 28, 28)) * 80).astype(np.uint8)
-        for image, label in zip(self.data, self.targets):
+        targets = rng.integers(0, 10, n)
+        images = (rng.random((n, 28, 28)) * 80).astype(np.uint8)
+        for image, label in zip(images, targets):
             row, col = 3 + 7 * (label // 4), 2 + 6 * (label % 4)
             image[row:row + 7, col:col + 7] += 170
+        # tensors, as torchvision's: uint8 images (N, 28, 28) and int64 targets
+        self.data, self.targets = torch.from_numpy(images), torch.from_numpy(targets)
         self.transform, self.target_transform = transform, target_transform
 
     def __len__(self):
         return len(self.data)
 
     def __getitem__(self, index):
-        image, target = Image.fromarray(self.data[index]), int(self.targets[index])
+        image, target = Image.fromarray(self.data[index].numpy()), int(self.targets[index])
         if self.transform is not None:
             image = self.transform(image)
         if self.target_transform is not None:
