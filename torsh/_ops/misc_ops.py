@@ -89,7 +89,8 @@ def angle(input):
     if input.dtype.is_complex:
         return atan2(imag(input), real(input))
     x = input if input.dtype.is_floating_point else input.to(_dtype.get_default_dtype())
-    return pointwise.where(pointwise.lt(x, 0), math.pi, x * 0)
+    zero_or_nan = pointwise.where(pointwise.isinf(x), 0.0, x * 0)  # x * 0 keeps NaN (and a zero gradient); inf * 0 is NaN
+    return pointwise.where(pointwise.lt(x, 0), math.pi, zero_or_nan)
 register(angle)
 
 

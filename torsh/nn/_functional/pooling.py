@@ -12,6 +12,7 @@ import numpy as np
 
 from ... import _random
 from ..._ops import nn_conv, nn_pool
+from ..._ops._helpers import dtype_name
 from ..._tensor import wrap
 from ._utils import const, ntuple
 
@@ -143,6 +144,13 @@ def _as_2d(x, kernel, stride, padding, dilation):
 _NODE = {1: "MaxPool1DWithIndicesBackward0", 2: "MaxPool2DWithIndicesBackward0", 3: "MaxPool3DWithIndicesBackward0"}
 
 
+def _check_max_dtype(kernel, input, kinds):
+    """PyTorch's dispatch error for a dtype its max-pooling kernel lacks (after the geometry checks, as there);
+    ``kinds``: the NumPy dtype kinds refused (b bool, c complex, iu integers)."""
+    if input._data.dtype.kind in kinds:
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{dtype_name(input.dtype)}\'')
+
+
 def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     name = f"max_pool{nd}d"
     kernel, stride, padding, dilation = _pool_params(name, nd, kernel_size, stride, padding, dilation)
@@ -157,6 +165,10 @@ def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, retu
         x, kernel, stride, padding, dilation = _as_2d(x, kernel, stride, padding, dilation)
         shown = shown[:-1] + (1,) + shown[-1:]
     _check_pool(x, kernel, stride, padding, dilation, ceil_mode, shown, f"{name}_with_indices()")
+    if nd == 1 and not return_indices:  # PyTorch's max_pool1d without indices has a kernel of its own
+        _check_max_dtype("max_pool1d_impl", input, "bciu")
+    else:
+        _check_max_dtype("max_pool2d" if nd == 1 else name, input, "bc")
     data = x._data
     if data.dtype.name == "bfloat16":  # NumPy compares bfloat16 through float32: the same maxima and indices
         data = data.astype(np.float32)
@@ -360,6 +372,7 @@ def _adaptive_max(nd, input, output_size, return_indices):
                            f"{list(input.shape)}")
     outs = _adaptive_sizes(input, output_size, nd)
     _check_adaptive("max", nd, input, outs)
+    _check_max_dtype("adaptive_max_pool3d_cpu" if nd == 3 else "adaptive_max_pool2d", input, "bciu")
     x, unbatched = _batched(f"adaptive_max_pool{nd}d", input, nd)
     sp = tuple(x.shape[2:])
     data = x._data
