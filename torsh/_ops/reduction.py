@@ -18,7 +18,13 @@ def _expand_back(grad, dims, keepdim, shape):
     """Undo a reduction over ``dims`` on ``grad``: re-insert the dims, broadcast to ``shape`` (one
     NumPy view where graph.backward_on_arrays allows: unsqueeze + expand as torsh ops cost ~5 us)."""
     if backward_on_arrays():
-        data = grad._data if keepdim else grad._data.reshape(_reduced_shape(shape, dims, True))
+        data = grad._data
+        if data.ndim == 0 and data.dtype.kind in "fc":  # sum()/mean(): a read-only zero-stride view, made in
+            view = np.ndarray(shape, data.dtype, buffer=data, strides=(0,) * len(shape))  # 1/3 of broadcast_to's time
+            view.flags.writeable = False
+            return wrap(view)
+        if not keepdim:
+            data = data.reshape(_reduced_shape(shape, dims, True))
         return wrap(np.broadcast_to(data, shape))
     if not keepdim:
         for d in dims:
