@@ -56,7 +56,15 @@ SumBackward0 = type("SumBackward0", (SumBackward1,), {})
 
 
 def _sum_rows(rows):
+    if rows.dtype.char in "eE":  # float16/bfloat16
+        return rows.sum(axis=1, dtype=np.float32).astype(rows.dtype)
     return rows.sum(axis=1)
+
+
+def _accumulator(np_dtype):
+    """The dtype a reduction to ``np_dtype`` sums in: float32 for float16/bfloat16, as PyTorch's CPU kernels
+    (one rounding at the end)."""
+    return np.float32 if np_dtype.char in "eE" else np_dtype
 
 
 def _all_dims_if_empty(dim):
@@ -76,7 +84,8 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
         value = dispatch.reduce_rows("sum_rows", rows, _sum_rows)
         value = value.reshape(_reduced_shape(data.shape, dims, keepdim))
     else:
-        value = np.asarray(np.sum(data, axis=dims, keepdims=keepdim, dtype=out_dtype.np), dtype=out_dtype.np)
+        value = np.asarray(np.sum(data, axis=dims, keepdims=keepdim, dtype=_accumulator(out_dtype.np)),
+                           dtype=out_dtype.np)
     result = wrap(value)
     if needs_grad(input):
         node = (SumBackward0 if dim is None else SumBackward1)()
@@ -110,7 +119,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     dims = normalize_dims(dim, data.ndim) if dim is not None and dim != () else tuple(range(data.ndim))
     count = math.prod(data.shape[d] for d in dims)
     with np.errstate(invalid="ignore", divide="ignore"):
-        value = np.mean(data, axis=dims, keepdims=keepdim, dtype=out_dtype.np) if count else \
+        value = np.mean(data, axis=dims, keepdims=keepdim, dtype=_accumulator(out_dtype.np)) if count else \
             np.full(_reduced_shape(data.shape, dims, keepdim), np.nan, dtype=out_dtype.np)
     result = wrap(np.asarray(value, dtype=out_dtype.np))
     if needs_grad(input):
@@ -337,7 +346,8 @@ class VarBackward0(Node):
     def backward(self, grad):
         (x,) = self.saved_tensors
         centered = x - x.mean(self.dims, keepdim=True)
-        return (_expand_back(grad, self.dims, self.keepdim, self.shape) * centered * (2.0 / self.denominator),)
+        # PyTorch's var_backward, in its order (each step rounds in float16/bfloat16)
+        return ((2.0 / self.denominator) * _expand_back(grad, self.dims, self.keepdim, self.shape) * centered,)
 
 
 class StdBackward0(Node):
@@ -345,8 +355,8 @@ class StdBackward0(Node):
         x, result = self.saved_tensors
         centered = x - x.mean(self.dims, keepdim=True)
         r = result if self.keepdim else _keep(result, self.dims, x.ndim)
-        g = _expand_back(grad, self.dims, self.keepdim, self.shape)
-        return (g * centered / (r * self.denominator),)
+        g = _expand_back(grad, self.dims, self.keepdim, self.shape) / (r * 2)  # PyTorch's std_backward, var_backward
+        return ((2.0 / self.denominator) * g * centered,)
 
 
 def _var_std(node_cls, np_fn, input, dim, unbiased, keepdim, correction):
@@ -359,7 +369,7 @@ def _var_std(node_cls, np_fn, input, dim, unbiased, keepdim, correction):
     c = _correction(unbiased, correction)
     count = math.prod(data.shape[d] for d in dims)
     with np.errstate(invalid="ignore", divide="ignore"):  # N - correction <= 0 gives nan, as in PyTorch
-        value = np_fn(data, axis=dims, keepdims=keepdim, ddof=c)
+        value = np_fn(data, axis=dims, keepdims=keepdim, ddof=c, dtype=_accumulator(data.dtype))
     result = wrap(np.asarray(value, dtype=input.dtype.to_real().np))
     if needs_grad(input):
         node = node_cls()

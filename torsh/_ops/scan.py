@@ -24,7 +24,8 @@ def _accumulate(np_scan, input, dim, dtype):
     out_dtype = _scan_dtype(input, dtype)
     check_dtype_support("cumsum" if np_scan is np.cumsum else "cumprod", out_dtype.np)  # dtype=bool: no kernel
     data = cast_for_integer_accumulation(input._data, out_dtype.np)
-    value = np_scan(data, axis=d, dtype=out_dtype.np) if data.ndim else data.astype(out_dtype.np)
+    accumulate_in = np.float32 if out_dtype.np.char in "eE" else out_dtype.np  # float16/bfloat16: as PyTorch
+    value = np_scan(data, axis=d, dtype=accumulate_in) if data.ndim else data.astype(out_dtype.np)
     return d, wrap(np.asarray(value, dtype=out_dtype.np))
 
 
