@@ -54,6 +54,10 @@ NODE_CASES = {
     "reshape_viewable_transposed": (lambda lib, a: (a * 1).t().reshape(3, 2, 1), 1),
     "reshape_viewable_strided": (lambda lib, a: (a * 1)[:, ::2].reshape(4), 1),
     "reshape_copy": (lambda lib, a: (a * 1).t().reshape(6), 1),
+    "div_floor_tt": (lambda lib, a, b: lib.div(a, b, rounding_mode="floor"), 2),
+    "div_trunc_ts": (lambda lib, a: lib.div(a, 2.0, rounding_mode="trunc"), 1),
+    "masked_fill_number": (lambda lib, a: a.masked_fill(a > 1.5, 0.5), 1),
+    "masked_fill_tensor": (lambda lib, a, v: a.masked_fill(a > 1.5, v[0, 0]), 2),
 }
 
 

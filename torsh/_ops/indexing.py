@@ -241,6 +241,9 @@ class MaskedFillBackward0(Node):
         return where(mask, 0.0, grad), None, grad_value
 
 
+MaskedFillBackward1 = type("MaskedFillBackward1", (MaskedFillBackward0,), {})  # PyTorch's node for a tensor value
+
+
 def masked_fill(input, mask, value):
     broadcast_shapes(mask._data.shape, input._data.shape)  # PyTorch's RuntimeError, in its order (mask first)
     if mask.dtype is not _dtype.bool:
@@ -253,7 +256,7 @@ def masked_fill(input, mask, value):
         v = scalar_to(value, input.dtype)  # PyTorch's overflow check and C cast
     result = wrap(np.where(mask._data, v, input._data).astype(input._data.dtype, copy=False))
     if needs_grad(input, value):
-        node = MaskedFillBackward0()
+        node = MaskedFillBackward1() if is_tensor(value) else MaskedFillBackward0()
         record(node, (input, mask, value), (result,))
         node.save_for_backward(mask)
     return result

@@ -269,7 +269,8 @@ def _rounding_div(input, other, mode):
         raise
     result = _wrap_result(np.asarray(value), rt)
     if needs_grad(input, other):  # piecewise constant: zero gradient everywhere
-        record(_ZeroGrad("DivBackward1", (_shape(input), _shape(other))), (input, other), (result,))
+        # PyTorch's div.Tensor_mode node (a number divisor is wrapped in a tensor there too)
+        record(_ZeroGrad("DivBackward2", (_shape(input), _shape(other))), (input, other), (result,))
     return result
 
 
