@@ -15,7 +15,7 @@ from helpers import torch_ref
 
 # (PyTorch name, torsh name, floor in percent)
 NAMESPACES = [
-    ("torch", "torsh", 87),
+    ("torch", "torsh", 99),
     ("torch.Tensor", "torsh.Tensor", 99),
     ("torch.nn", "torsh.nn", 100),
     ("torch.nn.functional", "torsh.nn.functional", 100),
@@ -36,7 +36,7 @@ NAMESPACES = [
 # Names out of this measure, each family belonging to another issue or to hardware torsh does not target.
 SKIPPED = re.compile("|".join([
     r"cudnn|miopen|mkldnn|fbgemm|cuda|cufft|mps|xpu|hip|vulkan|ipu|mtia|hpu|xla|nnpack",  # device/vendor internals
-    r"quantiz|^q_|qint|quint|qscheme|QInt|QUInt|^per_channel|^per_tensor|int_repr",       # quantization
+    r"quantiz|^q_|qint|quint|qscheme|QInt|QUInt|^per_channel|^per_tensor|int_repr|fake_quant|qparams",  # quantization
     r"sparse|_coo|csr|csc|bsr|bsc|^indices$|^values$|^crow|^ccol|^row_indices|^col_indices",  # sparse tensors
     r"^indices_copy$|^values_copy$|^[hds]?smm$|^hspmm$|^spmm$|^saddmm$|^sspaddmm$",            # sparse products
     r"vmap|^func$|forward_ad|^jvp$|^vjp$|^jacrev|^jacfwd|^hessian$|functional_call|dual",  # function transforms

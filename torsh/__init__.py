@@ -109,6 +109,7 @@ from ._ops.view_copy import *  # noqa: E402,F401,F403  (expand_copy, transpose_c
 import math as _math  # noqa: E402
 
 pi, e, inf, nan = _math.pi, _math.e, _math.inf, _math.nan
+bit = uint1  # torch.bit is torch.uint1
 newaxis = None
 from ._type_info import finfo, iinfo  # noqa: E402
 from ._tensor import LEGACY_TENSOR_TYPES as _LEGACY_TENSOR_TYPES  # noqa: E402
@@ -140,7 +141,7 @@ from . import accelerator, multiprocessing  # noqa: E402,F401  (torch.accelerato
 for _name in ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
               "pixel_shuffle", "pixel_unshuffle", "prelu", "selu", "celu", "threshold", "hardshrink", "rrelu", "max_pool1d", "max_pool2d", "max_pool3d",
               "avg_pool1d", "adaptive_avg_pool1d", "cosine_similarity", "pairwise_distance", "pdist",
-              "channel_shuffle", "bilinear"):
+              "channel_shuffle", "bilinear", "rms_norm"):
     globals()[_name] = getattr(nn.functional, _name)
 # torch.<name> for the nn ops whose top-level ATen form differs from F.* (torch.dropout(x, p, train),
 # torch.batch_norm(..., cudnn_enabled), torch.embedding(weight, indices), torch.lstm, the native_* forms)
