@@ -163,7 +163,8 @@ def _gammaincc_grads(g, a, x, y, wa, wx):
     return None, (-g * _gamma_density(a, x) if wx else None)
 
 
-_zeta = _make_binary("zeta", sps.zeta, _zeta_grads, "SpecialZetaBackward0")
+_zeta = _make_binary("zeta", sps.zeta, _zeta_grads, "SpecialZetaBackward0",
+                     scalar_nodes=("SpecialZetaBackward1", "SpecialZetaBackward2"))
 _igamma = _make_binary("igamma", sps.gammainc, _gammainc_grads, "IgammaBackward0", to_float=False)
 _igammac = _make_binary("igammac", sps.gammaincc, _gammaincc_grads, "IgammacBackward0", to_float=False)
 
