@@ -144,7 +144,8 @@ LIMITED_UINT_OPS = {
     "gt_number": lambda lib, a: a > 1, "max": lambda lib, a: a.max(), "min": lambda lib, a: a.min(),
     "max_dim": lambda lib, a: a.max(0), "maximum": lambda lib, a: lib.maximum(a, a),
     "argmax": lambda lib, a: a.argmax(), "clamp": lambda lib, a: a.clamp(0, 2), "sign": lambda lib, a: a.sign(),
-    "bitwise_not": lambda lib, a: ~a, "logical_not": lambda lib, a: a.logical_not(),
+    "bitwise_not": lambda lib, a: ~a, "lshift": lambda lib, a: a << 1, "rshift": lambda lib, a: lib.bitwise_right_shift(a, a),
+    "ilshift": lambda lib, a: a.__ilshift__(1), "logical_not": lambda lib, a: a.logical_not(),
     "arange": lambda lib, a: lib.arange(3, dtype=a.dtype), "linspace": lambda lib, a: lib.linspace(0, 2, 3, dtype=a.dtype),
     "topk": lambda lib, a: a.topk(1), "nonzero": lambda lib, a: a.nonzero(), "dot": lambda lib, a: lib.dot(a, a),
 }
