@@ -57,6 +57,9 @@ NODE_CASES = {
     "div_floor_tt": (lambda lib, a, b: lib.div(a, b, rounding_mode="floor"), 2),
     "div_trunc_ts": (lambda lib, a: lib.div(a, 2.0, rounding_mode="trunc"), 1),
     "masked_fill_number": (lambda lib, a: a.masked_fill(a > 1.5, 0.5), 1),
+    "addcmul": (lambda lib, a, b, c: lib.addcmul(a, b, c[0], value=0.7), 3),
+    "addcdiv": (lambda lib, a, b, c: lib.addcdiv(a[0], b, c, value=-2), 3),
+    "addcmul_": (lambda lib, a, b, c: (a * 1).addcmul_(b, c), 3),
     "zeta_st": (lambda lib, q: lib.special.zeta(3.0, q), 1),
     "masked_fill_tensor": (lambda lib, a, v: a.masked_fill(a > 1.5, v[0, 0]), 2),
 }

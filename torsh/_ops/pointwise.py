@@ -885,15 +885,45 @@ def _in_result_dtype(input, tensor1, tensor2):
     return tuple(t.to(rt) if is_tensor(t) and t.dtype is not rt else t for t in (tensor1, tensor2))
 
 
-def addcmul(input, tensor1, tensor2, *, value=1):
+class AddcmulBackward0(Node):  # PyTorch's formulas
+    def backward(self, grad):
+        t1, t2 = self.saved_tensors
+        v = self.value
+        return (_grad_if(self, 0, lambda: sum_to(grad, self.shapes[0])),
+                _grad_if(self, 1, lambda: sum_to(grad * (t2 * v), self.shapes[1])),
+                _grad_if(self, 2, lambda: sum_to(grad * (t1 * v), self.shapes[2])))
+
+
+class AddcdivBackward0(Node):  # PyTorch's formulas
+    def backward(self, grad):
+        t1, t2 = self.saved_tensors
+        v = self.value
+        return (_grad_if(self, 0, lambda: sum_to(grad, self.shapes[0])),
+                _grad_if(self, 1, lambda: sum_to(grad * (v / t2), self.shapes[1])),
+                _grad_if(self, 2, lambda: sum_to(-grad * ((v * t1) / (t2 * t2)), self.shapes[2])))
+
+
+def _addc(node_cls, combine, input, tensor1, tensor2, value):
+    """input + value * combine(tensor1, tensor2) with one node (AddcmulBackward0 / AddcdivBackward0)."""
     tensor1, tensor2 = _in_result_dtype(input, tensor1, tensor2)
-    return input + value * tensor1 * tensor2
+    if not needs_grad(input, tensor1, tensor2):
+        return input + combine(value * tensor1, tensor2)
+    with no_grad():
+        result = input + combine(value * tensor1, tensor2)
+    node = node_cls()
+    node.value, node.shapes = value, (_shape(input), _shape(tensor1), _shape(tensor2))
+    record(node, (input, tensor1, tensor2), (result,))
+    node.save_for_backward(tensor1, tensor2)
+    return result
+
+
+def addcmul(input, tensor1, tensor2, *, value=1):
+    return _addc(AddcmulBackward0, mul, input, tensor1, tensor2, value)
 registry.register(addcmul, inplace=True)
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1):
-    tensor1, tensor2 = _in_result_dtype(input, tensor1, tensor2)
-    return input + value * tensor1 / tensor2
+    return _addc(AddcdivBackward0, div, input, tensor1, tensor2, value)
 registry.register(addcdiv, inplace=True)
 
 
