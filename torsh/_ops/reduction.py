@@ -58,7 +58,7 @@ SumBackward0 = type("SumBackward0", (SumBackward1,), {})
 def _sum_rows(rows):
     if rows.dtype.char in "eE":  # float16/bfloat16
         return rows.sum(axis=1, dtype=np.float32).astype(rows.dtype)
-    return rows.sum(axis=1)
+    return rows.sum(axis=1).astype(rows.dtype, copy=False)  # NumPy sums int32 rows into int64
 
 
 def _accumulator(np_dtype):
