@@ -57,6 +57,7 @@ NODE_CASES = {
     "div_floor_tt": (lambda lib, a, b: lib.div(a, b, rounding_mode="floor"), 2),
     "div_trunc_ts": (lambda lib, a: lib.div(a, 2.0, rounding_mode="trunc"), 1),
     "masked_fill_number": (lambda lib, a: a.masked_fill(a > 1.5, 0.5), 1),
+    "number_over_tensor": (lambda lib, a: 3.3 / a, 1),
     "addcmul": (lambda lib, a, b, c: lib.addcmul(a, b, c[0], value=0.7), 3),
     "addcdiv": (lambda lib, a, b, c: lib.addcdiv(a[0], b, c, value=-2), 3),
     "addcmul_": (lambda lib, a, b, c: (a * 1).addcmul_(b, c), 3),
@@ -74,6 +75,13 @@ def test_node_name_values_and_grads_as_pytorch(case):
     assert_close(ours, ref)
     for ours_grad, ref_grad in zip(our_grads, ref_grads):
         assert_close(ours_grad, ref_grad)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64"])  # half dtypes: see the report (scalar precision)
+def test_number_over_tensor_is_reciprocal_times_number(dtype):
+    def run(lib):
+        return 3.3 / lib.tensor(np.linspace(1, 77, 500)).to(getattr(lib, dtype))
+    assert_close(run(torsh), run(torch_ref), rtol=0, atol=0)
 
 
 def test_zeta_node_with_a_number_as_q():  # no derivative in x: its backward raises in both libraries

@@ -103,6 +103,12 @@ def _reflected(op):
     return lambda self, other: op(other, self)
 
 
+def _reciprocal_times(self, other):
+    """``number / tensor`` as PyTorch's Tensor.__rtruediv__ computes it: self.reciprocal() * other (its values
+    differ from a division in the last bit; its node is MulBackward0)."""
+    return self.reciprocal() * other
+
+
 def _bool_or_bitwise(logical, bitwise):
     def op(self, other):
         if _dtype.result_type_of(self, other) is _dtype.bool:
@@ -123,7 +129,7 @@ _OPERATORS = {
     "__mul__": _shortcut("mul", np.multiply, pointwise.mul),
     "__rmul__": _shortcut("mul", np.multiply, _reflected(pointwise.mul), reflected=True),
     "__truediv__": _shortcut("div", np.true_divide, pointwise.div),
-    "__rtruediv__": _shortcut("div", np.true_divide, _reflected(pointwise.div), reflected=True),
+    "__rtruediv__": _reciprocal_times,
     "__floordiv__": pointwise.floor_divide, "__rfloordiv__": _reflected(pointwise.floor_divide),
     "__mod__": pointwise.remainder, "__rmod__": _reflected(pointwise.remainder),
     "__pow__": pointwise.pow, "__rpow__": _reflected(pointwise.pow),
