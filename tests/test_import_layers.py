@@ -139,7 +139,6 @@ ALLOWED_LOCAL = {
     ('torsh.func._functional_call', 'torsh._ops.shape'): DEFERRED_DOWN,
     ('torsh.nn._functional.attention', 'torsh._ops.shape'): DEFERRED_DOWN,
     ('torsh.nn._functional.conv', 'torsh._tensor'): DEFERRED_DOWN,
-    ('torsh.nn._functional.linear', 'torsh._ops._helpers'): DEFERRED_DOWN,
     ('torsh.nn._functional.loss', 'torsh._ops.nn_ctc'): DEFERRED_DOWN,
     ('torsh.nn._functional.sparse', 'torsh._ops.creation'): DEFERRED_DOWN,
     ('torsh.nn._functional.sparse', 'torsh._ops.shape'): DEFERRED_DOWN,

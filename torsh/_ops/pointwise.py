@@ -10,7 +10,7 @@ import numpy as np
 import scipy.special as sps
 
 from .. import _dtype
-from .._tensor import Tensor, wrap
+from .._tensor import _CPP_TYPE, Tensor, wrap
 from ..autograd import grad_mode as _grad_mode
 from ..autograd.grad_mode import no_grad
 from ..autograd.graph import Node, needs_grad, record
@@ -855,7 +855,6 @@ LerpBackward1 = type("LerpBackward1", (LerpBackward0,), {})  # a tensor as weigh
 
 def _check_lerp_dtypes(input, end, weight):
     """PyTorch's lerp computes in input's dtype: end (and a weight tensor of some dimension) must have it."""
-    from .._tensor import _CPP_TYPE
     for name, t in (("end", end), ("weight", weight)):
         if is_tensor(t) and t.dtype is not input.dtype and (name == "end" or t._data.ndim):
             raise RuntimeError(f"expected dtype {_CPP_TYPE.get(input.dtype.name, input.dtype.name)} for `{name}` "

@@ -9,6 +9,7 @@ from .._tensor import wrap
 from ..autograd.graph import Node, backward_on_arrays, needs_grad, record
 from ..backend import dispatch
 from ._helpers import cast_for_integer_accumulation, check_dtype_support, dtype_name, normalize_dim, normalize_dims
+from .linalg_ops import vector_norm
 from .registry import register
 
 values_indices = collections.namedtuple("return_types", ["values", "indices"])
@@ -461,7 +462,6 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     LinalgVectorNormBackward0)."""
     if p == "nuc":
         raise NotImplementedError("torsh.norm: the nuclear norm arrives with torsh.linalg")
-    from .linalg_ops import vector_norm
     return vector_norm(input, 2 if p is None or p == "fro" else p, dim, keepdim, dtype=dtype)
 register(norm)
 

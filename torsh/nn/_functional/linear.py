@@ -1,6 +1,7 @@
 """linear and bilinear."""
 from ..._ops import linalg
 from ..._ops._helpers import dtype_name
+from ..._tensor import _CPP_TYPE
 from ...amp import autocast_mode as _autocast
 
 __all__ = ["linear", "bilinear"]
@@ -11,7 +12,6 @@ def _dtype_mismatch(input, weight, bias):
     if bias is not None:
         return RuntimeError(f"mat1 and mat2 must have the same dtype, but got {dtype_name(input.dtype)} and "
                             f"{dtype_name(weight.dtype)}")
-    from ..._tensor import _CPP_TYPE
     return RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_CPP_TYPE.get(input.dtype.name)} != "
                         f"{_CPP_TYPE.get(weight.dtype.name)}")
 
