@@ -45,7 +45,7 @@ def test_python_overhead_of_a_loop_of_tiny_ops():
     finding = _only(prof.advise(), "python_overhead")
     ev = finding.evidence
     assert set(ev["ops"]) == {"aten::mul", "aten::add"}
-    assert ev["calls"] == sum(ev["ops"].values()) >= 580  # 600 calls; the first ones may be slow
+    assert ev["calls"] == sum(ev["ops"].values()) >= 450  # of 600 calls: on a busy machine some exceed TINY_CALL_US
     tiny = [e for e in prof.events() if e.name in ev["ops"] and e.cpu_time_total < advise_module.TINY_CALL_US]
     assert ev["calls"] == len(tiny)
     assert ev["time_us"] == pytest.approx(sum(e.cpu_time_total for e in tiny))
@@ -211,7 +211,8 @@ def test_no_stall_finding_when_batches_are_ready():
 
     def body():
         for (batch,) in DataLoader(data, batch_size=32):
-            _big_products()
+            for _ in range(4):  # loading stays a small share of the step even on a busy machine
+                _big_products()
     assert not _profiled(body).advise().of_kind("data_loading_stall")
 
 

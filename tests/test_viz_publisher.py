@@ -7,8 +7,17 @@ import uuid
 
 import pytest
 
-from torsh.viz import _publisher
+from torsh.viz import _publisher, stats
 from torsh.viz._publisher import StatsPublisher
+
+
+@pytest.fixture(autouse=True)
+def _no_dispatch_counting_left():
+    """kernel_stats() starts the process-wide dispatch counter: stop it after each test, so later tests
+    (the dispatch views) start with nobody listening, as in a fresh process."""
+    yield
+    _publisher.stop_all()
+    stats.stop_counting()
 
 
 def _publisher_threads():
