@@ -1,5 +1,6 @@
 """Dtypes the max-pooling kernels lack raise PyTorch's NotImplementedError (found by the fuzz suite: torsh
-raised NumPy's ValueError for complex input), and angle of +-inf is 0 / pi as in PyTorch (not NaN)."""
+raised NumPy's ValueError for complex input), angle of +-inf is 0 / pi as in PyTorch (not NaN), and eval-mode
+batch_norm without running statistics raises PyTorch's error instead of using the batch's."""
 import pytest
 
 import torsh
@@ -39,3 +40,18 @@ def test_angle_gradient_is_zero_for_real_input():
     x = torsh.tensor([float("inf"), -1.0, 2.0], requires_grad=True)
     torsh.angle(x).sum().backward()
     assert x.grad.tolist() == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("stats", [(None, None), ("mean", None), (None, "var")])
+def test_eval_batch_norm_needs_running_statistics(stats):
+    def call(lib):
+        mean = None if stats[0] is None else lib.zeros(3)
+        var = None if stats[1] is None else lib.ones(3)
+        return lib.nn.functional.batch_norm(lib.ones(4, 3), mean, var, training=False)
+    check_same_error(call)
+
+
+def test_modules_without_running_statistics_still_normalise_in_eval():
+    x = torsh.randn(4, 3)
+    bn = torsh.nn.BatchNorm1d(3, track_running_stats=False).eval()
+    torsh.testing.assert_close(bn(x), torsh.nn.functional.batch_norm(x, None, None, training=True))

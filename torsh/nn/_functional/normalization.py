@@ -56,6 +56,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                     ("bias", bias)):
         if t is not None and t._data.size != channels:
             raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
+    if not training:  # eval normalises with the running statistics: both must be there (modules without them
+        for name, t in (("running_mean", running_mean), ("running_var", running_var)):  # pass training=True)
+            if t is None:
+                raise RuntimeError(f"{name} must be defined in evaluation mode")
     fused = (nn_norm.batch_norm_train(input, weight, bias, eps) if training or running_mean is None
              else nn_norm.batch_norm_eval(input, running_mean, running_var, weight, bias, eps))
     if fused is not None and not (training or running_mean is None):  # one op (and kernel) when dtypes allow
