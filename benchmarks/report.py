@@ -4,7 +4,7 @@ Both run.py modes produce ``{row id: {library: [record per round]}}``; ``summari
 row's records into the result row that the JSON output and the tables use:
 
     {"id": "W9.1", "key": "W9", "workload": "...", "metric": "seconds", "work": ..., "unit": ...,
-     "target": 1.0, "copy_target": None, "torsh_variant": "numpy, pythran_simd",
+     "target": 1.0, "copy_target": None, "speedup_target": None, "torsh_variant": "numpy, pythran_simd",
      "cells": {"torsh": {"status": "ok", "median": 0.0105, "min": ..., "max": ..., "rounds": [...],
                          "processes": [{"pid": 123, "loaded": ["numpy", "torsh"]}, ...]},
                "torch": {...}, "numpy": {"status": "n/a"}},
@@ -59,7 +59,8 @@ def summarize(workload, records_by_library):
     cells = {name: cell(records_by_library.get(name, [])) for name in LIBRARIES}
     return {"id": workload.id, "key": workload.key, "workload": workload.name, "metric": workload.metric,
             "work": workload.work, "unit": workload.unit, "target": workload.target,
-            "copy_target": workload.copy_target, "torsh_variant": variants(records_by_library.get("torsh", [])),
+            "copy_target": workload.copy_target, "speedup_target": workload.speedup_target,
+            "torsh_variant": variants(records_by_library.get("torsh", [])),
             "cells": cells, "ratio": ratio(cells)}
 
 
@@ -136,7 +137,7 @@ def markdown_table(rows):
     return "\n".join(lines)
 
 
-# -- targets (issue 6) ------------------------------------------------------------------------
+# -- targets (issue 20) -----------------------------------------------------------------------
 def copy_bandwidth(results, workload_name):
     """NumPy's np.copyto GB/s at the size named in ``workload_name`` ("1e6" or "1e7"), if measured."""
     size = next((tok.rstrip(",") for tok in workload_name.split() if tok.startswith("1e")), None)
@@ -153,25 +154,47 @@ def ratio_status(r, target):
     return "met" if r["median"] <= target else "missed"
 
 
+def ratio_target(r):
+    """(target, measured, status) of the torsh/PyTorch ratio bound."""
+    label = f"torsh/PyTorch <= {r['target']}"
+    if r["ratio"] is None:
+        return label, "n/a", "not measured"
+    return label, format_ratio(r["ratio"]), ratio_status(r["ratio"], r["target"])
+
+
+def copy_target(r, results):
+    """(target, measured, status) of W2's bound to the machine's copy bandwidth."""
+    copy, mine = copy_bandwidth(results, r["workload"]), throughput(r, "torsh")
+    label = f"torsh GB/s >= copy GB/s / {r['copy_target']}"
+    if copy is None or mine is None:
+        return label, "n/a (copy row not run)", "not measured"
+    factor = copy / mine
+    return (label, f"{mine:.3g} vs {copy:.3g} GB/s (factor {factor:.2f})",
+            "met" if factor <= r["copy_target"] else "missed")
+
+
+def speedup_target(r, results):
+    """(target, measured, status) of a row that must beat another row of torsh's by a factor."""
+    other_id, factor = r["speedup_target"]
+    label = f"torsh {other_id} time / this row's >= {factor}"
+    other = next((o for o in results if o["id"] == other_id), None)
+    mine, theirs = cell_median(r, "torsh"), other and cell_median(other, "torsh")
+    if not mine or theirs is None:
+        return label, f"n/a ({other_id} not run)" if other is None else "n/a", "not measured"
+    speedup = theirs / mine
+    return label, f"{speedup:.2f}x", "met" if speedup >= factor else "missed"
+
+
 def target_rows(results):
-    """(id, workload, target, measured, status) for every row with a target."""
+    """(id, workload, target, measured, status): one line per target of every row that has any."""
     yield ("id", "workload", "target", "measured", "status")
     for r in results:
         if r["target"] is not None:
-            label = f"torsh/PyTorch <= {r['target']}"
-            if r["ratio"] is None:
-                yield (r["id"], r["workload"], label, "n/a", "not measured")
-                continue
-            yield (r["id"], r["workload"], label, format_ratio(r["ratio"]), ratio_status(r["ratio"], r["target"]))
-        elif r["copy_target"] is not None:
-            copy, mine = copy_bandwidth(results, r["workload"]), throughput(r, "torsh")
-            label = f"torsh GB/s >= copy GB/s / {r['copy_target']}"
-            if copy is None or mine is None:
-                yield (r["id"], r["workload"], label, "n/a (copy row not run)", "not measured")
-                continue
-            factor = copy / mine
-            yield (r["id"], r["workload"], label, f"{mine:.3g} vs {copy:.3g} GB/s (factor {factor:.2f})",
-                   "met" if factor <= r["copy_target"] else "missed")
+            yield (r["id"], r["workload"], *ratio_target(r))
+        if r["copy_target"] is not None:
+            yield (r["id"], r["workload"], *copy_target(r, results))
+        if r.get("speedup_target") is not None:
+            yield (r["id"], r["workload"], *speedup_target(r, results))
 
 
 def targets_table(results):
@@ -199,7 +222,7 @@ def markdown_report(output):
               f"| load average after (1, 5, 15 min) | {load['after']} |", "",
               "## Command", "", "```", output["command"], "```", "",
               f"## Numbers ({output['finished']})", "",
-              markdown_table(table_rows(output["results"])), "", "## Targets (issue 6)", "",
+              markdown_table(table_rows(output["results"])), "", "## Targets (issue 20)", "",
               targets_table(output["results"]), ""]
     failed = list(failures(output["results"]))
     if failed:

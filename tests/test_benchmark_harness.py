@@ -185,3 +185,42 @@ def test_workload_ids_are_unique(bench):
     ids = [w.id for w in bench["workloads"].WORKLOADS]
     assert len(ids) == len(set(ids))
     assert {"W11", "W12", "W13", "W14", "W15", "W16"} <= {w.key for w in bench["workloads"].WORKLOADS}
+
+
+# -- issue 20's targets, per row where the rows of a key differ ------------------------------------
+def test_rows_carry_issue_20_targets(bench):
+    target = {w.id: w.target for w in bench["workloads"].WORKLOADS}
+    assert target["W1.2"] == 1.5 and target["W2.2"] == 1.1 and target["W2.4"] is None
+    assert target["W6.1"] == target["W6.2"] == 0.9 and target["W8.1"] == target["W8.2"] == 1.0
+    assert all(target[i] == 1.0 for i in ("W7.1", "W9.1", "W11.1", "W12.1", "W13.1", "W15.1"))
+    assert all(target[f"W14.{n}"] == 1.2 for n in (1, 2, 3)) and target["W16.2"] == 1.1
+    assert (target["W3.2"], target["W4.1"], target["W5.2"], target["W10.1"]) == (0.7, 1.1, 1.5, 0.7)  # kept
+    assert target["W17.1"] == 1.5 and target["W17.2"] is None
+    assert bench["workloads"].by_id("W17.1").speedup_target == ("W17.2", 5.0)
+    assert "GPT-style block" in bench["workloads"].by_id("W8.2").name
+
+
+def result_row(row_id, workload, target=None, copy_target=None, speedup_target=None, torsh=None, torch=None,
+               numpy=None, work=None, unit=None):
+    def cell(seconds):
+        return {"status": "n/a"} if seconds is None else {"status": "ok", "median": seconds, "rounds": [seconds]}
+    cells = {"torsh": cell(torsh), "torch": cell(torch), "numpy": cell(numpy)}
+    ratio = {"median": torsh / torch, "min": torsh / torch, "max": torsh / torch} if torsh and torch else None
+    return {"id": row_id, "workload": workload, "metric": "seconds", "work": work, "unit": unit, "target": target,
+            "copy_target": copy_target, "speedup_target": speedup_target, "cells": cells, "ratio": ratio}
+
+
+def test_targets_table_lists_every_target_of_a_row(bench):
+    results = [
+        result_row("W2.2", "add, 1e6 elements f32", target=1.1, copy_target=1.2, torsh=1e-3, torch=0.8e-3,
+                   work=12e6, unit="GB/s"),
+        result_row("W2.4", "copy, 1e6 f32", torsh=1e-3, numpy=0.5e-3, work=8e6, unit="GB/s"),
+        result_row("W17.1", "vmap", target=1.5, speedup_target=("W17.2", 5.0), torsh=1e-3, torch=1e-3),
+        result_row("W17.2", "loop", torsh=4e-3, torch=3e-3),
+    ]
+    rows = list(bench["report"].target_rows(results))[1:]
+    assert [(r[0], r[4]) for r in rows] == [("W2.2", "missed"), ("W2.2", "missed"), ("W17.1", "met"),
+                                            ("W17.1", "missed")]
+    assert rows[0][2] == "torsh/PyTorch <= 1.1" and rows[0][3] == "1.25x"
+    assert rows[1][3] == "12 vs 16 GB/s (factor 1.33)"  # add 12e6 B in 1 ms, NumPy's copy 8e6 B in 0.5 ms
+    assert rows[3][2] == "torsh W17.2 time / this row's >= 5.0" and rows[3][3] == "4.00x"
