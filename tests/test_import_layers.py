@@ -12,7 +12,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1] / "torsh"
 LAYERS = {
     "kernels": ("torsh._kernels", "torsh.backend"),
     "core": ("torsh._tensor", "torsh._tensor_str", "torsh._dtype", "torsh.autograd", "torsh._random",
-             "torsh._type_info", "torsh._memory_api", "torsh._layouts"),
+             "torsh._type_info", "torsh._memory_api", "torsh._layouts", "torsh._array_api"),
     "ops": ("torsh._ops", "torsh.linalg", "torsh.fft", "torsh.special", "torsh._toplevel"),
     "library": ("torsh._settings", "torsh._nn_toplevel", "torsh.jit",
                 "torsh.nn", "torsh.optim", "torsh.utils", "torsh.serialization", "torsh._weights_only_unpickler",
@@ -148,7 +148,6 @@ ALLOWED_LOCAL = {
     ('torsh.nn.parameter', 'torsh._dtype'): DEFERRED_DOWN,
     ('torsh.nn.utils.fusion', 'torsh._ops.creation'): DEFERRED_DOWN,
     ('torsh.nn.utils.weight_norm', 'torsh._random'): DEFERRED_DOWN,
-    ('torsh.optim._fused', 'torsh._tensor'): DEFERRED_DOWN,
     ('torsh.optim.optimizer', 'torsh._ops.creation'): DEFERRED_DOWN,
     ('torsh.testing._comparison', 'torsh._ops.creation'): DEFERRED_DOWN,
     ('torsh.testing._comparison', 'torsh._tensor'): DEFERRED_DOWN,

@@ -12,6 +12,7 @@ arrays are handled by the callers through real views, as PyTorch does with view_
 import numexpr
 import numpy as np
 
+from .._array_api import array, bump_version as bump, grad_array, wrap  # noqa: F401 (bump: for the optimizers)
 from ..backend import dispatch, kernels, threads
 
 _NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
@@ -26,7 +27,12 @@ def real_view(array):
 
 def param_and_grad(p):
     """The arrays a step updates and reads: ``p``'s data and gradient, complex ones as real views."""
-    return real_view(p._data), real_view(p._grad._data)
+    return real_view(array(p)), real_view(grad_array(p))
+
+
+def state_array(t):
+    """The array of a state tensor (``exp_avg``...) the fused passes write, a complex one as a real view."""
+    return real_view(array(t))
 
 
 def update(expr, out, **operands):
@@ -52,20 +58,12 @@ def evaluate(expr, like, **operands):
     return update(expr, out, **operands)
 
 
-def bump(*tensors):
-    """Record an in-place write on each tensor (autograd's saved-tensor checks see it)."""
-    for t in tensors:
-        t._version_counter[0] += 1
-
-
 def new_state_like(p, fill=None):
     """A fresh state tensor shaped like parameter ``p`` (zeros, ``fill``, or uninitialized)."""
-    from .._tensor import Tensor
-    if fill is None:
-        return Tensor._wrap(np.empty_like(p._data))
-    array = np.empty_like(p._data)
-    array[...] = fill
-    return Tensor._wrap(array)
+    values = np.empty_like(array(p))
+    if fill is not None:
+        values[...] = fill
+    return wrap(values)
 
 
 def lerp_expr(start, end, weight):

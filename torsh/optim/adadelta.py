@@ -26,7 +26,7 @@ class Adadelta(Optimizer):
                 state = self._lazy_state(p, ("square_avg", "acc_delta"))
                 self._advance_step(state)
                 param, grad = _fused.param_and_grad(p)
-                sq, acc = _fused.real_view(state["square_avg"]._data), _fused.real_view(state["acc_delta"]._data)
+                sq, acc = _fused.state_array(state["square_avg"]), _fused.state_array(state["acc_delta"])
                 ops = dict(p=param, g=grad, wd=wd)
                 # square_avg = rho * square_avg + (1 - rho) * grad^2
                 _fused.update(f"sq * rho + crho * {g_expr} * {g_expr}", sq, sq=sq, rho=rho, crho=1 - rho, **ops)

@@ -30,7 +30,7 @@ class Adagrad(Optimizer):
                 step = self._advance_step(state)
                 clr = lr / (1 + (step - 1) * lr_decay)
                 param, grad = _fused.param_and_grad(p)
-                acc = _fused.real_view(state["sum"]._data)
+                acc = _fused.state_array(state["sum"])
                 # sum += grad * grad
                 _fused.update(f"s + {g_expr} * {g_expr}", acc, s=acc, g=grad, p=param, wd=wd)
                 # p -= clr * grad / (sqrt(sum) + eps)

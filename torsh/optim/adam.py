@@ -46,9 +46,9 @@ class Adam(Optimizer):
                 state = self._lazy_state(p, buffers)
                 step = self._advance_step(state)
                 param, grad = _fused.param_and_grad(p)
-                exp_avg, exp_avg_sq = _fused.real_view(state["exp_avg"]._data), \
-                    _fused.real_view(state["exp_avg_sq"]._data)
-                vmax = _fused.real_view(state["max_exp_avg_sq"]._data) if amsgrad else exp_avg_sq
+                exp_avg, exp_avg_sq = _fused.state_array(state["exp_avg"]), \
+                    _fused.state_array(state["exp_avg_sq"])
+                vmax = _fused.state_array(state["max_exp_avg_sq"]) if amsgrad else exp_avg_sq
                 bias_correction1 = 1 - beta1 ** step
                 bias_correction2 = 1 - beta2 ** step
                 step_size = lr / bias_correction1

@@ -24,7 +24,7 @@ class Adamax(Optimizer):
                 state = self._lazy_state(p, ("exp_avg", "exp_inf"))
                 step = self._advance_step(state)
                 param, grad = _fused.param_and_grad(p)
-                m, u = _fused.real_view(state["exp_avg"]._data), _fused.real_view(state["exp_inf"]._data)
+                m, u = _fused.state_array(state["exp_avg"]), _fused.state_array(state["exp_inf"])
                 ops = dict(p=param, g=grad, wd=wd)
                 # exp_avg = lerp(exp_avg, grad, 1 - beta1)
                 _fused.update(_fused.lerp_expr("m", g_expr, 1 - beta1), m, m=m, w=1 - beta1, w1=beta1, **ops)

@@ -24,18 +24,18 @@ class ASGD(Optimizer):
                 state = self._lazy_state(p, ("ax",), scalars={"eta": lr, "mu": 1.0})
                 step = self._advance_step(state)
                 param, grad = _fused.param_and_grad(p)
-                ax = _fused.real_view(state["ax"]._data)
-                eta = float(state["eta"]._data)  # read back from its float32 tensor, as PyTorch does
+                ax = _fused.state_array(state["ax"])
+                eta = float(_fused.array(state["eta"]))  # read back from its float32 tensor, as PyTorch does
                 # p = p * (1 - lambd * eta) - eta * grad   (grad uses p before the decay)
                 grad_now = np.array(_fused.evaluate(g_expr, param, p=param, g=grad, wd=wd)) if wd != 0 else grad
                 _fused.update("p * decay + neta * gr", param, p=param, gr=grad_now, decay=1 - lambd * eta, neta=-eta)
-                mu_t = state["mu"]._data
+                mu_t = _fused.array(state["mu"])
                 if float(mu_t) != 1:
                     # ax += (p - ax) * mu
                     _fused.update("ax + (p - ax) * mu", ax, ax=ax, p=param, mu=float(mu_t))
                 else:
                     np.copyto(ax, param)
-                state["eta"]._data[...] = lr / ((1 + lambd * lr * step) ** alpha)
-                state["mu"]._data[...] = 1 / max(1, step - t0)
+                _fused.array(state["eta"])[...] = lr / ((1 + lambd * lr * step) ** alpha)
+                _fused.array(state["mu"])[...] = 1 / max(1, step - t0)
                 _fused.bump(p, state["ax"])
         return loss

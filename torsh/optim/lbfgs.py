@@ -5,6 +5,7 @@ the history kept between steps is stored in ``state`` as tensors, so ``state_dic
 """
 import numpy as np
 
+from .._array_api import array, bump_version, grad_array, wrap
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from .optimizer import Optimizer
@@ -102,9 +103,9 @@ def _strong_wolfe(obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_chang
 
 def _to_tensor(value):
     if isinstance(value, np.ndarray):
-        return Tensor._wrap(value)
+        return wrap(value)
     if isinstance(value, np.generic):
-        return Tensor._wrap(np.asarray(value))
+        return wrap(np.asarray(value))
     if isinstance(value, list):
         return [_to_tensor(v) for v in value]
     return value
@@ -112,7 +113,8 @@ def _to_tensor(value):
 
 def _to_array(value):
     if isinstance(value, Tensor):
-        return value._data if value._data.ndim else value._data[()]
+        values = array(value)
+        return values if values.ndim else values[()]
     if isinstance(value, list):
         return [_to_array(v) for v in value]
     return value
@@ -148,27 +150,27 @@ class LBFGS(Optimizer):
         views = []
         for p in self._params:
             if p._grad is None:
-                views.append(np.zeros(p.numel() * (2 if p.is_complex() else 1), dtype=self._real(p._data).dtype))
+                views.append(np.zeros(p.numel() * (2 if p.is_complex() else 1), dtype=self._real(array(p)).dtype))
             else:
-                views.append(self._real(np.ascontiguousarray(p._grad._data)).reshape(-1))
+                views.append(self._real(np.ascontiguousarray(grad_array(p))).reshape(-1))
         return np.concatenate(views)
 
     def _add_grad(self, step_size, update):
         offset = 0
         for p in self._params:
-            target = self._real(p._data)
+            target = self._real(array(p))
             numel = target.size
             target += (update[offset: offset + numel] * step_size).astype(target.dtype).reshape(target.shape)
-            p._version_counter[0] += 1
+            bump_version(p)
             offset += numel
 
     def _clone_param(self):
-        return [p._data.copy() for p in self._params]
+        return [array(p).copy() for p in self._params]
 
     def _set_param(self, params_data):
         for p, data in zip(self._params, params_data):
-            np.copyto(p._data, data)
-            p._version_counter[0] += 1
+            np.copyto(array(p), data)
+            bump_version(p)
 
     def _directional_evaluate(self, closure, x, t, d):
         self._add_grad(t, d)

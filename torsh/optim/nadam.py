@@ -29,14 +29,15 @@ class NAdam(Optimizer):
                 step = self._advance_step(state)
                 bias_correction2 = 1 - beta2 ** step
                 param, grad = _fused.param_and_grad(p)
-                m, v = _fused.real_view(state["exp_avg"]._data), _fused.real_view(state["exp_avg_sq"]._data)
+                m, v = _fused.state_array(state["exp_avg"]), _fused.state_array(state["exp_avg_sq"])
                 if wd != 0 and decoupled:
                     _fused.update("p * decay", param, p=param, decay=1 - lr * wd)
                 mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * psi)))
                 mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * psi)))
                 mu_product_t = state["mu_product"]
-                mu_product_t._data *= mu_product_t._data.dtype.type(mu)  # a float32 0-d tensor, as PyTorch's
-                mu_product = float(mu_product_t._data)
+                mu_product_array = _fused.array(mu_product_t)
+                mu_product_array *= mu_product_array.dtype.type(mu)  # a float32 0-d tensor, as PyTorch's
+                mu_product = float(mu_product_array)
                 ops = dict(p=param, g=grad, wd=wd)
                 _fused.update(_fused.lerp_expr("m", g_expr, 1 - beta1), m, m=m, w=1 - beta1, w1=beta1, **ops)
                 _fused.update(f"v * b2 + c2 * {g_expr} * {g_expr}", v, v=v, b2=beta2, c2=1 - beta2, **ops)

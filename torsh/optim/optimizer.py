@@ -10,7 +10,7 @@ import itertools
 import warnings
 from collections import OrderedDict, defaultdict
 
-from .. import _dtype
+from .. import _array_api, _dtype
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..backend.ranges import span
@@ -200,8 +200,7 @@ class Optimizer:
                         g = p._grad = g.detach()
                     else:
                         g._requires_grad = False
-                    g._data[...] = 0
-                    g._version_counter[0] += 1
+                    _array_api.write(g, 0)
 
     # -- hooks -------------------------------------------------------------------------------------
     def register_step_pre_hook(self, hook):
@@ -343,8 +342,9 @@ class Optimizer:
     @staticmethod
     def _advance_step(state):
         """Count one more step in ``state['step']`` (in place, as PyTorch's tensor); returns the new count."""
-        state["step"]._data += 1
-        return float(state["step"]._data)
+        count = _array_api.array(state["step"])
+        count += 1
+        return float(count)
 
     @staticmethod
     def _params_with_grad(group):

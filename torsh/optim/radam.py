@@ -26,7 +26,7 @@ class RAdam(Optimizer):
                 state = self._lazy_state(p, ("exp_avg", "exp_avg_sq"))
                 step = self._advance_step(state)
                 param, grad = _fused.param_and_grad(p)
-                m, v = _fused.real_view(state["exp_avg"]._data), _fused.real_view(state["exp_avg_sq"]._data)
+                m, v = _fused.state_array(state["exp_avg"]), _fused.state_array(state["exp_avg_sq"])
                 if wd != 0 and decoupled:
                     _fused.update("p * decay", param, p=param, decay=1 - lr * wd)
                 ops = dict(p=param, g=grad, wd=wd)

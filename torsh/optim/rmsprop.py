@@ -28,12 +28,12 @@ class RMSprop(Optimizer):
                 state = self._lazy_state(p, buffers)
                 self._advance_step(state)
                 param, grad = _fused.param_and_grad(p)
-                sq = _fused.real_view(state["square_avg"]._data)
+                sq = _fused.state_array(state["square_avg"])
                 ops = dict(p=param, g=grad, wd=wd)
                 # square_avg = alpha * square_avg + (1 - alpha) * grad * grad
                 _fused.update(f"sq * a + ca * {g_expr} * {g_expr}", sq, sq=sq, a=alpha, ca=1 - alpha, **ops)
                 if centered:
-                    ga = _fused.real_view(state["grad_avg"]._data)
+                    ga = _fused.state_array(state["grad_avg"])
                     # grad_avg = lerp(grad_avg, grad, 1 - alpha); avg = sqrt(square_avg - grad_avg^2) + eps
                     _fused.update(_fused.lerp_expr("ga", g_expr, 1 - alpha), ga, ga=ga, w=1 - alpha, w1=alpha, **ops)
                     avg_expr = "(sqrt(sq + mone * ga * ga) + eps)"
@@ -42,7 +42,7 @@ class RMSprop(Optimizer):
                     avg_expr = "(sqrt(sq) + eps)"
                 ops.update(sq=sq, eps=eps)
                 if momentum > 0:
-                    buf = _fused.real_view(state["momentum_buffer"]._data)
+                    buf = _fused.state_array(state["momentum_buffer"])
                     # buf = momentum * buf + grad / avg; p -= lr * buf
                     _fused.update(f"buf * mom + {g_expr} / {avg_expr}", buf, buf=buf, mom=momentum, **ops)
                     _fused.update("p + nlr * buf", param, p=param, buf=buf, nlr=-lr)

@@ -29,7 +29,7 @@ class Rprop(Optimizer):
                                          fill={"step_size": complex(lr, lr) if p.is_complex() else lr})
                 self._advance_step(state)
                 param, grad = _fused.param_and_grad(p)
-                prev, size = _fused.real_view(state["prev"]._data), _fused.real_view(state["step_size"]._data)
+                prev, size = _fused.state_array(state["prev"]), _fused.state_array(state["step_size"])
                 # factor = etaplus where grad*prev > 0, etaminus where < 0, 1 where == 0
                 # step_size = clamp(step_size * factor, min, max)
                 sign = f"({g_expr} * prev)"

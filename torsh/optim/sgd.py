@@ -42,7 +42,7 @@ class SGD(Optimizer):
                     first = buf_t is None
                     if first:  # zeros: the kernel's first step is buf = 0 * buf + 1 * d
                         buf_t = state["momentum_buffer"] = _fused.new_state_like(p, 0)
-                buf = param if buf_t is None else _fused.real_view(buf_t._data)  # the kernel ignores it then
+                buf = param if buf_t is None else _fused.state_array(buf_t)  # the kernel ignores it then
                 buf_coefficients = (0, 1) if first else (momentum, 1 - dampening)
                 kernel_args = (*_fused.scalars(param.dtype, lr, -1 if group["maximize"] else 1, wd, momentum,
                                                *buf_coefficients), momentum != 0, nesterov)

@@ -36,10 +36,10 @@ class SparseAdam(Optimizer):
                     state["exp_avg_sq"] = _fused.new_state_like(p, 0)
                 state["step"] += 1
                 step = state["step"]
-                grad = -p._grad._data if group["maximize"] else p._grad._data
+                grad = -_fused.grad_array(p) if group["maximize"] else _fused.grad_array(p)
                 touched = grad != 0
                 g = grad[touched]
-                m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
+                m, v = _fused.array(state["exp_avg"]), _fused.array(state["exp_avg_sq"])
                 old_m, old_v = m[touched], v[touched]
                 # m += (g - m) * (1 - beta1); v += (g*g - v) * (1 - beta2), at touched entries only
                 m_update = _fused.evaluate("(g - m) * c1", g, g=g, m=old_m, c1=1 - beta1)
@@ -49,7 +49,7 @@ class SparseAdam(Optimizer):
                 numer = m_update + old_m
                 denom = np.sqrt(v_update + old_v) + np.asarray(eps, dtype=g.dtype)
                 step_size = lr * (1 - beta2 ** step) ** 0.5 / (1 - beta1 ** step)
-                p._data[touched] += _fused.evaluate("nss * (numer / denom)", numer, nss=-step_size, numer=numer,
-                                                    denom=denom)
+                _fused.array(p)[touched] += _fused.evaluate("nss * (numer / denom)", numer, nss=-step_size, numer=numer,
+                                                     denom=denom)
                 _fused.bump(p, state["exp_avg"], state["exp_avg_sq"])
         return loss
