@@ -15,10 +15,12 @@ import os
 import sys
 import threading
 import time
+from collections import deque
 
 from ..autograd.graph import PROFILER_TOPIC as AUTOGRAD_TOPIC  # engine.py/graph.py emit node runs, creations
 from ..backend import dispatch, events, memory, ranges
 from . import _instrument, _module_scopes, flops
+from .summary import RunSummary
 
 _PROFILER_DIR = os.path.dirname(os.path.abspath(__file__))
 _MAX_STACK_DEPTH = 128
@@ -38,6 +40,7 @@ class RawEvent:
     dispatch = None  # [DispatchRecord] decided while this event was innermost
     self_memory = 0  # bytes allocated minus freed while this event was innermost
     node = None  # the autograd Node a backward event runs
+    children_ns = children_memory = 0  # summed by summary.RunSummary.fold_step from the calls inside
 
     def __init__(self, name, cat, tid, parent):
         self.name = name
@@ -56,7 +59,8 @@ class MemoryRecord:
 
 class Collector:
     def __init__(self, record_shapes=False, profile_memory=False, with_stack=False, with_flops=False,
-                 with_dispatch=True, with_modules=False):
+                 with_dispatch=True, with_modules=False, keep_steps=None):
+        self.keep_steps = keep_steps  # None: every event; N: full detail for the last N steps only
         self.record_shapes = record_shapes
         self.profile_memory = profile_memory
         self.with_stack = with_stack
@@ -107,7 +111,10 @@ class Collector:
         self.memory = []
         self.orphan_dispatch = []
         self.forward_ops = {}
-        self.window_start_ns = time.perf_counter_ns()
+        self.window_start_ns = self._step_start_ns = time.perf_counter_ns()
+        self.summary = RunSummary()
+        self._step_marks = []  # keep_steps None: (step, tid, start_ns, end_ns, end index in events)
+        self._retained = deque()  # keep_steps N: (StepSummary, events, memory, orphan_dispatch) per step
 
     def stop(self):
         for unsubscribe in reversed(self._unsubscribe):
@@ -116,6 +123,52 @@ class Collector:
         _instrument.disable(self)
         self._running = False
         self.stop_ns = time.perf_counter_ns()
+
+    # -- steps: running summaries, and the ring buffer of detailed steps ------------------
+    def end_step(self, step):
+        """``prof.step()``: step ``step`` ended now. With ``keep_steps`` its calls are folded into the
+        summaries and kept in the ring buffer (the oldest step beyond N loses its detail)."""
+        now = time.perf_counter_ns()
+        tid = threading.get_native_id()
+        if self.keep_steps is None:  # folded once at the end: nothing but a mark per step here
+            self._step_marks.append((step, tid, self._step_start_ns, now, len(self.events)))
+        else:
+            self._keep_step(step, tid, self._step_start_ns, now)
+        self._step_start_ns = now
+
+    def _keep_step(self, step, tid, start_ns, end_ns):
+        events, self.events = self.events, []
+        memory, self.memory = self.memory, []
+        orphans, self.orphan_dispatch = self.orphan_dispatch, []
+        summary = self.summary.fold_step(step, tid, start_ns, end_ns, events)
+        self._retained.append((summary, events, memory, orphans))
+        while len(self._retained) > self.keep_steps:
+            self._drop_detail(*self._retained.popleft())
+
+    def _drop_detail(self, summary, events, memory, orphans):
+        summary.detailed = False
+        forward_ops = self.forward_ops
+        for raw in events:  # forget the forward ops of dropped steps (they hold autograd nodes)
+            if raw.sequence_nr >= 0 and raw.node is None and forward_ops.get(raw.sequence_nr) is raw:
+                del forward_ops[raw.sequence_nr]
+
+    def finish(self, step):
+        """After stop: fold the last (partial) step; ``events``/``memory`` then hold the detail kept."""
+        tid = threading.get_native_id()
+        if self.keep_steps is None:
+            marks = self._step_marks
+            if self.events[marks[-1][4] if marks else 0:] or not marks:  # a last step that ran anything
+                marks = marks + [(step, tid, self._step_start_ns, self.stop_ns, len(self.events))]
+            begin = 0
+            for mark_step, mark_tid, start_ns, end_ns, end in marks:
+                self.summary.fold_step(mark_step, mark_tid, start_ns, end_ns, self.events[begin:end])
+                begin = end
+            return
+        if self.events or not self._retained:
+            self._keep_step(step, tid, self._step_start_ns, self.stop_ns)
+        self.events = [raw for _, events, _, _ in self._retained for raw in events]
+        self.memory = [record for _, _, memory, _ in self._retained for record in memory]
+        self.orphan_dispatch = [item for _, _, _, orphans in self._retained for item in orphans]
 
     def _subscribe(self, topic, callback):
         self._unsubscribe.append(events.subscribe(topic, callback))

@@ -25,6 +25,8 @@ class ProfileResult:
                                 for t, tid, record in collector.orphan_dispatch]
         self.threads = dict(collector.threads)
         self.module_paths = dict(collector.module_paths)  # with_modules: scope name -> module path
+        self.summary = collector.summary  # per-op and per-step totals over every step (summary.py)
+        self.keep_steps = collector.keep_steps
         self.base_time_ns = collector.base_time_ns
         self.start_ns = collector.window_start_ns
         self.stop_ns = collector.stop_ns
@@ -40,5 +42,6 @@ class ProfileResult:
         self.orphan_dispatch += later.orphan_dispatch
         self.threads.update(later.threads)
         self.module_paths.update(later.module_paths)
+        self.summary.merge(later.summary)
         self.stop_ns = later.stop_ns
         return self

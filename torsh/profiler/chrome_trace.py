@@ -17,6 +17,13 @@ JupyterLab viewer reads the same object, so its shape is documented here:
 - ``"i"`` instants ``[memory]`` (args ``Addr``, ``Bytes`` (negative for a free), ``Total Allocated``,
   ``Op``) and ``dispatch::<op>`` for decisions made outside any recorded call.
 - ``"C"`` counter ``CPU Memory`` with arg ``Live Bytes``: the live-bytes track.
+- Summaries (summary.py), for traces that scale: with more than one step (``prof.step()``), a
+  track (tid 0, ``steps``) of one ``"X"`` ``ProfilerStep#N`` per recorded step, ``cat:
+  step_summary``, args ``Step``, ``Ops`` (calls), ``Op self us``, ``Self memory``, ``Detailed``
+  (0 when ``keep_steps`` dropped its calls); and the top-level ``torshSummary``: ``steps``,
+  ``keepSteps``, ``detailedSteps`` ([first, last] step with full detail) and ``ops`` (per op
+  name and cat: count, total_us, self_us, min_us, max_us, memory, self_memory, over all steps).
+  Viewers read these first and the detailed events after (Perfetto ignores the extra key).
 """
 import json
 
@@ -25,6 +32,7 @@ from ._files import write_text_atomically
 SCHEMA_VERSION = 1
 MIME_TYPE = "application/vnd.torsh.trace+json"  # notebooks: docs/schemas/trace.schema.json
 MEMORY_COUNTER = "CPU Memory"
+STEP_TRACK_TID = 0  # the summary track of steps: no real thread has native id 0
 
 
 def _us(ns):
@@ -63,9 +71,10 @@ def build_trace(result, trace_name=""):
         trace.append({"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid, "ts": 0,
                       "args": {"sort_index": index}})
 
-    by_id = {}
+    summary = getattr(result, "summary", None)
+    if summary is not None and len(summary.steps) > 1:
+        trace += _step_track(pid, summary.steps)
     for event in result.events:
-        by_id[event.id] = event
         trace.append({"ph": "X", "cat": event.category, "name": event.name, "pid": pid, "tid": event.thread,
                       "ts": round(event.time_range.start, 3), "dur": _duration_us(event),
                       "args": _event_args(event)})
@@ -100,8 +109,23 @@ def build_trace(result, trace_name=""):
         "profile_memory": int(bool(result.options.get("profile_memory"))),
         "with_stack": int(bool(result.options.get("with_stack"))),
         "with_flops": int(bool(result.options.get("with_flops"))),
+        "torshSummary": summary.to_json(getattr(result, "keep_steps", None)) if summary is not None else None,
         "traceEvents": trace,
     }
+
+
+def _step_track(pid, steps):
+    """The ``steps`` track: one box per step, also for the steps whose detail was dropped."""
+    track = [{"ph": "M", "name": "thread_name", "pid": pid, "tid": STEP_TRACK_TID, "ts": 0,
+              "args": {"name": "steps (every step, summarized)"}},
+             {"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": STEP_TRACK_TID, "ts": 0,
+              "args": {"sort_index": -1}}]
+    for step in steps:
+        track.append({"ph": "X", "cat": "step_summary", "name": f"ProfilerStep#{step.step}", "pid": pid,
+                      "tid": STEP_TRACK_TID, "ts": _us(step.start_ns), "dur": _us(step.end_ns - step.start_ns),
+                      "args": {"Step": step.step, "Ops": step.ops, "Op self us": _us(step.op_self_ns),
+                               "Self memory": step.self_memory, "Detailed": int(step.detailed)}})
+    return track
 
 
 def export_chrome_trace(result, path):

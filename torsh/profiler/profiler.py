@@ -16,6 +16,11 @@ Documented behaviour where PyTorch leaves room:
 - ``with_modules=True`` records each ``nn.Module`` call as a ``python_function`` event named as
   PyTorch's Python tracer names it (``nn.Module: Linear_0``; PyTorch records those with
   ``with_stack=True``, torsh only these scopes and only with ``with_modules``); see _module_scopes.py.
+- ``keep_steps=N`` (torsh; default None keeps everything, as PyTorch): full event detail only for the
+  last N steps (``prof.step()`` calls) of a recorded window, a ring buffer with bounded memory; every
+  step is still counted in running per-op and per-step summaries (summary.py), which the trace
+  carries (``torshSummary`` and a step track), so a 10,000-step run exports a trace of a few MB.
+  ``events()`` and ``key_averages()`` cover the kept steps; ``prof.summary()`` covers all.
 """
 import enum
 import threading
@@ -52,7 +57,7 @@ class profile:
     def __init__(self, *, activities=None, schedule=None, on_trace_ready=None, record_shapes=False,
                  profile_memory=False, with_stack=False, with_flops=False, with_modules=False,
                  experimental_config=None, execution_trace_observer=None, acc_events=False, use_cuda=None,
-                 custom_trace_id_callback=None, with_dispatch=True):
+                 custom_trace_id_callback=None, with_dispatch=True, keep_steps=None):
         activities = set(activities) if activities is not None else supported_activities()
         if use_cuda:
             activities.add(ProfilerActivity.CUDA)
@@ -68,6 +73,9 @@ class profile:
         self.with_modules = with_modules
         self.with_dispatch = with_dispatch  # torsh: attach kernel dispatch decisions to op events
         self.acc_events = acc_events
+        if keep_steps is not None and (not isinstance(keep_steps, int) or keep_steps < 1):
+            raise ValueError(f"torsh.profiler: keep_steps must be a positive int or None, got {keep_steps!r}")
+        self.keep_steps = keep_steps  # torsh: full detail for the last N steps only, summaries for all
         self.on_trace_ready = on_trace_ready
         self.execution_trace_observer = execution_trace_observer  # fed the ops of each recorded window
         self.record_steps = schedule is not None  # ProfilerStep#N ranges, as PyTorch marks scheduled steps
@@ -156,6 +164,8 @@ class profile:
             raise RuntimeError("torsh.profiler: step() called on a profiler that is not running; call it "
                                "inside the `with profile(...)` block, or between start() and stop()")
         self._exit_step_range()
+        if self._collector is not None:
+            self._collector.end_step(self.step_num)
         previous = self.current_action
         self.step_num += 1
         self.current_action = self.schedule(self.step_num)
@@ -193,7 +203,8 @@ class profile:
 
     def _prepare_trace(self):
         if self._collector is None:
-            self._collector = _collector.Collector(with_dispatch=self.with_dispatch, **self._options())
+            self._collector = _collector.Collector(with_dispatch=self.with_dispatch, keep_steps=self.keep_steps,
+                                                   **self._options())
             self._collector.start()
 
     def _start_trace(self):
@@ -207,6 +218,7 @@ class profile:
         if collector is None:
             return
         collector.stop()
+        collector.finish(self.step_num)
         if self.execution_trace_observer is not None:
             self.execution_trace_observer._take(collector.events)
         result = _results.ProfileResult(collector, self._options())
@@ -242,6 +254,11 @@ class profile:
         if group_by_stack_n > 0 and not self.with_stack:
             raise RuntimeError("torsh.profiler: key_averages(group_by_stack_n=...) needs with_stack=True")
         return self._require_results("key_averages()").events.key_averages(group_by_input_shape, group_by_stack_n)
+
+    def summary(self):
+        """Per-op and per-step totals over every step of the last cycle (a summary.RunSummary), also
+        the steps whose detail ``keep_steps`` dropped."""
+        return self._require_results("summary()").summary
 
     def export_chrome_trace(self, path):
         """Write the trace (Chrome Trace Event Format JSON; gzip if ``path`` ends in .gz)."""
