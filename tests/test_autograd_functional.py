@@ -165,11 +165,9 @@ def test_v_size_errors(call, fragment):
     assert str(ours.value) == fragment.format(torsh.__name__, torsh.__name__)
 
 
-def test_forward_mode_with_vectorize_is_not_available_yet():
-    x = _inputs(torsh, (3,))[0]
-    with pytest.raises(NotImplementedError, match="forward-mode AD is not available"):
-        torsh.autograd.functional.jacobian(lambda a: a.sin(), x, strategy="forward-mode", vectorize=True)
-    # PyTorch computes it: the case torsh will have to match once forward mode exists
-    ref = torch_ref.autograd.functional.jacobian(torch_ref.sin, torch_ref.tensor(x.numpy()),
-                                                 strategy="forward-mode", vectorize=True)
-    np.testing.assert_allclose(ref.numpy(), np.diag(np.cos(x.numpy())))
+def test_forward_mode_jacobian_with_vectorize():
+    """More cases (and the forward-over-reverse Hessian) in test_forward_ad_transforms.py."""
+    def run(lib):
+        x = lib.tensor(make_array((3,), "float64", seed=0))
+        return lib.autograd.functional.jacobian(lambda a: a.sin(), x, strategy="forward-mode", vectorize=True)
+    assert_close(run(torsh), run(torch_ref))

@@ -1,13 +1,14 @@
-"""torch.autograd.functional: jacobian, hessian, vjp, jvp, hvp, vhp on torsh's reverse-mode engine.
+"""torch.autograd.functional: jacobian, hessian, vjp, jvp, hvp, vhp.
 
-Every product is computed with ``autograd.grad``: ``jvp`` and ``hvp`` use the double-backward trick
-(differentiate a vjp with respect to its cotangent), as PyTorch does. ``vectorize=True`` is accepted and
-runs the same row loop: torsh's vmap batches the forward pass, but a backward pass over a batch of
-cotangents still runs one cotangent at a time (``torsh.func._eager._batched_gradients``).
+As in PyTorch, ``vjp``/``jvp``/``vhp``/``hvp`` and the reverse-mode ``jacobian`` use ``autograd.grad`` (``jvp``
+and ``hvp`` by the double-backward trick: differentiate a vjp with respect to its cotangent);
+``jacobian(strategy="forward-mode", vectorize=True)`` runs forward-mode AD once, batched over the standard
+basis of the inputs (vmap's BatchedTensors), and ``hessian(outer_jacobian_strategy="forward-mode")`` is that
+over a reverse-mode gradient. Reverse mode with ``vectorize=True`` runs the row loop.
 """
 import importlib
 
-from . import grad_mode
+from . import forward_ad, grad_mode
 from .engine import grad as _autograd_grad_raw
 
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "hvp", "vhp"]
@@ -146,7 +147,7 @@ def _zeros_for_missing(grads, refs, strict, create_graph, stage):
         if g is None:
             if strict:
                 raise RuntimeError(_MISSING_GRAD[stage].format(i=i))
-            g = _ops.creation.zeros_like(refs[i])
+            g = _batchable("zeros_like", _ops.creation.zeros_like, refs[i])
         elif strict and create_graph and not g.requires_grad:
             what = "hessian" if "double" in stage else "jacobian"
             raise RuntimeError(f"The {what} of the user-provided function is independent of input {i}. This is "
@@ -163,8 +164,33 @@ def _grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=N
     if not kept:
         return (None,) * len(inputs)
     outs, gouts = zip(*kept)
+    if any(isinstance(t, _ops.batched_tensor.BatchedTensor) for t in (*outs, *gouts, *inputs)):
+        return _batched_grad(outs, inputs, gouts, create_graph, retain_graph)
     return _autograd_grad_raw(outs, inputs, gouts, allow_unused=True, create_graph=create_graph,
                               retain_graph=retain_graph)
+
+
+def _batched_grad(outputs, inputs, grad_outputs, create_graph, retain_graph):
+    """_grad under the forward-mode jacobian's vmap (a forward-over-reverse Hessian): autograd.grad on
+    the physical tensors, whose samples are independent, each gradient batched as its input."""
+    batched = _ops.batched_tensor
+    outs, gouts = [], []
+    for o, g in zip(outputs, grad_outputs):
+        po, levels = batched.physical(o)
+        pg = _ops.creation.ones_like(po) if g is None else batched.align_levels(*batched.physical(g), levels)
+        outs.append(po)
+        gouts.append(pg)
+    physical_inputs = [batched.physical(x) for x in inputs]
+    grads = _autograd_grad_raw(outs, [p for p, _ in physical_inputs], gouts, allow_unused=True,
+                               create_graph=create_graph, retain_graph=retain_graph)
+    return tuple(None if g is None else batched.from_physical(g, levels)
+                 for g, (_, levels) in zip(grads, physical_inputs))
+
+
+def _batchable(name, fn, *args, **kwargs):
+    """``fn`` called through vmap's dispatch: the _ops functions called directly here are not the
+    bindings vmap intercepts, and their arguments may be batched (forward-over-reverse Hessian)."""
+    return _ops.batched_tensor.dispatch(name, fn, args, kwargs)
 
 
 def _call(func, inputs, fn_name, strict):
@@ -242,18 +268,92 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
     return _outputs_and_product(outputs, outputs_tuple, result, outputs_tuple, create_graph)
 
 
-def _forward_mode_jacobian(inputs, strict, vectorize):
-    """PyTorch's checks for strategy="forward-mode", then torsh's missing forward-mode AD."""
+def _forward_mode_jacobian(func, inputs, strict, vectorize):
+    """PyTorch's _jacfwd: one jvp per input element, all of them in one forward pass batched over the
+    standard basis (vmap of a dual-level call), each output's tangents split back per input."""
     if strict:
         raise RuntimeError('torch.autograd.functional.jacobian: `strict=True` and `strategy="forward-mode"` are '
                            'not supported together (yet). Please either set `strict=False` or '
                            '`strategy="reverse-mode"`.')
-    _as_tuple(inputs, "inputs", "jacobian")
+    inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
     if not vectorize:
         raise NotImplementedError("Computing Jacobian using forward-AD or forward-over-reverse Hessian is"
                                   "only implemented for `vectorize=True`.")
-    raise NotImplementedError('torsh.autograd.functional.jacobian: forward-mode AD is not available in torsh yet; '
-                              'use strategy="reverse-mode" (the default).')
+    numels = tuple(x.numel() for x in inputs)
+    outputs_info = []
+
+    def push_forward(basis_rows):
+        with forward_ad.dual_level():
+            duals = tuple(_batched_dual(x, row.view_as(x)) for x, row in zip(inputs, basis_rows))
+            outputs_tuple, outputs = _as_tuple(func(*duals), "outputs", None)
+            outputs_info[:] = [outputs_tuple, [tuple(o.shape) for o in outputs]]
+            return tuple(_batched_tangent(o) for o in outputs)
+
+    per_output = _vmap_over_rows(push_forward, _standard_basis(inputs, numels))
+    outputs_tuple, out_shapes = outputs_info
+    result = []
+    for jac, out_shape in zip(per_output, out_shapes):  # jac: (sum of numels,) + output shape
+        blocks = jac.split(numels, dim=0)
+        result.append([b.permute(*range(1, b.dim()), 0).reshape(out_shape + tuple(x.shape))
+                       for b, x in zip(blocks, inputs)])
+    return _unpack(result, (outputs_tuple, inputs_tuple))  # lists, as PyTorch's _jacfwd returns
+
+
+def _standard_basis(inputs, numels):
+    """Per input, the rows of the identity of size sum(numels) that fall on that input's elements."""
+    total = sum(numels)
+    blocks, start = [], 0
+    for x, n in zip(inputs, numels):
+        block = _ops.creation.zeros((total, n), dtype=x.dtype)
+        block.narrow(0, start, n).copy_(_ops.creation.eye(n, dtype=x.dtype))
+        blocks.append(block)
+        start += n
+    return tuple(blocks)
+
+
+def _vmap_over_rows(fn, rows):
+    """fn(rows) once on BatchedTensors batched over dim 0 of every ``rows`` tensor (torch._vmap_internals'
+    vmap, which autograd.functional uses); fn returns a tuple of tensors, returned batched over dim 0."""
+    batched = _ops.batched_tensor
+    size = rows[0].shape[0]
+    if not batched.intercept():  # the profiler holds the op-call hook: one row at a time
+        per_row = [fn(tuple(r[i] for r in rows)) for i in range(size)]
+        return tuple(_ops.shape.stack(column, 0) for column in zip(*per_row))
+    level = batched.push_level(size, "error")
+    batched.randomness.install()
+    try:
+        outputs = fn(tuple(level.wrap(r) for r in rows))
+        return tuple(_unbatched(o, level) for o in outputs)
+    finally:
+        batched.randomness.uninstall()
+        batched.pop_level(level)
+        batched.release()
+
+
+def _unbatched(t, level):
+    value, was_batched = _ops.batched_tensor.unwrap(t, level)
+    return value if was_batched else value.unsqueeze(0).expand(level.size, *value.shape)
+
+
+def _batched_dual(primal, tangent):
+    """make_dual of a primal (unbatched or batched) and a batched tangent, on their physical tensors."""
+    batched = _ops.batched_tensor
+    p, p_levels = batched.physical(primal)
+    t, t_levels = batched.physical(tangent)
+    levels = [lv for lv in batched.active_levels() if lv in p_levels or lv in t_levels]
+    p = batched.align_levels(p, p_levels, levels)
+    t = batched.align_levels(t, t_levels, levels)
+    return batched.from_physical(forward_ad.make_dual(p, t), levels)
+
+
+def _batched_tangent(output):
+    """The tangent of an output at the open level (zeros when it does not depend on the inputs)."""
+    batched = _ops.batched_tensor
+    phys, levels = batched.physical(output)
+    primal, tangent = forward_ad.unpack_dual(phys)
+    if tangent is None:
+        tangent = _ops.creation.zeros_like(primal)
+    return batched.from_physical(tangent, levels)
 
 
 def _jacobian_rows(out, inputs, create_graph, strict, out_index, vectorize):
@@ -270,7 +370,7 @@ def _jacobian_rows(out, inputs, create_graph, strict, out_index, vectorize):
                 if strict:
                     raise RuntimeError(f"Output {out_index} of the user-provided function is independent of "
                                        f"input {j}. This is not allowed in strict mode.")
-                g = _ops.creation.zeros_like(x)
+                g = _batchable("zeros_like", _ops.creation.zeros_like, x)
             elif strict and create_graph and not g.requires_grad:
                 raise RuntimeError(f"The jacobian of the user-provided function is independent of input "
                                    f"{out_index}. This is not allowed in strict mode when create_graph=True.")
@@ -289,7 +389,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
             raise NotImplementedError('torch.autograd.functional.jacobian: `create_graph=True` and '
                                       '`strategy="forward-mode"` are not supported together (yet). Please either '
                                       'set `create_graph=False` or `strategy="reverse-mode"`.')
-        return _forward_mode_jacobian(inputs, strict, vectorize)
+        return _forward_mode_jacobian(func, inputs, strict, vectorize)
     with grad_mode.enable_grad():
         inputs_tuple, inputs = _differentiable_inputs(inputs, create_graph, "jacobian")
         outputs_tuple, outputs = _call(func, inputs, "jacobian", strict)
@@ -307,7 +407,7 @@ def _stack_rows(rows, out, x):
     shape = tuple(out.shape) + tuple(x.shape)
     if not rows:  # an empty output: no rows to stack
         return _ops.creation.zeros(shape, dtype=x.dtype)
-    return _ops.shape.stack(rows, 0).view(shape)
+    return _batchable("stack", _ops.shape.stack, rows, 0).view(shape)
 
 
 def hessian(func, inputs, create_graph=False, strict=False, vectorize=False, outer_jacobian_strategy="reverse-mode"):

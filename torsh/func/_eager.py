@@ -1,8 +1,9 @@
-"""torsh.func's differentiating transforms, all on torsh's reverse-mode engine.
+"""torsh.func's differentiating transforms.
 
-``grad``/``vjp``/``jacrev`` call ``autograd.grad`` on fresh copies of the differentiated inputs.
-``jvp``, ``linearize``, ``jacfwd`` and ``hessian`` have no forward-mode AD to use yet: ``jvp`` uses the
-double-vjp trick (J v = d/du <u, J^T ... > applied to v) and ``jacfwd`` is ``jacrev`` under another name.
+``grad``/``vjp``/``jacrev`` call ``autograd.grad`` on fresh copies of the differentiated inputs; ``jvp``,
+``linearize``, ``jacfwd`` (vmap of jvp over the basis) and ``hessian`` (jacfwd of jacrev) run forward-mode AD
+(``autograd.forward_ad``). A jvp inside an open dual level (forward mode does not nest) uses the double-vjp
+trick instead.
 
 Nesting (``grad(grad(f))``, ``jacfwd(jacrev(f))``, closures over an outer transform's inputs) works
 because a transform running inside another one keeps the graph of its results (``create_graph``).
@@ -355,17 +356,31 @@ def _unpack(output):
 
 
 def linearize(func, *primals):
-    """(func(*primals), jvp_fn): ``jvp_fn(*tangents)`` reuses one recorded graph for every call."""
-    lin = _Linearization(func, primals, False, "linearize")
-    in_spec = tree_flatten(primals)[1]
+    """(func(*primals), jvp_fn) as torch.func.linearize: ``jvp_fn(*tangents)`` is J @ tangents at ``primals``
+    by forward-mode AD. PyTorch traces the dual-level call once and replays the graph; torsh replays the
+    dual-level call itself (func runs again per jvp_fn call, on the same primals)."""
+    output = func(*primals)
+    flat_primals, primals_spec = tree_flatten(primals)
+    metadata = [(p.shape, p.device, p.dtype) for p in flat_primals]
 
     def jvp_fn(*tangents):
-        flat_t, t_spec = tree_flatten(tangents)
-        if t_spec != in_spec:
-            raise RuntimeError(f"linearize: Expected tangents to have the same structure as primals: {in_spec}, "
-                               f"got {t_spec}")
-        return lin.apply(flat_t)
-    return lin.output(), jvp_fn
+        flat_tangents, tangents_spec = tree_flatten(tangents)
+        if tangents_spec != primals_spec:
+            raise RuntimeError(f"Expected the tangents {tangents_spec} to have the same argspec as the primals "
+                               f"{primals_spec}")
+        _check_linearize_tangents(flat_tangents, metadata)
+        return jvp(func, primals, tangents)[1]
+    return output, jvp_fn
+
+
+def _check_linearize_tangents(flat_tangents, metadata):
+    """PyTorch's forward_ad_checks: each tangent has its primal's shape, device and dtype."""
+    for idx, (t, (shape, device, dtype)) in enumerate(zip(flat_tangents, metadata)):
+        for what, got, want in (("shape", t.shape, shape), ("device", t.device, device),
+                                ("dtype", t.dtype, dtype)):
+            if got != want:
+                raise RuntimeError(f"tangent:{idx} with {what} {got} in flattened pytree doesn't match the "
+                                   f"{what} {want} of the corresponding primal.")
 
 
 # ----------------------------------------------------------------------------- jacobians
