@@ -169,31 +169,29 @@ class Hardswish(SELU):
         return F.hardswish(input, self.inplace)
 
 
-class _Stateless(Module):
-    fn = None  # name of the torsh.nn.functional op, looked up per call (the profiler swaps those names)
-
+class Sigmoid(Module):
     def forward(self, input):
-        return getattr(F, self.fn)(input)
+        return F.sigmoid(input)
 
 
-class Sigmoid(_Stateless):
-    fn = "sigmoid"
+class Tanh(Module):
+    def forward(self, input):
+        return F.tanh(input)
 
 
-class Tanh(_Stateless):
-    fn = "tanh"
+class Tanhshrink(Module):
+    def forward(self, input):
+        return F.tanhshrink(input)
 
 
-class Tanhshrink(_Stateless):
-    fn = "tanhshrink"
+class Softsign(Module):
+    def forward(self, input):
+        return F.softsign(input)
 
 
-class Softsign(_Stateless):
-    fn = "softsign"
-
-
-class LogSigmoid(_Stateless):
-    fn = "logsigmoid"
+class LogSigmoid(Module):
+    def forward(self, input):
+        return F.logsigmoid(input)
 
 
 class Hardshrink(Module):

@@ -103,19 +103,17 @@ class _ConvNd(Module):
 
 
 class _Conv(_ConvNd):
-    _fn = None  # name of the torsh.nn.functional op, looked up per call (the profiler swaps those names)
-
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
                  padding_mode="zeros", device=None, dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False,
                          (0,) * self._nd, groups, bias, padding_mode, device, dtype)
 
-    def _conv_forward(self, input, weight, bias):
-        fn = getattr(F, self._fn)
+    def _conv(self, conv, input, weight, bias):
+        """``conv`` (F.conv1d/2d/3d, looked up by the caller at call time) with this module's geometry."""
         if self.padding_mode != "zeros":
             padded = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
-            return fn(padded, weight, bias, self.stride, 0, self.dilation, self.groups)
-        return fn(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+            return conv(padded, weight, bias, self.stride, 0, self.dilation, self.groups)
+        return conv(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
     def forward(self, input):
         return self._conv_forward(input, self.weight, self.bias)
@@ -123,22 +121,26 @@ class _Conv(_ConvNd):
 
 class Conv1d(_Conv):
     _nd = 1
-    _fn = "conv1d"
+
+    def _conv_forward(self, input, weight, bias):
+        return self._conv(F.conv1d, input, weight, bias)
 
 
 class Conv2d(_Conv):
     _nd = 2
-    _fn = "conv2d"
+
+    def _conv_forward(self, input, weight, bias):
+        return self._conv(F.conv2d, input, weight, bias)
 
 
 class Conv3d(_Conv):
     _nd = 3
-    _fn = "conv3d"
+
+    def _conv_forward(self, input, weight, bias):
+        return self._conv(F.conv3d, input, weight, bias)
 
 
 class _ConvTransposeNd(_ConvNd):
-    _fn = None  # name of the torsh.nn.functional op, looked up per call (the profiler swaps those names)
-
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
                  bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
         if padding_mode != "zeros":
@@ -165,25 +167,31 @@ class _ConvTransposeNd(_ConvNd):
             res.append(extra)
         return tuple(res)
 
-    def forward(self, input, output_size=None):
+    def _conv_transpose(self, conv_transpose, input, output_size):
         output_padding = self._output_padding(input, output_size)
-        return getattr(F, self._fn)(input, self.weight, self.bias, self.stride, self.padding, output_padding, self.groups,
+        return conv_transpose(input, self.weight, self.bias, self.stride, self.padding, output_padding, self.groups,
                               self.dilation)
 
 
 class ConvTranspose1d(_ConvTransposeNd):
     _nd = 1
-    _fn = "conv_transpose1d"
+
+    def forward(self, input, output_size=None):
+        return self._conv_transpose(F.conv_transpose1d, input, output_size)
 
 
 class ConvTranspose2d(_ConvTransposeNd):
     _nd = 2
-    _fn = "conv_transpose2d"
+
+    def forward(self, input, output_size=None):
+        return self._conv_transpose(F.conv_transpose2d, input, output_size)
 
 
 class ConvTranspose3d(_ConvTransposeNd):
     _nd = 3
-    _fn = "conv_transpose3d"
+
+    def forward(self, input, output_size=None):
+        return self._conv_transpose(F.conv_transpose3d, input, output_size)
 
 
 class _LazyConvMixin(LazyModuleMixin):

@@ -6,8 +6,6 @@ __all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "Fe
 
 
 class _DropoutNd(Module):
-    _fn = None  # name of the torsh.nn.functional op, looked up per call (the profiler swaps those names)
-
     def __init__(self, p=0.5, inplace=False):
         super().__init__()
         if p < 0 or p > 1:
@@ -15,32 +13,38 @@ class _DropoutNd(Module):
         self.p = p
         self.inplace = inplace
 
-    def forward(self, input):
-        return getattr(F, self._fn)(input, self.p, self.training, self.inplace)
+    def _drop(self, dropout, input):
+        return dropout(input, self.p, self.training, self.inplace)
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
 
 
 class Dropout(_DropoutNd):
-    _fn = "dropout"
+    def forward(self, input):
+        return self._drop(F.dropout, input)
 
 
 class Dropout1d(_DropoutNd):
-    _fn = "dropout1d"
+    def forward(self, input):
+        return self._drop(F.dropout1d, input)
 
 
 class Dropout2d(_DropoutNd):
-    _fn = "dropout2d"
+    def forward(self, input):
+        return self._drop(F.dropout2d, input)
 
 
 class Dropout3d(_DropoutNd):
-    _fn = "dropout3d"
+    def forward(self, input):
+        return self._drop(F.dropout3d, input)
 
 
 class AlphaDropout(_DropoutNd):
-    _fn = "alpha_dropout"
+    def forward(self, input):
+        return self._drop(F.alpha_dropout, input)
 
 
 class FeatureAlphaDropout(_DropoutNd):
-    _fn = "feature_alpha_dropout"
+    def forward(self, input):
+        return self._drop(F.feature_alpha_dropout, input)

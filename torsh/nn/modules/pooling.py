@@ -10,7 +10,6 @@ __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "MaxUnpool1d", "MaxUnpool2d", 
 
 class _PoolNd(Module):
     """kernel_size, stride (kernel_size when not given) and padding, and their repr."""
-    _fn = None  # name of the torsh.nn.functional op, looked up per call (the profiler swaps those names)
     _tuple_len = None  # MaxUnpool and AvgPool1d keep the three as tuples of this length, as PyTorch does
 
     def __init__(self, kernel_size, stride=None, padding=0):
@@ -35,9 +34,9 @@ class _MaxPoolNd(_PoolNd):
         self.return_indices = return_indices
         self.ceil_mode = ceil_mode
 
-    def forward(self, input):
-        return getattr(F, self._fn)(input, self.kernel_size, self.stride, self.padding, self.dilation,
-                              ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+    def _pool(self, max_pool, input):
+        return max_pool(input, self.kernel_size, self.stride, self.padding, self.dilation, ceil_mode=self.ceil_mode,
+                        return_indices=self.return_indices)
 
     def extra_repr(self):
         return ("kernel_size={kernel_size}, stride={stride}, padding={padding}, dilation={dilation}, "
@@ -45,35 +44,44 @@ class _MaxPoolNd(_PoolNd):
 
 
 class MaxPool1d(_MaxPoolNd):
-    _fn = "max_pool1d"
+    def forward(self, input):
+        return self._pool(F.max_pool1d, input)
 
 
 class MaxPool2d(_MaxPoolNd):
-    _fn = "max_pool2d"
+    def forward(self, input):
+        return self._pool(F.max_pool2d, input)
 
 
 class MaxPool3d(_MaxPoolNd):
-    _fn = "max_pool3d"
+    def forward(self, input):
+        return self._pool(F.max_pool3d, input)
 
 
 class _MaxUnpoolNd(_PoolNd):
-    def forward(self, input, indices, output_size=None):
-        return getattr(F, self._fn)(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+    def _unpool(self, max_unpool, input, indices, output_size):
+        return max_unpool(input, indices, self.kernel_size, self.stride, self.padding, output_size)
 
 
 class MaxUnpool1d(_MaxUnpoolNd):
     _tuple_len = 1
-    _fn = "max_unpool1d"
+
+    def forward(self, input, indices, output_size=None):
+        return self._unpool(F.max_unpool1d, input, indices, output_size)
 
 
 class MaxUnpool2d(_MaxUnpoolNd):
     _tuple_len = 2
-    _fn = "max_unpool2d"
+
+    def forward(self, input, indices, output_size=None):
+        return self._unpool(F.max_unpool2d, input, indices, output_size)
 
 
 class MaxUnpool3d(_MaxUnpoolNd):
     _tuple_len = 3
-    _fn = "max_unpool3d"
+
+    def forward(self, input, indices, output_size=None):
+        return self._unpool(F.max_unpool3d, input, indices, output_size)
 
 
 class AvgPool1d(_PoolNd):
@@ -96,22 +104,23 @@ class _AvgPoolNd(_PoolNd):
         self.count_include_pad = count_include_pad
         self.divisor_override = divisor_override
 
-    def forward(self, input):
-        return getattr(F, self._fn)(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                              self.count_include_pad, self.divisor_override)
+    def _pool(self, avg_pool, input):
+        return avg_pool(input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+                        self.divisor_override)
 
 
 class AvgPool2d(_AvgPoolNd):
-    _fn = "avg_pool2d"
+    def forward(self, input):
+        return self._pool(F.avg_pool2d, input)
 
 
 class AvgPool3d(_AvgPoolNd):
-    _fn = "avg_pool3d"
+    def forward(self, input):
+        return self._pool(F.avg_pool3d, input)
 
 
 class _AdaptivePoolNd(Module):
     """output_size and its repr, shared by the adaptive average and max pools."""
-    _fn = None  # name of the torsh.nn.functional op, looked up per call (the profiler swaps those names)
 
     def __init__(self, output_size):
         super().__init__()
@@ -121,21 +130,19 @@ class _AdaptivePoolNd(Module):
         return f"output_size={self.output_size}"
 
 
-class _AdaptiveAvgPoolNd(_AdaptivePoolNd):
+class AdaptiveAvgPool1d(_AdaptivePoolNd):
     def forward(self, input):
-        return getattr(F, self._fn)(input, self.output_size)
+        return F.adaptive_avg_pool1d(input, self.output_size)
 
 
-class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
-    _fn = "adaptive_avg_pool1d"
+class AdaptiveAvgPool2d(_AdaptivePoolNd):
+    def forward(self, input):
+        return F.adaptive_avg_pool2d(input, self.output_size)
 
 
-class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
-    _fn = "adaptive_avg_pool2d"
-
-
-class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
-    _fn = "adaptive_avg_pool3d"
+class AdaptiveAvgPool3d(_AdaptivePoolNd):
+    def forward(self, input):
+        return F.adaptive_avg_pool3d(input, self.output_size)
 
 
 class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
@@ -143,24 +150,26 @@ class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
         super().__init__(output_size)
         self.return_indices = return_indices
 
-    def forward(self, input):
-        return getattr(F, self._fn)(input, self.output_size, self.return_indices)
+    def _pool(self, adaptive_max_pool, input):
+        return adaptive_max_pool(input, self.output_size, self.return_indices)
 
 
 class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
-    _fn = "adaptive_max_pool1d"
+    def forward(self, input):
+        return self._pool(F.adaptive_max_pool1d, input)
 
 
 class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
-    _fn = "adaptive_max_pool2d"
+    def forward(self, input):
+        return self._pool(F.adaptive_max_pool2d, input)
 
 
 class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
-    _fn = "adaptive_max_pool3d"
+    def forward(self, input):
+        return self._pool(F.adaptive_max_pool3d, input)
 
 
 class _LPPoolNd(Module):
-    _fn = None  # name of the torsh.nn.functional op, looked up per call (the profiler swaps those names)
 
     def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
         super().__init__()
@@ -169,8 +178,8 @@ class _LPPoolNd(Module):
         self.stride = stride
         self.ceil_mode = ceil_mode
 
-    def forward(self, input):
-        return getattr(F, self._fn)(input, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode)
+    def _pool(self, lp_pool, input):
+        return lp_pool(input, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode)
 
     def extra_repr(self):
         return "norm_type={norm_type}, kernel_size={kernel_size}, stride={stride}, ceil_mode={ceil_mode}".format(
@@ -178,20 +187,21 @@ class _LPPoolNd(Module):
 
 
 class LPPool1d(_LPPoolNd):
-    _fn = "lp_pool1d"
+    def forward(self, input):
+        return self._pool(F.lp_pool1d, input)
 
 
 class LPPool2d(_LPPoolNd):
-    _fn = "lp_pool2d"
+    def forward(self, input):
+        return self._pool(F.lp_pool2d, input)
 
 
 class LPPool3d(_LPPoolNd):
-    _fn = "lp_pool3d"
+    def forward(self, input):
+        return self._pool(F.lp_pool3d, input)
 
 
 class FractionalMaxPool2d(Module):
-    _fn = "fractional_max_pool2d"
-
     def __init__(self, kernel_size, output_size=None, output_ratio=None, return_indices=False,
                  _random_samples=None):
         super().__init__()
@@ -210,9 +220,13 @@ class FractionalMaxPool2d(Module):
                 raise ValueError(f"output_ratio must be between 0 and 1 (got {output_ratio})")
 
     def forward(self, input):
-        return getattr(F, self._fn)(input, self.kernel_size, self.output_size, self.output_ratio, self.return_indices,
-                              _random_samples=self._random_samples)
+        return self._pool(F.fractional_max_pool2d, input)
+
+    def _pool(self, fractional_max_pool, input):
+        return fractional_max_pool(input, self.kernel_size, self.output_size, self.output_ratio, self.return_indices,
+                                   _random_samples=self._random_samples)
 
 
 class FractionalMaxPool3d(FractionalMaxPool2d):
-    _fn = "fractional_max_pool3d"
+    def forward(self, input):
+        return self._pool(F.fractional_max_pool3d, input)
