@@ -160,7 +160,7 @@ from . import hub  # noqa: E402,F401  (torch.hub: hubconf entrypoints, load_stat
 from . import signal  # noqa: E402,F401  (torch.signal.windows)
 from .signal._spectral_windows import (bartlett_window, blackman_window, hamming_window,  # noqa: E402,F401
                                        hann_window, kaiser_window)
-from . import jit  # noqa: E402,F401  (torch.jit.fork / wait, eager)
+from . import jit  # noqa: E402,F401  (torch.jit: script/trace as with the JIT disabled, fork / wait)
 from .jit import Error as JITException, fork, wait  # noqa: E402,F401
 from .amp import GradScaler  # noqa: E402,F401  (torch.GradScaler is torch.amp.GradScaler)
 from ._nn_toplevel import *  # noqa: E402,F401,F403  (torch.selu_, dropout_, feature_dropout, ...)

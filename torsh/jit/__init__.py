@@ -1,8 +1,11 @@
-"""torch.jit's asynchronous calls, eagerly: ``fork(fn, *args)`` runs ``fn`` at once and returns a completed
-``Future`` whose ``wait()`` gives the result (PyTorch's own eager mode also runs a fork synchronously).
-Scripting and tracing belong to the graph-capture issue."""
+"""torch.jit, eagerly: scripting and tracing as PyTorch does them with its JIT disabled (``_scripting``: they
+return what they are given, the model runs in Python), and the asynchronous calls: ``fork(fn, *args)`` runs
+``fn`` at once and returns a completed ``Future`` whose ``wait()`` gives the result (PyTorch's own eager mode
+also runs a fork synchronously)."""
+from ._scripting import *  # noqa: F401,F403
+from ._scripting import __all__ as _scripting_names
 
-__all__ = ["Error", "Future", "fork", "wait"]
+__all__ = ["Error", "Future", "fork", "wait", *_scripting_names]
 
 
 class Error(Exception):
