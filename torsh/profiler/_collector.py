@@ -23,6 +23,7 @@ from . import _instrument, _module_scopes, flops
 from .summary import RunSummary
 
 _PROFILER_DIR = os.path.dirname(os.path.abspath(__file__))
+_TORSH_DIR = os.path.dirname(_PROFILER_DIR) + os.sep  # frames under it are torsh's own, not the caller's
 _MAX_STACK_DEPTH = 128
 
 
@@ -34,7 +35,7 @@ class RawEvent:
     """
 
     start_ns = end_ns = 0
-    input_shapes = input_types = stack = None
+    input_shapes = input_types = stack = source = None  # source: (file, line) of the user's call
     flops = 0
     sequence_nr = -1  # autograd sequence number: of the node a forward op created, or a backward node's
     dispatch = None  # [DispatchRecord] decided while this event was innermost
@@ -239,7 +240,7 @@ class Collector:
         if self.record_shapes:
             event.input_shapes, event.input_types = describe_inputs(args, kwargs)
         if self.with_stack:
-            event.stack = python_stack()
+            event.stack, event.source = python_stack()
 
     # -- subscriptions ---------------------------------------------------------------------
     def _on_range(self, record):
@@ -356,12 +357,18 @@ def describe_inputs(args, kwargs):
 
 
 def python_stack():
-    """The Python call stack of the op, innermost first, as ``file(line): function``."""
+    """(frames, source): the Python call stack of the op, innermost first, as ``file(line): function``
+    (the profiler's own frames left out), and ``(file, line)`` of the first frame outside torsh: the
+    line of user code that called the op (None if torsh called it from nowhere else)."""
     frames = []
+    source = None
     frame = sys._getframe(1)
     while frame is not None and len(frames) < _MAX_STACK_DEPTH:
         code = frame.f_code
-        if not code.co_filename.startswith(_PROFILER_DIR):
-            frames.append(f"{code.co_filename}({frame.f_lineno}): {code.co_name}")
+        filename = code.co_filename
+        if not filename.startswith(_PROFILER_DIR):
+            frames.append(f"{filename}({frame.f_lineno}): {code.co_name}")
+            if source is None and not filename.startswith(_TORSH_DIR):
+                source = (filename, frame.f_lineno)
         frame = frame.f_back
-    return frames
+    return frames, source

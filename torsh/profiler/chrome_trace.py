@@ -11,8 +11,10 @@ JupyterLab viewer reads the same object, so its shape is documented here:
   ops (``cat: cpu_op``, ``aten::add``), backward nodes (``autograd::engine::evaluate_function: X``
   enclosing ``X``), ranges (``cat: user_annotation``: record_function, ProfilerStep#N,
   DataLoader.__next__, Optimizer.step#SGD.step). Args: ``External id``, ``Sequence number``,
-  ``Fwd thread id``, ``Input Dims``, ``Input type``, ``flops``, and ``Dispatch``: the kernel
-  variant decisions made directly inside the call (op, variant, reason, numel, dtype, us).
+  ``Fwd thread id``, ``Input Dims``, ``Input type``, ``flops``, ``Dispatch``: the kernel
+  variant decisions made directly inside the call (op, variant, reason, numel, dtype, us); with
+  ``with_stack``, ``Call stack`` (frames innermost first, ';'-separated, as PyTorch) and ``Source
+  file`` / ``Source line``: the user's line that called the op (first frame outside torsh).
 - ``"s"``/``"f"`` flow events (``cat: fwdbwd``): forward op -> backward node of the same sequence number.
 - ``"i"`` instants ``[memory]`` (args ``Addr``, ``Bytes`` (negative for a free), ``Total Allocated``,
   ``Op``) and ``dispatch::<op>`` for decisions made outside any recorded call.
@@ -56,6 +58,10 @@ def _event_args(event):
         args["flops"] = event.flops
     if event.dispatch:
         args["Dispatch"] = event.dispatch
+    if event.stack:  # with_stack: as PyTorch's Kineto trace, frames innermost first, ';'-separated
+        args["Call stack"] = ";".join(event.stack)
+    if event.source is not None:
+        args["Source file"], args["Source line"] = event.source
     return args
 
 

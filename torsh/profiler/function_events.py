@@ -56,7 +56,7 @@ class FunctionEvent(_CpuEventBase):
 
     def __init__(self, id, name, thread, start_us, end_us, *, category="cpu_op", input_shapes=None,
                  input_types=None, stack=None, sequence_nr=-1, fwd_thread=0, flops=0, dispatch=None,
-                 self_cpu_memory_usage=0):
+                 self_cpu_memory_usage=0, source=None):
         self.id = id
         self.name = name
         self.thread = thread
@@ -65,6 +65,7 @@ class FunctionEvent(_CpuEventBase):
         self.input_shapes = input_shapes
         self.input_types = input_types
         self.stack = stack
+        self.source = source  # torsh, with_stack: (file, line) of the user code that called the op
         self.sequence_nr = sequence_nr
         self.fwd_thread = fwd_thread
         self.flops = flops
@@ -174,7 +175,7 @@ def build(collector, profile_memory=False, with_flops=False, record_shapes=False
             input_types=raw.input_types, stack=raw.stack or [],
             sequence_nr=raw.sequence_nr, fwd_thread=fwd.tid if fwd is not None else 0, flops=raw.flops,
             dispatch=[dispatch_decision(r) for r in raw.dispatch] if raw.dispatch else None,
-            self_cpu_memory_usage=raw.self_memory)
+            self_cpu_memory_usage=raw.self_memory, source=raw.source)
         event.is_backward = raw.node is not None
         converted[id(raw)] = event
         result.append(event)

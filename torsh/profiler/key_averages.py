@@ -15,6 +15,7 @@ class FunctionEventAvg(_CpuEventBase):
         self.flops = 0
         self.input_shapes = None
         self.stack = None
+        self.source = None  # torsh, with_stack: (file, line) of the first call's user code
         self.cpu_parent = None  # set on the first call's parent, for top_level_events_only
         self.is_user_annotation = False
         self.dispatch = {}  # (op, variant) -> number of decisions
@@ -24,6 +25,7 @@ class FunctionEventAvg(_CpuEventBase):
             self.key = event.key
             self.is_user_annotation = event.is_user_annotation
             self.cpu_parent = event.cpu_parent
+            self.source = getattr(event, "source", None)
         self.count += event.count
         self.cpu_time_total += event.cpu_time_total
         self.self_cpu_time_total += event.self_cpu_time_total
