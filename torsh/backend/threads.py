@@ -26,14 +26,30 @@ def set_num_threads(n):
     _limits = threadpool_limits(limits=n)  # kept alive: the limit holds until changed again
 
 
-_blas_libraries = None  # threadpoolctl's controllers of the loaded BLAS libraries, found once
+_blas_libraries = None  # a _BlasThreads per loaded BLAS library, found once
+
+
+class _BlasThreads:
+    """One BLAS library's thread count, read and set through its own C functions when it is an
+    OpenBLAS with its own thread pool: threadpoolctl's controller methods take ~1.1 us to read and
+    ~1.5 us to set in Python, and a small GEMM's switch to one thread and back made three such
+    calls (W14's batch-1 MLP: ~4 us of a ~55 us forward). Other libraries go through threadpoolctl."""
+
+    def __init__(self, controller):
+        get = set_ = None
+        if controller.internal_api == "openblas" and controller.threading_layer != "openmp":
+            get = controller._get_symbol("openblas_get_num_threads")
+            set_ = controller._get_symbol("openblas_set_num_threads")
+        if get is None or set_ is None:
+            get, set_ = controller.get_num_threads, controller.set_num_threads
+        self.get_num_threads, self.set_num_threads = get, set_
 
 
 def _blas():
     global _blas_libraries
     if _blas_libraries is None:
         from threadpoolctl import ThreadpoolController
-        _blas_libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+        _blas_libraries = [_BlasThreads(c) for c in ThreadpoolController().select(user_api="blas").lib_controllers]
     return _blas_libraries
 
 
@@ -46,13 +62,13 @@ class single_threaded_blas:
     but OpenBLAS's threads spin-wait, and when the other core is busy the same GEMM took 2.3 ms
     on two threads against 0.2 ms on one, and a convolution's 32 per-sample GEMMs up to 750 ms
     against 5 ms. Shared machines are the norm here, so small GEMMs give up the best case to
-    avoid the worst. Switching costs ~1 us per library (threadpool_limits would cost ~0.9 ms).
+    avoid the worst. Switching costs ~0.5 us per library (threadpool_limits would cost ~0.9 ms).
     """
 
     def __enter__(self):
         self._restore = []
         for lib in _blas():
-            previous = lib.num_threads
+            previous = lib.get_num_threads()
             if previous != 1:
                 lib.set_num_threads(1)
                 self._restore.append((lib, previous))
