@@ -188,7 +188,7 @@ def test_checkpoint_suggestion_names_what_checkpointing_saves():
     assert best.path == "0"
     # kept inside: the two ReLU outputs (BATCH x 256 floats each); its output is kept by the next block
     assert best.checkpoint_saving == 2 * BATCH * 256 * 4
-    assert re.search(r"recompute 0 \(Block_0\) with torsh.utils.checkpoint to save 2.0 MiB", tree.suggestion())
+    assert re.search(r"recompute 0 \(Block_0\) with torsh.utils.checkpoint to save 2.00 MB", tree.suggestion())
 
     plain = _peak_of_a_step(model, x)
     model[0] = Checkpointed(model[0])

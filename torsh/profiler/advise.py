@@ -21,6 +21,10 @@ The rules and their thresholds (the numbers a reader may want to change are the 
   steps outside any op or range; at stake: that time.
 - idle_threads: kernels that ran on one thread although several cores are there and the op was
   large enough for its threaded variant; at stake: their time times (1 - 1/cores).
+- activation_memory (memory, not time): blocks whose activations kept for backward are large
+  (``with_modules=True, profile_memory=True``; ``_module_tree.checkpoint_advice``); at stake: the
+  bytes ``torsh.utils.checkpoint`` of the block would save at the peak (``bytes_at_stake``), for
+  the cost of recomputing its forward once more in backward. No time at stake: listed last.
 A finding must put at least MIN_SHARE of the profiled wall time at stake, except dtype_upcast: a
 float64 tensor in a float32 program is reported however little time it costs yet.
 """
@@ -29,6 +33,7 @@ import os
 import re
 from collections import Counter
 
+from ._module_tree import module_tree
 from .table import format_memory, format_time
 
 TINY_CALL_US = 50.0  # an op call shorter than this is mostly Python (each torsh op costs microseconds of it)
@@ -50,20 +55,26 @@ class Finding:
     """One cause of slowness: what (``cause``), the numbers behind it (``evidence``), what to do
     (``fix``) and ``time_at_stake_us``, the estimated time the fix saves."""
 
-    def __init__(self, kind, title, cause, fix, time_at_stake_us, evidence, share):
+    def __init__(self, kind, title, cause, fix, time_at_stake_us, evidence, share, bytes_at_stake=None):
         self.kind, self.title, self.cause, self.fix = kind, title, cause, fix
         self.time_at_stake_us = time_at_stake_us
         self.evidence = evidence
         self.share = share  # time at stake / profiled wall time
+        self.bytes_at_stake = bytes_at_stake  # memory findings: the peak bytes the fix saves
+
+    def stake(self):
+        """"~1.2 ms at stake (30% of the profiled time)", or the bytes of a memory finding."""
+        if self.bytes_at_stake is not None:
+            return f"~{format_memory(self.bytes_at_stake)} of peak memory at stake"
+        return f"~{format_time(self.time_at_stake_us)} at stake ({self.share:.0%} of the profiled time)"
 
     def to_text(self):
-        lines = [f"[{self.kind}] {self.title}: ~{format_time(self.time_at_stake_us)} at stake "
-                 f"({self.share:.0%} of the profiled time)", f"  cause: {self.cause}", f"  fix: {self.fix}"]
+        lines = [f"[{self.kind}] {self.title}: {self.stake()}", f"  cause: {self.cause}", f"  fix: {self.fix}"]
         lines += [f"    {key}: {_shown(value)}" for key, value in self.evidence.items()]
         return "\n".join(lines)
 
     def __repr__(self):
-        return f"<Finding {self.kind}: {self.title}, ~{format_time(self.time_at_stake_us)} at stake>"
+        return f"<Finding {self.kind}: {self.title}, {self.stake()}>"
 
 
 class Advice:
@@ -111,8 +122,7 @@ class Advice:
                                for k, v in f.evidence.items())
             blocks.append(
                 f"<div class='torsh-finding' style='margin:6px 0;padding:4px 8px;border-left:4px solid #e45756'>"
-                f"<div><b>{html.escape(f.title)}</b> <code>{f.kind}</code>: ~{format_time(f.time_at_stake_us)} "
-                f"at stake ({f.share:.0%} of the profiled time)</div>"
+                f"<div><b>{html.escape(f.title)}</b> <code>{f.kind}</code>: {html.escape(f.stake())}</div>"
                 f"<div>{html.escape(f.cause)}</div><div><b>Fix:</b> {html.escape(f.fix)}</div>"
                 f"<table style='font-size:11px'>{evidence}</table></div>")
         if self.skipped:
@@ -144,6 +154,7 @@ class ProfileFacts:
     """A finished profile's results, indexed once for the rules."""
 
     def __init__(self, result):
+        self.result = result
         self.options = result.options
         self.events = list(result.events)
         self.ops = [e for e in self.events if e.category == "cpu_op"]
@@ -407,8 +418,30 @@ def _cores():
         return os.cpu_count() or 1
 
 
+def activation_memory(facts):
+    if not (facts.options.get("with_modules") and facts.options.get("profile_memory")):
+        raise _Skip("needs with_modules=True and profile_memory=True")
+    tree = module_tree(facts.result)
+    findings = []
+    for node in tree.checkpoint_advice():
+        recompute_us = node.forward_us / max(node.calls, 1)
+        evidence = {"block": node.label, "activations_kept_bytes": node.total("activations_self"),
+                    "checkpoint_saving_bytes": node.checkpoint_saving,
+                    "step_activations_bytes": tree.activations_per_step(), "recompute_us_per_call": recompute_us}
+        findings.append(Finding(
+            "activation_memory", f"Activations of {node.label}",
+            f"{node.label} keeps {format_memory(node.total('activations_self'))} of activations for backward "
+            f"(of {format_memory(tree.activations_per_step())} kept by all modules in a step); all but its "
+            "output could be recomputed in backward",
+            f"recompute {node.label} with torsh.utils.checkpoint to save {format_memory(node.checkpoint_saving)}: "
+            f"y = checkpoint(block, x, use_reentrant=False), at the cost of running its forward again in "
+            f"backward (~{format_time(recompute_us)} a call here)",
+            0.0, evidence, 0.0, bytes_at_stake=node.checkpoint_saving))
+    return findings
+
+
 RULES = (python_overhead, numpy_fallback, dtype_upcast, noncontiguous_copy, allocator_churn, data_loading_stall,
-         idle_threads)
+         idle_threads, activation_memory)
 
 
 def advise_result(result):

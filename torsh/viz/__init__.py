@@ -4,7 +4,8 @@
 ``record_modules(model)`` stamps the nodes created inside each module so the graph can group
 them by module path. ``kernel_stats()`` is a JSON-able snapshot (docs/schemas/stats.schema.json).
 ``module_view(prof, model)``: time and memory per nn.Module of a ``profile(with_modules=True)``,
-as a collapsible tree (its numbers: ``module_tree``); ``StatsPublisher`` (``_publisher.py``) pushes
+as a collapsible tree (its numbers: ``module_tree``); ``module_memory(prof, model, optimizer)``: one
+step's bytes per module by phase and category, and the blocks worth recomputing with utils.checkpoint; ``StatsPublisher`` (``_publisher.py``) pushes
 kernel_stats to the JupyterLab side panel while cells run.
 
 Widgets (ipywidgets + plotly, imported only when first used, so ``import torsh`` stays free
@@ -19,7 +20,7 @@ from ..profiler.advise import Advice, Finding
 from ._diff import RunDiff, diff
 from ._modules import record_modules
 from .graph import MIME_TYPE as GRAPH_MIME_TYPE, Graph, GraphEdge, GraphGroup, GraphNode, graph
-from ._module_tree import ModuleNode, ModuleTree, module_tree
+from ..profiler._module_tree import ModuleNode, ModuleTree, module_tree
 
 TRACE_MIME_TYPE = "application/vnd.torsh.trace+json"
 
@@ -29,7 +30,8 @@ TRACE_MIME_TYPE = "application/vnd.torsh.trace+json"
 _LAZY = {"graph_view": "_graph_view", "GraphView": "_graph_view", "trace_view": "_trace_view",
          "TraceView": "_trace_view", "MemoryTimeline": "memory_view", "DispatchView": "dispatch_view",
          "Dashboard": "dashboard", "kernel_stats": "stats"}
-_LAZY.update(module_view="_module_view", ModuleView="_module_view", StatsPublisher="_publisher")
+_LAZY.update(module_view="_module_view", ModuleView="_module_view", StatsPublisher="_publisher",
+             module_memory="_module_view", ModuleMemoryView="_module_view")
 
 
 def __getattr__(name):

@@ -4,7 +4,7 @@
         loss_fn(model(x), y).backward()
     torsh.viz.module_view(prof, model)
 
-The numbers come from ``_module_tree`` (forward and backward, self and total, memory by phase
+The numbers come from ``torsh.profiler._module_tree`` (forward and backward, self and total, memory by phase
 and category, the checkpoint suggestion). The output carries a static frame (``text/html``: the
 tree, which needs no kernel) beside a widget (the same tree, re-sorted by a dropdown). Imports
 ipywidgets, so torsh.viz loads this module only when ``module_view`` is first used.
@@ -14,7 +14,7 @@ import html
 import ipywidgets as widgets
 
 from ._live import human_bytes
-from ._module_tree import module_tree
+from ..profiler._module_tree import MEMORY_CELLS, checkpoint_text, module_tree
 from ._static import widget_bundle
 
 # (key, label): how the children of each node are ordered
@@ -28,10 +28,22 @@ _MEMORY_COLUMNS = ("fwd alloc", "kept for bwd", "bwd alloc", "params", "checkpoi
 _ROW = "display:grid;grid-template-columns:{};column-gap:8px;font-size:12px;list-style:none"
 
 
-def module_view(prof, model=None, sort="calls"):
+def module_view(prof, model=None, sort="calls", optimizer=None):
     """The ModuleView of a finished ``torsh.profiler.profile(with_modules=True)``; ``model`` adds
-    each module's own parameter bytes; ``sort``: one of "calls", "forward", "backward", "memory"."""
-    return ModuleView(module_tree(prof, model), sort=sort)
+    each module's own parameter bytes (``optimizer``: their optimizer state); ``sort``: one of
+    "calls", "forward", "backward", "memory"."""
+    return ModuleView(module_tree(prof, model, optimizer), sort=sort)
+
+
+def module_memory(prof, model=None, optimizer=None, total=False):
+    """The ModuleMemoryView of a finished ``profile(with_modules=True, profile_memory=True)``: one
+    step's bytes per module by phase and category, and the blocks worth recomputing with
+    torsh.utils.checkpoint; ``total``: a module's bytes with its children's."""
+    tree = module_tree(prof, model, optimizer)
+    if not tree.profile_memory:
+        raise RuntimeError("torsh.viz.module_memory: the profile recorded no memory events; "
+                           "profile with torsh.profiler.profile(with_modules=True, profile_memory=True)")
+    return ModuleMemoryView(tree, total=total)
 
 
 class ModuleView(widgets.VBox):
@@ -126,4 +138,90 @@ def tree_text(tree):
     suggestion = tree.suggestion() if tree.profile_memory else None
     if suggestion:
         lines.append(suggestion)
+    return "\n".join(lines)
+
+
+# -- memory by module x phase x category -----------------------------------------------------------
+CATEGORY_COLORS = {"activations": "#e45756", "temporaries": "#bab0ac", "gradients": "#f58518",
+                   "parameters": "#4c78a8", "optimizer_state": "#54a24b"}
+_CELL_LABELS = {cell: f"{cell[0]} {cell[1].replace('_', ' ')}" for cell in MEMORY_CELLS}
+
+
+class ModuleMemoryView(widgets.VBox):
+    """VBox(a toggle between own bytes and bytes with children, the table as HTML)."""
+
+    def __init__(self, tree, total=False):
+        self.tree = tree
+        self.scope = widgets.ToggleButtons(options=[("own", False), ("with children", True)], value=total,
+                                           description="bytes")
+        self.body = widgets.HTML(memory_html(tree, total))
+        self.scope.observe(lambda change: setattr(self.body, "value", memory_html(self.tree, change["new"])),
+                           names="value")
+        super().__init__([self.scope, self.body])
+
+    def rows(self, total=None):
+        """[(node, {(phase, category): bytes})] in call order (``total``: the toggle's value by default)."""
+        return memory_rows(self.tree, self.scope.value if total is None else total)
+
+    def _repr_mimebundle_(self, **kwargs):
+        return widget_bundle(super(), {"text/html": self.body.value,
+                                       "text/plain": memory_text(self.tree, self.scope.value)}, **kwargs)
+
+
+def memory_rows(tree, total=False):
+    return [(node, node.memory(total=total)) for node in tree.nodes()]
+
+
+def _bar(cells, widest):
+    """A stacked bar of one row's bytes by category (the widest row fills 160 px)."""
+    by_category = {}
+    for (_, category), nbytes in cells.items():
+        by_category[category] = by_category.get(category, 0) + nbytes
+    parts = [f"<span title='{html.escape(c.replace('_', ' '))} {human_bytes(b)}' style='display:inline-block;"
+             f"height:10px;width:{160 * b / widest:.1f}px;background:{CATEGORY_COLORS[c]}'></span>"
+             for c, b in by_category.items() if b]
+    return f"<span style='white-space:nowrap'>{''.join(parts)}</span>"
+
+
+def memory_html(tree, total=False):
+    """One grid row per module: its bytes in each (phase, category) cell, a stacked bar, the
+    checkpoint saving; then the checkpoint advice."""
+    rows = memory_rows(tree, total)
+    widest = max([sum(cells.values()) for _, cells in rows] + [1])
+    columns = ["module", *_CELL_LABELS.values(), "by category", "checkpoint saves"]
+    grid = _ROW.format("minmax(200px,2fr) " + " ".join(["minmax(70px,1fr)"] * len(MEMORY_CELLS)) + " 170px 90px")
+    head = "".join(f"<span style='font-weight:bold'>{html.escape(c)}</span>" for c in columns)
+    legend = " ".join(f"<span style='color:{color}'>&#9632;</span> {name.replace('_', ' ')}"
+                      for name, color in CATEGORY_COLORS.items())
+    parts = ["<div class='torsh-module-memory'>",
+             f"<div style='font-size:12px;color:#555'>one step's bytes per module ({'with' if total else 'without'} "
+             f"its children); activations = kept for backward. {legend}</div>",
+             f"<div style='{grid}'>{head}</div>"]
+    for node, cells in rows:
+        name = (f"<span style='padding-left:{(node.depth - 1) * 14}px' title='{html.escape(node.type)}'>"
+                f"{html.escape(node.label)}</span>")
+        values = "".join(f"<span>{_size(cells[cell])}</span>" for cell in MEMORY_CELLS)
+        parts.append(f"<div class='torsh-memory-row' data-path='{html.escape(node.path)}' style='{grid}'>{name}"
+                     f"{values}{_bar(cells, widest)}<span>{_size(node.checkpoint_saving)}</span></div>")
+    for node in tree.checkpoint_advice():
+        parts.append(f"<div class='torsh-checkpoint-advice' style='margin-top:6px;font-size:12px'>"
+                     f"<b>suggestion:</b> {html.escape(checkpoint_text(node))}</div>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _size(nbytes):
+    return human_bytes(nbytes) if nbytes else "-"
+
+
+def memory_text(tree, total=False):
+    """The table as text (``text/plain``)."""
+    rows = [[("  " * (n.depth - 1)) + n.label, *(_size(cells[c]) for c in MEMORY_CELLS), _size(n.checkpoint_saving)]
+            for n, cells in memory_rows(tree, total)]
+    columns = ["module", *_CELL_LABELS.values(), "checkpoint saves"]
+    widths = [max(len(r[i]) for r in [columns, *rows]) for i in range(len(columns))]
+    lines = [f"torsh.viz.ModuleMemoryView (one step, {'with children' if total else 'own bytes'})"]
+    lines += ["  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
+              for r in [columns, *rows]]
+    lines += [checkpoint_text(node) for node in tree.checkpoint_advice()]
     return "\n".join(lines)
