@@ -147,7 +147,6 @@ ALLOWED_LOCAL = {
     ('torsh.nn.modules.module', 'torsh._tensor'): DEFERRED_DOWN,
     ('torsh.nn.parameter', 'torsh._dtype'): DEFERRED_DOWN,
     ('torsh.nn.utils.fusion', 'torsh._ops.creation'): DEFERRED_DOWN,
-    ('torsh.nn.utils.weight_norm', 'torsh._random'): DEFERRED_DOWN,
     ('torsh.optim.optimizer', 'torsh._ops.creation'): DEFERRED_DOWN,
     ('torsh.testing._comparison', 'torsh._ops.creation'): DEFERRED_DOWN,
     ('torsh.testing._comparison', 'torsh._tensor'): DEFERRED_DOWN,

@@ -9,19 +9,11 @@ import warnings
 import numpy as np
 
 from .. import _random
-from ..autograd import grad_mode
+from .._array_api import array, write
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
            "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
            "sparse_"]
-
-
-def _write(tensor, values):
-    """Fill ``tensor`` with ``values`` (an array) without recording a graph, bumping its version."""
-    with grad_mode.no_grad():
-        tensor._data[...] = values
-        tensor._version_counter[0] += 1
-    return tensor
 
 
 def calculate_gain(nonlinearity, param=None):
@@ -72,11 +64,11 @@ def _rng(generator):
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
-    return _write(tensor, _rng(generator).uniform(a, b, tensor._data.shape))
+    return write(tensor, _rng(generator).uniform(a, b, array(tensor).shape))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
-    return _write(tensor, _rng(generator).normal(mean, std, tensor._data.shape))
+    return write(tensor, _rng(generator).normal(mean, std, array(tensor).shape))
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
@@ -89,27 +81,27 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
         warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
                       "The distribution of values may be incorrect.", stacklevel=2)
     lo, hi = norm_cdf((a - mean) / std), norm_cdf((b - mean) / std)
-    u = _rng(generator).uniform(2 * lo - 1, 2 * hi - 1, tensor._data.shape)
+    u = _rng(generator).uniform(2 * lo - 1, 2 * hi - 1, array(tensor).shape)
     values = np.clip(erfinv(u) * std * math.sqrt(2.0) + mean, a, b)
-    return _write(tensor, values)
+    return write(tensor, values)
 
 
 def constant_(tensor, val):
-    return _write(tensor, val)
+    return write(tensor, val)
 
 
 def ones_(tensor):
-    return _write(tensor, 1)
+    return write(tensor, 1)
 
 
 def zeros_(tensor):
-    return _write(tensor, 0)
+    return write(tensor, 0)
 
 
 def eye_(tensor):
     if tensor.ndim != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    return _write(tensor, np.eye(*tensor._data.shape))
+    return write(tensor, np.eye(*array(tensor).shape))
 
 
 def dirac_(tensor, groups=1):
@@ -121,12 +113,12 @@ def dirac_(tensor, groups=1):
         raise ValueError("dim 0 must be divisible by groups")
     out_chans_per_grp = sizes[0] // groups
     min_dim = min(out_chans_per_grp, sizes[1])
-    values = np.zeros(tensor._data.shape)
+    values = np.zeros(array(tensor).shape)
     centre = tuple(s // 2 for s in sizes[2:])
     for g in range(groups):
         for d in range(min_dim):
             values[(g * out_chans_per_grp + d, d) + centre] = 1
-    return _write(tensor, values)
+    return write(tensor, values)
 
 
 def xavier_uniform_(tensor, gain=1.0, generator=None):
@@ -177,7 +169,7 @@ def orthogonal_(tensor, gain=1, generator=None):
     q *= np.sign(np.diag(r))
     if rows < cols:
         q = q.T
-    return _write(tensor, gain * q.reshape(tensor._data.shape))
+    return write(tensor, gain * q.reshape(array(tensor).shape))
 
 
 def sparse_(tensor, sparsity, std=0.01, generator=None):
@@ -190,7 +182,7 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
     for col_idx in range(cols):
         zero_indices = g.permutation(rows)[:num_zeros]
         values[zero_indices, col_idx] = 0
-    return _write(tensor, values)
+    return write(tensor, values)
 
 
 def _no_underscore(name, fn):

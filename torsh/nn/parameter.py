@@ -1,6 +1,7 @@
 """nn.Parameter, nn.Buffer and the uninitialized parameters/buffers of lazy modules."""
 import numpy as np
 
+from .._array_api import array, set_array
 from .._tensor import Tensor
 
 
@@ -14,7 +15,7 @@ class Parameter(Tensor):
     def __new__(cls, data=None, requires_grad=True):
         if data is None:
             data = Tensor._wrap(np.empty((0,), dtype=np.float32))
-        t = cls._wrap(data._data, False)
+        t = cls._wrap(array(data), False)
         t._version_counter = data._version_counter
         if requires_grad:
             t.requires_grad_(True)
@@ -27,12 +28,12 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
     def __reduce_ex__(self, protocol):
-        return (_rebuild_parameter, (np.array(self._data, order="C"), self._requires_grad))
+        return (_rebuild_parameter, (np.array(array(self), order="C"), self._requires_grad))
 
     def __deepcopy__(self, memo):
         if id(self) in memo:
             return memo[id(self)]
-        out = type(self)(Tensor._wrap(self._data.copy()), self._requires_grad)
+        out = type(self)(Tensor._wrap(array(self).copy()), self._requires_grad)
         if self._grad is not None:
             out._grad = self._grad.__deepcopy__(memo)
         memo[id(self)] = out
@@ -75,7 +76,7 @@ class UninitializedTensorMixin:
         if isinstance(shape, int):
             shape = (shape,)
         dtype = dtype or getattr(self, "_lazy_dtype", None) or get_default_dtype()
-        self._data = np.empty(tuple(shape), dtype=dtype.np)
+        set_array(self, np.empty(tuple(shape), dtype=dtype.np))
         self._version_counter = [0]
         self.__class__ = self.cls_to_become
 

@@ -5,6 +5,7 @@ import weakref
 from collections import OrderedDict, namedtuple
 
 from ... import _dtype
+from ..._array_api import dtype_of
 from ..._tensor import Tensor, require_cpu
 from ...autograd import grad_mode
 from ..parameter import Buffer, Parameter, UninitializedTensorMixin, is_lazy
@@ -811,8 +812,8 @@ def _as_tensor_or_none(value):
         tensor = _tensor_from_foreign(value)
     except (TypeError, ValueError):
         return None
-    kind = np.dtype(tensor._data.dtype).kind
-    return tensor if kind in _LOADABLE_ARRAY_KINDS or tensor._data.dtype.name == "bfloat16" else None
+    dtype = np.dtype(dtype_of(tensor))
+    return tensor if dtype.kind in _LOADABLE_ARRAY_KINDS or dtype.name == "bfloat16" else None
 
 
 def _converted_for(param, input_param):

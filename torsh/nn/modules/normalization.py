@@ -3,8 +3,8 @@ import numbers
 
 import numpy as np
 
+from ..._array_api import array, wrap
 from ..._ops import creation
-from ..._tensor import wrap
 from ... import _dtype
 from ...autograd.function import Function
 from .. import functional as F
@@ -329,7 +329,7 @@ class _CrossMapLRN2dFunction(Function):
     def forward(ctx, input, size, alpha, beta, k):
         if input.ndim != 4:
             raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {input.ndim}D instead.")
-        x = input._data
+        x = array(input)
         channels = x.shape[1]
         square = x * x
         scale = np.zeros_like(x)
@@ -350,7 +350,7 @@ class _CrossMapLRN2dFunction(Function):
     @staticmethod
     def backward(ctx, grad_output):
         input, output = ctx.saved_tensors
-        x, out, g, scale = input._data, output._data, grad_output._data, ctx.scale
+        x, out, g, scale = array(input), array(output), array(grad_output), ctx.scale
         channels, size = x.shape[1], ctx.size
         grad_input = np.power(scale, -ctx.beta) * g
         padded_ratio = np.zeros((channels + size - 1,) + x.shape[2:], dtype=x.dtype)

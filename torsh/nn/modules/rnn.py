@@ -10,10 +10,10 @@ import math
 
 import numpy as np
 
+from ..._array_api import array
 from ..._ops import creation
 from ..._ops.nn_rnn_fused import gru_sequence, lstm_sequence
 from ..._ops.shape import cat, stack
-from ..._tensor import Tensor, wrap
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
@@ -230,7 +230,7 @@ class RNNBase(Module):
         real_hidden = self.proj_size if self.proj_size > 0 else self.hidden_size
         if packed:
             x, batch_sizes_t, sorted_indices, unsorted_indices = input
-            batch_sizes = batch_sizes_t._data
+            batch_sizes = array(batch_sizes_t)
             batch = int(batch_sizes[0])
             unbatched = False
         else:

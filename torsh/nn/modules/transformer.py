@@ -3,7 +3,7 @@ import copy
 
 import numpy as np
 
-from ..._tensor import wrap
+from ..._array_api import array, wrap
 from ... import _dtype
 from .. import functional as F
 from .. import init
@@ -175,9 +175,9 @@ def _detect_is_causal_mask(mask, is_causal=None, size=None):
         causal = _generate_square_subsequent_mask(sz, dtype=mask.dtype if mask.dtype.is_floating_point else None)
         if tuple(mask.shape) == tuple(causal.shape):
             if mask.dtype.is_floating_point:
-                make_causal = bool(np.array_equal(mask._data, causal._data))
+                make_causal = bool(np.array_equal(array(mask), array(causal)))
             else:
-                make_causal = bool(np.array_equal(mask._data, np.triu(np.ones((sz, sz), dtype=bool), k=1)))
+                make_causal = bool(np.array_equal(array(mask), np.triu(np.ones((sz, sz), dtype=bool), k=1)))
         else:
             make_causal = False
     return make_causal

@@ -3,8 +3,8 @@ import math
 
 import numpy as np
 
+from ..._array_api import array, bump_version, dtype_of
 from ..._tensor import Tensor, wrap
-from ...autograd import grad_mode
 
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
 
@@ -22,7 +22,7 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     norm_type = float(norm_type)
     if not tensors:
         return wrap(np.array(0.0, dtype=np.float32))
-    arrays = [t._data.astype(np.float64).ravel() for t in tensors]
+    arrays = [array(t).astype(np.float64).ravel() for t in tensors]
     if norm_type == math.inf:
         total = max(float(np.abs(a).max()) if a.size else 0.0 for a in arrays)
     else:
@@ -32,17 +32,17 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so it "
                            "cannot be clipped. To disable this error and scale the gradients by the non-finite norm "
                            "anyway, set `error_if_nonfinite=False`")
-    return wrap(np.array(total, dtype=tensors[0]._data.dtype))
+    return wrap(np.array(total, dtype=dtype_of(tensors[0])))
 
 
 def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
     grads = _grads(parameters)
     clip_coef = float(max_norm) / (float(total_norm) + 1e-6)
     clip_coef_clamped = min(clip_coef, 1.0)
-    with grad_mode.no_grad():
-        for g in grads:
-            g._data *= g._data.dtype.type(clip_coef_clamped)
-            g._version_counter[0] += 1
+    for g in grads:
+        values = array(g)
+        values *= values.dtype.type(clip_coef_clamped)
+        bump_version(g)
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
@@ -65,7 +65,6 @@ def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False
 
 def clip_grad_value_(parameters, clip_value, foreach=None):
     clip_value = float(clip_value)
-    with grad_mode.no_grad():
-        for g in _grads(parameters):
-            np.clip(g._data, -clip_value, clip_value, out=g._data)
-            g._version_counter[0] += 1
+    for g in _grads(parameters):
+        np.clip(array(g), -clip_value, clip_value, out=array(g))
+        bump_version(g)

@@ -1,12 +1,8 @@
 """nn.utils.parametrizations: weight_norm and spectral_norm written as parametrizations."""
-import numpy as np
-
-from ... import _random
-from ..._tensor import wrap
-from ...autograd import grad_mode
+from ..._array_api import array
 from ..modules.module import Module
 from . import parametrize
-from .weight_norm import _normalize, norm_except_dim
+from .weight_norm import _power_step, _random_unit_vector, norm_except_dim
 
 __all__ = ["weight_norm", "spectral_norm"]
 
@@ -38,9 +34,8 @@ class _SpectralNorm(Module):
             self.n_power_iterations = n_power_iterations
             weight_mat = self._reshape_weight_to_matrix(weight)
             h, w = weight_mat.shape
-            rng = _random.rng()
-            self.register_buffer("_u", wrap(_normalize(rng.normal(size=h), eps).astype(weight._data.dtype)))
-            self.register_buffer("_v", wrap(_normalize(rng.normal(size=w), eps).astype(weight._data.dtype)))
+            self.register_buffer("_u", _random_unit_vector(h, eps, weight))
+            self.register_buffer("_v", _random_unit_vector(w, eps, weight))
             self._power_method(weight_mat, 15)
 
     def _reshape_weight_to_matrix(self, weight):
@@ -49,11 +44,10 @@ class _SpectralNorm(Module):
         return weight.flatten(1)
 
     def _power_method(self, weight_mat, n_power_iterations):
-        w = weight_mat._data
-        with grad_mode.no_grad():
-            for _ in range(n_power_iterations):
-                self._u._data[...] = _normalize(w @ self._v._data, self.eps)
-                self._v._data[...] = _normalize(w.T @ self._u._data, self.eps)
+        w = array(weight_mat)
+        for _ in range(n_power_iterations):
+            _power_step(self._u, w, self._v, self.eps)
+            _power_step(self._v, w.T, self._u, self.eps)
 
     def forward(self, weight):
         if weight.ndim == 1:

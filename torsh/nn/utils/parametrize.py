@@ -5,6 +5,7 @@ a property per parametrized tensor, and the originals live in ``module.parametri
 """
 import contextlib
 
+from ..._array_api import array, bump_version, set_array, write
 from ..._tensor import Tensor
 from ...autograd import grad_mode
 from ..modules.container import ModuleDict, ModuleList
@@ -34,8 +35,8 @@ def cached():
 def _set_original(holder, name, original, value):
     """Make ``original`` hold ``value`` (keeping the Parameter object) and register it on ``holder``."""
     if isinstance(original, Parameter):
-        original._data = value._data.copy() if value._data is not original._data else value._data
-        original._version_counter[0] += 1
+        set_array(original, array(value).copy() if array(value) is not array(original) else array(value))
+        bump_version(original)
         holder.register_parameter(name, original)
     elif isinstance(value, Parameter):
         holder.register_parameter(name, value)
@@ -73,13 +74,11 @@ class ParametrizationList(ModuleList):
                 if hasattr(module, "right_inverse"):
                     value = module.right_inverse(value)
             if self.is_tensor:
-                self.original._data[...] = value._data
-                self.original._version_counter[0] += 1
+                write(self.original, array(value))
             else:
                 for i, tensor in enumerate(value):
                     original_i = getattr(self, f"original{i}")
-                    original_i._data[...] = tensor._data
-                    original_i._version_counter[0] += 1
+                    write(original_i, array(tensor))
 
     def forward(self):
         if self.is_tensor:
@@ -153,8 +152,8 @@ def remove_parametrizations(module, tensor_name, leave_parametrized=True):
         if leave_parametrized:
             with grad_mode.no_grad():
                 t = getattr(module, tensor_name)
-            original._data = t._data.copy()
-            original._version_counter[0] += 1
+            set_array(original, array(t).copy())
+            bump_version(original)
     else:
         if not leave_parametrized:
             raise ValueError("Cannot leave unparametrized (`leave_parametrized=False`) a tensor that is parametrized "

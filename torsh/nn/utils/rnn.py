@@ -4,6 +4,7 @@ from collections import namedtuple
 import numpy as np
 
 from ... import _dtype
+from ..._array_api import array
 from ..._ops import creation
 from ..._ops.shape import cat, stack
 from ..._tensor import Tensor, wrap
@@ -42,13 +43,14 @@ class PackedSequence(namedtuple("PackedSequence", ["data", "batch_sizes", "sorte
 def invert_permutation(permutation):
     if permutation is None:
         return None
-    inv = np.empty_like(permutation._data)
-    inv[permutation._data] = np.arange(permutation.numel())
+    indices = array(permutation)
+    inv = np.empty_like(indices)
+    inv[indices] = np.arange(permutation.numel())
     return wrap(inv)
 
 
 def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True):
-    lengths_np = np.asarray(lengths._data if isinstance(lengths, Tensor) else lengths, dtype=np.int64).reshape(-1)
+    lengths_np = np.asarray(lengths, dtype=np.int64).reshape(-1)
     if enforce_sorted:
         if np.any(np.diff(lengths_np) > 0):
             raise RuntimeError("`lengths` array must be sorted in decreasing order when `enforce_sorted` is True. "
@@ -74,7 +76,7 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
 
 
 def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_length=None):
-    data, batch_sizes = sequence.data, sequence.batch_sizes._data
+    data, batch_sizes = sequence.data, array(sequence.batch_sizes)
     max_batch = int(batch_sizes[0])
     max_len = len(batch_sizes)
     if total_length is not None:
@@ -98,7 +100,7 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
     lengths = np.array([(batch_sizes > b).sum() for b in range(max_batch)], dtype=np.int64)
     if sequence.unsorted_indices is not None:
         padded = padded[:, sequence.unsorted_indices]
-        lengths = lengths[sequence.unsorted_indices._data]
+        lengths = lengths[array(sequence.unsorted_indices)]
     if batch_first:
         padded = padded.transpose(0, 1)
     return padded, wrap(lengths)
@@ -126,8 +128,7 @@ def pack_sequence(sequences, enforce_sorted=True):
 def unpad_sequence(padded_sequences, lengths, batch_first=False):
     if not batch_first:
         padded_sequences = padded_sequences.transpose(0, 1)
-    return [padded_sequences[i, :int(n)] for i, n in enumerate(np.asarray(lengths._data if isinstance(
-        lengths, Tensor) else lengths))]
+    return [padded_sequences[i, :int(n)] for i, n in enumerate(np.asarray(lengths))]
 
 
 def unpack_sequence(packed_sequences):

@@ -1,7 +1,8 @@
 """Old-style (hook based) weight_norm and spectral_norm, with PyTorch's parameter/buffer names."""
 import numpy as np
 
-from ..._tensor import wrap
+from ... import _random
+from ..._array_api import array, dtype_of, wrap, write
 from ...autograd import grad_mode
 from ..parameter import Parameter
 
@@ -60,16 +61,31 @@ def weight_norm(module, name="weight", dim=0):
 
 
 def remove_weight_norm(module, name="weight"):
+    return _remove_hook(module, name, WeightNorm, "weight_norm")
+
+
+def _remove_hook(module, name, hook_class, what):
+    """Undo ``what`` (weight_norm / spectral_norm) on ``module.<name>``: the hook restores the parameter."""
     for k, hook in list(module._forward_pre_hooks.items()):
-        if isinstance(hook, WeightNorm) and hook.name == name:
+        if isinstance(hook, hook_class) and hook.name == name:
             hook.remove(module)
             del module._forward_pre_hooks[k]
             return module
-    raise ValueError(f"weight_norm of '{name}' not found in {module}")
+    raise ValueError(f"{what} of '{name}' not found in {module}")
 
 
 def _normalize(a, eps):
     return a / max(np.linalg.norm(a), eps)
+
+
+def _random_unit_vector(size, eps, like):
+    """A random unit vector of ``size`` in ``like``'s dtype: where spectral norm's power method starts."""
+    return wrap(_normalize(_random.rng().normal(size=size), eps).astype(dtype_of(like)))
+
+
+def _power_step(u, w, v, eps):
+    """u = normalize(w @ v) in place, without autograd (half of one power-method iteration on matrix ``w``)."""
+    write(u, _normalize(w @ array(v), eps))
 
 
 class SpectralNorm:
@@ -92,13 +108,10 @@ class SpectralNorm:
         v = getattr(module, self.name + "_v")
         weight_mat = self.reshape_weight_to_matrix(weight)
         if do_power_iteration:
-            w = weight_mat._data
-            with grad_mode.no_grad():
-                for _ in range(self.n_power_iterations):
-                    v._data[...] = _normalize(w.T @ u._data, self.eps)
-                    u._data[...] = _normalize(w @ v._data, self.eps)
-                u._version_counter[0] += 1
-                v._version_counter[0] += 1
+            w = array(weight_mat)
+            for _ in range(self.n_power_iterations):
+                _power_step(v, w.T, u, self.eps)
+                _power_step(u, w, v, self.eps)
             u, v = u.clone(), v.clone()
         sigma = (u * weight_mat.mv(v)).sum()
         return weight / sigma
@@ -117,15 +130,12 @@ class SpectralNorm:
 
     @staticmethod
     def apply(module, name, n_power_iterations, dim, eps):
-        from ... import _random
         fn = SpectralNorm(name, n_power_iterations, dim, eps)
         weight = module._parameters[name]
         with grad_mode.no_grad():
             weight_mat = fn.reshape_weight_to_matrix(weight)
             h, w = weight_mat.shape
-            rng = _random.rng()
-            u = wrap(_normalize(rng.normal(size=h), eps).astype(weight._data.dtype))
-            v = wrap(_normalize(rng.normal(size=w), eps).astype(weight._data.dtype))
+            u, v = _random_unit_vector(h, eps, weight), _random_unit_vector(w, eps, weight)
         delattr(module, fn.name)
         module.register_parameter(fn.name + "_orig", weight)
         setattr(module, fn.name, weight.detach())
@@ -144,9 +154,4 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
 
 
 def remove_spectral_norm(module, name="weight"):
-    for k, hook in list(module._forward_pre_hooks.items()):
-        if isinstance(hook, SpectralNorm) and hook.name == name:
-            hook.remove(module)
-            del module._forward_pre_hooks[k]
-            return module
-    raise ValueError(f"spectral_norm of '{name}' not found in {module}")
+    return _remove_hook(module, name, SpectralNorm, "spectral_norm")
