@@ -10,6 +10,7 @@ adapter over the functional op or the RNN modules' recurrence (``modules/rnn.py`
 import numpy as np
 
 from .. import _random
+from .._array_api import array, dtype_of
 from .._ops import creation
 from .._tensor import Tensor, wrap
 from . import functional as F
@@ -65,7 +66,7 @@ def native_batch_norm(input, weight, bias, running_mean, running_var, training, 
     if not training:
         empty = creation.empty(0, dtype=input.dtype)
         return out, empty, empty.clone()
-    mean, rstd = _mean_rstd(input._data, (0,) + tuple(range(2, input.ndim)), eps)
+    mean, rstd = _mean_rstd(array(input), (0,) + tuple(range(2, input.ndim)), eps)
     return out, wrap(mean.reshape(-1)), wrap(rstd.reshape(-1))
 
 
@@ -73,7 +74,7 @@ def native_layer_norm(input, normalized_shape, weight, bias, eps):
     """(output, mean, rstd), the statistics shaped as input with the normalized dims kept as 1."""
     out = F.layer_norm(input, normalized_shape, weight, bias, eps)
     k = 1 if isinstance(normalized_shape, int) else len(normalized_shape)
-    mean, rstd = _mean_rstd(input._data, tuple(range(input.ndim - k, input.ndim)), eps)
+    mean, rstd = _mean_rstd(array(input), tuple(range(input.ndim - k, input.ndim)), eps)
     return out, wrap(mean), wrap(rstd)
 
 
@@ -152,7 +153,7 @@ def embedding(weight, indices, padding_idx=-1, scale_grad_by_freq=False, sparse=
 
 def embedding_renorm_(input, indices, max_norm, norm_type):
     """Rescales in place the rows of ``input`` named by ``indices`` whose norm exceeds ``max_norm``."""
-    _sparse._renorm_(input, indices._data.astype(np.int64), max_norm, norm_type)
+    _sparse._renorm_(input, array(indices).astype(np.int64), max_norm, norm_type)
     return input
 
 
@@ -166,7 +167,7 @@ def _bag_bounds(indices, offsets, include_last_offset):
     if indices.ndim == 2:
         starts = np.arange(0, n, indices.shape[1])
     else:
-        starts = offsets._data.astype(np.int64)
+        starts = array(offsets).astype(np.int64)
         if include_last_offset:
             starts = starts[:-1]
     ends = np.append(starts[1:], n) if len(starts) else starts
@@ -175,21 +176,21 @@ def _bag_bounds(indices, offsets, include_last_offset):
 
 def _bag_aux(weight, indices, offsets, mode, include_last_offset, padding_idx):
     """PyTorch's auxiliary embedding_bag outputs: (offset2bag, bag_size, max_indices) in the indices' dtype."""
-    itype = indices._data.dtype
-    flat = indices._data.reshape(-1).astype(np.int64)
+    itype = dtype_of(indices)
+    flat = array(indices).reshape(-1).astype(np.int64)
     starts, ends = _bag_bounds(indices, offsets, include_last_offset)
     n_offsets = len(starts) + (1 if include_last_offset and indices.ndim == 1 else 0)
     offset2bag = np.repeat(np.arange(len(starts)), ends - starts).astype(itype)
     if mode == 0:  # sum: PyTorch's fast path (no padding, weights other than float64) leaves offset2bag empty
         zeros = np.zeros(n_offsets, dtype=itype)
-        fast = padding_idx is None and weight._data.dtype != np.float64
+        fast = padding_idx is None and dtype_of(weight) != np.float64
         return (np.zeros(0, dtype=itype) if fast else offset2bag), zeros, zeros.copy()
     keep = np.ones(len(flat), dtype=bool) if padding_idx is None else flat != padding_idx
     bag_size = np.array([keep[s:e].sum() for s, e in zip(starts, ends)], dtype=itype)
     if mode == 1:
         return offset2bag, bag_size, bag_size.copy()
     max_indices = np.zeros((len(starts), weight.shape[1]), dtype=itype)
-    rows = weight._data
+    rows = array(weight)
     for b, (s, e) in enumerate(zip(starts, ends)):
         members = flat[s:e][keep[s:e]]
         if len(members):
@@ -314,7 +315,7 @@ def _recurrence(mode, input, batch_sizes, h0, c0, params, has_biases, num_layers
     projected = c0 is not None and h0.shape[-1] != c0.shape[-1]
     x = input.transpose(0, 1) if batch_first else input
     num_directions = 2 if bidirectional else 1
-    sizes = None if batch_sizes is None else batch_sizes._data
+    sizes = None if batch_sizes is None else array(batch_sizes)
     output, h_n, c_n = _rnn.run_layers(mode, x, sizes, h0, c0,
                                        _layer_params(params, has_biases, num_directions, projected), num_layers,
                                        num_directions, dropout, train)
@@ -392,19 +393,19 @@ def _per_channel(values, x):
 
 def batch_norm_stats(input, eps):
     """(mean, invstd) per channel of this process's batch (biased variance)."""
-    x = input._data
+    x = array(input)
     mean, rstd = _mean_rstd(x.astype(_stats_dtype(x)), _channel_axes(x), eps)
     return wrap(mean.reshape(-1)), wrap(rstd.reshape(-1))
 
 
 def batch_norm_elemt(input, weight, bias, mean, invstd, eps):
     """(input - mean) * invstd * weight + bias, with the given (global) statistics."""
-    x = input._data
-    out = (x - _per_channel(mean._data, x)) * _per_channel(invstd._data, x)
+    x = array(input)
+    out = (x - _per_channel(array(mean), x)) * _per_channel(array(invstd), x)
     if weight is not None:
-        out = out * _per_channel(weight._data, x)
+        out = out * _per_channel(array(weight), x)
     if bias is not None:
-        out = out + _per_channel(bias._data, x)
+        out = out + _per_channel(array(bias), x)
     return wrap(out.astype(x.dtype))
 
 
@@ -419,30 +420,30 @@ def _update_running(running_mean, running_var, mean, var, total, momentum):
 def batch_norm_gather_stats_with_counts(input, mean, invstd, running_mean, running_var, momentum, eps, counts):
     """Combines the per-process (mean, invstd, count) rows into the global (mean, invstd) (parallel variance
     formula) and updates the running statistics with them."""
-    n = counts._data.astype(np.float64).reshape(-1, 1)
-    means = mean._data.astype(np.float64)
-    variances = 1.0 / invstd._data.astype(np.float64) ** 2 - eps
+    n = array(counts).astype(np.float64).reshape(-1, 1)
+    means = array(mean).astype(np.float64)
+    variances = 1.0 / array(invstd).astype(np.float64) ** 2 - eps
     total = n.sum()
     global_mean = (n * means).sum(0) / total
     global_var = (n * (variances + (means - global_mean) ** 2)).sum(0) / total
     _update_running(running_mean, running_var, global_mean, global_var, total, momentum)
-    dtype = mean._data.dtype
+    dtype = dtype_of(mean)
     return wrap(global_mean.astype(dtype)), wrap((1.0 / np.sqrt(global_var + eps)).astype(dtype))
 
 
 def batch_norm_gather_stats(input, mean, invstd, running_mean, running_var, momentum, eps, count):
     """batch_norm_gather_stats_with_counts with the same ``count`` for every process."""
-    counts = wrap(np.full(mean.shape[0], count, dtype=mean._data.dtype))
+    counts = wrap(np.full(mean.shape[0], count, dtype=dtype_of(mean)))
     return batch_norm_gather_stats_with_counts(input, mean, invstd, running_mean, running_var, momentum, eps, counts)
 
 
 def batch_norm_backward_reduce(grad_out, input, mean, invstd, weight, input_g, weight_g, bias_g):
     """(sum_dy, sum_dy_xmu, grad_weight, grad_bias) per channel; each is None when its flag is off."""
-    g, x = grad_out._data, input._data
+    g, x = array(grad_out), array(input)
     axes = _channel_axes(x)
     sum_dy = g.sum(axis=axes)
-    sum_dy_xmu = (g * (x - _per_channel(mean._data, x))).sum(axis=axes)
-    grad_weight = wrap(sum_dy_xmu * invstd._data) if weight_g else None
+    sum_dy_xmu = (g * (x - _per_channel(array(mean), x))).sum(axis=axes)
+    grad_weight = wrap(sum_dy_xmu * array(invstd)) if weight_g else None
     grad_bias = wrap(sum_dy.copy()) if bias_g else None
     if not input_g:
         return None, None, grad_weight, grad_bias
@@ -451,19 +452,19 @@ def batch_norm_backward_reduce(grad_out, input, mean, invstd, weight, input_g, w
 
 def batch_norm_backward_elemt(grad_out, input, mean, invstd, weight, sum_dy, sum_dy_xmu, count):
     """The input gradient from the global sums: (dy - mean_dy - (x - mean) * invstd^2 * mean_dy_xmu) * invstd * w."""
-    g, x = grad_out._data, input._data
-    total = count._data.astype(np.float64).sum()
-    rstd = _per_channel(invstd._data, x)
-    mean_dy = _per_channel(sum_dy._data / total, x)
-    mean_dy_xmu = _per_channel(sum_dy_xmu._data / total, x)
-    scale = rstd if weight is None else rstd * _per_channel(weight._data, x)
-    grad = (g - mean_dy - (x - _per_channel(mean._data, x)) * rstd * rstd * mean_dy_xmu) * scale
+    g, x = array(grad_out), array(input)
+    total = array(count).astype(np.float64).sum()
+    rstd = _per_channel(array(invstd), x)
+    mean_dy = _per_channel(array(sum_dy) / total, x)
+    mean_dy_xmu = _per_channel(array(sum_dy_xmu) / total, x)
+    scale = rstd if weight is None else rstd * _per_channel(array(weight), x)
+    grad = (g - mean_dy - (x - _per_channel(array(mean), x)) * rstd * rstd * mean_dy_xmu) * scale
     return wrap(grad.astype(x.dtype))
 
 
 def batch_norm_update_stats(input, running_mean, running_var, momentum):
     """(mean, biased variance) per channel of ``input``; the running statistics take the momentum update."""
-    x = input._data
+    x = array(input)
     axes = _channel_axes(x)
     mean = x.mean(axis=axes, dtype=np.float64)
     var = x.var(axis=axes, dtype=np.float64)
