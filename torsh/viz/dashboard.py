@@ -21,6 +21,13 @@ and the panel shows the counts of those sampled steps; ``dispatch_every=1`` coun
 step. benchmarks/dashboard_overhead.py counts the whole cost. With ``memory=True``, starting
 resets the peak (``torsh.backend.memory.reset_peak()``, as ``torch.cuda.reset_peak_memory_stats()``
 would), so the peak line is the run's, not the process's.
+
+Advice: one step in ``advise_every`` (default 200; 0 turns it off) is profiled
+(``torsh.profiler.profile(record_shapes=True)`` around a ``ProfilerStep#N`` range, from one
+``step()`` call to the next, so the wait for the next batch is in it) and ``prof.advise()`` runs
+over it: ``advice`` holds the findings of the latest sampled step, shown under the plots and in
+the saved frame. A sampled step is slower (the profiler's cost: its step-time point stands out);
+no step is sampled while another profiler runs (the user's own ``profile`` comes first).
 """
 import html
 
@@ -30,10 +37,11 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..backend import memory
+from ..profiler import profile, record_function
 from ._dispatch_counts import DispatchCounter
 from ._figure import Figure
 from ._live import DEFAULT_BUDGET, LiveView, downsample, human_bytes, thin_in_place
-from ._static import plain_text, plotly_frame
+from ._static import PLOTLY_MIME, plain_text, plotly_frame
 from .dispatch_view import VARIANT_COLORS, VARIANTS
 from .stats import CATEGORIES, categorized
 
@@ -44,6 +52,7 @@ LOSS, STEP_TIME, LIVE, PEAK = 0, 1, 2, 3  # figure.data indices; dispatch bars f
 TRAIN, VAL_PREFIX = "train", "val_"
 METRIC_COLORS = ("#4c78a8", "#54a24b", "#b279a2", "#9d755d", "#72b7b2", "#eeca3b", "#ff9da6", "#bab0ac")
 NOT_METRICS = ("step", "time", "step_time", "live_bytes", "peak_bytes", "split")
+ADVICE_SHOWN = 4  # findings in the saved frame (the live panel shows them all)
 
 
 def _array(values):
@@ -77,7 +86,7 @@ class Dashboard(LiveView):
     """
 
     def __init__(self, model=None, optimizer=None, interval=0.5, memory=True, dispatch=True, max_history=100_000,
-                 budget=DEFAULT_BUDGET, dispatch_every=10):
+                 budget=DEFAULT_BUDGET, dispatch_every=10, advise_every=200):
         super().__init__(interval, budget)
         self._model, self._optimizer = model, optimizer
         self.track_memory, self.track_dispatch = memory, dispatch
@@ -93,9 +102,15 @@ class Dashboard(LiveView):
         self.counter = DispatchCounter()
         self.memory_split = None
         self._last_step = None
+        self.advise_every = max(0, int(advise_every))
+        self.advice = None  # prof.advise() of the latest sampled step
+        self.advice_step = None  # which step that was
+        self._sample = None  # (profile, ProfilerStep range) while a step is being sampled
+        self._advice_shown = None
         self.header = widgets.HTML("<i>dashboard: waiting for the first step</i>")
         self.figure = self._make_figure()
-        self.widget = widgets.VBox([self.header, self.figure])
+        self.advice_panel = widgets.HTML("")
+        self.widget = widgets.VBox([self.header, self.figure, self.advice_panel])
 
     def _make_figure(self):
         """The figure for the series known now: one plot per metric, then step time, memory, dispatch."""
@@ -149,7 +164,7 @@ class Dashboard(LiveView):
             memory.reset_peak()
         self._last_step = self.clock()
         self._watch_dispatch(self.track_dispatch)  # step 0 is watched
-        return [lambda: self._watch_dispatch(False)]
+        return [lambda: self._watch_dispatch(False), self._drop_sample]
 
     def _watch_dispatch(self, on):
         """Count the dispatch decisions of the step that starts now (on) or not (off)."""
@@ -184,6 +199,10 @@ class Dashboard(LiveView):
             watch = self.steps % self.dispatch_every == 0
             if watch != (self._unsubscribe_dispatch is not None):
                 self._watch_dispatch(watch)
+        if self._sample is not None:
+            self._end_sample()
+        elif self.running and self.advise_every and self.steps % self.advise_every == 0:
+            self._start_sample()
         self._last_step = now
         self.maybe_redraw()
         self._last_step = self.clock()  # a redraw is not part of the next step's time
@@ -209,10 +228,60 @@ class Dashboard(LiveView):
         self.maybe_redraw()
         return row
 
+    # -- advice: one profiled step in advise_every ---------------------------------------------
+    def _start_sample(self):
+        prof = profile(record_shapes=True)
+        try:
+            prof.start()
+        except RuntimeError:  # another profiler is running (the user's): leave it alone
+            return
+        step_range = record_function(f"ProfilerStep#{self.steps}")
+        step_range.__enter__()
+        self._sample = (prof, step_range)
+
+    def _end_sample(self):
+        prof, step_range = self._sample
+        self._sample = None
+        step_range.__exit__(None, None, None)
+        prof.stop()
+        self.advice, self.advice_step = prof.advise(), self.steps - 1
+
+    def _drop_sample(self):
+        """At stop: a step sampled but not finished gives no advice."""
+        if self._sample is not None:
+            prof, step_range = self._sample
+            self._sample = None
+            step_range.__exit__(None, None, None)
+            prof.stop()
+
+    def _advice_html(self):
+        if self.advice is None:
+            return ""
+        return (f"<div class='torsh-dashboard-advice'><div style='font-size:12px;color:#555'>advice from step "
+                f"{self.advice_step} (profiled; one step in {self.advise_every})</div>{self.advice.to_html()}</div>")
+
+    def _advice_lines(self):
+        """The findings as short lines for the saved frame (plotly text: <b> and <br> only)."""
+        if self.advice is None:
+            return []
+        lines = [f"<b>advice from step {self.advice_step}</b>: {len(self.advice)} finding"
+                 f"{'s' if len(self.advice) != 1 else ''}"]
+        for finding in list(self.advice)[:ADVICE_SHOWN]:
+            fix = finding.fix if len(finding.fix) <= 150 else finding.fix[:147] + "..."
+            lines.append(f"<b>{html.escape(finding.title)}</b> ({html.escape(finding.stake())}): {html.escape(fix)}")
+        return lines
+
     # -- drawing ----------------------------------------------------------------------------
     def static_bundle(self):
         header = plain_text(self.header.value)
-        return {**plotly_frame(self.figure, header), "text/plain": f"torsh.viz.Dashboard: {header}"}
+        bundle = plotly_frame(self.figure, header)
+        lines = self._advice_lines()
+        if lines:  # below the plots: the saved frame is a plotly figure, so the advice is an annotation
+            _add_note(bundle[PLOTLY_MIME], "<br>".join(lines), len(lines))
+        text = f"torsh.viz.Dashboard: {header}"
+        if self.advice is not None:
+            text += f"\nadvice from step {self.advice_step}: " + (", ".join(self.advice.kinds()) or "no finding")
+        return {**bundle, "text/plain": text}
 
     def redraw(self):
         rows = self.history
@@ -237,6 +306,9 @@ class Dashboard(LiveView):
             for index, variant in enumerate(VARIANTS):
                 data[PEAK + 1 + index].update(x=[o["op"] for o in ops], y=[o["variants"].get(variant, 0) for o in ops])
         self.header.value = self._summary()
+        if self._advice_shown is not self.advice:  # new advice only: the panel's HTML is not resent each redraw
+            self.advice_panel.value = self._advice_html()
+            self._advice_shown = self.advice
 
     def _metric_points(self, shown):
         """{(plot, split): (steps, values)} of the shown training rows and the evaluations."""
@@ -286,3 +358,17 @@ class Dashboard(LiveView):
                 f"{html.escape(v)} {n:,} ({100 * n / total:.0f}%)" for v, n in calls.items() if n)
         state = "" if self.running else " (stopped)"
         return text + state
+
+
+def _add_note(figure, text, lines, line_px=16):
+    """Grow a plotly figure dict (``{"data", "layout"}``) by ``lines`` lines of text under its plots."""
+    layout = figure.setdefault("layout", {})
+    extra = line_px * lines + 30
+    margin = dict(layout.get("margin") or {})
+    margin["b"] = margin.get("b", 40) + extra
+    layout["margin"] = margin
+    layout["height"] = layout.get("height", 450) + extra
+    layout.setdefault("annotations", [])
+    layout["annotations"] = list(layout["annotations"]) + [
+        {"text": text, "xref": "paper", "yref": "paper", "x": 0, "xanchor": "left", "y": 0, "yanchor": "top",
+         "yshift": -(margin["b"] - extra + 10), "showarrow": False, "align": "left", "font": {"size": 11}}]
