@@ -68,13 +68,15 @@ struct Recurrence {
     long (*packed_size)(long, long);
     void (*pack)(const float*, long, long, bool, float*);
     void (*forward_steps)(const float*, const float*, const float*, const float*, float*, float*, float*, float*,
-                          long, long, long, long, long, bool);
+                          long, long, long, long, long, bool, long, long);
     void (*backward_steps)(const float*, const float*, float*, float*, const float*, const float*, const float*,
-                           const float*, float*, long, long, long, long, long, bool);
+                           const float*, float*, long, long, long, long, long, bool, long, long);
     void (*gemm)(const float*, long, long, const float*, long, long, long, float*, long, bool);
+    long (*tile_rows)();
 };
 
-#define RECURRENCE(ns, name) {name, ns::packed_size, ns::pack, ns::forward_steps, ns::backward_steps, ns::gemm}
+#define RECURRENCE(ns, name) \
+    {name, ns::packed_size, ns::pack, ns::forward_steps, ns::backward_steps, ns::gemm, ns::tile_rows}
 Recurrence recurrence = RECURRENCE(native, NATIVE_ISA);
 
 void choose_recurrence() {
@@ -84,6 +86,26 @@ void choose_recurrence() {
         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
         recurrence = RECURRENCE(avx512, "avx512");
 #endif
+}
+
+// ``part(r0, r1)`` over the batch rows 0 .. rows - 1 cut into at most ``threads`` parts, on OpenMP
+// threads when there are several. Each row of the recurrence depends only on itself, so the parts
+// never wait for each other within a stretch (W9: 32 rows, a 32 x 128 @ 128 x 512 GEMM per step that
+// one thread ran alone). The cuts fall on multiples of the GEMM's tile height: every row goes
+// through the same tile (and summation order) as in one part, so the results do not depend on
+// ``threads``. The caller picks ``threads`` (1 in a fork child, whose OpenMP workers are gone).
+template <class Part>
+void over_row_parts(long rows, long threads, Part part) {
+    const long tile = recurrence.tile_rows();
+    const long tiles = (rows + tile - 1) / tile;
+    const long parts = std::max(1L, std::min(threads, tiles));
+    if (parts == 1) {
+        part(0, rows);
+        return;
+    }
+#pragma omp parallel for num_threads(parts) schedule(static)
+    for (long p = 0; p < parts; ++p)
+        part(std::min(rows, tiles * p / parts * tile), std::min(rows, tiles * (p + 1) / parts * tile));
 }
 
 bool holds(const char* op, const Py_buffer& buf, long count, const char* name) {
@@ -156,18 +178,20 @@ bool holds_packed(const char* op, const Py_buffer& buf, long K, long N) {
 }
 
 // lstm_forward(whh_t, gx, h0, c0, acts, cells, tanh_cells, outputs, steps, rows, hidden, first, end,
-// reverse): the visited steps first .. end - 1 of one LSTM direction (step n is time n, or
+// reverse[, threads]): the visited steps first .. end - 1 of one LSTM direction (step n is time n, or
 // steps - 1 - n when ``reverse``), all operands C-contiguous float32. whh_t = pack_weight(W_hh, 4H,
 // H, True); gx (T, B, 4H) the input gates x_t W_ih^T + b_ih + b_hh; h0, c0 (B, H) the state before
 // visited step 0. Writes acts (T, B, 4H) (sigmoid i, f, o and tanh g), cells, tanh_cells and
 // outputs (T, B, H); a step reads the state of the visited step before it from cells and outputs.
+// ``threads`` (default 1): the batch rows are shared among up to that many threads (over_row_parts).
 PyObject* lstm_forward(PyObject*, PyObject* args) {
     const char* op = "lstm_forward";
     Py_buffer whh_t, gx, h0, c0, acts, cells, tanh_cells, outputs;
     Shapes s;
     int reverse;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*w*w*w*w*lllllp", &whh_t, &gx, &h0, &c0, &acts, &cells, &tanh_cells,
-                          &outputs, &s.steps, &s.rows, &s.hidden, &s.first, &s.end, &reverse))
+    long threads = 1;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*w*w*w*lllllp|l", &whh_t, &gx, &h0, &c0, &acts, &cells, &tanh_cells,
+                          &outputs, &s.steps, &s.rows, &s.hidden, &s.first, &s.end, &reverse, &threads))
         return nullptr;
     bool ok = s.check(op) && holds_packed(op, whh_t, s.hidden, 4 * s.hidden) && holds(op, gx, s.gates_all, "gx") &&
               holds(op, h0, s.state, "h0") && holds(op, c0, s.state, "c0") && holds(op, acts, s.gates_all, "acts") &&
@@ -175,9 +199,12 @@ PyObject* lstm_forward(PyObject*, PyObject* args) {
               holds(op, outputs, s.units_all, "outputs");
     if (ok) {
         Py_BEGIN_ALLOW_THREADS
-        recurrence.forward_steps((const float*)whh_t.buf, (const float*)gx.buf, (const float*)h0.buf,
-                                 (const float*)c0.buf, (float*)acts.buf, (float*)cells.buf, (float*)tanh_cells.buf,
-                                 (float*)outputs.buf, s.steps, s.rows, s.hidden, s.first, s.end, reverse);
+        over_row_parts(s.rows, threads, [&](long r0, long r1) {
+            recurrence.forward_steps((const float*)whh_t.buf, (const float*)gx.buf, (const float*)h0.buf,
+                                     (const float*)c0.buf, (float*)acts.buf, (float*)cells.buf,
+                                     (float*)tanh_cells.buf, (float*)outputs.buf, s.steps, s.rows, s.hidden, s.first,
+                                     s.end, reverse, r0, r1);
+        });
         Py_END_ALLOW_THREADS
     }
     release({&whh_t, &gx, &h0, &c0, &acts, &cells, &tanh_cells, &outputs});
@@ -186,7 +213,7 @@ PyObject* lstm_forward(PyObject*, PyObject* args) {
 }
 
 // lstm_backward(whh, gout, dh, dc, acts, cells, tanh_cells, c0, d_gates, steps, rows, hidden, first,
-// end, reverse): the visited steps end - 1 down to first of the backward recurrence over what
+// end, reverse[, threads]): the visited steps end - 1 down to first of the backward recurrence over what
 // lstm_forward saved. whh = pack_weight(W_hh, 4H, H, False); gout (T, B, H) the outputs' gradient;
 // dh, dc (B, H) enter as the gradients of the state after visited step end - 1 and leave as those
 // of the state before visited step first. Writes the pre-activation gate gradients d_gates (T, B, 4H).
@@ -195,8 +222,9 @@ PyObject* lstm_backward(PyObject*, PyObject* args) {
     Py_buffer whh, gout, dh, dc, acts, cells, tanh_cells, c0, d_gates;
     Shapes s;
     int reverse;
-    if (!PyArg_ParseTuple(args, "y*y*w*w*y*y*y*y*w*lllllp", &whh, &gout, &dh, &dc, &acts, &cells, &tanh_cells, &c0,
-                          &d_gates, &s.steps, &s.rows, &s.hidden, &s.first, &s.end, &reverse))
+    long threads = 1;
+    if (!PyArg_ParseTuple(args, "y*y*w*w*y*y*y*y*w*lllllp|l", &whh, &gout, &dh, &dc, &acts, &cells, &tanh_cells,
+                          &c0, &d_gates, &s.steps, &s.rows, &s.hidden, &s.first, &s.end, &reverse, &threads))
         return nullptr;
     bool ok = s.check(op) && holds_packed(op, whh, 4 * s.hidden, s.hidden) && holds(op, gout, s.units_all, "gout") &&
               holds(op, dh, s.state, "dh") && holds(op, dc, s.state, "dc") && holds(op, acts, s.gates_all, "acts") &&
@@ -204,10 +232,12 @@ PyObject* lstm_backward(PyObject*, PyObject* args) {
               holds(op, c0, s.state, "c0") && holds(op, d_gates, s.gates_all, "d_gates");
     if (ok) {
         Py_BEGIN_ALLOW_THREADS
-        recurrence.backward_steps((const float*)whh.buf, (const float*)gout.buf, (float*)dh.buf, (float*)dc.buf,
-                                  (const float*)acts.buf, (const float*)cells.buf, (const float*)tanh_cells.buf,
-                                  (const float*)c0.buf, (float*)d_gates.buf, s.steps, s.rows, s.hidden, s.first,
-                                  s.end, reverse);
+        over_row_parts(s.rows, threads, [&](long r0, long r1) {
+            recurrence.backward_steps((const float*)whh.buf, (const float*)gout.buf, (float*)dh.buf, (float*)dc.buf,
+                                      (const float*)acts.buf, (const float*)cells.buf, (const float*)tanh_cells.buf,
+                                      (const float*)c0.buf, (float*)d_gates.buf, s.steps, s.rows, s.hidden, s.first,
+                                      s.end, reverse, r0, r1);
+        });
         Py_END_ALLOW_THREADS
     }
     release({&whh, &gout, &dh, &dc, &acts, &cells, &tanh_cells, &c0, &d_gates});
@@ -253,11 +283,11 @@ PyMethodDef methods[] = {
     {"pack_weight", pack_weight, METH_VARARGS,
      "pack_weight(w, rows, cols, transposed) -> bytearray: w (or w^T) packed as the recurrence's GEMM operand."},
     {"lstm_forward", lstm_forward, METH_VARARGS,
-     "lstm_forward(whh_t, gx, h0, c0, acts, cells, tanh_cells, outputs, steps, rows, hidden, first, end, reverse): "
-     "a stretch of the float32 LSTM forward recurrence."},
+     "lstm_forward(whh_t, gx, h0, c0, acts, cells, tanh_cells, outputs, steps, rows, hidden, first, end, reverse"
+     "[, threads]): a stretch of the float32 LSTM forward recurrence, its batch rows shared among threads."},
     {"lstm_backward", lstm_backward, METH_VARARGS,
      "lstm_backward(whh, gout, dh, dc, acts, cells, tanh_cells, c0, d_gates, steps, rows, hidden, first, end, "
-     "reverse): a stretch of the float32 LSTM backward recurrence."},
+     "reverse[, threads]): a stretch of the float32 LSTM backward recurrence, its batch rows shared among threads."},
     {"gemm", gemm, METH_VARARGS,
      "gemm(a, b_packed, c, M, K, N, a_row_stride, a_col_stride, add): C (+)= A @ B in the recurrence's GEMM."},
     {nullptr, nullptr, 0, nullptr}};

@@ -10,6 +10,7 @@ typedef float vf __attribute__((vector_size(VEC * 4), aligned(4)));  // aligned(
 typedef int vi __attribute__((vector_size(VEC * 4), aligned(4)));
 
 constexpr long NR = VEC * NV;
+inline long tile_rows() { return MR; }  // rows of a full GEMM tile: where a split of the batch may fall
 
 inline vf load(const float* p) { return *reinterpret_cast<const vf*>(p); }
 inline void store(float* p, vf v) { *reinterpret_cast<vf*>(p) = v; }
@@ -204,37 +205,41 @@ void backward_row(float* dh, const float* gout, float* dc, const float* act, con
 // -- whole stretches of the sequence -------------------------------------------------------------
 
 // The visited steps first .. end - 1 of the forward recurrence (step n is time t = n, or T - 1 - n
-// when ``reverse``). Operands as lstm_forward in lstm_cell.cpp; ``whh_t`` = pack(W_hh, transposed).
+// when ``reverse``) for the batch rows r0 .. r1 - 1: rows never mix in a recurrence, so a split of
+// the rows needs no synchronisation between steps. Operands as lstm_forward in lstm_cell.cpp;
+// ``whh_t`` = pack(W_hh, transposed).
 void forward_steps(const float* whh_t, const float* gx, const float* h0, const float* c0, float* acts, float* cells,
-                   float* tanh_cells, float* outputs, long T, long B, long H, long first, long end, bool reverse) {
+                   float* tanh_cells, float* outputs, long T, long B, long H, long first, long end, bool reverse,
+                   long r0, long r1) {
     const long G = 4 * H;
     for (long n = first; n < end; ++n) {
         const long t = reverse ? T - 1 - n : n;
         const long prev = reverse ? t + 1 : t - 1;
-        const float* h_prev = n == 0 ? h0 : outputs + prev * B * H;
-        const float* c_prev = n == 0 ? c0 : cells + prev * B * H;
-        float* act = acts + t * B * G;
-        std::memcpy(act, gx + t * B * G, B * G * sizeof(float));
-        gemm(h_prev, H, 1, whh_t, B, H, G, act, G, true);
-        for (long r = 0; r < B; ++r)
-            forward_row(act + r * G, c_prev + r * H, cells + (t * B + r) * H, tanh_cells + (t * B + r) * H,
-                        outputs + (t * B + r) * H, H);
+        const float* h_prev = (n == 0 ? h0 : outputs + prev * B * H) + r0 * H;
+        const float* c_prev = (n == 0 ? c0 : cells + prev * B * H) + r0 * H;
+        float* act = acts + (t * B + r0) * G;
+        std::memcpy(act, gx + (t * B + r0) * G, (r1 - r0) * G * sizeof(float));
+        gemm(h_prev, H, 1, whh_t, r1 - r0, H, G, act, G, true);
+        for (long r = r0; r < r1; ++r)
+            forward_row(act + (r - r0) * G, c_prev + (r - r0) * H, cells + (t * B + r) * H,
+                        tanh_cells + (t * B + r) * H, outputs + (t * B + r) * H, H);
     }
 }
 
-// The visited steps end - 1 down to first of the backward recurrence; ``whh`` = pack(W_hh).
+// The visited steps end - 1 down to first of the backward recurrence for the batch rows r0 .. r1 - 1;
+// ``whh`` = pack(W_hh).
 void backward_steps(const float* whh, const float* gout, float* dh, float* dc, const float* acts, const float* cells,
                     const float* tanh_cells, const float* c0, float* d_gates, long T, long B, long H, long first,
-                    long end, bool reverse) {
+                    long end, bool reverse, long r0, long r1) {
     const long G = 4 * H;
     for (long n = end - 1; n >= first; --n) {
         const long t = reverse ? T - 1 - n : n;
         const long prev = reverse ? t + 1 : t - 1;
         const float* c_prev = n == 0 ? c0 : cells + prev * B * H;
         float* dg = d_gates + t * B * G;
-        for (long r = 0; r < B; ++r)
+        for (long r = r0; r < r1; ++r)
             backward_row(dh + r * H, gout + (t * B + r) * H, dc + r * H, acts + (t * B + r) * G, c_prev + r * H,
                          tanh_cells + (t * B + r) * H, dg + r * G, H);
-        gemm(dg, G, 1, whh, B, G, H, dh, H, false);
+        gemm(dg + r0 * G, G, 1, whh, r1 - r0, G, H, dh + r0 * H, H, false);
     }
 }

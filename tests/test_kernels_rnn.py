@@ -280,6 +280,36 @@ def test_lstm_sequence_kernel_matches_float64_numpy_and_the_pythran_steps(isa, s
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
+def _lstm_sequence_both_ways(cell, steps, batch, hidden, reverse, threads):
+    """Forward then backward over one sequence in one stretch each, ``threads`` sharing the batch rows."""
+    rng = np.random.default_rng(steps * batch + hidden)
+    f32 = lambda *shape, scale=1.0: (rng.standard_normal(shape) * scale).astype(np.float32)  # noqa: E731
+    gx, w_hh = f32(steps, batch, 4 * hidden, scale=2.0), f32(4 * hidden, hidden, scale=0.3)
+    h0, c0, gout, dh, dc = f32(batch, hidden), f32(batch, hidden), f32(steps, batch, hidden), \
+        f32(batch, hidden), f32(batch, hidden)
+    acts, d_gates = np.empty_like(gx), np.empty_like(gx)
+    cells, tanh_cells, outputs = (np.empty((steps, batch, hidden), np.float32) for _ in range(3))
+    cell.lstm_forward(cell.pack_weight(w_hh, 4 * hidden, hidden, True), gx, h0, c0, acts, cells, tanh_cells,
+                      outputs, steps, batch, hidden, 0, steps, reverse, threads)
+    cell.lstm_backward(cell.pack_weight(w_hh, 4 * hidden, hidden, False), gout, dh, dc, acts, cells, tanh_cells,
+                       c0, d_gates, steps, batch, hidden, 0, steps, reverse, threads)
+    return acts, cells, tanh_cells, outputs, d_gates, dh, dc
+
+
+@pytest.mark.parametrize("isa", ["", "_avx2"])
+@pytest.mark.parametrize("steps,batch,hidden,reverse", [(6, 32, 128, False), (5, 13, 20, True), (3, 9, 37, False),
+                                                        (4, 1, 8, True), (2, 50, 16, False)])
+def test_lstm_sequence_kernel_gives_the_same_bits_on_any_thread_count(isa, steps, batch, hidden, reverse):
+    """The batch rows shared among threads (cut on GEMM tile boundaries) give exactly the one-thread
+    results, which the test above checks against float64 NumPy and the Pythran steps."""
+    cell = _cell_family(isa)
+    alone = _lstm_sequence_both_ways(cell, steps, batch, hidden, reverse, 1)
+    for threads in (2, 3, 8):
+        shared = _lstm_sequence_both_ways(cell, steps, batch, hidden, reverse, threads)
+        for a, b in zip(alone, shared):
+            np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("isa", ["", "_avx2"])
 @pytest.mark.parametrize("m,k,n", [(1, 1, 1), (5, 7, 3), (37, 129, 70), (512, 96, 128)])
 def test_lstm_cell_gemm_matches_numpy_with_a_transposed(isa, m, k, n):

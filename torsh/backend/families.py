@@ -303,8 +303,8 @@ FAMILIES = (
     # the float32 LSTM recurrence: no op of its own (see rnn's lstm_sequence)
     Family("lstm_cell", CPP, (
         Entry("pack_weight", "y*llp"),
-        Entry("lstm_forward", "y*y*y*y*w*w*w*w*lllllp"),
-        Entry("lstm_backward", "y*y*w*w*y*y*y*y*w*lllllp"),
+        Entry("lstm_forward", "y*y*y*y*w*w*w*w*lllllp|l"),
+        Entry("lstm_backward", "y*y*w*w*y*y*y*y*w*lllllp|l"),
         Entry("gemm", "y*y*w*lllllp"),
     ), dtypes=("float32",)),
 )
