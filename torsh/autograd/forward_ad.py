@@ -401,3 +401,12 @@ def unpack_dual(tensor, *, level=None):
         primal = tensor.view_as(tensor)
     _set_cell(primal, _Tangent(None))  # explicitly none, though its base may have one
     return UnpackedDualTensor(primal, tangent)
+
+
+def set_tangent(t, tangent):
+    """Give ``t`` (an output made with propagation off) ``tangent`` at the open level: a custom Function's jvp."""
+    if tangent._data.shape != t._data.shape:
+        raise RuntimeError("Trying to set a forward gradient that has a different size than that of the original "
+                           f"Tensor, this is not supported. Tensor is of size {list(t._data.shape)} while the "
+                           f"given forward gradient is of size {list(tangent._data.shape)}.")
+    _set_cell(t, _Tangent(tangent, base=tangent if t._base is None else None))

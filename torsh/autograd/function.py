@@ -1,8 +1,20 @@
-"""torch.autograd.Function: user-defined ops with a hand-written backward."""
+"""torch.autograd.Function: user-defined ops with a hand-written backward (and jvp, and vmap rule).
+
+Forward mode: while a dual level is open and an input has a tangent, ``apply`` runs ``forward`` on the
+primals with tangent propagation off, then ``jvp(ctx, *input_tangents)`` gives the outputs' tangents
+(PyTorch's NotImplementedError when it is missing). Functions defined inside torsh itself without a jvp
+keep forward AD's double-vjp fallback on their backward.
+vmap: ``torsh.func`` installs ``BATCHED_APPLY``, which runs a Function called on BatchedTensors by its
+``vmap`` staticmethod or, with ``generate_vmap_rule = True``, by batching the ops of its forward.
+"""
 import functools
 
-from . import grad_mode
+from . import forward_ad, grad_mode
 from .graph import Node, needs_grad, record
+
+# set by torsh.func (the layer that owns vmap): (cls, args, kwargs) -> the batched result, or NotImplemented
+# when no argument is batched
+BATCHED_APPLY = None
 
 
 class FunctionCtx(Node):
@@ -20,6 +32,14 @@ class FunctionCtx(Node):
 
     _to_save = None
 
+    _saved_for_forward = None
+
+    def save_for_forward(self, *tensors):
+        """Tensors for jvp to read back as ``ctx.saved_tensors``."""
+        assert all(t is None or hasattr(t, "_data") for t in tensors), \
+            "save_for_forward expects all arguments to be tensors; you should save non-tensors as attributes on ctx."
+        self._saved_for_forward = tensors
+
     def save_for_backward(self, *tensors):
         # packed by Function.apply once the outputs have their history, as PyTorch saves after forward
         # (saved_tensors_hooks see an output with its grad_fn, the version after mark_dirty)
@@ -27,6 +47,8 @@ class FunctionCtx(Node):
 
     @property
     def saved_tensors(self):
+        if self._saved_for_forward is not None:  # inside jvp
+            return self._saved_for_forward
         if self._to_save is not None:  # read inside forward or setup_context: nothing is packed yet
             return self._to_save
         return Node.saved_tensors.fget(self)
@@ -82,16 +104,33 @@ class Function(metaclass=_FunctionMeta):
     vjp = backward
 
     @staticmethod
+    def jvp(ctx, *grad_inputs):
+        raise NotImplementedError("You must implement the jvp function for custom autograd.Function to use it "
+                                  "with forward mode AD.")
+
+    generate_vmap_rule = False
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        raise NotImplementedError("To use autograd.Function with vmap, you must either override the vmap "
+                                  "staticmethod or set generate_vmap_rule=True.")
+
+    @staticmethod
     def setup_context(ctx, inputs, output):
         raise NotImplementedError
 
     @classmethod
     def apply(cls, *args, **kwargs):
         from .._tensor import Tensor
+        if BATCHED_APPLY is not None:
+            result = BATCHED_APPLY(cls, args, kwargs)
+            if result is not NotImplemented:
+                return result
         ctx = cls._backward_cls()
-        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         separate_setup = cls.setup_context is not Function.setup_context
-        with grad_mode.no_grad():
+        input_tangents = _input_tangents(cls, args)
+        with grad_mode.no_grad(), _forward_mode_off(input_tangents):
             if separate_setup:
                 output = cls.forward(*args, **kwargs)
             else:
@@ -100,29 +139,93 @@ class Function(metaclass=_FunctionMeta):
             cls.setup_context(ctx, args, output)
         is_tuple = isinstance(output, tuple)
         outputs = output if is_tuple else (output,)
+        if input_tangents is not None:
+            return _apply_forward_mode(cls, ctx, args, output, input_tangents)
         if not needs_grad(*args):
             return output
-        tensors_in = {id(a) for a in args if isinstance(a, Tensor)}
-        dirty = {id(t) for t in ctx._dirty}
-        final = []
-        for out in outputs:
-            if isinstance(out, Tensor) and id(out) in tensors_in and id(out) not in dirty:
-                out = out.detach()  # an input returned as is: a new alias gets the history, not the input
-            final.append(out)
-        tensor_outputs = [o for o in final if isinstance(o, Tensor)]
-        for t in ctx._dirty:  # modified in place by forward: it takes this node as its history
-            from .._ops.inplace import check_inplace_allowed
-            check_inplace_allowed(t)
-        record(ctx, args, tensor_outputs)
-        non_diff = {id(t) for t in ctx._non_differentiable}
-        for t in tensor_outputs:
-            if id(t) in non_diff or not (t.dtype.is_floating_point or t.dtype.is_complex):
-                t._grad_fn, t._requires_grad = None, False
-        if ctx._to_save is not None:
-            to_save, ctx._to_save = ctx._to_save, None
-            Node.save_for_backward(ctx, *to_save)
-        final = tuple(final)
-        return final if is_tuple else final[0]
+        return _link(ctx, args, outputs, is_tuple)
+
+
+def _link(ctx, args, outputs, is_tuple):
+    """Record ``ctx`` as the outputs' grad_fn (reverse mode), as Function.apply does after forward."""
+    from .._tensor import Tensor
+    tensors_in = {id(a) for a in args if isinstance(a, Tensor)}
+    dirty = {id(t) for t in ctx._dirty}
+    final = []
+    for out in outputs:
+        if isinstance(out, Tensor) and id(out) in tensors_in and id(out) not in dirty:
+            out = out.detach()  # an input returned as is: a new alias gets the history, not the input
+        final.append(out)
+    tensor_outputs = [o for o in final if isinstance(o, Tensor)]
+    for t in ctx._dirty:  # modified in place by forward: it takes this node as its history
+        from .._ops.inplace import check_inplace_allowed
+        check_inplace_allowed(t)
+    record(ctx, args, tensor_outputs)
+    non_diff = {id(t) for t in ctx._non_differentiable}
+    for t in tensor_outputs:
+        if id(t) in non_diff or not (t.dtype.is_floating_point or t.dtype.is_complex):
+            t._grad_fn, t._requires_grad = None, False
+    if ctx._to_save is not None:
+        to_save, ctx._to_save = ctx._to_save, None
+        Node.save_for_backward(ctx, *to_save)
+    final = tuple(final)
+    return final if is_tuple else final[0]
+
+
+def _input_tangents(cls, args):
+    """The inputs' tangents when a dual level is open, some input has one and ``cls`` has a jvp (or is one of
+    torsh's own Functions without one: forward AD then differentiates its backward); else None."""
+    if forward_ad._current_level < 0 or not forward_ad.has_tangent(args):
+        return None
+    if cls.jvp is Function.jvp and cls.__module__.startswith("torsh."):
+        return None
+    return [_tangent_or_zeros(a) if hasattr(a, "_data") else None for a in args]
+
+
+def _tangent_or_zeros(t):
+    tangent = forward_ad.tangent_of(t)
+    return tangent if tangent is not None else t.detach().new_zeros(t.shape)
+
+
+class _forward_mode_off:
+    """forward runs on the primals without tangent propagation when jvp gives the tangents."""
+
+    def __init__(self, input_tangents):
+        self.off = forward_ad._level_off() if input_tangents is not None else None
+
+    def __enter__(self):
+        if self.off is not None:
+            self.off.__enter__()
+
+    def __exit__(self, *exc):
+        if self.off is not None:
+            self.off.__exit__(*exc)
+
+
+def _apply_forward_mode(cls, ctx, args, output, input_tangents):
+    """The outputs of a Function run under a dual level: linked for reverse mode when it is needed, with
+    the tangents ``cls.jvp`` gives them."""
+    is_tuple = isinstance(output, tuple)
+    outputs = output if is_tuple else (output,)
+    if grad_mode._state.enabled and any(getattr(a, "_requires_grad", False) for a in args):
+        with forward_ad._level_off():
+            output = _link(ctx, args, outputs, is_tuple)
+        outputs = output if is_tuple else (output,)
+    with forward_ad._level_off():
+        try:
+            tangents = cls.jvp(ctx, *input_tangents)
+        finally:
+            ctx._saved_for_forward = None
+    tangents = tangents if isinstance(tangents, tuple) else (tangents,)
+    if len(tangents) != len(outputs):
+        raise RuntimeError(f"Function's jvp returned an invalid number of forward gradients (expected "
+                           f"{len(outputs)} but got {len(tangents)})")
+    non_diff = {id(t) for t in ctx._non_differentiable}
+    for out, tangent in zip(outputs, tangents):
+        if tangent is not None and hasattr(out, "_data") and id(out) not in non_diff \
+                and (out.dtype.is_floating_point or out.dtype.is_complex):
+            forward_ad.set_tangent(out, tangent)
+    return output
 
 
 class BackwardCFunction(FunctionCtx):

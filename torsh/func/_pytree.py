@@ -18,16 +18,17 @@ class Spec:
         return (isinstance(other, Spec) and self.kind == other.kind and self.context == other.context
                 and self.children == other.children)
 
-    def __repr__(self):
+    def __repr__(self, indent=0):
+        """PyTorch's TreeSpec repr (error messages print it): ``TreeSpec(tuple, None, [*,\n  *])``."""
         if self.kind == "leaf":
             return "*"
-        inner = ", ".join(repr(c) for c in self.children)
-        if self.kind == "dict":
-            inner = ", ".join(f"{k!r}: {c!r}" for k, c in zip(self.context, self.children))
-            return "{" + inner + "}"
-        if self.kind == "list":
-            return f"[{inner}]"
-        return f"({inner}{',' if len(self.children) == 1 else ''})"
+        context = self.context if self.kind == "namedtuple" else list(self.context) if self.kind == "dict" else None
+        children = ""
+        if self.children:
+            indent += 2
+            children = self.children[0].__repr__(indent) + ("," if len(self.children) > 1 else "")
+            children += ",".join("\n" + " " * indent + c.__repr__(indent) for c in self.children[1:])
+        return f"TreeSpec({self.kind}, {context}, [{children}])"
 
 
 def _children(tree):

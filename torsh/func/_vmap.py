@@ -10,12 +10,15 @@ batched value into an unbatched tensor raise; ``out_dims=None`` refuses a batche
 While a profiler holds torsh's op-call hook, vmap falls back to calling ``f`` once per sample.
 """
 import functools
+from typing import NamedTuple
 
 from .._ops import batched_tensor as batched
 from .._ops import vmap_rules  # noqa: F401  (the batching rules, into batched_tensor.RULES)
 from .._ops.shape import cat, stack
 from .._ops._helpers import normalize_dim
 from .._tensor import Tensor
+from ..autograd import function as _function
+from ..autograd import grad_mode
 from ._pytree import broadcast_prefix, tree_flatten, tree_unflatten
 
 __all__ = ["vmap", "vmap_report"]
@@ -215,3 +218,73 @@ def _output_dims(func, output, spec, out_dims):
                          f"the structure of `outputs`. out_dims has structure {tree_flatten(out_dims)[1]} but "
                          f"outputs has structure {spec}.")
     return flat
+
+
+# -- autograd.Function under vmap ------------------------------------------------------------------
+_EXTENDING = "For more details, please see https://pytorch.org/docs/main/notes/extending.func.html"
+
+
+class VmapInfo(NamedTuple):
+    """What a Function's vmap staticmethod is told about the running vmap."""
+    batch_size: int
+    randomness: str
+
+
+def _function_batched_apply(cls, args, kwargs):
+    """Function.apply on BatchedTensors, as PyTorch's custom_function_call under vmap: by the ``vmap``
+    staticmethod (called on the level's physical tensors, batch dimension first) or, with
+    ``generate_vmap_rule=True``, by running forward on the BatchedTensors (its ops batch themselves).
+    torsh's own Functions count as generate_vmap_rule=True."""
+    if not batched._has_batched(args, kwargs):
+        return NotImplemented
+    Function = _function.Function
+    if cls.__module__.startswith("torsh."):
+        return _generated_rule(cls, args, kwargs)
+    if cls.setup_context is Function.setup_context:
+        raise RuntimeError("In order to use an autograd.Function with functorch transforms (vmap, grad, jvp, "
+                           "jacrev, ...), it must override the setup_context staticmethod. " + _EXTENDING)
+    has_rule = cls.vmap is not Function.vmap
+    if has_rule and cls.generate_vmap_rule:
+        raise RuntimeError(f"You tried to vmap over {cls.__name__}, but it has both generate_vmap_rule=True and an "
+                           "overridden vmap staticmethod. Please set generate_vmap_rule=False or delete the "
+                           f"overridden vmap staticmethod to avoid ambiguity. {_EXTENDING}")
+    if cls.generate_vmap_rule:
+        return _generated_rule(cls, args, kwargs)
+    if not has_rule:
+        raise RuntimeError(f"You tried to vmap over {cls.__name__}, but it does not have vmap support. Please "
+                           f"override and implement the vmap staticmethod or set generate_vmap_rule=True. {_EXTENDING}")
+    return _apply_vmap_staticmethod(cls, args, kwargs)
+
+
+def _generated_rule(cls, args, kwargs):
+    """generate_vmap_rule=True: forward runs on the BatchedTensors (its ops batch themselves) when no input
+    needs a graph; otherwise once per sample, so the Function's node sees plain tensors and the gradients
+    come out per sample."""
+    if not (grad_mode.is_grad_enabled() and any(batched.physical(a)[0].requires_grad
+                                                 for a in tree_flatten((args, kwargs))[0] if isinstance(a, Tensor))):
+        return NotImplemented
+    return batched.dispatch(f"{cls.__name__}.apply", cls.apply, args, kwargs)
+
+
+def _apply_vmap_staticmethod(cls, args, kwargs):
+    level = batched._innermost_level(args, kwargs)
+    unwrapped = [batched.unwrap(a, level) for a in args]
+    in_dims = tuple(0 if was_batched else None for _, was_batched in unwrapped)
+    result = cls.vmap(VmapInfo(level.size, level.randomness), in_dims, *[a for a, _ in unwrapped], **kwargs)
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise RuntimeError("Expected the vmap staticmethod to have two returns, an output and out_dims with pytree "
+                           f"structure compatible with the output. Got a {type(result)} instead")
+    output, out_dims = result
+    flat, spec = tree_flatten(output)
+    flat_dims = [out_dims] * len(flat) if isinstance(out_dims, int) or out_dims is None \
+        else broadcast_prefix(out_dims, spec)
+    if flat_dims is None:
+        raise RuntimeError("The autograd.Function's vmap staticmethod returned an incompatible (output, out_dims) "
+                           f"tuple. Expected out_dims={out_dims} to be compatible with the structure of `output`. "
+                           f"out_dims has structure {tree_flatten(out_dims)[1]} but output has structure {spec}. "
+                           + _EXTENDING)
+    return tree_unflatten([o if d is None or not isinstance(o, Tensor) else level.wrap(o.movedim(d, 0))
+                           for o, d in zip(flat, flat_dims)], spec)
+
+
+_function.BATCHED_APPLY = _function_batched_apply
