@@ -1,5 +1,6 @@
 """The parameterisation shared by Bernoulli-like and Categorical distributions: ``probs`` or
 ``logits``, exactly one given, the other computed lazily from it."""
+import torsh
 from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
 
 __all__ = []
@@ -35,6 +36,25 @@ class _ProbsOrLogits:
         for name in ("probs", "logits"):
             if name in self.__dict__:
                 new._set_param(name, getattr(self, name).expand(param_shape))
+
+    def _expand_probs_or_logits_as(self, cls, batch_shape, _instance, expanded=(), kept=()):
+        """``expand`` of ``cls``, whose batch shape is its probs/logits' shape: those and the parameters
+        ``expanded`` are expanded to ``batch_shape``, the attributes ``kept`` (temperature, lims) are copied."""
+        new = self._get_checked_instance(cls, _instance)
+        batch_shape = torsh.Size(batch_shape)
+        for name in expanded:
+            setattr(new, name, getattr(self, name).expand(batch_shape))
+        for name in kept:
+            setattr(new, name, getattr(self, name))
+        self._expand_probs_or_logits(new, batch_shape)
+        return self._init_expanded(new, batch_shape)
+
+    def _set_total_count_and_probs_or_logits(self, total_count, probs, logits):
+        """The count distributions' parameters: ``total_count`` broadcast with probs/logits, in their dtype;
+        returns the given one of probs/logits."""
+        param, total_count = self._set_probs_or_logits(probs, logits, total_count)
+        self.total_count = total_count.type_as(param)
+        return param
 
     @lazy_property
     def logits(self):

@@ -22,10 +22,7 @@ class Bernoulli(_ProbsOrLogitsParam, ExponentialFamily):
         super().__init__(param.size(), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Bernoulli, _instance)
-        batch_shape = torsh.Size(batch_shape)
-        self._expand_probs_or_logits(new, batch_shape)
-        return self._init_expanded(new, batch_shape)
+        return self._expand_probs_or_logits_as(Bernoulli, batch_shape, _instance)
 
     @property
     def mean(self):

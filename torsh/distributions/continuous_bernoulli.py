@@ -33,11 +33,7 @@ class ContinuousBernoulli(_ProbsOrLogitsParam, ExponentialFamily):
         super().__init__(param.size(), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(ContinuousBernoulli, _instance)
-        new._lims = self._lims
-        batch_shape = torsh.Size(batch_shape)
-        self._expand_probs_or_logits(new, batch_shape)
-        return self._init_expanded(new, batch_shape)
+        return self._expand_probs_or_logits_as(ContinuousBernoulli, batch_shape, _instance, kept=("_lims",))
 
     def _outside_unstable_region(self):
         return (self.probs <= self._lims[0]) | (self.probs > self._lims[1])

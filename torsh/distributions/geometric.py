@@ -24,10 +24,7 @@ class Geometric(_ProbsOrLogits, Distribution):
                                  f"invalid values:\n{self.probs.detach()[~valid]}")
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Geometric, _instance)
-        batch_shape = torsh.Size(batch_shape)
-        self._expand_probs_or_logits(new, batch_shape)
-        return self._init_expanded(new, batch_shape)
+        return self._expand_probs_or_logits_as(Geometric, batch_shape, _instance)
 
     @property
     def mean(self):

@@ -12,8 +12,7 @@ class HalfCauchy(_Half):
     _family = Cauchy
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(HalfCauchy, _instance)
-        return super().expand(batch_shape, _instance=new)
+        return self._expand_as(HalfCauchy, batch_shape, _instance)
 
     @property
     def mean(self):

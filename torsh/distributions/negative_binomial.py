@@ -18,16 +18,11 @@ class NegativeBinomial(_ProbsOrLogitsParam, Distribution):
     support = constraints.nonnegative_integer
 
     def __init__(self, total_count, probs=None, logits=None, validate_args=None):
-        param, total_count = self._set_probs_or_logits(probs, logits, total_count)
-        self.total_count = total_count.type_as(param)
+        param = self._set_total_count_and_probs_or_logits(total_count, probs, logits)
         super().__init__(param.size(), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(NegativeBinomial, _instance)
-        batch_shape = torsh.Size(batch_shape)
-        new.total_count = self.total_count.expand(batch_shape)
-        self._expand_probs_or_logits(new, batch_shape)
-        return self._init_expanded(new, batch_shape)
+        return self._expand_probs_or_logits_as(NegativeBinomial, batch_shape, _instance, expanded=("total_count",))
 
     @property
     def mean(self):

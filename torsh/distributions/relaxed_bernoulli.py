@@ -21,11 +21,7 @@ class LogitRelaxedBernoulli(_ProbsOrLogitsParam, Distribution):
         super().__init__(param.size(), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(LogitRelaxedBernoulli, _instance)
-        batch_shape = torsh.Size(batch_shape)
-        new.temperature = self.temperature
-        self._expand_probs_or_logits(new, batch_shape)
-        return self._init_expanded(new, batch_shape)
+        return self._expand_probs_or_logits_as(LogitRelaxedBernoulli, batch_shape, _instance, kept=("temperature",))
 
     def rsample(self, sample_shape=torsh.Size()):
         shape = tuple(self._extended_shape(sample_shape))
@@ -52,5 +48,4 @@ class RelaxedBernoulli(_OfRelaxed, TransformedDistribution):
         super().__init__(base_dist, SigmoidTransform(), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(RelaxedBernoulli, _instance)
-        return super().expand(batch_shape, _instance=new)
+        return self._expand_as(RelaxedBernoulli, batch_shape, _instance)

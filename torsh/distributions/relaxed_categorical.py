@@ -61,5 +61,4 @@ class RelaxedOneHotCategorical(_OfRelaxed, TransformedDistribution):
         super().__init__(base_dist, ExpTransform(), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(RelaxedOneHotCategorical, _instance)
-        return super().expand(batch_shape, _instance=new)
+        return self._expand_as(RelaxedOneHotCategorical, batch_shape, _instance)

@@ -45,6 +45,15 @@ class TransformedDistribution(Distribution):
         super().__init__(torsh.Size(tuple(forward_shape)[:cut]), torsh.Size(tuple(forward_shape)[cut:]),
                          validate_args=validate_args)
 
+    def _expand_as(self, cls, batch_shape, _instance, *names):
+        """``expand`` of the subclass ``cls``: its own parameters ``names`` (of the batch shape) expanded, then
+        the base distribution through the transforms (``cls`` names the class that defines ``__init__``, so that
+        a user subclass with its own ``__init__`` must define ``expand``, as in PyTorch)."""
+        new = self._get_checked_instance(cls, _instance)
+        for name in names:
+            setattr(new, name, getattr(self, name).expand(batch_shape))
+        return TransformedDistribution.expand(self, batch_shape, _instance=new)
+
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(TransformedDistribution, _instance)
         batch_shape = torsh.Size(batch_shape)
