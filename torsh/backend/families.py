@@ -300,6 +300,21 @@ FAMILIES = (
         KernelOp("conv2d_direct_weight_grad", 0, 0, ("conv2d_weight_grad", "conv2d_direct_weight_grad"),
                  calibration=None),
     ), dtypes=("float32",)),
+    # a transformer step's float32 exact GELU (forward, backward) and attention softmax (scale, causal mask,
+    # softmax and its backward, in place). GELU of W13's 8x64x512 (2 threads, loaded host): ~0.3 ms against
+    # ~3 ms for SciPy's erf; the OpenMP copy is not worth it below ~1M elements; attention softmax rows
+    # (2048 x 64 in W13) are split over the threads from 256K scores
+    Family("transformer", CPP, (
+        Entry("gelu", "y*w*p"),
+        Entry("gelu_backward", "y*y*w*p"),
+        Entry("attention_softmax", "w*lllfpp"),
+        Entry("attention_softmax_backward", "y*w*lllfpp"),
+    ), ops=(
+        KernelOp("gelu_erf", 0, 1_048_576, ("gelu",), calibration=None),
+        KernelOp("gelu_erf_backward", 0, 1_048_576, ("gelu_backward",), calibration=None),
+        KernelOp("attention_softmax", 0, 262_144, ("attention_softmax",), calibration=None),
+        KernelOp("attention_softmax_backward", 0, 262_144, ("attention_softmax_backward",), calibration=None),
+    ), dtypes=("float32",)),
     # the float32 LSTM recurrence: no op of its own (see rnn's lstm_sequence)
     Family("lstm_cell", CPP, (
         Entry("pack_weight", "y*llp"),

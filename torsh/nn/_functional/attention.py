@@ -6,6 +6,7 @@ import numpy as np
 from ..._ops import creation, pointwise
 from ..._tensor import wrap
 from . import activation as A
+from . import attention_fused
 from .dropout import dropout
 from .linear import linear
 
@@ -35,6 +36,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         if attn_mask is not None:
             raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when "
                                "is_causal=True")
+    if attn_mask is None and dropout_p == 0.0 and attention_fused.fits(query, key, value):
+        return attention_fused.attention(query, key, value, scale_factor, is_causal)
+    if is_causal:
         attn_mask = wrap(np.tril(np.ones((L, S), dtype=bool)))
     if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
         rep = query.shape[-3] // key.shape[-3]

@@ -1,0 +1,152 @@
+"""The transformer step's fused paths against PyTorch 2.13: scaled_dot_product_attention as one node
+(ScaledDotProductFlashAttentionForCpuBackward0) with its softmax on the ``transformer`` kernels, and the exact
+GELU on them; every dispatch variant (kernel, OpenMP kernel, NumPy), float32 values and float64 gradcheck;
+the kernels refuse buffers their size arguments do not fit."""
+import importlib
+
+import numpy as np
+import pytest
+
+import torsh
+from helpers import assert_close, forced_variant, needs_torch, torch_ref
+
+VARIANTS = ("kernel", "kernel_omp", "numpy")
+ATTENTION_OPS = ("attention_softmax", "attention_softmax_backward")
+
+
+def _arrays(shapes, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(s).astype(dtype) for s in shapes]
+
+
+def _sdpa_run(lib, arrays, grad, **kwargs):
+    leaves = [lib.tensor(a, requires_grad=True) for a in arrays]
+    out = lib.nn.functional.scaled_dot_product_attention(*leaves, **kwargs)
+    out.backward(lib.tensor(grad))
+    return out, [t.grad for t in leaves]
+
+
+FUSED = "ScaledDotProductFlashAttentionForCpuBackward0"
+# (shapes of q, k, v; keyword arguments; the node PyTorch 2.13 records: its flash kernel takes 4-D inputs of
+# one head dim, the others run its composed math path)
+SDPA_CASES = {
+    "4d_causal": ([(2, 3, 7, 5)] * 3, {"is_causal": True}, FUSED),
+    "4d_causal_more_keys": ([(2, 3, 5, 4), (2, 3, 9, 4), (2, 3, 9, 4)], {"is_causal": True}, FUSED),
+    "4d_causal_more_queries": ([(1, 2, 9, 4), (1, 2, 5, 4), (1, 2, 5, 4)], {"is_causal": True}, FUSED),
+    "4d_full": ([(2, 3, 5, 4), (2, 3, 9, 4), (2, 3, 9, 4)], {}, FUSED),
+    "4d_scale": ([(2, 2, 6, 4)] * 3, {"scale": 0.7, "is_causal": True}, FUSED),
+    "w13_rows": ([(1, 4, 64, 32)] * 3, {"is_causal": True}, FUSED),
+    "4d_other_value_dim": ([(2, 3, 7, 5), (2, 3, 7, 5), (2, 3, 7, 6)], {"is_causal": True}, "UnsafeViewBackward0"),
+    "3d": ([(4, 6, 8), (4, 9, 8), (4, 9, 8)], {}, "UnsafeViewBackward0"),
+    "5d": ([(2, 1, 3, 5, 4)] * 3, {"is_causal": True}, "UnsafeViewBackward0"),
+}
+
+
+@needs_torch
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("case", SDPA_CASES)
+def test_sdpa_values_gradients_and_node_match_torch(case, variant):
+    shapes, kwargs, node = SDPA_CASES[case]
+    arrays = _arrays(shapes, np.float32)
+    grad = _arrays([shapes[0][:-1] + (shapes[2][-1],)], np.float32, seed=1)[0]
+    expected, expected_grads = _sdpa_run(torch_ref, arrays, grad, **kwargs)
+    with forced_variant(ATTENTION_OPS, variant):
+        out, grads = _sdpa_run(torsh, arrays, grad, **kwargs)
+    assert out.grad_fn.name() == expected.grad_fn.name() == node
+    assert_close(out, expected.detach())
+    for ours, theirs in zip(grads, expected_grads):
+        assert_close(ours, theirs)
+
+
+@needs_torch
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_sdpa_on_strided_head_views_as_in_a_gpt_block(variant):
+    """q, k, v as transposed head views of one projection's split (W13's layout), gradients through the views."""
+    (qkv,) = _arrays([(2, 16, 24)], np.float32)
+    (grad,) = _arrays([(2, 2, 16, 4)], np.float32, seed=2)
+    results = []
+    for lib in (torch_ref, torsh):
+        with forced_variant(ATTENTION_OPS, variant):
+            x = lib.tensor(qkv, requires_grad=True)
+            q, k, v = (z.view(2, 16, 2, 4).transpose(1, 2) for z in x.split(8, dim=2))
+            out = lib.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+            out.backward(lib.tensor(grad))
+            results.append((out, x.grad))
+    assert_close(results[1][0], results[0][0].detach())
+    assert_close(results[1][1], results[0][1])
+
+
+@needs_torch
+@pytest.mark.parametrize("causal", [True, False])
+def test_sdpa_float64_gradients_and_second_derivatives(causal):
+    q, k, v = (torsh.tensor(a, requires_grad=True) for a in _arrays([(2, 2, 5, 3), (2, 2, 6, 3), (2, 2, 6, 3)],
+                                                                      np.float64))
+
+    def attention(a, b, c):
+        return torsh.nn.functional.scaled_dot_product_attention(a, b, c, is_causal=causal)
+    assert attention(q, k, v).grad_fn.name() == FUSED
+    assert torsh.autograd.gradcheck(attention, (q, k, v))
+    assert torsh.autograd.gradgradcheck(attention, (q, k, v))
+
+
+@needs_torch
+def test_sdpa_without_grad_and_with_masks_or_dropout_keeps_torchs_values():
+    arrays = _arrays([(2, 2, 5, 4)] * 3, np.float32)
+    mask = np.tril(np.ones((5, 5), dtype=bool))
+    for kwargs in ({"is_causal": True}, {"attn_mask": "bool"}, {}):
+        results = []
+        for lib in (torch_ref, torsh):
+            extra = dict(kwargs)
+            if extra.get("attn_mask") == "bool":
+                extra["attn_mask"] = lib.tensor(mask)
+            with lib.no_grad():
+                results.append(lib.nn.functional.scaled_dot_product_attention(*(lib.tensor(a) for a in arrays),
+                                                                                **extra))
+        assert results[1].grad_fn is None
+        assert_close(results[1], results[0])
+
+
+def test_sdpa_in_a_training_step_is_deterministic():
+    arrays = _arrays([(2, 4, 16, 8)] * 3, np.float32)
+    runs = [_sdpa_run(torsh, arrays, np.ones((2, 4, 16, 8), np.float32), is_causal=True) for _ in range(2)]
+    for a, b in zip([runs[0][0], *runs[0][1]], [runs[1][0], *runs[1][1]]):
+        assert np.array_equal(a.detach().numpy(), b.detach().numpy())
+
+
+# -- the compiled entry points refuse what their buffers cannot hold -----------------------------------------
+def _copies():
+    torsh.tensor(0.0)  # builds/loads the kernels
+    names = ["torsh._kernels.transformer", "torsh._kernels.transformer_avx2"]
+    return [importlib.import_module(n) for n in names if importlib.util.find_spec(n) is not None]
+
+
+@pytest.mark.parametrize("module", _copies(), ids=lambda m: m.__name__)
+def test_transformer_kernels_refuse_short_buffers_and_bad_sizes(module):
+    f32 = np.zeros(12, np.float32)
+    with pytest.raises(ValueError, match="out holds"):
+        module.gelu(f32, np.zeros(11, np.float32), False)
+    with pytest.raises(ValueError, match="grad holds"):
+        module.gelu_backward(np.zeros(11, np.float32), f32, f32.copy(), False)
+    with pytest.raises(ValueError, match="scores holds"):
+        module.attention_softmax(f32, 4, 2, 4, 1.0, True, False)  # 16 values asked of 12
+    with pytest.raises(ValueError, match="multiple of L"):
+        module.attention_softmax(f32, 3, 2, 4, 1.0, True, False)
+    with pytest.raises(ValueError, match="multiple of L"):
+        module.attention_softmax(f32, 2, 0, 6, 1.0, True, False)
+    with pytest.raises(ValueError):
+        module.attention_softmax(f32, 1 << 40, 1, 1 << 40, 1.0, False, False)  # the product overflows
+    with pytest.raises(ValueError, match="probs holds"):
+        module.attention_softmax_backward(np.zeros(8, np.float32), f32, 3, 3, 4, 1.0, True, False)
+    with pytest.raises(TypeError):
+        module.attention_softmax(f32.tobytes(), 3, 3, 4, 1.0, True, False)  # read-only: not writable
+
+
+@pytest.mark.parametrize("module", _copies(), ids=lambda m: m.__name__)
+def test_attention_softmax_kernel_rows_match_a_numpy_softmax(module):
+    (scores,) = _arrays([(3 * 5, 7)], np.float32)
+    out = scores.copy()
+    module.attention_softmax(out, 15, 5, 7, 0.5, True, True)
+    z = scores * np.float32(0.5)
+    z[~np.tile(np.tril(np.ones((5, 7), dtype=bool)), (3, 1))] = -np.inf
+    expected = np.exp(z - z.max(1, keepdims=True))
+    np.testing.assert_allclose(out, expected / expected.sum(1, keepdims=True), rtol=1e-6, atol=1e-7)
