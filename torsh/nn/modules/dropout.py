@@ -13,38 +13,35 @@ class _DropoutNd(Module):
         self.p = p
         self.inplace = inplace
 
-    def _drop(self, dropout, input):
-        return dropout(input, self.p, self.training, self.inplace)
-
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
 
 
 class Dropout(_DropoutNd):
     def forward(self, input):
-        return self._drop(F.dropout, input)
+        return F.dropout(input, self.p, self.training, self.inplace)
 
 
 class Dropout1d(_DropoutNd):
     def forward(self, input):
-        return self._drop(F.dropout1d, input)
+        return F.dropout1d(input, self.p, self.training, self.inplace)
 
 
 class Dropout2d(_DropoutNd):
     def forward(self, input):
-        return self._drop(F.dropout2d, input)
+        return F.dropout2d(input, self.p, self.training, self.inplace)
 
 
 class Dropout3d(_DropoutNd):
     def forward(self, input):
-        return self._drop(F.dropout3d, input)
+        return F.dropout3d(input, self.p, self.training, self.inplace)
 
 
 class AlphaDropout(_DropoutNd):
     def forward(self, input):
-        return self._drop(F.alpha_dropout, input)
+        return F.alpha_dropout(input, self.p, self.training, self.inplace)
 
 
 class FeatureAlphaDropout(_DropoutNd):
     def forward(self, input):
-        return self._drop(F.feature_alpha_dropout, input)
+        return F.feature_alpha_dropout(input, self.p, self.training, self.inplace)

@@ -71,6 +71,14 @@ def _addindent(s_, num_spaces):
     return first + "\n" + "\n".join(s)
 
 
+def _parameters_of(module):
+    return module._parameters.items()
+
+
+def _buffers_of(module):
+    return module._buffers.items()
+
+
 def _forward_unimplemented(self, *input):
     raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
@@ -308,20 +316,16 @@ class Module:
                 yield name, v
 
     def parameters(self, recurse=True):
-        for _, param in self.named_parameters(recurse=recurse):
-            yield param
+        yield from (param for _, param in self.named_parameters(recurse=recurse))
 
     def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
-        yield from self._named_members(lambda m: m._parameters.items(), prefix=prefix, recurse=recurse,
-                                       remove_duplicate=remove_duplicate)
+        yield from self._named_members(_parameters_of, prefix=prefix, recurse=recurse, remove_duplicate=remove_duplicate)
 
     def buffers(self, recurse=True):
-        for _, buf in self.named_buffers(recurse=recurse):
-            yield buf
+        yield from (buf for _, buf in self.named_buffers(recurse=recurse))
 
     def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
-        yield from self._named_members(lambda m: m._buffers.items(), prefix=prefix, recurse=recurse,
-                                       remove_duplicate=remove_duplicate)
+        yield from self._named_members(_buffers_of, prefix=prefix, recurse=recurse, remove_duplicate=remove_duplicate)
 
     def children(self):
         for _, module in self.named_children():
@@ -464,7 +468,7 @@ class Module:
         return self._apply(lambda t: t.share_memory_())
 
     def to_empty(self, *, device=None, recurse=True):
-        from ..._ops.creation import empty_like
+        from ..._ops.tensor.creation import empty_like
         return self._apply(lambda t: empty_like(t), recurse=recurse)
 
     # -- state dict ----------------------------------------------------------------------

@@ -126,23 +126,26 @@ class _AdaptivePoolNd(Module):
         super().__init__()
         self.output_size = output_size
 
+    def _pool(self, adaptive_pool, input):
+        return adaptive_pool(input, self.output_size)
+
     def extra_repr(self):
         return f"output_size={self.output_size}"
 
 
 class AdaptiveAvgPool1d(_AdaptivePoolNd):
     def forward(self, input):
-        return F.adaptive_avg_pool1d(input, self.output_size)
+        return self._pool(F.adaptive_avg_pool1d, input)
 
 
 class AdaptiveAvgPool2d(_AdaptivePoolNd):
     def forward(self, input):
-        return F.adaptive_avg_pool2d(input, self.output_size)
+        return self._pool(F.adaptive_avg_pool2d, input)
 
 
 class AdaptiveAvgPool3d(_AdaptivePoolNd):
     def forward(self, input):
-        return F.adaptive_avg_pool3d(input, self.output_size)
+        return self._pool(F.adaptive_avg_pool3d, input)
 
 
 class _AdaptiveMaxPoolNd(_AdaptivePoolNd):

@@ -11,9 +11,9 @@ import math
 import numpy as np
 
 from ..._array_api import array
-from ..._ops import creation
-from ..._ops.nn_rnn_fused import gru_sequence, lstm_sequence
-from ..._ops.shape import cat, stack
+from ..._ops.tensor import creation
+from ..._ops.nn.rnn.fused_layer import gru_sequence, lstm_sequence
+from ..._ops.tensor.shape.views import cat, stack
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
@@ -358,18 +358,25 @@ class RNNCellBase(Module):
             init.uniform_(weight, -stdv, stdv)
 
     def _prepare(self, input, hx, name):
+        """(input, hx, batched) for one step: an unbatched input (and its state) gets a batch dimension of 1, a
+        missing state is zeros; LSTMCell's state is the tuple (h, c), each checked and prepared the same way."""
         if input.ndim not in (1, 2):
             raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.ndim}D instead")
-        if hx is not None and hx.ndim not in (1, 2):
-            raise ValueError(f"{name}: Expected hidden to be 1D or 2D, got {hx.ndim}D instead")
+        is_pair = name == "LSTMCell"
+        states = () if hx is None else tuple(hx) if is_pair else (hx,)
+        for idx, state in enumerate(states):
+            if state.ndim not in (1, 2):
+                which = f"hx[{idx}]" if is_pair else "hidden"
+                raise ValueError(f"{name}: Expected {which} to be 1D or 2D, got {state.ndim}D instead")
         batched = input.ndim == 2
         if not batched:
             input = input.unsqueeze(0)
         if hx is None:
-            hx = creation.zeros(input.shape[0], self.hidden_size, dtype=input.dtype)
+            zeros = creation.zeros(input.shape[0], self.hidden_size, dtype=input.dtype)
+            states = (zeros, zeros) if is_pair else (zeros,)
         elif not batched:
-            hx = hx.unsqueeze(0)
-        return input, hx, batched
+            states = tuple(state.unsqueeze(0) for state in states)
+        return input, (states if is_pair else states[0]), batched
 
 
 class RNNCell(RNNCellBase):
@@ -391,16 +398,7 @@ class LSTMCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, num_chunks=4, dtype=dtype)
 
     def forward(self, input, hx=None):
-        if input.ndim not in (1, 2):
-            raise ValueError(f"LSTMCell: Expected input to be 1D or 2D, got {input.ndim}D instead")
-        batched = input.ndim == 2
-        if not batched:
-            input = input.unsqueeze(0)
-        if hx is None:
-            zeros = creation.zeros(input.shape[0], self.hidden_size, dtype=input.dtype)
-            hx = (zeros, zeros)
-        elif not batched:
-            hx = (hx[0].unsqueeze(0), hx[1].unsqueeze(0))
+        input, hx, batched = self._prepare(input, hx, "LSTMCell")
         h, c = _lstm_step(F.linear(input, self.weight_ih, self.bias_ih), hx[0], hx[1], self.weight_hh, self.bias_hh,
                           None)
         return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
