@@ -6,7 +6,7 @@ PyTorch's CPU implementation rounds in, so float32 runs match it step by step.
 """
 from .._type_info import finfo
 from .._ops.creation import zeros
-from .optimizer import Optimizer, _closure_loss
+from .optimizer import _GroupwiseOptimizer
 
 __all__ = ["Adafactor"]
 
@@ -26,7 +26,9 @@ def _check_args(lr, beta2_decay, eps, d, weight_decay):
         raise ValueError(f"weight_decay should be >= 0 but is: {weight_decay}")
 
 
-class Adafactor(Optimizer):
+class Adafactor(_GroupwiseOptimizer):
+    _group_defaults = {"foreach": None}
+
     def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0, *,
                  foreach=None, maximize=False):
         if hasattr(lr, "numel") and lr.numel() != 1:
@@ -35,11 +37,6 @@ class Adafactor(Optimizer):
         defaults = dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d, weight_decay=weight_decay, foreach=foreach,
                         maximize=maximize)
         super().__init__(params, defaults)
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
 
     def _init_state(self, p):
         state = self.state[p]
@@ -53,18 +50,15 @@ class Adafactor(Optimizer):
                 state["variance"] = zeros(grad.shape, dtype=grad.dtype)
         return state
 
-    def step(self, closure=None):
-        loss = _closure_loss(closure)
-        for group in self.param_groups:
-            eps1, eps2 = group["eps"]
-            for p in self._params_with_grad(group):
-                if p.is_complex():
-                    raise RuntimeError("Adafactor does not support complex parameters")
-                # PyTorch fills a missing eps1 from the first parameter's dtype and keeps it for the group
-                if eps1 is None:
-                    eps1 = finfo(p.dtype).eps
-                _update(p, self._init_state(p), group, eps1, eps2)
-        return loss
+    def _update_group(self, group):
+        eps1, eps2 = group["eps"]
+        for p in self._params_with_grad(group):
+            if p.is_complex():
+                raise RuntimeError("Adafactor does not support complex parameters")
+            # PyTorch fills a missing eps1 from the first parameter's dtype and keeps it for the group
+            if eps1 is None:
+                eps1 = finfo(p.dtype).eps
+            _update(p, self._init_state(p), group, eps1, eps2)
 
 
 def _update(param, state, group, eps1, eps2):

@@ -1,11 +1,11 @@
 """Adagrad: per-element learning rates from the running sum of squared gradients."""
 from . import _fused
-from .optimizer import Optimizer, _check_nonnegative, _closure_loss, grad_expr
+from .optimizer import _GroupwiseOptimizer, _check_nonnegative, grad_expr
 
 __all__ = ["Adagrad"]
 
 
-class Adagrad(Optimizer):
+class Adagrad(_GroupwiseOptimizer):
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
                  foreach=None, *, maximize=False, differentiable=False, fused=None):
         _check_nonnegative(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
@@ -20,21 +20,18 @@ class Adagrad(Optimizer):
                 state["step"] = self._scalar_step_tensor()
                 state["sum"] = _fused.new_state_like(p, group["initial_accumulator_value"])
 
-    def step(self, closure=None):
-        loss = _closure_loss(closure)
-        for group in self.param_groups:
-            lr, lr_decay, eps, wd = group["lr"], group["lr_decay"], group["eps"], group["weight_decay"]
-            g_expr = grad_expr(group["maximize"], wd)
-            for p in self._params_with_grad(group):
-                state = self.state[p]
-                step = self._advance_step(state)
-                clr = lr / (1 + (step - 1) * lr_decay)
-                param, grad = _fused.param_and_grad(p)
-                acc = _fused.state_array(state["sum"])
-                # sum += grad * grad
-                _fused.update(f"s + {g_expr} * {g_expr}", acc, s=acc, g=grad, p=param, wd=wd)
-                # p -= clr * grad / (sqrt(sum) + eps)
-                _fused.update(f"p + nclr * {g_expr} / (sqrt(s) + eps)", param, p=param, g=grad, s=acc, wd=wd,
-                              nclr=-clr, eps=eps)
-                _fused.bump(p, state["sum"])
-        return loss
+    def _update_group(self, group):
+        lr, lr_decay, eps, wd = group["lr"], group["lr_decay"], group["eps"], group["weight_decay"]
+        g_expr = grad_expr(group["maximize"], wd)
+        for p in self._params_with_grad(group):
+            state = self.state[p]
+            step = self._advance_step(state)
+            clr = lr / (1 + (step - 1) * lr_decay)
+            param, grad = _fused.param_and_grad(p)
+            acc = _fused.state_array(state["sum"])
+            # sum += grad * grad
+            _fused.update(f"s + {g_expr} * {g_expr}", acc, s=acc, g=grad, p=param, wd=wd)
+            # p -= clr * grad / (sqrt(sum) + eps)
+            _fused.update(f"p + nclr * {g_expr} / (sqrt(s) + eps)", param, p=param, g=grad, s=acc, wd=wd,
+                          nclr=-clr, eps=eps)
+            _fused.bump(p, state["sum"])

@@ -1,6 +1,6 @@
 """Adam (with amsgrad), and AdamW = Adam with decoupled weight decay."""
 from . import _fused
-from .optimizer import Optimizer, _check_nonnegative, _closure_loss, grad_expr
+from .optimizer import _GroupwiseOptimizer, _check_nonnegative, grad_expr
 
 __all__ = ["Adam", "AdamW"]
 
@@ -17,7 +17,9 @@ def _check_betas(lr, eps, betas, weight_decay):
     _check_nonnegative(weight_decay=weight_decay)
 
 
-class Adam(Optimizer):
+class Adam(_GroupwiseOptimizer):
+    _group_defaults = {"amsgrad": False, "maximize": False, "decoupled_weight_decay": False}
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
                  decoupled_weight_decay=False):
@@ -27,42 +29,32 @@ class Adam(Optimizer):
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("amsgrad", False)
-            group.setdefault("maximize", False)
-            group.setdefault("decoupled_weight_decay", False)
-
-    def step(self, closure=None):
-        loss = _closure_loss(closure)
-        for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            lr, eps, wd, amsgrad = group["lr"], group["eps"], group["weight_decay"], group["amsgrad"]
-            decoupled = group["decoupled_weight_decay"]
-            g_expr = grad_expr(group["maximize"], 0 if decoupled else wd)
-            buffers = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if amsgrad else ("exp_avg", "exp_avg_sq")
-            for p in self._params_with_grad(group):
-                state = self._lazy_state(p, buffers)
-                step = self._advance_step(state)
-                param, grad = _fused.param_and_grad(p)
-                exp_avg, exp_avg_sq = _fused.state_array(state["exp_avg"]), \
-                    _fused.state_array(state["exp_avg_sq"])
-                vmax = _fused.state_array(state["max_exp_avg_sq"]) if amsgrad else exp_avg_sq
-                bias_correction1 = 1 - beta1 ** step
-                bias_correction2 = 1 - beta2 ** step
-                step_size = lr / bias_correction1
-                decay = 1 - lr * wd if wd != 0 and decoupled else 1
-                kernel_args = (*_fused.scalars(param.dtype, decay, -1 if group["maximize"] else 1,
-                                               0 if decoupled else wd, 1 - beta1, beta1),
-                               1 - beta1 < 0.5,
-                               *_fused.scalars(param.dtype, beta2, 1 - beta2, bias_correction2 ** 0.5, eps, -step_size),
-                               bool(amsgrad))
-                _fused.step("adam_step", (param, grad, exp_avg, exp_avg_sq, vmax), kernel_args,
-                            lambda: _numexpr_update(param, grad, exp_avg, exp_avg_sq, vmax, g_expr, decay, wd,
-                                                    beta1, beta2, bias_correction2, step_size, eps, amsgrad))
-                _fused.bump(p, state["exp_avg"], state["exp_avg_sq"])
-        return loss
+    def _update_group(self, group):
+        beta1, beta2 = group["betas"]
+        lr, eps, wd, amsgrad = group["lr"], group["eps"], group["weight_decay"], group["amsgrad"]
+        decoupled = group["decoupled_weight_decay"]
+        g_expr = grad_expr(group["maximize"], 0 if decoupled else wd)
+        buffers = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if amsgrad else ("exp_avg", "exp_avg_sq")
+        for p in self._params_with_grad(group):
+            state = self._lazy_state(p, buffers)
+            step = self._advance_step(state)
+            param, grad = _fused.param_and_grad(p)
+            exp_avg, exp_avg_sq = _fused.state_array(state["exp_avg"]), \
+                _fused.state_array(state["exp_avg_sq"])
+            vmax = _fused.state_array(state["max_exp_avg_sq"]) if amsgrad else exp_avg_sq
+            bias_correction1 = 1 - beta1 ** step
+            bias_correction2 = 1 - beta2 ** step
+            step_size = lr / bias_correction1
+            decay = 1 - lr * wd if wd != 0 and decoupled else 1
+            kernel_args = (*_fused.scalars(param.dtype, decay, -1 if group["maximize"] else 1,
+                                           0 if decoupled else wd, 1 - beta1, beta1),
+                           1 - beta1 < 0.5,
+                           *_fused.scalars(param.dtype, beta2, 1 - beta2, bias_correction2 ** 0.5, eps, -step_size),
+                           bool(amsgrad))
+            _fused.step("adam_step", (param, grad, exp_avg, exp_avg_sq, vmax), kernel_args,
+                        lambda: _numexpr_update(param, grad, exp_avg, exp_avg_sq, vmax, g_expr, decay, wd,
+                                                beta1, beta2, bias_correction2, step_size, eps, amsgrad))
+            _fused.bump(p, state["exp_avg"], state["exp_avg_sq"])
 
 
 def _numexpr_update(param, grad, exp_avg, exp_avg_sq, vmax, g_expr, decay, wd, beta1, beta2, bias_correction2,

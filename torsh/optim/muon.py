@@ -4,7 +4,7 @@ import math
 
 from .._ops.products import addmm
 from .._tensor import Tensor
-from .optimizer import Optimizer, _closure_loss
+from .optimizer import _GroupwiseOptimizer
 
 __all__ = ["Muon"]
 
@@ -55,7 +55,7 @@ def _adjust_lr(lr, adjust_lr_fn, param_shape):
     return lr * ratio
 
 
-class Muon(Optimizer):
+class Muon(_GroupwiseOptimizer):
     def __init__(self, params, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
                  ns_coefficients=(DEFAULT_A, DEFAULT_B, DEFAULT_C), eps=EPS, ns_steps=DEFAULT_NS_STEPS,
                  adjust_lr_fn=None):
@@ -78,17 +78,14 @@ class Muon(Optimizer):
                     raise ValueError("Muon only supports 2D parameters whereas we found a parameter with size: "
                                      f"{p.size()}")
 
-    def step(self, closure=None):
-        loss = _closure_loss(closure)
-        for group in self.param_groups:
-            for p in self._params_with_grad(group):
-                if p.is_complex():
-                    raise RuntimeError("Muon does not support complex parameters")
-                state = self.state[p]
-                if "momentum_buffer" not in state:
-                    state["momentum_buffer"] = p.grad.new_zeros(p.grad.shape)
-                _update(p, state["momentum_buffer"], group)
-        return loss
+    def _update_group(self, group):
+        for p in self._params_with_grad(group):
+            if p.is_complex():
+                raise RuntimeError("Muon does not support complex parameters")
+            state = self.state[p]
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = p.grad.new_zeros(p.grad.shape)
+            _update(p, state["momentum_buffer"], group)
 
 
 def _update(param, buf, group):

@@ -355,6 +355,28 @@ class Optimizer:
                 yield p
 
 
+class _GroupwiseOptimizer(Optimizer):
+    """An optimizer whose step updates each param group on its own: subclasses write ``_update_group(group)``
+    (the step's closure, hooks, no_grad and profiler range are the base's)."""
+    # keys a param group saved by an older version may lack, with the value they get on load (__setstate__)
+    _group_defaults = {}
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            for key, value in self._group_defaults.items():
+                group.setdefault(key, value)
+
+    def step(self, closure=None):
+        loss = _closure_loss(closure)
+        for group in self.param_groups:
+            self._update_group(group)
+        return loss
+
+    def _update_group(self, group):
+        raise NotImplementedError
+
+
 _HYPERPARAMETER_WORDING = {"lr": "learning rate", "eps": "epsilon value"}
 
 

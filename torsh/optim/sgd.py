@@ -1,11 +1,13 @@
 """SGD with momentum, dampening, Nesterov momentum, weight decay and maximize."""
 from . import _fused
-from .optimizer import Optimizer, _closure_loss, grad_expr
+from .optimizer import _GroupwiseOptimizer, grad_expr
 
 __all__ = ["SGD"]
 
 
-class SGD(Optimizer):
+class SGD(_GroupwiseOptimizer):
+    _group_defaults = {"nesterov": False, "maximize": False}
+
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *, maximize=False,
                  foreach=None, differentiable=False, fused=None):
         if lr < 0.0:
@@ -20,37 +22,28 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("nesterov", False)
-            group.setdefault("maximize", False)
-
-    def step(self, closure=None):
-        loss = _closure_loss(closure)
-        for group in self.param_groups:
-            lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-            wd, nesterov = group["weight_decay"], group["nesterov"]
-            g_expr = grad_expr(group["maximize"], wd)
-            for p in self._params_with_grad(group):
-                param, grad = _fused.param_and_grad(p)
-                if momentum == 0:
-                    buf_t, first = None, False
-                else:
-                    state = self.state[p]
-                    buf_t = state.get("momentum_buffer")
-                    first = buf_t is None
-                    if first:  # zeros: the kernel's first step is buf = 0 * buf + 1 * d
-                        buf_t = state["momentum_buffer"] = _fused.new_state_like(p, 0)
-                buf = param if buf_t is None else _fused.state_array(buf_t)  # the kernel ignores it then
-                buf_coefficients = (0, 1) if first else (momentum, 1 - dampening)
-                kernel_args = (*_fused.scalars(param.dtype, lr, -1 if group["maximize"] else 1, wd, momentum,
-                                               *buf_coefficients), momentum != 0, nesterov)
-                _fused.step("sgd_step", (param, grad, buf), kernel_args,
-                            lambda: _numexpr_update(param, grad, buf, first, g_expr, lr, momentum, dampening, wd,
-                                                    nesterov))
-                _fused.bump(p, *(() if buf_t is None else (buf_t,)))
-        return loss
+    def _update_group(self, group):
+        lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+        wd, nesterov = group["weight_decay"], group["nesterov"]
+        g_expr = grad_expr(group["maximize"], wd)
+        for p in self._params_with_grad(group):
+            param, grad = _fused.param_and_grad(p)
+            if momentum == 0:
+                buf_t, first = None, False
+            else:
+                state = self.state[p]
+                buf_t = state.get("momentum_buffer")
+                first = buf_t is None
+                if first:  # zeros: the kernel's first step is buf = 0 * buf + 1 * d
+                    buf_t = state["momentum_buffer"] = _fused.new_state_like(p, 0)
+            buf = param if buf_t is None else _fused.state_array(buf_t)  # the kernel ignores it then
+            buf_coefficients = (0, 1) if first else (momentum, 1 - dampening)
+            kernel_args = (*_fused.scalars(param.dtype, lr, -1 if group["maximize"] else 1, wd, momentum,
+                                           *buf_coefficients), momentum != 0, nesterov)
+            _fused.step("sgd_step", (param, grad, buf), kernel_args,
+                        lambda: _numexpr_update(param, grad, buf, first, g_expr, lr, momentum, dampening, wd,
+                                                nesterov))
+            _fused.bump(p, *(() if buf_t is None else (buf_t,)))
 
 
 def _numexpr_update(param, grad, buf, first, g_expr, lr, momentum, dampening, wd, nesterov):
