@@ -241,10 +241,8 @@ def vjp(func, *primals, has_aux=False):
         keep = _keeps_graph(tree_flatten(primals)[0])
         output, aux = _split_aux(func(*diff), has_aux, "vjp(f, *primals)")
         flat_out, out_spec = tree_flatten(output)
+        _check_tensor_outputs(flat_out, "vjp(f, *primals)")
         for o in flat_out:
-            if not isinstance(o, Tensor):
-                raise RuntimeError(f"vjp(f, ...): expected f(*primals) to return only tensors, got unsupported type "
-                                   f"{type(o)}")
             if not (o.is_floating_point() or o.is_complex()):
                 raise RuntimeError("vjp(f, ...): All outputs of f must be floating-point or complex Tensors, got "
                                    f"Tensor with dtype {o.dtype}")
@@ -263,6 +261,15 @@ def vjp(func, *primals, has_aux=False):
 
     result = (_release(output, keep), vjp_fn)
     return result + (_release(aux, keep),) if has_aux else result
+
+
+def _check_tensor_outputs(flat_out, api):
+    """PyTorch's assert_non_empty_tensor_output."""
+    if not flat_out or (len(flat_out) == 1 and flat_out[0] is None):
+        raise RuntimeError(f"{api}: Expected f to be a function that has non-empty output (got output = {flat_out})")
+    for o in flat_out:
+        if not isinstance(o, Tensor):
+            raise RuntimeError(f"{api}: expected f(*primals) to return only tensors, got unsupported type {type(o)}")
 
 
 def _check_primals_tangents(primals, tangents, api):
@@ -292,9 +299,7 @@ class _Linearization:
             diff = tree_map(_differentiable, primals)
             output, self.aux = _split_aux(func(*diff), has_aux, api)
             self.flat_out, self.out_spec = tree_flatten(output)
-            for o in self.flat_out:
-                if not isinstance(o, Tensor):
-                    raise RuntimeError(f"{api}: expected f(*args) to return only tensors, got unsupported type {type(o)}")
+            _check_tensor_outputs(self.flat_out, api)
             # the vjp is linear in u, so u's value never reaches the result; zeros keep inf/nan out
             self.cotangents = [_ops.creation.zeros_like(o, requires_grad=True) for o in self.flat_out]
             self.flat_in = tree_flatten(diff)[0]
@@ -325,9 +330,7 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
         duals = [_dual(p, t) for p, t in zip(flat_p, flat_t)]
         output, aux = _split_aux(func(*tree_unflatten(duals, p_spec)), has_aux, api)
         flat_out, out_spec = tree_flatten(output)
-        for o in flat_out:
-            if not isinstance(o, Tensor):
-                raise RuntimeError(f"{api}: expected f(*args) to return only tensors, got unsupported type {type(o)}")
+        _check_tensor_outputs(flat_out, api)
         unpacked = [_unpack(o) for o in flat_out]
         aux = tree_map(lambda a: _unpack(a)[0] if isinstance(a, Tensor) else a, aux) if has_aux else None
     keep = _keeps_graph(flat_p + flat_t, 0)  # outputs keep a graph only for an outer transform or the caller's
