@@ -1,7 +1,7 @@
 """Interleaved A/B of one torsh module setting on one workload, all in one process.
 
-    ../.venv/bin/python ab_setting.py W7 torsh._ops.nn_conv.DIRECT_MAX_TAPS 0 32 1e9
-    ../.venv/bin/python ab_setting.py W5 torsh._ops.nn_conv.DIRECT_MAX_TAPS 0 32 --row 1
+    ../.venv/bin/python ab_setting.py W7 torsh._ops.nn.conv.DIRECT_MAX_TAPS 0 32 1e9
+    ../.venv/bin/python ab_setting.py W5 torsh._ops.nn.conv.DIRECT_MAX_TAPS 0 32 --row 1
 
 Each round times the workload once per value of the setting, then PyTorch, all in one process
 (the same libraries loaded, the same allocator state), so a slow spell of the host hits every
@@ -31,7 +31,7 @@ def seconds_per_call(fn):
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("workload", help="a workload key of workloads.py, e.g. W7")
-    parser.add_argument("setting", help="module.attribute, e.g. torsh._ops.nn_conv.DIRECT_MAX_TAPS")
+    parser.add_argument("setting", help="module.attribute, e.g. torsh._ops.nn.conv.DIRECT_MAX_TAPS")
     parser.add_argument("values", nargs="+", type=float, help="values to try (whole numbers become ints)")
     parser.add_argument("--row", type=int, default=0, help="which row of the workload key (default: the first)")
     parser.add_argument("--rounds", type=int, default=3)

@@ -206,7 +206,7 @@ class forced_avg:
 def avg_pool(repeats):
     """avg_pool2d forward+backward and forward alone: torsh's old path (a depthwise convolution with a
     ones kernel: im2col + a one-channel GEMM), the window-mean kernels on each variant, and PyTorch."""
-    from torsh._ops import nn_pool
+    from torsh._ops.nn import pool as nn_pool
     from torsh.nn._functional import pooling
     rng = np.random.default_rng(4)
     for xs, k, s, p in (((32, 64, 32, 32), 2, 2, 0), ((64, 16, 14, 14), 3, 1, 1)):

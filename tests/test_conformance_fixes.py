@@ -195,7 +195,7 @@ def test_uint8_keeps_computing(op):
 
 # -- 6. one prelu; dtype names in PyTorch's words ------------------------------------------------------------
 def test_functional_prelu_is_the_ops_prelu():
-    from torsh._ops import activation_methods
+    from torsh._ops.nn.activation import tensor_methods as activation_methods
     assert torsh.nn.functional.prelu is activation_methods.prelu is torsh.Tensor.prelu
 
 

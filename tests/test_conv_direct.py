@@ -81,7 +81,7 @@ def test_forward_matches_torch_and_runs_on_the_direct_kernel(xs, ws, padding, bi
 
 def test_weight_gradients_past_the_partial_sums_budget_take_the_gemm(monkeypatch):
     """Above DIRECT_MAX_WEIGHTS the forward stays direct and the weight gradient makes its own columns."""
-    from torsh._ops import nn_conv
+    from torsh._ops.nn import conv as nn_conv
     monkeypatch.setattr(nn_conv, "DIRECT_MAX_WEIGHTS", 8 * 4 * 9 - 1)
     x, w, b = _inputs((3, 4, 9, 11), (8, 4, 3, 3), seed=12)
     tw = torsh.tensor(w, requires_grad=True)

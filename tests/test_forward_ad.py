@@ -46,7 +46,7 @@ def check_tangents(fn, *shapes, low=-2.0, high=2.0, tangent_for=None, rtol=1e-7,
 
 # -- every unary elementwise op of the registry ---------------------------------------------------
 def _unary_entries():
-    from torsh._ops.jvp_rules import _unary_node_class
+    from torsh._ops.transforms.jvp_rules import _unary_node_class
     return [e for e in registry.entries() if _unary_node_class(e) is not None]
 
 
@@ -199,7 +199,7 @@ def test_gradcheck_forward_ad_nn(name):
 
 def test_gradcheck_forward_ad_reports_a_wrong_rule_as_pytorch():
     from torsh.autograd import forward_ad
-    from torsh._ops import pointwise
+    from torsh._ops.tensor.elementwise import arithmetic as pointwise
     x = torsh.tensor(make_array((3,), seed=1), requires_grad=True)
     rule = forward_ad.RULES[pointwise.MulBackward0]
     forward_ad.RULES[pointwise.MulBackward0] = lambda node, inputs, tangents, outputs: None

@@ -9,7 +9,7 @@ import torch
 
 import torsh
 import torsh.nn.functional as F
-from torsh._ops import nn_conv
+from torsh._ops.nn import conv as nn_conv
 from torsh.backend import dispatch, kernels
 from helpers import VARIANTS, forced_variant
 

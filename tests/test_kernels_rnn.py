@@ -14,8 +14,8 @@ import pytest
 
 import torsh
 from helpers import torch_ref
-from torsh._ops import rnn_input_gates
-from torsh._ops.nn_rnn_fused import gru_sequence, lstm_sequence
+from torsh._ops.nn.rnn import input_gates as rnn_input_gates
+from torsh._ops.nn.rnn.fused_layer import gru_sequence, lstm_sequence
 from torsh.backend import dispatch, kernels
 
 OPS = ("lstm_sequence", "lstm_sequence_backward", "gru_sequence", "gru_sequence_backward")

@@ -4,7 +4,7 @@ import pytest
 
 import torsh
 from helpers import torch_ref
-from torsh._ops.nn_rnn_fused import lstm_sequence
+from torsh._ops.nn.rnn.fused_layer import lstm_sequence
 
 
 def _pair(seed=0, **kwargs):

@@ -1,12 +1,12 @@
 """The RNN forward's input projection, run block by block beside the recurrence
-(torsh/_ops/rnn_input_gates.py): every step's gates as one GEMM over all steps would give them."""
+(torsh/_ops/nn/rnn/input_gates.py): every step's gates as one GEMM over all steps would give them."""
 import numpy as np
 import pytest
 
 import torsh
 from helpers import torch_ref
-from torsh._ops import rnn_input_gates
-from torsh._ops.rnn_input_gates import InputGates
+from torsh._ops.nn.rnn import input_gates as rnn_input_gates
+from torsh._ops.nn.rnn.input_gates import InputGates
 
 SMALL_STEP = 1000  # multiply-adds of a recurrence step: small, so the projection may overlap it
 

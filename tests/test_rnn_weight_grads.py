@@ -1,5 +1,5 @@
 """The RNN backward's weight-gradient GEMMs, run block by block beside the recurrence
-(torsh/_ops/rnn_weight_grads.py): the same sums as one GEMM over all steps, in both directions."""
+(torsh/_ops/nn/rnn/weight_grads.py): the same sums as one GEMM over all steps, in both directions."""
 from concurrent.futures import Future
 
 import numpy as np
@@ -7,8 +7,8 @@ import pytest
 
 import torsh
 from helpers import torch_ref
-from torsh._ops import rnn_weight_grads
-from torsh._ops.rnn_weight_grads import WeightGrads
+from torsh._ops.nn.rnn import weight_grads as rnn_weight_grads
+from torsh._ops.nn.rnn.weight_grads import WeightGrads
 
 
 def _reference(d_in, d_rec, x2, w_ih, h0, outputs, reverse):
@@ -106,7 +106,7 @@ def test_long_bidirectional_sequences_match_torch(num_threads, cls):
 def test_gradcheck_float64_with_overlapped_blocks(reverse):
     """gradcheck through LSTM and GRU layers long enough that, at 2 threads, the weight gradients
     come from blocks computed beside the recurrence."""
-    from torsh._ops.nn_rnn_fused import gru_sequence, lstm_sequence
+    from torsh._ops.nn.rnn.fused_layer import gru_sequence, lstm_sequence
     before = torsh.get_num_threads()
     torsh.set_num_threads(2)
     try:

@@ -22,18 +22,23 @@ from ._dtype import (bits1x8, bits2x4, bits4x2, bits8, bits16, chalf, complex32,
 from ._tensor import Size, Tensor, device
 from .backend import kernels as _kernels  # loads the compiled kernels (ImportError under TORSH_REQUIRE_KERNELS=1)
 from . import _ops
-from ._ops import conversion as _conversion, creation as _creation, indexing as _indexing, linalg as _linalg
-from ._ops import pointwise as _pointwise, reduction as _reduction, shape as _shape
-from ._ops.creation import (arange, as_tensor, asarray, empty, empty_like, eye, from_dlpack, from_numpy, full,
-                            full_like, linspace, logspace, normal, ones, ones_like, rand, rand_like, randint,
-                            randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like)
-from ._ops.pointwise import *  # noqa: F401,F403  (elementwise ops: add, exp, where, clamp, ...; see its __all__)
-from ._ops.reduction import (all, amax, amin, any, argmax, argmin, count_nonzero, logsumexp, max, mean, min, norm,
-                             prod, std, std_mean, sum, var, var_mean)
-from ._ops.shape import (adjoint, cat, chunk, clone, concat, concatenate, flatten, movedim, moveaxis, narrow, permute, reshape, select, split, squeeze, stack,
-                         swapaxes, swapdims, t, transpose, unbind, unflatten, unsqueeze)
-from ._ops.linalg import bmm, dot, ger, matmul, mm, mv, outer
-from ._ops.indexing import argwhere, masked_fill, nonzero
+from ._ops.tensor import conversion as _conversion, creation as _creation
+from ._ops.tensor.indexing import subscript as _indexing
+from ._ops.tensor.linalg import matmul as _linalg
+from ._ops.tensor.elementwise import arithmetic as _pointwise
+from ._ops.tensor.reduction import reductions as _reduction
+from ._ops.tensor.shape import views as _shape
+from ._ops.tensor.creation import (arange, as_tensor, asarray, empty, empty_like, eye, from_dlpack, from_numpy, full,
+                                   full_like, linspace, logspace, normal, ones, ones_like, rand, rand_like, randint,
+                                   randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like)
+from ._ops.tensor.elementwise.arithmetic import *  # noqa: F401,F403  (elementwise ops: add, exp, where, clamp, ...; see its __all__)
+from ._ops.tensor.reduction.reductions import (all, amax, amin, any, argmax, argmin, count_nonzero, logsumexp, max,
+                                               mean, min, norm, prod, std, std_mean, sum, var, var_mean)
+from ._ops.tensor.shape.views import (adjoint, cat, chunk, clone, concat, concatenate, flatten, movedim, moveaxis,
+                                      narrow, permute, reshape, select, split, squeeze, stack, swapaxes, swapdims, t,
+                                      transpose, unbind, unflatten, unsqueeze)
+from ._ops.tensor.linalg.matmul import bmm, dot, ger, matmul, mm, mv, outer
+from ._ops.tensor.indexing.subscript import argwhere, masked_fill, nonzero
 from ._random import Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from . import autograd
 from .autograd import enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled
@@ -103,7 +108,7 @@ from ._layouts import (channels_last, channels_last_3d, contiguous_format, jagge
                        sparse_csc, sparse_csr, strided, _mkldnn)
 from ._settings import *  # noqa: E402,F401,F403  (threads, print options, defaults, determinism, anomaly, build facts)
 from ._toplevel import *  # noqa: E402,F401,F403  (scalar_tensor, empty_strided, frombuffer, range, conj_physical, ...)
-from ._ops.view_copy import *  # noqa: E402,F401,F403  (expand_copy, transpose_copy, ...: the views' *_copy variants)
+from ._ops.tensor.shape.view_copy import *  # noqa: E402,F401,F403  (expand_copy, transpose_copy, ...: the views' *_copy variants)
 
 # -- the top-level names every codebase reaches for ----------------------------------------------------
 import math as _math  # noqa: E402
@@ -165,7 +170,7 @@ from .jit import Error as JITException, fork, wait  # noqa: E402,F401
 from .amp import GradScaler  # noqa: E402,F401  (torch.GradScaler is torch.amp.GradScaler)
 from ._nn_toplevel import *  # noqa: E402,F401,F403  (torch.selu_, dropout_, feature_dropout, ...)
 from ._ops import registry as _registry  # noqa: E402
-from ._ops import view_copy as _view_copy  # noqa: E402
+from ._ops.tensor.shape import view_copy as _view_copy  # noqa: E402
 
 # torch.clamp_(x, ...) is x.clamp_(...): the top-level in-place functions whose methods are not the registry's
 _registry.bind_toplevel_inplace(globals())

@@ -35,7 +35,7 @@ class Generator:
         return self._seed
 
     def get_state(self):
-        from ._ops.creation import tensor
+        from ._ops.tensor.creation import tensor
         raw = pickle.dumps((self._seed, self._rng.bit_generator.state))
         return tensor(list(raw), dtype="uint8")
 

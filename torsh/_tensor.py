@@ -180,7 +180,7 @@ class Tensor:
 
     def __new__(cls, *args, **kwargs):
         # torch.Tensor(data) or torch.Tensor(*sizes): float32 (the default dtype) either way
-        from ._ops import creation
+        from ._ops.tensor import creation
         if len(args) == 1 and not isinstance(args[0], (int, np.integer)) and not isinstance(args[0], Size):
             src = creation.tensor(args[0], dtype=_dtype.get_default_dtype())
         else:
@@ -194,7 +194,7 @@ class Tensor:
 
     # -- new_* factories: self's dtype (and device) unless told otherwise ---------------------------
     def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
-        from ._ops import creation
+        from ._ops.tensor import creation
         if isinstance(data, Tensor):
             import warnings
             warnings.warn("To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() "
@@ -206,25 +206,25 @@ class Tensor:
 
     def new_empty(self, *sizes, size=None, dtype=None, device=None, requires_grad=False, layout=None,
                   pin_memory=False):
-        from ._ops import creation
+        from ._ops.tensor import creation
         return creation.empty(*sizes, size=size, dtype=self.dtype if dtype is None else dtype, device=device,
                               requires_grad=requires_grad)
 
     def new_zeros(self, *sizes, size=None, dtype=None, device=None, requires_grad=False, layout=None,
                   pin_memory=False):
-        from ._ops import creation
+        from ._ops.tensor import creation
         return creation.zeros(*sizes, size=size, dtype=self.dtype if dtype is None else dtype, device=device,
                               requires_grad=requires_grad)
 
     def new_ones(self, *sizes, size=None, dtype=None, device=None, requires_grad=False, layout=None,
                  pin_memory=False):
-        from ._ops import creation
+        from ._ops.tensor import creation
         return creation.ones(*sizes, size=size, dtype=self.dtype if dtype is None else dtype, device=device,
                              requires_grad=requires_grad)
 
     def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None,
                  pin_memory=False):
-        from ._ops import creation
+        from ._ops.tensor import creation
         return creation.full(size, fill_value, dtype=self.dtype if dtype is None else dtype, device=device,
                              requires_grad=requires_grad)
 
@@ -602,7 +602,7 @@ class _LegacyTensorType(type):
         return f"<class 'torch.{cls.__name__}'>"
 
     def __call__(cls, *args, device=None):
-        from ._ops import creation
+        from ._ops.tensor import creation
         creation._check_device(device)
         if not args:
             return creation.empty(0, dtype=cls.dtype)

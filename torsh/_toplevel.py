@@ -13,10 +13,10 @@ import numpy as np
 
 from . import _dtype
 from ._tensor import Tensor, wrap
-from ._ops import conversion
-from ._ops.creation import _check_device, _finish, full
+from ._ops.tensor import conversion
+from ._ops.tensor.creation import _check_device, _finish, full
 from ._ops.inplace import apply_inplace
-from ._ops.pointwise import _out
+from ._ops.tensor.elementwise.arithmetic import _out
 from .autograd.graph import Node, needs_grad, record
 
 __all__ = ["scalar_tensor", "empty_strided", "empty_permuted", "frombuffer", "from_file", "range", "to_dlpack",

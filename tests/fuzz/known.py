@@ -88,7 +88,7 @@ KNOWN_DIVERGENCES += (
      ]
 )
 
-# -- products (torsh/_ops/products.py, linalg.py) ----------------------------------------------------------------
+# -- products (torsh/_ops/tensor/linalg/products.py, linalg.py) ----------------------------------------------------------------
 KNOWN_DIVERGENCES += (
     [Known("dot/mm/matmul/addmm/... of bool tensors: torsh computes, PyTorch raises NotImplementedError "
            "('\"addmm_impl_cpu_\" not implemented for 'Bool'')", when(

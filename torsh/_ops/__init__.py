@@ -6,7 +6,13 @@ import numpy as np
 
 from .. import _dtype
 from .._tensor import Tensor
-from . import conversion, creation, indexing, inplace, linalg, pointwise, reduction, registry, shape
+from . import inplace, registry
+from .tensor import conversion, creation
+from .tensor.elementwise import arithmetic as pointwise
+from .tensor.indexing import subscript as indexing
+from .tensor.linalg import matmul as linalg
+from .tensor.reduction import reductions as reduction  # noqa: F401
+from .tensor.shape import views as shape
 from ._helpers import broadcast_shapes, shape_str
 
 # -- in-place-only methods: no out-of-place op; the registry entry is the value written ("source") ---------
@@ -94,7 +100,7 @@ Tensor.__getitem__ = indexing.getitem
 Tensor.__setitem__ = indexing.setitem
 
 # -- operators ----------------------------------------------------------------------------------
-from .pointwise_more import bitwise_left_shift, bitwise_right_shift  # noqa: E402
+from .tensor.elementwise.math_functions import bitwise_left_shift, bitwise_right_shift  # noqa: E402
 
 _shortcut = pointwise.operator_with_shortcut
 

@@ -168,7 +168,7 @@ def apply_inplace(t, name, op, *args, fast=None, keeps_input=True, **kwargs):
     source = _snapshot(t) if keeps_input else t
     result = op(source, *args, **kwargs)
     if not result._requires_grad:  # e.g. fill_ with a constant: the old value gets a zero gradient
-        from .pointwise import _ZeroGrad
+        from .tensor.elementwise.arithmetic import _ZeroGrad
         record(_ZeroGrad(name.rstrip("_").capitalize() + "Backward0", (t._data.shape,)), (source,), (result,))
     op_result = result
     if result.dtype is not t.dtype:
@@ -222,7 +222,7 @@ mul_fast = _binary_fast(np.multiply)
 
 def div_fast(t, other, rounding_mode=None):
     if rounding_mode is not None or not (t.dtype.is_floating_point or t.dtype.is_complex):
-        from .pointwise import div
+        from .tensor.elementwise.arithmetic import div
         with grad_mode.no_grad():
             _write_unversioned(t, div(t, other, rounding_mode=rounding_mode)._data)
         return

@@ -412,7 +412,7 @@ def _main(argv=None):
 
 
 # with_out's copy is pointwise's ``_out``; imported last because pointwise imports this module
-from . import pointwise as _pointwise  # noqa: E402
+from .tensor.elementwise import arithmetic as _pointwise  # noqa: E402
 
 if __name__ == "__main__":
     _main()

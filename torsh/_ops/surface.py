@@ -5,14 +5,18 @@ module's ``__all__``), Tensor methods and in-place variants.
 Left here: the torch.linalg ops that PyTorch also has at top level under other names (torch.inverse,
 torch.det, ...), declared under those names.
 """
-from . import gather_scatter, indexing, pointwise, pointwise_more, products, scan  # noqa: F401
-from . import activation, misc_ops, random_ops, reduction_more, registry, shape_extra, sorting  # noqa: F401
-from . import statistics  # noqa: F401  (registers its ops: cov, gradient, trapezoid, ...)
-from . import scatter_views  # noqa: F401  (registers slice_scatter, index_reduce, segment_reduce, ...)
-from . import spectral  # noqa: F401  (registers stft, istft, view_as_real, view_as_complex, polar)
-from . import tensor_methods  # noqa: F401  (Tensor.apply_, map_, dim_order, to_dense, ...)
-from . import activation_methods, linalg_legacy, samplers, special_ops  # noqa: F401  (torch.svd, igamma, ...)
-from . import linalg_ops as _la
+from . import registry
+from .nn.activation import softmax as _softmax_module  # noqa: F401  (registers softmax, log_softmax)
+from .nn.activation import tensor_methods as _activation_methods  # noqa: F401  (Tensor.hardshrink, prelu)
+from .tensor import misc, random, scan, sorting, special  # noqa: F401  (torch.diff, poisson, cumsum, sort, igamma, ...)
+from .tensor import legacy_methods  # noqa: F401  (Tensor.apply_, map_, dim_order, to_dense, ...)
+from .tensor.elementwise import arithmetic, math_functions  # noqa: F401
+from .tensor.fft import spectral  # noqa: F401  (registers stft, istft, view_as_real, view_as_complex, polar)
+from .tensor.indexing import gather_scatter, scatter_views, subscript  # noqa: F401  (slice_scatter, index_reduce, ...)
+from .tensor.linalg import legacy, products  # noqa: F401  (torch.svd, torch.lu, einsum, addmm, ...)
+from .tensor.reduction import reductions, statistics  # noqa: F401  (nansum, cov, gradient, trapezoid, ...)
+from .tensor.shape import rearrange  # noqa: F401
+from .tensor.linalg import core as _la
 
 with_out = registry.with_out  # torsh.linalg / torsh.fft wrap their ops with it
 
@@ -27,7 +31,7 @@ registry.register(_la.pinv, "pinverse")
 def logdet(input):
     """log(det(A)): NaN for a negative determinant, -inf for a singular matrix (as PyTorch)."""
     sign, logabs = _la.slogdet(input)
-    from .pointwise import where
+    from .tensor.elementwise.arithmetic import where
     return where(sign < 0, float("nan"), where(sign == 0, float("-inf"), logabs))
 
 

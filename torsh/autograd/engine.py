@@ -87,7 +87,7 @@ def _fill_missing(node, grads):
     """Zeros for the outputs that received no gradient (PyTorch materializes them too)."""
     from .. import _ops
     return tuple(
-        _ops.creation.zeros_for(*node._output_meta[i]) if g is None and i < len(node._output_meta) else g
+        _ops.tensor.creation.zeros_for(*node._output_meta[i]) if g is None and i < len(node._output_meta) else g
         for i, g in enumerate(grads))
 
 
@@ -248,7 +248,7 @@ def _make_root_grads(outputs, grad_outputs, create_graph):
             g = _tensor.wrap(np.ones(out._data.shape, out._data.dtype))
         elif not hasattr(g, "_data"):
             from .. import _ops
-            g = _ops.creation.full_like(out, g)
+            g = _ops.tensor.creation.full_like(out, g)
         elif g._data.shape != out._data.shape:
             raise RuntimeError(
                 f"Mismatch in shape: grad_output[{i}] has a shape of {_ops.shape_str(g)} and output[{i}] "
@@ -325,7 +325,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         if g is None:
             if materialize_grads:
                 from .. import _ops
-                g = _ops.creation.zeros_like(t)
+                g = _ops.tensor.creation.zeros_like(t)
             elif not allow_unused:
                 raise RuntimeError(
                     f"The differentiated Tensor at index {i} appears to not have been used in the graph. "

@@ -5,7 +5,7 @@ How tangents flow. While a level is open, ``graph._forward`` points at this modu
 builds its backward Node and calls ``graph.record``, which hands the node to ``record_dual`` here.
 Each floating output gets a lazy tangent (``_Tangent``), computed the first time it is read (the next
 op, ``unpack_dual``) or at the next op's record, once the op has finished saving what its node needs:
-- by the op's jvp rule (``RULES``, by backward node name; ``torsh/_ops/jvp_rules.py`` fills it), or
+- by the op's jvp rule (``RULES``, by backward node name; ``torsh/_ops/transforms/jvp_rules.py`` fills it), or
 - by the double-vjp trick on the node's own backward: u -> node.backward(u) is linear in u, so
   J t = d<node.backward(u), t>/du, which gives every op with a backward Node forward AD.
 Rules run with the level switched off (a tangent has no tangent of its own: one level, as PyTorch),
@@ -26,7 +26,7 @@ from . import engine, grad_mode, graph
 __all__ = ["UnpackedDualTensor", "enter_dual_level", "exit_dual_level", "make_dual", "unpack_dual", "dual_level"]
 
 # backward node class -> rule(node, inputs, tangents, outputs) -> output tangent(s); filled by
-# torsh/_ops/jvp_rules.py from the registry entries' jvp slots (by class: node names are not unique,
+# torsh/_ops/transforms/jvp_rules.py from the registry entries' jvp slots (by class: node names are not unique,
 # square's PowBackward0 is not pow's)
 RULES = {}
 LEVEL_HOOKS = []  # (on_enter, on_exit) pairs run when a level opens and closes (jvp_rules: the operators)

@@ -147,7 +147,7 @@ def _zeros_for_missing(grads, refs, strict, create_graph, stage):
         if g is None:
             if strict:
                 raise RuntimeError(_MISSING_GRAD[stage].format(i=i))
-            g = _batchable("zeros_like", _ops.creation.zeros_like, refs[i])
+            g = _batchable("zeros_like", _ops.tensor.creation.zeros_like, refs[i])
         elif strict and create_graph and not g.requires_grad:
             what = "hessian" if "double" in stage else "jacobian"
             raise RuntimeError(f"The {what} of the user-provided function is independent of input {i}. This is "
@@ -164,7 +164,7 @@ def _grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=N
     if not kept:
         return (None,) * len(inputs)
     outs, gouts = zip(*kept)
-    if any(isinstance(t, _ops.batched_tensor.BatchedTensor) for t in (*outs, *gouts, *inputs)):
+    if any(isinstance(t, _ops.transforms.batched_tensor.BatchedTensor) for t in (*outs, *gouts, *inputs)):
         return _batched_grad(outs, inputs, gouts, create_graph, retain_graph)
     return _autograd_grad_raw(outs, inputs, gouts, allow_unused=True, create_graph=create_graph,
                               retain_graph=retain_graph)
@@ -173,11 +173,11 @@ def _grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=N
 def _batched_grad(outputs, inputs, grad_outputs, create_graph, retain_graph):
     """_grad under the forward-mode jacobian's vmap (a forward-over-reverse Hessian): autograd.grad on
     the physical tensors, whose samples are independent, each gradient batched as its input."""
-    batched = _ops.batched_tensor
+    batched = _ops.transforms.batched_tensor
     outs, gouts = [], []
     for o, g in zip(outputs, grad_outputs):
         po, levels = batched.physical(o)
-        pg = _ops.creation.ones_like(po) if g is None else batched.align_levels(*batched.physical(g), levels)
+        pg = _ops.tensor.creation.ones_like(po) if g is None else batched.align_levels(*batched.physical(g), levels)
         outs.append(po)
         gouts.append(pg)
     physical_inputs = [batched.physical(x) for x in inputs]
@@ -190,7 +190,7 @@ def _batched_grad(outputs, inputs, grad_outputs, create_graph, retain_graph):
 def _batchable(name, fn, *args, **kwargs):
     """``fn`` called through vmap's dispatch: the _ops functions called directly here are not the
     bindings vmap intercepts, and their arguments may be batched (forward-over-reverse Hessian)."""
-    return _ops.batched_tensor.dispatch(name, fn, args, kwargs)
+    return _ops.transforms.batched_tensor.dispatch(name, fn, args, kwargs)
 
 
 def _call(func, inputs, fn_name, strict):
@@ -261,7 +261,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
     with grad_mode.enable_grad():
         _, inputs, v, outputs_tuple, outputs = _inputs_v_outputs(func, inputs, v, create_graph, strict, "jvp")
         # u's value never reaches the result (the vjp is linear in u); zeros keep inf/nan out
-        cotangents = tuple(_ops.creation.zeros_like(o, requires_grad=True) for o in outputs)
+        cotangents = tuple(_ops.tensor.creation.zeros_like(o, requires_grad=True) for o in outputs)
         vjps = _grad(outputs, inputs, cotangents, create_graph=True)
         _strict_check(vjps, "grad_inputs", strict)
     result = _last_backward(vjps, cotangents, v, outputs, strict, create_graph, "back_trick")
@@ -304,8 +304,8 @@ def _standard_basis(inputs, numels):
     total = sum(numels)
     blocks, start = [], 0
     for x, n in zip(inputs, numels):
-        block = _ops.creation.zeros((total, n), dtype=x.dtype)
-        block.narrow(0, start, n).copy_(_ops.creation.eye(n, dtype=x.dtype))
+        block = _ops.tensor.creation.zeros((total, n), dtype=x.dtype)
+        block.narrow(0, start, n).copy_(_ops.tensor.creation.eye(n, dtype=x.dtype))
         blocks.append(block)
         start += n
     return tuple(blocks)
@@ -314,11 +314,11 @@ def _standard_basis(inputs, numels):
 def _vmap_over_rows(fn, rows):
     """fn(rows) once on BatchedTensors batched over dim 0 of every ``rows`` tensor (torch._vmap_internals'
     vmap, which autograd.functional uses); fn returns a tuple of tensors, returned batched over dim 0."""
-    batched = _ops.batched_tensor
+    batched = _ops.transforms.batched_tensor
     size = rows[0].shape[0]
     if not batched.intercept():  # the profiler holds the op-call hook: one row at a time
         per_row = [fn(tuple(r[i] for r in rows)) for i in range(size)]
-        return tuple(_ops.shape.stack(column, 0) for column in zip(*per_row))
+        return tuple(_ops.tensor.shape.views.stack(column, 0) for column in zip(*per_row))
     level = batched.push_level(size, "error")
     batched.randomness.install()
     try:
@@ -331,13 +331,13 @@ def _vmap_over_rows(fn, rows):
 
 
 def _unbatched(t, level):
-    value, was_batched = _ops.batched_tensor.unwrap(t, level)
+    value, was_batched = _ops.transforms.batched_tensor.unwrap(t, level)
     return value if was_batched else value.unsqueeze(0).expand(level.size, *value.shape)
 
 
 def _batched_dual(primal, tangent):
     """make_dual of a primal (unbatched or batched) and a batched tangent, on their physical tensors."""
-    batched = _ops.batched_tensor
+    batched = _ops.transforms.batched_tensor
     p, p_levels = batched.physical(primal)
     t, t_levels = batched.physical(tangent)
     levels = [lv for lv in batched.active_levels() if lv in p_levels or lv in t_levels]
@@ -348,11 +348,11 @@ def _batched_dual(primal, tangent):
 
 def _batched_tangent(output):
     """The tangent of an output at the open level (zeros when it does not depend on the inputs)."""
-    batched = _ops.batched_tensor
+    batched = _ops.transforms.batched_tensor
     phys, levels = batched.physical(output)
     primal, tangent = forward_ad.unpack_dual(phys)
     if tangent is None:
-        tangent = _ops.creation.zeros_like(primal)
+        tangent = _ops.tensor.creation.zeros_like(primal)
     return batched.from_physical(tangent, levels)
 
 
@@ -370,7 +370,7 @@ def _jacobian_rows(out, inputs, create_graph, strict, out_index, vectorize):
                 if strict:
                     raise RuntimeError(f"Output {out_index} of the user-provided function is independent of "
                                        f"input {j}. This is not allowed in strict mode.")
-                g = _batchable("zeros_like", _ops.creation.zeros_like, x)
+                g = _batchable("zeros_like", _ops.tensor.creation.zeros_like, x)
             elif strict and create_graph and not g.requires_grad:
                 raise RuntimeError(f"The jacobian of the user-provided function is independent of input "
                                    f"{out_index}. This is not allowed in strict mode when create_graph=True.")
@@ -406,8 +406,8 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
 def _stack_rows(rows, out, x):
     shape = tuple(out.shape) + tuple(x.shape)
     if not rows:  # an empty output: no rows to stack
-        return _ops.creation.zeros(shape, dtype=x.dtype)
-    return _batchable("stack", _ops.shape.stack, rows, 0).view(shape)
+        return _ops.tensor.creation.zeros(shape, dtype=x.dtype)
+    return _batchable("stack", _ops.tensor.shape.views.stack, rows, 0).view(shape)
 
 
 def hessian(func, inputs, create_graph=False, strict=False, vectorize=False, outer_jacobian_strategy="reverse-mode"):
@@ -451,7 +451,7 @@ def hvp(func, inputs, v=None, create_graph=False, strict=False):
         inputs_tuple, inputs, v, outputs_tuple, outputs = _inputs_v_outputs(func, inputs, v, create_graph, strict,
                                                                             "hvp")
         gradient = _scalar_gradient(outputs, outputs_tuple, inputs, strict, "hvp")
-        cotangents = tuple(_ops.creation.zeros_like(x, requires_grad=True) for x in inputs)
+        cotangents = tuple(_ops.tensor.creation.zeros_like(x, requires_grad=True) for x in inputs)
         double_back = _grad(gradient, inputs, cotangents, create_graph=True)
         _strict_check(gradient, "hessian", strict)
     result = _last_backward(double_back, cotangents, v, inputs, strict, create_graph, "double_back_trick")

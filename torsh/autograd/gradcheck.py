@@ -40,7 +40,7 @@ def _numerical_jacobian(func, inputs, index, eps):
 
 def _analytical_rows(outputs, inputs, index_of_output):
     from .engine import grad
-    from .._ops.creation import zeros_like
+    from .._ops.tensor.creation import zeros_like
     out = outputs[index_of_output]
     rows = []
     for k in range(out._data.size):
@@ -141,7 +141,7 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
                   masked=False):
     """Checks second derivatives: gradcheck of the function (inputs, grad_outputs) -> input grads."""
     from .engine import grad
-    from .._ops.creation import randn
+    from .._ops.tensor.creation import randn
     from .. import _random
     inputs = _as_tuple(inputs)
     outputs = [o for o in _as_tuple(func(*inputs)) if hasattr(o, "_data") and o._requires_grad]

@@ -13,7 +13,7 @@ class Variable(metaclass=VariableMeta):
 
     def __new__(cls, data=None, requires_grad=False, volatile=False):
         if data is None:
-            from .._ops import creation
+            from .._ops.tensor import creation
             return creation.tensor([])
         if not isinstance(data, _tensor.Tensor):
             raise TypeError(f"Variable data has to be a tensor, but got {type(data).__name__}")

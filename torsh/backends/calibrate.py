@@ -56,7 +56,7 @@ def _cross_entropy_variants(family, size, rng, backward):
     losses, lse = np.empty(rows, f32), np.empty(rows, f32)
     family.cross_entropy_rows(x, t, w, -100, f32(0), f32(0), losses, lse, False)
     if not backward:  # the NumPy variant: log_softmax then nll_loss's pick
-        from .._ops import activation
+        from .._ops.nn.activation import softmax as activation
         return {"numpy": lambda: -activation._log_softmax_np(x, 1)[np.arange(rows), t].mean(),
                 "pythran_simd": lambda: family.cross_entropy_rows(x, t, w, -100, f32(0), f32(0), losses, lse, False),
                 "pythran_omp": lambda: family.cross_entropy_rows(x, t, w, -100, f32(0), f32(0), losses, lse, True)}
@@ -74,7 +74,7 @@ def _cross_entropy_variants(family, size, rng, backward):
 
 
 def _layer_norm_variants(family, size, rng, backward):
-    from .._ops import nn_norm
+    from .._ops.nn import norm as nn_norm
     x, g = _rows(size, rng)
     cols = x.shape[1]
     f32 = np.float32

@@ -5,7 +5,7 @@
   (torch._standard_gamma / _standard_gamma_grad)
 - ``standard_gamma_grad(alpha, x)``: that gradient dx/dalpha on arrays
 - ``gammainc(a, x)``: regularised lower incomplete gamma (torch.special.gammainc), gradient w.r.t. x
-- ``poisson(rates)``, ``binomial(count, probs)``: torch.poisson / torch.binomial, from ``torsh/_ops/samplers.py``
+- ``poisson(rates)``, ``binomial(count, probs)``: torch.poisson / torch.binomial, from ``torsh/_ops/tensor/random.py``
 
 Samplers draw from torsh's default generator, so ``torsh.manual_seed`` makes them repeat.
 """
@@ -14,8 +14,8 @@ from scipy import special as sp_special
 
 import torsh
 from torsh import _random
-from torsh._ops import samplers as _samplers
-from torsh._ops.samplers import poisson  # noqa: F401  (torch.poisson; Poisson and NegativeBinomial sample with it)
+from torsh._ops.tensor import random as _samplers
+from torsh._ops.tensor.random import poisson  # noqa: F401  (torch.poisson; Poisson and NegativeBinomial sample with it)
 from torsh.autograd import Function
 
 
@@ -130,7 +130,7 @@ def gammainc(a, x):
     return _GammaInc.apply(a, x)
 
 
-# -- discrete samplers: torch.poisson / torch.binomial (torsh/_ops/samplers.py) -------------------------------------
+# -- discrete samplers: torch.poisson / torch.binomial (torsh/_ops/tensor/random.py) -------------------------------------
 def binomial(count, probs):
     """Binomial(count, probs) counts in the probabilities' dtype (a distribution's total_count may be any dtype)."""
     return _samplers.binomial(count.detach().to(probs.dtype), probs.detach())

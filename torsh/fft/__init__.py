@@ -1,5 +1,5 @@
-"""torsh.fft: PyTorch's ``torch.fft`` namespace (ops live in ``torsh/_ops/fft_ops.py``)."""
-from .._ops import fft_ops as _impl
+"""torsh.fft: PyTorch's ``torch.fft`` namespace (ops live in ``torsh/_ops/tensor/fft/transforms.py``)."""
+from .._ops.tensor.fft import transforms as _impl
 from .._ops.surface import with_out as _with_out
 
 for _name in _impl.__all__:  # each op with out= handled uniformly

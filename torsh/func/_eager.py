@@ -11,7 +11,7 @@ because a transform running inside another one keeps the graph of its results (`
 import functools
 
 from .. import _ops
-from .._ops import batched_tensor as batched
+from .._ops.transforms import batched_tensor as batched
 from .._tensor import Tensor
 from ..autograd import forward_ad, grad_mode
 from ..autograd.engine import grad as _autograd_grad
@@ -107,7 +107,7 @@ def _gradients(outputs, inputs, grad_outputs, keep_graph, retain_graph=None):
         outs, gouts = zip(*pairs)
         grads = _autograd_grad(outs, inputs, gouts, allow_unused=True, create_graph=keep_graph,
                                retain_graph=True if retain_graph is None else retain_graph)
-    return [_ops.creation.zeros_like(x) if g is None else g for g, x in zip(grads, inputs)]
+    return [_ops.tensor.creation.zeros_like(x) if g is None else g for g, x in zip(grads, inputs)]
 
 
 def _batched_gradients(outputs, inputs, grad_outputs, keep_graph, retain_graph):
@@ -126,7 +126,7 @@ def _batched_gradients(outputs, inputs, grad_outputs, keep_graph, retain_graph):
             continue
         po, levels = batched.physical(o)
         if g is None:
-            pg = _ops.creation.ones_like(po)
+            pg = _ops.tensor.creation.ones_like(po)
         else:
             pg, g_levels = batched.physical(g)
             pg = batched.align_levels(pg, g_levels, levels)
@@ -136,7 +136,7 @@ def _batched_gradients(outputs, inputs, grad_outputs, keep_graph, retain_graph):
         outs, gouts = zip(*pairs)
         grads = _autograd_grad(outs, [p for p, _ in physical_inputs], gouts, allow_unused=True,
                                create_graph=keep_graph, retain_graph=True if retain_graph is None else retain_graph)
-    return [batched.from_physical(_ops.creation.zeros_like(p) if g is None else g, levels)
+    return [batched.from_physical(_ops.tensor.creation.zeros_like(p) if g is None else g, levels)
             for g, (p, levels) in zip(grads, physical_inputs)]
 
 
@@ -301,7 +301,7 @@ class _Linearization:
             self.flat_out, self.out_spec = tree_flatten(output)
             _check_tensor_outputs(self.flat_out, api)
             # the vjp is linear in u, so u's value never reaches the result; zeros keep inf/nan out
-            self.cotangents = [_ops.creation.zeros_like(o, requires_grad=True) for o in self.flat_out]
+            self.cotangents = [_ops.tensor.creation.zeros_like(o, requires_grad=True) for o in self.flat_out]
             self.flat_in = tree_flatten(diff)[0]
             self.keep = self.keep or _reaches_other_leaves(self.flat_out, self.flat_in)
             self.vjps = _gradients(self.flat_out, self.flat_in, self.cotangents, keep_graph=True)
@@ -354,7 +354,7 @@ def _unpack(output):
     phys, levels = batched.physical(output)
     primal, tangent = forward_ad.unpack_dual(phys)
     if tangent is None:
-        tangent = _ops.creation.zeros_like(primal)
+        tangent = _ops.tensor.creation.zeros_like(primal)
     return batched.from_physical(primal, levels), batched.from_physical(tangent, levels)
 
 
@@ -396,9 +396,9 @@ def _jacobian_of(out, flat_in, keep):
     for j, x in enumerate(flat_in):
         shape = tuple(out.shape) + tuple(x.shape)
         if not rows:
-            jacs.append(_ops.creation.zeros(shape, dtype=x.dtype))
+            jacs.append(_ops.tensor.creation.zeros(shape, dtype=x.dtype))
         else:
-            jacs.append(batched.dispatch("stack", _ops.shape.stack, ([r[j] for r in rows], 0), {}).reshape(shape))
+            jacs.append(batched.dispatch("stack", _ops.tensor.shape.views.stack, ([r[j] for r in rows], 0), {}).reshape(shape))
     return jacs
 
 
@@ -465,7 +465,7 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
             out = jvp(call, tuple(flat_in), tuple(tangents), has_aux=has_aux)
             return (out[1], out[2]) if has_aux else out[1]
 
-        basis = _ops.creation.eye(total, dtype=dtype)
+        basis = _ops.tensor.creation.eye(total, dtype=dtype)
         pushed = vmap(push_forward, randomness=randomness, out_dims=(-1, None) if has_aux else -1)(basis)
         tangents_out, aux = pushed if has_aux else (pushed, None)
         flat_out, out_spec = tree_flatten(tangents_out)

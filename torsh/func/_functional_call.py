@@ -50,7 +50,7 @@ def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, 
 
 
 def _stacked_leaf(tensors, name):
-    from .._ops.shape import stack
+    from .._ops.tensor.shape.views import stack
     flags = {t.requires_grad for t in tensors}
     if len(flags) > 1:
         raise RuntimeError(f"Expected {name} from each model to have the same .requires_grad")

@@ -1,7 +1,7 @@
 """torsh.func.vmap: batching rules, with a per-sample loop for ops that have none.
 
-``vmap(f)(x)`` calls ``f`` once, on BatchedTensors (``torsh/_ops/batched_tensor.py``): each op inside runs by
-its batching rule (``torsh/_ops/vmap_rules.py``) on the whole batch, or, lacking one, once per sample
+``vmap(f)(x)`` calls ``f`` once, on BatchedTensors (``torsh/_ops/transforms/batched_tensor.py``): each op inside runs by
+its batching rule (``torsh/_ops/transforms/vmap_rules.py``) on the whole batch, or, lacking one, once per sample
 (unbatch, call, restack). ``torsh.func.vmap_report()`` says which ops ran which way.
 
 As in PyTorch: a data-dependent Python branch (``if x.sum() > 0``), ``.item()`` and an in-place op writing a
@@ -12,9 +12,9 @@ While a profiler holds torsh's op-call hook, vmap falls back to calling ``f`` on
 import functools
 from typing import NamedTuple
 
-from .._ops import batched_tensor as batched
-from .._ops import vmap_rules  # noqa: F401  (the batching rules, into batched_tensor.RULES)
-from .._ops.shape import cat, stack
+from .._ops.transforms import batched_tensor as batched
+from .._ops.transforms import vmap_rules  # noqa: F401  (the batching rules, into batched_tensor.RULES)
+from .._ops.tensor.shape.views import cat, stack
 from .._ops._helpers import normalize_dim
 from .._tensor import Tensor
 from ..autograd import function as _function

@@ -1,10 +1,10 @@
-"""torsh.linalg: PyTorch's ``torch.linalg`` namespace (ops live in ``torsh/_ops/linalg_ops.py``)."""
-from .._ops import linalg_ops as _impl
-from .._ops.linalg import matmul  # noqa: F401
-from .._ops.products import linalg_cross as cross  # noqa: F401
+"""torsh.linalg: PyTorch's ``torch.linalg`` namespace (ops live in ``torsh/_ops/tensor/linalg/core.py``)."""
+from .._ops.tensor.linalg import core as _impl
+from .._ops.tensor.linalg.matmul import matmul  # noqa: F401
+from .._ops.tensor.linalg.products import linalg_cross as cross  # noqa: F401
 from .._ops.surface import with_out as _with_out
 
-from .._ops import linalg_more as _more
+from .._ops.tensor.linalg import factorizations as _more
 
 for _name in _impl.__all__:  # each op with out= handled uniformly
     globals()[_name] = _with_out(getattr(_impl, _name))

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import _random
 from .._array_api import array, dtype_of
-from .._ops import creation
+from .._ops.tensor import creation
 from .._tensor import Tensor, wrap
 from . import functional as F
 from ._functional import normalization as _norm, sparse as _sparse

@@ -5,7 +5,7 @@ squared gradient over the last two dims; vectors keep a full one. Written in tor
 PyTorch's CPU implementation rounds in, so float32 runs match it step by step.
 """
 from .._type_info import finfo
-from .._ops.creation import zeros
+from .._ops.tensor.creation import zeros
 from .optimizer import _GroupwiseOptimizer
 
 __all__ = ["Adafactor"]

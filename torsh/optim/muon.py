@@ -2,7 +2,7 @@
 Newton-Schulz iteration run in bfloat16, for 2-D parameters only."""
 import math
 
-from .._ops.products import addmm
+from .._ops.tensor.linalg.products import addmm
 from .._tensor import Tensor
 from .optimizer import _GroupwiseOptimizer
 

@@ -323,7 +323,7 @@ class Optimizer:
     @staticmethod
     def _scalar_step_tensor(value=0.0):
         """The 'step' counter PyTorch keeps: a 0-d tensor of the default float dtype."""
-        from .._ops.creation import tensor
+        from .._ops.tensor.creation import tensor
         return tensor(float(value), dtype=_dtype.get_default_dtype())
 
     def _lazy_state(self, p, buffers, scalars=None, fill=None):

@@ -9,7 +9,7 @@ import math
 from copy import deepcopy
 
 from .._dtype import int64
-from .._ops.creation import tensor
+from .._ops.tensor.creation import tensor
 from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad
 from ..nn.modules.batchnorm import _BatchNorm

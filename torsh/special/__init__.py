@@ -1,10 +1,10 @@
 """torsh.special: PyTorch's ``torch.special`` namespace. The functions are defined with the other
-elementwise ops (``torsh/_ops/pointwise*.py``) and softmax (``torsh/_ops/activation.py``)."""
-from .._ops import activation as _activation
-from .._ops import pointwise as _pw
-from .._ops import pointwise_more as _pm
-from .._ops import special_ops as _special
-from .._ops.special_ops import *  # noqa: F401,F403 (Bessel functions, polynomials, zeta, gammainc)
+elementwise ops (``torsh/_ops/pointwise*.py``) and softmax (``torsh/_ops/nn/activation/softmax.py``)."""
+from .._ops.nn.activation import softmax as _activation
+from .._ops.tensor.elementwise import arithmetic as _pw
+from .._ops.tensor.elementwise import math_functions as _pm
+from .._ops.tensor import special as _special
+from .._ops.tensor.special import *  # noqa: F401,F403 (Bessel functions, polynomials, zeta, gammainc)
 
 expit = _pw.sigmoid
 exp2 = _pw.exp2

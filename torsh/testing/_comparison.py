@@ -139,7 +139,7 @@ def _compare_number(actual, expected, path, rtol=None, atol=None, equal_nan=Fals
 
 def _as_tensors(actual, expected, allow_subclasses):
     from .._tensor import Tensor
-    from .._ops.creation import as_tensor
+    from .._ops.tensor.creation import as_tensor
     related = isinstance(actual, type(expected)) or isinstance(expected, type(actual))
     if not related or (not allow_subclasses and type(actual) is not type(expected)):
         raise _Unsupported

@@ -2,13 +2,13 @@
 import numpy as np
 
 from ... import _random
-from ..._ops import nn_activation as act
+from ..._ops.nn.activation import pointwise as act
 from ..._tensor import Tensor, wrap
 from ...autograd import grad_mode
 
 # softmax/log_softmax are general tensor ops (torsh.softmax); nn.functional names them
-from ..._ops.activation import log_softmax as _log_softmax_op, softmax as _softmax_op
-from ..._ops.activation_methods import prelu  # noqa: F401 (one prelu: Tensor.prelu's, torch.prelu's)
+from ..._ops.nn.activation.softmax import log_softmax as _log_softmax_op, softmax as _softmax_op
+from ..._ops.nn.activation.tensor_methods import prelu  # noqa: F401 (one prelu: Tensor.prelu's, torch.prelu's)
 
 __all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "prelu", "rrelu", "rrelu_", "elu", "elu_", "selu",
            "selu_", "celu", "celu_", "gelu", "silu", "mish", "sigmoid", "tanh", "softmax", "log_softmax", "softmin",

@@ -3,7 +3,8 @@ import math
 
 import numpy as np
 
-from ..._ops import creation, pointwise
+from ..._ops.tensor import creation
+from ..._ops.tensor.elementwise import arithmetic as pointwise
 from ..._tensor import wrap
 from . import activation as A
 from . import attention_fused
@@ -188,7 +189,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
 
 
 def creation_cat(tensors, dim=0):
-    from ..._ops.shape import cat
+    from ..._ops.tensor.shape.views import cat
     return cat(tensors, dim)
 
 

@@ -1,9 +1,9 @@
-"""conv1d/2d/3d, conv_transpose1d/2d/3d, unfold/fold (over torsh._ops.nn_conv)."""
+"""conv1d/2d/3d, conv_transpose1d/2d/3d, unfold/fold (over torsh._ops.nn.conv)."""
 import math
 
 import numpy as np
 
-from ..._ops import nn_conv
+from ..._ops.nn import conv as nn_conv
 from ...amp import autocast_mode as _autocast
 from ..._ops._helpers import dtype_name
 from ._utils import ntuple

@@ -3,7 +3,7 @@ PyTorch runs them on a CPU: scaled_mm needs float8 operands (torsh has none) and
 kernel, so both raise PyTorch's errors."""
 import enum
 
-from ..._ops.shape import cat, stack
+from ..._ops.tensor.shape.views import cat, stack
 
 __all__ = ["grouped_mm", "scaled_mm", "scaled_grouped_mm", "ScalingType", "SwizzleType"]
 

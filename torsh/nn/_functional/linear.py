@@ -1,5 +1,5 @@
 """linear and bilinear."""
-from ..._ops import linalg
+from ..._ops.tensor.linalg import matmul as linalg
 from ..._ops._helpers import dtype_name
 from ..._tensor import _CPP_TYPE
 from ...amp import autocast_mode as _autocast

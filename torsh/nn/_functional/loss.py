@@ -5,7 +5,8 @@ import warnings
 import numpy as np
 
 from ... import _dtype
-from ..._ops import nn_loss, pointwise
+from ..._ops.nn import loss as nn_loss
+from ..._ops.tensor.elementwise import arithmetic as pointwise
 from ..._tensor import Tensor, wrap
 from ...autograd import grad_mode
 from . import activation as A
@@ -373,7 +374,7 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
 
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
     """Connectionist temporal classification loss; targets padded (N, S) or concatenated (sum(target_lengths),)."""
-    from ..._ops import nn_ctc
+    from ..._ops.nn import ctc_loss as nn_ctc
     check_reduction(reduction)
     unbatched = log_probs.ndim == 2
     lp = log_probs.unsqueeze(1) if unbatched else log_probs

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from ..._ops import nn_norm
+from ..._ops.nn import norm as nn_norm
 from ...autograd import grad_mode
 from ._utils import const
 

@@ -1,7 +1,7 @@
 """Max/avg/adaptive/LP/fractional pooling and max_unpool.
 
-Max pooling finds each window's argmax on a strided NumPy view and gathers (torsh._ops.nn_pool);
-average pooling (1-D and 2-D) is the conv family's window-mean kernel (torsh._ops.nn_pool.avg_pool2d_window,
+Max pooling finds each window's argmax on a strided NumPy view and gathers (torsh._ops.nn.pool);
+average pooling (1-D and 2-D) is the conv family's window-mean kernel (torsh._ops.nn.pool.avg_pool2d_window,
 scaled by 1/PyTorch's divisor per output position); avg_pool3d a depthwise convolution with a ones kernel
 divided by that divisor;
 adaptive average pooling is one constant averaging matrix per spatial dim.
@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ... import _random
-from ..._ops import nn_conv, nn_pool
+from ..._ops.nn import conv as nn_conv, pool as nn_pool
 from ..._ops._helpers import dtype_name
 from ..._tensor import wrap
 from ._utils import const, ntuple

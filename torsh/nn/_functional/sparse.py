@@ -1,7 +1,7 @@
 """embedding, embedding_bag and one_hot."""
 import numpy as np
 
-from ..._ops import nn_embedding
+from ..._ops.nn import embedding as nn_embedding
 from ..._tensor import wrap
 from ...autograd import grad_mode
 
@@ -54,7 +54,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
 def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False, mode="mean",
                   sparse=False, per_sample_weights=None, include_last_offset=False, padding_idx=None):
     """Sums/means/maxes of embedding rows per bag; bags from a 2-D input or 1-D input + offsets."""
-    from ..._ops import creation
+    from ..._ops.tensor import creation
     if input.ndim == 2:
         if offsets is not None:
             raise ValueError("if input is 2D, then offsets has to be None, as input is treated is a mini-batch of fixed "
@@ -97,7 +97,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         for s, e in zip(starts, ends):
             sel = np.arange(s, e)[keep[s:e]]
             outs.append(rows[wrap(sel)].amax(0) if len(sel) else creation.zeros(weight.shape[1], dtype=weight.dtype))
-        from ..._ops.shape import stack
+        from ..._ops.tensor.shape.views import stack
         return stack(outs) if outs else creation.zeros(0, weight.shape[1], dtype=weight.dtype)
     raise ValueError(f"mode has to be one of sum, mean or max")
 

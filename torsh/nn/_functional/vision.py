@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from ..._ops import nn_pad
+from ..._ops.nn import pad as nn_pad
 from ..._ops._helpers import dtype_name
 from ._utils import const
 
@@ -320,7 +320,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
 
     Supports mode 'bilinear'/'nearest' and padding 'zeros'/'border' ('reflection' and 3-D inputs are not implemented).
     """
-    from ..._ops import nn_pool
+    from ..._ops.nn import pool as nn_pool
     if mode not in ("bilinear", "nearest", "bicubic"):
         raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or 'bicubic', but "
                          f"got: '{mode}'")

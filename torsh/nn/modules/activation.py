@@ -1,6 +1,6 @@
 """Activation modules (thin wrappers over nn.functional)."""
 from ... import _ops  # noqa: F401
-from ..._ops import creation
+from ..._ops.tensor import creation
 from .. import functional as F
 from ..parameter import Parameter
 from .module import Module

@@ -3,8 +3,8 @@ a head over the shortlist plus one cluster token per tail cluster, and a low-ran
 import itertools
 from collections import namedtuple
 
-from ..._ops import creation
-from ..._ops.shape import cat
+from ..._ops.tensor import creation
+from ..._ops.tensor.shape.views import cat
 from .. import functional as F
 from .container import ModuleList, Sequential
 from .linear import Linear

@@ -1,5 +1,5 @@
 """MultiheadAttention (PyTorch keeps it in activation.py; here it has a file of its own)."""
-from ..._ops import creation
+from ..._ops.tensor import creation
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter

@@ -1,7 +1,7 @@
 """Conv1d/2d/3d, ConvTranspose1d/2d/3d and their lazy variants."""
 import math
 
-from ..._ops import creation
+from ..._ops.tensor import creation
 from ...autograd import no_grad
 from .. import functional as F
 from .. import init

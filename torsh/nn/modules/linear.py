@@ -2,7 +2,7 @@
 import math
 
 from ...autograd import no_grad
-from ..._ops import creation
+from ..._ops.tensor import creation
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter, UninitializedParameter

@@ -468,7 +468,7 @@ class Module:
         return self._apply(lambda t: t.share_memory_())
 
     def to_empty(self, *, device=None, recurse=True):
-        from ..._ops.creation import empty_like
+        from ..._ops.tensor.creation import empty_like
         return self._apply(lambda t: empty_like(t), recurse=recurse)
 
     # -- state dict ----------------------------------------------------------------------

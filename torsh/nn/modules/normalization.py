@@ -4,7 +4,7 @@ import numbers
 import numpy as np
 
 from ..._array_api import array, wrap
-from ..._ops import creation
+from ..._ops.tensor import creation
 from ... import _dtype
 from ...autograd.function import Function
 from .. import functional as F

@@ -11,9 +11,9 @@ import math
 import numpy as np
 
 from ..._array_api import array
-from ..._ops import creation
-from ..._ops.nn_rnn_fused import gru_sequence, lstm_sequence
-from ..._ops.shape import cat, stack
+from ..._ops.tensor import creation
+from ..._ops.nn.rnn.fused_layer import gru_sequence, lstm_sequence
+from ..._ops.tensor.shape.views import cat, stack
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter

@@ -1,5 +1,5 @@
 """Embedding and EmbeddingBag."""
-from ..._ops import creation
+from ..._ops.tensor import creation
 from ...autograd import no_grad
 from .. import functional as F
 from .. import init

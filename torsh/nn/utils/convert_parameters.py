@@ -1,5 +1,5 @@
 """parameters_to_vector and vector_to_parameters."""
-from ..._ops.shape import cat
+from ..._ops.tensor.shape.views import cat
 from ..._tensor import Tensor
 
 __all__ = ["parameters_to_vector", "vector_to_parameters"]

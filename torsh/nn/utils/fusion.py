@@ -8,7 +8,7 @@ __all__ = ["fuse_conv_bn_eval", "fuse_conv_bn_weights", "fuse_linear_bn_eval", "
 
 
 def fuse_conv_bn_weights(conv_w, conv_b, bn_rm, bn_rv, bn_eps, bn_w, bn_b, transpose=False):
-    from ..._ops import creation
+    from ..._ops.tensor import creation
     if conv_b is None:
         conv_b = creation.zeros_like(bn_rm)
     if bn_w is None:
@@ -34,7 +34,7 @@ def fuse_conv_bn_eval(conv, bn, transpose=False):
 
 
 def fuse_linear_bn_weights(linear_w, linear_b, bn_rm, bn_rv, bn_eps, bn_w, bn_b):
-    from ..._ops import creation
+    from ..._ops.tensor import creation
     if linear_b is None:
         linear_b = creation.zeros_like(bn_rm)
     bn_scale = bn_w * (bn_rv + bn_eps).rsqrt()

@@ -5,8 +5,8 @@ import numpy as np
 
 from ... import _dtype
 from ..._array_api import array
-from ..._ops import creation
-from ..._ops.shape import cat, stack
+from ..._ops.tensor import creation
+from ..._ops.tensor.shape.views import cat, stack
 from ..._tensor import Tensor, wrap
 
 __all__ = ["PackedSequence", "pack_padded_sequence", "pad_packed_sequence", "pad_sequence", "pack_sequence",

@@ -2,7 +2,7 @@
 import math
 
 from ... import _random
-from ..._ops.creation import randperm
+from ..._ops.tensor.creation import randperm
 from .sampler import Sampler
 
 __all__ = ["DistributedSampler"]

@@ -6,8 +6,8 @@ import itertools
 
 from ... import _random
 from ..._dtype import float64, int64
-from ..._ops.creation import as_tensor, randint, randperm
-from ..._ops.random_ops import multinomial
+from ..._ops.tensor.creation import as_tensor, randint, randperm
+from ..._ops.tensor.random import multinomial
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler",
            "BatchSampler"]

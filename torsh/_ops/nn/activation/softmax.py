@@ -1,0 +1,138 @@
+"""softmax and log_softmax along a dim (torch.softmax / Tensor.softmax; torsh.special and torsh.nn use them).
+
+Over the last dim of a contiguous float32/float64 input, forward and backward run on the row
+kernels of the ``nn`` family when the dispatcher picks them; other dims and layouts run on NumPy.
+The backward uses its kernel only when no graph of the gradient is being built: with
+``create_graph=True`` it is the torsh-op formula, so higher derivatives stay exact.
+"""
+import numpy as np
+
+from ...._tensor import wrap
+from ....autograd import grad_mode
+from ....autograd.graph import Node, needs_grad, record
+from ....backend import dispatch, kernels
+from ..._helpers import dtype_name, normalize_dim
+from ...registry import register
+
+_NOT_LAST_DIM = "not a reduction over the last dim of a contiguous array"
+
+
+def _row_kernel_layout(data, d):
+    """True when ``data`` reduced over ``d`` is a contiguous (rows, cols) matrix the kernels take."""
+    return d == data.ndim - 1 and data.flags.c_contiguous and data.size > 0
+
+
+def _rows_backward(op, y, g, formula):
+    """The backward of (log_)softmax over the last dim on its row kernel, or ``formula()``."""
+    data = y._data
+    if grad_mode.is_grad_enabled():  # create_graph: the gradient must itself be differentiable
+        return formula()
+    gd = g._data
+    fits = _row_kernel_layout(data, data.ndim - 1) and gd.shape == data.shape and gd.dtype == data.dtype
+
+    def compiled(parallel):
+        y2 = data.reshape(-1, data.shape[-1])
+        out = np.empty_like(y2)
+        getattr(kernels.get("nn"), op + "_rows")(y2, np.ascontiguousarray(gd).reshape(y2.shape), out, parallel)
+        return wrap(out.reshape(data.shape))
+
+    return dispatch.call(op, data.size, data.dtype, fits, compiled, formula)
+
+
+class SoftmaxBackward0(Node):
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+
+        def formula():
+            gy = grad * y
+            return gy - y * gy.sum(self.dim, keepdim=True)
+
+        if self.dim != y.ndim - 1:
+            return (formula(),)
+        return (_rows_backward("softmax_backward", y, grad, formula),)
+
+
+class LogSoftmaxBackward0(Node):
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+
+        def formula():
+            return grad - y.exp() * grad.sum(self.dim, keepdim=True)
+
+        if self.dim != y.ndim - 1:
+            return (formula(),)
+        return (_rows_backward("log_softmax_backward", y, grad, formula),)
+
+
+def _prepare(op, input, dim, dtype):
+    if dtype is not None:
+        input = input.to(dtype)
+    if not (input.dtype.is_floating_point or input.dtype.is_complex):
+        raise NotImplementedError(f'"{op}_lastdim_kernel_impl" not implemented for \'{dtype_name(input.dtype)}\'')
+    if dim is None:  # PyTorch's legacy implicit dim
+        ndim = input._data.ndim
+        dim = 0 if ndim in (0, 1, 3) else 1
+    return input, normalize_dim(dim, input._data.ndim)
+
+
+def _shifted(data, d):
+    if data.ndim == 0:
+        return data - data
+    if data.size == 0:
+        return data.copy()
+    # shifted by the max even where it is infinite: rows holding +inf or only -inf give nan, as in PyTorch
+    return data - np.max(data, axis=d, keepdims=True)
+
+
+def _on_rows(op, data, d, numpy_fn):
+    """Run ``op`` over the rows of ``data`` (reduced over dim ``d``) on its kernel or on NumPy."""
+    def compiled(parallel):
+        x2 = data.reshape(-1, data.shape[-1])
+        out = np.empty_like(x2)
+        getattr(kernels.get("nn"), op + "_rows")(x2, out, parallel)
+        return out.reshape(data.shape)
+
+    return dispatch.call(op, data.size, data.dtype, _row_kernel_layout(data, d), compiled, numpy_fn, _NOT_LAST_DIM)
+
+
+def _softmax_np(data, d):
+    with np.errstate(invalid="ignore", over="ignore"):
+        e = np.exp(_shifted(data, d))
+        value = e / (np.sum(e, axis=d, keepdims=True) if e.ndim else e)
+    return np.asarray(value, dtype=data.dtype)
+
+
+def _log_softmax_np(data, d):
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        z = _shifted(data, d)
+        value = z - np.log(np.sum(np.exp(z), axis=d, keepdims=True) if z.ndim else np.exp(z))
+    return np.asarray(value, dtype=data.dtype)
+
+
+def softmax(input, dim=None, dtype=None, *, _stacklevel=3):
+    input, d = _prepare("softmax", input, dim, dtype)
+    data = input._data
+    result = wrap(_on_rows("softmax", data, d, lambda: _softmax_np(data, d)))
+    if needs_grad(input):
+        node = SoftmaxBackward0()
+        node.dim = d
+        record(node, (input,), (result,))
+        node.save_for_backward(result)
+    return result
+register(softmax, node_name="SoftmaxBackward0")
+
+
+def log_softmax(input, dim=None, dtype=None, *, _stacklevel=3):
+    input, d = _prepare("log_softmax", input, dim, dtype)
+    data = input._data
+    result = wrap(_on_rows("log_softmax", data, d, lambda: _log_softmax_np(data, d)))
+    if needs_grad(input):
+        node = LogSoftmaxBackward0()
+        node.dim = d
+        record(node, (input,), (result,))
+        node.save_for_backward(result)
+    return result
+register(log_softmax, node_name="LogSoftmaxBackward0")
+
+
+__all__ = ["softmax", "log_softmax"]

@@ -1,0 +1,151 @@
+"""dtype/device conversion: Tensor.to, type, float(), double(), ..."""
+import numpy as np
+
+from ... import _dtype
+from ..._tensor import Tensor, device as _device, require_cpu, wrap
+from ...autograd.graph import Node, needs_grad, record
+from ..registry import register
+
+
+class ToCopyBackward0(Node):
+    def backward(self, grad):
+        return (grad.to(self.dtype),)
+
+
+def _cast(input, d, copy=False):
+    if d is input.dtype and not copy:
+        return input
+    data = input._data
+    if d.is_complex or not data.dtype.kind == "c":
+        value = data.astype(d.np, copy=True)
+    else:
+        value = data.real.astype(d.np)  # complex -> real drops the imaginary part, as PyTorch (with a warning)
+    result = wrap(value)
+    if needs_grad(input) and (d.is_floating_point or d.is_complex):
+        node = ToCopyBackward0()
+        node.dtype = input.dtype
+        record(node, (input,), (result,))
+    return result
+
+
+def to(input, *args, dtype=None, device=None, non_blocking=False, copy=False, memory_format=None):
+    """Tensor.to(dtype), .to(device), .to(device, dtype), .to(other_tensor)."""
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype = a.dtype
+        elif isinstance(a, (_dtype.dtype, type)) or (isinstance(a, str) and a in _dtype._BY_NAME):
+            dtype = a
+        elif isinstance(a, (str, _device)):
+            device = a
+        elif a is None:
+            continue
+        else:
+            raise TypeError(f"to() received an invalid combination of arguments - got ({type(a).__name__})")
+    if device is not None:
+        require_cpu(device)
+    d = input.dtype if dtype is None else _dtype.to_dtype(dtype)
+    return _cast(input, d, copy)
+register(to, namespace=None)
+
+
+def type_(input, dtype=None, non_blocking=False):
+    if dtype is None:
+        from ..._tensor_str import type_name
+        return type_name(input._data.dtype)
+    if isinstance(dtype, str) and dtype.startswith(("torch.", "torsh.")):
+        names = {"FloatTensor": "float32", "DoubleTensor": "float64", "HalfTensor": "float16",
+                 "LongTensor": "int64", "IntTensor": "int32", "ShortTensor": "int16", "CharTensor": "int8",
+                 "ByteTensor": "uint8", "BoolTensor": "bool", "BFloat16Tensor": "bfloat16"}
+        dtype = names[dtype.split(".")[-1]]
+    return _cast(input, _dtype.to_dtype(dtype))
+
+
+def type_as(input, other):
+    return _cast(input, other.dtype)
+register(type_as, namespace=None)
+
+
+def _caster(d):
+    def cast(input, memory_format=None):
+        return _cast(input, d)
+    return cast
+
+
+float_ = _caster(_dtype.float32)
+register(float_, "float", namespace=None)
+double = _caster(_dtype.float64)
+register(double, "double", namespace=None)
+half = _caster(_dtype.float16)
+register(half, "half", namespace=None)
+bfloat16 = _caster(_dtype.bfloat16)
+register(bfloat16, "bfloat16", namespace=None)
+int_ = _caster(_dtype.int32)
+register(int_, "int", namespace=None)
+long = _caster(_dtype.int64)
+register(long, "long", namespace=None)
+short = _caster(_dtype.int16)
+register(short, "short", namespace=None)
+char = _caster(_dtype.int8)
+register(char, "char", namespace=None)
+byte = _caster(_dtype.uint8)
+register(byte, "byte", namespace=None)
+bool_ = _caster(_dtype.bool)
+register(bool_, "bool", namespace=None)
+cfloat = _caster(_dtype.complex64)
+register(cfloat, "cfloat", namespace=None)
+cdouble = _caster(_dtype.complex128)
+register(cdouble, "cdouble", namespace=None)
+
+
+def cpu(input, memory_format=None):
+    return input
+register(cpu, namespace=None)
+
+
+class RealBackward0(Node):
+    def backward(self, grad):
+        return (grad.to(self.dtype),)  # d real(z) / dz, in PyTorch's convention: the real grad as complex
+
+
+class ImagBackward0(Node):
+    def backward(self, grad):
+        return (grad.to(self.dtype) * 1j,)
+
+
+def _complex_part(input, array, node_cls, view_fn):
+    out = input._make_view(array, view_fn)
+    if needs_grad(input):
+        node = node_cls()
+        node.dtype = input.dtype
+        record(node, (input,), (out,))
+        out._view_version = out._version_counter[0]
+    return out
+
+
+def real(input):
+    if not input.dtype.is_complex:
+        return input
+    return _complex_part(input, input._data.real, RealBackward0, lambda t: t.real)
+register(real, method=False)
+
+
+def imag(input):
+    if not input.dtype.is_complex:
+        raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+    return _complex_part(input, input._data.imag, ImagBackward0, lambda t: t.imag)
+register(imag, method=False)
+
+
+class ConjBackward0(Node):
+    def backward(self, grad):
+        return (conj(grad),)
+
+
+def conj(input):
+    if not input.dtype.is_complex:
+        return input
+    result = wrap(np.conj(input._data))
+    if needs_grad(input):  # complex gradients (mH, the linalg backwards) flow through it
+        record(ConjBackward0(), (input,), (result,))
+    return result
+register(conj, namespace=None)

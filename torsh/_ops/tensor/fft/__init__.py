@@ -1,0 +1,1 @@
+"""Fourier transforms: ``transforms`` (torsh.fft's transforms) and ``spectral`` (stft, istft, the complex views)."""

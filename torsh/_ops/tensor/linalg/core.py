@@ -1,0 +1,609 @@
+"""torsh.linalg: norms, products of many matrices, inverses, solvers and decompositions.
+
+Forward on numpy.linalg (batched over leading dims); backward formulas are PyTorch's
+(derivatives.yaml / FunctionsManual.cpp), written in torsh ops.
+"""
+import math
+
+import numpy as np
+
+from .... import _dtype
+from ...._tensor import wrap
+from ....autograd.graph import Node, needs_grad, record
+from ..._helpers import accumulation_array, broadcast_shapes, dtype_name, normalize_dims, sum_to, with_grad_fn
+from .matmul import matmul
+
+
+# -- norms ------------------------------------------------------------------------------------
+class LinalgVectorNormBackward0(Node):
+    def backward(self, grad):
+        x, norm = self.saved_tensors
+        p, dims = self.ord, self.dims
+        if not self.keepdim:
+            for d in dims:
+                grad, norm = grad.unsqueeze(d), norm.unsqueeze(d)
+        from ..elementwise.arithmetic import where
+        if p == 0:
+            return (grad * 0 * x,)
+        if p == 1:
+            return (grad * x.sgn(),)
+        if math.isinf(p):
+            mask = (x.abs() == norm).to(x.dtype)
+            count = mask.sum(dims, keepdim=True) if dims else mask
+            return (grad * x.sgn() * mask / count,)
+        if p == 2:
+            scale = where(norm == 0, 0.0, 1.0 / where(norm == 0, 1.0, norm)).to(x.dtype)
+            return (grad * x * scale,)
+        safe = where(norm == 0, 1.0, norm).to(x.dtype)
+        partial = x.sgn() * x.abs().pow(p - 1) / safe.pow(p - 1)
+        return (grad * where(norm == 0, 0.0, partial).to(x.dtype),)
+
+
+def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
+    if dtype is not None:
+        x = x.to(dtype)
+    if not (x.dtype.is_floating_point or x.dtype.is_complex):
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
+                           f"{dtype_name(x.dtype)}")
+    data = x._data
+    dims = normalize_dims(dim, data.ndim) if dim is not None else tuple(range(data.ndim))
+    p = float(ord)
+    a = np.abs(accumulation_array(data))  # float16/bfloat16: in float32, one rounding at the end
+    if data.size == 0 and p < 0 or (data.size == 0 and math.isinf(p) and dim is None):
+        raise RuntimeError(f"linalg.vector_norm cannot compute the {ord} norm on an empty tensor because the "
+                           "operation does not have an identity")
+    with np.errstate(all="ignore"):
+        if p == 0:
+            value = np.sum(a != 0, axis=dims, keepdims=keepdim)
+        elif p == math.inf:
+            value = np.max(a, axis=dims, keepdims=keepdim) if a.size else np.zeros(
+                np.sum(a, axis=dims, keepdims=keepdim).shape)
+        elif p == -math.inf:
+            value = np.min(a, axis=dims, keepdims=keepdim)
+        elif p == 1:
+            value = np.sum(a, axis=dims, keepdims=keepdim)
+        elif p == 2:
+            value = np.sqrt(np.sum(a * a, axis=dims, keepdims=keepdim))
+        else:
+            value = np.sum(a ** p, axis=dims, keepdims=keepdim) ** (1.0 / p)
+    result = wrap(np.asarray(value, dtype=x.dtype.to_real().np))
+    return with_grad_fn(LinalgVectorNormBackward0, (x,), result, (x, result), ord=p, dims=dims, keepdim=keepdim)
+
+
+def multi_dot(tensors, *, out=None):
+    tensors = list(tensors)
+    if len(tensors) < 2:
+        raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {len(tensors)}")
+    for i, t in enumerate(tensors):
+        nd = t._data.ndim
+        if (i in (0, len(tensors) - 1) and nd not in (1, 2)) or (0 < i < len(tensors) - 1 and nd != 2):
+            which = "first" if i == 0 else "last" if i == len(tensors) - 1 else None
+            if which:
+                raise RuntimeError(f"multi_dot(): the {which} tensor must be 1D or 2D but got {nd}D")
+            raise RuntimeError(f"multi_dot(): tensor {i} must be 2D but got {nd}D")
+    first_1d, last_1d = tensors[0]._data.ndim == 1, tensors[-1]._data.ndim == 1
+    mats = list(tensors)
+    if first_1d:
+        mats[0] = mats[0].unsqueeze(0)
+    if last_1d:
+        mats[-1] = mats[-1].unsqueeze(1)
+    for i in range(len(mats) - 1):
+        if mats[i]._data.shape[1] != mats[i + 1]._data.shape[0]:
+            raise RuntimeError(f"multi_dot(): tensors {i} and {i + 1} with shapes "
+                               f"{list(tensors[i]._data.shape)} and {list(tensors[i + 1]._data.shape)} cannot be multiplied")
+    result = _chain_in_best_order(mats)
+    if first_1d and last_1d:
+        return result.reshape(())
+    if first_1d:
+        return result.squeeze(0)
+    if last_1d:
+        return result.squeeze(1)
+    return result
+
+
+def _chain_in_best_order(mats):
+    """Multiply left to right in the cheapest parenthesisation (the classic O(n^3) chain order)."""
+    n = len(mats)
+    dims = [m._data.shape[0] for m in mats] + [mats[-1]._data.shape[1]]
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i][j] = math.inf
+            for k in range(i, j):
+                c = cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
+                if c < cost[i][j]:
+                    cost[i][j], split[i][j] = c, k
+
+    def build(i, j):
+        if i == j:
+            return mats[i]
+        k = split[i][j]
+        return matmul(build(i, k), build(k + 1, j))
+    return build(0, n - 1)
+
+
+
+
+# -- checks and errors ----------------------------------------------------------------------------
+class LinAlgError(RuntimeError):
+    """torch.linalg.LinAlgError: a numerical failure (singular matrix, not positive-definite)."""
+
+
+def _check_matrix(op, A, square=True):
+    if A._data.ndim < 2:
+        raise RuntimeError(f"{op}: The input tensor A must have at least 2 dimensions.")
+    m, n = A._data.shape[-2:]
+    if square and m != n:
+        raise RuntimeError(f"{op}: A must be batches of square matrices, but they are {m} by {n} matrices")
+    if not (A.dtype.is_floating_point or A.dtype.is_complex):
+        raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got {dtype_name(A.dtype)}")
+
+
+def _first_zero_pivot(a):
+    """1-based index of the first zero pivot of LU(a) (LAPACK's info), for PyTorch's singular message."""
+    import scipy.linalg
+    for mat in a.reshape(-1, *a.shape[-2:]):
+        try:
+            lu = scipy.linalg.lu_factor(mat, check_finite=False)[0]
+        except Exception:  # noqa: BLE001
+            return 1
+        zero = np.flatnonzero(np.diagonal(lu) == 0)
+        if zero.size:
+            return int(zero[0]) + 1
+    return 1
+
+
+def _w(array, like):
+    return wrap(np.ascontiguousarray(array, dtype=like._data.dtype) if np.ndim(array) else
+                np.asarray(array, dtype=like._data.dtype))
+
+
+# -- inverse, determinants, solve ------------------------------------------------------------------
+class LinalgInvExBackward0(Node):
+    def backward(self, grad, *_):
+        (inv_a,) = self.saved_tensors
+        inv_h = inv_a.mH  # the adjoint, not the transpose: complex inputs
+        return (-(inv_h @ grad @ inv_h),)
+
+
+def inv(A, *, out=None):
+    _check_matrix("linalg.inv", A)
+    try:
+        with np.errstate(all="ignore"):
+            value = np.linalg.inv(A._data)
+    except np.linalg.LinAlgError:
+        raise LinAlgError(f"linalg.inv: The diagonal element {_first_zero_pivot(A._data)} is zero, the inversion "
+                          "could not be completed because the input matrix is singular.") from None
+    result = _w(value, A)
+    return with_grad_fn(LinalgInvExBackward0, (A,), result, (result,))
+
+
+class LinalgDetBackward0(Node):
+    def backward(self, grad):
+        A, det = self.saved_tensors
+        return ((grad * det.conj()).unsqueeze(-1).unsqueeze(-1) * inv(A).mH,)
+
+
+def det(A, *, out=None):
+    _check_matrix("linalg.det", A)
+    result = _w(np.linalg.det(A._data), A)
+    return with_grad_fn(LinalgDetBackward0, (A,), result, (A, result))
+
+
+class LinalgSlogdetBackward0(Node):
+    def backward(self, grad_sign, grad_logabs):
+        A, sign = self.saved_tensors
+        g = grad_logabs
+        if A.dtype.is_complex and grad_sign is not None:  # the phase's part: -i Im(conj(sign) grad_sign)
+            phase = (grad_sign * sign.conj()).imag * -1j
+            g = phase if g is None else g + phase
+        if g is None:
+            return (None,)
+        return (g.conj().unsqueeze(-1).unsqueeze(-1) * inv(A).mH,)
+
+
+def slogdet(A, *, out=None):
+    _check_matrix("linalg.slogdet", A)
+    sign, logabs = np.linalg.slogdet(A._data)
+    sign_t, logabs_t = _w(sign, A), wrap(np.asarray(logabs, dtype=A.dtype.to_real().np))  # log|det| is real
+    if needs_grad(A):
+        node = LinalgSlogdetBackward0()
+        record(node, (A,), (sign_t, logabs_t))
+        node.save_for_backward(A, sign_t)
+    import collections
+    return collections.namedtuple("slogdet", ["sign", "logabsdet"])(sign_t, logabs_t)
+
+
+class LinalgSolveExBackward0(Node):
+    def backward(self, grad, *_):
+        A, X = self.saved_tensors
+        gB = solve(A.mH, grad)
+        gA = sum_to(-(gB @ X.mH), A._data.shape) if self.next_functions[0][0] is not None else None  # batch bcast
+        return gA, sum_to(gB, self.b_shape) if self.next_functions[1][0] is not None else None
+
+
+def solve(A, B, *, left=True, out=None):
+    _check_matrix("linalg.solve", A)
+    if not left:  # X A = B  <=>  A^T X^T = B^T
+        return solve(A.mT, B.mT).mT
+    vector = B._data.ndim == 1 or (B._data.ndim == A._data.ndim - 1 and B._data.shape == A._data.shape[:-1])
+    b = B.unsqueeze(-1) if vector else B
+    batch = broadcast_shapes(A._data.shape[:-2], b._data.shape[:-2])
+    a_full = np.broadcast_to(A._data, batch + A._data.shape[-2:])
+    b_full = np.broadcast_to(b._data, batch + b._data.shape[-2:])
+    try:
+        value = np.linalg.solve(a_full, b_full)
+    except np.linalg.LinAlgError:
+        raise LinAlgError("torch.linalg.solve: The solver failed because the input matrix is singular.") from None
+    X = _w(value, A)
+    if needs_grad(A, b):
+        node = LinalgSolveExBackward0()
+        node.b_shape = b._data.shape
+        record(node, (A, b), (X,))
+        node.save_for_backward(A, X)
+    return X.squeeze(-1) if vector else X
+
+
+# -- factorizations ---------------------------------------------------------------------------------
+class LinalgCholeskyExBackward0(Node):
+    def backward(self, grad, *_):
+        """PyTorch's cholesky_backward: L^-H [(M + tril(M, -1)^H) / 2] L^-1, M = tril(L^H gL) (for complex inputs
+        the diagonal keeps its imaginary part, as PyTorch's)."""
+        (L,) = self.saved_tensors
+        if self.upper:
+            L, grad = L.mH, grad.mH
+        M = (L.mH @ grad).tril()
+        Linv = inv(L)
+        return (Linv.mH @ (0.5 * (M + M.tril(-1).mH)) @ Linv,)
+
+
+def cholesky(A, *, upper=False, out=None):
+    return cholesky_named("linalg.cholesky", A, upper)
+
+
+def cholesky_named(op, A, upper):
+    """The Cholesky factor, errors naming ``op`` (torch.cholesky says "cholesky:", torch.linalg "linalg.cholesky:")."""
+    _check_matrix(op, A)
+    try:
+        value = np.linalg.cholesky(A._data)
+    except np.linalg.LinAlgError:
+        order = 1
+        for k in range(1, A._data.shape[-1] + 1):
+            if np.any(np.linalg.eigvalsh(A._data[..., :k, :k]) <= 0):
+                order = k
+                break
+        raise LinAlgError(f"{op}: The factorization could not be completed because the input is not "
+                          f"positive-definite (the leading minor of order {order} is not positive-definite).") from None
+    L = _w(value, A)
+    if upper:
+        L = _w(np.swapaxes(value, -1, -2).conj(), A)
+    return with_grad_fn(LinalgCholeskyExBackward0, (A,), L, (L,), upper=upper)
+
+
+def _copyltu(M):
+    """The Hermitian matrix with M's strict lower triangle; its diagonal is M's real part (R's is real)."""
+    low = M.tril(-1)
+    diag = M.diagonal(0, -2, -1)
+    return low + low.mH + (diag.real.to(M.dtype) if M.dtype.is_complex else diag).diag_embed()
+
+
+class LinalgQrBackward0(Node):
+    def backward(self, gQ, gR):
+        Q, R = self.saved_tensors
+        from ..creation import zeros_like
+        gQ = zeros_like(Q) if gQ is None else gQ
+        gR = zeros_like(R) if gR is None else gR
+        M = R @ gR.mH - gQ.mH @ Q
+        return ((gQ + Q @ _copyltu(M)) @ inv(R).mH,)
+
+
+def qr(A, mode="reduced", *, out=None):
+    _check_matrix("linalg.qr", A, square=False)
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), 'r', "
+                           "or 'complete'")
+    Q, R = np.linalg.qr(A._data, mode="complete" if mode == "complete" else "reduced")
+    Qt, Rt = _w(Q, A), _w(R, A)
+    if mode == "r":
+        Qt = wrap(np.zeros(0, A._data.dtype))
+    m, n = A._data.shape[-2:]
+    if needs_grad(A) and mode != "r":
+        # the formula below covers m >= n; wider inputs get a node that says so instead of a silent None
+        node = LinalgQrBackward0() if m >= n else _QrWideBackward()
+        record(node, (A,), (Qt, Rt))
+        node.save_for_backward(Qt, Rt)
+    import collections
+    return collections.namedtuple("qr", ["Q", "R"])(Qt, Rt)
+
+
+class _QrWideBackward(Node):
+    def name(self):
+        return "LinalgQrBackward0"
+
+    def backward(self, gQ, gR):
+        raise NotImplementedError("torsh: the gradient of linalg.qr is implemented for inputs with rows >= columns")
+
+
+class LinalgSvdBackward0(Node):
+    """PyTorch's svd_backward (real and complex). With full_matrices the extra columns of U / rows of Vh are not
+    unique: as PyTorch, their gradients are dropped (U, Vh and the grads narrowed to the k = min(m, n) first)."""
+
+    def backward(self, gU, gS, gVh):
+        U, S, Vh = self.saved_tensors
+        k = S._data.shape[-1]
+        if self.full_matrices:
+            U, Vh = U[..., :k], Vh[..., :k, :]
+            gU = None if gU is None else gU[..., :k]
+            gVh = None if gVh is None else gVh[..., :k, :]
+        if gU is None and gVh is None:
+            return (None,) if gS is None else ((U * gS.unsqueeze(-2)) @ Vh,)
+        m, n = U._data.shape[-2], Vh._data.shape[-1]
+        UhgU = _skew(U.mH @ gU) if gU is not None else None
+        VhgV = _skew(Vh @ gVh.mH) if gVh is not None else None
+        E = _squared_gaps(S)
+        if UhgU is not None and VhgV is not None:
+            gA = (UhgU * S.unsqueeze(-2) + S.unsqueeze(-1) * VhgV) / E
+        elif UhgU is not None:
+            gA = (UhgU / E) * S.unsqueeze(-2)
+        else:
+            gA = S.unsqueeze(-1) * (VhgV / E)
+        if gS is not None:
+            gA = gA + gS.diag_embed()
+        if U.dtype.is_complex and UhgU is not None:  # the imaginary diagonal of U^H gU / (2 S)
+            gA = gA + (UhgU.diagonal(0, -2, -1).imag / (2 * S) * 1j).diag_embed()
+        if m > k and gU is not None:  # gA = [U gA + (I - U U^H) gU S^-1] V^H
+            gUSinv = gU / S.unsqueeze(-2)
+            return ((U @ gA + gUSinv - U @ (U.mH @ gUSinv)) @ Vh,)
+        if n > k and gVh is not None:  # gA = U [gA V^H + S^-1 gV^H (I - V V^H)]
+            SinvgVh = gVh / S.unsqueeze(-1)
+            return (U @ (gA @ Vh + SinvgVh - (SinvgVh @ Vh.mH) @ Vh),)
+        return (U @ gA @ Vh,)
+
+
+def _skew(X):
+    return X - X.mH
+
+
+def _squared_gaps(S):
+    """E[i, j] = S[j]^2 - S[i]^2, with ones on the diagonal (where the numerators are zero)."""
+    from ..creation import eye
+    S2 = S * S
+    return S2.unsqueeze(-2) - S2.unsqueeze(-1) + eye(S._data.shape[-1], dtype=S.dtype)
+
+
+def svd(A, full_matrices=True, *, driver=None, out=None):
+    _check_matrix("linalg.svd", A, square=False)
+    U, S, Vh = np.linalg.svd(A._data, full_matrices=full_matrices)
+    Ut, St, Vht = _w(U, A), wrap(np.ascontiguousarray(S, dtype=A.dtype.to_real().np)), _w(Vh, A)
+    if needs_grad(A):
+        node = LinalgSvdBackward0()
+        node.full_matrices = full_matrices and A._data.shape[-1] != A._data.shape[-2]
+        record(node, (A,), (Ut, St, Vht))
+        node.save_for_backward(Ut, St, Vht)
+    import collections
+    return collections.namedtuple("svd", ["U", "S", "Vh"])(Ut, St, Vht)
+
+
+def svdvals(A, *, driver=None, out=None):
+    _check_matrix("linalg.svdvals", A, square=False)
+    if not needs_grad(A):
+        return wrap(np.ascontiguousarray(np.linalg.svd(A._data, compute_uv=False), dtype=A.dtype.to_real().np))
+    return svd(A, full_matrices=False).S
+
+
+class LinalgEighBackward0(Node):
+    def backward(self, gL, gV):
+        L, V = self.saved_tensors
+        from ..creation import eye
+        n = L._data.shape[-1]
+        E = L.unsqueeze(-2) - L.unsqueeze(-1) + eye(n, dtype=L.dtype)
+        inner = 0
+        if gV is not None:
+            VhgV = V.mH @ gV
+            inner = (0.5 * (VhgV - VhgV.mH)) / E
+            inner = inner - inner.diagonal(0, -2, -1).diag_embed()
+        if gL is not None:
+            inner = inner + gL.diag_embed()
+        return (V @ inner @ V.mH,)
+
+
+def eigh(A, UPLO="L", *, out=None):
+    _check_matrix("linalg.eigh", A)
+    if UPLO not in ("L", "U"):
+        raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
+    L, V = np.linalg.eigh(A._data, UPLO=UPLO)
+    Lt, Vt = wrap(np.ascontiguousarray(L, dtype=A.dtype.to_real().np)), _w(V, A)  # real eigenvalues
+    if needs_grad(A):
+        node = LinalgEighBackward0()
+        record(node, (A,), (Lt, Vt))
+        node.save_for_backward(Lt, Vt)
+    import collections
+    return collections.namedtuple("eigh", ["eigenvalues", "eigenvectors"])(Lt, Vt)
+
+
+def eigvalsh(A, UPLO="L", *, out=None):
+    return eigh(A, UPLO).eigenvalues
+
+
+def _complex_of(A):
+    return np.complex64 if A._data.dtype in (np.float32, np.complex64) else np.complex128
+
+
+def eig(A, *, out=None):
+    """Eigen-decomposition of a general matrix (complex results). Like PyTorch's, the eigenvector gradient
+    is only meaningful for losses that do not depend on each eigenvector's (arbitrary) phase."""
+    _check_matrix("linalg.eig", A)
+    L, V = np.linalg.eig(A._data)
+    Lt = wrap(np.ascontiguousarray(L, dtype=_complex_of(A)))
+    Vt = wrap(np.ascontiguousarray(V, dtype=_complex_of(A)))
+    if needs_grad(A):
+        node = LinalgEigVectorsBackward0()
+        node.real_input = not A.dtype.is_complex
+        record(node, (A,), (Lt, Vt))
+        node.save_for_backward(Lt.detach(), Vt.detach())
+    import collections
+    return collections.namedtuple("eig", ["eigenvalues", "eigenvectors"])(Lt, Vt)
+
+
+class LinalgEigVectorsBackward0(Node):
+    """PyTorch's linalg_eig_backward; valid for losses invariant to each eigenvector's phase."""
+
+    def name(self):
+        return "LinalgEigBackward0"
+
+    def backward(self, gL, gV):
+        L, V = self.saved_tensors
+        from ..creation import eye, zeros_like
+        Vh = V.mH
+        n = L._data.shape[-1]
+        if gV is None:
+            ret = gL.diag_embed()
+        else:
+            VhgV = Vh @ gV
+            diag_re = VhgV.diagonal(0, -2, -1).real.to(V.dtype)
+            VhgV = VhgV - (Vh @ V) * diag_re.unsqueeze(-2)
+            Lc = L.conj()
+            Econj = Lc.unsqueeze(-2) - Lc.unsqueeze(-1) + eye(n, dtype=L.dtype)
+            ret = VhgV / Econj
+            ret = ret - ret.diagonal(0, -2, -1).diag_embed()
+            if gL is not None:
+                ret = ret + gL.diag_embed()
+        gA = solve(Vh, ret @ Vh)
+        return (gA.real if self.real_input else gA,)
+
+
+class LinalgEigBackward0(Node):
+    """Eigenvalues only: gA = V^-H diag(gL) V^H (its real part for a real A), as PyTorch's formula."""
+
+    def backward(self, grad):
+        (V,) = self.saved_tensors
+        Vh = V.mH
+        gA = solve(Vh, grad.diag_embed() @ Vh)
+        return (gA.real if self.real_input else gA,)
+
+
+def eigvals(A, *, out=None):
+    _check_matrix("linalg.eigvals", A)
+    if not needs_grad(A):
+        return wrap(np.ascontiguousarray(np.linalg.eigvals(A._data), dtype=_complex_of(A)))
+    L, V = np.linalg.eig(A._data)
+    Lt = wrap(np.ascontiguousarray(L, dtype=_complex_of(A)))
+    Vt = wrap(np.ascontiguousarray(V, dtype=_complex_of(A)))
+    return with_grad_fn(LinalgEigBackward0, (A,), Lt, (Vt,), real_input=not A.dtype.is_complex)
+
+
+# -- norms, pseudo-inverse, powers, rank, condition number -----------------------------------------
+def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=None):
+    if dtype is not None:
+        A = A.to(dtype)
+    _check_matrix("linalg.matrix_norm", A, square=False)
+    if len(dim) != 2:
+        raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {' '.join(map(str, dim))}")
+    d0, d1 = dim
+    if ord == "fro":
+        return vector_norm(A, 2, dim, keepdim)
+    if ord == "nuc" or ord in (2, -2):
+        B = A.movedim((d0, d1), (-2, -1))
+        sv = svdvals(B)
+        r = sv.sum(-1) if ord == "nuc" else sv.amax(-1) if ord == 2 else sv.amin(-1)
+        if keepdim:
+            ndim = A._data.ndim
+            for d in sorted(x % ndim for x in dim):
+                r = r.unsqueeze(d)
+        return r
+    if ord in (1, -1, math.inf, -math.inf):
+        sum_dim, red_dim = (d0, d1) if ord in (1, -1) else (d1, d0)
+        ndim = A._data.ndim
+        s = A.abs().sum(sum_dim, keepdim=True)
+        r = s.amax(red_dim, keepdim=True) if ord > 0 else s.amin(red_dim, keepdim=True)
+        return r if keepdim else r.squeeze(tuple(sorted({d0 % ndim, d1 % ndim})))
+    raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+
+
+def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):
+    if isinstance(dim, int):
+        dim = (dim,)
+    if ord is None:  # 2-norm of the flattened dims (Frobenius for a matrix)
+        return vector_norm(A, 2, dim, keepdim, dtype=dtype)
+    if (dim is not None and len(dim) == 2) or (dim is None and A._data.ndim == 2):
+        return matrix_norm(A, ord, dim if dim is not None else (-2, -1), keepdim, dtype=dtype)
+    if isinstance(ord, str):
+        raise RuntimeError(f"linalg.norm: If dim is specified, it must be of length 1 or 2. Got {dim}")
+    return vector_norm(A, ord, dim, keepdim, dtype=dtype)
+
+
+def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None):
+    _check_matrix("linalg.pinv", A, square=False)
+    U, S, Vh = svd(A, full_matrices=False)
+    m, n = A._data.shape[-2:]
+    smax = S.detach().amax(-1, keepdim=True) if S._data.size else S.detach()
+    if rtol is None:
+        rtol = max(m, n) * np.finfo(A._data.dtype).eps if atol is None or atol == 0 else 0.0
+    tol = smax * rtol
+    if atol is not None:
+        from ..elementwise.math_functions import maximum
+        tol = maximum(tol, _w(np.asarray(atol), A))
+    keep = S > tol
+    from ..elementwise.arithmetic import where
+    s_inv = where(keep, 1.0 / where(keep, S, 1.0), 0.0).to(A.dtype)
+    return (Vh.mH * s_inv.unsqueeze(-2)) @ U.mH
+
+
+def matrix_power(A, n):
+    _check_matrix("linalg.matrix_power", A)
+    if n == 0:
+        from ..creation import eye, ones
+        identity = eye(A._data.shape[-1], dtype=A.dtype)
+        return A.masked_fill(ones((), dtype=_dtype.bool), 0) + identity  # zero gradient, as PyTorch
+    if n < 0:
+        A, n = inv(A), -n
+    result, base = None, A
+    while n:  # binary powering: O(log n) products
+        if n & 1:
+            result = base if result is None else result @ base
+        n >>= 1
+        if n:
+            base = base @ base
+    return result
+
+
+def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, tol=None, out=None):
+    _check_matrix("linalg.matrix_rank", A, square=False)
+    S = np.linalg.svd(A._data, compute_uv=False)
+    m, n = A._data.shape[-2:]
+    smax = S.max(axis=-1, keepdims=True) if S.size else np.zeros(S.shape[:-1] + (1,))
+    if tol is not None:
+        atol = tol
+    if rtol is None:
+        rtol = max(m, n) * np.finfo(A._data.dtype).eps if atol is None or atol == 0 else 0.0
+    threshold = np.maximum(smax * rtol, atol or 0.0)
+    return wrap(np.asarray((S > threshold).sum(axis=-1), dtype=np.int64))
+
+
+def cond(A, p=None, *, out=None):
+    _check_matrix("linalg.cond", A, square=p not in (None, 2, -2))
+    if p in (None, 2, -2):
+        S = svdvals(A)
+        return S.amax(-1) / S.amin(-1) if p in (None, 2) else S.amin(-1) / S.amax(-1)
+    return matrix_norm(A, p) * matrix_norm(inv(A), p)
+
+
+def lstsq(A, B, rcond=None, *, driver=None):
+    """Least squares via the pseudo-inverse (differentiable); rank as PyTorch's default gelsy reports it,
+    residuals and singular_values empty (as PyTorch's gelsy)."""
+    _check_matrix("linalg.lstsq", A, square=False)
+    vector = B._data.ndim == A._data.ndim - 1
+    b = B.unsqueeze(-1) if vector else B
+    X = pinv(A) @ b
+    import collections
+    rank = matrix_rank(A)
+    empty = wrap(np.zeros(0, A._data.dtype))
+    return collections.namedtuple("lstsq", ["solution", "residuals", "rank", "singular_values"])(
+        X.squeeze(-1) if vector else X, empty, rank, wrap(np.zeros(0, A._data.dtype)))
+
+
+__all__ = ["vector_norm", "matrix_norm", "norm", "multi_dot", "inv", "det", "slogdet", "solve", "cholesky", "qr",
+           "svd", "svdvals", "eig", "eigvals", "eigh", "eigvalsh", "pinv", "matrix_power", "matrix_rank", "cond",
+           "lstsq", "LinAlgError"]

@@ -1,0 +1,2 @@
+"""Reductions: ``reductions`` (sum, mean, max/min, var/std, norm, nansum, ...) and ``statistics`` (cov,
+corrcoef, histogramdd, gradient, trapezoid, ...)."""
