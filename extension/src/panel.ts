@@ -13,6 +13,7 @@ import { Widget } from '@lumino/widgets';
 import { formatBytes } from './graph-layout';
 import { htmlEl } from './svg';
 import { PollSchedule } from './poll';
+import { sourceLinksPlugin } from './source-links';
 import { checkStats, KernelStats, LIVE_CODE, LIVE_TARGET, parseStats, START_MEMORY_CODE, STATS_CODE } from './stats';
 
 const POLL_MS = 2000;
@@ -244,4 +245,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, sourceLinksPlugin];

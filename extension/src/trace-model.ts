@@ -18,6 +18,21 @@ export interface TraceEvent {
 export interface TraceDoc {
   traceEvents: TraceEvent[];
   schemaVersion?: number;
+  torshSummary?: TraceSummary | null;
+}
+/** torsh's running summaries (chrome_trace.py): per-op totals over every step, also the steps whose
+ * detail ``keep_steps`` dropped; read before the events so a long run's table shows at once. */
+export interface TraceSummary {
+  steps: number;
+  keepSteps: number | null;
+  detailedSteps: [number, number] | null;
+  ops: Array<{ name: string; cat: string; count: number; total_us: number; self_us: number; min_us: number;
+    max_us: number; memory: number; self_memory: number }>;
+}
+/** The line of user code that called an op (``with_stack=True``: args Source file / Source line). */
+export interface SourceLine {
+  file: string;
+  line: number;
 }
 
 export interface Slice {
@@ -39,6 +54,7 @@ export interface OpTotal {
   count: number;
   totalUs: number;
   selfUs: number;
+  source?: SourceLine; // the call site where the op spent the most time, when the trace has sources
 }
 /** A forward -> backward arrow: Chrome flow events "s" (start) and "f" (finish) paired by id. */
 export interface Flow {
@@ -138,6 +154,45 @@ export function opTotals(doc: TraceDoc, lanes: Lane[] = buildLanes(doc)): OpTota
     t.selfUs += s.self;
   }
   return [...totals.values()].sort((a, b) => b.selfUs - a.selfUs || b.totalUs - a.totalUs);
+}
+
+/** Op rows over every step from torsh's summary (ops, else every key), most self time first; null without one. */
+export function summaryTotals(doc: TraceDoc): OpTotal[] | null {
+  const ops = doc.torshSummary?.ops;
+  if (!ops) {
+    return null;
+  }
+  const chosen = ops.some(o => o.cat === 'cpu_op') ? ops.filter(o => o.cat === 'cpu_op') : ops;
+  return chosen.map(o => ({ name: o.name, count: o.count, totalUs: o.total_us, selfUs: o.self_us }))
+    .sort((a, b) => b.selfUs - a.selfUs || b.totalUs - a.totalUs);
+}
+
+export function sourceOf(e: TraceEvent): SourceLine | null {
+  const file = e.args?.['Source file'];
+  const line = e.args?.['Source line'];
+  return typeof file === 'string' && typeof line === 'number' ? { file, line } : null;
+}
+
+/** Per op name: the call site (Source file:line) where its recorded calls spent the most time. */
+export function opSources(lanes: Lane[]): Map<string, SourceLine> {
+  const time = new Map<string, Map<string, { source: SourceLine; us: number }>>();
+  for (const lane of lanes) {
+    for (const s of lane.slices) {
+      const source = sourceOf(s.event);
+      if (!source) {
+        continue;
+      }
+      const sites = time.get(s.event.name) ?? time.set(s.event.name, new Map()).get(s.event.name)!;
+      const key = `${source.file}:${source.line}`;
+      const site = sites.get(key) ?? sites.set(key, { source, us: 0 }).get(key)!;
+      site.us += s.end - s.start;
+    }
+  }
+  const best = new Map<string, SourceLine>();
+  for (const [name, sites] of time) {
+    best.set(name, [...sites.values()].reduce((a, b) => (b.us > a.us ? b : a)).source);
+  }
+  return best;
 }
 
 /** The "C" counter samples (first numeric arg), time-ordered: torsh's CPU Memory live bytes. */

@@ -2,7 +2,9 @@
 // backward flow arrows, live-bytes curve, a search box, and the op table (self and total time).
 
 import { formatBytes } from './graph-layout';
-import { buildLanes, counterSeries, Flow, flows, Lane, opTotals, sliceAt, timeRange, TraceDoc } from './trace-model';
+import { sourceLink, openSource } from './source-links';
+import { buildLanes, counterSeries, Flow, flows, Lane, OpTotal, opSources, opTotals, sliceAt, sourceOf, SourceLine,
+  summaryTotals, timeRange, TraceDoc, TraceSummary } from './trace-model';
 import { htmlEl, svgEl } from './svg';
 
 const ROW = 18;
@@ -10,23 +12,40 @@ const LANE_HEAD = 18;
 const AXIS = 22;
 const MEMORY = 48;
 const LABEL_MIN_PX = 40;
+const MANY_SLICES = 5000; // above this, slices narrower than a pixel share one mark per pixel column
+const MAX_FLOWS_DRAWN = 2000;
 
-export function renderTrace(host: HTMLElement, doc: TraceDoc): void {
+/** Summary first: with torsh's summaries (long runs) the op table over every step shows before the
+ * events are laid out; the flame chart then draws only what falls in view, one mark per pixel column
+ * for sub-pixel calls, so a 10,000-step trace opens fast and zooming pages its detail in. */
+export async function renderTrace(host: HTMLElement, doc: TraceDoc): Promise<void> {
+  const summary = doc.torshSummary ?? null;
+  const caption = htmlEl('div', { class: 'torsh-caption' }, host, summaryCaption(summary) || 'trace: reading events');
+  const search = htmlEl('input', { class: 'torsh-trace-search', type: 'search',
+    placeholder: 'search events by name', 'aria-label': 'search events by name' }, host);
+  const found = htmlEl('span', { class: 'torsh-trace-found' }, host);
+  const chartHost = htmlEl('div', { class: 'torsh-trace-chart' }, host);
+  const tableHost = htmlEl('div', {}, host);
+  const early = summaryTotals(doc);
+  const table = renderOpTable(tableHost, early ?? []);
+  if (early) {
+    await new Promise(resolve => setTimeout(resolve, 0)); // let the summary paint before the layout work
+  }
   const lanes = buildLanes(doc);
   const memory = counterSeries(doc);
   const [t0, t1] = timeRange(lanes);
   const events = lanes.reduce((n, l) => n + l.slices.length, 0);
-  htmlEl('div', { class: 'torsh-caption' }, host,
+  caption.textContent =
     `trace: ${events} events on ${lanes.length} thread(s), ${((t1 - t0) / 1000).toFixed(3)} ms` +
     (memory.length ? `, peak ${formatBytes(Math.max(...memory.map(m => m[1])))} live` : '') +
-    ' (wheel: zoom, drag: pan, double-click: reset)');
-  const search = htmlEl('input', { class: 'torsh-trace-search', type: 'search',
-    placeholder: 'search events by name', 'aria-label': 'search events by name' }, host);
-  const found = htmlEl('span', { class: 'torsh-trace-found' }, host);
+    (summary ? `; ${summaryCaption(summary)}` : '') + ' (wheel: zoom, drag: pan, double-click: reset)';
+  const sources = opSources(lanes);
+  table.fill(early ?? opTotals(doc, lanes), sources);
+  const coalesce = events > MANY_SLICES;
   const arrows = flows(doc);
   const memoryHeight = memory.length ? MEMORY : 0;
   const height = AXIS + memoryHeight + lanes.reduce((h, l) => h + LANE_HEAD + l.depth * ROW, 0) + 4;
-  const svg = svgEl('svg', { class: 'torsh-trace', width: '100%', height }, host);
+  const svg = svgEl('svg', { class: 'torsh-trace', width: '100%', height }, chartHost);
   let view = { from: t0, to: t1 + (t1 - t0) * 0.01 || t0 + 1 };
 
   const defs = () => {
@@ -52,6 +71,7 @@ export function renderTrace(host: HTMLElement, doc: TraceDoc): void {
       drawInstants(svg, lane, x, width, y + LANE_HEAD - 6);
       y += LANE_HEAD;
       laneTop.set(lane.key, y);
+      const coveredTo: number[] = []; // per depth: the pixel up to which sub-pixel calls are already marked
       for (const s of lane.slices) {
         const hit = !!query && s.event.name.toLowerCase().includes(query);
         matches += hit ? 1 : 0;
@@ -60,15 +80,27 @@ export function renderTrace(host: HTMLElement, doc: TraceDoc): void {
         if (b < 0 || a > width) {
           continue; // outside the view: not drawn, so zooming into a long trace stays fast
         }
+        if (coalesce && b - a < 1 && !hit) {
+          if (a < (coveredTo[s.depth] ?? -Infinity)) {
+            continue; // this pixel column already has a mark at this depth
+          }
+          coveredTo[s.depth] = Math.floor(a) + 1;
+        }
         const w = Math.max(b - a, 0.5);
-        const g = svgEl('g', { class: 'torsh-slice' + (hit ? ' torsh-match' : query ? ' torsh-dim' : '') }, svg);
+        const source = sourceOf(s.event);
+        const g = svgEl('g', { class: 'torsh-slice' + (hit ? ' torsh-match' : query ? ' torsh-dim' : '') +
+          (source ? ' torsh-has-source' : '') }, svg);
         svgEl('rect', { x: a, y: y + s.depth * ROW, width: w, height: ROW - 2, fill: colour(s.event.name) }, g);
         if (w > LABEL_MIN_PX) {
           svgEl('text', { x: Math.max(a, 0) + 3, y: y + s.depth * ROW + 12 }, g).textContent =
             s.event.name.slice(0, Math.floor(w / 6.5));
         }
         svgEl('title', {}, g).textContent = `${s.event.name}\n${(s.end - s.start).toFixed(3)} us ` +
-          `(self ${s.self.toFixed(3)} us)` + (s.event.cat ? `\ncat: ${s.event.cat}` : '') + argsText(s.event.args);
+          `(self ${s.self.toFixed(3)} us)` + (s.event.cat ? `\ncat: ${s.event.cat}` : '') +
+          (source ? `\nsource: ${source.file}:${source.line} (click to open)` : '') + argsText(s.event.args);
+        if (source) {
+          g.addEventListener('click', () => openSource(source));
+        }
       }
       y += lane.depth * ROW;
     }
@@ -76,7 +108,6 @@ export function renderTrace(host: HTMLElement, doc: TraceDoc): void {
     found.textContent = query ? `${matches} event(s) named like "${search.value.trim()}"` : '';
     table.filter(query);
   };
-  const table = renderOpTable(host, doc, lanes);
   search.addEventListener('input', () => draw());
   draw();
   // the real width is known once the output is attached, and changes with the panel
@@ -137,7 +168,13 @@ function drawFlows(svg: SVGSVGElement, arrows: Flow[], lanes: Lane[], laneTop: M
     const s = l && sliceAt(l, ts);
     return s ? [x(ts), laneTop.get(lane)! + s.depth * ROW + (ROW - 2) / 2] : null;
   };
+  let drawn = 0;
   for (const f of arrows) {
+    const [fa, fb] = [x(f.from.ts), x(f.to.ts)];
+    if ((fa < 0 && fb < 0) || (fa > width && fb > width) || drawn >= MAX_FLOWS_DRAWN) {
+      continue; // out of view (checked before the slice search, which scans the lane)
+    }
+    drawn += 1;
     const a = end(f.from.lane, f.from.ts);
     const b = end(f.to.lane, f.to.ts);
     if (!a || !b || (a[0] < 0 && b[0] < 0) || (a[0] > width && b[0] > width)) {
@@ -173,25 +210,51 @@ function drawMemory(svg: SVGSVGElement, memory: Array<[number, number]>, x: (t: 
     `live memory (peak ${formatBytes(peak)})`;
 }
 
-/** The op table, as wide as the output (names wrap); ``filter`` keeps the rows whose name matches. */
-function renderOpTable(host: HTMLElement, doc: TraceDoc, lanes: Lane[]): { filter: (query: string) => void } {
-  const totals = opTotals(doc, lanes);
-  const all = totals.reduce((a, t) => a + t.selfUs, 0) || 1;
+/** The op table, as wide as the output (names wrap): ``fill`` puts in the rows (summary rows first,
+ * then again with the call sites once the events are read), ``filter`` keeps the rows whose name matches. */
+function renderOpTable(host: HTMLElement, first: OpTotal[]): {
+  fill: (totals: OpTotal[], sources: Map<string, SourceLine>) => void; filter: (query: string) => void } {
   const table = htmlEl('table', { class: 'torsh-table torsh-op-table' }, host);
   const head = htmlEl('tr', {}, htmlEl('thead', {}, table));
-  for (const h of ['op', 'calls', 'self (us)', 'total (us)', 'avg (us)', '% self']) {
+  for (const h of ['op', 'calls', 'self (us)', 'total (us)', 'avg (us)', '% self', 'source']) {
     htmlEl('th', {}, head, h);
   }
   const body = htmlEl('tbody', {}, table);
-  const rows = totals.slice(0, 40).map(t => {
-    const row = htmlEl('tr', { 'data-name': t.name.toLowerCase() }, body);
-    for (const cell of [t.name, String(t.count), t.selfUs.toFixed(1), t.totalUs.toFixed(1),
-      (t.totalUs / t.count).toFixed(2), ((100 * t.selfUs) / all).toFixed(1)]) {
-      htmlEl('td', {}, row, cell);
-    }
-    return row;
-  });
-  return { filter: query => rows.forEach(r => (r.style.display = !query || r.dataset.name!.includes(query) ? '' : 'none')) };
+  let rows: HTMLTableRowElement[] = [];
+  let query = '';
+  const filter = (q: string) => {
+    query = q;
+    rows.forEach(r => (r.style.display = !q || r.dataset.name!.includes(q) ? '' : 'none'));
+  };
+  const fill = (totals: OpTotal[], sources: Map<string, SourceLine>) => {
+    const all = totals.reduce((a, t) => a + t.selfUs, 0) || 1;
+    body.replaceChildren();
+    rows = totals.slice(0, 40).map(t => {
+      const row = htmlEl('tr', { 'data-name': t.name.toLowerCase() }, body);
+      for (const cell of [t.name, String(t.count), t.selfUs.toFixed(1), t.totalUs.toFixed(1),
+        (t.totalUs / t.count).toFixed(2), ((100 * t.selfUs) / all).toFixed(1)]) {
+        htmlEl('td', {}, row, cell);
+      }
+      const source = t.source ?? sources.get(t.name);
+      const cell = htmlEl('td', { class: 'torsh-source' }, row);
+      if (source) {
+        sourceLink(cell, source);
+      }
+      return row;
+    });
+    filter(query);
+  };
+  fill(first, new Map());
+  return { fill, filter };
+}
+
+function summaryCaption(summary: TraceSummary | null): string {
+  if (!summary || summary.steps <= 1) {
+    return '';
+  }
+  const detail = summary.detailedSteps;
+  return `${summary.steps} steps in the table` + (summary.keepSteps && detail
+    ? `, calls of steps ${detail[0]}-${detail[1]} kept in the chart (keep_steps=${summary.keepSteps})` : '');
 }
 
 function argsText(args: Record<string, unknown> | undefined): string {
