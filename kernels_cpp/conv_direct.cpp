@@ -21,6 +21,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <initializer_list>
 #include <new>
@@ -65,19 +66,27 @@ struct Layout {
 
 Layout contiguous(const Geometry& g) { return {g.O * g.OH * g.OW, g.OH * g.OW, g.OW, 1}; }
 
-// The flat layout (see Geometry): buf[((kj * C + c) * Hp + r) * OW + j] = padded input (c, r, j + kj)
+// The flat layout (see Geometry): buf[((kj * C + c) * Hp + r) * OW + j] = padded input (c, r, j + kj).
+// Each row is zeros, a run copied, zeros (a per-element bounds test made LeNet-5's second input
+// gradient, 20K floats a sample, spend more time here than in its FMAs)
 void shift_sample(const float* x, const Geometry& g, float* buf) {
-    for (long kj = 0; kj < g.kw; ++kj)
+    for (long kj = 0; kj < g.kw; ++kj) {
+        // columns j with 0 <= j + kj - pw < W: [lo, hi)
+        const long lo = std::min(std::max(g.pw - kj, 0L), g.OW);
+        const long hi = std::max(lo, std::min(g.W + g.pw - kj, g.OW));
         for (long c = 0; c < g.C; ++c)
             for (long r = 0; r < g.Hp; ++r) {
                 const long src_row = r - g.ph;
                 float* dst = buf + ((kj * g.C + c) * g.Hp + r) * g.OW;
-                for (long j = 0; j < g.OW; ++j) {
-                    const long col = j + kj - g.pw;
-                    dst[j] = src_row >= 0 && src_row < g.H && col >= 0 && col < g.W ? x[(c * g.H + src_row) * g.W + col]
-                                                                                    : 0.0f;
+                if (src_row < 0 || src_row >= g.H || hi == lo) {
+                    std::memset(dst, 0, g.OW * sizeof(float));
+                    continue;
                 }
+                std::memset(dst, 0, lo * sizeof(float));
+                std::memcpy(dst + lo, x + (c * g.H + src_row) * g.W + lo + kj - g.pw, (hi - lo) * sizeof(float));
+                std::memset(dst + hi, 0, (g.OW - hi) * sizeof(float));
             }
+    }
 }
 
 // dst[j] = from[j * step] for j in [lo, hi), as scalar loads: GCC vectorises the loop with gathers, which
@@ -89,6 +98,31 @@ __attribute__((optimize("no-tree-vectorize"))) void strided_copy(const float* fr
 
 // ceil(a / b) for b > 0 and any a
 long ceil_div(long a, long b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+
+// Column stride 2, pw >= 0: the row's source columns in pairs (s, s + 1) = (2m, 2m + 1) go to phase rows
+// ``even`` and ``odd`` (the phases of padded columns 2m + pw and 2m + 1 + pw) at m + even_at and m + odd_at,
+// both rows zeroed first. One pass of paired loads that GCC vectorises with shuffles, where two strided
+// copies made W12's stride-2 layers spend about as long padding as multiplying (16 -> 32 channels: 0.72
+// ms against 0.40 at stride 1, same output)
+void split_pairs(const float* src, long W, long pw, long Wq, float* phase0, float* phase1) {
+    std::memset(phase0, 0, Wq * sizeof(float));
+    std::memset(phase1, 0, Wq * sizeof(float));
+    float* even = pw % 2 == 0 ? phase0 : phase1;  // where source column 2m goes
+    float* odd = pw % 2 == 0 ? phase1 : phase0;
+    const long even_at = pw / 2, odd_at = (pw + 1) / 2;
+    // m with 2m < W and m + even_at < Wq; m with 2m + 1 < W and m + odd_at < Wq
+    const long even_end = std::max(0L, std::min((W + 1) / 2, Wq - even_at));
+    const long odd_end = std::max(0L, std::min(W / 2, Wq - odd_at));
+    const long both = std::min(even_end, odd_end);
+    float* ev = even + even_at;
+    float* od = odd + odd_at;
+    for (long m = 0; m < both; ++m) {
+        ev[m] = src[2 * m];
+        od[m] = src[2 * m + 1];
+    }
+    for (long m = both; m < even_end; ++m) ev[m] = src[2 * m];
+    for (long m = both; m < odd_end; ++m) od[m] = src[2 * m + 1];
+}
 
 // The sample's input rows and columns the output reads, zero-padded, in phase rows (see above). Rows and
 // phases that no tap reads (a kernel smaller than its stride: W12's 1x1 stride-2 shortcuts) are skipped.
@@ -104,6 +138,11 @@ void pad_sample(const float* x, const Geometry& g, float* buf) {
             const long src_row = r - g.ph;
             const bool inside = src_row >= 0 && src_row < g.H;
             const float* src = x + (c * g.H + src_row) * g.W;
+            if (inside && g.sw == 2 && g.pw >= 0 && phases == 2) {
+                float* dst = buf + (c * g.Hp + r) * 2 * g.Wq;
+                split_pairs(src, g.W, g.pw, g.Wq, dst, dst + g.Wq);
+                continue;
+            }
             for (long p = 0; p < phases; ++p) {
                 float* dst = buf + ((c * g.Hp + r) * g.sw + p) * g.Wq;
                 if (!inside) {
@@ -671,6 +710,235 @@ PyObject* conv2d_direct_weight_grad(PyObject*, PyObject* args) {
     Py_RETURN_NONE;
 }
 
+// -- max pooling (float32 planes): values and argmax indices in one pass, and the indices' scatter back ---------
+// The Pythran kernel's compare-and-branch per element mispredicted on real data (0.46 ms for LeNet-5's
+// second pool, 25.6K windows); here every step is a select the compiler turns into blends.
+
+struct PoolGeometry {
+    long planes, H, W, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw;
+};
+
+bool pool_sane(const PoolGeometry& g) {
+    return g.planes >= 0 && g.H >= 0 && g.W >= 0 && g.OH >= 0 && g.OW >= 0 && g.kh > 0 && g.kw > 0 && g.sh > 0 &&
+           g.sw > 0 && g.ph >= 0 && g.pw >= 0 && g.dh > 0 && g.dw > 0 && g.H < (1L << 31) && g.W < (1L << 31) &&
+           g.OH < (1L << 31) && g.OW < (1L << 31) && g.kh < (1L << 31) && g.kw < (1L << 31) && g.sh < (1L << 31) &&
+           g.sw < (1L << 31) && g.ph < (1L << 31) && g.pw < (1L << 31) && g.dh < (1L << 31) && g.dw < (1L << 31);
+}
+
+// PyTorch's CPU rule: the first in-bounds element's index with -inf, then an element replaces the best
+// when it is greater or NaN (so the last NaN of a window wins)
+inline void take_if_better(float v, long k, float& best, long& best_i) {
+    // bit selects: GCC compiled the ternaries into branches, mispredicted on real data
+    const uint32_t take = -static_cast<uint32_t>((v > best) | (v != v));
+    uint32_t vb, bb;
+    std::memcpy(&vb, &v, 4);
+    std::memcpy(&bb, &best, 4);
+    bb = (vb & take) | (bb & ~take);
+    std::memcpy(&best, &bb, 4);
+    const long wide = -static_cast<long>(take & 1);
+    best_i = (k & wide) | (best_i & ~wide);
+}
+
+#if TORSH_VECTORISED
+// Lanes [0, count) of 8 set (count may be <= 0 or > 8)
+inline __m256i first_lanes(long count) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::max(0L, std::min(8L, count)))),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// The even and odd floats of p[0 .. 2 count), count <= 8 (the lanes past it zero, not read)
+inline void split_even_odd(const float* p, long count, __m256& even, __m256& odd) {
+    const __m256 a = count >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, first_lanes(2 * count));
+    const __m256 b = count >= 8 ? _mm256_loadu_ps(p + 8) : _mm256_maskload_ps(p + 8, first_lanes(2 * count - 8));
+    even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+    odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+}
+
+// take_if_better on 8 windows: which = the window element (0-3) holding the best so far
+inline void take_if_better8(__m256 v, int code, __m256& best, __m256i& which) {
+    const __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    best = _mm256_blendv_ps(best, v, take);
+    which = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(which),
+                                                 _mm256_castsi256_ps(_mm256_set1_epi32(code)), take));
+}
+
+// Outputs oj .. oj + count - 1 (count <= 8) of a row of 2x2 windows: element (a, b) of window j is row a
+// (r0 or r1) at column 2 j + b, its flat index k0 + 2 j + a W + b
+inline void max_pool_2x2_avx2(const float* r0, const float* r1, float* o, int64_t* ix, long k0, long W, long oj,
+                              long count) {
+    __m256 e0, o0, e1, o1;
+    split_even_odd(r0 + 2 * oj, count, e0, o0);
+    split_even_odd(r1 + 2 * oj, count, e1, o1);
+    __m256 best = e0;
+    __m256i which = _mm256_setzero_si256();
+    take_if_better8(o0, 1, best, which);
+    take_if_better8(e1, 2, best, which);
+    take_if_better8(o1, 3, best, which);
+    const __m256i keep = first_lanes(count);
+    if (count >= 8)
+        _mm256_storeu_ps(o + oj, best);
+    else
+        _mm256_maskstore_ps(o + oj, keep, best);
+    // index = k0 + 2 (oj + lane) + (which & 1) + (which >> 1) * W, in int64
+    const __m256i within = _mm256_add_epi32(_mm256_and_si256(which, _mm256_set1_epi32(1)),
+                                            _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14));
+    const __m256i row = _mm256_srli_epi32(which, 1);
+    const __m256i base = _mm256_set1_epi64x(k0 + 2 * oj), width = _mm256_set1_epi64x(W);
+    for (int half = 0; half < 2; ++half) {
+        const __m128i w4 = half ? _mm256_extracti128_si256(within, 1) : _mm256_castsi256_si128(within);
+        const __m128i r4 = half ? _mm256_extracti128_si256(row, 1) : _mm256_castsi256_si128(row);
+        const __m256i k = _mm256_add_epi64(_mm256_add_epi64(base, _mm256_cvtepi32_epi64(w4)),
+                                           _mm256_mul_epu32(_mm256_cvtepi32_epi64(r4), width));
+        long long* dst = reinterpret_cast<long long*>(ix + oj + 4 * half);
+        if (count >= 8)
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), k);
+        else  // the int64 lanes [0, count - 4 half): each int32 lane pair of the mask widened
+            _mm256_maskstore_epi64(dst, _mm256_cvtepi32_epi64(half ? _mm256_extracti128_si256(keep, 1)
+                                                                    : _mm256_castsi256_si128(keep)), k);
+    }
+}
+
+inline long max_pool_row_2x2_avx2(const float* r0, const float* r1, float* o, int64_t* ix, long k0, long W,
+                                  long OW) {
+    long oj = 0;
+    for (; oj + 8 <= OW; oj += 8) max_pool_2x2_avx2(r0, r1, o, ix, k0, W, oj, 8);
+    if (oj < OW) max_pool_2x2_avx2(r0, r1, o, ix, k0, W, oj, OW - oj);  // masked: no branch per element
+    return OW;
+}
+#endif
+
+// 2x2 windows at stride 2, no padding or dilation, all inside the plane
+void max_pool_plane_2x2(const float* x, float* out, int64_t* idx, const PoolGeometry g) {
+    for (long oi = 0; oi < g.OH; ++oi) {
+        const long k0 = 2 * oi * g.W;
+        const float* r0 = x + k0;
+        const float* r1 = r0 + g.W;
+        float* o = out + oi * g.OW;
+        int64_t* ix = idx + oi * g.OW;
+        long oj = 0;
+#if TORSH_VECTORISED
+        oj = max_pool_row_2x2_avx2(r0, r1, o, ix, k0, g.W, g.OW);
+#endif
+        for (; oj < g.OW; ++oj) {
+            const long k = k0 + 2 * oj;
+            float best = r0[2 * oj];
+            long best_i = k;
+            take_if_better(r0[2 * oj + 1], k + 1, best, best_i);
+            take_if_better(r1[2 * oj], k + g.W, best, best_i);
+            take_if_better(r1[2 * oj + 1], k + g.W + 1, best, best_i);
+            o[oj] = best;
+            ix[oj] = best_i;
+        }
+    }
+}
+
+// (g by value: idx's int64 stores could alias a referenced geometry's longs, reloaded at every element)
+void max_pool_plane(const float* x, float* out, int64_t* idx, const PoolGeometry g) {
+    for (long oi = 0; oi < g.OH; ++oi) {
+        const long h0 = oi * g.sh - g.ph;
+        long hs = h0;
+        while (hs < 0) hs += g.dh;
+        const long he = std::min(h0 + (g.kh - 1) * g.dh + 1, g.H);
+        for (long oj = 0; oj < g.OW; ++oj) {
+            const long w0 = oj * g.sw - g.pw;
+            long ws = w0;
+            while (ws < 0) ws += g.dw;
+            const long we = std::min(w0 + (g.kw - 1) * g.dw + 1, g.W);
+            float best = -__builtin_inff();
+            long best_i = hs * g.W + ws;
+            for (long ih = hs; ih < he; ih += g.dh)
+                for (long iw = ws; iw < we; iw += g.dw) take_if_better(x[ih * g.W + iw], ih * g.W + iw, best, best_i);
+            out[oi * g.OW + oj] = best;
+            idx[oi * g.OW + oj] = best_i;
+        }
+    }
+}
+
+// max_pool2d(x, out, idx, planes, H, W, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, parallel): x (planes, H, W)
+// float32, out (planes, OH, OW) float32 and idx (planes, OH, OW) int64 (the flat in-plane index of each
+// window's maximum)
+PyObject* max_pool2d(PyObject*, PyObject* args) {
+    Py_buffer xb, ob, ib;
+    PoolGeometry g{};
+    int parallel;
+    if (!PyArg_ParseTuple(args, "y*w*w*lllllllllllllp", &xb, &ob, &ib, &g.planes, &g.H, &g.W, &g.OH, &g.OW, &g.kh,
+                          &g.kw, &g.sh, &g.sw, &g.ph, &g.pw, &g.dh, &g.dw, &parallel))
+        return nullptr;
+    Buffers held{{xb, ob, ib}};
+    const char* op = "max_pool2d";
+    if (!pool_sane(g)) {
+        PyErr_SetString(PyExc_ValueError, "max_pool2d: inconsistent shape arguments");
+        return nullptr;
+    }
+    const long outs = product({g.planes, g.OH, g.OW});
+    if (!big_enough(xb, product({g.planes, g.H, g.W}), "x", op) || !big_enough(ob, outs, "out", op) ||
+        !big_enough(ib, outs < 0 ? -1 : outs * 2, "idx", op))  // int64: two floats' bytes each
+        return nullptr;
+    const bool fast = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && g.dh == 1 &&
+                      g.dw == 1 && 2 * g.OH <= g.H && 2 * g.OW <= g.W;
+    const float* x = static_cast<const float*>(xb.buf);
+    float* out = static_cast<float*>(ob.buf);
+    int64_t* idx = static_cast<int64_t*>(ib.buf);
+    const long in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+    Py_BEGIN_ALLOW_THREADS
+#pragma omp parallel for schedule(static) if (parallel && g.planes > 1)
+    for (long p = 0; p < g.planes; ++p) {
+        if (fast)
+            max_pool_plane_2x2(x + p * in_plane, out + p * out_plane, idx + p * out_plane, g);
+        else
+            max_pool_plane(x + p * in_plane, out + p * out_plane, idx + p * out_plane, g);
+    }
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+// max_pool2d_backward(g, idx, dx, planes, in_plane, out_plane, parallel): dx (planes, in_plane) = zeros, then
+// dx[p, idx[p, j]] += g[p, j] for g (planes, out_plane) float32 and idx int64; an index outside [0, in_plane)
+// is not written and raises ValueError
+PyObject* max_pool2d_backward(PyObject*, PyObject* args) {
+    Py_buffer gb, ib, db;
+    long planes, in_plane, out_plane;
+    int parallel;
+    if (!PyArg_ParseTuple(args, "y*y*w*lllp", &gb, &ib, &db, &planes, &in_plane, &out_plane, &parallel))
+        return nullptr;
+    Buffers held{{gb, ib, db}};
+    const char* op = "max_pool2d_backward";
+    if (planes < 0 || in_plane < 0 || out_plane < 0) {
+        PyErr_SetString(PyExc_ValueError, "max_pool2d_backward: inconsistent shape arguments");
+        return nullptr;
+    }
+    const long outs = product({planes, out_plane});
+    if (!big_enough(gb, outs, "g", op) || !big_enough(ib, outs < 0 ? -1 : outs * 2, "idx", op) ||
+        !big_enough(db, product({planes, in_plane}), "dx", op))
+        return nullptr;
+    const float* g = static_cast<const float*>(gb.buf);
+    const int64_t* idx = static_cast<const int64_t*>(ib.buf);
+    float* dx = static_cast<float*>(db.buf);
+    long bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+#pragma omp parallel for schedule(static) reduction(+ : bad) if (parallel && planes > 1)
+    for (long p = 0; p < planes; ++p) {
+        float* d = dx + p * in_plane;
+        std::memset(d, 0, in_plane * sizeof(float));
+        const float* gp = g + p * out_plane;
+        const int64_t* ip = idx + p * out_plane;
+        for (long j = 0; j < out_plane; ++j) {
+            const int64_t k = ip[j];
+            if (k < 0 || k >= in_plane) {
+                ++bad;
+                continue;
+            }
+            d[k] += gp[j];
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "max_pool2d_backward: an index is outside the plane");
+        return nullptr;
+    }
+    Py_RETURN_NONE;
+}
+
 // set_isa(name): "avx512" (rows of at least 16 outputs on AVX-512 where the CPU has it) or this copy's own
 // kernels ("avx2", or "scalar" in the baseline copy); returns the previous name. For tests of both builds.
 PyObject* set_isa(PyObject*, PyObject* args) {
@@ -702,6 +970,12 @@ PyMethodDef methods[] = {
     {"conv2d_weight_grad", conv2d_weight_grad, METH_VARARGS,
      "conv2d_weight_grad(x, gy, dw, n, C, H, W, O, kh, kw, sh, sw, ph, pw, OH, OW, parallel): the weight "
      "gradient of conv2d into dw (O, C, kh, kw)."},
+    {"max_pool2d", max_pool2d, METH_VARARGS,
+     "max_pool2d(x, out, idx, planes, H, W, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, parallel): float32 window "
+     "maxima of the (H, W) planes into out and their flat in-plane indices (int64) into idx."},
+    {"max_pool2d_backward", max_pool2d_backward, METH_VARARGS,
+     "max_pool2d_backward(g, idx, dx, planes, in_plane, out_plane, parallel): dx = zeros with g added at the "
+     "flat in-plane indices idx (float32 g and dx, int64 idx)."},
     {"conv2d_direct", conv2d_direct, METH_VARARGS,
      "conv2d_direct(xp, w, b, out, n, C, Hp, Wp, O, kh, kw, OH, OW, parallel): direct float32 convolution, "
      "stride 1, of the zero-padded input xp into out (bias b included)."},

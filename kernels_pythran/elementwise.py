@@ -133,6 +133,14 @@ def sigmoid(x, out, parallel):
         out[:] = np.reciprocal(1 + np.exp(-x))
 
 
+def _relu_chunk(x, out):
+    # PyTorch's relu: 0 where x < 0, x elsewhere (NaN and -0.0 kept). np.maximum compiled to a max that
+    # gave 0 for NaN; this loop GCC turns into a compare and blend
+    for i in range(out.shape[0]):
+        v = x[i]
+        out[i] = 0 if v < 0 else v
+
+
 def relu(x, out, parallel):
     n = out.shape[0]
     if x.shape[0] != n:
@@ -142,9 +150,12 @@ def relu(x, out, parallel):
         for c in range((n + CHUNK - 1) // CHUNK):
             s = c * CHUNK
             e = min(n, s + CHUNK)
-            out[s:e] = np.maximum(x[s:e], 0)
+            _relu_chunk(x[s:e], out[s:e])
     else:
-        out[:] = np.maximum(x, 0)
+        for c in range((n + CHUNK - 1) // CHUNK):
+            s = c * CHUNK
+            e = min(n, s + CHUNK)
+            _relu_chunk(x[s:e], out[s:e])
 
 
 def gelu_tanh(x, out, parallel):

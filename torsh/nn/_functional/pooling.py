@@ -341,6 +341,13 @@ def _adaptive_avg(nd, input, output_size):
         raise RuntimeError(f"adaptive_avg_pool{nd}d(): Expected {nd + 1}D or {nd + 2}D tensor, but got "
                            f"{list(input.shape)}")
     outs = _adaptive_sizes(input, output_size, nd)
+    if all(o == 1 for o in outs):
+        # PyTorch's shortcut for a 1x1(x1) output: the mean over the spatial dims (node MeanBackward1, its
+        # dtype errors, no empty-dim check; 1-d pools the (..., 1, L) view and squeezes it back). A ResNet's
+        # global pool: one reduction instead of a matmul with movedim copies per dim
+        if nd == 1:
+            return input.unsqueeze(-2).mean((-2, -1), keepdim=True).squeeze(-2)
+        return input.mean(tuple(range(-nd, 0)), keepdim=True)
     _check_adaptive("avg", nd, input, outs)
     out = input
     for i, o in enumerate(outs):
