@@ -3,6 +3,7 @@ import warnings
 
 import numpy as np
 
+from ..._array_api import dtype_of
 from ..._tensor import Tensor, wrap
 
 
@@ -40,7 +41,7 @@ def check_reduction(reduction):
 
 def const(array, like):
     """A constant tensor of ``like``'s dtype from a NumPy array (no grad)."""
-    return wrap(np.asarray(array, dtype=like._data.dtype))
+    return wrap(np.asarray(array, dtype=dtype_of(like)))
 
 
 def ntuple(value, n, name="kernel_size"):

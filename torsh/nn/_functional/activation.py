@@ -1,6 +1,7 @@
 """Activation functions of nn.functional."""
 import numpy as np
 
+from ..._array_api import array, dtype_of
 from ... import _random
 from ..._ops.nn.activation import pointwise as act
 from ..._tensor import Tensor, wrap
@@ -185,11 +186,11 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 
 def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
     """Samples from the Gumbel-softmax distribution; ``hard`` gives one-hot values with soft gradients."""
-    gumbels = -np.log(_random.rng().exponential(size=tuple(logits.shape))).astype(logits._data.dtype)
+    gumbels = -np.log(_random.rng().exponential(size=tuple(logits.shape))).astype(dtype_of(logits))
     y_soft = softmax((logits + wrap(gumbels)) / tau, dim)
     if not hard:
         return y_soft
-    index = np.argmax(y_soft._data, axis=dim)
-    y_hard = np.zeros(y_soft.shape, dtype=y_soft._data.dtype)
+    index = np.argmax(array(y_soft), axis=dim)
+    y_hard = np.zeros(y_soft.shape, dtype=dtype_of(y_soft))
     np.put_along_axis(y_hard, np.expand_dims(index, dim), 1.0, axis=dim)
     return wrap(y_hard) - y_soft.detach() + y_soft

@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from ..._array_api import array, dtype_of
 from ..._ops.tensor import creation
 from ..._ops.tensor.elementwise import arithmetic as pointwise
 from ..._tensor import wrap
@@ -20,8 +21,8 @@ def _float_mask(mask, dtype_like, masked_when):
         return None
     if mask.dtype.is_floating_point:
         return mask
-    blocked = mask._data if masked_when else ~mask._data
-    return wrap(np.where(blocked, -np.inf, 0.0).astype(dtype_like._data.dtype))
+    blocked = array(mask) if masked_when else ~array(mask)
+    return wrap(np.where(blocked, -np.inf, 0.0).astype(dtype_of(dtype_like)))
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,

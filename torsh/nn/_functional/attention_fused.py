@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from ..._array_api import array
 from ..._tensor import Tensor, wrap
 from ...amp import autocast_mode as _autocast
 from ...autograd import grad_mode
@@ -29,7 +30,7 @@ def fits(query, key, value):
     tensors = (query, key, value)
     if any(type(t) is not Tensor for t in tensors) or _autocast._state.enabled:
         return False
-    q, k, v = (t._data for t in tensors)
+    q, k, v = (array(t) for t in tensors)
     return (q.dtype in _FLOATS and q.dtype == k.dtype == v.dtype and q.ndim == k.ndim == v.ndim == 4
             and q.shape[:-2] == k.shape[:-2] == v.shape[:-2] and q.shape[-1] == k.shape[-1] == v.shape[-1]
             and k.shape[-2] == v.shape[-2] and q.size > 0 and k.size > 0)
@@ -98,8 +99,8 @@ class ScaledDotProductFlashAttentionForCpuBackward0(Node):
         q, k, v = self.saved_tensors
         if grad_mode.is_grad_enabled():
             return self._formula(q, k, v, grad)
-        g, probs = np.ascontiguousarray(grad._data), self.probs
-        q, k, v = (np.ascontiguousarray(t._data) for t in (q, k, v))  # as in attention()
+        g, probs = np.ascontiguousarray(array(grad)), self.probs
+        q, k, v = (np.ascontiguousarray(array(t)) for t in (q, k, v))  # as in attention()
         grad_v = _product(np.swapaxes(probs, -1, -2), g)
         grad_scores = _attention_softmax_backward(probs, _product(g, np.swapaxes(v, -1, -2)), self.scale,
                                                   self.causal)
@@ -125,7 +126,7 @@ def attention(query, key, value, scale, causal):
     """softmax(q k^T * scale, causal mask) v for arguments ``fits`` accepts, as one node."""
     # contiguous copies first: a head's rows of a (B, T, H, D) view are strided, and the batched GEMMs on
     # them took ~2x as long as the copy plus the contiguous GEMMs (W13: 190 against 8 + 104 us)
-    q, k, v = (np.ascontiguousarray(t._data) for t in (query, key, value))
+    q, k, v = (np.ascontiguousarray(array(t)) for t in (query, key, value))
     probs = _attention_softmax(_product(q, np.swapaxes(k, -1, -2)), scale, causal)
     result = wrap(_product(probs, v))
     if needs_grad(query, key, value):

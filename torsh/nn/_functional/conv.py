@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from ..._array_api import dtype_of
 from ..._ops.nn import conv as nn_conv
 from ...amp import autocast_mode as _autocast
 from ..._ops._helpers import dtype_name
@@ -152,7 +153,7 @@ def _conv_without_channels(input, weight, bias, out_sp):
     """PyTorch's result for an input of 0 channels: an empty (N, 0, *out) output (not N x O zeros);
     gradients are zeros, through a product with the empty input."""
     from ..._tensor import wrap
-    out = wrap(np.zeros((input.shape[0], 0) + tuple(out_sp), dtype=input._data.dtype))
+    out = wrap(np.zeros((input.shape[0], 0) + tuple(out_sp), dtype=dtype_of(input)))
     for t in (input, weight, bias):
         if t is not None and t.requires_grad:
             out = out + t.sum() * 0
@@ -313,7 +314,7 @@ def _eye_kernel(c, kernel, like):
     """A (C*prod(k), C, *k) one-hot kernel: convolving with it copies each window into channels (im2col)."""
     from ..._tensor import wrap
     kk = int(np.prod(kernel))
-    w = np.zeros((c, kk, c) + tuple(kernel), dtype=like._data.dtype)
+    w = np.zeros((c, kk, c) + tuple(kernel), dtype=dtype_of(like))
     for ci in range(c):
         w[ci, np.arange(kk), ci] = np.eye(kk, dtype=w.dtype).reshape((kk,) + tuple(kernel))
     return wrap(w.reshape((c * kk, c) + tuple(kernel)))

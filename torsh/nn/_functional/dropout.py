@@ -2,6 +2,7 @@
 dropout1d/2d/3d), multiplied in with an ordinary mul so autograd needs nothing special."""
 import numpy as np
 
+from ..._array_api import dtype_of
 from ... import _random
 from ._utils import const
 
@@ -29,7 +30,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
     _check_p(p)
     if not training or p == 0:
         return input
-    return _apply(input, _keep_mask(input.shape, p, input._data.dtype), p, inplace)
+    return _apply(input, _keep_mask(input.shape, p, dtype_of(input)), p, inplace)
 
 
 def _feature_dropout(name, nd, input, p, training, inplace):
@@ -43,7 +44,7 @@ def _feature_dropout(name, nd, input, p, training, inplace):
         return input
     lead = input.ndim - nd
     mask_shape = tuple(input.shape[:lead]) + (1,) * nd
-    return _apply(input, _keep_mask(mask_shape, p, input._data.dtype), p, inplace)
+    return _apply(input, _keep_mask(mask_shape, p, dtype_of(input)), p, inplace)
 
 
 def dropout1d(input, p=0.5, training=True, inplace=False):
@@ -62,7 +63,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
         if not training or p == 0:
             return input
         mask_shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
-        return _apply(input, _keep_mask(mask_shape, p, input._data.dtype), p, inplace)
+        return _apply(input, _keep_mask(mask_shape, p, dtype_of(input)), p, inplace)
     return _feature_dropout("dropout2d", 2, input, p, training, inplace)
 
 
@@ -83,7 +84,7 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
         return input
     if p == 1:
         return input * 0
-    return _alpha(input, _keep_mask(input.shape, p, input._data.dtype), p, inplace)
+    return _alpha(input, _keep_mask(input.shape, p, dtype_of(input)), p, inplace)
 
 
 def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
@@ -93,4 +94,4 @@ def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
     if p == 1:
         return input * 0
     mask_shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
-    return _alpha(input, _keep_mask(mask_shape, p, input._data.dtype), p, inplace)
+    return _alpha(input, _keep_mask(mask_shape, p, dtype_of(input)), p, inplace)

@@ -1,4 +1,5 @@
 """linear and bilinear."""
+from ..._array_api import array
 from ..._ops.tensor.linalg import matmul as linalg
 from ..._ops._helpers import dtype_name
 from ..._tensor import _CPP_TYPE
@@ -19,7 +20,7 @@ def _dtype_mismatch(input, weight, bias):
 def linear(input, weight, bias=None):
     if _autocast._state.enabled:  # torch.autocast: PyTorch's lower-precision op list
         input, weight, bias = _autocast.lower_precision(input, weight, bias)
-    x, w = input._data, weight._data  # the arrays' metadata: Tensor.shape builds a torch.Size per call
+    x, w = array(input), array(weight)  # the arrays' metadata: Tensor.shape builds a torch.Size per call
     if x.dtype != w.dtype:
         raise _dtype_mismatch(input, weight, bias)
     if w.ndim == 2 and (x.ndim == 0 or x.shape[-1] != w.shape[1]):

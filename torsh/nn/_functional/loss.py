@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 
+from ..._array_api import array, dtype_of
 from ... import _dtype
 from ..._ops.nn import loss as nn_loss
 from ..._ops.tensor.elementwise import arithmetic as pointwise
@@ -133,10 +134,10 @@ def _cross_entropy(input, target, weight, ignore_index, reduction, label_smoothi
     smooth = smooth.masked_fill(ignore, 0.0)
     if reduction == "mean":
         if weight is not None:
-            kept = target._data[~ignore._data].reshape(-1)
-            smooth = smooth.sum() / float(weight._data[kept].sum())
+            kept = array(target)[~array(ignore)].reshape(-1)
+            smooth = smooth.sum() / float(array(weight)[kept].sum())
         else:
-            smooth = smooth.sum() / float((~ignore._data).sum())
+            smooth = smooth.sum() / float((~array(ignore)).sum())
     elif reduction == "sum":
         smooth = smooth.sum()
     return nll * (1 - label_smoothing) + smooth * (label_smoothing / n_classes)
@@ -148,7 +149,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input size "
                          f"({input.shape}) is deprecated. Please ensure they have the same size.")
-    x = input._data
+    x = array(input)
     if x.size and (np.any(x < 0) or np.any(x > 1) or np.any(np.isnan(x))):
         raise RuntimeError("all elements of input should be between 0 and 1")
     # PyTorch clamps the logs at -100 so that 0 * log(0) stays finite
@@ -186,7 +187,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     if log_target:
         loss = target.exp() * (target - input)
     else:
-        tiny = np.finfo(target._data.dtype).tiny if target.dtype.is_floating_point else 1e-38
+        tiny = np.finfo(dtype_of(target)).tiny if target.dtype.is_floating_point else 1e-38
         loss = target * target.clamp_min(float(tiny)).log() - target * input  # xlogy(t, t) - t * input
     if reduction == "batchmean":
         return loss.sum() / input.shape[0] if input.ndim else loss.sum()
@@ -219,7 +220,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     check_reduction(reduction)
     squeeze = input.ndim <= 1
     x = input.reshape(1, -1) if squeeze else input
-    t = target._data.reshape(1, -1) if squeeze else target._data
+    t = array(target).reshape(1, -1) if squeeze else array(target)
     if t.shape != tuple(x.shape):
         raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: {list(input.shape)}")
     n, c = x.shape
@@ -255,7 +256,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
         raise ValueError("only p == 1 and p == 2 supported")
     squeeze = input.ndim <= 1
     x = input.reshape(1, -1) if squeeze else input
-    t = target._data.reshape(-1)
+    t = array(target).reshape(-1)
     n, c = x.shape
     onehot = np.zeros((n, c), dtype=bool)
     onehot[np.arange(n), t] = True
@@ -264,7 +265,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     if p == 2:
         m = m * m
     if weight is not None:
-        m = m * const(weight._data[t].reshape(n, 1), x) if not weight.requires_grad else m * weight[wrap(t)].reshape(n, 1)
+        m = m * const(array(weight)[t].reshape(n, 1), x) if not weight.requires_grad else m * weight[wrap(t)].reshape(n, 1)
     loss = (m * const(~onehot, x)).sum(1) / c
     if squeeze:
         loss = loss.reshape(())
@@ -360,7 +361,7 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
         else:
             raise ValueError("var is of incorrect size")
     check_reduction(reduction)
-    if np.any(var._data < 0):
+    if np.any(array(var) < 0):
         raise ValueError("var has negative entry/entries")
     # clamp without letting the clamp stop the gradient, as PyTorch does
     with grad_mode.no_grad():
@@ -380,9 +381,9 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     lp = log_probs.unsqueeze(1) if unbatched else log_probs
 
     def as_array(x):
-        return np.asarray(x._data if isinstance(x, Tensor) else x, dtype=np.int64).reshape(-1)
+        return np.asarray(array(x) if isinstance(x, Tensor) else x, dtype=np.int64).reshape(-1)
     in_len, tgt_len = as_array(input_lengths), as_array(target_lengths)
-    tgt = targets._data.astype(np.int64)
+    tgt = array(targets).astype(np.int64)
     n = lp.shape[1]
     if tgt.ndim == 1 and not unbatched:  # concatenated targets
         offsets = np.concatenate([[0], np.cumsum(tgt_len)])

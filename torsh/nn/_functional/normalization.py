@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from ..._array_api import array, dtype_of
 from ..._ops.nn import norm as nn_norm
 from ...autograd import grad_mode
 from ._utils import const
@@ -26,7 +27,7 @@ def _affine(out, weight, bias, shape):
 def _update_running(running, batch_value, momentum):
     """running = (1 - momentum) * running + momentum * batch_value, in place without autograd."""
     with grad_mode.no_grad():
-        data = running._data
+        data = array(running)
         data *= (1 - momentum)
         data += momentum * batch_value.astype(data.dtype, copy=False)
         running._version_counter[0] += 1
@@ -51,10 +52,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     _check_eps(eps, training)
     if input.ndim < 2:
         raise ValueError(f"expected 2D or 3D input (got {input.ndim}D input)")
-    channels = input._data.shape[1]
+    channels = array(input).shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                     ("bias", bias)):
-        if t is not None and t._data.size != channels:
+        if t is not None and array(t).size != channels:
             raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
     if not training:  # eval normalises with the running statistics: both must be there (modules without them
         for name, t in (("running_mean", running_mean), ("running_var", running_var)):  # pass training=True)
@@ -80,8 +81,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             _update_running(running_mean, mean.reshape(-1), momentum)
             _update_running(running_var, var.reshape(-1) * n / max(n - 1, 1), momentum)
     else:
-        rstd = 1.0 / np.sqrt(running_var._data.astype(input._data.dtype) + eps)
-        out = (input - const(running_mean._data.reshape(shape), input)) * const(rstd.reshape(shape), input)
+        rstd = 1.0 / np.sqrt(array(running_var).astype(dtype_of(input)) + eps)
+        out = (input - const(array(running_mean).reshape(shape), input)) * const(rstd.reshape(shape), input)
     return _affine(out, weight, bias, shape)
 
 
@@ -96,8 +97,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
             _update_running(running_mean, mean.reshape(input.shape[:2]).mean(0), momentum)
             _update_running(running_var, (var.reshape(input.shape[:2]) * n / max(n - 1, 1)).mean(0), momentum)
     else:
-        rstd = 1.0 / np.sqrt(running_var._data.astype(input._data.dtype) + eps)
-        out = (input - const(running_mean._data.reshape(shape), input)) * const(rstd.reshape(shape), input)
+        rstd = 1.0 / np.sqrt(array(running_var).astype(dtype_of(input)) + eps)
+        out = (input - const(array(running_mean).reshape(shape), input)) * const(rstd.reshape(shape), input)
     return _affine(out, weight, bias, shape)
 
 
@@ -144,7 +145,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     dims = tuple(range(input.ndim - len(normalized_shape), input.ndim))
     if eps is None:
-        eps = float(np.finfo(input._data.dtype).eps)
+        eps = float(np.finfo(dtype_of(input)).eps)
     out = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
     if weight is not None:
         out = out * weight

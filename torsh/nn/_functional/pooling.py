@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from ..._array_api import array, dtype_of
 from ... import _random
 from ..._ops.nn import conv as nn_conv, pool as nn_pool
 from ..._ops._helpers import dtype_name
@@ -147,7 +148,7 @@ _NODE = {1: "MaxPool1DWithIndicesBackward0", 2: "MaxPool2DWithIndicesBackward0",
 def _check_max_dtype(kernel, input, kinds):
     """PyTorch's dispatch error for a dtype its max-pooling kernel lacks (after the geometry checks, as there);
     ``kinds``: the NumPy dtype kinds refused (b bool, c complex, iu integers)."""
-    if input._data.dtype.kind in kinds:
+    if dtype_of(input).kind in kinds:
         raise NotImplementedError(f'"{kernel}" not implemented for \'{dtype_name(input.dtype)}\'')
 
 
@@ -169,7 +170,7 @@ def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, retu
         _check_max_dtype("max_pool1d_impl", input, "bciu")
     else:
         _check_max_dtype("max_pool2d" if nd == 1 else name, input, "bc")
-    data = x._data
+    data = array(x)
     if data.dtype.name == "bfloat16":  # NumPy compares bfloat16 through float32: the same maxima and indices
         data = data.astype(np.float32)
     idx = nn_pool.max_pool_indices(data, kernel, stride, padding, dilation, ceil_mode)
@@ -263,10 +264,10 @@ def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_
         kernel, stride, padding, sp, outs = (1,) + kernel, (1,) + stride, (0,) + padding, (1,) + sp, [1] + outs
     geom = sp + tuple(outs) + kernel + stride + padding
     if x.dtype.is_floating_point:
-        scale = (1.0 / div).reshape(-1).astype(x._data.dtype)
+        scale = (1.0 / div).reshape(-1).astype(dtype_of(x))
         out = nn_pool.avg_pool2d_window(x, scale, geom)
     else:  # integer inputs: PyTorch sums in the input dtype and divides truncating toward zero
-        summed = nn_pool.avg_pool2d_window(x, np.ones(div.size, dtype=x._data.dtype), geom)._data
+        summed = array(nn_pool.avg_pool2d_window(x, np.ones(div.size, dtype=dtype_of(x)), geom))
         d = div.reshape(summed.shape[-2:]).astype(summed.dtype)
         out = wrap((np.sign(summed) * np.sign(d) * (np.abs(summed) // np.abs(d))).astype(summed.dtype))
     if nd == 1:
@@ -382,7 +383,7 @@ def _adaptive_max(nd, input, output_size, return_indices):
     _check_max_dtype("adaptive_max_pool3d_cpu" if nd == 3 else "adaptive_max_pool2d", input, "bciu")
     x, unbatched = _batched(f"adaptive_max_pool{nd}d", input, nd)
     sp = tuple(x.shape[2:])
-    data = x._data
+    data = array(x)
     bounds = [_adaptive_bounds(L, o) for L, o in zip(sp, outs)]
     idx = np.zeros(x.shape[:2] + outs, dtype=np.int64)
     for pos in np.ndindex(*outs) if data.size else ():  # one vectorised argmax per output position (sizes are small)
@@ -444,7 +445,7 @@ def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
 
 def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
     x, unbatched = _batched(f"max_unpool{nd}d", input, nd)
-    idx = indices._data if not unbatched else indices._data[None]
+    idx = array(indices) if not unbatched else array(indices)[None]
     kernel = ntuple(kernel_size, nd)
     stride = kernel if stride is None else ntuple(stride, nd)
     padding = ntuple(padding, nd)
@@ -500,10 +501,10 @@ def _fractional(nd, input, kernel_size, output_size, output_ratio, return_indice
     outs = ntuple(output_size, nd)
     n, c = x.shape[:2]
     if _random_samples is None:
-        samples = _random.rng().random((n, c, nd)).astype(x._data.dtype)
+        samples = _random.rng().random((n, c, nd)).astype(dtype_of(x))
     else:
-        samples = _random_samples._data.reshape(n, c, nd)
-    data = x._data
+        samples = array(_random_samples).reshape(n, c, nd)
+    data = array(x)
     # windows gathered with broadcast index arrays: (N, C, o1, k1, o2, k2, ...)
     index = [np.arange(n).reshape((n,) + (1,) * (2 * nd + 1)), np.arange(c).reshape((1, c) + (1,) * (2 * nd))]
     for d in range(nd):

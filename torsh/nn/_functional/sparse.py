@@ -1,6 +1,7 @@
 """embedding, embedding_bag and one_hot."""
 import numpy as np
 
+from ..._array_api import array, dtype_of
 from ..._ops.nn import embedding as nn_embedding
 from ..._tensor import wrap
 from ...autograd import grad_mode
@@ -20,7 +21,7 @@ def _check_indices(idx, num):
 def _renorm_(weight, idx, max_norm, norm_type):
     """Rescale in place (outside autograd) the looked-up rows whose norm exceeds max_norm."""
     rows = np.unique(idx.reshape(-1))
-    data = weight._data
+    data = array(weight)
     norms = np.linalg.norm(data[rows].astype(np.float64), ord=norm_type, axis=1)
     scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
     with grad_mode.no_grad():
@@ -39,7 +40,7 @@ def _normalize_padding_idx(padding_idx, num_embeddings, name="Padding_idx"):
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
               sparse=False):
-    idx = input._data
+    idx = array(input)
     num = weight.shape[0]
     padding_idx = _normalize_padding_idx(padding_idx, num)
     _check_indices(idx, num)
@@ -67,7 +68,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         if offsets is None:
             raise ValueError("offsets has to be a 1D Tensor but got None")
         flat = input
-        starts = offsets._data.astype(np.int64)
+        starts = array(offsets).astype(np.int64)
         if include_last_offset:
             starts = starts[:-1]
         psw = per_sample_weights
@@ -80,13 +81,13 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     rows = embedding(flat, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq)
     n = flat.shape[0]
     ends = np.append(starts[1:], n) if len(starts) else starts
-    idx = flat._data.astype(np.int64)
+    idx = array(flat).astype(np.int64)
     keep = np.ones(n, dtype=bool) if padding_idx is None else idx != (padding_idx % weight.shape[0])
     bag_of = np.repeat(np.arange(len(starts)), ends - starts)
     if psw is not None:
         rows = rows * psw.unsqueeze(1)
     if mode in ("sum", "mean"):
-        member = np.zeros((len(starts), n), dtype=weight._data.dtype)
+        member = np.zeros((len(starts), n), dtype=dtype_of(weight))
         member[bag_of[keep[:len(bag_of)]], np.arange(n)[keep[:len(bag_of)]]] = 1.0
         if mode == "mean":
             counts = member.sum(1, keepdims=True)
@@ -103,7 +104,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
 
 
 def one_hot(tensor, num_classes=-1):
-    idx = tensor._data
+    idx = array(tensor)
     if idx.dtype.kind not in "iu":
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     if num_classes == -1:

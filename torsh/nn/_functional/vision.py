@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 
+from ..._array_api import array, dtype_of
 from ..._ops.nn import pad as nn_pad
 from ..._ops._helpers import dtype_name
 from ._utils import const
@@ -210,7 +211,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 def _check_resize_dtype(input, kind, nd):
     """PyTorch's resize kernels exist for floating types, and for uint8 except 1-d linear; its error names the
     index-weights helper (4-d inputs name their channels-last kernel there, same exception type)."""
-    dt = input._data.dtype
+    dt = dtype_of(input)
     if dt.kind == "f" or dt.name == "bfloat16" or (dt.kind == "u" and not (kind == "linear" and nd == 1)):
         return
     helper = {"nearest-exact": "nearest"}.get(kind, kind)
@@ -348,10 +349,10 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         vals = nn_pool.take_spatial(input, np.broadcast_to(idx[:, None], out_shape).copy(), "GridSampler2DBackward0")
         return vals, inside
     if mode == "nearest":
-        xi, yi = np.rint(ix._data).astype(np.int64), np.rint(iy._data).astype(np.int64)
+        xi, yi = np.rint(array(ix)).astype(np.int64), np.rint(array(iy)).astype(np.int64)
         vals, inside = sample(xi, yi)
         return vals * const(inside[:, None], input)
-    x0, y0 = np.floor(ix._data).astype(np.int64), np.floor(iy._data).astype(np.int64)
+    x0, y0 = np.floor(array(ix)).astype(np.int64), np.floor(array(iy)).astype(np.int64)
     wx1 = ix - const(x0, ix)
     wy1 = iy - const(y0, iy)
     wx0, wy0 = 1 - wx1, 1 - wy1
