@@ -12,13 +12,14 @@ ROOT = pathlib.Path(__file__).resolve().parents[1] / "torsh"
 LAYERS = {
     "kernels": ("torsh._kernels", "torsh.backend"),
     "core": ("torsh._tensor", "torsh._tensor_str", "torsh._dtype", "torsh.autograd", "torsh._random",
-             "torsh._type_info", "torsh._memory_api", "torsh._layouts", "torsh._array_api"),
+             "torsh._type_info", "torsh._memory_api", "torsh._layouts", "torsh._array_api", "torsh.return_types"),
     "ops": ("torsh._ops", "torsh.linalg", "torsh.fft", "torsh.special", "torsh._toplevel"),
     "library": ("torsh._settings", "torsh._nn_toplevel", "torsh.jit",
                 "torsh.nn", "torsh.optim", "torsh.utils", "torsh.serialization", "torsh._weights_only_unpickler",
                 "torsh.distributions", "torsh.amp", "torsh.signal", "torsh.multiprocessing", "torsh.testing",
-                "torsh.hub", "torsh.cpu", "torsh.cuda", "torsh.accelerator", "torsh.masked"),
-    "tools": ("torsh.profiler", "torsh._compile", "torsh.func", "torsh.viz", "torsh.backends", "torsh.demo",
+                "torsh.hub", "torsh.cpu", "torsh.cuda", "torsh.accelerator", "torsh.masked", "torsh.mps", "torsh.xpu"),
+    "tools": ("torsh.profiler", "torsh._compile", "torsh.compiler", "torsh._dynamo", "torsh.func", "torsh.viz",
+              "torsh.backends", "torsh.demo",
               "torsh.onnx"),
 }
 ORDER = list(LAYERS)

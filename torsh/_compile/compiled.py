@@ -16,6 +16,7 @@ from .._tensor import Tensor, wrap
 from ..autograd import grad_mode
 from ..autograd.graph import Node, needs_grad, record
 from ..backend import dispatch, events
+from ..nn import Module
 from .expr import Const, count_ops, gradients
 from . import pythran_backend
 from .numexpr_backend import NumexprProgram, evaluate_with_torsh
@@ -191,6 +192,36 @@ class CompiledFunction:
         return result
 
 
+class OptimizedModule(Module):
+    """What ``torsh.compile(module)`` returns, as PyTorch's: an ``nn.Module`` holding the original as
+    ``_orig_mod`` (so ``state_dict`` keys gain the ``_orig_mod.`` prefix, and ``train()``/``eval()``/
+    ``parameters()`` reach it), with the original's other attributes read through.
+
+    The forward runs the module eagerly: a module's forward reads its parameters, tensors from outside the
+    traced arguments, which the elementwise fusion never fuses, and tracing it would run its side effects
+    (BatchNorm statistics, dropout draws) twice."""
+
+    def __init__(self, mod):
+        super().__init__()
+        self._orig_mod = mod
+
+    def forward(self, *args, **kwargs):
+        return self._orig_mod(*args, **kwargs)
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.__dict__["_modules"]["_orig_mod"], name)
+
+    def explain(self, *args):
+        return "runs eagerly: a module's forward reads its parameters (tensors captured from outside)"
+
+
+# PyTorch's backend names: its default compiler maps to torsh's default fusion; the eager ones fuse nothing
+_BACKEND_ALIASES = {"inductor": "numexpr", "eager": "eager", "aot_eager": "eager", "cudagraphs": "eager"}
+
+
 def compile(model=None, *, fullgraph=False, dynamic=None, backend="numexpr", mode=None, options=None,
             disable=False):
     """torch.compile for elementwise code: fuses a function's chain of elementwise ops into one
@@ -208,6 +239,14 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="numexpr", mod
                                   options=options, disable=disable)
     if disable:
         return model
-    if backend not in ("numexpr", "pythran"):
-        raise RuntimeError(f"torsh.compile: unknown backend '{backend}' (available: 'numexpr', 'pythran')")
+    if callable(backend):  # a custom backend wants an FX graph, which torsh does not capture: run eagerly
+        backend = "eager"
+    backend = _BACKEND_ALIASES.get(backend, backend)
+    if backend not in ("numexpr", "pythran", "eager"):
+        raise RuntimeError(f"torsh.compile: unknown backend '{backend}' (available: 'numexpr', 'pythran', "
+                           f"'inductor' (numexpr), 'eager', 'aot_eager')")
+    if isinstance(model, Module):
+        return OptimizedModule(model)
+    if backend == "eager":
+        return functools.wraps(model)(lambda *args, **kwargs: model(*args, **kwargs))
     return CompiledFunction(model, backend=backend)
