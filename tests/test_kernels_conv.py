@@ -9,7 +9,7 @@ import torch
 
 import torsh
 import torsh.nn.functional as F
-from torsh._ops.nn import conv as nn_conv
+from torsh._ops.nn import conv as nn_conv, pool as nn_pool
 from torsh.backend import dispatch, kernels
 from helpers import VARIANTS, forced_variant
 
@@ -30,6 +30,13 @@ def im2col_only(monkeypatch):
     """Keep every convolution on im2col + GEMMs, whose kernels these tests are about (the direct
     kernels that small float32 convolutions take have theirs in test_conv_direct.py)."""
     monkeypatch.setattr(nn_conv, "DIRECT_MAX_TAPS", 0)
+
+
+@pytest.fixture(autouse=True)
+def conv_family_pooling(monkeypatch):
+    """Keep float32 max pooling on this family's kernels too (conv_direct's, which it takes otherwise, have
+    theirs in test_perf_cnn.py)."""
+    monkeypatch.setattr(nn_pool, "_direct_pool_fits", lambda *arrays: False)
 
 
 @pytest.fixture(params=["sample-major", "channel-major"])

@@ -12,7 +12,7 @@ import torsh
 import torsh.nn.functional as F
 from torsh.backend import dispatch
 
-from helpers import assert_close, check_same_error, torch_ref as torch
+from helpers import VARIANTS, assert_close, check_same_error, forced_variant, torch_ref as torch
 
 ISAS = ["", "_avx2"]
 
@@ -124,6 +124,27 @@ def test_max_pool2d_float32_forward_and_backward_equal_torch(shape):
     for a, b in zip(got, want):
         assert_close(a, b, rtol=0, atol=0)
     assert got[0].grad_fn.name() == want[0].grad_fn.name() == "MaxPool2DWithIndicesBackward0"
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)])
+def test_max_pool2d_float32_each_variant_equals_torch(variant, kwargs):
+    """conv_direct's kernels (one thread, OpenMP) and their NumPy fallback, with records saying which ran."""
+    x = np.random.default_rng(7).standard_normal((3, 4, 11, 12)).astype(np.float32)
+    x[0, 0, 0, :3] = np.nan
+    results = []
+    with forced_variant(("max_pool2d_direct", "max_pool2d_direct_backward"), variant) as recorded:
+        with dispatch.record() as records:
+            for lib in (torsh, torch):
+                t = lib.from_numpy(x.copy()).requires_grad_()
+                out, idx = lib.nn.functional.max_pool2d(t, return_indices=True, **kwargs)
+                out.backward(lib.ones_like(out))
+                results.append((out, idx, t.grad))
+    for a, b in zip(*results):
+        assert_close(a, b, rtol=0, atol=0)
+    assert {r.variant for r in records if r.op.startswith("max_pool2d_direct")} == {recorded}
+    assert {r.op for r in records if r.op.startswith("max_pool2d")} == {"max_pool2d_direct",
+                                                                         "max_pool2d_direct_backward"}
 
 
 def test_max_pool2d_double_backward_and_float64_gradcheck():

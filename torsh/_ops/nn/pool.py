@@ -15,6 +15,8 @@ Every array function here has a NumPy variant and a compiled one in the ``conv``
 planes; anything else (other dtypes, non-contiguous, 1-D/3-D windows) runs the NumPy code,
 except that average pooling copies a strided float operand for its kernels (one pass, against
 the NumPy variant's KH*KW passes; gradients of sum() arrive as stride-0 views).
+float32 2-D max pooling takes the C++ family ``conv_direct`` instead (ops ``max_pool2d_direct``: maxima and
+indices in one branch-free pass, no gather after it; ``max_pool2d_direct_backward``: the scatter).
 The ops' graphs are the same whichever variant runs, so create_graph keeps working.
 """
 import numpy as np
@@ -58,6 +60,15 @@ def _take_spatial_numpy(x, idx):
 
 
 def scatter_spatial_np(g, idx, in_spatial):
+    if _direct_pool_fits(g, idx) and g.shape == idx.shape:
+        def direct(parallel):
+            n, c = g.shape[:2]
+            out = np.empty((n, c) + tuple(in_spatial), dtype=np.float32)
+            kernels.get("conv_direct").max_pool2d_backward(g, idx, out, n * c, int(np.prod(in_spatial)),
+                                                           int(np.prod(g.shape[2:])), _parallel_planes(parallel, n * c))
+            return out
+        return dispatch.call("max_pool2d_direct_backward", g.size, g.dtype, True, direct,
+                             lambda: _scatter_spatial_numpy(g, idx, in_spatial))
     if g.size and g.dtype in dispatch._COMPILED_DTYPES and idx.dtype == np.int64:
         def compiled(parallel):
             out = np.empty(g.shape[:2] + tuple(in_spatial), dtype=g.dtype)
@@ -112,9 +123,18 @@ class ScatterSpatialBackward(Node):
         self.idx = None
 
 
-def take_spatial(x, idx, node_name="MaxPool2DWithIndicesBackward0"):
-    """x gathered at flat spatial indices ``idx`` (an int64 ndarray of shape (N, C, *out))."""
-    result = wrap(take_spatial_np(x._data, idx))
+def _direct_pool_fits(values, idx=None):
+    """Whether conv_direct's float32 pooling kernels take these arrays: float32 values (and int64 indices),
+    C-contiguous, non-empty."""
+    arrays = (values,) if idx is None else (values, idx)
+    return (values.dtype == np.float32 and (idx is None or idx.dtype == np.int64)
+            and all(a.size and a.flags.c_contiguous for a in arrays) and kernels.get("conv_direct") is not None)
+
+
+def take_spatial(x, idx, node_name="MaxPool2DWithIndicesBackward0", values=None):
+    """x gathered at flat spatial indices ``idx`` (an int64 ndarray of shape (N, C, *out)); ``values``: that
+    gather when the caller already has it (max pooling's kernel writes maxima and indices together)."""
+    result = wrap(take_spatial_np(x._data, idx) if values is None else values)
     if needs_grad(x):
         node = TakeSpatialBackward(node_name)
         node.idx, node.in_spatial = idx, tuple(x.shape[2:])
@@ -137,6 +157,30 @@ def pool_out_size(size, k, s, p, d, ceil_mode):
     if ceil_mode and (out - 1) * s >= size + p:  # the last window must start inside the input or left padding
         out -= 1
     return out
+
+
+def max_pool2d_direct(x, kernel, stride, padding, dilation, ceil_mode):
+    """(maxima, flat spatial indices) of 2-D max pooling of a float32 (N, C, H, W) array in one pass of
+    conv_direct's kernel, or None where it does not run (other dtypes, layouts, empty)."""
+    if len(kernel) != 2 or not _direct_pool_fits(x):
+        return None
+    n, c, h, w = x.shape
+    outs = tuple(pool_out_size(L, k, s, p, d, ceil_mode) for L, k, s, p, d in zip((h, w), kernel, stride, padding,
+                                                                                    dilation))
+    if n * c * outs[0] * outs[1] == 0:
+        return None
+
+    def direct(parallel):
+        out = np.empty((n, c) + outs, dtype=np.float32)
+        idx = np.empty((n, c) + outs, dtype=np.int64)
+        kernels.get("conv_direct").max_pool2d(x, out, idx, n * c, h, w, *outs, *kernel, *stride, *padding, *dilation,
+                                              _parallel_planes(parallel, n * c))
+        return out, idx
+
+    def numpy_variant():
+        idx = max_pool_indices_np(x, kernel, stride, padding, dilation, outs)
+        return _take_spatial_numpy(x, idx), idx
+    return dispatch.call("max_pool2d_direct", x.size, x.dtype, True, direct, numpy_variant)
 
 
 def max_pool_indices(x, kernel, stride, padding, dilation, ceil_mode):

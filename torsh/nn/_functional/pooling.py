@@ -171,10 +171,16 @@ def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, retu
     else:
         _check_max_dtype("max_pool2d" if nd == 1 else name, input, "bc")
     data = array(x)
-    if data.dtype.name == "bfloat16":  # NumPy compares bfloat16 through float32: the same maxima and indices
-        data = data.astype(np.float32)
-    idx = nn_pool.max_pool_indices(data, kernel, stride, padding, dilation, ceil_mode)
-    out = nn_pool.take_spatial(x, idx, _NODE[nd])
+    # float32: maxima and indices in one kernel pass, the node made around them (no second gather)
+    fused = nn_pool.max_pool2d_direct(data, kernel, stride, padding, dilation, ceil_mode)
+    if fused is not None:
+        values, idx = fused
+        out = nn_pool.take_spatial(x, idx, _NODE[nd], values=values)
+    else:
+        if data.dtype.name == "bfloat16":  # NumPy compares bfloat16 through float32: the same maxima and indices
+            data = data.astype(np.float32)
+        idx = nn_pool.max_pool_indices(data, kernel, stride, padding, dilation, ceil_mode)
+        out = nn_pool.take_spatial(x, idx, _NODE[nd])
     if nd == 1:
         out, idx = out.squeeze(-2), idx[..., 0, :]
     if unbatched:
