@@ -210,7 +210,8 @@ def test_memory_view_widget_and_static_frame():
     paths = re.findall(r"class='torsh-memory-row' data-path='([^']*)'", page)
     assert paths[:3] == ["", "0", "0.layers"] and len(paths) == 1 + 4 * 7
     assert page.count("class='torsh-checkpoint-advice'") == 3
-    for label in ("forward activations", "backward gradients", "resident parameters", "optimizer optimizer state"):
+    for label in ("forward activations", "backward gradients", "backward temporaries", "parameters",
+                  "optimizer state"):
         assert label in page and label in text
     assert "recompute 2 (Block_2) with torsh.utils.checkpoint" in text
     own = view.rows()

@@ -144,7 +144,9 @@ def tree_text(tree):
 # -- memory by module x phase x category -----------------------------------------------------------
 CATEGORY_COLORS = {"activations": "#e45756", "temporaries": "#bab0ac", "gradients": "#f58518",
                    "parameters": "#4c78a8", "optimizer_state": "#54a24b"}
-_CELL_LABELS = {cell: f"{cell[0]} {cell[1].replace('_', ' ')}" for cell in MEMORY_CELLS}
+# "forward activations", ...; the resident and optimizer cells are named by their category alone
+_CELL_LABELS = {cell: (f"{cell[0]} " if cell[0] in ("forward", "backward") else "") + cell[1].replace("_", " ")
+                for cell in MEMORY_CELLS}
 
 
 class ModuleMemoryView(widgets.VBox):
