@@ -1,15 +1,12 @@
 """Scans along a dim: cumsum, cumprod, cummax, cummin, logcumsumexp (NumPy ``accumulate``)."""
-import collections
 
 import numpy as np
 
-from ... import _dtype
+from ... import _dtype, return_types
 from ..._tensor import wrap
 from ...autograd.graph import Node, needs_grad, record
 from .._helpers import cast_for_integer_accumulation, check_dtype_support, dtype_name, normalize_dim
 from ..registry import register
-
-values_indices = collections.namedtuple("return_types", ["values", "indices"])
 
 
 def _scan_dtype(input, dtype):
@@ -126,7 +123,7 @@ def _cum_extremum(name, ufunc, input, dim):
         node.dim, node.shape = d, data.shape
         record(node, (input,), (values_t,))
         node.save_for_backward(indices_t)
-    return values_indices(values_t, indices_t)
+    return getattr(return_types, name)(values_t, indices_t)
 
 
 def cummax(input, dim):

@@ -4,19 +4,14 @@ quantile, nanquantile), unique, unique_consecutive, bincount, histc, histogram, 
 Indices come from NumPy's stable argsort; values are ``gather``-ed from the input so they carry
 autograd (the gradient goes to the selected positions, as PyTorch's backward does).
 """
-import collections
 
 import numpy as np
 
-from ... import _dtype
+from ... import _dtype, return_types
 from ..._tensor import wrap
 from .._helpers import check_dtype_support, dtype_name, normalize_dim
 from .indexing.gather_scatter import gather
 from ..registry import register
-
-values_indices = collections.namedtuple("return_types", ["values", "indices"])
-min_max = collections.namedtuple("aminmax", ["min", "max"])
-hist_edges = collections.namedtuple("histogram", ["hist", "bin_edges"])
 
 
 def _argsort(data, d, descending):
@@ -31,12 +26,12 @@ def _argsort(data, d, descending):
 def _select(input, d, idx, keepdim=True):
     """(values gathered from input, indices) for int64 index array ``idx`` along ``d``."""
     if input._data.ndim == 0:
-        return values_indices(input.clone(), wrap(np.zeros((), np.int64)))
+        return input.clone(), wrap(np.zeros((), np.int64))
     index = wrap(np.ascontiguousarray(idx, dtype=np.int64))
     values = gather(input, d, index)
     if not keepdim:
         values, index = values.squeeze(d), index.squeeze(d)
-    return values_indices(values, index)
+    return values, index
 
 
 def sort(input, dim=-1, descending=False, stable=False, *, out=None):
@@ -44,8 +39,8 @@ def sort(input, dim=-1, descending=False, stable=False, *, out=None):
         dim, descending = -1, dim
     d = normalize_dim(dim, input._data.ndim)
     if input._data.ndim == 0:
-        return _select(input, 0, None)
-    return _select(input, d, _argsort(input._data, d, descending))
+        return return_types.sort(*_select(input, 0, None))
+    return return_types.sort(*_select(input, d, _argsort(input._data, d, descending)))
 register(sort, out="copy")
 
 
@@ -74,10 +69,10 @@ def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
     if not 0 <= k <= n:
         raise RuntimeError("selected index k out of range")
     if data.ndim == 0:
-        return _select(input, 0, None)
+        return return_types.topk(*_select(input, 0, None))
     order = _argsort(data, d, descending=largest)
     idx = np.take(order, np.arange(k), axis=d)
-    return _select(input, d, idx)
+    return return_types.topk(*_select(input, d, idx))
 register(topk, out="copy")
 
 
@@ -100,7 +95,7 @@ def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
     n = data.shape[d] if data.ndim else 1
     if not 1 <= k <= n:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
-    return _kth(input, dim, keepdim, lambda data, order, d: np.full(_one(data.shape, d), k - 1, np.int64))
+    return return_types.kthvalue(*_kth(input, dim, keepdim, lambda data, order, d: np.full(_one(data.shape, d), k - 1, np.int64)))
 register(kthvalue, out="copy")
 
 
@@ -126,11 +121,11 @@ def _median(name, input, dim, keepdim, ignore_nan):
     if dim is None:
         if input._data.size == 0:
             return wrap(np.asarray(np.nan, dtype=input._data.dtype))
-        return _kth(input.reshape(-1), 0, False, _median_pos(ignore_nan)).values
+        return _kth(input.reshape(-1), 0, False, _median_pos(ignore_nan))[0]
     d = normalize_dim(dim, input._data.ndim)
     if input._data.ndim and input._data.shape[d] == 0:
         raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
-    return _kth(input, dim, keepdim, _median_pos(ignore_nan))
+    return getattr(return_types, name)(*_kth(input, dim, keepdim, _median_pos(ignore_nan)))
 
 
 def median(input, dim=None, keepdim=False, *, out=None):
@@ -148,7 +143,7 @@ def mode(input, dim=-1, keepdim=False, *, out=None):
     data = input._data
     d = normalize_dim(dim, data.ndim)
     if data.ndim == 0:
-        return _select(input, 0, None)
+        return return_types.mode(*_select(input, 0, None))
     moved = np.moveaxis(data, d, -1)
     n = moved.shape[-1]
     order = np.argsort(moved, axis=-1, kind="stable")  # equal values keep their original order
@@ -163,15 +158,15 @@ def mode(input, dim=-1, keepdim=False, *, out=None):
     best = np.argmax(run_end - run_start, axis=-1)[..., None]  # first longest run: the smallest such value
     idx = np.take_along_axis(order, np.take_along_axis(run_end, best, axis=-1), axis=-1)  # its last index
     idx = np.moveaxis(idx, -1, d)
-    return _select(input, d, idx, keepdim)
+    return return_types.mode(*_select(input, d, idx, keepdim))
 register(mode, out="copy")
 
 
 def aminmax(input, *, dim=None, keepdim=False):
     if dim is None:
-        return min_max(input.amin(), input.amax()) if not keepdim else min_max(
+        return return_types.aminmax(input.amin(), input.amax()) if not keepdim else return_types.aminmax(
             input.amin(tuple(range(input.ndim)), True), input.amax(tuple(range(input.ndim)), True))
-    return min_max(input.amin(dim, keepdim), input.amax(dim, keepdim))
+    return return_types.aminmax(input.amin(dim, keepdim), input.amax(dim, keepdim))
 register(aminmax)
 
 
@@ -348,7 +343,7 @@ def histogram(input, bins, *, range=None, weight=None, density=False, out=None):
     if range is None and not hasattr(bins, "_data") and data.size:
         range = (float(data.min()), float(data.max()))
     hist, edges = np.histogram(data, bins=b, range=range, weights=w, density=density)
-    return hist_edges(wrap(hist.astype(data.dtype)), wrap(edges.astype(data.dtype)))
+    return return_types.histogram(wrap(hist.astype(data.dtype)), wrap(edges.astype(data.dtype)))
 register(histogram, out="copy")
 
 

@@ -4,12 +4,11 @@ Forward on scipy.special (float64 inside, result in the promoted dtype). As in P
 the polynomials record no graph (their results never require grad); zeta and gammainc/gammaincc are
 differentiable in their second argument only and raise PyTorch's "not implemented" error for the first.
 """
-import collections
 
 import numpy as np
 import scipy.special as sps
 
-from ... import _dtype
+from ... import _dtype, return_types
 from ..._tensor import wrap
 from ...autograd.graph import Node, needs_grad, record
 from .. import registry
@@ -175,6 +174,7 @@ def zeta(input, other, *, out=None):
         _float_result_dtype("zeta", input, other)  # float32/float64 kernels only
         _check_broadcast(input, other)
     return _zeta(input, other, out=out)
+registry.register(zeta, namespace="torsh.special", method=False)
 
 
 def _check_broadcast(a, b):
@@ -193,11 +193,13 @@ def _incomplete_gamma(op, kernel, input, other, out):
 def gammainc(input, other, *, out=None):
     """The regularised lower incomplete gamma function P(a, x)."""
     return _incomplete_gamma("special_gammainc", "igamma", input, other, out)
+registry.register(gammainc, namespace="torsh.special", method=False)
 
 
 def gammaincc(input, other, *, out=None):
     """The regularised upper incomplete gamma function Q(a, x) = 1 - P(a, x)."""
     return _incomplete_gamma("special_gammaincc", "igammac", input, other, out)
+registry.register(gammaincc, namespace="torsh.special", method=False)
 
 
 def igamma(input, other, *, out=None):
@@ -211,7 +213,6 @@ def igammac(input, other, *, out=None):
 
 
 # -- frexp ------------------------------------------------------------------------------------------------
-_Frexp = collections.namedtuple("frexp", ["mantissa", "exponent"])
 
 
 class FrexpBackward0(Node):
@@ -233,8 +234,8 @@ def frexp(input, *, out=None):
         record(node, (input,), (m,))
         node.save_for_backward(e)
     if out is not None:
-        return _Frexp(_out(m, out[0]), _out(e, out[1]))
-    return _Frexp(m, e)
+        return return_types.frexp(_out(m, out[0]), _out(e, out[1]))
+    return return_types.frexp(m, e)
 
 
 registry.register(igamma, inplace=True)
@@ -242,8 +243,8 @@ registry.register(igammac, inplace=True)
 registry.register(frexp)
 
 for _name, _fn in _BESSEL.items():
-    globals()[_name] = _bessel_op(_name, _fn)
+    globals()[_name] = registry.register(_bessel_op(_name, _fn), namespace="torsh.special", method=False)
 for _name, _fn in _POLYNOMIALS.items():
-    globals()[_name] = _polynomial_op(_name, _fn)
+    globals()[_name] = registry.register(_polynomial_op(_name, _fn), namespace="torsh.special", method=False)
 
 __all__ = list(_BESSEL) + list(_POLYNOMIALS) + ["zeta", "gammainc", "gammaincc"]

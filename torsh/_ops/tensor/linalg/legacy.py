@@ -11,6 +11,7 @@ import collections
 import numpy as np
 import scipy.linalg.lapack as lapack
 
+from .... import return_types
 from ...._tensor import Tensor, wrap
 from ....autograd.graph import Node, needs_grad, record
 from ... import registry
@@ -23,11 +24,6 @@ from .core import svd as linalg_svd, svdvals, vector_norm
 from ..elementwise.arithmetic import _out, where
 
 _LuWithInfo = collections.namedtuple("_lu_with_info", ["LU", "pivots", "info"])
-_LuUnpack = collections.namedtuple("lu_unpack", ["P", "L", "U"])
-_Qr = collections.namedtuple("qr", ["Q", "R"])
-_Svd = collections.namedtuple("svd", ["U", "S", "V"])
-_Geqrf = collections.namedtuple("geqrf", ["a", "tau"])
-_TriangularSolve = collections.namedtuple("triangular_solve", ["solution", "cloned_coefficient"])
 
 
 def _into(result, out):
@@ -78,7 +74,7 @@ def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True, *, out=N
     L, U = empty, empty
     if unpack_data:
         L, U = _unit_lower(LU_data), LU_data[..., :k, :].triu()
-    return _into(_LuUnpack(P, L, U), out)
+    return _into(return_types.lu_unpack(P, L, U), out)
 
 
 def lu_solve(b, LU_data, LU_pivots, *, out=None):
@@ -89,7 +85,7 @@ def lu_solve(b, LU_data, LU_pivots, *, out=None):
 # -- QR, SVD ----------------------------------------------------------------------------------------
 def qr(input, some=True, *, out=None):
     Q, R = linalg_qr(input, "reduced" if some else "complete")
-    return _into(_Qr(Q, R), out)
+    return _into(return_types.qr(Q, R), out)
 
 
 def svd(input, some=True, compute_uv=True, *, out=None):
@@ -101,9 +97,9 @@ def svd(input, some=True, compute_uv=True, *, out=None):
     if not compute_uv:
         S = svdvals(input)
         batch, (m, n) = input._data.shape[:-2], input._data.shape[-2:]
-        return _into(_Svd(zeros(*batch, m, m, dtype=input.dtype), S, zeros(*batch, n, n, dtype=input.dtype)), out)
+        return _into(return_types.svd(zeros(*batch, m, m, dtype=input.dtype), S, zeros(*batch, n, n, dtype=input.dtype)), out)
     U, S, Vh = linalg_svd(input, full_matrices=not some)
-    return _into(_Svd(U, S, Vh.mH), out)
+    return _into(return_types.svd(U, S, Vh.mH), out)
 
 
 # -- Cholesky ---------------------------------------------------------------------------------------
@@ -167,7 +163,7 @@ def triangular_solve(input, A, upper=True, transpose=False, unitriangular=False,
     coefficient = A.expand(*batch, *A._data.shape[-2:])
     matrix, lower_stored = (coefficient.mT, upper) if transpose else (coefficient, not upper)
     X = solve_triangular(matrix, b, upper=not lower_stored, unitriangular=unitriangular)
-    return _into(_TriangularSolve(X, coefficient.clone()), out)
+    return _into(return_types.triangular_solve(X, coefficient.clone()), out)
 
 
 # -- Householder: geqrf, orgqr, ormqr ----------------------------------------------------------------
@@ -195,7 +191,7 @@ def geqrf(input, *, out=None):
                np.zeros(batch + (min(m, n),), input._data.dtype))
     if needs_grad(input):
         record(GeqrfBackward0(), (input,), (a, tau))
-    return _into(_Geqrf(a, tau), out)
+    return _into(return_types.geqrf(a, tau), out)
 
 
 def orgqr(input, input2):

@@ -1,19 +1,16 @@
 """Reductions: sum, mean, prod, max/min (with indices), argmax/argmin, var/std, logsumexp, norm, all/any, and the
 NaN-ignoring ones (nansum, nanmean: composites of where + sum, so autograd comes from those)."""
-import collections
 import math
 
 import numpy as np
 
-from .... import _dtype
+from .... import _dtype, return_types
 from ...._tensor import wrap
 from ....autograd.graph import Node, backward_on_arrays, needs_grad, record
 from ....backend import dispatch
 from ..._helpers import cast_for_integer_accumulation, check_dtype_support, dtype_name, normalize_dim, normalize_dims
 from ..linalg.core import vector_norm
 from ...registry import register
-
-values_indices = collections.namedtuple("return_types", ["values", "indices"])
 
 
 def _expand_back(grad, dims, keepdim, shape):
@@ -252,7 +249,7 @@ def _extremum(name, np_fn, arg_fn, input, dim, keepdim):
         node.one_hot = one_hot
         record(node, (input,), (values_t,))
         indices_t._requires_grad = False
-    return values_indices(values_t, indices_t)
+    return getattr(return_types, name)(values_t, indices_t)
 
 
 def _nan_arg(np_arg, np_nanarg):

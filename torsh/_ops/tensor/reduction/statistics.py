@@ -3,13 +3,12 @@ cumulative_trapezoid, combinations, vander, unravel_index.
 
 The differentiable ones are compositions of torsh ops (so autograd and double backward follow), written
 as PyTorch's ATen composites are, so values, dtypes and empty-input behaviour match."""
-import collections
 import itertools
 import warnings
 
 import numpy as np
 
-from .... import _dtype
+from .... import _dtype, return_types
 from ...._tensor import wrap
 from .. import creation
 from ... import registry
@@ -90,7 +89,6 @@ def corrcoef(input):
 
 
 # -- histogramdd ----------------------------------------------------------------------------------
-_HistogramDD = collections.namedtuple("histogramdd", ["hist", "bin_edges"])
 
 
 def _outer_edges(sample, dims, range):
@@ -126,12 +124,12 @@ def histogramdd(input, bins, *, range=None, weight=None, density=False, out=None
     weights = None if weight is None else weight._data.reshape(-1)
     hist, _ = np.histogramdd(sample, bins=[e.astype(np.float64) for e in edges], weights=weights,
                              density=density)
-    result = _HistogramDD(wrap(hist.astype(np_dtype)), tuple(wrap(e) for e in edges))
+    result = return_types.histogramdd(wrap(hist.astype(np_dtype)), tuple(wrap(e) for e in edges))
     if out is not None:  # (hist, bin_edges) tensors to write into
         out[0].copy_(result.hist)
         for target, edge in zip(out[1], result.bin_edges):
             target.copy_(edge)
-        return _HistogramDD(out[0], tuple(out[1]))
+        return return_types.histogramdd(out[0], tuple(out[1]))
     return result
 
 
