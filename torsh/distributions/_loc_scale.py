@@ -5,6 +5,7 @@ import torsh
 from . import constraints
 from .transformed_distribution import TransformedDistribution
 from .transforms import AbsTransform
+from .utils import of_base_dist
 
 __all__ = []
 
@@ -38,14 +39,11 @@ class _Half(TransformedDistribution):
     support = constraints.nonnegative
     has_rsample = True
     _family = None
+    scale = of_base_dist("scale")
 
     def __init__(self, scale, validate_args=None):
         base_dist = self._family(0, scale, validate_args=False)
         super().__init__(base_dist, AbsTransform(), validate_args=validate_args)
-
-    @property
-    def scale(self):
-        return self.base_dist.scale
 
     @property
     def mode(self):

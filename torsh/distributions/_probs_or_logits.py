@@ -1,7 +1,7 @@
 """The parameterisation shared by Bernoulli-like and Categorical distributions: ``probs`` or
 ``logits``, exactly one given, the other computed lazily from it."""
 import torsh
-from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from .utils import broadcast_all, lazy_property, logits_to_probs, of_base_dist, probs_to_logits
 
 __all__ = []
 
@@ -96,15 +96,4 @@ class _OfCategorical:
 
 class _OfRelaxed:
     """Mixin of the relaxed distributions, transforms of a ``base_dist`` that holds the parameters."""
-
-    @property
-    def temperature(self):
-        return self.base_dist.temperature
-
-    @property
-    def logits(self):
-        return self.base_dist.logits
-
-    @property
-    def probs(self):
-        return self.base_dist.probs
+    temperature, logits, probs = of_base_dist("temperature"), of_base_dist("logits"), of_base_dist("probs")

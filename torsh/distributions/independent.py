@@ -1,7 +1,7 @@
 import torsh
 from . import constraints
 from .distribution import Distribution
-from .utils import _sum_rightmost
+from .utils import _sum_rightmost, of_base_dist
 
 __all__ = ["Independent"]
 
@@ -10,6 +10,8 @@ class Independent(Distribution):
     """Reinterprets the ``reinterpreted_batch_ndims`` rightmost batch dims of ``base_distribution`` as
     event dims (log_prob and entropy sum over them), e.g. a diagonal normal from a batch of Normals."""
     arg_constraints = {}
+    has_rsample = of_base_dist("has_rsample")
+    mean, mode, variance = of_base_dist("mean"), of_base_dist("mode"), of_base_dist("variance")
 
     def __init__(self, base_distribution, reinterpreted_batch_ndims, validate_args=None):
         if reinterpreted_batch_ndims > len(base_distribution.batch_shape):
@@ -31,10 +33,6 @@ class Independent(Distribution):
         return self._init_expanded(new, batch_shape)
 
     @property
-    def has_rsample(self):
-        return self.base_dist.has_rsample
-
-    @property
     def has_enumerate_support(self):
         return self.reinterpreted_batch_ndims == 0 and self.base_dist.has_enumerate_support
 
@@ -44,18 +42,6 @@ class Independent(Distribution):
         if self.reinterpreted_batch_ndims:
             result = constraints.independent(result, self.reinterpreted_batch_ndims)
         return result
-
-    @property
-    def mean(self):
-        return self.base_dist.mean
-
-    @property
-    def mode(self):
-        return self.base_dist.mode
-
-    @property
-    def variance(self):
-        return self.base_dist.variance
 
     def sample(self, sample_shape=torsh.Size()):
         return self.base_dist.sample(sample_shape)

@@ -6,15 +6,17 @@ from . import constraints
 from .gamma import Gamma
 from .transformed_distribution import TransformedDistribution
 from .transforms import PowerTransform
+from .utils import of_base_dist
 
 __all__ = ["InverseGamma"]
 
 
 class InverseGamma(TransformedDistribution):
     """Inverse-gamma distribution with shape ``concentration`` and scale ``rate``."""
-    arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
+    arg_constraints = Gamma.arg_constraints
     support = constraints.positive
     has_rsample = True
+    concentration, rate = of_base_dist("concentration"), of_base_dist("rate")
 
     def __init__(self, concentration, rate, validate_args=None):
         base_dist = Gamma(concentration, rate, validate_args=validate_args)
@@ -23,14 +25,6 @@ class InverseGamma(TransformedDistribution):
 
     def expand(self, batch_shape, _instance=None):
         return self._expand_as(InverseGamma, batch_shape, _instance)
-
-    @property
-    def concentration(self):
-        return self.base_dist.concentration
-
-    @property
-    def rate(self):
-        return self.base_dist.rate
 
     @property
     def mean(self):

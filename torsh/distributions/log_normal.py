@@ -2,29 +2,23 @@ from . import constraints
 from .normal import Normal
 from .transformed_distribution import TransformedDistribution
 from .transforms import ExpTransform
+from .utils import of_base_dist
 
 __all__ = ["LogNormal"]
 
 
 class LogNormal(TransformedDistribution):
     """exp(X) for X ~ Normal(loc, scale)."""
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    arg_constraints = Normal.arg_constraints
     support = constraints.positive
     has_rsample = True
+    loc, scale = of_base_dist("loc"), of_base_dist("scale")
 
     def __init__(self, loc, scale, validate_args=None):
         super().__init__(Normal(loc, scale, validate_args=validate_args), ExpTransform(), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
         return self._expand_as(LogNormal, batch_shape, _instance)
-
-    @property
-    def loc(self):
-        return self.base_dist.loc
-
-    @property
-    def scale(self):
-        return self.base_dist.scale
 
     @property
     def mean(self):

@@ -3,15 +3,18 @@ from . import constraints
 from .normal import Normal
 from .transformed_distribution import TransformedDistribution
 from .transforms import StickBreakingTransform
+from .utils import of_base_dist
 
 __all__ = ["LogisticNormal"]
 
 
 class LogisticNormal(TransformedDistribution):
     """StickBreakingTransform(X) for X ~ Normal(loc, scale): one more coordinate than ``loc``."""
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    arg_constraints = Normal.arg_constraints
     support = constraints.simplex
     has_rsample = True
+    # the base is Independent(Normal) (the transform works on a vector): its Normal holds the parameters
+    loc, scale = of_base_dist("loc", depth=2), of_base_dist("scale", depth=2)
 
     def __init__(self, loc, scale, validate_args=None):
         base_dist = Normal(loc, scale, validate_args=validate_args)
@@ -21,11 +24,3 @@ class LogisticNormal(TransformedDistribution):
 
     def expand(self, batch_shape, _instance=None):
         return self._expand_as(LogisticNormal, batch_shape, _instance)
-
-    @property
-    def loc(self):
-        return self.base_dist.base_dist.loc
-
-    @property
-    def scale(self):
-        return self.base_dist.base_dist.scale

@@ -12,6 +12,18 @@ __all__ = ["broadcast_all", "logits_to_probs", "clamp_probs", "probs_to_logits",
 euler_constant = 0.57721566490153286060  # Euler-Mascheroni
 
 
+
+def of_base_dist(name, depth=1):
+    """A read-only property forwarding to ``self.base_dist.<name>`` (``depth=2``: the base's base): a parameter or
+    moment that a wrapping distribution (transformed, independent, relaxed) takes from the one it wraps."""
+    def read(self):
+        dist = self.base_dist
+        for _ in range(depth - 1):
+            dist = dist.base_dist
+        return getattr(dist, name)
+    read.__name__ = name
+    return property(read)
+
 def broadcast_all(*values):
     """Tensors broadcast together; Python numbers become tensors of the first tensor's dtype
     (the default dtype when all are numbers)."""
