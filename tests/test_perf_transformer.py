@@ -150,3 +150,65 @@ def test_attention_softmax_kernel_rows_match_a_numpy_softmax(module):
     z[~np.tile(np.tril(np.ones((5, 7), dtype=bool)), (3, 1))] = -np.inf
     expected = np.exp(z - z.max(1, keepdims=True))
     np.testing.assert_allclose(out, expected / expected.sum(1, keepdims=True), rtol=1e-6, atol=1e-7)
+
+
+# -- the exact GELU (approximate='none') -----------------------------------------------------------------------
+GELU_OPS = ("gelu_erf", "gelu_erf_backward")
+GELU_EDGES = [0.0, -0.0, 1e-30, -1e-30, 1e-3, -1e-3, 0.5, -0.5, 1.0, -1.0, 3.0, -3.0, 5.5, -5.5, 8.0, -8.0, 13.5,
+              -13.5, 20.0, -20.0, 1e30, -1e30, float("inf"), float("-inf"), float("nan")]
+
+
+def _gelu_inputs():
+    sweep = np.linspace(-12, 12, 20001, dtype=np.float32)
+    return np.concatenate([sweep, np.array(GELU_EDGES, dtype=np.float32)])
+
+
+@needs_torch
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_gelu_float32_values_and_gradient_match_torch(variant):
+    x = _gelu_inputs()
+    (g,) = _arrays([x.shape], np.float32, seed=3)
+    results = []
+    for lib in (torch_ref, torsh):
+        with forced_variant(GELU_OPS, variant):
+            t = lib.tensor(x, requires_grad=True)
+            y = lib.nn.functional.gelu(t)
+            y.backward(lib.tensor(g))
+        results.append((y, t.grad))
+    assert results[1][0].grad_fn.name() == results[0][0].grad_fn.name() == "GeluBackward0"
+    assert_close(results[1][0], results[0][0].detach())  # +inf gives NaN in both (PyTorch's float32 kernel)
+    assert_close(results[1][1], results[0][1])
+
+
+@needs_torch
+def test_gelu_on_a_transposed_view_and_in_a_module():
+    (x,) = _arrays([(6, 40, 3)], np.float32, seed=4)
+    results = []
+    for lib in (torch_ref, torsh):
+        t = lib.tensor(x, requires_grad=True)
+        y = lib.nn.GELU()(t.transpose(0, 2))
+        (y * y).sum().backward()
+        results.append((y, t.grad))
+    assert_close(results[1][0], results[0][0].detach())
+    assert_close(results[1][1], results[0][1])
+
+
+@needs_torch
+def test_gelu_float32_double_backward_matches_torch():
+    values = _gelu_inputs()[::500]
+    results = []
+    for lib in (torch_ref, torsh):
+        t = lib.tensor(values, requires_grad=True)
+        (g,) = lib.autograd.grad(lib.nn.functional.gelu(t).sum(), t, create_graph=True)
+        (gg,) = lib.autograd.grad((g * g).sum(), t)
+        results.append((g, gg))
+    assert_close(results[1][0], results[0][0].detach())
+    assert_close(results[1][1], results[0][1], atol=1e-5, rtol=1e-4)
+
+
+def test_gelu_is_deterministic_and_float64_stays_exact():
+    x = torsh.tensor(_gelu_inputs()[:20001])
+    assert np.array_equal(torsh.nn.functional.gelu(x).numpy(), torsh.nn.functional.gelu(x).numpy())
+    x64 = torsh.tensor(np.linspace(-5, 5, 11), dtype=torsh.float64, requires_grad=True)
+    assert torsh.autograd.gradcheck(torsh.nn.functional.gelu, (x64,))
+    assert torsh.autograd.gradgradcheck(torsh.nn.functional.gelu, (x64,))
