@@ -347,7 +347,7 @@ def _spy_on(real, calls):
             method = getattr(real, name)
 
             def spied(*args):
-                calls.append((name,) + args[-6:])
+                calls.append((name,) + args[-7:])
                 return method(*args)
             return spied
     return Spy()
@@ -385,8 +385,9 @@ def test_float32_lstm_runs_the_sequence_kernel_in_stretches_and_matches_the_pyth
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert float64_calls == []
     for name in ("lstm_forward", "lstm_backward"):
-        for reverse in (False, True):  # calls end with (steps, rows, hidden, first, end, reverse)
+        for reverse in (False, True):  # calls end with (steps, rows, hidden, first, end, reverse, threads)
             stretches = sorted(c[4:6] for c in calls if c[0] == name and c[6] == reverse)
             assert [first for first, _ in stretches] == [0] + [end for _, end in stretches[:-1]]
             assert stretches[-1][1] == 12
             assert (len(stretches) > 1) == (num_threads_set > 1)
+    assert {c[7] for c in calls if c[0] in ("lstm_forward", "lstm_backward")} == {num_threads_set}

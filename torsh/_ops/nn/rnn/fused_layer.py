@@ -31,7 +31,7 @@ from ...._tensor import wrap
 from ....autograd import grad_mode
 from ....autograd.graph import Node, needs_grad, record
 from ....backend import dispatch, kernels
-from ....backend.threads import blas_threads_for
+from ....backend.threads import blas_threads_for, get_num_threads, single_thread_reason
 from . import buffers as rnn_buffers
 from .input_gates import InputGates
 from .weight_grads import WeightGrads
@@ -186,16 +186,24 @@ def _lstm_blas_threads(dtype, step_macs):
     return blas_threads_for(step_macs)
 
 
+def _recurrence_threads():
+    """Threads that share the batch rows of a compiled LSTM recurrence (lstm_cell's OpenMP split,
+    bit-identical to one thread): torsh's thread count, 1 where OpenMP must not start (a fork child).
+    One thread ran W9's recurrence alone while the other core only had the pool's GEMMs."""
+    return 1 if single_thread_reason() is not None else get_num_threads()
+
+
 def _lstm_forward_compiled(sequence, gates, w_hh, h0, c0, acts, cells, tanh_cells, outputs, reverse):
     """The forward recurrence in stretches of steps whose input gates are ready (one stretch with
     one thread; a block at a time while the pool projects the next ones)."""
     steps, batch, hidden = outputs.shape
     w_hh_t = sequence.pack_weight(_contiguous(w_hh, np.float32), 4 * hidden, hidden, True)
+    parts = _recurrence_threads()
     first = 0
     while first < steps:
         end = gates.ready_from(first)
         sequence.lstm_forward(w_hh_t, gates.gx, h0, c0, acts, cells, tanh_cells, outputs, steps, batch, hidden,
-                              first, end, reverse)
+                              first, end, reverse, parts)
         first = end
 
 
@@ -204,11 +212,12 @@ def _lstm_backward_compiled(sequence, weight_grads, w_hh, gout, dh, dc, acts, ce
     """The backward recurrence in stretches of steps, each handed to ``weight_grads`` when done."""
     steps, batch, hidden = cells.shape
     w_hh_packed = sequence.pack_weight(_contiguous(w_hh, np.float32), 4 * hidden, hidden, False)
+    parts = _recurrence_threads()
     end = steps
     while end > 0:
         first = max(0, end - weight_grads.stretch)
         sequence.lstm_backward(w_hh_packed, gout, dh, dc, acts, cells, tanh_cells, c0, d_gates, steps, batch, hidden,
-                               first, end, reverse)
+                               first, end, reverse, parts)
         weight_grads.steps_done(end - first)
         end = first
 
