@@ -5,6 +5,7 @@ import json
 
 import torsh
 from torsh.profiler import profile
+from torsh.viz import _trace_view
 
 from helpers import needs_torch, torch_ref
 from test_profiler_trace_format import check_trace
@@ -70,3 +71,27 @@ def test_key_averages_group_by_stack_n_needs_with_stack_as_pytorch():
             _calls_from_two_lines(lib, x)
         counts[lib] = sum(a.count for a in prof.key_averages(group_by_stack_n=2) if a.key == "aten::mul")
     assert counts[torsh] == counts[torch_ref] == 2
+
+
+def test_trace_view_table_links_each_op_to_its_call_site():
+    x = torsh.ones(3)
+    with profile(with_stack=True) as prof:
+        for _ in range(3):
+            line = _next_line()
+            x.mul(2)
+    view = _trace_view.trace_view(prof)
+    [row] = [r for r in view.rows if r["name"] == "aten::mul"]
+    assert row["source"] == (__file__, line) and row["calls"] == 3
+    assert (f"class='torsh-source-link' href='#' data-file='{__file__}' data-line='{line}'" in view.table.value)
+
+
+def test_trace_view_table_counts_every_step_of_a_keep_steps_run():
+    x = torsh.ones(3)
+    with profile(keep_steps=2) as prof:
+        for _ in range(20):
+            x.mul(2)
+            prof.step()
+    view = _trace_view.trace_view(prof)
+    [row] = [r for r in view.rows if r["name"] == "aten::mul"]
+    assert row["calls"] == 20  # from the summaries; key_averages holds the 2 kept steps only
+    assert [a.count for a in prof.key_averages() if a.key == "aten::mul"] == [2]

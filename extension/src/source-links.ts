@@ -2,6 +2,8 @@
 // "Source line") opens in JupyterLab's editor at that line. A MIME renderer has no app, so links only
 // dispatch a window event; the plugin below (loaded with the side panel) opens the file with
 // docmanager:open and moves the cursor there. The href is JupyterLab's own file URL (lab/tree/<path>).
+// Links written by Python (torsh.viz.trace_view's table, an ipywidgets HTML: only data-file and
+// data-line) are opened by the plugin's click listener on the document.
 
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 
@@ -46,7 +48,7 @@ export function sourceLink(parent: Element, source: SourceLine): HTMLAnchorEleme
   const base = pageConfig('baseUrl') || '/';
   const where = `${source.file}:${source.line}`;
   const link = htmlEl('a', {
-    class: 'torsh-source-link', 'data-file': source.file, 'data-path': path ?? '', 'data-line': String(source.line),
+    class: 'torsh-source-link', 'data-bound': '1', 'data-file': source.file, 'data-path': path ?? '', 'data-line': String(source.line),
     href: path !== null ? `${base}lab/tree/${path.split('/').map(encodeURIComponent).join('/')}` : '#',
     title: path !== null ? `open ${where} in JupyterLab` : `${where} (outside the Jupyter server's root: cannot open)`
   }, parent, `${source.file.split('/').pop()}:${source.line}`);
@@ -86,5 +88,13 @@ export const sourceLinksPlugin: JupyterFrontEndPlugin<void> = {
   autoStart: true,
   activate: (app: JupyterFrontEnd) => {
     window.addEventListener(OPEN_SOURCE_EVENT, ev => void openInEditor(app, (ev as CustomEvent<SourceLine>).detail));
+    document.addEventListener('click', ev => {
+      const link = (ev.target as Element | null)?.closest?.('a.torsh-source-link') as HTMLAnchorElement | null;
+      if (!link || link.dataset.bound || !link.dataset.file) {
+        return; // not a link, or one the trace renderer handles itself
+      }
+      ev.preventDefault();
+      void openInEditor(app, { file: link.dataset.file, line: Number(link.dataset.line) });
+    });
   }
 };

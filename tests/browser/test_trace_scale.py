@@ -105,6 +105,21 @@ def test_source_link_opens_the_calling_line_in_the_editor(page, lab):
                text: editor.getLine(cursor.line) };
     }""")
     assert where["line"] + 1 == MUL_LINE and "x.mul(2.0)" in where["text"], where
+    # a link as torsh.viz.trace_view's table writes it (widget HTML: data-file and data-line only)
+    page.evaluate("""([file, line]) => {
+      const a = document.createElement('a');
+      Object.assign(a.dataset, { file, line: String(line) });
+      a.className = 'torsh-source-link';
+      a.id = 'widget-link';
+      a.href = '#';
+      a.textContent = 'widget link';
+      document.body.append(a);
+      a.click();  // bubbles to the extension's document listener
+    }""", [str(lab.root / "long_run.py"), MUL_LINE + 1])
+    page.wait_for_function(
+        "window.jupyterapp.shell.currentWidget?.context?.path === 'long_run.py' && "
+        f"window.jupyterapp.shell.currentWidget.content.editor.getCursorPosition().line === {MUL_LINE}",
+        timeout=LOAD_MS)
     shot(page, "trace-source-link")
     assert not page.errors, page.errors
 

@@ -7,7 +7,11 @@ triangles above their thread's band; flow events (``ph: "s"``/``"f"``, torsh wri
 backward node) are arrows from a forward op to its backward node. A search box highlights the
 calls whose name contains the text and keeps the matching table rows. The table is
 ``prof.key_averages()`` for a profile object; for a trace file (or dict) the same columns are
-computed from the trace's events. It takes the output's width (names wrap).
+computed from the trace's events; a trace with torsh's summaries of several steps (``profile(
+keep_steps=N)``, see torsh/profiler/summary.py) takes them, so the table counts every step while
+the chart draws the steps whose calls were kept. With ``with_stack=True`` each row links to the
+line of user code where the op spent the most time (``a.torsh-source-link``: the JupyterLab
+extension opens the file at that line). It takes the output's width (names wrap).
 """
 import gzip
 import html
@@ -70,10 +74,33 @@ def flame_rows(trace):
     return bars, bands
 
 
-def table_rows(bars, averages=None, limit=30):
-    """Op table rows (name, calls, self ms, total ms, avg us, dispatch), most self time first."""
+def op_sources(bars):
+    """Per op name: (file, line) of the call site where its calls spent the most time (with_stack traces)."""
+    time_at = {}
+    for bar in bars:
+        file, line = bar["args"].get("Source file"), bar["args"].get("Source line")
+        if file is not None and line is not None:
+            sites = time_at.setdefault(bar["name"], {})
+            sites[(file, line)] = sites.get((file, line), 0.0) + bar["dur"]
+    return {name: max(sites, key=sites.get) for name, sites in time_at.items()}
+
+
+def _summary_rows(summary):
+    """Rows from torsh's running summaries: every step, also those whose calls were not kept."""
+    ops = summary["ops"]
+    if any(op["cat"] == "cpu_op" for op in ops):
+        ops = [op for op in ops if op["cat"] == "cpu_op"]
+    return [{"name": op["name"], "calls": op["count"], "self_ms": op["self_us"] / 1000.0,
+             "total_ms": op["total_us"] / 1000.0, "avg_us": op["total_us"] / max(op["count"], 1), "dispatch": ""}
+            for op in ops]
+
+
+def table_rows(bars, averages=None, limit=30, summary=None):
+    """Op table rows (name, calls, self ms, total ms, avg us, dispatch, source), most self time first."""
     rows = []
-    if averages is not None:
+    if summary is not None:
+        rows = _summary_rows(summary)
+    elif averages is not None:
         for a in averages:
             dispatch = ", ".join(f"{variant} x{n}" for (_, variant), n in sorted(a.dispatch.items()))
             rows.append({"name": a.key, "calls": a.count, "self_ms": a.self_cpu_time_total / 1000.0,
@@ -93,20 +120,35 @@ def table_rows(bars, averages=None, limit=30):
             row["avg_us"] = row["total_ms"] * 1000.0 / row["calls"]
             row["dispatch"] = ", ".join(f"{v} x{n}" for v, n in sorted(row["dispatch"].items()))
             rows.append(row)
+    sources = op_sources(bars)
+    for row in rows:
+        row["source"] = sources.get(row["name"])
     rows.sort(key=lambda r: -r["self_ms"])
     return rows[:limit]
 
 
+def source_link_html(source):
+    """``file.py:line`` as the link the JupyterLab extension opens in its editor (data-file, data-line)."""
+    if source is None:
+        return ""
+    file, line = source
+    where = html.escape(f"{file}:{line}", quote=True)
+    return (f"<a class='torsh-source-link' href='#' data-file='{html.escape(file, quote=True)}' data-line='{line}' "
+            f"title='open {where} in JupyterLab'>{html.escape(file.rsplit('/', 1)[-1])}:{line}</a>")
+
+
 def _table_html(rows):
     """The op table at the output's width: fixed layout, the name column wraps."""
-    columns = (("Name", "left", "34%"), ("Calls", "right", "9%"), ("Self ms", "right", "11%"),
-               ("Total ms", "right", "11%"), ("Avg us", "right", "10%"), ("Dispatch", "left", "25%"))
+    columns = (("Name", "left", "30%"), ("Calls", "right", "8%"), ("Self ms", "right", "10%"),
+               ("Total ms", "right", "10%"), ("Avg us", "right", "9%"), ("Dispatch", "left", "19%"),
+               ("Source", "left", "14%"))
     head = "".join(f"<th style='text-align:{a};padding:0 6px;width:{w}'>{h}</th>" for h, a, w in columns)
     wrap = "padding:0 6px;overflow-wrap:anywhere"
     body = "".join(
         f"<tr><td style='{wrap}'>{html.escape(r['name'])}</td><td style='text-align:right'>{r['calls']}</td>"
         f"<td style='text-align:right'>{r['self_ms']:.3f}</td><td style='text-align:right'>{r['total_ms']:.3f}</td>"
-        f"<td style='text-align:right'>{r['avg_us']:.1f}</td><td style='{wrap}'>{html.escape(r['dispatch'])}</td></tr>"
+        f"<td style='text-align:right'>{r['avg_us']:.1f}</td><td style='{wrap}'>{html.escape(r['dispatch'])}</td>"
+        f"<td style='{wrap}'>{source_link_html(r.get('source'))}</td></tr>"
         for r in rows)
     return (f"<table style='font-size:12px;border-collapse:collapse;width:100%;table-layout:fixed'>"
             f"<tr>{head}</tr>{body}</table>")
@@ -179,7 +221,9 @@ class TraceView(widgets.VBox):
                               "tickvals": [first for first, _ in self.bands.values()],
                               "ticktext": [f"thread {tid}" for tid in self.bands], "zeroline": False}},
             config=WHEEL_ZOOM)
-        self.rows = table_rows(self.bars, averages, row_limit)
+        summary = trace.get("torshSummary")
+        several_steps = summary is not None and summary.get("steps", 0) > 1
+        self.rows = table_rows(self.bars, averages, row_limit, summary if several_steps else None)
         self.table = widgets.HTML(_table_html(self.rows), layout={"width": "100%"})
         span = max((b["end"] for b in self.bars), default=t0) - t0
         left_out = f" ({len(self.bars) - len(drawn)} shortest not drawn)" if len(drawn) < len(self.bars) else ""
@@ -191,7 +235,8 @@ class TraceView(widgets.VBox):
         self.search_box.observe(lambda change: self.search(change["new"]), names="value")
         self.found = widgets.HTML()
         super().__init__([title, widgets.HBox([self.search_box, self.found]), self.figure,
-                          widgets.HTML("<b>Ops (key_averages, by self time)</b>"), self.table],
+                          widgets.HTML(f"<b>Ops ({'all ' + str(summary['steps']) + ' steps' if several_steps else 'key_averages'}"
+                                       ", by self time)</b>"), self.table],
                          layout={"width": "100%"})
 
     def search(self, query):
