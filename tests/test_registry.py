@@ -1,7 +1,9 @@
 """The op registry (torsh/_ops/registry.py): every binding is derived from an entry and is the declared
 function itself; each registered op matches PyTorch (values, backward node name, in-place variants);
 docs/ops.md is the generated table."""
+import importlib
 import pathlib
+import types
 
 import numpy as np
 import pytest
@@ -37,7 +39,11 @@ DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs" / "ops.md"
 
 
 def _namespace(lib, entry):
-    return lib.special if entry.namespace == "torsh.special" else lib
+    """The module (of torsh or of torch) where ``entry``'s public name lives."""
+    module = lib
+    for part in entry.namespace.split(".")[1:]:
+        module = getattr(module, part)
+    return module
 
 
 def _input(lib, entry, requires_grad=False):
@@ -119,6 +125,56 @@ def test_inplace_fast_path_on_a_view_writes_the_base():
 def test_registering_a_name_twice_is_refused():
     with pytest.raises(ValueError, match="registered twice"):
         registry.register(lambda input: input, "exp")
+
+
+OP_NAMESPACES = ("torsh.linalg", "torsh.fft", "torsh.special", "torsh.nn.functional")
+
+
+def _public_functions(module):
+    """{name: function} of a namespace's public functions defined in torsh (what the op-call hook observes)."""
+    return {name: value for name in dir(module) if not name.startswith("_")
+            and isinstance(value := getattr(module, name), types.FunctionType) and value.__module__.startswith("torsh")}
+
+
+@pytest.mark.parametrize("namespace", OP_NAMESPACES)
+def test_every_function_of_an_op_namespace_is_declared(namespace):
+    """torsh.linalg/fft/special/nn.functional bind exactly their registry entries: every public function is
+    one (the declared object itself), and every entry of the namespace is bound."""
+    module = importlib.import_module(namespace)
+    declared = registry.namespace_bindings(namespace)
+    functions = _public_functions(module)
+    not_ops = {n for n, f in functions.items() if f.__module__ in getattr(module, "_NOT_OPS", ())}
+    assert sorted(set(functions) - set(declared) - not_ops) == []
+    assert sorted(n for n, fn in declared.items() if getattr(module, n, None) is not fn) == []
+    print(f"{namespace}: {len(declared)} ops declared")
+
+
+@needs_torch
+@pytest.mark.parametrize("namespace", OP_NAMESPACES)
+def test_declared_names_are_pytorchs(namespace):
+    """Each op declared in a namespace is a public name of PyTorch's namespace of the same path."""
+    ref = importlib.import_module(namespace.replace("torsh", "torch", 1))
+    assert sorted(n for n in registry.namespace_bindings(namespace) if not hasattr(ref, n)) == []
+
+
+def test_creation_ops_are_declared():
+    creation = {n for n, f in _public_functions(torsh).items() if f.__module__ == "torsh._ops.tensor.creation"}
+    assert {"zeros", "ones", "tensor", "arange", "randn", "normal", "full_like", "asarray"} <= creation
+    assert sorted(creation - set(registry.namespace_bindings("torsh"))) == []
+    assert registry.REGISTRY["normal"].inplace is not None  # Tensor.normal_ is declared with torch.normal
+
+
+@needs_torch
+def test_profiler_names_the_namespace_ops_as_pytorch():
+    """The profiler's op names come from the registry's bindings (ATen prefix per namespace), as PyTorch's."""
+    def names(lib):
+        a = lib.ones(3, 3) + lib.eye(3)
+        with lib.profiler.profile() as prof:
+            lib.linalg.det(a), lib.fft.fft(a), lib.special.expit(a), lib.nn.functional.relu(a), lib.zeros(3)
+        return {e.key for e in prof.key_averages()}
+    expected = {"aten::linalg_det", "aten::fft_fft", "aten::special_expit", "aten::relu", "aten::zeros"}
+    assert expected <= names(torch_ref)
+    assert expected <= names(torsh)
 
 
 def test_docs_ops_md_is_the_generated_table():

@@ -57,11 +57,6 @@ def _uniform_fast(self, a=0.0, b=1.0, *, generator=None):
     self._data[...] = _random.rng(generator).uniform(a, b, self._data.shape)
 
 
-def _normal_fast(self, mean=0.0, std=1.0, *, generator=None):
-    from .. import _random
-    self._data[...] = _random.rng(generator).normal(mean, std, self._data.shape)
-
-
 def _random_source(fast):
     def source(self, *args, **kwargs):
         out = creation.empty_like(self)
@@ -72,8 +67,7 @@ def _random_source(fast):
 
 for _name, _source, _fast in (("copy", _copy_source, _copy_fast), ("fill", _fill_source, _fill_fast),
                               ("zero", _zero_source, _zero_fast),
-                              ("uniform", _random_source(_uniform_fast), _uniform_fast),
-                              ("normal", _random_source(_normal_fast), _normal_fast)):
+                              ("uniform", _random_source(_uniform_fast), _uniform_fast)):
     registry.register(_source, _name, method=False, namespace=None, inplace=registry.Inplace(fast=_fast))
 
 

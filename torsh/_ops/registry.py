@@ -46,8 +46,9 @@ class OpDef:
     inplace: Optional[Inplace] = None   # Tensor.<name>_ (and each alias + "_": one function)
     out: object = False                 # takes out=: True (fn honours it) or "copy" (torsh.<name> copies)
     fusion: Optional[str] = None        # torsh.compile primitive
-    namespace: Optional[str] = "torsh"  # where the public name lives ("torsh.special": bound there by hand;
-                                        # None: a Tensor method only)
+    namespace: Optional[str] = "torsh"  # the module binding the public name (one of NAMESPACES: "torsh",
+                                        # "torsh.linalg", ...; each binds its own with bind_namespace);
+                                        # None: a Tensor method only
     public_name: Optional[str] = None   # the name in ``namespace`` when it is not ``name``
     jvp: Optional[Callable] = None      # forward-mode rule (function transforms issue)
     vmap: Optional[Callable] = None     # batching rule (function transforms issue)
@@ -60,6 +61,11 @@ class OpDef:
 
 REGISTRY = {}   # name or alias -> OpDef
 _ENTRIES = []   # declaration order, one per op
+# the namespaces an op's public name lives in -> the prefix of its registry name there (PyTorch's ATen name:
+# torch.linalg.det is aten::linalg_det); torch.nn.functional's names are ATen's own, "nn_functional_" keeps
+# them apart from torsh.*'s in the registry
+NAMESPACES = {"torsh": "", "torsh.linalg": "linalg_", "torsh.fft": "fft_", "torsh.special": "special_",
+              "torsh.nn.functional": "nn_functional_"}
 
 
 def register(fn, name=None, *, aliases=(), node_name=None, kernel=None, method=True, inplace=None, out=None,
@@ -68,12 +74,20 @@ def register(fn, name=None, *, aliases=(), node_name=None, kernel=None, method=T
 
     ``inplace``: True, or an ``Inplace``; ``out``: default whether ``fn`` has an ``out`` parameter;
     ``out="copy"``: ``fn`` ignores ``out`` and ``torsh.<name>`` copies its result there (``with_out``).
+    ``namespace``: where the public name lives; outside ``torsh`` (``"torsh.linalg"``, ...) ``name`` is the
+    public name there and the registry name gets the namespace's prefix (``linalg_det``), unless
+    ``public_name`` is given (then ``name`` is the registry name as written).
     """
     name = name or fn.__name__
+    prefix = NAMESPACES.get(namespace, "")
+    if prefix and public_name is None:
+        name, public_name = prefix + name, name
     if inplace is True:
         inplace = Inplace()
     if out is None:
-        out = "out" in inspect.signature(fn).parameters
+        out = _takes_out(fn)
+    elif out == "copy" and not _takes_out(fn):  # nothing to copy into: the op takes no out=
+        out = False
     public = with_out(fn) if out == "copy" else fn
     entry = OpDef(name, fn, tuple(aliases), node_name, kernel, method, inplace or None, out, fusion, namespace,
                   public_name, public=public)
@@ -85,14 +99,17 @@ def register(fn, name=None, *, aliases=(), node_name=None, kernel=None, method=T
     return fn
 
 
+def _takes_out(fn):
+    try:
+        return "out" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def with_out(fn):
     """``fn`` honouring ``out=`` the one way for every op: compute, then copy into ``out`` (a tensor, or a
     tuple of tensors for ops returning several) as PyTorch's out= variants do."""
-    try:
-        takes_out = "out" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        takes_out = False
-    if not takes_out:
+    if not _takes_out(fn):
         return fn
 
     @functools.wraps(fn)
@@ -116,6 +133,15 @@ def namespace_bindings(namespace="torsh"):
     """{public name: function} of the entries living in ``namespace`` (aliases included)."""
     return {public: entry.public for entry in _ENTRIES if entry.namespace == namespace
             for public in _public_names(entry)}
+
+
+def bind_namespace(module):
+    """Bind the entries living in ``module`` (``torsh.linalg``, ...: its ``__name__``) as its attributes, the
+    declared functions themselves, and let the op-call hook see them. Returns the names bound."""
+    bound = namespace_bindings(module.__name__)
+    for attribute, fn in bound.items():
+        _bind(module, attribute, fn)
+    return sorted(bound)
 
 
 def _public_names(entry):
@@ -218,10 +244,11 @@ def bind_all(namespace=None):
 
 # -- the op-call hook -------------------------------------------------------------------------------
 _MADE = []  # (owner, attribute, function) of every binding bind_all made; owner "torsh": the package
-# Public ops still bound by hand (creation ops, torsh.nn.functional, linalg, special, fft, Tensor.detach):
-# observed as well, found in these namespaces (those already imported: observing imports nothing)
+# Public functions bound by hand beside the registry's (Tensor.detach, F.has_torch_function...): observed as well,
+# found in these namespaces (those already imported: observing imports nothing); the prefix of their ATen names
 _ADOPTED_NAMESPACES = (("torsh.nn.functional", ""), ("torsh.linalg", "linalg_"), ("torsh.special", "special_"),
                        ("torsh.fft", "fft_"))
+_ATEN_PREFIX = dict(_ADOPTED_NAMESPACES)
 _TENSOR_OPS_IN_TENSOR_MODULE = ("detach", "detach_", "item")  # ops in PyTorch's sense (aten::detach, aten::item)
 _TORSH_FUNCTIONS_OUTSIDE_OPS = ("detach",)
 
@@ -277,7 +304,8 @@ def _scan_bindings():
             found.append(Binding(owner, attribute, fn, prefix))
 
     for owner, attribute, fn in _MADE:
-        add(torsh if owner == "torsh" else owner, attribute, fn)
+        owner = torsh if owner == "torsh" else owner
+        add(owner, attribute, fn, _ATEN_PREFIX.get(getattr(owner, "__name__", None), ""))  # module: its prefix
     for attribute, value in list(vars(Tensor).items()):
         if attribute not in ("__init__", "__new__", "__repr__", "__hash__") and (
                 _is_op_function(value, "torsh._ops") or (

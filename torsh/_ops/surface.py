@@ -18,8 +18,6 @@ from .tensor.reduction import reductions, statistics  # noqa: F401  (nansum, cov
 from .tensor.shape import rearrange  # noqa: F401
 from .tensor.linalg import core as _la
 
-with_out = registry.with_out  # torsh.linalg / torsh.fft wrap their ops with it
-
 # linear algebra under their top-level torch names (torch.det, Tensor.inverse, ...)
 registry.register(_la.inv, "inverse")
 registry.register(_la.det, "det")

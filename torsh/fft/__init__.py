@@ -1,6 +1,8 @@
-"""torsh.fft: PyTorch's ``torch.fft`` namespace (ops live in ``torsh/_ops/tensor/fft/transforms.py``)."""
-from .._ops.tensor.fft import transforms as _impl
-from .._ops.surface import with_out as _with_out
+"""torsh.fft: PyTorch's ``torch.fft`` namespace. Its ops are declared in the registry with their definitions
+(``torsh/_ops/tensor/fft/transforms.py``, namespace ``"torsh.fft"``) and bound here."""
+import sys as _sys
 
-for _name in _impl.__all__:  # each op with out= handled uniformly
-    globals()[_name] = _with_out(getattr(_impl, _name))
+from .._ops import registry as _registry
+from .._ops.tensor.fft import transforms as _transforms  # noqa: F401  (declares the ops)
+
+_registry.bind_namespace(_sys.modules[__name__])

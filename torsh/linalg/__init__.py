@@ -1,17 +1,15 @@
-"""torsh.linalg: PyTorch's ``torch.linalg`` namespace (ops live in ``torsh/_ops/tensor/linalg/core.py``)."""
-from .._ops.tensor.linalg import core as _impl
-from .._ops.tensor.linalg.matmul import matmul  # noqa: F401
-from .._ops.tensor.linalg.products import linalg_cross as cross  # noqa: F401
-from .._ops.surface import with_out as _with_out
+"""torsh.linalg: PyTorch's ``torch.linalg`` namespace. Its ops are declared in the registry with their
+definitions (``torsh/_ops/tensor/linalg/``, namespace ``"torsh.linalg"``) and bound here."""
+import sys as _sys
 
-from .._ops.tensor.linalg import factorizations as _more
-
-for _name in _impl.__all__:  # each op with out= handled uniformly
-    globals()[_name] = _with_out(getattr(_impl, _name))
-for _name in _more.__all__:
-    globals()[_name] = _with_out(getattr(_more, _name))
+from .._ops import registry as _registry
+from .._ops.tensor.linalg.core import LinAlgError  # noqa: F401
 
 
 def vecdot(x, y, *, dim=-1, out=None):
     """torch.linalg.vecdot: sum(conj(x) * y, dim), broadcasting."""
     return ((x.conj() if x.dtype.is_complex else x) * y).sum(dim)
+_registry.register(vecdot, namespace="torsh.linalg", method=False)
+
+
+_registry.bind_namespace(_sys.modules[__name__])

@@ -1,43 +1,31 @@
-"""torsh.special: PyTorch's ``torch.special`` namespace. The functions are defined with the other
-elementwise ops (``torsh/_ops/pointwise*.py``) and softmax (``torsh/_ops/nn/activation/softmax.py``)."""
+"""torsh.special: PyTorch's ``torch.special`` namespace. Its own ops (``special_*``, Bessel functions,
+polynomials, zeta, gammainc) are declared in the registry with their definitions (namespace
+``"torsh.special"``); the names it shares with ``torsh.*`` ops (expit is sigmoid, gammaln is lgamma, ...) are
+declared below, for the same functions. All are bound here."""
+import sys as _sys
+
+from .._ops import registry as _registry
 from .._ops.nn.activation import softmax as _activation
+from .._ops.tensor import special as _special
 from .._ops.tensor.elementwise import arithmetic as _pw
 from .._ops.tensor.elementwise import math_functions as _pm
-from .._ops.tensor import special as _special
-from .._ops.tensor.special import *  # noqa: F401,F403 (Bessel functions, polynomials, zeta, gammainc)
-
-expit = _pw.sigmoid
-exp2 = _pw.exp2
-expm1 = _pw.expm1
-log1p = _pw.log1p
-erf = _pw.erf
-erfc = _pw.erfc
-erfinv = _pm.erfinv
-erfcx = _pm.special_erfcx
-logit = _pm.logit
-i0 = _pm.i0
-i0e = _pm.special_i0e
-i1 = _pm.special_i1
-i1e = _pm.special_i1e
-gammaln = _pm.lgamma
-digamma = psi = _pm.digamma
-polygamma = _pm.polygamma
-multigammaln = _pm.mvlgamma
-xlogy = _pm.xlogy
-xlog1py = _pm.xlog1py
-entr = _pm.special_entr
-log_ndtr = _pm.special_log_ndtr
-ndtr = _pm.special_ndtr
-ndtri = _pm.special_ndtri
-sinc = _pm.sinc
-round = _pw.round
-softmax = _activation.softmax
-log_softmax = _activation.log_softmax
 
 
 def logsumexp(input, dim, keepdim=False):
     return input.logsumexp(dim, keepdim)
+_registry.register(logsumexp, namespace="torsh.special", method=False)
 
+
+for _public, _op in (("expit", _pw.sigmoid), ("exp2", _pw.exp2), ("expm1", _pw.expm1), ("log1p", _pw.log1p),
+                     ("erf", _pw.erf), ("erfc", _pw.erfc), ("erfinv", _pm.erfinv), ("logit", _pm.logit),
+                     ("i0", _pm.i0), ("gammaln", _pm.lgamma), ("digamma", _pm.digamma), ("psi", _pm.digamma),
+                     ("polygamma", _pm.polygamma), ("multigammaln", _pm.mvlgamma), ("xlogy", _pm.xlogy),
+                     ("xlog1py", _pm.xlog1py), ("sinc", _pm.sinc), ("round", _pw.round),
+                     ("softmax", _activation.softmax), ("log_softmax", _activation.log_softmax)):
+    _registry.register(_op, _public, namespace="torsh.special", method=False)
+del _public, _op
+
+_registry.bind_namespace(_sys.modules[__name__])
 
 __all__ = ["expit", "exp2", "expm1", "log1p", "erf", "erfc", "erfinv", "erfcx", "logit", "i0", "i0e", "i1", "i1e",
            "gammaln", "digamma", "psi", "polygamma", "multigammaln", "xlogy", "xlog1py", "entr", "log_ndtr", "ndtr",

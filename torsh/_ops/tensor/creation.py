@@ -8,6 +8,7 @@ import numpy as np
 from ... import _dtype, _random
 from ..._tensor import Tensor, require_cpu, wrap
 from .._helpers import dtype_name, is_tensor, to_array
+from ..registry import Inplace, register
 
 
 def _check_device(device):
@@ -161,6 +162,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
             raise ValueError("expected sequence of equal-length sequences to build a tensor")
         array = np.array(raw, dtype=d.np, copy=True)
     return _finish(wrap(array), requires_grad)
+register(tensor, method=False)
 
 
 def as_tensor(data, dtype=None, device=None):
@@ -172,6 +174,7 @@ def as_tensor(data, dtype=None, device=None):
         d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.from_numpy_dtype(data.dtype)
         return wrap(data if data.dtype == d.np else data.astype(d.np))
     return tensor(data, dtype=dtype)
+register(as_tensor, aliases=("asarray",), method=False)
 
 
 asarray = as_tensor
@@ -183,10 +186,12 @@ def from_numpy(ndarray):
         raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
     _dtype.from_numpy_dtype(ndarray.dtype)
     return wrap(ndarray)
+register(from_numpy, method=False)
 
 
 def from_dlpack(ext_tensor):
     return wrap(np.from_dlpack(ext_tensor))
+register(from_dlpack, method=False)
 
 
 _C_TYPE_NAMES = {"bool": "bool", "uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int",
@@ -269,11 +274,13 @@ def _fill(size, value, dtype, requires_grad, device):
 def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
           pin_memory=False, names=None):
     return _finish(_fill(_size_arg(sizes, size, "zeros"), 0, dtype, requires_grad, device), False, out)
+register(zeros, method=False)
 
 
 def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
          pin_memory=False, names=None):
     return _finish(_fill(_size_arg(sizes, size, "ones"), 1, dtype, requires_grad, device), False, out)
+register(ones, method=False)
 
 
 def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
@@ -281,6 +288,7 @@ def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=N
     _check_device(device)
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
     return _finish(wrap(np.empty(_size_arg(sizes, size, "empty"), dtype=d.np)), requires_grad, out)
+register(empty, method=False)
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
@@ -288,6 +296,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
         dtype = _dtype.scalar_dtype(fill_value.item() if is_tensor(fill_value) else fill_value)
     value = fill_value.item() if is_tensor(fill_value) else fill_value
     return _fill((size,) if isinstance(size, int) else tuple(size), value, dtype, requires_grad, device)
+register(full, method=False)
 
 
 def _like(input, dtype):
@@ -296,18 +305,22 @@ def _like(input, dtype):
 
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None, layout=None):
     return zeros(input._data.shape, dtype=_like(input, dtype), requires_grad=requires_grad, device=device)
+register(zeros_like, method=False)
 
 
 def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None, layout=None):
     return ones(input._data.shape, dtype=_like(input, dtype), requires_grad=requires_grad, device=device)
+register(ones_like, method=False)
 
 
 def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None, layout=None):
     return empty(input._data.shape, dtype=_like(input, dtype), requires_grad=requires_grad, device=device)
+register(empty_like, method=False)
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None, layout=None):
     return _fill(input._data.shape, fill_value, _like(input, dtype), requires_grad, device)
+register(full_like, method=False)
 
 
 def zeros_for(shape, dtype):
@@ -336,6 +349,7 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=
         start, end, step, count = _integer_range(start, end, step, count, d)
     values = start + np.arange(count, dtype=np.float64 if d.is_floating_point else np.int64) * step
     return _finish(wrap(values.astype(d.np)), requires_grad)
+register(arange, method=False)
 
 
 def _integer_range(start, end, step, count, d):
@@ -450,6 +464,7 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False,
     start, end, steps, d = _space_args("linspace", start, end, steps, dtype, device)
     values = _linspace_array(start, end, steps, d) if steps else np.empty(0, d.np)
     return _finish(wrap(values), requires_grad, out)
+register(linspace, method=False)
 
 
 def _polar_power(base, exponent):
@@ -483,6 +498,7 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_
     start, end, steps, d = _space_args("logspace", start, end, steps, dtype, device)
     values = _logspace_array(start, end, steps, base, d) if steps else np.empty(0, d.np)
     return _finish(wrap(values), requires_grad, out)
+register(logspace, method=False)
 
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
@@ -493,6 +509,7 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None, la
         if size < 0:
             raise RuntimeError(f"{name} must be greater or equal to 0, got {size}")
     return _finish(wrap(np.eye(n, m, dtype=d.np)), requires_grad)
+register(eye, method=False)
 
 
 # -- random ------------------------------------------------------------------------------------
@@ -524,11 +541,13 @@ def _float_draw(op, rng_method, sizes, size, generator, dtype, device, requires_
 def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
          pin_memory=False, names=None):
     return _float_draw("rand", "random", sizes, size, generator, dtype, device, requires_grad, out)
+register(rand, method=False)
 
 
 def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
           pin_memory=False, names=None):
     return _float_draw("randn", "standard_normal", sizes, size, generator, dtype, device, requires_grad, out)
+register(randn, method=False)
 
 
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False, out=None,
@@ -548,6 +567,7 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.int64
     values = _random.rng(generator).integers(low, high, size=_sizes((size,)), dtype=np.int64)
     return _finish(wrap(values.astype(d.np)), requires_grad, out)
+register(randint, method=False)
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
@@ -555,6 +575,7 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False,
     _check_device(device)
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.int64
     return _finish(wrap(_random.rng(generator).permutation(int(n)).astype(d.np)), requires_grad, out)
+register(randperm, method=False)
 
 
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False, out=None):
@@ -578,15 +599,33 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
     return _finish(_sample(np.asarray(values, dtype=_native(d)), d), requires_grad)
 
 
+def _normal_fill(self, mean=0.0, std=1.0, *, generator=None):
+    """Tensor.normal_ with no graph to record: draws straight into the array."""
+    self._data[...] = _random.rng(generator).normal(mean, std, self._data.shape)
+
+
+def _normal_like(self, mean=0.0, std=1.0, *, generator=None):
+    """The values Tensor.normal_ writes (through apply_inplace when a graph is recorded)."""
+    out = empty_like(self)
+    _normal_fill(out, mean, std, generator=generator)
+    return out
+
+
+register(normal, method=False, inplace=Inplace(op=_normal_like, fast=_normal_fill))
+
+
 def rand_like(input, *, dtype=None, generator=None, requires_grad=False, **_):
     return rand(input._data.shape, dtype=_like(input, dtype), generator=generator, requires_grad=requires_grad)
+register(rand_like, method=False)
 
 
 def randn_like(input, *, dtype=None, generator=None, requires_grad=False, **_):
     return randn(input._data.shape, dtype=_like(input, dtype), generator=generator, requires_grad=requires_grad)
+register(randn_like, method=False)
 
 
 def randint_like(input, low=0, high=None, *, dtype=None, generator=None, **_):
     if high is None:
         low, high = 0, low
     return randint(low, high, input._data.shape, dtype=_like(input, dtype), generator=generator)
+register(randint_like, method=False)

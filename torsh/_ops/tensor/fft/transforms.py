@@ -5,6 +5,8 @@ transform with norm N is the inverse-direction transform with the "dual" norm (b
 forward, ortho <-> ortho); real-input transforms take the real part of it, and the adjoint of a
 complex-to-real transform doubles the bins that stand for two conjugate frequencies.
 """
+import functools
+
 import numpy as np
 import scipy.fft as sfft
 
@@ -12,7 +14,10 @@ from .... import _dtype
 from ...._tensor import wrap
 from ....autograd.graph import Node, needs_grad, record
 from ..._helpers import normalize_dim
+from ...registry import register
 from ..conversion import conj as _conj
+
+_fft_op = functools.partial(register, namespace="torsh.fft", method=False, out="copy")  # torch.fft.<name>
 
 _DUAL = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
 
@@ -103,26 +108,32 @@ def _c2c_op(forward, x, s, dim, norm, default_all):
 
 def fft(input, n=None, dim=-1, norm=None, *, out=None):
     return _c2c_op(True, input, None if n is None else [n], [dim], norm, False)
+_fft_op(fft)
 
 
 def ifft(input, n=None, dim=-1, norm=None, *, out=None):
     return _c2c_op(False, input, None if n is None else [n], [dim], norm, False)
+_fft_op(ifft)
 
 
 def fftn(input, s=None, dim=None, norm=None, *, out=None):
     return _c2c_op(True, input, s, dim, norm, True)
+_fft_op(fftn)
 
 
 def ifftn(input, s=None, dim=None, norm=None, *, out=None):
     return _c2c_op(False, input, s, dim, norm, True)
+_fft_op(ifftn)
 
 
 def fft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
     return fftn(input, s, dim, norm)
+_fft_op(fft2)
 
 
 def ifft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
     return ifftn(input, s, dim, norm)
+_fft_op(ifft2)
 
 
 # -- real-to-complex and complex-to-real --------------------------------------------------------
@@ -155,14 +166,17 @@ def _r2c(op, x, s, dim, norm, default_all):
 
 def rfft(input, n=None, dim=-1, norm=None, *, out=None):
     return _r2c("rfft", input, None if n is None else [n], [dim], norm, False)
+_fft_op(rfft)
 
 
 def rfftn(input, s=None, dim=None, norm=None, *, out=None):
     return _r2c("rfftn", input, s, dim, norm, True)
+_fft_op(rfftn)
 
 
 def rfft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
     return rfftn(input, s, dim, norm)
+_fft_op(rfft2)
 
 
 class FftC2RBackward0(Node):
@@ -204,14 +218,17 @@ def _c2r(x, s, dim, norm, default_all):
 
 def irfft(input, n=None, dim=-1, norm=None, *, out=None):
     return _c2r(input, None if n is None else [n], [dim], norm, False)
+_fft_op(irfft)
 
 
 def irfftn(input, s=None, dim=None, norm=None, *, out=None):
     return _c2r(input, s, dim, norm, True)
+_fft_op(irfftn)
 
 
 def irfft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
     return irfftn(input, s, dim, norm)
+_fft_op(irfft2)
 
 
 # -- Hermitian-input transforms: the real/complex transforms with conjugates and the dual norm ------
@@ -220,19 +237,23 @@ def irfft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
 def hfft(input, n=None, dim=-1, norm=None, *, out=None):
     """The FFT of a Hermitian-symmetric signal given by its first half: irfft(conj(x)) un-normalised."""
     return _c2r(_conj(input), None if n is None else [n], [dim], _DUAL[_norm(norm)], False)
+_fft_op(hfft)
 
 
 def hfftn(input, s=None, dim=None, norm=None, *, out=None):
     return _c2r(_conj(input), s, dim, _DUAL[_norm(norm)], True)
+_fft_op(hfftn)
 
 
 def hfft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
     return hfftn(input, s, dim, norm)
+_fft_op(hfft2)
 
 
 def ihfft(input, n=None, dim=-1, norm=None, *, out=None):
     """The inverse of hfft: conj(rfft(x)) normalised as an inverse transform."""
     return _conj(_r2c("ihfft", input, None if n is None else [n], [dim], _DUAL[_norm(norm)], False))
+_fft_op(ihfft)
 
 
 def _check_floating(x):
@@ -244,21 +265,25 @@ def _check_floating(x):
 def ihfftn(input, s=None, dim=None, norm=None, *, out=None):
     _check_floating(input)
     return _conj(_r2c("ihfftn", input, s, dim, _DUAL[_norm(norm)], True))
+_fft_op(ihfftn)
 
 
 def ihfft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
     return ihfftn(input, s, dim, norm)
+_fft_op(ihfft2)
 
 
 # -- helpers ------------------------------------------------------------------------------------
 def fftfreq(n, d=1.0, *, dtype=None, device=None, requires_grad=False, layout=None):
     dt = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
     return wrap(np.fft.fftfreq(n, d).astype(dt.np), requires_grad)
+_fft_op(fftfreq)
 
 
 def rfftfreq(n, d=1.0, *, dtype=None, device=None, requires_grad=False, layout=None):
     dt = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
     return wrap(np.fft.rfftfreq(n, d).astype(dt.np), requires_grad)
+_fft_op(rfftfreq)
 
 
 def _shift(input, dim, sign):
@@ -271,10 +296,12 @@ def _shift(input, dim, sign):
 
 def fftshift(input, dim=None):
     return _shift(input, dim, 1)
+_fft_op(fftshift)
 
 
 def ifftshift(input, dim=None):
     return _shift(input, dim, -1)
+_fft_op(ifftshift)
 
 
 __all__ = ["fft", "ifft", "fft2", "ifft2", "fftn", "ifftn", "rfft", "irfft", "rfft2", "irfft2", "rfftn", "irfftn",

@@ -3,6 +3,7 @@
 Forward on numpy.linalg (batched over leading dims); backward formulas are PyTorch's
 (derivatives.yaml / FunctionsManual.cpp), written in torsh ops.
 """
+import functools
 import math
 
 import numpy as np
@@ -11,7 +12,10 @@ from .... import _dtype
 from ...._tensor import wrap
 from ....autograd.graph import Node, needs_grad, record
 from ..._helpers import accumulation_array, broadcast_shapes, dtype_name, normalize_dims, sum_to, with_grad_fn
+from ...registry import register
 from .matmul import matmul
+
+_linalg_op = functools.partial(register, namespace="torsh.linalg", method=False, out="copy")  # torch.linalg.<name>
 
 
 # -- norms ------------------------------------------------------------------------------------
@@ -68,6 +72,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
             value = np.sum(a ** p, axis=dims, keepdims=keepdim) ** (1.0 / p)
     result = wrap(np.asarray(value, dtype=x.dtype.to_real().np))
     return with_grad_fn(LinalgVectorNormBackward0, (x,), result, (x, result), ord=p, dims=dims, keepdim=keepdim)
+_linalg_op(vector_norm)
 
 
 def multi_dot(tensors, *, out=None):
@@ -99,6 +104,7 @@ def multi_dot(tensors, *, out=None):
     if last_1d:
         return result.squeeze(1)
     return result
+_linalg_op(multi_dot)
 
 
 def _chain_in_best_order(mats):
@@ -178,6 +184,7 @@ def inv(A, *, out=None):
                           "could not be completed because the input matrix is singular.") from None
     result = _w(value, A)
     return with_grad_fn(LinalgInvExBackward0, (A,), result, (result,))
+_linalg_op(inv)
 
 
 class LinalgDetBackward0(Node):
@@ -190,6 +197,7 @@ def det(A, *, out=None):
     _check_matrix("linalg.det", A)
     result = _w(np.linalg.det(A._data), A)
     return with_grad_fn(LinalgDetBackward0, (A,), result, (A, result))
+_linalg_op(det)
 
 
 class LinalgSlogdetBackward0(Node):
@@ -214,6 +222,7 @@ def slogdet(A, *, out=None):
         node.save_for_backward(A, sign_t)
     import collections
     return collections.namedtuple("slogdet", ["sign", "logabsdet"])(sign_t, logabs_t)
+_linalg_op(slogdet)
 
 
 class LinalgSolveExBackward0(Node):
@@ -244,6 +253,7 @@ def solve(A, B, *, left=True, out=None):
         record(node, (A, b), (X,))
         node.save_for_backward(A, X)
     return X.squeeze(-1) if vector else X
+_linalg_op(solve)
 
 
 # -- factorizations ---------------------------------------------------------------------------------
@@ -261,6 +271,7 @@ class LinalgCholeskyExBackward0(Node):
 
 def cholesky(A, *, upper=False, out=None):
     return cholesky_named("linalg.cholesky", A, upper)
+_linalg_op(cholesky)
 
 
 def cholesky_named(op, A, upper):
@@ -316,6 +327,7 @@ def qr(A, mode="reduced", *, out=None):
         node.save_for_backward(Qt, Rt)
     import collections
     return collections.namedtuple("qr", ["Q", "R"])(Qt, Rt)
+_linalg_op(qr)
 
 
 class _QrWideBackward(Node):
@@ -384,6 +396,7 @@ def svd(A, full_matrices=True, *, driver=None, out=None):
         node.save_for_backward(Ut, St, Vht)
     import collections
     return collections.namedtuple("svd", ["U", "S", "Vh"])(Ut, St, Vht)
+_linalg_op(svd)
 
 
 def svdvals(A, *, driver=None, out=None):
@@ -391,6 +404,7 @@ def svdvals(A, *, driver=None, out=None):
     if not needs_grad(A):
         return wrap(np.ascontiguousarray(np.linalg.svd(A._data, compute_uv=False), dtype=A.dtype.to_real().np))
     return svd(A, full_matrices=False).S
+_linalg_op(svdvals)
 
 
 class LinalgEighBackward0(Node):
@@ -421,10 +435,12 @@ def eigh(A, UPLO="L", *, out=None):
         node.save_for_backward(Lt, Vt)
     import collections
     return collections.namedtuple("eigh", ["eigenvalues", "eigenvectors"])(Lt, Vt)
+_linalg_op(eigh)
 
 
 def eigvalsh(A, UPLO="L", *, out=None):
     return eigh(A, UPLO).eigenvalues
+_linalg_op(eigvalsh)
 
 
 def _complex_of(A):
@@ -445,6 +461,7 @@ def eig(A, *, out=None):
         node.save_for_backward(Lt.detach(), Vt.detach())
     import collections
     return collections.namedtuple("eig", ["eigenvalues", "eigenvectors"])(Lt, Vt)
+_linalg_op(eig)
 
 
 class LinalgEigVectorsBackward0(Node):
@@ -492,6 +509,7 @@ def eigvals(A, *, out=None):
     Lt = wrap(np.ascontiguousarray(L, dtype=_complex_of(A)))
     Vt = wrap(np.ascontiguousarray(V, dtype=_complex_of(A)))
     return with_grad_fn(LinalgEigBackward0, (A,), Lt, (Vt,), real_input=not A.dtype.is_complex)
+_linalg_op(eigvals)
 
 
 # -- norms, pseudo-inverse, powers, rank, condition number -----------------------------------------
@@ -520,6 +538,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
         r = s.amax(red_dim, keepdim=True) if ord > 0 else s.amin(red_dim, keepdim=True)
         return r if keepdim else r.squeeze(tuple(sorted({d0 % ndim, d1 % ndim})))
     raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+_linalg_op(matrix_norm)
 
 
 def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):
@@ -532,6 +551,7 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):
     if isinstance(ord, str):
         raise RuntimeError(f"linalg.norm: If dim is specified, it must be of length 1 or 2. Got {dim}")
     return vector_norm(A, ord, dim, keepdim, dtype=dtype)
+_linalg_op(norm)
 
 
 def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None):
@@ -549,6 +569,7 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None):
     from ..elementwise.arithmetic import where
     s_inv = where(keep, 1.0 / where(keep, S, 1.0), 0.0).to(A.dtype)
     return (Vh.mH * s_inv.unsqueeze(-2)) @ U.mH
+_linalg_op(pinv)
 
 
 def matrix_power(A, n):
@@ -567,6 +588,7 @@ def matrix_power(A, n):
         if n:
             base = base @ base
     return result
+_linalg_op(matrix_power)
 
 
 def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, tol=None, out=None):
@@ -580,6 +602,7 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, tol=None, out=None)
         rtol = max(m, n) * np.finfo(A._data.dtype).eps if atol is None or atol == 0 else 0.0
     threshold = np.maximum(smax * rtol, atol or 0.0)
     return wrap(np.asarray((S > threshold).sum(axis=-1), dtype=np.int64))
+_linalg_op(matrix_rank)
 
 
 def cond(A, p=None, *, out=None):
@@ -588,6 +611,7 @@ def cond(A, p=None, *, out=None):
         S = svdvals(A)
         return S.amax(-1) / S.amin(-1) if p in (None, 2) else S.amin(-1) / S.amax(-1)
     return matrix_norm(A, p) * matrix_norm(inv(A), p)
+_linalg_op(cond)
 
 
 def lstsq(A, B, rcond=None, *, driver=None):
@@ -602,6 +626,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
     empty = wrap(np.zeros(0, A._data.dtype))
     return collections.namedtuple("lstsq", ["solution", "residuals", "rank", "singular_values"])(
         X.squeeze(-1) if vector else X, empty, rank, wrap(np.zeros(0, A._data.dtype)))
+_linalg_op(lstsq)
 
 
 __all__ = ["vector_norm", "matrix_norm", "norm", "multi_dot", "inv", "det", "slogdet", "solve", "cholesky", "qr",

@@ -13,7 +13,7 @@ import scipy.linalg.lapack as lapack
 from ...._tensor import wrap
 from ....autograd.graph import Node, needs_grad, record
 from ..._helpers import dtype_name, with_grad_fn
-from .core import LinAlgError, _check_matrix, _w, cholesky, inv, solve
+from .core import LinAlgError, _check_matrix, _linalg_op, _w, cholesky, inv, solve
 
 _InvEx = collections.namedtuple("linalg_inv_ex", ["inverse", "info"])
 _CholeskyEx = collections.namedtuple("linalg_cholesky_ex", ["L", "info"])
@@ -52,6 +52,7 @@ def inv_ex(A, *, check_errors=False, out=None):
         values = [scipy.linalg.lu_solve((lu, piv), np.eye(len(lu), dtype=lu.dtype), check_finite=False)
                   for lu, piv, _ in (_getrf(m) for m in _matrices(A._data))]
     return _InvEx(_w(np.reshape(values, A._data.shape), A), _info_tensor(infos, A._data.shape[:-2]))
+_linalg_op(inv_ex)
 
 
 def _potrf_info(mat):
@@ -71,6 +72,7 @@ def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
         c = np.tril(potrf(m, lower=True)[0])
         factors.append(c.conj().T if upper else c)
     return _CholeskyEx(_w(np.reshape(factors, A._data.shape), A), _info_tensor(infos, batch))
+_linalg_op(cholesky_ex)
 
 
 def solve_ex(A, B, *, left=True, check_errors=False, out=None):
@@ -82,6 +84,7 @@ def solve_ex(A, B, *, left=True, check_errors=False, out=None):
     with np.errstate(all="ignore"):
         result = inv_ex(A).inverse @ B if left else B @ inv_ex(A).inverse
     return _SolveEx(result.detach(), _info_tensor(infos, batch))
+_linalg_op(solve_ex)
 
 
 # -- triangular solve ---------------------------------------------------------------------------------
@@ -113,6 +116,7 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
                                                 check_finite=False) for am, bm in zip(a, b)]
     X = _w(np.reshape(values, B._data.shape) if values else np.zeros(B._data.shape), B)
     return with_grad_fn(LinalgSolveTriangularBackward0, (A, B), X, (A, X), upper=upper, unitriangular=unitriangular)
+_linalg_op(solve_triangular)
 
 
 # -- matrix exponential -----------------------------------------------------------------------------
@@ -133,6 +137,7 @@ def matrix_exp(A):
     values = [scipy.linalg.expm(m) for m in _matrices(A._data)]
     result = _w(np.reshape(values, A._data.shape) if values else np.zeros(A._data.shape), A)
     return with_grad_fn(LinalgMatrixExpBackward0, (A,), result, (A,))
+_linalg_op(matrix_exp)
 
 
 # -- LU ---------------------------------------------------------------------------------------------
@@ -211,6 +216,7 @@ def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
                           A._data.shape), A)
         with_grad_fn(LinalgLuFactorExBackward0, (A,), LU, (LU, P))
     return _LuFactorEx(LU, wrap(piv), _info_tensor(infos, A._data.shape[:-2]))
+_linalg_op(lu_factor_ex)
 
 
 def lu_factor(A, *, pivot=True, out=None):
@@ -221,6 +227,7 @@ def lu_factor(A, *, pivot=True, out=None):
                           "division by zero. If you still want to perform the factorization, consider calling "
                           "linalg.lu(A, pivot) or linalg.lu_factor_ex(A, pivot)")
     return _LuFactor(LU, piv)
+_linalg_op(lu_factor)
 
 
 def lu(A, *, pivot=True, out=None):
@@ -239,6 +246,7 @@ def lu(A, *, pivot=True, out=None):
         record(node, (A,), (L, U))  # P is piecewise constant: no edge, no grad
         node.save_for_backward(P, L, U)
     return _Lu(P, L, U)
+_linalg_op(lu)
 
 
 def _check_lu_solve(LU, pivots, B, left):
@@ -274,6 +282,7 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
         return solve_triangular(L, y, upper=False, left=False, unitriangular=True) @ P.mT
     y = solve_triangular(_mH(L), B @ P, upper=True, left=False, unitriangular=True)  # X A^H = B
     return solve_triangular(_mH(U), y, upper=False, left=False)
+_linalg_op(lu_solve)
 
 
 # -- LDL (Bunch-Kaufman, LAPACK sytrf): no derivative, as in PyTorch -----------------------------------
@@ -301,11 +310,13 @@ def ldl_factor_ex(A, *, hermitian=False, check_errors=False, out=None):
     if needs_grad(A):
         record(LinalgLdlFactorExBackward0(), (A,), (LD,))
     return _LdlFactorEx(LD, piv, _info_tensor(infos, A._data.shape[:-2]))
+_linalg_op(ldl_factor_ex)
 
 
 def ldl_factor(A, *, hermitian=False, out=None):
     LD, piv, _ = ldl_factor_ex(A, hermitian=hermitian)
     return _LdlFactor(LD, piv)
+_linalg_op(ldl_factor)
 
 
 class LinalgLdlSolveBackward0(Node):
@@ -337,6 +348,7 @@ def ldl_solve(LD, pivots, B, *, hermitian=False, out=None):
     if needs_grad(LD, B):
         record(LinalgLdlSolveBackward0(), (LD, B), (X,))
     return X
+_linalg_op(ldl_solve)
 
 
 # -- Householder product ---------------------------------------------------------------------------------
@@ -375,6 +387,7 @@ def householder_product(A, tau, *, out=None):
         v = V[..., :, i:i + 1]
         Q = Q - tau[..., i:i + 1].unsqueeze(-1) * (v @ (v.mH @ Q))
     return Q if k else Q.clone()
+_linalg_op(householder_product)
 
 
 # -- tensor inverse / solve, Vandermonde, diagonal -----------------------------------------------------
@@ -387,6 +400,7 @@ def tensorinv(A, ind=2, *, out=None):
         raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[ind:]) == "
                            f"prod(self.shape[:ind]), but got {cols} != {rows}")
     return inv(A.reshape(rows, cols)).reshape(*shape[ind:], *shape[:ind])
+_linalg_op(tensorinv)
 
 
 def tensorsolve(A, B, dims=None, *, out=None):
@@ -400,6 +414,7 @@ def tensorsolve(A, B, dims=None, *, out=None):
         raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[other.ndim:]) == "
                            f"prod(self.shape[:other.ndim]), but got {cols} != {rows}")
     return solve(A.reshape(rows, cols), B.reshape(rows)).reshape(*out_shape)
+_linalg_op(tensorsolve)
 
 
 def vander(x, *, N=None):
@@ -410,10 +425,12 @@ def vander(x, *, N=None):
         raise RuntimeError("N must be greater than 1.")
     powers = arange(n)  # int64 exponents keep x's dtype
     return x.unsqueeze(-1) ** powers
+_linalg_op(vander)
 
 
 def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
     return A.diagonal(offset, dim1, dim2)
+_linalg_op(diagonal)
 
 
 __all__ = ["inv_ex", "cholesky_ex", "solve_ex", "solve_triangular", "matrix_exp", "lu_factor", "lu_factor_ex", "lu",

@@ -172,6 +172,7 @@ def matmul(input, other, *, out=None):
             f"{other._data.shape[-2]}x{other._data.shape[-1]})")
     return _product(input, other, MmBackward0 if da == 2 and db == 2 else UnsafeViewBackward0)
 register(matmul)
+register(matmul, namespace="torsh.linalg", method=False)  # torch.linalg.matmul: the same op
 
 
 def _rows(t):

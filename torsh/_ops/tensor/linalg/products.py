@@ -291,6 +291,7 @@ def linalg_cross(input, other, *, dim=-1, out=None):
                            f"{input._data.shape[d]} and {other._data.shape[d]}")
     a, b = _broadcast_pair(input, other)
     return _cross_along(a, b, d)
+register(linalg_cross, "cross", namespace="torsh.linalg", method=False)
 
 
 def cross(input, other, dim=None, *, out=None):
