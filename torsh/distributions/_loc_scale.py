@@ -5,7 +5,7 @@ import torsh
 from . import constraints
 from .transformed_distribution import TransformedDistribution
 from .transforms import AbsTransform
-from .utils import of_base_dist
+from .utils import forwarded
 
 __all__ = []
 
@@ -39,7 +39,7 @@ class _Half(TransformedDistribution):
     support = constraints.nonnegative
     has_rsample = True
     _family = None
-    scale = of_base_dist("scale")
+    scale = forwarded("base_dist.scale")
 
     def __init__(self, scale, validate_args=None):
         base_dist = self._family(0, scale, validate_args=False)

@@ -1,7 +1,7 @@
 """The parameterisation shared by Bernoulli-like and Categorical distributions: ``probs`` or
 ``logits``, exactly one given, the other computed lazily from it."""
 import torsh
-from .utils import broadcast_all, lazy_property, logits_to_probs, of_base_dist, probs_to_logits
+from .utils import broadcast_all, forwarded, lazy_property, logits_to_probs, probs_to_logits
 
 __all__ = []
 
@@ -80,20 +80,13 @@ class _ProbsOrLogitsParam(_ProbsOrLogits):
 
 class _OfCategorical:
     """Mixin of the distributions built on a ``self._categorical``: its parameters are theirs."""
-
-    @property
-    def logits(self):
-        return self._categorical.logits
-
-    @property
-    def probs(self):
-        return self._categorical.probs
-
-    @property
-    def param_shape(self):
-        return self._categorical.param_shape
+    logits = forwarded("_categorical.logits")
+    probs = forwarded("_categorical.probs")
+    param_shape = forwarded("_categorical.param_shape")
 
 
 class _OfRelaxed:
     """Mixin of the relaxed distributions, transforms of a ``base_dist`` that holds the parameters."""
-    temperature, logits, probs = of_base_dist("temperature"), of_base_dist("logits"), of_base_dist("probs")
+    temperature = forwarded("base_dist.temperature")
+    logits = forwarded("base_dist.logits")
+    probs = forwarded("base_dist.probs")

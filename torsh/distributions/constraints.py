@@ -7,6 +7,7 @@ A constraint's ``check(value)`` returns a bool tensor over the value's sample an
 import numpy as np
 
 import torsh
+from .utils import forwarded
 
 __all__ = ["Constraint", "boolean", "cat", "corr_cholesky", "dependent", "dependent_property", "greater_than",
            "greater_than_eq", "independent", "integer_interval", "interval", "half_open_interval", "is_dependent",
@@ -88,9 +89,7 @@ class _IndependentConstraint(Constraint):
         self.reinterpreted_batch_ndims = reinterpreted_batch_ndims
         super().__init__()
 
-    @property
-    def is_discrete(self):
-        return self.base_constraint.is_discrete
+    is_discrete = forwarded("base_constraint.is_discrete")
 
     @property
     def event_dim(self):
@@ -116,13 +115,9 @@ class MixtureSameFamilyConstraint(Constraint):
         self.base_constraint = base_constraint
         super().__init__()
 
-    @property
-    def is_discrete(self):
-        return self.base_constraint.is_discrete
+    is_discrete = forwarded("base_constraint.is_discrete")
 
-    @property
-    def event_dim(self):
-        return self.base_constraint.event_dim
+    event_dim = forwarded("base_constraint.event_dim")
 
     def check(self, value):
         ok = self.base_constraint.check(value.unsqueeze(-1 - self.event_dim))

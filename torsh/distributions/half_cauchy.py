@@ -3,6 +3,7 @@ import math
 import torsh
 from ._loc_scale import _Half
 from .cauchy import Cauchy
+from .utils import forwarded
 
 __all__ = ["HalfCauchy"]
 
@@ -18,9 +19,7 @@ class HalfCauchy(_Half):
     def mean(self):
         return torsh.full(tuple(self._extended_shape()), math.inf, dtype=self.scale.dtype)
 
-    @property
-    def variance(self):
-        return self.base_dist.variance
+    variance = forwarded("base_dist.variance")
 
     def log_prob(self, value):
         if self._validate_args:

@@ -1,7 +1,7 @@
 import torsh
 from . import constraints
 from .distribution import Distribution
-from .utils import _sum_rightmost, of_base_dist
+from .utils import _sum_rightmost, forwarded
 
 __all__ = ["Independent"]
 
@@ -10,8 +10,10 @@ class Independent(Distribution):
     """Reinterprets the ``reinterpreted_batch_ndims`` rightmost batch dims of ``base_distribution`` as
     event dims (log_prob and entropy sum over them), e.g. a diagonal normal from a batch of Normals."""
     arg_constraints = {}
-    has_rsample = of_base_dist("has_rsample")
-    mean, mode, variance = of_base_dist("mean"), of_base_dist("mode"), of_base_dist("variance")
+    has_rsample = forwarded("base_dist.has_rsample")
+    mean = forwarded("base_dist.mean")
+    mode = forwarded("base_dist.mode")
+    variance = forwarded("base_dist.variance")
 
     def __init__(self, base_distribution, reinterpreted_batch_ndims, validate_args=None):
         if reinterpreted_batch_ndims > len(base_distribution.batch_shape):

@@ -6,7 +6,7 @@ from . import constraints
 from .gamma import Gamma
 from .transformed_distribution import TransformedDistribution
 from .transforms import PowerTransform
-from .utils import of_base_dist
+from .utils import forwarded
 
 __all__ = ["InverseGamma"]
 
@@ -16,7 +16,8 @@ class InverseGamma(TransformedDistribution):
     arg_constraints = Gamma.arg_constraints
     support = constraints.positive
     has_rsample = True
-    concentration, rate = of_base_dist("concentration"), of_base_dist("rate")
+    concentration = forwarded("base_dist.concentration")
+    rate = forwarded("base_dist.rate")
 
     def __init__(self, concentration, rate, validate_args=None):
         base_dist = Gamma(concentration, rate, validate_args=validate_args)

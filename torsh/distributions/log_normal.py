@@ -2,7 +2,7 @@ from . import constraints
 from .normal import Normal
 from .transformed_distribution import TransformedDistribution
 from .transforms import ExpTransform
-from .utils import of_base_dist
+from .utils import forwarded
 
 __all__ = ["LogNormal"]
 
@@ -12,7 +12,8 @@ class LogNormal(TransformedDistribution):
     arg_constraints = Normal.arg_constraints
     support = constraints.positive
     has_rsample = True
-    loc, scale = of_base_dist("loc"), of_base_dist("scale")
+    loc = forwarded("base_dist.loc")
+    scale = forwarded("base_dist.scale")
 
     def __init__(self, loc, scale, validate_args=None):
         super().__init__(Normal(loc, scale, validate_args=validate_args), ExpTransform(), validate_args=validate_args)

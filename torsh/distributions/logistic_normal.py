@@ -3,7 +3,7 @@ from . import constraints
 from .normal import Normal
 from .transformed_distribution import TransformedDistribution
 from .transforms import StickBreakingTransform
-from .utils import of_base_dist
+from .utils import forwarded
 
 __all__ = ["LogisticNormal"]
 
@@ -14,7 +14,8 @@ class LogisticNormal(TransformedDistribution):
     support = constraints.simplex
     has_rsample = True
     # the base is Independent(Normal) (the transform works on a vector): its Normal holds the parameters
-    loc, scale = of_base_dist("loc", depth=2), of_base_dist("scale", depth=2)
+    loc = forwarded("base_dist.base_dist.loc")
+    scale = forwarded("base_dist.base_dist.scale")
 
     def __init__(self, loc, scale, validate_args=None):
         base_dist = Normal(loc, scale, validate_args=validate_args)

@@ -4,6 +4,7 @@ from . import constraints
 from ._probs_or_logits import _OfCategorical
 from .categorical import Categorical
 from .distribution import Distribution
+from .utils import forwarded
 
 __all__ = ["OneHotCategorical", "OneHotCategoricalStraightThrough"]
 
@@ -25,13 +26,8 @@ class OneHotCategorical(_OfCategorical, Distribution):
         new._categorical = self._categorical.expand(torsh.Size(batch_shape))
         return self._init_expanded(new, batch_shape)
 
-    @property
-    def _param(self):
-        return self._categorical._param
-
-    @property
-    def mean(self):
-        return self._categorical.probs
+    _param = forwarded("_categorical._param")
+    mean = forwarded("_categorical.probs")
 
     @property
     def mode(self):

@@ -12,8 +12,8 @@ import operator
 import torsh
 from torsh.nn.functional import logsigmoid, pad, softplus
 from . import constraints
-from .utils import (_broadcast_shapes, _sum_rightmost, broadcast_all, finfo, lazy_property, tril_matrix_to_vec,
-                    vec_to_tril_matrix)
+from .utils import (_broadcast_shapes, _sum_rightmost, broadcast_all, finfo, forwarded, lazy_property,
+                    tril_matrix_to_vec, vec_to_tril_matrix)
 
 __all__ = ["AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform", "CorrCholeskyTransform",
            "CumulativeDistributionTransform", "ExpTransform", "IndependentTransform", "LowerCholeskyTransform",
@@ -126,13 +126,8 @@ class _InverseTransform(Transform):
     def codomain(self):
         return self._inv.domain
 
-    @property
-    def bijective(self):
-        return self._inv.bijective
-
-    @property
-    def sign(self):
-        return self._inv.sign
+    bijective = forwarded("_inv.bijective")
+    sign = forwarded("_inv.sign")
 
     @property
     def inv(self):
@@ -280,13 +275,8 @@ class IndependentTransform(Transform):
     def codomain(self):
         return constraints.independent(self.base_transform.codomain, self.reinterpreted_batch_ndims)
 
-    @property
-    def bijective(self):
-        return self.base_transform.bijective
-
-    @property
-    def sign(self):
-        return self.base_transform.sign
+    bijective = forwarded("base_transform.bijective")
+    sign = forwarded("base_transform.sign")
 
     def _call(self, x):
         if x.dim() < self.domain.event_dim:

@@ -1,6 +1,7 @@
 """torch.distributions.utils: parameter broadcasting, logits <-> probs, lazy properties."""
 import functools
 import numbers
+import operator
 
 import numpy as np
 
@@ -13,16 +14,12 @@ euler_constant = 0.57721566490153286060  # Euler-Mascheroni
 
 
 
-def of_base_dist(name, depth=1):
-    """A read-only property forwarding to ``self.base_dist.<name>`` (``depth=2``: the base's base): a parameter or
-    moment that a wrapping distribution (transformed, independent, relaxed) takes from the one it wraps."""
-    def read(self):
-        dist = self.base_dist
-        for _ in range(depth - 1):
-            dist = dist.base_dist
-        return getattr(dist, name)
-    read.__name__ = name
-    return property(read)
+def forwarded(path):
+    """A read-only property returning ``self.<path>``, a dotted attribute path ("base_dist.loc"): a parameter or
+    moment that a wrapping object (transformed, independent, relaxed distribution; inverse transform; constraint
+    over a base constraint) takes from the one it wraps."""
+    get = operator.attrgetter(path)
+    return property(lambda self: get(self), doc=f"``self.{path}``")
 
 def broadcast_all(*values):
     """Tensors broadcast together; Python numbers become tensors of the first tensor's dtype
