@@ -34,6 +34,18 @@ LEVEL_HOOKS = []  # (on_enter, on_exit) pairs run when a level opens and closes 
 _current_level = -1
 _level_token = None     # one object per entered level: a tangent of an exited level is never read back
 _unresolved = []        # lazy tangents recorded and not yet computed, oldest first
+
+# ops PyTorch has no forward-mode formula for (by backward node name, or class name for PyTorch's generic
+# NotImplemented node): a tangent reaching one raises its NotImplementedError at the op, where the double-vjp
+# fallback would compute one
+_NOT_IMPLEMENTED = ("Trying to use forward AD with {} that does not support it because it has not been implemented "
+                    "yet.\nPlease file an issue to PyTorch at https://github.com/pytorch/pytorch/issues/new?template="
+                    "feature-request.yml so that we can prioritize its implementation or submit a PR adding the "
+                    "implementation to derivatives.yaml")
+NO_FORWARD_AD = {"IgammaBackward0": _NOT_IMPLEMENTED.format("igamma"),
+                 "IgammacBackward0": _NOT_IMPLEMENTED.format("igammac"),
+                 "GeqrfBackward0": _NOT_IMPLEMENTED.format("geqrf"),
+                 "_BinomialNotImplemented": "Trying to use forward AD with aten::binomial that does not support it."}
 _dual_tensors = []      # weakrefs of the tensors given a tangent at this level, cleared on exit
 
 
@@ -217,6 +229,7 @@ def record_dual(node, inputs, outputs):
     flush()
     tangents = [tangent_of(t) if isinstance(t, _tensor.Tensor) else None for t in inputs]
     if any(t is not None for t in tangents):
+        _check_forward_ad_exists(node)
         pending = _Pending(node, tuple(inputs), tangents, tuple(outputs))
         _unresolved.append(pending)
         for i, out in enumerate(outputs):
@@ -224,6 +237,12 @@ def record_dual(node, inputs, outputs):
                 _set_cell(out, _Tangent(pending=pending, index=i))
     return grad_mode._state.enabled and any(
         isinstance(t, _tensor.Tensor) and t._requires_grad for t in inputs)
+
+
+def _check_forward_ad_exists(node):
+    message = NO_FORWARD_AD.get(node.name()) or NO_FORWARD_AD.get(type(node).__name__)
+    if message is not None:
+        raise NotImplementedError(message)
 
 
 def _output_tangents(node, inputs, tangents, outputs):
