@@ -167,3 +167,50 @@ def test_biject_to_and_transform_to_give_pytorchs_transforms():
         return described
 
     assert transforms(torsh) == transforms(torch_ref)
+
+
+@needs_torch
+@pytest.mark.parametrize("target", ["0.weight", "0.missing", "1", "0.running_mean", "1.running_mean"])
+@pytest.mark.parametrize("getter", ["get_parameter", "get_buffer"])
+def test_get_parameter_and_get_buffer_errors_as_pytorch(getter, target):
+    def get(lib):
+        model = lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.BatchNorm1d(2))
+        return tuple(getattr(model, getter)(target).shape)
+
+    try:
+        expected = get(torch_ref)
+    except AttributeError:
+        check_same_error(get)
+    else:
+        assert get(torsh) == expected
+
+
+@needs_torch
+@pytest.mark.parametrize("fn", ["alpha_dropout", "feature_alpha_dropout"])
+def test_alpha_dropouts_drop_whole_features_or_elements_as_pytorch(fn):
+    def dropped(lib):
+        out = getattr(lib.nn.functional, fn)(lib.ones(4, 6, 5, 5), 0.5, training=True)
+        # feature alpha dropout: each (sample, channel) map is constant (all kept or all dropped)
+        per_map_constant = bool((out.amax((-2, -1)) == out.amin((-2, -1))).all())
+        untouched = getattr(lib.nn.functional, fn)(lib.ones(3), 0.5, training=False)
+        return per_map_constant, untouched.tolist()
+
+    assert dropped(torsh) == dropped(torch_ref)
+    check_same_error(lambda lib: getattr(lib.nn.functional, fn)(lib.ones(3), 1.5, training=True))
+
+
+@needs_torch
+@pytest.mark.parametrize("switch, query", [("set_multithreading_enabled", "is_multithreading_enabled")])
+def test_thread_flag_switches_restore_as_pytorch(switch, query):
+    def states(lib):
+        ag = lib.autograd
+        seen = [getattr(ag, query)()]
+        with getattr(ag, switch)(False):
+            seen.append(getattr(ag, query)())
+        seen.append(getattr(ag, query)())
+        getattr(ag, switch)(False)
+        seen.append(getattr(ag, query)())
+        getattr(ag, switch)(True)
+        return seen
+
+    assert states(torsh) == states(torch_ref) == [True, False, True, False]

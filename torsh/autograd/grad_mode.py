@@ -9,6 +9,8 @@ import threading
 class _State(threading.local):
     enabled = True
     inference = False
+    multithreading = True  # set_multithreading_enabled (kept for PyTorch code: backward runs on the caller)
+    grad_layout_enforced = True  # enforce_grad_layout_policy
 
 
 _state = _State()
@@ -106,29 +108,23 @@ class inference_mode(_DecoratorContextManager):
         return False
 
 
-class _Flags(threading.local):
-    multithreading = True
-    grad_layout_enforced = True
-
-
-_flags = _Flags()
-
-
 def is_multithreading_enabled():
     """torsh's engine always runs backward on the calling thread; the flag is kept for PyTorch code."""
-    return _flags.multithreading
+    return _state.multithreading
 
 
 def is_view_replay_enabled():
     return False
 
 
-class set_multithreading_enabled(_DecoratorContextManager):
-    """Switch multithreaded backward on or off; works as a function call and as a context manager."""
+class _FlagSwitch(_DecoratorContextManager):
+    """Sets the thread-local flag ``_flag`` when made (so a plain call switches it too) and restores the previous
+    value on exit, as PyTorch's set_multithreading_enabled / enforce_grad_layout_policy do."""
+    _flag = None
 
     def __init__(self, mode):
-        self.prev = _flags.multithreading
-        _flags.multithreading = mode
+        self.prev = getattr(_state, self._flag)
+        setattr(_state, self._flag, mode)
         self.mode = mode
         self._args = (mode,)
 
@@ -136,26 +132,20 @@ class set_multithreading_enabled(_DecoratorContextManager):
         pass
 
     def __exit__(self, *exc):
-        _flags.multithreading = self.prev
+        setattr(_state, self._flag, self.prev)
 
     def clone(self):
         return self.__class__(self.mode)
 
 
-class enforce_grad_layout_policy(_DecoratorContextManager):
+class set_multithreading_enabled(_FlagSwitch):
+    """Switch multithreaded backward on or off; works as a function call and as a context manager."""
+    _flag = "multithreading"
+
+
+class enforce_grad_layout_policy(_FlagSwitch):
     """Whether accumulated gradients must match their parameter's strides (torsh's always are C-ordered)."""
+    _flag = "grad_layout_enforced"
 
     def __init__(self, enable=True):
-        self.prev = _flags.grad_layout_enforced
-        _flags.grad_layout_enforced = enable
-        self.mode = enable
-        self._args = (enable,)
-
-    def __enter__(self):
-        pass
-
-    def __exit__(self, *exc):
-        _flags.grad_layout_enforced = self.prev
-
-    def clone(self):
-        return self.__class__(self.mode)
+        super().__init__(enable)

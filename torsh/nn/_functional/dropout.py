@@ -78,20 +78,19 @@ def _alpha(input, mask, p, inplace):
     return input.copy_(out) if inplace else out
 
 
-def alpha_dropout(input, p=0.5, training=False, inplace=False):
+def _alpha_dropout(input, p, training, inplace, mask_shape):
     _check_p(p)
     if not training or p == 0:
         return input
     if p == 1:
         return input * 0
-    return _alpha(input, _keep_mask(input.shape, p, dtype_of(input)), p, inplace)
+    return _alpha(input, _keep_mask(mask_shape, p, dtype_of(input)), p, inplace)
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False):
+    return _alpha_dropout(input, p, training, inplace, tuple(input.shape))
 
 
 def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
-    _check_p(p)
-    if not training or p == 0:
-        return input
-    if p == 1:
-        return input * 0
-    mask_shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
-    return _alpha(input, _keep_mask(mask_shape, p, dtype_of(input)), p, inplace)
+    # one draw per (sample, channel): whole feature maps are dropped
+    return _alpha_dropout(input, p, training, inplace, tuple(input.shape[:2]) + (1,) * (input.ndim - 2))
