@@ -15,6 +15,7 @@ from ..._tensor import wrap
 from ...autograd import grad_mode
 from ...autograd.graph import Node, needs_grad, record
 from ...backend import dispatch, kernels
+from .._helpers import accumulation_array
 
 
 def moments_np(x, axes):
@@ -47,11 +48,13 @@ class NormalizeBackward(Node):
 
 
 def normalize(x, axes, eps, node_name="NativeLayerNormBackward0"):
-    """(x - mean) / sqrt(var + eps) over ``axes``; also returns mean and biased var as arrays."""
+    """(x - mean) / sqrt(var + eps) over ``axes``; also returns mean and biased var as arrays (float32 for a
+    float16/bfloat16 ``x``: PyTorch computes their statistics in float32 and rounds only the output)."""
     data = x._data
-    mean, var = moments_np(data, axes)
+    work = accumulation_array(data)
+    mean, var = moments_np(work, axes)
     rstd = 1.0 / np.sqrt(var + eps)
-    result = wrap(((data - mean) * rstd).astype(data.dtype, copy=False))
+    result = wrap(((work - mean) * rstd).astype(data.dtype, copy=False))
     if needs_grad(x):
         node = NormalizeBackward(node_name)
         node.axes, node.eps = axes, eps

@@ -24,6 +24,17 @@ def _affine(out, weight, bias, shape):
     return out
 
 
+def _widened(input):
+    """float16/bfloat16 input as float32 (PyTorch normalises them in float32 and rounds the output once)."""
+    return input.float() if input.is_floating_point() and input.element_size() == 2 else input
+
+
+def _in_input_dtype(out, input):
+    """PyTorch's CPU norms take float32 weights with a float16/bfloat16 input and answer in the input's
+    dtype; the composed path's affine ops would promote to float32."""
+    return out if out.dtype == input.dtype else out.to(input.dtype)
+
+
 def _update_running(running, batch_value, momentum):
     """running = (1 - momentum) * running + momentum * batch_value, in place without autograd."""
     with grad_mode.no_grad():
@@ -81,9 +92,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             _update_running(running_mean, mean.reshape(-1), momentum)
             _update_running(running_var, var.reshape(-1) * n / max(n - 1, 1), momentum)
     else:
-        rstd = 1.0 / np.sqrt(array(running_var).astype(dtype_of(input)) + eps)
-        out = (input - const(array(running_mean).reshape(shape), input)) * const(rstd.reshape(shape), input)
-    return _affine(out, weight, bias, shape)
+        x = _widened(input)
+        rstd = 1.0 / np.sqrt(array(running_var).astype(dtype_of(x)) + eps)
+        out = (x - const(array(running_mean).reshape(shape), x)) * const(rstd.reshape(shape), x)
+    return _in_input_dtype(_affine(out, weight, bias, shape), input)
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
@@ -97,9 +109,10 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
             _update_running(running_mean, mean.reshape(input.shape[:2]).mean(0), momentum)
             _update_running(running_var, (var.reshape(input.shape[:2]) * n / max(n - 1, 1)).mean(0), momentum)
     else:
-        rstd = 1.0 / np.sqrt(array(running_var).astype(dtype_of(input)) + eps)
-        out = (input - const(array(running_mean).reshape(shape), input)) * const(rstd.reshape(shape), input)
-    return _affine(out, weight, bias, shape)
+        x = _widened(input)
+        rstd = 1.0 / np.sqrt(array(running_var).astype(dtype_of(x)) + eps)
+        out = (x - const(array(running_mean).reshape(shape), x)) * const(rstd.reshape(shape), x)
+    return _in_input_dtype(_affine(out, weight, bias, shape), input)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -117,7 +130,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         out = out * weight
     if bias is not None:
         out = out + bias
-    return out
+    return _in_input_dtype(out, input)
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
@@ -138,7 +151,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     grouped = input.reshape(n, num_groups, (c // num_groups) * math.prod(input.shape[2:]))  # no -1: n may be 0
     out, _, _ = nn_norm.normalize(grouped, (2,), eps, "NativeGroupNormBackward0")
     out = out.reshape(input.shape)
-    return _affine(out, weight, bias, _channel_shape(input))
+    return _in_input_dtype(_affine(out, weight, bias, _channel_shape(input)), input)
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):

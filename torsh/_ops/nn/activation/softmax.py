@@ -11,7 +11,7 @@ from ...._tensor import wrap
 from ....autograd import grad_mode
 from ....autograd.graph import Node, needs_grad, record
 from ....backend import dispatch, kernels
-from ..._helpers import dtype_name, normalize_dim
+from ..._helpers import accumulation_array, dtype_name, normalize_dim
 from ...registry import register
 
 _NOT_LAST_DIM = "not a reduction over the last dim of a contiguous array"
@@ -39,13 +39,23 @@ def _rows_backward(op, y, g, formula):
     return dispatch.call(op, data.size, data.dtype, fits, compiled, formula)
 
 
+def _in_float32(formula, y, grad):
+    """``formula(y, grad)`` computed in float32 for a float16/bfloat16 ``y`` and rounded once, as PyTorch's
+    kernels do (its subtraction cancels: in bfloat16 the result loses most of its digits)."""
+    if y.element_size() != 2 or not y.is_floating_point():
+        return formula(y, grad)
+    return formula(y.float(), grad.float()).to(y.dtype)
+
+
 class SoftmaxBackward0(Node):
     def backward(self, grad):
         (y,) = self.saved_tensors
 
         def formula():
-            gy = grad * y
-            return gy - y * gy.sum(self.dim, keepdim=True)
+            def on(y, grad):
+                gy = grad * y
+                return gy - y * gy.sum(self.dim, keepdim=True)
+            return _in_float32(on, y, grad)
 
         if self.dim != y.ndim - 1:
             return (formula(),)
@@ -57,7 +67,7 @@ class LogSoftmaxBackward0(Node):
         (y,) = self.saved_tensors
 
         def formula():
-            return grad - y.exp() * grad.sum(self.dim, keepdim=True)
+            return _in_float32(lambda y, grad: grad - y.exp() * grad.sum(self.dim, keepdim=True), y, grad)
 
         if self.dim != y.ndim - 1:
             return (formula(),)
@@ -96,17 +106,22 @@ def _on_rows(op, data, d, numpy_fn):
 
 
 def _softmax_np(data, d):
+    dtype, data = data.dtype, accumulation_array(data)  # float16/bfloat16 in float32, as PyTorch
     with np.errstate(invalid="ignore", over="ignore"):
         e = np.exp(_shifted(data, d))
         value = e / (np.sum(e, axis=d, keepdims=True) if e.ndim else e)
-    return np.asarray(value, dtype=data.dtype)
+    return np.asarray(value, dtype=dtype)
 
 
 def _log_softmax_np(data, d):
+    dtype, data = data.dtype, accumulation_array(data)
+    if data.ndim == 0 or data.size == 0:
+        return np.asarray(_shifted(data, d), dtype=dtype)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        z = _shifted(data, d)
-        value = z - np.log(np.sum(np.exp(z), axis=d, keepdims=True) if z.ndim else np.exp(z))
-    return np.asarray(value, dtype=data.dtype)
+        # x - (max + log(sum(exp(x - max)))), in PyTorch's order, so float16/bfloat16 round as its kernel does
+        m = np.max(data, axis=d, keepdims=True)
+        value = data - (m + np.log(np.sum(np.exp(data - m), axis=d, keepdims=True)))
+    return np.asarray(value, dtype=dtype)
 
 
 def softmax(input, dim=None, dtype=None, *, _stacklevel=3):

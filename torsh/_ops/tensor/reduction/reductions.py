@@ -8,7 +8,7 @@ from .... import _dtype, return_types
 from ...._tensor import wrap
 from ....autograd.graph import Node, backward_on_arrays, needs_grad, record
 from ....backend import dispatch
-from ..._helpers import cast_for_integer_accumulation, check_dtype_support, dtype_name, normalize_dim, normalize_dims
+from ..._helpers import accumulation_array, cast_for_integer_accumulation, check_dtype_support, dtype_name, normalize_dim, normalize_dims
 from ..linalg.core import vector_norm
 from ...registry import register
 
@@ -416,12 +416,13 @@ def logsumexp(input, dim, keepdim=False):
     if data.dtype.kind in "biu":
         data = data.astype(_dtype.get_default_dtype().np)
     dims = normalize_dims(dim, data.ndim)
-    rows = _as_rows(data, dims)
+    work = accumulation_array(data)  # float16/bfloat16 sum their exponentials in float32, as PyTorch
+    rows = _as_rows(work, dims)
     if rows is not None and rows.shape[1] > 0:
         value = _redo_nan_rows(dispatch.reduce_rows("logsumexp_rows", rows, _np_logsumexp_rows), rows)
         value = value.reshape(_reduced_shape(data.shape, dims, keepdim))
     else:
-        value = _np_logsumexp(data, dims, keepdim)
+        value = _np_logsumexp(work, dims, keepdim)
     result = wrap(np.asarray(value, dtype=data.dtype))
     if needs_grad(input):
         node = LogsumexpBackward0()
