@@ -124,6 +124,7 @@ class Collector:
         _instrument.disable(self)
         self._running = False
         self.stop_ns = time.perf_counter_ns()
+        _frame_cache.clear()  # it holds code objects (notebook cells...): keep them only while recording
 
     # -- steps: running summaries, and the ring buffer of detailed steps ------------------
     def end_step(self, step):
@@ -356,6 +357,19 @@ def describe_inputs(args, kwargs):
     return shapes, types_
 
 
+_frame_cache = {}  # (code, line) -> (frame text or None for the profiler's own, whether it is user code)
+
+
+def _frame_info(code, line):
+    key = (code, line)
+    info = _frame_cache.get(key)
+    if info is None:
+        filename = code.co_filename
+        text = None if filename.startswith(_PROFILER_DIR) else f"{filename}({line}): {code.co_name}"
+        info = _frame_cache[key] = (text, not filename.startswith(_TORSH_DIR))
+    return info
+
+
 def python_stack():
     """(frames, source): the Python call stack of the op, innermost first, as ``file(line): function``
     (the profiler's own frames left out), and ``(file, line)`` of the first frame outside torsh: the
@@ -364,11 +378,11 @@ def python_stack():
     source = None
     frame = sys._getframe(1)
     while frame is not None and len(frames) < _MAX_STACK_DEPTH:
-        code = frame.f_code
-        filename = code.co_filename
-        if not filename.startswith(_PROFILER_DIR):
-            frames.append(f"{filename}({frame.f_lineno}): {code.co_name}")
-            if source is None and not filename.startswith(_TORSH_DIR):
-                source = (filename, frame.f_lineno)
+        line = frame.f_lineno
+        text, is_user = _frame_info(frame.f_code, line)
+        if text is not None:
+            frames.append(text)
+            if source is None and is_user:
+                source = (frame.f_code.co_filename, line)
         frame = frame.f_back
     return frames, source
