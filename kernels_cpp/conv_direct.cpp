@@ -67,24 +67,26 @@ struct Layout {
 Layout contiguous(const Geometry& g) { return {g.O * g.OH * g.OW, g.OH * g.OW, g.OW, 1}; }
 
 // The flat layout (see Geometry): buf[((kj * C + c) * Hp + r) * OW + j] = padded input (c, r, j + kj).
-// Each row is zeros, a run copied, zeros (a per-element bounds test made LeNet-5's second input
-// gradient, 20K floats a sample, spend more time here than in its FMAs)
-void shift_sample(const float* x, const Geometry& g, float* buf) {
+// Only the input's values are written: every caller hands a zeroed buffer (std::vector's value
+// initialisation) and reuses it for samples of the same geometry, whose padding positions never change.
+// Rows are under 16 floats (flat rows are narrower than a vector), copied in plain loops: a bounds test
+// per element, then memset/memcpy calls per row, each made LeNet-5's second input gradient (20K floats a
+// sample) spend about as long here as in its FMAs. GCC would turn the loops back into calls, hence the
+// attribute.
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) void shift_sample(const float* x, const Geometry& g,
+                                                                                float* buf) {
+    const long OW = g.OW;
+    const long r0 = std::max(g.ph, 0L), r1 = std::min(g.H + g.ph, g.Hp);  // rows r with 0 <= r - ph < H
     for (long kj = 0; kj < g.kw; ++kj) {
         // columns j with 0 <= j + kj - pw < W: [lo, hi)
-        const long lo = std::min(std::max(g.pw - kj, 0L), g.OW);
-        const long hi = std::max(lo, std::min(g.W + g.pw - kj, g.OW));
+        const long lo = std::min(std::max(g.pw - kj, 0L), OW);
+        const long hi = std::max(lo, std::min(g.W + g.pw - kj, OW));
+        const long shift = kj - g.pw;  // dst[j] is column j + shift
         for (long c = 0; c < g.C; ++c)
-            for (long r = 0; r < g.Hp; ++r) {
-                const long src_row = r - g.ph;
-                float* dst = buf + ((kj * g.C + c) * g.Hp + r) * g.OW;
-                if (src_row < 0 || src_row >= g.H || hi == lo) {
-                    std::memset(dst, 0, g.OW * sizeof(float));
-                    continue;
-                }
-                std::memset(dst, 0, lo * sizeof(float));
-                std::memcpy(dst + lo, x + (c * g.H + src_row) * g.W + lo + kj - g.pw, (hi - lo) * sizeof(float));
-                std::memset(dst + hi, 0, (g.OW - hi) * sizeof(float));
+            for (long r = r0; r < r1; ++r) {
+                const float* src = x + (c * g.H + r - g.ph) * g.W;
+                float* dst = buf + ((kj * g.C + c) * g.Hp + r) * OW;
+                for (long j = lo; j < hi; ++j) dst[j] = src[j + shift];
             }
     }
 }
@@ -100,13 +102,11 @@ __attribute__((optimize("no-tree-vectorize"))) void strided_copy(const float* fr
 long ceil_div(long a, long b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
 
 // Column stride 2, pw >= 0: the row's source columns in pairs (s, s + 1) = (2m, 2m + 1) go to phase rows
-// ``even`` and ``odd`` (the phases of padded columns 2m + pw and 2m + 1 + pw) at m + even_at and m + odd_at,
-// both rows zeroed first. One pass of paired loads that GCC vectorises with shuffles, where two strided
+// ``even`` and ``odd`` (the phases of padded columns 2m + pw and 2m + 1 + pw) at m + even_at and m + odd_at
+// (their padding left as the zeroed buffer has it, see shift_sample). One pass of paired loads that GCC vectorises with shuffles, where two strided
 // copies made W12's stride-2 layers spend about as long padding as multiplying (16 -> 32 channels: 0.72
 // ms against 0.40 at stride 1, same output)
 void split_pairs(const float* src, long W, long pw, long Wq, float* phase0, float* phase1) {
-    std::memset(phase0, 0, Wq * sizeof(float));
-    std::memset(phase1, 0, Wq * sizeof(float));
     float* even = pw % 2 == 0 ? phase0 : phase1;  // where source column 2m goes
     float* odd = pw % 2 == 0 ? phase1 : phase0;
     const long even_at = pw / 2, odd_at = (pw + 1) / 2;
@@ -126,7 +126,10 @@ void split_pairs(const float* src, long W, long pw, long Wq, float* phase0, floa
 
 // The sample's input rows and columns the output reads, zero-padded, in phase rows (see above). Rows and
 // phases that no tap reads (a kernel smaller than its stride: W12's 1x1 stride-2 shortcuts) are skipped.
-void pad_sample(const float* x, const Geometry& g, float* buf) {
+// Only the input's values are written, into a buffer zeroed by the caller (see shift_sample); plain
+// loops rather than memcpy calls: rows are tens of floats.
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) void pad_sample(const float* x, const Geometry& g,
+                                                                              float* buf) {
     if (g.flat) {
         shift_sample(x, g, buf);
         return;
@@ -136,29 +139,24 @@ void pad_sample(const float* x, const Geometry& g, float* buf) {
         for (long r = 0; r < g.Hp; ++r) {
             if (r % g.sh >= g.kh) continue;
             const long src_row = r - g.ph;
-            const bool inside = src_row >= 0 && src_row < g.H;
+            if (src_row < 0 || src_row >= g.H) continue;  // a padding row: zeros already
             const float* src = x + (c * g.H + src_row) * g.W;
-            if (inside && g.sw == 2 && g.pw >= 0 && phases == 2) {
+            if (g.sw == 2 && g.pw >= 0 && phases == 2) {
                 float* dst = buf + (c * g.Hp + r) * 2 * g.Wq;
                 split_pairs(src, g.W, g.pw, g.Wq, dst, dst + g.Wq);
                 continue;
             }
             for (long p = 0; p < phases; ++p) {
                 float* dst = buf + ((c * g.Hp + r) * g.sw + p) * g.Wq;
-                if (!inside) {
-                    std::memset(dst, 0, g.Wq * sizeof(float));
-                    continue;
-                }
                 // columns j * sw + p - pw inside the input: j in [lo, hi), zeros around them
                 const long lo = std::min(std::max(ceil_div(g.pw - p, g.sw), 0L), g.Wq);
                 const long hi = std::max(lo, std::min(ceil_div(g.W + g.pw - p, g.sw), g.Wq));
-                std::memset(dst, 0, lo * sizeof(float));
                 if (g.sw == 1) {
-                    if (hi > lo) std::memcpy(dst + lo, src + lo - g.pw, (hi - lo) * sizeof(float));
+                    const long shift = -g.pw;  // dst[j] is column j - pw
+                    for (long j = lo; j < hi; ++j) dst[j] = src[j + shift];
                 } else {
                     strided_copy(src + p - g.pw, g.sw, dst, lo, hi);
                 }
-                std::memset(dst + hi, 0, (g.Wq - hi) * sizeof(float));
             }
         }
 }
@@ -286,6 +284,7 @@ using V = __m256;
 using Mask = __m256i;
 constexpr long L = 8;
 constexpr int WEIGHT_TAPS = 3;  // 4 x 3 accumulators of 16 registers
+constexpr int NARROW_VECTORS = 4;  // forward tiles of 1-2 channels: 8 accumulators
 inline V vload(const float* p) { return _mm256_loadu_ps(p); }
 inline V vmaskload(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
 inline void vstore(float* p, V v) { _mm256_storeu_ps(p, v); }
@@ -315,6 +314,7 @@ constexpr long L = 16;
 // 4 x 6 accumulators of 32 registers: 10 loads per 24 FMAs (4 x 3 measured 77 GFLOP/s against AVX2's
 // 100 on W12's layers: the unaligned 64-byte loads of x and gy, split over two cache lines, were the bound)
 constexpr int WEIGHT_TAPS = 6;
+constexpr int NARROW_VECTORS = 6;  // forward tiles of 1-2 channels: 12 accumulators, as the 4 x 3 tiles
 inline V vload(const float* p) { return _mm512_loadu_ps(p); }
 inline V vmaskload(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
 inline void vstore(float* p, V v) { _mm512_storeu_ps(p, v); }

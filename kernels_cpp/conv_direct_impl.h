@@ -1,7 +1,8 @@
 // The vectorised kernels of conv_direct.cpp, included once per instruction set inside a namespace
 // that first defines the vector type V (L float lanes), its lane mask type Mask and the operations
 // vload, vmaskload, vstore, vmaskstore, vfma, vbroadcast, vzero, vadd and vmask(count) (the first
-// ``count`` lanes), and WEIGHT_TAPS (3-6: taps per weight-gradient tile). Geometry, Layout and Plan
+// ``count`` lanes), WEIGHT_TAPS (3-6: taps per weight-gradient tile) and NARROW_VECTORS (4-6: output
+// vectors per forward tile of 1-2 channels). Geometry, Layout and Plan
 // come from conv_direct.cpp; the plan's vectors are L wide.
 
 // NC output channels x NV output vectors: NC*NV accumulators stay in registers over all taps. The
@@ -14,27 +15,27 @@ void forward_tile(const float* xb, const long* toff, long taps, const float* wpk
     V acc[NC][NV];
 #pragma GCC unroll 4
     for (int q = 0; q < NC; ++q)
-#pragma GCC unroll 3
+#pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) acc[q][v] = vbroadcast(bias + q);
     long off[NV];
-#pragma GCC unroll 3
+#pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) off[v] = poff[v];
     for (long t = 0; t < taps; ++t) {
         const float* base = xb + toff[t];
         V xv[NV];
-#pragma GCC unroll 3
+#pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) xv[v] = MASKED ? vmaskload(base + off[v], mask) : vload(base + off[v]);
         const float* wt = wpk + t * NC;
 #pragma GCC unroll 4
         for (int q = 0; q < NC; ++q) {
             const V wv = vbroadcast(wt + q);
-#pragma GCC unroll 3
+#pragma GCC unroll 8
             for (int v = 0; v < NV; ++v) acc[q][v] = vfma(wv, xv[v], acc[q][v]);
         }
     }
 #pragma GCC unroll 4
     for (int q = 0; q < NC; ++q)
-#pragma GCC unroll 3
+#pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) {
             float* out = y + q * plane + yoff[v];
             if (col != 1) {
@@ -49,14 +50,20 @@ void forward_tile(const float* xb, const long* toff, long taps, const float* wpk
         }
 }
 
-// All output vectors of NC channels: in threes, then the 1-2 left (4 left as 2 + 2: a tile of one vector
-// has too few accumulators to hide the FMA latency), then the masked ones
+// All output vectors of NC channels: in threes (1-2 channels: NARROW_VECTORS first, so that their tiles keep
+// as many accumulators as the 4-channel ones: LeNet-5's 6 output channels are a block of 4 and one of 2),
+// then the 1-2 left (4 left as 2 + 2: a tile of one vector has too few accumulators to hide the FMA
+// latency), then the masked ones
 template <int NC>
 void forward_channels(const float* xb, const Plan& p, long taps, const float* wpk, const float* bias, float* y,
                       long plane, long col, Mask mask, long lanes) {
     const long* toff = p.toff.data();
     const long count = p.poff.size();
     long v = 0;
+    if constexpr (NC <= 2)
+        for (; v + NARROW_VECTORS <= count; v += NARROW_VECTORS)
+            forward_tile<NC, NARROW_VECTORS, false>(xb, toff, taps, wpk, bias, y, plane, col, &p.poff[v], &p.yoff[v],
+                                                    mask, lanes);
     for (; v + 3 <= count && count - v != 4; v += 3)
         forward_tile<NC, 3, false>(xb, toff, taps, wpk, bias, y, plane, col, &p.poff[v], &p.yoff[v], mask, lanes);
     for (; v + 2 <= count; v += 2)
