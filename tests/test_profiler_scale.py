@@ -116,3 +116,27 @@ def test_ten_thousand_steps_stay_bounded(tmp_path):
     assert counts["aten::mul"] == counts["aten::add"] == 10_000
     detail = [e for e in trace["traceEvents"] if e.get("name") == "aten::mul" and e["ph"] == "X"]
     assert len(detail) == 10
+
+
+def _scheduled_run(lib, keep_steps=None):
+    x = lib.ones(4)
+    options = {"keep_steps": keep_steps} if lib is torsh else {}
+    with lib.profiler.profile(schedule=lib.profiler.schedule(wait=1, warmup=1, active=6), **options) as prof:
+        for _ in range(8):
+            x.mul(2.0)
+            prof.step()
+    return prof
+
+
+@needs_torch
+def test_keep_steps_with_a_schedule_summarizes_every_active_step_as_pytorch_counts_them():
+    prof = _scheduled_run(torsh, keep_steps=2)
+    steps = prof.summary().steps
+    assert [s.step for s in steps] == [2, 3, 4, 5, 6, 7]  # the active window; warm-up dropped
+    assert [s.step for s in steps if s.detailed] == [6, 7]
+    assert sorted(e.name for e in prof.events() if e.is_user_annotation) == ["ProfilerStep#6", "ProfilerStep#7"]
+    reference = {a.key: a.count for a in _scheduled_run(torch_ref).key_averages()}
+    summary = {op.name: op.count for op in prof.summary().ops.values()}
+    assert summary["aten::mul"] == reference["aten::mul"] == 6
+    assert sum(n for name, n in summary.items() if name.startswith("ProfilerStep#")) == 6
+    check_trace(prof.trace())

@@ -20,7 +20,8 @@ Documented behaviour where PyTorch leaves room:
   last N steps (``prof.step()`` calls) of a recorded window, a ring buffer with bounded memory; every
   step is still counted in running per-op and per-step summaries (summary.py), which the trace
   carries (``torshSummary`` and a step track), so a 10,000-step run exports a trace of a few MB.
-  ``events()`` and ``key_averages()`` cover the kept steps; ``prof.summary()`` covers all.
+  ``events()`` and ``key_averages()`` cover the kept steps; ``prof.summary()`` covers all. With a
+  schedule, the bound applies per recorded cycle (``acc_events=True`` accumulates N steps a cycle).
 """
 import enum
 import threading
