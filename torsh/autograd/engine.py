@@ -167,7 +167,9 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
 
     subscribers = events._subscribers  # updated in place: a profiler started by a hook is seen
     heappop, heappush = heapq.heappop, heapq.heappush
-    with grad_mode.set_grad_enabled(create_graph):
+    state = grad_mode._state  # set_grad_enabled(create_graph) without making its context object
+    grad_enabled_before, state.enabled = state.enabled, bool(create_graph)
+    try:
         while ready:
             node = heappop(ready)[2]
             grads = buffer.pop(node, _NO_GRADS)
@@ -224,7 +226,11 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                     # the common case checked inline; _check_gradient casts or raises
                     if meta is not None and (grad._data.shape != meta[0] or grad._data.dtype is not meta[1].np):
                         grad = _check_gradient(node, i, grad)
-                    _accumulate(buffer, child, nr, grad)
+                    if nr == 0 and child not in buffer and (type(child) is AccumulateGrad
+                                                            or len(child._output_meta) <= 1):
+                        buffer[child] = [grad]  # _accumulate's first gradient into a one-slot node, inline
+                    else:
+                        _accumulate(buffer, child, nr, grad)
                 remaining = dependencies[child] - 1
                 dependencies[child] = remaining
                 if remaining == 0:
@@ -232,6 +238,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
             # drop this node's gradients now: AccumulateGrad takes an array without copying only
             # when nothing but the engine refers to it (graph._unshared counts the references)
             grads = filled = grad_inputs = grad = None
+    finally:
+        state.enabled = grad_enabled_before
     return captured
 
 
