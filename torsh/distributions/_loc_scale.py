@@ -12,14 +12,8 @@ __all__ = []
 
 class _CenteredAtLoc:
     """Mixin: unimodal distributions symmetric about ``loc``, whose mean and mode are ``loc``."""
-
-    @property
-    def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
-        return self.loc
+    mean = forwarded("loc")
+    mode = forwarded("loc")
 
 
 class _LocScale(_CenteredAtLoc):

@@ -3,7 +3,7 @@ import warnings
 
 import torsh
 from . import constraints
-from .utils import broadcast_all, lazy_property
+from .utils import broadcast_all, forwarded, lazy_property
 
 __all__ = ["Distribution"]
 
@@ -61,13 +61,8 @@ class Distribution:
         """A new distribution with parameters expanded to ``batch_shape`` (no copies, no re-validation)."""
         raise NotImplementedError
 
-    @property
-    def batch_shape(self):
-        return self._batch_shape
-
-    @property
-    def event_shape(self):
-        return self._event_shape
+    batch_shape = forwarded("_batch_shape")
+    event_shape = forwarded("_event_shape")
 
     @property
     def arg_constraints(self):

@@ -2,6 +2,7 @@ import torsh
 from . import constraints
 from .categorical import Categorical
 from .distribution import Distribution
+from .utils import forwarded
 
 __all__ = ["MixtureSameFamily"]
 
@@ -49,13 +50,8 @@ class MixtureSameFamily(Distribution):
     def support(self):
         return constraints.MixtureSameFamilyConstraint(self._component_distribution.support)
 
-    @property
-    def mixture_distribution(self):
-        return self._mixture_distribution
-
-    @property
-    def component_distribution(self):
-        return self._component_distribution
+    mixture_distribution = forwarded("_mixture_distribution")
+    component_distribution = forwarded("_component_distribution")
 
     @property
     def mean(self):
