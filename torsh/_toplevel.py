@@ -16,7 +16,7 @@ from ._tensor import Tensor, wrap
 from ._ops.tensor import conversion
 from ._ops.tensor.creation import _check_device, _finish, full
 from ._ops.inplace import apply_inplace
-from ._ops.tensor.elementwise.arithmetic import _out
+from ._ops.registry import copy_out as _out
 from .autograd.graph import Node, needs_grad, record
 
 __all__ = ["scalar_tensor", "empty_strided", "empty_permuted", "frombuffer", "from_file", "range", "to_dlpack",

@@ -22,6 +22,10 @@ import types
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+import numpy as np
+
+from ..autograd import grad_mode
+
 
 @dataclass(frozen=True, slots=True)
 class Inplace:
@@ -106,9 +110,25 @@ def _takes_out(fn):
         return False
 
 
+def copy_out(result, out):
+    """The one ``out=`` mechanism: resize ``out`` to ``result`` and copy into it (PyTorch's out= variants);
+    ``result`` itself when ``out`` is None. An op taking ``out`` calls it on its result (declared ``out=True``,
+    the default); ``out="copy"`` has ``with_out`` call it for the op."""
+    if out is None:
+        return result
+    if result.requires_grad and grad_mode.is_grad_enabled():
+        raise RuntimeError(f"{result.grad_fn.name() if result.grad_fn else 'op'}(): functions with out=... "
+                           "arguments don't support automatic differentiation, but one of the arguments requires grad.")
+    if out._data.shape != result._data.shape:
+        out._data = np.empty(result._data.shape, dtype=out._data.dtype)
+    np.copyto(out._data, result._data, casting="unsafe")
+    out._version_counter[0] += 1
+    return out
+
+
 def with_out(fn):
-    """``fn`` honouring ``out=`` the one way for every op: compute, then copy into ``out`` (a tensor, or a
-    tuple of tensors for ops returning several) as PyTorch's out= variants do."""
+    """``fn`` honouring ``out=`` through ``copy_out``: compute, then copy into ``out`` (a tensor, or a tuple of
+    tensors for ops returning several) as PyTorch's out= variants do."""
     if not _takes_out(fn):
         return fn
 
@@ -119,9 +139,9 @@ def with_out(fn):
             return result
         if isinstance(result, tuple):
             for r, o in zip(result, out):
-                _pointwise._out(r, o)
+                copy_out(r, o)
             return out
-        return _pointwise._out(result, out)
+        return copy_out(result, out)
     return op
 
 
@@ -438,9 +458,6 @@ def _main(argv=None):
     with open(args.markdown, "w") as f:
         f.write(registry.markdown())
 
-
-# with_out's copy is pointwise's ``_out``; imported last because pointwise imports this module
-from .tensor.elementwise import arithmetic as _pointwise  # noqa: E402
 
 if __name__ == "__main__":
     _main()

@@ -8,7 +8,7 @@ import numpy as np
 from ... import _dtype, _random
 from ..._tensor import Tensor, require_cpu, wrap
 from .._helpers import dtype_name, is_tensor, to_array
-from ..registry import Inplace, register
+from ..registry import Inplace, copy_out, register
 
 
 def _check_device(device):
@@ -22,8 +22,7 @@ def _finish(t, requires_grad, out=None):
             raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
         t.requires_grad_(True)
     if out is not None:  # PyTorch's out= of a factory: out is resized and filled
-        from .elementwise.arithmetic import _out
-        return _out(t, out)
+        return copy_out(t, out)
     return t
 
 

@@ -13,7 +13,7 @@ from ..._tensor import wrap
 from ...autograd.graph import Node, needs_grad, record
 from .. import registry
 from .._helpers import broadcast_shapes, dtype_name, is_tensor, require_tensor_operands
-from .elementwise.arithmetic import _out
+from ..registry import copy_out
 from .elementwise.math_functions import _make_binary
 
 
@@ -56,7 +56,7 @@ def _bessel_op(name, fn):
         rt = _float_result_dtype(name, input)
         with np.errstate(all="ignore"):
             value = fn(input._data.astype(np.float64))
-        return _out(wrap(np.asarray(value, dtype=rt.np)), out)
+        return copy_out(wrap(np.asarray(value, dtype=rt.np)), out)
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"torch.special.{name}: elementwise; not differentiable (as in PyTorch)."
     return op
@@ -128,7 +128,7 @@ def _polynomial_op(name, fn):
         x = np.broadcast_to(x, shape)
         with np.errstate(all="ignore"):
             value = fn(x, _degrees(degrees, shape))
-        return _out(wrap(np.asarray(value, dtype=rt.np).reshape(shape)), out)
+        return copy_out(wrap(np.asarray(value, dtype=rt.np).reshape(shape)), out)
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"torch.special.{name}(input, n): elementwise, broadcasting; not differentiable (as in PyTorch)."
     return op
@@ -234,7 +234,7 @@ def frexp(input, *, out=None):
         record(node, (input,), (m,))
         node.save_for_backward(e)
     if out is not None:
-        return return_types.frexp(_out(m, out[0]), _out(e, out[1]))
+        return return_types.frexp(copy_out(m, out[0]), copy_out(e, out[1]))
     return return_types.frexp(m, e)
 
 

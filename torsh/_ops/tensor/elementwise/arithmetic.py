@@ -17,6 +17,7 @@ from ....autograd.graph import Node, needs_grad, record
 from ....backend import dispatch
 from ...nn.activation import kernel_backward as _activation_backward
 from ... import registry
+from ...registry import copy_out
 from ...inplace import add_fast, div_fast, mul_fast, sub_fast
 from ..._helpers import (UNSUPPORTED_KINDS, broadcast_shapes, check_dtype_support, is_tensor, require_tensor_operands,
                          sum_to, to_array)
@@ -140,12 +141,12 @@ def _check_sub_operands(input, other):
 
 
 def add(input, other, *, alpha=1, out=None):
-    return _out(_add_like("add", np.add, AddBackward0, input, other, alpha), out)
+    return copy_out(_add_like("add", np.add, AddBackward0, input, other, alpha), out)
 registry.register(add, inplace=registry.Inplace(fast=add_fast))
 
 
 def sub(input, other, *, alpha=1, out=None):
-    return _out(_add_like("sub", np.subtract, SubBackward0, input, other, alpha), out)
+    return copy_out(_add_like("sub", np.subtract, SubBackward0, input, other, alpha), out)
 registry.register(sub, aliases=("subtract",), inplace=registry.Inplace(fast=sub_fast))
 
 
@@ -219,7 +220,7 @@ def mul(input, other, *, out=None):
         node.save_for_backward(input if is_tensor(input) and getattr(other, "_requires_grad", False) else None,
                                other if is_tensor(other) and getattr(input, "_requires_grad", False) else None)
         record(node, (input, other), (result,))
-    return _out(result, out)
+    return copy_out(result, out)
 registry.register(mul, aliases=("multiply",), node_name="MulBackward0", inplace=registry.Inplace(fast=mul_fast))
 
 
@@ -238,7 +239,7 @@ class DivBackward0(Node):
 
 def div(input, other, *, rounding_mode=None, out=None):
     if rounding_mode is not None:
-        return _out(_rounding_div(input, other, rounding_mode), out)
+        return copy_out(_rounding_div(input, other, rounding_mode), out)
     a, b, rt = _operands(input, other, "div")
     if not (rt.is_floating_point or rt.is_complex):
         rt = _dtype.get_default_dtype()
@@ -251,7 +252,7 @@ def div(input, other, *, rounding_mode=None, out=None):
         record(node, (input, other), (result,))
         node.save_for_backward(other if is_tensor(other) else None,
                                result if getattr(other, "_requires_grad", False) else None)
-    return _out(result, out)
+    return copy_out(result, out)
 registry.register(div, aliases=("divide", "true_divide"), node_name="DivBackward0",
                   inplace=registry.Inplace(fast=div_fast))
 
@@ -300,7 +301,7 @@ def _check_int_zero_division(b):
 
 
 def floor_divide(input, other, *, out=None):
-    return _out(_rounding_div(input, other, "floor"), out)
+    return copy_out(_rounding_div(input, other, "floor"), out)
 registry.register(floor_divide, inplace=True)
 
 
@@ -332,7 +333,7 @@ def remainder(input, other, *, out=None):
         node.other = other
         record(node, (input, other), (result,))
         node.save_for_backward(input if is_tensor(input) else None, other if is_tensor(other) else None)
-    return _out(result, out)
+    return copy_out(result, out)
 registry.register(remainder, inplace=True)
 
 
@@ -405,7 +406,7 @@ def pow(input, exponent, *, out=None):
             node.shapes = (_shape(input), _shape(exponent))
             record(node, (input, exponent), (result,))
             node.save_for_backward(input, exponent, result)
-    return _out(result, out)
+    return copy_out(result, out)
 registry.register(pow, inplace=True)
 
 
@@ -488,7 +489,7 @@ def _make_unary(name, np_fn, derivative, *, node_name, kernel=None, to_float=Tru
                 node.save_for_backward(result)
             elif saves == "both":
                 node.save_for_backward(input, result)
-        return _out(result, out)
+        return copy_out(result, out)
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"torch.{name} equivalent: elementwise {name}."
@@ -602,7 +603,7 @@ def _make_piecewise_constant(name, np_fn, node_name, aliases=()):
         result = wrap(np.asarray(np_fn(input._data)))
         if needs_grad(input) and result.dtype.is_floating_point:
             record(_ZeroGrad(node_name, (input._data.shape,)), (input,), (result,))
-        return _out(result, out)
+        return copy_out(result, out)
     op.__name__ = name
     return _declare(op, name, aliases=aliases, node_name=node_name, inplace=True)
 
@@ -629,7 +630,7 @@ def round(input, *, decimals=0, out=None):
     result = wrap(np.asarray(value, dtype=data.dtype))
     if needs_grad(input):
         record(_ZeroGrad("RoundBackward0" if decimals == 0 else "RoundBackward1", (data.shape,)), (input,), (result,))
-    return _out(result, out)
+    return copy_out(result, out)
 
 
 _declare(round, "round", node_name="RoundBackward0", inplace=True)
@@ -643,7 +644,7 @@ def _make_comparison(name, np_fn):
         a, b, rt = _operands(input, other, name)
         if rt.np.char in unsupported:
             check_dtype_support(name, rt.np, np.shape(a), np.shape(b))
-        return _out(wrap(np.asarray(_numpy_binary(np_fn, a, b))), out)
+        return copy_out(wrap(np.asarray(_numpy_binary(np_fn, a, b))), out)
     op.__name__ = name
     return op
 
@@ -772,7 +773,7 @@ def where(condition, input=None, other=None, *, out=None):
         node.shapes = (_shape(input), _shape(other))
         record(node, (condition, input, other), (result,))
         node.save_for_backward(condition)
-    return _out(result, out)
+    return copy_out(result, out)
 
 
 def _where_method(self, condition, other):
@@ -825,7 +826,7 @@ def clamp(input, min=None, max=None, *, out=None, _nodes=_CLAMP_NODES):
         node.shapes = (_shape(input), _shape(min), _shape(max))
         record(node, (input, min, max), (result,))
         node.save_for_backward(input, min if is_tensor(min) else None, max if is_tensor(max) else None)
-    return _out(result, out)
+    return copy_out(result, out)
 registry.register(clamp, aliases=("clip",), node_name="ClampBackward1", inplace=True)
 
 
@@ -933,22 +934,6 @@ __all__ = ["add", "sub", "subtract", "rsub", "mul", "multiply", "div", "divide",
            "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor",
            "bitwise_not", "isnan", "isinf", "isfinite", "where", "clamp", "clip", "clamp_min", "clamp_max",
            "maximum", "minimum", "lerp", "addcmul", "addcdiv"] + _UNARY  # _UNARY: the registry's unary ops
-
-
-def _out(result, out):
-    """Honour an ``out=`` argument: resize ``out`` to the result and copy into it."""
-    if out is None:
-        return result
-    if result.requires_grad and (out.requires_grad or result.requires_grad):
-        from ....autograd import grad_mode
-        if grad_mode.is_grad_enabled():
-            raise RuntimeError(f"{result.grad_fn.name() if result.grad_fn else 'op'}(): functions with out=... "
-                               "arguments don't support automatic differentiation, but one of the arguments requires grad.")
-    if out._data.shape != result._data.shape:
-        out._data = np.empty(result._data.shape, dtype=out._data.dtype)
-    np.copyto(out._data, result._data, casting="unsafe")
-    out._version_counter[0] += 1
-    return out
 
 
 # maximum/minimum live with the other derivative-per-operand binary ops (NaN-propagating, ties split)

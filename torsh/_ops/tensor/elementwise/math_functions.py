@@ -15,7 +15,8 @@ from ....autograd.graph import Node, needs_grad, record
 from ..._helpers import (UNSUPPORTED_KINDS, broadcast_shapes, check_dtype_support, dtype_name, is_tensor,
                          require_tensor_operands, sum_to, to_array, with_grad_fn)
 from ... import registry
-from .arithmetic import _make_unary, _numpy_binary, _out, where
+from ...registry import copy_out
+from .arithmetic import _make_unary, _numpy_binary, where
 from .arithmetic import pow as _pow
 
 
@@ -88,7 +89,7 @@ def _make_binary(name, np_fn, grads, node_name, *, to_float=True, scalar_nodes=(
             node.shapes = (np.shape(_arr(input, rt)), np.shape(_arr(other, rt)))
             record(node, (input, other), (result,))
             node.save_for_backward(_as_t(input, rt), _as_t(other, rt), result)
-        return _out(result, out)
+        return copy_out(result, out)
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"torch.{name}: elementwise, broadcasting."
@@ -219,7 +220,7 @@ registry.register(copysign, "copysign", inplace=True, out="copy")
 
 
 def ldexp(input, other, *, out=None):
-    return _out(input * _pow(2.0, other) if is_tensor(other) else input * 2.0 ** other, out)
+    return copy_out(input * _pow(2.0, other) if is_tensor(other) else input * 2.0 ** other, out)
 registry.register(ldexp, inplace=True, out="copy")
 
 
@@ -237,7 +238,7 @@ def _non_diff_binary(name, np_fn, *, int_only=False, float_only=False, same_dtyp
             raise NotImplementedError(f'"{name}_cpu" not implemented for \'{dtype_name(rt)}\'')
         with np.errstate(all="ignore"):
             value = _numpy_binary(np_fn, _arr(input, rt), _arr(other, rt))
-        return _out(wrap(np.asarray(value, dtype=rt.np)), out)
+        return copy_out(wrap(np.asarray(value, dtype=rt.np)), out)
     op.__name__ = name
     return op
 
@@ -264,7 +265,7 @@ def _shift(name, np_fn, label):
             value = _numpy_binary(np_fn, a, np.clip(b, 0, bits - 1) if name.endswith("right_shift") else b)
             if name.endswith("left_shift"):
                 value = np.where((b >= bits) | (b < 0), 0, value)
-        return _out(wrap(np.asarray(value, dtype=rt.np)), out)
+        return copy_out(wrap(np.asarray(value, dtype=rt.np)), out)
     op.__name__ = name
     return op
 
@@ -359,7 +360,7 @@ def polygamma(n, input, *, out=None):
     with np.errstate(all="ignore"):
         value = sps.digamma(data) if n == 0 else sps.polygamma(n, data)
     result = wrap(np.asarray(value, dtype=data.dtype))
-    return _out(with_grad_fn(PolygammaBackward0, (input,), result, (input,), n=n), out)
+    return copy_out(with_grad_fn(PolygammaBackward0, (input,), result, (input,), n=n), out)
 
 
 def _polygamma_method(self, n):
@@ -392,7 +393,7 @@ def logit(input, eps=None, *, out=None):
     with np.errstate(all="ignore"):
         value = np.log(z / (1 - z))
     result = wrap(np.asarray(value, dtype=data.dtype))
-    return _out(with_grad_fn(LogitBackward0, (input,), result, (input,), eps=eps), out)
+    return copy_out(with_grad_fn(LogitBackward0, (input,), result, (input,), eps=eps), out)
 registry.register(logit, node_name="LogitBackward0", inplace=True, out="copy")
 
 
@@ -406,12 +407,12 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
     data = input._data
     if data.dtype.kind not in "fc":
         result = wrap(data.copy())
-        return _out(result, out)
+        return copy_out(result, out)
     info = np.finfo(data.dtype)
     value = np.nan_to_num(data, copy=True, nan=nan, posinf=info.max if posinf is None else posinf,
                           neginf=info.min if neginf is None else neginf)
     result = wrap(np.asarray(value, dtype=data.dtype))
-    return _out(with_grad_fn(NanToNumBackward0, (input,), result, (input,)), out)
+    return copy_out(with_grad_fn(NanToNumBackward0, (input,), result, (input,)), out)
 registry.register(nan_to_num, node_name="NanToNumBackward0", inplace=True, out="copy")
 
 
@@ -429,20 +430,20 @@ def _is_float(t):
 
 def signbit(input, *, out=None):
     check_dtype_support("signbit", input._data.dtype)
-    return _out(wrap(np.signbit(input._data) if input._data.dtype.kind != "b" else np.zeros(input._data.shape, bool)),
-                out)
+    value = np.signbit(input._data) if input._data.dtype.kind != "b" else np.zeros(input._data.shape, bool)
+    return copy_out(wrap(value), out)
 registry.register(signbit, out="copy")
 
 
 def isposinf(input, *, out=None):
     check_dtype_support("isposinf", input._data.dtype)
-    return _out(wrap(np.isposinf(input._data) if _is_float(input) else np.zeros(input._data.shape, bool)), out)
+    return copy_out(wrap(np.isposinf(input._data) if _is_float(input) else np.zeros(input._data.shape, bool)), out)
 registry.register(isposinf, out="copy")
 
 
 def isneginf(input, *, out=None):
     check_dtype_support("isneginf", input._data.dtype)
-    return _out(wrap(np.isneginf(input._data) if _is_float(input) else np.zeros(input._data.shape, bool)), out)
+    return copy_out(wrap(np.isneginf(input._data) if _is_float(input) else np.zeros(input._data.shape, bool)), out)
 registry.register(isneginf, out="copy")
 
 

@@ -21,7 +21,8 @@ from .factorizations import (_matrices, _permutation_from_pivots, _unit_lower, h
                              lu_solve as linalg_lu_solve, matrix_exp, solve_triangular)
 from .core import _check_matrix, cholesky_named, inv, matrix_norm, qr as linalg_qr, solve
 from .core import svd as linalg_svd, svdvals, vector_norm
-from ..elementwise.arithmetic import _out, where
+from ...registry import copy_out
+from ..elementwise.arithmetic import where
 
 _LuWithInfo = collections.namedtuple("_lu_with_info", ["LU", "pivots", "info"])
 
@@ -31,9 +32,9 @@ def _into(result, out):
     if out is None:
         return result
     if isinstance(result, tuple):
-        return type(result)(*(_out(r, o) for r, o in zip(result, out))) if hasattr(result, "_fields") else \
-            tuple(_out(r, o) for r, o in zip(result, out))
-    return _out(result, out)
+        return type(result)(*(copy_out(r, o) for r, o in zip(result, out))) if hasattr(result, "_fields") else \
+            tuple(copy_out(r, o) for r, o in zip(result, out))
+    return copy_out(result, out)
 
 
 def _require_float(kernel, *tensors):

@@ -12,7 +12,7 @@ from ....autograd.graph import needs_grad, record
 from .. import misc as misc_ops
 from . import views as shape, rearrange as shape_extra
 from ..._helpers import NamedNode, normalize_dim
-from ..elementwise.arithmetic import _out
+from ...registry import copy_out
 from .views import CloneBackward0
 
 __all__ = []
@@ -42,9 +42,9 @@ def _derive(name, view_op, node_name=None, complex_grad=True):
             if out is None:
                 return results
             for result, target in zip(results, out):
-                _out(result, target)
+                copy_out(result, target)
             return None
-        return _out(_copy_of(views, node_name), out)
+        return copy_out(_copy_of(views, node_name), out)
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"A copy of ``{view_op.__name__}``'s view: same values and gradient, its own memory."
     globals()[name] = op

@@ -9,7 +9,7 @@ from ...._tensor import Tensor, wrap
 from ....autograd.graph import Node, needs_grad, record
 from ..._helpers import is_tensor, normalize_dim, normalize_dims, shape_str, with_grad_fn
 from ..indexing.subscript import SelectBackward0, SliceBackward0
-from ...registry import Inplace, register
+from ...registry import Inplace, copy_out, register
 
 
 def _sizes(args):
@@ -343,8 +343,7 @@ def cat(tensors, dim=0, *, out=None):
     sizes = [t._data.shape[d] if t._data.ndim > d else 0 for t in tensors]  # skipped 1-D empties: 0
     with_grad_fn(CatBackward0, tensors, result, dim=d, sizes=sizes)
     if out is not None:
-        from ..elementwise.arithmetic import _out
-        return _out(result, out)
+        return copy_out(result, out)
     return result
 register(cat, aliases=("concat", "concatenate"), node_name="CatBackward0", method=False)
 
