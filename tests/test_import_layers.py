@@ -191,7 +191,6 @@ ALLOWED_LOCAL = {
     ('torsh._ops.tensor.sorting', 'torsh._ops.tensor.shape.views'): SAME_LAYER_CYCLE,
     ('torsh._ops.surface', 'torsh._ops.tensor.elementwise.arithmetic'): SAME_LAYER_CYCLE,
     ('torsh._tensor', 'torsh._tensor_str'): SAME_LAYER_CYCLE,
-    ('torsh._tensor', 'torsh.autograd.engine'): SAME_LAYER_CYCLE,
     ('torsh._tensor', 'torsh.autograd.graph'): SAME_LAYER_CYCLE,
     ('torsh._tensor_str', 'torsh.autograd.grad_mode'): SAME_LAYER_CYCLE,
     ('torsh.amp.autocast_mode', 'torsh'): SAME_LAYER_CYCLE,
