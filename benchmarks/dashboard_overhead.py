@@ -1,10 +1,13 @@
-"""What torsh.viz.Dashboard costs a small training loop.
+"""What torsh.viz.Dashboard and the live views cost a training loop (goal: <= 5% of the step time).
 
-    python benchmarks/dashboard_overhead.py [--quick]
+    python benchmarks/dashboard_overhead.py [--quick] [--mlp]
 
-Workload: an nn.Sequential MLP (64-128-10, batch 32), cross-entropy, backward, SGD step,
-``dash.step(loss)`` once per step, dispatch watched on 1 step in 10 (the default), redraws at the default interval (0.5 s) and budget (1% of wall time)
-into a widget that is not displayed (plotly still builds every update).
+Workload: the LeNet-5 training step of benchmarks/workloads.py (W7: batch 64, 1x28x28,
+cross-entropy, backward, SGD momentum 0.9), or with ``--mlp`` an nn.Sequential MLP (64-128-10,
+batch 32). ``dash.step(loss)`` once per step, dispatch watched on 1 step in 10 and one step in
+200 profiled and advised (the defaults), redraws at the default interval (0.5 s) and budget (1%
+of wall time) into a widget that is not displayed (plotly still builds every update). The last
+measured row runs the Dashboard, MemoryTimeline and DispatchView together (all live views).
 
 Two estimates of the overhead ratio (dashboard / plain, goal <= 1.05):
 1. counted: the work the dashboard adds per step, each piece timed on its own with timeit
@@ -29,10 +32,28 @@ import torsh.viz as viz
 from torsh.backend import dispatch, events, memory
 from torsh.viz._dispatch_counts import DispatchCounter
 
+from workloads import as_lib, class_targets, float32_data, lenet5, seeded
+
 SETTINGS = {False: {"repeats": 7, "steps": 400}, True: {"repeats": 3, "steps": 150}}
 
 
-def training_loop():
+def lenet_loop():
+    """W7's LeNet-5 step (benchmarks/workloads.py), returning its loss for dash.step."""
+    model = seeded(torsh, lambda: lenet5(torsh))
+    opt = torsh.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x = as_lib(torsh, float32_data(64 * 28 * 28).reshape(64, 1, 28, 28))
+    y = class_targets(torsh, 64, 10)
+
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return model, opt, step
+
+
+def mlp_loop():
     torsh.manual_seed(0)
     model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
     opt = torsh.optim.SGD(model.parameters(), lr=0.01)
@@ -67,7 +88,22 @@ def run(step, steps, dash=None):
     return elapsed / steps
 
 
-def counted(step, plain_step):
+def sampled_step_cost(step, plain_step, settings):
+    """Seconds one advised step adds: the step under the profiler (record_shapes) plus advise()."""
+    costs = []
+    for _ in range(settings["repeats"]):
+        prof = torsh.profiler.profile(record_shapes=True)
+        start = time.perf_counter()
+        prof.start()
+        with torsh.profiler.record_function("ProfilerStep#0"):
+            step()
+        prof.stop()
+        prof.advise()
+        costs.append(time.perf_counter() - start - plain_step)
+    return max(min(costs), 0.0)
+
+
+def counted(step, plain_step, settings):
     """Overhead ratio from per-event costs x events per step."""
     one = torsh.ones(1)
     alloc_plain = per_call(lambda: one + one)
@@ -92,20 +128,51 @@ def counted(step, plain_step):
         step()
     unsubscribe()
     every = dash.dispatch_every  # decisions are observed on one step in `every`
-    added = step_cost + len(decisions) * decision_cost / every + len(allocations) * alloc_cost
+    advised = sampled_step_cost(step, plain_step, settings)
+    added = (step_cost + len(decisions) * decision_cost / every + len(allocations) * alloc_cost
+             + advised / dash.advise_every)
     print(f"per event: dash.step {step_cost * 1e6:.2f} us, dispatch decision observed +{decision_cost * 1e6:.2f} us, "
-          f"allocation counted +{alloc_cost * 1e6:.2f} us")
-    print(f"per step: {len(decisions)} decisions (watched 1 step in {every}), {len(allocations)} allocations -> "
-          f"{added * 1e6:.1f} us added to a {plain_step * 1e6:.1f} us step")
+          f"allocation counted +{alloc_cost * 1e6:.2f} us, advised step +{advised * 1e3:.2f} ms")
+    print(f"per step: {len(decisions)} decisions (watched 1 step in {every}), {len(allocations)} allocations, "
+          f"1/{dash.advise_every} advised step -> {added * 1e6:.1f} us added to a {plain_step * 1e6:.1f} us step")
     ratio = 1 + added / plain_step
     budget = viz.Dashboard(memory=False, dispatch=False).budget
     print(f"counted overhead ratio: {ratio:.3f}; with redraws (at most {budget:.0%} of wall time by the budget): "
           f"<= {ratio / (1 - budget):.3f}")
 
 
-def measured(settings, **options):
-    model, opt, step = training_loop()
-    dash = viz.Dashboard(model, opt, **options)
+class AllViews:
+    """Dashboard, MemoryTimeline and DispatchView entered together; ``step`` and the redraw
+    counters are the dashboard's."""
+
+    def __init__(self, model, opt):
+        self.dash = viz.Dashboard(model, opt)
+        self.views = [self.dash, viz.MemoryTimeline(model, opt), viz.DispatchView()]
+
+    def __enter__(self):
+        for view in self.views:
+            view.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        for view in reversed(self.views):
+            view.__exit__(*exc)
+
+    def step(self, loss):
+        self.dash.step(loss)
+
+    @property
+    def redraws(self):
+        return sum(v.redraws for v in self.views)
+
+    @property
+    def redraw_seconds(self):
+        return sum(v.redraw_seconds for v in self.views)
+
+
+def measured(loop, settings, all_views=False, **options):
+    model, opt, step = loop()
+    dash = AllViews(model, opt) if all_views else viz.Dashboard(model, opt, **options)
     run(step, 10)  # warm-up
     run(step, 10, dash)
     plain, watched = [], []
@@ -118,20 +185,25 @@ def measured(settings, **options):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer, shorter batches")
+    parser.add_argument("--mlp", action="store_true", help="the small MLP step instead of LeNet-5")
     args = parser.parse_args(argv)
     settings = SETTINGS[args.quick]
+    loop = mlp_loop if args.mlp else lenet_loop
     torsh.set_num_threads(1)
-    _, _, step = training_loop()
+    _, _, step = loop()
     run(step, 10)
     plain_step = min(run(step, settings["steps"]) for _ in range(3))
-    counted(step, plain_step)
+    print(f"workload: {'MLP 64-128-10, batch 32' if args.mlp else 'LeNet-5 (W7), batch 64'}; "
+          f"plain step {plain_step * 1e6:.1f} us")
+    counted(step, plain_step, settings)
     print()
-    print(f"{'measured':30s} {'plain us/step':>14s} {'dashboard us/step':>18s} {'ratio':>7s} {'redraws':>8s} "
+    print(f"{'measured':38s} {'plain us/step':>14s} {'dashboard us/step':>18s} {'ratio':>7s} {'redraws':>8s} "
           f"{'ms/redraw':>10s}")
-    for label, options in (("default (dispatch 1 step in 10)", {}), ("dispatch_every=1", {"dispatch_every": 1}),
-                           ("dispatch=False", {"dispatch": False})):
-        plain, watched, dash = measured(settings, **options)
-        print(f"{label:30s} {plain * 1e6:14.1f} {watched * 1e6:18.1f} {watched / plain:7.3f} {dash.redraws:8d} "
+    for label, options in (("default (dispatch 1/10, advise 1/200)", {}), ("advise_every=0", {"advise_every": 0}),
+                           ("dispatch_every=1", {"dispatch_every": 1}), ("dispatch=False", {"dispatch": False}),
+                           ("all live views (+timeline, dispatch)", {"all_views": True})):
+        plain, watched, dash = measured(loop, settings, **options)
+        print(f"{label:38s} {plain * 1e6:14.1f} {watched * 1e6:18.1f} {watched / plain:7.3f} {dash.redraws:8d} "
               f"{dash.redraw_seconds / max(dash.redraws, 1) * 1e3:10.1f}")
     print("(shared 2-core machine: measured timings are noisy; fastest batch of each kind)")
     return 0
