@@ -459,7 +459,10 @@ def _make_unary(name, np_fn, derivative, *, node_name, kernel=None, to_float=Tru
 
     def backward(self, grad):
         saved = self.saved_tensors
-        return (derivative(grad, saved[0] if reads_input else None, saved[-1] if reads_output else None),)
+        x, y = saved[0] if reads_input else None, saved[-1] if reads_output else None
+        if grad._data.dtype.kind == "c":  # PyTorch's convention for complex: grad * conj(f'(z))
+            return (derivative(grad.conj(), x, y).conj(),)
+        return (derivative(grad, x, y),)
 
     node_cls = type(node_name, (Node,), {"backward": backward, "__module__": __name__})
     unsupported = UNSUPPORTED_KINDS.get(name, {})
