@@ -276,3 +276,18 @@ def test_bfloat16_norm_of_the_reported_matrix():
     def run(lib):
         return lib.norm(lib.arange(24, dtype=lib.bfloat16).reshape(4, 6) / 12)
     assert_close(run(torsh), run(torch_ref), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.ones(2, 3).mul_(lib.ones(4, 3)),
+    lambda lib: lib.ones(2, 3).add_(lib.ones(4, 3)),
+    lambda lib: lib.ones(1, 3).sub_(lib.ones(2, 3)),
+    lambda lib: lib.ones(2).to("float32"),
+    lambda lib: lib.device("float32"),
+    lambda lib: lib.device("cuda:x"),
+    lambda lib: lib.device("foo:0"),
+    lambda lib: lib.zeros(2, device="gpu"),
+], ids=["mul_", "add_", "sub_ broadcast", "to dtype string", "device digits", "device index", "device type",
+        "device kwarg"])
+def test_inplace_shape_and_device_string_errors_match_pytorch(call):
+    check_same_error(call)

@@ -9,6 +9,7 @@ Most methods are thin names over the ops in ``torsh._ops``; they are attached at
 of ``torsh._ops.__init__`` so that this module stays about the tensor itself.
 """
 import operator
+import re
 
 import numpy as np
 
@@ -110,6 +111,8 @@ def _type_name(value):
 
 def _parse_device(text, index):
     kind, colon, number = text.partition(":")
+    if not re.fullmatch(r"[a-zA-Z_]+", kind):  # PyTorch's pattern: letters, then an optional ":<index>"
+        raise RuntimeError(f"Invalid device string: '{text}'")
     if kind not in _DEVICE_TYPES:
         raise RuntimeError(f"Expected one of {', '.join(_DEVICE_TYPES)} device type at start of device string: {text}")
     if colon:

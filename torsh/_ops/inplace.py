@@ -13,7 +13,7 @@ from .._tensor import Tensor, wrap
 from ..autograd import grad_mode
 from ..autograd import graph as _graph
 from ..autograd.graph import Node, _short_name, needs_grad, record
-from ._helpers import check_dtype_support, dtype_name, to_array
+from ._helpers import broadcast_shapes, check_dtype_support, dtype_name, to_array
 
 OVERLAP_ERROR = ("unsupported operation: more than one element of the written-to tensor refers to a single memory "
                  "location. Please clone() the tensor before performing the operation.")
@@ -211,7 +211,7 @@ def _binary_fast(np_fn, op=None):
         except ValueError:
             raise RuntimeError(
                 f"output with shape {list(t._data.shape)} doesn't match the broadcast shape "
-                f"{list(np.broadcast_shapes(t._data.shape, np.shape(b)))}") from None
+                f"{list(broadcast_shapes(t._data.shape, np.shape(b)))}") from None  # raises first when incompatible
     return fast
 
 

@@ -33,7 +33,7 @@ def to(input, *args, dtype=None, device=None, non_blocking=False, copy=False, me
     for a in args:
         if isinstance(a, Tensor):
             dtype = a.dtype
-        elif isinstance(a, (_dtype.dtype, type)) or (isinstance(a, str) and a in _dtype._BY_NAME):
+        elif isinstance(a, (_dtype.dtype, type)):  # a string is a device, even "float32" (PyTorch's error)
             dtype = a
         elif isinstance(a, (str, _device)):
             device = a
