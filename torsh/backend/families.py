@@ -309,9 +309,10 @@ FAMILIES = (
         KernelOp("max_pool2d_direct_backward", 0, INF, ("max_pool2d_backward",), calibration=None),
     ), dtypes=("float32",)),
     # a transformer step's float32 exact GELU (forward, backward) and attention softmax (scale, causal mask,
-    # softmax and its backward, in place). GELU of W13's 8x64x512 (2 threads, loaded host): ~0.3 ms against
-    # ~3 ms for SciPy's erf; the OpenMP copy is not worth it below ~1M elements; attention softmax rows
-    # (2048 x 64 in W13) are split over the threads from 256K scores
+    # softmax and its backward, in place). GELU of W13's 8x64x512 (1 thread, loaded host): ~0.17 ms against
+    # ~3 ms for SciPy's erf. OpenMP from 1M elements only: at W8's sizes (16x4x64x64 scores, 16x64x512), with
+    # the other core busy (load 10), two threads' best times were 81 -> 62 us (softmax backward) and 351 -> 171
+    # us (GELU) but their medians 10-50x longer than one thread's (softmax 1.0 -> 49 ms, GELU 4.7 -> 39 ms)
     Family("transformer", CPP, (
         Entry("gelu", "y*w*p"),
         Entry("gelu_backward", "y*y*w*p"),
@@ -320,8 +321,8 @@ FAMILIES = (
     ), ops=(
         KernelOp("gelu_erf", 0, 1_048_576, ("gelu",), calibration=None),
         KernelOp("gelu_erf_backward", 0, 1_048_576, ("gelu_backward",), calibration=None),
-        KernelOp("attention_softmax", 0, 262_144, ("attention_softmax",), calibration=None),
-        KernelOp("attention_softmax_backward", 0, 262_144, ("attention_softmax_backward",), calibration=None),
+        KernelOp("attention_softmax", 0, 1_048_576, ("attention_softmax",), calibration=None),
+        KernelOp("attention_softmax_backward", 0, 1_048_576, ("attention_softmax_backward",), calibration=None),
     ), dtypes=("float32",)),
     # the float32 LSTM recurrence: no op of its own (see rnn's lstm_sequence)
     Family("lstm_cell", CPP, (

@@ -358,13 +358,16 @@ class _Elementwise(Transform):
         return isinstance(other, type(self))
 
 
-
-class ExpTransform(_Elementwise):
-    """y = exp(x)."""
+class _IncreasingFromReals(_Elementwise):
+    """An increasing bijection of the real line onto ``codomain`` (exp, sigmoid, softplus, tanh)."""
     domain = constraints.real
-    codomain = constraints.positive
     bijective = True
     sign = +1
+
+
+class ExpTransform(_IncreasingFromReals):
+    """y = exp(x)."""
+    codomain = constraints.positive
 
     def _call(self, x):
         return x.exp()
@@ -420,12 +423,9 @@ def _clipped_sigmoid(x):
     return torsh.clamp(torsh.sigmoid(x), min=float(info.tiny), max=1.0 - float(info.eps))
 
 
-class SigmoidTransform(_Elementwise):
+class SigmoidTransform(_IncreasingFromReals):
     """y = sigmoid(x)."""
-    domain = constraints.real
     codomain = constraints.unit_interval
-    bijective = True
-    sign = +1
 
     def _call(self, x):
         return _clipped_sigmoid(x)
@@ -439,12 +439,9 @@ class SigmoidTransform(_Elementwise):
         return -softplus(-x) - softplus(x)
 
 
-class SoftplusTransform(_Elementwise):
+class SoftplusTransform(_IncreasingFromReals):
     """y = log(1 + exp(x))."""
-    domain = constraints.real
     codomain = constraints.positive
-    bijective = True
-    sign = +1
 
     def _call(self, x):
         return softplus(x)
@@ -456,12 +453,9 @@ class SoftplusTransform(_Elementwise):
         return -softplus(-x)
 
 
-class TanhTransform(_Elementwise):
+class TanhTransform(_IncreasingFromReals):
     """y = tanh(x)."""
-    domain = constraints.real
     codomain = constraints.interval(-1.0, 1.0)
-    bijective = True
-    sign = +1
 
     def _call(self, x):
         return x.tanh()
