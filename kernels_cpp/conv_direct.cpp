@@ -500,11 +500,15 @@ void weight_grad(const float* x, const float* gy, float* dw, long n, const Geome
             k.weight_samples(buf, gy + first * gstride, plan, g, mine, count, step, gstride);
         }
     }
+    // four interleaved double sums per weight: one chain of threads x lanes dependent adds (16 on AVX-512)
+    // took ~15% of the call on W12's 64-channel 8x8 layer; the order is still fixed
     for (long j = 0; j < taps; ++j) {
-        double total = 0;
-        for (int t = 0; t < threads; ++t)
-            for (long l = 0; l < lanes; ++l) total += parts[(t * taps + j) * lanes + l];
-        dw[j] = static_cast<float>(total);
+        double total[4] = {0, 0, 0, 0};
+        for (int t = 0; t < threads; ++t) {
+            const float* lane = parts.data() + (t * taps + j) * lanes;
+            for (long l = 0; l < lanes; ++l) total[l & 3] += lane[l];
+        }
+        dw[j] = static_cast<float>((total[0] + total[1]) + (total[2] + total[3]));
     }
 }
 
