@@ -4,7 +4,7 @@
 import { formatBytes } from './graph-layout';
 import { sourceLink, openSource } from './source-links';
 import { buildLanes, counterSeries, Flow, flows, Lane, OpTotal, opSources, opTotals, sliceAt, sourceOf, SourceLine,
-  summaryTotals, timeRange, TraceDoc, TraceSummary } from './trace-model';
+  summaryTotals, timeRange, TraceDoc, TraceEvent, TraceSummary } from './trace-model';
 import { htmlEl, svgEl } from './svg';
 
 const ROW = 18;
@@ -90,7 +90,7 @@ export async function renderTrace(host: HTMLElement, doc: TraceDoc): Promise<voi
         const source = sourceOf(s.event);
         const g = svgEl('g', { class: 'torsh-slice' + (hit ? ' torsh-match' : query ? ' torsh-dim' : '') +
           (source ? ' torsh-has-source' : '') }, svg);
-        svgEl('rect', { x: a, y: y + s.depth * ROW, width: w, height: ROW - 2, fill: colour(s.event.name) }, g);
+        svgEl('rect', { x: a, y: y + s.depth * ROW, width: w, height: ROW - 2, fill: sliceColour(s.event) }, g);
         if (w > LABEL_MIN_PX) {
           svgEl('text', { x: Math.max(a, 0) + 3, y: y + s.depth * ROW + 12 }, g).textContent =
             s.event.name.slice(0, Math.floor(w / 6.5));
@@ -148,11 +148,14 @@ export async function renderTrace(host: HTMLElement, doc: TraceDoc): Promise<voi
 
 /** Instant events ([memory] allocations, dispatch decisions) as small ticks at the top of their lane. */
 function drawInstants(svg: SVGSVGElement, lane: Lane, x: (t: number) => number, width: number, y: number): void {
+  const coalesce = lane.instants.length > MANY_SLICES; // then one tick per pixel column
+  let coveredTo = -Infinity;
   for (const e of lane.instants) {
     const px = x(e.ts);
-    if (px < 0 || px > width) {
+    if (px < 0 || px > width || (coalesce && px < coveredTo)) {
       continue;
     }
+    coveredTo = Math.floor(px) + 1;
     const g = svgEl('g', { class: 'torsh-instant' }, svg);
     svgEl('path', { d: `M ${px - 3} ${y} L ${px + 3} ${y} L ${px} ${y + 5} z` }, g);
     svgEl('title', {}, g).textContent = e.name + argsText(e.args);
@@ -274,6 +277,14 @@ function niceStep(raw: number): number {
 
 function formatUs(us: number): string {
   return Math.abs(us) >= 1000 ? `${(us / 1000).toFixed(us % 1000 ? 2 : 0)} ms` : `${Number(us.toFixed(2))} us`;
+}
+
+/** Summarized steps (their calls not kept, torsh keep_steps) grey, kept steps blue, calls by name. */
+function sliceColour(event: TraceEvent): string {
+  if (event.cat === 'step_summary') {
+    return event.args?.Detailed === 0 ? '#d9d9d9' : '#9ecae1';
+  }
+  return colour(event.name);
 }
 
 function colour(name: string): string {

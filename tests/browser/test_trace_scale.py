@@ -82,6 +82,12 @@ def test_ten_thousand_step_trace_opens_with_every_step_summarized(page, lab):
     page.wait_for_timeout(300)
     assert doc.locator("g.torsh-slice.torsh-match").count() == len(kept)
     assert f"{STEPS}" in doc.locator(".torsh-caption").inner_text()
+    # a step whose calls were kept is blue on the step track, a summarized one grey
+    for step, fill in ((STEPS - 1, "#9ecae1"), (STEPS // 2, "#d9d9d9")):
+        doc.locator("input.torsh-trace-search").fill(f"ProfilerStep#{step}")
+        page.wait_for_timeout(300)
+        match = doc.locator("g.torsh-slice.torsh-match", has=page.locator("title", has_text=f"ProfilerStep#{step}\n"))
+        assert match.locator("rect").first.get_attribute("fill") == fill
     shot(page, "trace-10k-steps")
     assert not page.errors, page.errors
 
