@@ -9,11 +9,15 @@
 
 Recorded: every op called through a public name (``aten::``-prefixed, with input shapes,
 flops, kernel dispatch decisions), backward nodes linked to their forward op, allocations
-and frees, ``record_function`` ranges and the library's ranges (DataLoader, optimizer steps).
+and frees, ``record_function`` ranges and the library's ranges (DataLoader, optimizer steps);
+with ``with_stack=True`` each op's Python stack and source line (the user's line that called it).
+Long runs: ``profile(keep_steps=N)`` keeps the calls of the last N steps and running summaries of
+every step (summary.py, ``prof.summary()``), so a 10,000-step trace stays a few MB.
 Module map: profiler.py (the ``profile`` class and its schedule state machine),
 _instrument.py (swaps op names for timing wrappers while a profiler runs), _collector.py
 (records raw events), function_events.py / key_averages.py / table.py (results and their
-table), chrome_trace.py (the trace JSON), memory_timeline.py, stacks.py, schedule.py.
+table), summary.py (running per-op/per-step totals), chrome_trace.py (the trace JSON),
+memory_timeline.py, stacks.py, schedule.py.
 """
 from ..autograd import kineto_available
 from ..optim import Optimizer, register_optimizer_step_post_hook
