@@ -1,7 +1,7 @@
 """Tensor.hardshrink and Tensor.prelu, PyTorch's Tensor methods of two activations (torch.hardshrink and
 torch.prelu are nn.functional's, bound at top level by ``torsh/__init__``)."""
-from ...._tensor import Tensor
 from ..._helpers import dtype_name
+from ...registry import register
 from . import pointwise as nn_activation
 from ...tensor.elementwise.arithmetic import where
 
@@ -29,5 +29,5 @@ def prelu(input, weight):
     return where(input > 0, input, weight * input)
 
 
-Tensor.hardshrink = hardshrink
-Tensor.prelu = prelu
+register(hardshrink, namespace=None)  # Tensor.hardshrink (torch.hardshrink is nn.functional's)
+register(prelu, namespace=None)  # Tensor.prelu; also torch.prelu and F.prelu
