@@ -1,5 +1,5 @@
 """Divergences from PyTorch 2.13 the fuzz suite found and did not fix: in areas other engineers are fixing,
-or outside this suite's files (torsh/_ops/pointwise*.py, shape.py, nn_*.py, ...).
+or outside this suite's files (torsh/_ops/tensor/elementwise/*.py, tensor/shape/*.py, nn/*.py, ...).
 
 The fuzz tests let a divergence through only when an entry ``applies`` to it; ``test_known_divergences.py``
 asserts each entry's ``example`` still diverges (strict xfail), so a fix shows up as a failure there and
@@ -53,7 +53,7 @@ UINT8_0D = TensorSpec(np.array(0, dtype=np.uint8), "uint8")
 
 
 KNOWN_DIVERGENCES = [
-    # -- elementwise (torsh/_ops/pointwise*.py) ----------------------------------------------------------------
+    # -- elementwise (torsh/_ops/tensor/elementwise/*.py) ----------------------------------------------------------------
     Known("clamp: a bool min/max is accepted by torsh, PyTorch raises TypeError (invalid combination of "
           "arguments)", lambda call, ours, ref: call.op == "clamp" and _rejects(ref) and any(
               isinstance(v, bool) for v in call.kwargs.values()),
@@ -106,7 +106,7 @@ KNOWN_DIVERGENCES += (
      ]
 )
 
-# -- nn.functional (torsh/_ops/nn_*.py, activation.py) -----------------------------------------------------------
+# -- nn.functional (torsh/_ops/nn/*.py, nn/activation/*.py) -----------------------------------------------------------
 ACTIVATIONS = ("softmax", "log_softmax", "relu", "relu6", "gelu", "silu", "elu", "selu", "celu", "leaky_relu",
                "hardtanh", "softplus", "mish", "hardswish", "hardsigmoid", "logsigmoid", "softsign", "tanhshrink",
                "sigmoid", "tanh", "dropout", "layer_norm", "cross_entropy", "nll_loss", "mse_loss")

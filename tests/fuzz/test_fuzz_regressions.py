@@ -1,4 +1,4 @@
-"""Divergences the fuzz suite found and that were fixed in torsh/_ops/{scan,sorting,gather_scatter,pointwise*,
+"""Divergences the fuzz suite found and that were fixed in torsh/_ops/tensor/{scan,sorting,indexing/gather_scatter,elementwise/*,
 reduction*}.py:
 each case, as hypothesis first reported it (or minimised), must keep agreeing with PyTorch 2.13."""
 import numpy as np

@@ -1,4 +1,4 @@
-"""torch.nn.functional for torsh: thin wrappers over the ops in torsh._ops.nn_* and short
+"""torch.nn.functional for torsh: thin wrappers over the ops in torsh._ops.nn and short
 composites of torsh ops. The families live in torsh/nn/_functional/."""
 from ._functional.activation import *  # noqa: F401,F403
 from ._functional.conv import *  # noqa: F401,F403

@@ -1,7 +1,7 @@
 """Short-time Fourier transforms (stft, istft) and the complex views (view_as_real, view_as_complex, polar).
 
 stft and istft are ATen's composites (SpectralOps.cpp) written in torsh ops -- padding, framing, window,
-the FFTs of ``fft_ops``, overlap-add by ``index_add`` -- so autograd follows them. The views share memory
+the FFTs of ``transforms``, overlap-add by ``index_add`` -- so autograd follows them. The views share memory
 with their input (``np.ndarray.view`` to the other dtype), as PyTorch's do."""
 import warnings
 

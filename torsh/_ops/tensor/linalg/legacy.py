@@ -2,7 +2,7 @@
 cholesky_inverse, cholesky_solve, triangular_solve, matrix_exp, geqrf, orgqr, ormqr, nuclear_norm, frobenius_norm,
 dist, renorm (+ renorm_), and the removed Tensor.lstsq / solve / eig / symeig (PyTorch's removal errors).
 
-Thin compositions over torch.linalg's ops (``linalg_ops``, ``linalg_more``) with PyTorch's older signatures and
+Thin compositions over torch.linalg's ops (``core``, ``factorizations``) with PyTorch's older signatures and
 return types (torch.svd returns V, not V^H; triangular_solve takes (b, A)); autograd, double backward included,
 comes from the composed ops. Errors are PyTorch's, naming these ops.
 """
