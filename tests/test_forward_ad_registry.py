@@ -196,6 +196,7 @@ SAMPLES = {
     "nn_functional_pixel_shuffle": ([(1, 4, 2, 2)], lambda f, a: f(a, 2) * 1),
     "nn_functional_pixel_unshuffle": ([(1, 1, 4, 4)], lambda f, a: f(a, 2) * 1),
     "nn_functional_prelu": ([(2, 3, 4), (3,)], lambda f, a, w: f(a - 0.5, w)),
+    "prelu": ([(2, 3, 4), (3,)], lambda f, a, w: f(a - 0.5, w)),
     "nn_functional_threshold_": ([(3, 4)], lambda f, a: f(a * 1, 0.5, -1.0)),
     "nn_functional_ctc_loss": ([(4, 1, 3)], lambda f, a: f(a.log_softmax(2), _idx([1, 2]), (4,), (2,))),
     "nn_functional_multi_head_attention_forward": (
@@ -317,12 +318,23 @@ def _rule_kind(entry):
 
 
 HOT_OPS = ["add", "sub", "mul", "div", "exp", "log", "sin", "tanh", "sigmoid", "relu", "matmul", "mm", "bmm",
-           "addmm", "dot", "sum", "mean", "softmax", "log_softmax"]
+           "addmm", "dot", "sum", "mean", "logsumexp", "softmax", "log_softmax", "nn_functional_conv1d",
+           "nn_functional_conv2d", "nn_functional_conv3d", "nn_functional_layer_norm", "nn_functional_gelu",
+           "nn_functional_silu", "nn_functional_leaky_relu", "nn_functional_elu", "nn_functional_softplus",
+           "nn_functional_hardtanh", "nn_functional_mish", "nn_functional_hardswish", "nn_functional_logsigmoid"]
 
 
 @pytest.mark.parametrize("name", HOT_OPS)
 def test_hot_ops_have_native_rules(name):
-    assert _rule_kind(ENTRIES[name]) == "rule"
+    """Their rule is declared on the entry and is the one forward AD runs for the op's node."""
+    entry = ENTRIES[name]
+    assert _rule_kind(entry) == "rule"
+    shapes, call = CHECKED[name][1:]
+    out = call(entry.fn, *_inputs(shapes))
+    node = (out[0] if isinstance(out, (tuple, list)) else out).grad_fn
+    while type(node) not in forward_ad.RULES and type(node).__name__ in ("ViewBackward0", "ReshapeAliasBackward0"):
+        node = node.next_functions[0][0]  # an op composed with a reshape (matmul of 1-D operands)
+    assert type(node) in forward_ad.RULES
 
 
 @needs_torch

@@ -100,3 +100,26 @@ def test_linearize_tangent_errors(tangents):
         _, jvp_fn = lib.func.linearize(lambda x, y: x * y, _t(lib, (3,), 1), _t(lib, (), 2))
         return pytest.raises(RuntimeError, jvp_fn, *tangents(lib)).value
     assert str(run(torsh)).replace(torsh.__name__ + ".", "torch.") == str(run(torch_ref))
+
+
+NN_CASES = {
+    "conv2d": ([(2, 3, 5, 5), (4, 3, 3, 3), (4,)], lambda lib, x, w, b: lib.nn.functional.conv2d(x, w, b, padding=1,
+                                                                                                  stride=2)),
+    "conv1d_groups": ([(2, 4, 7), (4, 2, 3)], lambda lib, x, w: lib.nn.functional.conv1d(x, w, groups=2, dilation=2)),
+    "layer_norm": ([(3, 4, 5), (4, 5), (4, 5)], lambda lib, x, w, b: lib.nn.functional.layer_norm(x, (4, 5), w, b)),
+    "logsumexp": ([(3, 4)], lambda lib, x: x.logsumexp(1)),
+    "gelu_tanh": ([(3, 4)], lambda lib, x: lib.nn.functional.gelu(x, approximate="tanh")),
+    "mlp": ([(5, 4), (3, 4), (3,)], lambda lib, x, w, b: lib.nn.functional.silu(lib.nn.functional.linear(x, w, b))
+            .log_softmax(-1)),
+}
+
+
+@pytest.mark.parametrize("name", NN_CASES)
+def test_native_nn_rules_give_pytorch_tangents(name):
+    shapes, fn = NN_CASES[name]
+
+    def run(lib):
+        primals = tuple(_t(lib, s, i) for i, s in enumerate(shapes))
+        tangents = tuple(_t(lib, s, 10 + i) for i, s in enumerate(shapes))
+        return lib.func.jvp(lambda *xs: fn(lib, *xs), primals, tangents)
+    _tree_close(run(torsh), run(torch_ref))

@@ -13,6 +13,9 @@ import numpy as np
 from ...autograd import forward_ad
 from ...autograd.graph import Node
 from ..._tensor import Tensor
+from ..nn import conv as conv_ops
+from ..nn import norm as norm_ops
+from ..nn.activation import pointwise as nn_pointwise
 from ..nn.activation import softmax as activation
 from ..tensor.linalg import matmul as linalg
 from ..tensor.elementwise import arithmetic as pointwise
@@ -94,6 +97,62 @@ def log_softmax(node, inputs, tangents, outputs):
     return t - (outputs[0].exp() * t).sum(node.dim, keepdim=True)
 
 
+# nn.functional's elementwise activations (one tensor input): diagonal Jacobians
+_ACTIVATION_NODES = ("GeluBackward0", "SiluBackward0", "LeakyReluBackward0", "EluBackward0", "SoftplusBackward0",
+                     "HardtanhBackward0", "MishBackward0", "CeluBackward0", "HardswishBackward0",
+                     "HardsigmoidBackward0", "LogSigmoidBackward0")
+
+
+def activation_nodes():
+    return [getattr(nn_pointwise, name) for name in _ACTIVATION_NODES if hasattr(nn_pointwise, name)]
+
+
+def elementwise_activation(node, inputs, tangents, outputs):
+    """J is diagonal: J t = node.backward(t) (one tensor input, extra inputs are numbers)."""
+    if sum(isinstance(x, Tensor) for x in inputs) != 1:
+        return NotImplemented
+    return symmetric_jacobian(node, inputs, tangents, outputs)
+
+
+def logsumexp(node, inputs, tangents, outputs):
+    """sum(softmax(x) * t) over the reduced dims."""
+    if not _is_real(inputs[0]):
+        return NotImplemented
+    x = inputs[0]
+    weights = (x - reduction._keep(outputs[0], node.dims, x.dim())).exp()
+    return (weights * tangents[0]).sum(node.dims, keepdim=node.keepdim)
+
+
+# -- nn: convolution, layer norm ----------------------------------------------------------------------
+def convolution(node, inputs, tangents, outputs):
+    """conv is bilinear in (x, w), plus the bias: conv(tx, w) + conv(x, tw) + tb."""
+    x, w = inputs[0], inputs[1]
+    tx, tw = tangents[0], tangents[1]
+    tb = tangents[2] if len(tangents) > 2 else None
+    params = node._params()
+    return _sum(None if tx is None else conv_ops.convolution(tx, w, None, *params),
+                None if tw is None else conv_ops.convolution(x, tw, None, *params),
+                None if tb is None else tb.reshape((1, -1) + (1,) * (outputs[0].dim() - 2)))
+
+
+def layer_norm(node, inputs, tangents, outputs):
+    """y = x_hat * w + b: d x_hat = rstd * (t - mean(t)) - x_hat * mean(x_hat * (t - mean(t))) * rstd."""
+    (x, weight, _), (tx, tw, tb) = inputs, tangents
+    axes = tuple(range(x.dim() - node.k, x.dim()))
+    mean = x.mean(axes, keepdim=True)
+    centered = x - mean
+    rstd = ((centered * centered).mean(axes, keepdim=True) + node.eps).rsqrt()
+    x_hat = centered * rstd
+    terms = []
+    if tx is not None:
+        t_centered = tx - tx.mean(axes, keepdim=True)
+        d_hat = (t_centered - x_hat * (x_hat * t_centered).mean(axes, keepdim=True)) * rstd
+        terms.append(d_hat if weight is None else d_hat * weight)
+    if tw is not None:
+        terms.append(x_hat * tw)
+    return _sum(*terms, tb)
+
+
 _BY_NODE = {
     pointwise.AddBackward0: add, pointwise.SubBackward0: sub, pointwise.MulBackward0: mul,
     pointwise.DivBackward0: div,
@@ -101,13 +160,21 @@ _BY_NODE = {
     linalg.AddmmBackward0: product, linalg.DotBackward0: dot,
     reduction.SumBackward0: sum_, reduction.SumBackward1: sum_,
     activation.SoftmaxBackward0: symmetric_jacobian, activation.LogSoftmaxBackward0: log_softmax,
+    conv_ops.ConvolutionBackward0: convolution, norm_ops.NativeLayerNormBackward0: layer_norm,
+    reduction.LogsumexpBackward0: logsumexp,
+    **{node_cls: elementwise_activation for node_cls in activation_nodes()},
 }
 if hasattr(reduction, "MeanBackward0"):
     _BY_NODE[reduction.MeanBackward0] = _BY_NODE[reduction.MeanBackward1] = mean
 # the registry entries these rules belong to (what OpDef.jvp shows; the lookup is by node class)
 _BY_OP = {"add": add, "sub": sub, "mul": mul, "div": div, "matmul": product, "mm": product, "bmm": product,
           "addmm": product, "dot": dot, "sum": sum_, "mean": mean, "softmax": symmetric_jacobian,
-          "log_softmax": log_softmax}
+          "log_softmax": log_softmax, "logsumexp": logsumexp, "nn_functional_conv1d": convolution,
+          "nn_functional_conv2d": convolution, "nn_functional_conv3d": convolution,
+          "nn_functional_layer_norm": layer_norm,
+          **{f"nn_functional_{name}": elementwise_activation
+             for name in ("gelu", "silu", "leaky_relu", "elu", "selu", "softplus", "hardtanh", "relu6", "mish",
+                          "celu", "hardswish", "hardsigmoid", "logsigmoid")}}
 
 
 # every op made by pointwise._make_unary runs this one code object; its node class is in the closure
