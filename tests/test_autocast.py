@@ -192,3 +192,51 @@ def test_gradscaler_unscale_divides_gradients_and_load_state_dict():
     assert_close(ours[0], ref[0])
     assert_close(ours[1], ref[1])
     assert ours[2:] == ref[2:]
+
+
+# -- PyTorch's fp32 list: float16/bfloat16 inputs run in float32 inside autocast ----------------------------
+def _fp32_inputs(lib):
+    rs = np.random.RandomState(7)
+    bf = lambda a: lib.tensor(a.astype(np.float32)).bfloat16()
+    x, p = bf(rs.randn(4, 6)), bf(rs.rand(4, 6))
+    return x, p, lib.tensor(rs.randint(0, 6, 4)), bf(rs.randn(1, 2, 4, 4, 4))
+
+
+FP32_OPS = {
+    "cross_entropy": lambda lib, x, p, t, v: lib.nn.functional.cross_entropy(x, t, label_smoothing=0.1),
+    "nll_loss": lambda lib, x, p, t, v: lib.nn.functional.nll_loss(x, t),
+    "mse_loss": lambda lib, x, p, t, v: lib.nn.functional.mse_loss(x, p),
+    "l1_loss": lambda lib, x, p, t, v: lib.nn.functional.l1_loss(x, p),
+    "smooth_l1_loss": lambda lib, x, p, t, v: lib.nn.functional.smooth_l1_loss(x, p),
+    "huber_loss": lambda lib, x, p, t, v: lib.nn.functional.huber_loss(x, p),
+    "binary_cross_entropy": lambda lib, x, p, t, v: lib.nn.functional.binary_cross_entropy(p, p),
+    "bce_with_logits": lambda lib, x, p, t, v: lib.nn.functional.binary_cross_entropy_with_logits(x, p),
+    "kl_div": lambda lib, x, p, t, v: lib.nn.functional.kl_div(x, p, reduction="batchmean"),
+    "soft_margin_loss": lambda lib, x, p, t, v: lib.nn.functional.soft_margin_loss(x, p),
+    "hinge_embedding_loss": lambda lib, x, p, t, v: lib.nn.functional.hinge_embedding_loss(x, p),
+    "poisson_nll_loss": lambda lib, x, p, t, v: lib.nn.functional.poisson_nll_loss(x, p),
+    "multi_margin_loss": lambda lib, x, p, t, v: lib.nn.functional.multi_margin_loss(x, t),
+    "triplet_margin_loss": lambda lib, x, p, t, v: lib.nn.functional.triplet_margin_loss(x, p, p.flip(0)),
+    "prod": lambda lib, x, p, t, v: p.prod(1),
+    "cdist": lambda lib, x, p, t, v: lib.cdist(x, p),
+    "quantile": lambda lib, x, p, t, v: lib.quantile(x, 0.3, dim=1),
+    "trace": lambda lib, x, p, t, v: x.trace(),
+    "avg_pool3d": lambda lib, x, p, t, v: lib.nn.functional.avg_pool3d(v, 2),
+    "max_pool3d": lambda lib, x, p, t, v: lib.nn.functional.max_pool3d(v, 2),
+    "adaptive_avg_pool3d": lambda lib, x, p, t, v: lib.nn.functional.adaptive_avg_pool3d(v, 1),
+    "grid_sample": lambda lib, x, p, t, v: lib.nn.functional.grid_sample(
+        v[:, :, 0], lib.zeros(1, 2, 2, 2, dtype=lib.bfloat16), align_corners=False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FP32_OPS))
+def test_fp32_list_ops_run_in_float32_inside_autocast(name):
+    def run(lib):
+        with lib.autocast("cpu", dtype=lib.bfloat16):
+            return FP32_OPS[name](lib, *_fp32_inputs(lib))
+
+    ours, ref = run(torsh), run(torch_ref)
+    assert dtype_name(ours.dtype) == dtype_name(ref.dtype) == "float32"
+    assert_close(ours, ref)
+    outside = FP32_OPS[name](torsh, *_fp32_inputs(torsh))
+    assert dtype_name(outside.dtype) == "bfloat16"  # the policy is autocast's only

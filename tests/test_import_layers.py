@@ -12,7 +12,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1] / "torsh"
 LAYERS = {
     "kernels": ("torsh._kernels", "torsh.backend"),
     "core": ("torsh._tensor", "torsh._tensor_str", "torsh._dtype", "torsh.autograd", "torsh._random",
-             "torsh._type_info", "torsh._memory_api", "torsh._layouts", "torsh._array_api", "torsh.return_types"),
+             "torsh._type_info", "torsh._memory_api", "torsh._layouts", "torsh._array_api", "torsh.return_types",
+             "torsh._autocast"),
     "ops": ("torsh._ops", "torsh.linalg", "torsh.fft", "torsh.special", "torsh._toplevel"),
     "library": ("torsh._settings", "torsh._nn_toplevel", "torsh.jit",
                 "torsh.nn", "torsh.optim", "torsh.utils", "torsh.serialization", "torsh._weights_only_unpickler",
@@ -89,8 +90,6 @@ def _walk(node, in_function, module, is_package, known, upward, local):
 
 # module-level imports pointing up
 ALLOWED_UPWARD = {
-    ('torsh._ops.tensor.linalg.matmul', 'torsh.amp.autocast_mode'): "autocast's dtype policy is read by the op (amp should move under ops)",
-    ('torsh._ops.tensor.linalg.products', 'torsh.amp.autocast_mode'): "autocast's dtype policy is read by the op (amp should move under ops)",
 }
 SAME_LAYER_CYCLE = "same layer, imported at call time: these modules import each other (import cycle)"
 DEFERRED_UP = "points up the layers, deferred to call time so that import works (to remove)"
@@ -122,7 +121,6 @@ ALLOWED_LOCAL = {
     ('torsh._ops.nn.rnn.fused_layer', 'torsh.autograd'): DEFERRED_DOWN,
     ('torsh._ops.registry', 'torsh._tensor'): DEFERRED_DOWN,
     ('torsh._ops.tensor.shape.views', 'torsh._tensor_str'): DEFERRED_DOWN,
-    ('torsh.amp.autocast_mode', 'torsh._dtype'): DEFERRED_DOWN,
     ('torsh.amp.autocast_mode', 'torsh._tensor'): DEFERRED_DOWN,
     ('torsh.amp.grad_scaler', 'torsh._tensor'): DEFERRED_DOWN,
     ('torsh.backends.calibrate', 'torsh'): DEFERRED_DOWN,

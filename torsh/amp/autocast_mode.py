@@ -1,58 +1,18 @@
-"""torch.autocast for the CPU: a thread-local state that a few op entry points consult.
-
-PyTorch's CPU policy (aten/src/ATen/autocast_mode.cpp): the ops of its "lower precision" list
-(linear, matmul, mm, bmm, addmm, addbmm, baddbmm, conv*/conv_transpose*, prelu, ...) cast their
-float32/float16/bfloat16 inputs to the autocast dtype and run there; float64 inputs are left alone.
-An op checks one attribute, ``_state.enabled``, when autocast is off (see ``lower_precision``).
-Casts of leaf tensors that require grad (parameters) are cached until the outermost autocast
-region exits, when ``cache_enabled``.
+"""torch.autocast for the CPU: the context manager and the state functions over a thread-local state that the
+ops consult. The state and PyTorch's op lists (lower precision, fp32) live below the ops, in torsh/_autocast.py.
 """
 import functools
-import threading
 import warnings
+
+from .. import _autocast
 
 __all__ = ["autocast", "is_autocast_available", "custom_fwd", "custom_bwd"]
 
 _SUPPORTED_DEVICES = ("cpu", "cuda", "mps", "xpu", "xla", "ipu", "hpu", "mtia", "maia", "privateuseone")
 
 
-class _AutocastState(threading.local):
-    """Per thread: the CPU autocast flag/dtype, the cache flag and nesting depth, the cast cache."""
-
-    def __init__(self):
-        from .._dtype import bfloat16, float16
-        self.enabled = False  # the one attribute the op hooks read
-        self.dtype = bfloat16
-        self.gpu_dtype = float16  # torch.get_autocast_dtype("cuda"), never enabled here
-        self.cache_enabled = True
-        self.nesting = 0
-        self.cache = {}  # id(leaf) -> (leaf, its cast): the leaf is held so its id stays its own
-
-
-_state = _AutocastState()
-
-
-# -- the hook ------------------------------------------------------------------------------------------
-def _cast(t, dtype):
-    from .._tensor import Tensor
-    if not isinstance(t, Tensor) or t.dtype == dtype or not t.dtype.is_floating_point or t.dtype.itemsize == 8:
-        return t
-    cacheable = _state.cache_enabled and t.is_leaf and t.requires_grad
-    if cacheable:
-        hit = _state.cache.get(id(t))
-        if hit is not None and hit[0] is t and hit[1].dtype == dtype:
-            return hit[1]
-    out = t.to(dtype)
-    if cacheable:
-        _state.cache[id(t)] = (t, out)
-    return out
-
-
-def lower_precision(*tensors):
-    """The tensors an op of the lower-precision list computes with: floating tensors (but float64) in
-    the autocast dtype. Callers check ``_state.enabled`` first, so this runs only inside autocast."""
-    dtype = _state.dtype
-    return tuple(_cast(t, dtype) for t in tensors)
+_state = _autocast.state  # the per-thread flags, kept with the ops that read them (torsh/_autocast.py)
+lower_precision = _autocast.lower_precision
 
 
 # -- the state functions (torch.is_autocast_enabled & co) ----------------------------------------------

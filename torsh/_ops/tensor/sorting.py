@@ -8,6 +8,7 @@ autograd (the gradient goes to the selected positions, as PyTorch's backward doe
 import numpy as np
 
 from ... import _dtype, return_types
+from ..._autocast import float32_policy
 from ..._tensor import wrap
 from .._helpers import check_dtype_support, dtype_name, normalize_dim
 from .indexing.gather_scatter import gather
@@ -231,11 +232,13 @@ def _quantile(name, input, q, dim, keepdim, interpolation, ignore_nan):
     return stack(outs, 0)
 
 
+@float32_policy
 def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear", out=None):
     return _quantile("quantile", input, q, dim, keepdim, interpolation, ignore_nan=False)
 register(quantile, out="copy")
 
 
+@float32_policy
 def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear", out=None):
     return _quantile("nanquantile", input, q, dim, keepdim, interpolation, ignore_nan=True)
 register(nanquantile, out="copy")

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..._array_api import array, dtype_of
 from ... import _dtype
+from ..._autocast import float32_policy
 from ..._ops.nn import loss as nn_loss
 from ..._ops.tensor.elementwise import arithmetic as pointwise
 from ..._tensor import Tensor, wrap
@@ -38,6 +39,7 @@ def _promoted_as_expanded(input, target):
     return input, target
 
 
+@float32_policy
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     reduction = reduction_from_legacy(size_average, reduce, reduction)
     check_reduction(reduction)
@@ -49,6 +51,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     return reduce_loss(loss, reduction)
 
 
+@float32_policy
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     reduction = reduction_from_legacy(size_average, reduce, reduction)
     check_reduction(reduction)
@@ -60,6 +63,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     return reduce_loss(loss, reduction)
 
 
+@float32_policy
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     reduction = reduction_from_legacy(size_average, reduce, reduction)
     check_reduction(reduction)
@@ -75,6 +79,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     return reduce_loss(loss, reduction)
 
 
+@float32_policy
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     check_reduction(reduction)
     _broadcast_warning("huber_loss", input, target)
@@ -88,12 +93,14 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     return reduce_loss(loss, reduction)
 
 
+@float32_policy
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     reduction = reduction_from_legacy(size_average, reduce, reduction)
     check_reduction(reduction)
     return nn_loss.nll_loss(input, target, weight, ignore_index, reduction)
 
 
+@float32_policy
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
     reduction = reduction_from_legacy(size_average, reduce, reduction)
@@ -143,6 +150,7 @@ def _cross_entropy(input, target, weight, ignore_index, reduction, label_smoothi
     return nll * (1 - label_smoothing) + smooth * (label_smoothing / n_classes)
 
 
+@float32_policy
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     reduction = reduction_from_legacy(size_average, reduce, reduction)
     check_reduction(reduction)
@@ -159,6 +167,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return reduce_loss(loss, reduction)
 
 
+@float32_policy
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     reduction = reduction_from_legacy(size_average, reduce, reduction)
@@ -177,6 +186,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     return reduce_loss(loss, reduction)
 
 
+@float32_policy
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     reduction = reduction_from_legacy(size_average, reduce, reduction)
     if reduction == "mean":
@@ -195,6 +205,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     return reduce_loss(loss, reduction)
 
 
+@float32_policy
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     reduction = reduction_from_legacy(size_average, reduce, reduction)
     check_reduction(reduction)
@@ -205,6 +216,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
     return reduce_loss(loss, reduction)
 
 
+@float32_policy
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
     reduction = reduction_from_legacy(size_average, reduce, reduction)
     check_reduction(reduction)
@@ -215,6 +227,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     return reduce_loss(output_margin + output_self, reduction)
 
 
+@float32_policy
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     reduction = reduction_from_legacy(size_average, reduce, reduction)
     check_reduction(reduction)
@@ -248,6 +261,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     return reduce_loss(loss, reduction)
 
 
+@float32_policy
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
                       reduction="mean"):
     reduction = reduction_from_legacy(size_average, reduce, reduction)
@@ -272,6 +286,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     return reduce_loss(loss, reduction)
 
 
+@float32_policy
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     reduction = reduction_from_legacy(size_average, reduce, reduction)
     check_reduction(reduction)
@@ -280,6 +295,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     return reduce_loss(loss, reduction)
 
 
+@float32_policy
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     reduction = reduction_from_legacy(size_average, reduce, reduction)
     check_reduction(reduction)
@@ -310,6 +326,7 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     return ((x1 / n1) * (x2 / n2)).sum(dim)
 
 
+@float32_policy
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
                         reduce=None, reduction="mean"):
     reduction = reduction_from_legacy(size_average, reduce, reduction)
@@ -336,6 +353,7 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
     return reduce_loss(loss, reduction)
 
 
+@float32_policy
 def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
                      reduction="mean"):
     reduction = reduction_from_legacy(size_average, reduce, reduction)
@@ -373,6 +391,7 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     return reduce_loss(loss, reduction)
 
 
+@float32_policy
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
     """Connectionist temporal classification loss; targets padded (N, S) or concatenated (sum(target_lengths),)."""
     from ..._ops.nn import ctc_loss as nn_ctc

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..._array_api import array, dtype_of
 from ... import _random
+from ..._autocast import float32_policy
 from ..._ops.nn import conv as nn_conv, pool as nn_pool
 from ..._ops._helpers import dtype_name
 from ..._tensor import wrap
@@ -198,6 +199,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return _max_pool(2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
+@float32_policy
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     return _max_pool(3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
@@ -304,6 +306,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     return _avg_pool(2, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
 
 
+@float32_policy
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     return _avg_pool(3, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
@@ -376,6 +379,7 @@ def adaptive_avg_pool2d(input, output_size):
     return _adaptive_avg(2, input, output_size)
 
 
+@float32_policy
 def adaptive_avg_pool3d(input, output_size):
     return _adaptive_avg(3, input, output_size)
 
@@ -415,6 +419,7 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     return _adaptive_max(2, input, output_size, return_indices)
 
 
+@float32_policy
 def adaptive_max_pool3d(input, output_size, return_indices=False):
     return _adaptive_max(3, input, output_size, return_indices)
 
@@ -472,10 +477,12 @@ def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_siz
     return _max_unpool(1, input, indices, kernel_size, stride, padding, output_size)
 
 
+@float32_policy
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     return _max_unpool(2, input, indices, kernel_size, stride, padding, output_size)
 
 
+@float32_policy
 def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     return _max_unpool(3, input, indices, kernel_size, stride, padding, output_size)
 
@@ -535,6 +542,7 @@ def _fractional(nd, input, kernel_size, output_size, output_ratio, return_indice
     return (out, wrap(flat)) if return_indices else out
 
 
+@float32_policy
 def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=None, return_indices=False,
                           _random_samples=None):
     return _fractional(2, input, kernel_size, output_size, output_ratio, return_indices, _random_samples)
@@ -545,6 +553,7 @@ def fractional_max_pool2d_with_indices(input, kernel_size, output_size=None, out
     return _fractional(2, input, kernel_size, output_size, output_ratio, True, _random_samples)
 
 
+@float32_policy
 def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=None, return_indices=False,
                           _random_samples=None):
     return _fractional(3, input, kernel_size, output_size, output_ratio, return_indices, _random_samples)

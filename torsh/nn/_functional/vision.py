@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 
 from ..._array_api import array, dtype_of
+from ..._autocast import float32_policy
 from ..._ops.nn import pad as nn_pad
 from ..._ops._helpers import dtype_name
 from ._utils import const
@@ -316,6 +317,7 @@ def _unnormalize(coord, size, align_corners):
     return ((coord + 1) * size - 1) / 2
 
 
+@float32_policy
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
     """2-D sampling of ``input`` (N, C, H, W) at ``grid`` (N, Ho, Wo, 2) points in [-1, 1]; differentiable in both.
 

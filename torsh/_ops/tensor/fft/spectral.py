@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 
 from .... import _dtype
+from ...._autocast import float32_policy
 from ...._tensor import Tensor, wrap
 from ....autograd.graph import Node, needs_grad, record
 from .. import creation
@@ -84,6 +85,7 @@ class PolarBackward0(Node):
         return grad_abs, grad_angle
 
 
+@float32_policy
 def polar(abs, angle, *, out=None):
     """The complex tensor with magnitudes ``abs`` and phases ``angle``."""
     if abs.dtype is _dtype.float16 and angle.dtype is _dtype.float16:

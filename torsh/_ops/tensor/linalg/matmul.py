@@ -3,7 +3,7 @@ import ml_dtypes
 import numpy as np
 
 from ...._tensor import wrap
-from ....amp import autocast_mode as _autocast
+from .... import _autocast
 from ....autograd.graph import Node, backward_on_arrays, needs_grad, record
 from ....backend.threads import gemm_threads
 from ..._helpers import check_dtype_support, dtype_name, sum_to
@@ -148,7 +148,7 @@ def addmm_fused(bias, mat1, mat2):
 
 
 def matmul(input, other, *, out=None):
-    if _autocast._state.enabled:  # torch.autocast: PyTorch's lower-precision op list
+    if _autocast.state.enabled:  # torch.autocast: PyTorch's lower-precision op list
         input, other = _autocast.lower_precision(input, other)
     _check_same_dtype(input, other, "matmul")
     da, db = input._data.ndim, other._data.ndim
@@ -184,7 +184,7 @@ def _rows(t):
 
 
 def mm(input, mat2, *, out=None):
-    if _autocast._state.enabled:  # torch.autocast: PyTorch's lower-precision op list
+    if _autocast.state.enabled:  # torch.autocast: PyTorch's lower-precision op list
         input, mat2 = _autocast.lower_precision(input, mat2)
     if input._data.ndim != 2:
         raise RuntimeError(f"self must be a matrix")
@@ -200,7 +200,7 @@ register(mm)
 
 
 def bmm(input, mat2, *, out=None):
-    if _autocast._state.enabled:  # torch.autocast: PyTorch's lower-precision op list
+    if _autocast.state.enabled:  # torch.autocast: PyTorch's lower-precision op list
         input, mat2 = _autocast.lower_precision(input, mat2)
     if input._data.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor")

@@ -9,7 +9,8 @@ import string
 import numpy as np
 
 from .... import _dtype
-from ....amp import autocast_mode as _autocast
+from .... import _autocast
+from ...._autocast import float32_policy
 from ...._tensor import wrap
 from ....autograd.graph import Node, needs_grad, record
 from ..._helpers import broadcast_shapes, normalize_dim, shape_str
@@ -39,7 +40,7 @@ def _need_matrix(t, what):
 
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
-    if _autocast._state.enabled:  # torch.autocast: PyTorch's lower-precision op list
+    if _autocast.state.enabled:  # torch.autocast: PyTorch's lower-precision op list
         input, mat1, mat2 = _autocast.lower_precision(input, mat1, mat2)
     _need_matrix(mat1, "mat1")
     _need_matrix(mat2, "mat2")
@@ -71,14 +72,14 @@ register(addr, inplace=True, out="copy")
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
-    if _autocast._state.enabled:  # torch.autocast: PyTorch's lower-precision op list
+    if _autocast.state.enabled:  # torch.autocast: PyTorch's lower-precision op list
         input, batch1, batch2 = _autocast.lower_precision(input, batch1, batch2)
     return _add_scaled(input, bmm(batch1, batch2), beta, alpha)
 register(baddbmm, inplace=True, out="copy")
 
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
-    if _autocast._state.enabled:  # torch.autocast: PyTorch's lower-precision op list
+    if _autocast.state.enabled:  # torch.autocast: PyTorch's lower-precision op list
         input, batch1, batch2 = _autocast.lower_precision(input, batch1, batch2)
     return _add_scaled(input, bmm(batch1, batch2).sum(0), beta, alpha)
 register(addbmm, inplace=True, out="copy")
@@ -304,6 +305,7 @@ def cross(input, other, dim=None, *, out=None):
 register(cross, out="copy")
 
 
+@float32_policy
 def trace(input):
     if input._data.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input._data.ndim}")
@@ -331,6 +333,7 @@ def vdot(input, other, *, out=None):
 register(vdot, out="copy")
 
 
+@float32_policy
 def cdist(x1, x2, p=2.0, compute_mode=None):
     if x1._data.ndim < 2:
         raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1._data.ndim}D")

@@ -5,6 +5,7 @@ import math
 import numpy as np
 
 from .... import _dtype, return_types
+from ...._autocast import float32_policy
 from ...._tensor import wrap
 from ....autograd.graph import Node, backward_on_arrays, needs_grad, record
 from ....backend import dispatch
@@ -159,6 +160,7 @@ def _keep(t, dims, ndim):
     return t.reshape([1 if i in dims else next(sizes) for i in range(ndim)])
 
 
+@float32_policy
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     data = input._data
     out_dtype = _dtype.to_dtype(dtype) if dtype is not None else (
