@@ -291,3 +291,24 @@ def test_bfloat16_norm_of_the_reported_matrix():
         "device kwarg"])
 def test_inplace_shape_and_device_string_errors_match_pytorch(call):
     check_same_error(call)
+
+
+REPR_CASES = {
+    "nan inf ints": lambda lib: lib.tensor([float("nan"), float("inf"), -float("inf"), 1.0]),
+    "signed zeros": lambda lib: lib.tensor([-0.0, 0.0]),
+    "zero and ten": lambda lib: lib.tensor([0.0, 10.0]),
+    "zero and nan": lambda lib: lib.tensor([0.0, float("nan")]),
+    "only nan": lambda lib: lib.tensor([float("nan"), float("nan")]),
+    "summarized sci": lambda lib: lib.arange(2000.0),
+    "summarized ints": lambda lib: lib.arange(3000).reshape(3, 1000),
+    "summarized rows": lambda lib: lib.arange(4000.0).reshape(1000, 4) / 7,
+    "tiny": lambda lib: lib.tensor([0.000012345, 1.0]),
+    "mixed": lambda lib: lib.tensor([[1.5, -2.25, 0.0], [float("inf"), 3.0, -0.5]]),
+    "bfloat16": lambda lib: lib.tensor([1.5, 0.0, -3.0], dtype=lib.bfloat16),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REPR_CASES))
+def test_repr_matches_pytorch(name):
+    ours, ref = repr(REPR_CASES[name](torsh)), repr(REPR_CASES[name](torch_ref))
+    assert ours.replace("torsh.", "torch.") == ref

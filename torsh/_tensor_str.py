@@ -37,20 +37,16 @@ class _Formatter:
             self.real = _Formatter(values.real.astype(np.float64))
             self.imag = _Formatter(values.imag.astype(np.float64))
             return
+        # as PyTorch: the mode and the column width come from the nonzero finite values only (zeros, NaN and
+        # infinities are printed in that width or wider, unpadded)
         flat = values.astype(np.float64).ravel()
-        finite = flat[np.isfinite(flat)]
-        nonzero = np.abs(finite[finite != 0])
-        if finite.size == 0:
-            self.max_width = max(len(self._format_value(v)) for v in flat)
+        shown = flat[np.isfinite(flat) & (flat != 0)]
+        if shown.size == 0:
             return
-        self.int_mode = bool(np.all(finite == np.ceil(finite)))
-        if nonzero.size:
-            big, small = nonzero.max(), nonzero.min()
-            if self.int_mode:
-                self.sci_mode = big / small > 1000.0 or big > 1.0e8
-            else:
-                self.sci_mode = big / small > 1000.0 or big > 1.0e8 or small < 1.0e-4
-        self.max_width = max(len(self._format_value(v)) for v in flat)
+        self.int_mode = bool(np.all(shown == np.ceil(shown)))
+        big, small = np.abs(shown).max(), np.abs(shown).min()
+        self.sci_mode = big / small > 1000.0 or big > 1.0e8 or (not self.int_mode and small < 1.0e-4)
+        self.max_width = max(len(self._format_value(v)) for v in shown)
 
     def _format_value(self, v):
         if self.kind == "b":
@@ -92,7 +88,7 @@ def _format_1d(values, formatter, indent, summarize):
     items = [formatter.format(v) for v in values.tolist()] if formatter.kind != "c" else \
         [formatter.format(complex(v)) for v in values]
     if summarize and values.shape[0] > 2 * EDGEITEMS:
-        items = items[:EDGEITEMS] + ["..."] + items[-EDGEITEMS:]
+        items = items[:EDGEITEMS] + [" ..."] + items[-EDGEITEMS:]  # PyTorch's item, a space included
     lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
     return "[" + ("," + "\n" + " " * (indent + 1)).join(lines) + "]"
 
