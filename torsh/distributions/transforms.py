@@ -683,16 +683,20 @@ def _check_dim(name, t, dim, size, expected, what):
         raise AssertionError(f"{name}.size({dim}) = {t.size(dim)} must equal {size} {expected}")
 
 
+def _parts_with_cache(tseq, cache_size):
+    """The part transforms of a Cat/StackTransform, each with the container's cache size."""
+    if not all(isinstance(t, Transform) for t in tseq):
+        raise AssertionError("All elements of tseq must be Transform instances")
+    return [t.with_cache(cache_size) for t in tseq] if cache_size else list(tseq)
+
+
 class CatTransform(Transform):
     """Transforms ``tseq`` applied to consecutive slices (of ``lengths``) along ``dim``, as torch.cat."""
 
     def __init__(self, tseq, dim=0, lengths=None, cache_size=0):
-        if not all(isinstance(t, Transform) for t in tseq):
-            raise AssertionError("All elements of tseq must be Transform instances")
-        if cache_size:
-            tseq = [t.with_cache(cache_size) for t in tseq]
+        parts = _parts_with_cache(tseq, cache_size)
         super().__init__(cache_size=cache_size)
-        self.transforms = list(tseq)
+        self.transforms = parts
         self.lengths = [1] * len(self.transforms) if lengths is None else list(lengths)
         if len(self.lengths) != len(self.transforms):
             raise AssertionError(f"lengths ({len(self.lengths)}) must match transforms ({len(self.transforms)})")
@@ -754,12 +758,9 @@ class StackTransform(Transform):
     """Transforms ``tseq`` applied to the slices along ``dim``, as torch.stack."""
 
     def __init__(self, tseq, dim=0, cache_size=0):
-        if not all(isinstance(t, Transform) for t in tseq):
-            raise AssertionError("All elements of tseq must be Transform instances")
-        if cache_size:
-            tseq = [t.with_cache(cache_size) for t in tseq]
+        parts = _parts_with_cache(tseq, cache_size)
         super().__init__(cache_size=cache_size)
-        self.transforms = list(tseq)
+        self.transforms = parts
         self.dim = dim
 
     def with_cache(self, cache_size=1):

@@ -23,6 +23,11 @@ __all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "c
            "linear_cross_entropy"]
 
 
+def _reduce_weighted(loss, weight, reduction):
+    """``reduce_loss`` of the elementwise ``loss``, scaled by ``weight`` first when one is given."""
+    return reduce_loss(loss if weight is None else loss * weight, reduction)
+
+
 def _broadcast_warning(name, input, target):
     if tuple(target.shape) != tuple(input.shape):
         warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
@@ -46,9 +51,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     _broadcast_warning("mse_loss", input, target)
     input, target = _promoted_as_expanded(input, target)
     loss = (input - target) ** 2
-    if weight is not None:
-        loss = loss * weight
-    return reduce_loss(loss, reduction)
+    return _reduce_weighted(loss, weight, reduction)
 
 
 @float32_policy
@@ -58,9 +61,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     _broadcast_warning("l1_loss", input, target)
     input, target = _promoted_as_expanded(input, target)
     loss = (input - target).abs()
-    if weight is not None:
-        loss = loss * weight
-    return reduce_loss(loss, reduction)
+    return _reduce_weighted(loss, weight, reduction)
 
 
 @float32_policy
@@ -88,9 +89,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     diff = input - target
     d = diff.abs()
     loss = pointwise.where(d < delta, diff * diff * 0.5, (d - 0.5 * delta) * delta)
-    if weight is not None:
-        loss = loss * weight
-    return reduce_loss(loss, reduction)
+    return _reduce_weighted(loss, weight, reduction)
 
 
 @float32_policy
@@ -162,9 +161,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise RuntimeError("all elements of input should be between 0 and 1")
     # PyTorch clamps the logs at -100 so that 0 * log(0) stays finite
     loss = -(target * input.log().clamp_min(-100) + (1 - target) * (1 - input).log().clamp_min(-100))
-    if weight is not None:
-        loss = loss * weight
-    return reduce_loss(loss, reduction)
+    return _reduce_weighted(loss, weight, reduction)
 
 
 @float32_policy
@@ -181,9 +178,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         loss = (1 - target) * input - log_weight * A.logsigmoid(input)
     else:
         loss = (1 - target) * input - A.logsigmoid(input)
-    if weight is not None:
-        loss = loss * weight
-    return reduce_loss(loss, reduction)
+    return _reduce_weighted(loss, weight, reduction)
 
 
 @float32_policy
