@@ -1,6 +1,6 @@
 """Adam (with amsgrad), and AdamW = Adam with decoupled weight decay."""
 from . import _fused
-from .optimizer import _GroupwiseOptimizer, _check_nonnegative, grad_expr
+from .optimizer import _GroupwiseOptimizer, _check_nonnegative, decoupled_grad_expr
 
 __all__ = ["Adam", "AdamW"]
 
@@ -32,8 +32,7 @@ class Adam(_GroupwiseOptimizer):
     def _update_group(self, group):
         beta1, beta2 = group["betas"]
         lr, eps, wd, amsgrad = group["lr"], group["eps"], group["weight_decay"], group["amsgrad"]
-        decoupled = group["decoupled_weight_decay"]
-        g_expr = grad_expr(group["maximize"], 0 if decoupled else wd)
+        decoupled, g_expr = decoupled_grad_expr(group)
         buffers = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if amsgrad else ("exp_avg", "exp_avg_sq")
         for p in self._params_with_grad(group):
             state = self._lazy_state(p, buffers)

@@ -1,7 +1,7 @@
 """NAdam: Adam with Nesterov momentum (momentum_decay schedule, optional decoupled weight decay)."""
 from . import _fused
 from .adam import _check_betas
-from .optimizer import _GroupwiseOptimizer, _check_nonnegative, grad_expr
+from .optimizer import _GroupwiseOptimizer, _check_nonnegative, decoupled_grad_expr
 
 __all__ = ["NAdam"]
 
@@ -20,8 +20,7 @@ class NAdam(_GroupwiseOptimizer):
     def _update_group(self, group):
         beta1, beta2 = group["betas"]
         lr, eps, wd, psi = group["lr"], group["eps"], group["weight_decay"], group["momentum_decay"]
-        decoupled = group["decoupled_weight_decay"]
-        g_expr = grad_expr(group["maximize"], 0 if decoupled else wd)
+        decoupled, g_expr = decoupled_grad_expr(group)
         for p in self._params_with_grad(group):
             state = self._lazy_state(p, ("exp_avg", "exp_avg_sq"), scalars={"mu_product": 1.0})
             step = self._advance_step(state)

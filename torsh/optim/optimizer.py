@@ -394,6 +394,13 @@ def grad_expr(maximize, weight_decay):
     return f"({g} + wd * p)" if weight_decay != 0 else g
 
 
+def decoupled_grad_expr(group):
+    """(decoupled, effective-gradient expression) of an Adam-family param group: with decoupled weight decay
+    (AdamW's) the decay is applied to the parameter itself, so the gradient expression leaves it out."""
+    decoupled = group["decoupled_weight_decay"]
+    return decoupled, grad_expr(group["maximize"], 0 if decoupled else group["weight_decay"])
+
+
 def _closure_loss(closure):
     if closure is None:
         return None

@@ -1,7 +1,7 @@
 """RAdam: Adam with the variance of the adaptive learning rate rectified in early steps."""
 from . import _fused
 from .adam import _check_betas
-from .optimizer import _GroupwiseOptimizer, grad_expr
+from .optimizer import _GroupwiseOptimizer, decoupled_grad_expr
 
 __all__ = ["RAdam"]
 
@@ -18,8 +18,7 @@ class RAdam(_GroupwiseOptimizer):
     def _update_group(self, group):
         beta1, beta2 = group["betas"]
         lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
-        decoupled = group["decoupled_weight_decay"]
-        g_expr = grad_expr(group["maximize"], 0 if decoupled else wd)
+        decoupled, g_expr = decoupled_grad_expr(group)
         for p in self._params_with_grad(group):
             state = self._lazy_state(p, ("exp_avg", "exp_avg_sq"))
             step = self._advance_step(state)
