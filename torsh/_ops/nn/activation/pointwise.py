@@ -222,15 +222,9 @@ def _gelu_derivative(g, x, y, approximate="none"):
         t = inner.tanh()
         d_inner = (x * x * (3 * 0.044715) + 1) * _SQRT_2_OVER_PI
         return g * ((t + 1) * 0.5 + x * 0.5 * (1 - t * t) * d_inner)
-    if grad_mode.is_grad_enabled():
-        # a graph of the gradient is built (double backward): Phi from erf, whose derivative is exact; that of
-        # gelu(x) / x below cancels catastrophically at tiny x (1e-20 gave 0 for phi(0) = 0.399)
-        cdf = (x * _SQRT_HALF).erf() * 0.5 + 0.5
-    else:
-        # Phi(x) = gelu(x) / x, read back from the saved output: one division instead of a second erf pass (the
-        # float64 path; float32 runs the transformer kernel). At x == 0, 0.5, dividing by 1 there (no 0/0)
-        at_zero = x == 0
-        cdf = _where(at_zero, x * 0 + 0.5, y / _where(at_zero, 1.0, x))
+    # PyTorch's formula, Phi from erf (float32 runs it in the transformer kernel; this is float64's, and double
+    # backward's). Only the input is saved, as PyTorch's GeluBackward0 does (gelu(x) / x cancelled at tiny x)
+    cdf = (x * _SQRT_HALF).erf() * 0.5 + 0.5
     pdf = (x * x * -0.5).exp() * _INV_SQRT_2PI
     return g * (cdf + x * pdf)
 
@@ -241,7 +235,7 @@ def _gelu_kernel(approximate="none"):
     return "gelu_erf_backward", ()  # float32 only (transformer family): float64 runs the formula
 
 
-_gelu_op, GeluBackward0 = _make("gelu", "GeluBackward0", _gelu_forward, _gelu_derivative, saves="both",
+_gelu_op, GeluBackward0 = _make("gelu", "GeluBackward0", _gelu_forward, _gelu_derivative,
                                 backward_kernel=_gelu_kernel)
 
 
