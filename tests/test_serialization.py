@@ -294,3 +294,12 @@ def test_mmap_load_maps_storages_copy_on_write(tmp_path):
     assert torsh.load(tmp_path / "m.pt")["w"][1, 1].item() == 5.0
     with pytest.raises(ValueError, match="file path"):
         torsh.load(io.BytesIO(b"PK"), mmap=True)
+
+
+def test_legacy_format_flag_writes_a_checkpoint_both_libraries_load(tmp_path):
+    """``_use_new_zipfile_serialization=False`` is accepted (written as the zip format, which torch.load reads)."""
+    path = tmp_path / "legacy_flag.pt"
+    torsh.save({"w": torsh.arange(6.0).reshape(2, 3)}, path, _use_new_zipfile_serialization=False)
+    assert torsh.load(path)["w"].tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    if torch is not None:
+        assert torch.load(path)["w"].tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]

@@ -213,10 +213,9 @@ def save(obj, f, pickle_module=pickle, pickle_protocol=DEFAULT_PROTOCOL, _use_ne
 
     ``obj`` is pickled before any file is touched; a path is written through a temporary file in
     the same directory (flushed, fsynced, then renamed over ``f``), so an error leaves ``f`` as it was.
+    ``_use_new_zipfile_serialization=False`` (PyTorch's pre-1.6 format) is accepted and writes the zip format
+    too: every torch.load since 1.6 reads it, and torsh has no writer for the legacy one.
     """
-    if not _use_new_zipfile_serialization:
-        raise NotImplementedError("torsh.save writes only the zip checkpoint format "
-                                  "(_use_new_zipfile_serialization=True)")
     buffer = io.BytesIO()
     pickler = _Pickler(buffer, pickle_protocol)
     pickler.dump(obj)
