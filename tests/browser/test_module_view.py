@@ -66,3 +66,67 @@ def test_saved_module_view_is_a_tree_that_folds_and_unfolds(page, lab):
     assert view.evaluate(VISIBLE_ROWS) == everything
     shot(page, "module-view-unfolded")
     assert not page.errors, page.errors
+
+
+def test_saved_tutorial_08_shows_its_views_without_running(page, lab):
+    """Tutorial 8 as saved: the trace, the advice, the module tree, the diff and the memory table draw
+    without a kernel."""
+    open_lab(page, lab, "08_finding_a_slowdown.ipynb")
+    page.locator(".jp-OutputArea-output .torsh-trace").first.wait_for(timeout=LOAD_MS)
+    outputs = page.locator(".jp-OutputArea-output")
+    assert outputs.locator(".torsh-finding").count() >= 1  # before.advise()
+    assert outputs.locator("details.torsh-module").count() >= 1  # module_view
+    memory_rows = outputs.locator(".torsh-module-memory div.torsh-memory-row, .torsh-module-memory > div")
+    assert memory_rows.count() > 10  # module_memory: a row per module of the wide model
+    texts = " ".join(outputs.all_text_contents())
+    assert "Loading widget" not in texts and "VBox(children" not in texts
+    assert "recompute 0 (Block_0) with torsh.utils.checkpoint" in texts
+    assert "Standardize_0" in texts  # the module rows of the diff
+    shot(page, "saved-tutorial-08")
+    assert not page.errors, page.errors
+
+
+def _dashboard_notebook(path):
+    torsh.manual_seed(0)
+    model = nn.Sequential(nn.Linear(32, 10))
+    opt = torsh.optim.SGD(model.parameters(), lr=0.1)
+    x, y = torsh.randn(16, 32), torsh.randint(0, 10, (16,))
+    scale = torsh.ones(32, dtype=torsh.float64)  # a float64 constant: the up-cast advise() names
+    dash = viz.Dashboard(model, opt, interval=float("inf"), advise_every=2)
+    with dash:
+        for _ in range(4):
+            opt.zero_grad()
+            loss = torsh.nn.functional.cross_entropy(model((x * scale).float()), y)
+            loss.backward()
+            opt.step()
+            dash.step(loss)
+    bundle = dash._repr_mimebundle_()
+    bundle.pop(WIDGET_VIEW)
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("dash", execution_count=1, outputs=[
+        nbformat.v4.new_output("display_data", data=bundle)])]
+    nbformat.write(nb, path)
+    return dash
+
+
+def test_saved_dashboard_shows_its_advice_under_the_plots(page, lab):
+    dash = _dashboard_notebook(str(lab.root / "dashboard_advice.ipynb"))
+    assert "dtype_upcast" in dash.advice.kinds()
+    open_lab(page, lab, "dashboard_advice.ipynb")
+    page.locator(".jp-Notebook .js-plotly-plot").first.wait_for(timeout=LOAD_MS)  # plotly's renderer, no kernel
+    plot = page.locator(".jp-Notebook .js-plotly-plot").first
+    notes = " ".join(plot.locator(".annotation-text").all_text_contents())
+    assert "advice from step 2" in notes and "float64 in a float32 program" in notes
+    # the note sits below the lowest plot, inside the figure
+    boxes = plot.evaluate("""gd => { const note = [...gd.querySelectorAll('.annotation')]
+        .find(a => a.textContent.includes('advice from step')).getBoundingClientRect();
+      const plots = [...gd.querySelectorAll('.xtitle, .legend')].map(r => r.getBoundingClientRect());
+      const fig = gd.getBoundingClientRect();
+      return {noteTop: note.top, noteBottom: note.bottom, above: Math.max(...plots.map(r => r.bottom)),
+              figBottom: fig.bottom, noteRight: note.right, figRight: fig.right}; }""")
+    # below the axis titles and the legend, inside the figure
+    assert boxes["above"] <= boxes["noteTop"] and boxes["noteBottom"] <= boxes["figBottom"] + 1, boxes
+    assert boxes["noteRight"] <= boxes["figRight"] + 1, boxes
+    shot(page, "saved-dashboard-advice")
+    assert not page.errors, page.errors

@@ -30,6 +30,7 @@ the saved frame. A sampled step is slower (the profiler's cost: its step-time po
 no step is sampled while another profiler runs (the user's own ``profile`` comes first).
 """
 import html
+import textwrap
 
 import ipywidgets as widgets
 import numpy as np
@@ -52,7 +53,8 @@ LOSS, STEP_TIME, LIVE, PEAK = 0, 1, 2, 3  # figure.data indices; dispatch bars f
 TRAIN, VAL_PREFIX = "train", "val_"
 METRIC_COLORS = ("#4c78a8", "#54a24b", "#b279a2", "#9d755d", "#72b7b2", "#eeca3b", "#ff9da6", "#bab0ac")
 NOT_METRICS = ("step", "time", "step_time", "live_bytes", "peak_bytes", "split")
-ADVICE_SHOWN = 4  # findings in the saved frame (the live panel shows them all)
+ADVICE_SHOWN = 4  # findings in the saved frame (the live panel shows them all), each in up to 3 lines
+NOTE_WIDTH = 130  # characters per line of the saved frame's advice note
 
 
 def _array(values):
@@ -267,8 +269,10 @@ class Dashboard(LiveView):
         lines = [f"<b>advice from step {self.advice_step}</b>: {len(self.advice)} finding"
                  f"{'s' if len(self.advice) != 1 else ''}"]
         for finding in list(self.advice)[:ADVICE_SHOWN]:
-            fix = finding.fix if len(finding.fix) <= 150 else finding.fix[:147] + "..."
-            lines.append(f"<b>{html.escape(finding.title)}</b> ({html.escape(finding.stake())}): {html.escape(fix)}")
+            text = f"{finding.title} ({finding.stake()}): {finding.fix}"
+            wrapped = textwrap.wrap(text, NOTE_WIDTH)[:3]
+            lines.append("<b>" + html.escape(wrapped[0]) + "</b>")
+            lines += [html.escape(line) for line in wrapped[1:]]
         return lines
 
     # -- drawing ----------------------------------------------------------------------------
@@ -360,10 +364,11 @@ class Dashboard(LiveView):
         return text + state
 
 
-def _add_note(figure, text, lines, line_px=16):
-    """Grow a plotly figure dict (``{"data", "layout"}``) by ``lines`` lines of text under its plots."""
+def _add_note(figure, text, lines, line_px=16, legend_px=50):
+    """Grow a plotly figure dict (``{"data", "layout"}``) by ``lines`` lines of text under its plots
+    and their legend (``legend_px`` high, under the x axis titles)."""
     layout = figure.setdefault("layout", {})
-    extra = line_px * lines + 30
+    extra = line_px * lines + legend_px
     margin = dict(layout.get("margin") or {})
     margin["b"] = margin.get("b", 40) + extra
     layout["margin"] = margin
@@ -371,4 +376,4 @@ def _add_note(figure, text, lines, line_px=16):
     layout.setdefault("annotations", [])
     layout["annotations"] = list(layout["annotations"]) + [
         {"text": text, "xref": "paper", "yref": "paper", "x": 0, "xanchor": "left", "y": 0, "yanchor": "top",
-         "yshift": -(margin["b"] - extra + 10), "showarrow": False, "align": "left", "font": {"size": 11}}]
+         "yshift": -(margin["b"] - extra + legend_px), "showarrow": False, "align": "left", "font": {"size": 11}}]
