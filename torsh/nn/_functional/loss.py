@@ -44,24 +44,26 @@ def _promoted_as_expanded(input, target):
     return input, target
 
 
-@float32_policy
-def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+def _difference(name, input, target, size_average, reduce, reduction):
+    """(input - target, reduction) for mse_loss / l1_loss: the legacy reduction arguments resolved and checked,
+    PyTorch's broadcast warning, mixed dtypes promoted."""
     reduction = reduction_from_legacy(size_average, reduce, reduction)
     check_reduction(reduction)
-    _broadcast_warning("mse_loss", input, target)
+    _broadcast_warning(name, input, target)
     input, target = _promoted_as_expanded(input, target)
-    loss = (input - target) ** 2
-    return _reduce_weighted(loss, weight, reduction)
+    return input - target, reduction
+
+
+@float32_policy
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    diff, reduction = _difference("mse_loss", input, target, size_average, reduce, reduction)
+    return _reduce_weighted(diff ** 2, weight, reduction)
 
 
 @float32_policy
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    reduction = reduction_from_legacy(size_average, reduce, reduction)
-    check_reduction(reduction)
-    _broadcast_warning("l1_loss", input, target)
-    input, target = _promoted_as_expanded(input, target)
-    loss = (input - target).abs()
-    return _reduce_weighted(loss, weight, reduction)
+    diff, reduction = _difference("l1_loss", input, target, size_average, reduce, reduction)
+    return _reduce_weighted(diff.abs(), weight, reduction)
 
 
 @float32_policy
