@@ -229,3 +229,24 @@ def test_vmap_errors_as_pytorch(name):
     ours = pytest.raises(RuntimeError, run, torsh).value
     ref = pytest.raises(RuntimeError, run, torch_ref).value
     assert str(ours).replace(f"<class '{torsh.__name__}._tensor.Tensor'>", "<class 'torch.Tensor'>") == str(ref)
+
+
+@pytest.mark.parametrize("transform", ["grad", "jvp", "vmap_of_closure"])
+def test_old_style_function_under_transforms_raises_as_pytorch(transform):
+    def run(lib):
+        old = _vmap_error_functions(lib)["old"]
+        x = _t(lib, (3,), 0)
+        if transform == "grad":
+            return lib.func.grad(lambda a: old.apply(a).sum())(x)
+        if transform == "jvp":
+            return lib.func.jvp(old.apply, (x,), (x,))
+        return lib.func.vmap(lambda a: old.apply(x) * a)(x)
+    check_same_error(run)
+
+
+def test_old_style_function_under_a_plain_dual_level_runs_its_jvp():
+    """Outside torch.func, forward_ad.dual_level accepts Functions without setup_context (PyTorch too)."""
+    def run(lib):
+        mul_scale = _functions(lib)[0]
+        return _dual_outputs(lib, lambda x: mul_scale.apply(x, x, 3.0), [_t(lib, (3,), 0)], [_t(lib, (3,), 1)])
+    _close(run(torsh), run(torch_ref))

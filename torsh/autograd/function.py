@@ -15,6 +15,10 @@ from .graph import Node, needs_grad, record
 # set by torsh.func (the layer that owns vmap): (cls, args, kwargs) -> the batched result, or NotImplemented
 # when no argument is batched
 BATCHED_APPLY = None
+TRANSFORMS_RUNNING = [0]  # torch.func transforms (grad, vjp, jvp, vmap, ...) running now; torsh.func counts them
+EXTENDING_FUNC = "For more details, please see https://pytorch.org/docs/main/notes/extending.func.html"
+NEEDS_SETUP_CONTEXT = ("In order to use an autograd.Function with functorch transforms (vmap, grad, jvp, jacrev, ...), "
+                       "it must override the setup_context staticmethod. " + EXTENDING_FUNC)
 
 
 class FunctionCtx(Node):
@@ -122,6 +126,9 @@ class Function(metaclass=_FunctionMeta):
     @classmethod
     def apply(cls, *args, **kwargs):
         from .._tensor import Tensor
+        if TRANSFORMS_RUNNING[0] and cls.setup_context is Function.setup_context \
+                and not cls.__module__.startswith("torsh."):  # torsh's own Functions run under transforms
+            raise RuntimeError(NEEDS_SETUP_CONTEXT)
         if BATCHED_APPLY is not None:
             result = BATCHED_APPLY(cls, args, kwargs)
             if result is not NotImplemented:

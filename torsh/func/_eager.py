@@ -14,6 +14,7 @@ from .. import _ops
 from .._ops.transforms import batched_tensor as batched
 from .._tensor import Tensor
 from ..autograd import forward_ad, grad_mode
+from ..autograd import function as _function
 from ..autograd.engine import grad as _autograd_grad
 from ._pytree import tree_flatten, tree_map, tree_unflatten
 from ._vmap import vmap
@@ -30,9 +31,11 @@ class _transform_level:
         self._grad = grad_mode.enable_grad()
         self._grad.__enter__()
         _active_transforms[0] += 1
+        _function.TRANSFORMS_RUNNING[0] += 1
 
     def __exit__(self, *exc):
         _active_transforms[0] -= 1
+        _function.TRANSFORMS_RUNNING[0] -= 1
         self._grad.__exit__(*exc)
 
 
@@ -326,7 +329,7 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
         result = (lin.output(), lin.apply(flat_t))
         return result + (_release(lin.aux, lin.keep),) if has_aux else result
     flat_p, p_spec = tree_flatten(primals)
-    with forward_ad.dual_level():
+    with forward_ad.dual_level(), _forward_transform():
         duals = [_dual(p, t) for p, t in zip(flat_p, flat_t)]
         output, aux = _split_aux(func(*tree_unflatten(duals, p_spec)), has_aux, api)
         flat_out, out_spec = tree_flatten(output)
@@ -337,6 +340,16 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
     result = (_release(tree_unflatten([p for p, _ in unpacked], out_spec), keep),
               _release(tree_unflatten([t for _, t in unpacked], out_spec), keep))
     return result + (_release(aux, keep),) if has_aux else result
+
+
+class _forward_transform:
+    """jvp counts as a running transform (custom Functions check it), without _transform_level's grad mode."""
+
+    def __enter__(self):
+        _function.TRANSFORMS_RUNNING[0] += 1
+
+    def __exit__(self, *exc):
+        _function.TRANSFORMS_RUNNING[0] -= 1
 
 
 def _dual(primal, tangent):

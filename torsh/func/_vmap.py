@@ -82,12 +82,14 @@ def _run_batched(func, flat_args, flat_dims, spec, size, kwargs, out_dims, rando
     """``func`` called once on BatchedTensors of a new level; its outputs unbatched to ``out_dims``."""
     level = batched.push_level(size, randomness)
     batched.randomness.install()
+    _function.TRANSFORMS_RUNNING[0] += 1
     try:
         inputs = [a if d is None else level.wrap(a if d == 0 else a.movedim(d, 0))
                   for a, d in zip(flat_args, flat_dims)]
         output = func(*tree_unflatten(inputs, spec), **kwargs)
         return _unbatch_outputs(func, output, out_dims, level)
     finally:
+        _function.TRANSFORMS_RUNNING[0] -= 1
         batched.randomness.uninstall()
         batched.pop_level(level)
 
@@ -221,7 +223,7 @@ def _output_dims(func, output, spec, out_dims):
 
 
 # -- autograd.Function under vmap ------------------------------------------------------------------
-_EXTENDING = "For more details, please see https://pytorch.org/docs/main/notes/extending.func.html"
+_EXTENDING = _function.EXTENDING_FUNC
 
 
 class VmapInfo(NamedTuple):
@@ -240,9 +242,6 @@ def _function_batched_apply(cls, args, kwargs):
     Function = _function.Function
     if cls.__module__.startswith("torsh."):
         return _generated_rule(cls, args, kwargs)
-    if cls.setup_context is Function.setup_context:
-        raise RuntimeError("In order to use an autograd.Function with functorch transforms (vmap, grad, jvp, "
-                           "jacrev, ...), it must override the setup_context staticmethod. " + _EXTENDING)
     has_rule = cls.vmap is not Function.vmap
     if has_rule and cls.generate_vmap_rule:
         raise RuntimeError(f"You tried to vmap over {cls.__name__}, but it has both generate_vmap_rule=True and an "
