@@ -142,7 +142,13 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
 
     ``inputs``: tensors whose gradients are wanted (``autograd.grad``, or ``backward(inputs=)``).
     """
-    root_edges = [gradient_edge(t) for t in roots]
+    root_edges, root_nodes, seen = [], [], set()  # one loop, no comprehension frames (~0.3 us each)
+    for t in roots:
+        edge = gradient_edge(t)
+        root_edges.append(edge)
+        if edge[0] is not None and edge[0] not in seen:  # each node once, however often it is a root
+            seen.add(edge[0])
+            root_nodes.append(edge[0])
     capture = None
     targets = None
     if inputs is not None:
@@ -153,7 +159,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                 continue
             capture.setdefault((node, nr), []).append(i)
         targets = {node for node, _ in capture}
-    runs, dependencies = _collect([n for n, _ in root_edges if n is not None], targets)
+    runs, dependencies = _collect(root_nodes, targets)
     captured = [None] * (len(inputs) if inputs is not None else 0)
 
     buffer = {}
@@ -161,7 +167,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
         if node is not None:
             _accumulate(buffer, node, nr, grad)
     ready = []
-    for node in {n for n, _ in root_edges if n is not None}:
+    for node in root_nodes:
         if dependencies.get(node, 0) == 0:
             heapq.heappush(ready, (-node._sequence_nr, id(node), node))
 
