@@ -11,11 +11,23 @@ from .module import Module, _addindent
 __all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict", "Container"]
 
 
-def _get_abs_index(idx, length, what):
+def _get_abs_index(idx, length):
     idx = operator.index(idx)
     if not (-length <= idx < length):
         raise IndexError(f"index {idx} is out of range")
     return idx % length if length else idx
+
+
+class _NumberedList:
+    """Mixin of ModuleList and ParameterList: entries registered under their index ('0', '1', ...), filled from
+    an optional iterable at construction."""
+
+    def _fill(self, entries):
+        if entries is not None:
+            self += entries
+
+    def _get_abs_string_index(self, idx):
+        return str(_get_abs_index(idx, len(self)))
 
 
 class _ModuleSequence(Module):
@@ -139,16 +151,12 @@ class Sequential(_ModuleSequence):
         return input
 
 
-class ModuleList(_ModuleSequence):
+class ModuleList(_NumberedList, _ModuleSequence):
     """A list of submodules, registered under the names '0', '1', ..."""
 
     def __init__(self, modules=None):
         super().__init__()
-        if modules is not None:
-            self += modules
-
-    def _get_abs_string_index(self, idx):
-        return str(_get_abs_index(idx, len(self), "ModuleList"))
+        self._fill(modules)
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
@@ -288,17 +296,13 @@ def _tensor_type(p):
     return names.get(str(p.dtype).split(".")[-1], "Tensor")
 
 
-class ParameterList(Module):
+class ParameterList(_NumberedList, Module):
     """A list of parameters (plain tensors are wrapped in Parameter), registered as '0', '1', ..."""
 
     def __init__(self, values=None):
         super().__init__()
         self._size = 0
-        if values is not None:
-            self += values
-
-    def _get_abs_string_index(self, idx):
-        return str(_get_abs_index(idx, len(self), "ParameterList"))
+        self._fill(values)
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
