@@ -6,7 +6,7 @@ import tracemalloc
 import pytest
 
 import torsh
-from torsh.profiler import profile, record_function
+from torsh.profiler import chrome_trace, profile, record_function
 
 from helpers import needs_torch, torch_ref
 from test_profiler_trace_format import check_trace
@@ -140,3 +140,24 @@ def test_keep_steps_with_a_schedule_summarizes_every_active_step_as_pytorch_coun
     assert summary["aten::mul"] == reference["aten::mul"] == 6
     assert sum(n for name, n in summary.items() if name.startswith("ProfilerStep#")) == 6
     check_trace(prof.trace())
+
+
+def test_notebook_output_of_a_long_full_detail_run_keeps_the_last_steps_calls():
+    x = torsh.ones(4)
+    with profile() as prof:
+        for _ in range(300):
+            x.mul(2.0).add(1.0)
+            prof.step()
+    trace = prof.trace()
+    shown = chrome_trace.for_display(trace, max_calls=101)
+    check_trace(shown)
+    calls = [e for e in shown["traceEvents"] if e["ph"] == "X" and e.get("cat") == "cpu_op"]
+    assert 99 <= len(calls) <= 101 and len(calls) % 2 == 0  # whole steps only, 2 calls each
+    steps = [e for e in shown["traceEvents"] if e.get("cat") == "step_summary"]
+    assert len(steps) == 300 and sum(e["args"]["Detailed"] for e in steps) == len(calls) // 2
+    assert shown["torshSummary"]["detailedSteps"] == [300 - len(calls) // 2, 299]
+    assert {op["name"]: op["count"] for op in shown["torshSummary"]["ops"]}["aten::mul"] == 300
+    assert shown["torshDisplay"]["calls"] == 600
+    assert chrome_trace.for_display(trace, max_calls=600) is trace  # under the bound: the whole trace
+    bundle = prof._repr_mimebundle_()
+    assert len([e for e in bundle[chrome_trace.MIME_TYPE]["traceEvents"] if e.get("cat") == "cpu_op"]) == 600

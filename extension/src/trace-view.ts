@@ -256,8 +256,10 @@ function summaryCaption(summary: TraceSummary | null): string {
     return '';
   }
   const detail = summary.detailedSteps;
-  return `${summary.steps} steps in the table` + (summary.keepSteps && detail
-    ? `, calls of steps ${detail[0]}-${detail[1]} kept in the chart (keep_steps=${summary.keepSteps})` : '');
+  const partial = detail && detail[1] - detail[0] + 1 < summary.steps;
+  return `${summary.steps} steps in the table` + (partial
+    ? `, calls of steps ${detail![0]}-${detail![1]} in the chart` +
+      (summary.keepSteps ? ` (keep_steps=${summary.keepSteps})` : ' (export_chrome_trace has all)') : '');
 }
 
 function argsText(args: Record<string, unknown> | undefined): string {

@@ -134,6 +134,40 @@ def _step_track(pid, steps):
     return track
 
 
+DISPLAY_MAX_CALLS = 100_000  # a notebook output embeds at most this many calls (the export has all)
+
+
+def for_display(trace, max_calls=DISPLAY_MAX_CALLS):
+    """The trace a notebook output embeds: the whole trace, or, for a run of several steps with more
+    than ``max_calls`` calls, its summaries (every step) with the calls of the last steps that fit;
+    the dropped steps show as summarized (``Detailed`` 0) and ``torshDisplay`` says what was left out."""
+    events = trace["traceEvents"]
+    steps = sorted((e for e in events if e.get("cat") == "step_summary"), key=lambda e: e["ts"])
+    calls = [e for e in events if e["ph"] == "X" and e.get("cat") != "step_summary"]
+    if len(calls) <= max_calls or len(steps) < 2:
+        return trace
+    latest_starts = sorted(e["ts"] for e in calls)[len(calls) - max_calls:]
+    shown = [step for step in steps if step["ts"] >= latest_starts[0]] or steps[-1:]
+    cutoff = shown[0]["ts"]
+    early_flows = {e["id"] for e in events if e["ph"] in ("s", "f") and e["ts"] < cutoff}
+    kept = []
+    for event in events:
+        if event.get("cat") == "step_summary":
+            detailed = int(event["ts"] >= cutoff and event["args"]["Detailed"])
+            event = dict(event, args=dict(event["args"], Detailed=detailed))
+        elif event["ph"] in ("s", "f"):
+            if event["id"] in early_flows:
+                continue
+        elif event["ph"] != "M" and event["ts"] < cutoff:
+            continue
+        kept.append(event)
+    summary = dict(trace["torshSummary"], detailedSteps=[shown[0]["args"]["Step"], shown[-1]["args"]["Step"]])
+    shown_calls = sum(1 for e in kept if e["ph"] == "X" and e.get("cat") != "step_summary")
+    return dict(trace, traceEvents=kept, torshSummary=summary,
+                torshDisplay={"calls": len(calls), "callsShown": shown_calls,
+                              "note": "the notebook shows the last steps' calls; export_chrome_trace writes all"})
+
+
 def export_chrome_trace(result, path):
     """Write the trace of ``result`` to ``path`` (gzip when it ends in .gz), atomically."""
     text = json.dumps(build_trace(result, trace_name=str(path)), separators=(",", ":"), default=str)

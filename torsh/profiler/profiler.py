@@ -293,7 +293,7 @@ class profile:
         if self._results is None:
             state = "recording" if self._running else "no results yet"
             return {"text/plain": f"<torsh.profiler.profile ({state})>"}
-        trace = chrome_trace.build_trace(self._results)
+        trace = chrome_trace.for_display(chrome_trace.build_trace(self._results))  # bounded for long runs
         calls = sum(1 for e in trace["traceEvents"] if e["ph"] == "X")
         return {chrome_trace.MIME_TYPE: trace,
                 "text/plain": f"<torsh.profiler.profile: {calls} calls recorded; trace_view(prof) draws them>"}

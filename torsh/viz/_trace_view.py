@@ -20,6 +20,7 @@ import json
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
+from ..profiler.chrome_trace import for_display
 from ._figure import WHEEL_ZOOM, Figure
 from ._static import widget_bundle
 
@@ -252,7 +253,7 @@ class TraceView(widgets.VBox):
 
     def _repr_mimebundle_(self, **kwargs):
         """The widget, and the trace document the torsh JupyterLab extension draws without a kernel."""
-        return widget_bundle(super(), {TRACE_MIME: self.trace, "text/plain": f"torsh.viz.TraceView: {self.summary}"},
+        return widget_bundle(super(), {TRACE_MIME: for_display(self.trace), "text/plain": f"torsh.viz.TraceView: {self.summary}"},
                              **kwargs)
 
 
