@@ -29,6 +29,11 @@ OPS = {
     "abs_squared": lambda lib, z: (z * z.conj()).real,
     "vector_norm": lambda lib, z: lib.linalg.vector_norm(z),
     "composite": lambda lib, z: (z.exp() * z.sin() / (z + 2)).log(),
+    "pow_scalar": lambda lib, z: z ** 2.5,
+    "pow_int": lambda lib, z: z ** 3,
+    "pow_tensor_base": lambda lib, z: z ** lib.tensor(W),
+    "pow_tensor_exponent": lambda lib, z: lib.tensor(W) ** z,
+    "scalar_pow": lambda lib, z: 2.0 ** z,
 }
 
 

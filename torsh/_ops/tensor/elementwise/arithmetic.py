@@ -349,12 +349,19 @@ RemainderBackward1 = type("RemainderBackward1", (RemainderBackward0,), {})  # Py
 
 
 # -- pow -----------------------------------------------------------------------------------
+def _conj_if_complex(derivative):
+    """PyTorch's gradients of complex inputs are grad * conj(df/dz)."""
+    return derivative.conj() if derivative.is_complex() else derivative
+
+
 class PowBackward0(Node):  # tensor ** scalar
     def backward(self, grad):
         (x,) = self.saved_tensors
         e = self.exponent
         if e == 0:
             return (grad * 0,)
+        if x.is_complex():
+            return (grad * _conj_if_complex(e * x.pow(e - 1)),)
         return (grad * e * x.pow(e - 1),)
 
 
@@ -362,9 +369,9 @@ class PowBackward1(Node):  # tensor ** tensor
     def backward(self, grad):
         a, b, result = self.saved_tensors
         grad_a = _grad_if(self, 0, lambda: sum_to(
-            grad * b * a.pow(b - 1), self.shapes[0]))
+            grad * _conj_if_complex(b * a.pow(b - 1)), self.shapes[0]))
         grad_b = _grad_if(self, 1, lambda: sum_to(
-            grad * where((a == 0) & (b >= 0), 0.0, result * log(a)), self.shapes[1]))
+            grad * _conj_if_complex(where((a == 0) & ((b.real if b.is_complex() else b) >= 0), 0.0, result * log(a))), self.shapes[1]))
         return grad_a, grad_b
 
 
@@ -373,7 +380,7 @@ class PowBackward2(Node):  # scalar ** tensor
         (result,) = self.saved_tensors
         if self.base == 0:
             return (grad * where(result == 0, 0.0, result * math.log(self.base) if self.base > 0 else 0.0),)
-        return (grad * result * math.log(self.base),)
+        return (grad * _conj_if_complex(result * math.log(self.base)),)
 
 
 def pow(input, exponent, *, out=None):
