@@ -312,3 +312,26 @@ REPR_CASES = {
 def test_repr_matches_pytorch(name):
     ours, ref = repr(REPR_CASES[name](torsh)), repr(REPR_CASES[name](torch_ref))
     assert ours.replace("torsh.", "torch.") == ref
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.zeros(2 ** 62),
+    lambda lib: lib.ones(2 ** 40, 2 ** 40),
+    lambda lib: lib.full((2,), "a"),
+    lambda lib: lib.randperm(-1),
+    lambda lib: lib.ones(6).view(-2, 3),
+    lambda lib: lib.ones(1, 3).expand(-2, 3),
+    lambda lib: lib.ones(4).as_strided((2,), (-1,)),
+    lambda lib: lib.zeros(3).index_add_(0, lib.tensor([3]), lib.ones(1)),
+    lambda lib: lib.zeros(3).index_add(0, lib.tensor([-1]), lib.ones(1)),
+    lambda lib: lib.ones(2, 3).repeat(2, -3),
+], ids=["overflowing size", "overflowing 2-d size", "full str", "randperm negative", "view -2", "expand -2",
+        "as_strided negative stride", "index_add_ past the end", "index_add negative", "repeat negative"])
+def test_hostile_sizes_and_indices_raise_pytorchs_errors(call):
+    check_same_error(call)
+
+
+def test_an_allocation_too_big_for_memory_is_pytorchs_runtime_error():
+    with pytest.raises(RuntimeError, match="DefaultCPUAllocator: can't allocate memory: you tried to allocate "
+                                           "40000000000000 bytes"):
+        torsh.empty(10 ** 13)

@@ -45,6 +45,20 @@ def _sizes(size):
     return sizes
 
 
+def _allocated(shape, np_dtype, make):
+    """``make()``, the new array of ``shape``, with PyTorch's errors for a size no storage can hold: an overflowing
+    byte count, or a failed allocation (NumPy's MemoryError)."""
+    nbytes = math.prod(shape) * np.dtype(np_dtype).itemsize
+    if nbytes > 2 ** 63 - 1:
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(shape)}")
+    try:
+        return make()
+    except MemoryError:
+        raise RuntimeError(f"[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate "
+                           f"memory: you tried to allocate {nbytes} bytes. Error code 12 (Cannot allocate "
+                           "memory)") from None
+
+
 def _is_sequence(x):
     """What PyTorch's tensor() reads as a sequence (Python's sequence protocol): list, tuple, deque, range, ...;
     not str, bytes or dict."""
@@ -267,7 +281,8 @@ def _one_element_fill(value, d):
 def _fill(size, value, dtype, requires_grad, device):
     _check_device(device)
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
-    return _finish(wrap(np.full(_sizes(size), fill_value(value, d), dtype=d.np)), requires_grad)
+    shape, fill = _sizes(size), fill_value(value, d)
+    return _finish(wrap(_allocated(shape, d.np, lambda: np.full(shape, fill, dtype=d.np))), requires_grad)
 
 
 def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
@@ -286,11 +301,15 @@ def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=N
           pin_memory=False, memory_format=None, names=None):
     _check_device(device)
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
-    return _finish(wrap(np.empty(_size_arg(sizes, size, "empty"), dtype=d.np)), requires_grad, out)
+    shape = _size_arg(sizes, size, "empty")
+    return _finish(wrap(_allocated(shape, d.np, lambda: np.empty(shape, dtype=d.np))), requires_grad, out)
 register(empty, method=False)
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    if not (is_tensor(fill_value) or isinstance(fill_value, (builtins.int, builtins.float, builtins.complex,
+                                                             np.number, np.bool_))):
+        raise TypeError(f"full(): argument 'fill_value' (position 2) must be Number, not {type(fill_value).__name__}")
     if dtype is None:
         dtype = _dtype.scalar_dtype(fill_value.item() if is_tensor(fill_value) else fill_value)
     value = fill_value.item() if is_tensor(fill_value) else fill_value
@@ -533,7 +552,7 @@ def _float_draw(op, rng_method, sizes, size, generator, dtype, device, requires_
     _check_device(device)
     d = _float_dtype(dtype)
     shape = _size_arg(sizes, size, op)
-    draw = getattr(_random.rng(generator), rng_method)(shape, dtype=_native(d))
+    draw = _allocated(shape, _native(d), lambda: getattr(_random.rng(generator), rng_method)(shape, dtype=_native(d)))
     return _finish(_sample(draw, d), requires_grad, out)
 
 
@@ -573,7 +592,8 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False,
              pin_memory=False):
     _check_device(device)
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.int64
-    return _finish(wrap(_random.rng(generator).permutation(int(n)).astype(d.np)), requires_grad, out)
+    n = _sizes((int(n),))[0]  # PyTorch's negative-dimension error
+    return _finish(wrap(_random.rng(generator).permutation(n).astype(d.np)), requires_grad, out)
 register(randperm, method=False)
 
 

@@ -227,6 +227,8 @@ def as_strided(input, size, stride, storage_offset=None):
     size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
     if len(size) != len(stride):
         raise RuntimeError(f"mismatch in length of strides and shape")
+    if any(st < 0 for st in stride):
+        raise RuntimeError(f"as_strided: Negative strides are not supported at the moment, got strides: {list(stride)}")
     root = _storage_array(input._data).reshape(-1)
     own_offset = input.storage_offset()
     offset = own_offset if storage_offset is None else int(storage_offset)

@@ -329,8 +329,7 @@ def index_add(input, dim, index, source, *, alpha=1, out=None):
                            f"({n_src}), for dim: {d}")
     size = data.shape[d] if data.ndim else 1
     if idx.size and ((idx < 0) | (idx >= size)).any():
-        raise RuntimeError(f"index {int(idx[(idx < 0) | (idx >= size)][0])} is out of bounds for dimension {d} "
-                           f"with size {size}")
+        raise IndexError("index out of range in self")
     result = np.array(data, copy=True)
     s = src.astype(data.dtype, copy=False)
     if alpha != 1:

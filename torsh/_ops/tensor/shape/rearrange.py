@@ -114,8 +114,9 @@ def repeat(input, *sizes, repeats=None):
     if len(sizes) < data.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
     if any(s < 0 for s in sizes):
-        raise RuntimeError(f"Trying to create tensor with negative dimension {min(sizes)}: "
-                           f"{[s * n for s, n in zip(sizes, (1,) * (len(sizes) - data.ndim) + data.shape)]}")
+        target = [s * n for s, n in zip(sizes, (1,) * (len(sizes) - data.ndim) + data.shape)]
+        raise RuntimeError(f"Trying to create tensor with negative dimension {next(t for t in target if t < 0)}: "
+                           f"{target}")
     padded = (1,) * (len(sizes) - data.ndim) + data.shape
     result = wrap(np.tile(data.reshape(padded), sizes))
     return with_grad_fn(RepeatBackward0, (input,), result, sizes=sizes, padded_shape=padded, shape=data.shape)

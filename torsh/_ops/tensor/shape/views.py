@@ -20,6 +20,9 @@ def _sizes(args):
 
 
 def _infer_shape(shape, numel):
+    for i, s in enumerate(shape):
+        if s < -1:
+            raise RuntimeError(f"invalid shape dimension {s} at index {i} of shape {list(shape)}")
     if shape.count(-1) > 1:
         raise RuntimeError("only one dimension can be inferred")
     known = math.prod(s for s in shape if s != -1)
@@ -268,6 +271,8 @@ def expand(input, *sizes, size=None):
                 f"dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: {list(shape)}")
         target.append(s)
     target = tuple(target)
+    if any(s < 0 for s in target):  # a negative size on a singleton dim (PyTorch's numel check words it so)
+        raise RuntimeError("numel: integer multiplication overflow")
     array = np.broadcast_to(input._data, target)
     return _view(input, array, ExpandBackward0, lambda t: t.expand(target), shape=shape)
 register(expand, namespace=None)
