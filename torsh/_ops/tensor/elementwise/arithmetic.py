@@ -370,8 +370,9 @@ class PowBackward1(Node):  # tensor ** tensor
         a, b, result = self.saved_tensors
         grad_a = _grad_if(self, 0, lambda: sum_to(
             grad * _conj_if_complex(b * a.pow(b - 1)), self.shapes[0]))
+        real_b = b.real if b.is_complex() else b
         grad_b = _grad_if(self, 1, lambda: sum_to(
-            grad * _conj_if_complex(where((a == 0) & ((b.real if b.is_complex() else b) >= 0), 0.0, result * log(a))), self.shapes[1]))
+            grad * _conj_if_complex(where((a == 0) & (real_b >= 0), 0.0, result * log(a))), self.shapes[1]))
         return grad_a, grad_b
 
 
