@@ -352,13 +352,14 @@ def _peak_drop(curve, intervals, passes, which):
     one) gets without the bytes of ``intervals`` in their time ranges."""
     times, live = curve
     low = passes[which - 1][1] if which > 0 else -np.inf
-    window = (times > low) & (times <= passes[which][1])
-    if not window.any():
+    first, last = np.searchsorted(times, low, side="right"), np.searchsorted(times, passes[which][1], side="right")
+    if first >= last:
         return 0
-    lowered = live.copy()
+    times, window = times[first:last], live[first:last]
+    lowered = window.copy()
     for start, end, nbytes in intervals:
-        lowered[(times >= start) & (times < end)] -= nbytes
-    return max(int(live[window].max() - lowered[window].max()), 0)
+        lowered[np.searchsorted(times, start, side="left"):np.searchsorted(times, end, side="left")] -= nbytes
+    return max(int(window.max() - lowered.max()), 0)
 
 
 def _allocations(records):
