@@ -77,6 +77,25 @@ def test_sdpa_on_strided_head_views_as_in_a_gpt_block(variant):
 
 
 @needs_torch
+def test_sdpa_output_strides_follow_the_query_as_pytorchs_and_odd_layouts_work():
+    (qkv,) = _arrays([(2, 16, 24)], np.float32)
+    (small,) = _arrays([(1, 2, 16, 4)], np.float32, seed=5)
+    results = []
+    for lib in (torch_ref, torsh):
+        x = lib.tensor(qkv, requires_grad=True)
+        q, k, v = (z.view(2, 16, 2, 4).transpose(1, 2) for z in x.split(8, dim=2))
+        out = lib.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        expanded = lib.tensor(small, requires_grad=True)
+        wide = expanded.expand(2, 2, 16, 4)  # stride 0 along the batch
+        out2 = lib.nn.functional.scaled_dot_product_attention(wide, k, v.flip(2))
+        (out.transpose(1, 2).reshape(2, 16, 8).sum() + (out2 * out2).sum()).backward()
+        results.append((out, out2, x.grad, expanded.grad))
+    assert results[1][0].stride() == results[0][0].stride() == (128, 4, 8, 1)  # (B, T, H, D) memory
+    for ours, theirs in zip(results[1], results[0]):
+        assert_close(ours, theirs.detach())
+
+
+@needs_torch
 @pytest.mark.parametrize("causal", [True, False])
 def test_sdpa_float64_gradients_and_second_derivatives(causal):
     q, k, v = (torsh.tensor(a, requires_grad=True) for a in _arrays([(2, 2, 5, 3), (2, 2, 6, 3), (2, 2, 6, 3)],

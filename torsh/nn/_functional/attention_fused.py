@@ -36,10 +36,16 @@ def fits(query, key, value):
             and k.shape[-2] == v.shape[-2] and q.size > 0 and k.size > 0)
 
 
-def _product(a, b):
-    """a @ b on the BLAS threads gemm_threads gives one of its (m, k) @ (k, n) products."""
+def _product(a, b, out=None):
+    """a @ b (into ``out`` if given) on the BLAS threads gemm_threads gives one of its (m, k) @ (k, n) products."""
     with gemm_threads(a.shape[-2] * a.shape[-1] * b.shape[-1]):
-        return np.matmul(a, b)
+        return np.matmul(a, b, out=out)
+
+
+def _blas_ready(a):
+    """``a`` itself if BLAS can read its matrices in place (unit stride along rows), else a contiguous copy."""
+    rows, cols = a.strides[-2:]
+    return a if cols == a.itemsize and rows >= a.shape[-1] * a.itemsize else np.ascontiguousarray(a)
 
 
 def _causal_allowed(L, S):
@@ -99,7 +105,8 @@ class ScaledDotProductFlashAttentionForCpuBackward0(Node):
         q, k, v = self.saved_tensors
         if grad_mode.is_grad_enabled():
             return self._formula(q, k, v, grad)
-        g, probs = np.ascontiguousarray(array(grad)), self.probs
+        # the output's gradient usually arrives as the transposed view attention() returned: read in place
+        g, probs = _blas_ready(array(grad)), self.probs
         q, k, v = (np.ascontiguousarray(array(t)) for t in (q, k, v))  # as in attention()
         grad_v = _product(np.swapaxes(probs, -1, -2), g)
         grad_scores = _attention_softmax_backward(probs, _product(g, np.swapaxes(v, -1, -2)), self.scale,
@@ -122,13 +129,23 @@ class ScaledDotProductFlashAttentionForCpuBackward0(Node):
         self.probs = None
 
 
+def _laid_out_as(q):
+    """An empty array shaped and laid out as ``q`` (its axes in q's memory order), contiguous where that order
+    would not keep rows unit-strided (a query broadcast along a batch axis)."""
+    out = np.empty_like(q)
+    return out if out.strides[-1] == out.itemsize else np.empty(q.shape, q.dtype)
+
+
 def attention(query, key, value, scale, causal):
     """softmax(q k^T * scale, causal mask) v for arguments ``fits`` accepts, as one node."""
     # contiguous copies first: a head's rows of a (B, T, H, D) view are strided, and the batched GEMMs on
     # them took ~2x as long as the copy plus the contiguous GEMMs (W13: 190 against 8 + 104 us)
     q, k, v = (np.ascontiguousarray(array(t)) for t in (query, key, value))
     probs = _attention_softmax(_product(q, np.swapaxes(k, -1, -2)), scale, causal)
-    result = wrap(_product(probs, v))
+    # the output laid out as the query is, as PyTorch's kernel does: heads split off a (B, T, H*D) projection
+    # give a (B, H, T, D) view of a (B, T, H, D) array, so that the caller's transpose(1, 2).reshape(B, T, H*D)
+    # is a view, not a copy
+    result = wrap(_product(probs, v, out=_laid_out_as(array(query))))
     if needs_grad(query, key, value):
         node = ScaledDotProductFlashAttentionForCpuBackward0()
         node.probs, node.scale, node.causal = probs, scale, causal
