@@ -12,7 +12,7 @@ import torsh
 from torsh._ops import registry
 from torsh._tensor import Tensor
 
-from helpers import assert_close, needs_torch, torch_ref
+from helpers import assert_close, check_same_error, needs_torch, torch_ref
 
 ENTRIES = registry.entries()
 # how to call the ops with a node name that take more than one tensor (x, y: 5 float64 values in (0.2, 0.8))
@@ -175,6 +175,33 @@ def test_profiler_names_the_namespace_ops_as_pytorch():
     expected = {"aten::linalg_det", "aten::fft_fft", "aten::special_expit", "aten::relu", "aten::zeros"}
     assert expected <= names(torch_ref)
     assert expected <= names(torsh)
+
+
+# out= through registry.copy_out: ops honouring out themselves (add, exp, zeros) and out="copy" ones (cumsum,
+# linalg.inv: with_out); each returns out itself, resized from empty to the result
+OUT_CALLS = {
+    "add": lambda lib, x, out: lib.add(x, x, out=out), "exp": lambda lib, x, out: lib.exp(x, out=out),
+    "zeros": lambda lib, x, out: lib.zeros(2, 2, out=out), "cumsum": lambda lib, x, out: lib.cumsum(x, 0, out=out),
+    "linalg.inv": lambda lib, x, out: lib.linalg.inv(x + 2 * lib.eye(2, dtype=x.dtype), out=out),
+}
+
+
+@needs_torch
+@pytest.mark.parametrize("name", OUT_CALLS)
+def test_out_is_one_mechanism_as_pytorchs(name):
+    def run(lib):
+        x = lib.tensor([[0.5, 0.25], [0.125, 1.0]], dtype=lib.float64)
+        out = lib.empty(0, dtype=lib.float64)
+        assert OUT_CALLS[name](lib, x, out) is out
+        return out
+    assert_close(run(torsh), run(torch_ref))
+
+
+@needs_torch
+@pytest.mark.parametrize("name", ["add", "exp", "cumsum"])
+def test_out_refuses_autograd_in_pytorchs_words(name):
+    check_same_error(lambda lib: OUT_CALLS[name](lib, lib.ones(2, 2, dtype=lib.float64, requires_grad=True),
+                                                 lib.empty(2, 2, dtype=lib.float64)))
 
 
 def test_docs_ops_md_is_the_generated_table():

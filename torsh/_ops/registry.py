@@ -16,6 +16,7 @@ nothing more when nobody listens (the profiler subscribes there).
 import contextlib
 import functools
 import inspect
+import re
 import sys
 import threading
 import types
@@ -117,13 +118,21 @@ def copy_out(result, out):
     if out is None:
         return result
     if result.requires_grad and grad_mode.is_grad_enabled():
-        raise RuntimeError(f"{result.grad_fn.name() if result.grad_fn else 'op'}(): functions with out=... "
-                           "arguments don't support automatic differentiation, but one of the arguments requires grad.")
+        raise RuntimeError(f"{_op_of_node(result.grad_fn)}(): functions with out=... arguments don't support "
+                           "automatic differentiation, but one of the arguments requires grad.")
     if out._data.shape != result._data.shape:
         out._data = np.empty(result._data.shape, dtype=out._data.dtype)
     np.copyto(out._data, result._data, casting="unsafe")
     out._version_counter[0] += 1
     return out
+
+
+def _op_of_node(node):
+    """The ATen op name PyTorch's errors use, from the node's name: LogSoftmaxBackward0 -> log_softmax."""
+    if node is None:
+        return "op"
+    base = re.sub(r"Backward\d*$", "", node.name())
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", base).lower()
 
 
 def with_out(fn):
