@@ -102,6 +102,9 @@ EXPANDS = [
     ("Geometric", lambda lib: (lib.ones(2) * 0.3,)),
     ("ContinuousBernoulli", lambda lib: (lib.ones(2) * 0.3,)),
     ("RelaxedBernoulli", lambda lib: (lib.tensor(0.5), lib.ones(2) * 0.3)),
+    ("Multinomial", lambda lib: (5, lib.ones(2, 3) / 3)),
+    ("OneHotCategorical", lambda lib: (lib.ones(2, 3) / 3,)),
+    ("RelaxedOneHotCategorical", lambda lib: (lib.tensor(0.5), lib.ones(2, 3) / 3)),
 ]
 
 

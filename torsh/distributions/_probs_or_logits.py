@@ -84,6 +84,16 @@ class _OfCategorical:
     probs = forwarded("_categorical.probs")
     param_shape = forwarded("_categorical.param_shape")
 
+    def _expand_categorical_as(self, cls, batch_shape, _instance, kept=()):
+        """``expand`` of ``cls``: its categorical expanded to ``batch_shape``, the attributes ``kept`` (total_count,
+        temperature) copied."""
+        new = self._get_checked_instance(cls, _instance)
+        batch_shape = torsh.Size(batch_shape)
+        for name in kept:
+            setattr(new, name, getattr(self, name))
+        new._categorical = self._categorical.expand(batch_shape)
+        return self._init_expanded(new, batch_shape)
+
 
 class _OfRelaxed:
     """Mixin of the relaxed distributions, transforms of a ``base_dist`` that holds the parameters."""

@@ -25,11 +25,7 @@ class Multinomial(_OfCategorical, Distribution):
                          validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Multinomial, _instance)
-        batch_shape = torsh.Size(batch_shape)
-        new.total_count = self.total_count
-        new._categorical = self._categorical.expand(batch_shape)
-        return self._init_expanded(new, batch_shape)
+        return self._expand_categorical_as(Multinomial, batch_shape, _instance, kept=("total_count",))
 
     @property
     def mean(self):

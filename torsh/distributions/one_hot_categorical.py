@@ -22,9 +22,7 @@ class OneHotCategorical(_OfCategorical, Distribution):
         super().__init__(batch_shape, event_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(OneHotCategorical, _instance)
-        new._categorical = self._categorical.expand(torsh.Size(batch_shape))
-        return self._init_expanded(new, batch_shape)
+        return self._expand_categorical_as(OneHotCategorical, batch_shape, _instance)
 
     _param = forwarded("_categorical._param")
     mean = forwarded("_categorical.probs")

@@ -26,11 +26,7 @@ class ExpRelaxedCategorical(_OfCategorical, Distribution):
         super().__init__(batch_shape, event_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(ExpRelaxedCategorical, _instance)
-        batch_shape = torsh.Size(batch_shape)
-        new.temperature = self.temperature
-        new._categorical = self._categorical.expand(batch_shape)
-        return self._init_expanded(new, batch_shape)
+        return self._expand_categorical_as(ExpRelaxedCategorical, batch_shape, _instance, kept=("temperature",))
 
     def rsample(self, sample_shape=torsh.Size()):
         shape = tuple(self._extended_shape(sample_shape))
