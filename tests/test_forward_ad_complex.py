@@ -26,6 +26,8 @@ OPS = {
     "div": lambda lib, z: lib.tensor(W) / z,
     "matmul": lambda lib, z: lib.tensor(np.outer(W, W)) @ z,
     "sum": lambda lib, z: z.sum(),
+    "prod": lambda lib, z: z.prod(),
+    "prod_dim": lambda lib, z: z.reshape(3, 1).prod(1),
     "abs_squared": lambda lib, z: (z * z.conj()).real,
     "vector_norm": lambda lib, z: lib.linalg.vector_norm(z),
     "composite": lambda lib, z: (z.exp() * z.sin() / (z + 2)).log(),

@@ -142,6 +142,8 @@ class ProdBackward1(Node):
         from ..elementwise.arithmetic import where
         partial = where(zeros_in_slice == 0, prod_nonzero / nonzero,
                         where((zeros_in_slice == 1) & is_zero, prod_nonzero, 0.0))
+        if partial.is_complex():  # PyTorch's convention for complex: grad * conj(d prod / dx)
+            partial = partial.conj()
         return (_expand_back(grad, dims, self.keepdim, self.shape) * partial,)
 
 
