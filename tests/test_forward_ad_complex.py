@@ -28,6 +28,8 @@ OPS = {
     "sum": lambda lib, z: z.sum(),
     "prod": lambda lib, z: z.prod(),
     "prod_dim": lambda lib, z: z.reshape(3, 1).prod(1),
+    "cumprod": lambda lib, z: z.cumprod(0),
+    "cumprod_with_zero": lambda lib, z: (z * lib.tensor([1.0, 0.0, 1.0])).cumprod(0),
     "abs_squared": lambda lib, z: (z * z.conj()).real,
     "vector_norm": lambda lib, z: lib.linalg.vector_norm(z),
     "composite": lambda lib, z: (z.exp() * z.sin() / (z + 2)).log(),

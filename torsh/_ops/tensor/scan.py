@@ -66,7 +66,9 @@ class _SavedScanBackward(Node):
 
 class CumprodBackward0(_SavedScanBackward):
     @staticmethod
-    def _input_grad(grad, x, result, d):
+    def _input_grad(grad, x, result, d, conjugated=False):
+        if x.is_complex() and not conjugated:  # PyTorch's convention: sum_j grad_j * conj(d out_j / d x_i)
+            return CumprodBackward0._input_grad(grad.conj(), x, result, d, True).conj()
         if not bool((x == 0).any()):
             return _rev_cumsum(grad * result, d) / x
         # with zeros: d out_j / d x_i = prod_{k <= j, k != i} x_k, built as an (i, j) table per slice
