@@ -231,3 +231,19 @@ def test_gelu_is_deterministic_and_float64_stays_exact():
     x64 = torsh.tensor(np.linspace(-5, 5, 11), dtype=torsh.float64, requires_grad=True)
     assert torsh.autograd.gradcheck(torsh.nn.functional.gelu, (x64,))
     assert torsh.autograd.gradgradcheck(torsh.nn.functional.gelu, (x64,))
+
+
+@needs_torch
+@pytest.mark.parametrize("module", _copies(), ids=lambda m: m.__name__)
+@pytest.mark.parametrize("parallel", [False, True])
+def test_each_copy_of_the_gelu_kernels_matches_torch(module, parallel):
+    x = _gelu_inputs()
+    (g,) = _arrays([x.shape], np.float32, seed=6)
+    out, grad = np.empty_like(x), np.empty_like(x)
+    module.gelu(x, out, parallel)
+    module.gelu_backward(g, x, grad, parallel)
+    t = torch_ref.tensor(x, requires_grad=True)
+    y = torch_ref.nn.functional.gelu(t)
+    y.backward(torch_ref.tensor(g))
+    np.testing.assert_allclose(out, y.detach().numpy(), rtol=1.3e-6, atol=1e-5)
+    np.testing.assert_allclose(grad, t.grad.numpy(), rtol=1.3e-6, atol=1e-5)
