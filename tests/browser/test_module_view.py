@@ -130,3 +130,25 @@ def test_saved_dashboard_shows_its_advice_under_the_plots(page, lab):
     assert boxes["noteRight"] <= boxes["figRight"] + 1, boxes
     shot(page, "saved-dashboard-advice")
     assert not page.errors, page.errors
+
+
+def test_live_dashboard_shows_advice_while_the_loop_runs(page, lab):
+    """The Dashboard's advice panel fills in while its cell still runs (widget updates reach the page
+    during execution), naming the float64 up-cast of the loop."""
+    open_lab(page, lab, "live_dashboard_advice.ipynb")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
+                           timeout=LOAD_MS)
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")  # not awaited
+    panel = page.locator(".jp-OutputArea-output .torsh-dashboard-advice").first
+    panel.wait_for(timeout=LOAD_MS)
+    assert "float64 in a float32 program" in panel.text_content()
+    prompts = page.locator(".jp-InputArea-prompt").all_text_contents()
+    assert "[*]:" in prompts, prompts  # the loop is still running
+    shot(page, "live-dashboard-advice")
+    page.wait_for_function("() => [...document.querySelectorAll('.jp-InputArea-prompt')]"
+                           ".every(p => !p.textContent.includes('*'))", timeout=LOAD_MS)
+    assert "dtype_upcast" in " ".join(page.locator(".jp-OutputArea-output").all_text_contents())
+    assert not [e for e in page.errors if not e.startswith("[anywidget]")], page.errors
