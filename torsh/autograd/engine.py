@@ -255,7 +255,7 @@ def _make_root_grads(outputs, grad_outputs, create_graph):
         if g is None:
             if out._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            if not out.dtype.is_floating_point and not out.dtype.is_complex:
+            if not out.dtype.is_floating_point:  # complex too, as PyTorch
                 raise RuntimeError(
                     f"grad can be implicitly created only for real scalar outputs but got {out.dtype}")
             # ones_like's checks (device, fill value against the dtype) cannot fail here: ~5 us saved;

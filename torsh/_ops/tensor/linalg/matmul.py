@@ -131,6 +131,18 @@ def _product(a, b, node_cls, bias=None):
     return result
 
 
+def linear_without_graph(input, weight, bias):
+    """``input @ weight.T + bias`` (F.linear of 2-D operands) when nothing needs a graph (inference), on
+    the arrays: no weight.t() view tensor and no node (~1 us a layer of W14's batch-1 MLP). None when
+    it does not apply (a graph or tangent to record, mixed dtypes, a bias that broadcasts the product,
+    shapes that do not multiply): the caller takes addmm_fused's path, which also raises the errors."""
+    x, w, b = input._data, weight._data, bias._data
+    if (needs_grad(input, weight, bias) or not x.dtype == w.dtype == b.dtype or x.ndim != 2 or w.ndim != 2
+            or x.shape[1] != w.shape[1] or b.shape != (w.shape[0],)):
+        return None
+    return wrap(np.asarray(_gemm(x, w.T, b)))
+
+
 def addmm_fused(bias, mat1, mat2):
     """``bias + mat1 @ mat2`` with one AddmmBackward0 node, or None when ``bias`` does not fit the
     product as is (another dtype, or a shape that would broadcast the product): callers then add."""
