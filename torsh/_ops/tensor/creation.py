@@ -35,6 +35,12 @@ def _size_arg(sizes, size, op):
     return _sizes(sizes)
 
 
+def _flat_ints(size):
+    """The ints of a shape given as varargs or as one sequence (before _sizes validates it)."""
+    size = size[0] if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+    return [int(s) for s in size if isinstance(s, (builtins.int, np.integer))]
+
+
 def _sizes(size):
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = size[0]
@@ -287,6 +293,9 @@ def _fill(size, value, dtype, requires_grad, device):
 
 def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
           pin_memory=False, names=None):
+    shape = sizes if size is None else (size,)
+    if any(s < 0 for s in _flat_ints(shape)):  # torch.zeros words its check apart from the other factories
+        raise RuntimeError("zeros: Dimension size must be non-negative.")
     return _finish(_fill(_size_arg(sizes, size, "zeros"), 0, dtype, requires_grad, device), False, out)
 register(zeros, method=False)
 
