@@ -179,6 +179,8 @@ class Dashboard(LiveView):
     def step(self, loss=None, **metrics):
         """End of one training step: record its time, ``loss`` (tensor or number) and other metrics."""
         now = self.clock()
+        if self._sample is not None:  # the sampled step ends here (advised before this row is drawn)
+            self._end_sample()
         if self._last_step is None:  # used without `with`: the first step's time is unknown
             self._last_step = now
         row = {"step": self.steps, "time": now, "step_time": now - self._last_step}
@@ -201,12 +203,10 @@ class Dashboard(LiveView):
             watch = self.steps % self.dispatch_every == 0
             if watch != (self._unsubscribe_dispatch is not None):
                 self._watch_dispatch(watch)
-        if self._sample is not None:
-            self._end_sample()
-        elif self.running and self.advise_every and self.steps % self.advise_every == 0:
-            self._start_sample()
         self._last_step = now
         self.maybe_redraw()
+        if self.running and self.advise_every and self.steps % self.advise_every == 0:
+            self._start_sample()  # after the redraw: the sampled step is the user's code alone
         self._last_step = self.clock()  # a redraw is not part of the next step's time
         return row
 
@@ -242,19 +242,20 @@ class Dashboard(LiveView):
         self._sample = (prof, step_range)
 
     def _end_sample(self):
-        prof, step_range = self._sample
-        self._sample = None
-        step_range.__exit__(None, None, None)
-        prof.stop()
+        prof = self._close_sample()
         self.advice, self.advice_step = prof.advise(), self.steps - 1
 
     def _drop_sample(self):
         """At stop: a step sampled but not finished gives no advice."""
         if self._sample is not None:
-            prof, step_range = self._sample
-            self._sample = None
-            step_range.__exit__(None, None, None)
-            prof.stop()
+            self._close_sample()
+
+    def _close_sample(self):
+        prof, step_range = self._sample
+        self._sample = None
+        step_range.__exit__(None, None, None)
+        prof.stop()
+        return prof
 
     def _advice_html(self):
         if self.advice is None:
