@@ -38,6 +38,8 @@ OPS = {
     "pow_tensor_base": lambda lib, z: z ** lib.tensor(W),
     "pow_tensor_exponent": lambda lib, z: lib.tensor(W) ** z,
     "scalar_pow": lambda lib, z: 2.0 ** z,
+    "float_power": lambda lib, z: lib.float_power(z, lib.tensor(W)),
+    "float_power_scalar": lambda lib, z: lib.float_power(z, 2.5),
 }
 
 

@@ -430,7 +430,10 @@ def _integer_power(a, b):
 
 
 def float_power(input, exponent):
-    cast = lambda x: x.to(_dtype.float64) if is_tensor(x) else float(x)
+    """pow in double precision: float64, or complex128 when either operand is complex (as PyTorch)."""
+    is_complex = any(x.is_complex() if is_tensor(x) else isinstance(x, complex) for x in (input, exponent))
+    target = _dtype.complex128 if is_complex else _dtype.float64
+    cast = lambda x: x.to(target) if is_tensor(x) else (complex(x) if is_complex else float(x))  # noqa: E731
     return pow(cast(input), cast(exponent))
 registry.register(float_power, inplace=True)
 
