@@ -109,3 +109,16 @@ def test_saved_tensors_of_one_two_and_three_operands_give_torchs_gradients():
         return a.grad, b.grad, c.grad
     for mine, theirs in zip(grads(torsh), grads(torch_ref)):
         assert_close(mine, theirs)
+
+
+@needs_torch
+def test_profiled_inference_linear_still_shows_the_weight_transpose():
+    """Under a profiler the inference path is left for the recorded one: aten::t under aten::linear, as
+    PyTorch's table shows it."""
+    def keys(lib):
+        layer, x = lib.nn.Linear(4, 3), lib.randn(2, 4)
+        with lib.no_grad(), lib.profiler.profile() as prof:
+            layer(x)
+        return {e.key for e in prof.key_averages()}
+    mine, theirs = keys(torsh), keys(torch_ref)
+    assert {"aten::linear", "aten::t"} <= mine and {"aten::linear", "aten::t"} <= theirs

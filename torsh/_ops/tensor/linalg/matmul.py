@@ -4,7 +4,8 @@ import numpy as np
 
 from ...._tensor import wrap
 from .... import _autocast
-from ....autograd.graph import Node, backward_on_arrays, needs_grad, record
+from ....autograd.graph import Node, PROFILER_TOPIC, backward_on_arrays, needs_grad, record
+from ....backend import events
 from ....backend.threads import gemm_threads
 from ..._helpers import check_dtype_support, dtype_name, sum_to
 from ...registry import register
@@ -134,10 +135,12 @@ def _product(a, b, node_cls, bias=None):
 def linear_without_graph(input, weight, bias):
     """``input @ weight.T + bias`` (F.linear of 2-D operands) when nothing needs a graph (inference), on
     the arrays: no weight.t() view tensor and no node (~1 us a layer of W14's batch-1 MLP). None when
-    it does not apply (a graph or tangent to record, mixed dtypes, a bias that broadcasts the product,
-    shapes that do not multiply): the caller takes addmm_fused's path, which also raises the errors."""
+    it does not apply (a graph or tangent to record, a profiler showing aten::t, mixed dtypes, a bias that
+    broadcasts the product, shapes that do not multiply): the caller takes addmm_fused's path, which also
+    raises the errors."""
     x, w, b = input._data, weight._data, bias._data
-    if (needs_grad(input, weight, bias) or not x.dtype == w.dtype == b.dtype or x.ndim != 2 or w.ndim != 2
+    if (needs_grad(input, weight, bias) or PROFILER_TOPIC in events._subscribers
+            or not x.dtype == w.dtype == b.dtype or x.ndim != 2 or w.ndim != 2
             or x.shape[1] != w.shape[1] or b.shape != (w.shape[0],)):
         return None
     return wrap(np.asarray(_gemm(x, w.T, b)))
