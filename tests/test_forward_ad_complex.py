@@ -40,6 +40,7 @@ OPS = {
     "scalar_pow": lambda lib, z: 2.0 ** z,
     "float_power": lambda lib, z: lib.float_power(z, lib.tensor(W)),
     "float_power_scalar": lambda lib, z: lib.float_power(z, 2.5),
+    "logaddexp": lambda lib, z: lib.logaddexp(z, lib.tensor(W)),
 }
 
 

@@ -131,9 +131,15 @@ def _complex_logaddexp(x, y):
     return np.where(x_nan | y_nan, nan, value)
 
 
+def _conj_if_complex(derivative):
+    """PyTorch's gradients of complex inputs are grad * conj(df/dz)."""
+    return derivative.conj() if derivative.is_complex() else derivative
+
+
 logaddexp = _make_binary(
     "logaddexp", _logaddexp_np,
-    lambda g, a, b, y, wa, wb: _only(wa, wb, lambda: g * (a - y).exp(), lambda: g * (b - y).exp()),
+    lambda g, a, b, y, wa, wb: _only(wa, wb, lambda: g * _conj_if_complex((a - y).exp()),
+                                     lambda: g * _conj_if_complex((b - y).exp())),
     "LogaddexpBackward0")
 registry.register(logaddexp, "logaddexp", out="copy")
 logaddexp2 = _make_binary(
