@@ -41,6 +41,7 @@ OPS = {
     "float_power": lambda lib, z: lib.float_power(z, lib.tensor(W)),
     "float_power_scalar": lambda lib, z: lib.float_power(z, 2.5),
     "logaddexp": lambda lib, z: lib.logaddexp(z, lib.tensor(W)),
+    "sgn": lambda lib, z: z.sgn(),
 }
 
 

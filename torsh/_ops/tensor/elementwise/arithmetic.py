@@ -607,15 +607,29 @@ def square(input, *, out=None):
 _declare(square, "square", node_name="PowBackward0", inplace=True)
 
 
+class SgnBackward0(Node):
+    """sgn of complex z, z / |z|: PyTorch's sgn_backward, (g - s * Re(g * conj(s))) / |z| (zero where z == 0)."""
+
+    def backward(self, grad):
+        x, s = self.saved_tensors
+        magnitude = x.abs()
+        value = (grad - s * (grad * s.conj()).real) / magnitude
+        return (value.masked_fill(magnitude == 0, 0),)
+
+
 def _make_piecewise_constant(name, np_fn, node_name, aliases=()):
-    """Declare a piecewise-constant unary op (floor, sign, ...): its gradient is zero."""
+    """Declare a piecewise-constant unary op (floor, sign, ...): its gradient is zero (sgn's of complex is not)."""
     unsupported = UNSUPPORTED_KINDS.get(name, {})
 
     def op(input, *, out=None):
         if input._data.dtype.char in unsupported:
             check_dtype_support(name, input._data.dtype)
         result = wrap(np.asarray(np_fn(input._data)))
-        if needs_grad(input) and result.dtype.is_floating_point:
+        if needs_grad(input) and result.dtype.is_complex and node_name == "SgnBackward0":
+            node = SgnBackward0()
+            record(node, (input,), (result,))
+            node.save_for_backward(input, result)
+        elif needs_grad(input) and result.dtype.is_floating_point:
             record(_ZeroGrad(node_name, (input._data.shape,)), (input,), (result,))
         return copy_out(result, out)
     op.__name__ = name
