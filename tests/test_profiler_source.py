@@ -3,6 +3,9 @@ frame outside torsh), in ``FunctionEvent.source`` and in the Chrome trace's args
 import inspect
 import json
 
+from IPython.core.interactiveshell import InteractiveShell
+from ipykernel.compiler import XCachingCompiler
+
 import torsh
 from torsh.profiler import profile
 from torsh.viz import _trace_view
@@ -95,3 +98,24 @@ def test_trace_view_table_counts_every_step_of_a_keep_steps_run():
     [row] = [r for r in view.rows if r["name"] == "aten::mul"]
     assert row["calls"] == 20  # from the summaries; key_averages holds the 2 kept steps only
     assert [a.count for a in prof.key_averages() if a.key == "aten::mul"] == [2]
+
+
+def test_ops_called_from_a_notebook_cell_name_the_cell():
+    """Under ipykernel a cell runs as /tmp/ipykernel_*/<hash>.py: the trace and trace_view's table name the
+    cell by its execution count (IPython's In [N]) and the line in it."""
+    InteractiveShell.clear_instance()
+    shell = InteractiveShell.instance(compiler_class=XCachingCompiler)
+    try:
+        shell.run_cell("import torsh\nfrom torsh.profiler import profile\nx = torsh.ones(3)", store_history=True)
+        shell.run_cell("with profile(with_stack=True) as prof:\n    y = x.mul(2)\n", store_history=True).raise_error()
+        cell = shell.execution_count - 1
+        [event] = [e for e in shell.user_ns["prof"].trace()["traceEvents"] if e["name"] == "aten::mul"]
+        assert "/ipykernel_" in event["args"]["Source file"] and event["args"]["Source line"] == 2
+        assert event["args"]["Source cell"] == cell == 2
+        view = _trace_view.trace_view(shell.user_ns["prof"])
+        assert f"data-cell='{cell}'" in view.table.value and f">cell [{cell}], line 2</a>" in view.table.value
+    finally:
+        InteractiveShell.clear_instance()
+    with profile(with_stack=True) as prof:  # outside IPython: a file, no cell
+        torsh.ones(2).mul(2)
+    assert all("Source cell" not in e.get("args", {}) for e in prof.trace()["traceEvents"])

@@ -261,9 +261,11 @@ class profile:
         the steps whose detail ``keep_steps`` dropped."""
         return self._require_results("summary()").summary
 
-    def export_chrome_trace(self, path):
-        """Write the trace (Chrome Trace Event Format JSON; gzip if ``path`` ends in .gz)."""
-        chrome_trace.export_chrome_trace(self._require_results("export_chrome_trace()"), path)
+    def export_chrome_trace(self, path, *, pages=None, page_events=chrome_trace.PAGE_EVENTS):
+        """Write the trace (Chrome Trace Event Format JSON; gzip if ``path`` ends in .gz). torsh: a big
+        trace (``pages=None``: over chrome_trace.PAGED_ABOVE_EVENTS detail events; True: always) keeps
+        the summaries and its last page at ``path`` and the rest in ``path + ".pages/"`` (chrome_trace.py)."""
+        chrome_trace.export_chrome_trace(self._require_results("export_chrome_trace()"), path, pages, page_events)
 
     def export_stacks(self, path, metric="self_cpu_time_total"):
         """Write folded stacks for flame graphs (needs ``with_stack=True``)."""

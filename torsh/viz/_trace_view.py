@@ -121,19 +121,29 @@ def table_rows(bars, averages=None, limit=30, summary=None):
             row["avg_us"] = row["total_ms"] * 1000.0 / row["calls"]
             row["dispatch"] = ", ".join(f"{v} x{n}" for v, n in sorted(row["dispatch"].items()))
             rows.append(row)
-    sources = op_sources(bars)
+    sources, cells = op_sources(bars), source_cells(bars)
     for row in rows:
         row["source"] = sources.get(row["name"])
+        row["cell"] = cells.get(row["source"][0]) if row["source"] else None
     rows.sort(key=lambda r: -r["self_ms"])
     return rows[:limit]
 
 
-def source_link_html(source):
-    """``file.py:line`` as the link the JupyterLab extension opens in its editor (data-file, data-line)."""
+def source_cells(bars):
+    """Per source file: the notebook cell it was compiled from (args ``Source cell``, an execution count)."""
+    return {bar["args"]["Source file"]: bar["args"]["Source cell"] for bar in bars if "Source cell" in bar["args"]}
+
+
+def source_link_html(source, cell=None):
+    """``file.py:line`` (or ``cell [N], line L`` for code run in a notebook cell) as the link the JupyterLab
+    extension opens: the file in its editor at that line, or the cell of the open notebook (data-cell)."""
     if source is None:
         return ""
     file, line = source
     where = html.escape(f"{file}:{line}", quote=True)
+    if cell is not None:
+        return (f"<a class='torsh-source-link' href='#' data-file='{html.escape(file, quote=True)}' data-line='{line}' "
+                f"data-cell='{cell}' title='select cell [{cell}] ({where})'>cell [{cell}], line {line}</a>")
     return (f"<a class='torsh-source-link' href='#' data-file='{html.escape(file, quote=True)}' data-line='{line}' "
             f"title='open {where} in JupyterLab'>{html.escape(file.rsplit('/', 1)[-1])}:{line}</a>")
 
@@ -149,7 +159,7 @@ def _table_html(rows):
         f"<tr><td style='{wrap}'>{html.escape(r['name'])}</td><td style='text-align:right'>{r['calls']}</td>"
         f"<td style='text-align:right'>{r['self_ms']:.3f}</td><td style='text-align:right'>{r['total_ms']:.3f}</td>"
         f"<td style='text-align:right'>{r['avg_us']:.1f}</td><td style='{wrap}'>{html.escape(r['dispatch'])}</td>"
-        f"<td style='{wrap}'>{source_link_html(r.get('source'))}</td></tr>"
+        f"<td style='{wrap}'>{source_link_html(r.get('source'), r.get('cell'))}</td></tr>"
         for r in rows)
     return (f"<table style='font-size:12px;border-collapse:collapse;width:100%;table-layout:fixed'>"
             f"<tr>{head}</tr>{body}</table>")

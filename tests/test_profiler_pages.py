@@ -1,0 +1,125 @@
+"""Trace detail in pages: ``export_chrome_trace(path, pages=...)`` writes the summaries, the step track
+and the last page's detail at ``path`` and the other pages beside it; together they are the full export."""
+import gzip
+import json
+import os
+
+import pytest
+
+import torsh
+from torsh.profiler import chrome_trace, profile
+
+from helpers import needs_torch, torch_ref
+from test_profiler_trace_format import check_trace
+
+
+def _run(steps, lib=torsh, **options):
+    w = lib.ones(8, requires_grad=True)
+    with lib.profiler.profile(profile_memory=True, **options) as prof:
+        for _ in range(steps):
+            (w * 2.0).sum().backward()
+            prof.step()
+    return prof
+
+
+def _read(path):
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt") as f:
+        return json.load(f)
+
+
+def _canonical(events):
+    return sorted(json.dumps(e, sort_keys=True) for e in events)
+
+
+@pytest.mark.parametrize("name", ["run.trace.json", "run.trace.json.gz"])
+def test_main_file_and_pages_hold_exactly_the_full_export(tmp_path, name):
+    prof = _run(40)
+    full, paged = tmp_path / ("full_" + name), tmp_path / name
+    prof.export_chrome_trace(str(full), pages=False)
+    prof.export_chrome_trace(str(paged), pages=True, page_events=200)
+    whole, main = _read(full), _read(paged)
+    assert "torshPages" not in whole and not os.path.exists(str(full) + ".pages")
+    index = main["torshPages"]
+    assert index["version"] == 1 and index["dir"] == name + ".pages" and len(index["pages"]) > 3
+    events = list(main["traceEvents"])
+    for entry in index["pages"][:-1]:
+        page = _read(tmp_path / index["dir"] / entry["file"])
+        assert page["torshPage"] == entry and len(page["traceEvents"]) == entry["events"]
+        check_trace({"traceEvents": [e for e in main["traceEvents"] if e["ph"] == "M"] + page["traceEvents"]})
+        events += page["traceEvents"]
+    assert index["pages"][-1]["file"] is None  # the last page is the main file's own detail
+    assert _canonical(events) == _canonical(whole["traceEvents"])
+    assert index["events"] == sum(e["ph"] != "M" and e.get("cat") != "step_summary" for e in whole["traceEvents"])
+    check_trace(main)  # Perfetto / chrome://tracing open the main file on its own
+    assert main["torshSummary"] == whole["torshSummary"]
+
+
+def test_pages_hold_whole_steps_in_time_order(tmp_path):
+    prof = _run(30)
+    path = tmp_path / "run.trace.json"
+    prof.export_chrome_trace(str(path), pages=True, page_events=150)
+    main = _read(path)
+    pages = main["torshPages"]["pages"]
+    steps = {e["args"]["Step"]: e for e in main["traceEvents"] if e.get("cat") == "step_summary"}
+    assert len(steps) == 30 and pages[0]["steps"][0] == 0 and pages[-1]["steps"][1] == 29
+    for before, after in zip(pages, pages[1:]):
+        assert after["steps"][0] == before["steps"][1] + 1  # contiguous, no step in two pages
+        assert before["ts"][1] <= after["ts"][0] + 1e-3
+    per_step = {op["name"]: op["count"] // 30 for op in main["torshSummary"]["ops"]}["aten::mul"]
+    for entry in pages:
+        events = chrome_trace.read_page(path, main, entry)
+        first, last = steps[entry["steps"][0]], steps[entry["steps"][1]]
+        muls = [e for e in events if e["name"] == "aten::mul" and e["ph"] == "X"]
+        assert len(muls) == per_step * (entry["steps"][1] - entry["steps"][0] + 1)  # every call of its steps
+        assert all(first["ts"] <= e["ts"] <= last["ts"] + last["dur"] for e in events if e["ph"] == "X")
+
+
+def test_small_traces_are_not_paged_unless_asked_and_stale_pages_go(tmp_path):
+    prof = _run(3)
+    path = tmp_path / "run.trace.json"
+    prof.export_chrome_trace(str(path), pages=True, page_events=10)
+    assert len(os.listdir(str(path) + ".pages")) == len(_read(path)["torshPages"]["pages"]) - 1 > 0
+    prof.export_chrome_trace(str(path))  # 3 steps: far under the threshold, one file
+    assert "torshPages" not in _read(path) and not os.path.exists(str(path) + ".pages")
+
+
+def test_default_pages_a_trace_above_the_threshold(tmp_path, monkeypatch):
+    prof = _run(10)
+    monkeypatch.setattr(chrome_trace, "PAGED_ABOVE_EVENTS", 50)
+    path = tmp_path / "run.trace.json"
+    prof.export_chrome_trace(str(path), page_events=40)
+    assert len(_read(path)["torshPages"]["pages"]) > 1
+
+
+def test_a_run_without_steps_pages_by_time_without_splitting_a_call(tmp_path):
+    x = torsh.ones(4)
+    with profile() as prof:
+        for _ in range(50):
+            with torsh.profiler.record_function("block"):
+                x.mul(2.0).add(1.0)
+    path = tmp_path / "run.trace.json"
+    prof.export_chrome_trace(str(path), pages=True, page_events=20)
+    main = _read(path)
+    pages = main["torshPages"]["pages"]
+    assert len(pages) > 2 and all(entry["steps"] is None for entry in pages)
+    for entry in pages:
+        events = chrome_trace.read_page(path, main, entry)
+        names = [e["name"] for e in events]
+        assert names.count("block") == names.count("aten::mul") == names.count("aten::add")  # whole trees
+
+
+@needs_torch
+def test_the_paged_export_keeps_the_calls_pytorch_records():
+    """Paging moves events between files, it drops none: per-op counts over main + pages are PyTorch's."""
+    prof = _run(12)
+    main, files = chrome_trace.paged_trace(prof.trace(), "x.pages", page_events=30)
+    events = main["traceEvents"] + [e for _, page in files for e in page["traceEvents"]]
+    counts = {}
+    for e in events:
+        if e["ph"] == "X" and e.get("cat") == "cpu_op":
+            counts[e["name"]] = counts.get(e["name"], 0) + 1
+    reference = _run(12, lib=torch_ref)
+    expected = {a.key: a.count for a in reference.key_averages()}
+    for name in ("aten::mul", "aten::sum"):
+        assert counts[name] == expected[name]
