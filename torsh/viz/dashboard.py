@@ -243,7 +243,7 @@ class Dashboard(LiveView):
 
     def _end_sample(self):
         prof = self._close_sample()
-        self.advice, self.advice_step = prof.advise(), self.steps - 1
+        self.advice, self.advice_step = prof.advise(), self.steps  # the row this step() call records
 
     def _drop_sample(self):
         """At stop: a step sampled but not finished gives no advice."""
