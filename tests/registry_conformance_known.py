@@ -1,0 +1,751 @@
+"""Divergences of the registry conformance sweep (test_registry_conformance.py) not fixed: (op, variant) ->
+what differs. test_known_divergence_still_diverges asserts each still diverges: once fixed, remove the entry."""
+
+KNOWN = {
+    ('addbmm', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addmm_impl_cpu_" not implemented for \'Bool\'',
+    ('addbmm', 'int64'):
+        'not fixed yet: result: dtype mismatch: torsh torsh.float32 vs reference int64',
+    ('addcdiv', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: Integer division with addcdiv is no longer supported, and in a future release addcdiv will perform a true ...',
+    ('addcdiv', 'int64'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: Integer division with addcdiv is no longer supported, and in a future release addcdiv will perform a true ...',
+    ('addcmul', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addcmul_cpu_out" not implemented for \'Bool\'',
+    ('addmm', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addmm_impl_cpu_" not implemented for \'Bool\'',
+    ('addmv', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addmv_impl_cpu" not implemented for \'Bool\'',
+    ('addmv', 'empty'):
+        "not fixed yet: message: torsh 'The expanded size of the tensor (3) must match the existing size (0) at non-singleton dimension 0. Target sizes: [3]. Tensor sizes: [0...",
+    ('addmv', 'int64'):
+        'not fixed yet: result: dtype mismatch: torsh torsh.float32 vs reference int64',
+    ('addr', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: For integral input tensors, argument beta must not be a floating point number.',
+    ('addr', 'int64'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: For integral input tensors, argument beta must not be a floating point number.',
+    ('adjoint', 'zero_dim'):
+        'not fixed yet: torsh raises RuntimeError: tensor.mT is only supported on matrices or batches of matrices. Got 0-D tensor.; PyTorch accepts',
+    ('aminmax', 'empty'):
+        'not fixed yet: message: torsh "amin(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the \'dim\' argument.", PyTorch \'a...',
+    ('argmax', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: argmax(): does not support bool input',
+    ('argmin', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: argmin(): does not support bool input',
+    ('as_strided_scatter', 'strided'):
+        'not fixed yet: result: Not equal to tolerance rtol=1e-05, atol=1e-05 Mismatched elements: 4 / 12 (33.3%) Mismatch at indices: [0, 1]: 0.8653246164321899 (ACTUAL), 0....',
+    ('baddbmm', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "baddbmm" not implemented for \'Bool\'',
+    ('baddbmm', 'int64'):
+        'not fixed yet: result: dtype mismatch: torsh torsh.float32 vs reference int64',
+    ('bitwise_left_shift', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "lshift_cpu" not implemented for \'Bool\'',
+    ('bitwise_right_shift', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "rshift_cpu" not implemented for \'Bool\'',
+    ('bmm', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "bmm" not implemented for \'Bool\'',
+    ('bucketize', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "searchsorted_out_cpu" not implemented for \'Bool\'',
+    ('cartesian_prod', 'zero_dim'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: Expect a 1D vector, but got shape []',
+    ('cdist', 'bool'):
+        "not fixed yet: message: torsh 'Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.', PyTorch 'cdi...",
+    ('cdist', 'int64'):
+        "not fixed yet: message: torsh 'linalg.vector_norm: Expected a floating point or complex tensor as input. Got Long', PyTorch 'cdist only supports floating-point dtype...",
+    ('chain_matmul', 'zero_dim'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: Tensor dimension is 0, expected 2 instead.',
+    ('cholesky', 'bool'):
+        'not fixed yet: message: torsh \'"cholesky_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'"addmm_impl_cpu_" not implemented for \\\'Bool\\\'\'',
+    ('cholesky', 'zero_dim'):
+        "not fixed yet: message: torsh 'tensor.mT is only supported on matrices or batches of matrices. Got 0-D tensor.', PyTorch 'both arguments to matmul need to be at leas...",
+    ('cholesky_solve', 'bool'):
+        'not fixed yet: message: torsh \'"cholesky_solve_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'Expected b and A to have the same dtype, but found b of type Bool and A o...',
+    ('corrcoef', 'bool'):
+        "not fixed yet: message: torsh 'Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()`...",
+    ('cov', 'bool'):
+        "not fixed yet: message: torsh 'Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()`...",
+    ('cross', 'bool'):
+        'not fixed yet: exception type: torsh RuntimeError(Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator inst...',
+    ('cross', 'broadcast'):
+        "not fixed yet: message: torsh 'linalg.cross: inputs dimension 0 must have length 3. Got 3 and 4', PyTorch 'linalg.cross: inputs must have the same number of dimensio...",
+    ('cross', 'zero_dim'):
+        'not fixed yet: exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError',
+    ('cummax', 'zero_dim'):
+        "not fixed yet: message: torsh 'Dimension out of range (expected to be in range of [-1, 0], but got 1)', PyTorch 'cummax(): Expected reduction dim -1 or 0 for scalar ...",
+    ('cummin', 'zero_dim'):
+        "not fixed yet: message: torsh 'Dimension out of range (expected to be in range of [-1, 0], but got 1)', PyTorch 'cummin(): Expected reduction dim -1 or 0 for scalar ...",
+    ('cumulative_trapezoid', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: cumulative_trapezoid: received a bool input for `y`, but bool is not supported',
+    ('cumulative_trapezoid', 'zero_dim'):
+        "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'slice() cannot be applied to a 0-dim tensor.'",
+    ('dot', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "dot" not implemented for \'Bool\'',
+    ('dsplit', 'zero_dim'):
+        'not fixed yet: exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError',
+    ('einsum', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "bmm" not implemented for \'Bool\'',
+    ('fft_fft', 'empty'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: MKL FFT error: Intel oneMKL DFTI ERROR: Inconsistent configuration parameters',
+    ('fft_fft', 'zero_dim'):
+        "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'Dimension specified as -1 but tensor has no dimensions'",
+    ('fft_fft2', 'zero_dim'):
+        "not fixed yet: message: torsh 'Dimension out of range (expected to be in range of [-1, 0], but got -2)', PyTorch 'Dimension specified as -2 but tensor has no dimensi...",
+    ('fft_fftshift', 'zero_dim'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: `shifts` required',
+    ('fft_hfft', 'empty'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: MKL FFT error: Intel oneMKL DFTI ERROR: Inconsistent configuration parameters',
+    ('fft_hfft', 'zero_dim'):
+        "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'Dimension specified as -1 but tensor has no dimensions'",
+    ('fft_hfft2', 'zero_dim'):
+        "not fixed yet: message: torsh 'Dimension out of range (expected to be in range of [-1, 0], but got -2)', PyTorch 'Dimension specified as -2 but tensor has no dimensi...",
+    ('fft_hfftn', 'zero_dim'):
+        'not fixed yet: exception type: torsh IndexError(list index out of range), PyTorch RuntimeError',
+    ('fft_ifft', 'empty'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: MKL FFT error: Intel oneMKL DFTI ERROR: Inconsistent configuration parameters',
+    ('fft_ifft', 'zero_dim'):
+        "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'Dimension specified as -1 but tensor has no dimensions'",
+    ('fft_ifft2', 'zero_dim'):
+        "not fixed yet: message: torsh 'Dimension out of range (expected to be in range of [-1, 0], but got -2)', PyTorch 'Dimension specified as -2 but tensor has no dimensi...",
+    ('fft_ifftshift', 'zero_dim'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: `shifts` required',
+    ('fft_ihfft', 'empty'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: MKL FFT error: Intel oneMKL DFTI ERROR: Inconsistent configuration parameters',
+    ('fft_ihfft', 'zero_dim'):
+        "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'Dimension specified as -1 but tensor has no dimensions'",
+    ('fft_ihfft2', 'zero_dim'):
+        "not fixed yet: message: torsh 'Dimension out of range (expected to be in range of [-1, 0], but got -2)', PyTorch 'Dimension specified as -2 but tensor has no dimensi...",
+    ('fft_ihfftn', 'zero_dim'):
+        'not fixed yet: exception type: torsh ValueError(at least 1 axis must be transformed), PyTorch RuntimeError',
+    ('fft_irfft', 'empty'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: MKL FFT error: Intel oneMKL DFTI ERROR: Inconsistent configuration parameters',
+    ('fft_irfft', 'zero_dim'):
+        "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'Dimension specified as -1 but tensor has no dimensions'",
+    ('fft_irfft2', 'zero_dim'):
+        "not fixed yet: message: torsh 'Dimension out of range (expected to be in range of [-1, 0], but got -2)', PyTorch 'Dimension specified as -2 but tensor has no dimensi...",
+    ('fft_irfftn', 'zero_dim'):
+        'not fixed yet: exception type: torsh IndexError(list index out of range), PyTorch RuntimeError',
+    ('fft_rfft', 'empty'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: MKL FFT error: Intel oneMKL DFTI ERROR: Inconsistent configuration parameters',
+    ('fft_rfft', 'zero_dim'):
+        "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'Dimension specified as -1 but tensor has no dimensions'",
+    ('fft_rfft2', 'zero_dim'):
+        "not fixed yet: message: torsh 'Dimension out of range (expected to be in range of [-1, 0], but got -2)', PyTorch 'Dimension specified as -2 but tensor has no dimensi...",
+    ('fft_rfftn', 'zero_dim'):
+        'not fixed yet: exception type: torsh ValueError(at least 1 axis must be transformed), PyTorch RuntimeError',
+    ('gcd', 'bool'):
+        "not fixed yet: exception type: torsh UFuncTypeError(ufunc 'gcd' did not contain a loop with signature matching types (<class 'numpy.dtypes.BoolDType'>, <class 'numpy...",
+    ('geqrf', 'empty'):
+        'not fixed yet: torsh raises ValueError: cannot reshape array of size 0 into shape (0,4); PyTorch accepts',
+    ('gradient', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` oper...',
+    ('histc', 'bool'):
+        'not fixed yet: exception type: torsh RuntimeError("histogram_cpu" not implemented for \'Bool\'), PyTorch NotImplementedError',
+    ('histc', 'int64'):
+        'not fixed yet: exception type: torsh RuntimeError("histogram_cpu" not implemented for \'Long\'), PyTorch NotImplementedError',
+    ('histogram', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "histogramdd" not implemented for \'Bool\'',
+    ('histogram', 'int64'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "histogramdd" not implemented for \'Long\'',
+    ('histogramdd', 'bool'):
+        'not fixed yet: exception type: torsh RuntimeError(torch.histogramdd: input tensor and bins tensors should have the same dtype, but got input torsh.bool and bins tors...',
+    ('histogramdd', 'empty'):
+        'not fixed yet: result: Not equal to tolerance rtol=1e-05, atol=1e-05 Mismatched elements: 2 / 2 (100%) Mismatch at indices: [0]: -0.5 (ACTUAL), 0.0 (DESIRED) [1]: 0....',
+    ('histogramdd', 'int64'):
+        'not fixed yet: exception type: torsh RuntimeError(torch.histogramdd: input tensor and bins tensors should have the same dtype, but got input torsh.int64 and bins tor...',
+    ('histogramdd', 'zero_dim'):
+        'not fixed yet: torsh accepts; PyTorch raises IndexError: Dimension specified as -1 but tensor has no dimensions',
+    ('hsplit', 'zero_dim'):
+        'not fixed yet: exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError',
+    ('index_add', 'empty'):
+        'not fixed yet: exception type: torsh ValueError(array is not broadcastable to correct shape), PyTorch RuntimeError',
+    ('index_copy', 'empty'):
+        'not fixed yet: exception type: torsh ValueError(shape mismatch: value array of shape (3,2) could not be broadcast to indexing result of shape (0,2)), PyTorch Runtime...',
+    ('index_put', 'empty'):
+        "not fixed yet: message: torsh 'index 0 is out of bounds for dimension 0 with size 0', PyTorch 'index is out of bounds for dimension with size 0'",
+    ('index_put', 'zero_dim'):
+        "not fixed yet: message: torsh 'too many indices for tensor of dimension 0', PyTorch 'too many indices for tensor of dimension 0 (got 1)'",
+    ('index_reduce', 'empty'):
+        'not fixed yet: exception type: torsh ValueError(array is not broadcastable to correct shape), PyTorch RuntimeError',
+    ('inner', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addmm_impl_cpu_" not implemented for \'Bool\'',
+    ('isin', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: Unsupported input type encountered for isin(): Bool',
+    ('isin', 'strided'):
+        "not fixed yet: torsh accepts; PyTorch raises RuntimeError: view size is not compatible with input tensor's size and stride (at least one dimension spans across two c...",
+    ('lcm', 'bool'):
+        "not fixed yet: exception type: torsh UFuncTypeError(ufunc 'lcm' did not contain a loop with signature matching types (<class 'numpy.dtypes.BoolDType'>, <class 'numpy...",
+    ('lerp', 'bool'):
+        'not fixed yet: exception type: torsh RuntimeError(Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator inst...',
+    ('lerp', 'int64'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "lerp_kernel_tensor" not implemented for \'Long\'',
+    ('linalg_cholesky', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addmm_impl_cpu_" not implemented for \'Bool\'',
+    ('linalg_cholesky', 'zero_dim'):
+        "not fixed yet: message: torsh 'tensor.mT is only supported on matrices or batches of matrices. Got 0-D tensor.', PyTorch 'both arguments to matmul need to be at leas...",
+    ('linalg_cholesky_ex', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addmm_impl_cpu_" not implemented for \'Bool\'',
+    ('linalg_cholesky_ex', 'zero_dim'):
+        "not fixed yet: message: torsh 'tensor.mT is only supported on matrices or batches of matrices. Got 0-D tensor.', PyTorch 'both arguments to matmul need to be at leas...",
+    ('linalg_cond', 'bool'):
+        "not fixed yet: message: torsh 'linalg.cond: Expected a floating point or complex tensor as input. Got Bool', PyTorch 'linalg.svd: Expected a floating point or comple...",
+    ('linalg_cond', 'empty'):
+        'not fixed yet: torsh raises IndexError: amax(): Expected reduction dim -1 to have non-zero size.; PyTorch accepts',
+    ('linalg_cond', 'int64'):
+        "not fixed yet: message: torsh 'linalg.cond: Expected a floating point or complex tensor as input. Got Long', PyTorch 'linalg.svd: Expected a floating point or comple...",
+    ('linalg_cond', 'zero_dim'):
+        "not fixed yet: message: torsh 'linalg.cond: The input tensor A must have at least 2 dimensions.', PyTorch 'linalg.cond: The input tensor must have at least 2 dimensi...",
+    ('linalg_cross', 'bool'):
+        'not fixed yet: exception type: torsh RuntimeError(Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator inst...',
+    ('linalg_cross', 'broadcast'):
+        'not fixed yet: exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError',
+    ('linalg_cross', 'zero_dim'):
+        'not fixed yet: exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError',
+    ('linalg_eig', 'bool'):
+        "not fixed yet: message: torsh 'linalg.eig: Expected a floating point or complex tensor as input. Got Long', PyTorch 'Unknown Complex ScalarType for Long'",
+    ('linalg_eig', 'float32'):
+        'not fixed yet: result: Not equal to tolerance rtol=1e-05, atol=1e-05 Mismatched elements: 6 / 9 (66.7%) First 5 mismatches are at indices: [0, 0]: (-0.38522928953170...',
+    ('linalg_eig', 'int64'):
+        "not fixed yet: message: torsh 'linalg.eig: Expected a floating point or complex tensor as input. Got Long', PyTorch 'Unknown Complex ScalarType for Long'",
+    ('linalg_eig', 'strided'):
+        'not fixed yet: result: Not equal to tolerance rtol=1e-05, atol=1e-05 Mismatched elements: 6 / 9 (66.7%) First 5 mismatches are at indices: [0, 0]: (-0.38522928953170...',
+    ('linalg_eig', 'zero_dim'):
+        'not fixed yet: result: Not equal to tolerance rtol=1e-05, atol=1e-05 Mismatched elements: 3 / 9 (33.3%) Mismatch at indices: [0, 2]: (0.40824830532073975+0j) (ACTUAL...',
+    ('linalg_eigh', 'bool'):
+        'not fixed yet: exception type: torsh RuntimeError(linalg.eigh: Expected a floating point or complex tensor as input. Got Bool), PyTorch NotImplementedError',
+    ('linalg_eigh', 'int64'):
+        'not fixed yet: exception type: torsh RuntimeError(linalg.eigh: Expected a floating point or complex tensor as input. Got Long), PyTorch NotImplementedError',
+    ('linalg_eigh', 'zero_dim'):
+        "not fixed yet: message: torsh 'tensor.mT is only supported on matrices or batches of matrices. Got 0-D tensor.', PyTorch 'linalg.eigh: The input tensor A must have a...",
+    ('linalg_eigvals', 'bool'):
+        "not fixed yet: message: torsh 'linalg.eigvals: Expected a floating point or complex tensor as input. Got Long', PyTorch 'Unknown Complex ScalarType for Long'",
+    ('linalg_eigvals', 'int64'):
+        "not fixed yet: message: torsh 'linalg.eigvals: Expected a floating point or complex tensor as input. Got Long', PyTorch 'Unknown Complex ScalarType for Long'",
+    ('linalg_eigvalsh', 'bool'):
+        'not fixed yet: exception type: torsh RuntimeError(linalg.eigh: Expected a floating point or complex tensor as input. Got Bool), PyTorch NotImplementedError',
+    ('linalg_eigvalsh', 'int64'):
+        'not fixed yet: exception type: torsh RuntimeError(linalg.eigh: Expected a floating point or complex tensor as input. Got Long), PyTorch NotImplementedError',
+    ('linalg_eigvalsh', 'zero_dim'):
+        "not fixed yet: message: torsh 'tensor.mT is only supported on matrices or batches of matrices. Got 0-D tensor.', PyTorch 'linalg.eigh: The input tensor A must have a...",
+    ('linalg_inv_ex', 'bool'):
+        "not fixed yet: message: torsh 'linalg.inv_ex: Expected a floating point or complex tensor as input. Got Long', PyTorch 'linalg.inv: Expected a floating point or comp...",
+    ('linalg_inv_ex', 'int64'):
+        "not fixed yet: message: torsh 'linalg.inv_ex: Expected a floating point or complex tensor as input. Got Long', PyTorch 'linalg.inv: Expected a floating point or comp...",
+    ('linalg_lstsq', 'bool'):
+        'not fixed yet: message: torsh \'linalg.lstsq: Expected a floating point or complex tensor as input. Got Bool\', PyTorch "This function doesn\'t handle types other than ...',
+    ('linalg_lstsq', 'broadcast'):
+        "not fixed yet: message: torsh 'mat1 and mat2 shapes cannot be multiplied (4x3 and 4x1)', PyTorch 'torch.linalg.lstsq: input.size(-2) should match other.size(-1)'",
+    ('linalg_lstsq', 'int64'):
+        'not fixed yet: message: torsh \'linalg.lstsq: Expected a floating point or complex tensor as input. Got Long\', PyTorch "This function doesn\'t handle types other than ...',
+    ('linalg_lstsq', 'zero_dim'):
+        "not fixed yet: message: torsh 'linalg.lstsq: The input tensor A must have at least 2 dimensions.', PyTorch 'torch.linalg.lstsq: input must have at least 2 dimensions...",
+    ('linalg_lu', 'bool'):
+        'not fixed yet: exception type: torsh RuntimeError(linalg.lu: Expected a floating point or complex tensor as input. Got Bool), PyTorch NotImplementedError',
+    ('linalg_lu', 'empty'):
+        'not fixed yet: torsh raises ValueError: cannot reshape array of size 0 into shape (0); PyTorch accepts',
+    ('linalg_lu', 'int64'):
+        'not fixed yet: exception type: torsh RuntimeError(linalg.lu: Expected a floating point or complex tensor as input. Got Long), PyTorch NotImplementedError',
+    ('linalg_lu', 'zero_dim'):
+        "not fixed yet: message: torsh 'torch.lu_factor: Expected tensor with 2 or more dimensions. Got size: [] instead', PyTorch 'linalg.lu: Expected tensor with 2 or more ...",
+    ('linalg_lu_factor', 'bool'):
+        'not fixed yet: exception type: torsh RuntimeError(torch.lu_factor: Expected a floating point or complex tensor as input. Got Bool), PyTorch NotImplementedError',
+    ('linalg_lu_factor', 'empty'):
+        'not fixed yet: torsh raises ValueError: cannot reshape array of size 0 into shape (); PyTorch accepts',
+    ('linalg_lu_factor', 'int64'):
+        'not fixed yet: exception type: torsh RuntimeError(torch.lu_factor: Expected a floating point or complex tensor as input. Got Long), PyTorch NotImplementedError',
+    ('linalg_lu_factor_ex', 'bool'):
+        'not fixed yet: exception type: torsh RuntimeError(torch.lu_factor: Expected a floating point or complex tensor as input. Got Bool), PyTorch NotImplementedError',
+    ('linalg_lu_factor_ex', 'empty'):
+        'not fixed yet: torsh raises ValueError: cannot reshape array of size 0 into shape (); PyTorch accepts',
+    ('linalg_lu_factor_ex', 'int64'):
+        'not fixed yet: exception type: torsh RuntimeError(torch.lu_factor: Expected a floating point or complex tensor as input. Got Long), PyTorch NotImplementedError',
+    ('linalg_matmul', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addmm_impl_cpu_" not implemented for \'Bool\'',
+    ('linalg_matrix_power', 'bool'):
+        'not fixed yet: exception type: torsh RuntimeError(linalg.matrix_power: Expected a floating point or complex tensor as input. Got Bool), PyTorch NotImplementedError',
+    ('linalg_matrix_power', 'int64'):
+        'not fixed yet: torsh raises RuntimeError: linalg.matrix_power: Expected a floating point or complex tensor as input. Got Long; PyTorch accepts',
+    ('linalg_matrix_rank', 'bool'):
+        'not fixed yet: message: torsh \'linalg.matrix_rank: Expected a floating point or complex tensor as input. Got Bool\', PyTorch "This function doesn\'t handle types other...',
+    ('linalg_matrix_rank', 'int64'):
+        'not fixed yet: message: torsh \'linalg.matrix_rank: Expected a floating point or complex tensor as input. Got Long\', PyTorch "This function doesn\'t handle types other...',
+    ('linalg_matrix_rank', 'zero_dim'):
+        "not fixed yet: message: torsh 'linalg.matrix_rank: The input tensor A must have at least 2 dimensions.', PyTorch 'torch.linalg.matrix_rank: The input tensor input mu...",
+    ('linalg_multi_dot', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addmm_impl_cpu_" not implemented for \'Bool\'',
+    ('linalg_pinv', 'bool'):
+        "not fixed yet: message: torsh 'linalg.pinv: Expected a floating point or complex tensor as input. Got Bool', PyTorch 'linalg.pinv(Bool{[3, 4]}): expected a tensor wi...",
+    ('linalg_pinv', 'int64'):
+        "not fixed yet: message: torsh 'linalg.pinv: Expected a floating point or complex tensor as input. Got Long', PyTorch 'linalg.pinv(Long{[3, 4]}): expected a tensor wi...",
+    ('linalg_pinv', 'zero_dim'):
+        "not fixed yet: message: torsh 'linalg.pinv: The input tensor A must have at least 2 dimensions.', PyTorch 'linalg.pinv(Float{[]}): expected a tensor with 2 or more d...",
+    ('linalg_solve', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Bool inste...',
+    ('linalg_solve', 'float32'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Float inst...',
+    ('linalg_solve', 'int64'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Long inste...',
+    ('linalg_solve', 'strided'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Float inst...',
+    ('linalg_solve', 'zero_dim'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Float inst...',
+    ('linalg_solve_ex', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Bool inste...',
+    ('linalg_solve_ex', 'float32'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Float inst...',
+    ('linalg_solve_ex', 'int64'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Long inste...',
+    ('linalg_solve_ex', 'strided'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Float inst...',
+    ('linalg_solve_ex', 'zero_dim'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Float inst...',
+    ('linalg_solve_triangular', 'bool'):
+        'not fixed yet: result: dtype mismatch: torsh torsh.bool vs reference float64',
+    ('linalg_solve_triangular', 'float32'):
+        'not fixed yet: result: dtype mismatch: torsh torsh.float32 vs reference float64',
+    ('linalg_solve_triangular', 'int64'):
+        'not fixed yet: result: dtype mismatch: torsh torsh.int64 vs reference float64',
+    ('linalg_solve_triangular', 'strided'):
+        'not fixed yet: result: dtype mismatch: torsh torsh.float32 vs reference float64',
+    ('linalg_svdvals', 'bool'):
+        "not fixed yet: message: torsh 'linalg.svdvals: Expected a floating point or complex tensor as input. Got Bool', PyTorch 'linalg.svd: Expected a floating point or com...",
+    ('linalg_svdvals', 'int64'):
+        "not fixed yet: message: torsh 'linalg.svdvals: Expected a floating point or complex tensor as input. Got Long', PyTorch 'linalg.svd: Expected a floating point or com...",
+    ('linalg_svdvals', 'zero_dim'):
+        "not fixed yet: message: torsh 'linalg.svdvals: The input tensor A must have at least 2 dimensions.', PyTorch 'linalg.svd: The input tensor A must have at least 2 dim...",
+    ('linalg_tensorsolve', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Bool inste...',
+    ('linalg_tensorsolve', 'float32'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Float inst...',
+    ('linalg_tensorsolve', 'int64'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Long inste...',
+    ('linalg_tensorsolve', 'strided'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Float inst...',
+    ('linalg_tensorsolve', 'zero_dim'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Float inst...',
+    ('linalg_vander', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.vander supports floating point, complex, and integer tensors, but got Bool',
+    ('linalg_vecdot', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.vecdot: Expected a floating point or complex tensor as input. Got Bool',
+    ('linalg_vecdot', 'int64'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.vecdot: Expected a floating point or complex tensor as input. Got Long',
+    ('lu_solve', 'bool'):
+        'not fixed yet: exception type: torsh RuntimeError(torch.lu_factor: Expected a floating point or complex tensor as input. Got Long), PyTorch NotImplementedError',
+    ('lu_solve', 'int64'):
+        'not fixed yet: exception type: torsh RuntimeError(torch.lu_factor: Expected a floating point or complex tensor as input. Got Long), PyTorch NotImplementedError',
+    ('lu_unpack', 'bool'):
+        'not fixed yet: exception type: torsh RuntimeError(torch.lu_factor: Expected a floating point or complex tensor as input. Got Long), PyTorch NotImplementedError',
+    ('lu_unpack', 'int64'):
+        'not fixed yet: exception type: torsh RuntimeError(torch.lu_factor: Expected a floating point or complex tensor as input. Got Long), PyTorch NotImplementedError',
+    ('masked_scatter', 'empty'):
+        "not fixed yet: message: torsh 'The size of tensor a (0) must match the size of tensor b (3) at non-singleton dimension 0', PyTorch 'The size of tensor a (3) must mat...",
+    ('matmul', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addmm_impl_cpu_" not implemented for \'Bool\'',
+    ('matrix_power', 'bool'):
+        'not fixed yet: exception type: torsh RuntimeError(linalg.matrix_power: Expected a floating point or complex tensor as input. Got Bool), PyTorch NotImplementedError',
+    ('matrix_power', 'int64'):
+        'not fixed yet: torsh raises RuntimeError: linalg.matrix_power: Expected a floating point or complex tensor as input. Got Long; PyTorch accepts',
+    ('mm', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addmm_impl_cpu_" not implemented for \'Bool\'',
+    ('mv', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addmv_impl_cpu" not implemented for \'Bool\'',
+    ('mv', 'zero_dim'):
+        'not fixed yet: exception type: torsh RuntimeError(vector + matrix @ vector expected, got 0, 0, 1), PyTorch IndexError',
+    ('nn_functional_adaptive_avg_pool1d', 'zero_dim'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'adaptive_avg_pool1d(): Expected 2D or 3D tensor, but got []\', PyTorch "Expected 2 to 3 dimensions, but got 0-dimensional tensor for ar...',
+    ('nn_functional_adaptive_avg_pool2d', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "adaptive_avg_pool2d" not implemented for \'Bool\'',
+    ('nn_functional_adaptive_avg_pool2d', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "adaptive_avg_pool2d" not implemented for \'Long\'',
+    ('nn_functional_adaptive_avg_pool3d', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "adaptive_avg_pool3d_cpu" not implemented for \'Bool\'',
+    ('nn_functional_adaptive_avg_pool3d', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "adaptive_avg_pool3d_cpu" not implemented for \'Long\'',
+    ('nn_functional_adaptive_max_pool1d', 'empty'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh raises RuntimeError: adaptive_max_pool2d(): Expected input to have non-zero size for non-batch dimensions, but input has sizes [0, 1, 4] with di...",
+    ('nn_functional_adaptive_max_pool1d', 'zero_dim'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'adaptive_max_pool1d(): Expected 2D or 3D tensor, but got: []\', PyTorch "Expected 2 to 3 dimensions, but got 0-dimensional tensor for a...',
+    ('nn_functional_adaptive_max_pool1d_with_indices', 'empty'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh raises RuntimeError: adaptive_max_pool2d(): Expected input to have non-zero size for non-batch dimensions, but input has sizes [0, 1, 4] with di...",
+    ('nn_functional_adaptive_max_pool1d_with_indices', 'zero_dim'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'adaptive_max_pool1d(): Expected 2D or 3D tensor, but got: []\', PyTorch "Expected 2 to 3 dimensions, but got 0-dimensional tensor for a...',
+    ('nn_functional_affine_grid', 'bool'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises ValueError: Expected theta to have floating point type, but got torch.bool",
+    ('nn_functional_affine_grid', 'empty'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: Expected size for first two dimensions of batch2 tensor to be: [1, 3] but got: [0, 3].",
+    ('nn_functional_affine_grid', 'int64'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises ValueError: Expected theta to have floating point type, but got torch.int64",
+    ('nn_functional_affine_grid', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Expected a batch of 2D affine matrices of shape Nx2x3 for size [1, 1, 3, 3]. Got [].', PyTorch 'Expected a batch of 2D affine matrices...",
+    ('nn_functional_avg_pool1d', 'empty'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but got:[1, 0, 1, 4]', PyTorch 'Expected 3D or 4D (bat...",
+    ('nn_functional_avg_pool2d', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but got:[]), PyTorch IndexError",
+    ('nn_functional_avg_pool3d', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "avg_pool3d_out_frame" not implemented for \'Bool\'',
+    ('nn_functional_avg_pool3d', 'int64'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): result: dtype mismatch: torsh torsh.float32 vs reference int64",
+    ('nn_functional_batch_norm', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "batch_norm" not implemented for \'Bool\'',
+    ('nn_functional_batch_norm', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "batch_norm" not implemented for \'Long\'',
+    ('nn_functional_batch_norm', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh ValueError(Expected more than 1 value per channel when training, got input size torsh.Size([])), PyTorch IndexError",
+    ('nn_functional_bilinear', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "bmm" not implemented for \'Bool\'',
+    ('nn_functional_bilinear', 'empty'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'The size of tensor a (0) must match the size of tensor b (3) at non-singleton dimension 0', PyTorch 'bilinear(): input batch dimension...",
+    ('nn_functional_bilinear', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh IndexError(Dimension out of range (expected to be in range of [-1, 0], but got -2)), PyTorch RuntimeError",
+    ('nn_functional_binary_cross_entropy', 'bool'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~`...",
+    ('nn_functional_binary_cross_entropy', 'broadcast'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Using a target size (torsh.Size([4])) that is different to the input size (torsh.Size([3, 4])) is deprecated. Please ensure they have ...",
+    ('nn_functional_binary_cross_entropy', 'int64'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(all elements of input should be between 0 and 1), PyTorch NotImplementedError",
+    ('nn_functional_binary_cross_entropy', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Using a target size (torsh.Size([3, 4])) that is different to the input size (torsh.Size([])) is deprecated. Please ensure they have t...",
+    ('nn_functional_binary_cross_entropy_with_logits', 'bool'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~`...",
+    ('nn_functional_binary_cross_entropy_with_logits', 'broadcast'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Target size (torsh.Size([4])) must be the same as input size (torsh.Size([3, 4]))', PyTorch 'Target size (torch.Size([4])) must be the...",
+    ('nn_functional_binary_cross_entropy_with_logits', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Target size (torsh.Size([3, 4])) must be the same as input size (torsh.Size([]))', PyTorch 'Target size (torch.Size([3, 4])) must be t...",
+    ('nn_functional_channel_shuffle', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh ValueError(not enough values to unpack (expected 2, got 0)), PyTorch RuntimeError",
+    ('nn_functional_conv1d', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "slow_conv2d_cpu" not implemented for \'Bool\'',
+    ('nn_functional_conv2d', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "slow_conv2d_cpu" not implemented for \'Bool\'',
+    ('nn_functional_conv3d', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "compute_columns3d" not implemented for \'Bool\'',
+    ('nn_functional_conv_tbc', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "addmm_impl_cpu_" not implemented for \'Bool\'',
+    ('nn_functional_conv_tbc', 'empty'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh "Calculated padded input size per channel: (0). Kernel size: (2). Kernel size can\'t be greater than actual input size", PyTorch \'Trying...',
+    ('nn_functional_conv_transpose1d', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "slow_conv_transpose2d_out_cpu" not implemented for \'Bool\'',
+    ('nn_functional_conv_transpose2d', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "slow_conv_transpose2d_out_cpu" not implemented for \'Bool\'',
+    ('nn_functional_conv_transpose3d', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "slow_conv_transpose3d_out_cpu" not implemented for \'Bool\'',
+    ('nn_functional_cosine_similarity', 'bool'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: expected common dtype to be floating point, yet common dtype is Bool",
+    ('nn_functional_cosine_similarity', 'broadcast'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh raises IndexError: Dimension out of range (expected to be in range of [-1, 0], but got 1); PyTorch accepts",
+    ('nn_functional_cosine_similarity', 'int64'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: expected common dtype to be floating point, yet common dtype is Long",
+    ('nn_functional_cosine_similarity', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh raises IndexError: Dimension out of range (expected to be in range of [-1, 0], but got 1); PyTorch accepts",
+    ('nn_functional_cross_entropy', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"log_softmax_lastdim_kernel_impl" not implemented for \\\'Bool\\\'\', PyTorch \'Expected floating point type for target with class probabili...',
+    ('nn_functional_cross_entropy', 'broadcast'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Expected target size [3, 4], got [4]), PyTorch ValueError",
+    ('nn_functional_cross_entropy', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"log_softmax_lastdim_kernel_impl" not implemented for \\\'Long\\\'\', PyTorch \'Expected floating point type for target with class probabili...',
+    ('nn_functional_ctc_loss', 'empty'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Expected input_lengths to have value at most 0, but got value 4 (while checking arguments for ctc_loss_cpu)', PyTorch 'log_probs tenso...",
+    ('nn_functional_embedding', 'empty'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh IndexError(index out of range in self), PyTorch RuntimeError",
+    ('nn_functional_embedding', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError",
+    ('nn_functional_embedding_bag', 'bool'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh UFuncTypeError(Cannot cast ufunc 'divide' output from dtype('float64') to dtype('bool') with casting rule 'same_kind'), PyTorch ...",
+    ('nn_functional_embedding_bag', 'empty'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh IndexError(index out of range in self), PyTorch RuntimeError",
+    ('nn_functional_embedding_bag', 'int64'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh UFuncTypeError(Cannot cast ufunc 'divide' output from dtype('float64') to dtype('int64') with casting rule 'same_kind'), PyTorch...",
+    ('nn_functional_embedding_bag', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh IndexError(tuple index out of range), PyTorch ValueError",
+    ('nn_functional_fold', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "col2im_out_cpu" not implemented for \'Long\'',
+    ('nn_functional_gaussian_nll_loss', 'bool'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()`...",
+    ('nn_functional_gaussian_nll_loss', 'int64'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: result type Float can't be cast to the desired output type long int",
+    ('nn_functional_gelu', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"gelu_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'"GeluKernelImpl" not implemented for \\\'Bool\\\'\'',
+    ('nn_functional_gelu', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"gelu_cpu" not implemented for \\\'Long\\\'\', PyTorch \'"GeluKernelImpl" not implemented for \\\'Long\\\'\'',
+    ('nn_functional_gelu', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): result: shape mismatch: torsh (1,) vs reference ()",
+    ('nn_functional_glu', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "glu_cpu" not implemented for \'Bool\'',
+    ('nn_functional_glu', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "glu_cpu" not implemented for \'Long\'',
+    ('nn_functional_grid_sample', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "grid_sampler_2d_cpu_kernel_impl" not implemented for \'Bool\'',
+    ('nn_functional_grid_sample', 'empty'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: grid_sampler(): expected grid and input to have same batch size, but got input with sizes [0, 1, 3, 3] and...",
+    ('nn_functional_grid_sample', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "grid_sampler_2d_cpu_kernel_impl" not implemented for \'Long\'',
+    ('nn_functional_grid_sample', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh NotImplementedError(torsh: grid_sample supports 4-D inputs with mode bilinear/nearest and padding zeros/border), PyTorch IndexEr...",
+    ('nn_functional_group_norm', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "GroupNormKernelImpl" not implemented for \'Bool\'',
+    ('nn_functional_group_norm', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "GroupNormKernelImpl" not implemented for \'Long\'',
+    ('nn_functional_hardtanh', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"hardtanh_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'Bool inputs not supported for hardtanh\'',
+    ('nn_functional_hardtanh', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh raises NotImplementedError: "hardtanh_cpu" not implemented for \'Long\'; PyTorch accepts',
+    ('nn_functional_hardtanh_', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"hardtanh_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'Bool inputs not supported for hardtanh\'',
+    ('nn_functional_hardtanh_', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh raises NotImplementedError: "hardtanh_cpu" not implemented for \'Long\'; PyTorch accepts',
+    ('nn_functional_hinge_embedding_loss', 'bool'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()`...",
+    ('nn_functional_hinge_embedding_loss', 'int64'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: L...",
+    ('nn_functional_huber_loss', 'bool'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator inst...",
+    ('nn_functional_huber_loss', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "huber_cpu" not implemented for \'Long\'',
+    ('nn_functional_instance_norm', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "batch_norm" not implemented for \'Bool\'',
+    ('nn_functional_instance_norm', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "batch_norm" not implemented for \'Long\'',
+    ('nn_functional_instance_norm', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises ValueError: Expected more than 1 spatial element when training, got input size torch.Size([])",
+    ('nn_functional_interpolate', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"compute_indices_weights_linear" not implemented for \\\'Bool\\\'\', PyTorch \'"upsample_bilinear2d_channels_last" not implemented for \\\'Boo...',
+    ('nn_functional_interpolate', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"compute_indices_weights_linear" not implemented for \\\'Long\\\'\', PyTorch \'"upsample_bilinear2d_channels_last" not implemented for \\\'Lon...',
+    ('nn_functional_kl_div', 'bool'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()`...",
+    ('nn_functional_kl_div', 'int64'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: kl_div: Integral inputs not supported.",
+    ('nn_functional_layer_norm', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "LayerNormKernelImpl" not implemented for \'Bool\'',
+    ('nn_functional_layer_norm', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "LayerNormKernelImpl" not implemented for \'Long\'',
+    ('nn_functional_linear', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "addmm_impl_cpu_" not implemented for \'Bool\'',
+    ('nn_functional_linear', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'mat1 and mat2 shapes cannot be multiplied (1x1 and 4x3)', PyTorch 'both arguments to linear need to be at least 1D, but they are 0D an...",
+    ('nn_functional_linear_cross_entropy', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"log_softmax_lastdim_kernel_impl" not implemented for \\\'Bool\\\'\', PyTorch \'"addmm_impl_cpu_" not implemented for \\\'Bool\\\'\'',
+    ('nn_functional_linear_cross_entropy', 'empty'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Expected target size [0, 0], got [0, 3]', PyTorch '0D or 1D target tensor expected, multi-target not supported'",
+    ('nn_functional_linear_cross_entropy', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"log_softmax_lastdim_kernel_impl" not implemented for \\\'Long\\\'\', PyTorch \'Expected floating point type for target with class probabili...',
+    ('nn_functional_local_response_norm', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Expected 3D or higher dimensionality input (got 0 dimensions)', PyTorch 'Expected 3D or higher dimensionality input (got 0 dimensions)...",
+    ('nn_functional_lp_pool2d', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but got:[]), PyTorch IndexError",
+    ('nn_functional_margin_ranking_loss', 'bool'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` oper...",
+    ('nn_functional_margin_ranking_loss', 'broadcast'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'margin_ranking_loss : All input tensors should have same dimension but got sizes: input1: torsh.Size([3, 3]), input2: torsh.Size([3]),...",
+    ('nn_functional_margin_ranking_loss', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'margin_ranking_loss : All input tensors should have same dimension but got sizes: input1: torsh.Size([]), input2: torsh.Size([3, 3]), ...",
+    ('nn_functional_max_unpool1d', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "max_unpool2d" not implemented for \'Bool\'',
+    ('nn_functional_max_unpool1d', 'empty'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: Expected shape of indices to be same as that of the input tensor ([0, 1, 2, 1]) but got indices tensor wit...",
+    ('nn_functional_max_unpool1d', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "max_unpool2d" not implemented for \'Long\'',
+    ('nn_functional_max_unpool1d', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(non-empty 2D or 3D (batch mode) tensor expected for input), PyTorch IndexError",
+    ('nn_functional_max_unpool2d', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "max_unpool2d" not implemented for \'Bool\'',
+    ('nn_functional_max_unpool2d', 'empty'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: Expected shape of indices to be same as that of the input tensor ([0, 1, 1, 2]) but got indices tensor wit...",
+    ('nn_functional_max_unpool2d', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "max_unpool2d" not implemented for \'Long\'',
+    ('nn_functional_max_unpool2d', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(non-empty 3D or 4D (batch mode) tensor expected for input), PyTorch IndexError",
+    ('nn_functional_max_unpool3d', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "max_unpool3d" not implemented for \'Bool\'',
+    ('nn_functional_max_unpool3d', 'empty'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: Expected shape of indices to be same as that of the input tensor ([0, 1, 1, 1, 2]) but got indices tensor ...",
+    ('nn_functional_max_unpool3d', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "max_unpool3d" not implemented for \'Long\'',
+    ('nn_functional_max_unpool3d', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(non-empty 4D or 5D (batch mode) tensor expected for input), PyTorch IndexError",
+    ('nn_functional_mse_loss', 'bool'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator inst...",
+    ('nn_functional_mse_loss', 'int64'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: Long), PyT...",
+    ('nn_functional_multi_head_attention_forward', 'bool'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(expected m1 and m2 to have the same dtype, but got: float != bool), PyTorch NotImplementedError",
+    ('nn_functional_multi_head_attention_forward', 'int64'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'expected m1 and m2 to have the same dtype, but got: float != long int', PyTorch 'expected scalar type Float but found Long'",
+    ('nn_functional_multi_head_attention_forward', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh IndexError(Dimension out of range (expected to be in range of [-1, 0], but got 1)), PyTorch AssertionError",
+    ('nn_functional_multi_margin_loss', 'bool'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~`...",
+    ('nn_functional_multi_margin_loss', 'empty'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh IndexError(shape mismatch: indexing arrays could not be broadcast together with shapes (0,) (3,) ), PyTorch RuntimeError",
+    ('nn_functional_multi_margin_loss', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "multi_margin_loss_cpu_kernel" not implemented for \'Long\'',
+    ('nn_functional_multi_margin_loss', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh IndexError(index 3 is out of bounds for axis 1 with size 1), PyTorch RuntimeError",
+    ('nn_functional_multilabel_margin_loss', 'bool'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~`...",
+    ('nn_functional_multilabel_margin_loss', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "multilabel_margin_loss_forward_out_frame" not implemented for \'Long\'',
+    ('nn_functional_multilabel_soft_margin_loss', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'tuple index out of range', PyTorch 'Dimension specified as -1 but tensor has no dimensions'",
+    ('nn_functional_nll_loss', 'bool'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh TypeError(The numpy boolean negative, the `-` operator, is not supported, use the `~` operator or the logical_not function inste...",
+    ('nn_functional_nll_loss', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "nll_loss_out_frame" not implemented for \'Long\'',
+    ('nn_functional_pad', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "reflection_pad1d" not implemented for \'Bool\'',
+    ('nn_functional_pdist', 'bool'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.', PyTorch 'pdi...",
+    ('nn_functional_pdist', 'int64'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: pdist only supports floating-point dtypes",
+    ('nn_functional_pixel_shuffle', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh ValueError(not enough values to unpack (expected at least 3, got 0)), PyTorch RuntimeError",
+    ('nn_functional_pixel_unshuffle', 'empty'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): result: shape mismatch: torsh (0, 4, 2, 2) vs reference (0, 1, 4, 4)",
+    ('nn_functional_pixel_unshuffle', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh ValueError(not enough values to unpack (expected at least 3, got 0)), PyTorch RuntimeError",
+    ('nn_functional_prelu', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Mismatch of parameter numbers and input channel size. Found parameter numbers = 3 and channel size = 1.', PyTorch 'Not allow zero-dim ...",
+    ('nn_functional_relu6', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"hardtanh_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'Bool inputs not supported for hardtanh\'',
+    ('nn_functional_relu6', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh raises NotImplementedError: "hardtanh_cpu" not implemented for \'Long\'; PyTorch accepts',
+    ('nn_functional_rms_norm', 'bool'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh ValueError(data type <class 'numpy.bool'> not inexact), PyTorch NotImplementedError",
+    ('nn_functional_rms_norm', 'int64'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh ValueError(data type <class 'numpy.int64'> not inexact), PyTorch NotImplementedError",
+    ('nn_functional_rms_norm', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises ValueError: Input tensor must have at least 1 dimensions, but got 0",
+    ('nn_functional_scaled_dot_product_attention', 'broadcast'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError",
+    ('nn_functional_scaled_dot_product_attention', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError",
+    ('nn_functional_smooth_l1_loss', 'bool'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator inst...",
+    ('nn_functional_smooth_l1_loss', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "smooth_l1_cpu" not implemented for \'Long\'',
+    ('nn_functional_soft_margin_loss', 'int64'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: result type Float can't be cast to the desired output type Long",
+    ('nn_functional_soft_margin_loss', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: output with shape [] doesn't match the broadcast shape [3, 4]",
+    ('nn_functional_softshrink', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"softshrink_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'"softshrink_check" not implemented for \\\'Bool\\\'\'',
+    ('nn_functional_softshrink', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"softshrink_cpu" not implemented for \\\'Long\\\'\', PyTorch \'"softshrink_check" not implemented for \\\'Long\\\'\'',
+    ('nn_functional_threshold', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh raises NotImplementedError: "threshold_cpu" not implemented for \'Long\'; PyTorch accepts',
+    ('nn_functional_threshold_', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh raises NotImplementedError: "threshold_cpu" not implemented for \'Long\'; PyTorch accepts',
+    ('nn_functional_threshold_', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh raises NotImplementedError: "threshold_cpu" not implemented for \'Long\'; PyTorch accepts',
+    ('nn_functional_triplet_margin_loss', 'broadcast'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: The anchor, positive, and negative tensors are expected to have the same number of dimensions, but got: an...",
+    ('nn_functional_triplet_margin_loss', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: The anchor, positive, and negative tensors are expected to have the same number of dimensions, but got: an...",
+    ('nn_functional_triplet_margin_with_distance_loss', 'broadcast'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: The anchor, positive, and negative tensors are expected to have the same number of dimensions, but got: an...",
+    ('nn_functional_triplet_margin_with_distance_loss', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: The anchor, positive, and negative tensors are expected to have the same number of dimensions, but got: an...",
+    ('nn_functional_unfold', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "im2col_out_cpu" not implemented for \'Long\'',
+    ('nn_functional_unfold', 'zero_dim'):
+        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Dimension out of range (expected to be in range of [0, -1], but got 2)', PyTorch 'Dimension specified as 1 but tensor has no dimension...",
+    ('nn_functional_upsample', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"compute_indices_weights_linear" not implemented for \\\'Bool\\\'\', PyTorch \'"upsample_bilinear2d_channels_last" not implemented for \\\'Boo...',
+    ('nn_functional_upsample', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"compute_indices_weights_linear" not implemented for \\\'Long\\\'\', PyTorch \'"upsample_bilinear2d_channels_last" not implemented for \\\'Lon...',
+    ('nn_functional_upsample_bilinear', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"compute_indices_weights_linear" not implemented for \\\'Bool\\\'\', PyTorch \'"upsample_bilinear2d_channels_last" not implemented for \\\'Boo...',
+    ('nn_functional_upsample_bilinear', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"compute_indices_weights_linear" not implemented for \\\'Long\\\'\', PyTorch \'"upsample_bilinear2d_channels_last" not implemented for \\\'Lon...',
+    ('nn_functional_upsample_nearest', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"compute_indices_weights_nearest" not implemented for \\\'Bool\\\'\', PyTorch \'"upsample_nearest2d_channels_last" not implemented for \\\'Boo...',
+    ('nn_functional_upsample_nearest', 'int64'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"compute_indices_weights_nearest" not implemented for \\\'Long\\\'\', PyTorch \'"upsample_nearest2d_channels_last" not implemented for \\\'Lon...',
+    ('orgqr', 'bool'):
+        'not fixed yet: message: torsh \'"orgqr_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'torch.linalg.householder_product: tau dtype Double does not match input dtype Bool...',
+    ('orgqr', 'int64'):
+        'not fixed yet: message: torsh \'"orgqr_cpu" not implemented for \\\'Long\\\'\', PyTorch \'torch.linalg.householder_product: tau dtype Double does not match input dtype Long...',
+    ('outer', 'zero_dim'):
+        'not fixed yet: exception type: torsh IndexError(Dimension out of range (expected to be in range of [-1, 0], but got 1)), PyTorch RuntimeError',
+    ('pinverse', 'bool'):
+        "not fixed yet: message: torsh 'linalg.pinv: Expected a floating point or complex tensor as input. Got Bool', PyTorch 'linalg.pinv(Bool{[3, 4]}): expected a tensor wi...",
+    ('pinverse', 'int64'):
+        "not fixed yet: message: torsh 'linalg.pinv: Expected a floating point or complex tensor as input. Got Long', PyTorch 'linalg.pinv(Long{[3, 4]}): expected a tensor wi...",
+    ('pinverse', 'zero_dim'):
+        "not fixed yet: message: torsh 'linalg.pinv: The input tensor A must have at least 2 dimensions.', PyTorch 'linalg.pinv(Float{[]}): expected a tensor with 2 or more d...",
+    ('pow', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "pow" not implemented for \'Bool\'',
+    ('put', 'empty'):
+        "not fixed yet: message: torsh 'index 0 is out of bounds for dimension 0 with size 0', PyTorch 'put_(): Tried to put elements into an empty tensor'",
+    ('put', 'zero_dim'):
+        "not fixed yet: message: torsh 'index 5 is out of bounds for dimension 0 with size 1', PyTorch 'out of range: tried to access index 5 on a tensor of 1 elements.'",
+    ('searchsorted', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "searchsorted_out_cpu" not implemented for \'Bool\'',
+    ('searchsorted', 'empty'):
+        'not fixed yet: torsh raises ValueError: need at least one array to stack; PyTorch accepts',
+    ('searchsorted', 'zero_dim'):
+        'not fixed yet: exception type: torsh ValueError(object of too small depth for desired array), PyTorch RuntimeError',
+    ('segment_reduce', 'zero_dim'):
+        'not fixed yet: exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError',
+    ('select_scatter', 'zero_dim'):
+        "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'select() cannot be applied to a 0-dim tensor.'",
+    ('slice_scatter', 'zero_dim'):
+        "not fixed yet: message: torsh 'too many indices for array: array is 0-dimensional, but 1 were indexed', PyTorch 'slice() cannot be applied to a 0-dim tensor.'",
+    ('special_multigammaln', 'bool'):
+        "not fixed yet: message: torsh 'All elements must be greater than (p-1)/2', PyTorch 'The input tensor may not be a boolean tensor.'",
+    ('special_round', 'int64'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "round_vml_cpu" not implemented for \'Long\'',
+    ('std_mean', 'bool'):
+        "not fixed yet: message: torsh 'std and var only support floating point and complex dtypes', PyTorch 'std_mean only support floating point and complex dtypes'",
+    ('std_mean', 'int64'):
+        "not fixed yet: message: torsh 'std and var only support floating point and complex dtypes', PyTorch 'std_mean only support floating point and complex dtypes'",
+    ('stft', 'empty'):
+        'not fixed yet: exception type: torsh IndexError(cannot do a non-empty take from an empty axes.), PyTorch RuntimeError',
+    ('stft', 'zero_dim'):
+        'not fixed yet: exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError',
+    ('take', 'empty'):
+        "not fixed yet: message: torsh 'out of range: tried to access index 0 on a tensor of 0 elements.', PyTorch 'take(): tried to take from an empty tensor'",
+    ('tensordot', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "dot" not implemented for \'Bool\'',
+    ('tensordot', 'broadcast'):
+        'not fixed yet: exception type: torsh IndexError(Dimension out of range (expected to be in range of [-1, 0], but got 1)), PyTorch RuntimeError',
+    ('tensordot', 'zero_dim'):
+        'not fixed yet: exception type: torsh IndexError(Dimension out of range (expected to be in range of [-1, 0], but got -2)), PyTorch RuntimeError',
+    ('trace', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "trace" not implemented for \'Bool\'',
+    ('trapezoid', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: trapezoid: received a bool input for `y`, but bool is not supported',
+    ('trapezoid', 'zero_dim'):
+        "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'Dimension specified as -1 but tensor has no dimensions'",
+    ('trapz', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: trapezoid: received a bool input for `y`, but bool is not supported',
+    ('trapz', 'zero_dim'):
+        "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'Dimension specified as -1 but tensor has no dimensions'",
+    ('triangular_solve', 'bool'):
+        'not fixed yet: message: torsh \'"triangular_solve_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'Expected b and A to have the same dtype, but found b of type Bool and A...',
+    ('unravel_index', 'bool'):
+        'not fixed yet: message: torsh "expected \'indices\' to be integer dtype, but got torsh.bool", PyTorch "expected \'indices\' to be integer dtype, but got torch.bool"',
+    ('unravel_index', 'empty'):
+        'not fixed yet: message: torsh "expected \'indices\' to be integer dtype, but got torsh.float32", PyTorch "expected \'indices\' to be integer dtype, but got torch.float32...',
+    ('unravel_index', 'float32'):
+        'not fixed yet: message: torsh "expected \'indices\' to be integer dtype, but got torsh.float32", PyTorch "expected \'indices\' to be integer dtype, but got torch.float32...',
+    ('unravel_index', 'float64'):
+        'not fixed yet: message: torsh "expected \'indices\' to be integer dtype, but got torsh.float64", PyTorch "expected \'indices\' to be integer dtype, but got torch.float64...',
+    ('unravel_index', 'strided'):
+        'not fixed yet: message: torsh "expected \'indices\' to be integer dtype, but got torsh.float32", PyTorch "expected \'indices\' to be integer dtype, but got torch.float32...',
+    ('unravel_index', 'zero_dim'):
+        'not fixed yet: message: torsh "expected \'indices\' to be integer dtype, but got torsh.float32", PyTorch "expected \'indices\' to be integer dtype, but got torch.float32...',
+    ('unsafe_split_with_sizes', 'zero_dim'):
+        'not fixed yet: exception type: torsh IndexError(Dimension out of range (expected to be in range of [-1, 0], but got 1)), PyTorch RuntimeError',
+    ('var_mean', 'bool'):
+        "not fixed yet: message: torsh 'std and var only support floating point and complex dtypes', PyTorch 'var_mean only support floating point and complex dtypes'",
+    ('var_mean', 'int64'):
+        "not fixed yet: message: torsh 'std and var only support floating point and complex dtypes', PyTorch 'var_mean only support floating point and complex dtypes'",
+    ('vdot', 'bool'):
+        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "dot" not implemented for \'Bool\'',
+    ('view_as_complex', 'empty'):
+        'not fixed yet: torsh raises RuntimeError: Tensor must have a last dimension with stride 1; PyTorch accepts',
+    ('view_as_complex', 'zero_dim'):
+        "not fixed yet: message: torsh 'Tensor must have a last dimension of size 2', PyTorch 'Input tensor must have one or more dimensions'",
+    ('vsplit', 'zero_dim'):
+        'not fixed yet: exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError',
+}
