@@ -226,7 +226,25 @@ FP32_OPS = {
     "adaptive_avg_pool3d": lambda lib, x, p, t, v: lib.nn.functional.adaptive_avg_pool3d(v, 1),
     "grid_sample": lambda lib, x, p, t, v: lib.nn.functional.grid_sample(
         v[:, :, 0], lib.zeros(1, 2, 2, 2, dtype=lib.bfloat16), align_corners=False),
+    "linalg.inv": lambda lib, x, p, t, v: lib.linalg.inv(_spd(lib, x)),
+    "inverse": lambda lib, x, p, t, v: lib.inverse(_spd(lib, x)),
+    "linalg.cholesky": lambda lib, x, p, t, v: lib.linalg.cholesky(_spd(lib, x)),
+    "linalg.solve": lambda lib, x, p, t, v: lib.linalg.solve(_spd(lib, x), p),
+    "linalg.lstsq": lambda lib, x, p, t, v: lib.linalg.lstsq(_spd(lib, x), p).solution,
+    "linalg.eigvalsh": lambda lib, x, p, t, v: lib.linalg.eigvalsh(_spd(lib, x)),
+    "linalg.svdvals": lambda lib, x, p, t, v: lib.linalg.svdvals(x),
+    "pinverse": lambda lib, x, p, t, v: lib.pinverse(_spd(lib, x)),
+    "fft.rfft": lambda lib, x, p, t, v: lib.fft.rfft(x).abs(),
+    "fft.fft2": lambda lib, x, p, t, v: lib.fft.fft2(x).abs(),
+    "fft.irfft": lambda lib, x, p, t, v: lib.fft.irfft(x),
+    "pad reflect": lambda lib, x, p, t, v: lib.nn.functional.pad(x[None], (2, 1), mode="reflect"),
+    "pad replicate": lambda lib, x, p, t, v: lib.nn.functional.pad(v, (1, 1, 1, 1, 1, 1), mode="replicate"),
 }
+
+
+def _spd(lib, x):
+    """A well-conditioned symmetric positive definite bfloat16 matrix from x (4x6)."""
+    return (x @ x.T / 6 + lib.eye(4)).bfloat16()
 
 
 @pytest.mark.parametrize("name", sorted(FP32_OPS))
@@ -238,5 +256,16 @@ def test_fp32_list_ops_run_in_float32_inside_autocast(name):
     ours, ref = run(torsh), run(torch_ref)
     assert dtype_name(ours.dtype) == dtype_name(ref.dtype) == "float32"
     assert_close(ours, ref)
-    outside = FP32_OPS[name](torsh, *_fp32_inputs(torsh))
-    assert dtype_name(outside.dtype) == "bfloat16"  # the policy is autocast's only
+    if not name.startswith(("linalg", "inverse", "pinverse", "fft")):  # bfloat16 linalg/fft have no kernels
+        outside = FP32_OPS[name](torsh, *_fp32_inputs(torsh))
+        assert dtype_name(outside.dtype) == "bfloat16"  # the policy is autocast's only
+
+
+def test_prelu_is_on_the_lower_precision_list():
+    def run(lib):
+        with lib.autocast("cpu", dtype=lib.bfloat16):
+            return lib.nn.functional.prelu(lib.linspace(-2, 2, 12).reshape(3, 4), lib.full((1,), 0.25))
+
+    ours, ref = run(torsh), run(torch_ref)
+    assert dtype_name(ours.dtype) == dtype_name(ref.dtype) == "bfloat16"
+    assert_close(ours, ref)

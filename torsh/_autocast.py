@@ -54,6 +54,11 @@ def lower_precision(*tensors):
     return tuple(cast(t, dtype) for t in tensors)
 
 
+def to_float32(t):
+    """``t`` cast up as the fp32 list casts its inputs (float16/bfloat16 to float32; others as they are)."""
+    return cast(t, float32)
+
+
 def _up(value):
     if isinstance(value, Tensor):
         return cast(value, float32)
@@ -67,8 +72,13 @@ def float32_policy(op):
     in float16/bfloat16 are cast to float32 first; outside it, one flag read."""
     @functools.wraps(op)
     def run(*args, **kwargs):
-        if state.enabled:
-            args = tuple(_up(a) for a in args)
-            kwargs = {k: _up(v) for k, v in kwargs.items()}
-        return op(*args, **kwargs)
+        if not state.enabled:
+            return op(*args, **kwargs)
+        args = tuple(_up(a) for a in args)
+        kwargs = {k: _up(v) for k, v in kwargs.items()}
+        state.enabled = False  # the op's own steps (a matmul inside lstsq) stay in float32, as in PyTorch
+        try:
+            return op(*args, **kwargs)
+        finally:
+            state.enabled = True
     return run

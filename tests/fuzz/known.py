@@ -116,12 +116,6 @@ KNOWN_DIVERGENCES += (
            "int64), or raises another type", when(ACTIVATIONS, lambda c, o, r: either_rejects(c, o, r) and bool(
                _dtypes(c) & set(COMPLEX_DTYPES + INT_DTYPES))),
            Call("F.gelu", (COMPLEX,))),
-     Known("F.softmax/F.log_softmax with dtype=: torsh's values differ (it rounds the input to dtype before, PyTorch "
-           "after computing in the input's precision)", when(("softmax", "log_softmax"), lambda c, o, r: "dtype" in
-                                                               c.kwargs),
-           Call("F.log_softmax", (TensorSpec(np.random.default_rng(0).uniform(-4, 4, (1000, 70)).astype(np.float32),
-                                             "float32", "T"),),
-                {"dim": -1, "dtype": DType("float16")})),
      Known("F.embedding with indices out of range (the embedding area being fixed): torsh raises IndexError, PyTorch "
            "RuntimeError/IndexError('index out of range in self')", when(("embedding",), either_rejects),
            Call("F.embedding", (TensorSpec(np.array([3]), "int64"), TensorSpec(np.zeros((3, 0), np.float16), "float16")))),

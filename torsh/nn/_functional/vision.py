@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 
 from ..._array_api import array, dtype_of
+from ... import _autocast
 from ..._autocast import float32_policy
 from ..._ops.nn import pad as nn_pad
 from ..._ops._helpers import dtype_name
@@ -57,6 +58,8 @@ def pad(input, pad, mode="constant", value=None):
             raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, "
                                f"but got: padding ({lo}, {hi}) at dimension {dim} of input {list(input.shape)}")
     _check_padded_sizes(input, pads, n_dims, mode)
+    if _autocast.state.enabled:  # reflection/replication pads are on PyTorch's fp32 autocast list
+        out = input = _autocast.to_float32(input)
     for dim in range(input.ndim - n_dims, input.ndim):
         lo, hi = pads[dim]
         if lo or hi:

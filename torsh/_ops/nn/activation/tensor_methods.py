@@ -1,5 +1,6 @@
 """Tensor.hardshrink and Tensor.prelu, PyTorch's Tensor methods of two activations (torch.hardshrink and
 torch.prelu are nn.functional's, bound at top level by ``torsh/__init__``)."""
+from .... import _autocast
 from ..._helpers import dtype_name
 from ...registry import register
 from . import pointwise as nn_activation
@@ -13,6 +14,8 @@ def hardshrink(input, lambd=0.5):
 def prelu(input, weight):
     """max(0, x) + weight * min(0, x), ``weight`` one value or one per channel (dim 1); also
     ``torch.nn.functional.prelu``. Checks in PyTorch's order: dtypes, weight's ndim, its size, the kernel."""
+    if _autocast.state.enabled:  # on PyTorch's lower-precision autocast list
+        input, weight = _autocast.lower_precision(input, weight)
     if weight.dtype != input.dtype:
         raise RuntimeError(f"prelu: Type promoting not supported. Got {dtype_name(input.dtype)} and "
                            f"{dtype_name(weight.dtype)}")

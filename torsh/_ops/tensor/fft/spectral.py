@@ -149,6 +149,7 @@ def _pad_signal(x, pad, mode):
     return take_dim(x, x.dim() - 1, index, names[mode])
 
 
+@float32_policy
 def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=True, pad_mode="reflect",
          normalized=False, onesided=None, return_complex=None, align_to_window=None):
     """The short-time Fourier transform of the 1-D or 2-D (batch, time) ``input``: (.., freq, frames)."""

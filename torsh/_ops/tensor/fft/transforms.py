@@ -11,6 +11,7 @@ import numpy as np
 import scipy.fft as sfft
 
 from .... import _dtype
+from ...._autocast import float32_policy
 from ...._tensor import wrap
 from ....autograd.graph import Node, needs_grad, record
 from ..._helpers import normalize_dim
@@ -106,31 +107,37 @@ def _c2c_op(forward, x, s, dim, norm, default_all):
     return _c2c(_resize(x, dims, sizes), dims, forward, norm)
 
 
+@float32_policy
 def fft(input, n=None, dim=-1, norm=None, *, out=None):
     return _c2c_op(True, input, None if n is None else [n], [dim], norm, False)
 _fft_op(fft)
 
 
+@float32_policy
 def ifft(input, n=None, dim=-1, norm=None, *, out=None):
     return _c2c_op(False, input, None if n is None else [n], [dim], norm, False)
 _fft_op(ifft)
 
 
+@float32_policy
 def fftn(input, s=None, dim=None, norm=None, *, out=None):
     return _c2c_op(True, input, s, dim, norm, True)
 _fft_op(fftn)
 
 
+@float32_policy
 def ifftn(input, s=None, dim=None, norm=None, *, out=None):
     return _c2c_op(False, input, s, dim, norm, True)
 _fft_op(ifftn)
 
 
+@float32_policy
 def fft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
     return fftn(input, s, dim, norm)
 _fft_op(fft2)
 
 
+@float32_policy
 def ifft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
     return ifftn(input, s, dim, norm)
 _fft_op(ifft2)
@@ -164,16 +171,19 @@ def _r2c(op, x, s, dim, norm, default_all):
     return result
 
 
+@float32_policy
 def rfft(input, n=None, dim=-1, norm=None, *, out=None):
     return _r2c("rfft", input, None if n is None else [n], [dim], norm, False)
 _fft_op(rfft)
 
 
+@float32_policy
 def rfftn(input, s=None, dim=None, norm=None, *, out=None):
     return _r2c("rfftn", input, s, dim, norm, True)
 _fft_op(rfftn)
 
 
+@float32_policy
 def rfft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
     return rfftn(input, s, dim, norm)
 _fft_op(rfft2)
@@ -216,16 +226,19 @@ def _c2r(x, s, dim, norm, default_all):
     return result
 
 
+@float32_policy
 def irfft(input, n=None, dim=-1, norm=None, *, out=None):
     return _c2r(input, None if n is None else [n], [dim], norm, False)
 _fft_op(irfft)
 
 
+@float32_policy
 def irfftn(input, s=None, dim=None, norm=None, *, out=None):
     return _c2r(input, s, dim, norm, True)
 _fft_op(irfftn)
 
 
+@float32_policy
 def irfft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
     return irfftn(input, s, dim, norm)
 _fft_op(irfft2)
@@ -234,22 +247,26 @@ _fft_op(irfft2)
 # -- Hermitian-input transforms: the real/complex transforms with conjugates and the dual norm ------
 
 
+@float32_policy
 def hfft(input, n=None, dim=-1, norm=None, *, out=None):
     """The FFT of a Hermitian-symmetric signal given by its first half: irfft(conj(x)) un-normalised."""
     return _c2r(_conj(input), None if n is None else [n], [dim], _DUAL[_norm(norm)], False)
 _fft_op(hfft)
 
 
+@float32_policy
 def hfftn(input, s=None, dim=None, norm=None, *, out=None):
     return _c2r(_conj(input), s, dim, _DUAL[_norm(norm)], True)
 _fft_op(hfftn)
 
 
+@float32_policy
 def hfft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
     return hfftn(input, s, dim, norm)
 _fft_op(hfft2)
 
 
+@float32_policy
 def ihfft(input, n=None, dim=-1, norm=None, *, out=None):
     """The inverse of hfft: conj(rfft(x)) normalised as an inverse transform."""
     return _conj(_r2c("ihfft", input, None if n is None else [n], [dim], _DUAL[_norm(norm)], False))
@@ -262,12 +279,14 @@ def _check_floating(x):
                            f"{'ComplexFloat' if x.dtype is _dtype.complex64 else 'ComplexDouble'}")
 
 
+@float32_policy
 def ihfftn(input, s=None, dim=None, norm=None, *, out=None):
     _check_floating(input)
     return _conj(_r2c("ihfftn", input, s, dim, _DUAL[_norm(norm)], True))
 _fft_op(ihfftn)
 
 
+@float32_policy
 def ihfft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
     return ihfftn(input, s, dim, norm)
 _fft_op(ihfft2)

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from .... import _dtype
+from ...._autocast import float32_policy
 from ...._tensor import wrap
 from ....autograd.graph import Node, needs_grad, record
 from ..._helpers import accumulation_array, broadcast_shapes, dtype_name, normalize_dims, sum_to, with_grad_fn
@@ -174,6 +175,7 @@ class LinalgInvExBackward0(Node):
         return (-(inv_h @ grad @ inv_h),)
 
 
+@float32_policy
 def inv(A, *, out=None):
     _check_matrix("linalg.inv", A)
     try:
@@ -233,6 +235,7 @@ class LinalgSolveExBackward0(Node):
         return gA, sum_to(gB, self.b_shape) if self.next_functions[1][0] is not None else None
 
 
+@float32_policy
 def solve(A, B, *, left=True, out=None):
     _check_matrix("linalg.solve", A)
     if not left:  # X A = B  <=>  A^T X^T = B^T
@@ -269,6 +272,7 @@ class LinalgCholeskyExBackward0(Node):
         return (Linv.mH @ (0.5 * (M + M.tril(-1).mH)) @ Linv,)
 
 
+@float32_policy
 def cholesky(A, *, upper=False, out=None):
     return cholesky_named("linalg.cholesky", A, upper)
 _linalg_op(cholesky)
@@ -310,6 +314,7 @@ class LinalgQrBackward0(Node):
         return ((gQ + Q @ _copyltu(M)) @ inv(R).mH,)
 
 
+@float32_policy
 def qr(A, mode="reduced", *, out=None):
     _check_matrix("linalg.qr", A, square=False)
     if mode not in ("reduced", "complete", "r"):
@@ -385,6 +390,7 @@ def _squared_gaps(S):
     return S2.unsqueeze(-2) - S2.unsqueeze(-1) + eye(S._data.shape[-1], dtype=S.dtype)
 
 
+@float32_policy
 def svd(A, full_matrices=True, *, driver=None, out=None):
     _check_matrix("linalg.svd", A, square=False)
     U, S, Vh = np.linalg.svd(A._data, full_matrices=full_matrices)
@@ -399,6 +405,7 @@ def svd(A, full_matrices=True, *, driver=None, out=None):
 _linalg_op(svd)
 
 
+@float32_policy
 def svdvals(A, *, driver=None, out=None):
     _check_matrix("linalg.svdvals", A, square=False)
     if not needs_grad(A):
@@ -423,6 +430,7 @@ class LinalgEighBackward0(Node):
         return (V @ inner @ V.mH,)
 
 
+@float32_policy
 def eigh(A, UPLO="L", *, out=None):
     _check_matrix("linalg.eigh", A)
     if UPLO not in ("L", "U"):
@@ -438,6 +446,7 @@ def eigh(A, UPLO="L", *, out=None):
 _linalg_op(eigh)
 
 
+@float32_policy
 def eigvalsh(A, UPLO="L", *, out=None):
     return eigh(A, UPLO).eigenvalues
 _linalg_op(eigvalsh)
@@ -447,6 +456,7 @@ def _complex_of(A):
     return np.complex64 if A._data.dtype in (np.float32, np.complex64) else np.complex128
 
 
+@float32_policy
 def eig(A, *, out=None):
     """Eigen-decomposition of a general matrix (complex results). Like PyTorch's, the eigenvector gradient
     is only meaningful for losses that do not depend on each eigenvector's (arbitrary) phase."""
@@ -501,6 +511,7 @@ class LinalgEigBackward0(Node):
         return (gA.real if self.real_input else gA,)
 
 
+@float32_policy
 def eigvals(A, *, out=None):
     _check_matrix("linalg.eigvals", A)
     if not needs_grad(A):
@@ -554,6 +565,7 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):
 _linalg_op(norm)
 
 
+@float32_policy
 def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None):
     _check_matrix("linalg.pinv", A, square=False)
     U, S, Vh = svd(A, full_matrices=False)
@@ -605,6 +617,7 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, tol=None, out=None)
 _linalg_op(matrix_rank)
 
 
+@float32_policy
 def cond(A, p=None, *, out=None):
     _check_matrix("linalg.cond", A, square=p not in (None, 2, -2))
     if p in (None, 2, -2):
@@ -614,6 +627,7 @@ def cond(A, p=None, *, out=None):
 _linalg_op(cond)
 
 
+@float32_policy
 def lstsq(A, B, rcond=None, *, driver=None):
     """Least squares via the pseudo-inverse (differentiable); rank as PyTorch's default gelsy reports it,
     residuals and singular_values empty (as PyTorch's gelsy)."""

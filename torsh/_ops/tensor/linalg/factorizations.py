@@ -10,6 +10,7 @@ import numpy as np
 import scipy.linalg
 import scipy.linalg.lapack as lapack
 
+from ...._autocast import float32_policy
 from ...._tensor import wrap
 from ....autograd.graph import Node, needs_grad, record
 from ..._helpers import dtype_name, with_grad_fn
@@ -43,6 +44,7 @@ def _getrf(mat):
     return getrf(mat)
 
 
+@float32_policy
 def inv_ex(A, *, check_errors=False, out=None):
     _check_matrix("linalg.inv_ex", A)
     infos = [_getrf(m)[2] for m in _matrices(A._data)] if A._data.size else []
@@ -60,6 +62,7 @@ def _potrf_info(mat):
     return potrf(mat, lower=True)[1]
 
 
+@float32_policy
 def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
     _check_matrix("linalg.cholesky_ex", A)
     infos = [_potrf_info(m) for m in _matrices(A._data)] if A._data.size else []
@@ -264,6 +267,7 @@ def _check_lu_solve(LU, pivots, B, left):
                            f"({n}x{n} and {B._data.shape[-2]}x{B._data.shape[-1]})")
 
 
+@float32_policy
 def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     """Solve with a factorization of lu_factor: A = P L U (differentiable in LU and B through the solves)."""
     _check_lu_solve(LU, pivots, B, left)
@@ -374,6 +378,7 @@ def _check_householder(A, tau):
         raise NotImplementedError(f'"orgqr_cpu" not implemented for \'{dtype_name(A.dtype)}\'')
 
 
+@float32_policy
 def householder_product(A, tau, *, out=None):
     """The first n columns of H_1 ... H_k, H_i = I - tau_i v_i v_i^H with v_i below A's diagonal (unit head): built
     from the identity one reflector at a time in torsh ops, so the gradient (and its own) follows."""
@@ -391,6 +396,7 @@ _linalg_op(householder_product)
 
 
 # -- tensor inverse / solve, Vandermonde, diagonal -----------------------------------------------------
+@float32_policy
 def tensorinv(A, ind=2, *, out=None):
     if ind <= 0:
         raise RuntimeError(f"Expected a strictly positive integer for 'ind', but got {ind}")
@@ -403,6 +409,7 @@ def tensorinv(A, ind=2, *, out=None):
 _linalg_op(tensorinv)
 
 
+@float32_policy
 def tensorsolve(A, B, dims=None, *, out=None):
     if dims is not None:
         nd = A._data.ndim

@@ -12,6 +12,7 @@ import numpy as np
 import scipy.linalg.lapack as lapack
 
 from .... import return_types
+from ...._autocast import float32_policy
 from ...._tensor import Tensor, wrap
 from ....autograd.graph import Node, needs_grad, record
 from ... import registry
@@ -78,17 +79,20 @@ def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True, *, out=N
     return _into(return_types.lu_unpack(P, L, U), out)
 
 
+@float32_policy
 def lu_solve(b, LU_data, LU_pivots, *, out=None):
     """torch.lu_solve(b, LU, pivots): linalg.lu_solve with the older argument order."""
     return _into(linalg_lu_solve(LU_data, LU_pivots, b), out)
 
 
 # -- QR, SVD ----------------------------------------------------------------------------------------
+@float32_policy
 def qr(input, some=True, *, out=None):
     Q, R = linalg_qr(input, "reduced" if some else "complete")
     return _into(return_types.qr(Q, R), out)
 
 
+@float32_policy
 def svd(input, some=True, compute_uv=True, *, out=None):
     """U, S, V with input = U diag(S) V^H (V itself, not linalg.svd's V^H); without ``compute_uv``, U and V are
     zero-filled (m, m) and (n, n) matrices, as PyTorch's."""
@@ -104,11 +108,13 @@ def svd(input, some=True, compute_uv=True, *, out=None):
 
 
 # -- Cholesky ---------------------------------------------------------------------------------------
+@float32_policy
 def cholesky(input, upper=False, *, out=None):
     _require_float("cholesky_cpu", input)
     return _into(cholesky_named("cholesky", input, upper), out)
 
 
+@float32_policy
 def cholesky_inverse(L, upper=False, *, out=None):
     """(L L^H)^-1, or (U^H U)^-1 when ``upper``, from a Cholesky factor."""
     _require_float("cholesky_inverse_out_cpu", L)
@@ -138,6 +144,7 @@ def _check_solve_operands(op, b, A, b_name="b"):
                            f"{b._data.shape[-2]} by {b._data.shape[-1]}")
 
 
+@float32_policy
 def cholesky_solve(input, input2, upper=False, *, out=None):
     """X with A X = B, A = L L^H (or U^H U when ``upper``) given its Cholesky factor ``input2``."""
     B, L = input, input2
@@ -151,6 +158,7 @@ def cholesky_solve(input, input2, upper=False, *, out=None):
     return _into(X, out)
 
 
+@float32_policy
 def triangular_solve(input, A, upper=True, transpose=False, unitriangular=False, *, out=None):
     """(X, A's copy) with A X = b, or A^T X = b when ``transpose``; batch dims broadcast."""
     b = input
@@ -173,6 +181,7 @@ class GeqrfBackward0(Node):
         raise NotImplementedError("the derivative for 'geqrf' is not implemented.")
 
 
+@float32_policy
 def geqrf(input, *, out=None):
     """LAPACK's QR in Householder form: R above the diagonal, the reflectors below, and their scales tau."""
     if input._data.ndim < 2:
@@ -195,6 +204,7 @@ def geqrf(input, *, out=None):
     return _into(return_types.geqrf(a, tau), out)
 
 
+@float32_policy
 def orgqr(input, input2):
     """torch.orgqr: linalg.householder_product."""
     _require_float("orgqr_cpu", input, input2)
@@ -226,6 +236,7 @@ def _check_ormqr(input, tau, other, left):
                                f"{dtype_name(input.dtype)} and {name} has dtype {dtype_name(t.dtype)}")
 
 
+@float32_policy
 def ormqr(input, input2, input3, left=True, transpose=False, *, out=None):
     """Q @ C (or Q^H, or from the right) with Q = H_1 ... H_k the Householder product geqrf describes, applied one
     reflector H_i = I - tau_i v_i v_i^H at a time (Q is never formed)."""
