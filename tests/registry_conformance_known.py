@@ -462,12 +462,6 @@ KNOWN = {
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()`...",
     ('nn_functional_gaussian_nll_loss', 'int64'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: result type Float can't be cast to the desired output type long int",
-    ('nn_functional_gelu', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"gelu_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'"GeluKernelImpl" not implemented for \\\'Bool\\\'\'',
-    ('nn_functional_gelu', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"gelu_cpu" not implemented for \\\'Long\\\'\', PyTorch \'"GeluKernelImpl" not implemented for \\\'Long\\\'\'',
-    ('nn_functional_gelu', 'zero_dim'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): result: shape mismatch: torsh (1,) vs reference ()",
     ('nn_functional_glu', 'bool'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "glu_cpu" not implemented for \'Bool\'',
     ('nn_functional_glu', 'int64'):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import torsh
-from helpers import assert_close, forced_variant, needs_torch, torch_ref
+from helpers import assert_close, check_same_error, forced_variant, needs_torch, torch_ref
 
 VARIANTS = ("kernel", "kernel_omp", "numpy")
 ATTENTION_OPS = ("attention_softmax", "attention_softmax_backward")
@@ -247,3 +247,19 @@ def test_each_copy_of_the_gelu_kernels_matches_torch(module, parallel):
     y.backward(torch_ref.tensor(g))
     np.testing.assert_allclose(out, y.detach().numpy(), rtol=1.3e-6, atol=1e-5)
     np.testing.assert_allclose(grad, t.grad.numpy(), rtol=1.3e-6, atol=1e-5)
+
+
+@needs_torch
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_of_a_0d_tensor_and_integer_inputs_as_torch(approximate):
+    results = []
+    for lib in (torch_ref, torsh):
+        x = lib.tensor(0.5, requires_grad=True)
+        y = lib.nn.functional.gelu(x, approximate=approximate)
+        y.backward()
+        results.append((y, x.grad))
+    assert tuple(results[1][0].shape) == () and tuple(results[1][1].shape) == ()
+    assert_close(results[1][0], results[0][0].detach())
+    assert_close(results[1][1], results[0][1])
+    for values in ([True, False], [1, 2]):
+        check_same_error(lambda lib: lib.nn.functional.gelu(lib.tensor(values), approximate=approximate))

@@ -201,7 +201,7 @@ def _np_gelu_erf(x):
 
 
 def _gelu_erf_kernel(x, parallel):
-    x = np.ascontiguousarray(x)
+    x = x if x.flags.c_contiguous else np.ascontiguousarray(x)  # (ascontiguousarray makes a 0-d array 1-d)
     out = np.empty_like(x)
     kernels.get("transformer").gelu(x.reshape(-1), out.reshape(-1), parallel)
     return out
@@ -242,6 +242,7 @@ _gelu_op, GeluBackward0 = _make("gelu", "GeluBackward0", _gelu_forward, _gelu_de
 def gelu(input, approximate="none"):
     if approximate not in ("none", "tanh"):
         raise RuntimeError("approximate argument must be either none or tanh.")
+    _check_float("GeluKernelImpl", input)  # PyTorch's kernel name in its dtype error, both approximations
     return _gelu_op(input, approximate=approximate)
 
 
