@@ -263,3 +263,10 @@ def test_gelu_of_a_0d_tensor_and_integer_inputs_as_torch(approximate):
     assert_close(results[1][1], results[0][1])
     for values in ([True, False], [1, 2]):
         check_same_error(lambda lib: lib.nn.functional.gelu(lib.tensor(values), approximate=approximate))
+
+
+@needs_torch
+@pytest.mark.parametrize("shapes", [[(), (3, 4), (3, 4)], [(3, 4), (4,), (3, 4)], [(3, 4), (3, 4), (4,)]])
+def test_sdpa_refuses_inputs_under_two_dims_with_torchs_error(shapes):
+    arrays = _arrays(shapes, np.float32)
+    check_same_error(lambda lib: lib.nn.functional.scaled_dot_product_attention(*(lib.tensor(a) for a in arrays)))

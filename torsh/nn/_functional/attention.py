@@ -28,6 +28,9 @@ def _float_mask(mask, dtype_like, masked_when):
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                                  enable_gqa=False):
     """softmax(q k^T * scale + mask) v; a bool ``attn_mask`` is True where attention is allowed."""
+    if min(query.ndim, key.ndim, value.ndim) < 2:
+        raise RuntimeError(f"Expected query, key, and value to all be  at least 2 dimensional, but got query.dim: "
+                           f"{query.ndim} key.dim: {key.ndim} and value.dim: {value.ndim} instead.")
     L, S = query.shape[-2], key.shape[-2]
     head_dim = query.shape[-1]
     if head_dim == 0:  # zero scores whatever the scale (PyTorch scales q and k, not the scores)
