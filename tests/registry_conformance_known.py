@@ -2,28 +2,14 @@
 what differs. test_known_divergence_still_diverges asserts each still diverges: once fixed, remove the entry."""
 
 KNOWN = {
-    ('addbmm', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addmm_impl_cpu_" not implemented for \'Bool\'',
-    ('addbmm', 'int64'):
-        'not fixed yet: result: dtype mismatch: torsh torsh.float32 vs reference int64',
     ('addcdiv', 'bool'):
         'not fixed yet: torsh accepts; PyTorch raises RuntimeError: Integer division with addcdiv is no longer supported, and in a future release addcdiv will perform a true ...',
     ('addcdiv', 'int64'):
         'not fixed yet: torsh accepts; PyTorch raises RuntimeError: Integer division with addcdiv is no longer supported, and in a future release addcdiv will perform a true ...',
     ('addcmul', 'bool'):
         'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addcmul_cpu_out" not implemented for \'Bool\'',
-    ('addmm', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addmm_impl_cpu_" not implemented for \'Bool\'',
-    ('addmv', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addmv_impl_cpu" not implemented for \'Bool\'',
     ('addmv', 'empty'):
         "not fixed yet: message: torsh 'The expanded size of the tensor (3) must match the existing size (0) at non-singleton dimension 0. Target sizes: [3]. Tensor sizes: [0...",
-    ('addmv', 'int64'):
-        'not fixed yet: result: dtype mismatch: torsh torsh.float32 vs reference int64',
-    ('addr', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: For integral input tensors, argument beta must not be a floating point number.',
-    ('addr', 'int64'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: For integral input tensors, argument beta must not be a floating point number.',
     ('adjoint', 'zero_dim'):
         'not fixed yet: torsh raises RuntimeError: tensor.mT is only supported on matrices or batches of matrices. Got 0-D tensor.; PyTorch accepts',
     ('aminmax', 'empty'):
@@ -34,16 +20,10 @@ KNOWN = {
         'not fixed yet: torsh accepts; PyTorch raises RuntimeError: argmin(): does not support bool input',
     ('as_strided_scatter', 'strided'):
         'not fixed yet: result: Not equal to tolerance rtol=1e-05, atol=1e-05 Mismatched elements: 4 / 12 (33.3%) Mismatch at indices: [0, 1]: 0.8653246164321899 (ACTUAL), 0....',
-    ('baddbmm', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "baddbmm" not implemented for \'Bool\'',
-    ('baddbmm', 'int64'):
-        'not fixed yet: result: dtype mismatch: torsh torsh.float32 vs reference int64',
     ('bitwise_left_shift', 'bool'):
         'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "lshift_cpu" not implemented for \'Bool\'',
     ('bitwise_right_shift', 'bool'):
         'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "rshift_cpu" not implemented for \'Bool\'',
-    ('bmm', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "bmm" not implemented for \'Bool\'',
     ('bucketize', 'bool'):
         'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "searchsorted_out_cpu" not implemented for \'Bool\'',
     ('cartesian_prod', 'zero_dim'):
@@ -54,8 +34,6 @@ KNOWN = {
         "not fixed yet: message: torsh 'linalg.vector_norm: Expected a floating point or complex tensor as input. Got Long', PyTorch 'cdist only supports floating-point dtype...",
     ('chain_matmul', 'zero_dim'):
         'not fixed yet: torsh accepts; PyTorch raises RuntimeError: Tensor dimension is 0, expected 2 instead.',
-    ('cholesky', 'bool'):
-        'not fixed yet: message: torsh \'"cholesky_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'"addmm_impl_cpu_" not implemented for \\\'Bool\\\'\'',
     ('cholesky', 'zero_dim'):
         "not fixed yet: message: torsh 'tensor.mT is only supported on matrices or batches of matrices. Got 0-D tensor.', PyTorch 'both arguments to matmul need to be at leas...",
     ('cholesky_solve', 'bool'):
@@ -78,12 +56,8 @@ KNOWN = {
         'not fixed yet: torsh accepts; PyTorch raises RuntimeError: cumulative_trapezoid: received a bool input for `y`, but bool is not supported',
     ('cumulative_trapezoid', 'zero_dim'):
         "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'slice() cannot be applied to a 0-dim tensor.'",
-    ('dot', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "dot" not implemented for \'Bool\'',
     ('dsplit', 'zero_dim'):
         'not fixed yet: exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError',
-    ('einsum', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "bmm" not implemented for \'Bool\'',
     ('fft_fft', 'empty'):
         'not fixed yet: torsh accepts; PyTorch raises RuntimeError: MKL FFT error: Intel oneMKL DFTI ERROR: Inconsistent configuration parameters',
     ('fft_fft', 'zero_dim'):
@@ -166,8 +140,6 @@ KNOWN = {
         "not fixed yet: message: torsh 'too many indices for tensor of dimension 0', PyTorch 'too many indices for tensor of dimension 0 (got 1)'",
     ('index_reduce', 'empty'):
         'not fixed yet: exception type: torsh ValueError(array is not broadcastable to correct shape), PyTorch RuntimeError',
-    ('inner', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addmm_impl_cpu_" not implemented for \'Bool\'',
     ('isin', 'bool'):
         'not fixed yet: torsh accepts; PyTorch raises RuntimeError: Unsupported input type encountered for isin(): Bool',
     ('isin', 'strided'):
@@ -178,12 +150,8 @@ KNOWN = {
         'not fixed yet: exception type: torsh RuntimeError(Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator inst...',
     ('lerp', 'int64'):
         'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "lerp_kernel_tensor" not implemented for \'Long\'',
-    ('linalg_cholesky', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addmm_impl_cpu_" not implemented for \'Bool\'',
     ('linalg_cholesky', 'zero_dim'):
         "not fixed yet: message: torsh 'tensor.mT is only supported on matrices or batches of matrices. Got 0-D tensor.', PyTorch 'both arguments to matmul need to be at leas...",
-    ('linalg_cholesky_ex', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addmm_impl_cpu_" not implemented for \'Bool\'',
     ('linalg_cholesky_ex', 'zero_dim'):
         "not fixed yet: message: torsh 'tensor.mT is only supported on matrices or batches of matrices. Got 0-D tensor.', PyTorch 'both arguments to matmul need to be at leas...",
     ('linalg_cond', 'bool'):
@@ -258,8 +226,6 @@ KNOWN = {
         'not fixed yet: torsh raises ValueError: cannot reshape array of size 0 into shape (); PyTorch accepts',
     ('linalg_lu_factor_ex', 'int64'):
         'not fixed yet: exception type: torsh RuntimeError(torch.lu_factor: Expected a floating point or complex tensor as input. Got Long), PyTorch NotImplementedError',
-    ('linalg_matmul', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addmm_impl_cpu_" not implemented for \'Bool\'',
     ('linalg_matrix_power', 'bool'):
         'not fixed yet: exception type: torsh RuntimeError(linalg.matrix_power: Expected a floating point or complex tensor as input. Got Bool), PyTorch NotImplementedError',
     ('linalg_matrix_power', 'int64'):
@@ -270,8 +236,6 @@ KNOWN = {
         'not fixed yet: message: torsh \'linalg.matrix_rank: Expected a floating point or complex tensor as input. Got Long\', PyTorch "This function doesn\'t handle types other...',
     ('linalg_matrix_rank', 'zero_dim'):
         "not fixed yet: message: torsh 'linalg.matrix_rank: The input tensor A must have at least 2 dimensions.', PyTorch 'torch.linalg.matrix_rank: The input tensor input mu...",
-    ('linalg_multi_dot', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addmm_impl_cpu_" not implemented for \'Bool\'',
     ('linalg_pinv', 'bool'):
         "not fixed yet: message: torsh 'linalg.pinv: Expected a floating point or complex tensor as input. Got Bool', PyTorch 'linalg.pinv(Bool{[3, 4]}): expected a tensor wi...",
     ('linalg_pinv', 'int64'):
@@ -338,26 +302,20 @@ KNOWN = {
         'not fixed yet: exception type: torsh RuntimeError(torch.lu_factor: Expected a floating point or complex tensor as input. Got Long), PyTorch NotImplementedError',
     ('masked_scatter', 'empty'):
         "not fixed yet: message: torsh 'The size of tensor a (0) must match the size of tensor b (3) at non-singleton dimension 0', PyTorch 'The size of tensor a (3) must mat...",
-    ('matmul', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addmm_impl_cpu_" not implemented for \'Bool\'',
     ('matrix_power', 'bool'):
         'not fixed yet: exception type: torsh RuntimeError(linalg.matrix_power: Expected a floating point or complex tensor as input. Got Bool), PyTorch NotImplementedError',
     ('matrix_power', 'int64'):
         'not fixed yet: torsh raises RuntimeError: linalg.matrix_power: Expected a floating point or complex tensor as input. Got Long; PyTorch accepts',
-    ('mm', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addmm_impl_cpu_" not implemented for \'Bool\'',
-    ('mv', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addmv_impl_cpu" not implemented for \'Bool\'',
     ('mv', 'zero_dim'):
         'not fixed yet: exception type: torsh RuntimeError(vector + matrix @ vector expected, got 0, 0, 1), PyTorch IndexError',
     ('nn_functional_adaptive_avg_pool1d', 'zero_dim'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'adaptive_avg_pool1d(): Expected 2D or 3D tensor, but got []\', PyTorch "Expected 2 to 3 dimensions, but got 0-dimensional tensor for ar...',
     ('nn_functional_adaptive_avg_pool2d', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "adaptive_avg_pool2d" not implemented for \'Bool\'',
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"addmm_impl_cpu_" not implemented for \\\'Bool\\\'\', PyTorch \'"adaptive_avg_pool2d" not implemented for \\\'Bool\\\'\'',
     ('nn_functional_adaptive_avg_pool2d', 'int64'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "adaptive_avg_pool2d" not implemented for \'Long\'',
     ('nn_functional_adaptive_avg_pool3d', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "adaptive_avg_pool3d_cpu" not implemented for \'Bool\'',
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"addmm_impl_cpu_" not implemented for \\\'Bool\\\'\', PyTorch \'"adaptive_avg_pool3d_cpu" not implemented for \\\'Bool\\\'\'',
     ('nn_functional_adaptive_avg_pool3d', 'int64'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "adaptive_avg_pool3d_cpu" not implemented for \'Long\'',
     ('nn_functional_adaptive_max_pool1d', 'empty'):
@@ -369,7 +327,7 @@ KNOWN = {
     ('nn_functional_adaptive_max_pool1d_with_indices', 'zero_dim'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'adaptive_max_pool1d(): Expected 2D or 3D tensor, but got: []\', PyTorch "Expected 2 to 3 dimensions, but got 0-dimensional tensor for a...',
     ('nn_functional_affine_grid', 'bool'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises ValueError: Expected theta to have floating point type, but got torch.bool",
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): exception type: torsh NotImplementedError("bmm" not implemented for \'Bool\'), PyTorch ValueError',
     ('nn_functional_affine_grid', 'empty'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: Expected size for first two dimensions of batch2 tensor to be: [1, 3] but got: [0, 3].",
     ('nn_functional_affine_grid', 'int64'):
@@ -390,8 +348,6 @@ KNOWN = {
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "batch_norm" not implemented for \'Long\'',
     ('nn_functional_batch_norm', 'zero_dim'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh ValueError(Expected more than 1 value per channel when training, got input size torsh.Size([])), PyTorch IndexError",
-    ('nn_functional_bilinear', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "bmm" not implemented for \'Bool\'',
     ('nn_functional_bilinear', 'empty'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'The size of tensor a (0) must match the size of tensor b (3) at non-singleton dimension 0', PyTorch 'bilinear(): input batch dimension...",
     ('nn_functional_bilinear', 'zero_dim'):
@@ -512,12 +468,8 @@ KNOWN = {
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "LayerNormKernelImpl" not implemented for \'Bool\'',
     ('nn_functional_layer_norm', 'int64'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "LayerNormKernelImpl" not implemented for \'Long\'',
-    ('nn_functional_linear', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "addmm_impl_cpu_" not implemented for \'Bool\'',
     ('nn_functional_linear', 'zero_dim'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'mat1 and mat2 shapes cannot be multiplied (1x1 and 4x3)', PyTorch 'both arguments to linear need to be at least 1D, but they are 0D an...",
-    ('nn_functional_linear_cross_entropy', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"log_softmax_lastdim_kernel_impl" not implemented for \\\'Bool\\\'\', PyTorch \'"addmm_impl_cpu_" not implemented for \\\'Bool\\\'\'',
     ('nn_functional_linear_cross_entropy', 'empty'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Expected target size [0, 0], got [0, 3]', PyTorch '0D or 1D target tensor expected, multi-target not supported'",
     ('nn_functional_linear_cross_entropy', 'int64'):
@@ -560,8 +512,6 @@ KNOWN = {
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator inst...",
     ('nn_functional_mse_loss', 'int64'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: Long), PyT...",
-    ('nn_functional_multi_head_attention_forward', 'bool'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(expected m1 and m2 to have the same dtype, but got: float != bool), PyTorch NotImplementedError",
     ('nn_functional_multi_head_attention_forward', 'int64'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'expected m1 and m2 to have the same dtype, but got: float != long int', PyTorch 'expected scalar type Float but found Long'",
     ('nn_functional_multi_head_attention_forward', 'zero_dim'):
@@ -608,6 +558,8 @@ KNOWN = {
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh ValueError(data type <class 'numpy.int64'> not inexact), PyTorch NotImplementedError",
     ('nn_functional_rms_norm', 'zero_dim'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises ValueError: Input tensor must have at least 1 dimensions, but got 0",
+    ('nn_functional_scaled_dot_product_attention', 'bool'):
+        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"addmm_impl_cpu_" not implemented for \\\'Bool\\\'\', PyTorch \'expected m1 and m2 to have the same dtype, but got: float != bool\'',
     ('nn_functional_smooth_l1_loss', 'bool'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator inst...",
     ('nn_functional_smooth_l1_loss', 'int64'):
@@ -694,14 +646,10 @@ KNOWN = {
         'not fixed yet: exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError',
     ('take', 'empty'):
         "not fixed yet: message: torsh 'out of range: tried to access index 0 on a tensor of 0 elements.', PyTorch 'take(): tried to take from an empty tensor'",
-    ('tensordot', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "dot" not implemented for \'Bool\'',
     ('tensordot', 'broadcast'):
         'not fixed yet: exception type: torsh IndexError(Dimension out of range (expected to be in range of [-1, 0], but got 1)), PyTorch RuntimeError',
     ('tensordot', 'zero_dim'):
         'not fixed yet: exception type: torsh IndexError(Dimension out of range (expected to be in range of [-1, 0], but got -2)), PyTorch RuntimeError',
-    ('trace', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "trace" not implemented for \'Bool\'',
     ('trapezoid', 'bool'):
         'not fixed yet: torsh accepts; PyTorch raises RuntimeError: trapezoid: received a bool input for `y`, but bool is not supported',
     ('trapezoid', 'zero_dim'):
@@ -730,8 +678,6 @@ KNOWN = {
         "not fixed yet: message: torsh 'std and var only support floating point and complex dtypes', PyTorch 'var_mean only support floating point and complex dtypes'",
     ('var_mean', 'int64'):
         "not fixed yet: message: torsh 'std and var only support floating point and complex dtypes', PyTorch 'var_mean only support floating point and complex dtypes'",
-    ('vdot', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "dot" not implemented for \'Bool\'',
     ('view_as_complex', 'empty'):
         'not fixed yet: torsh raises RuntimeError: Tensor must have a last dimension with stride 1; PyTorch accepts',
     ('view_as_complex', 'zero_dim'):

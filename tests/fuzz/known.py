@@ -90,12 +90,7 @@ KNOWN_DIVERGENCES += (
 
 # -- products (torsh/_ops/tensor/linalg/products.py, linalg.py) ----------------------------------------------------------------
 KNOWN_DIVERGENCES += (
-    [Known("dot/mm/matmul/addmm/... of bool tensors: torsh computes, PyTorch raises NotImplementedError "
-           "('\"addmm_impl_cpu_\" not implemented for 'Bool'')", when(
-               ("dot", "mm", "bmm", "mv", "matmul", "addmm", "inner", "outer", "linear"),
-               lambda c, o, r: "bool" in _dtypes(c) and either_rejects(c, o, r)),
-           Call("dot", (BOOLS, BOOLS))),
-     Known("outer/dot/mv/inner with operands of the wrong rank or mixed dtypes: torsh accepts (or raises another "
+    [Known("outer/dot/mv/inner with operands of the wrong rank or mixed dtypes: torsh accepts (or raises another "
            "type), PyTorch raises RuntimeError ('outer: Expected 1-D argument self, but got 2-D')",
            when(("outer", "dot", "mv", "inner", "mm", "bmm", "matmul", "addmm"), either_rejects),
            Call("outer", (INT, TensorSpec(np.zeros((2, 1), np.int32), "int32")))),

@@ -19,6 +19,13 @@ def _check_same_dtype(a, b, op):
             f"dot : expected both vectors to have same dtype, but found {dtype_name(a.dtype)} and {dtype_name(b.dtype)}")
 
 
+def check_bool_kernel(kernel, *operands):
+    """PyTorch's dispatch error for bool operands: its CPU product kernels (``kernel``) have no bool version. A product
+    with an empty operand runs no kernel (it is zero-filled), so PyTorch computes it."""
+    if operands[0]._data.dtype.char == "?" and all(t._data.size for t in operands):
+        raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
+
+
 def _c_name(d):
     return {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
             "int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
@@ -136,11 +143,11 @@ def linear_without_graph(input, weight, bias):
     """``input @ weight.T + bias`` (F.linear of 2-D operands) when nothing needs a graph (inference), on
     the arrays: no weight.t() view tensor and no node (~1 us a layer of W14's batch-1 MLP). None when
     it does not apply (a graph or tangent to record, a profiler showing aten::t, mixed dtypes, a bias that
-    broadcasts the product, shapes that do not multiply): the caller takes addmm_fused's path, which also
-    raises the errors."""
+    broadcasts the product, shapes that do not multiply, bool operands): the caller takes addmm_fused's path, which
+    also raises the errors."""
     x, w, b = input._data, weight._data, bias._data
     if (needs_grad(input, weight, bias) or PROFILER_TOPIC in events._subscribers
-            or not x.dtype == w.dtype == b.dtype or x.ndim != 2 or w.ndim != 2
+            or not x.dtype == w.dtype == b.dtype or x.dtype.char == "?" or x.ndim != 2 or w.ndim != 2
             or x.shape[1] != w.shape[1] or b.shape != (w.shape[0],)):
         return None
     return wrap(np.asarray(_gemm(x, w.T, b)))
@@ -159,6 +166,7 @@ def addmm_fused(bias, mat1, mat2):
                 return None
         except ValueError:
             return None  # the general path raises PyTorch's message
+    check_bool_kernel("addmm_impl_cpu_", mat1, mat2)
     return _product(mat1, mat2, AddmmBackward0, bias)
 
 
@@ -171,6 +179,7 @@ def matmul(input, other, *, out=None):
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {da}D and {db}D")
     if da == 1 and db == 1:
         return dot(input, other)
+    check_bool_kernel("addmv_impl_cpu" if db == 1 else "addmm_impl_cpu_" if db == 2 else "bmm", input, other)
     if da == 1:
         if input._data.shape[0] != other._data.shape[-2]:
             raise RuntimeError(f"size mismatch, got input ({input._data.shape[0]}), mat "
@@ -206,6 +215,7 @@ def mm(input, mat2, *, out=None):
     if mat2._data.ndim != 2:
         raise RuntimeError(f"mat2 must be a matrix")
     _check_same_dtype(input, mat2, "mm")
+    check_bool_kernel("addmm_impl_cpu_", input, mat2)
     if input._data.shape[1] != mat2._data.shape[0]:
         raise RuntimeError(
             f"mat1 and mat2 shapes cannot be multiplied ({input._data.shape[0]}x{input._data.shape[1]} and "
@@ -222,6 +232,7 @@ def bmm(input, mat2, *, out=None):
     if mat2._data.ndim != 3:
         raise RuntimeError("batch2 must be a 3D tensor")
     _check_same_dtype(input, mat2, "bmm")
+    check_bool_kernel("bmm", input, mat2)
     b, n, m = input._data.shape
     if mat2._data.shape[:2] != (b, m):
         raise RuntimeError(
@@ -243,6 +254,8 @@ def dot(input, other, *, out=None):
         raise RuntimeError(f"1D tensors expected, but got {input._data.ndim}D and {other._data.ndim}D tensors")
     _check_same_dtype(input, other, "dot")
     check_dtype_support("dot", input._data.dtype)
+    if input._data.dtype.char == "?":  # even on empty vectors
+        raise NotImplementedError('"dot" not implemented for \'Bool\'')
     if input._data.shape != other._data.shape:
         raise RuntimeError(
             f"inconsistent tensor size, expected tensor [{input._data.shape[0]}] and src [{other._data.shape[0]}] "

@@ -15,7 +15,7 @@ from ...._tensor import wrap
 from ....autograd.graph import Node, needs_grad, record
 from ..._helpers import broadcast_shapes, normalize_dim, shape_str
 from . import matmul as linalg
-from .matmul import bmm, dot, matmul, mm, mv
+from .matmul import bmm, check_bool_kernel, dot, matmul, mm, mv
 from ...registry import register
 
 
@@ -25,6 +25,8 @@ def _scaled(t, factor):
 
 def _add_scaled(input, product, beta, alpha):
     """beta * input + alpha * product, broadcasting input to product's shape (beta == 0 ignores input)."""
+    if _is_integral(product):  # PyTorch casts the scalars to the integer type (truncating 0.5 to 0)
+        beta, alpha = int(beta), int(alpha)
     product = _scaled(product, alpha)
     if beta == 0:  # input's values are ignored (NaN included), its gradient is zero, as in PyTorch
         if not needs_grad(input):
@@ -32,6 +34,10 @@ def _add_scaled(input, product, beta, alpha):
         from ..creation import ones
         return product + input.expand(product._data.shape).masked_fill(ones((), dtype=_dtype.bool), 0)
     return product + _scaled(input.expand(product._data.shape), beta)
+
+
+def _is_integral(t):
+    return not (t.dtype.is_floating_point or t.dtype.is_complex)
 
 
 def _need_matrix(t, what):
@@ -67,13 +73,18 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
     if vec1._data.ndim != 1 or vec2._data.ndim != 1:
         raise RuntimeError(f"addr: Expected 1-D argument vec1, but got {vec1._data.ndim}-D"
                            if vec1._data.ndim != 1 else f"addr: Expected 1-D argument vec2, but got {vec2._data.ndim}-D")
-    return _add_scaled(input, vec1.unsqueeze(1) * vec2.unsqueeze(0), beta, alpha)
+    outer = vec1.unsqueeze(1) * vec2.unsqueeze(0)
+    for name, value in (("beta", beta), ("alpha", alpha)):
+        if _is_integral(outer) and isinstance(value, float):
+            raise RuntimeError(f"For integral input tensors, argument {name} must not be a floating point number.")
+    return _add_scaled(input, outer, beta, alpha)
 register(addr, inplace=True, out="copy")
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     if _autocast.state.enabled:  # torch.autocast: PyTorch's lower-precision op list
         input, batch1, batch2 = _autocast.lower_precision(input, batch1, batch2)
+    check_bool_kernel("baddbmm", batch1, batch2)
     return _add_scaled(input, bmm(batch1, batch2), beta, alpha)
 register(baddbmm, inplace=True, out="copy")
 
@@ -81,6 +92,7 @@ register(baddbmm, inplace=True, out="copy")
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     if _autocast.state.enabled:  # torch.autocast: PyTorch's lower-precision op list
         input, batch1, batch2 = _autocast.lower_precision(input, batch1, batch2)
+    check_bool_kernel("addmm_impl_cpu_", batch1, batch2)
     return _add_scaled(input, bmm(batch1, batch2).sum(0), beta, alpha)
 register(addbmm, inplace=True, out="copy")
 
@@ -215,6 +227,8 @@ def einsum(equation, *operands):
     specs, out = _parse_einsum(equation, operands)
     sizes = _letter_sizes(specs, operands)
     rt = _dtype.result_type_of(*operands)
+    if len(operands) > 1 and set("".join(specs)) - set(out):  # a contraction: PyTorch's bmm
+        check_bool_kernel("bmm", *operands)
     simple_ops, simple_specs = [], []
     for i, (t, spec) in enumerate(zip(operands, specs)):
         keep = set(out).union(*[set(s) for j, s in enumerate(specs) if j != i])
@@ -255,6 +269,8 @@ def tensordot(a, b, dims=2, out=None):
     for da, db in zip(dims_a, dims_b):
         sb[db] = sa[da]
     out_spec = [c for i, c in enumerate(sa) if i not in dims_a] + [c for i, c in enumerate(sb) if i not in dims_b]
+    # PyTorch multiplies the operands reshaped to matrices, or to vectors when everything is contracted
+    check_bool_kernel("addmm_impl_cpu_" if out_spec else "dot", a, b)
     return einsum("".join(sa) + "," + "".join(sb) + "->" + "".join(out_spec), a, b)
 register(tensordot, out="copy")
 
@@ -309,6 +325,8 @@ register(cross, out="copy")
 def trace(input):
     if input._data.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input._data.ndim}")
+    if input._data.dtype.char == "?":
+        raise NotImplementedError('"trace" not implemented for \'Bool\'')
     d = input.diagonal()
     if d.dtype.is_floating_point or d.dtype.is_complex:
         return d.sum()
