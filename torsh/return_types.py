@@ -7,42 +7,20 @@ indices)``.
 """
 import collections
 
-_FIELDS = {
-    "aminmax": ("min", "max"),
-    "cummax": ("values", "indices"),
-    "cummin": ("values", "indices"),
-    "frexp": ("mantissa", "exponent"),
-    "geqrf": ("a", "tau"),
-    "histogram": ("hist", "bin_edges"),
-    "histogramdd": ("hist", "bin_edges"),
-    "kthvalue": ("values", "indices"),
-    "linalg_cholesky_ex": ("L", "info"),
-    "linalg_eig": ("eigenvalues", "eigenvectors"),
-    "linalg_eigh": ("eigenvalues", "eigenvectors"),
-    "linalg_inv_ex": ("inverse", "info"),
-    "linalg_ldl_factor": ("LD", "pivots"),
-    "linalg_ldl_factor_ex": ("LD", "pivots", "info"),
-    "linalg_lstsq": ("solution", "residuals", "rank", "singular_values"),
-    "linalg_lu": ("P", "L", "U"),
-    "linalg_lu_factor": ("LU", "pivots"),
-    "linalg_lu_factor_ex": ("LU", "pivots", "info"),
-    "linalg_qr": ("Q", "R"),
-    "linalg_slogdet": ("sign", "logabsdet"),
-    "linalg_solve_ex": ("result", "info"),
-    "linalg_svd": ("U", "S", "Vh"),
-    "lu_unpack": ("P", "L", "U"),
-    "max": ("values", "indices"),
-    "median": ("values", "indices"),
-    "min": ("values", "indices"),
-    "mode": ("values", "indices"),
-    "nanmedian": ("values", "indices"),
-    "qr": ("Q", "R"),
-    "slogdet": ("sign", "logabsdet"),
-    "sort": ("values", "indices"),
-    "svd": ("U", "S", "V"),
-    "topk": ("values", "indices"),
-    "triangular_solve": ("solution", "cloned_coefficient"),
-}
+_VALUES_INDICES = ("cummax", "cummin", "kthvalue", "max", "median", "min", "mode", "nanmedian", "sort", "topk")
+_FIELDS = {name: ("values", "indices") for name in _VALUES_INDICES}
+_FIELDS.update({
+    "aminmax": ("min", "max"), "frexp": ("mantissa", "exponent"), "geqrf": ("a", "tau"),
+    "histogram": ("hist", "bin_edges"), "histogramdd": ("hist", "bin_edges"),
+    "linalg_cholesky_ex": ("L", "info"), "linalg_eig": ("eigenvalues", "eigenvectors"),
+    "linalg_eigh": ("eigenvalues", "eigenvectors"), "linalg_inv_ex": ("inverse", "info"),
+    "linalg_ldl_factor": ("LD", "pivots"), "linalg_ldl_factor_ex": ("LD", "pivots", "info"),
+    "linalg_lstsq": ("solution", "residuals", "rank", "singular_values"), "linalg_lu": ("P", "L", "U"),
+    "linalg_lu_factor": ("LU", "pivots"), "linalg_lu_factor_ex": ("LU", "pivots", "info"),
+    "linalg_qr": ("Q", "R"), "linalg_slogdet": ("sign", "logabsdet"), "linalg_solve_ex": ("result", "info"),
+    "linalg_svd": ("U", "S", "Vh"), "lu_unpack": ("P", "L", "U"), "qr": ("Q", "R"),
+    "slogdet": ("sign", "logabsdet"), "svd": ("U", "S", "V"), "triangular_solve": ("solution", "cloned_coefficient"),
+})
 
 
 def _structseq(name, fields):
@@ -58,7 +36,7 @@ def _structseq(name, fields):
     return type(name, (base,), namespace)
 
 
-for _name, _fields in _FIELDS.items():
+for _name, _fields in sorted(_FIELDS.items()):
     globals()[_name] = _structseq(_name, _fields)
 
 all_return_types = [globals()[name] for name in _FIELDS]

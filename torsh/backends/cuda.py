@@ -19,36 +19,20 @@ def is_built():
     return False
 
 
-def flash_sdp_enabled():
-    return _sdp_enabled(SDPBackend.FLASH_ATTENTION)
+def _sdp_switch(backend):
+    """The (query, setter) pair PyTorch names <kernel>_sdp_enabled / enable_<kernel>_sdp, for one backend."""
+    def enabled():
+        return _sdp_enabled(backend)
+
+    def enable(enabled):
+        _set_sdp_enabled(backend, enabled)
+    return enabled, enable
 
 
-def enable_flash_sdp(enabled):
-    _set_sdp_enabled(SDPBackend.FLASH_ATTENTION, enabled)
-
-
-def mem_efficient_sdp_enabled():
-    return _sdp_enabled(SDPBackend.EFFICIENT_ATTENTION)
-
-
-def enable_mem_efficient_sdp(enabled):
-    _set_sdp_enabled(SDPBackend.EFFICIENT_ATTENTION, enabled)
-
-
-def math_sdp_enabled():
-    return _sdp_enabled(SDPBackend.MATH)
-
-
-def enable_math_sdp(enabled):
-    _set_sdp_enabled(SDPBackend.MATH, enabled)
-
-
-def cudnn_sdp_enabled():
-    return _sdp_enabled(SDPBackend.CUDNN_ATTENTION)
-
-
-def enable_cudnn_sdp(enabled):
-    _set_sdp_enabled(SDPBackend.CUDNN_ATTENTION, enabled)
+flash_sdp_enabled, enable_flash_sdp = _sdp_switch(SDPBackend.FLASH_ATTENTION)
+mem_efficient_sdp_enabled, enable_mem_efficient_sdp = _sdp_switch(SDPBackend.EFFICIENT_ATTENTION)
+math_sdp_enabled, enable_math_sdp = _sdp_switch(SDPBackend.MATH)
+cudnn_sdp_enabled, enable_cudnn_sdp = _sdp_switch(SDPBackend.CUDNN_ATTENTION)
 
 
 def is_flash_attention_available():

@@ -15,6 +15,7 @@ from .._ops.transforms import batched_tensor as batched
 from .._tensor import Tensor
 from ..autograd import forward_ad, grad_mode
 from ..autograd import function as _function
+from ..autograd import functional as _autograd_functional
 from ..autograd.engine import grad as _autograd_grad
 from ._pytree import tree_flatten, tree_map, tree_unflatten
 from ._vmap import vmap
@@ -352,14 +353,7 @@ class _forward_transform:
         _function.TRANSFORMS_RUNNING[0] -= 1
 
 
-def _dual(primal, tangent):
-    """make_dual on the physical tensors (both batched at the levels either one has), wrapped back."""
-    p, p_levels = batched.physical(primal)
-    t, t_levels = batched.physical(tangent)
-    levels = [lv for lv in batched.active_levels() if lv in p_levels or lv in t_levels]
-    p = batched.align_levels(p, p_levels, levels)
-    t = batched.align_levels(t, t_levels, levels)
-    return batched.from_physical(forward_ad.make_dual(p, t), levels)
+_dual = _autograd_functional._batched_dual  # make_dual on the physical tensors, batched at the levels either has
 
 
 def _unpack(output):

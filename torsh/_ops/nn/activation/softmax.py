@@ -124,29 +124,26 @@ def _log_softmax_np(data, d):
     return np.asarray(value, dtype=dtype)
 
 
-def softmax(input, dim=None, dtype=None, *, _stacklevel=3):
-    input, d = _prepare("softmax", input, dim, dtype)
+def _normalized_exp(op, node_cls, numpy_fn, input, dim, dtype):
+    """softmax / log_softmax: the rows on their kernel or NumPy, one node saving the result."""
+    input, d = _prepare(op, input, dim, dtype)
     data = input._data
-    result = wrap(_on_rows("softmax", data, d, lambda: _softmax_np(data, d)))
+    result = wrap(_on_rows(op, data, d, lambda: numpy_fn(data, d)))
     if needs_grad(input):
-        node = SoftmaxBackward0()
+        node = node_cls()
         node.dim = d
         record(node, (input,), (result,))
         node.save_for_backward(result)
     return result
+
+
+def softmax(input, dim=None, dtype=None, *, _stacklevel=3):
+    return _normalized_exp("softmax", SoftmaxBackward0, _softmax_np, input, dim, dtype)
 register(softmax, node_name="SoftmaxBackward0")
 
 
 def log_softmax(input, dim=None, dtype=None, *, _stacklevel=3):
-    input, d = _prepare("log_softmax", input, dim, dtype)
-    data = input._data
-    result = wrap(_on_rows("log_softmax", data, d, lambda: _log_softmax_np(data, d)))
-    if needs_grad(input):
-        node = LogSoftmaxBackward0()
-        node.dim = d
-        record(node, (input,), (result,))
-        node.save_for_backward(result)
-    return result
+    return _normalized_exp("log_softmax", LogSoftmaxBackward0, _log_softmax_np, input, dim, dtype)
 register(log_softmax, node_name="LogSoftmaxBackward0")
 
 

@@ -316,25 +316,24 @@ amin = _amax_like("amin", np.min)
 register(amin, "amin")
 
 
-def argmax(input, dim=None, keepdim=False):
+def _arg_extremum(name, flat_arg, extremum, input, dim, keepdim):
+    """argmax / argmin: over the flattened input, or the indices of max / min along ``dim``."""
     data = input._data
-    check_dtype_support("argmax", data.dtype)
+    check_dtype_support(name, data.dtype)
     if dim is None:
-        _check_not_empty("argmax", data, IndexError)
-        return wrap(np.asarray(_argmax_nan(data.reshape(-1), axis=0, keepdims=False), dtype=np.int64))
-    _check_reduced_dims_not_empty("argmax", data, (normalize_dim(dim, data.ndim),), (normalize_dim(dim, data.ndim),))
-    return max(input.detach(), dim, keepdim).indices
+        _check_not_empty(name, data, IndexError)
+        return wrap(np.asarray(flat_arg(data.reshape(-1), axis=0, keepdims=False), dtype=np.int64))
+    _check_reduced_dims_not_empty(name, data, (normalize_dim(dim, data.ndim),), (normalize_dim(dim, data.ndim),))
+    return extremum(input.detach(), dim, keepdim).indices
+
+
+def argmax(input, dim=None, keepdim=False):
+    return _arg_extremum("argmax", _argmax_nan, max, input, dim, keepdim)
 register(argmax)
 
 
 def argmin(input, dim=None, keepdim=False):
-    data = input._data
-    check_dtype_support("argmin", data.dtype)
-    if dim is None:
-        _check_not_empty("argmin", data, IndexError)
-        return wrap(np.asarray(_argmin_nan(data.reshape(-1), axis=0, keepdims=False), dtype=np.int64))
-    _check_reduced_dims_not_empty("argmin", data, (normalize_dim(dim, data.ndim),), (normalize_dim(dim, data.ndim),))
-    return min(input.detach(), dim, keepdim).indices
+    return _arg_extremum("argmin", _argmin_nan, min, input, dim, keepdim)
 register(argmin)
 
 
