@@ -3,7 +3,9 @@ and the last page's detail at ``path`` and the other pages beside it; together t
 import gzip
 import json
 import os
+import pathlib
 
+import jsonschema
 import pytest
 
 import torsh
@@ -11,6 +13,11 @@ from torsh.profiler import chrome_trace, profile
 
 from helpers import needs_torch, torch_ref
 from test_profiler_trace_format import check_trace
+
+
+SCHEMA = json.loads((pathlib.Path(__file__).resolve().parent.parent / "docs/schemas/trace.schema.json").read_text())
+jsonschema.Draft202012Validator.check_schema(SCHEMA)
+TRACE = jsonschema.Draft202012Validator(SCHEMA)
 
 
 def _run(steps, lib=torsh, **options):
@@ -123,3 +130,28 @@ def test_the_paged_export_keeps_the_calls_pytorch_records():
     expected = {a.key: a.count for a in reference.key_averages()}
     for name in ("aten::mul", "aten::sum"):
         assert counts[name] == expected[name]
+
+
+def test_paged_trace_summaries_and_sources_match_the_schema(tmp_path):
+    x = torsh.ones(4)
+    with profile(keep_steps=5, with_stack=True) as prof:
+        for _ in range(12):
+            x.mul(2.0).add(1.0)
+            prof.step()
+    path = tmp_path / "run.trace.json"
+    prof.export_chrome_trace(str(path), pages=True, page_events=6)
+    main = _read(path)
+    TRACE.validate(main)
+    for entry in main["torshPages"]["pages"][:-1]:
+        TRACE.validate(_read(tmp_path / main["torshPages"]["dir"] / entry["file"]))
+    assert len(main["torshPages"]["pages"]) > 1 and main["torshSummary"]["steps"] == 12
+    step = next(e for e in main["traceEvents"] if e.get("cat") == "step_summary")
+    wrong = [dict(main, torshPages=dict(main["torshPages"], version=2)),
+             dict(main, torshPages=dict(main["torshPages"], pages=[])),
+             dict(main, torshSummary={"steps": 12}),
+             dict(main, traceEvents=[dict(step, args=dict(step["args"], Detailed=2))]),
+             dict(main, traceEvents=[dict(step, args={"Step": 0})])]
+    for bad in wrong:
+        assert not TRACE.is_valid(bad)
+    [call] = [e for e in main["traceEvents"] if e["name"] == "aten::mul"][:1]
+    assert not TRACE.is_valid(dict(main, traceEvents=[dict(call, args=dict(call["args"], **{"Source cell": "In [3]"}))]))

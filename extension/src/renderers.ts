@@ -6,20 +6,23 @@ import { Widget } from '@lumino/widgets';
 import { GraphDoc, graphProblem } from './graph-layout';
 import { renderGraph } from './graph-view';
 import { traceProblem, TraceDoc } from './trace-model';
+import { contentsPageLoader } from './trace-pages';
 import { renderTrace } from './trace-view';
 
 export const GRAPH_MIME = 'application/vnd.torsh.graph+json';
 export const TRACE_MIME = 'application/vnd.torsh.trace+json';
 
-type Drawer = { problem: (doc: unknown) => string | null; draw: (host: HTMLElement, doc: any) => void | Promise<void> };
+type Drawer = { problem: (doc: unknown) => string | null;
+  draw: (host: HTMLElement, doc: any, resolver: IRenderMime.IResolver | null) => void | Promise<void> };
 
 const DRAWERS: Record<string, Drawer> = {
   [GRAPH_MIME]: { problem: graphProblem, draw: (host, doc: GraphDoc) => renderGraph(host, { ...doc, groups: doc.groups ?? [] }) },
-  [TRACE_MIME]: { problem: traceProblem, draw: (host, doc: TraceDoc) => renderTrace(host, doc) }
+  [TRACE_MIME]: { problem: traceProblem, draw: (host, doc: TraceDoc, resolver) =>
+    renderTrace(host, doc, doc.torshPages ? contentsPageLoader(resolver, doc.torshPages.dir) : null) }
 };
 
 export class TorshRenderer extends Widget implements IRenderMime.IRenderer {
-  constructor(private readonly mimeType: string) {
+  constructor(private readonly mimeType: string, private readonly resolver: IRenderMime.IResolver | null = null) {
     super();
     this.addClass('torsh-render');
   }
@@ -37,7 +40,7 @@ export class TorshRenderer extends Widget implements IRenderMime.IRenderer {
         this.showError(problem);
         return;
       }
-      await drawer.draw(this.node, doc);
+      await drawer.draw(this.node, doc, this.resolver);
     } catch (err) {
       this.showError(`cannot draw ${this.mimeType}: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -52,5 +55,5 @@ export class TorshRenderer extends Widget implements IRenderMime.IRenderer {
 }
 
 export function rendererFactory(mimeType: string): IRenderMime.IRendererFactory {
-  return { safe: true, mimeTypes: [mimeType], defaultRank: 0, createRenderer: () => new TorshRenderer(mimeType) };
+  return { safe: true, mimeTypes: [mimeType], defaultRank: 0, createRenderer: options => new TorshRenderer(mimeType, options.resolver) };
 }

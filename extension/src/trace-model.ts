@@ -19,6 +19,21 @@ export interface TraceDoc {
   traceEvents: TraceEvent[];
   schemaVersion?: number;
   torshSummary?: TraceSummary | null;
+  torshPages?: TracePages | null;
+}
+/** A big trace's page index (chrome_trace.py): the main file holds the last page's detail (``file`` null),
+ * ``dir`` (relative to the main file) the other pages, each ``{"traceEvents": [...], "torshPage": entry}``. */
+export interface TracePages {
+  version: number;
+  dir: string;
+  events: number;
+  pages: TracePage[];
+}
+export interface TracePage {
+  file: string | null;
+  steps: [number, number] | null;
+  ts: [number, number];
+  events: number;
 }
 /** torsh's running summaries (chrome_trace.py): per-op totals over every step, also the steps whose
  * detail ``keep_steps`` dropped; read before the events so a long run's table shows at once. */
@@ -33,6 +48,7 @@ export interface TraceSummary {
 export interface SourceLine {
   file: string;
   line: number;
+  cell?: number; // code run in a notebook cell (args Source cell): its execution count, In [N]
 }
 
 export interface Slice {
@@ -170,7 +186,16 @@ export function summaryTotals(doc: TraceDoc): OpTotal[] | null {
 export function sourceOf(e: TraceEvent): SourceLine | null {
   const file = e.args?.['Source file'];
   const line = e.args?.['Source line'];
-  return typeof file === 'string' && typeof line === 'number' ? { file, line } : null;
+  const cell = e.args?.['Source cell'];
+  if (typeof file !== 'string' || typeof line !== 'number') {
+    return null;
+  }
+  return typeof cell === 'number' ? { file, line, cell } : { file, line };
+}
+
+/** What a source link reads: ``cell [N], line L`` for code run in a notebook cell, else ``name.py:line``. */
+export function sourceText(source: SourceLine): string {
+  return source.cell !== undefined ? `cell [${source.cell}], line ${source.line}` : `${source.file.split('/').pop()}:${source.line}`;
 }
 
 /** Per op name: the call site (Source file:line) where its recorded calls spent the most time. */
@@ -213,6 +238,34 @@ export function timeRange(lanes: Lane[]): [number, number] {
     }
   }
   return lo <= hi ? [lo, hi] : [0, 1];
+}
+
+/** The pages a view over [from, to] (us) still needs: those it overlaps that are neither loaded nor in the
+ * main file, or none when together they hold more than ``budget`` events (zoomed out too far to draw them). */
+export function pagesToFetch(pages: TracePages | null | undefined, from: number, to: number, loaded: Set<number>,
+  budget: number): number[] {
+  if (!pages) {
+    return [];
+  }
+  const wanted = pages.pages
+    .map((page, index) => ({ page, index }))
+    .filter(({ page, index }) => page.file !== null && !loaded.has(index) && page.ts[1] >= from && page.ts[0] <= to);
+  const events = wanted.reduce((n, w) => n + w.page.events, 0);
+  return events > budget ? [] : wanted.map(w => w.index);
+}
+
+/** The time span (us) of steps ``first``..``last`` on the step track (cat step_summary), or null. */
+export function stepSpan(doc: TraceDoc, first: number, last: number): [number, number] | null {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const e of doc.traceEvents) {
+    const step = e.args?.Step;
+    if (e.cat === 'step_summary' && typeof step === 'number' && step >= first && step <= last) {
+      lo = Math.min(lo, e.ts);
+      hi = Math.max(hi, e.ts + (e.dur ?? 0));
+    }
+  }
+  return lo <= hi ? [lo, hi] : null;
 }
 
 /** Why a document cannot be drawn, or null when it can. */

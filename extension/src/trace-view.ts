@@ -3,8 +3,9 @@
 
 import { formatBytes } from './graph-layout';
 import { sourceLink, openSource } from './source-links';
-import { buildLanes, counterSeries, Flow, flows, Lane, OpTotal, opSources, opTotals, sliceAt, sourceOf, SourceLine,
-  summaryTotals, timeRange, TraceDoc, TraceEvent, TraceSummary } from './trace-model';
+import { buildLanes, counterSeries, Flow, flows, Lane, OpTotal, opSources, opTotals, pagesToFetch, sliceAt, sourceOf,
+  SourceLine, sourceText, stepSpan, summaryTotals, timeRange, TraceDoc, TraceEvent, TracePages, TraceSummary } from './trace-model';
+import { PageLoader } from './trace-pages';
 import { htmlEl, svgEl } from './svg';
 
 const ROW = 18;
@@ -15,10 +16,13 @@ const LABEL_MIN_PX = 40;
 const MANY_SLICES = 5000; // above this, slices narrower than a pixel share one mark per pixel column
 const MAX_FLOWS_DRAWN = 2000;
 
+const PAGE_BUDGET = 300_000; // a view pages in its detail once the pages it overlaps hold at most this many events
+
 /** Summary first: with torsh's summaries (long runs) the op table over every step shows before the
  * events are laid out; the flame chart then draws only what falls in view, one mark per pixel column
- * for sub-pixel calls, so a 10,000-step trace opens fast and zooming pages its detail in. */
-export async function renderTrace(host: HTMLElement, doc: TraceDoc): Promise<void> {
+ * for sub-pixel calls, so a 10,000-step trace opens fast. A paged trace (torshPages) draws its main
+ * file, then ``loadPage`` fetches the pages of the steps the user zooms into or selects (click a step). */
+export async function renderTrace(host: HTMLElement, doc: TraceDoc, loadPage: PageLoader | null = null): Promise<void> {
   const summary = doc.torshSummary ?? null;
   const caption = htmlEl('div', { class: 'torsh-caption' }, host, summaryCaption(summary) || 'trace: reading events');
   const search = htmlEl('input', { class: 'torsh-trace-search', type: 'search',
@@ -31,22 +35,73 @@ export async function renderTrace(host: HTMLElement, doc: TraceDoc): Promise<voi
   if (early) {
     await new Promise(resolve => setTimeout(resolve, 0)); // let the summary paint before the layout work
   }
-  const lanes = buildLanes(doc);
-  const memory = counterSeries(doc);
-  const [t0, t1] = timeRange(lanes);
-  const events = lanes.reduce((n, l) => n + l.slices.length, 0);
-  caption.textContent =
-    `trace: ${events} events on ${lanes.length} thread(s), ${((t1 - t0) / 1000).toFixed(3)} ms` +
-    (memory.length ? `, peak ${formatBytes(Math.max(...memory.map(m => m[1])))} live` : '') +
-    (summary ? `; ${summaryCaption(summary)}` : '') + ' (wheel: zoom, drag: pan, double-click: reset)';
-  const sources = opSources(lanes);
-  table.fill(early ?? opTotals(doc, lanes), sources);
-  const coalesce = events > MANY_SLICES;
-  const arrows = flows(doc);
-  const memoryHeight = memory.length ? MEMORY : 0;
-  const height = AXIS + memoryHeight + lanes.reduce((h, l) => h + LANE_HEAD + l.depth * ROW, 0) + 4;
-  const svg = svgEl('svg', { class: 'torsh-trace', width: '100%', height }, chartHost);
+  const pages = doc.torshPages ?? null;
+  const loaded = new Set<number>((pages?.pages ?? []).flatMap((p, i) => (p.file === null ? [i] : [])));
+  let events: TraceEvent[] = doc.traceEvents;
+  let lanes: Lane[] = [];
+  let memory: Array<[number, number]> = [];
+  let arrows: Flow[] = [];
+  let coalesce = false;
+  let memoryHeight = 0;
+  const svg = svgEl('svg', { class: 'torsh-trace', width: '100%', height: 0 }, chartHost);
+  /** Lanes, totals and the caption from the events read so far (the main file, plus any pages loaded). */
+  const layout = () => {
+    const current = { ...doc, traceEvents: events };
+    lanes = buildLanes(current);
+    memory = counterSeries(current);
+    const [t0, t1] = spanWithPages(timeRange(lanes), pages);
+    const count = lanes.reduce((n, l) => n + l.slices.length, 0);
+    caption.textContent =
+      `trace: ${count} events on ${lanes.length} thread(s), ${((t1 - t0) / 1000).toFixed(3)} ms` +
+      (memory.length ? `, peak ${formatBytes(Math.max(...memory.map(m => m[1])))} live` : '') +
+      (summary ? `; ${summaryCaption(summary)}` : '') + pagesCaption(pages, loaded) +
+      ' (wheel: zoom, drag: pan, double-click: reset' + (pages ? ', click a step: its detail)' : ')');
+    table.fill(early ?? opTotals(current, lanes), opSources(lanes));
+    coalesce = count > MANY_SLICES;
+    arrows = flows(current);
+    memoryHeight = memory.length ? MEMORY : 0;
+    svg.setAttribute('height', String(AXIS + memoryHeight + lanes.reduce((h, l) => h + LANE_HEAD + l.depth * ROW, 0) + 4));
+    svg.dataset.pagesLoaded = String(loaded.size);
+    return [t0, t1];
+  };
+  const [t0, t1] = layout();
   let view = { from: t0, to: t1 + (t1 - t0) * 0.01 || t0 + 1 };
+  const pending = new Set<number>();
+  /** Fetch the pages the view needs (not while zoomed out over more than PAGE_BUDGET events), then redraw. */
+  const pageIn = async () => {
+    const wanted = pagesToFetch(pages, view.from, view.to, new Set([...loaded, ...pending]), PAGE_BUDGET);
+    if (!loadPage || !pages || !wanted.length) {
+      return;
+    }
+    wanted.forEach(i => pending.add(i));
+    const read = await Promise.all(wanted.map(i => loadPage(pages.pages[i].file!).catch(err => {
+      caption.textContent = `cannot read page ${pages.pages[i].file}: ${err instanceof Error ? err.message : String(err)}`;
+      return null;
+    })));
+    read.forEach((page, k) => {
+      pending.delete(wanted[k]);
+      if (page) {
+        loaded.add(wanted[k]);
+        events = events.concat(page);
+      }
+    });
+    layout();
+    draw();
+  };
+  let pageTimer: ReturnType<typeof setTimeout> | undefined;
+  const schedulePageIn = () => {
+    clearTimeout(pageTimer);
+    pageTimer = setTimeout(() => void pageIn(), 120); // once the wheel or drag settles
+  };
+  const selectStep = (event: TraceEvent) => {
+    const step = Number(event.args?.Step);
+    const span = stepSpan({ traceEvents: events }, step, step);
+    if (span) {
+      const margin = (span[1] - span[0]) * 0.02;
+      view = { from: span[0] - margin, to: span[1] + margin };
+      viewChanged();
+    }
+  };
 
   const defs = () => {
     const marker = svgEl('marker', { id: 'torsh-flow-arrow', viewBox: '0 0 10 10', refX: 10, refY: 5,
@@ -97,9 +152,11 @@ export async function renderTrace(host: HTMLElement, doc: TraceDoc): Promise<voi
         }
         svgEl('title', {}, g).textContent = `${s.event.name}\n${(s.end - s.start).toFixed(3)} us ` +
           `(self ${s.self.toFixed(3)} us)` + (s.event.cat ? `\ncat: ${s.event.cat}` : '') +
-          (source ? `\nsource: ${source.file}:${source.line} (click to open)` : '') + argsText(s.event.args);
+          (source ? `\nsource: ${sourceText(source)} (${source.file}:${source.line}, click to open)` : '') + argsText(s.event.args);
         if (source) {
-          g.addEventListener('click', () => openSource(source));
+          g.addEventListener('click', () => openSource(source, g));
+        } else if (s.event.cat === 'step_summary' && pages) {
+          g.addEventListener('click', () => selectStep(s.event));
         }
       }
       y += lane.depth * ROW;
@@ -107,6 +164,15 @@ export async function renderTrace(host: HTMLElement, doc: TraceDoc): Promise<voi
     drawFlows(svg, arrows, lanes, laneTop, x, width);
     found.textContent = query ? `${matches} event(s) named like "${search.value.trim()}"` : '';
     table.filter(query);
+    svg.dataset.view = `${view.from},${view.to}`;
+  };
+  /** The user moved the view (wheel, drag, a step clicked): draw, then read the pages it reaches. Not on the
+   * first draw nor on resize: opening a paged trace reads its main file only. */
+  const viewChanged = () => {
+    draw();
+    if (pages && loadPage) {
+      schedulePageIn();
+    }
   };
   search.addEventListener('input', () => draw());
   draw();
@@ -126,7 +192,7 @@ export async function renderTrace(host: HTMLElement, doc: TraceDoc): Promise<voi
     const at = view.from + ((ev.clientX - r.left) / Math.max(r.width, 1)) * (view.to - view.from);
     const k = Math.exp(ev.deltaY * 0.002);
     view = { from: at - (at - view.from) * k, to: at + (view.to - at) * k };
-    draw();
+    viewChanged();
   });
   let dragX: number | null = null;
   svg.addEventListener('pointerdown', ev => (dragX = ev.clientX));
@@ -135,7 +201,7 @@ export async function renderTrace(host: HTMLElement, doc: TraceDoc): Promise<voi
       const dt = ((ev.clientX - dragX) / Math.max(svg.getBoundingClientRect().width, 1)) * (view.to - view.from);
       view = { from: view.from - dt, to: view.to - dt };
       dragX = ev.clientX;
-      draw();
+      viewChanged();
     }
   });
   svg.addEventListener('pointerup', () => (dragX = null));
@@ -260,6 +326,16 @@ function summaryCaption(summary: TraceSummary | null): string {
   return `${summary.steps} steps in the table` + (partial
     ? `, calls of steps ${detail![0]}-${detail![1]} in the chart` +
       (summary.keepSteps ? ` (keep_steps=${summary.keepSteps})` : ' (export_chrome_trace has all)') : '');
+}
+
+/** The time range of the events read, widened to every page's (a run without a step track). */
+function spanWithPages([t0, t1]: [number, number], pages: TracePages | null): [number, number] {
+  const all = pages?.pages ?? [];
+  return all.length ? [Math.min(t0, ...all.map(p => p.ts[0])), Math.max(t1, ...all.map(p => p.ts[1]))] : [t0, t1];
+}
+
+function pagesCaption(pages: TracePages | null, loaded: Set<number>): string {
+  return pages ? `; detail in ${pages.pages.length} pages, ${loaded.size} read (zoom in or click a step to read its page)` : '';
 }
 
 function argsText(args: Record<string, unknown> | undefined): string {

@@ -1,0 +1,111 @@
+"""A paged trace in JupyterLab: opening it reads the main file only (summary, step track, last page's
+detail); selecting a step or zooming in with the wheel fetches that step range's page from the server
+(contents API) and draws its calls. And a source link of an op run in a notebook cell selects that cell."""
+import json
+import subprocess
+import sys
+
+from .conftest import shot
+from .test_jupyterlab import LOAD_MS
+from .test_trace_scale import OPEN_AND_TIME
+
+STEPS = 300
+RUN = """\
+import sys
+import torsh
+from torsh.profiler import profile
+
+x = torsh.ones(4)
+with profile(with_stack=True) as prof:
+    for _ in range({steps}):
+        y = x.mul(2.0)
+        y.add(1.0)
+        prof.step()
+prof.export_chrome_trace(sys.argv[1], pages=True, page_events=100)
+"""
+DOC = ".jp-MimeDocument"
+
+
+def _write_paged_trace(lab, name):
+    script = lab.root / "paged_run.py"
+    script.write_text(RUN.format(steps=STEPS))
+    subprocess.run([sys.executable, str(script), name], cwd=lab.root, check=True, timeout=600)
+    main = json.loads((lab.root / name).read_text())
+    pages = [json.loads((lab.root / main["torshPages"]["dir"] / p["file"]).read_text()) if p["file"] else main
+             for p in main["torshPages"]["pages"]]
+    return main, pages
+
+
+def _muls(doc):
+    return sum(1 for e in doc["traceEvents"] if e["ph"] == "X" and e["name"] == "aten::mul")
+
+
+def _open(page, lab, name, requests):
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(f"{lab.url}/lab?token={lab.token}&reset", timeout=LOAD_MS)
+    page.wait_for_function("window.jupyterapp && window.jupyterapp.commands.hasCommand('docmanager:open')",
+                           timeout=LOAD_MS)
+    page.evaluate(OPEN_AND_TIME, name)
+    return page.locator(DOC).filter(has=page.locator(".torsh-trace")).first
+
+
+def _page_requests(requests):
+    return [url for url in requests if ".pages/" in url or ".pages%2F" in url]
+
+
+def _found(doc, page, query):
+    doc.locator("input.torsh-trace-search").fill(query)
+    page.wait_for_timeout(300)
+    text = doc.locator(".torsh-trace-found").inner_text()
+    return int(text.split()[0]) if text else 0
+
+
+def test_paged_trace_opens_on_its_main_file_and_pages_in_a_selected_step(page, lab):
+    main, pages = _write_paged_trace(lab, "paged.trace.json")
+    index = main["torshPages"]["pages"]
+    assert len(index) > 4
+    requests = []
+    doc = _open(page, lab, "paged.trace.json", requests)
+    page.wait_for_timeout(800)  # a page-in would have started by now
+    assert any("paged.trace.json" in url and "/api/contents/" in url for url in requests)
+    assert _page_requests(requests) == []  # the initial load read the main file only
+    svg = doc.locator("svg.torsh-trace")
+    assert svg.get_attribute("data-pages-loaded") == "1"
+    assert _found(doc, page, "aten::mul") == _muls(main)  # the last page's calls, from the main file
+    # select step 3 (first page): a click on its box on the step track
+    first = index[0]
+    assert first["steps"][0] <= 3 <= first["steps"][1]
+    _found(doc, page, "ProfilerStep#3")
+    doc.locator("g.torsh-slice.torsh-match", has=page.locator("title", has_text="ProfilerStep#3\n")).first.click()
+    page.wait_for_function("document.querySelector('.jp-MimeDocument svg.torsh-trace').dataset.pagesLoaded === '2'",
+                           timeout=LOAD_MS)
+    assert [url.rsplit("/", 1)[-1].split("?")[0] for url in _page_requests(requests)] == [first["file"]]
+    assert _found(doc, page, "aten::mul") == _muls(main) + _muls(pages[0])
+    drawn = doc.locator("g.torsh-slice.torsh-match").count()
+    assert 1 <= drawn <= 3  # the selected step's call (and a neighbour's at the margin), drawn from the page
+    assert doc.locator("g.torsh-slice title", has_text="aten::add").count() >= 1
+    shot(page, "trace-paged-step")
+    # the wheel, zooming into the middle of the third page: that page is read and drawn
+    third = index[2]
+    doc.locator("input.torsh-trace-search").fill("")
+    page.dblclick(f"{DOC} svg.torsh-trace", position={"x": 5, "y": 5})  # reset to the whole run
+    view_from, view_to = map(float, svg.get_attribute("data-view").split(","))
+    box = svg.bounding_box()
+    target = (third["ts"][0] + third["ts"][1]) / 2
+    x = box["x"] + (target - view_from) / (view_to - view_from) * box["width"]
+    page.mouse.move(x, box["y"] + 30)
+    for _ in range(3):  # each wheel notch zooms by e^-0.8: the view spans ~9% of the run, inside the page
+        page.mouse.wheel(0, -400)
+        page.wait_for_timeout(30)
+    page.wait_for_function("document.querySelector('.jp-MimeDocument svg.torsh-trace').dataset.pagesLoaded >= 3",
+                           timeout=LOAD_MS)
+    read = [url.rsplit("/", 1)[-1].split("?")[0] for url in _page_requests(requests)]
+    assert third["file"] in read and index[-1]["file"] is None
+    view_from, view_to = map(float, svg.get_attribute("data-view").split(","))
+    in_view = [e for e in pages[2]["traceEvents"] if e["ph"] == "X" and e["name"] == "aten::mul"
+               and view_from <= e["ts"] <= view_to]
+    assert in_view, "the zoomed view shows calls of the third page"
+    assert _found(doc, page, "aten::mul") >= _muls(main) + _muls(pages[0]) + _muls(pages[2])
+    assert doc.locator("g.torsh-slice.torsh-match").count() >= len(in_view)
+    shot(page, "trace-paged-zoom")
+    assert not page.errors, page.errors
