@@ -242,50 +242,12 @@ KNOWN = {
         "not fixed yet: message: torsh 'linalg.pinv: Expected a floating point or complex tensor as input. Got Long', PyTorch 'linalg.pinv(Long{[3, 4]}): expected a tensor wi...",
     ('linalg_pinv', 'zero_dim'):
         "not fixed yet: message: torsh 'linalg.pinv: The input tensor A must have at least 2 dimensions.', PyTorch 'linalg.pinv(Float{[]}): expected a tensor with 2 or more d...",
-    ('linalg_solve', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Bool inste...',
-    ('linalg_solve', 'float32'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Float inst...',
-    ('linalg_solve', 'int64'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Long inste...',
-    ('linalg_solve', 'strided'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Float inst...',
-    ('linalg_solve', 'zero_dim'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Float inst...',
-    ('linalg_solve_ex', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Bool inste...',
-    ('linalg_solve_ex', 'float32'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Float inst...',
-    ('linalg_solve_ex', 'int64'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Long inste...',
-    ('linalg_solve_ex', 'strided'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Float inst...',
-    ('linalg_solve_ex', 'zero_dim'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Float inst...',
-    ('linalg_solve_triangular', 'bool'):
-        'not fixed yet: result: dtype mismatch: torsh torsh.bool vs reference float64',
-    ('linalg_solve_triangular', 'float32'):
-        'not fixed yet: result: dtype mismatch: torsh torsh.float32 vs reference float64',
-    ('linalg_solve_triangular', 'int64'):
-        'not fixed yet: result: dtype mismatch: torsh torsh.int64 vs reference float64',
-    ('linalg_solve_triangular', 'strided'):
-        'not fixed yet: result: dtype mismatch: torsh torsh.float32 vs reference float64',
     ('linalg_svdvals', 'bool'):
         "not fixed yet: message: torsh 'linalg.svdvals: Expected a floating point or complex tensor as input. Got Bool', PyTorch 'linalg.svd: Expected a floating point or com...",
     ('linalg_svdvals', 'int64'):
         "not fixed yet: message: torsh 'linalg.svdvals: Expected a floating point or complex tensor as input. Got Long', PyTorch 'linalg.svd: Expected a floating point or com...",
     ('linalg_svdvals', 'zero_dim'):
         "not fixed yet: message: torsh 'linalg.svdvals: The input tensor A must have at least 2 dimensions.', PyTorch 'linalg.svd: The input tensor A must have at least 2 dim...",
-    ('linalg_tensorsolve', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Bool inste...',
-    ('linalg_tensorsolve', 'float32'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Float inst...',
-    ('linalg_tensorsolve', 'int64'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Long inste...',
-    ('linalg_tensorsolve', 'strided'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Float inst...',
-    ('linalg_tensorsolve', 'zero_dim'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Float inst...',
     ('linalg_vander', 'bool'):
         'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.vander supports floating point, complex, and integer tensors, but got Bool',
     ('linalg_vecdot', 'bool'):

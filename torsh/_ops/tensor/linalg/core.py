@@ -236,8 +236,15 @@ class LinalgSolveExBackward0(Node):
 
 
 @float32_policy
+def check_same_dtype_solve(A, B):
+    if A.dtype is not B.dtype:
+        raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A of type "
+                           f"{dtype_name(A.dtype)} and B of type {dtype_name(B.dtype)} instead")
+
+
 def solve(A, B, *, left=True, out=None):
     _check_matrix("linalg.solve", A)
+    check_same_dtype_solve(A, B)
     if not left:  # X A = B  <=>  A^T X^T = B^T
         return solve(A.mT, B.mT).mT
     vector = B._data.ndim == 1 or (B._data.ndim == A._data.ndim - 1 and B._data.shape == A._data.shape[:-1])

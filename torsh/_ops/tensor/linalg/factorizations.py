@@ -14,7 +14,8 @@ from ...._autocast import float32_policy
 from ...._tensor import wrap
 from ....autograd.graph import Node, needs_grad, record
 from ..._helpers import dtype_name, with_grad_fn
-from .core import LinAlgError, _check_matrix, _linalg_op, _w, cholesky, inv, solve
+from .... import _dtype
+from .core import LinAlgError, _check_matrix, _linalg_op, _w, check_same_dtype_solve, cholesky, inv, solve
 
 _InvEx = collections.namedtuple("linalg_inv_ex", ["inverse", "info"])
 _CholeskyEx = collections.namedtuple("linalg_cholesky_ex", ["L", "info"])
@@ -80,6 +81,7 @@ _linalg_op(cholesky_ex)
 
 def solve_ex(A, B, *, left=True, check_errors=False, out=None):
     _check_matrix("linalg.solve_ex", A)
+    check_same_dtype_solve(A, B)
     infos = [_getrf(m)[2] for m in _matrices(A._data)] if A._data.size else []
     batch = A._data.shape[:-2]
     if check_errors or not any(infos):
@@ -105,9 +107,13 @@ class LinalgSolveTriangularBackward0(Node):
 
 def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
     """X with A X = B (left) or X A = B, A upper or lower triangular (the other triangle is ignored)."""
+    if A._data.ndim >= 2 and not (A.dtype.is_floating_point or A.dtype.is_complex):
+        raise NotImplementedError(f'"triangular_solve_cpu" not implemented for \'{dtype_name(A.dtype)}\'')
     _check_matrix("linalg.solve_triangular", A)
     if B._data.ndim < 2:
         raise RuntimeError("linalg.solve_triangular: The input tensor B must have at least 2 dimensions.")
+    common = _dtype.result_type_of(A, B)  # PyTorch solves in the operands' promoted dtype
+    A, B = A.to(common), B.to(common)
     if not left:  # X A = B  <=>  A^T X^T = B^T
         return solve_triangular(A.mT, B.mT, upper=not upper, unitriangular=unitriangular).mT
     batch = np.broadcast_shapes(A._data.shape[:-2], B._data.shape[:-2])
