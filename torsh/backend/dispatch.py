@@ -129,6 +129,25 @@ def choose(op, numel, np_dtype, contiguous=True, layout_reason=NOT_CONTIGUOUS):
 _dtype_names = {}  # str(np.dtype) costs microseconds in NumPy 2: name each dtype once
 
 
+def _variant(op, numel, np_dtype, contiguous):
+    """The variant ``choose`` picks, without wording its reason: what ``call`` runs when no one
+    records (the reason's number formatting cost about as much as the decision itself)."""
+    module = kernels.get(_FAMILY.get(op, "elementwise"))
+    if module is None or np_dtype not in _COMPILED_DTYPES or not contiguous:
+        return "numpy"
+    simd, parallel = thresholds.get(op, (INF, INF))
+    if numel >= parallel and threads.single_thread_reason() is None:
+        return "pythran_omp"
+    return "pythran_simd" if numel >= simd else "numpy"
+
+
+def _pick(op, numel, np_dtype, contiguous, layout_reason=NOT_CONTIGUOUS):
+    """``choose``'s (variant, reason), the reason only worded (else None) when records are listened to."""
+    if events.listening(TOPIC):
+        return choose(op, numel, np_dtype, contiguous, layout_reason)
+    return _variant(op, numel, np_dtype, contiguous), None
+
+
 def _dtype_name(np_dtype):
     name = _dtype_names.get(np_dtype)
     if name is None:
@@ -151,7 +170,7 @@ def unary(op, x, numpy_fn):
     if x.size < _numpy_below[op] and TOPIC not in events._subscribers:
         return numpy_fn(x)
     contiguous = x.flags.c_contiguous
-    variant, reason = choose(op, x.size, x.dtype, contiguous)
+    variant, reason = _pick(op, x.size, x.dtype, contiguous)
 
     def compiled(parallel):
         out = memory.empty(x.shape, x.dtype)
@@ -168,7 +187,7 @@ def binary(op, a, b, numpy_fn):
     same_layout = (a.shape == b.shape and a.dtype == b.dtype
                    and a.flags.c_contiguous and b.flags.c_contiguous)
     numel = a.size if same_layout else math.prod(np.broadcast_shapes(a.shape, b.shape))
-    variant, reason = choose(op, numel, a.dtype, same_layout)
+    variant, reason = _pick(op, numel, a.dtype, same_layout)
 
     def compiled(parallel):
         out = memory.empty(a.shape, a.dtype)
@@ -182,7 +201,7 @@ def reduce_rows(op, x2d, numpy_fn):
     """Reduce each row of a 2-D ndarray; ``numpy_fn(x2d)`` is the reference variant."""
     if x2d.size < _numpy_below[op] and TOPIC not in events._subscribers:  # as unary: small ones pay nothing more
         return numpy_fn(x2d)
-    variant, reason = choose(op, x2d.size, x2d.dtype, x2d.flags.c_contiguous and x2d.shape[1] > 0)
+    variant, reason = _pick(op, x2d.size, x2d.dtype, x2d.flags.c_contiguous and x2d.shape[1] > 0)
 
     def compiled(parallel):
         out = np.empty(x2d.shape[0], dtype=x2d.dtype)
@@ -207,7 +226,7 @@ def call(op, numel, np_dtype, contiguous, compiled, numpy_fn, layout_reason=NOT_
     """
     if runs_numpy(op, numel):
         return numpy_fn()
-    variant, reason = choose(op, numel, np_dtype, contiguous, layout_reason)
+    variant, reason = _pick(op, numel, np_dtype, contiguous, layout_reason)
     return _run(op, variant, reason, numel, np_dtype, compiled, numpy_fn, reference)
 
 

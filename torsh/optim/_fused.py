@@ -83,12 +83,20 @@ def step(op, arrays, kernel_args, numexpr_update):
     dispatcher picks (the numexpr passes are the reference variant, named so in records)."""
     param = arrays[0]
     dtype = param.dtype
-    fits = dtype in _NATIVE and all(a.dtype == dtype and a.flags.c_contiguous for a in arrays)
+    fits = dtype in _NATIVE and _contiguous_of(arrays, dtype)
 
     def compiled(parallel):
         run_kernel(op, [a.reshape(-1) for a in arrays], kernel_args, parallel)
 
     dispatch.call(op, param.size, dtype, fits, compiled, numexpr_update, _STEP_LAYOUT, reference="numexpr")
+
+
+def _contiguous_of(arrays, dtype):
+    """All ``arrays`` C-contiguous of ``dtype`` (a loop: no generator frame per optimizer step of a parameter)."""
+    for a in arrays:
+        if a.dtype != dtype or not a.flags.c_contiguous:
+            return False
+    return True
 
 
 def run_kernel(op, flat_arrays, kernel_args, parallel):

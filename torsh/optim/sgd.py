@@ -26,24 +26,32 @@ class SGD(_GroupwiseOptimizer):
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
         wd, nesterov = group["weight_decay"], group["nesterov"]
         g_expr = grad_expr(group["maximize"], wd)
+        sign = -1 if group["maximize"] else 1
+        args_of = {}  # (dtype, first step) -> the kernel's scalar arguments: typed once per group, not per parameter
+        state_of = self.state
         for p in self._params_with_grad(group):
             param, grad = _fused.param_and_grad(p)
             if momentum == 0:
                 buf_t, first = None, False
             else:
-                state = self.state[p]
+                state = state_of[p]
                 buf_t = state.get("momentum_buffer")
                 first = buf_t is None
                 if first:  # zeros: the kernel's first step is buf = 0 * buf + 1 * d
                     buf_t = state["momentum_buffer"] = _fused.new_state_like(p, 0)
             buf = param if buf_t is None else _fused.state_array(buf_t)  # the kernel ignores it then
-            buf_coefficients = (0, 1) if first else (momentum, 1 - dampening)
-            kernel_args = (*_fused.scalars(param.dtype, lr, -1 if group["maximize"] else 1, wd, momentum,
-                                           *buf_coefficients), momentum != 0, nesterov)
+            kernel_args = args_of.get((param.dtype, first))
+            if kernel_args is None:
+                buf_coefficients = (0, 1) if first else (momentum, 1 - dampening)
+                kernel_args = args_of[param.dtype, first] = (
+                    *_fused.scalars(param.dtype, lr, sign, wd, momentum, *buf_coefficients), momentum != 0, nesterov)
             _fused.step("sgd_step", (param, grad, buf), kernel_args,
                         lambda: _numexpr_update(param, grad, buf, first, g_expr, lr, momentum, dampening, wd,
                                                 nesterov))
-            _fused.bump(p, *(() if buf_t is None else (buf_t,)))
+            if buf_t is None:
+                p._version_counter[0] += 1
+            else:
+                _fused.bump(p, buf_t)
 
 
 def _numexpr_update(param, grad, buf, first, g_expr, lr, momentum, dampening, wd, nesterov):
