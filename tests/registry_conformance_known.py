@@ -154,120 +154,40 @@ KNOWN = {
         "not fixed yet: message: torsh 'tensor.mT is only supported on matrices or batches of matrices. Got 0-D tensor.', PyTorch 'both arguments to matmul need to be at leas...",
     ('linalg_cholesky_ex', 'zero_dim'):
         "not fixed yet: message: torsh 'tensor.mT is only supported on matrices or batches of matrices. Got 0-D tensor.', PyTorch 'both arguments to matmul need to be at leas...",
-    ('linalg_cond', 'bool'):
-        "not fixed yet: message: torsh 'linalg.cond: Expected a floating point or complex tensor as input. Got Bool', PyTorch 'linalg.svd: Expected a floating point or comple...",
     ('linalg_cond', 'empty'):
         'not fixed yet: torsh raises IndexError: amax(): Expected reduction dim -1 to have non-zero size.; PyTorch accepts',
-    ('linalg_cond', 'int64'):
-        "not fixed yet: message: torsh 'linalg.cond: Expected a floating point or complex tensor as input. Got Long', PyTorch 'linalg.svd: Expected a floating point or comple...",
-    ('linalg_cond', 'zero_dim'):
-        "not fixed yet: message: torsh 'linalg.cond: The input tensor A must have at least 2 dimensions.', PyTorch 'linalg.cond: The input tensor must have at least 2 dimensi...",
     ('linalg_cross', 'bool'):
         'not fixed yet: exception type: torsh RuntimeError(Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator inst...',
     ('linalg_cross', 'broadcast'):
         'not fixed yet: exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError',
     ('linalg_cross', 'zero_dim'):
         'not fixed yet: exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError',
-    ('linalg_eig', 'bool'):
-        "not fixed yet: message: torsh 'linalg.eig: Expected a floating point or complex tensor as input. Got Long', PyTorch 'Unknown Complex ScalarType for Long'",
     ('linalg_eig', 'float32'):
         'not fixed yet: result: Not equal to tolerance rtol=1e-05, atol=1e-05 Mismatched elements: 6 / 9 (66.7%) First 5 mismatches are at indices: [0, 0]: (-0.38522928953170...',
-    ('linalg_eig', 'int64'):
-        "not fixed yet: message: torsh 'linalg.eig: Expected a floating point or complex tensor as input. Got Long', PyTorch 'Unknown Complex ScalarType for Long'",
     ('linalg_eig', 'strided'):
         'not fixed yet: result: Not equal to tolerance rtol=1e-05, atol=1e-05 Mismatched elements: 6 / 9 (66.7%) First 5 mismatches are at indices: [0, 0]: (-0.38522928953170...',
     ('linalg_eig', 'zero_dim'):
         'not fixed yet: result: Not equal to tolerance rtol=1e-05, atol=1e-05 Mismatched elements: 3 / 9 (33.3%) Mismatch at indices: [0, 2]: (0.40824830532073975+0j) (ACTUAL...',
-    ('linalg_eigh', 'bool'):
-        'not fixed yet: exception type: torsh RuntimeError(linalg.eigh: Expected a floating point or complex tensor as input. Got Bool), PyTorch NotImplementedError',
-    ('linalg_eigh', 'int64'):
-        'not fixed yet: exception type: torsh RuntimeError(linalg.eigh: Expected a floating point or complex tensor as input. Got Long), PyTorch NotImplementedError',
     ('linalg_eigh', 'zero_dim'):
         "not fixed yet: message: torsh 'tensor.mT is only supported on matrices or batches of matrices. Got 0-D tensor.', PyTorch 'linalg.eigh: The input tensor A must have a...",
-    ('linalg_eigvals', 'bool'):
-        "not fixed yet: message: torsh 'linalg.eigvals: Expected a floating point or complex tensor as input. Got Long', PyTorch 'Unknown Complex ScalarType for Long'",
-    ('linalg_eigvals', 'int64'):
-        "not fixed yet: message: torsh 'linalg.eigvals: Expected a floating point or complex tensor as input. Got Long', PyTorch 'Unknown Complex ScalarType for Long'",
-    ('linalg_eigvalsh', 'bool'):
-        'not fixed yet: exception type: torsh RuntimeError(linalg.eigh: Expected a floating point or complex tensor as input. Got Bool), PyTorch NotImplementedError',
-    ('linalg_eigvalsh', 'int64'):
-        'not fixed yet: exception type: torsh RuntimeError(linalg.eigh: Expected a floating point or complex tensor as input. Got Long), PyTorch NotImplementedError',
     ('linalg_eigvalsh', 'zero_dim'):
         "not fixed yet: message: torsh 'tensor.mT is only supported on matrices or batches of matrices. Got 0-D tensor.', PyTorch 'linalg.eigh: The input tensor A must have a...",
-    ('linalg_inv_ex', 'bool'):
-        "not fixed yet: message: torsh 'linalg.inv_ex: Expected a floating point or complex tensor as input. Got Long', PyTorch 'linalg.inv: Expected a floating point or comp...",
-    ('linalg_inv_ex', 'int64'):
-        "not fixed yet: message: torsh 'linalg.inv_ex: Expected a floating point or complex tensor as input. Got Long', PyTorch 'linalg.inv: Expected a floating point or comp...",
-    ('linalg_lstsq', 'bool'):
-        'not fixed yet: message: torsh \'linalg.lstsq: Expected a floating point or complex tensor as input. Got Bool\', PyTorch "This function doesn\'t handle types other than ...',
     ('linalg_lstsq', 'broadcast'):
         "not fixed yet: message: torsh 'mat1 and mat2 shapes cannot be multiplied (4x3 and 4x1)', PyTorch 'torch.linalg.lstsq: input.size(-2) should match other.size(-1)'",
-    ('linalg_lstsq', 'int64'):
-        'not fixed yet: message: torsh \'linalg.lstsq: Expected a floating point or complex tensor as input. Got Long\', PyTorch "This function doesn\'t handle types other than ...',
-    ('linalg_lstsq', 'zero_dim'):
-        "not fixed yet: message: torsh 'linalg.lstsq: The input tensor A must have at least 2 dimensions.', PyTorch 'torch.linalg.lstsq: input must have at least 2 dimensions...",
-    ('linalg_lu', 'bool'):
-        'not fixed yet: exception type: torsh RuntimeError(linalg.lu: Expected a floating point or complex tensor as input. Got Bool), PyTorch NotImplementedError',
     ('linalg_lu', 'empty'):
         'not fixed yet: torsh raises ValueError: cannot reshape array of size 0 into shape (0); PyTorch accepts',
-    ('linalg_lu', 'int64'):
-        'not fixed yet: exception type: torsh RuntimeError(linalg.lu: Expected a floating point or complex tensor as input. Got Long), PyTorch NotImplementedError',
-    ('linalg_lu', 'zero_dim'):
-        "not fixed yet: message: torsh 'torch.lu_factor: Expected tensor with 2 or more dimensions. Got size: [] instead', PyTorch 'linalg.lu: Expected tensor with 2 or more ...",
-    ('linalg_lu_factor', 'bool'):
-        'not fixed yet: exception type: torsh RuntimeError(torch.lu_factor: Expected a floating point or complex tensor as input. Got Bool), PyTorch NotImplementedError',
     ('linalg_lu_factor', 'empty'):
         'not fixed yet: torsh raises ValueError: cannot reshape array of size 0 into shape (); PyTorch accepts',
-    ('linalg_lu_factor', 'int64'):
-        'not fixed yet: exception type: torsh RuntimeError(torch.lu_factor: Expected a floating point or complex tensor as input. Got Long), PyTorch NotImplementedError',
-    ('linalg_lu_factor_ex', 'bool'):
-        'not fixed yet: exception type: torsh RuntimeError(torch.lu_factor: Expected a floating point or complex tensor as input. Got Bool), PyTorch NotImplementedError',
     ('linalg_lu_factor_ex', 'empty'):
         'not fixed yet: torsh raises ValueError: cannot reshape array of size 0 into shape (); PyTorch accepts',
-    ('linalg_lu_factor_ex', 'int64'):
-        'not fixed yet: exception type: torsh RuntimeError(torch.lu_factor: Expected a floating point or complex tensor as input. Got Long), PyTorch NotImplementedError',
-    ('linalg_matrix_power', 'bool'):
-        'not fixed yet: exception type: torsh RuntimeError(linalg.matrix_power: Expected a floating point or complex tensor as input. Got Bool), PyTorch NotImplementedError',
-    ('linalg_matrix_power', 'int64'):
-        'not fixed yet: torsh raises RuntimeError: linalg.matrix_power: Expected a floating point or complex tensor as input. Got Long; PyTorch accepts',
-    ('linalg_matrix_rank', 'bool'):
-        'not fixed yet: message: torsh \'linalg.matrix_rank: Expected a floating point or complex tensor as input. Got Bool\', PyTorch "This function doesn\'t handle types other...',
-    ('linalg_matrix_rank', 'int64'):
-        'not fixed yet: message: torsh \'linalg.matrix_rank: Expected a floating point or complex tensor as input. Got Long\', PyTorch "This function doesn\'t handle types other...',
-    ('linalg_matrix_rank', 'zero_dim'):
-        "not fixed yet: message: torsh 'linalg.matrix_rank: The input tensor A must have at least 2 dimensions.', PyTorch 'torch.linalg.matrix_rank: The input tensor input mu...",
-    ('linalg_pinv', 'bool'):
-        "not fixed yet: message: torsh 'linalg.pinv: Expected a floating point or complex tensor as input. Got Bool', PyTorch 'linalg.pinv(Bool{[3, 4]}): expected a tensor wi...",
-    ('linalg_pinv', 'int64'):
-        "not fixed yet: message: torsh 'linalg.pinv: Expected a floating point or complex tensor as input. Got Long', PyTorch 'linalg.pinv(Long{[3, 4]}): expected a tensor wi...",
-    ('linalg_pinv', 'zero_dim'):
-        "not fixed yet: message: torsh 'linalg.pinv: The input tensor A must have at least 2 dimensions.', PyTorch 'linalg.pinv(Float{[]}): expected a tensor with 2 or more d...",
-    ('linalg_svdvals', 'bool'):
-        "not fixed yet: message: torsh 'linalg.svdvals: Expected a floating point or complex tensor as input. Got Bool', PyTorch 'linalg.svd: Expected a floating point or com...",
-    ('linalg_svdvals', 'int64'):
-        "not fixed yet: message: torsh 'linalg.svdvals: Expected a floating point or complex tensor as input. Got Long', PyTorch 'linalg.svd: Expected a floating point or com...",
-    ('linalg_svdvals', 'zero_dim'):
-        "not fixed yet: message: torsh 'linalg.svdvals: The input tensor A must have at least 2 dimensions.', PyTorch 'linalg.svd: The input tensor A must have at least 2 dim...",
     ('linalg_vander', 'bool'):
         'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.vander supports floating point, complex, and integer tensors, but got Bool',
     ('linalg_vecdot', 'bool'):
         'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.vecdot: Expected a floating point or complex tensor as input. Got Bool',
     ('linalg_vecdot', 'int64'):
         'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.vecdot: Expected a floating point or complex tensor as input. Got Long',
-    ('lu_solve', 'bool'):
-        'not fixed yet: exception type: torsh RuntimeError(torch.lu_factor: Expected a floating point or complex tensor as input. Got Long), PyTorch NotImplementedError',
-    ('lu_solve', 'int64'):
-        'not fixed yet: exception type: torsh RuntimeError(torch.lu_factor: Expected a floating point or complex tensor as input. Got Long), PyTorch NotImplementedError',
-    ('lu_unpack', 'bool'):
-        'not fixed yet: exception type: torsh RuntimeError(torch.lu_factor: Expected a floating point or complex tensor as input. Got Long), PyTorch NotImplementedError',
-    ('lu_unpack', 'int64'):
-        'not fixed yet: exception type: torsh RuntimeError(torch.lu_factor: Expected a floating point or complex tensor as input. Got Long), PyTorch NotImplementedError',
     ('masked_scatter', 'empty'):
         "not fixed yet: message: torsh 'The size of tensor a (0) must match the size of tensor b (3) at non-singleton dimension 0', PyTorch 'The size of tensor a (3) must mat...",
-    ('matrix_power', 'bool'):
-        'not fixed yet: exception type: torsh RuntimeError(linalg.matrix_power: Expected a floating point or complex tensor as input. Got Bool), PyTorch NotImplementedError',
-    ('matrix_power', 'int64'):
-        'not fixed yet: torsh raises RuntimeError: linalg.matrix_power: Expected a floating point or complex tensor as input. Got Long; PyTorch accepts',
     ('mv', 'zero_dim'):
         'not fixed yet: exception type: torsh RuntimeError(vector + matrix @ vector expected, got 0, 0, 1), PyTorch IndexError',
     ('nn_functional_adaptive_avg_pool1d', 'zero_dim'):
@@ -570,12 +490,6 @@ KNOWN = {
         'not fixed yet: message: torsh \'"orgqr_cpu" not implemented for \\\'Long\\\'\', PyTorch \'torch.linalg.householder_product: tau dtype Double does not match input dtype Long...',
     ('outer', 'zero_dim'):
         'not fixed yet: exception type: torsh IndexError(Dimension out of range (expected to be in range of [-1, 0], but got 1)), PyTorch RuntimeError',
-    ('pinverse', 'bool'):
-        "not fixed yet: message: torsh 'linalg.pinv: Expected a floating point or complex tensor as input. Got Bool', PyTorch 'linalg.pinv(Bool{[3, 4]}): expected a tensor wi...",
-    ('pinverse', 'int64'):
-        "not fixed yet: message: torsh 'linalg.pinv: Expected a floating point or complex tensor as input. Got Long', PyTorch 'linalg.pinv(Long{[3, 4]}): expected a tensor wi...",
-    ('pinverse', 'zero_dim'):
-        "not fixed yet: message: torsh 'linalg.pinv: The input tensor A must have at least 2 dimensions.', PyTorch 'linalg.pinv(Float{[]}): expected a tensor with 2 or more d...",
     ('pow', 'bool'):
         'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "pow" not implemented for \'Bool\'',
     ('put', 'empty'):

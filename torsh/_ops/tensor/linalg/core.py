@@ -138,14 +138,32 @@ class LinAlgError(RuntimeError):
     """torch.linalg.LinAlgError: a numerical failure (singular matrix, not positive-definite)."""
 
 
-def _check_matrix(op, A, square=True):
+def _check_matrix(op, A, square=True, *, kernel=None, floating=True):
+    """PyTorch's checks of a (batch of) matrix input: at least 2-D, square, floating (else the RuntimeError naming
+    ``op``, or the NotImplementedError of PyTorch's CPU ``kernel`` when its dispatch is what refuses the dtype)."""
     if A._data.ndim < 2:
         raise RuntimeError(f"{op}: The input tensor A must have at least 2 dimensions.")
     m, n = A._data.shape[-2:]
     if square and m != n:
         raise RuntimeError(f"{op}: A must be batches of square matrices, but they are {m} by {n} matrices")
-    if not (A.dtype.is_floating_point or A.dtype.is_complex):
+    if floating and not (A.dtype.is_floating_point or A.dtype.is_complex):
+        if kernel is not None:
+            raise NotImplementedError(f'"{kernel}" not implemented for \'{dtype_name(A.dtype)}\'')
         raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got {dtype_name(A.dtype)}")
+
+
+def _check_has_complex_type(A):
+    """eig/eigvals: PyTorch looks up the complex type of the input's (integer) dtype and finds none."""
+    if not (A.dtype.is_floating_point or A.dtype.is_complex):
+        raise RuntimeError(f"Unknown Complex ScalarType for {dtype_name(A.dtype)}")
+
+
+def _check_float_matrix_or_double(op, A, ndim_message):
+    """matrix_rank's and lstsq's checks: their own wording for a missing dim, then float/double (complex) only."""
+    if A._data.ndim < 2:
+        raise RuntimeError(f"torch.linalg.{op}: {ndim_message}")
+    if not (A.dtype.is_floating_point or A.dtype.is_complex):
+        raise RuntimeError("This function doesn't handle types other than float and double")
 
 
 def _first_zero_pivot(a):
@@ -414,7 +432,7 @@ _linalg_op(svd)
 
 @float32_policy
 def svdvals(A, *, driver=None, out=None):
-    _check_matrix("linalg.svdvals", A, square=False)
+    _check_matrix("linalg.svd", A, square=False)  # PyTorch's svdvals is svd's kernel and words it so
     if not needs_grad(A):
         return wrap(np.ascontiguousarray(np.linalg.svd(A._data, compute_uv=False), dtype=A.dtype.to_real().np))
     return svd(A, full_matrices=False).S
@@ -439,7 +457,7 @@ class LinalgEighBackward0(Node):
 
 @float32_policy
 def eigh(A, UPLO="L", *, out=None):
-    _check_matrix("linalg.eigh", A)
+    _check_matrix("linalg.eigh", A, kernel="linalg_eigh_cpu")
     if UPLO not in ("L", "U"):
         raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
     L, V = np.linalg.eigh(A._data, UPLO=UPLO)
@@ -467,7 +485,8 @@ def _complex_of(A):
 def eig(A, *, out=None):
     """Eigen-decomposition of a general matrix (complex results). Like PyTorch's, the eigenvector gradient
     is only meaningful for losses that do not depend on each eigenvector's (arbitrary) phase."""
-    _check_matrix("linalg.eig", A)
+    _check_matrix("linalg.eig", A, floating=False)
+    _check_has_complex_type(A)
     L, V = np.linalg.eig(A._data)
     Lt = wrap(np.ascontiguousarray(L, dtype=_complex_of(A)))
     Vt = wrap(np.ascontiguousarray(V, dtype=_complex_of(A)))
@@ -520,7 +539,8 @@ class LinalgEigBackward0(Node):
 
 @float32_policy
 def eigvals(A, *, out=None):
-    _check_matrix("linalg.eigvals", A)
+    _check_matrix("linalg.eigvals", A, floating=False)
+    _check_has_complex_type(A)
     if not needs_grad(A):
         return wrap(np.ascontiguousarray(np.linalg.eigvals(A._data), dtype=_complex_of(A)))
     L, V = np.linalg.eig(A._data)
@@ -574,7 +594,9 @@ _linalg_op(norm)
 
 @float32_policy
 def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None):
-    _check_matrix("linalg.pinv", A, square=False)
+    if A._data.ndim < 2 or not (A.dtype.is_floating_point or A.dtype.is_complex):
+        raise RuntimeError(f"linalg.pinv({dtype_name(A.dtype)}{{{list(A._data.shape)}}}): expected a tensor with 2 or "
+                           "more dimensions of float, double, cfloat or cdouble types")
     U, S, Vh = svd(A, full_matrices=False)
     m, n = A._data.shape[-2:]
     smax = S.detach().amax(-1, keepdim=True) if S._data.size else S.detach()
@@ -592,7 +614,7 @@ _linalg_op(pinv)
 
 
 def matrix_power(A, n):
-    _check_matrix("linalg.matrix_power", A)
+    _check_matrix("linalg.matrix_power", A, floating=False)  # integers multiply; bool fails in matmul
     if n == 0:
         from ..creation import eye, ones
         identity = eye(A._data.shape[-1], dtype=A.dtype)
@@ -611,7 +633,7 @@ _linalg_op(matrix_power)
 
 
 def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, tol=None, out=None):
-    _check_matrix("linalg.matrix_rank", A, square=False)
+    _check_float_matrix_or_double("matrix_rank", A, "The input tensor input must have at least 2 dimensions.")
     S = np.linalg.svd(A._data, compute_uv=False)
     m, n = A._data.shape[-2:]
     smax = S.max(axis=-1, keepdims=True) if S.size else np.zeros(S.shape[:-1] + (1,))
@@ -626,7 +648,9 @@ _linalg_op(matrix_rank)
 
 @float32_policy
 def cond(A, p=None, *, out=None):
-    _check_matrix("linalg.cond", A, square=p not in (None, 2, -2))
+    if A._data.ndim < 2:
+        raise RuntimeError("linalg.cond: The input tensor must have at least 2 dimensions.")
+    _check_matrix("linalg.svd" if p in (None, 2, -2) else "linalg.cond", A, square=p not in (None, 2, -2))
     if p in (None, 2, -2):
         S = svdvals(A)
         return S.amax(-1) / S.amin(-1) if p in (None, 2) else S.amin(-1) / S.amax(-1)
@@ -638,7 +662,7 @@ _linalg_op(cond)
 def lstsq(A, B, rcond=None, *, driver=None):
     """Least squares via the pseudo-inverse (differentiable); rank as PyTorch's default gelsy reports it,
     residuals and singular_values empty (as PyTorch's gelsy)."""
-    _check_matrix("linalg.lstsq", A, square=False)
+    _check_float_matrix_or_double("lstsq", A, "input must have at least 2 dimensions.")
     vector = B._data.ndim == A._data.ndim - 1
     b = B.unsqueeze(-1) if vector else B
     X = pinv(A) @ b

@@ -47,7 +47,7 @@ def _getrf(mat):
 
 @float32_policy
 def inv_ex(A, *, check_errors=False, out=None):
-    _check_matrix("linalg.inv_ex", A)
+    _check_matrix("linalg.inv", A)  # PyTorch's inv_ex words its checks as inv
     infos = [_getrf(m)[2] for m in _matrices(A._data)] if A._data.size else []
     if check_errors or not any(infos):
         return _InvEx(inv(A), _info_tensor(infos, A._data.shape[:-2]))
@@ -198,9 +198,8 @@ def _check_square_grad(op, A):
 
 def _lu_factor_arrays(op, A):
     if A._data.ndim < 2:
-        raise RuntimeError(f"torch.lu_factor: Expected tensor with 2 or more dimensions. Got size: "
-                           f"{list(A._data.shape)} instead")
-    _check_matrix(op, A, square=False)
+        raise RuntimeError(f"{op}: Expected tensor with 2 or more dimensions. Got size: {list(A._data.shape)} instead")
+    _check_matrix(op, A, square=False, kernel="lu_cpu")
     m, n = A._data.shape[-2:]
     batch = A._data.shape[:-2]
     results = [_getrf(mat) for mat in _matrices(A._data)] if A._data.size else []
