@@ -10,6 +10,7 @@ import pytest
 
 import torsh
 from torsh.profiler import chrome_trace, profile
+from torsh.viz import _trace_view
 
 from helpers import needs_torch, torch_ref
 from test_profiler_trace_format import check_trace
@@ -155,3 +156,57 @@ def test_paged_trace_summaries_and_sources_match_the_schema(tmp_path):
         assert not TRACE.is_valid(bad)
     [call] = [e for e in main["traceEvents"] if e["name"] == "aten::mul"][:1]
     assert not TRACE.is_valid(dict(main, traceEvents=[dict(call, args=dict(call["args"], **{"Source cell": "In [3]"}))]))
+
+
+def _zoom(view, start_us, end_us):
+    """What a zoom in the browser sends over the figure's comm (plotly's relayout message)."""
+    view.figure.plotly_relayout({"xaxis.range[0]": (start_us - view.t0) / 1000.0,
+                                 "xaxis.range[1]": (end_us - view.t0) / 1000.0})
+
+
+@pytest.mark.parametrize("source", ["file", "profile"])
+def test_trace_view_reads_a_page_when_a_zoom_reaches_it(tmp_path, monkeypatch, source):
+    prof = _run(30)
+    path = tmp_path / "run.trace.json"
+    prof.export_chrome_trace(str(path), pages=True, page_events=150)
+    main = _read(path)
+    index = main["torshPages"]["pages"]
+    if source == "file":
+        view = _trace_view.trace_view(str(path))
+    else:
+        monkeypatch.setattr(chrome_trace, "PAGE_EVENTS", 150)
+        monkeypatch.setattr(chrome_trace, "PAGED_ABOVE_EVENTS", 100)
+        view = _trace_view.trace_view(prof)
+        assert view.pages.index["pages"] == index  # the same pages as the export, kept in the kernel
+    muls = lambda: sum(1 for b in view.bars if b["name"] == "aten::mul")  # noqa: E731
+    assert muls() == sum(1 for e in main["traceEvents"] if e["name"] == "aten::mul" and e["ph"] == "X")
+    assert view.figure.layout.xaxis.range[1] == pytest.approx((index[-1]["ts"][1] - view.t0) / 1000.0)
+    _zoom(view, index[0]["ts"][0], index[-1]["ts"][1])  # the whole run: its pages fit the budget, all read
+    assert view.pages.loaded == set(range(len(index)))
+    every = sum(1 for e in prof.trace()["traceEvents"] if e["name"] == "aten::mul" and e["ph"] == "X")
+    assert muls() == every
+    drawn = view.figure.data[0]
+    assert list(drawn.text).count("aten::mul") == every and len(drawn.x) == len(view.drawn)
+
+
+def test_trace_view_reads_only_the_pages_in_view_and_none_when_zoomed_out_too_far(tmp_path, monkeypatch):
+    prof = _run(30)
+    path = tmp_path / "run.trace.json"
+    prof.export_chrome_trace(str(path), pages=True, page_events=150)
+    view = _trace_view.trace_view(str(path))
+    pages = view.pages.index["pages"]
+    last = len(pages) - 1
+    assert view.pages.loaded == {last} and "1 read" in view.page_status.value
+    monkeypatch.setattr(_trace_view, "PAGE_BUDGET", pages[0]["events"] + pages[1]["events"] - 1)
+    _zoom(view, pages[0]["ts"][0], pages[1]["ts"][1])  # two pages: over the budget, nothing read
+    assert view.pages.loaded == {last}
+    middle = (pages[1]["ts"][0] + pages[1]["ts"][1]) / 2
+    _zoom(view, middle - 1, middle + 1)
+    assert view.pages.loaded == {1, last}
+    read = chrome_trace.read_page(path, _read(path), pages[1])
+    names = [b["name"] for b in view.bars]
+    assert names.count("aten::mul") == sum(e["name"] == "aten::mul" and e["ph"] == "X"
+                                           for e in read + _read(path)["traceEvents"])
+    bundle = view._repr_mimebundle_()[chrome_trace.MIME_TYPE]  # the main part, pointing at the page files
+    assert os.path.abspath(bundle["torshPages"]["dir"]) == str(path) + ".pages"
+    assert len(bundle["traceEvents"]) == len(_read(path)["traceEvents"])

@@ -207,6 +207,11 @@ def _is_detail(event):
     return event["ph"] != "M" and event.get("cat") != "step_summary"
 
 
+def detail_events(trace):
+    """How many events of ``trace`` are detail (what pages split)."""
+    return sum(1 for e in trace["traceEvents"] if _is_detail(e))
+
+
 def _page_times(detail):
     """Per detail event, the time that places it in a page: a call's outermost enclosing call's start
     (a call tree stays in one page), a flow's start for both ends, else its own time."""
@@ -299,7 +304,7 @@ def export_chrome_trace(result, path, pages=None, page_events=PAGE_EVENTS):
     pages_dir = path + ".pages"
     _clear_pages(pages_dir)
     if pages is None:
-        pages = sum(1 for e in trace["traceEvents"] if _is_detail(e)) > PAGED_ABOVE_EVENTS
+        pages = detail_events(trace) > PAGED_ABOVE_EVENTS
     if pages:
         suffix = ".gz" if path.endswith(".gz") else ""
         trace, files = paged_trace(trace, os.path.basename(pages_dir), page_events, suffix)

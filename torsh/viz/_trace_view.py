@@ -16,10 +16,12 @@ extension opens the file at that line). It takes the output's width (names wrap)
 import gzip
 import html
 import json
+import os
 
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
+from ..profiler import chrome_trace
 from ..profiler.chrome_trace import for_display
 from ._figure import WHEEL_ZOOM, Figure
 from ._static import widget_bundle
@@ -205,6 +207,34 @@ def _hover(bar):
     return "<br>".join(parts)
 
 
+PAGE_BUDGET = 300_000  # a view reads its pages once together they hold at most this many events
+
+
+class TracePages:
+    """The detail pages of a big trace (torshPages, see torsh/profiler/chrome_trace.py) that a TraceView
+    reads when its view reaches them: from the files beside a paged trace file, or kept in the kernel
+    for a big profile. ``on_disk``: the pages' directory as seen from the kernel's working directory."""
+
+    def __init__(self, index, read_page, on_disk=None):
+        self.index = index
+        self._read_page = read_page  # page entry -> its events
+        self.on_disk = on_disk
+        self.loaded = {number for number, page in enumerate(index["pages"]) if page["file"] is None}
+
+    def to_fetch(self, start_us, end_us, budget=None):
+        """The unread pages overlapping [start_us, end_us]; none if together they exceed ``budget`` events."""
+        budget = PAGE_BUDGET if budget is None else budget
+        pages = self.index["pages"]
+        wanted = [n for n, page in enumerate(pages)
+                  if n not in self.loaded and page["ts"][1] >= start_us and page["ts"][0] <= end_us]
+        return [] if sum(pages[n]["events"] for n in wanted) > budget else wanted
+
+    def read(self, number):
+        events = self._read_page(self.index["pages"][number])
+        self.loaded.add(number)
+        return events
+
+
 class TraceView(widgets.VBox):
     """VBox(title and search box, FigureWidget flame chart, table HTML).
 
@@ -212,43 +242,94 @@ class TraceView(widgets.VBox):
     ``data[2]`` the flow arrows (one segment per forward -> backward pair, None-separated).
     """
 
-    def __init__(self, trace, averages=None, row_limit=30, max_bars=20_000):
-        self.trace = trace
-        self.bars, self.bands = flame_rows(trace)
-        drawn = self.bars
-        if len(drawn) > max_bars:  # a browser draws ~20k bars smoothly: leave out the shortest calls
-            drawn = sorted(sorted(drawn, key=lambda b: -b["dur"])[:max_bars], key=lambda b: b["ts"])
-        self.drawn = drawn
-        self.instants = instant_events(trace)
-        self.flows = flow_pairs(trace, drawn)
-        t0 = min((b["ts"] for b in self.bars), default=0.0)
+    def __init__(self, trace, averages=None, row_limit=30, max_bars=20_000, pages=None):
+        self.trace = trace  # of a paged trace: its main part (what the MIME bundle embeds)
+        self.pages = pages  # TracePages: the rest of the detail, read when the view reaches it
+        self._max_bars = max_bars
+        self._events = list(trace.get("traceEvents", []))  # the events read so far
+        self._lay_out()
+        spans = [p["ts"] for p in pages.index["pages"]] if pages is not None else []
+        t0 = min([b["ts"] for b in self.bars] + [first for first, _ in spans], default=0.0)
+        self.t0 = t0
         rows = max((b["row"] for b in self.bars), default=0) + 1
+        xaxis = {"title": {"text": "time (ms)"}}
+        if spans:  # the whole run, also what is still in pages
+            xaxis["range"] = [0.0, (max(last for _, last in spans) - t0) / 1000.0]
         self.figure = Figure(  # built whole: see _figure.py
-            data=[_bar_trace(drawn, t0), _instant_trace(self.instants, self.bands, t0), _flow_trace(self.flows, t0)],
+            data=self._plots(),
             layout={"barmode": "overlay", "showlegend": False, "height": min(700, 140 + 22 * rows),
                     "dragmode": "zoom", "margin": {"l": 60, "r": 10, "t": 10, "b": 40},
-                    "xaxis": {"title": {"text": "time (ms)"}},
-                    "yaxis": {"autorange": "reversed", "fixedrange": True,  # zoom and pan move along time only
-                              "tickvals": [first for first, _ in self.bands.values()],
-                              "ticktext": [f"thread {tid}" for tid in self.bands], "zeroline": False}},
+                    "xaxis": xaxis, "yaxis": dict(self._yaxis(), autorange="reversed", fixedrange=True,  # time only
+                                                  zeroline=False)},
             config=WHEEL_ZOOM)
+        if pages is not None:  # a zoom in the browser reaches the kernel over the figure's comm
+            self.figure.layout.on_change(self._on_range, "xaxis.range")
         summary = trace.get("torshSummary")
         several_steps = summary is not None and summary.get("steps", 0) > 1
         self.rows = table_rows(self.bars, averages, row_limit, summary if several_steps else None)
         self.table = widgets.HTML(_table_html(self.rows), layout={"width": "100%"})
         span = max((b["end"] for b in self.bars), default=t0) - t0
-        left_out = f" ({len(self.bars) - len(drawn)} shortest not drawn)" if len(drawn) < len(self.bars) else ""
+        left_out = f" ({len(self.bars) - len(self.drawn)} shortest not drawn)" if len(self.drawn) < len(self.bars) else ""
         self.summary = (f"{len(self.bars)} calls{left_out} over {span / 1000.0:.2f} ms on {len(self.bands)} thread(s), "
                         f"{len(self.instants)} instant events, {len(self.flows)} forward->backward arrows")
         title = widgets.HTML(f"<b>{html.escape(self.summary)}</b>; drag to zoom, double-click to reset")
+        self.page_status = widgets.HTML(self._page_status())
         self.search_box = widgets.Text(placeholder="search events by name", description="Search",
                                        continuous_update=True, layout={"width": "24em"})
         self.search_box.observe(lambda change: self.search(change["new"]), names="value")
         self.found = widgets.HTML()
-        super().__init__([title, widgets.HBox([self.search_box, self.found]), self.figure,
+        super().__init__([title, widgets.HBox([self.search_box, self.found, self.page_status]), self.figure,
                           widgets.HTML(f"<b>Ops ({'all ' + str(summary['steps']) + ' steps' if several_steps else 'key_averages'}"
                                        ", by self time)</b>"), self.table],
                          layout={"width": "100%"})
+
+    def _lay_out(self):
+        """Bars (at most max_bars drawn: the shortest calls left out), instants and arrows of the events read."""
+        trace = {"traceEvents": self._events}
+        self.bars, self.bands = flame_rows(trace)
+        drawn = self.bars
+        if len(drawn) > self._max_bars:  # a browser draws ~20k bars smoothly: leave out the shortest calls
+            drawn = sorted(sorted(drawn, key=lambda b: -b["dur"])[:self._max_bars], key=lambda b: b["ts"])
+        self.drawn = drawn
+        self.instants = instant_events(trace)
+        self.flows = flow_pairs(trace, drawn)
+
+    def _plots(self):
+        return [_bar_trace(self.drawn, self.t0), _instant_trace(self.instants, self.bands, self.t0),
+                _flow_trace(self.flows, self.t0)]
+
+    def _yaxis(self):
+        return {"tickvals": [first for first, _ in self.bands.values()],
+                "ticktext": [f"thread {tid}" for tid in self.bands]}
+
+    def _page_status(self):
+        if self.pages is None:
+            return ""
+        return (f"detail in {len(self.pages.index['pages'])} pages, {len(self.pages.loaded)} read "
+                "(zoom in to read a range's page)")
+
+    def _on_range(self, layout, x_range):
+        if x_range is not None and None not in tuple(x_range):
+            self.show_range(self.t0 + x_range[0] * 1000.0, self.t0 + x_range[1] * 1000.0)
+
+    def show_range(self, start_us, end_us):
+        """Read the pages the view [start_us, end_us] reaches (unless zoomed out over more than
+        PAGE_BUDGET events) and redraw with their calls; returns the page numbers read."""
+        wanted = self.pages.to_fetch(start_us, end_us) if self.pages is not None else []
+        if not wanted:
+            return []
+        for number in wanted:
+            self._events += self.pages.read(number)
+        self._lay_out()
+        with self.figure.batch_update():
+            for plot, new in zip(self.figure.data, self._plots()):
+                update = new.to_plotly_json()
+                update.pop("type", None)
+                plot.update(update)
+            self.figure.layout.yaxis.update(self._yaxis())
+        self.page_status.value = self._page_status()
+        self.search(self.search_box.value)
+        return wanted
 
     def search(self, query):
         """Highlight the drawn calls whose name contains ``query`` (case-insensitive), dim the others,
@@ -262,9 +343,17 @@ class TraceView(widgets.VBox):
         return [b for b, hit in zip(self.drawn, hits) if hit] if needle else []
 
     def _repr_mimebundle_(self, **kwargs):
-        """The widget, and the trace document the torsh JupyterLab extension draws without a kernel."""
-        return widget_bundle(super(), {TRACE_MIME: for_display(self.trace), "text/plain": f"torsh.viz.TraceView: {self.summary}"},
+        """The widget, and the trace document the torsh JupyterLab extension draws without a kernel (of a
+        paged trace: its main part, the index pointing at the page files when they are on disk)."""
+        return widget_bundle(super(), {TRACE_MIME: self._document(), "text/plain": f"torsh.viz.TraceView: {self.summary}"},
                              **kwargs)
+
+    def _document(self):
+        if self.pages is None:
+            return for_display(self.trace)
+        if self.pages.on_disk is None:  # pages kept in the kernel: a saved output has the main part only
+            return {key: value for key, value in self.trace.items() if key != "torshPages"}
+        return dict(self.trace, torshPages=dict(self.trace["torshPages"], dir=self.pages.on_disk))
 
 
 def _bar_trace(drawn, t0):
@@ -299,10 +388,31 @@ def _flow_trace(flows, t0):
                       marker={"symbol": "arrow", "angleref": "previous", "size": size, "color": FLOW_COLOR})
 
 
-def trace_view(prof_or_trace_path, row_limit=30, max_bars=20_000):
+def trace_view(prof_or_trace_path, row_limit=30, max_bars=20_000, pages=None):
     """A widget: flame chart of a profile's trace (a ``profile``, a trace dict or a .json/.json.gz path) + op table.
 
-    Over ``max_bars`` calls, the shortest are left out of the chart (the table counts them all).
+    Over ``max_bars`` calls, the shortest are left out of the chart (the table counts them all). A paged
+    trace file (``export_chrome_trace(path, pages=...)``) draws its main part, and the widget reads a
+    page when a zoom reaches it; a profile or dict of more than chrome_trace.PAGED_ABOVE_EVENTS detail
+    events (``pages=None``; True: always, False: never) is paged the same way in the kernel.
     """
     trace, averages = load_trace(prof_or_trace_path)
-    return TraceView(trace, averages, row_limit, max_bars)
+    trace, trace_pages = _paged(trace, prof_or_trace_path, pages)
+    return TraceView(trace, averages, row_limit, max_bars, pages=trace_pages)
+
+
+def _paged(trace, source, pages):
+    """(trace to draw first, TracePages or None): a paged trace file's main part and its page files, or a
+    big trace cut into pages kept in the kernel, or the trace itself."""
+    index = trace.get("torshPages")
+    if index is not None:
+        if not isinstance(source, (str, os.PathLike)):
+            return trace, None  # a paged trace dict without its file: only its main part can be drawn
+        main_path = os.fspath(source)
+        on_disk = os.path.relpath(os.path.join(os.path.dirname(os.path.abspath(main_path)), index["dir"]))
+        return trace, TracePages(index, lambda entry: chrome_trace.read_page(main_path, trace, entry), on_disk)
+    if pages is False or (pages is None and chrome_trace.detail_events(trace) <= chrome_trace.PAGED_ABOVE_EVENTS):
+        return trace, None
+    main, files = chrome_trace.paged_trace(trace, "", chrome_trace.PAGE_EVENTS)
+    kept = {name: document["traceEvents"] for name, document in files}
+    return main, TracePages(main["torshPages"], lambda entry: kept[entry["file"]])
