@@ -10,7 +10,7 @@ import pytest
 import torsh
 from torsh.backend import dispatch
 
-from helpers import assert_close, forced_variant, torch_ref as torch
+from helpers import VARIANTS, assert_close, check_same_error, forced_variant, torch_ref as torch
 
 DISPATCH_OPS = ["batch_norm", "batch_norm_backward", "sgd_step", "relu", "add", "conv2d_direct", "no_such_op"]
 DTYPES = [np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64), np.dtype(np.float16)]
@@ -73,3 +73,43 @@ def test_sgd_mixed_dtypes_in_one_group_as_pytorch(options):
     if options.get("momentum"):
         for g, w in zip(got, want):
             assert_close(opt.state[g]["momentum_buffer"], ref_opt.state[w]["momentum_buffer"], rtol=0, atol=0)
+
+
+def _bn_steps(lib, dtype, momentum):
+    """Two training steps of BatchNorm2d (running statistics updated in place, the batch counter), then eval:
+    (outputs, input/weight/bias gradients, running mean/var, num_batches_tracked)."""
+    rng = np.random.default_rng(1)
+    bn = lib.nn.BatchNorm2d(3, momentum=momentum).to(getattr(lib, dtype))
+    outs, grads = [], []
+    for _ in range(2):
+        x = lib.tensor(rng.standard_normal((4, 3, 5, 5)).astype(dtype), requires_grad=True)
+        out = bn(x)
+        (out * lib.tensor(rng.standard_normal((4, 3, 5, 5)).astype(dtype))).sum().backward()
+        outs.append(out.detach())
+        grads += [x.grad, bn.weight.grad, bn.bias.grad]
+        bn.zero_grad()
+    bn.eval()
+    outs.append(bn(lib.tensor(rng.standard_normal((2, 3, 5, 5)).astype(dtype))).detach())
+    return outs + grads + [bn.running_mean, bn.running_var, bn.num_batches_tracked]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_batch_norm_training_steps_as_pytorch(variant, dtype, momentum):
+    with forced_variant(["batch_norm", "batch_norm_backward"], variant):
+        got = _bn_steps(torsh, dtype, momentum)
+    want = _bn_steps(torch, dtype, momentum)
+    for g, w in zip(got, want):
+        assert_close(g, w)
+
+
+def test_batch_norm_checks_as_pytorch():
+    one_value = "Expected more than 1 value per channel when training, got input size"  # then Size([...]) of each lib
+    for shape in [(1, 3, 1, 1), (1, 3)]:
+        check_same_error(lambda lib: lib.nn.functional.batch_norm(lib.ones(*shape), None, None, training=True),
+                         fallback_msg=one_value, exact=False)
+    check_same_error(lambda lib: lib.nn.functional.batch_norm(lib.ones(2, 3, 4), lib.zeros(2), lib.ones(3),
+                                                              training=True))
+    check_same_error(lambda lib: lib.nn.functional.batch_norm(lib.ones(2, 3, 4), None, None, training=True,
+                                                              eps=0.0))

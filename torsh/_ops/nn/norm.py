@@ -284,7 +284,7 @@ def batch_norm_train(input, weight, bias, eps):
 
     def compiled(parallel):
         out = np.empty_like(x3)
-        mean, var, rstd = (np.empty(c, dtype=dtype) for _ in range(3))
+        mean, var, rstd = np.empty(c, dtype=dtype), np.empty(c, dtype=dtype), np.empty(c, dtype=dtype)
         ww = w if w is not None else np.ones(c, dtype=dtype)
         bb = b if b is not None else np.zeros(c, dtype=dtype)
         inv_m = dtype.type(1 / (n * x3.shape[2]))

@@ -5,7 +5,6 @@ import numpy as np
 
 from ..._array_api import array, dtype_of
 from ..._ops.nn import norm as nn_norm
-from ...autograd import grad_mode
 from ._utils import const
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm", "local_response_norm",
@@ -37,11 +36,10 @@ def _in_input_dtype(out, input):
 
 def _update_running(running, batch_value, momentum):
     """running = (1 - momentum) * running + momentum * batch_value, in place without autograd."""
-    with grad_mode.no_grad():
-        data = array(running)
-        data *= (1 - momentum)
-        data += momentum * batch_value.astype(data.dtype, copy=False)
-        running._version_counter[0] += 1
+    data = array(running)  # NumPy in place: no torsh op, so no graph to keep out
+    data *= (1 - momentum)
+    data += momentum * batch_value.astype(data.dtype, copy=False)
+    running._version_counter[0] += 1
 
 
 def _verify_batch_size(size, shown):
@@ -59,7 +57,7 @@ def _check_eps(eps, training):
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     if training:
-        _verify_batch_size(tuple(input.shape) if input.ndim > 1 else (1,), input.shape)
+        _verify_batch_size(array(input).shape if input.ndim > 1 else (1,), input.shape)
     _check_eps(eps, training)
     if input.ndim < 2:
         raise ValueError(f"expected 2D or 3D input (got {input.ndim}D input)")
@@ -78,8 +76,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         return fused
     if fused is not None:
         out, mean, var = fused
-        if training and running_mean is not None and input.numel():  # an empty batch leaves them as they are
-            n = input.numel() // input.shape[1]
+        numel = array(input).size
+        if training and running_mean is not None and numel:  # an empty batch leaves them as they are
+            n = numel // channels
             _update_running(running_mean, mean, momentum)
             _update_running(running_var, var * n / max(n - 1, 1), momentum)
         return out
