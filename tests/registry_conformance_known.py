@@ -59,53 +59,17 @@ KNOWN = {
     ('dsplit', 'zero_dim'):
         'not fixed yet: exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError',
     ('fft_fft', 'empty'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: MKL FFT error: Intel oneMKL DFTI ERROR: Inconsistent configuration parameters',
-    ('fft_fft', 'zero_dim'):
-        "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'Dimension specified as -1 but tensor has no dimensions'",
-    ('fft_fft2', 'zero_dim'):
-        "not fixed yet: message: torsh 'Dimension out of range (expected to be in range of [-1, 0], but got -2)', PyTorch 'Dimension specified as -2 but tensor has no dimensi...",
-    ('fft_fftshift', 'zero_dim'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: `shifts` required',
+        "intended: PyTorch's oneMKL backend fails on a 1-D FFT over a zero-size batch dim with an MKL configuration error (not a documented rule); torsh returns the empty result",
     ('fft_hfft', 'empty'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: MKL FFT error: Intel oneMKL DFTI ERROR: Inconsistent configuration parameters',
-    ('fft_hfft', 'zero_dim'):
-        "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'Dimension specified as -1 but tensor has no dimensions'",
-    ('fft_hfft2', 'zero_dim'):
-        "not fixed yet: message: torsh 'Dimension out of range (expected to be in range of [-1, 0], but got -2)', PyTorch 'Dimension specified as -2 but tensor has no dimensi...",
-    ('fft_hfftn', 'zero_dim'):
-        'not fixed yet: exception type: torsh IndexError(list index out of range), PyTorch RuntimeError',
+        "intended: PyTorch's oneMKL backend fails on a 1-D FFT over a zero-size batch dim with an MKL configuration error (not a documented rule); torsh returns the empty result",
     ('fft_ifft', 'empty'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: MKL FFT error: Intel oneMKL DFTI ERROR: Inconsistent configuration parameters',
-    ('fft_ifft', 'zero_dim'):
-        "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'Dimension specified as -1 but tensor has no dimensions'",
-    ('fft_ifft2', 'zero_dim'):
-        "not fixed yet: message: torsh 'Dimension out of range (expected to be in range of [-1, 0], but got -2)', PyTorch 'Dimension specified as -2 but tensor has no dimensi...",
-    ('fft_ifftshift', 'zero_dim'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: `shifts` required',
+        "intended: PyTorch's oneMKL backend fails on a 1-D FFT over a zero-size batch dim with an MKL configuration error (not a documented rule); torsh returns the empty result",
     ('fft_ihfft', 'empty'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: MKL FFT error: Intel oneMKL DFTI ERROR: Inconsistent configuration parameters',
-    ('fft_ihfft', 'zero_dim'):
-        "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'Dimension specified as -1 but tensor has no dimensions'",
-    ('fft_ihfft2', 'zero_dim'):
-        "not fixed yet: message: torsh 'Dimension out of range (expected to be in range of [-1, 0], but got -2)', PyTorch 'Dimension specified as -2 but tensor has no dimensi...",
-    ('fft_ihfftn', 'zero_dim'):
-        'not fixed yet: exception type: torsh ValueError(at least 1 axis must be transformed), PyTorch RuntimeError',
+        "intended: PyTorch's oneMKL backend fails on a 1-D FFT over a zero-size batch dim with an MKL configuration error (not a documented rule); torsh returns the empty result",
     ('fft_irfft', 'empty'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: MKL FFT error: Intel oneMKL DFTI ERROR: Inconsistent configuration parameters',
-    ('fft_irfft', 'zero_dim'):
-        "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'Dimension specified as -1 but tensor has no dimensions'",
-    ('fft_irfft2', 'zero_dim'):
-        "not fixed yet: message: torsh 'Dimension out of range (expected to be in range of [-1, 0], but got -2)', PyTorch 'Dimension specified as -2 but tensor has no dimensi...",
-    ('fft_irfftn', 'zero_dim'):
-        'not fixed yet: exception type: torsh IndexError(list index out of range), PyTorch RuntimeError',
+        "intended: PyTorch's oneMKL backend fails on a 1-D FFT over a zero-size batch dim with an MKL configuration error (not a documented rule); torsh returns the empty result",
     ('fft_rfft', 'empty'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: MKL FFT error: Intel oneMKL DFTI ERROR: Inconsistent configuration parameters',
-    ('fft_rfft', 'zero_dim'):
-        "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'Dimension specified as -1 but tensor has no dimensions'",
-    ('fft_rfft2', 'zero_dim'):
-        "not fixed yet: message: torsh 'Dimension out of range (expected to be in range of [-1, 0], but got -2)', PyTorch 'Dimension specified as -2 but tensor has no dimensi...",
-    ('fft_rfftn', 'zero_dim'):
-        'not fixed yet: exception type: torsh ValueError(at least 1 axis must be transformed), PyTorch RuntimeError',
+        "intended: PyTorch's oneMKL backend fails on a 1-D FFT over a zero-size batch dim with an MKL configuration error (not a documented rule); torsh returns the empty result",
     ('gcd', 'bool'):
         "not fixed yet: exception type: torsh UFuncTypeError(ufunc 'gcd' did not contain a loop with signature matching types (<class 'numpy.dtypes.BoolDType'>, <class 'numpy...",
     ('geqrf', 'empty'):

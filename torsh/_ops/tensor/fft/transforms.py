@@ -66,6 +66,8 @@ def _dims_and_sizes(x, s, dim, default_all):
             dims = list(range(ndim))
     else:
         dims = [dim] if isinstance(dim, int) else list(dim)
+        if dims and ndim == 0:  # PyTorch wraps transform dims without the 0-d leniency of reductions
+            raise IndexError(f"Dimension specified as {dims[0]} but tensor has no dimensions")
     dims = [normalize_dim(d, ndim) for d in dims]
     if s is not None:
         s = [s] if isinstance(s, int) else list(s)
@@ -160,6 +162,7 @@ def _r2c(op, x, s, dim, norm, default_all):
     _check_real(op, x)
     norm = _norm(norm)
     dims, sizes = _dims_and_sizes(x, s, dim, default_all)
+    _check_some_axis(op, dims)
     xr = _resize(x, dims, sizes)
     data = _as_float_or_complex(xr)
     value = sfft.rfftn(data, axes=dims, norm=norm)
@@ -203,9 +206,15 @@ class FftC2RBackward0(Node):
         return (_resize(g, self.dims, self.in_sizes),)
 
 
-def _c2r(x, s, dim, norm, default_all):
+def _check_some_axis(op, dims):
+    if not dims:
+        raise RuntimeError(f"{op} must transform at least one axis")
+
+
+def _c2r(x, s, dim, norm, default_all, op="irfftn"):
     norm = _norm(norm)
     dims, given = _dims_and_sizes(x, s, dim, default_all)
+    _check_some_axis(op, dims)
     sizes = list(given)
     if s is None:
         sizes[-1] = 2 * (x._data.shape[dims[-1]] - 1)
@@ -256,7 +265,7 @@ _fft_op(hfft)
 
 @float32_policy
 def hfftn(input, s=None, dim=None, norm=None, *, out=None):
-    return _c2r(_conj(input), s, dim, _DUAL[_norm(norm)], True)
+    return _c2r(_conj(input), s, dim, _DUAL[_norm(norm)], True, op="hfftn")
 _fft_op(hfftn)
 
 
@@ -310,7 +319,9 @@ def _shift(input, dim, sign):
     dims = list(range(ndim)) if dim is None else [dim] if isinstance(dim, int) else list(dim)
     dims = [normalize_dim(d, ndim) for d in dims]
     shifts = [sign * (input._data.shape[d] // 2) if sign > 0 else -(input._data.shape[d] // 2) for d in dims]
-    return input.roll(shifts, dims) if dims else input.clone()
+    if not dims:  # PyTorch rolls by no shifts, which roll refuses
+        raise RuntimeError("`shifts` required")
+    return input.roll(shifts, dims)
 
 
 def fftshift(input, dim=None):
