@@ -5,8 +5,10 @@ import json
 import subprocess
 import sys
 
+import nbformat
+
 from .conftest import shot
-from .test_jupyterlab import LOAD_MS
+from .test_jupyterlab import LOAD_MS, open_lab, run_all_cells
 from .test_trace_scale import OPEN_AND_TIME
 
 STEPS = 300
@@ -109,3 +111,48 @@ def test_paged_trace_opens_on_its_main_file_and_pages_in_a_selected_step(page, l
     assert doc.locator("g.torsh-slice.torsh-match").count() >= len(in_view)
     shot(page, "trace-paged-zoom")
     assert not page.errors, page.errors
+
+
+CELLS = ["import torsh\nfrom torsh.profiler import profile\nfrom torsh.viz import trace_view\nx = torsh.ones(3)",
+         "with profile(with_stack=True) as prof:\n    y = x.mul(2)\nprof",
+         "trace_view(prof)"]
+ACTIVE_CELL = """() => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const cell = panel.content.activeCell;
+  return { index: panel.content.activeCellIndex, line: cell.editor.getCursorPosition().line,
+           count: cell.model.executionCount };
+}"""
+
+
+def test_source_link_of_an_op_run_in_a_cell_selects_that_cell(browser, lab):
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in CELLS])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, str(lab.root / "cell_links.ipynb"))
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    try:
+        open_lab(page, lab, "cell_links.ipynb")
+        run_all_cells(page)
+        # the profile's own output (the extension's trace renderer): "cell [2], line 2"
+        output = page.locator(".jp-OutputArea-output", has=page.locator("svg.torsh-trace")).first
+        link = output.locator("tr[data-name='aten::mul'] a.torsh-source-link")
+        link.wait_for(timeout=LOAD_MS)
+        assert link.inner_text() == "cell [2], line 2" and link.get_attribute("data-cell") == "2"
+        page.evaluate("() => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = 0; }")
+        link.click()
+        page.wait_for_function("window.jupyterapp.shell.currentWidget.content.activeCellIndex === 1", timeout=LOAD_MS)
+        assert page.evaluate(ACTIVE_CELL) == {"index": 1, "line": 1, "count": 2}
+        # trace_view's table (an ipywidgets HTML: the extension's document listener opens its links)
+        widget_link = page.locator(".widget-html a.torsh-source-link[data-cell='2']").first
+        widget_link.wait_for(timeout=LOAD_MS)
+        assert widget_link.inner_text() == "cell [2], line 2"
+        page.evaluate("() => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = 2; }")
+        widget_link.click()
+        page.wait_for_function("window.jupyterapp.shell.currentWidget.content.activeCellIndex === 1", timeout=LOAD_MS)
+        assert page.evaluate(ACTIVE_CELL)["line"] == 1
+        shot(page, "trace-cell-link")
+        assert not [e for e in page.errors if not e.startswith("[anywidget]")], page.errors
+    finally:
+        context.close()
