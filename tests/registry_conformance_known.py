@@ -10,8 +10,6 @@ KNOWN = {
         'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addcmul_cpu_out" not implemented for \'Bool\'',
     ('addmv', 'empty'):
         "not fixed yet: message: torsh 'The expanded size of the tensor (3) must match the existing size (0) at non-singleton dimension 0. Target sizes: [3]. Tensor sizes: [0...",
-    ('adjoint', 'zero_dim'):
-        'not fixed yet: torsh raises RuntimeError: tensor.mT is only supported on matrices or batches of matrices. Got 0-D tensor.; PyTorch accepts',
     ('aminmax', 'empty'):
         'not fixed yet: message: torsh "amin(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the \'dim\' argument.", PyTorch \'a...',
     ('argmax', 'bool'):
@@ -34,20 +32,12 @@ KNOWN = {
         "not fixed yet: message: torsh 'linalg.vector_norm: Expected a floating point or complex tensor as input. Got Long', PyTorch 'cdist only supports floating-point dtype...",
     ('chain_matmul', 'zero_dim'):
         'not fixed yet: torsh accepts; PyTorch raises RuntimeError: Tensor dimension is 0, expected 2 instead.',
-    ('cholesky', 'zero_dim'):
-        "not fixed yet: message: torsh 'tensor.mT is only supported on matrices or batches of matrices. Got 0-D tensor.', PyTorch 'both arguments to matmul need to be at leas...",
     ('cholesky_solve', 'bool'):
         'not fixed yet: message: torsh \'"cholesky_solve_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'Expected b and A to have the same dtype, but found b of type Bool and A o...',
     ('corrcoef', 'bool'):
         "not fixed yet: message: torsh 'Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()`...",
     ('cov', 'bool'):
         "not fixed yet: message: torsh 'Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()`...",
-    ('cross', 'bool'):
-        'not fixed yet: exception type: torsh RuntimeError(Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator inst...',
-    ('cross', 'broadcast'):
-        "not fixed yet: message: torsh 'linalg.cross: inputs dimension 0 must have length 3. Got 3 and 4', PyTorch 'linalg.cross: inputs must have the same number of dimensio...",
-    ('cross', 'zero_dim'):
-        'not fixed yet: exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError',
     ('cummax', 'zero_dim'):
         "not fixed yet: message: torsh 'Dimension out of range (expected to be in range of [-1, 0], but got 1)', PyTorch 'cummax(): Expected reduction dim -1 or 0 for scalar ...",
     ('cummin', 'zero_dim'):
@@ -114,28 +104,14 @@ KNOWN = {
         'not fixed yet: exception type: torsh RuntimeError(Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator inst...',
     ('lerp', 'int64'):
         'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "lerp_kernel_tensor" not implemented for \'Long\'',
-    ('linalg_cholesky', 'zero_dim'):
-        "not fixed yet: message: torsh 'tensor.mT is only supported on matrices or batches of matrices. Got 0-D tensor.', PyTorch 'both arguments to matmul need to be at leas...",
-    ('linalg_cholesky_ex', 'zero_dim'):
-        "not fixed yet: message: torsh 'tensor.mT is only supported on matrices or batches of matrices. Got 0-D tensor.', PyTorch 'both arguments to matmul need to be at leas...",
     ('linalg_cond', 'empty'):
         'not fixed yet: torsh raises IndexError: amax(): Expected reduction dim -1 to have non-zero size.; PyTorch accepts',
-    ('linalg_cross', 'bool'):
-        'not fixed yet: exception type: torsh RuntimeError(Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator inst...',
-    ('linalg_cross', 'broadcast'):
-        'not fixed yet: exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError',
-    ('linalg_cross', 'zero_dim'):
-        'not fixed yet: exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError',
     ('linalg_eig', 'float32'):
         'not fixed yet: result: Not equal to tolerance rtol=1e-05, atol=1e-05 Mismatched elements: 6 / 9 (66.7%) First 5 mismatches are at indices: [0, 0]: (-0.38522928953170...',
     ('linalg_eig', 'strided'):
         'not fixed yet: result: Not equal to tolerance rtol=1e-05, atol=1e-05 Mismatched elements: 6 / 9 (66.7%) First 5 mismatches are at indices: [0, 0]: (-0.38522928953170...',
     ('linalg_eig', 'zero_dim'):
         'not fixed yet: result: Not equal to tolerance rtol=1e-05, atol=1e-05 Mismatched elements: 3 / 9 (33.3%) Mismatch at indices: [0, 2]: (0.40824830532073975+0j) (ACTUAL...',
-    ('linalg_eigh', 'zero_dim'):
-        "not fixed yet: message: torsh 'tensor.mT is only supported on matrices or batches of matrices. Got 0-D tensor.', PyTorch 'linalg.eigh: The input tensor A must have a...",
-    ('linalg_eigvalsh', 'zero_dim'):
-        "not fixed yet: message: torsh 'tensor.mT is only supported on matrices or batches of matrices. Got 0-D tensor.', PyTorch 'linalg.eigh: The input tensor A must have a...",
     ('linalg_lstsq', 'broadcast'):
         "not fixed yet: message: torsh 'mat1 and mat2 shapes cannot be multiplied (4x3 and 4x1)', PyTorch 'torch.linalg.lstsq: input.size(-2) should match other.size(-1)'",
     ('linalg_lu', 'empty'):
@@ -200,18 +176,10 @@ KNOWN = {
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh IndexError(Dimension out of range (expected to be in range of [-1, 0], but got -2)), PyTorch RuntimeError",
     ('nn_functional_binary_cross_entropy', 'bool'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~`...",
-    ('nn_functional_binary_cross_entropy', 'broadcast'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Using a target size (torsh.Size([4])) that is different to the input size (torsh.Size([3, 4])) is deprecated. Please ensure they have ...",
     ('nn_functional_binary_cross_entropy', 'int64'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(all elements of input should be between 0 and 1), PyTorch NotImplementedError",
-    ('nn_functional_binary_cross_entropy', 'zero_dim'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Using a target size (torsh.Size([3, 4])) that is different to the input size (torsh.Size([])) is deprecated. Please ensure they have t...",
     ('nn_functional_binary_cross_entropy_with_logits', 'bool'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~`...",
-    ('nn_functional_binary_cross_entropy_with_logits', 'broadcast'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Target size (torsh.Size([4])) must be the same as input size (torsh.Size([3, 4]))', PyTorch 'Target size (torch.Size([4])) must be the...",
-    ('nn_functional_binary_cross_entropy_with_logits', 'zero_dim'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Target size (torsh.Size([3, 4])) must be the same as input size (torsh.Size([]))', PyTorch 'Target size (torch.Size([3, 4])) must be t...",
     ('nn_functional_channel_shuffle', 'zero_dim'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh ValueError(not enough values to unpack (expected 2, got 0)), PyTorch RuntimeError",
     ('nn_functional_conv1d', 'bool'):
@@ -326,10 +294,6 @@ KNOWN = {
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but got:[]), PyTorch IndexError",
     ('nn_functional_margin_ranking_loss', 'bool'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` oper...",
-    ('nn_functional_margin_ranking_loss', 'broadcast'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'margin_ranking_loss : All input tensors should have same dimension but got sizes: input1: torsh.Size([3, 3]), input2: torsh.Size([3]),...",
-    ('nn_functional_margin_ranking_loss', 'zero_dim'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'margin_ranking_loss : All input tensors should have same dimension but got sizes: input1: torsh.Size([]), input2: torsh.Size([3, 3]), ...",
     ('nn_functional_max_unpool1d', 'bool'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "max_unpool2d" not implemented for \'Bool\'',
     ('nn_functional_max_unpool1d', 'empty'):
@@ -500,18 +464,6 @@ KNOWN = {
         "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'Dimension specified as -1 but tensor has no dimensions'",
     ('triangular_solve', 'bool'):
         'not fixed yet: message: torsh \'"triangular_solve_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'Expected b and A to have the same dtype, but found b of type Bool and A...',
-    ('unravel_index', 'bool'):
-        'not fixed yet: message: torsh "expected \'indices\' to be integer dtype, but got torsh.bool", PyTorch "expected \'indices\' to be integer dtype, but got torch.bool"',
-    ('unravel_index', 'empty'):
-        'not fixed yet: message: torsh "expected \'indices\' to be integer dtype, but got torsh.float32", PyTorch "expected \'indices\' to be integer dtype, but got torch.float32...',
-    ('unravel_index', 'float32'):
-        'not fixed yet: message: torsh "expected \'indices\' to be integer dtype, but got torsh.float32", PyTorch "expected \'indices\' to be integer dtype, but got torch.float32...',
-    ('unravel_index', 'float64'):
-        'not fixed yet: message: torsh "expected \'indices\' to be integer dtype, but got torsh.float64", PyTorch "expected \'indices\' to be integer dtype, but got torch.float64...',
-    ('unravel_index', 'strided'):
-        'not fixed yet: message: torsh "expected \'indices\' to be integer dtype, but got torsh.float32", PyTorch "expected \'indices\' to be integer dtype, but got torch.float32...',
-    ('unravel_index', 'zero_dim'):
-        'not fixed yet: message: torsh "expected \'indices\' to be integer dtype, but got torsh.float32", PyTorch "expected \'indices\' to be integer dtype, but got torch.float32...',
     ('unsafe_split_with_sizes', 'zero_dim'):
         'not fixed yet: exception type: torsh IndexError(Dimension out of range (expected to be in range of [-1, 0], but got 1)), PyTorch RuntimeError',
     ('var_mean', 'bool'):

@@ -300,21 +300,31 @@ def _broadcast_pair(a, b):
     return a.expand(shape), b.expand(shape)
 
 
+def _check_cross_operands(input, other, dim):
+    ndim = input._data.ndim
+    if ndim != other._data.ndim:
+        raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
+    if ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+
+
 def linalg_cross(input, other, *, dim=-1, out=None):
+    _check_cross_operands(input, other, dim)
     ndim = input._data.ndim
     d = normalize_dim(dim, ndim)
     if input._data.shape[d] != 3 or other._data.shape[d] != 3:
         raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got "
                            f"{input._data.shape[d]} and {other._data.shape[d]}")
     a, b = _broadcast_pair(input, other)
+    if a._data.dtype.char == "?":
+        raise NotImplementedError('"cross" not implemented for \'Bool\'')
     return _cross_along(a, b, d)
 register(linalg_cross, "cross", namespace="torsh.linalg", method=False)
 
 
 def cross(input, other, dim=None, *, out=None):
     if dim is None:  # deprecated default: the first dim of size 3
-        shape = broadcast_shapes(input._data.shape, other._data.shape)
-        dim = next((i for i, s in enumerate(shape) if s == 3), None)
+        dim = next((i for i, s in enumerate(input._data.shape) if s == 3), None)  # input's own shape, as PyTorch
         if dim is None:
             raise RuntimeError("no dimension of size 3 in input")
     return linalg_cross(input, other, dim=dim)

@@ -1,6 +1,7 @@
 """Shape ops. The view ops share storage with their input and know how to redo themselves
 from the input (``view_fn``), which in-place autograd on views relies on."""
 import math
+import warnings
 
 import numpy as np
 
@@ -170,14 +171,20 @@ def t(input):
 register(t, inplace=Inplace(view=True))
 
 
-def _mT(input):
-    if input._data.ndim < 2:
-        raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got {input._data.ndim}-D tensor.")
+def _mT(input, name="tensor.mT", deprecation="Tensor.mT is deprecated on 0-D tensors. This function is the "
+                                                "identity in these cases."):
+    ndim = input._data.ndim
+    if ndim == 0:  # PyTorch still takes a 0-d tensor, with a deprecation warning
+        warnings.warn(deprecation, UserWarning, stacklevel=3)
+        return t(input)
+    if ndim < 2:
+        raise RuntimeError(f"{name} is only supported on matrices or batches of matrices. Got {ndim}-D tensor.")
     return transpose(input, -2, -1)
 
 
 def adjoint(input):
-    return _mT(input).conj() if input.dtype.is_complex else _mT(input)
+    transposed = _mT(input, "tensor.adjoint()", "adjoint() is deprecated on 0-D tensors. Consider using x.conj().")
+    return transposed.conj() if input.dtype.is_complex else transposed
 register(adjoint)
 
 
