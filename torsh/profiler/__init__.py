@@ -12,7 +12,9 @@ flops, kernel dispatch decisions), backward nodes linked to their forward op, al
 and frees, ``record_function`` ranges and the library's ranges (DataLoader, optimizer steps);
 with ``with_stack=True`` each op's Python stack and source line (the user's line that called it).
 Long runs: ``profile(keep_steps=N)`` keeps the calls of the last N steps and running summaries of
-every step (summary.py, ``prof.summary()``), so a 10,000-step trace stays a few MB.
+every step (summary.py, ``prof.summary()``), so a 10,000-step trace stays a few MB. A big trace is
+exported in pages (``export_chrome_trace(path, pages=...)``: the summaries and the last page at
+``path``, the rest in ``path + ".pages/"``) that viewers read on demand (chrome_trace.py).
 Module map: profiler.py (the ``profile`` class and its schedule state machine),
 _instrument.py (swaps op names for timing wrappers while a profiler runs), _collector.py
 (records raw events), function_events.py / key_averages.py / table.py (results and their
