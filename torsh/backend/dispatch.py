@@ -224,9 +224,12 @@ def call(op, numel, np_dtype, contiguous, compiled, numpy_fn, layout_reason=NOT_
     families): the caller checks layout (``contiguous``) and wraps the kernel call itself.
     ``reference`` names the non-compiled variant in records (e.g. "numexpr" for optimizers).
     """
-    if runs_numpy(op, numel):
-        return numpy_fn()
-    variant, reason = _pick(op, numel, np_dtype, contiguous, layout_reason)
+    if TOPIC not in events._subscribers:  # no one records: decide and run, no reason worded, no timing
+        if numel < _numpy_below[op]:
+            return numpy_fn()
+        variant = _variant(op, numel, np_dtype, contiguous)
+        return numpy_fn() if variant == "numpy" else compiled(variant == "pythran_omp")
+    variant, reason = choose(op, numel, np_dtype, contiguous, layout_reason)
     return _run(op, variant, reason, numel, np_dtype, compiled, numpy_fn, reference)
 
 
