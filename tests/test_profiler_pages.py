@@ -210,3 +210,15 @@ def test_trace_view_reads_only_the_pages_in_view_and_none_when_zoomed_out_too_fa
     bundle = view._repr_mimebundle_()[chrome_trace.MIME_TYPE]  # the main part, pointing at the page files
     assert os.path.abspath(bundle["torshPages"]["dir"]) == str(path) + ".pages"
     assert len(bundle["traceEvents"]) == len(_read(path)["traceEvents"])
+
+
+@needs_torch
+def test_export_chrome_trace_takes_pytorchs_arguments(tmp_path):
+    """PyTorch's export_chrome_trace(path, use_python_export=False): both exporters write the same file here."""
+    for lib in (torsh, torch_ref):
+        prof = _run(2, lib=lib)
+        prof.export_chrome_trace(str(tmp_path / f"{lib.__name__}_a.json"), True)
+        prof.export_chrome_trace(str(tmp_path / f"{lib.__name__}_b.json"), use_python_export=False)
+        for name in ("a", "b"):
+            names = {e["name"] for e in _read(tmp_path / f"{lib.__name__}_{name}.json")["traceEvents"]}
+            assert "aten::mul" in names

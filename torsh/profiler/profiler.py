@@ -261,8 +261,9 @@ class profile:
         the steps whose detail ``keep_steps`` dropped."""
         return self._require_results("summary()").summary
 
-    def export_chrome_trace(self, path, *, pages=None, page_events=chrome_trace.PAGE_EVENTS):
-        """Write the trace (Chrome Trace Event Format JSON; gzip if ``path`` ends in .gz). torsh: a big
+    def export_chrome_trace(self, path, use_python_export=False, *, pages=None, page_events=chrome_trace.PAGE_EVENTS):
+        """Write the trace (Chrome Trace Event Format JSON; gzip if ``path`` ends in .gz); ``use_python_export``
+        is PyTorch's choice of exporter, torsh has one (the same file either way). torsh: a big
         trace (``pages=None``: over chrome_trace.PAGED_ABOVE_EVENTS detail events; True: always) keeps
         the summaries and its last page at ``path`` and the rest in ``path + ".pages/"`` (chrome_trace.py)."""
         chrome_trace.export_chrome_trace(self._require_results("export_chrome_trace()"), path, pages, page_events)
