@@ -61,6 +61,10 @@ def test_main_file_and_pages_hold_exactly_the_full_export(tmp_path, name):
     assert index["events"] == sum(e["ph"] != "M" and e.get("cat") != "step_summary" for e in whole["traceEvents"])
     check_trace(main)  # Perfetto / chrome://tracing open the main file on its own
     assert main["torshSummary"] == whole["torshSummary"]
+    read_back = chrome_trace.read_trace(paged)  # main + pages, as one trace again
+    assert _canonical(read_back["traceEvents"]) == _canonical(whole["traceEvents"])
+    assert {k: v for k, v in read_back.items() if k not in ("traceEvents", "traceName")} == \
+        {k: v for k, v in whole.items() if k not in ("traceEvents", "traceName")}
 
 
 def test_pages_hold_whole_steps_in_time_order(tmp_path):

@@ -323,6 +323,21 @@ def read_page(main_path, trace, entry):
     return _read_json(os.path.join(directory, entry["file"]))["traceEvents"]
 
 
+def read_trace(path):
+    """The whole trace at ``path`` (.json or .json.gz): of a paged trace, the main file with every page's
+    events put back (``torshPages`` dropped), as the unpaged export would have written it."""
+    trace = _read_json(os.fspath(path))
+    if "torshPages" not in trace:
+        return trace
+    events = list(trace["traceEvents"])
+    for entry in trace["torshPages"]["pages"]:
+        if entry["file"] is not None:
+            events += read_page(path, trace, entry)
+    whole = {key: value for key, value in trace.items() if key != "torshPages"}
+    whole["traceEvents"] = events
+    return whole
+
+
 def _read_json(path):
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rt") as f:
