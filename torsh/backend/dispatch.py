@@ -132,8 +132,7 @@ _dtype_names = {}  # str(np.dtype) costs microseconds in NumPy 2: name each dtyp
 def _variant(op, numel, np_dtype, contiguous):
     """The variant ``choose`` picks, without wording its reason: what ``call`` runs when no one
     records (the reason's number formatting cost about as much as the decision itself)."""
-    module = kernels.get(_FAMILY.get(op, "elementwise"))
-    if module is None or np_dtype not in _COMPILED_DTYPES or not contiguous:
+    if np_dtype not in _COMPILED_DTYPES or not contiguous or kernels.get(_FAMILY.get(op, "elementwise")) is None:
         return "numpy"
     simd, parallel = thresholds.get(op, (INF, INF))
     if numel >= parallel and threads.single_thread_reason() is None:
