@@ -3,6 +3,8 @@ import numpy as np
 import pytest
 
 import torsh
+from torsh._compile import trace
+from torsh._ops import registry
 from helpers import torch_ref
 from torsh.backend import dispatch
 
@@ -85,3 +87,10 @@ def test_unfusable_functions_run_eagerly_and_say_why(fn, reason):
 def test_unknown_backend_is_refused():
     with pytest.raises(RuntimeError, match="unknown backend 'tvm_nope'"):
         torsh.compile(lambda x: x, backend="tvm_nope")
+
+
+def test_fusable_ops_are_the_registrys_fusion_declarations():
+    """torsh.compile reads back exactly the nodes of ops declared with register(..., fusion=...)."""
+    declared = {e.node_name: e.fusion for e in registry.entries() if e.fusion is not None}
+    assert set(trace._builders()) == set(declared)
+    assert {"add", "mul", "exp", "tanh", "sigmoid", "pow"} <= set(declared.values())

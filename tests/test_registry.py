@@ -18,6 +18,8 @@ ENTRIES = registry.entries()
 # how to call the ops with a node name that take more than one tensor (x, y: 5 float64 values in (0.2, 0.8))
 CALLS = {
     "mul": lambda lib, x, y: lib.mul(x, y), "div": lambda lib, x, y: lib.div(x, y),
+    "add": lambda lib, x, y: lib.add(x, y, alpha=2), "sub": lambda lib, x, y: lib.sub(x, y),
+    "rsub": lambda lib, x, y: lib.rsub(x, 2.0), "pow": lambda lib, x, y: lib.pow(x, 3),
     "where": lambda lib, x, y: lib.where(x > 0.5, x, y), "clamp": lambda lib, x, y: lib.clamp(x, min=0.3),
     "index_put": lambda lib, x, y: lib.index_put(x, (lib.tensor([0, 2]),), y[:2]),
     "masked_fill": lambda lib, x, y: lib.masked_fill(x, x > 0.5, 0.0), "dot": lambda lib, x, y: lib.dot(x, y),

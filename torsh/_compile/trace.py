@@ -6,6 +6,9 @@ supported elementwise op whose scalar operands were recorded on the node. Anythi
 (a reduction, a view, a tensor captured from outside) makes tracing fail with the reason,
 and the compiled function runs eagerly instead.
 """
+import functools
+
+from .._ops import registry
 from .expr import Const, Var, call
 
 
@@ -59,14 +62,18 @@ def _pow_scalar_exponent(node, trace):
     return call("pow", trace(child), Const(float(node.exponent)))
 
 
-_BUILDERS = {
-    "AddBackward0": _add, "SubBackward0": _sub, "RsubBackward1": _rsub,
-    "MulBackward0": _binary("mul"), "DivBackward0": _binary("div"),
-    "NegBackward0": _unary("neg"), "ExpBackward0": _unary("exp"), "LogBackward0": _unary("log"),
-    "SqrtBackward0": _unary("sqrt"), "TanhBackward0": _unary("tanh"), "SigmoidBackward0": _unary("sigmoid"),
-    "SinBackward0": _unary("sin"), "CosBackward0": _unary("cos"), "ReluBackward0": _unary("relu"),
-    "PowBackward0": _pow_scalar_exponent,
-}
+# primitives whose node carries more than its operands (alpha, a scalar operand or exponent)
+_SPECIAL = {"add": _add, "sub": _sub, "rsub": _rsub, "mul": _binary("mul"), "div": _binary("div"),
+            "pow": _pow_scalar_exponent}
+
+
+@functools.cache
+def _builders():
+    """Backward node name -> how to read that node back as an expression, for every op the registry declares
+    with a fusion primitive (``register(..., fusion=...)``)."""
+    return {entry.node_name: _SPECIAL.get(entry.fusion) or _unary(entry.fusion)
+            for entry in registry.entries() if entry.fusion is not None and entry.node_name is not None}
+
 
 
 def expression_of(output, leaves):
@@ -83,7 +90,7 @@ def expression_of(output, leaves):
             return Var(leaf_index[node])
         if node in memo:
             return memo[node]
-        builder = _BUILDERS.get(node.name())
+        builder = _builders().get(node.name())
         if builder is None:
             raise NotFusable(f"{node.name()} is not an elementwise op torsh.compile can fuse")
         memo[node] = builder(node, trace)

@@ -142,12 +142,13 @@ def _check_sub_operands(input, other):
 
 def add(input, other, *, alpha=1, out=None):
     return copy_out(_add_like("add", np.add, AddBackward0, input, other, alpha), out)
-registry.register(add, inplace=registry.Inplace(fast=add_fast))
+registry.register(add, node_name="AddBackward0", inplace=registry.Inplace(fast=add_fast), fusion="add")
 
 
 def sub(input, other, *, alpha=1, out=None):
     return copy_out(_add_like("sub", np.subtract, SubBackward0, input, other, alpha), out)
-registry.register(sub, aliases=("subtract",), inplace=registry.Inplace(fast=sub_fast))
+registry.register(sub, aliases=("subtract",), node_name="SubBackward0", inplace=registry.Inplace(fast=sub_fast),
+                  fusion="sub")
 
 
 subtract = sub
@@ -182,7 +183,7 @@ def rsub(input, other, alpha=1):
         node.alpha, node.other = alpha, other
         record(node, (input,), (result,))
     return result
-registry.register(rsub, method=False)
+registry.register(rsub, method=False, node_name="RsubBackward1", fusion="rsub")
 
 
 # -- mul / div -------------------------------------------------------------------------------
@@ -221,7 +222,8 @@ def mul(input, other, *, out=None):
                                other if is_tensor(other) and getattr(input, "_requires_grad", False) else None)
         record(node, (input, other), (result,))
     return copy_out(result, out)
-registry.register(mul, aliases=("multiply",), node_name="MulBackward0", inplace=registry.Inplace(fast=mul_fast))
+registry.register(mul, aliases=("multiply",), node_name="MulBackward0", inplace=registry.Inplace(fast=mul_fast),
+                  fusion="mul")
 
 
 multiply = mul
@@ -254,7 +256,7 @@ def div(input, other, *, rounding_mode=None, out=None):
                                result if getattr(other, "_requires_grad", False) else None)
     return copy_out(result, out)
 registry.register(div, aliases=("divide", "true_divide"), node_name="DivBackward0",
-                  inplace=registry.Inplace(fast=div_fast))
+                  inplace=registry.Inplace(fast=div_fast), fusion="div")
 
 
 divide = true_divide = div
@@ -415,7 +417,7 @@ def pow(input, exponent, *, out=None):
             record(node, (input, exponent), (result,))
             node.save_for_backward(input, exponent, result)
     return copy_out(result, out)
-registry.register(pow, inplace=True)
+registry.register(pow, node_name="PowBackward0", inplace=True, fusion="pow")
 
 
 def _integer_power(a, b):
