@@ -12,38 +12,18 @@ KNOWN = {
         "not fixed yet: message: torsh 'The expanded size of the tensor (3) must match the existing size (0) at non-singleton dimension 0. Target sizes: [3]. Tensor sizes: [0...",
     ('aminmax', 'empty'):
         'not fixed yet: message: torsh "amin(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the \'dim\' argument.", PyTorch \'a...',
-    ('argmax', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: argmax(): does not support bool input',
-    ('argmin', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: argmin(): does not support bool input',
     ('as_strided_scatter', 'strided'):
         'not fixed yet: result: Not equal to tolerance rtol=1e-05, atol=1e-05 Mismatched elements: 4 / 12 (33.3%) Mismatch at indices: [0, 1]: 0.8653246164321899 (ACTUAL), 0....',
-    ('bitwise_left_shift', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "lshift_cpu" not implemented for \'Bool\'',
-    ('bitwise_right_shift', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "rshift_cpu" not implemented for \'Bool\'',
-    ('bucketize', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "searchsorted_out_cpu" not implemented for \'Bool\'',
     ('cartesian_prod', 'zero_dim'):
         'not fixed yet: torsh accepts; PyTorch raises RuntimeError: Expect a 1D vector, but got shape []',
-    ('cdist', 'bool'):
-        "not fixed yet: message: torsh 'Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.', PyTorch 'cdi...",
-    ('cdist', 'int64'):
-        "not fixed yet: message: torsh 'linalg.vector_norm: Expected a floating point or complex tensor as input. Got Long', PyTorch 'cdist only supports floating-point dtype...",
     ('chain_matmul', 'zero_dim'):
         'not fixed yet: torsh accepts; PyTorch raises RuntimeError: Tensor dimension is 0, expected 2 instead.',
     ('cholesky_solve', 'bool'):
         'not fixed yet: message: torsh \'"cholesky_solve_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'Expected b and A to have the same dtype, but found b of type Bool and A o...',
-    ('corrcoef', 'bool'):
-        "not fixed yet: message: torsh 'Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()`...",
-    ('cov', 'bool'):
-        "not fixed yet: message: torsh 'Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()`...",
     ('cummax', 'zero_dim'):
         "not fixed yet: message: torsh 'Dimension out of range (expected to be in range of [-1, 0], but got 1)', PyTorch 'cummax(): Expected reduction dim -1 or 0 for scalar ...",
     ('cummin', 'zero_dim'):
         "not fixed yet: message: torsh 'Dimension out of range (expected to be in range of [-1, 0], but got 1)', PyTorch 'cummin(): Expected reduction dim -1 or 0 for scalar ...",
-    ('cumulative_trapezoid', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: cumulative_trapezoid: received a bool input for `y`, but bool is not supported',
     ('cumulative_trapezoid', 'zero_dim'):
         "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'slice() cannot be applied to a 0-dim tensor.'",
     ('dsplit', 'zero_dim'):
@@ -60,20 +40,10 @@ KNOWN = {
         "intended: PyTorch's oneMKL backend fails on a 1-D FFT over a zero-size batch dim with an MKL configuration error (not a documented rule); torsh returns the empty result",
     ('fft_rfft', 'empty'):
         "intended: PyTorch's oneMKL backend fails on a 1-D FFT over a zero-size batch dim with an MKL configuration error (not a documented rule); torsh returns the empty result",
-    ('gcd', 'bool'):
-        "not fixed yet: exception type: torsh UFuncTypeError(ufunc 'gcd' did not contain a loop with signature matching types (<class 'numpy.dtypes.BoolDType'>, <class 'numpy...",
     ('geqrf', 'empty'):
         'not fixed yet: torsh raises ValueError: cannot reshape array of size 0 into shape (0,4); PyTorch accepts',
     ('gradient', 'bool'):
         'not fixed yet: torsh accepts; PyTorch raises RuntimeError: Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` oper...',
-    ('histc', 'bool'):
-        'not fixed yet: exception type: torsh RuntimeError("histogram_cpu" not implemented for \'Bool\'), PyTorch NotImplementedError',
-    ('histc', 'int64'):
-        'not fixed yet: exception type: torsh RuntimeError("histogram_cpu" not implemented for \'Long\'), PyTorch NotImplementedError',
-    ('histogram', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "histogramdd" not implemented for \'Bool\'',
-    ('histogram', 'int64'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "histogramdd" not implemented for \'Long\'',
     ('histogramdd', 'bool'):
         'not fixed yet: exception type: torsh RuntimeError(torch.histogramdd: input tensor and bins tensors should have the same dtype, but got input torsh.bool and bins tors...',
     ('histogramdd', 'empty'):
@@ -94,12 +64,8 @@ KNOWN = {
         "not fixed yet: message: torsh 'too many indices for tensor of dimension 0', PyTorch 'too many indices for tensor of dimension 0 (got 1)'",
     ('index_reduce', 'empty'):
         'not fixed yet: exception type: torsh ValueError(array is not broadcastable to correct shape), PyTorch RuntimeError',
-    ('isin', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: Unsupported input type encountered for isin(): Bool',
     ('isin', 'strided'):
         "not fixed yet: torsh accepts; PyTorch raises RuntimeError: view size is not compatible with input tensor's size and stride (at least one dimension spans across two c...",
-    ('lcm', 'bool'):
-        "not fixed yet: exception type: torsh UFuncTypeError(ufunc 'lcm' did not contain a loop with signature matching types (<class 'numpy.dtypes.BoolDType'>, <class 'numpy...",
     ('lerp', 'bool'):
         'not fixed yet: exception type: torsh RuntimeError(Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator inst...',
     ('lerp', 'int64'):
@@ -120,12 +86,6 @@ KNOWN = {
         'not fixed yet: torsh raises ValueError: cannot reshape array of size 0 into shape (); PyTorch accepts',
     ('linalg_lu_factor_ex', 'empty'):
         'not fixed yet: torsh raises ValueError: cannot reshape array of size 0 into shape (); PyTorch accepts',
-    ('linalg_vander', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.vander supports floating point, complex, and integer tensors, but got Bool',
-    ('linalg_vecdot', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.vecdot: Expected a floating point or complex tensor as input. Got Bool',
-    ('linalg_vecdot', 'int64'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: linalg.vecdot: Expected a floating point or complex tensor as input. Got Long',
     ('masked_scatter', 'empty'):
         "not fixed yet: message: torsh 'The size of tensor a (0) must match the size of tensor b (3) at non-singleton dimension 0', PyTorch 'The size of tensor a (3) must mat...",
     ('mv', 'zero_dim'):
@@ -424,8 +384,6 @@ KNOWN = {
         "not fixed yet: message: torsh 'index 0 is out of bounds for dimension 0 with size 0', PyTorch 'put_(): Tried to put elements into an empty tensor'",
     ('put', 'zero_dim'):
         "not fixed yet: message: torsh 'index 5 is out of bounds for dimension 0 with size 1', PyTorch 'out of range: tried to access index 5 on a tensor of 1 elements.'",
-    ('searchsorted', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "searchsorted_out_cpu" not implemented for \'Bool\'',
     ('searchsorted', 'empty'):
         'not fixed yet: torsh raises ValueError: need at least one array to stack; PyTorch accepts',
     ('searchsorted', 'zero_dim'):
@@ -436,14 +394,8 @@ KNOWN = {
         "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'select() cannot be applied to a 0-dim tensor.'",
     ('slice_scatter', 'zero_dim'):
         "not fixed yet: message: torsh 'too many indices for array: array is 0-dimensional, but 1 were indexed', PyTorch 'slice() cannot be applied to a 0-dim tensor.'",
-    ('special_multigammaln', 'bool'):
-        "not fixed yet: message: torsh 'All elements must be greater than (p-1)/2', PyTorch 'The input tensor may not be a boolean tensor.'",
     ('special_round', 'int64'):
         'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "round_vml_cpu" not implemented for \'Long\'',
-    ('std_mean', 'bool'):
-        "not fixed yet: message: torsh 'std and var only support floating point and complex dtypes', PyTorch 'std_mean only support floating point and complex dtypes'",
-    ('std_mean', 'int64'):
-        "not fixed yet: message: torsh 'std and var only support floating point and complex dtypes', PyTorch 'std_mean only support floating point and complex dtypes'",
     ('stft', 'empty'):
         'not fixed yet: exception type: torsh IndexError(cannot do a non-empty take from an empty axes.), PyTorch RuntimeError',
     ('stft', 'zero_dim'):
@@ -454,22 +406,14 @@ KNOWN = {
         'not fixed yet: exception type: torsh IndexError(Dimension out of range (expected to be in range of [-1, 0], but got 1)), PyTorch RuntimeError',
     ('tensordot', 'zero_dim'):
         'not fixed yet: exception type: torsh IndexError(Dimension out of range (expected to be in range of [-1, 0], but got -2)), PyTorch RuntimeError',
-    ('trapezoid', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: trapezoid: received a bool input for `y`, but bool is not supported',
     ('trapezoid', 'zero_dim'):
         "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'Dimension specified as -1 but tensor has no dimensions'",
-    ('trapz', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: trapezoid: received a bool input for `y`, but bool is not supported',
     ('trapz', 'zero_dim'):
         "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'Dimension specified as -1 but tensor has no dimensions'",
     ('triangular_solve', 'bool'):
         'not fixed yet: message: torsh \'"triangular_solve_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'Expected b and A to have the same dtype, but found b of type Bool and A...',
     ('unsafe_split_with_sizes', 'zero_dim'):
         'not fixed yet: exception type: torsh IndexError(Dimension out of range (expected to be in range of [-1, 0], but got 1)), PyTorch RuntimeError',
-    ('var_mean', 'bool'):
-        "not fixed yet: message: torsh 'std and var only support floating point and complex dtypes', PyTorch 'var_mean only support floating point and complex dtypes'",
-    ('var_mean', 'int64'):
-        "not fixed yet: message: torsh 'std and var only support floating point and complex dtypes', PyTorch 'var_mean only support floating point and complex dtypes'",
     ('view_as_complex', 'empty'):
         'not fixed yet: torsh raises RuntimeError: Tensor must have a last dimension with stride 1; PyTorch accepts',
     ('view_as_complex', 'zero_dim'):

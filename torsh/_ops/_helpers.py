@@ -183,9 +183,11 @@ _UNSUPPORTED = {
     # ops PyTorch 2.13 has no kernel for on uint16/uint32/uint64 (NumPy would compute them)
     **{op: {"U": _no_kernel(kernel)} for op, kernel in (
         ("add", "add_stub"), ("sub", "add_stub"), ("pow", "pow"), ("max_all", "max_all"), ("min_all", "min_all"),
-        ("max", "max_cpu"), ("min", "min_cpu"), ("argmax", "argmax_cpu"), ("argmin", "argmin_cpu"),
+        ("max", "max_cpu"), ("min", "min_cpu"),
         ("clamp", "clamp_scalar_cpu"), ("bitwise_not", "bitwise_not_cpu"), ("logical_not", "logical_not_cpu"),
         ("arange", "arange_cpu"), ("topk", "topk_cpu"), ("nonzero", "nonzero_count_cpu"), ("dot", "dot"))},
+    **{op: {"U": _no_kernel(f"{op}_cpu"), "b": _fixed(RuntimeError, f"{op}(): does not support bool input")}
+       for op in ("argmax", "argmin")},
     "cumsum": {"b": _no_kernel("cumsum_out_cpu")},
     "cumprod": {"b": _no_kernel("cumprod_out_cpu")},
 }

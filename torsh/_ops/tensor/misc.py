@@ -77,6 +77,8 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
     """Whether each of ``elements`` is among ``test_elements`` (either may be a scalar)."""
     values = elements._data if is_tensor(elements) else np.asarray(elements)
     tests = test_elements._data if is_tensor(test_elements) else np.asarray(test_elements)
+    if values.dtype.kind == "b":
+        raise RuntimeError("Unsupported input type encountered for isin(): Bool")
     return wrap(np.isin(values, tests, assume_unique=assume_unique, invert=invert))
 register(isin, method=False)
 

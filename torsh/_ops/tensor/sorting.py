@@ -323,8 +323,9 @@ register(bincount)
 
 def histc(input, bins=100, min=0, max=0, *, out=None):
     data = input._data
-    if data.dtype.kind not in "f":
-        raise RuntimeError(f'"histogram_cpu" not implemented for \'{dtype_name(input.dtype)}\'')
+    if data.dtype.kind not in "f":  # PyTorch's first kernel without a bool version is linspace's
+        kernel = "linspace_cpu" if data.dtype.kind == "b" else "histogram_cpu"
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{dtype_name(input.dtype)}\'')
     if bins <= 0:
         raise RuntimeError("torch.histc(): bins must be > 0, but got " + str(bins) + " for bins")
     lo, hi = float(min), float(max)
@@ -341,6 +342,8 @@ register(histc, out="copy")
 
 def histogram(input, bins, *, range=None, weight=None, density=False, out=None):
     data = input._data
+    if data.dtype.kind not in "f":
+        raise NotImplementedError(f'"histogramdd" not implemented for \'{dtype_name(input.dtype)}\'')
     b = bins._data if hasattr(bins, "_data") else bins
     w = weight._data if weight is not None else None
     if range is None and not hasattr(bins, "_data") and data.size:
@@ -359,6 +362,9 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
                                "while right was True")
         right = side == "right"
     seq = sorted_sequence._data
+    for t in (sorted_sequence, input):
+        if hasattr(t, "_data") and t._data.dtype.kind == "b":
+            raise NotImplementedError('"searchsorted_out_cpu" not implemented for \'Bool\'')
     if sorter is not None:
         seq = np.take_along_axis(seq, sorter._data, axis=-1)
     scalar = not hasattr(input, "_data")

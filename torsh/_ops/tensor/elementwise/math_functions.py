@@ -238,7 +238,7 @@ def _non_diff_binary(name, np_fn, *, int_only=False, float_only=False, same_dtyp
         if same_dtype and is_tensor(input) and is_tensor(other) and input.dtype is not other.dtype:
             raise RuntimeError(same_dtype)
         rt = _dtype.result_type_of(input, other)
-        if int_only and (rt.is_floating_point or rt.is_complex):
+        if int_only and (rt.is_floating_point or rt.is_complex or rt is _dtype.bool):
             raise NotImplementedError(f'"{name}_cpu" not implemented for \'{dtype_name(rt)}\'')
         if float_only and not rt.is_floating_point:
             raise NotImplementedError(f'"{name}_cpu" not implemented for \'{dtype_name(rt)}\'')
@@ -263,7 +263,7 @@ registry.register(lcm, "lcm", inplace=True, out="copy")
 def _shift(name, np_fn, label):
     def op(input, other, *, out=None):
         rt = _dtype.result_type_of(input, other) if is_tensor(input) else _dtype.result_type_of(other, input)
-        if rt.is_floating_point or rt.is_complex or rt.np.char in "HILQ":  # no float, uint16/32/64 kernel
+        if rt.is_floating_point or rt.is_complex or rt.np.char in "HILQ?":  # no float, uint16/32/64, bool kernel
             raise NotImplementedError(f'"{label}_cpu" not implemented for \'{dtype_name(rt)}\'')
         a, b = _arr(input, rt), _arr(other, rt)
         bits = rt.np.itemsize * 8
@@ -376,6 +376,8 @@ registry.register(polygamma, node_name="PolygammaBackward0", method=_polygamma_m
 
 
 def mvlgamma(input, p):
+    if input.dtype is _dtype.bool:
+        raise RuntimeError("The input tensor may not be a boolean tensor.")
     if not bool((input._data > (p - 1) / 2).all()):
         raise RuntimeError(f"All elements must be greater than (p-1)/2")
     from ..creation import arange

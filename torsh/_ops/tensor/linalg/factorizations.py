@@ -431,6 +431,8 @@ _linalg_op(tensorsolve)
 
 def vander(x, *, N=None):
     """Columns x^0, x^1, ..., x^(N-1) (increasing powers), batched over x's leading dims."""
+    if x._data.dtype.kind == "b":
+        raise RuntimeError("linalg.vander supports floating point, complex, and integer tensors, but got Bool")
     from ..creation import arange
     n = (x._data.shape[-1] if x._data.ndim else 0) if N is None else N
     if n <= 1:

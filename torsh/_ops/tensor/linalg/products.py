@@ -13,7 +13,7 @@ from .... import _autocast
 from ...._autocast import float32_policy
 from ...._tensor import wrap
 from ....autograd.graph import Node, needs_grad, record
-from ..._helpers import broadcast_shapes, normalize_dim, shape_str
+from ..._helpers import broadcast_shapes, dtype_name, normalize_dim, shape_str
 from . import matmul as linalg
 from .matmul import bmm, check_bool_kernel, dot, matmul, mm, mv
 from ...registry import register
@@ -370,6 +370,9 @@ def cdist(x1, x2, p=2.0, compute_mode=None):
     if x1._data.shape[-1] != x2._data.shape[-1]:
         raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {x1._data.shape[-1]} "
                            f"X2: {x2._data.shape[-1]}")
+    for name, x in (("X1", x1), ("X2", x2)):
+        if not x.dtype.is_floating_point:
+            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: {dtype_name(x.dtype)}")
     if p < 0:
         raise RuntimeError(f"cdist only supports non-negative p values")
     diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)

@@ -391,12 +391,19 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 register(std)
 
 
+def _check_floating_or_complex(op, input):
+    if not (input.dtype.is_floating_point or input.dtype.is_complex):
+        raise RuntimeError(f"{op} only support floating point and complex dtypes")
+
+
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    _check_floating_or_complex("var_mean", input)
     return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
 register(var_mean, method=False)
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    _check_floating_or_complex("std_mean", input)
     return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
 register(std_mean, method=False)
 

@@ -39,6 +39,8 @@ def _check_weights(name, weights, num_observations, integral):
 
 def cov(input, *, correction=1, fweights=None, aweights=None):
     """Covariance of the rows (variables) of ``input`` over its columns (observations), as ATen's composite."""
+    if input.dtype is _dtype.bool:
+        raise RuntimeError("cov(): bool dtype is not supported for input")
     if input.dim() > 2:
         raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an input with "
                            f"{input.dim()} dimensions")
@@ -231,10 +233,16 @@ def _x_steps(y, x, d):
     return x.narrow(dd, 1, n - 1) - x.narrow(dd, 0, n - 1)
 
 
+def _check_not_bool(op, y):
+    if y.dtype is _dtype.bool:
+        raise RuntimeError(f"{op}: received a bool input for `y`, but bool is not supported")
+
+
 def trapezoid(y, x=None, *, dx=None, dim=-1):
     """The trapezoid rule along ``dim``: with sample points ``x``, or a constant spacing ``dx`` (default 1)."""
     if x is not None and dx is not None:
         raise TypeError("trapezoid() received an invalid combination of arguments - got (Tensor, x=Tensor, dx=...)")
+    _check_not_bool("trapezoid", y)
     d = normalize_dim(dim, y.dim())
     n = y.shape[d]
     if x is not None and is_tensor(x):
@@ -256,6 +264,7 @@ def trapz(y, x=None, *, dx=None, dim=-1):
 
 def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
     """The running trapezoid rule along ``dim`` (one element fewer than ``y`` along it)."""
+    _check_not_bool("cumulative_trapezoid", y)
     d = normalize_dim(dim, y.dim())
     n = y.shape[d]
     if n == 0:
