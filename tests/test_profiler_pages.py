@@ -159,7 +159,8 @@ def test_paged_trace_summaries_and_sources_match_the_schema(tmp_path):
     for bad in wrong:
         assert not TRACE.is_valid(bad)
     [call] = [e for e in main["traceEvents"] if e["name"] == "aten::mul"][:1]
-    assert not TRACE.is_valid(dict(main, traceEvents=[dict(call, args=dict(call["args"], **{"Source cell": "In [3]"}))]))
+    named_cell = dict(call, args=dict(call["args"], **{"Source cell": "In [3]"}))  # a count, not a label
+    assert not TRACE.is_valid(dict(main, traceEvents=[named_cell]))
 
 
 def _zoom(view, start_us, end_us):
@@ -226,3 +227,11 @@ def test_export_chrome_trace_takes_pytorchs_arguments(tmp_path):
         for name in ("a", "b"):
             names = {e["name"] for e in _read(tmp_path / f"{lib.__name__}_{name}.json")["traceEvents"]}
             assert "aten::mul" in names
+
+
+def test_trace_view_puts_every_step_of_the_step_track_on_one_row():
+    """Steps end where the next starts; rounded to ns apart, one may end 1 ns late: still not nested."""
+    prof = _run(40)
+    bars, _ = _trace_view.flame_rows(prof.trace())
+    steps = [b for b in bars if b["cat"] == "step_summary"]
+    assert len(steps) == 40 and {b["depth"] for b in steps} == {0}

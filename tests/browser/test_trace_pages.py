@@ -156,3 +156,48 @@ def test_source_link_of_an_op_run_in_a_cell_selects_that_cell(browser, lab):
         assert not [e for e in page.errors if not e.startswith("[anywidget]")], page.errors
     finally:
         context.close()
+
+
+WIDGET_CELLS = [RUN.format(steps=STEPS).replace("sys.argv[1]", "'widget_paged.trace.json'").replace("import sys\n", ""),
+                "from torsh.viz import trace_view\nview = trace_view('widget_paged.trace.json')\nview"]
+
+
+def test_trace_view_widget_reads_a_page_from_the_kernel_when_zoomed(browser, lab):
+    """trace_view of a paged trace file: the widget draws the main part; a drag-zoom over the run's start
+    goes to the kernel over the figure's comm, which reads that page and sends its bars."""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in WIDGET_CELLS])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, str(lab.root / "widget_pages.ipynb"))
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    try:
+        open_lab(page, lab, "widget_pages.ipynb")
+        run_all_cells(page)
+        status = page.locator(".widget-html", has_text="detail in").first
+        status.wait_for(timeout=LOAD_MS)
+        main = json.loads((lab.root / "widget_paged.trace.json").read_text())
+        index = main["torshPages"]["pages"]
+        assert f"detail in {len(index)} pages, 1 read" in status.inner_text()
+        bars = page.locator(".js-plotly-plot .barlayer .point")
+        before = bars.count()
+        assert before == sum(1 for e in main["traceEvents"] if e["ph"] == "X")
+        drag = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+        t0, t1 = index[0]["ts"][0], index[-1]["ts"][1]
+        right = drag["x"] + drag["width"] * (index[0]["ts"][1] - t0) / (t1 - t0) * 0.8  # inside the first page
+        y = drag["y"] + drag["height"] / 2
+        page.mouse.move(drag["x"] + 3, y)
+        page.mouse.down()
+        page.mouse.move(right, y, steps=8)
+        page.mouse.up()
+        page.wait_for_function("[...document.querySelectorAll('.widget-html')].some(e => e.innerText.includes("
+                               f"'detail in {len(index)} pages, 2 read'))", timeout=LOAD_MS)
+        first_page = json.loads((lab.root / main["torshPages"]["dir"] / index[0]["file"]).read_text())
+        expected = before + sum(1 for e in first_page["traceEvents"] if e["ph"] == "X")
+        page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .barlayer .point').length === {expected}",
+                               timeout=LOAD_MS)
+        shot(page, "trace-view-widget-paged")
+        assert not [e for e in page.errors if not e.startswith("[anywidget]")], page.errors
+    finally:
+        context.close()

@@ -31,6 +31,7 @@ BACKWARD_COLOR = "#e45756"
 FLOW_COLOR = "#d62728"
 TRACE_MIME = "application/vnd.torsh.trace+json"
 BARS, INSTANTS, FLOWS = 0, 1, 2  # figure.data indices
+NS_ROUNDING_US = 1e-3  # ts and dur are rounded to ns apart: a box may end 1 ns after the next one starts
 
 
 def load_trace(prof_or_trace):
@@ -60,7 +61,7 @@ def flame_rows(trace):
         stack, depth_max = [], 0
         for e in sorted(by_thread[tid], key=lambda e: (e["ts"], -e["dur"])):
             end = e["ts"] + e["dur"]
-            while stack and stack[-1]["end"] <= e["ts"]:  # calls that finished before this one started
+            while stack and stack[-1]["end"] <= e["ts"] + NS_ROUNDING_US:  # calls that finished before this one started
                 stack.pop()
             bar = {"name": e["name"], "cat": e.get("cat", ""), "tid": tid, "ts": e["ts"], "dur": e["dur"],
                    "depth": len(stack), "self": e["dur"], "args": e.get("args", {}), "end": end}
@@ -269,7 +270,8 @@ class TraceView(widgets.VBox):
         self.rows = table_rows(self.bars, averages, row_limit, summary if several_steps else None)
         self.table = widgets.HTML(_table_html(self.rows), layout={"width": "100%"})
         span = max((b["end"] for b in self.bars), default=t0) - t0
-        left_out = f" ({len(self.bars) - len(self.drawn)} shortest not drawn)" if len(self.drawn) < len(self.bars) else ""
+        not_drawn = len(self.bars) - len(self.drawn)
+        left_out = f" ({not_drawn} shortest not drawn)" if not_drawn else ""
         self.summary = (f"{len(self.bars)} calls{left_out} over {span / 1000.0:.2f} ms on {len(self.bands)} thread(s), "
                         f"{len(self.instants)} instant events, {len(self.flows)} forward->backward arrows")
         title = widgets.HTML(f"<b>{html.escape(self.summary)}</b>; drag to zoom, double-click to reset")
@@ -345,8 +347,8 @@ class TraceView(widgets.VBox):
     def _repr_mimebundle_(self, **kwargs):
         """The widget, and the trace document the torsh JupyterLab extension draws without a kernel (of a
         paged trace: its main part, the index pointing at the page files when they are on disk)."""
-        return widget_bundle(super(), {TRACE_MIME: self._document(), "text/plain": f"torsh.viz.TraceView: {self.summary}"},
-                             **kwargs)
+        return widget_bundle(super(), {TRACE_MIME: self._document(),
+                                       "text/plain": f"torsh.viz.TraceView: {self.summary}"}, **kwargs)
 
     def _document(self):
         if self.pages is None:
