@@ -338,3 +338,18 @@ def test_an_allocation_too_big_for_memory_is_pytorchs_runtime_error():
     with pytest.raises(RuntimeError, match="DefaultCPUAllocator: can't allocate memory: you tried to allocate "
                                            "40000000000000 bytes"):
         torsh.empty(10 ** 13)
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.nn.functional.cross_entropy(lib.randn(2, 3), lib.randn(2, 4)),
+    lambda lib: lib.nn.functional.cross_entropy(lib.randn(2, 3), lib.ones(2, 3, dtype=lib.long)),
+    lambda lib: lib.nn.functional.cross_entropy(lib.randn(2, 3), lib.tensor([0.0, 1.0])),
+    lambda lib: lib.nn.functional.cross_entropy(lib.randn(3), lib.tensor(1.0)),
+    lambda lib: lib.nn.functional.cross_entropy(lib.randn(2, 3, 4), lib.zeros(2, 5, dtype=lib.long)),
+    lambda lib: lib.nn.functional.nll_loss(lib.randn(2, 3, 4, 5), lib.zeros(2, 4, 6, dtype=lib.long)),
+    lambda lib: lib.nn.functional.nll_loss(lib.randn(2, 3, 4, 5, 6), lib.zeros(2, 4, 5, 7, dtype=lib.long)),
+    lambda lib: lib.nn.functional.nll_loss(lib.randn(2, 3), lib.zeros(2, 3)),
+], ids=["ce float target other shape", "ce long target input shape", "ce float class target", "ce 1-d float target",
+        "ce 3-d target size", "nll 4-d target size", "nll 5-d target size", "nll multi-target"])
+def test_cross_entropy_and_nll_target_errors_match_pytorch(call):
+    check_same_error(call)

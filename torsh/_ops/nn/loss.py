@@ -26,10 +26,19 @@ def _shape_str(shape):
     return "[" + ", ".join(str(s) for s in shape) + "]"
 
 
+def _raise_target_shape(x_shape, t_shape):
+    """PyTorch's error for a target that does not fit the input, worded per its kernel: nll_loss (2-d input),
+    nll_loss2d (4-d) or the reshaping path of other ranks."""
+    if len(x_shape) == 2:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if len(x_shape) == 4:
+        raise RuntimeError(f"size mismatch (got input: {_shape_str(x_shape)} , target: {_shape_str(t_shape)}")
+    raise RuntimeError(f"Expected target size {_shape_str((x_shape[0],) + tuple(x_shape[2:]))}, got "
+                       f"{_shape_str(t_shape)}")
+
+
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     x, t = input._data, target._data
-    if t.dtype not in (np.int64, np.uint8):
-        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {dtype_name(target.dtype)}")
     if x.ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {x.ndim})")
     if x.ndim == 1:  # unbatched (C,) with target ()
@@ -42,10 +51,12 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
             raise ValueError(f"Expected input batch_size ({x.shape[0]}) to match target batch_size "
                              f"({t.shape[0] if t.ndim else 1}).")
         if t.shape[1:] != x.shape[2:] or t.ndim != x.ndim - 1:
-            raise RuntimeError(f"size mismatch (got input: {_shape_str(x.shape)} , target: {_shape_str(t.shape)}")
+            _raise_target_shape(x.shape, t.shape)
         # (N, C, d1, ...) -> rows of C; an (N, C) input already is (moveaxis alone costs ~8 us)
         xs = x if x.ndim == 2 else np.moveaxis(x, 1, -1).reshape(-1, x.shape[1])
         ts = t.reshape(-1)
+    if t.dtype not in (np.int64, np.uint8):  # after the shape checks, in PyTorch's order
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {dtype_name(target.dtype)}")
     if reduction not in ("none", "sum", "mean"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
     n_classes = x.shape[class_dim]

@@ -7,6 +7,7 @@ import numpy as np
 from ..._array_api import array, dtype_of
 from ... import _dtype
 from ..._autocast import float32_policy
+from ..._ops._helpers import dtype_name
 from ..._ops.nn import loss as nn_loss
 from ..._ops.tensor.elementwise import arithmetic as pointwise
 from ..._tensor import Tensor, wrap
@@ -122,9 +123,10 @@ def _cross_entropy(input, target, weight, ignore_index, reduction, label_smoothi
     n_classes = input.shape[class_dim]
     w_shape = [1] * input.ndim
     w_shape[class_dim] = n_classes
-    if target.dtype.is_floating_point:  # class probabilities
-        if tuple(target.shape) != tuple(input.shape):
-            raise RuntimeError(f"Expected target size {list(input.shape)}, got {list(target.shape)}")
+    if tuple(target.shape) == tuple(input.shape):  # class probabilities (PyTorch decides by shape)
+        if not target.dtype.is_floating_point:
+            raise RuntimeError("Expected floating point type for target with class probabilities, got "
+                               f"{dtype_name(target.dtype)}")
         if label_smoothing > 0:
             target = target * (1 - label_smoothing) + label_smoothing / n_classes
         prod = logp * target
