@@ -102,6 +102,8 @@ def _svd_sample(f, a):
 SAMPLES = {
     "svd": ([(4, 3)], _svd_sample),
     "permute": ([(2, 3, 4)], lambda f, a: f(a, (2, 0, 1))),  # torch.permute takes dims as one tuple
+    # eigenvectors are unique up to a phase per column: compared by modulus
+    "linalg_eig": ([(3, 3)], lambda f, a: (lambda values, vectors: (values, vectors.abs()))(*f(a))),
     "flip": ([(3, 4)], lambda f, a: f(a, (0,))),
     "tile": ([(3, 4)], lambda f, a: f(a, (2, 1))),
     "bincount": ([(5,)], lambda f, a: f((a * 4).long())),

@@ -14,10 +14,6 @@ KNOWN = {
         'not fixed yet: message: torsh "amin(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the \'dim\' argument.", PyTorch \'a...',
     ('as_strided_scatter', 'strided'):
         'not fixed yet: result: Not equal to tolerance rtol=1e-05, atol=1e-05 Mismatched elements: 4 / 12 (33.3%) Mismatch at indices: [0, 1]: 0.8653246164321899 (ACTUAL), 0....',
-    ('cartesian_prod', 'zero_dim'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: Expect a 1D vector, but got shape []',
-    ('chain_matmul', 'zero_dim'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: Tensor dimension is 0, expected 2 instead.',
     ('cholesky_solve', 'bool'):
         'not fixed yet: message: torsh \'"cholesky_solve_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'Expected b and A to have the same dtype, but found b of type Bool and A o...',
     ('cummax', 'zero_dim'):
@@ -26,8 +22,6 @@ KNOWN = {
         "not fixed yet: message: torsh 'Dimension out of range (expected to be in range of [-1, 0], but got 1)', PyTorch 'cummin(): Expected reduction dim -1 or 0 for scalar ...",
     ('cumulative_trapezoid', 'zero_dim'):
         "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'slice() cannot be applied to a 0-dim tensor.'",
-    ('dsplit', 'zero_dim'):
-        'not fixed yet: exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError',
     ('fft_fft', 'empty'):
         "intended: PyTorch's oneMKL backend fails on a 1-D FFT over a zero-size batch dim with an MKL configuration error (not a documented rule); torsh returns the empty result",
     ('fft_hfft', 'empty'):
@@ -40,8 +34,6 @@ KNOWN = {
         "intended: PyTorch's oneMKL backend fails on a 1-D FFT over a zero-size batch dim with an MKL configuration error (not a documented rule); torsh returns the empty result",
     ('fft_rfft', 'empty'):
         "intended: PyTorch's oneMKL backend fails on a 1-D FFT over a zero-size batch dim with an MKL configuration error (not a documented rule); torsh returns the empty result",
-    ('geqrf', 'empty'):
-        'not fixed yet: torsh raises ValueError: cannot reshape array of size 0 into shape (0,4); PyTorch accepts',
     ('gradient', 'bool'):
         'not fixed yet: torsh accepts; PyTorch raises RuntimeError: Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` oper...',
     ('histogramdd', 'bool'):
@@ -52,8 +44,6 @@ KNOWN = {
         'not fixed yet: exception type: torsh RuntimeError(torch.histogramdd: input tensor and bins tensors should have the same dtype, but got input torsh.int64 and bins tor...',
     ('histogramdd', 'zero_dim'):
         'not fixed yet: torsh accepts; PyTorch raises IndexError: Dimension specified as -1 but tensor has no dimensions',
-    ('hsplit', 'zero_dim'):
-        'not fixed yet: exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError',
     ('index_add', 'empty'):
         'not fixed yet: exception type: torsh ValueError(array is not broadcastable to correct shape), PyTorch RuntimeError',
     ('index_copy', 'empty'):
@@ -72,24 +62,10 @@ KNOWN = {
         'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "lerp_kernel_tensor" not implemented for \'Long\'',
     ('linalg_cond', 'empty'):
         'not fixed yet: torsh raises IndexError: amax(): Expected reduction dim -1 to have non-zero size.; PyTorch accepts',
-    ('linalg_eig', 'float32'):
-        'not fixed yet: result: Not equal to tolerance rtol=1e-05, atol=1e-05 Mismatched elements: 6 / 9 (66.7%) First 5 mismatches are at indices: [0, 0]: (-0.38522928953170...',
-    ('linalg_eig', 'strided'):
-        'not fixed yet: result: Not equal to tolerance rtol=1e-05, atol=1e-05 Mismatched elements: 6 / 9 (66.7%) First 5 mismatches are at indices: [0, 0]: (-0.38522928953170...',
-    ('linalg_eig', 'zero_dim'):
-        'not fixed yet: result: Not equal to tolerance rtol=1e-05, atol=1e-05 Mismatched elements: 3 / 9 (33.3%) Mismatch at indices: [0, 2]: (0.40824830532073975+0j) (ACTUAL...',
     ('linalg_lstsq', 'broadcast'):
         "not fixed yet: message: torsh 'mat1 and mat2 shapes cannot be multiplied (4x3 and 4x1)', PyTorch 'torch.linalg.lstsq: input.size(-2) should match other.size(-1)'",
-    ('linalg_lu', 'empty'):
-        'not fixed yet: torsh raises ValueError: cannot reshape array of size 0 into shape (0); PyTorch accepts',
-    ('linalg_lu_factor', 'empty'):
-        'not fixed yet: torsh raises ValueError: cannot reshape array of size 0 into shape (); PyTorch accepts',
-    ('linalg_lu_factor_ex', 'empty'):
-        'not fixed yet: torsh raises ValueError: cannot reshape array of size 0 into shape (); PyTorch accepts',
     ('masked_scatter', 'empty'):
         "not fixed yet: message: torsh 'The size of tensor a (0) must match the size of tensor b (3) at non-singleton dimension 0', PyTorch 'The size of tensor a (3) must mat...",
-    ('mv', 'zero_dim'):
-        'not fixed yet: exception type: torsh RuntimeError(vector + matrix @ vector expected, got 0, 0, 1), PyTorch IndexError',
     ('nn_functional_adaptive_avg_pool1d', 'zero_dim'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'adaptive_avg_pool1d(): Expected 2D or 3D tensor, but got []\', PyTorch "Expected 2 to 3 dimensions, but got 0-dimensional tensor for ar...',
     ('nn_functional_adaptive_avg_pool2d', 'bool'):
@@ -376,8 +352,6 @@ KNOWN = {
         'not fixed yet: message: torsh \'"orgqr_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'torch.linalg.householder_product: tau dtype Double does not match input dtype Bool...',
     ('orgqr', 'int64'):
         'not fixed yet: message: torsh \'"orgqr_cpu" not implemented for \\\'Long\\\'\', PyTorch \'torch.linalg.householder_product: tau dtype Double does not match input dtype Long...',
-    ('outer', 'zero_dim'):
-        'not fixed yet: exception type: torsh IndexError(Dimension out of range (expected to be in range of [-1, 0], but got 1)), PyTorch RuntimeError',
     ('pow', 'bool'):
         'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "pow" not implemented for \'Bool\'',
     ('put', 'empty'):
@@ -402,10 +376,6 @@ KNOWN = {
         'not fixed yet: exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError',
     ('take', 'empty'):
         "not fixed yet: message: torsh 'out of range: tried to access index 0 on a tensor of 0 elements.', PyTorch 'take(): tried to take from an empty tensor'",
-    ('tensordot', 'broadcast'):
-        'not fixed yet: exception type: torsh IndexError(Dimension out of range (expected to be in range of [-1, 0], but got 1)), PyTorch RuntimeError',
-    ('tensordot', 'zero_dim'):
-        'not fixed yet: exception type: torsh IndexError(Dimension out of range (expected to be in range of [-1, 0], but got -2)), PyTorch RuntimeError',
     ('trapezoid', 'zero_dim'):
         "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'Dimension specified as -1 but tensor has no dimensions'",
     ('trapz', 'zero_dim'):
@@ -418,6 +388,4 @@ KNOWN = {
         'not fixed yet: torsh raises RuntimeError: Tensor must have a last dimension with stride 1; PyTorch accepts',
     ('view_as_complex', 'zero_dim'):
         "not fixed yet: message: torsh 'Tensor must have a last dimension of size 2', PyTorch 'Input tensor must have one or more dimensions'",
-    ('vsplit', 'zero_dim'):
-        'not fixed yet: exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError',
 }

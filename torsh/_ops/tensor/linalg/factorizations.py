@@ -5,6 +5,7 @@ Forward on LAPACK through scipy (one matrix at a time over the batch); backward 
 (FunctionsManual.cpp), written in torsh ops.
 """
 import collections
+import math
 
 import numpy as np
 import scipy.linalg
@@ -32,6 +33,8 @@ def _matrices(a):
 
 
 def _info_tensor(infos, batch):
+    if not infos:  # empty matrices: nothing factored, every info 0
+        return wrap(np.zeros(batch, dtype=np.int32))
     return wrap(np.asarray(infos, dtype=np.int32).reshape(batch))
 
 
@@ -244,7 +247,7 @@ def lu(A, *, pivot=True, out=None):
     lu_arr, piv, _ = _lu_factor_arrays("linalg.lu", A)
     m, n = A._data.shape[-2:]
     k = min(m, n)
-    perms = [_permutation_from_pivots(p, m) for p in piv.reshape(-1, k)]
+    perms = [_permutation_from_pivots(p, m) for p in piv.reshape(math.prod(A._data.shape[:-2]), k)]
     P = _w(np.reshape(perms, A._data.shape[:-2] + (m, m)) if perms else np.zeros(A._data.shape[:-2] + (m, m)), A)
     L = _w(np.tril(lu_arr[..., :, :k], -1) + np.eye(m, k), A)
     U = _w(np.triu(lu_arr[..., :k, :]), A)

@@ -190,7 +190,7 @@ def geqrf(input, *, out=None):
     m, n = input._data.shape[-2:]
     batch = input._data.shape[:-2]
     factors, taus = [], []
-    for mat in _matrices(input._data):
+    for mat in _matrices(input._data) if input._data.size else ():  # LAPACK refuses empty matrices
         geqrf_fn, = lapack.get_lapack_funcs(("geqrf",), (mat,))
         qr_arr, tau, _, _ = geqrf_fn(mat)
         factors.append(qr_arr)

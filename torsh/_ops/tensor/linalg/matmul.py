@@ -271,13 +271,18 @@ register(dot, node_name="DotBackward0")
 
 
 def mv(input, vec):
+    if input._data.ndim == 0:  # PyTorch reads the matrix's size(0) first
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     if input._data.ndim != 2 or vec._data.ndim != 1:
-        raise RuntimeError(f"vector + matrix @ vector expected, got {input._data.ndim}, {input._data.ndim}, {vec._data.ndim}")
+        raise RuntimeError(f"vector + matrix @ vector expected, got 1, {input._data.ndim}, {vec._data.ndim}")
     return matmul(input, vec)
 register(mv)
 
 
 def outer(input, vec2):
+    for name, t in (("self", input), ("vec2", vec2)):
+        if t._data.ndim != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t._data.ndim}-D")
     return input.unsqueeze(1) * vec2.unsqueeze(0)
 register(outer, aliases=("ger",))
 

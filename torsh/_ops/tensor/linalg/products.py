@@ -249,6 +249,8 @@ def tensordot(a, b, dims=2, out=None):
         n = int(dims)
         if n < 0:
             raise RuntimeError(f"tensordot expects dims >= 0, but got dims={n}")
+        if n > a._data.ndim or n > b._data.ndim:
+            raise RuntimeError(f"tensordot expects dims < ndim_a or ndim_b, but got dims={n}")
         dims_a = list(range(-n, 0))
         dims_b = list(range(n))
     else:
@@ -384,6 +386,9 @@ register(cdist, method=False)
 def chain_matmul(*matrices, out=None):
     if len(matrices) == 1 and isinstance(matrices[0], (list, tuple)):
         matrices = tuple(matrices[0])
+    for m in matrices:
+        if m._data.ndim != 2:
+            raise RuntimeError(f"Tensor dimension is {m._data.ndim}, expected 2 instead.")
     if len(matrices) == 1:
         return matrices[0].clone()
     from .core import multi_dot

@@ -424,6 +424,10 @@ register(dsplit)
 
 
 def _np_style_split(input, ios, d, op):
+    need = {"hsplit": 1, "vsplit": 2, "dsplit": 3}[op]
+    if input._data.ndim < need:
+        raise RuntimeError(f"torch.{op} requires a tensor with at least {need} dimension, but got a tensor with "
+                           f"{input._data.ndim} dimensions!")
     if isinstance(ios, (int, np.integer)):
         size = input._data.shape[d]
         if ios == 0 or size % ios:
@@ -456,6 +460,9 @@ register(meshgrid, method=False)
 
 
 def cartesian_prod(*tensors):
+    for t in tensors:
+        if t._data.ndim != 1:
+            raise RuntimeError(f"Expect a 1D vector, but got shape {list(t._data.shape)}")
     if len(tensors) == 1:
         return tensors[0]
     grids = meshgrid(*tensors, indexing="ij")
