@@ -144,8 +144,6 @@ KNOWN = {
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh raises IndexError: Dimension out of range (expected to be in range of [-1, 0], but got 1); PyTorch accepts",
     ('nn_functional_cross_entropy', 'bool'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"log_softmax_lastdim_kernel_impl" not implemented for \\\'Bool\\\'\', PyTorch \'Expected floating point type for target with class probabili...',
-    ('nn_functional_cross_entropy', 'broadcast'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Expected target size [3, 4], got [4]), PyTorch ValueError",
     ('nn_functional_cross_entropy', 'int64'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"log_softmax_lastdim_kernel_impl" not implemented for \\\'Long\\\'\', PyTorch \'Expected floating point type for target with class probabili...',
     ('nn_functional_ctc_loss', 'empty'):
@@ -220,8 +218,6 @@ KNOWN = {
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "LayerNormKernelImpl" not implemented for \'Long\'',
     ('nn_functional_linear', 'zero_dim'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'mat1 and mat2 shapes cannot be multiplied (1x1 and 4x3)', PyTorch 'both arguments to linear need to be at least 1D, but they are 0D an...",
-    ('nn_functional_linear_cross_entropy', 'empty'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Expected target size [0, 0], got [0, 3]', PyTorch '0D or 1D target tensor expected, multi-target not supported'",
     ('nn_functional_linear_cross_entropy', 'int64'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"log_softmax_lastdim_kernel_impl" not implemented for \\\'Long\\\'\', PyTorch \'Expected floating point type for target with class probabili...',
     ('nn_functional_local_response_norm', 'zero_dim'):
