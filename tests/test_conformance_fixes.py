@@ -353,3 +353,36 @@ def test_an_allocation_too_big_for_memory_is_pytorchs_runtime_error():
         "ce 3-d target size", "nll 4-d target size", "nll 5-d target size", "nll multi-target"])
 def test_cross_entropy_and_nll_target_errors_match_pytorch(call):
     check_same_error(call)
+
+
+def _widening_hook(lib):
+    x = lib.ones(2, requires_grad=True)
+    x.register_hook(lambda g: g.double())
+    (x * 2).sum().backward()
+
+
+def _resizing_hook(lib):
+    def myhook(g):
+        return lib.ones(3)
+    y = lib.ones(2, requires_grad=True)
+    z = y * 2
+    z.register_hook(myhook)
+    z.sum().backward()
+
+
+@pytest.mark.parametrize("call", [_widening_hook, _resizing_hook,
+                                  lambda lib: lib.nn.Linear(2, 2).register_parameter("c", lib.ones(1)),
+                                  lambda lib: lib.nn.Linear(2, 2).register_buffer("b", 3)],
+                         ids=["hook changes dtype", "hook changes size", "parameter not Parameter", "buffer int"])
+def test_hook_and_registration_errors_match_pytorch(call):
+    ref = error_of_torch(call)
+    err = pytest.raises(type(ref), call, torsh)
+    assert str(err.value).replace("torsh.", "torch.") == str(ref)
+
+
+def error_of_torch(call):
+    try:
+        call(torch_ref)
+    except Exception as e:  # noqa: BLE001 - whatever PyTorch raises is the reference
+        return e
+    raise AssertionError("PyTorch raised nothing")

@@ -10,6 +10,7 @@ import heapq
 import numpy as np
 
 from .. import _tensor
+from .._tensor_str import type_name
 from ..backend import events
 from . import anomaly_mode, grad_mode
 from .graph import AccumulateGrad, Node, PROFILER_TOPIC, SECOND_BACKWARD_ERROR, gradient_edge
@@ -106,6 +107,16 @@ def _check_gradient(node, i, grad):
     return grad
 
 
+def _check_hook_result(hook, grad, result):
+    """PyTorch's checks of what a tensor hook returned: same type, same size as the gradient it replaces."""
+    name = getattr(hook, "__name__", repr(hook))
+    if result.dtype is not grad.dtype:
+        raise RuntimeError(f"hook '{name}' has changed the type of value (was {type_name(grad._data.dtype)} got "
+                           f"{type_name(result._data.dtype)})")
+    if result._data.shape != grad._data.shape:
+        raise RuntimeError(f"hook '{name}' has changed the size of value")
+
+
 def _run_pre_hooks(node, grads):
     grads = list(grads)
     for hook in node.metadata.get("_node_prehooks", ()):
@@ -120,6 +131,7 @@ def _run_pre_hooks(node, grads):
                     continue
                 result = hook(grads[nr])
                 if result is not None:
+                    _check_hook_result(hook, grads[nr], result)
                     grads[nr] = result
     if node._retain_hooks:
         for nr, hook in node._retain_hooks.items():
