@@ -253,13 +253,13 @@ class LinalgSolveExBackward0(Node):
         return gA, sum_to(gB, self.b_shape) if self.next_functions[1][0] is not None else None
 
 
-@float32_policy
 def check_same_dtype_solve(A, B):
     if A.dtype is not B.dtype:
         raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A of type "
                            f"{dtype_name(A.dtype)} and B of type {dtype_name(B.dtype)} instead")
 
 
+@float32_policy
 def solve(A, B, *, left=True, out=None):
     _check_matrix("linalg.solve", A)
     check_same_dtype_solve(A, B)
