@@ -10,16 +10,10 @@ KNOWN = {
         'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addcmul_cpu_out" not implemented for \'Bool\'',
     ('addmv', 'empty'):
         "not fixed yet: message: torsh 'The expanded size of the tensor (3) must match the existing size (0) at non-singleton dimension 0. Target sizes: [3]. Tensor sizes: [0...",
-    ('aminmax', 'empty'):
-        'not fixed yet: message: torsh "amin(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the \'dim\' argument.", PyTorch \'a...',
     ('as_strided_scatter', 'strided'):
         'not fixed yet: result: Not equal to tolerance rtol=1e-05, atol=1e-05 Mismatched elements: 4 / 12 (33.3%) Mismatch at indices: [0, 1]: 0.8653246164321899 (ACTUAL), 0....',
     ('cholesky_solve', 'bool'):
         'not fixed yet: message: torsh \'"cholesky_solve_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'Expected b and A to have the same dtype, but found b of type Bool and A o...',
-    ('cummax', 'zero_dim'):
-        "not fixed yet: message: torsh 'Dimension out of range (expected to be in range of [-1, 0], but got 1)', PyTorch 'cummax(): Expected reduction dim -1 or 0 for scalar ...",
-    ('cummin', 'zero_dim'):
-        "not fixed yet: message: torsh 'Dimension out of range (expected to be in range of [-1, 0], but got 1)', PyTorch 'cummin(): Expected reduction dim -1 or 0 for scalar ...",
     ('cumulative_trapezoid', 'zero_dim'):
         "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'slice() cannot be applied to a 0-dim tensor.'",
     ('fft_fft', 'empty'):
@@ -44,16 +38,12 @@ KNOWN = {
         'not fixed yet: exception type: torsh RuntimeError(torch.histogramdd: input tensor and bins tensors should have the same dtype, but got input torsh.int64 and bins tor...',
     ('histogramdd', 'zero_dim'):
         'not fixed yet: torsh accepts; PyTorch raises IndexError: Dimension specified as -1 but tensor has no dimensions',
-    ('index_add', 'empty'):
-        'not fixed yet: exception type: torsh ValueError(array is not broadcastable to correct shape), PyTorch RuntimeError',
     ('index_copy', 'empty'):
         'not fixed yet: exception type: torsh ValueError(shape mismatch: value array of shape (3,2) could not be broadcast to indexing result of shape (0,2)), PyTorch Runtime...',
     ('index_put', 'empty'):
         "not fixed yet: message: torsh 'index 0 is out of bounds for dimension 0 with size 0', PyTorch 'index is out of bounds for dimension with size 0'",
     ('index_put', 'zero_dim'):
         "not fixed yet: message: torsh 'too many indices for tensor of dimension 0', PyTorch 'too many indices for tensor of dimension 0 (got 1)'",
-    ('index_reduce', 'empty'):
-        'not fixed yet: exception type: torsh ValueError(array is not broadcastable to correct shape), PyTorch RuntimeError',
     ('isin', 'strided'):
         "not fixed yet: torsh accepts; PyTorch raises RuntimeError: view size is not compatible with input tensor's size and stride (at least one dimension spans across two c...",
     ('lerp', 'bool'):
@@ -350,10 +340,6 @@ KNOWN = {
         'not fixed yet: message: torsh \'"orgqr_cpu" not implemented for \\\'Long\\\'\', PyTorch \'torch.linalg.householder_product: tau dtype Double does not match input dtype Long...',
     ('pow', 'bool'):
         'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "pow" not implemented for \'Bool\'',
-    ('put', 'empty'):
-        "not fixed yet: message: torsh 'index 0 is out of bounds for dimension 0 with size 0', PyTorch 'put_(): Tried to put elements into an empty tensor'",
-    ('put', 'zero_dim'):
-        "not fixed yet: message: torsh 'index 5 is out of bounds for dimension 0 with size 1', PyTorch 'out of range: tried to access index 5 on a tensor of 1 elements.'",
     ('searchsorted', 'empty'):
         'not fixed yet: torsh raises ValueError: need at least one array to stack; PyTorch accepts',
     ('searchsorted', 'zero_dim'):
@@ -370,8 +356,6 @@ KNOWN = {
         'not fixed yet: exception type: torsh IndexError(cannot do a non-empty take from an empty axes.), PyTorch RuntimeError',
     ('stft', 'zero_dim'):
         'not fixed yet: exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError',
-    ('take', 'empty'):
-        "not fixed yet: message: torsh 'out of range: tried to access index 0 on a tensor of 0 elements.', PyTorch 'take(): tried to take from an empty tensor'",
     ('trapezoid', 'zero_dim'):
         "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'Dimension specified as -1 but tensor has no dimensions'",
     ('trapz', 'zero_dim'):
@@ -380,8 +364,4 @@ KNOWN = {
         'not fixed yet: message: torsh \'"triangular_solve_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'Expected b and A to have the same dtype, but found b of type Bool and A...',
     ('unsafe_split_with_sizes', 'zero_dim'):
         'not fixed yet: exception type: torsh IndexError(Dimension out of range (expected to be in range of [-1, 0], but got 1)), PyTorch RuntimeError',
-    ('view_as_complex', 'empty'):
-        'not fixed yet: torsh raises RuntimeError: Tensor must have a last dimension with stride 1; PyTorch accepts',
-    ('view_as_complex', 'zero_dim'):
-        "not fixed yet: message: torsh 'Tensor must have a last dimension of size 2', PyTorch 'Input tensor must have one or more dimensions'",
 }

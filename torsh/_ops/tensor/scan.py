@@ -103,6 +103,8 @@ class CummaxBackward0(Node):
 
 
 def _cum_extremum(name, ufunc, input, dim):
+    if input._data.ndim == 0 and dim not in (-1, 0):
+        raise IndexError(f"{name}(): Expected reduction dim -1 or 0 for scalar but got {dim}")
     d = normalize_dim(dim, input._data.ndim)
     data = input._data
     if data.ndim == 0:

@@ -164,6 +164,9 @@ register(mode, out="copy")
 
 
 def aminmax(input, *, dim=None, keepdim=False):
+    if dim is None and input._data.size == 0:
+        raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the operation has no "
+                           "identity.")
     if dim is None:
         return return_types.aminmax(input.amin(), input.amax()) if not keepdim else return_types.aminmax(
             input.amin(tuple(range(input.ndim)), True), input.amax(tuple(range(input.ndim)), True))

@@ -61,8 +61,12 @@ def view_as_complex(input):
             raise NotImplementedError("view_as_complex of a Half tensor (ComplexHalf) is not supported by torsh")
         raise RuntimeError(f"view_as_complex is only supported for half, float and double tensors, but got a "
                            f"tensor of scalar type: {dtype_name(input.dtype)}")
-    if data.ndim == 0 or data.shape[-1] != 2:
+    if data.ndim == 0:
+        raise RuntimeError("Input tensor must have one or more dimensions")
+    if data.shape[-1] != 2:
         raise RuntimeError("Tensor must have a last dimension of size 2")
+    if data.size == 0:  # no element: any strides do
+        return wrap(np.zeros(data.shape[:-1], _COMPLEX_OF[data.dtype]))
     if input.stride(-1) != 1:
         raise RuntimeError("Tensor must have a last dimension with stride 1")
     if any(s % 2 for s in input.stride()[:-1]):

@@ -306,6 +306,13 @@ def _check_index_range(idx, size, d):
         raise IndexError(f"index {int(bad[0])} is out of bounds for dimension {d} with size {size}")
 
 
+def check_index_source_shape(data, src, d):
+    """index_add/index_reduce: ``src`` has ``data``'s shape outside ``dim`` (PyTorch's message)."""
+    if src.ndim == data.ndim and any(a != b for i, (a, b) in enumerate(zip(data.shape, src.shape)) if i != d):
+        raise RuntimeError(f"source tensor shape must match self tensor shape, excluding the specified dimension. "
+                           f"Got self.shape = {list(data.shape)} source.shape = {list(src.shape)}")
+
+
 class IndexAddBackward0(Node):
     def backward(self, grad):
         (index,) = self.saved_tensors
@@ -327,6 +334,7 @@ def index_add(input, dim, index, source, *, alpha=1, out=None):
     if idx.size != n_src:
         raise RuntimeError(f"index_add_(): Number of indices ({idx.size}) should be equal to source.size(dim): "
                            f"({n_src}), for dim: {d}")
+    check_index_source_shape(data, src, d)
     size = data.shape[d] if data.ndim else 1
     if idx.size and ((idx < 0) | (idx >= size)).any():
         raise IndexError("index out of range in self")
@@ -421,6 +429,8 @@ def take(input, index):
     flat = input._data.reshape(-1)
     idx = index._data
     n = flat.size
+    if n == 0 and idx.size:
+        raise IndexError("take(): tried to take from an empty tensor")
     bad = idx[(idx < -n) | (idx >= n)]
     if bad.size:
         raise IndexError(f"out of range: tried to access index {int(bad.reshape(-1)[0])} on a tensor of {n} elements.")
@@ -514,6 +524,11 @@ def put(input, index, source, accumulate=False):
     flat = input.reshape(-1)
     n = flat._data.size
     idx = index.reshape(-1)
+    if n == 0 and idx._data.size:
+        raise IndexError("put_(): Tried to put elements into an empty tensor")
+    bad = idx._data[(idx._data < -n) | (idx._data >= n)]
+    if bad.size:
+        raise IndexError(f"out of range: tried to access index {int(bad[0])} on a tensor of {n} elements.")
     idx = wrap(np.where(idx._data < 0, idx._data + n, idx._data))
     out = flat.index_add(0, idx, source.reshape(-1)) if accumulate else flat.index_copy(0, idx, source.reshape(-1))
     return out.reshape(input._data.shape)

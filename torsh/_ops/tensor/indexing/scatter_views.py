@@ -16,6 +16,7 @@ from ..._helpers import dtype_name, normalize_dim, shape_str
 from ...inplace import apply_inplace
 from ..misc import as_strided
 from ..elementwise.arithmetic import where
+from .gather_scatter import check_index_source_shape
 
 __all__ = ["slice_scatter", "select_scatter", "as_strided_scatter", "slice_inverse", "nonzero_static",
            "index_reduce", "segment_reduce", "unsafe_chunk", "unsafe_split", "unsafe_split_with_sizes"]
@@ -148,6 +149,7 @@ def _check_index_reduce(op, input, dim, index, source, reduce):
     if input.dtype is not source.dtype:
         raise RuntimeError(f"{op}(): self ({dtype_name(input.dtype)}) and source ({dtype_name(source.dtype)}) "
                            f"must have the same scalar type")
+    check_index_source_shape(input._data, source._data, d)
     idx = index._data.reshape(-1).astype(np.int64)
     size = input.shape[d] if input.dim() else 1
     if idx.size and ((idx < 0) | (idx >= size)).any():
