@@ -14,8 +14,6 @@ KNOWN = {
         'not fixed yet: result: Not equal to tolerance rtol=1e-05, atol=1e-05 Mismatched elements: 4 / 12 (33.3%) Mismatch at indices: [0, 1]: 0.8653246164321899 (ACTUAL), 0....',
     ('cholesky_solve', 'bool'):
         'not fixed yet: message: torsh \'"cholesky_solve_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'Expected b and A to have the same dtype, but found b of type Bool and A o...',
-    ('cumulative_trapezoid', 'zero_dim'):
-        "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'slice() cannot be applied to a 0-dim tensor.'",
     ('fft_fft', 'empty'):
         "intended: PyTorch's oneMKL backend fails on a 1-D FFT over a zero-size batch dim with an MKL configuration error (not a documented rule); torsh returns the empty result",
     ('fft_hfft', 'empty'):
@@ -344,24 +342,10 @@ KNOWN = {
         'not fixed yet: torsh raises ValueError: need at least one array to stack; PyTorch accepts',
     ('searchsorted', 'zero_dim'):
         'not fixed yet: exception type: torsh ValueError(object of too small depth for desired array), PyTorch RuntimeError',
-    ('segment_reduce', 'zero_dim'):
-        'not fixed yet: exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError',
-    ('select_scatter', 'zero_dim'):
-        "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'select() cannot be applied to a 0-dim tensor.'",
-    ('slice_scatter', 'zero_dim'):
-        "not fixed yet: message: torsh 'too many indices for array: array is 0-dimensional, but 1 were indexed', PyTorch 'slice() cannot be applied to a 0-dim tensor.'",
-    ('special_round', 'int64'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "round_vml_cpu" not implemented for \'Long\'',
     ('stft', 'empty'):
         'not fixed yet: exception type: torsh IndexError(cannot do a non-empty take from an empty axes.), PyTorch RuntimeError',
     ('stft', 'zero_dim'):
         'not fixed yet: exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError',
-    ('trapezoid', 'zero_dim'):
-        "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'Dimension specified as -1 but tensor has no dimensions'",
-    ('trapz', 'zero_dim'):
-        "not fixed yet: message: torsh 'tuple index out of range', PyTorch 'Dimension specified as -1 but tensor has no dimensions'",
     ('triangular_solve', 'bool'):
         'not fixed yet: message: torsh \'"triangular_solve_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'Expected b and A to have the same dtype, but found b of type Bool and A...',
-    ('unsafe_split_with_sizes', 'zero_dim'):
-        'not fixed yet: exception type: torsh IndexError(Dimension out of range (expected to be in range of [-1, 0], but got 1)), PyTorch RuntimeError',
 }

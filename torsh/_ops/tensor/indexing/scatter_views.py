@@ -73,8 +73,14 @@ def _slice_key(ndim, dim, start, end, step):
     return (slice(None),) * dim + (slice(start, end, step),)
 
 
+def _check_not_scalar(view, input):
+    if input.dim() == 0:
+        raise IndexError(f"{view}() cannot be applied to a 0-dim tensor.")
+
+
 def slice_scatter(input, src, dim=0, start=None, end=None, step=1):
     """A copy of ``input`` with ``src`` written into ``input[..., start:end:step, ...]`` (along ``dim``)."""
+    _check_not_scalar("slice", input)
     d = normalize_dim(dim, input.dim())
     np_key = _slice_key(input.dim(), d, start, end, step)
     return _scatter(SliceScatterBackward0, input, src, np_key, lambda g: g[np_key],
@@ -83,6 +89,7 @@ def slice_scatter(input, src, dim=0, start=None, end=None, step=1):
 
 def select_scatter(input, src, dim, index):
     """A copy of ``input`` with ``src`` written into ``input.select(dim, index)``."""
+    _check_not_scalar("select", input)
     d = normalize_dim(dim, input.dim())
     size = input.shape[d]
     if not -size <= index < size:
@@ -295,6 +302,9 @@ def segment_reduce(data, reduce, *, lengths=None, indices=None, offsets=None, ax
         raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
     if indices is not None:
         raise RuntimeError("segment_reduce(): indices based reduction is not supported yet.")
+    if lengths is not None and data.dim() < lengths.dim():  # PyTorch's TORCH_CHECK wording
+        raise RuntimeError("Expected data.dim() >= lengths_value.dim() to be true, but got false.  (Could this error "
+                           "message be improved?  If so, please report an enhancement request to PyTorch.)")
     axis = normalize_dim(axis, data.dim())
     given = lengths if lengths is not None else offsets
     if given is not None and axis != given.dim() - 1:
@@ -329,6 +339,8 @@ def unsafe_split(input, split_size_or_sections, dim=0):
 
 
 def unsafe_split_with_sizes(input, split_sizes, dim=0):
+    if input.dim() == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
     total = sum(split_sizes)
     size = input.shape[normalize_dim(dim, input.dim())]
     if total != size:

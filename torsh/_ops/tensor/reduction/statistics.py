@@ -243,6 +243,8 @@ def trapezoid(y, x=None, *, dx=None, dim=-1):
     if x is not None and dx is not None:
         raise TypeError("trapezoid() received an invalid combination of arguments - got (Tensor, x=Tensor, dx=...)")
     _check_not_bool("trapezoid", y)
+    if y.dim() == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
     d = normalize_dim(dim, y.dim())
     n = y.shape[d]
     if x is not None and is_tensor(x):
@@ -265,6 +267,8 @@ def trapz(y, x=None, *, dx=None, dim=-1):
 def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
     """The running trapezoid rule along ``dim`` (one element fewer than ``y`` along it)."""
     _check_not_bool("cumulative_trapezoid", y)
+    if y.dim() == 0:
+        raise IndexError("slice() cannot be applied to a 0-dim tensor.")
     d = normalize_dim(dim, y.dim())
     n = y.shape[d]
     if n == 0:
