@@ -324,11 +324,13 @@ def test_repr_matches_pytorch(name):
     lambda lib: lib.ones(4).as_strided((2,), (-1,)),
     lambda lib: lib.zeros(3).index_add_(0, lib.tensor([3]), lib.ones(1)),
     lambda lib: lib.zeros(3).index_add(0, lib.tensor([-1]), lib.ones(1)),
+    lambda lib: lib.zeros(3, 2).index_add_(1, lib.tensor([2]), lib.ones(3, 1)),
     lambda lib: lib.ones(2, 3).repeat(2, -3),
     lambda lib: lib.zeros(2, -3),
     lambda lib: lib.ones(-2, 3),
 ], ids=["overflowing size", "overflowing 2-d size", "full str", "randperm negative", "view -2", "expand -2",
-        "as_strided negative stride", "index_add_ past the end", "index_add negative", "repeat negative",
+        "as_strided negative stride", "index_add_ past the end", "index_add negative", "index_add 2-d",
+        "repeat negative",
         "zeros negative", "ones negative"])
 def test_hostile_sizes_and_indices_raise_pytorchs_errors(call):
     check_same_error(call)

@@ -337,7 +337,10 @@ def index_add(input, dim, index, source, *, alpha=1, out=None):
     check_index_source_shape(data, src, d)
     size = data.shape[d] if data.ndim else 1
     if idx.size and ((idx < 0) | (idx >= size)).any():
-        raise IndexError("index out of range in self")
+        if data.ndim <= 1:  # PyTorch's 1-d kernel words it apart
+            raise IndexError("index out of range in self")
+        raise RuntimeError(f"index {int(idx[(idx < 0) | (idx >= size)][0])} is out of bounds for dimension {d} "
+                           f"with size {size}")
     result = np.array(data, copy=True)
     s = src.astype(data.dtype, copy=False)
     if alpha != 1:
