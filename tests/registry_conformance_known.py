@@ -12,8 +12,6 @@ KNOWN = {
         "not fixed yet: message: torsh 'The expanded size of the tensor (3) must match the existing size (0) at non-singleton dimension 0. Target sizes: [3]. Tensor sizes: [0...",
     ('as_strided_scatter', 'strided'):
         'not fixed yet: result: Not equal to tolerance rtol=1e-05, atol=1e-05 Mismatched elements: 4 / 12 (33.3%) Mismatch at indices: [0, 1]: 0.8653246164321899 (ACTUAL), 0....',
-    ('cholesky_solve', 'bool'):
-        'not fixed yet: message: torsh \'"cholesky_solve_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'Expected b and A to have the same dtype, but found b of type Bool and A o...',
     ('fft_fft', 'empty'):
         "intended: PyTorch's oneMKL backend fails on a 1-D FFT over a zero-size batch dim with an MKL configuration error (not a documented rule); torsh returns the empty result",
     ('fft_hfft', 'empty'):
@@ -332,20 +330,10 @@ KNOWN = {
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"compute_indices_weights_nearest" not implemented for \\\'Bool\\\'\', PyTorch \'"upsample_nearest2d_channels_last" not implemented for \\\'Boo...',
     ('nn_functional_upsample_nearest', 'int64'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"compute_indices_weights_nearest" not implemented for \\\'Long\\\'\', PyTorch \'"upsample_nearest2d_channels_last" not implemented for \\\'Lon...',
-    ('orgqr', 'bool'):
-        'not fixed yet: message: torsh \'"orgqr_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'torch.linalg.householder_product: tau dtype Double does not match input dtype Bool...',
-    ('orgqr', 'int64'):
-        'not fixed yet: message: torsh \'"orgqr_cpu" not implemented for \\\'Long\\\'\', PyTorch \'torch.linalg.householder_product: tau dtype Double does not match input dtype Long...',
     ('pow', 'bool'):
         'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "pow" not implemented for \'Bool\'',
-    ('searchsorted', 'empty'):
-        'not fixed yet: torsh raises ValueError: need at least one array to stack; PyTorch accepts',
-    ('searchsorted', 'zero_dim'):
-        'not fixed yet: exception type: torsh ValueError(object of too small depth for desired array), PyTorch RuntimeError',
     ('stft', 'empty'):
         'not fixed yet: exception type: torsh IndexError(cannot do a non-empty take from an empty axes.), PyTorch RuntimeError',
     ('stft', 'zero_dim'):
         'not fixed yet: exception type: torsh IndexError(tuple index out of range), PyTorch RuntimeError',
-    ('triangular_solve', 'bool'):
-        'not fixed yet: message: torsh \'"triangular_solve_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'Expected b and A to have the same dtype, but found b of type Bool and A...',
 }

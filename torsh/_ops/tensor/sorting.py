@@ -365,6 +365,9 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
                                "while right was True")
         right = side == "right"
     seq = sorted_sequence._data
+    if seq.ndim == 0:
+        raise RuntimeError("torch.searchsorted(): boundaries tensor should have positive dimension, but got 0 "
+                           "dimension")
     for t in (sorted_sequence, input):
         if hasattr(t, "_data") and t._data.dtype.kind == "b":
             raise NotImplementedError('"searchsorted_out_cpu" not implemented for \'Bool\'')
@@ -383,7 +386,8 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
                 f"{list(seq.shape)} and input value tensor {list(vals.shape)}")
         rows_seq = seq.reshape(-1, seq.shape[-1])
         rows_val = vals.reshape(-1, vals.shape[-1])
-        result = np.stack([np.searchsorted(s, v, side=how) for s, v in zip(rows_seq, rows_val)]).reshape(vals.shape)
+        rows = [np.searchsorted(s, v, side=how) for s, v in zip(rows_seq, rows_val)]
+        result = np.stack(rows).reshape(vals.shape) if rows else np.zeros(vals.shape, np.int64)
     return wrap(np.asarray(result, dtype=np.int32 if out_int32 else np.int64))
 register(searchsorted, method=False, out="copy")
 

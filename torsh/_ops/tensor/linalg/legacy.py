@@ -151,8 +151,8 @@ def cholesky_solve(input, input2, upper=False, *, out=None):
     for t, name in ((B, "b"), (L, "u")):
         if t._data.ndim < 2:
             raise RuntimeError(f"{name} should have at least 2 dimensions, but has {t._data.ndim} dimensions instead")
+    _check_solve_operands("cholesky_solve", B, L)  # PyTorch checks the dtypes match before its kernel's dtype
     _require_float("cholesky_solve_cpu", B, L)
-    _check_solve_operands("cholesky_solve", B, L)
     F = _triangle_valued(L, upper)
     X = solve(F, solve(F.mH, B)) if upper else solve(F.mH, solve(F, B))  # A = F^H F or F F^H
     return _into(X, out)
@@ -166,8 +166,8 @@ def triangular_solve(input, A, upper=True, transpose=False, unitriangular=False,
         if t._data.ndim < 2:
             raise RuntimeError(f"torch.triangular_solve: Expected {name} to have at least 2 dimensions, but it has "
                                f"{t._data.ndim} dimensions instead")
-    _require_float("triangular_solve_cpu", b, A)
     _check_solve_operands("triangular_solve", b, A)
+    _require_float("triangular_solve_cpu", b, A)
     batch = np.broadcast_shapes(b._data.shape[:-2], A._data.shape[:-2])
     coefficient = A.expand(*batch, *A._data.shape[-2:])
     matrix, lower_stored = (coefficient.mT, upper) if transpose else (coefficient, not upper)
@@ -206,8 +206,7 @@ def geqrf(input, *, out=None):
 
 @float32_policy
 def orgqr(input, input2):
-    """torch.orgqr: linalg.householder_product."""
-    _require_float("orgqr_cpu", input, input2)
+    """torch.orgqr: linalg.householder_product (which raises PyTorch's dtype errors, orgqr_cpu's included)."""
     return householder_product(input, input2)
 
 
