@@ -17,7 +17,7 @@ from ..autograd import forward_ad, grad_mode
 from ..autograd import function as _function
 from ..autograd import functional as _autograd_functional
 from ..autograd.engine import grad as _autograd_grad
-from ._pytree import tree_flatten, tree_map, tree_unflatten
+from ..utils._pytree import tree_flatten, tree_map, tree_unflatten
 from ._vmap import vmap
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian"]

@@ -19,7 +19,7 @@ from .._ops._helpers import normalize_dim
 from .._tensor import Tensor
 from ..autograd import function as _function
 from ..autograd import grad_mode
-from ._pytree import broadcast_prefix, tree_flatten, tree_unflatten
+from ..utils._pytree import broadcast_prefix, tree_flatten, tree_unflatten
 
 __all__ = ["vmap", "vmap_report"]
 
