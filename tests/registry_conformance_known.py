@@ -8,8 +8,6 @@ KNOWN = {
         'not fixed yet: torsh accepts; PyTorch raises RuntimeError: Integer division with addcdiv is no longer supported, and in a future release addcdiv will perform a true ...',
     ('addcmul', 'bool'):
         'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addcmul_cpu_out" not implemented for \'Bool\'',
-    ('addmv', 'empty'):
-        "not fixed yet: message: torsh 'The expanded size of the tensor (3) must match the existing size (0) at non-singleton dimension 0. Target sizes: [3]. Tensor sizes: [0...",
     ('as_strided_scatter', 'strided'):
         'not fixed yet: result: Not equal to tolerance rtol=1e-05, atol=1e-05 Mismatched elements: 4 / 12 (33.3%) Mismatch at indices: [0, 1]: 0.8653246164321899 (ACTUAL), 0....',
     ('fft_fft', 'empty'):
@@ -24,8 +22,6 @@ KNOWN = {
         "intended: PyTorch's oneMKL backend fails on a 1-D FFT over a zero-size batch dim with an MKL configuration error (not a documented rule); torsh returns the empty result",
     ('fft_rfft', 'empty'):
         "intended: PyTorch's oneMKL backend fails on a 1-D FFT over a zero-size batch dim with an MKL configuration error (not a documented rule); torsh returns the empty result",
-    ('gradient', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` oper...',
     ('histogramdd', 'bool'):
         'not fixed yet: exception type: torsh RuntimeError(torch.histogramdd: input tensor and bins tensors should have the same dtype, but got input torsh.bool and bins tors...',
     ('histogramdd', 'empty'):
@@ -48,10 +44,6 @@ KNOWN = {
         'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "lerp_kernel_tensor" not implemented for \'Long\'',
     ('linalg_cond', 'empty'):
         'not fixed yet: torsh raises IndexError: amax(): Expected reduction dim -1 to have non-zero size.; PyTorch accepts',
-    ('linalg_lstsq', 'broadcast'):
-        "not fixed yet: message: torsh 'mat1 and mat2 shapes cannot be multiplied (4x3 and 4x1)', PyTorch 'torch.linalg.lstsq: input.size(-2) should match other.size(-1)'",
-    ('masked_scatter', 'empty'):
-        "not fixed yet: message: torsh 'The size of tensor a (0) must match the size of tensor b (3) at non-singleton dimension 0', PyTorch 'The size of tensor a (3) must mat...",
     ('nn_functional_adaptive_avg_pool1d', 'zero_dim'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'adaptive_avg_pool1d(): Expected 2D or 3D tensor, but got []\', PyTorch "Expected 2 to 3 dimensions, but got 0-dimensional tensor for ar...',
     ('nn_functional_adaptive_avg_pool2d', 'bool'):

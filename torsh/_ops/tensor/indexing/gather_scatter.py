@@ -508,7 +508,7 @@ def masked_scatter(input, mask, source):
     if source.dtype is not input.dtype:
         raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but got "
                            f"{dtype_name(input.dtype)} and {dtype_name(source.dtype)}")
-    shape = broadcast_shapes(input._data.shape, mask._data.shape)
+    shape = broadcast_shapes(mask._data.shape, input._data.shape)  # mask first: PyTorch's message order
     m = np.broadcast_to(mask._data, shape)
     result = np.array(np.broadcast_to(input._data, shape), copy=True)
     n = int(m.sum())

@@ -664,6 +664,8 @@ def lstsq(A, B, rcond=None, *, driver=None):
     residuals and singular_values empty (as PyTorch's gelsy)."""
     _check_float_matrix_or_double("lstsq", A, "input must have at least 2 dimensions.")
     vector = B._data.ndim == A._data.ndim - 1
+    if A._data.shape[-2] != B._data.shape[-1 if vector else -2]:
+        raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size({-1 if vector else -2})")
     b = B.unsqueeze(-1) if vector else B
     X = pinv(A) @ b
     import collections

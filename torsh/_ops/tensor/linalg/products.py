@@ -59,11 +59,14 @@ register(addmm, inplace=True, out="copy")
 
 
 def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
-    if mat._data.ndim != 2 or vec._data.ndim != 1:
+    if mat._data.ndim != 2 or vec._data.ndim != 1 or input._data.ndim > 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got {input._data.ndim}, {mat._data.ndim}, "
                            f"{vec._data.ndim}")
     if mat._data.shape[1] != vec._data.shape[0]:
         raise RuntimeError(f"size mismatch, got input ({mat._data.shape[0]}), mat "
+                           f"({mat._data.shape[0]}x{mat._data.shape[1]}), vec ({vec._data.shape[0]})")
+    if input._data.ndim == 1 and input._data.shape[0] not in (1, mat._data.shape[0]):
+        raise RuntimeError(f"size mismatch, got input ({input._data.shape[0]}), mat "
                            f"({mat._data.shape[0]}x{mat._data.shape[1]}), vec ({vec._data.shape[0]})")
     return _add_scaled(input, mv(mat, vec), beta, alpha)
 register(addmv, inplace=True, out="copy")

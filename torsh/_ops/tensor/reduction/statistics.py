@@ -200,6 +200,9 @@ def gradient(input, *, spacing=1, dim=None, edge_order=1):
     """Estimates of the derivative of ``input`` along each of ``dim`` (np.gradient's formulas): a tuple."""
     if edge_order not in (1, 2):
         raise RuntimeError("torch.gradient only supports edge_order=1 and edge_order=2.")
+    if input.dtype is _dtype.bool:  # PyTorch subtracts neighbours, which bool refuses
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+                           "`logical_xor()` operator instead.")
     dims, spacings = _gradient_dims(input, spacing, dim)
     for d in dims:
         if input.shape[d] < edge_order + 1:
