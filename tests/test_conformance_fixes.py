@@ -1,5 +1,7 @@
 """PyTorch-conformance fixes: backward node names per overload, bfloat16/float16 accumulation, mixed-dtype
 in-place arithmetic, unsupported dtypes' errors; each case run on torsh and on torch 2.13 and compared."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -388,3 +390,20 @@ def error_of_torch(call):
     except Exception as e:  # noqa: BLE001 - whatever PyTorch raises is the reference
         return e
     raise AssertionError("PyTorch raised nothing")
+
+
+@pytest.mark.parametrize("call", [
+    lambda: torsh.nn.functional.mse_loss(torsh.ones(3), torsh.ones(1)),
+    lambda: torsh.nn.functional.smooth_l1_loss(torsh.ones(3), torsh.ones(1)),
+    lambda: torsh.nn.functional.l1_loss(torsh.ones(2), torsh.ones(2), size_average=True),
+    lambda: torsh.nn.functional.kl_div(torsh.ones(2, 3), torsh.ones(2, 3)),
+    lambda: torsh.nn.functional.grid_sample(torsh.ones(1, 1, 2, 2), torsh.zeros(1, 1, 1, 2)),
+    lambda: torsh.stft(torsh.ones(64), 16, return_complex=False, window=torsh.ones(16)),
+], ids=["mse broadcast", "smooth_l1 broadcast", "legacy reduction", "kl_div mean", "grid_sample corners",
+        "stft real"])
+def test_warnings_point_at_the_callers_line(call):
+    """Warnings raised inside ops (behind helpers and the autocast wrapper) name the user's line, as PyTorch's."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        call()
+    assert caught and all(w.filename == __file__ for w in caught), [(w.filename, str(w.message)) for w in caught]

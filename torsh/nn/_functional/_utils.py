@@ -1,9 +1,9 @@
 """Argument handling shared by the functional families."""
-import warnings
 
 import numpy as np
 
 from ..._array_api import dtype_of
+from ..._warnings import warn as user_warning
 from ..._tensor import Tensor, wrap
 
 
@@ -19,8 +19,7 @@ def reduction_from_legacy(size_average, reduce, reduction):
         ret = "sum"
     else:
         ret = "none"
-    warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{ret}' instead.",
-                  stacklevel=3)
+    user_warning(f"size_average and reduce args will be deprecated, please use reduction='{ret}' instead.")
     return ret
 
 

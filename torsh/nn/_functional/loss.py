@@ -1,12 +1,12 @@
 """Loss functions of nn.functional, composed of torsh ops (nll_loss is an op of its own)."""
 import math
-import warnings
 
 import numpy as np
 
 from ..._array_api import array, dtype_of
 from ... import _dtype
 from ..._autocast import float32_policy
+from ..._warnings import warn as user_warning
 from ..._ops._helpers import dtype_name
 from ..._ops.nn import loss as nn_loss
 from ..._ops.tensor.elementwise import arithmetic as pointwise
@@ -31,9 +31,9 @@ def _reduce_weighted(loss, weight, reduction):
 
 def _broadcast_warning(name, input, target):
     if tuple(target.shape) != tuple(input.shape):
-        warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
-                      "This will likely lead to incorrect results due to broadcasting. Please ensure they have the "
-                      "same size.", stacklevel=3)
+        user_warning(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
+                     "This will likely lead to incorrect results due to broadcasting. Please ensure they have the "
+                     "same size.")
 
 
 def _promoted_as_expanded(input, target):
@@ -189,10 +189,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     reduction = reduction_from_legacy(size_average, reduce, reduction)
     if reduction == "mean":
-        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
-                      "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
-                      "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
-                      stacklevel=2)
+        user_warning("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                     "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                     "'mean' will be changed to behave the same as 'batchmean' in the next major release.")
     if log_target:
         loss = target.exp() * (target - input)
     else:
@@ -462,11 +461,11 @@ def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weig
     ignore_index = -100 if ignore_index is None else ignore_index
     if options is not None and (out_features or reduction not in ("mean", "sum", "none") or label_smoothing != 0.0
                                 or target.dtype is not _dtype.int64):
-        warnings.warn("linear_cross_entropy: ``options`` ignored; chunked path needs reduction in "
-                      "{'mean','sum','none'}, label_smoothing == 0, target.dtype == int64, out_features == (). Got "
-                      f"reduction={reduction!r}, label_smoothing={label_smoothing}, target.dtype={target.dtype}, "
-                      f"out_features={out_features}, tracing=False, linear_bias.shape="
-                      f"{tuple(linear_bias.shape) if linear_bias is not None else None}.", stacklevel=2)
+        user_warning("linear_cross_entropy: ``options`` ignored; chunked path needs reduction in "
+                     "{'mean','sum','none'}, label_smoothing == 0, target.dtype == int64, out_features == (). Got "
+                     f"reduction={reduction!r}, label_smoothing={label_smoothing}, target.dtype={target.dtype}, "
+                     f"out_features={out_features}, tracing=False, linear_bias.shape="
+                     f"{tuple(linear_bias.shape) if linear_bias is not None else None}.")
     if out_features:
         linear_weight = linear_weight.reshape(math.prod(out_features, start=num_classes), input.shape[-1])
         if linear_bias is not None:

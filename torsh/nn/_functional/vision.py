@@ -5,13 +5,13 @@ linear and cubic taps with PyTorch's source-index rules), applied with matmul, s
 and double backward come from matmul.
 """
 import math
-import warnings
 
 import numpy as np
 
 from ..._array_api import array, dtype_of
 from ... import _autocast
 from ..._autocast import float32_policy
+from ..._warnings import warn as user_warning
 from ..._ops.nn import pad as nn_pad
 from ..._ops._helpers import dtype_name
 from ._utils import const
@@ -235,7 +235,7 @@ def _check_resize_sizes(spatial, out_sizes):
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
-    warnings.warn("nn.functional.upsample is deprecated. Use nn.functional.interpolate instead.", stacklevel=2)
+    user_warning("nn.functional.upsample is deprecated. Use nn.functional.interpolate instead.")
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 
@@ -288,9 +288,9 @@ native_channel_shuffle = channel_shuffle
 def affine_grid(theta, size, align_corners=None):
     """Sampling grid (N, H, W, 2) or (N, D, H, W, 3) of the affine maps ``theta`` over [-1, 1] coordinates."""
     if align_corners is None:
-        warnings.warn("Default grid_sample and affine_grid behavior has changed to align_corners=False since 1.3.0. "
-                      "Please specify align_corners=True if the old behavior is desired. See the documentation of "
-                      "grid_sample for details.", stacklevel=2)
+        user_warning("Default grid_sample and affine_grid behavior has changed to align_corners=False since 1.3.0. "
+                     "Please specify align_corners=True if the old behavior is desired. See the documentation of "
+                     "grid_sample for details.")
         align_corners = False
     spatial = list(size[2:])
     nd = len(spatial)
@@ -337,9 +337,9 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         raise NotImplementedError("torsh: grid_sample supports 4-D inputs with mode bilinear/nearest and padding "
                                   "zeros/border")
     if align_corners is None:
-        warnings.warn("Default grid_sample and affine_grid behavior has changed to align_corners=False since 1.3.0. "
-                      "Please specify align_corners=True if the old behavior is desired. See the documentation of "
-                      "grid_sample for details.", stacklevel=2)
+        user_warning("Default grid_sample and affine_grid behavior has changed to align_corners=False since 1.3.0. "
+                     "Please specify align_corners=True if the old behavior is desired. See the documentation of "
+                     "grid_sample for details.")
         align_corners = False
     n, c, h, w = input.shape
     ix = _unnormalize(grid[..., 0], w, align_corners)

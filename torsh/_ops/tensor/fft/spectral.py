@@ -3,12 +3,12 @@
 stft and istft are ATen's composites (SpectralOps.cpp) written in torsh ops -- padding, framing, window,
 the FFTs of ``transforms``, overlap-add by ``index_add`` -- so autograd follows them. The views share memory
 with their input (``np.ndarray.view`` to the other dtype), as PyTorch's do."""
-import warnings
 
 import numpy as np
 
 from .... import _dtype
 from ...._autocast import float32_policy
+from ...._warnings import warn as user_warning
 from ...._tensor import Tensor, wrap
 from ....autograd.graph import Node, needs_grad, record
 from .. import creation
@@ -164,19 +164,18 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
         x = _pad_signal(x, n_fft // 2, pad_mode)
     if window is None and not _warned_no_window:
         _warned_no_window.append(True)
-        warnings.warn("A window was not provided. A rectangular window will be applied,which is known to cause "
-                      "spectral leakage. Other windows such as torch.hann_window or torch.hamming_window are "
-                      "recommended to reduce spectral leakage.To suppress this warning and use a rectangular "
-                      "window, explicitly set `window=torch.ones(n_fft, device=<device>)`.", UserWarning,
-                      stacklevel=2)
+        user_warning("A window was not provided. A rectangular window will be applied,which is known to cause "
+                     "spectral leakage. Other windows such as torch.hann_window or torch.hamming_window are "
+                     "recommended to reduce spectral leakage.To suppress this warning and use a rectangular "
+                     "window, explicitly set `window=torch.ones(n_fft, device=<device>)`.", UserWarning)
     complex_fft = x.is_complex() or (window is not None and window.is_complex())
     if return_complex is None and not complex_fft:
         raise RuntimeError("stft requires the return_complex parameter be given for real inputs, and will further "
                            "require that return_complex=True in a future PyTorch release.")
     if return_complex is False:
-        warnings.warn("stft with return_complex=False is deprecated. In a future pytorch release, stft will "
-                      "return complex tensors for all inputs, and return_complex=False will raise an error.",
-                      UserWarning, stacklevel=2)
+        user_warning("stft with return_complex=False is deprecated. In a future pytorch release, stft will "
+                     "return complex tensors for all inputs, and return_complex=False will raise an error.",
+                     UserWarning)
     hop = n_fft >> 2 if hop_length is None else hop_length
     win = n_fft if win_length is None else win_length
     where = _stft_repr(x, n_fft, hop, win, window, normalized, onesided, return_complex, align_to_window)
@@ -282,9 +281,8 @@ def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tr
     if input.dim() == 2:
         y = y.squeeze(0)
     if end > expected_length:
-        warnings.warn("The length of signal is shorter than the length parameter. Result is being padded with "
-                      "zeros in the tail. Please check your center and hop_length settings.", UserWarning,
-                      stacklevel=2)
+        user_warning("The length of signal is shorter than the length parameter. Result is being padded with "
+                     "zeros in the tail. Please check your center and hop_length settings.", UserWarning)
         y = constant_pad(y, ((0, 0),) * (y.dim() - 1) + ((0, end - expected_length),), 0.0)
     return y
 
