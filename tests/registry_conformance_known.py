@@ -2,12 +2,6 @@
 what differs. test_known_divergence_still_diverges asserts each still diverges: once fixed, remove the entry."""
 
 KNOWN = {
-    ('addcdiv', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: Integer division with addcdiv is no longer supported, and in a future release addcdiv will perform a true ...',
-    ('addcdiv', 'int64'):
-        'not fixed yet: torsh accepts; PyTorch raises RuntimeError: Integer division with addcdiv is no longer supported, and in a future release addcdiv will perform a true ...',
-    ('addcmul', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "addcmul_cpu_out" not implemented for \'Bool\'',
     ('as_strided_scatter', 'strided'):
         'not fixed yet: result: Not equal to tolerance rtol=1e-05, atol=1e-05 Mismatched elements: 4 / 12 (33.3%) Mismatch at indices: [0, 1]: 0.8653246164321899 (ACTUAL), 0....',
     ('fft_fft', 'empty'):
@@ -38,10 +32,6 @@ KNOWN = {
         "not fixed yet: message: torsh 'too many indices for tensor of dimension 0', PyTorch 'too many indices for tensor of dimension 0 (got 1)'",
     ('isin', 'strided'):
         "not fixed yet: torsh accepts; PyTorch raises RuntimeError: view size is not compatible with input tensor's size and stride (at least one dimension spans across two c...",
-    ('lerp', 'bool'):
-        'not fixed yet: exception type: torsh RuntimeError(Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator inst...',
-    ('lerp', 'int64'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "lerp_kernel_tensor" not implemented for \'Long\'',
     ('linalg_cond', 'empty'):
         'not fixed yet: torsh raises IndexError: amax(): Expected reduction dim -1 to have non-zero size.; PyTorch accepts',
     ('nn_functional_adaptive_avg_pool1d', 'zero_dim'):

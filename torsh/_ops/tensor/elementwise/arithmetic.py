@@ -896,6 +896,9 @@ def _check_lerp_dtypes(input, end, weight):
 def lerp(input, end, weight):
     broadcast_shapes(_shape(input), _shape(end), _shape(weight))  # PyTorch names the sizes in this order
     _check_lerp_dtypes(input, end, weight)
+    if not (input.dtype.is_floating_point or input.dtype.is_complex):  # PyTorch's lerp kernels are floating only
+        kernel = "lerp_kernel_tensor" if is_tensor(weight) else "lerp_kernel_scalar"
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{_type_label(input.dtype)}\'')
     if not needs_grad(input, end, weight):
         return input + weight * (end - input)
     with no_grad():
@@ -949,11 +952,23 @@ def _addc(node_cls, combine, input, tensor1, tensor2, value):
 
 
 def addcmul(input, tensor1, tensor2, *, value=1):
+    if _dtype.result_type_of(input, tensor1, tensor2) is _dtype.bool:
+        raise NotImplementedError('"addcmul_cpu_out" not implemented for \'Bool\'')
     return _addc(AddcmulBackward0, mul, input, tensor1, tensor2, value)
 registry.register(addcmul, inplace=True)
 
 
+_ADDCDIV_INTEGER = (
+    "Integer division with addcdiv is no longer supported, and in a future  release addcdiv will perform a true "
+    "division of tensor1 and tensor2. The historic addcdiv behavior can be implemented as (input + value * "
+    "torch.trunc(tensor1 / tensor2)).to(input.dtype) for integer inputs and as (input + value * tensor1 / tensor2) "
+    "for float inputs. The future addcdiv behavior is just the latter implementation: (input + value * tensor1 / "
+    "tensor2), for all dtypes.")
+
+
 def addcdiv(input, tensor1, tensor2, *, value=1):
+    if all(is_tensor(t) and not (t.dtype.is_floating_point or t.dtype.is_complex) for t in (tensor1, tensor2)):
+        raise RuntimeError(_ADDCDIV_INTEGER)
     return _addc(AddcdivBackward0, div, input, tensor1, tensor2, value)
 registry.register(addcdiv, inplace=True)
 
