@@ -26,10 +26,6 @@ KNOWN = {
         'not fixed yet: torsh accepts; PyTorch raises IndexError: Dimension specified as -1 but tensor has no dimensions',
     ('index_copy', 'empty'):
         'not fixed yet: exception type: torsh ValueError(shape mismatch: value array of shape (3,2) could not be broadcast to indexing result of shape (0,2)), PyTorch Runtime...',
-    ('index_put', 'empty'):
-        "not fixed yet: message: torsh 'index 0 is out of bounds for dimension 0 with size 0', PyTorch 'index is out of bounds for dimension with size 0'",
-    ('index_put', 'zero_dim'):
-        "not fixed yet: message: torsh 'too many indices for tensor of dimension 0', PyTorch 'too many indices for tensor of dimension 0 (got 1)'",
     ('isin', 'strided'):
         "not fixed yet: torsh accepts; PyTorch raises RuntimeError: view size is not compatible with input tensor's size and stride (at least one dimension spans across two c...",
     ('linalg_cond', 'empty'):

@@ -95,6 +95,8 @@ def _index(data, key):
     except IndexError as exc:
         msg = str(exc)
         if "out of bounds" in msg:
+            if msg.endswith("with size 0"):  # PyTorch names neither the index nor the dim then
+                raise IndexError("index is out of bounds for dimension with size 0") from None
             raise IndexError(msg.replace("axis", "dimension")) from None
         if "too many indices" in msg:
             raise IndexError(f"too many indices for tensor of dimension {data.ndim}") from None
@@ -181,6 +183,9 @@ def index_put(input, key, value, accumulate=False):
             f"shape mismatch: value tensor of shape {list(np.shape(v))} cannot be broadcast to indexing result of "
             f"shape {list(target)}") from None
     except IndexError as exc:
+        if "too many indices" in str(exc):  # index_put's kernel also counts the indices
+            n = len(key) if isinstance(key, (tuple, list)) else 1
+            raise IndexError(f"too many indices for tensor of dimension {input._data.ndim} (got {n})") from None
         _index(input._data, np_key)  # re-raise with PyTorch's wording
         raise exc
     result = wrap(data)
