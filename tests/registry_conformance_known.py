@@ -27,7 +27,7 @@ KNOWN = {
     ('index_copy', 'empty'):
         'not fixed yet: exception type: torsh ValueError(shape mismatch: value array of shape (3,2) could not be broadcast to indexing result of shape (0,2)), PyTorch Runtime...',
     ('isin', 'strided'):
-        "not fixed yet: torsh accepts; PyTorch raises RuntimeError: view size is not compatible with input tensor's size and stride (at least one dimension spans across two c...",
+        "intended: PyTorch's isin fails on a non-contiguous input (its default kernel calls .view() on it: 'view size is not compatible with input tensor's size and stride'), a PyTorch bug; torsh answers",
     ('linalg_cond', 'empty'):
         'not fixed yet: torsh raises IndexError: amax(): Expected reduction dim -1 to have non-zero size.; PyTorch accepts',
     ('nn_functional_adaptive_avg_pool1d', 'zero_dim'):
