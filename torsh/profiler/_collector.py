@@ -19,7 +19,8 @@ from collections import deque
 
 from ..autograd.graph import PROFILER_TOPIC as AUTOGRAD_TOPIC  # engine.py/graph.py emit node runs, creations
 from ..backend import dispatch, events, memory, ranges
-from . import _instrument, _module_scopes, flops
+from .._ops import flops
+from . import _instrument, _module_scopes
 from .summary import RunSummary
 
 _PROFILER_DIR = os.path.dirname(os.path.abspath(__file__))
