@@ -16,14 +16,6 @@ KNOWN = {
         "intended: PyTorch's oneMKL backend fails on a 1-D FFT over a zero-size batch dim with an MKL configuration error (not a documented rule); torsh returns the empty result",
     ('fft_rfft', 'empty'):
         "intended: PyTorch's oneMKL backend fails on a 1-D FFT over a zero-size batch dim with an MKL configuration error (not a documented rule); torsh returns the empty result",
-    ('histogramdd', 'bool'):
-        'not fixed yet: exception type: torsh RuntimeError(torch.histogramdd: input tensor and bins tensors should have the same dtype, but got input torsh.bool and bins tors...',
-    ('histogramdd', 'empty'):
-        'not fixed yet: result: Not equal to tolerance rtol=1e-05, atol=1e-05 Mismatched elements: 2 / 2 (100%) Mismatch at indices: [0]: -0.5 (ACTUAL), 0.0 (DESIRED) [1]: 0....',
-    ('histogramdd', 'int64'):
-        'not fixed yet: exception type: torsh RuntimeError(torch.histogramdd: input tensor and bins tensors should have the same dtype, but got input torsh.int64 and bins tor...',
-    ('histogramdd', 'zero_dim'):
-        'not fixed yet: torsh accepts; PyTorch raises IndexError: Dimension specified as -1 but tensor has no dimensions',
     ('index_copy', 'empty'):
         'not fixed yet: exception type: torsh ValueError(shape mismatch: value array of shape (3,2) could not be broadcast to indexing result of shape (0,2)), PyTorch Runtime...',
     ('isin', 'strided'):

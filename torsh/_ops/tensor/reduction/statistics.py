@@ -102,14 +102,22 @@ def _outer_edges(sample, dims, range):
         lows, highs = np.array(range[0::2], dtype=np.float64), np.array(range[1::2], dtype=np.float64)
     elif sample.shape[0]:
         lows, highs = sample.min(axis=0).astype(np.float64), sample.max(axis=0).astype(np.float64)
-    else:
-        lows, highs = np.zeros(dims), np.zeros(dims)
+    else:  # no sample: PyTorch's default range [0, 1]
+        lows, highs = np.zeros(dims), np.ones(dims)
     same = lows == highs
     return np.where(same, lows - 0.5, lows), np.where(same, highs + 0.5, highs)
 
 
 def histogramdd(input, bins, *, range=None, weight=None, density=False, out=None):
     """The D-dimensional histogram of the points in the last dim of ``input``: (hist, bin_edges)."""
+    int_bins = isinstance(bins, (int, np.integer))
+    if input.dim() == 0:  # PyTorch reads input.size(-1) for int bins, checks the rank otherwise
+        if int_bins:
+            raise IndexError("Dimension specified as -1 but tensor has no dimensions")
+        raise RuntimeError("torch.histogramdd: input tensor should have at least 2 dimensions")
+    tensor_bins = not int_bins and all(is_tensor(b) for b in bins)
+    if not input.dtype.is_floating_point and not tensor_bins:
+        raise NotImplementedError(f'"histogramdd" not implemented for \'{dtype_name(input.dtype)}\'')
     if not input.dtype.is_floating_point:
         raise RuntimeError(f"torch.histogramdd: input tensor and bins tensors should have the same dtype, "
                            f"but got input {input.dtype} and bins {input.dtype}")
