@@ -173,3 +173,33 @@ def test_mods_argument_warns_and_modules_tracked():
     with counter:
         model(x)
     assert _counts(counter)["Sequential.2"] == {"aten.addmm": 2 * 3 * 16 * 4}
+
+
+def test_custom_mapping_called_on_shapes():
+    def mm_flop(a_shape, b_shape, out_shape=None):
+        return a_shape[0] * 1000 + b_shape[1] * 10 + out_shape[0]
+    ours = FlopCounterMode(display=False, custom_mapping={"mm": mm_flop})
+    theirs = RefFlopCounterMode(display=False, custom_mapping={torch_ref.ops.aten.mm: mm_flop})
+    for lib, counter in ((torsh, ours), (torch_ref, theirs)):
+        with counter:
+            lib.mm(lib.randn(3, 4), lib.randn(4, 5))
+    _assert_same(ours, theirs)
+
+
+def test_vmap_and_grad_totals_inside_counter():
+    def run(lib, a, b):
+        lib.func.vmap(lambda x, y: x @ y)(a, b)
+        lib.func.grad(lambda x: (x @ b[0]).sum())(a[0])
+    ours, theirs = _run_both(lambda lib: (lib.randn(4, 3, 5), lib.randn(4, 5, 2)), run)
+    assert ours.get_total_flops() == theirs.get_total_flops()
+
+
+def test_error_inside_releases_hooks():
+    model, x = _mlp(torsh)
+    with pytest.raises(ValueError):
+        with FlopCounterMode(display=False):
+            model(x)
+            raise ValueError("stop")
+    with FlopCounterMode(display=False) as counter:  # a second counter can start: the first let go
+        model(x)
+    assert counter.get_total_flops() == 2 * 3 * (8 * 16 + 16 * 4)

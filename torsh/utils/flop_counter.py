@@ -15,9 +15,11 @@ import warnings
 import weakref
 
 from .._ops import flops, registry
+from .._tensor import Tensor
 from ..autograd.graph import PROFILER_TOPIC as AUTOGRAD_TOPIC
 from ..backend import events
 from ..nn.modules import module as nn_module
+from ._pytree import tree_map
 
 __all__ = ["FlopCounterMode"]
 
@@ -77,6 +79,10 @@ def _named_like(op, fn, attribute):
     return op
 
 
+def _shape_of(value):
+    return value.shape if isinstance(value, Tensor) else value
+
+
 class _Local(threading.local):
     inside = False
 
@@ -86,7 +92,8 @@ class FlopCounterMode:
 
     ``mods`` is accepted and ignored, as in PyTorch (modules are tracked anyway); ``depth`` is the table's
     module depth; ``custom_mapping`` maps op names (``"mm"`` or ``"aten.mm"``) to
-    ``fn(*args, out_val=result, **kwargs) -> flops`` for the counted ops."""
+    ``fn(*shapes, out_shape=..., **kwargs) -> flops``, replacing the count of an op counted here (the
+    arguments are those of the torsh call: ``F.linear``'s, not the ``addmm`` PyTorch reaches)."""
 
     def __init__(self, mods=None, depth=2, display=True, custom_mapping=None):
         if mods is not None:
@@ -134,6 +141,7 @@ class FlopCounterMode:
         global _active
         if _active is not None:
             raise RuntimeError("FlopCounterMode: another FlopCounterMode is already counting")
+        registry.subscribe(_listener)  # first: it raises while a profiler holds the op hook
         self.flop_counts.clear()
         self.flop_counts["Global"]  # first key, as PyTorch's tracker enters Global first
         self._modules = _ModuleScopes()
@@ -143,7 +151,6 @@ class FlopCounterMode:
         self._hooks = [nn_module.register_module_forward_pre_hook(self._modules.enter),
                        nn_module.register_module_forward_hook(self._modules.exit)]
         self._unsubscribe_autograd = events.subscribe(AUTOGRAD_TOPIC, self._on_autograd)
-        registry.subscribe(_listener)
         _active = self
         return self
 
@@ -176,8 +183,9 @@ class FlopCounterMode:
             return
         op, count = counted
         custom = self.custom_mapping.get(op)
-        if custom is not None:
-            count = custom(*args, out_val=result, **kwargs)
+        if custom is not None:  # called on shapes, as PyTorch's shape_wrapper calls it
+            args, kwargs, out_shape = tree_map(_shape_of, (args, kwargs, result))
+            count = custom(*args, out_shape=out_shape, **kwargs)
         self._add(op, count)
         node = getattr(result, "grad_fn", None)
         if attribute in flops.CONV_OPS and node is not None and not self._running_nodes:
