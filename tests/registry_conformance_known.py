@@ -20,8 +20,6 @@ KNOWN = {
         'not fixed yet: exception type: torsh ValueError(shape mismatch: value array of shape (3,2) could not be broadcast to indexing result of shape (0,2)), PyTorch Runtime...',
     ('isin', 'strided'):
         "intended: PyTorch's isin fails on a non-contiguous input (its default kernel calls .view() on it: 'view size is not compatible with input tensor's size and stride'), a PyTorch bug; torsh answers",
-    ('linalg_cond', 'empty'):
-        'not fixed yet: torsh raises IndexError: amax(): Expected reduction dim -1 to have non-zero size.; PyTorch accepts',
     ('nn_functional_adaptive_avg_pool1d', 'zero_dim'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'adaptive_avg_pool1d(): Expected 2D or 3D tensor, but got []\', PyTorch "Expected 2 to 3 dimensions, but got 0-dimensional tensor for ar...',
     ('nn_functional_adaptive_avg_pool2d', 'bool'):

@@ -651,6 +651,8 @@ def cond(A, p=None, *, out=None):
     if A._data.ndim < 2:
         raise RuntimeError("linalg.cond: The input tensor must have at least 2 dimensions.")
     _check_matrix("linalg.svd" if p in (None, 2, -2) else "linalg.cond", A, square=p not in (None, 2, -2))
+    if 0 in A._data.shape[-2:]:  # empty matrices: PyTorch's condition number 0 for each
+        return wrap(np.zeros(A._data.shape[:-2], dtype=A.dtype.to_real().np))
     if p in (None, 2, -2):
         S = svdvals(A)
         return S.amax(-1) / S.amin(-1) if p in (None, 2) else S.amin(-1) / S.amax(-1)
