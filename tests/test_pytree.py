@@ -166,3 +166,18 @@ def test_importable_as_torch_utils_pytree():
     assert torsh.utils._pytree is tp
     from torsh.func import _vmap
     assert _vmap.tree_flatten is tp.tree_flatten
+
+
+def test_size_and_return_types_are_nodes_of_their_own_type():
+    ours = [torsh.Size([2, 3]), torsh.max(torsh.tensor([[1.0, 5.0], [3.0, 2.0]]), 0)]
+    theirs = [torch_ref.Size([2, 3]), torch_ref.max(torch_ref.tensor([[1.0, 5.0], [3.0, 2.0]]), 0)]
+    for got, ref in zip(ours, theirs):
+        leaves, spec = tp.tree_flatten(got)
+        ref_leaves, ref_spec = rp.tree_flatten(ref)
+        assert repr(spec) == repr(ref_spec)
+        assert [getattr(x, "tolist", lambda: x)() for x in leaves] == [getattr(x, "tolist", lambda: x)() for x in ref_leaves]
+        rebuilt = tp.tree_unflatten(leaves, spec)
+        assert type(rebuilt) is type(got) and tuple(rebuilt) == tuple(got)
+        assert [tp.keystr(k) for k, _ in tp.tree_flatten_with_path(got)[0]] == [
+            rp.keystr(k) for k, _ in rp.tree_flatten_with_path(ref)[0]]
+        assert tp.is_namedtuple(got) == rp.is_namedtuple(ref)

@@ -7,6 +7,9 @@ grad and jacrev walk their arguments with it (``broadcast_prefix`` spreads in_di
 import collections
 import dataclasses
 
+from .. import return_types
+from .._tensor import Size
+
 
 # -- the node registry ------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
@@ -92,27 +95,37 @@ def _register_builtins():
                              [(SequenceKey(i), v) for i, v in enumerate(d)], d.maxlen))
 
 
+def _register_torsh_tuples():
+    """torsh.Size and the return_types (PyTorch's structseqs): nodes of their own type, as PyTorch registers them
+    (not namedtuples there, though torsh builds the return types on namedtuple)."""
+    register_pytree_node(Size, lambda s: (list(s), None), lambda v, c: Size(v), flatten_with_keys_fn=_sequence_keys)
+    for value in vars(return_types).values():
+        if isinstance(value, type) and issubclass(value, tuple) and hasattr(value, "n_fields"):
+            register_pytree_node(value, lambda t: (list(t), None), lambda v, c, cls=value: cls(*v),
+                                 flatten_with_keys_fn=_sequence_keys)
+
+
 _register_builtins()
+_register_torsh_tuples()
 _NAMEDTUPLE = NodeDef(collections.namedtuple, lambda t: (list(t), type(t)), lambda v, c: c(*v),
                       lambda t: ([(GetAttrKey(f), getattr(t, f)) for f in t._fields], type(t)))
 
 
 def is_namedtuple(obj):
-    """True for a namedtuple instance or class (a tuple subclass with ``_fields``)."""
+    """True for a namedtuple instance or class (a tuple subclass with ``_fields``; not a return type, which
+    PyTorch makes a structseq)."""
     cls = obj if isinstance(obj, type) else type(obj)
-    return issubclass(cls, tuple) and isinstance(getattr(cls, "_fields", None), tuple)
+    return (issubclass(cls, tuple) and isinstance(getattr(cls, "_fields", None), tuple)
+            and not hasattr(cls, "n_fields"))
 
 
 def _node_def(tree):
     """The NodeDef flattening ``tree``, or None for a leaf."""
-    node_def = SUPPORTED_NODES.get(type(tree))
-    if node_def is None and is_namedtuple(tree):
-        return _NAMEDTUPLE
-    return node_def
+    return _NAMEDTUPLE if is_namedtuple(tree) else SUPPORTED_NODES.get(type(tree))
 
 
 def _node_type(tree):
-    return collections.namedtuple if is_namedtuple(tree) and type(tree) not in SUPPORTED_NODES else type(tree)
+    return collections.namedtuple if is_namedtuple(tree) else type(tree)
 
 
 def tree_is_leaf(tree, is_leaf=None):
