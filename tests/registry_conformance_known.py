@@ -298,8 +298,6 @@ KNOWN = {
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"compute_indices_weights_nearest" not implemented for \\\'Bool\\\'\', PyTorch \'"upsample_nearest2d_channels_last" not implemented for \\\'Boo...',
     ('nn_functional_upsample_nearest', 'int64'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"compute_indices_weights_nearest" not implemented for \\\'Long\\\'\', PyTorch \'"upsample_nearest2d_channels_last" not implemented for \\\'Lon...',
-    ('pow', 'bool'):
-        'not fixed yet: torsh accepts; PyTorch raises NotImplementedError: "pow" not implemented for \'Bool\'',
     ('stft', 'empty'):
         'not fixed yet: exception type: torsh IndexError(cannot do a non-empty take from an empty axes.), PyTorch RuntimeError',
     ('stft', 'zero_dim'):

@@ -389,6 +389,8 @@ class PowBackward2(Node):  # scalar ** tensor
 def pow(input, exponent, *, out=None):
     a, b, rt = _operands(input, exponent, "pow")
     check_dtype_support("pow", rt.np)
+    if rt is _dtype.bool and is_tensor(exponent):  # PyTorch's tensor-tensor pow has no bool kernel (x ** True runs)
+        raise NotImplementedError('"pow" not implemented for \'Bool\'')
     integral = not (rt.is_floating_point or rt.is_complex)
     if integral and not is_tensor(exponent) and exponent < 0:
         raise RuntimeError("Integers to negative integer powers are not allowed.")
