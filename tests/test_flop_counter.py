@@ -203,3 +203,19 @@ def test_error_inside_releases_hooks():
     with FlopCounterMode(display=False) as counter:  # a second counter can start: the first let go
         model(x)
     assert counter.get_total_flops() == 2 * 3 * (8 * 16 + 16 * 4)
+
+
+@pytest.mark.parametrize("op, shapes, kwargs", [
+    ("conv1d", ((2, 3, 10), (4, 3, 3)), {"padding": 1}),
+    ("conv3d", ((1, 2, 4, 5, 5), (3, 2, 2, 3, 3)), {}),
+    ("conv2d", ((2, 4, 6, 6), (6, 2, 3, 3)), {"groups": 2, "stride": 2}),
+    ("conv_transpose2d", ((2, 3, 5, 5), (3, 4, 3, 3)), {"stride": 2}),
+    ("conv_transpose1d", ((2, 3, 7), (3, 2, 3)), {}),
+])
+@pytest.mark.parametrize("input_grad", [True, False])
+def test_conv_functional_forward_backward(op, shapes, kwargs, input_grad):
+    def build(lib):
+        x, w = lib.randn(*shapes[0]), lib.randn(*shapes[1])
+        return x.requires_grad_(input_grad), w.requires_grad_()
+    ours, theirs = _run_both(build, lambda lib, x, w: getattr(lib.nn.functional, op)(x, w, **kwargs).sum().backward())
+    _assert_same(ours, theirs)

@@ -121,3 +121,14 @@ def flop_counter_count(attribute, args, kwargs, result):
     except (IndexError, TypeError, AttributeError):
         return None
     return None
+
+
+def conv_groups(args, kwargs):
+    """``groups`` of an F.conv* / F.conv_transpose* call (the seventh argument of both)."""
+    return _arg(args, kwargs, 6, "groups") or 1
+
+
+def conv_backward_count(forward, groups, input_grad, weight_grad):
+    """PyTorch's ``convolution_backward`` count: the input gradient costs the forward's FLOPs; its weight
+    gradient formula takes all input channels against all output channels, ``groups`` times the forward's."""
+    return forward * (int(input_grad) + groups * int(weight_grad))

@@ -6,8 +6,9 @@ How torsh sees the ops: while a counter runs, it holds the registry's op-call ho
 ``F.linear``, ``F.conv2d``, ...) reaches it; a counted op calling other ops inside counts once. It also
 listens to the autograd topic, which has backward formulas run torsh ops (``graph.backward_on_arrays`` is
 off), so the products inside a backward node are seen as well; a convolution's backward runs kernels no hook
-sees, so its node counts PyTorch's ``convolution_backward`` (the forward's FLOPs once per input gradient
-computed and once for the weight gradient). Backward ops count under the modules their forward ran in.
+sees, so its node counts PyTorch's ``convolution_backward`` (the forward's FLOPs for the input gradient,
+``groups`` times them for the weight gradient, as PyTorch's formula counts it). Backward ops count under the
+modules their forward ran in.
 """
 import collections
 import threading
@@ -146,7 +147,7 @@ class FlopCounterMode:
         self.flop_counts["Global"]  # first key, as PyTorch's tracker enters Global first
         self._modules = _ModuleScopes()
         self._backward_scopes = weakref.WeakKeyDictionary()  # node -> module names its forward ran in
-        self._conv_nodes = weakref.WeakKeyDictionary()  # convolution node -> its forward's FLOPs
+        self._conv_nodes = weakref.WeakKeyDictionary()  # convolution node -> (its forward's FLOPs, groups)
         self._running_nodes = []  # backward nodes running now: their forward's module names
         self._hooks = [nn_module.register_module_forward_pre_hook(self._modules.enter),
                        nn_module.register_module_forward_hook(self._modules.exit)]
@@ -189,7 +190,7 @@ class FlopCounterMode:
         self._add(op, count)
         node = getattr(result, "grad_fn", None)
         if attribute in flops.CONV_OPS and node is not None and not self._running_nodes:
-            self._conv_nodes[node] = count
+            self._conv_nodes[node] = (count, flops.conv_groups(args, kwargs))
 
     def _on_autograd(self, record):
         kind, node = record
@@ -197,10 +198,10 @@ class FlopCounterMode:
             self._backward_scopes[node] = self._scopes()
         elif kind == "begin":
             self._running_nodes.append(self._backward_scopes.get(node, ()))
-            forward = self._conv_nodes.get(node)
-            if forward is not None:
-                grads = sum(1 for edge in node.next_functions[:2] if edge[0] is not None)
-                self._add("convolution_backward", forward * grads)
+            conv = self._conv_nodes.get(node)
+            if conv is not None:
+                input_grad, weight_grad = (edge[0] is not None for edge in node.next_functions[:2])
+                self._add("convolution_backward", flops.conv_backward_count(*conv, input_grad, weight_grad))
         elif kind == "end" and self._running_nodes:
             self._running_nodes.pop()
 
