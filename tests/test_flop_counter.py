@@ -219,3 +219,12 @@ def test_conv_functional_forward_backward(op, shapes, kwargs, input_grad):
         return x.requires_grad_(input_grad), w.requires_grad_()
     ours, theirs = _run_both(build, lambda lib, x, w: getattr(lib.nn.functional, op)(x, w, **kwargs).sum().backward())
     _assert_same(ours, theirs)
+
+
+@pytest.mark.parametrize("shapes", [((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5)), ((4,), (4, 5)), ((3, 4), (4, 5))])
+def test_matmul_backward_totals(shapes):
+    # a batch times a matrix: PyTorch folds the batch into mm for both gradients, torsh's weight gradient is a
+    # bmm then a sum (same FLOPs, counted under aten.bmm): totals compared
+    ours, theirs = _run_both(lambda lib: [lib.randn(*s, requires_grad=True) for s in shapes],
+                             lambda lib, a, b: (a @ b).sum().backward())
+    assert ours.get_total_flops() == theirs.get_total_flops()
