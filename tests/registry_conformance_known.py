@@ -16,8 +16,6 @@ KNOWN = {
         "intended: PyTorch's oneMKL backend fails on a 1-D FFT over a zero-size batch dim with an MKL configuration error (not a documented rule); torsh returns the empty result",
     ('fft_rfft', 'empty'):
         "intended: PyTorch's oneMKL backend fails on a 1-D FFT over a zero-size batch dim with an MKL configuration error (not a documented rule); torsh returns the empty result",
-    ('index_copy', 'empty'):
-        'not fixed yet: exception type: torsh ValueError(shape mismatch: value array of shape (3,2) could not be broadcast to indexing result of shape (0,2)), PyTorch Runtime...',
     ('isin', 'strided'):
         "intended: PyTorch's isin fails on a non-contiguous input (its default kernel calls .view() on it: 'view size is not compatible with input tensor's size and stride'), a PyTorch bug; torsh answers",
     ('nn_functional_adaptive_avg_pool1d', 'zero_dim'):

@@ -363,6 +363,21 @@ class IndexCopyBackward0(Node):
         return grad_self, None, grad_src
 
 
+def _check_copy_slices(data, src, d):
+    """index_copy: ``src`` and ``data`` agree outside ``dim`` (PyTorch's messages, slices printed space-separated)."""
+    if not (data.ndim and src.ndim):
+        return
+    if data.ndim != src.ndim:
+        raise IndexError(f"index_copy_(): When source and destination are not scalars, their dimensionality must "
+                         f"match. Source dimensionality ({src.ndim}), destination dimensionality ({data.ndim})")
+    dst_slice = [n for i, n in enumerate(data.shape) if i != d]
+    src_slice = [n for i, n in enumerate(src.shape) if i != d]
+    if dst_slice != src_slice:
+        raise RuntimeError(f"index_copy_(): Source/destination tensor must have same slice shapes. Destination slice "
+                           f"shape: {' '.join(map(str, dst_slice))} at dimension {d} and source slice shape: "
+                           f"{' '.join(map(str, src_slice))} at dimension 0.")
+
+
 def index_copy(input, dim, index, source):
     idx = _check_index_vector("index_copy_", index, allow_int32=False)
     data = input._data
@@ -374,6 +389,7 @@ def index_copy(input, dim, index, source):
     if source.dtype is not input.dtype:
         raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, but got (self) "
                            f"{dtype_name(input.dtype)} and (source) {dtype_name(source.dtype)}")
+    _check_copy_slices(data, src, d)
     size = data.shape[d] if data.ndim else 1
     _check_index_range(idx, size, d)
     result = np.array(data, copy=True)
