@@ -178,12 +178,21 @@ class TreeSpec:
         children, context = _node_def(tree).flatten_fn(tree)
         if len(children) != self.num_children:
             raise ValueError(f"Node arity mismatch; expected {self.num_children}, but got {len(children)}.")
-        if context != self.context and self.type is not collections.namedtuple:
+        if isinstance(tree, dict):  # a mapping's keys may come in another order
+            children = self._values_by_key(tree)
+        elif context != self.context and self.type is not collections.namedtuple:
             raise ValueError(f"Node context mismatch for custom node type {self.type!r}.")
         out = []
         for child, spec in zip(children, self.children_specs):
             out.extend(spec.flatten_up_to(child))
         return out
+
+    def _values_by_key(self, mapping):
+        keys = self.context[1] if self.type is collections.defaultdict else self.context
+        if set(keys) != set(mapping):
+            raise ValueError(f"Node keys mismatch; missing key(s): {set(keys) - set(mapping)}; "
+                             f"extra key(s): {set(mapping) - set(keys)}.")
+        return [mapping[k] for k in keys]
 
     def unflatten(self, leaves):
         return tree_unflatten(leaves, self)
