@@ -142,6 +142,20 @@ def _keep_result_saved_in_place(result, t):
             saved.version = t._version_counter[0]
 
 
+# ids of the tensors the innermost running grad/vjp/jvp transform's function captured (torsh.func pushes one
+# set per transform; empty outside them): an in-place op on one is PyTorch's functorch error
+CAPTURED_BY_TRANSFORM = []
+_TENSOR_OVERLOAD = {"add_": ".Tensor", "sub_": ".Tensor", "mul_": ".Tensor", "div_": ".Tensor", "fill_": ".Scalar"}
+
+
+def _refuse_captured(t, name):
+    if id(t) in CAPTURED_BY_TRANSFORM[-1]:
+        raise RuntimeError(f"During a grad (vjp, jvp, grad, etc) transform, the function provided attempted to call "
+                           f"in-place operation (aten::{name}{_TENSOR_OVERLOAD.get(name, '')}) that would mutate a "
+                           "captured Tensor. This is not supported; please rewrite the function being transformed "
+                           "to explicitly accept the mutated Tensor(s) as inputs.")
+
+
 def apply_inplace(t, name, op, *args, fast=None, keeps_input=True, **kwargs):
     """Run out-of-place ``op(t, *args, **kwargs)`` and make its result t's new value.
 
@@ -153,6 +167,8 @@ def apply_inplace(t, name, op, *args, fast=None, keeps_input=True, **kwargs):
         return _graph._forward.apply_inplace(t, op, args, kwargs, lambda: apply_inplace(
             t, name, op, *args, fast=fast, keeps_input=keeps_input, **kwargs))
     check_inplace_allowed(t)
+    if CAPTURED_BY_TRANSFORM:
+        _refuse_captured(t, name)
     if not needs_grad(t, *args, *kwargs.values()):
         if fast is not None:
             if not t._data.flags.writeable:

@@ -11,6 +11,7 @@ because a transform running inside another one keeps the graph of its results (`
 import functools
 
 from .. import _ops
+from .._ops import inplace
 from .._ops.transforms import batched_tensor as batched
 from .._tensor import Tensor
 from ..autograd import forward_ad, grad_mode
@@ -25,16 +26,43 @@ __all__ = ["grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfw
 _active_transforms = [0]  # how many differentiating transforms are running (they may be nested)
 
 
+def _captured_tensors(func):
+    """ids of the tensors ``func`` reads from its globals or closure: what PyTorch calls captured, as far as a
+    look at the function itself finds them (a tensor reached through an object's attribute is not seen)."""
+    func = getattr(func, "__wrapped__", func)
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return set()
+    namespace = getattr(func, "__globals__", {})
+    values = [namespace.get(name) for name in code.co_names]
+    values += [cell.cell_contents for cell in (func.__closure__ or ()) if _filled(cell)]
+    return {id(v) for v in values if isinstance(v, Tensor)}
+
+
+def _filled(cell):
+    try:
+        cell.cell_contents
+    except ValueError:  # a closure variable not assigned yet
+        return False
+    return True
+
+
 class _transform_level:
-    """Grad mode on, and one more active transform, while a transform runs ``func``."""
+    """Grad mode on, and one more active transform, while a transform runs ``func``; in-place ops on the
+    tensors ``func`` captured raise PyTorch's error meanwhile."""
+
+    def __init__(self, func=None):
+        self._captured = _captured_tensors(func) if func is not None else set()
 
     def __enter__(self):
         self._grad = grad_mode.enable_grad()
         self._grad.__enter__()
         _active_transforms[0] += 1
         _function.TRANSFORMS_RUNNING[0] += 1
+        inplace.CAPTURED_BY_TRANSFORM.append(self._captured)
 
     def __exit__(self, *exc):
+        inplace.CAPTURED_BY_TRANSFORM.pop()
         _active_transforms[0] -= 1
         _function.TRANSFORMS_RUNNING[0] -= 1
         self._grad.__exit__(*exc)
@@ -205,7 +233,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
     """(gradient of the scalar ``func`` w.r.t. ``args[argnums]``, its value), as torch.func.grad_and_value."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        with _transform_level():
+        with _transform_level(func):
             new_args, diff, picked = _differentiate_args(args, argnums)
             keep = _keeps_graph(tree_flatten(picked)[0])
             output, aux = _split_aux(func(*new_args, **kwargs), has_aux, "grad_and_value(f)(*args)")
@@ -240,7 +268,7 @@ def grad(func, argnums=0, has_aux=False):
 
 def vjp(func, *primals, has_aux=False):
     """(func(*primals), vjp_fn) [+ aux]: ``vjp_fn(cotangents)`` returns one gradient per primal (a tuple)."""
-    with _transform_level():
+    with _transform_level(func):
         diff = tree_map(_differentiable, primals)
         keep = _keeps_graph(tree_flatten(primals)[0])
         output, aux = _split_aux(func(*diff), has_aux, "vjp(f, *primals)")
@@ -330,7 +358,7 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
         result = (lin.output(), lin.apply(flat_t))
         return result + (_release(lin.aux, lin.keep),) if has_aux else result
     flat_p, p_spec = tree_flatten(primals)
-    with forward_ad.dual_level(), _forward_transform():
+    with forward_ad.dual_level(), _forward_transform(func):
         duals = [_dual(p, t) for p, t in zip(flat_p, flat_t)]
         output, aux = _split_aux(func(*tree_unflatten(duals, p_spec)), has_aux, api)
         flat_out, out_spec = tree_flatten(output)
@@ -344,12 +372,18 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
 
 
 class _forward_transform:
-    """jvp counts as a running transform (custom Functions check it), without _transform_level's grad mode."""
+    """jvp counts as a running transform (custom Functions check it, in-place ops on what ``func`` captured
+    raise), without _transform_level's grad mode."""
+
+    def __init__(self, func):
+        self._captured = _captured_tensors(func)
 
     def __enter__(self):
         _function.TRANSFORMS_RUNNING[0] += 1
+        inplace.CAPTURED_BY_TRANSFORM.append(self._captured)
 
     def __exit__(self, *exc):
+        inplace.CAPTURED_BY_TRANSFORM.pop()
         _function.TRANSFORMS_RUNNING[0] -= 1
 
 
