@@ -407,3 +407,12 @@ def test_warnings_point_at_the_callers_line(call):
         warnings.simplefilter("always")
         call()
     assert caught and all(w.filename == __file__ for w in caught), [(w.filename, str(w.message)) for w in caught]
+
+
+@pytest.mark.parametrize("a, b", [
+    ((1, 2, 4), (1, 5, 3)), ((2, 4), (3, 5, 3)), ((4,), (5, 3)), ((2, 1, 2, 4), (3, 5, 3)), ((3, 2, 4), (2, 4, 3)),
+    ((3, 2, 4), (3, 5, 3)), ((4,), (3, 5, 3)), ((2, 3, 4), (5,)), ((3, 2, 4), (5, 3)), ((2, 4), (5, 3)),
+])
+def test_matmul_shape_errors_match_pytorch(a, b):
+    """Batched operands fail as PyTorch's bmm says (batch dims broadcast first), folded ones as its mm/mv."""
+    check_same_error(lambda lib: lib.matmul(lib.ones(*a), lib.ones(*b)))

@@ -1,4 +1,6 @@
 """Matrix products: matmul (NumPy broadcasting rules, as PyTorch), mm, bmm, mv, dot, outer."""
+import math
+
 import ml_dtypes
 import numpy as np
 
@@ -7,7 +9,7 @@ from .... import _autocast
 from ....autograd.graph import Node, PROFILER_TOPIC, backward_on_arrays, needs_grad, record
 from ....backend import events
 from ....backend.threads import gemm_threads
-from ..._helpers import check_dtype_support, dtype_name, sum_to
+from ..._helpers import broadcast_shapes, check_dtype_support, dtype_name, sum_to
 from ...registry import register
 
 
@@ -181,16 +183,23 @@ def matmul(input, other, *, out=None):
         return dot(input, other)
     check_bool_kernel("addmv_impl_cpu" if db == 1 else "addmm_impl_cpu_" if db == 2 else "bmm", input, other)
     if da == 1:
-        if input._data.shape[0] != other._data.shape[-2]:
-            raise RuntimeError(f"size mismatch, got input ({input._data.shape[0]}), mat "
-                               f"({other._data.shape[-2]}x{other._data.shape[-1]}), vec ({input._data.shape[0]})")
+        if db == 2 and input._data.shape[0] != other._data.shape[0]:  # PyTorch runs it as a 1-row mm
+            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied (1x{input._data.shape[0]} and "
+                               f"{other._data.shape[0]}x{other._data.shape[1]})")
         return matmul(input.unsqueeze(0), other).squeeze(-2)
     if db == 1:
         if input._data.shape[-1] != other._data.shape[0]:
-            raise RuntimeError(f"size mismatch, got input ({input._data.shape[-2]}), mat "
-                               f"({input._data.shape[-2]}x{input._data.shape[-1]}), vec ({other._data.shape[0]})")
+            rows = _rows(input)  # a >= 3-d input is folded into rows first, as PyTorch's mv sees it
+            raise RuntimeError(f"size mismatch, got input ({rows}), mat ({rows}x{input._data.shape[-1]}), "
+                               f"vec ({other._data.shape[0]})")
         return matmul(input, other.unsqueeze(-1)).squeeze(-1)
-    if input._data.shape[-1] != other._data.shape[-2]:
+    if db >= 3:  # PyTorch's batched path: the batch dims broadcast first, then bmm checks the inner sizes
+        batch = broadcast_shapes(input._data.shape[:-2], other._data.shape[:-2])
+        if input._data.shape[-1] != other._data.shape[-2]:
+            n = math.prod(batch)
+            raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                               f"[{n}, {input._data.shape[-1]}] but got: [{n}, {other._data.shape[-2]}].")
+    elif input._data.shape[-1] != other._data.shape[-2]:  # 2-d @ 2-d, or a >= 3-d input folded into rows
         raise RuntimeError(
             f"mat1 and mat2 shapes cannot be multiplied ({_rows(input)}x{input._data.shape[-1]} and "
             f"{other._data.shape[-2]}x{other._data.shape[-1]})")
