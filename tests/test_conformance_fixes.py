@@ -7,7 +7,7 @@ import pytest
 
 import torsh
 
-from helpers import assert_close, check_same_error, needs_torch, torch_ref
+from helpers import assert_close, check_same_error, error_of, needs_torch, torch_ref
 
 pytestmark = needs_torch
 
@@ -379,17 +379,9 @@ def _resizing_hook(lib):
                                   lambda lib: lib.nn.Linear(2, 2).register_buffer("b", 3)],
                          ids=["hook changes dtype", "hook changes size", "parameter not Parameter", "buffer int"])
 def test_hook_and_registration_errors_match_pytorch(call):
-    ref = error_of_torch(call)
+    ref = error_of(lambda: call(torch_ref))
     err = pytest.raises(type(ref), call, torsh)
     assert str(err.value).replace("torsh.", "torch.") == str(ref)
-
-
-def error_of_torch(call):
-    try:
-        call(torch_ref)
-    except Exception as e:  # noqa: BLE001 - whatever PyTorch raises is the reference
-        return e
-    raise AssertionError("PyTorch raised nothing")
 
 
 @pytest.mark.parametrize("call", [
