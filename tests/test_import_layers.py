@@ -13,7 +13,7 @@ LAYERS = {
     "kernels": ("torsh._kernels", "torsh.backend"),
     "core": ("torsh._tensor", "torsh._tensor_str", "torsh._dtype", "torsh.autograd", "torsh._random",
              "torsh._type_info", "torsh._memory_api", "torsh._layouts", "torsh._array_api", "torsh.return_types",
-             "torsh._autocast", "torsh._warnings"),
+             "torsh._autocast", "torsh._warnings", "torsh.version"),
     "ops": ("torsh._ops", "torsh.linalg", "torsh.fft", "torsh.special", "torsh._toplevel"),
     "library": ("torsh._settings", "torsh._nn_toplevel", "torsh.jit",
                 "torsh.nn", "torsh.optim", "torsh.utils", "torsh.serialization", "torsh._weights_only_unpickler",
@@ -22,7 +22,7 @@ LAYERS = {
                 "torsh.distributed"),
     "tools": ("torsh.profiler", "torsh._compile", "torsh.compiler", "torsh._dynamo", "torsh.func", "torsh.viz",
               "torsh.backends", "torsh.demo",
-              "torsh.onnx"),
+              "torsh.onnx", "torsh.autograd.profiler"),
 }
 ORDER = list(LAYERS)
 PUBLIC_API = ORDER.index("library")  # ``import torsh`` (the public API) is fine from the library up
@@ -31,10 +31,10 @@ PUBLIC_API = ORDER.index("library")  # ``import torsh`` (the public API) is fine
 def layer_of(module):
     if module == "torsh":
         return PUBLIC_API
-    for rank, prefixes in enumerate(LAYERS.values()):
-        if any(module == p or module.startswith(p + ".") for p in prefixes):
-            return rank
-    return None
+    # the longest matching prefix decides: torsh.autograd.profiler is a tool inside the core's package
+    matches = [(len(p), rank) for rank, prefixes in enumerate(LAYERS.values()) for p in prefixes
+               if module == p or module.startswith(p + ".")]
+    return max(matches)[1] if matches else None
 
 
 def _module_name(path):

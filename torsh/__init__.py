@@ -49,10 +49,12 @@ from . import cuda, fft, linalg, special  # noqa: E402  (torch.cuda answers "no 
 from .serialization import load, save
 from . import optim, utils
 from . import profiler  # torch.profiler: profile, record_function, schedule
+from .autograd import profiler as _autograd_profiler  # noqa: F401  (torch.autograd.profiler, the older API)
 from . import viz  # notebook views: autograd graph JSON (docs/schemas/README.md)
 from ._memory_api import *  # noqa: F401,F403  (memory_allocated, max_memory_allocated, memory_stats, ...)
 
-__version__ = "0.1.0"
+from .version import __version__  # noqa: E402  (PyTorch 2.13's API level, torsh's version as local label)
+from . import version  # noqa: E402,F401
 
 
 def result_type(tensor1, tensor2):
