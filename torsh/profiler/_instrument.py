@@ -9,6 +9,8 @@ zero. Starts are reference-counted; one observer at a time. The profiler itself 
 Only calls made through a public name are seen: code that bound an op before (``from torsh import
 add``, or library code importing a function directly) calls the original.
 """
+import functools
+import sys
 import threading
 
 from .._ops import registry
@@ -67,6 +69,37 @@ def _listener(observer_class):
     return listener
 
 
+# nn.LSTM/GRU/RNN (and torsh.lstm, gru, rnn_tanh, rnn_relu) run their layers through nn/modules/rnn.py's
+# run_layers(mode, ...), called by no op binding: observed there under PyTorch's op of each mode (aten::lstm)
+_RNN_MODULE = "torsh.nn.modules.rnn"
+_RNN_OPS = {"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu"}
+_rnn_swap = None  # (module, original run_layers, its wrapper) while observed
+
+
+def _observe_rnn_layers(observer_class):
+    global _rnn_swap
+    module = sys.modules.get(_RNN_MODULE)  # not loaded yet: no recurrent module has run
+    if module is None:
+        return
+    original = module.run_layers
+    per_mode = {mode: observer_class.make_wrapper(functools.partial(original, mode), "aten::" + op, op)
+                for mode, op in _RNN_OPS.items()}
+
+    def run_layers(mode, *args, **kwargs):
+        return per_mode[mode](*args, **kwargs)
+    module.run_layers = run_layers
+    _rnn_swap = (module, original, run_layers)
+
+
+def _restore_rnn_layers():
+    global _rnn_swap
+    if _rnn_swap is not None:
+        module, original, wrapper = _rnn_swap
+        if module.run_layers is wrapper:
+            module.run_layers = original
+        _rnn_swap = None
+
+
 def enable(observer):
     """Have every op call timed by ``observer`` until the matching ``disable``."""
     global _observer, _depth
@@ -78,6 +111,7 @@ def enable(observer):
             _depth += 1
             return
         registry.subscribe(_listener(type(observer)))
+        _observe_rnn_layers(type(observer))
         _observer = observer
         _depth = 1
 
@@ -92,6 +126,7 @@ def disable(observer):
         if _depth > 0:
             return
         registry.unsubscribe(_listener(type(observer)))
+        _restore_rnn_layers()
         _observer = None
 
 
