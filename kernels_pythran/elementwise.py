@@ -15,6 +15,20 @@ Array expressions vectorise, explicit per-element loops do not, hence the chunki
 # pythran export mul(float64[:], float64[:], float64[:], bool)
 # pythran export div(float32[:], float32[:], float32[:], bool)
 # pythran export div(float64[:], float64[:], float64[:], bool)
+# pythran export add_scalar(float32[:], float32, float32[:], bool)
+# pythran export add_scalar(float64[:], float64, float64[:], bool)
+# pythran export mul_scalar(float32[:], float32, float32[:], bool)
+# pythran export mul_scalar(float64[:], float64, float64[:], bool)
+# pythran export rsub_scalar(float32[:], float32, float32[:], bool)
+# pythran export rsub_scalar(float64[:], float64, float64[:], bool)
+# pythran export div_scalar(float32[:], float32, float32[:], bool)
+# pythran export div_scalar(float64[:], float64, float64[:], bool)
+# pythran export rdiv_scalar(float32[:], float32, float32[:], bool)
+# pythran export rdiv_scalar(float64[:], float64, float64[:], bool)
+# pythran export copy(float32[:], float32[:], bool)
+# pythran export copy(float64[:], float64[:], bool)
+# pythran export fill(float32[:], float32, bool)
+# pythran export fill(float64[:], float64, bool)
 # pythran export exp(float32[:], float32[:], bool)
 # pythran export exp(float64[:], float64[:], bool)
 # pythran export tanh(float32[:], float32[:], bool)
@@ -85,6 +99,105 @@ def div(a, b, out, parallel):
             out[s:e] = a[s:e] / b[s:e]
     else:
         out[:] = a / b
+
+
+# -- one operand a scalar (of the array's dtype): ``t + 0.5``, ``2 / t``; sub is add_scalar of -s (exactly
+# a - s in IEEE arithmetic), rsub and rdiv the reflected forms
+def add_scalar(a, s, out, parallel):
+    n = out.shape[0]
+    if a.shape[0] != n:
+        raise ValueError("add_scalar: a and out differ in size")
+    if parallel:
+        # omp parallel for schedule(static)
+        for c in range((n + CHUNK - 1) // CHUNK):
+            lo = c * CHUNK
+            hi = min(n, lo + CHUNK)
+            out[lo:hi] = a[lo:hi] + s
+    else:
+        out[:] = a + s
+
+
+def mul_scalar(a, s, out, parallel):
+    n = out.shape[0]
+    if a.shape[0] != n:
+        raise ValueError("mul_scalar: a and out differ in size")
+    if parallel:
+        # omp parallel for schedule(static)
+        for c in range((n + CHUNK - 1) // CHUNK):
+            lo = c * CHUNK
+            hi = min(n, lo + CHUNK)
+            out[lo:hi] = a[lo:hi] * s
+    else:
+        out[:] = a * s
+
+
+def rsub_scalar(a, s, out, parallel):
+    n = out.shape[0]
+    if a.shape[0] != n:
+        raise ValueError("rsub_scalar: a and out differ in size")
+    if parallel:
+        # omp parallel for schedule(static)
+        for c in range((n + CHUNK - 1) // CHUNK):
+            lo = c * CHUNK
+            hi = min(n, lo + CHUNK)
+            out[lo:hi] = s - a[lo:hi]
+    else:
+        out[:] = s - a
+
+
+def div_scalar(a, s, out, parallel):
+    n = out.shape[0]
+    if a.shape[0] != n:
+        raise ValueError("div_scalar: a and out differ in size")
+    if parallel:
+        # omp parallel for schedule(static)
+        for c in range((n + CHUNK - 1) // CHUNK):
+            lo = c * CHUNK
+            hi = min(n, lo + CHUNK)
+            out[lo:hi] = a[lo:hi] / s
+    else:
+        out[:] = a / s
+
+
+def rdiv_scalar(a, s, out, parallel):
+    n = out.shape[0]
+    if a.shape[0] != n:
+        raise ValueError("rdiv_scalar: a and out differ in size")
+    if parallel:
+        # omp parallel for schedule(static)
+        for c in range((n + CHUNK - 1) // CHUNK):
+            lo = c * CHUNK
+            hi = min(n, lo + CHUNK)
+            out[lo:hi] = s / a[lo:hi]
+    else:
+        out[:] = s / a
+
+
+# -- copy_ / fill_ of contiguous arrays of one dtype (copy_ also in place of np.copyto)
+def copy(src, out, parallel):
+    n = out.shape[0]
+    if src.shape[0] != n:
+        raise ValueError("copy: src and out differ in size")
+    if parallel:
+        # omp parallel for schedule(static)
+        for c in range((n + CHUNK - 1) // CHUNK):
+            lo = c * CHUNK
+            hi = min(n, lo + CHUNK)
+            out[lo:hi] = src[lo:hi]
+    else:
+        out[:] = src
+
+
+def fill(out, value, parallel):
+    n = out.shape[0]
+    if parallel:
+        # omp parallel for schedule(static)
+        for c in range((n + CHUNK - 1) // CHUNK):
+            lo = c * CHUNK
+            hi = min(n, lo + CHUNK)
+            out[lo:hi] = value
+    else:
+        out[:] = value
 
 
 def exp(x, out, parallel):

@@ -198,7 +198,7 @@ def _torch_forms():
     """PyTorch 2.13's op for each PASS op's reference, on tensors in the same layout."""
     t, F = torch_ref, torch_ref.nn.functional
     return {
-        "add": t.add, "sub": t.sub, "mul": t.mul, "div": t.div, "exp": t.exp, "tanh": t.tanh,
+        "add": t.add, "sub": t.sub, "mul": t.mul, "div": t.div, "copy": t.clone, "exp": t.exp, "tanh": t.tanh,
         "sigmoid": t.sigmoid, "relu": t.relu, "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
         "sum_rows": lambda x: x.sum(1), "max_rows": lambda x: x.amax(1),
         "logsumexp_rows": lambda x: t.logsumexp(x, 1),

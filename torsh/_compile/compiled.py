@@ -19,7 +19,8 @@ from ..backend import dispatch, events
 from ..nn import Module
 from .expr import Const, count_ops, gradients
 from . import pythran_backend
-from .numexpr_backend import NumexprProgram, evaluate_with_torsh
+from . import numexpr_backend
+from .numexpr_backend import evaluate_with_torsh
 from .trace import NotFusable, expression_of
 
 
@@ -31,14 +32,20 @@ class _Eager:
 class _FusedPlan:
     backend = "numexpr"
 
-    def __init__(self, expr, n_inputs, np_dtype):
+    def __init__(self, expr, n_inputs, np_dtype, numel=0):
         self.expr = expr
-        self.forward = NumexprProgram(expr, np_dtype)
+        self.forward = numexpr_backend.program(expr, np_dtype, numel)
         self.grad_exprs = gradients(expr, n_inputs)
-        self.grad_programs = [None if g is None or isinstance(g, Const) else NumexprProgram(g, np_dtype)
+        self.grad_programs = [None if g is None or isinstance(g, Const) else numexpr_backend.program(g, np_dtype, numel)
                               for g in self.grad_exprs]
         self.op_count = count_ops(expr)
         self.reason = f"{self.op_count} elementwise ops fused into one numexpr pass"
+        if isinstance(self.forward, numexpr_backend.StagedProgram):
+            calls = [op for _, op, _ in self.forward.stages]
+            passes = sum(kind == "numexpr" for _, _, (kind, _) in self.forward.stages) + 1
+            self.reason = (f"{self.op_count} elementwise ops: {', '.join(calls)} on torsh's eager ops (their "
+                           f"dispatch records say which variant), the arithmetic fused into {passes} numexpr "
+                           f"pass{'es' if passes > 1 else ''} (numel {numel:,} >= {numexpr_backend.STAGED_FROM:,})")
 
 
 class _PythranPlan(_FusedPlan):
@@ -130,14 +137,15 @@ class CompiledFunction:
         except NotFusable as exc:
             return _Eager(str(exc))
         np_dtype = args[0]._data.dtype
+        numel = int(np.prod(np.broadcast_shapes(*(a._data.shape for a in args))))
         if self.backend == "pythran":
             why_not = self._pythran_unsuitable(expr, args)
             if why_not is None:
                 return _PythranPlan(expr, len(args), np_dtype)
-            plan = _FusedPlan(expr, len(args), np_dtype)
+            plan = _FusedPlan(expr, len(args), np_dtype, numel)
             plan.reason += f" (not Pythran: {why_not})"
             return plan
-        return _FusedPlan(expr, len(args), np_dtype)
+        return _FusedPlan(expr, len(args), np_dtype, numel)
 
     @staticmethod
     def _pythran_unsuitable(expr, args):

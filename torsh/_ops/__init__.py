@@ -9,6 +9,7 @@ from .._tensor import Tensor
 from . import inplace, registry
 from .tensor import conversion, creation
 from .tensor.elementwise import arithmetic as pointwise
+from .tensor.elementwise import bulk
 from .tensor.indexing import subscript as indexing
 from .tensor.linalg import matmul as linalg
 from .tensor.reduction import reductions as reduction  # noqa: F401
@@ -23,6 +24,8 @@ def _copy_source(self, src, non_blocking=False):
 
 
 def _copy_fast(self, src, non_blocking=False):
+    if isinstance(src, Tensor) and bulk.copy_into(self._data, src._data):
+        return  # large contiguous float tensors of one dtype: the elementwise kernels
     try:
         np.copyto(self._data, src._data if isinstance(src, Tensor) else src, casting="unsafe")
     except ValueError:
@@ -41,7 +44,9 @@ def _fill_source(self, value):
 
 
 def _fill_fast(self, value):
-    self._data[...] = value._data if isinstance(value, Tensor) else creation.fill_value(value, self.dtype)
+    value = value._data if isinstance(value, Tensor) else creation.fill_value(value, self.dtype)
+    if not bulk.fill(self._data, value):  # large contiguous float tensors: the elementwise kernels
+        self._data[...] = value
 
 
 def _zero_source(self):
@@ -49,7 +54,8 @@ def _zero_source(self):
 
 
 def _zero_fast(self):
-    self._data[...] = 0
+    if not bulk.fill(self._data, 0):
+        self._data[...] = 0
 
 
 def _uniform_fast(self, a=0.0, b=1.0, *, generator=None):

@@ -14,6 +14,7 @@ from ..autograd import grad_mode
 from ..autograd import graph as _graph
 from ..autograd.graph import Node, _short_name, needs_grad, record
 from ._helpers import broadcast_shapes, check_dtype_support, dtype_name, to_array
+from .tensor.elementwise import bulk
 
 OVERLAP_ERROR = ("unsupported operation: more than one element of the written-to tensor refers to a single memory "
                  "location. Please clone() the tensor before performing the operation.")
@@ -208,8 +209,9 @@ def _raise_cast(result, t):
         f"result type {dtype_name(result.dtype)} can't be cast to the desired output type {dtype_name(t.dtype)}")
 
 
-def _binary_fast(np_fn, op=None):
-    """``op``: the name whose dtype support is checked (add/sub: none for uint16/32/64 in PyTorch)."""
+def _binary_fast(np_fn, op=None, kernel=None):
+    """``op``: the name whose dtype support is checked (add/sub: none for uint16/32/64 in PyTorch); ``kernel``:
+    the elementwise kernel op that may run it (bulk.inplace_binary)."""
     def fast(t, other, **kwargs):
         alpha = kwargs.get("alpha", 1)
         b = other._data if isinstance(other, Tensor) else other
@@ -220,6 +222,8 @@ def _binary_fast(np_fn, op=None):
             _raise_cast(wrap(np.empty(0, rt.np)), t)
         if alpha != 1:  # scaled in the promoted dtype, as PyTorch (float64.add_(bfloat16, alpha=) is float64)
             b = to_array(other, rt.np) * rt.np.type(alpha)
+        if kernel is not None and alpha == 1 and bulk.inplace_binary(kernel, t._data, b, np_fn):
+            return  # a large contiguous float tensor and a number or a tensor of its shape: the kernels
         if type(b) is int:  # int8_tensor.add_(1000): PyTorch wraps the number around the type, NumPy raises
             b = to_array(b, t._data.dtype)
         try:
@@ -231,9 +235,9 @@ def _binary_fast(np_fn, op=None):
     return fast
 
 
-add_fast = _binary_fast(np.add, "add")
-sub_fast = _binary_fast(np.subtract, "sub")
-mul_fast = _binary_fast(np.multiply)
+add_fast = _binary_fast(np.add, "add", "add")
+sub_fast = _binary_fast(np.subtract, "sub", "sub")
+mul_fast = _binary_fast(np.multiply, kernel="mul")
 
 
 def div_fast(t, other, rounding_mode=None):
@@ -243,7 +247,8 @@ def div_fast(t, other, rounding_mode=None):
             _write_unversioned(t, div(t, other, rounding_mode=rounding_mode)._data)
         return
     b = other._data if isinstance(other, Tensor) else other
-    np.true_divide(t._data, b, out=t._data, casting="unsafe")
+    if not bulk.inplace_binary("div", t._data, b, np.true_divide):
+        np.true_divide(t._data, b, out=t._data, casting="unsafe")
 
 
 def _write_unversioned(t, array):

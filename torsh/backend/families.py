@@ -128,6 +128,11 @@ def _elementwise(name, simd, parallel, reference, operands=("flat",)):
     return KernelOp(name, simd, parallel, (name,), reference, operands)
 
 
+def _scalar_op(name, entry, parallel, simd=INF):
+    """An elementwise op of an array and a scalar, timed by calibrate's "scalar" recipe."""
+    return KernelOp(name, simd, parallel, (entry,), calibration="scalar")
+
+
 def _activation_backward(name, parallel=262_144, simd=0):
     return KernelOp(name, simd, parallel, (name,), calibration="activation_backward")
 
@@ -140,6 +145,13 @@ FAMILIES = (
         Entry("sub", "T[:], T[:], T[:], bool"),
         Entry("mul", "T[:], T[:], T[:], bool"),
         Entry("div", "T[:], T[:], T[:], bool"),
+        Entry("add_scalar", "T[:], T, T[:], bool"),
+        Entry("mul_scalar", "T[:], T, T[:], bool"),
+        Entry("rsub_scalar", "T[:], T, T[:], bool"),
+        Entry("div_scalar", "T[:], T, T[:], bool"),
+        Entry("rdiv_scalar", "T[:], T, T[:], bool"),
+        Entry("copy", "T[:], T[:], bool"),
+        Entry("fill", "T[:], T, bool"),
         Entry("exp", "T[:], T[:], bool"),
         Entry("tanh", "T[:], T[:], bool"),
         Entry("sigmoid", "T[:], T[:], bool"),
@@ -150,8 +162,20 @@ FAMILIES = (
         _elementwise("sub", INF, 2_000_000, np.subtract, ("flat", "flat")),
         _elementwise("mul", INF, 2_000_000, np.multiply, ("flat", "flat")),
         _elementwise("div", INF, 2_000_000, np.true_divide, ("flat", "flat")),
+        # a tensor and a Python number (sub_scalar: add_scalar of -s, exactly a - s), in the operand order
+        _scalar_op("add_scalar", "add_scalar", 131_072),
+        _scalar_op("sub_scalar", "add_scalar", 131_072),
+        _scalar_op("mul_scalar", "mul_scalar", 131_072),
+        _scalar_op("div_scalar", "div_scalar", 131_072),
+        _scalar_op("rsub_scalar", "rsub_scalar", 131_072),
+        _scalar_op("rdiv_scalar", "rdiv_scalar", 131_072),
+        # copy_ between contiguous arrays of one float dtype, fill_/zero_ of a contiguous float array
+        _elementwise("copy", INF, 131_072, np.copy),
+        KernelOp("fill", INF, 131_072, ("fill",), calibration="fill"),
         _elementwise("exp", INF, 2_000_000, np.exp),
-        _elementwise("tanh", INF, 50_000, np.tanh),
+        # NumPy's own SIMD tanh beat the xsimd kernel 4x on one thread at every size (1e6 float32: 176 against
+        # 687 us; on two threads the kernel would still lose), 2026-12-07
+        _elementwise("tanh", INF, INF, np.tanh),
         _elementwise("sigmoid", 512, 50_000, _sigmoid),
         # the kernel beat np.maximum at every size (1K: 0.57 vs 0.98 us; 524K: 42 vs 160 us, 1 thread, 2026-12-07)
         _elementwise("relu", 0, 500_000, _relu),

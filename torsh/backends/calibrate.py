@@ -113,6 +113,33 @@ def _optimizer_step_variants(op, size, rng):
             "pythran_omp": lambda: _fused.run_kernel("adam_step", (p, grad, m, v, v), args, True)}
 
 
+# an array and a Python number: NumPy's ufunc with the weak scalar against the kernel given the number in the
+# array's dtype (sub_scalar's kernel is add_scalar of -s)
+_SCALAR_NUMPY = {"add_scalar": lambda a, s: a + s, "sub_scalar": lambda a, s: a - s, "mul_scalar": lambda a, s: a * s,
+                 "div_scalar": lambda a, s: a / s, "rsub_scalar": lambda a, s: s - a, "rdiv_scalar": lambda a, s: s / a}
+
+
+def _scalar_variants(op, family, size, rng):
+    a = rng.standard_normal(size).astype(np.float32) + 2
+    number = 0.75
+    s = np.float32(-number if op == "sub_scalar" else number)
+    kernel = getattr(family, families.ops()[op].entries[0])
+    out = np.empty_like(a)
+    return {"numpy": lambda: _SCALAR_NUMPY[op](a, number), "pythran_simd": lambda: kernel(a, s, out, False),
+            "pythran_omp": lambda: kernel(a, s, out, True)}
+
+
+def _fill_variants(family, size, rng):
+    out = np.empty(size, np.float32)
+    value = np.float32(1.5)
+
+    def numpy_fill():
+        out[...] = value
+
+    return {"numpy": numpy_fill, "pythran_simd": lambda: family.fill(out, value, False),
+            "pythran_omp": lambda: family.fill(out, value, True)}
+
+
 _ACTIVATION_CALLS = {"silu_backward": ("silu", {}), "gelu_backward": ("gelu", {}),
                      "gelu_tanh_backward": ("gelu", {"approximate": "tanh"}), "softplus_backward": ("softplus", {}),
                      "elu_backward": ("elu", {}), "mish_backward": ("mish", {}), "relu_backward": ("relu", {})}
@@ -153,6 +180,8 @@ RECIPES = {
     "sgd_step": lambda op, family, size, rng: _optimizer_step_variants(op, size, rng),
     "adam_step": lambda op, family, size, rng: _optimizer_step_variants(op, size, rng),
     "activation_backward": lambda op, family, size, rng: _activation_backward_variants(op, size, rng),
+    "scalar": _scalar_variants,
+    "fill": lambda op, family, size, rng: _fill_variants(family, size, rng),
 }
 
 # Whole-layer kernels whose cost depends on more than a numel (kernel size, channels, sequence

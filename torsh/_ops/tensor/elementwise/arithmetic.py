@@ -15,6 +15,7 @@ from ....autograd import grad_mode as _grad_mode
 from ....autograd.grad_mode import no_grad
 from ....autograd.graph import Node, needs_grad, record
 from ....backend import dispatch
+from . import bulk
 from ...nn.activation import kernel_backward as _activation_backward
 from ... import registry
 from ...registry import copy_out
@@ -63,12 +64,20 @@ def _raise_broadcast_error(*operands):
 
 
 def _compute_binary(op, a, b, np_fn):
-    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
-        try:
-            return dispatch.binary(op, a, b, np_fn)
-        except ValueError:
-            broadcast_shapes(a.shape, b.shape)
-            raise
+    if isinstance(a, np.ndarray):
+        if isinstance(b, np.ndarray):
+            try:
+                return dispatch.binary(op, a, b, np_fn)
+            except ValueError:
+                broadcast_shapes(a.shape, b.shape)
+                raise
+        result = bulk.array_scalar(op, a, b, np_fn)  # a large float array and a Python number: the kernels
+        if result is not None:
+            return result
+    elif isinstance(b, np.ndarray):
+        result = bulk.array_scalar(op, b, a, np_fn, reflected=True)
+        if result is not None:
+            return result
     return np.asarray(np_fn(a, b))
 
 
