@@ -245,16 +245,20 @@ PyObject* lstm_backward(PyObject*, PyObject* args) {
     Py_RETURN_NONE;
 }
 
-// gemm(a, b_packed, c, M, K, N, a_row_stride, a_col_stride, add): C = A @ B (C += A @ B when
-// ``add``) in the recurrence's GEMM, for the layer's other products (input projection, weight
+// gemm(a, b_packed, c, M, K, N, a_row_stride, a_col_stride, add[, threads]): C = A @ B (C += A @ B
+// when ``add``) in the recurrence's GEMM, for the layer's other products (input projection, weight
 // gradients). A(m, k) = a[m * a_row_stride + k * a_col_stride] (strides in floats, so A may be a
-// transposed view), b_packed = pack_weight(B, K, N, False), c (M, N) C-contiguous.
+// transposed view), b_packed = pack_weight(B, K, N, False), c (M, N) C-contiguous. ``threads``
+// (default 1): the rows of C are shared among up to that many threads, cut on tile boundaries as
+// the recurrence's rows (over_row_parts), so the results do not depend on it.
 PyObject* gemm(PyObject*, PyObject* args) {
     const char* op = "gemm";
     Py_buffer a, bp, c;
     long M, K, N, sm, sk;
     int add;
-    if (!PyArg_ParseTuple(args, "y*y*w*lllllp", &a, &bp, &c, &M, &K, &N, &sm, &sk, &add)) return nullptr;
+    long threads = 1;
+    if (!PyArg_ParseTuple(args, "y*y*w*lllllp|l", &a, &bp, &c, &M, &K, &N, &sm, &sk, &add, &threads))
+        return nullptr;
     long c_count = 0, b_count = 0, a_last = 0, a_last_k = 0;
     bool ok = product(op, M, N, 1, &c_count) && product(op, K, N, 1, &b_count) && holds(op, c, c_count, "c") &&
               holds_packed(op, bp, K, N);
@@ -271,7 +275,10 @@ PyObject* gemm(PyObject*, PyObject* args) {
     }
     if (ok) {
         Py_BEGIN_ALLOW_THREADS
-        recurrence.gemm((const float*)a.buf, sm, sk, (const float*)bp.buf, M, K, N, (float*)c.buf, N, add);
+        over_row_parts(M, threads, [&](long r0, long r1) {
+            recurrence.gemm((const float*)a.buf + r0 * sm, sm, sk, (const float*)bp.buf, r1 - r0, K, N,
+                            (float*)c.buf + r0 * N, N, add);
+        });
         Py_END_ALLOW_THREADS
     }
     release({&a, &bp, &c});
@@ -289,7 +296,8 @@ PyMethodDef methods[] = {
      "lstm_backward(whh, gout, dh, dc, acts, cells, tanh_cells, c0, d_gates, steps, rows, hidden, first, end, "
      "reverse[, threads]): a stretch of the float32 LSTM backward recurrence, its batch rows shared among threads."},
     {"gemm", gemm, METH_VARARGS,
-     "gemm(a, b_packed, c, M, K, N, a_row_stride, a_col_stride, add): C (+)= A @ B in the recurrence's GEMM."},
+     "gemm(a, b_packed, c, M, K, N, a_row_stride, a_col_stride, add[, threads]): C (+)= A @ B in the recurrence's "
+     "GEMM, its rows shared among threads."},
     {nullptr, nullptr, 0, nullptr}};
 
 PyModuleDef module = {PyModuleDef_HEAD_INIT, TORSH_MODULE_STR, nullptr, -1, methods};

@@ -311,8 +311,11 @@ def test_lstm_sequence_kernel_gives_the_same_bits_on_any_thread_count(isa, steps
 
 
 @pytest.mark.parametrize("isa", ["", "_avx2"])
-@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (5, 7, 3), (37, 129, 70), (512, 96, 128)])
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (5, 7, 3), (37, 129, 70), (512, 96, 128), (45, 1100, 40),
+                                   (512, 1600, 32)])
 def test_lstm_cell_gemm_matches_numpy_with_a_transposed(isa, m, k, n):
+    """K above 512 runs in blocks (the last two cases: three and four); the rows of C shared among
+    threads give the one-thread bits."""
     cell = _cell_family(isa)
     rng = np.random.default_rng(m + k + n)
     a, b = rng.standard_normal((k, m)).astype(np.float32), rng.standard_normal((k, n)).astype(np.float32)
@@ -320,11 +323,19 @@ def test_lstm_cell_gemm_matches_numpy_with_a_transposed(isa, m, k, n):
     out = np.empty((m, n), np.float32)
     cell.gemm(a, packed, out, m, k, n, 1, m, False)  # A = a.T
     expected = a.T.astype(np.float64) @ b
-    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+    tolerance = dict(rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+    np.testing.assert_allclose(out, expected, **tolerance)
+    for threads in (2, 3):
+        shared = np.empty_like(out)
+        cell.gemm(a, packed, shared, m, k, n, 1, m, False, threads)
+        np.testing.assert_array_equal(shared, out)
     row_major = np.ascontiguousarray(a.T)
     out[:] = 1
     cell.gemm(row_major, packed, out, m, k, n, k, 1, True)  # accumulates
-    np.testing.assert_allclose(out, expected + 1, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+    np.testing.assert_allclose(out, expected + 1, **tolerance)
+    shared = np.ones_like(out)
+    cell.gemm(row_major, packed, shared, m, k, n, k, 1, True, 2)
+    np.testing.assert_array_equal(shared, out)
 
 
 def test_lstm_cell_refuses_buffers_of_the_wrong_size():
@@ -356,13 +367,14 @@ def _spy_on(real, calls):
 @pytest.mark.parametrize("num_threads_set", [1, 2])
 def test_float32_lstm_runs_the_sequence_kernel_in_stretches_and_matches_the_pythran_steps(num_threads_set,
                                                                                           monkeypatch):
-    """float32: the lstm_cell family runs the recurrence in stretches covering every step once (with
-    two threads one per block of the input projection and weight gradients); without the family the
-    rnn family's Pythran steps give the same gradients. float64 never calls it."""
+    """float32: the lstm_cell family runs the recurrence over every step once, in one stretch per
+    direction (with two threads its rows shared among them, and the input projection and weight
+    gradients before and after it, no pool blocks beside it); without the family the rnn family's
+    Pythran steps give the same gradients. float64 never calls it."""
     real = kernels.get("lstm_cell")
     previous = torsh.get_num_threads()
     torsh.set_num_threads(num_threads_set)
-    monkeypatch.setattr(rnn_input_gates, "_MIN_OVERLAP_MACS", 0)  # overlap (and stretches) at these small sizes
+    monkeypatch.setattr(rnn_input_gates, "_MIN_OVERLAP_MACS", 0)  # even these small sizes could overlap
 
     def grads(cell_family, dtype):
         monkeypatch.setitem(kernels._modules, "lstm_cell", cell_family)
@@ -389,5 +401,5 @@ def test_float32_lstm_runs_the_sequence_kernel_in_stretches_and_matches_the_pyth
             stretches = sorted(c[4:6] for c in calls if c[0] == name and c[6] == reverse)
             assert [first for first, _ in stretches] == [0] + [end for _, end in stretches[:-1]]
             assert stretches[-1][1] == 12
-            assert (len(stretches) > 1) == (num_threads_set > 1)
+            assert len(stretches) == 1
     assert {c[7] for c in calls if c[0] in ("lstm_forward", "lstm_backward")} == {num_threads_set}

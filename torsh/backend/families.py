@@ -353,7 +353,7 @@ FAMILIES = (
         Entry("pack_weight", "y*llp"),
         Entry("lstm_forward", "y*y*y*y*w*w*w*w*lllllp|l"),
         Entry("lstm_backward", "y*y*w*w*y*y*y*y*w*lllllp|l"),
-        Entry("gemm", "y*y*w*lllllp"),
+        Entry("gemm", "y*y*w*lllllp|l"),
     ), dtypes=("float32",)),
 )
 

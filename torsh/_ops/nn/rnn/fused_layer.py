@@ -141,7 +141,7 @@ def lstm_forward_arrays(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
     hidden = w_hh.shape[1]
     step_macs = batch * 4 * hidden * hidden
     with _lstm_blas_threads(dtype, step_macs):
-        gates = InputGates(x, w_ih, _bias(b_ih, b_hh), dtype, reverse, step_macs)
+        gates = InputGates(x, w_ih, _bias(b_ih, b_hh), dtype, reverse, step_macs, _lstm_split(dtype))
         acts = rnn_buffers.empty((steps, batch, 4 * hidden), dtype)  # sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
         cells = rnn_buffers.empty((steps, batch, hidden), dtype)
         tanh_cells = rnn_buffers.empty((steps, batch, hidden), dtype)
@@ -191,6 +191,16 @@ def _recurrence_threads():
     bit-identical to one thread): torsh's thread count, 1 where OpenMP must not start (a fork child).
     One thread ran W9's recurrence alone while the other core only had the pool's GEMMs."""
     return 1 if single_thread_reason() is not None else get_num_threads()
+
+
+def _lstm_split(dtype):
+    """The threads a compiled float32 LSTM recurrence shares its batch rows among, 1 for other layers:
+    the layer's other products (input projection, weight gradients) then share their rows among as
+    many, before and after the recurrence, instead of running on a pool thread beside it (which made
+    three busy threads on W9's two cores)."""
+    if dtype != np.float32 or kernels.get("lstm_cell") is None or kernels.get("rnn") is None:
+        return 1
+    return _recurrence_threads()
 
 
 def _lstm_forward_compiled(sequence, gates, w_hh, h0, c0, acts, cells, tanh_cells, outputs, reverse):
@@ -246,7 +256,8 @@ class LstmSequenceBackward(Node):
         gout = _contiguous(grad_out, dtype)
         h0, c0 = _contiguous(h0, dtype), _contiguous(c0, dtype)
         order = list(_steps(steps, reverse))
-        weight_grads = WeightGrads(d_gates, d_gates, self.x2, w_ih, h0, outputs, reverse, has_bias, need_x)
+        weight_grads = WeightGrads(d_gates, d_gates, self.x2, w_ih, h0, outputs, reverse, has_bias, need_x,
+                                   _lstm_split(dtype))
 
         def loop(k, parallel):
             sequence = _lstm_sequence_kernel(k, dtype)

@@ -6,7 +6,10 @@ thread), but the recurrence needs step t's gates only when it reaches step t. Wi
 threads the first block of steps is projected at once and the rest block by block on a pool
 thread, in the order the recurrence visits the steps, while the recurrence runs on the main
 thread; both use one BLAS thread (a two-thread GEMM leaves OpenBLAS's worker spinning on the
-core the pool needs). With one thread every block is projected before the recurrence starts.
+core the pool needs). With one thread every block is projected before the recurrence starts, and so it is when the
+recurrence itself shares its batch rows among the threads (the compiled float32 LSTM): then the
+projection shares its rows the same way, before the recurrence (one parallel scheme at a time: a
+pool thread beside a two-thread recurrence made three busy threads on two cores).
 
 The bias rides in the GEMM as a column of ones against a row of bias (K = F + 1): adding it to
 the (T*N, G) product afterwards was another pass over it (W9: 174 us against the 541 us GEMM).
@@ -30,10 +33,12 @@ _MIN_OVERLAP_MACS = 1 << 22
 class InputGates:
     """``gates(n)``: the (N, G) input gates of the n-th step the recurrence visits (step
     ``T - 1 - n`` when ``reverse``), waiting for its block if the pool has not finished it.
-    ``x2`` is x as a contiguous (T*N, F) array, for the weight gradient. Call ``close()`` after
-    the recurrence (also when it fails): it waits for the pool's work and re-raises its errors."""
+    ``x2`` is x as a contiguous (T*N, F) array, for the weight gradient. ``split``: the threads the
+    recurrence shares its rows among; above 1 the projection shares its rows among as many, before
+    it. Call ``close()`` after the recurrence (also when it fails): it waits for the pool's work and
+    re-raises its errors."""
 
-    def __init__(self, x, w_ih, bias, dtype, reverse, step_macs):
+    def __init__(self, x, w_ih, bias, dtype, reverse, step_macs, split=1):
         steps, batch, feat = x.shape
         self.x2 = np.ascontiguousarray(x, dtype=dtype).reshape(steps * batch, feat)
         self.gx = rnn_buffers.empty((steps, batch, w_ih.shape[0]), dtype)
@@ -51,12 +56,14 @@ class InputGates:
         self._rhs_packed = rnn_gemm.pack(self._kernel, self._rhs)
         self.steps, self.batch, self.reverse = steps, batch, reverse
         self.block = max(_MIN_BLOCK_STEPS, -(-steps // _BLOCKS))
-        overlap = (threads.get_num_threads() > 1 and steps >= 2 * self.block and step_macs < threads.SMALL_GEMM
-                   and macs >= _MIN_OVERLAP_MACS)
+        big = macs >= _MIN_OVERLAP_MACS
+        overlap = (split == 1 and threads.get_num_threads() > 1 and steps >= 2 * self.block
+                   and step_macs < threads.SMALL_GEMM and big)
+        self._threads = split if big else 1  # threads sharing the rows of a projection made at once
         self._done = []  # one Event per block after the first, set by the pool as it finishes them
         self._future = None
         if not overlap:
-            self._project(0, steps)
+            self._project(0, steps, self._threads)
             self._ready = steps
             return
         self._project(0, self.block)
@@ -64,11 +71,11 @@ class InputGates:
         self._done = [threading.Event() for _ in range(self.block, steps, self.block)]
         self._future = threads.pool().submit(self._project_the_rest)
 
-    def _project(self, first, end):
+    def _project(self, first, end, threads=1):
         """The gates of the visited steps number ``first`` to ``end``."""
         lo, hi = (self.steps - end, self.steps - first) if self.reverse else (first, end)
         rnn_gemm.matmul(self._kernel, self._lhs[lo * self.batch:hi * self.batch], self._rhs, self._rhs_packed,
-                        self.gx[lo:hi].reshape((hi - lo) * self.batch, -1))
+                        self.gx[lo:hi].reshape((hi - lo) * self.batch, -1), threads)
 
     def _project_the_rest(self):
         try:
