@@ -21,10 +21,13 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <initializer_list>
+#include <memory>
 #include <new>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -264,13 +267,15 @@ std::vector<float> pack_weights(const float* w, const Geometry& g) {
     }
 }
 
-// The weight gradient of ``count`` samples added to ``part`` (one float per (o, tap))
-[[maybe_unused]] void scalar_weight_samples(const float* xb, const float* gys, const Plan& p, const Geometry& g,
-                                            float* part, long count, long xstep, long gstep) {
+// The weight gradient of ``count`` samples for output channels [o0, o0 + nc) and taps [t0, t1), added to
+// ``part`` (one float per (o, tap))
+[[maybe_unused]] void scalar_weight_block(const float* xb, const float* gys, const Plan& p, const Geometry& g,
+                                          float* part, long count, long xstep, long gstep, long o0, long nc, long t0,
+                                          long t1) {
     const long taps = g.taps(), plane = g.plane();
     for (long s = 0; s < count; ++s, xb += xstep, gys += gstep)
-    for (long o = 0; o < g.O; ++o)
-        for (long t = 0; t < taps; ++t) {
+    for (long o = o0; o < o0 + nc; ++o)
+        for (long t = t0; t < t1; ++t) {
             float acc = 0;
             for (long oi = 0; oi < g.OH; ++oi)
                 for (long oj = 0; oj < g.OW; ++oj)
@@ -346,16 +351,17 @@ struct Kernels {
     long lanes;
     void (*forward_blocks)(const float*, const Plan&, const Geometry&, const Layout&, const float*, const float*,
                            float*, long, long);
-    void (*weight_samples)(const float*, const float*, const Plan&, const Geometry&, float*, long, long, long);
+    void (*weight_block)(const float*, const float*, const Plan&, const Geometry&, float*, long, long, long, long,
+                         long, long, long);
 };
 
 #if TORSH_VECTORISED
-const Kernels native_kernels{"avx2", avx2::L, avx2::forward_blocks, avx2::weight_samples};
+const Kernels native_kernels{"avx2", avx2::L, avx2::forward_blocks, avx2::weight_block};
 #else
-const Kernels native_kernels{"scalar", 1, scalar_forward_blocks, scalar_weight_samples};
+const Kernels native_kernels{"scalar", 1, scalar_forward_blocks, scalar_weight_block};
 #endif
 #ifdef HAVE_AVX512_BUILD
-const Kernels avx512_kernels{"avx512", avx512::L, avx512::forward_blocks, avx512::weight_samples};
+const Kernels avx512_kernels{"avx512", avx512::L, avx512::forward_blocks, avx512::weight_block};
 #endif
 bool use_avx512 = false;  // set at import when the CPU has AVX-512; set_isa changes it (tests)
 
@@ -443,7 +449,61 @@ constexpr long PARALLEL_MIN_MACS = 1L << 22;
 
 long macs(long n, const Geometry& g) { return n * g.O * g.OH * g.OW * g.taps(); }
 
-// The forward over n samples, OpenMP over samples; with fewer samples than threads, over each
+// -- sharing work among the OpenMP threads -------------------------------------------------------------------
+// torsh runs libgomp with OMP_WAIT_POLICY=PASSIVE (idle workers sleep, leaving the cores to BLAS and NumPy), and
+// on this VM a sleeping thread takes tens of microseconds to wake: W12's ~30 parallel convolutions a step lost
+// 2-4 ms to it at 2 threads, where a worker woken late held its static share of the samples, and where the
+// caller, done first, slept in the closing barrier until the worker woke it. So the items are handed out one at a
+// time (a late worker takes fewer), and the calling thread waits for the team by spinning, bounded, before the
+// barrier. Each item writes outputs of its own, so results do not depend on which thread ran it.
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+// Pauses before a waiting thread yields its core instead (to another process, on a shared machine): ~50 us
+constexpr long SPIN_PAUSES = 2000;
+
+void wait_for(const std::atomic<long>& counter, long target) {
+    for (long spins = 0; counter.load(std::memory_order_acquire) < target; ++spins) {
+        if (spins < SPIN_PAUSES)
+            cpu_relax();
+        else
+            std::this_thread::yield();
+    }
+}
+
+constexpr int MAX_PHASES = 2;
+
+// item(phase, i, thread) for i in [0, counts[phase]) of each phase in turn, on ``threads`` OpenMP threads (a thread
+// starts on a phase once every item of the one before has finished). ``item`` must not throw.
+template <class Item>
+void share_phases(int threads, const long* counts, int phases, Item item) {
+    if (threads <= 1) {
+        for (int p = 0; p < phases; ++p)
+            for (long i = 0; i < counts[p]; ++i) item(p, i, 0);
+        return;
+    }
+    std::atomic<long> next[MAX_PHASES], done[MAX_PHASES], arrived{0};
+    for (int p = 0; p < MAX_PHASES; ++p) next[p] = 0, done[p] = 0;
+#pragma omp parallel num_threads(threads)
+    {
+        const int me = omp_get_thread_num();
+        for (int p = 0; p < phases; ++p) {
+            if (p > 0) wait_for(done[p - 1], counts[p - 1]);
+            for (long i; (i = next[p].fetch_add(1, std::memory_order_relaxed)) < counts[p];) {
+                item(p, i, me);
+                done[p].fetch_add(1, std::memory_order_release);
+            }
+        }
+        arrived.fetch_add(1, std::memory_order_release);
+        if (me == 0) wait_for(arrived, omp_get_num_threads());
+    }
+}
+
+// The forward over n samples, shared among the threads by sample; with fewer samples than threads, over each
 // sample's output channel blocks instead
 // (All memory is allocated before the parallel regions, which then cannot throw: std::bad_alloc reaches
 // the entry point, which raises MemoryError.)
@@ -466,56 +526,80 @@ void forward(const float* x, const float* w, const float* b, float* y, long n, c
         return;
     }
     const int threads = parallel && n > 1 ? omp_get_max_threads() : 1;
-    std::vector<float> bufs(threads * step, 0.0f);
-#pragma omp parallel num_threads(threads)
-    {
-        float* buf = bufs.data() + omp_get_thread_num() * step;
-#pragma omp for schedule(static)
-        for (long i = 0; i < n; ++i) {
-            pad_sample(x + i * xstride, g, buf);
-            k.forward_blocks(buf, plan, g, out, wpk.data(), b, y + i * ystride, 0, blocks);
-        }
-    }
+    std::vector<float> bufs(threads * step, 0.0f);  // one per thread, its padding zeros written once
+    share_phases(threads, &n, 1, [&](int, long i, int me) {
+        float* buf = bufs.data() + me * step;
+        pad_sample(x + i * xstride, g, buf);
+        k.forward_blocks(buf, plan, g, out, wpk.data(), b, y + i * ystride, 0, blocks);
+    });
 }
 
-// The weight gradient summed over n samples: per thread in float vector partials, then over lanes
-// and threads in double in a fixed order (the result does not depend on timing)
 // Output vectors per weight-gradient tile from which a tile covers one sample; smaller planes take
 // groups of samples per tile, so that adding the registers to the partial sums stays rare
 constexpr long TILE_VECTORS = 64;
+// The weight gradient's items on several threads: ranges of output channel blocks (of 4) x ranges of taps, the
+// latter multiples of TAP_GRAIN (of both WEIGHT_TAPS values, 3 and 6: a range's tiles are those of the whole tap
+// list); about WEIGHT_ITEMS of them, so that a thread woken late still takes its share. One thread runs one item
+// of everything: per group of samples all channels, while the group's padded samples are in cache
+constexpr long TAP_GRAIN = 12;
+constexpr long WEIGHT_ITEMS = 8;
+// Floats of padded samples held at once (4 MB): the whole batch of W5's and W12's layers
+constexpr long PADDED_FLOATS = 1L << 20;
 
+// The 16 (or 8) float lanes of each weight's partial sum, added in double in a fixed order: four interleaved
+// sums (one chain of 16 dependent adds took ~15% of W12's 64-channel 8x8 layer)
+void sum_lanes(const float* part, long lanes, float* dw) {
+    double total[4] = {0, 0, 0, 0};
+    for (long l = 0; l < lanes; ++l) total[l & 3] += part[l];
+    *dw = static_cast<float>((total[0] + total[1]) + (total[2] + total[3]));
+}
+
+// The weight gradient summed over n samples. Per chunk of samples: the samples padded (phase 0), then each item
+// (channel blocks x tap range) adds their products, group of samples by group in sample order, to its weights'
+// vector partial sums (phase 1); after the last chunk the item sums its partials' lanes. Every weight is one item's
+// alone and summed in the same order however the items are cut: the result is the same on any number of threads.
 void weight_grad(const float* x, const float* gy, float* dw, long n, const Geometry& given, bool parallel) {
     const Geometry g = with_layout_for(given, contiguous(given));
     const Kernels& k = kernels_for(g);
     const Plan plan = make_plan(g, contiguous(g), k.lanes);
-    const long lanes = k.lanes, step = g.buffer_floats();
-    const long taps = g.O * g.taps(), xstride = g.C * g.H * g.W, gstride = g.O * g.plane();
+    const long lanes = k.lanes, step = g.buffer_floats(), taps = g.taps();
+    const long xstride = g.C * g.H * g.W, gstride = g.O * g.plane();
     const long vectors = std::max<long>(1, plan.gpoff.size() + plan.tpoff.size());
     const long group = std::min(n, std::max(1L, std::min(8L, TILE_VECTORS / vectors)));
-    const long groups = (n + group - 1) / group;
-    const int threads = parallel && groups > 1 && macs(n, g) >= PARALLEL_MIN_MACS ? omp_get_max_threads() : 1;
-    std::vector<float> parts(threads * taps * lanes, 0.0f);
-    std::vector<float> bufs(threads * group * step, 0.0f);
-#pragma omp parallel num_threads(threads)
-    {
-        float* mine = parts.data() + omp_get_thread_num() * taps * lanes;
-        float* buf = bufs.data() + omp_get_thread_num() * group * step;
-#pragma omp for schedule(static)
-        for (long j = 0; j < groups; ++j) {
-            const long first = j * group, count = std::min(group, n - first);
-            for (long s = 0; s < count; ++s) pad_sample(x + (first + s) * xstride, g, buf + s * step);
-            k.weight_samples(buf, gy + first * gstride, plan, g, mine, count, step, gstride);
-        }
-    }
-    // four interleaved double sums per weight: one chain of threads x lanes dependent adds (16 on AVX-512)
-    // took ~15% of the call on W12's 64-channel 8x8 layer; the order is still fixed
-    for (long j = 0; j < taps; ++j) {
-        double total[4] = {0, 0, 0, 0};
-        for (int t = 0; t < threads; ++t) {
-            const float* lane = parts.data() + (t * taps + j) * lanes;
-            for (long l = 0; l < lanes; ++l) total[l & 3] += lane[l];
-        }
-        dw[j] = static_cast<float>((total[0] + total[1]) + (total[2] + total[3]));
+    const int threads = parallel && macs(n, g) >= PARALLEL_MIN_MACS ? omp_get_max_threads() : 1;
+    // samples padded at a time: on one thread a group, computed while it is in cache (padding the whole batch
+    // first made W12's step ~3% slower); on several, as many groups as PADDED_FLOATS hold, for fewer hand-overs
+    const long chunk = threads > 1 ? std::min(n, std::max(group, PADDED_FLOATS / step / group * group)) : group;
+    const long wanted = threads > 1 ? WEIGHT_ITEMS : 1;
+    const long blocks = (g.O + 3) / 4, per_item = (blocks + std::min(blocks, wanted) - 1) / std::min(blocks, wanted);
+    const long block_ranges = (blocks + per_item - 1) / per_item, grains = (taps + TAP_GRAIN - 1) / TAP_GRAIN;
+    const long tap_ranges = std::min(grains, (wanted + block_ranges - 1) / block_ranges);
+    const long range = (grains + tap_ranges - 1) / tap_ranges * TAP_GRAIN;  // taps per item
+    const long items = block_ranges * ((taps + range - 1) / range);
+    std::unique_ptr<float[]> part(new float[g.O * taps * lanes]);
+    std::unique_ptr<float[]> bufs(new float[chunk * step]);
+    for (long first = 0; first < n; first += chunk) {
+        const long count = std::min(chunk, n - first), counts[2] = {count, items};
+        share_phases(threads, counts, 2, [&](int phase, long i, int) {
+            if (phase == 0) {  // the padding zeros are written with the first chunk, and stay
+                float* buf = bufs.get() + i * step;
+                if (first == 0) std::fill(buf, buf + step, 0.0f);
+                pad_sample(x + (first + i) * xstride, g, buf);
+                return;
+            }
+            const long o0 = i % block_ranges * per_item * 4, o1 = std::min(g.O, o0 + per_item * 4);
+            const long t0 = i / block_ranges * range, t1 = std::min(taps, t0 + range);
+            if (first == 0)
+                for (long o = o0; o < o1; ++o)
+                    std::fill(part.get() + (o * taps + t0) * lanes, part.get() + (o * taps + t1) * lanes, 0.0f);
+            for (long s = 0; s < count; s += group)
+                for (long o = o0; o < o1; o += 4)
+                    k.weight_block(bufs.get() + s * step, gy + (first + s) * gstride, plan, g, part.get(),
+                                   std::min(group, count - s), step, gstride, o, std::min(4L, o1 - o), t0, t1);
+            if (first + count == n)
+                for (long o = o0; o < o1; ++o)
+                    for (long t = t0; t < t1; ++t) sum_lanes(part.get() + (o * taps + t) * lanes, lanes, dw + o * taps + t);
+        });
     }
 }
 

@@ -144,16 +144,16 @@ void weight_tile(const float* xb, const float* gys, long plane, const long* toff
         }
 }
 
-// The taps in chunks of WEIGHT_TAPS (the includer's choice: as many accumulators as its registers
+// The taps [t0, t1) in chunks of WEIGHT_TAPS (the includer's choice: as many accumulators as its registers
 // hold), then one chunk of the rest
 template <int NO>
 void weight_taps(const float* xb, const float* gys, long plane, const Plan& p, Mask tail, float* part, long taps,
-                 long count, long xstep, long gstep) {
+                 long t0, long t1, long count, long xstep, long gstep) {
     const long* toff = p.toff.data();
-    long t = 0;
-    for (; t + WEIGHT_TAPS <= taps; t += WEIGHT_TAPS)
+    long t = t0;
+    for (; t + WEIGHT_TAPS <= t1; t += WEIGHT_TAPS)
         weight_tile<NO, WEIGHT_TAPS>(xb, gys, plane, toff + t, p, tail, part + t * L, taps, count, xstep, gstep);
-    switch (taps - t) {
+    switch (t1 - t) {
         case 5: if constexpr (WEIGHT_TAPS > 5) weight_tile<NO, 5>(xb, gys, plane, toff + t, p, tail, part + t * L, taps, count, xstep, gstep); break;
         case 4: if constexpr (WEIGHT_TAPS > 4) weight_tile<NO, 4>(xb, gys, plane, toff + t, p, tail, part + t * L, taps, count, xstep, gstep); break;
         case 3: if constexpr (WEIGHT_TAPS > 3) weight_tile<NO, 3>(xb, gys, plane, toff + t, p, tail, part + t * L, taps, count, xstep, gstep); break;
@@ -163,18 +163,19 @@ void weight_taps(const float* xb, const float* gys, long plane, const Plan& p, M
     }
 }
 
-// The weight gradient of ``count`` samples (see weight_tile) added to ``part`` (L lanes per (o, tap))
-void weight_samples(const float* xb, const float* gys, const Plan& p, const Geometry& g, float* part, long count,
-                    long xstep, long gstep) {
+// The weight gradient of ``count`` samples (see weight_tile) for the output channels [o0, o0 + nc) (nc <= 4) and
+// the taps [t0, t1), added to ``part`` (L lanes per (o, tap), laid out for all O channels)
+void weight_block(const float* xb, const float* gys, const Plan& p, const Geometry& g, float* part, long count,
+                  long xstep, long gstep, long o0, long nc, long t0, long t1) {
     const long taps = g.taps(), plane = g.plane();
     const Mask tail = vmask(p.tail);
-    long o = 0;
-    for (; o + 4 <= g.O; o += 4) weight_taps<4>(xb, gys + o * plane, plane, p, tail, part + o * taps * L, taps, count, xstep, gstep);
-    float* rest = part + o * taps * L;
-    switch (g.O - o) {
-        case 3: weight_taps<3>(xb, gys + o * plane, plane, p, tail, rest, taps, count, xstep, gstep); break;
-        case 2: weight_taps<2>(xb, gys + o * plane, plane, p, tail, rest, taps, count, xstep, gstep); break;
-        case 1: weight_taps<1>(xb, gys + o * plane, plane, p, tail, rest, taps, count, xstep, gstep); break;
+    const float* gyo = gys + o0 * plane;
+    float* po = part + o0 * taps * L;
+    switch (nc) {
+        case 4: weight_taps<4>(xb, gyo, plane, p, tail, po, taps, t0, t1, count, xstep, gstep); break;
+        case 3: weight_taps<3>(xb, gyo, plane, p, tail, po, taps, t0, t1, count, xstep, gstep); break;
+        case 2: weight_taps<2>(xb, gyo, plane, p, tail, po, taps, t0, t1, count, xstep, gstep); break;
+        case 1: weight_taps<1>(xb, gyo, plane, p, tail, po, taps, t0, t1, count, xstep, gstep); break;
         default: break;
     }
 }

@@ -245,6 +245,48 @@ def test_any_thread_count_gives_the_same_output(num_threads, xs, ws, isa):
     np.testing.assert_allclose(tw.grad.numpy(), rw.grad.numpy(), rtol=2e-4, atol=1e-3)
 
 
+def _weight_grad_on_threads(x, w, num_threads, **kwargs):
+    before = torsh.get_num_threads()
+    torsh.set_num_threads(num_threads)
+    tw = torsh.tensor(w, requires_grad=True)
+    try:
+        F.conv2d(torsh.from_numpy(x), tw, **kwargs).square().sum().backward()
+    finally:
+        torsh.set_num_threads(before)
+    return tw.grad.numpy()
+
+
+@pytest.mark.parametrize("xs, ws, kwargs", [
+    ((32, 64, 8, 8), (64, 64, 3, 3), dict(padding=1)),             # W12's last block: 16 channel blocks, 1 range
+    ((8, 16, 32, 32), (16, 16, 3, 3), dict(padding=1)),            # 4 channel blocks x 4 tap ranges
+    ((6, 1, 28, 28), (6, 1, 5, 5), dict(padding=2)),               # LeNet-5's first: blocks of 4 and 2 channels
+    ((8, 16, 32, 32), (32, 16, 3, 3), dict(stride=2, padding=1)),  # strided
+])
+def test_weight_gradient_is_bitwise_the_same_on_any_thread_count(xs, ws, kwargs, isa):
+    """Each weight is summed by one work item in sample order, whichever thread runs it: 1 and 2 threads and
+    repeated runs agree to the bit, and with PyTorch to float32 tolerance."""
+    x, w, _ = _inputs(xs, ws, seed=21, bias=False)
+    one, two, again = (_weight_grad_on_threads(x, w, n, **kwargs) for n in (1, 2, 2))
+    np.testing.assert_array_equal(one, two)
+    np.testing.assert_array_equal(two, again)
+    rw = torch.tensor(w, requires_grad=True)
+    torch.nn.functional.conv2d(torch.from_numpy(x), rw, **kwargs).square().sum().backward()
+    expected = rw.grad.numpy()
+    np.testing.assert_allclose(two, expected, rtol=2e-4, atol=1e-5 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("num_threads", [1, 2])
+def test_weight_gradient_over_more_samples_than_one_padded_chunk_matches_torch(num_threads, isa):
+    """20 samples of 256 channels 16 x 16 padded take ~6.6 MB, over the kernel's 4 MB of padded samples at once:
+    two chunks, the partial sums carried from the first to the second."""
+    x, w, _ = _inputs((20, 256, 16, 16), (8, 256, 3, 3), seed=22, bias=False)
+    ours = _weight_grad_on_threads(x, w, num_threads, padding=1)
+    rw = torch.tensor(w, requires_grad=True)
+    torch.nn.functional.conv2d(torch.from_numpy(x), rw, padding=1).square().sum().backward()
+    expected = rw.grad.numpy()
+    np.testing.assert_allclose(ours, expected, rtol=2e-4, atol=1e-5 * np.abs(expected).max())
+
+
 def test_kernel_refuses_buffers_smaller_than_the_shapes_say():
     xp = np.zeros((1, 1, 6, 6), np.float32)
     w, b = np.zeros((2, 1, 3, 3), np.float32), np.zeros(2, np.float32)
