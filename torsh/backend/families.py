@@ -158,25 +158,30 @@ FAMILIES = (
         Entry("relu", "T[:], T[:], bool"),
         Entry("gelu_tanh", "T[:], T[:], bool"),
     ), ops=(
-        _elementwise("add", INF, 2_000_000, np.add, ("flat", "flat")),
-        _elementwise("sub", INF, 2_000_000, np.subtract, ("flat", "flat")),
-        _elementwise("mul", INF, 2_000_000, np.multiply, ("flat", "flat")),
-        _elementwise("div", INF, 2_000_000, np.true_divide, ("flat", "flat")),
+        # elementwise thresholds: quiet 2-core VM, 2026-12-07, after the kernels' dynamic schedule (waking an
+        # OpenMP worker costs 25-45 us there, see kernels_pythran/elementwise.py). 2 threads, float32, us:
+        # add 524K 59 against 65 (NumPy), 1M 75 against 131; a number times an array 1M 59 against 88 (tie at
+        # 524K); copy 524K 32 against 42, 1M 70 against 85; fill 2M 61 against 88 (one thread; NumPy 137);
+        # exp 131K 28 against 31, 1M 157 against 246 (one thread; NumPy 354); sigmoid 262K 54 against 85
+        _elementwise("add", INF, 500_000, np.add, ("flat", "flat")),
+        _elementwise("sub", INF, 500_000, np.subtract, ("flat", "flat")),
+        _elementwise("mul", INF, 500_000, np.multiply, ("flat", "flat")),
+        _elementwise("div", INF, 500_000, np.true_divide, ("flat", "flat")),
         # a tensor and a Python number (sub_scalar: add_scalar of -s, exactly a - s), in the operand order
-        _scalar_op("add_scalar", "add_scalar", 131_072),
-        _scalar_op("sub_scalar", "add_scalar", 131_072),
-        _scalar_op("mul_scalar", "mul_scalar", 131_072),
-        _scalar_op("div_scalar", "div_scalar", 131_072),
-        _scalar_op("rsub_scalar", "rsub_scalar", 131_072),
-        _scalar_op("rdiv_scalar", "rdiv_scalar", 131_072),
+        _scalar_op("add_scalar", "add_scalar", 700_000),
+        _scalar_op("sub_scalar", "add_scalar", 700_000),
+        _scalar_op("mul_scalar", "mul_scalar", 700_000),
+        _scalar_op("div_scalar", "div_scalar", 700_000),
+        _scalar_op("rsub_scalar", "rsub_scalar", 700_000),
+        _scalar_op("rdiv_scalar", "rdiv_scalar", 700_000),
         # copy_ between contiguous arrays of one float dtype, fill_/zero_ of a contiguous float array
-        _elementwise("copy", INF, 131_072, np.copy),
-        KernelOp("fill", INF, 131_072, ("fill",), calibration="fill"),
-        _elementwise("exp", INF, 2_000_000, np.exp),
+        _elementwise("copy", INF, 400_000, np.copy),
+        KernelOp("fill", 16_384, 2_000_000, ("fill",), calibration="fill"),
+        _elementwise("exp", 4096, 200_000, np.exp),
         # NumPy's own SIMD tanh beat the xsimd kernel 4x on one thread at every size (1e6 float32: 176 against
         # 687 us; on two threads the kernel would still lose), 2026-12-07
         _elementwise("tanh", INF, INF, np.tanh),
-        _elementwise("sigmoid", 512, 50_000, _sigmoid),
+        _elementwise("sigmoid", 512, 200_000, _sigmoid),
         # the kernel beat np.maximum at every size (1K: 0.57 vs 0.98 us; 524K: 42 vs 160 us, 1 thread, 2026-12-07)
         _elementwise("relu", 0, 500_000, _relu),
         _elementwise("gelu_tanh", 0, 50_000, _gelu_tanh),
