@@ -153,43 +153,61 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
     """Propagate ``root_grads`` from ``roots``; with ``accumulate=False`` return input grads.
 
     ``inputs``: tensors whose gradients are wanted (``autograd.grad``, or ``backward(inputs=)``).
-    """
-    root_edges, root_nodes, seen = [], [], set()  # one loop, no comprehension frames (~0.3 us each)
-    for t in roots:
-        edge = gradient_edge(t)
-        root_edges.append(edge)
-        if edge[0] is not None and edge[0] not in seen:  # each node once, however often it is a root
-            seen.add(edge[0])
-            root_nodes.append(edge[0])
-    capture = None
-    targets = None
-    if inputs is not None:
-        capture = {}
-        for i, t in enumerate(inputs):
-            node, nr = gradient_edge(t)
-            if node is None:
-                continue
-            capture.setdefault((node, nr), []).append(i)
-        targets = {node for node, _ in capture}
-    runs, dependencies = _collect(root_nodes, targets)
-    captured = [None] * (len(inputs) if inputs is not None else 0)
 
+    A backward from one root with no ``inputs`` starts as a chain walk: while every node run so far
+    had a single next edge, the nodes reachable from the root are exactly those on the path, so the
+    next node waits for nothing else and runs at once, without counting dependencies over the graph
+    or a ready queue. At the first node with edges to two or more nodes the walk counts the
+    dependencies of the graph left below that node (all of it is reachable only through it) and
+    goes on in order of sequence numbers, as for any graph.
+    """
+    if len(roots) == 1:  # loss.backward()
+        edge = gradient_edge(roots[0])
+        root_edges, root_nodes = (edge,), ([] if edge[0] is None else [edge[0]])
+    else:
+        root_edges, root_nodes, seen = [], [], set()  # one loop, no comprehension frames (~0.3 us each)
+        for t in roots:
+            edge = gradient_edge(t)
+            root_edges.append(edge)
+            if edge[0] is not None and edge[0] not in seen:  # each node once, however often it is a root
+                seen.add(edge[0])
+                root_nodes.append(edge[0])
+    capture = None
+    runs = None
+    captured = [None] * (len(inputs) if inputs is not None else 0)
     buffer = {}
     for (node, nr), grad in zip(root_edges, root_grads):
         if node is not None:
             _accumulate(buffer, node, nr, grad)
-    ready = []
-    for node in root_nodes:
-        if dependencies.get(node, 0) == 0:
-            heapq.heappush(ready, (-node._sequence_nr, id(node), node))
+    if inputs is None and len(root_nodes) == 1:
+        dependencies, ready, chained = None, [], root_nodes[0]  # the chain walk
+    else:
+        chained = None
+        targets = None
+        if inputs is not None:
+            capture = {}
+            for i, t in enumerate(inputs):
+                node, nr = gradient_edge(t)
+                if node is None:
+                    continue
+                capture.setdefault((node, nr), []).append(i)
+            targets = {node for node, _ in capture}
+        runs, dependencies = (None, _dependencies(root_nodes)) if targets is None else _collect(root_nodes, targets)
+        ready = []
+        for node in root_nodes:
+            if dependencies.get(node, 0) == 0:
+                heapq.heappush(ready, (-node._sequence_nr, id(node), node))
 
     subscribers = events._subscribers  # updated in place: a profiler started by a hook is seen
     heappop, heappush = heapq.heappop, heapq.heappush
     state = grad_mode._state  # set_grad_enabled(create_graph) without making its context object
     grad_enabled_before, state.enabled = state.enabled, bool(create_graph)
     try:
-        while ready:
-            node = heappop(ready)[2]
+        while chained is not None or ready:
+            if chained is not None:
+                node, chained = chained, None
+            else:
+                node = heappop(ready)[2]
             grads = buffer.pop(node, _NO_GRADS)
             is_sink = type(node) is AccumulateGrad
             if node._pre_hooks or node._retain_hooks or node._metadata or (is_sink and node.variable._backward_hooks):
@@ -211,10 +229,16 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
             if node._released and node._holds_state():
                 raise RuntimeError(SECOND_BACKWARD_ERROR)
             try:
-                filled = grads if (grads[0] is not None if len(grads) == 1 else all(g is not None for g in grads)) \
-                    else _fill_missing(node, grads)
-                grad_inputs = (node.apply(*filled) if PROFILER_TOPIC not in subscribers
-                               else _observed_apply(node, *filled))
+                if len(grads) == 1:  # one output: apply's argument, unless nothing flowed into it
+                    grad = grads[0]
+                    if PROFILER_TOPIC in subscribers:
+                        grad_inputs = _observed_apply(node, *(grads if grad is not None else _fill_missing(node, grads)))
+                    else:
+                        grad_inputs = node.apply(grad) if grad is not None else node.apply(*_fill_missing(node, grads))
+                else:
+                    filled = grads if all(g is not None for g in grads) else _fill_missing(node, grads)
+                    grad_inputs = (node.apply(*filled) if PROFILER_TOPIC not in subscribers
+                                   else _observed_apply(node, *filled))
             except Exception:
                 if anomaly_mode._enabled:
                     anomaly_mode.report_failure(node)
@@ -235,12 +259,15 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                 raise RuntimeError(
                     f"function {node.name()} returned an incorrect number of gradients "
                     f"(expected {len(edges)}, got {len(grad_inputs)})")
+            if dependencies is None and len(edges) > 1 and _fan_out(edges) > 1:
+                dependencies = _dependencies((node,))  # the chain ends here: count what is left below it
             metas = node._input_meta
-            for i, ((child, nr), grad) in enumerate(zip(edges, grad_inputs)):
+            if len(metas) < len(edges):  # a node recorded without its inputs' metadata: nothing to check
+                metas = tuple(metas) + (None,) * (len(edges) - len(metas))
+            for i, ((child, nr), grad, meta) in enumerate(zip(edges, grad_inputs, metas)):
                 if child is None:
                     continue
                 if grad is not None:
-                    meta = metas[i] if i < len(metas) else None
                     # the common case checked inline; _check_gradient casts or raises
                     if meta is not None and (grad._data.shape != meta[0] or grad._data.dtype is not meta[1].np):
                         grad = _check_gradient(node, i, grad)
@@ -249,6 +276,9 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                         buffer[child] = [grad]  # _accumulate's first gradient into a one-slot node, inline
                     else:
                         _accumulate(buffer, child, nr, grad)
+                if dependencies is None:  # on the chain: the one next node waits for nothing else
+                    chained = child
+                    continue
                 remaining = dependencies[child] - 1
                 dependencies[child] = remaining
                 if remaining == 0:
@@ -261,19 +291,32 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
     return captured
 
 
+def _fan_out(edges):
+    """How many of ``edges`` lead to a node (an edge repeated counts each time)."""
+    count = 0
+    for child, _ in edges:
+        if child is not None:
+            count += 1
+    return count
+
+
+def _implicit_grad(out):
+    """The gradient ``backward()`` gives a scalar output: a one of its dtype."""
+    data = out._data
+    if data.size != 1:
+        raise RuntimeError("grad can be implicitly created only for scalar outputs")
+    if data.dtype.kind != "f" and not out.dtype.is_floating_point:  # complex too, as PyTorch (bfloat16: kind "V")
+        raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got {out.dtype}")
+    # ones_like's checks (device, fill value against the dtype) cannot fail here: ~5 us saved;
+    # a 0-d one (a loss) from np.array, ~0.5 us against np.ones' ~2 us of Python
+    return _tensor.Tensor._wrap(np.array(1, data.dtype) if data.ndim == 0 else np.ones(data.shape, data.dtype))
+
+
 def _make_root_grads(outputs, grad_outputs, create_graph):
     grads = []
     for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
         if g is None:
-            if out._data.size != 1:
-                raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            if not out.dtype.is_floating_point:  # complex too, as PyTorch
-                raise RuntimeError(
-                    f"grad can be implicitly created only for real scalar outputs but got {out.dtype}")
-            # ones_like's checks (device, fill value against the dtype) cannot fail here: ~5 us saved;
-            # a 0-d one (a loss) from np.array, ~0.5 us against np.ones' ~2 us of Python
-            shape, dtype = out._data.shape, out._data.dtype
-            g = _tensor.wrap(np.array(1, dtype) if shape == () else np.ones(shape, dtype))
+            g = _implicit_grad(out)
         elif not hasattr(g, "_data"):
             from .. import _ops
             g = _ops.tensor.creation.full_like(out, g)
@@ -301,6 +344,12 @@ def _check_requires_grad(outputs):
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate into ``.grad`` of the leaves the gradients of ``tensors`` (torch.autograd.backward)."""
+    if grad_tensors is None and inputs is None and isinstance(tensors, _tensor.Tensor):  # loss.backward()
+        if not tensors._requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        run_backward((tensors,), (_implicit_grad(tensors),), create_graph if retain_graph is None else retain_graph,
+                     create_graph)
+        return None
     tensors = _as_tuple(tensors)
     grad_tensors = _as_tuple(grad_tensors) or (None,) * len(tensors)
     if retain_graph is None:

@@ -278,7 +278,7 @@ class AccumulateGrad(Node):
     def __init__(self, variable):
         super().__init__()
         self.variable = variable
-        self._sequence_nr = float("inf")  # run as soon as ready, as PyTorch does
+        self._sequence_nr = _RUN_FIRST  # run as soon as ready, as PyTorch does
 
     @property
     def _input_meta(self):
@@ -289,11 +289,14 @@ class AccumulateGrad(Node):
 
     def apply(self, grad):
         var = self.variable
-        if grad_mode.is_grad_enabled():  # create_graph: keep the graph of the gradient
+        if grad_mode._state.enabled:  # create_graph: keep the graph of the gradient
             var._grad = grad if var._grad is None else var._grad + grad
         elif var._grad is None:
             if _unshared(grad) and grad._data.flags.c_contiguous and grad._data.flags.writeable:
-                var._grad = _tensor.wrap(grad._data)  # a fresh array nobody else holds: take it, as PyTorch does
+                # a fresh array nobody else holds: take it, as PyTorch does (the very tensor when it is
+                # a plain one: no view, no history)
+                plain = grad._base is None and grad._grad_fn is None and not grad._requires_grad
+                var._grad = grad if plain else _tensor.wrap(grad._data)
             else:
                 # a private copy: the incoming array may be shared (a broadcast, a user's gradient)
                 var._grad = _tensor.wrap(_private_copy(grad._data))
@@ -303,6 +306,9 @@ class AccumulateGrad(Node):
             for hook in tuple(var._post_accumulate_grad_hooks):
                 hook(var)
         return ()
+
+
+_RUN_FIRST = float("inf")  # AccumulateGrad's sequence number
 
 
 # references to the incoming gradient tensor inside _unshared when only the backward engine holds

@@ -13,7 +13,7 @@ from .... import _dtype
 from ...._tensor import _CPP_TYPE, Tensor, wrap
 from ....autograd import grad_mode as _grad_mode
 from ....autograd.grad_mode import no_grad
-from ....autograd.graph import Node, needs_grad, record
+from ....autograd.graph import Node, backward_on_arrays, needs_grad, record
 from ....backend import dispatch
 from . import bulk
 from ...nn.activation import kernel_backward as _activation_backward
@@ -200,12 +200,49 @@ class MulBackward0(Node):
     def backward(self, grad):
         a, b = self.saved_tensors
         (to_a, _), (to_b, _) = self.next_functions
+        if backward_on_arrays():
+            grads = _mul_grads_on_arrays(self, grad, a, b, to_a, to_b)
+            if grads is not None:
+                return grads
         grad_a = grad_b = None
         if to_a is not None:
             grad_a = sum_to(grad * _conj(self.scalars[1] if b is None else b), self.shapes[0])
         if to_b is not None:
             grad_b = sum_to(grad * _conj(self.scalars[0] if a is None else a), self.shapes[1])
         return grad_a, grad_b
+
+
+def _mul_grads_on_arrays(node, grad, a, b, to_a, to_b):
+    """MulBackward0's gradients as the torsh ops would compute them (the same NumPy multiply, or the
+    dispatched kernel, and sum_to), on the arrays: a real gradient times a real number or a tensor of its
+    dtype. None in any other case (complex, mixed dtypes), for the formula in torsh ops."""
+    g = grad._data
+    if g.dtype.kind != "f":
+        return None
+    factor_a = _real_factor(g, node.scalars[1] if b is None else b) if to_a is not None else _UNUSED
+    factor_b = _real_factor(g, node.scalars[0] if a is None else a) if to_b is not None else _UNUSED
+    if factor_a is None or factor_b is None:
+        return None
+    grad_a = None if factor_a is _UNUSED else sum_to(wrap(_times(g, factor_a)), node.shapes[0])
+    grad_b = None if factor_b is _UNUSED else sum_to(wrap(_times(g, factor_b)), node.shapes[1])
+    return grad_a, grad_b
+
+
+_UNUSED = object()  # no gradient wanted for this operand
+
+
+def _real_factor(g, value):
+    """``value`` as the array or Python number the product's backward multiplies ``g`` by, or None."""
+    if type(value) is float or type(value) is int:
+        return value
+    if isinstance(value, Tensor) and value._data.dtype == g.dtype:
+        return value._data
+    return None
+
+
+def _times(g, factor):
+    """``g * factor`` on arrays as Tensor's ``*`` computes it (NumPy, or the dispatcher's kernel)."""
+    return np.asarray(_compute_binary("mul", g, factor, np.multiply))
 
 
 def _conj(value):
@@ -223,14 +260,19 @@ def mul(input, other, *, out=None):
     np_fn = np.logical_and if rt is _dtype.bool else np.multiply
     result = _wrap_result(_compute_binary("mul", a, b, np_fn), rt)
     if needs_grad(input, other):
-        node = MulBackward0()
-        node.shapes = (_shape(input), _shape(other))
-        node.scalars = (None if is_tensor(input) else input, None if is_tensor(other) else other)
-        # each operand is needed only for the other's gradient
-        node.save_for_backward(input if is_tensor(input) and getattr(other, "_requires_grad", False) else None,
-                               other if is_tensor(other) and getattr(input, "_requires_grad", False) else None)
-        record(node, (input, other), (result,))
-    return copy_out(result, out)
+        _record_mul(input, other, result)
+    return result if out is None else copy_out(result, out)
+
+
+def _record_mul(input, other, result):
+    node = MulBackward0()
+    input_is_tensor, other_is_tensor = isinstance(input, Tensor), isinstance(other, Tensor)
+    node.shapes = (input._data.shape if input_is_tensor else (), other._data.shape if other_is_tensor else ())
+    node.scalars = (None if input_is_tensor else input, None if other_is_tensor else other)
+    # each operand is needed only for the other's gradient
+    node.save_for_backward(input if input_is_tensor and other_is_tensor and other._requires_grad else None,
+                           other if other_is_tensor and input_is_tensor and input._requires_grad else None)
+    record(node, (input, other), (result,))
 registry.register(mul, aliases=("multiply",), node_name="MulBackward0", inplace=registry.Inplace(fast=mul_fast),
                   fusion="mul")
 
@@ -472,11 +514,14 @@ def _quietly(fn, *args):
         _fp_error_state.reset(token)
 
 
-def _make_unary(name, np_fn, derivative, *, node_name, kernel=None, to_float=True, saves="input"):
+def _make_unary(name, np_fn, derivative, *, node_name, kernel=None, to_float=True, saves="input",
+                array_derivative=None):
     """Define a unary op ``name`` whose gradient is ``derivative(grad, x, y)`` in torsh ops.
 
     ``to_float``: integer inputs give default-float outputs (exp, sin, ...), as in PyTorch.
     ``saves``: which of input/output the derivative reads ("input", "output", "both", None).
+    ``array_derivative(g, x, y)``: the same formula on NumPy arrays, computing the very same values, used where
+    graph.backward_on_arrays allows (a real gradient, saved tensors of its dtype): no op calls, one tensor made.
     """
 
     reads_input, reads_output = saves in ("input", "both"), saves in ("output", "both")
@@ -484,6 +529,12 @@ def _make_unary(name, np_fn, derivative, *, node_name, kernel=None, to_float=Tru
     def backward(self, grad):
         saved = self.saved_tensors
         x, y = saved[0] if reads_input else None, saved[-1] if reads_output else None
+        if array_derivative is not None and backward_on_arrays():
+            g = grad._data
+            if g.dtype.kind == "f" and (x is None or x._data.dtype == g.dtype) and (
+                    y is None or y._data.dtype == g.dtype):
+                return (wrap(np.asarray(array_derivative(g, x if x is None else x._data,
+                                                         y if y is None else y._data))),)
         if grad._data.dtype.kind == "c":  # PyTorch's convention for complex: grad * conj(f'(z))
             return (derivative(grad.conj(), x, y).conj(),)
         return (derivative(grad, x, y),)
@@ -516,7 +567,7 @@ def _make_unary(name, np_fn, derivative, *, node_name, kernel=None, to_float=Tru
                 node.save_for_backward(result)
             elif saves == "both":
                 node.save_for_backward(input, result)
-        return copy_out(result, out)
+        return result if out is None else copy_out(result, out)
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"torch.{name} equivalent: elementwise {name}."
@@ -549,11 +600,11 @@ def _relu_backward(grad, y):
 
 
 def _unary(name, np_fn, derivative, node_name, *, kernel=None, to_float=True, saves="input", aliases=(),
-           inplace=True, fusion=None):
+           inplace=True, fusion=None, array_derivative=None):
     """Declare the unary op ``name`` (forward from ``np_fn``, gradient ``derivative(grad, x, y)``) in the
     registry, and make it, its aliases and its node class names of this module."""
     fn, node_cls = _make_unary(name, np_fn, derivative, node_name=node_name, kernel=kernel, to_float=to_float,
-                               saves=saves)
+                               saves=saves, array_derivative=array_derivative)
     globals()[node_name if node_name not in globals() else "_" + node_name] = node_cls
     return _declare(fn, name, aliases=aliases, node_name=node_name, kernel=kernel, inplace=inplace, fusion=fusion)
 
@@ -581,8 +632,11 @@ _unary("log10", np.log10, lambda g, x, y: g / (x * _LN10), "Log10Backward0")
 _unary("log1p", np.log1p, lambda g, x, y: g / (x + 1), "Log1PBackward0")
 _unary("sqrt", np.sqrt, lambda g, x, y: g / (2 * y), "SqrtBackward0", saves="output", fusion="sqrt")
 _unary("rsqrt", _np_rsqrt, lambda g, x, y: g * -0.5 * y.pow(3), "RsqrtBackward0", saves="output")
-_unary("sin", np.sin, lambda g, x, y: g * x.cos(), "SinBackward0", fusion="sin")
-_unary("cos", np.cos, lambda g, x, y: g * -x.sin(), "CosBackward0", fusion="cos")
+# sin/cos's array_derivative mirror their derivative's ops (cos and sin run NumPy under _quietly, * is _times)
+_unary("sin", np.sin, lambda g, x, y: g * x.cos(), "SinBackward0", fusion="sin",
+       array_derivative=lambda g, x, y: _times(g, _quietly(np.cos, x)))
+_unary("cos", np.cos, lambda g, x, y: g * -x.sin(), "CosBackward0", fusion="cos",
+       array_derivative=lambda g, x, y: _times(g, np.negative(_quietly(np.sin, x))))
 _unary("tan", np.tan, lambda g, x, y: g * (1 + y * y), "TanBackward0", saves="output")
 _unary("asin", np.arcsin, lambda g, x, y: g / (1 - x * x).sqrt(), "AsinBackward0", aliases=("arcsin",))
 _unary("acos", np.arccos, lambda g, x, y: -g / (1 - x * x).sqrt(), "AcosBackward0", aliases=("arccos",))
