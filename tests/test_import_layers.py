@@ -118,7 +118,6 @@ ALLOWED_LOCAL = {
     ('torsh._ops.tensor.conversion', 'torsh._tensor_str'): DEFERRED_DOWN,
     ('torsh._ops.tensor.misc', 'torsh._tensor'): DEFERRED_DOWN,
     ('torsh._ops.nn.embedding', 'torsh.backend.threads'): DEFERRED_DOWN,
-    ('torsh._ops.nn.norm', 'torsh.backend.threads'): DEFERRED_DOWN,
     ('torsh._ops.nn.rnn.fused_layer', 'torsh.autograd'): DEFERRED_DOWN,
     ('torsh._ops.registry', 'torsh._tensor'): DEFERRED_DOWN,
     ('torsh._ops.tensor.shape.views', 'torsh._tensor_str'): DEFERRED_DOWN,

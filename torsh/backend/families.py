@@ -337,16 +337,20 @@ FAMILIES = (
         KernelOp("max_pool2d_direct", 0, INF, ("max_pool2d",), calibration=None),
         KernelOp("max_pool2d_direct_backward", 0, INF, ("max_pool2d_backward",), calibration=None),
     ), dtypes=("float32",)),
-    # a transformer step's float32 exact GELU (forward, backward) and attention softmax (scale, causal mask,
-    # softmax and its backward, in place). GELU of W13's 8x64x512 (1 thread, loaded host): ~0.17 ms against
-    # ~3 ms for SciPy's erf. OpenMP from 1M elements only: at W8's sizes (16x4x64x64 scores, 16x64x512), with
-    # the other core busy (load 10), two threads' best times were 81 -> 62 us (softmax backward) and 351 -> 171
-    # us (GELU) but their medians 10-50x longer than one thread's (softmax 1.0 -> 49 ms, GELU 4.7 -> 39 ms)
+    # a transformer step's float32 exact GELU (forward, backward), attention softmax (scale, causal mask,
+    # softmax and its backward, in place) and layer norm rows; AVX-512 loops where the CPU has them (GELU of
+    # 8x64x512, one thread: 166 us AVX2, 72 us AVX-512, against ~3 ms for SciPy's erf). OpenMP from 1M
+    # elements only: at W8's sizes (16x4x64x64 scores, 16x64x512), with the other core busy (load 10), two
+    # threads' best times were 81 -> 62 us (softmax backward) and 351 -> 171 us (GELU) but their medians
+    # 10-50x longer than one thread's (softmax 1.0 -> 49 ms, GELU 4.7 -> 39 ms)
     Family("transformer", CPP, (
         Entry("gelu", "y*w*p"),
         Entry("gelu_backward", "y*y*w*p"),
         Entry("attention_softmax", "w*lllfpp"),
         Entry("attention_softmax_backward", "y*w*lllfpp"),
+        # float32 layer norm: run by the norm family's layer_norm / layer_norm_backward ops (torsh/_ops/nn/norm.py)
+        Entry("layer_norm", "y*y*y*w*w*w*llfp"),
+        Entry("layer_norm_backward", "y*y*y*y*y*w*w*w*lllp"),
     ), ops=(
         KernelOp("gelu_erf", 0, 1_048_576, ("gelu",), calibration=None),
         KernelOp("gelu_erf_backward", 0, 1_048_576, ("gelu_backward",), calibration=None),

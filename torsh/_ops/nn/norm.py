@@ -64,6 +64,15 @@ def normalize(x, axes, eps, node_name="NativeLayerNormBackward0"):
 
 
 # -- layer_norm as one op (PyTorch's native_layer_norm): input, weight and bias in one node --------------
+_BACKWARD_BLOCKS = 8  # runs of rows whose weight/bias gradient sums the backward adds up afterwards
+
+
+def _float32_kernels(dtype):
+    """The ``transformer`` family (float32 layer norm, AVX-512 where the CPU has it: one pass over each row per
+    direction) for float32 rows, or None: float64 and a missing family take the ``norm`` family's kernels."""
+    return kernels.get("transformer") if dtype == np.float32 else None
+
+
 class NativeLayerNormBackward0(Node):
     """Gradients of input, weight and bias from the saved input, weight and per-row mean/rstd.
 
@@ -81,14 +90,20 @@ class NativeLayerNormBackward0(Node):
         fits = x._data.flags.c_contiguous and gd.dtype == xd.dtype
 
         def compiled(parallel):
-            from ...backend import threads
-            blocks = max(1, min(xd.shape[0], 4 * threads.get_num_threads() if parallel else 1))
+            rows = xd.shape[0]
+            blocks = max(1, min(rows, _BACKWARD_BLOCKS))  # fixed: the same sums on any thread count
             gx = np.empty_like(xd)
             gw_part = np.empty((blocks, cols), dtype=xd.dtype)
             gb_part = np.empty((blocks, cols), dtype=xd.dtype)
             w = wd if wd is not None else np.ones(cols, dtype=xd.dtype)
-            kernels.get("norm").layer_norm_backward_rows(gd, xd, w, self.mean, self.rstd, xd.dtype.type(1 / cols),
-                                                         gx, gw_part, gb_part, wd is not None, parallel)
+            fused = _float32_kernels(xd.dtype)
+            if fused is not None:
+                fused.layer_norm_backward(gd, xd, np.ascontiguousarray(w), self.mean, self.rstd, gx, gw_part,
+                                          gb_part, rows, cols, blocks, parallel)
+            else:
+                kernels.get("norm").layer_norm_backward_rows(gd, xd, w, self.mean, self.rstd,
+                                                             xd.dtype.type(1 / cols), gx, gw_part, gb_part,
+                                                             wd is not None, parallel)
             return gx, gw_part.sum(0), gb_part.sum(0)
 
         gx, gw, gb = dispatch.call("layer_norm_backward", xd.size, xd.dtype, fits, compiled,
@@ -155,8 +170,12 @@ def layer_norm(input, k, weight, bias, eps):
         affine = w is not None or b is not None
         ww = w if w is not None else np.ones(cols, dtype=dtype)
         bb = b if b is not None else np.zeros(cols, dtype=dtype)
-        kernels.get("norm").layer_norm_rows(x2, ww, bb, dtype.type(eps), dtype.type(1 / cols), out, mean, rstd,
-                                            affine, parallel)
+        fused = _float32_kernels(dtype)
+        if fused is not None:
+            fused.layer_norm(x2, ww, bb, out, mean, rstd, x2.shape[0], cols, eps, parallel)
+        else:
+            kernels.get("norm").layer_norm_rows(x2, ww, bb, dtype.type(eps), dtype.type(1 / cols), out, mean, rstd,
+                                                affine, parallel)
         return out, mean, rstd
 
     out, mean, rstd = dispatch.call("layer_norm", data.size, dtype, data.flags.c_contiguous, compiled,
