@@ -512,11 +512,17 @@ class Tensor:
     def tolist(self):
         return self._data.tolist()
 
+    def _python_scalar(self):
+        """The one element for float()/int()/complex(), which raise ValueError where item() raises RuntimeError."""
+        if self._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return self._data.reshape(()).item()
+
     def __float__(self):
-        return float(self.item())
+        return float(self._python_scalar())
 
     def __int__(self):
-        return int(self.item())
+        return int(self._python_scalar())
 
     def __bool__(self):
         if self._data.size != 1:
@@ -529,7 +535,7 @@ class Tensor:
         return int(self._data.reshape(()))
 
     def __complex__(self):
-        return complex(self.item())
+        return complex(self._python_scalar())
 
     def __hash__(self):
         return id(self)

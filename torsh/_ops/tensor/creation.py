@@ -72,8 +72,17 @@ def _is_sequence(x):
     return hasattr(kind, "__getitem__") and hasattr(kind, "__len__") and not isinstance(x, (str, bytes, dict))
 
 
+def _first_leaf_is_str(data):
+    """PyTorch infers the shape along first elements; a str there reads as a sequence of sequences."""
+    while _is_sequence(data) and not isinstance(data, np.ndarray) and not is_tensor(data) and len(data):
+        data = data[0]
+    return isinstance(data, str)
+
+
 def _infer_dtype(data):
     """PyTorch's dtype inference for nested Python data."""
+    if _is_sequence(data) and _first_leaf_is_str(data):
+        raise ValueError("too many dimensions 'str'")
     kinds = set()
 
     def visit(x):

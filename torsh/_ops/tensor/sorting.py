@@ -260,7 +260,8 @@ def _pack(output, inverse, counts, return_inverse, return_counts):
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
     data = input._data
     if dim is None:
-        values, inverse, counts = np.unique(data.reshape(-1), return_inverse=True, return_counts=True)
+        # NaNs stay distinct, as in PyTorch (NumPy merges them by default)
+        values, inverse, counts = np.unique(data.reshape(-1), return_inverse=True, return_counts=True, equal_nan=False)
         inverse = inverse.reshape(data.shape)
     else:
         d = normalize_dim(dim, data.ndim)
@@ -269,7 +270,7 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
         if data.shape[d] == 0 and data.size == 0 and data.ndim > 1:
             values, inverse, counts = data.copy(), np.zeros(0, np.int64), np.zeros(0, np.int64)
         else:
-            values, inverse, counts = np.unique(data, return_inverse=True, return_counts=True, axis=d)
+            values, inverse, counts = np.unique(data, return_inverse=True, return_counts=True, axis=d, equal_nan=False)
         inverse = inverse.reshape(-1)
     return _pack(wrap(np.ascontiguousarray(values)), wrap(np.asarray(inverse, dtype=np.int64)),
                  wrap(np.asarray(counts, dtype=np.int64)), return_inverse, return_counts)
@@ -330,7 +331,7 @@ def histc(input, bins=100, min=0, max=0, *, out=None):
         kernel = "linspace_cpu" if data.dtype.kind == "b" else "histogram_cpu"
         raise NotImplementedError(f'"{kernel}" not implemented for \'{dtype_name(input.dtype)}\'')
     if bins <= 0:
-        raise RuntimeError("torch.histc(): bins must be > 0, but got " + str(bins) + " for bins")
+        raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
     lo, hi = float(min), float(max)
     if lo == hi and data.size:
         lo, hi = float(data.min()), float(data.max())

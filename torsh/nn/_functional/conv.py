@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from ..._array_api import dtype_of
+from ..._dtype import C_TYPE_NAMES
 from ..._ops.nn import conv as nn_conv
 from ...amp import autocast_mode as _autocast
 from ..._ops._helpers import dtype_name
@@ -12,7 +13,6 @@ from ._utils import ntuple
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "unfold",
            "fold", "conv_tbc"]
 
-_C_TYPE = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16"}
 
 
 def _shape_list(t):
@@ -20,7 +20,7 @@ def _shape_list(t):
 
 
 def _c_type(dtype):
-    return _C_TYPE.get(str(dtype).split('.')[-1], dtype)
+    return C_TYPE_NAMES.get(str(dtype).split('.')[-1], dtype)
 
 
 def _check_bias_dtype(input, bias):

@@ -252,7 +252,8 @@ MaskedFillBackward1 = type("MaskedFillBackward1", (MaskedFillBackward0,), {})  #
 def masked_fill(input, mask, value):
     broadcast_shapes(mask._data.shape, input._data.shape)  # PyTorch's RuntimeError, in its order (mask first)
     if mask.dtype is not _dtype.bool:
-        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype}")
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
+                           f"{_dtype.C_TYPE_NAMES[mask.dtype.name]}")
     if is_tensor(value):
         if value._data.ndim == 0:  # PyTorch checks a 0-d value as it checks a Python number
             check_scalar_fits(value._data.item(), input.dtype)

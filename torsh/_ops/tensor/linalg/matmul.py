@@ -5,7 +5,7 @@ import ml_dtypes
 import numpy as np
 
 from ...._tensor import wrap
-from .... import _autocast
+from .... import _autocast, _dtype
 from ....autograd.graph import Node, PROFILER_TOPIC, backward_on_arrays, needs_grad, record
 from ....backend import events
 from ....backend.threads import gemm_threads
@@ -29,10 +29,7 @@ def check_bool_kernel(kernel, *operands):
 
 
 def _c_name(d):
-    return {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
-            "int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
-            "uint8": "unsigned char", "bool": "bool", "complex64": "c10::complex<float>",
-            "complex128": "c10::complex<double>"}[d.name]
+    return _dtype.C_TYPE_NAMES[d.name]
 
 
 class MmBackward0(Node):
