@@ -148,5 +148,6 @@ def test_split_gemms_after_the_recurrence_give_the_one_thread_bits(reverse, monk
     monkeypatch.setattr(rnn_weight_grads.threads, "get_num_threads", lambda: 1)  # no pool blocks either
     alone = run(1)
     for mine, one, expected in zip(shared, alone, _reference(d, d, x2, w_ih, h0, outputs, reverse)):
+        assert mine.flags.c_contiguous  # d W_ih and d W_hh come out of one product side by side
         np.testing.assert_array_equal(mine, one)
         np.testing.assert_allclose(mine, expected, rtol=1e-4, atol=1e-4)

@@ -26,12 +26,27 @@ _MIN_BLOCK_STEPS = 4
 _BLOCKS = 6
 
 
-def previous_hidden(h0, outputs, reverse):
-    """(T, N, H): the hidden state each step multiplied with W_hh."""
-    out = rnn_buffers.empty(outputs.shape, outputs.dtype)
-    if reverse:
-        return np.concatenate((outputs[1:], h0[None]), axis=0, out=out)
-    return np.concatenate((h0[None], outputs[:-1]), axis=0, out=out)
+def previous_hidden(h0, outputs, reverse, out=None):
+    """(T, N, H): the hidden state each step multiplied with W_hh, written into ``out`` (a (T, N, H)
+    array or view) when given."""
+    if out is None:
+        out = rnn_buffers.empty(outputs.shape, outputs.dtype)
+    first, rest = (-1, slice(None, -1)) if reverse else (0, slice(1, None))
+    out[first] = h0
+    out[rest] = outputs[1:] if reverse else outputs[:-1]
+    return out
+
+
+def _inputs_side_by_side(x2, h0, outputs, reverse):
+    """(T*N, F + H): x and the previous hidden state of each row side by side, the right-hand operand
+    of one GEMM giving d W_ih and d W_hh together when both gates' gradients are the same (LSTM): one
+    pass over the gate gradients and one parallel region instead of two (waking the other thread of
+    a region costs tens of us on this VM)."""
+    rows, feat = x2.shape
+    both = rnn_buffers.empty((rows, feat + outputs.shape[-1]), outputs.dtype)
+    both[:, :feat] = x2
+    previous_hidden(h0, outputs, reverse, both[:, feat:].reshape(outputs.shape))
+    return both
 
 
 class WeightGrads:
@@ -43,7 +58,8 @@ class WeightGrads:
 
     def __init__(self, d_in, d_rec, x2, w_ih, h0, outputs, reverse, has_bias, need_x, split=1):
         self.d_in, self.d_rec, self.x2, self.w_ih = d_in, d_rec, x2, w_ih
-        self.h_prev = previous_hidden(h0, outputs, reverse)
+        self.both = _inputs_side_by_side(x2, h0, outputs, reverse) if d_rec is d_in else None
+        self.h_prev = self.both[:, x2.shape[1]:] if d_rec is d_in else previous_hidden(h0, outputs, reverse)
         self.reverse, self.has_bias = reverse, has_bias
         self.kernel = rnn_gemm.kernel_for(d_in.dtype)
         self.w_ih_packed = rnn_gemm.pack(self.kernel, w_ih) if need_x else None
@@ -52,7 +68,7 @@ class WeightGrads:
         self.d_x = rnn_buffers.empty((steps, batch, w_ih.shape[1]), d_in.dtype) if need_x else None
         # overlap only where the recurrence's step GEMMs run on one BLAS thread (the callers'
         # blas_threads_for): the blocks then take the other core instead of competing for both
-        step_macs = batch * d_in.shape[-1] * self.h_prev.shape[-1]
+        step_macs = batch * d_in.shape[-1] * outputs.shape[-1]
         self.overlap = (split == 1 and threads.get_num_threads() > 1 and steps >= 2 * _MIN_BLOCK_STEPS
                         and step_macs < threads.SMALL_GEMM)
         self.split = split
@@ -90,9 +106,13 @@ class WeightGrads:
         if self.d_x is not None:
             rnn_gemm.matmul(self.kernel, d_in, self.w_ih, self.w_ih_packed,
                             self.d_x[lo:hi].reshape(d_in.shape[0], -1), threads)
-        d_w_ih = rnn_gemm.matmul_tn(self.kernel, d_in, self.x2[lo * self.batch:hi * self.batch], threads)
+        rows = slice(lo * self.batch, hi * self.batch)
+        if self.both is not None:
+            both = rnn_gemm.matmul_tn(self.kernel, d_in, self.both[rows], threads)
+            return both[:, :self.x2.shape[1]], both[:, self.x2.shape[1]:]
+        d_w_ih = rnn_gemm.matmul_tn(self.kernel, d_in, self.x2[rows], threads)
         d_w_hh = rnn_gemm.matmul_tn(self.kernel, self.d_rec[lo:hi].reshape(-1, gates),
-                                    self.h_prev[lo:hi].reshape(d_in.shape[0], -1), threads)
+                                    self.h_prev.reshape(-1, self.h_prev.shape[-1])[rows], threads)
         return d_w_ih, d_w_hh
 
     def result(self):
@@ -106,6 +126,7 @@ class WeightGrads:
                 d_w_hh += part_hh
         else:
             d_w_ih, d_w_hh = self._block(0, self.steps, self.split)
+        d_w_ih, d_w_hh = np.ascontiguousarray(d_w_ih), np.ascontiguousarray(d_w_hh)  # views of one product
         d_b_ih = d_b_hh = None
         if self.has_bias:
             gates = self.d_in.shape[-1]
