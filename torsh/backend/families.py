@@ -221,7 +221,9 @@ FAMILIES = (
         KernelOp("nll_loss", 0, INF, ("nll_rows",), calibration=None),
     )),
     # batch/group norm: the single-thread kernel won at every size measured (0.12-0.64x of the NumPy path);
-    # the OpenMP copy lost under load 4-5 on the 2 shared cores except eval batch norm at 2M elements
+    # the OpenMP copy lost under load 4-5 on the 2 shared cores except eval batch norm at 2M elements. Training
+    # batch norm (OpenMP over channels) from 256K: W12's step at 2 threads, quiet machine, 14.9-15.1 ms with its
+    # 262K and 524K layers parallel, 15.2-15.7 with the 131K ones too, 16.3-17.4 with none (2026-12-07)
     Family("norm", PYTHRAN, (
         Entry("layer_norm_rows", "T[:,:], T[:], T[:], T, T, T[:,:], T[:], T[:], bool, bool"),
         Entry("layer_norm_backward_rows", "T[:,:], T[:,:], T[:], T[:], T[:], T, T[:,:], T[:,:], T[:,:], bool, bool"),
@@ -235,8 +237,9 @@ FAMILIES = (
     ), ops=(
         KernelOp("layer_norm", 0, 65_536, ("layer_norm_rows",), calibration="layer_norm"),
         KernelOp("layer_norm_backward", 0, 65_536, ("layer_norm_backward_rows",), calibration="layer_norm_backward"),
-        KernelOp("batch_norm", 0, INF, ("batch_norm_train", "batch_norm_train_2d"), calibration=None),
-        KernelOp("batch_norm_backward", 0, INF, ("batch_norm_backward", "batch_norm_backward_2d"), calibration=None),
+        KernelOp("batch_norm", 0, 262_144, ("batch_norm_train", "batch_norm_train_2d"), calibration=None),
+        KernelOp("batch_norm_backward", 0, 262_144, ("batch_norm_backward", "batch_norm_backward_2d"),
+                 calibration=None),
         KernelOp("batch_norm_eval", 0, 1_048_576, ("channel_affine",), calibration=None),
         KernelOp("group_norm", 0, INF, ("group_norm_rows",), calibration=None),
         KernelOp("group_norm_backward", 0, INF, ("group_norm_backward_rows",), calibration=None),
