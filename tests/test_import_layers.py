@@ -22,7 +22,8 @@ LAYERS = {
                 "torsh.distributed"),
     "tools": ("torsh.profiler", "torsh._compile", "torsh.compiler", "torsh._dynamo", "torsh.func", "torsh.viz",
               "torsh.backends", "torsh.demo",
-              "torsh.onnx", "torsh.autograd.profiler"),
+              "torsh.onnx", "torsh.autograd.profiler",
+              "torsh.fx"),
 }
 ORDER = list(LAYERS)
 PUBLIC_API = ORDER.index("library")  # ``import torsh`` (the public API) is fine from the library up

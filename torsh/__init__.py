@@ -49,6 +49,7 @@ from . import cuda, fft, linalg, special  # noqa: E402  (torch.cuda answers "no 
 from .serialization import load, save
 from . import optim, utils
 from . import profiler  # torch.profiler: profile, record_function, schedule
+from . import fx  # torch.fx: symbolic_trace, Graph, GraphModule, Interpreter (graph capture on the op registry)
 from .autograd import profiler as _autograd_profiler  # noqa: F401  (torch.autograd.profiler, the older API)
 from . import viz  # notebook views: autograd graph JSON (docs/schemas/README.md)
 from ._memory_api import *  # noqa: F401,F403  (memory_allocated, max_memory_allocated, memory_stats, ...)
