@@ -150,8 +150,9 @@ _CACHE_CHUNK_BYTES = 256 * 1024  # output rows finished (bias added) while they 
 # forward 6.7 ms against 12.4, the weight gradients 7.9 against 9.1, the stride-1 input gradients
 # 4.7 against 9.0 (the GEMM + col2im). The bound only keeps a tap's weights block small.
 DIRECT_MAX_TAPS = 1 << 14
-# Weights (O*C*kh*kw) up to which the weight gradient runs direct: its threads keep vector partial sums of
-# 16 floats per weight (16 MB each here); larger layers have GEMMs big enough for BLAS anyway
+# Weights (O*C*kh*kw) up to which the weight gradient runs direct: it keeps vector partial sums of 16 floats
+# per weight (16 MB here, shared by its threads: each weight is one work item's); larger layers have GEMMs big
+# enough for BLAS anyway
 DIRECT_MAX_WEIGHTS = 1 << 18
 
 
