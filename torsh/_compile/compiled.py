@@ -40,12 +40,12 @@ class _FusedPlan:
                               for g in self.grad_exprs]
         self.op_count = count_ops(expr)
         self.reason = f"{self.op_count} elementwise ops fused into one numexpr pass"
-        if isinstance(self.forward, numexpr_backend.StagedProgram):
-            calls = [op for _, op, _ in self.forward.stages]
-            passes = sum(kind == "numexpr" for _, _, (kind, _) in self.forward.stages) + 1
-            self.reason = (f"{self.op_count} elementwise ops: {', '.join(calls)} on torsh's eager ops (their "
-                           f"dispatch records say which variant), the arithmetic fused into {passes} numexpr "
-                           f"pass{'es' if passes > 1 else ''} (numel {numel:,} >= {numexpr_backend.STAGED_FROM:,})")
+        if isinstance(self.forward, numexpr_backend.EagerProgram):
+            self.backend = "eager_kernels"
+            self.reason = (f"{self.op_count} elementwise ops run one by one on torsh's eager kernels, no graph "
+                           f"recorded (numel {numel:,} >= {numexpr_backend.STAGED_FROM:,}: numexpr's "
+                           f"{', '.join(self.forward.calls)} are scalar libm calls here; each op's dispatch "
+                           f"record says which variant ran)")
 
 
 class _PythranPlan(_FusedPlan):

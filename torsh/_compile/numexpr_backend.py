@@ -1,21 +1,23 @@
-"""Print expressions for numexpr and evaluate them: in one pass over the data, or for large arrays in stages.
+"""Print expressions for numexpr and evaluate them in one pass over the data; large arrays with transcendental
+calls go op by op on torsh's eager kernels instead.
 
-numexpr's transcendental functions are scalar libm calls here (no VML): tanh(x*0.5+1)*sigmoid(x) - x*x on 1e6
-float32 took 6.9 ms in one numexpr pass, where NumPy's SIMD tanh alone takes ~0.18 ms. So from ``STAGED_FROM``
-elements a ``StagedProgram`` evaluates each transcendental call (tanh, sigmoid, exp, log, sin, cos) with
-torsh's own eager op (NumPy's SIMD ufuncs, or the dispatcher's compiled kernels: the same values as eager
-torsh, and the dispatcher's records say which variant ran), and numexpr fuses only the arithmetic around
-them, each arithmetic stage one multi-threaded numexpr pass.
+numexpr's float32 transcendental functions are scalar libm calls here (no VML): tanh(x*0.5+1)*sigmoid(x) - x*x
+on 1e6 float32 took 6.9 ms in one numexpr pass, where NumPy's SIMD tanh alone takes ~0.17 ms. Evaluating only
+the transcendental calls with torsh's ops and fusing the arithmetic around them in numexpr took 1.35 ms (quiet
+2-core VM, 2 threads): numexpr's arithmetic itself ran slower than the dispatcher's kernels (x * 0.5 + 1: 621 us
+on its two threads, 145 us for NumPy's two passes on one; the eager kernels' passes 60-75 us each on two). So
+from ``STAGED_FROM`` elements an ``EagerProgram`` runs each op of the expression on torsh's eager op, i.e. on
+the variant the dispatcher picks for its size (OpenMP kernels, NumPy's SIMD tanh; their dispatch records say
+which), 0.9 ms for that chain. Below that, one numexpr pass costs less than a call per op.
 """
 import numexpr
 import numpy as np
 
 from .._tensor import Tensor
-from .._ops.tensor.elementwise import arithmetic
 from ..autograd import grad_mode
 from .expr import GRAD, TEMPLATE_CONSTANTS, Call, Const, Var, PRIMITIVES
 
-STAGED_FROM = 16_384  # elements from which the staged evaluation beats one numexpr pass (libm at ~7 ns/element)
+STAGED_FROM = 16_384  # elements from which op-by-op kernels beat one numexpr pass (libm at ~7 ns/element)
 
 
 class NumexprProgram:
@@ -50,7 +52,7 @@ class NumexprProgram:
         return numexpr.evaluate(self.source, local_dict=names)
 
 
-# transcendental primitives evaluated by torsh's eager op in a StagedProgram
+# the transcendental primitives whose presence sends a large expression to an EagerProgram
 _STAGED_OPS = ("tanh", "sigmoid", "exp", "log", "sin", "cos")
 
 
@@ -71,52 +73,63 @@ def staged_calls(expr):
     return order
 
 
-class StagedProgram(NumexprProgram):
-    """``expr`` with each transcendental call computed by torsh's eager op into its own array (``t<k>``), and
-    the arithmetic around them fused by numexpr: one numexpr pass per call argument that is not a bare
-    input, and one for the rest."""
+class EagerProgram:
+    """``expr`` evaluated op by op with torsh's eager ops (no graph recorded): each op on the dispatcher's
+    variant for its size (OpenMP kernels for large arrays, NumPy's SIMD tanh), so the values are eager
+    torsh's. Each intermediate is dropped after its last use, as in eager code, so the memory pool hands its
+    buffer, still in cache, to the next op (keeping them all alive to the end cost ~1.7x here)."""
 
     def __init__(self, expr, np_dtype):
-        self.constants = {}
-        self.staged = {}     # id(call) -> its variable name
-        self.stages = []     # (variable name, op, argument: ("input", index) or ("numexpr", source))
-        for call in staged_calls(expr):
-            (arg,) = call.args
-            if isinstance(arg, Var):
-                argument = ("input", "g" if arg is GRAD or arg.index == -1 else f"x{arg.index}")
-            else:
-                argument = ("numexpr", self._print(arg, np_dtype, self.staged))
-            name = f"t{len(self.stages)}"
-            self.stages.append((name, call.op, argument))
-            self.staged[id(call)] = name
-        self.source = self._print(expr, np_dtype, self.staged)
-        for name, value in TEMPLATE_CONSTANTS.items():
-            if any(name in text for text in [self.source] + [a[1] for _, _, a in self.stages]):
-                self.constants[name] = np.asarray(value, dtype=np_dtype)
-        self._compiled = None
+        self.expr = expr
+        self.order = _post_order(expr)  # the calls, arguments first
+        self.uses = {}
+        for call in self.order:
+            for a in call.args:
+                if isinstance(a, Call):
+                    self.uses[id(a)] = self.uses.get(id(a), 0) + 1
+        self.calls = [call.op for call in self.order if call.op in _STAGED_OPS]
 
     def __call__(self, arrays, grad=None):
-        names = dict(self.constants)
-        names.update({f"x{i}": a for i, a in enumerate(arrays)})
-        if grad is not None:
-            names["g"] = grad
+        tensors = [Tensor._wrap(a) for a in arrays]
+        g = None if grad is None else Tensor._wrap(grad)
+        values, left = {}, dict(self.uses)
         with grad_mode.no_grad():
-            for name, op, (kind, argument) in self.stages:
-                value = names[argument] if kind == "input" else numexpr.evaluate(argument, local_dict=names)
-                names[name] = _EAGER_OPS[op](Tensor._wrap(value))._data
-        if self.source in self.staged.values():  # the expression is one staged call
-            return names[self.source]
-        return numexpr.evaluate(self.source, local_dict=names)
+            for call in self.order:
+                args = []
+                for a in call.args:
+                    if isinstance(a, Call):
+                        args.append(values[id(a)])
+                        left[id(a)] -= 1
+                        if not left[id(a)]:
+                            del values[id(a)]
+                    elif isinstance(a, Var):
+                        args.append(g if a.index == -1 else tensors[a.index])
+                    else:
+                        args.append(a.value)
+                values[id(call)] = _TORSH_OPS[call.op](*args)
+        return values[id(self.expr)]._data
 
 
-_EAGER_OPS = {"tanh": arithmetic.tanh, "sigmoid": arithmetic.sigmoid, "exp": arithmetic.exp, "log": arithmetic.log,
-              "sin": arithmetic.sin, "cos": arithmetic.cos}
+def _post_order(expr):
+    order, seen = [], set()
+
+    def visit(e):
+        if not isinstance(e, Call) or id(e) in seen:
+            return
+        seen.add(id(e))
+        for a in e.args:
+            visit(a)
+        order.append(e)
+
+    visit(expr)
+    return order
 
 
 def program(expr, np_dtype, numel):
-    """The numexpr program for ``expr`` over ``numel`` elements: staged when large and transcendental."""
+    """The program for ``expr`` over ``numel`` elements: eager kernels when large and transcendental, else
+    one numexpr pass."""
     if numel >= STAGED_FROM and staged_calls(expr):
-        return StagedProgram(expr, np_dtype)
+        return EagerProgram(expr, np_dtype)
     return NumexprProgram(expr, np_dtype)
 
 
