@@ -12,14 +12,16 @@ x86-64; ``python -m torsh.backends.calibrate`` measures them on the running mach
 caches them (see ``calibration_path``), and that cache is loaded at import.
 
 Records (op, variant, reason, numel, dtype, seconds) are built only while somebody
-listens on the ``dispatch`` topic, so an unobserved call pays one dict lookup.
+listens on the ``dispatch`` topic, so an unobserved call pays one dict lookup. A record holds
+the raw facts of its reason (a template and its numbers, see ``_decide``): the sentence is
+worded when somebody reads ``record.reason``, not on the op's path.
 """
 import contextlib
 import json
 import math
 import os
 import time
-from typing import NamedTuple
+from operator import itemgetter
 
 import numpy as np
 
@@ -89,41 +91,82 @@ _FAMILY = families.family_of()  # op -> the kernel family whose module runs it
 _COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-class DispatchRecord(NamedTuple):
-    op: str
-    variant: str
-    reason: str
-    numel: int
-    dtype: str
-    seconds: float
+class DispatchRecord(tuple):
+    """(op, variant, reason, numel, dtype, seconds) of one decision, as a named tuple.
+
+    ``reason`` may be given as a string or as the raw facts ``_decide`` returns (a template and
+    its values): those are worded when ``record.reason`` is read, so that recording a decision
+    costs one tuple and no number formatting. ``record[2]`` is the reason as given (raw)."""
+
+    __slots__ = ()
+    _fields = ("op", "variant", "reason", "numel", "dtype", "seconds")
+
+    def __new__(cls, op, variant, reason, numel, dtype, seconds):
+        return _new_tuple(cls, (op, variant, reason, numel, dtype, seconds))
+
+    op = property(itemgetter(0))
+    variant = property(itemgetter(1))
+    numel = property(itemgetter(3))
+    dtype = property(itemgetter(4))
+    seconds = property(itemgetter(5))
+
+    @property
+    def reason(self):
+        return word(self[2])
+
+    def __iter__(self):  # unpacking sees the worded reason, as the fields do
+        return iter((self[0], self[1], self.reason, self[3], self[4], self[5]))
+
+    def _asdict(self):
+        return dict(zip(self._fields, self))
+
+    def __repr__(self):
+        return "DispatchRecord(" + ", ".join(f"{name}={value!r}" for name, value in zip(self._fields, self)) + ")"
+
+
+_new_tuple = tuple.__new__
+
+
+def word(why):
+    """The sentence of a reason: ``why`` as ``_decide`` returns it (a string, or a template and its
+    values), formatted as the f-strings of ``choose`` always did."""
+    return why if why.__class__ is str else why[0].format(*why[1:])
 
 
 NOT_CONTIGUOUS = "operands not contiguous or not of one shape"
 
 
-def choose(op, numel, np_dtype, contiguous=True, layout_reason=NOT_CONTIGUOUS):
-    """(variant, reason) for running ``op`` on ``numel`` elements of ``np_dtype``; when
-    ``contiguous`` is false the layout rules the kernels out and ``layout_reason`` says why.
-    The parallel threshold counts only where several threads may run (threads.single_thread_reason)."""
-    module = kernels.get(_FAMILY.get(op, "elementwise"))
-    if module is None:
-        return "numpy", f"kernel family {_FAMILY.get(op, 'elementwise')} not compiled"
+def _decide(op, numel, np_dtype, contiguous=True, layout_reason=NOT_CONTIGUOUS):
+    """(variant, why) for running ``op`` on ``numel`` elements of ``np_dtype``; ``why`` is the reason
+    unworded (a string, or a template with its values: ``word`` formats it). When ``contiguous`` is
+    false the layout rules the kernels out and ``layout_reason`` says why. The parallel threshold
+    counts only where several threads may run (threads.single_thread_reason)."""
+    family = _FAMILY.get(op, "elementwise")
+    if kernels.get(family) is None:
+        return "numpy", ("kernel family {0} not compiled", family)
     if np_dtype not in _COMPILED_DTYPES:
-        return "numpy", f"dtype {np_dtype} has no compiled kernel"
+        return "numpy", ("dtype {0} has no compiled kernel", np_dtype)
     if not contiguous:
         return "numpy", layout_reason
     simd, parallel = thresholds.get(op, (INF, INF))
     if numel >= parallel:
         single = threads.single_thread_reason()
         if single is None:
-            return "pythran_omp", f"numel {numel:,} >= parallel threshold {parallel:,}"
+            return "pythran_omp", ("numel {0:,} >= parallel threshold {1:,}", numel, parallel)
         if numel >= simd:
-            return "pythran_simd", f"numel {numel:,} >= simd threshold {simd:,}; {single}"
-        return "numpy", f"numel {numel:,} < simd threshold {simd:,}; {single}"
+            return "pythran_simd", ("numel {0:,} >= simd threshold {1:,}; {2}", numel, simd, single)
+        return "numpy", ("numel {0:,} < simd threshold {1:,}; {2}", numel, simd, single)
     if numel >= simd:
-        return "pythran_simd", f"numel {numel:,} >= simd threshold {simd:,}"
-    limit = simd if simd != INF else parallel
-    return "numpy", f"numel {numel:,} < threshold {limit:,}"
+        return "pythran_simd", ("numel {0:,} >= simd threshold {1:,}", numel, simd)
+    return "numpy", ("numel {0:,} < threshold {1:,}", numel, simd if simd != INF else parallel)
+
+
+def choose(op, numel, np_dtype, contiguous=True, layout_reason=NOT_CONTIGUOUS):
+    """(variant, reason) for running ``op`` on ``numel`` elements of ``np_dtype``; when
+    ``contiguous`` is false the layout rules the kernels out and ``layout_reason`` says why.
+    The parallel threshold counts only where several threads may run (threads.single_thread_reason)."""
+    variant, why = _decide(op, numel, np_dtype, contiguous, layout_reason)
+    return variant, word(why)
 
 
 _dtype_names = {}  # str(np.dtype) costs microseconds in NumPy 2: name each dtype once
@@ -141,9 +184,9 @@ def _variant(op, numel, np_dtype, contiguous):
 
 
 def _pick(op, numel, np_dtype, contiguous, layout_reason=NOT_CONTIGUOUS):
-    """``choose``'s (variant, reason), the reason only worded (else None) when records are listened to."""
-    if events.listening(TOPIC):
-        return choose(op, numel, np_dtype, contiguous, layout_reason)
+    """``_decide``'s (variant, why) when records are listened to, else (variant, None)."""
+    if TOPIC in events._subscribers:
+        return _decide(op, numel, np_dtype, contiguous, layout_reason)
     return _variant(op, numel, np_dtype, contiguous), None
 
 
@@ -154,14 +197,19 @@ def _dtype_name(np_dtype):
     return name
 
 
-def _run(op, variant, reason, numel, np_dtype, compiled_call, numpy_call, reference="numpy"):
-    if not events.listening(TOPIC):
+def _run(op, variant, why, numel, np_dtype, compiled_call, numpy_call, reference="numpy"):
+    if TOPIC not in events._subscribers:
         return numpy_call() if variant == "numpy" else compiled_call(variant == "pythran_omp")
-    start = time.perf_counter()
+    start = _perf_counter()
     out = numpy_call() if variant == "numpy" else compiled_call(variant == "pythran_omp")
-    shown = reference if variant == "numpy" else variant
-    events.emit(TOPIC, DispatchRecord(op, shown, reason, numel, _dtype_name(np_dtype), time.perf_counter() - start))
+    seconds = _perf_counter() - start
+    dtype = _dtype_names.get(np_dtype) or _dtype_name(np_dtype)
+    events.emit(TOPIC, _new_tuple(DispatchRecord, (op, reference if variant == "numpy" else variant, why, numel,
+                                                   dtype, seconds)))
     return out
+
+
+_perf_counter = time.perf_counter
 
 
 def unary(op, x, numpy_fn):
@@ -169,14 +217,14 @@ def unary(op, x, numpy_fn):
     if x.size < _numpy_below[op] and TOPIC not in events._subscribers:
         return numpy_fn(x)
     contiguous = x.flags.c_contiguous
-    variant, reason = _pick(op, x.size, x.dtype, contiguous)
+    variant, why = _pick(op, x.size, x.dtype, contiguous)
 
     def compiled(parallel):
         out = memory.empty(x.shape, x.dtype)
         getattr(kernels.get(_FAMILY[op]), op)(x.reshape(-1), out.reshape(-1), parallel)
         return out
 
-    return _run(op, variant, reason, x.size, x.dtype, compiled, lambda: numpy_fn(x))
+    return _run(op, variant, why, x.size, x.dtype, compiled, lambda: numpy_fn(x))
 
 
 def binary(op, a, b, numpy_fn):
@@ -186,28 +234,28 @@ def binary(op, a, b, numpy_fn):
     same_layout = (a.shape == b.shape and a.dtype == b.dtype
                    and a.flags.c_contiguous and b.flags.c_contiguous)
     numel = a.size if same_layout else math.prod(np.broadcast_shapes(a.shape, b.shape))
-    variant, reason = _pick(op, numel, a.dtype, same_layout)
+    variant, why = _pick(op, numel, a.dtype, same_layout)
 
     def compiled(parallel):
         out = memory.empty(a.shape, a.dtype)
         getattr(kernels.get(_FAMILY[op]), op)(a.reshape(-1), b.reshape(-1), out.reshape(-1), parallel)
         return out
 
-    return _run(op, variant, reason, numel, a.dtype, compiled, lambda: numpy_fn(a, b))
+    return _run(op, variant, why, numel, a.dtype, compiled, lambda: numpy_fn(a, b))
 
 
 def reduce_rows(op, x2d, numpy_fn):
     """Reduce each row of a 2-D ndarray; ``numpy_fn(x2d)`` is the reference variant."""
     if x2d.size < _numpy_below[op] and TOPIC not in events._subscribers:  # as unary: small ones pay nothing more
         return numpy_fn(x2d)
-    variant, reason = _pick(op, x2d.size, x2d.dtype, x2d.flags.c_contiguous and x2d.shape[1] > 0)
+    variant, why = _pick(op, x2d.size, x2d.dtype, x2d.flags.c_contiguous and x2d.shape[1] > 0)
 
     def compiled(parallel):
         out = np.empty(x2d.shape[0], dtype=x2d.dtype)
         getattr(kernels.get(_FAMILY[op]), op)(x2d, out, parallel)
         return out
 
-    return _run(op, variant, reason, x2d.size, x2d.dtype, compiled, lambda: numpy_fn(x2d))
+    return _run(op, variant, why, x2d.size, x2d.dtype, compiled, lambda: numpy_fn(x2d))
 
 
 def runs_numpy(op, numel):
@@ -228,8 +276,8 @@ def call(op, numel, np_dtype, contiguous, compiled, numpy_fn, layout_reason=NOT_
             return numpy_fn()
         variant = _variant(op, numel, np_dtype, contiguous)
         return numpy_fn() if variant == "numpy" else compiled(variant == "pythran_omp")
-    variant, reason = choose(op, numel, np_dtype, contiguous, layout_reason)
-    return _run(op, variant, reason, numel, np_dtype, compiled, numpy_fn, reference)
+    variant, why = _decide(op, numel, np_dtype, contiguous, layout_reason)
+    return _run(op, variant, why, numel, np_dtype, compiled, numpy_fn, reference)
 
 
 @contextlib.contextmanager

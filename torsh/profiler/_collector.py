@@ -18,6 +18,7 @@ import time
 from collections import deque
 
 from ..autograd.graph import PROFILER_TOPIC as AUTOGRAD_TOPIC  # engine.py/graph.py emit node runs, creations
+from .._tensor import Tensor
 from ..backend import dispatch, events, memory, ranges
 from .._ops import flops
 from . import _instrument, _module_scopes
@@ -36,7 +37,8 @@ class RawEvent:
     """
 
     start_ns = end_ns = 0
-    input_shapes = input_types = stack = source = None  # source: (file, line) of the user's call
+    inputs = None  # record_shapes: the arguments' raw facts (record_inputs), described when read
+    stack = source = None  # source: (file, line) of the user's call
     flops = 0
     sequence_nr = -1  # autograd sequence number: of the node a forward op created, or a backward node's
     dispatch = None  # [DispatchRecord] decided while this event was innermost
@@ -49,6 +51,16 @@ class RawEvent:
         self.cat = cat  # "cpu_op" (ops, backward nodes) or "user_annotation" (ranges)
         self.tid = tid
         self.parent = parent
+
+    @property
+    def input_shapes(self):
+        """PyTorch's ``Input Dims`` of the call (None without record_shapes)."""
+        return None if self.inputs is None else [_shape_of(entry) for entry in self.inputs]
+
+    @property
+    def input_types(self):
+        """PyTorch's ``Input type`` of the call (None without record_shapes)."""
+        return None if self.inputs is None else [_type_of(entry) for entry in self.inputs]
 
 
 class MemoryRecord:
@@ -221,7 +233,10 @@ class Collector:
                 return fn(*args, **kwargs)  # is one call, as in PyTorch's tables
             event = RawEvent(name, "cpu_op", local.tid, parent)
             if collector.with_details:
-                collector._describe(event, args, kwargs)
+                if collector.record_shapes:
+                    event.inputs = record_inputs(args, kwargs)
+                if collector.with_stack:
+                    event.stack, event.source = python_stack()
             stack.append(event)
             event.start_ns = perf_counter_ns()
             try:
@@ -237,12 +252,6 @@ class Collector:
                 event.flops = flops.count(attribute, args, kwargs, result)
             return result
         return op
-
-    def _describe(self, event, args, kwargs):
-        if self.record_shapes:
-            event.input_shapes, event.input_types = describe_inputs(args, kwargs)
-        if self.with_stack:
-            event.stack, event.source = python_stack()
 
     # -- subscriptions ---------------------------------------------------------------------
     def _on_range(self, record):
@@ -261,44 +270,56 @@ class Collector:
 
     def _on_autograd(self, record):
         kind, node = record
+        try:
+            stack = self._local.stack
+        except AttributeError:
+            stack = self._stack()
         if kind == "record":  # a forward op created `node`: link them by sequence number
-            seq = node._sequence_nr
-            for event in reversed(self._stack()):
+            for event in reversed(stack):
                 if event.cat == "cpu_op" and event.node is None:
                     if event.sequence_nr < 0:
-                        event.sequence_nr = seq
+                        seq = event.sequence_nr = node._sequence_nr
                         self.forward_ops[seq] = event
                     return
             return
-        if kind == "begin":
-            now = time.perf_counter_ns()
-            name = node_name(node)
-            outer = self._open("autograd::engine::evaluate_function: " + name, "cpu_op")
-            inner = self._open(name, "cpu_op")
+        now = time.perf_counter_ns()
+        if kind == "begin":  # the node's event inside the engine's evaluate_function event
+            outer_name, inner_name = _node_event_names(node)
+            tid = self._local.tid
+            outer = RawEvent(outer_name, "cpu_op", tid, stack[-1] if stack else None)
+            inner = RawEvent(inner_name, "cpu_op", tid, outer)
+            outer.node = inner.node = node
+            outer.start_ns = inner.start_ns = now
             seq = node._sequence_nr
-            for event in (outer, inner):
-                event.node = node
-                event.start_ns = now
-                if seq != float("inf"):
-                    event.sequence_nr = seq
+            if seq != _NO_SEQUENCE:
+                outer.sequence_nr = inner.sequence_nr = seq
+            stack.append(outer)
+            stack.append(inner)
             return
         # "end": close the inner node event and its evaluate_function parent
-        now = time.perf_counter_ns()
-        stack = self._stack()
-        closing = [e for e in stack if e.node is node][-2:]
+        if len(stack) >= 2 and stack[-1].node is node and stack[-2].node is node:  # nothing left open inside
+            closing = stack[-2:]
+            del stack[-2:]
+        else:
+            closing = [e for e in stack if e.node is node][-2:]
+            for event in closing:
+                self._close(stack, event)
         for event in reversed(closing):
             event.end_ns = now
-            self._close(stack, event)
             self.events.append(event)
 
     def _on_dispatch(self, record):
-        stack = self._stack()
+        try:
+            stack = self._local.stack
+        except AttributeError:
+            stack = self._stack()
         if stack:
             event = stack[-1]
-            if event.dispatch is None:
+            decisions = event.dispatch
+            if decisions is None:
                 event.dispatch = [record]
             else:
-                event.dispatch.append(record)
+                decisions.append(record)
         else:
             self.orphan_dispatch.append((time.perf_counter_ns(), self._local.tid, record))
 
@@ -319,6 +340,18 @@ def node_name(node):
     return "torch::autograd::AccumulateGrad" if name == "AccumulateGrad" else name
 
 
+_NO_SEQUENCE = float("inf")  # the sequence number of nodes made outside any forward op
+_event_names = {}  # node.name() -> (evaluate_function event name, node event name): built once per name
+
+
+def _node_event_names(node):
+    names = _event_names.get(node.name())
+    if names is None:
+        name = node_name(node)
+        names = _event_names[node.name()] = ("autograd::engine::evaluate_function: " + name, name)
+    return names
+
+
 # C++ scalar type names, as PyTorch's "Input type" column prints them
 _TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
                "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
@@ -335,27 +368,64 @@ def _type_name(np_dtype):
     return name
 
 
+# record_inputs' entries for arguments that are not tensors: (shape, type) as PyTorch describes them
+_SCALAR, _NONE, _SCALAR_LIST = ((), "Scalar"), ((), ""), ((), "ScalarList")
+_TENSOR, _SEQUENCE = object(), object()  # _kind_of_type's marks for tensor types, and lists and tuples
+_kind_of_type = {type(None): _NONE, int: _SCALAR, float: _SCALAR, bool: _SCALAR, complex: _SCALAR, str: _SCALAR,
+                 tuple: _SEQUENCE, list: _SEQUENCE}
+
+
+def record_inputs(args, kwargs):
+    """The raw facts of an op's arguments, taken on the op's path: ``(shape, np.dtype)`` per tensor (the
+    array's shape tuple), a constant (shape, type name) for anything else. ``describe_inputs`` turns
+    them into PyTorch's ``Input Dims`` / ``Input type`` when somebody reads them."""
+    raw = []
+    append = raw.append
+    for value in (args if not kwargs else args + tuple(kwargs.values())):
+        kind = _kind_of_type.get(type(value))
+        if kind is _TENSOR:
+            data = value._data
+            append((data.shape, data.dtype))
+        elif kind is _SEQUENCE and (not value or _kind_of_type.get(type(value[0])) is _SCALAR):
+            append(_SCALAR_LIST)  # stride=(1, 1), a list of sizes...
+        elif kind is not None and kind is not _SEQUENCE:
+            append(kind)
+        else:
+            append(_other_input(value))
+    return raw
+
+
+def _other_input(value):
+    """record_inputs' entry for a value of a type it has not classified yet (types that decide their
+    entry alone, tensors and scalars, are remembered; lists and tuples are looked into each time)."""
+    data = getattr(value, "_data", None)
+    if data is not None and hasattr(data, "shape"):
+        if isinstance(value, Tensor):
+            _kind_of_type[type(value)] = _TENSOR
+        return (data.shape, data.dtype)
+    if isinstance(value, (list, tuple)):
+        if value and hasattr(value[0], "_data"):
+            return (tuple(v._data.shape for v in value if hasattr(v, "_data")), "TensorList")
+        return _SCALAR_LIST
+    if not hasattr(value, "_data"):  # a type whose instances never hold a tensor's array
+        _kind_of_type[type(value)] = _SCALAR
+    return _SCALAR
+
+
+def _shape_of(entry):
+    shape, kind = entry
+    return [list(s) for s in shape] if kind == "TensorList" else list(shape)
+
+
+def _type_of(entry):
+    kind = entry[1]
+    return kind if kind.__class__ is str else _type_name(kind)
+
+
 def describe_inputs(args, kwargs):
     """(shapes, types) of an op's arguments, in PyTorch's ``Input Dims`` / ``Input type`` form."""
-    shapes, types_ = [], []
-    for value in (args if not kwargs else args + tuple(kwargs.values())):
-        data = getattr(value, "_data", None)
-        if data is not None and hasattr(data, "shape"):
-            shapes.append(list(data.shape))
-            types_.append(_type_name(data.dtype))
-        elif isinstance(value, (list, tuple)) and value and hasattr(value[0], "_data"):
-            shapes.append([list(v._data.shape) for v in value if hasattr(v, "_data")])
-            types_.append("TensorList")
-        elif isinstance(value, (list, tuple)):
-            shapes.append([])
-            types_.append("ScalarList")
-        elif value is None:
-            shapes.append([])
-            types_.append("")
-        else:
-            shapes.append([])
-            types_.append("Scalar")
-    return shapes, types_
+    raw = record_inputs(args, kwargs)
+    return [_shape_of(entry) for entry in raw], [_type_of(entry) for entry in raw]
 
 
 _frame_cache = {}  # (code, line) -> (frame text or None for the profiler's own, whether it is user code)

@@ -169,9 +169,10 @@ def build(collector, profile_memory=False, with_flops=False, record_shapes=False
     for index, raw in enumerate(raws):
         raw.id = index
         fwd = collector.forward_ops.get(raw.sequence_nr) if raw.node is not None else None
+        shapes = raw.input_shapes  # worded now from the raw facts recorded (_collector.record_inputs)
         event = FunctionEvent(
             index, raw.name, raw.tid, raw.start_ns / 1000.0, raw.end_ns / 1000.0, category=raw.cat,
-            input_shapes=raw.input_shapes if raw.input_shapes is not None or not record_shapes else [],
+            input_shapes=shapes if shapes is not None or not record_shapes else [],
             input_types=raw.input_types, stack=raw.stack or [],
             sequence_nr=raw.sequence_nr, fwd_thread=fwd.tid if fwd is not None else 0, flops=raw.flops,
             dispatch=[dispatch_decision(r) for r in raw.dispatch] if raw.dispatch else None,
