@@ -191,6 +191,21 @@ def test_torsh_trace_files_give_the_profile_rows(tmp_path):
     assert viz.diff(a.trace(), b).label_a == "torsh trace"
 
 
+def test_paged_trace_files_are_read_with_their_pages(tmp_path):
+    """A paged export keeps only its last page's detail in the main file: diff reads the page files too, so
+    the rows are those of the whole run (each op's count as PyTorch's key_averages of the same steps)."""
+    a, b = _train(torsh, 4), _train(torsh, 4, extra_sigmoids=1)
+    a.export_chrome_trace(str(tmp_path / "a.json"), pages=True, page_events=20)
+    b.export_chrome_trace(str(tmp_path / "b.json.gz"), pages=True, page_events=20)
+    assert len(json.load(open(tmp_path / "a.json"))["torshPages"]["pages"]) > 2  # several pages on disk
+    from_files = viz.diff(tmp_path / "a.json", str(tmp_path / "b.json.gz"))
+    assert [r.as_dict() for r in from_files.ops] == [r.as_dict() for r in viz.diff(a, b).ops]
+    reference = _averages(_train(torch_ref, 4))
+    counts = {r.name: r.count_a for r in from_files.ops}
+    assert counts["aten::linear"] == reference["aten::linear"][0] == 8  # 2 layers x 4 steps: every page read
+    assert counts["aten::relu"] == reference["aten::relu"][0] == 4
+
+
 @needs_torch
 def test_pytorch_trace_against_torsh(tmp_path):
     reference = _train(torch_ref, 2)

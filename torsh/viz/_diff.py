@@ -25,6 +25,7 @@ import os
 import re
 from bisect import bisect_right
 
+from ..profiler import chrome_trace
 from ..profiler.table import format_time
 
 STEP_NAME = re.compile(r"^ProfilerStep#(\d+)$")
@@ -86,7 +87,20 @@ def _read_trace_file(path):
         raise ValueError(f"torsh.viz.diff: {os.fsdecode(path)} is not a JSON trace: {error}") from None
     if not isinstance(trace, dict):
         raise ValueError(f"torsh.viz.diff: {os.fsdecode(path)} is not a Chrome trace (no 'traceEvents' list)")
+    if isinstance(trace.get("torshPages"), dict):  # a paged torsh trace: the older detail is in its page files
+        trace = _with_pages(path, trace)
     return trace
+
+
+def _with_pages(path, trace):
+    """A paged trace's main file with the events of its other pages put back (chrome_trace.read_trace)."""
+    events = list(trace["traceEvents"])
+    for entry in trace["torshPages"]["pages"]:
+        if entry["file"] is not None:
+            events += chrome_trace.read_page(path, trace, entry)
+    whole = {key: value for key, value in trace.items() if key != "torshPages"}
+    whole["traceEvents"] = events
+    return whole
 
 
 def _is_module(event):
