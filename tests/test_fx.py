@@ -422,3 +422,24 @@ def test_proxy_records_methods_attributes_and_reflected_operators():
     assert_same_graph(ours, ref)
     x, rx = inputs((3, 3))
     assert_close(ours(x), ref(rx))
+
+
+def test_tensor_on_the_left_of_a_proxy_is_a_method_call_as_pytorch():
+    def traced(lib):
+        class M(lib.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.register_buffer("scale", lib.ones(3) * 2)
+                self.lin = lib.nn.Linear(3, 3)
+
+            def forward(self, x):
+                a = self.scale * x
+                b = self.scale.add(a)
+                return a, b, self.lin.weight.t(), lib.ones(3) + b, x.relu(), x.T, x.dtype
+        return lib.fx.symbolic_trace(M())
+    ours, ref = traced(torsh), traced(torch_ref)
+    assert_same_graph(ours, ref)
+    assert ours.code == normalised(ref.code)
+    assert sorted(dict(ours.named_buffers())) == sorted(dict(ref.named_buffers())) == ["_tensor_constant0", "scale"]
+    x, rx = inputs((2, 3))
+    assert_close(ours(x)[3], ref(rx)[3])
