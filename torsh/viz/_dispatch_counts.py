@@ -42,15 +42,16 @@ class DispatchCounter:
 
     def __init__(self):
         self.ops = {}  # op -> OpStats
-        self._reasons = {}  # full reason string -> its kind (computed once per distinct string)
+        self._reasons = {}  # raw reason -> its kind (computed once per distinct reason)
 
     def record(self, rec):
         stats = self.ops.get(rec.op)
         if stats is None:
             stats = self.ops[rec.op] = OpStats()
-        reason = self._reasons.get(rec.reason)
+        raw = rec[2]  # the reason unworded (dispatch.DispatchRecord): worded once per distinct value
+        reason = self._reasons.get(raw)
         if reason is None:
-            reason = self._reasons[rec.reason] = reason_kind(rec.reason)
+            reason = self._reasons[raw] = reason_kind(dispatch.word(raw))
         stats.add(rec, reason)
 
     def subscribe(self):
