@@ -189,6 +189,9 @@ def test_ops_operators_parameters_constants_and_concrete_args():
     gm = torsh.fx.symbolic_trace(ours, concrete_args={"flag": True})
     ref_gm = torch_ref.fx.symbolic_trace(ref, concrete_args={"flag": True})
     assert_same_graph(gm, ref_gm)
+    assert "torsh._assert(" in gm.code  # the specialisation check is named as PyTorch's torch._assert
+    assert [line for line in gm.code.splitlines() if "_assert" in line] == \
+        [line for line in normalised(ref_gm.code).splitlines() if "_assert" in line]
     x, rx = inputs((3, 4))
     assert_close(gm(x), ref_gm(rx).detach())
     assert "_tensor_constant0" in dict(gm.named_buffers())

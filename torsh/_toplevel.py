@@ -20,7 +20,14 @@ from ._ops.registry import copy_out as _out
 from .autograd.graph import Node, needs_grad, record
 
 __all__ = ["scalar_tensor", "empty_strided", "empty_permuted", "frombuffer", "from_file", "range", "to_dlpack",
-           "conj", "conj_physical", "conj_physical_", "fill"]
+           "conj", "conj_physical", "conj_physical_", "fill", "_assert"]
+
+
+def _assert(condition, message):
+    """``torch._assert``: Python's assert as a function, so torch.fx can record it (specialised
+    ``concrete_args`` become ``_assert`` calls in the traced graph)."""
+    if not condition:
+        raise AssertionError(message)
 
 
 def _dtype_or_default(dtype):

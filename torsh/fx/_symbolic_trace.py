@@ -17,6 +17,7 @@ from .._dtype import dtype
 from .._layouts import layout, memory_format
 from .._ops import registry
 from .._tensor import device
+from .._toplevel import _assert
 from .graph import Graph
 from .graph_module import GraphModule, exec_forward, standard_globals
 from .node import map_aggregate
@@ -25,12 +26,6 @@ from .proxy import ITERATION_ERROR, Attribute, Proxy, TraceError
 _BASE_TYPES = (int, float, bool, complex, str, bytes, type(None), type(Ellipsis), dtype, device, memory_format,
                layout)
 _WRAPPED = []  # (globals dict, name) registered by wrap()
-
-
-def _assert(condition, message):
-    """What a specialised ``concrete_args`` value records: fails when called with another value."""
-    if not condition:
-        raise AssertionError(message)
 
 
 def _assert_is_none(value, message):
