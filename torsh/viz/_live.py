@@ -6,12 +6,16 @@ turning records into plot data happens in ``redraw``, which runs at a bounded ra
 more at ``stop``. A redraw waits for ``interval`` seconds after the previous one, and longer
 if that one was slow: the gap is at least ``took * (1 - budget) / budget``, so drawing takes
 at most ``budget`` (default 1%) of the loop's wall time whatever a redraw costs on this machine.
-The default leaves room under the 5% goal for the recording itself (events, per-step rows),
-which benchmarks/dashboard_overhead.py counts.
+Views running together share that budget (``_Meter``): when one of them may draw, every running
+view whose interval has passed draws with it, and the gap after them is set by their total
+time, so three views take 1% together, not 1% each. The MemoryTimeline's category walks are
+charged to the same meter. The default leaves room under the 5% goal for the recording itself
+(events, per-step rows), which benchmarks/dashboard_overhead.py counts.
 In Jupyter, widget updates made while a cell runs reach the browser at once, so the views
 move while the loop runs. Each output also carries a static frame (``_static.py``), and a view
 displayed before its loop replaces that output with its final frame when it stops.
 """
+import math
 import threading
 import time
 
@@ -19,6 +23,40 @@ _MAIN_THREAD = threading.main_thread().ident
 # most of the wall time redraws may take: recording costs ~3.5% of a 2 ms training step
 # (benchmarks/dashboard_overhead.py), so with 1% for drawing the total stays under the 5% goal
 DEFAULT_BUDGET = 0.01
+
+
+class _Meter:
+    """The background time (redraws, category walks) of the live views running on one clock.
+
+    One budget for all of them: after ``took`` seconds of such work the next may start only
+    ``took * (1 - budget) / budget`` later (``next_free``), ``budget`` being the smallest of the
+    running views' budgets. ``spent`` (seconds, cumulative) lets the Dashboard leave the views'
+    work out of its step times; ``busy`` keeps events caused by that work from starting more.
+    """
+
+    def __init__(self):
+        self.views = []  # running views, in the order they started
+        self.next_free = -math.inf
+        self.spent = 0.0
+        self.busy = False
+
+    def fraction(self, view):
+        return min([view.budget] + [v.budget for v in self.views])
+
+    def charge(self, took, end, fraction):
+        self.spent += took
+        if fraction > 0:
+            self.next_free = max(self.next_free, end + took * (1.0 - fraction) / fraction)
+
+
+_meters = {}  # clock -> its _Meter (tests give a view a fake clock: its times are not comparable)
+
+
+def meter_of(clock):
+    meter = _meters.get(clock)
+    if meter is None:
+        meter = _meters[clock] = _Meter()
+    return meter
 
 
 class LiveView:
@@ -33,9 +71,9 @@ class LiveView:
         self.redraw_seconds = 0.0  # total time spent in redraw
         self.running = False
         self.started_at = None
-        self._next_draw = -float("inf")
+        self._next_draw = -float("inf")  # this view's interval: the meter's budget also applies
+        self._meter = None  # the _Meter of this view's clock, from the first draw or start
         self._unsubscribe = []
-        self._drawing = False  # redraw may allocate: events it causes must not redraw again
         self._displays = []  # IPython display handles of this view's outputs (updated at stop)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -43,6 +81,8 @@ class LiveView:
         if self.running:
             raise RuntimeError(f"{type(self).__name__} is already running")
         self.running = True
+        self._meter = meter_of(self.clock)
+        self._meter.views.append(self)
         self.started_at = self.clock()
         self._unsubscribe = self._subscribe()
         self.maybe_redraw(force=True)
@@ -53,9 +93,17 @@ class LiveView:
             unsubscribe()
         self._unsubscribe = []
         self.running = False
+        self._leave_meter()
         self.maybe_redraw(force=True)
         self._reopen_figure()
         self._update_displays()
+
+    def _leave_meter(self):
+        meter = self._meter
+        if meter is not None and self in meter.views:
+            meter.views.remove(self)
+            if not meter.views and _meters.get(self.clock) is meter:
+                del _meters[self.clock]  # (its times are kept by this view for its last draw)
 
     def _reopen_figure(self):
         """Show the final state in a new figure whose comm opens with it.
@@ -83,24 +131,39 @@ class LiveView:
 
     # -- drawing ---------------------------------------------------------------------------
     def maybe_redraw(self, force=False):
-        """Redraw if the throttle allows it now (always when ``force``); main thread only."""
-        if self._drawing or threading.get_ident() != _MAIN_THREAD:
+        """Redraw if the throttle allows it now (always when ``force``); main thread only.
+
+        Unforced, the other running views on this clock whose interval has passed draw too, and
+        the shared budget's gap follows their total time."""
+        meter = self._meter
+        if meter is None:
+            meter = self._meter = meter_of(self.clock)
+        if meter.busy or threading.get_ident() != _MAIN_THREAD:
             return False
         now = self.clock()
-        if not force and now < self._next_draw:
+        if not force and (now < self._next_draw or now < meter.next_free):
             return False
-        self._drawing = True
+        views = [self] if force else [self] + [v for v in meter.views if v is not self and now >= v._next_draw]
+        fraction = meter.fraction(self)
+        meter.busy = True
+        try:
+            for view in views:
+                view._draw()
+        finally:
+            meter.busy = False
+            end = self.clock()
+            meter.charge(end - now, end, fraction)
+        return True
+
+    def _draw(self):
+        start = self.clock()
         try:
             self.redraw()
             self.redraws += 1
         finally:
             end = self.clock()
-            took = end - now
-            self.redraw_seconds += took
-            # the gap after a redraw: interval, or longer so drawing stays within the budget
-            self._next_draw = end + max(self.interval, took * (1.0 - self.budget) / self.budget)
-            self._drawing = False
-        return True
+            self.redraw_seconds += end - start
+            self._next_draw = end + self.interval
 
     def redraw(self):
         raise NotImplementedError

@@ -104,6 +104,7 @@ class Dashboard(LiveView):
         self.counter = DispatchCounter()
         self.memory_split = None
         self._last_step = None
+        self._views_spent = 0.0  # the live views' background seconds (_live._Meter.spent) at _last_step
         self.advise_every = max(0, int(advise_every))
         self.advice = None  # prof.advise() of the latest sampled step
         self.advice_step = None  # which step that was
@@ -165,6 +166,7 @@ class Dashboard(LiveView):
             memory.live_bytes()  # (starts counting if nobody did)
             memory.reset_peak()
         self._last_step = self.clock()
+        self._views_spent = self._background_seconds()
         self._watch_dispatch(self.track_dispatch)  # step 0 is watched
         return [lambda: self._watch_dispatch(False), self._drop_sample]
 
@@ -183,7 +185,10 @@ class Dashboard(LiveView):
             self._end_sample()
         if self._last_step is None:  # used without `with`: the first step's time is unknown
             self._last_step = now
-        row = {"step": self.steps, "time": now, "step_time": now - self._last_step}
+            self._views_spent = self._background_seconds()
+        # the live views' redraws and walks during the step (any view may draw them all) are not its time
+        step_time = now - self._last_step - (self._background_seconds() - self._views_spent)
+        row = {"step": self.steps, "time": now, "step_time": step_time}
         if loss is not None:
             row["loss"] = _number(loss)
         for name, value in metrics.items():
@@ -208,7 +213,11 @@ class Dashboard(LiveView):
         if self.running and self.advise_every and self.steps % self.advise_every == 0:
             self._start_sample()  # after the redraw: the sampled step is the user's code alone
         self._last_step = self.clock()  # a redraw is not part of the next step's time
+        self._views_spent = self._background_seconds()
         return row
+
+    def _background_seconds(self):
+        return 0.0 if self._meter is None else self._meter.spent
 
     def log(self, step=None, *, split=None, **metrics):
         """Record metrics. Training ones (no ``split``, or ``split="train"``) end a step, as

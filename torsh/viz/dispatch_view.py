@@ -10,14 +10,20 @@ ran on NumPy (below threshold, dtype without a compiled kernel, non-contiguous o
 kernel family not compiled). Each DispatchRecord costs a few dict updates; the table is
 rebuilt at most once per ``interval``.
 
-Note: while anybody listens on ``dispatch``, small ops take the observed path (they are
-recorded too), which costs about a microsecond per op; see benchmarks/dashboard_overhead.py.
+While anybody listens on ``dispatch``, small ops take the observed path (they are recorded
+too), which costs a microsecond or two per op (benchmarks/dashboard_overhead.py). So, as the
+Dashboard does, the view watches one training step in ``every`` (default 10; 1 counts every
+call): steps are optimizer steps (``torsh.optim.register_optimizer_step_post_hook``, any
+optimizer), the first one is watched, and the header says how many steps the counts cover.
+The counts are those of the watched steps, not scaled. Without optimizer steps (inference,
+single ops) everything is counted.
 """
 import html
 
 import ipywidgets as widgets
 
 from ..backend import dispatch, events
+from ..optim.optimizer import register_optimizer_step_post_hook
 from ._dispatch_counts import DispatchCounter
 from ._live import DEFAULT_BUDGET, LiveView
 from ._static import plain_text
@@ -29,9 +35,13 @@ VARIANT_COLORS = {"numpy": "#bab0ac", "pythran_simd": "#4c78a8", "pythran_omp": 
 class DispatchView(LiveView):
     """Widget + context manager over the ``dispatch`` topic; ``.widget`` is a VBox(header, table)."""
 
-    def __init__(self, interval=0.5, budget=DEFAULT_BUDGET):
+    def __init__(self, interval=0.5, budget=DEFAULT_BUDGET, every=10):
         super().__init__(interval, budget)
         self.counter = DispatchCounter()
+        self.every = max(1, int(every))
+        self.steps = 0  # optimizer steps ended while running
+        self.watched_steps = 0  # of them, those whose decisions were counted
+        self._unwatch = None
         self.header = widgets.HTML("<i>dispatch: not started</i>")
         self.table = widgets.HTML()
         self.widget = widgets.VBox([self.header, self.table])
@@ -44,7 +54,25 @@ class DispatchView(LiveView):
         return self.counter.rows()
 
     def _subscribe(self):
-        return [events.subscribe(dispatch.TOPIC, self._on_record)]
+        self._watch(True)  # the first step is watched
+        hook = register_optimizer_step_post_hook(self._on_step)
+        return [hook.remove, lambda: self._watch(False)]
+
+    def _watch(self, on):
+        if on and self._unwatch is None:
+            self._unwatch = events.subscribe(dispatch.TOPIC, self._on_record)
+        elif not on and self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
+
+    def _on_step(self, optimizer, args, kwargs):
+        if self._unwatch is not None:
+            self.watched_steps += 1
+        self.steps += 1
+        watch = self.steps % self.every == 0
+        if watch != (self._unwatch is not None):
+            self._watch(watch)
+        self.maybe_redraw()
 
     def _on_record(self, rec):
         self.counter.record(rec)
@@ -58,9 +86,17 @@ class DispatchView(LiveView):
         rows = self.rows()
         calls = sum(r["count"] for r in rows)
         state = "recording" if self.running else "stopped"
-        self.header.value = (f"<b>dispatch</b> ({state}): {calls:,} decisions over {len(rows)} ops; "
+        self.header.value = (f"<b>dispatch</b> ({state}): {calls:,} decisions over {len(rows)} ops{self._coverage()}; "
                              f"thresholds from {html.escape(dispatch.thresholds_source)}")
         self.table.value = table_html(rows)
+
+    def _coverage(self):
+        """Which steps the counts cover: they are the watched steps' own, not scaled up."""
+        if not self.steps or self.every == 1:
+            return ""
+        watching = self._unwatch is not None and self.running  # a step under way, counted so far
+        return (f" in {self.watched_steps + watching} watched steps of {self.steps + watching} "
+                f"(1 optimizer step in {self.every})")
 
 
 def table_html(rows):

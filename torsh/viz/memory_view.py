@@ -4,13 +4,17 @@
         train(...)
     mt          # or display(mt) before the loop to watch it move
 
-Every ``memory`` event (alloc/free, backend/memory.py) is appended as (time, kind, bytes,
-live bytes): O(1) per event. The split into categories (parameters, gradients, activations
-saved for backward, optimizer state, temporaries; ``memory.categorized_bytes``) walks the
-model and the live graphs (~40 us for a small MLP), so it is sampled at allocation events,
-but at most ``split_budget`` (2%) of the wall time: after a walk that took ``w`` seconds the
-next one waits ``w * (1 - split_budget) / split_budget``. Samples are also taken at start,
-at stop and at each redraw, and kept in a bounded buffer (``max_samples``, thinned by half).
+Every ``memory`` event (alloc/free, backend/memory.py) is appended raw, as (clock time, event):
+no lock, no check beyond one comparison with the time of the next due work. Those raw facts
+are folded into ``events`` (time, kind, bytes, live bytes) and the peak when work is due and
+at each redraw. The split into categories (parameters, gradients, activations saved for
+backward, optimizer state, temporaries; ``memory.categorized_bytes``) walks the model and the
+live graphs (~40 us for a small MLP), so it is sampled at each redraw, start and stop and, at
+allocations, within a time budget: by default the budget the running live views share
+(``_live._Meter``, 1% of wall time for their redraws and walks together), or its own
+``split_budget`` (e.g. 0.02: after a walk of ``w`` seconds the next waits
+``w * (1 - split_budget) / split_budget``), which samples the activations saved mid-step more
+often at that cost. Samples are kept in a bounded buffer (``max_samples``, thinned by half).
 The areas are drawn as steps (each sample holds until the next): between samples nothing
 is known, so no slope is invented. Times are seconds since ``start``.
 """
@@ -32,6 +36,10 @@ LIVE_TRACE, PEAK_TRACE = len(CATEGORIES), len(CATEGORIES) + 1  # figure.data: ca
 MARKERS_UP_TO = 40  # the live line shows a marker per event up to this many points: past it, a barcode
 
 
+def _clock_time(record):
+    return record[0]
+
+
 class MemoryTimeline(LiveView):
     """Widget + context manager; ``.widget`` is a VBox(header, FigureWidget).
 
@@ -41,18 +49,19 @@ class MemoryTimeline(LiveView):
     """
 
     def __init__(self, model=None, optimizer=None, interval=0.5, max_points=2000, max_events=200_000,
-                 budget=DEFAULT_BUDGET, max_samples=20_000, split_budget=0.02):
+                 budget=DEFAULT_BUDGET, max_samples=20_000, split_budget=None):
         super().__init__(interval, budget)
         self._model, self._optimizer = model, optimizer
         self.max_points = max_points  # drawn
         self.max_events = max_events  # kept: past it, every second event is dropped (the peak stays)
         self.max_samples = max_samples  # category splits kept: past it, every second one is dropped
-        self.split_budget = float(split_budget)
-        self._next_split = -float("inf")  # clock time from which an allocation may take a sample
+        self.split_budget = None if split_budget is None else float(split_budget)  # None: the shared budget
+        self._next_split = -float("inf")  # with its own split_budget: when an allocation may take a sample
         self.events = []
         self.samples = []
         self.peak_bytes = 0
-        self._lock = threading.Lock()
+        self._raw = []  # (clock time, MemoryEvent) as they came, folded into events when work is due
+        self._wake = -float("inf")  # clock time from which an event does more than append
         self.header = widgets.HTML("<i>memory timeline: not started</i>")
         traces = [go.Scatter(x=[], y=[], name=name.replace("_", " "), stackgroup="categories", mode="lines",
                              line={"width": 0.5, "color": CATEGORY_COLORS[name], "shape": "hv"})
@@ -69,34 +78,68 @@ class MemoryTimeline(LiveView):
 
     def _subscribe(self):
         self._t0 = self.clock()
+        self._clock = self.clock  # bound once: the event path reads it per event
         start = memory.live_bytes()  # starts the counting (and its scan) if nobody did yet
         self.events.append((0.0, "start", 0, start))
         self.peak_bytes = max(self.peak_bytes, start)
         return [events.subscribe(memory.TOPIC, self._on_event)]
 
     def _on_event(self, event):
-        live = event.live_bytes
-        with self._lock:  # one append of a tuple; the lock keeps times in order across threads
-            self.events.append((self.clock() - self._t0, event.kind, event.nbytes, live))
-            if live > self.peak_bytes:
-                self.peak_bytes = live
-            if len(self.events) > self.max_events:
-                thin_in_place(self.events, max(range(len(self.events)), key=lambda i: self.events[i][3]))
-        if event.kind == "alloc":  # frees come from GC callbacks: never sample or draw from inside one
-            self._maybe_sample()
-            self.maybe_redraw()
+        now = self._clock()
+        raw = self._raw
+        raw.append((now, event))  # the raw facts only: all else waits for due work or a redraw
+        if now >= self._wake or len(raw) > self.max_events:
+            self._work(now, event[0])
 
-    def _maybe_sample(self):
-        """Sample the split at this allocation if the walks' time budget allows it (main thread only:
-        another thread's walk could meet the graphs while the main thread changes them)."""
-        if self._drawing or threading.get_ident() != _MAIN_THREAD:
+    def _work(self, now, kind):
+        """Fold the raw events; at an allocation, redraw or sample the split if due. Main thread only:
+        another thread's walk could meet the graphs while the main thread changes them."""
+        if self._meter.busy or threading.get_ident() != _MAIN_THREAD:
             return
-        now = self.clock()
-        if now < self._next_split:
+        self._fold()
+        if kind != "alloc":  # frees come from GC callbacks: never sample or draw from inside one
             return
-        self.sample()
-        took = self.clock() - now
-        self._next_split = now + took + took * (1.0 - self.split_budget) / self.split_budget
+        if not self.maybe_redraw() and self._split_due(now):
+            self._walk(now)
+        next_split = self._meter.next_free if self.split_budget is None else self._next_split
+        self._wake = min(next_split, max(self._next_draw, self._meter.next_free))
+
+    def _split_due(self, now):
+        return now >= (self._meter.next_free if self.split_budget is None else self._next_split)
+
+    def _walk(self, now):
+        """A sample at this allocation, its time charged to the shared budget or to split_budget."""
+        meter = self._meter
+        meter.busy = True
+        try:
+            self.sample()
+        finally:
+            meter.busy = False
+        end = self.clock()
+        took = end - now
+        if self.split_budget is None:
+            meter.charge(took, end, meter.fraction(self))
+        else:
+            meter.charge(took, end, 0.0)  # counted as the views' time, not gating their redraws
+            self._next_split = now + took + took * (1.0 - self.split_budget) / self.split_budget
+
+    def _fold(self):
+        """Move the raw events into ``events`` (times since start) and the peak; thin past max_events."""
+        raw = self._raw
+        n = len(raw)
+        if not n:
+            return
+        chunk = raw[:n]
+        del raw[:n]  # (events appended meanwhile by another thread stay for the next fold)
+        chunk.sort(key=_clock_time)  # another thread's append can come late: keep times in order
+        t0 = self._t0
+        self.events.extend([(t - t0, e[0], e[1], e[2]) for t, e in chunk])
+        top = max(e[2] for _, e in chunk)
+        if top > self.peak_bytes:
+            self.peak_bytes = top
+        while len(self.events) > self.max_events:
+            recorded = self.events
+            thin_in_place(recorded, max(range(len(recorded)), key=lambda i: recorded[i][3]))
 
     def sample(self):
         """Record the category split now (also done at allocations, each redraw, start and stop)."""
@@ -117,9 +160,9 @@ class MemoryTimeline(LiveView):
     def redraw(self):
         if self.started_at is None:
             return
+        self._fold()
         self.sample()
-        with self._lock:
-            recorded = list(self.events)
+        recorded = self.events
         keep = set(downsample(len(recorded), self.max_points))
         if recorded:  # keep the highest point whatever the thinning
             keep.add(max(range(len(recorded)), key=lambda i: recorded[i][3]))
