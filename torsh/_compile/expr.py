@@ -88,13 +88,11 @@ PRIMITIVES = {
 TEMPLATE_CONSTANTS = {}
 
 
-def gradients(output, n_inputs, seed=GRAD):
-    """Expressions for d(sum(seed * output)) / d(input i), i < n_inputs (None when unused).
-
-    With ``seed=Const(1.0)`` they are the partial derivatives d output / d input i themselves."""
+def post_order(expr):
+    """The calls of ``expr``'s DAG, each once, arguments before the calls that use them."""
     order, seen = [], set()
 
-    def visit(e):  # post-order over the DAG
+    def visit(e):
         if id(e) in seen or not isinstance(e, Call):
             return
         seen.add(id(e))
@@ -102,7 +100,15 @@ def gradients(output, n_inputs, seed=GRAD):
             visit(a)
         order.append(e)
 
-    visit(output)
+    visit(expr)
+    return order
+
+
+def gradients(output, n_inputs, seed=GRAD):
+    """Expressions for d(sum(seed * output)) / d(input i), i < n_inputs (None when unused).
+
+    With ``seed=Const(1.0)`` they are the partial derivatives d output / d input i themselves."""
+    order = post_order(output)
     adjoint = {id(output): seed}
     grads = [None] * n_inputs
     for node in reversed(order):

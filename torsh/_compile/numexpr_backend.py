@@ -15,7 +15,7 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd import grad_mode
-from .expr import GRAD, TEMPLATE_CONSTANTS, Call, Const, Var, PRIMITIVES
+from .expr import GRAD, TEMPLATE_CONSTANTS, Call, Const, Var, PRIMITIVES, post_order
 
 STAGED_FROM = 16_384  # elements from which op-by-op kernels beat one numexpr pass (libm at ~7 ns/element)
 
@@ -58,19 +58,7 @@ _STAGED_OPS = ("tanh", "sigmoid", "exp", "log", "sin", "cos")
 
 def staged_calls(expr):
     """The transcendental calls of ``expr`` in evaluation order (arguments first), each once."""
-    order, seen = [], set()
-
-    def visit(e):
-        if not isinstance(e, Call) or id(e) in seen:
-            return
-        seen.add(id(e))
-        for a in e.args:
-            visit(a)
-        if e.op in _STAGED_OPS:
-            order.append(e)
-
-    visit(expr)
-    return order
+    return [call for call in post_order(expr) if call.op in _STAGED_OPS]
 
 
 class EagerProgram:
@@ -81,7 +69,7 @@ class EagerProgram:
 
     def __init__(self, expr, np_dtype):
         self.expr = expr
-        self.order = _post_order(expr)  # the calls, arguments first
+        self.order = post_order(expr)  # the calls, arguments first
         self.uses = {}
         for call in self.order:
             for a in call.args:
@@ -108,21 +96,6 @@ class EagerProgram:
                         args.append(a.value)
                 values[id(call)] = _TORSH_OPS[call.op](*args)
         return values[id(self.expr)]._data
-
-
-def _post_order(expr):
-    order, seen = [], set()
-
-    def visit(e):
-        if not isinstance(e, Call) or id(e) in seen:
-            return
-        seen.add(id(e))
-        for a in e.args:
-            visit(a)
-        order.append(e)
-
-    visit(expr)
-    return order
 
 
 def program(expr, np_dtype, numel):

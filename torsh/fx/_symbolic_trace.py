@@ -21,7 +21,7 @@ from .._toplevel import _assert
 from .graph import Graph
 from .graph_module import GraphModule, exec_forward, standard_globals
 from .node import map_aggregate
-from .proxy import ITERATION_ERROR, Attribute, Proxy, TraceError
+from .proxy import Proxy, TraceError, TracerBase
 
 _BASE_TYPES = (int, float, bool, complex, str, bytes, type(None), type(Ellipsis), dtype, device, memory_format,
                layout)
@@ -33,7 +33,7 @@ def _assert_is_none(value, message):
         raise AssertionError(message)
 
 
-class Tracer:
+class Tracer(TracerBase):
     """Records a Graph from a module's ``forward`` (or a function). Override ``is_leaf_module`` to keep more
     modules opaque, ``create_arg`` to accept more argument types."""
 
@@ -111,16 +111,6 @@ class Tracer:
             self.tensor_attrs[id(tensor)] = qualname
             self._keep_alive.append(tensor)
         return qualname
-
-    # -- control flow on proxies -----------------------------------------------------------------------
-    def to_bool(self, obj):
-        raise TraceError("symbolically traced variables cannot be used as inputs to control flow")
-
-    def iter(self, obj):
-        raise TraceError(ITERATION_ERROR)
-
-    def keys(self, obj):
-        return Attribute(obj, "keys")()
 
     # -- modules -------------------------------------------------------------------------------------
     def is_leaf_module(self, m, module_qualified_name):

@@ -80,7 +80,20 @@ class Attribute(Proxy):
         return self.tracer.create_proxy("call_method", self.attr, (self.root,) + args, kwargs)
 
 
-class _GraphAppendingTracer:
+class TracerBase:
+    """What every tracer answers for the Python protocols a Proxy cannot honour (PyTorch's TracerBase)."""
+
+    def to_bool(self, obj):
+        raise TraceError("symbolically traced variables cannot be used as inputs to control flow")
+
+    def iter(self, obj):
+        raise TraceError(ITERATION_ERROR)
+
+    def keys(self, obj):
+        return Attribute(obj, "keys")()
+
+
+class _GraphAppendingTracer(TracerBase):
     """The tracer of a Proxy made directly on a graph's node (graph rewriting code): appends to that graph."""
 
     def __init__(self, graph):
@@ -92,15 +105,6 @@ class _GraphAppendingTracer:
         node = self.graph.create_node(kind, target, map_aggregate(args, from_proxy),
                                       map_aggregate(kwargs, from_proxy), name, type_expr)
         return Proxy(node, self)
-
-    def to_bool(self, obj):
-        raise TraceError("symbolically traced variables cannot be used as inputs to control flow")
-
-    def iter(self, obj):
-        raise TraceError(ITERATION_ERROR)
-
-    def keys(self, obj):
-        return Attribute(obj, "keys")()
 
 
 ITERATION_ERROR = ("Proxy object cannot be iterated. This can be attempted when the Proxy is used in a loop or as "
