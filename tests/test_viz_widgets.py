@@ -446,6 +446,57 @@ def test_dispatch_view_counts_match_calls_with_forced_thresholds():
     assert not torsh.backend.events.listening("dispatch")
 
 
+def test_dispatch_view_watches_one_optimizer_step_in_n():
+    from torsh.backend import dispatch
+    torsh.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
+    opt = torsh.optim.SGD(model.parameters(), lr=0.1)
+    x, y = torsh.randn(8, 16), torsh.randint(0, 4, (8,))
+
+    def train_step():
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    train_step()
+    with dispatch.record() as one_step:
+        train_step()
+    with viz.DispatchView(interval=float("inf"), every=3) as dv:
+        for _ in range(7):
+            assert torsh.backend.events.listening("dispatch") == (dv.steps % 3 == 0)
+            train_step()
+    assert dv.steps == 7 and dv.watched_steps == 3  # steps 0, 3 and 6
+    assert sum(r["count"] for r in dv.rows()) == 3 * len(one_step) > 0  # the watched steps' own counts
+    assert f"{3 * len(one_step):,} decisions over" in dv.header.value
+    assert "in 3 watched steps of 7 (1 optimizer step in 3)" in dv.header.value
+    assert not torsh.backend.events.listening("dispatch")
+
+
+def test_live_views_running_together_share_one_redraw_budget():
+    """Fake clock: each step 1 ms, each view's redraw 10 ms. Alone, each view would take its 5%;
+    together they draw at the same moments and take 5% of the time between them."""
+    clock = _FakeClock()
+    views = [viz.Dashboard(interval=0.1, memory=False, dispatch=False, budget=0.05),
+             viz.DispatchView(interval=0.1, budget=0.05)]
+    for view in views:
+        view.clock = clock
+        real_redraw = view.redraw
+
+        def slow_redraw(real_redraw=real_redraw):
+            real_redraw()
+            clock.now += 0.010
+        view.redraw = slow_redraw
+    dash = views[0]
+    with views[0], views[1]:
+        for _ in range(5_000):  # 5 s of steps
+            clock.now += 0.001
+            dash.step(loss=1.0)
+    in_loop = [view.redraws - 2 for view in views]  # without the forced draws at start and stop
+    drawing = sum(view.redraw_seconds for view in views) - 4 * 0.010
+    assert in_loop[0] == in_loop[1] >= 1  # the dispatch view drew whenever the dashboard did
+    assert drawing <= 0.05 * clock.now
+    assert all(abs(r["step_time"] - 0.001) < 1e-9 for r in dash.history[1:])  # redraws not charged to steps
+
+
 # -- dashboard ---------------------------------------------------------------------------------
 class _CountingList(list):
     """A list that counts reads of its elements (recording must not walk the history)."""

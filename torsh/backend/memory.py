@@ -49,6 +49,9 @@ class MemoryEvent(NamedTuple):
     address: int  # an identity for pairing alloc with free (the owning array's id), not a pointer
 
 
+_new_event = tuple.__new__  # MemoryEvent(*fields) minus a Python frame: what its generated __new__ calls
+
+
 def storage_of(array):
     """The NumPy array that owns ``array``'s memory (itself unless it is a view)."""
     while isinstance(array.base, np.ndarray):
@@ -86,7 +89,10 @@ def track(array):
     if len(_by_storage) > _peak_count:
         _peak_count = len(_by_storage)
     if TOPIC in events._subscribers and not _scanning:
-        events.emit(TOPIC, MemoryEvent("alloc", nbytes, _live, key))
+        # events.emit inlined, the NamedTuple built without its Python-level __new__: a live view hears every event
+        event = _new_event(MemoryEvent, ("alloc", nbytes, _live, key))
+        for callback in events._subscribers.get(TOPIC, ()):
+            callback(event)
 
 
 def _on_collected(ref):
@@ -94,8 +100,10 @@ def _on_collected(ref):
     key, nbytes = _by_ref.pop(id(ref))
     del _by_storage[key]
     _live -= nbytes  # no lock: see track
-    if TOPIC in events._subscribers:
-        events.emit(TOPIC, MemoryEvent("free", nbytes, _live, key))
+    if TOPIC in events._subscribers:  # as in track
+        event = _new_event(MemoryEvent, ("free", nbytes, _live, key))
+        for callback in events._subscribers.get(TOPIC, ()):
+            callback(event)
 
 
 def start_counting(new_array=None):
