@@ -4,7 +4,7 @@
         train(...)
     mt          # or display(mt) before the loop to watch it move
 
-Every ``memory`` event (alloc/free, backend/memory.py) is appended raw, as (clock time, event):
+Every ``memory`` event (alloc/free, backend/memory.py) is appended raw, as (clock time, *event):
 no lock, no check beyond one comparison with the time of the next due work. Those raw facts
 are folded into ``events`` (time, kind, bytes, live bytes) and the peak when work is due and
 at each redraw. The split into categories (parameters, gradients, activations saved for
@@ -60,7 +60,7 @@ class MemoryTimeline(LiveView):
         self.events = []
         self.samples = []
         self.peak_bytes = 0
-        self._raw = []  # (clock time, MemoryEvent) as they came, folded into events when work is due
+        self._raw = []  # (clock time, *MemoryEvent) as they came, folded into events when work is due
         self._wake = -float("inf")  # clock time from which an event does more than append
         self.header = widgets.HTML("<i>memory timeline: not started</i>")
         traces = [go.Scatter(x=[], y=[], name=name.replace("_", " "), stackgroup="categories", mode="lines",
@@ -87,7 +87,9 @@ class MemoryTimeline(LiveView):
     def _on_event(self, event):
         now = self._clock()
         raw = self._raw
-        raw.append((now, event))  # the raw facts only: all else waits for due work or a redraw
+        # the raw facts only, as one plain tuple of numbers and a str: the cycle collector stops
+        # tracking it at its first pass (a MemoryEvent, a tuple subclass, it would track until the fold)
+        raw.append((now,) + event)
         if now >= self._wake or len(raw) > self.max_events:
             self._work(now, event[0])
 
@@ -133,8 +135,8 @@ class MemoryTimeline(LiveView):
         del raw[:n]  # (events appended meanwhile by another thread stay for the next fold)
         chunk.sort(key=_clock_time)  # another thread's append can come late: keep times in order
         t0 = self._t0
-        self.events.extend([(t - t0, e[0], e[1], e[2]) for t, e in chunk])
-        top = max(e[2] for _, e in chunk)
+        self.events.extend([(t - t0, kind, nbytes, live) for t, kind, nbytes, live, _ in chunk])
+        top = max(e[3] for e in chunk)
         if top > self.peak_bytes:
             self.peak_bytes = top
         while len(self.events) > self.max_events:
