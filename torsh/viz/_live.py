@@ -45,8 +45,8 @@ class _Meter:
 
     def charge(self, took, end, fraction):
         self.spent += took
-        if fraction > 0:
-            self.next_free = max(self.next_free, end + took * (1.0 - fraction) / fraction)
+        if fraction > 0:  # gaps add up: views started together repay all their first draws
+            self.next_free = max(self.next_free, end) + took * (1.0 - fraction) / fraction
 
 
 _meters = {}  # clock -> its _Meter (tests give a view a fake clock: its times are not comparable)
