@@ -20,8 +20,8 @@ import threading
 import time
 
 _MAIN_THREAD = threading.main_thread().ident
-# most of the wall time redraws may take: recording costs ~3.5% of a 2 ms training step
-# (benchmarks/dashboard_overhead.py), so with 1% for drawing the total stays under the 5% goal
+# most of the wall time the running views' redraws and walks may take together: recording costs
+# ~1-2% of a 2.4 ms LeNet step with all three views (benchmarks/dashboard_overhead.py, counted)
 DEFAULT_BUDGET = 0.01
 
 
