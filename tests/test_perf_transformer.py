@@ -239,6 +239,11 @@ def test_gelu_is_deterministic_and_float64_stays_exact():
 def test_each_copy_of_the_gelu_kernels_matches_torch(module, parallel):
     x = _gelu_inputs()
     (g,) = _arrays([x.shape], np.float32, seed=6)
+    check_gelu_kernels_against_torch(module, x, g, parallel)
+
+
+def check_gelu_kernels_against_torch(module, x, g, parallel):
+    """``module``'s gelu / gelu_backward on ``x`` (upstream gradient ``g``) against PyTorch's exact GELU."""
     out, grad = np.empty_like(x), np.empty_like(x)
     module.gelu(x, out, parallel)
     module.gelu_backward(g, x, grad, parallel)

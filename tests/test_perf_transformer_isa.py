@@ -10,6 +10,7 @@ import pytest
 
 import torsh
 from helpers import assert_close, forced_variant, needs_torch, torch_ref
+from test_perf_transformer import check_gelu_kernels_against_torch
 from torsh.backend import kernels
 
 LN_OPS = ("layer_norm", "layer_norm_backward")
@@ -71,15 +72,8 @@ def test_gelu_on_each_instruction_set_matches_torch(pair, parallel):
     sweep = np.linspace(-12, 12, 20011, dtype=np.float32)
     x = np.concatenate([sweep, np.array([0.0, -0.0, 1e-30, 1e30, -1e30, np.inf, -np.inf, np.nan], np.float32)])
     (g,) = _arrays([x.shape], seed=6)
-    out, grad = np.empty_like(x), np.empty_like(x)
     with _running(*pair) as module:
-        module.gelu(x, out, parallel)
-        module.gelu_backward(g, x, grad, parallel)
-    t = torch_ref.tensor(x, requires_grad=True)
-    y = torch_ref.nn.functional.gelu(t)
-    y.backward(torch_ref.tensor(g))
-    np.testing.assert_allclose(out, y.detach().numpy(), rtol=1.3e-6, atol=1e-5)
-    np.testing.assert_allclose(grad, t.grad.numpy(), rtol=1.3e-6, atol=1e-5)
+        check_gelu_kernels_against_torch(module, x, g, parallel)
 
 
 @needs_torch
