@@ -180,9 +180,10 @@ def test_trace_view_widget_reads_a_page_from_the_kernel_when_zoomed(browser, lab
         main = json.loads((lab.root / "widget_paged.trace.json").read_text())
         index = main["torshPages"]["pages"]
         assert f"detail in {len(index)} pages, 1 read" in status.inner_text()
-        bars = page.locator(".js-plotly-plot .barlayer .point")
-        before = bars.count()
-        assert before == sum(1 for e in main["traceEvents"] if e["ph"] == "X")
+        # The status line is drawn before Plotly has laid out the bars: wait for the main part's bars.
+        before = sum(1 for e in main["traceEvents"] if e["ph"] == "X")
+        page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .barlayer .point').length === {before}",
+                               timeout=LOAD_MS)
         drag = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
         t0, t1 = index[0]["ts"][0], index[-1]["ts"][1]
         right = drag["x"] + drag["width"] * (index[0]["ts"][1] - t0) / (t1 - t0) * 0.8  # inside the first page
