@@ -125,9 +125,9 @@ def fingerprint():
     return state
 
 
-def _load_refused(lib, data):
+def _load_refused(lib, data, **kwargs):
     try:
-        lib.load(io.BytesIO(data))
+        lib.load(io.BytesIO(data), **kwargs)
     except Exception as e:  # noqa: BLE001 - whatever the library raises is compared below
         return e
     pytest.fail(f"{lib.__name__}.load accepted a malicious checkpoint")
@@ -339,9 +339,19 @@ def test_truncated_checkpoints_are_refused():
         data = raw[:cut]
         ours = _load_refused(torsh, data)
         ref = _load_refused(torch, data)
-        assert isinstance(ours, RuntimeError), f"cut at {cut}: {type(ours).__name__}: {ours}"
-        assert isinstance(ref, (RuntimeError, EOFError, pickle.UnpicklingError)), ref
+        assert type(ours) is type(ref), f"cut at {cut}: {type(ours).__name__}: {ours} / PyTorch: {ref!r}"
+        assert isinstance(ours, (RuntimeError, EOFError, pickle.UnpicklingError)), ours
     assert fingerprint() == before
+
+
+@pytest.mark.parametrize("data", [b"garbage, not a checkpoint", pickle.dumps({"a": 1})], ids=["no-pickle", "pickle"])
+@pytest.mark.parametrize("weights_only", [True, False])
+def test_input_that_is_no_zip_archive_raises_pytorchs_exception_type(data, weights_only):
+    ours = _load_refused(torsh, data, weights_only=weights_only)
+    ref = _load_refused(torch, data, weights_only=weights_only)
+    assert type(ours) is type(ref), (ours, ref)
+    if weights_only:
+        assert str(ours).startswith("Weights only load failed.")
 
 
 def test_pickle_bytes_truncated_inside_the_archive():

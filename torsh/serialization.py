@@ -670,6 +670,22 @@ def _resolve_weights_only(weights_only, pickle_module):
 
 # ----------------------------------------------------------------------------- load
 
+def _raise_not_a_zip_checkpoint(raw, weights_only):
+    """Input that is no zip archive fails with the exception types PyTorch's legacy-format reader raises on it:
+    EOFError when empty, pickle.UnpicklingError for bytes that are no pickle (or any pickle under weights_only),
+    RuntimeError for a pickle that is no pre-1.6 checkpoint (torsh reads none: it names the cause)."""
+    if not raw:
+        raise EOFError("Ran out of input")
+    if raw[:1] != b"\x80":
+        detail = f"invalid load key, {raw[:1]!r}: not a checkpoint (no zip archive, no pickle)"
+        raise pickle.UnpicklingError(_get_wo_message(detail) if weights_only else detail)
+    legacy = ("torsh.load reads PyTorch's zip checkpoint format (torch>=1.6); this file is a pickle in the "
+              "legacy format: re-save it with a current torch.save")
+    if weights_only:
+        raise pickle.UnpicklingError(_get_wo_message(legacy))
+    raise RuntimeError(legacy)
+
+
 def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
     """Load an object saved by ``torsh.save`` or ``torch.save`` (zip format).
 
@@ -677,7 +693,8 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     ``TORCH_FORCE_WEIGHTS_ONLY_LOAD`` / ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` environment variables as
     in PyTorch) builds only tensors, dtypes, sizes, containers, primitive types and the globals of
     ``add_safe_globals``, and raises ``pickle.UnpicklingError`` on anything else without running it.
-    A truncated or corrupted file raises ``RuntimeError`` before any object is returned, so nothing
+    A truncated or corrupted file raises ``RuntimeError`` (bytes that are no zip archive: the
+    ``EOFError`` / ``pickle.UnpicklingError`` PyTorch raises) before any object is returned, so nothing
     the caller owns is touched. ``mmap=True`` (``f`` a path) maps the storages from the file
     copy-on-write instead of reading them.
     """
@@ -695,12 +712,8 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     else:
         raw = _open_for_read(f)
         source = io.BytesIO(raw)
-    if raw[:2] != b"PK":
-        if raw[:2] == b"\x80\x02" or raw[:1] == b"\x80":
-            raise RuntimeError("torsh.load reads PyTorch's zip checkpoint format (torch>=1.6); this file is in "
-                               "the legacy format: re-save it with a current torch.save")
-        raise RuntimeError("torsh.load: not a checkpoint (no zip archive found); the file may be truncated "
-                           "or corrupted")
+    if raw[:4] != b"PK\x03\x04":  # a zip archive's first local header, the test torch.load makes
+        _raise_not_a_zip_checkpoint(raw, weights_only)
     try:
         archive = zipfile.ZipFile(source)
         names = archive.namelist()
