@@ -345,8 +345,8 @@ def test_failed_load_state_dict_leaves_optimizer_unchanged():
     bad_groups = {"state": {}, "param_groups": before["param_groups"] * 2}
     bad_sizes = {"state": {}, "param_groups": [dict(before["param_groups"][0], params=[0])]}
     for bad, message in ((bad_shape, "shape"), (bad_groups, "different number of parameter groups"),
-                         (bad_sizes, "doesn't match the size"), ({"state": {}}, "must be a dict")):
-        with pytest.raises(ValueError, match=message):
+                         (bad_sizes, "doesn't match the size"), ({"state": {}}, "param_groups")):
+        with pytest.raises(KeyError if bad == {"state": {}} else ValueError, match=message):
             opt.load_state_dict(bad)
         assert opt.param_groups[0]["lr"] == 0.1
         for k, s in snapshot.items():
@@ -451,3 +451,18 @@ def test_checkpoint_resume_of_model_optimizer_and_scheduler_is_exact(tmp_path):
     for e in range(2, 4):
         epoch(model, opt, sched, e)
     np.testing.assert_array_equal(model.weight.detach().numpy(), straight.numpy())
+
+
+@pytest.mark.parametrize("drop", ["param_groups", "state"])
+def test_load_state_dict_without_an_entry_raises_keyerror_as_pytorch(drop):
+    def load(lib):
+        model = lib.nn.Linear(2, 2)
+        opt = lib.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        sd = opt.state_dict()
+        del sd[drop]
+        before = opt.state_dict()
+        try:
+            opt.load_state_dict(sd)
+        finally:
+            assert opt.state_dict() == before  # nothing changed
+    check_same_error(load)

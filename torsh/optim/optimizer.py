@@ -278,8 +278,8 @@ class Optimizer:
 
         Everything is validated and converted first; on any error the optimizer is left as it was.
         """
-        if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
-            raise ValueError("optimizer state dict must be a dict with 'state' and 'param_groups' entries")
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"optimizer state dict must be a dict, not {type(state_dict).__name__}")
         state_dict = dict(state_dict)
         for hook in list(self._optimizer_load_state_dict_pre_hooks.values()):
             result = hook(self, state_dict)
