@@ -143,3 +143,20 @@ test_forward, test_backward, test_gradcheck = make_tests(OPS)
         "searchsorted_shapes", "sort_dim", "nanmean_int"])
 def test_errors(fn):
     check_same_error(fn)
+
+
+def _median_keepdim(lib, x):
+    return x.median(keepdim=True)
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, x: x.sum(keepdim=True), lambda lib, x: lib.sum(x, keepdim=True), lambda lib, x: x.mean(keepdim=True),
+    lambda lib, x: lib.prod(x, keepdim=True), lambda lib, x: x.max(keepdim=True), lambda lib, x: lib.min(x, keepdim=True),
+    _median_keepdim], ids=["sum", "torch.sum", "mean", "prod", "max", "min", "median"])
+def test_keepdim_without_dim_is_refused_as_pytorch(call):
+    """PyTorch's parser has no signature taking keepdim without dim: a TypeError, not a silently kept dim."""
+    # the method form's first line reads "got (keepdim=bool, )" in PyTorch: one op function serves both forms here
+    check_same_error(lambda lib: call(lib, lib.ones(2, 3)), exact=False,
+                     fallback_msg="median() missing 1 required positional arguments" if call is _median_keepdim
+                     else "() received an invalid combination of arguments - got (")
+    assert torsh.ones(2, 3).sum((), keepdim=True).shape == (1, 1)  # an explicit empty dim list keeps dims

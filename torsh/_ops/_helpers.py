@@ -35,6 +35,14 @@ def normalize_dims(dim, ndim):
     return tuple(sorted(set(dims))) if ndim else ()
 
 
+def check_keepdim_has_dim(op, dim, keepdim, *signatures):
+    """``x.sum(keepdim=True)``: PyTorch's argument parser finds no signature taking keepdim without dim."""
+    if dim is None and keepdim:
+        expected = "".join(f"\n * (Tensor input{', ' if s else ''}{s})" for s in signatures)
+        raise TypeError(f"{op}() received an invalid combination of arguments - got (Tensor, keepdim=bool), but "
+                        f"expected one of:{expected}\n")
+
+
 def broadcast_shapes(*shapes):
     """Broadcast shape of ``shapes``; RuntimeError in PyTorch's words on mismatch."""
     result = ()

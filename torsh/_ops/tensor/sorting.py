@@ -130,6 +130,8 @@ def _median(name, input, dim, keepdim, ignore_nan):
 
 
 def median(input, dim=None, keepdim=False, *, out=None):
+    if dim is None and keepdim:
+        raise TypeError('median() missing 1 required positional arguments: "dim"')
     return _median("median", input, dim, keepdim, ignore_nan=False)
 register(median, out="copy")
 

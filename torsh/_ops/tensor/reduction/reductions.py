@@ -11,7 +11,8 @@ from ...._autocast import float32_policy
 from ...._tensor import wrap
 from ....autograd.graph import Node, backward_on_arrays, needs_grad, record
 from ....backend import dispatch
-from ..._helpers import accumulation_array, cast_for_integer_accumulation, check_dtype_support, dtype_name, normalize_dim, normalize_dims
+from ..._helpers import (accumulation_array, cast_for_integer_accumulation, check_dtype_support, check_keepdim_has_dim,
+                        dtype_name, normalize_dim, normalize_dims)
 from ..linalg.core import vector_norm
 from ...registry import register
 
@@ -74,7 +75,14 @@ def _all_dims_if_empty(dim):
     return None if dim is not None and not isinstance(dim, int) and len(dim) == 0 else dim
 
 
+_SUM_SIGNATURES = ("*, torch.dtype dtype = None",
+                   "tuple of ints dim, bool keepdim = False, *, torch.dtype dtype = None, Tensor out = None")
+_EXTREMUM_SIGNATURES = ("*, Tensor out = None", "Tensor other, *, Tensor out = None",
+                        "int dim, bool keepdim = False, *, tuple of Tensors out = None")
+
+
 def sum(input, dim=None, keepdim=False, *, dtype=None):
+    check_keepdim_has_dim("sum", dim, keepdim, *_SUM_SIGNATURES)
     data = input._data
     if dim is None and dtype is None and data.dtype.kind == "f" and data.ndim and data.size and data.flags.c_contiguous:
         return _sum_all_float(input, data, keepdim)
@@ -130,6 +138,7 @@ def check_mean_dtype(op, input, dtype):
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):
+    check_keepdim_has_dim("mean", dim, keepdim, "*, torch.dtype dtype = None, Tensor out = None", _SUM_SIGNATURES[1])
     out_dtype = check_mean_dtype("mean", input, dtype)
     data = input._data
     dims = normalize_dims(dim, data.ndim) if dim is not None and dim != () else tuple(range(data.ndim))
@@ -180,6 +189,8 @@ def _keep(t, dims, ndim):
 
 @float32_policy
 def prod(input, dim=None, keepdim=False, *, dtype=None):
+    check_keepdim_has_dim("prod", dim, keepdim, "*, torch.dtype dtype = None",
+                          "int dim, bool keepdim = False, *, torch.dtype dtype = None, Tensor out = None")
     data = input._data
     out_dtype = _dtype.to_dtype(dtype) if dtype is not None else (
         _dtype.int64 if data.dtype.kind in "biu" else input.dtype)
@@ -291,6 +302,7 @@ def max(input, dim=None, keepdim=False, *, out=None):
     if dim is not None and hasattr(dim, "_data"):  # torch.max(a, b) is maximum
         from ..elementwise.arithmetic import maximum
         return maximum(input, dim)
+    check_keepdim_has_dim("max", dim, keepdim, *_EXTREMUM_SIGNATURES)
     return _extremum("max", np.max, _argmax_nan, input, dim, keepdim)
 register(max)
 
@@ -299,6 +311,7 @@ def min(input, dim=None, keepdim=False, *, out=None):
     if dim is not None and hasattr(dim, "_data"):
         from ..elementwise.arithmetic import minimum
         return minimum(input, dim)
+    check_keepdim_has_dim("min", dim, keepdim, *_EXTREMUM_SIGNATURES)
     return _extremum("min", np.min, _argmin_nan, input, dim, keepdim)
 register(min)
 
