@@ -19,7 +19,7 @@ LAYERS = {
                 "torsh.nn", "torsh.optim", "torsh.utils", "torsh.serialization", "torsh._weights_only_unpickler",
                 "torsh.distributions", "torsh.amp", "torsh.signal", "torsh.multiprocessing", "torsh.testing",
                 "torsh.hub", "torsh.cpu", "torsh.cuda", "torsh.accelerator", "torsh.masked", "torsh.mps", "torsh.xpu",
-                "torsh.distributed"),
+                "torsh.distributed", "torsh.library", "torsh._op_overloads", "torsh.types"),
     "tools": ("torsh.profiler", "torsh._compile", "torsh.compiler", "torsh._dynamo", "torsh.func", "torsh.viz",
               "torsh.backends", "torsh.demo",
               "torsh.onnx", "torsh.autograd.profiler",
