@@ -307,7 +307,7 @@ def test_memory_timeline_records_events_and_categories():
     assert len(mt.events) == len(seen) + 1 > 20  # + the start point
     times = [e[0] for e in mt.events]
     assert times == sorted(times)
-    assert [e[1] for e in mt.events[1:]] == [e.kind for e in seen]
+    assert [e[1:] for e in mt.events[1:]] == [(e.kind, e.nbytes, e.live_bytes) for e in seen]
     assert all(mt.peak_bytes >= e[3] for e in mt.events)
     assert all(mt.peak_bytes >= s["total"] for s in mt.samples)
     for s in mt.samples:
@@ -444,6 +444,34 @@ def test_dispatch_view_counts_match_calls_with_forced_thresholds():
     assert "tanh" in dv.table.value and dv.table.value.count("<rect") == 3 + 1  # tanh's 3 buckets + add's 1
     assert "16 decisions over 2 ops" in dv.header.value
     assert not torsh.backend.events.listening("dispatch")
+
+
+def test_buffered_dispatch_counts_equal_counting_each_decision():
+    """The live views' buffered counter (an append per decision, counted later) counts what the
+    per-decision one counts: calls, variants, buckets, NumPy reasons, dtypes, seconds."""
+    import math
+    from torsh.backend import dispatch
+    from torsh.viz._dispatch_counts import DispatchCounter
+    x, small, ints, doubles = torsh.randn(1000), torsh.randn(10), torsh.arange(1000), torsh.randn(300).double()
+    direct, buffered = DispatchCounter(), DispatchCounter()
+    saved = dispatch.thresholds["tanh"]
+    try:
+        dispatch.set_thresholds("tanh", simd=100, parallel=math.inf)
+        stops = [direct.subscribe(), buffered.subscribe(buffered=True)]
+        for _ in range(3):
+            x.tanh(), small.tanh(), x[::2].tanh(), doubles.tanh()
+            ints + ints
+            x + x
+        assert buffered.pending and not direct.pending  # nothing counted yet on the buffered side
+        for stop in stops:
+            stop()
+    finally:
+        dispatch.set_thresholds("tanh", *saved)
+    assert not buffered.pending
+    assert buffered.rows() == direct.rows()
+    tanh = {r["op"]: r for r in buffered.rows()}["tanh"]
+    assert tanh["count"] == 12 and tanh["variants"] == {"pythran_simd": 6, "numpy": 6}
+    assert tanh["dtypes"] == {"float32": 9, "float64": 3}
 
 
 def test_dispatch_view_watches_one_optimizer_step_in_n():

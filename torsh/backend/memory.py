@@ -1,9 +1,9 @@
 """Accounting of tensor storage: live and peak bytes, allocation and free events, categories.
 
 Counting starts the first time anybody asks (``torsh.memory_allocated()`` and friends,
-``categorized_bytes``, or a subscriber to the ``memory`` topic such as the profiler with
-``profile_memory=True``) and then stays on. At that moment the storages already alive are
-found once (a ``gc`` scan for tensors and saved tensors, ~30 ms), so the current count is
+``categorized_bytes``, a subscriber to the ``memory`` topic such as the profiler with
+``profile_memory=True``, or a ``RawSink``) and then stays on. At that moment the storages already
+alive are found once (a ``gc`` scan for tensors and saved tensors, ~30 ms), so the current count is
 exact from then on; only the peak before that moment is unknown (it starts at the live
 bytes). PyTorch counts always; torsh does not, because counting is not free here:
 a weakref with a Python callback per storage, two dict writes and the counters add ~1-3 us
@@ -15,7 +15,8 @@ What is counted: the storage of every tensor born through ``Tensor._wrap`` (op o
 factories, ``from_numpy``), once per storage. A tensor wrapping a NumPy view is charged to
 the array that owns the memory (its ``base`` chain), so views and ``detach()`` add nothing.
 A storage is freed for the count when its owning array is garbage collected. Events
-(``alloc``/``free`` MemoryEvents) are built only while someone subscribes to ``memory``.
+(``alloc``/``free`` MemoryEvents) are built only while someone subscribes to ``memory``; a
+``RawSink`` gets them as plain tuples appended to its list.
 """
 import math
 import weakref
@@ -50,6 +51,39 @@ class MemoryEvent(NamedTuple):
 
 
 _new_event = tuple.__new__  # MemoryEvent(*fields) minus a Python frame: what its generated __new__ calls
+
+
+class RawSink:
+    """A live view's list that hears every event without a callback per event (torsh.viz.MemoryTimeline).
+
+    Each event is appended to ``raw`` as one plain tuple ``(clock(), kind, nbytes, live_bytes, address)``
+    (a MemoryEvent after the clock time); ``on_due(now, kind)`` is called only when ``now >= wake`` (the
+    owner sets ``wake`` to when it next has work to do) or ``raw`` holds more than ``limit`` events.
+    Like a ``memory`` subscriber, an added sink turns counting on for good."""
+
+    __slots__ = ("raw", "clock", "wake", "limit", "on_due")
+
+    def __init__(self, clock, on_due, limit):
+        self.raw = []
+        self.clock = clock
+        self.wake = -math.inf
+        self.limit = limit
+        self.on_due = on_due
+
+
+_sinks = ()  # the RawSinks added (a tuple: the event path iterates it without locking)
+
+
+def add_sink(sink):
+    """Have ``sink`` hear every alloc and free from now on; returns the function that removes it."""
+    global _sinks
+    start_counting()
+    _sinks = _sinks + (sink,)
+
+    def remove():
+        global _sinks
+        _sinks = tuple(s for s in _sinks if s is not sink)
+    return remove
 
 
 def storage_of(array):
@@ -93,6 +127,13 @@ def track(array):
         event = _new_event(MemoryEvent, ("alloc", nbytes, _live, key))
         for callback in events._subscribers.get(TOPIC, ()):
             callback(event)
+    if _sinks and not _scanning:  # inlined, as above: a sink is one append per event, no Python frame
+        for sink in _sinks:
+            now = sink.clock()
+            raw = sink.raw
+            raw.append((now, "alloc", nbytes, _live, key))
+            if now >= sink.wake or len(raw) > sink.limit:
+                sink.on_due(now, "alloc")
 
 
 def _on_collected(ref):
@@ -104,6 +145,13 @@ def _on_collected(ref):
         event = _new_event(MemoryEvent, ("free", nbytes, _live, key))
         for callback in events._subscribers.get(TOPIC, ()):
             callback(event)
+    if _sinks:
+        for sink in _sinks:
+            now = sink.clock()
+            raw = sink.raw
+            raw.append((now, "free", nbytes, _live, key))
+            if now >= sink.wake or len(raw) > sink.limit:
+                sink.on_due(now, "free")
 
 
 def start_counting(new_array=None):

@@ -172,8 +172,8 @@ class Dashboard(LiveView):
 
     def _watch_dispatch(self, on):
         """Count the dispatch decisions of the step that starts now (on) or not (off)."""
-        if on and self._unsubscribe_dispatch is None:
-            self._unsubscribe_dispatch = self.counter.subscribe()
+        if on and self._unsubscribe_dispatch is None:  # buffered: one append per decision, counted at step()
+            self._unsubscribe_dispatch = self.counter.subscribe(buffered=True)
         elif not on and self._unsubscribe_dispatch is not None:
             self._unsubscribe_dispatch()
             self._unsubscribe_dispatch = None
@@ -204,6 +204,7 @@ class Dashboard(LiveView):
             thin_in_place(self.history)
         if self._unsubscribe_dispatch is not None:
             self.dispatch_steps += 1  # this step's decisions were counted
+            self.counter.count_pending()
         if self.running and self.track_dispatch:  # watch one step in dispatch_every
             watch = self.steps % self.dispatch_every == 0
             if watch != (self._unsubscribe_dispatch is not None):

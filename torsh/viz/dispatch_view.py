@@ -7,8 +7,9 @@
 One row per op: calls per variant (numpy / pythran_simd / pythran_omp), a log2 histogram of
 numel with the op's thresholds (``dispatch.thresholds``) drawn on it, and the reasons calls
 ran on NumPy (below threshold, dtype without a compiled kernel, non-contiguous operands,
-kernel family not compiled). Each DispatchRecord costs a few dict updates; the table is
-rebuilt at most once per ``interval``.
+kernel family not compiled). Each DispatchRecord costs a few dict updates (once optimizer steps
+come, an append on the op's path and the count at the next step); the table is rebuilt at
+most once per ``interval``.
 
 While anybody listens on ``dispatch``, small ops take the observed path (they are recorded
 too), which costs a microsecond or two per op (benchmarks/dashboard_overhead.py). So, as the
@@ -60,7 +61,10 @@ class DispatchView(LiveView):
 
     def _watch(self, on):
         if on and self._unwatch is None:
-            self._unwatch = events.subscribe(dispatch.TOPIC, self._on_record)
+            # once optimizer steps come, their hook redraws: the decisions are appended only (buffered) and
+            # counted at the next step; before (inference, single ops) each one is counted and may redraw
+            self._unwatch = (self.counter.subscribe(buffered=True) if self.steps
+                             else events.subscribe(dispatch.TOPIC, self._on_record))
         elif not on and self._unwatch is not None:
             self._unwatch()
             self._unwatch = None
@@ -68,8 +72,12 @@ class DispatchView(LiveView):
     def _on_step(self, optimizer, args, kwargs):
         if self._unwatch is not None:
             self.watched_steps += 1
+            self.counter.count_pending()
+        first = not self.steps
         self.steps += 1
         watch = self.steps % self.every == 0
+        if first and watch:  # from now on buffered (see _watch)
+            self._watch(False)
         if watch != (self._unwatch is not None):
             self._watch(watch)
         self.maybe_redraw()

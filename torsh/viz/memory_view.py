@@ -4,8 +4,9 @@
         train(...)
     mt          # or display(mt) before the loop to watch it move
 
-Every ``memory`` event (alloc/free, backend/memory.py) is appended raw, as (clock time, *event):
-no lock, no check beyond one comparison with the time of the next due work. Those raw facts
+Every ``memory`` event (alloc/free, backend/memory.py) is appended raw, as (clock time, *event), by
+memory.py itself into this view's ``RawSink``: no Python call, no lock, no check beyond one
+comparison with the time of the next due work. Those raw facts
 are folded into ``events`` (time, kind, bytes, live bytes) and the peak when work is due and
 at each redraw. The split into categories (parameters, gradients, activations saved for
 backward, optimizer state, temporaries; ``memory.categorized_bytes``) walks the model and the
@@ -24,7 +25,7 @@ import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 
-from ..backend import events, memory
+from ..backend import memory
 from ._figure import Figure
 from ._live import _MAIN_THREAD, DEFAULT_BUDGET, LiveView, downsample, human_bytes, thin_in_place
 from ._static import plain_text, plotly_frame
@@ -60,8 +61,7 @@ class MemoryTimeline(LiveView):
         self.events = []
         self.samples = []
         self.peak_bytes = 0
-        self._raw = []  # (clock time, *MemoryEvent) as they came, folded into events when work is due
-        self._wake = -float("inf")  # clock time from which an event does more than append
+        self._sink = None  # memory.RawSink while running: its raw (clock time, *MemoryEvent) are folded into events
         self.header = widgets.HTML("<i>memory timeline: not started</i>")
         traces = [go.Scatter(x=[], y=[], name=name.replace("_", " "), stackgroup="categories", mode="lines",
                              line={"width": 0.5, "color": CATEGORY_COLORS[name], "shape": "hv"})
@@ -78,20 +78,13 @@ class MemoryTimeline(LiveView):
 
     def _subscribe(self):
         self._t0 = self.clock()
-        self._clock = self.clock  # bound once: the event path reads it per event
         start = memory.live_bytes()  # starts the counting (and its scan) if nobody did yet
         self.events.append((0.0, "start", 0, start))
         self.peak_bytes = max(self.peak_bytes, start)
-        return [events.subscribe(memory.TOPIC, self._on_event)]
-
-    def _on_event(self, event):
-        now = self._clock()
-        raw = self._raw
-        # the raw facts only, as one plain tuple of numbers and a str: the cycle collector stops
-        # tracking it at its first pass (a MemoryEvent, a tuple subclass, it would track until the fold)
-        raw.append((now,) + event)
-        if now >= self._wake or len(raw) > self.max_events:
-            self._work(now, event[0])
+        # memory.py appends each event to the sink's list itself, as one plain tuple of numbers and a
+        # str (no Python call per event), and calls _work only when the sink's wake time has come
+        self._sink = memory.RawSink(self.clock, self._work, self.max_events)
+        return [memory.add_sink(self._sink)]
 
     def _work(self, now, kind):
         """Fold the raw events; at an allocation, redraw or sample the split if due. Main thread only:
@@ -104,7 +97,7 @@ class MemoryTimeline(LiveView):
         if not self.maybe_redraw() and self._split_due(now):
             self._walk(now)
         next_split = self._meter.next_free if self.split_budget is None else self._next_split
-        self._wake = min(next_split, max(self._next_draw, self._meter.next_free))
+        self._sink.wake = min(next_split, max(self._next_draw, self._meter.next_free))
 
     def _split_due(self, now):
         return now >= (self._meter.next_free if self.split_budget is None else self._next_split)
@@ -127,7 +120,9 @@ class MemoryTimeline(LiveView):
 
     def _fold(self):
         """Move the raw events into ``events`` (times since start) and the peak; thin past max_events."""
-        raw = self._raw
+        if self._sink is None:
+            return
+        raw = self._sink.raw
         n = len(raw)
         if not n:
             return
