@@ -204,8 +204,9 @@ def _run(op, variant, why, numel, np_dtype, compiled_call, numpy_call, reference
     out = numpy_call() if variant == "numpy" else compiled_call(variant == "pythran_omp")
     seconds = _perf_counter() - start
     dtype = _dtype_names.get(np_dtype) or _dtype_name(np_dtype)
-    events.emit(TOPIC, _new_tuple(DispatchRecord, (op, reference if variant == "numpy" else variant, why, numel,
-                                                   dtype, seconds)))
+    record = _new_tuple(DispatchRecord, (op, reference if variant == "numpy" else variant, why, numel, dtype, seconds))
+    for callback in events._subscribers.get(TOPIC, ()):  # events.emit inlined: one Python frame less per decision
+        callback(record)
     return out
 
 

@@ -63,6 +63,9 @@ class RawEvent:
         return None if self.inputs is None else [_type_of(entry) for entry in self.inputs]
 
 
+_new_object = object.__new__  # RawEvent(...) minus its __init__ frame, for the per-op and per-node paths
+
+
 class MemoryRecord:
     __slots__ = ("time_ns", "tid", "kind", "nbytes", "live_bytes", "address", "op")
 
@@ -218,6 +221,7 @@ class Collector:
         """The timing wrapper _instrument puts in place of op ``fn`` (inlined: it runs on every op call)."""
         perf_counter_ns = time.perf_counter_ns
         instrument = _instrument
+        new_object = _new_object
 
         def op(*args, **kwargs):
             collector = instrument._observer
@@ -231,7 +235,11 @@ class Collector:
             parent = stack[-1] if stack else None
             if parent is not None and parent.name == name:  # an alias calling its op (F.relu -> Tensor.relu)
                 return fn(*args, **kwargs)  # is one call, as in PyTorch's tables
-            event = RawEvent(name, "cpu_op", local.tid, parent)
+            event = new_object(RawEvent)  # RawEvent(name, "cpu_op", local.tid, parent), inlined
+            event.name = name
+            event.cat = "cpu_op"
+            event.tid = local.tid
+            event.parent = parent
             if collector.with_details:
                 if collector.record_shapes:
                     event.inputs = record_inputs(args, kwargs)
@@ -284,10 +292,12 @@ class Collector:
             return
         now = time.perf_counter_ns()
         if kind == "begin":  # the node's event inside the engine's evaluate_function event
-            outer_name, inner_name = _node_event_names(node)
+            outer_name, inner_name = _event_names.get(node.name()) or _node_event_names(node)
             tid = self._local.tid
-            outer = RawEvent(outer_name, "cpu_op", tid, stack[-1] if stack else None)
-            inner = RawEvent(inner_name, "cpu_op", tid, outer)
+            outer = _new_object(RawEvent)  # RawEvent(outer_name, "cpu_op", tid, stack[-1] if stack else None)
+            outer.name, outer.cat, outer.tid, outer.parent = outer_name, "cpu_op", tid, stack[-1] if stack else None
+            inner = _new_object(RawEvent)  # RawEvent(inner_name, "cpu_op", tid, outer)
+            inner.name, inner.cat, inner.tid, inner.parent = inner_name, "cpu_op", tid, outer
             outer.node = inner.node = node
             outer.start_ns = inner.start_ns = now
             seq = node._sequence_nr
