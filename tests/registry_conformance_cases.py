@@ -98,10 +98,22 @@ def _svd_sample(f, a):
     return s, (u * s.unsqueeze(-2)) @ v.mT
 
 
+def _sparse_sample(make):
+    """A sparse constructor's sample: ``make(f, lib, three values of a's dtype)`` (a's first ones, zero-padded:
+    PyTorch does not check a CSR tensor's sizes unless asked, and crashes on too few), compared dense."""
+    def sample(f, a):
+        lib = torsh if isinstance(a, torsh.Tensor) else torch_ref
+        return make(f, lib, lib.cat([a.reshape(-1), lib.zeros(3, dtype=a.dtype)])[:3]).to_dense()
+    return sample
+
+
 # samples of this sweep where the forward-AD one does not suit a value comparison or PyTorch's signature
 SAMPLES = {
     "svd": ([(4, 3)], _svd_sample),
     "permute": ([(2, 3, 4)], lambda f, a: f(a, (2, 0, 1))),  # torch.permute takes dims as one tuple
+    "sparse_coo_tensor": ([(3,)], _sparse_sample(lambda f, lib, v: f(lib.tensor([[0, 1, 1], [2, 0, 2]]), v, (2, 3)))),
+    "sparse_csr_tensor": ([(3,)], _sparse_sample(lambda f, lib, v: f(lib.tensor([0, 1, 3]), lib.tensor([1, 0, 2]), v,
+                                                                      (2, 3)))),
     # eigenvectors are unique up to a phase per column: compared by modulus
     "linalg_eig": ([(3, 3)], lambda f, a: (lambda values, vectors: (values, vectors.abs()))(*f(a))),
     "flip": ([(3, 4)], lambda f, a: f(a, (0,))),

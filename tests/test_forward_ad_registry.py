@@ -246,7 +246,9 @@ NOT_CHECKED = {"float": "float32 output", "half": "float16 output", "bfloat16": 
                "linalg_ldl_factor": "no derivative (as PyTorch)", "linalg_ldl_factor_ex": "no derivative (as PyTorch)",
                "linalg_ldl_solve": "no derivative (as PyTorch)",
                "special_gammainc": "igamma: no forward AD in PyTorch", "special_gammaincc": "igammac: ditto",
-               "igamma": "no forward AD in PyTorch: NO_FORWARD_AD", "igammac": "no forward AD in PyTorch: NO_FORWARD_AD"}
+               "igamma": "no forward AD in PyTorch: NO_FORWARD_AD", "igammac": "no forward AD in PyTorch: NO_FORWARD_AD",
+               "sparse_coo_tensor": "sparse output (torsh.sparse: reverse mode only)",
+               "to_sparse": "sparse output (torsh.sparse: reverse mode only)"}
 
 # ops PyTorch has no forward AD for: (sample as in SAMPLES, the torch function)
 NO_FORWARD_AD = {

@@ -14,7 +14,7 @@ LAYERS = {
     "core": ("torsh._tensor", "torsh._tensor_str", "torsh._dtype", "torsh.autograd", "torsh._random",
              "torsh._type_info", "torsh._memory_api", "torsh._layouts", "torsh._array_api", "torsh.return_types",
              "torsh._autocast", "torsh._warnings", "torsh.version"),
-    "ops": ("torsh._ops", "torsh.linalg", "torsh.fft", "torsh.special", "torsh._toplevel"),
+    "ops": ("torsh._ops", "torsh.linalg", "torsh.fft", "torsh.special", "torsh._toplevel", "torsh.sparse"),
     "library": ("torsh._settings", "torsh._nn_toplevel", "torsh.jit",
                 "torsh.nn", "torsh.optim", "torsh.utils", "torsh.serialization", "torsh._weights_only_unpickler",
                 "torsh.distributions", "torsh.amp", "torsh.signal", "torsh.multiprocessing", "torsh.testing",
