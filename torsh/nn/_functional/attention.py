@@ -61,11 +61,22 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     return weights.matmul(value)
 
 
+def _packed_heads(proj, parts, E):
+    """A (..., parts * E) projection as (parts, ..., E) views, as PyTorch splits its packed projections."""
+    return proj.unflatten(-1, (parts, E)).unsqueeze(0).transpose(0, -2).squeeze(-2)
+
+
 def _in_projection_packed(q, k, v, w, b):
+    """PyTorch's: self-attention (q is k is v) projects once with the packed weight, a shared key/value
+    (k is v) projects q and k-with-v, distinct inputs one projection each."""
     E = q.shape[-1]
-    if k is v and q is k:
-        proj = linear(q, w, b)
-        return proj.unflatten(-1, (3, E)).unsqueeze(0).transpose(0, -2).squeeze(-2)  # (3, ..., E)
+    if k is v:
+        if q is k:
+            return _packed_heads(linear(q, w, b), 3, E)  # (3, ..., E)
+        w_q, w_kv = w.split([E, E * 2])
+        b_q, b_kv = (None, None) if b is None else b.split([E, E * 2])
+        kv = _packed_heads(linear(k, w_kv, b_kv), 2, E)
+        return linear(q, w_q, b_q), kv[0], kv[1]
     w_q, w_k, w_v = w.chunk(3)
     b_q = b_k = b_v = None
     if b is not None:

@@ -9,6 +9,20 @@ from .module import Module
 __all__ = ["MultiheadAttention"]
 
 
+def _sequence_first(query, key, value):
+    """(N, L, E) inputs as (L, N, E) views, one view per distinct tensor, as PyTorch: the functional form
+    recognises self-attention (``query is key is value``) by identity and then projects once, one GEMM
+    against the packed weight instead of three."""
+    if key is value:
+        if query is key:
+            query = key = value = query.transpose(1, 0)
+        else:
+            query, key = (x.transpose(1, 0) for x in (query, key))
+            value = key
+        return query, key, value
+    return tuple(x.transpose(1, 0) for x in (query, key, value))
+
+
 class MultiheadAttention(Module):
     """As torch.nn.MultiheadAttention; always runs PyTorch's reference (math) path."""
 
@@ -77,7 +91,7 @@ class MultiheadAttention(Module):
                 average_attn_weights=True, is_causal=False):
         is_batched = query.dim() == 3
         if self.batch_first and is_batched:
-            query, key, value = (x.transpose(1, 0) for x in (query, key, value))
+            query, key, value = _sequence_first(query, key, value)
         common = dict(training=self.training, key_padding_mask=key_padding_mask, need_weights=need_weights,
                       attn_mask=attn_mask, average_attn_weights=average_attn_weights, is_causal=is_causal)
         if not self._qkv_same_embed_dim:
