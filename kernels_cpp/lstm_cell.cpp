@@ -12,9 +12,14 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <omp.h>
+#include <time.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <initializer_list>
+#include <memory>
 
 #ifndef TORSH_MODULE_NAME
 #define TORSH_MODULE_NAME lstm_cell
@@ -67,16 +72,21 @@ struct Recurrence {
     const char* isa;
     long (*packed_size)(long, long);
     void (*pack)(const float*, long, long, bool, float*);
-    void (*forward_steps)(const float*, const float*, const float*, const float*, float*, float*, float*, float*,
-                          long, long, long, long, long, bool, long, long);
+    void (*forward_steps)(const float*, const float*, const float*, const float*, const float*, long, const float*,
+                          const float*, float*, float*, float*, float*, long, long, long, long, long, bool, long,
+                          long);
     void (*backward_steps)(const float*, const float*, float*, float*, const float*, const float*, const float*,
-                           const float*, float*, long, long, long, long, long, bool, long, long);
+                           const float*, float*, long, long, long, long, long, bool, long, long, float*,
+                           const float*, float*, long);
     void (*gemm)(const float*, long, long, const float*, long, long, long, float*, long, bool);
     long (*tile_rows)();
+    void (*pack_inputs)(const float*, const float*, const float*, long, long, long, long, bool, long, long, float*);
+    long (*panels)(long);
 };
 
-#define RECURRENCE(ns, name) \
-    {name, ns::packed_size, ns::pack, ns::forward_steps, ns::backward_steps, ns::gemm, ns::tile_rows}
+#define RECURRENCE(ns, name)                                                                                  \
+    {name, ns::packed_size, ns::pack, ns::forward_steps, ns::backward_steps, ns::gemm, ns::tile_rows, ns::pack_inputs, \
+     ns::panels}
 Recurrence recurrence = RECURRENCE(native, NATIVE_ISA);
 
 void choose_recurrence() {
@@ -107,6 +117,49 @@ void over_row_parts(long rows, long threads, Part part) {
     for (long p = 0; p < parts; ++p)
         part(std::min(rows, tiles * p / parts * tile), std::min(rows, tiles * (p + 1) / parts * tile));
 }
+
+// Part p of ``count`` items cut into ``parts`` on multiples of ``tile`` (over_row_parts' cuts)
+inline long cut(long count, long tile, long parts, long p) {
+    const long tiles = (count + tile - 1) / tile;
+    return std::min(count, tiles * p / parts * tile);
+}
+
+// A barrier used once by the ``n`` threads of a region. It spins a little: the threads run side by
+// side and arrive close together (their shares are even), and libgomp's own barrier sleeps in the
+// kernel under torsh's OMP_WAIT_POLICY=PASSIVE (waking a thread costs tens of us on this VM). Past
+// that (a late thread waiting for a core other processes hold) it sleeps in short naps, leaving the
+// core to the thread it waits for.
+struct Arrivals {
+    std::atomic<long> count{0};
+    void wait(long n) {
+        count.fetch_add(1, std::memory_order_acq_rel);
+        for (long spins = 0; count.load(std::memory_order_acquire) < n; ++spins) {
+#if defined(__x86_64__) || defined(__i386__)
+            if (spins < 4000) {  // ~10-50 us of pause instructions
+                __builtin_ia32_pause();
+                continue;
+            }
+#endif
+            const timespec nap{0, 20000};
+            nanosleep(&nap, nullptr);
+        }
+    }
+};
+
+// ``body(p, parts)`` on each thread of one OpenMP region of up to ``parts`` threads (the team may be
+// smaller: ``parts`` is then the team's size), or on this thread alone when ``parts`` is 1
+template <class Body>
+void in_one_region(long parts, Body body) {
+    if (parts <= 1) {
+        body(0L, 1L);
+        return;
+    }
+#pragma omp parallel num_threads(parts)
+    body((long)omp_get_thread_num(), (long)omp_get_num_threads());
+}
+
+// A float32 scratch buffer the recurrence packs or sums into (its contents start undefined)
+inline std::unique_ptr<float[]> scratch(long count) { return std::unique_ptr<float[]>(new float[std::max(1L, count)]); }
 
 bool holds(const char* op, const Py_buffer& buf, long count, const char* name) {
     if (buf.len != count * (Py_ssize_t)sizeof(float)) {
@@ -200,7 +253,8 @@ PyObject* lstm_forward(PyObject*, PyObject* args) {
     if (ok) {
         Py_BEGIN_ALLOW_THREADS
         over_row_parts(s.rows, threads, [&](long r0, long r1) {
-            recurrence.forward_steps((const float*)whh_t.buf, (const float*)gx.buf, (const float*)h0.buf,
+            recurrence.forward_steps((const float*)whh_t.buf, (const float*)gx.buf, nullptr, nullptr, nullptr, 0,
+                                     (const float*)h0.buf,
                                      (const float*)c0.buf, (float*)acts.buf, (float*)cells.buf,
                                      (float*)tanh_cells.buf, (float*)outputs.buf, s.steps, s.rows, s.hidden, s.first,
                                      s.end, reverse, r0, r1);
@@ -236,7 +290,7 @@ PyObject* lstm_backward(PyObject*, PyObject* args) {
             recurrence.backward_steps((const float*)whh.buf, (const float*)gout.buf, (float*)dh.buf, (float*)dc.buf,
                                       (const float*)acts.buf, (const float*)cells.buf, (const float*)tanh_cells.buf,
                                       (const float*)c0.buf, (float*)d_gates.buf, s.steps, s.rows, s.hidden, s.first,
-                                      s.end, reverse, r0, r1);
+                                      s.end, reverse, r0, r1, nullptr, nullptr, nullptr, 0);
         });
         Py_END_ALLOW_THREADS
     }
@@ -286,6 +340,157 @@ PyObject* gemm(PyObject*, PyObject* args) {
     Py_RETURN_NONE;
 }
 
+// A buffer that is either empty (the operand is not wanted: nullptr) or holds exactly ``count`` floats
+bool holds_or_empty(const char* op, const Py_buffer& buf, long count, const char* name) {
+    return buf.len == 0 || holds(op, buf, count, name);
+}
+
+inline float* floats_or_null(const Py_buffer& buf) { return buf.len == 0 ? nullptr : (float*)buf.buf; }
+
+// The threads a layer call runs on: up to ``threads``, at most one per GEMM tile of the batch rows
+long layer_parts(long rows, long threads) {
+    const long tile = recurrence.tile_rows();
+    return std::max(1L, std::min(threads, (rows + tile - 1) / tile));
+}
+
+// lstm_layer_forward(w_ih, w_hh, bias, x, h0, c0, acts, cells, tanh_cells, outputs, steps, rows, features,
+// hidden, reverse, threads): one LSTM direction over a whole sequence, input projection included, in ONE
+// parallel region. w_ih (4H, F), w_hh (4H, H), bias (4H: b_ih + b_hh, or empty for none), x (T, B, F),
+// h0, c0 (B, H); writes acts (T, B, 4H), cells, tanh_cells and outputs (T, B, H) as lstm_forward. Each of
+// up to ``threads`` threads owns a share of the batch rows (cut on GEMM tiles: the same bits as one
+// thread) and projects its rows' input gates step by step: no step waits for another thread.
+PyObject* lstm_layer_forward(PyObject*, PyObject* args) {
+    const char* op = "lstm_layer_forward";
+    Py_buffer w_ih, w_hh, bias, x, h0, c0, acts, cells, tanh_cells, outputs;
+    Shapes s;
+    long features, threads;
+    int reverse;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*w*w*w*w*llllpl", &w_ih, &w_hh, &bias, &x, &h0, &c0, &acts, &cells,
+                          &tanh_cells, &outputs, &s.steps, &s.rows, &features, &s.hidden, &reverse, &threads))
+        return nullptr;
+    s.first = 0;
+    s.end = s.steps;
+    long inputs = 0, w_ih_count = 0, w_hh_count = 0;
+    bool ok = s.check(op) && product(op, s.steps, s.rows, features, &inputs) &&
+              product(op, 4, s.hidden, features, &w_ih_count) && product(op, 4, s.hidden, s.hidden, &w_hh_count) &&
+              holds(op, w_ih, w_ih_count, "w_ih") && holds(op, w_hh, w_hh_count, "w_hh") &&
+              holds_or_empty(op, bias, 4 * s.hidden, "bias") && holds(op, x, inputs, "x") &&
+              holds(op, h0, s.state, "h0") && holds(op, c0, s.state, "c0") && holds(op, acts, s.gates_all, "acts") &&
+              holds(op, cells, s.units_all, "cells") && holds(op, tanh_cells, s.units_all, "tanh_cells") &&
+              holds(op, outputs, s.units_all, "outputs");
+    if (ok) {
+        Py_BEGIN_ALLOW_THREADS
+        const long G = 4 * s.hidden;
+        auto wih_t = scratch(recurrence.packed_size(features, G)), whh_t = scratch(recurrence.packed_size(s.hidden, G));
+        recurrence.pack((const float*)w_ih.buf, features, G, true, wih_t.get());
+        recurrence.pack((const float*)w_hh.buf, s.hidden, G, true, whh_t.get());
+        const long tile = recurrence.tile_rows();
+        in_one_region(layer_parts(s.rows, threads), [&](long p, long parts) {
+            recurrence.forward_steps(whh_t.get(), nullptr, (const float*)x.buf, wih_t.get(), floats_or_null(bias),
+                                     features, (const float*)h0.buf, (const float*)c0.buf, (float*)acts.buf,
+                                     (float*)cells.buf, (float*)tanh_cells.buf, (float*)outputs.buf, s.steps, s.rows,
+                                     s.hidden, 0, s.steps, reverse, cut(s.rows, tile, parts, p),
+                                     cut(s.rows, tile, parts, p + 1));
+        });
+        Py_END_ALLOW_THREADS
+    }
+    release({&w_ih, &w_hh, &bias, &x, &h0, &c0, &acts, &cells, &tanh_cells, &outputs});
+    if (!ok) return nullptr;
+    Py_RETURN_NONE;
+}
+
+// The work of one thread of lstm_layer_backward after the backward recurrence: rows m0 .. m1 - 1 of
+// [d W_ih | d W_hh] = d_gates^T [x | h_prev] (K = T*B rows) and of the bias gradient.
+struct WeightGradRows {
+    const float *d_gates, *inputs_packed, *dg_sums;
+    float *joined, *d_w_ih, *d_w_hh, *d_b;
+    long K, B, F, H;
+    void operator()(long m0, long m1) const {
+        const long G = 4 * H, N = F + H;
+        if (m1 <= m0) return;
+        recurrence.gemm(d_gates + m0, 1, G, inputs_packed, m1 - m0, K, N, joined + m0 * N, N, false);
+        for (long m = m0; m < m1; ++m) {
+            std::memcpy(d_w_ih + m * F, joined + m * N, F * sizeof(float));
+            std::memcpy(d_w_hh + m * H, joined + m * N + F, H * sizeof(float));
+        }
+        if (!d_b) return;
+        for (long m = m0; m < m1; ++m) d_b[m] = 0.0f;
+        for (long r = 0; r < B; ++r)  // rows in order: the same sums whatever the cut
+            for (long m = m0; m < m1; ++m) d_b[m] += dg_sums[r * G + m];
+    }
+};
+
+// lstm_layer_backward(w_ih, w_hh, x, h0, outputs, gout, dh, dc, acts, cells, tanh_cells, c0, d_gates, d_x,
+// d_w_ih, d_w_hh, d_b, steps, rows, features, hidden, reverse, threads): the whole backward of what
+// lstm_layer_forward saved, in ONE parallel region: each thread runs the backward recurrence of its
+// batch rows (writing their d_gates (T, B, 4H) and, when d_x is not empty, their d x (T, B, F)), waits
+// once for the others, then computes its share of the gate rows of d W_ih (4H, F), d W_hh (4H, H) and,
+// when d_b is not empty, of the bias gradient d_b (4H). dh, dc (B, H) enter as the gradients of the
+// final state and leave as those of h0, c0. Cuts fall on GEMM tiles: the same bits as one thread.
+PyObject* lstm_layer_backward(PyObject*, PyObject* args) {
+    const char* op = "lstm_layer_backward";
+    Py_buffer w_ih, w_hh, x, h0, outputs, gout, dh, dc, acts, cells, tanh_cells, c0, d_gates, d_x, d_w_ih, d_w_hh,
+        d_b;
+    Shapes s;
+    long features, threads;
+    int reverse;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*w*w*y*y*y*y*w*w*w*w*w*llllpl", &w_ih, &w_hh, &x, &h0, &outputs, &gout,
+                          &dh, &dc, &acts, &cells, &tanh_cells, &c0, &d_gates, &d_x, &d_w_ih, &d_w_hh, &d_b, &s.steps,
+                          &s.rows, &features, &s.hidden, &reverse, &threads))
+        return nullptr;
+    s.first = 0;
+    s.end = s.steps;
+    long inputs = 0, w_ih_count = 0, w_hh_count = 0, joined_count = 0;
+    bool ok = s.check(op) && product(op, s.steps, s.rows, features, &inputs) &&
+              product(op, 4, s.hidden, features, &w_ih_count) && product(op, 4, s.hidden, s.hidden, &w_hh_count) &&
+              product(op, 4 * s.hidden, features + s.hidden, 1, &joined_count) &&
+              holds(op, w_ih, w_ih_count, "w_ih") && holds(op, w_hh, w_hh_count, "w_hh") && holds(op, x, inputs, "x") &&
+              holds(op, h0, s.state, "h0") && holds(op, outputs, s.units_all, "outputs") &&
+              holds(op, gout, s.units_all, "gout") && holds(op, dh, s.state, "dh") && holds(op, dc, s.state, "dc") &&
+              holds(op, acts, s.gates_all, "acts") && holds(op, cells, s.units_all, "cells") &&
+              holds(op, tanh_cells, s.units_all, "tanh_cells") && holds(op, c0, s.state, "c0") &&
+              holds(op, d_gates, s.gates_all, "d_gates") && holds_or_empty(op, d_x, inputs, "d_x") &&
+              holds(op, d_w_ih, w_ih_count, "d_w_ih") && holds(op, d_w_hh, w_hh_count, "d_w_hh") &&
+              holds_or_empty(op, d_b, 4 * s.hidden, "d_b");
+    // the packed [x | h_prev] pads its columns to a panel: its size must not overflow either
+    long padded = 0;
+    ok = ok && product(op, s.steps * s.rows, features + s.hidden + 64, 1, &padded);
+    if (ok) {
+        Py_BEGIN_ALLOW_THREADS
+        const long T = s.steps, B = s.rows, H = s.hidden, F = features, G = 4 * H, K = T * B;
+        auto whh = scratch(recurrence.packed_size(G, H));
+        recurrence.pack((const float*)w_hh.buf, G, H, false, whh.get());
+        float* dx = floats_or_null(d_x);
+        auto wih = scratch(dx ? recurrence.packed_size(G, F) : 0);
+        if (dx) recurrence.pack((const float*)w_ih.buf, G, F, false, wih.get());
+        float* db = floats_or_null(d_b);
+        auto dg_sums = scratch(db ? B * G : 0);
+        auto inputs_packed = scratch(recurrence.packed_size(K, F + H));
+        auto joined = scratch(G * (F + H));
+        const WeightGradRows weight_rows{(const float*)d_gates.buf, inputs_packed.get(), dg_sums.get(), joined.get(),
+                                         (float*)d_w_ih.buf, (float*)d_w_hh.buf, db, K, B, F, H};
+        const long tile = recurrence.tile_rows(), panels = recurrence.panels(F + H);
+        Arrivals recurrence_done;
+        in_one_region(layer_parts(B, threads), [&](long p, long parts) {
+            const long r0 = cut(B, tile, parts, p), r1 = cut(B, tile, parts, p + 1);
+            recurrence.pack_inputs((const float*)x.buf, (const float*)h0.buf, (const float*)outputs.buf, T, B, F, H,
+                                   reverse, panels * p / parts, panels * (p + 1) / parts, inputs_packed.get());
+            if (db) std::memset(dg_sums.get() + r0 * G, 0, (r1 - r0) * G * sizeof(float));
+            recurrence.backward_steps(whh.get(), (const float*)gout.buf, (float*)dh.buf, (float*)dc.buf,
+                                      (const float*)acts.buf, (const float*)cells.buf, (const float*)tanh_cells.buf,
+                                      (const float*)c0.buf, (float*)d_gates.buf, T, B, H, 0, T, reverse, r0, r1,
+                                      db ? dg_sums.get() : nullptr, dx ? wih.get() : nullptr, dx, F);
+            if (parts > 1) recurrence_done.wait(parts);
+            weight_rows(cut(G, tile, parts, p), cut(G, tile, parts, p + 1));
+        });
+        Py_END_ALLOW_THREADS
+    }
+    release({&w_ih, &w_hh, &x, &h0, &outputs, &gout, &dh, &dc, &acts, &cells, &tanh_cells, &c0, &d_gates, &d_x,
+             &d_w_ih, &d_w_hh, &d_b});
+    if (!ok) return nullptr;
+    Py_RETURN_NONE;
+}
+
 PyMethodDef methods[] = {
     {"pack_weight", pack_weight, METH_VARARGS,
      "pack_weight(w, rows, cols, transposed) -> bytearray: w (or w^T) packed as the recurrence's GEMM operand."},
@@ -298,6 +503,13 @@ PyMethodDef methods[] = {
     {"gemm", gemm, METH_VARARGS,
      "gemm(a, b_packed, c, M, K, N, a_row_stride, a_col_stride, add[, threads]): C (+)= A @ B in the recurrence's "
      "GEMM, its rows shared among threads."},
+    {"lstm_layer_forward", lstm_layer_forward, METH_VARARGS,
+     "lstm_layer_forward(w_ih, w_hh, bias, x, h0, c0, acts, cells, tanh_cells, outputs, steps, rows, features, "
+     "hidden, reverse, threads): one float32 LSTM direction, input projection included, in one parallel region."},
+    {"lstm_layer_backward", lstm_layer_backward, METH_VARARGS,
+     "lstm_layer_backward(w_ih, w_hh, x, h0, outputs, gout, dh, dc, acts, cells, tanh_cells, c0, d_gates, d_x, "
+     "d_w_ih, d_w_hh, d_b, steps, rows, features, hidden, reverse, threads): its whole backward, weight "
+     "gradients included, in one parallel region."},
     {nullptr, nullptr, 0, nullptr}};
 
 PyModuleDef module = {PyModuleDef_HEAD_INIT, TORSH_MODULE_STR, nullptr, -1, methods};

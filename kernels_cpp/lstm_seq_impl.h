@@ -195,9 +195,11 @@ void forward_row(float* act, const float* c_prev, float* c, float* tc, float* h,
 
 // Backward of one row. dh (H) holds the recurrent gradient of h and leaves as the total with gout,
 // the output's gradient; dc enters as the cell gradient and leaves as that of c_prev; act the four
-// activations, tc = tanh(c). Writes the pre-activation gate gradients dg (4H).
+// activations, tc = tanh(c). Writes the pre-activation gate gradients dg (4H) and, when SUM, adds
+// them to ``dg_sum`` (4H): the row's share of the bias gradient, summed while dg is in registers.
+template <bool SUM>
 void backward_row(float* dh, const float* gout, float* dc, const float* act, const float* c_prev, const float* tc,
-                  float* dg, long H) {
+                  float* dg, float* dg_sum, long H) {
     const float* i_gate = act;
     const float* f_gate = act + H;
     const float* g_gate = act + 2 * H;
@@ -208,31 +210,58 @@ void backward_row(float* dh, const float* gout, float* dc, const float* act, con
         const float i = i_gate[j], f = f_gate[j], g = g_gate[j], o = o_gate[j], t = tc[j];
         const float cell = dc[j] + d * o * (1.0f - t * t);
         dh[j] = d;
-        dg[j] = cell * g * i * (1.0f - i);
-        dg[H + j] = cell * c_prev[j] * f * (1.0f - f);
-        dg[2 * H + j] = cell * i * (1.0f - g * g);
-        dg[3 * H + j] = d * t * o * (1.0f - o);
+        const float di = cell * g * i * (1.0f - i), df = cell * c_prev[j] * f * (1.0f - f),
+                    dgg = cell * i * (1.0f - g * g), d_o = d * t * o * (1.0f - o);
+        dg[j] = di;
+        dg[H + j] = df;
+        dg[2 * H + j] = dgg;
+        dg[3 * H + j] = d_o;
+        if constexpr (SUM) {
+            dg_sum[j] += di;
+            dg_sum[H + j] += df;
+            dg_sum[2 * H + j] += dgg;
+            dg_sum[3 * H + j] += d_o;
+        }
         dc[j] = cell * f;
     }
 }
 
 // -- whole stretches of the sequence -------------------------------------------------------------
 
+// The input gates of the batch rows r0 .. r1 - 1 at time t, into ``act`` (their rows of acts): copied
+// from gx, or projected here when gx is null, bias + x_t W_ih^T (``wih_t`` = pack(W_ih, transposed),
+// bias null for none). Projected step by step, the rows are in cache for the recurrent product that
+// adds to them, and no (T, B, 4H) gx is written and read back.
+struct InputGates {
+    const float *gx, *x, *wih_t, *bias;
+    long F;
+    void into(float* act, long t, long B, long r0, long r1, long G) const {
+        if (gx) {
+            std::memcpy(act, gx + (t * B + r0) * G, (r1 - r0) * G * sizeof(float));
+            return;
+        }
+        if (bias)
+            for (long r = r0; r < r1; ++r) std::memcpy(act + (r - r0) * G, bias, G * sizeof(float));
+        gemm(x + (t * B + r0) * F, F, 1, wih_t, r1 - r0, F, G, act, G, bias != nullptr);
+    }
+};
+
 // The visited steps first .. end - 1 of the forward recurrence (step n is time t = n, or T - 1 - n
 // when ``reverse``) for the batch rows r0 .. r1 - 1: rows never mix in a recurrence, so a split of
 // the rows needs no synchronisation between steps. Operands as lstm_forward in lstm_cell.cpp;
-// ``whh_t`` = pack(W_hh, transposed).
-void forward_steps(const float* whh_t, const float* gx, const float* h0, const float* c0, float* acts, float* cells,
-                   float* tanh_cells, float* outputs, long T, long B, long H, long first, long end, bool reverse,
-                   long r0, long r1) {
+// ``whh_t`` = pack(W_hh, transposed); the input gates from gx, or from x, wih_t, bias (InputGates).
+void forward_steps(const float* whh_t, const float* gx, const float* x, const float* wih_t, const float* bias, long F,
+                   const float* h0, const float* c0, float* acts, float* cells, float* tanh_cells, float* outputs,
+                   long T, long B, long H, long first, long end, bool reverse, long r0, long r1) {
     const long G = 4 * H;
+    const InputGates in{gx, x, wih_t, bias, F};
     for (long n = first; n < end; ++n) {
         const long t = reverse ? T - 1 - n : n;
         const long prev = reverse ? t + 1 : t - 1;
         const float* h_prev = (n == 0 ? h0 : outputs + prev * B * H) + r0 * H;
         const float* c_prev = (n == 0 ? c0 : cells + prev * B * H) + r0 * H;
         float* act = acts + (t * B + r0) * G;
-        std::memcpy(act, gx + (t * B + r0) * G, (r1 - r0) * G * sizeof(float));
+        in.into(act, t, B, r0, r1, G);
         gemm(h_prev, H, 1, whh_t, r1 - r0, H, G, act, G, true);
         for (long r = r0; r < r1; ++r)
             forward_row(act + (r - r0) * G, c_prev + (r - r0) * H, cells + (t * B + r) * H,
@@ -241,19 +270,55 @@ void forward_steps(const float* whh_t, const float* gx, const float* h0, const f
 }
 
 // The visited steps end - 1 down to first of the backward recurrence for the batch rows r0 .. r1 - 1;
-// ``whh`` = pack(W_hh).
+// ``whh`` = pack(W_hh). ``dg_sums`` (B, 4H), when not null, gathers each row's gate gradients over
+// the steps (bias gradient); ``wih`` = pack(W_ih), when not null, gives d x (T, B, F) = d gates W_ih
+// step by step, while the step's gate gradients are in cache.
 void backward_steps(const float* whh, const float* gout, float* dh, float* dc, const float* acts, const float* cells,
                     const float* tanh_cells, const float* c0, float* d_gates, long T, long B, long H, long first,
-                    long end, bool reverse, long r0, long r1) {
+                    long end, bool reverse, long r0, long r1, float* dg_sums, const float* wih, float* d_x, long F) {
     const long G = 4 * H;
     for (long n = end - 1; n >= first; --n) {
         const long t = reverse ? T - 1 - n : n;
         const long prev = reverse ? t + 1 : t - 1;
         const float* c_prev = n == 0 ? c0 : cells + prev * B * H;
         float* dg = d_gates + t * B * G;
-        for (long r = r0; r < r1; ++r)
-            backward_row(dh + r * H, gout + (t * B + r) * H, dc + r * H, acts + (t * B + r) * G, c_prev + r * H,
-                         tanh_cells + (t * B + r) * H, dg + r * G, H);
+        for (long r = r0; r < r1; ++r) {
+            const long at = (t * B + r);
+            if (dg_sums)
+                backward_row<true>(dh + r * H, gout + at * H, dc + r * H, acts + at * G, c_prev + r * H,
+                                   tanh_cells + at * H, dg + r * G, dg_sums + r * G, H);
+            else
+                backward_row<false>(dh + r * H, gout + at * H, dc + r * H, acts + at * G, c_prev + r * H,
+                                    tanh_cells + at * H, dg + r * G, nullptr, H);
+        }
+        if (wih) gemm(dg + r0 * G, G, 1, wih, r1 - r0, G, F, d_x + (t * B + r0) * F, F, false);
         gemm(dg + r0 * G, G, 1, whh, r1 - r0, G, H, dh + r0 * H, H, false);
     }
 }
+
+// Panels first_panel .. end_panel - 1 of pack() of the (T*B, F + H) matrix whose row t*B + r is x's
+// row beside the hidden state step t multiplied with W_hh (h0's row r for the direction's first
+// step): the right-hand operand of the weight gradients [d W_ih | d W_hh] = d_gates^T [x | h_prev],
+// packed straight from x, h0 and outputs (no joined copy).
+void pack_inputs(const float* x, const float* h0, const float* outputs, long T, long B, long F, long H, bool reverse,
+                 long first_panel, long end_panel, float* out) {
+    const long K = T * B, N = F + H;
+    for (long p = first_panel * NR; p < std::min(N, end_panel * NR); p += NR) {
+        float* panel = out + p * K;
+        const long cols = std::min(NR, N - p);
+        const long from_x = std::max(0L, std::min(F - p, cols));  // the panel's columns taken from x
+        for (long t = 0; t < T; ++t) {
+            const bool first_step = reverse ? t == T - 1 : t == 0;
+            const float* h_prev = first_step ? h0 : outputs + (reverse ? t + 1 : t - 1) * B * H;
+            for (long r = 0; r < B; ++r) {
+                float* row = panel + (t * B + r) * NR;
+                if (from_x) std::memcpy(row, x + (t * B + r) * F + p, from_x * sizeof(float));
+                if (cols > from_x) std::memcpy(row + from_x, h_prev + r * H + (p + from_x - F),
+                                               (cols - from_x) * sizeof(float));
+                if (cols < NR) std::memset(row + cols, 0, (NR - cols) * sizeof(float));
+            }
+        }
+    }
+}
+
+inline long panels(long N) { return (N + NR - 1) / NR; }

@@ -365,12 +365,12 @@ def _spy_on(real, calls):
 
 
 @pytest.mark.parametrize("num_threads_set", [1, 2])
-def test_float32_lstm_runs_the_sequence_kernel_in_stretches_and_matches_the_pythran_steps(num_threads_set,
-                                                                                          monkeypatch):
-    """float32: the lstm_cell family runs the recurrence over every step once, in one stretch per
-    direction (with two threads its rows shared among them, and the input projection and weight
-    gradients before and after it, no pool blocks beside it); without the family the rnn family's
-    Pythran steps give the same gradients. float64 never calls it."""
+def test_float32_lstm_runs_each_direction_in_one_layer_call_and_matches_the_pythran_steps(num_threads_set,
+                                                                                         monkeypatch):
+    """float32: the lstm_cell family runs each direction's whole forward (input projection included)
+    in one lstm_layer_forward call and its whole backward (weight gradients included) in one
+    lstm_layer_backward call, told torsh's thread count; without the family the rnn family's Pythran
+    steps give the same gradients. float64 never calls it."""
     real = kernels.get("lstm_cell")
     previous = torsh.get_num_threads()
     torsh.set_num_threads(num_threads_set)
@@ -396,10 +396,9 @@ def test_float32_lstm_runs_the_sequence_kernel_in_stretches_and_matches_the_pyth
     for a, b in zip(with_kernel, without):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert float64_calls == []
-    for name in ("lstm_forward", "lstm_backward"):
-        for reverse in (False, True):  # calls end with (steps, rows, hidden, first, end, reverse, threads)
-            stretches = sorted(c[4:6] for c in calls if c[0] == name and c[6] == reverse)
-            assert [first for first, _ in stretches] == [0] + [end for _, end in stretches[:-1]]
-            assert stretches[-1][1] == 12
-            assert len(stretches) == 1
-    assert {c[7] for c in calls if c[0] in ("lstm_forward", "lstm_backward")} == {num_threads_set}
+    # the layer calls end with (steps, rows, features, hidden, reverse, threads)
+    layer_calls = sorted((c[0], c[6]) for c in calls if c[0] in ("lstm_layer_forward", "lstm_layer_backward"))
+    assert layer_calls == [("lstm_layer_backward", False), ("lstm_layer_backward", True),
+                           ("lstm_layer_forward", False), ("lstm_layer_forward", True)]
+    assert {c[2:6] for c in calls if c[0].startswith("lstm_layer")} == {(12, 4, 6, 9)}
+    assert {c[7] for c in calls if c[0].startswith("lstm_layer")} == {num_threads_set}

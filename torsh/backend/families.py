@@ -366,6 +366,8 @@ FAMILIES = (
         Entry("lstm_forward", "y*y*y*y*w*w*w*w*lllllp|l"),
         Entry("lstm_backward", "y*y*w*w*y*y*y*y*w*lllllp|l"),
         Entry("gemm", "y*y*w*lllllp|l"),
+        Entry("lstm_layer_forward", "y*y*y*y*y*y*w*w*w*w*llllpl"),
+        Entry("lstm_layer_backward", "y*y*y*y*y*y*w*w*y*y*y*y*w*w*w*w*w*llllpl"),
     ), dtypes=("float32",)),
 )
 

@@ -5,13 +5,12 @@ cost of building and walking them dominated small-batch LSTMs (5x PyTorch on W9)
 node covers the input projection (one GEMM over all steps, both biases folded in) and the
 recurrence.
 
-A float32 LSTM on the compiled variant runs its recurrence in the C++ family lstm_cell
-(kernels_cpp/lstm_cell.cpp): stretches of steps per call, forward and backward, each step's GEMM
-on W_hh packed once per sequence and the cell with vectorised exp/tanh, no Python between steps.
-The stretches are the blocks of the input projection (rnn_input_gates) and of the weight
-gradients (rnn_weight_grads), which run on a pool thread beside it with two threads or more,
-on the same family's GEMM (rnn_gemm). Otherwise (float64, GRU, the family missing) a time step
-is one GEMM (h_prev @ W_hh^T, NumPy/BLAS) plus one call of a fused cell kernel
+A float32 LSTM on the compiled variant runs in the C++ family lstm_cell (kernels_cpp/lstm_cell.cpp):
+one call per direction forward (input projection included, step by step) and one backward (the
+recurrence, d x, then the weight and bias gradients), each in ONE OpenMP region whose threads own
+shares of the batch rows (waking a region's sleeping thread costs tens of us on this VM; the old
+five regions per training step varied run to run). Otherwise (float64, GRU, the family missing) a
+time step is one GEMM (h_prev @ W_hh^T, NumPy/BLAS) plus one call of a fused cell kernel
 (kernels_pythran/rnn.py) that does all of the step's elementwise work: gate activations, cell
 and hidden state forward; gate gradients and the carried cell/hidden gradient backward
 (hand-written backpropagation through time).
@@ -134,44 +133,52 @@ def _run(op, numel, dtype, hidden, loop):
 
 
 # -- LSTM ------------------------------------------------------------------------------------------
+_NOT_WANTED = np.empty(0, np.float32)  # an operand lstm_cell's layer calls skip (no bias, no d x)
+
+
 def lstm_forward_arrays(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
     """The recurrence on arrays: outputs (T, N, H) and what backward needs."""
     dtype = w_hh.dtype
-    steps, batch, _ = x.shape
+    steps, batch, feat = x.shape
     hidden = w_hh.shape[1]
     step_macs = batch * 4 * hidden * hidden
-    with _lstm_blas_threads(dtype, step_macs):
-        gates = InputGates(x, w_ih, _bias(b_ih, b_hh), dtype, reverse, step_macs, _lstm_split(dtype))
-        acts = rnn_buffers.empty((steps, batch, 4 * hidden), dtype)  # sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
-        cells = rnn_buffers.empty((steps, batch, hidden), dtype)
-        tanh_cells = rnn_buffers.empty((steps, batch, hidden), dtype)
-        outputs = rnn_buffers.empty((steps, batch, hidden), dtype)
-        w_hh_t = w_hh.T  # BLAS takes the transposed layout as is (a contiguous copy: 91 us, no faster GEMM)
-        h0, c0 = _contiguous(h0, dtype), _contiguous(c0, dtype)
-        hw = np.empty((batch, 4 * hidden), dtype)
+    x2 = _contiguous(x, dtype).reshape(steps * batch, feat)
+    acts = rnn_buffers.empty((steps, batch, 4 * hidden), dtype)  # sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
+    cells = rnn_buffers.empty((steps, batch, hidden), dtype)
+    tanh_cells = rnn_buffers.empty((steps, batch, hidden), dtype)
+    outputs = rnn_buffers.empty((steps, batch, hidden), dtype)
+    h0, c0 = _contiguous(h0, dtype), _contiguous(c0, dtype)
+    bias = _bias(b_ih, b_hh)
 
-        def loop(k, parallel):
-            sequence = _lstm_sequence_kernel(k, dtype)
-            if sequence is not None:
-                _lstm_forward_compiled(sequence, gates, w_hh, h0, c0, acts, cells, tanh_cells, outputs, reverse)
-                return
+    def loop(k, parallel):
+        layer = _lstm_layer_kernel(k, dtype)
+        if layer is not None:  # the whole layer in one call, projection included
+            layer.lstm_layer_forward(_contiguous(w_ih, dtype), _contiguous(w_hh, dtype),
+                                     _NOT_WANTED if bias is None else _contiguous(bias, dtype), x2, h0, c0, acts,
+                                     cells, tanh_cells, outputs, steps, batch, feat, hidden, reverse,
+                                     _recurrence_threads())
+            return
+        gates = InputGates(x2.reshape(steps, batch, feat), w_ih, bias, dtype, reverse, step_macs)
+        try:
             h, c = h0, c0
+            w_hh_t = w_hh.T  # BLAS takes the transposed layout as is (a contiguous copy: 91 us, no faster GEMM)
+            hw = np.empty((batch, 4 * hidden), dtype)
             for n, t in enumerate(_steps(steps, reverse)):
                 np.matmul(h, w_hh_t, out=hw)
                 k.lstm_step_forward(hw, gates.gates(n), c, acts[t], cells[t], tanh_cells[t], outputs[t], parallel)
                 h, c = outputs[t], cells[t]
-
-        try:
-            _run("lstm_sequence", acts.size, dtype, hidden, loop)
         finally:
             gates.close()
-    return outputs, gates.x2, acts, cells, tanh_cells
+
+    with _lstm_blas_threads(dtype, step_macs):
+        _run("lstm_sequence", acts.size, dtype, hidden, loop)
+    return outputs, x2, acts, cells, tanh_cells
 
 
-def _lstm_sequence_kernel(k, dtype):
+def _lstm_layer_kernel(k, dtype):
     """The C++ family lstm_cell (kernels_cpp/lstm_cell.cpp) when the compiled variant runs a float32
-    LSTM: it runs whole stretches of steps, forward and backward, GEMMs included. The dispatch
-    records keep the rnn family's names."""
+    LSTM: one call runs a direction's whole forward (input projection included) or backward (weight
+    gradients included), each in one OpenMP region. The dispatch records keep the rnn family's names."""
     if dtype != np.float32 or k is not kernels.get("rnn"):
         return None
     return kernels.get("lstm_cell")
@@ -187,49 +194,26 @@ def _lstm_blas_threads(dtype, step_macs):
 
 
 def _recurrence_threads():
-    """Threads that share the batch rows of a compiled LSTM recurrence (lstm_cell's OpenMP split,
-    bit-identical to one thread): torsh's thread count, 1 where OpenMP must not start (a fork child).
-    One thread ran W9's recurrence alone while the other core only had the pool's GEMMs."""
+    """Threads that share the batch rows of a compiled LSTM layer (lstm_cell's OpenMP split,
+    bit-identical to one thread): torsh's thread count, 1 where OpenMP must not start (a fork child)."""
     return 1 if single_thread_reason() is not None else get_num_threads()
 
 
-def _lstm_split(dtype):
-    """The threads a compiled float32 LSTM recurrence shares its batch rows among, 1 for other layers:
-    the layer's other products (input projection, weight gradients) then share their rows among as
-    many, before and after the recurrence, instead of running on a pool thread beside it (which made
-    three busy threads on W9's two cores)."""
-    if dtype != np.float32 or kernels.get("lstm_cell") is None or kernels.get("rnn") is None:
-        return 1
-    return _recurrence_threads()
-
-
-def _lstm_forward_compiled(sequence, gates, w_hh, h0, c0, acts, cells, tanh_cells, outputs, reverse):
-    """The forward recurrence in stretches of steps whose input gates are ready (one stretch with
-    one thread; a block at a time while the pool projects the next ones)."""
-    steps, batch, hidden = outputs.shape
-    w_hh_t = sequence.pack_weight(_contiguous(w_hh, np.float32), 4 * hidden, hidden, True)
-    parts = _recurrence_threads()
-    first = 0
-    while first < steps:
-        end = gates.ready_from(first)
-        sequence.lstm_forward(w_hh_t, gates.gx, h0, c0, acts, cells, tanh_cells, outputs, steps, batch, hidden,
-                              first, end, reverse, parts)
-        first = end
-
-
-def _lstm_backward_compiled(sequence, weight_grads, w_hh, gout, dh, dc, acts, cells, tanh_cells, c0, d_gates,
-                            reverse):
-    """The backward recurrence in stretches of steps, each handed to ``weight_grads`` when done."""
+def _lstm_backward_layer(layer, w_ih, w_hh, x2, h0, outputs, gout, dh, dc, acts, cells, tanh_cells, c0, reverse,
+                         has_bias, need_x):
+    """The compiled float32 backward of one direction in one call: (d_x, d_w_ih, d_w_hh, d_b_ih, d_b_hh)."""
     steps, batch, hidden = cells.shape
-    w_hh_packed = sequence.pack_weight(_contiguous(w_hh, np.float32), 4 * hidden, hidden, False)
-    parts = _recurrence_threads()
-    end = steps
-    while end > 0:
-        first = max(0, end - weight_grads.stretch)
-        sequence.lstm_backward(w_hh_packed, gout, dh, dc, acts, cells, tanh_cells, c0, d_gates, steps, batch, hidden,
-                               first, end, reverse, parts)
-        weight_grads.steps_done(end - first)
-        end = first
+    feat = x2.shape[1]
+    d_gates = rnn_buffers.empty(acts.shape, np.float32)
+    d_x = rnn_buffers.empty((steps, batch, feat), np.float32) if need_x else None
+    d_w_ih = np.empty((4 * hidden, feat), np.float32)
+    d_w_hh = np.empty((4 * hidden, hidden), np.float32)
+    d_b = np.empty(4 * hidden, np.float32) if has_bias else None
+    layer.lstm_layer_backward(_contiguous(w_ih, np.float32), _contiguous(w_hh, np.float32), x2, h0, outputs, gout, dh,
+                              dc, acts, cells, tanh_cells, c0, d_gates, _NOT_WANTED if d_x is None else d_x, d_w_ih,
+                              d_w_hh, _NOT_WANTED if d_b is None else d_b, steps, batch, feat, hidden, reverse,
+                              _recurrence_threads())
+    return d_x, d_w_ih, d_w_hh, d_b, None if d_b is None else d_b.copy()
 
 
 class LstmSequenceBackward(Node):
@@ -250,31 +234,29 @@ class LstmSequenceBackward(Node):
         steps, batch, four_h = acts.shape
         hidden = four_h // 4
         dtype = acts.dtype
-        d_gates = rnn_buffers.empty(acts.shape, dtype)
         dh = np.array(grad_h, dtype=dtype, order="C")
         dc = np.array(grad_c, dtype=dtype, order="C")
         gout = _contiguous(grad_out, dtype)
         h0, c0 = _contiguous(h0, dtype), _contiguous(c0, dtype)
-        order = list(_steps(steps, reverse))
-        weight_grads = WeightGrads(d_gates, d_gates, self.x2, w_ih, h0, outputs, reverse, has_bias, need_x,
-                                   _lstm_split(dtype))
 
         def loop(k, parallel):
-            sequence = _lstm_sequence_kernel(k, dtype)
-            if sequence is not None:
-                _lstm_backward_compiled(sequence, weight_grads, w_hh, gout, dh, dc, acts, cells, tanh_cells, c0,
-                                        d_gates, reverse)
-                return
+            layer = _lstm_layer_kernel(k, dtype)
+            if layer is not None:
+                return _lstm_backward_layer(layer, w_ih, w_hh, self.x2, h0, outputs, gout, dh, dc, acts, cells,
+                                            tanh_cells, c0, reverse, has_bias, need_x)
+            d_gates = rnn_buffers.empty(acts.shape, dtype)
+            order = list(_steps(steps, reverse))
+            weight_grads = WeightGrads(d_gates, d_gates, self.x2, w_ih, h0, outputs, reverse, has_bias, need_x)
             for n in range(steps - 1, -1, -1):
                 t = order[n]
                 c_prev = c0 if n == 0 else cells[order[n - 1]]
                 k.lstm_step_backward(dh, gout[t], dc, acts[t], c_prev, tanh_cells[t], d_gates[t], parallel)
                 weight_grads.step_done()
                 np.matmul(d_gates[t], w_hh, out=dh)
+            return weight_grads.result()
 
         with _lstm_blas_threads(dtype, batch * four_h * hidden):
-            _run("lstm_sequence_backward", acts.size, dtype, hidden, loop)
-            d_x, d_w_ih, d_w_hh, d_b_ih, d_b_hh = weight_grads.result()
+            d_x, d_w_ih, d_w_hh, d_b_ih, d_b_hh = _run("lstm_sequence_backward", acts.size, dtype, hidden, loop)
         return d_x, dh, dc, d_w_ih, d_w_hh, d_b_ih, d_b_hh
 
     def _on_release(self):
