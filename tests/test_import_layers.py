@@ -217,7 +217,6 @@ ALLOWED_LOCAL = {
     ('torsh.profiler.execution_trace', 'torsh.profiler.profiler'): SAME_LAYER_CYCLE,
     ('torsh.profiler.function_events', 'torsh.profiler.key_averages'): SAME_LAYER_CYCLE,
     ('torsh.profiler.function_events', 'torsh.profiler.stacks'): SAME_LAYER_CYCLE,
-    ('torsh.serialization', 'torsh'): SAME_LAYER_CYCLE,
     ('torsh.serialization', 'torsh.nn.parameter'): SAME_LAYER_CYCLE,
     ('torsh.testing._comparison', 'torsh'): SAME_LAYER_CYCLE,
     ('torsh.testing._creation', 'torsh'): SAME_LAYER_CYCLE,

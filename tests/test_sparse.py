@@ -403,3 +403,19 @@ def test_pickle_and_deepcopy_round_trip():
         assert_close(copied._values().detach(), s._values().detach().numpy())
     c = torsh.tensor(DENSE).to_sparse_csr()
     assert_close(pickle.loads(pickle.dumps(c)).to_dense(), c.to_dense().numpy())
+
+
+@pytest.mark.parametrize("weights_only", [True, False])
+@pytest.mark.parametrize("make", [lambda lib: coo(lib), lambda lib: coo(lib).coalesce(),
+                                  lambda lib: lib.tensor(DENSE).to_sparse_csr()])
+def test_save_load_round_trips_in_pytorch_format(tmp_path, make, weights_only):
+    """torsh.save writes PyTorch's sparse record (_rebuild_sparse_tensor of the parts): torsh and torch load each
+    other's files."""
+    ours, ref = both(make)
+    torsh.save({"s": ours}, tmp_path / "torsh.pt")
+    torch_ref.save({"s": ref}, tmp_path / "torch.pt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for path in (tmp_path / "torsh.pt", tmp_path / "torch.pt"):
+            assert_same_sparse(torsh.load(path, weights_only=weights_only)["s"], ref)
+            assert_same_sparse(ours, torch_ref.load(path, weights_only=weights_only)["s"])

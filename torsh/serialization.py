@@ -36,6 +36,8 @@ import numpy as np
 
 from . import _dtype, _weights_only_unpickler
 from ._tensor import Size, Tensor, device
+from ._layouts import layout, sparse_coo, sparse_csr, strided
+from .sparse._tensor import SparseTensor, rebuild_sparse_tensor, sparse_parts
 
 __all__ = ["save", "load", "DEFAULT_PROTOCOL", "add_safe_globals", "get_safe_globals", "clear_safe_globals",
            "safe_globals", "get_unsafe_globals_in_checkpoint"]
@@ -85,6 +87,8 @@ _REBUILD_TENSOR_V2 = _Global("torch._utils", "_rebuild_tensor_v2")
 _REBUILD_PARAMETER = _Global("torch._utils", "_rebuild_parameter")
 _ORDERED_DICT = _Global("collections", "OrderedDict")
 _TORCH_SIZE = _Global("torch", "Size")
+_REBUILD_SPARSE = _Global("torch._utils", "_rebuild_sparse_tensor")
+_GET_LAYOUT = _Global("torch.serialization", "_get_layout")
 _TORCH_DEVICE = _Global("torch", "device")
 _STORAGE_GLOBALS = {name: _Global("torch", name) for name in _DTYPE_OF_STORAGE}
 _DTYPE_GLOBALS = {name: _Global("torch", name) for name in _dtype._BY_NAME}
@@ -165,6 +169,10 @@ class _Pickler(pickle._Pickler):
         return ref, (_address(array) - lo) // itemsize, tuple(s // itemsize for s in array.strides)
 
     def reducer_override(self, obj):
+        if isinstance(obj, SparseTensor):  # its parts, as PyTorch saves a sparse tensor
+            return (_REBUILD_SPARSE, (obj.layout, sparse_parts(obj)))
+        if isinstance(obj, layout):
+            return (_GET_LAYOUT, (f"torch.{obj._name}",))
         if isinstance(obj, Tensor):
             array = obj._data
             ref, offset, strides = self._storage_of(array)
@@ -411,11 +419,11 @@ def _size(*args):
 
 
 def _get_layout(name):
-    """torch.serialization._get_layout: torsh has only the strided layout."""
-    if name != "torch.strided":
-        raise RuntimeError(f"torsh supports only the strided layout, not {name}")
-    from . import strided
-    return strided
+    """torch.serialization._get_layout: the strided layout and the sparse ones torsh builds (COO, CSR)."""
+    found = {"torch.strided": strided, "torch.sparse_coo": sparse_coo, "torch.sparse_csr": sparse_csr}.get(name)
+    if found is None:
+        raise RuntimeError(f"torsh supports only the strided, sparse_coo and sparse_csr layouts, not {name}")
+    return found
 
 
 def _not_in_torsh(full_name):
@@ -429,7 +437,7 @@ def _not_in_torsh(full_name):
 
 # globals of PyTorch 2.13's default allowlist that torsh recognises but cannot build
 _UNBUILDABLE_TORCH_GLOBALS = (
-    ["torch._utils." + f for f in ("_rebuild_qtensor", "_rebuild_sparse_tensor", "_rebuild_meta_tensor_no_storage",
+    ["torch._utils." + f for f in ("_rebuild_qtensor", "_rebuild_meta_tensor_no_storage",
                                    "_rebuild_nested_tensor", "_rebuild_wrapper_subclass",
                                    "_rebuild_device_tensor_from_numpy", "_rebuild_device_tensor_from_cpu_tensor")]
     + ["torch." + q for q in ("per_tensor_affine", "per_tensor_symmetric", "per_channel_affine",
@@ -456,6 +464,7 @@ def _default_allowed_globals():
         "torch._utils._rebuild_tensor_v2": _rebuild_tensor_v2,
         "torch._utils._rebuild_tensor_v3": _rebuild_tensor_v3,
         "torch._utils._rebuild_parameter": _rebuild_parameter,
+        "torch._utils._rebuild_sparse_tensor": rebuild_sparse_tensor,
         "torch._utils._rebuild_parameter_with_state": _rebuild_parameter,
         "torch._tensor._rebuild_from_type_v2": _rebuild_from_type_v2,
         "torch.storage.UntypedStorage": _StorageType(_dtype.uint8),

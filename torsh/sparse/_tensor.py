@@ -310,3 +310,24 @@ def _accumulated(old, new):
     if isinstance(old, SparseTensor) and not isinstance(new, SparseTensor):
         return new + old  # dense + sparse: dense
     return old + new
+
+
+def sparse_parts(t):
+    """What PyTorch's ``_rebuild_sparse_tensor(layout, data)`` takes as ``data`` for ``t`` (torch.save's format):
+    COO (indices, values, size, is_coalesced), CSR (crow_indices, col_indices, values, size)."""
+    size = tuple(t._data.shape)
+    if t._layout is _layouts.sparse_coo:
+        return (t._idx, t._vals.detach(), size, t._coalesced)
+    return (t._crow, t._col, t._vals.detach(), size)
+
+
+def rebuild_sparse_tensor(layout, data):
+    """torch._utils._rebuild_sparse_tensor: a sparse tensor from torch.save's parts (PyTorch's files or torsh's)."""
+    if layout is _layouts.sparse_coo:
+        indices, values, size = data[:3]
+        coalesced = bool(data[3]) if len(data) > 3 and data[3] is not None else False
+        return SparseTensor._make(layout, tuple(size), values, indices=indices, coalesced=coalesced)
+    if layout is _layouts.sparse_csr:
+        crow, col, values, size = data
+        return SparseTensor._make(layout, tuple(size), values, crow=crow, col=col)
+    raise RuntimeError(f"torsh cannot rebuild a tensor of layout {layout!r}")
