@@ -90,6 +90,31 @@ def embedding_model(lib):
     return Bag()
 
 
+def op_zoo(lib):
+    """The other converters: Conv1d "same", BatchNorm1d, LeakyReLU, Softmax, Identity, flatten, tanh-GELU,
+    sigmoid, sub/div by scalars, unsqueeze/permute/squeeze, cat, size arithmetic in reshape, sum/mean, silu,
+    transpose; two inputs, three outputs."""
+    nn, F = lib.nn, lib.nn.functional
+
+    class Zoo(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.bn = nn.Conv1d(3, 4, 3, padding="same"), nn.BatchNorm1d(4)
+            self.act, self.softmax = nn.LeakyReLU(0.2), nn.Softmax(dim=1)
+            self.fc, self.identity = nn.Linear(20, 6), nn.Identity()
+
+        def forward(self, x, y):
+            n = x.size(0)
+            h = lib.flatten(self.act(self.bn(self.conv(x))), 1)
+            z = F.gelu(self.fc(h), approximate="tanh") - lib.sigmoid(y) / 2
+            p = self.softmax(z.unsqueeze(2).permute(0, 2, 1).squeeze(1))
+            both = lib.cat([p, self.identity(z)], dim=1)
+            rows = both.reshape(n * 2, -1).sum(dim=-1, keepdim=True)
+            return (F.log_softmax(both, dim=1) * 3.0, rows.view(n, 2) + F.silu(y).mean(1, keepdim=True),
+                    lib.tanh(both.transpose(0, 1)))
+    return Zoo()
+
+
 def floats(*shape):
     return lambda lib, batch, seed: lib.tensor(np.random.default_rng(seed).standard_normal((batch,) + shape,
                                                                                           dtype=np.float32))
@@ -177,6 +202,80 @@ def test_same_outputs_as_pytorchs_export_of_the_same_weights(name):
     _, theirs = export(torch_ref, torch_twin(factory, model), (make_input(torch_ref, 2, 1),))
     x = make_input(torsh, 2, 3).numpy()
     np.testing.assert_allclose(run(ours, x), run(theirs, x), rtol=RTOL, atol=ATOL)
+
+
+def test_two_inputs_three_outputs_and_the_other_converters():
+    model = torsh_model(op_zoo)
+    x, y = floats(3, 5)(torsh, 2, 1), floats(6)(torsh, 2, 2)
+    proto, session = export(torsh, model, (x, y), input_names=["x", "y"], output_names=["a", "b", "c"],
+                            dynamic_axes={"x": {0: "n"}, "y": {0: "n"}, "a": {0: "n"}, "b": {0: "n"}, "c": {1: "n"}})
+    assert [o.name for o in proto.graph.output] == ["a", "b", "c"]
+    _, theirs = export(torch_ref, torch_twin(op_zoo, model), (torch_ref.tensor(x.numpy()), torch_ref.tensor(y.numpy())))
+    for batch in (2, 4):
+        x, y = floats(3, 5)(torsh, batch, 3), floats(6)(torsh, batch, 4)
+        got = session.run(None, {"x": x.numpy(), "y": y.numpy()})
+        with torsh.no_grad():
+            expected = [t.numpy() for t in model(x, y)]
+        for g, e in zip(got, expected):
+            np.testing.assert_allclose(g, e, rtol=RTOL, atol=ATOL)
+        if batch == 2:  # PyTorch's export is static: same batch only
+            reference = theirs.run(None, {i.name: a for i, a in zip(theirs.get_inputs(), (x.numpy(), y.numpy()))})
+            for g, r in zip(got, reference):
+                np.testing.assert_allclose(g, r, rtol=RTOL, atol=ATOL)
+
+
+def functional_forms(lib):
+    """Weights used through nn.functional (get_attr parameters), a keyword argument."""
+    nn, F = lib.nn, lib.nn.functional
+
+    class Functional(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(lib.randn(4, 6))
+            self.bias = nn.Parameter(lib.randn(4))
+            self.table = nn.Parameter(lib.randn(10, 4))
+            self.register_buffer("shift", lib.linspace(-1, 1, 4))
+
+        def forward(self, x, tokens):
+            scale = 2.0
+            h = F.layer_norm(F.linear(x, self.weight, self.bias), (4,)) + self.shift
+            e = F.embedding(tokens, self.table).sum(1)
+            return lib.sub(h, e, alpha=scale).mean(), F.relu(h).div(scale).t()
+    return Functional()
+
+
+def test_functional_forms_with_keyword_arguments():
+    model = torsh_model(functional_forms)
+    x, tokens = floats(6)(torsh, 3, 1), tokens_of(3, 2)
+    proto, session = export(torsh, model, (x,), kwargs={"tokens": tokens})
+    assert {t.name for t in proto.graph.initializer} == {"weight", "bias", "table", "shift"}
+    _, theirs = export(torch_ref, torch_twin(functional_forms, model), (torch_ref.tensor(x.numpy()),),
+                       kwargs={"tokens": torch_ref.tensor(tokens.numpy())})
+    feed = [x.numpy(), tokens.numpy()]
+    got = session.run(None, {i.name: a for i, a in zip(session.get_inputs(), feed)})
+    reference = theirs.run(None, {i.name: a for i, a in zip(theirs.get_inputs(), feed)})
+    with torsh.no_grad():
+        expected = model(x, tokens=tokens)
+    for g, e, r in zip(got, expected, reference):
+        np.testing.assert_allclose(g, e.numpy(), rtol=RTOL, atol=ATOL)
+        np.testing.assert_allclose(g, r, rtol=RTOL, atol=ATOL)
+
+
+def tokens_of(batch, seed):
+    return tokens(torsh, batch, seed)
+
+
+def test_basic_indexing_follows_dynamic_sizes():
+    class Indexing(torsh.nn.Module):
+        def forward(self, x):
+            n = x.size(1)
+            return x[:, 0] * 2, x[..., 1:3], x[1:, -1, ::2], x[:, n - 2], x[0]
+
+    model = Indexing()
+    _, session = export(torsh, model, (floats(4, 5)(torsh, 3, 0),), input_names=["x"], dynamic_axes={"x": [0, 1]})
+    for x in (floats(4, 5)(torsh, 3, 1), floats(6, 5)(torsh, 4, 2)):
+        for got, expected in zip(session.run(None, {"x": x.numpy()}), model(x)):
+            np.testing.assert_array_equal(got, expected.numpy())
 
 
 def test_mlp_graph_is_pytorchs_node_for_node():

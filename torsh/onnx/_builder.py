@@ -69,8 +69,10 @@ class GraphBuilder:
         node_name = self.unique(f"{self.scope}/{op_type}")
         names = [self.unique(f"{node_name}_output_{i}") for i in range(outputs)]
         attributes = {k: v for k, v in attributes.items() if v is not None}
-        self.nodes.append(self.helper.make_node(op_type, [self.name_of(i) for i in inputs], names, name=node_name,
-                                                **attributes))
+        input_names = [self.name_of(i) for i in inputs]
+        while input_names and not input_names[-1]:  # omitted trailing optionals are left out, not "" (which
+            input_names.pop()                       # onnxruntime 1.32's LayerNormalization crashes on)
+        self.nodes.append(self.helper.make_node(op_type, input_names, names, name=node_name, **attributes))
         return names[0] if outputs == 1 else names
 
     def name_of(self, value):

@@ -170,7 +170,48 @@ def getattr_(g, obj, name):
 def getitem(g, obj, index):
     if isinstance(obj, SymShape) and isinstance(index, int):
         return g.size(obj.of, index)
-    raise unsupported(g, "index")  # tensor indexing and slicing: no converter yet
+    if isinstance(obj, TensorValue):
+        return _basic_index(g, obj, index if isinstance(index, tuple) else (index,))
+    raise unsupported(g, "index")
+
+
+_INT64_MAX = 2 ** 63 - 1
+
+
+def _index_end(g, item):
+    """Where the one-element slice of index ``item`` ends (-1's runs to the end)."""
+    if isinstance(item, SymInt):
+        return g.int_arithmetic(operator.add, item, 1)
+    return _INT64_MAX if item == -1 else item + 1
+
+
+def _basic_index(g, x, index):
+    """``x[1:, -1]``, ``x[..., :n]``: one ``Slice`` over the sliced axes, then ``Squeeze`` of the int-indexed
+    ones. Advanced indexing (tensors, lists, None) has no converter."""
+    if not all((isinstance(i, (int, slice, SymInt)) and not isinstance(i, bool)) or i is Ellipsis for i in index):
+        raise unsupported(g, "index")
+    if any(i is Ellipsis for i in index):
+        at = next(k for k, i in enumerate(index) if i is Ellipsis)
+        index = index[:at] + (slice(None),) * (x.rank - len(index) + 1) + index[at + 1:]
+    starts, ends, axes, steps, squeezed = [], [], [], [], []
+    for axis, item in enumerate(index):
+        if isinstance(item, slice):
+            if item == slice(None):
+                continue
+            start, end, step = item.start, item.stop, item.step
+            starts.append(0 if start is None else start)
+            ends.append(_INT64_MAX if end is None else end)
+            steps.append(1 if step is None else step)
+        else:
+            starts.append(item)
+            ends.append(_index_end(g, item))
+            steps.append(1)
+            squeezed.append(axis)
+        axes.append(axis)
+    if not axes:
+        return g.op("Identity", x)
+    sliced = g.op("Slice", x, g.shape_tensor(starts), g.shape_tensor(ends), g.ints(axes), g.shape_tensor(steps))
+    return g.op("Squeeze", sliced, g.ints(squeezed)) if squeezed else sliced
 
 
 @function("dim")

@@ -18,7 +18,7 @@ from ._converters import FUNCTIONS, MODULES
 from .errors import UnsupportedOperatorError
 
 DEFAULT_OPSET = 20  # PyTorch 2.13's ONNX_DEFAULT_OPSET
-MIN_OPSET, MAX_OPSET = 13, 20  # 13: Softmax over one axis, Squeeze/Unsqueeze axes as inputs
+MIN_OPSET, MAX_OPSET = 13, 23  # 13: Softmax over one axis, Squeeze/Unsqueeze axes as inputs; 23: PyTorch's max
 # operator.* and builtins recorded by fx, as the op they stand for
 _OPERATOR_NAMES = {"truediv": "div", "floordiv": "floordiv", "getitem": "getitem", "getattr": "getattr"}
 _NO_OPS = (_assert, _assert_is_none)  # the checks fx records for specialised (concrete) arguments
@@ -226,7 +226,8 @@ class _Assembly:
                                        initializer=initializers if export_params else [])
         model = self.helper.make_model(graph, opset_imports=[self.helper.make_opsetid("", self.g.opset)],
                                        producer_name="pytorch", producer_version=torsh.__version__)
-        model.ir_version = 9  # as PyTorch's exporter writes (ONNX 1.15's IR: opsets up to 20)
+        # IR 9 as PyTorch's exporter writes (ONNX 1.15's: opsets up to 20); later opsets need later IRs
+        model.ir_version = max(9, self.helper.find_min_ir_version_for(list(model.opset_import)))
         self._infer_output_shapes(model, axes, output_names)
         self.g.onnx.checker.check_model(model)
         if verbose:
