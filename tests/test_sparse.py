@@ -419,3 +419,47 @@ def test_save_load_round_trips_in_pytorch_format(tmp_path, make, weights_only):
         for path in (tmp_path / "torsh.pt", tmp_path / "torch.pt"):
             assert_same_sparse(torsh.load(path, weights_only=weights_only)["s"], ref)
             assert_same_sparse(ours, torch_ref.load(path, weights_only=weights_only)["s"])
+
+
+# ---------------------------------------------------------------------------------------------- programs
+def test_legacy_constructor_spmm_and_log_softmax():
+    for fn in (lambda lib: lib.spmm(lib.sparse.FloatTensor(lib.tensor(IDX), lib.tensor(VALS), lib.Size([3, 3])),
+                                    lib.arange(6.).reshape(3, 2)),
+               lambda lib: lib.spmm(lib.tensor(DENSE), lib.ones(3, 2))):
+        ours, ref = both(fn)
+        assert_close(ours, ref)
+    for fn in (lambda lib: lib.sparse.FloatTensor(lib.tensor(IDX), lib.tensor(VALS, dtype=lib.float64)),
+               lambda lib: lib.sparse.DoubleTensor(2, 3),
+               lambda lib: lib.sparse.log_softmax(coo(lib), 1)):
+        ours, ref = both(fn)
+        assert_same_sparse(ours, ref)
+
+
+def _gcn_losses(lib):
+    """pygcn's layer (support = x @ W; out = spmm(adj, support) + b) trained a few Adam steps on a ring graph."""
+    n, features, classes = 6, 4, 3
+    rows = np.arange(n)
+    edges = np.concatenate([np.stack([rows, rows]), np.stack([rows, (rows + 1) % n]), np.stack([(rows + 1) % n, rows])], 1)
+    values = np.full(edges.shape[1], 1 / 3, dtype=np.float32)
+    adj = lib.sparse.FloatTensor(lib.from_numpy(edges), lib.from_numpy(values), lib.Size([n, n]))
+    g = np.random.default_rng(0)
+    x = lib.from_numpy(g.standard_normal((n, features)).astype(np.float32))
+    labels = lib.tensor([0, 1, 2, 0, 1, 2])
+    weight = lib.nn.Parameter(lib.from_numpy(g.uniform(-0.5, 0.5, (features, classes)).astype(np.float32)))
+    bias = lib.nn.Parameter(lib.zeros(classes))
+    optimizer = lib.optim.Adam([weight, bias], lr=0.05)
+    losses = []
+    for _ in range(5):
+        optimizer.zero_grad()
+        out = lib.spmm(adj, lib.mm(x, weight)) + bias
+        loss = lib.nn.functional.nll_loss(lib.nn.functional.log_softmax(out, dim=1), labels)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return np.array(losses), weight.detach().clone()
+
+
+def test_gcn_training_steps_match_pytorch():
+    (ours, w), (ref, rw) = both(_gcn_losses)
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-6)
+    assert_close(w, rw)

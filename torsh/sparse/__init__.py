@@ -1,7 +1,10 @@
 """torch.sparse: sparse COO / CSR tensors (``torsh.sparse_coo_tensor``, ``Tensor.to_sparse``, ...) and the ops of
 the ``torch.sparse`` namespace. The tensor type is ``_tensor.SparseTensor``; the ops are in ``_ops``."""
-from ._ops import mm, softmax, sparse_sum as sum  # noqa: F401
+from ._ops import LEGACY_CONSTRUCTORS, log_softmax, mm, softmax, sparse_sum as sum  # noqa: F401
 from ._tensor import SparseTensor  # noqa: F401
+
+
+globals().update(LEGACY_CONSTRUCTORS)  # torch.sparse.FloatTensor(indices, values, size), ...
 
 
 def addmm(mat, mat1, mat2, *, beta=1.0, alpha=1.0):

@@ -12,6 +12,7 @@ from .. import _dtype, _layouts
 from .._tensor import Tensor, wrap
 from .._ops.registry import register
 from .._ops.tensor import creation
+from .._ops.tensor.linalg.matmul import mm as _dense_mm
 from ..autograd import grad_mode
 from ..autograd.graph import Node, needs_grad, record
 from ._tensor import _LAYOUT_WORD, SparseTensor, not_on_sparse
@@ -250,6 +251,14 @@ def mm(mat1, mat2):
     return out
 
 
+def spmm(input, mat2):
+    """torch.spmm: torch.mm for a sparse (or dense) first operand (MmBackward0, a dense gradient, as PyTorch)."""
+    return _dense_mm(input, mat2)
+
+
+register(spmm, method=False)
+
+
 # -- reductions ----------------------------------------------------------------------------------------------
 class SumBackward0(Node):
     """sum of a sparse tensor over some dims: the gradient, broadcast back, at the operand's pattern."""
@@ -288,6 +297,12 @@ def sparse_sum(input, dim=None, dtype=None):
     return out
 
 
+def log_softmax(input, dim, dtype=None):
+    """torch.sparse.log_softmax: the log of sparse.softmax over the specified entries (forward only)."""
+    out = softmax(input, dim, dtype)
+    return _with_values(out, wrap(np.log(out._vals._data)))
+
+
 def softmax(input, dim, dtype=None):
     """torch.sparse.softmax: softmax over the specified entries along ``dim`` (unspecified ones are -inf);
     forward only."""
@@ -307,6 +322,32 @@ def softmax(input, dim, dtype=None):
     total = np.zeros_like(peak)
     np.add.at(total, group, e)
     return SparseTensor._make(COO, input._data.shape, wrap(e / total[group]), indices=coo._idx, coalesced=True)
+
+
+class LegacySparseConstructor:
+    """torch.sparse.FloatTensor & co: ``(indices, values[, size])`` -> a COO tensor (the values keep their dtype,
+    as PyTorch), ``(*sizes)`` -> an empty one of the constructor's dtype."""
+
+    def __init__(self, name, dtype_name):
+        self.__name__ = self.__qualname__ = name
+        self.dtype = getattr(_dtype, dtype_name)
+
+    def __call__(self, *args, size=None, device=None):
+        if args and isinstance(args[0], Tensor):
+            indices, values = args[:2]
+            return sparse_coo_tensor(indices, values, args[2] if len(args) > 2 else size, device=device)
+        sizes = tuple(args[0]) if len(args) == 1 and isinstance(args[0], tuple) else args
+        return sparse_coo_tensor(np.zeros((len(sizes), 0), np.int64), creation.zeros(0, dtype=self.dtype), sizes,
+                                 device=device)
+
+    def __repr__(self):
+        return f"<class 'torch.sparse.{self.__name__}'>"
+
+
+LEGACY_CONSTRUCTORS = {name: LegacySparseConstructor(name, dtype_name) for name, dtype_name in (
+    ("FloatTensor", "float32"), ("DoubleTensor", "float64"), ("HalfTensor", "float16"),
+    ("BFloat16Tensor", "bfloat16"), ("LongTensor", "int64"), ("IntTensor", "int32"), ("ShortTensor", "int16"),
+    ("CharTensor", "int8"), ("ByteTensor", "uint8"))}
 
 
 # -- Tensor methods of a sparse tensor -----------------------------------------------------------------------
