@@ -360,6 +360,17 @@ FAMILIES = (
         KernelOp("attention_softmax", 0, 1_048_576, ("attention_softmax",), calibration=None),
         KernelOp("attention_softmax_backward", 0, 1_048_576, ("attention_softmax_backward",), calibration=None),
     ), dtypes=("float32",)),
+    # large float32 add/sub/mul/div, copy_ and sigmoid on a thread team whose helpers spin briefly between ops
+    # instead of OpenMP's sleeping workers (kernels_cpp/elementwise_f32.cpp); no op of its own: run under the
+    # elementwise family's decisions (torsh/_ops/tensor/elementwise/bulk.py)
+    Family("elementwise_f32", CPP, (
+        Entry("add", "y*y*w*p"),
+        Entry("sub", "y*y*w*p"),
+        Entry("mul", "y*y*w*p"),
+        Entry("div", "y*y*w*p"),
+        Entry("copy", "y*w*p"),
+        Entry("sigmoid", "y*w*p"),
+    ), dtypes=("float32",)),
     # the float32 LSTM recurrence: no op of its own (see rnn's lstm_sequence)
     Family("lstm_cell", CPP, (
         Entry("pack_weight", "y*llp"),

@@ -67,7 +67,7 @@ def _compute_binary(op, a, b, np_fn):
     if isinstance(a, np.ndarray):
         if isinstance(b, np.ndarray):
             try:
-                return dispatch.binary(op, a, b, np_fn)
+                return bulk.binary(op, a, b, np_fn)
             except ValueError:
                 broadcast_shapes(a.shape, b.shape)
                 raise
@@ -550,7 +550,7 @@ def _make_unary(name, np_fn, derivative, *, node_name, kernel=None, to_float=Tru
         if to_float and kind in "biu":
             data = data.astype(_dtype.get_default_dtype().np)
         if kernel is not None:
-            value = _quietly(dispatch.unary, kernel, data, np_fn)
+            value = _quietly(bulk.unary, kernel, data, np_fn)
         else:
             value = _quietly(np_fn, data)
         if type(value) is not np.ndarray or value.dtype != data.dtype:
