@@ -390,3 +390,71 @@ def test_the_baseline_copys_scalar_kernels_compute_the_same_as_numpy():
             "print(m.VECTORISED, np.abs(y - ref).max() < 1e-4, np.abs(dw - ref_dw).max() < 1e-4,\n"
             "      np.abs(ys - ref_s).max() < 1e-4, np.abs(dws - ref_dws).max() < 1e-4)")
     assert _run_on_baseline_copy(code) == ["False", "True", "True", "True", "True"]
+
+
+# -- the kernels' helper threads (conv_direct.cpp: Helpers) ---------------------------------------------------
+def _direct_forward(x, w, b, parallel):
+    """conv2d(x, w, b, padding=1) on the kernel itself, ``parallel`` as given (the dispatcher bypassed)."""
+    n, c, h, wd = x.shape
+    y = np.empty((n, w.shape[0], h, wd), np.float32)
+    DIRECT.conv2d(x, w, b, y, n, c, h, wd, w.shape[0], 3, 3, 1, 1, 1, 1, h, wd, parallel)
+    return y
+
+
+def _torch_forward(x, w, b):
+    return torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b),
+                                      padding=1).numpy()
+
+
+def test_python_threads_calling_at_once_share_the_helpers_and_match_torch():
+    """One caller at a time has the helper threads: callers that find them busy run their items alone, and
+    every caller's output is the same as one call's, and PyTorch's."""
+    from concurrent.futures import ThreadPoolExecutor
+    x, w, b = _inputs((16, 16, 24, 24), (16, 16, 3, 3), seed=31)
+    before = torsh.get_num_threads()
+    torsh.set_num_threads(2)
+    try:
+        alone = _direct_forward(x, w, b, True)
+        with ThreadPoolExecutor(4) as pool:
+            outputs = list(pool.map(lambda _: _direct_forward(x, w, b, True), range(16)))
+    finally:
+        torsh.set_num_threads(before)
+    for y in outputs:
+        np.testing.assert_array_equal(y, alone)
+    np.testing.assert_allclose(alone, _torch_forward(x, w, b), **TOL)
+
+
+def test_a_fork_child_runs_the_kernel_without_the_parents_helper_threads():
+    """fork() copies only the calling thread: the child starts a pool of its own instead of waiting for helpers
+    that do not exist there (the dispatcher keeps forked children on one thread; the kernel must not hang
+    when called with parallel=True anyway)."""
+    x, w, b = _inputs((8, 16, 20, 20), (8, 16, 3, 3), seed=32)
+    before = torsh.get_num_threads()
+    torsh.set_num_threads(2)
+    try:
+        parent = _direct_forward(x, w, b, True)  # the helpers now run in this process
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: its result's bytes into the pipe, then out without cleanup
+            try:
+                os.write(write, _direct_forward(x, w, b, True).tobytes())
+            finally:
+                os._exit(0)
+        os.close(write)
+        chunks = []
+        import select
+        while select.select([read], [], [], 60)[0]:
+            chunk = os.read(read, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        else:
+            os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        os.close(read)
+    finally:
+        torsh.set_num_threads(before)
+    child = np.frombuffer(b"".join(chunks), np.float32)
+    assert child.size == parent.size, "the forked child did not finish its convolution"
+    np.testing.assert_array_equal(child.reshape(parent.shape), parent)
+    np.testing.assert_allclose(parent, _torch_forward(x, w, b), **TOL)
