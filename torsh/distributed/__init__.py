@@ -1,38 +1,44 @@
-"""torch.distributed before its backend: the queries programs make before deciding to go distributed.
+"""torch.distributed on MPI (mpi4py): process groups, collectives and point-to-point messages.
 
-torsh's process groups will run on MPI (mpi4py); until that backend exists ``is_available()`` is False, as in a
-PyTorch built without distributed support, and the calls that need a process group raise PyTorch's
-"not initialized" error. ``is_initialized()`` answers False so the usual guard ``if dist.is_available() and
-dist.is_initialized():`` and its unguarded form both take the single-process path.
+Start N processes with ``mpiexec -n N python prog.py`` (the ``mpich`` wheel installs it in the environment's
+``bin``); a program started alone is a world of one, so single-process programs that call
+``init_process_group("gloo", rank=0, world_size=1, ...)`` run unchanged. Every CPU backend name runs on MPI
+(see ``distributed_c10d``). Loading stays free: ``import torsh`` imports neither mpi4py nor MPI; mpi4py is
+looked up by ``is_available()`` and MPI starts at ``init_process_group``.
 """
+from . import _mpi
+from ._collectives import (all_gather, all_gather_into_tensor, all_gather_object, all_reduce, barrier,
+                           broadcast, broadcast_object_list, gather, gather_object, irecv, isend, monitored_barrier,
+                           recv, reduce, reduce_scatter_tensor, scatter, scatter_object_list, send)
+from .distributed_c10d import (Backend, GroupMember, ProcessGroup, ReduceOp, Work, destroy_process_group,
+                               get_backend, get_global_rank, get_group_rank, get_process_group_ranks, get_rank,
+                               get_world_size, group, init_process_group, is_initialized, new_group)
 
-__all__ = ["get_rank", "get_world_size", "init_process_group", "is_available", "is_initialized",
-           "is_torchelastic_launched"]
-
-_NOT_INITIALIZED = "Default process group has not been initialized, please make sure to call init_process_group."
+__all__ = ["Backend", "GroupMember", "ProcessGroup", "ReduceOp", "Work", "all_gather", "all_gather_into_tensor",
+           "all_gather_object", "all_reduce", "barrier", "broadcast", "broadcast_object_list",
+           "destroy_process_group", "gather", "gather_object", "get_backend", "get_global_rank", "get_group_rank",
+           "get_process_group_ranks", "get_rank", "get_world_size", "group", "init_process_group", "irecv",
+           "is_available", "is_gloo_available", "is_initialized", "is_mpi_available", "is_nccl_available",
+           "is_torchelastic_launched", "isend", "monitored_barrier", "new_group", "recv", "reduce",
+           "reduce_scatter_tensor", "scatter", "scatter_object_list", "send"]
 
 
 def is_available():
-    return False
+    """True when mpi4py is installed (the backend every process group runs on)."""
+    return _mpi.installed()
 
 
-def is_initialized():
+def is_mpi_available():
+    return _mpi.installed()
+
+
+def is_gloo_available():
+    return _mpi.installed()  # "gloo" groups run on MPI
+
+
+def is_nccl_available():
     return False
 
 
 def is_torchelastic_launched():
     return False
-
-
-def get_rank(group=None):
-    raise ValueError(_NOT_INITIALIZED)
-
-
-def get_world_size(group=None):
-    raise ValueError(_NOT_INITIALIZED)
-
-
-def init_process_group(backend=None, init_method=None, timeout=None, world_size=-1, rank=-1, store=None,
-                       group_name="", pg_options=None, device_id=None):
-    raise RuntimeError("torsh.distributed has no process-group backend yet (is_available() is False): run the "
-                       "program in a single process")

@@ -1,21 +1,30 @@
 """DistributedSampler: each of ``num_replicas`` processes sees its own 1/num_replicas of the data."""
 import math
 
-from ... import _random
+from ... import _random, distributed as dist
 from ..._ops.tensor.creation import randperm
 from .sampler import Sampler
 
 __all__ = ["DistributedSampler"]
 
 
+def _from_process_group(query):
+    if not dist.is_available():
+        raise RuntimeError("Requires distributed package to be available")
+    return query()
+
+
 class DistributedSampler(Sampler):
-    """Indices for replica ``rank`` of ``num_replicas`` (padded or trimmed to equal shares). torsh has no
-    process group, so ``num_replicas`` and ``rank`` default to 1 and 0; call ``set_epoch`` each epoch so
-    shuffling differs between epochs (the permutation is seeded by ``seed + epoch``)."""
+    """Indices for replica ``rank`` of ``num_replicas`` (padded or trimmed to equal shares). ``num_replicas``
+    and ``rank`` default to the default process group's world size and rank (PyTorch's error without one);
+    call ``set_epoch`` each epoch so shuffling differs between epochs (the permutation is seeded by
+    ``seed + epoch``)."""
 
     def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False):
-        num_replicas = 1 if num_replicas is None else num_replicas
-        rank = 0 if rank is None else rank
+        if num_replicas is None:
+            num_replicas = _from_process_group(dist.get_world_size)
+        if rank is None:
+            rank = _from_process_group(dist.get_rank)
         if rank >= num_replicas or rank < 0:
             raise ValueError(f"Invalid rank {rank}, rank should be in the interval [0, {num_replicas - 1}]")
         self.dataset = dataset
