@@ -272,7 +272,8 @@ def test_basic_indexing_follows_dynamic_sizes():
             return x[:, 0] * 2, x[..., 1:3], x[1:, -1, ::2], x[:, n - 2], x[0]
 
     model = Indexing()
-    _, session = export(torsh, model, (floats(4, 5)(torsh, 3, 0),), input_names=["x"], dynamic_axes={"x": [0, 1]})
+    _, session = export(torsh, model, (floats(4, 5)(torsh, 3, 0),), input_names=["x"],
+                        dynamic_axes={"x": {0: "batch", 1: "length"}})
     for x in (floats(4, 5)(torsh, 3, 1), floats(6, 5)(torsh, 4, 2)):
         for got, expected in zip(session.run(None, {"x": x.numpy()}), model(x)):
             np.testing.assert_array_equal(got, expected.numpy())
@@ -372,6 +373,12 @@ def test_is_in_onnx_export_only_while_exporting_and_training_mode_restored():
     assert seen == [(True, False)]  # traced once, in eval mode, as PyTorch exports
     assert torsh.onnx.is_in_onnx_export() is False and model.training is True
     np.testing.assert_allclose(run(session, np.ones((4, 3), np.float32)), np.full((4, 3), -1.0), atol=1e-4)
+
+
+def test_verbose_prints_the_graph(capsys):
+    export(torsh, torsh_model(mlp), (torsh.zeros(2, 6),), verbose=True)
+    printed = capsys.readouterr().out
+    assert "main_graph" in printed and printed.count("Gemm") >= 3
 
 
 def test_export_to_a_path_and_the_dynamo_form(tmp_path):

@@ -231,7 +231,7 @@ class _Assembly:
         self._infer_output_shapes(model, axes, output_names)
         self.g.onnx.checker.check_model(model)
         if verbose:
-            print(self.helper.printable_graph(model.graph))
+            print(self.g.onnx.printer.to_text(model.graph))
         return model
 
     def _input_names(self, given):
@@ -250,7 +250,7 @@ class _Assembly:
             name = str(next(counter))
             if name not in names:
                 names.append(name)
-        return names[:len(self.outputs)] if given is None else names
+        return names
 
     def _rename(self, input_renames, output_names):
         """Give the inputs and outputs their names in every node; an output that is an input, an initializer or
