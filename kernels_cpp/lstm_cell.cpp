@@ -81,12 +81,10 @@ struct Recurrence {
     void (*gemm)(const float*, long, long, const float*, long, long, long, float*, long, bool);
     long (*tile_rows)();
     void (*pack_inputs)(const float*, const float*, const float*, long, long, long, long, bool, long, long, float*);
-    long (*panels)(long);
 };
 
-#define RECURRENCE(ns, name)                                                                                  \
-    {name, ns::packed_size, ns::pack, ns::forward_steps, ns::backward_steps, ns::gemm, ns::tile_rows, ns::pack_inputs, \
-     ns::panels}
+#define RECURRENCE(ns, name) \
+    {name, ns::packed_size, ns::pack, ns::forward_steps, ns::backward_steps, ns::gemm, ns::tile_rows, ns::pack_inputs}
 Recurrence recurrence = RECURRENCE(native, NATIVE_ISA);
 
 void choose_recurrence() {
@@ -469,12 +467,12 @@ PyObject* lstm_layer_backward(PyObject*, PyObject* args) {
         auto joined = scratch(G * (F + H));
         const WeightGradRows weight_rows{(const float*)d_gates.buf, inputs_packed.get(), dg_sums.get(), joined.get(),
                                          (float*)d_w_ih.buf, (float*)d_w_hh.buf, db, K, B, F, H};
-        const long tile = recurrence.tile_rows(), panels = recurrence.panels(F + H);
+        const long tile = recurrence.tile_rows();
         Arrivals recurrence_done;
         in_one_region(layer_parts(B, threads), [&](long p, long parts) {
             const long r0 = cut(B, tile, parts, p), r1 = cut(B, tile, parts, p + 1);
             recurrence.pack_inputs((const float*)x.buf, (const float*)h0.buf, (const float*)outputs.buf, T, B, F, H,
-                                   reverse, panels * p / parts, panels * (p + 1) / parts, inputs_packed.get());
+                                   reverse, T * p / parts, T * (p + 1) / parts, inputs_packed.get());
             if (db) std::memset(dg_sums.get() + r0 * G, 0, (r1 - r0) * G * sizeof(float));
             recurrence.backward_steps(whh.get(), (const float*)gout.buf, (float*)dh.buf, (float*)dc.buf,
                                       (const float*)acts.buf, (const float*)cells.buf, (const float*)tanh_cells.buf,

@@ -296,18 +296,18 @@ void backward_steps(const float* whh, const float* gout, float* dh, float* dc, c
     }
 }
 
-// Panels first_panel .. end_panel - 1 of pack() of the (T*B, F + H) matrix whose row t*B + r is x's
-// row beside the hidden state step t multiplied with W_hh (h0's row r for the direction's first
+// Rows t0*B .. t1*B - 1 (steps t0 .. t1 - 1) of pack() of the (T*B, F + H) matrix whose row t*B + r is
+// x's row beside the hidden state step t multiplied with W_hh (h0's row r for the direction's first
 // step): the right-hand operand of the weight gradients [d W_ih | d W_hh] = d_gates^T [x | h_prev],
-// packed straight from x, h0 and outputs (no joined copy).
+// packed straight from x, h0 and outputs (no joined copy). Threads pack even shares of the steps.
 void pack_inputs(const float* x, const float* h0, const float* outputs, long T, long B, long F, long H, bool reverse,
-                 long first_panel, long end_panel, float* out) {
+                 long t0, long t1, float* out) {
     const long K = T * B, N = F + H;
-    for (long p = first_panel * NR; p < std::min(N, end_panel * NR); p += NR) {
+    for (long p = 0; p < N; p += NR) {
         float* panel = out + p * K;
         const long cols = std::min(NR, N - p);
         const long from_x = std::max(0L, std::min(F - p, cols));  // the panel's columns taken from x
-        for (long t = 0; t < T; ++t) {
+        for (long t = t0; t < t1; ++t) {
             const bool first_step = reverse ? t == T - 1 : t == 0;
             const float* h_prev = first_step ? h0 : outputs + (reverse ? t + 1 : t - 1) * B * H;
             for (long r = 0; r < B; ++r) {
@@ -321,4 +321,3 @@ void pack_inputs(const float* x, const float* h0, const float* outputs, long T, 
     }
 }
 
-inline long panels(long N) { return (N + NR - 1) / NR; }
