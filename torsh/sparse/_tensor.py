@@ -1,9 +1,9 @@
 """The sparse tensor type: a torsh ``Tensor`` whose layout is ``sparse_coo`` or ``sparse_csr``.
 
-A ``SparseTensor`` holds its indices and values as plain torsh tensors (COO: ``_indices`` of shape
+A ``SparseTensor`` holds its indices and values as plain torsh tensors (COO: ``_idx`` of shape
 (sparse_dim, nnz) and ``_vals`` of shape (nnz, *dense dims); CSR: ``_crow``, ``_col``, ``_vals``) plus its
 size. It is a Tensor for autograd (grad_fn, requires_grad, ``.grad``): the engine reads only ``_data``'s shape and
-dtype, so ``_data`` is a ``SparseArray``, a read-only zero-strided array of the dense shape that holds no values.
+dtype, so ``_data`` is a ``SparseArray``: the dense shape and dtype, no values, not an ndarray.
 Dense ops reaching it raise PyTorch's NotImplementedError naming the op ("Could not run 'aten::exp' with
 arguments from the 'SparseCPU' backend"), except the two NumPy calls torch.mm / ``dense + sparse`` make
 (matmul, add), which SparseArray computes with scipy.sparse.
@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import _dtype, _layouts
-from .._tensor import Tensor
+from .._tensor import Tensor, wrap
 from .._tensor_str import _format_data
 from ..autograd.graph import Node
 
@@ -22,7 +22,8 @@ from ..autograd.graph import Node
 _ATEN_NAME = {"negative": "neg", "absolute": "abs", "true_divide": "div", "multiply": "mul", "subtract": "sub",
               "power": "pow", "matmul": "mm", "greater": "gt", "less": "lt", "equal": "eq", "not_equal": "ne",
               "greater_equal": "ge", "less_equal": "le", "arctan2": "atan2", "arcsin": "asin", "arccos": "acos",
-              "arctan": "atan", "maximum": "maximum", "minimum": "minimum", "amax": "max", "amin": "min"}
+              "arctan": "atan", "maximum": "maximum", "minimum": "minimum", "amax": "max", "amin": "min", "expit": "sigmoid",
+              "concatenate": "cat", "expand_dims": "unsqueeze", "logaddexp": "logaddexp", "rint": "round"}
 _BACKEND = {"sparse_coo": "SparseCPU", "sparse_csr": "SparseCsrCPU"}
 _LAYOUT_WORD = {"sparse_coo": "Sparse", "sparse_csr": "SparseCsr"}
 
@@ -37,38 +38,55 @@ def not_on_sparse(op, layout=_layouts.sparse_coo):
         f"possible resolutions. 'aten::{op}' is only available for these backends: [CPU, Meta].")
 
 
-class SparseArray(np.ndarray):
-    """A sparse tensor's ``_data``: its dense shape and dtype, no values (zero strides over one element).
+class _Flags:
+    """The ``flags`` NumPy arrays have, as the engine and the product ops read them: no layout, read-only."""
+    c_contiguous = f_contiguous = writeable = False
 
-    ``_owner`` is the sparse tensor (None on views NumPy derives: they know nothing); ``_transposed`` marks the
-    ``.T`` the product backward takes."""
 
-    _owner = None
-    _transposed = False
+class SparseArray:
+    """A sparse tensor's ``_data``: its dense shape and dtype, no values. Not an ndarray, so that nothing reads
+    values from it: ``np.array``/``np.asarray`` (``__array__``), NumPy functions (``__array_function__``), ufuncs
+    (``__array_ufunc__``) and any ndarray method or attribute beyond the metadata (``__getattr__``) raise
+    PyTorch's error for the sparse backend; only ``np.matmul`` (torch.mm, MmBackward0) and ``dense + sparse``
+    compute, through the owner's parts.
 
-    @classmethod
-    def of(cls, owner, shape, np_dtype, transposed=False):
-        array = np.lib.stride_tricks.as_strided(np.zeros(1, np_dtype), tuple(shape), (0,) * len(shape),
-                                                writeable=False).view(cls)
-        array._owner, array._transposed = owner, transposed
-        return array
+    ``_owner`` is the sparse tensor; ``_transposed`` marks the ``.T`` the product backward takes."""
+
+    __slots__ = ("shape", "dtype", "_owner", "_transposed")
+    flags = _Flags()
+
+    def __init__(self, owner, shape, np_dtype, transposed=False):
+        self.shape, self.dtype = tuple(shape), np.dtype(np_dtype)
+        self._owner, self._transposed = owner, transposed
+
+    of = classmethod(lambda cls, owner, shape, np_dtype, transposed=False: cls(owner, shape, np_dtype, transposed))
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def itemsize(self):
+        return self.dtype.itemsize
 
     @property
     def T(self):
-        if self._owner is None or self.ndim != 2:
-            raise not_on_sparse("permute")
-        return SparseArray.of(self._owner, self.shape[::-1], self.dtype, not self._transposed)
+        if self.ndim != 2:
+            raise not_on_sparse("permute", self._owner.layout)
+        return SparseArray(self._owner, self.shape[::-1], self.dtype, not self._transposed)
 
     def scipy(self):
         """The 2-D matrix as a scipy CSR matrix (transposed when this array is a ``.T``)."""
-        if self._owner is None or self.ndim != 2 or self._owner.dense_dim() != 0:
-            raise not_on_sparse("mm", self._owner.layout if self._owner is not None else _layouts.sparse_coo)
+        if self.ndim != 2 or self._owner.dense_dim() != 0:
+            raise not_on_sparse("mm", self._owner.layout)
         matrix = self._owner._scipy()
         return matrix.T.tocsr() if self._transposed else matrix
 
     def dense(self):
-        if self._owner is None:
-            raise not_on_sparse("to_dense")
         dense = self._owner._dense_array()
         return dense.T if self._transposed else dense
 
@@ -79,12 +97,24 @@ class SparseArray(np.ndarray):
                 return _matmul(a, b)
             if ufunc is np.add and not isinstance(a, SparseArray):  # dense + sparse is dense
                 return np.add(a, b.dense())
-        layout = next((x._owner.layout for x in inputs if isinstance(x, SparseArray) and x._owner is not None),
-                      _layouts.sparse_coo)
-        raise not_on_sparse(_ATEN_NAME.get(ufunc.__name__, ufunc.__name__), layout)
+        raise not_on_sparse(_ATEN_NAME.get(ufunc.__name__, ufunc.__name__), self._owner.layout)
 
     def __array_function__(self, func, types, args, kwargs):
-        raise not_on_sparse(_ATEN_NAME.get(func.__name__, func.__name__))
+        raise not_on_sparse(_ATEN_NAME.get(func.__name__, func.__name__), self._owner.layout)
+
+    def __array__(self, dtype=None, copy=None):
+        raise not_on_sparse("_to_copy", self._owner.layout)
+
+    def __getattr__(self, name):  # an ndarray method a dense op calls (copy, reshape, base, strides, ...)
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise not_on_sparse(_ATEN_NAME.get(name, name), self._owner.layout)
+
+    def __getitem__(self, key):
+        raise not_on_sparse("index.Tensor", self._owner.layout)
+
+    def __len__(self):
+        return self.shape[0]
 
     def __reduce__(self):
         raise TypeError("a sparse tensor's values are in its indices and values, not in an array")
@@ -204,6 +234,22 @@ class SparseTensor(Tensor):
         dense = np.zeros(self._data.shape, values.dtype)
         (np.logical_or if values.dtype == np.bool_ else np.add).at(dense, tuple(indices), values)
         return dense
+
+    def __getitem__(self, key):
+        """``s[i]`` of a COO tensor with two or more sparse dims: the entries of row ``i`` (PyTorch's select)."""
+        size = self._data.shape[0]
+        if (self._layout is not _layouts.sparse_coo or isinstance(key, bool) or not isinstance(key, int)
+                or self.sparse_dim() < 2):
+            raise not_on_sparse("as_strided", self._layout)
+        if not -size <= key < size:
+            raise IndexError(f"index {key} is out of bounds for dimension 0 with size {size}")
+        if self._requires_grad:
+            raise RuntimeError("torsh: autograd through indexing a sparse tensor is not implemented")
+        rows = self._idx._data[0] == key % size
+        values = self._vals._data[rows]
+        return SparseTensor._make(self._layout, self._data.shape[1:], wrap(values),
+                                  indices=wrap(np.ascontiguousarray(self._idx._data[1:, rows])),
+                                  coalesced=self._coalesced or len(values) <= 1)
 
     # -- printing -------------------------------------------------------------------------------------------
     def __repr__(self, *, tensor_contents=None):
