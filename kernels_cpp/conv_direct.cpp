@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -1162,6 +1163,151 @@ PyObject* max_pool2d_backward(PyObject*, PyObject* args) {
     Py_RETURN_NONE;
 }
 
+// -- training-mode batch norm (float32, (n, C, S) with S > 1), one channel per work item on the helpers above ------
+// Pythran's OpenMP loops over the channels waited in their closing barrier for a worker not yet woken, as the
+// convolutions did (W12 has 12 such calls a step at 2 threads). Each channel's sums run in 16 float lanes per row,
+// added up in double in a fixed order: the same result on any number of threads.
+constexpr long BN_LANES = 16;
+
+// Values per lane a float partial sum takes before it is added to the double total (rows of 64 floats: a flush
+// per row cost more than the row's adds)
+constexpr long BN_FLUSH = 64;
+
+// sum over the n rows x[i * stride + j], j < S, of f(x, j) (float lanes, flushed into a double)
+template <class F>
+double channel_sum(long n, long stride, long S, F f) {
+    double total = 0;
+    float lanes[BN_LANES] = {};
+    long taken = 0;  // values in the lanes since the last flush
+    auto flush = [&] {
+        double part = 0;
+        for (long l = 0; l < BN_LANES; ++l) part += lanes[l], lanes[l] = 0;
+        total += part;
+        taken = 0;
+    };
+    for (long i = 0; i < n; ++i) {
+        long j = 0;
+        for (; j + BN_LANES <= S; j += BN_LANES)
+            for (long l = 0; l < BN_LANES; ++l) lanes[l] += f(i * stride + j + l);
+        for (; j < S; ++j) lanes[j % BN_LANES] += f(i * stride + j);
+        taken += (S + BN_LANES - 1) / BN_LANES;
+        if (taken >= BN_FLUSH) flush();
+    }
+    flush();
+    return total;
+}
+
+struct BatchNormShape {
+    long n, C, S;
+    long stride() const { return C * S; }
+};
+
+void batch_norm_channel(const float* x, const float* w, const float* b, float eps, const BatchNormShape& d,
+                        float* out, float* mean, float* var, float* rstd, long c) {
+    const float* xc = x + c * d.S;
+    const double m = 1.0 / (double(d.n) * d.S);
+    const float mu = static_cast<float>(channel_sum(d.n, d.stride(), d.S, [&](long k) { return xc[k]; }) * m);
+    const float v = static_cast<float>(channel_sum(d.n, d.stride(), d.S, [&](long k) {
+        const float t = xc[k] - mu;
+        return t * t;
+    }) * m);
+    const float r = 1.0f / std::sqrt(v + eps);
+    mean[c] = mu, var[c] = v, rstd[c] = r;
+    const float scale = r * w[c], shift = b[c] - mu * scale;
+    for (long i = 0; i < d.n; ++i) {
+        const float* xi = xc + i * d.stride();
+        float* oi = out + c * d.S + i * d.stride();
+        for (long j = 0; j < d.S; ++j) oi[j] = xi[j] * scale + shift;
+    }
+}
+
+void batch_norm_backward_channel(const float* g, const float* x, const float* w, const float* mean,
+                                 const float* rstd, const BatchNormShape& d, float* gx, float* gw, float* gb, long c) {
+    const float* gc = g + c * d.S;
+    const float* xc = x + c * d.S;
+    const float mu = mean[c], r = rstd[c];
+    const double sg = channel_sum(d.n, d.stride(), d.S, [&](long k) { return gc[k]; });
+    const double sgx = channel_sum(d.n, d.stride(), d.S, [&](long k) { return gc[k] * (xc[k] - mu); });
+    gb[c] = static_cast<float>(sg);
+    gw[c] = static_cast<float>(sgx * r);
+    // gx = w r (g - sum(g) / M - (x - mu) r^2 sum(g (x - mu)) / M)
+    const double m = 1.0 / (double(d.n) * d.S);
+    const float k1 = w[c] * r;
+    const float k2 = static_cast<float>(-double(k1) * r * r * sgx * m), k3 = static_cast<float>(-double(k1) * sg * m);
+    for (long i = 0; i < d.n; ++i) {
+        const long row = i * d.stride();
+        float* gxi = gx + c * d.S + row;
+        for (long j = 0; j < d.S; ++j) gxi[j] = gc[row + j] * k1 + (xc[row + j] - mu) * k2 + k3;
+    }
+}
+
+bool batch_norm_shape(BatchNormShape& d, const char* op) {
+    if (d.n < 0 || d.C <= 0 || d.S < 0 || product({d.n, d.C, d.S}) < 0) {
+        PyErr_Format(PyExc_ValueError, "%s: inconsistent shape arguments", op);
+        return false;
+    }
+    return true;
+}
+
+// batch_norm_train(x, w, b, out, mean, var, rstd, n, C, S, eps, parallel): x and out (n, C, S), w, b, mean, var
+// and rstd (C,), all float32: out = (x - mean) * rstd * w + b with the batch's per-channel mean and biased var
+PyObject* batch_norm_train(PyObject*, PyObject* args) {
+    Py_buffer xb, wb, bb, ob, mb, vb, rb;
+    BatchNormShape d{};
+    float eps;
+    int parallel;
+    if (!PyArg_ParseTuple(args, "y*y*y*w*w*w*w*lllfp", &xb, &wb, &bb, &ob, &mb, &vb, &rb, &d.n, &d.C, &d.S, &eps,
+                          &parallel))
+        return nullptr;
+    Buffers held{{xb, wb, bb, ob, mb, vb, rb}};
+    const char* op = "batch_norm_train";
+    if (!batch_norm_shape(d, op)) return nullptr;
+    const long all = product({d.n, d.C, d.S});
+    if (!big_enough(xb, all, "x", op) || !big_enough(ob, all, "out", op) || !big_enough(wb, d.C, "w", op) ||
+        !big_enough(bb, d.C, "b", op) || !big_enough(mb, d.C, "mean", op) || !big_enough(vb, d.C, "var", op) ||
+        !big_enough(rb, d.C, "rstd", op))
+        return nullptr;
+    const auto* x = static_cast<const float*>(xb.buf);
+    const auto *w = static_cast<const float*>(wb.buf), *b = static_cast<const float*>(bb.buf);
+    auto *out = static_cast<float*>(ob.buf), *mean = static_cast<float*>(mb.buf);
+    auto *var = static_cast<float*>(vb.buf), *rstd = static_cast<float*>(rb.buf);
+    Py_BEGIN_ALLOW_THREADS
+    share_phases(parallel ? omp_get_max_threads() : 1, &d.C, 1, [&](int, long c, int) {
+        batch_norm_channel(x, w, b, eps, d, out, mean, var, rstd, c);
+    });
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+// batch_norm_backward(g, x, w, mean, rstd, gx, gw, gb, n, C, S, parallel): the input, weight and bias gradients
+// of batch_norm_train for the output gradient g; g, x and gx (n, C, S), the others (C,), all float32
+PyObject* batch_norm_backward(PyObject*, PyObject* args) {
+    Py_buffer gb_, xb, wb, mb, rb, gxb, gwb, gbb;
+    BatchNormShape d{};
+    int parallel;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*w*w*lllp", &gb_, &xb, &wb, &mb, &rb, &gxb, &gwb, &gbb, &d.n, &d.C, &d.S,
+                          &parallel))
+        return nullptr;
+    Buffers held{{gb_, xb, wb, mb, rb, gxb, gwb, gbb}};
+    const char* op = "batch_norm_backward";
+    if (!batch_norm_shape(d, op)) return nullptr;
+    const long all = product({d.n, d.C, d.S});
+    if (!big_enough(gb_, all, "g", op) || !big_enough(xb, all, "x", op) || !big_enough(gxb, all, "gx", op) ||
+        !big_enough(wb, d.C, "w", op) || !big_enough(mb, d.C, "mean", op) || !big_enough(rb, d.C, "rstd", op) ||
+        !big_enough(gwb, d.C, "gw", op) || !big_enough(gbb, d.C, "gb", op))
+        return nullptr;
+    const auto *g = static_cast<const float*>(gb_.buf), *x = static_cast<const float*>(xb.buf);
+    const auto *w = static_cast<const float*>(wb.buf), *mean = static_cast<const float*>(mb.buf);
+    const auto* rstd = static_cast<const float*>(rb.buf);
+    auto *gx = static_cast<float*>(gxb.buf), *gw = static_cast<float*>(gwb.buf), *gb = static_cast<float*>(gbb.buf);
+    Py_BEGIN_ALLOW_THREADS
+    share_phases(parallel ? omp_get_max_threads() : 1, &d.C, 1, [&](int, long c, int) {
+        batch_norm_backward_channel(g, x, w, mean, rstd, d, gx, gw, gb, c);
+    });
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
 // set_isa(name): "avx512" (rows of at least 16 outputs on AVX-512 where the CPU has it) or this copy's own
 // kernels ("avx2", or "scalar" in the baseline copy); returns the previous name. For tests of both builds.
 PyObject* set_isa(PyObject*, PyObject* args) {
@@ -1199,6 +1345,12 @@ PyMethodDef methods[] = {
     {"max_pool2d_backward", max_pool2d_backward, METH_VARARGS,
      "max_pool2d_backward(g, idx, dx, planes, in_plane, out_plane, parallel): dx = zeros with g added at the "
      "flat in-plane indices idx (float32 g and dx, int64 idx)."},
+    {"batch_norm_train", batch_norm_train, METH_VARARGS,
+     "batch_norm_train(x, w, b, out, mean, var, rstd, n, C, S, eps, parallel): float32 training-mode batch norm "
+     "of x (n, C, S) into out, with the batch's per-channel mean, biased var and 1/sqrt(var + eps)."},
+    {"batch_norm_backward", batch_norm_backward, METH_VARARGS,
+     "batch_norm_backward(g, x, w, mean, rstd, gx, gw, gb, n, C, S, parallel): the input, weight and bias "
+     "gradients of batch_norm_train (float32)."},
     {"conv2d_direct", conv2d_direct, METH_VARARGS,
      "conv2d_direct(xp, w, b, out, n, C, Hp, Wp, O, kh, kw, OH, OW, parallel): direct float32 convolution, "
      "stride 1, of the zero-padded input xp into out (bias b included)."},

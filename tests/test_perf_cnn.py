@@ -268,3 +268,82 @@ def test_strided_conv_bn_relu_block_at_w12_sizes_matches_torch_on_two_threads():
     ours = _on_threads(2, lambda: _block_grads(torsh, arrays))
     for got, ref in zip(ours, _block_grads(torch, arrays)):
         np.testing.assert_allclose(got, ref, rtol=1e-3, atol=1e-3 * np.abs(ref).max())
+
+
+# -- float32 training batch norm on conv_direct's helper threads (the dispatcher's OpenMP tier) ------------------
+def _bn_reference(arr, grad, w, b):
+    x = torch.tensor(arr, requires_grad=True)
+    rw, rb = torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)
+    y = torch.nn.functional.batch_norm(x, None, None, rw, rb, training=True, eps=1e-5)
+    y.backward(torch.tensor(grad))
+    flat = torch.tensor(arr).transpose(0, 1).reshape(arr.shape[1], -1)
+    return y.detach().numpy(), flat.mean(1).numpy(), flat.var(1, unbiased=False).numpy(), x.grad.numpy(), \
+        rw.grad.numpy(), rb.grad.numpy()
+
+
+def _bn_kernels(module, arr, grad, w, b):
+    """(out, mean, var, grad input, grad weight, grad bias) from the kernels, called directly in parallel mode."""
+    n, c = arr.shape[:2]
+    s = arr[0, 0].size
+    out, gx = np.empty_like(arr), np.empty_like(arr)
+    mean, var, rstd, gw, gb = (np.empty(c, np.float32) for _ in range(5))
+    module.batch_norm_train(arr, w, b, out, mean, var, rstd, n, c, s, 1e-5, True)
+    module.batch_norm_backward(grad, arr, w, mean, rstd, gx, gw, gb, n, c, s, True)
+    return out, mean, var, gx, gw, gb
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("shape", [(32, 16, 32, 32), (5, 7, 3, 11), (3, 2, 17), (1, 3, 2, 2), (64, 4, 9)])
+def test_batch_norm_kernels_on_the_helpers_equal_torch_with_the_same_bits_on_one_and_two_threads(isa, shape):
+    """Rows of any length (16-float lanes and a tail), one channel per work item: 1 and 2 threads agree to the bit."""
+    module = family(isa)
+    rng = np.random.default_rng(11)
+    arr = (rng.standard_normal(shape) * 3 + 1.5).astype(np.float32)
+    grad = rng.standard_normal(shape).astype(np.float32)
+    w, b = (rng.standard_normal(shape[1]).astype(np.float32) for _ in range(2))
+    one = _on_threads(1, lambda: _bn_kernels(module, arr, grad, w, b))
+    two = _on_threads(2, lambda: _bn_kernels(module, arr, grad, w, b))
+    for a, c in zip(one, two):
+        np.testing.assert_array_equal(a, c)
+    for ours, ref in zip(two, _bn_reference(arr, grad, w, b)):
+        np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(ref).max()))
+
+
+def test_training_batch_norm_runs_on_the_helpers_at_the_openmp_tier_only(monkeypatch):
+    """W12's 524K-element batch norm on two threads calls conv_direct's kernels; one thread keeps the norm family's."""
+    from torsh.backend import kernels
+    calls = []
+    module = kernels.get("conv_direct")
+
+    class Spy:
+        def __getattr__(self, name):
+            fn = getattr(module, name)
+            return lambda *a: (calls.append(name), fn(*a))[1]
+
+    monkeypatch.setitem(kernels._modules, "conv_direct", Spy())
+    rng = np.random.default_rng(12)
+    arr = rng.standard_normal((32, 16, 32, 32)).astype(np.float32)
+    grad = rng.standard_normal(arr.shape).astype(np.float32)
+    w, b = np.ones(16, np.float32), np.zeros(16, np.float32)
+    _on_threads(2, lambda: _batch_norm_step(arr, grad, w, b))
+    assert calls == ["batch_norm_train", "batch_norm_backward"]
+    calls.clear()
+    _on_threads(1, lambda: _batch_norm_step(arr, grad, w, b))
+    assert calls == []
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_batch_norm_kernels_refuse_short_buffers_and_bad_shapes(isa):
+    module = family(isa)
+    x = np.zeros((2, 3, 4), np.float32)
+    c3 = np.zeros(3, np.float32)
+    with pytest.raises(ValueError, match="batch_norm_train: out holds"):
+        module.batch_norm_train(x, c3, c3, np.empty(5, np.float32), c3.copy(), c3.copy(), c3.copy(), 2, 3, 4, 1e-5,
+                                False)
+    with pytest.raises(ValueError, match="batch_norm_train: w holds"):
+        module.batch_norm_train(x, c3[:2], c3, np.empty_like(x), c3.copy(), c3.copy(), c3.copy(), 2, 3, 4, 1e-5,
+                                False)
+    with pytest.raises(ValueError, match="batch_norm_backward: inconsistent shape arguments"):
+        module.batch_norm_backward(x, x, c3, c3, c3, np.empty_like(x), c3.copy(), c3.copy(), 2, 0, 4, False)
+    with pytest.raises(ValueError, match="batch_norm_backward: gx holds"):
+        module.batch_norm_backward(x, x, c3, c3, c3, np.empty(3, np.float32), c3.copy(), c3.copy(), 2, 3, 4, False)

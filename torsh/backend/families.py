@@ -330,6 +330,10 @@ FAMILIES = (
         Entry("conv2d_direct_weight_grad", "y*y*w*" + "l" * 9 + "p"),
         Entry("max_pool2d", "y*w*w*" + "l" * 13 + "p"),
         Entry("max_pool2d_backward", "y*y*w*lllp"),
+        # float32 training batch norm on the convolutions' helper threads: run by the norm family's batch_norm /
+        # batch_norm_backward ops at their OpenMP tier (torsh/_ops/nn/norm.py)
+        Entry("batch_norm_train", "y*y*y*w*w*w*w*lllfp"),
+        Entry("batch_norm_backward", "y*y*y*y*y*w*w*w*lllp"),
     ), ops=(
         KernelOp("conv2d_direct", 0, 0, ("conv2d", "conv2d_to_view", "conv2d_direct"), calibration=None),
         KernelOp("conv2d_direct_weight_grad", 0, 0, ("conv2d_weight_grad", "conv2d_direct_weight_grad"),

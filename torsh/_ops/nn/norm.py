@@ -229,6 +229,15 @@ def batch_norm_backward_np(g3, x3, w, mean, rstd):
     return gx.astype(x3.dtype, copy=False), sgx * rstd, sg
 
 
+def _batch_norm_on_helpers(dtype, spatial, parallel):
+    """The conv_direct module when a training batch norm runs on its several-thread kernels (float32, spatial
+    planes, the dispatcher's OpenMP tier), else None. Those hand the channels out one at a time on conv_direct's
+    helper threads, whose caller does not wait for a helper not yet woken, where Pythran's OpenMP loop waited in
+    its closing barrier; on one thread Pythran's kernels stay (faster on W12's 8 x 8 planes)."""
+    module = kernels.get("conv_direct") if parallel and dtype == np.float32 and spatial > 1 else None
+    return module
+
+
 def _channel_axes(ndim):
     return (0,) + tuple(range(2, ndim))
 
@@ -257,7 +266,10 @@ class NativeBatchNormBackward0(Node):
             gb = np.empty(c, dtype=dtype)
             w = wd if wd is not None else np.ones(c, dtype=dtype)
             inv_m = dtype.type(1 / (n * x3.shape[2]))
-            if x3.shape[2] == 1:
+            helpers = _batch_norm_on_helpers(dtype, x3.shape[2], parallel)
+            if helpers is not None:
+                helpers.batch_norm_backward(g3, x3, w, self.mean, self.rstd, gx, gw, gb, n, c, x3.shape[2], True)
+            elif x3.shape[2] == 1:
                 kernels.get("norm").batch_norm_backward_2d(g3[:, :, 0], x3[:, :, 0], w, self.mean, self.rstd, inv_m,
                                                            gx[:, :, 0], gw, gb)
             else:
@@ -307,7 +319,10 @@ def batch_norm_train(input, weight, bias, eps):
         ww = w if w is not None else np.ones(c, dtype=dtype)
         bb = b if b is not None else np.zeros(c, dtype=dtype)
         inv_m = dtype.type(1 / (n * x3.shape[2]))
-        if x3.shape[2] == 1:
+        helpers = _batch_norm_on_helpers(dtype, x3.shape[2], parallel)
+        if helpers is not None:
+            helpers.batch_norm_train(x3, ww, bb, out, mean, var, rstd, n, c, x3.shape[2], eps, True)
+        elif x3.shape[2] == 1:
             kernels.get("norm").batch_norm_train_2d(x3[:, :, 0], ww, bb, dtype.type(eps), inv_m, out[:, :, 0], mean,
                                                     var, rstd)
         else:
