@@ -332,6 +332,17 @@ def test_opset_17_runs_without_the_opset_20_gelu():
         np.testing.assert_allclose(run(session, x.numpy()), model(x).numpy(), rtol=RTOL, atol=ATOL)
 
 
+@pytest.mark.parametrize("opset", [13, 17, 18, 23])
+def test_reductions_across_opsets_axes_attribute_then_input(opset):
+    model = torsh_model(embedding_model)
+    x = tokens(torsh, 3, 5)
+    proto, session = export(torsh, model, (x,), opset_version=opset)
+    reduce_mean = next(n for n in proto.graph.node if n.op_type == "ReduceMean")
+    assert (len(reduce_mean.input) == 2) == (opset >= 18)  # ReduceMean's axes became an input in opset 18
+    with torsh.no_grad():
+        np.testing.assert_allclose(run(session, x.numpy()), model(x).numpy(), rtol=RTOL, atol=ATOL)
+
+
 def _unsupported(lib):
     class Cumulative(lib.nn.Module):
         def forward(self, x):
