@@ -463,3 +463,18 @@ def test_gcn_training_steps_match_pytorch():
     (ours, w), (ref, rw) = both(_gcn_losses)
     np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-6)
     assert_close(w, rw)
+
+
+@pytest.mark.parametrize("fn", [lambda lib, s: lib.clone(s), lambda lib, s: lib.flatten(s),
+                                lambda lib, s: s.contiguous(), lambda lib, s: lib.cat([s, s]),
+                                lambda lib, s: lib.abs(s), lambda lib, s: lib.where(s > 0, s, s)])
+def test_dense_ops_never_compute_on_the_missing_values(fn):
+    """A dense op handed a sparse tensor either raises or gives PyTorch's values (never the zeros of a shape)."""
+    try:
+        ours = fn(torsh, coo(torsh))
+    except (NotImplementedError, RuntimeError):
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = fn(torch_ref, coo(torch_ref))
+    assert_close(ours.to_dense() if ours.layout is not torsh.strided else ours, ref.to_dense())
