@@ -172,7 +172,7 @@ from . import jit  # noqa: E402,F401  (torch.jit: script/trace as with the JIT d
 from .jit import Error as JITException, fork, wait  # noqa: E402,F401
 from . import compiler, _dynamo  # noqa: E402,F401  (torch.compiler / torch._dynamo: compile hints, eager)
 from . import mps, xpu  # noqa: E402,F401  (no Metal / Intel GPU: PyTorch's answers without the device)
-from . import distributed  # noqa: E402,F401  (no process-group backend yet: is_available() is False)
+from . import distributed  # noqa: E402,F401  (on MPI; mpi4py is imported by init_process_group only)
 from . import library, types  # noqa: E402,F401  (torch.library custom ops; torch.types annotations)
 from ._op_overloads import ops  # noqa: E402,F401  (torch.ops.aten.<op>.<overload>, torch.ops.<custom ns>)
 from .amp import GradScaler  # noqa: E402,F401  (torch.GradScaler is torch.amp.GradScaler)

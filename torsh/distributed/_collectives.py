@@ -16,9 +16,10 @@ from .._tensor import Tensor
 from . import _mpi
 from .distributed_c10d import ReduceOp, Work, default_group, get_global_rank, get_group_rank, in_group
 
-__all__ = ["all_gather", "all_gather_into_tensor", "all_gather_object", "all_reduce", "barrier",
-           "broadcast", "broadcast_object_list", "gather", "gather_object", "irecv", "isend", "monitored_barrier",
-           "recv", "reduce", "reduce_scatter_tensor", "scatter", "scatter_object_list", "send"]
+__all__ = ["all_gather", "all_gather_into_tensor", "all_gather_object", "all_gather_single", "all_reduce",
+           "barrier", "broadcast", "broadcast_object_list", "gather", "gather_object", "irecv", "isend",
+           "monitored_barrier", "recv", "reduce", "reduce_scatter_single", "reduce_scatter_tensor", "scatter",
+           "scatter_object_list", "send"]
 
 
 # ----------------------------------------------------------------------------- argument checks (PyTorch's)
@@ -157,6 +158,9 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
     return _started(Work([request], then, [output]), async_op)
 
 
+reduce_scatter_single = reduce_scatter_tensor  # PyTorch 2.13's name for reduce_scatter_tensor
+
+
 # ----------------------------------------------------------------------------- transfers
 
 def broadcast(tensor, src=None, group=None, async_op=False, group_src=None):
@@ -226,6 +230,9 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
     source, target = _mpi.Bytes(array(input_tensor)), _mpi.Bytes(array(output_tensor))
     request = group._comm.Iallgather(source.spec(), target.spec())
     return _started(Work([request], _written_back(target, output_tensor), [output_tensor]), async_op)
+
+
+all_gather_single = all_gather_into_tensor  # PyTorch 2.13's name; all_gather_into_tensor is deprecated there
 
 
 def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group_dst=None):
