@@ -60,7 +60,7 @@ def _zero_fast(self):
 
 def _uniform_fast(self, a=0.0, b=1.0, *, generator=None):
     from .. import _random
-    self._data[...] = _random.rng(generator).uniform(a, b, self._data.shape)
+    self._data[...] = _random.uniform(self._data.shape, self._data.dtype, a, b, generator, self._data)
 
 
 def _random_source(fast):

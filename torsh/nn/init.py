@@ -59,31 +59,51 @@ def _calculate_correct_fan(tensor, mode):
     return fan_in if mode == "fan_in" else fan_out
 
 
-def _rng(generator):
-    return _random.rng(generator)
+def _float(tensor):
+    """The dtype PyTorch's samplers draw for ``tensor`` (integer tensors as float64, cast on write)."""
+    np_dtype = array(tensor).dtype
+    return np_dtype if np_dtype.kind == "f" or np_dtype.name == "bfloat16" else np.dtype(np.float64)
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
-    return write(tensor, _rng(generator).uniform(a, b, array(tensor).shape))
+    return write(tensor, _random.uniform(array(tensor).shape, _float(tensor), a, b, generator))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
-    return write(tensor, _rng(generator).normal(mean, std, array(tensor).shape))
+    return write(tensor, _random.normal(array(tensor).shape, _float(tensor), mean, std, generator))
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
-    """Normal(mean, std) truncated to [a, b], by inverse-CDF sampling as PyTorch does."""
-    from scipy.special import erf, erfinv
-
+    """Normal(mean, std) truncated to [a, b] by rejection, as PyTorch 2.13 samples it (same draws): whole
+    normal redraws for the rejected entries when [a, b] holds more than 30% of the mass, else uniform
+    candidates on [a, b] accepted against the density's peak."""
     def norm_cdf(x):
         return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
     if (mean < a - 2 * std) or (mean > b + 2 * std):
         warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
                       "The distribution of values may be incorrect.", stacklevel=2)
-    lo, hi = norm_cdf((a - mean) / std), norm_cdf((b - mean) / std)
-    u = _rng(generator).uniform(2 * lo - 1, 2 * hi - 1, array(tensor).shape)
-    values = np.clip(erfinv(u) * std * math.sqrt(2.0) + mean, a, b)
-    return write(tensor, values)
+    shape, np_dtype = array(tensor).shape, _float(tensor)
+    if norm_cdf((b - mean) / std) - norm_cdf((a - mean) / std) > 0.3:
+        lo, hi = np_dtype.type(a), np_dtype.type(b)  # the bounds as the tensor's dtype holds them
+        result = _random.normal(shape, np_dtype, mean, std, generator)
+        while (rejected := (result < lo) | (result > hi)).any():
+            result = np.where(rejected, _random.normal(shape, np_dtype, mean, std, generator), result)
+        return write(tensor, result)
+    log_peak = -0.5 * ((max(a, min(mean, b)) - mean) / std) ** 2
+
+    def log_density(x):
+        return ((x - np_dtype.type(mean)) / np_dtype.type(std)) ** 2 * np_dtype.type(-0.5) - np_dtype.type(log_peak)
+
+    def rejected(x):
+        with np.errstate(divide="ignore"):
+            return np.log(_random.uniform(shape, np_dtype, 0.0, 1.0, generator)) > log_density(x)
+    result = _random.uniform(shape, np_dtype, a, b, generator)
+    pending = rejected(result)
+    while pending.any():
+        candidates = _random.uniform(shape, np_dtype, a, b, generator)
+        result = np.where(pending, candidates, result)
+        pending = np.where(pending, rejected(candidates), pending)
+    return write(tensor, result)
 
 
 def constant_(tensor, val):
@@ -162,7 +182,7 @@ def orthogonal_(tensor, gain=1, generator=None):
         return tensor
     rows = tensor.size(0)
     cols = tensor.numel() // rows
-    flattened = _rng(generator).normal(0.0, 1.0, (rows, cols))
+    flattened = _random.normal((rows, cols), _float(tensor), 0.0, 1.0, generator).astype(np.float64)
     if rows < cols:
         flattened = flattened.T
     q, r = np.linalg.qr(flattened)
@@ -177,10 +197,9 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
         raise ValueError("Only tensors with 2 dimensions are supported")
     rows, cols = tensor.shape
     num_zeros = int(math.ceil(sparsity * rows))
-    g = _rng(generator)
-    values = g.normal(0, std, (rows, cols))
+    values = _random.normal((rows, cols), _float(tensor), 0.0, std, generator)
     for col_idx in range(cols):
-        zero_indices = g.permutation(rows)[:num_zeros]
+        zero_indices = _random.permutation(rows, generator)[:num_zeros]
         values[zero_indices, col_idx] = 0
     return write(tensor, values)
 

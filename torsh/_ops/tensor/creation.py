@@ -565,24 +565,24 @@ def _native(d):
     return np.float32 if d.np == np.float32 else np.float64
 
 
-def _float_draw(op, rng_method, sizes, size, generator, dtype, device, requires_grad, out):
-    """rand/randn: the generator's NumPy ``rng_method`` drawn in float32 or float64, cast to the dtype."""
+def _float_draw(op, sampler, sizes, size, generator, dtype, device, requires_grad, out):
+    """rand/randn: PyTorch's uniform or normal sampler (torsh._random) for the dtype."""
     _check_device(device)
     d = _float_dtype(dtype)
     shape = _size_arg(sizes, size, op)
-    draw = _allocated(shape, _native(d), lambda: getattr(_random.rng(generator), rng_method)(shape, dtype=_native(d)))
+    draw = _allocated(shape, d.np, lambda: sampler(shape, d.np, generator=generator))
     return _finish(_sample(draw, d), requires_grad, out)
 
 
 def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
          pin_memory=False, names=None):
-    return _float_draw("rand", "random", sizes, size, generator, dtype, device, requires_grad, out)
+    return _float_draw("rand", _random.uniform, sizes, size, generator, dtype, device, requires_grad, out)
 register(rand, method=False)
 
 
 def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
           pin_memory=False, names=None):
-    return _float_draw("randn", "standard_normal", sizes, size, generator, dtype, device, requires_grad, out)
+    return _float_draw("randn", _random.normal, sizes, size, generator, dtype, device, requires_grad, out)
 register(randn, method=False)
 
 
@@ -601,7 +601,7 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.int64
-    values = _random.rng(generator).integers(low, high, size=_sizes((size,)), dtype=np.int64)
+    values = _random.integers(low, high, _sizes((size,)), generator)
     return _finish(wrap(values.astype(d.np)), requires_grad, out)
 register(randint, method=False)
 
@@ -611,13 +611,12 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False,
     _check_device(device)
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.int64
     n = _sizes((int(n),))[0]  # PyTorch's negative-dimension error
-    return _finish(wrap(_random.rng(generator).permutation(n).astype(d.np)), requires_grad, out)
+    return _finish(wrap(_random.permutation(n, generator).astype(d.np)), requires_grad, out)
 register(randperm, method=False)
 
 
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """torch.normal: tensor or float mean/std (broadcast), or a size with float mean/std."""
-    rng = _random.rng(generator)
     if is_tensor(mean) or is_tensor(std):
         m = mean._data if is_tensor(mean) else mean
         s = std._data if is_tensor(std) else std
@@ -625,20 +624,20 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
             raise RuntimeError(f"normal expects all elements of std >= 0.0")
         ref = mean if is_tensor(mean) else std
         shape = np.broadcast_shapes(np.shape(m), np.shape(s))
-        values = m + s * rng.standard_normal(shape)
-        return wrap(np.asarray(values, dtype=ref._data.dtype))
+        np_dtype = ref._data.dtype
+        values = _random.normal(shape, np_dtype, generator=generator) * np.asarray(s, np_dtype) + np.asarray(m, np_dtype)
+        return wrap(np.asarray(values, dtype=np_dtype))
     if size is None:
         raise TypeError("normal() missing required argument 'size' when mean and std are floats")
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     d = _float_dtype(dtype)
-    values = mean + std * rng.standard_normal(_sizes((size,)), dtype=_native(d))
-    return _finish(_sample(np.asarray(values, dtype=_native(d)), d), requires_grad)
+    return _finish(_sample(_random.normal(_sizes((size,)), d.np, mean, std, generator), d), requires_grad)
 
 
 def _normal_fill(self, mean=0.0, std=1.0, *, generator=None):
     """Tensor.normal_ with no graph to record: draws straight into the array."""
-    self._data[...] = _random.rng(generator).normal(mean, std, self._data.shape)
+    self._data[...] = _random.normal(self._data.shape, self._data.dtype, mean, std, generator, self._data)
 
 
 def _normal_like(self, mean=0.0, std=1.0, *, generator=None):

@@ -26,7 +26,7 @@ def bernoulli(input, p=None, *, generator=None, out=None):
     if np.any((probs < 0) | (probs > 1)):
         raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.  (Could this error message "
                            "be improved?  If so, please report an enhancement request to PyTorch.)")
-    draws = _random.rng(generator).random(input._data.shape) < probs
+    draws = _random.bernoulli(input._data.shape, probs if p is None else float(p), generator)
     return wrap(draws.astype(input._data.dtype))
 register(bernoulli, out="copy")
 
@@ -59,19 +59,21 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
     totals = rows.sum(axis=1, keepdims=True)
     if np.any(totals <= 0):
         raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-    rng = _random.rng(generator)
-    if replacement:  # inverse CDF, all rows at once
-        cdf = np.cumsum(rows / totals, axis=1)
+    source = (w[None] if w.ndim == 1 else w)
+    if not replacement or num_samples == 1:
+        # PyTorch's exponential trick: the largest w / E (E ~ Exp(1)) are a weighted sample without replacement
+        keys = source / _random.exponential(source.shape, source.dtype, 1.0, generator)
+        idx = (np.argmax(keys, axis=1)[:, None] if num_samples == 1
+               else np.argsort(-keys, axis=1, kind="stable")[:, :num_samples])
+    else:  # inverse CDF as PyTorch's kernel: the row's running sum in its dtype, normalised; a double per draw
+        cdf = np.cumsum(source, axis=1, dtype=source.dtype)
+        cdf = (cdf / cdf[:, -1:]).astype(np.float64)
         cdf[:, -1] = 1.0
-        u = rng.random((rows.shape[0], num_samples))
+        u = _random.uniform((rows.shape[0], num_samples), np.float64, generator=generator)
         # one searchsorted for all rows: shifting row r by r keeps the concatenated CDFs sorted
         shift = np.arange(rows.shape[0])[:, None]
-        flat = np.searchsorted((cdf + shift).ravel(), (u + shift).ravel(), side="right")
+        flat = np.searchsorted((cdf + shift).ravel(), (u + shift).ravel(), side="left")
         idx = flat.reshape(u.shape) - shift * n
-    else:  # Efraimidis-Spirakis: the k largest u ** (1 / w) are a weighted sample without replacement
-        with np.errstate(divide="ignore"):
-            keys = np.log(rng.random(rows.shape)) / rows  # log of u ** (1/w); -inf where w == 0
-        idx = np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
     idx = np.minimum(idx, n - 1).astype(np.int64)
     return wrap(idx.reshape(w.shape[:-1] + (num_samples,)))
 register(multinomial, out="copy")
@@ -97,7 +99,7 @@ def _filler(name, draw):
 def _exponential(rng, shape, dtype, lambd=1.0):
     if lambd <= 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
-    return rng.exponential(1.0 / lambd, shape)
+    return _random.exponential(shape, dtype if dtype.kind == "f" else np.float64, lambd, rng)
 
 
 def _random_ints(rng, shape, dtype, from_=0, to=None):
@@ -130,8 +132,7 @@ def _log_normal(rng, shape, dtype, mean=1.0, std=2.0):
 
 
 def _bernoulli_fill(rng, shape, dtype, p=0.5):
-    probs = p._data if isinstance(p, Tensor) else p
-    return rng.random(shape) < probs
+    return _random.bernoulli(shape, p._data if isinstance(p, Tensor) else float(p), rng)
 
 
 Tensor.exponential_ = _filler("exponential_", _exponential)

@@ -534,7 +534,7 @@ class _Randomness:
         self.draws += 1
         gen = generator or _random.default_generator
         for states in self.loops:
-            states.setdefault(id(gen), (gen, gen._rng.bit_generator.state))
+            states.setdefault(id(gen), (gen, gen._rng.bit_generator.state, gen._rng.normal_cache))
         return self.original(generator)
 
     def sample_loop(self, level):
@@ -551,8 +551,8 @@ class _SampleLoop:
 
     def next_sample(self):
         if self.level.randomness == "same":
-            for gen, state in self.states.values():
-                gen._rng.bit_generator.state = state
+            for gen, state, normal_cache in self.states.values():
+                gen._rng.bit_generator.state, gen._rng.normal_cache = state, normal_cache
 
     def __exit__(self, *exc):
         self.guard.loops.remove(self.states)

@@ -2,7 +2,7 @@
 dropout1d/2d/3d), multiplied in with an ordinary mul so autograd needs nothing special."""
 import numpy as np
 
-from ..._array_api import dtype_of
+from ..._array_api import array, dtype_of
 from ... import _random
 from ._utils import const
 
@@ -16,8 +16,9 @@ def _check_p(p):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
-def _keep_mask(shape, p, dtype):
-    return (_random.rng().random(shape) >= p).astype(dtype)
+def _keep_mask(shape, p, dtype, like=None):
+    """PyTorch's noise.bernoulli_(1 - p); for the whole input (``like``) in its memory order, as empty_like."""
+    return _random.bernoulli(tuple(shape), 1.0 - p, layout=like).astype(dtype)
 
 
 def _apply(input, mask, p, inplace):
@@ -30,7 +31,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
     _check_p(p)
     if not training or p == 0:
         return input
-    return _apply(input, _keep_mask(input.shape, p, dtype_of(input)), p, inplace)
+    return _apply(input, _keep_mask(input.shape, p, dtype_of(input), array(input)), p, inplace)
 
 
 def _feature_dropout(name, nd, input, p, training, inplace):

@@ -174,7 +174,7 @@ class _BaseDataLoaderIter:
         self._index_sampler = loader._index_sampler
         self._num_yielded = 0
         self._sampler_iter = iter(self._index_sampler)
-        self._base_seed = int(_random.rng(loader.generator).integers(0, 2 ** 62))
+        self._base_seed = _random.full_range_int64(loader.generator)  # PyTorch: an int64 random_()
 
     def _reset(self, loader, first_iter=False):
         self._sampler_iter = iter(self._index_sampler)

@@ -21,7 +21,7 @@ def _pass_generator(generator):
     default generator, so ``torsh.manual_seed`` makes unseeded samplers reproducible."""
     if generator is not None:
         return generator
-    seed = int(_random.rng(None).integers(0, 2 ** 63 - 1))
+    seed = _random.full_range_int64()  # PyTorch: torch.empty((), dtype=torch.int64).random_()
     return _random.Generator().manual_seed(seed)
 
 
