@@ -835,3 +835,22 @@ def test_stopping_a_live_view_shows_its_final_state_in_a_figure_opened_with_it()
     assert mt.figure in mt.widget.children and first_figure not in mt.widget.children
     assert len(mt.figure.data[0].x) == len(mt.samples) >= 2
     assert opened_with and opened_with[-1] == len(mt.samples)  # the comm opened with the final points
+
+
+def test_a_stopped_memory_timeline_leaves_no_cycle_holding_the_model():
+    """Once stopped and dropped, the view frees its model at once (no view <-> memory sink cycle waiting for
+    the collector), so memory_allocated() drops back as soon as the program deletes its objects."""
+    import weakref
+    model = nn.Linear(64, 32)
+    optimizer = torsh.optim.SGD(model.parameters(), lr=0.1)
+    timeline = viz.MemoryTimeline(model, optimizer)
+    with timeline:
+        F.mse_loss(model(torsh.randn(8, 64)), torsh.zeros(8, 32)).backward()
+        optimizer.step()
+    weight = weakref.ref(model.weight)
+    gc.disable()
+    try:
+        del model, optimizer, timeline
+        assert weight() is None
+    finally:
+        gc.enable()

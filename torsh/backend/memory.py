@@ -83,6 +83,7 @@ def add_sink(sink):
     def remove():
         global _sinks
         _sinks = tuple(s for s in _sinks if s is not sink)
+        sink.on_due = None  # no view <-> sink cycle left behind: a dropped view frees its model at once
     return remove
 
 
