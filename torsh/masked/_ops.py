@@ -122,9 +122,10 @@ def argmin(input, dim=None, *, keepdim=False, dtype=None, mask=None):
 
 def _count(input, dim, keepdim, mask):
     """How many elements each slice reduces over (masked-in ones only when a mask is given)."""
+    dims = _canonical_dim(dim, input.ndim)  # every dim for None: torsh.sum refuses keepdim without dim, as PyTorch
     if mask is None:
-        return sum(torsh.ones(input.shape, dtype=torsh.int64), dim, keepdim=keepdim)
-    return mask.sum(dim=dim, keepdim=bool(keepdim))
+        return sum(torsh.ones(input.shape, dtype=torsh.int64), dims, keepdim=keepdim)
+    return mask.sum(dim=dims, keepdim=bool(keepdim))
 
 
 def mean(input, dim=None, *, keepdim=False, dtype=None, mask=None):

@@ -135,7 +135,7 @@ def native_dropout(input, p, train):
     """(output, keep mask as bool); ``train=None`` counts as training, as in PyTorch."""
     if train is False:
         return input.clone(), wrap(np.ones(tuple(input.shape), dtype=bool))
-    keep = _random.bernoulli(tuple(input.shape), 1.0 - p, layout=input._data)
+    keep = _random.bernoulli(tuple(input.shape), 1.0 - p, layout=array(input))
     scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
     return input * const(keep * scale, input), wrap(keep)
 
