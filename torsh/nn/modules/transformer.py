@@ -1,5 +1,6 @@
 """Transformer, TransformerEncoder/Decoder and their layers (PyTorch's reference path, no nested tensors)."""
 import copy
+import warnings
 
 import numpy as np
 
@@ -7,7 +8,7 @@ from ..._array_api import array, wrap
 from ... import _dtype
 from .. import functional as F
 from .. import init
-from .activation import ReLU  # noqa: F401
+from .activation import GELU, ReLU
 from .attention import MultiheadAttention
 from .container import ModuleList
 from .dropout import Dropout
@@ -34,6 +35,37 @@ def _get_activation_fn(activation):
     if activation == "gelu":
         return F.gelu
     raise RuntimeError(f"activation should be relu/gelu, not {activation}")
+
+
+def _relu_or_gelu(activation):
+    if activation is F.relu or isinstance(activation, ReLU):
+        return 1
+    if activation is F.gelu or isinstance(activation, GELU):
+        return 2
+    return 0
+
+
+def _why_not_sparsity_fast_path(layer):
+    """PyTorch's reason (its wording) why an encoder over ``layer`` would not use nested tensors, or ""."""
+    name = "encoder_layer"
+    if not isinstance(layer, TransformerEncoderLayer):
+        return f"{name} was not TransformerEncoderLayer"
+    attn = layer.self_attn
+    if layer.norm_first:
+        return f"{name}.norm_first was True"
+    if not attn.batch_first:
+        return f"{name}.self_attn.batch_first was not True(use batch_first for better inference performance)"
+    if not attn._qkv_same_embed_dim:
+        return f"{name}.self_attn._qkv_same_embed_dim was not True"
+    if attn.in_proj_bias is None:
+        return f"{name}.self_attn was passed bias=False"
+    if not layer.activation_relu_or_gelu:
+        return f"{name}.activation_relu_or_gelu was not True"
+    if layer.norm1.eps != layer.norm2.eps:
+        return f"{name}.norm1.eps was not equal to {name}.norm2.eps"
+    if attn.num_heads % 2 == 1:
+        return f"{name}.self_attn.num_heads is odd"
+    return ""
 
 
 class _TransformerLayer(Module):
@@ -79,6 +111,7 @@ class TransformerEncoderLayer(_TransformerLayer):
                  batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
         super().__init__(("self_attn",), d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
                          batch_first, norm_first, bias, dtype)
+        self.activation_relu_or_gelu = _relu_or_gelu(self.activation)  # PyTorch's fast-path flag (1 relu, 2 gelu)
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         x = src
@@ -143,7 +176,13 @@ class TransformerEncoder(_TransformerStack):
     def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True, mask_check=True):
         super().__init__(encoder_layer, num_layers, norm)
         self.enable_nested_tensor = enable_nested_tensor  # accepted; torsh has no nested tensors
+        self.use_nested_tensor = enable_nested_tensor
         self.mask_check = mask_check
+        why_not = _why_not_sparsity_fast_path(encoder_layer)
+        if enable_nested_tensor and why_not:
+            warnings.warn(f"enable_nested_tensor is True, but self.use_nested_tensor is False because {why_not}",
+                          stacklevel=2)
+            self.use_nested_tensor = False
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
         output = src
