@@ -375,6 +375,14 @@ FAMILIES = (
         Entry("copy", "y*w*p"),
         Entry("sigmoid", "y*w*p"),
     ), dtypes=("float32",)),
+    # per-sample weight gradients under vmap(grad(...)): out[b] = outer(g[b], x[b]), store-bound (W17's first layer
+    # writes 100 MB); streamed past the cache when the output is large. OpenMP only from 1M outputs: the stores
+    # fill the memory bus from one thread (W17's 25.7M outputs took the same ~2.6 ms on one thread and on two)
+    Family("per_sample", CPP, (
+        Entry("outer", "y*y*w*lllp"),
+    ), ops=(
+        KernelOp("per_sample_outer", 0, 1_048_576, ("outer",), calibration=None),
+    ), dtypes=("float32",)),
     # the float32 LSTM recurrence: no op of its own (see rnn's lstm_sequence)
     Family("lstm_cell", CPP, (
         Entry("pack_weight", "y*llp"),

@@ -13,7 +13,7 @@ import numpy as np
 from ..._tensor import Tensor, wrap
 from ...autograd import grad_mode
 from ...autograd.function import Function
-from ...backend import memory, threads
+from ...backend import dispatch, kernels, memory, threads
 from .. import registry
 from .._helpers import normalize_dim
 from .batched_tensor import RULES, BatchedTensor, DATA_DEPENDENT, active_levels, batched_at, check_inplace, unwrap
@@ -557,12 +557,28 @@ class _PerSampleLinear(Function):
 def _outer_per_sample(g, x):
     """g [B, out], x [B, in] -> [B, out, in] written into a buffer from torsh's pool: per-sample weight
     gradients are large (W17's first layer: 100 MB) and repeat their size call after call, and a fresh
-    buffer of that size faults every page on first touch (~40% of the product's time). einsum's
-    sum-of-products loop writes it ~25% faster than a broadcast multiply (the same single products), and
-    the samples are shared among torsh's threads (quiet 2 cores: 6.1 -> 5.2 ms for W17's first layer)."""
+    buffer of that size faults every page on first touch (~40% of the product's time). The product is all
+    stores: float32 runs on per_sample's kernel (one vector loop per output row, streamed past the cache when
+    large: about twice einsum's speed), other dtypes on einsum's sum-of-products loop, the samples shared among
+    torsh's threads."""
     out = memory.empty((g.shape[0], g.shape[1], x.shape[1]), np.result_type(g, x))
-    threads.run_in_parts(lambda part: np.einsum("bo,bi->boi", g[part], x[part], out=out[part]), g.shape[0])
+    kernel = _PER_SAMPLE_KERNELS if out.dtype == np.float32 and g.dtype == x.dtype == np.float32 else None
+    fits = kernel is not None and g.flags.c_contiguous and x.flags.c_contiguous
+
+    def compiled(parallel):
+        kernel.outer(g, x, out, g.shape[0], g.shape[1], x.shape[1], parallel)
+
+    def numpy_outer():
+        threads.run_in_parts(lambda part: np.einsum("bo,bi->boi", g[part], x[part], out=out[part]), g.shape[0])
+
+    if kernel is None:
+        numpy_outer()
+    else:
+        dispatch.call("per_sample_outer", out.size, out.dtype, fits, compiled, numpy_outer)
     return wrap(out)
+
+
+_PER_SAMPLE_KERNELS = kernels.get("per_sample")
 
 
 def _per_sample_linear(x, weight, level):
