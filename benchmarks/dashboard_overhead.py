@@ -15,8 +15,9 @@ Two estimates of the overhead ratio (dashboard / plain, goal <= 1.05):
    (one ``dash.step``, one observed dispatch decision, one counted allocation) times how
    often it happens per step, plus the redraw budget (at most 1% of wall time by
    construction, see torsh/viz/_live.py). Stable on a noisy machine.
-2. measured: plain and dashboard batches alternating, the fastest of each (noisy on a shared
-   machine; reported as is).
+2. measured: plain and dashboard batches of 200 steps (each holding one advised step and about
+   one redraw) interleaved in pairs in one process (ab_pairs.py): the median of the pairs'
+   ratios, their quartiles (how far to trust it on a shared machine) and the pooled ratio.
 
 Memory counting, once anything starts it, stays on for the process (backend/memory.py), so
 it is measured first, before anything turns it on.
@@ -33,9 +34,11 @@ import torsh.viz as viz
 from torsh.backend import dispatch, events, memory
 from torsh.viz._dispatch_counts import DispatchCounter
 
+from ab_pairs import paired_ratio
 from workloads import as_lib, class_targets, float32_data, lenet5, seeded
 
-SETTINGS = {False: {"repeats": 7, "steps": 400}, True: {"repeats": 3, "steps": 150}}
+# steps: per batch, 200 = one advised step (advise_every) and about one redraw (0.5 s) per batch
+SETTINGS = {False: {"repeats": 7, "steps": 200, "pairs": 9}, True: {"repeats": 3, "steps": 100, "pairs": 5}}
 
 
 def lenet_loop():
@@ -186,15 +189,14 @@ class AllViews:
 
 
 def measured(loop, settings, all_views=False, **options):
+    """(PairedRatio of seconds per step plain / watched, the dashboard): interleaved batch pairs."""
     model, opt, step = loop()
     dash = AllViews(model, opt) if all_views else viz.Dashboard(model, opt, **options)
     run(step, 10)  # warm-up
     run(step, 10, dash)
-    plain, watched = [], []
-    for _ in range(settings["repeats"]):
-        plain.append(run(step, settings["steps"]))
-        watched.append(run(step, settings["steps"], dash))
-    return min(plain), min(watched), dash
+    result = paired_ratio(lambda: run(step, settings["steps"]), lambda: run(step, settings["steps"], dash),
+                          settings["pairs"])
+    return result, dash
 
 
 def main(argv=None):
@@ -212,15 +214,17 @@ def main(argv=None):
           f"plain step {plain_step * 1e6:.1f} us")
     counted(step, plain_step, settings)
     print()
-    print(f"{'measured':38s} {'plain us/step':>14s} {'dashboard us/step':>18s} {'ratio':>7s} {'redraws':>8s} "
-          f"{'ms/redraw':>10s}")
+    print(f"{'measured':38s} {'plain us/step':>14s} {'dashboard us/step':>18s} {'ratio':>7s} {'quartiles':>16s} "
+          f"{'pooled':>7s} {'redraws':>8s} {'ms/redraw':>10s}")
     for label, options in (("default (dispatch 1/10, advise 1/200)", {}), ("advise_every=0", {"advise_every": 0}),
                            ("dispatch_every=1", {"dispatch_every": 1}), ("dispatch=False", {"dispatch": False}),
                            ("all live views (+timeline, dispatch)", {"all_views": True})):
-        plain, watched, dash = measured(loop, settings, **options)
-        print(f"{label:38s} {plain * 1e6:14.1f} {watched * 1e6:18.1f} {watched / plain:7.3f} {dash.redraws:8d} "
+        result, dash = measured(loop, settings, **options)
+        print(f"{label:38s} {result.plain * 1e6:14.1f} {result.other * 1e6:18.1f} {result.ratio:7.3f} "
+              f"{result.spread():>16s} {result.pooled:7.3f} {dash.redraws:8d} "
               f"{dash.redraw_seconds / max(dash.redraws, 1) * 1e3:10.1f}")
-    print("(shared 2-core machine: measured timings are noisy; fastest batch of each kind)")
+    print(f"(ratio: median over {settings['pairs']} interleaved plain/dashboard batch pairs of {settings['steps']} steps, "
+          "with its quartiles; pooled: all dashboard time over all plain time)")
     return 0
 
 

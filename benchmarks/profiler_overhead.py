@@ -2,8 +2,9 @@
 
     python benchmarks/profiler_overhead.py [--quick]
 
-Two workloads, each timed unprofiled and inside a running profiler (per call, the fastest of
-alternating batches, see ``compare``), with the ratio profiled / unprofiled:
+Three workloads, each timed unprofiled and inside a running profiler (per call; short plain and
+profiled batches interleaved in pairs, see ``compare`` and ab_pairs.py), with the ratio
+profiled / unprofiled (the median of the pairs' ratios, its quartiles, and the pooled ratio):
 - small op: ``x + y`` on 1-element tensors, the case where per-call overhead shows most;
 - training step: a 2-layer MLP (64-128-10, batch 32) forward, MSE loss, backward, SGD update,
   written in plain tensor ops so that the same code runs on both libraries;
@@ -12,10 +13,10 @@ alternating batches, see ``compare``), with the ratio profiled / unprofiled:
 The "inside" time is the recording cost per call; turning the records into tables and
 traces happens once at stop and is reported separately, per recorded step.
 
-On a loaded machine the measured LeNet ratios swing more than the overhead itself (the step's own
-time varies 2-5x from batch to batch), so the script also prints a counted estimate: the added
-cost of one profiled call (a small op, the fastest of many timeit batches, stable under load)
-times the events a LeNet step records, over the unprofiled step.
+On a loaded machine the step's own time varies 2-5x from batch to batch: the pairs keep both sides
+of each ratio at the same moment, and the quartiles show how far to trust it. The script also
+prints a counted estimate: the added cost of one profiled call (a small op, the fastest of many
+timeit batches, stable under load) times the events a LeNet step records, over the unprofiled step.
 
 No profiler active: torsh swaps op names for timing wrappers only while a profiler runs,
 so an idle profiler leaves the ops untouched. What remains are the guards in the autograd
@@ -33,6 +34,7 @@ import torsh
 from torsh.backend import events
 
 from machine import describe
+from ab_pairs import paired_ratio
 from timing import calls_per_repeat, seconds_per_call
 from workloads import lenet_step
 
@@ -41,7 +43,8 @@ try:
 except ImportError:  # the torsh rows still run
     torch = None
 
-SETTINGS = {False: {"repeats": 15, "min_repeat_seconds": 0.05}, True: {"repeats": 5, "min_repeat_seconds": 0.01}}
+SETTINGS = {False: {"repeats": 15, "pairs": 31, "min_repeat_seconds": 0.02},
+            True: {"repeats": 5, "pairs": 9, "min_repeat_seconds": 0.01}}
 
 
 def small_op(lib):
@@ -75,25 +78,30 @@ def fastest(fn, settings):
 
 
 def compare(lib, fn, settings, **profile_options):
-    """Per-call seconds (unprofiled, profiled, stop + key_averages per recorded call).
+    """(PairedRatio of per-call seconds unprofiled / profiled, median stop + key_averages per recorded call).
 
-    The machine is shared and noisy: plain and profiled batches alternate, so both see the
-    same conditions, and the fastest batch of each counts (the least disturbed one).
+    The machine is shared and noisy: short plain and profiled batches alternate in pairs
+    (ab_pairs.paired_ratio), so both sides of a ratio see the same moment of the machine.
     """
+    fn()  # warm-up
     number = calls_per_repeat(fn, settings["min_repeat_seconds"])
-    plain, profiled, finish = [], [], []
-    for _ in range(settings["repeats"]):
-        plain.append(seconds_per_call(fn, number))
+    finish = []
+
+    def plain_batch():
+        return seconds_per_call(fn, number)
+
+    def profiled_batch():
         prof = lib.profiler.profile(**profile_options)
         prof.start()
         try:
-            profiled.append(seconds_per_call(fn, number))
+            return seconds_per_call(fn, number)
         finally:
             start = time.perf_counter()
             prof.stop()
             prof.key_averages()  # what a user asks for next; PyTorch builds its tables lazily here
             finish.append((time.perf_counter() - start) / number)
-    return min(plain), min(profiled), statistics.median(finish)
+
+    return paired_ratio(plain_batch, profiled_batch, settings["pairs"]), statistics.median(finish)
 
 
 def counted_lenet(settings, options_list):
@@ -150,7 +158,7 @@ def main(argv=None):
                                                                            "with_dispatch": False})))
     print()
     print(f"{'workload':16s} {'library / profiler options':36s} {'unprofiled':>13s} {'profiled':>13s} {'ratio':>6s} "
-          f"{'stop+tables/call':>17s}")
+          f"{'quartiles':>16s} {'pooled':>6s} {'stop+tables/call':>17s}")
     for name, make in (("small op", small_op), ("training step", training_step), ("LeNet step", lenet_step)):
         for label, lib, options in (("torsh (default: dispatch recorded)", torsh, {}),
                                     ("torsh with_dispatch=False", torsh, {"with_dispatch": False}),
@@ -164,8 +172,11 @@ def main(argv=None):
             if lib is None:
                 print(f"{name:16s} {label:36s} {'n/a':>13s}")
                 continue
-            plain, profiled, finish = compare(lib, make(lib), settings, **options)
-            print(f"{name:16s} {label:36s} {us(plain)} {us(profiled)} {profiled / plain:6.2f} {us(finish):>17s}")
+            result, finish = compare(lib, make(lib), settings, **options)
+            print(f"{name:16s} {label:36s} {us(result.plain)} {us(result.other)} {result.ratio:6.3f} "
+                  f"{result.spread():>16s} {result.pooled:6.3f} {us(finish):>17s}")
+    print(f"(ratio: median over {settings['pairs']} interleaved plain/profiled batch pairs, with its quartiles; "
+          "pooled: all profiled time over all plain time)")
     return 0
 
 
