@@ -863,6 +863,142 @@ PyObject* conv2d_to_view(PyObject*, PyObject* args) {
     Py_RETURN_NONE;
 }
 
+// -- the input gradient in one call -----------------------------------------------------------------------------
+// dx of conv2d for the output gradient gy, as one stride-1 convolution of gy per phase (a, b) of dx's rows and
+// columns (a < sh, b < sw): dx row r = i sh + a gets the taps ki = k0 + m sh, k0 = (a + ph) mod sh, from gy rows
+// i + d - m, d = (a + ph - k0) / sh; as a correlation, the flipped sub-kernel with m_h - 1 - d zeros before gy.
+// Each phase writes straight into its interleaved places of dx; a phase no tap reaches (a 1x1 stride-2 kernel's
+// odd rows) is zeros. At stride 1 the one phase is the whole flipped kernel. All phases of all samples are the
+// items of one job on the helper threads (four calls, four jobs and a Python loop before).
+struct InputGradPhase {
+    Geometry g;               // the phase's convolution of gy (its C is the forward's O, its O the forward's C)
+    Layout out;               // where it writes inside dx
+    long offset = 0;          // its first position: a * W + b
+    bool empty = false;       // no tap reaches it: zeros
+    Plan plan;
+    std::vector<float> wpk;   // the flipped sub-kernel, packed
+    const Kernels* k = nullptr;
+    long step = 0;            // its padded buffer's floats
+};
+
+// The phases of the input gradient of the forward geometry f (whose sizes complete() accepted); false with a
+// ValueError set if a phase's padded gy would be too large
+bool input_grad_phases(const Geometry& f, const float* w, std::vector<InputGradPhase>& phases, const char* op) {
+    const long sample = f.C * f.H * f.W, plane = f.H * f.W;
+    for (long a = 0; a < std::min(f.sh, f.H); ++a)
+        for (long b = 0; b < std::min(f.sw, f.W); ++b) {
+            InputGradPhase ph;
+            const long k0h = ((a + f.ph) % f.sh + f.sh) % f.sh, k0w = ((b + f.pw) % f.sw + f.sw) % f.sw;
+            const long mh = k0h < f.kh ? (f.kh - 1 - k0h) / f.sh + 1 : 0;
+            const long mw = k0w < f.kw ? (f.kw - 1 - k0w) / f.sw + 1 : 0;
+            const long dh = (a + f.ph - k0h) / f.sh, dw = (b + f.pw - k0w) / f.sw;  // exact divisions
+            ph.g = Geometry{f.O, f.OH, f.OW, f.C, std::max(mh, 1L), std::max(mw, 1L), 1, 1, mh - 1 - dh, mw - 1 - dw,
+                            (f.H - a + f.sh - 1) / f.sh, (f.W - b + f.sw - 1) / f.sw};
+            ph.out = Layout{sample, plane, f.sh * f.W, f.sw};
+            ph.offset = a * f.W + b;
+            ph.empty = mh == 0 || mw == 0;
+            if (!ph.empty) {
+                if (!complete(ph.g, op)) return false;
+                ph.g = with_layout_for(ph.g, ph.out);
+                ph.k = &kernels_for(ph.g);
+                ph.plan = make_plan(ph.g, ph.out, ph.k->lanes);
+                std::vector<float> flipped(f.C * f.O * mh * mw);  // (C, O, mh, mw): channels swapped, taps reversed
+                for (long c = 0; c < f.C; ++c)
+                    for (long o = 0; o < f.O; ++o)
+                        for (long i = 0; i < mh; ++i)
+                            for (long j = 0; j < mw; ++j)
+                                flipped[((c * f.O + o) * mh + i) * mw + j] =
+                                    w[((o * f.C + c) * f.kh + k0h + (mh - 1 - i) * f.sh) * f.kw + k0w + (mw - 1 - j) * f.sw];
+                ph.wpk = pack_weights(flipped.data(), ph.g);
+                ph.step = ph.g.buffer_floats();
+            }
+            phases.push_back(std::move(ph));
+        }
+    return true;
+}
+
+// Zeros at a phase's places in one sample of dx
+void zero_phase(const InputGradPhase& ph, float* dxs) {
+    for (long c = 0; c < ph.g.O; ++c)
+        for (long i = 0; i < ph.g.OH; ++i) {
+            float* row = dxs + ph.offset + c * ph.out.plane + i * ph.out.row;
+            for (long j = 0; j < ph.g.OW; ++j) row[j * ph.out.col] = 0.0f;
+        }
+}
+
+// Items: (sample, phase, range of output channel blocks); the blocks are cut only when there are fewer
+// (sample, phase) pairs than threads (batch 1). Each thread pads into a buffer of its own per phase, whose padding
+// zeros are written once.
+void input_grad(const float* gy, float* dx, long n, const Geometry& f,
+                const std::vector<InputGradPhase>& phases, bool parallel) {
+    const long count = phases.size();
+    long work = 0, floats = 0, blocks = (f.C + 3) / 4;
+    std::vector<long> at(count);  // each phase's buffer inside a thread's
+    for (long p = 0; p < count; ++p) {
+        if (!phases[p].empty) work += macs(n, phases[p].g);
+        at[p] = floats, floats += phases[p].step;
+    }
+    const int threads = parallel && work >= PARALLEL_MIN_MACS ? omp_get_max_threads() : 1;
+    const long splits = n * count >= threads ? 1 : std::min(blocks, (threads + n * count - 1) / (n * count));
+    const long per_split = (blocks + splits - 1) / splits, items = n * count * splits;
+    std::vector<float> bufs(threads * floats, 0.0f);
+    const std::vector<float> zero_bias(f.C, 0.0f);
+    const long gstride = f.O * f.OH * f.OW, dstride = f.C * f.H * f.W;
+    share_phases(threads, &items, 1, [&](int, long item, int me) {
+        const long s = item / (count * splits), p = item / splits % count, part = item % splits;
+        const InputGradPhase& ph = phases[p];
+        float* dxs = dx + s * dstride;
+        if (ph.empty) {
+            if (part == 0) zero_phase(ph, dxs);
+            return;
+        }
+        const long b0 = part * per_split, b1 = std::min(blocks, b0 + per_split);
+        if (b0 >= b1) return;
+        float* buf = bufs.data() + me * floats + at[p];
+        pad_sample(gy + s * gstride, ph.g, buf);
+        ph.k->forward_blocks(buf, ph.plan, ph.g, ph.out, ph.wpk.data(), zero_bias.data(), dxs + ph.offset, b0, b1);
+    });
+}
+
+// conv2d_input_grad(gy, w, dx, n, C, H, W, O, kh, kw, sh, sw, ph, pw, OH, OW, parallel): dx (n, C, H, W) = the
+// gradient of conv2d's output w.r.t. its input for the output gradient gy (n, O, OH, OW) and the weights w
+// (O, C, kh, kw), all C-contiguous float32; the geometry is conv2d's (any stride, ph/pw zeros before the input)
+PyObject* conv2d_input_grad(PyObject*, PyObject* args) {
+    Py_buffer gb, wb, db;
+    long n;
+    Geometry g{};
+    int parallel;
+    if (!PyArg_ParseTuple(args, "y*y*w*lllllllllllllp", &gb, &wb, &db, &n, &g.C, &g.H, &g.W, &g.O, &g.kh, &g.kw,
+                          &g.sh, &g.sw, &g.ph, &g.pw, &g.OH, &g.OW, &parallel))
+        return nullptr;
+    Buffers held{{gb, wb, db}};
+    const char* op = "conv2d_input_grad";
+    if (!sane(g, n)) {
+        PyErr_SetString(PyExc_ValueError, "conv2d_input_grad: inconsistent shape arguments");
+        return nullptr;
+    }
+    if (!big_enough(gb, product({n, g.O, g.OH, g.OW}), "gy", op) ||
+        !big_enough(wb, product({g.O, g.C, g.kh, g.kw}), "w", op) ||
+        !big_enough(db, product({n, g.C, g.H, g.W}), "dx", op) || !complete(g, op))
+        return nullptr;
+    if (n == 0 || g.H == 0 || g.W == 0) Py_RETURN_NONE;
+    std::vector<InputGradPhase> phases;  // built with the GIL held: a phase too large raises ValueError
+    if (!guarded([&] { phases.reserve(std::min(g.sh, g.H) * std::min(g.sw, g.W)); }))
+        return PyErr_NoMemory();
+    bool built = false;
+    if (!guarded([&] { built = input_grad_phases(g, static_cast<const float*>(wb.buf), phases, op); }))
+        return PyErr_NoMemory();
+    if (!built) return nullptr;
+    bool ok = true;
+    Py_BEGIN_ALLOW_THREADS
+    ok = guarded([&] {
+        input_grad(static_cast<const float*>(gb.buf), static_cast<float*>(db.buf), n, g, phases, parallel);
+    });
+    Py_END_ALLOW_THREADS
+    if (!ok) return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
 // The stride-1 entry points of the first version, on an input the caller padded: kept for callers
 // that hold a padded input (conv2d with no padding and stride 1 computes the same)
 bool padded_geometry(Geometry& g, long n, const char* op) {
@@ -1336,6 +1472,9 @@ PyMethodDef methods[] = {
     {"conv2d_to_view", conv2d_to_view, METH_VARARGS,
      "conv2d_to_view(x, w, b, out, n, C, H, W, O, kh, kw, sh, sw, ph, pw, OH, OW, offset, sample, plane, row, col, "
      "parallel): conv2d writing output (i, o, oi, oj) to out[offset + i*sample + o*plane + oi*row + oj*col]."},
+    {"conv2d_input_grad", conv2d_input_grad, METH_VARARGS,
+     "conv2d_input_grad(gy, w, dx, n, C, H, W, O, kh, kw, sh, sw, ph, pw, OH, OW, parallel): the input gradient "
+     "of conv2d (float32, any stride) into dx (n, C, H, W), all phases of a strided one in one call."},
     {"conv2d_weight_grad", conv2d_weight_grad, METH_VARARGS,
      "conv2d_weight_grad(x, gy, dw, n, C, H, W, O, kh, kw, sh, sw, ph, pw, OH, OW, parallel): the weight "
      "gradient of conv2d into dw (O, C, kh, kw)."},

@@ -326,6 +326,7 @@ FAMILIES = (
         Entry("conv2d", "y*y*y*w*" + "l" * 13 + "p"),
         Entry("conv2d_weight_grad", "y*y*w*" + "l" * 13 + "p"),
         Entry("conv2d_to_view", "y*y*y*w*" + "l" * 18 + "p"),
+        Entry("conv2d_input_grad", "y*y*w*" + "l" * 13 + "p"),
         Entry("conv2d_direct", "y*y*y*w*" + "l" * 9 + "p"),
         Entry("conv2d_direct_weight_grad", "y*y*w*" + "l" * 9 + "p"),
         Entry("max_pool2d", "y*w*w*" + "l" * 13 + "p"),
@@ -335,7 +336,8 @@ FAMILIES = (
         Entry("batch_norm_train", "y*y*y*w*w*w*w*lllfp"),
         Entry("batch_norm_backward", "y*y*y*y*y*w*w*w*lllp"),
     ), ops=(
-        KernelOp("conv2d_direct", 0, 0, ("conv2d", "conv2d_to_view", "conv2d_direct"), calibration=None),
+        KernelOp("conv2d_direct", 0, 0, ("conv2d", "conv2d_to_view", "conv2d_input_grad", "conv2d_direct"),
+                 calibration=None),
         KernelOp("conv2d_direct_weight_grad", 0, 0, ("conv2d_weight_grad", "conv2d_direct_weight_grad"),
                  calibration=None),
         # float32 max pooling (values and indices in one pass) and its scatter back; float64 stays on conv's

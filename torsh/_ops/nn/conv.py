@@ -12,9 +12,9 @@ channels. Backward nodes are named ``ConvolutionBackward0`` as in PyTorch.
 
 float32 2-D convolutions without groups or dilation run on the direct kernels of the C++ family
 ``conv_direct`` (dispatch ops ``conv2d_direct`` and ``conv2d_direct_weight_grad``): forward, weight
-gradient, and the input gradient as a convolution with the flipped kernel (one per phase of dx when
-strided), so no column matrix is made or kept. The others take im2col + GEMMs: for 2-D, im2col and
-col2im have compiled variants in the ``conv`` kernel family (dispatch ops ``im2col2d`` and
+gradient, and the input gradient as convolutions with the flipped kernel (one per phase of dx when
+strided, all in one kernel call), so no column matrix is made or kept. The others take im2col + GEMMs:
+for 2-D, im2col and col2im have compiled variants in the ``conv`` kernel family (dispatch ops ``im2col2d`` and
 ``col2im2d``; the ``im2col2d`` record of a forward covers its whole pipeline: im2col, GEMMs, bias);
 the GEMMs stay on NumPy's BLAS, cut over the threads by batch parts with one BLAS thread each
 (torsh.backend.threads). The ops' graphs do not depend on the variant or the column layout, so
@@ -203,42 +203,15 @@ def _weight_grad_direct(module, x, gy, kernel, stride, pads, parallel):
 
 
 def _input_grad_direct(module, gy, w, in_spatial, stride, pads, parallel):
-    """At stride 1 the input gradient is a convolution of gy with the flipped weights, channels swapped:
-    dx[c, i] = sum_{o, k} w[o, c, k] gy[o, i + lo - k], i.e. kh - 1 - lo zeros before gy's rows."""
+    """The input gradient in one kernel call (conv_direct's conv2d_input_grad): per phase (a, b) of dx's rows and
+    columns (one at stride 1) a stride-1 convolution of gy with the flipped sub-kernel of the taps that reach it,
+    channels swapped, written straight into dx[..., a::sh, b::sw]; a phase no tap reaches (a 1x1 stride-2
+    kernel's odd rows) is zeros. No zero-stuffed gy, no columns; all phases of all samples share the threads in one
+    job (a strided layer took a call per phase before)."""
     n, c = gy.shape[0], w.shape[1]
-    kh, kw = w.shape[2:]
-    flipped = np.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
     dx = np.empty((n, c) + tuple(in_spatial), np.float32)
-    module.conv2d(np.ascontiguousarray(gy), flipped, _zeros(c), dx, *gy.shape, c, kh, kw, 1, 1,
-                  kh - 1 - pads[0][0], kw - 1 - pads[1][0], *in_spatial, parallel)
-    return dx
-
-
-def _input_grad_phases(module, gy, w, in_spatial, stride, pads, parallel):
-    """The input gradient of a strided convolution as one stride-1 convolution per phase (a, b) of dx's
-    rows and columns, written straight into dx[..., a::sh, b::sw]: row r = i*sh + a gets the taps
-    ki = k0 + m*sh with k0 = (a + lo) % sh, from gy rows i + d - m, d = (a + lo - k0) // sh; as a
-    correlation, the flipped sub-kernel with m_h - 1 - d zeros before gy. No zero-stuffed gy, no
-    columns: the phases' taps add up to the kernel's."""
-    n, o = gy.shape[:2]
-    c, (kh, kw) = w.shape[1], w.shape[2:]
-    (h, wd), (sh, sw) = in_spatial, stride
-    row_phases = [(a, (a + pads[0][0]) % sh) for a in range(min(sh, h))]
-    col_phases = [(b, (b + pads[1][0]) % sw) for b in range(min(sw, wd))]
-    gaps = any(k0 >= kh for _, k0 in row_phases) or any(k0 >= kw for _, k0 in col_phases)  # phases no tap reaches
-    dx = (np.zeros if gaps else np.empty)((n, c, h, wd), np.float32)
-    gy = np.ascontiguousarray(gy)
-    for a, k0h in row_phases:
-        for b, k0w in col_phases:
-            sub = w[:, :, k0h::sh, k0w::sw]
-            mh, mw = sub.shape[2:]
-            if mh == 0 or mw == 0:
-                continue
-            flipped = np.ascontiguousarray(sub.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
-            dh, dw = (a + pads[0][0] - k0h) // sh, (b + pads[1][0] - k0w) // sw
-            module.conv2d_to_view(gy, flipped, _zeros(c), dx, *gy.shape, c, mh, mw, 1, 1, mh - 1 - dh, mw - 1 - dw,
-                                  len(range(a, h, sh)), len(range(b, wd, sw)), a * wd + b, c * h * wd, h * wd,
-                                  sh * wd, sw, parallel)
+    module.conv2d_input_grad(np.ascontiguousarray(gy), np.ascontiguousarray(w), dx,
+                             *_geometry(dx, w.shape, stride, pads, gy.shape[2:]), parallel)
     return dx
 
 
@@ -338,9 +311,8 @@ def conv_input_grad_np(gy, w, in_spatial, stride, pads, dilation, groups):
     module = None if gy.dtype != np.float32 else _direct_kernel(
         gy, (cg, o_total) + kernel, w.dtype, stride, pads, dilation, groups)
     if module is not None:
-        direct = _input_grad_direct if tuple(stride) == (1, 1) else _input_grad_phases
         return dispatch.call("conv2d_direct", n * cg * math.prod(in_spatial), dtype, True,
-                             lambda parallel: direct(module, gy, w, in_spatial, stride, pads, parallel),
+                             lambda parallel: _input_grad_direct(module, gy, w, in_spatial, stride, pads, parallel),
                              lambda: _input_grad_im2col(gy, w, in_spatial, stride, pads, dilation, groups),
                              reference="im2col")
     return _input_grad_im2col(gy, w, in_spatial, stride, pads, dilation, groups)
