@@ -537,12 +537,18 @@ class _PerSampleLinear(Function):
     @staticmethod
     def forward(ctx, x, w):
         ctx.save_for_backward(x, w)
+        shared = _shared_matrix(w)
+        if shared is not None:  # one GEMM over every sample's rows, not B products of n rows
+            return _rows_matmul(x, shared.transpose(0, 1))
         return x.matmul(w.transpose(-1, -2))
 
     @staticmethod
     def backward(ctx, grad):
         x, w = ctx.saved_tensors
-        grad_x = grad.matmul(w) if ctx.needs_input_grad[0] else None
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            shared = _shared_matrix(w)
+            grad_x = grad.matmul(w) if shared is None else _rows_matmul(grad, shared)
         grad_w = None
         if ctx.needs_input_grad[1]:
             if x.shape[1] != 1:
@@ -552,6 +558,18 @@ class _PerSampleLinear(Function):
             else:
                 grad_w = _outer_per_sample(grad._data[:, 0], x._data[:, 0])
         return grad_x, grad_w
+
+
+def _shared_matrix(w):
+    """w [B, out, in] as its one matrix when every sample's is the same memory (an unbatched weight expanded
+    per sample, as grad does under vmap: batch stride 0), else None."""
+    return w.select(0, 0) if w._data.strides[0] == 0 and w.shape[0] > 0 else None
+
+
+def _rows_matmul(x, m):
+    """x [B, n, k] @ m [k, p] as one [B * n, k] GEMM (a stacked matmul of B GEMVs reads m B times)."""
+    b, n, k = x.shape
+    return x.reshape(b * n, k).matmul(m).reshape(b, n, m.shape[1])
 
 
 def _outer_per_sample(g, x):
