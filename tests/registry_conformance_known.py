@@ -62,12 +62,6 @@ KNOWN = {
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'The size of tensor a (0) must match the size of tensor b (3) at non-singleton dimension 0', PyTorch 'bilinear(): input batch dimension...",
     ('nn_functional_bilinear', 'zero_dim'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh IndexError(Dimension out of range (expected to be in range of [-1, 0], but got -2)), PyTorch RuntimeError",
-    ('nn_functional_binary_cross_entropy', 'bool'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~`...",
-    ('nn_functional_binary_cross_entropy', 'int64'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(all elements of input should be between 0 and 1), PyTorch NotImplementedError",
-    ('nn_functional_binary_cross_entropy_with_logits', 'bool'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~`...",
     ('nn_functional_channel_shuffle', 'zero_dim'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh ValueError(not enough values to unpack (expected 2, got 0)), PyTorch RuntimeError",
     ('nn_functional_conv1d', 'bool'):
@@ -86,18 +80,6 @@ KNOWN = {
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "slow_conv_transpose2d_out_cpu" not implemented for \'Bool\'',
     ('nn_functional_conv_transpose3d', 'bool'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "slow_conv_transpose3d_out_cpu" not implemented for \'Bool\'',
-    ('nn_functional_cosine_similarity', 'bool'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: expected common dtype to be floating point, yet common dtype is Bool",
-    ('nn_functional_cosine_similarity', 'broadcast'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh raises IndexError: Dimension out of range (expected to be in range of [-1, 0], but got 1); PyTorch accepts",
-    ('nn_functional_cosine_similarity', 'int64'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: expected common dtype to be floating point, yet common dtype is Long",
-    ('nn_functional_cosine_similarity', 'zero_dim'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh raises IndexError: Dimension out of range (expected to be in range of [-1, 0], but got 1); PyTorch accepts",
-    ('nn_functional_cross_entropy', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"log_softmax_lastdim_kernel_impl" not implemented for \\\'Bool\\\'\', PyTorch \'Expected floating point type for target with class probabili...',
-    ('nn_functional_cross_entropy', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"log_softmax_lastdim_kernel_impl" not implemented for \\\'Long\\\'\', PyTorch \'Expected floating point type for target with class probabili...',
     ('nn_functional_ctc_loss', 'empty'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Expected input_lengths to have value at most 0, but got value 4 (while checking arguments for ctc_loss_cpu)', PyTorch 'log_probs tenso...",
     ('nn_functional_embedding', 'empty'):
@@ -114,10 +96,6 @@ KNOWN = {
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh IndexError(tuple index out of range), PyTorch ValueError",
     ('nn_functional_fold', 'int64'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "col2im_out_cpu" not implemented for \'Long\'',
-    ('nn_functional_gaussian_nll_loss', 'bool'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()`...",
-    ('nn_functional_gaussian_nll_loss', 'int64'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: result type Float can't be cast to the desired output type long int",
     ('nn_functional_glu', 'bool'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "glu_cpu" not implemented for \'Bool\'',
     ('nn_functional_glu', 'int64'):
@@ -142,14 +120,6 @@ KNOWN = {
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"hardtanh_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'Bool inputs not supported for hardtanh\'',
     ('nn_functional_hardtanh_', 'int64'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh raises NotImplementedError: "hardtanh_cpu" not implemented for \'Long\'; PyTorch accepts',
-    ('nn_functional_hinge_embedding_loss', 'bool'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()`...",
-    ('nn_functional_hinge_embedding_loss', 'int64'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: L...",
-    ('nn_functional_huber_loss', 'bool'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator inst...",
-    ('nn_functional_huber_loss', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "huber_cpu" not implemented for \'Long\'',
     ('nn_functional_instance_norm', 'bool'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "batch_norm" not implemented for \'Bool\'',
     ('nn_functional_instance_norm', 'int64'):
@@ -160,24 +130,16 @@ KNOWN = {
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"compute_indices_weights_linear" not implemented for \\\'Bool\\\'\', PyTorch \'"upsample_bilinear2d_channels_last" not implemented for \\\'Boo...',
     ('nn_functional_interpolate', 'int64'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"compute_indices_weights_linear" not implemented for \\\'Long\\\'\', PyTorch \'"upsample_bilinear2d_channels_last" not implemented for \\\'Lon...',
-    ('nn_functional_kl_div', 'bool'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()`...",
-    ('nn_functional_kl_div', 'int64'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: kl_div: Integral inputs not supported.",
     ('nn_functional_layer_norm', 'bool'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "LayerNormKernelImpl" not implemented for \'Bool\'',
     ('nn_functional_layer_norm', 'int64'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "LayerNormKernelImpl" not implemented for \'Long\'',
     ('nn_functional_linear', 'zero_dim'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'mat1 and mat2 shapes cannot be multiplied (1x1 and 4x3)', PyTorch 'both arguments to linear need to be at least 1D, but they are 0D an...",
-    ('nn_functional_linear_cross_entropy', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"log_softmax_lastdim_kernel_impl" not implemented for \\\'Long\\\'\', PyTorch \'Expected floating point type for target with class probabili...',
     ('nn_functional_local_response_norm', 'zero_dim'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Expected 3D or higher dimensionality input (got 0 dimensions)', PyTorch 'Expected 3D or higher dimensionality input (got 0 dimensions)...",
     ('nn_functional_lp_pool2d', 'zero_dim'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but got:[]), PyTorch IndexError",
-    ('nn_functional_margin_ranking_loss', 'bool'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` oper...",
     ('nn_functional_max_unpool1d', 'bool'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "max_unpool2d" not implemented for \'Bool\'',
     ('nn_functional_max_unpool1d', 'empty'):
@@ -202,38 +164,12 @@ KNOWN = {
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "max_unpool3d" not implemented for \'Long\'',
     ('nn_functional_max_unpool3d', 'zero_dim'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(non-empty 4D or 5D (batch mode) tensor expected for input), PyTorch IndexError",
-    ('nn_functional_mse_loss', 'bool'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator inst...",
-    ('nn_functional_mse_loss', 'int64'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: Long), PyT...",
     ('nn_functional_multi_head_attention_forward', 'int64'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'expected m1 and m2 to have the same dtype, but got: float != long int', PyTorch 'expected scalar type Float but found Long'",
     ('nn_functional_multi_head_attention_forward', 'zero_dim'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh IndexError(Dimension out of range (expected to be in range of [-1, 0], but got 1)), PyTorch AssertionError",
-    ('nn_functional_multi_margin_loss', 'bool'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~`...",
-    ('nn_functional_multi_margin_loss', 'empty'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh IndexError(shape mismatch: indexing arrays could not be broadcast together with shapes (0,) (3,) ), PyTorch RuntimeError",
-    ('nn_functional_multi_margin_loss', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "multi_margin_loss_cpu_kernel" not implemented for \'Long\'',
-    ('nn_functional_multi_margin_loss', 'zero_dim'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh IndexError(index 3 is out of bounds for axis 1 with size 1), PyTorch RuntimeError",
-    ('nn_functional_multilabel_margin_loss', 'bool'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~`...",
-    ('nn_functional_multilabel_margin_loss', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "multilabel_margin_loss_forward_out_frame" not implemented for \'Long\'',
-    ('nn_functional_multilabel_soft_margin_loss', 'zero_dim'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'tuple index out of range', PyTorch 'Dimension specified as -1 but tensor has no dimensions'",
-    ('nn_functional_nll_loss', 'bool'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh TypeError(The numpy boolean negative, the `-` operator, is not supported, use the `~` operator or the logical_not function inste...",
-    ('nn_functional_nll_loss', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "nll_loss_out_frame" not implemented for \'Long\'',
     ('nn_functional_pad', 'bool'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "reflection_pad1d" not implemented for \'Bool\'',
-    ('nn_functional_pdist', 'bool'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.', PyTorch 'pdi...",
-    ('nn_functional_pdist', 'int64'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: pdist only supports floating-point dtypes",
     ('nn_functional_pixel_shuffle', 'zero_dim'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh ValueError(not enough values to unpack (expected at least 3, got 0)), PyTorch RuntimeError",
     ('nn_functional_pixel_unshuffle', 'empty'):
@@ -254,14 +190,6 @@ KNOWN = {
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises ValueError: Input tensor must have at least 1 dimensions, but got 0",
     ('nn_functional_scaled_dot_product_attention', 'bool'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"addmm_impl_cpu_" not implemented for \\\'Bool\\\'\', PyTorch \'expected m1 and m2 to have the same dtype, but got: float != bool\'',
-    ('nn_functional_smooth_l1_loss', 'bool'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator inst...",
-    ('nn_functional_smooth_l1_loss', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "smooth_l1_cpu" not implemented for \'Long\'',
-    ('nn_functional_soft_margin_loss', 'int64'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: result type Float can't be cast to the desired output type Long",
-    ('nn_functional_soft_margin_loss', 'zero_dim'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: output with shape [] doesn't match the broadcast shape [3, 4]",
     ('nn_functional_softshrink', 'bool'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"softshrink_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'"softshrink_check" not implemented for \\\'Bool\\\'\'',
     ('nn_functional_softshrink', 'int64'):
@@ -272,14 +200,6 @@ KNOWN = {
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh raises NotImplementedError: "threshold_cpu" not implemented for \'Long\'; PyTorch accepts',
     ('nn_functional_threshold_', 'int64'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh raises NotImplementedError: "threshold_cpu" not implemented for \'Long\'; PyTorch accepts',
-    ('nn_functional_triplet_margin_loss', 'broadcast'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: The anchor, positive, and negative tensors are expected to have the same number of dimensions, but got: an...",
-    ('nn_functional_triplet_margin_loss', 'zero_dim'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: The anchor, positive, and negative tensors are expected to have the same number of dimensions, but got: an...",
-    ('nn_functional_triplet_margin_with_distance_loss', 'broadcast'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: The anchor, positive, and negative tensors are expected to have the same number of dimensions, but got: an...",
-    ('nn_functional_triplet_margin_with_distance_loss', 'zero_dim'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: The anchor, positive, and negative tensors are expected to have the same number of dimensions, but got: an...",
     ('nn_functional_unfold', 'int64'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "im2col_out_cpu" not implemented for \'Long\'',
     ('nn_functional_unfold', 'zero_dim'):

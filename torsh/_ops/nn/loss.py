@@ -57,6 +57,9 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
         ts = t.reshape(-1)
     if t.dtype not in (np.int64, np.uint8):  # after the shape checks, in PyTorch's order
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {dtype_name(target.dtype)}")
+    if not input.dtype.is_floating_point:  # PyTorch's kernels are built for floating dtypes only
+        kernel = "nll_loss_out_frame" if x.ndim <= 2 else "nll_loss2d_forward_out_frame"
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{dtype_name(input.dtype)}\'')
     if reduction not in ("none", "sum", "mean"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
     n_classes = x.shape[class_dim]

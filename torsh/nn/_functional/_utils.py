@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..._array_api import dtype_of
+from ..._ops._helpers import dtype_name
 from ..._warnings import warn as user_warning
 from ..._tensor import Tensor, wrap
 
@@ -36,6 +37,18 @@ def reduce_loss(loss, reduction):
 def check_reduction(reduction):
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def require_float_kernel(kernel, dtype):
+    """PyTorch's dispatch error for a kernel compiled for real floating dtypes only."""
+    if not dtype.is_floating_point:
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{dtype_name(dtype)}\'')
+
+
+def cast_error(result_dtype, output_dtype):
+    """PyTorch's error for an in-place / out= result that cannot hold the computed dtype."""
+    return RuntimeError(f"result type {dtype_name(result_dtype)} can't be cast to the desired output type "
+                        f"{dtype_name(output_dtype)}")
 
 
 def const(array, like):

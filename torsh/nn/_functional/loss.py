@@ -7,14 +7,14 @@ from ..._array_api import array, dtype_of
 from ... import _dtype
 from ..._autocast import float32_policy
 from ..._warnings import warn as user_warning
-from ..._ops._helpers import dtype_name
+from ..._ops._helpers import broadcast_shapes, dtype_name
 from ..._ops.nn import loss as nn_loss
 from ..._ops.tensor.elementwise import arithmetic as pointwise
 from ..._tensor import Tensor, wrap
 from ...autograd import grad_mode
 from . import activation as A
 from .linear import linear
-from ._utils import check_reduction, const, reduce_loss, reduction_from_legacy
+from ._utils import cast_error, check_reduction, const, reduce_loss, reduction_from_legacy, require_float_kernel
 
 __all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "cross_entropy",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "margin_ranking_loss",
@@ -45,19 +45,21 @@ def _promoted_as_expanded(input, target):
     return input, target
 
 
-def _difference(name, input, target, size_average, reduce, reduction):
+def _difference(name, input, target, size_average, reduce, reduction, kernel=None):
     """(input - target, reduction) for mse_loss / l1_loss: the legacy reduction arguments resolved and checked,
-    PyTorch's broadcast warning, mixed dtypes promoted."""
+    PyTorch's broadcast warning, mixed dtypes promoted (and, with ``kernel``, required to be floating)."""
     reduction = reduction_from_legacy(size_average, reduce, reduction)
     check_reduction(reduction)
     _broadcast_warning(name, input, target)
     input, target = _promoted_as_expanded(input, target)
+    if kernel is not None:
+        require_float_kernel(kernel, input.dtype)
     return input - target, reduction
 
 
 @float32_policy
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    diff, reduction = _difference("mse_loss", input, target, size_average, reduce, reduction)
+    diff, reduction = _difference("mse_loss", input, target, size_average, reduce, reduction, kernel="mse_cpu")
     return _reduce_weighted(diff ** 2, weight, reduction)
 
 
@@ -75,6 +77,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     _broadcast_warning("smooth_l1_loss", input, target)
     input, target = _promoted_as_expanded(input, target)
+    require_float_kernel("smooth_l1_cpu", input.dtype)
     if beta == 0:
         return l1_loss(input, target, reduction=reduction)
     diff = input - target
@@ -88,7 +91,11 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     check_reduction(reduction)
     _broadcast_warning("huber_loss", input, target)
     if isinstance(target, Tensor) and target.dtype is not input.dtype:  # PyTorch's result has input's dtype
+        common = _dtype.promote_types(input.dtype, target.dtype)
+        if not _dtype.can_cast(common, input.dtype):
+            raise cast_error(common, input.dtype)
         target = target.to(input.dtype)
+    require_float_kernel("huber_cpu", input.dtype)
     diff = input - target
     d = diff.abs()
     loss = pointwise.where(d < delta, diff * diff * 0.5, (d - 0.5 * delta) * delta)
@@ -109,6 +116,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if tuple(target.shape) == tuple(input.shape) and not target.dtype.is_floating_point:  # before log_softmax
+        raise RuntimeError("Expected floating point type for target with class probabilities, got "
+                           f"{dtype_name(target.dtype)}")
     if input.ndim <= 2 and not target.dtype.is_floating_point:  # one fused kernel when the dispatcher picks it
         return nn_loss.cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing,
                                      lambda: _cross_entropy(input, target, weight, ignore_index, reduction,
@@ -160,6 +170,9 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input size "
                          f"({input.shape}) is deprecated. Please ensure they have the same size.")
+    if target.dtype is not input.dtype:
+        raise RuntimeError(f"Found dtype {dtype_name(target.dtype)} but expected {dtype_name(input.dtype)}")
+    require_float_kernel("binary_cross_entropy", input.dtype)
     x = array(input)
     if x.size and (np.any(x < 0) or np.any(x > 1) or np.any(np.isnan(x))):
         raise RuntimeError("all elements of input should be between 0 and 1")
@@ -175,6 +188,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     check_reduction(reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
+    _check_logits_dtypes(input, target)
     # -logsigmoid(x) = log(1 + e^-x), stably; its gradient at x = 0 is sigmoid(0) - 1 as in PyTorch's formula
     # (the max(-x, 0) + log1p(e^-|x|) spelling differentiates to the wrong subgradient there)
     if pos_weight is not None:
@@ -182,12 +196,30 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         loss = (1 - target) * input - log_weight * A.logsigmoid(input)
     else:
         loss = (1 - target) * input - A.logsigmoid(input)
+    if loss.dtype is not target.dtype:  # PyTorch accumulates in place into (1 - target)
+        loss = loss.to(target.dtype)
     return _reduce_weighted(loss, weight, reduction)
+
+
+def _check_logits_dtypes(input, target):
+    """PyTorch's errors for binary_cross_entropy_with_logits' dtypes: log_sigmoid(input) is computed first, then
+    (1 - target) multiplied in place by input, so the result has target's dtype."""
+    require_float_kernel("log_sigmoid_cpu", input.dtype)
+    if target.dtype is _dtype.bool:
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                           "Use the `^` or `logical_xor()` operator instead.")
+    common = _dtype.promote_types(input.dtype, target.dtype)
+    if not _dtype.can_cast(common, target.dtype):
+        raise cast_error(common, target.dtype)
 
 
 @float32_policy
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     reduction = reduction_from_legacy(size_average, reduce, reduction)
+    if input.dtype.is_complex or target.dtype.is_complex:
+        raise RuntimeError("kl_div: Complex inputs not supported.")
+    if not (input.dtype.is_floating_point and target.dtype.is_floating_point):
+        raise RuntimeError("kl_div: Integral inputs not supported.")
     if reduction == "mean":
         user_warning("reduction: 'mean' divides the total loss by both the batch size and the support size."
                      "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
@@ -210,7 +242,8 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
     if input1.ndim != input2.ndim or input1.ndim != target.ndim:
         raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
                            f"input1: {input1.shape}, input2: {input2.shape}, target: {target.shape} ")
-    loss = (-target * (input1 - input2) + margin).clamp_min(0)
+    diff = input1 - input2  # first, as PyTorch (its error for bool inputs names the subtraction)
+    loss = (-target * diff + margin).clamp_min(0)
     return reduce_loss(loss, reduction)
 
 
@@ -218,8 +251,9 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
     reduction = reduction_from_legacy(size_average, reduce, reduction)
     check_reduction(reduction)
-    zeros = input * 0
-    margin_clamp = (margin - input).clamp_min(0)
+    # PyTorch's margin - input fills a tensor of input's dtype with margin first (integers stay integers)
+    zeros = input.new_zeros(input.shape)
+    margin_clamp = (input.new_full(input.shape, margin) - input).clamp_min(0)
     output_margin = pointwise.where(target != 1, margin_clamp, zeros)
     output_self = pointwise.where(target != -1, input, zeros)
     return reduce_loss(output_margin + output_self, reduction)
@@ -229,11 +263,13 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     reduction = reduction_from_legacy(size_average, reduce, reduction)
     check_reduction(reduction)
+    _check_margin_input(input)
+    if (target.shape != input.shape if input.ndim == 2 else target.ndim > 1 or target.numel() != input.numel()):
+        raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: {list(input.shape)}")
+    _check_margin_dtypes("multilabel_margin_loss_forward_out_frame", input, target)
     squeeze = input.ndim <= 1
     x = input.reshape(1, -1) if squeeze else input
     t = array(target).reshape(1, -1) if squeeze else array(target)
-    if t.shape != tuple(x.shape):
-        raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: {list(input.shape)}")
     n, c = x.shape
     # targets are the leading entries of each row up to the first -1
     stop = np.cumsum(t < 0, axis=1) > 0
@@ -254,9 +290,38 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     loss = -(target * A.logsigmoid(input) + (1 - target) * A.logsigmoid(-input))
     if weight is not None:
         loss = loss * weight
+    if input.ndim == 0:
+        raise IndexError("Dimension specified as -1 but tensor has no dimensions")
     class_dim = input.ndim - 1
     loss = loss.sum(class_dim) / input.shape[class_dim]
     return reduce_loss(loss, reduction)
+
+
+def _check_margin_input(input):
+    """The input check of PyTorch's multi_margin_loss / multilabel_margin_loss kernels."""
+    if not (input.ndim == 0 or input.ndim in (1, 2) and input.shape[-1] != 0):
+        raise RuntimeError("Expected non-empty vector or matrix with optional 0-dim batch size, but got: "
+                           f"{list(input.shape)}")
+
+
+def _check_margin_dtypes(kernel, input, target):
+    require_float_kernel(kernel, input.dtype)
+    if target.dtype is not _dtype.int64:
+        raise RuntimeError(f"expected scalar type Long but found {dtype_name(target.dtype)}")
+
+
+def _check_multi_margin(input, target, weight):
+    """PyTorch's multi_margin_loss_shape_check, then its kernel's dtype checks."""
+    _check_margin_input(input)
+    frames = input.shape[0] if input.ndim == 2 else 1
+    if target.ndim > 1 or target.numel() != frames:
+        raise RuntimeError("multi_margin_loss: target tensor should be 1-D with size equal to the number of input "
+                           f"samples (batch size). Expected target size [{frames}], but got {list(target.shape)}. "
+                           f"Input has shape {list(input.shape)}.")
+    classes = input.shape[-1] if input.ndim else 1
+    if weight is not None and (weight.ndim > 1 or weight.numel() != classes):
+        raise RuntimeError(f"inconsistent weight size, expected {classes} but got {list(weight.shape)}")
+    _check_margin_dtypes("multi_margin_loss_cpu_kernel", input, target)
 
 
 @float32_policy
@@ -266,10 +331,15 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     check_reduction(reduction)
     if p not in (1, 2):
         raise ValueError("only p == 1 and p == 2 supported")
+    if weight is not None and weight.ndim != 1:
+        raise ValueError("weight must be one-dimensional")
+    _check_multi_margin(input, target, weight)
     squeeze = input.ndim <= 1
     x = input.reshape(1, -1) if squeeze else input
     t = array(target).reshape(-1)
     n, c = x.shape
+    if t.size and (t.min() < 0 or t.max() >= c):
+        raise RuntimeError("target out of range")
     onehot = np.zeros((n, c), dtype=bool)
     onehot[np.arange(n), t] = True
     x_y = (x * const(onehot, x)).sum(1, keepdim=True)
@@ -288,9 +358,23 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     reduction = reduction_from_legacy(size_average, reduce, reduction)
     check_reduction(reduction)
-    z = -target * input
+    z = _soft_margin_exponent(input, target)
     loss = z.clamp_min(0) + (-z.abs()).exp().log1p()  # log(1 + exp(z)), stably
     return reduce_loss(loss, reduction)
+
+
+def _soft_margin_exponent(input, target):
+    """-input * target with PyTorch's checks: it computes neg_out(output, input).mul_(target).exp_() into an
+    output of input's shape and dtype."""
+    z = input.neg() * target
+    if tuple(z.shape) != tuple(input.shape):
+        raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the broadcast shape "
+                           f"{list(z.shape)}")
+    if not _dtype.can_cast(z.dtype, input.dtype):
+        raise cast_error(z.dtype, input.dtype)
+    if not input.dtype.is_floating_point and not input.dtype.is_complex:  # exp_ of an integer output
+        raise cast_error(_dtype.get_default_dtype(), input.dtype)
+    return z if z.dtype is input.dtype else z.to(input.dtype)
 
 
 @float32_policy
@@ -319,6 +403,13 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    common = _dtype.result_type_of(x1, x2)
+    if not common.is_floating_point:
+        raise RuntimeError(f"expected common dtype to be floating point, yet common dtype is {dtype_name(common)}")
+    # integer (and bool) inputs are cast to the common dtype, then both broadcast before the norms
+    x1, x2 = (x if x.dtype.is_floating_point else x.to(common) for x in (x1, x2))
+    shape = broadcast_shapes(x1.shape, x2.shape)
+    x1, x2 = x1.expand(shape), x2.expand(shape)
     n1 = (x1 * x1).sum(dim, keepdim=True).sqrt().clamp_min(eps)
     n2 = (x2 * x2).sum(dim, keepdim=True).sqrt().clamp_min(eps)
     return ((x1 / n1) * (x2 / n2)).sum(dim)
@@ -329,6 +420,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
                         reduce=None, reduction="mean"):
     reduction = reduction_from_legacy(size_average, reduce, reduction)
     check_reduction(reduction)
+    _check_triplet(anchor, positive, negative, margin)
     d_ap = pairwise_distance(anchor, positive, p, eps)
     d_an = pairwise_distance(anchor, negative, p, eps)
     if swap:
@@ -337,11 +429,20 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     return reduce_loss(loss, reduction)
 
 
+def _check_triplet(anchor, positive, negative, margin):
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    dims = (anchor.ndim, positive.ndim, negative.ndim)
+    if len(set(dims)) != 1:
+        raise RuntimeError("The anchor, positive, and negative tensors are expected to have the same number of "
+                           f"dimensions, but got: anchor {dims[0]}D, positive {dims[1]}D, and negative "
+                           f"{dims[2]}D inputs")
+
+
 def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0,
                                       swap=False, reduction="mean"):
     check_reduction(reduction)
-    if margin <= 0:
-        raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater than 0, got {margin} instead")
+    _check_triplet(anchor, positive, negative, margin)
     dist = distance_function if distance_function is not None else pairwise_distance
     d_ap = dist(anchor, positive)
     d_an = dist(anchor, negative)
@@ -368,17 +469,23 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
 
 def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
     if isinstance(var, (int, float)):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
         var = const(np.full(input.shape, var), input)
+    elif np.any(array(var) < 0):
+        raise ValueError("var has negative entry/entries")
     if tuple(var.shape) != tuple(input.shape):
         if tuple(input.shape[:-1]) == tuple(var.shape):
             var = var.unsqueeze(-1)
-        elif tuple(input.shape[:-1]) == tuple(var.shape[:-1]) and var.shape[-1] == 1:
-            pass
+        elif input.ndim == var.ndim and sum(v for i, v in zip(input.shape, var.shape) if i != v) == 1:
+            pass  # one mismatched dimension of size 1 in var: broadcast
         else:
             raise ValueError("var is of incorrect size")
-    check_reduction(reduction)
-    if np.any(array(var) < 0):
-        raise ValueError("var has negative entry/entries")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not valid")
+    if not var.dtype.is_floating_point:  # PyTorch clamps (a clone of) var in place with the float eps
+        raise RuntimeError("result type Float can't be cast to the desired output type "
+                           f"{_dtype.C_TYPE_NAMES[var.dtype.name]}")
     # clamp without letting the clamp stop the gradient, as PyTorch does
     with grad_mode.no_grad():
         shift = var.clamp_min(eps) - var
@@ -426,6 +533,10 @@ def pdist(input, p=2):
     """Distances between all row pairs i < j of an (N, M) input, in row-major pair order."""
     if input.ndim != 2:
         raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
+    if not input.dtype.is_floating_point:
+        raise RuntimeError("pdist only supports floating-point dtypes")
+    if p < 0:
+        raise RuntimeError("pdist only supports non-negative p values")
     i, j = np.triu_indices(input.shape[0], k=1)
     diff = input[wrap(i)] - input[wrap(j)]
     if p == 2:

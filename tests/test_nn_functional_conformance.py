@@ -1,0 +1,124 @@
+"""nn.functional's dtype rules, edge cases and errors against PyTorch 2.13: losses, activations, vision ops.
+Each case runs the same lambda on torsh and on torch (``lib``): accepted calls must give PyTorch's dtype, shape
+and values, rejected ones PyTorch's exception type and message."""
+import warnings
+
+import numpy as np
+import pytest
+
+import torsh
+from helpers import assert_close, check_same_error, needs_torch, torch_ref
+
+pytestmark = needs_torch
+
+
+def _x(lib, shape=(3, 5), dtype="float32", seed=0):
+    values = np.random.default_rng(seed).uniform(0.05, 0.95, shape)
+    return lib.tensor(values).to(getattr(lib, dtype))
+
+
+def _targets(lib):
+    return lib.tensor([0, 3, 1])
+
+
+def _ml_target(lib):
+    return lib.tensor([[3, 0, -1, 1], [1, 2, 3, -1]])
+
+
+def _same_result(fn):
+    """fn(lib) must give PyTorch's dtype, shape and values."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours, ref = fn(torsh), fn(torch_ref)
+    assert_close(ours, ref.detach(), rtol=1e-5, atol=1e-6)
+
+
+F = lambda lib: lib.nn.functional  # noqa: E731
+
+# -- losses -------------------------------------------------------------------------------------------------
+LOSS_ERRORS = {
+    "mse int": lambda lib: F(lib).mse_loss(_x(lib, dtype="int64"), _x(lib, dtype="int64")),
+    "mse bool none": lambda lib: F(lib).mse_loss(_x(lib) > 0.5, _x(lib) > 0.5, reduction="none"),
+    "smooth_l1 int": lambda lib: F(lib).smooth_l1_loss(_x(lib, dtype="int64"), _x(lib, dtype="int64")),
+    "huber bool": lambda lib: F(lib).huber_loss(_x(lib) > 0.5, _x(lib) > 0.5),
+    "huber int float": lambda lib: F(lib).huber_loss(_x(lib, dtype="int64"), _x(lib)),
+    "kl_div int target": lambda lib: F(lib).kl_div(_x(lib), _x(lib, dtype="int64"), reduction="sum"),
+    "kl_div complex": lambda lib: F(lib).kl_div(_x(lib, dtype="complex64"), _x(lib), reduction="sum"),
+    "bce int": lambda lib: F(lib).binary_cross_entropy(_x(lib, dtype="int64"), _x(lib, dtype="int64")),
+    "bce mixed dtypes": lambda lib: F(lib).binary_cross_entropy(_x(lib), _x(lib, dtype="float64")),
+    "bce logits bool": lambda lib: F(lib).binary_cross_entropy_with_logits(_x(lib) > 0.5, _x(lib) > 0.5),
+    "bce logits bool target": lambda lib: F(lib).binary_cross_entropy_with_logits(_x(lib), _x(lib) > 0.5),
+    "bce logits int target": lambda lib: F(lib).binary_cross_entropy_with_logits(_x(lib), _x(lib, dtype="int32")),
+    "soft_margin int": lambda lib: F(lib).soft_margin_loss(_x(lib, dtype="int32"), _x(lib, dtype="int32")),
+    "soft_margin 0-d input": lambda lib: F(lib).soft_margin_loss(lib.tensor(1.0), _x(lib)),
+    "hinge int mean": lambda lib: F(lib).hinge_embedding_loss(_x(lib, dtype="int64"), _x(lib, dtype="int64")),
+    "hinge bool": lambda lib: F(lib).hinge_embedding_loss(_x(lib) > 0.5, _x(lib) > 0.5),
+    "margin_ranking bool": lambda lib: F(lib).margin_ranking_loss(_x(lib) > 0.5, _x(lib) > 0.5, _x(lib) > 0.5),
+    "multilabel_soft_margin 0-d": lambda lib: F(lib).multilabel_soft_margin_loss(lib.tensor(1.0), lib.tensor(1.0)),
+    "gaussian_nll int var": lambda lib: F(lib).gaussian_nll_loss(_x(lib), _x(lib), _x(lib, dtype="int64") + 1),
+    "gaussian_nll uint8 var": lambda lib: F(lib).gaussian_nll_loss(_x(lib), _x(lib), _x(lib, dtype="uint8") + 1),
+    "gaussian_nll bool": lambda lib: F(lib).gaussian_nll_loss(_x(lib) > 0, _x(lib) > 0, _x(lib) > 0),
+    "gaussian_nll reduction": lambda lib: F(lib).gaussian_nll_loss(_x(lib), _x(lib), _x(lib), reduction="max"),
+    "triplet margin": lambda lib: F(lib).triplet_margin_loss(_x(lib), _x(lib), _x(lib), margin=0),
+    "triplet dims": lambda lib: F(lib).triplet_margin_loss(_x(lib), _x(lib)[0], _x(lib)),
+    "triplet distance margin": lambda lib: F(lib).triplet_margin_with_distance_loss(_x(lib), _x(lib), _x(lib),
+                                                                                    margin=0),
+    "triplet distance dims": lambda lib: F(lib).triplet_margin_with_distance_loss(lib.tensor(1.0), _x(lib), _x(lib)),
+    "cosine_similarity int": lambda lib: F(lib).cosine_similarity(_x(lib, dtype="int64"), _x(lib, dtype="int64")),
+    "cosine_similarity complex": lambda lib: F(lib).cosine_similarity(_x(lib, dtype="complex64"), _x(lib)),
+    "pdist int": lambda lib: F(lib).pdist(_x(lib, dtype="int64")),
+    "pdist negative p": lambda lib: F(lib).pdist(_x(lib), -1),
+    "nll int": lambda lib: F(lib).nll_loss(_x(lib, dtype="int64"), _targets(lib)),
+    "nll bool": lambda lib: F(lib).nll_loss(_x(lib) > 0.5, _targets(lib)),
+    "nll int 4-d": lambda lib: F(lib).nll_loss(_x(lib, (3, 5, 2, 2), "int64"), lib.zeros(3, 2, 2).long()),
+    "cross_entropy int probabilities": lambda lib: F(lib).cross_entropy(_x(lib), _x(lib, dtype="int64")),
+    "cross_entropy bool probabilities": lambda lib: F(lib).cross_entropy(_x(lib) > 0, _x(lib) > 0),
+    "multi_margin int": lambda lib: F(lib).multi_margin_loss(_x(lib, (3, 4), "int64"), _targets(lib)),
+    "multi_margin 0-d": lambda lib: F(lib).multi_margin_loss(lib.tensor(1.0), _targets(lib)),
+    "multi_margin empty batch": lambda lib: F(lib).multi_margin_loss(_x(lib, (0, 4)), _targets(lib)),
+    "multi_margin no classes": lambda lib: F(lib).multi_margin_loss(_x(lib, (3, 0)), _targets(lib)),
+    "multi_margin target range": lambda lib: F(lib).multi_margin_loss(_x(lib, (3, 4)), lib.tensor([0, 4, 1])),
+    "multi_margin weight size": lambda lib: F(lib).multi_margin_loss(_x(lib, (3, 4)), _targets(lib),
+                                                                     weight=_x(lib, (3,))),
+    "multi_margin float target": lambda lib: F(lib).multi_margin_loss(_x(lib, (3, 4)), _targets(lib).float()),
+    "multilabel_margin int": lambda lib: F(lib).multilabel_margin_loss(_x(lib, (2, 4), "int64"), _ml_target(lib)),
+    "multilabel_margin bool": lambda lib: F(lib).multilabel_margin_loss(_x(lib, (2, 4)) > 0, _ml_target(lib)),
+    "multilabel_margin 0-d": lambda lib: F(lib).multilabel_margin_loss(lib.tensor(1.0), _ml_target(lib)),
+    "multilabel_margin empty": lambda lib: F(lib).multilabel_margin_loss(_x(lib, (0, 4)), _ml_target(lib)),
+    "multilabel_margin float target": lambda lib: F(lib).multilabel_margin_loss(_x(lib, (2, 4)),
+                                                                                _ml_target(lib).float()),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LOSS_ERRORS))
+def test_loss_errors_match_pytorch(case):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_same_error(LOSS_ERRORS[case])
+
+
+LOSS_RESULTS = {
+    "mse float int": lambda lib: F(lib).mse_loss(_x(lib), _x(lib, dtype="int64")),
+    "smooth_l1 float bool": lambda lib: F(lib).smooth_l1_loss(_x(lib), _x(lib) > 0.5),
+    "huber float double": lambda lib: F(lib).huber_loss(_x(lib), _x(lib, dtype="float64", seed=1)),
+    "bce logits double float": lambda lib: F(lib).binary_cross_entropy_with_logits(_x(lib, dtype="float64"),
+                                                                                    _x(lib, seed=1)),
+    "soft_margin float double": lambda lib: F(lib).soft_margin_loss(_x(lib), _x(lib, dtype="float64", seed=1)),
+    "soft_margin float bool": lambda lib: F(lib).soft_margin_loss(_x(lib), _x(lib) > 0.5, reduction="none"),
+    "hinge int none": lambda lib: F(lib).hinge_embedding_loss(_x(lib, dtype="int64") * 3, _x(lib, dtype="int64"),
+                                                              margin=1.5, reduction="none"),
+    "cosine_similarity 0-d": lambda lib: F(lib).cosine_similarity(lib.tensor(2.0), _x(lib)),
+    "cosine_similarity broadcast": lambda lib: F(lib).cosine_similarity(_x(lib), _x(lib, seed=1)[0]),
+    "cosine_similarity int float": lambda lib: F(lib).cosine_similarity(_x(lib, dtype="int64") + 1, _x(lib)),
+    "multi_margin 0-d": lambda lib: F(lib).multi_margin_loss(lib.tensor(1.0), lib.tensor(0)),
+    "multi_margin empty": lambda lib: F(lib).multi_margin_loss(_x(lib, (0, 4)), lib.zeros(0).long(), reduction="none"),
+    "multilabel_margin 0-d": lambda lib: F(lib).multilabel_margin_loss(lib.tensor(1.0), lib.tensor([0])),
+    "gaussian_nll int input": lambda lib: F(lib).gaussian_nll_loss(_x(lib, dtype="int64"), _x(lib), _x(lib)),
+    "gaussian_nll one broadcast dim": lambda lib: F(lib).gaussian_nll_loss(_x(lib, (4, 3)), _x(lib, (4, 3), seed=1),
+                                                                           _x(lib, (1, 3), seed=2)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LOSS_RESULTS))
+def test_loss_results_match_pytorch(case):
+    _same_result(LOSS_RESULTS[case])
