@@ -38,7 +38,7 @@
 #ifndef TORSH_MODULE_NAME
 #define TORSH_MODULE_NAME elementwise_f32
 #endif
-#include "module_name.h"
+#include "common.h"
 
 namespace {
 
@@ -52,41 +52,17 @@ struct Kernels {
     void (*sigmoid)(const float*, float*, long, long);
 };
 
-namespace native {
-#include "elementwise_f32_impl.h"
-}  // namespace native
-
-#if defined(__AVX2__) && defined(__GNUC__)
-#define HAVE_AVX512_BUILD 1
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,prefer-vector-width=512")
-namespace avx512 {
-#include "elementwise_f32_impl.h"
-}  // namespace avx512
-#pragma GCC pop_options
-#endif
+#define TORSH_ISA_LOOPS "elementwise_f32_impl.h"
+#include "isa_builds.h"
 
 #define TORSH_KERNELS(ns, name) \
     Kernels { name, ns::add_range, ns::sub_range, ns::mul_range, ns::div_range, ns::sigmoid_range }
-#ifdef __AVX2__
-const Kernels native_kernels = TORSH_KERNELS(native, "avx2");
-#else
-const Kernels native_kernels = TORSH_KERNELS(native, "baseline");
-#endif
 #ifdef HAVE_AVX512_BUILD
 const Kernels avx512_kernels = TORSH_KERNELS(avx512, "avx512");
-#endif
-const Kernels* active = &native_kernels;
-
-bool cpu_has_avx512() {
-#ifdef HAVE_AVX512_BUILD
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
+IsaLoops<Kernels> loops{TORSH_KERNELS(native, kNativeIsa), &avx512_kernels};
 #else
-    return false;
+IsaLoops<Kernels> loops{TORSH_KERNELS(native, kNativeIsa), nullptr};
 #endif
-}
 
 // -- the thread team --------------------------------------------------------------------------------------------
 constexpr long kChunk = 16384;        // elements per work item: 64 KiB of float32, in L2 with its operands
@@ -280,33 +256,16 @@ void copy_body(const void* ctx, long lo, long hi) {
     std::memcpy(op.out + lo, op.x + lo, static_cast<size_t>(hi - lo) * sizeof(float));
 }
 
-// -- argument checks ----------------------------------------------------------------------------------------------
-struct Buffers {
-    Py_buffer* views[3];
-    int count;
-    ~Buffers() {
-        for (int i = 0; i < count; ++i) PyBuffer_Release(views[i]);
-    }
-};
-
-bool holds(const Py_buffer& buf, long count, const char* name, const char* op) {
-    if (buf.len / static_cast<Py_ssize_t>(sizeof(float)) < count) {
-        PyErr_Format(PyExc_ValueError, "%s: %s holds %zd bytes, too few for the %ld float32 values of out", op, name,
-                     buf.len, count);
-        return false;
-    }
-    return true;
-}
-
+// -- the entry points -------------------------------------------------------------------------------------------
 using BinaryLoop = void (*)(const float*, const float*, float*, long, long);
 
 // out = a op b over out's float32 values; releases the buffers
 PyObject* run_binary(Py_buffer& ab, Py_buffer& bb, Py_buffer& ob, int parallel, const char* name,
                      BinaryLoop Kernels::*loop) {
-    Buffers held{{&ab, &bb, &ob}, 3};
+    const HeldBuffers held{&ab, &bb, &ob};
     const long n = ob.len / static_cast<long>(sizeof(float));
-    if (!holds(ab, n, "a", name) || !holds(bb, n, "b", name)) return nullptr;
-    Binary op{active->*loop, static_cast<const float*>(ab.buf), static_cast<const float*>(bb.buf),
+    if (!holds_at_least(ab, n, "a", name, "of out") || !holds_at_least(bb, n, "b", name, "of out")) return nullptr;
+    Binary op{loops.active->*loop, static_cast<const float*>(ab.buf), static_cast<const float*>(bb.buf),
               static_cast<float*>(ob.buf)};
     Py_BEGIN_ALLOW_THREADS
     run(n, parallel, binary_body, &op);
@@ -317,9 +276,9 @@ PyObject* run_binary(Py_buffer& ab, Py_buffer& bb, Py_buffer& ob, int parallel, 
 // out = f(x) over out's float32 values (body runs a chunk); releases the buffers
 PyObject* run_unary(Py_buffer& xb, Py_buffer& ob, int parallel, const char* name,
                     void (*body)(const void*, long, long), void (*loop)(const float*, float*, long, long)) {
-    Buffers held{{&xb, &ob}, 2};
+    const HeldBuffers held{&xb, &ob};
     const long n = ob.len / static_cast<long>(sizeof(float));
-    if (!holds(xb, n, "x", name)) return nullptr;
+    if (!holds_at_least(xb, n, "x", name, "of out")) return nullptr;
     Unary op{loop, static_cast<const float*>(xb.buf), static_cast<float*>(ob.buf)};
     Py_BEGIN_ALLOW_THREADS
     run(n, parallel, body, &op);
@@ -372,27 +331,14 @@ PyObject* sigmoid(PyObject*, PyObject* args) {
     Py_buffer xb, ob;
     int parallel;
     if (!PyArg_ParseTuple(args, "y*w*p", &xb, &ob, &parallel)) return nullptr;
-    return run_unary(xb, ob, parallel, "sigmoid", unary_body, active->sigmoid);
+    return run_unary(xb, ob, parallel, "sigmoid", unary_body, loops.active->sigmoid);
 }
 
 // set_isa(name): "avx512" where the CPU has it, or this copy's own loops; returns the previous name (tests)
 PyObject* set_isa(PyObject*, PyObject* args) {
     const char* name;
     if (!PyArg_ParseTuple(args, "s", &name)) return nullptr;
-    const char* previous = active->isa;
-#ifdef HAVE_AVX512_BUILD
-    if (std::strcmp(name, "avx512") == 0 && cpu_has_avx512()) {
-        active = &avx512_kernels;
-        return PyUnicode_FromString(previous);
-    }
-#endif
-    if (std::strcmp(name, native_kernels.isa) != 0) {
-        PyErr_Format(PyExc_ValueError, "set_isa: %s is not available here (this copy has %s%s)", name,
-                     native_kernels.isa, cpu_has_avx512() ? " and avx512" : "");
-        return nullptr;
-    }
-    active = &native_kernels;
-    return PyUnicode_FromString(previous);
+    return loops.set(name);
 }
 
 // set_spin_us(us): how long an idle helper spins before it sleeps; returns the previous value
@@ -432,14 +378,7 @@ PyModuleDef module = {PyModuleDef_HEAD_INIT, TORSH_MODULE_STR, nullptr, -1, meth
 }  // namespace
 
 PyMODINIT_FUNC TORSH_MODULE_INIT(void) {
-    PyObject* m = PyModule_Create(&module);
-#ifdef HAVE_AVX512_BUILD
-    if (cpu_has_avx512()) active = &avx512_kernels;
-#endif
+    loops.choose();
     pthread_atfork(nullptr, nullptr, after_fork_in_child);
-    if (m && PyModule_AddStringConstant(m, "ISA", active->isa) < 0) {
-        Py_DECREF(m);
-        return nullptr;
-    }
-    return m;
+    return module_with_isa(&module, loops.active->isa);
 }

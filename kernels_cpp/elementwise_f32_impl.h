@@ -1,6 +1,6 @@
 // The vector loops of elementwise_f32.cpp, included once per instruction set inside a namespace: the copy's own
 // (SSE2 baseline or AVX2 in the x86-64-v3 copy) and, in the x86-64-v3 copy, under an AVX-512 target pragma
-// (GCC vectorises the same plain loops 16 lanes wide there). Each function computes elements [lo, hi).
+// (GCC vectorises the same plain loops 16 lanes wide there; isa_builds.h). Each function computes elements [lo, hi).
 // ``ivdep``: an in-place op passes out == a (the very same elements, never a shifted overlap: the callers
 // check), which the vector loop computes correctly; without it GCC's alias check would pick its scalar loop.
 // Needs <cmath>, <cstdint>, <cstring> from the including file.
@@ -25,27 +25,9 @@ inline void div_range(const float* a, const float* b, float* out, long lo, long 
     for (long i = lo; i < hi; ++i) out[i] = a[i] / b[i];
 }
 
-// exp(x) for x <= 0: x = n ln2 + r, e^r by Cephes' expf polynomial, 2^n through the exponent bits; below
-// FLT_MIN (x < -87.33) it gives 0 (the callers halve the argument first and square, see sigmoid_range)
-inline float exp_nonpositive(float x) {
-    const float lo = -87.3365447504f;
-    const float xc = x < lo ? lo : x;
-    const float n = std::floor(xc * 1.44269504088896341f + 0.5f);
-    float r = xc - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-    float scale;
-    std::memcpy(&scale, &bits, sizeof scale);
-    const float y = p * scale;
-    return x < lo ? 0.0f : y;
-}
+// exp_nonpositive(x) for x <= 0 gives 0 below FLT_MIN (x < -87.33): the callers halve the argument first and
+// square, see sigmoid_range
+#include "cephes_exp.h"
 
 // sigmoid(x) = 1 / (1 + e) for x >= 0, e / (1 + e) below, with e = exp(-|x|): keeps the tail's relative
 // precision (sigmoid(-20) = 2.06e-9). e is exp(-|x| / 2) squared, so that the tail reaches the subnormals as

@@ -1,11 +1,11 @@
-// The float32 LSTM for torsh._ops.nn_rnn_fused (family lstm_cell): whole stretches of the forward
-// and backward recurrence, and the backward of one time step.
+// The float32 LSTM for torsh._ops.nn.rnn.fused_layer (family lstm_cell): a layer direction's whole forward
+// and backward recurrence (lstm_layer_forward / lstm_layer_backward), and the GEMM of its other products.
 //
 // Why C++: a time step is one small GEMM (W9: 32 x 128 @ 128 x 512) and the cell's elementwise
 // work. Driven from Python, each step paid NumPy's call overhead, OpenBLAS packing W_hh again
 // (and its AVX2 kernel even on AVX-512 CPUs) and a Pythran cell step of ~20 us (five exp passes).
 // Here W_hh is packed once per sequence (pack_weight), the GEMM keeps its tile in registers
-// (lstm_seq_impl.h) and the cell uses vectorised exp/tanh polynomials, so a stretch of steps runs
+// (lstm_seq_impl.h) and the cell uses vectorised exp/tanh polynomials, so a whole sequence runs
 // without returning to Python. Built twice like the other families (baseline and x86-64-v3
 // copies); the x86-64-v3 copy also holds an AVX-512 build of the recurrence, chosen at import
 // when the CPU has AVX-512 (ISA says which one runs). Float64 stays on the Pythran kernels.
@@ -17,14 +17,15 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <cstdint>
 #include <cstring>
-#include <initializer_list>
 #include <memory>
 
 #ifndef TORSH_MODULE_NAME
 #define TORSH_MODULE_NAME lstm_cell
 #endif
-#include "module_name.h"
+#include "common.h"
 
 // One build of the recurrence per instruction set (see lstm_seq_impl.h for VEC, MR, NV)
 #ifdef __AVX2__
@@ -47,8 +48,7 @@ namespace native {
 #undef MR
 #undef NV
 
-#if defined(__AVX2__) && defined(__GNUC__)
-#define HAVE_AVX512_BUILD 1
+#ifdef HAVE_AVX512_BUILD  // common.h
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw")
 #define VEC 16
@@ -72,12 +72,11 @@ struct Recurrence {
     const char* isa;
     long (*packed_size)(long, long);
     void (*pack)(const float*, long, long, bool, float*);
-    void (*forward_steps)(const float*, const float*, const float*, const float*, const float*, long, const float*,
-                          const float*, float*, float*, float*, float*, long, long, long, long, long, bool, long,
-                          long);
+    void (*forward_steps)(const float*, const float*, const float*, const float*, long, const float*, const float*,
+                          float*, float*, float*, float*, long, long, long, bool, long, long);
     void (*backward_steps)(const float*, const float*, float*, float*, const float*, const float*, const float*,
-                           const float*, float*, long, long, long, long, long, bool, long, long, float*,
-                           const float*, float*, long);
+                           const float*, float*, long, long, long, bool, long, long, float*, const float*, float*,
+                           long);
     void (*gemm)(const float*, long, long, const float*, long, long, long, float*, long, bool);
     long (*tile_rows)();
     void (*pack_inputs)(const float*, const float*, const float*, long, long, long, long, bool, long, long, float*);
@@ -89,17 +88,12 @@ Recurrence recurrence = RECURRENCE(native, NATIVE_ISA);
 
 void choose_recurrence() {
 #ifdef HAVE_AVX512_BUILD
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
-        recurrence = RECURRENCE(avx512, "avx512");
+    if (cpu_has_avx512()) recurrence = RECURRENCE(avx512, "avx512");
 #endif
 }
 
-// ``part(r0, r1)`` over the batch rows 0 .. rows - 1 cut into at most ``threads`` parts, on OpenMP
-// threads when there are several. Each row of the recurrence depends only on itself, so the parts
-// never wait for each other within a stretch (W9: 32 rows, a 32 x 128 @ 128 x 512 GEMM per step that
-// one thread ran alone). The cuts fall on multiples of the GEMM's tile height: every row goes
+// ``part(r0, r1)`` over the rows 0 .. rows - 1 of gemm's C cut into at most ``threads`` parts, on OpenMP
+// threads when there are several. The cuts fall on multiples of the GEMM's tile height: every row goes
 // through the same tile (and summation order) as in one part, so the results do not depend on
 // ``threads``. The caller picks ``threads`` (1 in a fork child, whose OpenMP workers are gone).
 template <class Part>
@@ -159,63 +153,41 @@ void in_one_region(long parts, Body body) {
 // A float32 scratch buffer the recurrence packs or sums into (its contents start undefined)
 inline std::unique_ptr<float[]> scratch(long count) { return std::unique_ptr<float[]>(new float[std::max(1L, count)]); }
 
-bool holds(const char* op, const Py_buffer& buf, long count, const char* name) {
-    if (buf.len != count * (Py_ssize_t)sizeof(float)) {
-        PyErr_Format(PyExc_ValueError, "%s: %s holds %zd bytes, expected %ld float32 values", op, name, buf.len,
-                     count);
-        return false;
-    }
-    return true;
-}
-
-// product = a * b * c, false (and a ValueError) when negative or when the bytes would overflow:
-// a wrapped product could match a small buffer while the loops run over the real sizes
+// product = a * b * c, false (and a ValueError) when negative or when the bytes would overflow (float_count)
 bool product(const char* op, long a, long b, long c, long* out) {
-    long ab = 0;
-    bool ok = a >= 0 && b >= 0 && c >= 0 && !__builtin_mul_overflow(a, b, &ab) && !__builtin_mul_overflow(ab, c, out) &&
-              *out <= PY_SSIZE_T_MAX / (long)sizeof(float);
-    if (!ok) PyErr_Format(PyExc_ValueError, "%s: negative or too large shape", op);
-    return ok;
-}
-
-void release(std::initializer_list<Py_buffer*> buffers) {
-    for (Py_buffer* b : buffers) PyBuffer_Release(b);
+    *out = float_count({a, b, c});
+    if (*out < 0) PyErr_Format(PyExc_ValueError, "%s: negative or too large shape", op);
+    return *out >= 0;
 }
 
 // pack_weight(w, rows, cols, transposed) -> bytearray: the (rows, cols) C-contiguous float32 matrix
 // w as the right-hand GEMM operand of the recurrence, packed for this CPU's build: w itself
-// (K = rows, N = cols), or w^T when ``transposed``. lstm_forward takes pack_weight(W_hh, 4H, H,
-// True), lstm_backward pack_weight(W_hh, 4H, H, False).
+// (K = rows, N = cols), or w^T when ``transposed``: gemm's right-hand operand, pack_weight(B, K, N, False).
 PyObject* pack_weight(PyObject*, PyObject* args) {
     Py_buffer w;
     long rows, cols;
     int transposed;
     if (!PyArg_ParseTuple(args, "y*llp", &w, &rows, &cols, &transposed)) return nullptr;
+    const HeldBuffers held{&w};
     long count = 0, size = 0;
-    bool ok = product("pack_weight", rows, cols, 1, &count) && holds("pack_weight", w, count, "w");
+    bool ok = product("pack_weight", rows, cols, 1, &count) && holds_exactly(w, count, "w", "pack_weight");
     const long K = transposed ? cols : rows, N = transposed ? rows : cols;
     // the packed size pads N to a panel: it must not overflow either
     ok = ok && product("pack_weight", K, N + 64, 1, &size);
     PyObject* out = nullptr;
     if (ok) out = PyByteArray_FromStringAndSize(nullptr, recurrence.packed_size(K, N) * (Py_ssize_t)sizeof(float));
     if (out) recurrence.pack(static_cast<const float*>(w.buf), K, N, transposed, (float*)PyByteArray_AS_STRING(out));
-    release({&w});
     return out;
 }
 
-// The shapes lstm_forward and lstm_backward share: steps T, rows B, hidden H and the stretch
-// first .. end of visited steps; sets the element counts of the (T, B, 4H), (T, B, H) and (B, H) operands.
+// The shapes of a layer call: steps T, rows B, hidden H; sets the element counts of the (T, B, 4H),
+// (T, B, H) and (B, H) operands.
 struct Shapes {
-    long steps, rows, hidden, first, end;
+    long steps, rows, hidden;
     long gates_all, units_all, state;
     bool check(const char* op) {
-        bool ok = product(op, steps, rows, hidden, &units_all) && product(op, units_all, 4, 1, &gates_all) &&
-                  product(op, rows, hidden, 1, &state);
-        if (ok && !(0 <= first && first <= end && end <= steps)) {
-            PyErr_Format(PyExc_ValueError, "%s: steps %ld to %ld outside a sequence of %ld", op, first, end, steps);
-            ok = false;
-        }
-        return ok;
+        return product(op, steps, rows, hidden, &units_all) && product(op, units_all, 4, 1, &gates_all) &&
+               product(op, rows, hidden, 1, &state);
     }
 };
 
@@ -226,75 +198,6 @@ bool holds_packed(const char* op, const Py_buffer& buf, long K, long N) {
         return false;
     }
     return true;
-}
-
-// lstm_forward(whh_t, gx, h0, c0, acts, cells, tanh_cells, outputs, steps, rows, hidden, first, end,
-// reverse[, threads]): the visited steps first .. end - 1 of one LSTM direction (step n is time n, or
-// steps - 1 - n when ``reverse``), all operands C-contiguous float32. whh_t = pack_weight(W_hh, 4H,
-// H, True); gx (T, B, 4H) the input gates x_t W_ih^T + b_ih + b_hh; h0, c0 (B, H) the state before
-// visited step 0. Writes acts (T, B, 4H) (sigmoid i, f, o and tanh g), cells, tanh_cells and
-// outputs (T, B, H); a step reads the state of the visited step before it from cells and outputs.
-// ``threads`` (default 1): the batch rows are shared among up to that many threads (over_row_parts).
-PyObject* lstm_forward(PyObject*, PyObject* args) {
-    const char* op = "lstm_forward";
-    Py_buffer whh_t, gx, h0, c0, acts, cells, tanh_cells, outputs;
-    Shapes s;
-    int reverse;
-    long threads = 1;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*w*w*w*w*lllllp|l", &whh_t, &gx, &h0, &c0, &acts, &cells, &tanh_cells,
-                          &outputs, &s.steps, &s.rows, &s.hidden, &s.first, &s.end, &reverse, &threads))
-        return nullptr;
-    bool ok = s.check(op) && holds_packed(op, whh_t, s.hidden, 4 * s.hidden) && holds(op, gx, s.gates_all, "gx") &&
-              holds(op, h0, s.state, "h0") && holds(op, c0, s.state, "c0") && holds(op, acts, s.gates_all, "acts") &&
-              holds(op, cells, s.units_all, "cells") && holds(op, tanh_cells, s.units_all, "tanh_cells") &&
-              holds(op, outputs, s.units_all, "outputs");
-    if (ok) {
-        Py_BEGIN_ALLOW_THREADS
-        over_row_parts(s.rows, threads, [&](long r0, long r1) {
-            recurrence.forward_steps((const float*)whh_t.buf, (const float*)gx.buf, nullptr, nullptr, nullptr, 0,
-                                     (const float*)h0.buf,
-                                     (const float*)c0.buf, (float*)acts.buf, (float*)cells.buf,
-                                     (float*)tanh_cells.buf, (float*)outputs.buf, s.steps, s.rows, s.hidden, s.first,
-                                     s.end, reverse, r0, r1);
-        });
-        Py_END_ALLOW_THREADS
-    }
-    release({&whh_t, &gx, &h0, &c0, &acts, &cells, &tanh_cells, &outputs});
-    if (!ok) return nullptr;
-    Py_RETURN_NONE;
-}
-
-// lstm_backward(whh, gout, dh, dc, acts, cells, tanh_cells, c0, d_gates, steps, rows, hidden, first,
-// end, reverse[, threads]): the visited steps end - 1 down to first of the backward recurrence over what
-// lstm_forward saved. whh = pack_weight(W_hh, 4H, H, False); gout (T, B, H) the outputs' gradient;
-// dh, dc (B, H) enter as the gradients of the state after visited step end - 1 and leave as those
-// of the state before visited step first. Writes the pre-activation gate gradients d_gates (T, B, 4H).
-PyObject* lstm_backward(PyObject*, PyObject* args) {
-    const char* op = "lstm_backward";
-    Py_buffer whh, gout, dh, dc, acts, cells, tanh_cells, c0, d_gates;
-    Shapes s;
-    int reverse;
-    long threads = 1;
-    if (!PyArg_ParseTuple(args, "y*y*w*w*y*y*y*y*w*lllllp|l", &whh, &gout, &dh, &dc, &acts, &cells, &tanh_cells,
-                          &c0, &d_gates, &s.steps, &s.rows, &s.hidden, &s.first, &s.end, &reverse, &threads))
-        return nullptr;
-    bool ok = s.check(op) && holds_packed(op, whh, 4 * s.hidden, s.hidden) && holds(op, gout, s.units_all, "gout") &&
-              holds(op, dh, s.state, "dh") && holds(op, dc, s.state, "dc") && holds(op, acts, s.gates_all, "acts") &&
-              holds(op, cells, s.units_all, "cells") && holds(op, tanh_cells, s.units_all, "tanh_cells") &&
-              holds(op, c0, s.state, "c0") && holds(op, d_gates, s.gates_all, "d_gates");
-    if (ok) {
-        Py_BEGIN_ALLOW_THREADS
-        over_row_parts(s.rows, threads, [&](long r0, long r1) {
-            recurrence.backward_steps((const float*)whh.buf, (const float*)gout.buf, (float*)dh.buf, (float*)dc.buf,
-                                      (const float*)acts.buf, (const float*)cells.buf, (const float*)tanh_cells.buf,
-                                      (const float*)c0.buf, (float*)d_gates.buf, s.steps, s.rows, s.hidden, s.first,
-                                      s.end, reverse, r0, r1, nullptr, nullptr, nullptr, 0);
-        });
-        Py_END_ALLOW_THREADS
-    }
-    release({&whh, &gout, &dh, &dc, &acts, &cells, &tanh_cells, &c0, &d_gates});
-    if (!ok) return nullptr;
-    Py_RETURN_NONE;
 }
 
 // gemm(a, b_packed, c, M, K, N, a_row_stride, a_col_stride, add[, threads]): C = A @ B (C += A @ B
@@ -311,8 +214,9 @@ PyObject* gemm(PyObject*, PyObject* args) {
     long threads = 1;
     if (!PyArg_ParseTuple(args, "y*y*w*lllllp|l", &a, &bp, &c, &M, &K, &N, &sm, &sk, &add, &threads))
         return nullptr;
+    const HeldBuffers held{&a, &bp, &c};
     long c_count = 0, b_count = 0, a_last = 0, a_last_k = 0;
-    bool ok = product(op, M, N, 1, &c_count) && product(op, K, N, 1, &b_count) && holds(op, c, c_count, "c") &&
+    bool ok = product(op, M, N, 1, &c_count) && product(op, K, N, 1, &b_count) && holds_exactly(c, c_count, "c", op) &&
               holds_packed(op, bp, K, N);
     // the last element A reads, (M - 1) * sm + (K - 1) * sk, lies within a
     if (ok && M > 0 && K > 0) {
@@ -333,14 +237,13 @@ PyObject* gemm(PyObject*, PyObject* args) {
         });
         Py_END_ALLOW_THREADS
     }
-    release({&a, &bp, &c});
     if (!ok) return nullptr;
     Py_RETURN_NONE;
 }
 
 // A buffer that is either empty (the operand is not wanted: nullptr) or holds exactly ``count`` floats
 bool holds_or_empty(const char* op, const Py_buffer& buf, long count, const char* name) {
-    return buf.len == 0 || holds(op, buf, count, name);
+    return buf.len == 0 || holds_exactly(buf, count, name, op);
 }
 
 inline float* floats_or_null(const Py_buffer& buf) { return buf.len == 0 ? nullptr : (float*)buf.buf; }
@@ -354,7 +257,8 @@ long layer_parts(long rows, long threads) {
 // lstm_layer_forward(w_ih, w_hh, bias, x, h0, c0, acts, cells, tanh_cells, outputs, steps, rows, features,
 // hidden, reverse, threads): one LSTM direction over a whole sequence, input projection included, in ONE
 // parallel region. w_ih (4H, F), w_hh (4H, H), bias (4H: b_ih + b_hh, or empty for none), x (T, B, F),
-// h0, c0 (B, H); writes acts (T, B, 4H), cells, tanh_cells and outputs (T, B, H) as lstm_forward. Each of
+// h0, c0 (B, H); writes acts (T, B, 4H) (sigmoid i, f, o and tanh g), cells, tanh_cells and outputs (T, B, H).
+// Each of
 // up to ``threads`` threads owns a share of the batch rows (cut on GEMM tiles: the same bits as one
 // thread) and projects its rows' input gates step by step: no step waits for another thread.
 PyObject* lstm_layer_forward(PyObject*, PyObject* args) {
@@ -366,16 +270,15 @@ PyObject* lstm_layer_forward(PyObject*, PyObject* args) {
     if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*w*w*w*w*llllpl", &w_ih, &w_hh, &bias, &x, &h0, &c0, &acts, &cells,
                           &tanh_cells, &outputs, &s.steps, &s.rows, &features, &s.hidden, &reverse, &threads))
         return nullptr;
-    s.first = 0;
-    s.end = s.steps;
+    const HeldBuffers held{&w_ih, &w_hh, &bias, &x, &h0, &c0, &acts, &cells, &tanh_cells, &outputs};
     long inputs = 0, w_ih_count = 0, w_hh_count = 0;
     bool ok = s.check(op) && product(op, s.steps, s.rows, features, &inputs) &&
               product(op, 4, s.hidden, features, &w_ih_count) && product(op, 4, s.hidden, s.hidden, &w_hh_count) &&
-              holds(op, w_ih, w_ih_count, "w_ih") && holds(op, w_hh, w_hh_count, "w_hh") &&
-              holds_or_empty(op, bias, 4 * s.hidden, "bias") && holds(op, x, inputs, "x") &&
-              holds(op, h0, s.state, "h0") && holds(op, c0, s.state, "c0") && holds(op, acts, s.gates_all, "acts") &&
-              holds(op, cells, s.units_all, "cells") && holds(op, tanh_cells, s.units_all, "tanh_cells") &&
-              holds(op, outputs, s.units_all, "outputs");
+              holds_exactly(w_ih, w_ih_count, "w_ih", op) && holds_exactly(w_hh, w_hh_count, "w_hh", op) &&
+              holds_or_empty(op, bias, 4 * s.hidden, "bias") && holds_exactly(x, inputs, "x", op) &&
+              holds_exactly(h0, s.state, "h0", op) && holds_exactly(c0, s.state, "c0", op) && holds_exactly(acts, s.gates_all, "acts", op) &&
+              holds_exactly(cells, s.units_all, "cells", op) && holds_exactly(tanh_cells, s.units_all, "tanh_cells", op) &&
+              holds_exactly(outputs, s.units_all, "outputs", op);
     if (ok) {
         Py_BEGIN_ALLOW_THREADS
         const long G = 4 * s.hidden;
@@ -384,15 +287,13 @@ PyObject* lstm_layer_forward(PyObject*, PyObject* args) {
         recurrence.pack((const float*)w_hh.buf, s.hidden, G, true, whh_t.get());
         const long tile = recurrence.tile_rows();
         in_one_region(layer_parts(s.rows, threads), [&](long p, long parts) {
-            recurrence.forward_steps(whh_t.get(), nullptr, (const float*)x.buf, wih_t.get(), floats_or_null(bias),
-                                     features, (const float*)h0.buf, (const float*)c0.buf, (float*)acts.buf,
-                                     (float*)cells.buf, (float*)tanh_cells.buf, (float*)outputs.buf, s.steps, s.rows,
-                                     s.hidden, 0, s.steps, reverse, cut(s.rows, tile, parts, p),
-                                     cut(s.rows, tile, parts, p + 1));
+            recurrence.forward_steps(whh_t.get(), (const float*)x.buf, wih_t.get(), floats_or_null(bias), features,
+                                     (const float*)h0.buf, (const float*)c0.buf, (float*)acts.buf, (float*)cells.buf,
+                                     (float*)tanh_cells.buf, (float*)outputs.buf, s.steps, s.rows, s.hidden, reverse,
+                                     cut(s.rows, tile, parts, p), cut(s.rows, tile, parts, p + 1));
         });
         Py_END_ALLOW_THREADS
     }
-    release({&w_ih, &w_hh, &bias, &x, &h0, &c0, &acts, &cells, &tanh_cells, &outputs});
     if (!ok) return nullptr;
     Py_RETURN_NONE;
 }
@@ -436,19 +337,19 @@ PyObject* lstm_layer_backward(PyObject*, PyObject* args) {
                           &dh, &dc, &acts, &cells, &tanh_cells, &c0, &d_gates, &d_x, &d_w_ih, &d_w_hh, &d_b, &s.steps,
                           &s.rows, &features, &s.hidden, &reverse, &threads))
         return nullptr;
-    s.first = 0;
-    s.end = s.steps;
+    const HeldBuffers held{&w_ih, &w_hh, &x, &h0, &outputs, &gout, &dh, &dc, &acts, &cells, &tanh_cells, &c0,
+                           &d_gates, &d_x, &d_w_ih, &d_w_hh, &d_b};
     long inputs = 0, w_ih_count = 0, w_hh_count = 0, joined_count = 0;
     bool ok = s.check(op) && product(op, s.steps, s.rows, features, &inputs) &&
               product(op, 4, s.hidden, features, &w_ih_count) && product(op, 4, s.hidden, s.hidden, &w_hh_count) &&
               product(op, 4 * s.hidden, features + s.hidden, 1, &joined_count) &&
-              holds(op, w_ih, w_ih_count, "w_ih") && holds(op, w_hh, w_hh_count, "w_hh") && holds(op, x, inputs, "x") &&
-              holds(op, h0, s.state, "h0") && holds(op, outputs, s.units_all, "outputs") &&
-              holds(op, gout, s.units_all, "gout") && holds(op, dh, s.state, "dh") && holds(op, dc, s.state, "dc") &&
-              holds(op, acts, s.gates_all, "acts") && holds(op, cells, s.units_all, "cells") &&
-              holds(op, tanh_cells, s.units_all, "tanh_cells") && holds(op, c0, s.state, "c0") &&
-              holds(op, d_gates, s.gates_all, "d_gates") && holds_or_empty(op, d_x, inputs, "d_x") &&
-              holds(op, d_w_ih, w_ih_count, "d_w_ih") && holds(op, d_w_hh, w_hh_count, "d_w_hh") &&
+              holds_exactly(w_ih, w_ih_count, "w_ih", op) && holds_exactly(w_hh, w_hh_count, "w_hh", op) && holds_exactly(x, inputs, "x", op) &&
+              holds_exactly(h0, s.state, "h0", op) && holds_exactly(outputs, s.units_all, "outputs", op) &&
+              holds_exactly(gout, s.units_all, "gout", op) && holds_exactly(dh, s.state, "dh", op) && holds_exactly(dc, s.state, "dc", op) &&
+              holds_exactly(acts, s.gates_all, "acts", op) && holds_exactly(cells, s.units_all, "cells", op) &&
+              holds_exactly(tanh_cells, s.units_all, "tanh_cells", op) && holds_exactly(c0, s.state, "c0", op) &&
+              holds_exactly(d_gates, s.gates_all, "d_gates", op) && holds_or_empty(op, d_x, inputs, "d_x") &&
+              holds_exactly(d_w_ih, w_ih_count, "d_w_ih", op) && holds_exactly(d_w_hh, w_hh_count, "d_w_hh", op) &&
               holds_or_empty(op, d_b, 4 * s.hidden, "d_b");
     // the packed [x | h_prev] pads its columns to a panel: its size must not overflow either
     long padded = 0;
@@ -476,15 +377,13 @@ PyObject* lstm_layer_backward(PyObject*, PyObject* args) {
             if (db) std::memset(dg_sums.get() + r0 * G, 0, (r1 - r0) * G * sizeof(float));
             recurrence.backward_steps(whh.get(), (const float*)gout.buf, (float*)dh.buf, (float*)dc.buf,
                                       (const float*)acts.buf, (const float*)cells.buf, (const float*)tanh_cells.buf,
-                                      (const float*)c0.buf, (float*)d_gates.buf, T, B, H, 0, T, reverse, r0, r1,
+                                      (const float*)c0.buf, (float*)d_gates.buf, T, B, H, reverse, r0, r1,
                                       db ? dg_sums.get() : nullptr, dx ? wih.get() : nullptr, dx, F);
             if (parts > 1) recurrence_done.wait(parts);
             weight_rows(cut(G, tile, parts, p), cut(G, tile, parts, p + 1));
         });
         Py_END_ALLOW_THREADS
     }
-    release({&w_ih, &w_hh, &x, &h0, &outputs, &gout, &dh, &dc, &acts, &cells, &tanh_cells, &c0, &d_gates, &d_x,
-             &d_w_ih, &d_w_hh, &d_b});
     if (!ok) return nullptr;
     Py_RETURN_NONE;
 }
@@ -492,12 +391,6 @@ PyObject* lstm_layer_backward(PyObject*, PyObject* args) {
 PyMethodDef methods[] = {
     {"pack_weight", pack_weight, METH_VARARGS,
      "pack_weight(w, rows, cols, transposed) -> bytearray: w (or w^T) packed as the recurrence's GEMM operand."},
-    {"lstm_forward", lstm_forward, METH_VARARGS,
-     "lstm_forward(whh_t, gx, h0, c0, acts, cells, tanh_cells, outputs, steps, rows, hidden, first, end, reverse"
-     "[, threads]): a stretch of the float32 LSTM forward recurrence, its batch rows shared among threads."},
-    {"lstm_backward", lstm_backward, METH_VARARGS,
-     "lstm_backward(whh, gout, dh, dc, acts, cells, tanh_cells, c0, d_gates, steps, rows, hidden, first, end, "
-     "reverse[, threads]): a stretch of the float32 LSTM backward recurrence, its batch rows shared among threads."},
     {"gemm", gemm, METH_VARARGS,
      "gemm(a, b_packed, c, M, K, N, a_row_stride, a_col_stride, add[, threads]): C (+)= A @ B in the recurrence's "
      "GEMM, its rows shared among threads."},
@@ -516,10 +409,5 @@ PyModuleDef module = {PyModuleDef_HEAD_INIT, TORSH_MODULE_STR, nullptr, -1, meth
 
 PyMODINIT_FUNC TORSH_MODULE_INIT(void) {
     choose_recurrence();
-    PyObject* m = PyModule_Create(&module);
-    if (m && PyModule_AddStringConstant(m, "ISA", recurrence.isa) < 0) {
-        Py_DECREF(m);
-        return nullptr;
-    }
-    return m;
+    return module_with_isa(&module, recurrence.isa);
 }

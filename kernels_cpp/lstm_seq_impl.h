@@ -4,7 +4,7 @@
 //   MR   rows of the output a GEMM tile holds in registers
 //   NV   vectors per tile row (a tile is MR x NR, NR = NV * VEC columns)
 // The code uses GCC vector types, so the one source compiles to each instruction set. No #include
-// here: the includer provides <cstring> and <algorithm>.
+// of its own but cephes_exp.h: the includer provides <algorithm>, <cmath>, <cstdint> and <cstring>.
 
 typedef float vf __attribute__((vector_size(VEC * 4), aligned(4)));  // aligned(4): unaligned loads
 typedef int vi __attribute__((vector_size(VEC * 4), aligned(4)));
@@ -134,19 +134,13 @@ void gemm(const float* a, long sm, long sk, const float* bp, long M, long K, lon
 inline vf vmax(vf a, vf b) { return a > b ? a : b; }
 inline vf vmin(vf a, vf b) { return a < b ? a : b; }
 
+#include "cephes_exp.h"
+
 inline vf exp_v(vf x) {
     x = vmin(vmax(x, splat(-87.3f)), splat(88.3f));  // 2^n stays a normal float; NaN passes through
     const vf t = x * 1.44269504088896341f + 12582912.0f;  // n = round(x / ln 2) in t's low mantissa bits
     const vf n = t - 12582912.0f;
-    vf r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    vf p = splat(1.9875691500e-4f);
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
+    const vf p = exp_reduced(x, n);
     const vi two_n = ((vi)t - 0x4B400000 + 127) << 23;  // C casts between vector types keep the bits
     return p * (vf)two_n;
 }
@@ -226,36 +220,31 @@ void backward_row(float* dh, const float* gout, float* dc, const float* act, con
     }
 }
 
-// -- whole stretches of the sequence -------------------------------------------------------------
+// -- the whole sequence -------------------------------------------------------------------------
 
-// The input gates of the batch rows r0 .. r1 - 1 at time t, into ``act`` (their rows of acts): copied
-// from gx, or projected here when gx is null, bias + x_t W_ih^T (``wih_t`` = pack(W_ih, transposed),
-// bias null for none). Projected step by step, the rows are in cache for the recurrent product that
-// adds to them, and no (T, B, 4H) gx is written and read back.
+// The input gates of the batch rows r0 .. r1 - 1 at time t, projected into ``act`` (their rows of acts):
+// bias + x_t W_ih^T (``wih_t`` = pack(W_ih, transposed), bias null for none). Projected step by step, the
+// rows are in cache for the recurrent product that adds to them, and no (T, B, 4H) gx is written and read back.
 struct InputGates {
-    const float *gx, *x, *wih_t, *bias;
+    const float *x, *wih_t, *bias;
     long F;
     void into(float* act, long t, long B, long r0, long r1, long G) const {
-        if (gx) {
-            std::memcpy(act, gx + (t * B + r0) * G, (r1 - r0) * G * sizeof(float));
-            return;
-        }
         if (bias)
             for (long r = r0; r < r1; ++r) std::memcpy(act + (r - r0) * G, bias, G * sizeof(float));
         gemm(x + (t * B + r0) * F, F, 1, wih_t, r1 - r0, F, G, act, G, bias != nullptr);
     }
 };
 
-// The visited steps first .. end - 1 of the forward recurrence (step n is time t = n, or T - 1 - n
-// when ``reverse``) for the batch rows r0 .. r1 - 1: rows never mix in a recurrence, so a split of
-// the rows needs no synchronisation between steps. Operands as lstm_forward in lstm_cell.cpp;
-// ``whh_t`` = pack(W_hh, transposed); the input gates from gx, or from x, wih_t, bias (InputGates).
-void forward_steps(const float* whh_t, const float* gx, const float* x, const float* wih_t, const float* bias, long F,
-                   const float* h0, const float* c0, float* acts, float* cells, float* tanh_cells, float* outputs,
-                   long T, long B, long H, long first, long end, bool reverse, long r0, long r1) {
+// The forward recurrence over all T steps (step n is time t = n, or T - 1 - n when ``reverse``) for the
+// batch rows r0 .. r1 - 1: rows never mix in a recurrence, so a split of the rows needs no synchronisation
+// between steps. Operands as lstm_layer_forward in lstm_cell.cpp; ``whh_t`` = pack(W_hh, transposed); the
+// input gates from x, wih_t, bias (InputGates).
+void forward_steps(const float* whh_t, const float* x, const float* wih_t, const float* bias, long F, const float* h0,
+                   const float* c0, float* acts, float* cells, float* tanh_cells, float* outputs, long T, long B,
+                   long H, bool reverse, long r0, long r1) {
     const long G = 4 * H;
-    const InputGates in{gx, x, wih_t, bias, F};
-    for (long n = first; n < end; ++n) {
+    const InputGates in{x, wih_t, bias, F};
+    for (long n = 0; n < T; ++n) {
         const long t = reverse ? T - 1 - n : n;
         const long prev = reverse ? t + 1 : t - 1;
         const float* h_prev = (n == 0 ? h0 : outputs + prev * B * H) + r0 * H;
@@ -269,15 +258,15 @@ void forward_steps(const float* whh_t, const float* gx, const float* x, const fl
     }
 }
 
-// The visited steps end - 1 down to first of the backward recurrence for the batch rows r0 .. r1 - 1;
+// The backward recurrence over all T steps, last visited to first, for the batch rows r0 .. r1 - 1;
 // ``whh`` = pack(W_hh). ``dg_sums`` (B, 4H), when not null, gathers each row's gate gradients over
 // the steps (bias gradient); ``wih`` = pack(W_ih), when not null, gives d x (T, B, F) = d gates W_ih
 // step by step, while the step's gate gradients are in cache.
 void backward_steps(const float* whh, const float* gout, float* dh, float* dc, const float* acts, const float* cells,
-                    const float* tanh_cells, const float* c0, float* d_gates, long T, long B, long H, long first,
-                    long end, bool reverse, long r0, long r1, float* dg_sums, const float* wih, float* d_x, long F) {
+                    const float* tanh_cells, const float* c0, float* d_gates, long T, long B, long H, bool reverse,
+                    long r0, long r1, float* dg_sums, const float* wih, float* d_x, long F) {
     const long G = 4 * H;
-    for (long n = end - 1; n >= first; --n) {
+    for (long n = T - 1; n >= 0; --n) {
         const long t = reverse ? T - 1 - n : n;
         const long prev = reverse ? t + 1 : t - 1;
         const float* c_prev = n == 0 ? c0 : cells + prev * B * H;

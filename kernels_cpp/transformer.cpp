@@ -30,7 +30,7 @@
 #ifndef TORSH_MODULE_NAME
 #define TORSH_MODULE_NAME transformer
 #endif
-#include "module_name.h"
+#include "common.h"
 
 namespace {
 
@@ -50,44 +50,21 @@ struct Kernels {
                                 float*, long, long, long);
 };
 
-namespace native {
-#include "transformer_impl.h"
-}  // namespace native
-
-#if defined(__AVX2__) && defined(__GNUC__)
-#define HAVE_AVX512_BUILD 1
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,prefer-vector-width=512")
-namespace avx512 {
-#include "transformer_impl.h"
-}  // namespace avx512
-#pragma GCC pop_options
-#endif
+#define TORSH_ISA_LOOPS "transformer_impl.h"
+#include "isa_builds.h"
 
 #define TORSH_KERNELS(ns, name)                                                                               \
     Kernels {                                                                                                  \
         name, ns::gelu_range, ns::gelu_backward_range, ns::attention_softmax_row,                              \
             ns::attention_softmax_backward_row, ns::layer_norm_rows, ns::layer_norm_backward_rows              \
     }
-#ifdef __AVX2__
-const Kernels native_kernels = TORSH_KERNELS(native, "avx2");
-#else
-const Kernels native_kernels = TORSH_KERNELS(native, "baseline");
-#endif
+// AVX-512's loops at import where the CPU has it; set_isa changes them (tests)
 #ifdef HAVE_AVX512_BUILD
 const Kernels avx512_kernels = TORSH_KERNELS(avx512, "avx512");
-#endif
-const Kernels* active = &native_kernels;  // AVX-512's at import where the CPU has it; set_isa changes it (tests)
-
-bool cpu_has_avx512() {
-#ifdef HAVE_AVX512_BUILD
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
+IsaLoops<Kernels> loops{TORSH_KERNELS(native, kNativeIsa), &avx512_kernels};
 #else
-    return false;
+IsaLoops<Kernels> loops{TORSH_KERNELS(native, kNativeIsa), nullptr};
 #endif
-}
 
 // Runs body(lo, hi) over [0, n) in blocks, on the OpenMP threads when parallel
 template <class Body>
@@ -99,44 +76,20 @@ void blocks(long n, bool parallel, Body body) {
 
 long kept_columns(long row, long L, long S, bool causal) { return causal ? std::min(row % L + 1, S) : S; }
 
-// -- argument checks ---------------------------------------------------------------------------------------
-struct Buffers {
-    Py_buffer* views[8];
-    int count;
-    ~Buffers() {
-        for (int i = 0; i < count; ++i) PyBuffer_Release(views[i]);
-    }
-};
-
-// Whether buf holds at least count float32 values (count < 0: the size arguments overflowed)
-bool holds(const Py_buffer& buf, long count, const char* name, const char* op) {
-    if (count < 0 || buf.len / (Py_ssize_t)sizeof(float) < count) {
-        PyErr_Format(PyExc_ValueError, "%s: %s holds %zd bytes, too few for the %ld float32 values asked for", op,
-                     name, buf.len, count);
-        return false;
-    }
-    return true;
-}
-
-// rows * S, or -1 when a size is negative or the product overflows
-long matrix_size(long rows, long S) {
-    long n;
-    if (rows < 0 || S < 0 || __builtin_mul_overflow(rows, S, &n) || n > PY_SSIZE_T_MAX / (long)sizeof(float)) return -1;
-    return n;
-}
+// -- the entry points (their buffer checks: common.h) -------------------------------------------------------
 
 // gelu(x, out, parallel): out = x * 0.5 * (1 + erf(x / sqrt(2))), float32, as many values as x holds
 PyObject* gelu(PyObject*, PyObject* args) {
     Py_buffer xb, ob;
     int parallel;
     if (!PyArg_ParseTuple(args, "y*w*p", &xb, &ob, &parallel)) return nullptr;
-    Buffers held{{&xb, &ob}, 2};
+    const HeldBuffers held{&xb, &ob};
     const long n = xb.len / (long)sizeof(float);
-    if (!holds(ob, n, "out", "gelu")) return nullptr;
+    if (!holds_at_least(ob, n, "out", "gelu")) return nullptr;
     const float* x = static_cast<const float*>(xb.buf);
     float* out = static_cast<float*>(ob.buf);
     Py_BEGIN_ALLOW_THREADS
-    const Kernels& k = *active;
+    const Kernels& k = *loops.active;
     blocks(n, parallel, [&](long lo, long hi) { k.gelu(x, out, lo, hi); });
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
@@ -147,14 +100,15 @@ PyObject* gelu_backward(PyObject*, PyObject* args) {
     Py_buffer gb, xb, ob;
     int parallel;
     if (!PyArg_ParseTuple(args, "y*y*w*p", &gb, &xb, &ob, &parallel)) return nullptr;
-    Buffers held{{&gb, &xb, &ob}, 3};
+    const HeldBuffers held{&gb, &xb, &ob};
     const long n = xb.len / (long)sizeof(float);
-    if (!holds(gb, n, "grad", "gelu_backward") || !holds(ob, n, "out", "gelu_backward")) return nullptr;
+    if (!holds_at_least(gb, n, "grad", "gelu_backward") || !holds_at_least(ob, n, "out", "gelu_backward"))
+        return nullptr;
     const float* g = static_cast<const float*>(gb.buf);
     const float* x = static_cast<const float*>(xb.buf);
     float* out = static_cast<float*>(ob.buf);
     Py_BEGIN_ALLOW_THREADS
-    const Kernels& k = *active;
+    const Kernels& k = *loops.active;
     blocks(n, parallel, [&](long lo, long hi) { k.gelu_backward(g, x, out, lo, hi); });
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
@@ -176,12 +130,12 @@ PyObject* attention_softmax(PyObject*, PyObject* args) {
     float scale;
     int causal, parallel;
     if (!PyArg_ParseTuple(args, "w*lllfpp", &sb, &rows, &L, &S, &scale, &causal, &parallel)) return nullptr;
-    Buffers held{{&sb}, 1};
+    const HeldBuffers held{&sb};
     if (!attention_sizes(rows, L, S, "attention_softmax") ||
-        !holds(sb, matrix_size(rows, S), "scores", "attention_softmax"))
+        !holds_at_least(sb, float_count({rows, S}), "scores", "attention_softmax"))
         return nullptr;
     float* s = static_cast<float*>(sb.buf);
-    const Kernels& k = *active;
+    const Kernels& k = *loops.active;
     Py_BEGIN_ALLOW_THREADS
 #pragma omp parallel for schedule(static) if (parallel)
     for (long r = 0; r < rows; ++r) k.softmax_row(s + r * S, kept_columns(r, L, S, causal), S, scale);
@@ -197,14 +151,15 @@ PyObject* attention_softmax_backward(PyObject*, PyObject* args) {
     float scale;
     int causal, parallel;
     if (!PyArg_ParseTuple(args, "y*w*lllfpp", &pb, &gb, &rows, &L, &S, &scale, &causal, &parallel)) return nullptr;
-    Buffers held{{&pb, &gb}, 2};
-    const long n = matrix_size(rows, S);
+    const HeldBuffers held{&pb, &gb};
+    const long n = float_count({rows, S});
     if (!attention_sizes(rows, L, S, "attention_softmax_backward") ||
-        !holds(pb, n, "probs", "attention_softmax_backward") || !holds(gb, n, "grad", "attention_softmax_backward"))
+        !holds_at_least(pb, n, "probs", "attention_softmax_backward") ||
+        !holds_at_least(gb, n, "grad", "attention_softmax_backward"))
         return nullptr;
     const float* p = static_cast<const float*>(pb.buf);
     float* g = static_cast<float*>(gb.buf);
-    const Kernels& k = *active;
+    const Kernels& k = *loops.active;
     Py_BEGIN_ALLOW_THREADS
 #pragma omp parallel for schedule(static) if (parallel)
     for (long r = 0; r < rows; ++r)
@@ -222,20 +177,20 @@ PyObject* layer_norm(PyObject*, PyObject* args) {
     int parallel;
     if (!PyArg_ParseTuple(args, "y*y*y*w*w*w*llfp", &xb, &wb, &bb, &ob, &mb, &rb, &rows, &cols, &eps, &parallel))
         return nullptr;
-    Buffers held{{&xb, &wb, &bb, &ob, &mb, &rb}, 6};
-    const long n = matrix_size(rows, cols);
+    const HeldBuffers held{&xb, &wb, &bb, &ob, &mb, &rb};
+    const long n = float_count({rows, cols});
     if (cols <= 0) {
         PyErr_Format(PyExc_ValueError, "layer_norm: cols %ld must be > 0", cols);
         return nullptr;
     }
-    if (!holds(xb, n, "x", "layer_norm") || !holds(wb, cols, "weight", "layer_norm") ||
-        !holds(bb, cols, "bias", "layer_norm") || !holds(ob, n, "out", "layer_norm") ||
-        !holds(mb, rows, "mean", "layer_norm") || !holds(rb, rows, "rstd", "layer_norm"))
+    if (!holds_at_least(xb, n, "x", "layer_norm") || !holds_at_least(wb, cols, "weight", "layer_norm") ||
+        !holds_at_least(bb, cols, "bias", "layer_norm") || !holds_at_least(ob, n, "out", "layer_norm") ||
+        !holds_at_least(mb, rows, "mean", "layer_norm") || !holds_at_least(rb, rows, "rstd", "layer_norm"))
         return nullptr;
     const float *x = static_cast<const float*>(xb.buf), *w = static_cast<const float*>(wb.buf),
                 *b = static_cast<const float*>(bb.buf);
     float *out = static_cast<float*>(ob.buf), *mean = static_cast<float*>(mb.buf), *rstd = static_cast<float*>(rb.buf);
-    const Kernels& k = *active;
+    const Kernels& k = *loops.active;
     const long step = std::max(1L, kBlock / cols);  // rows per OpenMP work item
     const long count = (rows + step - 1) / step;
     Py_BEGIN_ALLOW_THREADS
@@ -256,23 +211,24 @@ PyObject* layer_norm_backward(PyObject*, PyObject* args) {
     if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*w*w*lllp", &gb_, &xb, &wb, &mb, &rb, &dxb, &gwb, &gbb, &rows, &cols,
                           &blocks_, &parallel))
         return nullptr;
-    Buffers held{{&gb_, &xb, &wb, &mb, &rb, &dxb, &gwb, &gbb}, 8};
+    const HeldBuffers held{&gb_, &xb, &wb, &mb, &rb, &dxb, &gwb, &gbb};
     if (cols <= 0 || blocks_ < 1 || blocks_ > std::max(rows, 1L)) {
         PyErr_Format(PyExc_ValueError, "layer_norm_backward: cols %ld must be > 0 and blocks %ld in [1, max(rows %ld, 1)]",
                      cols, blocks_, rows);
         return nullptr;
     }
-    const long n = matrix_size(rows, cols), parts = matrix_size(blocks_, cols);
+    const long n = float_count({rows, cols}), parts = float_count({blocks_, cols});
     const char* op = "layer_norm_backward";
-    if (!holds(gb_, n, "grad", op) || !holds(xb, n, "x", op) || !holds(wb, cols, "weight", op) ||
-        !holds(mb, rows, "mean", op) || !holds(rb, rows, "rstd", op) || !holds(dxb, n, "gx", op) ||
-        !holds(gwb, parts, "gw_part", op) || !holds(gbb, parts, "gb_part", op))
+    if (!holds_at_least(gb_, n, "grad", op) || !holds_at_least(xb, n, "x", op) ||
+        !holds_at_least(wb, cols, "weight", op) || !holds_at_least(mb, rows, "mean", op) ||
+        !holds_at_least(rb, rows, "rstd", op) || !holds_at_least(dxb, n, "gx", op) ||
+        !holds_at_least(gwb, parts, "gw_part", op) || !holds_at_least(gbb, parts, "gb_part", op))
         return nullptr;
     const float *g = static_cast<const float*>(gb_.buf), *x = static_cast<const float*>(xb.buf),
                 *w = static_cast<const float*>(wb.buf), *mean = static_cast<const float*>(mb.buf),
                 *rstd = static_cast<const float*>(rb.buf);
     float *gx = static_cast<float*>(dxb.buf), *gw = static_cast<float*>(gwb.buf), *gbias = static_cast<float*>(gbb.buf);
-    const Kernels& k = *active;
+    const Kernels& k = *loops.active;
     Py_BEGIN_ALLOW_THREADS
 #pragma omp parallel for schedule(static) if (parallel && blocks_ > 1)
     for (long i = 0; i < blocks_; ++i)
@@ -287,20 +243,7 @@ PyObject* layer_norm_backward(PyObject*, PyObject* args) {
 PyObject* set_isa(PyObject*, PyObject* args) {
     const char* name;
     if (!PyArg_ParseTuple(args, "s", &name)) return nullptr;
-    const char* previous = active->isa;
-#ifdef HAVE_AVX512_BUILD
-    if (std::strcmp(name, "avx512") == 0 && cpu_has_avx512()) {
-        active = &avx512_kernels;
-        return PyUnicode_FromString(previous);
-    }
-#endif
-    if (std::strcmp(name, native_kernels.isa) != 0) {
-        PyErr_Format(PyExc_ValueError, "set_isa: %s is not available here (this copy has %s%s)", name,
-                     native_kernels.isa, cpu_has_avx512() ? " and avx512" : "");
-        return nullptr;
-    }
-    active = &native_kernels;
-    return PyUnicode_FromString(previous);
+    return loops.set(name);
 }
 
 PyMethodDef methods[] = {
@@ -329,13 +272,6 @@ PyModuleDef module = {PyModuleDef_HEAD_INIT, TORSH_MODULE_STR, nullptr, -1, meth
 }  // namespace
 
 PyMODINIT_FUNC TORSH_MODULE_INIT(void) {
-    PyObject* m = PyModule_Create(&module);
-#ifdef HAVE_AVX512_BUILD
-    if (cpu_has_avx512()) active = &avx512_kernels;
-#endif
-    if (m && PyModule_AddStringConstant(m, "ISA", active->isa) < 0) {
-        Py_DECREF(m);
-        return nullptr;
-    }
-    return m;
+    loops.choose();
+    return module_with_isa(&module, loops.active->isa);
 }

@@ -3,27 +3,8 @@
 // (GCC then vectorises the same plain loops 16 lanes wide; chosen at import where the CPU has it). Needs
 // <algorithm>, <cmath>, <cstdint>, <cstring> and kSqrtHalf / kInvSqrt2Pi from the including file.
 
-// exp(x) for x <= 0 (every caller's argument): x = n ln2 + r, e^r by Cephes' expf polynomial, 2^n
-// through the exponent bits. Results below FLT_MIN (x < -87.33) are flushed to 0; NaN stays NaN.
-inline float exp_nonpositive(float x) {
-    const float lo = -87.3365447504f;
-    const float xc = x < lo ? lo : x;
-    const float n = std::floor(xc * 1.44269504088896341f + 0.5f);
-    float r = xc - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-    float scale;
-    std::memcpy(&scale, &bits, sizeof scale);
-    const float y = p * scale;
-    return x < lo ? 0.0f : y;
-}
+// exp_nonpositive(x): exp for x <= 0 (every caller's argument)
+#include "cephes_exp.h"
 
 // erf(v) as PyTorch's Vectorized<float>::erf: sign(v) (1 - t r(t) exp(-v^2)), t = 1 / (1 + p |v|)
 inline float erf_as(float v) {

@@ -220,45 +220,41 @@ def test_rnn_steps_refuse_operands_of_other_shapes(isa):
                               np.zeros((B, 2 * H), F32), False)
 
 
-def _lstm_sequence_args(cell, steps=3, batch=2, hidden=4):
-    """lstm_forward's and lstm_backward's operands on exact buffers (their last six arguments:
-    steps, rows, hidden, first, end, reverse)."""
-    w = np.zeros((4 * hidden, hidden), F32)
-    gates = lambda: np.zeros((steps, batch, 4 * hidden), F32)  # noqa: E731
-    units = lambda: np.zeros((steps, batch, hidden), F32)  # noqa: E731
-    state = lambda: np.zeros((batch, hidden), F32)  # noqa: E731
-    shape = [steps, batch, hidden, 0, steps, False]
-    forward = [cell.pack_weight(w, 4 * hidden, hidden, True), gates(), state(), state(), gates(), units(), units(),
-               units()] + shape
-    backward = [cell.pack_weight(w, 4 * hidden, hidden, False), units(), state(), state(), gates(), units(),
-                units(), state(), gates()] + list(shape)
+def _lstm_layer_args(steps=3, batch=2, features=3, hidden=4):
+    """lstm_layer_forward's and lstm_layer_backward's operands on exact buffers (their last six arguments:
+    steps, rows, features, hidden, reverse, threads)."""
+    f32 = lambda *shape: np.zeros(shape, F32)  # noqa: E731
+    w_ih, w_hh, x = f32(4 * hidden, features), f32(4 * hidden, hidden), f32(steps, batch, features)
+    gates = lambda: f32(steps, batch, 4 * hidden)  # noqa: E731
+    units = lambda: f32(steps, batch, hidden)  # noqa: E731
+    state = lambda: f32(batch, hidden)  # noqa: E731
+    shape = [steps, batch, features, hidden, False, 2]
+    forward = [w_ih, w_hh, f32(4 * hidden), x, state(), state(), gates(), units(), units(), units()] + shape
+    backward = [w_ih, w_hh, x, state(), units(), units(), state(), state(), gates(), units(), units(), state(),
+                gates(), f32(steps, batch, features), f32(4 * hidden, features), f32(4 * hidden, hidden),
+                f32(4 * hidden)] + list(shape)
     return forward, backward
 
 
 @pytest.mark.parametrize("isa", ISAS)
-def test_lstm_sequence_refuses_shapes_its_buffers_cannot_hold(isa):
+def test_lstm_layer_refuses_shapes_its_buffers_cannot_hold(isa):
     cell = family("lstm_cell", isa)
-    forward, backward = _lstm_sequence_args(cell)
-    cell.lstm_forward(*forward)
-    cell.lstm_backward(*backward)
-    for args, op in ((forward, cell.lstm_forward), (backward, cell.lstm_backward)):
+    forward, backward = _lstm_layer_args()
+    cell.lstm_layer_forward(*forward)
+    cell.lstm_layer_backward(*backward)
+    for args, op in ((forward, cell.lstm_layer_forward), (backward, cell.lstm_layer_backward)):
         name = op.__name__
         for position, value, message in ((-5, 3, "holds"),  # more rows than the buffers have
-                                         (-4, 8, "the packed weight holds"),  # another hidden size
-                                         (-2, 4, "steps 0 to 4 outside a sequence of 3"),  # past the last step
-                                         (-3, 2, "steps 2 to 1 outside"),  # a stretch ending before it starts
+                                         (-6, 4, "holds"),  # more steps
+                                         (-4, 2, "w_ih holds"),  # fewer features
+                                         (-3, 8, "holds"),  # another hidden size
                                          (-6, 1 << 62, "negative or too large shape"),
-                                         (-5, -1, "negative or too large shape")):
+                                         (-5, -1, "negative or too large shape"),
+                                         (-4, -1, "negative or too large shape")):
             bad = list(args)
             bad[position] = value
-            if position == -3:
-                bad[-2] = 1
             with pytest.raises(ValueError, match=f"{name}: .*{message}"):
                 op(*bad)
-    short = list(forward)
-    short[0] = bytearray(len(forward[0]) - 4)  # a truncated packed weight
-    with pytest.raises(ValueError, match="lstm_forward: the packed weight holds"):
-        cell.lstm_forward(*short)
 
 
 @pytest.mark.parametrize("isa", ISAS)
@@ -387,11 +383,10 @@ for isa in ("", "_avx2"):
     except ImportError:
         continue
     w, small = np.zeros((8, 2), np.float32), np.zeros(4, np.float32)
-    for args in ((cell.pack_weight(w, 8, 2, True), small, small, small, small, small, small, small, 50, 32, 2, 0, 50, False),
-                 (cell.pack_weight(w, 8, 2, False), small, small, small, small, small, small, small, small, 50, 32, 2, 0, 50, True)):
-        for op in (cell.lstm_forward, cell.lstm_backward):
+    for op, buffers in ((cell.lstm_layer_forward, 10), (cell.lstm_layer_backward, 17)):
+        for shape in ((50, 32, 2, 2), (50, 32, 1 << 40, 1 << 40), (3, -1, 2, 2)):
             try:
-                op(*args)
+                op(*[small] * buffers, *shape, True, 2)
             except (ValueError, TypeError):
                 pass
     try:

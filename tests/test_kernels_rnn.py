@@ -238,76 +238,84 @@ def _lstm_reference(gx, h0, c0, w_hh, reverse):
     return outputs, cells
 
 
-@pytest.mark.parametrize("isa", ["", "_avx2"])
-@pytest.mark.parametrize("steps,batch,hidden,reverse", [(5, 1, 1, False), (6, 3, 7, True), (4, 32, 128, False),
-                                                        (3, 9, 37, True), (2, 13, 20, False)])
-def test_lstm_sequence_kernel_matches_float64_numpy_and_the_pythran_steps(isa, steps, batch, hidden, reverse):
-    """Forward in two stretches against float64 NumPy; backward in two stretches against the rnn
-    family's Pythran steps chained with NumPy GEMMs (odd sizes: partial tiles and panels)."""
-    cell = _cell_family(isa)
-    rng = np.random.default_rng(steps * batch * hidden)
-    f32 = lambda *shape, scale=1.0: (rng.standard_normal(shape) * scale).astype(np.float32)  # noqa: E731
-    gx, w_hh = f32(steps, batch, 4 * hidden, scale=2.0), f32(4 * hidden, hidden, scale=0.3)
-    h0, c0 = f32(batch, hidden), f32(batch, hidden)
-    acts = np.empty_like(gx)
-    cells, tanh_cells, outputs = (np.empty((steps, batch, hidden), np.float32) for _ in range(3))
-    packed = cell.pack_weight(w_hh, 4 * hidden, hidden, True)
-    for first, end in ((0, steps // 2), (steps // 2, steps)):
-        cell.lstm_forward(packed, gx, h0, c0, acts, cells, tanh_cells, outputs, steps, batch, hidden, first, end,
-                          reverse)
-    expected_out, expected_cells = _lstm_reference(gx, h0, c0, w_hh, reverse)
-    np.testing.assert_allclose(outputs, expected_out, rtol=1e-5, atol=2e-6)
-    np.testing.assert_allclose(cells, expected_cells, rtol=1e-5, atol=2e-6)
-    np.testing.assert_allclose(tanh_cells, np.tanh(expected_cells), rtol=1e-5, atol=2e-6)
-
-    gout, dh, dc = f32(steps, batch, hidden), f32(batch, hidden), f32(batch, hidden)
-    d_gates = np.empty_like(acts)
-    mine = (dh.copy(), dc.copy())
-    packed = cell.pack_weight(w_hh, 4 * hidden, hidden, False)
-    for first, end in ((steps // 3, steps), (0, steps // 3)):
-        cell.lstm_backward(packed, gout, *mine, acts, cells, tanh_cells, c0, d_gates, steps, batch, hidden, first, end,
-                           reverse)
-    order = list(range(steps - 1, -1, -1) if reverse else range(steps))
-    theirs, expected_gates = (dh.copy(), dc.copy()), np.empty_like(acts)
-    for n in range(steps - 1, -1, -1):
-        t = order[n]
-        c_prev = c0 if n == 0 else cells[order[n - 1]]
-        kernels.get("rnn").lstm_step_backward(theirs[0], gout[t], theirs[1], acts[t], c_prev, tanh_cells[t],
-                                              expected_gates[t], False)
-        np.matmul(expected_gates[t], w_hh, out=theirs[0])
-    np.testing.assert_allclose(d_gates, expected_gates, rtol=1e-5, atol=1e-5)
-    for a, b in zip(mine, theirs):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
-
-
-def _lstm_sequence_both_ways(cell, steps, batch, hidden, reverse, threads):
-    """Forward then backward over one sequence in one stretch each, ``threads`` sharing the batch rows."""
+def _lstm_layer_both_ways(cell, steps, batch, features, hidden, reverse, threads, bias=True, need_x=True):
+    """One direction's lstm_layer_forward then lstm_layer_backward on random float32 operands, ``threads``
+    sharing the batch rows: (inputs, forward results, backward results), each a dict of arrays."""
     rng = np.random.default_rng(steps * batch + hidden)
     f32 = lambda *shape, scale=1.0: (rng.standard_normal(shape) * scale).astype(np.float32)  # noqa: E731
-    gx, w_hh = f32(steps, batch, 4 * hidden, scale=2.0), f32(4 * hidden, hidden, scale=0.3)
-    h0, c0, gout, dh, dc = f32(batch, hidden), f32(batch, hidden), f32(steps, batch, hidden), \
-        f32(batch, hidden), f32(batch, hidden)
-    acts, d_gates = np.empty_like(gx), np.empty_like(gx)
-    cells, tanh_cells, outputs = (np.empty((steps, batch, hidden), np.float32) for _ in range(3))
-    cell.lstm_forward(cell.pack_weight(w_hh, 4 * hidden, hidden, True), gx, h0, c0, acts, cells, tanh_cells,
-                      outputs, steps, batch, hidden, 0, steps, reverse, threads)
-    cell.lstm_backward(cell.pack_weight(w_hh, 4 * hidden, hidden, False), gout, dh, dc, acts, cells, tanh_cells,
-                       c0, d_gates, steps, batch, hidden, 0, steps, reverse, threads)
-    return acts, cells, tanh_cells, outputs, d_gates, dh, dc
+    ins = dict(w_ih=f32(4 * hidden, features, scale=0.5), w_hh=f32(4 * hidden, hidden, scale=0.3),
+               bias=f32(4 * hidden) if bias else np.empty(0, np.float32), x=f32(steps, batch, features),
+               h0=f32(batch, hidden), c0=f32(batch, hidden), gout=f32(steps, batch, hidden),
+               dh=f32(batch, hidden), dc=f32(batch, hidden))
+    fwd = dict(acts=np.empty((steps, batch, 4 * hidden), np.float32),
+               **{name: np.empty((steps, batch, hidden), np.float32) for name in ("cells", "tanh_cells", "outputs")})
+    cell.lstm_layer_forward(ins["w_ih"], ins["w_hh"], ins["bias"], ins["x"], ins["h0"], ins["c0"], fwd["acts"],
+                            fwd["cells"], fwd["tanh_cells"], fwd["outputs"], steps, batch, features, hidden, reverse,
+                            threads)
+    bwd = dict(dh=ins["dh"].copy(), dc=ins["dc"].copy(), d_gates=np.empty_like(fwd["acts"]),
+               d_x=np.empty_like(ins["x"]) if need_x else np.empty(0, np.float32),
+               d_w_ih=np.empty_like(ins["w_ih"]), d_w_hh=np.empty_like(ins["w_hh"]),
+               d_b=np.empty(4 * hidden, np.float32) if bias else np.empty(0, np.float32))
+    cell.lstm_layer_backward(ins["w_ih"], ins["w_hh"], ins["x"], ins["h0"], fwd["outputs"], ins["gout"], bwd["dh"],
+                             bwd["dc"], fwd["acts"], fwd["cells"], fwd["tanh_cells"], ins["c0"], bwd["d_gates"],
+                             bwd["d_x"], bwd["d_w_ih"], bwd["d_w_hh"], bwd["d_b"], steps, batch, features, hidden,
+                             reverse, threads)
+    return ins, fwd, bwd
 
 
 @pytest.mark.parametrize("isa", ["", "_avx2"])
-@pytest.mark.parametrize("steps,batch,hidden,reverse", [(6, 32, 128, False), (5, 13, 20, True), (3, 9, 37, False),
-                                                        (4, 1, 8, True), (2, 50, 16, False)])
-def test_lstm_sequence_kernel_gives_the_same_bits_on_any_thread_count(isa, steps, batch, hidden, reverse):
-    """The batch rows shared among threads (cut on GEMM tile boundaries) give exactly the one-thread
-    results, which the test above checks against float64 NumPy and the Pythran steps."""
+@pytest.mark.parametrize("steps,batch,features,hidden,reverse", [(5, 1, 1, 1, False), (6, 3, 5, 7, True),
+                                                                 (4, 32, 33, 128, False), (3, 9, 16, 37, True),
+                                                                 (2, 13, 3, 20, False)])
+def test_lstm_layer_kernels_match_float64_numpy_and_the_pythran_steps(isa, steps, batch, features, hidden, reverse):
+    """lstm_layer_forward against float64 NumPy; lstm_layer_backward's gate, state and input gradients against
+    the rnn family's Pythran steps chained with NumPy GEMMs, its weight and bias gradients against NumPy sums
+    over the steps (odd sizes: partial tiles and panels)."""
     cell = _cell_family(isa)
-    alone = _lstm_sequence_both_ways(cell, steps, batch, hidden, reverse, 1)
+    ins, fwd, bwd = _lstm_layer_both_ways(cell, steps, batch, features, hidden, reverse, 1)
+    gx = ins["x"].astype(np.float64) @ ins["w_ih"].T.astype(np.float64) + ins["bias"]
+    expected_out, expected_cells = _lstm_reference(gx, ins["h0"], ins["c0"], ins["w_hh"], reverse)
+    np.testing.assert_allclose(fwd["outputs"], expected_out, rtol=1e-5, atol=2e-6)
+    np.testing.assert_allclose(fwd["cells"], expected_cells, rtol=1e-5, atol=2e-6)
+    np.testing.assert_allclose(fwd["tanh_cells"], np.tanh(expected_cells), rtol=1e-5, atol=2e-6)
+
+    order = list(range(steps - 1, -1, -1) if reverse else range(steps))
+    dh, dc, d_gates = ins["dh"].copy(), ins["dc"].copy(), np.empty_like(fwd["acts"])
+    h_prev = np.empty_like(fwd["outputs"])
+    for n in range(steps - 1, -1, -1):
+        t = order[n]
+        c_prev = ins["c0"] if n == 0 else fwd["cells"][order[n - 1]]
+        h_prev[t] = ins["h0"] if n == 0 else fwd["outputs"][order[n - 1]]
+        kernels.get("rnn").lstm_step_backward(dh, ins["gout"][t], dc, fwd["acts"][t], c_prev, fwd["tanh_cells"][t],
+                                              d_gates[t], False)
+        np.matmul(d_gates[t], ins["w_hh"], out=dh)
+    tolerance = dict(rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(bwd["d_gates"], d_gates, **tolerance)
+    np.testing.assert_allclose(bwd["dh"], dh, **tolerance)
+    np.testing.assert_allclose(bwd["dc"], dc, **tolerance)
+    np.testing.assert_allclose(bwd["d_x"], d_gates @ ins["w_ih"], **tolerance)
+    rows = d_gates.reshape(steps * batch, -1).astype(np.float64)
+    np.testing.assert_allclose(bwd["d_w_ih"], rows.T @ ins["x"].reshape(steps * batch, -1), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(bwd["d_w_hh"], rows.T @ h_prev.reshape(steps * batch, -1), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(bwd["d_b"], rows.sum(0), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("isa", ["", "_avx2"])
+@pytest.mark.parametrize("steps,batch,features,hidden,reverse,bias,need_x", [
+    (6, 32, 33, 128, False, True, True), (5, 13, 4, 20, True, False, True), (3, 9, 37, 37, False, True, False),
+    (4, 1, 2, 8, True, True, True), (2, 50, 16, 16, False, False, False)])
+def test_lstm_layer_kernels_give_the_same_bits_on_any_thread_count(isa, steps, batch, features, hidden, reverse,
+                                                                   bias, need_x):
+    """The batch rows shared among threads (cut on GEMM tile boundaries), then the weight gradients' rows:
+    exactly the one-thread results, which the test above checks against float64 NumPy and the Pythran steps
+    (with and without the bias and the input gradient)."""
+    cell = _cell_family(isa)
+    _, *alone = _lstm_layer_both_ways(cell, steps, batch, features, hidden, reverse, 1, bias, need_x)
     for threads in (2, 3, 8):
-        shared = _lstm_sequence_both_ways(cell, steps, batch, hidden, reverse, threads)
-        for a, b in zip(alone, shared):
-            np.testing.assert_array_equal(a, b)
+        _, *shared = _lstm_layer_both_ways(cell, steps, batch, features, hidden, reverse, threads, bias, need_x)
+        for one, many in zip(alone, shared):
+            for name in one:
+                np.testing.assert_array_equal(one[name], many[name], err_msg=name)
 
 
 @pytest.mark.parametrize("isa", ["", "_avx2"])
@@ -336,20 +344,6 @@ def test_lstm_cell_gemm_matches_numpy_with_a_transposed(isa, m, k, n):
     shared = np.ones_like(out)
     cell.gemm(row_major, packed, shared, m, k, n, k, 1, True, 2)
     np.testing.assert_array_equal(shared, out)
-
-
-def test_lstm_cell_refuses_buffers_of_the_wrong_size():
-    cell = kernels.get("lstm_cell")
-    steps, batch, hidden = 3, 4, 5
-    w = np.zeros((4 * hidden, hidden), np.float32)
-    gates, units, state = (np.zeros(shape, np.float32) for shape in
-                           ((steps, batch, 4 * hidden), (steps, batch, hidden), (batch, hidden)))
-    args = [cell.pack_weight(w, 4 * hidden, hidden, True), gates, state, state.copy(), gates.copy(), units,
-            units.copy(), units.copy(), steps, batch, hidden, 0, steps, False]
-    cell.lstm_forward(*args)
-    args[7] = units[:2].copy()
-    with pytest.raises(ValueError, match="lstm_forward: outputs holds 160 bytes, expected 60 float32 values"):
-        cell.lstm_forward(*args)
 
 
 def _spy_on(real, calls):

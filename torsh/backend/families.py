@@ -388,8 +388,6 @@ FAMILIES = (
     # the float32 LSTM recurrence: no op of its own (see rnn's lstm_sequence)
     Family("lstm_cell", CPP, (
         Entry("pack_weight", "y*llp"),
-        Entry("lstm_forward", "y*y*y*y*w*w*w*w*lllllp|l"),
-        Entry("lstm_backward", "y*y*w*w*y*y*y*y*w*lllllp|l"),
         Entry("gemm", "y*y*w*lllllp|l"),
         Entry("lstm_layer_forward", "y*y*y*y*y*y*w*w*w*w*llllpl"),
         Entry("lstm_layer_backward", "y*y*y*y*y*y*w*w*y*y*y*y*w*w*w*w*w*llllpl"),
