@@ -102,24 +102,3 @@ def test_small_projections_run_at_once_and_float32_ones_on_the_lstm_cell_gemm(mo
                 np.testing.assert_allclose(gates.gates(n), x[n] @ w_ih.T + bias, rtol=1e-5, atol=1e-4)
         finally:
             gates.close()
-
-
-@pytest.mark.parametrize("reverse", [False, True])
-def test_a_split_projection_runs_before_the_recurrence_with_the_one_thread_bits(monkeypatch, reverse):
-    """``split`` threads (a compiled float32 LSTM recurrence sharing its rows): the projection is not
-    handed to the pool block by block; it runs at once, its rows shared among the threads, the same bits
-    as on one thread."""
-    monkeypatch.setattr(rnn_input_gates.threads, "get_num_threads", lambda: 2)
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((30, 16, 12)).astype(np.float32)
-    w_ih, bias = rng.standard_normal((40, 12)).astype(np.float32), rng.standard_normal(40).astype(np.float32)
-    shared = InputGates(x, w_ih, bias, np.dtype(np.float32), reverse, SMALL_STEP, split=2)
-    alone = InputGates(x, w_ih, bias, np.dtype(np.float32), reverse, SMALL_STEP, split=1)
-    try:
-        assert shared._future is None and shared._threads == 2 and alone._future is not None
-        for n in range(30):
-            np.testing.assert_array_equal(shared.gates(n), alone.gates(n))
-        np.testing.assert_allclose(shared.gx, x @ w_ih.T + bias, rtol=1e-5, atol=1e-4)
-    finally:
-        shared.close()
-        alone.close()

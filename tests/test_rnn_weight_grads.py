@@ -122,32 +122,3 @@ def test_gradcheck_float64_with_overlapped_blocks(reverse):
             assert torsh.autograd.gradcheck(run, (x, h0) + weights)
     finally:
         torsh.set_num_threads(before)
-
-
-@pytest.mark.parametrize("reverse", [False, True])
-def test_split_gemms_after_the_recurrence_give_the_one_thread_bits(reverse, monkeypatch):
-    """``split`` threads (a compiled float32 LSTM recurrence sharing its rows): no block goes to the pool
-    beside the recurrence; afterwards each product shares its rows among the threads, the same bits as
-    one thread, and the sums of the step-by-step reference."""
-    monkeypatch.setattr(rnn_weight_grads.threads, "get_num_threads", lambda: 2)
-    rng = np.random.default_rng(5)
-    steps, batch, feat, hidden = 30, 20, 7, 9
-    f32 = lambda *shape: rng.standard_normal(shape).astype(np.float32)  # noqa: E731
-    d = f32(steps, batch, 4 * hidden)
-    x2, w_ih, h0, outputs = f32(steps * batch, feat), f32(4 * hidden, feat), f32(batch, hidden), \
-        f32(steps, batch, hidden)
-
-    def run(split):
-        grads = WeightGrads(d, d, x2, w_ih, h0, outputs, reverse, has_bias=True, need_x=True, split=split)
-        if split > 1:
-            assert not grads.overlap and grads.stretch == steps
-        grads.steps_done(steps)
-        return grads.result()
-
-    shared = run(2)
-    monkeypatch.setattr(rnn_weight_grads.threads, "get_num_threads", lambda: 1)  # no pool blocks either
-    alone = run(1)
-    for mine, one, expected in zip(shared, alone, _reference(d, d, x2, w_ih, h0, outputs, reverse)):
-        assert mine.flags.c_contiguous  # d W_ih and d W_hh come out of one product side by side
-        np.testing.assert_array_equal(mine, one)
-        np.testing.assert_allclose(mine, expected, rtol=1e-4, atol=1e-4)

@@ -21,22 +21,21 @@ def pack(kernel, b):
     return kernel.pack_weight(np.ascontiguousarray(b), b.shape[0], b.shape[1], False)
 
 
-def matmul(kernel, a, b, packed, out, threads=1):
-    """out = a @ b for C-contiguous 2-D ``a`` and ``out``; ``packed`` = pack(kernel, b). ``threads``:
-    the kernel shares the rows of ``out`` among that many OpenMP threads (same bits as one)."""
+def matmul(kernel, a, b, packed, out):
+    """out = a @ b for C-contiguous 2-D ``a`` and ``out``; ``packed`` = pack(kernel, b)."""
     if kernel is None:
         return np.matmul(a, b, out=out)
     (m, k), n = a.shape, b.shape[1]
-    kernel.gemm(a, packed, out, m, k, n, k, 1, False, threads)
+    kernel.gemm(a, packed, out, m, k, n, k, 1, False)
     return out
 
 
-def matmul_tn(kernel, a, b, threads=1):
+def matmul_tn(kernel, a, b):
     """a.T @ b for C-contiguous 2-D ``a`` (K, M) and ``b`` (K, N): a weight gradient, summed over
-    the rows of a block of steps; ``threads`` as in matmul."""
+    the rows of a block of steps."""
     if kernel is None:
         return a.T @ b
     (k, m), n = a.shape, b.shape[1]
     out = np.empty((m, n), a.dtype)
-    kernel.gemm(a, pack(kernel, b), out, m, k, n, 1, m, False, threads)
+    kernel.gemm(a, pack(kernel, b), out, m, k, n, 1, m, False)
     return out

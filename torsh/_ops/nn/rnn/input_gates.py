@@ -6,10 +6,8 @@ thread), but the recurrence needs step t's gates only when it reaches step t. Wi
 threads the first block of steps is projected at once and the rest block by block on a pool
 thread, in the order the recurrence visits the steps, while the recurrence runs on the main
 thread; both use one BLAS thread (a two-thread GEMM leaves OpenBLAS's worker spinning on the
-core the pool needs). With one thread every block is projected before the recurrence starts, and so it is when the
-recurrence itself shares its batch rows among the threads (the compiled float32 LSTM): then the
-projection shares its rows the same way, before the recurrence (one parallel scheme at a time: a
-pool thread beside a two-thread recurrence made three busy threads on two cores).
+core the pool needs). With one thread every block is projected before the recurrence starts. (The
+compiled float32 LSTM projects its inputs inside its own recurrence: kernels_cpp/lstm_cell.cpp.)
 
 The bias rides in the GEMM as a column of ones against a row of bias (K = F + 1): adding it to
 the (T*N, G) product afterwards was another pass over it (W9: 174 us against the 541 us GEMM).
@@ -33,12 +31,10 @@ _MIN_OVERLAP_MACS = 1 << 22
 class InputGates:
     """``gates(n)``: the (N, G) input gates of the n-th step the recurrence visits (step
     ``T - 1 - n`` when ``reverse``), waiting for its block if the pool has not finished it.
-    ``x2`` is x as a contiguous (T*N, F) array, for the weight gradient. ``split``: the threads the
-    recurrence shares its rows among; above 1 the projection shares its rows among as many, before
-    it. Call ``close()`` after the recurrence (also when it fails): it waits for the pool's work and
-    re-raises its errors."""
+    ``x2`` is x as a contiguous (T*N, F) array, for the weight gradient. Call ``close()`` after the
+    recurrence (also when it fails): it waits for the pool's work and re-raises its errors."""
 
-    def __init__(self, x, w_ih, bias, dtype, reverse, step_macs, split=1):
+    def __init__(self, x, w_ih, bias, dtype, reverse, step_macs):
         steps, batch, feat = x.shape
         self.x2 = np.ascontiguousarray(x, dtype=dtype).reshape(steps * batch, feat)
         self.gx = rnn_buffers.empty((steps, batch, w_ih.shape[0]), dtype)
@@ -56,14 +52,12 @@ class InputGates:
         self._rhs_packed = rnn_gemm.pack(self._kernel, self._rhs)
         self.steps, self.batch, self.reverse = steps, batch, reverse
         self.block = max(_MIN_BLOCK_STEPS, -(-steps // _BLOCKS))
-        big = macs >= _MIN_OVERLAP_MACS
-        overlap = (split == 1 and threads.get_num_threads() > 1 and steps >= 2 * self.block
-                   and step_macs < threads.SMALL_GEMM and big)
-        self._threads = split if big else 1  # threads sharing the rows of a projection made at once
+        overlap = (threads.get_num_threads() > 1 and steps >= 2 * self.block
+                   and step_macs < threads.SMALL_GEMM and macs >= _MIN_OVERLAP_MACS)
         self._done = []  # one Event per block after the first, set by the pool as it finishes them
         self._future = None
         if not overlap:
-            self._project(0, steps, self._threads)
+            self._project(0, steps)
             self._ready = steps
             return
         self._project(0, self.block)
@@ -71,11 +65,11 @@ class InputGates:
         self._done = [threading.Event() for _ in range(self.block, steps, self.block)]
         self._future = threads.pool().submit(self._project_the_rest)
 
-    def _project(self, first, end, threads=1):
+    def _project(self, first, end):
         """The gates of the visited steps number ``first`` to ``end``."""
         lo, hi = (self.steps - end, self.steps - first) if self.reverse else (first, end)
         rnn_gemm.matmul(self._kernel, self._lhs[lo * self.batch:hi * self.batch], self._rhs, self._rhs_packed,
-                        self.gx[lo:hi].reshape((hi - lo) * self.batch, -1), threads)
+                        self.gx[lo:hi].reshape((hi - lo) * self.batch, -1))
 
     def _project_the_rest(self):
         try:
@@ -92,12 +86,6 @@ class InputGates:
             self._done[n // self.block - 1].wait()
             self._ready = min(self.steps, (n // self.block + 1) * self.block)
         return self.gx[self.steps - 1 - n if self.reverse else n]
-
-    def ready_from(self, n):
-        """The end of the stretch of visited steps from ``n`` whose gates are ready (waiting for the
-        block holding step n): a compiled recurrence runs steps n .. end - 1 in one call."""
-        self.gates(n)
-        return self._ready
 
     def close(self):
         if self._future is not None:

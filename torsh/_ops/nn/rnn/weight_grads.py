@@ -7,10 +7,8 @@ recurrence's 100M) but need only the steps already done. With two or more thread
 block by block on a pool thread while the recurrence goes on, one BLAS thread each, so the
 second core works instead of waiting for the end (the pattern of torsh.backend.threads:
 Python threads that release the GIL inside BLAS, no spin-waiting OpenBLAS threads). With
-one thread they are the same GEMMs over all steps at once, after the recurrence; so they are
-when the recurrence shares its batch rows among the threads (the compiled float32 LSTM, ``split``
-threads): then each GEMM shares its output rows among as many, after the recurrence, instead of
-a pool thread competing with the recurrence's two.
+one thread they are the same GEMMs over all steps at once, after the recurrence. (The compiled
+float32 LSTM computes its weight gradients in its own backward call: kernels_cpp/lstm_cell.cpp.)
 
 Time indices are those of the sequence (``t``), whatever the direction; ``h_prev[t]`` is the
 hidden state step t multiplied with W_hh (h0 for the first step of the direction).
@@ -53,10 +51,9 @@ class WeightGrads:
     """Collects d x, d W_ih, d W_hh, d b_ih, d b_hh while the backward recurrence fills the gate
     gradients ``d_in`` (input gates) and ``d_rec`` (recurrent gates), both (T, N, G).
 
-    Call ``step_done()`` after each step's gate gradients are written, then ``result()``.
-    ``split``: the threads the recurrence shares its rows among (the GEMMs then share theirs)."""
+    Call ``step_done()`` after each step's gate gradients are written, then ``result()``."""
 
-    def __init__(self, d_in, d_rec, x2, w_ih, h0, outputs, reverse, has_bias, need_x, split=1):
+    def __init__(self, d_in, d_rec, x2, w_ih, h0, outputs, reverse, has_bias, need_x):
         self.d_in, self.d_rec, self.x2, self.w_ih = d_in, d_rec, x2, w_ih
         self.both = _inputs_side_by_side(x2, h0, outputs, reverse) if d_rec is d_in else None
         self.h_prev = self.both[:, x2.shape[1]:] if d_rec is d_in else previous_hidden(h0, outputs, reverse)
@@ -69,23 +66,12 @@ class WeightGrads:
         # overlap only where the recurrence's step GEMMs run on one BLAS thread (the callers'
         # blas_threads_for): the blocks then take the other core instead of competing for both
         step_macs = batch * d_in.shape[-1] * outputs.shape[-1]
-        self.overlap = (split == 1 and threads.get_num_threads() > 1 and steps >= 2 * _MIN_BLOCK_STEPS
+        self.overlap = (threads.get_num_threads() > 1 and steps >= 2 * _MIN_BLOCK_STEPS
                         and step_macs < threads.SMALL_GEMM)
-        self.split = split
         self.block = max(_MIN_BLOCK_STEPS, -(-steps // _BLOCKS))
         self.steps = steps
         self.finished = 0  # steps whose gate gradients are written: the last ones of the direction
         self.pending = []  # futures of the blocks' (d_w_ih, d_w_hh) partial sums
-
-    @property
-    def stretch(self):
-        """How many steps a compiled recurrence may run before calling ``steps_done``: a block when
-        the blocks overlap it, else the whole sequence."""
-        return self.block if self.overlap else self.steps
-
-    def steps_done(self, count):
-        for _ in range(count):
-            self.step_done()
 
     def step_done(self):
         """One more step's gate gradients are written (backward visits the direction's steps last to first)."""
@@ -99,20 +85,20 @@ class WeightGrads:
         from where backward started: the sequence's end, or its start for a reversed layer)."""
         return (first, end) if self.reverse else (self.steps - end, self.steps - first)
 
-    def _block(self, lo, hi, threads=1):
+    def _block(self, lo, hi):
         """d x for steps [lo, hi) and their share of d W_ih, d W_hh."""
         gates = self.d_in.shape[-1]
         d_in = self.d_in[lo:hi].reshape(-1, gates)
         if self.d_x is not None:
             rnn_gemm.matmul(self.kernel, d_in, self.w_ih, self.w_ih_packed,
-                            self.d_x[lo:hi].reshape(d_in.shape[0], -1), threads)
+                            self.d_x[lo:hi].reshape(d_in.shape[0], -1))
         rows = slice(lo * self.batch, hi * self.batch)
         if self.both is not None:
-            both = rnn_gemm.matmul_tn(self.kernel, d_in, self.both[rows], threads)
+            both = rnn_gemm.matmul_tn(self.kernel, d_in, self.both[rows])
             return both[:, :self.x2.shape[1]], both[:, self.x2.shape[1]:]
-        d_w_ih = rnn_gemm.matmul_tn(self.kernel, d_in, self.x2[rows], threads)
+        d_w_ih = rnn_gemm.matmul_tn(self.kernel, d_in, self.x2[rows])
         d_w_hh = rnn_gemm.matmul_tn(self.kernel, self.d_rec[lo:hi].reshape(-1, gates),
-                                    self.h_prev.reshape(-1, self.h_prev.shape[-1])[rows], threads)
+                                    self.h_prev.reshape(-1, self.h_prev.shape[-1])[rows])
         return d_w_ih, d_w_hh
 
     def result(self):
@@ -125,7 +111,7 @@ class WeightGrads:
                 d_w_ih += part_ih
                 d_w_hh += part_hh
         else:
-            d_w_ih, d_w_hh = self._block(0, self.steps, self.split)
+            d_w_ih, d_w_hh = self._block(0, self.steps)
         d_w_ih, d_w_hh = np.ascontiguousarray(d_w_ih), np.ascontiguousarray(d_w_hh)  # views of one product
         d_b_ih = d_b_hh = None
         if self.has_bias:
