@@ -50,7 +50,7 @@ def test_lstm_layer_is_one_node_per_direction():
         if node is not None and node.name() not in names:
             names.add(node.name())
             stack.extend(n for n, _ in node.next_functions)
-    assert "LstmSequenceBackward0" in names
+    assert "MkldnnRnnLayerBackward0" in names
     assert "SigmoidBackward0" not in names  # no per-step gate nodes
 
 

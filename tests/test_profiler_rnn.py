@@ -48,7 +48,7 @@ def test_w9_sized_lstm_step_has_an_lstm_row_with_its_forward_time():
     rows = {row.key: row for row in prof.key_averages()}
     assert rows["aten::lstm"].count == 2
     assert rows["aten::lstm"].self_cpu_time_total > 0
-    assert rows["LstmSequenceBackward0"].count == 2
+    assert rows["MkldnnRnnLayerBackward0"].count == 2
     assert "aten::lstm" in prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=5)
 
 
@@ -57,7 +57,7 @@ def test_the_lstm_row_is_the_forward_op_of_its_backward_node():
     _, prof = _rows(torsh, "LSTM", {}, backward=True)
     events = prof.events()
     forward = next(e for e in events if e.name == "aten::lstm")
-    backward = next(e for e in events if e.name == "LstmSequenceBackward0")
+    backward = next(e for e in events if e.name == "MkldnnRnnLayerBackward0")
     assert forward.sequence_nr >= 0 and forward.sequence_nr == backward.sequence_nr
 
 

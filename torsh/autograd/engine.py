@@ -140,11 +140,12 @@ def _run_pre_hooks(node, grads):
     return grads
 
 
-def _observed_apply(node, *grads):
-    """node.apply bracketed by begin/end events, only while a profiler listens."""
-    events.emit(PROFILER_TOPIC, ("begin", node))
+def _observed_apply(node, grads, args):
+    """node.apply(*args) bracketed by begin/end events, only while a profiler listens. The begin event carries
+    ``grads``, the gradients that flowed in (None where none did): PyTorch's input shapes of a backward node."""
+    events.emit(PROFILER_TOPIC, ("begin", node, grads))
     try:
-        return node.apply(*grads)
+        return node.apply(*args)
     finally:
         events.emit(PROFILER_TOPIC, ("end", node))
 
@@ -223,7 +224,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                     grad, data = grads[0], node.variable._data
                     if grad._data.shape != data.shape or grad._data.dtype is not data.dtype:
                         grad = _check_gradient(node, 0, grad)
-                    node.apply(grad) if PROFILER_TOPIC not in subscribers else _observed_apply(node, grad)
+                    node.apply(grad) if PROFILER_TOPIC not in subscribers else _observed_apply(node, (grad,), (grad,))
                     grad = None
                 continue
             if node._released and node._holds_state():
@@ -232,13 +233,14 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                 if len(grads) == 1:  # one output: apply's argument, unless nothing flowed into it
                     grad = grads[0]
                     if PROFILER_TOPIC in subscribers:
-                        grad_inputs = _observed_apply(node, *(grads if grad is not None else _fill_missing(node, grads)))
+                        filled = grads if grad is not None else _fill_missing(node, grads)
+                        grad_inputs = _observed_apply(node, grads, filled)
                     else:
                         grad_inputs = node.apply(grad) if grad is not None else node.apply(*_fill_missing(node, grads))
                 else:
                     filled = grads if all(g is not None for g in grads) else _fill_missing(node, grads)
                     grad_inputs = (node.apply(*filled) if PROFILER_TOPIC not in subscribers
-                                   else _observed_apply(node, *filled))
+                                   else _observed_apply(node, grads, filled))
             except Exception:
                 if anomaly_mode._enabled:
                     anomaly_mode.report_failure(node)

@@ -277,7 +277,7 @@ class Collector:
         # an end without a begin (the range opened before the profiler started): nothing to close
 
     def _on_autograd(self, record):
-        kind, node = record
+        kind, node = record[0], record[1]  # ("record" | "end", node) or ("begin", node, incoming gradients)
         try:
             stack = self._local.stack
         except AttributeError:
@@ -299,6 +299,8 @@ class Collector:
             inner = _new_object(RawEvent)  # RawEvent(inner_name, "cpu_op", tid, outer)
             inner.name, inner.cat, inner.tid, inner.parent = inner_name, "cpu_op", tid, outer
             outer.node = inner.node = node
+            if self.record_shapes:  # PyTorch's input shapes of a node: the gradients flowing in ([] where none)
+                inner.inputs = record_inputs(tuple(record[2]), None)
             outer.start_ns = inner.start_ns = now
             seq = node._sequence_nr
             if seq != _NO_SEQUENCE:

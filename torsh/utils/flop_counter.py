@@ -193,7 +193,7 @@ class FlopCounterMode:
             self._conv_nodes[node] = (count, flops.conv_groups(args, kwargs))
 
     def _on_autograd(self, record):
-        kind, node = record
+        kind, node = record[0], record[1]  # "begin" also carries the incoming gradients
         if kind == "record":  # a node made by the op running now: its backward counts under these modules
             self._backward_scopes[node] = self._scopes()
         elif kind == "begin":

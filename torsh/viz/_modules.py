@@ -62,7 +62,7 @@ def record_modules(model):
                 break
 
     def stamp(record):
-        kind, node = record
+        kind, node = record[0], record[1]  # "begin" also carries the incoming gradients
         if kind != "record" or not stack.entries or MODULE_KEY in node.metadata:
             return
         entry = stack.innermost_live()

@@ -218,7 +218,7 @@ def _lstm_backward_layer(layer, w_ih, w_hh, x2, h0, outputs, gout, dh, dc, acts,
 
 class LstmSequenceBackward(Node):
     def name(self):
-        return "LstmSequenceBackward0"
+        return "MkldnnRnnLayerBackward0"  # PyTorch 2.13 CPU: one mkldnn_rnn_layer per layer and direction
 
     def backward(self, grad_out, grad_h, grad_c):
         x, h0, c0, w_ih, w_hh, b_ih, b_hh = self.saved_tensors
