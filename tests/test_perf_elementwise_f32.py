@@ -3,8 +3,6 @@ every instruction set it carries, against PyTorch 2.13: values on one thread and
 arithmetic and copy, float32 tolerances for sigmoid, its tails and special values), the ops that run on it
 (``a + b``, in-place ``mul_``, ``copy_``, ``torch.sigmoid`` and its gradient, float64 gradcheck), the buffer
 checks, the same bits on any thread count, and a fork child that uses the team after its parent did."""
-import contextlib
-import importlib
 import multiprocessing
 
 import numpy as np
@@ -12,45 +10,14 @@ import pytest
 
 import torsh
 from helpers import assert_close, forced_variant, needs_torch, torch_ref
+from isa_helpers import check_isa_names, isa_copies, isa_id, running
 from torsh.backend import dispatch, kernels
 
 N = 100_003  # several 16K-element chunks and a ragged tail
 BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}
 
 
-def _isa_copies():
-    """(module, instruction set) for each copy of the family and each set of loops it can run here."""
-    torsh.tensor(0.0)  # builds/loads the kernels
-    pairs = []
-    for name in ("torsh._kernels.elementwise_f32", "torsh._kernels.elementwise_f32_avx2"):
-        if importlib.util.find_spec(name) is None:
-            continue
-        module = importlib.import_module(name)
-        own = module.set_isa(module.ISA)
-        for isa in ["baseline"] if name.endswith("f32") else ["avx2", "avx512"]:
-            try:
-                module.set_isa(isa)
-            except ValueError:
-                continue  # no AVX-512 on this CPU
-            pairs.append((module, isa))
-        module.set_isa(own)
-    return pairs
-
-
-COPIES = _isa_copies()
-
-
-def _id(pair):
-    return f"{pair[0].__name__.rsplit('.', 1)[-1]}-{pair[1]}"
-
-
-@contextlib.contextmanager
-def _running(module, isa):
-    previous = module.set_isa(isa)
-    try:
-        yield module
-    finally:
-        module.set_isa(previous)
+COPIES = isa_copies("elementwise_f32")
 
 
 def _data(n=N, seed=0, scale=1.0, shift=0.0):
@@ -59,31 +26,28 @@ def _data(n=N, seed=0, scale=1.0, shift=0.0):
 
 def test_the_family_is_loaded_and_names_its_loops():
     assert kernels.get("elementwise_f32") is not None
-    for module, _ in COPIES:
-        assert module.ISA in ("baseline", "avx2", "avx512")
-    with pytest.raises(ValueError, match="not available"):
-        COPIES[0][0].set_isa("sse9")
+    check_isa_names(COPIES)
 
 
 @needs_torch
-@pytest.mark.parametrize("pair", COPIES, ids=_id)
+@pytest.mark.parametrize("pair", COPIES, ids=isa_id)
 @pytest.mark.parametrize("parallel", [False, True])
 @pytest.mark.parametrize("op", list(BINARY))
 def test_binary_kernels_match_torch_bit_for_bit(pair, parallel, op):
     a, b = _data(seed=1), _data(seed=2, shift=3.0)
     out = np.full_like(a, np.nan)
-    with _running(*pair) as module:
+    with running(*pair) as module:
         getattr(module, op)(a, b, out, parallel)
     expected = getattr(torch_ref, op)(torch_ref.from_numpy(a), torch_ref.from_numpy(b)).numpy()
     np.testing.assert_array_equal(out, expected)
 
 
-@pytest.mark.parametrize("pair", COPIES, ids=_id)
+@pytest.mark.parametrize("pair", COPIES, ids=isa_id)
 @pytest.mark.parametrize("parallel", [False, True])
 def test_in_place_and_copy_kernels(pair, parallel):
     a, b = _data(seed=3), _data(seed=4)
     expected = a * b
-    with _running(*pair) as module:
+    with running(*pair) as module:
         module.mul(a, b, a, parallel)  # out is a: the in-place mul_
         np.testing.assert_array_equal(a, expected)
         out = np.zeros_like(b)
@@ -96,12 +60,12 @@ SPECIAL = np.array([0.0, -0.0, 1e-30, -1e-30, 15.0, -15.0, 17.0, -20.0, 88.0, -8
 
 
 @needs_torch
-@pytest.mark.parametrize("pair", COPIES, ids=_id)
+@pytest.mark.parametrize("pair", COPIES, ids=isa_id)
 @pytest.mark.parametrize("parallel", [False, True])
 def test_sigmoid_kernel_matches_torch(pair, parallel):
     x = np.concatenate([np.linspace(-30, 30, N, dtype=np.float32), SPECIAL])
     out = np.empty_like(x)
-    with _running(*pair) as module:
+    with running(*pair) as module:
         module.sigmoid(x, out, parallel)
     expected = torch_ref.sigmoid(torch_ref.from_numpy(x)).numpy()
     np.testing.assert_allclose(out, expected, rtol=4e-7, atol=1e-40)  # a few ulps, relative down to the subnormal tail

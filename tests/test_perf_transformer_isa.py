@@ -2,55 +2,19 @@
 x86-64-v3 copy's AVX2 loops and, where the CPU has it, its AVX-512 loops chosen by ``set_isa``): the exact
 GELU, the attention softmax and the float32 layer norm against PyTorch 2.13, layer norm's buffer checks, and
 F.layer_norm on these kernels (values, gradients, float64 gradcheck, the same bits on any thread count)."""
-import contextlib
-import importlib
-
 import numpy as np
 import pytest
 
 import torsh
 from helpers import assert_close, forced_variant, needs_torch, torch_ref
+from isa_helpers import check_isa_names, isa_copies, isa_id, running
 from test_perf_transformer import check_gelu_kernels_against_torch
 from torsh.backend import kernels
 
 LN_OPS = ("layer_norm", "layer_norm_backward")
 
 
-def _isa_copies():
-    """(module, instruction set) for each copy of the family and each set of loops it can run here."""
-    torsh.tensor(0.0)  # builds/loads the kernels
-    pairs = []
-    for name in ("torsh._kernels.transformer", "torsh._kernels.transformer_avx2"):
-        if importlib.util.find_spec(name) is None:
-            continue
-        module = importlib.import_module(name)
-        own = module.set_isa(module.ISA)  # the loops it runs now, kept
-        candidates = ["baseline"] if name.endswith("transformer") else ["avx2", "avx512"]
-        for isa in candidates:
-            try:
-                module.set_isa(isa)
-            except ValueError:
-                continue  # no AVX-512 on this CPU
-            pairs.append((module, isa))
-        module.set_isa(own)
-    return pairs
-
-
-COPIES = _isa_copies()
-
-
-def _id(pair):
-    module, isa = pair
-    return f"{module.__name__.rsplit('.', 1)[-1]}-{isa}"
-
-
-@contextlib.contextmanager
-def _running(module, isa):
-    previous = module.set_isa(isa)
-    try:
-        yield module
-    finally:
-        module.set_isa(previous)
+COPIES = isa_copies("transformer")
 
 
 def _arrays(shapes, seed=0, scale=1.0, shift=0.0):
@@ -59,31 +23,28 @@ def _arrays(shapes, seed=0, scale=1.0, shift=0.0):
 
 
 def test_the_isa_attribute_names_the_loops_in_use():
-    for module, _ in COPIES:
-        assert module.ISA in ("baseline", "avx2", "avx512")
-    with pytest.raises(ValueError, match="not available"):
-        COPIES[0][0].set_isa("sse9")
+    check_isa_names(COPIES)
 
 
 @needs_torch
-@pytest.mark.parametrize("pair", COPIES, ids=_id)
+@pytest.mark.parametrize("pair", COPIES, ids=isa_id)
 @pytest.mark.parametrize("parallel", [False, True])
 def test_gelu_on_each_instruction_set_matches_torch(pair, parallel):
     sweep = np.linspace(-12, 12, 20011, dtype=np.float32)
     x = np.concatenate([sweep, np.array([0.0, -0.0, 1e-30, 1e30, -1e30, np.inf, -np.inf, np.nan], np.float32)])
     (g,) = _arrays([x.shape], seed=6)
-    with _running(*pair) as module:
+    with running(*pair) as module:
         check_gelu_kernels_against_torch(module, x, g, parallel)
 
 
 @needs_torch
-@pytest.mark.parametrize("pair", COPIES, ids=_id)
+@pytest.mark.parametrize("pair", COPIES, ids=isa_id)
 @pytest.mark.parametrize("causal", [False, True])
 def test_attention_softmax_and_its_gradient_on_each_instruction_set_match_torch(pair, causal):
     L, S = 37, 41  # rows longer than one vector and a tail on every instruction set
     scores, grad = _arrays([(3 * L, S), (3 * L, S)], seed=2, scale=3.0)
     probs, gscores = scores.copy(), grad.copy()
-    with _running(*pair) as module:
+    with running(*pair) as module:
         module.attention_softmax(probs, 3 * L, L, S, 0.3, causal, False)
         module.attention_softmax_backward(probs, gscores, 3 * L, L, S, 0.3, causal, False)
     t = torch_ref.tensor(scores.reshape(3, L, S), requires_grad=True)
@@ -111,7 +72,7 @@ def _ln_backward_kernel(module, g, x, w, mean, rstd, blocks, parallel):
 
 
 @needs_torch
-@pytest.mark.parametrize("pair", COPIES, ids=_id)
+@pytest.mark.parametrize("pair", COPIES, ids=isa_id)
 @pytest.mark.parametrize("shape", [(512, 128), (7, 33), (1, 1), (3, 300)], ids=str)
 @pytest.mark.parametrize("parallel", [False, True])
 def test_layer_norm_kernels_on_each_instruction_set_match_torch(pair, shape, parallel):
@@ -119,7 +80,7 @@ def test_layer_norm_kernels_on_each_instruction_set_match_torch(pair, shape, par
     x, g = _arrays([shape, shape], seed=1, scale=3.0, shift=1.0)
     w, b = _arrays([(cols,), (cols,)], seed=2)
     blocks = min(rows, 8)
-    with _running(*pair) as module:
+    with running(*pair) as module:
         out, mean, rstd = _ln_kernel(module, x, w, b, 1e-5, parallel)
         gx, gw, gb = _ln_backward_kernel(module, g, x, w, mean, rstd, blocks, parallel)
     xt, wt, bt = (torch_ref.tensor(a, requires_grad=True) for a in (x, w, b))
@@ -134,11 +95,11 @@ def test_layer_norm_kernels_on_each_instruction_set_match_torch(pair, shape, par
     np.testing.assert_allclose(gb, bt.grad.numpy(), rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("pair", COPIES, ids=_id)
+@pytest.mark.parametrize("pair", COPIES, ids=isa_id)
 def test_layer_norm_kernels_give_the_same_bits_on_one_or_more_threads(pair):
     x, g = _arrays([(300, 96), (300, 96)], seed=3)
     w, b = _arrays([(96,), (96,)], seed=4)
-    with _running(*pair) as module:
+    with running(*pair) as module:
         one = _ln_kernel(module, x, w, b, 1e-5, False)
         many = _ln_kernel(module, x, w, b, 1e-5, True)
         back_one = _ln_backward_kernel(module, g, x, w, one[1], one[2], 8, False)
@@ -147,7 +108,7 @@ def test_layer_norm_kernels_give_the_same_bits_on_one_or_more_threads(pair):
         assert np.array_equal(a, b_)
 
 
-@pytest.mark.parametrize("pair", COPIES, ids=_id)
+@pytest.mark.parametrize("pair", COPIES, ids=isa_id)
 def test_layer_norm_kernels_refuse_short_buffers_and_bad_sizes(pair):
     module = pair[0]
     x, w, out = np.zeros(12, np.float32), np.zeros(4, np.float32), np.zeros(12, np.float32)
@@ -185,7 +146,7 @@ def test_f_layer_norm_on_the_float32_kernels_matches_torch(variant, isa):
     x, g = _arrays([shape, shape], seed=5, scale=2.0, shift=-1.0)
     w, b = _arrays([(48,), (48,)], seed=6)
     results = []
-    with _running(kernels.get("transformer"), isa), forced_variant(LN_OPS, variant):
+    with running(kernels.get("transformer"), isa), forced_variant(LN_OPS, variant):
         for lib in (torch_ref, torsh):
             xt, wt, bt = (lib.tensor(a, requires_grad=True) for a in (x, w, b))
             y = lib.nn.functional.layer_norm(xt, (48,), wt, bt)
