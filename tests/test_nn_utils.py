@@ -259,3 +259,57 @@ def test_functional_call_matches_torch_and_restores():
         assert_close(wo["0.weight"].grad, wr["0.weight"].grad)
     assert isinstance(ours[0].weight, nn.Parameter) and ours[0].weight.shape == (4, 3)
     assert not np.allclose(ours[0].weight.detach().numpy(), new["0.weight"])
+
+
+def _seeded(lib, make, seed=0):
+    lib.manual_seed(seed)
+    return make(lib)
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (5, 3), (3, 5)])
+@pytest.mark.parametrize("orthogonal_map", [None, "matrix_exp", "cayley", "householder"])
+@pytest.mark.parametrize("use_trivialization", [True, False])
+def test_parametrizations_orthogonal_matches_torch(shape, orthogonal_map, use_trivialization):
+    """Seeded alike, both libraries start from the same Linear weight, so the orthogonalised weight, the
+    parametrization's state and the gradients through it must agree (matrix_exp / cayley without the trivialization
+    cannot take the weight as initial value: their right_inverse's NotImplementedError is passed over)."""
+    def make(lib):
+        return lib.nn.utils.parametrizations.orthogonal(lib.nn.Linear(shape[1], shape[0]).double(), "weight",
+                                                        orthogonal_map, use_trivialization=use_trivialization)
+    ours, ref = _seeded(torsh, make), _seeded(torch, make)
+    assert type(ours).__name__ == type(ref).__name__ == "ParametrizedLinear"
+    assert list(ours.state_dict()) == list(ref.state_dict())
+    for key, value in ref.state_dict().items():
+        assert_close(ours.state_dict()[key], value, rtol=1e-6, atol=1e-9)
+    weight = ours.weight
+    assert_close(weight, ref.weight, rtol=1e-6, atol=1e-9)
+    tall = weight if shape[0] >= shape[1] else weight.mT
+    assert_close(tall.mT @ tall, np.eye(min(shape)), atol=1e-9)
+    run_and_compare(ours, ref, [np.random.default_rng(0).normal(size=(2, shape[1]))])
+
+
+def test_parametrizations_orthogonal_errors_match_torch():
+    orthogonal = lambda lib, m, *a, **k: lib.nn.utils.parametrizations.orthogonal(m(lib), *a, **k)  # noqa: E731
+    check_same_error(lambda lib: orthogonal(lib, lambda l: l.nn.Linear(3, 3), "bias"))
+    check_same_error(lambda lib: orthogonal(lib, lambda l: l.nn.Linear(3, 3), "nothing"))
+    check_same_error(lambda lib: orthogonal(lib, lambda l: l.nn.Linear(3, 3), orthogonal_map="qr"))
+    # assigning a weight of the wrong shape goes through right_inverse's check
+    check_same_error(lambda lib: setattr(orthogonal(lib, lambda l: l.nn.Linear(3, 3)), "weight", lib.eye(2)),
+                     exact=False, fallback_msg="Expected a matrix or batch of matrices of shape")  # then a Size
+
+
+def test_parametrizations_spectral_norm_draws_torch_random_stream():
+    """Its power method starts from new_empty(n).normal_() vectors: a seeded program keeps PyTorch's stream."""
+    make = lambda lib: lib.nn.utils.parametrizations.spectral_norm(lib.nn.Linear(5, 4))  # noqa: E731
+    ours, ref = _seeded(torsh, make), _seeded(torch, make)
+    for key in ("parametrizations.weight.0._u", "parametrizations.weight.0._v"):
+        assert_close(ours.state_dict()[key], ref.state_dict()[key], rtol=1e-5, atol=1e-6)
+    assert_close(torsh.rand(3), torch.rand(3))
+
+
+def test_old_weight_norm_warns_deprecation_as_torch():
+    with pytest.warns(FutureWarning) as ours:
+        nn.utils.weight_norm(nn.Linear(2, 2))
+    with pytest.warns(FutureWarning) as ref:
+        torch.nn.utils.weight_norm(torch.nn.Linear(2, 2))
+    assert [str(w.message) for w in ours] == [str(w.message) for w in ref]

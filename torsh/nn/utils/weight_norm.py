@@ -1,4 +1,6 @@
 """Old-style (hook based) weight_norm and spectral_norm, with PyTorch's parameter/buffer names."""
+import warnings
+
 import numpy as np
 
 from ... import _random
@@ -56,6 +58,9 @@ class WeightNorm:
 
 
 def weight_norm(module, name="weight", dim=0):
+    # PyTorch deprecates WeightNorm.apply, so its warning names this library line, not the user's
+    warnings.warn("`torch.nn.utils.weight_norm` is deprecated in favor of "
+                  "`torch.nn.utils.parametrizations.weight_norm`.", FutureWarning, stacklevel=1)
     WeightNorm.apply(module, name, dim)
     return module
 
@@ -79,8 +84,9 @@ def _normalize(a, eps):
 
 
 def _random_unit_vector(size, eps, like):
-    """A random unit vector of ``size`` in ``like``'s dtype: where spectral norm's power method starts."""
-    return wrap(_normalize(_random.rng().normal(size=size), eps).astype(dtype_of(like)))
+    """A random unit vector of ``size`` in ``like``'s dtype: where spectral norm's power method starts (drawn as
+    PyTorch's ``new_empty(size).normal_(0, 1)``, so seeded programs keep PyTorch's random stream)."""
+    return wrap(_normalize(_random.normal((size,), dtype_of(like)), eps).astype(dtype_of(like)))
 
 
 def _power_step(u, w, v, eps):
