@@ -28,6 +28,7 @@
 #include <cmath>
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <initializer_list>
 #include <memory>
@@ -64,7 +65,8 @@ struct Geometry {
 
     long taps() const { return C * kh * kw; }
     long plane() const { return OH * OW; }
-    long buffer_floats() const { return (flat ? kw * C * Hp * OW : C * Hp * sw * Wq) + 8; }
+    // whole cache lines (16 floats), so that consecutive buffers of an AlignedFloats start on one too
+    long buffer_floats() const { return ((flat ? kw * C * Hp * OW : C * Hp * sw * Wq) + 8 + 15) / 16 * 16; }
 };
 
 // Where output (i, o, oi, oj) goes: out[i * sample + o * plane + oi * row + oj * col]. Contiguous
@@ -177,6 +179,27 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) void pad_sample(co
             }
         }
 }
+
+
+// Floats (zeroed unless told) starting on a 64-byte boundary (a cache line, an AVX-512 vector). The padded buffers' vector
+// loads then split cache lines in the same pattern in every process: in std::vector's 16-byte alignment the
+// pattern followed the heap's history, one process's kernels faster than the next one's
+class AlignedFloats {
+   public:
+    explicit AlignedFloats(long count, bool zeroed = true)
+        : data_(static_cast<float*>(std::aligned_alloc(64, bytes(count)))) {
+        if (data_ == nullptr) throw std::bad_alloc();
+        if (zeroed) std::memset(data_, 0, bytes(count));
+    }
+    ~AlignedFloats() { std::free(data_); }
+    AlignedFloats(const AlignedFloats&) = delete;
+    AlignedFloats& operator=(const AlignedFloats&) = delete;
+    float* data() const { return data_; }
+
+   private:
+    static size_t bytes(long count) { return (static_cast<size_t>(std::max(count, 1L)) * sizeof(float) + 63) / 64 * 64; }
+    float* data_;
+};
 
 // Where each tap and each output vector reads the padded buffer, and where the vectors write
 struct Plan {
@@ -645,7 +668,7 @@ void forward(const float* x, const float* w, const float* b, float* y, long n, c
     const long xstride = g.C * g.H * g.W, ystride = out.sample, blocks = (g.O + 3) / 4, step = g.buffer_floats();
     parallel = parallel && macs(n, g) >= PARALLEL_MIN_MACS;
     if (parallel && n < omp_get_max_threads() && blocks > 1) {
-        std::vector<float> buf(step, 0.0f);
+        AlignedFloats buf(step);
         for (long i = 0; i < n; ++i) {
             pad_sample(x + i * xstride, g, buf.data());
 #pragma omp parallel for schedule(static)
@@ -655,7 +678,7 @@ void forward(const float* x, const float* w, const float* b, float* y, long n, c
         return;
     }
     const int threads = parallel && n > 1 ? omp_get_max_threads() : 1;
-    std::vector<float> bufs(threads * step, 0.0f);  // one per thread, its padding zeros written once
+    AlignedFloats bufs(threads * step);  // one per thread, its padding zeros written once
     share_phases(threads, &n, 1, [&](int, long i, int me) {
         float* buf = bufs.data() + me * step;
         pad_sample(x + i * xstride, g, buf);
@@ -705,13 +728,13 @@ void weight_grad(const float* x, const float* gy, float* dw, long n, const Geome
     const long tap_ranges = std::min(grains, (wanted + block_ranges - 1) / block_ranges);
     const long range = (grains + tap_ranges - 1) / tap_ranges * TAP_GRAIN;  // taps per item
     const long items = block_ranges * ((taps + range - 1) / range);
-    std::unique_ptr<float[]> part(new float[g.O * taps * lanes]);
-    std::unique_ptr<float[]> bufs(new float[chunk * step]);
+    AlignedFloats part(g.O * taps * lanes, false);
+    AlignedFloats bufs(chunk * step, false);  // zeroed by the first chunk's items
     for (long first = 0; first < n; first += chunk) {
         const long count = std::min(chunk, n - first), counts[2] = {count, items};
         share_phases(threads, counts, 2, [&](int phase, long i, int) {
             if (phase == 0) {  // the padding zeros are written with the first chunk, and stay
-                float* buf = bufs.get() + i * step;
+                float* buf = bufs.data() + i * step;
                 if (first == 0) std::fill(buf, buf + step, 0.0f);
                 pad_sample(x + (first + i) * xstride, g, buf);
                 return;
@@ -720,14 +743,14 @@ void weight_grad(const float* x, const float* gy, float* dw, long n, const Geome
             const long t0 = i / block_ranges * range, t1 = std::min(taps, t0 + range);
             if (first == 0)
                 for (long o = o0; o < o1; ++o)
-                    std::fill(part.get() + (o * taps + t0) * lanes, part.get() + (o * taps + t1) * lanes, 0.0f);
+                    std::fill(part.data() + (o * taps + t0) * lanes, part.data() + (o * taps + t1) * lanes, 0.0f);
             for (long s = 0; s < count; s += group)
                 for (long o = o0; o < o1; o += 4)
-                    k.weight_block(bufs.get() + s * step, gy + (first + s) * gstride, plan, g, part.get(),
+                    k.weight_block(bufs.data() + s * step, gy + (first + s) * gstride, plan, g, part.data(),
                                    std::min(group, count - s), step, gstride, o, std::min(4L, o1 - o), t0, t1);
             if (first + count == n)
                 for (long o = o0; o < o1; ++o)
-                    for (long t = t0; t < t1; ++t) sum_lanes(part.get() + (o * taps + t) * lanes, lanes, dw + o * taps + t);
+                    for (long t = t0; t < t1; ++t) sum_lanes(part.data() + (o * taps + t) * lanes, lanes, dw + o * taps + t);
         });
     }
 }
@@ -941,7 +964,7 @@ void input_grad(const float* gy, float* dx, long n, const Geometry& f,
     const int threads = parallel && work >= PARALLEL_MIN_MACS ? omp_get_max_threads() : 1;
     const long splits = n * count >= threads ? 1 : std::min(blocks, (threads + n * count - 1) / (n * count));
     const long per_split = (blocks + splits - 1) / splits, items = n * count * splits;
-    std::vector<float> bufs(threads * floats, 0.0f);
+    AlignedFloats bufs(threads * floats);
     const std::vector<float> zero_bias(f.C, 0.0f);
     const long gstride = f.O * f.OH * f.OW, dstride = f.C * f.H * f.W;
     share_phases(threads, &items, 1, [&](int, long item, int me) {

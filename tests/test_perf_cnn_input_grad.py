@@ -151,3 +151,25 @@ def test_entry_point_refuses_small_buffers_and_impossible_geometry(build):
     bad[9] = 1 << 40  # a padding no buffer offset can reach (the buffers themselves are fine)
     with pytest.raises(ValueError, match="conv2d_input_grad: the shape arguments make the padded input larger"):
         direct.conv2d_input_grad(gy, w, dx, *bad, False)
+
+
+def test_conv_and_batch_norm_arrays_start_on_a_cache_line_and_match_torch():
+    """The direct kernels' outputs, training batch norm's output and its input gradient (the gy the convolution
+    before reads with vector loads) start on 64-byte boundaries, whatever NumPy's allocator gave; values as torch."""
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((4, 8, 16, 16), dtype=F32), rng.standard_normal((16, 8, 3, 3), dtype=F32)
+    tx, tw = torsh.tensor(x, requires_grad=True), torsh.tensor(w, requires_grad=True)
+    bn = torsh.nn.BatchNorm2d(16)
+    y = F.conv2d(tx, tw, stride=2, padding=1)
+    grads = []
+    y.register_hook(lambda g: grads.append(g))
+    out = bn(y)
+    g = rng.standard_normal(tuple(out.shape), dtype=F32)
+    out.backward(torsh.tensor(g))
+    assert [a._data.ctypes.data % 64 for a in (y, out, grads[0], tx.grad)] == [0, 0, 0, 0]
+    rx, rw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ref = torch.nn.BatchNorm2d(16)(torch.nn.functional.conv2d(rx, rw, stride=2, padding=1))
+    ref.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), **TOL)
+    np.testing.assert_allclose(tx.grad.numpy(), rx.grad.numpy(), rtol=2e-4, atol=1e-3)
+    np.testing.assert_allclose(tw.grad.numpy(), rw.grad.numpy(), rtol=2e-4, atol=1e-3)

@@ -16,6 +16,7 @@ from ...autograd import grad_mode
 from ...autograd.graph import Node, needs_grad, record
 from ...backend import dispatch, kernels
 from .._helpers import accumulation_array
+from .conv import empty_aligned
 
 
 def moments_np(x, axes):
@@ -261,7 +262,7 @@ class NativeBatchNormBackward0(Node):
         fits = data.flags.c_contiguous and g3.dtype == dtype
 
         def compiled(parallel):
-            gx = np.empty_like(x3)
+            gx = empty_aligned(x3.shape, dtype)  # the convolution before reads it as gy (see empty_aligned)
             gw = np.empty(c, dtype=dtype)
             gb = np.empty(c, dtype=dtype)
             w = wd if wd is not None else np.ones(c, dtype=dtype)
@@ -314,7 +315,7 @@ def batch_norm_train(input, weight, bias, eps):
     b = None if bias is None else np.ascontiguousarray(bias._data).reshape(-1)
 
     def compiled(parallel):
-        out = np.empty_like(x3)
+        out = empty_aligned(x3.shape, dtype)
         mean, var, rstd = np.empty(c, dtype=dtype), np.empty(c, dtype=dtype), np.empty(c, dtype=dtype)
         ww = w if w is not None else np.ones(c, dtype=dtype)
         bb = b if b is not None else np.zeros(c, dtype=dtype)
