@@ -96,10 +96,6 @@ KNOWN = {
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh IndexError(tuple index out of range), PyTorch ValueError",
     ('nn_functional_fold', 'int64'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "col2im_out_cpu" not implemented for \'Long\'',
-    ('nn_functional_glu', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "glu_cpu" not implemented for \'Bool\'',
-    ('nn_functional_glu', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "glu_cpu" not implemented for \'Long\'',
     ('nn_functional_grid_sample', 'bool'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "grid_sampler_2d_cpu_kernel_impl" not implemented for \'Bool\'',
     ('nn_functional_grid_sample', 'empty'):
@@ -112,14 +108,6 @@ KNOWN = {
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "GroupNormKernelImpl" not implemented for \'Bool\'',
     ('nn_functional_group_norm', 'int64'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "GroupNormKernelImpl" not implemented for \'Long\'',
-    ('nn_functional_hardtanh', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"hardtanh_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'Bool inputs not supported for hardtanh\'',
-    ('nn_functional_hardtanh', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh raises NotImplementedError: "hardtanh_cpu" not implemented for \'Long\'; PyTorch accepts',
-    ('nn_functional_hardtanh_', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"hardtanh_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'Bool inputs not supported for hardtanh\'',
-    ('nn_functional_hardtanh_', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh raises NotImplementedError: "hardtanh_cpu" not implemented for \'Long\'; PyTorch accepts',
     ('nn_functional_instance_norm', 'bool'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "batch_norm" not implemented for \'Bool\'',
     ('nn_functional_instance_norm', 'int64'):
@@ -176,12 +164,6 @@ KNOWN = {
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): result: shape mismatch: torsh (0, 4, 2, 2) vs reference (0, 1, 4, 4)",
     ('nn_functional_pixel_unshuffle', 'zero_dim'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh ValueError(not enough values to unpack (expected at least 3, got 0)), PyTorch RuntimeError",
-    ('nn_functional_prelu', 'zero_dim'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Mismatch of parameter numbers and input channel size. Found parameter numbers = 3 and channel size = 1.', PyTorch 'Not allow zero-dim ...",
-    ('nn_functional_relu6', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"hardtanh_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'Bool inputs not supported for hardtanh\'',
-    ('nn_functional_relu6', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh raises NotImplementedError: "hardtanh_cpu" not implemented for \'Long\'; PyTorch accepts',
     ('nn_functional_rms_norm', 'bool'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh ValueError(data type <class 'numpy.bool'> not inexact), PyTorch NotImplementedError",
     ('nn_functional_rms_norm', 'int64'):
@@ -190,16 +172,6 @@ KNOWN = {
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises ValueError: Input tensor must have at least 1 dimensions, but got 0",
     ('nn_functional_scaled_dot_product_attention', 'bool'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"addmm_impl_cpu_" not implemented for \\\'Bool\\\'\', PyTorch \'expected m1 and m2 to have the same dtype, but got: float != bool\'',
-    ('nn_functional_softshrink', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"softshrink_cpu" not implemented for \\\'Bool\\\'\', PyTorch \'"softshrink_check" not implemented for \\\'Bool\\\'\'',
-    ('nn_functional_softshrink', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"softshrink_cpu" not implemented for \\\'Long\\\'\', PyTorch \'"softshrink_check" not implemented for \\\'Long\\\'\'',
-    ('nn_functional_threshold', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh raises NotImplementedError: "threshold_cpu" not implemented for \'Long\'; PyTorch accepts',
-    ('nn_functional_threshold_', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh raises NotImplementedError: "threshold_cpu" not implemented for \'Long\'; PyTorch accepts',
-    ('nn_functional_threshold_', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh raises NotImplementedError: "threshold_cpu" not implemented for \'Long\'; PyTorch accepts',
     ('nn_functional_unfold', 'int64'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "im2col_out_cpu" not implemented for \'Long\'',
     ('nn_functional_unfold', 'zero_dim'):

@@ -122,3 +122,59 @@ LOSS_RESULTS = {
 @pytest.mark.parametrize("case", sorted(LOSS_RESULTS))
 def test_loss_results_match_pytorch(case):
     _same_result(LOSS_RESULTS[case])
+
+
+# -- activations ----------------------------------------------------------------------------------------------
+def _ints(lib, dtype="int64"):
+    return lib.tensor([[-3, 0, 2], [5, 7, -1]]).to(getattr(lib, dtype))
+
+
+ACTIVATION_ERRORS = {
+    "hardtanh bool": lambda lib: F(lib).hardtanh(_ints(lib) > 0),
+    "hardtanh_ bool": lambda lib: F(lib).hardtanh_(_ints(lib) > 0),
+    "relu6 bool": lambda lib: F(lib).relu6(_ints(lib) > 0),
+    "hardtanh uint8 negative limits": lambda lib: F(lib).hardtanh(_ints(lib, "uint8")),
+    "hardtanh complex": lambda lib: F(lib).hardtanh(_x(lib, dtype="complex64")),
+    "threshold bool": lambda lib: F(lib).threshold(_ints(lib) > 0, 0.5, 1.0),
+    "threshold_ bool": lambda lib: F(lib).threshold_(_ints(lib) > 0, 0.5, 1.0),
+    "softshrink int": lambda lib: F(lib).softshrink(_ints(lib)),
+    "softshrink int negative lambda": lambda lib: F(lib).softshrink(_ints(lib), -1),
+    "softshrink complex": lambda lib: F(lib).softshrink(_x(lib, dtype="complex64")),
+    "glu int": lambda lib: F(lib).glu(_ints(lib), 0),
+    "glu bool": lambda lib: F(lib).glu(_ints(lib) > 0, 0),
+    "glu int odd": lambda lib: F(lib).glu(_ints(lib), 1),
+    "prelu 0-d input, 3 weights": lambda lib: F(lib).prelu(lib.tensor(1.0), _x(lib, (3,))),
+    "prelu int": lambda lib: F(lib).prelu(_ints(lib), lib.tensor([1])),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ACTIVATION_ERRORS))
+def test_activation_errors_match_pytorch(case):
+    check_same_error(ACTIVATION_ERRORS[case])
+
+
+ACTIVATION_RESULTS = {
+    "hardtanh int": lambda lib: F(lib).hardtanh(_ints(lib)),
+    "hardtanh int16 float limits": lambda lib: F(lib).hardtanh(_ints(lib, "int16"), -1.5, 2.5),
+    "hardtanh_ int": lambda lib: F(lib).hardtanh_(_ints(lib)),
+    "relu6 int": lambda lib: F(lib).relu6(_ints(lib)),
+    "relu6 uint8 inplace": lambda lib: F(lib).relu6(_ints(lib, "uint8"), inplace=True),
+    "threshold int": lambda lib: F(lib).threshold(_ints(lib), 1, 20),
+    "threshold int float scalars": lambda lib: F(lib).threshold(_ints(lib, "int16"), 1.5, 2.5),
+    "threshold_ int": lambda lib: F(lib).threshold_(_ints(lib), 0.5, -1.0),
+    "prelu 0-d input": lambda lib: F(lib).prelu(lib.tensor(-1.0), lib.tensor([0.25])),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ACTIVATION_RESULTS))
+def test_activation_results_match_pytorch(case):
+    _same_result(ACTIVATION_RESULTS[case])
+
+
+def test_integer_threshold_in_place_writes_its_input():
+    for lib in (torsh, torch_ref):
+        x = _ints(lib)
+        assert F(lib).threshold_(x, 1, 20) is x
+    assert_close(x_ours := _ints(torsh), _ints(torch_ref))  # untouched copies agree
+    F(torsh).threshold_(x_ours, 1, 20)
+    assert_close(x_ours, F(torch_ref).threshold(_ints(torch_ref), 1, 20))

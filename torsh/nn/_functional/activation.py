@@ -2,10 +2,11 @@
 import numpy as np
 
 from ..._array_api import array, dtype_of
-from ... import _random
+from ... import _dtype, _random
 from ..._ops.nn.activation import pointwise as act
 from ..._tensor import Tensor, wrap
 from ...autograd import grad_mode
+from ._utils import require_float_kernel
 
 # softmax/log_softmax are general tensor ops (torsh.softmax); nn.functional names them
 from ..._ops.nn.activation.softmax import log_softmax as _log_softmax_op, softmax as _softmax_op
@@ -37,7 +38,25 @@ def relu6(input, inplace=False):
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
+    if input.dtype is _dtype.bool:
+        raise RuntimeError("Bool inputs not supported for hardtanh")
+    if input.dtype.is_complex:  # PyTorch's hardtanh is a clamp
+        raise NotImplementedError("clamp is not supported for complex types")
+    if _is_integer(input):
+        return _integer_hardtanh(input, min_val, max_val, inplace)
     return _maybe_inplace(input, inplace, "hardtanh", min_val=min_val, max_val=max_val)
+
+
+def _is_integer(input):
+    return not (input.dtype.is_floating_point or input.dtype.is_complex or input.dtype is _dtype.bool)
+
+
+def _integer_hardtanh(input, min_val, max_val, inplace):
+    """PyTorch clamps integer inputs to the limits truncated to integers (no type promotion)."""
+    low, high = int(min_val), int(max_val)
+    if input.dtype is _dtype.uint8 and (low < 0 or high < 0):
+        raise RuntimeError("cannot do hardtanh on an unsigned type with negative limits")
+    return input.clamp_(low, high) if inplace else input.clamp(low, high)
 
 
 def hardtanh_(input, min_val=-1.0, max_val=1.0):
@@ -117,6 +136,7 @@ def hardshrink(input, lambd=0.5):
 
 
 def softshrink(input, lambd=0.5):
+    require_float_kernel("softshrink_check", input.dtype)
     if lambd < 0:
         raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
     return act.softshrink(input, lambd=lambd)
@@ -135,11 +155,21 @@ def softsign(input):
 
 
 def threshold(input, threshold, value, inplace=False):
+    if _is_integer(input):
+        return _integer_threshold(input, threshold, value, inplace)
     return _maybe_inplace(input, inplace, "threshold", threshold=threshold, value=value)
 
 
 def threshold_(input, threshold, value):
+    if _is_integer(input):
+        return _integer_threshold(input, threshold, value, inplace=True)
     return act.threshold_(input, threshold=threshold, value=value)
+
+
+def _integer_threshold(input, threshold, value, inplace):
+    """PyTorch's threshold kernel on integers: both scalars converted to the input's type first."""
+    below = input <= int(threshold)
+    return input.masked_fill_(below, int(value)) if inplace else input.masked_fill(below, int(value))
 
 
 def logsigmoid(input):
@@ -153,6 +183,7 @@ def glu(input, dim=-1):
     if size % 2:
         d = dim % input.ndim
         raise RuntimeError(f"Halving dimension must be even, but dimension {d} is size {size}")
+    require_float_kernel("glu_cpu", input.dtype)
     a, b = input.chunk(2, dim)
     return a * b.sigmoid()
 
@@ -186,7 +217,8 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 
 def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
     """Samples from the Gumbel-softmax distribution; ``hard`` gives one-hot values with soft gradients."""
-    gumbels = -np.log(_random.rng().exponential(size=tuple(logits.shape))).astype(dtype_of(logits))
+    # PyTorch's -empty_like(logits).exponential_().log(): its exponential sampler, in the logits' dtype
+    gumbels = -np.log(_random.exponential(tuple(logits.shape), dtype_of(logits)))
     y_soft = softmax((logits + wrap(gumbels)) / tau, dim)
     if not hard:
         return y_soft

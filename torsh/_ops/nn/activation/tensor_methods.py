@@ -21,6 +21,8 @@ def prelu(input, weight):
                            f"{dtype_name(weight.dtype)}")
     if weight._data.ndim > 1:
         raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {weight._data.ndim}")
+    if weight._data.size != 1 and input._data.ndim == 0:
+        raise RuntimeError("Not allow zero-dim input tensor.")
     channels = input._data.shape[1] if input._data.ndim >= 2 else 1
     if weight._data.size not in (1, channels):
         raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
@@ -29,6 +31,8 @@ def prelu(input, weight):
         raise NotImplementedError(f'"prelu_cpu" not implemented for \'{dtype_name(input.dtype)}\'')
     if weight._data.size != 1 and input._data.ndim >= 2:
         weight = weight.reshape((-1,) + (1,) * (input._data.ndim - 2))
+    elif input._data.ndim == 0:  # a 0-d input keeps its shape
+        weight = weight.reshape(())
     return where(input > 0, input, weight * input)
 
 
