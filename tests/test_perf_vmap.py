@@ -128,3 +128,18 @@ def test_w17_per_sample_grads_are_the_same_bits_on_one_and_two_threads():
         torsh.set_num_threads(before)
     for name in results[0]:
         np.testing.assert_array_equal(results[0][name], results[1][name])
+
+
+@needs_torch
+def test_w17_per_sample_grads_under_the_profiler_match_torch_func():
+    """While the profiler holds the op-call hook vmap runs the function once per sample: grad inside it differentiates
+    plain tensors (it raised 'an op read the values of a batched tensor' before)."""
+    x, y = _inputs(5, np.float32)
+    ref_model, expected = _reference("float32", x, y)
+    model = _mlp(torsh, torsh.float32)
+    model.load_state_dict({k: torsh.from_numpy(v.numpy().copy()) for k, v in ref_model.state_dict().items()})
+    with torsh.profiler.profile() as prof:
+        ours = _per_sample_grads(torsh, model, torsh.from_numpy(x), torsh.from_numpy(y))
+    assert any(e.key == "aten::linear" for e in prof.key_averages())
+    for name in expected:
+        assert_close(ours[name], expected[name], rtol=1e-5, atol=1e-6, msg=name)

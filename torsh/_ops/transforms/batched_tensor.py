@@ -84,7 +84,9 @@ def pop_level(level):
 
 
 def active_levels():
-    return list(_levels)
+    """The running vmaps whose ops batch: not the level of a per-sample fallback (index 0, pushed only for its
+    random draws), whose function sees plain tensors (grad inside it must not batch its inputs at that level)."""
+    return [level for level in _levels if level.index]
 
 
 # -- the batched tensor -----------------------------------------------------------------------------
