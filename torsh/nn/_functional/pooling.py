@@ -514,7 +514,7 @@ def _fractional(nd, input, kernel_size, output_size, output_ratio, return_indice
     outs = ntuple(output_size, nd)
     n, c = x.shape[:2]
     if _random_samples is None:
-        samples = _random.rng().random((n, c, nd)).astype(dtype_of(x))
+        samples = _random.uniform((n, c, nd), dtype_of(x))  # PyTorch's torch.rand(n, c, nd, dtype=input.dtype)
     else:
         samples = array(_random_samples).reshape(n, c, nd)
     data = array(x)
