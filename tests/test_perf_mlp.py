@@ -81,3 +81,38 @@ def test_linear_gradcheck_float64():
     lin = torsh.nn.Linear(6, 4).double()
     x = torsh.randn(5, 6, dtype=torsh.float64, requires_grad=True)
     assert gradcheck(lambda x, w, b: torsh.nn.functional.linear(x, w, b), (x, lin.weight, lin.bias))
+
+
+@needs_panel_gemm
+@pytest.mark.parametrize("a_layout, b_layout", [("C", "C"), ("C", "T"), ("F", "C"), ("F", "T")])
+def test_panel_gemm_layouts_match_numpy(a_layout, b_layout):
+    """a @ b for every operand layout the panel GEMM reads (F: a transposed view, T: weight.t())."""
+    rng = np.random.default_rng(3)
+    m, k, n = 96, 200, 300
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    a_in = np.asfortranarray(a) if a_layout == "F" else a
+    b_in = np.ascontiguousarray(b.T).T if b_layout == "T" else b
+    got = matmul._panel_gemm(a_in, b_in, 1)
+    assert got is not None and got.flags.c_contiguous
+    np.testing.assert_allclose(got, a.astype(np.float64) @ b.astype(np.float64), rtol=1e-4, atol=1e-4)
+    assert matmul._panel_gemm(a_in[:, ::2], b_in[::2], 1) is None  # strided operands: NumPy's path
+    assert matmul._panel_gemm(a_in[:32], b_in, 1) is None  # too few rows to amortise the packing
+
+
+@needs_torch
+@needs_panel_gemm
+def test_linear_forward_and_input_gradient_on_one_thread_match_pytorch(threads):
+    rng = np.random.default_rng(4)
+    x_np = rng.standard_normal((128, 784)).astype(np.float32)
+    g_np = rng.standard_normal((128, 512)).astype(np.float32)
+    results = []
+    for lib in (torsh, torch_ref):
+        lib.manual_seed(0)
+        lin = lib.nn.Linear(784, 512)
+        x = lib.from_numpy(x_np.copy()).requires_grad_()
+        out = lin(x)
+        out.backward(lib.from_numpy(g_np))
+        results.append((out, x.grad, lin.weight.grad, lin.bias.grad))
+    for a, b in zip(*results):
+        assert_close(a, b, rtol=1e-4, atol=1e-4)

@@ -86,26 +86,55 @@ def _matrix_product_grads(a, b, g, a_transposed, b_transposed, need_a, need_b):
     return grad_a, grad_b
 
 
-# The weight gradient g^T @ x of a float32 Linear layer (batch = the short inner dimension K) runs on the
-# lstm_cell family's panel GEMM from these sizes (multiply-adds) on: its AVX-512 build, where NumPy's
-# OpenBLAS runs its AVX2 kernel. One thread: 128x784 -> 512 took 515 against 919 us, 128x512 -> 256
-# 166 against ~300 us. Two threads share the rows of the result: only the largest products gain (W6's
-# first layer: 320-430 against 460 us; 128x512 -> 256: 148 against 152 us).
+# float32 products run on the lstm_cell family's panel GEMM from these sizes (multiply-adds) on, per
+# thread count: its AVX-512 build, where NumPy's OpenBLAS runs its AVX2 kernel. One thread, W6's layers
+# (128 rows): 784 -> 512 forward 816 (255 of it packing the transposed weight) against 1017 us, its
+# weight gradient 515 against 919 us, 512 -> 256 input gradient 178 against 308 us. Two threads share
+# the rows of the result: only the largest weight gradient gains there (W6's first layer: 320-430
+# against 460 us; 128x512 -> 256: 148 against 152 us), so at two threads and more only weight
+# gradients (_weight_gradient) take it.
 PANEL_GEMM_MIN_MACS = {1: 1 << 22, 2: 40_000_000}
+PANEL_GEMM_MIN_ROWS = 64  # the packed right-hand operand (K x N floats) is amortised over the rows
+
+
+def _gemm_threads_now():
+    return 1 if single_thread_reason() else get_num_threads()
+
+
+def _panel_gemm(a, b, threads):
+    """``a @ b`` of float32 matrices on the panel GEMM when they are large enough for it to win at
+    ``threads`` threads and laid out for it (``a`` C- or F-contiguous, ``b`` C-contiguous or the
+    transpose of a C-contiguous matrix, as ``weight.t()``); else None."""
+    if a.ndim != 2 or b.ndim != 2 or a.dtype != np.float32 or b.dtype != np.float32:
+        return None
+    (m, k), n = a.shape, b.shape[1]
+    if m < PANEL_GEMM_MIN_ROWS or m * k * n < PANEL_GEMM_MIN_MACS.get(threads, PANEL_GEMM_MIN_MACS[2]):
+        return None
+    kernel = kernels.get("lstm_cell")
+    if kernel is None:
+        return None
+    if a.flags.c_contiguous:
+        row_stride, col_stride = k, 1
+    elif a.flags.f_contiguous:  # a transposed matrix (g.T of a weight gradient): read through strides
+        row_stride, col_stride = 1, m
+    else:
+        return None
+    if b.flags.c_contiguous:
+        packed = kernel.pack_weight(b, k, n, False)
+    elif b.T.flags.c_contiguous:  # weight.t(): packed from the weight itself
+        packed = kernel.pack_weight(b.T, n, k, True)
+    else:
+        return None
+    out = np.empty((m, n), np.float32)
+    kernel.gemm(a if row_stride == k else a.T, packed, out, m, k, n, row_stride, col_stride, False, threads)
+    return out
 
 
 def _weight_gradient(g, a):
-    """``g.T @ a`` of 2-D arrays, on the panel GEMM where PANEL_GEMM_MIN_MACS says it is faster."""
-    (k, m), n = g.shape, a.shape[1]
-    threads = 1 if single_thread_reason() else get_num_threads()
-    kernel = kernels.get("lstm_cell") if g.dtype == a.dtype == np.float32 else None
-    if (kernel is None or k * m * n < PANEL_GEMM_MIN_MACS.get(threads, PANEL_GEMM_MIN_MACS[2])
-            or not (g.flags.c_contiguous and a.flags.c_contiguous)):
-        return _gemm(g.T, a)
-    out = np.empty((m, n), np.float32)
-    # A = g^T read through strides (row m at g[0, m], step k at g[k, m]); B = a packed in column panels
-    kernel.gemm(g, kernel.pack_weight(a, k, n, False), out, m, k, n, 1, m, False, threads)
-    return out
+    """``g.T @ a`` of 2-D arrays (a Linear layer's weight gradient), on the panel GEMM where
+    PANEL_GEMM_MIN_MACS says it is faster at the current thread count."""
+    value = _panel_gemm(g.T, a, _gemm_threads_now())
+    return _gemm(g.T, a) if value is None else value
 
 
 BmmBackward0 = type("BmmBackward0", (MmBackward0,), {})
@@ -129,8 +158,10 @@ def _gemm(a, b, bias=None):
     if a.dtype in _HALF_DTYPES:
         value = _gemm(a.astype(np.float32), b.astype(np.float32), None if bias is None else bias.astype(np.float32))
         return value.astype(a.dtype)
-    with gemm_threads(_macs_per_gemm(a.shape, b.shape)):
-        value = np.matmul(a, b)
+    value = _panel_gemm(a, b, 1) if _gemm_threads_now() == 1 else None
+    if value is None:
+        with gemm_threads(_macs_per_gemm(a.shape, b.shape)):
+            value = np.matmul(a, b)
     if bias is not None:
         value = np.asarray(value)
         value += bias  # into the fresh product
