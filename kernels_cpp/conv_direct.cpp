@@ -1356,6 +1356,36 @@ double channel_sum(long n, long stride, long S, F f) {
     return total;
 }
 
+// channel_sum of f and of h in one pass over the rows (batch norm's backward reads g and x once for both): each
+// sum's lanes, flushes and order of adds as channel_sum's, so the same bits as two separate sums
+template <class F, class H>
+void channel_sums(long n, long stride, long S, F f, H h, double& total_f, double& total_h) {
+    total_f = total_h = 0;
+    float lf[BN_LANES] = {}, lh[BN_LANES] = {};
+    long taken = 0;
+    auto flush = [&] {
+        double pf = 0, ph = 0;
+        for (long l = 0; l < BN_LANES; ++l) pf += lf[l], ph += lh[l], lf[l] = lh[l] = 0;
+        total_f += pf, total_h += ph;
+        taken = 0;
+    };
+    for (long i = 0; i < n; ++i) {
+        long j = 0;
+        for (; j + BN_LANES <= S; j += BN_LANES)
+            for (long l = 0; l < BN_LANES; ++l) {
+                const long k = i * stride + j + l;
+                lf[l] += f(k), lh[l] += h(k);
+            }
+        for (; j < S; ++j) {
+            const long k = i * stride + j;
+            lf[j % BN_LANES] += f(k), lh[j % BN_LANES] += h(k);
+        }
+        taken += (S + BN_LANES - 1) / BN_LANES;
+        if (taken >= BN_FLUSH) flush();
+    }
+    flush();
+}
+
 struct BatchNormShape {
     long n, C, S;
     long stride() const { return C * S; }
@@ -1385,8 +1415,9 @@ void batch_norm_backward_channel(const float* g, const float* x, const float* w,
     const float* gc = g + c * d.S;
     const float* xc = x + c * d.S;
     const float mu = mean[c], r = rstd[c];
-    const double sg = channel_sum(d.n, d.stride(), d.S, [&](long k) { return gc[k]; });
-    const double sgx = channel_sum(d.n, d.stride(), d.S, [&](long k) { return gc[k] * (xc[k] - mu); });
+    double sg, sgx;
+    channel_sums(d.n, d.stride(), d.S, [&](long k) { return gc[k]; }, [&](long k) { return gc[k] * (xc[k] - mu); },
+                 sg, sgx);
     gb[c] = static_cast<float>(sg);
     gw[c] = static_cast<float>(sgx * r);
     // gx = w r (g - sum(g) / M - (x - mu) r^2 sum(g (x - mu)) / M)
