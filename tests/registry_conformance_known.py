@@ -36,14 +36,6 @@ KNOWN = {
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh raises RuntimeError: adaptive_max_pool2d(): Expected input to have non-zero size for non-batch dimensions, but input has sizes [0, 1, 4] with di...",
     ('nn_functional_adaptive_max_pool1d_with_indices', 'zero_dim'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'adaptive_max_pool1d(): Expected 2D or 3D tensor, but got: []\', PyTorch "Expected 2 to 3 dimensions, but got 0-dimensional tensor for a...',
-    ('nn_functional_affine_grid', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): exception type: torsh NotImplementedError("bmm" not implemented for \'Bool\'), PyTorch ValueError',
-    ('nn_functional_affine_grid', 'empty'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: Expected size for first two dimensions of batch2 tensor to be: [1, 3] but got: [0, 3].",
-    ('nn_functional_affine_grid', 'int64'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises ValueError: Expected theta to have floating point type, but got torch.int64",
-    ('nn_functional_affine_grid', 'zero_dim'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Expected a batch of 2D affine matrices of shape Nx2x3 for size [1, 1, 3, 3]. Got [].', PyTorch 'Expected a batch of 2D affine matrices...",
     ('nn_functional_avg_pool1d', 'empty'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but got:[1, 0, 1, 4]', PyTorch 'Expected 3D or 4D (bat...",
     ('nn_functional_avg_pool2d', 'zero_dim'):
@@ -62,8 +54,6 @@ KNOWN = {
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'The size of tensor a (0) must match the size of tensor b (3) at non-singleton dimension 0', PyTorch 'bilinear(): input batch dimension...",
     ('nn_functional_bilinear', 'zero_dim'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh IndexError(Dimension out of range (expected to be in range of [-1, 0], but got -2)), PyTorch RuntimeError",
-    ('nn_functional_channel_shuffle', 'zero_dim'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh ValueError(not enough values to unpack (expected 2, got 0)), PyTorch RuntimeError",
     ('nn_functional_conv1d', 'bool'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "slow_conv2d_cpu" not implemented for \'Bool\'',
     ('nn_functional_conv2d', 'bool'):
@@ -96,14 +86,6 @@ KNOWN = {
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh IndexError(tuple index out of range), PyTorch ValueError",
     ('nn_functional_fold', 'int64'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "col2im_out_cpu" not implemented for \'Long\'',
-    ('nn_functional_grid_sample', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "grid_sampler_2d_cpu_kernel_impl" not implemented for \'Bool\'',
-    ('nn_functional_grid_sample', 'empty'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: grid_sampler(): expected grid and input to have same batch size, but got input with sizes [0, 1, 3, 3] and...",
-    ('nn_functional_grid_sample', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "grid_sampler_2d_cpu_kernel_impl" not implemented for \'Long\'',
-    ('nn_functional_grid_sample', 'zero_dim'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh NotImplementedError(torsh: grid_sample supports 4-D inputs with mode bilinear/nearest and padding zeros/border), PyTorch IndexEr...",
     ('nn_functional_group_norm', 'bool'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "GroupNormKernelImpl" not implemented for \'Bool\'',
     ('nn_functional_group_norm', 'int64'):
@@ -128,42 +110,12 @@ KNOWN = {
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Expected 3D or higher dimensionality input (got 0 dimensions)', PyTorch 'Expected 3D or higher dimensionality input (got 0 dimensions)...",
     ('nn_functional_lp_pool2d', 'zero_dim'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but got:[]), PyTorch IndexError",
-    ('nn_functional_max_unpool1d', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "max_unpool2d" not implemented for \'Bool\'',
-    ('nn_functional_max_unpool1d', 'empty'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: Expected shape of indices to be same as that of the input tensor ([0, 1, 2, 1]) but got indices tensor wit...",
-    ('nn_functional_max_unpool1d', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "max_unpool2d" not implemented for \'Long\'',
-    ('nn_functional_max_unpool1d', 'zero_dim'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(non-empty 2D or 3D (batch mode) tensor expected for input), PyTorch IndexError",
-    ('nn_functional_max_unpool2d', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "max_unpool2d" not implemented for \'Bool\'',
-    ('nn_functional_max_unpool2d', 'empty'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: Expected shape of indices to be same as that of the input tensor ([0, 1, 1, 2]) but got indices tensor wit...",
-    ('nn_functional_max_unpool2d', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "max_unpool2d" not implemented for \'Long\'',
-    ('nn_functional_max_unpool2d', 'zero_dim'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(non-empty 3D or 4D (batch mode) tensor expected for input), PyTorch IndexError",
-    ('nn_functional_max_unpool3d', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "max_unpool3d" not implemented for \'Bool\'',
-    ('nn_functional_max_unpool3d', 'empty'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises RuntimeError: Expected shape of indices to be same as that of the input tensor ([0, 1, 1, 1, 2]) but got indices tensor ...",
-    ('nn_functional_max_unpool3d', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "max_unpool3d" not implemented for \'Long\'',
-    ('nn_functional_max_unpool3d', 'zero_dim'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(non-empty 4D or 5D (batch mode) tensor expected for input), PyTorch IndexError",
     ('nn_functional_multi_head_attention_forward', 'int64'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'expected m1 and m2 to have the same dtype, but got: float != long int', PyTorch 'expected scalar type Float but found Long'",
     ('nn_functional_multi_head_attention_forward', 'zero_dim'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh IndexError(Dimension out of range (expected to be in range of [-1, 0], but got 1)), PyTorch AssertionError",
     ('nn_functional_pad', 'bool'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "reflection_pad1d" not implemented for \'Bool\'',
-    ('nn_functional_pixel_shuffle', 'zero_dim'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh ValueError(not enough values to unpack (expected at least 3, got 0)), PyTorch RuntimeError",
-    ('nn_functional_pixel_unshuffle', 'empty'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): result: shape mismatch: torsh (0, 4, 2, 2) vs reference (0, 1, 4, 4)",
-    ('nn_functional_pixel_unshuffle', 'zero_dim'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh ValueError(not enough values to unpack (expected at least 3, got 0)), PyTorch RuntimeError",
     ('nn_functional_rms_norm', 'bool'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh ValueError(data type <class 'numpy.bool'> not inexact), PyTorch NotImplementedError",
     ('nn_functional_rms_norm', 'int64'):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import torsh
-from helpers import assert_close, check_same_error, needs_torch, torch_ref
+from helpers import assert_close, check_same_error, error_of, needs_torch, torch_ref
 
 pytestmark = needs_torch
 
@@ -178,3 +178,77 @@ def test_integer_threshold_in_place_writes_its_input():
     assert_close(x_ours := _ints(torsh), _ints(torch_ref))  # untouched copies agree
     F(torsh).threshold_(x_ours, 1, 20)
     assert_close(x_ours, F(torch_ref).threshold(_ints(torch_ref), 1, 20))
+
+
+# -- vision and unpooling ---------------------------------------------------------------------------------------
+def _theta(lib, n=1):
+    return lib.tensor([[[1.0, 0.0, 0.1], [0.0, 1.0, -0.2]]] * n)
+
+
+VISION_ERRORS = {
+    "pixel_shuffle 0-d": lambda lib: F(lib).pixel_shuffle(lib.tensor(1.0), 2),
+    "pixel_shuffle 2-d": lambda lib: F(lib).pixel_shuffle(_x(lib, (4, 2)), 2),
+    "pixel_shuffle factor 0": lambda lib: F(lib).pixel_shuffle(_x(lib, (1, 4, 2, 2)), 0),
+    "pixel_unshuffle 0-d": lambda lib: F(lib).pixel_unshuffle(lib.tensor(1.0), 2),
+    "channel_shuffle 0-d": lambda lib: F(lib).channel_shuffle(lib.tensor(1.0), 2),
+    "channel_shuffle 2-d": lambda lib: F(lib).channel_shuffle(_x(lib, (2, 4)), 2),
+    "channel_shuffle groups 0": lambda lib: F(lib).channel_shuffle(_x(lib, (1, 4, 2)), 0),
+    "affine_grid int": lambda lib: F(lib).affine_grid(_theta(lib).long(), [1, 1, 3, 3], align_corners=False),
+    "affine_grid bool": lambda lib: F(lib).affine_grid(_theta(lib) > 0, [1, 1, 3, 3], align_corners=False),
+    "affine_grid 0-d": lambda lib: F(lib).affine_grid(lib.tensor(1.0), [1, 1, 3, 3], align_corners=False),
+    "affine_grid batch": lambda lib: F(lib).affine_grid(_theta(lib, 2), [1, 1, 3, 3], align_corners=False),
+    "affine_grid zero size": lambda lib: F(lib).affine_grid(_theta(lib), [1, 1, 0, 3], align_corners=False),
+    "grid_sample int": lambda lib: F(lib).grid_sample(_x(lib, (1, 1, 3, 3), "int64"), _x(lib, (1, 2, 2, 2), "int64"),
+                                                      align_corners=False),
+    "grid_sample 0-d": lambda lib: F(lib).grid_sample(lib.tensor(1.0), _x(lib, (1, 2, 2, 2)), align_corners=False),
+    "grid_sample batch": lambda lib: F(lib).grid_sample(_x(lib, (0, 1, 3, 3)), _x(lib, (1, 2, 2, 2)),
+                                                        align_corners=False),
+    "grid_sample grid last dim": lambda lib: F(lib).grid_sample(_x(lib, (1, 1, 3, 3)), _x(lib, (1, 2, 2, 3)),
+                                                                align_corners=False),
+    "grid_sample empty spatial": lambda lib: F(lib).grid_sample(_x(lib, (1, 1, 0, 3)), _x(lib, (1, 2, 2, 2)),
+                                                                align_corners=False),
+    "grid_sample 3-d": lambda lib: F(lib).grid_sample(_x(lib, (1, 3, 3)), _x(lib, (1, 2, 1)), align_corners=False),
+    "max_unpool1d 0-d": lambda lib: F(lib).max_unpool1d(lib.tensor(1.0), lib.tensor(0), 2),
+    "max_unpool1d int": lambda lib: F(lib).max_unpool1d(_x(lib, (1, 1, 2), "int64"), lib.tensor([[[0, 3]]]), 2),
+    "max_unpool1d float indices": lambda lib: F(lib).max_unpool1d(_x(lib, (1, 1, 2)), lib.tensor([[[0.0, 3.0]]]), 2),
+    "max_unpool1d indices shape": lambda lib: F(lib).max_unpool1d(_x(lib, (0, 1, 2)), lib.tensor([[[0, 3]]]), 2),
+    "max_unpool1d rank": lambda lib: F(lib).max_unpool1d(_x(lib, (2,)), lib.tensor([0, 3]), 2),
+    "max_unpool2d bool": lambda lib: F(lib).max_unpool2d(_x(lib, (1, 1, 1, 2)) > 0, lib.tensor([[[[0, 3]]]]), 2),
+    "max_unpool2d 5-d": lambda lib: F(lib).max_unpool2d(_x(lib, (1, 1, 1, 1, 2)), lib.zeros(1, 1, 1, 1, 2).long(), 2),
+    "max_unpool3d int": lambda lib: F(lib).max_unpool3d(_x(lib, (1, 1, 1, 1, 2), "int64"),
+                                                        lib.zeros(1, 1, 1, 1, 2).long(), 2),
+    "max_unpool3d float indices": lambda lib: F(lib).max_unpool3d(_x(lib, (1, 1, 1, 1, 2)), lib.zeros(1, 1, 1, 1, 2),
+                                                                  2),
+}
+
+
+# messages naming a dtype or Size object, which torsh prints under its own package name: their stable part
+_NAMES_A_TYPE = {
+    "affine_grid int": "Expected theta to have floating point type, but got ",
+    "affine_grid bool": "Expected theta to have floating point type, but got ",
+    "affine_grid 0-d": "Expected a batch of 2D affine matrices of shape Nx2x3 for size [1, 1, 3, 3]. Got ",
+}
+
+
+@pytest.mark.parametrize("case", sorted(VISION_ERRORS))
+def test_vision_errors_match_pytorch(case):
+    if case in _NAMES_A_TYPE:
+        error = check_same_error(VISION_ERRORS[case], fallback_msg=_NAMES_A_TYPE[case], exact=False)
+        assert str(error).endswith(str(error_of(lambda: VISION_ERRORS[case](torch_ref))).split("torch.")[-1])
+    else:
+        check_same_error(VISION_ERRORS[case])
+
+
+VISION_RESULTS = {
+    "pixel_unshuffle empty batch": lambda lib: F(lib).pixel_unshuffle(_x(lib, (0, 1, 4, 4)), 2),
+    "pixel_unshuffle no channels": lambda lib: F(lib).pixel_unshuffle(_x(lib, (2, 0, 4, 4)), 2),
+    "pixel_shuffle no channels": lambda lib: F(lib).pixel_shuffle(_x(lib, (2, 0, 4, 4)), 2),
+    "channel_shuffle no channels": lambda lib: F(lib).channel_shuffle(_x(lib, (2, 0, 4, 4)), 2),
+    "affine_grid": lambda lib: F(lib).affine_grid(_theta(lib, 2), [2, 1, 3, 4], align_corners=False),
+    "max_unpool1d": lambda lib: F(lib).max_unpool1d(_x(lib, (1, 1, 2)), lib.tensor([[[0, 3]]]), 2),
+}
+
+
+@pytest.mark.parametrize("case", sorted(VISION_RESULTS))
+def test_vision_results_match_pytorch(case):
+    _same_result(VISION_RESULTS[case])

@@ -11,12 +11,12 @@ import math
 import numpy as np
 
 from ..._array_api import array, dtype_of
-from ... import _random
+from ... import _dtype, _random
 from ..._autocast import float32_policy
 from ..._ops.nn import conv as nn_conv, pool as nn_pool
 from ..._ops._helpers import dtype_name
 from ..._tensor import wrap
-from ._utils import const, ntuple
+from ._utils import const, ntuple, require_float_kernel
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices", "max_pool2d_with_indices",
            "max_pool3d_with_indices", "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d",
@@ -454,7 +454,29 @@ def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     return _lp_pool(3, input, norm_type, kernel_size, stride, ceil_mode)
 
 
+def _check_unpool(nd, input, indices):
+    """PyTorch's max_unpool checks: its Python reads input.size()[-nd] first, then the max_unpooling2d/3d kernel
+    (max_unpool1d runs max_unpool2d on a trailing unit dim) checks indices' dtype and shape, input's rank and
+    spatial sizes, and dispatches on floating dtypes."""
+    if input.ndim < nd:
+        raise IndexError("tuple index out of range")
+    kernel_nd = 3 if nd == 3 else 2
+    unit = [1] if nd == 1 else []
+    x_shape, i_shape = list(input.shape) + unit, list(indices.shape) + unit
+    if indices.dtype is not _dtype.int64:
+        raise RuntimeError("elements in indices should be type int64" +
+                           ("" if nd == 3 else f" but got: {dtype_name(indices.dtype)}"))
+    if len(x_shape) not in (kernel_nd + 1, kernel_nd + 2):
+        raise RuntimeError(f"Input to max_unpooling{kernel_nd}d should be a {kernel_nd + 1}d or {kernel_nd + 2}d "
+                           f"Tensor, but got a tensor with {len(x_shape)} dimensions.")
+    if x_shape != i_shape:
+        raise RuntimeError(f"Expected shape of indices to be same as that of the input tensor ({x_shape}) but got "
+                           f"indices tensor with shape: {i_shape}")
+    require_float_kernel(f"max_unpool{kernel_nd}d", input.dtype)
+
+
 def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
+    _check_unpool(nd, input, indices)
     x, unbatched = _batched(f"max_unpool{nd}d", input, nd)
     idx = array(indices) if not unbatched else array(indices)[None]
     kernel = ntuple(kernel_size, nd)

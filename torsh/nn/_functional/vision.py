@@ -14,7 +14,7 @@ from ..._autocast import float32_policy
 from ..._warnings import warn as user_warning
 from ..._ops.nn import pad as nn_pad
 from ..._ops._helpers import dtype_name
-from ._utils import const
+from ._utils import const, require_float_kernel
 
 __all__ = ["pad", "interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle",
            "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle", "affine_grid", "grid_sample"]
@@ -247,8 +247,17 @@ def upsample_bilinear(input, size=None, scale_factor=None):
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
 
 
+def _check_shuffle_input(name, input, factor, factor_name):
+    if input.ndim < 3:
+        raise RuntimeError(f"{name} expects input to have at least 3 dimensions, but got input with {input.ndim} "
+                           "dimension(s)")
+    if factor <= 0:
+        raise RuntimeError(f"{name} expects a positive {factor_name}, but got {factor}")
+
+
 def pixel_shuffle(input, upscale_factor):
     r = upscale_factor
+    _check_shuffle_input("pixel_shuffle", input, r, "upscale_factor")
     *batch, c, h, w = input.shape
     if c % (r * r):
         raise RuntimeError(f"pixel_shuffle expects its input's 'channel' dimension to be divisible by the square of "
@@ -262,12 +271,15 @@ def pixel_shuffle(input, upscale_factor):
 
 def pixel_unshuffle(input, downscale_factor):
     r = downscale_factor
+    _check_shuffle_input("pixel_unshuffle", input, r, "downscale_factor")
     *batch, c, h, w = input.shape
     if h % r or w % r:
         raise RuntimeError(f"pixel_unshuffle expects height to be divisible by downscale_factor, but input.size(-2)={h}"
                            f" is not divisible by {r}" if h % r else
                            f"pixel_unshuffle expects width to be divisible by downscale_factor, but input.size(-1)={w}"
                            f" is not divisible by {r}")
+    if input.numel() == 0:  # PyTorch returns an empty input's copy, unshuffled
+        return input.clone()
     x = input.reshape(*batch, c, h // r, r, w // r, r)
     nb = len(batch)
     x = x.permute(*range(nb), nb, nb + 2, nb + 4, nb + 1, nb + 3)
@@ -275,6 +287,10 @@ def pixel_unshuffle(input, downscale_factor):
 
 
 def channel_shuffle(input, groups):
+    if input.ndim <= 2:
+        raise RuntimeError(f"channel_shuffle expects input with > 2 dims, but got input with sizes {list(input.shape)}")
+    if groups <= 0:
+        raise RuntimeError(f"Number of groups to divide channels in must be positive. Value of groups:{groups}")
     n, c = input.shape[:2]
     if c % groups:
         raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels and {groups} groups.")
@@ -292,14 +308,21 @@ def affine_grid(theta, size, align_corners=None):
                      "Please specify align_corners=True if the old behavior is desired. See the documentation of "
                      "grid_sample for details.")
         align_corners = False
+    if not theta.dtype.is_floating_point:
+        raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
     spatial = list(size[2:])
     nd = len(spatial)
     if nd not in (2, 3):
         raise NotImplementedError(f"affine_grid only supports 4D and 5D sizes, for 2D and 3D affine transforms, "
-                                  f"respectively. Got size {list(size)}.")
+                                  f"respectively. Got size {size}.")
     if theta.ndim != 3 or tuple(theta.shape[1:]) != (nd, nd + 1):
-        raise ValueError(f"Expected a batch of {nd}D affine matrices of shape Nx{nd}x{nd + 1} for size {list(size)}. "
-                         f"Got {list(theta.shape)}.")
+        raise ValueError(f"Expected a batch of {nd}D affine matrices of shape Nx{nd}x{nd + 1} for size {size}. "
+                         f"Got {theta.shape}.")
+    if not (align_corners and min(spatial) == 1) and min(size) <= 0:
+        raise ValueError(f"Expected non-zero, positive output size. Got {size}")
+    if theta.shape[0] != size[0]:  # PyTorch's base grid of size[0] samples meets theta in a bmm
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{size[0]}, {nd + 1}] "
+                           f"but got: [{theta.shape[0]}, {nd + 1}].")
 
     def axis(n):
         if n <= 1:
@@ -320,6 +343,28 @@ def _unnormalize(coord, size, align_corners):
     return ((coord + 1) * size - 1) / 2
 
 
+def _check_grid_sampler(input, grid):
+    """PyTorch's grid_sampler checks, in its order: batch sizes, grid's last dim, spatial sizes, ranks, dtype."""
+    if input.ndim == 0 or grid.ndim == 0:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+    sizes = f"input with sizes {list(input.shape)} and grid with sizes {list(grid.shape)}"
+    if input.shape[0] != grid.shape[0]:
+        raise RuntimeError(f"grid_sampler(): expected grid and input to have same batch size, but got {sizes}")
+    if grid.shape[-1] != input.ndim - 2:
+        raise RuntimeError(f"grid_sampler(): expected grid to have size {input.ndim - 2} in last dimension, but got "
+                           f"grid with sizes {list(grid.shape)}")
+    for i in range(2, input.ndim):
+        if input.shape[i] <= 0:
+            raise RuntimeError("grid_sampler(): expected input to have non-empty spatial dimensions, but input has "
+                               f"sizes {list(input.shape)} with dimension {i} being empty")
+    rank = 4 if input.ndim == 4 else 5
+    if input.ndim != rank or grid.ndim != rank:
+        raise RuntimeError(f"grid_sampler(): expected {rank}D input and grid with same number of dimensions, but got "
+                           f"{sizes}")
+    if rank == 4:
+        require_float_kernel("grid_sampler_2d_cpu_kernel_impl", input.dtype)
+
+
 @float32_policy
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
     """2-D sampling of ``input`` (N, C, H, W) at ``grid`` (N, Ho, Wo, 2) points in [-1, 1]; differentiable in both.
@@ -333,14 +378,15 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if padding_mode not in ("zeros", "border", "reflection"):
         raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', 'border', or "
                          f"'reflection', but got: '{padding_mode}'")
-    if input.ndim != 4 or mode == "bicubic" or padding_mode == "reflection":
-        raise NotImplementedError("torsh: grid_sample supports 4-D inputs with mode bilinear/nearest and padding "
-                                  "zeros/border")
     if align_corners is None:
         user_warning("Default grid_sample and affine_grid behavior has changed to align_corners=False since 1.3.0. "
                      "Please specify align_corners=True if the old behavior is desired. See the documentation of "
                      "grid_sample for details.")
         align_corners = False
+    _check_grid_sampler(input, grid)
+    if input.ndim != 4 or mode == "bicubic" or padding_mode == "reflection":
+        raise NotImplementedError("torsh: grid_sample supports 4-D inputs with mode bilinear/nearest and padding "
+                                  "zeros/border")
     n, c, h, w = input.shape
     ix = _unnormalize(grid[..., 0], w, align_corners)
     iy = _unnormalize(grid[..., 1], h, align_corners)
