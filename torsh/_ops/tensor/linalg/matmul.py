@@ -8,7 +8,7 @@ from ...._tensor import wrap
 from .... import _autocast, _dtype
 from ....autograd.graph import Node, PROFILER_TOPIC, backward_on_arrays, needs_grad, record
 from ....backend import events, kernels
-from ....backend.threads import gemm_threads, get_num_threads, single_thread_reason
+from ....backend.threads import gemm_threads, get_num_threads
 from ..._helpers import broadcast_shapes, check_dtype_support, dtype_name, sum_to
 from ...registry import register
 
@@ -82,41 +82,37 @@ def _matrix_product_grads(a, b, g, a_transposed, b_transposed, need_a, need_b):
     if need_a:
         grad_a = wrap(_gemm(b._data, g.T)).mT if a_transposed else wrap(_gemm(g, b._data.T))
     if need_b:  # a transposed operand's gradient is the transpose of a row-major product, as above
-        grad_b = wrap(_weight_gradient(g, a._data)).mT if b_transposed else wrap(_gemm(a._data.T, g))
+        grad_b = wrap(_gemm(g.T, a._data)).mT if b_transposed else wrap(_gemm(a._data.T, g))
     return grad_a, grad_b
 
 
-# float32 products run on the lstm_cell family's panel GEMM from these sizes (multiply-adds) on, per
-# thread count: its AVX-512 build, where NumPy's OpenBLAS runs its AVX2 kernel. One thread, W6's layers
-# (128 rows): 784 -> 512 forward 816 (255 of it packing the transposed weight) against 1017 us, its
-# weight gradient 515 against 919 us, 512 -> 256 input gradient 178 against 308 us. Two threads share
-# the rows of the result: only the largest weight gradient gains there (W6's first layer: 320-430
-# against 460 us; 128x512 -> 256: 148 against 152 us), so at two threads and more only weight
-# gradients (_weight_gradient) take it.
-PANEL_GEMM_MIN_MACS = {1: 1 << 22, 2: 40_000_000}
+# With one thread, float32 products of at least this many multiply-adds run on the lstm_cell family's
+# panel GEMM: its AVX-512 build, where NumPy's OpenBLAS runs its AVX2 kernel. W6's layers (128 rows)
+# in isolation: 784 -> 512 forward 816 (255 of it packing the transposed weight) against 1017 us, its
+# weight gradient 515 against 919 us, 512 -> 256 input gradient 178 against 308 us; whole training
+# steps: W6 -28 to -32%, W8.1 -27%, W13.1 -23%. At two threads OpenBLAS's two threads stay: the
+# kernel's own row split gained on W6's first weight gradient alone and cost W8 3-5% (its OpenMP
+# thread meets OpenBLAS's spinning worker on the second core).
+PANEL_GEMM_MIN_MACS = 1 << 22
 PANEL_GEMM_MIN_ROWS = 64  # the packed right-hand operand (K x N floats) is amortised over the rows
 
 
-def _gemm_threads_now():
-    return 1 if single_thread_reason() else get_num_threads()
-
-
-def _panel_gemm(a, b, threads):
-    """``a @ b`` of float32 matrices on the panel GEMM when they are large enough for it to win at
-    ``threads`` threads and laid out for it (``a`` C- or F-contiguous, ``b`` C-contiguous or the
-    transpose of a C-contiguous matrix, as ``weight.t()``); else None."""
+def _panel_gemm(a, b):
+    """``a @ b`` of float32 matrices on the panel GEMM (one thread) when they are large enough for it
+    to win and laid out for it (``a`` C- or F-contiguous, ``b`` C-contiguous or the transpose of a
+    C-contiguous matrix, as ``weight.t()``); else None."""
     if a.ndim != 2 or b.ndim != 2 or a.dtype != np.float32 or b.dtype != np.float32:
         return None
     (m, k), n = a.shape, b.shape[1]
-    if m < PANEL_GEMM_MIN_ROWS or m * k * n < PANEL_GEMM_MIN_MACS.get(threads, PANEL_GEMM_MIN_MACS[2]):
+    if m < PANEL_GEMM_MIN_ROWS or m * k * n < PANEL_GEMM_MIN_MACS:
         return None
     kernel = kernels.get("lstm_cell")
     if kernel is None:
         return None
     if a.flags.c_contiguous:
-        row_stride, col_stride = k, 1
+        a_rows, row_stride, col_stride = a, k, 1
     elif a.flags.f_contiguous:  # a transposed matrix (g.T of a weight gradient): read through strides
-        row_stride, col_stride = 1, m
+        a_rows, row_stride, col_stride = a.T, 1, m
     else:
         return None
     if b.flags.c_contiguous:
@@ -126,15 +122,8 @@ def _panel_gemm(a, b, threads):
     else:
         return None
     out = np.empty((m, n), np.float32)
-    kernel.gemm(a if row_stride == k else a.T, packed, out, m, k, n, row_stride, col_stride, False, threads)
+    kernel.gemm(a_rows, packed, out, m, k, n, row_stride, col_stride, False, 1)
     return out
-
-
-def _weight_gradient(g, a):
-    """``g.T @ a`` of 2-D arrays (a Linear layer's weight gradient), on the panel GEMM where
-    PANEL_GEMM_MIN_MACS says it is faster at the current thread count."""
-    value = _panel_gemm(g.T, a, _gemm_threads_now())
-    return _gemm(g.T, a) if value is None else value
 
 
 BmmBackward0 = type("BmmBackward0", (MmBackward0,), {})
@@ -158,7 +147,7 @@ def _gemm(a, b, bias=None):
     if a.dtype in _HALF_DTYPES:
         value = _gemm(a.astype(np.float32), b.astype(np.float32), None if bias is None else bias.astype(np.float32))
         return value.astype(a.dtype)
-    value = _panel_gemm(a, b, 1) if _gemm_threads_now() == 1 else None
+    value = _panel_gemm(a, b) if get_num_threads() == 1 else None
     if value is None:
         with gemm_threads(_macs_per_gemm(a.shape, b.shape)):
             value = np.matmul(a, b)
