@@ -56,12 +56,14 @@ _new_event = tuple.__new__  # MemoryEvent(*fields) minus a Python frame: what it
 class RawSink:
     """A live view's list that hears every event without a callback per event (torsh.viz.MemoryTimeline).
 
-    Each event is appended to ``raw`` as one plain tuple ``(clock(), kind, nbytes, live_bytes, address)``
-    (a MemoryEvent after the clock time); ``on_due(now, kind)`` is called only when ``now >= wake`` (the
-    owner sets ``wake`` to when it next has work to do) or ``raw`` holds more than ``limit`` events.
-    Like a ``memory`` subscriber, an added sink turns counting on for good."""
+    Each event extends the flat list ``raw`` by ``FIELDS`` values ``clock(), kind, nbytes, live_bytes,
+    address`` (a MemoryEvent after the clock time: numbers and an interned str, nothing the cycle
+    collector counts); ``on_due(now, kind)`` is called only when ``now >= wake`` (the owner sets
+    ``wake`` to when it next has work to do) or ``raw`` holds more than ``limit`` values. Like a
+    ``memory`` subscriber, an added sink turns counting on for good."""
 
     __slots__ = ("raw", "clock", "wake", "limit", "on_due")
+    FIELDS = 5
 
     def __init__(self, clock, on_due, limit):
         self.raw = []
@@ -132,7 +134,7 @@ def track(array):
         for sink in _sinks:
             now = sink.clock()
             raw = sink.raw
-            raw.append((now, "alloc", nbytes, _live, key))
+            raw += (now, "alloc", nbytes, _live, key)  # one extend: atomic, whatever thread appends
             if now >= sink.wake or len(raw) > sink.limit:
                 sink.on_due(now, "alloc")
 
@@ -150,7 +152,7 @@ def _on_collected(ref):
         for sink in _sinks:
             now = sink.clock()
             raw = sink.raw
-            raw.append((now, "free", nbytes, _live, key))
+            raw += (now, "free", nbytes, _live, key)
             if now >= sink.wake or len(raw) > sink.limit:
                 sink.on_due(now, "free")
 

@@ -37,13 +37,13 @@ class RawEvent:
     """
 
     start_ns = end_ns = 0
-    inputs = None  # record_shapes: the arguments' raw facts (record_inputs), described when read
+    inputs = None  # record_shapes: the arguments' raw facts, flat (record_inputs), described when read
     stack = source = None  # source: (file, line) of the user's call
     flops = 0
     sequence_nr = -1  # autograd sequence number: of the node a forward op created, or a backward node's
     dispatch = None  # [DispatchRecord] decided while this event was innermost
     self_memory = 0  # bytes allocated minus freed while this event was innermost
-    node = None  # the autograd Node a backward event runs
+    node = None  # the autograd Node a backward event runs while open; _RAN once closed (None: not backward)
     children_ns = children_memory = 0  # summed by summary.RunSummary.fold_step from the calls inside
 
     def __init__(self, name, cat, tid, parent):
@@ -55,12 +55,12 @@ class RawEvent:
     @property
     def input_shapes(self):
         """PyTorch's ``Input Dims`` of the call (None without record_shapes)."""
-        return None if self.inputs is None else [_shape_of(entry) for entry in self.inputs]
+        return None if self.inputs is None else [_shape_of(entry) for entry in _pairs(self.inputs)]
 
     @property
     def input_types(self):
         """PyTorch's ``Input type`` of the call (None without record_shapes)."""
-        return None if self.inputs is None else [_type_of(entry) for entry in self.inputs]
+        return None if self.inputs is None else [_type_of(entry) for entry in _pairs(self.inputs)]
 
 
 _new_object = object.__new__  # RawEvent(...) minus its __init__ frame, for the per-op and per-node paths
@@ -318,6 +318,7 @@ class Collector:
                 self._close(stack, event)
         for event in reversed(closing):
             event.end_ns = now
+            event.node = _RAN  # the node no longer: kept, it would keep each step's graph alive (GC work)
             self.events.append(event)
 
     def _on_dispatch(self, record):
@@ -352,6 +353,7 @@ def node_name(node):
     return "torch::autograd::AccumulateGrad" if name == "AccumulateGrad" else name
 
 
+_RAN = True  # a closed backward event's node: only `node is not None` is read after closing
 _NO_SEQUENCE = float("inf")  # the sequence number of nodes made outside any forward op
 _event_names = {}  # node.name() -> (evaluate_function event name, node event name): built once per name
 
@@ -388,23 +390,30 @@ _kind_of_type = {type(None): _NONE, int: _SCALAR, float: _SCALAR, bool: _SCALAR,
 
 
 def record_inputs(args, kwargs):
-    """The raw facts of an op's arguments, taken on the op's path: ``(shape, np.dtype)`` per tensor (the
-    array's shape tuple), a constant (shape, type name) for anything else. ``describe_inputs`` turns
-    them into PyTorch's ``Input Dims`` / ``Input type`` when somebody reads them."""
+    """The raw facts of an op's arguments, taken on the op's path, flat: ``shape, np.dtype`` per tensor
+    (the array's shape tuple), a constant ``shape, type name`` for anything else (no tuple per argument:
+    fewer objects for the cycle collector while recording). ``describe_inputs`` turns them into
+    PyTorch's ``Input Dims`` / ``Input type`` when somebody reads them."""
     raw = []
     append = raw.append
     for value in (args if not kwargs else args + tuple(kwargs.values())):
         kind = _kind_of_type.get(type(value))
         if kind is _TENSOR:
             data = value._data
-            append((data.shape, data.dtype))
+            append(data.shape)
+            append(data.dtype)
         elif kind is _SEQUENCE and (not value or _kind_of_type.get(type(value[0])) is _SCALAR):
-            append(_SCALAR_LIST)  # stride=(1, 1), a list of sizes...
+            raw += _SCALAR_LIST  # stride=(1, 1), a list of sizes...
         elif kind is not None and kind is not _SEQUENCE:
-            append(kind)
+            raw += kind
         else:
-            append(_other_input(value))
+            raw += _other_input(value)
     return raw
+
+
+def _pairs(raw):
+    """record_inputs' flat facts as one (shape, type) entry per argument."""
+    return zip(raw[::2], raw[1::2])
 
 
 def _other_input(value):
@@ -436,7 +445,7 @@ def _type_of(entry):
 
 def describe_inputs(args, kwargs):
     """(shapes, types) of an op's arguments, in PyTorch's ``Input Dims`` / ``Input type`` form."""
-    raw = record_inputs(args, kwargs)
+    raw = list(_pairs(record_inputs(args, kwargs)))
     return [_shape_of(entry) for entry in raw], [_type_of(entry) for entry in raw]
 
 

@@ -4,9 +4,9 @@
         train(...)
     mt          # or display(mt) before the loop to watch it move
 
-Every ``memory`` event (alloc/free, backend/memory.py) is appended raw, as (clock time, *event), by
-memory.py itself into this view's ``RawSink``: no Python call, no lock, no check beyond one
-comparison with the time of the next due work. Those raw facts
+Every ``memory`` event (alloc/free, backend/memory.py) is appended raw, as its clock time and
+fields, by memory.py itself into this view's ``RawSink``: no Python call, no lock, no check beyond
+one comparison with the time of the next due work. Those raw facts
 are folded into ``events`` (time, kind, bytes, live bytes) and the peak when work is due and
 at each redraw. The split into categories (parameters, gradients, activations saved for
 backward, optimizer state, temporaries; ``memory.categorized_bytes``) walks the model and the
@@ -37,10 +37,6 @@ LIVE_TRACE, PEAK_TRACE = len(CATEGORIES), len(CATEGORIES) + 1  # figure.data: ca
 MARKERS_UP_TO = 40  # the live line shows a marker per event up to this many points: past it, a barcode
 
 
-def _clock_time(record):
-    return record[0]
-
-
 class MemoryTimeline(LiveView):
     """Widget + context manager; ``.widget`` is a VBox(header, FigureWidget).
 
@@ -58,10 +54,12 @@ class MemoryTimeline(LiveView):
         self.max_samples = max_samples  # category splits kept: past it, every second one is dropped
         self.split_budget = None if split_budget is None else float(split_budget)  # None: the shared budget
         self._next_split = -float("inf")  # with its own split_budget: when an allocation may take a sample
-        self.events = []
+        # events as columns (times, kinds, nbytes, live bytes) of floats, ints and interned strs: kept
+        # for the whole run, they give the cycle collector nothing to count or traverse (tuples would)
+        self._columns = ([], [], [], [])
         self.samples = []
         self.peak_bytes = 0
-        self._sink = None  # memory.RawSink while running: its raw (clock time, *MemoryEvent) are folded into events
+        self._sink = None  # memory.RawSink while running: its flat raw events are folded into the columns
         self.header = widgets.HTML("<i>memory timeline: not started</i>")
         traces = [go.Scatter(x=[], y=[], name=name.replace("_", " "), stackgroup="categories", mode="lines",
                              line={"width": 0.5, "color": CATEGORY_COLORS[name], "shape": "hv"})
@@ -79,11 +77,12 @@ class MemoryTimeline(LiveView):
     def _subscribe(self):
         self._t0 = self.clock()
         start = memory.live_bytes()  # starts the counting (and its scan) if nobody did yet
-        self.events.append((0.0, "start", 0, start))
+        for column, value in zip(self._columns, (0.0, "start", 0, start)):
+            column.append(value)
         self.peak_bytes = max(self.peak_bytes, start)
-        # memory.py appends each event to the sink's list itself, as one plain tuple of numbers and a
-        # str (no Python call per event), and calls _work only when the sink's wake time has come
-        self._sink = memory.RawSink(self.clock, self._work, self.max_events)
+        # memory.py appends each event's numbers and kind to the sink's flat list itself (no Python call
+        # per event), and calls _work only when the sink's wake time has come
+        self._sink = memory.RawSink(self.clock, self._work, self.max_events * memory.RawSink.FIELDS)
         return [memory.add_sink(self._sink)]
 
     def _work(self, now, kind):
@@ -118,8 +117,13 @@ class MemoryTimeline(LiveView):
             meter.charge(took, end, 0.0)  # counted as the views' time, not gating their redraws
             self._next_split = now + took + took * (1.0 - self.split_budget) / self.split_budget
 
+    @property
+    def events(self):
+        """[(t, kind, nbytes, live_bytes)]: seconds since start, "start"/"alloc"/"free", bytes, live bytes."""
+        return list(zip(*self._columns))
+
     def _fold(self):
-        """Move the raw events into ``events`` (times since start) and the peak; thin past max_events."""
+        """Move the raw events into the event columns (times since start) and the peak; thin past max_events."""
         if self._sink is None:
             return
         raw = self._sink.raw
@@ -128,15 +132,22 @@ class MemoryTimeline(LiveView):
             return
         chunk = raw[:n]
         del raw[:n]  # (events appended meanwhile by another thread stay for the next fold)
-        chunk.sort(key=_clock_time)  # another thread's append can come late: keep times in order
+        width = memory.RawSink.FIELDS
+        fields = [chunk[i::width] for i in range(4)]  # times, kinds, nbytes, live bytes (not the address)
+        times = fields[0]
+        if any(a > b for a, b in zip(times, times[1:])):  # another thread's append came late: order by time
+            order = sorted(range(len(times)), key=times.__getitem__)
+            fields = [[field[i] for i in order] for field in fields]
         t0 = self._t0
-        self.events.extend([(t - t0, kind, nbytes, live) for t, kind, nbytes, live, _ in chunk])
-        top = max(e[3] for e in chunk)
+        self._columns[0].extend([t - t0 for t in fields[0]])
+        for column, field in zip(self._columns[1:], fields[1:]):
+            column.extend(field)
+        top = max(fields[3])
         if top > self.peak_bytes:
             self.peak_bytes = top
-        while len(self.events) > self.max_events:
-            recorded = self.events
-            thin_in_place(recorded, max(range(len(recorded)), key=lambda i: recorded[i][3]))
+        live = self._columns[3]
+        while len(live) > self.max_events:
+            _thin_columns(self._columns, max(range(len(live)), key=live.__getitem__))
 
     def sample(self):
         """Record the category split now (also done at allocations, each redraw, start and stop)."""
@@ -159,11 +170,12 @@ class MemoryTimeline(LiveView):
             return
         self._fold()
         self.sample()
-        recorded = self.events
-        keep = set(downsample(len(recorded), self.max_points))
-        if recorded:  # keep the highest point whatever the thinning
-            keep.add(max(range(len(recorded)), key=lambda i: recorded[i][3]))
-        shown = [recorded[i] for i in sorted(keep)]
+        at, kinds, sizes, live = self._columns  # (not `times`: the samples' times below)
+        count = len(at)
+        keep = set(downsample(count, self.max_points))
+        if count:  # keep the highest point whatever the thinning
+            keep.add(max(range(count), key=live.__getitem__))
+        shown = sorted(keep)
         samples = [self.samples[i] for i in downsample(len(self.samples), self.max_points)]
         with self.figure.batch_update():
             times = np.array([s["t"] for s in samples])  # numpy: validated without a loop per point
@@ -171,14 +183,23 @@ class MemoryTimeline(LiveView):
                 self.figure.data[index].update(x=times, y=np.array([s[name] for s in samples], dtype=np.float64))
             self.figure.data[LIVE_TRACE].update(
                 mode="lines+markers" if len(shown) <= MARKERS_UP_TO else "lines",
-                x=np.array([e[0] for e in shown]), y=np.array([e[3] for e in shown], dtype=np.float64),
-                hovertext=[f"{e[1]} {human_bytes(e[2])}<br>live {human_bytes(e[3])}<br>t = {e[0] * 1e3:.2f} ms"
-                           for e in shown])
-            end = recorded[-1][0] if recorded else 0.0
+                x=np.array([at[i] for i in shown]), y=np.array([live[i] for i in shown], dtype=np.float64),
+                hovertext=[f"{kinds[i]} {human_bytes(sizes[i])}<br>live {human_bytes(live[i])}<br>"
+                           f"t = {at[i] * 1e3:.2f} ms" for i in shown])
+            end = at[-1] if count else 0.0
             self.figure.data[PEAK_TRACE].update(x=[0.0, end], y=[self.peak_bytes, self.peak_bytes])
         state = "recording" if self.running else "stopped"
         last = self.samples[-1] if self.samples else None
         split = "" if last is None else " | " + ", ".join(
             f"{name.replace('_', ' ')} {human_bytes(last[name])}" for name in CATEGORIES)
-        self.header.value = (f"<b>memory</b> ({state}): live {human_bytes(recorded[-1][3] if recorded else 0)}, "
-                             f"peak {human_bytes(self.peak_bytes)}, {len(recorded) - 1} events{split}")
+        self.header.value = (f"<b>memory</b> ({state}): live {human_bytes(live[-1] if count else 0)}, "
+                             f"peak {human_bytes(self.peak_bytes)}, {count - 1} events{split}")
+
+
+def _thin_columns(columns, keep_index):
+    """thin_in_place over the rows the columns make: every second row dropped, the first, last and
+    ``keep_index`` rows kept, in order."""
+    count = len(columns[0])
+    keep = sorted(set(range(0, count, 2)) | {count - 1, keep_index})
+    for column in columns:
+        column[:] = [column[i] for i in keep]
