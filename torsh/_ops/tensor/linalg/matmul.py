@@ -122,7 +122,7 @@ def _panel_gemm(a, b):
     else:
         return None
     out = np.empty((m, n), np.float32)
-    kernel.gemm(a_rows, packed, out, m, k, n, row_stride, col_stride, False, 1)
+    kernel.gemm(a_rows, packed, out, m, k, n, row_stride, col_stride, False)  # one thread: its default
     return out
 
 
