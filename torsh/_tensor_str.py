@@ -128,15 +128,35 @@ def tensor_repr(t):
     suffixes = []
     if data.size == 0:
         body = "[]"
-        if data.shape != (0,):
+        if data.ndim != 1:
             suffixes.append(f"size={tuple(data.shape)}")
+        if dt != _dtype.get_default_dtype():  # no elements show an int64 or bool dtype: it is named
+            suffixes.append(f"dtype={dt!r}")
     else:
+        if not EDGEITEMS:
+            suffixes.append(f"size={tuple(data.shape)}")
         body = _format_data(data, len(prefix))
-    if dt not in default:
-        suffixes.append(f"dtype={dt!r}")
+        if dt not in default:
+            suffixes.append(f"dtype={dt!r}")
     fn = t.grad_fn
     if fn is not None:
         suffixes.append(f"grad_fn=<{fn.name()}>")
     elif t._requires_grad:
         suffixes.append("requires_grad=True")
-    return prefix + ", ".join([body] + suffixes) + ")"
+    return _add_suffixes(prefix + body, suffixes, len(prefix))
+
+
+def _add_suffixes(tensor_str, suffixes, indent):
+    """PyTorch's: a suffix that would pass the line width goes on a line of its own (its length count, with its
+    off-by-two on a single line, kept so that the same reprs wrap)."""
+    parts = [tensor_str]
+    last_line_len = len(tensor_str) - tensor_str.rfind("\n") + 1
+    for suffix in suffixes:
+        if last_line_len + len(suffix) + 2 > LINEWIDTH:
+            parts.append(",\n" + " " * indent + suffix)
+            last_line_len = indent + len(suffix)
+        else:
+            parts.append(", " + suffix)
+            last_line_len += len(suffix) + 2
+    parts.append(")")
+    return "".join(parts)
