@@ -1,6 +1,6 @@
 """What profiling costs: torsh with and without torsh.profiler, PyTorch with and without its profiler.
 
-    python benchmarks/profiler_overhead.py [--quick]
+    python benchmarks/profiler_overhead.py [--quick] [--lenet]
 
 Three workloads, each timed unprofiled and inside a running profiler (per call; short plain and
 profiled batches interleaved in pairs, see ``compare`` and ab_pairs.py), with the ratio
@@ -129,6 +129,7 @@ def us(seconds):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer, shorter repeats")
+    parser.add_argument("--lenet", action="store_true", help="only the LeNet step rows (the goal's workload)")
     args = parser.parse_args(argv)
     settings = SETTINGS[args.quick]
     torsh.set_num_threads(1)
@@ -159,7 +160,8 @@ def main(argv=None):
     print()
     print(f"{'workload':16s} {'library / profiler options':36s} {'unprofiled':>13s} {'profiled':>13s} {'ratio':>6s} "
           f"{'quartiles':>16s} {'pooled':>6s} {'stop+tables/call':>17s}")
-    for name, make in (("small op", small_op), ("training step", training_step), ("LeNet step", lenet_step)):
+    workloads = (("small op", small_op), ("training step", training_step), ("LeNet step", lenet_step))
+    for name, make in workloads[2:] if args.lenet else workloads:
         for label, lib, options in (("torsh (default: dispatch recorded)", torsh, {}),
                                     ("torsh with_dispatch=False", torsh, {"with_dispatch": False}),
                                     ("torsh record_shapes", torsh, {"record_shapes": True}),
