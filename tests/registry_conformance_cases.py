@@ -145,7 +145,7 @@ UNSAMPLED = {
     "is_nonzero": "returns a Python bool: one-element inputs only", "istft": "needs a complex STFT input",
     "linalg_ldl_solve": "needs an LDL factorization", "nn_functional_cosine_embedding_loss": "needs a +-1 target",
     "nn_functional_grouped_mm": "low-precision grouped products", "nn_functional_scaled_grouped_mm": "ditto",
-    "nn_functional_scaled_mm": "ditto", "nn_functional_native_channel_shuffle": "not public in PyTorch's docs",
+    "nn_functional_scaled_mm": "ditto",
     "nonzero_static": "keyword-only size",
 }
 

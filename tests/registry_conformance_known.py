@@ -86,16 +86,6 @@ KNOWN = {
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh IndexError(tuple index out of range), PyTorch ValueError",
     ('nn_functional_fold', 'int64'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "col2im_out_cpu" not implemented for \'Long\'',
-    ('nn_functional_group_norm', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "GroupNormKernelImpl" not implemented for \'Bool\'',
-    ('nn_functional_group_norm', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "GroupNormKernelImpl" not implemented for \'Long\'',
-    ('nn_functional_instance_norm', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "batch_norm" not implemented for \'Bool\'',
-    ('nn_functional_instance_norm', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "batch_norm" not implemented for \'Long\'',
-    ('nn_functional_instance_norm', 'zero_dim'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises ValueError: Expected more than 1 spatial element when training, got input size torch.Size([])",
     ('nn_functional_interpolate', 'bool'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"compute_indices_weights_linear" not implemented for \\\'Bool\\\'\', PyTorch \'"upsample_bilinear2d_channels_last" not implemented for \\\'Boo...',
     ('nn_functional_interpolate', 'int64'):
@@ -106,22 +96,12 @@ KNOWN = {
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "LayerNormKernelImpl" not implemented for \'Long\'',
     ('nn_functional_linear', 'zero_dim'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'mat1 and mat2 shapes cannot be multiplied (1x1 and 4x3)', PyTorch 'both arguments to linear need to be at least 1D, but they are 0D an...",
-    ('nn_functional_local_response_norm', 'zero_dim'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Expected 3D or higher dimensionality input (got 0 dimensions)', PyTorch 'Expected 3D or higher dimensionality input (got 0 dimensions)...",
     ('nn_functional_lp_pool2d', 'zero_dim'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but got:[]), PyTorch IndexError",
     ('nn_functional_multi_head_attention_forward', 'int64'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'expected m1 and m2 to have the same dtype, but got: float != long int', PyTorch 'expected scalar type Float but found Long'",
     ('nn_functional_multi_head_attention_forward', 'zero_dim'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh IndexError(Dimension out of range (expected to be in range of [-1, 0], but got 1)), PyTorch AssertionError",
-    ('nn_functional_pad', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "reflection_pad1d" not implemented for \'Bool\'',
-    ('nn_functional_rms_norm', 'bool'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh ValueError(data type <class 'numpy.bool'> not inexact), PyTorch NotImplementedError",
-    ('nn_functional_rms_norm', 'int64'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh ValueError(data type <class 'numpy.int64'> not inexact), PyTorch NotImplementedError",
-    ('nn_functional_rms_norm', 'zero_dim'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh accepts; PyTorch raises ValueError: Input tensor must have at least 1 dimensions, but got 0",
     ('nn_functional_scaled_dot_product_attention', 'bool'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"addmm_impl_cpu_" not implemented for \\\'Bool\\\'\', PyTorch \'expected m1 and m2 to have the same dtype, but got: float != bool\'',
     ('nn_functional_unfold', 'int64'):

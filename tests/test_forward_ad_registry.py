@@ -194,6 +194,8 @@ SAMPLES = {
     "nn_functional_nll_loss": ([(3, 4)], lambda f, a: f(a, _idx(0, 3, 1))),
     "nn_functional_pad": ([(1, 2, 3)], lambda f, a: f(a, (1, 2), mode="reflect")),
     "nn_functional_pixel_shuffle": ([(1, 4, 2, 2)], lambda f, a: f(a, 2) * 1),
+    "nn_functional_channel_shuffle": ([(1, 4, 2, 2)], lambda f, a: f(a, 2) * 1),  # PyTorch needs > 2 dims
+    "nn_functional_native_channel_shuffle": ([(1, 4, 2, 2)], lambda f, a: f(a, 2) * 1),
     "nn_functional_pixel_unshuffle": ([(1, 1, 4, 4)], lambda f, a: f(a, 2) * 1),
     "nn_functional_prelu": ([(2, 3, 4), (3,)], lambda f, a, w: f(a - 0.5, w)),
     "prelu": ([(2, 3, 4), (3,)], lambda f, a, w: f(a - 0.5, w)),

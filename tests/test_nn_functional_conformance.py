@@ -252,3 +252,41 @@ VISION_RESULTS = {
 @pytest.mark.parametrize("case", sorted(VISION_RESULTS))
 def test_vision_results_match_pytorch(case):
     _same_result(VISION_RESULTS[case])
+
+
+# -- normalization and padding ------------------------------------------------------------------------------------
+NORM_ERRORS = {
+    "group_norm int": lambda lib: F(lib).group_norm(_x(lib, (2, 4, 3), "int64"), 2),
+    "group_norm bool": lambda lib: F(lib).group_norm(_x(lib, (2, 4, 3)) > 0.5, 2),
+    "instance_norm int": lambda lib: F(lib).instance_norm(_x(lib, (2, 3, 4), "int64")),
+    "instance_norm 2-d": lambda lib: F(lib).instance_norm(_x(lib, (2, 3))),
+    "rms_norm int": lambda lib: F(lib).rms_norm(_x(lib, (3, 4), "int64"), (4,)),
+    "rms_norm 0-d": lambda lib: F(lib).rms_norm(lib.tensor(1.0), (4,)),
+    "rms_norm 0-d int": lambda lib: F(lib).rms_norm(lib.tensor(1), (4,)),
+    "rms_norm rank": lambda lib: F(lib).rms_norm(_x(lib, (4,)), (3, 4)),
+    "local_response_norm 0-d": lambda lib: F(lib).local_response_norm(lib.tensor(1.0), 2),
+    "pad bool reflect": lambda lib: F(lib).pad(_x(lib, (1, 2, 3)) > 0.5, (1, 1), mode="reflect"),
+    "pad bool replicate 2-d": lambda lib: F(lib).pad(_x(lib, (1, 2, 3, 3)) > 0.5, (1, 1, 1, 1), mode="replicate"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NORM_ERRORS))
+def test_norm_and_pad_errors_match_pytorch(case):
+    if case == "instance_norm 2-d":  # the message names a Size object: compare its stable part
+        check_same_error(NORM_ERRORS[case], fallback_msg="Expected more than 1 spatial element when training, got "
+                                                         "input size ", exact=False)
+    else:
+        check_same_error(NORM_ERRORS[case])
+
+
+NORM_RESULTS = {
+    "pad bool circular": lambda lib: F(lib).pad(_x(lib, (1, 2, 3)) > 0.5, (1, 1), mode="circular"),
+    "pad int reflect": lambda lib: F(lib).pad(_x(lib, (1, 2, 3), "int64"), (1, 1), mode="reflect"),
+    "instance_norm running stats 2-d": lambda lib: F(lib).instance_norm(_x(lib, (2, 3)), lib.zeros(3), lib.ones(3),
+                                                                        use_input_stats=False),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NORM_RESULTS))
+def test_norm_and_pad_results_match_pytorch(case):
+    _same_result(NORM_RESULTS[case])

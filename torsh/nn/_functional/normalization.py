@@ -5,7 +5,7 @@ import numpy as np
 
 from ..._array_api import array, dtype_of
 from ..._ops.nn import norm as nn_norm
-from ._utils import const
+from ._utils import const, require_float_kernel
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm", "local_response_norm",
            "normalize"]
@@ -99,6 +99,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
                   momentum=0.1, eps=1e-5):
+    if use_input_stats and math.prod(input.shape[2:]) == 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size {input.shape}")
+    require_float_kernel("batch_norm", input.dtype)  # PyTorch's instance_norm runs batch_norm
     shape = _channel_shape(input)
     if use_input_stats:
         axes = tuple(range(2, input.ndim))
@@ -143,6 +146,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if c % num_groups:
         raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input of "
                            f"shape {list(input.shape)} and num_groups={num_groups}")
+    require_float_kernel("GroupNormKernelImpl", input.dtype)
     if input.numel():
         fused = nn_norm.group_norm(input, num_groups, weight, bias, eps)  # one op (and kernel) when dtypes allow
         if fused is not None:
@@ -155,6 +159,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if input.ndim < len(normalized_shape):
+        raise ValueError(f"Input tensor must have at least {len(normalized_shape)} dimensions, but got {input.ndim}")
+    require_float_kernel("rms_norm", input.dtype)
     dims = tuple(range(input.ndim - len(normalized_shape), input.ndim))
     if eps is None:
         eps = float(np.finfo(dtype_of(input)).eps)
@@ -169,7 +176,7 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     from .vision import pad
     dim = input.ndim
     if dim < 3:
-        raise ValueError(f"Expected 3D or higher dimensionality input (got {dim} dimensions)")
+        raise ValueError(f"Expected 3D or higher dimensionality{' ' * 26}input (got {dim} dimensions)")  # sic
     if input.numel() == 0:
         return input
     div = (input * input).unsqueeze(1)

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from ..._array_api import array, dtype_of
-from ... import _autocast
+from ... import _autocast, _dtype
 from ..._autocast import float32_policy
 from ..._warnings import warn as user_warning
 from ..._ops.nn import pad as nn_pad
@@ -58,6 +58,9 @@ def pad(input, pad, mode="constant", value=None):
             raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, "
                                f"but got: padding ({lo}, {hi}) at dimension {dim} of input {list(input.shape)}")
     _check_padded_sizes(input, pads, n_dims, mode)
+    if input.dtype is _dtype.bool:  # PyTorch's reflection/replication kernels have no bool variant
+        kernel = "reflection" if mode == "reflect" else "replication"
+        raise NotImplementedError(f'"{kernel}_pad{n_dims}d" not implemented for \'Bool\'')
     if _autocast.state.enabled:  # reflection/replication pads are on PyTorch's fp32 autocast list
         out = input = _autocast.to_float32(input)
     for dim in range(input.ndim - n_dims, input.ndim):
