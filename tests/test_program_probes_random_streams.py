@@ -39,3 +39,17 @@ def test_fractional_max_pool_draws_torch_stream(nd):
     assert_close(ours[0], ref[0])
     assert_close(ours[1], ref[1])
     assert_close(ours_next, ref_next)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_rrelu_training_draws_torch_stream(dtype, transposed):
+    """PyTorch draws a double uniform slope per element <= 0 only, its bounds read in the op's math type."""
+    def rrelu(lib):
+        x = lib.randn(5, 6, dtype=getattr(lib, dtype))
+        x = x.t() if transposed else x
+        return lib.nn.functional.rrelu(x, 0.1, 0.3, training=True), lib.nn.RReLU()(x)
+    (ours, ours_next), (ref, ref_next) = _seeded_alike(rrelu)
+    for a, b in zip(ours, ref):
+        assert_close(a, b)
+    assert_close(ours_next, ref_next)

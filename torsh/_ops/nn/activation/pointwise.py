@@ -343,8 +343,11 @@ def _rrelu(input, lower, upper, training, node_cls):
     data = input._data
     if training:
         _check_float("rrelu_with_noise_out_cpu", input)
-        slopes = _random.rng().uniform(lower, upper, data.shape).astype(data.dtype)
-        noise = np.where(data <= 0, slopes, data.dtype.type(1))  # PyTorch draws a slope where x <= 0
+        noise = np.ones_like(data)
+        negative = data <= 0  # PyTorch draws a slope only there, in memory order, as a double uniform
+        opmath = np.float64 if data.dtype == np.float64 else np.float32  # its bounds are read in the op's math type
+        slopes = _random.uniform((int(negative.sum()),), np.float64, float(opmath(lower)), float(opmath(upper)))
+        noise[negative] = slopes.astype(opmath).astype(data.dtype)
         value = data * noise
     else:
         _check_float("leaky_relu_cpu", input)
