@@ -9,11 +9,11 @@ zero. Starts are reference-counted; one observer at a time. The profiler itself 
 Only calls made through a public name are seen: code that bound an op before (``from torsh import
 add``, or library code importing a function directly) calls the original.
 """
-import functools
 import sys
 import threading
 
 from .._ops import registry
+from .._tensor import wrap
 
 _lock = threading.Lock()
 _observer = None  # read by every wrapper call: the object that times ops, or None
@@ -37,13 +37,19 @@ _CONVERSIONS = {"float", "double", "half", "bfloat16", "int", "long", "short", "
                 "cfloat", "cdouble", "type_as"}
 
 
+# functions whose op PyTorch names otherwise (F.cross_entropy runs aten::cross_entropy_loss)
+_PYTORCH_OP_NAMES = {"cross_entropy": "cross_entropy_loss", "nll_loss": "nll_loss_nd"}
+# functions that are Python in PyTorch, no op: no row of their own (the ops they run show)
+_NO_ROW = frozenset({"multi_head_attention_forward"})
+
+
 def aten_name(attribute, prefix=""):
     """The PyTorch-style name an op shows under in tables and traces: ``__radd__`` -> ``aten::add``."""
     if attribute.startswith("__") and attribute.endswith("__"):
         return "aten::" + _DUNDER_NAMES.get(attribute[2:-2], attribute)
     if attribute in _CONVERSIONS:
         return "aten::to"
-    return "aten::" + prefix + attribute
+    return "aten::" + prefix + _PYTORCH_OP_NAMES.get(attribute, attribute)
 
 
 def _finish_wrapper(op, fn, name, attribute):
@@ -63,41 +69,91 @@ def _listener(observer_class):
     if listener is None:
         def listener(binding):
             name = aten_name(binding.attribute, binding.prefix)
+            if binding.attribute in _NO_ROW:
+                return _finish_wrapper(_passthrough(binding.fn), binding.fn, name, binding.attribute)
             return _finish_wrapper(observer_class.make_wrapper(binding.fn, name, binding.attribute), binding.fn,
                                    name, binding.attribute)
         _listeners[observer_class] = listener
     return listener
 
 
-# nn.LSTM/GRU/RNN (and torsh.lstm, gru, rnn_tanh, rnn_relu) run their layers through nn/modules/rnn.py's
-# run_layers(mode, ...), called by no op binding: observed there under PyTorch's op of each mode (aten::lstm)
-_RNN_MODULE = "torsh.nn.modules.rnn"
+def _passthrough(fn):
+    def op(*args, **kwargs):
+        return fn(*args, **kwargs)
+    return op
+
+
+# Functions torsh's own code calls through a module global, no op binding, where PyTorch runs an op: observed
+# there under PyTorch's name while a profile records, the arguments shown in the op's order (``row_args``)
 _RNN_OPS = {"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu"}
-_rnn_swap = None  # (module, original run_layers, its wrapper) while observed
 
 
-def _observe_rnn_layers(observer_class):
-    global _rnn_swap
-    module = sys.modules.get(_RNN_MODULE)  # not loaded yet: no recurrent module has run
-    if module is None:
-        return
-    original = module.run_layers
-    per_mode = {mode: observer_class.make_wrapper(functools.partial(original, mode), "aten::" + op, op)
-                for mode, op in _RNN_OPS.items()}
-
-    def run_layers(mode, *args, **kwargs):
-        return per_mode[mode](*args, **kwargs)
-    module.run_layers = run_layers
-    _rnn_swap = (module, original, run_layers)
+def _lstm_row_args(mode, x, batch_sizes, h0, c0, layer_params, num_layers, num_directions, dropout, training):
+    """aten::lstm's arguments (hx and params are TensorLists: no shape in PyTorch's rows; x is time-major)."""
+    has_biases = layer_params(0, 0)[2] is not None
+    if batch_sizes is None:
+        return x, None, None, has_biases, num_layers, dropout, training, num_directions == 2, False
+    return x, wrap(batch_sizes), None, None, has_biases, num_layers, dropout, training, num_directions == 2
 
 
-def _restore_rnn_layers():
-    global _rnn_swap
-    if _rnn_swap is not None:
-        module, original, wrapper = _rnn_swap
-        if module.run_layers is wrapper:
-            module.run_layers = original
-        _rnn_swap = None
+def _rnn_layer_row_args(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
+    """aten::mkldnn_rnn_layer's: (input, w_ih, w_hh, b_ih, b_hh, hx, cx, reverse, batch_sizes, mode, hidden_size,
+    num_layers, has_biases, bidirectional, batch_first, train)."""
+    return (x, w_ih, w_hh, b_ih, b_hh, h0, c0, reverse) + (None,) * 8
+
+
+_INTERNAL_CALLS = (  # (module, attribute, PyTorch's op name or {first argument: name}, row_args or None)
+    ("torsh.nn.modules.rnn", "run_layers", {mode: "aten::" + op for mode, op in _RNN_OPS.items()}, _lstm_row_args),
+    ("torsh.nn.modules.rnn", "lstm_sequence", "aten::mkldnn_rnn_layer", _rnn_layer_row_args),  # one layer direction
+    ("torsh.nn._functional.attention", "linear", "aten::linear", None),  # multi_head_attention_forward's projections
+    ("torsh.nn._functional.attention", "scaled_dot_product_attention", "aten::scaled_dot_product_attention", None),
+    ("torsh.nn._functional.attention", "dropout", "aten::dropout", None),
+    ("torsh.nn._functional.activation", "softmax", "aten::softmax", None),  # A.softmax: attention weights
+    ("torsh.nn._functional.activation", "log_softmax", "aten::log_softmax", None),  # cross_entropy, composed
+    ("torsh._ops.nn.loss", "nll_loss", "aten::nll_loss", None),  # F.cross_entropy / F.nll_loss, composed
+)
+_internal_swaps = []  # (module, attribute, original, wrapper) while observed
+
+
+def _internal_wrapper(observer_class, original, name, row_args):
+    if row_args is None:
+        return observer_class.make_wrapper(original, name, name[6:])
+    per_name = {}  # op name -> wrapper of a call whose real arguments it closes over
+
+    def observed(*args):
+        op_name = name if isinstance(name, str) else name[args[0]]
+        wrapper = per_name.get(op_name)
+        if wrapper is None:
+            wrapper = per_name[op_name] = observer_class.make_wrapper(_call_pending, op_name, op_name[6:])
+        _pending.call = (original, args)
+        return wrapper(*row_args(*args))
+    return observed
+
+
+_pending = threading.local()  # the real call an observed internal function's wrapper runs (set just before)
+
+
+def _call_pending(*row_args):
+    original, args = _pending.call
+    _pending.call = None
+    return original(*args)
+
+
+def _observe_internal_calls(observer_class):
+    for module_name, attribute, name, row_args in _INTERNAL_CALLS:
+        module = sys.modules.get(module_name)  # not loaded yet: nothing has called it
+        if module is not None:
+            original = getattr(module, attribute)
+            wrapper = _internal_wrapper(observer_class, original, name, row_args)
+            setattr(module, attribute, wrapper)
+            _internal_swaps.append((module, attribute, original, wrapper))
+
+
+def _restore_internal_calls():
+    for module, attribute, original, wrapper in reversed(_internal_swaps):
+        if getattr(module, attribute) is wrapper:  # leave alone a name rebound while observed
+            setattr(module, attribute, original)
+    _internal_swaps.clear()
 
 
 def enable(observer):
@@ -111,7 +167,7 @@ def enable(observer):
             _depth += 1
             return
         registry.subscribe(_listener(type(observer)))
-        _observe_rnn_layers(type(observer))
+        _observe_internal_calls(type(observer))
         _observer = observer
         _depth = 1
 
@@ -126,7 +182,7 @@ def disable(observer):
         if _depth > 0:
             return
         registry.unsubscribe(_listener(type(observer)))
-        _restore_rnn_layers()
+        _restore_internal_calls()
         _observer = None
 
 

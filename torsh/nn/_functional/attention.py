@@ -170,13 +170,13 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
 
     if need_weights:
         q_scaled = q * math.sqrt(1.0 / float(head_dim))
-        scores = q_scaled.matmul(k.transpose(-2, -1))
-        if attn_mask is not None:
-            scores = scores + attn_mask
+        # bmm / baddbmm as PyTorch's code: the same ops in a profile
+        scores = q_scaled.bmm(k.transpose(-2, -1)) if attn_mask is None else attn_mask.baddbmm(
+            q_scaled, k.transpose(-2, -1))
         weights = A.softmax(scores, dim=-1)
         if dropout_p > 0.0:
             weights = dropout(weights, p=dropout_p)
-        attn_output = weights.matmul(v)
+        attn_output = weights.bmm(v)
         attn_output = attn_output.transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
         attn_output = linear(attn_output, out_proj_weight, out_proj_bias)
         attn_output = attn_output.reshape(tgt_len, bsz, embed_dim)
