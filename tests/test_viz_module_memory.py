@@ -42,7 +42,10 @@ def _torch_saved_by_producer(model, x):
     produced} (parameters and the input are nobody's), for leaf modules."""
     torch = torch_ref
     producer, path_of = {}, {m: p for p, m in model.named_modules()}
+    outputs = []  # kept alive so that no later output reuses a freed output's address
+
     def note(module, args, out):
+        outputs.append(out)
         producer.setdefault(out.untyped_storage().data_ptr(), path_of[module])
     hooks = [m.register_forward_hook(note) for m in model.modules() if not list(m.children())]
     params = {p.untyped_storage().data_ptr() for p in model.parameters()}
@@ -59,7 +62,7 @@ def _torch_saved_by_producer(model, x):
     for ptr, nbytes in saved.items():
         if ptr not in params and ptr in producer:
             by_module[producer[ptr]] = by_module.get(producer[ptr], 0) + nbytes
-    del loss
+    del loss, outputs
     return by_module
 
 
