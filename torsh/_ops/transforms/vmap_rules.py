@@ -8,6 +8,8 @@ or NotImplemented to leave the call to the per-sample loop. Rules work on logica
 and shift them by one for the physical tensor. They call ops only through Tensor methods or ``call``
 (so outer vmap levels see them), never a torsh op function directly.
 """
+import warnings
+
 import numpy as np
 
 from ..._tensor import Tensor, wrap
@@ -633,10 +635,33 @@ def _pointwise_loss(position):
             reduction = _reduction_argument(args, kwargs, position)
         except _Unsupported:
             return NotImplemented
+        input, in_args = _argument(args, kwargs, 0, "input")
+        target, _ = _argument(args, kwargs, 1, "target")
+        same_shape = _same_logical_shape(input, target)
+        if same_shape and in_args and len(args) > 1:  # the shared operand as big as the batched one
+            args = _expanded_to_batch(args[0], args[1], call.level) + tuple(args[2:])
         args, kwargs = _with_argument(args, kwargs, position, "reduction", "none")
-        loss = elementwise(call, args, kwargs)
+        with warnings.catch_warnings():
+            if same_shape:  # the physical operands differ only by the batch dim
+                warnings.filterwarnings("ignore", message="Using a target size", category=UserWarning)
+            loss = elementwise(call, args, kwargs)
         return loss if loss is NotImplemented else _reduce_per_sample(loss, reduction)
     return rule
+
+
+def _same_logical_shape(a, b):
+    return isinstance(a, Tensor) and isinstance(b, Tensor) and tuple(a.shape) == tuple(b.shape)
+
+
+def _expanded_to_batch(a, b, level):
+    """(a, b) of one logical shape where one is batched at ``level`` and the other a plain tensor: the plain one
+    expanded to the batched one's physical shape, batched at ``level`` too (binary_cross_entropy_with_logits checks that the shapes it
+    gets are equal)."""
+    if batched_at(a, level) and not isinstance(b, BatchedTensor):
+        return a, level.wrap(b.expand(tuple(a._value.shape)))
+    if batched_at(b, level) and not isinstance(a, BatchedTensor):
+        return level.wrap(a.expand(tuple(b._value.shape))), b
+    return a, b
 
 
 _rule("mse_loss", "l1_loss", "soft_margin_loss")(_pointwise_loss(4))

@@ -7,11 +7,13 @@ from ..._array_api import array, dtype_of
 from ... import _dtype
 from ..._autocast import float32_policy
 from ..._warnings import warn as user_warning
-from ..._ops._helpers import broadcast_shapes, dtype_name
+from ..._ops._helpers import NamedNode, broadcast_shapes, dtype_name
 from ..._ops.nn import loss as nn_loss
 from ..._ops.tensor.elementwise import arithmetic as pointwise
+from ..._ops.transforms.batched_tensor import BatchedTensor
 from ..._tensor import Tensor, wrap
 from ...autograd import grad_mode
+from ...autograd.graph import needs_grad, record
 from . import activation as A
 from .linear import linear
 from ._utils import cast_error, check_reduction, const, reduce_loss, reduction_from_legacy, require_float_kernel
@@ -29,6 +31,57 @@ def _reduce_weighted(loss, weight, reduction):
     return reduce_loss(loss if weight is None else loss * weight, reduction)
 
 
+def _per_element_weighted(loss, weight, input, reduction, mean_over_weights):
+    """mse/l1/huber_loss's ``weight`` (PyTorch composes these in Python): one weight per element of input;
+    'mean' divides the weighted sum by the weights' sum (mse, l1) or by the count (huber)."""
+    if tuple(weight.shape) != tuple(input.shape):
+        raise ValueError("Weights and input must have the same size.")
+    if reduction == "mean" and mean_over_weights:
+        return (loss * weight).sum() / weight.sum()
+    return _reduce_weighted(loss, weight, reduction)
+
+
+class _PointwiseLossBackward(NamedNode):
+    """The backward of a pointwise loss as the one node PyTorch records (MseLossBackward0, ...).
+    ``derivatives(x, t, need_x, need_t)`` gives d loss / d input and d loss / d target per element (None where
+    not needed), in torsh ops: a double backward differentiates them."""
+
+    def backward(self, grad):
+        x, t = self.saved_tensors
+        if self.reduction == "mean":
+            grad = grad / x.numel()
+        if self.weight is not None:
+            grad = grad * self.weight
+        d_input, d_target = self.derivatives(x, t, self.next_functions[0][0] is not None,
+                                             self.next_functions[1][0] is not None)
+        return (None if d_input is None else grad * d_input, None if d_target is None else grad * d_target)
+
+
+def _pointwise_loss(node_name, elementwise, derivatives, input, target, weight, reduction, constants=()):
+    """``elementwise(input, target)`` weighted and reduced, recorded as one ``node_name`` node. Operands of
+    different shapes, a weight that broadcasts them, weights / ``constants`` that need a gradient themselves, and
+    batched operands (torsh.func's transforms) keep the graph of the composed ops (the same values and
+    gradients)."""
+    loss_of = lambda: _reduce_weighted(elementwise(input, target), weight, reduction)  # noqa: E731
+    shape = tuple(input.shape)
+    if (isinstance(input, BatchedTensor) or isinstance(target, BatchedTensor)  # under a transform: composed
+            or not needs_grad(input, target) or needs_grad(weight, *constants) or tuple(target.shape) != shape
+            or (weight is not None and tuple(broadcast_shapes(tuple(weight.shape), shape)) != shape)):
+        return loss_of()
+    with grad_mode.no_grad():
+        loss = loss_of()
+    node = _PointwiseLossBackward(node_name)
+    node.derivatives, node.weight, node.reduction = derivatives, weight, reduction
+    record(node, (input, target), (loss,))
+    node.save_for_backward(input, target)
+    return loss
+
+
+def _mse_derivatives(x, t, need_x, need_t):
+    d = (x - t) * 2
+    return (d if need_x else None), (-d if need_t else None)
+
+
 def _broadcast_warning(name, input, target):
     if tuple(target.shape) != tuple(input.shape):
         user_warning(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
@@ -41,32 +94,51 @@ def _promoted_as_expanded(input, target):
     promotes a float32 input as a full tensor would (the result is float64)."""
     if isinstance(target, Tensor) and isinstance(input, Tensor) and target.dtype is not input.dtype:
         common = _dtype.promote_types(input.dtype, target.dtype)
-        return input.to(common), target.to(common)
-    return input, target
+        input, target = input.to(common), target.to(common)
+    return _expanded(input, target)
 
 
-def _difference(name, input, target, size_average, reduce, reduction, kernel=None):
-    """(input - target, reduction) for mse_loss / l1_loss: the legacy reduction arguments resolved and checked,
-    PyTorch's broadcast warning, mixed dtypes promoted (and, with ``kernel``, required to be floating)."""
+def _expanded(input, target):
+    """input and target expanded to their broadcast shape (torch.broadcast_tensors: an ExpandBackward0 node for
+    an operand that grows, none for one that keeps its shape)."""
+    if not (isinstance(target, Tensor) and isinstance(input, Tensor)) or tuple(target.shape) == tuple(input.shape):
+        return input, target
+    shape = tuple(broadcast_shapes(tuple(input.shape), tuple(target.shape)))
+    return (input if tuple(input.shape) == shape else input.expand(shape),
+            target if tuple(target.shape) == shape else target.expand(shape))
+
+
+def _operands(name, input, target, size_average, reduce, reduction, kernel=None):
+    """(input, target, reduction) for mse_loss / l1_loss: the legacy reduction arguments resolved and checked,
+    PyTorch's broadcast warning, mixed dtypes promoted and the operands expanded to one shape (and, with
+    ``kernel``, required to be floating)."""
     reduction = reduction_from_legacy(size_average, reduce, reduction)
     check_reduction(reduction)
     _broadcast_warning(name, input, target)
     input, target = _promoted_as_expanded(input, target)
     if kernel is not None:
         require_float_kernel(kernel, input.dtype)
-    return input - target, reduction
+    return input, target, reduction
 
 
 @float32_policy
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    diff, reduction = _difference("mse_loss", input, target, size_average, reduce, reduction, kernel="mse_cpu")
-    return _reduce_weighted(diff ** 2, weight, reduction)
+    original = input
+    input, target, reduction = _operands("mse_loss", input, target, size_average, reduce, reduction,
+                                         kernel="mse_cpu")
+    if weight is not None:
+        return _per_element_weighted((input - target) ** 2, weight, original, reduction, mean_over_weights=True)
+    return _pointwise_loss("MseLossBackward0", lambda x, t: (x - t) ** 2, _mse_derivatives, input, target, None,
+                           reduction)
 
 
 @float32_policy
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    diff, reduction = _difference("l1_loss", input, target, size_average, reduce, reduction)
-    return _reduce_weighted(diff.abs(), weight, reduction)
+    original = input
+    input, target, reduction = _operands("l1_loss", input, target, size_average, reduce, reduction)
+    if weight is not None:
+        return _per_element_weighted((input - target).abs(), weight, original, reduction, mean_over_weights=True)
+    return reduce_loss((input - target).abs(), reduction)
 
 
 @float32_policy
@@ -80,10 +152,16 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     require_float_kernel("smooth_l1_cpu", input.dtype)
     if beta == 0:
         return l1_loss(input, target, reduction=reduction)
-    diff = input - target
-    d = diff.abs()
-    loss = pointwise.where(d < beta, diff * diff * (0.5 / beta), d - 0.5 * beta)
-    return reduce_loss(loss, reduction)
+
+    def elementwise(x, t):
+        diff = x - t
+        d = diff.abs()
+        return pointwise.where(d < beta, diff * diff * (0.5 / beta), d - 0.5 * beta)
+
+    def derivatives(x, t, need_x, need_t):
+        d = ((x - t) / beta).clamp(-1, 1)
+        return (d if need_x else None), (-d if need_t else None)
+    return _pointwise_loss("SmoothL1LossBackward0", elementwise, derivatives, input, target, None, reduction)
 
 
 @float32_policy
@@ -96,10 +174,19 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
             raise cast_error(common, input.dtype)
         target = target.to(input.dtype)
     require_float_kernel("huber_cpu", input.dtype)
-    diff = input - target
-    d = diff.abs()
-    loss = pointwise.where(d < delta, diff * diff * 0.5, (d - 0.5 * delta) * delta)
-    return _reduce_weighted(loss, weight, reduction)
+    original, (input, target) = input, _expanded(input, target)
+
+    def elementwise(x, t):
+        diff = x - t
+        d = diff.abs()
+        return pointwise.where(d < delta, diff * diff * 0.5, (d - 0.5 * delta) * delta)
+
+    def derivatives(x, t, need_x, need_t):
+        d = (x - t).clamp(-delta, delta)
+        return (d if need_x else None), (-d if need_t else None)
+    if weight is not None:
+        return _per_element_weighted(elementwise(input, target), weight, original, reduction, mean_over_weights=False)
+    return _pointwise_loss("HuberLossBackward0", elementwise, derivatives, input, target, None, reduction)
 
 
 @float32_policy
@@ -191,14 +278,23 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     _check_logits_dtypes(input, target)
     # -logsigmoid(x) = log(1 + e^-x), stably; its gradient at x = 0 is sigmoid(0) - 1 as in PyTorch's formula
     # (the max(-x, 0) + log1p(e^-|x|) spelling differentiates to the wrong subgradient there)
-    if pos_weight is not None:
-        log_weight = (pos_weight - 1) * target + 1
-        loss = (1 - target) * input - log_weight * A.logsigmoid(input)
-    else:
-        loss = (1 - target) * input - A.logsigmoid(input)
-    if loss.dtype is not target.dtype:  # PyTorch accumulates in place into (1 - target)
-        loss = loss.to(target.dtype)
-    return _reduce_weighted(loss, weight, reduction)
+
+    def elementwise(x, t):
+        if pos_weight is not None:
+            log_weight = (pos_weight - 1) * t + 1
+            loss = (1 - t) * x - log_weight * A.logsigmoid(x)
+        else:
+            loss = (1 - t) * x - A.logsigmoid(x)
+        return loss if loss.dtype is t.dtype else loss.to(t.dtype)  # PyTorch accumulates in place into (1 - t)
+
+    def derivatives(x, t, need_x, need_t):
+        if pos_weight is None:  # d/dx = sigmoid(x) - t, d/dt = -x
+            return (x.sigmoid() - t if need_x else None), (-x if need_t else None)
+        d_x = ((pos_weight - 1) * t + 1) * x.sigmoid() - pos_weight * t if need_x else None
+        d_t = (1 - pos_weight) * A.logsigmoid(x) - x if need_t else None
+        return d_x, d_t
+    return _pointwise_loss("BinaryCrossEntropyWithLogitsBackward0", elementwise, derivatives, input, target,
+                           weight, reduction, constants=(pos_weight,))
 
 
 def _check_logits_dtypes(input, target):
