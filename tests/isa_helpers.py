@@ -52,3 +52,18 @@ def check_isa_names(copies):
         assert module.ISA in ("baseline", "avx2", "avx512")
     with pytest.raises(ValueError, match="set_isa: sse9 is not available here"):
         copies[0][0].set_isa("sse9")
+
+
+def vector_isas(module):
+    """The vector loops ``module`` runs here (conv_direct's dispatched copy): its own AVX2 and, where the CPU
+    has it, AVX-512; none for a baseline copy (``VECTORISED`` False) or a missing module."""
+    if module is None or not module.VECTORISED:
+        return []
+    names = []
+    for isa in ("avx2", "avx512"):
+        try:
+            with running(module, isa):
+                names.append(isa)
+        except ValueError:
+            pass  # no AVX-512 on this CPU
+    return names

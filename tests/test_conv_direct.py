@@ -15,33 +15,19 @@ import torsh
 import torsh.nn.functional as F
 from torsh.backend import dispatch, kernels
 
+from isa_helpers import running, vector_isas
+
 DIRECT = kernels.get("conv_direct")
 pytestmark = pytest.mark.skipif(DIRECT is None or not DIRECT.VECTORISED,
                                 reason="this CPU runs the baseline copy, which has no direct kernel")
 TOL = dict(rtol=2e-4, atol=2e-4)
 
 
-def _isas():
-    """The vector builds this CPU runs: the copy's own (AVX2) and, where the CPU has it, AVX-512."""
-    if DIRECT is None or not DIRECT.VECTORISED:
-        return []
-    names = ["avx2"]
-    previous = DIRECT.set_isa("avx2")
-    try:
-        DIRECT.set_isa("avx512")
-        names.append("avx512")
-    except ValueError:
-        pass
-    DIRECT.set_isa(previous)
-    return names
-
-
-@pytest.fixture(params=_isas())
+@pytest.fixture(params=vector_isas(DIRECT))
 def isa(request):
     """Runs the test on each vector build (AVX-512 takes rows of 16 outputs or more)."""
-    previous = DIRECT.set_isa(request.param)
-    yield request.param
-    DIRECT.set_isa(previous)
+    with running(DIRECT, request.param):
+        yield request.param
 
 
 def _inputs(xs, ws, seed=0, bias=True):

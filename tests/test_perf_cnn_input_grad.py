@@ -14,6 +14,7 @@ import torsh.nn.functional as F
 from torsh.backend import kernels
 
 from helpers import torch_ref as torch
+from isa_helpers import running, vector_isas
 
 DIRECT = kernels.get("conv_direct")
 pytestmark = pytest.mark.skipif(DIRECT is None or not DIRECT.VECTORISED,
@@ -32,24 +33,10 @@ CASES = [
 ]
 
 
-def _isas():
-    if DIRECT is None or not DIRECT.VECTORISED:
-        return []
-    names, previous = ["avx2"], DIRECT.set_isa("avx2")
-    try:
-        DIRECT.set_isa("avx512")
-        names.append("avx512")
-    except ValueError:
-        pass
-    DIRECT.set_isa(previous)
-    return names
-
-
-@pytest.fixture(params=_isas())
+@pytest.fixture(params=vector_isas(DIRECT))
 def isa(request):
-    previous = DIRECT.set_isa(request.param)
-    yield request.param
-    DIRECT.set_isa(previous)
+    with running(DIRECT, request.param):
+        yield request.param
 
 
 def _input_grad(x, w, g, threads, **kwargs):
