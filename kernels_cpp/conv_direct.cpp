@@ -70,8 +70,8 @@ struct Geometry {
 };
 
 // Where output (i, o, oi, oj) goes: out[i * sample + o * plane + oi * row + oj * col]. Contiguous
-// (n, O, OH, OW) but for conv2d_to_view, whose caller writes the phases of a strided convolution's
-// input gradient straight into their interleaved places (col > 1: the vectors are scattered).
+// (n, O, OH, OW) but for conv2d_input_grad, which writes the phases of a strided convolution's input
+// gradient straight into their interleaved places (col > 1: the vectors are scattered).
 struct Layout {
     long sample, plane, row, col;
 };
@@ -841,51 +841,6 @@ PyObject* conv2d_weight_grad(PyObject*, PyObject* args) {
     Py_RETURN_NONE;
 }
 
-// The number of floats a layout spans (offset + the last element's index + 1), or -1 when it overflows
-long span(long offset, long n, long O, long OH, long OW, const Layout& out) {
-    long last = offset, term;
-    for (auto [count, step] : {std::pair<long, long>{n, out.sample}, {O, out.plane}, {OH, out.row}, {OW, out.col}})
-        if (__builtin_mul_overflow(count - 1, step, &term) || __builtin_add_overflow(last, term, &last)) return -1;
-    return last >= PY_SSIZE_T_MAX / (long)sizeof(float) ? -1 : last + 1;
-}
-
-// conv2d_to_view(x, w, b, out, n, C, H, W, O, kh, kw, sh, sw, ph, pw, OH, OW, offset, sample, plane, row,
-// col, parallel): conv2d with output (i, o, oi, oj) written to out[offset + i * sample + o * plane + oi * row
-// + oj * col] (all >= 0), e.g. one phase of an interleaved array
-PyObject* conv2d_to_view(PyObject*, PyObject* args) {
-    Py_buffer xb, wb, bb, ob;
-    long n, offset;
-    Geometry g{};
-    Layout out{};
-    int parallel;
-    if (!PyArg_ParseTuple(args, "y*y*y*w*llllllllllllllllllp", &xb, &wb, &bb, &ob, &n, &g.C, &g.H, &g.W, &g.O,
-                          &g.kh, &g.kw, &g.sh, &g.sw, &g.ph, &g.pw, &g.OH, &g.OW, &offset, &out.sample, &out.plane,
-                          &out.row, &out.col, &parallel))
-        return nullptr;
-    Buffers held{{xb, wb, bb, ob}};
-    const char* op = "conv2d_to_view";
-    if (!sane(g, n) || offset < 0 || out.sample < 0 || out.plane < 0 || out.row < 0 || out.col < 0) {
-        PyErr_SetString(PyExc_ValueError, "conv2d_to_view: inconsistent shape arguments");
-        return nullptr;
-    }
-    const bool empty = n == 0 || g.OH == 0 || g.OW == 0;
-    if (!big_enough(xb, product({n, g.C, g.H, g.W}), "x", op) ||
-        !big_enough(wb, product({g.O, g.C, g.kh, g.kw}), "w", op) || !big_enough(bb, g.O, "b", op) ||
-        !big_enough(ob, empty ? 0 : span(offset, n, g.O, g.OH, g.OW, out), "out", op) || !complete(g, op))
-        return nullptr;
-    if (!empty) {
-        bool ok = true;
-        Py_BEGIN_ALLOW_THREADS
-        ok = guarded([&] {
-            forward(static_cast<const float*>(xb.buf), static_cast<const float*>(wb.buf),
-                    static_cast<const float*>(bb.buf), static_cast<float*>(ob.buf) + offset, n, g, out, parallel);
-        });
-        Py_END_ALLOW_THREADS
-        if (!ok) return PyErr_NoMemory();
-    }
-    Py_RETURN_NONE;
-}
-
 // -- the input gradient in one call -----------------------------------------------------------------------------
 // dx of conv2d for the output gradient gy, as one stride-1 convolution of gy per phase (a, b) of dx's rows and
 // columns (a < sh, b < sw): dx row r = i sh + a gets the taps ki = k0 + m sh, k0 = (a + ph) mod sh, from gy rows
@@ -1533,9 +1488,6 @@ PyMethodDef methods[] = {
     {"conv2d", conv2d, METH_VARARGS,
      "conv2d(x, w, b, out, n, C, H, W, O, kh, kw, sh, sw, ph, pw, OH, OW, parallel): direct float32 "
      "convolution of x (zero rows ph / columns pw before it, stride (sh, sw)) into out, bias b included."},
-    {"conv2d_to_view", conv2d_to_view, METH_VARARGS,
-     "conv2d_to_view(x, w, b, out, n, C, H, W, O, kh, kw, sh, sw, ph, pw, OH, OW, offset, sample, plane, row, col, "
-     "parallel): conv2d writing output (i, o, oi, oj) to out[offset + i*sample + o*plane + oi*row + oj*col]."},
     {"conv2d_input_grad", conv2d_input_grad, METH_VARARGS,
      "conv2d_input_grad(gy, w, dx, n, C, H, W, O, kh, kw, sh, sw, ph, pw, OH, OW, parallel): the input gradient "
      "of conv2d (float32, any stride) into dx (n, C, H, W), all phases of a strided one in one call."},

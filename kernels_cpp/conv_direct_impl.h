@@ -8,7 +8,7 @@
 // NC output channels x NV output vectors: NC*NV accumulators stay in registers over all taps. The
 // loops over q and v must unroll for that; GCC 12 left them rolled without the pragmas. MASKED: one
 // vector of a row narrower than L (loads and stores only its ``lanes``). Output columns ``col``
-// apart (conv2d_to_view) are stored lane by lane.
+// apart (the phases conv2d_input_grad interleaves into dx) are stored lane by lane.
 template <int NC, int NV, bool MASKED>
 void forward_tile(const float* xb, const long* toff, long taps, const float* wpk, const float* bias, float* y,
                   long plane, long col, const long* poff, const long* yoff, Mask mask, long lanes) {

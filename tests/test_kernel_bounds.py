@@ -341,28 +341,6 @@ def test_conv_direct_strided_entry_points_refuse_impossible_geometry(isa):
             direct.conv2d_weight_grad(x, y, w, *bad, False)
 
 
-@pytest.mark.parametrize("isa", ISAS)
-def test_conv_direct_to_view_checks_the_layout_it_writes_through(isa):
-    direct = family("conv_direct", isa)
-    geom, x_size, w_size, _ = _direct_geometry(sh=1, sw=1, ph=1, pw=1)
-    n, o, oh, ow = geom[0], geom[4], geom[11], geom[12]
-    x, w, b = np.ones(x_size, F32), np.ones(w_size, F32), np.zeros(o, F32)
-    layout = [1, o * oh * 2 * ow * 2, oh * 2 * ow * 2, 2 * ow * 2, 2]  # offset 1, every other row and column
-    need = 1 + (n - 1) * layout[1] + (o - 1) * layout[2] + (oh - 1) * layout[3] + (ow - 1) * layout[4] + 1
-    out = np.full(need, np.nan, F32)
-    direct.conv2d_to_view(x, w, b, out, *geom, *layout, False)
-    assert np.isnan(out[0]) and not np.isnan(out[-1])
-    with pytest.raises(ValueError, match=f"conv2d_to_view: out holds {4 * (need - 1)} bytes, needs {need} float32"):
-        direct.conv2d_to_view(x, w, b, out[:-1], *geom, *layout, False)
-    for index in range(5):  # a negative offset or step
-        bad = list(layout)
-        bad[index] = -1
-        with pytest.raises(ValueError, match="conv2d_to_view: inconsistent shape arguments"):
-            direct.conv2d_to_view(x, w, b, out, *geom, *bad, False)
-    with pytest.raises(ValueError, match="conv2d_to_view: the shape arguments make out larger than any buffer"):
-        direct.conv2d_to_view(x, w, b, out, *geom, 0, 1 << 62, 1 << 62, 1, 1, False)
-
-
 _CRASH_PROBE = """
 import numpy as np, importlib
 for isa in ("", "_avx2"):
@@ -403,7 +381,7 @@ for isa in ("", "_avx2"):
                  (1, 1, 4, 4, 1, 3, 3, 1 << 40, 1, 0, 0, 2, 2)):
         for call in (lambda: direct.conv2d(small, small, small, small, *geom, True),
                      lambda: direct.conv2d_weight_grad(small, small, small, *geom, True),
-                     lambda: direct.conv2d_to_view(small, small, small, small, *geom, 3, 1 << 40, 7, 5, 3, True)):
+                     lambda: direct.conv2d_input_grad(small, small, small, *geom, True)):
             try:
                 call()
             except ValueError:

@@ -325,7 +325,6 @@ FAMILIES = (
     Family("conv_direct", CPP, (
         Entry("conv2d", "y*y*y*w*" + "l" * 13 + "p"),
         Entry("conv2d_weight_grad", "y*y*w*" + "l" * 13 + "p"),
-        Entry("conv2d_to_view", "y*y*y*w*" + "l" * 18 + "p"),
         Entry("conv2d_input_grad", "y*y*w*" + "l" * 13 + "p"),
         Entry("conv2d_direct", "y*y*y*w*" + "l" * 9 + "p"),
         Entry("conv2d_direct_weight_grad", "y*y*w*" + "l" * 9 + "p"),
@@ -336,7 +335,7 @@ FAMILIES = (
         Entry("batch_norm_train", "y*y*y*w*w*w*w*lllfp"),
         Entry("batch_norm_backward", "y*y*y*y*y*w*w*w*lllp"),
     ), ops=(
-        KernelOp("conv2d_direct", 0, 0, ("conv2d", "conv2d_to_view", "conv2d_input_grad", "conv2d_direct"),
+        KernelOp("conv2d_direct", 0, 0, ("conv2d", "conv2d_input_grad", "conv2d_direct"),
                  calibration=None),
         KernelOp("conv2d_direct_weight_grad", 0, 0, ("conv2d_weight_grad", "conv2d_direct_weight_grad"),
                  calibration=None),
