@@ -14,14 +14,6 @@ from helpers import assert_close, needs_torch, torch_ref
 needs_panel_gemm = pytest.mark.skipif(kernels.get("lstm_cell") is None, reason="lstm_cell kernels not built")
 
 
-@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
-def threads(request):
-    before = torsh.get_num_threads()
-    torsh.set_num_threads(request.param)
-    yield request.param
-    torsh.set_num_threads(before)
-
-
 def _mlp_grads(lib, x_np, target_np, sizes):
     lib.manual_seed(0)
     layers = []
@@ -36,7 +28,7 @@ def _mlp_grads(lib, x_np, target_np, sizes):
 
 @needs_torch
 @needs_panel_gemm
-def test_w6_sized_mlp_gradients_match_pytorch(threads):
+def test_w6_sized_mlp_gradients_match_pytorch(num_threads):
     """W6's layers (784-512-256-10, batch 128): the two first layers' products are past the threshold."""
     rng = np.random.default_rng(0)
     x_np = rng.standard_normal((128, 784)).astype(np.float32)
@@ -53,7 +45,7 @@ def test_w6_sized_mlp_gradients_match_pytorch(threads):
 
 @needs_torch
 @needs_panel_gemm
-def test_linear_forward_and_gradients_match_pytorch(threads):
+def test_linear_forward_and_gradients_match_pytorch(num_threads):
     rng = np.random.default_rng(4)
     x_np = rng.standard_normal((128, 784)).astype(np.float32)
     g_np = rng.standard_normal((128, 512)).astype(np.float32)
@@ -88,7 +80,7 @@ def test_panel_gemm_layouts_match_numpy(a_layout, b_layout):
     assert matmul._panel_gemm(a_in.astype(np.float64), b_in.astype(np.float64)) is None
 
 
-def test_products_run_on_openblas_at_two_threads(threads, monkeypatch):
+def test_products_run_on_openblas_at_two_threads(num_threads, monkeypatch):
     """The panel GEMM is taken with one thread only (at two it cost W8 3-5%)."""
     calls = []
     monkeypatch.setattr(matmul, "_panel_gemm", lambda a, b: calls.append(a.shape))
@@ -96,7 +88,7 @@ def test_products_run_on_openblas_at_two_threads(threads, monkeypatch):
     a = torsh.from_numpy(rng.standard_normal((128, 256)).astype(np.float32))
     b = torsh.from_numpy(rng.standard_normal((256, 256)).astype(np.float32))
     np.testing.assert_allclose((a @ b).numpy(), a.numpy() @ b.numpy(), rtol=1e-5, atol=1e-4)
-    assert calls == ([(128, 256)] if threads == 1 else [])
+    assert calls == ([(128, 256)] if num_threads == 1 else [])
 
 
 def test_linear_gradcheck_float64():
