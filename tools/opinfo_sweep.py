@@ -71,13 +71,30 @@ def tensor_to_torsh(t):
         raise Missing(f"sample has a {t.layout} tensor")
     data = t.detach().resolve_conj().resolve_neg()
     wide = data.dtype in (torch.bfloat16,)
-    arr = (data.float() if wide else data).numpy().copy()
-    out = torsh.from_numpy(arr)
     if wide:
-        out = out.to(_torsh_dtype(data.dtype))
+        data = data.float()
+    if _is_partial_view(data):
+        out = _strided_like(data)
+    else:
+        out = torsh.from_numpy(data.numpy().copy())
+    if wide:
+        out = out.to(_torsh_dtype(t.dtype))
     if t.requires_grad:
-        out.requires_grad_(True)
+        out = out.detach().requires_grad_(True)
     return out
+
+
+def _is_partial_view(t):
+    """A tensor whose strides or storage differ from a fresh contiguous one (as_strided reads the storage)."""
+    return t.numel() > 0 and (not t.is_contiguous() or t.storage_offset() != 0
+                              or t.untyped_storage().nbytes() != t.numel() * t.element_size())
+
+
+def _strided_like(t):
+    """A torsh view with t's sizes, strides and offset over a copy of t's whole storage."""
+    storage_len = t.untyped_storage().nbytes() // t.element_size()
+    flat = torch.as_strided(t, (storage_len,), (1,), 0).numpy().copy()
+    return torsh.from_numpy(flat).as_strided(tuple(t.shape), t.stride(), t.storage_offset())
 
 
 def to_torsh(x):
@@ -158,11 +175,13 @@ def translate_callable(fn):
             isinstance(fn, types.FunctionType) and fn.__module__.endswith("common_methods_invocations"):
         return _rebind_function(fn)
     name = getattr(fn, "__name__", None)
+    if not isinstance(name, str):
+        raise Missing(f"no torsh counterpart for {fn!r}")
     qual = getattr(fn, "__qualname__", "") or ""
     if qual.startswith(("Tensor.", "TensorBase.", "_TensorBase.")):
         found = getattr(torsh.Tensor, name, None)
     else:
-        module = getattr(fn, "__module__", None) or "torch"
+        module = str(getattr(fn, "__module__", None) or "torch")
         found = None
         for path in _public_paths(module, name):
             found = _lookup(torsh, path)
@@ -452,6 +471,9 @@ def sweep_op(op, dtypes, variants, with_grad=True, max_samples=None, errors=Fals
         torsh_variant(op, "function")
     except Missing as e:
         result["missing"] = str(e)
+        return result
+    except Exception as e:  # noqa: BLE001 - the op's wrapper could not be translated
+        result["missing"] = f"cannot translate torch's callable: {type(e).__name__}: {_first_line(e)}"
         return result
     for dtype in supported_dtypes(op, dtypes):
         grad = with_grad and dtype == "float64" and op.supports_autograd

@@ -61,6 +61,8 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
     if input._data.ndim == 0:
         raise RuntimeError("diff expects input to be at least one-dimensional")
     dim = normalize_dim(dim, input._data.ndim)
+    if n == 0:  # PyTorch returns a copy of input, leaving prepend/append out
+        return input.clone()
     parts = [p for p in (prepend, input, append) if p is not None]
     x = shape.cat(parts, dim) if len(parts) > 1 else input
     for _ in range(n):
@@ -172,6 +174,8 @@ def sum_to_size(input, *size):
     except ValueError:
         raise RuntimeError(f"size {{{', '.join(map(str, target))}}} is not expandable to size "
                            f"{{{', '.join(map(str, input._data.shape))}}}.") from None
+    if not target:  # ATen's sum_to sums to a 0-d size even when input is 0-d (bool -> int64)
+        return input.sum()
     return sum_to(input, target)
 register(sum_to_size, namespace=None)
 

@@ -228,8 +228,10 @@ def _quantile(name, input, q, dim, keepdim, interpolation, ignore_nan):
         val = where(wrap(valid == 0), float("nan"), val)
         if dim is None:
             val = val.reshape((1,) * input._data.ndim) if keepdim else val.reshape(())
+        elif not input._data.ndim:  # a 0-d input gives a 0-d quantile, keepdim or not
+            val = val.reshape(())
         elif not keepdim:
-            val = val.squeeze(d) if input._data.ndim else val.reshape(())
+            val = val.squeeze(d)
         outs.append(val)
     if scalar_q or qt._data.ndim == 0:
         return outs[0]

@@ -882,15 +882,19 @@ class ClampBackward1(Node):
         x, lo, hi = self.saved_tensors
         lo = self.bounds[0] if lo is None else lo
         hi = self.bounds[1] if hi is None else hi
-        inside = ones_mask = None
+        inside = None
         if lo is not None:
             inside = x >= lo
         if hi is not None:
             inside = (x <= hi) if inside is None else inside & (x <= hi)
-        grad_x = _grad_if(self, 0, lambda: grad * inside if inside is not None else grad)
-        grad_lo = _grad_if(self, 1, lambda: sum_to(grad * (x < lo), self.shapes[1]))
-        grad_hi = _grad_if(self, 2, lambda: sum_to(grad * (x > hi), self.shapes[2]))
-        del ones_mask
+        # PyTorch's clamp_backward_min_max: where min > max, every output is max, so max takes the gradient
+        both = lo is not None and hi is not None
+        grad_x = _grad_if(self, 0, lambda: sum_to(where(inside, grad, 0.0) if inside is not None else grad,
+                                                  self.shapes[0]))
+        grad_lo = _grad_if(self, 1, lambda: sum_to(where(((x < lo) & (lo < hi)) if both else (x < lo), grad, 0.0),
+                                                   self.shapes[1]))
+        grad_hi = _grad_if(self, 2, lambda: sum_to(where(((x > hi) | (hi < lo)) if both else (x > hi), grad, 0.0),
+                                                   self.shapes[2]))
         return grad_x, grad_lo, grad_hi
 
 

@@ -246,7 +246,7 @@ class MaskedFillBackward0(Node):
         grad_value = None
         if self.next_functions[2][0] is not None:
             grad_value = sum_to(where(mask, grad, 0.0), ()).reshape(())
-        return where(mask, 0.0, grad), None, grad_value
+        return sum_to(where(mask, 0.0, grad), self.input_shape), None, grad_value  # the mask may broadcast input
 
 
 MaskedFillBackward1 = type("MaskedFillBackward1", (MaskedFillBackward0,), {})  # PyTorch's node for a tensor value
@@ -266,6 +266,7 @@ def masked_fill(input, mask, value):
     result = wrap(np.where(mask._data, v, input._data).astype(input._data.dtype, copy=False))
     if needs_grad(input, value):
         node = MaskedFillBackward1() if is_tensor(value) else MaskedFillBackward0()
+        node.input_shape = input._data.shape
         record(node, (input, mask, value), (result,))
         node.save_for_backward(mask)
     return result

@@ -429,15 +429,22 @@ def _check_floating_or_complex(op, input):
         raise RuntimeError(f"{op} only support floating point and complex dtypes")
 
 
+def _mean_over(input, dim, keepdim):
+    """var_mean/std_mean's mean: over all dims when dim is None or the positional `unbiased` bool."""
+    if dim is None or isinstance(dim, bool):
+        dim = tuple(range(input.ndim))
+    return mean(input, dim, keepdim)
+
+
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     _check_floating_or_complex("var_mean", input)
-    return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+    return var(input, dim, unbiased, keepdim, correction=correction), _mean_over(input, dim, keepdim)
 register(var_mean, method=False)
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     _check_floating_or_complex("std_mean", input)
-    return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+    return std(input, dim, unbiased, keepdim, correction=correction), _mean_over(input, dim, keepdim)
 register(std_mean, method=False)
 
 
