@@ -88,3 +88,22 @@ def test_sum_to_size_of_bool_to_zero_dim(shape):
     x = make_array(shape, "bool", seed=14)
     ours, ref = both(lambda lib: lib.tensor(x).sum_to_size(()))
     assert_close(ours, ref)
+
+
+# -- complex / polar with broadcasting parts -----------------------------------------------------------
+@pytest.mark.parametrize("op", ["complex", "polar"])
+def test_complex_parts_broadcast_gradients(op):
+    a, b = make_array((5,), seed=15, low=0.5), np.array(0.7)
+
+    def real_sum(lib, x, y):
+        z = getattr(lib, op)(x, y)
+        return z.real + z.imag
+    for first, second in ((a, b), (b, a)):
+        ours, ref = grads_of(real_sum, first, second)
+        assert_same_structure_close(ours, ref)
+
+
+def test_gradient_spacing_none_is_unit_spacing():
+    x = make_array((5, 4), "float32", seed=16)
+    ours, ref = both(lambda lib: lib.gradient(lib.tensor(x), spacing=None, dim=None, edge_order=1))
+    assert_same_structure_close(ours, ref)

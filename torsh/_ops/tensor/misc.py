@@ -11,7 +11,7 @@ from . import conversion
 from .elementwise import arithmetic as pointwise
 from .shape import views as shape
 from .elementwise.math_functions import atan2
-from .._helpers import dtype_name, is_tensor, normalize_dim
+from .._helpers import dtype_name, is_tensor, normalize_dim, sum_to
 from ..registry import register
 
 __all__ = ["is_nonzero", "complex", "diff", "isin", "ravel", "angle", "real", "imag", "tril_indices", "triu_indices",
@@ -46,14 +46,16 @@ def complex(real, imag):
     check_complex_parts(real, imag)
     result = wrap(np.asarray(real._data + 1j * imag._data, dtype=real.dtype.to_complex().np))
     if needs_grad(real, imag):
-        record(ComplexBackward0(), (real, imag), (result,))
+        node = ComplexBackward0()
+        node.shapes = (real._data.shape, imag._data.shape)
+        record(node, (real, imag), (result,))
     return result
 register(complex, node_name="ComplexBackward0", method=False)
 
 
 class ComplexBackward0(Node):
     def backward(self, grad):
-        return conversion.real(grad), conversion.imag(grad)
+        return sum_to(conversion.real(grad), self.shapes[0]), sum_to(conversion.imag(grad), self.shapes[1])
 
 
 def diff(input, n=1, dim=-1, prepend=None, append=None):

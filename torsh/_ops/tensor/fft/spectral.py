@@ -15,7 +15,7 @@ from .. import creation
 from . import transforms as fft_ops
 from ... import registry
 from ..shape import views as shape
-from ..._helpers import dtype_name, shape_str
+from ..._helpers import dtype_name, shape_str, sum_to
 from ..misc import check_complex_parts, complex
 from ...nn.pad import constant_pad, pad_index, take_dim
 from ..elementwise.arithmetic import cos, sin
@@ -84,9 +84,9 @@ class PolarBackward0(Node):
     def backward(self, grad):
         abs, angle = self.saved_tensors
         c, s, g_re, g_im = cos(angle), sin(angle), grad.real, grad.imag
-        grad_abs = c * g_re + s * g_im if self.next_functions[0][0] is not None else None
-        grad_angle = abs * (c * g_im - s * g_re) if self.next_functions[1][0] is not None else None
-        return grad_abs, grad_angle
+        grad_abs = sum_to(c * g_re + s * g_im, abs.shape) if self.next_functions[0][0] is not None else None
+        grad_angle = sum_to(abs * (c * g_im - s * g_re), angle.shape) if self.next_functions[1][0] is not None else None
+        return grad_abs, grad_angle  # summed back where abs and angle broadcast
 
 
 @float32_policy

@@ -145,6 +145,8 @@ def histogramdd(input, bins, *, range=None, weight=None, density=False, out=None
 
 # -- gradient -------------------------------------------------------------------------------------
 def _gradient_dims(input, spacing, dim):
+    if spacing is None:  # spacing=None is the default unit spacing
+        spacing = 1
     if dim is None:
         dims = list(range(input.dim()))
     else:
