@@ -4,7 +4,7 @@ import pytest
 
 import torsh
 import torsh.nn as nn
-from helpers import assert_close, check_same_error, torch_ref as torch
+from helpers import assert_close, assert_same_structure_close, check_same_error, torch_ref as torch
 from test_nn_common import build_pair, compare_module, run_and_compare
 
 NORMS = [
@@ -243,8 +243,8 @@ def test_distance_layers_and_linear_bilinear():
 
 
 @pytest.mark.parametrize("align_corners", [False, True])
-@pytest.mark.parametrize("mode,padding_mode", [("bilinear", "zeros"), ("bilinear", "border"), ("nearest", "zeros"),
-                                               ("nearest", "border")])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest", "bicubic"])
 def test_affine_grid_and_grid_sample_match_torch(align_corners, mode, padding_mode):
     rng = np.random.default_rng(0)
     # generic values: no sample lands exactly on a pixel centre, where the bilinear gradient is discontinuous
@@ -264,6 +264,55 @@ def test_affine_grid_and_grid_sample_match_torch(align_corners, mode, padding_mo
         res = [r[:3] for r in res]
     for a, b in zip(res[0], res[1]):
         assert_close(a, b.detach() if b.requires_grad else b, rtol=1e-6, atol=1e-8)
+
+
+def test_grid_sample_reflects_and_pads_taps_outside_the_input():
+    """Points far outside the input (several reflections) and on its edges, every mode and padding: values and
+    gradients with respect to the input and the grid as PyTorch's."""
+    rng = np.random.default_rng(1)
+    x, grid = rng.normal(size=(2, 3, 5, 6)), rng.uniform(-3.5, 3.5, size=(2, 4, 7, 2))
+    grid[0, 0, :3] = [[-1.0, -1.0], [1.0, 1.0], [1.0, -1.0]]
+    for mode in ("bilinear", "nearest", "bicubic"):
+        for padding_mode in ("zeros", "border", "reflection"):
+            for align_corners in (False, True):
+                res = []
+                for lib in (torsh, torch):
+                    xt, gt = lib.tensor(x, requires_grad=True), lib.tensor(grid, requires_grad=True)
+                    out = lib.nn.functional.grid_sample(xt, gt, mode, padding_mode, align_corners)
+                    out.pow(2).sum().backward()
+                    grid_grad = gt.grad if gt.grad is not None else lib.zeros(gt.shape, dtype=lib.float64)
+                    res.append((out.detach(), xt.grad, grid_grad))
+                assert_same_structure_close(res[0], res[1], rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("size", [(3, 1, 28, 28), (2, 1, 5, 7), (2, 3, 4, 6, 5)])
+def test_affine_grid_rounds_as_torch(size, align_corners):
+    """The spatial transformer's grid to the bit (linspace in theta's dtype, the product without fused multiply-adds):
+    at the identity, points fall on pixel centres exactly where PyTorch's do, so grid_sample's gradient with respect
+    to the grid (one-sided there) is PyTorch's and training follows PyTorch's."""
+    nd = len(size) - 2
+    theta = np.random.default_rng(0).normal(size=(size[0], nd, nd + 1)).astype(np.float32)
+    theta[0] = np.eye(nd, nd + 1)
+    grids, grads = [], []
+    for lib in (torsh, torch):
+        th = lib.tensor(theta, requires_grad=True)
+        grid = lib.nn.functional.affine_grid(th, size, align_corners=align_corners)
+        grid.pow(2).sum().backward()
+        grids.append(grid)
+        grads.append(th.grad)
+    assert type(grids[0].grad_fn).__name__ == type(grids[1].grad_fn).__name__ == "AffineGridGeneratorBackward0"
+    assert_close(grids[0].detach(), grids[1].detach(), rtol=0, atol=0)
+    assert_close(grads[0], grads[1], rtol=1e-5, atol=1e-3)  # float32 sums over the points, some cancelling to 0
+    if nd == 2:  # the identity's points on pixel centres: the grid gradient of bilinear sampling there
+        x = np.random.default_rng(1).normal(size=(size[0], 1) + size[2:]).astype(np.float32)
+        outs = []
+        for lib, grid in zip((torsh, torch), grids):
+            g = lib.tensor(grid.detach().numpy(), requires_grad=True)
+            lib.nn.functional.grid_sample(lib.tensor(x), g, align_corners=align_corners).sum().backward()
+            outs.append(g.grad)
+        assert_close(outs[0][0], outs[1][0], rtol=1e-4, atol=1e-5)  # one-sided differences on pixel centres
+        assert_close(outs[0], outs[1], rtol=1e-4, atol=1e-4)  # the other samples: float32 rounding in between
 
 
 @pytest.mark.parametrize("name,fn,shape", [

@@ -307,7 +307,7 @@ def test_adaptive_max_pool1d_and_max_pool1d_with_indices():
                                     torch_ref.max_pool1d_with_indices(torch_ref.tensor(x), [3], stride, [1]))
 
 
-@pytest.mark.parametrize("interpolation,padding", [(0, 0), (1, 0), (0, 1)])
+@pytest.mark.parametrize("interpolation,padding", [(0, 0), (1, 0), (0, 1), (2, 0), (0, 2), (2, 2)])
 @pytest.mark.parametrize("name", ["grid_sampler", "grid_sampler_2d"])
 def test_grid_sampler_integer_modes(name, interpolation, padding):
     x, theta = make_array((2, 3, 5, 4), seed=1), make_array((2, 2, 3), seed=2) * 0.7

@@ -13,6 +13,9 @@ from ... import _autocast, _dtype
 from ..._autocast import float32_policy
 from ..._warnings import warn as user_warning
 from ..._ops.nn import pad as nn_pad
+from ..._ops.tensor import creation
+from ..._tensor import wrap
+from ...autograd.graph import Node, needs_grad, record
 from ..._ops._helpers import dtype_name
 from ._utils import const, require_float_kernel
 
@@ -327,16 +330,41 @@ def affine_grid(theta, size, align_corners=None):
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{size[0]}, {nd + 1}] "
                            f"but got: [{theta.shape[0]}, {nd + 1}].")
 
-    def axis(n):
-        if n <= 1:
-            return np.zeros(max(n, 1))
-        lin = np.linspace(-1.0, 1.0, n)
-        return lin if align_corners else lin * (n - 1) / n
-    coords = np.meshgrid(*[axis(n) for n in spatial], indexing="ij")  # slowest dim first
-    base = np.stack(list(reversed(coords)) + [np.ones(spatial)], axis=-1)  # (..., x, y[, z], 1)
-    base = const(base.reshape(1, -1, nd + 1), theta)
-    grid = base.matmul(theta.transpose(1, 2))
-    return grid.reshape(theta.shape[0], *spatial, nd)
+    coords = np.meshgrid(*[_base_grid_axis(n, align_corners, theta.dtype) for n in spatial], indexing="ij")
+    base = np.stack(list(reversed(coords)) + [np.ones(spatial)], axis=-1)  # (..., x, y[, z], 1), slowest dim first
+    base = base.reshape(-1, nd + 1).astype(dtype_of(theta))
+    grid = wrap(_apply_affine(base, array(theta)).reshape(theta.shape[0], *spatial, nd))
+    if needs_grad(theta):
+        node = AffineGridGeneratorBackward0()
+        node.base = wrap(base)
+        record(node, (theta,), (grid,))
+    return grid
+
+
+def _apply_affine(base, theta):
+    """(N, points, nd): each point of ``base`` (points, nd + 1; its last coordinate 1) through each theta, with
+    PyTorch's float rounding: its product over nd + 1 terms rounds each multiply and add (no fused multiply-add)."""
+    grid = base[None, :, 0, None] * theta[:, None, :, 0]
+    for k in range(1, base.shape[1] - 1):
+        grid = grid + base[None, :, k, None] * theta[:, None, :, k]
+    return grid + theta[:, None, :, -1]
+
+
+class AffineGridGeneratorBackward0(Node):
+    def backward(self, grad):
+        n, nd = grad.shape[0], grad.shape[-1]
+        # d theta[n, j, k] = sum over points of grad[n, p, j] * base[p, k] (PyTorch's affine_grid_generator_backward)
+        grad_theta = self.base.t().matmul(grad.reshape(n, -1, nd))
+        return (grad_theta.transpose(1, 2),)
+
+
+def _base_grid_axis(n, align_corners, dtype):
+    """PyTorch's linspace_from_neg_one in theta's dtype, rounding as it does: a point one ulp off a pixel centre
+    floors to the other pixel, and grid_sample's gradient with respect to the grid jumps there."""
+    if n <= 1:
+        return np.zeros(max(n, 1), dtype=dtype.np)
+    steps = creation.linspace(-1.0, 1.0, n, dtype=dtype)
+    return array(steps if align_corners else steps * (n - 1) / n)
 
 
 def _unnormalize(coord, size, align_corners):
@@ -372,9 +400,9 @@ def _check_grid_sampler(input, grid):
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
     """2-D sampling of ``input`` (N, C, H, W) at ``grid`` (N, Ho, Wo, 2) points in [-1, 1]; differentiable in both.
 
-    Supports mode 'bilinear'/'nearest' and padding 'zeros'/'border' ('reflection' and 3-D inputs are not implemented).
+    Modes 'bilinear', 'nearest' and 'bicubic', padding 'zeros', 'border' and 'reflection' (3-D inputs are not
+    implemented).
     """
-    from ..._ops.nn import pool as nn_pool
     if mode not in ("bilinear", "nearest", "bicubic"):
         raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or 'bicubic', but "
                          f"got: '{mode}'")
@@ -387,24 +415,18 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
                      "grid_sample for details.")
         align_corners = False
     _check_grid_sampler(input, grid)
-    if input.ndim != 4 or mode == "bicubic" or padding_mode == "reflection":
-        raise NotImplementedError("torsh: grid_sample supports 4-D inputs with mode bilinear/nearest and padding "
-                                  "zeros/border")
+    if input.ndim != 4:
+        raise NotImplementedError("torsh: grid_sample supports 4-D inputs")
     n, c, h, w = input.shape
     ix = _unnormalize(grid[..., 0], w, align_corners)
     iy = _unnormalize(grid[..., 1], h, align_corners)
-    if padding_mode == "border":
-        ix, iy = ix.clamp(0, w - 1), iy.clamp(0, h - 1)
-    out_shape = (n, c) + tuple(grid.shape[1:3])
-
-    def sample(xi, yi):
-        inside = (xi >= 0) & (xi <= w - 1) & (yi >= 0) & (yi <= h - 1)
-        idx = (np.clip(yi, 0, h - 1) * w + np.clip(xi, 0, w - 1)).astype(np.int64)
-        vals = nn_pool.take_spatial(input, np.broadcast_to(idx[:, None], out_shape).copy(), "GridSampler2DBackward0")
-        return vals, inside
+    sample = _grid_sampler(input, tuple(grid.shape[1:3]))
+    if mode == "bicubic":  # the padding applies to each tap, not to the point (PyTorch's get_value_bounded)
+        return _bicubic(sample, ix, iy, padding_mode, align_corners, (h, w))
+    ix = _padded_coordinate(ix, w, padding_mode, align_corners)
+    iy = _padded_coordinate(iy, h, padding_mode, align_corners)
     if mode == "nearest":
-        xi, yi = np.rint(array(ix)).astype(np.int64), np.rint(array(iy)).astype(np.int64)
-        vals, inside = sample(xi, yi)
+        vals, inside = sample(np.rint(array(ix)).astype(np.int64), np.rint(array(iy)).astype(np.int64))
         return vals * const(inside[:, None], input)
     x0, y0 = np.floor(array(ix)).astype(np.int64), np.floor(array(iy)).astype(np.int64)
     wx1 = ix - const(x0, ix)
@@ -417,3 +439,86 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         term = vals * (wgt * const(inside, wgt)).unsqueeze(1)
         out = term if out is None else out + term
     return out
+
+
+def _grid_sampler(input, out_hw):
+    """sample(xi, yi): input's values at the integer points (N, Ho, Wo) as (N, C, Ho, Wo), differentiable in input
+    (0 outside, where the returned mask is False), and that mask."""
+    from ..._ops.nn import pool as nn_pool
+    n, c, h, w = input.shape
+    out_shape = (n, c) + out_hw
+
+    def sample(xi, yi):
+        inside = (xi >= 0) & (xi <= w - 1) & (yi >= 0) & (yi <= h - 1)
+        idx = (np.clip(yi, 0, h - 1) * w + np.clip(xi, 0, w - 1)).astype(np.int64)
+        vals = nn_pool.take_spatial(input, np.broadcast_to(idx[:, None], out_shape).copy(), "GridSampler2DBackward0")
+        return vals, inside
+    return sample
+
+
+def _padded_coordinate(coord, size, padding_mode, align_corners):
+    """PyTorch's compute_coordinates: a source coordinate (tensor) clipped into the input ('border') or reflected
+    about its edges, then clipped ('reflection'); differentiable as PyTorch's (slope 0 where clipped, -1 where
+    reflected)."""
+    if padding_mode == "border":
+        return _clip(coord, size)
+    if padding_mode == "reflection":
+        twice_low, twice_high = (0, 2 * (size - 1)) if align_corners else (-1, 2 * size - 1)
+        return _clip(_reflect(coord, twice_low, twice_high), size)
+    return coord
+
+
+def _clip(coord, size):
+    """PyTorch's clip_coordinates_set_grad: clamped into [0, size - 1], the edges themselves counted as outside (no
+    gradient there, where clamp's would pass it)."""
+    values = array(coord)
+    inside = const((values > 0) & (values < size - 1), coord).bool()
+    return coord.where(inside, const(np.clip(values, 0, size - 1), coord))
+
+
+def _reflect(coord, twice_low, twice_high):
+    """PyTorch's reflect_coordinates: ``coord`` folded into [low, high] as by mirrors at both ends."""
+    if twice_low == twice_high:
+        return coord * 0
+    low, span = twice_low / 2, (twice_high - twice_low) / 2
+    distance = (coord - low).abs()
+    flips = np.floor(array(distance) / span)
+    extra = distance - const(flips * span, distance)
+    return (span - extra).where(const(flips % 2 == 1, distance).bool(), extra) + low
+
+
+def _bicubic(sample, ix, iy, padding_mode, align_corners, hw):
+    """Bicubic sampling: 4 x 4 taps around each point, each tap's index padded, weighted by PyTorch's cubic
+    convolution coefficients (A = -0.75) of the point's fractions."""
+    h, w = hw
+    x0, y0 = np.floor(array(ix)), np.floor(array(iy))
+    wx = _cubic_weights(ix - const(x0, ix))
+    wy = _cubic_weights(iy - const(y0, iy))
+    out = None
+    for j in range(4):
+        row = None
+        for i in range(4):
+            vals, inside = sample(_padded_tap(x0 + i - 1, w, padding_mode, align_corners),
+                                  _padded_tap(y0 + j - 1, h, padding_mode, align_corners))
+            term = vals * (wx[i] * const(inside, ix)).unsqueeze(1)
+            row = term if row is None else row + term
+        term = row * wy[j].unsqueeze(1)
+        out = term if out is None else out + term
+    return out
+
+
+def _padded_tap(index, size, padding_mode, align_corners):
+    """A tap's integer index after the padding mode (NumPy; taps carry no gradient), truncated as PyTorch casts."""
+    if padding_mode == "border":
+        index = np.clip(index, 0, size - 1)
+    elif padding_mode == "reflection":
+        twice_low, twice_high = (0, 2 * (size - 1)) if align_corners else (-1, 2 * size - 1)
+        if twice_low == twice_high:
+            index = np.zeros_like(index)
+        else:
+            low, span = twice_low / 2, (twice_high - twice_low) / 2
+            distance = np.abs(index - low)
+            flips = np.floor(distance / span)
+            extra = distance - flips * span
+            index = np.clip(np.where(flips % 2 == 1, span - extra, extra) + low, 0, size - 1)
+    return np.trunc(index).astype(np.int64)
