@@ -18,32 +18,6 @@ KNOWN = {
         "intended: PyTorch's oneMKL backend fails on a 1-D FFT over a zero-size batch dim with an MKL configuration error (not a documented rule); torsh returns the empty result",
     ('isin', 'strided'):
         "intended: PyTorch's isin fails on a non-contiguous input (its default kernel calls .view() on it: 'view size is not compatible with input tensor's size and stride'), a PyTorch bug; torsh answers",
-    ('nn_functional_adaptive_avg_pool1d', 'zero_dim'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'adaptive_avg_pool1d(): Expected 2D or 3D tensor, but got []\', PyTorch "Expected 2 to 3 dimensions, but got 0-dimensional tensor for ar...',
-    ('nn_functional_adaptive_avg_pool2d', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"addmm_impl_cpu_" not implemented for \\\'Bool\\\'\', PyTorch \'"adaptive_avg_pool2d" not implemented for \\\'Bool\\\'\'',
-    ('nn_functional_adaptive_avg_pool2d', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "adaptive_avg_pool2d" not implemented for \'Long\'',
-    ('nn_functional_adaptive_avg_pool3d', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"addmm_impl_cpu_" not implemented for \\\'Bool\\\'\', PyTorch \'"adaptive_avg_pool3d_cpu" not implemented for \\\'Bool\\\'\'',
-    ('nn_functional_adaptive_avg_pool3d', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "adaptive_avg_pool3d_cpu" not implemented for \'Long\'',
-    ('nn_functional_adaptive_max_pool1d', 'empty'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh raises RuntimeError: adaptive_max_pool2d(): Expected input to have non-zero size for non-batch dimensions, but input has sizes [0, 1, 4] with di...",
-    ('nn_functional_adaptive_max_pool1d', 'zero_dim'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'adaptive_max_pool1d(): Expected 2D or 3D tensor, but got: []\', PyTorch "Expected 2 to 3 dimensions, but got 0-dimensional tensor for a...',
-    ('nn_functional_adaptive_max_pool1d_with_indices', 'empty'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): torsh raises RuntimeError: adaptive_max_pool2d(): Expected input to have non-zero size for non-batch dimensions, but input has sizes [0, 1, 4] with di...",
-    ('nn_functional_adaptive_max_pool1d_with_indices', 'zero_dim'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'adaptive_max_pool1d(): Expected 2D or 3D tensor, but got: []\', PyTorch "Expected 2 to 3 dimensions, but got 0-dimensional tensor for a...',
-    ('nn_functional_avg_pool1d', 'empty'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but got:[1, 0, 1, 4]', PyTorch 'Expected 3D or 4D (bat...",
-    ('nn_functional_avg_pool2d', 'zero_dim'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but got:[]), PyTorch IndexError",
-    ('nn_functional_avg_pool3d', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "avg_pool3d_out_frame" not implemented for \'Bool\'',
-    ('nn_functional_avg_pool3d', 'int64'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): result: dtype mismatch: torsh torsh.float32 vs reference int64",
     ('nn_functional_batch_norm', 'bool'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "batch_norm" not implemented for \'Bool\'',
     ('nn_functional_batch_norm', 'int64'):
@@ -96,8 +70,6 @@ KNOWN = {
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "LayerNormKernelImpl" not implemented for \'Long\'',
     ('nn_functional_linear', 'zero_dim'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'mat1 and mat2 shapes cannot be multiplied (1x1 and 4x3)', PyTorch 'both arguments to linear need to be at least 1D, but they are 0D an...",
-    ('nn_functional_lp_pool2d', 'zero_dim'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh RuntimeError(Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but got:[]), PyTorch IndexError",
     ('nn_functional_multi_head_attention_forward', 'int64'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'expected m1 and m2 to have the same dtype, but got: float != long int', PyTorch 'expected scalar type Float but found Long'",
     ('nn_functional_multi_head_attention_forward', 'zero_dim'):

@@ -256,7 +256,8 @@ def test_fp32_list_ops_run_in_float32_inside_autocast(name):
     ours, ref = run(torsh), run(torch_ref)
     assert dtype_name(ours.dtype) == dtype_name(ref.dtype) == "float32"
     assert_close(ours, ref)
-    if not name.startswith(("linalg", "inverse", "pinverse", "fft")):  # bfloat16 linalg/fft have no kernels
+    # bfloat16 linalg/fft and avg_pool3d have no kernels (PyTorch's avg_pool3d_out_frame refuses BFloat16)
+    if not name.startswith(("linalg", "inverse", "pinverse", "fft", "avg_pool3d")):
         outside = FP32_OPS[name](torsh, *_fp32_inputs(torsh))
         assert dtype_name(outside.dtype) == "bfloat16"  # the policy is autocast's only
 

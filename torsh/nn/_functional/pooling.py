@@ -47,7 +47,32 @@ def _half_toward_zero(v):
     return int(v / 2) if v < 0 else v // 2
 
 
-def _pool_params(name, nd, kernel_size, stride, padding, dilation=1):
+# how PyTorch words an argument of the wrong length, per op and argument ({n}: two / three)
+_EITHER = "must either be a single int, or a tuple of {n} ints"
+_OMITTED = "must either be omitted, a single int, or a tuple of {n} ints"
+_MAX_WORDS = {"kernel_size": _EITHER, "stride": _OMITTED, "padding": _EITHER,
+              "dilation": "must be either a single int, or a tuple of {n} ints"}
+_LENGTH_WORDS = {"max_pool2d": _MAX_WORDS, "max_pool3d": _MAX_WORDS,
+                 "avg_pool2d": {"kernel_size": _EITHER, "stride": _OMITTED, "padding": _EITHER},
+                 "avg_pool3d": {"kernel_size": "must be a single int, or a tuple of {n} ints",
+                                "stride": "must be omitted, a single int, or a tuple of {n} ints",
+                                "padding": "must be a single int, or a tuple of {n} ints"}}
+# max_pool1d without indices (PyTorch's check_max_pool1d): "max_pool1d() <argument> <words> but got size <n>"
+_MAX_POOL1D_WORDS = {"kernel_size": "must be an int, list of ints or tuple of ints of size 1",
+                     "stride": "must be None, an int, list of ints, or tuple of ints of size 1",
+                     "padding": "must be an int, list of ints, or tuple of ints of size 1",
+                     "dilation": "must be an int, list of ints or tuple of ints of size 1"}
+
+
+def _length_error(name, nd, what, length, with_indices):
+    if nd > 1:
+        return RuntimeError(f"{name}: {what} {_LENGTH_WORDS[name][what].format(n=_WORDS[nd])}")
+    if with_indices:  # max_pool1d_with_indices' check1d
+        return RuntimeError(f"{name}() argument '{what}' should contain one int (got {length})")
+    return RuntimeError(f"{name}() {what} {_MAX_POOL1D_WORDS[what]} but got size {length}")
+
+
+def _pool_params(name, nd, kernel_size, stride, padding, dilation=1, with_indices=True):
     """(kernel, stride, padding, dilation) tuples of ``nd`` ints; stride None or empty means the kernel.
 
     PyTorch's lengths check: one value, or one per spatial dim."""
@@ -57,8 +82,7 @@ def _pool_params(name, nd, kernel_size, stride, padding, dilation=1):
             values.append(values[0])
             continue
         if isinstance(v, (list, tuple)) and len(v) not in (1, nd):
-            raise RuntimeError(f"{name}: {what} must either be a single int, or a tuple of {_WORDS[nd]} ints"
-                               if nd > 1 else f"{name}: {what} must be an int, or a tuple of 1 int")
+            raise _length_error(name, nd, what, len(v), with_indices)
         values.append(ntuple(v, nd))
     return tuple(values)
 
@@ -93,7 +117,7 @@ def _check_pool(input, kernel, stride, padding, dilation, ceil_mode, shown_shape
         raise RuntimeError(f"stride should be greater than zero, but got {_labelled('d', stride, nd)}")
     if any(d <= 0 for d in dilation):
         raise RuntimeError(f"dilation should be greater than zero, but got {_labelled('dilation', dilation, nd)}")
-    if nd == 2 and 0 in input.shape[1:]:
+    if nd == 2 and (0 in input.shape[1:] or len(shown_shape) not in (3, 4)):
         raise RuntimeError("Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but "
                            f"got:{shown_shape}")
     if nd == 3 and 0 in input.shape[1:]:
@@ -155,7 +179,8 @@ def _check_max_dtype(kernel, input, kinds):
 
 def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     name = f"max_pool{nd}d"
-    kernel, stride, padding, dilation = _pool_params(name, nd, kernel_size, stride, padding, dilation)
+    kernel, stride, padding, dilation = _pool_params(name, nd, kernel_size, stride, padding, dilation,
+                                                      return_indices)
     if nd == 1:
         if return_indices:
             _check_1d_rank(name, input)
@@ -228,36 +253,60 @@ def _avg_divisor_1d(L, k, s, p, out, count_include_pad):
     return np.minimum(end, L) - np.maximum(start, 0)
 
 
-_TORCH_DTYPE_NAMES = {"bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+# the dtypes PyTorch's CPU average-pooling kernels are compiled for, and the kernel name its error names
+_FLOATS = frozenset({"float16", "bfloat16", "float32", "float64"})
+_AVG_KERNEL_DTYPES = {2: ("avg_pool2d", _FLOATS | {"int64"}),
+                      3: ("avg_pool3d_out_frame", {"float32", "float64", "int64"})}
 
 
-def _check_avg_input(nd, input):
-    """PyTorch's avg_pool1d/2d input checks (ranks, empty non-batch dims, dtypes), in its words."""
-    if nd == 1 and input.ndim not in (2, 3):
-        raise RuntimeError(f"Expected 2 to 3 dimensions, but got {input.ndim}-dimensional tensor for argument #1 "
-                           "'self' (while checking arguments for avg_pool1d)")
-    if nd == 2 and (input.ndim not in (3, 4) or 0 in input.shape[-3:]):
-        raise RuntimeError("Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, "
-                           f"but got:{list(input.shape)}")
-    name = str(input.dtype).replace("torsh.", "")
-    if name in _TORCH_DTYPE_NAMES:  # avg_pool1d runs PyTorch's avg_pool2d too, and says so
-        raise NotImplementedError(f'"avg_pool2d" not implemented for \'{_TORCH_DTYPE_NAMES[name]}\'')
+def _require_dtype(kernel, allowed, input):
+    """PyTorch's dispatch error when ``kernel`` has no variant for the input's dtype (names in ``allowed``)."""
+    if input.dtype.name not in allowed:
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{dtype_name(input.dtype)}\'')
+
+
+def _size_at(input, dim):
+    """``input.size(dim)`` as PyTorch's C++ reads it: an IndexError worded as its dim wrapping."""
+    if input.ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    if not -input.ndim <= dim < input.ndim:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-input.ndim}, {input.ndim - 1}], "
+                         f"but got {dim})")
+    return input.shape[dim]
+
+
+def _one_int(name, what, value):
+    """PyTorch's check1d of a 1-d op's int[1] argument (an int counts as one)."""
+    values = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+    if len(values) != 1:
+        raise RuntimeError(f"{name}() argument '{what}' should contain one int (got {len(values)})")
+    return int(values[0])
+
+
+def _check_avg_params(nd, input, kernel_size, stride, padding, divisor_override):
+    """PyTorch's avg_pool2d/3d meta checks before the geometry: argument lengths, the input's rank (3-d) or its
+    last three sizes (2-d: an IndexError below 3 dims), a zero divisor; (kernel, stride, padding) tuples."""
+    kernel, stride, padding, _ = _pool_params(f"avg_pool{nd}d", nd, kernel_size, stride, padding)
+    if nd == 3 and input.ndim not in (4, 5):
+        raise RuntimeError("non-empty 4D or 5D (batch mode) tensor expected for input")
+    if divisor_override is not None and divisor_override == 0:
+        raise RuntimeError("divisor must be not zero")
+    if nd == 2:
+        for dim in (-3, -2, -1):
+            _size_at(input, dim)
+    return kernel, stride, padding
 
 
 def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
-    if nd < 3:
-        _check_avg_input(nd, input)
+    """avg_pool2d / avg_pool3d (avg_pool1d runs avg_pool2d, as in PyTorch), checks in PyTorch's order."""
     name = f"avg_pool{nd}d"
+    kernel, stride, padding = _check_avg_params(nd, input, kernel_size, stride, padding, divisor_override)
+    if nd == 2 and input.ndim > 4:  # PyTorch checks the last dims' geometry first, then rejects the rank
+        _check_pool(input.reshape((-1,) + tuple(input.shape[-3:])), kernel, stride, padding, (1, 1), ceil_mode,
+                    input.shape)
     x, unbatched = _batched(name, input, nd)
-    kernel, stride, padding, _ = _pool_params(name, nd, kernel_size, stride, padding)
-    if divisor_override is not None and divisor_override == 0:
-        raise RuntimeError("divisor must be not zero")
-    if nd == 1:  # PyTorch checks (and runs) it as 2-d pooling of the (N, C, 1, L) view
-        x2, k2, s2, p2, _ = _as_2d(x, kernel, stride, padding, (1,))
-        _check_pool(x2, k2, s2, p2, (1, 1), ceil_mode)
-        outs = [nn_pool.pool_out_size(x.shape[-1], kernel[0], stride[0], padding[0], 1, ceil_mode)]
-    else:
-        outs = _check_pool(x, kernel, stride, padding, (1,) * nd, ceil_mode, input.shape, f"{name}()", nd == 3)
+    outs = _check_pool(x, kernel, stride, padding, (1,) * nd, ceil_mode, input.shape, f"{name}()", nd == 3)
+    _require_dtype(*_AVG_KERNEL_DTYPES[nd], input)
     sp = tuple(x.shape[2:])
     if divisor_override:
         div = np.full(tuple(outs), float(divisor_override))
@@ -265,27 +314,35 @@ def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_
         div = np.ones(())
         for L, k, s, p, o in zip(sp, kernel, stride, padding, outs):
             div = np.multiply.outer(div, _avg_divisor_1d(L, k, s, p, o, count_include_pad))
-    if nd == 3:
-        return _avg_pool_conv(x, unbatched, kernel, stride, padding, outs, div)
-    if nd == 1:  # as PyTorch: a 2-D pooling of the (N, C, 1, L) view, so the graph reads the same
-        x = x.unsqueeze(-2)
-        kernel, stride, padding, sp, outs = (1,) + kernel, (1,) + stride, (0,) + padding, (1,) + sp, [1] + outs
-    geom = sp + tuple(outs) + kernel + stride + padding
-    if x.dtype.is_floating_point:
-        scale = (1.0 / div).reshape(-1).astype(dtype_of(x))
-        out = nn_pool.avg_pool2d_window(x, scale, geom)
-    else:  # integer inputs: PyTorch sums in the input dtype and divides truncating toward zero
-        summed = array(nn_pool.avg_pool2d_window(x, np.ones(div.size, dtype=dtype_of(x)), geom))
-        d = div.reshape(summed.shape[-2:]).astype(summed.dtype)
-        out = wrap((np.sign(summed) * np.sign(d) * (np.abs(summed) // np.abs(d))).astype(summed.dtype))
-    if nd == 1:
-        out = out.squeeze(-2)
+    if not x.dtype.is_floating_point:  # int64: PyTorch sums in the input dtype and divides truncating toward zero
+        out = wrap(_truncating_div(_window_sums(array(x), kernel, stride, padding, outs), div))
+    elif nd == 3:
+        out = _avg_pool_conv(x, kernel, stride, padding, outs, div)
+    else:
+        geom = sp + tuple(outs) + kernel + stride + padding
+        out = nn_pool.avg_pool2d_window(x, (1.0 / div).reshape(-1).astype(dtype_of(x)), geom)
     return out.squeeze(0) if unbatched else out
 
 
-def _avg_pool_conv(x, unbatched, kernel, stride, padding, outs, div):
-    """avg_pool3d (and 1-D/2-D before their kernels; benchmarks/kernels_bench.py times it as the old path):
-    a depthwise convolution of each plane with a ones kernel, divided by ``div``."""
+def _window_sums(data, kernel, stride, padding, outs):
+    """Each zero-padded window's sum of the (N, C, *sp) integer array ``data``, in its dtype: (N, C, *outs)."""
+    his = [max((o - 1) * s + k - L - p, 0) for o, s, k, L, p in zip(outs, stride, kernel, data.shape[2:], padding)]
+    padded = np.pad(data, ((0, 0), (0, 0)) + tuple(zip(padding, his)))
+    sums = np.zeros(data.shape[:2] + tuple(outs), dtype=data.dtype)
+    for offset in np.ndindex(*kernel):
+        sums += padded[(Ellipsis,) + tuple(slice(k, k + (o - 1) * s + 1, s) for k, o, s in zip(offset, outs, stride))]
+    return sums
+
+
+def _truncating_div(summed, div):
+    """C++ integer division (toward zero) of ``summed`` by the divisors ``div``, in summed's dtype."""
+    d = np.broadcast_to(div.astype(summed.dtype), summed.shape)
+    return (np.sign(summed) * np.sign(d) * (np.abs(summed) // np.abs(d))).astype(summed.dtype)
+
+
+def _avg_pool_conv(x, kernel, stride, padding, outs, div):
+    """avg_pool3d of a float (N, C, *sp) input (and 1-D/2-D before their kernels; benchmarks/kernels_bench.py times
+    it as the old path): a depthwise convolution of each plane with a ones kernel, divided by ``div``."""
     n, c = x.shape[:2]
     sp = tuple(x.shape[2:])
     his = [max((o - 1) * s + k - L - p, 0) for o, s, k, L, p in zip(outs, stride, kernel, sp, padding)]
@@ -293,12 +350,19 @@ def _avg_pool_conv(x, unbatched, kernel, stride, padding, outs, div):
     pads = tuple((p, h) for p, h in zip(padding, his))
     summed = nn_conv.convolution(x.reshape((n * c, 1) + sp), ones, None, stride, pads, (1,) * len(sp), 1)
     summed = summed[(slice(None), slice(None)) + tuple(slice(0, o) for o in outs)]
-    out = (summed / const(div, x)).reshape((n, c) + tuple(outs))
-    return out.squeeze(0) if unbatched else out
+    return (summed / const(div, x)).reshape((n, c) + tuple(outs))
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-    return _avg_pool(1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+    # PyTorch's avg_pool1d: its own rank and argument checks, then avg_pool2d of the (..., 1, L) view
+    _check_1d_rank("avg_pool1d", input)
+    if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0):
+        stride = kernel_size
+    kernel, stride, padding = (_one_int("avg_pool1d", what, v) for what, v in
+                               (("kernel_size", kernel_size), ("stride", stride), ("padding", padding)))
+    out = _avg_pool(2, input.unsqueeze(-2), (1, kernel), (1, stride), (0, padding), ceil_mode, count_include_pad,
+                    None)
+    return out.squeeze(-2)
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
@@ -317,48 +381,65 @@ def _adaptive_bounds(L, out):
     return (i * L) // out, -((-(i + 1) * L) // out)
 
 
-def _adaptive_sizes(input, output_size, nd):
-    sizes = ntuple(output_size, nd) if not isinstance(output_size, (list, tuple)) else tuple(output_size)
-    if len(sizes) != nd:
-        raise RuntimeError(f"adaptive_avg_pool{nd}d: output_size must be {nd}")
-    return tuple(input.shape[-nd + i] if s is None else int(s) for i, s in enumerate(sizes))
+def _list_with_default(output_size, input):
+    """PyTorch's Python side of the 2-d/3-d adaptive pools: a sequence's None entries take the input's sizes."""
+    if not isinstance(output_size, (list, tuple)):
+        return output_size
+    if input.ndim <= len(output_size):
+        raise ValueError(f"Input dimension should be at least {len(output_size) + 1}")
+    return [d if v is None else v for v, d in zip(output_size, input.shape[-len(output_size):])]
 
 
-def _check_adaptive(kind, nd, input, outs):
-    """PyTorch's adaptive pooling checks of the output size and the input's non-batch dims."""
-    shown_nd = 2 if nd == 1 else nd  # 1-d adaptive pooling runs (and words its errors) as 2-d
-    shown_outs = [1] + list(outs) if nd == 1 else list(outs)
-    shape = list(input.shape)
-    if nd == 1:
-        shape.insert(-1, 1)
-    if kind == "avg" and any(o < 0 for o in outs):
-        received = ", ".join(map(str, shown_outs[:2])) + "".join(f",{o}" for o in shown_outs[2:])
-        raise RuntimeError(f"adaptive_avg_pool{shown_nd}d: elements of output_size must be greater than or equal to "
-                           f"0 but received {{{received}}}")
-    if kind == "max" and any(o < 0 for o in outs):
-        neg = next(o for o in shown_outs if o < 0)
-        raise RuntimeError(f"Trying to create tensor with negative dimension {neg}: "
-                           f"{shape[:len(shape) - shown_nd] + shown_outs}")
-    first = 1 if len(shape) == shown_nd + 2 else 0  # the batch dim may be empty, no other
-    for dim in range(first, len(shape)):
-        if shape[dim] == 0:
-            raise RuntimeError(f"adaptive_{kind}_pool{shown_nd}d(): Expected input to have non-zero size for "
-                               f"non-batch dimensions, but input has sizes {shape} with dimension {dim} being empty")
+def _output_ints(output_size, nd):
+    """The output size as PyTorch's argument parser passes it on: an int repeated ``nd`` times, or the list's ints."""
+    if isinstance(output_size, (list, tuple)):
+        return tuple(int(v) for v in output_size)
+    return (int(output_size),) * nd
+
+
+def _check_non_empty(name, input, dims):
+    for dim in dims:
+        if input.shape[dim] == 0:
+            raise RuntimeError(f"{name}(): Expected input to have non-zero size for non-batch dimensions, but input "
+                               f"has sizes {list(input.shape)} with dimension {dim % input.ndim} being empty")
+
+
+def _check_adaptive_avg(nd, input, outs):
+    """PyTorch's adaptive_avg_pool2d/3d checks of the output size (before its 1x1 mean shortcut)."""
+    name = f"adaptive_avg_pool{nd}d"
+    if len(outs) != nd:
+        raise RuntimeError(f"{name}: output_size must be {nd}")
+    if any(o < 0 for o in outs):
+        received = ", ".join(map(str, outs[:2])) + "".join(f",{o}" for o in outs[2:])
+        raise RuntimeError(f"{name}: elements of output_size must be greater than or equal to 0 but received "
+                           f"{{{received}}}")
+
+
+def _check_adaptive_avg_input(nd, input, outs):
+    """The input checks of PyTorch's adaptive_avg_pool2d/3d kernels: rank, empty pooled dims (2-d: only the last
+    two may not be empty, 3-d: all but the first; the 3-d kernel looks before the rank), dtype (the 2-d kernel
+    returns an empty output before its dispatch)."""
+    name = f"adaptive_avg_pool{nd}d"
+    if nd == 3:
+        _check_non_empty(name, input, range(1, input.ndim))
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(f"{name}(): Expected {nd + 1}D or {nd + 2}D tensor, but got {list(input.shape)}")
+    if nd == 2:
+        _check_non_empty(name, input, (-2, -1))
+    if nd == 3 or math.prod(input.shape[:-2]) * math.prod(outs):
+        _require_dtype("adaptive_avg_pool3d_cpu" if nd == 3 else name, _FLOATS, input)
 
 
 def _adaptive_avg(nd, input, output_size):
-    if input.ndim not in (nd + 1, nd + 2):
-        raise RuntimeError(f"adaptive_avg_pool{nd}d(): Expected {nd + 1}D or {nd + 2}D tensor, but got "
-                           f"{list(input.shape)}")
-    outs = _adaptive_sizes(input, output_size, nd)
+    """adaptive_avg_pool2d / 3d (adaptive_avg_pool1d runs the 2-d one, as in PyTorch)."""
+    outs = _output_ints(_list_with_default(output_size, input), nd)
+    _check_adaptive_avg(nd, input, outs)
     if all(o == 1 for o in outs):
         # PyTorch's shortcut for a 1x1(x1) output: the mean over the spatial dims (node MeanBackward1, its
-        # dtype errors, no empty-dim check; 1-d pools the (..., 1, L) view and squeezes it back). A ResNet's
-        # global pool: one reduction instead of a matmul with movedim copies per dim
-        if nd == 1:
-            return input.unsqueeze(-2).mean((-2, -1), keepdim=True).squeeze(-2)
-        return input.mean(tuple(range(-nd, 0)), keepdim=True)
-    _check_adaptive("avg", nd, input, outs)
+        # dtype errors, no empty-dim check). A ResNet's global pool: one reduction instead of a matmul with movedim
+        # copies per dim
+        return input.mean(tuple(range(-1, -nd - 1, -1)), keepdim=True)
+    _check_adaptive_avg_input(nd, input, outs)
     out = input
     for i, o in enumerate(outs):
         dim = input.ndim - nd + i
@@ -372,7 +453,10 @@ def _adaptive_avg(nd, input, output_size):
 
 
 def adaptive_avg_pool1d(input, output_size):
-    return _adaptive_avg(1, input, output_size)
+    # PyTorch's adaptive_avg_pool1d: its rank and argument checks, then adaptive_avg_pool2d of the (..., 1, L) view
+    _check_1d_rank("adaptive_avg_pool1d", input)
+    size = _one_int("adaptive_avg_pool1d", "output_size", output_size)
+    return _adaptive_avg(2, input.unsqueeze(-2), (1, size)).squeeze(-2)
 
 
 def adaptive_avg_pool2d(input, output_size):
@@ -384,13 +468,26 @@ def adaptive_avg_pool3d(input, output_size):
     return _adaptive_avg(3, input, output_size)
 
 
-def _adaptive_max(nd, input, output_size, return_indices):
+def _check_adaptive_max(nd, input, outs):
+    """PyTorch's adaptive_max_pool2d/3d checks in its order: rank, empty non-batch dims (dim 0 may be empty, even
+    unbatched), the output size's length, a negative output size (at the output's allocation), dtype."""
+    name = f"adaptive_max_pool{nd}d"
     if input.ndim not in (nd + 1, nd + 2):
-        raise RuntimeError(f"adaptive_max_pool{nd}d(): Expected {nd + 1}D or {nd + 2}D tensor, but got: "
-                           f"{list(input.shape)}")
-    outs = _adaptive_sizes(input, output_size, nd)
-    _check_adaptive("max", nd, input, outs)
-    _check_max_dtype("adaptive_max_pool3d_cpu" if nd == 3 else "adaptive_max_pool2d", input, "bciu")
+        raise RuntimeError(f"{name}(): Expected {nd + 1}D or {nd + 2}D tensor, but got: {list(input.shape)}")
+    _check_non_empty(name, input, range(1, input.ndim))
+    if len(outs) != nd:
+        raise RuntimeError(f"{name}(): internal error: output_size.size() must be {nd}")
+    if any(o < 0 for o in outs):
+        neg = next(o for o in outs if o < 0)
+        raise RuntimeError(f"Trying to create tensor with negative dimension {neg}: "
+                           f"{list(input.shape[:-nd]) + list(outs)}")
+    _check_max_dtype("adaptive_max_pool3d_cpu" if nd == 3 else name, input, "bciu")
+
+
+def _adaptive_max(nd, input, output_size, return_indices):
+    """adaptive_max_pool2d / 3d (adaptive_max_pool1d runs the 2-d one, as in PyTorch)."""
+    outs = _output_ints(_list_with_default(output_size, input), nd)
+    _check_adaptive_max(nd, input, outs)
     x, unbatched = _batched(f"adaptive_max_pool{nd}d", input, nd)
     sp = tuple(x.shape[2:])
     data = array(x)
@@ -411,8 +508,19 @@ def _adaptive_max(nd, input, output_size, return_indices):
     return (out, wrap(idx)) if return_indices else out
 
 
+def _adaptive_max_1d(input, output_size, return_indices):
+    # PyTorch's adaptive_max_pool1d: its own checks, then adaptive_max_pool2d of the (..., 1, L) view
+    name = "adaptive_max_pool1d"
+    _check_1d_rank(name, input)
+    size = _one_int(name, "output_size", output_size)
+    _check_non_empty(name, input, range(1, input.ndim))
+    out, indices = _adaptive_max(2, input.unsqueeze(-2), (1, size), True)
+    out, indices = out.squeeze(-2), indices.squeeze(-2)
+    return (out, indices) if return_indices else out
+
+
 def adaptive_max_pool1d(input, output_size, return_indices=False):
-    return _adaptive_max(1, input, output_size, return_indices)
+    return _adaptive_max_1d(input, output_size, return_indices)
 
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):
@@ -425,7 +533,7 @@ def adaptive_max_pool3d(input, output_size, return_indices=False):
 
 
 def adaptive_max_pool1d_with_indices(input, output_size, return_indices=True):
-    return _adaptive_max(1, input, output_size, True)
+    return _adaptive_max_1d(input, output_size, True)
 
 
 def adaptive_max_pool2d_with_indices(input, output_size, return_indices=True):
@@ -437,9 +545,10 @@ def adaptive_max_pool3d_with_indices(input, output_size, return_indices=True):
 
 
 def _lp_pool(nd, input, norm_type, kernel_size, stride, ceil_mode):
-    kernel = ntuple(kernel_size, nd)
-    avg = _avg_pool(nd, input.pow(norm_type), kernel, stride, 0, ceil_mode, True, None)
-    return (avg.sign() * avg.abs().relu()).mul(math.prod(kernel)).pow(1.0 / norm_type)
+    # PyTorch's lp_pool: the average pooling of input ** p (its checks and dtype errors), scaled back to a sum
+    average_pool = (avg_pool1d, avg_pool2d, avg_pool3d)[nd - 1]
+    avg = average_pool(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    return (avg.sign() * avg.abs().relu()).mul(math.prod(ntuple(kernel_size, nd))).pow(1.0 / norm_type)
 
 
 def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
