@@ -384,6 +384,11 @@ FAMILIES = (
     ), ops=(
         KernelOp("per_sample_outer", 0, 1_048_576, ("outer",), calibration=None),
     ), dtypes=("float32",)),
+    # the float32 Adam/AdamW step (torsh.optim._fused runs it for float32 parameters in place of the optim family's
+    # adam_step, under that op's dispatch decision): Pythran divides float32 scalars in double precision
+    Family("optim_f32", CPP, (
+        Entry("adam_step", "w*y*w*w*w*fffffpfffffp"),
+    ), dtypes=("float32",)),
     # the float32 LSTM recurrence: no op of its own (see rnn's lstm_sequence)
     Family("lstm_cell", CPP, (
         Entry("pack_weight", "y*llp"),
