@@ -95,10 +95,9 @@ def _read_global_instruction(readline):
 
 
 def _read_line(readline):
-    line = readline()
-    if not line.endswith(b"\n"):  # a cut pickle: no half-read name may reach the allowlist lookup
-        raise EOFError("pickle data was truncated")
-    return line[:-1]
+    # as PyTorch: the last byte dropped unread; a cut pickle's partial name fails the allowlist lookup (with
+    # PyTorch's message) or, if allowed, is followed by the end of the data
+    return readline()[:-1]
 
 
 def _unsupported_global_message(full_path):
@@ -165,10 +164,9 @@ class Unpickler:
 
     # -- reading ----------------------------------------------------------------------------
     def _read_exact(self, n):
-        data = self.read(n)
-        if len(data) != n:
-            raise EOFError("pickle data was truncated")
-        return data
+        # unchecked, as PyTorch's: a short read fails where its bytes are used (struct.error, IndexError,
+        # UnpicklingError), so truncated pickles raise PyTorch's exception types
+        return self.read(n)
 
     def load(self):
         self.created = {}  # id -> object built here by REDUCE/NEWOBJ: the only possible BUILD targets

@@ -358,14 +358,26 @@ def _check_int_tuple(value, what):
     return tuple(value)
 
 
+def _check_geometry(offset, size, stride):
+    """PyTorch's set_ checks on a loaded tensor's offset, size and stride, with its messages (RuntimeError)."""
+    if not isinstance(offset, int) or isinstance(offset, bool):
+        raise pickle.UnpicklingError(f"corrupted checkpoint: tensor storage offset is not an int: {offset!r}")
+    if len(size) != len(stride):
+        raise _CorruptCheckpointError(f"unequal size length ({len(size)}) and stride length ({len(stride)})")
+    if offset < 0:
+        raise _CorruptCheckpointError(f"Tensor: invalid storage offset {offset}")
+    if any(n < 0 for n in size):  # PyTorch's numel check; torsh also refuses a negative size beside a zero one
+        raise _CorruptCheckpointError("numel: integer multiplication overflow")
+    if math.prod(size) and any(s < 0 for n, s in zip(size, stride) if n > 1):
+        raise _CorruptCheckpointError(f"Storage size calculation overflowed with sizes={list(size)} and "
+                                      f"strides={list(stride)}")
+
+
 def _strided_view(storage, offset, size, stride):
     """The array (offset, size, stride) describes inside ``storage``; bounds-checked, never out of range."""
     size = _check_int_tuple(size, "size")
     stride = _check_int_tuple(stride, "stride")
-    if not isinstance(offset, int) or offset < 0 or len(size) != len(stride) or any(s < 0 for s in size) \
-            or any(s < 0 for s in stride):
-        raise pickle.UnpicklingError(f"corrupted checkpoint: invalid tensor geometry offset={offset!r} "
-                                     f"size={size} stride={stride}")
+    _check_geometry(offset, size, stride)
     if math.prod(size) == 0:
         return np.empty(size, dtype=storage.dtype)
     last = offset + sum((n - 1) * s for n, s in zip(size, stride))
@@ -514,7 +526,7 @@ def get_unsafe_globals_in_checkpoint(f):
     except (zipfile.BadZipFile, OSError, ValueError):
         raise ValueError("Expected input to be a checkpoint returned by torch.save") from None
     with archive:
-        data = archive.read(_pickle_record_name(archive.namelist()))
+        data = archive.read(_archive_prefix(archive) + "data.pkl")
     return list(_weights_only_unpickler.get_globals_in_pkl(io.BytesIO(data)) - safe)
 
 
@@ -566,21 +578,42 @@ def _unpickler(data, storage_loader, weights_only, pickle_load_args):
 
 
 def _check_location(map_location, location, storage):
-    """torsh is CPU-only: every storage stays on the CPU; a non-CPU target is an error."""
-    if map_location is None:
-        target = location
-    elif callable(map_location) and not isinstance(map_location, (str, device)):
-        map_location(storage, location)  # called for its checks, as PyTorch would; storages stay CPU arrays
-        return
-    elif isinstance(map_location, dict):
+    """torsh is CPU-only: every storage stays on the CPU; any other target fails as on a CPU-only PyTorch."""
+    if isinstance(map_location, dict):
         target = map_location.get(location, location)
-    else:
+    elif isinstance(map_location, (str, device)):
         target = str(map_location)
-    if not str(target).startswith("cpu"):
-        if map_location is None:
-            raise RuntimeError(f"Attempting to deserialize object on device '{target}' but torsh runs on the CPU "
-                               f"only. Pass map_location='cpu' to load it on the CPU.")
-        raise RuntimeError(f"torsh runs on the CPU only; cannot map storages to '{target}'")
+    elif map_location is None:
+        target = location
+    else:  # PyTorch calls anything else (a non-callable raises its TypeError); None means "where it was saved"
+        if map_location(storage, location) is not None:
+            return  # storages stay CPU arrays
+        target = location
+    _refuse_non_cpu_location(target)
+
+
+_UNAVAILABLE_DEVICE = ("Attempting to deserialize object on a {} device but torch.{}.is_available() is False. If you "
+                       "are running on a CPU-only machine, please use torch.load with "
+                       "map_location=torch.device('cpu') to map your storages to the CPU.")
+_UNREGISTERED_DEVICE = ("The {} device module is not registered. If you are running on a CPU-only machine, please "
+                        "use torch.load with map_location=torch.device('cpu') to map your storages to the CPU.")
+
+
+def _refuse_non_cpu_location(target):
+    """PyTorch's default_restore_location on a CPU-only build: its error for every tag but 'cpu'."""
+    if target == "cpu":
+        return
+    kind = re.fullmatch(r"(cuda|xpu|hpu|privateuseone)(:\d+)?", target)
+    if kind and kind.group(1) in ("cuda", "xpu"):
+        raise RuntimeError(_UNAVAILABLE_DEVICE.format(kind.group(1).upper(), kind.group(1)))
+    if kind:
+        raise RuntimeError(_UNREGISTERED_DEVICE.format(kind.group(1).upper()))
+    if target.startswith("mps"):
+        raise RuntimeError("torch.UntypedStorage(): Storage device not recognized: mps")
+    if target == "meta" or target.startswith("meta:"):
+        raise RuntimeError(f"torsh has no meta tensors; cannot map storages to '{target}'")
+    raise RuntimeError(f"don't know how to restore data location of torch.storage.UntypedStorage (tagged with "
+                       f"{target})")
 
 
 def _mapped_record(archive, path, name, np_dtype, numel):
@@ -618,11 +651,55 @@ def _open_for_read(f):
     return bytes(data)
 
 
-def _pickle_record_name(names):
-    pkl_names = [n for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
-    if not pkl_names:
-        raise RuntimeError("torsh.load: the checkpoint has no data.pkl record; truncated or corrupted file")
-    return pkl_names[0]
+_MISSING_RECORD = ("PytorchStreamReader failed locating file {}: file not found. This is an internal miniz error. If "
+                   "you are seeing this error, there is a high likelihood that your checkpoint file is corrupted. "
+                   "This can happen if the checkpoint was not saved properly, was transferred incorrectly, or the "
+                   "file was modified after saving.")
+_MAX_FILE_FORMAT_VERSION = 10  # PyTorch 2.13's kMaxSupportedFileFormatVersion
+
+
+def _archive_prefix(archive):
+    """"<folder>/" of a checkpoint's records, after PyTorchStreamReader's checks with its messages: every record
+    in the folder the first one names, a readable version record, and a data.pkl."""
+    names = archive.namelist()
+    if not names:
+        raise RuntimeError("[enforce fail at inline_container.cc:168] . archive does not contain any files")
+    folder, slash, _ = names[0].partition("/")
+    if not slash:
+        raise RuntimeError(f"[enforce fail at inline_container.cc:180] . file in archive is not in a "
+                           f"subdirectory: {names[0]}")
+    prefix = folder + "/"
+    _check_format_version(archive, prefix, names)
+    outside = next((n for n in names if not n.startswith(prefix)), None)
+    if outside is not None:
+        raise RuntimeError(f"[enforce fail at inline_container.cc:340] . file in archive is not in a "
+                           f"subdirectory {prefix}: {outside}")
+    if prefix + "data.pkl" not in names:
+        raise RuntimeError(_MISSING_RECORD.format("data.pkl"))
+    return prefix
+
+
+def _check_format_version(archive, prefix, names):
+    name = prefix + ".data/version" if prefix + ".data/version" in names else prefix + "version"
+    if name not in names:
+        raise RuntimeError('Expected hasRecord("version") to be true, but got false.  (Could this error message '
+                           'be improved?  If so, please report an enhancement request to PyTorch.)')
+    text = archive.read(name).decode("utf-8", "replace")
+    number = re.match(r"\s*[+-]?\d+", text)
+    if number is None:
+        raise RuntimeError(f"[enforce fail at inline_container.cc:215] . Couldn't parse the version {text} as "
+                           f"Long Long.")
+    version = int(number.group())
+    if version < 1:
+        raise RuntimeError(f"[enforce fail at inline_container.cc:219] . Attempted to read a PyTorch file with "
+                           f"version {version}, but the minimum supported version for reading is 1. Your PyTorch "
+                           f"script module file is too old. Please regenerate it with latest version of PyTorch to "
+                           f"mitigate this issue.")
+    if version > _MAX_FILE_FORMAT_VERSION:
+        raise RuntimeError(f"[enforce fail at inline_container.cc:230] . Attempted to read a PyTorch file with "
+                           f"version {version}, but the maximum supported version for reading is "
+                           f"{_MAX_FILE_FORMAT_VERSION}. The version of your PyTorch installation may be too old, "
+                           f"please upgrade PyTorch to latest version to mitigate this issue.")
 
 
 # ----------------------------------------------------------------------------- torch.load's messages
@@ -679,20 +756,96 @@ def _resolve_weights_only(weights_only, pickle_module):
 
 # ----------------------------------------------------------------------------- load
 
-def _raise_not_a_zip_checkpoint(raw, weights_only):
-    """Input that is no zip archive fails with the exception types PyTorch's legacy-format reader raises on it:
-    EOFError when empty, pickle.UnpicklingError for bytes that are no pickle (or any pickle under weights_only),
-    RuntimeError for a pickle that is no pre-1.6 checkpoint (torsh reads none: it names the cause)."""
-    if not raw:
-        raise EOFError("Ran out of input")
-    if raw[:1] != b"\x80":
-        detail = f"invalid load key, {raw[:1]!r}: not a checkpoint (no zip archive, no pickle)"
-        raise pickle.UnpicklingError(_get_wo_message(detail) if weights_only else detail)
-    legacy = ("torsh.load reads PyTorch's zip checkpoint format (torch>=1.6); this file is a pickle in the "
-              "legacy format: re-save it with a current torch.save")
-    if weights_only:
-        raise pickle.UnpicklingError(_get_wo_message(legacy))
-    raise RuntimeError(legacy)
+_LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C  # torch.serialization.MAGIC_NUMBER
+_LEGACY_PROTOCOL_VERSION = 1001
+
+
+def _legacy_load(raw, map_location, weights_only, pickle_load_args):
+    """torch.load of the pre-1.6 format (``torch.save(..., _use_new_zipfile_serialization=False)``): pickles of
+    the magic number, the protocol version and the system info, the object's pickle, the list of storage keys,
+    then each storage's bytes behind an int64 element count. Bytes that are no such file fail as in PyTorch (its
+    unpickler's exception types). Every storage is checked against the bytes that remain before any is made."""
+    f = io.BytesIO(raw)
+
+    def next_pickle(persistent_load=None):
+        return _unpickler_over(f, persistent_load, weights_only, pickle_load_args).load()
+
+    if next_pickle() != _LEGACY_MAGIC_NUMBER:
+        raise RuntimeError("Invalid magic number; corrupt file?")
+    protocol_version = next_pickle()
+    if protocol_version != _LEGACY_PROTOCOL_VERSION:
+        raise RuntimeError(f"Invalid protocol version: {protocol_version}")
+    next_pickle()  # sys_info
+    storages = {}
+    result = next_pickle(_legacy_persistent_load(storages, len(raw), map_location))
+    keys = next_pickle()
+    if not isinstance(keys, list):
+        raise pickle.UnpicklingError("corrupted checkpoint: the storage key list is not a list")
+    for key in keys:
+        if key not in storages:
+            raise AssertionError(f"storage key {key!r} not found in deserialized_objects")
+        _fill_legacy_storage(f, storages[key].array)
+    return result
+
+
+def _unpickler_over(f, persistent_load, weights_only, pickle_load_args):
+    persistent_load = persistent_load or _refuse_persistent_id
+    if not weights_only:
+        unpickler = _Unpickler(f, None, **pickle_load_args)
+        unpickler.persistent_load = persistent_load
+        return unpickler
+    return _weights_only_unpickler.Unpickler(
+        f, _default_allowed_globals(), persistent_load, Tensor, _parameter_class(),
+        encoding=pickle_load_args.get("encoding", "utf-8"))
+
+
+def _refuse_persistent_id(pid):
+    raise pickle.UnpicklingError("A load persistent id instruction was encountered, but no persistent_load "
+                                 "function was specified.")
+
+
+def _legacy_persistent_load(storages, file_size, map_location):
+    """persistent_load of the legacy format: ('storage', <Type>Storage, root key, location, numel, view metadata);
+    a storage is made (zeros, filled after the pickle) only if the file can hold its bytes."""
+    def persistent_load(pid):
+        if not isinstance(pid, tuple) or len(pid) != 6 or _weights_only_unpickler._maybe_decode_ascii(pid[0]) \
+                != "storage":
+            raise RuntimeError(f"Unknown saved id type: {pid[0] if isinstance(pid, tuple) and pid else pid!r}")
+        _, storage_type, root_key, location, numel, view = pid
+        if not isinstance(storage_type, _StorageType) or not isinstance(numel, int) or numel < 0:
+            raise pickle.UnpicklingError(f"corrupted checkpoint: bad storage record {pid!r}")
+        dtype = storage_type.dtype
+        if root_key not in storages:
+            if numel * dtype.itemsize > file_size:  # checked before allocating: a forged numel allocates nothing
+                raise RuntimeError(f"torsh.load: storage {root_key!r} claims {numel} {dtype} elements, more than the "
+                                   f"file's {file_size} bytes hold; truncated or corrupted file")
+            array = np.zeros(numel, dtype=dtype.np)
+            _check_location(map_location, _weights_only_unpickler._maybe_decode_ascii(location),
+                            Tensor._wrap(array))
+            storages[root_key] = _LoadedStorage(array)
+        root = storages[root_key]
+        if view is None:
+            return root
+        view_key, offset, view_size = view
+        if view_key not in storages:
+            storages[view_key] = _LoadedStorage(root.array[offset: offset + view_size], root.version_counter)
+        return storages[view_key]
+    return persistent_load
+
+
+def _fill_legacy_storage(f, array):
+    """A storage's bytes as PyTorch's _set_from_file reads them: int64 element count, then the elements."""
+    header = f.read(8)
+    if len(header) != 8:
+        raise RuntimeError(f"unexpected EOF, expected {8 - len(header)} more bytes. The file might be corrupted.")
+    numel = struct.unpack("<q", header)[0]
+    if numel * array.itemsize != array.nbytes:
+        raise RuntimeError(f"storage has wrong byte size: expected {array.nbytes} got {numel * array.itemsize}")
+    data = f.read(array.nbytes)
+    if len(data) != array.nbytes:
+        raise RuntimeError(f"unexpected EOF, expected {array.nbytes - len(data)} more bytes. The file might be "
+                           f"corrupted.")
+    array[...] = np.frombuffer(data, dtype=array.dtype.newbyteorder("<"))
 
 
 def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
@@ -702,9 +855,10 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     ``TORCH_FORCE_WEIGHTS_ONLY_LOAD`` / ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` environment variables as
     in PyTorch) builds only tensors, dtypes, sizes, containers, primitive types and the globals of
     ``add_safe_globals``, and raises ``pickle.UnpicklingError`` on anything else without running it.
-    A truncated or corrupted file raises ``RuntimeError`` (bytes that are no zip archive: the
-    ``EOFError`` / ``pickle.UnpicklingError`` PyTorch raises) before any object is returned, so nothing
-    the caller owns is touched. ``mmap=True`` (``f`` a path) maps the storages from the file
+    A truncated or corrupted file raises the exception PyTorch raises on it (its zip reader's
+    RuntimeErrors, its unpickler's EOFError / struct.error / KeyError / UnpicklingError) before any
+    object is returned, so nothing the caller owns is touched. Files in the legacy (pre-1.6) format load
+    as in PyTorch, under the same weights_only rules. ``mmap=True`` (``f`` a path) maps the storages from the file
     copy-on-write instead of reading them.
     """
     weights_only = _resolve_weights_only(weights_only, pickle_module)
@@ -722,16 +876,30 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
         raw = _open_for_read(f)
         source = io.BytesIO(raw)
     if raw[:4] != b"PK\x03\x04":  # a zip archive's first local header, the test torch.load makes
-        _raise_not_a_zip_checkpoint(raw, weights_only)
+        if mmap:
+            name = f"{f}, " if isinstance(f, str) else ""
+            raise RuntimeError(f"mmap can only be used with files saved with `torch.save({name}"
+                               f"_use_new_zipfile_serialization=True), please torch.save your checkpoint with this "
+                               f"option in order to use mmap.")
+        try:
+            return _legacy_load(raw, map_location, weights_only, pickle_load_args)
+        except pickle.UnpicklingError as e:
+            if weights_only:
+                raise pickle.UnpicklingError(_get_wo_message(str(e))) from None
+            raise
     try:
         archive = zipfile.ZipFile(source)
         names = archive.namelist()
     except (zipfile.BadZipFile, OSError, ValueError) as e:
         raise RuntimeError(f"torsh.load: the checkpoint is truncated or corrupted ({e})") from None
-    prefix = _pickle_record_name(names)[: -len("data.pkl")]
-    byteorder = archive.read(prefix + "byteorder").decode() if prefix + "byteorder" in names else "little"
+    try:
+        prefix = _archive_prefix(archive)
+        byteorder = archive.read(prefix + "byteorder").decode("utf-8", "replace") if prefix + "byteorder" in names \
+            else "little"
+    except (zipfile.BadZipFile, OSError, zlib.error, EOFError) as e:
+        raise RuntimeError(f"torsh.load: the checkpoint is truncated or corrupted ({e})") from None
     if byteorder not in ("little", "big"):
-        raise RuntimeError(f"torsh.load: corrupted byteorder record {byteorder!r}")
+        raise ValueError(f"Unknown endianness type: {byteorder}")
     load_storage = _storage_loader(archive, prefix, byteorder, source if mmap else None, map_location)
     try:
         data = archive.read(prefix + "data.pkl")
@@ -746,9 +914,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
         if weights_only:
             raise pickle.UnpicklingError(_get_wo_message(str(e))) from None
         raise
-    except (EOFError, ValueError, KeyError, IndexError, TypeError, struct.error, AttributeError) as e:
-        raise RuntimeError(f"torsh.load: the checkpoint's data.pkl is truncated or corrupted "
-                           f"({type(e).__name__}: {e})") from None
+    # anything else (EOFError of a truncated pickle, KeyError of a bad memo index, ...) propagates as in PyTorch
 
 
 def _storage_loader(archive, prefix, byteorder, mmap_path, map_location):
