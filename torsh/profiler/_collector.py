@@ -300,7 +300,7 @@ class Collector:
             inner.name, inner.cat, inner.tid, inner.parent = inner_name, "cpu_op", tid, outer
             outer.node = inner.node = node
             if self.record_shapes:  # PyTorch's input shapes of a node: the gradients flowing in ([] where none)
-                inner.inputs = record_inputs(tuple(record[2]), None)
+                inner.inputs = record_inputs(record[2], None)  # a tuple or list: record_inputs only iterates it
             outer.start_ns = inner.start_ns = now
             seq = node._sequence_nr
             if seq != _NO_SEQUENCE:
@@ -309,16 +309,20 @@ class Collector:
             stack.append(inner)
             return
         # "end": close the inner node event and its evaluate_function parent
-        if len(stack) >= 2 and stack[-1].node is node and stack[-2].node is node:  # nothing left open inside
-            closing = stack[-2:]
-            del stack[-2:]
-        else:
-            closing = [e for e in stack if e.node is node][-2:]
-            for event in closing:
-                self._close(stack, event)
+        if len(stack) >= 2:
+            inner, outer = stack[-1], stack[-2]
+            if inner.node is node and outer.node is node:  # nothing left open inside: the usual case
+                del stack[-2:]
+                inner.end_ns = outer.end_ns = now
+                inner.node = outer.node = _RAN  # the node no longer: kept, it would keep each step's graph alive
+                self.events += (inner, outer)
+                return
+        closing = [e for e in stack if e.node is node][-2:]
+        for event in closing:
+            self._close(stack, event)
         for event in reversed(closing):
             event.end_ns = now
-            event.node = _RAN  # the node no longer: kept, it would keep each step's graph alive (GC work)
+            event.node = _RAN
             self.events.append(event)
 
     def _on_dispatch(self, record):
@@ -389,22 +393,22 @@ _kind_of_type = {type(None): _NONE, int: _SCALAR, float: _SCALAR, bool: _SCALAR,
                  tuple: _SEQUENCE, list: _SEQUENCE}
 
 
-def record_inputs(args, kwargs):
+def record_inputs(args, kwargs, _kinds=_kind_of_type, _tensor=_TENSOR, _sequence=_SEQUENCE, _scalar=_SCALAR,
+                  _scalar_list=_SCALAR_LIST):
     """The raw facts of an op's arguments, taken on the op's path, flat: ``shape, np.dtype`` per tensor
     (the array's shape tuple), a constant ``shape, type name`` for anything else (no tuple per argument:
     fewer objects for the cycle collector while recording). ``describe_inputs`` turns them into
-    PyTorch's ``Input Dims`` / ``Input type`` when somebody reads them."""
+    PyTorch's ``Input Dims`` / ``Input type`` when somebody reads them. (The module constants are
+    default arguments: locals, ~20% fewer bytecodes per call than global lookups, on every recorded op.)"""
     raw = []
-    append = raw.append
     for value in (args if not kwargs else args + tuple(kwargs.values())):
-        kind = _kind_of_type.get(type(value))
-        if kind is _TENSOR:
+        kind = _kinds.get(value.__class__)
+        if kind is _tensor:
             data = value._data
-            append(data.shape)
-            append(data.dtype)
-        elif kind is _SEQUENCE and (not value or _kind_of_type.get(type(value[0])) is _SCALAR):
-            raw += _SCALAR_LIST  # stride=(1, 1), a list of sizes...
-        elif kind is not None and kind is not _SEQUENCE:
+            raw += (data.shape, data.dtype)
+        elif kind is _sequence:  # a list of sizes (stride=(1, 1)...), else looked into
+            raw += _scalar_list if not value or _kinds.get(value[0].__class__) is _scalar else _other_input(value)
+        elif kind is not None:
             raw += kind
         else:
             raw += _other_input(value)
