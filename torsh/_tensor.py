@@ -16,6 +16,7 @@ import numpy as np
 from . import _dtype, _layouts
 from .autograd import engine as _engine  # same layer; loaded by the package before grad_mode returns
 from .autograd import grad_mode
+from ._warnings import warn as _user_warning
 from .backend import events, memory
 
 
@@ -147,6 +148,19 @@ def _storage_array(array):
     while isinstance(array.base, np.ndarray):
         array = array.base
     return array
+
+
+
+_warned_scalar_of_grad_tensor = []
+
+
+def _warn_scalar_of_grad_tensor():
+    """PyTorch's warning (once per process) when float()/complex() reads a tensor that requires grad, e.g.
+    '%.2f' % loss: the number leaves the graph."""
+    if not _warned_scalar_of_grad_tensor:
+        _warned_scalar_of_grad_tensor.append(True)
+        _user_warning("Converting a tensor with requires_grad=True to a scalar may lead to unexpected behavior.\n"
+                      "Consider using tensor.detach() first.")
 
 
 class Tensor:
@@ -514,6 +528,8 @@ class Tensor:
         return self._data.reshape(()).item()
 
     def __float__(self):
+        if self._requires_grad and grad_mode.is_grad_enabled():
+            _warn_scalar_of_grad_tensor()
         return float(self._python_scalar())
 
     def __int__(self):
@@ -530,6 +546,8 @@ class Tensor:
         return int(self._data.reshape(()))
 
     def __complex__(self):
+        if self._requires_grad and grad_mode.is_grad_enabled():
+            _warn_scalar_of_grad_tensor()
         return complex(self._python_scalar())
 
     def __hash__(self):
