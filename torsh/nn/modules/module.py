@@ -616,26 +616,27 @@ class Module:
 
         load(self, state_dict)
         del load
-        if strict:
-            if unexpected_keys:
-                error_msgs.insert(0, "Unexpected key(s) in state_dict: {}. ".format(
-                    ", ".join(f'"{k}"' for k in unexpected_keys)))
-            if missing_keys:
-                error_msgs.insert(0, "Missing key(s) in state_dict: {}. ".format(
-                    ", ".join(f'"{k}"' for k in missing_keys)))
-        if error_msgs:
-            raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
-                self.__class__.__name__, "\n\t".join(error_msgs)))
+        incompatible = _IncompatibleKeys(missing_keys, unexpected_keys)
+        post_hooks = [(module, hook) for module in self.modules()
+                      for hook in module._load_state_dict_post_hooks.values()]
+        if post_hooks and not error_msgs:
+            # as PyTorch, the hooks see (and may edit) the key lists before the strict check, so they run after
+            # the copy: a load with post hooks is atomic for shape errors, not for the keys they leave
+            self._apply_load_plan(plan)
+            for module, hook in post_hooks:
+                hook(module, incompatible)
+        _raise_load_errors(self, strict, missing_keys, unexpected_keys, error_msgs)
+        if not post_hooks:
+            self._apply_load_plan(plan)
+        return incompatible
+
+    @staticmethod
+    def _apply_load_plan(plan):
         for module, name, param, input_param, assign_ in plan:
             if name == "_extra_state" and param is None:
                 module.set_extra_state(input_param)
             else:
                 _copy_into(module, name, param, input_param, assign_)
-        incompatible = _IncompatibleKeys(missing_keys, unexpected_keys)
-        for module in self.modules():
-            for hook in module._load_state_dict_post_hooks.values():
-                hook(module, incompatible)
-        return incompatible
 
     # -- hooks ---------------------------------------------------------------------------
     def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
@@ -807,6 +808,21 @@ def _converted_for(param, input_param):
         input_param = input_param.real
     with grad_mode.no_grad():
         return input_param.to(param.dtype)
+
+
+def _raise_load_errors(module, strict, missing_keys, unexpected_keys, error_msgs):
+    """PyTorch's load_state_dict error: every problem, missing then unexpected keys first when strict."""
+    error_msgs = list(error_msgs)
+    if strict:
+        if unexpected_keys:
+            error_msgs.insert(0, "Unexpected key(s) in state_dict: {}. ".format(
+                ", ".join(f'"{k}"' for k in unexpected_keys)))
+        if missing_keys:
+            error_msgs.insert(0, "Missing key(s) in state_dict: {}. ".format(
+                ", ".join(f'"{k}"' for k in missing_keys)))
+    if error_msgs:
+        raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
+            module.__class__.__name__, "\n\t".join(error_msgs)))
 
 
 def _copy_into(module, name, param, input_param, assign):
