@@ -37,6 +37,7 @@ class RawEvent:
     """
 
     start_ns = end_ns = 0
+    cat = "cpu_op"  # ops and backward nodes: only ranges and module scopes set another category
     inputs = None  # record_shapes: the arguments' raw facts, flat (record_inputs), described when read
     stack = source = None  # source: (file, line) of the user's call
     flops = 0
@@ -236,8 +237,7 @@ class Collector:
             if parent is not None and parent.name == name:  # an alias calling its op (F.relu -> Tensor.relu)
                 return fn(*args, **kwargs)  # is one call, as in PyTorch's tables
             event = new_object(RawEvent)  # RawEvent(name, "cpu_op", local.tid, parent), inlined
-            event.name = name
-            event.cat = "cpu_op"
+            event.name = name  # cat: RawEvent's default, cpu_op
             event.tid = local.tid
             event.parent = parent
             if collector.with_details:
@@ -295,9 +295,9 @@ class Collector:
             outer_name, inner_name = _event_names.get(node.name()) or _node_event_names(node)
             tid = self._local.tid
             outer = _new_object(RawEvent)  # RawEvent(outer_name, "cpu_op", tid, stack[-1] if stack else None)
-            outer.name, outer.cat, outer.tid, outer.parent = outer_name, "cpu_op", tid, stack[-1] if stack else None
+            outer.name, outer.tid, outer.parent = outer_name, tid, stack[-1] if stack else None  # cat: cpu_op
             inner = _new_object(RawEvent)  # RawEvent(inner_name, "cpu_op", tid, outer)
-            inner.name, inner.cat, inner.tid, inner.parent = inner_name, "cpu_op", tid, outer
+            inner.name, inner.tid, inner.parent = inner_name, tid, outer
             outer.node = inner.node = node
             if self.record_shapes:  # PyTorch's input shapes of a node: the gradients flowing in ([] where none)
                 inner.inputs = record_inputs(record[2], None)  # a tuple or list: record_inputs only iterates it
