@@ -68,3 +68,29 @@ def test_shape_error_with_a_post_hook_still_changes_nothing():
     check_same_error(lambda lib: (_net(lib) if lib is torch else net).load_state_dict(
         state if lib is torsh else {**_state(torch), "1.weight": torch.ones(5, 5)}))
     assert all(torsh.equal(before[k], v) for k, v in net.state_dict().items())
+
+
+@pytest.mark.parametrize("dtype", ["int64", "bool"])
+def test_assign_of_an_integer_tensor_to_a_parameter_fails_before_copying(dtype):
+    def load(lib):
+        net = _net(lib)
+        state = _state(lib)
+        state["1.weight"] = lib.ones(2, 4, dtype=getattr(lib, dtype))
+        return net.load_state_dict(state, assign=True)
+    check_same_error(load)
+    net = _net(torsh)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    with pytest.raises(RuntimeError):
+        net.load_state_dict({**_state(torsh), "1.weight": torsh.ones(2, 4, dtype=torsh.int64)}, assign=True)
+    assert all(torsh.equal(before[k], v) for k, v in net.state_dict().items())
+
+
+def test_assign_of_an_integer_tensor_to_a_frozen_parameter_loads():
+    def load(lib):
+        net = _net(lib)
+        net[1].weight.requires_grad_(False)
+        net.load_state_dict({**_state(lib), "1.weight": lib.ones(2, 4, dtype=lib.int64)}, assign=True)
+        return net[1].weight
+    ours, ref = load(torsh), load(torch)
+    assert type(ours).__name__ == type(ref).__name__ and ours.requires_grad == ref.requires_grad
+    assert_close(ours.detach(), ref.detach())

@@ -565,6 +565,12 @@ class Module:
                 error_msgs.append(f"size mismatch for {key}: copying a param with shape {input_param.shape} from "
                                   f"checkpoint, the shape in current model is {param.shape}.")
                 continue
+            if assign and _assign_cannot_require_grad(param, input_param):
+                error_msgs.append(f'While copying the parameter named "{key}", whose dimensions in the model are '
+                                  f"{param.shape} and whose dimensions in the checkpoint are {input_param.shape}, "
+                                  f"an exception occurred : ('Only Tensors of floating point and complex dtype can "
+                                  f"require gradients',).")
+                continue
             if _plan is not None:
                 if not assign and not is_lazy(param) and input_param.dtype != param.dtype:
                     input_param = _converted_for(param, input_param)
@@ -808,6 +814,12 @@ def _converted_for(param, input_param):
         input_param = input_param.real
     with grad_mode.no_grad():
         return input_param.to(param.dtype)
+
+
+def _assign_cannot_require_grad(param, input_param):
+    """assign=True would make a Parameter requiring grad of an integer or bool tensor (PyTorch's error)."""
+    return isinstance(param, Parameter) and param.requires_grad and not (
+        input_param.is_floating_point() or input_param.is_complex())
 
 
 def _raise_load_errors(module, strict, missing_keys, unexpected_keys, error_msgs):
