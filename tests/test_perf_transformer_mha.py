@@ -133,3 +133,87 @@ def test_repeated_index_gradients_still_accumulate_as_torch():
         grads.append(xt.grad)
     assert_close(grads[0], grads[1])
     assert grads[0][0, 1].item() == 3.0
+
+
+def _layer_pair(**kwargs):
+    """The same TransformerEncoderLayer in torsh and in PyTorch (PyTorch's initial weights copied)."""
+    torch_ref.manual_seed(0)
+    theirs = torch_ref.nn.TransformerEncoderLayer(E, HEADS, 32, dropout=0.0, **kwargs)
+    ours = torsh.nn.TransformerEncoderLayer(E, HEADS, 32, dropout=0.0, **kwargs)
+    ours.load_state_dict({k: torsh.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    return ours, theirs
+
+
+LAYOUTS = {  # self-attention's query: batch_first (N, L, E) seen as its (L, N, E) transpose, or (L, N, E)
+    "batch_first": (True, (3, 6, E)),
+    "sequence_first": (False, (6, 3, E)),
+}
+
+
+@needs_torch
+@pytest.mark.parametrize("mask", ["none", "causal", "causal_and_padding", "float"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_encoder_layer_self_attention_masks_values_and_gradients_match_torch(layout, mask):
+    batch_first, shape = LAYOUTS[layout]
+    ours, theirs = _layer_pair(batch_first=batch_first)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(shape).astype(np.float32)
+    float_mask = rng.standard_normal((6, 6)).astype(np.float32)
+    padding = np.zeros((3, 6), dtype=bool)
+    padding[1, -2:] = True
+    results = []
+    for lib, layer in ((torsh, ours), (torch_ref, theirs)):
+        kwargs = {}
+        if mask.startswith("causal"):  # the layer's is_causal hint: no mask tensor reaches attention
+            kwargs = {"src_mask": lib.nn.Transformer.generate_square_subsequent_mask(6), "is_causal": True}
+        if mask == "causal_and_padding":
+            kwargs["src_key_padding_mask"] = lib.tensor(padding)
+        if mask == "float":
+            kwargs = {"src_mask": lib.tensor(float_mask)}
+        xt = lib.tensor(x, requires_grad=True)
+        out = layer(xt, **kwargs)
+        (out * lib.tensor(np.linspace(-1, 1, out.numel(), dtype=np.float32).reshape(shape))).sum().backward()
+        results.append((out, xt.grad, [p.grad for p in layer.parameters()]))
+    (out, gx, grads), (t_out, t_gx, t_grads) = results
+    assert_close(out, t_out.detach())
+    assert_close(gx, t_gx, rtol=1e-4, atol=1e-5)
+    for a, b in zip(grads, t_grads):
+        assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+@needs_torch
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_self_attention_output_is_laid_out_and_recorded_as_torch(layout):
+    """The output's shape, strides and grad_fn as PyTorch's; eval mode gives the training values."""
+    batch_first, shape = LAYOUTS[layout]
+    ours, theirs = _mha_pair(batch_first=batch_first)
+    x = np.random.default_rng(5).standard_normal(shape).astype(np.float32)
+    outs, eval_outs = [], []
+    for lib, module in ((torsh, ours), (torch_ref, theirs)):
+        xt = lib.tensor(x, requires_grad=True)
+        out, weights = module(xt, xt, xt, need_weights=False)
+        assert weights is None
+        outs.append(out)
+        module.eval()
+        with lib.no_grad():
+            eval_outs.append(module(xt, xt, xt, need_weights=False)[0])
+    assert outs[0].shape == outs[1].shape
+    assert outs[0].stride() == outs[1].stride()
+    assert outs[0].grad_fn.name() == outs[1].grad_fn.name()
+    assert_close(outs[0], outs[1].detach())
+    assert_close(eval_outs[0], outs[1].detach())
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_self_attention_gradchecks_in_float64(layout):
+    batch_first, shape = LAYOUTS[layout]
+    torsh.manual_seed(0)
+    mha = torsh.nn.MultiheadAttention(E, HEADS, batch_first=batch_first, dtype=torsh.float64)
+    x = torsh.tensor(np.random.default_rng(6).standard_normal(shape), requires_grad=True)
+
+    def attend(x, in_proj_weight, out_proj_weight):
+        return torsh.nn.functional.multi_head_attention_forward(
+            *((x, x, x) if not batch_first else (x.transpose(0, 1),) * 3), E, HEADS, in_proj_weight,
+            mha.in_proj_bias, None, None, False, 0.0, out_proj_weight, mha.out_proj.bias, need_weights=False)[0]
+    weights = (mha.in_proj_weight.detach().requires_grad_(), mha.out_proj.weight.detach().requires_grad_())
+    assert torsh.autograd.gradcheck(attend, (x, *weights))

@@ -84,6 +84,58 @@ def _in_projection_packed(q, k, v, w, b):
     return linear(q, w_q, b_q), linear(k, w_k, b_k), linear(v, w_v, b_v)
 
 
+def _self_attention_heads(query, num_heads, in_proj_weight, in_proj_bias):
+    """q, k, v of self-attention as PyTorch makes them (one packed projection, its clone, three selects), the
+    clone laying them out as contiguous (N, H, L, D) heads, which the attention reads in place. PyTorch's clone
+    keeps (L, N, H*D) rows: its heads are strided views, which torsh's head split and attention copied again,
+    in forward and backward."""
+    embed_dim = query.shape[-1]
+    heads = linear(query, in_proj_weight, in_proj_bias).unflatten(-1, (3, num_heads, embed_dim // num_heads))
+    heads = heads.permute(2, 1, 3, 0, 4).contiguous()  # (L, N, 3, H, D) -> (3, N, H, L, D)
+    return heads[0], heads[1], heads[2]
+
+
+def _attend_and_project(q, k, v, attn_mask, dropout_p, is_causal, out_proj_weight, out_proj_bias):
+    """The (L, N, E) output of attention over (N, H, L, D) heads: its (L, N) rows out-projected, as PyTorch."""
+    bsz, num_heads, tgt_len, head_dim = q.shape
+    attn = scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal)
+    attn = attn.permute(2, 0, 1, 3).reshape(tgt_len * bsz, num_heads * head_dim)
+    return linear(attn, out_proj_weight, out_proj_bias).view(tgt_len, bsz, num_heads * head_dim)
+
+
+def _with_padding_mask(attn_mask, key_padding_mask, bsz, num_heads, src_len):
+    """The float attention mask (bsz * num_heads or 1, L, S) with the key padding mask added, as PyTorch."""
+    if key_padding_mask is None:
+        return attn_mask
+    if tuple(key_padding_mask.shape) != (bsz, src_len):
+        raise AssertionError(f"expecting key_padding_mask shape of {(bsz, src_len)}, but got "
+                             f"{key_padding_mask.shape}")
+    kpm = key_padding_mask.reshape(bsz, 1, 1, src_len).expand(bsz, num_heads, 1, src_len).reshape(
+        bsz * num_heads, 1, src_len)
+    return kpm if attn_mask is None else attn_mask + kpm
+
+
+def _packs_self_attention(query, key, value, num_heads, in_proj_weight, in_proj_bias, bias_k, bias_v,
+                          add_zero_attn, use_separate_proj_weight, static_k, static_v, need_weights):
+    """Whether self-attention takes the contiguous-heads path: one input projected by the packed weight (of the
+    right shapes, so that errors stay PyTorch's), nothing appended to the keys, no weights returned."""
+    if (need_weights or use_separate_proj_weight or not (query is key is value) or bias_k is not None
+            or bias_v is not None or add_zero_attn or static_k is not None or static_v is not None):
+        return False
+    embed_dim = query.shape[-1]
+    return (query.ndim == 3 and tuple(in_proj_weight.shape) == (3 * embed_dim, embed_dim)
+            and (in_proj_bias is None or tuple(in_proj_bias.shape) == (3 * embed_dim,)))
+
+
+def _sdpa_mask(attn_mask, bsz, num_heads, src_len):
+    """The combined (float) mask of multi_head_attention_forward as scaled_dot_product_attention takes it."""
+    if attn_mask is None:
+        return None
+    if attn_mask.shape[0] == 1 and attn_mask.ndim == 3:
+        return attn_mask.unsqueeze(0)
+    return attn_mask.reshape(bsz, num_heads, -1, src_len)
+
+
 def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads, in_proj_weight, in_proj_bias,
                                  bias_k, bias_v, add_zero_attn, dropout_p, out_proj_weight, out_proj_bias,
                                  training=True, key_padding_mask=None, need_weights=True, attn_mask=None,
@@ -113,7 +165,11 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     key_padding_mask = _float_mask(key_padding_mask, query, masked_when=True)
     attn_mask = _float_mask(attn_mask, query, masked_when=True)
 
-    if not use_separate_proj_weight:
+    packed = _packs_self_attention(query, key, value, num_heads, in_proj_weight, in_proj_bias, bias_k, bias_v,
+                                   add_zero_attn, use_separate_proj_weight, static_k, static_v, need_weights)
+    if packed:
+        q, k, v = _self_attention_heads(query, num_heads, in_proj_weight, in_proj_bias)
+    elif not use_separate_proj_weight:
         projected = _in_projection_packed(query, key, value, in_proj_weight, in_proj_bias)
         q, k, v = (projected[0], projected[1], projected[2]) if not isinstance(projected, tuple) else projected
     else:
@@ -134,6 +190,12 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
                                    f"{(bsz * num_heads, tgt_len, src_len)}.")
         else:
             raise RuntimeError(f"attn_mask's dimension {attn_mask.ndim} is not supported")
+
+    if packed:
+        attn_mask = _with_padding_mask(attn_mask, key_padding_mask, bsz, num_heads, src_len)
+        attn_output = _attend_and_project(q, k, v, _sdpa_mask(attn_mask, bsz, num_heads, src_len),
+                                          dropout_p if training else 0.0, is_causal, out_proj_weight, out_proj_bias)
+        return attn_output, None  # batched: an unbatched query, unsqueezed, is no longer the key
 
     if bias_k is not None and bias_v is not None:
         k = creation_cat([k, bias_k.expand(1, bsz, embed_dim)])
@@ -157,13 +219,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
             key_padding_mask = _pad_last(key_padding_mask)
     src_len = k.shape[1]
 
-    if key_padding_mask is not None:
-        if tuple(key_padding_mask.shape) != (bsz, src_len):
-            raise AssertionError(f"expecting key_padding_mask shape of {(bsz, src_len)}, but got "
-                                 f"{key_padding_mask.shape}")
-        kpm = key_padding_mask.reshape(bsz, 1, 1, src_len).expand(bsz, num_heads, 1, src_len).reshape(
-            bsz * num_heads, 1, src_len)
-        attn_mask = kpm if attn_mask is None else attn_mask + kpm
+    attn_mask = _with_padding_mask(attn_mask, key_padding_mask, bsz, num_heads, src_len)
 
     if not training:
         dropout_p = 0.0
@@ -186,11 +242,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         if not is_batched:
             attn_output, weights = attn_output.squeeze(1), weights.squeeze(0)
         return attn_output, weights
-    if attn_mask is not None:
-        if attn_mask.shape[0] == 1 and attn_mask.ndim == 3:
-            attn_mask = attn_mask.unsqueeze(0)
-        else:
-            attn_mask = attn_mask.reshape(bsz, num_heads, -1, src_len)
+    attn_mask = _sdpa_mask(attn_mask, bsz, num_heads, src_len)
     q = q.reshape(bsz, num_heads, tgt_len, head_dim)
     k = k.reshape(bsz, num_heads, src_len, head_dim)
     v = v.reshape(bsz, num_heads, src_len, head_dim)
