@@ -28,22 +28,6 @@ KNOWN = {
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'The size of tensor a (0) must match the size of tensor b (3) at non-singleton dimension 0', PyTorch 'bilinear(): input batch dimension...",
     ('nn_functional_bilinear', 'zero_dim'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh IndexError(Dimension out of range (expected to be in range of [-1, 0], but got -2)), PyTorch RuntimeError",
-    ('nn_functional_conv1d', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "slow_conv2d_cpu" not implemented for \'Bool\'',
-    ('nn_functional_conv2d', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "slow_conv2d_cpu" not implemented for \'Bool\'',
-    ('nn_functional_conv3d', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "compute_columns3d" not implemented for \'Bool\'',
-    ('nn_functional_conv_tbc', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "addmm_impl_cpu_" not implemented for \'Bool\'',
-    ('nn_functional_conv_tbc', 'empty'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh "Calculated padded input size per channel: (0). Kernel size: (2). Kernel size can\'t be greater than actual input size", PyTorch \'Trying...',
-    ('nn_functional_conv_transpose1d', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "slow_conv_transpose2d_out_cpu" not implemented for \'Bool\'',
-    ('nn_functional_conv_transpose2d', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "slow_conv_transpose2d_out_cpu" not implemented for \'Bool\'',
-    ('nn_functional_conv_transpose3d', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "slow_conv_transpose3d_out_cpu" not implemented for \'Bool\'',
     ('nn_functional_ctc_loss', 'empty'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Expected input_lengths to have value at most 0, but got value 4 (while checking arguments for ctc_loss_cpu)', PyTorch 'log_probs tenso...",
     ('nn_functional_embedding', 'empty'):
@@ -58,8 +42,6 @@ KNOWN = {
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh UFuncTypeError(Cannot cast ufunc 'divide' output from dtype('float64') to dtype('int64') with casting rule 'same_kind'), PyTorch...",
     ('nn_functional_embedding_bag', 'zero_dim'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh IndexError(tuple index out of range), PyTorch ValueError",
-    ('nn_functional_fold', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "col2im_out_cpu" not implemented for \'Long\'',
     ('nn_functional_interpolate', 'bool'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"compute_indices_weights_linear" not implemented for \\\'Bool\\\'\', PyTorch \'"upsample_bilinear2d_channels_last" not implemented for \\\'Boo...',
     ('nn_functional_interpolate', 'int64'):
@@ -76,10 +58,6 @@ KNOWN = {
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh IndexError(Dimension out of range (expected to be in range of [-1, 0], but got 1)), PyTorch AssertionError",
     ('nn_functional_scaled_dot_product_attention', 'bool'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"addmm_impl_cpu_" not implemented for \\\'Bool\\\'\', PyTorch \'expected m1 and m2 to have the same dtype, but got: float != bool\'',
-    ('nn_functional_unfold', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "im2col_out_cpu" not implemented for \'Long\'',
-    ('nn_functional_unfold', 'zero_dim'):
-        "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'Dimension out of range (expected to be in range of [0, -1], but got 2)', PyTorch 'Dimension specified as 1 but tensor has no dimension...",
     ('nn_functional_upsample', 'bool'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"compute_indices_weights_linear" not implemented for \\\'Bool\\\'\', PyTorch \'"upsample_bilinear2d_channels_last" not implemented for \\\'Boo...',
     ('nn_functional_upsample', 'int64'):

@@ -36,6 +36,18 @@ def _check_weight_dtype(input, weight):
         raise RuntimeError(f"expected scalar type {dtype_name(input.dtype)} but found {dtype_name(weight.dtype)}")
 
 
+# dtypes PyTorch's CPU kernels have no variant for, by the kernel its error names
+_NO_BOOL = frozenset({"bool"})
+_NO_INTS = frozenset({"uint8", "int8", "int16", "int32", "int64"})
+_NO_BOOL_OR_SHORT_INTS = frozenset({"bool", "uint8", "int8", "int16", "int32"})
+
+
+def _refuse_dtype(kernel, input, refused):
+    """PyTorch's dispatch error when ``kernel`` has no variant for the input's dtype (its name in ``refused``)."""
+    if input.dtype.name in refused:
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{dtype_name(input.dtype)}\'')
+
+
 def _batched(name, input, nd):
     if input.ndim == nd + 1:
         return input.unsqueeze(0), True
@@ -177,7 +189,7 @@ def _plain_geometry(nd, input, weight, bias, stride, padding, dilation, groups):
     x, w = getattr(input, "_data", None), getattr(weight, "_data", None)
     if (_autocast._state.enabled or x is None or w is None or x.ndim != nd + 2 or w.ndim != nd + 2
             or x.dtype != w.dtype or type(groups) is not int or not 1 <= groups <= w.shape[0] or w.shape[0] % groups
-            or x.shape[1] != w.shape[1] * groups or x.shape[1] == 0):
+            or x.shape[1] != w.shape[1] * groups or x.shape[1] == 0 or x.dtype == np.bool_):
         return None
     if bias is not None:
         b = getattr(bias, "_data", None)
@@ -223,6 +235,7 @@ def _conv(name, nd, input, weight, bias, stride, padding, dilation, groups):
         return out.squeeze(0) if unbatched else out
     if input.shape[0]:  # PyTorch's kernels check these; an empty batch never reaches them
         _check_dilation_nonzero(nd, input, weight, dilation, groups)
+        _refuse_dtype("compute_columns3d" if nd == 3 else "slow_conv2d_cpu", input, _NO_BOOL)
     _check_weight_dtype(input, weight)
     out = nn_conv.convolution(input, weight, bias, tuple(stride), pads, tuple(dilation), groups)
     return out.squeeze(0) if unbatched else out
@@ -289,6 +302,7 @@ def _conv_transpose(name, nd, input, weight, bias, stride, padding, output_paddi
                 raise RuntimeError(f"invalid shape dimension {size} at index {i} of shape {shape}")
     else:
         out_sp = _check_transposed_geometry(nd, input, kernel, stride, padding, output_padding, dilation)
+        _refuse_dtype(f"slow_conv_transpose{3 if nd == 3 else 2}d_out_cpu", input, _NO_BOOL_OR_SHORT_INTS)
     _check_weight_dtype(input, weight)
     pads = tuple((p, p) for p in padding)
     out = nn_conv.conv_transpose(input, weight, bias, tuple(stride), pads, tuple(dilation), groups, out_sp)
@@ -354,9 +368,11 @@ def _c_div(a, b):
 
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """im2col: (N, C, H, W) -> (N, C*kh*kw, L), as a convolution with a one-hot kernel (differentiable)."""
+    if input.ndim == 0:  # PyTorch's im2col reads size(1), then size(2), from the start
+        raise IndexError("Dimension specified as 1 but tensor has no dimensions")
     if input.ndim < 3:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-input.ndim}, {input.ndim - 1}], but "
-                         "got 2)")
+                         f"got {input.ndim})")
     if input.ndim > 4:
         raise NotImplementedError(f"Input Error: Only 3D or 4D input Tensors are supported (got {input.ndim}D)")
     k, d, p, s = _block_params(kernel_size, dilation, padding, stride)
@@ -370,6 +386,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
         raise RuntimeError(f"Given input with spatial size ({h}, {w}), kernel_size=({k[0]}, {k[1]}), dilation=({d[0]}, "
                            f"{d[1]}), padding=({p[0]}, {p[1]}), calculated shape of the array of sliding blocks as "
                            f"({blocks[0]}, {blocks[1]}), but its components must be at least one.")
+    _refuse_dtype("im2col_out_cpu", input, _NO_INTS)
     batched = input.ndim == 4
     x = input if batched else input.unsqueeze(0)
     kern = _eye_kernel(x.shape[1], k, x)
@@ -405,6 +422,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     if min(out_sz) <= 0:
         raise RuntimeError(f"Expected output spatial size to be positive, but got: output_size=({out_sz[0]}, "
                            f"{out_sz[1]}).")
+    _refuse_dtype("col2im_out_cpu", input, _NO_INTS)
     batched = input.ndim == 3
     x = input if batched else input.unsqueeze(0)
     c = x.shape[1] // (k[0] * k[1])
@@ -430,5 +448,10 @@ def _check_conv_tbc(input, weight, bias):
 def conv_tbc(input, weight, bias, pad=0):
     """1-d convolution over time of a (time, batch, channel) input with a (kernel, in, out) weight."""
     _check_conv_tbc(input, weight, bias)
+    steps = input.shape[0] - weight.shape[0] + 1 + 2 * pad  # PyTorch allocates the output first
+    if steps < 0:
+        raise RuntimeError(f"Trying to create tensor with negative dimension {steps}: [{steps}, {input.shape[1]}, "
+                           f"{weight.shape[2]}]")
+    _refuse_dtype("addmm_impl_cpu_", input, _NO_BOOL)  # then runs a loop of addmm
     out = conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad)
     return out.permute(2, 0, 1)
