@@ -35,3 +35,17 @@ def test_float_of_a_tensor_requiring_grad_warns_once_as_torch():
     assert ours == ref
     assert ref[1].count("UserWarning: Converting a tensor with requires_grad=True to a scalar") == 1
     assert "<string>:8: UserWarning" in ref[1]  # the user's line: '%.2f' % t (int/format/no_grad do not warn)
+
+
+def test_optimizer_repr_separates_param_groups_as_torch():
+    """The transfer-learning tutorial prints its optimizer: one blank line between parameter groups."""
+    import torsh
+    from helpers import torch_ref
+
+    def optimizer(lib):
+        a, b = lib.nn.Linear(2, 2), lib.nn.Linear(2, 1)
+        return lib.optim.SGD([{"params": a.parameters()}, {"params": b.parameters(), "lr": 1e-2}], lr=1e-3,
+                             momentum=0.9)
+    assert repr(optimizer(torsh)) == repr(optimizer(torch_ref))
+    assert repr(torsh.optim.Adam([torsh.zeros(1, requires_grad=True)])) == \
+        repr(torch_ref.optim.Adam([torch_ref.zeros(1, requires_grad=True)]))

@@ -145,6 +145,8 @@ class Optimizer:
     def __repr__(self):
         lines = [self.__class__.__name__ + " ("]
         for i, group in enumerate(self.param_groups):
+            if i:  # PyTorch starts each group on a new line after the previous group's own
+                lines.append("")
             lines.append(f"Parameter Group {i}")
             for key in sorted(group):
                 if key != "params":
