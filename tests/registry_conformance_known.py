@@ -18,10 +18,6 @@ KNOWN = {
         "intended: PyTorch's oneMKL backend fails on a 1-D FFT over a zero-size batch dim with an MKL configuration error (not a documented rule); torsh returns the empty result",
     ('isin', 'strided'):
         "intended: PyTorch's isin fails on a non-contiguous input (its default kernel calls .view() on it: 'view size is not compatible with input tensor's size and stride'), a PyTorch bug; torsh answers",
-    ('nn_functional_batch_norm', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "batch_norm" not implemented for \'Bool\'',
-    ('nn_functional_batch_norm', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "batch_norm" not implemented for \'Long\'',
     ('nn_functional_batch_norm', 'zero_dim'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): exception type: torsh ValueError(Expected more than 1 value per channel when training, got input size torsh.Size([])), PyTorch IndexError",
     ('nn_functional_bilinear', 'empty'):
@@ -46,10 +42,6 @@ KNOWN = {
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"compute_indices_weights_linear" not implemented for \\\'Bool\\\'\', PyTorch \'"upsample_bilinear2d_channels_last" not implemented for \\\'Boo...',
     ('nn_functional_interpolate', 'int64'):
         'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): message: torsh \'"compute_indices_weights_linear" not implemented for \\\'Long\\\'\', PyTorch \'"upsample_bilinear2d_channels_last" not implemented for \\\'Lon...',
-    ('nn_functional_layer_norm', 'bool'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "LayerNormKernelImpl" not implemented for \'Bool\'',
-    ('nn_functional_layer_norm', 'int64'):
-        'nn.functional (torsh/_ops/nn, outside this sweep\'s fix scope): torsh accepts; PyTorch raises NotImplementedError: "LayerNormKernelImpl" not implemented for \'Long\'',
     ('nn_functional_linear', 'zero_dim'):
         "nn.functional (torsh/_ops/nn, outside this sweep's fix scope): message: torsh 'mat1 and mat2 shapes cannot be multiplied (1x1 and 4x3)', PyTorch 'both arguments to linear need to be at least 1D, but they are 0D an...",
     ('nn_functional_multi_head_attention_forward', 'int64'):

@@ -71,3 +71,18 @@ CONV_ERRORS = {
 @pytest.mark.parametrize("case", sorted(CONV_ERRORS))
 def test_conv_errors_match_pytorch(case):
     check_same_error(CONV_ERRORS[case])
+
+
+# -- batch_norm / layer_norm: PyTorch's CPU kernels take real floating dtypes only ---------------------------------
+_NORMS = {
+    "layer_norm": lambda lib, d: F(lib).layer_norm(_x(lib, (3, 4), d), (4,)),
+    "layer_norm empty": lambda lib, d: F(lib).layer_norm(_x(lib, (0, 4), d), (4,)),
+    "batch_norm training": lambda lib, d: F(lib).batch_norm(_x(lib, (4, 3), d), None, None, training=True),
+    "batch_norm eval": lambda lib, d: F(lib).batch_norm(_x(lib, (4, 3), d), lib.zeros(3), lib.ones(3)),
+}
+
+
+@pytest.mark.parametrize("dtype", ("bool", "uint8", "int32", "int64", "complex64"))
+@pytest.mark.parametrize("op", sorted(_NORMS))
+def test_norm_dtype_refusals_match_pytorch(op, dtype):
+    check_same_error(lambda lib: _NORMS[op](lib, dtype))

@@ -70,6 +70,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         for name, t in (("running_mean", running_mean), ("running_var", running_var)):  # pass training=True)
             if t is None:
                 raise RuntimeError(f"{name} must be defined in evaluation mode")
+    require_float_kernel("batch_norm", input.dtype)  # PyTorch's CPU kernel: real floating dtypes only
     fused = (nn_norm.batch_norm_train(input, weight, bias, eps) if training or running_mean is None
              else nn_norm.batch_norm_eval(input, running_mean, running_var, weight, bias, eps))
     if fused is not None and not (training or running_mean is None):  # one op (and kernel) when dtypes allow
@@ -123,6 +124,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if tuple(input.shape[input.ndim - k:]) != normalized_shape or k > input.ndim:
         raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
                            f"[*, {', '.join(map(str, normalized_shape))}], but got input of size{list(input.shape)}")
+    require_float_kernel("LayerNormKernelImpl", input.dtype)  # PyTorch's CPU kernel: real floating dtypes only
     fused = nn_norm.layer_norm(input, k, weight, bias, eps)  # one op (and kernel) when dtypes allow
     if fused is not None:
         return fused
