@@ -33,7 +33,8 @@ def _split(output):
     return _NUMBER.sub("#", output), [float(m.group()) for m in _NUMBER.finditer(output)]
 
 
-@pytest.mark.parametrize("program", ["reinforce_actor_critic.py", "parametrize_hooks_utils.py"])
+@pytest.mark.parametrize("program", ["reinforce_actor_critic.py", "parametrize_hooks_utils.py", "nanogpt_train_generate.py",
+                                     "transformer_text_classifier.py"])
 def test_program_prints_what_torch_prints(program, tmp_path):
     source = (PROBES / program).read_text()
     ours = _stdout(torsh_source(source), tmp_path, "torsh_" + program)
