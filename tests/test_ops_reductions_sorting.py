@@ -110,7 +110,7 @@ OPS = [
     Op("histc", lambda lib, a, **kw: lib.histc(a, **kw),
        [S((20,)), S((20,), bins=5), S((4, 5), bins=4, min=-1, max=1)], differentiable=False),
     Op("histogram", lambda lib, a, **kw: lib.histogram(a, **kw),
-       [S((20,), bins=5), S((20,), bins=4, range=(-1.0, 1.0)), S((20,), bins=3, density=True)],
+       [S((20,)), S((20,), bins=5), S((20,), bins=4, range=(-1.0, 1.0)), S((20,), bins=3, density=True)],
        dtypes=("float32", "float64"), differentiable=False),
     Op("histogram_weights", lambda lib, a, w: lib.histogram(a, 4, weight=w.abs()), [S((10,), (10,))],
        differentiable=False),

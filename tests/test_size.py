@@ -32,3 +32,15 @@ def test_bad_items_raise_as_pytorch(call):
 def test_pickles_as_a_size():
     s = pickle.loads(pickle.dumps(torsh.Size([4, 1])))
     assert type(s) is torsh.Size and s == (4, 1)
+
+
+@pytest.mark.parametrize("shape, dim", [((), 0), ((), -1), ((), -3), ((), 1), ((2,), 3), ((2, 3), -3)])
+def test_size_of_a_missing_dimension_raises_as_pytorch(shape, dim):
+    """A 0-d tensor has no dimension for size() at all (ops' dim arguments accept 0 and -1 there)."""
+    check_same_error(lambda lib: lib.zeros(shape).size(dim))
+
+
+def test_size_of_a_dimension_counts_from_either_end():
+    x = torsh.zeros(2, 3, 5)
+    assert (x.size(0), x.size(-1), x.size(1)) == (2, 5, 3)
+    assert type(x.size(-1)) is int

@@ -261,6 +261,8 @@ class Tensor:
     def size(self, dim=None):
         if dim is None:
             return tuple.__new__(Size, self._data.shape)
+        if not self._data.ndim:  # unlike the ops' dim arguments, size() takes no dim of a 0-d tensor
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
         from ._ops._helpers import normalize_dim
         return self._data.shape[normalize_dim(dim, self._data.ndim)]
 

@@ -1,6 +1,6 @@
 """Adagrad: per-element learning rates from the running sum of squared gradients."""
 from . import _fused
-from .optimizer import _GroupwiseOptimizer, _check_nonnegative, grad_expr
+from .optimizer import _GroupwiseOptimizer, _check_nonnegative, check_fused_flags, grad_expr
 
 __all__ = ["Adagrad"]
 
@@ -14,6 +14,7 @@ class Adagrad(_GroupwiseOptimizer):
                         initial_accumulator_value=initial_accumulator_value, foreach=foreach, maximize=maximize,
                         differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
+        check_fused_flags(fused, foreach, differentiable)
         for group in self.param_groups:  # PyTorch creates Adagrad's state up front
             for p in group["params"]:
                 state = self.state[p]

@@ -1,6 +1,6 @@
 """Adam (with amsgrad), and AdamW = Adam with decoupled weight decay."""
 from . import _fused
-from .optimizer import _GroupwiseOptimizer, _check_nonnegative, decoupled_grad_expr
+from .optimizer import _GroupwiseOptimizer, _check_nonnegative, check_fused_flags, decoupled_grad_expr
 
 __all__ = ["Adam", "AdamW"]
 
@@ -28,6 +28,7 @@ class Adam(_GroupwiseOptimizer):
                         foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused,
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
+        check_fused_flags(fused, foreach, differentiable)
 
     def _update_group(self, group):
         beta1, beta2 = group["betas"]

@@ -98,6 +98,15 @@ def _wrap_step(step):
     return wrapper
 
 
+def check_fused_flags(fused, foreach, differentiable):
+    """PyTorch's refusals of ``fused=True`` beside ``differentiable`` or ``foreach`` (Adam, AdamW, SGD, Adagrad)."""
+    if fused:
+        if differentiable:
+            raise RuntimeError("`fused` does not support `differentiable`")
+        if foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+
 class Optimizer:
     """Base class of all optimizers (torch.optim.Optimizer)."""
 

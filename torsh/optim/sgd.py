@@ -1,6 +1,6 @@
 """SGD with momentum, dampening, Nesterov momentum, weight decay and maximize."""
 from . import _fused
-from .optimizer import _GroupwiseOptimizer, grad_expr
+from .optimizer import _GroupwiseOptimizer, check_fused_flags, grad_expr
 
 __all__ = ["SGD"]
 
@@ -21,6 +21,7 @@ class SGD(_GroupwiseOptimizer):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, defaults)
+        check_fused_flags(fused, foreach, differentiable)
 
     def _update_group(self, group):
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]

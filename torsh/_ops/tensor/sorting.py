@@ -348,7 +348,7 @@ def histc(input, bins=100, min=0, max=0, *, out=None):
 register(histc, out="copy")
 
 
-def histogram(input, bins, *, range=None, weight=None, density=False, out=None):
+def histogram(input, bins=100, *, range=None, weight=None, density=False, out=None):
     data = input._data
     if data.dtype.kind not in "f":
         raise NotImplementedError(f'"histogramdd" not implemented for \'{dtype_name(input.dtype)}\'')
