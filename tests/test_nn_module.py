@@ -246,11 +246,29 @@ def test_full_backward_hook_sees_torch_grads():
 
 
 def test_full_backward_hook_input_without_grad():
-    lin = nn.Linear(3, 2)
-    seen = []
-    lin.register_full_backward_hook(lambda m, gin, gout: seen.append((gin, gout[0].shape)))
-    lin(torsh.randn(2, 3)).sum().backward()
-    assert seen[0][0] == (None,) and tuple(seen[0][1]) == (2, 2)
+    """PyTorch fires the hooks on the output gradients, warns, and refuses a hook that returns gradients."""
+    def run(lib, returned):
+        lin = lib.nn.Linear(3, 2)
+        seen = []
+
+        def hook(module, grad_input, grad_output):
+            seen.append((grad_input, tuple(grad_output[0].shape)))
+            return returned
+
+        lin.register_full_backward_hook(hook)
+        with pytest.warns(UserWarning, match="Full backward hook is firing when gradients are computed with "
+                                             "respect to module outputs since no inputs require gradients"):
+            try:
+                lin(lib.randn(2, 3)).sum().backward()
+            except RuntimeError as error:
+                return seen, str(error)
+        return seen, None
+
+    for returned in (None, (None,)):
+        assert run(torsh, returned) == run(torch, returned) == ([((None,), (2, 2))], None)
+    ours, theirs = run(torsh, (torsh.ones(2, 3),)), run(torch, (torch.ones(2, 3),))
+    assert ours[1] == theirs[1] == ("Backward hook for Modules where no input requires gradient should always "
+                                    "return None or None for all gradients.")
 
 
 def test_sequential_indexing_slicing_append():

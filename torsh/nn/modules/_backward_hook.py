@@ -5,6 +5,7 @@ pre-hooks, which may replace them); the input node sees the gradients w.r.t. the
 and runs ``hook(module, grad_input, grad_output)``, which may replace ``grad_input``.
 """
 from ..._tensor import Tensor
+from ..._warnings import warn
 from ...autograd import grad_mode
 from ...autograd.graph import Node, record
 
@@ -56,6 +57,19 @@ class BackwardHook:
                 grad_inputs = result
         return grad_inputs
 
+    def _run_hooks_without_inputs(self):
+        """No input needs a gradient: the hooks fire on the output gradients and see grad_input of Nones."""
+        warn("Full backward hook is firing when gradients are computed with respect to module outputs since no "
+             "inputs require gradients. See https://docs.pytorch.org/docs/main/generated/torch.nn.Module.html"
+             "#torch.nn.Module.register_full_backward_hook for more details.")
+        grad_inputs = (None,) * self.n_inputs
+        for hook in self.user_hooks:
+            result = hook(self.module, grad_inputs, self.grad_outputs)
+            if result is not None and not (isinstance(result, tuple) and all(g is None for g in result)):
+                raise RuntimeError("Backward hook for Modules where no input requires gradient should always "
+                                   "return None or None for all gradients.")
+        self.grad_outputs = None
+
     def setup_input_hook(self, args):
         tensor_positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
         self.n_inputs = len(tensor_positions)
@@ -84,8 +98,8 @@ class BackwardHook:
                 if new is not None:
                     grads = tuple(new) if isinstance(new, (tuple, list)) else (new,)
             self.grad_outputs = grads
-            if not self.input_hooked:  # no input needs a gradient: the hooks see grad_input of Nones
-                self._run_hooks((None,) * self.n_inputs)
+            if not self.input_hooked:
+                self._run_hooks_without_inputs()
             return grads
 
         new_values, _ = _wrap_tensors(values, on_output_grads)
