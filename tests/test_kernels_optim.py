@@ -108,3 +108,38 @@ def test_infinite_parameters_stay_infinite_without_weight_decay(opt_name, kwargs
         results.append(p.detach().numpy())
     np.testing.assert_array_equal(np.isinf(results[0]), np.isinf(results[1]))
     np.testing.assert_allclose(results[0], results[1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("opt_name,kwargs", CASES, ids=lambda c: str(c))
+def test_unrecorded_steps_call_the_kernel_directly_with_the_recorded_values(opt_name, kwargs, dtype, variant):
+    # with nobody recording, SGD/Adam call the one-thread kernel themselves (_fused.direct); they must give the
+    # bits of the dispatcher's path (taken while recording) on every variant the dispatcher may pick
+    with dispatch.record():
+        recorded = _run(torsh, opt_name, kwargs, dtype)
+    direct = _run(torsh, opt_name, kwargs, dtype)
+    for a, b in zip(direct, recorded):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(direct, _run(torch, opt_name, kwargs, dtype)):
+        np.testing.assert_allclose(a, b, **TOL[dtype])
+
+
+@pytest.mark.parametrize("opt_name,kwargs", [("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", dict(lr=0.01))])
+def test_unrecorded_steps_of_mixed_layouts_match_torch(opt_name, kwargs):
+    # one optimizer over a contiguous, a transposed and a float16 parameter: each takes its own path
+    rng = np.random.default_rng(0)
+    inits = [rng.standard_normal((6, 5)).astype(np.float32), rng.standard_normal((5, 6)).astype(np.float32),
+             rng.standard_normal(7).astype(np.float16)]
+    results = []
+    for lib in (torsh, torch):
+        params = [lib.tensor(inits[0], requires_grad=True), lib.tensor(inits[1]).t().detach().requires_grad_(),
+                  lib.tensor(inits[2], requires_grad=True)]
+        opt = getattr(lib.optim, opt_name)(params, **kwargs)
+        for step in range(3):
+            for i, p in enumerate(params):
+                p.grad = lib.tensor(np.random.default_rng(10 * step + i).standard_normal(tuple(p.shape))
+                                    .astype(inits[i].dtype))
+            opt.step()
+        results.append([p.detach().float().numpy() for p in params])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=2e-3 if a.size == 7 else 2e-5, atol=1e-3 if a.size == 7 else 2e-6)

@@ -13,7 +13,7 @@ import numexpr
 import numpy as np
 
 from .._array_api import array, bump_version as bump, grad_array, wrap  # noqa: F401 (bump: for the optimizers)
-from ..backend import dispatch, kernels, threads
+from ..backend import dispatch, events, kernels, threads
 
 _NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -91,6 +91,24 @@ def step(op, arrays, kernel_args, numexpr_update):
     dispatch.call(op, param.size, dtype, fits, compiled, numexpr_update, _STEP_LAYOUT, reference="numexpr")
 
 
+def direct(op, dtype):
+    """(kernel entry, low, high): the entry a step may call itself for ``op`` on C-contiguous arrays of ``dtype``
+    whose size is in [low, high), the sizes the dispatcher runs as one kernel call on this thread (its
+    "pythran_simd" variant); None when no one may (nobody recording dispatch decisions is a condition: records
+    name each call).
+
+    ``step`` asks the dispatcher per parameter and wraps the kernel call in closures, ~40% of a W6 SGD step's
+    Python; the optimizers' common case (float32/float64 parameters) calls the entry directly, the very call
+    ``step`` would make."""
+    if dtype not in _NATIVE or dispatch.TOPIC in events._subscribers or kernels.get("optim") is None:
+        return None
+    if dispatch._variant(op, 1 << 62, dtype, True) == "numpy":  # no compiled variant for this op and dtype
+        return None
+    simd, parallel = dispatch.thresholds.get(op, (float("inf"), float("inf")))
+    high = parallel if threads.single_thread_reason() is None else float("inf")
+    return _kernel(op, dtype), max(simd, dispatch._numpy_below[op]), high
+
+
 def _contiguous_of(arrays, dtype):
     """All ``arrays`` C-contiguous of ``dtype`` (a loop: no generator frame per optimizer step of a parameter)."""
     for a in arrays:
@@ -126,5 +144,7 @@ def _kernel(op, dtype):
 
 
 def scalars(dtype, *values):
-    """Python numbers as scalars of ``dtype`` (what the kernels' float arguments are typed as)."""
-    return [dtype.type(v) for v in values]
+    """Python numbers as scalars of ``dtype`` (what the kernels' float arguments are typed as): an array's items,
+    each rounded as ``dtype.type(v)`` rounds it, made in one call (a comprehension was ~10% of an Adam step's
+    Python)."""
+    return tuple(np.array(values, dtype))

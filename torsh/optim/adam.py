@@ -1,5 +1,6 @@
 """Adam (with amsgrad), and AdamW = Adam with decoupled weight decay."""
 from . import _fused
+from .._array_api import array, grad_array
 from .optimizer import _GroupwiseOptimizer, _check_nonnegative, check_fused_flags, decoupled_grad_expr
 
 __all__ = ["Adam", "AdamW"]
@@ -35,26 +36,52 @@ class Adam(_GroupwiseOptimizer):
         lr, eps, wd, amsgrad = group["lr"], group["eps"], group["weight_decay"], group["amsgrad"]
         decoupled, g_expr = decoupled_grad_expr(group)
         buffers = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if amsgrad else ("exp_avg", "exp_avg_sq")
+        direct_of = {}  # dtype -> _fused.direct's (kernel entry, low, high), or None
         for p in self._params_with_grad(group):
             state = self._lazy_state(p, buffers)
             step = self._advance_step(state)
-            param, grad = _fused.param_and_grad(p)
-            exp_avg, exp_avg_sq = _fused.state_array(state["exp_avg"]), \
-                _fused.state_array(state["exp_avg_sq"])
-            vmax = _fused.state_array(state["max_exp_avg_sq"]) if amsgrad else exp_avg_sq
+            m_t, v_t = state["exp_avg"], state["exp_avg_sq"]
+            param, grad, exp_avg, exp_avg_sq = array(p), grad_array(p), array(m_t), array(v_t)
+            vmax = array(state["max_exp_avg_sq"]) if amsgrad else exp_avg_sq
+            dtype = param.dtype if param.dtype.kind != "c" else param.real.dtype  # complex: as real views
             bias_correction1 = 1 - beta1 ** step
             bias_correction2 = 1 - beta2 ** step
             step_size = lr / bias_correction1
             decay = 1 - lr * wd if wd != 0 and decoupled else 1
-            kernel_args = (*_fused.scalars(param.dtype, decay, -1 if group["maximize"] else 1,
+            kernel_args = (*_fused.scalars(dtype, decay, -1 if group["maximize"] else 1,
                                            0 if decoupled else wd, 1 - beta1, beta1),
                            1 - beta1 < 0.5,
-                           *_fused.scalars(param.dtype, beta2, 1 - beta2, bias_correction2 ** 0.5, eps, -step_size),
+                           *_fused.scalars(dtype, beta2, 1 - beta2, bias_correction2 ** 0.5, eps, -step_size),
                            bool(amsgrad))
-            _fused.step("adam_step", (param, grad, exp_avg, exp_avg_sq, vmax), kernel_args,
-                        lambda: _numexpr_update(param, grad, exp_avg, exp_avg_sq, vmax, g_expr, decay, wd,
-                                                beta1, beta2, bias_correction2, step_size, eps, amsgrad))
-            _fused.bump(p, state["exp_avg"], state["exp_avg_sq"])
+            direct = direct_of.get(dtype, _UNSET)
+            if direct is _UNSET:
+                direct = direct_of[dtype] = _fused.direct("adam_step", dtype)
+            if (direct is not None and direct[1] <= param.size < direct[2]
+                    and dtype == param.dtype == grad.dtype == exp_avg.dtype == exp_avg_sq.dtype == vmax.dtype
+                    and param.flags.c_contiguous and grad.flags.c_contiguous and exp_avg.flags.c_contiguous
+                    and exp_avg_sq.flags.c_contiguous and vmax.flags.c_contiguous):
+                # the common case: the dispatcher's one-thread kernel call, made here as _fused.step would make it
+                direct[0](param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1),
+                          vmax.reshape(-1), *kernel_args)
+            else:
+                _update_param(p, state, amsgrad, kernel_args, g_expr, decay, wd, beta1, beta2, bias_correction2,
+                              step_size, eps)
+            p._version_counter[0] += 1
+            m_t._version_counter[0] += 1
+            v_t._version_counter[0] += 1
+
+
+_UNSET = object()
+
+
+def _update_param(p, state, amsgrad, kernel_args, g_expr, decay, wd, beta1, beta2, bias_correction2, step_size, eps):
+    """One parameter's update under the dispatcher's choice (recorded when someone listens)."""
+    param, grad = _fused.param_and_grad(p)
+    exp_avg, exp_avg_sq = _fused.state_array(state["exp_avg"]), _fused.state_array(state["exp_avg_sq"])
+    vmax = _fused.state_array(state["max_exp_avg_sq"]) if amsgrad else exp_avg_sq
+    _fused.step("adam_step", (param, grad, exp_avg, exp_avg_sq, vmax), kernel_args,
+                lambda: _numexpr_update(param, grad, exp_avg, exp_avg_sq, vmax, g_expr, decay, wd,
+                                        beta1, beta2, bias_correction2, step_size, eps, amsgrad))
 
 
 def _numexpr_update(param, grad, exp_avg, exp_avg_sq, vmax, g_expr, decay, wd, beta1, beta2, bias_correction2,

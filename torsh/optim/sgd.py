@@ -1,5 +1,6 @@
 """SGD with momentum, dampening, Nesterov momentum, weight decay and maximize."""
 from . import _fused
+from .._array_api import array, grad_array
 from .optimizer import _GroupwiseOptimizer, check_fused_flags, grad_expr
 
 __all__ = ["SGD"]
@@ -29,9 +30,11 @@ class SGD(_GroupwiseOptimizer):
         g_expr = grad_expr(group["maximize"], wd)
         sign = -1 if group["maximize"] else 1
         args_of = {}  # (dtype, first step) -> the kernel's scalar arguments: typed once per group, not per parameter
+        direct_of = {}  # dtype -> the kernel entry called directly (_fused.direct), or None
         state_of = self.state
         for p in self._params_with_grad(group):
-            param, grad = _fused.param_and_grad(p)
+            param, grad = array(p), grad_array(p)
+            dtype = param.dtype if param.dtype.kind != "c" else param.real.dtype  # complex: as real views
             if momentum == 0:
                 buf_t, first = None, False
             else:
@@ -40,19 +43,35 @@ class SGD(_GroupwiseOptimizer):
                 first = buf_t is None
                 if first:  # zeros: the kernel's first step is buf = 0 * buf + 1 * d
                     buf_t = state["momentum_buffer"] = _fused.new_state_like(p, 0)
-            buf = param if buf_t is None else _fused.state_array(buf_t)  # the kernel ignores it then
-            kernel_args = args_of.get((param.dtype, first))
+            kernel_args = args_of.get((dtype, first))
             if kernel_args is None:
                 buf_coefficients = (0, 1) if first else (momentum, 1 - dampening)
-                kernel_args = args_of[param.dtype, first] = (
-                    *_fused.scalars(param.dtype, lr, sign, wd, momentum, *buf_coefficients), momentum != 0, nesterov)
-            _fused.step("sgd_step", (param, grad, buf), kernel_args,
-                        lambda: _numexpr_update(param, grad, buf, first, g_expr, lr, momentum, dampening, wd,
-                                                nesterov))
-            if buf_t is None:
-                p._version_counter[0] += 1
+                kernel_args = args_of[dtype, first] = (
+                    *_fused.scalars(dtype, lr, sign, wd, momentum, *buf_coefficients), momentum != 0, nesterov)
+            direct = direct_of.get(dtype, _UNSET)
+            if direct is _UNSET:
+                direct = direct_of[dtype] = _fused.direct("sgd_step", dtype)
+            buf = param if buf_t is None else array(buf_t)  # the kernel ignores it without momentum
+            if (direct is not None and direct[1] <= param.size < direct[2] and dtype == param.dtype == grad.dtype == buf.dtype
+                    and param.flags.c_contiguous and grad.flags.c_contiguous and buf.flags.c_contiguous):
+                # the common case: the dispatcher's one-thread kernel call, made here as _fused.step would make it
+                direct[0](param.reshape(-1), grad.reshape(-1), buf.reshape(-1), *kernel_args)
             else:
-                _fused.bump(p, buf_t)
+                self._update_param(p, buf_t, first, kernel_args, g_expr, lr, momentum, dampening, wd, nesterov)
+            p._version_counter[0] += 1
+            if buf_t is not None:
+                buf_t._version_counter[0] += 1
+
+    @staticmethod
+    def _update_param(p, buf_t, first, kernel_args, g_expr, lr, momentum, dampening, wd, nesterov):
+        """One parameter's update under the dispatcher's choice (recorded when someone listens)."""
+        param, grad = _fused.param_and_grad(p)
+        buf = param if buf_t is None else _fused.state_array(buf_t)  # the kernel ignores it then
+        _fused.step("sgd_step", (param, grad, buf), kernel_args,
+                    lambda: _numexpr_update(param, grad, buf, first, g_expr, lr, momentum, dampening, wd, nesterov))
+
+
+_UNSET = object()
 
 
 def _numexpr_update(param, grad, buf, first, g_expr, lr, momentum, dampening, wd, nesterov):
