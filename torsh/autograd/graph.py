@@ -22,6 +22,9 @@ _sequence = itertools.count()
 # common path pays (needs_grad when nothing requires grad, record, saving an output)
 _forward = None
 PROFILER_TOPIC = "autograd"  # node creation here, node runs in engine.py: emitted only while a profiler listens
+# the profiler's, while it records: node_runner(node, grads, args) runs node.apply(*args) as a recorded backward
+# node (engine.py calls it directly, one call per node instead of begin/end records to every listener)
+node_runner = None
 
 SECOND_BACKWARD_ERROR = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
