@@ -1,23 +1,30 @@
-"""The recording side of the profiler: raw, timestamped events while a profile runs.
+"""The recording side of the profiler: raw, timestamped facts while a profile runs, events at the end.
 
-One ``Collector`` per recording window. It times op calls (handed over by ``_instrument``),
-and subscribes to the core's topics: ``range`` (record_function, DataLoader, optimizer
-steps), ``autograd`` (backward nodes, and the node each forward op creates), ``dispatch``
-(kernel variant decisions) and ``memory`` (allocations and frees).
+One ``Collector`` per recording window. It times op calls (handed over by ``_instrument``) and
+backward nodes (the autograd engine calls ``run_node`` for each node while a profile records),
+and subscribes to the core's topics: ``range`` (record_function, DataLoader, optimizer steps),
+``autograd`` (the node each forward op creates), ``dispatch`` (kernel variant decisions) and
+``memory`` (allocations and frees).
 
-Each thread keeps its own stack of open events (thread-local), so ops on DataLoader or
-user threads land on their own tid and nest correctly; finished events go to one shared
-list (``list.append`` is atomic under the GIL). Times are ``perf_counter_ns``. Turning
-the raw events into FunctionEvents (self times, memory sums) happens once, at the end,
-in ``function_events.build``.
+Recording appends flat entries to a per-thread log and nothing else (the cost that counts: it is
+paid on every op call): ``(name, t)`` when an op begins (``(name, inputs, t)`` with record_shapes),
+the int ``t`` when it ends, and tuples headed by a mark for the rest. ``_replay`` turns a thread's
+log into RawEvents (nesting, self memory, dispatch decisions, forward-op links) when the results
+are wanted: at stop, at ``prof.step()`` with ``keep_steps``, at the end of a warm-up. Ops on
+DataLoader or user threads land in their own log, on their own tid. Times are ``perf_counter_ns``.
+Turning RawEvents into FunctionEvents (self times, memory sums) happens once, at the end, in
+``function_events.build``.
 """
+import itertools
+import operator
 import os
 import sys
 import threading
 import time
 from collections import deque
 
-from ..autograd.graph import PROFILER_TOPIC as AUTOGRAD_TOPIC  # engine.py/graph.py emit node runs, creations
+from ..autograd import graph as autograd_graph  # node_runner: the engine's one call per backward node
+from ..autograd.graph import Node, PROFILER_TOPIC as AUTOGRAD_TOPIC  # graph.record emits node creations
 from .._tensor import Tensor
 from ..backend import dispatch, events, memory, ranges
 from .._ops import flops
@@ -30,10 +37,9 @@ _MAX_STACK_DEPTH = 128
 
 
 class RawEvent:
-    """One timed range on one thread: an op, a user/library range or a backward node.
+    """One timed range on one thread: an op, a user/library range, a module scope or a backward node.
 
-    No __slots__: the rarely set fields are class-level defaults, so making one (per op call,
-    on the hot path) assigns four attributes only.
+    Made by ``_replay`` from a thread's log. No __slots__: the rarely set fields are class-level defaults.
     """
 
     start_ns = end_ns = 0
@@ -44,12 +50,12 @@ class RawEvent:
     sequence_nr = -1  # autograd sequence number: of the node a forward op created, or a backward node's
     dispatch = None  # [DispatchRecord] decided while this event was innermost
     self_memory = 0  # bytes allocated minus freed while this event was innermost
-    node = None  # the autograd Node a backward event runs while open; _RAN once closed (None: not backward)
+    node = None  # _RAN for a backward node's events (and the engine's evaluate_function around it), else None
     children_ns = children_memory = 0  # summed by summary.RunSummary.fold_step from the calls inside
 
     def __init__(self, name, cat, tid, parent):
         self.name = name
-        self.cat = cat  # "cpu_op" (ops, backward nodes) or "user_annotation" (ranges)
+        self.cat = cat  # "cpu_op" (ops, backward nodes), "user_annotation" (ranges), "python_function" (modules)
         self.tid = tid
         self.parent = parent
 
@@ -64,7 +70,7 @@ class RawEvent:
         return None if self.inputs is None else [_type_of(entry) for entry in _pairs(self.inputs)]
 
 
-_new_object = object.__new__  # RawEvent(...) minus its __init__ frame, for the per-op and per-node paths
+_new_object = object.__new__  # RawEvent(...) minus its __init__ frame, for replay's per-call events
 
 
 class MemoryRecord:
@@ -75,7 +81,33 @@ class MemoryRecord:
         self.live_bytes, self.address, self.op = live_bytes, address, op
 
 
+# The heads of a log's less frequent entries (an op's begin starts with its name, a str; a node's with
+# its two event names, a tuple; an int is the end of the innermost open op or node)
+_LINK = object()  # (_LINK, sequence_nr): the op running now created that autograd node
+_DISPATCH = object()  # (_DISPATCH, DispatchRecord, t)
+_MEMORY = object()  # (_MEMORY, kind, nbytes, live_bytes, address, t)
+_FLOPS = object()  # (_FLOPS, count): of the innermost open op, counted after it returned
+_RANGE = object()  # (_RANGE, name, t)
+_RANGE_END = object()  # (_RANGE_END, name, t)
+_SCOPE = object()  # (_SCOPE, name, t): a module scope (with_modules)
+_SCOPE_END = object()  # (_SCOPE_END, t): the innermost open module scope ends
+
+
+class _ThreadLog:
+    """One thread's log, and what replaying it so far left open (its stack of open RawEvents)."""
+
+    __slots__ = ("tid", "log", "stack", "done")
+
+    def __init__(self, tid):
+        self.tid = tid
+        self.log = []
+        self.stack = []
+        self.done = 0  # entries of log replayed so far
+
+
 class Collector:
+    SCOPE, SCOPE_END = _SCOPE, _SCOPE_END  # the entries _module_scopes logs
+
     def __init__(self, record_shapes=False, profile_memory=False, with_stack=False, with_flops=False,
                  with_dispatch=True, with_modules=False, keep_steps=None):
         self.keep_steps = keep_steps  # None: every event; N: full detail for the last N steps only
@@ -84,20 +116,27 @@ class Collector:
         self.with_stack = with_stack
         self.with_flops = with_flops
         self.with_dispatch = with_dispatch
-        self.with_details = record_shapes or with_stack  # anything to note before an op runs
-        self.events = []  # finished RawEvents, all threads
+        # what an op call notes besides its name and times: 0 nothing, 1 its inputs, 2 more (_detailed_call)
+        self.details = 2 if (with_stack or with_flops) else 1 if record_shapes else 0
+        self.events = []  # finished RawEvents, all threads (filled by replaying the logs)
         self.memory = []  # MemoryRecords
         self.orphan_dispatch = []  # (time_ns, tid, DispatchRecord) decided outside any recorded event
         self.threads = {}  # tid -> thread name
         self.forward_ops = {}  # autograd sequence number -> the forward RawEvent that created the node
         self.module_paths = {}  # with_modules: scope name ("Linear_0") -> dotted module path
         self._modules = _module_scopes.ModuleScopes(self) if with_modules else None
-        self.window_start_ns = 0
         self.stop_ns = 0
         self.base_time_ns = 0  # wall clock (ns since epoch) minus perf_counter_ns, for absolute times
-        self._local = threading.local()
+        self._local = threading.local()  # .log: this thread's log (a list)
+        self._logs = []  # _ThreadLog per thread that recorded anything
+        self._logs_lock = threading.Lock()
         self._unsubscribe = []
         self._running = False
+        self._replayed = False  # stop() replayed the logs into events
+        self.summary = RunSummary()
+        self._step_marks = []  # see clear()
+        self._retained = deque()
+        self.window_start_ns = self._step_start_ns = 0
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self):
@@ -109,7 +148,9 @@ class Collector:
         _instrument.enable(self)
         try:
             self._subscribe(ranges.TOPIC, self._on_range)
-            self._subscribe(AUTOGRAD_TOPIC, self._on_autograd)
+            self._subscribe(AUTOGRAD_TOPIC, self._on_autograd)  # keeps backward formulas on torsh ops, recorded
+            autograd_graph.node_runner = self.run_node
+            self._unsubscribe.append(self._remove_node_runner)
             if self.with_dispatch:
                 self._subscribe(dispatch.TOPIC, self._on_dispatch)
             if self.profile_memory:
@@ -123,15 +164,22 @@ class Collector:
         self._running = True
         self.clear()
 
+    def _remove_node_runner(self):
+        if autograd_graph.node_runner == self.run_node:
+            autograd_graph.node_runner = None
+
     def clear(self):
         """Forget what was recorded so far (end of warm-up); the window starts now."""
+        self._drain()  # what is still open stays open (on its thread's replay stack), as it runs on
         self.events = []
         self.memory = []
         self.orphan_dispatch = []
         self.forward_ops = {}
         self.window_start_ns = self._step_start_ns = time.perf_counter_ns()
         self.summary = RunSummary()
-        self._step_marks = []  # keep_steps None: (step, tid, start_ns, end_ns, end index in events)
+        # keep_steps None: (step, tid, start_ns, end_ns, [(thread log, its length)]) per step, made
+        # (step, tid, start_ns, end_ns, end index in events) at stop
+        self._step_marks = []
         self._retained = deque()  # keep_steps N: (StepSummary, events, memory, orphan_dispatch) per step
 
     def stop(self):
@@ -142,6 +190,16 @@ class Collector:
         self._running = False
         self.stop_ns = time.perf_counter_ns()
         _frame_cache.clear()  # it holds code objects (notebook cells...): keep them only while recording
+        if self._replayed:
+            return
+        self._replayed = True
+        if self.keep_steps is None:  # each step's calls, in the order they finished, then the rest
+            marks = []
+            for step, tid, start_ns, end_ns, lengths in self._step_marks:
+                self._drain(lengths)
+                marks.append((step, tid, start_ns, end_ns, len(self.events)))
+            self._step_marks = marks
+        self._drain()
 
     # -- steps: running summaries, and the ring buffer of detailed steps ------------------
     def end_step(self, step):
@@ -149,9 +207,11 @@ class Collector:
         summaries and kept in the ring buffer (the oldest step beyond N loses its detail)."""
         now = time.perf_counter_ns()
         tid = threading.get_native_id()
-        if self.keep_steps is None:  # folded once at the end: nothing but a mark per step here
-            self._step_marks.append((step, tid, self._step_start_ns, now, len(self.events)))
+        if self.keep_steps is None:  # replayed and folded once at the end: a mark per step here
+            self._step_marks.append((step, tid, self._step_start_ns, now,
+                                     [(thread_log, len(thread_log.log)) for thread_log in self._logs]))
         else:
+            self._drain()
             self._keep_step(step, tid, self._step_start_ns, now)
         self._step_start_ns = now
 
@@ -167,7 +227,7 @@ class Collector:
     def _drop_detail(self, summary, events, memory, orphans):
         summary.detailed = False
         forward_ops = self.forward_ops
-        for raw in events:  # forget the forward ops of dropped steps (they hold autograd nodes)
+        for raw in events:  # forget the forward ops of dropped steps
             if raw.sequence_nr >= 0 and raw.node is None and forward_ops.get(raw.sequence_nr) is raw:
                 del forward_ops[raw.sequence_nr]
 
@@ -192,163 +252,246 @@ class Collector:
     def _subscribe(self, topic, callback):
         self._unsubscribe.append(events.subscribe(topic, callback))
 
-    # -- per-thread state ----------------------------------------------------------------
-    def _stack(self):
-        """This thread's stack of open events (made, and the thread named, on first use)."""
+    # -- per-thread logs -----------------------------------------------------------------------
+    def _log(self):
+        """This thread's log (made, and the thread named, on first use)."""
         try:
-            return self._local.stack
+            return self._local.log
         except AttributeError:
-            self._local.stack = []
-            self._local.tid = threading.get_native_id()
-            self.threads.setdefault(self._local.tid, threading.current_thread().name)
-            return self._local.stack
+            thread_log = _ThreadLog(threading.get_native_id())
+            with self._logs_lock:
+                self._logs.append(thread_log)
+                self.threads.setdefault(thread_log.tid, threading.current_thread().name)
+            self._local.log = thread_log.log
+            return thread_log.log
 
-    def _open(self, name, cat):
-        stack = self._stack()
-        event = RawEvent(name, cat, self._local.tid, stack[-1] if stack else None)
-        stack.append(event)
-        return event
+    def _drain(self, lengths=None):
+        """Replay each thread's log (up to ``lengths``: [(thread log, length)] of a step mark, else all of
+        it) into ``events``/``memory``/``orphan_dispatch``. A whole drain then drops the replayed entries
+        (a long keep_steps run stays bounded). Only the thread that steps or stops the profile drains;
+        the others only append meanwhile."""
+        memory_before, orphans_before = len(self.memory), len(self.orphan_dispatch)
+        whole = lengths is None
+        if whole:
+            with self._logs_lock:
+                lengths = [(thread_log, len(thread_log.log)) for thread_log in self._logs]
+        for thread_log, length in lengths:
+            if length > thread_log.done:
+                self._replay(thread_log, length)
+        if whole:
+            for thread_log, length in lengths:
+                del thread_log.log[:length]  # one operation: the thread may be appending meanwhile
+                thread_log.done = 0
+        if len(lengths) > 1:  # records of several threads: in time order, as they happened
+            self.memory[memory_before:] = sorted(self.memory[memory_before:], key=_time_of)
+            self.orphan_dispatch[orphans_before:] = sorted(self.orphan_dispatch[orphans_before:], key=_first)
 
-    @staticmethod
-    def _close(stack, event):
-        if stack and stack[-1] is event:
-            stack.pop()
-        else:  # a range left open inside an op (misused record_function): keep the stack sane
-            stack.remove(event)
+    def _replay(self, thread_log, length):
+        """Turn ``thread_log.log[done:length]`` into RawEvents: closed ones appended to ``events`` in the
+        order they finished, open ones left on the thread's stack for a later replay."""
+        log, stack, tid = thread_log.log, thread_log.stack, thread_log.tid
+        closed, forward_ops, new = self.events, self.forward_ops, _new_object
+        index = thread_log.done
+        while index < length:
+            entry = log[index]
+            index += 1
+            if entry.__class__ is int:  # the innermost open op or node ended (ranges left open inside stay)
+                at = len(stack) - 1
+                while at >= 0 and stack[at].cat != "cpu_op":
+                    at -= 1
+                if at < 0:  # it began before the window did
+                    continue
+                event = stack.pop(at)
+                if at > 0 and stack[at - 1] is event:  # an alias calling its op (F.relu -> Tensor.relu): one call
+                    continue
+                event.end_ns = entry
+                closed.append(event)
+                if event.node is not None:  # a backward node's event: its evaluate_function event ends too
+                    outer = stack.pop(at - 1)
+                    outer.end_ns = entry
+                    closed.append(outer)
+                continue
+            head = entry[0]
+            if head.__class__ is str:  # an op began: (name, t), (name, inputs, t), (name, inputs, stack, source, t)
+                parent = stack[-1] if stack else None
+                if parent is not None and parent.name == head:  # an alias calling its op: one call, as in PyTorch
+                    stack.append(parent)
+                    continue
+                event = new(RawEvent)  # cat: RawEvent's default, cpu_op
+                event.name, event.tid, event.parent, event.start_ns = head, tid, parent, entry[-1]
+                if len(entry) > 2:
+                    event.inputs = entry[1]
+                    if len(entry) > 3:
+                        event.stack, event.source = entry[2], entry[3]
+                stack.append(event)
+            elif head.__class__ is tuple:  # a backward node began: ((outer name, inner name), seq, inputs, t)
+                outer = new(RawEvent)
+                outer.name, outer.tid, outer.parent = head[0], tid, stack[-1] if stack else None
+                inner = new(RawEvent)
+                inner.name, inner.tid, inner.parent = head[1], tid, outer
+                outer.node = inner.node = _RAN
+                inner.inputs = entry[2]
+                outer.start_ns = inner.start_ns = entry[3]
+                if entry[1] != _NO_SEQUENCE:
+                    outer.sequence_nr = inner.sequence_nr = entry[1]
+                stack.append(outer)
+                stack.append(inner)
+            elif head is _LINK:  # the innermost forward op running created node number entry[1]
+                for event in reversed(stack):
+                    if event.cat == "cpu_op" and event.node is None:
+                        if event.sequence_nr < 0:
+                            event.sequence_nr = entry[1]
+                            forward_ops[entry[1]] = event
+                        break
+            elif head is _DISPATCH:
+                if stack:
+                    event = stack[-1]
+                    if event.dispatch is None:
+                        event.dispatch = [entry[1]]
+                    else:
+                        event.dispatch.append(entry[1])
+                else:
+                    self.orphan_dispatch.append((entry[2], tid, entry[1]))
+            elif head is _MEMORY:
+                _, kind, nbytes, live_bytes, address, time_ns = entry
+                nbytes = nbytes if kind == "alloc" else -nbytes
+                op = None
+                if stack:
+                    stack[-1].self_memory += nbytes
+                    op = stack[-1].name
+                self.memory.append(MemoryRecord(time_ns, tid, kind, nbytes, live_bytes, address, op))
+            elif head is _FLOPS:
+                at = len(stack) - 1
+                while at >= 0 and stack[at].cat != "cpu_op":
+                    at -= 1
+                if at >= 0:
+                    stack[at].flops = entry[1]
+            elif head is _RANGE or head is _SCOPE:
+                event = RawEvent(entry[1], "user_annotation" if head is _RANGE else _module_scopes.CATEGORY, tid,
+                                 stack[-1] if stack else None)
+                event.start_ns = entry[2]
+                stack.append(event)
+            elif head is _RANGE_END:  # the innermost open range of that name (none: it began before the window)
+                for at in range(len(stack) - 1, -1, -1):
+                    event = stack[at]
+                    if event.cat == "user_annotation" and event.name == entry[1]:
+                        event.end_ns = entry[2]
+                        del stack[at]
+                        closed.append(event)
+                        break
+            elif head is _SCOPE_END:  # the innermost open module scope
+                for at in range(len(stack) - 1, -1, -1):
+                    event = stack[at]
+                    if event.cat == _module_scopes.CATEGORY:
+                        event.end_ns = entry[1]
+                        del stack[at]
+                        closed.append(event)
+                        break
+        thread_log.done = length
 
     # -- ops ---------------------------------------------------------------------------------
     @staticmethod
     def make_wrapper(fn, name, attribute):
-        """The timing wrapper _instrument puts in place of op ``fn`` (inlined: it runs on every op call)."""
+        """The timing wrapper _instrument puts in place of op ``fn`` (inlined: it runs on every op call).
+        It appends ``(name, t)`` (``(name, inputs, t)`` with record_shapes) to the thread's log as the op
+        begins, and the time as it ends; everything else about the call is worked out at replay."""
         perf_counter_ns = time.perf_counter_ns
         instrument = _instrument
-        new_object = _new_object
 
         def op(*args, **kwargs):
             collector = instrument._observer
             if collector is None:  # a call that started as the profiler stopped
                 return fn(*args, **kwargs)
-            local = collector._local
             try:
-                stack = local.stack
+                log = collector._local.log
             except AttributeError:
-                stack = collector._stack()
-            parent = stack[-1] if stack else None
-            if parent is not None and parent.name == name:  # an alias calling its op (F.relu -> Tensor.relu)
-                return fn(*args, **kwargs)  # is one call, as in PyTorch's tables
-            event = new_object(RawEvent)  # RawEvent(name, "cpu_op", local.tid, parent), inlined
-            event.name = name  # cat: RawEvent's default, cpu_op
-            event.tid = local.tid
-            event.parent = parent
-            if collector.with_details:
-                if collector.record_shapes:
-                    event.inputs = record_inputs(args, kwargs)
-                if collector.with_stack:
-                    event.stack, event.source = python_stack()
-            stack.append(event)
-            event.start_ns = perf_counter_ns()
+                log = collector._log()
+            details = collector.details
+            if not details:
+                log.append((name, perf_counter_ns()))
+            elif details == 1:  # record_shapes: the inputs noted before the clock starts
+                log.append((name, record_inputs(args, kwargs), perf_counter_ns()))
+            else:
+                return collector._detailed_call(log, fn, name, attribute, args, kwargs)
             try:
-                result = fn(*args, **kwargs)
+                return fn(*args, **kwargs)
             finally:
-                event.end_ns = perf_counter_ns()
-                if stack[-1] is event:
-                    stack.pop()
-                else:  # a range left open inside the op (misused record_function): keep the stack sane
-                    stack.remove(event)
-                collector.events.append(event)
-            if collector.with_flops:
-                event.flops = flops.count(attribute, args, kwargs, result)
-            return result
+                log.append(perf_counter_ns())
         return op
+
+    def _detailed_call(self, log, fn, name, attribute, args, kwargs):
+        """An op call with with_stack and/or with_flops: its Python stack noted before it runs, its
+        FLOPs counted after (outside its time)."""
+        inputs = record_inputs(args, kwargs) if self.record_shapes else None
+        stack, source = python_stack() if self.with_stack else (None, None)
+        log.append((name, inputs, stack, source, time.perf_counter_ns()))
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException:
+            log.append(time.perf_counter_ns())
+            raise
+        end_ns = time.perf_counter_ns()
+        if self.with_flops:
+            log.append((_FLOPS, flops.count(attribute, args, kwargs, result)))
+        log.append(end_ns)
+        return result
+
+    # -- backward nodes: the engine's autograd_graph.node_runner while recording --------------
+    def run_node(self, node, grads, args):
+        """Run ``node.apply(*args)`` as a recorded backward node: the node's event inside the engine's
+        evaluate_function event, with PyTorch's input shapes of a node (``grads``, the gradients that
+        flowed in; [] where none did) under record_shapes."""
+        try:
+            log = self._local.log
+        except AttributeError:
+            log = self._log()
+        names = _class_event_names.get(node.__class__) or _node_event_names(node)
+        log.append((names, node._sequence_nr, record_inputs(grads, None) if self.record_shapes else None,
+                    time.perf_counter_ns()))
+        try:
+            return node.apply(*args)
+        finally:
+            log.append(time.perf_counter_ns())
 
     # -- subscriptions ---------------------------------------------------------------------
     def _on_range(self, record):
-        if record.kind == "begin":
-            event = self._open(record.name, "user_annotation")
-            event.start_ns = record.time_ns
-            return
-        stack = self._stack()
-        for event in reversed(stack):  # the innermost open range of that name
-            if event.cat == "user_annotation" and event.name == record.name:
-                event.end_ns = record.time_ns
-                self._close(stack, event)
-                self.events.append(event)
-                return
-        # an end without a begin (the range opened before the profiler started): nothing to close
+        try:
+            log = self._local.log
+        except AttributeError:
+            log = self._log()
+        log.append((_RANGE if record.kind == "begin" else _RANGE_END, record.name, record.time_ns))
 
     def _on_autograd(self, record):
-        kind, node = record[0], record[1]  # ("record" | "end", node) or ("begin", node, incoming gradients)
-        try:
-            stack = self._local.stack
-        except AttributeError:
-            stack = self._stack()
-        if kind == "record":  # a forward op created `node`: link them by sequence number
-            for event in reversed(stack):
-                if event.cat == "cpu_op" and event.node is None:
-                    if event.sequence_nr < 0:
-                        seq = event.sequence_nr = node._sequence_nr
-                        self.forward_ops[seq] = event
-                    return
-            return
-        now = time.perf_counter_ns()
-        if kind == "begin":  # the node's event inside the engine's evaluate_function event
-            outer_name, inner_name = _event_names.get(node.name()) or _node_event_names(node)
-            tid = self._local.tid
-            outer = _new_object(RawEvent)  # RawEvent(outer_name, "cpu_op", tid, stack[-1] if stack else None)
-            outer.name, outer.tid, outer.parent = outer_name, tid, stack[-1] if stack else None  # cat: cpu_op
-            inner = _new_object(RawEvent)  # RawEvent(inner_name, "cpu_op", tid, outer)
-            inner.name, inner.tid, inner.parent = inner_name, tid, outer
-            outer.node = inner.node = node
-            if self.record_shapes:  # PyTorch's input shapes of a node: the gradients flowing in ([] where none)
-                inner.inputs = record_inputs(record[2], None)  # a tuple or list: record_inputs only iterates it
-            outer.start_ns = inner.start_ns = now
-            seq = node._sequence_nr
-            if seq != _NO_SEQUENCE:
-                outer.sequence_nr = inner.sequence_nr = seq
-            stack.append(outer)
-            stack.append(inner)
-            return
-        # "end": close the inner node event and its evaluate_function parent
-        if len(stack) >= 2:
-            inner, outer = stack[-1], stack[-2]
-            if inner.node is node and outer.node is node:  # nothing left open inside: the usual case
-                del stack[-2:]
-                inner.end_ns = outer.end_ns = now
-                inner.node = outer.node = _RAN  # the node no longer: kept, it would keep each step's graph alive
-                self.events += (inner, outer)
-                return
-        closing = [e for e in stack if e.node is node][-2:]
-        for event in closing:
-            self._close(stack, event)
-        for event in reversed(closing):
-            event.end_ns = now
-            event.node = _RAN
-            self.events.append(event)
+        # ("record", node): a forward op created `node`. Begin/end of a node arrive only when another
+        # listener of the topic made the engine emit them; run_node records the node itself.
+        if record[0] == "record":
+            try:
+                log = self._local.log
+            except AttributeError:
+                log = self._log()
+            log.append((_LINK, record[1]._sequence_nr))
 
     def _on_dispatch(self, record):
         try:
-            stack = self._local.stack
+            log = self._local.log
         except AttributeError:
-            stack = self._stack()
-        if stack:
-            event = stack[-1]
-            decisions = event.dispatch
-            if decisions is None:
-                event.dispatch = [record]
-            else:
-                decisions.append(record)
-        else:
-            self.orphan_dispatch.append((time.perf_counter_ns(), self._local.tid, record))
+            log = self._log()
+        log.append((_DISPATCH, record, time.perf_counter_ns()))
 
     def _on_memory(self, record):
-        stack = self._stack()
-        nbytes = record.nbytes if record.kind == "alloc" else -record.nbytes
-        op = None
-        if stack:
-            stack[-1].self_memory += nbytes
-            op = stack[-1].name
-        self.memory.append(MemoryRecord(time.perf_counter_ns(), self._local.tid, record.kind, nbytes,
-                                        record.live_bytes, record.address, op))
+        try:
+            log = self._local.log
+        except AttributeError:
+            log = self._log()
+        log.append((_MEMORY, record.kind, record.nbytes, record.live_bytes, record.address, time.perf_counter_ns()))
+
+
+def _time_of(record):
+    return record.time_ns
+
+
+def _first(item):
+    return item[0]
 
 
 def node_name(node):
@@ -360,6 +503,7 @@ def node_name(node):
 _RAN = True  # a closed backward event's node: only `node is not None` is read after closing
 _NO_SEQUENCE = float("inf")  # the sequence number of nodes made outside any forward op
 _event_names = {}  # node.name() -> (evaluate_function event name, node event name): built once per name
+_class_event_names = {}  # the same per node class, for the classes whose name() is their class name
 
 
 def _node_event_names(node):
@@ -367,6 +511,8 @@ def _node_event_names(node):
     if names is None:
         name = node_name(node)
         names = _event_names[node.name()] = ("autograd::engine::evaluate_function: " + name, name)
+    if type(node).name is Node.name:
+        _class_event_names[type(node)] = names
     return names
 
 
@@ -393,13 +539,19 @@ _kind_of_type = {type(None): _NONE, int: _SCALAR, float: _SCALAR, bool: _SCALAR,
                  tuple: _SEQUENCE, list: _SEQUENCE}
 
 
+_tensor_types = set()  # the tensor classes of _kind_of_type: record_inputs' path for calls on tensors only
+
+
 def record_inputs(args, kwargs, _kinds=_kind_of_type, _tensor=_TENSOR, _sequence=_SEQUENCE, _scalar=_SCALAR,
-                  _scalar_list=_SCALAR_LIST):
+                  _scalar_list=_SCALAR_LIST, _only_tensors=_tensor_types.issuperset, _map=map, _type=type,
+                  _facts=operator.attrgetter("_data.shape", "_data.dtype"), _flatten=itertools.chain.from_iterable):
     """The raw facts of an op's arguments, taken on the op's path, flat: ``shape, np.dtype`` per tensor
     (the array's shape tuple), a constant ``shape, type name`` for anything else (no tuple per argument:
     fewer objects for the cycle collector while recording). ``describe_inputs`` turns them into
     PyTorch's ``Input Dims`` / ``Input type`` when somebody reads them. (The module constants are
     default arguments: locals, ~20% fewer bytecodes per call than global lookups, on every recorded op.)"""
+    if not kwargs and _only_tensors(_map(_type, args)):  # the usual call, tensors only: C loops, no bytecode per argument
+        return [*_flatten(_map(_facts, args))]
     raw = []
     for value in (args if not kwargs else args + tuple(kwargs.values())):
         kind = _kinds.get(value.__class__)
@@ -427,6 +579,7 @@ def _other_input(value):
     if data is not None and hasattr(data, "shape"):
         if isinstance(value, Tensor):
             _kind_of_type[type(value)] = _TENSOR
+            _tensor_types.add(type(value))
         return (data.shape, data.dtype)
     if isinstance(value, (list, tuple)):
         if value and hasattr(value[0], "_data"):

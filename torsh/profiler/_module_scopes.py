@@ -7,6 +7,7 @@ asks ``with_modules=True``, through global forward pre-hooks / hooks registered 
 records. Each scope name also gets the module's dotted path (``collector.module_paths``:
 ``"2.fc"``; ``""`` for an outermost module), read by ``torsh.viz.module_view``.
 """
+import threading
 import time
 
 MODULE_PREFIX = "nn.Module: "
@@ -20,6 +21,7 @@ class ModuleScopes:
         self.modules = []  # the modules named, kept so their ids stay unique while recording
         self.per_class = {}  # class name -> instances named so far
         self.handles = []
+        self._local = threading.local()  # .open: this thread's open scopes, [(module, name, path)]
 
     def start(self):
         from ..nn.modules import module as nn_module  # upward import, at start: nn imports much of torsh
@@ -31,6 +33,14 @@ class ModuleScopes:
             handle.remove()
         self.handles = []
         self.modules = []
+        self._local = threading.local()
+
+    def _open(self):
+        try:
+            return self._local.open
+        except AttributeError:
+            self._local.open = []
+            return self._local.open
 
     def _scope_name(self, module, parent):
         name = self.names.get(id(module))
@@ -44,32 +54,30 @@ class ModuleScopes:
         return name
 
     def _enter(self, module, args):
-        stack = self.collector._stack()
-        parent = next((e for e in reversed(stack) if getattr(e, "module", None) is not None), None)
-        event = self.collector._open(MODULE_PREFIX + self._scope_name(module, parent), CATEGORY)
-        event.module = module  # dropped when the scope closes
-        event.path = self.collector.module_paths[event.name[len(MODULE_PREFIX):]]
-        event.start_ns = time.perf_counter_ns()
+        scopes = self._open()
+        name = self._scope_name(module, scopes[-1] if scopes else None)
+        scopes.append((module, name, self.collector.module_paths[name]))
+        self.collector._log().append((self.collector.SCOPE, MODULE_PREFIX + name, time.perf_counter_ns()))
 
     def _exit(self, module, args, result):
         now = time.perf_counter_ns()
-        stack = self.collector._stack()
-        for index in range(len(stack) - 1, -1, -1):
-            if getattr(stack[index], "module", None) is module:
+        scopes = self._open()
+        for index in range(len(scopes) - 1, -1, -1):
+            if scopes[index][0] is module:
                 break
         else:  # the scope opened before the profile started
             return
         # scopes above it are modules whose forward raised (no forward hook ran): they end here too
-        for event in [e for e in stack[index:] if getattr(e, "module", None) is not None]:
-            event.end_ns = now
-            event.module = None
-            self.collector._close(stack, event)
-            self.collector.events.append(event)
+        log = self.collector._log()
+        for _ in range(len(scopes) - index):
+            log.append((self.collector.SCOPE_END, now))
+        del scopes[index:]
 
 
 def _path(module, parent, name):
     """The dotted path of ``module`` under the innermost module scope open (its attribute name there)."""
     if parent is None:
         return ""
-    attribute = next((key for key, child in parent.module._modules.items() if child is module), name)
-    return attribute if not parent.path else f"{parent.path}.{attribute}"
+    parent_module, _, parent_path = parent
+    attribute = next((key for key, child in parent_module._modules.items() if child is module), name)
+    return attribute if not parent_path else f"{parent_path}.{attribute}"

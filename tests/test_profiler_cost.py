@@ -1,0 +1,167 @@
+"""What recording costs, counted in executed bytecodes (load-independent, benchmarks/profiler_bytecodes.py),
+and the recording paths that keep it low: per-thread logs replayed into events at stop, the engine's one
+call per backward node (autograd.graph.node_runner), record_inputs' path for calls on tensors only."""
+import os
+import sys
+import threading
+
+import pytest
+
+import torsh
+import torsh.nn.functional as F
+from torsh.autograd import graph as autograd_graph
+from torsh.backend import events
+from torsh.profiler import _collector, profile, record_function
+
+from helpers import needs_torch, torch_ref
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
+from profiler_bytecodes import count_step  # noqa: E402
+
+# Added bytecodes per recorded event under record_shapes on the small step below: about 290 with an event
+# object per call and begin/end records through events.emit, about 200 with the per-thread logs; the bound
+# catches a return to per-event objects and generic plumbing on the recording path.
+MAX_ADDED_PER_EVENT = 250
+
+
+def _mlp_step():
+    torsh.manual_seed(0)
+    model = torsh.nn.Sequential(torsh.nn.Linear(16, 32), torsh.nn.ReLU(), torsh.nn.Linear(32, 4))
+    opt = torsh.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    x, y = torsh.randn(8, 16), torsh.randint(0, 4, (8,))
+
+    def step():
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    return step
+
+
+@pytest.mark.parametrize("options", [{}, {"record_shapes": True}])
+def test_recording_adds_few_bytecodes_per_event(options):
+    step = _mlp_step()
+    plain, _ = count_step(step, None)
+    profiled, _ = count_step(step, options)
+    with profile(**options) as prof:
+        step()
+    events = len(prof.events())
+    assert events > 20
+    assert (profiled - plain) / events < MAX_ADDED_PER_EVENT, (plain, profiled, events)
+
+
+def test_count_step_counts_the_step_only():
+    x = torsh.ones(3)
+    one, _ = count_step(lambda: x + x, None)
+    two, _ = count_step(lambda: (x + x, x + x), None)
+    assert 0 < one < two
+
+
+def test_node_runner_is_installed_only_while_recording():
+    assert autograd_graph.node_runner is None
+    with profile() as prof:
+        assert autograd_graph.node_runner is not None
+        (torsh.ones(2, requires_grad=True) * 2).sum().backward()
+    assert autograd_graph.node_runner is None
+    assert any(e.name == "MulBackward0" for e in prof.events())
+
+
+def _tree(prof):
+    """(name, parent name, thread) of each event: the nesting the replay rebuilt."""
+    return sorted((e.name, e.cpu_parent.name if e.cpu_parent else None, e.thread) for e in prof.events())
+
+
+@needs_torch
+def test_backward_nodes_with_another_autograd_listener():
+    """With another listener of the autograd topic the engine sends it begin/end records and still runs each
+    node through the profiler: the listener sees every node, the profile the rows PyTorch's shows."""
+    torch = torch_ref
+
+    def run(lib, listen):
+        lib.manual_seed(0)
+        conv = lib.nn.Conv2d(1, 2, 3)
+        x = lib.ones(1, 1, 5, 5)
+        with lib.profiler.profile(record_shapes=True) as prof:
+            unsubscribe = listen()
+            try:
+                conv(x).sum().backward()
+            finally:
+                unsubscribe()
+        return prof
+
+    records = []
+    prof = run(torsh, lambda: events.subscribe(autograd_graph.PROFILER_TOPIC, records.append))
+    ref_prof = run(torch, lambda: (lambda: None))
+    kinds = [(record[0], record[1].name()) for record in records if record[0] != "record"]
+    assert ("begin", "ConvolutionBackward0") in kinds and ("end", "ConvolutionBackward0") in kinds
+    names = ("ConvolutionBackward0", "SumBackward0", "aten::conv2d")
+    ours = {e.name: e.input_shapes for e in prof.events() if e.name in names}
+    theirs = {e.name: e.input_shapes for e in ref_prof.events() if e.name in names}
+    assert ours == theirs
+    node = next(e for e in prof.events() if e.name == "ConvolutionBackward0")
+    assert node.cpu_parent.name == "autograd::engine::evaluate_function: ConvolutionBackward0"
+    assert node.forward_op is not None and node.forward_op.name == "aten::conv2d"
+
+
+def test_ops_on_threads_nest_on_their_own_tid():
+    x = torsh.ones(4, 4)
+
+    def work():
+        with record_function("worker"):
+            (x @ x).relu()
+
+    with profile() as prof:
+        thread = threading.Thread(target=work)
+        thread.start()
+        with record_function("main"):
+            x.sum()
+        thread.join()
+    tree = _tree(prof)
+    worker_tid = next(tid for name, _, tid in tree if name == "worker")
+    main_tid = next(tid for name, _, tid in tree if name == "main")
+    assert worker_tid != main_tid
+    assert ("aten::matmul", "worker", worker_tid) in tree
+    assert ("aten::relu", "worker", worker_tid) in tree
+    assert ("aten::sum", "main", main_tid) in tree
+
+
+def test_alias_call_is_one_event_and_an_open_range_inside_an_op_stays_sane():
+    x = torsh.ones(3)
+    with profile() as prof:
+        F.relu(x)  # F.relu -> Tensor.relu: one aten::relu
+        with record_function("outer"):
+            x.exp()
+    names = [e.name for e in prof.events()]
+    assert names.count("aten::relu") == 1
+    assert ("aten::exp", "outer") in [(e.name, e.cpu_parent and e.cpu_parent.name) for e in prof.events()]
+
+
+def test_keep_steps_replays_each_step_and_keeps_the_logs_short():
+    x = torsh.ones(4)
+    with profile(keep_steps=2) as prof:
+        collector = prof._collector
+        for _ in range(5):
+            x.mul(2.0).add(1.0)
+            prof.step()
+            assert all(len(thread_log.log) == 0 for thread_log in collector._logs)
+    assert prof.summary().ops[("aten::mul", "cpu_op")].count == 6 - 1  # the last prof.step() starts an empty step
+    assert [e.name for e in prof.events()].count("aten::mul") == 2
+
+
+def test_warmup_drops_what_it_recorded_and_keeps_open_ranges():
+    x = torsh.ones(4)
+    schedule = torsh.profiler.schedule(wait=0, warmup=1, active=1, repeat=1)
+    with profile(schedule=schedule) as prof:
+        for _ in range(2):
+            with record_function("step"):
+                x.mul(2.0)
+            prof.step()
+    names = [e.name for e in prof.events()]
+    assert names.count("aten::mul") == 1 and names.count("step") == 1
+
+
+def test_record_inputs_of_tensors_only_and_of_mixed_arguments():
+    a, b = torsh.ones(2, 3), torsh.ones(3, dtype=torsh.int64)
+    assert _collector.describe_inputs((a, b), None) == ([[2, 3], [3]], ["float", "long int"])
+    assert _collector.describe_inputs((a, 2.0, None, [1, 2]), {"alpha": 1}) == (
+        [[2, 3], [], [], [], []], ["float", "Scalar", "", "ScalarList", "Scalar"])
+    assert _collector.describe_inputs((), None) == ([], [])
