@@ -15,6 +15,7 @@ DataLoader or user threads land in their own log, on their own tid. Times are ``
 Turning RawEvents into FunctionEvents (self times, memory sums) happens once, at the end, in
 ``function_events.build``.
 """
+import gc
 import itertools
 import operator
 import os
@@ -275,9 +276,15 @@ class Collector:
         if whole:
             with self._logs_lock:
                 lengths = [(thread_log, len(thread_log.log)) for thread_log in self._logs]
-        for thread_log, length in lengths:
-            if length > thread_log.done:
-                self._replay(thread_log, length)
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # replay makes an event per call, all kept: cyclic GC passes over them would cost more
+        try:
+            for thread_log, length in lengths:
+                if length > thread_log.done:
+                    self._replay(thread_log, length)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
         if whole:
             for thread_log, length in lengths:
                 del thread_log.log[:length]  # one operation: the thread may be appending meanwhile
