@@ -8,7 +8,10 @@ record_shapes + profile_memory), with ``sys.settrace`` opcode events. Wall-clock
 machine swing 2-5x between batches; these counts do not, so they show whether a change to the
 recording path made it cheaper. The ratio of counts is not the time ratio (the step's time is mostly
 in compiled kernels, which no bytecode counts), but the count added per step is the profiler's
-Python cost. ``--top N`` lists the N functions adding the most bytecodes under record_shapes.
+Python cost. ``--top N`` lists the N files and functions adding the most bytecodes under record_shapes. Besides the
+recording itself (torsh/profiler/), a profile makes the core take its observed paths: dispatch decisions
+timed and reasoned (torsh/backend/dispatch.py and the callers that skip it when nobody records), and
+backward formulas on torsh ops, recorded inside each node as PyTorch's rows show them (not on arrays).
 
 tests/test_profiler_cost.py runs ``count_step`` on a small step and bounds the profiled count.
 """
@@ -21,7 +24,9 @@ import threading
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 CONFIGS = (("default (dispatch recorded)", {}),
+           ("with_dispatch=False", {"with_dispatch": False}),
            ("record_shapes", {"record_shapes": True}),
+           ("record_shapes, with_dispatch=False", {"record_shapes": True, "with_dispatch": False}),
            ("record_shapes + profile_memory", {"record_shapes": True, "profile_memory": True}))
 
 
@@ -101,7 +106,14 @@ def main(argv=None):
         print(f"  {label:34s} {total:9,.0f}   x{total / plain:.3f}   +{total - plain:,.0f}")
     if args.top:
         counts = per_config["record_shapes"]
-        added = collections.Counter({code: (n - plain_counts.get(code, 0)) / args.steps for code, n in counts.items()})
+        added = collections.Counter({code: (n - plain_counts.get(code, 0)) / args.steps
+                                     for code in set(counts) | set(plain_counts) for n in (counts.get(code, 0),)})
+        per_file = collections.Counter()
+        for code, n in added.items():
+            per_file[os.path.relpath(code.co_filename)] += n
+        print(f"\nfiles adding most bytecodes per step under record_shapes (top {args.top}; negative: run less)")
+        for filename, n in per_file.most_common(args.top):
+            print(f"  {n:8,.0f}  {filename}")
         print(f"\nfunctions adding most bytecodes per step under record_shapes (top {args.top})")
         for code, n in added.most_common(args.top):
             print(f"  {n:8,.0f}  {describe(code)}")
