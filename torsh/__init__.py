@@ -19,7 +19,10 @@ from ._dtype import (bfloat16, bool, cdouble, cfloat, complex64, complex128, dou
 from ._dtype import (bits1x8, bits2x4, bits4x2, bits8, bits16, chalf, complex32, float4_e2m1fn_x2,  # noqa: F401
                      float8_e4m3fn, float8_e4m3fnuz, float8_e5m2, float8_e5m2fnuz, float8_e8m0fnu, int1, int2, int3,
                      int4, int5, int6, int7, uint1, uint2, uint3, uint4, uint5, uint6, uint7)  # placeholder dtypes
+from ._dtype import qint8, qint32, quint2x4, quint4x2, quint8  # noqa: F401  (quantized dtypes)
 from ._tensor import Size, Tensor, device
+from ._quantized import (per_channel_affine, per_channel_affine_float_qparams, per_channel_symmetric,  # noqa: F401
+                         per_tensor_affine, per_tensor_symmetric, qscheme)
 from .backend import kernels as _kernels  # loads the compiled kernels (ImportError under TORSH_REQUIRE_KERNELS=1)
 from . import _ops
 from ._ops.tensor import conversion as _conversion, creation as _creation
@@ -52,6 +55,7 @@ from . import profiler  # torch.profiler: profile, record_function, schedule
 from . import fx  # torch.fx: symbolic_trace, Graph, GraphModule, Interpreter (graph capture on the op registry)
 from .autograd import profiler as _autograd_profiler  # noqa: F401  (torch.autograd.profiler, the older API)
 from . import viz  # notebook views: autograd graph JSON (docs/schemas/README.md)
+from . import ao, quantization  # noqa: E402  (torch.ao.quantization, torch.quantization)
 from ._memory_api import *  # noqa: F401,F403  (memory_allocated, max_memory_allocated, memory_stats, ...)
 
 from .version import __version__  # noqa: E402  (PyTorch 2.13's API level, torsh's version as local label)

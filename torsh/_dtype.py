@@ -120,6 +120,39 @@ def _sub_byte(name, signed):
     return _PlaceholderDtype(name, 1, _INT, signed, NotImplementedError, "PyTorch declares it without CPU kernels")
 
 
+class QuantizedDtype(_PlaceholderDtype):
+    """torch.qint8 & co: the element type of a quantized tensor (``torsh._quantized``), which keeps its integer
+    values in an array of ``storage`` (NumPy) and its scale and zero point beside them. No plain tensor has it."""
+
+    __slots__ = ("storage", "qmin", "qmax")
+
+    def __init__(self, name, itemsize, storage, qmin, qmax):
+        super().__init__(name, itemsize, _INT, error_type=RuntimeError,
+                         why="only torch.quantize_per_tensor / quantize_per_channel make quantized tensors")
+        self.storage, self.qmin, self.qmax = np.dtype(storage), qmin, qmax
+
+    @property
+    def np(self):  # what torch.empty(2, dtype=torch.qint8) says
+        raise RuntimeError("empty_strided not supported on quantized tensors yet see "
+                           "https://github.com/pytorch/pytorch/issues/74540")
+
+    @property
+    def is_signed(self):
+        raise RuntimeError("isSignedType not supported for quantized types")
+
+    @is_signed.setter
+    def is_signed(self, value):
+        pass
+
+
+qint8 = QuantizedDtype("qint8", 1, np.int8, -128, 127)
+quint8 = QuantizedDtype("quint8", 1, np.uint8, 0, 255)
+qint32 = QuantizedDtype("qint32", 4, np.int32, -(2 ** 31), 2 ** 31 - 1)
+quint4x2 = QuantizedDtype("quint4x2", 1, np.uint8, 0, 15)  # two 4-bit values a byte in PyTorch
+quint2x4 = QuantizedDtype("quint2x4", 1, np.uint8, 0, 3)
+QUANTIZED_DTYPES = (qint8, quint8, qint32, quint4x2, quint2x4)
+SCALAR_TYPE_NAMES.update(qint8="QInt8", quint8="QUInt8", qint32="QInt32", quint4x2="QUInt4x2", quint2x4="QUInt2x4")
+
 complex32 = _PlaceholderDtype("complex32", 4, _COMPLEX)
 float8_e4m3fn = _PlaceholderDtype("float8_e4m3fn", 1, _FLOAT)
 float8_e4m3fnuz = _PlaceholderDtype("float8_e4m3fnuz", 1, _FLOAT)
@@ -136,7 +169,7 @@ PLACEHOLDER_DTYPES = (complex32, float8_e4m3fn, float8_e4m3fnuz, float8_e5m2, fl
                       float4_e2m1fn_x2, int1, int2, int3, int4, int5, int6, int7, uint1, uint2, uint3, uint4,
                       uint5, uint6, uint7, bits1x8, bits2x4, bits4x2, bits8, bits16)
 
-_BY_NAME = {d.name: d for d in ALL_DTYPES + PLACEHOLDER_DTYPES}
+_BY_NAME = {d.name: d for d in ALL_DTYPES + PLACEHOLDER_DTYPES + QUANTIZED_DTYPES}
 _BY_NP = {d.np: d for d in ALL_DTYPES}
 
 
