@@ -45,7 +45,14 @@ def _with_callable_args(cls_or_self, **kwargs):
 def calculate_qmin_qmax(quant_min, quant_max, has_customized_qrange, dtype, reduce_range):
     """PyTorch's default 8-bit ranges (halved by ``reduce_range``) unless the caller gave its own."""
     if has_customized_qrange:
-        return quant_min, quant_max
+        span = quant_max - quant_min + 1
+        if dtype in (torsh.qint8, torsh.int8) and not 0 < span <= 256:
+            raise AssertionError("quantization range should be positive and not exceed the maximum bit range (=256).")
+        if dtype in (torsh.qint32, torsh.int32) and not 0 < span <= 2 ** 32:
+            raise AssertionError("quantization range should be positive and not exceed the maximum bit range "
+                                 "(=4294967296).")
+        # reduce_range halves a custom range too (PyTorch's default activation fake quantizers rely on it)
+        return (quant_min // 2, quant_max // 2) if reduce_range else (quant_min, quant_max)
     if dtype in (torsh.qint8, torsh.int8):
         return (-64, 63) if reduce_range else (-128, 127)
     if dtype in (torsh.quint8, torsh.uint8):
