@@ -5,8 +5,9 @@ import numpy as np
 from ..._tensor import wrap
 from ...autograd import grad_mode
 from ...autograd.graph import Node, backward_on_arrays, needs_grad, record
-from ...backend import dispatch, kernels
+from ...backend import dispatch, events, kernels
 from .._helpers import dtype_name
+from ..tensor.elementwise.arithmetic import _quietly
 
 
 class NllLossBackward0(Node):
@@ -82,15 +83,20 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
             raise IndexError(f"Target {int(ts[bad_row])} is out of bounds.")
         return losses, x.dtype.type(total), coeff
 
-    losses, total, coeff = dispatch.call("nll_loss", xs.size, x.dtype, fits, compiled,
-                                         lambda: _nll_rows_numpy(xs, ts, w, ignore_index, want_coeff))
+    if dispatch.TOPIC in events._subscribers:  # recorded: dispatch.call decides, runs and records
+        losses, total, coeff = dispatch.call("nll_loss", xs.size, x.dtype, fits, compiled,
+                                             lambda: _nll_rows_numpy(xs, ts, w, ignore_index, want_coeff))
+    else:  # dispatch.call's choice made here, without its closures
+        variant = ("numpy" if xs.size < dispatch._numpy_below["nll_loss"]
+                   else dispatch._variant("nll_loss", xs.size, x.dtype, fits))
+        losses, total, coeff = (_nll_rows_numpy(xs, ts, w, ignore_index, want_coeff) if variant == "numpy"
+                                else compiled(variant == "pythran_omp"))
     if reduction == "none":
         value = losses.reshape(t.shape)
     elif reduction == "sum":
         value = losses.sum()
     else:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            value = losses.sum() / total
+        value = _quietly(np.divide, losses.sum(), total)  # 0 / 0 is nan without a warning, as PyTorch
         if want_coeff:
             coeff *= x.dtype.type(1.0 / total if total != 0 else np.nan)
     result = wrap(np.asarray(value, dtype=x.dtype))

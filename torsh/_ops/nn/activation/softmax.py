@@ -10,7 +10,7 @@ import numpy as np
 from ...._tensor import wrap
 from ....autograd import grad_mode
 from ....autograd.graph import Node, needs_grad, record
-from ....backend import dispatch, kernels
+from ....backend import dispatch, events, kernels
 from ..._helpers import accumulation_array, dtype_name, normalize_dim
 from ...registry import register
 
@@ -22,10 +22,20 @@ def _row_kernel_layout(data, d):
     return d == data.ndim - 1 and data.flags.c_contiguous and data.size > 0
 
 
+def _unrecorded_variant(op, numel, np_dtype, fits):
+    """The variant dispatch.call would run when nobody records its decisions, else None (the caller then goes
+    through dispatch.call, which records). Called this way, the row ops skip dispatch.call's closures and frames."""
+    if dispatch.TOPIC in events._subscribers:
+        return None
+    if numel < dispatch._numpy_below[op]:
+        return "numpy"
+    return dispatch._variant(op, numel, np_dtype, fits)
+
+
 def _rows_backward(op, y, g, formula):
     """The backward of (log_)softmax over the last dim on its row kernel, or ``formula()``."""
     data = y._data
-    if grad_mode.is_grad_enabled():  # create_graph: the gradient must itself be differentiable
+    if grad_mode._state.enabled:  # create_graph: the gradient must itself be differentiable
         return formula()
     gd = g._data
     fits = _row_kernel_layout(data, data.ndim - 1) and gd.shape == data.shape and gd.dtype == data.dtype
@@ -36,7 +46,10 @@ def _rows_backward(op, y, g, formula):
         getattr(kernels.get("nn"), op + "_rows")(y2, np.ascontiguousarray(gd).reshape(y2.shape), out, parallel)
         return wrap(out.reshape(data.shape))
 
-    return dispatch.call(op, data.size, data.dtype, fits, compiled, formula)
+    variant = _unrecorded_variant(op, data.size, data.dtype, fits)
+    if variant is None:
+        return dispatch.call(op, data.size, data.dtype, fits, compiled, formula)
+    return formula() if variant == "numpy" else compiled(variant == "pythran_omp")
 
 
 def _in_float32(formula, y, grad):
@@ -102,7 +115,11 @@ def _on_rows(op, data, d, numpy_fn):
         getattr(kernels.get("nn"), op + "_rows")(x2, out, parallel)
         return out.reshape(data.shape)
 
-    return dispatch.call(op, data.size, data.dtype, _row_kernel_layout(data, d), compiled, numpy_fn, _NOT_LAST_DIM)
+    fits = _row_kernel_layout(data, d)
+    variant = _unrecorded_variant(op, data.size, data.dtype, fits)
+    if variant is None:
+        return dispatch.call(op, data.size, data.dtype, fits, compiled, numpy_fn, _NOT_LAST_DIM)
+    return numpy_fn() if variant == "numpy" else compiled(variant == "pythran_omp")
 
 
 def _softmax_np(data, d):
