@@ -10,8 +10,9 @@ profiled / unprofiled (the median of the pairs' ratios, its quartiles, and the p
   written in plain tensor ops so that the same code runs on both libraries;
 - LeNet step: benchmarks/workloads.py's W7 (LeNet-5, batch 64, 1x28x28, SGD momentum), the
   step the goal is stated on: the profiler with record_shapes=True costs <= 20% of it.
-The "inside" time is the recording cost per call; turning the records into tables and
-traces happens once at stop and is reported separately, per recorded step.
+The "inside" time is the recording cost per call; turning the records into events, tables and
+traces happens once at stop and is reported separately, per recorded step. For a measure that
+load does not move, benchmarks/profiler_bytecodes.py counts the bytecodes a profile adds per step.
 
 On a loaded machine the step's own time varies 2-5x from batch to batch: the pairs keep both sides
 of each ratio at the same moment, and the quartiles show how far to trust it. The script also
