@@ -207,3 +207,23 @@ def test_fake_quantize_errors():
     ]
     for case in cases:
         _same_error(lambda: case(torsh), lambda: case(torch))
+
+
+def test_non_finite_inputs_and_degenerate_scales_as_pytorch():
+    vals = [float("nan"), float("inf"), -float("inf"), 1e30, -1e30, 0.0, 1.0]
+
+    def cases(lib):
+        x = lib.tensor(vals)
+        out = [lib.quantize_per_tensor(x, scale, zp, getattr(lib, dt)).int_repr().tolist()
+               for scale, zp, dt in ((0.1, 3, "quint8"), (0.0, 0, "qint8"), (1e-30, 0, "qint8"),
+                                     (float("nan"), 0, "qint8"), (0.1, 0, "qint32"))]
+        out.append(lib.quantize_per_channel(x.reshape(1, -1), lib.tensor([0.1]), lib.tensor([2]), 0,
+                                            lib.qint8).int_repr().tolist())
+        t = lib.tensor(vals, requires_grad=True)
+        y = lib.fake_quantize_per_tensor_affine(t, 0.1, 0, 0, 255)
+        y.sum().backward()
+        out += [y.tolist(), t.grad.tolist()]
+        out.append(tuple(lib.quantize_per_tensor(lib.ones(0), 0.1, 0, lib.qint8).int_repr().shape))
+        return out
+
+    assert cases(torsh) == cases(torch)

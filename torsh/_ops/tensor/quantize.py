@@ -72,7 +72,9 @@ def quantize_per_tensor(input, scale, zero_point, dtype):
     zero_point = _as_number(zero_point, int)
     _check_zero_points(zero_point, qdtype, "quantize_tensor_per_tensor_affine")
     inv = _inv_scale(scale)
-    rounded = _round_fused(x, inv, zero_point)
+    rounded = _round_fused(x, inv, zero_point).astype(np.float64)
+    # NaN: fbgemm's 8-bit clamp (vector max/min) yields the top of the range; qint32's integer cast the bottom
+    rounded[np.isnan(rounded)] = qdtype.qmax if qdtype.itemsize == 1 else qdtype.qmin
     ints = np.clip(rounded, qdtype.qmin, qdtype.qmax).astype(qdtype.storage)
     return QuantizedTensor._make(ints, qdtype, per_tensor_affine, scale, zero_point)
 
@@ -101,6 +103,7 @@ def quantize_per_channel(input, scales, zero_points, axis, dtype):
     shape = [1] * x.ndim
     shape[axis] = -1
     rounded = _round_then_shift(x, _inv_scale(scale).reshape(shape), zp.reshape(shape))
+    rounded[np.isnan(rounded)] = 0  # PyTorch's per-channel loop stores NaN as integer 0, whatever the zero point
     ints = np.clip(rounded, qdtype.qmin, qdtype.qmax).astype(qdtype.storage)
     return QuantizedTensor._make(ints, qdtype, per_channel_affine, scale, zp, axis)
 
@@ -205,6 +208,7 @@ def _fake_quantize(input, inv_scale, scale, zero_point, quant_min, quant_max, no
     x = input._data
     # PyTorch's kernel: q = zero_point + round(x * inv_scale) in float32; out = (clamp(q) - zero_point) * scale
     q = _round_then_shift(x.astype(np.float32), inv_scale, zero_point)
+    q[np.isnan(q)] = -np.inf  # NaN casts to the lowest int64 in PyTorch: clamped to quant_min, no gradient
     mask = (q >= quant_min) & (q <= quant_max)
     out = ((np.clip(q, quant_min, quant_max) - zero_point).astype(np.float32) * scale).astype(x.dtype)
     result = wrap(out)
