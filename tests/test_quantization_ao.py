@@ -262,3 +262,14 @@ def test_quantize_dynamic_linear_as_pytorch(qconfig_spec):
     assert list(q1.state_dict()) == list(q2.state_dict())
     np.testing.assert_array_equal(q1[0].weight().int_repr().numpy(), q2[0].weight().int_repr().numpy())
     np.testing.assert_allclose(y1, y2, rtol=1e-5, atol=1e-5)
+
+
+def test_older_namespaces_are_the_same_classes():
+    import torsh.nn.quantized.dynamic as nnqd
+    assert torsh.nn.quantized.Linear is torsh.ao.nn.quantized.Linear
+    assert nnqd.Linear is torsh.ao.nn.quantized.dynamic.Linear
+    assert torsh.nn.intrinsic.LinearReLU is torsh.ao.nn.intrinsic.LinearReLU
+    assert torsh.nn.qat.Linear is torsh.ao.nn.qat.Linear
+    assert torsh.ao.nn.intrinsic.quantized.LinearReLU.__name__ == torch.ao.nn.intrinsic.quantized.LinearReLU.__name__
+    import torsh.quantization.observer as obs
+    assert obs.MinMaxObserver is torsh.ao.quantization.MinMaxObserver

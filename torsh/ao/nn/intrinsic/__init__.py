@@ -30,3 +30,6 @@ class ConvBn2d(_FusedModule):
 class ConvBnReLU2d(_FusedModule):
     def __init__(self, conv, bn, relu):
         super().__init__(conv, bn, relu)
+
+
+from . import qat, quantized  # noqa: E402,F401
