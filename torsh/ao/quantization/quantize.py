@@ -15,14 +15,17 @@ from .stubs import DeQuantStub, QuantStub
 
 DEFAULT_STATIC_QUANT_MODULE_MAPPINGS = {
     QuantStub: nnq.Quantize, DeQuantStub: nnq.DeQuantize, nn.Linear: nnq.Linear, nn.Conv2d: nnq.Conv2d,
-    nn.ReLU: nnq.ReLU, nni.LinearReLU: nnq.LinearReLU, nni.ConvReLU2d: nnq.ConvReLU2d,
+    nn.ReLU: nnq.ReLU, nn.MaxPool2d: nnq.MaxPool2d, nn.Flatten: nnq.Flatten, nn.Dropout: nnq.Dropout,
+    nni.LinearReLU: nnq.LinearReLU, nni.ConvReLU2d: nnq.ConvReLU2d,
     nnqat.Linear: nnq.Linear, nnqat.Conv2d: nnq.Conv2d, nnqat.LinearReLU: nnq.LinearReLU,
     nnqat.ConvReLU2d: nnq.ConvReLU2d,
 }
 DEFAULT_QAT_MODULE_MAPPINGS = {nn.Linear: nnqat.Linear, nn.Conv2d: nnqat.Conv2d, nni.LinearReLU: nnqat.LinearReLU,
                                nni.ConvReLU2d: nnqat.ConvReLU2d}
 DEFAULT_DYNAMIC_QUANT_MODULE_MAPPINGS = {nn.Linear: nnqd.Linear}
-_NO_OBSERVER = (DeQuantStub, nn.ReLU)  # a ReLU keeps its input's qparams
+# these keep their input's qparams: no observer, and convert swaps in the subclass taking quantized tensors
+_KEEPS_QPARAMS = {nn.ReLU: nnq.ReLU, nn.MaxPool2d: nnq.MaxPool2d, nn.Flatten: nnq.Flatten, nn.Dropout: nnq.Dropout}
+_NO_OBSERVER = (DeQuantStub, *_KEEPS_QPARAMS)
 
 
 def get_default_static_quant_module_mappings():
@@ -92,8 +95,10 @@ def _remove_qconfig(module):
 
 def swap_module(mod, mapping, custom_module_class_mapping=None, use_precomputed_fake_quant=False):
     if getattr(mod, "qconfig", None) is not None and type(mod) in mapping:
-        if type(mod) is nn.ReLU:
-            return nnq.ReLU(mod.inplace)
+        if type(mod) in _KEEPS_QPARAMS:  # the same module, as the subclass (its state and repr unchanged)
+            new = copy.copy(mod)
+            new.__class__ = _KEEPS_QPARAMS[type(mod)]
+            return new
         return mapping[type(mod)].from_float(mod)
     return mod
 

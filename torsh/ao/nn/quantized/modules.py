@@ -63,6 +63,35 @@ class ReLU(nn.ReLU):
         return super().forward(input)
 
 
+def _on_integers(fn, input):
+    """A monotone shape op (max pooling) run on the integers, the quantizer kept."""
+    out = fn(torsh.from_numpy(input._int.astype(np.float64))).numpy()
+    return input._like(out.astype(input._int.dtype))
+
+
+class MaxPool2d(nn.MaxPool2d):
+    """Max pooling of a quantized tensor: on its integers (PyTorch runs nn.MaxPool2d's own forward on them)."""
+
+    def forward(self, input):
+        if isinstance(input, QuantizedTensor):
+            return _on_integers(super().forward, input)
+        return super().forward(input)
+
+
+class Flatten(nn.Flatten):
+    def forward(self, input):
+        if isinstance(input, QuantizedTensor):
+            return input.flatten(self.start_dim, self.end_dim)
+        return super().forward(input)
+
+
+class Dropout(nn.Dropout):
+    """A converted model runs in eval mode: dropout passes a quantized tensor through."""
+
+    def forward(self, input):
+        return input if isinstance(input, QuantizedTensor) else super().forward(input)
+
+
 class LinearPackedParams(nn.Module):
     """Holds the quantized weight and float bias (PyTorch packs them for fbgemm; its state_dict entry is the
     (weight, bias) pair under ``_packed_params``)."""
