@@ -10,11 +10,12 @@ number cast to it as NumPy casts a "weak" Python scalar), so results never depen
 """
 import numpy as np
 
-from ....backend import dispatch, kernels, memory
+from ....backend import dispatch, events, kernels, memory
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _FLOAT32 = np.dtype(np.float32)
 _NUMPY_BELOW = dispatch._numpy_below
+_FAMILY = dispatch._FAMILY  # op -> the family whose module runs it
 
 # float32 add/sub/mul/div, copy and sigmoid run on elementwise_f32 (C++), whose helper threads spin briefly between
 # ops instead of sleeping as OpenMP's do (waking one cost 25-45 us of a ~100 us 1e6 add); float64 and the
@@ -107,6 +108,14 @@ def binary(op, a, b, np_fn):
 def unary(op, x, np_fn):
     """``dispatch.unary(op, x, np_fn)``: a float32 sigmoid on elementwise_f32's kernel."""
     if x.size < _NUMPY_BELOW[op] or x.dtype != _FLOAT32 or _FLOAT32_KERNELS is None or op not in _FLOAT32_OPS:
+        if x.size >= _NUMPY_BELOW[op] and dispatch.TOPIC not in events._subscribers and x.flags.c_contiguous:
+            # nobody records the decision: dispatch.unary's choice made and its kernel called here, without its
+            # closures and frames (relu in an MLP step)
+            variant = dispatch._variant(op, x.size, x.dtype, True)
+            if variant != "numpy":
+                out = memory.empty(x.shape, x.dtype)
+                getattr(kernels.get(_FAMILY[op]), op)(x.reshape(-1), out.reshape(-1), variant == "pythran_omp")
+                return out
         return dispatch.unary(op, x, np_fn)
 
     def compiled(parallel):
