@@ -94,6 +94,9 @@ _SCOPE = object()  # (_SCOPE, name, t): a module scope (with_modules)
 _SCOPE_END = object()  # (_SCOPE_END, t): the innermost open module scope ends
 
 
+_REPLAY_WITH_GC_OFF = 2000  # log entries above which a replay runs with the cyclic GC off
+
+
 class _ThreadLog:
     """One thread's log, and what replaying it so far left open (its stack of open RawEvents)."""
 
@@ -271,11 +274,30 @@ class Collector:
         it) into ``events``/``memory``/``orphan_dispatch``. A whole drain then drops the replayed entries
         (a long keep_steps run stays bounded). Only the thread that steps or stops the profile drains;
         the others only append meanwhile."""
-        memory_before, orphans_before = len(self.memory), len(self.orphan_dispatch)
         whole = lengths is None
         if whole:
             with self._logs_lock:
-                lengths = [(thread_log, len(thread_log.log)) for thread_log in self._logs]
+                lengths = []
+                for thread_log in self._logs:
+                    lengths.append((thread_log, len(thread_log.log)))
+        if len(lengths) == 1:  # one thread (a prof.step() with keep_steps): the plain path, for a few calls
+            thread_log, length = lengths[0]
+            if length > _REPLAY_WITH_GC_OFF:
+                self._replay_gc_off(lengths)
+            elif length > thread_log.done:
+                self._replay(thread_log, length)
+        else:
+            memory_before, orphans_before = len(self.memory), len(self.orphan_dispatch)
+            self._replay_gc_off(lengths)
+            # records of several threads: in time order, as they happened
+            self.memory[memory_before:] = sorted(self.memory[memory_before:], key=_time_of)
+            self.orphan_dispatch[orphans_before:] = sorted(self.orphan_dispatch[orphans_before:], key=_first)
+        if whole:
+            for thread_log, length in lengths:
+                del thread_log.log[:length]  # one operation: the thread may be appending meanwhile
+                thread_log.done = 0
+
+    def _replay_gc_off(self, lengths):
         gc_was_enabled = gc.isenabled()
         gc.disable()  # replay makes an event per call, all kept: cyclic GC passes over them would cost more
         try:
@@ -285,13 +307,6 @@ class Collector:
         finally:
             if gc_was_enabled:
                 gc.enable()
-        if whole:
-            for thread_log, length in lengths:
-                del thread_log.log[:length]  # one operation: the thread may be appending meanwhile
-                thread_log.done = 0
-        if len(lengths) > 1:  # records of several threads: in time order, as they happened
-            self.memory[memory_before:] = sorted(self.memory[memory_before:], key=_time_of)
-            self.orphan_dispatch[orphans_before:] = sorted(self.orphan_dispatch[orphans_before:], key=_first)
 
     def _replay(self, thread_log, length):
         """Turn ``thread_log.log[done:length]`` into RawEvents: closed ones appended to ``events`` in the
