@@ -22,41 +22,73 @@ _linalg_op = functools.partial(register, namespace="torsh.linalg", method=False,
 # -- norms ------------------------------------------------------------------------------------
 class LinalgVectorNormBackward0(Node):
     def backward(self, grad):
+        """PyTorch's linalg_vector_norm_backward (FunctionsManual.cpp), case by case."""
         x, norm = self.saved_tensors
         p, dims = self.ord, self.dims
+        if p == 0:  # piecewise constant: no gradient at all, as PyTorch (None, not zeros)
+            return (None,)
         if not self.keepdim:
             for d in dims:
                 grad, norm = grad.unsqueeze(d), norm.unsqueeze(d)
-        from ..elementwise.arithmetic import where
-        if p == 0:
-            return (grad * 0 * x,)
+        zero = norm == 0
         if p == 1:
-            return (grad * x.sgn(),)
-        if math.isinf(p):
-            mask = (x.abs() == norm).to(x.dtype)
-            count = mask.sum(dims, keepdim=True) if dims else mask
-            return (grad * x.sgn() * mask / count,)
+            return (x.sgn() * grad,)
         if p == 2:
-            scale = where(norm == 0, 0.0, 1.0 / where(norm == 0, 1.0, norm)).to(x.dtype)
-            return (grad * x * scale,)
-        safe = where(norm == 0, 1.0, norm).to(x.dtype)
-        partial = x.sgn() * x.abs().pow(p - 1) / safe.pow(p - 1)
-        return (grad * where(norm == 0, 0.0, partial).to(x.dtype),)
+            return (grad * (x / norm.masked_fill(zero, 1)).masked_fill(zero, 0),)  # no 0/0 warning
+        if math.isinf(p):  # amax(|x|)'s gradient, shared among ties (NaNs count as maxima)
+            ax = x.abs()
+            mask = (ax == norm).logical_or(ax.isnan())
+            return (x.sgn() * ((grad / mask.sum(dims, keepdim=True)) * mask),)
+        if p < 1:
+            scaled = x.sgn() * x.abs().pow(p - 1).masked_fill(x == 0, 0)
+            return (scaled * grad * norm.pow(1 - p),)
+        scaled = x.sgn() * x.abs().pow(p - 1) if p < 2 else x * x.abs().pow(p - 2)
+        return (scaled * (grad / norm.pow(p - 1)).masked_fill(zero, 0),)
+
+
+def _format_scalar(value):
+    """A number as PyTorch's messages print a Scalar (``3``, ``2.5``, ``inf``)."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _check_norm_dtype(op, dtype, input_dtype):
+    """PyTorch's check_linalg_norm_dtype: dtype= must be float/complex, of the input's kind, and not narrowing."""
+    if dtype is None:
+        return
+    if not (dtype.is_floating_point or dtype.is_complex):
+        raise RuntimeError(f"{op}: dtype should be floating point or complex, but got {dtype_name(dtype)}")
+    if input_dtype.is_complex != dtype.is_complex:
+        kind = "complex" if input_dtype.is_complex else "real"
+        raise RuntimeError(f"{op}: dtype should be {kind} for {kind} inputs, but got {dtype_name(dtype)}")
+    if _dtype.promote_types(input_dtype, dtype) is not dtype:
+        raise RuntimeError(f"{op}: the dtype of the input ({dtype_name(input_dtype)}) should be convertible without "
+                           f"narrowing to the specified dtype ({dtype_name(dtype)})")
 
 
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
-    if dtype is not None:
-        x = x.to(dtype)
     if not (x.dtype.is_floating_point or x.dtype.is_complex):
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
                            f"{dtype_name(x.dtype)}")
+    _check_norm_dtype("linalg.vector_norm", dtype, x.dtype)
+    if dtype is not None:
+        x = x.to(dtype)
     data = x._data
+    if isinstance(dim, (int, np.integer)):
+        dim = (int(dim),)
+    if dim is not None and not len(dim):  # dim=(): every dim, as dim=None
+        dim = None
     dims = normalize_dims(dim, data.ndim) if dim is not None else tuple(range(data.ndim))
     p = float(ord)
+    if data.size == 0 and (p < 0 or p == math.inf):  # min/max have no identity: empty reductions refuse
+        if dim is None:
+            raise RuntimeError(f"linalg.vector_norm cannot compute the {_format_scalar(ord)} norm on an empty tensor "
+                               "because the operation does not have an identity")
+        for d in dim:
+            if data.shape[d] == 0:
+                raise RuntimeError(f"linalg.vector_norm cannot compute the {_format_scalar(ord)} norm on the "
+                                   f"dimension {d}because this dimension is empty and the operation does not have an "
+                                   "identity")
     a = np.abs(accumulation_array(data))  # float16/bfloat16: in float32, one rounding at the end
-    if data.size == 0 and p < 0 or (data.size == 0 and math.isinf(p) and dim is None):
-        raise RuntimeError(f"linalg.vector_norm cannot compute the {ord} norm on an empty tensor because the "
-                           "operation does not have an identity")
     with np.errstate(all="ignore"):
         if p == 0:
             value = np.sum(a != 0, axis=dims, keepdims=keepdim)
@@ -64,7 +96,8 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
             value = np.max(a, axis=dims, keepdims=keepdim) if a.size else np.zeros(
                 np.sum(a, axis=dims, keepdims=keepdim).shape)
         elif p == -math.inf:
-            value = np.min(a, axis=dims, keepdims=keepdim)
+            value = np.min(a, axis=dims, keepdims=keepdim) if a.size else np.zeros(
+                np.sum(a, axis=dims, keepdims=keepdim).shape)
         elif p == 1:
             value = np.sum(a, axis=dims, keepdims=keepdim)
         elif p == 2:
@@ -435,8 +468,21 @@ def svdvals(A, *, driver=None, out=None):
     _check_matrix("linalg.svd", A, square=False)  # PyTorch's svdvals is svd's kernel and words it so
     if not needs_grad(A):
         return wrap(np.ascontiguousarray(np.linalg.svd(A._data, compute_uv=False), dtype=A.dtype.to_real().np))
-    return svd(A, full_matrices=False).S
+    U, S, Vh = np.linalg.svd(A._data, full_matrices=False)
+    St = wrap(np.ascontiguousarray(S, dtype=A.dtype.to_real().np))
+    # a node of S alone: svd's would be handed zero gradients for U and Vh, whose formula is 0/0 on repeated
+    # singular values (a zero matrix); PyTorch's undefined gradients skip it
+    return with_grad_fn(LinalgSvdvalsBackward0, (A,), St, (_w(U, A), _w(Vh, A)))
 _linalg_op(svdvals)
+
+
+class LinalgSvdvalsBackward0(Node):
+    def name(self):
+        return "LinalgSvdBackward0"
+
+    def backward(self, gS):
+        U, Vh = self.saved_tensors
+        return ((U * gS.unsqueeze(-2).to(U.dtype)) @ Vh,)
 
 
 class LinalgEighBackward0(Node):
@@ -551,44 +597,83 @@ _linalg_op(eigvals)
 
 
 # -- norms, pseudo-inverse, powers, rank, condition number -----------------------------------------
+def _backshift(d0, d1, ndim):
+    """PyTorch's create_dim_backshift_permutation: the other dims in order, then d0, d1."""
+    return [d for d in range(ndim) if d not in (d0, d1)] + [d0, d1]
+
+
+def _inverse_permutation(perm):
+    inverse = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inverse[p] = i
+    return inverse
+
+
+def _max_min(t, d, positive, keepdim):
+    """amax/amin over d; a max over an empty dim is 0 (norms are non-negative), as PyTorch's matrix norms give it
+    (a fresh zero tensor, no gradient); an empty min still raises amin's error."""
+    if positive and t._data.shape[d] == 0:
+        from ..creation import zeros
+        shape = list(t._data.shape)
+        if keepdim:
+            shape[d] = 1
+        else:
+            del shape[d]
+        return zeros(shape, dtype=t.dtype)
+    return t.amax(d, keepdim) if positive else t.amin(d, keepdim)
+
+
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=None):
-    if dtype is not None:
-        A = A.to(dtype)
+    """PyTorch's linalg_matrix_norm: 'fro' is a vector norm, 'nuc' / +-2 reduce the singular values, +-1 / +-inf
+    a vector 1-norm over one dim then amax/amin over the other."""
+    if isinstance(ord, str):
+        if ord not in ("fro", "nuc"):
+            raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+        abs_ord = None
+    else:
+        abs_ord = abs(float(ord))
+        if abs_ord not in (1.0, 2.0, math.inf):
+            raise RuntimeError(f"linalg.matrix_norm: Order {_format_scalar(ord)} not supported.")
     _check_matrix("linalg.matrix_norm", A, square=False)
+    dim = [dim] if isinstance(dim, (int, np.integer)) else list(dim)
     if len(dim) != 2:
         raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {' '.join(map(str, dim))}")
-    d0, d1 = dim
+    ndim = A._data.ndim
+    from ..._helpers import normalize_dim
+    d0, d1 = normalize_dim(int(dim[0]), ndim), normalize_dim(int(dim[1]), ndim)
+    if d0 == d1:
+        raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({d0}, {d1})")
+    _check_norm_dtype("linalg.matrix_norm", dtype, A.dtype)
     if ord == "fro":
-        return vector_norm(A, 2, dim, keepdim)
-    if ord == "nuc" or ord in (2, -2):
-        B = A.movedim((d0, d1), (-2, -1))
-        sv = svdvals(B)
-        r = sv.sum(-1) if ord == "nuc" else sv.amax(-1) if ord == 2 else sv.amin(-1)
+        return vector_norm(A, 2, (d0, d1), keepdim, dtype=dtype)
+    if ord == "nuc" or abs_ord == 2.0:
+        perm = _backshift(d0, d1, ndim)
+        sv = svdvals((A.to(dtype) if dtype is not None else A).permute(perm))
+        r = sv.sum(-1, keepdim) if ord == "nuc" else _max_min(sv, -1, float(ord) > 0, keepdim)
         if keepdim:
-            ndim = A._data.ndim
-            for d in sorted(x % ndim for x in dim):
-                r = r.unsqueeze(d)
+            r = r.unsqueeze(-1).permute(_inverse_permutation(perm))
         return r
-    if ord in (1, -1, math.inf, -math.inf):
-        sum_dim, red_dim = (d0, d1) if ord in (1, -1) else (d1, d0)
-        ndim = A._data.ndim
-        s = A.abs().sum(sum_dim, keepdim=True)
-        r = s.amax(red_dim, keepdim=True) if ord > 0 else s.amin(red_dim, keepdim=True)
-        return r if keepdim else r.squeeze(tuple(sorted({d0 % ndim, d1 % ndim})))
-    raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+    if abs_ord == math.inf:  # the row sums' max: the first reduction over the second dim
+        d0, d1 = d1, d0
+    if not keepdim and d0 < d1:
+        d1 -= 1
+    return _max_min(vector_norm(A, 1.0, (d0,), keepdim, dtype=dtype), d1, float(ord) > 0, keepdim)
 _linalg_op(matrix_norm)
 
 
 def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):
-    if isinstance(dim, int):
-        dim = (dim,)
-    if ord is None:  # 2-norm of the flattened dims (Frobenius for a matrix)
-        return vector_norm(A, 2, dim, keepdim, dtype=dtype)
-    if (dim is not None and len(dim) == 2) or (dim is None and A._data.ndim == 2):
-        return matrix_norm(A, ord, dim if dim is not None else (-2, -1), keepdim, dtype=dtype)
-    if isinstance(ord, str):
-        raise RuntimeError(f"linalg.norm: If dim is specified, it must be of length 1 or 2. Got {dim}")
-    return vector_norm(A, ord, dim, keepdim, dtype=dtype)
+    """PyTorch's linalg_norm: a matrix norm for an ord with 2 dims (given, or a 2-D input's), else a vector norm."""
+    if isinstance(dim, (int, np.integer)):
+        dim = (int(dim),)
+    ndim = A._data.ndim
+    if dim is not None:
+        if len(dim) not in (1, 2):
+            raise RuntimeError(f"linalg.norm: If dim is specified, it must be of length 1 or 2. Got {list(dim)}")
+    elif ord is not None and ndim not in (1, 2):
+        raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. Got {ndim}D.")
+    if isinstance(ord, str) or (ord is not None and ((dim is not None and len(dim) == 2) or (dim is None and ndim == 2))):
+        return matrix_norm(A, ord, dim if dim is not None else (0, 1), keepdim, dtype=dtype)
+    return vector_norm(A, 2.0 if ord is None else ord, dim, keepdim, dtype=dtype)
 _linalg_op(norm)
 
 

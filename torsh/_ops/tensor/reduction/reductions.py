@@ -507,10 +507,12 @@ def _np_logsumexp_rows(rows):
 
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
-    """torch.norm: every vector norm ('fro' included) is linalg.vector_norm, as PyTorch (its node:
-    LinalgVectorNormBackward0)."""
-    if p == "nuc":
-        raise NotImplementedError("torsh.norm: the nuclear norm arrives with torsh.linalg")
+    """torch.norm as torch/functional.py routes it: numbers and 'fro' over at most 2 dims are
+    linalg.vector_norm (its node: LinalgVectorNormBackward0), other strings ('nuc') linalg.matrix_norm."""
+    if isinstance(p, str) and not (p == "fro" and (dim is None or isinstance(dim, int) or len(dim) <= 2)):
+        from ..linalg.core import matrix_norm
+        dims = [dim] if isinstance(dim, int) else list(range(input._data.ndim)) if dim is None else dim
+        return matrix_norm(input, p, dims, keepdim, dtype=dtype)
     return vector_norm(input, 2 if p is None or p == "fro" else p, dim, keepdim, dtype=dtype)
 register(norm)
 
