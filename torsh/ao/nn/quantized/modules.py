@@ -91,6 +91,9 @@ class Dropout(nn.Dropout):
     def forward(self, input):
         return input if isinstance(input, QuantizedTensor) else super().forward(input)
 
+    def _get_name(self):  # PyTorch's convert makes nn.quantized.Dropout of it
+        return "QuantizedDropout"
+
 
 class LinearPackedParams(nn.Module):
     """Holds the quantized weight and float bias (PyTorch packs them for fbgemm; its state_dict entry is the
