@@ -313,10 +313,7 @@ class Collector:
         order they finished, open ones left on the thread's stack for a later replay."""
         log, stack, tid = thread_log.log, thread_log.stack, thread_log.tid
         closed, forward_ops, new = self.events, self.forward_ops, _new_object
-        index = thread_log.done
-        while index < length:
-            entry = log[index]
-            index += 1
+        for entry in itertools.islice(log, thread_log.done, length):
             if entry.__class__ is int:  # the innermost open op or node ended (ranges left open inside stay)
                 at = len(stack) - 1
                 while at >= 0 and stack[at].cat != "cpu_op":
