@@ -10,7 +10,9 @@ import numpy as np
 from ... import _dtype, return_types
 from ..._autocast import float32_policy
 from ..._tensor import wrap
-from .._helpers import check_dtype_support, dtype_name, normalize_dim
+from ...autograd.grad_mode import no_grad
+from ...autograd.graph import Node
+from .._helpers import check_dtype_support, dtype_name, normalize_dim, with_grad_fn
 from .indexing.gather_scatter import gather
 from ..registry import register
 
@@ -24,15 +26,38 @@ def _argsort(data, d, descending):
     return np.flip(n - 1 - rev, axis=d)
 
 
-def _select(input, d, idx, keepdim=True):
-    """(values gathered from input, indices) for int64 index array ``idx`` along ``d``."""
+def _select(input, d, idx, keepdim=True, node="GatherBackward0"):
+    """(values gathered from input, indices) for int64 index array ``idx`` along ``d``; the values' grad_fn is
+    named ``node`` as PyTorch's op's (SortBackward0, TopkBackward0...), its gradient gather's."""
     if input._data.ndim == 0:
         return input.clone(), wrap(np.zeros((), np.int64))
     index = wrap(np.ascontiguousarray(idx, dtype=np.int64))
-    values = gather(input, d, index)
-    if not keepdim:
-        values, index = values.squeeze(d), index.squeeze(d)
-    return values, index
+    with no_grad():
+        values = gather(input, d, index)
+        if not keepdim:
+            values, index = values.squeeze(d), index.squeeze(d)
+    return with_grad_fn(_selection_node(node), (input,), values, (index,), dim=d, keepdim=keepdim,
+                        shape=input._data.shape), index
+
+
+class _SelectionBackward(Node):
+    """The gradient of values picked along ``dim`` at ``index``: scattered back into zeros."""
+
+    def backward(self, grad):
+        (index,) = self.saved_tensors
+        if not self.keepdim:
+            grad, index = grad.unsqueeze(self.dim), index.unsqueeze(self.dim)
+        from .creation import zeros
+        return (zeros(self.shape, dtype=grad.dtype).scatter(self.dim, index, grad),)
+
+
+_SELECTION_NODES = {}
+
+
+def _selection_node(name):
+    if name not in _SELECTION_NODES:
+        _SELECTION_NODES[name] = type(name, (_SelectionBackward,), {})
+    return _SELECTION_NODES[name]
 
 
 def sort(input, dim=-1, descending=False, stable=False, *, out=None):
@@ -41,7 +66,7 @@ def sort(input, dim=-1, descending=False, stable=False, *, out=None):
     d = normalize_dim(dim, input._data.ndim)
     if input._data.ndim == 0:
         return return_types.sort(*_select(input, 0, None))
-    return return_types.sort(*_select(input, d, _argsort(input._data, d, descending)))
+    return return_types.sort(*_select(input, d, _argsort(input._data, d, descending), node="SortBackward0"))
 register(sort, out="copy")
 
 
@@ -73,11 +98,11 @@ def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
         return return_types.topk(*_select(input, 0, None))
     order = _argsort(data, d, descending=largest)
     idx = np.take(order, np.arange(k), axis=d)
-    return return_types.topk(*_select(input, d, idx))
+    return return_types.topk(*_select(input, d, idx, node="TopkBackward0"))
 register(topk, out="copy")
 
 
-def _kth(input, dim, keepdim, pick):
+def _kth(input, dim, keepdim, pick, node="GatherBackward0"):
     """Values/indices of the element of each sorted slice at position ``pick(n_valid, sorted_slice)``."""
     data = input._data
     d = normalize_dim(dim, data.ndim)
@@ -86,7 +111,7 @@ def _kth(input, dim, keepdim, pick):
     order = _argsort(data, d, descending=False)
     pos = pick(data, order, d)
     idx = np.take_along_axis(order, pos, axis=d)
-    return _select(input, d, idx, keepdim)
+    return _select(input, d, idx, keepdim, node)
 
 
 def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
@@ -96,7 +121,8 @@ def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
     n = data.shape[d] if data.ndim else 1
     if not 1 <= k <= n:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
-    return return_types.kthvalue(*_kth(input, dim, keepdim, lambda data, order, d: np.full(_one(data.shape, d), k - 1, np.int64)))
+    return return_types.kthvalue(*_kth(input, dim, keepdim, lambda data, order, d: np.full(_one(data.shape, d), k - 1, np.int64),
+                                          "KthvalueBackward0"))
 register(kthvalue, out="copy")
 
 
@@ -126,7 +152,8 @@ def _median(name, input, dim, keepdim, ignore_nan):
     d = normalize_dim(dim, input._data.ndim)
     if input._data.ndim and input._data.shape[d] == 0:
         raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
-    return getattr(return_types, name)(*_kth(input, dim, keepdim, _median_pos(ignore_nan)))
+    node = "NanmedianBackward1" if ignore_nan else "MedianBackward1"
+    return getattr(return_types, name)(*_kth(input, dim, keepdim, _median_pos(ignore_nan), node))
 
 
 def median(input, dim=None, keepdim=False, *, out=None):
@@ -161,7 +188,7 @@ def mode(input, dim=-1, keepdim=False, *, out=None):
     best = np.argmax(run_end - run_start, axis=-1)[..., None]  # first longest run: the smallest such value
     idx = np.take_along_axis(order, np.take_along_axis(run_end, best, axis=-1), axis=-1)  # its last index
     idx = np.moveaxis(idx, -1, d)
-    return return_types.mode(*_select(input, d, idx, keepdim))
+    return return_types.mode(*_select(input, d, idx, keepdim, "ModeBackward0"))
 register(mode, out="copy")
 
 
