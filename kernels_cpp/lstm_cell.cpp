@@ -21,11 +21,13 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <new>
 
 #ifndef TORSH_MODULE_NAME
 #define TORSH_MODULE_NAME lstm_cell
 #endif
 #include "common.h"
+#include "spin_team.h"
 
 // One build of the recurrence per instruction set (see lstm_seq_impl.h for VEC, MR, NV)
 #ifdef __AVX2__
@@ -80,10 +82,13 @@ struct Recurrence {
     void (*gemm)(const float*, long, long, const float*, long, long, long, float*, long, bool);
     long (*tile_rows)();
     void (*pack_inputs)(const float*, const float*, const float*, long, long, long, long, bool, long, long, float*);
+    long (*panels)(long);
+    void (*pack_panels)(const float*, long, long, bool, long, long, float*);
 };
 
-#define RECURRENCE(ns, name) \
-    {name, ns::packed_size, ns::pack, ns::forward_steps, ns::backward_steps, ns::gemm, ns::tile_rows, ns::pack_inputs}
+#define RECURRENCE(ns, name)                                                                                     \
+    {name,         ns::packed_size, ns::pack,        ns::forward_steps, ns::backward_steps, ns::gemm, ns::tile_rows, \
+     ns::pack_inputs, ns::panels,   ns::pack_panels}
 Recurrence recurrence = RECURRENCE(native, NATIVE_ISA);
 
 void choose_recurrence() {
@@ -241,6 +246,101 @@ PyObject* gemm(PyObject*, PyObject* args) {
     Py_RETURN_NONE;
 }
 
+// One matmul call's work, shared by the threads that run it: B packed one panel per item (phase 0), then C's rows
+// in blocks of whole GEMM tiles (phase 1, once every panel is packed). Each row of C goes through the same tile and
+// summation order whichever thread takes its block: the results do not depend on the thread count or the schedule.
+struct MatmulJob {
+    const float *a, *b;
+    float *packed, *c;
+    long sm, sk, M, K, N, panel_count, rows_per_item, row_items;
+    bool transposed;
+    std::atomic<long> next_panel{0}, panels_done{0}, next_rows{0};
+
+    void run_share() {
+        for (long q; (q = next_panel.fetch_add(1, std::memory_order_relaxed)) < panel_count;) {
+            recurrence.pack_panels(b, K, N, transposed, q, q + 1, packed);
+            panels_done.fetch_add(1, std::memory_order_release);
+        }
+        SpinTeam::wait_for(panels_done, panel_count);
+        for (long i; (i = next_rows.fetch_add(1, std::memory_order_relaxed)) < row_items;) {
+            const long r0 = i * rows_per_item, r1 = std::min(M, r0 + rows_per_item);
+            recurrence.gemm(a + r0 * sm, sm, sk, packed, r1 - r0, K, N, c + r0 * N, N, false);
+        }
+    }
+};
+
+// Row blocks per thread of a matmul on several: enough that a helper joining late still finds some, few enough
+// that each is tens of microseconds at W13's sizes (512 rows: 16 blocks of 32 rows on two threads)
+constexpr long kRowItemsPerThread = 8;
+
+// matmul(a, b, c, M, K, N, a_row_stride, a_col_stride, b_transposed, threads): C = A @ B in the recurrence's GEMM,
+// B packed inside the call (pack_weight's layout, into a scratch buffer): A(m, k) = a[m * a_row_stride +
+// k * a_col_stride] (strides in floats: A may be a transposed view), B(k, n) = b[k * N + n], or b[n * K + k] when
+// ``b_transposed`` (weight.t() of a C-contiguous weight), c (M, N) C-contiguous. With ``threads`` > 1 the packing
+// and C's row blocks are shared on the spinning team (spin_team.h) with up to threads - 1 helpers; the results are
+// the same bits as on one thread.
+PyObject* matmul(PyObject*, PyObject* args) {
+    const char* op = "matmul";
+    Py_buffer a, b, c;
+    long M, K, N, sm, sk, threads;
+    int transposed;
+    if (!PyArg_ParseTuple(args, "y*y*w*lllllpl", &a, &b, &c, &M, &K, &N, &sm, &sk, &transposed, &threads))
+        return nullptr;
+    const HeldBuffers held{&a, &b, &c};
+    long c_count = 0, b_count = 0, a_last = 0, a_last_k = 0, padded = 0;
+    // the packed B pads N to a panel: its size must not overflow either
+    bool ok = product(op, M, N, 1, &c_count) && product(op, K, N, 1, &b_count) && product(op, K, N + 64, 1, &padded) &&
+              holds_exactly(c, c_count, "c", op) && holds_exactly(b, b_count, "b", op);
+    // the last element A reads, (M - 1) * sm + (K - 1) * sk, lies within a
+    if (ok && M > 0 && K > 0) {
+        ok = product(op, M - 1, sm, 1, &a_last) && product(op, K - 1, sk, 1, &a_last_k) &&
+             !__builtin_add_overflow(a_last, a_last_k, &a_last);
+        if (!ok)
+            PyErr_Format(PyExc_ValueError, "%s: negative or too large strides", op);
+        else if (a.len / (Py_ssize_t)sizeof(float) <= a_last) {
+            PyErr_Format(PyExc_ValueError, "%s: a holds %zd bytes, the strides read element %ld", op, a.len, a_last);
+            ok = false;
+        }
+    }
+    if (!ok) return nullptr;
+    float* packed = new (std::nothrow) float[std::max(1L, recurrence.packed_size(K, N))];
+    if (!packed) return PyErr_NoMemory();
+    Py_BEGIN_ALLOW_THREADS
+    const long tile = recurrence.tile_rows(), tiles = (M + tile - 1) / tile;
+    const long parts = std::max(1L, std::min(threads, tiles));
+    const long items = std::max(1L, std::min(tiles, parts * kRowItemsPerThread));
+    const long rows_per_item = std::max(1L, (tiles + items - 1) / items) * tile;
+    MatmulJob job{(const float*)a.buf, (const float*)b.buf, packed, (float*)c.buf, sm, sk, M, K, N,
+                  recurrence.panels(N), rows_per_item, (M + rows_per_item - 1) / rows_per_item, (bool)transposed};
+    if (parts == 1)
+        job.run_share();
+    else
+        SpinTeam::instance().run((int)std::min(parts, (long)SpinTeam::kMaxHelpers + 1),
+                                 [](void* context, int) { static_cast<MatmulJob*>(context)->run_share(); }, &job);
+    Py_END_ALLOW_THREADS
+    delete[] packed;
+    Py_RETURN_NONE;
+}
+
+// set_spin_us(us): how long an idle helper of the matmul team spins for the next call before it sleeps; returns
+// the previous value
+PyObject* set_spin_us(PyObject*, PyObject* args) {
+    long us;
+    if (!PyArg_ParseTuple(args, "l", &us)) return nullptr;
+    if (us < 0 || us > 1000000) {
+        PyErr_Format(PyExc_ValueError, "set_spin_us: %ld is not in [0, 1000000]", us);
+        return nullptr;
+    }
+    return PyLong_FromLong(SpinTeam::spin_ns.exchange(us * 1000) / 1000);
+}
+
+// team_stats(): what the matmul team did in this process
+PyObject* team_stats(PyObject*, PyObject*) {
+    SpinTeam& team = SpinTeam::instance();
+    return Py_BuildValue("{s:l,s:l,s:l,s:i}", "jobs", team.jobs(), "seats", team.seats(), "wakes", team.wakes(),
+                         "helpers", team.helpers());
+}
+
 // A buffer that is either empty (the operand is not wanted: nullptr) or holds exactly ``count`` floats
 bool holds_or_empty(const char* op, const Py_buffer& buf, long count, const char* name) {
     return buf.len == 0 || holds_exactly(buf, count, name, op);
@@ -394,6 +494,14 @@ PyMethodDef methods[] = {
     {"gemm", gemm, METH_VARARGS,
      "gemm(a, b_packed, c, M, K, N, a_row_stride, a_col_stride, add[, threads]): C (+)= A @ B in the recurrence's "
      "GEMM, its rows shared among threads."},
+    {"matmul", matmul, METH_VARARGS,
+     "matmul(a, b, c, M, K, N, a_row_stride, a_col_stride, b_transposed, threads): C = A @ B (B packed inside), "
+     "shared on a team of helper threads that spin briefly between calls."},
+    {"set_spin_us", set_spin_us, METH_VARARGS,
+     "set_spin_us(us): microseconds an idle matmul helper spins before sleeping; returns the previous value."},
+    {"team_stats", team_stats, METH_NOARGS,
+     "team_stats(): {jobs, seats, wakes, helpers}: jobs run on the matmul team, seats its helpers took, posts "
+     "that woke a sleeping helper, helper threads started."},
     {"lstm_layer_forward", lstm_layer_forward, METH_VARARGS,
      "lstm_layer_forward(w_ih, w_hh, bias, x, h0, c0, acts, cells, tanh_cells, outputs, steps, rows, features, "
      "hidden, reverse, threads): one float32 LSTM direction, input projection included, in one parallel region."},

@@ -27,10 +27,11 @@ inline vf splat(float s) { return vf{} + s; }
 // Floats of B (K x N) packed: column panels of NR, the last one zero-padded.
 inline long packed_size(long K, long N) { return K * ((N + NR - 1) / NR) * NR; }
 
-// B(k, n) = b[k * N + n], or b[n * K + k] when ``transposed``, packed panel by panel: panel p holds
-// columns p*NR .. p*NR + NR - 1, row k of the panel at k * NR, so a tile reads B contiguously.
-void pack(const float* b, long K, long N, bool transposed, float* out) {
-    for (long p = 0; p < N; p += NR, out += K * NR) {
+// Panels q0 .. q1 - 1 of pack() below into ``packed`` (the whole packed buffer): the share of one thread
+inline long panels(long N) { return (N + NR - 1) / NR; }
+void pack_panels(const float* b, long K, long N, bool transposed, long q0, long q1, float* packed) {
+    float* out = packed + q0 * K * NR;
+    for (long p = q0 * NR; p < std::min(N, q1 * NR); p += NR, out += K * NR) {
         const long cols = std::min(NR, N - p);
         if (cols < NR) std::memset(out, 0, K * NR * sizeof(float));
         if (transposed) {  // column p + j of B is a row of b: read it in order
@@ -40,6 +41,12 @@ void pack(const float* b, long K, long N, bool transposed, float* out) {
             for (long k = 0; k < K; ++k) std::memcpy(out + k * NR, b + k * N + p, cols * sizeof(float));
         }
     }
+}
+
+// B(k, n) = b[k * N + n], or b[n * K + k] when ``transposed``, packed panel by panel: panel p holds
+// columns p*NR .. p*NR + NR - 1, row k of the panel at k * NR, so a tile reads B contiguously.
+void pack(const float* b, long K, long N, bool transposed, float* out) {
+    pack_panels(b, K, N, transposed, 0, panels(N), out);
 }
 
 // One M x NR tile (``cols`` <= NR columns kept): the accumulators stay in registers over all of K.

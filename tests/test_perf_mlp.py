@@ -1,6 +1,7 @@
 """The W6 MLP training step's products against PyTorch 2.13: with one thread, float32 products of
 >= matmul.PANEL_GEMM_MIN_MACS multiply-adds run on the lstm_cell panel GEMM (forward with weight.t(),
-input and weight gradients); with two, on NumPy's OpenBLAS. Both must give PyTorch's values."""
+input and weight gradients); with two, on the same GEMM shared with its spinning helpers (threads.gemm_team() on) or
+on NumPy's OpenBLAS (off). All must give PyTorch's values."""
 import numpy as np
 import pytest
 
@@ -80,15 +81,20 @@ def test_panel_gemm_layouts_match_numpy(a_layout, b_layout):
     assert matmul._panel_gemm(a_in.astype(np.float64), b_in.astype(np.float64)) is None
 
 
-def test_products_run_on_openblas_at_two_threads(num_threads, monkeypatch):
-    """The panel GEMM is taken with one thread only (at two it cost W8 3-5%)."""
+@pytest.mark.parametrize("team", [True, False], ids=["gemm-team-on", "gemm-team-off"])
+def test_products_run_on_the_panel_gemm_per_the_switch(num_threads, team, monkeypatch):
+    """_gemm offers float32 products to the panel GEMM, which takes them at one thread and, at two, only with
+    threads.gemm_team() on (its spinning helpers); with it off they stay on OpenBLAS's threads."""
+    from torsh.backend import threads
+    monkeypatch.setattr(threads, "_gemm_team", team)
     calls = []
-    monkeypatch.setattr(matmul, "_panel_gemm", lambda a, b: calls.append(a.shape))
+    real = matmul._panel_gemm
+    monkeypatch.setattr(matmul, "_panel_gemm", lambda a, b: calls.append(real(a, b) is not None))
     rng = np.random.default_rng(5)
     a = torsh.from_numpy(rng.standard_normal((128, 256)).astype(np.float32))
     b = torsh.from_numpy(rng.standard_normal((256, 256)).astype(np.float32))
     np.testing.assert_allclose((a @ b).numpy(), a.numpy() @ b.numpy(), rtol=1e-5, atol=1e-4)
-    assert calls == ([(128, 256)] if num_threads == 1 else [])
+    assert calls == [kernels.get("lstm_cell") is not None and (num_threads == 1 or team)]
 
 
 def test_linear_gradcheck_float64():

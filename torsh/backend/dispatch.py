@@ -293,7 +293,10 @@ def record():
 
 
 def explain(op, numel, dtype="float32", contiguous=True):
-    """Say which variant ``op`` would run on ``numel`` elements, and why."""
+    """Say which variant ``op`` would run on ``numel`` elements, and why. For "matmul", ``numel`` is a 2-D
+    product's (m, k, n): where it runs (BLAS, the panel GEMM, or that shared on its helper team: threads)."""
+    if op == "matmul":
+        return threads.explain_gemm(*numel, dtype=dtype)
     variant, reason = choose(op, numel, np.dtype(dtype), contiguous)
     return f"{op}: {variant} ({reason}; thresholds from {thresholds_source})"
 

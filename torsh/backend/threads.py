@@ -106,6 +106,67 @@ def gemm_threads(macs_per_gemm):
     return contextlib.nullcontext()
 
 
+# -- float32 products on the lstm_cell family's panel GEMM (torsh/_ops/tensor/linalg/matmul.py) ---------------
+# From these sizes its AVX-512 tile beats NumPy's OpenBLAS (AVX2 kernel even on AVX-512 CPUs). W6's layers (128
+# rows) on one thread: 784 -> 512 forward 816 (255 of it packing the transposed weight) against 1017 us, its weight
+# gradient 515 against 919 us; whole steps at one thread: W6 -28 to -32%, W8.1 -27%, W13.1 -23%.
+PANEL_GEMM_MIN_MACS = 1 << 22
+PANEL_GEMM_MIN_ROWS = 64  # the packed right-hand operand (K x N floats) is amortised over the rows
+
+# The named switch for several threads: with ``gemm_team`` on, those products run on the panel GEMM shared with
+# helper threads of its own that spin up to 100 us between calls (kernels_cpp/spin_team.h; the lstm_cell module's
+# set_spin_us changes it), instead
+# of OpenBLAS's threads. Off, they stay on OpenBLAS (the behaviour before it: the kernel's OpenMP row split woke a
+# sleeping thread per call and lost to OpenBLAS, see RESULTS.md). TORSH_GEMM_TEAM=0/1 sets it at import (A/B runs
+# in fresh processes), set_gemm_team() later. Never in a forked child (single_thread_reason: a DataLoader worker
+# starts no helper, let alone spins one).
+_gemm_team = os.environ.get("TORSH_GEMM_TEAM", "1") != "0"
+
+
+def gemm_team():
+    """Whether float32 products share the panel GEMM with its spinning helpers at several threads."""
+    return _gemm_team
+
+
+def set_gemm_team(enabled):
+    """Turn the panel GEMM's helper team on or off for products at several threads; returns the previous value."""
+    global _gemm_team
+    previous, _gemm_team = _gemm_team, bool(enabled)
+    return previous
+
+
+def panel_gemm_threads(m, k, n):
+    """Threads a float32 (m, k) @ (k, n) product runs on the panel GEMM with, or 0 to leave it to BLAS: 1 at one
+    thread, get_num_threads() with the gemm_team switch on (not in a forked child). explain_gemm says why."""
+    if m < PANEL_GEMM_MIN_ROWS or m * k * n < PANEL_GEMM_MIN_MACS:
+        return 0
+    if _num_threads == 1:
+        return 1
+    return _num_threads if _gemm_team and not _forked else 0
+
+
+def explain_gemm(m, k, n, dtype="float32"):
+    """Say where a 2-D (m, k) @ (k, n) product of ``dtype`` runs, and why (the variant names of
+    dispatch.explain('matmul', (m, k, n)): ``blas``, ``panel_gemm``, ``panel_gemm_team``)."""
+    import numpy  # the backend's threads module is imported before anything needs it
+    macs = m * k * n
+    where = f"matmul {m}x{k} @ {k}x{n}: "
+    if numpy.dtype(dtype) != numpy.float32:
+        return where + f"blas (dtype {numpy.dtype(dtype)}: the panel GEMM is float32 only)"
+    if m < PANEL_GEMM_MIN_ROWS:
+        return where + f"blas ({m} rows < {PANEL_GEMM_MIN_ROWS}: too few to amortise packing the right operand)"
+    if macs < PANEL_GEMM_MIN_MACS:
+        return where + f"blas ({macs:,} multiply-adds < {PANEL_GEMM_MIN_MACS:,})"
+    threads = panel_gemm_threads(m, k, n)
+    if threads == 1:
+        return where + f"panel_gemm ({macs:,} multiply-adds >= {PANEL_GEMM_MIN_MACS:,}; one thread)"
+    if threads:
+        return where + (f"panel_gemm_team ({macs:,} multiply-adds >= {PANEL_GEMM_MIN_MACS:,}; {threads} threads, "
+                        "gemm_team on: helpers spin between calls)")
+    why = "forked process" if _forked else "gemm_team off (threads.set_gemm_team / TORSH_GEMM_TEAM=0)"
+    return where + f"blas ({_num_threads} threads, {why}: OpenBLAS's threads)"
+
+
 _executor = None
 _forked = False  # this process is a fork() child of one that imported torsh
 

@@ -7,8 +7,8 @@ import numpy as np
 from ...._tensor import wrap
 from .... import _autocast, _dtype
 from ....autograd.graph import Node, PROFILER_TOPIC, backward_on_arrays, needs_grad, record
-from ....backend import events, kernels
-from ....backend.threads import gemm_threads, get_num_threads
+from ....backend import events, kernels, threads
+from ....backend.threads import gemm_threads
 from ..._helpers import broadcast_shapes, check_dtype_support, dtype_name, sum_to
 from ...registry import register
 
@@ -86,25 +86,23 @@ def _matrix_product_grads(a, b, g, a_transposed, b_transposed, need_a, need_b):
     return grad_a, grad_b
 
 
-# With one thread, float32 products of at least this many multiply-adds run on the lstm_cell family's
-# panel GEMM: its AVX-512 build, where NumPy's OpenBLAS runs its AVX2 kernel. W6's layers (128 rows)
-# in isolation: 784 -> 512 forward 816 (255 of it packing the transposed weight) against 1017 us, its
-# weight gradient 515 against 919 us, 512 -> 256 input gradient 178 against 308 us; whole training
-# steps: W6 -28 to -32%, W8.1 -27%, W13.1 -23%. At two threads OpenBLAS's two threads stay: the
-# kernel's own row split gained on W6's first weight gradient alone and cost W8 3-5% (its OpenMP
-# thread meets OpenBLAS's spinning worker on the second core).
-PANEL_GEMM_MIN_MACS = 1 << 22
-PANEL_GEMM_MIN_ROWS = 64  # the packed right-hand operand (K x N floats) is amortised over the rows
+# Float32 products of at least PANEL_GEMM_MIN_MACS multiply-adds and PANEL_GEMM_MIN_ROWS rows run on the
+# lstm_cell family's panel GEMM (its AVX-512 tile, where NumPy's OpenBLAS runs its AVX2 kernel): at one thread
+# alone, at several shared with the kernel's spinning helper threads while threads.gemm_team() is on
+# (threads.panel_gemm_threads decides, threads.explain_gemm / dispatch.explain("matmul", (m, k, n)) say why).
+PANEL_GEMM_MIN_MACS = threads.PANEL_GEMM_MIN_MACS
+PANEL_GEMM_MIN_ROWS = threads.PANEL_GEMM_MIN_ROWS
 
 
 def _panel_gemm(a, b):
-    """``a @ b`` of float32 matrices on the panel GEMM (one thread) when they are large enough for it
-    to win and laid out for it (``a`` C- or F-contiguous, ``b`` C-contiguous or the transpose of a
-    C-contiguous matrix, as ``weight.t()``); else None."""
-    if a.ndim != 2 or b.ndim != 2 or a.dtype != np.float32 or b.dtype != np.float32:
+    """``a @ b`` of float32 matrices on the panel GEMM when threads.panel_gemm_threads gives it threads and the
+    operands are laid out for it (``a`` C- or F-contiguous, ``b`` C-contiguous or the transpose of a C-contiguous
+    matrix, as ``weight.t()``, packed from the weight itself); else None (the caller runs BLAS)."""
+    if a.dtype != np.float32 or b.dtype != np.float32 or a.ndim != 2 or b.ndim != 2:
         return None
     (m, k), n = a.shape, b.shape[1]
-    if m < PANEL_GEMM_MIN_ROWS or m * k * n < PANEL_GEMM_MIN_MACS:
+    team = threads.panel_gemm_threads(m, k, n)
+    if not team:
         return None
     kernel = kernels.get("lstm_cell")
     if kernel is None:
@@ -116,13 +114,13 @@ def _panel_gemm(a, b):
     else:
         return None
     if b.flags.c_contiguous:
-        packed = kernel.pack_weight(b, k, n, False)
+        b_rows, transposed = b, False
     elif b.T.flags.c_contiguous:  # weight.t(): packed from the weight itself
-        packed = kernel.pack_weight(b.T, n, k, True)
+        b_rows, transposed = b.T, True
     else:
         return None
     out = np.empty((m, n), np.float32)
-    kernel.gemm(a_rows, packed, out, m, k, n, row_stride, col_stride, False)  # one thread: its default
+    kernel.matmul(a_rows, b_rows, out, m, k, n, row_stride, col_stride, transposed, team)
     return out
 
 
@@ -147,7 +145,7 @@ def _gemm(a, b, bias=None):
     if a.dtype in _HALF_DTYPES:
         value = _gemm(a.astype(np.float32), b.astype(np.float32), None if bias is None else bias.astype(np.float32))
         return value.astype(a.dtype)
-    value = _panel_gemm(a, b) if get_num_threads() == 1 else None
+    value = _panel_gemm(a, b)
     if value is None:
         with gemm_threads(_macs_per_gemm(a.shape, b.shape)):
             value = np.matmul(a, b)
