@@ -26,6 +26,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 
 #ifndef TORSH_MODULE_NAME
 #define TORSH_MODULE_NAME transformer
@@ -48,6 +49,14 @@ struct Kernels {
     void (*layer_norm)(const float*, const float*, const float*, float*, float*, float*, long, long, long, float);
     void (*layer_norm_backward)(const float*, const float*, const float*, const float*, const float*, float*, float*,
                                 float*, long, long, long);
+    void (*attention_forward)(const float*, long, const float*, long, const float*, long, float*, long, float*, long,
+                              long, long, float, bool, float*);
+    void (*attention_backward)(const float*, long, const float*, long, const float*, long, const float*,
+                               const float*, long, float*, long, float*, long, float*, long, long, long, long, float,
+                               bool, float*);
+    long (*forward_scratch)(long, long, long);
+    long (*backward_scratch)(long, long, long);
+    void (*column_sums)(const float*, long, long, float*, long, long);
 };
 
 #define TORSH_ISA_LOOPS "transformer_impl.h"
@@ -56,7 +65,9 @@ struct Kernels {
 #define TORSH_KERNELS(ns, name)                                                                               \
     Kernels {                                                                                                  \
         name, ns::gelu_range, ns::gelu_backward_range, ns::attention_softmax_row,                              \
-            ns::attention_softmax_backward_row, ns::layer_norm_rows, ns::layer_norm_backward_rows              \
+            ns::attention_softmax_backward_row, ns::layer_norm_rows, ns::layer_norm_backward_rows,             \
+            ns::attention_head_forward, ns::attention_head_backward, ns::attention_forward_scratch,            \
+            ns::attention_backward_scratch, ns::column_sums_range                                              \
     }
 // AVX-512's loops at import where the CPU has it; set_isa changes them (tests)
 #ifdef HAVE_AVX512_BUILD
@@ -238,6 +249,178 @@ PyObject* layer_norm_backward(PyObject*, PyObject* args) {
     Py_RETURN_NONE;
 }
 
+// -- scaled_dot_product_attention, one (batch, head) block per work item --------------------------------------------
+
+// A float32 (B, H, rows, D) array read in place through its strides (unit stride along D), its buffer held
+struct Heads {
+    Py_buffer view{};
+    bool held = false;
+    long shape[4] = {0, 0, 0, 0};
+    long sb = 0, sh = 0, sr = 0;  // strides in floats
+    ~Heads() {
+        if (held) PyBuffer_Release(&view);
+    }
+    float* at(long b, long h) const { return static_cast<float*>(view.buf) + b * sb + h * sh; }
+};
+
+// Fills ``heads`` from obj (a 4-D float32 buffer, non-negative strides, unit stride along its last axis); else a
+// ValueError naming the argument
+bool get_heads(PyObject* obj, bool writable, const char* name, const char* op, Heads& heads) {
+    if (PyObject_GetBuffer(obj, &heads.view, PyBUF_STRIDES | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0)
+        return false;
+    heads.held = true;
+    const Py_buffer& v = heads.view;
+    const bool f32 = v.itemsize == 4 && v.format && (std::strcmp(v.format, "f") == 0 || std::strcmp(v.format, "<f") == 0 ||
+                                                      std::strcmp(v.format, "=f") == 0);
+    if (v.ndim != 4 || !f32) {
+        PyErr_Format(PyExc_ValueError, "%s: %s must be a 4-D float32 buffer", op, name);
+        return false;
+    }
+    long strides[4];
+    for (int i = 0; i < 4; ++i) {
+        heads.shape[i] = v.shape[i];
+        if (v.strides[i] < 0 || v.strides[i] % 4 != 0) {
+            PyErr_Format(PyExc_ValueError, "%s: %s's strides must be non-negative multiples of 4 bytes", op, name);
+            return false;
+        }
+        strides[i] = v.strides[i] / 4;
+    }
+    if (strides[3] != 1 && heads.shape[3] > 1) {
+        PyErr_Format(PyExc_ValueError, "%s: %s must have unit stride along its last axis", op, name);
+        return false;
+    }
+    heads.sb = strides[0], heads.sh = strides[1], heads.sr = strides[2];
+    return true;
+}
+
+bool heads_shaped(const Heads& t, long B, long H, long rows, long cols, const char* name, const char* op) {
+    if (t.shape[0] != B || t.shape[1] != H || t.shape[2] != rows || t.shape[3] != cols) {
+        PyErr_Format(PyExc_ValueError, "%s: %s has shape (%ld, %ld, %ld, %ld), expected (%ld, %ld, %ld, %ld)", op, name,
+                     t.shape[0], t.shape[1], t.shape[2], t.shape[3], B, H, rows, cols);
+        return false;
+    }
+    return true;
+}
+
+bool contiguous_rows(const Heads& t, const char* name, const char* op) {
+    if (t.sr != t.shape[3]) {
+        PyErr_Format(PyExc_ValueError, "%s: %s's rows must be contiguous", op, name);
+        return false;
+    }
+    return true;
+}
+
+// Runs body(b, h, scratch) over the B x H blocks on ``threads`` OpenMP threads, each with ``scratch`` floats
+// of its own; false (MemoryError set) when they could not be allocated
+template <class Body>
+bool over_heads(long B, long H, long scratch, int threads, Body body) {
+    bool failed = false;
+    const long blocks = B * H;
+    const int team = static_cast<int>(std::max(1L, std::min<long>(threads, blocks)));
+    Py_BEGIN_ALLOW_THREADS
+#pragma omp parallel num_threads(team) if (team > 1)
+    {
+        std::unique_ptr<float[]> work(new (std::nothrow) float[scratch]);
+        if (!work) {
+#pragma omp atomic write
+            failed = true;
+        }
+#pragma omp for schedule(static)
+        for (long i = 0; i < blocks; ++i)
+            if (work) body(i / H, i % H, work.get());
+    }
+    Py_END_ALLOW_THREADS
+    if (failed) PyErr_NoMemory();
+    return !failed;
+}
+
+// attention_forward(q, k, v, out, probs, scale, causal, threads): out = softmax(scale q k^T, causal: j <= i) v over
+// float32 (B, H, L, D) q, (B, H, S, D) k and v, read and written through their strides; the probabilities into
+// probs (B, H, L, S, rows contiguous) unless it is None. Each (b, h) block on one of ``threads`` threads.
+PyObject* attention_forward(PyObject*, PyObject* args) {
+    PyObject *qo, *ko, *vo, *oo, *po;
+    float scale;
+    int causal, threads;
+    if (!PyArg_ParseTuple(args, "OOOOOfpi", &qo, &ko, &vo, &oo, &po, &scale, &causal, &threads)) return nullptr;
+    const char* op = "attention_forward";
+    Heads q, k, v, out, probs;
+    if (!get_heads(qo, false, "q", op, q) || !get_heads(ko, false, "k", op, k) || !get_heads(vo, false, "v", op, v) ||
+        !get_heads(oo, true, "out", op, out) || (po != Py_None && !get_heads(po, true, "probs", op, probs)))
+        return nullptr;
+    const long B = q.shape[0], H = q.shape[1], L = q.shape[2], D = q.shape[3], S = k.shape[2];
+    if (L < 1 || S < 1 || D < 1) {
+        PyErr_Format(PyExc_ValueError, "%s: L %ld, S %ld and D %ld must be >= 1", op, L, S, D);
+        return nullptr;
+    }
+    if (!heads_shaped(k, B, H, S, D, "k", op) || !heads_shaped(v, B, H, S, D, "v", op) ||
+        !heads_shaped(out, B, H, L, D, "out", op) ||
+        (po != Py_None && (!heads_shaped(probs, B, H, L, S, "probs", op) || !contiguous_rows(probs, "probs", op))))
+        return nullptr;
+    const Kernels& kn = *loops.active;
+    const bool save = po != Py_None;
+    if (!over_heads(B, H, kn.forward_scratch(L, S, D), threads, [&](long b, long h, float* work) {
+            kn.attention_forward(q.at(b, h), q.sr, k.at(b, h), k.sr, v.at(b, h), v.sr, out.at(b, h), out.sr,
+                                 save ? probs.at(b, h) : nullptr, L, S, D, scale, causal, work);
+        }))
+        return nullptr;
+    Py_RETURN_NONE;
+}
+
+// attention_backward(q, k, v, probs, grad, dq, dk, dv, scale, causal, threads): the gradients of q, k, v from
+// attention_forward's probabilities and the gradient of its output (all (B, H, ., .) as there), written into
+// dq, dk, dv through their strides
+PyObject* attention_backward(PyObject*, PyObject* args) {
+    PyObject *qo, *ko, *vo, *po, *go, *dqo, *dko, *dvo;
+    float scale;
+    int causal, threads;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOfpi", &qo, &ko, &vo, &po, &go, &dqo, &dko, &dvo, &scale, &causal, &threads))
+        return nullptr;
+    const char* op = "attention_backward";
+    Heads q, k, v, probs, g, dq, dk, dv;
+    if (!get_heads(qo, false, "q", op, q) || !get_heads(ko, false, "k", op, k) || !get_heads(vo, false, "v", op, v) ||
+        !get_heads(po, false, "probs", op, probs) || !get_heads(go, false, "grad", op, g) ||
+        !get_heads(dqo, true, "dq", op, dq) || !get_heads(dko, true, "dk", op, dk) ||
+        !get_heads(dvo, true, "dv", op, dv))
+        return nullptr;
+    const long B = q.shape[0], H = q.shape[1], L = q.shape[2], D = q.shape[3], S = k.shape[2];
+    if (L < 1 || S < 1 || D < 1) {
+        PyErr_Format(PyExc_ValueError, "%s: L %ld, S %ld and D %ld must be >= 1", op, L, S, D);
+        return nullptr;
+    }
+    if (!heads_shaped(k, B, H, S, D, "k", op) || !heads_shaped(v, B, H, S, D, "v", op) ||
+        !heads_shaped(probs, B, H, L, S, "probs", op) || !contiguous_rows(probs, "probs", op) ||
+        !heads_shaped(g, B, H, L, D, "grad", op) || !heads_shaped(dq, B, H, L, D, "dq", op) ||
+        !heads_shaped(dk, B, H, S, D, "dk", op) || !heads_shaped(dv, B, H, S, D, "dv", op))
+        return nullptr;
+    const Kernels& kn = *loops.active;
+    if (!over_heads(B, H, kn.backward_scratch(L, S, D), threads, [&](long b, long h, float* work) {
+            kn.attention_backward(q.at(b, h), q.sr, k.at(b, h), k.sr, v.at(b, h), v.sr, probs.at(b, h), g.at(b, h),
+                                  g.sr, dq.at(b, h), dq.sr, dk.at(b, h), dk.sr, dv.at(b, h), dv.sr, L, S, D, scale,
+                                  causal, work);
+        }))
+        return nullptr;
+    Py_RETURN_NONE;
+}
+
+// column_sums(x, out, rows, cols): out[j] = the sum of column j of the float32 (rows, cols) row-major x (a Linear's
+// bias gradient), one pass over x; one thread (W13's 512 x 512 is a few microseconds)
+PyObject* column_sums(PyObject*, PyObject* args) {
+    Py_buffer xb, ob;
+    long rows, cols;
+    if (!PyArg_ParseTuple(args, "y*w*ll", &xb, &ob, &rows, &cols)) return nullptr;
+    const HeldBuffers held{&xb, &ob};
+    if (!holds_at_least(xb, float_count({rows, cols}), "x", "column_sums") ||
+        !holds_at_least(ob, cols, "out", "column_sums"))
+        return nullptr;
+    const float* x = static_cast<const float*>(xb.buf);
+    float* out = static_cast<float*>(ob.buf);
+    const Kernels& k = *loops.active;
+    Py_BEGIN_ALLOW_THREADS
+    k.column_sums(x, rows, cols, out, 0, cols);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
 // set_isa(name): "avx512" where the CPU has it, or this copy's own loops ("avx2", or "baseline" in the baseline
 // copy); returns the previous name. For tests of both builds.
 PyObject* set_isa(PyObject*, PyObject* args) {
@@ -263,6 +446,15 @@ PyMethodDef methods[] = {
     {"layer_norm_backward", layer_norm_backward, METH_VARARGS,
      "layer_norm_backward(grad, x, w, mean, rstd, gx, gw_part, gb_part, rows, cols, blocks, parallel): input "
      "gradient into gx, weight/bias gradients as per-block partial sums (blocks, cols)."},
+    {"attention_forward", attention_forward, METH_VARARGS,
+     "attention_forward(q, k, v, out, probs, scale, causal, threads): out = softmax(scale q k^T (causal mask)) v per "
+     "(batch, head) block of float32 (B, H, L, D) arrays read through their strides; probabilities into probs "
+     "(B, H, L, S) unless None."},
+    {"attention_backward", attention_backward, METH_VARARGS,
+     "attention_backward(q, k, v, probs, grad, dq, dk, dv, scale, causal, threads): attention_forward's input "
+     "gradients from its probabilities and its output's gradient."},
+    {"column_sums", column_sums, METH_VARARGS,
+     "column_sums(x, out, rows, cols): out = the column sums of float32 (rows, cols) x, read once, row by row."},
     {"set_isa", set_isa, METH_VARARGS,
      "set_isa(name): run the loops of instruction set name ('avx512' or this copy's own); returns the previous."},
     {nullptr, nullptr, 0, nullptr}};

@@ -11,7 +11,7 @@ import torsh
 from helpers import assert_close, check_same_error, forced_variant, needs_torch, torch_ref
 
 VARIANTS = ("kernel", "kernel_omp", "numpy")
-ATTENTION_OPS = ("attention_softmax", "attention_softmax_backward")
+ATTENTION_OPS = ("attention_softmax", "attention_softmax_backward", "attention_forward", "attention_backward")
 
 
 def _arrays(shapes, dtype, seed=0):
@@ -36,6 +36,13 @@ SDPA_CASES = {
     "4d_full": ([(2, 3, 5, 4), (2, 3, 9, 4), (2, 3, 9, 4)], {}, FUSED),
     "4d_scale": ([(2, 2, 6, 4)] * 3, {"scale": 0.7, "is_causal": True}, FUSED),
     "w13_rows": ([(1, 4, 64, 32)] * 3, {"is_causal": True}, FUSED),
+    # sizes off the kernels' register tiles and vector widths (rows of 6 or 4, vectors of 16, 8 or 4 floats)
+    "odd_causal": ([(2, 3, 37, 19), (2, 3, 37, 19), (2, 3, 37, 19)], {"is_causal": True}, FUSED),
+    "odd_full": ([(1, 2, 13, 40), (1, 2, 71, 40), (1, 2, 71, 40)], {}, FUSED),
+    "odd_causal_more_keys": ([(1, 2, 11, 17), (1, 2, 50, 17), (1, 2, 50, 17)], {"is_causal": True}, FUSED),
+    "odd_causal_more_queries": ([(1, 1, 70, 3), (1, 1, 23, 3), (1, 1, 23, 3)], {"is_causal": True}, FUSED),
+    "head_dim_1": ([(1, 2, 9, 1)] * 3, {"is_causal": True}, FUSED),
+    "one_query": ([(3, 1, 1, 8), (3, 1, 5, 8), (3, 1, 5, 8)], {}, FUSED),
     "4d_other_value_dim": ([(2, 3, 7, 5), (2, 3, 7, 5), (2, 3, 7, 6)], {"is_causal": True}, "UnsafeViewBackward0"),
     "3d": ([(4, 6, 8), (4, 9, 8), (4, 9, 8)], {}, "UnsafeViewBackward0"),
     "5d": ([(2, 1, 3, 5, 4)] * 3, {"is_causal": True}, "UnsafeViewBackward0"),
@@ -169,6 +176,126 @@ def test_attention_softmax_kernel_rows_match_a_numpy_softmax(module):
     z[~np.tile(np.tril(np.ones((5, 7), dtype=bool)), (3, 1))] = -np.inf
     expected = np.exp(z - z.max(1, keepdims=True))
     np.testing.assert_allclose(out, expected / expected.sum(1, keepdims=True), rtol=1e-6, atol=1e-7)
+
+
+# -- the fused float32 attention kernels: every copy and instruction set, threads, refusals ------------------------
+def _isas(module):
+    """The instruction sets ``module`` can run: its own and, where the CPU has it, AVX-512."""
+    own = module.set_isa(module.ISA)
+    names = [own]
+    try:
+        module.set_isa("avx512")
+        names.append("avx512")
+    except ValueError:
+        pass
+    module.set_isa(own)
+    return sorted(set(names))
+
+
+def _reference_attention(q, k, v, g, scale, causal):
+    """Output, probabilities and input gradients in float64 NumPy."""
+    q, k, v, g = (a.astype(np.float64) for a in (q, k, v, g))
+    s = q @ np.swapaxes(k, -1, -2) * scale
+    if causal:
+        s = np.where(np.tril(np.ones(s.shape[-2:], dtype=bool)), s, -np.inf)
+    p = np.exp(s - s.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    dp = g @ np.swapaxes(v, -1, -2)
+    ds = p * (dp - (dp * p).sum(-1, keepdims=True)) * scale
+    return p @ v, p, ds @ k, np.swapaxes(ds, -1, -2) @ q, np.swapaxes(p, -1, -2) @ g
+
+
+@pytest.mark.parametrize("module", _copies(), ids=lambda m: m.__name__)
+@pytest.mark.parametrize("shape", [(2, 3, 29, 23, 21), (1, 2, 64, 64, 32), (2, 1, 7, 40, 48), (1, 1, 45, 9, 5)])
+@pytest.mark.parametrize("causal", [True, False])
+def test_each_copy_and_isa_of_the_fused_attention_matches_float64(module, shape, causal):
+    B, H, L, S, D = shape
+    q, k, v, g = _arrays([(B, H, L, D), (B, H, S, D), (B, H, S, D), (B, H, L, D)], np.float32, seed=8)
+    expected = _reference_attention(q, k, v, g, 0.3, causal)
+    before = module.ISA
+    try:
+        for isa in _isas(module):
+            module.set_isa(isa)
+            for threads in (1, 2):
+                out, probs = np.empty_like(q), np.empty((B, H, L, S), np.float32)
+                module.attention_forward(q, k, v, out, probs, 0.3, causal, threads)
+                dq, dk, dv = np.empty_like(q), np.empty_like(k), np.empty_like(v)
+                module.attention_backward(q, k, v, probs, g, dq, dk, dv, 0.3, causal, threads)
+                for ours, theirs in zip((out, probs, dq, dk, dv), expected):
+                    np.testing.assert_allclose(ours, theirs, rtol=2e-5, atol=2e-5, err_msg=f"{isa} {threads}")
+                no_probs = np.empty_like(q)
+                module.attention_forward(q, k, v, no_probs, None, 0.3, causal, threads)
+                assert np.array_equal(no_probs, out)  # the same bits with or without saving, on any thread count
+    finally:
+        module.set_isa(before)
+
+
+@pytest.mark.parametrize("module", _copies(), ids=lambda m: m.__name__)
+def test_fused_attention_reads_and_writes_through_strides(module):
+    """Heads as strided views of (B, T, 3, H, D) memory, outputs into (B, T, H, D) memory: the same values as on
+    contiguous copies."""
+    (qkv,) = _arrays([(2, 10, 3, 2, 8)], np.float32, seed=9)
+    q, k, v = (np.moveaxis(qkv[:, :, i], 1, 2) for i in range(3))  # (B, H, T, D) views
+    out = np.moveaxis(np.empty((2, 10, 2, 8), np.float32), 1, 2)
+    probs = np.empty((2, 2, 10, 10), np.float32)
+    module.attention_forward(q, k, v, out, probs, 0.5, True, 1)
+    expected, expected_probs = np.empty((2, 2, 10, 8), np.float32), np.empty_like(probs)
+    contiguous = [np.ascontiguousarray(a) for a in (q, k, v)]
+    module.attention_forward(*contiguous, expected, expected_probs, 0.5, True, 1)
+    assert np.array_equal(out, expected) and np.array_equal(probs, expected_probs)
+    g = np.moveaxis(_arrays([(2, 10, 2, 8)], np.float32, seed=10)[0], 1, 2)
+    grads = [np.moveaxis(np.empty((2, 10, 2, 8), np.float32), 1, 2) for _ in range(3)]
+    module.attention_backward(q, k, v, probs, g, *grads, 0.5, True, 1)
+    expected_grads = [np.empty((2, 2, 10, 8), np.float32) for _ in range(3)]
+    module.attention_backward(*contiguous, probs, np.ascontiguousarray(g), *expected_grads, 0.5, True, 1)
+    for ours, theirs in zip(grads, expected_grads):
+        assert np.array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("module", _copies(), ids=lambda m: m.__name__)
+def test_fused_attention_kernels_refuse_what_they_cannot_read(module):
+    q = np.zeros((1, 2, 4, 3), np.float32)
+    out = np.empty_like(q)
+    with pytest.raises(ValueError, match="k has shape"):
+        module.attention_forward(q, q[:, :1], q, out, None, 1.0, False, 1)
+    with pytest.raises(ValueError, match="4-D float32"):
+        module.attention_forward(q.astype(np.float64), q, q, out, None, 1.0, False, 1)
+    with pytest.raises(ValueError, match="4-D float32"):
+        module.attention_forward(q[0], q, q, out, None, 1.0, False, 1)
+    with pytest.raises(ValueError, match="unit stride"):
+        module.attention_forward(q[..., ::2], q[..., ::2], q[..., ::2], out[..., ::2], None, 1.0, False, 1)
+    with pytest.raises(ValueError, match="non-negative"):
+        module.attention_forward(q[:, :, ::-1], q, q, out, None, 1.0, False, 1)
+    with pytest.raises(ValueError, match="must be >= 1"):
+        module.attention_forward(q[:, :, :0], q, q, out[:, :, :0], None, 1.0, False, 1)
+    with pytest.raises(ValueError, match="probs has shape"):
+        module.attention_forward(q, q, q, out, np.empty((1, 2, 4, 3), np.float32), 1.0, False, 1)
+    with pytest.raises(ValueError, match="rows must be contiguous"):
+        module.attention_forward(q, q, q, out, np.empty((1, 2, 4, 8), np.float32)[..., :4], 1.0, False, 1)
+    readonly = np.zeros_like(q)
+    readonly.flags.writeable = False
+    with pytest.raises((ValueError, BufferError)):
+        module.attention_forward(q, q, q, readonly, None, 1.0, False, 1)
+    probs = np.zeros((1, 2, 4, 4), np.float32)
+    with pytest.raises(ValueError, match="dv has shape"):
+        module.attention_backward(q, q, q, probs, q, out, out.copy(), out[:, :1].copy(), 1.0, False, 1)
+
+
+@needs_torch
+def test_fused_sdpa_dispatch_records_and_grad_layout_as_pytorchs():
+    """The float32 call runs the fused kernels (dispatch records), and q's gradient through W13's head views
+    comes back laid out as (B, T, H, D), so that the views' backward reshapes without a copy."""
+    from torsh.backend import dispatch
+    (qkv,) = _arrays([(2, 16, 24)], np.float32)
+    x = torsh.tensor(qkv, requires_grad=True)
+    q, k, v = (z.view(2, 16, 2, 4).transpose(1, 2) for z in x.split(8, dim=2))
+    with forced_variant(ATTENTION_OPS, "kernel"), dispatch.record() as records:
+        out = torsh.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        grads = torsh.autograd.grad(out.sum(), (q, k, v))
+    ops = [r.op for r in records]
+    assert "attention_forward" in ops and "attention_backward" in ops
+    assert "attention_softmax" not in ops
+    assert all(tuple(g.stride()) == (128, 4, 8, 1) for g in grads)
 
 
 # -- the exact GELU (approximate='none') -----------------------------------------------------------------------

@@ -359,11 +359,21 @@ FAMILIES = (
         # float32 layer norm: run by the norm family's layer_norm / layer_norm_backward ops (torsh/_ops/nn/norm.py)
         Entry("layer_norm", "y*y*y*w*w*w*llfp"),
         Entry("layer_norm_backward", "y*y*y*y*y*w*w*w*lllp"),
+        # fused scaled_dot_product_attention per (batch, head) block (torsh/nn/_functional/attention_fused.py):
+        # 4-D arrays read through their strides, the thread count last
+        Entry("attention_forward", "OOOOOfpi"),
+        Entry("attention_backward", "OOOOOOOOfpi"),
+        # a Linear's bias gradient (torsh/_ops/column_sums.py): each row read once into vector partial sums
+        Entry("column_sums", "y*w*ll"),
     ), ops=(
         KernelOp("gelu_erf", 0, 1_048_576, ("gelu",), calibration=None),
         KernelOp("gelu_erf_backward", 0, 1_048_576, ("gelu_backward",), calibration=None),
         KernelOp("attention_softmax", 0, 1_048_576, ("attention_softmax",), calibration=None),
         KernelOp("attention_softmax_backward", 0, 1_048_576, ("attention_softmax_backward",), calibration=None),
+        # numel: the B x H x L x S scores; the parallel variant shares the (batch, head) blocks among the threads
+        KernelOp("attention_forward", 0, 1_048_576, ("attention_forward",), calibration=None),
+        KernelOp("attention_backward", 0, 1_048_576, ("attention_backward",), calibration=None),
+        KernelOp("column_sums", 0, INF, ("column_sums",), calibration=None),
     ), dtypes=("float32",)),
     # large float32 add/sub/mul/div, copy_ and sigmoid on a thread team whose helpers spin briefly between ops
     # instead of OpenMP's sleeping workers (kernels_cpp/elementwise_f32.cpp); no op of its own: run under the

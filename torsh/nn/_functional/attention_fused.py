@@ -1,11 +1,17 @@
 """scaled_dot_product_attention as one autograd node, as PyTorch's CPU kernel records it
 (ScaledDotProductFlashAttentionForCpuBackward0), for the common case: no attn_mask (causal or not), no dropout.
 
-Forward: scores = q k^T (one batched GEMM), then scale, causal mask and softmax in one pass of the
-``transformer`` kernel family, in place (the composed path made a mask tensor, a scaled copy, a masked copy
-and the softmax), then the probabilities times v. Backward without create_graph: the four GEMMs on arrays and
-the softmax's gradient in one kernel pass (scale and mask included). With create_graph (double backward,
-forward-mode AD) the same formulas run in torsh ops from the saved q, k, v, so they stay differentiable.
+float32: one call of the ``transformer`` family's ``attention_forward`` / ``attention_backward`` computes every
+(batch, head) block (scores, scale, causal mask, softmax and product with v; the backward's four products and
+the softmax gradient) in register-tiled small products, a causal block's masked tiles skipped, reading q, k, v
+and the output's gradient in place through their strides (a head split off a (B, T, H*D) projection is a
+strided view) and writing outputs and input gradients laid out as the inputs are; the blocks are shared among
+the threads of the dispatcher's parallel variant (``attention_forward`` / ``attention_backward`` thresholds:
+``dispatch.set_thresholds`` A/Bs them). float64, and the NumPy variant: scores = q k^T (one batched GEMM),
+then scale, mask and softmax in one pass of the family's ``attention_softmax`` (float32) in place, then the
+probabilities times v; the backward's four GEMMs on arrays and the softmax's gradient in one pass. With
+create_graph (double backward, forward-mode AD) the same formulas run in torsh ops from the saved q, k, v, so
+they stay differentiable.
 """
 import math
 
@@ -17,7 +23,7 @@ from ...amp import autocast_mode as _autocast
 from ...autograd import grad_mode
 from ...autograd.graph import Node, needs_grad, record
 from ...backend import dispatch, kernels
-from ...backend.threads import gemm_threads
+from ...backend.threads import gemm_threads, get_num_threads
 from . import activation as A
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -98,6 +104,19 @@ def _attention_softmax_backward(probs, grad, scale, causal):
                          lambda: _softmax_backward_np(probs, grad, scale))
 
 
+def _in_place(a):
+    """``a`` itself if the fused kernels can read it through its strides (float32, non-negative strides, unit
+    stride along the last axis), else a contiguous copy."""
+    strides = a.strides
+    if (strides[-1] == 4 or a.shape[-1] == 1) and min(strides) >= 0 and not any(s % 4 for s in strides):
+        return a
+    return np.ascontiguousarray(a)
+
+
+def _fused_threads(parallel):
+    return get_num_threads() if parallel else 1
+
+
 class ScaledDotProductFlashAttentionForCpuBackward0(Node):
     """Gradients of q, k, v from the saved q, k, v and the forward's probabilities."""
 
@@ -105,15 +124,33 @@ class ScaledDotProductFlashAttentionForCpuBackward0(Node):
         q, k, v = self.saved_tensors
         if grad_mode.is_grad_enabled():
             return self._formula(q, k, v, grad)
+        probs = self.probs
+        if self.fused:
+            qa, ka, va = array(q), array(k), array(v)
+            g = _in_place(array(grad))
+
+            def compiled(parallel):
+                dq, dk, dv = _laid_out_as(qa), _laid_out_as(ka), _laid_out_as(va)
+                kernels.get("transformer").attention_backward(_in_place(qa), _in_place(ka), _in_place(va), probs, g,
+                                                              dq, dk, dv, self.scale, self.causal,
+                                                              _fused_threads(parallel))
+                return dq, dk, dv
+
+            dq, dk, dv = dispatch.call("attention_backward", probs.size, probs.dtype, True, compiled,
+                                       lambda: self._on_arrays(q, k, v, g, probs))
+            return wrap(dq), wrap(dk), wrap(dv)
+        return self._on_arrays(q, k, v, array(grad), probs, wrapped=True)
+
+    def _on_arrays(self, q, k, v, g, probs, wrapped=False):
         # the output's gradient usually arrives as the transposed view attention() returned: read in place
-        g, probs = _blas_ready(array(grad)), self.probs
+        g = _blas_ready(g)
         q, k, v = (np.ascontiguousarray(array(t)) for t in (q, k, v))  # as in attention()
         grad_v = _product(np.swapaxes(probs, -1, -2), g)
         grad_scores = _attention_softmax_backward(probs, _product(g, np.swapaxes(v, -1, -2)), self.scale,
                                                   self.causal)
         grad_q = _product(grad_scores, k)
         grad_k = _product(np.swapaxes(grad_scores, -1, -2), q)
-        return wrap(grad_q), wrap(grad_k), wrap(grad_v)
+        return (wrap(grad_q), wrap(grad_k), wrap(grad_v)) if wrapped else (grad_q, grad_k, grad_v)
 
     def _formula(self, q, k, v, grad):
         scores = q.matmul(k.mT) * self.scale
@@ -136,8 +173,40 @@ def _laid_out_as(q):
     return out if out.strides[-1] == out.itemsize else np.empty(q.shape, q.dtype)
 
 
+def _fused_forward(query, key, value, scale, causal, save):
+    """(output, probabilities or None) of the float32 fused kernel, or None where the dispatcher keeps NumPy."""
+    q, k, v = array(query), array(key), array(value)
+    B, H, L, _ = q.shape
+    numel = B * H * L * k.shape[-2]
+
+    def compiled(parallel):
+        out = _laid_out_as(q)
+        probs = np.empty((B, H, L, k.shape[-2]), dtype=np.float32) if save else None
+        kernels.get("transformer").attention_forward(_in_place(q), _in_place(k), _in_place(v), out, probs, scale,
+                                                     causal, _fused_threads(parallel))
+        return out, probs
+
+    return dispatch.call("attention_forward", numel, q.dtype, True, compiled, lambda: None)
+
+
 def attention(query, key, value, scale, causal):
     """softmax(q k^T * scale, causal mask) v for arguments ``fits`` accepts, as one node."""
+    grad = needs_grad(query, key, value)
+    fused = _fused_forward(query, key, value, scale, causal, grad) if array(query).dtype == np.float32 else None
+    if fused is not None:
+        result, probs = wrap(fused[0]), fused[1]
+    else:
+        result, probs = _attention_on_arrays(query, key, value, scale, causal)
+    if grad:
+        node = ScaledDotProductFlashAttentionForCpuBackward0()
+        node.probs, node.scale, node.causal, node.fused = probs, scale, causal, fused is not None
+        record(node, (query, key, value), (result,))
+        node.save_for_backward(query, key, value)
+    return result
+
+
+def _attention_on_arrays(query, key, value, scale, causal):
+    """(output tensor, probabilities) by a batched GEMM, the softmax kernel pass and a second GEMM."""
     # contiguous copies first: a head's rows of a (B, T, H, D) view are strided, and the batched GEMMs on
     # them took ~2x as long as the copy plus the contiguous GEMMs (W13: 190 against 8 + 104 us)
     q, k, v = (np.ascontiguousarray(array(t)) for t in (query, key, value))
@@ -145,11 +214,5 @@ def attention(query, key, value, scale, causal):
     # the output laid out as the query is, as PyTorch's kernel does: heads split off a (B, T, H*D) projection
     # give a (B, H, T, D) view of a (B, T, H, D) array, so that the caller's transpose(1, 2).reshape(B, T, H*D)
     # is a view, not a copy
-    result = wrap(_product(probs, v, out=_laid_out_as(array(query))))
-    if needs_grad(query, key, value):
-        node = ScaledDotProductFlashAttentionForCpuBackward0()
-        node.probs, node.scale, node.causal = probs, scale, causal
-        record(node, (query, key, value), (result,))
-        node.save_for_backward(query, key, value)
-    return result
+    return wrap(_product(probs, v, out=_laid_out_as(array(query)))), probs
 

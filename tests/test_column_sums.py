@@ -1,0 +1,97 @@
+"""A Linear's bias gradient (sum_to of a (rows, out) float32 gradient) on the ``transformer`` family's
+column_sums kernel: values against float64 sums and PyTorch, every copy and instruction set, the buffer checks."""
+import importlib
+
+import numpy as np
+import pytest
+
+import torsh
+from helpers import assert_close, forced_variant, needs_torch, torch_ref
+
+
+def _copies():
+    torsh.tensor(0.0)  # builds/loads the kernels
+    names = ["torsh._kernels.transformer", "torsh._kernels.transformer_avx2"]
+    return [importlib.import_module(n) for n in names if importlib.util.find_spec(n) is not None]
+
+
+def _isas(module):
+    own = module.set_isa(module.ISA)
+    names = [own]
+    try:
+        module.set_isa("avx512")
+        names.append("avx512")
+    except ValueError:
+        pass
+    module.set_isa(own)
+    return names
+
+
+@pytest.mark.parametrize("module", _copies(), ids=lambda m: m.__name__)
+@pytest.mark.parametrize("shape", [(0, 5), (1, 1), (3, 7), (65, 16), (512, 128), (130, 389), (1000, 3), (7, 0)])
+def test_column_sums_kernel_matches_float64_sums(module, shape):
+    x = np.random.default_rng(1).standard_normal(shape).astype(np.float32) * 10
+    before = module.ISA
+    try:
+        for isa in _isas(module):
+            module.set_isa(isa)
+            out = np.full(shape[1] + 1, 7.0, np.float32)  # one float past the columns: left alone
+            module.column_sums(x, out, *shape)
+            exact = x.astype(np.float64).sum(0)
+            # the two-level cascade: error within a few ulp of the magnitudes summed, not rows ulp
+            bound = 8 * np.finfo(np.float32).eps * np.abs(x).astype(np.float64).sum(0) + 1e-30
+            assert np.all(np.abs(out[:-1] - exact) <= bound), isa
+            assert out[-1] == 7.0
+    finally:
+        module.set_isa(before)
+
+
+@pytest.mark.parametrize("module", _copies(), ids=lambda m: m.__name__)
+def test_column_sums_kernel_refuses_short_buffers(module):
+    x = np.zeros((4, 5), np.float32)
+    with pytest.raises(ValueError, match="x holds"):
+        module.column_sums(x, np.empty(5, np.float32), 5, 5)
+    with pytest.raises(ValueError, match="out holds"):
+        module.column_sums(x, np.empty(4, np.float32), 4, 5)
+    with pytest.raises(ValueError):
+        module.column_sums(x, np.empty(5, np.float32), -1, 5)
+    with pytest.raises(TypeError):
+        module.column_sums(x, np.empty(5, np.float32).tobytes(), 4, 5)  # read-only out
+
+
+@needs_torch
+@pytest.mark.parametrize("variant", ["kernel", "numpy"])
+@pytest.mark.parametrize("shape", [(512, 128, 384), (7, 5, 3), (2, 33, 9, 20)])
+def test_linear_bias_gradient_matches_torch(variant, shape):
+    *lead, cin, cout = shape
+    rng = np.random.default_rng(2)
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((*lead, cin), (cout, cin), (cout,)))
+    g = rng.standard_normal((*lead, cout)).astype(np.float32)
+    results = []
+    for lib in (torch_ref, torsh):
+        with forced_variant(("column_sums",), variant):
+            leaves = [lib.tensor(a, requires_grad=True) for a in (x, w, b)]
+            out = lib.nn.functional.linear(*leaves)
+            out.backward(lib.tensor(g))
+        results.append([t.grad for t in leaves])
+    for ours, theirs in zip(results[1], results[0]):
+        assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1] == "float32"
+    # the bias gradient: the kernel's cascade keeps PyTorch's accuracy; NumPy's sum over axis 0 adds the rows in
+    # sequence (512 rows of cancelling values: ~2e-5 off)
+    assert_close(results[1][2], results[0][2], **({} if variant == "kernel" else {"atol": 1e-4, "rtol": 1e-4}))
+    for ours, theirs in zip(results[1][:2], results[0][:2]):  # GEMMs over 512 rows: float32 rounding differs
+        assert_close(ours, theirs, atol=1e-4, rtol=1e-4)
+
+
+def test_bias_gradient_runs_the_kernel_and_float64_stays_exact():
+    from torsh.backend import dispatch
+    layer = torsh.nn.Linear(6, 4)
+    with dispatch.record() as records:
+        layer(torsh.ones(9, 6)).sum().backward()
+    assert "column_sums" in [r.op for r in records]
+    assert np.array_equal(layer.bias.grad.numpy(), np.full(4, 9.0, np.float32))
+    x = torsh.randn(5, 3, dtype=torsh.float64, requires_grad=True)
+    w = torsh.randn(2, 3, dtype=torsh.float64, requires_grad=True)
+    b = torsh.randn(2, dtype=torsh.float64, requires_grad=True)
+    assert torsh.autograd.gradcheck(torsh.nn.functional.linear, (x, w, b))
+    assert torsh.autograd.gradgradcheck(torsh.nn.functional.linear, (x, w, b))
