@@ -50,9 +50,12 @@ SDPA_CASES = {
 
 
 @needs_torch
+@pytest.mark.parametrize("fused_full", [False, True])
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("case", SDPA_CASES)
-def test_sdpa_values_gradients_and_node_match_torch(case, variant):
+def test_sdpa_values_gradients_and_node_match_torch(case, variant, fused_full, monkeypatch):
+    from torsh.nn._functional import attention_fused
+    monkeypatch.setattr(attention_fused, "FUSED_FULL_ATTENTION", fused_full)  # non-causal on the fused kernels too
     shapes, kwargs, node = SDPA_CASES[case]
     arrays = _arrays(shapes, np.float32)
     grad = _arrays([shapes[0][:-1] + (shapes[2][-1],)], np.float32, seed=1)[0]
