@@ -1,6 +1,7 @@
 """torch.ao.quantization against PyTorch: observers' statistics and qparams, FakeQuantize, eager-mode static
 quantization (prepare / calibrate / convert) of Linear, Conv2d and ReLU, fused modules, QAT, dynamic
 quantization of Linear, and the quantized modules' state dicts."""
+import io
 import warnings
 
 import numpy as np
@@ -204,7 +205,16 @@ def test_static_conv_bn_relu_as_pytorch():
 
 def test_quantized_state_dict_round_trip():
     (c1, y1), _ = _run_static(_mlp, "default_qconfig")
-    loaded = c1.state_dict()  # torsh.save does not write quantized tensors yet (PyTorch's _rebuild_qtensor)
+    buffer = io.BytesIO()
+    torsh.save(c1.state_dict(), buffer)  # PyTorch's records: _rebuild_qtensor over a QUInt8Storage / QInt8Storage
+    buffer.seek(0)
+    loaded = torsh.load(buffer)  # weights_only
+    buffer.seek(0)
+    ref_sd = torch.load(buffer)  # PyTorch reads it: same keys, same integers and qparams
+    assert list(ref_sd) == list(loaded)
+    np.testing.assert_array_equal(ref_sd["fc1._packed_params._packed_params"][0].int_repr().numpy(),
+                                  c1.fc1.weight().int_repr().numpy())
+    assert ref_sd["fc1._packed_params._packed_params"][0].q_scale() == c1.fc1.weight().q_scale()
     fresh = _run_static(_mlp, "default_per_channel_qconfig")[0][0]
     fresh.load_state_dict(loaded)
     x = torsh.from_numpy(np.random.RandomState(2).randn(32, 8).astype(np.float32))

@@ -227,3 +227,25 @@ def test_non_finite_inputs_and_degenerate_scales_as_pytorch():
         return out
 
     assert cases(torsh) == cases(torch)
+
+
+def test_save_load_with_pytorch_and_corrupt_records():
+    import io
+    import pickle
+    x = np.random.RandomState(0).randn(3, 4).astype(np.float32)
+    for save_lib, load_lib in ((torsh, torch), (torch, torsh)):
+        q = save_lib.quantize_per_channel(save_lib.from_numpy(x), save_lib.tensor([0.1, 0.2, 0.3]),
+                                          save_lib.tensor([0, 1, 2]), 0, save_lib.qint8)
+        buffer = io.BytesIO()
+        save_lib.save({"q": q, "p": save_lib.quantize_per_tensor(save_lib.from_numpy(x), 0.05, 3, save_lib.quint8)},
+                      buffer)
+        buffer.seek(0)
+        loaded = load_lib.load(buffer)
+        np.testing.assert_array_equal(loaded["q"].int_repr().numpy(), q.int_repr().numpy())
+        np.testing.assert_array_equal(loaded["q"].q_per_channel_scales().numpy(), q.q_per_channel_scales().numpy())
+        assert (loaded["p"].q_scale(), loaded["p"].q_zero_point()) == (0.05, 3)
+    from torsh._quantized import rebuild_qtensor
+    for params in ((), (torsh.per_tensor_affine, 0.1), (torsh.per_channel_affine, torsh.tensor([0.1]),
+                                                         torsh.tensor([0]), 0), "junk"):
+        with pytest.raises((RuntimeError, pickle.UnpicklingError)):
+            rebuild_qtensor(np.zeros((2, 3), np.int8), params)

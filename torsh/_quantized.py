@@ -38,6 +38,7 @@ per_channel_symmetric = qscheme("per_channel_symmetric")
 per_channel_affine_float_qparams = qscheme("per_channel_affine_float_qparams")
 _QSCHEMES = {q.name: q for q in (per_tensor_affine, per_channel_affine, per_tensor_symmetric, per_channel_symmetric,
                                  per_channel_affine_float_qparams)}
+qscheme.ALL = tuple(_QSCHEMES.values())
 
 
 def _qscheme_by_name(name):
@@ -215,6 +216,13 @@ class QuantizedTensor(Tensor):
     def _qparam_tensor(array):
         return Tensor._wrap(np.array(array))
 
+    def _quantizer_params(self):
+        """PyTorch's serialized quantizer: (qscheme, scale, zero_point) or (qscheme, scales, zero_points, axis)."""
+        if self._axis is None:
+            return (self._qscheme, float(self._scale), int(self._zero_point))
+        return (self._qscheme, Tensor._wrap(np.array(self._scale, dtype=np.float64)),
+                Tensor._wrap(np.array(self._zero_point, dtype=np.int64)), int(self._axis))
+
     def __reduce_ex__(self, protocol):
         # the integers and the quantizer; torsh.save writes PyTorch's own record through serialization's hook
         return (_rebuild, (self._int, self._qdtype.name, self._qscheme.name, self._scale, self._zero_point,
@@ -227,3 +235,29 @@ class QuantizedTensor(Tensor):
 def _rebuild(ints, qdtype_name, scheme_name, scale, zero_point, axis):
     return QuantizedTensor._make(np.asarray(ints), _dtype._BY_NAME[qdtype_name], _QSCHEMES[scheme_name], scale,
                                  zero_point, axis)
+
+
+_QDTYPE_OF_STORAGE = {"int8": _dtype.qint8, "uint8": _dtype.quint8, "int32": _dtype.qint32}
+
+
+def rebuild_qtensor(ints, quantizer_params, requires_grad=False, backward_hooks=None):
+    """A quantized tensor from PyTorch's record (``torch._utils._rebuild_qtensor``) over its integers."""
+    scheme = quantizer_params[0] if isinstance(quantizer_params, tuple) and quantizer_params else None
+    qdtype = _QDTYPE_OF_STORAGE.get(ints.dtype.name)
+    shapes_ok = (len(quantizer_params) == 3 if scheme in (per_tensor_affine, per_tensor_symmetric) else
+                 len(quantizer_params) == 4 and all(isinstance(p, Tensor) for p in quantizer_params[1:3])
+                 and isinstance(quantizer_params[3], int) and 0 <= quantizer_params[3] < ints.ndim
+                 and quantizer_params[1].numel() == quantizer_params[2].numel() == ints.shape[quantizer_params[3]]
+                 if scheme is not None else False)
+    if not isinstance(scheme, qscheme) or qdtype is None or not shapes_ok:
+        raise RuntimeError("corrupted checkpoint: a quantized tensor without a valid quantizer")
+    ints = np.array(ints)
+    if scheme in (per_tensor_affine, per_tensor_symmetric):
+        return QuantizedTensor._make(ints, qdtype, per_tensor_affine, float(quantizer_params[1]),
+                                     int(quantizer_params[2]))
+    if scheme in (per_channel_affine, per_channel_symmetric):
+        scales, zero_points, axis = quantizer_params[1:4]
+        return QuantizedTensor._make(ints, qdtype, per_channel_affine,
+                                     np.asarray(scales._data, dtype=np.float64).reshape(-1),
+                                     np.asarray(zero_points._data, dtype=np.int64).reshape(-1), int(axis))
+    raise RuntimeError(f"Can't deserialize quantized tensor with qscheme {scheme}")

@@ -38,6 +38,7 @@ from . import _dtype, _weights_only_unpickler
 from ._tensor import Size, Tensor, device
 from ._layouts import layout, sparse_coo, sparse_csr, strided
 from .sparse._tensor import SparseTensor, rebuild_sparse_tensor, sparse_parts
+from ._quantized import QuantizedTensor, qscheme, rebuild_qtensor
 
 __all__ = ["save", "load", "DEFAULT_PROTOCOL", "add_safe_globals", "get_safe_globals", "clear_safe_globals",
            "safe_globals", "get_unsafe_globals_in_checkpoint"]
@@ -90,7 +91,11 @@ _TORCH_SIZE = _Global("torch", "Size")
 _REBUILD_SPARSE = _Global("torch._utils", "_rebuild_sparse_tensor")
 _GET_LAYOUT = _Global("torch.serialization", "_get_layout")
 _TORCH_DEVICE = _Global("torch", "device")
-_STORAGE_GLOBALS = {name: _Global("torch", name) for name in _DTYPE_OF_STORAGE}
+# quantized tensors' storages (their integers: the storage's element type for torsh)
+_QSTORAGE_NAME_OF = {"qint8": "QInt8Storage", "quint8": "QUInt8Storage", "qint32": "QInt32Storage"}
+_QSTORAGE_ELEMENT = {"QInt8Storage": _dtype.int8, "QUInt8Storage": _dtype.uint8, "QInt32Storage": _dtype.int32}
+_STORAGE_GLOBALS = {name: _Global("torch", name) for name in (*_DTYPE_OF_STORAGE, *_QSTORAGE_ELEMENT)}
+_REBUILD_QTENSOR = _Global("torch._utils", "_rebuild_qtensor")
 _DTYPE_GLOBALS = {name: _Global("torch", name) for name in _dtype._BY_NAME}
 
 
@@ -99,10 +104,10 @@ _DTYPE_GLOBALS = {name: _Global("torch", name) for name in _dtype._BY_NAME}
 class _StorageRef:
     """A storage to be written as ``data/<key>``; the pickle refers to it by persistent id."""
 
-    __slots__ = ("key", "array")
+    __slots__ = ("key", "array", "name")
 
-    def __init__(self, key, array):
-        self.key, self.array = key, array
+    def __init__(self, key, array, name=None):
+        self.key, self.array, self.name = key, array, name  # name: a quantized storage's class
 
 
 def _memory_owner(array):
@@ -140,8 +145,8 @@ class _Pickler(pickle._Pickler):
 
     def persistent_id(self, obj):
         if isinstance(obj, _StorageRef):
-            dtype = _dtype._BY_NP[obj.array.dtype]
-            return ("storage", _STORAGE_GLOBALS[_STORAGE_NAME_OF[dtype.name]], obj.key, "cpu", obj.array.size)
+            name = obj.name or _STORAGE_NAME_OF[_dtype._BY_NP[obj.array.dtype].name]
+            return ("storage", _STORAGE_GLOBALS[name], obj.key, "cpu", obj.array.size)
         return None
 
     def _storage_of(self, array):
@@ -171,6 +176,13 @@ class _Pickler(pickle._Pickler):
     def reducer_override(self, obj):
         if isinstance(obj, SparseTensor):  # its parts, as PyTorch saves a sparse tensor
             return (_REBUILD_SPARSE, (obj.layout, sparse_parts(obj)))
+        if isinstance(obj, QuantizedTensor):  # its integers in a Q*Storage and its quantizer (_rebuild_qtensor)
+            ints = np.ascontiguousarray(obj._int)
+            ref = _StorageRef(str(len(self.storages)), ints.reshape(-1), _QSTORAGE_NAME_OF[obj.dtype.name])
+            self.storages[ref.key] = ref
+            strides = tuple(s // ints.itemsize for s in ints.strides) if ints.size else (1,) * ints.ndim
+            return (_REBUILD_QTENSOR, (ref, 0, tuple(ints.shape), strides, obj._quantizer_params(), False,
+                                       collections.OrderedDict()))
         if isinstance(obj, layout):
             return (_GET_LAYOUT, (f"torch.{obj._name}",))
         if isinstance(obj, Tensor):
@@ -191,6 +203,8 @@ class _Pickler(pickle._Pickler):
     def save(self, obj, save_persistent_id=True):
         if isinstance(obj, _dtype.dtype):  # a dtype is the global torch.<name> itself
             return self.save(_DTYPE_GLOBALS[obj.name])
+        if isinstance(obj, qscheme):  # so is a qscheme
+            return self.save(_Global("torch", obj.name))
         return super().save(obj, save_persistent_id)
 
 
@@ -327,6 +341,12 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
     return t
 
 
+def _checked_storage(storage):
+    if not isinstance(storage, _LoadedStorage):
+        raise pickle.UnpicklingError("corrupted checkpoint: a tensor's storage is not a storage record")
+    return storage.array
+
+
 def _rebuild_tensor(storage, storage_offset, size, stride):
     return _rebuild_tensor_v2(storage, storage_offset, size, stride)
 
@@ -449,11 +469,10 @@ def _not_in_torsh(full_name):
 
 # globals of PyTorch 2.13's default allowlist that torsh recognises but cannot build
 _UNBUILDABLE_TORCH_GLOBALS = (
-    ["torch._utils." + f for f in ("_rebuild_qtensor", "_rebuild_meta_tensor_no_storage",
+    ["torch._utils." + f for f in ("_rebuild_meta_tensor_no_storage",
                                    "_rebuild_nested_tensor", "_rebuild_wrapper_subclass",
                                    "_rebuild_device_tensor_from_numpy", "_rebuild_device_tensor_from_cpu_tensor")]
-    + ["torch." + q for q in ("per_tensor_affine", "per_tensor_symmetric", "per_channel_affine",
-                              "per_channel_symmetric", "per_channel_affine_float_qparams", "complex32")])
+    + ["torch.complex32"])
 
 
 @functools.lru_cache(maxsize=1)
@@ -477,11 +496,15 @@ def _default_allowed_globals():
         "torch._utils._rebuild_tensor_v3": _rebuild_tensor_v3,
         "torch._utils._rebuild_parameter": _rebuild_parameter,
         "torch._utils._rebuild_sparse_tensor": rebuild_sparse_tensor,
+        "torch._utils._rebuild_qtensor": lambda storage, offset, size, stride, *rest: rebuild_qtensor(
+            _strided_view(_checked_storage(storage), offset, size, stride), *rest),
         "torch._utils._rebuild_parameter_with_state": _rebuild_parameter,
         "torch._tensor._rebuild_from_type_v2": _rebuild_from_type_v2,
         "torch.storage.UntypedStorage": _StorageType(_dtype.uint8),
     }
     table.update({f"torch.{name}": _StorageType(dtype) for name, dtype in _DTYPE_OF_STORAGE.items()})
+    table.update({f"torch.{name}": _StorageType(dtype) for name, dtype in _QSTORAGE_ELEMENT.items()})
+    table.update({f"torch.{q.name}": q for q in qscheme.ALL})
     table.update({f"torch.{name}": dtype for name, dtype in _dtype._BY_NAME.items()})
     table.update({name: _not_in_torsh(name) for name in _UNBUILDABLE_TORCH_GLOBALS})
     return table
