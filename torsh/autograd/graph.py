@@ -301,8 +301,11 @@ class AccumulateGrad(Node):
                 plain = grad._base is None and grad._grad_fn is None and not grad._requires_grad
                 var._grad = grad if plain else _tensor.wrap(grad._data)
             else:
-                # a private copy: the incoming array may be shared (a broadcast, a user's gradient)
-                var._grad = _tensor.wrap(_private_copy(grad._data))
+                # a private copy: the incoming array may be shared (a broadcast, a user's gradient); a sparse
+                # gradient (embedding(sparse=True)) is kept as it comes, as PyTorch's
+                var._grad = grad if grad.is_sparse else _tensor.wrap(_private_copy(grad._data))
+        elif grad.is_sparse or var._grad.is_sparse:  # sparse + sparse stays sparse, any dense term makes it dense
+            var._grad = grad + var._grad if var._grad.is_sparse and not grad.is_sparse else var._grad + grad
         else:
             var._grad._iadd_no_grad(grad)
         if var._post_accumulate_grad_hooks:  # Tensor.register_post_accumulate_grad_hook: after .grad is updated
