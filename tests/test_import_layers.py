@@ -140,8 +140,6 @@ ALLOWED_LOCAL = {
     ('torsh.nn._functional.attention', 'torsh._ops.tensor.shape.views'): DEFERRED_DOWN,
     ('torsh.nn._functional.conv', 'torsh._tensor'): DEFERRED_DOWN,
     ('torsh.nn._functional.loss', 'torsh._ops.nn.ctc_loss'): DEFERRED_DOWN,
-    ('torsh.nn._functional.sparse', 'torsh._ops.tensor.creation'): DEFERRED_DOWN,
-    ('torsh.nn._functional.sparse', 'torsh._ops.tensor.shape.views'): DEFERRED_DOWN,
     ('torsh.nn._functional.vision', 'torsh._ops.nn.pool'): DEFERRED_DOWN,
     ('torsh.nn.modules.module', 'torsh._ops.tensor.creation'): DEFERRED_DOWN,
     ('torsh.nn.modules.module', 'torsh._tensor'): DEFERRED_DOWN,

@@ -28,7 +28,8 @@ def ctc_forward_backward(lp, targets, input_lengths, target_lengths, blank):
     valid_s = np.arange(S)[None, :] < (2 * target_lengths[:, None] + 1)
     # a skip from s-2 is allowed onto a label that differs from the label two back
     skip = np.zeros((N, S), dtype=bool)
-    skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
+    # (label positions are the odd ones: a target label equal to blank is still a label there, as in PyTorch)
+    skip[:, 2:] = (np.arange(2, S) % 2 == 1)[None] & (ext[:, 2:] != ext[:, :-2])
     lp_ext = np.take_along_axis(lp, np.broadcast_to(ext[None], (T, N, S)), axis=2)  # (T, N, S)
     lp_ext = np.where(valid_s[None], lp_ext, _NEG_INF)
     alpha = np.full((T, N, S), _NEG_INF)
@@ -91,10 +92,13 @@ def ctc_loss(log_probs, targets_padded, input_lengths, target_lengths, blank, ze
     """Per-sample losses (N,) for log_probs (T, N, C); targets as an (N, S) integer array."""
     lp = log_probs._data.astype(np.float64)
     nll, grad = ctc_forward_backward(lp, targets_padded, input_lengths, target_lengths, blank)
+    inf = ~np.isfinite(nll)
     if zero_infinity:
-        inf = ~np.isfinite(nll)
         nll = np.where(inf, 0.0, nll)
         grad[:, inf] = 0.0
+    elif inf.any():  # PyTorch's formula exp(lp) - exp(-inf + inf - lp) is NaN within the sample's input length
+        steps = np.arange(grad.shape[0])[:, None] < input_lengths[None, :]
+        grad[steps & inf[None, :]] = np.nan
     result = wrap(nll.astype(log_probs._data.dtype))
     if needs_grad(log_probs):
         node = CtcLossBackward0()

@@ -33,7 +33,7 @@ def _scatter_rows(grad, idx, num_rows, padding_idx, scale_grad_by_freq):
 
 def _scatter_rows_np(grad, idx, num_rows, padding_idx, scale_grad_by_freq):
     flat_idx = idx.reshape(-1)
-    rows = grad.reshape(-1, grad.shape[-1])
+    rows = grad.reshape(flat_idx.shape[0], grad.shape[-1])  # -1 is ambiguous with no features
     if scale_grad_by_freq:
         counts = np.bincount(flat_idx, minlength=num_rows)
         rows = rows / counts[flat_idx][:, None]

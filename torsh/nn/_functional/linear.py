@@ -17,19 +17,61 @@ def _dtype_mismatch(input, weight, bias):
                         f"{_CPP_TYPE.get(weight.dtype.name)}")
 
 
+def _odd_bias(bias, x, w):
+    b = array(bias)
+    return b.dtype != x.dtype or b.shape != w.shape[:1]
+
+
+def _check_linear(input, weight, bias):
+    """PyTorch's errors for F.linear's operands, in its order; returns for odd operands it accepts (a 1-D
+    weight, a bias that broadcasts). Contiguous inputs with a bias take PyTorch's addmm path (flattened to
+    rows x in), whose checks differ from matmul's."""
+    xd, wd = input.ndim, weight.ndim
+    if xd == 0 or wd == 0:
+        raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are {xd}D and {wd}D")
+    if wd > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {wd}D")
+    rows = input.numel() // max(input.shape[-1], 1) if xd > 1 else 1
+    out_features = weight.shape[0] if wd == 2 else 1
+    addmm = bias is not None and (xd == 1 or input.is_contiguous()) and not (xd == 1 and wd == 1)
+    shapes_differ = input.shape[-1] != weight.shape[-1]
+    if addmm:
+        if wd == 1:
+            raise RuntimeError("mat2 must be a matrix, got 1-D tensor")
+        if bias.dtype != weight.dtype:
+            raise RuntimeError(f"self and mat2 must have the same dtype, but got {dtype_name(bias.dtype)} and "
+                               f"{dtype_name(weight.dtype)}")
+        if input.dtype != weight.dtype:
+            raise _dtype_mismatch(input, weight, bias)
+    if shapes_differ:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{input.shape[-1]} and "
+                           f"{weight.shape[-1]}x{out_features})")
+    if input.dtype != weight.dtype:
+        raise _dtype_mismatch(input, weight, bias)
+    if addmm:
+        _check_expand(bias, [rows, out_features])
+
+
+def _check_expand(bias, target):
+    """addmm's bias.expand(rows, out) errors."""
+    if bias.ndim > len(target):
+        raise RuntimeError(f"expand({bias.type()}{{{list(bias.shape)}}}, size={target}): the number of sizes provided "
+                           f"({len(target)}) must be greater or equal to the number of dimensions in the tensor "
+                           f"({bias.ndim})")
+    for i in range(1, bias.ndim + 1):
+        if bias.shape[-i] not in (1, target[-i]):
+            raise RuntimeError(f"The expanded size of the tensor ({target[-i]}) must match the existing size "
+                               f"({bias.shape[-i]}) at non-singleton dimension {len(target) - i}.  Target sizes: "
+                               f"{target}.  Tensor sizes: {list(bias.shape)}")
+
+
 def linear(input, weight, bias=None):
     if _autocast._state.enabled:  # torch.autocast: PyTorch's lower-precision op list
         input, weight, bias = _autocast.lower_precision(input, weight, bias)
     x, w = array(input), array(weight)  # the arrays' metadata: Tensor.shape builds a torch.Size per call
-    if x.dtype != w.dtype:
-        raise _dtype_mismatch(input, weight, bias)
-    if w.ndim == 2 and (x.ndim == 0 or x.shape[-1] != w.shape[1]):
-        if input.ndim <= 1:
-            shape_a = f"1x{input.shape[0] if input.ndim else 1}"
-        else:
-            shape_a = f"{input.numel() // max(input.shape[-1], 1)}x{input.shape[-1]}"
-        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({shape_a} and "
-                           f"{weight.shape[1]}x{weight.shape[0]})")
+    if (x.dtype != w.dtype or w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]
+            or (bias is not None and _odd_bias(bias, x, w))):
+        _check_linear(input, weight, bias)
     if w.ndim == 2 and x.ndim > 2:
         # one (rows x in) @ (in x out) product: its weight gradient is then one GEMM too, not a stack of
         # per-batch products summed afterwards
@@ -49,7 +91,41 @@ def linear(input, weight, bias=None):
     return out
 
 
+def _size(t, dim):
+    if t.ndim == 0:
+        raise IndexError(f"Dimension specified as 0 but tensor has no dimensions")
+    if not -t.ndim <= dim < t.ndim:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-t.ndim}, {t.ndim - 1}], but got {dim})")
+    return t.shape[dim]
+
+
+def _check_bilinear(input1, input2, weight, bias):
+    """ATen's bilinear checks, in its order."""
+    named = [("input1", input1), ("input2", input2), ("weight", weight)] + ([("bias", bias)] if bias is not None else [])
+    if len({t.dtype for _, t in named}) > 1:
+        shown = ", ".join(f"{n}: {_CPP_TYPE.get(t.dtype.name, t.dtype.name)}" for n, t in named)
+        raise RuntimeError(f"All tensors must have the same dtype, got {shown}")
+    if input1.ndim != input2.ndim:
+        raise RuntimeError(f"bilinear(): input dimensions do not match: got {input1.ndim} and {input2.ndim}")
+    for i in range(input1.ndim - 1):
+        if input1.shape[i] != input2.shape[i]:
+            raise RuntimeError(f"bilinear(): input batch dimensions do not match at dim {i}: got {input1.shape[i]} "
+                               f"and {input2.shape[i]}")
+    if _size(input1, -1) != _size(weight, 1):
+        raise RuntimeError(f"bilinear(): input1 size does not match weight size: got {input1.shape[-1]} but "
+                           f"expected {weight.shape[1]}")
+    if _size(input2, -1) != _size(weight, 2):
+        raise RuntimeError(f"bilinear(): input2 size does not match weight size: got {input2.shape[-1]} but "
+                           f"expected {weight.shape[2]}")
+    if bias is not None and _size(bias, 0) != weight.shape[0]:
+        raise RuntimeError(f"bilinear(): bias size does not match weight size: got {bias.shape[0]} but expected "
+                           f"{weight.shape[0]}")
+    if weight.ndim != 3:
+        raise RuntimeError("number of dimensions must match")
+
+
 def bilinear(input1, input2, weight, bias=None):
+    _check_bilinear(input1, input2, weight, bias)
     # y_k = x1^T W_k x2 + b_k, as (x1 W_k) . x2 for every k at once
     tmp = (input1.unsqueeze(-2).unsqueeze(-3) @ weight).squeeze(-2)  # (..., out, in2)
     out = (tmp * input2.unsqueeze(-2)).sum(-1)

@@ -592,6 +592,15 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     return reduce_loss(loss, reduction)
 
 
+def _ctc_lengths(lengths, name):
+    """input_lengths / target_lengths as an int64 array: a tensor must hold integers (PyTorch's error)."""
+    if isinstance(lengths, Tensor):
+        if lengths.is_floating_point() or lengths.is_complex():
+            raise RuntimeError(f"{name} must be integral")
+        return array(lengths).astype(np.int64).reshape(-1)
+    return np.asarray(lengths, dtype=np.int64).reshape(-1)
+
+
 @float32_policy
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
     """Connectionist temporal classification loss; targets padded (N, S) or concatenated (sum(target_lengths),)."""
@@ -599,13 +608,36 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     check_reduction(reduction)
     unbatched = log_probs.ndim == 2
     lp = log_probs.unsqueeze(1) if unbatched else log_probs
-
-    def as_array(x):
-        return np.asarray(array(x) if isinstance(x, Tensor) else x, dtype=np.int64).reshape(-1)
-    in_len, tgt_len = as_array(input_lengths), as_array(target_lengths)
+    in_len, tgt_len = _ctc_lengths(input_lengths, "input_lengths"), _ctc_lengths(target_lengths, "target_lengths")
+    if log_probs.numel() == 0:
+        raise RuntimeError("log_probs tensor must not be empty")
+    if lp.ndim != 3:
+        raise RuntimeError(f"Expected 3-dimensional tensor, but got {lp.ndim + 1}-dimensional tensor for argument #1 "
+                           "'log_probs' (while checking arguments for ctc_loss_allocate_outputs)")
+    require_float_kernel("ctc_loss_cpu", log_probs.dtype)
+    T, n, C = lp.shape
+    if not 0 <= blank < C:
+        raise RuntimeError("blank must be in label range")
+    if in_len.shape[0] != n:
+        raise RuntimeError("input_lengths must be of size batch_size")
+    if tgt_len.shape[0] != n:
+        raise RuntimeError("target_lengths must be of size batch_size")
     tgt = array(targets).astype(np.int64)
-    n = lp.shape[1]
+    where = "(while checking arguments for ctc_loss_allocate_outputs)"
     if tgt.ndim == 1 and not unbatched:  # concatenated targets
+        if tgt.shape[0] != int(tgt_len.sum()):
+            raise RuntimeError(f"Expected tensor to have size {int(tgt_len.sum())} at dimension 0, but got size "
+                               f"{tgt.shape[0]} for argument #2 'targets' {where}")
+    elif tgt.ndim >= 2 and n and tgt.shape[1] < int(tgt_len.max()):
+        raise RuntimeError(f"Expected tensor to have size at least {int(tgt_len.max())} at dimension 1, but got size "
+                           f"{tgt.shape[1]} for argument #2 'targets' {where}")
+    for name, lengths, most in (("input_lengths", in_len, T), ("target_lengths", tgt_len, None)):
+        if n and lengths.min() < 0:
+            raise RuntimeError(f"Expected {name} to have value at least 0, but got value {int(lengths.min())} {where}")
+        if most is not None and n and lengths.max() > most:
+            raise RuntimeError(f"Expected {name} to have value at most {most}, but got value {int(lengths.max())} "
+                               f"{where}")
+    if tgt.ndim == 1 and not unbatched:
         offsets = np.concatenate([[0], np.cumsum(tgt_len)])
         padded = np.zeros((n, max(int(tgt_len.max()) if n else 0, 1)), dtype=np.int64)
         for i in range(n):
@@ -613,9 +645,6 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
         tgt = padded
     elif unbatched:
         tgt = tgt.reshape(1, -1)
-    if np.any(in_len > lp.shape[0]):
-        raise RuntimeError(f"Expected input_lengths to have value at most {lp.shape[0]}, but got value "
-                           f"{int(in_len.max())} (while checking arguments for ctc_loss_cpu)")
     losses = nn_ctc.ctc_loss(lp, tgt, in_len, tgt_len, blank, zero_infinity)
     if reduction == "mean":
         divisor = const(np.maximum(tgt_len, 1), losses)

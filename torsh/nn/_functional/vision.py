@@ -150,82 +150,214 @@ def _resize_matrix(in_size, out_size, mode, align_corners, scale):
     return M
 
 
-_MODE_DIMS = {"linear": 1, "bilinear": 2, "trilinear": 3, "bicubic": 2}
+_MODE_DIMS = {"linear": 1, "bilinear": 2, "trilinear": 3, "bicubic": 2, "lanczos": 2}
+_MODES = "nearest | linear | bilinear | bicubic | trilinear | lanczos | area | nearest-exact"
+
+
+def _is_integer(x):
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool) or (
+        hasattr(x, "is_floating_point") and not x.is_floating_point())
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
-    nd = input.ndim - 2
-    if nd < 1:
-        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) for "
-                                  "the modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
-                                  f"nearest-exact (got {mode})")
+    """PyTorch's F.interpolate: its Python checks in its order, then one separable resize per spatial dim (a
+    matrix product; a gather for the nearest modes)."""
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
             raise ValueError("align_corners option can only be set with the interpolating modes: "
                              "linear | bilinear | bicubic | trilinear")
     elif align_corners is None:
         align_corners = False
-    if mode in _MODE_DIMS and _MODE_DIMS[mode] != nd:
-        raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {_MODE_DIMS[mode] + 2}D input")
-    if antialias:
-        raise NotImplementedError("torsh: interpolate(antialias=True) is not implemented")
-    spatial = input.shape[2:]
+    nd = input.ndim - 2
+    spatial = list(input.shape[2:])
     if size is not None and scale_factor is not None:
         raise ValueError("only one of size or scale_factor should be defined")
     if size is not None:
-        out_sizes = [int(s) for s in (size if isinstance(size, (list, tuple)) else [size] * nd)]
-        if len(out_sizes) != nd:
-            raise ValueError(f"Input and output must have the same number of spatial dimensions, but got input with "
-                             f"spatial dimensions of {list(spatial)} and output size of {size}. Please provide "
-                             "input tensor in (N, C, d1, d2, ...,dK) format and output size in (o1, o2, ...,oK) "
-                             "format.")
+        if isinstance(size, (list, tuple)):
+            if len(size) != nd:
+                raise ValueError(f"Input and output must have the same number of spatial dimensions, but got input "
+                                 f"with spatial dimensions of {spatial} and output size of {size}. Please provide "
+                                 "input tensor in (N, C, d1, d2, ...,dK) format and output size in (o1, o2, ...,oK) "
+                                 "format.")
+            if not all(_is_integer(x) for x in size):
+                raise TypeError("expected size to be one of int or Tuple[int] or Tuple[int, int] or Tuple[int, int, "
+                                f"int], but got size with types {[type(x) for x in size]}")
+            out_sizes = [int(x) for x in size]
+        else:
+            out_sizes = [size] * nd
         scales = [None] * nd
     elif scale_factor is not None:
-        factors = list(scale_factor) if isinstance(scale_factor, (list, tuple)) else [scale_factor] * nd
-        if len(factors) != nd:
-            raise ValueError("Input and scale_factor must have the same number of spatial dimensions, but got input "
-                             f"with spatial dimensions of {list(spatial)} and scale_factor of shape {scale_factor}. "
-                             "Please provide input tensor in (N, C, d1, d2, ...,dK) format and scale_factor in (s1, "
-                             "s2, ...,sK) format.")
-        if not all(math.isfinite(float(f)) for f in factors):
-            raise RuntimeError("value cannot be converted to type int64_t without overflow")
-        out_sizes = [int(math.floor(float(L) * f)) for L, f in zip(spatial, factors)]
-        scales = [None] * nd if recompute_scale_factor else [float(f) for f in factors]
+        if isinstance(scale_factor, (list, tuple)):
+            if len(scale_factor) != nd:
+                raise ValueError("Input and scale_factor must have the same number of spatial dimensions, but got "
+                                 f"input with spatial dimensions of {spatial} and scale_factor of shape "
+                                 f"{scale_factor}. Please provide input tensor in (N, C, d1, d2, ...,dK) format and "
+                                 "scale_factor in (s1, s2, ...,sK) format.")
+            scales = list(scale_factor)
+        else:
+            scales = [scale_factor] * nd
+        out_sizes = None
     else:
         raise ValueError("either size or scale_factor should be defined")
+    if recompute_scale_factor and size is not None:
+        raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
+    if mode == "area" and out_sizes is None:
+        recompute_scale_factor = True
+    if recompute_scale_factor:
+        out_sizes = [int(math.floor(float(L) * float(f))) if math.isfinite(float(L) * float(f)) else
+                     _overflow() for L, f in zip(spatial, scales)]
+        scales = [None] * nd
+    if antialias and not (mode in ("bilinear", "bicubic", "lanczos") and input.ndim == 4):
+        raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos modes and requires a 4-D "
+                         "tensor as input")
+    kernel = _resize_kernel(input.ndim, mode, antialias, align_corners)
+    if out_sizes is None:
+        out_sizes, scales = _sizes_from_scales(kernel, spatial, scales)
+    elif not all(isinstance(o, (int, np.integer)) or _is_integer(o) for o in out_sizes):
+        raise TypeError(f"{kernel}() received an invalid combination of arguments - got (Tensor, list, NoneType), but "
+                        "expected one of:")
+    out_sizes = [int(o) for o in out_sizes]
     if mode == "area":
         from .pooling import _adaptive_avg
         return _adaptive_avg(nd, input, out_sizes)
+    return _resize(input, spatial, out_sizes, scales, mode, align_corners, antialias)
+
+
+def _public_type(x):
+    return "<class 'torch.Tensor'>" if hasattr(x, "is_floating_point") else str(type(x))
+
+
+def _overflow():
+    raise RuntimeError("value cannot be converted to type int64_t without overflow")
+
+
+def _resize_kernel(ndim, mode, antialias, align_corners):
+    """The ATen function PyTorch's interpolate calls for (rank, mode), or its NotImplementedError/ValueError."""
+    nd = ndim - 2
+    kernels = {"nearest": f"upsample_nearest{nd}d", "nearest-exact": f"_upsample_nearest_exact{nd}d",
+               "area": f"adaptive_avg_pool{nd}d"}
+    if 1 <= nd <= 3 and mode in kernels:
+        return kernels[mode]
+    if mode in _MODE_DIMS and _MODE_DIMS[mode] == nd:
+        if mode == "lanczos":
+            if align_corners:
+                raise ValueError("Lanczos mode does not support align_corners=True")
+            if not antialias:
+                raise ValueError("Lanczos mode requires antialias=True")
+        name = {"linear": "upsample_linear1d", "bilinear": "upsample_bilinear2d", "trilinear": "upsample_trilinear3d",
+                "bicubic": "upsample_bicubic2d", "lanczos": "upsample_lanczos2d"}[mode]
+        return f"_{name}_aa" if antialias else name
+    if 1 <= nd <= 3 and mode in ("linear", "bilinear", "trilinear"):
+        raise NotImplementedError(f"Got {ndim}D input, but {mode} mode needs {_MODE_DIMS[mode] + 2}D input")
+    raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {ndim}D) for the modes: "
+                              f"{_MODES} (got {mode})")
+
+
+def _sizes_from_scales(kernel, spatial, scales):
+    """The binding's float scales: each a Python number (a tensor is refused as by PyTorch's argument parser)."""
+    if not all(isinstance(f, (int, float, np.number)) and not isinstance(f, bool) for f in scales):
+        raise TypeError(f"{kernel}() received an invalid combination of arguments - got (Tensor, NoneType, list), "
+                        "but expected one of:")
+    out = []
+    for L, f in zip(spatial, scales):
+        v = float(L) * float(f)
+        if not math.isfinite(v):
+            _overflow()
+        out.append(int(math.floor(v)))
+    return out, [float(f) for f in scales]
+
+
+def _resize(input, spatial, out_sizes, scales, mode, align_corners, antialias):
+    nd = len(spatial)
     _check_resize_sizes(spatial, out_sizes)
+    if input.numel() == 0 and math.prod(input.shape[1:]) == 0:
+        raise RuntimeError(f"Non-empty {nd + 2}D data tensor expected but got a tensor with sizes "
+                           f"{list(input.shape)}")
     kind = {"nearest": "nearest", "nearest-exact": "nearest-exact", "linear": "linear", "bilinear": "linear",
-            "trilinear": "linear", "bicubic": "cubic"}.get(mode)
-    if kind is None:
-        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) for "
-                                  "the modes: nearest | linear | bilinear | bicubic | trilinear | area | "
-                                  f"nearest-exact (got {mode})")
-    _check_resize_dtype(input, kind, nd)
+            "trilinear": "linear", "bicubic": "cubic", "lanczos": "lanczos"}[mode]
+    _check_resize_dtype(input, kind, nd, antialias)
     out = input
-    for i in range(nd):
+    # uint8 rounds after each pass: PyTorch's separable kernels run the last dim (width) first
+    order = range(nd - 1, -1, -1) if not input.is_floating_point() else range(nd)
+    for i in order:
         dim = 2 + i
-        if out_sizes[i] == spatial[i] and kind != "cubic" and (scales[i] in (None, 1.0)):
+        if out_sizes[i] == spatial[i] and kind not in ("cubic", "lanczos") and not antialias and \
+                scales[i] in (None, 1.0):
             continue
-        M = _resize_matrix(spatial[i], out_sizes[i], kind, align_corners, scales[i])
+        if antialias or (kind == "linear" and not input.is_floating_point()):  # uint8 bilinear: the AA kernel's
+            M = _aa_resize_matrix(spatial[i], out_sizes[i], kind, align_corners, scales[i], antialias)  # weights
+        else:
+            M = _resize_matrix(spatial[i], out_sizes[i], kind, align_corners, scales[i])
         if kind.startswith("nearest"):  # a gather: a product with the one-hot matrix makes 0 * inf = NaN
             out = nn_pad.take_dim(out, dim, M.argmax(0), f"UpsampleNearest{nd}DBackward0")
+            continue
+        if not out.is_floating_point():  # uint8: float arithmetic, rounded back as PyTorch's uint8 kernels
+            res = out.double().movedim(dim, -1).matmul(const(M, out.double())).movedim(-1, dim)
+            out = res.round().clamp(0, 255).to(out.dtype)
             continue
         out = out.movedim(dim, -1).matmul(const(M, input)).movedim(-1, dim)
     return out if out is not input else input.clone()
 
 
-def _check_resize_dtype(input, kind, nd):
-    """PyTorch's resize kernels exist for floating types, and for uint8 except 1-d linear; its error names the
-    index-weights helper (4-d inputs name their channels-last kernel there, same exception type)."""
+def _aa_filter(kind):
+    if kind == "linear":
+        return lambda x: np.maximum(1.0 - np.abs(x), 0.0), 2
+    if kind == "cubic":  # Keys' a = -0.5 (PyTorch's antialiased bicubic)
+        a = -0.5
+
+        def cubic(x):
+            x = np.abs(x)
+            near = ((a + 2) * x - (a + 3)) * x * x + 1
+            far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+            return np.where(x < 1, near, np.where(x < 2, far, 0.0))
+        return cubic, 4
+
+    def lanczos(x):  # Lanczos-3
+        return np.where(np.abs(x) < 3, np.sinc(x) * np.sinc(x / 3), 0.0)
+    return lanczos, 6
+
+
+def _aa_resize_matrix(in_size, out_size, kind, align_corners, scale, antialias=True):
+    """PyTorch's antialiased resize weights (_compute_weights_aa): a filter stretched by the downscale factor,
+    each output's taps normalised to sum 1."""
+    if align_corners:
+        s = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
+    else:
+        s = 1.0 / scale if scale is not None and scale > 0 else in_size / out_size
+    filt, interp_size = _aa_filter(kind)
+    stretch = s >= 1.0 and antialias
+    support = interp_size * 0.5 * s if stretch else interp_size * 0.5
+    invscale = 1.0 / s if stretch else 1.0
+    delta = 0.5 if align_corners and not antialias else 0.0  # PyTorch's align_corners_delta
+    M = np.zeros((in_size, out_size))
+    for i in range(out_size):
+        center = s * (i + 0.5 - delta)
+        xmin = max(int(center - support + 0.5 + delta), 0)
+        xmax = min(int(center + support + 0.5 + delta), in_size)
+        j = np.arange(xmin, xmax)
+        w = filt((j - center + 0.5 - delta) * invscale)
+        total = w.sum()
+        if total != 0:
+            w = w / total
+        M[j, i] = w
+    return M
+
+
+def _check_resize_dtype(input, kind, nd, antialias=False):
+    """PyTorch's resize kernels exist for floating types, and for uint8 in 2-d modes and the nearest modes; its
+    error names the kernel (a 4-d input's nearest/bilinear kernels dispatch as channels-last ones)."""
     dt = dtype_of(input)
-    if dt.kind == "f" or dt.name == "bfloat16" or (dt.kind == "u" and not (kind == "linear" and nd == 1)):
+    if dt.kind == "f" or dt.name == "bfloat16":
+        return
+    if dt.kind == "u" and dt.itemsize == 1 and (nd == 2 or kind.startswith("nearest")):
         return
     helper = {"nearest-exact": "nearest"}.get(kind, kind)
-    raise NotImplementedError(f'"compute_indices_weights_{helper}" not implemented for \'{dtype_name(dt)}\'')
+    if nd == 2 and not antialias and helper in ("nearest", "linear"):
+        name = f"upsample_{'nearest' if helper == 'nearest' else 'bilinear'}2d_channels_last"
+    else:
+        name = f"compute_indices_weights_{helper}"
+    raise NotImplementedError(f'"{name}" not implemented for \'{dtype_name(dt)}\'')
 
 
 def _check_resize_sizes(spatial, out_sizes):
