@@ -300,3 +300,13 @@ def test_static_cnn_with_pool_flatten_dropout_as_pytorch():
     import re
     assert re.sub(r"scale=[0-9.e-]+", "", repr(c1).replace("torsh.", "torch.")) == re.sub(r"scale=[0-9.e-]+", "",
                                                                                          repr(c2))
+
+
+@pytest.mark.parametrize("shape,out", [((2, 3, 10, 10), 1), ((2, 3, 7, 9), (2, 3)), ((1, 4, 5, 5), (3, 3))])
+def test_adaptive_avg_pool_on_quantized_as_pytorch(shape, out):
+    x = np.random.RandomState(5).randn(*shape).astype(np.float32)
+    ref = torch.nn.AdaptiveAvgPool2d(out)(torch.quantize_per_tensor(torch.from_numpy(x), 0.02, 60, torch.quint8))
+    ours = torsh.ao.nn.quantized.modules.AdaptiveAvgPool2d(out)(
+        torsh.quantize_per_tensor(torsh.from_numpy(x), 0.02, 60, torsh.quint8))
+    np.testing.assert_array_equal(ours.int_repr().numpy(), ref.int_repr().numpy())
+    assert (ours.q_scale(), ours.q_zero_point()) == (ref.q_scale(), ref.q_zero_point())

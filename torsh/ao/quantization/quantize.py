@@ -16,7 +16,7 @@ from .stubs import DeQuantStub, QuantStub
 DEFAULT_STATIC_QUANT_MODULE_MAPPINGS = {
     QuantStub: nnq.Quantize, DeQuantStub: nnq.DeQuantize, nn.Linear: nnq.Linear, nn.Conv2d: nnq.Conv2d,
     nn.ReLU: nnq.ReLU, nn.MaxPool2d: nnq.MaxPool2d, nn.Flatten: nnq.Flatten, nn.Dropout: nnq.Dropout,
-    nni.LinearReLU: nnq.LinearReLU, nni.ConvReLU2d: nnq.ConvReLU2d,
+    nn.AdaptiveAvgPool2d: nnq.AdaptiveAvgPool2d, nni.LinearReLU: nnq.LinearReLU, nni.ConvReLU2d: nnq.ConvReLU2d,
     nnqat.Linear: nnq.Linear, nnqat.Conv2d: nnq.Conv2d, nnqat.LinearReLU: nnq.LinearReLU,
     nnqat.ConvReLU2d: nnq.ConvReLU2d,
 }
@@ -24,7 +24,8 @@ DEFAULT_QAT_MODULE_MAPPINGS = {nn.Linear: nnqat.Linear, nn.Conv2d: nnqat.Conv2d,
                                nni.ConvReLU2d: nnqat.ConvReLU2d}
 DEFAULT_DYNAMIC_QUANT_MODULE_MAPPINGS = {nn.Linear: nnqd.Linear}
 # these keep their input's qparams: no observer, and convert swaps in the subclass taking quantized tensors
-_KEEPS_QPARAMS = {nn.ReLU: nnq.ReLU, nn.MaxPool2d: nnq.MaxPool2d, nn.Flatten: nnq.Flatten, nn.Dropout: nnq.Dropout}
+_KEEPS_QPARAMS = {nn.ReLU: nnq.ReLU, nn.MaxPool2d: nnq.MaxPool2d, nn.Flatten: nnq.Flatten, nn.Dropout: nnq.Dropout,
+                  nn.AdaptiveAvgPool2d: nnq.AdaptiveAvgPool2d}
 _NO_OBSERVER = (DeQuantStub, *_KEEPS_QPARAMS)
 
 

@@ -78,6 +78,19 @@ class MaxPool2d(nn.MaxPool2d):
         return super().forward(input)
 
 
+class AdaptiveAvgPool2d(nn.AdaptiveAvgPool2d):
+    """Average pooling of a quantized tensor: the mean of (int - zero_point) rounded to even, qparams kept."""
+
+    def forward(self, input):
+        if not isinstance(input, QuantizedTensor):
+            return super().forward(input)
+        zp = input._zero_point
+        centred = torsh.from_numpy(input._int.astype(np.float64) - zp)
+        means = super().forward(centred).numpy()
+        ints = np.clip(np.rint(means) + zp, input.dtype.qmin, input.dtype.qmax)
+        return input._like(ints.astype(input._int.dtype))
+
+
 class Flatten(nn.Flatten):
     def forward(self, input):
         if isinstance(input, QuantizedTensor):
