@@ -115,7 +115,7 @@ PANEL_GEMM_MIN_ROWS = 64  # the packed right-hand operand (K x N floats) is amor
 
 # The named switch for several threads: with ``gemm_team`` on, those products run on the panel GEMM shared with
 # helper threads of its own that spin up to 100 us between calls (kernels_cpp/spin_team.h; the lstm_cell module's
-# set_spin_us changes it), instead
+# set_spin_us changes it, TORSH_GEMM_TEAM_SPIN_US at import), instead
 # of OpenBLAS's threads. Off, they stay on OpenBLAS (the behaviour before it: the kernel's OpenMP row split woke a
 # sleeping thread per call and lost to OpenBLAS, see RESULTS.md). TORSH_GEMM_TEAM=0/1 sets it at import (A/B runs
 # in fresh processes), set_gemm_team() later. Never in a forked child (single_thread_reason: a DataLoader worker

@@ -1,5 +1,6 @@
 """Matrix products: matmul (NumPy broadcasting rules, as PyTorch), mm, bmm, mv, dot, outer."""
 import math
+import os
 
 import ml_dtypes
 import numpy as np
@@ -92,6 +93,8 @@ def _matrix_product_grads(a, b, g, a_transposed, b_transposed, need_a, need_b):
 # (threads.panel_gemm_threads decides, threads.explain_gemm / dispatch.explain("matmul", (m, k, n)) say why).
 PANEL_GEMM_MIN_MACS = threads.PANEL_GEMM_MIN_MACS
 PANEL_GEMM_MIN_ROWS = threads.PANEL_GEMM_MIN_ROWS
+if os.environ.get("TORSH_GEMM_TEAM_SPIN_US") and kernels.get("lstm_cell") is not None:  # A/B of the helpers' spin
+    kernels.get("lstm_cell").set_spin_us(int(os.environ["TORSH_GEMM_TEAM_SPIN_US"]))
 
 
 def _panel_gemm(a, b):
