@@ -28,23 +28,76 @@ def _cast(input, d, copy=False):
     return result
 
 
-def to(input, *args, dtype=None, device=None, non_blocking=False, copy=False, memory_format=None):
-    """Tensor.to(dtype), .to(device), .to(device, dtype), .to(other_tensor)."""
-    for a in args:
-        if isinstance(a, Tensor):
-            dtype = a.dtype
-        elif isinstance(a, (_dtype.dtype, type)):  # a string is a device, even "float32" (PyTorch's error)
-            dtype = a
-        elif isinstance(a, (str, _device)):
-            device = a
-        elif a is None:
-            continue
-        else:
-            raise TypeError(f"to() received an invalid combination of arguments - got ({type(a).__name__})")
+_TO_SIGNATURES = (
+    "\n * (torch.device device = None, torch.dtype dtype = None, bool non_blocking = False, bool copy = False, *, "
+    "torch.memory_format memory_format = None)"
+    "\n * (torch.dtype dtype, bool non_blocking = False, bool copy = False, *, torch.memory_format memory_format = None)"
+    "\n * (Tensor tensor, bool non_blocking = False, bool copy = False, *, torch.memory_format memory_format = None)\n")
+
+
+def _arg_type_name(a):
+    if isinstance(a, Tensor):
+        return "Tensor"
+    if isinstance(a, _dtype.dtype):
+        return "torch.dtype"
+    if isinstance(a, _device):
+        return "torch.device"
+    return type(a).__name__
+
+
+def _got(args, kwargs):
+    """PyTorch's "got (...)" list: positional types, then name=type (a kwargs-only call ends with ", ")."""
+    got = ", ".join(_arg_type_name(a) for a in args)
+    if kwargs:
+        named = ", ".join(f"{k}={_arg_type_name(v)}" for k, v in kwargs.items())
+        got = f"{got}, {named}" if args else f"{named}, "
+    return got
+
+
+def _invalid_to(args, kwargs):
+    return TypeError(f"to() received an invalid combination of arguments - got ({_got(args, kwargs)}), but expected "
+                     f"one of:{_TO_SIGNATURES}")
+
+
+def _parse_to_args(args, kwargs):
+    """PyTorch's three Tensor.to overloads: (device, dtype, non_blocking, copy), (dtype, non_blocking, copy) and
+    (tensor, non_blocking, copy), the first positional argument choosing; (device, dtype, non_blocking, copy)."""
+    if len(args) > 4:
+        raise TypeError(f"to() takes from 0 to 4 positional arguments but {len(args)} were given")
+    first = args[0] if args else None
+    if isinstance(first, Tensor):
+        names = ("tensor", "non_blocking", "copy")
+    elif isinstance(first, (_dtype.dtype, type)) and not isinstance(first, str):
+        names = ("dtype", "non_blocking", "copy")
+    else:
+        names = ("device", "dtype", "non_blocking", "copy")
+    values = dict(zip(names, args))
+    ok = len(args) <= len(names) and not (set(values) & set(kwargs))
+    kinds = {"tensor": (Tensor,), "dtype": (_dtype.dtype, type, type(None)), "device": (str, _device, int, type(None)),
+             "non_blocking": (bool,), "copy": (bool,)}
+    ok = ok and all(isinstance(v, kinds[k]) and not (k == "device" and isinstance(v, bool))
+                    for k, v in values.items())
+    if not ok:
+        raise _invalid_to(args, kwargs)
+    values.update(kwargs)
+    return values
+
+
+def to(input, *args, **kwargs):
+    """Tensor.to(device=None, dtype=None, non_blocking=False, copy=False, *, memory_format), .to(dtype, ...),
+    .to(other, ...): a cast (or a copy with copy=True); the device can only be the CPU."""
+    unknown = set(kwargs) - {"dtype", "device", "non_blocking", "copy", "memory_format"}
+    if unknown:
+        raise _invalid_to(args, kwargs)
+    values = _parse_to_args(args, kwargs)
+    dtype = values.get("dtype")
+    if "tensor" in values:
+        dtype = values["tensor"].dtype
+    device = values.get("device")
     if device is not None:
         require_cpu(device)
     d = input.dtype if dtype is None else _dtype.to_dtype(dtype)
-    return _cast(input, d, copy)
+    return _cast(input, d, bool(values.get("copy", False)))
 register(to, namespace=None)
 
 
