@@ -87,7 +87,14 @@ class AdaptiveAvgPool2d(nn.AdaptiveAvgPool2d):
         zp = input._zero_point
         centred = torsh.from_numpy(input._int.astype(np.float64) - zp)
         means = super().forward(centred).numpy()
-        ints = np.clip(np.rint(means) + zp, input.dtype.qmin, input.dtype.qmax)
+        # PyTorch: the window's integer sum times float32(1 / window size), rounded in float32
+        (h, w), (oh, ow) = input._int.shape[-2:], means.shape[-2:]
+        rows = np.array([-(-((i + 1) * h) // oh) - (i * h) // oh for i in range(oh)])
+        cols = np.array([-(-((j + 1) * w) // ow) - (j * w) // ow for j in range(ow)])
+        counts = rows[:, None] * cols[None, :]
+        sums = np.rint(means * counts).astype(np.float32)
+        ints = np.clip(np.rint(sums * (np.float32(1) / counts.astype(np.float32))).astype(np.float64) + zp,
+                       input.dtype.qmin, input.dtype.qmax)
         return input._like(ints.astype(input._int.dtype))
 
 
