@@ -524,8 +524,7 @@ def _check_grid_sampler(input, grid):
     if input.ndim != rank or grid.ndim != rank:
         raise RuntimeError(f"grid_sampler(): expected {rank}D input and grid with same number of dimensions, but got "
                            f"{sizes}")
-    if rank == 4:
-        require_float_kernel("grid_sampler_2d_cpu_kernel_impl", input.dtype)
+    require_float_kernel("grid_sampler_2d_cpu_kernel_impl" if rank == 4 else "grid_sampler3d_cpu", input.dtype)
 
 
 @float32_policy
@@ -547,8 +546,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
                      "grid_sample for details.")
         align_corners = False
     _check_grid_sampler(input, grid)
-    if input.ndim != 4:
-        raise NotImplementedError("torsh: grid_sample supports 4-D inputs")
+    if input.ndim == 5:
+        return _grid_sample_3d(input, grid, mode, padding_mode, align_corners)
     n, c, h, w = input.shape
     ix = _unnormalize(grid[..., 0], w, align_corners)
     iy = _unnormalize(grid[..., 1], h, align_corners)
@@ -569,6 +568,41 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
                         (x0 + 1, y0 + 1, wx1 * wy1)):
         vals, inside = sample(xk, yk)
         term = vals * (wgt * const(inside, wgt)).unsqueeze(1)
+        out = term if out is None else out + term
+    return out
+
+
+def _grid_sample_3d(input, grid, mode, padding_mode, align_corners):
+    """Volumetric sampling of ``input`` (N, C, D, H, W) at ``grid`` (N, Do, Ho, Wo, 3) (x, y, z) points:
+    trilinear (mode 'bilinear') or nearest, each coordinate padded as in 2-D."""
+    if mode == "bicubic":
+        raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
+    sizes = tuple(input.shape[2:])  # D, H, W
+    coords = [_padded_coordinate(_unnormalize(grid[..., k], sizes[2 - k], align_corners), sizes[2 - k], padding_mode,
+                                 align_corners) for k in range(3)]  # x (W), y (H), z (D)
+    out_shape = tuple(input.shape[:2]) + tuple(grid.shape[1:4])
+    from ..._ops.nn import pool as nn_pool
+
+    def sample(points):
+        (xi, yi, zi), (d, h, w) = points, sizes
+        inside = (xi >= 0) & (xi <= w - 1) & (yi >= 0) & (yi <= h - 1) & (zi >= 0) & (zi <= d - 1)
+        idx = ((np.clip(zi, 0, d - 1) * h + np.clip(yi, 0, h - 1)) * w + np.clip(xi, 0, w - 1)).astype(np.int64)
+        vals = nn_pool.take_spatial(input, np.broadcast_to(idx[:, None], out_shape).copy(), "GridSampler3DBackward0")
+        return vals, inside
+    if mode == "nearest":
+        vals, inside = sample([np.rint(array(c)).astype(np.int64) for c in coords])
+        return vals * const(inside[:, None], input)
+    low = [np.floor(array(c)).astype(np.int64) for c in coords]
+    frac = [c - const(lo, c) for c, lo in zip(coords, low)]
+    out = None
+    for corner in range(8):
+        bits = [(corner >> k) & 1 for k in range(3)]
+        weight = None
+        for k in range(3):
+            term = frac[k] if bits[k] else 1 - frac[k]
+            weight = term if weight is None else weight * term
+        vals, inside = sample([lo + b for lo, b in zip(low, bits)])
+        term = vals * (weight * const(inside, weight)).unsqueeze(1)
         out = term if out is None else out + term
     return out
 
