@@ -19,6 +19,14 @@ def centred(q):
     return ints - q._zero_point.reshape(shape)
 
 
+def centred_weight_t(w):
+    """centred(w).T as a contiguous float64 matrix, kept on the weight (quantized tensors are never written)."""
+    cached = w.__dict__.get("_centred_t")
+    if cached is None:
+        cached = w.__dict__["_centred_t"] = np.ascontiguousarray(centred(w).reshape(w._int.shape[0], -1).T)
+    return cached
+
+
 def weight_scales(q, channels):
     if q._axis is None:
         return np.full(channels, np.float32(q._scale), dtype=np.float32)

@@ -229,7 +229,7 @@ class Linear(_WeightedQuantizedModule):
 
     def forward(self, x):
         w = self.weight()
-        acc = _kernels.centred(x) @ _kernels.centred(w).T
+        acc = _kernels.centred(x) @ _kernels.centred_weight_t(w)
         return self._output(acc, x, acc.ndim - 1)
 
     @classmethod
