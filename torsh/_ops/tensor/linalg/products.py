@@ -247,8 +247,27 @@ register(einsum, method=False)
 
 
 # -- tensordot / kron / cross / trace / inner / vdot / cdist ---------------------------------------
+def _dims_list(x, name, position):
+    """One of tensordot's dim lists as PyTorch's parser takes it (ints only; an int alone is a TypeError)."""
+    if hasattr(x, "tolist"):
+        x = x.tolist()
+    if not isinstance(x, (list, tuple)):
+        raise TypeError(f"tensordot(): argument '{name}' (position {position}) must be tuple of ints, not "
+                        f"{type(x).__name__}")
+    return [int(d) for d in x]
+
+
 def tensordot(a, b, dims=2, out=None):
-    if isinstance(dims, int) or (hasattr(dims, "_data") and dims._data.ndim == 0):
+    """torch.functional.tensordot's dims forms (an int, two lists, a tensor), then ATen's: a contracted dim of
+    size 1 on one side sums the other side over its dim."""
+    if not isinstance(dims, (tuple, list, int)) and not hasattr(dims, "_data"):
+        raise RuntimeError("tensordot expects dims to be int or tuple[list[int], list[int]] or list[list[int]] "
+                           f"containing two lists, but got dims={dims}")
+    if hasattr(dims, "_data") and dims._data.size > 1:
+        if dims._data.shape[0] != 2:
+            raise AssertionError(f"dims tensor must have size 2 in first dimension, got {dims._data.shape[0]}")
+        dims = (dims[0], dims[1])
+    if isinstance(dims, int) or hasattr(dims, "_data"):
         n = int(dims)
         if n < 0:
             raise RuntimeError(f"tensordot expects dims >= 0, but got dims={n}")
@@ -257,17 +276,24 @@ def tensordot(a, b, dims=2, out=None):
         dims_a = list(range(-n, 0))
         dims_b = list(range(n))
     else:
-        dims_a, dims_b = ([int(d) for d in ([x] if isinstance(x, int) else (x.tolist() if hasattr(x, "tolist") else x))]
-                          for x in dims)
+        first, second = dims
+        dims_a, dims_b = _dims_list(first, "dims_self", 3), _dims_list(second, "dims_other", 4)
         if len(dims_a) != len(dims_b):
             raise RuntimeError("both dimension lists should have same length")
-    given = list(zip(dims_a, dims_b))
+    if a.dtype is not b.dtype:
+        raise RuntimeError("both inputs should have same dtype")
+    given = list(zip(dims_a, dims_b))  # the messages name the dims as given
     dims_a = [normalize_dim(d, a._data.ndim) for d in dims_a]
     dims_b = [normalize_dim(d, b._data.ndim) for d in dims_b]
-    for (da, db), (ga, gb) in zip(zip(dims_a, dims_b), given):
-        if a._data.shape[da] != b._data.shape[db]:
-            raise RuntimeError(f"contracted dimensions need to match, but first has size {a._data.shape[da]} in dim "
-                               f"{ga} and second has size {b._data.shape[db]} in dim {gb}")
+    for da, db, (ga, gb) in zip(dims_a, dims_b, given):
+        sa_, sb_ = a._data.shape[da], b._data.shape[db]
+        if sb_ == 1:
+            a = a.sum(da, keepdim=True)
+        elif sa_ == 1:
+            b = b.sum(db, keepdim=True)
+        elif sa_ != sb_:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size {sa_} in dim {ga} and "
+                               f"second has size {sb_} in dim {gb}")
     letters = iter(_LETTERS)
     sa = [next(letters) for _ in range(a._data.ndim)]
     sb = [next(letters) for _ in range(b._data.ndim)]
