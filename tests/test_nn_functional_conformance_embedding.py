@@ -233,3 +233,18 @@ def test_bad_arguments_leave_the_weight_untouched():
     with pytest.raises(RuntimeError):
         F(torsh).embedding_bag(_i(torsh, [1, 12]), w, _i(torsh, [0]), max_norm=1.0)
     assert_close(w, before)
+
+
+def test_embedding_bag_from_pretrained_matches_pytorch():
+    outs = []
+    for lib in (torsh, torch_ref):
+        weights = lib.tensor(np.random.default_rng(0).uniform(-1, 1, (6, 3)))
+        bag = lib.nn.EmbeddingBag.from_pretrained(weights, freeze=False, mode="sum", include_last_offset=True,
+                                                  padding_idx=0)
+        assert (bag.mode, bag.include_last_offset, bag.padding_idx, bag.weight.requires_grad) == ("sum", True, 0, True)
+        assert lib.nn.EmbeddingBag.from_pretrained(weights).weight.requires_grad is False
+        out = bag(lib.tensor([1, 0, 4, 5]), lib.tensor([0, 1, 4]), per_sample_weights=lib.tensor([1.0, 2, 3, 4]).double())
+        out.sum().backward()
+        outs.append((out.detach(), bag.weight.grad))
+    assert_close(outs[0][0], outs[1][0])
+    assert_close(outs[0][1], outs[1][1])
