@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import torsh
-from torsh._ops import registry
+from torsh._ops import arg_aliases, registry
 from torsh._tensor import Tensor
 
 from helpers import assert_close, check_same_error, needs_torch, torch_ref
@@ -60,16 +60,30 @@ def test_registry_holds_the_unary_ops():
     assert registry.REGISTRY["fix"].name == "trunc"
 
 
+def _takes_aliases(fn, method=False):
+    return bool(arg_aliases.aliases_of(arg_aliases.signature(fn), method=method))
+
+
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)
 def test_bindings_are_the_declared_function(entry):
-    """torsh.<name>, Tensor.<name> bind the very function declared: no wrapper, no extra call."""
+    """torsh.<name>, Tensor.<name> bind the very function declared (no wrapper, no extra call), except where
+    PyTorch's parser takes NumPy's names for the op's parameters (axis, keepdims, x, x2...): there, and only
+    there, the binding is ``arg_aliases.accepting_aliases`` of it, a function calling the declared one."""
+    python_defined = (entry.namespace == "torsh" and (entry.public_name or entry.name) in arg_aliases.PYTHON_FUNCTIONS)
     for name in entry.names:
         public = entry.public_name if name == entry.name and entry.public_name else name
         if entry.namespace is not None:  # out="copy": torsh.<name> is the op copying into out=
-            assert getattr(_namespace(torsh, entry), public) is entry.public
-            assert entry.public is entry.fn or entry.public.__wrapped__ is entry.fn
+            bound = getattr(_namespace(torsh, entry), public)
+            assert bound is entry.public
+            aliased = entry.namespace != "torsh.nn.functional" and not python_defined and _takes_aliases(entry.fn)
+            assert hasattr(bound, "numpy_aliases") == aliased
+            declared = arg_aliases.unaliased(bound)
+            assert declared is entry.fn or declared.__wrapped__ is entry.fn  # out="copy": with_out(fn)
         if entry.method:
-            assert Tensor.__dict__[name] is (entry.fn if entry.method is True else entry.method)
+            method = entry.fn if entry.method is True else entry.method
+            bound = Tensor.__dict__[name]
+            assert bound is entry.method_binding and arg_aliases.unaliased(bound) is method
+            assert (bound is not method) == (_takes_aliases(method, True) and entry.name not in arg_aliases.PYTHON_METHODS)
         if entry.inplace is not None:  # one in-place function for the op and its aliases
             assert Tensor.__dict__[name + "_"] is Tensor.__dict__[entry.name + "_"]
             assert Tensor.__dict__[name + "_"].__name__ == entry.name + "_"

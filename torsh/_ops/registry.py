@@ -5,7 +5,9 @@ dispatch kernel, whether it is a Tensor method, its in-place variant (and that v
 path), whether it takes ``out=``, the ``torsh.compile`` fusion primitive, and (empty for now) its
 forward-mode and batching rules. ``bind_all()`` turns the entries into ``torsh.*`` names, Tensor
 methods and in-place methods, binding the very function objects declared (no wrapper, so no extra
-call on the hot path).
+call on the hot path), except where PyTorch's parser takes NumPy's argument names (``axis``,
+``keepdims``, ``x``, ``x2``...): an op with parameters of those names is bound through
+``arg_aliases.accepting_aliases`` (one Python call more, the declared function behind it).
 
 The registry also owns the op-call hook: ``observe(listener)`` swaps every op binding for the
 listener's wrapper and puts the originals back when the last subscription ends, so an op costs
@@ -26,6 +28,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..autograd import grad_mode
+from . import arg_aliases
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +60,9 @@ class OpDef:
     public_name: Optional[str] = None   # the name in ``namespace`` when it is not ``name``
     jvp: Optional[Callable] = None      # forward-mode rule (function transforms issue)
     vmap: Optional[Callable] = None     # batching rule (function transforms issue)
-    public: Optional[Callable] = None   # what ``namespace`` binds: ``fn``, or ``with_out(fn)`` for out="copy"
+    public: Optional[Callable] = None   # what ``namespace`` binds: ``fn``, or ``with_out(fn)`` for out="copy",
+                                        # taking NumPy's argument names where PyTorch does (arg_aliases)
+    method_binding: Optional[Callable] = None  # what Tensor.<name> binds: the method, or it taking NumPy's names
 
     @property
     def names(self):
@@ -94,14 +99,23 @@ def register(fn, name=None, *, aliases=(), node_name=None, kernel=None, method=T
     elif out == "copy" and not _takes_out(fn):  # nothing to copy into: the op takes no out=
         out = False
     public = with_out(fn) if out == "copy" else fn
+    if namespace in _ALIASED_NAMESPACES and not (namespace == "torsh" and name in arg_aliases.PYTHON_FUNCTIONS):
+        public = arg_aliases.accepting_aliases(public)
+    bound_method = fn if method is True else method or None
+    if bound_method is not None and name not in arg_aliases.PYTHON_METHODS:
+        bound_method = arg_aliases.accepting_aliases(bound_method, method=True)
     entry = OpDef(name, fn, tuple(aliases), node_name, kernel, method, inplace or None, out, fusion, namespace,
-                  public_name, public=public)
+                  public_name, public=public, method_binding=bound_method)
     for key in entry.names:
         if key in REGISTRY:
             raise ValueError(f"op {key!r} is registered twice")
         REGISTRY[key] = entry
     _ENTRIES.append(entry)
     return fn
+
+
+# PyTorch's native namespaces: its arg parser reads their calls (torch.nn.functional's are mostly Python functions)
+_ALIASED_NAMESPACES = frozenset({"torsh", "torsh.linalg", "torsh.fft", "torsh.special"})
 
 
 def _takes_out(fn):
@@ -234,7 +248,7 @@ def inplace_function(name, tensor_type):
         return getattr(tensor_type, name)(input, *args, **kwargs)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"In-place version of :func:`torsh.{name[:-1]}`: ``input.{name}(...)``."
-    return fn
+    return arg_aliases.accepting_aliases(fn)  # torch.exp_(x=t)
 
 
 def bind_toplevel_inplace(namespace):
@@ -255,9 +269,12 @@ def bind_all(namespace=None):
         inplace = None
         if entry.inplace is not None:
             inplace = _inplace_method(entry.name + "_", entry.inplace.op or method or entry.fn, entry.inplace)
+            inplace = arg_aliases.accepting_aliases(
+                inplace, arg_aliases.signature(entry.inplace.op or method or entry.fn), method=True,
+                only=arg_aliases.INPLACE_ALIASES)
         for name in entry.names:
             if method is not None:
-                _bind(Tensor, name, method)
+                _bind(Tensor, name, entry.method_binding)
             if inplace is not None:
                 _bind(Tensor, name + "_", inplace)
     if namespace is None:

@@ -347,6 +347,8 @@ def dispatch(name, fn, args, kwargs):
     level = _innermost_level(args, kwargs)
     if level is None:
         return fn(*args, **kwargs)
+    if kwargs and hasattr(fn, "canonical_kwargs"):  # NumPy's names (axis=) as the rules read them (dim=)
+        kwargs = fn.canonical_kwargs(args, kwargs)
     if kwargs.get("out") is not None:
         raise RuntimeError(OUT_VARIANT.format(op=name))
     call = Call(name, fn, level)
