@@ -29,7 +29,7 @@ _LdlFactorEx = collections.namedtuple("linalg_ldl_factor_ex", ["LD", "pivots", "
 
 
 def _matrices(a):
-    return a.reshape(-1, *a.shape[-2:])
+    return a.reshape(math.prod(a.shape[:-2]), *a.shape[-2:])  # not -1: ambiguous for empty matrices
 
 
 def _info_tensor(infos, batch):
@@ -223,7 +223,7 @@ def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
     LU = _w(lu, A)
     if needs_grad(A):
         _check_square_grad("linalg.lu_factor_ex", A)
-        P = _w(np.reshape([_permutation_from_pivots(p, A._data.shape[-2]) for p in piv.reshape(-1, piv.shape[-1])],
+        P = _w(np.reshape([_permutation_from_pivots(p, A._data.shape[-2]) for p in piv.reshape(math.prod(piv.shape[:-1]), piv.shape[-1])],
                           A._data.shape), A)
         with_grad_fn(LinalgLuFactorExBackward0, (A,), LU, (LU, P))
     return _LuFactorEx(LU, wrap(piv), _info_tensor(infos, A._data.shape[:-2]))
@@ -280,8 +280,9 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     """Solve with a factorization of lu_factor: A = P L U (differentiable in LU and B through the solves)."""
     _check_lu_solve(LU, pivots, B, left)
     m = LU._data.shape[-1]
-    perms = [_permutation_from_pivots(p, m) for p in pivots._data.reshape(-1, pivots._data.shape[-1])]
-    P = _w(np.reshape(perms, LU._data.shape), LU)
+    perms = [_permutation_from_pivots(p, m) for p in pivots._data.reshape(math.prod(pivots._data.shape[:-1]),
+                                                                            pivots._data.shape[-1])]
+    P = _w(np.reshape(perms, LU._data.shape) if perms else np.zeros(LU._data.shape), LU)
     L, U = _unit_lower(LU), LU.triu()
     if left and not adjoint:  # X = U^-1 L^-1 P^T B
         y = solve_triangular(L, P.mT @ B, upper=False, unitriangular=True)
@@ -349,7 +350,7 @@ def ldl_solve(LD, pivots, B, *, hermitian=False, out=None):
                            f"each b matrix is {B._data.shape[-2]} by {B._data.shape[-1]}")
     batch = np.broadcast_shapes(LD._data.shape[:-2], B._data.shape[:-2])
     lds = _matrices(np.broadcast_to(LD._data, batch + LD._data.shape[-2:]))
-    pivs = np.broadcast_to(pivots._data, batch + pivots._data.shape[-1:]).reshape(-1, n)
+    pivs = np.broadcast_to(pivots._data, batch + pivots._data.shape[-1:]).reshape(math.prod(batch), n)
     bs = _matrices(np.broadcast_to(B._data, batch + B._data.shape[-2:]))
     name = "hetrs" if hermitian and LD.dtype.is_complex else "sytrs"
     values = []

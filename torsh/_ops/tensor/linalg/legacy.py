@@ -8,6 +8,8 @@ comes from the composed ops. Errors are PyTorch's, naming these ops.
 """
 import collections
 
+import math
+
 import numpy as np
 import scipy.linalg.lapack as lapack
 
@@ -70,7 +72,7 @@ def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True, *, out=N
     empty = wrap(np.zeros(0, LU_data._data.dtype))
     P = empty
     if unpack_pivots:
-        perms = [_permutation_from_pivots(p, m) for p in LU_pivots._data.reshape(-1, k)]
+        perms = [_permutation_from_pivots(p, m) for p in LU_pivots._data.reshape(math.prod(LU_data._data.shape[:-2]), k)]
         P = wrap(np.reshape(perms, LU_data._data.shape[:-2] + (m, m)).astype(LU_data._data.dtype) if perms else
                  np.zeros(LU_data._data.shape[:-2] + (m, m), LU_data._data.dtype))
     L, U = empty, empty
