@@ -258,38 +258,41 @@ def _bag_freq_scale(idx, num_rows):
     return divisor
 
 
+def _scatter(values, targets, num_rows):
+    """values (m, k) summed into rows ``targets`` of a (num_rows, k) zero matrix, in torsh ops (embedding's
+    differentiable dense backward): create_graph and forward-mode AD go through it."""
+    return nn_embedding.embedding_dense_backward(values, targets, num_rows)
+
+
 class EmbeddingBagBackward0(Node):
     def backward(self, grad):
-        g = array(grad)
         idx, bag_of, kept = self.idx, self.bag_of, self.kept
-        w = array(self.weight)
+        need_w = self.next_functions[0][0] is not None
+        need_psw = self.psw is not None and self.next_functions[1][0] is not None
         grad_w = grad_psw = None
         if self.mode == "max":
-            if self.next_functions[0][0] is not None:
-                out = np.zeros_like(w)
-                valid = self.argmax < idx.shape[0]
-                b, d = np.nonzero(valid)
-                np.add.at(out, (idx[self.argmax[b, d]], d), g[b, d])
-                grad_w = wrap(out)
+            if need_w:
+                dim = grad.shape[-1]
+                b, d = np.nonzero(self.argmax < idx.shape[0])
+                flat = grad.reshape(-1, 1)[wrap(b * dim + d)]
+                grad_w = _scatter(flat, idx[self.argmax[b, d]] * dim + d, self.num_rows * dim).reshape(-1, dim)
             return grad_w, None
-        rows = g[bag_of[kept]]
-        if self.psw is not None and self.next_functions[1][0] is not None:
-            full = np.zeros(idx.shape[0], dtype=g.dtype)
-            full[kept] = (rows * w[idx[kept]]).sum(1)
-            grad_psw = wrap(full)
-        if self.next_functions[0][0] is not None:
+        rows = grad[wrap(bag_of[kept])]
+        if need_psw:
+            looked_up = self.weight.detach()[wrap(idx[kept])]
+            grad_psw = _scatter((rows * looked_up).sum(1, keepdim=True), kept, idx.shape[0]).reshape(-1)
+        if need_w:
             if self.psw is not None:
-                rows = rows * array(self.psw)[kept, None]
+                rows = rows * self.psw.detach()[wrap(kept)].unsqueeze(1)
             elif self.mode == "mean":
-                rows = rows / np.maximum(self.counts, 1)[bag_of[kept], None].astype(g.dtype)
+                rows = rows / wrap(np.maximum(self.counts, 1)[bag_of[kept], None].astype(array(grad).dtype))
             if self.sparse:
-                grad_w = _sparse_rows(rows, idx[kept], self.num_rows, None)
+                grad_w = _sparse_rows(array(rows), idx[kept], self.num_rows, None)
             else:
                 if self.scale_grad_by_freq:
-                    rows = rows / _bag_freq_scale(idx, self.num_rows)[idx[kept], None].astype(g.dtype)
-                out = np.zeros_like(w)
-                np.add.at(out, idx[kept], rows)
-                grad_w = wrap(out)
+                    divisor = _bag_freq_scale(idx, self.num_rows)[idx[kept], None]
+                    rows = rows / wrap(divisor.astype(array(grad).dtype))
+                grad_w = _scatter(rows, idx[kept], self.num_rows)
         return grad_w, grad_psw
 
     def _on_release(self):
