@@ -94,10 +94,6 @@ KNOWN_DIVERGENCES += (
            "type), PyTorch raises RuntimeError ('outer: Expected 1-D argument self, but got 2-D')",
            when(("outer", "dot", "mv", "inner", "mm", "bmm", "matmul", "addmm"), either_rejects),
            Call("inner", (INT, TensorSpec(np.array([1, 2], np.int32), "int32")))),
-     Known("F.linear with shapes that do not match: torsh's message does not name the shapes PyTorch names "
-           "('mat1 and mat2 shapes cannot be multiplied (0x1 and 3x4)')", when(("linear",), either_rejects),
-           Call("F.linear", (TensorSpec(np.zeros((5, 0, 1)), "float64"), TensorSpec(np.zeros((3, 1)), "float64"),
-                             TensorSpec(np.zeros(4), "float64")))),
      ]
 )
 
