@@ -355,6 +355,9 @@ def ldl_solve(LD, pivots, B, *, hermitian=False, out=None):
     name = "hetrs" if hermitian and LD.dtype.is_complex else "sytrs"
     values = []
     for ld, piv, b in zip(lds, pivs, bs):
+        if b.size == 0:  # LAPACK's wrapper refuses empty arrays; there is nothing to solve
+            values.append(np.zeros(b.shape, b.dtype))
+            continue
         sytrs, = lapack.get_lapack_funcs((name,), (ld,))
         values.append(sytrs(ld, piv.astype(np.int32), b, lower=1)[0])
     X = _w(np.reshape(values, batch + B._data.shape[-2:]) if values else np.zeros(batch + B._data.shape[-2:]), B)
