@@ -17,11 +17,6 @@ def _dtype_mismatch(input, weight, bias):
                         f"{_CPP_TYPE.get(weight.dtype.name)}")
 
 
-def _odd_bias(bias, x, w):
-    b = array(bias)
-    return b.dtype != x.dtype or b.shape != w.shape[:1]
-
-
 def _check_linear(input, weight, bias):
     """PyTorch's errors for F.linear's operands, in its order; returns for odd operands it accepts (a 1-D
     weight, a bias that broadcasts). Contiguous inputs with a bias take PyTorch's addmm path (flattened to
@@ -69,9 +64,10 @@ def linear(input, weight, bias=None):
     if _autocast._state.enabled:  # torch.autocast: PyTorch's lower-precision op list
         input, weight, bias = _autocast.lower_precision(input, weight, bias)
     x, w = array(input), array(weight)  # the arrays' metadata: Tensor.shape builds a torch.Size per call
+    b = array(bias) if bias is not None else None
     if (x.dtype != w.dtype or w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]
-            or (bias is not None and _odd_bias(bias, x, w))):
-        _check_linear(input, weight, bias)
+            or (b is not None and (b.dtype != x.dtype or b.shape != w.shape[:1]))):
+        _check_linear(input, weight, bias)  # raises PyTorch's error, or returns for the odd operands it accepts
     if w.ndim == 2 and x.ndim > 2:
         # one (rows x in) @ (in x out) product: its weight gradient is then one GEMM too, not a stack of
         # per-batch products summed afterwards
