@@ -14,6 +14,7 @@ import pickle
 
 import numpy as np
 
+from . import _dtype
 from ._tensor import device
 
 
@@ -168,9 +169,48 @@ def _working(np_dtype):
     return np.float64 if np_dtype == np.float64 else np.float32
 
 
+_C_FLOAT_NAMES = {"float16": "c10::Half", "bfloat16": "c10::BFloat16", "float32": "float", "float64": "double"}
+
+
+def _c(x):
+    """A number as C++'s ostream prints a double in PyTorch's messages: 2, -0.5, nan, 1e-05."""
+    return f"{float(x):g}"
+
+
+def _float_kernel(kernel, np_dtype):
+    """PyTorch's NotImplementedError for a sampler of floats asked for another dtype."""
+    d = _dtype.from_numpy_dtype(np.dtype(np_dtype))
+    if not (d.is_floating_point or d.is_complex):
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{_dtype.SCALAR_TYPE_NAMES[d.name]}\'')
+    return d
+
+
+def check_uniform_bounds(low, high, np_dtype):
+    """PyTorch's uniform_ checks (check_uniform_bounds), before anything is drawn."""
+    d = _float_kernel("check_uniform_bounds", np_dtype)
+    if d.is_complex:
+        return
+    info = np.finfo(d.np) if d.name != "bfloat16" else None
+    top = float(info.max) if info is not None else 3.3895313892515355e38
+    for value, name in ((low, "from"), (high, "to")):
+        if not -top <= value <= top:
+            raise RuntimeError(f"{name} is out of bounds for {_C_FLOAT_NAMES[d.name]}")
+    if low > high:
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={_c(low)} > to={_c(high)}")
+    if high - low > top:
+        raise RuntimeError(f"uniform_ expects to-from <= std::numeric_limits<{_dtype_title(d)}>::max(), but found "
+                           f"to={_c(high)} and from={_c(low)} which result in to-from to exceed the limit")
+
+
+def _dtype_title(d):
+    return _dtype.SCALAR_TYPE_NAMES[d.name]
+
+
 def uniform(shape, np_dtype, low=0.0, high=1.0, generator=None, layout=None):
     """``Tensor.uniform_(low, high)`` / ``torch.rand``: x * (high - low) + low, fused as PyTorch's kernel is.
     ``layout``: the array being filled, whose memory order the draws follow."""
+    if low != 0.0 or high != 1.0 or np.dtype(np_dtype).kind not in "fc":
+        check_uniform_bounds(low, high, np_dtype)
     if _memory_axes(layout) is not None:
         return _in_layout(shape, layout, lambda s: uniform(s, np_dtype, low, high, generator))
     stream = _stream(generator)
@@ -190,6 +230,10 @@ def normal(shape, np_dtype, mean=0.0, std=1.0, generator=None, layout=None):
     elements up (the last block redrawn when the size is no multiple of 16), else one scalar sample per
     element with the cached second half, as PyTorch's CPU kernel; the scalar path also fills a
     non-contiguous ``layout`` (the array being filled), in its memory order."""
+    if np.dtype(np_dtype).kind not in "fc":
+        _float_kernel("normal_kernel_cpu", np_dtype)
+    if not std >= 0:  # NaN too
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {_c(std)}")
     scalar_path = layout is not None and not layout.flags.c_contiguous
     if _memory_axes(layout) is not None:
         return _in_layout(shape, layout, lambda s: _scalar_normals(s, np_dtype, mean, std, generator))

@@ -26,12 +26,39 @@ def _finish(t, requires_grad, out=None):
     return t
 
 
+def _is_int(x):
+    """What PyTorch's parser reads as an int in a size: an int or NumPy integer (no bool), a 0-d integer tensor."""
+    if isinstance(x, (builtins.bool, np.bool_)):
+        return False
+    if is_tensor(x):
+        return x._data.ndim == 0 and x._data.dtype.kind in "iu"
+    return isinstance(x, (builtins.int, np.integer))
+
+
+def _check_size_types(sizes, op):
+    """PyTorch's TypeErrors for a size that is not ints: zeros(2.5), zeros((2.5,)), ones(2, 2.0)."""
+    if len(sizes) == 1 and not _is_int(sizes[0]):
+        size = sizes[0]
+        if not isinstance(size, (tuple, list)):
+            raise TypeError(f"{op}(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
+        for i, s in enumerate(size):
+            if not _is_int(s):
+                raise TypeError(f"{op}(): argument 'size' (position 1) must be tuple of ints, but found element of "
+                                f"type {type(s).__name__} at pos {i}")
+    elif len(sizes) > 1:
+        for i, s in enumerate(sizes):
+            if not _is_int(s):
+                raise TypeError(f"{op}(): argument 'size' failed to unpack the object at pos {i + 1} with error "
+                                f"\"type must be tuple of ints,but got {type(s).__name__}\"")
+
+
 def _size_arg(sizes, size, op):
     """The shape given as ``*sizes`` varargs or as the ``size=`` keyword (PyTorch takes either, not both)."""
     if size is not None:
         if sizes:
             raise TypeError(f"{op}() got multiple values for argument 'size'")
         sizes = (size,)
+    _check_size_types(sizes, op)
     return _sizes(sizes)
 
 
@@ -188,8 +215,25 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         raw = _to_numpy(data, d)
         if raw.dtype == object:
             raise ValueError("expected sequence of equal-length sequences to build a tensor")
+        if d.np.kind in "iu" and raw.dtype.kind in "fiu" and raw.size and not is_tensor(data):
+            _check_integer_data(raw, d)
         array = np.array(raw, dtype=d.np, copy=True)
     return _finish(wrap(array), requires_grad)
+
+
+def _check_integer_data(raw, d):
+    """PyTorch converts each Python number with an overflow check: NaN, inf or 300 into uint8 raise."""
+    info = np.iinfo(d.np)
+    if raw.dtype == np.uint64 and np.any(raw > 2 ** 63 - 1):  # a Python int past int64: its unpacking fails
+        raise ValueError("Overflow when unpacking long long")
+    with np.errstate(invalid="ignore"):
+        if raw.dtype.kind == "f":
+            bad = ~((raw >= info.min) & (raw <= info.max))
+        else:  # c10's overflows(): a negative int wraps around an unsigned type (-1 -> 255) if -value fits
+            low = -int(info.max) if info.min == 0 else int(info.min)
+            bad = (raw < low) | (raw > info.max)
+    if np.any(bad):
+        raise RuntimeError(f"value cannot be converted to type {d.name} without overflow")
 register(tensor, method=False)
 
 
@@ -303,6 +347,7 @@ def _fill(size, value, dtype, requires_grad, device):
 def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
           pin_memory=False, names=None):
     shape = sizes if size is None else (size,)
+    _check_size_types(shape, "zeros")
     if any(s < 0 for s in _flat_ints(shape)):  # torch.zeros words its check apart from the other factories
         raise RuntimeError("zeros: Dimension size must be non-negative.")
     return _finish(_fill(_size_arg(sizes, size, "zeros"), 0, dtype, requires_grad, device), False, out)
@@ -549,10 +594,10 @@ register(eye, method=False)
 
 
 # -- random ------------------------------------------------------------------------------------
-def _float_dtype(dtype):
+def _float_dtype(dtype, kernel="check_uniform_bounds"):
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
     if not (d.is_floating_point or d.is_complex):
-        raise RuntimeError(f'"check_uniform_bounds" not implemented for \'{d.name}\'')
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{dtype_name(d)}\'')
     return d
 
 
@@ -568,7 +613,7 @@ def _native(d):
 def _float_draw(op, sampler, sizes, size, generator, dtype, device, requires_grad, out):
     """rand/randn: PyTorch's uniform or normal sampler (torsh._random) for the dtype."""
     _check_device(device)
-    d = _float_dtype(dtype)
+    d = _float_dtype(dtype, "check_uniform_bounds" if op == "rand" else "normal_kernel_cpu")
     shape = _size_arg(sizes, size, op)
     draw = _allocated(shape, d.np, lambda: sampler(shape, d.np, generator=generator))
     return _finish(_sample(draw, d), requires_grad, out)

@@ -103,6 +103,12 @@ register(angle)
 
 
 def _triangle_indices(row, col, offset, dtype, upper):
+    for name, value in (("row", row), ("col", col)):
+        if value < 0:
+            raise RuntimeError(f"{name} must be non-negative, got{value}")  # PyTorch's message has no space
+    if dtype is not None and _dtype.to_dtype(dtype).np.kind not in "iu":
+        kernel = "triu_indices" if upper else "tril_indices"
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{dtype_name(_dtype.to_dtype(dtype))}\'')
     rows, cols = (np.triu_indices if upper else np.tril_indices)(row, offset, col)
     d = _dtype.int64 if dtype is None else _dtype.to_dtype(dtype)
     return wrap(np.stack([rows, cols]).astype(d.np).reshape(2, -1))

@@ -7,7 +7,7 @@ torch.poisson and torch.binomial: counts drawn from ``torsh.Generator`` streams 
 Binomial and NegativeBinomial sample through these."""
 import numpy as np
 
-from ... import _random
+from ... import _dtype, _random
 from ..._tensor import Tensor, wrap
 from ...autograd.graph import Node, needs_grad, record
 from .. import registry
@@ -22,10 +22,11 @@ def bernoulli(input, p=None, *, generator=None, out=None):
     """Samples 1 with probability ``p`` (a float) or ``input``'s elements (as probabilities)."""
     probs = input._data if p is None else np.full(input._data.shape, p)
     if p is None and not (input.dtype.is_floating_point):
-        raise NotImplementedError(f'"bernoulli_tensor_cpu_self_" not implemented for \'{dtype_name(input.dtype)}\'')
-    if np.any((probs < 0) | (probs > 1)):
-        raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.  (Could this error message "
-                           "be improved?  If so, please report an enhancement request to PyTorch.)")
+        raise NotImplementedError(f'"bernoulli_tensor_cpu_p_" not implemented for \'{dtype_name(input.dtype)}\'')
+    if p is not None:
+        _check_p(p)
+    elif np.any(~((probs >= 0) & (probs <= 1))):
+        raise RuntimeError(_P_IN_MESSAGE)
     draws = _random.bernoulli(input._data.shape, probs if p is None else float(p), generator)
     return wrap(draws.astype(input._data.dtype))
 register(bernoulli, out="copy")
@@ -96,17 +97,35 @@ def _filler(name, draw):
     return method
 
 
+def _c(x):
+    """A number as C++'s ostream prints a double in PyTorch's messages: 2, -0.5, nan, 1e-05."""
+    return f"{float(x):g}"
+
+
+# C++'s names of the integer types in PyTorch's random_ bounds errors
+_C_INT_NAMES = {"bool": "bool", "uint8": "unsigned char", "int8": "signed char", "int16": "short", "int32": "int",
+                "int64": "long"}
+
+
+def _require_float(dtype, message):
+    if dtype.kind not in "fc":
+        raise RuntimeError(message.format(dtype_name(_dtype.from_numpy_dtype(dtype))))
+
+
 def _exponential(rng, shape, dtype, lambd=1.0):
-    if lambd <= 0:
-        raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
+    _require_float(dtype, "Exponential distribution is a continuous probability distribution. dtype must be a "
+                          "floating point but you specified {}")
+    if not lambd > 0:  # NaN too
+        raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={_c(lambd)}")
     return _random.exponential(shape, dtype if dtype.kind == "f" else np.float64, lambd, rng)
 
 
-def _random_ints(rng, shape, dtype, from_=0, to=None):
-    if to is None:
-        if from_ != 0:  # random_(to): [0, to)
-            from_, to = 0, from_
-        elif dtype.kind == "f":
+def _random_ints(rng, shape, dtype, from_=None, to=None):
+    if to is None and from_ is not None:  # random_(to): [0, to)
+        from_, to = 0, from_
+    elif to is None:
+        from_ = 0
+        if dtype.kind == "f":
             to = 2 ** np.finfo(dtype).nmant + 1
         elif dtype == np.bool_:
             to = 2
@@ -114,6 +133,13 @@ def _random_ints(rng, shape, dtype, from_=0, to=None):
             to = np.iinfo(dtype).max + 1 if dtype != np.int64 else np.iinfo(np.int64).max
     if from_ >= to:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={from_} >= to={to}")
+    if dtype.kind in "iub":
+        info = np.iinfo(dtype) if dtype.kind != "b" else np.iinfo(np.uint8)
+        top = 1 if dtype.kind == "b" else info.max
+        if from_ < info.min or from_ > top:
+            raise RuntimeError(f"from is out of bounds for {_C_INT_NAMES[dtype.name]}")
+        if to - 1 > top or to - 1 < info.min:
+            raise RuntimeError(f"to - 1 is out of bounds for {_C_INT_NAMES[dtype.name]}")
     return rng.integers(from_, to, shape)
 
 
@@ -124,14 +150,32 @@ def _geometric(rng, shape, dtype, p):
 
 
 def _cauchy(rng, shape, dtype, median=0.0, sigma=1.0):
+    if not sigma > 0:
+        raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={_c(sigma)}")
     return median + sigma * rng.standard_cauchy(shape)
 
 
 def _log_normal(rng, shape, dtype, mean=1.0, std=2.0):
+    if not std > 0:
+        raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={_c(std)}")
     return rng.lognormal(mean, std, shape)
 
 
+_P_IN_MESSAGE = ("Expected p_in >= 0 && p_in <= 1 to be true, but got false.  (Could this error message be improved?  "
+                 "If so, please report an enhancement request to PyTorch.)")
+
+
+def _check_p(p):
+    """PyTorch's bernoulli_ checks: a float p in [0, 1], a tensor p's every element."""
+    if isinstance(p, Tensor):
+        if not np.all((p._data >= 0) & (p._data <= 1)):
+            raise RuntimeError(_P_IN_MESSAGE)
+    elif not 0 <= p <= 1:  # NaN too
+        raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={_c(p)}")
+
+
 def _bernoulli_fill(rng, shape, dtype, p=0.5):
+    _check_p(p)
     return _random.bernoulli(shape, p._data if isinstance(p, Tensor) else float(p), rng)
 
 
