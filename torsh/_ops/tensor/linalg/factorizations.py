@@ -165,17 +165,41 @@ def _lu_backward_square(P, L, U, gL, gU):
     return P @ solve_triangular(_mH(L), X, upper=True, unitriangular=True)
 
 
+def _lu_backward(P, L, U, gL, gU):
+    """PyTorch's linalg_lu_backward (FunctionsManual.cpp) for A = P L U, square, wide (m < n) or tall (m > n)."""
+    m, n = L._data.shape[-2], U._data.shape[-1]
+    if m == n:
+        return _lu_backward_square(P, L, U, gL, gU)
+    from ..shape.views import cat
+    k = min(m, n)
+    if m < n:  # A = P L [U1 U2]
+        U1 = U[..., :, :k]
+        gA = _mH(L) @ gL - gU.triu() @ _mH(U)
+        gA = solve_triangular(_mH(U1), gA.tril(-1), upper=False, left=False)
+        gA = cat([gA + gU[..., :, :k].triu(), gU[..., :, k:]], -1)
+        gA = solve_triangular(_mH(L), gA, upper=True, unitriangular=True)
+        return P @ gA
+    L1 = L[..., :k, :]  # A = P [L1; L2] U
+    gA = gU @ _mH(U) - _mH(L) @ gL.tril(-1)
+    gA = solve_triangular(_mH(L1), gA.triu(), upper=True, unitriangular=True)
+    gA = cat([gA + gL[..., :k, :].tril(-1), gL[..., k:, :]], -2)
+    gA = solve_triangular(_mH(U), gA, upper=False, left=False)
+    return P @ gA
+
+
 class LinalgLuFactorExBackward0(Node):
     def backward(self, grad, *_):
+        """lu_factor_ex_backward: L's gradient is grad's first k columns, U's its first k rows."""
         LU, P = self.saved_tensors
-        L, U = _unit_lower(LU), LU.triu()
-        return (_lu_backward_square(P, L, U, grad.tril(-1), grad.triu()),)
+        k = min(LU._data.shape[-2:])
+        L, U = _unit_lower(LU), LU[..., :k, :].triu()
+        return (_lu_backward(P, L, U, grad[..., :, :k].tril(-1), grad[..., :k, :].triu()),)
 
 
 class LinalgLuBackward0(Node):
     def backward(self, gL, gU):
         P, L, U = self.saved_tensors
-        return (_lu_backward_square(P, L, U, gL, gU),)
+        return (_lu_backward(P, L, U, gL, gU),)
 
 
 def _unit_lower(LU):
@@ -192,11 +216,6 @@ def _permutation_from_pivots(piv, m):
     P = np.zeros((m, m))
     P[perm, np.arange(m)] = 1
     return P
-
-
-def _check_square_grad(op, A):
-    if needs_grad(A) and A._data.shape[-1] != A._data.shape[-2]:
-        raise NotImplementedError(f"{op}: the derivative of non-square LU is not implemented in torsh")
 
 
 def _lu_factor_arrays(op, A):
@@ -222,9 +241,9 @@ def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
                           "factorization, consider calling linalg.lu(A, pivot) or linalg.lu_factor_ex(A, pivot)")
     LU = _w(lu, A)
     if needs_grad(A):
-        _check_square_grad("linalg.lu_factor_ex", A)
-        P = _w(np.reshape([_permutation_from_pivots(p, A._data.shape[-2]) for p in piv.reshape(math.prod(piv.shape[:-1]), piv.shape[-1])],
-                          A._data.shape), A)
+        m = A._data.shape[-2]
+        perms = [_permutation_from_pivots(p, m) for p in piv.reshape(math.prod(piv.shape[:-1]), piv.shape[-1])]
+        P = _w(np.reshape(perms, A._data.shape[:-2] + (m, m)) if perms else np.zeros(A._data.shape[:-2] + (m, m)), A)
         with_grad_fn(LinalgLuFactorExBackward0, (A,), LU, (LU, P))
     return _LuFactorEx(LU, wrap(piv), _info_tensor(infos, A._data.shape[:-2]))
 _linalg_op(lu_factor_ex)
@@ -252,7 +271,6 @@ def lu(A, *, pivot=True, out=None):
     L = _w(np.tril(lu_arr[..., :, :k], -1) + np.eye(m, k), A)
     U = _w(np.triu(lu_arr[..., :k, :]), A)
     if needs_grad(A):
-        _check_square_grad("linalg.lu", A)
         node = LinalgLuBackward0()
         record(node, (A,), (L, U))  # P is piecewise constant: no edge, no grad
         node.save_for_backward(P, L, U)
