@@ -95,3 +95,47 @@ def test_accepted_edges_still_work():
     assert torsh.ones(3, dtype=torsh.bool).random_(2).dtype is torsh.bool
     t = torsh.ones(3, dtype=torsh.int64).random_(5, 7)
     assert all(5 <= v < 7 for v in t.tolist())
+
+
+# -- out= (registry.copy_out, the one out= mechanism) --------------------------------------------------------
+OUT_REFUSED = {
+    "float result into a Long out": lambda lib: lib.add(lib.ones(3), 1, out=lib.empty(3, dtype=lib.int64)),
+    "exp into a Long out": lambda lib: lib.exp(lib.ones(3), out=lib.empty(3, dtype=lib.int64)),
+    "complex result into a Float out": lambda lib: lib.mul(lib.ones(2, dtype=lib.complex64), 2, out=lib.empty(2)),
+    "out with requires_grad input": lambda lib: lib.exp(lib.ones(3, requires_grad=True), out=lib.empty(3)),
+}
+
+
+@pytest.mark.parametrize("case", OUT_REFUSED, ids=str)
+def test_out_refused_as_pytorch_and_left_alone(case):
+    check_same_error(OUT_REFUSED[case])
+    out = torsh.full((3,), 7, dtype=torsh.int64)
+    version = out._version
+    with pytest.raises(RuntimeError):
+        torsh.add(torsh.ones(3), 1, out=out)
+    assert out.tolist() == [7, 7, 7] and out._version == version
+
+
+def test_out_accepts_what_pytorch_casts():
+    import torch
+    for lib in (torsh, torch):
+        assert lib.eq(lib.ones(3), 1, out=lib.empty(3)).tolist() == [1.0] * 3        # bool into float
+        assert lib.add(lib.ones(3, dtype=lib.int64), 1, out=lib.empty(3)).tolist() == [2.0] * 3
+        assert lib.add(lib.ones(3, dtype=lib.float64), 1, out=lib.empty(3)).dtype is lib.float32
+        assert lib.zeros(3, out=lib.empty(2, dtype=lib.int64)).dtype is lib.int64    # a factory takes out's dtype
+
+
+def test_out_of_another_shape_is_resized_with_pytorchs_warning():
+    import torch
+    messages = []
+    for lib in (torsh, torch):
+        out = lib.empty(2)
+        with pytest.warns(UserWarning, match="An output with one or more elements was resized") as record:
+            result = lib.add(lib.ones(3), 1, out=out)
+        assert result is out and out.shape == (3,) and out.tolist() == [2.0] * 3
+        messages.append(str(record[0].message).split(" (Triggered")[0])
+    assert messages[0] == messages[1]
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        torsh.add(torsh.ones(3), 1, out=torsh.empty(0))  # an empty out is resized silently

@@ -22,11 +22,13 @@ import re
 import sys
 import threading
 import types
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
 
+from .. import _dtype
 from ..autograd import grad_mode
 from . import arg_aliases
 
@@ -125,16 +127,30 @@ def _takes_out(fn):
         return False
 
 
-def copy_out(result, out):
+def copy_out(result, out, check_dtype=True):
     """The one ``out=`` mechanism: resize ``out`` to ``result`` and copy into it (PyTorch's out= variants);
     ``result`` itself when ``out`` is None. An op taking ``out`` calls it on its result (declared ``out=True``,
-    the default); ``out="copy"`` has ``with_out`` call it for the op."""
+    the default); ``out="copy"`` has ``with_out`` call it for the op. As PyTorch's: the result's dtype must
+    cast to out's by PyTorch's rules (float into an integer ``out`` raises; factories, ``check_dtype=False``,
+    take out's dtype), and a non-empty ``out`` of another shape is resized with a warning; checked before
+    ``out`` changes."""
     if out is None:
         return result
     if result.requires_grad and grad_mode.is_grad_enabled():
         raise RuntimeError(f"{_op_of_node(result.grad_fn)}(): functions with out=... arguments don't support "
                            "automatic differentiation, but one of the arguments requires grad.")
+    if check_dtype and result.dtype is not out.dtype and not _dtype.can_cast(result.dtype, out.dtype):
+        names = _dtype.SCALAR_TYPE_NAMES
+        raise RuntimeError(f"result type {names[result.dtype.name]} can't be cast to the desired output type "
+                           f"{names[out.dtype.name]}")
     if out._data.shape != result._data.shape:
+        if out._data.size:
+            warnings.warn(
+                f"An output with one or more elements was resized since it had shape {list(out._data.shape)}, "
+                f"which does not match the required output shape {list(result._data.shape)}. This behavior is "
+                "deprecated, and in a future PyTorch release outputs will not be resized unless they have zero "
+                "elements. You can explicitly reuse an out tensor t by resizing it, inplace, to zero elements with "
+                "t.resize_(0).", UserWarning, stacklevel=3)
         out._data = np.empty(result._data.shape, dtype=out._data.dtype)
     np.copyto(out._data, result._data, casting="unsafe")
     out._version_counter[0] += 1

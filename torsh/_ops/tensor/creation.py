@@ -22,7 +22,7 @@ def _finish(t, requires_grad, out=None):
             raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
         t.requires_grad_(True)
     if out is not None:  # PyTorch's out= of a factory: out is resized and filled
-        return copy_out(t, out)
+        return copy_out(t, out, check_dtype=False)  # a factory writes out's dtype
     return t
 
 
