@@ -558,7 +558,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     iy = _padded_coordinate(iy, h, padding_mode, align_corners)
     if mode == "nearest":
         vals, inside = sample(np.rint(array(ix)).astype(np.int64), np.rint(array(iy)).astype(np.int64))
-        return vals * const(inside[:, None], input)
+        return _with_zero_grid_grad(vals * const(inside[:, None], input), grid)
     x0, y0 = np.floor(array(ix)).astype(np.int64), np.floor(array(iy)).astype(np.int64)
     wx1 = ix - const(x0, ix)
     wy1 = iy - const(y0, iy)
@@ -570,6 +570,26 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         term = vals * (wgt * const(inside, wgt)).unsqueeze(1)
         out = term if out is None else out + term
     return out
+
+
+class _ZeroGridGrad(Node):
+    """Links a nearest sample to its grid: PyTorch's grid gradient there is zeros, not None."""
+
+    def name(self):
+        return "GridSampler2DBackward0" if self.rank == 4 else "GridSampler3DBackward0"
+
+    def backward(self, grad):
+        return grad, creation.zeros(self.grid_shape, dtype=grad.dtype)
+
+
+def _with_zero_grid_grad(out, grid):
+    if not needs_grad(grid):
+        return out
+    result = wrap(array(out))
+    node = _ZeroGridGrad()
+    node.rank, node.grid_shape = grid.ndim, tuple(grid.shape)
+    record(node, (out, grid), (result,))
+    return result
 
 
 def _grid_sample_3d(input, grid, mode, padding_mode, align_corners):
@@ -591,7 +611,7 @@ def _grid_sample_3d(input, grid, mode, padding_mode, align_corners):
         return vals, inside
     if mode == "nearest":
         vals, inside = sample([np.rint(array(c)).astype(np.int64) for c in coords])
-        return vals * const(inside[:, None], input)
+        return _with_zero_grid_grad(vals * const(inside[:, None], input), grid)
     low = [np.floor(array(c)).astype(np.int64) for c in coords]
     frac = [c - const(lo, c) for c, lo in zip(coords, low)]
     out = None
