@@ -37,6 +37,10 @@ REFUSED = {
     "arange step 0": lambda lib: lib.arange(0, 10, 0),
     "arange inf": lambda lib: lib.arange(0, float("inf")),
     "linspace steps -1": lambda lib: lib.linspace(0, 1, -1),
+    "arange count past any storage": lambda lib: lib.arange(0, 2 ** 62),
+    "linspace count past any storage": lambda lib: lib.linspace(0, 1, 2 ** 62),
+    "randperm count past any storage": lambda lib: lib.randperm(2 ** 62),
+    "eye numel overflow": lambda lib: lib.eye(2 ** 40),
     "bernoulli p=2": lambda lib: lib.bernoulli(lib.ones(3), p=2),
     "bernoulli int": lambda lib: lib.bernoulli(lib.ones(3, dtype=lib.int64)),
 }

@@ -428,7 +428,9 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=
         d = _dtype.to_dtype(dtype)
     if not (d.is_floating_point or d.is_complex) and any(isinstance(v, float) for v in (start, end, step)):
         start, end, step, count = _integer_range(start, end, step, count, d)
-    values = start + np.arange(count, dtype=np.float64 if d.is_floating_point else np.int64) * step
+    _allocated((count,), d.np, lambda: None)  # PyTorch's overflow error for a count no storage can hold
+    values = start + _allocated((count,), np.float64, lambda: np.arange(
+        count, dtype=np.float64 if d.is_floating_point else np.int64)) * step
     return _finish(wrap(values.astype(d.np)), requires_grad)
 register(arange, method=False)
 
@@ -543,6 +545,7 @@ def _space_args(op, start, end, steps, dtype, device):
 
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
     start, end, steps, d = _space_args("linspace", start, end, steps, dtype, device)
+    _allocated((steps,), d.np, lambda: None)  # PyTorch's overflow error for a count no storage can hold
     values = _linspace_array(start, end, steps, d) if steps else np.empty(0, d.np)
     return _finish(wrap(values), requires_grad, out)
 register(linspace, method=False)
@@ -589,7 +592,9 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None, la
     for name, size in (("n", n), ("m", m)):
         if size < 0:
             raise RuntimeError(f"{name} must be greater or equal to 0, got {size}")
-    return _finish(wrap(np.eye(n, m, dtype=d.np)), requires_grad)
+    if n * m > 2 ** 63 - 1:
+        raise RuntimeError("numel: integer multiplication overflow")
+    return _finish(wrap(_allocated((n, m), d.np, lambda: np.eye(n, m, dtype=d.np))), requires_grad)
 register(eye, method=False)
 
 
@@ -656,6 +661,7 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False,
     _check_device(device)
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.int64
     n = _sizes((int(n),))[0]  # PyTorch's negative-dimension error
+    _allocated((n,), d.np, lambda: None)
     return _finish(wrap(_random.permutation(n, generator).astype(d.np)), requires_grad, out)
 register(randperm, method=False)
 
