@@ -363,13 +363,27 @@ def _copyltu(M):
 
 
 class LinalgQrBackward0(Node):
+    refusal = None
+
     def backward(self, gQ, gR):
+        if self.refusal is not None:
+            raise RuntimeError(self.refusal)
         Q, R = self.saved_tensors
         from ..creation import zeros_like
         gQ = zeros_like(Q) if gQ is None else gQ
         gR = zeros_like(R) if gR is None else gR
-        M = R @ gR.mH - gQ.mH @ Q
-        return ((gQ + Q @ _copyltu(M)) @ inv(R).mH,)
+        m, n = Q._data.shape[-2], R._data.shape[-1]
+        if m < n:  # A = Q [U Y], Y = Q^H A2: U's square-case gradient with gQ + Q Y gY^H, then Q gY for A2
+            from ..shape.views import cat
+            U, Y, gU, gY = R[..., :, :m], R[..., :, m:], gR[..., :, :m], gR[..., :, m:]
+            return (cat([_qr_backward_square(Q, U, gQ + Q @ (Y @ gY.mH), gU), Q @ gY], -1),)
+        return (_qr_backward_square(Q, R, gQ, gR),)
+
+
+def _qr_backward_square(Q, R, gQ, gR):
+    """PyTorch's linalg_qr_backward for m >= n: (gQ + Q copyltu(M)) R^-H, M = R gR^H - gQ^H Q."""
+    M = R @ gR.mH - gQ.mH @ Q
+    return (gQ + Q @ _copyltu(M)) @ inv(R).mH
 
 
 @float32_policy
@@ -383,22 +397,18 @@ def qr(A, mode="reduced", *, out=None):
     if mode == "r":
         Qt = wrap(np.zeros(0, A._data.dtype))
     m, n = A._data.shape[-2:]
-    if needs_grad(A) and mode != "r":
-        # the formula below covers m >= n; wider inputs get a node that says so instead of a silent None
-        node = LinalgQrBackward0() if m >= n else _QrWideBackward()
+    if needs_grad(A):
+        node = LinalgQrBackward0()
+        if mode == "r":  # PyTorch records the node and refuses in backward
+            node.refusal = ("The derivative of linalg.qr depends on Q, which is not computed when mode='r'. Please "
+                            "use linalg.qr(A, mode='reduced') if you are going to differentiate through linalg.qr.")
+        elif mode == "complete" and m > n:
+            node.refusal = "The QR decomposition is not differentiable when mode='complete' and nrows > ncols."
         record(node, (A,), (Qt, Rt))
         node.save_for_backward(Qt, Rt)
     import collections
     return collections.namedtuple("qr", ["Q", "R"])(Qt, Rt)
 _linalg_op(qr)
-
-
-class _QrWideBackward(Node):
-    def name(self):
-        return "LinalgQrBackward0"
-
-    def backward(self, gQ, gR):
-        raise NotImplementedError("torsh: the gradient of linalg.qr is implemented for inputs with rows >= columns")
 
 
 class LinalgSvdBackward0(Node):
