@@ -41,6 +41,16 @@ REFUSED = {
     "linspace count past any storage": lambda lib: lib.linspace(0, 1, 2 ** 62),
     "randperm count past any storage": lambda lib: lib.randperm(2 ** 62),
     "eye numel overflow": lambda lib: lib.eye(2 ** 40),
+    "randint(2.5, (3,))": lambda lib: lib.randint(2.5, (3,)),
+    "randint size int": lambda lib: lib.randint(5, 3),
+    "randint 300 into uint8": lambda lib: lib.randint(300, (3,), dtype=lib.uint8),
+    "randint 5 into bool": lambda lib: lib.randint(5, (3,), dtype=lib.bool),
+    "randperm(2.5)": lambda lib: lib.randperm(2.5),
+    "randperm bool": lambda lib: lib.randperm(3, dtype=lib.bool),
+    "randperm 300 into uint8": lambda lib: lib.randperm(300, dtype=lib.uint8),
+    "randperm 4096 into float16": lambda lib: lib.randperm(4096, dtype=lib.float16),
+    "random_(300) of uint8": lambda lib: lib.ones(3, dtype=lib.uint8).random_(300),
+    "random_(3) of bool": lambda lib: lib.ones(3, dtype=lib.bool).random_(3),
     "bernoulli p=2": lambda lib: lib.bernoulli(lib.ones(3), p=2),
     "bernoulli int": lambda lib: lib.bernoulli(lib.ones(3, dtype=lib.int64)),
 }
@@ -68,7 +78,6 @@ INT_INPLACE = {
     "uniform_ of int64": lambda t: t.uniform_(),
     "normal_ of int64": lambda t: t.normal_(),
     "exponential_ of int64": lambda t: t.exponential_(),
-    "random_(300) of uint8": lambda t: t.to(torsh.uint8 if isinstance(t, torsh.Tensor) else __import__("torch").uint8).random_(300),
 }
 
 

@@ -648,18 +648,51 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
         low, high, size = 0, low, high
     elif high is None:  # randint(high, size=...)
         low, high = 0, low
+    for value, name, position in ((high, "high", 1 if size is not None and low == 0 else 2), (low, "low", 1)):
+        if not _is_int(value):
+            raise TypeError(f"randint(): argument '{name}' (position {position}) must be int, not "
+                            f"{type(value).__name__}")
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"randint(): argument 'size' (position 2) must be tuple of ints, not {type(size).__name__}")
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.int64
+    check_random_bounds(low, high, d.np)
     values = _random.integers(low, high, _sizes((size,)), generator)
     return _finish(wrap(values.astype(d.np)), requires_grad, out)
 register(randint, method=False)
 
 
+# C++'s names of the integer types in PyTorch's random bounds errors
+_C_INT_NAMES = {"bool": "bool", "uint8": "unsigned char", "int8": "signed char", "int16": "short", "int32": "int",
+                "int64": "long"}
+
+
+def check_random_bounds(low, high, np_dtype):
+    """PyTorch's random_/randint check that [low, high) fits an integer dtype: 'to - 1 is out of bounds'."""
+    np_dtype = np.dtype(np_dtype)
+    if np_dtype.kind not in "iub":
+        return
+    low_limit, high_limit = (0, 1) if np_dtype.kind == "b" else (np.iinfo(np_dtype).min, np.iinfo(np_dtype).max)
+    if not low_limit <= low <= high_limit:
+        raise RuntimeError(f"from is out of bounds for {_C_INT_NAMES[np_dtype.name]}")
+    if not low_limit <= high - 1 <= high_limit:
+        raise RuntimeError(f"to - 1 is out of bounds for {_C_INT_NAMES[np_dtype.name]}")
+
+
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
              pin_memory=False):
     _check_device(device)
+    if not _is_int(n):
+        raise TypeError(f"randperm(): argument 'n' (position 1) must be int, not {type(n).__name__}")
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.int64
+    if d is _dtype.bool or d.is_complex:
+        raise NotImplementedError(f'"randperm" not implemented for \'{dtype_name(d)}\'')
+    if d.np.kind in "iu" and n - 1 > np.iinfo(d.np).max:
+        raise RuntimeError(f"value cannot be converted to type {_C_TYPE_NAMES[d.name]} without overflow")
+    limit, written = {"float16": (2049, "2049"), "float32": (2 ** 24 + 1, "2^24+1")}.get(d.name, (None, None))
+    if limit is not None and n > limit:  # past it, the float type cannot hold every index
+        raise RuntimeError(f"n cannot be greater than {written} for {dtype_name(d)} type.")
     n = _sizes((int(n),))[0]  # PyTorch's negative-dimension error
     _allocated((n,), d.np, lambda: None)
     return _finish(wrap(_random.permutation(n, generator).astype(d.np)), requires_grad, out)

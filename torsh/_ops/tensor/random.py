@@ -12,7 +12,7 @@ from ..._tensor import Tensor, wrap
 from ...autograd.graph import Node, needs_grad, record
 from .. import registry
 from .._helpers import dtype_name
-from .creation import zeros_like
+from .creation import check_random_bounds, zeros_like
 from ..inplace import apply_inplace
 from ..registry import register
 from .shape.rearrange import broadcast_tensors
@@ -102,11 +102,6 @@ def _c(x):
     return f"{float(x):g}"
 
 
-# C++'s names of the integer types in PyTorch's random_ bounds errors
-_C_INT_NAMES = {"bool": "bool", "uint8": "unsigned char", "int8": "signed char", "int16": "short", "int32": "int",
-                "int64": "long"}
-
-
 def _require_float(dtype, message):
     if dtype.kind not in "fc":
         raise RuntimeError(message.format(dtype_name(_dtype.from_numpy_dtype(dtype))))
@@ -133,13 +128,7 @@ def _random_ints(rng, shape, dtype, from_=None, to=None):
             to = np.iinfo(dtype).max + 1 if dtype != np.int64 else np.iinfo(np.int64).max
     if from_ >= to:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={from_} >= to={to}")
-    if dtype.kind in "iub":
-        info = np.iinfo(dtype) if dtype.kind != "b" else np.iinfo(np.uint8)
-        top = 1 if dtype.kind == "b" else info.max
-        if from_ < info.min or from_ > top:
-            raise RuntimeError(f"from is out of bounds for {_C_INT_NAMES[dtype.name]}")
-        if to - 1 > top or to - 1 < info.min:
-            raise RuntimeError(f"to - 1 is out of bounds for {_C_INT_NAMES[dtype.name]}")
+    check_random_bounds(from_, to, dtype)
     return rng.integers(from_, to, shape)
 
 
