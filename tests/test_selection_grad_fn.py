@@ -53,3 +53,17 @@ def test_take_along_dim_negative_indices_and_broadcasting():
         np.testing.assert_allclose(b, a)
     x = torsh.tensor(DATA, requires_grad=True)
     assert torsh.autograd.gradcheck(lambda t: torsh.take_along_dim(t, torsh.tensor(idx), 1), (x,))
+
+
+@pytest.mark.parametrize("with_weight", [False, True])
+def test_histogram_records_a_refusing_node(with_weight):
+    results = []
+    for lib in (torch_ref, torsh):
+        x = lib.arange(5.0, requires_grad=not with_weight)
+        w = lib.ones(5, requires_grad=True) if with_weight else None
+        h = lib.histogram(x, 2, weight=w)
+        with pytest.raises(RuntimeError) as info:
+            h.hist.sum().backward()
+        results.append((h.hist.grad_fn.name(), h.hist.requires_grad, h.bin_edges.requires_grad, h.hist.tolist(),
+                        str(info.value)))
+    assert results[1] == results[0]

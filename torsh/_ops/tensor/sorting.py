@@ -384,8 +384,19 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False, out=No
     if range is None and not hasattr(bins, "_data") and data.size:
         range = (float(data.min()), float(data.max()))
     hist, edges = np.histogram(data, bins=b, range=range, weights=w, density=density)
-    return return_types.histogram(wrap(hist.astype(data.dtype)), wrap(edges.astype(data.dtype)))
+    hist_t, edges_t = wrap(hist.astype(data.dtype)), wrap(edges.astype(data.dtype))
+    inputs = (input,) + ((weight,) if weight is not None else ())
+    with_grad_fn(_HistogramNotImplemented, inputs, (hist_t, edges_t))  # PyTorch's node: refuses in backward
+    return return_types.histogram(hist_t, edges_t)
 register(histogram, out="copy")
+
+
+class _HistogramNotImplemented(Node):
+    def name(self):
+        return "torch::autograd::NotImplemented"
+
+    def backward(self, *grads):
+        raise RuntimeError("derivative for aten::histogram is not implemented")
 
 
 def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None, out=None):
