@@ -13,6 +13,7 @@ the first keyword that is no parameter's own name). A parameter passed explicitl
 its alias cannot be told from one not passed: there the alias is taken (PyTorch would raise).
 """
 import functools
+import os
 
 ALIASES = {"axis": "dim", "keepdims": "keepdim", "x": "input", "a": "input", "x1": "input", "x2": "other"}
 INPUT_ALIASES = frozenset(a for a, p in ALIASES.items() if p == "input")
@@ -24,6 +25,10 @@ INPLACE_ALIASES = frozenset({"axis", "keepdims"})
 # so they take no alias (torch.split(t, 1, axis=0) is a TypeError); tests/test_arg_aliases.py checks the lists
 PYTHON_FUNCTIONS = frozenset({"norm", "split", "unique", "unique_consecutive", "stft"})
 PYTHON_METHODS = frozenset({"norm", "unflatten", "split", "unique", "unique_consecutive", "stft", "istft"})
+
+# TORSH_NUMPY_ALIASES=0 (read at import): bind the declared functions themselves, no alias taken (to A/B the
+# binding's cost: one Python call per aliasing call)
+ENABLED = os.environ.get("TORSH_NUMPY_ALIASES", "1") != "0"
 
 _MISSING = object()  # a required parameter an alias may stand for, not given
 _CO_VARARGS, _CO_VARKEYWORDS = 0x04, 0x08
@@ -84,6 +89,8 @@ def accepting_aliases(fn, sig=None, *, method=False, name=None, only=None):
     ``method``: bound as a Tensor method, self being ``input``; ``only``: the aliases considered; ``sig``: the
     parameters when ``fn`` itself takes ``*args, **kwargs`` (an in-place method taking its op's arguments):
     then the binding forwards each call as given, renaming only when an alias comes."""
+    if not ENABLED:
+        return fn
     own = sig is None
     sig = signature(fn) if own else sig
     aliases = aliases_of(sig, method=method, only=only)
