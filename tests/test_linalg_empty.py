@@ -54,3 +54,18 @@ def _run(lib, name, shape):
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_empty(name, shape):
     assert _run(torsh, name, shape) == _run(torch_ref, name, shape)
+
+
+@pytest.mark.parametrize("N", [None, 2, 3])
+def test_vander_of_a_0d_input(N):
+    results = []
+    for lib in (torch_ref, torsh):
+        x = lib.tensor(2.0, requires_grad=True)
+        try:
+            r = lib.linalg.vander(x, N=N)
+        except RuntimeError as e:
+            results.append(str(e))
+            continue
+        r.sum().backward()
+        results.append((tuple(r.shape), r.tolist(), x.grad.item()))
+    assert results[1] == results[0]

@@ -459,7 +459,11 @@ def vander(x, *, N=None):
     if x._data.dtype.kind == "b":
         raise RuntimeError("linalg.vander supports floating point, complex, and integer tensors, but got Bool")
     from ..creation import arange
-    n = (x._data.shape[-1] if x._data.ndim else 0) if N is None else N
+    if x._data.ndim == 0:  # a 0-d x is one point, as PyTorch's (1, N) result
+        x = x.reshape(1)
+        if N is None:
+            N = 1
+    n = x._data.shape[-1] if N is None else N
     if n <= 1:
         raise RuntimeError("N must be greater than 1.")
     powers = arange(n)  # int64 exponents keep x's dtype
