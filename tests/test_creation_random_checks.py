@@ -51,6 +51,7 @@ REFUSED = {
     "randperm 4096 into float16": lambda lib: lib.randperm(4096, dtype=lib.float16),
     "random_(300) of uint8": lambda lib: lib.ones(3, dtype=lib.uint8).random_(300),
     "random_(3) of bool": lambda lib: lib.ones(3, dtype=lib.bool).random_(3),
+    "full with a 1-d tensor": lambda lib: lib.full((2,), lib.tensor([1.0])),
     "bernoulli p=2": lambda lib: lib.bernoulli(lib.ones(3), p=2),
     "bernoulli int": lambda lib: lib.bernoulli(lib.ones(3, dtype=lib.int64)),
 }

@@ -370,8 +370,8 @@ register(empty, method=False)
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
-    if not (is_tensor(fill_value) or isinstance(fill_value, (builtins.int, builtins.float, builtins.complex,
-                                                             np.number, np.bool_))):
+    if not ((is_tensor(fill_value) and fill_value._data.ndim == 0)  # a 0-d tensor reads as a Number
+            or isinstance(fill_value, (builtins.int, builtins.float, builtins.complex, np.number, np.bool_))):
         raise TypeError(f"full(): argument 'fill_value' (position 2) must be Number, not {type(fill_value).__name__}")
     if dtype is None:
         dtype = _dtype.scalar_dtype(fill_value.item() if is_tensor(fill_value) else fill_value)
