@@ -403,6 +403,9 @@ FAMILIES = (
     Family("lstm_cell", CPP, (
         Entry("pack_weight", "y*llp"),
         Entry("gemm", "y*y*w*lllllp|l"),
+        # a float32 product with B packed inside the call, shared with spin_team.h's helpers (matmul._panel_gemm)
+        Entry("matmul", "y*y*w*lllllpl"),
+        Entry("set_spin_us", "l"),  # how long the team's idle helpers spin before they sleep (TORSH_GEMM_TEAM_SPIN_US)
         Entry("lstm_layer_forward", "y*y*y*y*y*y*w*w*w*w*llllpl"),
         Entry("lstm_layer_backward", "y*y*y*y*y*y*w*w*y*y*y*y*w*w*w*w*w*llllpl"),
     ), dtypes=("float32",)),
