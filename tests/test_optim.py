@@ -217,11 +217,46 @@ def test_sparse_adam_matches_pytorch_sparse_gradients():
         g = np.zeros((6, 3), np.float32)
         rows = rng.choice(6, size=2, replace=False)
         g[rows] = rng.standard_normal((2, 3))
-        ours.grad = torsh.tensor(g)
+        ours.grad = torsh.tensor(g).to_sparse()
         ref.grad = torch.tensor(g).to_sparse()
         opt.step()
         ref_opt.step()
     np.testing.assert_allclose(ours.detach().numpy(), ref.detach().numpy(), rtol=2e-5, atol=2e-6)
+
+
+def test_sparse_gradients_as_pytorch():
+    """nn.Embedding(sparse=True)'s COO gradient: SGD (momentum) and Adagrad step on it, SparseAdam requires it, the
+    others refuse it with PyTorch's words; p.grad stays sparse."""
+    def run(lib, make, dense=False):
+        torch_like = lib.manual_seed(0)
+        emb = lib.nn.Embedding(5, 3, sparse=True)
+        try:
+            opt = make(lib, emb.parameters())
+            for _ in range(3):
+                opt.zero_grad()
+                emb(lib.tensor([[1, 3], [3, 0]])).pow(2).sum().backward()
+                if dense:
+                    emb.weight.grad = emb.weight.grad.to_dense()
+                opt.step()
+        except RuntimeError as error:
+            return str(error)
+        return emb.weight.detach().numpy().copy(), emb.weight.grad.is_sparse
+
+    makers = [lambda lib, ps: lib.optim.SGD(ps, lr=0.1, momentum=0.9),
+              lambda lib, ps: lib.optim.Adagrad(ps, lr=0.1),
+              lambda lib, ps: lib.optim.SparseAdam(ps, lr=0.1)]
+    for make in makers:
+        (ours, ours_sparse), (ref, ref_sparse) = run(torsh, make), run(torch, make)
+        np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-6)
+        assert ours_sparse and ref_sparse
+    refusals = [(lambda lib, ps: lib.optim.Adam(ps), False), (lambda lib, ps: lib.optim.AdamW(ps), False),
+                (lambda lib, ps: lib.optim.RMSprop(ps), False),
+                (lambda lib, ps: lib.optim.SGD(ps, lr=0.1, weight_decay=0.1), False),
+                (lambda lib, ps: lib.optim.Adagrad(ps, weight_decay=0.1), False),
+                (lambda lib, ps: lib.optim.SparseAdam(ps), True)]
+    for make, dense in refusals:
+        assert run(torsh, make, dense) == run(torch, make, dense)
+        assert isinstance(run(torch, make, dense), str)
 
 
 # ----------------------------------------------------------------------------- construction and param groups

@@ -6,6 +6,8 @@ __all__ = ["Adagrad"]
 
 
 class Adagrad(_GroupwiseOptimizer):
+    _takes_sparse_grads = True
+
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
                  foreach=None, *, maximize=False, differentiable=False, fused=None):
         _check_nonnegative(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
@@ -24,6 +26,8 @@ class Adagrad(_GroupwiseOptimizer):
     def _update_group(self, group):
         lr, lr_decay, eps, wd = group["lr"], group["lr_decay"], group["eps"], group["weight_decay"]
         g_expr = grad_expr(group["maximize"], wd)
+        if wd != 0 and any(getattr(p._grad, "is_sparse", False) for p in group["params"]):
+            raise RuntimeError("weight_decay option is not compatible with sparse gradients")
         for p in self._params_with_grad(group):
             state = self.state[p]
             step = self._advance_step(state)

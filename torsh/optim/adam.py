@@ -21,6 +21,9 @@ def _check_betas(lr, eps, betas, weight_decay):
 class Adam(_GroupwiseOptimizer):
     _group_defaults = {"amsgrad": False, "maximize": False, "decoupled_weight_decay": False}
 
+    def _sparse_grad_error(self):  # AdamW's too, as PyTorch words it
+        return "Adam does not support sparse gradients, please consider SparseAdam instead"
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
                  decoupled_weight_decay=False):

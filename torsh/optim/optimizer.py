@@ -381,13 +381,29 @@ class Optimizer:
         count += 1
         return float(count)
 
-    @staticmethod
-    def _params_with_grad(group):
+    # PyTorch's SGD, Adagrad and SparseAdam take sparse gradients (nn.Embedding(sparse=True)); the others refuse them
+    _takes_sparse_grads = False
+
+    def _sparse_grad_error(self):
+        return f"{type(self).__name__} does not support sparse gradients"
+
+    def _params_with_grad(self, group):
+        """The group's parameters that have a gradient. A sparse one, where the optimizer takes it, is seen dense by
+        the update (``p.grad`` is swapped for its dense form while the caller's loop body runs, then restored)."""
         for p in group["params"]:
-            if p._grad is not None:
-                if getattr(p._grad, "is_sparse", False):
-                    raise RuntimeError(f"{group.get('_name', 'This optimizer')} does not support sparse gradients")
-                yield p
+            grad = p._grad
+            if grad is None:
+                continue
+            if getattr(grad, "is_sparse", False):
+                if not self._takes_sparse_grads:
+                    raise RuntimeError(self._sparse_grad_error())
+                p._grad = grad.to_dense()
+                try:
+                    yield p
+                finally:
+                    p._grad = grad
+                continue
+            yield p
 
 
 class _GroupwiseOptimizer(Optimizer):

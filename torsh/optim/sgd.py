@@ -8,6 +8,7 @@ __all__ = ["SGD"]
 
 class SGD(_GroupwiseOptimizer):
     _group_defaults = {"nesterov": False, "maximize": False}
+    _takes_sparse_grads = True
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *, maximize=False,
                  foreach=None, differentiable=False, fused=None):
@@ -32,6 +33,8 @@ class SGD(_GroupwiseOptimizer):
         args_of = {}  # (dtype, first step) -> the kernel's scalar arguments: typed once per group, not per parameter
         direct_of = {}  # dtype -> the kernel entry called directly (_fused.direct), or None
         state_of = self.state
+        if wd != 0 and any(getattr(p._grad, "is_sparse", False) for p in group["params"]):  # PyTorch's d_p.add(p)
+            raise RuntimeError("add(sparse, dense) is not supported. Use add(dense, sparse) instead.")
         for p in self._params_with_grad(group):
             param, grad = array(p), grad_array(p)
             dtype = param.dtype if param.dtype.kind != "c" else param.real.dtype  # complex: as real views

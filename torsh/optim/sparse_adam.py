@@ -14,6 +14,8 @@ __all__ = ["SparseAdam"]
 
 
 class SparseAdam(_GroupwiseOptimizer):
+    _takes_sparse_grads = True
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False):
         if not 0.0 < lr:
             raise ValueError(f"Invalid learning rate: {lr}")
@@ -26,6 +28,8 @@ class SparseAdam(_GroupwiseOptimizer):
     def _update_group(self, group):
         beta1, beta2 = group["betas"]
         lr, eps = group["lr"], group["eps"]
+        if any(p._grad is not None and not p._grad.is_sparse for p in group["params"]):
+            raise RuntimeError("SparseAdam does not support dense gradients, please consider Adam instead")
         for p in self._params_with_grad(group):
             state = self.state[p]
             if len(state) == 0:
