@@ -163,6 +163,7 @@ ALLOWED_LOCAL = {
     ('torsh._ops.tensor.linalg.factorizations', 'torsh._ops.tensor.creation'): SAME_LAYER_CYCLE,
     ('torsh._ops.tensor.linalg.factorizations', 'torsh._ops.tensor.shape.views'): SAME_LAYER_CYCLE,
     ('torsh._ops.tensor.linalg.core', 'torsh._ops.tensor.creation'): SAME_LAYER_CYCLE,
+    ('torsh._ops.tensor.linalg.core', 'torsh._ops.tensor.shape.views'): SAME_LAYER_CYCLE,
     ('torsh._ops.tensor.linalg.core', 'torsh._ops.tensor.elementwise.arithmetic'): SAME_LAYER_CYCLE,
     ('torsh._ops.tensor.linalg.core', 'torsh._ops.tensor.elementwise.math_functions'): SAME_LAYER_CYCLE,
     ('torsh._ops.tensor.misc', 'torsh._ops._helpers'): SAME_LAYER_CYCLE,

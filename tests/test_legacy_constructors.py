@@ -204,6 +204,22 @@ def test_new_tensor_with_dtype_and_from_a_tensor():
     assert_close(torsh.ones(2, dtype=torsh.int64).new_full((2,), 3.5), torch_ref.ones(2, dtype=torch_ref.int64).new_full((2,), 3.5))
 
 
+def test_tensor_of_a_tensor_warns_as_pytorch():
+    """torch.tensor(t) warns, attributed to the caller's line; a list of 0-d tensors does not."""
+    import warnings
+
+    def messages(lib):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            t = lib.ones(2)
+            lib.tensor(t), lib.tensor([t[0], t[1]]), lib.tensor(3.0)
+        return [(str(w.message), w.filename) for w in caught]
+
+    ours, ref = messages(torsh), messages(torch_ref)
+    assert len(ref) == 1 and [m for m, _ in ours] == [m for m, _ in ref]
+    assert ours[0][1] == __file__
+
+
 @pytest.mark.parametrize("flag", ["is_cuda", "is_xpu", "is_mps", "is_meta", "is_quantized", "is_sparse", "is_cpu",
                                   "is_mkldnn", "is_nested", "is_sparse_csr", "is_vulkan", "is_ipu"])
 def test_device_and_layout_flags(flag):

@@ -22,13 +22,12 @@ import re
 import sys
 import threading
 import types
-import warnings
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
 
-from .. import _dtype
+from .. import _dtype, _warnings
 from ..autograd import grad_mode
 from . import arg_aliases
 
@@ -145,12 +144,12 @@ def copy_out(result, out, check_dtype=True):
                            f"{names[out.dtype.name]}")
     if out._data.shape != result._data.shape:
         if out._data.size:
-            warnings.warn(
+            _warnings.warn(
                 f"An output with one or more elements was resized since it had shape {list(out._data.shape)}, "
                 f"which does not match the required output shape {list(result._data.shape)}. This behavior is "
                 "deprecated, and in a future PyTorch release outputs will not be resized unless they have zero "
                 "elements. You can explicitly reuse an out tensor t by resizing it, inplace, to zero elements with "
-                "t.resize_(0).", UserWarning, stacklevel=3)
+                "t.resize_(0).")
         out._data = np.empty(result._data.shape, dtype=out._data.dtype)
     np.copyto(out._data, result._data, casting="unsafe")
     out._version_counter[0] += 1

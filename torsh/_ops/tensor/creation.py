@@ -6,6 +6,7 @@ import ml_dtypes
 import numpy as np
 
 from ... import _dtype, _random
+from ..._warnings import warn
 from ..._tensor import Tensor, require_cpu, wrap
 from .._helpers import dtype_name, is_tensor, to_array
 from ..registry import Inplace, copy_out, register
@@ -210,6 +211,9 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.from_numpy_dtype(data.dtype)
         array = np.array(data, dtype=d.np, copy=True)
     else:
+        if is_tensor(data):
+            warn("To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() or "
+                 "sourceTensor.detach().clone().requires_grad_(True), rather than torch.tensor(sourceTensor).")
         d = _dtype.to_dtype(dtype) if dtype is not None else (
             data.dtype if is_tensor(data) else _infer_dtype(data))
         raw = _to_numpy(data, d)

@@ -478,7 +478,6 @@ def take_along_dim(input, indices, dim=None):
     target_idx = common.copy()
     target_idx[d] = indices._data.shape[d]
     if indices._data.size and indices._data.min() < 0:  # PyTorch wraps negative indices along dim (gather does not)
-        from ...._tensor import wrap
         size = input._data.shape[d]
         indices = wrap(np.where(indices._data < 0, indices._data + size, indices._data))
     return gather(input.expand(target_in), d, indices.expand(target_idx))

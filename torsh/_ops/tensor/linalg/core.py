@@ -12,7 +12,8 @@ from .... import _dtype
 from ...._autocast import float32_policy
 from ...._tensor import wrap
 from ....autograd.graph import Node, needs_grad, record
-from ..._helpers import accumulation_array, broadcast_shapes, dtype_name, normalize_dims, sum_to, with_grad_fn
+from ..._helpers import (accumulation_array, broadcast_shapes, dtype_name, normalize_dim, normalize_dims, sum_to,
+                         with_grad_fn)
 from ...registry import register
 from .matmul import matmul
 
@@ -649,7 +650,6 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
     if len(dim) != 2:
         raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {' '.join(map(str, dim))}")
     ndim = A._data.ndim
-    from ..._helpers import normalize_dim
     d0, d1 = normalize_dim(int(dim[0]), ndim), normalize_dim(int(dim[1]), ndim)
     if d0 == d1:
         raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({d0}, {d1})")

@@ -13,7 +13,7 @@ from ....autograd.graph import Node, backward_on_arrays, needs_grad, record
 from ....backend import dispatch
 from ..._helpers import (accumulation_array, cast_for_integer_accumulation, check_dtype_support, check_keepdim_has_dim,
                         dtype_name, normalize_dim, normalize_dims)
-from ..linalg.core import vector_norm
+from ..linalg.core import matrix_norm, vector_norm
 from ...registry import register
 
 
@@ -510,7 +510,6 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """torch.norm as torch/functional.py routes it: numbers and 'fro' over at most 2 dims are
     linalg.vector_norm (its node: LinalgVectorNormBackward0), other strings ('nuc') linalg.matrix_norm."""
     if isinstance(p, str) and not (p == "fro" and (dim is None or isinstance(dim, int) or len(dim) <= 2)):
-        from ..linalg.core import matrix_norm
         dims = [dim] if isinstance(dim, int) else list(range(input._data.ndim)) if dim is None else dim
         return matrix_norm(input, p, dims, keepdim, dtype=dtype)
     return vector_norm(input, 2 if p is None or p == "fro" else p, dim, keepdim, dtype=dtype)
