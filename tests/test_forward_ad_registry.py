@@ -45,6 +45,7 @@ _TAU = torsh.tensor(_rand(3, seed=8), dtype=torsh.float64)  # Householder scalar
 # explicit samples: name -> (shapes, f(op, *tensors)); a domain as shapes' companion when needed
 SAMPLES = {
     "acosh": ([(3, 4)], lambda f, a: f(a + 1.2)),
+    "nn_functional_bilinear": ([(2, 3), (2, 4), (5, 3, 4), (5,)], lambda f, a, b, w, c: f(a, b, w, c)),
     "where": ([(3, 4), (3, 4)], lambda f, a, b: f(a > 0.5, a, b)),
     "polygamma": ([(3, 4)], lambda f, a: f(1, a)),
     "positive": ([(3, 4)], lambda f, a: f(a) * 1),
@@ -238,6 +239,9 @@ NOT_DIFFERENTIABLE = {
     "nn_functional_fractional_max_pool3d", "nn_functional_fractional_max_pool3d_with_indices",
     "nn_functional_grouped_mm", "nn_functional_scaled_grouped_mm", "nn_functional_scaled_mm",  # low precision
     "istft",  # its input is complex: the sample would need complex tangents gradcheck does not make
+    # quantization: integer (quantized) results and their quantizer's parameters
+    "quantize_per_tensor", "quantize_per_channel", "int_repr", "q_scale", "q_zero_point", "q_per_channel_scales",
+    "q_per_channel_zero_points", "q_per_channel_axis", "qscheme",
 }
 # outputs in a lower precision (gradcheck needs float64 ones) or drawn at random
 NOT_CHECKED = {"float": "float32 output", "half": "float16 output", "bfloat16": "bfloat16 output",
@@ -250,7 +254,9 @@ NOT_CHECKED = {"float": "float32 output", "half": "float16 output", "bfloat16": 
                "special_gammainc": "igamma: no forward AD in PyTorch", "special_gammaincc": "igammac: ditto",
                "igamma": "no forward AD in PyTorch: NO_FORWARD_AD", "igammac": "no forward AD in PyTorch: NO_FORWARD_AD",
                "sparse_coo_tensor": "sparse output (torsh.sparse: reverse mode only)",
-               "to_sparse": "sparse output (torsh.sparse: reverse mode only)"}
+               "to_sparse": "sparse output (torsh.sparse: reverse mode only)",
+               "fake_quantize_per_tensor_affine": "a step function: its straight-through gradient is no derivative",
+               "fake_quantize_per_channel_affine": "a step function: its straight-through gradient is no derivative"}
 
 # ops PyTorch has no forward AD for: (sample as in SAMPLES, the torch function)
 NO_FORWARD_AD = {
