@@ -139,6 +139,14 @@ def sample_for(entry):
 
 # ops no sample suits, and why
 UNSAMPLED = {
+    # quantization: quantized inputs or a quantizer's parameters (tests/test_quantization_*.py compare them with torch)
+    "quantize_per_tensor": "needs scale, zero point and a quantized dtype",
+    "quantize_per_channel": "needs per-channel scales and zero points", "int_repr": "needs a quantized input",
+    "q_scale": "needs a quantized input", "q_zero_point": "needs a quantized input", "qscheme": "needs a quantized input",
+    "q_per_channel_scales": "needs a quantized input", "q_per_channel_zero_points": "needs a quantized input",
+    "q_per_channel_axis": "needs a quantized input",
+    "fake_quantize_per_tensor_affine": "needs scale, zero point and a range",
+    "fake_quantize_per_channel_affine": "needs per-channel scales, zero points and a range",
     "arange": "factory", "eye": "factory", "full": "factory", "linspace": "factory", "logspace": "factory",
     "ones": "factory", "zeros": "factory", "tril_indices": "factory", "triu_indices": "factory",
     "fft_fftfreq": "factory", "fft_rfftfreq": "factory", "from_numpy": "takes an ndarray",

@@ -8,7 +8,7 @@ import pytest
 import torsh
 from torsh._ops.tensor.linalg import matmul
 from torsh.autograd import gradcheck
-from torsh.backend import kernels
+from torsh.backend import kernels, threads
 
 from helpers import assert_close, needs_torch, torch_ref
 
@@ -64,8 +64,9 @@ def test_linear_forward_and_gradients_match_pytorch(num_threads):
 
 @needs_panel_gemm
 @pytest.mark.parametrize("a_layout, b_layout", [("C", "C"), ("C", "T"), ("F", "C"), ("F", "T")])
-def test_panel_gemm_layouts_match_numpy(a_layout, b_layout):
+def test_panel_gemm_layouts_match_numpy(a_layout, b_layout, monkeypatch):
     """a @ b for every operand layout the panel GEMM reads (F: a transposed view, T: weight.t())."""
+    monkeypatch.setattr(threads, "_gemm_team", True)  # it takes products at any thread count then
     rng = np.random.default_rng(3)
     m, k, n = 96, 200, 300
     a = rng.standard_normal((m, k)).astype(np.float32)

@@ -79,9 +79,6 @@ KNOWN_DIVERGENCES += (
                  "sort", "argsort", "topk", "kthvalue", "msort", "aminmax"), lambda c, o, r: either_rejects(c, o, r)
                 and bool(_dtypes(c) & set(COMPLEX_DTYPES + ("bool",)))),
            Call("min", (TensorSpec(np.array(0j), "complex128"),))),
-     Known("linalg.vector_norm over a zero-size tensor with ord=-inf/0/...: torsh rejects, PyTorch returns a result",
-           when(("vector_norm",), lambda c, o, r: _zero_size(c) and either_rejects(c, o, r)),
-           Call("linalg.vector_norm", (TensorSpec(np.zeros((0, 1), np.float32), "float32"), -np.inf), {"dim": -1})),
      Known("cummax/cummin of an empty tensor with an out-of-range dim: torsh raises IndexError, PyTorch returns an "
            "empty result", when(("cummax", "cummin"), lambda c, o, r: _zero_size(c) and either_rejects(c, o, r)),
            Call("cummax", (TensorSpec(np.zeros(0, bool), "bool"), -2))),
@@ -90,10 +87,11 @@ KNOWN_DIVERGENCES += (
 
 # -- products (torsh/_ops/tensor/linalg/products.py, linalg.py) ----------------------------------------------------------------
 KNOWN_DIVERGENCES += (
-    [Known("outer/dot/mv/inner with operands of the wrong rank or mixed dtypes: torsh accepts (or raises another "
-           "type), PyTorch raises RuntimeError ('outer: Expected 1-D argument self, but got 2-D')",
+    [Known("mm/bmm/matmul/addmm/mv with operands of the wrong rank or mixed dtypes: torsh raises with another "
+           "product's words (addmm's 'self and mat2 must have the same dtype' as matmul's 'expected m1 and m2...')",
            when(("outer", "dot", "mv", "inner", "mm", "bmm", "matmul", "addmm"), either_rejects),
-           Call("inner", (INT, TensorSpec(np.array([1, 2], np.int32), "int32")))),
+           Call("addmm", (TensorSpec(np.array(0.0, np.float32), "float32"), TensorSpec(np.zeros((1, 0), np.float32),
+                "float32"), TensorSpec(np.zeros((0, 1), np.float64), "float64")), {"beta": 1, "alpha": 1})),
      ]
 )
 

@@ -120,7 +120,9 @@ PANEL_GEMM_MIN_ROWS = 64  # the packed right-hand operand (K x N floats) is amor
 # sleeping thread per call and lost to OpenBLAS, see RESULTS.md). TORSH_GEMM_TEAM=0/1 sets it at import (A/B runs
 # in fresh processes), set_gemm_team() later. Never in a forked child (single_thread_reason: a DataLoader worker
 # starts no helper, let alone spins one).
-_gemm_team = os.environ.get("TORSH_GEMM_TEAM", "1") != "0"
+# Off by default: on a quiet machine it lost (one-process pairs at two threads, team on/off: W6.1 1.23, W13.1 1.05,
+# W8.2 1.04); it won only on a loaded one, where OpenBLAS's two threads collapse (W13.1 0.09). RESULTS.md, 8th session.
+_gemm_team = os.environ.get("TORSH_GEMM_TEAM", "0") == "1"
 
 
 def gemm_team():

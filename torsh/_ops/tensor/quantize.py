@@ -112,12 +112,13 @@ register(quantize_per_channel, method=False)
 
 
 def dequantize(input):
-    """The float32 values of a quantized tensor ((int - zero_point) * scale); any other tensor as it is."""
+    """The float32 values of a quantized tensor ((int - zero_point) * scale); any other tensor as float32 (itself
+    when it is float32 already), as PyTorch's dense dequantize."""
     if isinstance(input, (list, tuple)):
         return [dequantize(t) for t in input]
     if isinstance(input, QuantizedTensor):
         return wrap(input._float_values())
-    return input
+    return input.to(_dtype.float32)
 
 
 register(dequantize)

@@ -1,7 +1,9 @@
 """linear and bilinear."""
+import math
+
 from ..._array_api import array
 from ..._ops.tensor.linalg import matmul as linalg
-from ..._ops._helpers import dtype_name
+from ..._ops._helpers import broadcast_shapes, dtype_name
 from ..._tensor import _CPP_TYPE
 from ...amp import autocast_mode as _autocast
 
@@ -28,23 +30,42 @@ def _check_linear(input, weight, bias):
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {wd}D")
     rows = input.numel() // max(input.shape[-1], 1) if xd > 1 else 1
     out_features = weight.shape[0] if wd == 2 else 1
-    addmm = bias is not None and (xd == 1 or input.is_contiguous()) and not (xd == 1 and wd == 1)
+    # ATen's linear: addmm for a 2-D input; flattened to addmm for a contiguous 3-D input or a 1-D bias
+    addmm = bias is not None and (xd == 2 or (input.is_contiguous() and (xd == 3 or bias.ndim == 1)))
     shapes_differ = input.shape[-1] != weight.shape[-1]
-    if addmm:
-        if wd == 1:
-            raise RuntimeError("mat2 must be a matrix, got 1-D tensor")
+    if xd == 1 and wd == 1:  # PyTorch's dot: dtypes checked before sizes
+        if input.dtype != weight.dtype:
+            raise RuntimeError(f"dot : expected both vectors to have same dtype, but found {dtype_name(input.dtype)} "
+                               f"and {dtype_name(weight.dtype)}")
+        if shapes_differ:
+            raise RuntimeError(f"inconsistent tensor size, expected tensor [{input.shape[0]}] and src "
+                               f"[{weight.shape[0]}] to have the same number of elements, but got {input.shape[0]} "
+                               f"and {weight.shape[0]} elements respectively")
+    if addmm:  # addmm checks the dtypes before the ranks
         if bias.dtype != weight.dtype:
             raise RuntimeError(f"self and mat2 must have the same dtype, but got {dtype_name(bias.dtype)} and "
                                f"{dtype_name(weight.dtype)}")
         if input.dtype != weight.dtype:
             raise _dtype_mismatch(input, weight, bias)
+        if wd == 1:
+            raise RuntimeError("mat2 must be a matrix, got 1-D tensor")
+    if shapes_differ and wd == 1:  # PyTorch's mv of the rows x in input with the weight vector
+        raise RuntimeError(f"size mismatch, got input ({rows}), mat ({rows}x{input.shape[-1]}), vec ({weight.shape[0]})")
     if shapes_differ:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{input.shape[-1]} and "
                            f"{weight.shape[-1]}x{out_features})")
+    if input.dtype != weight.dtype and wd == 1:  # mv's result takes the vector's dtype
+        w_name, x_name = dtype_name(weight.dtype), dtype_name(input.dtype)
+        raise RuntimeError(f"addmv input tensors must have the same dtype, but got {w_name}, {x_name}, and {w_name}")
     if input.dtype != weight.dtype:
         raise _dtype_mismatch(input, weight, bias)
     if addmm:
         _check_expand(bias, [rows, out_features])
+    elif bias is not None:  # matmul, then output.add_(bias): the bias must broadcast to the output's shape
+        out_shape = list(input.shape[:-1]) + ([weight.shape[0]] if wd == 2 else [])
+        full = list(broadcast_shapes(tuple(out_shape), tuple(bias.shape)))
+        if full != out_shape:
+            raise RuntimeError(f"output with shape {out_shape} doesn't match the broadcast shape {full}")
 
 
 def _check_expand(bias, target):
@@ -72,7 +93,8 @@ def linear(input, weight, bias=None):
         # one (rows x in) @ (in x out) product: its weight gradient is then one GEMM too, not a stack of
         # per-batch products summed afterwards
         lead = input.shape[:-1]
-        return linear(input.reshape(-1, input.shape[-1]), weight, bias).reshape(*lead, weight.shape[0])
+        rows = math.prod(lead)  # not -1: an empty input's rows are not inferable
+        return linear(input.reshape(rows, input.shape[-1]), weight, bias).reshape(*lead, weight.shape[0])
     if w.ndim == 2 and x.ndim == 2 and bias is not None:
         out = linalg.linear_without_graph(input, weight, bias)  # inference: no view tensor, no node
         if out is not None:
