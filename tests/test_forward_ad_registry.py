@@ -244,7 +244,7 @@ NOT_DIFFERENTIABLE = {
     "q_per_channel_zero_points", "q_per_channel_axis", "qscheme",
 }
 # outputs in a lower precision (gradcheck needs float64 ones) or drawn at random
-NOT_CHECKED = {"float": "float32 output", "half": "float16 output", "bfloat16": "bfloat16 output",
+NOT_CHECKED = {"float": "float32 output", "dequantize": "float32 output", "half": "float16 output", "bfloat16": "bfloat16 output",
                "cfloat": "complex64 output", "poisson": "random", "binomial": "random",
                "geqrf": "no derivative (PyTorch has none: NO_FORWARD_AD)",
                "nn_functional_dropout": "random", "nn_functional_dropout1d": "random",

@@ -28,7 +28,7 @@ def _check_linear(input, weight, bias):
         raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are {xd}D and {wd}D")
     if wd > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {wd}D")
-    rows = input.numel() // max(input.shape[-1], 1) if xd > 1 else 1
+    rows = math.prod(input.shape[:-1]) if xd > 1 else 1
     out_features = weight.shape[0] if wd == 2 else 1
     # ATen's linear: addmm for a 2-D input; flattened to addmm for a contiguous 3-D input or a 1-D bias
     addmm = bias is not None and (xd == 2 or (input.is_contiguous() and (xd == 3 or bias.ndim == 1)))
