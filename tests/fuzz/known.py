@@ -95,6 +95,16 @@ KNOWN_DIVERGENCES += (
      ]
 )
 
+# -- F.linear (torsh/nn/_functional/linear.py) --------------------------------------------------------------------
+KNOWN_DIVERGENCES += (
+    [Known("F.linear with a vector operand or a bias that only broadcasts: torsh takes another ATen path than "
+           "PyTorch's linear on some layouts, so its error names other shapes (or it raises where PyTorch computes)",
+           when(("linear",), either_rejects),
+           Call("F.linear", (TensorSpec(np.zeros(1, np.float32), "float32"), TensorSpec(np.zeros((1, 1), np.float32),
+                "float32"), TensorSpec(np.zeros(4, np.float32), "float32", layout="slice")))),
+     ]
+)
+
 # -- nn.functional (torsh/_ops/nn/*.py, nn/activation/*.py) -----------------------------------------------------------
 ACTIVATIONS = ("softmax", "log_softmax", "relu", "relu6", "gelu", "silu", "elu", "selu", "celu", "leaky_relu",
                "hardtanh", "softplus", "mish", "hardswish", "hardsigmoid", "logsigmoid", "softsign", "tanhshrink",

@@ -31,7 +31,7 @@ def _check_linear(input, weight, bias):
     rows = math.prod(input.shape[:-1]) if xd > 1 else 1
     out_features = weight.shape[0] if wd == 2 else 1
     # ATen's linear: addmm for a 2-D input; flattened to addmm for a contiguous 3-D input or a 1-D bias
-    addmm = bias is not None and (xd == 2 or (input.is_contiguous() and (xd == 3 or bias.ndim == 1)))
+    addmm = bias is not None and (xd == 2 or (input.is_contiguous() and (bias.ndim == 1 or (xd == 3 and wd == 2))))
     shapes_differ = input.shape[-1] != weight.shape[-1]
     if xd == 1 and wd == 1:  # PyTorch's dot: dtypes checked before sizes
         if input.dtype != weight.dtype:
