@@ -214,3 +214,27 @@ def test_integer_dtype_of_non_finite_inputs(op, target, source):
         "nanmean-value"])
 def test_mean_and_nanmean_checks(call):
     check_like_torch(call)
+
+
+@needs_torch
+@pytest.mark.parametrize("default", ["float32", "float64"])
+@pytest.mark.parametrize("call", [
+    lambda t, d: t.zeros(2, dtype=d), lambda t, d: t.tensor([1], dtype=d), lambda t, d: t.arange(3, dtype=d) if d in (float, int) else t.ones(3, dtype=d),
+    lambda t, d: t.full((2,), 1, dtype=d), lambda t, d: t.empty(2, 2, dtype=d),
+    lambda t, d: t.zeros(2).to(d)])
+@pytest.mark.parametrize("pytype", [float, int, bool, complex])
+def test_python_types_name_fixed_dtypes_whatever_the_default(default, call, pytype):
+    # dtype=float is float64 and complex is complex128 in PyTorch, not the default dtype
+    old = torsh.get_default_dtype()
+    torsh.set_default_dtype(getattr(torsh, default))
+    try:
+        got = call(torsh, pytype).dtype
+    finally:
+        torsh.set_default_dtype(old)
+    torch_old = torch_ref.get_default_dtype()
+    torch_ref.set_default_dtype(getattr(torch_ref, default))
+    try:
+        expected = call(torch_ref, pytype).dtype
+    finally:
+        torch_ref.set_default_dtype(torch_old)
+    assert str(got).split(".")[-1] == str(expected).split(".")[-1]

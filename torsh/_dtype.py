@@ -192,14 +192,15 @@ def to_dtype(d):
     """Accept a torsh dtype, a NumPy dtype, a Python type or a name; return a torsh dtype."""
     if isinstance(d, dtype):
         return d
+    # Python's own types name fixed dtypes, as in PyTorch: float is float64 whatever the default
     if d is builtins.float:
-        return get_default_dtype()
+        return float64
     if d is builtins.int:
         return int64
     if d is builtins.bool:
         return bool
     if d is builtins.complex:
-        return get_default_dtype().to_complex()
+        return complex128
     if isinstance(d, str) and d in _BY_NAME:
         return _BY_NAME[d]
     return from_numpy_dtype(d)
