@@ -407,23 +407,59 @@ def subscribe(listener):
                 raise RuntimeError("the ops are already observed by another listener")
             _depth += 1
             return
-        for owner, attribute, _, wrapper in _swap_plan(listener):
-            setattr(owner, attribute, wrapper)
-        _swapped[:] = _swap_plans[listener][1]
+        _unswap()
         _listener, _depth = listener, 1
+        _swap()
 
 
-_swap_plans = {}  # listener -> (the cached bindings it was made for, [(owner, attribute, original, wrapper)])
+_base = None  # the meta device's listener (torsh/_meta.py) while meta tensors exist: outside any other's wrappers
 
 
-def _swap_plan(listener):
-    """The swaps subscribing ``listener`` makes: rebuilt only when bindings() found something new."""
+def set_base_listener(listener):
+    """Wrap every op binding in ``listener``'s wrapper (None: no more), around a subscribed listener's wrappers,
+    which keep seeing the ops themselves as ``binding.fn``. Not counted by ``observed()``."""
+    global _base
+    with _lock:
+        if listener is _base:
+            return
+        _unswap()
+        _base = listener
+        _swap()
+
+
+_swap_plans = {}  # (listeners) -> (the cached bindings it was made for, [(owner, attribute, original, wrapper)])
+
+
+def _swap():
+    layers = tuple(layer for layer in (_listener, _base) if layer is not None)  # innermost first
+    if layers:
+        plan = _swap_plan(layers)
+        for owner, attribute, _, wrapper in plan:
+            setattr(owner, attribute, wrapper)
+        _swapped[:] = plan
+
+
+def _unswap():
+    for owner, attribute, original, wrapper in reversed(_swapped):
+        if owner.__dict__.get(attribute) is wrapper:  # leave alone a name rebound while observed
+            setattr(owner, attribute, original)
+    _swapped.clear()
+
+
+def _swap_plan(layers):
+    """The swaps installing ``layers``' wrappers: rebuilt only when bindings() found something new."""
     bindings()
     found = _bindings_cache[1]
-    plan = _swap_plans.get(listener)
+    plan = _swap_plans.get(layers)
     if plan is None or plan[0] is not found:
-        plan = _swap_plans[listener] = (found, [(b.owner, b.attribute, b.fn, _wrapper(listener, b)) for b in found])
+        plan = _swap_plans[layers] = (found, [(b.owner, b.attribute, b.fn, _layered(layers, b)) for b in found])
     return plan[1]
+
+
+def _layered(layers, binding):
+    for layer in layers:
+        binding = Binding(binding.owner, binding.attribute, _wrapper(layer, binding), binding.prefix)
+    return binding.fn
 
 
 def _wrapper(listener, binding):
@@ -444,11 +480,9 @@ def unsubscribe(listener):
         _depth -= 1
         if _depth > 0:
             return
-        for owner, attribute, original, wrapper in reversed(_swapped):
-            if owner.__dict__.get(attribute) is wrapper:  # leave alone a name rebound while observed
-                setattr(owner, attribute, original)
-        _swapped.clear()
+        _unswap()
         _listener = None
+        _swap()
 
 
 @contextlib.contextmanager
