@@ -56,6 +56,7 @@ from . import fx  # torch.fx: symbolic_trace, Graph, GraphModule, Interpreter (g
 from .autograd import profiler as _autograd_profiler  # noqa: F401  (torch.autograd.profiler, the older API)
 from . import viz  # notebook views: autograd graph JSON (docs/schemas/README.md)
 from . import ao, quantization  # noqa: E402  (torch.ao.quantization, torch.quantization)
+from . import quasirandom  # noqa: E402  (torch.quasirandom.SobolEngine)
 from .nn import intrinsic as _nni, qat as _nnqat, quantized as _nnq  # noqa: E402,F401  (torch.nn.quantized, ...)
 from ._memory_api import *  # noqa: F401,F403  (memory_allocated, max_memory_allocated, memory_stats, ...)
 
