@@ -134,6 +134,9 @@ def word(why):
 
 
 NOT_CONTIGUOUS = "operands not contiguous or not of one shape"
+# the reasons of the single-thread compiled variant (also worded for the optimizers' direct kernel calls)
+AT_SIMD = "numel {0:,} >= simd threshold {1:,}"
+AT_SIMD_ONE_THREAD = "numel {0:,} >= simd threshold {1:,}; {2}"
 
 
 def _decide(op, numel, np_dtype, contiguous=True, layout_reason=NOT_CONTIGUOUS):
@@ -154,10 +157,10 @@ def _decide(op, numel, np_dtype, contiguous=True, layout_reason=NOT_CONTIGUOUS):
         if single is None:
             return "pythran_omp", ("numel {0:,} >= parallel threshold {1:,}", numel, parallel)
         if numel >= simd:
-            return "pythran_simd", ("numel {0:,} >= simd threshold {1:,}; {2}", numel, simd, single)
+            return "pythran_simd", (AT_SIMD_ONE_THREAD, numel, simd, single)
         return "numpy", ("numel {0:,} < simd threshold {1:,}; {2}", numel, simd, single)
     if numel >= simd:
-        return "pythran_simd", ("numel {0:,} >= simd threshold {1:,}", numel, simd)
+        return "pythran_simd", (AT_SIMD, numel, simd)
     return "numpy", ("numel {0:,} < threshold {1:,}", numel, simd if simd != INF else parallel)
 
 
@@ -198,19 +201,68 @@ def _dtype_name(np_dtype):
 
 
 def _run(op, variant, why, numel, np_dtype, compiled_call, numpy_call, reference="numpy"):
-    if TOPIC not in events._subscribers:
+    subscribers = events._subscribers.get(TOPIC)
+    if subscribers is None:
         return numpy_call() if variant == "numpy" else compiled_call(variant == "pythran_omp")
-    start = _perf_counter()
+    start = _perf_counter_ns()
     out = numpy_call() if variant == "numpy" else compiled_call(variant == "pythran_omp")
-    seconds = _perf_counter() - start
-    dtype = _dtype_names.get(np_dtype) or _dtype_name(np_dtype)
-    record = _new_tuple(DispatchRecord, (op, reference if variant == "numpy" else variant, why, numel, dtype, seconds))
-    for callback in events._subscribers.get(TOPIC, ()):  # events.emit inlined: one Python frame less per decision
-        callback(record)
+    end = _perf_counter_ns()
+    # record_decision inlined (one Python frame less per recorded decision)
+    local = _decision_log
+    if local is not None and len(subscribers) == 1:
+        try:
+            local.log.append((RAW_DECISION, op, reference if variant == "numpy" else variant, why, numel, np_dtype,
+                              end - start, end))
+            return out
+        except AttributeError:  # this thread has no log yet: the subscriber's callback makes it
+            pass
+    _emit(op, reference if variant == "numpy" else variant, why, numel, np_dtype, end - start)
     return out
 
 
-_perf_counter = time.perf_counter
+_perf_counter_ns = time.perf_counter_ns
+
+# Recording decisions, the cheap way. A profiler that records them keeps one flat list per thread (its
+# threading.local's ``log``); while it is the only subscriber of TOPIC, a decision is appended there as a raw
+# tuple ``(RAW_DECISION, op, variant, why, numel, np_dtype, elapsed_ns, end_ns)`` and its DispatchRecord is
+# built when the profile is read (``record_of``); with other subscribers (or on a thread without a log yet)
+# every subscriber gets the DispatchRecord, as ``events.emit`` would hand it.
+RAW_DECISION = object()
+_decision_log = None  # the recording profiler's threading.local, set by log_decisions
+
+
+def log_decisions(local):
+    """Have decisions appended raw to ``local.log`` (this thread's list) while the caller, subscribed to TOPIC,
+    is its only subscriber; ``log_decisions(None)`` stops it."""
+    global _decision_log
+    _decision_log = local
+
+
+def record_decision(op, variant, why, numel, np_dtype, elapsed_ns, end_ns):
+    """Record a decision made and timed outside ``call`` (an optimizer's direct kernel call): ``variant`` as
+    records name it, ``why`` raw as ``_decide`` returns it. Only when ``TOPIC`` has subscribers."""
+    local = _decision_log
+    if local is not None and len(events._subscribers.get(TOPIC, ())) == 1:
+        try:
+            local.log.append((RAW_DECISION, op, variant, why, numel, np_dtype, elapsed_ns, end_ns))
+            return
+        except AttributeError:
+            pass
+    _emit(op, variant, why, numel, np_dtype, elapsed_ns)
+
+
+def record_of(entry):
+    """The DispatchRecord of a raw decision (a ``RAW_DECISION`` tuple)."""
+    np_dtype = entry[5]
+    return _new_tuple(DispatchRecord, (entry[1], entry[2], entry[3], entry[4],
+                                       _dtype_names.get(np_dtype) or _dtype_name(np_dtype), entry[6] * 1e-9))
+
+
+def _emit(op, variant, why, numel, np_dtype, elapsed_ns):
+    dtype = _dtype_names.get(np_dtype) or _dtype_name(np_dtype)
+    record = _new_tuple(DispatchRecord, (op, variant, why, numel, dtype, elapsed_ns * 1e-9))
+    for callback in events._subscribers.get(TOPIC, ()):
+        callback(record)
 
 
 def unary(op, x, numpy_fn):

@@ -9,6 +9,8 @@ PyTorch's single-tensor (foreach=False) CPU implementation does. (A float litera
 float16/bfloat16 arrays (which numexpr lacks) are computed in float32 and rounded back; complex
 arrays are handled by the callers through real views, as PyTorch does with view_as_real.
 """
+from time import perf_counter_ns
+
 import numexpr
 import numpy as np
 
@@ -94,19 +96,39 @@ def step(op, arrays, kernel_args, numexpr_update):
 def direct(op, dtype):
     """(kernel entry, low, high): the entry a step may call itself for ``op`` on C-contiguous arrays of ``dtype``
     whose size is in [low, high), the sizes the dispatcher runs as one kernel call on this thread (its
-    "pythran_simd" variant); None when no one may (nobody recording dispatch decisions is a condition: records
-    name each call).
+    "pythran_simd" variant); None when no one may.
 
     ``step`` asks the dispatcher per parameter and wraps the kernel call in closures, ~40% of a W6 SGD step's
     Python; the optimizers' common case (float32/float64 parameters) calls the entry directly, the very call
-    ``step`` would make."""
-    if dtype not in _NATIVE or dispatch.TOPIC in events._subscribers or kernels.get("optim") is None:
+    ``step`` would make. While somebody records dispatch decisions the entry also times the call and records
+    the decision ``step`` would have recorded."""
+    if dtype not in _NATIVE or kernels.get("optim") is None:
         return None
     if dispatch._variant(op, 1 << 62, dtype, True) == "numpy":  # no compiled variant for this op and dtype
         return None
     simd, parallel = dispatch.thresholds.get(op, (float("inf"), float("inf")))
-    high = parallel if threads.single_thread_reason() is None else float("inf")
-    return _kernel(op, dtype), max(simd, dispatch._numpy_below[op]), high
+    single = threads.single_thread_reason()
+    high = parallel if single is None else float("inf")
+    entry = _kernel(op, dtype)
+    if dispatch.TOPIC in events._subscribers:
+        entry = _recorded(entry, op, simd, parallel, single)
+    return entry, max(simd, dispatch._numpy_below[op]), high
+
+
+def _recorded(kernel, op, simd, parallel, single):
+    """``kernel`` timed, its call recorded as the dispatcher's "pythran_simd" decision for the first array's
+    size, with ``_decide``'s reason (the one-thread note from the parallel threshold on)."""
+    record_decision = dispatch.record_decision
+
+    def recorded(*arrays_and_args):
+        start = perf_counter_ns()
+        kernel(*arrays_and_args)
+        end = perf_counter_ns()
+        param = arrays_and_args[0]
+        numel = param.size
+        why = (dispatch.AT_SIMD, numel, simd) if numel < parallel else (dispatch.AT_SIMD_ONE_THREAD, numel, simd, single)
+        record_decision(op, "pythran_simd", why, numel, param.dtype, end - start, end)
+    return recorded
 
 
 def _contiguous_of(arrays, dtype):

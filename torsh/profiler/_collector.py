@@ -86,6 +86,7 @@ class MemoryRecord:
 # its two event names, a tuple; an int is the end of the innermost open op or node)
 _LINK = object()  # (_LINK, sequence_nr): the op running now created that autograd node
 _DISPATCH = object()  # (_DISPATCH, DispatchRecord, t)
+_RAW_DECISION = dispatch.RAW_DECISION  # (_RAW_DECISION, op, variant, why, numel, np_dtype, elapsed_ns, t): dispatch's own
 _MEMORY = object()  # (_MEMORY, kind, nbytes, live_bytes, address, t)
 _FLOPS = object()  # (_FLOPS, count): of the innermost open op, counted after it returned
 _RANGE = object()  # (_RANGE, name, t)
@@ -157,6 +158,8 @@ class Collector:
             self._unsubscribe.append(self._remove_node_runner)
             if self.with_dispatch:
                 self._subscribe(dispatch.TOPIC, self._on_dispatch)
+                dispatch.log_decisions(self._local)  # raw into this thread's log while no one else listens
+                self._unsubscribe.append(_stop_logging_decisions)
             if self.profile_memory:
                 self._subscribe(memory.TOPIC, self._on_memory)
             if self._modules is not None:
@@ -362,15 +365,16 @@ class Collector:
                             event.sequence_nr = entry[1]
                             forward_ops[entry[1]] = event
                         break
-            elif head is _DISPATCH:
+            elif head is _RAW_DECISION or head is _DISPATCH:
+                record = dispatch.record_of(entry) if head is _RAW_DECISION else entry[1]
                 if stack:
                     event = stack[-1]
                     if event.dispatch is None:
-                        event.dispatch = [entry[1]]
+                        event.dispatch = [record]
                     else:
-                        event.dispatch.append(entry[1])
+                        event.dispatch.append(record)
                 else:
-                    self.orphan_dispatch.append((entry[2], tid, entry[1]))
+                    self.orphan_dispatch.append((entry[-1], tid, record))
             elif head is _MEMORY:
                 _, kind, nbytes, live_bytes, address, time_ns = entry
                 nbytes = nbytes if kind == "alloc" else -nbytes
@@ -503,6 +507,10 @@ class Collector:
         except AttributeError:
             log = self._log()
         log.append((_MEMORY, record.kind, record.nbytes, record.live_bytes, record.address, time.perf_counter_ns()))
+
+
+def _stop_logging_decisions():
+    dispatch.log_decisions(None)
 
 
 def _time_of(record):
