@@ -397,6 +397,11 @@ FAMILIES = (
     ), ops=(
         KernelOp("per_sample_outer", 0, 1_048_576, ("outer",), calibration=None),
     ), dtypes=("float32",)),
+    # the quantized modules' integer products (torsh.ao.nn.quantized._kernels.qgemm): uint8/int8 x centred int16
+    # weight panels -> exact int32, PyTorch's fbgemm results; no op of its own (OpenMP from 2M multiply-adds)
+    Family("quantized", CPP, (
+        Entry("qgemm", "y*y*w*lllllpp"),
+    ), dtypes=("int8",)),
     # the float32 Adam/AdamW step (torsh.optim._fused runs it for float32 parameters in place of the optim family's
     # adam_step, under that op's dispatch decision): Pythran divides float32 scalars in double precision
     Family("optim_f32", CPP, (
