@@ -7,7 +7,8 @@
 from .._ops.transforms import jvp_rules  # noqa: F401  (forward-mode rules into the registry; forward AD's operators)
 from ._eager import grad, grad_and_value, hessian, jacfwd, jacrev, jvp, linearize, vjp
 from ._functional_call import functional_call, stack_module_state
+from ._functionalize import functionalize, replace_all_batch_norm_modules_
 from ._vmap import vmap, vmap_report
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian", "vmap",
-           "functional_call", "stack_module_state", "vmap_report"]
+           "functional_call", "stack_module_state", "vmap_report", "functionalize", "replace_all_batch_norm_modules_"]
