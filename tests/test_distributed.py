@@ -152,6 +152,54 @@ def test_transfers(both):
         assert_close(ours, ref)
 
 
+def test_exchanges_in_a_world_of_one(both):
+    def run(lib):
+        d = lib.distributed
+        out = [lib.zeros(2, 2)]
+        d.all_to_all(out, [lib.arange(4.0).reshape(2, 2)])
+        single = lib.zeros(3, 2, dtype=lib.int64)
+        d.all_to_all_single(single, lib.arange(6).reshape(3, 2))
+        split = lib.zeros(3)
+        work = d.all_to_all_single(split, lib.tensor([1.0, 2.0, 3.0]), [3], [3], async_op=True)
+        assert work.wait() is True
+        return [out[0], single, split]
+    for ours, ref in zip(*_run_both(run)):
+        assert_close(ours, ref)
+
+
+@pytest.mark.parametrize("call", [
+    lambda d, lib: d.all_to_all_single(lib.zeros(3), lib.zeros(3), [1, 2], None),
+    lambda d, lib: d.all_to_all_single(lib.zeros(3), lib.zeros(3), None, [2]),
+    lambda d, lib: d.all_to_all_single(lib.zeros(3), lib.zeros(3, dtype=lib.int64)),
+    lambda d, lib: d.all_to_all([lib.zeros(3)], lib.zeros(3)),
+    lambda d, lib: d.P2POp(d.all_reduce, lib.zeros(1), 0),
+    lambda d, lib: d.P2POp(d.isend, [lib.zeros(1)], 0),
+    lambda d, lib: d.batch_isend_irecv([1]),
+    lambda d, lib: d.send_object_list([1], dst=0),
+    lambda d, lib: d.new_subgroups(0),
+    lambda d, lib: d.new_subgroups(2),
+    lambda d, lib: d.new_subgroups_by_enumeration([]),
+    lambda d, lib: d.get_node_local_rank(),
+    lambda d, lib: d.get_default_backend_for_device("meta"),
+])
+def test_exchange_and_group_errors(both, call, monkeypatch):
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    check_same_error(lambda lib: call(lib.distributed, lib))
+
+
+def test_group_queries(both):
+    for lib in (torsh, torch_ref):
+        d = lib.distributed
+        assert d.get_backend_config() == "cpu:gloo,cuda:gloo"
+        assert d.get_node_local_rank(fallback_rank=3) == 3
+        assert d.get_default_backend_for_device("cpu") == "gloo"
+        assert d.get_default_backend_for_device(lib.device("cuda")) == "nccl"
+        count = d.get_pg_count()
+        mine, groups = d.new_subgroups(1)
+        assert d.get_world_size(mine) == 1 and len(groups) == 1 and d.get_pg_count() == count + 1
+        assert d.is_backend_available("gloo") and not d.is_backend_available("nccl")
+
+
 def test_objects(both):
     for lib in (torsh, torch_ref):
         gathered = [None]

@@ -58,8 +58,51 @@ def check_collectives(rank, world):
         assert dist.get_rank(solo) == 0 and dist.get_world_size(solo) == 1
     else:
         assert dist.get_rank(solo) == -1
+    check_exchanges(rank, world)
     sampler = torch.utils.data.DistributedSampler(range(10), shuffle=False)
     assert list(sampler) == list(range(rank, 10, 2)), list(sampler)
+
+
+def check_exchanges(rank, world):
+    # all_to_all: rank r's inputs[j] lands in rank j's outputs[r]
+    outputs = [torch.zeros(2, dtype=torch.int64) for _ in range(world)]
+    dist.all_to_all(outputs, [torch.tensor([10 * rank + j, -j]) for j in range(world)])
+    assert [o.tolist() for o in outputs] == [[10 * r + rank, -rank] for r in range(world)], outputs
+    # uneven rows: rank 0 sends 1 row to itself and 2 to rank 1; rank 1 sends 3 to rank 0 and none to itself
+    sends = [[1, 2], [3, 0]][rank]
+    receives = [sends_r[rank] for sends_r in [[1, 2], [3, 0]]]
+    source = torch.arange(float(sum(sends)) * 2).reshape(-1, 2) + 100 * rank
+    target = torch.zeros(sum(receives), 2).t().contiguous().t()   # any layout of the output is written
+    work = dist.all_to_all_single(target, source, receives, sends, async_op=True)
+    work.wait()
+    expected = {0: [[0.0, 1.0], [100.0, 101.0], [102.0, 103.0], [104.0, 105.0]], 1: [[2.0, 3.0], [4.0, 5.0]]}[rank]
+    assert target.tolist() == expected, target
+    try:
+        dist.all_to_all_single(torch.zeros(4), torch.zeros(4), [1, 1, 2], None)
+    except RuntimeError as e:
+        assert "Number of tensor splits not equal to group size" in str(e), e
+    else:
+        raise AssertionError("bad split sizes accepted")
+
+    # batched point to point: a ring, sends listed before receives on both ranks
+    peer = 1 - rank
+    got = torch.zeros(3)
+    ops = [dist.P2POp(dist.isend, torch.full((3,), 5.0 + rank), peer), dist.P2POp(dist.irecv, got, peer)]
+    for work in dist.batch_isend_irecv(ops):
+        work.wait()
+    assert got.tolist() == [5.0 + peer] * 3, got
+    if rank == 0:
+        dist.send_object_list([{"a": 1}, "two", 3.0], dst=1)
+    else:
+        objects = [None, None, None]
+        assert dist.recv_object_list(objects, src=0) == 0
+        assert objects == [{"a": 1}, "two", 3.0], objects
+
+    mine, everyone = dist.new_subgroups(group_size=1)
+    assert len(everyone) == 2 and dist.get_world_size(mine) == 1 and dist.get_rank(mine) == 0
+    t = torch.tensor([float(rank + 1)])
+    dist.all_reduce(t, group=mine)
+    assert t.tolist() == [rank + 1.0], t
 
 
 def make_model():

@@ -16,10 +16,11 @@ from .._tensor import Tensor
 from . import _mpi
 from .distributed_c10d import ReduceOp, Work, default_group, get_global_rank, get_group_rank, in_group
 
-__all__ = ["all_gather", "all_gather_into_tensor", "all_gather_object", "all_gather_single", "all_reduce",
-           "barrier", "broadcast", "broadcast_object_list", "gather", "gather_object", "irecv", "isend",
-           "monitored_barrier", "recv", "reduce", "reduce_scatter_single", "reduce_scatter_tensor", "scatter",
-           "scatter_object_list", "send"]
+__all__ = ["P2POp", "all_gather", "all_gather_into_tensor", "all_gather_object", "all_gather_single", "all_reduce",
+           "all_to_all", "all_to_all_single", "barrier", "batch_isend_irecv", "broadcast", "broadcast_object_list",
+           "gather", "gather_object", "irecv", "isend", "monitored_barrier", "recv", "recv_object_list", "reduce",
+           "reduce_scatter_single", "reduce_scatter_tensor", "scatter", "scatter_object_list", "send",
+           "send_object_list"]
 
 
 # ----------------------------------------------------------------------------- argument checks (PyTorch's)
@@ -300,6 +301,93 @@ def monitored_barrier(group=None, timeout=None, wait_all_ranks=False):
     barrier(group)
 
 
+def _check_same_dtype(*tensors):
+    """PyTorch's _ensure_all_tensors_same_dtype (a complex tensor may meet its element type)."""
+    last = None
+    for t in tensors:
+        dtype = t.dtype.to_real() if t.dtype.is_complex else t.dtype
+        if last is None:
+            last = dtype
+        elif last != dtype:
+            raise ValueError(f"Invalid usage of tensors with different dtypesFound torch.{last.name} and  "
+                             f"torch.{t.dtype.name}")
+
+
+def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False):
+    """Process r's ``input_tensor_list[j]`` lands in process j's ``output_tensor_list[r]``."""
+    _check_tensor_list(output_tensor_list, "output_tensor_list")
+    _check_tensor_list(input_tensor_list, "input_tensor_list")
+    _check_same_dtype(*output_tensor_list, *input_tensor_list)
+    group = _active(group)
+    if group is None:
+        return None
+    for kind, tensors in (("output", output_tensor_list), ("input", input_tensor_list)):
+        if len(tensors) != group.size():
+            raise RuntimeError(f"{_backend_class(group)}::alltoall: invalid {kind} tensor list (expected length "
+                               f"{group.size()}, got {len(tensors)})")
+    sources = [_bytes_of(t) for t in input_tensor_list]
+    counts = [array(t).nbytes for t in output_tensor_list]
+
+    def deliver(received):
+        for t, part in zip(output_tensor_list, np.split(received, np.cumsum(counts)[:-1])):
+            _write_bytes(t, part)
+    return _exchanged(group, sources, counts, deliver, output_tensor_list, async_op)
+
+
+def all_to_all_single(output, input, output_split_sizes=None, input_split_sizes=None, group=None, async_op=False):
+    """Rows of ``input`` split by ``input_split_sizes`` (equal parts when None) go to the processes in rank
+    order; what each process sends this one is concatenated in rank order into ``output``."""
+    _check_single_tensor(output, "output")
+    _check_single_tensor(input, "input")
+    _check_same_dtype(output, input)
+    group = _active(group)
+    if group is None:
+        return None
+    source = _bytes_of(input)
+    source_rows = _rows_per_process(input, input_split_sizes, group.size())
+    target_rows = _rows_per_process(output, output_split_sizes, group.size())
+    source_row_bytes = source.size // max(sum(source_rows), 1)
+    target_row_bytes = array(output).nbytes // max(sum(target_rows), 1)
+    sources = np.split(source, np.cumsum(source_rows)[:-1] * source_row_bytes)
+    counts = [n * target_row_bytes for n in target_rows]
+    return _exchanged(group, sources, counts, lambda received: _write_bytes(output, received), [output], async_op)
+
+
+def _rows_per_process(tensor, split_sizes, size):
+    rows = tensor.shape[0] if tensor.dim() else 1
+    if split_sizes:
+        split_sizes = [int(n) for n in split_sizes]
+        if len(split_sizes) != size:
+            raise RuntimeError("Number of tensor splits not equal to group size")
+        if sum(split_sizes) != rows or min(split_sizes) < 0:
+            raise RuntimeError("Split sizes doesn't match total dim 0 size")
+        return split_sizes
+    if rows % size:
+        raise RuntimeError("Tensor's dim 0 does not divide equally across group size")
+    return [rows // size] * size
+
+
+def _bytes_of(tensor):
+    return np.ascontiguousarray(array(tensor)).reshape(-1).view(np.uint8)
+
+
+def _write_bytes(tensor, received):
+    arr = array(tensor)
+    arr[...] = received.view(arr.dtype).reshape(arr.shape)
+    bump_version(tensor)
+
+
+def _exchanged(group, sources, recv_counts, deliver, result, async_op):
+    """Every process sends ``sources[j]`` (bytes) to process j and receives ``recv_counts[j]`` bytes from it
+    (MPI's Ialltoallv); ``deliver`` gets the received bytes, in rank order, when the exchange completes."""
+    MPI = _mpi.mpi()
+    send = np.concatenate(sources) if sources else np.empty(0, np.uint8)
+    received = np.empty(sum(recv_counts), np.uint8)
+    request = group._comm.Ialltoallv([send, ([s.size for s in sources], None), MPI.BYTE],
+                                     [received, (list(recv_counts), None), MPI.BYTE])
+    return _started(Work([request], lambda: deliver(received), result), async_op)
+
+
 # ----------------------------------------------------------------------------- point to point
 
 def _peer(group, global_rank, group_rank, kind):
@@ -356,6 +444,46 @@ def recv(tensor, src=None, group=None, tag=0, group_src=None):
     return get_global_rank(group, status.Get_source())
 
 
+class P2POp:
+    """One ``isend`` or ``irecv`` for ``batch_isend_irecv``: ``peer`` is a global rank, ``group_peer`` a rank
+    in ``group``."""
+
+    def __new__(cls, op, tensor, peer=None, group=None, tag=0, group_peer=None):
+        if op not in (isend, irecv):
+            raise ValueError("Invalid ``op``. Expected ``op`` to be of type ``torch.distributed.isend`` or "
+                             "``torch.distributed.irecv``.")
+        _check_single_tensor(tensor, "tensor")
+        return object.__new__(cls)
+
+    def __init__(self, op, tensor, peer=None, group=None, tag=0, group_peer=None):
+        self.op, self.tensor, self.tag = op, tensor, tag
+        self.group = default_group(group)
+        self.group_peer = _group_rank(self.group, peer, group_peer)
+        self.peer = get_global_rank(self.group, self.group_peer) if in_group(self.group) else peer
+
+    def __repr__(self):
+        me = self.group.rank() if in_group(self.group) else -1
+        src, dst = (me, self.group_peer) if self.op is isend else (self.group_peer, me)
+        return (f"P2POp({self.op.__name__} pg={self.group.group_name}, group_src={src}, group_dst={dst},  "
+                f"{self.tensor.shape}, {self.tensor.dtype})")
+
+
+def batch_isend_irecv(p2p_op_list):
+    """Start every send and receive of the list at once (their order does not matter: MPI's non-blocking
+    requests cannot deadlock on it) and return their Works."""
+    if not isinstance(p2p_op_list, list) or not all(isinstance(op, P2POp) for op in p2p_op_list):
+        raise ValueError("Invalid ``p2p_op_list``. Each op is expected to to be of type ``torch.distributed.P2POp``.")
+    if not all(op.group is p2p_op_list[0].group for op in p2p_op_list):
+        raise ValueError("All ops need to use the same group.")
+    works = []
+    for op in p2p_op_list:
+        peer = {"group_dst": op.group_peer} if op.op is isend else {"group_src": op.group_peer}
+        work = op.op(op.tensor, group=op.group, tag=op.tag, **peer)
+        if work is not None:
+            works.append(work)
+    return works
+
+
 # ----------------------------------------------------------------------------- picklable objects
 
 def all_gather_object(object_list, obj, group=None):
@@ -402,3 +530,36 @@ def scatter_object_list(scatter_object_output_list, scatter_object_input_list=No
     _check_root(group, root, "scatter")
     parts = [_pickled(o) for o in scatter_object_input_list] if group.rank() == root else None
     scatter_object_output_list[0] = pickle.loads(group._comm.scatter(parts, root=root))
+
+
+def send_object_list(object_list, dst=None, group=None, device=None, group_dst=None, use_batch=False):
+    """Send the picklable objects of ``object_list`` to ``dst`` (sizes first, then the pickles, as PyTorch)."""
+    group = _active(group)
+    if group is None:
+        return
+    peer = _peer(group, dst, group_dst, "destination")
+    pickles = [_pickled(o) for o in object_list]
+    sizes = np.array([len(p) for p in pickles], np.int64)
+    group._comm.Send([sizes, _mpi.mpi().BYTE], dest=peer)
+    group._comm.Send([np.frombuffer(b"".join(pickles), np.uint8), _mpi.mpi().BYTE], dest=peer)
+
+
+def recv_object_list(object_list, src=None, group=None, device=None, group_src=None, use_batch=False):
+    """Receive ``len(object_list)`` objects into ``object_list``; returns the sender's global rank (-1 outside
+    the group). Unpickling runs the sender's pickles: only receive from processes you trust, as in PyTorch."""
+    group = _active(group)
+    if group is None:
+        return -1
+    MPI = _mpi.mpi()
+    any_source = src is None and group_src is None
+    peer = MPI.ANY_SOURCE if any_source else _peer(group, src, group_src, "source")
+    sizes = np.empty(len(object_list), np.int64)
+    status = MPI.Status()
+    group._comm.Recv([sizes, MPI.BYTE], source=peer, status=status)
+    payload = np.empty(int(sizes.sum()), np.uint8)
+    group._comm.Recv([payload, MPI.BYTE], source=status.Get_source())
+    offset = 0
+    for i, size in enumerate(sizes.tolist()):
+        object_list[i] = pickle.loads(payload[offset:offset + size].tobytes())
+        offset += size
+    return get_global_rank(group, status.Get_source())

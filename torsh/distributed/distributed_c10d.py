@@ -24,6 +24,7 @@ class Backend(str):
     UCC = "ucc"
     MPI = "mpi"
     XCCL = "xccl"
+    default_device_backend_map = {"cpu": GLOO, "cuda": NCCL, "xpu": XCCL, "mps": GLOO}
 
     def __new__(cls, name):
         if not isinstance(name, str):
@@ -97,10 +98,13 @@ class Work:
 class ProcessGroup:
     """A set of processes (global ``ranks``) with its MPI communicator (None in processes outside it)."""
 
-    def __init__(self, comm, ranks, backend):
+    def __init__(self, comm, ranks, backend, group_name=None):
         self._comm = comm
         self._ranks = list(ranks)
         self._backend = backend
+        _counts["groups"] += 1
+        # PyTorch names groups by creation order ("0" the default group) unless the program names them
+        self.group_name = group_name or str(_counts["groups"] - 1)
 
     def rank(self):
         return self._comm.Get_rank()
@@ -113,6 +117,9 @@ class ProcessGroup:
 
     def __repr__(self):
         return f"<torsh.distributed.ProcessGroup ranks={self._ranks} backend={self._backend!r}>"
+
+
+_counts = {"groups": 0}  # process groups created since the last destroy of the default group
 
 
 class _NonGroupMember:
@@ -168,7 +175,7 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
         raise RuntimeError("torsh.distributed needs mpi4py and an MPI library: pip install 'torsh[distributed]'")
     comm = _mpi.mpi().COMM_WORLD
     _check_launch(comm, world_size, rank)
-    GroupMember.WORLD = ProcessGroup(comm, range(comm.Get_size()), name)
+    GroupMember.WORLD = ProcessGroup(comm, range(comm.Get_size()), name, group_name)
 
 
 def _backend_name(backend):
@@ -203,6 +210,7 @@ def destroy_process_group(group=None):
         raise AssertionError("Process group cannot be None")
     if group is None or group is GroupMember.WORLD:
         GroupMember.WORLD = None
+        _counts["groups"] = 0
     elif in_group(group) and group._comm is not None:
         group._comm.Free()
         group._comm = None
@@ -227,8 +235,47 @@ def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local
     me = world.rank()
     comm = world._comm.Split(0 if me in ranks else MPI.UNDEFINED, ranks.index(me) if me in ranks else 0)
     if me not in ranks:
+        _counts["groups"] += 1  # the group exists (and takes its name) in every process
         return GroupMember.NON_GROUP_MEMBER
     return ProcessGroup(comm, ranks, world._backend if backend is None else Backend(backend))
+
+
+def new_subgroups(group_size=None, group=None, timeout=None, backend=None, pg_options=None, group_desc=None):
+    """The group's ranks cut into consecutive subgroups of ``group_size``; returns (this process's subgroup,
+    all of them). Every process must call it."""
+    if group_size is None:
+        raise ValueError("Default group size only takes effect when CUDA is available.If your subgroup using a "
+                         "backend that does not depend on CUDA,please pass in 'group_size' correctly.")
+    if group_size <= 0:
+        raise ValueError(f"The arg 'group_size' ({group_size}) must be positive")
+    world_size = get_world_size(group)
+    if world_size < group_size:
+        raise ValueError(f"The arg 'group_size' ({group_size}) must not exceed the world size ({world_size})")
+    if world_size % group_size:
+        raise ValueError(f"The world size ({world_size}) must be divisible by '{group_size=}'")
+    ranks = get_process_group_ranks(group)
+    return new_subgroups_by_enumeration([ranks[i:i + group_size] for i in range(0, len(ranks), group_size)],
+                                        timeout=timeout, backend=backend, pg_options=pg_options)
+
+
+def new_subgroups_by_enumeration(ranks_per_subgroup_list, timeout=None, backend=None, pg_options=None,
+                                 group_desc=None):
+    """One group per list of global ranks (they must not overlap); returns (this process's subgroup or None,
+    all of them). Every process must call it."""
+    if not ranks_per_subgroup_list:
+        raise ValueError("The arg 'ranks_per_subgroup_list' cannot be empty")
+    subgroups, current, owner = [], None, {}
+    me = get_rank()
+    for ranks in ranks_per_subgroup_list:
+        subgroup = new_group(ranks=ranks, timeout=timeout, backend=backend, pg_options=pg_options)
+        subgroups.append(subgroup)
+        for rank in ranks:
+            if rank in owner:
+                raise ValueError(f"Rank {rank} has appeared in both subgroup {owner[rank]} and {ranks}")
+            owner[rank] = ranks
+            if rank == me:
+                current = subgroup
+    return current, subgroups
 
 
 # ----------------------------------------------------------------------------- queries
@@ -248,6 +295,30 @@ def get_backend(group=None):
     if not in_group(group):
         raise ValueError("Invalid process group specified")
     return group._backend
+
+
+def get_backend_config(group=None):
+    """PyTorch's device:backend string of the group ("cpu:gloo,cuda:gloo" for "gloo")."""
+    group = default_group(group)
+    if not in_group(group):
+        raise ValueError("Invalid process group specified")
+    if group._backend == Backend.UNDEFINED:
+        return "cpu:gloo"  # what a CPU-only PyTorch picks for backend=None
+    return f"cpu:{group._backend},cuda:{group._backend}"
+
+
+def get_pg_count():
+    return _counts["groups"]
+
+
+def get_node_local_rank(fallback_rank=None):
+    if "LOCAL_RANK" in os.environ:
+        return int(os.environ["LOCAL_RANK"])
+    if fallback_rank is not None:
+        return int(fallback_rank)
+    raise RuntimeError(
+        "LOCAL_RANK is not in the environment. Consider passing fallback_rank to allow `get_node_local_rank` to "
+        "work, assuming you are not running in a multi-device context and want the code to run locally instead.")
 
 
 def get_process_group_ranks(group):
