@@ -1,10 +1,14 @@
 """Integer arithmetic of the quantized modules, as PyTorch's x86 (fbgemm) kernels do it: products of
-(int - zero_point) summed exactly (in float64, exact for these sizes), then requantized in float32 with the bias
-added in the accumulator's units; dynamic layers quantize their input with fbgemm's ChooseQuantizationParams."""
+(int - zero_point) summed exactly in int32 (``int_product``: kernels_cpp/quantized.cpp's ``qgemm``; without
+compiled kernels in float64, exact for these sizes), then requantized in float32 with the bias added in the
+accumulator's units; dynamic layers quantize their input with fbgemm's ChooseQuantizationParams."""
 import numpy as np
 
 from torsh import _array_api
 from torsh._ops.tensor.quantize import _round_fused
+from torsh.backend import kernels, threads
+
+PANEL = 32  # output columns per packed weight panel (kernels_cpp/quantized.cpp's kPanel)
 
 SMALL_SCALE_THRESHOLD = np.float32(6.1e-5)
 
@@ -25,6 +29,74 @@ def centred_weight_t(w):
     if cached is None:
         cached = w.__dict__["_centred_t"] = np.ascontiguousarray(centred(w).reshape(w._int.shape[0], -1).T)
     return cached
+
+
+def packed_weight(w):
+    """(panels, K, Kp): the weight's rows (N x K after flattening) centred on their zero points, as int16 panels
+    of 32 rows holding each pair of k side by side (qgemm's layout), K padded to Kp (a multiple of 32) and N to
+    panels of 32 with zeros; kept on the weight (quantized tensors are never written)."""
+    cached = w.__dict__.get("_qgemm_panels")
+    if cached is None:
+        n = w._int.shape[0]
+        rows = centred(w).reshape(n, -1)
+        k = rows.shape[1]
+        kp, np_ = max(PANEL, -(-k // PANEL) * PANEL), -(-n // PANEL) * PANEL
+        full = np.zeros((np_, kp), dtype=np.int16)
+        full[:n, :k] = rows  # |int - zero point| <= 255
+        panels = np.ascontiguousarray(full.reshape(np_ // PANEL, PANEL, kp // 2, 2).transpose(0, 2, 1, 3))
+        cached = w.__dict__["_qgemm_panels"] = (panels, k, kp)
+    return cached
+
+
+def int_product(ints, zero_point, w):
+    """sum_k (ints[..., k] - zero_point) * (w[n, k] - w's zero point) over the last dim of the uint8/int8
+    ``ints``: the exact int32 accumulators (..., N) of fbgemm's products (float64 without compiled kernels)."""
+    module = kernels.get("quantized")
+    n = w._int.shape[0]
+    if module is None:
+        return (ints.astype(np.float64) - zero_point) @ centred_weight_t(w)
+    panels, k, kp = packed_weight(w)
+    a = np.ascontiguousarray(ints).reshape(-1, k)
+    out = np.empty((a.shape[0], n), dtype=np.int32)
+    module.qgemm(a, panels, out, a.shape[0], k, kp, n, int(zero_point), a.dtype == np.int8,
+                 threads.single_thread_reason() is None)
+    return out.reshape(ints.shape[:-1] + (n,))
+
+
+def _group_weight(w, group, groups):
+    """The output channels of one group of a convolution weight, as a quantized tensor of its own (its packed
+    panels kept on the weight's cache under the group)."""
+    if groups == 1:
+        return w
+    cache = w.__dict__.setdefault("_group_weights", {})
+    if group not in cache:
+        per = w._int.shape[0] // groups
+        part = slice(group * per, (group + 1) * per)
+        cache[group] = w._like(np.ascontiguousarray(w._int[part]), None) if w._axis is None else \
+            type(w)._make(np.ascontiguousarray(w._int[part]), w._qdtype, w._qscheme, w._scale[part],
+                          w._zero_point[part], w._axis)
+    return cache[group]
+
+
+def conv2d_int(ints, zero_point, w, stride, padding, dilation, groups):
+    """The int32 accumulators (N, O, OH, OW) of a 2-D convolution of quint8/qint8 ``ints`` (N, C, H, W) with the
+    quantized weight ``w`` (O, C / groups, kh, kw): im2col on the integers (padding with the zero point, which
+    is zero once centred) and qgemm per group."""
+    n, c, h, wd = ints.shape
+    o, cg, kh, kw = w._int.shape
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    if ph or pw:
+        ints = np.pad(ints, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=zero_point)
+    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    oh, ow = (h + 2 * ph - span_h) // sh + 1, (wd + 2 * pw - span_w) // sw + 1
+    windows = np.lib.stride_tricks.sliding_window_view(ints, (span_h, span_w), axis=(2, 3))
+    windows = windows[:, :, ::sh, ::sw, ::dh, ::dw][:, :, :oh, :ow]  # (N, C, OH, OW, kh, kw)
+    out = np.empty((n, oh, ow, o), dtype=np.int32 if kernels.get("quantized") else np.float64)
+    per = o // groups
+    for g in range(groups):
+        cols = windows[:, g * cg:(g + 1) * cg].transpose(0, 2, 3, 1, 4, 5).reshape(n, oh, ow, cg * kh * kw)
+        out[..., g * per:(g + 1) * per] = int_product(cols, zero_point, _group_weight(w, g, groups))
+    return out.transpose(0, 3, 1, 2)
 
 
 def weight_scales(q, channels):
@@ -74,13 +146,13 @@ def choose_qparams(min_val, max_val, qmin, qmax, reduce_range):
 
 
 def quantize_input(x, reduce_range):
-    """(quint8 ints centred on their zero point, scale) of a float input, as fbgemm's dynamic path."""
+    """(quint8 ints, zero point, scale) of a float input, as fbgemm's dynamic path."""
     x = np.ascontiguousarray(x, dtype=np.float32)
     lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
     scale, zero_point = choose_qparams(lo, hi, 0, 255, reduce_range)
     inv = np.float32(1.0) / np.float32(scale)
     ints = np.clip(_round_fused(x, np.asarray(inv), zero_point), 0, 255)
-    return ints.astype(np.float64) - zero_point, scale
+    return ints.astype(np.uint8), zero_point, scale
 
 
 def wrap(array):

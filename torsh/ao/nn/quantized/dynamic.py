@@ -24,8 +24,8 @@ class Linear(_StaticLinear):
 
     def forward(self, x):
         w, b = self._packed_params._weight_bias()
-        xs, x_scale = _kernels.quantize_input(x.detach().numpy(), reduce_range=True)
-        acc = xs @ _kernels.centred_weight_t(w)
+        ints, x_zero_point, x_scale = _kernels.quantize_input(x.detach().numpy(), reduce_range=True)
+        acc = _kernels.int_product(ints, x_zero_point, w)
         # fbgemm's ReQuantizeForFloat: float(acc) * (x_scale * w_scale) + bias, in float32
         scales = np.float32(x_scale) * _kernels.weight_scales(w, w._int.shape[0])
         out = acc.astype(np.float32) * scales

@@ -229,7 +229,10 @@ class Linear(_WeightedQuantizedModule):
 
     def forward(self, x):
         w = self.weight()
-        acc = _kernels.centred(x) @ _kernels.centred_weight_t(w)
+        if x._axis is None:
+            acc = _kernels.int_product(x._int, x._zero_point, w)
+        else:  # a per-channel input (PyTorch refuses it in its kernel; kept exact here)
+            acc = _kernels.centred(x) @ _kernels.centred_weight_t(w)
         return self._output(acc, x, acc.ndim - 1)
 
     @classmethod
@@ -296,10 +299,14 @@ class Conv2d(_WeightedQuantizedModule):
         if x.dim() != 4:
             raise ValueError("Input shape must be `(N, C, H, W)`!")
         w = self.weight()
-        # exact integer sums: the centred integers convolved in float64 (zero padding is the zero point)
-        acc = torsh.nn.functional.conv2d(torsh.from_numpy(_kernels.centred(x)), torsh.from_numpy(_kernels.centred(w)),
-                                         None, self.stride, self.padding, self.dilation, self.groups)
-        return self._output(np.rint(acc.numpy()), x, 1)
+        if x._axis is None:
+            acc = _kernels.conv2d_int(x._int, x._zero_point, w, self.stride, self.padding, self.dilation,
+                                      self.groups)
+        else:  # exact integer sums: the centred integers convolved in float64 (zero padding is the zero point)
+            acc = np.rint(torsh.nn.functional.conv2d(
+                torsh.from_numpy(_kernels.centred(x)), torsh.from_numpy(_kernels.centred(w)), None, self.stride,
+                self.padding, self.dilation, self.groups).numpy())
+        return self._output(acc, x, 1)
 
     @classmethod
     def from_float(cls, mod, use_precomputed_fake_quant=False):
