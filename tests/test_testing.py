@@ -88,3 +88,34 @@ def test_make_tensor_errors_match_torch(kwargs):
         return L.testing.make_tensor(2, dtype=L.int64, device="cpu", **kwargs)
     ours, ref = _outcome(torsh, make), _outcome(torch_ref, make)
     assert ours == ref and ref is not None
+
+
+# -- torch.testing.assert_allclose (deprecated) -----------------------------------------------------------------
+def test_assert_allclose_warns_and_compares_as_torch():
+    import warnings
+
+    import numpy as np
+    import pytest
+    import torch
+
+    import torsh
+
+    cases = [([1.0, 2.0], [1.0, 2.00001], {}), ([1.0, 2.0], [1.0, 2.1], {}), ([1.0, float("nan")], [1.0, float("nan")], {}),
+             ([1, 2], [1.0, 2.0], {}), ([1.0, float("nan")], [1.0, float("nan")], {"equal_nan": False}),
+             ([1.0, 2.0], [1.0, 2.5], {"rtol": 0.3, "atol": 0.0})]
+    for actual, expected, kwargs in cases:
+        outcomes = []
+        for lib in (torsh, torch):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    lib.testing.assert_allclose(lib.tensor(np.array(actual)), expected, **kwargs)
+                    outcomes.append(None)
+                except AssertionError as e:
+                    outcomes.append(type(e))
+            assert [w.category for w in caught] == [FutureWarning]
+            assert "`torch.testing.assert_allclose()` is deprecated since 1.12" in str(caught[0].message)
+        assert outcomes[0] == outcomes[1], (actual, expected, kwargs)
+    with pytest.warns(FutureWarning):
+        with pytest.raises(ValueError, match="Both 'rtol' and 'atol' must be either specified or omitted"):
+            torsh.testing.assert_allclose(torsh.ones(1), torsh.ones(1), rtol=0.1)

@@ -2,6 +2,7 @@
 the ``torch.sparse`` namespace. The tensor type is ``_tensor.SparseTensor``; the ops are in ``_ops``."""
 from ._ops import LEGACY_CONSTRUCTORS, log_softmax, mm, softmax, sparse_sum as sum  # noqa: F401
 from ._tensor import SparseTensor  # noqa: F401
+from ._factories import sampled_addmm, spdiags  # noqa: F401
 
 
 globals().update(LEGACY_CONSTRUCTORS)  # torch.sparse.FloatTensor(indices, values, size), ...

@@ -2,5 +2,6 @@
 ``make_tensor``."""
 from ._comparison import assert_close
 from ._creation import make_tensor
+from ._deprecated import assert_allclose
 
-__all__ = ["assert_close", "make_tensor"]
+__all__ = ["assert_close", "make_tensor"]  # assert_allclose is deprecated: importable, not starred
