@@ -95,3 +95,52 @@ def test_bias_gradient_runs_the_kernel_and_float64_stays_exact():
     b = torsh.randn(2, dtype=torsh.float64, requires_grad=True)
     assert torsh.autograd.gradcheck(torsh.nn.functional.linear, (x, w, b))
     assert torsh.autograd.gradgradcheck(torsh.nn.functional.linear, (x, w, b))
+
+
+# -- Tensor.sum over leading dims (sum(0) of a float32 matrix) on the same kernel ------------------------------
+@needs_torch
+@pytest.mark.parametrize("shape,dim,keepdim", [
+    ((4096, 10), 0, False), ((3001, 7), 0, True), ((65, 200), -2, False), ((8192, 1), 0, False),
+    ((130, 389), 0, False), ((1000, 3), 0, False), ((32, 3), 0, True), ((2, 33, 9, 20), (0, 1), False),
+    ((40, 30, 17), 0, True), ((300, 129), [0], False)])
+def test_sum_over_leading_dims_matches_torch(shape, dim, keepdim):
+    x = np.random.default_rng(3).standard_normal(shape).astype(np.float32) * 10
+    g_shape = torch_ref.tensor(x).sum(dim, keepdim=keepdim).shape
+    g = np.random.default_rng(4).standard_normal(tuple(g_shape)).astype(np.float32)
+    results = []
+    for lib in (torch_ref, torsh):
+        leaf = lib.tensor(x, requires_grad=True)
+        out = leaf.sum(dim, keepdim=keepdim)
+        out.backward(lib.tensor(g))
+        results.append((out, leaf.grad))
+    (out, grad), (ref, ref_grad) = results[1], results[0]
+    assert out.dtype == torsh.float32 and tuple(out.shape) == tuple(ref.shape)
+    assert out.grad_fn.name() == ref.grad_fn.name()
+    exact = x.astype(np.float64).sum(tuple(range(len(dim))) if isinstance(dim, (tuple, list)) else dim,
+                                     keepdims=keepdim)
+    bound = 8 * np.finfo(np.float32).eps * np.abs(x).astype(np.float64).sum(
+        tuple(range(len(dim))) if isinstance(dim, (tuple, list)) else dim, keepdims=keepdim) + 1e-30
+    assert np.all(np.abs(out.detach().numpy() - exact) <= bound)
+    assert_close(out, ref, atol=1e-4, rtol=1e-5)
+    assert_close(grad, ref_grad)
+
+
+def test_sum0_runs_the_kernel_and_other_layouts_keep_their_paths():
+    from torsh.backend import dispatch
+    x = torsh.randn(4096, 10)
+    with dispatch.record() as records:
+        total = x.sum(0)
+    assert "column_sums" in [r.op for r in records]
+    assert np.allclose(total.numpy(), x.numpy().astype(np.float64).sum(0), atol=1e-3)
+    t = x.t()  # non-contiguous: NumPy's sum, same values
+    assert np.allclose(t.sum(1).numpy(), total.numpy(), atol=1e-3)
+    assert torsh.equal(x.sum(0, dtype=torsh.float64), torsh.from_numpy(x.numpy().astype(np.float64).sum(0))) or \
+        np.allclose(x.sum(0, dtype=torsh.float64).numpy(), x.numpy().astype(np.float64).sum(0))
+    assert x.sum(0, dtype=torsh.float64).dtype == torsh.float64
+    assert torsh.ones(0, 5).sum(0).tolist() == [0.0] * 5 and torsh.ones(5, 0).sum(0).shape == (0,)
+    i = torsh.arange(20000).reshape(2000, 10)
+    assert i.sum(0).dtype == torsh.int64 and i.sum(0).tolist() == i.numpy().sum(0).tolist()
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        x.sum(2)
+    d = torsh.randn(6, 3, dtype=torsh.float64, requires_grad=True)
+    assert torsh.autograd.gradcheck(lambda a: a.sum(0), (d,))
