@@ -348,6 +348,8 @@ class _CodeGen:
     def _annotation(self, node):
         """``: "f32[2, 3]"`` in verbose code for a node whose ``tensor_meta`` is one tensor's."""
         meta = node.meta.get("val", node.meta.get("tensor_meta", node.meta.get("example_value")))
+        if self.verbose and hasattr(meta, "fx_annotation"):  # torch.export's symbolic sizes: "Sym(s0)"
+            return f': "{meta.fx_annotation}"'
         if not self.verbose or not (hasattr(meta, "shape") and hasattr(meta, "dtype")):
             return ""
         dtype = _DTYPE_ABBREVIATIONS.get(str(meta.dtype).split(".")[-1], str(meta.dtype))
