@@ -139,11 +139,15 @@ def test_closed_form_with_explicit_epoch():
     assert seqs[0] == seqs[1] == (0.1 * 0.25, 0.05 * 0.25)
 
 
+@needs_torch
 def test_warns_when_scheduler_steps_before_optimizer():
-    opt = _optimizer(torsh, "sgd")
-    sched = torsh.optim.lr_scheduler.StepLR(opt, step_size=1)
-    with pytest.warns(UserWarning, match="before `optimizer.step\\(\\)`"):
-        sched.step()
+    texts = []
+    for lib in (torsh, torch):
+        sched = lib.optim.lr_scheduler.StepLR(_optimizer(lib, "sgd"), step_size=1)
+        with pytest.warns(UserWarning, match="before `optimizer.step\\(\\)`") as caught:
+            sched.step()
+        texts.append([str(w.message) for w in caught])
+    assert texts[0] == texts[1]  # PyTorch's words, its link to the docs included
     opt2 = _optimizer(torsh, "sgd")
     sched2 = torsh.optim.lr_scheduler.StepLR(opt2, step_size=1)
     opt2.step()
