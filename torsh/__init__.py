@@ -58,6 +58,7 @@ from . import viz  # notebook views: autograd graph JSON (docs/schemas/README.md
 from . import ao, quantization  # noqa: E402  (torch.ao.quantization, torch.quantization)
 from . import quasirandom  # noqa: E402  (torch.quasirandom.SobolEngine)
 from ._higher_order import cond, while_loop  # noqa: E402  (eager control-flow operators)
+from ._lowrank import pca_lowrank, svd_lowrank  # noqa: E402  (randomized low-rank SVD / PCA)
 from .nn import intrinsic as _nni, qat as _nnqat, quantized as _nnq  # noqa: E402,F401  (torch.nn.quantized, ...)
 from ._memory_api import *  # noqa: F401,F403  (memory_allocated, max_memory_allocated, memory_stats, ...)
 

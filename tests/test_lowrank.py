@@ -1,0 +1,90 @@
+"""torch.svd_lowrank / torch.pca_lowrank against PyTorch: same random draws (torsh's randn stream is PyTorch's),
+so the same singular values, and the same factors up to each column's sign (LAPACK builds differ in signs);
+float64 gradcheck through the factors."""
+import numpy as np
+import pytest
+import torch
+
+import torsh
+
+
+def _both(name, a, seed=0, **kwargs):
+    torsh.manual_seed(seed), torch.manual_seed(seed)
+    return getattr(torsh, name)(torsh.tensor(a), **kwargs), getattr(torch, name)(torch.tensor(a), **kwargs)
+
+
+def _same_up_to_column_sign(ours, ref, tol=1e-9):
+    ours, ref = ours.numpy(), ref.numpy()
+    assert ours.shape == ref.shape
+    signs = np.sign(np.sum(ours * ref, axis=-2, keepdims=True))
+    np.testing.assert_allclose(ours * signs, ref, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("name", ["svd_lowrank", "pca_lowrank"])
+@pytest.mark.parametrize("shape", [(20, 12), (12, 20), (3, 15, 9)])
+def test_factors_match_torch(name, shape):
+    a = np.random.default_rng(1).standard_normal(shape)
+    (U, S, V), (Ur, Sr, Vr) = _both(name, a, q=4)
+    np.testing.assert_allclose(S.numpy(), Sr.numpy(), rtol=1e-10)
+    _same_up_to_column_sign(U, Ur)
+    _same_up_to_column_sign(V, Vr)
+
+
+def test_defaults_niter_and_float32():
+    a = np.random.default_rng(2).standard_normal((30, 10)).astype(np.float32)
+    (U, S, V), (Ur, Sr, Vr) = _both("svd_lowrank", a)  # q=6, niter=2
+    assert U.shape == (30, 6) and V.shape == (10, 6) and S.dtype == torsh.float32
+    np.testing.assert_allclose(S.numpy(), Sr.numpy(), rtol=1e-4)
+    (U, S, V), (Ur, Sr, Vr) = _both("svd_lowrank", a.astype(np.float64), q=3, niter=0)
+    np.testing.assert_allclose(S.numpy(), Sr.numpy(), rtol=1e-10)
+    (U, S, V), (Ur, Sr, Vr) = _both("pca_lowrank", a.astype(np.float64), center=False)
+    np.testing.assert_allclose(S.numpy(), Sr.numpy(), rtol=1e-10)
+
+
+def test_svd_lowrank_with_M():
+    rng = np.random.default_rng(3)
+    a, m = rng.standard_normal((12, 8)), rng.standard_normal((1, 8))
+    torsh.manual_seed(0), torch.manual_seed(0)
+    S = torsh.svd_lowrank(torsh.tensor(a), q=5, M=torsh.tensor(m))[1]
+    Sr = torch.svd_lowrank(torch.tensor(a), q=5, M=torch.tensor(m))[1]
+    np.testing.assert_allclose(S.numpy(), Sr.numpy(), rtol=1e-10)
+
+
+def test_pca_lowrank_of_a_sparse_matrix():
+    a = np.random.default_rng(4).standard_normal((10, 6)) * (np.random.default_rng(5).random((10, 6)) < 0.5)
+    torsh.manual_seed(0), torch.manual_seed(0)
+    S = torsh.pca_lowrank(torsh.tensor(a).to_sparse(), q=3)[1]
+    Sr = torch.pca_lowrank(torch.tensor(a).to_sparse(), q=3)[1]
+    np.testing.assert_allclose(S.numpy(), Sr.numpy(), rtol=1e-8)
+
+
+def test_pca_lowrank_errors():
+    for kwargs in ({"q": 7}, {"q": -1}, {"niter": -1}):
+        msgs = []
+        for lib in (torsh, torch):
+            with pytest.raises(ValueError) as err:
+                lib.pca_lowrank(lib.ones(6, 5), **kwargs)
+            msgs.append(str(err.value))
+        assert msgs[0] == msgs[1]
+
+
+def test_gradients():
+    a = np.random.default_rng(6).standard_normal((7, 5))
+    x = torsh.tensor(a, requires_grad=True)
+    xr = torch.tensor(a, requires_grad=True)
+
+    def f(lib, t):
+        lib.manual_seed(0)
+        U, S, V = lib.svd_lowrank(t, q=3)
+        return (U * S) @ V.mT  # sign-free: the rank-3 reconstruction
+
+    assert torsh.autograd.gradcheck(lambda t: f(torsh, t), (x,))
+    f(torsh, x).pow(2).sum().backward()
+    f(torch, xr).pow(2).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), xr.grad.numpy(), rtol=1e-8, atol=1e-10)
+
+    def pca_values(t):
+        torsh.manual_seed(0)
+        return torsh.pca_lowrank(t, q=2)[1]
+
+    assert torsh.autograd.gradcheck(pca_values, (torsh.tensor(a, requires_grad=True),))
