@@ -48,7 +48,7 @@ class iinfo:
             raise TypeError("torch.bool is not supported by torch.iinfo")
         if d.is_floating_point or d.is_complex:
             raise TypeError("torch.iinfo() requires an integer input type. Use torch.finfo to handle 'torch.iinfo'")
-        info = np.iinfo(d.np)
+        info = np.iinfo(d.storage if isinstance(d, _dtype.QuantizedDtype) else d.np)  # quantized: its storage
         self.bits, self.max, self.min, self.dtype = int(info.bits), int(info.max), int(info.min), d.name
 
     def __eq__(self, other):
