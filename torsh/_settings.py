@@ -7,7 +7,7 @@ import os
 import sys
 import warnings
 
-from . import _tensor_str
+from . import _meta, _meta_array, _tensor_str
 from ._dtype import set_default_dtype
 from ._tensor import LEGACY_TENSOR_TYPES, Tensor, device, require_cpu
 from .amp import autocast_mode
@@ -73,14 +73,19 @@ _default_device = None
 
 
 def set_default_device(device_):
-    """Only the CPU exists: 'cpu' (or None) is accepted; another device raises what PyTorch raises on its
-    first use there (AssertionError "Torch not compiled with CUDA enabled")."""
+    """The CPU or the meta device (None: the CPU); another device raises what PyTorch raises on its first use
+    there (AssertionError "Torch not compiled with CUDA enabled")."""
     global _default_device
-    _default_device = None if device_ is None else require_cpu(device_)
+    if device_ is not None and not _meta.is_meta_device(device_):
+        device_ = require_cpu(device_)
+    _default_device = None if device_ is None else device(device_)
+    _meta_array.set_default(_default_device)
 
 
 def get_default_device():
-    return _default_device if _default_device is not None else device("cpu")
+    if _meta_array.default_device is not None:
+        return _meta_array.default_device
+    return _default_device if _default_device is not None and _default_device.type == "cpu" else device("cpu")
 
 
 _float32_matmul_precision = "highest"

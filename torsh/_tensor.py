@@ -16,6 +16,8 @@ import numpy as np
 from . import _dtype, _layouts
 from .autograd import engine as _engine  # same layer; loaded by the package before grad_mode returns
 from .autograd import grad_mode
+from . import _meta_array as _meta_default
+from ._meta_array import MetaArray, meta_array as _meta_array, strides_of as _meta_strides
 from ._warnings import warn as _user_warning
 from .backend import events, memory
 
@@ -105,6 +107,14 @@ class device:
     def __reduce__(self):
         return device, (self.type, self.index)
 
+    def __enter__(self):
+        """``with torch.device('meta'):`` factories (and so module constructors) build there by default."""
+        _meta_default.enter(self)
+        return self
+
+    def __exit__(self, *exc):
+        _meta_default.exit_()
+
 
 def _type_name(value):
     return type(value).__name__
@@ -141,6 +151,7 @@ def require_cpu(where):
 
 
 CPU = device("cpu")
+META = device("meta")
 
 
 def _storage_array(array):
@@ -149,6 +160,17 @@ def _storage_array(array):
         array = array.base
     return array
 
+
+
+def _no_item():
+    raise RuntimeError("Tensor.item() cannot be called on meta tensors")
+
+
+def _copied(array):
+    """A copy of a tensor's array; a meta tensor's is a new meta array (no data to copy)."""
+    if type(array) is MetaArray:
+        return _meta_array(array.shape, array.dtype, _meta_strides(array))
+    return array.copy()
 
 
 _warned_scalar_of_grad_tensor = []
@@ -206,6 +228,12 @@ class Tensor:
         pass
 
     # -- new_* factories: self's dtype (and device) unless told otherwise ---------------------------
+    def _own_device(self, device):
+        """A new_* factory's device: self's unless given (the default device does not apply)."""
+        if device is None and (type(self._data) is MetaArray or _meta_default.default_device is not None):
+            return self.device
+        return device
+
     def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
         from ._ops.tensor import creation
         if isinstance(data, Tensor):
@@ -214,31 +242,31 @@ class Tensor:
                           "or sourceTensor.detach().clone().requires_grad_(True), rather than "
                           "tensor.new_tensor(sourceTensor).", UserWarning, stacklevel=2)
             data = data.detach()
-        return creation.tensor(data, dtype=self.dtype if dtype is None else dtype, device=device,
+        return creation.tensor(data, dtype=self.dtype if dtype is None else dtype, device=self._own_device(device),
                                requires_grad=requires_grad)
 
     def new_empty(self, *sizes, size=None, dtype=None, device=None, requires_grad=False, layout=None,
                   pin_memory=False):
         from ._ops.tensor import creation
-        return creation.empty(*sizes, size=size, dtype=self.dtype if dtype is None else dtype, device=device,
+        return creation.empty(*sizes, size=size, dtype=self.dtype if dtype is None else dtype, device=self._own_device(device),
                               requires_grad=requires_grad)
 
     def new_zeros(self, *sizes, size=None, dtype=None, device=None, requires_grad=False, layout=None,
                   pin_memory=False):
         from ._ops.tensor import creation
-        return creation.zeros(*sizes, size=size, dtype=self.dtype if dtype is None else dtype, device=device,
+        return creation.zeros(*sizes, size=size, dtype=self.dtype if dtype is None else dtype, device=self._own_device(device),
                               requires_grad=requires_grad)
 
     def new_ones(self, *sizes, size=None, dtype=None, device=None, requires_grad=False, layout=None,
                  pin_memory=False):
         from ._ops.tensor import creation
-        return creation.ones(*sizes, size=size, dtype=self.dtype if dtype is None else dtype, device=device,
+        return creation.ones(*sizes, size=size, dtype=self.dtype if dtype is None else dtype, device=self._own_device(device),
                              requires_grad=requires_grad)
 
     def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None,
                  pin_memory=False):
         from ._ops.tensor import creation
-        return creation.full(size, fill_value, dtype=self.dtype if dtype is None else dtype, device=device,
+        return creation.full(size, fill_value, dtype=self.dtype if dtype is None else dtype, device=self._own_device(device),
                              requires_grad=requires_grad)
 
     def _make_view(self, array, view_fn):
@@ -272,17 +300,22 @@ class Tensor:
 
     @property
     def device(self):
-        return CPU
+        return META if type(self._data) is MetaArray else CPU
 
     @property
     def is_cpu(self):
-        return True
+        return type(self._data) is not MetaArray
+
+    @property
+    def is_meta(self):
+        """A tensor of the meta device: shape, dtype and strides, no data (torsh/_meta.py)."""
+        return type(self._data) is MetaArray
 
     # torsh tensors live in CPU memory, dense and unquantized: every other device/layout flag is False
     def cuda(self, device=None, non_blocking=False, memory_format=None):
         require_cpu("cuda")  # AssertionError "Torch not compiled with CUDA enabled", as a CPU-only PyTorch
 
-    is_cuda = is_xpu = is_mps = is_meta = is_mkldnn = is_vulkan = is_ipu = is_xla = is_mtia = is_maia = False
+    is_cuda = is_xpu = is_mps = is_mkldnn = is_vulkan = is_ipu = is_xla = is_mtia = is_maia = False
     is_sparse = is_sparse_csr = is_quantized = is_nested = False
 
     @property
@@ -321,7 +354,10 @@ class Tensor:
         raise RuntimeError("Cannot access accelerator device when none is available.")
 
     def stride(self, dim=None):
-        strides = tuple(s // self._data.itemsize for s in self._data.strides)
+        if type(self._data) is MetaArray:
+            strides = _meta_strides(self._data)
+        else:
+            strides = tuple(s // self._data.itemsize for s in self._data.strides)
         if dim is None:
             return strides
         from ._ops._helpers import normalize_dim
@@ -332,6 +368,8 @@ class Tensor:
         return (self._data.__array_interface__["data"][0] - root.__array_interface__["data"][0]) // self._data.itemsize
 
     def data_ptr(self):
+        if type(self._data) is MetaArray:
+            return 0  # no storage
         return self._data.__array_interface__["data"][0]
 
     def share_memory_(self):
@@ -350,6 +388,8 @@ class Tensor:
         return _storage_array(self._data)
 
     def is_contiguous(self, memory_format=None):
+        if type(self._data) is MetaArray:
+            return self._data.meta_strides is None
         return self._data.flags.c_contiguous
 
     def is_floating_point(self):
@@ -499,9 +539,14 @@ class Tensor:
     def numpy(self, *, force=False):
         if self._requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        if type(self._data) is MetaArray:
+            raise TypeError("can't convert meta device type tensor to numpy. Use Tensor.cpu() to copy the tensor to "
+                            "host memory first.")
         return self._data
 
     def __array__(self, dtype=None, copy=None):
+        if type(self._data) is MetaArray:
+            self.numpy(force=True)  # raises PyTorch's TypeError: no data
         if dtype is None:
             return self._data
         return self._data.astype(dtype, copy=bool(copy))
@@ -518,15 +563,21 @@ class Tensor:
     def item(self):
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        if type(self._data) is MetaArray:
+            _no_item()
         return self._data.reshape(()).item()
 
     def tolist(self):
+        if type(self._data) is MetaArray:
+            raise NotImplementedError("Cannot copy out of meta tensor; no data!")
         return self._data.tolist()
 
     def _python_scalar(self):
         """The one element for float()/int()/complex(), which raise ValueError where item() raises RuntimeError."""
         if self._data.size != 1:
             raise ValueError("only one element tensors can be converted to Python scalars")
+        if type(self._data) is MetaArray:
+            _no_item()
         return self._data.reshape(()).item()
 
     def __float__(self):
@@ -540,11 +591,15 @@ class Tensor:
     def __bool__(self):
         if self._data.size != 1:
             raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+        if type(self._data) is MetaArray:
+            _no_item()
         return bool(self._data.reshape(()))
 
     def __index__(self):
         if self.dtype.is_floating_point or self.dtype.is_complex or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
+        if type(self._data) is MetaArray:
+            _no_item()
         return int(self._data.reshape(()))
 
     def __complex__(self):
@@ -576,7 +631,7 @@ class Tensor:
     def __deepcopy__(self, memo):
         if not self.is_leaf:
             raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy protocol at the moment.")
-        out = type(self)._wrap(self._data.copy(), self._requires_grad) if type(self) is Tensor else self._deepcopy_subclass(memo)
+        out = type(self)._wrap(_copied(self._data), self._requires_grad) if type(self) is Tensor else self._deepcopy_subclass(memo)
         if self._grad is not None:
             out._grad = self._grad.__deepcopy__(memo)
         memo[id(self)] = out
@@ -584,7 +639,7 @@ class Tensor:
 
     def _deepcopy_subclass(self, memo):
         out = object.__new__(type(self))
-        Tensor.__init_from(out, self._data.copy(), self._requires_grad)
+        Tensor.__init_from(out, _copied(self._data), self._requires_grad)
         out.__dict__.update({k: v for k, v in self.__dict__.items()})
         return out
 
@@ -603,6 +658,7 @@ class Tensor:
 
 # every op result is born here: the classmethod bound once, so a call is one frame (~0.1 us a tensor)
 wrap = Tensor._wrap
+_storage.wrap = wrap
 
 
 # -- legacy typed constructors: torch.FloatTensor, torch.LongTensor, ... ------------------------------

@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from . import _dtype
+from ._meta_array import MetaArray
 
 PRECISION = 4
 THRESHOLD = 1000
@@ -121,6 +122,8 @@ def tensor_repr(t):
     from .autograd import grad_mode
     prefix = "tensor("
     data = t._data
+    if type(data) is MetaArray:
+        return _meta_repr(t, prefix)
     if data.dtype == _dtype.bfloat16.np or data.dtype == np.float16:
         data = data.astype(np.float32)
     dt = t.dtype
@@ -144,6 +147,19 @@ def tensor_repr(t):
     elif t._requires_grad:
         suffixes.append("requires_grad=True")
     return _add_suffixes(prefix + body, suffixes, len(prefix))
+
+
+def _meta_repr(t, prefix):
+    """PyTorch's: no values, the device and size (and a dtype other than the default) in their place."""
+    suffixes = ["device='meta'", f"size={tuple(t._data.shape)}"]
+    if t.dtype != _dtype.get_default_dtype():
+        suffixes.append(f"dtype={t.dtype!r}")
+    fn = t.grad_fn
+    if fn is not None:
+        suffixes.append(f"grad_fn=<{fn.name()}>")
+    elif t._requires_grad:
+        suffixes.append("requires_grad=True")
+    return _add_suffixes(prefix + "...", suffixes, len(prefix))
 
 
 def _add_suffixes(tensor_str, suffixes, indent):

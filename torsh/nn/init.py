@@ -3,6 +3,7 @@
 Random streams are torsh's (NumPy PCG64), so values differ from PyTorch's bit for bit;
 the distributions are the same.
 """
+import functools
 import math
 import warnings
 
@@ -59,20 +60,33 @@ def _calculate_correct_fan(tensor, mode):
     return fan_in if mode == "fan_in" else fan_out
 
 
+def _keeps_meta(fn):
+    """As PyTorch's initializers, nothing is written to a meta tensor (it has no data; nothing is drawn)."""
+    @functools.wraps(fn)
+    def init(tensor, *args, **kwargs):
+        if tensor.is_meta:
+            return tensor
+        return fn(tensor, *args, **kwargs)
+    return init
+
+
 def _float(tensor):
     """The dtype PyTorch's samplers draw for ``tensor`` (integer tensors as float64, cast on write)."""
     np_dtype = array(tensor).dtype
     return np_dtype if np_dtype.kind == "f" or np_dtype.name == "bfloat16" else np.dtype(np.float64)
 
 
+@_keeps_meta
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     return write(tensor, _random.uniform(array(tensor).shape, _float(tensor), a, b, generator))
 
 
+@_keeps_meta
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     return write(tensor, _random.normal(array(tensor).shape, _float(tensor), mean, std, generator))
 
 
+@_keeps_meta
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """Normal(mean, std) truncated to [a, b] by rejection, as PyTorch 2.13 samples it (same draws): whole
     normal redraws for the rejected entries when [a, b] holds more than 30% of the mass, else uniform
@@ -106,24 +120,29 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     return write(tensor, result)
 
 
+@_keeps_meta
 def constant_(tensor, val):
     return write(tensor, val)
 
 
+@_keeps_meta
 def ones_(tensor):
     return write(tensor, 1)
 
 
+@_keeps_meta
 def zeros_(tensor):
     return write(tensor, 0)
 
 
+@_keeps_meta
 def eye_(tensor):
     if tensor.ndim != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
     return write(tensor, np.eye(*array(tensor).shape))
 
 
+@_keeps_meta
 def dirac_(tensor, groups=1):
     dimensions = tensor.ndim
     if dimensions not in [3, 4, 5]:
@@ -175,6 +194,7 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
     return tensor if std is None else normal_(tensor, 0.0, std, generator)
 
 
+@_keeps_meta
 def orthogonal_(tensor, gain=1, generator=None):
     if tensor.ndim < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
@@ -192,6 +212,7 @@ def orthogonal_(tensor, gain=1, generator=None):
     return write(tensor, gain * q.reshape(array(tensor).shape))
 
 
+@_keeps_meta
 def sparse_(tensor, sparsity, std=0.01, generator=None):
     if tensor.ndim != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")

@@ -2,6 +2,8 @@
 import numpy as np
 
 from ... import _dtype
+from ... import _meta
+from ..._meta_array import MetaArray, meta_array
 from ..._tensor import Tensor, device as _device, require_cpu, wrap
 from ...autograd.graph import Node, needs_grad, record
 from ..registry import register
@@ -16,7 +18,9 @@ def _cast(input, d, copy=False):
     if d is input.dtype and not copy:
         return input
     data = input._data
-    if d.is_complex or not data.dtype.kind == "c":
+    if type(data) is MetaArray:  # no data to convert
+        value = meta_array(data.shape, d.np)
+    elif d.is_complex or not data.dtype.kind == "c":
         value = data.astype(d.np, copy=True)
     else:
         value = data.real.astype(d.np)  # complex -> real drops the imaginary part, as PyTorch (with a warning)
@@ -94,10 +98,24 @@ def to(input, *args, **kwargs):
     if "tensor" in values:
         dtype = values["tensor"].dtype
     device = values.get("device")
-    if device is not None:
-        require_cpu(device)
+    if "tensor" in values:
+        device = values["tensor"].device
     d = input.dtype if dtype is None else _dtype.to_dtype(dtype)
+    if device is not None and _meta.is_meta_device(device) and type(input._data) is not MetaArray:
+        return _to_meta(input, d)
+    if device is not None and type(input._data) is MetaArray and not _meta.is_meta_device(device):
+        raise NotImplementedError("Cannot copy out of meta tensor; no data!")
     return _cast(input, d, bool(values.get("copy", False)))
+
+
+def _to_meta(input, d):
+    """A CPU tensor's meta copy (its shape and dtype); in the graph as PyTorch's _to_copy."""
+    result = _meta.empty(input._data.shape, d)
+    if needs_grad(input) and (d.is_floating_point or d.is_complex):
+        node = ToCopyBackward0()
+        node.dtype = input.dtype
+        record(node, (input,), (result,))
+    return result
 register(to, namespace=None)
 
 

@@ -5,7 +5,7 @@ import math
 import ml_dtypes
 import numpy as np
 
-from ... import _dtype, _random
+from ... import _dtype, _meta, _meta_array, _random
 from ..._warnings import warn
 from ..._tensor import Tensor, require_cpu, wrap
 from .._helpers import dtype_name, is_tensor, to_array
@@ -15,6 +15,21 @@ from ..registry import Inplace, copy_out, register
 def _check_device(device):
     if device is not None:
         require_cpu(device)  # PyTorch's error for a device this CPU-only build has not
+
+
+def _on_meta(device):
+    """True when a factory builds a meta tensor: ``device`` is meta, or it is None and the default device is
+    (``torch.set_default_device``, ``with torch.device``); PyTorch's error for a device this build has not."""
+    if device is None and _meta_array.default_device is None:
+        return False
+    return _meta.factory_device(device)
+
+
+def _like_device(input, device):
+    """A *_like factory's device: the input's unless given (the default device does not apply)."""
+    if device is None:
+        return "meta" if type(input._data) is _meta_array.MetaArray else "cpu"
+    return device
 
 
 def _finish(t, requires_grad, out=None):
@@ -206,7 +221,9 @@ def _to_numpy(data, d):
 
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """A new tensor copying ``data`` (nested lists, scalars, NumPy arrays or tensors)."""
-    _check_device(device)
+    meta = _on_meta(device) or (device is None and is_tensor(data) and data.is_meta)
+    if meta or (is_tensor(data) and data.is_meta):
+        return _meta_copy(tensor, data, dtype, requires_grad, meta)
     if isinstance(data, np.ndarray):
         d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.from_numpy_dtype(data.dtype)
         array = np.array(data, dtype=d.np, copy=True)
@@ -223,6 +240,19 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
             _check_integer_data(raw, d)
         array = np.array(raw, dtype=d.np, copy=True)
     return _finish(wrap(array), requires_grad)
+
+
+def _meta_copy(factory, data, dtype, requires_grad, meta):
+    """tensor()/as_tensor() building a meta tensor (the values checked and dropped), or given a meta one."""
+    if is_tensor(data) and data.is_meta:
+        if not meta:
+            raise NotImplementedError("Cannot copy out of meta tensor; no data!")
+        d = data.dtype if dtype is None else _dtype.to_dtype(dtype)
+        shape = data._data.shape
+    else:
+        template = factory(data, dtype=dtype, device="cpu")
+        d, shape = template.dtype, template._data.shape
+    return _finish(_meta.empty(shape, d), requires_grad)
 
 
 def _check_integer_data(raw, d):
@@ -243,7 +273,11 @@ register(tensor, method=False)
 
 def as_tensor(data, dtype=None, device=None):
     """Share memory with ``data`` when it is already a tensor or array of the right dtype."""
-    _check_device(device)
+    meta = _on_meta(device)
+    if is_tensor(data) and data.is_meta and device is None:
+        meta = True
+    if meta != (is_tensor(data) and data.is_meta):
+        return _meta_copy(as_tensor, data, dtype, False, meta)
     if is_tensor(data):
         return data if dtype is None or data.dtype is _dtype.to_dtype(dtype) else data.to(dtype)
     if isinstance(data, np.ndarray):
@@ -342,9 +376,11 @@ def _one_element_fill(value, d):
 
 
 def _fill(size, value, dtype, requires_grad, device):
-    _check_device(device)
+    meta = _on_meta(device)
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
     shape, fill = _sizes(size), fill_value(value, d)
+    if meta:
+        return _finish(_meta.empty(shape, d), requires_grad)
     return _finish(wrap(_allocated(shape, d.np, lambda: np.full(shape, fill, dtype=d.np))), requires_grad)
 
 
@@ -366,9 +402,11 @@ register(ones, method=False)
 
 def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
           pin_memory=False, memory_format=None, names=None):
-    _check_device(device)
+    meta = _on_meta(device)
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
     shape = _size_arg(sizes, size, "empty")
+    if meta:
+        return _finish(_meta.empty(_sizes(shape), d), requires_grad, out)
     return _finish(wrap(_allocated(shape, d.np, lambda: np.empty(shape, dtype=d.np))), requires_grad, out)
 register(empty, method=False)
 
@@ -389,22 +427,25 @@ def _like(input, dtype):
 
 
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None, layout=None):
-    return zeros(input._data.shape, dtype=_like(input, dtype), requires_grad=requires_grad, device=device)
+    return zeros(input._data.shape, dtype=_like(input, dtype), requires_grad=requires_grad,
+                 device=_like_device(input, device))
 register(zeros_like, method=False)
 
 
 def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None, layout=None):
-    return ones(input._data.shape, dtype=_like(input, dtype), requires_grad=requires_grad, device=device)
+    return ones(input._data.shape, dtype=_like(input, dtype), requires_grad=requires_grad,
+                 device=_like_device(input, device))
 register(ones_like, method=False)
 
 
 def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None, layout=None):
-    return empty(input._data.shape, dtype=_like(input, dtype), requires_grad=requires_grad, device=device)
+    return empty(input._data.shape, dtype=_like(input, dtype), requires_grad=requires_grad,
+                 device=_like_device(input, device))
 register(empty_like, method=False)
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None, layout=None):
-    return _fill(input._data.shape, fill_value, _like(input, dtype), requires_grad, device)
+    return _fill(input._data.shape, fill_value, _like(input, dtype), requires_grad, _like_device(input, device))
 register(full_like, method=False)
 
 
@@ -418,7 +459,7 @@ def _scalar(x):
 
 
 def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
-    _check_device(device)
+    meta = _on_meta(device)
     start, end, step = _scalar(start), _scalar(end), _scalar(step)
     if end is None:
         start, end = 0, start
@@ -433,6 +474,8 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=
     if not (d.is_floating_point or d.is_complex) and any(isinstance(v, float) for v in (start, end, step)):
         start, end, step, count = _integer_range(start, end, step, count, d)
     _allocated((count,), d.np, lambda: None)  # PyTorch's overflow error for a count no storage can hold
+    if meta:
+        return _finish(_meta.empty((count,), d), requires_grad)
     values = start + _allocated((count,), np.float64, lambda: np.arange(
         count, dtype=np.float64 if d.is_floating_point else np.int64)) * step
     return _finish(wrap(values.astype(d.np)), requires_grad)
@@ -538,7 +581,8 @@ def _linspace_array(start, end, steps, d):
 
 def _space_args(op, start, end, steps, dtype, device):
     """linspace/logspace's checks in PyTorch's order; (start, end, steps) as Python numbers and the dtype."""
-    _check_device(device)
+    if device is not None:
+        _meta.is_meta_device(device)  # PyTorch's error for a device this build has not
     _check_steps(steps)
     start, end, steps = _scalar(start), _scalar(end), int(steps)
     d = _space_dtype(op, dtype, start, end)
@@ -549,6 +593,8 @@ def _space_args(op, start, end, steps, dtype, device):
 
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
     start, end, steps, d = _space_args("linspace", start, end, steps, dtype, device)
+    if _on_meta(device):
+        return _finish(_meta.empty((steps,), d), requires_grad, out)
     _allocated((steps,), d.np, lambda: None)  # PyTorch's overflow error for a count no storage can hold
     values = _linspace_array(start, end, steps, d) if steps else np.empty(0, d.np)
     return _finish(wrap(values), requires_grad, out)
@@ -584,13 +630,15 @@ def _logspace_array(start, end, steps, base, d):
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
     start, end, steps, d = _space_args("logspace", start, end, steps, dtype, device)
+    if _on_meta(device):
+        return _finish(_meta.empty((steps,), d), requires_grad, out)
     values = _logspace_array(start, end, steps, base, d) if steps else np.empty(0, d.np)
     return _finish(wrap(values), requires_grad, out)
 register(logspace, method=False)
 
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
-    _check_device(device)
+    meta = _on_meta(device)
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
     m = n if m is None else m
     for name, size in (("n", n), ("m", m)):
@@ -598,6 +646,8 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None, la
             raise RuntimeError(f"{name} must be greater or equal to 0, got {size}")
     if n * m > 2 ** 63 - 1:
         raise RuntimeError("numel: integer multiplication overflow")
+    if meta:
+        return _finish(_meta.empty((n, m), d), requires_grad, out)
     return _finish(wrap(_allocated((n, m), d.np, lambda: np.eye(n, m, dtype=d.np))), requires_grad)
 register(eye, method=False)
 
@@ -621,9 +671,11 @@ def _native(d):
 
 def _float_draw(op, sampler, sizes, size, generator, dtype, device, requires_grad, out):
     """rand/randn: PyTorch's uniform or normal sampler (torsh._random) for the dtype."""
-    _check_device(device)
+    meta = _on_meta(device)
     d = _float_dtype(dtype, "check_uniform_bounds" if op == "rand" else "normal_kernel_cpu")
     shape = _size_arg(sizes, size, op)
+    if meta:  # nothing drawn: the generator does not advance
+        return _finish(_meta.empty(_sizes(shape), d), requires_grad, out)
     draw = _allocated(shape, d.np, lambda: sampler(shape, d.np, generator=generator))
     return _finish(_sample(draw, d), requires_grad, out)
 
@@ -642,7 +694,7 @@ register(randn, method=False)
 
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False, out=None,
             layout=None, pin_memory=False):
-    _check_device(device)
+    meta = _on_meta(device)
     if size is None:  # randint(high, size)
         if high is None:
             raise TypeError("randint() received an invalid combination of arguments - got (int), but expected one "
@@ -662,6 +714,8 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.int64
     check_random_bounds(low, high, d.np)
+    if meta:
+        return _finish(_meta.empty(_sizes((size,)), d), requires_grad, out)
     values = _random.integers(low, high, _sizes((size,)), generator)
     return _finish(wrap(values.astype(d.np)), requires_grad, out)
 register(randint, method=False)
@@ -686,7 +740,7 @@ def check_random_bounds(low, high, np_dtype):
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
              pin_memory=False):
-    _check_device(device)
+    meta = _on_meta(device)
     if not _is_int(n):
         raise TypeError(f"randperm(): argument 'n' (position 1) must be int, not {type(n).__name__}")
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.int64
@@ -699,6 +753,8 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False,
         raise RuntimeError(f"n cannot be greater than {written} for {dtype_name(d)} type.")
     n = _sizes((int(n),))[0]  # PyTorch's negative-dimension error
     _allocated((n,), d.np, lambda: None)
+    if meta:
+        return _finish(_meta.empty((n,), d), requires_grad, out)
     return _finish(wrap(_random.permutation(n, generator).astype(d.np)), requires_grad, out)
 register(randperm, method=False)
 

@@ -1,10 +1,11 @@
 """nn.Module: the base class of every layer (parameters, buffers, submodules, hooks, state dicts)."""
 import functools
 import itertools
+import warnings
 import weakref
 from collections import OrderedDict, namedtuple
 
-from ... import _dtype
+from ... import _dtype, _meta
 from ..._array_api import dtype_of
 from ..._tensor import Tensor, require_cpu
 from ...autograd import grad_mode
@@ -93,6 +94,19 @@ def _forward_unimplemented(self, *input):
     raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
 
+def _building_on_device(init):
+    """A torsh module's ``__init__`` honouring ``device=``: its factories build there (as PyTorch's modules
+    pass ``factory_kwargs`` to theirs); ``device='meta'`` builds a model without memory."""
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        device = kwargs.get("device")
+        if device is None or not _meta.is_meta_device(device):  # the CPU, or PyTorch's error for another
+            return init(self, *args, **kwargs)
+        with _meta.on_device(device):
+            return init(self, *args, **kwargs)
+    return __init__
+
+
 class Module:
     """Base class for all neural network modules, as ``torch.nn.Module``."""
 
@@ -101,6 +115,14 @@ class Module:
     training: bool
     call_super_init = False
     forward = _forward_unimplemented
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        code = getattr(init, "__code__", None)
+        if code is not None and cls.__module__.startswith("torsh.") and \
+                "device" in code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]:
+            cls.__init__ = _building_on_device(init)
 
     def __init__(self, *args, **kwargs):
         if args or kwargs:
@@ -430,26 +452,30 @@ class Module:
     def to(self, *args, **kwargs):
         """``to(dtype)``, ``to(device)``, ``to(tensor)``; only floating parameters/buffers change dtype."""
         dtype = kwargs.get("dtype")
+        device = kwargs.get("device")
         for a in args:
             if isinstance(a, _dtype.dtype):
                 dtype = a
             elif isinstance(a, Tensor):
-                dtype = a.dtype
+                dtype, device = a.dtype, a.device
             elif isinstance(a, str) or a is None or type(a).__name__ == "device":
-                if a is not None:
-                    require_cpu(a)  # CPU only: anything else raises PyTorch's error
-        if "device" in kwargs and kwargs["device"] is not None:
-            require_cpu(kwargs["device"])
+                device = a if a is not None else device
+        meta = device is not None and _meta.is_meta_device(device)  # else the CPU, or PyTorch's error
+        if not meta and device is not None and any(t.is_meta for t in itertools.chain(self.parameters(),
+                                                                                         self.buffers())):
+            raise NotImplementedError("Cannot copy out of meta tensor; no data! Please use torch.nn.Module.to_empty() "
+                                      "instead of torch.nn.Module.to() when moving module from meta to a different "
+                                      "device.")
         if dtype is not None and not (dtype.is_floating_point or dtype.is_complex):
             raise TypeError("nn.Module.to only accepts floating point or complex dtypes, but got desired "
                             f"dtype={dtype}")
-        if dtype is None:
+        if dtype is None and not meta:
             return self
 
         def convert(t):
             if t.is_floating_point() or t.is_complex():
-                return t.to(dtype)
-            return t
+                return t.to(dtype=dtype, device="meta" if meta else None)
+            return t.to("meta") if meta else t
         return self._apply(convert)
 
     def _cast_floats(self, dtype):
@@ -481,8 +507,10 @@ class Module:
         return self._apply(lambda t: t.share_memory_())
 
     def to_empty(self, *, device=None, recurse=True):
+        """Parameters and buffers moved to ``device`` without copying their values (uninitialized storage): a
+        model built on the meta device is materialized so, then initialized or loaded."""
         from ..._ops.tensor.creation import empty_like
-        return self._apply(lambda t: empty_like(t), recurse=recurse)
+        return self._apply(lambda t: empty_like(t, device=device), recurse=recurse)
 
     # -- state dict ----------------------------------------------------------------------
     def _save_to_state_dict(self, destination, prefix, keep_vars):
@@ -843,6 +871,11 @@ def _copy_into(module, name, param, input_param, assign):
     with grad_mode.no_grad():
         if is_lazy(param):
             param.materialize(input_param.shape, dtype=input_param.dtype)
+        if not assign and param.is_meta and not input_param.is_meta:
+            warnings.warn(f"for {name}: copying from a non-meta parameter in the checkpoint to a meta parameter in "
+                          "the current model, which is a no-op. (Did you mean to pass `assign=True` to assign items "
+                          "in the state dictionary to their corresponding key in the module instead of copying "
+                          "them in place?)", UserWarning, stacklevel=4)
         if assign:
             if isinstance(param, Parameter):
                 new = Parameter(input_param.detach(), requires_grad=param.requires_grad)

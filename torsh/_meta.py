@@ -1,0 +1,302 @@
+"""The meta device: tensors with a shape, dtype and strides but no data (``device='meta'``), as PyTorch's.
+
+A meta tensor holds a ``MetaArray`` (``torsh/_meta_array.py``: zero strides over one element, so a 10 GB model
+costs nothing). While meta tensors exist, or the default device is meta, ``_listener`` wraps every op binding
+(the registry's base layer, ``registry.set_base_listener``): a call given a meta tensor runs the op on
+zero-stride stand-ins (no graph) and answers meta tensors of the results' shapes and dtypes; in-place
+initializers (``uniform_``, ``normal_``, ``zero_``, ``fill_``, ``copy_``, ...) are no-ops; ops whose result
+shape depends on the data raise PyTorch's errors; a CPU tensor beside a meta one raises PyTorch's device error.
+Autograd does not reach meta tensors: a result requires grad when an input does, with no grad_fn.
+"""
+import contextlib
+import threading
+
+import numpy as np
+
+from . import _meta_array
+from ._meta_array import MetaArray, meta_array
+from ._tensor import META, Tensor, device as Device, require_cpu, wrap
+from ._ops import registry
+from .autograd import grad_mode
+
+__all__ = ["is_meta_device", "empty", "like", "activate"]
+
+
+def is_meta_device(where):
+    """True for the meta device; None and the CPU are False; any other device raises PyTorch's error."""
+    if where is None:
+        return False
+    if isinstance(where, str) and where == "meta":
+        return True
+    dev = where if isinstance(where, Device) else Device(where) if isinstance(where, str) else None
+    if dev is not None and dev.type == "meta":
+        return True
+    require_cpu(where)
+    return False
+
+
+def factory_device(device):
+    """The device a factory builds on: ``device``, else the default one; True for meta, False for the CPU."""
+    if device is None:
+        device = _meta_array.default_device
+        if device is None or _suspended.depth:
+            return False
+    return is_meta_device(device)
+
+
+@contextlib.contextmanager
+def on_device(device):
+    """Factories build on ``device`` (a module constructor given ``device='meta'``)."""
+    _meta_array.enter(device if isinstance(device, Device) else Device(device))
+    try:
+        yield
+    finally:
+        _meta_array.exit_()
+
+
+def empty(shape, dtype, requires_grad=False, strides=None):
+    """A meta tensor of ``shape`` and torsh ``dtype``."""
+    activate()
+    t = wrap(meta_array(shape, dtype.np, strides))
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def like(t, dtype=None):
+    return empty(t._data.shape, dtype or t.dtype)
+
+
+# -- the op hook --------------------------------------------------------------------------------------------
+_active = [False]
+
+
+def activate():
+    """Install the op hook (once); it removes itself at the first op call after the last meta tensor is gone
+    and the default device is no longer meta."""
+    if not _active[0]:
+        _active[0] = True
+        registry.set_base_listener(_listener)
+
+
+_meta_array.on_meta_default.append(activate)
+
+
+def _deactivate_if_idle():
+    if _active[0] and not _meta_array.LIVE[0] and _meta_array.default_device is None:
+        _active[0] = False
+        registry.set_base_listener(None)
+
+
+class _Suspended(threading.local):
+    depth = 0  # > 0 while an op runs: its own factory calls build on the CPU, as PyTorch's device mode
+
+
+_suspended = _Suspended()
+
+# initializers and writes that leave a meta tensor as it is (PyTorch's meta kernels do nothing)
+_NO_OPS = frozenset({
+    "uniform_", "normal_", "zero_", "fill_", "copy_", "random_", "bernoulli_", "exponential_", "geometric_",
+    "log_normal_", "cauchy_", "fill_diagonal_", "__setitem__", "index_fill_", "masked_fill_", "index_put_",
+    "index_copy_", "masked_scatter_", "scatter_", "scatter_add_", "scatter_reduce_", "put_", "clamp_",
+    "clamp_min_", "clamp_max_", "clip_", "requires_grad_", "detach_", "share_memory_", "set_"})
+# ops run on the meta tensors themselves (metadata only)
+_PASS_THROUGH = frozenset({"detach", "item", "to", "size", "dim", "numel", "stride", "is_contiguous", "float",
+                           "double", "half", "bfloat16", "int", "long", "short", "char", "byte", "bool", "cfloat",
+                           "cdouble", "type_as"})
+_FAKE_IMPL = ("attempted to run this operator with Meta tensors, but there was no fake impl or Meta kernel "
+              "registered. You may have run into this message while using an operator with PT2 compilation APIs "
+              "(torch.compile/torch.export); in order to use this operator with those APIs you'll need to add a "
+              "fake impl. Please see the following for next steps:  "
+              "https://pytorch.org/tutorials/advanced/custom_ops_landing_page.html")
+_NONZERO = ("The register_meta function for torch.nonzero() raises unimplemented by default, as a correct "
+            "data-independent implementation does not exist. This implementation returns a fake value, assuming "
+            "all elements of the tensor are non-zero. To enable this registration, please set "
+            "'torch.fx.experimental._config.meta_nonzero_assume_all_nonzero' to True.")
+# ops whose result's shape (or value) depends on the data: PyTorch's meta errors, by ATen name
+_DATA_DEPENDENT = {"masked_select": "masked_select", "unique": "_unique2", "unique_consecutive": "unique_consecutive",
+                   "equal": "equal", "bincount": "bincount"}
+_NEEDS_ITEM = frozenset({"allclose", "is_nonzero"})
+_NO_COPY = "Cannot copy out of meta tensor; no data!"
+# PyTorch's device constructors (torch.utils._device): the default device applies to their public calls
+_CONSTRUCTORS = frozenset({
+    "empty", "empty_strided", "empty_permuted", "ones", "arange", "bartlett_window", "blackman_window", "eye",
+    "fftfreq", "rfftfreq", "full", "hamming_window", "hann_window", "kaiser_window", "linspace", "logspace", "rand",
+    "randn", "randint", "randperm", "range", "zeros", "asarray", "tensor", "as_tensor", "scalar_tensor",
+    "tril_indices", "triu_indices"})
+
+
+def _is_meta(x):
+    return type(getattr(x, "_data", None)) is MetaArray
+
+
+def _tensors(args, kwargs):
+    for a in args:
+        if isinstance(a, Tensor):
+            yield a
+        elif isinstance(a, (list, tuple)):
+            yield from (b for b in a if isinstance(b, Tensor))
+    for a in kwargs.values():
+        if isinstance(a, Tensor):
+            yield a
+        elif isinstance(a, (list, tuple)):
+            yield from (b for b in a if isinstance(b, Tensor))
+
+
+def _listener(binding):
+    fn, name = binding.fn, binding.attribute
+    inplace = (name.endswith("_") and not name.startswith("__")) or name in _NO_OPS or (
+        name.startswith("__i") and name not in ("__index__", "__init__", "__iter__", "__invert__"))
+    constructor = name in _CONSTRUCTORS and not isinstance(binding.owner, type)
+
+    def op(*args, **kwargs):
+        for t in _tensors(args, kwargs):
+            if type(t._data) is MetaArray:
+                return _run(fn, name, inplace, constructor, args, kwargs)
+        if _meta_array.default_device is None:
+            if not _meta_array.LIVE[0]:
+                _deactivate_if_idle()
+            return fn(*args, **kwargs)
+        if constructor:
+            return fn(*args, **kwargs)
+        _suspended.depth += 1  # an op's own temporaries stay on the CPU under `with torch.device('meta')`
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _suspended.depth -= 1
+    op.__name__ = getattr(fn, "__name__", name)
+    op.__qualname__ = getattr(fn, "__qualname__", name)
+    op.__doc__ = getattr(fn, "__doc__", None)
+    op.__wrapped__ = fn
+    return op
+
+
+def _run(fn, name, inplace, constructor, args, kwargs):
+    """``fn`` called with a meta tensor among its arguments."""
+    base = name.rstrip("_") if not name.startswith("__") else name
+    if name in _PASS_THROUGH or constructor:  # these handle meta tensors themselves
+        return fn(*args, **kwargs)
+    if name == "contiguous" and _is_meta(args[0]):
+        t = args[0]
+        return t if t._data.meta_strides is None else _meta_from(t._data.shape, t._data.dtype, t._requires_grad)
+    if name == "cpu" or name == "numpy" or name == "tolist":
+        raise NotImplementedError(_NO_COPY)
+    self_meta = bool(args) and _is_meta(args[0])
+    if inplace and not self_meta and name in ("copy_", "__setitem__"):
+        raise NotImplementedError(_NO_COPY)
+    if inplace and self_meta and name in _NO_OPS:
+        if name in ("requires_grad_", "detach_", "share_memory_"):
+            return fn(*args, **kwargs)
+        return args[0]
+    if base in ("nonzero", "argwhere") or (base == "where" and len(args) + len(kwargs) == 1):
+        raise NotImplementedError(_NONZERO)
+    if base in _DATA_DEPENDENT:
+        raise NotImplementedError(f"aten::{_DATA_DEPENDENT[base]}: {_FAKE_IMPL}")
+    if base in _NEEDS_ITEM:
+        raise RuntimeError("Tensor.item() cannot be called on meta tensors")
+    if base == "repeat_interleave" and kwargs.get("output_size") is None:
+        raise RuntimeError("cannot repeat_interleave a meta tensor without output_size")
+    if name == "__getitem__" and _has_mask(args[1] if len(args) > 1 else None):
+        raise NotImplementedError(_NONZERO)
+    if not (inplace and self_meta) and name not in ("__getitem__", "__setitem__"):  # CPU indices are fine
+        _check_devices(args, kwargs)
+    out = kwargs.get("out")
+    if _is_meta(out) or (isinstance(out, (tuple, list)) and any(_is_meta(o) for o in out)):
+        kwargs = dict(kwargs)
+        del kwargs["out"]
+    else:
+        out = None
+    stand_ins = {}
+    call_args = [_stand_in(a, stand_ins) for a in args]
+    call_kwargs = {k: _stand_in(v, stand_ins) for k, v in kwargs.items()}
+    _suspended.depth += 1
+    try:
+        with grad_mode.no_grad():
+            result = fn(*call_args, **call_kwargs)
+    finally:
+        _suspended.depth -= 1
+    originals = {id(s): t for t, s in stand_ins.values()}
+    for t, s in stand_ins.values():  # an in-place view op (squeeze_, t_, resize_) gave self another shape
+        if s._data.shape != t._data.shape or s._data.dtype != t._data.dtype:
+            t._data = meta_array(s._data.shape, s._data.dtype)
+    requires_grad = grad_mode.is_grad_enabled() and any(t._requires_grad for t, _ in stand_ins.values())
+    result = _metas(result, originals, requires_grad)
+    if out is not None:
+        return _into_out(result, out)
+    return result
+
+
+def _meta_from(shape, dtype, requires_grad):
+    t = wrap(meta_array(shape, dtype))
+    t._requires_grad = requires_grad
+    return t
+
+
+def _has_mask(index):
+    items = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(i, Tensor) and i.dtype.name in ("bool", "uint8") for i in items)
+
+
+def _check_devices(args, kwargs):
+    """PyTorch's error for tensors of two devices in one op (a CPU 0-d tensor counts as a scalar)."""
+    expected = None
+    for t in _tensors(args, kwargs):
+        dev = META if type(t._data) is MetaArray else None
+        if expected is None:
+            expected = dev or t.device
+            continue
+        if (dev or t.device) != expected and not (dev is None and t._data.ndim == 0):
+            raise RuntimeError(f"Tensor on device {dev or t.device} is not on the expected device {expected}!")
+
+
+def _stand_in(value, stand_ins):
+    """A meta tensor's stand-in: a CPU tensor of its shape and dtype over one writable element (fresh per call,
+    so that an op writing it changes nothing else)."""
+    if isinstance(value, Tensor):
+        if type(value._data) is not MetaArray:
+            return value
+        entry = stand_ins.get(id(value))
+        if entry is None:
+            data = value._data
+            element = np.ones((), data.dtype) if data.dtype.kind in "fc" else np.zeros((), data.dtype)
+            array = np.lib.stride_tricks.as_strided(element, data.shape, (0,) * data.ndim, writeable=True)
+            entry = stand_ins[id(value)] = (value, wrap(array))
+        return entry[1]
+    if isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) for v in value):
+        items = [_stand_in(v, stand_ins) for v in value]
+        return items if isinstance(value, list) else type(value)(items)
+    return value
+
+
+def _metas(result, originals, requires_grad):
+    if isinstance(result, Tensor):
+        original = originals.get(id(result))
+        if original is not None:
+            return original
+        t = wrap(meta_array(result._data.shape, result._data.dtype))
+        if requires_grad and (result.dtype.is_floating_point or result.dtype.is_complex):
+            t._requires_grad = True
+        if type(result) is not Tensor:  # a Parameter, ...: keep the class
+            t.__class__ = type(result)
+        return t
+    if isinstance(result, tuple):
+        items = [_metas(r, originals, requires_grad) for r in result]
+        return _same_tuple(result, items)
+    if isinstance(result, list):
+        return [_metas(r, originals, requires_grad) for r in result]
+    return result
+
+
+def _same_tuple(result, items):
+    if hasattr(result, "_fields"):
+        return type(result)(*items)  # torch.return_types.max, ... (namedtuples)
+    return type(result)(items)
+
+
+def _into_out(result, out):
+    if isinstance(out, (tuple, list)):
+        for r, o in zip(result, out):
+            _into_out(r, o)
+        return out
+    out._data = meta_array(result._data.shape, out._data.dtype)
+    return out
