@@ -143,9 +143,10 @@ def typename(obj):
     return type(obj).__qualname__ if module in ("builtins", None) else f"{module}.{type(obj).__qualname__}"
 
 
-def is_storage(obj):
-    """False: torsh has no storage objects (``untyped_storage()`` hands out the NumPy buffer)."""
-    return False
+from . import _storage  # noqa: E402
+from ._storage import TypedStorage, UntypedStorage, is_storage  # noqa: E402  (torch.UntypedStorage & co)
+globals().update({cls.__name__: cls for cls in _storage.LEGACY_STORAGE_TYPES.values()})  # torch.FloatStorage, ...
+Storage = FloatStorage  # noqa: F821  (PyTorch's alias of the legacy float storage)
 
 
 from . import nn  # noqa: E402  (torch.nn: modules, functional, init)

@@ -9,6 +9,7 @@ import warnings
 
 from . import _meta, _meta_array, _tensor_str
 from ._dtype import set_default_dtype
+from ._storage import StorageBase  # noqa: F401  (torch.StorageBase: UntypedStorage's base)
 from ._tensor import LEGACY_TENSOR_TYPES, Tensor, device, require_cpu
 from .amp import autocast_mode
 from .autograd import anomaly_mode
@@ -338,10 +339,3 @@ class DisableTorchFunctionSubclass(DisableTorchFunction):
     """As DisableTorchFunction, for Tensor subclasses only."""
 
 
-class StorageBase:
-    """The base of PyTorch's typed storages; torsh's tensors hold NumPy arrays (``untyped_storage()``)."""
-
-    def __new__(cls, *args, **kwargs):
-        if cls is StorageBase:
-            raise RuntimeError("Cannot directly construct StorageBase; subclass it and then construct that")
-        return super().__new__(cls)

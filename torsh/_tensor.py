@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from . import _dtype, _layouts
+from . import _dtype, _layouts, _storage
 from .autograd import engine as _engine  # same layer; loaded by the package before grad_mode returns
 from .autograd import grad_mode
 from . import _meta_array as _meta_default
@@ -154,11 +154,8 @@ CPU = device("cpu")
 META = device("meta")
 
 
-def _storage_array(array):
-    """The NumPy array that owns ``array``'s memory (a detached view's storage is its base's)."""
-    while isinstance(array.base, np.ndarray):
-        array = array.base
-    return array
+_storage_array = _storage.storage_array  # the NumPy array that owns an array's memory
+_storage.CPU = CPU
 
 
 
@@ -385,7 +382,16 @@ class Tensor:
         return reductions.is_shared(self._data)
 
     def untyped_storage(self):
-        return _storage_array(self._data)
+        """The bytes of memory self views (shared with every view of it), as ``torch.UntypedStorage``."""
+        return _storage.UntypedStorage._of(self._data)
+
+    def storage(self):
+        """The deprecated typed view of self's storage (``torch.TypedStorage`` of self's dtype)."""
+        _storage.warn_typed_storage_removal()
+        return self._typed_storage()
+
+    def _typed_storage(self):
+        return _storage.TypedStorage(wrap_storage=self.untyped_storage(), dtype=self.dtype, _internal=True)
 
     def is_contiguous(self, memory_format=None):
         if type(self._data) is MetaArray:
@@ -658,6 +664,7 @@ class Tensor:
 
 # every op result is born here: the classmethod bound once, so a call is one frame (~0.1 us a tensor)
 wrap = Tensor._wrap
+_storage.wrap = wrap
 _storage.wrap = wrap
 
 

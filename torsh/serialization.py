@@ -35,6 +35,7 @@ import zlib
 import numpy as np
 
 from . import _dtype, _weights_only_unpickler
+from ._storage import TypedStorage, UntypedStorage
 from ._tensor import Size, Tensor, device
 from ._layouts import layout, sparse_coo, sparse_csr, strided
 from .sparse._tensor import SparseTensor, rebuild_sparse_tensor, sparse_parts
@@ -95,6 +96,7 @@ _TORCH_DEVICE = _Global("torch", "device")
 _QSTORAGE_NAME_OF = {"qint8": "QInt8Storage", "quint8": "QUInt8Storage", "qint32": "QInt32Storage"}
 _QSTORAGE_ELEMENT = {"QInt8Storage": _dtype.int8, "QUInt8Storage": _dtype.uint8, "QInt32Storage": _dtype.int32}
 _STORAGE_GLOBALS = {name: _Global("torch", name) for name in (*_DTYPE_OF_STORAGE, *_QSTORAGE_ELEMENT)}
+_STORAGE_GLOBALS["UntypedStorage"] = _Global("torch.storage", "UntypedStorage")
 _REBUILD_QTENSOR = _Global("torch._utils", "_rebuild_qtensor")
 _DTYPE_GLOBALS = {name: _Global("torch", name) for name in _dtype._BY_NAME}
 
@@ -144,10 +146,24 @@ class _Pickler(pickle._Pickler):
     dispatch[_Global] = _save_global_by_name
 
     def persistent_id(self, obj):
+        if isinstance(obj, (UntypedStorage, TypedStorage)):  # a storage saved on its own (or beside its tensors)
+            obj = self._saved_storage(obj)
         if isinstance(obj, _StorageRef):
             name = obj.name or _STORAGE_NAME_OF[_dtype._BY_NP[obj.array.dtype].name]
             return ("storage", _STORAGE_GLOBALS[name], obj.key, "cpu", obj.array.size)
         return None
+
+    def _saved_storage(self, storage):
+        """The record of a storage object: its tensors' record when it is all of their memory."""
+        untyped = isinstance(storage, UntypedStorage)
+        array = storage._data if untyped else storage._typed()
+        ref, offset, _ = self._storage_of(array)
+        if offset or ref.array.size != array.size:  # a window of larger memory: a record of its own
+            ref = _StorageRef(str(len(self.storages)), np.ascontiguousarray(array))
+            self.storages[ref.key] = ref
+        if untyped and ref.name is None and ref.array.dtype == np.uint8:
+            ref.name = "UntypedStorage"
+        return ref
 
     def _storage_of(self, array):
         """(storage ref, element offset, element strides) for a tensor's array, sharing memory when possible."""
@@ -362,12 +378,12 @@ def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, bac
     return _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks, metadata)
 
 
-class _LoadedStorage:
-    """One ``data/<key>`` record as a flat array, and the version counter its tensors share."""
-
-    __slots__ = ("array", "version_counter")
+class _LoadedStorage(TypedStorage):
+    """One ``data/<key>`` record as a flat array, and the version counter its tensors share; a storage loaded on
+    its own is this TypedStorage over the array, as PyTorch loads one."""
 
     def __init__(self, array, version_counter=None):
+        super().__init__(array.reshape(-1), dtype=_dtype._BY_NP[array.dtype.newbyteorder("=")], _internal=True)
         self.array = array
         self.version_counter = [0] if version_counter is None else version_counter
 

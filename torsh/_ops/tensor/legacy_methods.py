@@ -9,6 +9,8 @@ import warnings
 import numpy as np
 
 from ..._tensor import LEGACY_TENSOR_TYPES, Tensor, _CPP_TYPE, _storage_array, wrap
+from ..._dtype import SCALAR_TYPE_NAMES
+from ..._storage import LEGACY_STORAGE_TYPES, TypedStorage, UntypedStorage, warn_typed_storage_removal
 from ..._tensor_str import _TYPE_NAMES
 from ...autograd.graph import _RemovableHandle
 from ..inplace import check_inplace_allowed
@@ -182,13 +184,35 @@ def set_(self, source=None, storage_offset=0, size=None, stride=None):
                                f"to a tensor of type {_CPP_TYPE.get(self.dtype.name, self.dtype.name)}")
         array = source._data if size is None else \
             source.detach().as_strided(size, stride or _contiguous_strides(size), storage_offset)._data
-    else:  # a storage: torsh's untyped_storage() is the array owning the memory
-        flat = np.asarray(source).reshape(-1).view(self._data.dtype)
-        size = (flat.size,) if size is None else tuple(size)
-        array = wrap(flat).as_strided(size, stride or _contiguous_strides(size), storage_offset)._data
+    else:  # a storage: its memory read as self's dtype
+        array = _storage_elements(self, source, size, stride, int(storage_offset))
     self._data = array
     self._version_counter[0] += 1
     return self
+
+
+def _storage_elements(self, source, size, stride, offset):
+    """The strided window (set_'s storage form) of a storage's memory read as self's dtype, with PyTorch's type
+    check; a storage too small for it grows first, as PyTorch's set_ resizes it."""
+    if isinstance(source, TypedStorage):
+        if source.dtype is not self.dtype:
+            raise RuntimeError(f"Expected a Storage of type {_CPP_TYPE.get(self.dtype.name, self.dtype.name)} or an "
+                               f"UntypedStorage, but got type {SCALAR_TYPE_NAMES.get(source.dtype.name)} for "
+                               "argument 1 'storage'")
+        source = source.untyped()
+    if not isinstance(source, UntypedStorage):
+        raise TypeError(f"set_(): argument 'source' must be Tensor or Storage, not {type(source).__name__}")
+    itemsize = self.dtype.itemsize
+    if size is None:
+        size = (source.nbytes() // itemsize,)
+    size = tuple(int(n) for n in size)
+    stride = tuple(int(st) for st in stride) if stride is not None else _contiguous_strides(size)
+    need = offset + 1 + sum((n - 1) * st for n, st in zip(size, stride)) if all(size) else 0
+    if need * itemsize > source.nbytes():
+        source.resize_(need * itemsize)
+    flat = source._data[:source.nbytes() // itemsize * itemsize].view(self.dtype.np)
+    return np.ndarray(size, flat.dtype, buffer=flat, offset=offset * itemsize,
+                      strides=tuple(st * itemsize for st in stride))
 
 
 def _contiguous_strides(size):
@@ -233,19 +257,14 @@ class _LegacyStorageType(type):
 
 
 _STORAGE_TYPES = {}
-_typed_storage_warned = False
 
 
 def storage_type(self):
     """The legacy typed-storage class of self's dtype (``torch.FloatStorage`` for float32), with PyTorch's
     deprecation warning."""
-    global _typed_storage_warned
-    if not _typed_storage_warned:  # once per process, as PyTorch
-        _typed_storage_warned = True
-        warnings.warn("TypedStorage is deprecated. It will be removed in the future and UntypedStorage will be the "
-                      "only storage class. This should only matter to you if you are using storages directly.  To "
-                      "access UntypedStorage directly, use tensor.untyped_storage() instead of tensor.storage()",
-                      UserWarning, stacklevel=2)
+    warn_typed_storage_removal()  # once per process, as PyTorch
+    if self.dtype in LEGACY_STORAGE_TYPES:
+        return LEGACY_STORAGE_TYPES[self.dtype]
     name = _TYPE_NAMES[self.dtype.name].replace("Tensor", "Storage")  # FloatTensor -> FloatStorage
     if name not in _STORAGE_TYPES:
         _STORAGE_TYPES[name] = _LegacyStorageType(name, (), {"dtype": self.dtype, "__module__": "torsh"})
