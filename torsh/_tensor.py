@@ -665,7 +665,6 @@ class Tensor:
 # every op result is born here: the classmethod bound once, so a call is one frame (~0.1 us a tensor)
 wrap = Tensor._wrap
 _storage.wrap = wrap
-_storage.wrap = wrap
 
 
 # -- legacy typed constructors: torch.FloatTensor, torch.LongTensor, ... ------------------------------
