@@ -6,10 +6,11 @@ from .fake_quantize import (FakeQuantize, FakeQuantizeBase, FusedMovingAvgObsFak
                             default_per_channel_weight_fake_quant, default_weight_fake_quant, disable_fake_quant,
                             disable_observer, enable_fake_quant, enable_observer)
 from .fuse_modules import fuse_modules, fuse_modules_qat, get_fuser_method  # noqa: F401
-from .observer import (MinMaxObserver, MovingAverageMinMaxObserver,  # noqa: F401
+from .observer import (HistogramObserver, MinMaxObserver, MovingAverageMinMaxObserver,  # noqa: F401
                        MovingAveragePerChannelMinMaxObserver, NoopObserver, ObserverBase, PerChannelMinMaxObserver,
                        PlaceholderObserver, UniformQuantizationObserverBase, default_dynamic_quant_observer,
-                       default_float_qparams_observer, default_observer, default_per_channel_weight_observer,
+                       default_float_qparams_observer, default_histogram_observer, default_observer,
+                       default_per_channel_weight_observer,
                        default_placeholder_observer, default_weight_observer)
 from .qconfig import (QConfig, QConfigDynamic, default_dynamic_qconfig, default_per_channel_qconfig,  # noqa: F401
                       default_qat_qconfig, default_qat_qconfig_v2, default_qconfig, float16_dynamic_qconfig,

@@ -4,6 +4,8 @@ PyTorch's own Python source, so the same statistics give the same parameters).""
 import functools
 import warnings
 
+import numpy as np
+
 import torsh
 from torsh import nn
 
@@ -325,6 +327,201 @@ class MovingAveragePerChannelMinMaxObserver(PerChannelMinMaxObserver):
         return x_orig
 
 
+class HistogramObserver(UniformQuantizationObserverBase):
+    """A running histogram of the values seen (``bins`` bins over the running min/max, re-binned when the range
+    grows); ``calculate_qparams`` searches it for the min/max that minimise the L2 quantization error, then
+    computes the qparams as MinMaxObserver. PyTorch's algorithm step for step (caffe2's norm minimization), in
+    the same float32 tensor ops; the search's scalar scans run on a NumPy copy of the cumulative sums."""
+
+    def __init__(self, bins=2048, dtype=torsh.quint8, qscheme=torsh.per_tensor_affine, reduce_range=False,
+                 quant_min=None, quant_max=None, factory_kwargs=None, eps=_EPS, is_dynamic=False, **kwargs):
+        if qscheme not in (torsh.per_tensor_affine, torsh.per_tensor_symmetric):
+            raise NotImplementedError("HistogramObserver's qscheme only support torch.per_tensor_symmetric "
+                                      "                    and torch.per_tensor_affine.")
+        if is_dynamic:
+            raise NotImplementedError("HistogramObserver doesn't support dynamic quantization")
+        super().__init__(dtype=dtype, qscheme=qscheme, reduce_range=reduce_range, quant_min=quant_min,
+                         quant_max=quant_max, factory_kwargs=factory_kwargs, eps=eps, is_dynamic=is_dynamic,
+                         **kwargs)
+        factory_kwargs = nn.factory_kwargs(factory_kwargs)
+        self.bins = bins
+        self.register_buffer("histogram", torsh.zeros(self.bins, **factory_kwargs))
+        self.register_buffer("min_val", torsh.tensor(float("inf"), **factory_kwargs))
+        self.register_buffer("max_val", torsh.tensor(float("-inf"), **factory_kwargs))
+        self.dst_nbins = 2 ** torsh.iinfo(self.dtype).bits
+        self.upsample_rate = 16  # used to reduce quantization errors when upscaling histogram
+
+    @staticmethod
+    def _get_norm(delta_begin, delta_end, density):
+        """density * (end^3 - begin^3) / 3: the L2 norm of values spread uniformly over [begin, end]."""
+        norm = (delta_end * delta_end * delta_end - delta_begin * delta_begin * delta_begin) / 3
+        return density * norm
+
+    def _compute_quantization_error(self, next_start_bin, next_end_bin):
+        bin_width = (self.max_val.item() - self.min_val.item()) / self.bins
+        dst_bin_width = bin_width * (next_end_bin - next_start_bin + 1) / self.dst_nbins
+        if dst_bin_width == 0.0:
+            return 0.0
+        src_bin = torsh.arange(self.bins)
+        src_bin_begin = (src_bin - next_start_bin) * bin_width
+        src_bin_end = src_bin_begin + bin_width
+        dst_bin_of_begin = torsh.clamp(torsh.div(src_bin_begin, dst_bin_width, rounding_mode="floor"), 0,
+                                       self.dst_nbins - 1)
+        dst_bin_of_begin_center = (dst_bin_of_begin + 0.5) * dst_bin_width
+        dst_bin_of_end = torsh.clamp(torsh.div(src_bin_end, dst_bin_width, rounding_mode="floor"), 0,
+                                     self.dst_nbins - 1)
+        density = self.histogram / bin_width
+        norm = torsh.zeros(self.bins)
+        delta_begin = src_bin_begin - dst_bin_of_begin_center
+        delta_end = dst_bin_width / 2
+        norm += self._get_norm(delta_begin, torsh.ones(self.bins) * delta_end, density)
+        norm += (dst_bin_of_end - dst_bin_of_begin - 1) * self._get_norm(
+            torsh.tensor(-dst_bin_width / 2), torsh.tensor(dst_bin_width / 2), density)
+        dst_bin_of_end_center = dst_bin_of_end * dst_bin_width + dst_bin_width / 2
+        delta_begin = -dst_bin_width / 2
+        delta_end = src_bin_end - dst_bin_of_end_center
+        norm += self._get_norm(torsh.tensor(delta_begin), delta_end, density)
+        return norm.sum().item()
+
+    def _non_linear_param_search(self):
+        """An approximation of the L2-error-minimising min/max, cutting outliers off the histogram's ends
+        (NormMinimization::NonlinearQuantizationParamsSearch)."""
+        if self.histogram.size()[0] != self.bins:
+            raise AssertionError("bins mismatch")
+        bin_width = (self.max_val - self.min_val) / self.bins
+        total = torsh.sum(self.histogram).item()
+        c_sum = torsh.cumsum(self.histogram, dim=0).numpy()  # float32: compared as PyTorch's tensor elements
+        stepsize = 1e-5
+        alpha, beta = 0.0, 1.0
+        start_bin, end_bin = 0, self.bins - 1
+        norm_min = float("inf")
+        while alpha < beta:
+            next_alpha, next_beta = alpha + stepsize, beta - stepsize
+            left, right = start_bin, end_bin
+            while left < end_bin and c_sum[left] < np.float32(next_alpha * total):
+                left += 1
+            while right > start_bin and c_sum[right] > np.float32(next_beta * total):
+                right -= 1
+            next_start_bin, next_end_bin = start_bin, end_bin
+            if (left - start_bin) > (end_bin - right):
+                next_start_bin = left
+                alpha = next_alpha
+            else:
+                next_end_bin = right
+                beta = next_beta
+            if next_start_bin == start_bin and next_end_bin == end_bin:
+                continue
+            norm = self._compute_quantization_error(next_start_bin, next_end_bin)
+            if norm > norm_min:
+                break
+            norm_min = norm
+            start_bin, end_bin = next_start_bin, next_end_bin
+        new_min = self.min_val + bin_width * start_bin
+        new_max = self.min_val + bin_width * (end_bin + 1)
+        return new_min, new_max
+
+    def _upscale_histogram(self, histogram, orig_min, orig_max, update_min, update_max):
+        histogram = histogram.repeat_interleave(self.upsample_rate) / self.upsample_rate
+        bin_size = (orig_max - orig_min) / (self.bins * self.upsample_rate)
+        mid_points_histogram = (torsh.linspace(orig_min, orig_max, self.bins * self.upsample_rate + 1)[:-1]
+                                + 0.5 * bin_size)
+        boundaries_new_histogram = torsh.linspace(update_min, update_max, self.bins + 1)
+        bucket_assignments = torsh.bucketize(mid_points_histogram, boundaries_new_histogram, right=True) - 1
+        bucket_assignments[bucket_assignments >= self.bins] = self.bins - 1
+        bucket_assignments[bucket_assignments < 0] = 0
+        return torsh.bincount(bucket_assignments, weights=histogram, minlength=self.bins)
+
+    def _combine_histograms(self, orig_hist, orig_min, orig_max, update_hist, update_min, update_max):
+        if update_min == orig_min and update_max == orig_max:
+            return orig_hist + update_hist
+        if orig_min == orig_max:
+            bin_value = torsh.sum(orig_hist)
+            transformed_orig_hist = torsh.histc(orig_min, bins=self.bins, min=update_min, max=update_max) * bin_value
+            return transformed_orig_hist + update_hist
+        if update_min > orig_min:
+            raise AssertionError("update_min must be <= orig_min")
+        if update_max < orig_max:
+            raise AssertionError("update_max must be >= orig_max")
+        transformed_orig_hist = self._upscale_histogram(orig_hist, orig_min, orig_max, update_min, update_max)
+        return update_hist + transformed_orig_hist
+
+    def reset_histogram(self, x, min_val, max_val):
+        self.min_val.resize_(min_val.shape)
+        self.min_val.copy_(min_val)
+        self.max_val.resize_(max_val.shape)
+        self.max_val.copy_(max_val)
+        if min_val.numel() != 1 or max_val.numel() != 1:
+            raise AssertionError("histogram min/max values must be scalar.")
+        new_histogram = torsh.histc(x, self.bins, min=min_val, max=max_val)
+        self.histogram.detach_().resize_(new_histogram.shape)
+        self.histogram.copy_(new_histogram)
+
+    def forward(self, x_orig):
+        if x_orig.numel() == 0:
+            return x_orig
+        x = x_orig.detach()
+        x_min, x_max = torsh.aminmax(x)
+        if x_min == -float("inf") or x_max == float("inf"):
+            warnings.warn("torch.inf detected in input tensor, ignoring input", stacklevel=2)
+            x = x[x.abs() != float("inf")]
+            if x.numel() == 0:
+                return x_orig
+            x_min, x_max = torsh.aminmax(x)
+        current_min, current_max = self.min_val, self.max_val
+        is_uninitialized = self.min_val == float("inf") or self.max_val == float("-inf")
+        if is_uninitialized:
+            self.reset_histogram(x, x_min, x_max)
+            return x_orig
+        new_min = torsh.min(current_min, x_min).detach()
+        new_max = torsh.max(current_max, x_max).detach()
+        update_histogram = torsh.histc(x, self.bins, min=new_min, max=new_max)
+        if new_min == current_min and new_max == current_max:
+            self.histogram.copy_(self.histogram + update_histogram)
+        else:
+            combined = self._combine_histograms(self.histogram, current_min, current_max, update_histogram,
+                                                new_min, new_max)
+            self.histogram.detach_().resize_(combined.shape)
+            self.histogram.copy_(combined)
+            self.min_val.copy_(new_min)
+            self.max_val.copy_(new_max)
+        return x_orig
+
+    def calculate_qparams(self):
+        is_uninitialized = self.min_val == float("inf") and self.max_val == float("-inf")
+        if is_uninitialized:
+            warnings.warn("must run observer before calling calculate_qparams.                                    "
+                          "Returning default scale and zero point ", stacklevel=2)
+            return torsh.tensor([1.0]), torsh.tensor([0])
+        if self.bins != len(self.histogram):
+            raise AssertionError("The number of bins in histogram should be equal to the number of bins "
+                                 "supplied while making this observer")
+        new_min, new_max = self._non_linear_param_search()
+        return self._calculate_qparams(new_min, new_max)
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        destination[prefix + "min_val"] = self.min_val
+        destination[prefix + "max_val"] = self.max_val
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        version = local_metadata.get("version", None)
+        if version is None or version < 3:
+            for name, empty in (("min_val", float("inf")), ("max_val", float("-inf"))):
+                key = prefix + name
+                if key in state_dict and state_dict[key].shape == torsh.Size([0]):
+                    state_dict[key] = torsh.tensor(empty)
+        for name in ("min_val", "max_val"):
+            key = prefix + name
+            if key in state_dict:
+                getattr(self, name).resize_(state_dict[key].shape)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+
+    def extra_repr(self):
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+
 class PlaceholderObserver(ObserverBase):
     """Records nothing: carries the dtype (and ``is_dynamic``) for dynamic quantization and float16."""
 
@@ -366,6 +563,7 @@ class NoopObserver(ObserverBase):
 
 
 default_observer = MinMaxObserver.with_args(quant_min=0, quant_max=127)
+default_histogram_observer = HistogramObserver.with_args(quant_min=0, quant_max=127)
 default_placeholder_observer = PlaceholderObserver
 default_weight_observer = MinMaxObserver.with_args(dtype=torsh.qint8, qscheme=torsh.per_tensor_symmetric)
 weight_observer_range_neg_127_to_127 = MinMaxObserver.with_args(

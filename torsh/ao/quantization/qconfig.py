@@ -6,7 +6,7 @@ import torsh
 from .fake_quantize import (FakeQuantize, FusedMovingAvgObsFakeQuantize, default_fake_quant,
                             default_fused_per_channel_wt_fake_quant, default_fused_wt_fake_quant,
                             default_per_channel_weight_fake_quant, default_weight_fake_quant)
-from .observer import (MinMaxObserver, MovingAverageMinMaxObserver, PlaceholderObserver,
+from .observer import (HistogramObserver, MinMaxObserver, MovingAverageMinMaxObserver, PlaceholderObserver,
                        default_dynamic_quant_observer, default_observer, default_per_channel_weight_observer,
                        default_weight_observer)
 
@@ -57,15 +57,15 @@ def _check_backend(backend):
 
 
 def get_default_qconfig(backend="x86", version=0):
-    """PyTorch's post-training qconfig per backend. PyTorch observes activations with a HistogramObserver,
-    which torsh does not have yet: a MinMaxObserver over the same range stands in (scales can differ)."""
+    """PyTorch's post-training qconfig per backend: activations observed by a HistogramObserver (reduce_range
+    on fbgemm / x86), weights per channel (per tensor on qnnpack)."""
     _check_backend(backend)
     if version != 0:
         raise AssertionError("Version number: " + str(version)
                              + " in get_default_qconfig is not supported. Version number must be 0")
     reduce_range = backend in ("fbgemm", "x86")
     weight = default_weight_observer if backend == "qnnpack" else default_per_channel_weight_observer
-    return QConfig(activation=MinMaxObserver.with_args(reduce_range=reduce_range), weight=weight)
+    return QConfig(activation=HistogramObserver.with_args(reduce_range=reduce_range), weight=weight)
 
 
 def get_default_qat_qconfig(backend="x86", version=1):
