@@ -62,14 +62,18 @@ def _collect(roots, targets):
 
 def _dependencies(roots):
     """How many edges lead into each node reachable from ``roots`` (a backward of the whole graph)."""
-    seen = set(roots)
-    dependencies, stack = {}, list(seen)  # each node once, however often it is a root
+    stack = list(dict.fromkeys(roots))  # each node once, however often it is a root
+    roots = set(stack) if len(stack) > 1 else stack
+    dependencies = {}  # also the visited set: a node is entered once, when its first edge is counted
     while stack:
         for child, _ in stack.pop().next_functions:
-            if child is not None:
-                dependencies[child] = dependencies.get(child, 0) + 1
-                if child not in seen:
-                    seen.add(child)
+            if child is None:
+                continue
+            if child in dependencies:
+                dependencies[child] += 1
+            else:
+                dependencies[child] = 1
+                if child not in roots:  # a root below another root is already on the stack
                     stack.append(child)
     return dependencies
 
@@ -206,24 +210,33 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
 
     subscribers = events._subscribers  # updated in place: a profiler started by a hook is seen
     heappop, heappush = heapq.heappop, heapq.heappush
+    # checked once per backward, not once per node: anomaly mode's NaN check (set around the backward call)
+    # and whether releasing a node may skip forward-mode AD's flush (no dual level open)
+    check_nan = anomaly_mode._enabled and anomaly_mode._check_nan
+    release = not retain_graph and _graph._forward is None
+    sinks = []  # ready AccumulateGrad nodes: they run first (PyTorch's), without the heap's tuples
     state = grad_mode._state  # set_grad_enabled(create_graph) without making its context object
     grad_enabled_before, state.enabled = state.enabled, bool(create_graph)
     try:
-        while chained is not None or ready:
+        while True:
             if chained is not None:
                 node, chained = chained, None
-            else:
+            elif sinks:
+                node = sinks.pop()
+            elif ready:
                 node = heappop(ready)[2]
+            else:
+                break
             grads = buffer.pop(node, _NO_GRADS)
             is_sink = type(node) is AccumulateGrad
             if node._pre_hooks or node._retain_hooks or node._metadata or (is_sink and node.variable._backward_hooks):
                 grads = _run_pre_hooks(node, grads)
-            if capture is not None:
+            if capture is not None:  # autograd.grad / backward(inputs=): capture, and prune to `runs`
                 for nr, g in enumerate(grads):
                     for i in capture.get((node, nr), ()):
                         captured[i] = g
-            if runs is not None and node not in runs:
-                continue
+                if node not in runs:
+                    continue
             if is_sink:
                 if accumulate and grads[0] is not None:
                     grad, data = grads[0], node.variable._data
@@ -235,49 +248,53 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
             if node._released and node._holds_state():
                 raise RuntimeError(SECOND_BACKWARD_ERROR)
             try:
-                if len(grads) == 1:  # one output: apply's argument, unless nothing flowed into it
-                    grad = grads[0]
-                    if PROFILER_TOPIC in subscribers:
-                        filled = grads if grad is not None else _fill_missing(node, grads)
-                        grad_inputs = _observed_apply(node, grads, filled)
-                    else:
-                        grad_inputs = node.apply(grad) if grad is not None else node.apply(*_fill_missing(node, grads))
-                else:
+                if PROFILER_TOPIC in subscribers:
                     filled = grads if all(g is not None for g in grads) else _fill_missing(node, grads)
-                    grad_inputs = (node.apply(*filled) if PROFILER_TOPIC not in subscribers
-                                   else _observed_apply(node, grads, filled))
+                    grad_inputs = _observed_apply(node, grads, filled)
+                elif len(grads) == 1:  # one output: apply's argument, unless nothing flowed into it
+                    grad = grads[0]
+                    grad_inputs = node.apply(grad) if grad is not None else node.apply(*_fill_missing(node, grads))
+                else:
+                    grad_inputs = node.apply(*(grads if all(g is not None for g in grads)
+                                               else _fill_missing(node, grads)))
             except Exception:
                 if anomaly_mode._enabled:
                     anomaly_mode.report_failure(node)
                 raise
             if not isinstance(grad_inputs, tuple):
                 grad_inputs = (grad_inputs,)
-            if anomaly_mode._enabled and anomaly_mode._check_nan:
+            if check_nan:
                 anomaly_mode.check_for_nan(node, grad_inputs)
             if node._post_hooks:
                 for hook in node._post_hooks:
                     result = hook(grad_inputs, tuple(grads))
                     if result is not None:
                         grad_inputs = tuple(result)
-            if not retain_graph:
+            if release:  # Node._release inlined
+                node._saved = None
+                node._released = True
+                if node._custom_release:
+                    node._on_release()
+            elif not retain_graph:
                 node._release()
             edges = node.next_functions
-            if len(grad_inputs) != len(edges):
+            n_edges = len(edges)
+            if len(grad_inputs) != n_edges:
                 raise RuntimeError(
                     f"function {node.name()} returned an incorrect number of gradients "
-                    f"(expected {len(edges)}, got {len(grad_inputs)})")
-            if dependencies is None and len(edges) > 1 and _fan_out(edges) > 1:
+                    f"(expected {n_edges}, got {len(grad_inputs)})")
+            if dependencies is None and n_edges > 1 and _fan_out(edges) > 1:
                 dependencies = _dependencies((node,))  # the chain ends here: count what is left below it
             metas = node._input_meta
-            if len(metas) < len(edges):  # a node recorded without its inputs' metadata: nothing to check
-                metas = tuple(metas) + (None,) * (len(edges) - len(metas))
-            for i, ((child, nr), grad, meta) in enumerate(zip(edges, grad_inputs, metas)):
+            if len(metas) < n_edges:  # a node recorded without its inputs' metadata: nothing to check
+                metas = tuple(metas) + (None,) * (n_edges - len(metas))
+            for (child, nr), grad, meta in zip(edges, grad_inputs, metas):
                 if child is None:
                     continue
                 if grad is not None:
                     # the common case checked inline; _check_gradient casts or raises
                     if meta is not None and (grad._data.shape != meta[0] or grad._data.dtype is not meta[1].np):
-                        grad = _check_gradient(node, i, grad)
+                        grad = _check_gradient(node, _position(metas, meta), grad)
                     if nr == 0 and child not in buffer and (type(child) is AccumulateGrad
                                                             or len(child._output_meta) <= 1):
                         buffer[child] = [grad]  # _accumulate's first gradient into a one-slot node, inline
@@ -289,13 +306,24 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                 remaining = dependencies[child] - 1
                 dependencies[child] = remaining
                 if remaining == 0:
-                    heappush(ready, (-child._sequence_nr, id(child), child))
+                    if type(child) is AccumulateGrad:
+                        sinks.append(child)
+                    else:
+                        heappush(ready, (-child._sequence_nr, id(child), child))
             # drop this node's gradients now: AccumulateGrad takes an array without copying only
             # when nothing but the engine refers to it (graph._unshared counts the references)
             grads = filled = grad_inputs = grad = None
     finally:
         state.enabled = grad_enabled_before
     return captured
+
+
+def _position(metas, meta):
+    """The input index of ``meta`` (each input's metadata is its own tuple): named in _check_gradient's error."""
+    for i, m in enumerate(metas):
+        if m is meta:
+            return i
+    return 0
 
 
 def _fan_out(edges):

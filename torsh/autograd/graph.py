@@ -184,6 +184,12 @@ class Node:
     _post_hooks = None
     _metadata = None  # the dict behind `metadata`, made on first access
 
+    _custom_release = False  # the class overrides _on_release (set per subclass; the engine reads it per node)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._custom_release = cls._on_release is not Node._on_release
+
     def __init__(self):
         self._sequence_nr = next(_sequence)
 
@@ -233,7 +239,7 @@ class Node:
 
     def _holds_state(self):
         """True when this node needs state that a backward without retain_graph frees."""
-        return self._had_saved or type(self)._on_release is not Node._on_release
+        return self._had_saved or self._custom_release
 
     @property
     def saved_tensors(self):

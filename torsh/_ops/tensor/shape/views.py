@@ -8,6 +8,7 @@ import numpy as np
 from .... import _dtype
 from ...._tensor import Tensor, wrap
 from ....autograd.graph import Node, needs_grad, record
+from ....autograd.grad_mode import _state as _grad_state
 from ..._helpers import is_tensor, normalize_dim, normalize_dims, shape_str, with_grad_fn
 from ..indexing.subscript import SelectBackward0, SliceBackward0
 from ...registry import Inplace, copy_out, register
@@ -17,10 +18,25 @@ def _sizes(args):
     """(2, 3), ((2, 3),), ([2, 3],) and (Size,) all mean the shape (2, 3)."""
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         args = args[0]
-    return tuple(int(a) for a in args)
+    return tuple(map(int, args))  # int() of each as before, without a generator's frame
 
 
 def _infer_shape(shape, numel):
+    # the common cases in C builtins (every reshape/view of a step passes here): no -1, or exactly one
+    lowest = min(shape, default=0)
+    if lowest >= 0:
+        if math.prod(shape) == numel:
+            return shape
+    elif lowest == -1 and shape.count(-1) == 1:
+        known = -math.prod(shape)
+        if known != 0 and numel % known == 0:
+            i = shape.index(-1)
+            return shape[:i] + (numel // known,) + shape[i + 1:]
+    return _infer_shape_checked(shape, numel)
+
+
+def _infer_shape_checked(shape, numel):
+    """_infer_shape's errors, in PyTorch's order (also the general case)."""
     for i, s in enumerate(shape):
         if s < -1:
             raise RuntimeError(f"invalid shape dimension {s} at index {i} of shape {list(shape)}")
@@ -28,6 +44,9 @@ def _infer_shape(shape, numel):
         raise RuntimeError("only one dimension can be inferred")
     known = math.prod(s for s in shape if s != -1)
     if -1 in shape:
+        if known == 0 and numel == 0:
+            raise RuntimeError(f"cannot reshape tensor of 0 elements into shape {list(shape)} because the "
+                               "unspecified dimension size -1 can be any value and is ambiguous")
         if known == 0 or numel % known:
             raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
         shape = tuple(numel // known if s == -1 else s for s in shape)
@@ -39,7 +58,7 @@ def _infer_shape(shape, numel):
 def _view(input, array, node_cls, view_fn, **attrs):
     """Wrap ``array`` (a view of input's storage) and, when needed, record ``node_cls``."""
     out = input._make_view(array, view_fn)
-    if needs_grad(input):
+    if (input._requires_grad and _grad_state.enabled) or needs_grad(input):  # the common answer without a call
         node = node_cls()
         node.__dict__.update(attrs)
         record(node, (input,), (out,))
