@@ -20,7 +20,7 @@ LAYERS = {
                 "torsh.distributions", "torsh.amp", "torsh.signal", "torsh.multiprocessing", "torsh.testing",
                 "torsh.hub", "torsh.cpu", "torsh.cuda", "torsh.accelerator", "torsh.masked", "torsh.mps", "torsh.xpu",
                 "torsh.distributed", "torsh.library", "torsh._op_overloads", "torsh.types", "torsh.ao",
-                "torsh.quantization", "torsh.quasirandom", "torsh._higher_order", "torsh._lowrank"),
+                "torsh.quantization", "torsh.quasirandom", "torsh._higher_order", "torsh._lowrank", "torsh.nested"),
     "tools": ("torsh.profiler", "torsh._compile", "torsh.compiler", "torsh._dynamo", "torsh.func", "torsh.viz",
               "torsh.backends", "torsh.demo",
               "torsh.onnx", "torsh.autograd.profiler",
