@@ -358,3 +358,25 @@ def test_meta_array_is_read_only():
     with pytest.raises(ValueError):
         t._data[0] = 1
     assert isinstance(np.asarray(t._data), np.ndarray)
+
+
+VIEWS = {
+    "transpose": lambda x: x.transpose(0, 2),
+    "permute": lambda x: x.permute(2, 0, 1),
+    "expand": lambda x: x.expand(5, 2, 3, 4),
+    "select_slice": lambda x: x[:, 1],
+    "step_slice": lambda x: x[..., ::2],
+    "chunk": lambda x: x.chunk(2, 2)[1],
+    "view_of_view": lambda x: x.transpose(0, 1)[0],
+    "unsqueeze": lambda x: x.unsqueeze(1),
+    "narrow": lambda x: x.narrow(2, 1, 2),
+    "diagonal": lambda x: x.diagonal(),
+    "contiguous_of_transpose": lambda x: x.transpose(0, 1).contiguous(),
+    "clone": lambda x: x.clone(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VIEWS))
+def test_view_strides_as_pytorch(name):
+    ours, ref = both(lambda lib: VIEWS[name](lib.empty(2, 3, 4, device="meta")))
+    assert facts(ours) == facts(ref)

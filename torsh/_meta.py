@@ -118,6 +118,12 @@ _DATA_DEPENDENT = {"masked_select": "masked_select", "unique": "_unique2", "uniq
                    "equal": "equal", "bincount": "bincount"}
 _NEEDS_ITEM = frozenset({"allclose", "is_nonzero"})
 _NO_COPY = "Cannot copy out of meta tensor; no data!"
+# views that never read their input's elements: run again on probes with the inputs' strides, they give the
+# results' strides (PyTorch's for a view); view/reshape are not among them (they may copy)
+_STRIDED_VIEWS = frozenset({"t", "transpose", "permute", "expand", "expand_as", "select", "narrow", "unsqueeze",
+                            "squeeze", "diagonal", "movedim", "moveaxis", "swapaxes", "swapdims", "split", "chunk",
+                            "unbind", "__getitem__", "mT", "mH", "T", "H", "adjoint", "unfold", "as_strided",
+                            "tensor_split", "hsplit", "vsplit", "dsplit"})
 # PyTorch's device constructors (torch.utils._device): the default device applies to their public calls
 _CONSTRUCTORS = frozenset({
     "empty", "empty_strided", "empty_permuted", "ones", "arange", "bartlett_window", "blackman_window", "eye",
@@ -220,7 +226,8 @@ def _run(fn, name, inplace, constructor, args, kwargs):
         if s._data.shape != t._data.shape or s._data.dtype != t._data.dtype:
             t._data = meta_array(s._data.shape, s._data.dtype)
     requires_grad = grad_mode.is_grad_enabled() and any(t._requires_grad for t, _ in stand_ins.values())
-    result = _metas(result, originals, requires_grad)
+    strides = _view_strides(fn, name, args, kwargs, stand_ins) if name in _STRIDED_VIEWS else None
+    result = _metas(result, originals, requires_grad, iter(strides) if strides else None)
     if out is not None:
         return _into_out(result, out)
     return result
@@ -268,22 +275,60 @@ def _stand_in(value, stand_ins):
     return value
 
 
-def _metas(result, originals, requires_grad):
+def _view_strides(fn, name, args, kwargs, stand_ins):
+    """The strides of a view op's results, from the op run again on probes: read-only arrays of the meta
+    inputs' shapes and strides over one element (safe: these ops only make views, reading nothing)."""
+    if name == "__getitem__" and not _basic_index(args[1] if len(args) > 1 else None):
+        return None
+    probes = {}
+    for key, (t, _) in stand_ins.items():
+        data = t._data
+        array = np.lib.stride_tricks.as_strided(np.zeros(1, data.dtype), data.shape,
+                                                [s * data.itemsize for s in _meta_array.strides_of(data)],
+                                                writeable=False)
+        probes[key] = (t, wrap(array))
+    try:
+        with grad_mode.no_grad():
+            result = fn(*[_swap_in(a, probes) for a in args], **{k: _swap_in(v, probes) for k, v in kwargs.items()})
+    except Exception:  # noqa: BLE001 (the op ran on the stand-ins: strides stay contiguous)
+        return None
+    results = result if isinstance(result, (tuple, list)) else (result,)
+    if not all(isinstance(r, Tensor) for r in results):
+        return None
+    return [tuple(s // r._data.itemsize for s in r._data.strides) for r in results]
+
+
+def _basic_index(index):
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, slice)) and not isinstance(i, bool) for i in items)
+
+
+def _swap_in(value, probes):
+    if isinstance(value, Tensor):
+        entry = probes.get(id(value))
+        return value if entry is None else entry[1]
+    if isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) for v in value):
+        items = [_swap_in(v, probes) for v in value]
+        return items if isinstance(value, list) else type(value)(items)
+    return value
+
+
+def _metas(result, originals, requires_grad, strides=None):
     if isinstance(result, Tensor):
         original = originals.get(id(result))
         if original is not None:
             return original
-        t = wrap(meta_array(result._data.shape, result._data.dtype))
+        t = wrap(meta_array(result._data.shape, result._data.dtype, next(strides) if strides else None))
         if requires_grad and (result.dtype.is_floating_point or result.dtype.is_complex):
             t._requires_grad = True
         if type(result) is not Tensor:  # a Parameter, ...: keep the class
             t.__class__ = type(result)
         return t
     if isinstance(result, tuple):
-        items = [_metas(r, originals, requires_grad) for r in result]
+        items = [_metas(r, originals, requires_grad, strides) for r in result]
         return _same_tuple(result, items)
     if isinstance(result, list):
-        return [_metas(r, originals, requires_grad) for r in result]
+        return [_metas(r, originals, requires_grad, strides) for r in result]
     return result
 
 
