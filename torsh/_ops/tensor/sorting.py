@@ -192,7 +192,7 @@ def mode(input, dim=-1, keepdim=False, *, out=None):
 register(mode, out="copy")
 
 
-def aminmax(input, *, dim=None, keepdim=False):
+def aminmax(input, *, dim=None, keepdim=False, out=None):
     if dim is None and input._data.size == 0:
         raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the operation has no "
                            "identity.")
@@ -200,7 +200,7 @@ def aminmax(input, *, dim=None, keepdim=False):
         return return_types.aminmax(input.amin(), input.amax()) if not keepdim else return_types.aminmax(
             input.amin(tuple(range(input.ndim)), True), input.amax(tuple(range(input.ndim)), True))
     return return_types.aminmax(input.amin(dim, keepdim), input.amax(dim, keepdim))
-register(aminmax)
+register(aminmax, out="copy")
 
 
 def _quantile(name, input, q, dim, keepdim, interpolation, ignore_nan):

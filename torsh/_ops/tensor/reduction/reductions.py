@@ -96,7 +96,7 @@ _EXTREMUM_SIGNATURES = ("*, Tensor out = None", "Tensor other, *, Tensor out = N
                         "int dim, bool keepdim = False, *, tuple of Tensors out = None")
 
 
-def sum(input, dim=None, keepdim=False, *, dtype=None):
+def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     check_keepdim_has_dim("sum", dim, keepdim, *_SUM_SIGNATURES)
     data = input._data
     if dim is None and dtype is None and data.dtype.kind == "f" and data.ndim and data.size and data.flags.c_contiguous:
@@ -124,7 +124,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
         node.dims, node.keepdim, node.shape = dims, keepdim, data.shape
         record(node, (input,), (result,))
     return result
-register(sum)
+register(sum, out="copy")
 
 
 def _sum_all_float(input, data, keepdim):
@@ -169,7 +169,7 @@ def check_mean_dtype(op, input, dtype):
     return out_dtype
 
 
-def mean(input, dim=None, keepdim=False, *, dtype=None):
+def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     check_keepdim_has_dim("mean", dim, keepdim, "*, torch.dtype dtype = None, Tensor out = None", _SUM_SIGNATURES[1])
     out_dtype = check_mean_dtype("mean", input, dtype)
     data = input._data
@@ -184,7 +184,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
         node.dims, node.keepdim, node.shape, node.count = dims, keepdim, data.shape, count
         record(node, (input,), (result,))
     return result
-register(mean)
+register(mean, out="copy")
 
 
 class ProdBackward1(Node):
@@ -220,7 +220,7 @@ def _keep(t, dims, ndim):
 
 
 @float32_policy
-def prod(input, dim=None, keepdim=False, *, dtype=None):
+def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
     check_keepdim_has_dim("prod", dim, keepdim, "*, torch.dtype dtype = None",
                           "int dim, bool keepdim = False, *, torch.dtype dtype = None, Tensor out = None")
     data = input._data
@@ -241,7 +241,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
         record(node, (input,), (result,))
         node.save_for_backward(input)
     return result
-register(prod)
+register(prod, out="copy")
 
 
 # -- max / min ------------------------------------------------------------------------------
@@ -336,7 +336,7 @@ def max(input, dim=None, keepdim=False, *, out=None):
         return maximum(input, dim)
     check_keepdim_has_dim("max", dim, keepdim, *_EXTREMUM_SIGNATURES)
     return _extremum("max", np.max, _argmax_nan, input, dim, keepdim)
-register(max)
+register(max, out="copy")
 
 
 def min(input, dim=None, keepdim=False, *, out=None):
@@ -345,11 +345,11 @@ def min(input, dim=None, keepdim=False, *, out=None):
         return minimum(input, dim)
     check_keepdim_has_dim("min", dim, keepdim, *_EXTREMUM_SIGNATURES)
     return _extremum("min", np.min, _argmin_nan, input, dim, keepdim)
-register(min)
+register(min, out="copy")
 
 
 def _amax_like(name, np_fn):
-    def op(input, dim=(), keepdim=False):
+    def op(input, dim=(), keepdim=False, *, out=None):
         data = input._data
         dim = _all_dims_if_empty(dim)
         dims = normalize_dims(dim, data.ndim)
@@ -372,9 +372,9 @@ def _amax_like(name, np_fn):
 
 
 amax = _amax_like("amax", np.max)
-register(amax, "amax")
+register(amax, "amax", out="copy")
 amin = _amax_like("amin", np.min)
-register(amin, "amin")
+register(amin, "amin", out="copy")
 
 
 def _arg_extremum(name, flat_arg, extremum, input, dim, keepdim):
@@ -388,14 +388,14 @@ def _arg_extremum(name, flat_arg, extremum, input, dim, keepdim):
     return extremum(input.detach(), dim, keepdim).indices
 
 
-def argmax(input, dim=None, keepdim=False):
+def argmax(input, dim=None, keepdim=False, *, out=None):
     return _arg_extremum("argmax", _argmax_nan, max, input, dim, keepdim)
-register(argmax)
+register(argmax, out="copy")
 
 
-def argmin(input, dim=None, keepdim=False):
+def argmin(input, dim=None, keepdim=False, *, out=None):
     return _arg_extremum("argmin", _argmin_nan, min, input, dim, keepdim)
-register(argmin)
+register(argmin, out="copy")
 
 
 # -- var / std --------------------------------------------------------------------------------
@@ -446,14 +446,14 @@ def _var_std(node_cls, np_fn, input, dim, unbiased, keepdim, correction):
     return result
 
 
-def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
     return _var_std(VarBackward0, np.var, input, dim, unbiased, keepdim, correction)
-register(var)
+register(var, out="copy")
 
 
-def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
     return _var_std(StdBackward0, np.std, input, dim, unbiased, keepdim, correction)
-register(std)
+register(std, out="copy")
 
 
 def _check_floating_or_complex(op, input):
@@ -488,7 +488,7 @@ class LogsumexpBackward0(Node):
         return (_expand_back(grad, self.dims, self.keepdim, self.shape) * (x - r).exp(),)
 
 
-def logsumexp(input, dim, keepdim=False):
+def logsumexp(input, dim, keepdim=False, *, out=None):
     data = input._data
     if dim is not None and _all_dims_if_empty(dim) is None:
         dim = None
@@ -512,7 +512,7 @@ def logsumexp(input, dim, keepdim=False):
         record(node, (input,), (result,))
         node.save_for_backward(input, result)
     return result
-register(logsumexp, node_name="LogsumexpBackward0")
+register(logsumexp, node_name="LogsumexpBackward0", out="copy")
 
 
 def _np_logsumexp(data, dims, keepdim):
@@ -538,14 +538,14 @@ def _np_logsumexp_rows(rows):
     return _np_logsumexp(rows, (1,), False)
 
 
-def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
     """torch.norm as torch/functional.py routes it: numbers and 'fro' over at most 2 dims are
     linalg.vector_norm (its node: LinalgVectorNormBackward0), other strings ('nuc') linalg.matrix_norm."""
     if isinstance(p, str) and not (p == "fro" and (dim is None or isinstance(dim, int) or len(dim) <= 2)):
         dims = [dim] if isinstance(dim, int) else list(range(input._data.ndim)) if dim is None else dim
         return matrix_norm(input, p, dims, keepdim, dtype=dtype)
     return vector_norm(input, 2 if p is None or p == "fro" else p, dim, keepdim, dtype=dtype)
-register(norm)
+register(norm, out="copy")
 
 
 def _logical_reduction(np_fn, input, dim, keepdim):
@@ -555,14 +555,14 @@ def _logical_reduction(np_fn, input, dim, keepdim):
     return wrap(value.astype(np.uint8) if input._data.dtype == np.uint8 else value)
 
 
-def all(input, dim=None, keepdim=False):
+def all(input, dim=None, keepdim=False, *, out=None):
     return _logical_reduction(np.all, input, dim, keepdim)
-register(all)
+register(all, out="copy")
 
 
-def any(input, dim=None, keepdim=False):
+def any(input, dim=None, keepdim=False, *, out=None):
     return _logical_reduction(np.any, input, dim, keepdim)
-register(any)
+register(any, out="copy")
 
 
 def count_nonzero(input, dim=None):
@@ -577,17 +577,17 @@ def _check_not_complex(input):
         raise RuntimeError("nansum on CPU does not support complex inputs")
 
 
-def nansum(input, dim=None, keepdim=False, *, dtype=None):
+def nansum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     _check_not_complex(input)
     if input.dtype.is_floating_point:
         input = input.masked_fill(input.isnan(), 0)
         if input.dtype is _dtype.float16 and dtype is not None and _dtype.to_dtype(dtype).np.kind in "iu":
             input = input.clamp(-65504.0, 65504.0)  # PyTorch's float16 nansum into an integer turns inf into +-max
     return input.sum(dim, keepdim, dtype=dtype) if dim is not None else input.sum(dtype=dtype)
-register(nansum)
+register(nansum, out="copy")
 
 
-def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+def nanmean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     # PyTorch's order: the input's dtype, then dtype=, then the dims, then nansum's complex refusal
     if not (input.dtype.is_floating_point or input.dtype.is_complex):
         raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype but got "
@@ -598,5 +598,5 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     _check_not_complex(input)
     counts = input.isnan().logical_not().sum(dim, keepdim) if dim is not None else input.isnan().logical_not().sum()
     return nansum(input, dim, keepdim, dtype=dtype) / counts
-register(nanmean)
+register(nanmean, out="copy")
 
