@@ -253,3 +253,15 @@ def test_conv_net_and_kwargs_and_constants():
     assert torsh.allclose(out["out"], model(x, shift=shift)["out"])
     with pytest.raises(ValueError, match="Trying to flatten user inputs"):
         ep.module()(x)
+
+
+def test_sequential_names_and_defaults_match_torch():
+    ref = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU())
+    mine = torsh.nn.Sequential(torsh.nn.Linear(3, 2), torsh.nn.ReLU())
+    ep_ref = torch.export.export(ref, (torch.randn(4, 3),))
+    ep = torsh.export.export(mine, (torsh.randn(4, 3),))
+    assert str(ep.graph_signature) == str(ep_ref.graph_signature)
+    assert [(n.op, n.target if isinstance(n.target, str) else str(n.target), n.kwargs) for n in ep.graph.nodes
+            if n.op != "output"] == \
+        [(n.op, n.target if isinstance(n.target, str) else str(n.target), n.kwargs) for n in ep_ref.graph.nodes
+         if n.op != "output"]

@@ -165,6 +165,7 @@ for _name in ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2
 from .nn._aten import *  # noqa: E402,F401,F403
 from . import masked  # noqa: E402,F401  (torch.masked reductions)
 from . import onnx  # noqa: E402,F401  (importable; export needs graph capture)
+from . import export, nested  # noqa: E402,F401  (torch.export on an eager trace; torch.nested, a basic subset)
 from . import testing  # noqa: E402  (torch.testing: assert_close, make_tensor)
 from . import amp, cpu  # noqa: E402,F401  (torch.amp: CPU autocast, GradScaler; torch.cpu.amp)
 from .func import vmap  # noqa: E402,F401  (torch.func: grad, vmap, jacrev, functional_call, ...; torch.vmap)

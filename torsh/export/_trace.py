@@ -227,6 +227,7 @@ class _Trace:
         """A node for an op call that ran at the program's level; its tensor results become traced."""
         if name in _SIZE_LIST_OPS and len(args) > 1 and not isinstance(args[1], (list, tuple)):
             args = (args[0], list(args[1:]))  # x.view(5, -1) is aten.view(x, [5, -1])
+        kwargs = _without_defaults(getattr(target, "_op", target), kwargs)
         node = self.graph.create_node("call_function", target, self.lower(tuple(args)), self.lower(dict(kwargs)),
                                       name)
         if isinstance(result, torsh.Tensor):
@@ -240,6 +241,30 @@ class _Trace:
                     self.track(item, self.graph.create_node("call_function", operator.getitem, (node, i), {},
                                                             "getitem"))
         return result
+
+
+_SIGNATURES = {}
+
+
+def _without_defaults(fn, kwargs):
+    """``kwargs`` less the constants equal to ``fn``'s defaults (F.relu(x, inplace=False) is aten.relu(x))."""
+    if not kwargs:
+        return kwargs
+    parameters = _SIGNATURES.get(fn)
+    if parameters is None:
+        try:
+            parameters = _SIGNATURES[fn] = inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            parameters = _SIGNATURES[fn] = {}
+    kept = {}
+    for key, value in kwargs.items():
+        parameter = parameters.get(key)
+        default = parameter.default if parameter is not None else inspect.Parameter.empty
+        if isinstance(value, (bool, int, float, str, type(None))) and type(value) is type(default) \
+                and value == default:
+            continue
+        kept[key] = value
+    return kept
 
 
 def _binding_path(binding):
@@ -441,7 +466,7 @@ def trace(module, args, kwargs, symbols_of):
                 for d in range(leaf.dim()):
                     if (i, d) in symbols_of:
                         state.symbols.append((symbols_of[(i, d)], node, d))
-                arg = TensorArgument(node.name)
+                arg = TensorArgument(name)  # the argument's name even where the node's is ``input_1``
             else:
                 node.meta["val"] = leaf
                 arg = ConstantArgument(node.name, leaf)

@@ -256,16 +256,11 @@ def build(state, input_specs, output_specs, in_spec, out_spec, params, buffers, 
     for symbol, _, _ in state.symbols:
         range_constraints.setdefault(symbol, symbol.range)
     guards = []
-    flat_index = 0
-    for spec in input_specs:
-        if spec.kind != InputKind.USER_INPUT:
-            continue
-        if isinstance(spec.arg, TensorArgument):
-            node = next(n for n in state.graph.nodes if n.op == "placeholder" and n.name == spec.arg.name)
-            guards.append((node.target, node.meta["val"].shape))
-        else:
-            guards.append(None)
-        flat_index += 1
+    lifted = {spec.arg.name for spec in input_specs if spec.kind != InputKind.USER_INPUT}
+    user_nodes = [n for n in state.graph.nodes if n.op == "placeholder" and n.name not in lifted]
+    user_specs = [spec for spec in input_specs if spec.kind == InputKind.USER_INPUT]
+    for spec, node in zip(user_specs, user_nodes):
+        guards.append((node.target, node.meta["val"].shape) if isinstance(spec.arg, TensorArgument) else None)
     gm = GraphModule(torsh.nn.Module(), state.graph, "GraphModule")
     signature = ExportGraphSignature(input_specs, output_specs)
     return ExportedProgram(gm, state.graph, signature, state_dict, range_constraints, None, example_inputs,
