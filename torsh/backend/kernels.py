@@ -48,7 +48,14 @@ def _import_family(family):
 def _load():
     # Idle OpenMP workers spin by default and then steal the cores BLAS and NumPy need between
     # kernels (measured: 3x slower small training steps on 2 cores); libgomp reads this at load.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # TORSH_OMP_SPINCOUNT=N (a two-thread A/B switch, issue 20): let them spin N polls (libgomp's GOMP_SPINCOUNT)
+    # before they sleep instead, so that back-to-back regions (W12's convolutions, batch norms and relus: ~50
+    # a step, no BLAS between them) find the worker awake instead of waking it through a futex (25-45 us each)
+    spin = os.environ.get("TORSH_OMP_SPINCOUNT", "")
+    if spin.isdigit() and "OMP_WAIT_POLICY" not in os.environ:
+        os.environ.setdefault("GOMP_SPINCOUNT", spin)
+    else:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     disabled = {f.strip() for f in os.environ.get("TORSH_KERNELS_DISABLE", "").split(",") if f.strip()}
     for family in FAMILIES:
         if family in disabled:
