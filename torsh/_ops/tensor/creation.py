@@ -42,6 +42,15 @@ def _finish(t, requires_grad, out=None):
     return t
 
 
+def _check_out_dtype(dtype, out):
+    """A factory's ``out=``: an explicit ``dtype`` must be out's (checked before anything is drawn or written); the
+    factory then computes in out's dtype and copies into out, resized."""
+    if dtype is not None and _dtype.to_dtype(dtype) is not out.dtype:
+        names = _dtype.SCALAR_TYPE_NAMES
+        raise RuntimeError(f"dtype {names[_dtype.to_dtype(dtype).name]} does not match dtype of out parameter "
+                           f"({names[out.dtype.name]})")
+
+
 def _is_int(x):
     """What PyTorch's parser reads as an int in a size: an int or NumPy integer (no bool), a 0-d integer tensor."""
     if isinstance(x, (builtins.bool, np.bool_)):
@@ -386,6 +395,9 @@ def _fill(size, value, dtype, requires_grad, device):
 
 def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
           pin_memory=False, names=None):
+    if out is not None:
+        _check_out_dtype(dtype, out)
+        return copy_out(zeros(*sizes, size=size, dtype=out.dtype, device=device), out, check_dtype=False)
     shape = sizes if size is None else (size,)
     _check_size_types(shape, "zeros")
     if any(s < 0 for s in _flat_ints(shape)):  # torch.zeros words its check apart from the other factories
@@ -396,12 +408,18 @@ register(zeros, method=False)
 
 def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
          pin_memory=False, names=None):
+    if out is not None:
+        _check_out_dtype(dtype, out)
+        return copy_out(ones(*sizes, size=size, dtype=out.dtype, device=device), out, check_dtype=False)
     return _finish(_fill(_size_arg(sizes, size, "ones"), 1, dtype, requires_grad, device), False, out)
 register(ones, method=False)
 
 
 def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
           pin_memory=False, memory_format=None, names=None):
+    if out is not None:  # PyTorch's out= of a factory: an explicit dtype must be out's
+        _check_out_dtype(dtype, out)
+        return copy_out(empty(*sizes, size=size, dtype=out.dtype, device=device), out, check_dtype=False)
     meta = _on_meta(device)
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
     shape = _size_arg(sizes, size, "empty")
@@ -412,6 +430,9 @@ register(empty, method=False)
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    if out is not None:
+        _check_out_dtype(dtype, out)
+        return copy_out(full(size, fill_value, dtype=out.dtype, device=device), out, check_dtype=False)
     if not ((is_tensor(fill_value) and fill_value._data.ndim == 0)  # a 0-d tensor reads as a Number
             or isinstance(fill_value, (builtins.int, builtins.float, builtins.complex, np.number, np.bool_))):
         raise TypeError(f"full(): argument 'fill_value' (position 2) must be Number, not {type(fill_value).__name__}")
@@ -459,6 +480,9 @@ def _scalar(x):
 
 
 def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    if out is not None:
+        _check_out_dtype(dtype, out)
+        return copy_out(arange(start, end, step, dtype=out.dtype, device=device), out, check_dtype=False)
     meta = _on_meta(device)
     start, end, step = _scalar(start), _scalar(end), _scalar(step)
     if end is None:
@@ -592,6 +616,9 @@ def _space_args(op, start, end, steps, dtype, device):
 
 
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    if out is not None:
+        _check_out_dtype(dtype, out)
+        return copy_out(linspace(start, end, steps, dtype=out.dtype, device=device), out, check_dtype=False)
     start, end, steps, d = _space_args("linspace", start, end, steps, dtype, device)
     if _on_meta(device):
         return _finish(_meta.empty((steps,), d), requires_grad, out)
@@ -629,6 +656,9 @@ def _logspace_array(start, end, steps, base, d):
 
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    if out is not None:
+        _check_out_dtype(dtype, out)
+        return copy_out(logspace(start, end, steps, base, dtype=out.dtype, device=device), out, check_dtype=False)
     start, end, steps, d = _space_args("logspace", start, end, steps, dtype, device)
     if _on_meta(device):
         return _finish(_meta.empty((steps,), d), requires_grad, out)
@@ -638,6 +668,9 @@ register(logspace, method=False)
 
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    if out is not None:
+        _check_out_dtype(dtype, out)
+        return copy_out(eye(n, m, dtype=out.dtype, device=device), out, check_dtype=False)
     meta = _on_meta(device)
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
     m = n if m is None else m
@@ -682,18 +715,30 @@ def _float_draw(op, sampler, sizes, size, generator, dtype, device, requires_gra
 
 def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
          pin_memory=False, names=None):
+    if out is not None:
+        _check_out_dtype(dtype, out)
+        result = rand(*sizes, size=size, generator=generator, dtype=out.dtype, device=device)
+        return copy_out(result, out, check_dtype=False)
     return _float_draw("rand", _random.uniform, sizes, size, generator, dtype, device, requires_grad, out)
 register(rand, method=False)
 
 
 def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
           pin_memory=False, names=None):
+    if out is not None:
+        _check_out_dtype(dtype, out)
+        result = randn(*sizes, size=size, generator=generator, dtype=out.dtype, device=device)
+        return copy_out(result, out, check_dtype=False)
     return _float_draw("randn", _random.normal, sizes, size, generator, dtype, device, requires_grad, out)
 register(randn, method=False)
 
 
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False, out=None,
             layout=None, pin_memory=False):
+    if out is not None:
+        _check_out_dtype(dtype, out)
+        result = randint(low, high, size, generator=generator, dtype=out.dtype, device=device)
+        return copy_out(result, out, check_dtype=False)
     meta = _on_meta(device)
     if size is None:  # randint(high, size)
         if high is None:
@@ -740,6 +785,9 @@ def check_random_bounds(low, high, np_dtype):
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
              pin_memory=False):
+    if out is not None:
+        _check_out_dtype(dtype, out)
+        return copy_out(randperm(n, generator=generator, dtype=out.dtype, device=device), out, check_dtype=False)
     meta = _on_meta(device)
     if not _is_int(n):
         raise TypeError(f"randperm(): argument 'n' (position 1) must be int, not {type(n).__name__}")
