@@ -165,3 +165,51 @@ def test_record_inputs_of_tensors_only_and_of_mixed_arguments():
     assert _collector.describe_inputs((a, 2.0, None, [1, 2]), {"alpha": 1}) == (
         [[2, 3], [], [], [], []], ["float", "Scalar", "", "ScalarList", "Scalar"])
     assert _collector.describe_inputs((), None) == ([], [])
+
+
+def test_planned_inputs_describe_calls_as_the_argument_by_argument_path():
+    """A call's argument types make a plan the next such call is described by (C loops); whatever the
+    values, the description is the one the argument-by-argument path gives, and a list of sizes that
+    turns into a list of tensors at the same position is looked into again."""
+    a, b = torsh.ones(2, 3), torsh.ones(4, dtype=torsh.float64)
+    calls = [((a, (1, 2), (3,), 2, None, "mean"), None), ((b, [5, 6]), {"keepdim": True, "dim": 0}),
+             ((a, (), 1.5), {"alpha": 2}), ((3, 4), None), ((a, (b, a)), None), ((a, [a, a]), None),
+             ((b, (7,)), None), ((a, (1, 2), (3,), 2, None, "sum"), None)]
+    first = [_collector._pairs(_collector._each_input(args + tuple((kwargs or {}).values()))) for args, kwargs in calls]
+    first = [list(pairs) for pairs in first]
+    for _ in range(2):  # once making the plans, once through them
+        for (args, kwargs), expected in zip(calls, first):
+            raw = _collector.record_inputs(args, kwargs)
+            assert list(_collector._pairs(raw)) == expected
+    # the same types, then a tuple of tensors where sizes were: TensorList, not ScalarList
+    assert _collector.describe_inputs((a, (1, 2)), None) == ([[2, 3], []], ["float", "ScalarList"])
+    assert _collector.describe_inputs((a, (a, b)), None) == ([[2, 3], [[2, 3], [4]]], ["float", "TensorList"])
+    assert _collector.describe_inputs((b, (1, 2)), None) == ([[4], []], ["double", "ScalarList"])
+
+
+@needs_torch
+def test_recorded_input_shapes_match_pytorch_on_every_step():
+    """Input Dims / types of ops with mixed arguments are PyTorch's, on the first step (argument by argument)
+    and on later ones (through the plans)."""
+    torch = torch_ref
+
+    def rows(lib, profiler):
+        lib.manual_seed(0)
+        x = lib.ones(2, 3, 8, 8)
+        w = lib.ones(4, 3, 3, 3)
+        seen = []
+        for _ in range(3):
+            with profiler.profile(record_shapes=True) as prof:
+                y = lib.nn.functional.conv2d(x, w, None, (1, 1), (1, 1), (1, 1), 1)  # as nn.Conv2d calls it
+                y = lib.flatten(y.reshape((2, -1)).sum(dim=(1,), keepdim=True), 0, 1)
+            seen.append(sorted((e.name, str(e.input_shapes), str(getattr(e, "input_types", None)))
+                               for e in prof.events()
+                               if e.name in ("aten::conv2d", "aten::reshape", "aten::sum", "aten::flatten")))
+        return seen
+
+    ours = rows(torsh, torsh.profiler)
+    assert ours[0] == ours[1] == ours[2]  # shapes and types alike on every step
+    assert len(ours[0]) == 4
+    # (aten::sum: PyTorch's schema also lists dtype, which torsh's rows leave out)
+    assert ([row[:2] for row in ours[0] if row[0] != "aten::sum"]
+            == [row[:2] for row in rows(torch, torch.profiler)[0] if row[0] != "aten::sum"])

@@ -118,7 +118,8 @@ def direct(op, dtype):
 def _recorded(kernel, op, simd, parallel, single):
     """``kernel`` timed, its call recorded as the dispatcher's "pythran_simd" decision for the first array's
     size, with ``_decide``'s reason (the one-thread note from the parallel threshold on)."""
-    record_decision = dispatch.record_decision
+    record_decision, raw, subscribers = dispatch.record_decision, dispatch.RAW_DECISION, events._subscribers
+    at_simd, at_simd_one_thread = dispatch.AT_SIMD, dispatch.AT_SIMD_ONE_THREAD
 
     def recorded(*arrays_and_args):
         start = perf_counter_ns()
@@ -126,7 +127,14 @@ def _recorded(kernel, op, simd, parallel, single):
         end = perf_counter_ns()
         param = arrays_and_args[0]
         numel = param.size
-        why = (dispatch.AT_SIMD, numel, simd) if numel < parallel else (dispatch.AT_SIMD_ONE_THREAD, numel, simd, single)
+        why = (at_simd, numel, simd) if numel < parallel else (at_simd_one_thread, numel, simd, single)
+        local = dispatch._decision_log  # record_decision inlined for its usual case
+        if local is not None and len(subscribers.get(dispatch.TOPIC, ())) == 1:
+            try:
+                local.log.append((raw, op, "pythran_simd", why, numel, param.dtype, end - start, end))
+                return
+            except AttributeError:
+                pass
         record_decision(op, "pythran_simd", why, numel, param.dtype, end - start, end)
     return recorded
 

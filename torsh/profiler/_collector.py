@@ -136,6 +136,7 @@ class Collector:
         self._logs = []  # _ThreadLog per thread that recorded anything
         self._logs_lock = threading.Lock()
         self._unsubscribe = []
+        self._node_runner = None  # the closure the engine calls per backward node while recording
         self._running = False
         self._replayed = False  # stop() replayed the logs into events
         self.summary = RunSummary()
@@ -154,7 +155,8 @@ class Collector:
         try:
             self._subscribe(ranges.TOPIC, self._on_range)
             self._subscribe(AUTOGRAD_TOPIC, self._on_autograd)  # keeps backward formulas on torsh ops, recorded
-            autograd_graph.node_runner = self.run_node
+            self._node_runner = _make_node_runner(self)
+            autograd_graph.node_runner = self._node_runner
             self._unsubscribe.append(self._remove_node_runner)
             if self.with_dispatch:
                 self._subscribe(dispatch.TOPIC, self._on_dispatch)
@@ -172,7 +174,7 @@ class Collector:
         self.clear()
 
     def _remove_node_runner(self):
-        if autograd_graph.node_runner == self.run_node:
+        if autograd_graph.node_runner is self._node_runner:
             autograd_graph.node_runner = None
 
     def clear(self):
@@ -413,34 +415,13 @@ class Collector:
         thread_log.done = length
 
     # -- ops ---------------------------------------------------------------------------------
-    @staticmethod
-    def make_wrapper(fn, name, attribute):
-        """The timing wrapper _instrument puts in place of op ``fn`` (inlined: it runs on every op call).
-        It appends ``(name, t)`` (``(name, inputs, t)`` with record_shapes) to the thread's log as the op
-        begins, and the time as it ends; everything else about the call is worked out at replay."""
-        perf_counter_ns = time.perf_counter_ns
-        instrument = _instrument
-
-        def op(*args, **kwargs):
-            collector = instrument._observer
-            if collector is None:  # a call that started as the profiler stopped
-                return fn(*args, **kwargs)
-            try:
-                log = collector._local.log
-            except AttributeError:
-                log = collector._log()
-            details = collector.details
-            if not details:
-                log.append((name, perf_counter_ns()))
-            elif details == 1:  # record_shapes: the inputs noted before the clock starts
-                log.append((name, record_inputs(args, kwargs), perf_counter_ns()))
-            else:
-                return collector._detailed_call(log, fn, name, attribute, args, kwargs)
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                log.append(perf_counter_ns())
-        return op
+    # The timing wrapper _instrument puts in place of each op while this collector records: one factory per
+    # kind of detail (made per op binding, cached by the registry per factory), so that a call does only
+    # what its profile asks for. Each reads _instrument._observer per call, so a wrapper serves every
+    # later collector of the same kind.
+    @property
+    def make_wrapper(self):
+        return _DETAIL_WRAPPERS[self.details]
 
     def _detailed_call(self, log, fn, name, attribute, args, kwargs):
         """An op call with with_stack and/or with_flops: its Python stack noted before it runs, its
@@ -463,18 +444,9 @@ class Collector:
     def run_node(self, node, grads, args):
         """Run ``node.apply(*args)`` as a recorded backward node: the node's event inside the engine's
         evaluate_function event, with PyTorch's input shapes of a node (``grads``, the gradients that
-        flowed in; [] where none did) under record_shapes."""
-        try:
-            log = self._local.log
-        except AttributeError:
-            log = self._log()
-        names = _class_event_names.get(node.__class__) or _node_event_names(node)
-        log.append((names, node._sequence_nr, record_inputs(grads, None) if self.record_shapes else None,
-                    time.perf_counter_ns()))
-        try:
-            return node.apply(*args)
-        finally:
-            log.append(time.perf_counter_ns())
+        flowed in; [] where none did) under record_shapes. (What the engine calls is ``_node_runner``'s
+        closure, the same steps with fewer lookups.)"""
+        return self._node_runner(node, grads, args)
 
     # -- subscriptions ---------------------------------------------------------------------
     def _on_range(self, record):
@@ -579,23 +551,191 @@ def record_inputs(args, kwargs, _kinds=_kind_of_type, _tensor=_TENSOR, _sequence
     default arguments: locals, ~20% fewer bytecodes per call than global lookups, on every recorded op.)"""
     if not kwargs and _only_tensors(_map(_type, args)):  # the usual call, tensors only: C loops, no bytecode per argument
         return [*_flatten(_map(_facts, args))]
+    return _mixed_inputs(args if not kwargs else args + tuple(kwargs.values()))
+
+
+_SLOT = object()  # a plan's template entry where a tensor's facts go
+_plans = {}  # the argument types of a call -> its plan (see _mixed_inputs), for the types that decide every entry
+
+
+def _mixed_inputs(values, _plans=_plans, _kinds=_kind_of_type, _scalar=_SCALAR, _map=map, _type=type,
+                  _facts=operator.attrgetter("_data.shape", "_data.dtype"), _flatten=itertools.chain.from_iterable):
+    """record_inputs of a call with arguments other than tensors (``values``: positional, then keyword). Once a
+    call's argument types have decided every entry but the tensors', their plan (the entries as a template,
+    the tensors' positions, the positions of lists of sizes) makes the next such call's inputs in C loops: a
+    ``(template, tensor facts)`` tuple, merged by ``_pairs`` when read."""
+    plan = _plans.get((*_map(_type, values),))
+    if plan is not None:
+        template, tensors, sequences = plan
+        for at in sequences:  # still lists of scalars (or empty)?
+            value = values[at]
+            if value and _kinds.get(value[0].__class__) is not _scalar:
+                return _each_input(values)
+        return template, [*_flatten(_map(_facts, _map(values.__getitem__, tensors)))]
+    return _each_input(values)
+
+
+def _each_input(values, _kinds=_kind_of_type, _tensor=_TENSOR, _sequence=_SEQUENCE, _scalar=_SCALAR,
+                _scalar_list=_SCALAR_LIST):
+    """_mixed_inputs argument by argument (flat facts), making the plan of these argument types when they decide
+    every entry (tensors, scalars, None, lists of sizes)."""
     raw = []
-    for value in (args if not kwargs else args + tuple(kwargs.values())):
+    template, tensors, sequences = [], [], []
+    plannable = True
+    for at, value in enumerate(values):
         kind = _kinds.get(value.__class__)
         if kind is _tensor:
             data = value._data
             raw += (data.shape, data.dtype)
+            template += (_SLOT, _SLOT)
+            tensors.append(at)
         elif kind is _sequence:  # a list of sizes (stride=(1, 1)...), else looked into
-            raw += _scalar_list if not value or _kinds.get(value[0].__class__) is _scalar else _other_input(value)
+            if not value or _kinds.get(value[0].__class__) is _scalar:
+                raw += _scalar_list
+                template += _scalar_list
+                sequences.append(at)
+            else:
+                raw += _other_input(value)
+                plannable = False
         elif kind is not None:
             raw += kind
+            template += kind
         else:
             raw += _other_input(value)
+            plannable = False
+    if plannable and len(_plans) < _MAX_PLANS:
+        _plans[tuple(map(type, values))] = (tuple(template), tuple(tensors), tuple(sequences))
     return raw
 
 
+_MAX_PLANS = 4096  # argument type signatures planned (a bound: programs call with few)
+
+
+def _merged(planned):
+    """A plan's ``(template, tensor facts)`` as record_inputs' flat facts."""
+    template, facts = planned
+    raw, at = [], 0
+    for index in range(0, len(template), 2):
+        if template[index] is _SLOT:
+            raw += facts[at:at + 2]
+            at += 2
+        else:
+            raw += template[index:index + 2]
+    return raw
+
+
+_facts_of_tensor = operator.attrgetter("_data.shape", "_data.dtype")
+_flatten = itertools.chain.from_iterable
+
+
+def _plain_wrapper(fn, name, attribute):
+    """An op's timing wrapper for a profile without details: ``(name, t)`` as the op begins, ``t`` as it ends."""
+    perf_counter_ns = time.perf_counter_ns
+    instrument = _instrument
+
+    def op(*args, **kwargs):
+        collector = instrument._observer
+        if collector is None:  # a call that started as the profiler stopped
+            return fn(*args, **kwargs)
+        try:
+            log = collector._local.log
+        except AttributeError:
+            log = collector._log()
+        log.append((name, perf_counter_ns()))
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            log.append(perf_counter_ns())
+    return op
+
+
+def _shapes_wrapper(fn, name, attribute):
+    """record_shapes: ``(name, inputs, t)`` as the op begins (the inputs noted before the clock starts;
+    record_inputs' tensors-only path inlined: most calls take it), ``t`` as it ends."""
+    perf_counter_ns = time.perf_counter_ns
+    instrument = _instrument
+    only_tensors, facts, flatten, mixed_inputs = _tensor_types.issuperset, _facts_of_tensor, _flatten, _mixed_inputs
+
+    def op(*args, **kwargs):
+        collector = instrument._observer
+        if collector is None:
+            return fn(*args, **kwargs)
+        try:
+            log = collector._local.log
+        except AttributeError:
+            log = collector._log()
+        if kwargs or not only_tensors(map(type, args)):
+            log.append((name, mixed_inputs(args if not kwargs else (*args, *kwargs.values())), perf_counter_ns()))
+        else:
+            log.append((name, [*flatten(map(facts, args))], perf_counter_ns()))
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            log.append(perf_counter_ns())
+    return op
+
+
+def _detailed_wrapper(fn, name, attribute):
+    """with_stack / with_flops: the call goes through ``Collector._detailed_call``."""
+    instrument = _instrument
+
+    def op(*args, **kwargs):
+        collector = instrument._observer
+        if collector is None:
+            return fn(*args, **kwargs)
+        try:
+            log = collector._local.log
+        except AttributeError:
+            log = collector._log()
+        return collector._detailed_call(log, fn, name, attribute, args, kwargs)
+    return op
+
+
+_DETAIL_WRAPPERS = (_plain_wrapper, _shapes_wrapper, _detailed_wrapper)  # by Collector.details
+
+
+def _make_node_runner(collector):
+    """The engine's ``node_runner`` while ``collector`` records: ``node.apply(*args)`` as a backward node's
+    events, ``((outer name, inner name), sequence number, inputs or None, t)`` as it begins and ``t`` as
+    it ends (inputs: PyTorch's input shapes of a node, the gradients that flowed in, under record_shapes)."""
+    local, make_log = collector._local, collector._log
+    perf_counter_ns = time.perf_counter_ns
+    class_names = _class_event_names
+    only_tensors, facts, flatten = _tensor_types.issuperset, _facts_of_tensor, _flatten
+
+    if not collector.record_shapes:
+        def run_node(node, grads, args):
+            try:
+                log = local.log
+            except AttributeError:
+                log = make_log()
+            log.append((class_names.get(node.__class__) or _node_event_names(node), node._sequence_nr, None,
+                        perf_counter_ns()))
+            try:
+                return node.apply(*args)
+            finally:
+                log.append(perf_counter_ns())
+        return run_node
+
+    def run_node(node, grads, args):
+        try:
+            log = local.log
+        except AttributeError:
+            log = make_log()
+        log.append((class_names.get(node.__class__) or _node_event_names(node), node._sequence_nr,
+                    [*flatten(map(facts, grads))] if only_tensors(map(type, grads)) else record_inputs(grads, None),
+                    perf_counter_ns()))
+        try:
+            return node.apply(*args)
+        finally:
+            log.append(perf_counter_ns())
+    return run_node
+
+
 def _pairs(raw):
-    """record_inputs' flat facts as one (shape, type) entry per argument."""
+    """record_inputs' flat facts (or a plan's tuple of them) as one (shape, type) entry per argument."""
+    if raw.__class__ is tuple:
+        raw = _merged(raw)
     return zip(raw[::2], raw[1::2])
 
 

@@ -18,7 +18,7 @@ from .._tensor import wrap
 _lock = threading.Lock()
 _observer = None  # read by every wrapper call: the object that times ops, or None
 _depth = 0  # nested enable() calls with the same observer
-_listeners = {}  # observer class -> its registry listener (one per class, so the registry's wrapper cache hits)
+_listeners = {}  # wrapper factory -> its registry listener (one per factory, so the registry's wrapper cache hits)
 
 # operator dunders -> aten op name (reflected variants run the same op)
 _DUNDER_NAMES = {
@@ -62,18 +62,19 @@ def _finish_wrapper(op, fn, name, attribute):
     return op
 
 
-def _listener(observer_class):
-    """The registry listener building ``observer_class.make_wrapper`` timing wrappers (which read
-    ``_instrument._observer`` per call, so a wrapper serves every later observer of that class)."""
-    listener = _listeners.get(observer_class)
+def _listener(make_wrapper):
+    """The registry listener building ``make_wrapper(fn, name, attribute)`` timing wrappers (the observer's
+    ``make_wrapper``: they read ``_instrument._observer`` per call, so a wrapper serves every later
+    observer with that factory)."""
+    listener = _listeners.get(make_wrapper)
     if listener is None:
         def listener(binding):
             name = aten_name(binding.attribute, binding.prefix)
             if binding.attribute in _NO_ROW:
                 return _finish_wrapper(_passthrough(binding.fn), binding.fn, name, binding.attribute)
-            return _finish_wrapper(observer_class.make_wrapper(binding.fn, name, binding.attribute), binding.fn,
+            return _finish_wrapper(make_wrapper(binding.fn, name, binding.attribute), binding.fn,
                                    name, binding.attribute)
-        _listeners[observer_class] = listener
+        _listeners[make_wrapper] = listener
     return listener
 
 
@@ -115,16 +116,16 @@ _INTERNAL_CALLS = (  # (module, attribute, PyTorch's op name or {first argument:
 _internal_swaps = []  # (module, attribute, original, wrapper) while observed
 
 
-def _internal_wrapper(observer_class, original, name, row_args):
+def _internal_wrapper(make_wrapper, original, name, row_args):
     if row_args is None:
-        return observer_class.make_wrapper(original, name, name[6:])
+        return make_wrapper(original, name, name[6:])
     per_name = {}  # op name -> wrapper of a call whose real arguments it closes over
 
     def observed(*args):
         op_name = name if isinstance(name, str) else name[args[0]]
         wrapper = per_name.get(op_name)
         if wrapper is None:
-            wrapper = per_name[op_name] = observer_class.make_wrapper(_call_pending, op_name, op_name[6:])
+            wrapper = per_name[op_name] = make_wrapper(_call_pending, op_name, op_name[6:])
         _pending.call = (original, args)
         return wrapper(*row_args(*args))
     return observed
@@ -139,12 +140,12 @@ def _call_pending(*row_args):
     return original(*args)
 
 
-def _observe_internal_calls(observer_class):
+def _observe_internal_calls(make_wrapper):
     for module_name, attribute, name, row_args in _INTERNAL_CALLS:
         module = sys.modules.get(module_name)  # not loaded yet: nothing has called it
         if module is not None:
             original = getattr(module, attribute)
-            wrapper = _internal_wrapper(observer_class, original, name, row_args)
+            wrapper = _internal_wrapper(make_wrapper, original, name, row_args)
             setattr(module, attribute, wrapper)
             _internal_swaps.append((module, attribute, original, wrapper))
 
@@ -166,8 +167,8 @@ def enable(observer):
                                    "only one profiler can run at a time")
             _depth += 1
             return
-        registry.subscribe(_listener(type(observer)))
-        _observe_internal_calls(type(observer))
+        registry.subscribe(_listener(observer.make_wrapper))
+        _observe_internal_calls(observer.make_wrapper)
         _observer = observer
         _depth = 1
 
@@ -181,7 +182,7 @@ def disable(observer):
         _depth -= 1
         if _depth > 0:
             return
-        registry.unsubscribe(_listener(type(observer)))
+        registry.unsubscribe(_listener(observer.make_wrapper))
         _restore_internal_calls()
         _observer = None
 
