@@ -9,6 +9,8 @@ dense op reaching it raises PyTorch's error for the QuantizedCPU backend instead
 Shape methods PyTorch runs on quantized tensors (indexing, reshape/view, flatten, transpose/permute, clone,
 contiguous, detach) are the type's own methods, on ``_int`` with the quantizer kept.
 """
+import warnings
+
 import numpy as np
 
 from . import _dtype
@@ -189,6 +191,62 @@ class QuantizedTensor(Tensor):
 
     def detach(self):
         return self._like(self._int)
+
+    # -- ops PyTorch's QuantizedCPU kernels run on the integers ------------------------------------------------
+    def _relu_floor(self):
+        """The integer of 0.0: relu clamps below it (per channel: each channel's zero point)."""
+        if self._axis is None:
+            return np.asarray(self._zero_point, dtype=self._int.dtype)
+        shape = [1] * self._int.ndim
+        shape[self._axis] = -1
+        return self._zero_point.reshape(shape).astype(self._int.dtype)
+
+    def relu(self):
+        """max(int, zero_point) with the quantizer kept (``F.relu(q)``, ``q.relu()``)."""
+        return self._like(np.maximum(self._int, self._relu_floor()))
+
+    def relu_(self):
+        np.maximum(self._int, self._relu_floor(), out=self._int)
+        self._version_counter[0] += 1
+        return self
+
+    def _requantized(self, values):
+        """float32 ``values`` in this (per-tensor) quantizer's integers: quantize_per_tensor's rounding
+        (_ops/tensor/quantize.py's _round_fused: round(fma(x, 1 / scale, zero_point)) in float32)."""
+        inv = np.float64(np.float32(1.0) / np.float32(self._scale))
+        rounded = np.rint((values.astype(np.float64) * inv + self._zero_point).astype(np.float32))
+        return np.clip(rounded, self._qdtype.qmin, self._qdtype.qmax).astype(self._int.dtype)
+
+    @staticmethod
+    def _cat(tensors, dim, out):
+        """PyTorch's cat of quantized tensors: per tensor only; inputs quantized with other parameters than the
+        first's are requantized to it (warning as PyTorch); the result has the first one's scale and zero point."""
+        first = tensors[0]
+        for t in tensors:
+            if not isinstance(t, QuantizedTensor) or t._axis is not None:
+                raise RuntimeError("Only per-tensor quantization is supported in 'cat'!")
+            if t._qdtype is not first._qdtype:
+                raise RuntimeError(f"Expected all tensors to have the same dtype, got {first._qdtype} and "
+                                   f"{t._qdtype}")
+        if out is not None:
+            raise RuntimeError("out= of a quantized cat is not supported")
+        same = all(t._scale == first._scale and t._zero_point == first._zero_point for t in tensors)
+        if not same:
+            warnings.warn("All inputs of this cat operator must share the same quantization parameters. Otherwise "
+                          "large numerical inaccuracies may occur.", stacklevel=3)
+        ints = []
+        for i, t in enumerate(tensors):
+            if t._int.ndim == 0:
+                raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
+            if t is first or (t._scale == first._scale and t._zero_point == first._zero_point):
+                ints.append(t._int)
+            else:
+                ints.append(first._requantized(t._float_values()))
+        ndim = first._int.ndim
+        if not -ndim <= dim < ndim:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], but got "
+                             f"{dim})")
+        return first._like(np.concatenate(ints, axis=dim % ndim))
 
     def numpy(self, *, force=False):
         raise TypeError("Got unsupported ScalarType " + _dtype.SCALAR_TYPE_NAMES[self._qdtype.name])

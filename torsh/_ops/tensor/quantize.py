@@ -82,6 +82,57 @@ def quantize_per_tensor(input, scale, zero_point, dtype):
 register(quantize_per_tensor, method=False)
 
 
+SMALL_SCALE_THRESHOLD = np.float32(6.1e-5)
+
+
+def choose_qparams(min_val, max_val, qmin, qmax, reduce_range, float_scale=True):
+    """ChooseQuantizationParams (QuantUtils.h) for a dynamic layer's input; ``float_scale=False`` keeps the
+    scale in double, as ATen's quantize_per_tensor_dynamic hands it on."""
+    if reduce_range:
+        qmin, qmax = qmin // 2, qmax // 2
+    min_val = min(float(np.float32(min_val)), 0.0)
+    max_val = max(float(np.float32(max_val)), 0.0)
+    scale = (max_val - min_val) / (qmax - qmin)
+    if np.float32(scale) == 0 or np.isinf(np.float32(1.0) / np.float32(scale)):
+        scale = 0.1
+    if scale < SMALL_SCALE_THRESHOLD:
+        org = scale
+        scale = float(SMALL_SCALE_THRESHOLD)
+        if min_val == 0:
+            max_val = scale * (qmax - qmin)
+        elif max_val == 0:
+            min_val = -scale * (qmax - qmin)
+        else:
+            min_val, max_val = min_val * (scale / org), max_val * (scale / org)
+    if float_scale:
+        scale = float(np.float32(scale))
+    zp_min, zp_max = qmin - min_val / scale, qmax - max_val / scale
+    err_min = abs(qmin) - abs(min_val / scale)
+    err_max = abs(qmax) - abs(max_val / scale)
+    initial = zp_min if err_min < err_max else zp_max
+    zero_point = qmin if initial < qmin else qmax if initial > qmax else int(np.rint(initial))
+    return scale, zero_point
+
+
+def quantize_per_tensor_dynamic(input, dtype, reduce_range):
+    """Per-tensor quantization with qparams chosen from the input's own range (fbgemm's
+    ChooseQuantizationParams over [min, max] widened to hold 0); float16 returns a half copy."""
+    if dtype is _dtype.float16:
+        return input.contiguous().to(_dtype.float16)
+    if dtype not in (_dtype.qint8, _dtype.quint8):
+        raise RuntimeError(f"dtype {_dtype.SCALAR_TYPE_NAMES.get(getattr(dtype, 'name', None), dtype)}not supported")
+    x = _float_input(input)
+    if x.size == 0:
+        raise RuntimeError("min(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
+                           "reduction dim with the 'dim' argument.")
+    qmin, qmax = (-128, 127) if dtype is _dtype.qint8 else (0, 255)
+    scale, zero_point = choose_qparams(float(x.min()), float(x.max()), qmin, qmax, bool(reduce_range), False)
+    return quantize_per_tensor(input, scale, zero_point, dtype)
+
+
+register(quantize_per_tensor_dynamic, method=False)
+
+
 def quantize_per_channel(input, scales, zero_points, axis, dtype):
     """Affine quantization with a scale and zero point per slice along ``axis``."""
     for name, arg, position in (("scales", scales, 2), ("zero_points", zero_points, 3)):

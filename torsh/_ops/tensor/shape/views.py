@@ -348,6 +348,8 @@ def cat(tensors, dim=0, *, out=None):
     tensors = list(tensors)
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
+    if getattr(tensors[0], "is_quantized", False):  # QuantizedCPU's cat (torsh/_quantized.py)
+        return type(tensors[0])._cat(tensors, dim, out)
     for i, t in enumerate(tensors):
         if not is_tensor(t):
             raise TypeError(f"expected Tensor as element {i} in argument 0, but got {type(t).__name__}")

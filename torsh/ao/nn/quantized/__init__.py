@@ -1,3 +1,3 @@
 """``torch.ao.nn.quantized``: modules computing on quantized tensors; ``dynamic``: dynamically quantized ones."""
-from . import dynamic  # noqa: F401
+from . import dynamic, functional  # noqa: F401
 from .modules import Conv2d, DeQuantize, Linear, LinearPackedParams, Quantize, ReLU  # noqa: F401

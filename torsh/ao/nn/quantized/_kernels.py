@@ -5,13 +5,10 @@ accumulator's units; dynamic layers quantize their input with fbgemm's ChooseQua
 import numpy as np
 
 from torsh import _array_api
-from torsh._ops.tensor.quantize import _round_fused
+from torsh._ops.tensor.quantize import _round_fused, choose_qparams  # noqa: F401 (re-exported)
 from torsh.backend import kernels, threads
 
 PANEL = 32  # output columns per packed weight panel (kernels_cpp/quantized.cpp's kPanel)
-
-SMALL_SCALE_THRESHOLD = np.float32(6.1e-5)
-
 
 def centred(q):
     """(int - zero_point) as float64, the zero point per tensor or per output channel (axis 0)."""
@@ -116,33 +113,6 @@ def requantize(acc, x_scale, w_scales, bias, out_scale, out_zero_point, relu, ch
     ab = raw * (act_times_w / np.float32(out_scale))
     q = np.rint(ab).astype(np.int64) + out_zero_point
     return np.clip(q, out_zero_point if relu else 0, 255).astype(np.uint8)
-
-
-def choose_qparams(min_val, max_val, qmin, qmax, reduce_range):
-    """fbgemm's ChooseQuantizationParams (QuantUtils.h) for a dynamic layer's input."""
-    if reduce_range:
-        qmin, qmax = qmin // 2, qmax // 2
-    min_val = min(float(np.float32(min_val)), 0.0)
-    max_val = max(float(np.float32(max_val)), 0.0)
-    scale = (max_val - min_val) / (qmax - qmin)
-    if np.float32(scale) == 0 or np.isinf(np.float32(1.0) / np.float32(scale)):
-        scale = 0.1
-    if scale < SMALL_SCALE_THRESHOLD:
-        org = scale
-        scale = float(SMALL_SCALE_THRESHOLD)
-        if min_val == 0:
-            max_val = scale * (qmax - qmin)
-        elif max_val == 0:
-            min_val = -scale * (qmax - qmin)
-        else:
-            min_val, max_val = min_val * (scale / org), max_val * (scale / org)
-    scale = float(np.float32(scale))
-    zp_min, zp_max = qmin - min_val / scale, qmax - max_val / scale
-    err_min = abs(qmin) - abs(min_val / scale)
-    err_max = abs(qmax) - abs(max_val / scale)
-    initial = zp_min if err_min < err_max else zp_max
-    zero_point = qmin if initial < qmin else qmax if initial > qmax else int(np.rint(initial))
-    return scale, zero_point
 
 
 def quantize_input(x, reduce_range):
