@@ -144,3 +144,22 @@ def test_sum0_runs_the_kernel_and_other_layouts_keep_their_paths():
         x.sum(2)
     d = torsh.randn(6, 3, dtype=torsh.float64, requires_grad=True)
     assert torsh.autograd.gradcheck(lambda a: a.sum(0), (d,))
+
+
+@needs_torch
+@pytest.mark.parametrize("shape,dim,keepdim", [((4096, 10), 0, False), ((3001, 7), 0, True), ((130, 389), -2, False),
+                                               ((2, 33, 9, 20), (0, 1), True), ((32, 3), 0, False)])
+def test_mean_over_leading_dims_matches_torch(shape, dim, keepdim):
+    x = np.random.default_rng(5).standard_normal(shape).astype(np.float32) * 10 + 3
+    results = []
+    for lib in (torch_ref, torsh):
+        leaf = lib.tensor(x, requires_grad=True)
+        out = leaf.mean(dim, keepdim=keepdim)
+        out.backward(lib.ones_like(out) * 2)
+        results.append((out, leaf.grad))
+    (out, grad), (ref, ref_grad) = results[1], results[0]
+    assert out.dtype == torsh.float32 and tuple(out.shape) == tuple(ref.shape)
+    assert out.grad_fn.name() == ref.grad_fn.name()
+    assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    assert_close(grad, ref_grad)
+    assert torsh.tensor(x).mean(dim, keepdim=keepdim, dtype=torsh.float64).dtype == torsh.float64

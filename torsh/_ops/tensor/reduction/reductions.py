@@ -175,9 +175,12 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     data = input._data
     dims = normalize_dims(dim, data.ndim) if dim is not None and dim != () else tuple(range(data.ndim))
     count = math.prod(data.shape[d] for d in dims)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        value = np.mean(data, axis=dims, keepdims=keepdim, dtype=_accumulator(out_dtype.np)) if count else \
-            np.full(_reduced_shape(data.shape, dims, keepdim), np.nan, dtype=out_dtype.np)
+    if data.dtype == out_dtype.np and (columns := _as_columns(data, dims)) is not None:  # mean(0): as sum(0)
+        value = (column_sums(columns) / count).reshape(_reduced_shape(data.shape, dims, keepdim))
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            value = np.mean(data, axis=dims, keepdims=keepdim, dtype=_accumulator(out_dtype.np)) if count else \
+                np.full(_reduced_shape(data.shape, dims, keepdim), np.nan, dtype=out_dtype.np)
     result = wrap(np.asarray(value, dtype=out_dtype.np))
     if needs_grad(input):
         node = (MeanBackward0 if dim is None else MeanBackward1)()
