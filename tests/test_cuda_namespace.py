@@ -15,8 +15,9 @@ def test_device_selection_code_picks_the_cpu():
 def test_seeding_is_accepted_and_device_queries_raise():
     torsh.cuda.manual_seed(0)
     torsh.cuda.manual_seed_all(0)
-    with pytest.raises(RuntimeError, match="no NVIDIA driver"):
-        torsh.cuda.current_device()
+    for lib in (torsh, torch_ref):  # the CPU wheel's lazy-init assertion
+        with pytest.raises(AssertionError, match="^Torch not compiled with CUDA enabled$"):
+            lib.cuda.current_device()
 
 
 def test_same_answers_as_cpu_only_pytorch():

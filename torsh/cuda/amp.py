@@ -3,6 +3,8 @@ its "CUDA is not available" notice when asked to be enabled (PyTorch disables th
 import functools
 import warnings
 
+from ..amp.autocast_mode import custom_bwd as _custom_bwd, custom_fwd as _custom_fwd
+
 
 class GradScaler:
     """A disabled gradient scaler: scale() returns its input, step() just steps the optimizer."""
@@ -73,3 +75,22 @@ class autocast:
             with self:
                 return fn(*args, **kwargs)
         return run
+
+
+def amp_definitely_not_available():
+    """True: no CUDA (and no XLA) to run mixed precision on."""
+    return True
+
+
+def custom_fwd(fwd=None, *, cast_inputs=None):
+    """Deprecated: ``torch.amp.custom_fwd(..., device_type='cuda')``."""
+    warnings.warn("`torch.cuda.amp.custom_fwd(args...)` is deprecated. Please use "
+                  "`torch.amp.custom_fwd(args..., device_type='cuda')` instead.", FutureWarning, stacklevel=2)
+    return _custom_fwd(fwd, device_type="cuda", cast_inputs=cast_inputs)
+
+
+def custom_bwd(bwd):
+    """Deprecated: ``torch.amp.custom_bwd(..., device_type='cuda')``."""
+    warnings.warn("`torch.cuda.amp.custom_bwd(args...)` is deprecated. Please use "
+                  "`torch.amp.custom_bwd(args..., device_type='cuda')` instead.", FutureWarning, stacklevel=2)
+    return _custom_bwd(bwd, device_type="cuda")

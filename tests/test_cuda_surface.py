@@ -1,0 +1,101 @@
+"""torch.cuda and torch.backends.* on a CPU build: every public name PyTorch's CPU wheel has exists in torsh, and
+each callable answers as it does there (its value, or its exception type and message)."""
+import inspect
+import warnings
+
+import pytest
+import torch
+
+import torsh
+
+# names of torch.cuda that are imports of its own source (typing helpers, stdlib modules), not API
+_NOT_API = {"Any", "Callable", "NewType", "Optional", "cast", "classproperty", "lru_cache", "importlib", "os",
+            "platform", "threading", "traceback", "warnings", "torch", "TYPE_CHECKING"}
+
+
+def outcome(fn):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value = fn()
+    except Exception as e:  # noqa: BLE001  (compared between the two libraries)
+        return type(e).__name__, str(e)
+    if type(value).__name__ in ("StreamContext", "device", "_GeneratorContextManager"):
+        return "ok", type(value).__name__
+    return "ok", value
+
+
+def test_every_public_cuda_name_exists():
+    missing = sorted(n for n in dir(torch.cuda) if not n.startswith("_") and n not in _NOT_API
+                     and not hasattr(torsh.cuda, n))
+    assert missing == []
+
+
+@pytest.mark.parametrize("module", ["memory", "random", "graphs", "nvtx", "profiler", "nccl", "tunable", "gds",
+                                    "green_contexts", "streams", "amp"])
+def test_cuda_submodules_have_pytorchs_public_functions(module):
+    ours, theirs = getattr(torsh.cuda, module), getattr(torch.cuda, module)
+    names = getattr(theirs, "__all__", None) or [n for n in dir(theirs) if not n.startswith("_")]
+    wanted = [n for n in names if (inspect.isfunction(getattr(theirs, n, None)) or inspect.isclass(getattr(theirs, n, None)))
+              and getattr(getattr(theirs, n), "__module__", "").startswith("torch")]
+    assert sorted(n for n in wanted if not hasattr(ours, n)) == []
+
+
+CALLS = {
+    "is_available": (), "device_count": (), "is_initialized": (), "init": (), "empty_cache": (),
+    "synchronize": (), "current_device": (), "current_stream": (), "default_stream": (),
+    "get_device_name": (), "get_device_capability": (), "get_device_properties": (), "get_arch_list": (),
+    "get_gencode_flags": (), "is_bf16_supported": (), "is_tf32_supported": (), "memory_allocated": (),
+    "max_memory_allocated": (), "memory_reserved": (), "max_memory_reserved": (), "memory_cached": (),
+    "max_memory_cached": (), "memory_stats": (), "memory_stats_as_nested_dict": (), "host_memory_stats": (),
+    "reset_peak_memory_stats": (), "reset_max_memory_allocated": (), "reset_accumulated_memory_stats": (),
+    "memory_snapshot": (), "memory_summary": (), "list_gpu_processes": (), "mem_get_info": (),
+    "get_allocator_backend": (), "get_rng_state": (), "get_rng_state_all": (), "initial_seed": (), "seed": (),
+    "seed_all": (), "manual_seed": (1,), "manual_seed_all": (1,), "set_rng_state_all": ([],),
+    "ipc_collect": (), "cudart": (), "current_blas_handle": (), "utilization": (), "temperature": (),
+    "power_draw": (), "clock_rate": (), "memory_usage": (), "device_memory_used": (), "get_sync_debug_mode": (),
+    "set_sync_debug_mode": (0,), "set_device": (0,), "can_device_access_peer": (0, 1),
+    "caching_allocator_alloc": (10,), "caching_allocator_delete": (0,), "set_per_process_memory_fraction": (0.5,),
+    "get_per_process_memory_fraction": (), "is_current_stream_capturing": (), "graph_pool_handle": (),
+    "Stream": (), "Event": (), "CUDAGraph": (), "MemPool": (), "FloatTensor": (2,), "FloatStorage": (2,),
+    "set_stream": (None,), "check_error": (0,), "get_stream_from_external": (0,),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_cuda_calls_answer_as_the_cpu_wheel(name):
+    args = CALLS[name]
+    assert outcome(lambda: getattr(torsh.cuda, name)(*args)) == outcome(lambda: getattr(torch.cuda, name)(*args))
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.cuda.set_device("cpu"), lambda lib: lib.cuda.set_device(-1),
+    lambda lib: lib.cuda.device(0).__enter__(), lambda lib: lib.cuda.device(-1).__enter__(),
+    lambda lib: lib.cuda.device("cuda:1").idx, lambda lib: lib.cuda.device_of(lib.ones(1)).idx,
+    lambda lib: lib.cuda.stream(None).__enter__(), lambda lib: lib.cuda.nvtx.range_push("a"),
+    lambda lib: lib.cuda.nvtx.mark("a"), lambda lib: lib.cuda.nvtx.range("a").__enter__(),
+    lambda lib: lib.cuda.profiler.start(), lambda lib: lib.cuda.nccl.is_available([]),
+    lambda lib: lib.cuda.tunable.is_enabled(), lambda lib: lib.cuda.sparse.FloatTensor(),
+    lambda lib: isinstance(lib.ones(1), lib.cuda.FloatTensor), lambda lib: lib.cuda.default_generators,
+    lambda lib: (lib.cuda.has_half, lib.cuda.has_magma), lambda lib: (lib.cuda.cudaStatus.SUCCESS,),
+    lambda lib: issubclass(lib.cuda.OutOfMemoryError, RuntimeError), lambda lib: lib.cuda.random.seed(),
+    lambda lib: lib.cuda.memory.empty_cache(), lambda lib: lib.cuda.graph(None),
+    lambda lib: lib.cuda.is_bf16_supported(including_emulation=False),
+])
+def test_cuda_behaviour_matches(call):
+    assert outcome(lambda: call(torsh)) == outcome(lambda: call(torch))
+
+
+def test_cuda_context_managers_that_pytorch_allows():
+    for lib in (torch, torsh):
+        with lib.cuda.device(-1), lib.cuda.device_of(lib.ones(1)), lib.cuda.stream(None):
+            pass
+    assert outcome(lambda: torsh.cuda.memory.caching_allocator_disabled().__enter__()) == \
+        outcome(lambda: torch.cuda.memory.caching_allocator_disabled().__enter__())
+
+
+def test_cuda_amp_custom_fwd_is_the_deprecated_cuda_form():
+    for lib in (torch, torsh):
+        with pytest.warns(FutureWarning, match="torch.cuda.amp.custom_fwd"):
+            decorated = lib.cuda.amp.custom_fwd(lambda ctx, x: x * 2)
+        assert callable(decorated) and lib.cuda.amp.amp_definitely_not_available()
