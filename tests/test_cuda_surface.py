@@ -99,3 +99,40 @@ def test_cuda_amp_custom_fwd_is_the_deprecated_cuda_form():
         with pytest.warns(FutureWarning, match="torch.cuda.amp.custom_fwd"):
             decorated = lib.cuda.amp.custom_fwd(lambda ctx, x: x * 2)
         assert callable(decorated) and lib.cuda.amp.amp_definitely_not_available()
+
+
+# -- torch.backends.* -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["cpu", "cuda", "cudnn", "cusparselt", "kleidiai", "mha", "miopen", "mkl", "mkldnn",
+                                  "mps", "nnpack", "openmp", "opt_einsum", "quantized", "xeon"])
+def test_backends_submodules_exist(name):
+    assert isinstance(getattr(torsh.backends, name), type(torsh))
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.backends.openmp.is_available(), lambda lib: lib.backends.cusparselt.is_available(),
+    lambda lib: lib.backends.cusparselt.version(), lambda lib: lib.backends.cusparselt.get_max_alg_id(),
+    lambda lib: lib.backends.kleidiai.is_available(), lambda lib: lib.backends.mha.get_fastpath_enabled(),
+    lambda lib: (lib.backends.mkl.VERBOSE_ON, lib.backends.mkl.VERBOSE_OFF),
+    lambda lib: lib.backends.quantized.engine, lambda lib: lib.backends.quantized.supported_engines,
+    lambda lib: setattr(lib.backends.quantized, "engine", "bogus"),
+    lambda lib: setattr(lib.backends.quantized, "engine", "none"),
+    lambda lib: setattr(lib.backends.quantized, "supported_engines", []),
+    lambda lib: lib.backends.miopen.immediate,
+])
+def test_backends_answers_match(call):
+    assert outcome(lambda: call(torsh)) == outcome(lambda: call(torch))
+
+
+def test_backends_switches_round_trip():
+    for lib in (torch, torsh):
+        for engine in ("qnnpack", "fbgemm", "onednn", "x86"):
+            lib.backends.quantized.engine = engine
+            assert lib.backends.quantized.engine == engine
+        lib.backends.mha.set_fastpath_enabled(False)
+        assert lib.backends.mha.get_fastpath_enabled() is False
+        lib.backends.mha.set_fastpath_enabled(True)
+        with lib.backends.mkl.verbose(lib.backends.mkl.VERBOSE_ON), lib.backends.nnpack.flags(enabled=False):
+            pass
+        assert lib.backends.cpu.get_cpu_capability() in ("AVX512", "AVX2", "DEFAULT", "VSX", "ZVECTOR", "SVE256")
+    assert torsh.backends.cpu.get_cpu_capability() == torch.backends.cpu.get_cpu_capability()
+    assert torsh.backends.mkl.is_available() is False and torsh.backends.nnpack.is_available() is False  # not linked

@@ -18,3 +18,4 @@ def kernel_instruction_sets():
 
 
 from . import cuda, cudnn, mkldnn, mps, opt_einsum  # noqa: E402,F401  (PyTorch's backend flags, answered for the CPU)
+from . import cpu, cusparselt, kleidiai, mha, miopen, mkl, nnpack, openmp, quantized, xeon  # noqa: E402,F401

@@ -1,0 +1,1 @@
+"""torch.backends.xeon: PyTorch's Xeon launcher lives in its run_cpu submodule (not in torsh)."""
