@@ -141,6 +141,7 @@ def sample_for(entry):
 UNSAMPLED = {
     # quantization: quantized inputs or a quantizer's parameters (tests/test_quantization_*.py compare them with torch)
     "quantize_per_tensor": "needs scale, zero point and a quantized dtype",
+    "quantize_per_tensor_dynamic": "needs a quantized dtype",
     "quantize_per_channel": "needs per-channel scales and zero points", "int_repr": "needs a quantized input",
     "q_scale": "needs a quantized input", "q_zero_point": "needs a quantized input", "qscheme": "needs a quantized input",
     "q_per_channel_scales": "needs a quantized input", "q_per_channel_zero_points": "needs a quantized input",

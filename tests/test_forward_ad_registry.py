@@ -240,7 +240,7 @@ NOT_DIFFERENTIABLE = {
     "nn_functional_grouped_mm", "nn_functional_scaled_grouped_mm", "nn_functional_scaled_mm",  # low precision
     "istft",  # its input is complex: the sample would need complex tangents gradcheck does not make
     # quantization: integer (quantized) results and their quantizer's parameters
-    "quantize_per_tensor", "quantize_per_channel", "int_repr", "q_scale", "q_zero_point", "q_per_channel_scales",
+    "quantize_per_tensor", "quantize_per_tensor_dynamic", "quantize_per_channel", "int_repr", "q_scale", "q_zero_point", "q_per_channel_scales",
     "q_per_channel_zero_points", "q_per_channel_axis", "qscheme",
 }
 # outputs in a lower precision (gradcheck needs float64 ones) or drawn at random
