@@ -157,6 +157,16 @@ OPS = {
     "contiguous_is_self": lambda lib, a, b: a.contiguous(),
     "any": lambda lib, a, b: a.any(),
     "addmm_out": lambda lib, a, b: lib.mm(a, b.t(), out=lib.empty(0, device="meta")),
+    "cross_entropy": lambda lib, a, b: lib.nn.functional.cross_entropy(a, lib.zeros(6, dtype=lib.int64,
+                                                                                     device="meta")),
+    "conv2d": lambda lib, a, b: lib.nn.functional.conv2d(a.view(1, 3, 4, 4), lib.empty(5, 3, 3, 3, device="meta"),
+                                                         padding=1),
+    "sdpa": lambda lib, a, b: lib.nn.functional.scaled_dot_product_attention(a.view(2, 3, 8), b.view(2, 3, 8),
+                                                                             b.view(2, 3, 8), is_causal=True),
+    "lstm": lambda lib, a, b: lib.nn.LSTM(8, 5, device="meta")(a.view(3, 2, 8)),
+    "batch_norm_module": lambda lib, a, b: lib.nn.BatchNorm1d(8, device="meta")(a),
+    "empty_strided": lambda lib, a, b: lib.empty_strided((2, 3), (1, 2), device="meta"),
+    "empty_permuted": lambda lib, a, b: lib.empty_permuted((2, 3, 4), (2, 0, 1), device="meta"),
 }
 
 
@@ -169,9 +179,12 @@ def test_ops_propagate_shapes(name):
     if isinstance(ref, torch.Tensor):
         ours, ref = [ours], [ref]
     assert len(ours) == len(ref)
-    for o, r in zip(ours, ref):
+    flat = lambda rs: [x for r in rs for x in (r if isinstance(r, tuple) else (r,))]  # noqa: E731
+    for o, r in zip(flat(ours), flat(ref)):
         assert (tuple(o.shape), str(o.dtype).split(".")[-1], str(o.device)) == \
             (tuple(r.shape), str(r.dtype).split(".")[-1], str(r.device))
+    if name.startswith("empty_"):
+        assert ours[0].stride() == ref[0].stride()
 
 
 def test_identity_results_are_the_input():
@@ -231,6 +244,7 @@ ERRORS = {
     "repeat_interleave": lambda lib: lib.repeat_interleave(lib.ones(3, dtype=lib.int64, device="meta")),
     "mix_meta_cpu": lambda lib: lib.empty(2, device="meta") + lib.ones(2),
     "mix_cpu_meta": lambda lib: lib.ones(2) + lib.empty(2, device="meta"),
+    "rnn_mix": lambda lib: lib.nn.GRU(8, 5, batch_first=True)(lib.empty(2, 3, 8, device="meta")),
     "mix_cat": lambda lib: lib.cat([lib.empty(2, device="meta"), lib.ones(2)]),
     "tensor_of_meta_to_cpu": lambda lib: lib.tensor(lib.empty(2, device="meta"), device="cpu"),
 }

@@ -213,14 +213,13 @@ def _run(fn, name, inplace, constructor, args, kwargs):
     else:
         out = None
     stand_ins = {}
-    call_args = [_stand_in(a, stand_ins) for a in args]
-    call_kwargs = {k: _stand_in(v, stand_ins) for k, v in kwargs.items()}
-    _suspended.depth += 1
     try:
-        with grad_mode.no_grad():
-            result = fn(*call_args, **call_kwargs)
-    finally:
-        _suspended.depth -= 1
+        result = _call(fn, args, kwargs, stand_ins, False)
+    except Exception:  # noqa: BLE001 (a compiled kernel wants contiguous operands: retried on dense ones)
+        if not any(t._data.size > 1 for t, _ in stand_ins.values()):
+            raise
+        stand_ins = {}
+        result = _call(fn, args, kwargs, stand_ins, True)
     originals = {id(s): t for t, s in stand_ins.values()}
     for t, s in stand_ins.values():  # an in-place view op (squeeze_, t_, resize_) gave self another shape
         if s._data.shape != t._data.shape or s._data.dtype != t._data.dtype:
@@ -237,6 +236,51 @@ def _meta_from(shape, dtype, requires_grad):
     t = wrap(meta_array(shape, dtype))
     t._requires_grad = requires_grad
     return t
+
+
+def _call(fn, args, kwargs, stand_ins, dense):
+    call_args = [_stand_in(a, stand_ins, dense) for a in args]
+    call_kwargs = {k: _stand_in(v, stand_ins, dense) for k, v in kwargs.items()}
+    _suspended.depth += 1
+    try:
+        with grad_mode.no_grad():
+            return fn(*call_args, **call_kwargs)
+    finally:
+        _suspended.depth -= 1
+
+
+def module_forward(module, forward, *args, **kwargs):
+    """``forward(*args, **kwargs)`` of a module whose computation reaches its tensors outside the op bindings
+    (the recurrent layers' kernels): when a meta tensor is among its parameters, buffers or arguments, it runs on
+    dense stand-ins swapped into those tensors for the call, and answers meta tensors of its results' shapes."""
+    params = list(module.parameters())
+    inputs = list(_tensors(args, kwargs))
+    tensors = [t for t in params + list(module.buffers()) + inputs if type(t._data) is MetaArray]
+    if not tensors:
+        return forward(*args, **kwargs)
+    for x in inputs[:1]:
+        for p in params:
+            if p.is_meta != x.is_meta:
+                raise RuntimeError(f"Input and parameter tensors are not at the same device, found input tensor at "
+                                   f"{x.device} and parameter tensor at {p.device}")
+    saved = {id(t): (t, t._data) for t in tensors}
+    originals = {}
+    try:
+        for t, data in saved.values():
+            element = np.ones((), data.dtype) if data.dtype.kind in "fc" else np.zeros((), data.dtype)
+            t._data = np.full(data.shape, element)
+            originals[id(t)] = t
+        _suspended.depth += 1
+        try:
+            with grad_mode.no_grad():
+                result = forward(*args, **kwargs)
+        finally:
+            _suspended.depth -= 1
+    finally:
+        for t, data in saved.values():
+            t._data = data
+    requires_grad = grad_mode.is_grad_enabled() and any(t._requires_grad for t, _ in saved.values())
+    return _metas(result, originals, requires_grad)
 
 
 def _has_mask(index):
@@ -256,9 +300,9 @@ def _check_devices(args, kwargs):
             raise RuntimeError(f"Tensor on device {dev or t.device} is not on the expected device {expected}!")
 
 
-def _stand_in(value, stand_ins):
+def _stand_in(value, stand_ins, dense=False):
     """A meta tensor's stand-in: a CPU tensor of its shape and dtype over one writable element (fresh per call,
-    so that an op writing it changes nothing else)."""
+    so that an op writing it changes nothing else); ``dense``: a contiguous array of that element."""
     if isinstance(value, Tensor):
         if type(value._data) is not MetaArray:
             return value
@@ -266,11 +310,14 @@ def _stand_in(value, stand_ins):
         if entry is None:
             data = value._data
             element = np.ones((), data.dtype) if data.dtype.kind in "fc" else np.zeros((), data.dtype)
-            array = np.lib.stride_tricks.as_strided(element, data.shape, (0,) * data.ndim, writeable=True)
+            if dense:
+                array = np.full(data.shape, element)
+            else:
+                array = np.lib.stride_tricks.as_strided(element, data.shape, (0,) * data.ndim, writeable=True)
             entry = stand_ins[id(value)] = (value, wrap(array))
         return entry[1]
     if isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) for v in value):
-        items = [_stand_in(v, stand_ins) for v in value]
+        items = [_stand_in(v, stand_ins, dense) for v in value]
         return items if isinstance(value, list) else type(value)(items)
     return value
 

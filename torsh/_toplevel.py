@@ -11,10 +11,10 @@ import warnings
 
 import numpy as np
 
-from . import _dtype
+from . import _dtype, _meta
 from ._tensor import Tensor, wrap
 from ._ops.tensor import conversion
-from ._ops.tensor.creation import _check_device, _finish, full
+from ._ops.tensor.creation import _check_device, _finish, _on_meta, full
 from ._ops.inplace import apply_inplace
 from ._ops.registry import copy_out as _out
 from .autograd.graph import Node, needs_grad, record
@@ -56,8 +56,9 @@ def empty_strided(size, stride, *, dtype=None, layout=None, device=None, require
                            f"({len(stride)})")
     if any(s < 0 for s in stride) and 0 not in size:  # ATen's storage size computation rejects it
         raise RuntimeError(f"Storage size calculation overflowed with sizes={list(size)} and strides={list(stride)}")
-    _check_device(device)
     d = _dtype_or_default(dtype)
+    if _on_meta(device):
+        return _finish(_meta.empty(size, d, strides=stride), requires_grad)
     extent = 0 if 0 in size else 1 + sum((n - 1) * s for n, s in zip(size, stride))
     storage = np.empty(extent, dtype=d.np)
     array = np.lib.stride_tricks.as_strided(storage, size, tuple(s * storage.itemsize for s in stride),
@@ -74,8 +75,13 @@ def empty_permuted(size, physical_layout, *, dtype=None, layout=None, device=Non
                            f"len(size) = {len(size)} is not equal to len(physical_layout) = {len(physical_layout)}")
     if sorted(physical_layout) != list(builtins.range(len(size))):
         raise RuntimeError("Duplicate dim not allowed")
-    _check_device(device)
     d = _dtype_or_default(dtype)
+    if _on_meta(device):
+        strides = [0] * len(size)
+        step = 1
+        for p in reversed(physical_layout):
+            strides[p], step = step, step * max(size[p], 1)
+        return _finish(_meta.empty(size, d, strides=strides), requires_grad)
     physical = np.empty([size[p] for p in physical_layout], dtype=d.np)
     return _finish(wrap(physical.transpose(np.argsort(physical_layout))), requires_grad)
 

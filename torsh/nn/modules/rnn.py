@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from ... import _meta, _meta_array
 from ..._array_api import array
 from ..._ops.tensor import creation
 from ..._ops.nn.rnn.fused_layer import gru_sequence, lstm_sequence
@@ -225,6 +226,11 @@ class RNNBase(Module):
         return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh"), get("weight_hr")
 
     def forward(self, input, hx=None):
+        if _meta_array.LIVE[0]:  # meta weights or inputs: the layer kernels read arrays (torsh/_meta.py)
+            return _meta.module_forward(self, self._forward, input, hx)
+        return self._forward(input, hx)
+
+    def _forward(self, input, hx=None):
         packed = isinstance(input, PackedSequence)
         num_directions = 2 if self.bidirectional else 1
         real_hidden = self.proj_size if self.proj_size > 0 else self.hidden_size
