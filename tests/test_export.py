@@ -265,3 +265,24 @@ def test_sequential_names_and_defaults_match_torch():
             if n.op != "output"] == \
         [(n.op, n.target if isinstance(n.target, str) else str(n.target), n.kwargs) for n in ep_ref.graph.nodes
          if n.op != "output"]
+
+
+def test_basic_indexing_is_select_slice_unsqueeze_as_torch():
+    class Index(torch.nn.Module):
+        def forward(self, x):
+            return x[0], x[:, 1:3], x[None, ..., -1], x[1:]
+
+    class IndexMine(torsh.nn.Module):
+        forward = Index.forward
+    x = np.random.default_rng(3).standard_normal((4, 5)).astype(np.float32)
+    ep_ref = torch.export.export(Index(), (torch.tensor(x),))
+    ep = torsh.export.export(IndexMine(), (torsh.tensor(x),))
+    assert [(n.name, str(n.target), n.args[1:]) for n in ep.graph.nodes if n.op == "call_function"] == \
+        [(n.name, str(n.target), n.args[1:]) for n in ep_ref.graph.nodes if n.op == "call_function"]
+    for a, b in zip(ep.module()(torsh.tensor(x)), ep_ref.module()(torch.tensor(x))):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    buffer = io.BytesIO()
+    torsh.export.save(ep, buffer)
+    buffer.seek(0)
+    for a, b in zip(torsh.export.load(buffer).module()(torsh.tensor(x)), ep.module()(torsh.tensor(x))):
+        assert torsh.equal(a, b)

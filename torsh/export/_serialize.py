@@ -129,8 +129,10 @@ def _path_of(fn):
 
 def _resolve_path(path):
     """``torsh.a.b`` by attribute access from torsh (never an import), or a traced helper."""
-    if path == "torsh.export._trace._sym_size_int":
-        return _trace._sym_size_int
+    helpers = {"torsh.export._trace._sym_size_int": _trace._sym_size_int,
+               "torsh.export._trace._slice_tensor": _trace._slice_tensor, "torsh.export._trace._alias": _trace._alias}
+    if path in helpers:
+        return helpers[path]
     parts = path.split(".")
     if parts[0] != "torsh" or any(p.startswith("__") and p not in _DUNDER_OK for p in parts[1:]):
         raise SerializeError(f"refusing to resolve {path!r}")

@@ -106,6 +106,61 @@ def _sym_size_int(t, dim):
     return t.size(dim)
 
 
+def _slice_tensor(t, dim=0, start=None, end=None, step=1):
+    """``aten.slice.Tensor``: basic slicing of one dim (torsh names no ``slice`` op)."""
+    return t[(slice(None),) * dim + (slice(start, end, step),)]
+
+
+_INT64_MAX = 9223372036854775807
+
+
+def _basic_index(index):
+    """The index as a tuple when it is basic (ints, slices, None, Ellipsis), else None."""
+    items = index if isinstance(index, tuple) else (index,)
+    ok = all(i is None or i is Ellipsis or isinstance(i, slice) or (isinstance(i, int) and not isinstance(i, bool))
+             for i in items)
+    return items if ok and sum(i is Ellipsis for i in items) <= 1 else None
+
+
+def _record_getitem(trace, tensor, index, result):
+    """``x[0, 1:3, None]`` as PyTorch's export writes it: select.int / slice.Tensor / unsqueeze per index item.
+    False when the index is not basic (a tensor, a list, a bool): then it is one ``operator.getitem``."""
+    items = _basic_index(index)
+    if items is None or not trace.tracked(tensor):
+        return False
+    node = trace.node_of[id(tensor)]
+    dim = 0
+    consumed = sum(1 for i in items if i is not None and i is not Ellipsis)
+    for item in items:
+        if item is Ellipsis:
+            dim += tensor.dim() - consumed
+        elif item is None:
+            node = trace.graph.create_node("call_function", ops.aten.unsqueeze.default, (node, dim), {}, "unsqueeze")
+            dim += 1
+        elif isinstance(item, slice):
+            if item == slice(None):
+                dim += 1
+                continue
+            start = 0 if item.start is None else trace.lower(item.start)
+            end = _INT64_MAX if item.stop is None else trace.lower(item.stop)
+            args = (node, dim, start, end) + (() if item.step in (None, 1) else (item.step,))
+            target = export_target("slice", "Tensor", _slice_tensor, "torsh.export._trace._slice_tensor")
+            node = trace.graph.create_node("call_function", target, args, {}, "slice")
+            dim += 1
+        else:
+            node = trace.graph.create_node("call_function", ops.aten.select.int, (node, dim, item), {}, "select")
+    if node is trace.node_of[id(tensor)]:  # x[...] or x[:]: PyTorch records an alias
+        node = trace.graph.create_node("call_function", ops.aten.alias.default if _resolves("alias") else
+                                       export_target("alias", "default", _alias, "torsh.export._trace._alias"),
+                                       (node,), {}, "alias")
+    trace.track(result, node)
+    return True
+
+
+def _alias(t):
+    return t.view(t.shape)
+
+
 class SymInt(int):
     """A size that depends on a dynamic dimension: an int carrying the graph node computing it."""
 
@@ -300,6 +355,8 @@ def _recorder(binding):
             result = fn(*args, **kwargs)
         finally:
             trace.depth -= 1
+        if special is operator.getitem and _record_getitem(trace, args[0], args[1], result):
+            return result
         if special is not None:
             target, call_name = special, name
         elif plain_function:
