@@ -286,3 +286,21 @@ def test_basic_indexing_is_select_slice_unsqueeze_as_torch():
     buffer.seek(0)
     for a, b in zip(torsh.export.load(buffer).module()(torsh.tensor(x)), ep.module()(torsh.tensor(x))):
         assert torsh.equal(a, b)
+
+
+def test_computation_outside_the_registry_is_refused_not_baked_in():
+    lstm = torsh.nn.LSTM(4, 5, batch_first=True)  # runs its fused kernels without a registered op
+    with pytest.raises(NotImplementedError, match="calls no registered torsh op"):
+        torsh.export.export(lstm, (torsh.randn(2, 3, 4),))
+
+
+def test_in_place_op_on_an_input_is_recorded():
+    class Bump(torsh.nn.Module):
+        def forward(self, x):
+            x.add_(1)
+            return x * 2
+    x = torsh.randn(3)
+    ep = torsh.export.export(Bump(), (x.clone(),))
+    assert "aten.add_.Tensor" in _targets(ep)
+    y = x.clone()
+    assert torsh.allclose(ep.module()(y), (x + 1) * 2)

@@ -205,6 +205,17 @@ def _data_dependent(what):
         "branch with tensor ops (torch.where), or torch.cond for both branches.")
 
 
+def _unrecorded(tensor):
+    """A tensor computed from the traced inputs by code that called no registered op (an nn module running its
+    kernels directly): its value would be baked in as a constant, so the export stops instead."""
+    return NotImplementedError(
+        f"torch.export (torsh): a tensor of shape {list(tensor.shape)} was computed from the program's inputs or "
+        f"parameters by code that calls no registered torsh op (its grad_fn is {type(tensor.grad_fn).__name__}), "
+        "so the exported graph cannot compute it. torsh's export records the ops of torch, torch.nn.functional "
+        "and Tensor methods; modules that run fused kernels directly (nn.LSTM, nn.GRU, nn.RNN) are not exportable "
+        "yet.")
+
+
 class _Trace:
     """The state of one export trace: the graph, which tensor (by id) each node computes, the symbols."""
 
@@ -242,6 +253,8 @@ class _Trace:
             return a.node
         if isinstance(a, torsh.Tensor):
             node = self.node_of.get(id(a))
+            if node is None and a.grad_fn is not None:
+                raise _unrecorded(a)
             return node if node is not None else self._lift(a)
         if isinstance(a, torsh.Size):
             return [self.lower(s) for s in a]
@@ -501,7 +514,7 @@ def trace(module, args, kwargs, symbols_of):
                                                                ()) for name, _ in module.named_buffers()}
     rng = torsh.get_rng_state()
     _define_aten_packets()
-    with _swapped_state(module) as copies, torsh.no_grad():
+    with _swapped_state(module) as copies, torsh.enable_grad():
         params = dict(module.named_parameters())
         buffers = dict(module.named_buffers())
         for kind, table, prefix in ((InputKind.PARAMETER, params, "p_"), (InputKind.BUFFER, buffers, "b_")):
@@ -518,7 +531,15 @@ def trace(module, args, kwargs, symbols_of):
             node = state.graph.create_node("placeholder", name, (), {}, name)
             user_nodes.append(node)
             if isinstance(leaf, torsh.Tensor):
-                leaf = leaf.detach().clone()
+                # a non-leaf copy requiring grad (floating dtypes): whatever is computed from it carries a grad_fn,
+                # which is how an unrecorded computation is told from a constant (see lower)
+                source = leaf.detach().clone()
+                if source.is_floating_point() or source.is_complex():
+                    source.requires_grad_(True)
+                    state.keep.append(source)
+                    leaf = source.clone()
+                else:
+                    leaf = source
                 state.track(leaf, node, tuple(symbols_of.get((i, d)) for d in range(leaf.dim())))
                 for d in range(leaf.dim()):
                     if (i, d) in symbols_of:
