@@ -138,3 +138,25 @@ def test_grad_with_hooks_and_inputs_matches_pytorch():
     assert results[0][0] == pytest.approx(results[1][0])
     assert results[0][1] == pytest.approx(results[1][1])
     assert results[0][2] is None and results[1][2] is None
+
+
+@pytest.mark.parametrize("amsgrad, optimizer", [(False, "Adam"), (True, "Adam"), (False, "AdamW")])
+def test_adam_scalars_shared_across_a_group_match_pytorch(amsgrad, optimizer):
+    """Adam computes its step's scalars once per (step, dtype) of a group: parameters at other step counts (one
+    skipped a step for lack of a gradient) or of another dtype must still get their own."""
+    values = []
+    for lib in (torsh, torch):
+        a = lib.tensor([1.0, -2.0, 3.0], requires_grad=True)
+        b = lib.tensor([0.5, 0.25], dtype=lib.float64, requires_grad=True)
+        c = lib.tensor([[2.0, -1.0]], requires_grad=True)
+        opt = getattr(lib.optim, optimizer)([a, c, b], lr=0.1, amsgrad=amsgrad, weight_decay=0.01)
+        for i in range(4):
+            opt.zero_grad()
+            loss = (a * a).sum() + (b ** 3).sum() * 2
+            if i % 2 == 0:  # c has no gradient on odd steps: its step count falls behind a's and b's
+                loss = loss + (c * c * 3).sum()
+            loss.backward()
+            opt.step()
+        values.append([t.detach().reshape(-1).tolist() for t in (a, b, c)])
+    for ours, theirs in zip(*values):
+        assert ours == pytest.approx(theirs, rel=1e-6)

@@ -40,6 +40,8 @@ class Adam(_GroupwiseOptimizer):
         decoupled, g_expr = decoupled_grad_expr(group)
         buffers = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if amsgrad else ("exp_avg", "exp_avg_sq")
         direct_of = {}  # dtype -> _fused.direct's (kernel entry, low, high), or None
+        decay = 1 - lr * wd if wd != 0 and decoupled else 1
+        args_key = None  # (step, dtype) the scalars below were computed for: the group's parameters share them
         for p in self._params_with_grad(group):
             state = self._lazy_state(p, buffers)
             step = self._advance_step(state)
@@ -47,15 +49,16 @@ class Adam(_GroupwiseOptimizer):
             param, grad, exp_avg, exp_avg_sq = array(p), grad_array(p), array(m_t), array(v_t)
             vmax = array(state["max_exp_avg_sq"]) if amsgrad else exp_avg_sq
             dtype = param.dtype if param.dtype.kind != "c" else param.real.dtype  # complex: as real views
-            bias_correction1 = 1 - beta1 ** step
-            bias_correction2 = 1 - beta2 ** step
-            step_size = lr / bias_correction1
-            decay = 1 - lr * wd if wd != 0 and decoupled else 1
-            kernel_args = (*_fused.scalars(dtype, decay, -1 if group["maximize"] else 1,
-                                           0 if decoupled else wd, 1 - beta1, beta1),
-                           1 - beta1 < 0.5,
-                           *_fused.scalars(dtype, beta2, 1 - beta2, bias_correction2 ** 0.5, eps, -step_size),
-                           bool(amsgrad))
+            if args_key is None or step != args_key[0] or dtype != args_key[1]:
+                args_key = (step, dtype)
+                bias_correction1 = 1 - beta1 ** step
+                bias_correction2 = 1 - beta2 ** step
+                step_size = lr / bias_correction1
+                kernel_args = (*_fused.scalars(dtype, decay, -1 if group["maximize"] else 1,
+                                               0 if decoupled else wd, 1 - beta1, beta1),
+                               1 - beta1 < 0.5,
+                               *_fused.scalars(dtype, beta2, 1 - beta2, bias_correction2 ** 0.5, eps, -step_size),
+                               bool(amsgrad))
             direct = direct_of.get(dtype, _UNSET)
             if direct is _UNSET:
                 direct = direct_of[dtype] = _fused.direct("adam_step", dtype)
