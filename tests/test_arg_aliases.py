@@ -102,6 +102,12 @@ REFUSED = {
     "torch.split is Python in PyTorch": lambda lib: lib.split(_t(lib), 1, axis=0),
     "torch.norm is Python in PyTorch": lambda lib: lib.norm(_t(lib), dim=0, keepdims=True),
     "roll takes dims, not dim": lambda lib: _t(lib).roll(1, axis=0),
+    # an explicit default beside its alias: PyTorch's parser sees both
+    "keepdim=False beside keepdims": lambda lib: _t(lib).sum(1, keepdim=False, keepdims=True),
+    "keepdims before keepdim=False": lambda lib: _t(lib).sum(keepdims=True, keepdim=False, dim=1),
+    "dim=None beside axis": lambda lib: _t(lib).mean(dim=None, axis=1),
+    "amax dim=() beside axis": lambda lib: lib.amax(_t(lib), dim=(), axis=1),
+    "positional default dim beside axis": lambda lib: lib.sum(_t(lib), None, axis=1),
 }
 
 

@@ -9,8 +9,9 @@ That binding is generated with ``fn``'s own parameters (and default objects) plu
 naming no alias binds its arguments once, checks that the catch-all is empty and calls ``fn`` with them: one
 Python call more (and an empty dict). Only a call with another keyword takes the renaming path, which raises
 PyTorch's TypeError for an alias beside its parameter or beside an unknown keyword (naming, as PyTorch's parser,
-the first keyword that is no parameter's own name). A parameter passed explicitly with its default value beside
-its alias cannot be told from one not passed: there the alias is taken (PyTorch would raise).
+the first keyword that is no parameter's own name). An aliased parameter's default is a sentinel in the binding
+(the fast path swaps the declared default back in), so ``t.sum(1, keepdim=False, keepdims=True)`` raises as
+PyTorch's parser does, even though ``False`` is keepdim's default.
 """
 import functools
 import os
@@ -111,6 +112,9 @@ def unaliased(fn):
 
 
 # -- the generated binding ------------------------------------------------------------------------------
+# the bindings' code "file": inside the package's directory, so that warnings attributed to the caller's line
+# (torsh._warnings) skip the binding's frame as any torsh frame
+_BINDING_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "<arg_aliases binding>")
 _FACTORIES = {}  # the binding's source -> its compiled factory: ops with the same parameters share one (named
 # by update_wrapper; Python's argument errors name a function by its __qualname__)
 
@@ -133,14 +137,21 @@ def _generated(fn, name, aliases, sig):
     elif sig.keyword_only:
         params.append("*")
     params += list(sig.keyword_only) + ["**_aa_kw"]
-    call = ", ".join(list(sig.positional) + (["*" + sig.varargs] if sig.varargs else [])
-                     + [f"{p}={p}" for p in sig.keyword_only] + (["**_aa_kw"] if sig.varkw else []))
+    # aliased parameters with a default take the MISSING default too (to tell an explicit default beside its
+    # alias from none); the fast path puts the declared default back
+    defaulted = [p for p in sig.positional[n_required:] + sig.keyword_only
+                 if p in aliased and sig.default(p) is not _MISSING]
+
+    def arg(p):
+        return f"({p} if {p} is not _aa_missing else _aa_d_{p})" if p in defaulted else p
+    call = ", ".join([arg(p) for p in sig.positional] + (["*" + sig.varargs] if sig.varargs else [])
+                     + [f"{p}={arg(p)}" for p in sig.keyword_only] + (["**_aa_kw"] if sig.varkw else []))
     values = "".join(p + ", " for p in sig.positional)
     slow = (f"_aa_slow(({values}), {sig.varargs or '()'}, "
             f"{{{', '.join(f'{p!r}: {p}' for p in sig.keyword_only)}}}, _aa_kw)")
     extra = "(_aa_kw and not _aa_keys.isdisjoint(_aa_kw))" if sig.varkw else "_aa_kw"
     test = " or ".join([extra] + [f"{p} is _aa_missing" for p in missing])
-    source = (f"def _aa_factory(_aa_fn, _aa_missing, _aa_slow, _aa_keys):\n"
+    source = (f"def _aa_factory(_aa_fn, _aa_missing, _aa_slow, _aa_keys{''.join(f', _aa_d_{p}' for p in defaulted)}):\n"
               f"    def op({', '.join(params)}):\n"
               f"        if {test}:\n"
               f"            return {slow}\n"
@@ -149,20 +160,23 @@ def _generated(fn, name, aliases, sig):
     factory = _FACTORIES.get(source)
     if factory is None:
         namespace = {}
-        exec(compile(source, "<torsh._ops.arg_aliases>", "exec"), namespace)
+        exec(compile(source, _BINDING_FILE, "exec"), namespace)
         factory = _FACTORIES[source] = namespace["_aa_factory"]
 
     def slow(values, varargs, kwonly, extra):
         return _call_renamed(fn, name, aliases, sig, values, varargs, kwonly, extra)
-    op = factory(fn, _MISSING, slow, frozenset(aliases))
-    op.__defaults__ = ((_MISSING,) * (n_required - optional_from) + tuple(sig.defaults)) or None
-    op.__kwdefaults__ = {**{p: _MISSING for p in missing if p in sig.keyword_only}, **sig.kwdefaults} or None
+    op = factory(fn, _MISSING, slow, frozenset(aliases), *(sig.default(p) for p in defaulted))
+    defaults = tuple(_MISSING if p in defaulted else d
+                     for p, d in zip(sig.positional[n_required:], sig.defaults))
+    op.__defaults__ = ((_MISSING,) * (n_required - optional_from) + defaults) or None
+    op.__kwdefaults__ = {**{p: _MISSING for p in missing if p in sig.keyword_only},
+                         **{p: _MISSING if p in defaulted else d for p, d in sig.kwdefaults.items()}} or None
     return op
 
 
 def _given(sig, param, value):
-    """Whether parameter ``param`` came with ``value``: it is neither MISSING nor its default object."""
-    return value is not _MISSING and value is not sig.default(param)
+    """Whether parameter ``param`` came with ``value`` (an aliased parameter not given is MISSING)."""
+    return value is not _MISSING
 
 
 def _call_renamed(fn, name, aliases, sig, values, varargs, kwonly, extra):
