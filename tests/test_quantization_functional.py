@@ -132,3 +132,49 @@ def test_functional_hardswish_as_pytorch():
     assert (a.q_scale(), a.q_zero_point()) == (b.q_scale(), b.q_zero_point())
     diff = np.abs(a.int_repr().numpy().astype(int) - b.int_repr().numpy())
     assert diff.max() <= 1 and (diff == 0).mean() > 0.99
+
+
+def _skip_block(lib):
+    class Block(lib.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.quant, self.dequant = lib.ao.quantization.QuantStub(), lib.ao.quantization.DeQuantStub()
+            self.fc, self.relu = lib.nn.Linear(16, 16), lib.nn.ReLU()
+            self.skip, self.prod = lib.ao.nn.quantized.FloatFunctional(), lib.nn.quantized.FloatFunctional()
+            self.join = lib.ao.nn.quantized.FloatFunctional()
+
+        def forward(self, x):
+            x = self.quant(x)
+            y = self.relu(self.fc(x))
+            z = self.skip.add(y, x)
+            w = self.prod.mul(z, x)
+            return self.dequant(self.join.cat([self.skip.add_relu(w, z), z], 1))
+    return Block()
+
+
+def test_float_functional_prepare_convert_as_pytorch():
+    torch.manual_seed(0)
+    ref, ours = _skip_block(torch), _skip_block(torsh)
+    ours.load_state_dict({k: torsh.from_numpy(v.numpy().copy()) for k, v in ref.state_dict().items()})
+    rs = np.random.RandomState(0)
+    calib, test = [rs.randn(64, 16).astype(np.float32) for _ in range(3)], rs.randn(50, 16).astype(np.float32)
+    outs = []
+    for lib, model in ((torsh, ours), (torch, ref)):
+        model.eval()
+        model.qconfig = lib.ao.quantization.get_default_qconfig("x86")
+        prepared = lib.ao.quantization.prepare(model)
+        assert type(prepared.skip.activation_post_process).__name__ == "HistogramObserver"
+        for c in calib:
+            prepared(lib.from_numpy(c))
+        converted = lib.ao.quantization.convert(prepared)
+        outs.append((converted, converted(lib.from_numpy(test)).numpy()))
+    (q1, y1), (q2, y2) = outs
+    assert repr(q1).replace("torsh.", "torch.") == repr(q2)
+    assert list(q1.state_dict()) == list(q2.state_dict())
+    np.testing.assert_array_equal(y1, y2)
+    with pytest.raises(RuntimeError, match="FloatFunctional is not intended to use the 'forward'"):
+        torsh.ao.nn.quantized.FloatFunctional()(torsh.ones(1))
+    with pytest.raises(RuntimeError, match="Functional is not intended to use the 'forward'"):
+        q1.skip(torsh.ones(1))
+    f = torsh.ao.nn.quantized.FloatFunctional()
+    assert torsh.equal(f.add_scalar(torsh.ones(2), 2.0), torsh.full((2,), 3.0))

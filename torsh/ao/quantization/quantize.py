@@ -8,6 +8,7 @@ from torsh import nn
 
 from ..nn import intrinsic as nni, qat as nnqat
 from ..nn.quantized import dynamic as nnqd, modules as nnq
+from ..nn.quantized.functional_modules import FloatFunctional, QFunctional
 from .qconfig import default_dynamic_qconfig, float16_dynamic_qconfig, per_channel_dynamic_qconfig  # noqa: F401
 from .fake_quantize import FakeQuantizeBase
 from .observer import ObserverBase
@@ -18,7 +19,7 @@ DEFAULT_STATIC_QUANT_MODULE_MAPPINGS = {
     nn.ReLU: nnq.ReLU, nn.MaxPool2d: nnq.MaxPool2d, nn.Flatten: nnq.Flatten, nn.Dropout: nnq.Dropout,
     nn.AdaptiveAvgPool2d: nnq.AdaptiveAvgPool2d, nni.LinearReLU: nnq.LinearReLU, nni.ConvReLU2d: nnq.ConvReLU2d,
     nnqat.Linear: nnq.Linear, nnqat.Conv2d: nnq.Conv2d, nnqat.LinearReLU: nnq.LinearReLU,
-    nnqat.ConvReLU2d: nnq.ConvReLU2d,
+    nnqat.ConvReLU2d: nnq.ConvReLU2d, FloatFunctional: QFunctional,
 }
 DEFAULT_QAT_MODULE_MAPPINGS = {nn.Linear: nnqat.Linear, nn.Conv2d: nnqat.Conv2d, nni.LinearReLU: nnqat.LinearReLU,
                                nni.ConvReLU2d: nnqat.ConvReLU2d}
@@ -66,6 +67,10 @@ def _is_leaf(module):
 
 def _add_observer_(module):
     for child in module.children():
+        if isinstance(child, FloatFunctional):  # its ops call activation_post_process: the observer goes there
+            if getattr(child, "qconfig", None) is not None:
+                child.activation_post_process = child.qconfig.activation()
+            continue
         fused = getattr(child, "_fused_float", False)
         if _is_leaf(child) or fused or isinstance(child, (nnqat.Linear, nnqat.Conv2d)):
             if getattr(child, "qconfig", None) is not None and not isinstance(child, _NO_OBSERVER) and \
