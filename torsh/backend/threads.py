@@ -214,7 +214,13 @@ def run_in_parts(fn, size):
         fn(slice(0, size))
         return
     bounds = [size * i // parts for i in range(parts + 1)]
-    futures = [pool().submit(fn, slice(start, stop)) for start, stop in zip(bounds[:-1], bounds[1:])]
+    # the first part on the calling thread, which would otherwise only wait: one pool thread fewer to wake
+    futures = [pool().submit(fn, slice(start, stop)) for start, stop in zip(bounds[1:-1], bounds[2:])]
+    try:
+        fn(slice(0, bounds[1]))
+    finally:
+        for future in futures:  # every part finished before returning or raising (they write into shared outputs)
+            future.exception()
     for future in futures:
         future.result()
 
@@ -232,6 +238,25 @@ def in_parts_with_blas(fn, size, macs, split=True):
         return
     with single_threaded_blas():
         run_in_parts(fn, size)
+
+
+# The named switch for batched float32 products of small GEMMs (attention's [B, H, T, T] scores, issue 20): with it on,
+# torsh.matmul/bmm of >= 3-D operands below SMALL_GEMM multiply-adds per GEMM cut the batch into one part per thread
+# (batched_matmul) instead of running them all on one BLAS thread. Off by default until measured on a quiet host:
+# TORSH_SPLIT_BATCHED_MATMUL=0/1 at import (A/B runs in fresh processes), set_split_batched_matmul() later.
+_split_batched_matmul = os.environ.get("TORSH_SPLIT_BATCHED_MATMUL", "0") == "1"
+
+
+def split_batched_matmul():
+    """Whether torsh.matmul's batched small products share the threads (see _split_batched_matmul)."""
+    return _split_batched_matmul
+
+
+def set_split_batched_matmul(enabled):
+    """Turn the batched-product split on or off; returns the previous setting."""
+    global _split_batched_matmul
+    previous, _split_batched_matmul = _split_batched_matmul, bool(enabled)
+    return previous
 
 
 def batched_matmul(a, b, macs_per_gemm):

@@ -149,6 +149,8 @@ def _gemm(a, b, bias=None):
         value = _gemm(a.astype(np.float32), b.astype(np.float32), None if bias is None else bias.astype(np.float32))
         return value.astype(a.dtype)
     value = _panel_gemm(a, b)
+    if value is None and a.ndim > 2 and b.ndim >= 2 and threads.split_batched_matmul():  # the batch on the threads
+        value = threads.batched_matmul(a, b, _macs_per_gemm(a.shape, b.shape))
     if value is None:
         with gemm_threads(_macs_per_gemm(a.shape, b.shape)):
             value = np.matmul(a, b)
