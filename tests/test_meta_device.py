@@ -205,12 +205,30 @@ def test_inplace_ops_keep_meta():
     assert facts(a) == facts(ref)
 
 
-def test_requires_grad_flows_without_graph():
-    w = torsh.empty(3, 4, device="meta", requires_grad=True)
-    y = w.sum()
-    assert y.is_meta and y.requires_grad
-    with torsh.no_grad():
-        assert not (w * 2).requires_grad
+def _backward_facts(lib):
+    nn = tnn if lib is torsh else torch.nn
+    layer = nn.Linear(3, 2, device="meta")
+    x = lib.empty(4, 3, device="meta", requires_grad=True)
+    y = layer(x)
+    loss = (y * 2).relu().sum()
+    names = [y.grad_fn.name(), loss.grad_fn.name(), (x + 1).grad_fn.name(), x[0].grad_fn.name(),
+             x.view(12).grad_fn.name(), (x @ x.t()).grad_fn.name()]
+    loss.backward()
+    first = facts(layer.weight.grad)
+    layer(x).sum().backward()  # accumulates: still meta
+    with lib.no_grad():
+        plain = (x * 2).requires_grad
+    return names, first, facts(layer.weight.grad), facts(layer.bias.grad), facts(x.grad), plain
+
+
+def test_autograd_on_meta():
+    ours, ref = both(_backward_facts)
+    assert ours == ref
+
+
+def test_inplace_on_meta_leaf_requiring_grad_raises_as_pytorch():
+    ours, ref = both(lambda lib: _error(lambda: lib.empty(2, device="meta", requires_grad=True).add_(1)))
+    assert ours == ref and ref[0] == "RuntimeError"
 
 
 def _error(fn):

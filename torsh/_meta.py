@@ -6,7 +6,8 @@ costs nothing). While meta tensors exist, or the default device is meta, ``_list
 zero-stride stand-ins (no graph) and answers meta tensors of the results' shapes and dtypes; in-place
 initializers (``uniform_``, ``normal_``, ``zero_``, ``fill_``, ``copy_``, ...) are no-ops; ops whose result
 shape depends on the data raise PyTorch's errors; a CPU tensor beside a meta one raises PyTorch's device error.
-Autograd does not reach meta tensors: a result requires grad when an input does, with no grad_fn.
+Autograd: a result of inputs requiring grad gets a node named as PyTorch's (``grad_fn=<AddmmBackward0>``) whose
+backward gives each input a meta gradient of its shape and dtype.
 """
 import contextlib
 import threading
@@ -18,6 +19,7 @@ from ._meta_array import MetaArray, meta_array
 from ._tensor import META, Tensor, device as Device, require_cpu, wrap
 from ._ops import registry
 from .autograd import grad_mode
+from .autograd.graph import AccumulateGrad, Node, record
 
 __all__ = ["is_meta_device", "empty", "like", "activate"]
 
@@ -213,20 +215,23 @@ def _run(fn, name, inplace, constructor, args, kwargs):
     else:
         out = None
     stand_ins = {}
+    graph = grad_mode.is_grad_enabled() and any(t._requires_grad for t in _tensors(args, kwargs) if _is_meta(t))
     try:
-        result = _call(fn, args, kwargs, stand_ins, False)
+        result = _call(fn, args, kwargs, stand_ins, False, graph)
     except Exception:  # noqa: BLE001 (a compiled kernel wants contiguous operands: retried on dense ones)
         if not any(t._data.size > 1 for t, _ in stand_ins.values()):
             raise
         stand_ins = {}
-        result = _call(fn, args, kwargs, stand_ins, True)
+        result = _call(fn, args, kwargs, stand_ins, True, graph)
+    node_name = _result_node_name(result) if graph else None
     originals = {id(s): t for t, s in stand_ins.values()}
     for t, s in stand_ins.values():  # an in-place view op (squeeze_, t_, resize_) gave self another shape
         if s._data.shape != t._data.shape or s._data.dtype != t._data.dtype:
             t._data = meta_array(s._data.shape, s._data.dtype)
-    requires_grad = grad_mode.is_grad_enabled() and any(t._requires_grad for t, _ in stand_ins.values())
     strides = _view_strides(fn, name, args, kwargs, stand_ins) if name in _STRIDED_VIEWS else None
-    result = _metas(result, originals, requires_grad, iter(strides) if strides else None)
+    result = _metas(result, originals, False, iter(strides) if strides else None)
+    if graph:
+        _record(node_name, list(_tensors(args, kwargs)), result, originals)
     if out is not None:
         return _into_out(result, out)
     return result
@@ -238,15 +243,29 @@ def _meta_from(shape, dtype, requires_grad):
     return t
 
 
-def _call(fn, args, kwargs, stand_ins, dense):
+def _call(fn, args, kwargs, stand_ins, dense, graph):
+    """``fn`` on the stand-ins; with ``graph``, they require grad as the meta tensors do (so PyTorch's in-place
+    checks apply and the result's node names the op); that graph is dropped with the stand-ins."""
     call_args = [_stand_in(a, stand_ins, dense) for a in args]
     call_kwargs = {k: _stand_in(v, stand_ins, dense) for k, v in kwargs.items()}
     _suspended.depth += 1
     try:
+        if graph:
+            for t, s in stand_ins.values():
+                s._requires_grad, s._grad_fn, s._output_nr = t._requires_grad, t._grad_fn, t._output_nr
+            return fn(*call_args, **call_kwargs)
         with grad_mode.no_grad():
             return fn(*call_args, **call_kwargs)
     finally:
         _suspended.depth -= 1
+
+
+def _result_node_name(result):
+    for r in (result if isinstance(result, (tuple, list)) else (result,)):
+        fn = getattr(r, "grad_fn", None)
+        if fn is not None:
+            return fn.name()
+    return None
 
 
 def module_forward(module, forward, *args, **kwargs):
@@ -279,8 +298,42 @@ def module_forward(module, forward, *args, **kwargs):
     finally:
         for t, data in saved.values():
             t._data = data
-    requires_grad = grad_mode.is_grad_enabled() and any(t._requires_grad for t, _ in saved.values())
-    return _metas(result, originals, requires_grad)
+    result = _metas(result, originals, False)
+    if grad_mode.is_grad_enabled() and any(t._requires_grad for t, _ in saved.values()):
+        _record(None, list(_tensors(args, kwargs)) + params, result, originals)
+    return result
+
+
+class MetaBackward0(Node):
+    """A meta op's backward: PyTorch's node name for the op; each input's gradient is a meta tensor of its
+    shape and dtype (there are no values to compute)."""
+    op_name = "MetaBackward0"
+
+    def name(self):
+        return self.op_name
+
+    def backward(self, *grads):
+        out = []
+        for (fn, _), m in zip(self.next_functions, self._input_meta):
+            leaf = getattr(fn, "variable", None) if isinstance(fn, AccumulateGrad) else None
+            if leaf is not None and type(leaf._data) is MetaArray:  # a meta leaf: its .grad is meta (no values)
+                if leaf._grad is None:
+                    leaf._grad = empty(m[0], m[1])
+                out.append(None)
+            else:
+                out.append(None if m is None or fn is None else empty(m[0], m[1]))
+        return tuple(out)
+
+
+def _record(name, inputs, result, originals):
+    """Link the meta results of ``inputs`` into the graph (results that are inputs, as in-place ones, stay)."""
+    results = result if isinstance(result, (tuple, list)) else (result,)
+    outputs = [r for r in results if isinstance(r, Tensor) and id(r) not in {id(t) for t in inputs}
+               and (r.dtype.is_floating_point or r.dtype.is_complex)]
+    if outputs:
+        node = MetaBackward0()
+        node.op_name = name or "MetaBackward0"
+        record(node, inputs, outputs)
 
 
 def _has_mask(index):
