@@ -1,6 +1,7 @@
 """torch.cuda and torch.backends.* on a CPU build: every public name PyTorch's CPU wheel has exists in torsh, and
 each callable answers as it does there (its value, or its exception type and message)."""
 import inspect
+import os
 import warnings
 
 import pytest
@@ -136,3 +137,56 @@ def test_backends_switches_round_trip():
         assert lib.backends.cpu.get_cpu_capability() in ("AVX512", "AVX2", "DEFAULT", "VSX", "ZVECTOR", "SVE256")
     assert torsh.backends.cpu.get_cpu_capability() == torch.backends.cpu.get_cpu_capability()
     assert torsh.backends.mkl.is_available() is False and torsh.backends.nnpack.is_available() is False  # not linked
+
+
+# -- small top-level names: sym_*, SymInt & co, hash_tensor, is_distributed, get_file_path ----------------------------
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.sym_int(2.7), lambda lib: lib.sym_int(-2.7), lambda lib: lib.sym_int(True),
+    lambda lib: lib.sym_int(lib.tensor(2.5)), lambda lib: lib.sym_int("a"), lambda lib: lib.sym_float(3),
+    lambda lib: lib.sym_float(lib.tensor(2.5)), lambda lib: lib.sym_max(2, 3.0), lambda lib: lib.sym_max(2, 3),
+    lambda lib: lib.sym_max(3.0, 2), lambda lib: lib.sym_min(2, 1.5), lambda lib: lib.sym_min(True, 2),
+    lambda lib: lib.sym_not(True), lambda lib: lib.sym_not(0),
+    lambda lib: lib.sym_not(lib.tensor(True)), lambda lib: lib.sym_ite(True, 1, 2), lambda lib: lib.sym_ite(False, 1, 2.0),
+    lambda lib: lib.sym_ite(1, 1, 2), lambda lib: lib.sym_sqrt(4), lambda lib: lib.sym_sqrt(-1),
+    lambda lib: lib.sym_sum([1, 2, 3]), lambda lib: lib.sym_sum(1, 2.5), lambda lib: lib.sym_sum([]),
+    lambda lib: lib.sym_sum([lib.tensor(2.5), lib.tensor(1.0)]).item(), lambda lib: lib.sym_fresh_size(3),
+    lambda lib: lib.sym_constrain_range(3, min=0, max=5), lambda lib: lib.sym_constrain_range(9, min=0, max=5),
+    lambda lib: lib.sym_constrain_range_for_size(-1), lambda lib: lib.sym_constrain_range(-5, max=2),
+    lambda lib: (isinstance(3, lib.SymInt), isinstance(3.0, lib.SymFloat), isinstance(True, lib.SymBool)),
+    lambda lib: isinstance(3, lib.types.py_sym_types), lambda lib: lib.is_distributed(lib.ones(1)),
+    lambda lib: lib.is_distributed(1), lambda lib: lib.ones(2).is_distributed(),
+    lambda lib: lib.get_file_path("a", "b") == os.path.join(os.path.dirname(os.path.dirname(lib.__file__)), "a", "b"),
+])
+def test_small_toplevel_names_match(call):
+    assert outcome(lambda: call(torsh)) == outcome(lambda: call(torch))
+
+
+def test_sym_max_of_a_tensor_is_refused_as_pytorch():
+    for lib in (torch, torsh):
+        with pytest.raises(AssertionError, match="^expected .*, got <class '.*Tensor'>$"):
+            lib.sym_max(lib.tensor(1.0), 2)
+
+
+@pytest.mark.parametrize("case", [
+    lambda lib: lib.hash_tensor(lib.arange(4)), lambda lib: lib.hash_tensor(lib.arange(4.0)),
+    lambda lib: lib.hash_tensor(lib.arange(6).reshape(2, 3), dim=1),
+    lambda lib: lib.hash_tensor(lib.arange(6).reshape(2, 3), dim=0, keepdim=True),
+    lambda lib: lib.hash_tensor(lib.arange(24.0).reshape(2, 3, 4), dim=(0, 2)),
+    lambda lib: lib.hash_tensor(lib.tensor([True, False])), lambda lib: lib.hash_tensor(lib.tensor([1, -1], dtype=lib.int8)),
+    lambda lib: lib.hash_tensor(lib.tensor([1.0, 2.0], dtype=lib.float16)), lambda lib: lib.hash_tensor(lib.tensor(3.5)),
+    lambda lib: lib.hash_tensor(lib.ones(0, 2), dim=1), lambda lib: lib.arange(4).hash_tensor(),
+    lambda lib: lib.hash_tensor(lib.tensor([1.0, 2.0], requires_grad=True)),
+])
+def test_hash_tensor_matches(case):
+    got, want = outcome(lambda: case(torsh)), outcome(lambda: case(torch))
+    assert str(got[1].dtype).split(".")[-1] == str(want[1].dtype).split(".")[-1] == "uint64"
+    assert got[1].tolist() == want[1].tolist() and tuple(got[1].shape) == tuple(want[1].shape)
+
+
+@pytest.mark.parametrize("case", [
+    lambda lib: lib.hash_tensor(3), lambda lib: lib.hash_tensor(lib.arange(4), mode=1),
+    lambda lib: lib.hash_tensor(lib.tensor([1 + 2j])), lambda lib: lib.hash_tensor(lib.ones(0)),
+    lambda lib: lib.hash_tensor(lib.ones(2, 3), dim=5), lambda lib: lib.hash_tensor(lib.ones(0, 2), dim=0),
+])
+def test_hash_tensor_errors_match(case):
+    assert outcome(lambda: case(torsh)) == outcome(lambda: case(torch))

@@ -221,4 +221,5 @@ def test_types_aliases():
     from torsh import types
     assert types.Number == (int | float | bool) or set(types.Number.__args__) == {int, float, bool}
     assert isinstance(3, types._Number) and not isinstance("3", types._Number)
-    assert types.SymInt is int and types._dtype is torsh.dtype and types._device is torsh.device
+    assert types.SymInt is torsh.SymInt and not isinstance(3, types.SymInt)  # as torch.types.SymInt
+    assert types._dtype is torsh.dtype and types._device is torsh.device

@@ -147,6 +147,7 @@ from . import _storage  # noqa: E402
 from ._storage import TypedStorage, UntypedStorage, is_storage  # noqa: E402  (torch.UntypedStorage & co)
 globals().update({cls.__name__: cls for cls in _storage.LEGACY_STORAGE_TYPES.values()})  # torch.FloatStorage, ...
 Storage = FloatStorage  # noqa: F821  (PyTorch's alias of the legacy float storage)
+from ._symbolic import *  # noqa: E402,F401,F403  (sym_int, sym_max, ..., SymInt/SymFloat/SymBool, get_file_path)
 
 
 from . import nn  # noqa: E402  (torch.nn: modules, functional, init)

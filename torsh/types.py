@@ -1,7 +1,7 @@
 """torch.types: the type aliases programs use in annotations (``Number``, ``_size``, ``Device``...).
 
-torsh has no symbolic sizes: ``SymInt``/``SymFloat``/``SymBool`` are the plain Python types they stand for
-when a shape is concrete, so ``isinstance(n, SymInt)``-style checks and annotations keep working.
+``SymInt``/``SymFloat``/``SymBool`` are torch.SymInt & co (torsh/_symbolic.py), as in PyTorch: annotations
+``Union[int, SymInt]`` (``IntLikeType``) accept plain numbers, and ``isinstance(3, SymInt)`` is False.
 """
 import os
 from typing import IO, Any, Sequence, Union
@@ -27,9 +27,8 @@ _symsize = _size
 _TensorOrTensors = Union[Tensor, Sequence[Tensor]]
 _TensorOrOptionalTensors = Union[Tensor, Sequence[Union[Tensor, None]]]
 
-SymInt = int
-SymFloat = float
-SymBool = bool
+from ._storage import TypedStorage, UntypedStorage  # noqa: E402
+from ._symbolic import SymBool, SymFloat, SymInt  # noqa: E402  (classes no plain number is an instance of)
 IntLikeType = Union[int, SymInt]
 FloatLikeType = Union[float, SymFloat]
 BoolLikeType = Union[bool, SymBool]
@@ -40,4 +39,4 @@ Number = Union[int, float, bool]
 _Number = (int, float, bool)  # for isinstance checks, as PyTorch's
 Device = Union[_device_type, str, int, None]
 FileLike = Union[str, os.PathLike, IO[bytes]]
-Storage = Any  # torsh has no storage classes: untyped_storage() returns the base array
+Storage = Union[TypedStorage, UntypedStorage]

@@ -10,6 +10,7 @@ from .nn.activation import softmax as _softmax_module  # noqa: F401  (registers 
 from .nn.activation import tensor_methods as _activation_methods  # noqa: F401  (Tensor.hardshrink, prelu)
 from .tensor import misc, random, scan, sorting, special  # noqa: F401  (torch.diff, poisson, cumsum, sort, igamma, ...)
 from .tensor import legacy_methods  # noqa: F401  (Tensor.apply_, map_, dim_order, to_dense, ...)
+from .tensor import hashing  # noqa: F401  (hash_tensor, is_distributed)
 from .tensor import quantize  # noqa: F401  (quantize_per_tensor, dequantize, int_repr, fake_quantize_*)
 from ..sparse import _ops as _sparse_ops  # noqa: F401  (sparse_coo_tensor, sparse_csr_tensor, Tensor.to_sparse)
 from .tensor.elementwise import arithmetic, math_functions  # noqa: F401
