@@ -304,3 +304,21 @@ def test_in_place_op_on_an_input_is_recorded():
     assert "aten.add_.Tensor" in _targets(ep)
     y = x.clone()
     assert torsh.allclose(ep.module()(y), (x + 1) * 2)
+
+
+@pytest.mark.parametrize("case", [
+    lambda lib, m: lib.export.export(m, lib.randn(1, 2)),
+    lambda lib, m: lib.export.export(lambda x: x, (lib.randn(1, 2),)),
+    lambda lib, m: lib.export.export(m, (lib.randn(1, 2),), dynamic_shapes=({0: 3},)),
+    lambda lib, m: lib.export.export(m, (lib.randn(1, 2),), dynamic_shapes=({5: lib.export.Dim("b")},)),
+    lambda lib, m: lib.export.export(m, (lib.randn(1, 2), lib.randn(1))),
+    lambda lib, m: lib.export.save(m, io.BytesIO()),
+    lambda lib, m: lib.export.export(m, (lib.randn(3, 2),), dynamic_shapes=[{0: lib.export.Dim("b")}, None]),
+    lambda lib, m: lib.export.Dim("1b")])
+def test_bad_arguments_raise_as_torch(case):
+    with pytest.raises(Exception) as expected:
+        case(torch, torch.nn.Linear(2, 2))
+    with pytest.raises(Exception) as got:
+        case(torsh, torsh.nn.Linear(2, 2))
+    assert type(got.value).__name__ == type(expected.value).__name__
+    assert str(got.value).split("\n")[0].replace("torsh", "torch") == str(expected.value).split("\n")[0]

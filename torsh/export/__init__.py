@@ -68,6 +68,10 @@ def register_dataclass(cls, *, serialized_type_name=None, field_names=None):
                                  lambda values, context: cls(**dict(zip(names, values))))
 
 
+def _class_repr(value):
+    return "<class 'torsh.Tensor'>" if isinstance(value, torsh.Tensor) else str(type(value))
+
+
 def export(mod, args, kwargs=None, *, dynamic_shapes=None, strict=False, preserve_module_call_signature=(),
            prefer_deferred_runtime_asserts_over_guards=False):
     """Trace ``mod(*args, **kwargs)`` into an ExportedProgram (``strict`` is accepted: torsh always traces by
@@ -78,7 +82,8 @@ def export(mod, args, kwargs=None, *, dynamic_shapes=None, strict=False, preserv
         args = tuple(args)
     if not isinstance(args, tuple):
         raise _exc.UserError(_exc.UserErrorType.INVALID_INPUT,
-                             f"Expecting `args` to be a tuple of example positional inputs, got {type(args)}")
+                             "Expecting `args` to be a tuple of example positional inputs, got "
+                             f"{_class_repr(args)}")
     kwargs = dict(kwargs or {})
     flat, names, _ = _trace._placeholder_names(mod.forward, args, kwargs)
     symbols_of = _dynamic_shapes.resolve(mod.forward, args, kwargs, dynamic_shapes, names)

@@ -191,8 +191,9 @@ def _by_argument(fn, args, kwargs, dynamic_shapes):
     if isinstance(dynamic_shapes, (tuple, list)):
         values = list(args) + list(kwargs.values())
         if len(dynamic_shapes) != len(values):
-            raise _user_error(f"Expected dynamic_shapes of a {type(dynamic_shapes)} to have {len(values)} "
-                              f"elements, but got {len(dynamic_shapes)} elements instead")
+            raise _user_error("Detected mismatch between the structure of `inputs` and `dynamic_shapes`: `inputs` "
+                              f"has {len(values)} elements, but `dynamic_shapes` has {len(dynamic_shapes)} "
+                              "elements")
         return list(dynamic_shapes), values
     raise _user_error(f"Unexpected dynamic_shape {dynamic_shapes} of Tensor, try None instead")
 
@@ -213,16 +214,15 @@ def resolve(fn, args, kwargs, dynamic_shapes, flat_paths):
             raise _user_error(f"Unexpected dynamic_shape {spec} of Tensor, try None instead")
         for dim, hint in per_dim.items():
             if not isinstance(dim, int) or not -tensor.dim() <= dim < tensor.dim():
-                raise _user_error(f"Dynamic dimension {dim} of {path} is out of bounds for a tensor of "
-                                  f"{tensor.dim()} dimensions")
+                raise IndexError("list assignment index out of range")  # PyTorch's own words for it
             dim %= tensor.dim()
             size = tensor.shape[dim]
             if hint is None or (isinstance(hint, _DimHint) and hint.type == _DimHintType.STATIC):
                 continue
             if isinstance(hint, int) and not isinstance(hint, bool):
                 if hint != size:
-                    raise _user_error(f"Static shape constraint of {hint} does not match input size of {size}, "
-                                      f"for {path}.shape[{dim}]")
+                    raise ConstraintViolationError(f"Static shape constraint of {hint} does not match input size "
+                                                   f"of {size}, for L['{path}'].size()[{dim}]")
                 continue
             if isinstance(hint, Dim):
                 symbol = named.get(hint.__name__)
