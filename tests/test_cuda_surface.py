@@ -190,3 +190,23 @@ def test_hash_tensor_matches(case):
 ])
 def test_hash_tensor_errors_match(case):
     assert outcome(lambda: case(torsh)) == outcome(lambda: case(torch))
+
+
+def test_tag_members_match():
+    assert [(t.name, t.value) for t in torsh.Tag] == \
+        [(n, getattr(torch.Tag, n).value) for n in dir(torch.Tag) if not n.startswith("_") and n not in ("name", "value")]
+    assert str(torsh.Tag.pt2_compliant_tag) == str(torch.Tag.pt2_compliant_tag)
+
+
+def test_storage_module_names():
+    for lib in (torch, torsh):
+        assert lib.storage.UntypedStorage is lib.UntypedStorage and lib.storage.TypedStorage is lib.TypedStorage
+        assert lib.storage._get_always_warn_typed_storage_removal() is False
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.backends.mps.get_core_count(), lambda lib: lib.backends.mps.get_name(),
+    lambda lib: lib.backends.mps.is_macos_or_newer(14, 0), lambda lib: lib.backends.mps.is_macos13_or_newer(),
+])
+def test_backends_mps_answers_match(call):
+    assert outcome(lambda: call(torsh)) == outcome(lambda: call(torch))

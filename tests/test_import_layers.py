@@ -11,7 +11,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1] / "torsh"
 # from the bottom: an import may point to its own layer or below, never up
 LAYERS = {
     "kernels": ("torsh._kernels", "torsh.backend"),
-    "core": ("torsh._tensor", "torsh._storage", "torsh._symbolic", "torsh._tensor_str", "torsh._dtype", "torsh.autograd", "torsh._random",
+    "core": ("torsh._tensor", "torsh._storage", "torsh.storage", "torsh._symbolic", "torsh._tensor_str", "torsh._dtype", "torsh.autograd", "torsh._random",
              "torsh._type_info", "torsh._memory_api", "torsh._layouts", "torsh._array_api", "torsh.return_types",
              "torsh._autocast", "torsh._warnings", "torsh.version", "torsh._quantized", "torsh._meta_array"),
     "ops": ("torsh._ops", "torsh._meta", "torsh.linalg", "torsh.fft", "torsh.special", "torsh._toplevel", "torsh.sparse"),

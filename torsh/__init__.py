@@ -143,7 +143,7 @@ def typename(obj):
     return type(obj).__qualname__ if module in ("builtins", None) else f"{module}.{type(obj).__qualname__}"
 
 
-from . import _storage  # noqa: E402
+from . import _storage, storage  # noqa: E402  (torch.storage)
 from ._storage import TypedStorage, UntypedStorage, is_storage  # noqa: E402  (torch.UntypedStorage & co)
 globals().update({cls.__name__: cls for cls in _storage.LEGACY_STORAGE_TYPES.values()})  # torch.FloatStorage, ...
 Storage = FloatStorage  # noqa: F821  (PyTorch's alias of the legacy float storage)

@@ -1,5 +1,5 @@
-"""torch.sym_int / sym_float / sym_max / sym_min / sym_not / sym_ite / sym_sqrt / sym_sum and torch.SymInt /
-SymFloat / SymBool, eagerly: torsh has no symbolic sizes, so these work on plain Python numbers (and tensors where
+"""Small top-level names: torch.Tag, torch.get_file_path, and torch.sym_int / sym_float / sym_max / sym_min /
+sym_not / sym_ite / sym_sqrt / sym_sum and torch.SymInt / SymFloat / SymBool, eagerly: torsh has no symbolic sizes, so these work on plain Python numbers (and tensors where
 PyTorch's eager path accepts them), as PyTorch's functions do when given no symbolic value.
 
 ``SymInt``/``SymFloat``/``SymBool`` are classes no plain number is an instance of (as PyTorch's); a tracer with
@@ -7,6 +7,7 @@ symbolic values of its own can ``SymInt.register(its_class)`` so that ``isinstan
 """
 import abc
 import builtins
+import enum
 import math
 import os
 
@@ -14,7 +15,7 @@ import numpy as np
 
 __all__ = ["SymInt", "SymFloat", "SymBool", "sym_int", "sym_float", "sym_max", "sym_min", "sym_not", "sym_ite",
            "sym_sqrt", "sym_sum", "sym_fresh_size", "sym_constrain_range", "sym_constrain_range_for_size",
-           "get_file_path"]
+           "get_file_path", "Tag"]
 
 
 class SymInt(metaclass=abc.ABCMeta):
@@ -144,3 +145,31 @@ def sym_constrain_range_for_size(size, *, min=None, max=None):
 def get_file_path(*path_components):
     """A path under the directory holding the package (torch.get_file_path)."""
     return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), *path_components)
+
+
+class Tag(enum.Enum):
+    """The operator tags of ATen's native_functions.yaml (``torch.library`` definitions take them as ``tags=``)."""
+
+    core = 0
+    cudagraph_unsafe = 1
+    data_dependent_output = 2
+    dynamic_output_shape = 3
+    flexible_layout = 4
+    generated = 5
+    inplace = 6
+    inplace_view = 7
+    maybe_aliasing_or_mutating = 8
+    needs_contiguous_strides = 9
+    needs_exact_strides = 10
+    needs_fixed_stride_order = 11
+    nondeterministic_bitwise = 12
+    nondeterministic_seeded = 13
+    out = 14
+    out_variant = 15
+    pointwise = 16
+    pt2_compliant_tag = 17
+    reduction = 18
+    view_copy = 19
+
+
+Tag.__module__ = "torsh"
