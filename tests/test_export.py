@@ -322,3 +322,13 @@ def test_bad_arguments_raise_as_torch(case):
         case(torsh, torsh.nn.Linear(2, 2))
     assert type(got.value).__name__ == type(expected.value).__name__
     assert str(got.value).split("\n")[0].replace("torsh", "torch") == str(expected.value).split("\n")[0]
+
+
+def test_the_unlifted_module_exports_again_to_the_same_graph():
+    _, mine = _pair(_net)
+    mine.eval()
+    x = torsh.randn(5, 4)
+    ep = torsh.export.export(mine, (x,))
+    again = torsh.export.export(ep.module(), (x,))
+    assert _targets(again) == _targets(ep)
+    assert torsh.allclose(again.module()(x)[0], mine(x)[0])

@@ -432,7 +432,20 @@ def _patched_tensor():
             return rule(self)
         return property(get)
 
+    def overload_call(self, *args, **kwargs):  # torsh.ops.aten.linear.default(...) in traced code
+        trace = _ACTIVE
+        if trace is None or trace.depth:
+            return self._op(*args, **kwargs)
+        trace.depth += 1
+        try:
+            result = self._op(*args, **kwargs)
+        finally:
+            trace.depth -= 1
+        return trace.record(self, self.overloadpacket.__name__, args, kwargs, result)
+
+    saved_call = OpOverload.__dict__["__call__"]
     try:
+        OpOverload.__call__ = overload_call
         for name in _TENSOR_VALUE_READS:
             if name in saved:
                 setattr(cls, name, value_read(name, saved[name]))
@@ -443,6 +456,7 @@ def _patched_tensor():
                 setattr(cls, name, view_property(name, saved[name], rule))
         yield
     finally:
+        OpOverload.__call__ = saved_call
         for name, value in saved.items():
             setattr(cls, name, value)
 
