@@ -385,6 +385,18 @@ def test_hook_composes_with_flop_counter_and_leaves_when_meta_is_gone():
     assert torsh.add.__module__.startswith("torsh._ops")
 
 
+def test_pickle_format_and_cpu_indices():
+    import pickle
+    for lib in (torsh, torch):
+        t = lib.empty(2, 3, device="meta", dtype=lib.bfloat16).transpose(0, 1)
+        back = pickle.loads(pickle.dumps(t))
+        assert back.is_meta and back.shape == (3, 2) and back.dtype == lib.bfloat16 and back.stride() == (1, 3)
+    ours, ref = both(lambda lib: (f"{lib.empty((), device='meta')}", _error(lambda: f"{lib.empty((), device='meta'):.2f}")))
+    assert (ours[0].replace("torsh", "torch"), ours[1]) == ref
+    ours, ref = both(lambda lib: lib.empty(3, 4, device="meta").index_select(0, lib.tensor([1, 2])))
+    assert facts(ours) == facts(ref)
+
+
 def test_meta_array_is_read_only():
     t = torsh.empty(3, device="meta")
     with pytest.raises(ValueError):

@@ -134,6 +134,9 @@ _CONSTRUCTORS = frozenset({
     "tril_indices", "triu_indices"})
 
 
+_CPU_INDICES = frozenset({"__getitem__", "__setitem__", "index_select", "gather", "take_along_dim"})
+
+
 def _is_meta(x):
     return type(getattr(x, "_data", None)) is MetaArray
 
@@ -206,7 +209,7 @@ def _run(fn, name, inplace, constructor, args, kwargs):
         raise RuntimeError("cannot repeat_interleave a meta tensor without output_size")
     if name == "__getitem__" and _has_mask(args[1] if len(args) > 1 else None):
         raise NotImplementedError(_NONZERO)
-    if not (inplace and self_meta) and name not in ("__getitem__", "__setitem__"):  # CPU indices are fine
+    if not (inplace and self_meta) and name not in _CPU_INDICES:  # CPU indices are fine there
         _check_devices(args, kwargs)
     out = kwargs.get("out")
     if _is_meta(out) or (isinstance(out, (tuple, list)) and any(_is_meta(o) for o in out)):

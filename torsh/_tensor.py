@@ -159,6 +159,13 @@ _storage.CPU = CPU
 
 
 
+def _rebuild_meta(shape, dtype, strides, requires_grad):
+    """Unpickle target of a meta tensor."""
+    t = Tensor._wrap(_meta_array(shape, _dtype._BY_NAME[dtype].np, strides))
+    t._requires_grad = requires_grad
+    return t
+
+
 def _no_item():
     raise RuntimeError("Tensor.item() cannot be called on meta tensors")
 
@@ -626,11 +633,13 @@ class Tensor:
         return tensor_repr(self)
 
     def __format__(self, spec):
-        if self._data.ndim == 0:
+        if self._data.ndim == 0 and type(self._data) is not MetaArray:
             return self.item().__format__(spec)
         return object.__format__(self, spec)
 
     def __reduce_ex__(self, protocol):
+        if type(self._data) is MetaArray:  # no data: shape, dtype and strides
+            return (_rebuild_meta, (self._data.shape, self.dtype.name, _meta_strides(self._data), self._requires_grad))
         from .serialization import _rebuild_tensor_for_pickle
         return (_rebuild_tensor_for_pickle, (np.array(self._data, order="C"), self._requires_grad))
 
