@@ -160,3 +160,79 @@ def test_linalg_error_is_runtime_error_subclass():
     assert issubclass(torsh.linalg.LinAlgError, RuntimeError)
     with pytest.raises(torsh.linalg.LinAlgError):
         torsh.linalg.inv(torsh.zeros(2, 2))
+
+
+# -- lstsq's driver-dependent outputs and pinv(hermitian=True), against torch ----------------------------------
+import numpy as np  # noqa: E402
+@pytest.mark.parametrize("driver", [None, "gels", "gelsy", "gelsd", "gelss"])
+@pytest.mark.parametrize("a_shape,b_shape", [((5, 3), (5, 2)), ((5, 3), (5,)), ((3, 5), (3, 2)),
+                                             ((2, 6, 3), (2, 6, 4))])
+def test_lstsq_outputs_per_driver_match_torch(driver, a_shape, b_shape):
+    import torch as torch_ref
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
+    ours = torsh.linalg.lstsq(torsh.tensor(a), torsh.tensor(b), driver=driver)
+    ref = torch_ref.linalg.lstsq(torch_ref.tensor(a), torch_ref.tensor(b), driver=driver)
+    for name in ("solution", "residuals", "rank", "singular_values"):
+        o, r = getattr(ours, name), getattr(ref, name)
+        assert tuple(o.shape) == tuple(r.shape), name
+        assert str(o.dtype).split(".")[1] == str(r.dtype).split(".")[1], name
+        np.testing.assert_allclose(o.numpy(), r.numpy(), rtol=1e-8, atol=1e-10, err_msg=name)
+
+
+def test_lstsq_rank_deficient_and_rcond():
+    import torch as torch_ref
+    a = np.random.default_rng(1).standard_normal((6, 3))
+    a[:, 2] = a[:, 1]
+    b = np.random.default_rng(2).standard_normal((6, 2))
+    for driver in ("gelsy", "gelsd", "gelss"):
+        ours = torsh.linalg.lstsq(torsh.tensor(a), torsh.tensor(b), driver=driver)
+        ref = torch_ref.linalg.lstsq(torch_ref.tensor(a), torch_ref.tensor(b), driver=driver)
+        assert ours.rank.item() == ref.rank.item() == 2
+        assert ours.residuals.shape == ref.residuals.shape == (0,)  # not full rank: none
+        np.testing.assert_allclose(ours.solution.numpy(), ref.solution.numpy(), rtol=1e-8, atol=1e-10)
+    full = np.random.default_rng(3).standard_normal((6, 3)) @ np.diag([1.0, 1e-3, 1e-9])
+    ours = torsh.linalg.lstsq(torsh.tensor(full), torsh.tensor(b), rcond=1e-6, driver="gelsd")
+    ref = torch_ref.linalg.lstsq(torch_ref.tensor(full), torch_ref.tensor(b), rcond=1e-6, driver="gelsd")
+    assert ours.rank.item() == ref.rank.item()
+    np.testing.assert_allclose(ours.solution.numpy(), ref.solution.numpy(), rtol=1e-6, atol=1e-8)
+
+
+def test_lstsq_errors_and_gradients():
+    import torch as torch_ref
+    a, b = np.random.default_rng(4).standard_normal((5, 3)), np.random.default_rng(5).standard_normal((5, 2))
+    for call in (lambda lib: lib.linalg.lstsq(lib.tensor(a), lib.tensor(b), driver="foo"),
+                 lambda lib: lib.linalg.lstsq(lib.tensor(a).float(), lib.tensor(b))):
+        msgs = []
+        for lib in (torsh, torch_ref):
+            with pytest.raises(RuntimeError) as err:
+                call(lib)
+            msgs.append(str(err.value))
+        assert msgs[0] == msgs[1]
+    x, y = torsh.tensor(a, requires_grad=True), torsh.tensor(b, requires_grad=True)
+    assert torsh.autograd.gradcheck(lambda p, q: torsh.linalg.lstsq(p, q, driver="gels")[:2], (x, y))
+    xr, yr = torch_ref.tensor(a, requires_grad=True), torch_ref.tensor(b, requires_grad=True)
+    out, ref = torsh.linalg.lstsq(x, y, driver="gelsd"), torch_ref.linalg.lstsq(xr, yr, driver="gelsd")
+    (out.solution.sum() + out.residuals.sum()).backward()
+    (ref.solution.sum() + ref.residuals.sum()).backward()
+    np.testing.assert_allclose(x.grad.numpy(), xr.grad.numpy(), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(y.grad.numpy(), yr.grad.numpy(), rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("rank", [4, 3])
+def test_pinv_hermitian_values_and_gradient_match_torch(rank):
+    import torch as torch_ref
+    rng = np.random.default_rng(6)
+    f = rng.standard_normal((4, rank))
+    h = f @ np.diag(rng.standard_normal(rank)) @ f.T  # symmetric, indefinite, of that rank
+    w = rng.standard_normal((4, 4))
+    x, xr = torsh.tensor(h, requires_grad=True), torch_ref.tensor(h, requires_grad=True)
+    out, ref = torsh.linalg.pinv(x, hermitian=True), torch_ref.linalg.pinv(xr, hermitian=True)
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-8, atol=1e-10)
+    (out * torsh.tensor(w)).sum().backward()
+    (ref * torch_ref.tensor(w)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), xr.grad.numpy(), rtol=1e-7, atol=1e-9)
+    for kw in ({"atol": 0.5}, {"rtol": 0.3}, {"atol": 0.1, "rtol": 0.2}):
+        np.testing.assert_allclose(torsh.linalg.pinv(torsh.tensor(h), hermitian=True, **kw).numpy(),
+                                   torch_ref.linalg.pinv(torch_ref.tensor(h), hermitian=True, **kw).numpy(),
+                                   rtol=1e-8, atol=1e-10)

@@ -3,6 +3,7 @@
 Forward on numpy.linalg (batched over leading dims); backward formulas are PyTorch's
 (derivatives.yaml / FunctionsManual.cpp), written in torsh ops.
 """
+import collections
 import functools
 import math
 
@@ -755,21 +756,39 @@ def cond(A, p=None, *, out=None):
 _linalg_op(cond)
 
 
+_LSTSQ_DRIVERS = ("gels", "gelsy", "gelsd", "gelss")
+_LSTSQ_RESULT = collections.namedtuple("lstsq", ["solution", "residuals", "rank", "singular_values"])
+
+
 @float32_policy
 def lstsq(A, B, rcond=None, *, driver=None):
-    """Least squares via the pseudo-inverse (differentiable); rank as PyTorch's default gelsy reports it,
-    residuals and singular_values empty (as PyTorch's gelsy)."""
+    """Least squares through the (rcond-truncated) pseudo-inverse, differentiable; the other outputs as PyTorch's
+    LAPACK driver gives them: ``rank`` for gelsy/gelsd/gelss (empty for gels), ``singular_values`` for
+    gelsd/gelss, ``residuals`` (squared column norms of A X - B) for a tall A with any driver but gelsy, and
+    with gelsd/gelss only when every matrix has full column rank."""
     _check_float_matrix_or_double("lstsq", A, "input must have at least 2 dimensions.")
+    if driver is not None and driver not in _LSTSQ_DRIVERS:
+        raise RuntimeError("torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss)")
+    driver = driver or "gelsy"
     vector = B._data.ndim == A._data.ndim - 1
     if A._data.shape[-2] != B._data.shape[-1 if vector else -2]:
         raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size({-1 if vector else -2})")
+    if A.dtype is not B.dtype:
+        names = _dtype.SCALAR_TYPE_NAMES
+        raise RuntimeError(f"torch.linalg.lstsq: Expected input and other to have the same dtype, but got input's "
+                           f"dtype {names[A.dtype.name]} and other's dtype {names[B.dtype.name]}")
+    m, n = A._data.shape[-2:]
     b = B.unsqueeze(-1) if vector else B
-    X = pinv(A) @ b
-    import collections
-    rank = matrix_rank(A)
-    empty = wrap(np.zeros(0, A._data.dtype))
-    return collections.namedtuple("lstsq", ["solution", "residuals", "rank", "singular_values"])(
-        X.squeeze(-1) if vector else X, empty, rank, wrap(np.zeros(0, A._data.dtype)))
+    rtol = None if rcond is None or rcond < 0 else rcond  # LAPACK: a negative rcond means machine precision
+    X = pinv(A, rtol=rtol) @ b
+    real = A.dtype.to_real().np
+    rank = wrap(np.zeros(0, np.int64)) if driver == "gels" else matrix_rank(A.detach(), rtol=rtol)
+    singular_values = (svdvals(A.detach()) if driver in ("gelsd", "gelss") else wrap(np.zeros(0, real)))
+    residuals = wrap(np.zeros(0, real))
+    if m > n and driver != "gelsy" and (driver == "gels" or bool((rank._data == n).all())):
+        diff = A @ X - b
+        residuals = (diff * diff.conj()).real.sum(-2) if diff.is_complex() else (diff * diff).sum(-2)
+    return _LSTSQ_RESULT(X.squeeze(-1) if vector else X, residuals, rank, singular_values)
 _linalg_op(lstsq)
 
 
