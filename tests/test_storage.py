@@ -235,3 +235,34 @@ def test_storages_pickle_and_deepcopy():
 def test_storage_base_is_not_constructible():
     same(lambda lib: lib.StorageBase())
     assert issubclass(torsh.UntypedStorage, torsh.StorageBase)
+
+
+# -- hostile input: PyTorch's exception (type, and text where torsh words it the same) --------------------------------
+@pytest.mark.parametrize("call, same_text", [
+    (lambda lib: lib.UntypedStorage([300, -1]).tolist(), True), (lambda lib: lib.UntypedStorage("abc"), True),
+    (lambda lib: lib.UntypedStorage(2.5), True), (lambda lib: lib.UntypedStorage(None), True),
+    (lambda lib: lib.UntypedStorage(3, device="cuda"), True), (lambda lib: lib.UntypedStorage(1, 2), False),
+    (lambda lib: lib.FloatStorage([1, "a"]), True), (lambda lib: lib.FloatStorage(2.5), False),
+    (lambda lib: lib.LongStorage([1.5]).tolist(), True), (lambda lib: lib.BoolStorage([2]).tolist(), True),
+    (lambda lib: lib.FloatStorage([[1, 2]]).tolist(), True),
+    (lambda lib: lib.UntypedStorage(3)[True], True), (lambda lib: lib.UntypedStorage(3)[1.0], True),
+    (lambda lib: lib.UntypedStorage(3).__setitem__(0, 300), True), (lambda lib: lib.UntypedStorage(3).__setitem__(5, 1), True),
+    (lambda lib: lib.UntypedStorage(3).fill_(256).tolist(), True), (lambda lib: lib.UntypedStorage(3).fill_(1.5), True),
+    (lambda lib: lib.UntypedStorage(3).resize_(-1), True), (lambda lib: lib.UntypedStorage(3).copy_(lib.ones(3)), True),
+    (lambda lib: lib.FloatStorage(3).__setitem__("a", 1), True), (lambda lib: lib.FloatStorage(3).__setitem__(0, "x"), True),
+    (lambda lib: lib.FloatStorage(3).fill_("a"), True), (lambda lib: lib.FloatStorage(3).resize_(-1), True),
+    (lambda lib: lib.tensor([]).set_(lib.FloatStorage(3), -1, (2,)), True),
+    (lambda lib: lib.tensor([]).set_(lib.FloatStorage(3), 0, (-1,)), True),
+    (lambda lib: lib.tensor([]).set_(lib.FloatStorage(3), 0, (2,), (-1,)), True),
+    (lambda lib: lib.tensor([]).set_(lib.UntypedStorage(3)).shape, True), (lambda lib: lib.tensor([]).set_("x"), False),
+    (lambda lib: lib.TypedStorage(3, dtype=lib.float32, device="cuda"), True),
+    (lambda lib: lib.TypedStorage(wrap_storage=3, dtype=lib.float32), False),
+    (lambda lib: lib.TypedStorage(3, wrap_storage=lib.UntypedStorage(4), dtype=lib.float32), False),
+])
+def test_hostile_storage_input_fails_as_pytorch(call, same_text):
+    got, want = outcome(lambda: call(torsh)), outcome(lambda: call(torch))
+    assert got[0] == want[0]
+    if same_text:
+        assert got == want
+    for lib in LIBS:  # nothing half-built: a fresh storage still works
+        assert lib.UntypedStorage([1, 2]).tolist() == [1, 2]

@@ -65,6 +65,19 @@ def _reset_warn_typed_storage_removal():
     _warned[0] = False
 
 
+def _check_device(device):
+    if device is not None and str(device) not in ("cpu", "cpu:0"):
+        if str(device).startswith("cuda"):
+            raise AssertionError("Torch not compiled with CUDA enabled")
+        raise RuntimeError(f"torsh runs on the CPU only: storages cannot be placed on the '{device}' device")
+
+
+def _byte(value, op):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise RuntimeError(f"{op} expects int, but got {type(value).__name__}")
+    return int(value) & 0xFF
+
+
 def _check_count(count):
     if count < 0:  # PyTorch's allocator sees the size as unsigned
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:98] ((ptrdiff_t)nbytes) >= 0. alloc_cpu() seems to have "
@@ -103,8 +116,7 @@ class UntypedStorage(StorageBase):
     is_hpu = False
 
     def __init__(self, *args, device=None):
-        if device is not None and str(device) != "cpu":
-            raise RuntimeError(f"torsh runs on the CPU only: storages cannot be placed on the '{device}' device")
+        _check_device(device)
         if len(args) > 1:
             raise TypeError(f"UntypedStorage() takes at most 1 argument ({len(args)} given)")
         arg = args[0] if args else 0
@@ -112,7 +124,15 @@ class UntypedStorage(StorageBase):
             _check_count(int(arg))
             array = np.zeros(int(arg), np.uint8)  # PyTorch leaves new memory uninitialised
         else:
-            array = np.array(list(arg), dtype=np.uint8)
+            if not isinstance(arg, (list, tuple, range)) and not hasattr(arg, "__len__"):
+                raise RuntimeError(f"torch.UntypedStorage(): Expected a sequence type, but got {type(arg).__name__}")
+            values = list(arg)
+            for v in values:
+                if not isinstance(v, (int, np.integer)):
+                    raise RuntimeError("torch.UntypedStorage(): tried to construct a storage from a sequence "
+                                       f"({type(arg).__name__}), but one of the items was of type "
+                                       f"{type(v).__name__} instead of int")
+            array = np.array([int(v) & 0xFF for v in values], dtype=np.uint8)  # bytes wrap, as C's uint8_t
         self._set_memory(array, array, resizable=True)
 
     def _set_memory(self, data, owner, resizable):
@@ -190,12 +210,21 @@ class UntypedStorage(StorageBase):
             view = UntypedStorage.__new__(UntypedStorage)
             view._set_memory(self._data[start:max(start, stop)], self._owner, resizable=False)
             return view
-        return int(self._data[_index(idx, self._data.size, "torch.storage.UntypedStorage")])
+        return int(self._data[self._byte_index(idx)])
+
+    def _byte_index(self, idx):
+        if isinstance(idx, bool) or not isinstance(idx, (int, np.integer)):
+            raise TypeError(f"can't index a torch.UntypedStorage with {type(idx).__name__}")
+        return _index(idx, self._data.size, "torch.storage.UntypedStorage")
 
     def __setitem__(self, idx, value):
         if not isinstance(idx, slice):
-            idx = _index(idx, self._data.size, "torch.storage.UntypedStorage")
-        self._data[idx] = value
+            if isinstance(idx, bool) or not isinstance(idx, (int, np.integer)):
+                raise TypeError(f"can't index a torch.UntypedStorage with {type(idx).__name__}")
+            if not -self._data.size <= idx < self._data.size:
+                raise RuntimeError("out of bounds")
+        self._data[idx] = _byte(value, "fill_") if not isinstance(value, (UntypedStorage, TypedStorage)) \
+            else value.untyped()._data
 
     def __iter__(self):
         return iter(self.tolist())
@@ -205,7 +234,7 @@ class UntypedStorage(StorageBase):
 
     def copy_(self, source, non_blocking=None):
         if not isinstance(source, (UntypedStorage, TypedStorage)):
-            raise TypeError(f"copy_(): argument 'src' must be a storage, not {type(source).__name__}")
+            raise TypeError(f"copy_(): argument 'src' (position 1) must be torch.Storage, not {type(source).__name__}")
         src = source.untyped()._data
         if src.size != self._data.size:
             raise RuntimeError(f"size does not match, self was {self._data.size} bytes but src was {src.size} bytes")
@@ -213,7 +242,7 @@ class UntypedStorage(StorageBase):
         return self
 
     def fill_(self, value):
-        self._data.fill(value)
+        self._data.fill(_byte(value, "fill_"))
         return self
 
     def zero_(self):
@@ -356,8 +385,7 @@ class TypedStorage(_Conversions):
     def __init__(self, *args, wrap_storage=None, dtype=None, device=None, _internal=False):
         if not _internal:
             warn_typed_storage_removal()
-        if device is not None and str(device) != "cpu":
-            raise RuntimeError(f"torsh runs on the CPU only: storages cannot be placed on the '{device}' device")
+        _check_device(device)
         self.dtype = _dtype.get_default_dtype() if dtype is None else dtype
         if wrap_storage is not None:
             if args:
@@ -376,8 +404,15 @@ class TypedStorage(_Conversions):
         elif isinstance(arg, (int, np.integer)) and not isinstance(arg, bool):
             _check_count(int(arg) * self.dtype.itemsize)
             array = np.zeros(int(arg), self.dtype.np)
+        elif isinstance(arg, (list, tuple, range)) or (hasattr(arg, "__len__") and not isinstance(arg, (str, bytes))):
+            array = _elements(list(arg), self.dtype)
         else:
-            array = np.array(list(arg), dtype=self.dtype.np)
+            raise TypeError("TypedStorage.__init__ received an invalid combination of arguments. Expected one of:\n"
+                            " * (*, torch.device device, torch.dtype dtype)\n"
+                            " * (int size, *, torch.device device, torch.dtype dtype)\n"
+                            " * (Sequence data, *, torch.device device, torch.dtype dtype)\n"
+                            " * (*, UntypedStorage wrap_storage, torch.dtype dtype)\n"
+                            f"Argument type not recognized: {type(arg)}")
         untyped = UntypedStorage.__new__(UntypedStorage)
         untyped._set_memory(array.reshape(-1).view(np.uint8), array, resizable=array.flags.owndata)
         self._untyped_storage = untyped
@@ -453,7 +488,13 @@ class TypedStorage(_Conversions):
             size = self.size()
             if not -size <= idx < size:
                 raise IndexError(f"index {idx} is out of bounds for dimension 0 with size {size}")
-        self._typed()[idx] = getattr(value, "_data", value)
+        self._typed()[idx] = self._element(value)
+
+    def _element(self, value):
+        if isinstance(value, (str, bytes)) or value is None:
+            legacy = LEGACY_STORAGE_TYPES[self.dtype].__name__.replace("Storage", "Tensor")
+            raise TypeError(f"can't assign a {type(value).__name__} to a torch.{legacy}")
+        return getattr(value, "_data", value)
 
     def __iter__(self):
         return iter(self.tolist())
@@ -468,7 +509,7 @@ class TypedStorage(_Conversions):
         return self
 
     def fill_(self, value):
-        self._typed()[...] = value
+        self._typed()[...] = self._element(value)
         return self
 
     def zero_(self):
@@ -511,6 +552,14 @@ class TypedStorage(_Conversions):
 
     def __reduce__(self):
         return _rebuild_storage, (self._untyped_storage._data.tobytes(), self.dtype.name)
+
+
+def _elements(values, dtype):
+    try:
+        return np.array(values, dtype=dtype.np)
+    except (TypeError, ValueError):
+        bad = next((v for v in values if isinstance(v, (str, bytes)) or v is None), None)
+        raise TypeError(f"must be real number, not {type(bad).__name__}") from None
 
 
 def _python_scalar(value, dtype):

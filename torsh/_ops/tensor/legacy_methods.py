@@ -207,6 +207,12 @@ def _storage_elements(self, source, size, stride, offset):
         size = (source.nbytes() // itemsize,)
     size = tuple(int(n) for n in size)
     stride = tuple(int(st) for st in stride) if stride is not None else _contiguous_strides(size)
+    if offset < 0:
+        raise RuntimeError(f"Tensor: invalid storage offset {offset}")
+    if any(n < 0 for n in size):
+        raise RuntimeError("numel: integer multiplication overflow")
+    if any(st < 0 for st in stride):
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(size)} and strides={list(stride)}")
     need = offset + 1 + sum((n - 1) * st for n, st in zip(size, stride)) if all(size) else 0
     if need * itemsize > source.nbytes():
         source.resize_(need * itemsize)
