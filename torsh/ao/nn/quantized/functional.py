@@ -8,6 +8,7 @@ import torsh
 from torsh._quantized import QuantizedTensor
 
 from . import modules as _m
+from .functional_modules import vector_quantize
 
 __all__ = ["avg_pool2d", "adaptive_avg_pool2d", "conv2d", "interpolate", "linear", "max_pool1d", "max_pool2d",
            "hardtanh", "hardswish", "clamp", "upsample", "upsample_nearest", "upsample_bilinear"]
@@ -114,7 +115,7 @@ def hardswish(input, scale, zero_point):
     premul = np.float32(-np.float32(input._zero_point) * s32)
     x = (input._int.astype(np.float64) * np.float64(s32) + np.float64(premul)).astype(np.float32)
     y = x * np.minimum(np.maximum(x + np.float32(3), np.float32(0)), np.float32(6)) / np.float32(6)
-    return torsh.quantize_per_tensor(torsh.from_numpy(y), float(scale), int(zero_point), input.dtype)
+    return vector_quantize(y, scale, zero_point, input.dtype)
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None):

@@ -61,13 +61,22 @@ def _quantize(values, scale, zero_point, dtype):
 
 
 def qadd(x, y, scale, zero_point, relu=False):
-    """quantized::add / add_relu: (dequantized x + dequantized y) quantized at (scale, zero_point)."""
+    """quantized::add / add_relu: (dequantized x + dequantized y) requantized at (scale, zero_point)."""
     _per_tensor_quantized(x, "quantized::add")
     _per_tensor_quantized(y, "quantized::add")
     total = _vector_dequantize(x) + _vector_dequantize(y)
     if relu:
         total = np.maximum(total, np.float32(0))
-    return _quantize(total, scale, zero_point, x.dtype)
+    return vector_quantize(total, scale, zero_point, x.dtype)
+
+
+def vector_quantize(values, scale, zero_point, dtype):
+    """float32 values quantized as PyTorch's vector loops (Vectorized::quantize): round(x * (1 / scale)) in
+    float32, then the zero point added (no fused multiply-add, unlike quantize_per_tensor)."""
+    inv = np.float32(1.0) / np.float32(scale)
+    ints = np.clip(np.rint(values * inv).astype(np.float64) + int(zero_point), dtype.qmin, dtype.qmax)
+    return QuantizedTensor._make(ints.astype(dtype.storage), dtype, torsh.per_tensor_affine, float(scale),
+                                 int(zero_point))
 
 
 def qmul(x, y, scale, zero_point):
