@@ -125,3 +125,27 @@ def test_float64_gradcheck_of_padding():
 def test_unsupported_raise_as_torch(case):
     ref, mine = _both()
     _same_error(lambda: case(ref, torch), lambda: case(mine, torsh))
+
+
+def _jagged_pair(shapes):
+    rng = np.random.default_rng(5)
+    arrays = [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
+    ref = torch.nested.nested_tensor([torch.tensor(a) for a in arrays], layout=torch.jagged)
+    mine = torsh.nested.nested_tensor([torsh.tensor(a) for a in arrays], layout=torsh.jagged)
+    return ref, mine
+
+
+@pytest.mark.parametrize("shapes", [[(2, 3), (1, 3)], [(2, 3), (2, 4)], [(4, 2), (1, 2), (3, 2)]])
+def test_jagged_shape_and_repr_match_torch(shapes):
+    ref, mine = _jagged_pair(shapes)
+    assert ["j" if str(s).startswith("j") else s for s in mine.shape] == \
+        ["j" if str(s).startswith("j") else s for s in ref.shape]
+    assert repr(mine).split(", offsets=")[1] == repr(ref).split(", offsets=")[1]
+    _same(torch.nested.to_padded_tensor(ref, 0.0), torsh.nested.to_padded_tensor(mine, 0.0))
+
+
+@pytest.mark.parametrize("op", [lambda t, lib: t.exp(), lambda t, lib: t.sigmoid(), lambda t, lib: t * 2,
+                                lambda t, lib: t + lib.ones(3), lambda t, lib: t.sum(), lambda t, lib: t.relu()])
+def test_jagged_ops_match_torch(op):
+    ref, mine = _jagged_pair([(2, 3), (1, 3)])
+    _same(op(ref, torch), op(mine, torsh))

@@ -116,7 +116,27 @@ class NestedTensor(Tensor):
     def numel(self):
         return sum(c.numel() for c in self._components)
 
+    def _jagged_sizes(self):
+        """(B, ..., j<N>, ...): the one ragged dim as a ``RaggedSize`` (PyTorch's nested int), made once."""
+        sizes = self.__dict__.get("_jagged")
+        if sizes is None:
+            dims = []
+            for d in range(self.dim() - 1):
+                values = {c.shape[d] for c in self._components}
+                dims.append(values.pop() if len(values) == 1 else None)
+            ragged = [d for d, v in enumerate(dims) if v is None]
+            if ragged:
+                offsets = [0]
+                for c in self._components:
+                    offsets.append(offsets[-1] + c.shape[ragged[0]])
+                dims[ragged[0]] = RaggedSize(offsets)
+            sizes = self.__dict__["_jagged"] = (len(self._components), *dims)
+        return sizes
+
     def size(self, dim=None):
+        if self._nested_layout is not strided:
+            sizes = self._jagged_sizes()
+            return tuple.__new__(torsh.Size, sizes) if dim is None else sizes[dim]
         if dim is None:
             raise RuntimeError("Internal error: NestedTensorImpl doesn't support sizes. Please file an issue.")
         ndim = self.dim()
@@ -156,6 +176,13 @@ class NestedTensor(Tensor):
         raise RuntimeError("Internal error: NestedTensorImpl doesn't support strides. Please file an issue.")
 
     def __repr__(self):
+        if self._nested_layout is not strided:
+            sizes = self._jagged_sizes()
+            ragged = next((v for v in sizes[1:] if isinstance(v, RaggedSize)), None)
+            offsets = torsh.tensor(ragged.offsets if ragged is not None else
+                                   [i * (sizes[1] if len(sizes) > 1 else 1) for i in range(len(sizes[0:1]) + 1)])
+            return (f"NestedTensor(size=({', '.join(str(v) for v in sizes)}), offsets={offsets!r}, "
+                    "contiguous=True)")
         if not self._components:
             return "nested_tensor([\n\n])"
         body = ",\n".join("  " + repr(c).replace("\n", "\n  ") for c in self._components)
@@ -251,7 +278,7 @@ class NestedTensor(Tensor):
             return NestedTensor._of([op(a, b) for a, b in zip(self._components, other._components)],
                                     self._nested_layout)
         if isinstance(other, Tensor):
-            if other.dim() == 0:
+            if other.dim() == 0 or self._nested_layout is not strided:  # a jagged tensor broadcasts dense ones
                 return self._map(lambda c: op(c, other))
             raise RuntimeError("Expected both self and other to be nested, but got a nested self and non-nested "
                                "other")
@@ -323,6 +350,55 @@ def _reflected_unsupported(name):
 NestedTensor.__rsub__ = _reflected_unsupported("rsub.Scalar")
 NestedTensor.__rtruediv__ = _reflected_unsupported("reciprocal")
 NestedTensor.__rpow__ = _reflected_unsupported("pow.Scalar")
+
+
+class RaggedSize:
+    """The ragged dim of a jagged nested tensor (PyTorch's nested int ``j1``): it prints as ``j<N>``, one number
+    per distinct set of offsets."""
+    _count = [0]
+
+    def __init__(self, offsets):
+        RaggedSize._count[0] += 1
+        self.offsets, self.name = list(offsets), f"j{RaggedSize._count[0]}"
+
+    def __repr__(self):
+        return self.name
+
+    def __eq__(self, other):
+        return other is self
+
+    __hash__ = object.__hash__
+
+
+# the unary ops PyTorch runs on a jagged nested tensor beyond the strided ones
+_JAGGED_UNARY = ("exp", "log", "sigmoid", "silu", "gelu", "square", "reciprocal", "rsqrt", "floor", "ceil",
+                 "round", "trunc", "erf", "expm1", "log1p", "sign", "tan", "sinh", "cosh")
+
+
+def _jagged_unary(name):
+    def method(self, *args, **kwargs):
+        if self._nested_layout is strided:
+            raise _not_supported(name)
+        return self._map(lambda c: getattr(c, name)(*args, **kwargs))
+    method.__name__ = name
+    return method
+
+
+for _name in _JAGGED_UNARY:
+    if hasattr(Tensor, _name):
+        setattr(NestedTensor, _name, _jagged_unary(_name))
+
+
+def _sum(self, dim=None, keepdim=False, *, dtype=None):
+    if dim is None and self._nested_layout is not strided:
+        parts = [c.sum(dtype=dtype) if dtype is not None else c.sum() for c in self._components]
+        return torsh.stack(parts).sum() if parts else torsh.zeros((), dtype=dtype or self.dtype)
+    if self._nested_layout is strided and dim is not None and not keepdim:
+        raise RuntimeError("NestedTensor always requires keepdim=True for now.")
+    raise _not_supported("sum.dim_IntList" if dim is not None else "sum")
+
+
+NestedTensor.sum = _sum
 
 
 def _same_structure(a, b, name):
