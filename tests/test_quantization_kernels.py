@@ -36,7 +36,7 @@ def test_qgemm_exact(pair, signed):
     rng = np.random.default_rng(1)
     with running(module, isa):
         for m, k, n in [(1, 1, 1), (3, 5, 7), (9, 64, 33), (17, 100, 65), (70, 31, 3), (0, 4, 3), (2, 0, 5),
-                        (65, 300, 40)]:
+                        (65, 300, 40), (130, 512, 70)]:  # the last above the OpenMP threshold
             if signed:
                 a, zp = rng.integers(-128, 128, (m, k)).astype(np.int8), -128
             else:
