@@ -634,12 +634,12 @@ def _plain_wrapper(fn, name, attribute):
     instrument = _instrument
 
     def op(*args, **kwargs):
-        collector = instrument._observer
-        if collector is None:  # a call that started as the profiler stopped
-            return fn(*args, **kwargs)
         try:
-            log = collector._local.log
-        except AttributeError:
+            log = instrument._observer._local.log
+        except AttributeError:  # this thread has no log yet, or (None) a call that started as the profiler stopped
+            collector = instrument._observer
+            if collector is None:
+                return fn(*args, **kwargs)
             log = collector._log()
         log.append((name, perf_counter_ns()))
         try:
@@ -657,12 +657,12 @@ def _shapes_wrapper(fn, name, attribute):
     only_tensors, facts, flatten, mixed_inputs = _tensor_types.issuperset, _facts_of_tensor, _flatten, _mixed_inputs
 
     def op(*args, **kwargs):
-        collector = instrument._observer
-        if collector is None:
-            return fn(*args, **kwargs)
         try:
-            log = collector._local.log
-        except AttributeError:
+            log = instrument._observer._local.log
+        except AttributeError:  # as in _plain_wrapper
+            collector = instrument._observer
+            if collector is None:
+                return fn(*args, **kwargs)
             log = collector._log()
         if kwargs or not only_tensors(map(type, args)):
             log.append((name, mixed_inputs(args if not kwargs else (*args, *kwargs.values())), perf_counter_ns()))
