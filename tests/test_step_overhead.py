@@ -160,3 +160,15 @@ def test_adam_scalars_shared_across_a_group_match_pytorch(amsgrad, optimizer):
         values.append([t.detach().reshape(-1).tolist() for t in (a, b, c)])
     for ours, theirs in zip(*values):
         assert ours == pytest.approx(theirs, rel=1e-6)
+
+
+def test_step_bytecodes_counts_a_workload_by_file():
+    """benchmarks/step_bytecodes.py counts one call of a workload row; the backward engine shows up in W1.2's."""
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
+    from step_bytecodes import count_row, per_file
+    total, counts = count_row(torsh, "W1.2", steps=1, warmup=1)
+    files = per_file(counts)
+    assert total == sum(counts.values()) > 0
+    assert any(name.endswith(os.path.join("autograd", "engine.py")) and n > 0 for name, n in files.items())
