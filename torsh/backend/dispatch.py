@@ -12,7 +12,8 @@ x86-64; ``python -m torsh.backends.calibrate`` measures them on the running mach
 caches them (see ``calibration_path``), and that cache is loaded at import.
 
 Records (op, variant, reason, numel, dtype, seconds) are built only while somebody
-listens on the ``dispatch`` topic, so an unobserved call pays one dict lookup. A record holds
+listens on the ``dispatch`` topic, so an unobserved call pays one dict lookup (a profile
+listening alone gets them as raw tuples in its per-thread log, see ``RAW_DECISION``). A record holds
 the raw facts of its reason (a template and its numbers, see ``_decide``): the sentence is
 worded when somebody reads ``record.reason``, not on the op's path.
 """
