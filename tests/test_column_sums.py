@@ -163,3 +163,49 @@ def test_mean_over_leading_dims_matches_torch(shape, dim, keepdim):
     assert_close(out, ref, atol=1e-5, rtol=1e-5)
     assert_close(grad, ref_grad)
     assert torsh.tensor(x).mean(dim, keepdim=keepdim, dtype=torsh.float64).dtype == torsh.float64
+
+
+# -- sums over every dim but the channels (a convolution's bias gradient, x.sum((0, 2, 3))) ------------------
+@needs_torch
+@pytest.mark.parametrize("shape,dim,keepdim,dtype", [
+    ((32, 16, 32, 32), (0, 2, 3), False, "float32"), ((64, 6, 28, 28), (0, 2, 3), True, "float32"),
+    ((9, 7, 13, 11), (3, 0, 2), False, "float32"), ((33, 5, 301), (0, 2), False, "float32"),
+    ((16, 3, 20, 20), (0, 2, 3), False, "float64"), ((2, 3, 4, 5), (0, 2, 3), False, "float32")])
+def test_sum_over_all_but_channels_matches_torch(shape, dim, keepdim, dtype):
+    x = (np.random.default_rng(9).standard_normal(shape) * 10 + 1).astype(dtype)
+    results = []
+    for lib in (torch_ref, torsh):
+        leaf = lib.tensor(x, requires_grad=True)
+        out = leaf.sum(dim, keepdim=keepdim)
+        out.backward(lib.ones_like(out) * 3)
+        results.append((out, leaf.grad))
+    (out, grad), (ref, ref_grad) = results[1], results[0]
+    assert str(out.dtype) == f"torsh.{dtype}" and tuple(out.shape) == tuple(ref.shape)
+    exact = x.astype(np.float64).sum(tuple(sorted(d % x.ndim for d in dim)), keepdims=keepdim)
+    bound = 8 * np.finfo(dtype).eps * np.abs(x).astype(np.float64).sum(
+        tuple(sorted(d % x.ndim for d in dim)), keepdims=keepdim) + 1e-30
+    assert np.all(np.abs(out.detach().numpy() - exact) <= bound)
+    assert_close(out, ref, atol=1e-3, rtol=1e-5)
+    assert_close(grad, ref_grad)
+
+
+@needs_torch
+@pytest.mark.parametrize("variant", ["kernel", "numpy"])
+def test_conv_bias_gradient_matches_torch(variant):
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((8, 3, 20, 20)).astype(np.float32)
+    w = rng.standard_normal((7, 3, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(7).astype(np.float32)
+    g = rng.standard_normal((8, 7, 20, 20)).astype(np.float32)
+    results = []
+    for lib in (torch_ref, torsh):
+        with forced_variant(("sum_rows",), variant):
+            leaves = [lib.tensor(a, requires_grad=True) for a in (x, w, b)]
+            lib.nn.functional.conv2d(*leaves, padding=1).backward(lib.tensor(g))
+        results.append([t.grad for t in leaves])
+    for ours, theirs in zip(results[1], results[0]):
+        assert_close(ours, theirs, atol=1e-3, rtol=1e-4)
+    xd = torsh.randn(2, 2, 5, 5, dtype=torsh.float64, requires_grad=True)
+    wd = torsh.randn(3, 2, 3, 3, dtype=torsh.float64, requires_grad=True)
+    bd = torsh.randn(3, dtype=torsh.float64, requires_grad=True)
+    assert torsh.autograd.gradcheck(lambda *a: torsh.nn.functional.conv2d(*a, padding=1), (xd, wd, bd))

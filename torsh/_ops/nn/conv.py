@@ -29,6 +29,7 @@ from ..._tensor import wrap
 from ...autograd.graph import Node, backward_on_arrays, needs_grad, record
 from ...backend import dispatch, kernels
 from ...backend.threads import batched_matmul, blas_threads_for, in_parts_with_blas
+from ..tensor.reduction.reductions import sum_but_channels
 
 
 def _pad(x, pads):
@@ -460,7 +461,8 @@ class ConvolutionBackward0(_ConvNode):
         if wanted[1]:
             gw = wrap(conv_weight_grad_np(x, gy, tuple(w.shape[2:]), *self._params(), cols=self.cols))
         if len(wanted) > 2 and wanted[2]:
-            gb = wrap(gy.sum((0,) + tuple(range(2, gy.ndim))))
+            gb = sum_but_channels(gy)
+            gb = wrap(gy.sum((0,) + tuple(range(2, gy.ndim))) if gb is None else gb)
         return (gx, gw, gb)[:len(wanted)]
 
 

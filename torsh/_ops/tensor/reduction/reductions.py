@@ -58,6 +58,19 @@ def _as_columns(data, dims):
     return data.reshape(lead, data.size // lead)
 
 
+def sum_but_channels(data, dims=None):
+    """The sums over every dim but 1 of a C-contiguous float (N, C, *spatial) ``data`` (a convolution's bias
+    gradient, batch statistics: ``x.sum((0, 2, 3))``), or None where that is not the case or it is small: each
+    (n, c) plane summed by the sum_rows kernel, then the N partial sums. NumPy's sum over axes (0, 2, 3) took
+    1.6-1.7x as long at W5's and LeNet's gradients (1 thread)."""
+    if (data.ndim < 3 or data.size < _COLUMN_SUMS_FROM or data.dtype.char not in "fd" or not data.flags.c_contiguous
+            or (dims is not None and dims != (0,) + tuple(range(2, data.ndim)))):
+        return None
+    n, c = data.shape[:2]
+    planes = dispatch.reduce_rows("sum_rows", data.reshape(n * c, data.size // (n * c)), _sum_rows)
+    return planes.reshape(n, c).sum(axis=0)
+
+
 def _reduced_shape(shape, dims, keepdim):
     if not keepdim and len(dims) == len(shape):  # a full reduction (sum(), mean()): the common case
         return ()
@@ -115,6 +128,8 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
         value = value.reshape(_reduced_shape(data.shape, dims, keepdim))
     elif data.dtype == out_dtype.np and (columns := _as_columns(data, dims)) is not None:
         value = column_sums(columns).reshape(_reduced_shape(data.shape, dims, keepdim))
+    elif data.dtype == out_dtype.np and (channels := sum_but_channels(data, dims)) is not None:
+        value = channels.reshape(_reduced_shape(data.shape, dims, keepdim))
     else:
         value = np.asarray(np.sum(data, axis=dims, keepdims=keepdim, dtype=_accumulator(out_dtype.np)),
                            dtype=out_dtype.np)
