@@ -88,3 +88,56 @@ def test_gradients():
         return torsh.pca_lowrank(t, q=2)[1]
 
     assert torsh.autograd.gradcheck(pca_values, (torsh.tensor(a, requires_grad=True),))
+
+
+# -- torch.lobpcg -----------------------------------------------------------------------------------------------
+def _spd(n, seed, shift):
+    a = np.random.default_rng(seed).standard_normal((n, n))
+    return a @ a.T + shift * np.eye(n)
+
+
+@pytest.mark.parametrize("kwargs", [{"k": 2}, {"k": 3, "largest": False}, {"k": 2, "method": "basic"},
+                                    {"k": 2, "niter": 3}, {"k": 1, "n": 2}, {"k": 2, "tol": 1e-4}])
+def test_lobpcg_matches_torch(kwargs):
+    A = _spd(20, 0, 1.0)
+    torsh.manual_seed(0), torch.manual_seed(0)
+    E, X = torsh.lobpcg(torsh.tensor(A), **kwargs)
+    Er, Xr = torch.lobpcg(torch.tensor(A), **kwargs)
+    np.testing.assert_allclose(E.numpy(), Er.numpy(), rtol=1e-9)
+    _same_up_to_column_sign(X, Xr, tol=1e-7)
+
+
+def test_lobpcg_generalized_batched_and_given_X():
+    A, B = _spd(18, 1, 1.0), _spd(18, 2, 18.0)
+    torsh.manual_seed(0), torch.manual_seed(0)
+    E = torsh.lobpcg(torsh.tensor(A), k=2, B=torsh.tensor(B))[0]
+    Er = torch.lobpcg(torch.tensor(A), k=2, B=torch.tensor(B))[0]
+    np.testing.assert_allclose(E.numpy(), Er.numpy(), rtol=1e-9)
+    stack = np.stack([A, _spd(18, 3, 2.0)])
+    X0 = np.random.default_rng(4).standard_normal((2, 18, 3))
+    E, X = torsh.lobpcg(torsh.tensor(stack), X=torsh.tensor(X0))
+    Er, Xr = torch.lobpcg(torch.tensor(stack), X=torch.tensor(X0))
+    assert E.shape == (2, 3) and X.shape == (2, 18, 3)
+    np.testing.assert_allclose(E.numpy(), Er.numpy(), rtol=1e-9)
+
+
+def test_lobpcg_errors_match_torch():
+    for args, kwargs in [((np.eye(5),), {"k": 2}), ((np.ones((4, 5)),), {}), ((np.eye(9),), {"B": np.eye(8)})]:
+        outcomes = []
+        for lib in (torsh, torch):
+            kw = {key: lib.tensor(v) if isinstance(v, np.ndarray) else v for key, v in kwargs.items()}
+            with pytest.raises((ValueError, AssertionError)) as err:
+                lib.lobpcg(lib.tensor(args[0]), **kw)
+            outcomes.append((type(err.value), str(err.value).replace("torsh.Size", "torch.Size")))
+        assert outcomes[0] == outcomes[1]
+
+
+def test_lobpcg_eigenvalue_gradient_matches_torch():
+    A = _spd(15, 5, 1.0)
+    x, xr = torsh.tensor(A, requires_grad=True), torch.tensor(A, requires_grad=True)
+    torsh.manual_seed(0), torch.manual_seed(0)
+    E = torsh.lobpcg(x, k=2)[0]
+    Er = torch.lobpcg(xr, k=2)[0]
+    (E * torsh.tensor([1.0, 2.0], dtype=torsh.float64)).sum().backward()
+    (Er * torch.tensor([1.0, 2.0], dtype=torch.float64)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), xr.grad.numpy(), rtol=1e-6, atol=1e-8)

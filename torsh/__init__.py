@@ -59,6 +59,7 @@ from . import ao, quantization  # noqa: E402  (torch.ao.quantization, torch.quan
 from . import quasirandom  # noqa: E402  (torch.quasirandom.SobolEngine)
 from ._higher_order import cond, while_loop  # noqa: E402  (eager control-flow operators)
 from ._lowrank import pca_lowrank, svd_lowrank  # noqa: E402  (randomized low-rank SVD / PCA)
+from ._lobpcg import lobpcg  # noqa: E402  (LOBPCG eigensolver)
 from .nn import intrinsic as _nni, qat as _nnqat, quantized as _nnq  # noqa: E402,F401  (torch.nn.quantized, ...)
 from ._memory_api import *  # noqa: F401,F403  (memory_allocated, max_memory_allocated, memory_stats, ...)
 
