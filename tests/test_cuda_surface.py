@@ -210,3 +210,29 @@ def test_storage_module_names():
 ])
 def test_backends_mps_answers_match(call):
     assert outcome(lambda: call(torsh)) == outcome(lambda: call(torch))
+
+
+def test_backends_cuda_names_exist():
+    missing = [n for n in dir(torch.backends.cuda) if not n.startswith("_") and not hasattr(torsh.backends.cuda, n)
+               and n not in ("Any", "contextlib", "deprecated", "torch")]
+    assert missing == []
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.backends.cuda.cufft_plan_cache.size, lambda lib: lib.backends.cuda.cufft_plan_cache[0],
+    lambda lib: lib.backends.cuda.cufft_plan_cache.clear(), lambda lib: lib.backends.cuda.cublas_workspace_size(),
+    lambda lib: lib.backends.cuda.preferred_linalg_library("cusolver"),
+    lambda lib: lib.backends.cuda.preferred_linalg_library("bogus"),
+    lambda lib: lib.backends.cuda.preferred_blas_library("cublaslt"), lambda lib: lib.backends.cuda.is_ck_sdpa_available(),
+    lambda lib: lib.backends.cuda.fp16_bf16_reduction_math_sdp_allowed(), lambda lib: lib.backends.cuda.matmul.allow_tf32,
+])
+def test_backends_cuda_answers_match(call):
+    assert outcome(lambda: call(torsh)) == outcome(lambda: call(torch))
+
+
+def test_backends_cuda_sdp_kernel_is_the_deprecated_sdpa_kernel():
+    for lib in (torch, torsh):
+        with pytest.warns(FutureWarning, match="sdp_kernel"):
+            with lib.backends.cuda.sdp_kernel(enable_math=False):
+                assert not lib.backends.cuda.math_sdp_enabled()
+        assert lib.backends.cuda.math_sdp_enabled()
