@@ -104,7 +104,7 @@ def test_calling_the_program_directly_raises_as_torch():
 
 def _guard_error(module, x):
     with pytest.raises(AssertionError) as info:
-        module(x)
+        module(*x) if isinstance(x, tuple) else module(x)
     return str(info.value)
 
 
@@ -332,3 +332,17 @@ def test_the_unlifted_module_exports_again_to_the_same_graph():
     again = torsh.export.export(ep.module(), (x,))
     assert _targets(again) == _targets(ep)
     assert torsh.allclose(again.module()(x)[0], mine(x)[0])
+
+
+def test_symbolic_size_arithmetic_and_factories_follow_the_batch():
+    class Sizes(torsh.nn.Module):
+        def forward(self, x, y):
+            n = x.shape[0]
+            return x.reshape(n * x.shape[1]), torsh.arange(n) + y[:n].sum(), x.new_zeros(n, 2)
+    batch = torsh.export.Dim("b", min=2, max=20)
+    ep = torsh.export.export(Sizes(), (torsh.randn(4, 3), torsh.randn(4)),
+                             dynamic_shapes={"x": {0: batch}, "y": {0: batch}})
+    x, y = torsh.randn(6, 3), torsh.randn(6)
+    for a, b in zip(ep.module()(x, y), Sizes()(x, y)):
+        assert torsh.allclose(a, b)
+    assert _guard_error(ep.module(), (torsh.randn(6, 3), torsh.randn(5))) == "Guard failed: y.size()[0] == x.size()[0]"

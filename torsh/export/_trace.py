@@ -389,6 +389,7 @@ def _recorder(binding):
     return wrapper
 
 
+_FACTORY_METHODS = ("new_zeros", "new_ones", "new_empty", "new_full")
 _TENSOR_VALUE_READS = ("__bool__", "__int__", "__float__", "__index__", "__complex__", "tolist", "numpy")
 _VIEW_PROPERTIES = {"T": lambda t: t.permute(*reversed(range(t.dim()))), "mT": lambda t: t.transpose(-2, -1),
                     "H": lambda t: t.permute(*reversed(range(t.dim()))).conj(),
@@ -401,7 +402,7 @@ def _patched_tensor():
     the view properties (``.T``, ``.mT``...) go through recorded ops."""
     cls = torsh.Tensor
     saved = {name: cls.__dict__[name] for name in _TENSOR_VALUE_READS + ("size", "shape") + tuple(_VIEW_PROPERTIES)
-             if name in cls.__dict__}
+             + _FACTORY_METHODS if name in cls.__dict__}
 
     def value_read(name, original):
         def read(self, *args, **kwargs):
@@ -443,6 +444,23 @@ def _patched_tensor():
             trace.depth -= 1
         return trace.record(self, self.overloadpacket.__name__, args, kwargs, result)
 
+    def factory_method(name, original):  # x.new_zeros(n, 2): no registry op, recorded as aten.new_zeros
+        def method(self, *args, **kwargs):
+            trace = _ACTIVE
+            if trace is None or trace.depth:
+                return original(self, *args, **kwargs)
+            trace.depth += 1
+            try:
+                result = original(self, *args, **kwargs)
+            finally:
+                trace.depth -= 1
+            target = export_target(name, "default", original, f"torsh.Tensor.{name}")
+            return trace.record(target, name, (self,) + args, kwargs, result)
+        return method
+
+    for name in _FACTORY_METHODS:
+        if name in saved:
+            setattr(cls, name, factory_method(name, saved[name]))
     saved_call = OpOverload.__dict__["__call__"]
     try:
         OpOverload.__call__ = overload_call
