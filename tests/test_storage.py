@@ -266,3 +266,17 @@ def test_hostile_storage_input_fails_as_pytorch(call, same_text):
         assert got == want
     for lib in LIBS:  # nothing half-built: a fresh storage still works
         assert lib.UntypedStorage([1, 2]).tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.empty(3, device="meta").untyped_storage().nbytes(),
+    lambda lib: str(lib.empty(3, device="meta").untyped_storage().device),
+    lambda lib: lib.empty(3, device="meta").untyped_storage().data_ptr(),
+    lambda lib: lib.empty(2, 3, device="meta").t().untyped_storage().nbytes(),
+    lambda lib: repr(lib.empty(3, device="meta").untyped_storage()),
+    lambda lib: lib.empty(3, device="meta").untyped_storage()[0],
+    lambda lib: repr(lib.empty(3, device="meta").storage()),
+    lambda lib: lib.empty(3, device="meta").storage().size(),
+])
+def test_meta_tensor_storage_has_a_size_and_no_data(call):
+    assert outcome(lambda: call(torsh)) == outcome(lambda: call(torch))

@@ -15,11 +15,13 @@ import weakref
 import numpy as np
 
 from . import _dtype
+from ._meta_array import MetaArray, strides_of
 
 __all__ = ["UntypedStorage", "TypedStorage", "is_storage", "LEGACY_STORAGE_TYPES"]
 
 # set by _tensor (which imports this module): torsh.device("cpu") and the array -> Tensor wrapper
 CPU = None
+META = None
 wrap = None
 _BY_OWNER = {}  # id(owner array) -> weakref to its UntypedStorage
 _MOVED = {}  # id(owner array) -> its storage, after resize_/share_memory_ gave that storage new memory
@@ -95,6 +97,8 @@ def _index(idx, size, kind):
 
 def _info(storage, extra=""):
     cls = "torch.storage.UntypedStorage" if isinstance(storage, UntypedStorage) else "torch.storage.TypedStorage"
+    if storage.device.type == "meta":
+        return f"...\n[{cls}({extra}device=meta) of size {len(storage)}]"
     data = " " + "\n ".join(str(storage[i]) for i in range(storage.size()))
     return f"{data}\n[{cls}({extra}device=cpu) of size {len(storage)}]"
 
@@ -141,6 +145,8 @@ class UntypedStorage(StorageBase):
     @classmethod
     def _of(cls, array):
         """The storage of a tensor's array: one object per owner array."""
+        if type(array) is MetaArray:
+            return _MetaStorage(array)
         owner = storage_array(array)
         moved = _MOVED.get(id(owner))
         if moved is not None:
@@ -422,7 +428,7 @@ class TypedStorage(_Conversions):
 
     @property
     def device(self):
-        return CPU
+        return self._untyped_storage.device
 
     @property
     def filename(self):
@@ -609,3 +615,35 @@ LEGACY_STORAGE_TYPES = {_dtype._BY_NAME[name]: _LegacyStorageMeta(cls, (_LegacyS
 def is_storage(obj):
     """True for a storage object (untyped or typed), as PyTorch."""
     return type(obj) in (UntypedStorage, TypedStorage) or isinstance(obj, (UntypedStorage, TypedStorage))
+
+
+class _MetaStorage(UntypedStorage):
+    """The storage of a meta tensor: a size in bytes, no data (PyTorch's meta storages)."""
+
+    def __init__(self, array):
+        strides = strides_of(array)
+        extent = 1 + sum((n - 1) * st for n, st in zip(array.shape, strides)) if all(array.shape) else 0
+        self._data, self._owner, self._resizable = None, None, False
+        self._nbytes = extent * array.itemsize
+
+    @property
+    def device(self):
+        return META
+
+    def nbytes(self):
+        return self._nbytes
+
+    size = nbytes
+
+    def data_ptr(self):
+        return 0
+
+    def _no_data(self, *args, **kwargs):
+        raise NotImplementedError("Not available for 'meta' device type")
+
+    __getitem__ = __setitem__ = tolist = fill_ = copy_ = clone = resize_ = share_memory_ = _no_data
+    is_shared = _typed_array = __reduce__ = _no_data
+
+    def __len__(self):
+        return self._nbytes
+

@@ -155,7 +155,7 @@ META = device("meta")
 
 
 _storage_array = _storage.storage_array  # the NumPy array that owns an array's memory
-_storage.CPU = CPU
+_storage.CPU, _storage.META = CPU, META
 
 
 
