@@ -209,3 +209,18 @@ def test_conv_bias_gradient_matches_torch(variant):
     wd = torsh.randn(3, 2, 3, 3, dtype=torsh.float64, requires_grad=True)
     bd = torsh.randn(3, dtype=torsh.float64, requires_grad=True)
     assert torsh.autograd.gradcheck(lambda *a: torsh.nn.functional.conv2d(*a, padding=1), (xd, wd, bd))
+
+
+@needs_torch
+@pytest.mark.parametrize("shape,dim,keepdim", [((32, 16, 32, 32), (0, 2, 3), True), ((33, 5, 301), (0, 2), False)])
+def test_mean_over_all_but_channels_matches_torch(shape, dim, keepdim):
+    x = np.random.default_rng(11).standard_normal(shape).astype(np.float32) * 4 + 2
+    results = []
+    for lib in (torch_ref, torsh):
+        leaf = lib.tensor(x, requires_grad=True)
+        out = leaf.mean(dim, keepdim=keepdim)
+        out.backward(lib.ones_like(out))
+        results.append((out, leaf.grad))
+    for ours, theirs in zip(results[1], results[0]):
+        assert ours.dtype == torsh.float32 and tuple(ours.shape) == tuple(theirs.shape)
+        assert_close(ours, theirs, atol=1e-5, rtol=1e-5)

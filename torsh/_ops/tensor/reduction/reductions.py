@@ -192,6 +192,8 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     count = math.prod(data.shape[d] for d in dims)
     if data.dtype == out_dtype.np and (columns := _as_columns(data, dims)) is not None:  # mean(0): as sum(0)
         value = (column_sums(columns) / count).reshape(_reduced_shape(data.shape, dims, keepdim))
+    elif data.dtype == out_dtype.np and (channels := sum_but_channels(data, dims)) is not None:  # x.mean((0, 2, 3))
+        value = (channels / count).reshape(_reduced_shape(data.shape, dims, keepdim))
     else:
         with np.errstate(invalid="ignore", divide="ignore"):
             value = np.mean(data, axis=dims, keepdims=keepdim, dtype=_accumulator(out_dtype.np)) if count else \
