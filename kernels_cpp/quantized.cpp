@@ -191,11 +191,12 @@ long count_of(std::initializer_list<long> dims) {
 }
 
 // Whether buf holds at least ``count`` items of ``itemsize`` bytes; otherwise a ValueError
-// "qgemm: <name> holds <len> bytes, too few for the <count> <what> values asked for"
-bool holds_items(const Py_buffer& buf, long count, long itemsize, const char* name, const char* what) {
+// "<entry>: <name> holds <len> bytes, too few for the <count> <what> values asked for"
+bool holds_items(const Py_buffer& buf, long count, long itemsize, const char* name, const char* what,
+                 const char* entry = "qgemm") {
     if (count < 0 || buf.len / itemsize < count) {
-        PyErr_Format(PyExc_ValueError, "qgemm: %s holds %zd bytes, too few for the %ld %s values asked for", name,
-                     buf.len, count, what);
+        PyErr_Format(PyExc_ValueError, "%s: %s holds %zd bytes, too few for the %ld %s values asked for", entry,
+                     name, buf.len, count, what);
         return false;
     }
     return true;
@@ -253,6 +254,82 @@ PyObject* qgemm(PyObject*, PyObject* args) {
     Py_RETURN_NONE;
 }
 
+// -- the epilogues: int32 accumulators -> the layer's output, per output column n ------------------------
+// Separate statements and no contraction: each product and sum rounds to float32 as NumPy's would (a fused
+// multiply-add would round once and change ties).
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+
+// out[m, n] = clamp(nearbyint((float(acc) + bias_q[n]) * multiplier[n]) + zero_point, lo, 255) as uint8:
+// fbgemm's requantization (bias_q = bias / (x_scale * w_scale[n]), multiplier = x_scale * w_scale[n] / out_scale)
+void requantize_rows(const int32_t* acc, const float* bias_q, const float* multiplier, uint8_t* out, long M,
+                     long N, long zero_point, long lo) {
+    for (long m = 0; m < M; ++m)
+        for (long n = 0; n < N; ++n) {
+            const float raw = static_cast<float>(acc[m * N + n]) + bias_q[n];
+            const float scaled = raw * multiplier[n];
+            const long q = static_cast<long>(__builtin_nearbyintf(scaled)) + zero_point;
+            out[m * N + n] = static_cast<uint8_t>(q < lo ? lo : q > 255 ? 255 : q);
+        }
+}
+
+// out[m, n] = float(acc) * scale[n] + bias[n] (float32; fbgemm's ReQuantizeForFloat of a dynamic layer)
+void dequantize_rows(const int32_t* acc, const float* scale, const float* bias, float* out, long M, long N) {
+    for (long m = 0; m < M; ++m)
+        for (long n = 0; n < N; ++n) {
+            const float product = static_cast<float>(acc[m * N + n]) * scale[n];
+            out[m * N + n] = bias ? product + bias[n] : product;
+        }
+}
+#pragma GCC pop_options
+
+// requantize(acc, bias_q, multiplier, out, M, N, zero_point, relu): see requantize_rows (lo = zero_point
+// when relu, else 0)
+PyObject* requantize(PyObject*, PyObject* args) {
+    Py_buffer ab, bb, mb, ob;
+    long M, N, zp;
+    int relu;
+    if (!PyArg_ParseTuple(args, "y*y*y*w*lllp", &ab, &bb, &mb, &ob, &M, &N, &zp, &relu)) return nullptr;
+    HeldBuffers held{&ab, &bb, &mb, &ob};
+    if (M < 0 || N < 0 || zp < 0 || zp > 255) {
+        PyErr_Format(PyExc_ValueError, "requantize: sizes M=%ld, N=%ld or zero_point %ld out of range", M, N, zp);
+        return nullptr;
+    }
+    const long count = count_of({M, N});
+    const char* e = "requantize";
+    if (!holds_items(ab, count, 4, "acc", "int32", e) || !holds_items(bb, N, 4, "bias_q", "float32", e) ||
+        !holds_items(mb, N, 4, "multiplier", "float32", e) || !holds_items(ob, count, 1, "out", "uint8", e))
+        return nullptr;
+    Py_BEGIN_ALLOW_THREADS
+    requantize_rows(static_cast<const int32_t*>(ab.buf), static_cast<const float*>(bb.buf),
+                    static_cast<const float*>(mb.buf), static_cast<uint8_t*>(ob.buf), M, N, zp, relu ? zp : 0);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+// dequantize(acc, scale, bias, out, M, N, has_bias): see dequantize_rows (bias unread without has_bias)
+PyObject* dequantize(PyObject*, PyObject* args) {
+    Py_buffer ab, sb, bb, ob;
+    long M, N;
+    int has_bias;
+    if (!PyArg_ParseTuple(args, "y*y*y*w*llp", &ab, &sb, &bb, &ob, &M, &N, &has_bias)) return nullptr;
+    HeldBuffers held{&ab, &sb, &bb, &ob};
+    if (M < 0 || N < 0) {
+        PyErr_Format(PyExc_ValueError, "dequantize: sizes M=%ld, N=%ld", M, N);
+        return nullptr;
+    }
+    const long count = count_of({M, N});
+    const char* e = "dequantize";
+    if (!holds_items(ab, count, 4, "acc", "int32", e) || !holds_items(sb, N, 4, "scale", "float32", e) ||
+        (has_bias && !holds_items(bb, N, 4, "bias", "float32", e)) || !holds_items(ob, count, 4, "out", "float32", e))
+        return nullptr;
+    Py_BEGIN_ALLOW_THREADS
+    dequantize_rows(static_cast<const int32_t*>(ab.buf), static_cast<const float*>(sb.buf),
+                    has_bias ? static_cast<const float*>(bb.buf) : nullptr, static_cast<float*>(ob.buf), M, N);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
 // set_isa(name): "avx512" (VNNI) where the CPU has it, this copy's own loops ("avx2" or "baseline"), or "plain"
 // (the baseline copy's loops); returns the previous name. For tests of every build.
 PyObject* set_isa(PyObject*, PyObject* args) {
@@ -281,6 +358,10 @@ PyMethodDef methods[] = {
     {"qgemm", qgemm, METH_VARARGS,
      "qgemm(a, w, out, M, K, Kp, N, a_zero_point, a_signed, parallel): out[m, n] = sum_k (a[m, k] - a_zero_point)"
      " * W[n, k], int32 (exact), for a uint8/int8 a (M x K) and W centred and packed as int16 panels."},
+    {"requantize", requantize, METH_VARARGS,
+     "requantize(acc, bias_q, multiplier, out, M, N, zero_point, relu): int32 accumulators -> quint8 outputs."},
+    {"dequantize", dequantize, METH_VARARGS,
+     "dequantize(acc, scale, bias, out, M, N, has_bias): int32 accumulators -> float32 outputs (dynamic layers)."},
     {"set_isa", set_isa, METH_VARARGS, "set_isa(name): use the loops of another instruction set (tests)."},
     {nullptr, nullptr, 0, nullptr, }};
 

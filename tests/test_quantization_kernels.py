@@ -150,3 +150,32 @@ def test_products_fall_back_to_float64_without_kernels(monkeypatch):
     monkeypatch.setattr(kernels, "get", lambda family: None)
     assert compiled.dtype == np.int32
     np.testing.assert_array_equal(_kernels.int_product(x, 9, w), compiled)
+
+
+@pytest.mark.skipif(not COPIES, reason="compiled kernels not built")
+@pytest.mark.parametrize("module", sorted({m for m, _ in COPIES}, key=lambda m: m.__name__), ids=lambda m: m.__name__)
+def test_epilogues_round_as_numpy(module):
+    """requantize / dequantize: each float32 operation rounded as NumPy rounds it (no fused multiply-add)."""
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        m, n = int(rng.integers(1, 30)), int(rng.integers(1, 70))
+        acc = rng.integers(-300000, 300000, (m, n)).astype(np.int32)
+        x_scale, out_scale = np.float32(rng.uniform(1e-3, 0.1)), np.float32(rng.uniform(0.01, 2))
+        atw = x_scale * rng.uniform(1e-3, 0.05, n).astype(np.float32)
+        bias = rng.standard_normal(n).astype(np.float32)
+        zp, relu = int(rng.integers(0, 256)), bool(rng.integers(0, 2))
+        out = np.empty((m, n), np.uint8)
+        module.requantize(acc, bias / atw, atw / out_scale, out, m, n, zp, relu)
+        expected = np.rint((acc.astype(np.float32) + bias / atw) * (atw / out_scale)).astype(np.int64) + zp
+        np.testing.assert_array_equal(out, np.clip(expected, zp if relu else 0, 255))
+        floats = np.empty((m, n), np.float32)
+        module.dequantize(acc, atw, bias, floats, m, n, True)
+        np.testing.assert_array_equal(floats, acc.astype(np.float32) * atw + bias)
+    with pytest.raises(ValueError, match="requantize: out holds 3 bytes, too few for the 4 uint8 values"):
+        module.requantize(np.zeros(4, np.int32), np.zeros(2, np.float32), np.zeros(2, np.float32),
+                          np.zeros(3, np.uint8), 2, 2, 0, False)
+    with pytest.raises(ValueError, match="dequantize: bias holds 4 bytes, too few for the 2 float32 values"):
+        module.dequantize(np.zeros(4, np.int32), np.zeros(2, np.float32), np.zeros(1, np.float32),
+                          np.zeros(4, np.float32), 2, 2, True)
+    module.dequantize(np.zeros(4, np.int32), np.zeros(2, np.float32), np.zeros(1, np.float32),
+                      np.zeros(4, np.float32), 2, 2, False)  # without a bias its buffer is not read

@@ -401,6 +401,8 @@ FAMILIES = (
     # weight panels -> exact int32, PyTorch's fbgemm results; no op of its own (OpenMP from 2M multiply-adds)
     Family("quantized", CPP, (
         Entry("qgemm", "y*y*w*lllllpp"),
+        Entry("requantize", "y*y*y*w*lllp"),  # int32 accumulators -> quint8 outputs
+        Entry("dequantize", "y*y*y*w*llp"),  # int32 accumulators -> float32 outputs (dynamic layers)
     ), dtypes=("int8",)),
     # the float32 Adam/AdamW step (torsh.optim._fused runs it for float32 parameters in place of the optim family's
     # adam_step, under that op's dispatch decision): Pythran divides float32 scalars in double precision

@@ -76,7 +76,7 @@ def _group_weight(w, group, groups):
 
 
 def conv2d_int(ints, zero_point, w, stride, padding, dilation, groups):
-    """The int32 accumulators (N, O, OH, OW) of a 2-D convolution of quint8/qint8 ``ints`` (N, C, H, W) with the
+    """The int32 accumulators (N, OH, OW, O) of a 2-D convolution of quint8/qint8 ``ints`` (N, C, H, W) with the
     quantized weight ``w`` (O, C / groups, kh, kw): im2col on the integers (padding with the zero point, which
     is zero once centred) and qgemm per group."""
     n, c, h, wd = ints.shape
@@ -93,7 +93,21 @@ def conv2d_int(ints, zero_point, w, stride, padding, dilation, groups):
     for g in range(groups):
         cols = windows[:, g * cg:(g + 1) * cg].transpose(0, 2, 3, 1, 4, 5).reshape(n, oh, ow, cg * kh * kw)
         out[..., g * per:(g + 1) * per] = int_product(cols, zero_point, _group_weight(w, g, groups))
-    return out.transpose(0, 3, 1, 2)
+    return out  # channels last: the requantization runs along the rows
+
+
+def dequantize_acc(acc, scales, bias):
+    """A dynamic layer's float32 output: float(acc) * scales + bias (fbgemm's ReQuantizeForFloat)."""
+    module = kernels.get("quantized")
+    if module is None or acc.dtype != np.int32:
+        out = acc.astype(np.float32) * scales
+        return out if bias is None else out + bias.astype(np.float32)
+    n = acc.shape[-1]
+    out = np.empty(acc.shape, dtype=np.float32)
+    b = np.zeros(1, np.float32) if bias is None else np.ascontiguousarray(bias, dtype=np.float32)
+    module.dequantize(np.ascontiguousarray(acc), np.ascontiguousarray(scales, dtype=np.float32), b, out,
+                      acc.size // max(n, 1), n, bias is not None)
+    return out
 
 
 def weight_scales(q, channels):
@@ -104,6 +118,16 @@ def weight_scales(q, channels):
 
 def requantize(acc, x_scale, w_scales, bias, out_scale, out_zero_point, relu, channel_axis):
     """int32 accumulators -> quint8: lrintf((acc + bias / (sx*sw)) * (sx*sw / s_out)) + zp_out, clamped."""
+    module = kernels.get("quantized")
+    if module is not None and acc.dtype == np.int32 and channel_axis == acc.ndim - 1 and 0 <= out_zero_point <= 255:
+        act_times_w = np.float32(x_scale) * w_scales
+        n = acc.shape[-1]
+        bias_q = np.zeros(n, np.float32) if bias is None else bias.astype(np.float32) / act_times_w
+        out = np.empty(acc.shape, dtype=np.uint8)
+        module.requantize(np.ascontiguousarray(acc), np.ascontiguousarray(bias_q, dtype=np.float32),
+                          np.ascontiguousarray(act_times_w / np.float32(out_scale), dtype=np.float32), out,
+                          acc.size // max(n, 1), n, int(out_zero_point), bool(relu))
+        return out
     shape = [1] * acc.ndim
     shape[channel_axis] = -1
     act_times_w = (np.float32(x_scale) * w_scales).reshape(shape)

@@ -72,9 +72,8 @@ def linear_dynamic(X, W_prepack, reduce_range=False):
     w, b = W_prepack.unpack()
     ints, x_zero_point, x_scale = _kernels.quantize_input(X.detach().numpy(), reduce_range=reduce_range)
     acc = _kernels.int_product(ints, x_zero_point, w)
-    out = acc.astype(np.float32) * (np.float32(x_scale) * _kernels.weight_scales(w, w._int.shape[0]))
-    if b is not None:
-        out = out + b.detach().numpy().astype(np.float32)
+    scales = np.float32(x_scale) * _kernels.weight_scales(w, w._int.shape[0])
+    out = _kernels.dequantize_acc(acc, scales, None if b is None else b.detach().numpy())
     return torsh.from_numpy(np.ascontiguousarray(out, dtype=np.float32))
 
 

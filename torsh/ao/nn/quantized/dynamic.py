@@ -28,9 +28,7 @@ class Linear(_StaticLinear):
         acc = _kernels.int_product(ints, x_zero_point, w)
         # fbgemm's ReQuantizeForFloat: float(acc) * (x_scale * w_scale) + bias, in float32
         scales = np.float32(x_scale) * _kernels.weight_scales(w, w._int.shape[0])
-        out = acc.astype(np.float32) * scales
-        if b is not None:
-            out = out + b.detach().numpy().astype(np.float32)
+        out = _kernels.dequantize_acc(acc, scales, None if b is None else b.detach().numpy())
         return torsh.from_numpy(np.ascontiguousarray(out, dtype=np.float32))
 
     @classmethod

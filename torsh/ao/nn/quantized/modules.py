@@ -302,6 +302,8 @@ class Conv2d(_WeightedQuantizedModule):
         if x._axis is None:
             acc = _kernels.conv2d_int(x._int, x._zero_point, w, self.stride, self.padding, self.dilation,
                                       self.groups)
+            q = self._output(acc, x, 3)
+            return q._like(np.ascontiguousarray(q._int.transpose(0, 3, 1, 2)))
         else:  # exact integer sums: the centred integers convolved in float64 (zero padding is the zero point)
             acc = np.rint(torsh.nn.functional.conv2d(
                 torsh.from_numpy(_kernels.centred(x)), torsh.from_numpy(_kernels.centred(w)), None, self.stride,
