@@ -346,3 +346,24 @@ def test_symbolic_size_arithmetic_and_factories_follow_the_batch():
     for a, b in zip(ep.module()(x, y), Sizes()(x, y)):
         assert torsh.allclose(a, b)
     assert _guard_error(ep.module(), (torsh.randn(6, 3), torsh.randn(5))) == "Guard failed: y.size()[0] == x.size()[0]"
+
+
+def test_non_tensor_inputs_are_specialized_and_guarded_as_torch(tmp_path):
+    class Scale(torch.nn.Module):
+        def forward(self, *, a, b=2):
+            return a * b
+
+    class ScaleMine(torsh.nn.Module):
+        forward = Scale.forward
+    ep_ref = torch.export.export(Scale(), (), {"a": torch.ones(2), "b": 3})
+    ep = torsh.export.export(ScaleMine(), (), {"a": torsh.ones(2), "b": 3})
+    assert str(ep.graph_signature) == str(ep_ref.graph_signature)
+    assert torsh.equal(ep.module()(a=torsh.ones(2), b=3), torsh.full((2,), 3.0))
+    with pytest.raises(AssertionError) as expected:
+        ep_ref.module()(a=torch.ones(2), b=4)
+    with pytest.raises(AssertionError) as got:
+        ep.module()(a=torsh.ones(2), b=4)
+    assert str(got.value) == str(expected.value)
+    torsh.export.save(ep, tmp_path / "s.pt2")
+    with pytest.raises(AssertionError, match="Guard failed: b == 3"):
+        torsh.export.load(tmp_path / "s.pt2").module()(a=torsh.ones(2), b=4)

@@ -17,7 +17,7 @@ from ..fx.graph_module import GraphModule
 from ..utils import _pytree
 from . import _trace
 from .dynamic_shapes import Symbol, int_oo
-from .exported_program import ExportedProgram
+from .exported_program import ExportedProgram, _Constant
 from .graph_signature import (ConstantArgument, ExportGraphSignature, InputKind, InputSpec, OutputKind, OutputSpec,
                               SymIntArgument, TensorArgument)
 
@@ -204,7 +204,9 @@ def save(ep, f, *, extra_files=None, opset_version=None, pickle_protocol=2):
         "example_inputs": _encode(ep.example_inputs, tensors) if ep.example_inputs is not None else None,
         "out_structure": _encode(_pytree.tree_unflatten(list(range(ep._out_spec.num_leaves)), ep._out_spec), {})
         if ep._out_spec is not None else None,
-        "guards": [None if g is None else [g[0], [s.name if isinstance(s, Symbol) else int(s) for s in g[1]]]
+        "guards": [None if g is None else
+                   [g[0], {"constant": _encode(g[1].value, {})}] if not isinstance(g[1], tuple) else
+                   [g[0], [s.name if isinstance(s, Symbol) else int(s) for s in g[1]]]
                    for g in ep._input_guards],
     }
     tensor_meta = {}
@@ -283,7 +285,9 @@ def load(f, *, extra_files=None, expected_opset_version=None):
     out_spec = None
     if doc["out_structure"] is not None:
         out_spec = _pytree.tree_flatten(_decode(doc["out_structure"], nodes, {}))[1]
-    guards = [None if g is None else (g[0], tuple(symbols[s] if isinstance(s, str) else s for s in g[1]))
+    guards = [None if g is None else
+              (g[0], _Constant(_decode(g[1]["constant"], nodes, {}))) if isinstance(g[1], dict) else
+              (g[0], tuple(symbols[s] if isinstance(s, str) else s for s in g[1]))
               for g in doc["guards"]]
     range_constraints = {s: s.range for s in symbols.values()}
     gm = GraphModule(torsh.nn.Module(), graph, "GraphModule")

@@ -214,6 +214,10 @@ def _flatten_and_check(module, args, kwargs):
         if guard is None:
             continue
         name, sizes = guard
+        if isinstance(sizes, _Constant):  # a non-tensor input the program was specialized on
+            if not (type(value) is type(sizes.value) and value == sizes.value):
+                raise AssertionError(f"Guard failed: {name} == {sizes.value!r}")
+            continue
         if not isinstance(value, torsh.Tensor):
             raise AssertionError(f"Guard failed: isinstance({name}, torch.Tensor)")
         if value.dim() != len(sizes):
@@ -233,6 +237,13 @@ def _flatten_and_check(module, args, kwargs):
             if first[1] != actual:
                 raise AssertionError(f"Guard failed: {name}.size()[{d}] == {first[0]}")
     return tuple(flat), {}
+
+
+class _Constant:
+    """The guard of a non-tensor user input: it must equal the example's value."""
+
+    def __init__(self, value):
+        self.value = value
 
 
 def _unflatten_outputs(module, args, output):
@@ -260,7 +271,8 @@ def build(state, input_specs, output_specs, in_spec, out_spec, params, buffers, 
     user_nodes = [n for n in state.graph.nodes if n.op == "placeholder" and n.name not in lifted]
     user_specs = [spec for spec in input_specs if spec.kind == InputKind.USER_INPUT]
     for spec, node in zip(user_specs, user_nodes):
-        guards.append((node.target, node.meta["val"].shape) if isinstance(spec.arg, TensorArgument) else None)
+        guards.append((node.target, node.meta["val"].shape) if isinstance(spec.arg, TensorArgument)
+                      else (node.target, _Constant(spec.arg.value)))
     gm = GraphModule(torsh.nn.Module(), state.graph, "GraphModule")
     signature = ExportGraphSignature(input_specs, output_specs)
     return ExportedProgram(gm, state.graph, signature, state_dict, range_constraints, None, example_inputs,
