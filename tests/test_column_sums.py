@@ -224,3 +224,21 @@ def test_mean_over_all_but_channels_matches_torch(shape, dim, keepdim):
     for ours, theirs in zip(results[1], results[0]):
         assert ours.dtype == torsh.float32 and tuple(ours.shape) == tuple(theirs.shape)
         assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
+
+
+@needs_torch
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("shape,dim", [((2_000_000,), None), ((3, 700_000), 1), ((4, 2, 300_000), (1, 2))])
+def test_long_row_sums_keep_pytorch_accuracy(threads, shape, dim):
+    """The sum_rows kernel's plain vector accumulation lost ~100x PyTorch's accuracy on one long row (2 threads)."""
+    x = (np.random.default_rng(12).random(shape) + 0.5).astype(np.float32)
+    previous = torsh.get_num_threads()
+    torsh.set_num_threads(threads)
+    try:
+        ours = torsh.from_numpy(x).sum(dim).numpy()
+    finally:
+        torsh.set_num_threads(previous)
+    theirs = torch_ref.from_numpy(x).sum(dim).numpy()
+    exact = x.astype(np.float64).sum(dim)
+    ours_err = np.max(np.abs(ours - exact) / exact)
+    assert ours_err <= max(2 * np.max(np.abs(theirs - exact) / exact), 2e-7)
