@@ -280,3 +280,16 @@ def test_hostile_storage_input_fails_as_pytorch(call, same_text):
 ])
 def test_meta_tensor_storage_has_a_size_and_no_data(call):
     assert outcome(lambda: call(torsh)) == outcome(lambda: call(torch))
+
+
+def test_legacy_constructor_of_a_storage_views_it():
+    for lib in LIBS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            s = lib.FloatStorage([1, 2])
+            t = lib.FloatTensor(s)
+            assert t.tolist() == [1.0, 2.0] and t.data_ptr() == s.data_ptr()
+            s[0] = 5
+            assert t[0].item() == 5 and lib.tensor(s).tolist() == [5.0, 2.0]
+            with pytest.raises(RuntimeError, match="Expected a Storage of type"):
+                lib.LongTensor(s)

@@ -707,6 +707,8 @@ class _LegacyTensorType(type):
             return creation.empty(0, dtype=cls.dtype)
         if len(args) == 1 and isinstance(args[0], Tensor):
             return cls._alias(args[0])
+        if len(args) == 1 and isinstance(args[0], (_storage.UntypedStorage, _storage.TypedStorage)):
+            return creation.empty(0, dtype=cls.dtype).set_(args[0])  # a view of the storage, as PyTorch
         if len(args) == 1 and not isinstance(args[0], (int, np.integer, Size)):
             if isinstance(args[0], str):
                 raise TypeError("new(): invalid data type 'str'")
