@@ -367,3 +367,14 @@ def test_non_tensor_inputs_are_specialized_and_guarded_as_torch(tmp_path):
     torsh.export.save(ep, tmp_path / "s.pt2")
     with pytest.raises(AssertionError, match="Guard failed: b == 3"):
         torsh.export.load(tmp_path / "s.pt2").module()(a=torsh.ones(2), b=4)
+
+
+@pytest.mark.parametrize("method", ["train", "eval"])
+def test_unlifted_module_refuses_train_and_eval_as_torch(method):
+    ep_ref = torch.export.export(torch.nn.Linear(2, 2), (torch.randn(1, 2),))
+    ep = torsh.export.export(torsh.nn.Linear(2, 2), (torsh.randn(1, 2),))
+    with pytest.raises(NotImplementedError) as expected:
+        getattr(ep_ref.module(), method)()
+    with pytest.raises(NotImplementedError) as got:
+        getattr(ep.module(), method)()
+    assert str(got.value) == str(expected.value)
