@@ -378,3 +378,14 @@ def test_unlifted_module_refuses_train_and_eval_as_torch(method):
     with pytest.raises(NotImplementedError) as got:
         getattr(ep.module(), method)()
     assert str(got.value) == str(expected.value)
+
+
+def test_export_under_a_profiler_says_why_it_cannot_and_leaves_no_state():
+    lin = torsh.nn.Linear(2, 2)
+    with torsh.profiler.profile():
+        with pytest.raises(RuntimeError, match="op-call hook"):
+            torsh.export.export(lin, (torsh.randn(1, 2),))
+    ep = torsh.export.export(lin, (torsh.randn(1, 2),))
+    x = torsh.randn(3, 2)
+    assert torsh.allclose(torsh.export.export(lin, (x,)).module()(x), lin(x))
+    assert ep.graph_signature.parameters == ("weight", "bias")

@@ -584,6 +584,9 @@ def trace(module, args, kwargs, symbols_of):
             input_specs.append(InputSpec(InputKind.USER_INPUT, arg, None))
         state.first_user_input = user_nodes[0] if user_nodes else _end_marker(state.graph)
         t_args, t_kwargs = _pytree.tree_unflatten(traced_leaves, in_spec)
+        if registry.observed():
+            raise RuntimeError("torch.export (torsh) records ops through the op-call hook, which a running profiler, "
+                               "vmap or fx trace holds: export outside of it")
         _ACTIVE = state
         try:
             with _patched_tensor(), registry.observe(_recorder):
