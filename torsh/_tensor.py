@@ -234,7 +234,8 @@ class Tensor:
     # -- new_* factories: self's dtype (and device) unless told otherwise ---------------------------
     def _own_device(self, device):
         """A new_* factory's device: self's unless given (the default device does not apply)."""
-        if device is None and (type(self._data) is MetaArray or _meta_default.default_device is not None):
+        if device is None and (_meta_default.default_device is not None or (
+                _meta_default.LIVE[0] and type(self._data) is MetaArray)):
             return self.device
         return device
 
