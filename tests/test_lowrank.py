@@ -132,12 +132,29 @@ def test_lobpcg_errors_match_torch():
         assert outcomes[0] == outcomes[1]
 
 
-def test_lobpcg_eigenvalue_gradient_matches_torch():
+@pytest.mark.parametrize("largest", [True, False])
+def test_lobpcg_gradients_match_torch(largest):
     A = _spd(15, 5, 1.0)
+    w = np.random.default_rng(6).standard_normal((15, 2))
     x, xr = torsh.tensor(A, requires_grad=True), torch.tensor(A, requires_grad=True)
     torsh.manual_seed(0), torch.manual_seed(0)
-    E = torsh.lobpcg(x, k=2)[0]
-    Er = torch.lobpcg(xr, k=2)[0]
-    (E * torsh.tensor([1.0, 2.0], dtype=torsh.float64)).sum().backward()
-    (Er * torch.tensor([1.0, 2.0], dtype=torch.float64)).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), xr.grad.numpy(), rtol=1e-6, atol=1e-8)
+    E, V = torsh.lobpcg(x, k=2, largest=largest)
+    Er, Vr = torch.lobpcg(xr, k=2, largest=largest)
+    signs = np.sign((V.detach().numpy() * Vr.detach().numpy()).sum(0))
+    ((E * torsh.tensor([1.0, 2.0], dtype=torsh.float64)).sum() + (V * torsh.tensor(w * signs)).sum()).backward()
+    ((Er * torch.tensor([1.0, 2.0], dtype=torch.float64)).sum() + (Vr * torch.tensor(w)).sum()).backward()
+    np.testing.assert_allclose(x.grad.numpy(), xr.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_lobpcg_gradcheck_and_B_backward_error():
+    A = torsh.tensor(_spd(4, 7, 1.0), requires_grad=True)
+
+    def f(a):
+        torsh.manual_seed(0)
+        E, V = torsh.lobpcg(a, k=1, tol=1e-11)
+        return E, V @ V.mT  # the eigenspace's projector: sign-free
+    assert torsh.autograd.gradcheck(f, (A,), atol=1e-5)
+    B = torsh.tensor(_spd(4, 8, 4.0))
+    E = torsh.lobpcg(A, k=1, B=B)[0]
+    with pytest.raises(ValueError, match=r"lobpcg.backward does not support backward with B != I yet."):
+        E.sum().backward()

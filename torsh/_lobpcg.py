@@ -2,9 +2,8 @@
 eigenpairs of a symmetric (generalized: A x = λ B x) problem; PyTorch's torch/_lobpcg.py algorithm (the 'basic'
 and 'ortho' methods, its Rayleigh-Ritz transform, SVQB orthogonalization and convergence test), on torsh ops.
 
-Gradients: the eigenvalues are differentiable in A (and B) through their Rayleigh quotients at the converged
-eigenvectors (exact for simple eigenvalues); the returned eigenvectors carry no gradient (PyTorch's backward
-also differentiates them).
+Gradients (A only, as PyTorch's: B != I raises at backward): eigenvalues and eigenvectors, by the symmetric
+eigenproblem's first-order perturbation (PyTorch reaches the same value through a characteristic polynomial).
 """
 import torsh
 
@@ -247,20 +246,43 @@ def _solve(A, k, B, X, n, iK, niter, tol, largest, method, ortho_iparams, ortho_
     return torsh.stack(Es).reshape(batch + (k,)), torsh.stack(Xs).reshape(batch + (m, k))
 
 
+class _LobpcgFunction(torsh.autograd.Function):
+    """The eigenpairs of the symmetric A as an autograd node (B != I has no backward, as in PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, A, B, solve):
+        E, V = solve(A, B)
+        ctx.has_B = B is not None
+        ctx.save_for_backward(A, E, V)
+        return E, V
+
+    @staticmethod
+    def backward(ctx, E_grad, V_grad):
+        if ctx.has_B:
+            raise ValueError("lobpcg.backward does not support backward with B != I yet.")
+        A, E, V = ctx.saved_tensors
+        grad = V @ torsh.diag_embed(E_grad) @ V.mT if E_grad is not None else torsh.zeros_like(A)
+        if V_grad is not None:
+            # d v_i = -(A - e_i I)^+ dA v_i: through A's full eigendecomposition, the pseudo-inverse leaving out
+            # the directions of eigenvalue e_i
+            L, W = torsh.linalg.eigh(A)
+            gap = L.unsqueeze(-1) - E.unsqueeze(-2)  # (m, k): lambda_j - e_i
+            tiny = L.abs().max() * A.shape[-1] * torsh.finfo(A.dtype).eps * 10
+            inv_gap = torsh.where(gap.abs() > tiny, 1 / gap, torsh.zeros_like(gap))
+            grad = grad - W @ ((W.mT @ V_grad) * inv_gap) @ V.mT
+        return grad, None, None
+
+
 def lobpcg(A, k=None, B=None, X=None, n=None, iK=None, niter=None, tol=None, largest=None, method=None,
            tracker=None, ortho_iparams=None, ortho_fparams=None, ortho_bparams=None):
     r"""The ``k`` largest (``largest=False``: smallest) eigenvalues ``E`` and eigenvectors ``X`` of the symmetric
     positive-definite generalized problem ``A X = B X diag(E)`` (PyTorch's signature and defaults)."""
-    differentiable = torsh.is_grad_enabled() and (A.requires_grad or (B is not None and B.requires_grad))
-    if differentiable:  # as PyTorch, the symmetric parts
-        A = (A + A.mT) / 2
-        B = (B + B.mT) / 2 if B is not None else None
-    with torsh.no_grad():
-        E, V = _solve(A.detach(), k, None if B is None else B.detach(), None if X is None else X.detach(), n, iK,
-                      niter, tol, largest, method, ortho_iparams, ortho_fparams, ortho_bparams)
-    if not differentiable:
-        return E, V
-    # the eigenvalues as Rayleigh quotients at the (constant) eigenvectors: their exact first-order change
-    num = (V * _mm(A, V)).sum(-2)
-    den = (V * _mm(B, V)).sum(-2) if B is not None else None
-    return (num / den if den is not None else num), V
+    def solve(A_, B_):
+        with torsh.no_grad():
+            return _solve(A_.detach(), k, None if B_ is None else B_.detach(), None if X is None else X.detach(), n,
+                          iK, niter, tol, largest, method, ortho_iparams, ortho_fparams, ortho_bparams)
+    if torsh.is_grad_enabled() and (A.requires_grad or (B is not None and B.requires_grad)):
+        A_sym = (A + A.mT) / 2  # as PyTorch: the symmetric parts are what the gradient flows through
+        B_sym = (B + B.mT) / 2 if B is not None else None
+        return _LobpcgFunction.apply(A_sym, B_sym, solve)
+    return solve(A, B)
