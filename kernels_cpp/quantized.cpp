@@ -207,7 +207,9 @@ void product(Tile tile, const int16_t* a, const int16_t* w, int32_t* out, long M
     const long items = panels * row_blocks;
 #pragma omp parallel for schedule(static) if (parallel && items > 1)
     for (long item = 0; item < items; ++item) {
-        const long p = item / row_blocks, rb = item % row_blocks;
+        // the panels inside: a block of a's rows stays in cache while every panel passes (the panels of a
+        // layer's weight fit the L2; a's rows would be read again from memory for every panel otherwise)
+        const long rb = item / panels, p = item % panels;
         const long m0 = rb * kRowBlock, rows = std::min(kRowBlock, M - m0);
         const long n0 = p * kPanel, cols = std::min(kPanel, N - n0);
         tile(a + m0 * Kp, rows, w + p * kPanel * Kp, Kp, out + m0 * N + n0, N, cols);
@@ -239,8 +241,15 @@ PyObject* qgemm(PyObject*, PyObject* args) {
         return nullptr;
     const long a_count = count_of({M, Kp});
     if (a_count < 0 || a_count > PY_SSIZE_T_MAX / 2) return PyErr_NoMemory();
-    std::unique_ptr<int16_t[]> centred(new (std::nothrow) int16_t[std::max(1L, a_count)]);
-    if (!centred) return PyErr_NoMemory();
+    // the calling thread's centred rows, kept between calls: a fresh buffer of a convolution's columns (MBs)
+    // page-faulted on every call, which cost several times the product on the 2-core VM
+    thread_local std::unique_ptr<int16_t[]> centred;
+    thread_local long capacity = 0;
+    if (a_count > capacity) {
+        centred.reset(new (std::nothrow) int16_t[a_count]);
+        capacity = centred ? a_count : 0;
+        if (!centred) return PyErr_NoMemory();
+    }
     const Tile tile = active->tile;
     const bool threads = parallel && count_of({M, Kp, N}) >= kParallelMacs;
     int16_t* ac = centred.get();

@@ -60,39 +60,41 @@ def int_product(ints, zero_point, w):
     return out.reshape(ints.shape[:-1] + (n,))
 
 
-def _group_weight(w, group, groups):
-    """The output channels of one group of a convolution weight, as a quantized tensor of its own (its packed
-    panels kept on the weight's cache under the group)."""
-    if groups == 1:
-        return w
-    cache = w.__dict__.setdefault("_group_weights", {})
-    if group not in cache:
+def _conv_weight(w, group, groups):
+    """The output channels of one group of a convolution weight (O, C / groups, kh, kw) with each filter's taps
+    ordered (kh, kw, C), as im2col's channels-last columns are; a quantized tensor of its own, kept on the
+    weight with its packed panels (quantized tensors are never written)."""
+    cache = w.__dict__.setdefault("_conv_weights", {})
+    if (group, groups) not in cache:
         per = w._int.shape[0] // groups
         part = slice(group * per, (group + 1) * per)
-        cache[group] = w._like(np.ascontiguousarray(w._int[part]), None) if w._axis is None else \
-            type(w)._make(np.ascontiguousarray(w._int[part]), w._qdtype, w._qscheme, w._scale[part],
-                          w._zero_point[part], w._axis)
-    return cache[group]
+        ints = np.ascontiguousarray(w._int[part].transpose(0, 2, 3, 1))
+        cache[group, groups] = type(w)._make(ints, w._qdtype, w._qscheme, w._scale, w._zero_point, w._axis) \
+            if w._axis is None else type(w)._make(ints, w._qdtype, w._qscheme, w._scale[part], w._zero_point[part],
+                                                  w._axis)
+    return cache[group, groups]
 
 
 def conv2d_int(ints, zero_point, w, stride, padding, dilation, groups):
     """The int32 accumulators (N, OH, OW, O) of a 2-D convolution of quint8/qint8 ``ints`` (N, C, H, W) with the
-    quantized weight ``w`` (O, C / groups, kh, kw): im2col on the integers (padding with the zero point, which
-    is zero once centred) and qgemm per group."""
+    quantized weight ``w`` (O, C / groups, kh, kw): im2col on the channels-last integers (padded with the zero
+    point, which is zero once centred), one strided copy per tap, and qgemm per group."""
     n, c, h, wd = ints.shape
     o, cg, kh, kw = w._int.shape
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
-    if ph or pw:
-        ints = np.pad(ints, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=zero_point)
-    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
-    oh, ow = (h + 2 * ph - span_h) // sh + 1, (wd + 2 * pw - span_w) // sw + 1
-    windows = np.lib.stride_tricks.sliding_window_view(ints, (span_h, span_w), axis=(2, 3))
-    windows = windows[:, :, ::sh, ::sw, ::dh, ::dw][:, :, :oh, :ow]  # (N, C, OH, OW, kh, kw)
+    oh, ow = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    nhwc = np.full((n, h + 2 * ph, wd + 2 * pw, c), zero_point, dtype=ints.dtype)
+    nhwc[:, ph:ph + h, pw:pw + wd] = ints.transpose(0, 2, 3, 1)
     out = np.empty((n, oh, ow, o), dtype=np.int32 if kernels.get("quantized") else np.float64)
     per = o // groups
+    cols = np.empty((n, oh, ow, kh, kw, cg), dtype=ints.dtype)
     for g in range(groups):
-        cols = windows[:, g * cg:(g + 1) * cg].transpose(0, 2, 3, 1, 4, 5).reshape(n, oh, ow, cg * kh * kw)
-        out[..., g * per:(g + 1) * per] = int_product(cols, zero_point, _group_weight(w, g, groups))
+        for i in range(kh):
+            for j in range(kw):
+                cols[:, :, :, i, j] = nhwc[:, i * dh:i * dh + (oh - 1) * sh + 1:sh,
+                                           j * dw:j * dw + (ow - 1) * sw + 1:sw, g * cg:(g + 1) * cg]
+        out[..., g * per:(g + 1) * per] = int_product(cols.reshape(n, oh, ow, kh * kw * cg), zero_point,
+                                                      _conv_weight(w, g, groups))
     return out  # channels last: the requantization runs along the rows
 
 
