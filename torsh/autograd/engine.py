@@ -356,6 +356,7 @@ def _make_root_grads(outputs, grad_outputs, create_graph):
             from .. import _ops
             g = _ops.tensor.creation.full_like(out, g)
         elif g._data.shape != out._data.shape:
+            from .. import _ops
             raise RuntimeError(
                 f"Mismatch in shape: grad_output[{i}] has a shape of {_ops.shape_str(g)} and output[{i}] "
                 f"has a shape of {_ops.shape_str(out)}.")
