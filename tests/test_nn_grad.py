@@ -72,3 +72,13 @@ def test_under_no_grad_the_result_has_no_graph():
     with torsh.no_grad():
         out = torsh.nn.grad.conv1d_input(x.shape, torsh.tensor(w, requires_grad=True), torsh.from_numpy(gy), **kw)
     assert not out.requires_grad
+
+
+def test_a_grad_output_of_the_wrong_shape_raises_runtime_error():
+    # PyTorch's oneDNN path raises a RuntimeError too (its wording is the backend's)
+    w = torsh.randn(4, 3, 3, 3)
+    with pytest.raises(RuntimeError, match=r"Mismatch in shape: grad_output\[0\] has a shape of \[2, 4, 5, 5\]"):
+        torsh.nn.grad.conv2d_input((2, 3, 8, 8), w, torsh.randn(2, 4, 5, 5))
+    x = torsh.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="Mismatch in shape"):
+        torsh.autograd.grad(x * 2, x, torsh.ones(3))
