@@ -293,3 +293,13 @@ def test_legacy_constructor_of_a_storage_views_it():
             assert t[0].item() == 5 and lib.tensor(s).tolist() == [5.0, 2.0]
             with pytest.raises(RuntimeError, match="Expected a Storage of type"):
                 lib.LongTensor(s)
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.QInt8Storage([1, -2]).tolist(), lambda lib: repr(lib.QInt8Storage([1, 2])),
+    lambda lib: lib.QInt32Storage([1, 2]).tolist(), lambda lib: lib.QUInt8Storage(3).element_size(),
+    lambda lib: str(lib.QUInt4x2Storage(2).dtype).split(".")[-1], lambda lib: lib.QInt8Storage(3).pickle_storage_type(),
+    lambda lib: isinstance(lib.QInt8Storage(1), lib.QInt8Storage), lambda lib: isinstance(lib.QInt8Storage(1), lib.CharStorage),
+])
+def test_quantized_storage_classes(call):
+    assert outcome(lambda: call(torsh)) == outcome(lambda: call(torch))

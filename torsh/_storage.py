@@ -67,6 +67,17 @@ def _reset_warn_typed_storage_removal():
     _warned[0] = False
 
 
+# a quantized storage holds the integers of its quantized values (PyTorch's QInt8Storage & co)
+_QUANTIZED_ELEMENTS = {"qint8": np.int8, "quint8": np.uint8, "qint32": np.int32, "quint4x2": np.uint8,
+                       "quint2x4": np.uint8}
+
+
+def _np(dtype):
+    """The NumPy element type of a storage of ``dtype``."""
+    quantized = _QUANTIZED_ELEMENTS.get(dtype.name)
+    return np.dtype(quantized) if quantized is not None else dtype.np
+
+
 def _check_device(device):
     if device is not None and str(device) not in ("cpu", "cpu:0"):
         if str(device).startswith("cuda"):
@@ -296,10 +307,10 @@ class UntypedStorage(StorageBase):
         if self._data.size % dtype.itemsize:
             raise RuntimeError(f"Storage size ({self._data.size}) is not divisible by the element size of {dtype} "
                                f"({dtype.itemsize})")
-        return self._data.view(dtype.np)
+        return self._data.view(_np(dtype))
 
     def _to(self, dtype):
-        return TypedStorage(self._data.astype(dtype.np), dtype=dtype, _internal=True)
+        return TypedStorage(self._data.astype(_np(dtype)), dtype=dtype, _internal=True)
 
     def __str__(self):
         return _info(self)
@@ -334,7 +345,7 @@ def _rebuild_storage(raw, dtype_name):
         out._set_memory(array, array, resizable=True)
         return out
     dtype = _dtype._BY_NAME[dtype_name]
-    return TypedStorage(array.view(dtype.np), dtype=dtype, _internal=True)
+    return TypedStorage(array.view(_np(dtype)), dtype=dtype, _internal=True)
 
 
 class _Conversions:
@@ -409,7 +420,7 @@ class TypedStorage(_Conversions):
             array = arg
         elif isinstance(arg, (int, np.integer)) and not isinstance(arg, bool):
             _check_count(int(arg) * self.dtype.itemsize)
-            array = np.zeros(int(arg), self.dtype.np)
+            array = np.zeros(int(arg), _np(self.dtype))
         elif isinstance(arg, (list, tuple, range)) or (hasattr(arg, "__len__") and not isinstance(arg, (str, bytes))):
             array = _elements(list(arg), self.dtype)
         else:
@@ -537,7 +548,7 @@ class TypedStorage(_Conversions):
     def _to(self, dtype):
         if dtype is self.dtype:
             return self
-        return TypedStorage(self._typed().astype(dtype.np), dtype=dtype, _internal=True)
+        return TypedStorage(self._typed().astype(_np(dtype)), dtype=dtype, _internal=True)
 
     def _new_wrapped_storage(self, untyped_storage):
         return TypedStorage(wrap_storage=untyped_storage, dtype=self.dtype, _internal=True)
@@ -562,7 +573,7 @@ class TypedStorage(_Conversions):
 
 def _elements(values, dtype):
     try:
-        return np.array(values, dtype=dtype.np)
+        return np.array(values, dtype=_np(dtype))
     except (TypeError, ValueError):
         bad = next((v for v in values if isinstance(v, (str, bytes)) or v is None), None)
         raise TypeError(f"must be real number, not {type(bad).__name__}") from None
@@ -603,7 +614,8 @@ _LEGACY_NAMES = {
     "float64": "DoubleStorage", "float32": "FloatStorage", "float16": "HalfStorage", "bfloat16": "BFloat16Storage",
     "int64": "LongStorage", "int32": "IntStorage", "int16": "ShortStorage", "int8": "CharStorage",
     "uint8": "ByteStorage", "bool": "BoolStorage", "complex128": "ComplexDoubleStorage",
-    "complex64": "ComplexFloatStorage",
+    "complex64": "ComplexFloatStorage", "qint8": "QInt8Storage", "quint8": "QUInt8Storage", "qint32": "QInt32Storage",
+    "quint4x2": "QUInt4x2Storage", "quint2x4": "QUInt2x4Storage",
 }
 # dtype -> torch.<Name>Storage
 LEGACY_STORAGE_TYPES = {_dtype._BY_NAME[name]: _LegacyStorageMeta(cls, (_LegacyStorage,),

@@ -250,7 +250,7 @@ class _CudaStorageType(type):
 
 def _cuda_storage_types():
     return {legacy.__name__: _CudaStorageType(legacy.__name__, (), {"dtype": dtype, "is_cuda": True})
-            for dtype, legacy in LEGACY_STORAGE_TYPES.items()}
+            for dtype, legacy in LEGACY_STORAGE_TYPES.items() if not legacy.__name__.startswith("Q")}
 
 
 globals().update(_cuda_tensor_types())  # torch.cuda.FloatTensor, LongTensor, ... (as torsh.FloatTensor's list)
