@@ -80,3 +80,12 @@ def test_sampled_addmm_errors_match_torch():
     with pytest.raises(NotImplementedError, match="Could not run 'aten::sparse_sampled_addmm' with arguments from "
                                                   "the 'SparseCPU' backend"):
         torsh.sparse.sampled_addmm(torsh.eye(3).to_sparse(), torsh.ones(3, 3), torsh.ones(3, 3))
+
+
+def test_sampled_addmm_refuses_inputs_requiring_grad():
+    x = torsh.eye(3).to_sparse_csr()
+    with pytest.raises(NotImplementedError, match="no backward"):
+        torsh.sparse.sampled_addmm(x, torsh.ones(3, 3, requires_grad=True), torsh.ones(3, 3))
+    with torsh.no_grad():
+        out = torsh.sparse.sampled_addmm(x, torsh.ones(3, 3, requires_grad=True), torsh.ones(3, 3))
+    np.testing.assert_array_equal(out.values().numpy(), [4.0, 4.0, 4.0])

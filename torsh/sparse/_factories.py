@@ -1,9 +1,10 @@
 """torch.sparse.spdiags and torch.sparse.sampled_addmm (forward only: torsh's sparse values carry no autograd
-here)."""
+here; sampled_addmm refuses inputs that require grad)."""
 import numpy as np
 
 from .. import _layouts
 from .._ops.tensor import creation
+from ..autograd import grad_mode
 from ._ops import _dtype_word, sparse_coo_tensor, sparse_csr_tensor
 from ._tensor import SparseTensor, not_on_sparse
 
@@ -71,6 +72,9 @@ def sampled_addmm(input, mat1, mat2, *, beta=1.0, alpha=1.0, out=None):
         raise RuntimeError("sampled_addmm: self.shape[-2] must match mat1.shape[-2]")
     if input.shape[1] != mat2.shape[1]:
         raise RuntimeError("sampled_addmm: self.shape[-1] must match mat2.shape[-1]")
+    if grad_mode.is_grad_enabled() and any(t.requires_grad for t in (input, mat1, mat2)):
+        # torsh's CSR values carry no autograd: refuse rather than return a result without a gradient path
+        raise NotImplementedError("torch.sparse.sampled_addmm: torsh has no backward for it yet (inputs require grad)")
     crow, col = input.crow_indices(), input.col_indices()
     rows = np.repeat(np.arange(input.shape[0]), np.diff(crow.numpy()))
     a, b = mat1.detach().numpy(), mat2.detach().numpy()
