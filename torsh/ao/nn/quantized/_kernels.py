@@ -2,6 +2,8 @@
 (int - zero_point) summed exactly in int32 (``int_product``: kernels_cpp/quantized.cpp's ``qgemm``; without
 compiled kernels in float64, exact for these sizes), then requantized in float32 with the bias added in the
 accumulator's units; dynamic layers quantize their input with fbgemm's ChooseQuantizationParams."""
+import threading
+
 import numpy as np
 
 from torsh import _array_api
@@ -45,7 +47,20 @@ def packed_weight(w):
     return cached
 
 
-def int_product(ints, zero_point, w):
+_scratch = threading.local()  # a convolution's columns and accumulators, reused call after call
+
+
+def _scratch_buffer(name, shape, dtype):
+    """This thread's buffer ``name`` of that shape and dtype (fresh MBs page-faulted on every call: a batch-8
+    convolution spent more in faults than in its product)."""
+    buffers = _scratch.__dict__.setdefault("buffers", {})
+    buf = buffers.get(name)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = buffers[name] = np.empty(shape, dtype)
+    return buf
+
+
+def int_product(ints, zero_point, w, out=None):
     """sum_k (ints[..., k] - zero_point) * (w[n, k] - w's zero point) over the last dim of the uint8/int8
     ``ints``: the exact int32 accumulators (..., N) of fbgemm's products (float64 without compiled kernels)."""
     module = kernels.get("quantized")
@@ -54,7 +69,7 @@ def int_product(ints, zero_point, w):
         return (ints.astype(np.float64) - zero_point) @ centred_weight_t(w)
     panels, k, kp = packed_weight(w)
     a = np.ascontiguousarray(ints).reshape(-1, k)
-    out = np.empty((a.shape[0], n), dtype=np.int32)
+    out = np.empty((a.shape[0], n), dtype=np.int32) if out is None else out.reshape(a.shape[0], n)
     module.qgemm(a, panels, out, a.shape[0], k, kp, n, int(zero_point), a.dtype == np.int8,
                  threads.single_thread_reason() is None)
     return out.reshape(ints.shape[:-1] + (n,))
@@ -85,16 +100,21 @@ def conv2d_int(ints, zero_point, w, stride, padding, dilation, groups):
     oh, ow = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
     nhwc = np.full((n, h + 2 * ph, wd + 2 * pw, c), zero_point, dtype=ints.dtype)
     nhwc[:, ph:ph + h, pw:pw + wd] = ints.transpose(0, 2, 3, 1)
-    out = np.empty((n, oh, ow, o), dtype=np.int32 if kernels.get("quantized") else np.float64)
+    compiled = kernels.get("quantized") is not None
     per = o // groups
-    cols = np.empty((n, oh, ow, kh, kw, cg), dtype=ints.dtype)
+    # the accumulators are requantized at once (Conv2d.forward): scratch buffers, as the columns
+    out = _scratch_buffer("acc", (n, oh, ow, o), np.int32) if compiled else np.empty((n, oh, ow, o))
+    cols = _scratch_buffer("cols", (n, oh, ow, kh, kw, cg), ints.dtype)
     for g in range(groups):
         for i in range(kh):
             for j in range(kw):
                 cols[:, :, :, i, j] = nhwc[:, i * dh:i * dh + (oh - 1) * sh + 1:sh,
                                            j * dw:j * dw + (ow - 1) * sw + 1:sw, g * cg:(g + 1) * cg]
-        out[..., g * per:(g + 1) * per] = int_product(cols.reshape(n, oh, ow, kh * kw * cg), zero_point,
-                                                      _conv_weight(w, g, groups))
+        columns, weight = cols.reshape(n, oh, ow, kh * kw * cg), _conv_weight(w, g, groups)
+        if groups == 1 and compiled:
+            int_product(columns, zero_point, weight, out=out)
+        else:
+            out[..., g * per:(g + 1) * per] = int_product(columns, zero_point, weight)
     return out  # channels last: the requantization runs along the rows
 
 
