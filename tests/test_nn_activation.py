@@ -104,3 +104,61 @@ def test_implicit_softmax_dim_warns():
     with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
         out = nn.functional.softmax(torsh.tensor(X))
     assert_close(out, torch.nn.functional.softmax(torch.tensor(X), dim=1))
+
+
+# Activations of dtypes their kernels lack: PyTorch's error (kernel name and dtype), or its result where it has
+# a kernel (silu/sigmoid of complex, relu/hardtanh/threshold of integers, dropout(p=0)).
+_DTYPE_CASES = {
+    "softmax": lambda F, x: F.softmax(x, -1), "softmax_dim0": lambda F, x: F.softmax(x, 0),
+    "log_softmax": lambda F, x: F.log_softmax(x, -1), "log_softmax_dim0": lambda F, x: F.log_softmax(x, 0),
+    "gelu": lambda F, x: F.gelu(x), "gelu_tanh": lambda F, x: F.gelu(x, approximate="tanh"), "silu": lambda F, x: F.silu(x),
+    "elu": lambda F, x: F.elu(x), "selu": lambda F, x: F.selu(x), "leaky_relu": lambda F, x: F.leaky_relu(x),
+    "softplus": lambda F, x: F.softplus(x), "mish": lambda F, x: F.mish(x), "hardswish": lambda F, x: F.hardswish(x),
+    "hardsigmoid": lambda F, x: F.hardsigmoid(x), "logsigmoid": lambda F, x: F.logsigmoid(x),
+    "sigmoid": lambda F, x: F.sigmoid(x), "threshold": lambda F, x: F.threshold(x, 0.5, 2),
+    "hardshrink": lambda F, x: F.hardshrink(x), "relu": lambda F, x: F.relu(x), "hardtanh": lambda F, x: F.hardtanh(x),
+    "elu_": lambda F, x: F.elu(x.clone(), inplace=True), "rrelu": lambda F, x: F.rrelu(x),
+    "dropout_train": lambda F, x: F.dropout(x, 0.5), "dropout2d_train": lambda F, x: F.dropout2d(x.reshape(1, 2, 2)),
+    "alpha_dropout_train": lambda F, x: F.alpha_dropout(x, 0.5, True),
+}
+
+
+@pytest.mark.parametrize("dtype", ["complex64", "int64", "uint8", "bool", "bfloat16", "float16"])
+@pytest.mark.parametrize("case", sorted(_DTYPE_CASES))
+def test_activation_dtype_support_as_pytorch(case, dtype):
+    def run(lib):
+        x = lib.tensor([[1.5, -2.0], [0.0, 3.0]]).to(getattr(lib, dtype))
+        if dtype == "complex64":
+            x = x + 1j * x
+        return _DTYPE_CASES[case](lib.nn.functional, x)
+
+    try:
+        expected = run(torch)
+    except Exception:
+        check_same_error(run)
+        return
+    got = run(torsh)
+    assert str(got.dtype).split(".")[-1] == str(expected.dtype).split(".")[-1]
+    if "dropout" not in case:  # the noise draws are not compared here
+        assert_close(got, expected)
+
+
+def test_silu_and_sigmoid_of_complex_backward():
+    # sigmoid has PyTorch's complex derivative (conjugated); silu refuses to record one, as PyTorch
+    grads = []
+    for lib in (torsh, torch):
+        x = lib.tensor([0.5 + 1.0j, -1.0 + 0.25j], requires_grad=True)
+        lib.nn.functional.sigmoid(x).abs().sum().backward()
+        grads.append(x.grad)
+    assert_close(grads[0], grads[1])
+    check_same_error(lambda lib: lib.nn.functional.silu(lib.tensor([0.5 + 1.0j], requires_grad=True)))
+
+
+def test_dropout2d_of_3d_input_drops_channels_of_each_sample():
+    # PyTorch treats a 3-D input as (N, C, L), with its warning: one draw per (sample, channel)
+    outs = []
+    for lib in (torsh, torch):
+        lib.manual_seed(0)
+        with pytest.warns(UserWarning, match="Received a 3D input to dropout2d"):
+            outs.append(lib.nn.functional.dropout2d(lib.ones(4, 3, 5)))
+    assert_close(outs[0], outs[1])

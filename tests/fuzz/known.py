@@ -106,16 +106,8 @@ KNOWN_DIVERGENCES += (
 )
 
 # -- nn.functional (torsh/_ops/nn/*.py, nn/activation/*.py) -----------------------------------------------------------
-ACTIVATIONS = ("softmax", "log_softmax", "relu", "relu6", "gelu", "silu", "elu", "selu", "celu", "leaky_relu",
-               "hardtanh", "softplus", "mish", "hardswish", "hardsigmoid", "logsigmoid", "softsign", "tanhshrink",
-               "sigmoid", "tanh", "dropout", "layer_norm", "cross_entropy", "nll_loss", "mse_loss")
 KNOWN_DIVERGENCES += (
-    [Known("activations/softmax/losses on complex (or integer) tensors: torsh accepts where PyTorch raises "
-           "NotImplementedError, rejects where PyTorch computes (F.silu/F.sigmoid of complex, F.relu6/F.hardtanh of "
-           "int64), or raises another type", when(ACTIVATIONS, lambda c, o, r: either_rejects(c, o, r) and bool(
-               _dtypes(c) & set(COMPLEX_DTYPES + INT_DTYPES))),
-           Call("F.gelu", (COMPLEX,))),
-     Known("F.embedding with indices out of range (the embedding area being fixed): torsh raises IndexError, PyTorch "
+    [Known("F.embedding with indices out of range (the embedding area being fixed): torsh raises IndexError, PyTorch "
            "RuntimeError/IndexError('index out of range in self')", when(("embedding",), either_rejects),
            Call("F.embedding", (TensorSpec(np.array([3]), "int64"), TensorSpec(np.zeros((3, 0), np.float16), "float16")))),
      ]

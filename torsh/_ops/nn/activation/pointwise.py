@@ -26,8 +26,9 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def _check_float(op, input):
-    if not (input.dtype.is_floating_point or input.dtype.is_complex):
+def _check_float(op, input, complex_ok=False):
+    """PyTorch's dispatch error for a dtype the activation's kernel lacks (complex: all but silu's)."""
+    if not (input.dtype.is_floating_point or (complex_ok and input.dtype.is_complex)):
         raise NotImplementedError(f'"{op}" not implemented for \'{dtype_name(input.dtype)}\'')
 
 
@@ -38,7 +39,8 @@ def _kernel_backward(spec, grad, x, params, formula):
     return _activation_backward.on_kernel(op, scalars, grad, x, formula)
 
 
-def _make(name, node_name, forward, derivative, saves="input", kernel=None, backward_kernel=None):
+def _make(name, node_name, forward, derivative, saves="input", kernel=None, backward_kernel=None,
+          complex_ok=False):
     """An activation ``name(input, **params)``: ``forward(x, **params)`` on NumPy and
     ``derivative(grad, x, y, **params)`` in torsh ops. With ``backward_kernel`` (a function of the
     params giving a kernel name and its scalars) the backward runs on that compiled kernel when
@@ -56,18 +58,22 @@ def _make(name, node_name, forward, derivative, saves="input", kernel=None, back
     node_cls = type(node_name, (Node,), {"backward": backward, "__module__": __name__})
 
     def op(input, **params):
-        _check_float(name + "_cpu", input)
+        _check_float(name + "_cpu", input, complex_ok)
         data = input._data
         with np.errstate(all="ignore"):
             if kernel is not None and not params:
                 value = dispatch.unary(kernel, data, forward)
             else:
-                value = forward(data, **params)
+                # float16/bfloat16 computed wide and rounded once, as PyTorch's opmath (in float64 here: the
+                # float32 GELU kernel's NaN at +inf is PyTorch's float32 behaviour, not its half-precision one)
+                value = forward(data.astype(np.float64) if data.dtype.char in "eE" else data, **params)
         value = np.asarray(value)
         if value.dtype != data.dtype:
             value = value.astype(data.dtype)
         result = wrap(value)
         if needs_grad(input):
+            if value.dtype.kind == "c":  # silu: PyTorch has no complex derivative for it
+                raise RuntimeError(f"{name} does not support automatic differentiation for outputs with complex dtype.")
             node = node_cls()
             node.params = params
             record(node, (input,), (result,))
@@ -246,14 +252,10 @@ def gelu(input, approximate="none"):
     return _gelu_op(input, approximate=approximate)
 
 
-def _np_sigmoid(x):
-    return sps.expit(x)
-
-
 silu, SiluBackward0 = _make(
-    "silu", "SiluBackward0", lambda x: x * _np_sigmoid(x),
+    "silu", "SiluBackward0", lambda x: x * pointwise._np_sigmoid(x),
     lambda g, x, y: (lambda s: g * s * (1 + x * (1 - s)))(x.sigmoid()),
-    backward_kernel=lambda: ("silu_backward", (0.5, 1)))
+    backward_kernel=lambda: ("silu_backward", (0.5, 1)), complex_ok=True)
 
 
 def _mish_forward(x):

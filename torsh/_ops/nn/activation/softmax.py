@@ -90,12 +90,14 @@ class LogSoftmaxBackward0(Node):
 def _prepare(op, input, dim, dtype):
     if dtype is not None:
         input = input.to(dtype)
-    if not (input.dtype.is_floating_point or input.dtype.is_complex):
-        raise NotImplementedError(f'"{op}_lastdim_kernel_impl" not implemented for \'{dtype_name(input.dtype)}\'')
+    ndim = input._data.ndim
     if dim is None:  # PyTorch's legacy implicit dim
-        ndim = input._data.ndim
         dim = 0 if ndim in (0, 1, 3) else 1
-    return input, normalize_dim(dim, input._data.ndim)
+    d = normalize_dim(dim, ndim)
+    if not input.dtype.is_floating_point and input._data.size:  # an empty input reaches no kernel
+        kernel = f"{op}_lastdim_kernel_impl" if d >= ndim - 1 else f"{op}_kernel_impl"
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{dtype_name(input.dtype)}\'')
+    return input, d
 
 
 def _shifted(data, d):

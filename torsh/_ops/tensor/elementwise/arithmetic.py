@@ -579,6 +579,8 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
 def _np_sigmoid(x):
+    if x.dtype.kind == "c":  # SciPy's expit has no complex loop; PyTorch computes 1 / (1 + exp(-x))
+        return 1 / (1 + np.exp(-x))
     return sps.expit(x)
 
 
