@@ -95,13 +95,14 @@ def _sum_rows(rows):
 # The sum_rows kernel adds a row in vector lanes, its error growing with the row's length (one row of 1e7 float32:
 # 7e-6 relative against NumPy's and PyTorch's pairwise/cascade 6e-8); longer rows take NumPy's pairwise sum
 _KERNEL_ROW_MAX = 4096
+_LONG_ROWS = f"rows over {_KERNEL_ROW_MAX:,} values: NumPy's pairwise sum keeps PyTorch's accuracy"
 
 
 def _row_sums(rows):
     """Each row of the 2-D ``rows`` summed: on the sum_rows kernel where the dispatcher picks it and the rows are
     short enough for its accuracy, else NumPy."""
-    if rows.shape[1] > _KERNEL_ROW_MAX:
-        return _sum_rows(rows)
+    if rows.shape[1] > _KERNEL_ROW_MAX:  # still a dispatch decision, so profiles and views say why NumPy ran
+        return dispatch.call("sum_rows", rows.size, rows.dtype, False, None, lambda: _sum_rows(rows), _LONG_ROWS)
     return dispatch.reduce_rows("sum_rows", rows, _sum_rows)
 
 
