@@ -206,3 +206,20 @@ def test_bce_with_logits_gradient_at_zero_logits(pos_weight):
     assert torsh.autograd.gradcheck(lambda x: nn.functional.binary_cross_entropy_with_logits(
         x + 0.3, torsh.tensor(TARGET01[:3]),
         pos_weight=None if pos_weight is None else torsh.tensor(pos_weight)), (x,))
+
+
+def test_probability_targets_refuse_an_ignore_index():
+    # ATen checks ignore_index < 0 for class-probability targets (the default -100 passes)
+    check_same_error(lambda lib: lib.nn.functional.cross_entropy(lib.tensor([[0.5, 1.0]]), lib.tensor([[0.5, 0.5]]),
+                                                                ignore_index=0))
+    for lib in (torsh, torch):
+        assert lib.nn.functional.cross_entropy(lib.tensor([[0.5, 1.0]]), lib.tensor([[0.5, 0.5]])).dim() == 0
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float64"])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_nll_loss_ignored_rows_add_nothing_even_when_nan(dtype, reduction):
+    def run(lib):
+        x = lib.tensor([[0.5, -1.0], [float("nan"), 2.0], [1.0, 3.0]]).to(getattr(lib, dtype))
+        return lib.nn.functional.nll_loss(x, lib.tensor([1, -1, 0]), ignore_index=-1, reduction=reduction)
+    assert_close(run(torsh), run(torch))

@@ -125,6 +125,8 @@ def _nll_rows_numpy(xs, ts, w, ignore_index, want_coeff):
     wt = w[safe_t] if all_valid else np.where(valid, w[safe_t], 0).astype(xs.dtype)
     rows = np.arange(xs.shape[0])
     losses = -wt * xs[rows, safe_t]
+    if not all_valid:  # an ignored row adds nothing, even where its input is nan (0 * nan would)
+        losses = np.where(valid, losses, xs.dtype.type(0))
     coeff = None
     if want_coeff:
         coeff = np.zeros(xs.shape, dtype=xs.dtype)

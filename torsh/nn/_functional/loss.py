@@ -203,9 +203,12 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
-    if tuple(target.shape) == tuple(input.shape) and not target.dtype.is_floating_point:  # before log_softmax
-        raise RuntimeError("Expected floating point type for target with class probabilities, got "
-                           f"{dtype_name(target.dtype)}")
+    if tuple(target.shape) == tuple(input.shape):  # class probabilities: checked before log_softmax, as ATen
+        if not target.dtype.is_floating_point:
+            raise RuntimeError("Expected floating point type for target with class probabilities, got "
+                               f"{dtype_name(target.dtype)}")
+        if ignore_index >= 0:
+            raise RuntimeError("ignore_index is not supported for floating point target")
     if input.ndim <= 2 and not target.dtype.is_floating_point:  # one fused kernel when the dispatcher picks it
         return nn_loss.cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing,
                                      lambda: _cross_entropy(input, target, weight, ignore_index, reduction,
