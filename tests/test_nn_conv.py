@@ -105,3 +105,12 @@ def test_conv_errors_match_torch():
     check_same_error(lambda lib: F(lib).conv2d(lib.zeros(2, 3, 5, 5), lib.zeros(4, 3, 3, 3), groups=2))
     check_same_error(lambda lib: lib.nn.Conv2d(3, 4, 3, groups=2))
     check_same_error(lambda lib: lib.nn.Conv2d(4, 4, 3, padding="same", stride=2))
+
+
+def test_same_padding_with_an_even_kernel_names_the_padded_copy():
+    # PyTorch pads the extra high-side zero into a copy first (warning once), so a channel error names that copy
+    check_same_error(lambda lib: lib.nn.functional.conv1d(lib.zeros(1, 1, 1), lib.zeros(1, 2, 2), padding="same"))
+    check_same_error(lambda lib: lib.nn.functional.conv2d(lib.zeros(1, 1, 3, 4), lib.zeros(1, 2, 2, 3), padding="same"))
+    outs = [lib.nn.functional.conv1d(lib.arange(5.0).reshape(1, 1, 5), lib.ones(1, 1, 2), padding="same")
+            for lib in (torsh, torch)]
+    assert_close(outs[0], outs[1])

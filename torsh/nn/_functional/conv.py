@@ -1,5 +1,6 @@
 """conv1d/2d/3d, conv_transpose1d/2d/3d, unfold/fold (over torsh._ops.nn.conv)."""
 import math
+import warnings
 
 import numpy as np
 
@@ -147,6 +148,17 @@ def _float32():
     return float32
 
 
+_warned_same_padding_copy = []
+
+
+def _warn_same_padding_copy():
+    """ATen's TORCH_WARN_ONCE for an asymmetric 'same' padding (even kernel extent): once per process."""
+    if not _warned_same_padding_copy:
+        _warned_same_padding_copy.append(True)
+        warnings.warn("Using padding='same' with even kernel lengths and odd dilation may require a zero-padded "
+                      "copy of the input be created", UserWarning, stacklevel=4)
+
+
 def resolve_padding(padding, kernel, dilation, stride, nd):
     """A list of paddings (one per dim, or PyTorch's 'same' (low, high) pairs) from an int, a tuple,
     'valid' or 'same'."""
@@ -218,10 +230,16 @@ def _conv(name, nd, input, weight, bias, stride, padding, dilation, groups):
     same = padding and isinstance(padding[0], tuple)
     stride, _, dilation, _ = _check_params(weight, groups, stride, [0] if same else padding, dilation)
     pads = tuple(padding) if same else tuple((p, p) for p in _expand_param(padding, "padding", weight.ndim - 2))
+    shown = _shape_list(input)
+    if same and any(lo != hi for lo, hi in pads):
+        # PyTorch pads the extra high-side zeros into a copy of the input first, so its errors name that copy
+        _warn_same_padding_copy()
+        shown = "[" + ", ".join(map(str, list(input.shape[:2]) + [size + hi - lo for size, (lo, hi)
+                                                                  in zip(input.shape[2:], pads)])) + "]"
     _check_weight_groups(input, weight, groups)
     if input.shape[1] != weight.shape[1] * groups:
         raise RuntimeError(f"Given groups={groups}, weight of size {_shape_list(weight)}, expected input"
-                           f"{_shape_list(input)} to have {weight.shape[1] * groups} channels, but got "
+                           f"{shown} to have {weight.shape[1] * groups} channels, but got "
                            f"{input.shape[1]} channels instead")
     _check_bias_shape(bias, weight.shape[0], f"Given weight of size {_shape_list(weight)}")
     kernel = tuple(weight.shape[2:])
