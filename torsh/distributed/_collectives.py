@@ -400,6 +400,13 @@ def _peer(group, global_rank, group_rank, kind):
     return peer
 
 
+def _source(group, src, group_src):
+    """The group rank to receive from: MPI's ANY_SOURCE when neither ``src`` nor ``group_src`` is given."""
+    if src is None and group_src is None:
+        return _mpi.mpi().ANY_SOURCE
+    return _peer(group, src, group_src, "source")
+
+
 def isend(tensor, dst=None, group=None, tag=0, group_dst=None):
     _check_single_tensor(tensor, "tensor")
     group = _active(group)
@@ -422,8 +429,7 @@ def irecv(tensor, src=None, group=None, tag=0, group_src=None):
     group = _active(group)
     if group is None:
         return None
-    any_source = src is None and group_src is None
-    peer = _mpi.mpi().ANY_SOURCE if any_source else _peer(group, src, group_src, "source")
+    peer = _source(group, src, group_src)
     buf = _mpi.Bytes(array(tensor))
     return Work([group._comm.Irecv(buf.spec(), source=peer, tag=tag)], _written_back(buf, tensor), [tensor])
 
@@ -435,8 +441,7 @@ def recv(tensor, src=None, group=None, tag=0, group_src=None):
     if group is None:
         return -1
     MPI = _mpi.mpi()
-    any_source = src is None and group_src is None
-    peer = MPI.ANY_SOURCE if any_source else _peer(group, src, group_src, "source")
+    peer = _source(group, src, group_src)
     buf = _mpi.Bytes(array(tensor))
     status = MPI.Status()
     group._comm.Recv(buf.spec(), source=peer, tag=tag, status=status)
@@ -551,8 +556,7 @@ def recv_object_list(object_list, src=None, group=None, device=None, group_src=N
     if group is None:
         return -1
     MPI = _mpi.mpi()
-    any_source = src is None and group_src is None
-    peer = MPI.ANY_SOURCE if any_source else _peer(group, src, group_src, "source")
+    peer = _source(group, src, group_src)
     sizes = np.empty(len(object_list), np.int64)
     status = MPI.Status()
     group._comm.Recv([sizes, MPI.BYTE], source=peer, status=status)
