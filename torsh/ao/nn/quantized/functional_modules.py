@@ -8,6 +8,8 @@ import torsh
 from torsh import nn
 from torsh._quantized import QuantizedTensor
 
+from .modules import OutputQParams
+
 
 class FloatFunctional(nn.Module):
     """Float ops whose results an observer (``activation_post_process``, set by ``prepare``) watches."""
@@ -90,7 +92,7 @@ def qmul(x, y, scale, zero_point):
                                  x._qscheme, float(scale), int(zero_point))
 
 
-class QFunctional(nn.Module):
+class QFunctional(OutputQParams):
     """FloatFunctional's ops on quantized tensors, at the observed ``scale`` / ``zero_point``."""
 
     def __init__(self):
@@ -103,18 +105,6 @@ class QFunctional(nn.Module):
 
     def extra_repr(self):
         return f"scale={self.scale}, zero_point={self.zero_point}"
-
-    def _save_to_state_dict(self, destination, prefix, keep_vars):
-        super()._save_to_state_dict(destination, prefix, keep_vars)
-        destination[prefix + "scale"] = torsh.tensor(self.scale)
-        destination[prefix + "zero_point"] = torsh.tensor(self.zero_point)
-
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-                              error_msgs):
-        self.scale = float(state_dict.pop(prefix + "scale"))
-        self.zero_point = int(state_dict.pop(prefix + "zero_point"))
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, False, missing_keys, unexpected_keys,
-                                      error_msgs)
 
     def forward(self, x):
         raise RuntimeError("Functional is not intended to use the 'forward'. Please use the underlying operation")

@@ -153,7 +153,23 @@ class LinearPackedParams(nn.Module):
         return self._weight_bias().__repr__()
 
 
-class _WeightedQuantizedModule(nn.Module):
+class OutputQParams(nn.Module):
+    """A module whose output ``scale`` / ``zero_point`` travel in its state dict as 0-d tensors, as PyTorch's."""
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        destination[prefix + "scale"] = torsh.tensor(self.scale)
+        destination[prefix + "zero_point"] = torsh.tensor(self.zero_point)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        self.scale = float(state_dict.pop(prefix + "scale"))
+        self.zero_point = int(state_dict.pop(prefix + "zero_point"))
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, False, missing_keys, unexpected_keys,
+                                      error_msgs)
+
+
+class _WeightedQuantizedModule(OutputQParams):
     """Shared by the quantized Linear and Conv2d: output scale / zero point, weight access, state dict."""
 
     _FLOAT_MODULE = None
@@ -170,18 +186,6 @@ class _WeightedQuantizedModule(nn.Module):
 
     def set_weight_bias(self, w, b):
         self._packed_params.set_weight_bias(w, b)
-
-    def _save_to_state_dict(self, destination, prefix, keep_vars):
-        super()._save_to_state_dict(destination, prefix, keep_vars)
-        destination[prefix + "scale"] = torsh.tensor(self.scale)
-        destination[prefix + "zero_point"] = torsh.tensor(self.zero_point)
-
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-                              error_msgs):
-        self.scale = float(state_dict.pop(prefix + "scale"))
-        self.zero_point = int(state_dict.pop(prefix + "zero_point"))
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, False, missing_keys, unexpected_keys,
-                                      error_msgs)
 
     def _output(self, acc, x, channel_axis):
         w, b = self._packed_params._weight_bias()
